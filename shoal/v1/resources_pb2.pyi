@@ -1,0 +1,594 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class KeyValuePair(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class Attribute(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class Tag(_message.Message):
+    __slots__ = ("key", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    value: str
+    def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class PortMapping(_message.Message):
+    __slots__ = ("container_port", "host_port", "protocol", "name")
+    CONTAINER_PORT_FIELD_NUMBER: _ClassVar[int]
+    HOST_PORT_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    container_port: int
+    host_port: int
+    protocol: str
+    name: str
+    def __init__(self, container_port: _Optional[int] = ..., host_port: _Optional[int] = ..., protocol: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class HealthCheck(_message.Message):
+    __slots__ = ("command", "interval", "timeout", "retries", "start_period")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    RETRIES_FIELD_NUMBER: _ClassVar[int]
+    START_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    command: _containers.RepeatedScalarFieldContainer[str]
+    interval: int
+    timeout: int
+    retries: int
+    start_period: int
+    def __init__(self, command: _Optional[_Iterable[str]] = ..., interval: _Optional[int] = ..., timeout: _Optional[int] = ..., retries: _Optional[int] = ..., start_period: _Optional[int] = ...) -> None: ...
+
+class ContainerDependency(_message.Message):
+    __slots__ = ("container_name", "condition")
+    CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_FIELD_NUMBER: _ClassVar[int]
+    container_name: str
+    condition: str
+    def __init__(self, container_name: _Optional[str] = ..., condition: _Optional[str] = ...) -> None: ...
+
+class MountPoint(_message.Message):
+    __slots__ = ("source_volume", "container_path", "read_only")
+    SOURCE_VOLUME_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_PATH_FIELD_NUMBER: _ClassVar[int]
+    READ_ONLY_FIELD_NUMBER: _ClassVar[int]
+    source_volume: str
+    container_path: str
+    read_only: bool
+    def __init__(self, source_volume: _Optional[str] = ..., container_path: _Optional[str] = ..., read_only: _Optional[bool] = ...) -> None: ...
+
+class VolumeFrom(_message.Message):
+    __slots__ = ("source_container", "read_only")
+    SOURCE_CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    READ_ONLY_FIELD_NUMBER: _ClassVar[int]
+    source_container: str
+    read_only: bool
+    def __init__(self, source_container: _Optional[str] = ..., read_only: _Optional[bool] = ...) -> None: ...
+
+class Ulimit(_message.Message):
+    __slots__ = ("name", "soft_limit", "hard_limit")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SOFT_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    HARD_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    soft_limit: int
+    hard_limit: int
+    def __init__(self, name: _Optional[str] = ..., soft_limit: _Optional[int] = ..., hard_limit: _Optional[int] = ...) -> None: ...
+
+class LinuxParameters(_message.Message):
+    __slots__ = ("init_process_enabled", "capabilities")
+    INIT_PROCESS_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    init_process_enabled: bool
+    capabilities: KernelCapabilities
+    def __init__(self, init_process_enabled: _Optional[bool] = ..., capabilities: _Optional[_Union[KernelCapabilities, _Mapping]] = ...) -> None: ...
+
+class KernelCapabilities(_message.Message):
+    __slots__ = ("add", "drop")
+    ADD_FIELD_NUMBER: _ClassVar[int]
+    DROP_FIELD_NUMBER: _ClassVar[int]
+    add: _containers.RepeatedScalarFieldContainer[str]
+    drop: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, add: _Optional[_Iterable[str]] = ..., drop: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Secret(_message.Message):
+    __slots__ = ("name", "value_from")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FROM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value_from: str
+    def __init__(self, name: _Optional[str] = ..., value_from: _Optional[str] = ...) -> None: ...
+
+class RestartPolicy(_message.Message):
+    __slots__ = ("enabled", "ignored_exit_codes", "restart_attempt_period")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    IGNORED_EXIT_CODES_FIELD_NUMBER: _ClassVar[int]
+    RESTART_ATTEMPT_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    ignored_exit_codes: _containers.RepeatedScalarFieldContainer[int]
+    restart_attempt_period: int
+    def __init__(self, enabled: _Optional[bool] = ..., ignored_exit_codes: _Optional[_Iterable[int]] = ..., restart_attempt_period: _Optional[int] = ...) -> None: ...
+
+class ContainerDefinition(_message.Message):
+    __slots__ = ("name", "image", "cpu", "memory", "memory_reservation", "port_mappings", "essential", "command", "entry_point", "environment", "working_directory", "health_check", "stop_timeout", "depends_on", "mount_points", "volumes_from", "secrets", "privileged", "user", "docker_labels", "ulimits", "linux_parameters", "restart_policy", "hostname", "readonly_root_filesystem")
+    class DockerLabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    CPU_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_RESERVATION_FIELD_NUMBER: _ClassVar[int]
+    PORT_MAPPINGS_FIELD_NUMBER: _ClassVar[int]
+    ESSENTIAL_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_POINT_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_CHECK_FIELD_NUMBER: _ClassVar[int]
+    STOP_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
+    MOUNT_POINTS_FIELD_NUMBER: _ClassVar[int]
+    VOLUMES_FROM_FIELD_NUMBER: _ClassVar[int]
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    PRIVILEGED_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    DOCKER_LABELS_FIELD_NUMBER: _ClassVar[int]
+    ULIMITS_FIELD_NUMBER: _ClassVar[int]
+    LINUX_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    RESTART_POLICY_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    READONLY_ROOT_FILESYSTEM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    image: str
+    cpu: int
+    memory: int
+    memory_reservation: int
+    port_mappings: _containers.RepeatedCompositeFieldContainer[PortMapping]
+    essential: bool
+    command: _containers.RepeatedScalarFieldContainer[str]
+    entry_point: _containers.RepeatedScalarFieldContainer[str]
+    environment: _containers.RepeatedCompositeFieldContainer[KeyValuePair]
+    working_directory: str
+    health_check: HealthCheck
+    stop_timeout: int
+    depends_on: _containers.RepeatedCompositeFieldContainer[ContainerDependency]
+    mount_points: _containers.RepeatedCompositeFieldContainer[MountPoint]
+    volumes_from: _containers.RepeatedCompositeFieldContainer[VolumeFrom]
+    secrets: _containers.RepeatedCompositeFieldContainer[Secret]
+    privileged: bool
+    user: str
+    docker_labels: _containers.ScalarMap[str, str]
+    ulimits: _containers.RepeatedCompositeFieldContainer[Ulimit]
+    linux_parameters: LinuxParameters
+    restart_policy: RestartPolicy
+    hostname: str
+    readonly_root_filesystem: bool
+    def __init__(self, name: _Optional[str] = ..., image: _Optional[str] = ..., cpu: _Optional[int] = ..., memory: _Optional[int] = ..., memory_reservation: _Optional[int] = ..., port_mappings: _Optional[_Iterable[_Union[PortMapping, _Mapping]]] = ..., essential: _Optional[bool] = ..., command: _Optional[_Iterable[str]] = ..., entry_point: _Optional[_Iterable[str]] = ..., environment: _Optional[_Iterable[_Union[KeyValuePair, _Mapping]]] = ..., working_directory: _Optional[str] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., stop_timeout: _Optional[int] = ..., depends_on: _Optional[_Iterable[_Union[ContainerDependency, _Mapping]]] = ..., mount_points: _Optional[_Iterable[_Union[MountPoint, _Mapping]]] = ..., volumes_from: _Optional[_Iterable[_Union[VolumeFrom, _Mapping]]] = ..., secrets: _Optional[_Iterable[_Union[Secret, _Mapping]]] = ..., privileged: _Optional[bool] = ..., user: _Optional[str] = ..., docker_labels: _Optional[_Mapping[str, str]] = ..., ulimits: _Optional[_Iterable[_Union[Ulimit, _Mapping]]] = ..., linux_parameters: _Optional[_Union[LinuxParameters, _Mapping]] = ..., restart_policy: _Optional[_Union[RestartPolicy, _Mapping]] = ..., hostname: _Optional[str] = ..., readonly_root_filesystem: _Optional[bool] = ...) -> None: ...
+
+class HostVolumeProperties(_message.Message):
+    __slots__ = ("source_path",)
+    SOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
+    source_path: str
+    def __init__(self, source_path: _Optional[str] = ...) -> None: ...
+
+class DockerVolumeConfiguration(_message.Message):
+    __slots__ = ("scope", "autoprovision", "driver", "driver_opts", "labels")
+    class DriverOptsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    AUTOPROVISION_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_OPTS_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    autoprovision: bool
+    driver: str
+    driver_opts: _containers.ScalarMap[str, str]
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, scope: _Optional[str] = ..., autoprovision: _Optional[bool] = ..., driver: _Optional[str] = ..., driver_opts: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class Volume(_message.Message):
+    __slots__ = ("name", "host", "docker_volume_configuration")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    DOCKER_VOLUME_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    host: HostVolumeProperties
+    docker_volume_configuration: DockerVolumeConfiguration
+    def __init__(self, name: _Optional[str] = ..., host: _Optional[_Union[HostVolumeProperties, _Mapping]] = ..., docker_volume_configuration: _Optional[_Union[DockerVolumeConfiguration, _Mapping]] = ...) -> None: ...
+
+class PlacementConstraint(_message.Message):
+    __slots__ = ("type", "expression")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    expression: str
+    def __init__(self, type: _Optional[str] = ..., expression: _Optional[str] = ...) -> None: ...
+
+class PlacementStrategy(_message.Message):
+    __slots__ = ("type", "field")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    field: str
+    def __init__(self, type: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
+
+class TaskDefinition(_message.Message):
+    __slots__ = ("task_definition_arn", "family", "revision", "container_definitions", "cpu", "memory", "network_mode", "volumes", "placement_constraints", "status", "registered_at", "deregistered_at", "requires_compatibilities", "execution_role_arn", "task_role_arn", "warnings", "source_json", "tags")
+    TASK_DEFINITION_ARN_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_DEFINITIONS_FIELD_NUMBER: _ClassVar[int]
+    CPU_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_MODE_FIELD_NUMBER: _ClassVar[int]
+    VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_CONSTRAINTS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    DEREGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    REQUIRES_COMPATIBILITIES_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_ROLE_ARN_FIELD_NUMBER: _ClassVar[int]
+    TASK_ROLE_ARN_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_JSON_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    task_definition_arn: str
+    family: str
+    revision: int
+    container_definitions: _containers.RepeatedCompositeFieldContainer[ContainerDefinition]
+    cpu: str
+    memory: str
+    network_mode: str
+    volumes: _containers.RepeatedCompositeFieldContainer[Volume]
+    placement_constraints: _containers.RepeatedCompositeFieldContainer[PlacementConstraint]
+    status: str
+    registered_at: float
+    deregistered_at: float
+    requires_compatibilities: _containers.RepeatedScalarFieldContainer[str]
+    execution_role_arn: str
+    task_role_arn: str
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    source_json: str
+    tags: _containers.RepeatedCompositeFieldContainer[Tag]
+    def __init__(self, task_definition_arn: _Optional[str] = ..., family: _Optional[str] = ..., revision: _Optional[int] = ..., container_definitions: _Optional[_Iterable[_Union[ContainerDefinition, _Mapping]]] = ..., cpu: _Optional[str] = ..., memory: _Optional[str] = ..., network_mode: _Optional[str] = ..., volumes: _Optional[_Iterable[_Union[Volume, _Mapping]]] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., status: _Optional[str] = ..., registered_at: _Optional[float] = ..., deregistered_at: _Optional[float] = ..., requires_compatibilities: _Optional[_Iterable[str]] = ..., execution_role_arn: _Optional[str] = ..., task_role_arn: _Optional[str] = ..., warnings: _Optional[_Iterable[str]] = ..., source_json: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ...) -> None: ...
+
+class NetworkBinding(_message.Message):
+    __slots__ = ("bind_ip", "container_port", "host_port", "protocol")
+    BIND_IP_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_PORT_FIELD_NUMBER: _ClassVar[int]
+    HOST_PORT_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    bind_ip: str
+    container_port: int
+    host_port: int
+    protocol: str
+    def __init__(self, bind_ip: _Optional[str] = ..., container_port: _Optional[int] = ..., host_port: _Optional[int] = ..., protocol: _Optional[str] = ...) -> None: ...
+
+class Container(_message.Message):
+    __slots__ = ("container_arn", "task_arn", "name", "image", "runtime_id", "last_status", "exit_code", "reason", "network_bindings", "health_status")
+    CONTAINER_ARN_FIELD_NUMBER: _ClassVar[int]
+    TASK_ARN_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    RUNTIME_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_STATUS_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_BINDINGS_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_STATUS_FIELD_NUMBER: _ClassVar[int]
+    container_arn: str
+    task_arn: str
+    name: str
+    image: str
+    runtime_id: str
+    last_status: str
+    exit_code: int
+    reason: str
+    network_bindings: _containers.RepeatedCompositeFieldContainer[NetworkBinding]
+    health_status: str
+    def __init__(self, container_arn: _Optional[str] = ..., task_arn: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[str] = ..., runtime_id: _Optional[str] = ..., last_status: _Optional[str] = ..., exit_code: _Optional[int] = ..., reason: _Optional[str] = ..., network_bindings: _Optional[_Iterable[_Union[NetworkBinding, _Mapping]]] = ..., health_status: _Optional[str] = ...) -> None: ...
+
+class Task(_message.Message):
+    __slots__ = ("task_arn", "cluster_arn", "task_definition_arn", "container_instance_arn", "last_status", "desired_status", "stopped_reason", "stop_code", "containers", "group", "started_by", "cpu", "memory", "launch_type", "version", "created_at", "started_at", "stopping_at", "stopped_at", "pull_started_at", "pull_stopped_at", "health_status", "tags", "id", "cluster", "node_id", "service_name", "placement_message", "placement_constraints", "placement_strategy", "deployment_id")
+    TASK_ARN_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
+    TASK_DEFINITION_ARN_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_INSTANCE_ARN_FIELD_NUMBER: _ClassVar[int]
+    LAST_STATUS_FIELD_NUMBER: _ClassVar[int]
+    DESIRED_STATUS_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_REASON_FIELD_NUMBER: _ClassVar[int]
+    STOP_CODE_FIELD_NUMBER: _ClassVar[int]
+    CONTAINERS_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    STARTED_BY_FIELD_NUMBER: _ClassVar[int]
+    CPU_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    LAUNCH_TYPE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    STOPPING_AT_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_AT_FIELD_NUMBER: _ClassVar[int]
+    PULL_STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    PULL_STOPPED_AT_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_STATUS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_CONSTRAINTS_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    task_arn: str
+    cluster_arn: str
+    task_definition_arn: str
+    container_instance_arn: str
+    last_status: str
+    desired_status: str
+    stopped_reason: str
+    stop_code: str
+    containers: _containers.RepeatedCompositeFieldContainer[Container]
+    group: str
+    started_by: str
+    cpu: str
+    memory: str
+    launch_type: str
+    version: int
+    created_at: float
+    started_at: float
+    stopping_at: float
+    stopped_at: float
+    pull_started_at: float
+    pull_stopped_at: float
+    health_status: str
+    tags: _containers.RepeatedCompositeFieldContainer[Tag]
+    id: str
+    cluster: str
+    node_id: str
+    service_name: str
+    placement_message: str
+    placement_constraints: _containers.RepeatedCompositeFieldContainer[PlacementConstraint]
+    placement_strategy: _containers.RepeatedCompositeFieldContainer[PlacementStrategy]
+    deployment_id: str
+    def __init__(self, task_arn: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition_arn: _Optional[str] = ..., container_instance_arn: _Optional[str] = ..., last_status: _Optional[str] = ..., desired_status: _Optional[str] = ..., stopped_reason: _Optional[str] = ..., stop_code: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ..., group: _Optional[str] = ..., started_by: _Optional[str] = ..., cpu: _Optional[str] = ..., memory: _Optional[str] = ..., launch_type: _Optional[str] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., stopping_at: _Optional[float] = ..., stopped_at: _Optional[float] = ..., pull_started_at: _Optional[float] = ..., pull_stopped_at: _Optional[float] = ..., health_status: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., id: _Optional[str] = ..., cluster: _Optional[str] = ..., node_id: _Optional[str] = ..., service_name: _Optional[str] = ..., placement_message: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_id: _Optional[str] = ...) -> None: ...
+
+class Resource(_message.Message):
+    __slots__ = ("name", "type", "integer_value", "string_set_value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    INTEGER_VALUE_FIELD_NUMBER: _ClassVar[int]
+    STRING_SET_VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: str
+    integer_value: int
+    string_set_value: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., integer_value: _Optional[int] = ..., string_set_value: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ContainerInstance(_message.Message):
+    __slots__ = ("container_instance_arn", "ec2_instance_id", "status", "agent_connected", "registered_resources", "remaining_resources", "running_tasks_count", "pending_tasks_count", "attributes", "registered_at", "status_reason", "tags", "id", "cluster", "hostname", "address", "metrics_port", "cpu_units", "memory_mib", "host_cpu_percent", "host_memory_used_bytes", "host_memory_total_bytes", "last_heartbeat_at", "agent_version", "dynamic_port_low", "dynamic_port_high")
+    CONTAINER_INSTANCE_ARN_FIELD_NUMBER: _ClassVar[int]
+    EC2_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    AGENT_CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_TASKS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_TASKS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_REASON_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_PORT_FIELD_NUMBER: _ClassVar[int]
+    CPU_UNITS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_MIB_FIELD_NUMBER: _ClassVar[int]
+    HOST_CPU_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    HOST_MEMORY_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    HOST_MEMORY_TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    LAST_HEARTBEAT_AT_FIELD_NUMBER: _ClassVar[int]
+    AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DYNAMIC_PORT_LOW_FIELD_NUMBER: _ClassVar[int]
+    DYNAMIC_PORT_HIGH_FIELD_NUMBER: _ClassVar[int]
+    container_instance_arn: str
+    ec2_instance_id: str
+    status: str
+    agent_connected: bool
+    registered_resources: _containers.RepeatedCompositeFieldContainer[Resource]
+    remaining_resources: _containers.RepeatedCompositeFieldContainer[Resource]
+    running_tasks_count: int
+    pending_tasks_count: int
+    attributes: _containers.RepeatedCompositeFieldContainer[Attribute]
+    registered_at: float
+    status_reason: str
+    tags: _containers.RepeatedCompositeFieldContainer[Tag]
+    id: str
+    cluster: str
+    hostname: str
+    address: str
+    metrics_port: int
+    cpu_units: int
+    memory_mib: int
+    host_cpu_percent: float
+    host_memory_used_bytes: int
+    host_memory_total_bytes: int
+    last_heartbeat_at: float
+    agent_version: str
+    dynamic_port_low: int
+    dynamic_port_high: int
+    def __init__(self, container_instance_arn: _Optional[str] = ..., ec2_instance_id: _Optional[str] = ..., status: _Optional[str] = ..., agent_connected: _Optional[bool] = ..., registered_resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., remaining_resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., running_tasks_count: _Optional[int] = ..., pending_tasks_count: _Optional[int] = ..., attributes: _Optional[_Iterable[_Union[Attribute, _Mapping]]] = ..., registered_at: _Optional[float] = ..., status_reason: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., id: _Optional[str] = ..., cluster: _Optional[str] = ..., hostname: _Optional[str] = ..., address: _Optional[str] = ..., metrics_port: _Optional[int] = ..., cpu_units: _Optional[int] = ..., memory_mib: _Optional[int] = ..., host_cpu_percent: _Optional[float] = ..., host_memory_used_bytes: _Optional[int] = ..., host_memory_total_bytes: _Optional[int] = ..., last_heartbeat_at: _Optional[float] = ..., agent_version: _Optional[str] = ..., dynamic_port_low: _Optional[int] = ..., dynamic_port_high: _Optional[int] = ...) -> None: ...
+
+class DeploymentCircuitBreaker(_message.Message):
+    __slots__ = ("enable", "rollback")
+    ENABLE_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACK_FIELD_NUMBER: _ClassVar[int]
+    enable: bool
+    rollback: bool
+    def __init__(self, enable: _Optional[bool] = ..., rollback: _Optional[bool] = ...) -> None: ...
+
+class DeploymentConfiguration(_message.Message):
+    __slots__ = ("minimum_healthy_percent", "maximum_percent", "deployment_circuit_breaker")
+    MINIMUM_HEALTHY_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MAXIMUM_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_CIRCUIT_BREAKER_FIELD_NUMBER: _ClassVar[int]
+    minimum_healthy_percent: int
+    maximum_percent: int
+    deployment_circuit_breaker: DeploymentCircuitBreaker
+    def __init__(self, minimum_healthy_percent: _Optional[int] = ..., maximum_percent: _Optional[int] = ..., deployment_circuit_breaker: _Optional[_Union[DeploymentCircuitBreaker, _Mapping]] = ...) -> None: ...
+
+class Deployment(_message.Message):
+    __slots__ = ("id", "status", "task_definition", "desired_count", "pending_count", "running_count", "failed_tasks", "created_at", "updated_at", "rollout_state", "rollout_state_reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    DESIRED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FAILED_TASKS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_STATE_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_STATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    status: str
+    task_definition: str
+    desired_count: int
+    pending_count: int
+    running_count: int
+    failed_tasks: int
+    created_at: float
+    updated_at: float
+    rollout_state: str
+    rollout_state_reason: str
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., running_count: _Optional[int] = ..., failed_tasks: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., rollout_state: _Optional[str] = ..., rollout_state_reason: _Optional[str] = ...) -> None: ...
+
+class ServiceEvent(_message.Message):
+    __slots__ = ("id", "created_at", "message")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    created_at: float
+    message: str
+    def __init__(self, id: _Optional[str] = ..., created_at: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
+
+class Service(_message.Message):
+    __slots__ = ("service_arn", "service_name", "cluster_arn", "task_definition", "desired_count", "running_count", "pending_count", "status", "launch_type", "placement_constraints", "placement_strategy", "deployment_configuration", "deployments", "events", "created_at", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "cluster")
+    SERVICE_ARN_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
+    TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    DESIRED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LAUNCH_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_CONSTRAINTS_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENTS_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_CHECK_GRACE_PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULING_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    service_arn: str
+    service_name: str
+    cluster_arn: str
+    task_definition: str
+    desired_count: int
+    running_count: int
+    pending_count: int
+    status: str
+    launch_type: str
+    placement_constraints: _containers.RepeatedCompositeFieldContainer[PlacementConstraint]
+    placement_strategy: _containers.RepeatedCompositeFieldContainer[PlacementStrategy]
+    deployment_configuration: DeploymentConfiguration
+    deployments: _containers.RepeatedCompositeFieldContainer[Deployment]
+    events: _containers.RepeatedCompositeFieldContainer[ServiceEvent]
+    created_at: float
+    health_check_grace_period_seconds: int
+    scheduling_strategy: str
+    tags: _containers.RepeatedCompositeFieldContainer[Tag]
+    cluster: str
+    def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., cluster: _Optional[str] = ...) -> None: ...
+
+class Cluster(_message.Message):
+    __slots__ = ("cluster_arn", "cluster_name", "status", "registered_container_instances_count", "running_tasks_count", "pending_tasks_count", "active_services_count", "tags")
+    CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_CONTAINER_INSTANCES_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_TASKS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_TASKS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_SERVICES_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    cluster_arn: str
+    cluster_name: str
+    status: str
+    registered_container_instances_count: int
+    running_tasks_count: int
+    pending_tasks_count: int
+    active_services_count: int
+    tags: _containers.RepeatedCompositeFieldContainer[Tag]
+    def __init__(self, cluster_arn: _Optional[str] = ..., cluster_name: _Optional[str] = ..., status: _Optional[str] = ..., registered_container_instances_count: _Optional[int] = ..., running_tasks_count: _Optional[int] = ..., pending_tasks_count: _Optional[int] = ..., active_services_count: _Optional[int] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ...) -> None: ...
+
+class Failure(_message.Message):
+    __slots__ = ("arn", "reason", "detail")
+    ARN_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    arn: str
+    reason: str
+    detail: str
+    def __init__(self, arn: _Optional[str] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class TaskAssignment(_message.Message):
+    __slots__ = ("task", "task_definition", "revision")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    task: Task
+    task_definition: TaskDefinition
+    revision: int
+    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ..., task_definition: _Optional[_Union[TaskDefinition, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
