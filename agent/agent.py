@@ -1,0 +1,371 @@
+"""The node agent's task supervisor: restores from labelled containers, converges on the
+latest assignment set (level-triggered: on assignments, on runtime events and on a periodic
+resync), runs each start/stop as one operation per task, and reports every transition."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import shoal.logs
+from agent import reconcile, spec
+from agent.runtime import (
+    LABEL_NODE,
+    ContainerInfo,
+    ContainerRuntimeError,
+    ContainerSpec,
+    NotFound,
+    PullError,
+    Runtime,
+    RuntimeEvent,
+)
+from agent.tasks import FAILED_TO_START, LocalContainer, LocalTask, restored
+from shoal.v1 import agent_pb2
+from shoal.v1 import resources_pb2 as r
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[agent_pb2.TaskStateChange], None]
+
+
+@dataclass
+class AgentConfig:
+    cluster: str = "default"
+    node_id: str = ""
+    gc_delay: float = 30.0
+    stop_timeout: int = spec.DEFAULT_STOP_TIMEOUT
+    bind_ip: str = "0.0.0.0"
+    resync_interval: float = 10.0
+    # Start/stop operations run in parallel up to this many tasks at once.
+    workers: int = 4
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, runtime: Runtime,
+                 on_cycle: Callable[[float], None] | None = None) -> None:
+        self.config = config
+        self.runtime = runtime
+        self.on_cycle = on_cycle
+        self.tasks: dict[str, LocalTask] = {}
+        self.desired: dict[str, r.TaskAssignment] | None = None
+        self.revision = -1
+        self.listeners: list[Listener] = []
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._pool: ThreadPoolExecutor | None = None
+        self._threads: list[threading.Thread] = []
+        self._cancel_watch: Callable[[], None] | None = None
+        # Tasks with a start/stop/remove in flight: the reconciler leaves them alone.
+        self._inflight: set[str] = set()
+        self.last_sentence = ""
+
+    @property
+    def node_id(self) -> str:
+        return self.config.node_id
+
+    def _labels(self) -> dict[str, str]:
+        return {LABEL_NODE: self.node_id}
+
+    # ---- reporting -------------------------------------------------------------------
+
+    def _emit(self, task: LocalTask) -> None:
+        change = task.to_change()
+        log.info("task state", extra=shoal.logs.kv(task=task.task_id, node=self.node_id, status=task.last_status,
+                                                  stop_code=task.stop_code or "-", health=task.health))
+        for listener in list(self.listeners):
+            try:
+                listener(change)
+            except Exception:
+                log.exception("task state listener failed")
+
+    def snapshot(self) -> list[agent_pb2.TaskStateChange]:
+        """A state change for every task known, for a control plane that is catching up."""
+        with self._lock:
+            return [t.to_change() for t in self.tasks.values()]
+
+    def running_containers(self) -> int:
+        with self._lock:
+            return sum(1 for t in self.tasks.values() for c in t.containers.values() if c.last_status == "RUNNING")
+
+    # ---- inputs ----------------------------------------------------------------------
+
+    def restore(self) -> str:
+        """Before anything else: adopt this node's labelled containers so a restarted agent
+        neither starts a task twice nor forgets one it was running."""
+        infos = self.runtime.list(self._labels())
+        now = time.time()
+        adopted = half_started = 0
+        with self._lock:
+            for task_id, group in reconcile.group_by_task(infos).items():
+                if not task_id or task_id in self.tasks:
+                    continue
+                if any(i.state == "created" for i in group):
+                    # A start cut short by the restart; the plan removes and restarts it.
+                    half_started += 1
+                    continue
+                self.tasks[task_id] = restored(task_id, group, now, self.config.stop_timeout)
+                adopted += 1
+        running = sum(1 for t in self.tasks.values() if t.last_status == "RUNNING")
+        sentence = (f"restored {adopted} tasks ({running} running) from {len(infos)} labelled containers"
+                    + (f"; {half_started} half-started tasks left for the reconciler" if half_started else ""))
+        log.info(sentence, extra=shoal.logs.kv(node=self.node_id))
+        return sentence
+
+    def apply_assignments(self, assignments: agent_pb2.Assignments) -> str:
+        with self._lock:
+            if assignments.revision < self.revision:
+                return (f"ignored assignment set at revision {assignments.revision}: "
+                        f"already applied {self.revision}")
+            self.revision = assignments.revision
+            self.desired = {a.task.id: a for a in assignments.tasks}
+            for task_id, a in self.desired.items():
+                task = self.tasks.get(task_id)
+                if task is not None:
+                    task.adopt_assignment(a)
+        self._wake.set()
+        return f"applied assignment set at revision {assignments.revision} with {len(assignments.tasks)} tasks"
+
+    def on_runtime_event(self, event: RuntimeEvent) -> None:
+        if event.action in ("die", "health_status", "start", "destroy", "oom", "resync"):
+            self._wake.set()
+
+    # ---- the loop --------------------------------------------------------------------
+
+    def run_cycle(self) -> str:
+        started = time.monotonic()
+        try:
+            observed = reconcile.group_by_task(self.runtime.list(self._labels()))
+        except ContainerRuntimeError as exc:
+            return f"runtime unavailable, changing nothing: {exc}"
+        with self._lock:
+            changed = reconcile.sync_observed(self.tasks, observed, self._inflight)
+            p = reconcile.plan(self.desired, self.tasks, observed, now=time.time(),
+                               gc_delay=self.config.gc_delay, busy=self._inflight)
+            self._inflight.update(a.task_id for a in p.actions)
+            changed_tasks = [self.tasks[t] for t in changed if t in self.tasks]
+        for task in changed_tasks:
+            self._emit(task)
+        for action in p.actions:
+            self._dispatch(action)
+        if self.on_cycle:
+            self.on_cycle(time.monotonic() - started)
+        return p.sentence
+
+    def _dispatch(self, action: reconcile.Action) -> None:
+        fn = {
+            "start": self._start_task,
+            "stop": self._stop_task,
+            "remove": self._remove_task,
+            "gc": self._gc_task,
+            "report_stopped": self._report_stopped,
+        }[action.kind]
+        if self._pool is None:
+            # Without a running loop (unit tests, one-shot use) operations run inline.
+            self._run_op(fn, action)
+        else:
+            self._pool.submit(self._run_op, fn, action)
+
+    def _run_op(self, fn: Callable[[reconcile.Action], None], action: reconcile.Action) -> None:
+        try:
+            fn(action)
+        except Exception:
+            log.exception("task operation failed", extra=shoal.logs.kv(task=action.task_id, action=action.kind))
+        finally:
+            with self._lock:
+                self._inflight.discard(action.task_id)
+            self._wake.set()
+
+    def start(self) -> None:
+        """Starts the reconcile loop, the operation pool and the runtime event watch."""
+        self._pool = ThreadPoolExecutor(max_workers=self.config.workers,
+                                        thread_name_prefix=f"agent-{self.node_id[:8]}")
+        self._cancel_watch = self.runtime.watch(self._labels(), self.on_runtime_event)
+        t = threading.Thread(target=self._loop, name=f"reconcile-{self.node_id[:8]}", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            self._wake.wait(self.config.resync_interval)
+            self._wake.clear()
+            if self._stopped.is_set():
+                break
+            try:
+                sentence = self.run_cycle()
+            except Exception:
+                log.exception("reconcile cycle failed (a bug)", extra=shoal.logs.kv(node=self.node_id))
+                continue
+            if sentence != self.last_sentence:
+                log.info(sentence, extra=shoal.logs.kv(node=self.node_id, revision=self.revision))
+            else:
+                log.debug(sentence, extra=shoal.logs.kv(node=self.node_id))
+            self.last_sentence = sentence
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stops the agent's loops; the containers keep running."""
+        self._stopped.set()
+        self._wake.set()
+        if self._cancel_watch:
+            self._cancel_watch()
+        for t in self._threads:
+            t.join(timeout=5)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ---- operations (one per task at a time: the task is marked busy) ----------------
+
+    def _start_task(self, action: reconcile.Action) -> None:
+        with self._lock:
+            a = self.desired.get(action.task_id) if self.desired else None
+            if a is None:
+                return
+            specs = spec.build(a, node_id=self.node_id, bind_ip=self.config.bind_ip,
+                               default_stop_timeout=self.config.stop_timeout)
+            task = LocalTask(task_id=a.task.id, cluster=a.task.cluster, service=a.task.service_name,
+                             task_arn=a.task.task_arn)
+            for cdef, s in specs:
+                task.containers[cdef.name] = LocalContainer(
+                    name=cdef.name, image=cdef.image, essential=spec.essential(cdef),
+                    has_healthcheck=s.healthcheck is not None, stop_timeout=s.stop_timeout,
+                    bindings=_declared_bindings(s, cdef, self.config.bind_ip),
+                )
+            task.adopt_assignment(a)
+            self.tasks[task.task_id] = task
+        self._emit(task)
+        image = ""
+        current = ""
+        try:
+            for _, s in specs:
+                image = s.image
+                if not self.runtime.image_present(image):
+                    log.info("pulling image", extra=shoal.logs.kv(task=task.task_id, image=image))
+                    self.runtime.pull(image)
+            image = ""
+            for cdef, s in specs:
+                current = cdef.name
+                cid = self.runtime.create(s)
+                task.containers[cdef.name].runtime_id = cid
+                self.runtime.start(cid)
+                task.containers[cdef.name].last_status = "RUNNING"
+        except PullError as exc:
+            self._fail(task, f"CannotPullContainerError: pull image {image}: {exc}")
+            return
+        except ContainerRuntimeError as exc:
+            where = f"pull image {image}" if image else f"container {current}"
+            kind = "CannotPullContainerError" if image else "CannotStartContainerError"
+            self._fail(task, f"{kind}: {where}: {exc}")
+            return
+        for c in task.containers.values():
+            try:
+                info = self.runtime.inspect(c.runtime_id)
+            except ContainerRuntimeError:
+                continue
+            if info.ports:
+                c.bindings = tuple((p.container_port, p.protocol, p.host_ip, p.host_port) for p in info.ports)
+            c.health = info.health
+        with self._lock:
+            task.last_status = "RUNNING"
+            task.recompute_health()
+        self._emit(task)
+
+    def _fail(self, task: LocalTask, reason: str) -> None:
+        log.warning("task failed to start", extra=shoal.logs.kv(task=task.task_id, reason=reason))
+        for c in task.containers.values():
+            if c.runtime_id:
+                self._stop_container(c)
+            c.reason = c.reason or reason
+        with self._lock:
+            task.mark_stopped(FAILED_TO_START, reason)
+        self._emit(task)
+
+    def _stop_container(self, c: LocalContainer) -> None:
+        try:
+            self.runtime.stop(c.runtime_id, c.stop_timeout)
+            info = self.runtime.inspect(c.runtime_id)
+            if info.state == "exited" and c.exit_code is None:
+                c.exit_code = info.exit_code
+        except NotFound:
+            pass
+        except ContainerRuntimeError as exc:
+            log.warning("stopping container failed", extra=shoal.logs.kv(container=c.runtime_id[:12], error=exc))
+        c.last_status = "STOPPED"
+
+    def _stop_task(self, action: reconcile.Action) -> None:
+        with self._lock:
+            task = self.tasks.get(action.task_id)
+        if task is None:
+            return
+        # Reverse start order, so what others depend on goes last.
+        for c in reversed(list(task.containers.values())):
+            if c.runtime_id:
+                self._stop_container(c)
+        with self._lock:
+            task.mark_stopped(action.stop_code, action.reason)
+        self._emit(task)
+
+    def _remove_task(self, action: reconcile.Action) -> None:
+        with self._lock:
+            task = self.tasks.get(action.task_id)
+        timeouts = {c.runtime_id: c.stop_timeout for c in task.containers.values()} if task else {}
+        for cid in action.container_ids:
+            try:
+                self.runtime.stop(cid, timeouts.get(cid, self.config.stop_timeout))
+                self.runtime.remove(cid)
+            except ContainerRuntimeError as exc:
+                log.warning("removing container failed", extra=shoal.logs.kv(container=cid[:12], error=exc))
+                return
+        with self._lock:
+            self.tasks.pop(action.task_id, None)
+        log.info("removed task no longer assigned here",
+                 extra=shoal.logs.kv(task=action.task_id, containers=len(action.container_ids)))
+
+    def _gc_task(self, action: reconcile.Action) -> None:
+        for cid in action.container_ids:
+            try:
+                self.runtime.remove(cid)
+            except ContainerRuntimeError as exc:
+                log.warning("collecting container failed", extra=shoal.logs.kv(container=cid[:12], error=exc))
+
+    def _report_stopped(self, action: reconcile.Action) -> None:
+        with self._lock:
+            a = self.desired.get(action.task_id) if self.desired else None
+            if a is None or action.task_id in self.tasks:
+                return
+            task = LocalTask(task_id=a.task.id, cluster=a.task.cluster, service=a.task.service_name,
+                             task_arn=a.task.task_arn)
+            for c in a.task.containers:
+                task.containers[c.name] = LocalContainer(name=c.name, image=c.image, last_status="STOPPED",
+                                                         container_arn=c.container_arn)
+            task.mark_stopped(action.stop_code, action.reason)
+            self.tasks[task.task_id] = task
+        self._emit(task)
+
+    # ---- views for metrics -----------------------------------------------------------
+
+    def view(self) -> list[LocalTask]:
+        with self._lock:
+            return list(self.tasks.values())
+
+    def containers(self) -> list[ContainerInfo]:
+        try:
+            return self.runtime.list(self._labels())
+        except ContainerRuntimeError:
+            return []
+
+
+def _declared_bindings(s: ContainerSpec, cdef: r.ContainerDefinition,
+                       bind_ip: str) -> tuple[tuple[int, str, str, int], ...]:
+    """The bindings a container will have, known before it starts: the pre-allocated ones
+    in bridge mode, the container ports themselves in host mode."""
+    if s.network_mode == "host":
+        return tuple((pm.container_port, (pm.protocol or "tcp").lower(), bind_ip, pm.container_port)
+                     for pm in cdef.port_mappings)
+    return tuple((p.container_port, p.protocol, p.host_ip, p.host_port) for p in s.ports)

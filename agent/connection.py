@@ -1,0 +1,235 @@
+"""The agent's side of AgentGateway: register, then hold one Connect stream (Hello, a
+catch-up state change per known task, heartbeats, state changes up; assignment sets down).
+A broken stream leaves the tasks as they are and reconnects with backoff and jitter,
+rotating through the endpoints."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import grpc
+
+import shoal.logs
+from agent import identity
+from agent.agent import Agent
+from agent.host import HostProbe
+from shoal.v1 import agent_pb2, agent_pb2_grpc
+from shoal.v1 import resources_pb2 as r
+
+log = logging.getLogger(__name__)
+
+AGENT_VERSION = "0.1.0"
+BACKOFF_BASE = 0.2
+BACKOFF_CAP = 5.0
+_CLOSE = object()
+
+
+@dataclass
+class Registration:
+    cluster: str
+    hostname: str
+    cpu_units: int
+    memory_mib: int
+    attributes: dict[str, str] = field(default_factory=dict)
+    address: str = "127.0.0.1"
+    metrics_port: int = 0
+    state_dir: str = ""
+
+
+def backoff(attempt: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
+    """Exponential with jitter, so a control plane coming back is not hit by every agent
+    at the same instant."""
+    ceiling = min(cap, base * (2 ** min(attempt, 16)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class GatewayClient:
+    def __init__(self, endpoints: list[str], reg: Registration, agent: Agent, host: HostProbe,
+                 on_node_id: Callable[[str], None] | None = None) -> None:
+        if not endpoints:
+            raise ValueError("endpoint: at least one HOST:PORT is required")
+        self.endpoints = endpoints
+        self.reg = reg
+        self.agent = agent
+        self.host = host
+        self.on_node_id = on_node_id
+        self.heartbeat_interval = 5.0
+        self.connected = threading.Event()
+        self._index = 0
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._outbox: queue.Queue | None = None
+        self._call: grpc.Future | None = None
+        self._channel: grpc.Channel | None = None
+        self._thread: threading.Thread | None = None
+        agent.listeners.append(self._on_change)
+
+    # ---- registration ----------------------------------------------------------------
+
+    def _request(self) -> agent_pb2.RegisterNodeRequest:
+        return agent_pb2.RegisterNodeRequest(
+            cluster=self.reg.cluster,
+            node_id=self.agent.node_id,
+            hostname=self.reg.hostname,
+            cpu_units=self.reg.cpu_units,
+            memory_mib=self.reg.memory_mib,
+            attributes=[r.Attribute(name=k, value=v) for k, v in sorted(self.reg.attributes.items())],
+            address=self.reg.address,
+            metrics_port=self.reg.metrics_port,
+            agent_version=AGENT_VERSION,
+        )
+
+    def _register(self, stub: agent_pb2_grpc.AgentGatewayStub) -> agent_pb2.RegisterNodeResponse:
+        resp = stub.RegisterNode(self._request(), timeout=10)
+        if not resp.node_id:
+            raise ValueError("RegisterNode returned an empty node_id")
+        if self.agent.node_id and resp.node_id != self.agent.node_id:
+            # Our containers carry the old id; the new identity starts from nothing.
+            log.error("control plane gave this node a new id; containers of the old one are left alone",
+                      extra=shoal.logs.kv(old=self.agent.node_id, new=resp.node_id))
+        if resp.node_id != self.agent.node_id:
+            self.agent.config.node_id = resp.node_id
+            if self.reg.state_dir:
+                identity.save(self.reg.state_dir, resp.node_id, self.reg.cluster)
+            if self.on_node_id:
+                self.on_node_id(resp.node_id)
+        if resp.heartbeat_interval_seconds > 0:
+            self.heartbeat_interval = resp.heartbeat_interval_seconds
+        return resp
+
+    def register_until_done(self) -> str:
+        """Blocks until one RegisterNode succeeds (first boot: no node id to restore under
+        yet); returns the node id, or "" if stopped first."""
+        attempt = 0
+        while not self._stopped.is_set():
+            endpoint = self.endpoints[self._index % len(self.endpoints)]
+            channel = grpc.insecure_channel(endpoint)
+            try:
+                resp = self._register(agent_pb2_grpc.AgentGatewayStub(channel))
+                log.info("registered", extra=shoal.logs.kv(node=resp.node_id, endpoint=endpoint))
+                return resp.node_id
+            except (grpc.RpcError, ValueError) as exc:
+                log.warning("registration failed", extra=shoal.logs.kv(endpoint=endpoint, error=_short(exc)))
+                self._index += 1
+            finally:
+                channel.close()
+            self._stopped.wait(backoff(attempt))
+            attempt += 1
+        return ""
+
+    # ---- the stream ------------------------------------------------------------------
+
+    def _on_change(self, change: agent_pb2.TaskStateChange) -> None:
+        outbox = self._outbox
+        if outbox is not None:
+            outbox.put(change)
+
+    def _requests(self, outbox: queue.Queue) -> Iterator[agent_pb2.AgentMessage]:
+        yield agent_pb2.AgentMessage(hello=agent_pb2.Hello(cluster=self.reg.cluster, node_id=self.agent.node_id))
+        # The outbox is already live, so a change racing this snapshot is sent twice, never lost.
+        for change in self.agent.snapshot():
+            yield agent_pb2.AgentMessage(task_state=change)
+        next_beat = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= next_beat:
+                yield agent_pb2.AgentMessage(heartbeat=self._heartbeat())
+                next_beat = now + self.heartbeat_interval
+            try:
+                item = outbox.get(timeout=max(0.0, next_beat - time.monotonic()))
+            except queue.Empty:
+                continue
+            if item is _CLOSE:
+                return
+            yield agent_pb2.AgentMessage(task_state=item)
+
+    def _heartbeat(self) -> agent_pb2.Heartbeat:
+        s = self.host.sample()
+        return agent_pb2.Heartbeat(cpu_percent=s.cpu_percent, memory_used_bytes=s.memory_used_bytes,
+                                   memory_total_bytes=s.memory_total_bytes,
+                                   running_containers=self.agent.running_containers())
+
+    def session(self, endpoint: str) -> str:
+        """One register + Connect; returns a sentence saying how it ended."""
+        channel = grpc.insecure_channel(endpoint)
+        outbox: queue.Queue = queue.Queue()
+        with self._lock:
+            self._channel = channel
+        received = 0
+        try:
+            stub = agent_pb2_grpc.AgentGatewayStub(channel)
+            self._register(stub)
+            self._outbox = outbox
+            call = stub.Connect(self._requests(outbox))
+            with self._lock:
+                self._call = call
+            if self._stopped.is_set():
+                call.cancel()
+            self.connected.set()
+            log.info("connected", extra=shoal.logs.kv(node=self.agent.node_id, endpoint=endpoint))
+            for msg in call:
+                if msg.HasField("assignments"):
+                    received += 1
+                    sentence = self.agent.apply_assignments(msg.assignments)
+                    log.debug(sentence, extra=shoal.logs.kv(node=self.agent.node_id))
+            return f"stream from {endpoint} ended after {received} assignment sets"
+        except grpc.RpcError as exc:
+            return f"stream to {endpoint} broke after {received} assignment sets: {_short(exc)}"
+        except ValueError as exc:
+            return f"registration at {endpoint} refused: {exc}"
+        finally:
+            self.connected.clear()
+            self._outbox = None
+            outbox.put(_CLOSE)
+            with self._lock:
+                self._call = None
+                self._channel = None
+            channel.close()
+            self._last_received = received
+
+    def run(self) -> None:
+        attempt = 0
+        while not self._stopped.is_set():
+            endpoint = self.endpoints[self._index % len(self.endpoints)]
+            sentence = self.session(endpoint)
+            if self._stopped.is_set():
+                break
+            if getattr(self, "_last_received", 0):
+                attempt = 0
+            else:
+                self._index += 1
+            delay = backoff(attempt)
+            attempt += 1
+            log.warning(f"{sentence}; keeping tasks as they are, reconnecting in {delay:.1f}s",
+                        extra=shoal.logs.kv(node=self.agent.node_id))
+            self._stopped.wait(delay)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="gateway", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            call, channel = self._call, self._channel
+        if call is not None:
+            call.cancel()
+        elif channel is not None:
+            channel.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
+        try:
+            return f"{exc.code().name}: {exc.details()}"
+        except Exception:
+            return str(exc)
+    return str(exc)

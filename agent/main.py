@@ -1,0 +1,172 @@
+"""`python -m agent` / `shoal agent`: flags, then restore, register, connect, and run until
+SIGTERM or SIGINT (the containers keep running when the agent stops)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+
+import shoal.logs
+from agent import identity
+from agent.agent import Agent, AgentConfig
+from agent.connection import Registration, backoff
+from agent.host import HostProbe
+from agent.metrics import AgentMetrics
+from agent.runtime import ContainerRuntimeError, Runtime
+from shoal.netutil import split_hostport
+
+log = logging.getLogger("agent")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="shoal agent", description="Shoal node agent: runs the tasks the control plane "
+                                "assigns to this host in Docker and reports their state.")
+    p.add_argument("--endpoint", default=os.environ.get("SHOAL_ENDPOINT", "127.0.0.1:7400"),
+                   help="control plane HOST:PORT[,HOST:PORT...], tried in turn (env SHOAL_ENDPOINT)")
+    p.add_argument("--cluster", default="default")
+    p.add_argument("--state-dir", default="/var/lib/shoal/agent", help="where the node identity is kept")
+    p.add_argument("--name", default=socket.gethostname(), help="hostname shown for this node")
+    p.add_argument("--address", default="127.0.0.1", help="address the control plane and Prometheus reach us at")
+    p.add_argument("--attribute", action="append", default=[], metavar="K=V", help="custom node attribute")
+    p.add_argument("--zone", default="", help="sets ecs.availability-zone")
+    p.add_argument("--instance-type", default="local", help="sets ecs.instance-type")
+    p.add_argument("--cpu-units", type=int, default=0, help="override registered CPU units (default cores*1024)")
+    p.add_argument("--memory-mib", type=int, default=0, help="override registered memory MiB (default total)")
+    p.add_argument("--metrics-port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--metrics-address", default="127.0.0.1")
+    p.add_argument("--runtime", choices=("docker", "hollow"), default="docker")
+    p.add_argument("--docker-host", default=os.environ.get("DOCKER_HOST", ""), help="default: DOCKER_HOST or socket")
+    p.add_argument("--gc-delay", type=float, default=30.0, help="seconds before stopped containers are removed")
+    p.add_argument("--stop-timeout", type=int, default=30, help="default seconds from SIGTERM to SIGKILL")
+    p.add_argument("--bind-ip", default="0.0.0.0", help="host IP that published ports bind on")
+    p.add_argument("--resync-interval", type=float, default=10.0, help="seconds between full resyncs")
+    p.add_argument("--log-level", default=os.environ.get("SHOAL_LOG_LEVEL", "INFO"))
+    return p
+
+
+class UsageError(Exception):
+    pass
+
+
+def _attributes(args: argparse.Namespace) -> dict[str, str]:
+    attrs = {"ecs.os-type": "linux", "ecs.instance-type": args.instance_type}
+    if args.zone:
+        attrs["ecs.availability-zone"] = args.zone
+    for item in args.attribute:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--attribute {item!r}: expected KEY=VALUE")
+        attrs[key.strip()] = value
+    return attrs
+
+
+def _endpoints(value: str) -> list[str]:
+    out = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            host, port = split_hostport(part)
+        except ValueError as exc:
+            raise UsageError(f"--endpoint: {exc}") from exc
+        out.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    if not out:
+        raise UsageError("--endpoint: at least one HOST:PORT is required")
+    return out
+
+
+def make_runtime(args: argparse.Namespace) -> Runtime:
+    if args.runtime == "hollow":
+        from agent.hollow import HollowRuntime
+
+        return HollowRuntime(pull_delay=0.05, start_delay=0.02, stop_delay=0.02)
+    from agent.runtime import DockerRuntime
+
+    return DockerRuntime(args.docker_host or None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    shoal.logs.setup(args.log_level)
+    try:
+        attrs = _attributes(args)
+        endpoints = _endpoints(args.endpoint)
+        for flag, value in (("--cpu-units", args.cpu_units), ("--memory-mib", args.memory_mib),
+                            ("--stop-timeout", args.stop_timeout), ("--gc-delay", args.gc_delay)):
+            if value < 0:
+                raise UsageError(f"{flag}: must be >= 0, got {value}")
+        if not 0 <= args.metrics_port < 65536:
+            raise UsageError(f"--metrics-port: must be 0-65535, got {args.metrics_port}")
+        stored = identity.load(args.state_dir)
+        if stored.get("cluster") and stored["cluster"] != args.cluster:
+            raise UsageError(f"--cluster {args.cluster!r}: the state dir {args.state_dir} belongs to a node of "
+                             f"cluster {stored['cluster']!r}; use another --state-dir")
+        runtime = make_runtime(args)
+    except (UsageError, identity.IdentityError, ContainerRuntimeError) as exc:
+        print(f"shoal agent: {exc}", file=sys.stderr)
+        return 2
+    return run(args, runtime, endpoints, attrs, stored.get("node_id", ""))
+
+
+def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs: dict[str, str],
+        node_id: str) -> int:
+    from agent.connection import GatewayClient
+
+    host = HostProbe()
+    metrics = AgentMetrics(host)
+    try:
+        metrics_port = metrics.serve(args.metrics_port, args.metrics_address)
+    except OSError as exc:
+        print(f"shoal agent: --metrics-port {args.metrics_port}: {exc}", file=sys.stderr)
+        return 2
+    config = AgentConfig(cluster=args.cluster, node_id=node_id, gc_delay=args.gc_delay,
+                         stop_timeout=args.stop_timeout, bind_ip=args.bind_ip,
+                         resync_interval=args.resync_interval)
+    agent = Agent(config, runtime, on_cycle=metrics.observe_cycle)
+    metrics.attach(agent)
+    reg = Registration(cluster=args.cluster, hostname=args.name, cpu_units=args.cpu_units or host.cpu_units(),
+                       memory_mib=args.memory_mib or host.memory_mib(), attributes=attrs, address=args.address,
+                       metrics_port=metrics_port, state_dir=args.state_dir)
+    client = GatewayClient(endpoints, reg, agent, host)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("stopping on signal; containers keep running", extra=shoal.logs.kv(signal=signum))
+        stop.set()
+        client._stopped.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("agent starting", extra=shoal.logs.kv(node=node_id or "(new)", cluster=args.cluster,
+                                                    endpoints=",".join(endpoints), metrics_port=metrics_port,
+                                                    runtime=args.runtime))
+    if not node_id and not client.register_until_done():
+        metrics.close()
+        return 0
+    attempt = 0
+    while not stop.is_set():
+        try:
+            agent.restore()
+            break
+        except ContainerRuntimeError as exc:
+            log.warning("cannot restore yet: container runtime unavailable", extra=shoal.logs.kv(error=exc))
+            stop.wait(backoff(attempt))
+            attempt += 1
+    if stop.is_set():
+        metrics.close()
+        return 0
+    agent.start()
+    agent.wake()
+    client.start()
+    stop.wait()
+    client.stop()
+    agent.stop()
+    metrics.close()
+    runtime.close()
+    return 0

@@ -1,0 +1,98 @@
+"""Placement throughput and latency on in-memory clusters: `python bench/placement.py`.
+
+A service with spread(attribute:ecs.availability-zone) + binpack(memory) + memberOf on
+1,000 and 10,000 nodes (3 zones, mixed instance types). Prints figures, asserts nothing.
+
+- batch: one schedule() call placing many tasks; decisions/s = tasks / wall time, and the
+  p50/p99 of each decision (Planner.place_one) with the setup (filtering every node once)
+  reported separately.
+- single: schedule() with count=1 on a fresh snapshot each call, the way a control plane
+  places one task: p50/p99 of the whole call, setup included.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import time
+from collections import Counter
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from controlplane.scheduler import NodeState, PlacementRequest, Planner, Snapshot, schedule  # noqa: E402
+
+ZONES = ["us-east-1a", "us-east-1b", "us-east-1c"]
+TYPES = [("t2.small", 1024, 2048), ("m5.large", 2048, 8192), ("m5.xlarge", 4096, 16384),
+         ("c5.2xlarge", 8192, 16384)]
+
+
+def cluster(n: int, seed: int = 7) -> Snapshot:
+    rng = random.Random(seed)
+    nodes = []
+    for i in range(n):
+        kind, cpu, mem = rng.choice(TYPES)
+        used_mem = rng.randrange(0, mem // 2, 128)
+        nodes.append(NodeState(
+            id=f"i-{i:08x}", cpu_units=cpu, memory_mib=mem,
+            used_cpu=rng.randrange(0, cpu // 2, 128), used_memory=used_mem,
+            used_ports={80} if rng.random() < 0.1 else set(),
+            attributes={"ecs.availability-zone": ZONES[i % 3], "ecs.instance-type": kind,
+                        "ecs.os-type": "linux", "stack": rng.choice(["prod", "staging"])},
+            registered_at=1.7e9 + i, running_tasks_count=rng.randrange(0, 5),
+            groups=Counter({"service:web": rng.randrange(0, 2)}),
+        ))
+    return Snapshot(nodes)
+
+
+def request(count: int) -> PlacementRequest:
+    return PlacementRequest(
+        count=count, cpu=128, memory=256, dynamic_ports=1, group="service:web",
+        constraints=[("memberOf", "attribute:ecs.instance-type != t2.small and attribute:stack == prod")],
+        strategies=[("spread", "attribute:ecs.availability-zone"), ("binpack", "memory")],
+    )
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def bench_batch(n: int, tasks: int) -> None:
+    snap = cluster(n)
+    t0 = time.perf_counter()
+    planner = Planner(snap, request(tasks))
+    setup = time.perf_counter() - t0
+    lat = []
+    for _ in range(tasks):
+        s = time.perf_counter()
+        placed = planner.place_one()
+        lat.append(time.perf_counter() - s)
+        assert placed is not None
+    total = time.perf_counter() - t0
+    print(f"{n:>6} nodes  batch of {tasks}: {tasks / total:8.0f} decisions/s (setup included), "
+          f"setup {setup * 1e3:.2f} ms, decision p50 {statistics.median(lat) * 1e6:.0f} us "
+          f"p99 {pct(lat, 0.99) * 1e6:.0f} us")
+
+
+def bench_single(n: int, calls: int) -> None:
+    snap = cluster(n)
+    lat = []
+    for _ in range(calls):
+        s = time.perf_counter()
+        plan = schedule(snap, request(1))
+        lat.append(time.perf_counter() - s)
+        assert not plan.unplaced
+    print(f"{n:>6} nodes  count=1 calls x{calls}: {calls / sum(lat):8.0f} calls/s, "
+          f"p50 {statistics.median(lat) * 1e3:.2f} ms p99 {pct(lat, 0.99) * 1e3:.2f} ms")
+
+
+def main() -> None:
+    for n, tasks, calls in ((1_000, 5_000, 300), (10_000, 5_000, 60)):
+        bench_batch(n, tasks)
+        bench_single(n, calls)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+import sys
+
+from controlplane.server import main
+
+sys.exit(main())

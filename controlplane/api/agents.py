@@ -1,0 +1,319 @@
+"""The AgentGateway gRPC service: node registration, and one stream per agent that
+carries heartbeats and task state up and the node's assignments down.
+
+Liveness: while an agent heartbeats, its key under alive/ exists, bound to this
+replica's lease. When heartbeats stop for a TTL (agent dead, frozen or cut off) the key
+is deleted; the leader's node controller sees that and replaces the node's service tasks.
+A replica that dies takes its agents' keys with its lease; the agents reconnect elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import grpc
+
+from controlplane import keys
+from controlplane.api.context import ApiContext
+from controlplane.assignments import AssignmentFeed
+from controlplane.errors import grpc_errors, invalid
+from controlplane.metrics import CONNECTED_AGENTS
+from controlplane.replica_lease import ReplicaLease
+from controlplane.store.base import Compare, Conflict, Delete, Put, StoreError
+from controlplane.taskspec import STATUS_ORDER
+from shoal.logs import kv
+from shoal.v1 import agent_pb2, agent_pb2_grpc
+from shoal.v1 import resources_pb2 as r
+from shoal.validation import check_name
+
+log = logging.getLogger(__name__)
+
+_ATTEMPTS = 20
+_MAX_ATTRIBUTES = 64
+_CLOSE = object()
+
+
+@dataclass
+class _Stream:
+    node_id: str
+    cluster: str
+    outbox: queue.Queue = field(default_factory=queue.Queue)
+    last_heartbeat: float = field(default_factory=time.monotonic)
+    alive_revision: int = 0
+    closed: bool = False
+
+
+class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
+    def __init__(self, ctx: ApiContext, feed: AssignmentFeed, lease: ReplicaLease, ttl: float) -> None:
+        self.ctx = ctx
+        self.feed = feed
+        self.lease = lease
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._streams: dict[str, _Stream] = {}
+        # Nodes whose stream ended but whose alive key stands until their TTL runs out:
+        # a quick reconnect (to this or another replica) must not look like a lost node.
+        self._lingering: dict[str, _Stream] = {}
+        lease.on_new_lease(self._rewrite_alive_keys)
+
+    # ---- registration ----------------------------------------------------------------
+
+    @grpc_errors
+    def RegisterNode(self, request: agent_pb2.RegisterNodeRequest, context) -> agent_pb2.RegisterNodeResponse:
+        cluster = self.ctx.require_cluster(request.cluster or "default").msg.cluster_name
+        _check_registration(request)
+        for _ in range(_ATTEMPTS):
+            node_id = request.node_id or uuid.uuid4().hex
+            rec = self.ctx.state.node(cluster, node_id)
+            node = rec.msg if rec else r.ContainerInstance(
+                id=node_id,
+                cluster=cluster,
+                container_instance_arn=self.ctx.arns.node(cluster, node_id),
+                ec2_instance_id=node_id,
+                status="ACTIVE",
+                registered_at=time.time(),
+            )
+            node.hostname = request.hostname
+            node.cpu_units = request.cpu_units
+            node.memory_mib = request.memory_mib
+            node.address = request.address
+            node.metrics_port = request.metrics_port
+            node.agent_version = request.agent_version
+            del node.attributes[:]
+            node.attributes.extend(request.attributes)
+            try:
+                if rec is None:
+                    self.ctx.store.create(keys.node(cluster, node_id), node.SerializeToString())
+                else:
+                    self.ctx.store.cas(rec.key, node.SerializeToString(), rec.mod_revision)
+            except Conflict:
+                continue
+            log.info("node registered", extra=kv(node=node_id, cluster=cluster, host=request.hostname))
+            return agent_pb2.RegisterNodeResponse(
+                node_id=node_id,
+                container_instance_arn=node.container_instance_arn,
+                heartbeat_interval_seconds=max(self.ttl / 4, 0.25),
+                lease_ttl_seconds=self.ttl,
+            )
+        raise invalid("nodeId: concurrent registrations; try again")
+
+    # ---- the stream ------------------------------------------------------------------
+
+    def Connect(self, request_iterator, context: grpc.ServicerContext):
+        try:
+            first = next(request_iterator)
+        except StopIteration:
+            return
+        if first.WhichOneof("body") != "hello":
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message on the stream must be hello")
+        hello = first.hello
+        try:
+            node = self.ctx.state.node(hello.cluster or "default", hello.node_id)
+        except StoreError as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
+        if node is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"nodeId: {hello.node_id!r} is not registered; register first")
+        stream = _Stream(node_id=hello.node_id, cluster=node.msg.cluster)
+        with self._lock:
+            old = self._streams.pop(stream.node_id, None)
+            self._lingering.pop(stream.node_id, None)
+            self._streams[stream.node_id] = stream
+        if old is not None:
+            old.closed = True
+            old.outbox.put(_CLOSE)
+        CONNECTED_AGENTS.set(len(self._streams))
+        try:
+            self._put_alive(stream)
+        except StoreError as exc:
+            self._end(stream)
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
+        log.info("agent connected", extra=kv(node=stream.node_id, cluster=stream.cluster))
+        unsubscribe = self.feed.subscribe(stream.node_id, lambda a: stream.outbox.put(a))
+        reader = threading.Thread(
+            target=self._read, args=(stream, request_iterator), name=f"agent-{stream.node_id[:8]}", daemon=True
+        )
+        reader.start()
+        context.add_callback(lambda: stream.outbox.put(_CLOSE))
+        try:
+            while True:
+                item = stream.outbox.get()
+                if item is _CLOSE:
+                    return
+                # Only the newest set matters: skip sets already superseded in the queue.
+                while not stream.outbox.empty():
+                    nxt = stream.outbox.get_nowait()
+                    if nxt is _CLOSE:
+                        return
+                    item = nxt
+                yield agent_pb2.ControlMessage(assignments=item)
+        finally:
+            unsubscribe()
+            self._end(stream)
+            log.info("agent stream ended", extra=kv(node=stream.node_id))
+
+    def _read(self, stream: _Stream, request_iterator) -> None:
+        try:
+            for msg in request_iterator:
+                if stream.closed:
+                    return
+                body = msg.WhichOneof("body")
+                if body == "heartbeat":
+                    stream.last_heartbeat = time.monotonic()
+                    if not stream.alive_revision:
+                        self._put_alive(stream)
+                elif body == "task_state":
+                    stream.last_heartbeat = time.monotonic()
+                    self._apply_task_state(stream, msg.task_state)
+        except grpc.RpcError:
+            pass  # the agent went away; liveness takes it from here
+        except Exception:
+            log.exception("agent stream reader failed", extra=kv(node=stream.node_id))
+        finally:
+            stream.outbox.put(_CLOSE)
+
+    def _end(self, stream: _Stream) -> None:
+        stream.closed = True
+        with self._lock:
+            if self._streams.get(stream.node_id) is stream:
+                del self._streams[stream.node_id]
+                self._lingering[stream.node_id] = stream
+        CONNECTED_AGENTS.set(len(self._streams))
+
+    # ---- liveness ----------------------------------------------------------------------
+
+    def _put_alive(self, stream: _Stream) -> None:
+        stream.alive_revision = self.ctx.store.put(keys.alive(stream.node_id), b"", lease=self.lease.lease_id)
+
+    def _rewrite_alive_keys(self, lease_id: int) -> None:
+        with self._lock:
+            streams = list(self._streams.values())
+        for stream in streams:
+            try:
+                self._put_alive(stream)
+            except StoreError as exc:
+                log.warning("could not rewrite alive key: %s", exc, extra=kv(node=stream.node_id))
+
+    def expire_silent_agents(self) -> str:
+        """Deletes the alive key of every agent silent for a TTL. Returns what it did."""
+        now = time.monotonic()
+        with self._lock:
+            candidates = list(self._streams.values()) + list(self._lingering.values())
+        expired = []
+        for stream in candidates:
+            if now - stream.last_heartbeat <= self.ttl or not stream.alive_revision:
+                continue
+            try:
+                # Only our own write: if another replica re-put the key, the agent lives there.
+                self.ctx.store.delete(keys.alive(stream.node_id), stream.alive_revision)
+            except Conflict:
+                pass
+            except StoreError as exc:
+                return f"could not expire silent agents: {exc}"
+            stream.alive_revision = 0
+            expired.append(stream.node_id)
+            with self._lock:
+                if self._lingering.get(stream.node_id) is stream:
+                    del self._lingering[stream.node_id]
+        if expired:
+            return f"marked {len(expired)} silent agents lost: {', '.join(n[:12] for n in expired)}"
+        return ""
+
+    # ---- task state ------------------------------------------------------------------------
+
+    def _apply_task_state(self, stream: _Stream, change: agent_pb2.TaskStateChange) -> None:
+        if change.last_status not in STATUS_ORDER:
+            log.warning("agent sent unknown status %r", change.last_status, extra=kv(node=stream.node_id))
+            return
+        for _ in range(_ATTEMPTS):
+            try:
+                rec = self.ctx.state.task(stream.cluster, change.task_id)
+            except StoreError as exc:
+                log.warning("task state dropped, store unavailable: %s", exc, extra=kv(task=change.task_id))
+                return
+            if rec is None:
+                return
+            task = rec.msg
+            if task.node_id != stream.node_id:
+                # An agent may only report its own tasks (like Kubernetes' NodeRestriction).
+                log.warning("denied: agent reported a task of another node",
+                            extra=kv(node=stream.node_id, task=change.task_id, owner=task.node_id))
+                return
+            if not _merge(task, change):
+                return
+            ops: list[Put | Delete] = [Put(rec.key, task.SerializeToString())]
+            if task.last_status == "STOPPED":
+                ops.append(Delete(keys.assignment(task.node_id, task.id)))
+            try:
+                self.ctx.store.txn([Compare(rec.key, rec.mod_revision)], ops)
+            except Conflict:
+                continue
+            except StoreError as exc:
+                log.warning("task state dropped, store unavailable: %s", exc, extra=kv(task=task.id))
+                return
+            log.info("task %s", task.last_status.lower(), extra=kv(task=task.id, node=stream.node_id))
+            return
+
+
+def _merge(task: r.Task, change: agent_pb2.TaskStateChange) -> bool:
+    """Applies what the agent saw. A status never moves backwards (a task the control plane
+    already stopped stays STOPPED). Returns whether anything changed."""
+    before = task.SerializeToString()
+    if STATUS_ORDER[change.last_status] >= STATUS_ORDER[task.last_status]:
+        task.last_status = change.last_status
+    by_name = {c.name: c for c in task.containers}
+    for reported in change.containers:
+        mine = by_name.get(reported.name)
+        if mine is None:
+            continue
+        mine.runtime_id = reported.runtime_id or mine.runtime_id
+        if STATUS_ORDER.get(reported.last_status, -1) >= STATUS_ORDER.get(mine.last_status, -1):
+            mine.last_status = reported.last_status
+        if reported.HasField("exit_code"):
+            mine.exit_code = reported.exit_code
+        if reported.reason:
+            mine.reason = reported.reason
+        if reported.health_status:
+            mine.health_status = reported.health_status
+        if reported.network_bindings:
+            del mine.network_bindings[:]
+            mine.network_bindings.extend(reported.network_bindings)
+    if change.health_status:
+        task.health_status = change.health_status
+    at = change.at or time.time()
+    if task.last_status == "RUNNING" and not task.started_at:
+        task.started_at = at
+    if task.last_status == "STOPPED":
+        task.desired_status = "STOPPED"
+        if not task.stopped_at:
+            task.stopped_at = at
+        if not task.stopped_reason:
+            task.stopped_reason = change.stopped_reason
+            task.stop_code = change.stop_code
+    if task.SerializeToString() == before:
+        return False
+    task.version += 1
+    return True
+
+
+def _check_registration(req: agent_pb2.RegisterNodeRequest) -> None:
+    if req.node_id:
+        check_name(req.node_id, "nodeId")
+    if len(req.hostname) > 255:
+        raise invalid("hostname: at most 255 characters")
+    if req.cpu_units <= 0 or req.cpu_units > 1024 * 1024:
+        raise invalid("cpuUnits: must be between 1 and 1048576")
+    if req.memory_mib <= 0 or req.memory_mib > 64 * 1024 * 1024:
+        raise invalid("memoryMib: must be positive")
+    if len(req.attributes) > _MAX_ATTRIBUTES:
+        raise invalid(f"attributes: at most {_MAX_ATTRIBUTES}")
+    for i, attr in enumerate(req.attributes):
+        if not attr.name or len(attr.name) > 128 or not all(ch.isalnum() or ch in "-_./@:" for ch in attr.name):
+            raise invalid(f"attributes[{i}].name: 1-128 letters, digits or -_./@:")
+        if len(attr.value) > 128:
+            raise invalid(f"attributes[{i}].value: at most 128 characters")
+

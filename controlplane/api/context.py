@@ -1,0 +1,54 @@
+"""What every API handler needs: the store, typed reads, ARN format and cluster policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import grpc
+
+from controlplane import keys
+from controlplane.arns import ArnFormat, cluster_name
+from controlplane.errors import ApiError, not_found
+from controlplane.state import Record, State
+from controlplane.store.base import Store
+from shoal.v1 import resources_pb2 as r
+
+
+@dataclass
+class Policy:
+    """What the cluster allows task definitions to ask for (issue: hostile input)."""
+
+    allow_privileged: bool = False
+    allow_host_network: bool = False
+    allow_host_volumes: bool = False
+    allow_capabilities: bool = False
+
+
+@dataclass
+class ApiContext:
+    store: Store
+    arns: ArnFormat = field(default_factory=ArnFormat)
+    policy: Policy = field(default_factory=Policy)
+
+    def __post_init__(self) -> None:
+        self.state = State(self.store)
+
+    def require_cluster(self, name_or_arn: str) -> Record[r.Cluster]:
+        name = cluster_name(name_or_arn)
+        rec = self.state.cluster(name)
+        if rec is None or rec.msg.status != "ACTIVE":
+            raise not_found(f"cluster: cluster {name!r} not found", "ClusterNotFoundException")
+        return rec
+
+    def ensure_default_cluster(self) -> None:
+        """ECS creates the default cluster on first use; so do we, at start-up."""
+        cluster = r.Cluster(cluster_name="default", cluster_arn=self.arns.cluster("default"), status="ACTIVE")
+        try:
+            self.store.create(keys.cluster("default"), cluster.SerializeToString())
+        except Exception as exc:  # already there, or a race with another replica: both fine
+            if "Conflict" not in type(exc).__name__:
+                raise
+
+
+def already_exists(message: str) -> ApiError:
+    return ApiError(grpc.StatusCode.ALREADY_EXISTS, message, "InvalidParameterException")

@@ -1,0 +1,121 @@
+"""Container instances: list, describe (with what is left on each), drain/activate,
+deregister. Agents register themselves through the agent gateway."""
+
+from __future__ import annotations
+
+from controlplane.api.context import ApiContext
+from controlplane.api.paging import page
+from controlplane.arns import last_segment
+from controlplane.errors import conflict, invalid
+from controlplane.state import Record
+from controlplane.store.base import Conflict
+from controlplane.taskspec import is_live
+from shoal.v1 import operator_pb2 as op
+from shoal.v1 import resources_pb2 as r
+
+_ATTEMPTS = 20
+
+
+def with_usage(node: r.ContainerInstance, tasks: list[r.Task], alive: set[str]) -> r.ContainerInstance:
+    """Fills the ECS-shaped fields derived from the tasks on the node."""
+    mine = [t for t in tasks if t.node_id == node.id and is_live(t)]
+    used_cpu = sum(int(t.cpu or 0) for t in mine)
+    used_mem = sum(int(t.memory or 0) for t in mine)
+    ports = sorted({b.host_port for t in mine for c in t.containers for b in c.network_bindings if b.host_port})
+    node.running_tasks_count = sum(1 for t in mine if t.last_status == "RUNNING")
+    node.pending_tasks_count = len(mine) - node.running_tasks_count
+    node.agent_connected = node.id in alive
+    del node.registered_resources[:]
+    del node.remaining_resources[:]
+    node.registered_resources.add(name="CPU", type="INTEGER", integer_value=node.cpu_units)
+    node.registered_resources.add(name="MEMORY", type="INTEGER", integer_value=node.memory_mib)
+    node.registered_resources.add(name="PORTS", type="STRINGSET")
+    node.remaining_resources.add(name="CPU", type="INTEGER", integer_value=node.cpu_units - used_cpu)
+    node.remaining_resources.add(name="MEMORY", type="INTEGER", integer_value=node.memory_mib - used_mem)
+    node.remaining_resources.add(name="PORTS", type="STRINGSET", string_set_value=[str(p) for p in ports])
+    return node
+
+
+def list_(ctx: ApiContext, req: op.ListContainerInstancesRequest) -> op.ListResponse:
+    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    if req.status not in ("", "ACTIVE", "DRAINING", "INACTIVE"):
+        raise invalid("status: must be ACTIVE, DRAINING or INACTIVE")
+    if req.filter:
+        raise invalid("filter: Cluster Query Language filters are not supported on ListContainerInstances yet")
+    arns = [
+        n.msg.container_instance_arn
+        for n in ctx.state.nodes(cluster)
+        if (n.msg.status == req.status) or (not req.status and n.msg.status != "INACTIVE")
+    ]
+    return page(arns, req.max_results, req.next_token)
+
+
+def describe(ctx: ApiContext, req: op.DescribeContainerInstancesRequest) -> op.DescribeContainerInstancesResponse:
+    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    if not req.container_instances:
+        raise invalid("containerInstances: give at least one id or ARN")
+    if len(req.container_instances) > 100:
+        raise invalid("containerInstances: at most 100 per call")
+    tasks = [t.msg for t in ctx.state.tasks(cluster)]
+    alive = ctx.state.alive_node_ids()
+    resp = op.DescribeContainerInstancesResponse()
+    for ref in req.container_instances:
+        rec = _find(ctx, cluster, ref)
+        if rec is None:
+            resp.failures.add(arn=ref, reason="MISSING")
+        else:
+            resp.container_instances.append(with_usage(rec.msg, tasks, alive))
+    return resp
+
+
+def _find(ctx: ApiContext, cluster: str, ref: str) -> Record[r.ContainerInstance] | None:
+    """By id or ARN, or by the hostname the agent registered with (what people type)."""
+    rec = ctx.state.node(cluster, last_segment(ref))
+    if rec is not None:
+        return rec
+    matches = [n for n in ctx.state.nodes(cluster) if n.msg.hostname == ref]
+    return matches[0] if len(matches) == 1 else None
+
+
+def update_state(
+    ctx: ApiContext, req: op.UpdateContainerInstancesStateRequest
+) -> op.DescribeContainerInstancesResponse:
+    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    if req.status not in ("ACTIVE", "DRAINING"):
+        raise invalid("status: must be ACTIVE or DRAINING")
+    if not req.container_instances:
+        raise invalid("containerInstances: give at least one id or ARN")
+    resp = op.DescribeContainerInstancesResponse()
+    for ref in req.container_instances:
+        for _ in range(_ATTEMPTS):
+            rec = _find(ctx, cluster, ref)
+            if rec is None or rec.msg.status == "INACTIVE":
+                resp.failures.add(arn=ref, reason="MISSING")
+                break
+            node = rec.msg
+            node.status = req.status
+            try:
+                ctx.store.cas(rec.key, node.SerializeToString(), rec.mod_revision)
+            except Conflict:
+                continue
+            resp.container_instances.append(node)
+            break
+    return resp
+
+
+def deregister(
+    ctx: ApiContext, req: op.DeregisterContainerInstanceRequest
+) -> op.DescribeContainerInstancesResponse:
+    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    rec = _find(ctx, cluster, req.container_instance)
+    if rec is None:
+        raise invalid(f"containerInstance: {req.container_instance!r} not found in cluster {cluster!r}")
+    live = [t for t in ctx.state.tasks(cluster) if t.msg.node_id == rec.msg.id and is_live(t.msg)]
+    if live and not req.force:
+        raise conflict(
+            f"containerInstance: {rec.msg.id} still has {len(live)} tasks; drain it first or use force"
+        )
+    ctx.store.delete(rec.key)
+    node = rec.msg
+    node.status = "INACTIVE"
+    return op.DescribeContainerInstancesResponse(container_instances=[node])

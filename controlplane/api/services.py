@@ -1,0 +1,210 @@
+"""CreateService, UpdateService, DeleteService, DescribeServices, ListServices. The API
+records what the user wants; the leader's service controller makes it so."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from controlplane import keys
+from controlplane.api import taskdefs
+from controlplane.api.context import ApiContext, already_exists
+from controlplane.api.paging import page
+from controlplane.arns import last_segment
+from controlplane.errors import conflict, invalid, not_found
+from controlplane.events import add_event
+from controlplane.placement_input import check_placement
+from controlplane.state import Record
+from controlplane.store.base import Conflict
+from shoal.v1 import operator_pb2 as op
+from shoal.v1 import resources_pb2 as r
+from shoal.validation import check_name
+
+MAX_DESIRED = 100_000
+_ATTEMPTS = 20
+DEFAULT_SERVICE_STRATEGY = (
+    r.PlacementStrategy(type="spread", field="attribute:ecs.availability-zone"),
+    r.PlacementStrategy(type="spread", field="instanceId"),
+)
+
+
+def _check_deployment_config(dc: r.DeploymentConfiguration) -> r.DeploymentConfiguration:
+    out = r.DeploymentConfiguration()
+    out.CopyFrom(dc)
+    if not out.HasField("minimum_healthy_percent"):
+        out.minimum_healthy_percent = 100
+    if not out.HasField("maximum_percent"):
+        out.maximum_percent = 200
+    if not 0 <= out.minimum_healthy_percent <= 100:
+        raise invalid("deploymentConfiguration.minimumHealthyPercent: must be between 0 and 100")
+    if not 100 <= out.maximum_percent <= 400:
+        raise invalid("deploymentConfiguration.maximumPercent: must be between 100 and 400")
+    return out
+
+
+def _check_desired(n: int) -> None:
+    if not 0 <= n <= MAX_DESIRED:
+        raise invalid(f"desiredCount: must be between 0 and {MAX_DESIRED}")
+
+
+def new_deployment(td_arn: str, desired: int) -> r.Deployment:
+    now = time.time()
+    return r.Deployment(
+        id=f"ecs-svc/{uuid.uuid4().int % 10**19:019d}",
+        status="PRIMARY",
+        task_definition=td_arn,
+        desired_count=desired,
+        created_at=now,
+        updated_at=now,
+        rollout_state="IN_PROGRESS",
+        rollout_state_reason="ECS deployment in progress.",
+    )
+
+
+def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
+    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    check_name(req.service_name, "serviceName")
+    _check_desired(req.desired_count)
+    td = taskdefs.resolve(ctx, req.task_definition).msg
+    if td.status != "ACTIVE":
+        raise invalid(f"taskDefinition: {td.task_definition_arn} is INACTIVE")
+    strategies = list(req.placement_strategy) or list(DEFAULT_SERVICE_STRATEGY)
+    check_placement(list(td.placement_constraints) + list(req.placement_constraints), strategies)
+    if req.scheduling_strategy not in ("", "REPLICA"):
+        raise invalid("schedulingStrategy: only REPLICA is supported")
+    if not 0 <= req.health_check_grace_period_seconds <= 2_147_483_647:
+        raise invalid("healthCheckGracePeriodSeconds: must not be negative")
+    svc = r.Service(
+        service_name=req.service_name,
+        service_arn=ctx.arns.service(cluster, req.service_name),
+        cluster_arn=ctx.arns.cluster(cluster),
+        cluster=cluster,
+        task_definition=td.task_definition_arn,
+        desired_count=req.desired_count,
+        status="ACTIVE",
+        launch_type="EC2",
+        scheduling_strategy="REPLICA",
+        created_at=time.time(),
+        health_check_grace_period_seconds=req.health_check_grace_period_seconds,
+        deployment_configuration=_check_deployment_config(req.deployment_configuration),
+    )
+    svc.placement_constraints.extend(list(td.placement_constraints) + list(req.placement_constraints))
+    svc.placement_strategy.extend(strategies)
+    svc.tags.extend(req.tags)
+    svc.deployments.append(new_deployment(td.task_definition_arn, req.desired_count))
+    existing = ctx.state.service(cluster, req.service_name)
+    if existing is not None and existing.msg.status != "INACTIVE":
+        raise already_exists(f"serviceName: service {req.service_name!r} already exists in cluster {cluster!r}")
+    add_event(svc, f"(service {svc.service_name}) was created with desired count {svc.desired_count}.")
+    try:
+        if existing is None:
+            ctx.store.create(keys.service(cluster, req.service_name), svc.SerializeToString())
+        else:
+            ctx.store.cas(keys.service(cluster, req.service_name), svc.SerializeToString(), existing.mod_revision)
+    except Conflict as exc:
+        raise already_exists(f"serviceName: service {req.service_name!r} already exists") from exc
+    return op.ServiceResponse(service=svc)
+
+
+def _require(ctx: ApiContext, cluster: str, ref: str) -> Record[r.Service]:
+    name = last_segment(ref)
+    if not name:
+        raise invalid("service: required")
+    rec = ctx.state.service(cluster, name)
+    if rec is None or rec.msg.status == "INACTIVE":
+        raise not_found(f"service: service {name!r} not found in cluster {cluster!r}", "ServiceNotFoundException")
+    return rec
+
+
+def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
+    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    if req.HasField("desired_count"):
+        _check_desired(req.desired_count)
+    td = taskdefs.resolve(ctx, req.task_definition).msg if req.task_definition else None
+    if td is not None and td.status != "ACTIVE":
+        raise invalid(f"taskDefinition: {td.task_definition_arn} is INACTIVE")
+    for _ in range(_ATTEMPTS):
+        rec = _require(ctx, cluster, req.service)
+        svc = rec.msg
+        if svc.status != "ACTIVE":
+            raise conflict(f"service: {svc.service_name!r} is {svc.status}", "ServiceNotActiveException")
+        if req.HasField("desired_count") and req.desired_count != svc.desired_count:
+            add_event(svc, f"(service {svc.service_name}) desired count changed from "
+                           f"{svc.desired_count} to {req.desired_count}.")
+            svc.desired_count = req.desired_count
+        if req.HasField("deployment_configuration"):
+            merged = r.DeploymentConfiguration()
+            merged.CopyFrom(svc.deployment_configuration)
+            merged.MergeFrom(req.deployment_configuration)
+            svc.deployment_configuration.CopyFrom(_check_deployment_config(merged))
+        if req.HasField("health_check_grace_period_seconds"):
+            svc.health_check_grace_period_seconds = req.health_check_grace_period_seconds
+        if req.update_placement_constraints:
+            check_placement(req.placement_constraints, [])
+            del svc.placement_constraints[:]
+            svc.placement_constraints.extend(req.placement_constraints)
+        if req.update_placement_strategy:
+            check_placement([], req.placement_strategy)
+            del svc.placement_strategy[:]
+            svc.placement_strategy.extend(req.placement_strategy)
+        new_td = td.task_definition_arn if td is not None else svc.task_definition
+        if new_td != svc.task_definition or req.force_new_deployment:
+            for d in svc.deployments:
+                if d.status == "PRIMARY":
+                    d.status = "ACTIVE"
+                    d.updated_at = time.time()
+            svc.task_definition = new_td
+            svc.deployments.insert(0, new_deployment(new_td, svc.desired_count))
+            add_event(svc, f"(service {svc.service_name}) started a deployment to {new_td}.")
+        for d in svc.deployments:
+            if d.status == "PRIMARY":
+                d.desired_count = svc.desired_count
+        try:
+            ctx.store.cas(rec.key, svc.SerializeToString(), rec.mod_revision)
+            return op.ServiceResponse(service=svc)
+        except Conflict:
+            continue
+    raise invalid("service: concurrent updates; try again")
+
+
+def delete(ctx: ApiContext, req: op.DeleteServiceRequest) -> op.ServiceResponse:
+    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    for _ in range(_ATTEMPTS):
+        rec = _require(ctx, cluster, req.service)
+        svc = rec.msg
+        if svc.desired_count > 0 and not req.force:
+            raise invalid(
+                "service: the service cannot be deleted while it is scaled above 0; "
+                "set desiredCount to 0 first or use force"
+            )
+        svc.status = "DRAINING"
+        svc.desired_count = 0
+        add_event(svc, f"(service {svc.service_name}) is being deleted.")
+        try:
+            ctx.store.cas(rec.key, svc.SerializeToString(), rec.mod_revision)
+            return op.ServiceResponse(service=svc)
+        except Conflict:
+            continue
+    raise invalid("service: concurrent updates; try again")
+
+
+def describe(ctx: ApiContext, req: op.DescribeServicesRequest) -> op.DescribeServicesResponse:
+    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    if not req.services:
+        raise invalid("services: give at least one service name or ARN")
+    if len(req.services) > 10:
+        raise invalid("services: at most 10 per call")
+    resp = op.DescribeServicesResponse()
+    for ref in req.services:
+        rec = ctx.state.service(cluster, last_segment(ref))
+        if rec is None:
+            resp.failures.add(arn=ref, reason="MISSING")
+        else:
+            resp.services.append(rec.msg)
+    return resp
+
+
+def list_(ctx: ApiContext, req: op.ListServicesRequest) -> op.ListResponse:
+    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    arns = [s.msg.service_arn for s in ctx.state.services(cluster) if s.msg.status != "INACTIVE"]
+    return page(arns, req.max_results, req.next_token)

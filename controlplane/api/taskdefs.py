@@ -1,0 +1,106 @@
+"""RegisterTaskDefinition and friends. Revisions are immutable: a revision number is
+claimed with a create-only write, so two concurrent registrations never share one."""
+
+from __future__ import annotations
+
+import time
+
+from shoal.taskdef import parse_task_definition, parse_task_definition_ref
+
+from controlplane import keys
+from controlplane.api.context import ApiContext
+from controlplane.api.paging import page
+from controlplane.errors import invalid, not_found
+from controlplane.state import Record
+from controlplane.store.base import Conflict
+from shoal.v1 import operator_pb2 as op
+from shoal.v1 import resources_pb2 as r
+
+_REGISTER_ATTEMPTS = 20
+
+
+def register(ctx: ApiContext, req: op.RegisterTaskDefinitionRequest) -> op.TaskDefinitionResponse:
+    td, warnings = parse_task_definition(
+        req.json,
+        allow_privileged=ctx.policy.allow_privileged,
+        allow_host_network=ctx.policy.allow_host_network,
+        allow_host_volumes=ctx.policy.allow_host_volumes,
+        allow_capabilities=ctx.policy.allow_capabilities,
+    )
+    td.warnings[:] = warnings
+    td.status = "ACTIVE"
+    td.registered_at = time.time()
+    for _ in range(_REGISTER_ATTEMPTS):
+        revisions = ctx.state.taskdef_revisions(td.family)
+        td.revision = (revisions[-1].msg.revision + 1) if revisions else 1
+        td.task_definition_arn = ctx.arns.taskdef(td.family, td.revision)
+        try:
+            ctx.store.create(keys.taskdef(td.family, td.revision), td.SerializeToString())
+            return op.TaskDefinitionResponse(task_definition=td)
+        except Conflict:
+            continue
+    raise invalid(f"family: too many concurrent registrations of {td.family!r}; try again")
+
+
+def resolve(ctx: ApiContext, ref: str, *, field: str = "taskDefinition") -> Record[r.TaskDefinition]:
+    """family (latest ACTIVE revision), family:revision, or an ARN."""
+    if not ref:
+        raise invalid(f"{field}: required")
+    family, revision = parse_task_definition_ref(ref)
+    if revision is not None:
+        rec = ctx.state.taskdef(family, revision)
+        if rec is None:
+            raise not_found(f"{field}: task definition {family}:{revision} not found")
+        return rec
+    active = [t for t in ctx.state.taskdef_revisions(family) if t.msg.status == "ACTIVE"]
+    if not active:
+        raise not_found(f"{field}: no ACTIVE revision of task definition family {family!r}")
+    return active[-1]
+
+
+def describe(ctx: ApiContext, req: op.TaskDefinitionRef) -> op.TaskDefinitionResponse:
+    return op.TaskDefinitionResponse(task_definition=resolve(ctx, req.task_definition).msg)
+
+
+def deregister(ctx: ApiContext, req: op.TaskDefinitionRef) -> op.TaskDefinitionResponse:
+    family, revision = parse_task_definition_ref(req.task_definition)
+    if revision is None:
+        raise invalid("taskDefinition: give family:revision; deregistering a whole family is not an ECS action")
+    for _ in range(_REGISTER_ATTEMPTS):
+        rec = resolve(ctx, req.task_definition)
+        td = rec.msg
+        if td.status == "INACTIVE":
+            return op.TaskDefinitionResponse(task_definition=td)
+        td.status = "INACTIVE"
+        td.deregistered_at = time.time()
+        try:
+            ctx.store.cas(rec.key, td.SerializeToString(), rec.mod_revision)
+            return op.TaskDefinitionResponse(task_definition=td)
+        except Conflict:
+            continue
+    raise invalid("taskDefinition: concurrent updates; try again")
+
+
+def _all(ctx: ApiContext) -> list[r.TaskDefinition]:
+    return [rec.msg for rec in ctx.state.load_all(keys.TASKDEFS, r.TaskDefinition)]
+
+
+def list_(ctx: ApiContext, req: op.ListTaskDefinitionsRequest) -> op.ListResponse:
+    status = req.status or "ACTIVE"
+    if status not in ("ACTIVE", "INACTIVE", "ALL"):
+        raise invalid("status: must be ACTIVE, INACTIVE or ALL")
+    arns = [
+        td.task_definition_arn
+        for td in _all(ctx)
+        if td.family.startswith(req.family_prefix) and (status == "ALL" or td.status == status)
+    ]
+    return page(arns, req.max_results, req.next_token)
+
+
+def families(ctx: ApiContext, req: op.ListTaskDefinitionsRequest) -> op.ListResponse:
+    status = req.status or "ACTIVE"
+    names: set[str] = set()
+    for td in _all(ctx):
+        if td.family.startswith(req.family_prefix) and (status == "ALL" or td.status == status):
+            names.add(td.family)
+    return page(sorted(names), req.max_results, req.next_token)

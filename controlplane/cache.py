@@ -1,0 +1,132 @@
+"""The leader's view of cluster state: listed once, then kept current by watches
+(an informer, in Kubernetes' terms). The leader's own writes go through ``record`` so
+the next cycle sees them even before the watch echoes them back, and an echo older than
+what the cache holds is ignored."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from google.protobuf.message import Message
+
+from controlplane import keys
+from controlplane.state import Record, decode
+from controlplane.store.base import Event, Store
+from shoal.v1 import resources_pb2 as r
+
+log = logging.getLogger(__name__)
+
+TYPES: dict[str, type[Message]] = {
+    keys.NODES: r.ContainerInstance,
+    keys.TASKS: r.Task,
+    keys.SERVICES: r.Service,
+    keys.TASKDEFS: r.TaskDefinition,
+    keys.CLUSTERS: r.Cluster,
+    keys.ALIVE: r.Cluster,  # only the key matters
+}
+
+
+class Cache:
+    def __init__(self, store: Store, on_change: Callable[[], None]) -> None:
+        self.store = store
+        self.on_change = on_change
+        self._lock = threading.Lock()
+        self._data: dict[str, dict[str, Record]] = {p: {} for p in TYPES}
+        # Revision of the last delete per key, so a late echo of an older put is ignored.
+        self._tombstones: dict[str, int] = {}
+        self._cancels: dict[str, Callable[[], None]] = {}
+        self._closed = False
+
+    def start(self) -> None:
+        for prefix in TYPES:
+            self._sync(prefix)
+
+    def close(self) -> None:
+        self._closed = True
+        for cancel in self._cancels.values():
+            cancel()
+
+    def _sync(self, prefix: str) -> None:
+        listing = self.store.list(prefix)
+        cls = TYPES[prefix]
+        fresh = {kv.key: Record(_decode(prefix, cls, kv.value), kv.mod_revision, kv.key) for kv in listing.kvs}
+        with self._lock:
+            self._data[prefix] = fresh
+        self._cancels[prefix] = self.store.watch(prefix, listing.revision + 1, lambda evs: self._on_events(prefix, evs))
+        self.on_change()
+
+    def _on_events(self, prefix: str, events: list[Event]) -> None:
+        if not events:
+            if not self._closed:
+                log.warning("watch on %s ended; re-listing", prefix)
+                threading.Thread(target=self._resync_retrying, args=(prefix,), daemon=True).start()
+            return
+        cls = TYPES[prefix]
+        with self._lock:
+            data = self._data[prefix]
+            for ev in events:
+                key, rev = ev.kv.key, ev.kv.mod_revision
+                held = data.get(key)
+                if held is not None and held.mod_revision >= rev:
+                    continue
+                if self._tombstones.get(key, 0) >= rev:
+                    continue
+                if ev.kind == "put":
+                    data[key] = Record(_decode(prefix, cls, ev.kv.value), rev, key)
+                else:
+                    data.pop(key, None)
+                    self._tombstones[key] = rev
+            if len(self._tombstones) > 100_000:
+                self._tombstones.clear()
+        self.on_change()
+
+    def _resync_retrying(self, prefix: str) -> None:
+        import time
+
+        while not self._closed:
+            try:
+                self._sync(prefix)
+                return
+            except Exception as exc:
+                log.warning("re-list of %s failed: %s", prefix, exc)
+                time.sleep(1)
+
+    def record_put(self, key: str, msg: Message, revision: int) -> None:
+        prefix = _prefix_of(key)
+        if prefix is None:
+            return
+        with self._lock:
+            held = self._data[prefix].get(key)
+            if held is None or held.mod_revision < revision:
+                self._data[prefix][key] = Record(msg, revision, key)
+
+    def record_delete(self, key: str, revision: int) -> None:
+        prefix = _prefix_of(key)
+        if prefix is None:
+            return
+        with self._lock:
+            held = self._data[prefix].get(key)
+            if held is not None and held.mod_revision < revision:
+                del self._data[prefix][key]
+            self._tombstones[key] = max(self._tombstones.get(key, 0), revision)
+
+    def records(self, prefix: str) -> list[Record]:
+        with self._lock:
+            return list(self._data[prefix].values())
+
+    def keys_under(self, prefix: str) -> set[str]:
+        with self._lock:
+            return set(self._data[prefix])
+
+
+def _prefix_of(key: str) -> str | None:
+    for prefix in TYPES:
+        if key.startswith(prefix):
+            return prefix
+    return None
+
+
+def _decode(prefix: str, cls: type[Message], value: bytes) -> Message:
+    return cls() if prefix == keys.ALIVE else decode(cls, value)

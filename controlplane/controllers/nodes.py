@@ -1,0 +1,68 @@
+"""Node lifecycle: keeps each node's agentConnected true to its liveness key, and
+replaces the service tasks of a node that is lost (no liveness key for a TTL) or gone
+(deregistered). Standalone tasks are left as last reported, as ECS does."""
+
+from __future__ import annotations
+
+import time
+
+from controlplane import keys
+from controlplane.controllers.view import View, Writer, clone
+from controlplane.store.base import Compare, Conflict
+from controlplane.taskspec import is_live
+
+
+class NodeController:
+    def __init__(self, writer: Writer, grace: float) -> None:
+        self.writer = writer
+        # A new leader has not seen agents reconnect yet: judge no node before this long.
+        self.grace = grace
+        self.leading_since: float | None = None
+
+    def reconcile(self, view: View) -> str:
+        now = time.monotonic()
+        if self.leading_since is None:
+            self.leading_since = now
+        judging = now - self.leading_since >= self.grace
+        flipped, replaced = [], 0
+        for node_id, rec in view.nodes.items():
+            connected = node_id in view.alive
+            if rec.msg.agent_connected != connected and (connected or judging):
+                node = clone(rec.msg)
+                node.agent_connected = connected
+                try:
+                    self.writer.commit([Compare(rec.key, rec.mod_revision)], [(rec.key, node)])
+                except Conflict:
+                    continue
+                flipped.append(f"{node.hostname or node_id[:12]} {'connected' if connected else 'lost'}")
+        if judging:
+            for rec in list(view.tasks.values()):
+                task = rec.msg
+                if not task.service_name or not task.node_id or not is_live(task):
+                    continue
+                node = view.nodes.get(task.node_id)
+                if node is not None and task.node_id in view.alive:
+                    continue
+                why = "was deregistered" if node is None else "lost contact with the control plane"
+                stopped = clone(task)
+                stopped.last_status = stopped.desired_status = "STOPPED"
+                stopped.stopped_reason = f"Task stopped because its container instance {task.node_id} {why}"
+                stopped.stop_code = "TerminationNotice"
+                stopped.stopped_at = time.time()
+                stopped.version += 1
+                for c in stopped.containers:
+                    c.last_status = "STOPPED"
+                try:
+                    self.writer.put_task(rec, stopped, deletes=[keys.assignment(task.node_id, task.id)])
+                except Conflict:
+                    continue
+                replaced += 1
+        parts = []
+        if flipped:
+            parts.append("nodes " + ", ".join(flipped))
+        if replaced:
+            parts.append(f"stopped {replaced} service tasks on lost nodes for replacement")
+        return "; ".join(parts)
+
+    def step_down(self) -> None:
+        self.leading_since = None

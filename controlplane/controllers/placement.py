@@ -1,0 +1,123 @@
+"""Puts PROVISIONING tasks on nodes. The decision is the pure scheduler's; this
+controller turns each placement into one transaction that moves the task to PENDING on
+its node, reserves its host ports and writes the node's assignment, all fenced by
+leadership so two schedulers can never both place."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import defaultdict
+
+from controlplane import keys, placement_input
+from controlplane.controllers.view import View, Writer, clone
+from controlplane.events import add_event
+from controlplane.metrics import PENDING_PLACEMENTS, PLACEMENT_LATENCY
+from controlplane.scheduler import schedule
+from controlplane.state import Record
+from controlplane.store.base import Compare, Conflict
+from controlplane.taskspec import needs
+from shoal.v1 import resources_pb2 as r
+
+
+def _batch_key(task: r.Task) -> tuple:
+    return (
+        task.cluster,
+        task.task_definition_arn,
+        task.group,
+        tuple((c.type, c.expression) for c in task.placement_constraints),
+        tuple((s.type, s.field) for s in task.placement_strategy),
+    )
+
+
+class PlacementController:
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+        self.unplaced_reasons: dict[tuple[str, str], str] = {}
+
+    def reconcile(self, view: View) -> str:
+        waiting = [
+            rec for rec in view.tasks.values()
+            if rec.msg.last_status == "PROVISIONING" and rec.msg.desired_status == "RUNNING" and not rec.msg.node_id
+        ]
+        PENDING_PLACEMENTS.set(len(waiting))
+        if not waiting:
+            return ""
+        batches: dict[tuple, list[Record[r.Task]]] = defaultdict(list)
+        for rec in sorted(waiting, key=lambda rec: rec.msg.created_at):
+            batches[_batch_key(rec.msg)].append(rec)
+        placed = unplaced = 0
+        reasons: list[str] = []
+        tasks_now = {tid: rec.msg for tid, rec in view.tasks.items()}
+        for batch in batches.values():
+            first = batch[0].msg
+            td = view.taskdefs.get(first.task_definition_arn)
+            if td is None:
+                continue
+            nodes = [rec.msg for rec in view.nodes.values() if rec.msg.cluster == first.cluster]
+            started = time.perf_counter()
+            snap = placement_input.snapshot(nodes, tasks_now.values(), view.alive)
+            plan = schedule(snap, placement_input.request(first, needs(td), len(batch)))
+            PLACEMENT_LATENCY.observe(time.perf_counter() - started)
+            for rec, placement in zip(batch, plan.placements, strict=False):
+                task = self._assign(rec.msg, td, view.nodes[placement.node_id].msg, placement.dynamic_ports)
+                try:
+                    self.writer.put_task(rec, task, extra=[(keys.assignment(task.node_id, task.id),
+                                                            r.TaskAssignment(task=task, task_definition=td))])
+                except Conflict:
+                    continue
+                tasks_now[task.id] = task
+                placed += 1
+            for rec in batch[len(plan.placements):]:
+                unplaced += 1
+                if rec.msg.placement_message != plan.reason:
+                    task = clone(rec.msg)
+                    task.placement_message = plan.reason
+                    try:
+                        self.writer.put_task(rec, task)
+                    except Conflict:
+                        continue
+            if plan.unplaced:
+                reasons.append(plan.reason)
+                self._note_unplaced(view, first, plan.reason)
+        sentence = f"placed {placed} tasks" if placed else ""
+        if unplaced:
+            sentence += ("; " if sentence else "") + f"{unplaced} tasks wait for capacity: {reasons[0]}"
+        return sentence
+
+    def _assign(self, task: r.Task, td: r.TaskDefinition, node: r.ContainerInstance, dynamic: list[int]) -> r.Task:
+        task = clone(task)
+        task.node_id = node.id
+        task.container_instance_arn = node.container_instance_arn
+        task.last_status = "PENDING"
+        task.placement_message = ""
+        task.version += 1
+        free = iter(dynamic)
+        by_name = {c.name: c for c in task.containers}
+        for cd in td.container_definitions:
+            container = by_name[cd.name]
+            del container.network_bindings[:]
+            for pm in cd.port_mappings:
+                host_port = pm.container_port if td.network_mode == "host" else (pm.host_port or next(free))
+                container.network_bindings.add(
+                    bind_ip="0.0.0.0", container_port=pm.container_port, host_port=host_port,
+                    protocol=pm.protocol or "tcp",
+                )
+        return task
+
+    def _note_unplaced(self, view: View, task: r.Task, reason: str) -> None:
+        """Says so once on the service's events, as ECS does ("unable to place a task")."""
+        if not task.service_name:
+            return
+        for rec in view.services:
+            svc = rec.msg
+            if svc.cluster == task.cluster and svc.service_name == task.service_name:
+                message = f"(service {svc.service_name}) {reason}"
+                if svc.events and svc.events[0].message == message:
+                    return
+                updated = clone(svc)
+                add_event(updated, message)
+                # Losing this race only costs the event; the next cycle says it again.
+                with contextlib.suppress(Conflict):
+                    self.writer.commit([Compare(rec.key, rec.mod_revision)], [(rec.key, updated)])
+                return

@@ -1,0 +1,253 @@
+"""The service scheduler: keeps desiredCount tasks of each service running, replaces
+tasks that stop, rolls deployments within minimumHealthyPercent / maximumPercent, moves
+tasks off DRAINING nodes the same way, and trips the deployment circuit breaker."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from controlplane import keys, placement_input
+from controlplane.api.services import new_deployment
+from controlplane.arns import ArnFormat
+from controlplane.controllers.view import View, Writer, clone
+from controlplane.events import add_event
+from controlplane.metrics import SERVICE_DESIRED, SERVICE_RUNNING
+from controlplane.scheduler import choose_to_stop
+from controlplane.state import Record
+from controlplane.store.base import Compare, Conflict
+from controlplane.taskspec import is_live, mark_stopping, new_task
+from shoal.v1 import resources_pb2 as r
+
+FAILURE_CODES = ("TaskFailedToStart", "EssentialContainerExited")
+
+
+def breaker_threshold(desired: int) -> int:
+    """ECS: half the desired count, at least 3 and at most 200."""
+    return min(200, max(3, math.ceil(desired * 0.5)))
+
+
+class ServiceController:
+    def __init__(self, writer: Writer, arns: ArnFormat) -> None:
+        self.writer = writer
+        self.arns = arns
+
+    def reconcile(self, view: View) -> str:
+        by_service = view.tasks_by_service()
+        said = []
+        for rec in view.services:
+            svc = rec.msg
+            try:
+                sentence = self._one(view, rec, by_service.get((svc.cluster, svc.service_name), []))
+            except Conflict:
+                sentence = f"{svc.service_name}: lost a write race; will retry"
+            if sentence:
+                said.append(sentence)
+        return "; ".join(said)
+
+    # ---- one service -----------------------------------------------------------------------
+
+    def _one(self, view: View, rec: Record[r.Service], tasks: list[Record[r.Task]]) -> str:
+        svc = clone(rec.msg)
+        live = [t for t in tasks if t.msg.desired_status == "RUNNING" and is_live(t.msg)]
+        if svc.status == "DRAINING":
+            return self._drain_deleted(view, rec, tasks, live)
+        SERVICE_DESIRED.labels(svc.cluster, svc.service_name).set(svc.desired_count)
+        did: list[str] = []
+        primary = next((d for d in svc.deployments if d.status == "PRIMARY"), None)
+        if primary is None:
+            primary = new_deployment(svc.task_definition, svc.desired_count)
+            svc.deployments.insert(0, primary)
+        td = view.taskdefs.get(svc.task_definition)
+        desired = svc.desired_count
+        dc = svc.deployment_configuration
+        max_total = max(desired, desired * dc.maximum_percent // 100)
+        min_healthy = math.ceil(desired * dc.minimum_healthy_percent / 100)
+
+        def on_draining_node(t: r.Task) -> bool:
+            node = view.nodes.get(t.node_id)
+            return node is not None and node.msg.status == "DRAINING"
+
+        new = [t for t in live if t.msg.task_definition_arn == svc.task_definition and not on_draining_node(t.msg)]
+        new_ids = {t.msg.id for t in new}
+        old = [t for t in live if t.msg.id not in new_ids]
+
+        # Tasks that failed their health checks are replaced, as ECS does.
+        unhealthy = [t for t in new if self._failed_health(view, svc, t.msg)]
+        for t in unhealthy:
+            self._stop(view, t, "Task failed container health checks", "ServiceSchedulerInitiated")
+        if unhealthy:
+            did.append(f"stopped {len(unhealthy)} unhealthy tasks")
+            new = [t for t in new if t not in unhealthy]
+
+        failed = sum(
+            1 for t in tasks
+            if t.msg.deployment_id == primary.id and t.msg.last_status == "STOPPED" and t.msg.stop_code in FAILURE_CODES
+        )
+        primary.failed_tasks = failed
+        breaker = dc.deployment_circuit_breaker
+        if breaker.enable and primary.rollout_state == "IN_PROGRESS" and failed >= breaker_threshold(desired):
+            did.append(self._trip_breaker(svc, primary))
+            primary = next(d for d in svc.deployments if d.status == "PRIMARY")
+            td = view.taskdefs.get(svc.task_definition)
+            new = [t for t in live if t.msg.task_definition_arn == svc.task_definition and not on_draining_node(t.msg)]
+            new_ids = {t.msg.id for t in new}
+            old = [t for t in live if t.msg.id not in new_ids]
+        halted = primary.rollout_state == "FAILED"
+
+        # Scale in: surplus tasks of the current revision, unplaced and pending ones first.
+        if len(new) > desired:
+            surplus = len(new) - desired
+            doomed = sorted(new, key=lambda t: t.msg.last_status == "RUNNING")[:surplus]
+            running = [t for t in doomed if t.msg.last_status == "RUNNING"]
+            if running:
+                snap = placement_input.snapshot([n.msg for n in view.nodes.values()],
+                                                [t.msg for t in view.tasks.values()], view.alive)
+                chosen = set(choose_to_stop(snap, [(t.msg.id, t.msg.node_id) for t in new
+                                                   if t.msg.last_status == "RUNNING"],
+                                            len(running), [(s.type, s.field) for s in svc.placement_strategy]))
+                doomed = [t for t in doomed if t.msg.last_status != "RUNNING"] + [
+                    t for t in new if t.msg.id in chosen]
+            for t in doomed:
+                self._stop(view, t, f"Scaling activity initiated by (deployment {primary.id})",
+                           "ServiceSchedulerInitiated")
+            did.append(f"stopped {len(doomed)} tasks to scale in to {desired}")
+            doomed_ids = {t.msg.id for t in doomed}
+            new = [t for t in new if t.msg.id not in doomed_ids]
+            live = [t for t in live if t.msg.id not in doomed_ids]
+
+        # Start what is missing, within maximumPercent.
+        missing = desired - len(new)
+        room = max_total - len(live)
+        start = min(missing, room)
+        if start > 0 and td is not None and not halted:
+            for _ in range(start):
+                task = new_task(
+                    svc.cluster, td, arns=self.arns, group=f"service:{svc.service_name}",
+                    started_by=primary.id, service_name=svc.service_name,
+                    constraints=svc.placement_constraints, strategies=svc.placement_strategy,
+                    deployment_id=primary.id,
+                )
+                self.writer.put_task(None, task)
+            did.append(f"started {start} tasks")
+            add_event(svc, f"(service {svc.service_name}) has started {start} tasks.")
+
+        # Stop replaced tasks (old revision, draining nodes) while keeping minimumHealthyPercent.
+        healthy = sum(1 for t in new + old if self._healthy(view, svc, t.msg))
+        spare = healthy - min_healthy
+        stopped_old = 0
+        for t in sorted(old, key=lambda t: self._healthy(view, svc, t.msg)):
+            if self._healthy(view, svc, t.msg):
+                if spare <= 0:
+                    break
+                spare -= 1
+            why = (f"Task stopped because its container instance {t.msg.node_id} is being drained"
+                   if on_draining_node(t.msg) else f"Deployment {primary.id} replaced this task")
+            self._stop(view, t, why, "ServiceSchedulerInitiated")
+            stopped_old += 1
+        if stopped_old:
+            did.append(f"stopped {stopped_old} replaced tasks")
+            add_event(svc, f"(service {svc.service_name}) has stopped {stopped_old} running tasks.")
+
+        self._update_counts(view, svc, tasks, primary, old_left=len(old) - stopped_old)
+        if svc.SerializeToString() != rec.msg.SerializeToString():
+            self.writer.commit([Compare(rec.key, rec.mod_revision)], [(rec.key, svc)])
+        return f"{svc.service_name}: " + ", ".join(did) if did else ""
+
+    # ---- pieces ----------------------------------------------------------------------------
+
+    def _healthy(self, view: View, svc: r.Service, task: r.Task) -> bool:
+        if task.last_status != "RUNNING" or task.desired_status != "RUNNING":
+            return False
+        if task.health_status == "UNHEALTHY":
+            return False
+        td = view.taskdefs.get(task.task_definition_arn)
+        checked = td is not None and any(
+            c.HasField("health_check") and c.health_check.command and (not c.HasField("essential") or c.essential)
+            for c in td.container_definitions
+        )
+        return task.health_status == "HEALTHY" if checked else True
+
+    def _failed_health(self, view: View, svc: r.Service, task: r.Task) -> bool:
+        if task.last_status != "RUNNING" or task.health_status != "UNHEALTHY":
+            return False
+        return time.time() - task.started_at >= svc.health_check_grace_period_seconds
+
+    def _stop(self, view: View, rec: Record[r.Task], reason: str, code: str) -> None:
+        task = clone(rec.msg)
+        mark_stopping(task, reason, code)
+        extra = []
+        if task.node_id:
+            extra.append((keys.assignment(task.node_id, task.id),
+                          r.TaskAssignment(task=task, task_definition=view.taskdefs.get(task.task_definition_arn))))
+        self.writer.put_task(rec, task, extra=extra)
+
+    def _trip_breaker(self, svc: r.Service, primary: r.Deployment) -> str:
+        primary.rollout_state = "FAILED"
+        primary.rollout_state_reason = (
+            f"ECS deployment circuit breaker: task failed to start {primary.failed_tasks} times."
+        )
+        primary.updated_at = time.time()
+        add_event(svc, f"(service {svc.service_name}) (deployment {primary.id}) deployment failed: "
+                       f"tasks failed to start.")
+        target = next((d for d in svc.deployments if d.status == "ACTIVE" and d.rollout_state == "COMPLETED"), None)
+        if not svc.deployment_configuration.deployment_circuit_breaker.rollback or target is None:
+            return f"circuit breaker tripped on deployment {primary.id}; no rollback"
+        primary.status = "ACTIVE"
+        rollback = new_deployment(target.task_definition, svc.desired_count)
+        rollback.rollout_state_reason = f"rolling back to {target.task_definition}"
+        svc.deployments.insert(0, rollback)
+        svc.task_definition = target.task_definition
+        add_event(svc, f"(service {svc.service_name}) rolling back to deployment {target.id} "
+                       f"({target.task_definition}).")
+        return f"circuit breaker tripped on deployment {primary.id}; rolling back to {target.task_definition}"
+
+    def _update_counts(self, view: View, svc: r.Service, tasks: list[Record[r.Task]], primary: r.Deployment,
+                       old_left: int) -> None:
+        live = [t.msg for t in tasks if is_live(t.msg) and t.msg.desired_status == "RUNNING"]
+        svc.running_count = sum(1 for t in live if t.last_status == "RUNNING")
+        svc.pending_count = len(live) - svc.running_count
+        SERVICE_RUNNING.labels(svc.cluster, svc.service_name).set(svc.running_count)
+        for d in svc.deployments:
+            mine = [t for t in live if t.deployment_id == d.id or (not t.deployment_id and
+                                                                      t.task_definition_arn == d.task_definition)]
+            d.running_count = sum(1 for t in mine if t.last_status == "RUNNING")
+            d.pending_count = len(mine) - d.running_count
+            if d.status == "PRIMARY":
+                d.desired_count = svc.desired_count
+        healthy_new = sum(1 for t in live if t.deployment_id == primary.id and self._healthy(view, svc, t))
+        if (primary.rollout_state == "IN_PROGRESS" and healthy_new >= svc.desired_count and old_left == 0
+                and primary.running_count == svc.desired_count):
+            primary.rollout_state = "COMPLETED"
+            primary.rollout_state_reason = "ECS deployment completed."
+            primary.updated_at = time.time()
+            add_event(svc, f"(service {svc.service_name}) (deployment {primary.id}) deployment completed.")
+        # Deployments with nothing left running are done with, except the last completed one,
+        # kept (ACTIVE, tasks 0) as the circuit breaker's rollback target.
+        keep: list[r.Deployment] = []
+        kept_completed = False
+        for d in svc.deployments:
+            if d.status == "PRIMARY" or d.running_count or d.pending_count:
+                keep.append(d)
+            elif d.rollout_state == "COMPLETED" and not kept_completed and primary.rollout_state != "COMPLETED":
+                keep.append(d)
+                kept_completed = True
+        if len(keep) != len(svc.deployments):
+            del svc.deployments[:]
+            svc.deployments.extend(keep)
+        steady = (primary.rollout_state == "COMPLETED" and svc.running_count == svc.desired_count
+                  and svc.pending_count == 0 and len(svc.deployments) == 1)
+        if steady:
+            add_event(svc, f"(service {svc.service_name}) has reached a steady state.")
+
+    def _drain_deleted(self, view: View, rec: Record[r.Service], tasks: list[Record[r.Task]],
+                       live: list[Record[r.Task]]) -> str:
+        svc = rec.msg
+        for t in live:
+            self._stop(view, t, "Service was deleted", "ServiceSchedulerInitiated")
+        if live:
+            return f"{svc.service_name}: stopping {len(live)} tasks of the deleted service"
+        if any(is_live(t.msg) for t in tasks):
+            return ""
+        self.writer.commit([Compare(rec.key, rec.mod_revision)], [], [rec.key])
+        return f"{svc.service_name}: deleted (no tasks left)"

@@ -1,0 +1,81 @@
+"""One controller cycle's picture of the cluster, read from the leader's cache, and the
+writer through which the leader changes it (every write fenced by leadership)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from google.protobuf.message import Message
+
+from controlplane import keys
+from controlplane.cache import Cache
+from controlplane.leader import Election
+from controlplane.state import Record
+from controlplane.store.base import Compare, Delete, Put, Store
+from shoal.v1 import resources_pb2 as r
+
+
+def clone(msg: Message) -> Message:
+    """Cache records are shared between cycles: change a copy, never the original."""
+    copy = type(msg)()
+    copy.CopyFrom(msg)
+    return copy
+
+
+@dataclass
+class View:
+    nodes: dict[str, Record[r.ContainerInstance]] = field(default_factory=dict)
+    tasks: dict[str, Record[r.Task]] = field(default_factory=dict)
+    services: list[Record[r.Service]] = field(default_factory=list)
+    taskdefs: dict[str, r.TaskDefinition] = field(default_factory=dict)
+    alive: set[str] = field(default_factory=set)
+
+    @classmethod
+    def read(cls, cache: Cache) -> View:
+        view = cls()
+        for rec in cache.records(keys.NODES):
+            view.nodes[rec.msg.id] = rec
+        for rec in cache.records(keys.TASKS):
+            view.tasks[rec.msg.id] = rec
+        view.services = cache.records(keys.SERVICES)
+        for rec in cache.records(keys.TASKDEFS):
+            view.taskdefs[rec.msg.task_definition_arn] = rec.msg
+        view.alive = {k[len(keys.ALIVE):] for k in cache.keys_under(keys.ALIVE)}
+        return view
+
+    def tasks_by_service(self) -> dict[tuple[str, str], list[Record[r.Task]]]:
+        out: dict[tuple[str, str], list[Record[r.Task]]] = defaultdict(list)
+        for rec in self.tasks.values():
+            if rec.msg.service_name:
+                out[(rec.msg.cluster, rec.msg.service_name)].append(rec)
+        return out
+
+
+class Writer:
+    """Leader-only writes: each transaction also requires that we still hold leadership,
+    and what it wrote is recorded in the cache at once."""
+
+    def __init__(self, store: Store, election: Election, cache: Cache) -> None:
+        self.store = store
+        self.election = election
+        self.cache = cache
+
+    def commit(
+        self, compares: Sequence[Compare], puts: Sequence[tuple[str, Message]], deletes: Sequence[str] = ()
+    ) -> int:
+        ops: list[Put | Delete] = [Put(k, m.SerializeToString()) for k, m in puts]
+        ops += [Delete(k) for k in deletes]
+        revision = self.store.txn([self.election.fence(), *compares], ops)
+        for k, m in puts:
+            self.cache.record_put(k, m, revision)
+        for k in deletes:
+            self.cache.record_delete(k, revision)
+        return revision
+
+    def put_task(self, rec: Record[r.Task] | None, task: r.Task, extra: Sequence[tuple[str, Message]] = (),
+                 deletes: Sequence[str] = ()) -> int:
+        key = keys.task(task.cluster, task.id)
+        compares = [Compare(key, rec.mod_revision)] if rec else [Compare(key, 0, on_create=True)]
+        return self.commit(compares, [(key, task), *extra], deletes)

@@ -1,0 +1,60 @@
+"""API errors: a gRPC status, a message that names the field at fault, and the ECS
+exception name the ECS gateway answers with."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from controlplane.store.base import StoreError
+from shoal.validation import ValidationError
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ApiError(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str, ecs_type: str = "ClientException") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.ecs_type = ecs_type
+
+
+def invalid(message: str) -> ApiError:
+    return ApiError(grpc.StatusCode.INVALID_ARGUMENT, message, "InvalidParameterException")
+
+
+def not_found(message: str, ecs_type: str = "ClientException") -> ApiError:
+    return ApiError(grpc.StatusCode.NOT_FOUND, message, ecs_type)
+
+
+def conflict(message: str, ecs_type: str = "ClientException") -> ApiError:
+    return ApiError(grpc.StatusCode.FAILED_PRECONDITION, message, ecs_type)
+
+
+def grpc_errors(method: F) -> F:
+    """Turns our errors into gRPC statuses; anything else is a bug, logged with its
+    traceback and reported as INTERNAL without leaking internals to the caller."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return method(self, request, context)
+        except ApiError as exc:
+            context.abort(exc.code, exc.message)
+        except ValidationError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except StoreError as exc:
+            log.warning("store unavailable in %s: %s", method.__name__, exc)
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
+        except Exception:
+            log.exception("bug in %s", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method.__name__}; see control plane log")
+
+    return wrapper  # type: ignore[return-value]

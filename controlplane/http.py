@@ -1,0 +1,67 @@
+"""The control plane's HTTP side: Prometheus /metrics, and /sd, a Prometheus HTTP
+service discovery document listing every connected agent's metrics endpoint, so a stock
+Prometheus finds all nodes without hand-written targets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from controlplane.metrics import REGISTRY
+from controlplane.state import State
+
+log = logging.getLogger(__name__)
+
+
+def sd_targets(state: State) -> list[dict]:
+    alive = state.alive_node_ids()
+    out = []
+    for rec in state.nodes():
+        node = rec.msg
+        if node.id not in alive or not node.metrics_port:
+            continue
+        out.append({
+            "targets": [f"{node.address or '127.0.0.1'}:{node.metrics_port}"],
+            "labels": {
+                "cluster": node.cluster,
+                "node": node.id,
+                "hostname": node.hostname,
+                "zone": next((a.value for a in node.attributes if a.name == "ecs.availability-zone"), ""),
+            },
+        })
+    return out
+
+
+def serve(host: str, port: int, state: State) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if self.path.startswith("/metrics"):
+                body, ctype = generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+            elif self.path.startswith("/sd"):
+                try:
+                    body, ctype = json.dumps(sd_targets(state)).encode(), "application/json"
+                except Exception as exc:
+                    self.send_error(503, f"state store unavailable: {exc}")
+                    return
+            elif self.path.startswith("/healthz"):
+                body, ctype = b"ok\n", "text/plain"
+            else:
+                self.send_error(404, "try /metrics or /sd")
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, fmt: str, *args) -> None:
+            log.debug("http: " + fmt, *args)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    return server

@@ -1,0 +1,180 @@
+"""`shoal controlplane`: one replica. Every replica serves the Operator and AgentGateway
+APIs; the one holding leadership also runs the controllers."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import socket
+import threading
+import time
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from controlplane.api.agents import AgentGatewayService
+from controlplane.api.context import ApiContext, Policy
+from controlplane.api.operator import OperatorService
+from controlplane.arns import ArnFormat
+from controlplane.assignments import AssignmentFeed
+from controlplane.cache import Cache
+from controlplane.controllers.gc import TaskGC
+from controlplane.controllers.loop import ControllerLoop
+from controlplane.controllers.nodes import NodeController
+from controlplane.controllers.placement import PlacementController
+from controlplane.controllers.services import ServiceController
+from controlplane.controllers.view import Writer
+from controlplane.http import serve as serve_http
+from controlplane.leader import Election
+from controlplane.replica_lease import ReplicaLease
+from controlplane.store.base import StoreError
+from controlplane.store.etcd import EtcdStore
+from shoal import logs
+from shoal.netutil import split_hostport
+from shoal.v1 import agent_pb2, agent_pb2_grpc, operator_pb2, operator_pb2_grpc
+
+log = logging.getLogger("controlplane")
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="shoal controlplane", description="Run one Shoal control-plane replica.")
+    p.add_argument("--etcd", default="http://127.0.0.1:2379", help="etcd endpoints, comma-separated")
+    p.add_argument("--etcd-ca", help="CA bundle for etcd over TLS")
+    p.add_argument("--etcd-cert", help="client certificate for etcd")
+    p.add_argument("--etcd-key", help="client key for etcd")
+    p.add_argument("--listen", default="127.0.0.1:7400", help="gRPC address (HOST:PORT)")
+    p.add_argument("--metrics-listen", default="127.0.0.1:7401", help="HTTP address for /metrics and /sd")
+    p.add_argument("--lease-ttl", type=float, default=5.0, help="seconds without heartbeats before a node is lost")
+    p.add_argument("--name", default=socket.gethostname(), help="replica name (shown as leader)")
+    p.add_argument("--region", default="local", help="region part of ARNs")
+    p.add_argument("--account-id", default="000000000000", help="account part of ARNs")
+    p.add_argument("--resync-interval", type=float, default=2.0, help="controller resync period, seconds")
+    p.add_argument("--task-retention", type=float, default=3600.0, help="seconds a stopped task stays visible")
+    p.add_argument("--max-streams", type=int, default=4096, help="agent streams one replica can hold")
+    for what in ("privileged", "host-network", "host-volumes", "capabilities"):
+        p.add_argument(f"--allow-{what}", action="store_true", help=f"let task definitions use {what}")
+    p.add_argument("--log-level", default="INFO")
+    return p
+
+
+class Replica:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.store = EtcdStore(args.etcd, ca_cert=args.etcd_ca, cert_cert=args.etcd_cert, cert_key=args.etcd_key)
+        self.ctx = ApiContext(
+            self.store,
+            ArnFormat(args.region, args.account_id),
+            Policy(args.allow_privileged, args.allow_host_network, args.allow_host_volumes, args.allow_capabilities),
+        )
+        self._stop = threading.Event()
+
+    def _wait_for_store(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.ctx.ensure_default_cluster()
+                return
+            except StoreError as exc:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"controlplane: etcd at {self.args.etcd} unreachable: {exc}") from exc
+                log.warning("waiting for etcd: %s", exc)
+                time.sleep(1)
+
+    def run(self) -> int:
+        args = self.args
+        self._wait_for_store()
+        self.lease = ReplicaLease(self.store, args.lease_ttl)
+        self.lease.start()
+        self.feed = AssignmentFeed(self.store)
+        self.feed.start()
+        gateway = AgentGatewayService(self.ctx, self.feed, self.lease, args.lease_ttl)
+
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=args.max_streams + 64, thread_name_prefix="grpc"),
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                ("grpc.keepalive_time_ms", 10_000),
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.min_ping_interval_without_data_ms", 1_000),
+            ],
+            maximum_concurrent_rpcs=args.max_streams + 64,
+        )
+        operator_pb2_grpc.add_OperatorServicer_to_server(OperatorService(self.ctx), self.server)
+        agent_pb2_grpc.add_AgentGatewayServicer_to_server(gateway, self.server)
+        health_servicer = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
+        reflection.enable_server_reflection(
+            (
+                operator_pb2.DESCRIPTOR.services_by_name["Operator"].full_name,
+                agent_pb2.DESCRIPTOR.services_by_name["AgentGateway"].full_name,
+                health.SERVICE_NAME,
+                reflection.SERVICE_NAME,
+            ),
+            self.server,
+        )
+        host, port = split_hostport(args.listen)
+        if self.server.add_insecure_port(f"{host}:{port}") == 0:
+            raise SystemExit(f"controlplane: cannot listen on {args.listen}")
+        self.server.start()
+
+        mhost, mport = split_hostport(args.metrics_listen)
+        try:
+            self.http = serve_http(mhost, mport, self.ctx.state)
+        except OSError as exc:
+            raise SystemExit(f"controlplane: cannot listen on {args.metrics_listen}: {exc}") from exc
+
+        election = Election(self.store, self.lease, args.name)
+        loop_holder: list[ControllerLoop] = []
+        cache = Cache(self.store, on_change=lambda: loop_holder and loop_holder[0].wake())
+        cache.start()
+        writer = Writer(self.store, election, cache)
+        nodes = NodeController(writer, grace=args.lease_ttl)
+        loop = ControllerLoop(
+            election, cache,
+            [nodes, ServiceController(writer, self.ctx.arns), PlacementController(writer),
+             TaskGC(writer, args.task_retention)],
+            resync=args.resync_interval,
+            on_step_down=nodes.step_down,
+        )
+        loop_holder.append(loop)
+        loop.start()
+        threading.Thread(target=self._expire_agents, args=(gateway,), name="liveness", daemon=True).start()
+        health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        log.info("control plane serving", extra=logs.kv(listen=args.listen, metrics=args.metrics_listen,
+                                                         replica=args.name, etcd=args.etcd))
+
+        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self._stop.set())
+        self._stop.wait()
+        log.info("control plane stopping")
+        health_servicer.enter_graceful_shutdown()
+        loop.stop()
+        election.resign()
+        self.server.stop(grace=2).wait(5)
+        self.http.shutdown()
+        cache.close()
+        self.feed.close()
+        self.lease.stop()
+        self.store.close()
+        return 0
+
+    def _expire_agents(self, gateway: AgentGatewayService) -> None:
+        interval = min(0.5, self.args.lease_ttl / 4)
+        while not self._stop.wait(interval):
+            sentence = gateway.expire_silent_agents()
+            if sentence:
+                log.info(sentence)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.setup(args.log_level)
+    if args.lease_ttl < 1:
+        raise SystemExit("controlplane: --lease-ttl must be at least 1 second")
+    return Replica(args).run()

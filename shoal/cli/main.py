@@ -1,0 +1,37 @@
+"""`shoal`: noun-verb commands. Each noun lives in its own module with a ``register``
+function that adds its subcommands; this module only wires them and turns errors into a
+message on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from shoal.cli import errors
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from shoal.cli import daemons, local, resources
+
+    parser = argparse.ArgumentParser(prog="shoal", description="Shoal: a mini ECS for machines you own.")
+    sub = parser.add_subparsers(dest="noun", metavar="COMMAND")
+    sub.required = True
+    for module in (local, resources, daemons):
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except errors.CliError as exc:
+        print(f"shoal: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""A scripted agent for control-plane tests: registers, holds the stream, records every
+assignment set it receives and reports whatever task states the test tells it to."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+import grpc
+
+from shoal.v1 import agent_pb2, agent_pb2_grpc
+from shoal.v1 import resources_pb2 as r
+
+
+class FakeAgent:
+    def __init__(self, endpoint: str, hostname: str, cluster: str = "default", zone: str = "a",
+                 cpu_units: int = 2048, memory_mib: int = 2048, heartbeat: float = 0.5,
+                 attributes: dict[str, str] | None = None) -> None:
+        self.endpoint = endpoint
+        self.hostname = hostname
+        self.cluster = cluster
+        self.channel = grpc.insecure_channel(endpoint)
+        self.stub = agent_pb2_grpc.AgentGatewayStub(self.channel)
+        attrs = {"ecs.availability-zone": zone, "ecs.os-type": "linux", "ecs.instance-type": "test"}
+        attrs.update(attributes or {})
+        resp = self.stub.RegisterNode(agent_pb2.RegisterNodeRequest(
+            cluster=cluster, hostname=hostname, cpu_units=cpu_units, memory_mib=memory_mib,
+            attributes=[r.Attribute(name=k, value=v) for k, v in attrs.items()], address="127.0.0.1",
+        ), timeout=10)
+        self.node_id = resp.node_id
+        self.heartbeat = heartbeat
+        self.latest: agent_pb2.Assignments | None = None
+        self._out: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._call = None
+        self._reader: threading.Thread | None = None
+
+    def connect(self) -> FakeAgent:
+        self._stop.clear()
+        self._out = queue.Queue()
+
+        def outgoing():
+            yield agent_pb2.AgentMessage(hello=agent_pb2.Hello(cluster=self.cluster, node_id=self.node_id))
+            while not self._stop.is_set():
+                try:
+                    yield self._out.get(timeout=self.heartbeat)
+                except queue.Empty:
+                    yield agent_pb2.AgentMessage(heartbeat=agent_pb2.Heartbeat(cpu_percent=1.0))
+
+        self._call = self.stub.Connect(outgoing())
+
+        def read():
+            try:
+                for msg in self._call:
+                    if msg.WhichOneof("body") == "assignments":
+                        self.latest = msg.assignments
+            except grpc.RpcError:
+                pass
+
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
+        return self
+
+    def disconnect(self) -> None:
+        self._stop.set()
+        if self._call is not None:
+            self._call.cancel()
+
+    def close(self) -> None:
+        self.disconnect()
+        self.channel.close()
+
+    def tasks(self) -> dict[str, r.TaskAssignment]:
+        latest = self.latest
+        return {a.task.id: a for a in latest.tasks} if latest else {}
+
+    def report(self, task_id: str, status: str, exit_code: int | None = None, reason: str = "",
+               stop_code: str = "", container_status: str | None = None) -> None:
+        assignment = self.tasks()[task_id]
+        containers = []
+        for c in assignment.task.containers:
+            out = r.Container(name=c.name, last_status=container_status or status, runtime_id="fake-" + c.name)
+            out.network_bindings.extend(c.network_bindings)
+            if exit_code is not None:
+                out.exit_code = exit_code
+            containers.append(out)
+        self._out.put(agent_pb2.AgentMessage(task_state=agent_pb2.TaskStateChange(
+            task_id=task_id, last_status=status, containers=containers, stopped_reason=reason,
+            stop_code=stop_code, at=time.time())))
+
+    def run_everything(self) -> None:
+        """Acts like a healthy agent once: every task wanted RUNNING is reported RUNNING,
+        every task wanted STOPPED is reported STOPPED."""
+        for task_id, a in self.tasks().items():
+            if a.task.desired_status == "RUNNING" and a.task.last_status != "RUNNING":
+                self.report(task_id, "RUNNING")
+            elif a.task.desired_status == "STOPPED":
+                self.report(task_id, "STOPPED", exit_code=0)

@@ -1,0 +1,227 @@
+"""The control plane as a real process on a real etcd, driven through its gRPC API, with
+scripted agents in place of real ones (tests of the real agent live beside this)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from shoal.local.etcd import EtcdProcess
+from shoal.netutil import free_port, wait_for_port
+from shoal.v1 import operator_pb2 as op
+from shoal.v1 import operator_pb2_grpc
+from tests.fake_agent import FakeAgent
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = {
+    "family": "web",
+    "containerDefinitions": [{
+        "name": "web", "image": "shoal/busybox:latest", "memory": 64, "cpu": 128,
+        "portMappings": [{"containerPort": 8080}],
+        "command": ["httpd", "-f", "-p", "8080"],
+    }],
+}
+
+
+class ControlPlane:
+    def __init__(self, base: Path, ttl: float = 2) -> None:
+        self.etcd = EtcdProcess(base / "etcd", name="cp-test", die_with_parent=True)
+        self.etcd.start(timeout=60)
+        self.port = free_port()
+        self.endpoint = f"127.0.0.1:{self.port}"
+        self.log = open(base / "controlplane.log", "w")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "controlplane", "--etcd", self.etcd.client_url, "--listen", self.endpoint,
+             "--metrics-listen", f"127.0.0.1:{free_port()}", "--lease-ttl", str(ttl), "--resync-interval", "0.5",
+             "--name", "test-replica"],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        if not wait_for_port("127.0.0.1", self.port, 30):
+            self.stop()
+            raise RuntimeError("control plane did not start; see " + self.log.name)
+        self.channel = grpc.insecure_channel(self.endpoint)
+        self.api = operator_pb2_grpc.OperatorStub(self.channel)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        self.etcd.stop()
+
+
+@pytest.fixture
+def cp(tmp_path: Path) -> Iterator[ControlPlane]:
+    plane = ControlPlane(tmp_path)
+    agents: list[FakeAgent] = []
+    plane.agents = agents  # type: ignore[attr-defined]
+    try:
+        yield plane
+    finally:
+        for a in agents:
+            a.close()
+        plane.stop()
+
+
+def agent(cp: ControlPlane, name: str, **kw) -> FakeAgent:
+    a = FakeAgent(cp.endpoint, name, **kw).connect()
+    cp.agents.append(a)  # type: ignore[attr-defined]
+    return a
+
+
+def register(cp: ControlPlane, doc: dict) -> None:
+    cp.api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(doc)))
+
+
+def tasks(cp: ControlPlane, **filters) -> list:
+    arns = cp.api.ListTasks(op.ListTasksRequest(cluster="default", **filters)).arns
+    if not arns:
+        return []
+    return list(cp.api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=arns)).tasks)
+
+
+def test_service_runs_desired_count_and_replaces_stopped_tasks(cp: ControlPlane) -> None:
+    agents = [agent(cp, f"host-{i}", zone=z) for i, z in enumerate("abc")]
+    register(cp, WEB)
+    cp.api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web", task_definition="web",
+                                                 desired_count=3))
+
+    def all_assigned():
+        for a in agents:
+            a.run_everything()
+        return sum(len(a.tasks()) for a in agents) == 3 and all(len(a.tasks()) == 1 for a in agents)
+
+    wait_for(all_assigned, 30, "3 tasks spread one per zone")
+    running = wait_for(lambda: [t for t in tasks(cp) if t.last_status == "RUNNING"] if
+                       len([t for t in tasks(cp) if t.last_status == "RUNNING"]) == 3 else None,
+                       30, "3 RUNNING tasks")
+    ports = {b.host_port for t in running for c in t.containers for b in c.network_bindings}
+    assert len(ports) >= 1 and all(32768 <= p <= 60999 for p in ports), ports
+
+    # An essential container exits: the service replaces the task.
+    victim = running[0]
+    owner = next(a for a in agents if victim.id in a.tasks())
+    owner.report(victim.id, "STOPPED", exit_code=137, reason="Essential container in task exited",
+                 stop_code="EssentialContainerExited")
+
+    def replaced():
+        for a in agents:
+            a.run_everything()
+        live = [t for t in tasks(cp) if t.last_status == "RUNNING"]
+        return len(live) == 3 and victim.id not in {t.id for t in live}
+
+    wait_for(replaced, 30, "a replacement task RUNNING")
+    stopped = cp.api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=[victim.id])).tasks[0]
+    assert stopped.last_status == "STOPPED"
+    assert stopped.containers[0].exit_code == 137
+    assert stopped.stop_code == "EssentialContainerExited"
+
+
+def test_lost_agent_tasks_are_replaced_and_dropped_on_return(cp: ControlPlane) -> None:
+    a1, a2 = agent(cp, "host-1", zone="a"), agent(cp, "host-2", zone="b")
+    register(cp, WEB)
+    cp.api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web", task_definition="web",
+                                                 desired_count=2))
+    wait_for(lambda: len(a1.tasks()) == 1 and len(a2.tasks()) == 1, 30, "one task per node")
+    a1.run_everything()
+    a2.run_everything()
+    lost = next(iter(a1.tasks()))
+    a1.disconnect()
+
+    def moved():
+        a2.run_everything()
+        return len(a2.tasks()) == 2 and lost not in a2.tasks()
+
+    wait_for(moved, 30, "the lost node's task replaced on the other node")
+    lost_task = cp.api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=[lost])).tasks[0]
+    assert lost_task.last_status == "STOPPED"
+    assert "lost contact" in lost_task.stopped_reason
+    # On return the agent's set no longer holds the task: it stops its containers, no duplicate.
+    a1.connect()
+    wait_for(lambda: a1.latest is not None and lost not in a1.tasks(), 30, "returned agent's set without the task")
+
+
+def test_unplaceable_task_says_why_and_places_when_capacity_appears(cp: ControlPlane) -> None:
+    big = dict(WEB, family="big")
+    big["containerDefinitions"] = [dict(WEB["containerDefinitions"][0], memory=4096)]
+    register(cp, big)
+    agent(cp, "small", memory_mib=1024)
+    task = cp.api.RunTask(op.RunTaskRequest(cluster="default", task_definition="big")).tasks[0]
+
+    def reason():
+        t = cp.api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=[task.id])).tasks[0]
+        return t.placement_message
+
+    message = wait_for(reason, 30, "a placement message")
+    assert "memory" in message and t_status(cp, task.id) == "PROVISIONING"
+    agent(cp, "large", memory_mib=8192)
+    wait_for(lambda: t_status(cp, task.id) == "PENDING", 30, "placement once a big node joins")
+
+
+def t_status(cp: ControlPlane, task_id: str) -> str:
+    return cp.api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=[task_id])).tasks[0].last_status
+
+
+@pytest.mark.parametrize("doc,field", [
+    ({"family": "x", "containerDefinitions": [{"name": "a", "memory": 64}]}, "image"),
+    ({"family": "x", "containerDefinitions": [{"name": "a", "image": "busybox", "memory": -5}]}, "memory"),
+    ({"family": "x", "networkMode": "bogus", "containerDefinitions": [{"name": "a", "image": "b", "memory": 4}]},
+     "networkMode"),
+])
+def test_bad_task_definitions_get_errors_naming_the_field(cp: ControlPlane, doc: dict, field: str) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        register(cp, doc)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in err.value.details()
+
+
+def test_oversized_and_non_json_task_definitions_are_refused(cp: ControlPlane) -> None:
+    for text in ("{not json", json.dumps({"family": "x", "pad": "y" * (2 * 1024 * 1024)})):
+        with pytest.raises(grpc.RpcError) as err:
+            cp.api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=text))
+        assert err.value.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED)
+    assert not cp.api.ListTaskDefinitions(op.ListTaskDefinitionsRequest()).arns
+
+
+def test_stop_task_of_unknown_cluster_and_task(cp: ControlPlane) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        cp.api.StopTask(op.StopTaskRequest(cluster="nope", task="x"))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND and "cluster" in err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        cp.api.StopTask(op.StopTaskRequest(cluster="default", task="missing"))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_drain_moves_service_tasks_and_activate_undoes(cp: ControlPlane) -> None:
+    a1, a2 = agent(cp, "host-1", zone="a"), agent(cp, "host-2", zone="a")
+    register(cp, WEB)
+    cp.api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web", task_definition="web",
+                                                 desired_count=2))
+    wait_for(lambda: len(a1.tasks()) == 1 and len(a2.tasks()) == 1, 30, "one task per node")
+    a1.run_everything()
+    a2.run_everything()
+    cp.api.UpdateContainerInstancesState(op.UpdateContainerInstancesStateRequest(
+        cluster="default", container_instances=[a1.node_id], status="DRAINING"))
+
+    def drained():
+        a1.run_everything()
+        a2.run_everything()
+        running = [t for t in tasks(cp) if t.last_status == "RUNNING"]
+        return len(running) == 2 and all(t.node_id == a2.node_id for t in running)
+
+    wait_for(drained, 30, "service tasks moved off the draining node")
+    node = cp.api.DescribeContainerInstances(op.DescribeContainerInstancesRequest(
+        cluster="default", container_instances=[a1.node_id])).container_instances[0]
+    assert node.status == "DRAINING" and node.running_tasks_count == 0
