@@ -6,9 +6,10 @@ warning, and any bad input raises ValidationError naming the field in ECS JSON t
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from google.protobuf import json_format
@@ -238,7 +239,9 @@ def parse_task_definition(
     normalised["sourceJson"] = source
     try:
         td = json_format.ParseDict(normalised, resources_pb2.TaskDefinition(), ignore_unknown_fields=True)
-    except Exception as exc:  # noqa: BLE001 - nothing from protobuf may leak past this function
+    except Exception as exc:
+        # Validation above should leave nothing for protobuf to refuse; if it does, the caller
+        # still gets a ValidationError, never a protobuf exception.
         raise ValidationError(base or DOCUMENT, f"could not be stored: {exc}") from None
     return td, parser.warnings
 
@@ -247,8 +250,8 @@ _ARN = re.compile(r"arn:aws[a-z-]*:ecs:[a-z0-9-]*:[0-9]*:task-definition/(.+)")
 
 
 def parse_task_definition_ref(text: str) -> tuple[str, int | None]:
-    """ "family", "family:3" or "arn:aws:ecs:<region>:<account>:task-definition/family:3"
-    -> (family, revision or None)."""
+    """(family, revision) for a reference as ECS takes one: "family" (revision None),
+    "family:3", or "arn:aws:ecs:<region>:<account>:task-definition/family:3"."""
     field = DOCUMENT
     if not isinstance(text, str):
         raise ValidationError(field, f"must be a family, family:revision or ARN, got {show(text)}")
@@ -315,10 +318,7 @@ def task_memory(value: Any, field: str = "memory") -> str:
         match = _MEMORY_TEXT.fullmatch(value)
         if not match:
             raise ValidationError(field, f"must be {what}, got {show(value)}")
-        try:
-            number = Decimal(match.group(1))
-        except InvalidOperation:
-            raise ValidationError(field, f"must be {what}, got {show(value)}") from None
+        number = Decimal(match.group(1))
         unit = (match.group(2) or "mib").lower()
         mib = int((number * 1024).to_integral_value()) if unit in ("gb", "gib") else _whole(number)
         if mib is None:
@@ -373,7 +373,8 @@ class _Parser:
             elif key in output_only:
                 self.warn(f"{_join(base, key)}: assigned by Shoal at registration; the value given is ignored")
             else:
-                close = _suggest(key, known | unsupported)
+                # Past the cap the warning is only counted, so the suggestion is not worth its cost.
+                close = _suggest(key, known | unsupported) if len(self.warnings) < MAX_WARNINGS else None
                 hint = f" (did you mean {close!r}?)" if close else ""
                 where = f"{base}: " if base else ""
                 self.warn(f"{where}unknown field {quote(key)}{hint}; kept but not acted on by Shoal")
@@ -382,7 +383,8 @@ class _Parser:
     def required(obj: dict[str, Any], base: str, key: str, known: frozenset[str]) -> Any:
         value = obj.get(key)
         if value is None:
-            typo = next((k for k in obj if k not in known and _suggest(k, known) == key), None)
+            unknown = itertools.islice((k for k in obj if k not in known), MAX_WARNINGS)
+            typo = next((k for k in unknown if _suggest(k, known) == key), None)
             hint = f" (found {quote(typo)}: a typo?)" if typo else ""
             raise ValidationError(_join(base, key), f"required{hint}")
         return value
