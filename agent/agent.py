@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import shoal.logs
@@ -57,7 +57,8 @@ class Agent:
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._stopped = threading.Event()
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: Executor | None = None
+        self._own_pool = True
         self._threads: list[threading.Thread] = []
         self._cancel_watch: Callable[[], None] | None = None
         # Tasks with a start/stop/remove in flight: the reconciler leaves them alone.
@@ -180,10 +181,13 @@ class Agent:
                 self._inflight.discard(action.task_id)
             self._wake.set()
 
-    def start(self) -> None:
-        """Starts the reconcile loop, the operation pool and the runtime event watch."""
-        self._pool = ThreadPoolExecutor(max_workers=self.config.workers,
-                                        thread_name_prefix=f"agent-{self.node_id[:8]}")
+    def start(self, pool: Executor | None = None) -> None:
+        """Starts the reconcile loop, the operation pool and the runtime event watch. A
+        ``pool`` given here (shared by many hollow agents in one process) is used instead of
+        one of our own, and is left running by `stop`."""
+        self._own_pool = pool is None
+        self._pool = pool or ThreadPoolExecutor(max_workers=self.config.workers,
+                                                thread_name_prefix=f"agent-{self.node_id[:8]}")
         self._cancel_watch = self.runtime.watch(self._labels(), self.on_runtime_event)
         t = threading.Thread(target=self._loop, name=f"reconcile-{self.node_id[:8]}", daemon=True)
         t.start()
@@ -217,7 +221,7 @@ class Agent:
             self._cancel_watch()
         for t in self._threads:
             t.join(timeout=5)
-        if self._pool is not None:
+        if self._pool is not None and self._own_pool:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- operations (one per task at a time: the task is marked busy) ----------------

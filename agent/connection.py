@@ -51,7 +51,10 @@ def backoff(attempt: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) 
 
 class GatewayClient:
     def __init__(self, endpoints: list[str], reg: Registration, agent: Agent, host: HostProbe,
-                 on_node_id: Callable[[str], None] | None = None) -> None:
+                 on_node_id: Callable[[str], None] | None = None,
+                 channel: grpc.Channel | None = None) -> None:
+        """``channel``: one shared with other clients in this process (a hollow fleet puts
+        many agents on one connection); it is used for every endpoint and never closed here."""
         if not endpoints:
             raise ValueError("endpoint: at least one HOST:PORT is required")
         self.endpoints = endpoints
@@ -68,6 +71,7 @@ class GatewayClient:
         self._call: grpc.Future | None = None
         self._channel: grpc.Channel | None = None
         self._thread: threading.Thread | None = None
+        self._shared_channel = channel
         agent.listeners.append(self._on_change)
 
     # ---- registration ----------------------------------------------------------------
@@ -109,7 +113,7 @@ class GatewayClient:
         attempt = 0
         while not self._stopped.is_set():
             endpoint = self.endpoints[self._index % len(self.endpoints)]
-            channel = grpc.insecure_channel(endpoint)
+            channel = self._open(endpoint)
             try:
                 resp = self._register(agent_pb2_grpc.AgentGatewayStub(channel))
                 log.info("registered", extra=shoal.logs.kv(node=resp.node_id, endpoint=endpoint))
@@ -118,7 +122,7 @@ class GatewayClient:
                 log.warning("registration failed", extra=shoal.logs.kv(endpoint=endpoint, error=_short(exc)))
                 self._index += 1
             finally:
-                channel.close()
+                self._close(channel)
             self._stopped.wait(backoff(attempt))
             attempt += 1
         return ""
@@ -157,7 +161,7 @@ class GatewayClient:
 
     def session(self, endpoint: str) -> str:
         """One register + Connect; returns a sentence saying how it ended."""
-        channel = grpc.insecure_channel(endpoint)
+        channel = self._open(endpoint)
         outbox: queue.Queue = queue.Queue()
         with self._lock:
             self._channel = channel
@@ -190,8 +194,15 @@ class GatewayClient:
             with self._lock:
                 self._call = None
                 self._channel = None
-            channel.close()
+            self._close(channel)
             self._last_received = received
+
+    def _open(self, endpoint: str) -> grpc.Channel:
+        return self._shared_channel or grpc.insecure_channel(endpoint)
+
+    def _close(self, channel: grpc.Channel) -> None:
+        if channel is not self._shared_channel:
+            channel.close()
 
     def run(self) -> None:
         attempt = 0
@@ -221,7 +232,7 @@ class GatewayClient:
         if call is not None:
             call.cancel()
         elif channel is not None:
-            channel.close()
+            self._close(channel)
         if self._thread is not None:
             self._thread.join(timeout=5)
 

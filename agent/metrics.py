@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from agent.host import HostProbe
 
 CONTAINER_LABELS = ["cluster", "service", "task", "container"]
+TASK_LABELS = ["cluster", "service", "task"]
 
 
 class _AgentCollector(Collector):
@@ -64,6 +65,26 @@ class _AgentCollector(Collector):
             mem.add_metric(labels, used[1])
         yield cpu
         yield mem
+        yield from _reservations(self.agent, infos)
+
+
+def _reservations(agent: Agent, infos: list) -> Iterator:
+    """What each running task reserved (its task-level cpu and memory), so utilisation is
+    used ÷ reserved as ECS defines it: the denominators of the service metrics."""
+    cpu = GaugeMetricFamily("shoal_task_cpu_reserved_units", "CPU units (1024 = 1 vCPU) a running task reserved.",
+                            labels=TASK_LABELS)
+    mem = GaugeMetricFamily("shoal_task_memory_reserved_bytes", "Memory a running task reserved.",
+                            labels=TASK_LABELS)
+    desired = agent.desired or {}
+    for task_id in sorted({i.labels.get(LABEL_TASK, "") for i in infos if i.state == "running"}):
+        a = desired.get(task_id)
+        if a is None:
+            continue
+        labels = [a.task.cluster, a.task.service_name, task_id]
+        cpu.add_metric(labels, int(a.task.cpu or 0))
+        mem.add_metric(labels, int(a.task.memory or 0) * 1024 * 1024)
+    yield cpu
+    yield mem
 
 
 class AgentMetrics:

@@ -13,6 +13,7 @@ SERVICES = PREFIX + "services/"
 TASKS = PREFIX + "tasks/"
 ASSIGNMENTS = PREFIX + "assignments/"
 LEADER = PREFIX + "leader/"
+ACCESSKEYS = PREFIX + "accesskeys/"
 
 
 def cluster(name: str) -> str:
@@ -47,3 +48,38 @@ def assignment(node_id: str, task_id: str) -> str:
 
 def leader(component: str) -> str:
     return f"{LEADER}{component}"
+
+
+def accesskey(access_key_id: str) -> str:
+    return f"{ACCESSKEYS}{access_key_id}"
+
+
+# Auto scaling: targets, policies and scheduled actions per service; activities per cluster
+# (bounded by the API); capacity providers by name, as ECS names them account-wide.
+SCALING = PREFIX + "scaling/"
+SCALING_TARGETS = SCALING + "targets/"
+SCALING_POLICIES = SCALING + "policies/"
+SCALING_SCHEDULED = SCALING + "scheduled/"
+SCALING_ACTIVITIES = SCALING + "activities/"
+CAPACITY_PROVIDERS = SCALING + "capacity-providers/"
+
+
+def scalable_target(cluster_name: str, service_name: str) -> str:
+    return f"{SCALING_TARGETS}{cluster_name}/{service_name}"
+
+
+def scaling_policy(cluster_name: str, service_name: str, policy: str) -> str:
+    return f"{SCALING_POLICIES}{cluster_name}/{service_name}/{policy}"
+
+
+def scheduled_action(cluster_name: str, service_name: str, action: str) -> str:
+    return f"{SCALING_SCHEDULED}{cluster_name}/{service_name}/{action}"
+
+
+def scaling_activity(cluster_name: str, started_ns: int, activity_id: str) -> str:
+    # Zero-padded start time first so a prefix listing comes back oldest first.
+    return f"{SCALING_ACTIVITIES}{cluster_name}/{started_ns:020d}-{activity_id}"
+
+
+def capacity_provider(name: str) -> str:
+    return f"{CAPACITY_PROVIDERS}{name}"

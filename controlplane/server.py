@@ -15,9 +15,11 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from controlplane.api.accesskeys import AccessKeysService
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext, Policy
 from controlplane.api.operator import OperatorService
+from controlplane.api.scaling import SCALING_SERVICE_NAME, add_scaling_service
 from controlplane.arns import ArnFormat
 from controlplane.assignments import AssignmentFeed
 from controlplane.cache import Cache
@@ -32,9 +34,9 @@ from controlplane.leader import Election
 from controlplane.replica_lease import ReplicaLease
 from controlplane.store.base import StoreError
 from controlplane.store.etcd import EtcdStore
-from shoal import logs
+from shoal import grpcwait, logs
 from shoal.netutil import split_hostport
-from shoal.v1 import agent_pb2, agent_pb2_grpc, operator_pb2, operator_pb2_grpc
+from shoal.v1 import accesskeys_pb2, accesskeys_pb2_grpc, agent_pb2, agent_pb2_grpc, operator_pb2, operator_pb2_grpc
 
 log = logging.getLogger("controlplane")
 
@@ -49,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--etcd-key", help="client key for etcd")
     p.add_argument("--listen", default="127.0.0.1:7400", help="gRPC address (HOST:PORT)")
     p.add_argument("--metrics-listen", default="127.0.0.1:7401", help="HTTP address for /metrics and /sd")
+    p.add_argument("--ecs-listen", help="serve the ECS-compatible HTTP API (aws CLI, boto3) on HOST:PORT; off if unset")
     p.add_argument("--lease-ttl", type=float, default=5.0, help="seconds without heartbeats before a node is lost")
     p.add_argument("--name", default=socket.gethostname(), help="replica name (shown as leader)")
     p.add_argument("--region", default="local", help="region part of ARNs")
@@ -106,13 +109,17 @@ class Replica:
             maximum_concurrent_rpcs=args.max_streams + 64,
         )
         operator_pb2_grpc.add_OperatorServicer_to_server(OperatorService(self.ctx), self.server)
+        add_scaling_service(self.ctx, self.server)
+        accesskeys_pb2_grpc.add_AccessKeysServicer_to_server(AccessKeysService(self.ctx), self.server)
         agent_pb2_grpc.add_AgentGatewayServicer_to_server(gateway, self.server)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
         reflection.enable_server_reflection(
             (
                 operator_pb2.DESCRIPTOR.services_by_name["Operator"].full_name,
+                SCALING_SERVICE_NAME,
                 agent_pb2.DESCRIPTOR.services_by_name["AgentGateway"].full_name,
+                accesskeys_pb2.DESCRIPTOR.services_by_name["AccessKeys"].full_name,
                 health.SERVICE_NAME,
                 reflection.SERVICE_NAME,
             ),
@@ -128,6 +135,15 @@ class Replica:
             self.http = serve_http(mhost, mport, self.ctx.state)
         except OSError as exc:
             raise SystemExit(f"controlplane: cannot listen on {args.metrics_listen}: {exc}") from exc
+        self.ecs = None
+        if args.ecs_listen:
+            from controlplane.ecs.server import serve as serve_ecs
+
+            ehost, eport = split_hostport(args.ecs_listen)
+            try:
+                self.ecs = serve_ecs(ehost, eport, self.ctx)
+            except OSError as exc:
+                raise SystemExit(f"controlplane: cannot listen on {args.ecs_listen}: {exc}") from exc
 
         election = Election(self.store, self.lease, args.name)
         loop_holder: list[ControllerLoop] = []
@@ -158,6 +174,8 @@ class Replica:
         election.resign()
         self.server.stop(grace=2).wait(5)
         self.http.shutdown()
+        if self.ecs is not None:
+            self.ecs.close()
         cache.close()
         self.feed.close()
         self.lease.stop()
@@ -175,6 +193,8 @@ class Replica:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.setup(args.log_level)
+    # Thousands of agent streams each poll at 10 Hz otherwise (see shoal/grpcwait.py).
+    grpcwait.relax_idle_polling()
     if args.lease_ttl < 1:
         raise SystemExit("controlplane: --lease-ttl must be at least 1 second")
     return Replica(args).run()

@@ -24,8 +24,9 @@ as_root() { "${SUDO[@]}" "$@"; }
 
 # Parallel test runs may call bootstrap at once: serialise them so two never run apt or
 # start two dockerds.
-lock=/tmp/shoal-bootstrap.lock
-exec 9>>"$lock"
+lock=/run/lock/shoal-bootstrap.lock
+[ -d /run/lock ] || lock=/tmp/shoal-bootstrap.lock
+exec 9>>"$lock" 2>/dev/null || exec 9>>"/tmp/shoal-bootstrap-$(id -u).lock"
 if command -v flock >/dev/null 2>&1; then
   flock -w 600 9 || die "another bootstrap holds $lock for over 10 minutes"
 fi
@@ -99,8 +100,9 @@ else
     as_root systemctl enable --now docker >/dev/null 2>&1 || as_root systemctl start docker || true
   else
     say "no systemd: starting dockerd in the background (log: /var/log/dockerd.log)"
-    # setsid: dockerd must outlive this script and the terminal that ran it.
-    as_root sh -c 'setsid nohup dockerd >>/var/log/dockerd.log 2>&1 < /dev/null &'
+    # setsid: dockerd must outlive this script and the terminal that ran it; 9>&- so it
+    # does not inherit (and hold forever) the bootstrap lock.
+    as_root sh -c 'setsid nohup dockerd >>/var/log/dockerd.log 2>&1 < /dev/null 9>&- &'
   fi
   deadline=$((SECONDS + 90))
   until docker_ready; do

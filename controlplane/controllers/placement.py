@@ -10,7 +10,7 @@ import time
 from collections import defaultdict
 
 from controlplane import keys, placement_input
-from controlplane.controllers.view import View, Writer, clone
+from controlplane.controllers.view import View, Writer, clone, task_write
 from controlplane.events import add_event
 from controlplane.metrics import PENDING_PLACEMENTS, PLACEMENT_LATENCY
 from controlplane.scheduler import schedule
@@ -59,24 +59,27 @@ class PlacementController:
             snap = placement_input.snapshot(nodes, tasks_now.values(), view.alive)
             plan = schedule(snap, placement_input.request(first, needs(td), len(batch)))
             PLACEMENT_LATENCY.observe(time.perf_counter() - started)
-            for rec, placement in zip(batch, plan.placements, strict=False):
-                task = self._assign(rec.msg, td, view.nodes[placement.node_id].msg, placement.dynamic_ports)
-                try:
-                    self.writer.put_task(rec, task, extra=[(keys.assignment(task.node_id, task.id),
-                                                            r.TaskAssignment(task=task, task_definition=td))])
-                except Conflict:
-                    continue
-                tasks_now[task.id] = task
-                placed += 1
+            assigned = [self._assign(rec.msg, td, view.nodes[placement.node_id].msg, placement.dynamic_ports)
+                        for rec, placement in zip(batch, plan.placements, strict=False)]
+            # Each placement keeps its own compare on the task's revision: one lost race
+            # loses that placement only, as when each was a transaction of its own.
+            results = self.writer.commit_many([
+                task_write(rec, task, extra=[(keys.assignment(task.node_id, task.id),
+                                              r.TaskAssignment(task=task, task_definition=td))])
+                for rec, task in zip(batch, assigned, strict=False)
+            ])
+            for task, revision in zip(assigned, results, strict=True):
+                if revision is not None:
+                    tasks_now[task.id] = task
+                    placed += 1
+            waiting_msgs = []
             for rec in batch[len(plan.placements):]:
                 unplaced += 1
                 if rec.msg.placement_message != plan.reason:
                     task = clone(rec.msg)
                     task.placement_message = plan.reason
-                    try:
-                        self.writer.put_task(rec, task)
-                    except Conflict:
-                        continue
+                    waiting_msgs.append(task_write(rec, task))
+            self.writer.commit_many(waiting_msgs)
             if plan.unplaced:
                 reasons.append(plan.reason)
                 self._note_unplaced(view, first, plan.reason)

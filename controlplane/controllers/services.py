@@ -10,7 +10,7 @@ import time
 from controlplane import keys, placement_input
 from controlplane.api.services import new_deployment
 from controlplane.arns import ArnFormat
-from controlplane.controllers.view import View, Writer, clone
+from controlplane.controllers.view import View, Writer, clone, task_write
 from controlplane.events import add_event
 from controlplane.metrics import SERVICE_DESIRED, SERVICE_RUNNING
 from controlplane.scheduler import choose_to_stop
@@ -121,14 +121,15 @@ class ServiceController:
         room = max_total - len(live)
         start = min(missing, room)
         if start > 0 and td is not None and not halted:
-            for _ in range(start):
-                task = new_task(
-                    svc.cluster, td, arns=self.arns, group=f"service:{svc.service_name}",
-                    started_by=primary.id, service_name=svc.service_name,
-                    constraints=svc.placement_constraints, strategies=svc.placement_strategy,
-                    deployment_id=primary.id,
-                )
-                self.writer.put_task(None, task)
+            created = self.writer.commit_many([task_write(None, new_task(
+                svc.cluster, td, arns=self.arns, group=f"service:{svc.service_name}",
+                started_by=primary.id, service_name=svc.service_name,
+                constraints=svc.placement_constraints, strategies=svc.placement_strategy,
+                deployment_id=primary.id,
+            )) for _ in range(start)])
+            if None in created:
+                # As when each was its own write: the service record waits for the next cycle.
+                raise Conflict(f"{created.count(None)} of {start} new tasks were not created")
             did.append(f"started {start} tasks")
             add_event(svc, f"(service {svc.service_name}) has started {start} tasks.")
 

@@ -13,7 +13,7 @@ from controlplane import keys
 from controlplane.cache import Cache
 from controlplane.leader import Election
 from controlplane.state import Record
-from controlplane.store.base import Compare, Delete, Put, Store
+from controlplane.store.base import Compare, Conflict, Delete, Put, Store
 from shoal.v1 import resources_pb2 as r
 
 
@@ -76,6 +76,71 @@ class Writer:
 
     def put_task(self, rec: Record[r.Task] | None, task: r.Task, extra: Sequence[tuple[str, Message]] = (),
                  deletes: Sequence[str] = ()) -> int:
-        key = keys.task(task.cluster, task.id)
-        compares = [Compare(key, rec.mod_revision)] if rec else [Compare(key, 0, on_create=True)]
-        return self.commit(compares, [(key, task), *extra], deletes)
+        return self.commit(*task_write(rec, task, extra, deletes))
+
+    def commit_many(self, writes: Sequence[Write]) -> list[int | None]:
+        """Commits independent writes, many to a transaction (a thousand one-task
+        transactions cost a thousand etcd round trips). Each write still carries its own
+        compares, so a write that would have lost alone still loses; a transaction that
+        fails is retried one write at a time, so one lost compare costs only its own write.
+        Returns, per write, its revision or None if it lost."""
+        out: list[int | None] = [None] * len(writes)
+        for chunk in _chunks(writes):
+            if len(chunk) > 1:
+                try:
+                    revision = self.commit([c for _, w in chunk for c in w[0]], [p for _, w in chunk for p in w[1]],
+                                           [d for _, w in chunk for d in w[2]])
+                except Conflict:
+                    pass
+                else:
+                    for i, _ in chunk:
+                        out[i] = revision
+                    continue
+            for i, w in chunk:
+                try:
+                    out[i] = self.commit(*w)
+                except Conflict:
+                    continue
+        return out
+
+
+# compares, puts, deletes: the arguments of Writer.commit.
+Write = tuple[Sequence[Compare], Sequence[tuple[str, Message]], Sequence[str]]
+
+# etcd refuses a transaction of more than 128 compares or 128 operations (--max-txn-ops) or
+# over 1.5 MiB (--max-request-bytes); stay under both, leaving room for the fence.
+MAX_TXN_OPS = 120
+MAX_TXN_BYTES = 1024 * 1024
+
+
+def task_write(rec: Record[r.Task] | None, task: r.Task, extra: Sequence[tuple[str, Message]] = (),
+               deletes: Sequence[str] = ()) -> Write:
+    """The write `Writer.put_task` makes: the task, compared on the revision it was read at
+    (create-only if new), with ``extra`` puts and ``deletes`` in the same transaction."""
+    key = keys.task(task.cluster, task.id)
+    compares = [Compare(key, rec.mod_revision)] if rec else [Compare(key, 0, on_create=True)]
+    return compares, [(key, task), *extra], deletes
+
+
+def _chunks(writes: Sequence[Write]) -> list[list[tuple[int, Write]]]:
+    """Groups writes into transactions etcd accepts: under the op, compare and size limits,
+    and never the same key twice (etcd refuses a transaction that puts a key twice)."""
+    chunks: list[list[tuple[int, Write]]] = []
+    current: list[tuple[int, Write]] = []
+    ops = compares = size = 0
+    seen: set[str] = set()
+    for i, w in enumerate(writes):
+        w_keys = [k for k, _ in w[1]] + list(w[2])
+        w_size = sum(m.ByteSize() + len(k) for k, m in w[1])
+        if current and (ops + len(w_keys) > MAX_TXN_OPS or compares + len(w[0]) > MAX_TXN_OPS
+                        or size + w_size > MAX_TXN_BYTES or any(k in seen for k in w_keys)):
+            chunks.append(current)
+            current, ops, compares, size, seen = [], 0, 0, 0, set()
+        current.append((i, w))
+        ops += len(w_keys)
+        compares += len(w[0])
+        size += w_size
+        seen.update(w_keys)
+    if current:
+        chunks.append(current)
+    return chunks

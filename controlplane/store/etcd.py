@@ -51,6 +51,10 @@ T = TypeVar("T")
 # leave a single-endpoint store dead for five minutes after one blip).
 _ENDPOINT_RETRY_SECONDS = 2.0
 
+# gRPC's default 4 MiB reply limit fails a listing of ~5,000 tasks; etcd itself sends up
+# to 2 GiB. Listings are bounded by what the cluster holds, not by a message size.
+_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 512 * 1024 * 1024)]
+
 _CONNECTION_ERRORS = (
     etcd_exc.ConnectionFailedError,
     etcd_exc.ConnectionTimeoutError,
@@ -135,7 +139,8 @@ class EtcdStore(Store):
             creds = pyetcd.MultiEndpointEtcd3Client.get_secure_creds(ca_cert, cert_key, cert_cert)
         eps = [
             pyetcd.Endpoint(
-                host, port, secure=secure, creds=creds if secure else None, time_retry=_ENDPOINT_RETRY_SECONDS
+                host, port, secure=secure, creds=creds if secure else None, time_retry=_ENDPOINT_RETRY_SECONDS,
+                opts=_CHANNEL_OPTIONS,
             )
             for host, port, secure in parsed
         ]

@@ -5,21 +5,26 @@ from __future__ import annotations
 import argparse
 
 
-def _controlplane(a) -> int:
-    from controlplane.server import main
+import importlib
+from collections.abc import Callable
 
-    return main(a.args)
+# name -> (module with main(argv), help). Each daemon parses its own flags.
+DAEMONS = {
+    "controlplane": ("controlplane.server", "run a control-plane replica"),
+    "agent": ("agent.main", "run a node agent"),
+    "agent-fleet": ("agent.fleet", "run many hollow agents for scale tests"),
+    "autoscaler": ("autoscaler.main", "run the service and cluster autoscaler"),
+}
 
 
-def _agent(a) -> int:
-    from agent.main import main
-
-    return main(a.args)
+def entry(name: str) -> Callable[[list[str]], int]:
+    return importlib.import_module(DAEMONS[name][0]).main
 
 
 def register(sub) -> None:
-    for name, func, helptext in (("controlplane", _controlplane, "run a control-plane replica"),
-                                 ("agent", _agent, "run a node agent")):
+    # Listed for `shoal --help`; shoal.cli.main hands `shoal NAME ...` to the daemon's own
+    # parser before argparse sees the flags (argparse.REMAINDER drops leading options).
+    for name, (_, helptext) in DAEMONS.items():
         p = sub.add_parser(name, help=helptext, add_help=False)
         p.add_argument("args", nargs=argparse.REMAINDER, help=f"flags of {name} (see `shoal {name} --help`)")
-        p.set_defaults(func=func)
+        p.set_defaults(func=lambda a, name=name: entry(name)(a.args))

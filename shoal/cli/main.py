@@ -11,17 +11,22 @@ from shoal.cli import errors
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from shoal.cli import daemons, local, resources
+    from shoal.cli import accesskeys, daemons, local, resources, scaling
 
     parser = argparse.ArgumentParser(prog="shoal", description="Shoal: a mini ECS for machines you own.")
     sub = parser.add_subparsers(dest="noun", metavar="COMMAND")
     sub.required = True
-    for module in (local, resources, daemons):
+    for module in (local, resources, daemons, accesskeys, scaling):
         module.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    from shoal.cli import daemons
+
+    if argv and argv[0] in daemons.DAEMONS:
+        return int(daemons.entry(argv[0])(argv[1:]) or 0)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,5 @@
+import sys
+
+from autoscaler.main import main
+
+sys.exit(main())

@@ -1,0 +1,91 @@
+"""The autoscaler's view of the control plane: the Operator and Scaling APIs over one
+channel, with a deadline on every call and gRPC errors turned into ``ApiError``."""
+
+from __future__ import annotations
+
+import grpc
+
+from shoal.v1 import operator_pb2 as op
+from shoal.v1 import operator_pb2_grpc, scaling_pb2_grpc
+from shoal.v1 import resources_pb2 as r
+from shoal.v1 import scaling_pb2 as sc
+
+
+class ApiError(Exception):
+    def __init__(self, message: str, code: grpc.StatusCode | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Calls:
+    def __init__(self, stub: object, timeout: float) -> None:
+        self._stub = stub
+        self._timeout = timeout
+
+    def __getattr__(self, name: str):
+        method = getattr(self._stub, name)
+
+        def call(request):
+            try:
+                return method(request, timeout=self._timeout)
+            except grpc.RpcError as exc:
+                code = exc.code() if hasattr(exc, "code") else None
+                details = exc.details() if hasattr(exc, "details") else str(exc)
+                raise ApiError(f"{name}: {details or code}", code) from None
+
+        return call
+
+
+class ControlPlane:
+    def __init__(self, endpoint: str, timeout: float = 10.0) -> None:
+        self.endpoint = endpoint
+        self.channel = grpc.insecure_channel(endpoint)
+        self.operator = _Calls(operator_pb2_grpc.OperatorStub(self.channel), timeout)
+        self.scaling = _Calls(scaling_pb2_grpc.ScalingStub(self.channel), timeout)
+
+    # ---- reads the scalers share ----------------------------------------------------------
+
+    def services(self, cluster: str, names: list[str]) -> dict[str, r.Service]:
+        out: dict[str, r.Service] = {}
+        for i in range(0, len(names), 10):
+            resp = self.operator.DescribeServices(op.DescribeServicesRequest(cluster=cluster, services=names[i:i + 10]))
+            out.update({s.service_name: s for s in resp.services})
+        return out
+
+    def live_tasks(self, cluster: str) -> list[r.Task]:
+        arns: list[str] = []
+        token = ""
+        while True:
+            page = self.operator.ListTasks(op.ListTasksRequest(cluster=cluster, desired_status="RUNNING",
+                                                               max_results=100, next_token=token))
+            arns += page.arns
+            token = page.next_token
+            if not token:
+                break
+        tasks: list[r.Task] = []
+        for i in range(0, len(arns), 100):
+            tasks += self.operator.DescribeTasks(op.DescribeTasksRequest(cluster=cluster, tasks=arns[i:i + 100])).tasks
+        return tasks
+
+    def nodes(self, cluster: str) -> list[r.ContainerInstance]:
+        arns: list[str] = []
+        token = ""
+        while True:
+            page = self.operator.ListContainerInstances(
+                op.ListContainerInstancesRequest(cluster=cluster, max_results=100, next_token=token))
+            arns += page.arns
+            token = page.next_token
+            if not token:
+                break
+        nodes: list[r.ContainerInstance] = []
+        for i in range(0, len(arns), 100):
+            nodes += self.operator.DescribeContainerInstances(
+                op.DescribeContainerInstancesRequest(cluster=cluster, container_instances=arns[i:i + 100])
+            ).container_instances
+        return nodes
+
+    def record(self, activity: sc.ScalingActivity) -> sc.ScalingActivity:
+        return self.scaling.RecordScalingActivity(sc.RecordScalingActivityRequest(activity=activity)).activity
+
+    def close(self) -> None:
+        self.channel.close()

@@ -1,0 +1,135 @@
+"""`python -m autoscaler` / `shoal autoscaler`: service auto scaling from Prometheus metrics
+and cluster auto scaling through capacity providers. Several may run; one leads (an etcd
+election, component "autoscaler"), the others stand by."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+
+from autoscaler.api import ControlPlane
+from autoscaler.cluster_scaler import ClusterScaler
+from autoscaler.loop import Loop, TooManyFailures
+from autoscaler.metrics import serve as serve_metrics
+from autoscaler.policies import Tuning
+from autoscaler.prom import PromClient
+from autoscaler.service_scaler import ServiceScaler
+from controlplane.leader import Election
+from controlplane.replica_lease import ReplicaLease
+from controlplane.store.base import StoreError
+from controlplane.store.etcd import EtcdStore
+from shoal import logs
+from shoal.netutil import split_hostport
+
+log = logging.getLogger("autoscaler")
+
+_DURATION = re.compile(r"[1-9][0-9]*(s|m|h)")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="shoal autoscaler",
+                                description="Scale services from Prometheus metrics and nodes through capacity "
+                                            "providers.")
+    p.add_argument("--endpoint", default=os.environ.get("SHOAL_ENDPOINT", "127.0.0.1:7400"),
+                   help="control plane HOST:PORT")
+    p.add_argument("--node-endpoint", help="control plane address new nodes' agents use (default: --endpoint)")
+    p.add_argument("--prometheus", default="http://127.0.0.1:9090", help="Prometheus base URL")
+    p.add_argument("--etcd", default="http://127.0.0.1:2379", help="etcd endpoints for leader election")
+    p.add_argument("--etcd-ca")
+    p.add_argument("--etcd-cert")
+    p.add_argument("--etcd-key")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between evaluations")
+    p.add_argument("--rate-window", default="1m", help="rate() window of the predefined CPU metric (e.g. 30s, 1m)")
+    p.add_argument("--scale-in-evaluations", type=int, default=3,
+                   help="evaluations below target before target tracking scales in")
+    p.add_argument("--cluster-scale-in-delay", type=float, default=60.0,
+                   help="seconds a capacity provider stays below target before removing nodes")
+    p.add_argument("--state-dir", default=str(Path.home() / ".shoal" / "autoscaler"),
+                   help="where node providers keep their state")
+    p.add_argument("--metrics-listen", default="127.0.0.1:0", help="HOST:PORT for /metrics (port 0: any)")
+    p.add_argument("--name", default=f"{socket.gethostname()}-{os.getpid()}", help="name shown as leader")
+    p.add_argument("--lease-ttl", type=float, default=10.0, help="leadership lease, seconds")
+    p.add_argument("--max-failures", type=int, default=20, help="consecutive failed cycles before exiting (0: never)")
+    p.add_argument("--prometheus-timeout", type=float, default=5.0)
+    p.add_argument("--log-level", default=os.environ.get("SHOAL_LOG_LEVEL", "INFO"))
+    return p
+
+
+def _check(args: argparse.Namespace) -> str | None:
+    if args.interval < 0.5:
+        return "--interval: must be at least 0.5 seconds"
+    if not _DURATION.fullmatch(args.rate_window):
+        return f"--rate-window: {args.rate_window!r} is not a duration like 30s or 1m"
+    if args.scale_in_evaluations < 1:
+        return "--scale-in-evaluations: must be at least 1"
+    if args.cluster_scale_in_delay < 0:
+        return "--cluster-scale-in-delay: must not be negative"
+    if args.lease_ttl < 2 or args.lease_ttl < args.interval:
+        return "--lease-ttl: must be at least 2 seconds and at least --interval"
+    if not args.prometheus.startswith(("http://", "https://")):
+        return f"--prometheus: {args.prometheus!r} is not an http(s) URL"
+    for flag, value in (("--endpoint", args.endpoint), ("--metrics-listen", args.metrics_listen)):
+        try:
+            split_hostport(value)
+        except ValueError as exc:
+            return f"{flag}: {exc}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logs.setup(args.log_level)
+    problem = _check(args)
+    if problem:
+        print(f"shoal autoscaler: {problem}", file=sys.stderr)
+        return 2
+    mhost, mport = split_hostport(args.metrics_listen)
+    try:
+        metrics_port = serve_metrics(mhost, mport)
+    except OSError as exc:
+        print(f"shoal autoscaler: --metrics-listen {args.metrics_listen}: {exc}", file=sys.stderr)
+        return 2
+    store = EtcdStore(args.etcd, ca_cert=args.etcd_ca, cert_cert=args.etcd_cert, cert_key=args.etcd_key)
+    lease = ReplicaLease(store, args.lease_ttl)
+    lease.start()
+    election = Election(store, lease, args.name, component="autoscaler")
+    cp = ControlPlane(args.endpoint)
+    prom = PromClient(args.prometheus, timeout=args.prometheus_timeout)
+    services = ServiceScaler(cp, prom, interval=args.interval, rate_window=args.rate_window,
+                             tuning=Tuning(scale_in_evaluations=args.scale_in_evaluations),
+                             may_act=election.is_leader)
+    clusters = ClusterScaler(cp, endpoint=args.node_endpoint or args.endpoint, state_dir=Path(args.state_dir),
+                             scale_in_delay=args.cluster_scale_in_delay, may_act=election.is_leader)
+    loop = Loop(election.campaign, election.is_leader,
+                [("services", services.run_once), ("capacity providers", clusters.run_once)],
+                on_leading=services.seed, interval=args.interval, max_failures=args.max_failures)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log.info("autoscaler starting", extra=logs.kv(endpoint=args.endpoint, prometheus=args.prometheus,
+                                                   interval=args.interval, metrics_port=metrics_port,
+                                                   name=args.name))
+    code = 0
+    try:
+        loop.run(stop)
+    except TooManyFailures as exc:
+        log.error(str(exc))
+        code = 1
+    finally:
+        election.resign()
+        clusters.close()
+        lease.stop()
+        cp.close()
+        prom.close()
+        with contextlib.suppress(StoreError):
+            store.close()
+    log.info("autoscaler stopped")
+    return code

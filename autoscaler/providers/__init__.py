@@ -1,0 +1,69 @@
+"""Node provider plugins: a registry from a capacity provider's nodeProvider.type to a class,
+imported only when used; ``external`` loads a class from the dotted path in config "class"."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+
+from autoscaler.providers.base import NodeProvider, ProviderContext, ProviderError, ProviderNode, check_common
+from shoal.validation import ValidationError
+
+__all__ = ["NodeProvider", "ProviderContext", "ProviderError", "ProviderNode", "TYPES", "check_config", "create"]
+
+TYPES = {
+    "local": "autoscaler.providers.local:LocalNodeProvider",
+    "command": "autoscaler.providers.command:CommandNodeProvider",
+    "vagrant": "autoscaler.providers.vagrant:VagrantNodeProvider",
+    "fake": "autoscaler.providers.fake:FakeNodeProvider",
+}
+EXTERNAL = "external"
+
+
+def _load(path: str, field: str) -> type[NodeProvider]:
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        raise ValidationError(field, f"{path!r} is not a dotted path like package.module:ClassName")
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValidationError(field, f"cannot load {path!r}: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, NodeProvider)):
+        raise ValidationError(field, f"{path!r} is not a NodeProvider subclass")
+    return cls
+
+
+def provider_class(type_: str, config: Mapping[str, str]) -> type[NodeProvider]:
+    if type_ == EXTERNAL:
+        path = config.get("class", "")
+        if not path:
+            raise ValidationError("nodeProvider.config.class", "required for the external type")
+        return _load(path, "nodeProvider.config.class")
+    if type_ not in TYPES:
+        raise ValidationError("nodeProvider.type", f"{type_!r} is not one of {', '.join([*TYPES, EXTERNAL])}")
+    return _load(TYPES[type_], "nodeProvider.type")
+
+
+def check_config(type_: str, config: Mapping[str, str], *, load_external: bool = False) -> None:
+    """Validates a nodeProvider {type, config}. An external class is only loaded (and its
+    config checked) with ``load_external``: the control plane may not have the plugin."""
+    if not type_:
+        raise ValidationError("nodeProvider.type", f"required: one of {', '.join([*TYPES, EXTERNAL])}")
+    check_common(config)
+    if type_ == EXTERNAL and not load_external:
+        path = config.get("class", "")
+        if not path or not all(part.isidentifier() for part in path.replace(":", ".").split(".")):
+            raise ValidationError("nodeProvider.config.class", "required: a dotted path like package.module:Class")
+        return
+    cls = provider_class(type_, config)
+    cls.check_config({k: v for k, v in config.items() if not (type_ == EXTERNAL and k == "class")})
+
+
+def create(type_: str, config: Mapping[str, str], ctx: ProviderContext) -> NodeProvider:
+    cls = provider_class(type_, config)
+    if type_ == EXTERNAL:
+        config = {k: v for k, v in config.items() if k != "class"}
+    cls.check_config(config)
+    return cls(config, ctx)

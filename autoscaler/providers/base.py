@@ -1,0 +1,104 @@
+"""Node providers: how a capacity provider gets and gives back hosts, as Ray's autoscaler
+does it. A provider only starts and stops machines that run a Shoal agent; the cluster
+scaler decides how many, and matches a provider's node to the container instance its agent
+registers by name (the agent's ``--name``, the container instance's hostname)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shoal.validation import ValidationError
+
+MAX_CONFIG_KEYS = 50
+MAX_CONFIG_VALUE = 4096
+
+
+class ProviderError(Exception):
+    """Creating, listing or terminating a node failed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ProviderNode:
+    # The provider's handle for the node (what terminate_node takes).
+    id: str
+    # The hostname its agent registers with.
+    name: str
+    # pending (asked for, not up yet) | running
+    state: str = "running"
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What every provider is told about where its nodes belong."""
+
+    capacity_provider: str
+    cluster: str
+    # The control plane endpoint the nodes' agents connect to.
+    endpoint: str
+    # A directory the provider may keep state in (one per capacity provider).
+    state_dir: Path
+
+
+class NodeProvider(abc.ABC):
+    """``config`` is the capacity provider's nodeProvider.config map (strings)."""
+
+    # Keys the provider understands; others are refused so a typo is an error, not a no-op.
+    CONFIG_KEYS: frozenset[str] = frozenset()
+
+    def __init__(self, config: Mapping[str, str], ctx: ProviderContext) -> None:
+        self.config = dict(config)
+        self.ctx = ctx
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, str]) -> None:
+        """Raises ValidationError naming ``nodeProvider.config.<key>``. Override to check
+        values; call super() for the unknown-key check."""
+        for key in config:
+            if key not in cls.CONFIG_KEYS:
+                known = ", ".join(sorted(cls.CONFIG_KEYS)) or "none"
+                raise ValidationError(f"nodeProvider.config.{key}", f"unknown key (known: {known})")
+
+    @abc.abstractmethod
+    def non_terminated_nodes(self) -> list[ProviderNode]:
+        """Every node that is starting or running: the provider's own view, which the
+        cluster scaler trusts over the control plane's (a node may not have registered)."""
+
+    @abc.abstractmethod
+    def create_node(self, name: str) -> ProviderNode:
+        """Starts one node whose agent registers as ``name`` (providers with fixed machine
+        names may choose another and return it). May return before the agent is up."""
+
+    @abc.abstractmethod
+    def terminate_node(self, node_id: str) -> None:
+        """Stops the node for good. Unknown ids are ignored (it is already gone)."""
+
+    def close(self) -> None:
+        """Releases what the provider holds in this process; nodes keep running."""
+        return None
+
+
+def check_common(config: Mapping[str, str]) -> None:
+    if len(config) > MAX_CONFIG_KEYS:
+        raise ValidationError("nodeProvider.config", f"at most {MAX_CONFIG_KEYS} keys")
+    for key, value in config.items():
+        if not key or len(key) > 128:
+            raise ValidationError("nodeProvider.config", f"keys must be 1-128 characters, got {key[:40]!r}")
+        if len(value) > MAX_CONFIG_VALUE:
+            raise ValidationError(f"nodeProvider.config.{key}", f"at most {MAX_CONFIG_VALUE} characters")
+
+
+def int_option(config: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
+    text = config.get(key, "")
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValidationError(f"nodeProvider.config.{key}", f"must be a whole number, got {text[:40]!r}") from None
+    if not lo <= value <= hi:
+        raise ValidationError(f"nodeProvider.config.{key}", f"must be between {lo} and {hi}, got {value}")
+    return value

@@ -1,0 +1,316 @@
+"""One function per ECS operation: the request JSON becomes our request message (the
+Operator's messages use ECS's field names, so json_format reads most of them as they
+come), the same function the gRPC Operator calls does the work, and the answer is shaped
+as ECS's output for that operation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from controlplane.api import clusters, nodes, services, tags, taskdefs, tasks
+from controlplane.api.context import ApiContext
+from controlplane.api.paging import page
+from controlplane.arns import last_segment
+from controlplane.ecs.errors import invalid_parameter
+from controlplane.ecs.shapes import tag_list, to_ecs
+from shoal.v1 import operator_pb2 as op
+from shoal.v1 import resources_pb2 as r
+
+Body = dict[str, Any]
+Action = Callable[[ApiContext, Body], Body]
+M = TypeVar("M", bound=Message)
+
+# ECS starts at most 10 tasks per StartTask call, one per listed container instance.
+MAX_START_INSTANCES = 10
+
+
+def _parse(body: Body, cls: type[M]) -> M:
+    return json_format.ParseDict(body, cls(), ignore_unknown_fields=True)
+
+
+def _wants_tags(body: Body) -> bool:
+    include = body.get("include") or []
+    return isinstance(include, list) and "TAGS" in include
+
+
+def _required(body: Body, name: str) -> Any:
+    value = body.get(name)
+    if value in (None, "", []):
+        raise invalid_parameter(f"{name}: required")
+    return value
+
+
+def _launch_type(body: Body) -> None:
+    launch_type = body.get("launchType")
+    if launch_type not in (None, "EC2"):
+        raise invalid_parameter(f"launchType: {launch_type!r} is not supported; Shoal runs tasks on its own "
+                                "container instances (EC2)")
+    if body.get("capacityProviderStrategy"):
+        raise invalid_parameter("capacityProviderStrategy: not supported by this gateway; leave it out")
+
+
+def _no_overrides(body: Body) -> None:
+    if body.get("overrides"):
+        raise invalid_parameter("overrides: task overrides are not supported by Shoal; register a revision instead")
+
+
+def _paged(arns: list[str], body: Body, member: str) -> Body:
+    resp = page(arns, int(body.get("maxResults") or 0), str(body.get("nextToken") or ""))
+    return _listing(resp, member)
+
+
+def _listing(resp: op.ListResponse, member: str) -> Body:
+    out: Body = {member: list(resp.arns)}
+    if resp.next_token:
+        out["nextToken"] = resp.next_token
+    return out
+
+
+def _tags(value: Any) -> list[r.Tag]:
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise invalid_parameter("tags: must be a list of {key, value} objects")
+    return [_parse(t, r.Tag) for t in value]
+
+
+def _failures(failures: Any) -> list[Body]:
+    return [to_ecs(f) for f in failures]
+
+
+# ---- clusters ---------------------------------------------------------------------------------
+
+def create_cluster(ctx: ApiContext, body: Body) -> Body:
+    return {"cluster": to_ecs(clusters.create(ctx, _parse(body, op.CreateClusterRequest)).cluster)}
+
+
+def delete_cluster(ctx: ApiContext, body: Body) -> Body:
+    req = op.DeleteClusterRequest(cluster=_required(body, "cluster"))
+    return {"cluster": to_ecs(clusters.delete(ctx, req).cluster)}
+
+
+def describe_clusters(ctx: ApiContext, body: Body) -> Body:
+    resp = clusters.describe(ctx, _parse(body, op.DescribeClustersRequest))
+    with_tags = _wants_tags(body)
+    return {"clusters": [to_ecs(c, tags=with_tags) for c in resp.clusters], "failures": _failures(resp.failures)}
+
+
+def list_clusters(ctx: ApiContext, body: Body) -> Body:
+    # clusters.list_ returns every cluster; paging is applied here.
+    return _paged(list(clusters.list_(ctx, op.ListRequest()).arns), body, "clusterArns")
+
+
+# ---- task definitions -------------------------------------------------------------------------
+
+def register_task_definition(ctx: ApiContext, body: Body) -> Body:
+    # The document goes through as text: the parser names bad fields in ECS terms and keeps
+    # the fields Shoal does not act on.
+    td = taskdefs.register(ctx, op.RegisterTaskDefinitionRequest(json=json.dumps(body))).task_definition
+    return {"taskDefinition": to_ecs(td), "tags": tag_list(td.tags)}
+
+
+def deregister_task_definition(ctx: ApiContext, body: Body) -> Body:
+    ref = op.TaskDefinitionRef(task_definition=_required(body, "taskDefinition"))
+    return {"taskDefinition": to_ecs(taskdefs.deregister(ctx, ref).task_definition)}
+
+
+def describe_task_definition(ctx: ApiContext, body: Body) -> Body:
+    ref = op.TaskDefinitionRef(task_definition=_required(body, "taskDefinition"))
+    td = taskdefs.describe(ctx, ref).task_definition
+    out: Body = {"taskDefinition": to_ecs(td)}
+    if _wants_tags(body):
+        out["tags"] = tag_list(td.tags)
+    return out
+
+
+def _taskdef_listing(body: Body) -> op.ListTaskDefinitionsRequest:
+    if body.get("sort") not in (None, "ASC"):
+        raise invalid_parameter("sort: only ASC is supported")
+    return _parse(body, op.ListTaskDefinitionsRequest)
+
+
+def list_task_definitions(ctx: ApiContext, body: Body) -> Body:
+    return _listing(taskdefs.list_(ctx, _taskdef_listing(body)), "taskDefinitionArns")
+
+
+def list_task_definition_families(ctx: ApiContext, body: Body) -> Body:
+    return _listing(taskdefs.families(ctx, _taskdef_listing(body)), "families")
+
+
+# ---- tasks ------------------------------------------------------------------------------------
+
+def _tasks_out(resp: op.TasksResponse, with_tags: bool = True) -> Body:
+    return {"tasks": [to_ecs(t, tags=with_tags) for t in resp.tasks], "failures": _failures(resp.failures)}
+
+
+def run_task(ctx: ApiContext, body: Body) -> Body:
+    _launch_type(body)
+    _no_overrides(body)
+    return _tasks_out(tasks.run(ctx, _parse(body, op.RunTaskRequest)))
+
+
+def start_task(ctx: ApiContext, body: Body) -> Body:
+    """RunTask pinned to the listed container instances: one task on each, through a
+    memberOf constraint on their ids and distinctInstance."""
+    _no_overrides(body)
+    refs = _required(body, "containerInstances")
+    if not isinstance(refs, list) or not all(isinstance(x, str) for x in refs):
+        raise invalid_parameter("containerInstances: must be a list of container instance ids or ARNs")
+    if len(refs) > MAX_START_INSTANCES:
+        raise invalid_parameter(f"containerInstances: at most {MAX_START_INSTANCES} per call")
+    cluster = ctx.require_cluster(str(body.get("cluster") or "")).msg.cluster_name
+    found, failures = [], []
+    for ref in refs:
+        rec = ctx.state.node(cluster, last_segment(ref))
+        if rec is None or rec.msg.status == "INACTIVE":
+            failures.append(r.Failure(arn=ref, reason="MISSING"))
+        else:
+            found.append(rec.msg.ec2_instance_id)
+    if not found:
+        return {"tasks": [], "failures": _failures(failures)}
+    req = op.RunTaskRequest(
+        cluster=cluster,
+        task_definition=_required(body, "taskDefinition"),
+        count=len(found),
+        group=str(body.get("group") or ""),
+        started_by=str(body.get("startedBy") or ""),
+        placement_constraints=[
+            r.PlacementConstraint(type="memberOf", expression=f"ec2InstanceId in [{', '.join(found)}]"),
+            r.PlacementConstraint(type="distinctInstance"),
+        ],
+    )
+    req.tags.extend(_tags(body.get("tags") or []))
+    resp = tasks.run(ctx, req)
+    resp.failures.extend(failures)
+    return _tasks_out(resp)
+
+
+def stop_task(ctx: ApiContext, body: Body) -> Body:
+    _required(body, "task")
+    return {"task": to_ecs(tasks.stop(ctx, _parse(body, op.StopTaskRequest)).task)}
+
+
+def describe_tasks(ctx: ApiContext, body: Body) -> Body:
+    return _tasks_out(tasks.describe(ctx, _parse(body, op.DescribeTasksRequest)), _wants_tags(body))
+
+
+def list_tasks(ctx: ApiContext, body: Body) -> Body:
+    return _listing(tasks.list_(ctx, _parse(body, op.ListTasksRequest)), "taskArns")
+
+
+# ---- services ---------------------------------------------------------------------------------
+
+def create_service(ctx: ApiContext, body: Body) -> Body:
+    _launch_type(body)
+    _required(body, "serviceName")
+    return {"service": to_ecs(services.create(ctx, _parse(body, op.CreateServiceRequest)).service)}
+
+
+def update_service(ctx: ApiContext, body: Body) -> Body:
+    _required(body, "service")
+    if body.get("capacityProviderStrategy"):
+        raise invalid_parameter("capacityProviderStrategy: not supported by this gateway; leave it out")
+    req = _parse(body, op.UpdateServiceRequest)
+    # ECS replaces a list when the member is present, even empty; absent keeps it.
+    req.update_placement_constraints = "placementConstraints" in body
+    req.update_placement_strategy = "placementStrategy" in body
+    return {"service": to_ecs(services.update(ctx, req).service)}
+
+
+def delete_service(ctx: ApiContext, body: Body) -> Body:
+    _required(body, "service")
+    return {"service": to_ecs(services.delete(ctx, _parse(body, op.DeleteServiceRequest)).service)}
+
+
+def describe_services(ctx: ApiContext, body: Body) -> Body:
+    resp = services.describe(ctx, _parse(body, op.DescribeServicesRequest))
+    with_tags = _wants_tags(body)
+    return {"services": [to_ecs(s, tags=with_tags) for s in resp.services], "failures": _failures(resp.failures)}
+
+
+def list_services(ctx: ApiContext, body: Body) -> Body:
+    if body.get("launchType") not in (None, "EC2") or body.get("schedulingStrategy") not in (None, "REPLICA"):
+        # Filters no Shoal service can match: every service is an EC2 REPLICA service.
+        ctx.require_cluster(str(body.get("cluster") or ""))
+        return {"serviceArns": []}
+    return _listing(services.list_(ctx, _parse(body, op.ListServicesRequest)), "serviceArns")
+
+
+# ---- container instances ----------------------------------------------------------------------
+
+def _instances_out(resp: op.DescribeContainerInstancesResponse, with_tags: bool = True) -> Body:
+    return {
+        "containerInstances": [to_ecs(n, tags=with_tags) for n in resp.container_instances],
+        "failures": _failures(resp.failures),
+    }
+
+
+def list_container_instances(ctx: ApiContext, body: Body) -> Body:
+    return _listing(nodes.list_(ctx, _parse(body, op.ListContainerInstancesRequest)), "containerInstanceArns")
+
+
+def describe_container_instances(ctx: ApiContext, body: Body) -> Body:
+    resp = nodes.describe(ctx, _parse(body, op.DescribeContainerInstancesRequest))
+    return _instances_out(resp, _wants_tags(body))
+
+
+def update_container_instances_state(ctx: ApiContext, body: Body) -> Body:
+    return _instances_out(nodes.update_state(ctx, _parse(body, op.UpdateContainerInstancesStateRequest)))
+
+
+def deregister_container_instance(ctx: ApiContext, body: Body) -> Body:
+    _required(body, "containerInstance")
+    resp = nodes.deregister(ctx, _parse(body, op.DeregisterContainerInstanceRequest))
+    return {"containerInstance": to_ecs(resp.container_instances[0])}
+
+
+# ---- tags -------------------------------------------------------------------------------------
+
+def tag_resource(ctx: ApiContext, body: Body) -> Body:
+    tags.tag(ctx, str(_required(body, "resourceArn")), _tags(body.get("tags") or []))
+    return {}
+
+
+def untag_resource(ctx: ApiContext, body: Body) -> Body:
+    keys = body.get("tagKeys") or []
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise invalid_parameter("tagKeys: must be a list of strings")
+    tags.untag(ctx, str(_required(body, "resourceArn")), keys)
+    return {}
+
+
+def list_tags_for_resource(ctx: ApiContext, body: Body) -> Body:
+    return {"tags": tag_list(tags.list_tags(ctx, str(_required(body, "resourceArn"))))}
+
+
+ACTIONS: dict[str, Action] = {
+    "CreateCluster": create_cluster,
+    "DeleteCluster": delete_cluster,
+    "DescribeClusters": describe_clusters,
+    "ListClusters": list_clusters,
+    "RegisterTaskDefinition": register_task_definition,
+    "DeregisterTaskDefinition": deregister_task_definition,
+    "DescribeTaskDefinition": describe_task_definition,
+    "ListTaskDefinitions": list_task_definitions,
+    "ListTaskDefinitionFamilies": list_task_definition_families,
+    "RunTask": run_task,
+    "StartTask": start_task,
+    "StopTask": stop_task,
+    "DescribeTasks": describe_tasks,
+    "ListTasks": list_tasks,
+    "CreateService": create_service,
+    "UpdateService": update_service,
+    "DeleteService": delete_service,
+    "DescribeServices": describe_services,
+    "ListServices": list_services,
+    "ListContainerInstances": list_container_instances,
+    "DescribeContainerInstances": describe_container_instances,
+    "UpdateContainerInstancesState": update_container_instances_state,
+    "DeregisterContainerInstance": deregister_container_instance,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "ListTagsForResource": list_tags_for_resource,
+}

@@ -1,0 +1,714 @@
+"""A whole Shoal cluster on this machine: etcd, one control plane, N agents (each its own
+process and node, sharing the local dockerd) and, when installed, Prometheus scraping them.
+`shoal up` runs one; the integration tests run one per test on free ports.
+
+Layout of ``state_dir``::
+
+    etcd/                   etcd's data
+    agents/agent-N/         each agent's state dir (its node.json identity)
+    prometheus/             prometheus.yml and its TSDB
+    logs/*.log              one log per process
+    pids.json               every process started, so `shoal down` (another process) can
+                            stop them and remove their containers
+    config.json             where the CLI finds this cluster (see ``config_path``)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+import shoal
+from shoal import logs
+from shoal.local import procs
+from shoal.local.etcd import EtcdProcess
+from shoal.local.prometheus import PrometheusProcess, available, render_config
+from shoal.netutil import free_port
+from shoal.v1 import operator_pb2 as op
+from shoal.v1 import operator_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+CLUSTER = "default"
+DEFAULT_ZONES = ("zone-a", "zone-b", "zone-c")
+HOST = "127.0.0.1"
+# Node attribute giving an agent's dynamic host-port range ("LOW-HIGH"). Agents sharing one
+# dockerd are separate nodes to the scheduler, which would hand each the same first port.
+DYNAMIC_PORTS_ATTRIBUTE = "shoal.dynamic-ports"
+# Below Linux's ephemeral range (32768-60999), where outgoing connections take ports.
+_DYNAMIC_PORTS_AREA = (20000, 32700)
+# The daemons run from the same source tree as this module, installed or not.
+_SOURCE_ROOT = Path(shoal.__file__).resolve().parent.parent
+# Stop order: what depends on the others first, etcd last.
+_STOP_ORDER = ("prometheus", "agent", "controlplane", "etcd")
+
+
+class ClusterError(Exception):
+    """The cluster could not start (or stop); the message says why and what to do."""
+
+
+def config_path(state_dir: Path | str) -> Path:
+    """``<state_dir>/config.json``, written by ``LocalCluster.start`` and removed by
+    ``stop``/``stop_recorded``. Keys (all strings unless said):
+
+    - ``endpoint``: the control plane's gRPC HOST:PORT (what ``--endpoint`` takes)
+    - ``metrics``: the control plane's Prometheus metrics URL (``http://H:P/metrics``)
+    - ``sd``: its Prometheus HTTP service discovery URL (``http://H:P/sd``)
+    - ``prometheus``: Prometheus' base URL, or null when it is not running
+    - ``etcd``: etcd's client URL
+    - ``cluster``: the cluster the agents joined ("default")
+    - ``state_dir``: the absolute state dir
+    """
+    return Path(state_dir) / "config.json"
+
+
+def pids_path(state_dir: Path | str) -> Path:
+    """``<state_dir>/pids.json``: {"version": 1, "cluster": ..., "processes": [ProcRecord...]}."""
+    return Path(state_dir) / "pids.json"
+
+
+@dataclass
+class AgentProcess:
+    """One agent: node name ``agent-N``, its own state dir and log."""
+
+    number: int
+    name: str
+    zone: str
+    state_dir: Path
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    dynamic_ports: tuple[int, int] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def node_id(self) -> str | None:
+        """The id the control plane gave this node (from its node.json), once registered."""
+        return _read_node_id(self.state_dir)
+
+
+class LocalCluster:
+    """Start with ``start()`` (or ``with LocalCluster(...) as c``); ``stop()`` stops every
+    process and removes every container of this cluster's nodes. Port arguments of 0 pick
+    a free port; agents are numbered from 1 (``agents[1].name == "agent-1"``)."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        agents: int = 3,
+        zones: list[str] | None = None,
+        api_port: int = 7400,
+        metrics_port: int = 7401,
+        prometheus_port: int = 9090,
+        lease_ttl: float = 5,
+        runtime: str = "docker",
+        etcd_client_port: int = 0,
+        gc_delay: float = 30,
+        extra_agent_args: list[str] | None = None,
+        prometheus: bool = True,
+        scrape_interval: float = 5.0,
+        extra_controlplane_args: list[str] | None = None,
+        log_level: str = "INFO",
+        dynamic_port_span: int = 100,
+    ) -> None:
+        """``dynamic_port_span``: how many host ports each agent gets for dynamic port
+        mappings, in a block of its own (0: leave the scheduler's default range)."""
+        if agents < 0:
+            raise ValueError(f"agents must be 0 or more, got {agents}")
+        if runtime not in ("docker", "hollow"):
+            raise ValueError(f"runtime must be 'docker' or 'hollow', got {runtime!r}")
+        zones = [z.strip() for z in (zones or DEFAULT_ZONES) if z.strip()]
+        if not zones:
+            raise ValueError("zones must name at least one zone")
+        self.state_dir = Path(state_dir).resolve()
+        self.agent_count = agents
+        self.zones = zones
+        self.api_port = api_port
+        self.metrics_port = metrics_port
+        self.prometheus_port = prometheus_port
+        self.lease_ttl = lease_ttl
+        self.runtime = runtime
+        self.etcd_client_port = etcd_client_port
+        self.gc_delay = gc_delay
+        self.extra_agent_args = list(extra_agent_args or [])
+        self.extra_controlplane_args = list(extra_controlplane_args or [])
+        self.want_prometheus = prometheus
+        self.scrape_interval = scrape_interval
+        self.log_level = log_level
+        self.dynamic_port_span = dynamic_port_span if runtime == "docker" else 0
+        self.logs_dir = self.state_dir / "logs"
+        self.etcd: EtcdProcess | None = None
+        self.controlplane: subprocess.Popen[bytes] | None = None
+        self.prometheus: PrometheusProcess | None = None
+        self.agents: dict[int, AgentProcess] = {}
+        self._channel: grpc.Channel | None = None
+        self._operator: operator_pb2_grpc.OperatorStub | None = None
+
+    # --- where things are ----------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """The control plane's gRPC HOST:PORT."""
+        return f"{HOST}:{self.api_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{HOST}:{self.metrics_port}/metrics"
+
+    @property
+    def sd_url(self) -> str:
+        return f"http://{HOST}:{self.metrics_port}/sd"
+
+    @property
+    def prometheus_url(self) -> str | None:
+        return self.prometheus.url if self.prometheus is not None else None
+
+    @property
+    def etcd_url(self) -> str | None:
+        return self.etcd.client_url if self.etcd is not None else None
+
+    @property
+    def channel(self) -> grpc.Channel:
+        if self._channel is None:
+            self._channel = grpc.insecure_channel(self.endpoint)
+        return self._channel
+
+    @property
+    def operator(self) -> operator_pb2_grpc.OperatorStub:
+        """An Operator stub on this cluster's control plane."""
+        if self._operator is None:
+            self._operator = operator_pb2_grpc.OperatorStub(self.channel)
+        return self._operator
+
+    def agent(self, name_or_number: str | int) -> AgentProcess:
+        number = _agent_number(name_or_number)
+        if number not in self.agents:
+            raise KeyError(f"no agent {name_or_number!r} (have {sorted(self.agents)})")
+        return self.agents[number]
+
+    def core_exited(self) -> list[str]:
+        """Which of etcd and the control plane (that this object started) have exited:
+        without them the cluster is gone, whereas agents may come and go on purpose."""
+        gone = []
+        if self.etcd is not None and self.etcd.pid is not None and not self.etcd.running:
+            gone.append("etcd")
+        if self.controlplane is not None and self.controlplane.poll() is not None:
+            gone.append("the control plane")
+        return gone
+
+    def node_ids(self) -> set[str]:
+        """The node ids of this cluster's agents that have registered."""
+        return {nid for a in self.agents.values() if (nid := a.node_id)}
+
+    def node_names(self) -> dict[str, str]:
+        """node id -> agent name (agent-N), for agents that have registered."""
+        return {nid: a.name for a in self.agents.values() if (nid := a.node_id)}
+
+    def agent_index(self, node_id: str) -> int:
+        """The number N of the agent (agent-N) that is node ``node_id``: what
+        ``kill_agent``/``start_agent`` take."""
+        for number, a in self.agents.items():
+            if a.node_id == node_id:
+                return number
+        raise KeyError(f"no agent of this cluster is node {node_id!r}")
+
+    # --- whole cluster -------------------------------------------------------------
+
+    def start(self, timeout: float = 120, wait_for_agents: bool = True) -> None:
+        """Starts etcd, the control plane (returns once its gRPC health is SERVING), the
+        agents (and, with ``wait_for_agents``, waits until all are connected), and
+        Prometheus if wanted and installed. On any failure stops what it started and raises
+        ClusterError saying why."""
+        deadline = time.monotonic() + timeout
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        _refuse_if_running(self.state_dir)
+        self._pick_ports()
+        try:
+            self._start_etcd(max(5.0, deadline - time.monotonic()))
+            self.start_control_plane(timeout=max(5.0, deadline - time.monotonic()))
+            for number in range(1, self.agent_count + 1):
+                self.start_agent(number)
+            if self.want_prometheus and available():
+                self._start_prometheus(max(5.0, deadline - time.monotonic()))
+            elif self.want_prometheus:
+                log.info("prometheus is not installed; starting without it")
+            if wait_for_agents and self.agent_count:
+                self.wait_for_agents(self.agent_count, max(5.0, deadline - time.monotonic()))
+        except BaseException as exc:
+            self.stop()
+            if isinstance(exc, ClusterError | KeyboardInterrupt):
+                raise
+            raise ClusterError(str(exc)) from exc
+        self._write_config()
+        log.info("local cluster up", extra=logs.kv(endpoint=self.endpoint, agents=len(self.agents),
+                                                    prometheus=self.prometheus_url, state_dir=self.state_dir))
+
+    def stop(self, timeout: float = 10, remove_containers: bool = True) -> list[str]:
+        """Stops everything this object started (agents before the control plane before
+        etcd), then removes the containers of this cluster's nodes. Safe to call twice and
+        after a failed start. Returns one sentence per step."""
+        done: list[str] = []
+        node_ids = self.node_ids()
+        if self.prometheus is not None:
+            done.append(self.prometheus.stop(timeout))
+        for agent in self.agents.values():
+            if agent.proc is not None:
+                done.append(procs.stop_popen(agent.proc, agent.name, timeout))
+        if self.controlplane is not None:
+            done.append(procs.stop_popen(self.controlplane, "controlplane", timeout))
+        if self.etcd is not None:
+            self.etcd.stop(timeout)
+            done.append("etcd stopped")
+        if self._channel is not None:
+            self._channel.close()
+            self._channel, self._operator = None, None
+        if remove_containers and self.runtime == "docker":
+            done.append(remove_node_containers(node_ids))
+        with contextlib.suppress(FileNotFoundError):
+            pids_path(self.state_dir).unlink()
+        with contextlib.suppress(FileNotFoundError):
+            config_path(self.state_dir).unlink()
+        for line in done:
+            log.info(line)
+        return done
+
+    def wait_for_agents(self, count: int, timeout: float = 60) -> list[str]:
+        """Waits until ``count`` nodes are ACTIVE and connected; returns their ARNs. Raises
+        ClusterError naming the agents that did not come up, with their log tails."""
+        connected: list[str] = []
+
+        def ready() -> bool:
+            nonlocal connected
+            arns = self.operator.ListContainerInstances(
+                op.ListContainerInstancesRequest(cluster=CLUSTER), timeout=5
+            ).arns
+            if len(arns) < count:
+                return False
+            described = self.operator.DescribeContainerInstances(
+                op.DescribeContainerInstancesRequest(cluster=CLUSTER, container_instances=list(arns)), timeout=5
+            )
+            connected = [n.container_instance_arn for n in described.container_instances
+                         if n.agent_connected and n.status == "ACTIVE"]
+            return len(connected) >= count
+
+        if not procs.wait_until(ready, timeout, interval=0.25):
+            dead = [a for a in self.agents.values() if not a.running]
+            detail = "".join(
+                f"\n--- {a.name} exited (code {a.proc.returncode if a.proc else None}); "
+                f"{a.log_path}:\n{procs.log_tail(a.log_path, 15)}"
+                for a in dead
+            )
+            raise ClusterError(
+                f"{len(connected)} of {count} agents connected after {timeout}s "
+                f"(logs in {self.logs_dir}){detail}"
+            )
+        return connected
+
+    # --- control plane -------------------------------------------------------------
+
+    def start_control_plane(self, timeout: float = 60) -> None:
+        """Spawns the control plane and returns once gRPC health says SERVING."""
+        if self.controlplane is not None and self.controlplane.poll() is None:
+            raise ClusterError(f"the control plane is already running (pid {self.controlplane.pid})")
+        if self.etcd is None:
+            raise ClusterError("start etcd before the control plane")
+        log_path = self.logs_dir / "controlplane.log"
+        argv = [
+            sys.executable, "-m", "controlplane",
+            "--etcd", self.etcd.client_url,
+            "--listen", self.endpoint,
+            "--metrics-listen", f"{HOST}:{self.metrics_port}",
+            "--lease-ttl", str(self.lease_ttl),
+            "--name", "controlplane",
+            "--log-level", self.log_level,
+            *self.extra_controlplane_args,
+        ]
+        self.controlplane = procs.spawn(argv, log_path, env=_child_env())
+        self._record()
+        if not procs.wait_until(lambda: self._serving(log_path), timeout, interval=0.2):
+            raise ClusterError(
+                f"the control plane did not serve on {self.endpoint} within {timeout}s; "
+                f"{log_path}:\n{procs.log_tail(log_path)}"
+            )
+
+    def stop_control_plane(self, timeout: float = 10) -> str:
+        if self.controlplane is None:
+            return "controlplane was not started"
+        return procs.stop_popen(self.controlplane, "controlplane", timeout)
+
+    def kill_control_plane(self) -> None:
+        if self.controlplane is not None:
+            procs.kill_popen(self.controlplane)
+
+    def restart_control_plane(self, timeout: float = 60) -> None:
+        self.stop_control_plane()
+        self.start_control_plane(timeout)
+
+    # --- agents --------------------------------------------------------------------
+
+    def start_agent(self, number: int) -> AgentProcess:
+        """Starts agent-``number`` (a new one past the initial count joins the cluster as
+        another node; a stopped one comes back as the same node, from its state dir)."""
+        if number < 1:
+            raise ValueError(f"agents are numbered from 1, got {number}")
+        agent = self.agents.get(number)
+        if agent is not None and agent.running:
+            raise ClusterError(f"{agent.name} is already running (pid {agent.pid})")
+        if agent is None:
+            name = f"agent-{number}"
+            agent = AgentProcess(
+                number=number,
+                name=name,
+                zone=self.zones[(number - 1) % len(self.zones)],
+                state_dir=self.state_dir / "agents" / name,
+                log_path=self.logs_dir / f"{name}.log",
+            )
+            self.agents[number] = agent
+        if self.dynamic_port_span and agent.dynamic_ports is None:
+            taken = [a.dynamic_ports for a in self.agents.values() if a.dynamic_ports]
+            agent.dynamic_ports = _pick_port_block(self.dynamic_port_span, taken)
+        agent.state_dir.mkdir(parents=True, exist_ok=True)
+        attributes = []
+        if agent.dynamic_ports:
+            attributes = ["--attribute", f"{DYNAMIC_PORTS_ATTRIBUTE}={agent.dynamic_ports[0]}-{agent.dynamic_ports[1]}"]
+        argv = [
+            sys.executable, "-m", "agent",
+            "--endpoint", self.endpoint,
+            "--cluster", CLUSTER,
+            "--state-dir", str(agent.state_dir),
+            "--name", agent.name,
+            "--zone", agent.zone,
+            "--instance-type", "local",
+            "--metrics-port", "0",
+            "--runtime", self.runtime,
+            "--gc-delay", str(self.gc_delay),
+            "--log-level", self.log_level,
+            *attributes,
+            *self.extra_agent_args,
+        ]
+        agent.proc = procs.spawn(argv, agent.log_path, env=_child_env())
+        self._record()
+        log.info("started agent", extra=logs.kv(agent=agent.name, pid=agent.pid, zone=agent.zone))
+        return agent
+
+    def stop_agent(self, number: int, timeout: float = 10) -> str:
+        """SIGTERM (then SIGKILL): the agent exits, its containers keep running."""
+        agent = self.agent(number)
+        return procs.stop_popen(agent.proc, agent.name, timeout) if agent.proc else f"{agent.name} not started"
+
+    def kill_agent(self, number: int) -> None:
+        """SIGKILL: an agent crash."""
+        agent = self.agent(number)
+        if agent.proc is not None:
+            procs.kill_popen(agent.proc)
+
+    def restart_agent(self, number: int, timeout: float = 10) -> AgentProcess:
+        self.stop_agent(number, timeout)
+        return self.start_agent(number)
+
+    # --- freezing, for fault tests ---------------------------------------------------
+
+    def pid_of(self, name: str) -> int:
+        """The pid of "etcd", "controlplane", "prometheus" or "agent-N"."""
+        pid: int | None
+        if name == "etcd":
+            pid = self.etcd.pid if self.etcd else None
+        elif name == "controlplane":
+            pid = self.controlplane.pid if self.controlplane else None
+        elif name == "prometheus":
+            pid = self.prometheus.pid if self.prometheus else None
+        else:
+            pid = self.agent(name).pid
+        if pid is None:
+            raise ClusterError(f"{name} is not running")
+        return pid
+
+    def pause(self, name: str) -> None:
+        """SIGSTOP ``name`` (see ``pid_of``): frozen, its sockets open but silent."""
+        procs.send(self.pid_of(name), signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        procs.send(self.pid_of(name), signal.SIGCONT)
+
+    # --- context manager -----------------------------------------------------------
+
+    def __enter__(self) -> LocalCluster:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"LocalCluster(state_dir={str(self.state_dir)!r}, endpoint={self.endpoint}, agents={len(self.agents)})"
+
+    # --- internals -----------------------------------------------------------------
+
+    def _pick_ports(self) -> None:
+        wanted = [("api_port", "the control plane API"), ("metrics_port", "the control plane metrics")]
+        if self.want_prometheus and available():
+            wanted.append(("prometheus_port", "Prometheus"))
+        if self.etcd_client_port:
+            wanted.append(("etcd_client_port", "etcd"))
+        for attr, what in wanted:
+            port = getattr(self, attr)
+            if port == 0:
+                setattr(self, attr, free_port(HOST))
+            elif not port_free(port):
+                raise ClusterError(
+                    f"port {port} for {what} ({attr}) is already in use on {HOST}: "
+                    f"choose another or stop what holds it (see `ss -ltnp 'sport = :{port}'`)"
+                )
+
+    def _start_etcd(self, timeout: float) -> None:
+        self.etcd = EtcdProcess(self.state_dir / "etcd", client_port=self.etcd_client_port, name="shoal")
+        self.etcd.log_path = self.logs_dir / "etcd.log"
+        try:
+            self.etcd.start(timeout)
+        except FileNotFoundError as exc:
+            raise ClusterError(
+                "etcd is not installed (no `etcd` on PATH): run scripts/bootstrap.sh "
+                "or `apt-get install etcd-server`"
+            ) from exc
+        except RuntimeError as exc:
+            raise ClusterError(str(exc)) from exc
+        finally:
+            self._record()
+
+    def _start_prometheus(self, timeout: float) -> None:
+        base = self.state_dir / "prometheus"
+        base.mkdir(parents=True, exist_ok=True)
+        config = base / "prometheus.yml"
+        config.write_text(render_config(f"{HOST}:{self.metrics_port}", self.scrape_interval))
+        self.prometheus = PrometheusProcess(
+            config, base / "data", self.logs_dir / "prometheus.log", self.prometheus_port
+        )
+        try:
+            self.prometheus.start(timeout)
+        except RuntimeError as exc:
+            raise ClusterError(str(exc)) from exc
+        finally:
+            self._record()
+
+    def _serving(self, log_path: Path) -> bool:
+        proc = self.controlplane
+        if proc is not None and proc.poll() is not None:
+            raise ClusterError(
+                f"the control plane exited with code {proc.returncode}; {log_path}:\n{procs.log_tail(log_path)}"
+            )
+        stub = health_pb2_grpc.HealthStub(self.channel)
+        try:
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
+        except grpc.RpcError:
+            return False
+        return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+    def records(self) -> list[procs.ProcRecord]:
+        out: list[procs.ProcRecord] = []
+        if self.etcd is not None and self.etcd.pid is not None:
+            out.append(procs.ProcRecord.of("etcd", "etcd", self.etcd.pid, self.etcd.log_path))
+        if self.controlplane is not None:
+            out.append(procs.ProcRecord.of("controlplane", "controlplane", self.controlplane.pid,
+                                           self.logs_dir / "controlplane.log"))
+        for a in self.agents.values():
+            if a.pid is not None:
+                out.append(procs.ProcRecord.of("agent", a.name, a.pid, a.log_path))
+        if self.prometheus is not None and self.prometheus.pid is not None:
+            out.append(procs.ProcRecord.of("prometheus", "prometheus", self.prometheus.pid,
+                                           self.prometheus.log_path))
+        return out
+
+    def _record(self) -> None:
+        # Rewritten after every spawn, so a `shoal up` that dies half-way still leaves
+        # `shoal down` everything it needs.
+        data = {
+            "version": 1,
+            "cluster": CLUSTER,
+            "runtime": self.runtime,
+            "owner_pid": os.getpid(),
+            "processes": [r.to_json() for r in self.records()],
+        }
+        _write_json(pids_path(self.state_dir), data)
+
+    def _write_config(self) -> None:
+        _write_json(config_path(self.state_dir), {
+            "endpoint": self.endpoint,
+            "metrics": self.metrics_url,
+            "sd": self.sd_url,
+            "prometheus": self.prometheus_url,
+            "etcd": self.etcd_url,
+            "cluster": CLUSTER,
+            "state_dir": str(self.state_dir),
+        })
+
+
+# --- for `shoal down` and `shoal status`: a cluster another process started -------------
+
+def recorded(state_dir: Path | str) -> list[procs.ProcRecord]:
+    """The processes pids.json names (alive or not); [] when there is none."""
+    path = pids_path(state_dir)
+    try:
+        data = json.loads(path.read_text())
+        return [procs.ProcRecord.from_json(p) for p in data.get("processes", [])]
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ClusterError(f"{path} is unreadable ({exc}); remove it after stopping the processes by hand") from exc
+
+
+def running(state_dir: Path | str) -> list[procs.ProcRecord]:
+    """The recorded processes that are still alive."""
+    return [r for r in recorded(state_dir) if r.alive()]
+
+
+def stop_recorded(state_dir: Path | str, timeout: float = 10) -> list[str]:
+    """Stops every process pids.json names (Prometheus and agents, then the control plane,
+    then etcd), removes the containers of the cluster's nodes, and removes pids.json and
+    config.json. Data (etcd, agent identities) stays for the next `shoal up`. Returns one
+    sentence per step."""
+    state_dir = Path(state_dir)
+    records = recorded(state_dir)
+    done: list[str] = []
+    for role in _STOP_ORDER:
+        for rec in records:
+            if rec.role == role:
+                done.append(procs.stop_record(rec, timeout))
+    runtime = _recorded_runtime(state_dir)
+    if runtime != "hollow":
+        node_ids = {nid for d in sorted((state_dir / "agents").glob("agent-*")) if (nid := _read_node_id(d))}
+        done.append(remove_node_containers(node_ids))
+    survivors = [r.name for r in records if r.alive()]
+    if survivors:
+        raise ClusterError(f"could not stop {', '.join(survivors)}; pids.json kept in {state_dir}")
+    for path in (pids_path(state_dir), config_path(state_dir)):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return done
+
+
+def remove_node_containers(node_ids: set[str], cluster: str = CLUSTER) -> str:
+    """Force-removes the containers labelled ``shoal.node`` with one of ``node_ids`` (and
+    ``shoal.cluster`` = ``cluster`` when the label is set). Returns what it did; never
+    raises for an unreachable dockerd (there is then nothing it could remove)."""
+    if not node_ids:
+        return "no nodes registered: no containers to remove"
+    import docker
+    import docker.errors
+
+    try:
+        client = docker.from_env(timeout=60)
+    except docker.errors.DockerException as exc:
+        return f"did not remove containers: dockerd is not reachable ({exc})"
+    removed = 0
+    try:
+        for node_id in sorted(node_ids):
+            for c in client.containers.list(all=True, filters={"label": f"shoal.node={node_id}"}):
+                if c.labels.get("shoal.cluster", cluster) != cluster:
+                    continue
+                with contextlib.suppress(docker.errors.NotFound):
+                    c.remove(force=True)
+                    removed += 1
+    except docker.errors.DockerException as exc:
+        return f"removed {removed} containers, then dockerd failed: {exc}"
+    finally:
+        client.close()
+    return f"removed {removed} containers of {len(node_ids)} nodes"
+
+
+def _refuse_if_running(state_dir: Path) -> None:
+    alive = running(state_dir)
+    if alive:
+        names = ", ".join(f"{r.name} (pid {r.pid})" for r in alive)
+        raise ClusterError(
+            f"a local cluster from {state_dir} is already running ({names}): "
+            f"stop it with `shoal down --state-dir {state_dir}` first"
+        )
+
+
+def _recorded_runtime(state_dir: Path) -> str:
+    try:
+        return str(json.loads(pids_path(state_dir).read_text()).get("runtime", "docker"))
+    except (OSError, ValueError):
+        return "docker"
+
+
+def _read_node_id(agent_state_dir: Path) -> str | None:
+    try:
+        data = json.loads((agent_state_dir / "node.json").read_text())
+    except (OSError, ValueError):
+        return None
+    node_id = data.get("node_id") if isinstance(data, dict) else None
+    return str(node_id) if node_id else None
+
+
+def _agent_number(name_or_number: str | int) -> int:
+    if isinstance(name_or_number, int):
+        return name_or_number
+    text = name_or_number.removeprefix("agent-")
+    if not text.isdigit():
+        raise KeyError(f"{name_or_number!r} is not an agent name (agent-N)")
+    return int(text)
+
+
+def _pick_port_block(span: int, taken: list[tuple[int, int]]) -> tuple[int, int]:
+    """A random block of ``span`` ports, all free now and not overlapping ``taken``: random
+    so that clusters running side by side (parallel tests) rarely pick the same block."""
+    low, high = _DYNAMIC_PORTS_AREA
+    starts = list(range(low, high - span + 1, span))
+    random.shuffle(starts)
+    for start in starts:
+        end = start + span - 1
+        if any(start <= t_high and t_low <= end for t_low, t_high in taken):
+            continue
+        if all(port_free(p) for p in range(start, end + 1)):
+            return start, end
+    raise ClusterError(f"no block of {span} free ports between {low} and {high} for dynamic host ports")
+
+
+def port_free(port: int) -> bool:
+    """True if nothing listens on (or holds) ``port`` on 127.0.0.1 right now."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH", "")) if p)
+    # Logs reach the file as they happen, not when a buffer fills.
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,170 @@
+"""Process supervision for the local cluster: spawn a daemon detached from the terminal with
+its output in a log file, and stop one — ours (a Popen) or one a previous `shoal up`
+recorded (a pid plus its start time, so a recycled pid is never signalled)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+from shoal import logs
+
+log = logging.getLogger(__name__)
+
+LOG_TAIL_LINES = 30
+
+
+@dataclass(frozen=True)
+class ProcRecord:
+    """What `shoal down`, a different process, needs to find and stop a daemon."""
+
+    role: str  # etcd | controlplane | agent | prometheus
+    name: str  # unique within the cluster: "etcd", "controlplane", "agent-2", ...
+    pid: int
+    create_time: float  # psutil's, to tell our process from a later one with the same pid
+    log: str = ""
+
+    @classmethod
+    def of(cls, role: str, name: str, pid: int, log_path: Path | str = "") -> ProcRecord:
+        try:
+            created = psutil.Process(pid).create_time()
+        except psutil.Error:
+            created = 0.0
+        return cls(role=role, name=name, pid=pid, create_time=created, log=str(log_path))
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> ProcRecord:
+        return cls(
+            role=str(data["role"]),
+            name=str(data["name"]),
+            pid=int(data["pid"]),
+            create_time=float(data.get("create_time", 0.0)),
+            log=str(data.get("log", "")),
+        )
+
+    def process(self) -> psutil.Process | None:
+        """The live process this record names, or None if it exited (or the pid now
+        belongs to someone else)."""
+        try:
+            proc = psutil.Process(self.pid)
+            # create_time has 10 ms resolution on Linux; a recycled pid is seconds apart.
+            if self.create_time and abs(proc.create_time() - self.create_time) > 1.0:
+                return None
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return proc
+        except psutil.Error:
+            return None
+
+    def alive(self) -> bool:
+        return self.process() is not None
+
+
+def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Starts ``argv`` with stdout and stderr appended to ``log_path``, in its own session:
+    a Ctrl-C or a closed terminal must not reach the daemons, which are stopped in order by
+    whoever owns the cluster."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as out:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+
+def stop_popen(proc: subprocess.Popen[bytes], name: str, timeout: float = 10) -> str:
+    """SIGTERM, wait up to ``timeout``, then SIGKILL; always reaps. Returns what happened."""
+    if proc.poll() is not None:
+        return f"{name} had already exited with code {proc.returncode}"
+    _signal_group(proc.pid, signal.SIGTERM)
+    # A stopped (SIGSTOPped) process cannot act on SIGTERM until continued.
+    _signal_group(proc.pid, signal.SIGCONT)
+    try:
+        proc.wait(timeout)
+        return f"{name} stopped (code {proc.returncode})"
+    except subprocess.TimeoutExpired:
+        log.warning("process ignored SIGTERM; killing it", extra=logs.kv(name=name, pid=proc.pid))
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        return f"{name} killed after ignoring SIGTERM for {timeout}s"
+
+
+def kill_popen(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL and reap: a crash, as fault tests want it."""
+    if proc.poll() is None:
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+def stop_record(record: ProcRecord, timeout: float = 10) -> str:
+    """Like ``stop_popen`` for a process we did not start (so cannot reap)."""
+    proc = record.process()
+    if proc is None:
+        return f"{record.name} was not running"
+    _signal_group(record.pid, signal.SIGTERM)
+    _signal_group(record.pid, signal.SIGCONT)
+    _, alive = psutil.wait_procs([proc], timeout=timeout)
+    if not alive:
+        return f"{record.name} stopped"
+    log.warning("process ignored SIGTERM; killing it", extra=logs.kv(name=record.name, pid=record.pid))
+    _signal_group(record.pid, signal.SIGKILL)
+    _, alive = psutil.wait_procs([proc], timeout=10)
+    if alive:
+        return f"{record.name} (pid {record.pid}) survived SIGKILL"
+    return f"{record.name} killed after ignoring SIGTERM for {timeout}s"
+
+
+def send(pid: int, sig: signal.Signals) -> None:
+    """A signal to one process (not its group): SIGSTOP/SIGCONT for freeze tests."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def log_tail(path: Path | str, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError as exc:
+        return f"(no log at {path}: {exc})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_until(condition, timeout: float, interval: float = 0.1) -> bool:
+    """Polls ``condition`` until truthy (True) or the deadline passes (False); exceptions
+    count as not yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                return True
+        except Exception:  # the thing polled may not be up yet
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    # Our daemons lead their own process group (start_new_session): signalling the group
+    # also reaches anything they spawned. Fall back to the pid for anything else.
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,151 @@
+"""A fleet of hollow nodes (real agents over an in-memory runtime, one process) against a
+real control-plane process on a real etcd: a service spread over three zones reaches
+RUNNING, scales in and out again, and stays balanced across the zones."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from shoal.local.etcd import EtcdProcess
+from shoal.netutil import free_port, wait_for_port
+from shoal.v1 import operator_pb2 as op
+from shoal.v1 import operator_pb2_grpc
+from shoal.v1 import resources_pb2 as r
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+NODES = 50
+ZONES = ("a", "b", "c")
+ZONE_ATTR = "ecs.availability-zone"
+TASKDEF = {"family": "hollow-web", "containerDefinitions": [
+    {"name": "web", "image": "shoal/busybox:latest", "cpu": 64, "memory": 128, "command": ["sleep", "3600"]}]}
+
+
+class Plane:
+    """etcd, a control plane and a hollow fleet, each a real process, stopped in reverse."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+        self.logs: list = []
+        self.etcd: EtcdProcess | None = None
+        self.channel: grpc.Channel | None = None
+
+    def start(self, base: Path) -> None:
+        self.etcd = EtcdProcess(base / "etcd", name="fleet-test", die_with_parent=True)
+        self.etcd.start(timeout=60)
+        port = free_port()
+        self.endpoint = f"127.0.0.1:{port}"
+        self._spawn([sys.executable, "-m", "controlplane", "--etcd", self.etcd.client_url, "--listen", self.endpoint,
+                     "--metrics-listen", f"127.0.0.1:{free_port()}", "--lease-ttl", "5", "--resync-interval", "1",
+                     "--name", "fleet-test"], base / "controlplane.log")
+        if not wait_for_port("127.0.0.1", port, 30):
+            raise RuntimeError(f"control plane did not start; see {base / 'controlplane.log'}")
+        self.channel = grpc.insecure_channel(self.endpoint)
+        self.api = operator_pb2_grpc.OperatorStub(self.channel)
+        self._spawn([sys.executable, "-m", "agent.fleet", "--endpoint", self.endpoint, "--count", str(NODES),
+                     "--zones", ",".join(ZONES), "--state-dir", str(base / "nodes"), "--agents-per-channel", "20"],
+                    base / "fleet.log")
+
+    def _spawn(self, argv: list[str], log_path: Path) -> None:
+        log = open(log_path, "w")  # noqa: SIM115 (closed in stop)
+        self.logs.append(log)
+        self.procs.append(subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in self.logs:
+            log.close()
+        if self.channel is not None:
+            self.channel.close()
+        if self.etcd is not None:
+            self.etcd.stop()
+
+
+@pytest.fixture
+def plane(tmp_path: Path) -> Iterator[Plane]:
+    p = Plane()
+    try:
+        p.start(tmp_path)
+        yield p
+    finally:
+        p.stop()
+
+
+def connected_nodes(api: operator_pb2_grpc.OperatorStub) -> dict[str, str]:
+    """node id -> zone, for every node whose agent is connected."""
+    arns = list(api.ListContainerInstances(op.ListContainerInstancesRequest(cluster="default")).arns)
+    if not arns:
+        return {}
+    nodes = api.DescribeContainerInstances(op.DescribeContainerInstancesRequest(
+        cluster="default", container_instances=arns)).container_instances
+    return {n.id: next(a.value for a in n.attributes if a.name == ZONE_ATTR) for n in nodes if n.agent_connected}
+
+
+def running_by_zone(api: operator_pb2_grpc.OperatorStub, zone_of: dict[str, str]) -> Counter:
+    arns: list[str] = []
+    token = ""
+    while True:
+        page = api.ListTasks(op.ListTasksRequest(cluster="default", service_name="web", desired_status="RUNNING",
+                                                 next_token=token))
+        arns += page.arns
+        token = page.next_token
+        if not token:
+            break
+    tasks = [t for i in range(0, len(arns), 100) for t in api.DescribeTasks(
+        op.DescribeTasksRequest(cluster="default", tasks=arns[i:i + 100])).tasks]
+    return Counter(zone_of[t.node_id] for t in tasks if t.last_status == "RUNNING")
+
+
+def settle(plane: Plane, zone_of: dict[str, str], count: int) -> Counter:
+    """Waits until the service has exactly ``count`` tasks RUNNING (and no others meant to run)."""
+    def done() -> Counter | None:
+        svc = plane.api.DescribeServices(op.DescribeServicesRequest(cluster="default", services=["web"])).services[0]
+        if svc.running_count != count or svc.pending_count:
+            return None
+        zones = running_by_zone(plane.api, zone_of)
+        return zones if sum(zones.values()) == count else None
+
+    return wait_for(done, 120, f"{count} tasks RUNNING", interval=0.5)
+
+
+def assert_balanced(zones: Counter, count: int) -> None:
+    assert sum(zones.values()) == count
+    assert set(zones) == set(ZONES), zones
+    assert max(zones.values()) - min(zones.values()) <= 1, zones
+
+
+def test_hollow_fleet_runs_a_zone_spread_service_and_scales_it(plane: Plane) -> None:
+    def all_connected() -> dict[str, str] | None:
+        nodes = connected_nodes(plane.api)
+        return nodes if len(nodes) == NODES else None
+
+    zone_of = wait_for(all_connected, 120, f"{NODES} hollow nodes connected", interval=0.5)
+    assert Counter(zone_of.values()) == {z: NODES // 3 + (1 if i < NODES % 3 else 0) for i, z in enumerate(ZONES)}
+    plane.api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(TASKDEF)))
+    plane.api.CreateService(op.CreateServiceRequest(
+        cluster="default", service_name="web", task_definition="hollow-web", desired_count=200,
+        placement_strategy=[r.PlacementStrategy(type="spread", field=f"attribute:{ZONE_ATTR}"),
+                            r.PlacementStrategy(type="binpack", field="memory")]))
+    assert_balanced(settle(plane, zone_of, 200), 200)
+
+    plane.api.UpdateService(op.UpdateServiceRequest(cluster="default", service="web", desired_count=100))
+    assert_balanced(settle(plane, zone_of, 100), 100)
+
+    plane.api.UpdateService(op.UpdateServiceRequest(cluster="default", service="web", desired_count=200))
+    assert_balanced(settle(plane, zone_of, 200), 200)

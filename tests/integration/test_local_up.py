@@ -1,0 +1,121 @@
+"""The quick start, as a user runs it: `shoal up --detach` brings up etcd, a control plane,
+three agents, Prometheus and the sample service; `shoal down` leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import grpc
+import pytest
+
+from shoal.local import cluster as localcluster
+from shoal.netutil import free_port
+from shoal.v1 import operator_pb2 as op
+from shoal.v1 import operator_pb2_grpc
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def shoal(*args: str, timeout: float = 420) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("SHOAL_ENDPOINT", None)
+    return subprocess.run([sys.executable, "-m", "shoal", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=REPO)
+
+
+def fetch(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+        return resp.read().decode()
+
+
+def web_tasks(stub: operator_pb2_grpc.OperatorStub) -> list:
+    arns = stub.ListTasks(op.ListTasksRequest(cluster="default", service_name="web", desired_status="RUNNING"),
+                          timeout=10).arns
+    if not arns:
+        return []
+    tasks = stub.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=list(arns)), timeout=10).tasks
+    return [t for t in tasks if t.last_status == "RUNNING"]
+
+
+def node_ids(state: Path) -> set[str]:
+    ids = set()
+    for path in state.glob("agents/agent-*/node.json"):
+        ids.add(json.loads(path.read_text())["node_id"])
+    return ids
+
+
+def node_containers(docker_client, ids: set[str]) -> list:
+    return [c for nid in ids for c in docker_client.containers.list(all=True, filters={"label": f"shoal.node={nid}"})]
+
+
+def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, docker_client) -> None:
+    state = tmp_path / "state"
+    api, metrics, prom = free_port(), free_port(), free_port()
+    try:
+        up = shoal("up", "--detach", "--state-dir", str(state), "--port", str(api), "--metrics-port", str(metrics),
+                   "--prometheus-port", str(prom), "--lease-ttl", "4", "--zones", "a,b,c")
+        assert up.returncode == 0, f"shoal up failed:\n{up.stdout}\n{up.stderr}"
+        assert "service 'web' answers at" in up.stdout, up.stdout + up.stderr
+
+        config = json.loads(localcluster.config_path(state).read_text())
+        assert config["endpoint"] == f"127.0.0.1:{api}"
+        assert config["prometheus"] == f"http://127.0.0.1:{prom}"
+        records = localcluster.recorded(state)
+        assert sorted(r.role for r in records) == ["agent", "agent", "agent", "controlplane", "etcd", "prometheus"]
+        assert all(r.alive() for r in records)
+
+        with grpc.insecure_channel(config["endpoint"]) as channel:
+            stub = operator_pb2_grpc.OperatorStub(channel)
+            tasks = wait_for(lambda: t if len(t := web_tasks(stub)) == 3 else None, 60, "3 web tasks RUNNING")
+        ports = [b.host_port for t in tasks for c in t.containers for b in c.network_bindings]
+        assert len(ports) == 3 and all(ports), ports
+        for port in ports:
+            page = wait_for(lambda p=port: fetch(p), 30, f"the sample page on port {port}")
+            assert page.startswith("hello from "), page
+        # Prometheus found the agents through the control plane's service discovery.
+        def agent_targets() -> int:
+            with urllib.request.urlopen(f"http://127.0.0.1:{prom}/api/v1/targets", timeout=5) as resp:
+                active = json.load(resp)["data"]["activeTargets"]
+            return sum(1 for t in active if t["labels"].get("job") == "shoal-agents")
+        wait_for(lambda: agent_targets() == 3, 60, "Prometheus scraping the 3 agents")
+
+        ids = node_ids(state)
+        assert len(ids) == 3
+        down = shoal("down", "--state-dir", str(state), timeout=180)
+        assert down.returncode == 0, f"shoal down failed:\n{down.stdout}\n{down.stderr}"
+        assert not [r.name for r in records if r.alive()], "processes left running after shoal down"
+        assert not node_containers(docker_client, ids), "containers left after shoal down"
+        assert not localcluster.config_path(state).exists()
+        assert not localcluster.pids_path(state).exists()
+    finally:
+        # Whatever failed above, leave nothing running.
+        if localcluster.pids_path(state).exists():
+            localcluster.stop_recorded(state)
+
+
+def test_up_reports_a_taken_port(tmp_path: Path, docker_client) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        up = shoal("up", "--detach", "--state-dir", str(tmp_path), "--port", str(port),
+                   "--metrics-port", "0", "--no-prometheus", "--no-sample", "--agents", "0", timeout=120)
+    assert up.returncode == 1
+    assert f"port {port}" in up.stderr and "already in use" in up.stderr, up.stderr
+    assert "Traceback" not in up.stderr
+    assert not localcluster.pids_path(tmp_path).exists()
+
+
+def test_down_without_a_cluster_says_so(tmp_path: Path) -> None:
+    down = shoal("down", "--state-dir", str(tmp_path), timeout=60)
+    assert down.returncode == 0, down.stderr
+    assert "nothing to stop" in down.stdout

@@ -1,0 +1,224 @@
+"""The ECS gateway in-process on an in-memory store, driven by boto3: error mapping to the
+SDK's typed exceptions, operations that need no controllers, and every response checked
+against botocore's model (the controllers' side is in tests/integration/test_ecs_gateway.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import grpc
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from google.protobuf import json_format
+
+from controlplane.api import accesskeys
+from controlplane.api.context import ApiContext, Policy
+from controlplane.ecs.errors import to_ecs_error
+from controlplane.ecs.server import EcsGateway, serve
+from controlplane.errors import ApiError, not_found
+from controlplane.store.base import StoreError
+from controlplane.store.memory import MemoryStore
+from shoal.netutil import free_port
+from shoal.v1 import accesskeys_pb2 as ak
+from shoal.validation import ValidationError
+from tests.ecs_model import check_output, validate_every_response
+
+WEB = {
+    "family": "web",
+    "containerDefinitions": [{"name": "web", "image": "shoal/busybox:latest", "memory": 64, "cpu": 128,
+                              "portMappings": [{"containerPort": 8080}], "essential": True}],
+    "tags": [{"key": "team", "value": "a"}],
+}
+
+RICH = {
+    "family": "rich",
+    "cpu": "0.5 vCPU",
+    "memory": "256",
+    "networkMode": "bridge",
+    "volumes": [{"name": "data", "host": {"sourcePath": "/srv/data"}},
+                {"name": "scratch", "dockerVolumeConfiguration": {"scope": "task", "driver": "local",
+                                                                  "labels": {"a": "b"}}}],
+    "containerDefinitions": [
+        {"name": "app", "image": "shoal/busybox:latest", "memoryReservation": 64, "essential": True,
+         "environment": [{"name": "A", "value": "1"}], "secrets": [{"name": "S", "valueFrom": "arn:x"}],
+         "healthCheck": {"command": ["CMD-SHELL", "true"], "interval": 10, "timeout": 5, "retries": 3},
+         "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
+         "mountPoints": [{"sourceVolume": "data", "containerPath": "/data", "readOnly": True}],
+         "ulimits": [{"name": "nofile", "softLimit": 1024, "hardLimit": 2048}],
+         "dockerLabels": {"team": "a"}, "stopTimeout": 10,
+         "linuxParameters": {"initProcessEnabled": True},
+         "restartPolicy": {"enabled": True, "ignoredExitCodes": [0], "restartAttemptPeriod": 60}},
+        {"name": "init", "image": "shoal/busybox:latest", "memory": 32, "essential": False,
+         "command": ["true"], "volumesFrom": [{"sourceContainer": "app"}]},
+    ],
+    "placementConstraints": [{"type": "memberOf", "expression": "attribute:ecs.os-type == linux"}],
+    "requiresCompatibilities": ["EC2"],
+    "pidMode": "host",
+}
+
+
+@pytest.fixture
+def gateway() -> Iterator[tuple[ApiContext, EcsGateway]]:
+    store = MemoryStore()
+    # Everything allowed, so that every task definition member can be registered and echoed.
+    ctx = ApiContext(store, policy=Policy(True, True, True, True))
+    ctx.ensure_default_cluster()
+    gw = serve("127.0.0.1", free_port(), ctx)
+    try:
+        yield ctx, gw
+    finally:
+        gw.close()
+        store.close()
+
+
+def ecs_client(gw: EcsGateway, key: str, secret: str):
+    return boto3.client(
+        "ecs", endpoint_url=f"http://{gw.address}", region_name="us-east-1",
+        aws_access_key_id=key, aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+@pytest.fixture
+def ecs(gateway):
+    ctx, gw = gateway
+    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(description="unit"))
+    client = ecs_client(gw, key.access_key_id, key.secret_access_key)
+    client.seen = validate_every_response(client)
+    return client
+
+
+def test_error_mapping() -> None:
+    err = to_ecs_error(not_found("cluster: nope", "ClusterNotFoundException"), "DescribeServices")
+    assert (err.status, err.body()) == (400, {"__type": "ClusterNotFoundException", "message": "cluster: nope"})
+    err = to_ecs_error(ApiError(grpc.StatusCode.NOT_FOUND, "x"), "Op")
+    assert err.ecs_type == "ClientException"
+    err = to_ecs_error(ValidationError("containerDefinitions[0].image", "required"), "RegisterTaskDefinition")
+    assert (err.ecs_type, err.message) == ("InvalidParameterException", "containerDefinitions[0].image: required")
+    err = to_ecs_error(json_format.ParseError("Failed to parse desiredCount field"), "CreateService")
+    assert err.ecs_type == "InvalidParameterException" and "desiredCount" in err.message
+    assert to_ecs_error(StoreError("etcd down"), "ListClusters").status == 500
+    bug = to_ecs_error(KeyError("secret internals"), "ListClusters")
+    assert (bug.status, bug.ecs_type) == (500, "ServerException") and "secret internals" not in bug.message
+
+
+def test_clusters_and_paging(ecs) -> None:
+    for name in ("c1", "c2", "c3"):
+        assert ecs.create_cluster(clusterName=name)["cluster"]["status"] == "ACTIVE"
+    first = ecs.list_clusters(maxResults=2)
+    rest = ecs.list_clusters(maxResults=2, nextToken=first["nextToken"])
+    assert len(first["clusterArns"]) == 2 and "nextToken" not in rest
+    assert len(first["clusterArns"] + rest["clusterArns"]) == 4
+    arn = first["clusterArns"][0]
+    resp = ecs.describe_clusters(clusters=[arn, "c2", "missing"])
+    assert [c["clusterName"] for c in resp["clusters"]] == ["c1", "c2"]
+    assert resp["failures"][0]["reason"] == "MISSING"
+    assert ecs.delete_cluster(cluster="c3")["cluster"]["status"] == "INACTIVE"
+    with pytest.raises(ecs.exceptions.ClusterNotFoundException):
+        ecs.delete_cluster(cluster="c3")
+
+
+def test_task_definitions_tags_and_tasks(ecs) -> None:
+    td = ecs.register_task_definition(**WEB)
+    assert td["taskDefinition"]["revision"] == 1 and td["tags"] == [{"key": "team", "value": "a"}]
+    arn = td["taskDefinition"]["taskDefinitionArn"]
+    described = ecs.describe_task_definition(taskDefinition="web", include=["TAGS"])
+    assert described["tags"] == [{"key": "team", "value": "a"}]
+    assert "tags" not in ecs.describe_task_definition(taskDefinition="web:1")
+    assert ecs.list_task_definitions(familyPrefix="we")["taskDefinitionArns"] == [arn]
+    assert ecs.list_task_definition_families()["families"] == ["web"]
+
+    ecs.tag_resource(resourceArn=arn, tags=[{"key": "team", "value": "b"}, {"key": "env", "value": "dev"}])
+    ecs.untag_resource(resourceArn=arn, tagKeys=["env"])
+    assert ecs.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "team", "value": "b"}]
+
+    # No nodes: the tasks wait in PROVISIONING, which is still a well-formed answer.
+    run = ecs.run_task(taskDefinition="web", count=2, startedBy="unit", tags=[{"key": "k", "value": "v"}])
+    task_arns = [t["taskArn"] for t in run["tasks"]]
+    assert len(task_arns) == 2 and all(t["lastStatus"] == "PROVISIONING" for t in run["tasks"])
+    assert sorted(ecs.list_tasks(startedBy="unit")["taskArns"]) == sorted(task_arns)
+    resp = ecs.describe_tasks(tasks=[task_arns[0], "nope"], include=["TAGS"])
+    assert resp["tasks"][0]["tags"] == [{"key": "k", "value": "v"}]
+    assert resp["failures"] == [{"arn": "nope", "reason": "MISSING"}]
+    assert ecs.stop_task(task=task_arns[0], reason="done")["task"]["desiredStatus"] == "STOPPED"
+    assert ecs.start_task(taskDefinition="web", containerInstances=["nope"])["failures"][0]["reason"] == "MISSING"
+
+    assert ecs.deregister_task_definition(taskDefinition="web:1")["taskDefinition"]["status"] == "INACTIVE"
+    assert set(ecs.seen) >= {"RegisterTaskDefinition", "DescribeTaskDefinition", "RunTask", "DescribeTasks",
+                             "TagResource", "ListTagsForResource", "StopTask", "StartTask"}
+
+
+def test_every_task_definition_member_fits_the_model(ecs) -> None:
+    td = ecs.register_task_definition(**RICH)["taskDefinition"]
+    assert (td["cpu"], td["memory"]) == ("512", "256")
+    assert td["containerDefinitions"][0]["healthCheck"]["retries"] == 3
+    assert "DescribeTaskDefinition" not in ecs.seen and "RegisterTaskDefinition" in ecs.seen
+    ecs.describe_task_definition(taskDefinition="rich:1")
+
+
+def test_bad_requests_raise_the_sdks_typed_exceptions(ecs) -> None:
+    with pytest.raises(ecs.exceptions.ClusterNotFoundException):
+        ecs.list_services(cluster="nope")
+    with pytest.raises(ecs.exceptions.ServiceNotFoundException):
+        ecs.update_service(service="nope", desiredCount=1)
+    with pytest.raises(ecs.exceptions.ClientException):
+        ecs.describe_task_definition(taskDefinition="nope")
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
+        ecs.register_task_definition(family="bad", containerDefinitions=[{"name": "x", "memory": 64}])
+    assert "image" in caught.value.response["Error"]["Message"]
+    ecs.register_task_definition(**WEB)
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.create_service(serviceName="s", taskDefinition="web", desiredCount=1,
+                           placementStrategy=[{"type": "binpack", "field": "nonsense"}])
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.run_task(taskDefinition="web", launchType="FARGATE")
+    with pytest.raises(ecs.exceptions.ResourceNotFoundException):
+        ecs.list_tags_for_resource(resourceArn="arn:aws:ecs:local:000000000000:task/default/nope")
+
+
+def test_service_responses_match_the_model(ecs) -> None:
+    ecs.register_task_definition(**WEB)
+    svc = ecs.create_service(serviceName="web", taskDefinition="web", desiredCount=2,
+                             deploymentConfiguration={"maximumPercent": 150, "minimumHealthyPercent": 50,
+                                                      "deploymentCircuitBreaker": {"enable": True,
+                                                                                   "rollback": True}})["service"]
+    assert (svc["desiredCount"], svc["runningCount"], len(svc["deployments"])) == (2, 0, 1)
+    assert svc["deploymentConfiguration"]["maximumPercent"] == 150
+    updated = ecs.update_service(service=svc["serviceArn"], desiredCount=0, placementConstraints=[])["service"]
+    assert updated["desiredCount"] == 0
+    assert ecs.describe_services(services=["web", "gone"])["failures"][0]["reason"] == "MISSING"
+    assert ecs.list_services()["serviceArns"] == [svc["serviceArn"]]
+    assert ecs.delete_service(service="web")["service"]["status"] == "DRAINING"
+
+
+def test_refused_requests(gateway) -> None:
+    ctx, gw = gateway
+    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest())
+    with pytest.raises(ClientError) as caught:
+        ecs_client(gw, key.access_key_id, "wrong").list_clusters()
+    assert caught.value.response["Error"]["Code"] == "InvalidSignatureException"
+    with pytest.raises(ClientError) as caught:
+        ecs_client(gw, "AKSHZZZZZZZZZZZZZZZZ", "whatever").list_clusters()
+    assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    accesskeys.delete(ctx, ak.DeleteAccessKeyRequest(access_key_id=key.access_key_id))
+    with pytest.raises(ClientError) as caught:
+        ecs_client(gw, key.access_key_id, key.secret_access_key).list_clusters()
+    assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_access_keys_never_list_their_secrets(gateway) -> None:
+    ctx, _ = gateway
+    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(description="ci"))
+    assert key.access_key_id.startswith("AKSH") and len(key.access_key_id) == 20 and len(key.secret_access_key) == 40
+    listed = accesskeys.list_(ctx, ak.ListAccessKeysRequest()).access_keys
+    assert [(k.access_key_id, k.secret_access_key, k.description) for k in listed] == [(key.access_key_id, "", "ci")]
+    assert accesskeys.secret_for(ctx, key.access_key_id) == key.secret_access_key
+    with pytest.raises(ApiError):
+        accesskeys.delete(ctx, ak.DeleteAccessKeyRequest(access_key_id="bogus"))
+
+
+def test_checker_catches_shoal_only_fields() -> None:
+    with pytest.raises(AssertionError, match="nodeId"):
+        check_output("DescribeTasks", {"tasks": [{"taskArn": "a", "nodeId": "n"}], "failures": []})

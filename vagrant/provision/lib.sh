@@ -1,0 +1,119 @@
+# Shared by the provisioning scripts (sourced, never run). Vagrant uploads each script on
+# its own, so they find this file in the synced repo: ${SHOAL_SRC:-/opt/shoal}.
+#
+# Every step is idempotent: files are rewritten only when their content changes, services
+# are restarted only when their configuration did. Without systemd as PID 1 (a container,
+# as in the tests) units are installed but not started, and the scripts say what they
+# would have started.
+
+SHOAL_SRC=${SHOAL_SRC:-/opt/shoal}
+SHOAL_VENV=${SHOAL_VENV:-/opt/shoal-venv}
+SHOAL_GRPC_PORT=7400
+SHOAL_METRICS_PORT=7401
+SHOAL_AGENT_METRICS_PORT=7402
+
+say() { echo "provision[${0##*/}]: $*"; }
+die() { echo "provision[${0##*/}]: error: $*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (vagrant's shell provisioner does)"
+[ -f "$SHOAL_SRC/pyproject.toml" ] || die "SHOAL_SRC=$SHOAL_SRC does not hold the Shoal repo (no pyproject.toml)"
+
+# sd_booted(3): systemd is PID 1 exactly when this directory exists.
+have_systemd() { [ -d /run/systemd/system ]; }
+
+# Arguments arrive from the Vagrantfile (or a person); each is checked against a strict
+# pattern before use, so nothing in them can become shell syntax or a second flag.
+check_ipv4() {
+  local name=$1 value=$2 octet
+  [[ $value =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$ ]] \
+    || die "$name: expected an IPv4 address like 192.168.56.10, got '$value'"
+  for octet in "${BASH_REMATCH[@]:1}"; do
+    [ "$((10#$octet))" -le 255 ] || die "$name: octet $octet of '$value' is over 255"
+  done
+}
+check_word() {  # name value: lowercase letters, digits and inner dashes, like a zone or hostname
+  local name=$1 value=$2
+  [[ $value =~ ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ]] \
+    || die "$name: expected lowercase letters, digits and dashes (at most 63), got '$value'"
+}
+
+# apt_install PKG...: installs the packages that are not installed yet (one apt run).
+apt_install() {
+  local pkg missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    say "packages already installed: $*"
+    return 0
+  fi
+  say "installing ${missing[*]}"
+  local made_policy=0
+  # Without systemd, maintainer scripts would start etcd, Prometheus and dockerd through
+  # their init scripts inside whatever runs us; policy-rc.d tells invoke-rc.d not to.
+  if ! have_systemd && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends -o Dpkg::Use-Pty=0 "${missing[@]}"
+  if [ "$made_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+}
+
+# put_file DEST MODE < content: writes DEST only when the content or mode differs, and
+# sets WROTE to 1 when it wrote, 0 when DEST was already right. (A status return would
+# have to be tested in an `if`, where bash ignores `set -e` for the whole function.)
+WROTE=0
+put_file() {
+  local dest=$1 mode=$2 tmp
+  mkdir -p "${dest%/*}"
+  tmp=$(mktemp "${dest%/*}/.${dest##*/}.XXXXXX")
+  cat > "$tmp"
+  chmod "$mode" "$tmp"
+  if [ -f "$dest" ] && cmp -s "$tmp" "$dest" && [ "$(stat -c %a "$dest")" = "$mode" ]; then
+    rm -f "$tmp"
+    WROTE=0
+    return 0
+  fi
+  mv -f "$tmp" "$dest"
+  say "wrote $dest"
+  WROTE=1
+}
+
+# install_unit NAME: copies deploy/systemd/NAME from the repo; sets WROTE like put_file.
+install_unit() {
+  local src="$SHOAL_SRC/deploy/systemd/$1"
+  [ -f "$src" ] || die "missing unit file $src"
+  put_file "/etc/systemd/system/$1" 644 < "$src"
+}
+
+# service_up NAME CHANGED: enables and starts NAME, restarting it when CHANGED is 1.
+service_up() {
+  local name=$1 changed=$2
+  if ! have_systemd; then
+    say "no systemd as PID 1 (PID 1 is $(cat /proc/1/comm 2>/dev/null || echo unknown)):" \
+        "would run: systemctl enable --now $name$([ "$changed" = 1 ] && echo " && systemctl restart $name")"
+    return 0
+  fi
+  systemctl daemon-reload
+  systemctl enable --quiet "$name"
+  if [ "$changed" = 1 ]; then
+    systemctl restart "$name"
+    say "restarted $name (its configuration changed)"
+  elif systemctl is-active --quiet "$name"; then
+    say "$name already running"
+  else
+    systemctl start "$name"
+    say "started $name"
+  fi
+}
+
+# The join-token feature (TLS + `shoal token`) may or may not be in this checkout; the
+# scripts ask the installed CLI instead of guessing from the version.
+have_join_tokens() { "$SHOAL_VENV/bin/shoal" token --help >/dev/null 2>&1; }
+
+check_token() {
+  [[ $1 =~ ^[A-Za-z0-9._~+/=:-]{16,512}$ ]] || die "join token: expected 16-512 characters of [A-Za-z0-9._~+/=:-]"
+}

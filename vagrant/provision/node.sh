@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# A node VM: `shoal agent` as a systemd service, joining the control plane on boot.
+#   node.sh CP_ADDRESS ZONE NODE_ADDRESS
+# CP_ADDRESS: the control plane's IPv4; ZONE: ecs.availability-zone (a, b, c, ...);
+# NODE_ADDRESS: this VM's private IPv4, which the agent registers so Prometheus (told by
+# the control plane's /sd) scrapes its metrics there. The node name is the hostname.
+# When `shoal token` exists, the agent joins with the token from SHOAL_JOIN_TOKEN_FILE
+# [/vagrant/.shoal/join-token], which the control-plane VM wrote. Run common.sh first.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "${SHOAL_SRC:-/opt/shoal}/vagrant/provision/lib.sh"
+
+[ $# -eq 3 ] || die "usage: node.sh CP_ADDRESS ZONE NODE_ADDRESS"
+cp_ip=$1 zone=$2 node_ip=$3
+check_ipv4 CP_ADDRESS "$cp_ip"
+check_word ZONE "$zone"
+check_ipv4 NODE_ADDRESS "$node_ip"
+name=$(hostname)
+check_word hostname "$name"
+[ -x "$SHOAL_VENV/bin/shoal" ] || die "$SHOAL_VENV/bin/shoal missing: run common.sh first"
+
+if have_join_tokens; then
+  token_file=${SHOAL_JOIN_TOKEN_FILE:-/vagrant/.shoal/join-token}
+  [ -s "$token_file" ] || die "no join token at $token_file: bring up cp first (vagrant up cp), then" \
+                              "'vagrant provision $name' (rsync folders: 'vagrant reload $name --provision')"
+  token=$(tr -d '[:space:]' < "$token_file")
+  check_token "$token"
+  join=(--join "$cp_ip:$SHOAL_GRPC_PORT" --token "$token")
+  say "joining $cp_ip:$SHOAL_GRPC_PORT with the token from $token_file"
+else
+  join=(--endpoint "$cp_ip:$SHOAL_GRPC_PORT")
+  say "this shoal has no 'shoal token' command: connecting to $cp_ip:$SHOAL_GRPC_PORT without a token"
+fi
+args=("${join[@]}" --name "$name" --zone "$zone" --address "$node_ip"
+      --metrics-address 0.0.0.0 --metrics-port "$SHOAL_AGENT_METRICS_PORT")
+
+# 600: the arguments may hold the join token.
+put_file /etc/default/shoal-agent 600 <<EOF
+# Written by Shoal's vagrant/provision/node.sh; see deploy/systemd/shoal-agent.default.
+SHOAL_AGENT_ARGS="${args[*]}"
+EOF
+changed=$WROTE
+install_unit shoal-agent.service
+changed=$((changed | WROTE))
+
+if [ "${SHOAL_PROVISION_SKIP_DOCKER:-0}" != 1 ]; then
+  service_up docker 0
+elif have_systemd; then
+  say "warning: SHOAL_PROVISION_SKIP_DOCKER=1 on a real node: the agent will wait for a Docker engine"
+fi
+service_up shoal-agent "$changed"
+say "done: node $name in zone $zone, metrics on $node_ip:$SHOAL_AGENT_METRICS_PORT"
