@@ -40,6 +40,7 @@ class Registration:
     address: str = "127.0.0.1"
     metrics_port: int = 0
     state_dir: str = ""
+    dynamic_ports: tuple[int, int] = (0, 0)
 
 
 def backoff(attempt: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
@@ -87,6 +88,8 @@ class GatewayClient:
             address=self.reg.address,
             metrics_port=self.reg.metrics_port,
             agent_version=AGENT_VERSION,
+            dynamic_port_low=self.reg.dynamic_ports[0],
+            dynamic_port_high=self.reg.dynamic_ports[1],
         )
 
     def _register(self, stub: agent_pb2_grpc.AgentGatewayStub) -> agent_pb2.RegisterNodeResponse:

@@ -43,6 +43,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--docker-host", default=os.environ.get("DOCKER_HOST", ""), help="default: DOCKER_HOST or socket")
     p.add_argument("--gc-delay", type=float, default=30.0, help="seconds before stopped containers are removed")
     p.add_argument("--stop-timeout", type=int, default=30, help="default seconds from SIGTERM to SIGKILL")
+    p.add_argument("--dynamic-ports", default="", metavar="LOW-HIGH",
+                   help="host ports for hostPort 0 (default 32768-60999); agents sharing a dockerd need disjoint ones")
     p.add_argument("--bind-ip", default="0.0.0.0", help="host IP that published ports bind on")
     p.add_argument("--resync-interval", type=float, default=10.0, help="seconds between full resyncs")
     p.add_argument("--log-level", default=os.environ.get("SHOAL_LOG_LEVEL", "INFO"))
@@ -63,6 +65,15 @@ def _attributes(args: argparse.Namespace) -> dict[str, str]:
             raise UsageError(f"--attribute {item!r}: expected KEY=VALUE")
         attrs[key.strip()] = value
     return attrs
+
+
+def _dynamic_ports(value: str) -> tuple[int, int]:
+    if not value:
+        return (0, 0)
+    low, sep, high = value.partition("-")
+    if not (sep and low.isdigit() and high.isdigit() and 1024 <= int(low) < int(high) <= 65535):
+        raise UsageError(f"--dynamic-ports {value!r}: expected LOW-HIGH within 1024-65535, LOW < HIGH")
+    return int(low), int(high)
 
 
 def _endpoints(value: str) -> list[str]:
@@ -97,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         attrs = _attributes(args)
         endpoints = _endpoints(args.endpoint)
+        _dynamic_ports(args.dynamic_ports)  # refuse a bad value before anything starts
         for flag, value in (("--cpu-units", args.cpu_units), ("--memory-mib", args.memory_mib),
                             ("--stop-timeout", args.stop_timeout), ("--gc-delay", args.gc_delay)):
             if value < 0:
@@ -132,7 +144,8 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
     metrics.attach(agent)
     reg = Registration(cluster=args.cluster, hostname=args.name, cpu_units=args.cpu_units or host.cpu_units(),
                        memory_mib=args.memory_mib or host.memory_mib(), attributes=attrs, address=args.address,
-                       metrics_port=metrics_port, state_dir=args.state_dir)
+                       metrics_port=metrics_port, state_dir=args.state_dir,
+                       dynamic_ports=_dynamic_ports(args.dynamic_ports))
     client = GatewayClient(endpoints, reg, agent, host)
     stop = threading.Event()
 

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/bootstrap.sh
+bash scripts/ci-vagrant.sh --install-only  # vagrant + debootstrap, so the Vagrant lab tests run instead of skipping
 # The venv's python, ruff and grpc_tools come first (gen-proto runs plain `python`).
 export PATH="$PWD/.venv/bin:$PATH"
 

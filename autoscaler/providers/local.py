@@ -15,6 +15,7 @@ state_dir, endpoint (default: the autoscaler's), metrics_address, log_level, sto
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -127,6 +128,8 @@ class LocalNodeProvider(NodeProvider):
             # the name can never come back as the old node.
             with contextlib.suppress(OSError):
                 shutil.copy(node_dir / "agent.log", self.root / f"{node_id}.terminated.log")
+            with contextlib.suppress(OSError):
+                shutil.copy(node_dir / "state" / "node.json", self.root / f"{node_id}.terminated.node.json")
             shutil.rmtree(node_dir, ignore_errors=True)
         log.info("terminated local node", extra=logs.kv(node=node_id))
 
@@ -181,3 +184,30 @@ def _process(pid_file: Path) -> psutil.Process | None:
 def _alive(pid_file: Path) -> bool:
     return _process(pid_file) is not None
 
+
+
+def node_ids(state_dir: Path) -> set[str]:
+    """The control-plane node ids of every local node under an autoscaler state dir
+    (<state_dir>/<capacity provider>/<node>/state/node.json), terminated ones included:
+    their stopped containers may outlive them."""
+    out = set()
+    root = Path(state_dir)
+    for path in [*root.glob("*/*/state/node.json"), *root.glob("*/*.terminated.node.json")]:
+        try:
+            out.add(str(json.loads(path.read_text())["node_id"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+def stop_all(state_dir: Path, stop_timeout: int = 20) -> list[str]:
+    """Terminates every running local node under an autoscaler state dir (for `shoal down`
+    and test teardown, once the autoscaler itself has stopped). One sentence per node."""
+    said = []
+    for cp_dir in sorted(p for p in Path(state_dir).glob("*") if p.is_dir()):
+        ctx = ProviderContext(capacity_provider=cp_dir.name, cluster="", endpoint="", state_dir=cp_dir)
+        provider = LocalNodeProvider({"stop_timeout": str(stop_timeout)}, ctx)
+        for node in provider.non_terminated_nodes():
+            provider.terminate_node(node.id)
+            said.append(f"stopped local node {node.name} of capacity provider {cp_dir.name}")
+    return said

@@ -86,6 +86,8 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
             node.agent_version = request.agent_version
             del node.attributes[:]
             node.attributes.extend(request.attributes)
+            node.dynamic_port_low = request.dynamic_port_low
+            node.dynamic_port_high = request.dynamic_port_high
             try:
                 if rec is None:
                     self.ctx.store.create(keys.node(cluster, node_id), node.SerializeToString())
@@ -309,6 +311,9 @@ def _check_registration(req: agent_pb2.RegisterNodeRequest) -> None:
         raise invalid("cpuUnits: must be between 1 and 1048576")
     if req.memory_mib <= 0 or req.memory_mib > 64 * 1024 * 1024:
         raise invalid("memoryMib: must be positive")
+    low, high = req.dynamic_port_low, req.dynamic_port_high
+    if (low or high) and not 1024 <= low < high <= 65535:
+        raise invalid("dynamicPortLow/dynamicPortHigh: need 1024 <= low < high <= 65535")
     if len(req.attributes) > _MAX_ATTRIBUTES:
         raise invalid(f"attributes: at most {_MAX_ATTRIBUTES}")
     for i, attr in enumerate(req.attributes):

@@ -19,7 +19,12 @@ def page(items: list[str], max_results: int, next_token: str) -> op.ListResponse
             after = base64.urlsafe_b64decode(next_token.encode()).decode()
         except Exception as exc:
             raise invalid("nextToken: not a token this API returned") from exc
-        start = next((i for i, item in enumerate(items) if item > after), len(items))
+        # Items come in the store's key order, which is not always string order (":10"
+        # sorts before ":9"): resume right after the exact item, else after its sort place.
+        try:
+            start = items.index(after) + 1
+        except ValueError:
+            start = next((i for i, item in enumerate(items) if item > after), len(items))
     chunk = items[start : start + limit]
     token = ""
     if start + limit < len(items) and chunk:

@@ -1,5 +1,5 @@
-"""Forgets stopped tasks once they are older than the retention period (ECS keeps a
-stopped task visible for about an hour)."""
+"""Forgets stopped tasks and deleted (INACTIVE) services once they are older than the
+retention period (ECS keeps them visible for about an hour)."""
 
 from __future__ import annotations
 
@@ -25,4 +25,19 @@ class TaskGC:
                 except Conflict:
                     continue
                 removed += 1
-        return f"forgot {removed} tasks stopped over {self.retention:.0f}s ago" if removed else ""
+        forgotten = 0
+        for rec in view.services:
+            svc = rec.msg
+            deleted_at = svc.events[0].created_at if svc.events else 0
+            if svc.status == "INACTIVE" and deleted_at < cutoff:
+                try:
+                    self.writer.commit([Compare(rec.key, rec.mod_revision)], [], [rec.key])
+                except Conflict:
+                    continue
+                forgotten += 1
+        said = []
+        if removed:
+            said.append(f"forgot {removed} tasks stopped over {self.retention:.0f}s ago")
+        if forgotten:
+            said.append(f"forgot {forgotten} services deleted over {self.retention:.0f}s ago")
+        return "; ".join(said)

@@ -22,6 +22,30 @@ from shoal.v1 import resources_pb2 as r
 FAILURE_CODES = ("TaskFailedToStart", "EssentialContainerExited")
 
 
+# ECS throttles a service whose tasks keep failing to start; so do we: after
+# THROTTLE_AFTER quick failures of the current deployment, launches wait
+# THROTTLE_BASE * 2^(failures - THROTTLE_AFTER) seconds (at most THROTTLE_MAX) after the
+# last failure, instead of churning through hundreds of tasks.
+THROTTLE_AFTER = 3
+THROTTLE_BASE = 2.0
+THROTTLE_MAX = 300.0
+QUICK_FAILURE = 10.0
+
+
+def launch_delay(tasks: list[Record[r.Task]], deployment_id: str, now: float) -> float:
+    """Seconds the service must still wait before starting tasks (0: go ahead)."""
+    failed_at = sorted(
+        t.msg.stopped_at for t in tasks
+        if t.msg.deployment_id == deployment_id and t.msg.last_status == "STOPPED"
+        and t.msg.stop_code in FAILURE_CODES
+        and (not t.msg.started_at or t.msg.stopped_at - t.msg.started_at < QUICK_FAILURE)
+    )
+    if len(failed_at) < THROTTLE_AFTER:
+        return 0.0
+    delay = min(THROTTLE_BASE * 2 ** (len(failed_at) - THROTTLE_AFTER), THROTTLE_MAX)
+    return max(0.0, failed_at[-1] + delay - now)
+
+
 def breaker_threshold(desired: int) -> int:
     """ECS: half the desired count, at least 3 and at most 200."""
     return min(200, max(3, math.ceil(desired * 0.5)))
@@ -50,6 +74,8 @@ class ServiceController:
     def _one(self, view: View, rec: Record[r.Service], tasks: list[Record[r.Task]]) -> str:
         svc = clone(rec.msg)
         live = [t for t in tasks if t.msg.desired_status == "RUNNING" and is_live(t.msg)]
+        if svc.status == "INACTIVE":
+            return ""
         if svc.status == "DRAINING":
             return self._drain_deleted(view, rec, tasks, live)
         SERVICE_DESIRED.labels(svc.cluster, svc.service_name).set(svc.desired_count)
@@ -120,6 +146,11 @@ class ServiceController:
         missing = desired - len(new)
         room = max_total - len(live)
         start = min(missing, room)
+        wait = launch_delay(tasks, primary.id, time.time()) if start > 0 else 0.0
+        if wait > 0:
+            did.append(f"holding {start} task launches for {wait:.0f}s: tasks keep failing to start")
+            add_event(svc, f"(service {svc.service_name}) is unable to consistently start tasks successfully.")
+            start = 0
         if start > 0 and td is not None and not halted:
             created = self.writer.commit_many([task_write(None, new_task(
                 svc.cluster, td, arns=self.arns, group=f"service:{svc.service_name}",
@@ -250,5 +281,11 @@ class ServiceController:
             return f"{svc.service_name}: stopping {len(live)} tasks of the deleted service"
         if any(is_live(t.msg) for t in tasks):
             return ""
-        self.writer.commit([Compare(rec.key, rec.mod_revision)], [], [rec.key])
+        # ECS keeps a deleted service visible as INACTIVE for a while (waiters rely on it);
+        # TaskGC forgets it after the retention period.
+        done = clone(svc)
+        done.status = "INACTIVE"
+        done.running_count = done.pending_count = 0
+        add_event(done, f"(service {svc.service_name}) was deleted.")
+        self.writer.commit([Compare(rec.key, rec.mod_revision)], [(rec.key, done)])
         return f"{svc.service_name}: deleted (no tasks left)"

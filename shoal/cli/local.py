@@ -111,7 +111,7 @@ def up(a) -> int:
         except BaseException:
             cluster.stop()
             raise
-        _print_summary(cluster, state, tasks, a.detach)
+        _print_summary(cluster, state, tasks, a.detach, sample=not a.no_sample)
         if a.detach:
             return 0
         return _run_foreground(cluster)
@@ -152,7 +152,8 @@ def _run_foreground(cluster: LocalCluster) -> int:
             idle.wait(1.0)
             gone = cluster.core_exited()
             if gone:
-                print(f"shoal: {', '.join(gone)} exited; stopping the cluster", file=sys.stderr, flush=True)
+                print(f"shoal: {' and '.join(gone)} exited (`shoal down`, or a crash: see {cluster.logs_dir}); "
+                      "stopping the rest", file=sys.stderr, flush=True)
                 cluster.stop()
                 return 1
     except KeyboardInterrupt:
@@ -216,7 +217,7 @@ def _call(method, request, ok_if_exists: bool = False):
         raise CliError(f"{type(request).__name__.removesuffix('Request')}: {exc.details()}") from None
 
 
-def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], detached: bool) -> None:
+def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], detached: bool, sample: bool) -> None:
     nodes = ", ".join(f"{a.name} ({a.zone})" for a in cluster.agents.values())
     lines = [
         "",
@@ -245,8 +246,11 @@ def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], deta
         "  shoal node list",
         "  shoal service list",
         "  shoal task list",
-        f"  shoal service update {SAMPLE_SERVICE} --desired 5",
     ]
+    if sample:
+        lines.append(f"  shoal service update {SAMPLE_SERVICE} --desired 5")
+    else:
+        lines.append(f"  shoal taskdef register {SAMPLE_TASKDEF}")
     if cluster.prometheus_url:
         lines.append(f"  open {cluster.prometheus_url}/targets")
     if detached:

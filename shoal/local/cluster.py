@@ -45,9 +45,6 @@ log = logging.getLogger(__name__)
 CLUSTER = "default"
 DEFAULT_ZONES = ("zone-a", "zone-b", "zone-c")
 HOST = "127.0.0.1"
-# Node attribute giving an agent's dynamic host-port range ("LOW-HIGH"). Agents sharing one
-# dockerd are separate nodes to the scheduler, which would hand each the same first port.
-DYNAMIC_PORTS_ATTRIBUTE = "shoal.dynamic-ports"
 # Below Linux's ephemeral range (32768-60999), where outgoing connections take ports.
 _DYNAMIC_PORTS_AREA = (20000, 32700)
 # The daemons run from the same source tree as this module, installed or not.
@@ -390,7 +387,7 @@ class LocalCluster:
         agent.state_dir.mkdir(parents=True, exist_ok=True)
         attributes = []
         if agent.dynamic_ports:
-            attributes = ["--attribute", f"{DYNAMIC_PORTS_ATTRIBUTE}={agent.dynamic_ports[0]}-{agent.dynamic_ports[1]}"]
+            attributes = ["--dynamic-ports", f"{agent.dynamic_ports[0]}-{agent.dynamic_ports[1]}"]
         argv = [
             sys.executable, "-m", "agent",
             "--endpoint", self.endpoint,

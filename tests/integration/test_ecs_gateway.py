@@ -173,8 +173,10 @@ def test_boto3_and_aws_cli_drive_a_service(plane: Plane) -> None:
     with pytest.raises(ecs.exceptions.InvalidParameterException):
         ecs.delete_service(service="web")  # still scaled up
     assert ecs.delete_service(service="web", force=True)["service"]["status"] == "DRAINING"
-    # Shoal removes a deleted service once its tasks are gone (ECS would keep it INACTIVE a while).
-    wait_for(lambda: ecs.describe_services(services=["web"])["failures"], 60, "the deleted service to be gone")
+    # As in ECS, a deleted service stays visible as INACTIVE once its tasks are gone.
+    waited = aws(plane, key, "wait", "services-inactive", "--cluster", "default", "--services", "web")
+    assert waited.returncode == 0, waited.stderr
+    assert ecs.describe_services(services=["web"])["services"][0]["status"] == "INACTIVE"
     assert {"DescribeServices", "DescribeTasks", "UpdateContainerInstancesState", "StartTask"} <= set(seen)
 
 

@@ -238,10 +238,10 @@ def test_provisioning_installs_units_without_systemd(provisioned: dict[str, str]
     for unit in ("shoal-agent.service", "shoal-controlplane.service"):
         code, text = run_in(lab_container, "cat", f"/etc/systemd/system/{unit}")
         assert code == 0 and text == (REPO / "deploy/systemd" / unit).read_text(), f"{unit} not installed as shipped"
-    for cmd in (["shoal", "--help"], ["shoal", "agent", "--help"], ["shoal", "controlplane", "--help"]):
-        for prefix in ("/opt/shoal-venv/bin/", "/usr/local/bin/"):
-            code, out = run_in(lab_container, prefix + cmd[0], *cmd[1:])
-            assert code == 0 and "usage:" in out, f"{prefix}{' '.join(cmd)} failed:\n{out}"
+    for cmd in (["--help"], ["agent", "--help"], ["controlplane", "--help"]):
+        for shoal in ("/opt/shoal-venv/bin/shoal", "/usr/local/bin/shoal"):
+            code, out = run_in(lab_container, shoal, *cmd)
+            assert code == 0 and "usage: shoal" in out, f"{shoal} {' '.join(cmd)} failed:\n{out}"
 
     code, out = run_in(lab_container, "stat", "-c", "%a", "/etc/default/shoal-agent")
     assert out.strip() == "600", "the agent's environment file may hold a join token: it must be 600"
@@ -258,7 +258,7 @@ def test_provisioning_again_changes_nothing(provisioned: dict[str, str],
     with cache_lock():
         again = (provision(lab_container, "common.sh", "controlplane") + provision(lab_container, "controlplane.sh", ip)
                  + provision(lab_container, "node.sh", ip, "b", ip))
-    assert "wrote " not in again and "installing" not in again, again
+    assert "]: wrote " not in again and "]: installing " not in again, again
     assert "is up to date with /opt/shoal" in again
 
 
@@ -327,18 +327,24 @@ def test_unit_files_pass_systemd_analyze_verify(provisioned: dict[str, str],
     assert code == 0 and not out.strip(), f"systemd-analyze verify:\n{out}"
 
 
+def exec_start(unit: str) -> str:
+    lines = [ln for ln in (REPO / "deploy/systemd" / f"{unit}.service").read_text().splitlines()
+             if ln.startswith("ExecStart=")]
+    assert len(lines) == 1, f"{unit}.service: expected one ExecStart, found {lines}"
+    return lines[0].removeprefix("ExecStart=")
+
+
 @pytest.mark.timeout(600)
 def test_provisioned_lab_runs_and_prometheus_finds_the_agent(
         provisioned: dict[str, str], lab_container: docker.models.containers.Container) -> None:
-    """Starts each service the way its unit would (its environment files, then its
-    ExecStart), systemd being absent; the agent uses the hollow runtime (no dockerd)."""
+    """Starts each service the way systemd would, systemd being absent: its environment
+    files, then its unit's own ExecStart (the shell's splitting of an unquoted $VAR matches
+    systemd's). The agent adds the hollow runtime, there being no dockerd."""
     c = lab_container
     starts = {
         "etcd": "set -a; . /etc/default/shoal-etcd; exec etcd --data-dir /tmp/etcd",
-        "controlplane": "set -a; . /etc/default/shoal-controlplane; "
-                        "exec /opt/shoal-venv/bin/python -m controlplane $SHOAL_CONTROLPLANE_ARGS",
-        "agent": "set -a; . /etc/default/shoal-agent; "
-                 "exec /opt/shoal-venv/bin/python -m agent $SHOAL_AGENT_ARGS --runtime hollow",
+        "controlplane": f"set -a; . /etc/default/shoal-controlplane; exec {exec_start('shoal-controlplane')}",
+        "agent": f"set -a; . /etc/default/shoal-agent; exec {exec_start('shoal-agent')} --runtime hollow",
         "prometheus": "set -a; . /etc/default/shoal-prometheus; exec prometheus $ARGS --storage.tsdb.path=/tmp/prom",
     }
     for name, cmd in starts.items():

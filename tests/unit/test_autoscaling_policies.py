@@ -148,7 +148,7 @@ def test_adjustment_types(kind, adj, desired, mag, want):
 
 def test_predefined_expressions_use_used_over_reserved():
     cpu = p.metric_expression(tt(), "default", 'we"b', "30s")
-    assert cpu == ('sum(rate(shoal_task_cpu_seconds{cluster="default",service="we\\"b"}[30s])) * 1024 / '
+    assert cpu == ('sum(rate(shoal_task_cpu_seconds_total{cluster="default",service="we\\"b"}[30s])) * 1024 / '
                    'sum(shoal_task_cpu_reserved_units{cluster="default",service="we\\"b"}) * 100')
     mem = p.metric_expression(sc.TargetTrackingConfiguration(predefined_metric_type=p.MEMORY), "c", "s")
     assert "shoal_task_memory_bytes" in mem and "shoal_task_memory_reserved_bytes" in mem

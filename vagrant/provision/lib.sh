@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # the variables are for the scripts that source this
 # Shared by the provisioning scripts (sourced, never run). Vagrant uploads each script on
 # its own, so they find this file in the synced repo: ${SHOAL_SRC:-/opt/shoal}.
 #

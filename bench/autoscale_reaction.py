@@ -1,0 +1,182 @@
+"""How fast does auto scaling react? A local cluster (etcd, control plane, one docker agent,
+Prometheus) and an autoscaler process; one busybox service with a CPU target tracking
+policy at 50%. The bench switches a CPU load on and measures, from that moment:
+
+- breach:   the first time Prometheus' own answer to the policy's expression exceeds 50
+- decision: the start of the first scale-out activity the autoscaler recorded
+- running:  all the new tasks RUNNING
+
+printed beside the scrape and evaluation intervals. Target: decision - breach within two
+evaluation intervals.
+
+    python bench/autoscale_reaction.py [--interval 5] [--scrape 1] [--rate-window 15s]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import docker
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from autoscaler.policies import CPU, metric_expression  # noqa: E402
+from shoal.images import ensure_busybox_image  # noqa: E402
+from shoal.local.cluster import LocalCluster  # noqa: E402
+from shoal.netutil import free_port  # noqa: E402
+from shoal.v1 import operator_pb2 as op  # noqa: E402
+from shoal.v1 import scaling_pb2 as sc  # noqa: E402
+from shoal.v1 import scaling_pb2_grpc  # noqa: E402
+
+
+class LoadSwitch:
+    def __init__(self, host: str) -> None:
+        self.burn = False
+        switch = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                body = b"burn\n" if switch.burn else b"idle\n"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.host, self.port = host, self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def burner(host: str, port: int) -> list[str]:
+    return ["sh", "-c",
+            f'while :; do if printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 {host} {port} | grep -q burn; then '
+            "j=0; while [ $j -lt 10 ]; do i=0; while [ $i -lt 40000 ]; do i=$((i+1)); done; sleep 0.35; "
+            "j=$((j+1)); done; else sleep 1; fi; done"]
+
+
+def poll(condition, timeout: float, what: str, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise SystemExit(f"bench: timed out after {timeout}s waiting for {what}")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--interval", type=float, default=5.0, help="autoscaler evaluation interval, seconds")
+    p.add_argument("--scrape", type=float, default=1.0, help="Prometheus scrape interval, seconds")
+    p.add_argument("--rate-window", default="15s")
+    p.add_argument("--max", type=int, default=3, help="max capacity of the service")
+    args = p.parse_args()
+
+    client = docker.from_env(timeout=120)
+    image = ensure_busybox_image(client)
+    ipam = client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    gateway = ipam.get("Gateway") or str(ipaddress.ip_network(ipam["Subnet"])[1])
+    switch = LoadSwitch(gateway)
+    base = Path(tempfile.mkdtemp(prefix="shoal-bench-autoscale-"))
+    cluster = LocalCluster(base / "cluster", agents=1, api_port=0, metrics_port=0, prometheus_port=0,
+                           prometheus=True, scrape_interval=args.scrape, gc_delay=1,
+                           extra_controlplane_args=["--resync-interval", "0.5"])
+    cluster.start(timeout=180)
+    auto = None
+    try:
+        auto = subprocess.Popen(
+            [sys.executable, "-m", "autoscaler", "--endpoint", cluster.endpoint, "--prometheus",
+             cluster.prometheus_url, "--etcd", cluster.etcd_url, "--interval", str(args.interval),
+             "--rate-window", args.rate_window, "--state-dir", str(base / "autoscaler"),
+             "--metrics-listen", f"127.0.0.1:{free_port()}", "--lease-ttl", str(max(6.0, args.interval * 2))],
+            cwd=ROOT, stdout=open(base / "autoscaler.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+            start_new_session=True)
+        doc = {"family": "bench-burner", "containerDefinitions": [{
+            "name": "main", "image": image, "cpu": 128, "memory": 32, "command": burner(switch.host, switch.port),
+            "stopTimeout": 2}]}
+        cluster.operator.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(doc)))
+        cluster.operator.CreateService(op.CreateServiceRequest(cluster="default", service_name="bench",
+                                                               task_definition="bench-burner", desired_count=1))
+        api = scaling_pb2_grpc.ScalingStub(cluster.channel)
+        api.RegisterScalableTarget(sc.RegisterScalableTargetRequest(cluster="default", service="bench",
+                                                                    min_capacity=1, max_capacity=args.max))
+        tt = sc.TargetTrackingConfiguration(target_value=50, predefined_metric_type=CPU)
+        api.PutScalingPolicy(sc.PutScalingPolicyRequest(cluster="default", service="bench", policy_name="cpu50",
+                                                        policy_type="TargetTrackingScaling", target_tracking=tt))
+
+        def svc():
+            return cluster.operator.DescribeServices(
+                op.DescribeServicesRequest(cluster="default", services=["bench"])).services[0]
+
+        poll(lambda: svc().running_count == 1, 120, "the first task RUNNING")
+        expr = metric_expression(tt, "default", "bench", args.rate_window)
+
+        def metric() -> float | None:
+            try:
+                r = requests.get(f"{cluster.prometheus_url}/api/v1/query", params={"query": expr}, timeout=2).json()
+                res = r["data"]["result"]
+                return float(res[0]["value"][1]) if res else None
+            except (requests.RequestException, KeyError, ValueError, IndexError):
+                return None
+
+        poll(lambda: metric() is not None, 120, "the utilisation metric in Prometheus")
+        switch.burn = True
+        start = time.time()
+        breach = poll(lambda: (m := metric()) is not None and m > 50 and time.time(), 300, "the breach", 0.25)
+
+        def first_out():
+            acts = api.DescribeScalingActivities(sc.DescribeScalingActivitiesRequest(cluster="default",
+                                                                                     service="bench")).activities
+            outs = [a for a in acts if a.to_capacity > a.from_capacity and a.status_code == "Successful"]
+            return outs[-1] if outs else None
+
+        decision = poll(first_out, 300, "the first scale-out decision")
+        target_count = decision.to_capacity
+        running_at = poll(lambda: svc().running_count >= target_count and time.time(), 300,
+                          f"{target_count} tasks RUNNING")
+        switch.burn = False
+        rows = [
+            ("scrape interval", f"{args.scrape:.1f}s"),
+            ("evaluation interval", f"{args.interval:.1f}s"),
+            ("rate window", args.rate_window),
+            ("load start -> breach (Prometheus > 50%)", f"{breach - start:.1f}s"),
+            ("load start -> first scale-out decision", f"{decision.start_time - start:.1f}s "
+                                                        f"(1 -> {decision.to_capacity})"),
+            ("breach -> decision", f"{decision.start_time - breach:.1f}s "
+                                   f"(target <= {2 * args.interval:.1f}s: "
+                                   f"{'met' if decision.start_time - breach <= 2 * args.interval else 'MISSED'})"),
+            ("load start -> new tasks RUNNING", f"{running_at - start:.1f}s"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        for k, v in rows:
+            print(f"{k.ljust(width)}  {v}")
+        return 0
+    finally:
+        switch.server.shutdown()
+        if auto is not None:
+            auto.send_signal(signal.SIGTERM)
+            try:
+                auto.wait(30)
+            except subprocess.TimeoutExpired:
+                auto.kill()
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
