@@ -28,6 +28,15 @@ AGENT_VERSION = "0.1.0"
 BACKOFF_BASE = 0.2
 BACKOFF_CAP = 5.0
 _CLOSE = object()
+# A replica that vanishes without closing the connection (frozen, cut off) is noticed
+# within about 15 s by keepalive pings, instead of when TCP gives up many minutes later;
+# the agent then moves to the next endpoint. The server allows pings this often.
+KEEPALIVE = [
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+]
 
 
 @dataclass
@@ -201,7 +210,7 @@ class GatewayClient:
             self._last_received = received
 
     def _open(self, endpoint: str) -> grpc.Channel:
-        return self._shared_channel or grpc.insecure_channel(endpoint)
+        return self._shared_channel or grpc.insecure_channel(endpoint, options=KEEPALIVE)
 
     def _close(self, channel: grpc.Channel) -> None:
         if channel is not self._shared_channel:

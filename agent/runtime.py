@@ -9,11 +9,12 @@ import contextlib
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import docker
 import docker.errors
+import docker.types
 import requests.exceptions
 
 import shoal.logs
@@ -68,6 +69,34 @@ class HealthCheck:
 
 
 @dataclass(frozen=True)
+class Mount:
+    """``source`` is a host path when it starts with "/", a Docker volume name otherwise."""
+
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    name: str
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    """A Docker named volume a task needs before its containers are created."""
+
+    name: str
+    driver: str = "local"
+    driver_opts: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    # False: the volume must already exist (ECS: a shared volume without autoprovision).
+    create: bool = True
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     """Everything the engine needs to create one container; built by `agent.spec`."""
 
@@ -89,6 +118,13 @@ class ContainerSpec:
     stop_timeout: int = 30
     privileged: bool = False
     read_only: bool = False
+    mounts: tuple[Mount, ...] = ()
+    # "<container name>:ro" or ":rw"; the source containers exist before this one is created.
+    volumes_from: tuple[str, ...] = ()
+    ulimits: tuple[Ulimit, ...] = ()
+    init: bool = False
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
 
 
 @dataclass
@@ -162,8 +198,41 @@ class Runtime(abc.ABC):
         """(cpu seconds, memory bytes) of a running container, or None when unknown."""
         return None
 
+    def ensure_volume(self, volume: VolumeSpec) -> None:
+        """Creates the named volume unless it exists; with ``create`` False a missing volume
+        raises `StartError`. Engines without volumes accept and ignore it."""
+        return None
+
+    def remove_volumes(self, labels: dict[str, str]) -> int:
+        """Removes the volumes carrying every one of ``labels`` that no container uses;
+        returns how many went."""
+        return 0
+
+    def logs(self, container_id: str, *, follow: bool, since: float = 0, tail: int = 0) -> LogStream:
+        """The container's output (stdout and stderr) from ``since`` (epoch seconds, 0: the
+        start), only the last ``tail`` lines if given, then (``follow``) what it writes next.
+        Raises `NotFound`."""
+        return LogStream(iter(()), lambda: None)
+
     def close(self) -> None:
         return None
+
+
+class LogStream:
+    """Chunks of output; `close` (from any thread) ends the iteration soon after."""
+
+    def __init__(self, chunks: Iterator[bytes], close: Callable[[], None]) -> None:
+        self._chunks = chunks
+        self._close = close
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks
+
+    def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(Exception):
+            self._close()
 
 
 def _health(state: dict) -> str:
@@ -206,6 +275,24 @@ def info_from_inspect(attrs: dict) -> ContainerInfo:
         error=state.get("Error", "") or ("OOMKilled" if state.get("OOMKilled") else ""),
         finished_at=_parse_time(state.get("FinishedAt", "")),
     )
+
+
+def docker_features(spec: ContainerSpec) -> dict:
+    """The host-config arguments for mounts, volumesFrom, ulimits, init and capabilities."""
+    out: dict = {}
+    if spec.mounts:
+        out["binds"] = [f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in spec.mounts]
+    if spec.volumes_from:
+        out["volumes_from"] = list(spec.volumes_from)
+    if spec.ulimits:
+        out["ulimits"] = [docker.types.Ulimit(name=u.name, soft=u.soft, hard=u.hard) for u in spec.ulimits]
+    if spec.init:
+        out["init"] = True
+    if spec.cap_add:
+        out["cap_add"] = list(spec.cap_add)
+    if spec.cap_drop:
+        out["cap_drop"] = list(spec.cap_drop)
+    return out
 
 
 def _explain(exc: Exception) -> str:
@@ -268,6 +355,7 @@ class DockerRuntime(Runtime):
             mem_reservation=f"{spec.memory_reservation_mib}m" if spec.memory_reservation_mib else None,
             privileged=spec.privileged,
             read_only=spec.read_only,
+            **docker_features(spec),
         )
         healthcheck = None
         if spec.healthcheck:
@@ -296,6 +384,7 @@ class DockerRuntime(Runtime):
                 healthcheck=healthcheck,
                 stop_timeout=spec.stop_timeout,
                 detach=True,
+                volumes=[m.target for m in spec.mounts] or None,
             )
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise StartError(_explain(exc)) from exc
@@ -342,10 +431,17 @@ class DockerRuntime(Runtime):
 
         def run() -> None:
             delay = 0.2
+            broken = False
             while not stopped.is_set():
                 try:
                     stream = self.api.events(decode=True, filters=filters)
                     holder["stream"] = stream
+                    if broken:
+                        # Back after a gap (dockerd restarted?): whatever happened in it,
+                        # containers that died with dockerd included, needs a resync now.
+                        log.info("docker event stream reconnected; resyncing")
+                        callback(RuntimeEvent("", "resync", {}))
+                    broken = False
                     delay = 0.2
                     for ev in stream:
                         if stopped.is_set():
@@ -354,12 +450,18 @@ class DockerRuntime(Runtime):
                         action = str(ev.get("Action") or ev.get("status") or "").split(":", 1)[0]
                         callback(RuntimeEvent(ev.get("id") or actor.get("ID", ""), action,
                                               dict(actor.get("Attributes") or {})))
+                    if stopped.is_set():
+                        break
+                    # A stream that ends without an error is dockerd shutting down.
+                    log.warning("docker event stream ended; reconnecting")
                 except Exception as exc:
                     if stopped.is_set():
                         break
-                    log.warning("docker event stream broke; reconnecting", extra=shoal.logs.kv(error=exc))
-                    # Tell the agent events may have been missed so it resyncs.
-                    callback(RuntimeEvent("", "resync", {}))
+                    if not broken:
+                        log.warning("docker event stream broke; reconnecting", extra=shoal.logs.kv(error=exc))
+                # Tell the agent events may have been missed so it resyncs.
+                broken = True
+                callback(RuntimeEvent("", "resync", {}))
                 stopped.wait(delay + random.uniform(0, delay))
                 delay = min(delay * 2, 5.0)
 
@@ -378,6 +480,22 @@ class DockerRuntime(Runtime):
 
     def usage(self, container_id: str) -> tuple[float, int] | None:
         return cgroups.usage(container_id)
+
+    # Volumes and logs live in their own modules, which build on this one's records.
+    def ensure_volume(self, volume: VolumeSpec) -> None:
+        from agent import volumes
+
+        volumes.docker_ensure(self.api, volume)
+
+    def remove_volumes(self, labels: dict[str, str]) -> int:
+        from agent import volumes
+
+        return volumes.docker_remove(self.api, labels)
+
+    def logs(self, container_id: str, *, follow: bool, since: float = 0, tail: int = 0) -> LogStream:
+        from agent import logs
+
+        return logs.docker_logs(self.api, container_id, follow=follow, since=since, tail=tail)
 
     def close(self) -> None:
         self.client.close()

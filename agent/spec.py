@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 
+from agent import volumes
 from agent.runtime import (
     LABEL_CLUSTER,
     LABEL_CONTAINER,
@@ -18,6 +19,7 @@ from agent.runtime import (
     ContainerSpec,
     HealthCheck,
     PortBinding,
+    Ulimit,
 )
 from shoal.v1 import resources_pb2 as r
 
@@ -37,15 +39,16 @@ def stop_timeout(cdef: r.ContainerDefinition, default: int = DEFAULT_STOP_TIMEOU
 
 
 def start_order(defs: list[r.ContainerDefinition]) -> list[r.ContainerDefinition]:
-    """Containers ordered so each starts after those it dependsOn (definition order
-    otherwise); a cycle or unknown name falls back to definition order for the rest."""
+    """Containers ordered so each comes after those it dependsOn or takes volumesFrom
+    (definition order otherwise); a cycle or unknown name falls back to definition order
+    for the rest."""
     by_name = {d.name: d for d in defs}
     ordered: list[r.ContainerDefinition] = []
     placed: set[str] = set()
     remaining = list(defs)
     while remaining:
         ready = [d for d in remaining
-                 if all(dep.container_name in placed or dep.container_name not in by_name for dep in d.depends_on)]
+                 if all(dep in placed or dep not in by_name for dep in _predecessors(d))]
         if not ready:
             ready = remaining[:1]
         for d in ready:
@@ -55,11 +58,20 @@ def start_order(defs: list[r.ContainerDefinition]) -> list[r.ContainerDefinition
     return ordered
 
 
+def _predecessors(d: r.ContainerDefinition) -> list[str]:
+    return [dep.container_name for dep in d.depends_on] + [v.source_container for v in d.volumes_from]
+
+
 def spec_hash(spec: ContainerSpec) -> str:
     fields = dataclasses.asdict(spec)
     fields["labels"] = {k: v for k, v in spec.labels.items() if k != LABEL_SPEC_HASH}
     blob = json.dumps(fields, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _capability(name: str) -> str:
+    # ECS writes capabilities bare (SYS_ADMIN) or with the prefix; Docker takes either.
+    return name.upper().removeprefix("CAP_")
 
 
 def _healthcheck(hc: r.HealthCheck) -> HealthCheck | None:
@@ -90,6 +102,7 @@ def build(
     td = assignment.task_definition
     network_mode = td.network_mode or "bridge"
     bindings: dict[str, list[r.NetworkBinding]] = {c.name: list(c.network_bindings) for c in task.containers}
+    volume_sources, _ = volumes.sources(assignment, node_id)
     out = []
     for cdef in start_order(list(td.container_definitions)):
         ports: list[PortBinding] = []
@@ -130,6 +143,13 @@ def build(
             stop_timeout=stop_timeout(cdef, default_stop_timeout),
             privileged=cdef.privileged,
             read_only=cdef.readonly_root_filesystem,
+            mounts=volumes.mounts(cdef, volume_sources),
+            volumes_from=tuple(f"{container_name(task.id, v.source_container)}:{'ro' if v.read_only else 'rw'}"
+                               for v in cdef.volumes_from),
+            ulimits=tuple(Ulimit(u.name, u.soft_limit, u.hard_limit) for u in cdef.ulimits),
+            init=cdef.linux_parameters.init_process_enabled,
+            cap_add=tuple(_capability(c) for c in cdef.linux_parameters.capabilities.add),
+            cap_drop=tuple(_capability(c) for c in cdef.linux_parameters.capabilities.drop),
         )
         spec.labels[LABEL_SPEC_HASH] = spec_hash(spec)
         out.append((cdef, spec))

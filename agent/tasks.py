@@ -28,6 +28,13 @@ class LocalContainer:
     has_healthcheck: bool = False
     container_arn: str = ""
     stop_timeout: int = 30
+    # ECS's container restart policy, when enabled (see agent/restarts.py).
+    restart_policy: r.RestartPolicy | None = None
+    started_at: float = 0.0
+    restart_count: int = 0
+    last_restart_at: float = 0.0
+    # Exited, and the policy says start it again: the reconciler plans a restart.
+    restart_pending: bool = False
 
 
 @dataclass
@@ -107,6 +114,7 @@ class LocalTask:
                 c.has_healthcheck = bool(d.health_check.command)
                 if d.HasField("stop_timeout"):
                     c.stop_timeout = d.stop_timeout
+                c.restart_policy = d.restart_policy if d.restart_policy.enabled else None
 
 
 def bindings_of(info: ContainerInfo) -> tuple[tuple[int, str, str, int], ...]:

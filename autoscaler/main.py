@@ -76,12 +76,23 @@ def _check(args: argparse.Namespace) -> str | None:
         return "--lease-ttl: must be at least 2 seconds and at least --interval"
     if not args.prometheus.startswith(("http://", "https://")):
         return f"--prometheus: {args.prometheus!r} is not an http(s) URL"
-    for flag, value in (("--endpoint", args.endpoint), ("--metrics-listen", args.metrics_listen)):
-        try:
-            split_hostport(value)
-        except ValueError as exc:
-            return f"{flag}: {exc}"
+    try:
+        split_hostport(args.endpoint)
+    except ValueError as exc:
+        return f"--endpoint: {exc}"
+    try:
+        _listen(args.metrics_listen)
+    except ValueError as exc:
+        return f"--metrics-listen: {exc}"
     return None
+
+
+def _listen(value: str) -> tuple[str, int]:
+    """HOST:PORT where port 0 (any free port) is allowed."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{value!r} is not HOST:PORT (port 0-65535)")
+    return host.strip("[]"), int(port)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"shoal autoscaler: {problem}", file=sys.stderr)
         return 2
-    mhost, mport = split_hostport(args.metrics_listen)
+    mhost, mport = _listen(args.metrics_listen)
     try:
         metrics_port = serve_metrics(mhost, mport)
     except OSError as exc:

@@ -79,7 +79,13 @@ class ServiceScaler:
         for t in targets:
             by_cluster[t.cluster].append(t.service)
         for cluster, names in by_cluster.items():
-            for name, svc in self.cp.services(cluster, names).items():
+            try:
+                found = self.cp.services(cluster, names)
+            except ApiError as exc:
+                # One cluster gone (deleted, or a target left behind) must not stop the others.
+                log.warning("cannot read services", extra=logs.kv(cluster=cluster, error=exc))
+                continue
+            for name, svc in found.items():
                 services[(cluster, name)] = svc
         said = []
         for t in sorted(targets, key=lambda t: (t.cluster, t.service)):

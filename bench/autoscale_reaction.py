@@ -95,7 +95,7 @@ def main() -> int:
     switch = LoadSwitch(gateway)
     base = Path(tempfile.mkdtemp(prefix="shoal-bench-autoscale-"))
     cluster = LocalCluster(base / "cluster", agents=1, api_port=0, metrics_port=0, prometheus_port=0,
-                           prometheus=True, scrape_interval=args.scrape, gc_delay=1,
+                           prometheus=True, autoscaler=False, scrape_interval=args.scrape, gc_delay=1,
                            extra_controlplane_args=["--resync-interval", "0.5"])
     cluster.start(timeout=180)
     auto = None

@@ -32,6 +32,9 @@ from controlplane.controllers.view import Writer
 from controlplane.http import serve as serve_http
 from controlplane.leader import Election
 from controlplane.replica_lease import ReplicaLease
+from controlplane.security_setup import SERVICE_NAME as SECURITY_SERVICE_NAME
+from controlplane.security_setup import Security
+from controlplane.security_setup import add_flags as add_security_flags
 from controlplane.store.base import StoreError
 from controlplane.store.etcd import EtcdStore
 from shoal import grpcwait, logs
@@ -61,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-streams", type=int, default=4096, help="agent streams one replica can hold")
     for what in ("privileged", "host-network", "host-volumes", "capabilities"):
         p.add_argument(f"--allow-{what}", action="store_true", help=f"let task definitions use {what}")
+    add_security_flags(p)
     p.add_argument("--log-level", default="INFO")
     return p
 
@@ -96,6 +100,8 @@ class Replica:
         self.feed = AssignmentFeed(self.store)
         self.feed.start()
         gateway = AgentGatewayService(self.ctx, self.feed, self.lease, args.lease_ttl)
+        host, port = split_hostport(args.listen)
+        security = Security.setup(args, self.store, host)
 
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=args.max_streams + 64, thread_name_prefix="grpc"),
@@ -105,9 +111,14 @@ class Replica:
                 ("grpc.keepalive_time_ms", 10_000),
                 ("grpc.keepalive_permit_without_calls", 1),
                 ("grpc.http2.min_ping_interval_without_data_ms", 1_000),
+                # Agents ping every 10 s to notice a dead replica (agent/connection.py);
+                # gRPC's default policy would answer that with GOAWAY "too_many_pings".
+                ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
             ],
             maximum_concurrent_rpcs=args.max_streams + 64,
+            interceptors=security.interceptors,
         )
+        security.register(self.server, self.ctx)
         operator_pb2_grpc.add_OperatorServicer_to_server(OperatorService(self.ctx), self.server)
         add_scaling_service(self.ctx, self.server)
         accesskeys_pb2_grpc.add_AccessKeysServicer_to_server(AccessKeysService(self.ctx), self.server)
@@ -120,13 +131,13 @@ class Replica:
                 SCALING_SERVICE_NAME,
                 agent_pb2.DESCRIPTOR.services_by_name["AgentGateway"].full_name,
                 accesskeys_pb2.DESCRIPTOR.services_by_name["AccessKeys"].full_name,
+                SECURITY_SERVICE_NAME,
                 health.SERVICE_NAME,
                 reflection.SERVICE_NAME,
             ),
             self.server,
         )
-        host, port = split_hostport(args.listen)
-        if self.server.add_insecure_port(f"{host}:{port}") == 0:
+        if security.bind(self.server, f"{host}:{port}") == 0:
             raise SystemExit(f"controlplane: cannot listen on {args.listen}")
         self.server.start()
 
@@ -161,6 +172,7 @@ class Replica:
         loop_holder.append(loop)
         loop.start()
         threading.Thread(target=self._expire_agents, args=(gateway,), name="liveness", daemon=True).start()
+        security.start_refresh(self._stop)
         health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
         log.info("control plane serving", extra=logs.kv(listen=args.listen, metrics=args.metrics_listen,
                                                          replica=args.name, etcd=args.etcd))

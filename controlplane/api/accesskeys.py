@@ -9,10 +9,13 @@ import re
 import secrets
 import time
 
+import grpc
+
 from controlplane import keys
 from controlplane.api.context import ApiContext
-from controlplane.errors import grpc_errors, invalid, not_found
+from controlplane.errors import ApiError, grpc_errors, invalid, not_found
 from controlplane.store.base import Conflict
+from shoal.security import sealing
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
 
@@ -25,13 +28,25 @@ ACTIVE = "Active"
 _ATTEMPTS = 5
 
 
+_SEAL_CONTEXT = keys.ACCESSKEYS
+
+
 def _seal(key: ak.AccessKey) -> bytes:
-    """The stored form of a key record (the one place a secret is written)."""
-    return key.SerializeToString()
+    """The stored form of a key record (the one place a secret is written): sealed with the
+    master key (shoal/security/sealing.py); plaintext only on an --insecure control plane
+    started without a --pki-dir."""
+    sealer = sealing.installed()
+    data = key.SerializeToString()
+    return sealer.seal(data, _SEAL_CONTEXT) if sealer is not None else data
 
 
 def _unseal(data: bytes) -> ak.AccessKey:
-    """The inverse of ``_seal``."""
+    """The inverse of ``_seal`` (records written before sealing existed still read)."""
+    if data.startswith(sealing.MAGIC):
+        sealer = sealing.installed()
+        if sealer is None:
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, "access keys are sealed: start with --pki-dir")
+        data = sealer.unseal(data, _SEAL_CONTEXT)
     key = ak.AccessKey()
     key.ParseFromString(data)
     return key

@@ -27,6 +27,7 @@ from controlplane.replica_lease import ReplicaLease
 from controlplane.store.base import Compare, Conflict, Delete, Put, StoreError
 from controlplane.taskspec import STATUS_ORDER
 from shoal.logs import kv
+from shoal.security.authz import record_denial
 from shoal.v1 import agent_pb2, agent_pb2_grpc
 from shoal.v1 import resources_pb2 as r
 from shoal.validation import check_name
@@ -242,8 +243,8 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
             task = rec.msg
             if task.node_id != stream.node_id:
                 # An agent may only report its own tasks (like Kubernetes' NodeRestriction).
-                log.warning("denied: agent reported a task of another node",
-                            extra=kv(node=stream.node_id, task=change.task_id, owner=task.node_id))
+                record_denial("other_node_task", f"shoal:node:{stream.node_id}",
+                              "agent reported a task of another node", task=change.task_id, owner=task.node_id)
                 return
             if not _merge(task, change):
                 return

@@ -1,6 +1,8 @@
 """How the CLI reaches the control plane: endpoint from --endpoint, SHOAL_ENDPOINT, or
 the config file `shoal up` writes (<state dir>/config.json; state dir from
-SHOAL_STATE_DIR, default ~/.shoal). gRPC errors become one line on stderr."""
+SHOAL_STATE_DIR, default ~/.shoal). Any of these may list several replicas
+("h1:7400,h2:7400"): a call that finds one unavailable goes to the next (see
+shoal/endpoints.py). gRPC errors become one line on stderr."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 import grpc
 
 from shoal.cli.errors import CliError
+from shoal.endpoints import FailoverStub, parse_endpoints
 from shoal.v1 import operator_pb2_grpc
 
 DEFAULT_ENDPOINT = "127.0.0.1:7400"
@@ -34,25 +37,38 @@ def endpoint(flag: str | None) -> str:
     return flag or os.environ.get("SHOAL_ENDPOINT") or load_config().get("endpoint") or DEFAULT_ENDPOINT
 
 
-class Client:
-    """Operator stub whose calls raise CliError with the server's message."""
+def open_channel(target: str) -> grpc.Channel:
+    """The channel the CLI opens to one replica."""
+    return grpc.insecure_channel(target)
 
-    def __init__(self, target: str, timeout: float = 30.0) -> None:
-        self.target = target
+
+class Client:
+    """Operator stub (or ``stub_class``'s) over one or more replicas ("h1:p1,h2:p2"),
+    failing over between them; its calls raise CliError with the server's message."""
+
+    def __init__(self, target: str, timeout: float = 30.0, stub_class: type = operator_pb2_grpc.OperatorStub) -> None:
+        try:
+            self.targets = parse_endpoints(target)
+        except ValueError as exc:
+            raise CliError(f"{exc} (from --endpoint, SHOAL_ENDPOINT or config.json)") from None
+        self.target = ",".join(self.targets)
         self.timeout = timeout
-        self.channel = grpc.insecure_channel(target)
-        self._stub = operator_pb2_grpc.OperatorStub(self.channel)
+        self._stub = FailoverStub(self.targets, open_channel, stub_class, patience=timeout)
 
     def __getattr__(self, name: str):
-        method = getattr(self._stub, name)
+        if name.startswith("_"):
+            raise AttributeError(name)
 
         def call(request):
             try:
-                return method(request, timeout=self.timeout)
+                return self._stub.call(name, request, timeout=self.timeout)
             except grpc.RpcError as exc:
                 raise CliError(describe_rpc_error(exc, self.target)) from None
 
         return call
+
+    def close(self) -> None:
+        self._stub.close()
 
 
 def describe_rpc_error(exc: grpc.RpcError, target: str) -> str:

@@ -35,6 +35,8 @@ def register(sub) -> None:
     p.add_argument("--port", type=int, default=7400, help="control plane gRPC port (0 picks a free one)")
     p.add_argument("--metrics-port", type=int, help="control plane /metrics and /sd port (default PORT+1)")
     p.add_argument("--prometheus-port", type=int, default=9090, help="Prometheus port (0 picks a free one)")
+    p.add_argument("--ecs-port", type=int, default=7480,
+                   help="port of the ECS-compatible API for the aws CLI and boto3 (0 picks a free one, -1: off)")
     p.add_argument("--no-prometheus", action="store_true", help="do not start Prometheus")
     p.add_argument("--no-sample", action="store_true", help=f"do not create the sample service {SAMPLE_SERVICE!r}")
     p.add_argument("--runtime", choices=("docker", "hollow"), default="docker",
@@ -72,7 +74,9 @@ def up(a) -> int:
         raise CliError("--zones: give at least one zone, e.g. --zones a,b,c")
     if a.agents < 0:
         raise CliError("--agents: must be 0 or more")
-    ports = (("--port", a.port), ("--metrics-port", a.metrics_port), ("--prometheus-port", a.prometheus_port))
+    ecs_port = None if a.ecs_port == -1 else a.ecs_port
+    ports = (("--port", a.port), ("--metrics-port", a.metrics_port), ("--prometheus-port", a.prometheus_port),
+             ("--ecs-port", ecs_port))
     for flag, port in ports:
         if port is not None and not 0 <= port < 65536:
             raise CliError(f"{flag}: must be 0-65535, got {port}")
@@ -97,6 +101,7 @@ def up(a) -> int:
         lease_ttl=a.lease_ttl,
         runtime=a.runtime,
         prometheus=not a.no_prometheus,
+        ecs_port=ecs_port,
     )
     # SIGTERM means what Ctrl-C means: stop everything in order, in either mode.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -226,6 +231,8 @@ def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], deta
         f"  metrics        {cluster.metrics_url}",
         f"  prometheus     {cluster.prometheus_url or 'not running'}",
         f"  etcd           {cluster.etcd_url}",
+        f"  ECS API        {f'http://127.0.0.1:{cluster.ecs_port}' if cluster.ecs_port is not None else 'off'}"
+        + ("  (aws ecs --endpoint-url …; keys: shoal accesskey create)" if cluster.ecs_port is not None else ""),
         f"  nodes          {nodes or 'none'}",
     ]
     names = {a.node_id: a.name for a in cluster.agents.values() if a.node_id}

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -32,9 +33,11 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import shoal
+from autoscaler import localup
 from shoal import logs
+from shoal.endpoints import FailoverStub
 from shoal.local import procs
-from shoal.local.etcd import EtcdProcess
+from shoal.local.etcd import EtcdProcess, client_urls, start_etcd_cluster
 from shoal.local.prometheus import PrometheusProcess, available, render_config
 from shoal.netutil import free_port
 from shoal.v1 import operator_pb2 as op
@@ -50,7 +53,7 @@ _DYNAMIC_PORTS_AREA = (20000, 32700)
 # The daemons run from the same source tree as this module, installed or not.
 _SOURCE_ROOT = Path(shoal.__file__).resolve().parent.parent
 # Stop order: what depends on the others first, etcd last.
-_STOP_ORDER = ("prometheus", "agent", "controlplane", "etcd")
+_STOP_ORDER = ("autoscaler", "prometheus", "agent", "controlplane", "etcd")
 
 
 class ClusterError(Exception):
@@ -103,6 +106,11 @@ class AgentProcess:
         return _read_node_id(self.state_dir)
 
 
+# What an agent is launched under and with: (argv prefix such as ["ip", "netns", "exec",
+# NS], extra agent flags such as ["--address", IP, "--docker-host", URL]).
+AgentLaunch = Callable[["AgentProcess"], tuple[list[str], list[str]]]
+
+
 class LocalCluster:
     """Start with ``start()`` (or ``with LocalCluster(...) as c``); ``stop()`` stops every
     process and removes every container of this cluster's nodes. Port arguments of 0 pick
@@ -122,13 +130,29 @@ class LocalCluster:
         gc_delay: float = 30,
         extra_agent_args: list[str] | None = None,
         prometheus: bool = True,
+        autoscaler: bool = True,
         scrape_interval: float = 5.0,
         extra_controlplane_args: list[str] | None = None,
         log_level: str = "INFO",
         dynamic_port_span: int = 100,
+        ecs_port: int | None = None,
+        etcd_members: int = 1,
+        replicas: int = 1,
+        host: str = HOST,
+        agent_launch: AgentLaunch | None = None,
     ) -> None:
         """``dynamic_port_span``: how many host ports each agent gets for dynamic port
-        mappings, in a block of its own (0: leave the scheduler's default range)."""
+        mappings, in a block of its own (0: leave the scheduler's default range).
+        ``ecs_port``: serve the ECS-compatible HTTP API there (0: a free port; None: off).
+        ``etcd_members``: 1, or 3/5 for an etcd cluster on loopback. ``replicas``: how many
+        control-plane processes (1 uses api_port/metrics_port; the others free ports); agents
+        and config.json get all their endpoints. ``host``: the address the control plane
+        listens on and is reached at (a lab's bridge address). ``agent_launch``: see
+        AgentLaunch (the lab runs each agent in its own network namespace with it)."""
+        if etcd_members not in (1, 3, 5):
+            raise ValueError(f"etcd_members must be 1, 3 or 5, got {etcd_members}")
+        if not 1 <= replicas <= 9:
+            raise ValueError(f"replicas must be 1-9, got {replicas}")
         if agents < 0:
             raise ValueError(f"agents must be 0 or more, got {agents}")
         if runtime not in ("docker", "hollow"):
@@ -149,9 +173,22 @@ class LocalCluster:
         self.extra_agent_args = list(extra_agent_args or [])
         self.extra_controlplane_args = list(extra_controlplane_args or [])
         self.want_prometheus = prometheus
+        # Runs only beside Prometheus: it scales on Prometheus' numbers.
+        self.want_autoscaler = autoscaler
+        self.autoscaler: subprocess.Popen[bytes] | None = None
         self.scrape_interval = scrape_interval
         self.log_level = log_level
         self.dynamic_port_span = dynamic_port_span if runtime == "docker" else 0
+        self.ecs_port = ecs_port
+        self.etcd_member_count = etcd_members
+        self.replica_count = replicas
+        self.host = host
+        self.agent_launch = agent_launch
+        self.etcd_members: list[EtcdProcess] = []
+        # Replica i (from 1) -> process; (api, metrics) ports. Replica 1 is also
+        # ``self.controlplane`` and uses api_port/metrics_port.
+        self.replicas: dict[int, subprocess.Popen[bytes]] = {}
+        self.replica_ports: dict[int, tuple[int, int]] = {}
         self.logs_dir = self.state_dir / "logs"
         self.etcd: EtcdProcess | None = None
         self.controlplane: subprocess.Popen[bytes] | None = None
@@ -164,16 +201,26 @@ class LocalCluster:
 
     @property
     def endpoint(self) -> str:
-        """The control plane's gRPC HOST:PORT."""
-        return f"{HOST}:{self.api_port}"
+        """The (first) control plane replica's gRPC HOST:PORT."""
+        return f"{self.host}:{self.api_port}"
+
+    @property
+    def endpoints(self) -> list[str]:
+        """Every replica's gRPC HOST:PORT, replica 1 first."""
+        return [f"{self.host}:{self._ports_of(i)[0]}" for i in range(1, self.replica_count + 1)]
+
+    @property
+    def endpoint_list(self) -> str:
+        """``endpoints`` comma-separated: what agents' and the CLI's --endpoint take."""
+        return ",".join(self.endpoints)
 
     @property
     def metrics_url(self) -> str:
-        return f"http://{HOST}:{self.metrics_port}/metrics"
+        return f"http://{self.host}:{self.metrics_port}/metrics"
 
     @property
     def sd_url(self) -> str:
-        return f"http://{HOST}:{self.metrics_port}/sd"
+        return f"http://{self.host}:{self.metrics_port}/sd"
 
     @property
     def prometheus_url(self) -> str | None:
@@ -181,19 +228,31 @@ class LocalCluster:
 
     @property
     def etcd_url(self) -> str | None:
+        """etcd's client URL, or every member's comma-separated."""
+        if self.etcd_members:
+            return client_urls(self.etcd_members)
         return self.etcd.client_url if self.etcd is not None else None
+
+    def _open_channel(self, target: str) -> grpc.Channel:
+        """Every channel this object opens to a replica is made here."""
+        return grpc.insecure_channel(target)
 
     @property
     def channel(self) -> grpc.Channel:
         if self._channel is None:
-            self._channel = grpc.insecure_channel(self.endpoint)
+            self._channel = self._open_channel(self.endpoint)
         return self._channel
 
     @property
     def operator(self) -> operator_pb2_grpc.OperatorStub:
-        """An Operator stub on this cluster's control plane."""
+        """An Operator stub on this cluster's control plane; with several replicas, one that
+        fails over between them (shoal.endpoints.FailoverStub)."""
         if self._operator is None:
-            self._operator = operator_pb2_grpc.OperatorStub(self.channel)
+            if self.replica_count > 1:
+                self._operator = FailoverStub(self.endpoints, self._open_channel,  # type: ignore[assignment]
+                                              operator_pb2_grpc.OperatorStub)
+            else:
+                self._operator = operator_pb2_grpc.OperatorStub(self.channel)
         return self._operator
 
     def agent(self, name_or_number: str | int) -> AgentProcess:
@@ -247,6 +306,8 @@ class LocalCluster:
                 self.start_agent(number)
             if self.want_prometheus and available():
                 self._start_prometheus(max(5.0, deadline - time.monotonic()))
+                if self.want_autoscaler:
+                    self._start_autoscaler()
             elif self.want_prometheus:
                 log.info("prometheus is not installed; starting without it")
             if wait_for_agents and self.agent_count:
@@ -266,19 +327,24 @@ class LocalCluster:
         after a failed start. Returns one sentence per step."""
         done: list[str] = []
         node_ids = self.node_ids()
+        if self.autoscaler is not None:
+            done.append(procs.stop_popen(self.autoscaler, "autoscaler", timeout))
+            done += localup.stop_nodes(self.state_dir, remove_containers and self.runtime == "docker")
         if self.prometheus is not None:
             done.append(self.prometheus.stop(timeout))
         for agent in self.agents.values():
             if agent.proc is not None:
                 done.append(procs.stop_popen(agent.proc, agent.name, timeout))
-        if self.controlplane is not None:
-            done.append(procs.stop_popen(self.controlplane, "controlplane", timeout))
-        if self.etcd is not None:
-            self.etcd.stop(timeout)
-            done.append("etcd stopped")
+        for i, replica in sorted(self.replicas.items()):
+            done.append(procs.stop_popen(replica, self.replica_name(i), timeout))
+        for member in self.etcd_members or ([self.etcd] if self.etcd is not None else []):
+            member.stop(timeout)
+            done.append(f"etcd {member.name} stopped")
+        if self._operator is not None and hasattr(self._operator, "close"):
+            self._operator.close()
         if self._channel is not None:
             self._channel.close()
-            self._channel, self._operator = None, None
+        self._channel, self._operator = None, None
         if remove_containers and self.runtime == "docker":
             done.append(remove_node_containers(node_ids))
         with contextlib.suppress(FileNotFoundError):
@@ -323,43 +389,144 @@ class LocalCluster:
 
     # --- control plane -------------------------------------------------------------
 
+    def replica_name(self, i: int) -> str:
+        """"controlplane" for a single replica, "controlplane-N" for replica N of several:
+        its --name, so also what the leader key holds while it leads."""
+        return "controlplane" if self.replica_count == 1 else f"controlplane-{i}"
+
+    def _ports_of(self, i: int) -> tuple[int, int]:
+        if i == 1:
+            return self.api_port, self.metrics_port
+        if i not in self.replica_ports:
+            self.replica_ports[i] = (free_port(self.host), free_port(self.host))
+        return self.replica_ports[i]
+
     def start_control_plane(self, timeout: float = 60) -> None:
-        """Spawns the control plane and returns once gRPC health says SERVING."""
-        if self.controlplane is not None and self.controlplane.poll() is None:
-            raise ClusterError(f"the control plane is already running (pid {self.controlplane.pid})")
+        """Spawns every replica not running and returns once each says SERVING."""
         if self.etcd is None:
             raise ClusterError("start etcd before the control plane")
-        log_path = self.logs_dir / "controlplane.log"
+        started = [i for i in range(1, self.replica_count + 1) if self._spawn_replica(i)]
+        deadline = time.monotonic() + timeout
+        for i in started:
+            self._wait_serving(i, max(1.0, deadline - time.monotonic()))
+
+    def start_replica(self, i: int, timeout: float = 60) -> None:
+        """Starts replica ``i`` (1-based) again after a kill or stop; waits until it serves."""
+        if not self._spawn_replica(i):
+            raise ClusterError(f"{self.replica_name(i)} is already running (pid {self.replicas[i].pid})")
+        self._wait_serving(i, timeout)
+
+    def _spawn_replica(self, i: int) -> bool:
+        if not 1 <= i <= self.replica_count:
+            raise ClusterError(f"no replica {i}: this cluster has {self.replica_count}")
+        proc = self.replicas.get(i)
+        if proc is not None and proc.poll() is None:
+            return False
+        api, metrics = self._ports_of(i)
+        name = self.replica_name(i)
         argv = [
             sys.executable, "-m", "controlplane",
-            "--etcd", self.etcd.client_url,
-            "--listen", self.endpoint,
-            "--metrics-listen", f"{HOST}:{self.metrics_port}",
+            "--etcd", self.etcd_url or "",
+            "--listen", f"{self.host}:{api}",
+            "--metrics-listen", f"{self.host}:{metrics}",
             "--lease-ttl", str(self.lease_ttl),
-            "--name", "controlplane",
+            *(["--ecs-listen", f"{HOST}:{self.ecs_port}"] if self.ecs_port is not None and i == 1 else []),
+            "--name", name,
             "--log-level", self.log_level,
             *self.extra_controlplane_args,
         ]
-        self.controlplane = procs.spawn(argv, log_path, env=_child_env())
+        self.replicas[i] = procs.spawn(argv, self.logs_dir / f"{name}.log", env=_child_env())
+        if i == 1:
+            self.controlplane = self.replicas[i]
         self._record()
-        if not procs.wait_until(lambda: self._serving(log_path), timeout, interval=0.2):
-            raise ClusterError(
-                f"the control plane did not serve on {self.endpoint} within {timeout}s; "
-                f"{log_path}:\n{procs.log_tail(log_path)}"
-            )
+        return True
+
+    def _wait_serving(self, i: int, timeout: float) -> None:
+        name = self.replica_name(i)
+        log_path = self.logs_dir / f"{name}.log"
+        target = f"{self.host}:{self._ports_of(i)[0]}"
+        channel = self._open_channel(target)
+        try:
+            if not procs.wait_until(lambda: self._serving(log_path, self.replicas[i], channel), timeout, interval=0.2):
+                raise ClusterError(
+                    f"{name} did not serve on {target} within {timeout}s; {log_path}:\n{procs.log_tail(log_path)}"
+                )
+        finally:
+            channel.close()
 
     def stop_control_plane(self, timeout: float = 10) -> str:
-        if self.controlplane is None:
+        if not self.replicas:
             return "controlplane was not started"
-        return procs.stop_popen(self.controlplane, "controlplane", timeout)
+        return "; ".join(self.stop_replica(i, timeout) for i in sorted(self.replicas))
 
     def kill_control_plane(self) -> None:
-        if self.controlplane is not None:
-            procs.kill_popen(self.controlplane)
+        for i in sorted(self.replicas):
+            self.kill_replica(i)
 
     def restart_control_plane(self, timeout: float = 60) -> None:
         self.stop_control_plane()
         self.start_control_plane(timeout)
+
+    def stop_replica(self, i: int, timeout: float = 10) -> str:
+        proc = self.replicas.get(i)
+        return procs.stop_popen(proc, self.replica_name(i), timeout) if proc else f"{self.replica_name(i)} not started"
+
+    def kill_replica(self, i: int) -> None:
+        """SIGKILL replica ``i``: a crash. Its lease (leadership, its agents' liveness keys)
+        expires one TTL later."""
+        proc = self.replicas.get(i)
+        if proc is not None:
+            procs.kill_popen(proc)
+
+    def leader(self, timeout: float = 5) -> int | None:
+        """The number of the replica holding the controllers' leader key now, or None when
+        no replica does (or etcd cannot say within ``timeout``)."""
+        from controlplane import keys
+        from controlplane.store.base import StoreError
+        from controlplane.store.etcd import EtcdStore
+
+        if not self.etcd_url:
+            return None
+        store = EtcdStore(self.etcd_url, timeout=timeout)
+        try:
+            kv = store.get(keys.leader("controllers"))
+        except StoreError:
+            return None
+        finally:
+            store.close()
+        if kv is None:
+            return None
+        holder = kv.value.decode(errors="replace")
+        for i in range(1, self.replica_count + 1):
+            if self.replica_name(i) == holder:
+                return i
+        return None
+
+    # --- etcd members (an etcd cluster: etcd_members > 1) ------------------------------
+
+    def etcd_member(self, i: int) -> EtcdProcess:
+        members = self.etcd_members or ([self.etcd] if self.etcd is not None else [])
+        if not 1 <= i <= len(members):
+            raise ClusterError(f"no etcd member {i}: this cluster has {len(members)}")
+        return members[i - 1]
+
+    def stop_etcd_member(self, i: int, timeout: float = 10) -> None:
+        self.etcd_member(i).stop(timeout)
+
+    def kill_etcd_member(self, i: int) -> None:
+        """SIGKILL etcd member ``i`` (1-based): with 3 members the other two keep quorum."""
+        self.etcd_member(i).kill()
+
+    def start_etcd_member(self, i: int, timeout: float = 60) -> None:
+        """Starts member ``i`` again on its data dir: it rejoins its cluster."""
+        member = self.etcd_member(i)
+        member.cluster_state = "existing"
+        try:
+            member.start(timeout)
+        except RuntimeError as exc:
+            raise ClusterError(str(exc)) from exc
+        finally:
+            self._record()
 
     # --- agents --------------------------------------------------------------------
 
@@ -388,9 +555,11 @@ class LocalCluster:
         attributes = []
         if agent.dynamic_ports:
             attributes = ["--dynamic-ports", f"{agent.dynamic_ports[0]}-{agent.dynamic_ports[1]}"]
+        prefix, launch_args = self.agent_launch(agent) if self.agent_launch else ([], [])
         argv = [
+            *prefix,
             sys.executable, "-m", "agent",
-            "--endpoint", self.endpoint,
+            "--endpoint", self.endpoint_list,
             "--cluster", CLUSTER,
             "--state-dir", str(agent.state_dir),
             "--name", agent.name,
@@ -401,6 +570,7 @@ class LocalCluster:
             "--gc-delay", str(self.gc_delay),
             "--log-level", self.log_level,
             *attributes,
+            *launch_args,
             *self.extra_agent_args,
         ]
         agent.proc = procs.spawn(argv, agent.log_path, env=_child_env())
@@ -432,6 +602,8 @@ class LocalCluster:
             pid = self.etcd.pid if self.etcd else None
         elif name == "controlplane":
             pid = self.controlplane.pid if self.controlplane else None
+        elif name.startswith("controlplane-") and name[13:].isdigit() and int(name[13:]) in self.replicas:
+            pid = self.replicas[int(name[13:])].pid
         elif name == "prometheus":
             pid = self.prometheus.pid if self.prometheus else None
         else:
@@ -469,17 +641,30 @@ class LocalCluster:
             wanted.append(("prometheus_port", "Prometheus"))
         if self.etcd_client_port:
             wanted.append(("etcd_client_port", "etcd"))
+        if self.ecs_port is not None:
+            wanted.append(("ecs_port", "the ECS-compatible API"))
         for attr, what in wanted:
             port = getattr(self, attr)
             if port == 0:
-                setattr(self, attr, free_port(HOST))
-            elif not port_free(port):
+                setattr(self, attr, free_port(self.host))
+            elif not port_free(port, self.host):
                 raise ClusterError(
-                    f"port {port} for {what} ({attr}) is already in use on {HOST}: "
+                    f"port {port} for {what} ({attr}) is already in use on {self.host}: "
                     f"choose another or stop what holds it (see `ss -ltnp 'sport = :{port}'`)"
                 )
 
     def _start_etcd(self, timeout: float) -> None:
+        if self.etcd_member_count > 1:
+            try:
+                self.etcd_members = start_etcd_cluster(self.state_dir / "etcd", self.etcd_member_count, timeout)
+            except FileNotFoundError as exc:
+                raise ClusterError("etcd is not installed (no `etcd` on PATH): run scripts/bootstrap.sh") from exc
+            except RuntimeError as exc:
+                raise ClusterError(str(exc)) from exc
+            finally:
+                self._record()
+            self.etcd = self.etcd_members[0]
+            return
         self.etcd = EtcdProcess(self.state_dir / "etcd", client_port=self.etcd_client_port, name="shoal")
         self.etcd.log_path = self.logs_dir / "etcd.log"
         try:
@@ -498,7 +683,7 @@ class LocalCluster:
         base = self.state_dir / "prometheus"
         base.mkdir(parents=True, exist_ok=True)
         config = base / "prometheus.yml"
-        config.write_text(render_config(f"{HOST}:{self.metrics_port}", self.scrape_interval))
+        config.write_text(render_config(f"{self.host}:{self.metrics_port}", self.scrape_interval))
         self.prometheus = PrometheusProcess(
             config, base / "data", self.logs_dir / "prometheus.log", self.prometheus_port
         )
@@ -509,13 +694,12 @@ class LocalCluster:
         finally:
             self._record()
 
-    def _serving(self, log_path: Path) -> bool:
-        proc = self.controlplane
+    def _serving(self, log_path: Path, proc: subprocess.Popen[bytes] | None, channel: grpc.Channel) -> bool:
         if proc is not None and proc.poll() is not None:
             raise ClusterError(
                 f"the control plane exited with code {proc.returncode}; {log_path}:\n{procs.log_tail(log_path)}"
             )
-        stub = health_pb2_grpc.HealthStub(self.channel)
+        stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
         except grpc.RpcError:
@@ -524,18 +708,31 @@ class LocalCluster:
 
     def records(self) -> list[procs.ProcRecord]:
         out: list[procs.ProcRecord] = []
-        if self.etcd is not None and self.etcd.pid is not None:
+        if self.etcd_members:
+            for m in self.etcd_members:
+                if m.pid is not None:
+                    out.append(procs.ProcRecord.of("etcd", f"etcd-{m.name}", m.pid, m.log_path))
+        elif self.etcd is not None and self.etcd.pid is not None:
             out.append(procs.ProcRecord.of("etcd", "etcd", self.etcd.pid, self.etcd.log_path))
-        if self.controlplane is not None:
-            out.append(procs.ProcRecord.of("controlplane", "controlplane", self.controlplane.pid,
-                                           self.logs_dir / "controlplane.log"))
+        for i, replica in sorted(self.replicas.items()):
+            name = self.replica_name(i)
+            out.append(procs.ProcRecord.of("controlplane", name, replica.pid, self.logs_dir / f"{name}.log"))
         for a in self.agents.values():
             if a.pid is not None:
                 out.append(procs.ProcRecord.of("agent", a.name, a.pid, a.log_path))
         if self.prometheus is not None and self.prometheus.pid is not None:
             out.append(procs.ProcRecord.of("prometheus", "prometheus", self.prometheus.pid,
                                            self.prometheus.log_path))
+        if self.autoscaler is not None:
+            out.append(procs.ProcRecord.of("autoscaler", "autoscaler", self.autoscaler.pid,
+                                           self.logs_dir / "autoscaler.log"))
         return out
+
+    def _start_autoscaler(self) -> None:
+        assert self.prometheus is not None and self.etcd is not None
+        args = localup.argv(self.endpoint, self.prometheus.url, self.etcd.client_url, self.state_dir, self.log_level)
+        self.autoscaler = localup.spawn(args, self.logs_dir / "autoscaler.log", _child_env())
+        self._record()
 
     def _record(self) -> None:
         # Rewritten after every spawn, so a `shoal up` that dies half-way still leaves
@@ -551,11 +748,12 @@ class LocalCluster:
 
     def _write_config(self) -> None:
         _write_json(config_path(self.state_dir), {
-            "endpoint": self.endpoint,
+            "endpoint": self.endpoint_list,
             "metrics": self.metrics_url,
             "sd": self.sd_url,
             "prometheus": self.prometheus_url,
             "etcd": self.etcd_url,
+            "ecs": f"http://{HOST}:{self.ecs_port}" if self.ecs_port is not None else None,
             "cluster": CLUSTER,
             "state_dir": str(self.state_dir),
         })
@@ -593,6 +791,7 @@ def stop_recorded(state_dir: Path | str, timeout: float = 10) -> list[str]:
             if rec.role == role:
                 done.append(procs.stop_record(rec, timeout))
     runtime = _recorded_runtime(state_dir)
+    done += localup.stop_nodes(state_dir, runtime != "hollow")
     if runtime != "hollow":
         node_ids = {nid for d in sorted((state_dir / "agents").glob("agent-*")) if (nid := _read_node_id(d))}
         done.append(remove_node_containers(node_ids))
@@ -684,14 +883,14 @@ def _pick_port_block(span: int, taken: list[tuple[int, int]]) -> tuple[int, int]
     raise ClusterError(f"no block of {span} free ports between {low} and {high} for dynamic host ports")
 
 
-def port_free(port: int) -> bool:
-    """True if nothing listens on (or holds) ``port`` on 127.0.0.1 right now."""
+def port_free(port: int, host: str = HOST) -> bool:
+    """True if nothing listens on (or holds) ``port`` on ``host`` right now."""
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind((HOST, port))
+            s.bind((host, port))
         except OSError:
             return False
     return True

@@ -84,14 +84,28 @@ class TaskStateChange(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., last_status: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[_resources_pb2.Container, _Mapping]]] = ..., stopped_reason: _Optional[str] = ..., stop_code: _Optional[str] = ..., at: _Optional[float] = ..., health_status: _Optional[str] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("hello", "heartbeat", "task_state")
+    __slots__ = ("hello", "heartbeat", "task_state", "log_chunk")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     TASK_STATE_FIELD_NUMBER: _ClassVar[int]
+    LOG_CHUNK_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     heartbeat: Heartbeat
     task_state: TaskStateChange
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., task_state: _Optional[_Union[TaskStateChange, _Mapping]] = ...) -> None: ...
+    log_chunk: AgentLogChunk
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., task_state: _Optional[_Union[TaskStateChange, _Mapping]] = ..., log_chunk: _Optional[_Union[AgentLogChunk, _Mapping]] = ...) -> None: ...
+
+class AgentLogChunk(_message.Message):
+    __slots__ = ("request_id", "data", "eof", "error")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    EOF_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    data: bytes
+    eof: bool
+    error: str
+    def __init__(self, request_id: _Optional[str] = ..., data: _Optional[bytes] = ..., eof: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
 
 class Assignments(_message.Message):
     __slots__ = ("revision", "tasks")
@@ -102,7 +116,33 @@ class Assignments(_message.Message):
     def __init__(self, revision: _Optional[int] = ..., tasks: _Optional[_Iterable[_Union[_resources_pb2.TaskAssignment, _Mapping]]] = ...) -> None: ...
 
 class ControlMessage(_message.Message):
-    __slots__ = ("assignments",)
+    __slots__ = ("assignments", "log_request", "cancel_logs")
     ASSIGNMENTS_FIELD_NUMBER: _ClassVar[int]
+    LOG_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_LOGS_FIELD_NUMBER: _ClassVar[int]
     assignments: Assignments
-    def __init__(self, assignments: _Optional[_Union[Assignments, _Mapping]] = ...) -> None: ...
+    log_request: LogRequest
+    cancel_logs: CancelLogs
+    def __init__(self, assignments: _Optional[_Union[Assignments, _Mapping]] = ..., log_request: _Optional[_Union[LogRequest, _Mapping]] = ..., cancel_logs: _Optional[_Union[CancelLogs, _Mapping]] = ...) -> None: ...
+
+class LogRequest(_message.Message):
+    __slots__ = ("request_id", "task_id", "container", "follow", "since_seconds", "tail")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    SINCE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TAIL_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    task_id: str
+    container: str
+    follow: bool
+    since_seconds: int
+    tail: int
+    def __init__(self, request_id: _Optional[str] = ..., task_id: _Optional[str] = ..., container: _Optional[str] = ..., follow: _Optional[bool] = ..., since_seconds: _Optional[int] = ..., tail: _Optional[int] = ...) -> None: ...
+
+class CancelLogs(_message.Message):
+    __slots__ = ("request_id",)
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    def __init__(self, request_id: _Optional[str] = ...) -> None: ...

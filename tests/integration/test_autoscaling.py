@@ -130,8 +130,9 @@ def autoscaling(make_cluster, tmp_path) -> Iterator[Callable[..., tuple[LocalClu
     started: list[AutoscalerProcess] = []
 
     def make(agents: int = 0, runtime: str = "docker", autoscalers: int = 1, extra: list[str] | None = None):
-        cluster = make_cluster(agents=agents, prometheus=True, runtime=runtime, scrape_interval=SCRAPE,
-                               extra_controlplane_args=["--resync-interval", "0.5"])
+        # The cluster's own autoscaler is off: the test runs its own, with test timings.
+        cluster = make_cluster(agents=agents, prometheus=True, autoscaler=False, runtime=runtime,
+                               scrape_interval=SCRAPE, extra_controlplane_args=["--resync-interval", "0.5"])
         assert cluster.prometheus_url, "Prometheus must be installed for these tests"
         procs = [AutoscalerProcess(cluster, tmp_path, f"autoscaler-{i + 1}", extra or []) for i in range(autoscalers)]
         started.extend(procs)

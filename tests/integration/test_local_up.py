@@ -59,18 +59,20 @@ def node_containers(docker_client, ids: set[str]) -> list:
 
 def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, docker_client) -> None:
     state = tmp_path / "state"
-    api, metrics, prom = free_port(), free_port(), free_port()
+    api, metrics, prom, ecs = free_port(), free_port(), free_port(), free_port()
     try:
         up = shoal("up", "--detach", "--state-dir", str(state), "--port", str(api), "--metrics-port", str(metrics),
-                   "--prometheus-port", str(prom), "--lease-ttl", "4", "--zones", "a,b,c")
+                   "--prometheus-port", str(prom), "--ecs-port", str(ecs), "--lease-ttl", "4", "--zones", "a,b,c")
         assert up.returncode == 0, f"shoal up failed:\n{up.stdout}\n{up.stderr}"
         assert "service 'web' answers at" in up.stdout, up.stdout + up.stderr
 
         config = json.loads(localcluster.config_path(state).read_text())
         assert config["endpoint"] == f"127.0.0.1:{api}"
         assert config["prometheus"] == f"http://127.0.0.1:{prom}"
+        assert config["ecs"] == f"http://127.0.0.1:{ecs}"
         records = localcluster.recorded(state)
-        assert sorted(r.role for r in records) == ["agent", "agent", "agent", "controlplane", "etcd", "prometheus"]
+        assert sorted(r.role for r in records) == [
+            "agent", "agent", "agent", "autoscaler", "controlplane", "etcd", "prometheus"]
         assert all(r.alive() for r in records)
 
         with grpc.insecure_channel(config["endpoint"]) as channel:

@@ -1,0 +1,122 @@
+"""A replica's security at start-up: flags, the cluster CA (created on the first start),
+TLS on the gRPC port, the authorization interceptor, the Security service, and the master
+key that seals secrets and access keys. server.py calls ``add_flags`` and ``Security.setup``;
+everything else about security on the server side starts here."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from pathlib import Path
+
+import grpc
+
+from controlplane.api.context import ApiContext
+from controlplane.api.security import SecurityService
+from controlplane.store.base import Store, StoreError
+from shoal.logs import kv
+from shoal.security import pki, sealing
+from shoal.security.authz import Authorizer
+from shoal.security.sealing import Sealer, SealError
+from shoal.v1 import security_pb2, security_pb2_grpc
+
+log = logging.getLogger("controlplane.security")
+
+DEFAULT_PKI_DIR = "/var/lib/shoal/pki"
+SERVICE_NAME = security_pb2.DESCRIPTOR.services_by_name["Security"].full_name
+REFRESH_SECONDS = 15.0
+
+
+def add_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pki-dir", help=f"master key and bootstrap admin identity (default {DEFAULT_PKI_DIR}); "
+                   "other replicas need a copy of its master.key")
+    p.add_argument("--san", action="append", default=[], metavar="NAME",
+                   help="extra DNS name or IP for the server certificate (repeatable)")
+    p.add_argument("--tls-cert", help="serve this certificate chain instead of one from the cluster CA")
+    p.add_argument("--tls-key", help="the key of --tls-cert")
+    p.add_argument("--tls-ca", help="extra CA bundle whose client certificates are accepted at the handshake")
+    p.add_argument("--insecure", action="store_true",
+                   help="plaintext gRPC, no authentication: for development only, never on a shared network")
+
+
+class Security:
+    def __init__(self, trust: pki.LiveTrust | None, sealer: Sealer | None, creds: grpc.ServerCredentials | None,
+                 pki_dir: Path | None) -> None:
+        self.trust = trust
+        self.sealer = sealer
+        self.creds = creds
+        self.pki_dir = pki_dir
+        self.interceptors: list[grpc.ServerInterceptor] = [Authorizer(trust.identify)] if trust else []
+
+    @classmethod
+    def setup(cls, args: argparse.Namespace, store: Store, listen_host: str) -> Security:
+        """Raises SystemExit with what to do when the CA or master key cannot be had."""
+        if bool(args.tls_cert) != bool(args.tls_key):
+            raise SystemExit("controlplane: --tls-cert and --tls-key go together")
+        if args.insecure:
+            log.warning("RUNNING INSECURE: plaintext gRPC, anyone who reaches %s can run containers on every node; "
+                        "never use --insecure outside development", args.listen)
+            sealer = None
+            if args.pki_dir:
+                sealer = pki.sealer_for(Path(args.pki_dir), create=True)
+            else:
+                log.warning("no --pki-dir: secrets cannot be stored and access keys are kept unsealed")
+            sealing.install(sealer)
+            return cls(None, sealer, None, None)
+        pki_dir = Path(args.pki_dir or DEFAULT_PKI_DIR)
+        try:
+            pki_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            state, sealer, created = pki.load_or_create(store, pki_dir)
+            if created:
+                pki.write_admin_bundle(pki_dir, state)
+                log.info("wrote the bootstrap admin identity",
+                         extra=kv(dir=pki_dir, files="admin.crt admin.key ca.crt"))
+        except (pki.PkiError, SealError, OSError) as exc:
+            raise SystemExit(f"controlplane: {exc}") from None
+        sealing.install(sealer)
+        trust = pki.LiveTrust(store, sealer, state, pki.default_server_names(listen_host, args.san))
+        creds = None
+        if args.tls_cert:
+            creds = _own_certificate(args, state)
+        log.info("TLS on; clients need a certificate from the cluster CA",
+                 extra=kv(ca=state.current.fingerprint[:16], trusted=len(state.authorities), pki_dir=pki_dir))
+        return cls(trust, sealer, creds or trust.server_credentials(), pki_dir)
+
+    def register(self, server: grpc.Server, ctx: ApiContext) -> None:
+        security_pb2_grpc.add_SecurityServicer_to_server(SecurityService(ctx, self.trust, self.sealer), server)
+
+    def bind(self, server: grpc.Server, address: str) -> int:
+        if self.creds is None:
+            return server.add_insecure_port(address)
+        return server.add_secure_port(address, self.creds)
+
+    def start_refresh(self, stop: threading.Event) -> None:
+        """Picks up CA rotations made through other replicas."""
+        if self.trust is None:
+            return
+        trust = self.trust
+
+        def loop() -> None:
+            while not stop.wait(REFRESH_SECONDS):
+                try:
+                    sentence = trust.refresh()
+                except (StoreError, pki.PkiError, SealError) as exc:
+                    log.warning("cannot refresh the cluster CAs: %s", exc)
+                    continue
+                if sentence:
+                    log.info(sentence)
+
+        threading.Thread(target=loop, name="ca-refresh", daemon=True).start()
+
+
+def _own_certificate(args: argparse.Namespace, state: pki.TrustState) -> grpc.ServerCredentials:
+    from shoal.security.channels import server_credentials
+
+    try:
+        chain = Path(args.tls_cert).read_bytes()
+        key = Path(args.tls_key).read_bytes()
+        extra = Path(args.tls_ca).read_bytes() if args.tls_ca else b""
+    except OSError as exc:
+        raise SystemExit(f"controlplane: --tls-cert/--tls-key/--tls-ca: {exc}") from None
+    return server_credentials(key, chain, state.client_roots_pem() + extra)

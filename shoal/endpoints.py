@@ -1,0 +1,151 @@
+"""Several control-plane endpoints and calls that fail over between them.
+
+Every replica serves the whole API, so a client that cannot reach one replica tries the
+next. A call moves on only when gRPC says UNAVAILABLE: the connection could not be made or
+broke before an answer, which for a unary call almost always means the request never
+reached a server. Other errors (a refusal, a conflict, a deadline) are answers and are
+returned as they are, never retried. Between full rounds over the list the client waits
+with exponential backoff and jitter, so clients that lost the same replica do not all hit
+the next one in the same instant.
+
+Channels are opened by a function the caller passes in, so whoever decides how channels
+are made (TLS or not) decides it for the failover client too.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from shoal import logs
+from shoal.netutil import split_hostport
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = 0.2
+BACKOFF_CAP = 5.0
+
+OpenChannel = Callable[[str], grpc.Channel]
+
+
+def parse_endpoints(value: str, field: str = "endpoint") -> list[str]:
+    """"h1:p1,h2:p2" -> ["h1:p1", "h2:p2"]; raises ValueError naming ``field`` and the bad
+    part. IPv6 hosts come back bracketed ("[::1]:7400")."""
+    out: list[str] = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            host, port = split_hostport(part)
+        except ValueError as exc:
+            raise ValueError(f"{field}: {exc}") from None
+        if not host:
+            raise ValueError(f"{field}: {part!r} has no host")
+        out.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    if not out:
+        raise ValueError(f"{field}: at least one HOST:PORT is required")
+    return out
+
+
+def backoff(attempt: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
+    """Seconds to wait before retry ``attempt`` (0-based): exponential, capped, with
+    jitter over the upper half so a crowd of clients spreads out."""
+    ceiling = min(cap, base * (2 ** min(attempt, 16)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _unavailable(exc: grpc.RpcError) -> bool:
+    code = exc.code() if hasattr(exc, "code") else None
+    return code == grpc.StatusCode.UNAVAILABLE
+
+
+class FailoverStub:
+    """``FailoverStub(targets, open_channel, OperatorStub).CreateService(req, timeout=5)``
+    calls the method on the endpoint that last answered, moving to the next on UNAVAILABLE
+    until every endpoint has been tried ``rounds`` times or ``patience`` seconds have
+    passed; then the last UNAVAILABLE is raised. Thread-safe; channels open lazily and stay
+    open until ``close()``."""
+
+    def __init__(self, targets: list[str], open_channel: OpenChannel, stub_class: type,
+                 rounds: int = 3, patience: float = 30.0) -> None:
+        if not targets:
+            raise ValueError("endpoint: at least one HOST:PORT is required")
+        self.targets = list(targets)
+        self.rounds = max(1, rounds)
+        self.patience = patience
+        self._open = open_channel
+        self._stub_class = stub_class
+        self._channels: dict[str, grpc.Channel] = {}
+        self._stubs: dict[str, Any] = {}
+        self._index = 0
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> str:
+        """The endpoint the next call goes to first."""
+        return self.targets[self._index % len(self.targets)]
+
+    def _stub(self, target: str) -> Any:
+        with self._lock:
+            stub = self._stubs.get(target)
+            if stub is None:
+                channel = self._open(target)
+                self._channels[target] = channel
+                stub = self._stubs[target] = self._stub_class(channel)
+            return stub
+
+    def call(self, method: str, request: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + self.patience
+        n = len(self.targets)
+        last: grpc.RpcError | None = None
+        for attempt in range(self.rounds * n):
+            with self._lock:
+                index = self._index
+            target = self.targets[index % n]
+            try:
+                reply = getattr(self._stub(target), method)(request, **kwargs)
+            except grpc.RpcError as exc:
+                if not _unavailable(exc):
+                    raise
+                last = exc
+                with self._lock:
+                    # Another thread may already have moved on; move from where we were.
+                    if self._index == index:
+                        self._index = index + 1
+                if n > 1:
+                    log.debug("endpoint unavailable; trying the next",
+                              extra=logs.kv(endpoint=target, method=method, next=self.current))
+                if (attempt + 1) % n == 0:
+                    pause = backoff((attempt + 1) // n - 1)
+                    if time.monotonic() + pause >= deadline:
+                        break
+                    time.sleep(pause)
+                continue
+            return reply
+        assert last is not None
+        raise last
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def method(request: Any, **kwargs: Any) -> Any:
+            return self.call(name, request, **kwargs)
+
+        method.__name__ = name
+        return method
+
+    def close(self) -> None:
+        with self._lock:
+            channels = list(self._channels.values())
+            self._channels.clear()
+            self._stubs.clear()
+        for channel in channels:
+            channel.close()

@@ -1,0 +1,295 @@
+"""The cluster CA and the certificates it issues (EC P-256, SHA-256), with the
+``cryptography`` package.
+
+Identities live in the certificate's common name: ``shoal:node:<node-id>``,
+``shoal:admin:<name>``, ``shoal:viewer:<name>``. The CA always writes the subject itself:
+what a CSR asks for is ignored except its public key, so nobody picks their own identity.
+
+A CA's fingerprint is the SHA-256 of its certificate in DER, hex: what a join token
+carries so a new node can check it talks to the right cluster before sending the token.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import hashlib
+import ipaddress
+import secrets
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+ROLES = ("node", "admin", "viewer")
+CA_DAYS = 3650
+SERVER_DAYS = 365
+NODE_DAYS = 365
+OPERATOR_MAX_DAYS = 5 * 365
+_CLOCK_SKEW = datetime.timedelta(minutes=5)
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@")
+
+
+class CertError(ValueError):
+    """A certificate, key or CSR is malformed or unacceptable; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    role: str
+    name: str
+
+    @property
+    def subject(self) -> str:
+        return f"shoal:{self.role}:{self.name}"
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+def check_identity_name(name: str, field: str = "name") -> str:
+    if not 1 <= len(name) <= 64 or not set(name) <= _NAME_CHARS:
+        raise CertError(f"{field}: 1-64 letters, digits or -_.@, got {name[:70]!r}")
+    return name
+
+
+def parse_identity(common_name: str) -> Identity | None:
+    """``shoal:<role>:<name>`` -> Identity; anything else -> None."""
+    parts = common_name.split(":")
+    if len(parts) != 3 or parts[0] != "shoal" or parts[1] not in ROLES:
+        return None
+    try:
+        check_identity_name(parts[2])
+    except CertError:
+        return None
+    return Identity(parts[1], parts[2])
+
+
+# ---- keys, CSRs, PEM ------------------------------------------------------------------
+
+def new_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def load_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise CertError(f"key: not a PEM private key: {exc}") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise CertError("key: want an EC private key")
+    return key
+
+
+def cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def load_cert(pem: bytes | str, field: str = "certificate") -> x509.Certificate:
+    data = pem.encode() if isinstance(pem, str) else pem
+    try:
+        return x509.load_pem_x509_certificate(data)
+    except ValueError as exc:
+        raise CertError(f"{field}: not a PEM certificate: {exc}") from None
+
+
+def load_bundle(pem: bytes | str, field: str = "caBundle") -> list[x509.Certificate]:
+    data = pem.encode() if isinstance(pem, str) else pem
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise CertError(f"{field}: not PEM certificates: {exc}") from None
+    return certs
+
+
+def bundle_pem(certs: list[x509.Certificate]) -> bytes:
+    return b"".join(cert_pem(c) for c in certs)
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def common_name(cert: x509.Certificate) -> str:
+    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    value = attrs[0].value if attrs else ""
+    return value if isinstance(value, str) else value.decode(errors="replace")
+
+
+def make_csr(key: ec.EllipticCurvePrivateKey, cn: str = "shoal-csr") -> bytes:
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+           .sign(key, hashes.SHA256()))
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def csr_public_key(pem: str | bytes, field: str = "csrPem"):
+    """The public key of a well-formed, self-consistent CSR (EC P-256/P-384 or RSA >= 2048)."""
+    data = pem.encode() if isinstance(pem, str) else pem
+    if not data or len(data) > 16 * 1024:
+        raise CertError(f"{field}: want a PEM certificate signing request of at most 16 KiB")
+    try:
+        csr = x509.load_pem_x509_csr(data)
+    except ValueError as exc:
+        raise CertError(f"{field}: not a PEM certificate signing request: {exc}") from None
+    if not csr.is_signature_valid:
+        raise CertError(f"{field}: the request's signature does not match its key")
+    key = csr.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in ("secp256r1", "secp384r1"):
+        return key
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size >= 2048:
+        return key
+    raise CertError(f"{field}: want an EC P-256/P-384 or RSA >= 2048 key")
+
+
+def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer``'s key signed ``cert`` (the name check alone could be forged)."""
+    try:
+        cert.verify_directly_issued_by(issuer)
+        return True
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "shoal"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def san_entries(names: list[str]) -> list[x509.GeneralName]:
+    out: list[x509.GeneralName] = []
+    seen: set[str] = set()
+    for raw in names:
+        name = raw.strip().strip("[]")
+        if not name or name in seen:
+            continue
+        seen.add(name)
+        try:
+            out.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            out.append(x509.DNSName(name))
+    return out
+
+
+# ---- the CA -----------------------------------------------------------------------------
+
+@dataclass
+class CertificateAuthority:
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def create(cls, days: int = CA_DAYS) -> CertificateAuthority:
+        # A random suffix gives every CA its own subject, so after a rotation an old and a
+        # new CA are never confused when chains are built.
+        key = new_key()
+        name = _name(f"Shoal cluster CA {secrets.token_hex(4)}")
+        now = _now()
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - _CLOCK_SKEW).not_valid_after(now + datetime.timedelta(days=days))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                             content_commitment=False, key_encipherment=False,
+                                             data_encipherment=False, key_agreement=False,
+                                             encipher_only=False, decipher_only=False), critical=True)
+                .add_extension(ski, critical=False)
+                .sign(key, hashes.SHA256()))
+        return cls(cert, key)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.cert)
+
+    def _leaf(self, subject: x509.Name, public_key, days: float, usage: list, sans: list[x509.GeneralName]):
+        now = _now()
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(self.cert.subject)
+                   .public_key(public_key).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - _CLOCK_SKEW).not_valid_after(now + datetime.timedelta(days=days))
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                                  critical=False))
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        return builder.sign(self.key, hashes.SHA256())
+
+    def issue_server(self, public_key, names: list[str], days: float = SERVER_DAYS) -> x509.Certificate:
+        """A server certificate valid for every IP and DNS name in ``names``."""
+        sans = san_entries(names)
+        return self._leaf(_name("shoal-controlplane"), public_key, days,
+                          [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH], sans)
+
+    def issue_client(self, public_key, identity: Identity, days: float = NODE_DAYS) -> x509.Certificate:
+        return self._leaf(_name(identity.subject), public_key, days, [ExtendedKeyUsageOID.CLIENT_AUTH], [])
+
+    def cross_sign(self, other: x509.Certificate) -> x509.Certificate:
+        """``other`` (a newer CA) re-signed by this CA: clients that trust only this CA can
+        still verify a chain ending in ``other`` while a rotation is under way."""
+        now = _now()
+        return (x509.CertificateBuilder().subject_name(other.subject).issuer_name(self.cert.subject)
+                .public_key(other.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - _CLOCK_SKEW).not_valid_after(self.cert.not_valid_after_utc)
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(other.public_key()), critical=False)
+                .sign(self.key, hashes.SHA256()))
+
+
+# ---- anonymous join ---------------------------------------------------------------------
+#
+# gRPC's Python server either requires a client certificate on every connection or never
+# asks for one, so a node that has no certificate yet could not even say hello. The way
+# around: a second trust anchor whose key is public (derived from a fixed string). Anyone
+# can mint a certificate under it, which is exactly as good as presenting none: authz
+# accepts a caller as a node or operator only if the cluster CA's own key signed its
+# certificate, so an "anonymous" caller may call JoinNode (with a token) and nothing else.
+
+_ANON_SEED = b"shoal anonymous join v1: this key is public and grants nothing"
+ANONYMOUS_CN = "shoal anonymous join (public key, grants nothing)"
+
+
+@functools.cache
+def _anonymous_key() -> ec.EllipticCurvePrivateKey:
+    order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551  # P-256's group order
+    scalar = int.from_bytes(hashlib.sha256(_ANON_SEED).digest(), "big") % (order - 1) + 1
+    return ec.derive_private_key(scalar, ec.SECP256R1())
+
+
+@functools.cache
+def anonymous_ca() -> CertificateAuthority:
+    key = _anonymous_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ANONYMOUS_CN)])
+    now = _now()
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(key, hashes.SHA256()))
+    return CertificateAuthority(cert, key)
+
+
+@functools.cache
+def anonymous_client_pair() -> tuple[bytes, bytes]:
+    """(key PEM, certificate PEM) of a throwaway client identity for JoinNode."""
+    ca = anonymous_ca()
+    key = new_key()
+    now = _now()
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "anonymous")]))
+            .issuer_name(ca.cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - _CLOCK_SKEW).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca.key, hashes.SHA256()))
+    return key_pem(key), cert_pem(cert)
