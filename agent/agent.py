@@ -12,7 +12,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import shoal.logs
-from agent import reconcile, spec
+from agent import dependencies, reconcile, restarts, spec, volumes
 from agent.runtime import (
     LABEL_NODE,
     ContainerInfo,
@@ -42,6 +42,10 @@ class AgentConfig:
     resync_interval: float = 10.0
     # Start/stop operations run in parallel up to this many tasks at once.
     workers: int = 4
+    # Seconds a container waits for its dependsOn conditions (startTimeout overrides).
+    start_timeout: float = dependencies.DEFAULT_START_TIMEOUT
+    # Caps every restartPolicy.restartAttemptPeriod (ECS's minimum is 60 s; tests need less).
+    restart_period_cap: float | None = None
 
 
 class Agent:
@@ -64,6 +68,9 @@ class Agent:
         # Tasks with a start/stop/remove in flight: the reconciler leaves them alone.
         self._inflight: set[str] = set()
         self.last_sentence = ""
+        # Fetches a task's secret values ({container: {env: value}}) from the control plane
+        # right before its containers are created; set by main (None: no secrets support).
+        self.resolve_secrets: Callable[[r.Task], dict[str, dict[str, str]]] | None = None
 
     @property
     def node_id(self) -> str:
@@ -144,7 +151,8 @@ class Agent:
         except ContainerRuntimeError as exc:
             return f"runtime unavailable, changing nothing: {exc}"
         with self._lock:
-            changed = reconcile.sync_observed(self.tasks, observed, self._inflight)
+            changed = reconcile.sync_observed(self.tasks, observed, self._inflight,
+                                              restart_period_cap=self.config.restart_period_cap)
             p = reconcile.plan(self.desired, self.tasks, observed, now=time.time(),
                                gc_delay=self.config.gc_delay, busy=self._inflight)
             self._inflight.update(a.task_id for a in p.actions)
@@ -164,6 +172,7 @@ class Agent:
             "remove": self._remove_task,
             "gc": self._gc_task,
             "report_stopped": self._report_stopped,
+            "restart": self._restart_containers,
         }[action.kind]
         if self._pool is None:
             # Without a running loop (unit tests, one-shot use) operations run inline.
@@ -244,8 +253,13 @@ class Agent:
             task.adopt_assignment(a)
             self.tasks[task.task_id] = task
         self._emit(task)
+        if self.resolve_secrets is not None and any(cdef.secrets for cdef, _ in specs):
+            try:
+                specs = spec.with_secrets(specs, self.resolve_secrets(a.task))
+            except Exception as exc:  # whatever went wrong fetching them, the task cannot start without them
+                self._fail(task, f"ResourceInitializationError: unable to retrieve secrets: {exc}")
+                return
         image = ""
-        current = ""
         try:
             for _, s in specs:
                 image = s.image
@@ -253,17 +267,20 @@ class Agent:
                     log.info("pulling image", extra=shoal.logs.kv(task=task.task_id, image=image))
                     self.runtime.pull(image)
             image = ""
-            for cdef, s in specs:
-                current = cdef.name
-                cid = self.runtime.create(s)
-                task.containers[cdef.name].runtime_id = cid
-                self.runtime.start(cid)
-                task.containers[cdef.name].last_status = "RUNNING"
+            dependencies.start_containers(self.runtime, task, specs, a, node_id=self.node_id,
+                                          cancelled=lambda: self._start_cancelled(task.task_id),
+                                          default_timeout=self.config.start_timeout)
+        except dependencies.ContainerFailed as exc:
+            self._fail(task, f"CannotStartContainerError: {exc}")
+            return
+        except (dependencies.DependencyFailed, dependencies.Cancelled) as exc:
+            self._fail(task, str(exc))
+            return
         except PullError as exc:
             self._fail(task, f"CannotPullContainerError: pull image {image}: {exc}")
             return
         except ContainerRuntimeError as exc:
-            where = f"pull image {image}" if image else f"container {current}"
+            where = f"pull image {image}" if image else "starting containers"
             kind = "CannotPullContainerError" if image else "CannotStartContainerError"
             self._fail(task, f"{kind}: {where}: {exc}")
             return
@@ -279,6 +296,25 @@ class Agent:
             task.last_status = "RUNNING"
             task.recompute_health()
         self._emit(task)
+
+    def _start_cancelled(self, task_id: str) -> bool:
+        with self._lock:
+            a = self.desired.get(task_id) if self.desired else None
+        return self._stopped.is_set() or a is None or a.task.desired_status == "STOPPED"
+
+    def _restart_containers(self, action: reconcile.Action) -> None:
+        with self._lock:
+            task = self.tasks.get(action.task_id)
+        if task is None or task.last_status != "RUNNING":
+            return
+        restarts.restart(self.runtime, task, action.container_ids, self.node_id)
+        self._emit(task)
+
+    def _remove_volumes(self, task_id: str) -> None:
+        try:
+            self.runtime.remove_volumes(volumes.task_labels(task_id, self.node_id))
+        except ContainerRuntimeError as exc:
+            log.warning("removing task volumes failed", extra=shoal.logs.kv(task=task_id, error=exc))
 
     def _fail(self, task: LocalTask, reason: str) -> None:
         log.warning("task failed to start", extra=shoal.logs.kv(task=task.task_id, reason=reason))
@@ -326,6 +362,7 @@ class Agent:
             except ContainerRuntimeError as exc:
                 log.warning("removing container failed", extra=shoal.logs.kv(container=cid[:12], error=exc))
                 return
+        self._remove_volumes(action.task_id)
         with self._lock:
             self.tasks.pop(action.task_id, None)
         log.info("removed task no longer assigned here",
@@ -337,6 +374,7 @@ class Agent:
                 self.runtime.remove(cid)
             except ContainerRuntimeError as exc:
                 log.warning("collecting container failed", extra=shoal.logs.kv(container=cid[:12], error=exc))
+        self._remove_volumes(action.task_id)
 
     def _report_stopped(self, action: reconcile.Action) -> None:
         with self._lock:

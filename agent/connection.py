@@ -19,7 +19,9 @@ import shoal.logs
 from agent import identity
 from agent.agent import Agent
 from agent.host import HostProbe
-from shoal.v1 import agent_pb2, agent_pb2_grpc
+from agent.logs import LogRelay
+from shoal.security.channels import ClientTLS, client_channel
+from shoal.v1 import agent_pb2, agent_pb2_grpc, security_pb2, security_pb2_grpc
 from shoal.v1 import resources_pb2 as r
 
 log = logging.getLogger(__name__)
@@ -62,9 +64,10 @@ def backoff(attempt: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) 
 class GatewayClient:
     def __init__(self, endpoints: list[str], reg: Registration, agent: Agent, host: HostProbe,
                  on_node_id: Callable[[str], None] | None = None,
-                 channel: grpc.Channel | None = None) -> None:
+                 channel: grpc.Channel | None = None, tls: ClientTLS | None = None) -> None:
         """``channel``: one shared with other clients in this process (a hollow fleet puts
-        many agents on one connection); it is used for every endpoint and never closed here."""
+        many agents on one connection); it is used for every endpoint and never closed here.
+        ``tls``: the node's certificate (None: plaintext, for an --insecure control plane)."""
         if not endpoints:
             raise ValueError("endpoint: at least one HOST:PORT is required")
         self.endpoints = endpoints
@@ -82,7 +85,9 @@ class GatewayClient:
         self._channel: grpc.Channel | None = None
         self._thread: threading.Thread | None = None
         self._shared_channel = channel
+        self._tls = tls
         agent.listeners.append(self._on_change)
+        self.logs = LogRelay(agent, self._on_change)
 
     # ---- registration ----------------------------------------------------------------
 
@@ -163,7 +168,8 @@ class GatewayClient:
                 continue
             if item is _CLOSE:
                 return
-            yield agent_pb2.AgentMessage(task_state=item)
+            # Log chunks come ready-made; task state changes are wrapped here.
+            yield item if isinstance(item, agent_pb2.AgentMessage) else agent_pb2.AgentMessage(task_state=item)
 
     def _heartbeat(self) -> agent_pb2.Heartbeat:
         s = self.host.sample()
@@ -194,6 +200,8 @@ class GatewayClient:
                     received += 1
                     sentence = self.agent.apply_assignments(msg.assignments)
                     log.debug(sentence, extra=shoal.logs.kv(node=self.agent.node_id))
+                else:
+                    self.logs.handle(msg)
             return f"stream from {endpoint} ended after {received} assignment sets"
         except grpc.RpcError as exc:
             return f"stream to {endpoint} broke after {received} assignment sets: {_short(exc)}"
@@ -202,6 +210,8 @@ class GatewayClient:
         finally:
             self.connected.clear()
             self._outbox = None
+            # Their readers were on this stream: nobody is left to read them.
+            self.logs.cancel_all()
             outbox.put(_CLOSE)
             with self._lock:
                 self._call = None
@@ -210,11 +220,29 @@ class GatewayClient:
             self._last_received = received
 
     def _open(self, endpoint: str) -> grpc.Channel:
-        return self._shared_channel or grpc.insecure_channel(endpoint, options=KEEPALIVE)
+        return self._shared_channel or client_channel(endpoint, self._tls, options=KEEPALIVE)
 
     def _close(self, channel: grpc.Channel) -> None:
         if channel is not self._shared_channel:
             channel.close()
+
+    def task_secrets(self, task: r.Task) -> dict[str, dict[str, str]]:
+        """The values of a task's secrets, {container: {env var: value}}, asked of the
+        endpoint the stream is on (or the first one). Raises RuntimeError saying why not."""
+        with self._lock:
+            channel = self._channel
+        own = channel is None
+        if own:
+            channel = self._open(self.endpoints[self._index % len(self.endpoints)])
+        try:
+            resp = security_pb2_grpc.SecurityStub(channel).GetTaskSecrets(
+                security_pb2.GetTaskSecretsRequest(cluster=task.cluster, task_id=task.id), timeout=15)
+        except grpc.RpcError as exc:
+            raise RuntimeError(_short(exc)) from None
+        finally:
+            if own:
+                self._close(channel)
+        return {c.container_name: dict(c.values) for c in resp.containers}
 
     def run(self) -> None:
         attempt = 0

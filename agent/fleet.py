@@ -31,6 +31,7 @@ from agent.hollow import HollowRuntime
 from agent.host import HostSample
 from agent.main import UsageError, _endpoints
 from shoal import grpcwait
+from shoal.security.channels import client_channel
 
 log = logging.getLogger("agent.fleet")
 
@@ -149,7 +150,9 @@ class Fleet:
             if i % cfg.agents_per_channel == 0:
                 # Several endpoints: spread the channels over them, as agents would spread.
                 endpoint = cfg.endpoints[(i // cfg.agents_per_channel) % len(cfg.endpoints)]
-                self.channels.append(grpc.insecure_channel(endpoint, options=[
+                # Plaintext: nodes sharing one connection cannot each show their own
+                # certificate, so a fleet needs a control plane started with --insecure.
+                self.channels.append(client_channel(endpoint, None, options=[
                     ("grpc.keepalive_time_ms", 20_000),
                     # Each channel is a separate connection: without this gRPC would share one.
                     ("grpc.use_local_subchannel_pool", 1),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from agent.runtime import (
     ContainerInfo,
     ContainerSpec,
+    LogStream,
     NotFound,
     PullError,
     Runtime,
@@ -168,6 +169,13 @@ class HollowRuntime(Runtime):
                     self._watchers.remove(entry)
 
         return cancel
+
+    def logs(self, container_id: str, *, follow: bool, since: float = 0, tail: int = 0) -> LogStream:
+        from agent.logs import hollow_lines
+
+        c = self._get(container_id)
+        return hollow_lines(c.spec.name, c.started_at, lambda: c.info.state == "running",
+                            follow=follow, since=since, tail=tail)
 
     def usage(self, container_id: str) -> tuple[float, int] | None:
         with self._lock:

@@ -12,13 +12,14 @@ import sys
 import threading
 
 import shoal.logs
-from agent import identity
+from agent import credentials, identity
 from agent.agent import Agent, AgentConfig
 from agent.connection import Registration, backoff
 from agent.host import HostProbe
 from agent.metrics import AgentMetrics
 from agent.runtime import ContainerRuntimeError, Runtime
 from shoal.netutil import split_hostport
+from shoal.security.channels import ClientTLS
 
 log = logging.getLogger("agent")
 
@@ -26,8 +27,16 @@ log = logging.getLogger("agent")
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shoal agent", description="Shoal node agent: runs the tasks the control plane "
                                 "assigns to this host in Docker and reports their state.")
-    p.add_argument("--endpoint", default=os.environ.get("SHOAL_ENDPOINT", "127.0.0.1:7400"),
-                   help="control plane HOST:PORT[,HOST:PORT...], tried in turn (env SHOAL_ENDPOINT)")
+    p.add_argument("--endpoint", default=os.environ.get("SHOAL_ENDPOINT"),
+                   help="control plane HOST:PORT[,HOST:PORT...], tried in turn (env SHOAL_ENDPOINT; "
+                   "default: --join's, else 127.0.0.1:7400)")
+    p.add_argument("--join", default="", metavar="HOST:PORT", help="control plane to join at with --token "
+                   "(first start only: the node certificate then lives in the state dir)")
+    p.add_argument("--token", default=os.environ.get("SHOAL_JOIN_TOKEN", ""),
+                   help="join token from `shoal token create` (env SHOAL_JOIN_TOKEN keeps it out of `ps`)")
+    p.add_argument("--insecure", action="store_true", default=os.environ.get("SHOAL_INSECURE") == "1",
+                   help="plaintext, no certificate: only for a control plane started with --insecure "
+                   "(env SHOAL_INSECURE=1)")
     p.add_argument("--cluster", default="default")
     p.add_argument("--state-dir", default="/var/lib/shoal/agent", help="where the node identity is kept")
     p.add_argument("--name", default=socket.gethostname(), help="hostname shown for this node")
@@ -47,6 +56,10 @@ def parser() -> argparse.ArgumentParser:
                    help="host ports for hostPort 0 (default 32768-60999); agents sharing a dockerd need disjoint ones")
     p.add_argument("--bind-ip", default="0.0.0.0", help="host IP that published ports bind on")
     p.add_argument("--resync-interval", type=float, default=10.0, help="seconds between full resyncs")
+    p.add_argument("--start-timeout", type=float, default=120.0,
+                   help="seconds a container waits for its dependsOn conditions (a container's startTimeout wins)")
+    p.add_argument("--max-restart-attempt-period", type=float, default=None, metavar="SECONDS",
+                   help="cap every container's restartPolicy.restartAttemptPeriod (ECS allows 60-1800; for tests)")
     p.add_argument("--log-level", default=os.environ.get("SHOAL_LOG_LEVEL", "INFO"))
     return p
 
@@ -107,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     shoal.logs.setup(args.log_level)
     try:
         attrs = _attributes(args)
-        endpoints = _endpoints(args.endpoint)
+        endpoints = _endpoints(args.endpoint or args.join or "127.0.0.1:7400")
         _dynamic_ports(args.dynamic_ports)  # refuse a bad value before anything starts
         for flag, value in (("--cpu-units", args.cpu_units), ("--memory-mib", args.memory_mib),
                             ("--stop-timeout", args.stop_timeout), ("--gc-delay", args.gc_delay)):
@@ -119,15 +132,19 @@ def main(argv: list[str] | None = None) -> int:
         if stored.get("cluster") and stored["cluster"] != args.cluster:
             raise UsageError(f"--cluster {args.cluster!r}: the state dir {args.state_dir} belongs to a node of "
                              f"cluster {stored['cluster']!r}; use another --state-dir")
+        node_id, tls = stored.get("node_id", ""), None
+        if not args.insecure:
+            join_at = _endpoints(args.join)[0] if args.join else endpoints[0]
+            tls, node_id = credentials.resolve(args.state_dir, join_at, args.token, args.name, args.cluster, node_id)
         runtime = make_runtime(args)
-    except (UsageError, identity.IdentityError, ContainerRuntimeError) as exc:
+    except (UsageError, identity.IdentityError, ContainerRuntimeError, credentials.CredentialsError) as exc:
         print(f"shoal agent: {exc}", file=sys.stderr)
         return 2
-    return run(args, runtime, endpoints, attrs, stored.get("node_id", ""))
+    return run(args, runtime, endpoints, attrs, node_id, tls)
 
 
 def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs: dict[str, str],
-        node_id: str) -> int:
+        node_id: str, tls: ClientTLS | None = None) -> int:
     from agent.connection import GatewayClient
 
     host = HostProbe()
@@ -139,14 +156,16 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
         return 2
     config = AgentConfig(cluster=args.cluster, node_id=node_id, gc_delay=args.gc_delay,
                          stop_timeout=args.stop_timeout, bind_ip=args.bind_ip,
-                         resync_interval=args.resync_interval)
+                         resync_interval=args.resync_interval, start_timeout=args.start_timeout,
+                         restart_period_cap=args.max_restart_attempt_period)
     agent = Agent(config, runtime, on_cycle=metrics.observe_cycle)
     metrics.attach(agent)
     reg = Registration(cluster=args.cluster, hostname=args.name, cpu_units=args.cpu_units or host.cpu_units(),
                        memory_mib=args.memory_mib or host.memory_mib(), attributes=attrs, address=args.address,
                        metrics_port=metrics_port, state_dir=args.state_dir,
                        dynamic_ports=_dynamic_ports(args.dynamic_ports))
-    client = GatewayClient(endpoints, reg, agent, host)
+    client = GatewayClient(endpoints, reg, agent, host, tls=tls)
+    agent.resolve_secrets = client.task_secrets
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

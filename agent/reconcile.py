@@ -4,8 +4,10 @@ set) against actual. Each plan carries a sentence saying what it decided."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
+from agent import restarts
 from agent.runtime import LABEL_TASK, ContainerInfo
 from agent.tasks import ESSENTIAL_EXITED, LocalTask, bindings_of
 from shoal.v1 import resources_pb2 as r
@@ -16,7 +18,7 @@ _STARTED = ("ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING
 
 @dataclass(frozen=True)
 class Action:
-    # start | stop | remove | gc | report_stopped
+    # start | stop | remove | gc | report_stopped | restart (container_ids: container names)
     kind: str
     task_id: str
     stop_code: str = ""
@@ -41,11 +43,14 @@ def group_by_task(infos: list[ContainerInfo]) -> dict[str, list[ContainerInfo]]:
 
 
 def sync_observed(
-    tasks: dict[str, LocalTask], observed: dict[str, list[ContainerInfo]], busy: set[str] | frozenset[str] = frozenset()
+    tasks: dict[str, LocalTask], observed: dict[str, list[ContainerInfo]],
+    busy: set[str] | frozenset[str] = frozenset(), *, now: float | None = None, restart_period_cap: float | None = None,
 ) -> set[str]:
     """Folds what the runtime shows into running tasks' records (exits, health, ports);
     returns the ids of tasks whose reportable state changed. Busy tasks are skipped: the
-    operation in flight owns them."""
+    operation in flight owns them. An exited container its restart policy restarts stays
+    RUNNING with ``restart_pending`` set."""
+    now = time.time() if now is None else now
     changed: set[str] = set()
     for task_id, task in tasks.items():
         if task_id in busy or task.last_status != "RUNNING":
@@ -60,8 +65,12 @@ def sync_observed(
                 changed.add(task_id)
                 continue
             if info.state == "exited":
+                restart, why = restarts.decide(c, info.exit_code, now, restart_period_cap)
+                if restart:
+                    c.exit_code, c.restart_pending = info.exit_code, True
+                    continue
                 c.last_status, c.exit_code = "STOPPED", info.exit_code
-                c.reason = info.error or c.reason
+                c.reason = info.error or why or c.reason
                 changed.add(task_id)
             if info.health != c.health:
                 c.health = info.health
@@ -137,6 +146,10 @@ def plan(
             elif a.task.last_status != "STOPPED":
                 out.actions.append(Action("start", task_id))
             continue
+        pending = tuple(c.name for c in task.containers.values() if c.restart_pending)
+        if task.last_status == "RUNNING" and pending:
+            out.actions.append(Action("restart", task_id, container_ids=pending))
+            continue
         if task.last_status == "RUNNING" and (gone := task.essential_exited()):
             out.actions.append(Action("stop", task_id, ESSENTIAL_EXITED, "Essential container in task exited",
                                       container_ids=(gone.name,)))
@@ -147,7 +160,8 @@ def plan(
 def _sentence(p: Plan, known: int, busy: int, desired: dict | None) -> str:
     parts = []
     for kind, verb in (("start", "starting"), ("stop", "stopping"), ("remove", "removing"),
-                       ("gc", "collecting"), ("report_stopped", "reporting stopped")):
+                       ("gc", "collecting"), ("report_stopped", "reporting stopped"),
+                       ("restart", "restarting containers of")):
         n = len(p.of(kind))
         if n:
             parts.append(f"{verb} {n} task{'s' if n != 1 else ''}")

@@ -154,3 +154,11 @@ def build(
         spec.labels[LABEL_SPEC_HASH] = spec_hash(spec)
         out.append((cdef, spec))
     return out
+
+
+def with_secrets(specs: list[tuple[r.ContainerDefinition, ContainerSpec]],
+                 values: dict[str, dict[str, str]]) -> list[tuple[r.ContainerDefinition, ContainerSpec]]:
+    """Adds each container's secret values to its environment. The spec hash label stays
+    the one computed without them: a label must never carry (a hash of) a secret."""
+    return [(cdef, dataclasses.replace(s, environment={**s.environment, **values.get(cdef.name, {})}))
+            for cdef, s in specs]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import grpc
 
+from shoal.security.channels import ClientTLS, client_channel
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc, scaling_pb2_grpc
 from shoal.v1 import resources_pb2 as r
@@ -39,7 +40,8 @@ class _Calls:
 class ControlPlane:
     def __init__(self, endpoint: str, timeout: float = 10.0) -> None:
         self.endpoint = endpoint
-        self.channel = grpc.insecure_channel(endpoint)
+        # Credentials from SHOAL_CA/SHOAL_CERT/SHOAL_KEY (an operator identity); none: plaintext.
+        self.channel = client_channel(endpoint, ClientTLS.from_env())
         self.operator = _Calls(operator_pb2_grpc.OperatorStub(self.channel), timeout)
         self.scaling = _Calls(scaling_pb2_grpc.ScalingStub(self.channel), timeout)
 

@@ -40,6 +40,7 @@ from controlplane import keys  # noqa: E402
 from controlplane.store.etcd import EtcdStore  # noqa: E402
 from shoal.local.etcd import EtcdProcess  # noqa: E402
 from shoal.netutil import free_port, wait_for_port  # noqa: E402
+from shoal.security.channels import client_channel  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
 from shoal.v1 import operator_pb2_grpc  # noqa: E402
 from shoal.v1 import resources_pb2 as r  # noqa: E402
@@ -167,10 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         endpoint = f"127.0.0.1:{free_port()}"
         cp = procs.start([sys.executable, "-m", "controlplane", "--etcd", etcd.client_url, "--listen", endpoint,
                           "--metrics-listen", f"127.0.0.1:{free_port()}", "--lease-ttl", "10",
-                          "--name", "scale", *args.cp_flag], work / "controlplane.log")
+                          # Plaintext: a hollow fleet shares connections between nodes (agent/fleet.py).
+                          "--name", "scale", "--insecure", *args.cp_flag], work / "controlplane.log")
         if not wait_for_port("127.0.0.1", int(endpoint.rsplit(":", 1)[1]), 60):
             raise SystemExit(f"control plane did not start; see {work / 'controlplane.log'}")
-        channel = grpc.insecure_channel(endpoint)
+        channel = client_channel(endpoint, None)
         api = operator_pb2_grpc.OperatorStub(channel)
         store = EtcdStore(etcd.client_url, timeout=30)
 

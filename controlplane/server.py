@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 from controlplane.api.accesskeys import AccessKeysService
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext, Policy
+from controlplane.api.logs import LOGS_SERVICE_NAME, add_logs_service
 from controlplane.api.operator import OperatorService
 from controlplane.api.scaling import SCALING_SERVICE_NAME, add_scaling_service
 from controlplane.arns import ArnFormat
@@ -53,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--etcd-cert", help="client certificate for etcd")
     p.add_argument("--etcd-key", help="client key for etcd")
     p.add_argument("--listen", default="127.0.0.1:7400", help="gRPC address (HOST:PORT)")
+    p.add_argument("--advertise-address", default="",
+                   help="HOST:PORT other replicas reach this one at (relayed `shoal logs`); default: --listen")
     p.add_argument("--metrics-listen", default="127.0.0.1:7401", help="HTTP address for /metrics and /sd")
     p.add_argument("--ecs-listen", help="serve the ECS-compatible HTTP API (aws CLI, boto3) on HOST:PORT; off if unset")
     p.add_argument("--lease-ttl", type=float, default=5.0, help="seconds without heartbeats before a node is lost")
@@ -100,6 +103,7 @@ class Replica:
         self.feed = AssignmentFeed(self.store)
         self.feed.start()
         gateway = AgentGatewayService(self.ctx, self.feed, self.lease, args.lease_ttl)
+        gateway.address = advertised(args)
         host, port = split_hostport(args.listen)
         security = Security.setup(args, self.store, host)
 
@@ -123,6 +127,7 @@ class Replica:
         add_scaling_service(self.ctx, self.server)
         accesskeys_pb2_grpc.add_AccessKeysServicer_to_server(AccessKeysService(self.ctx), self.server)
         agent_pb2_grpc.add_AgentGatewayServicer_to_server(gateway, self.server)
+        add_logs_service(self.ctx, gateway, self.server)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
         reflection.enable_server_reflection(
@@ -130,6 +135,7 @@ class Replica:
                 operator_pb2.DESCRIPTOR.services_by_name["Operator"].full_name,
                 SCALING_SERVICE_NAME,
                 agent_pb2.DESCRIPTOR.services_by_name["AgentGateway"].full_name,
+                LOGS_SERVICE_NAME,
                 accesskeys_pb2.DESCRIPTOR.services_by_name["AccessKeys"].full_name,
                 SECURITY_SERVICE_NAME,
                 health.SERVICE_NAME,
@@ -200,6 +206,15 @@ class Replica:
             sentence = gateway.expire_silent_agents()
             if sentence:
                 log.info(sentence)
+
+
+def advertised(args: argparse.Namespace) -> str:
+    if args.advertise_address:
+        return args.advertise_address
+    host, port = split_hostport(args.listen)
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def main(argv: list[str] | None = None) -> int:

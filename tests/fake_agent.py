@@ -9,6 +9,8 @@ import time
 
 import grpc
 
+from shoal.security.channels import client_channel
+from shoal.security.joining import NodeCredentials
 from shoal.v1 import agent_pb2, agent_pb2_grpc
 from shoal.v1 import resources_pb2 as r
 
@@ -16,16 +18,19 @@ from shoal.v1 import resources_pb2 as r
 class FakeAgent:
     def __init__(self, endpoint: str, hostname: str, cluster: str = "default", zone: str = "a",
                  cpu_units: int = 2048, memory_mib: int = 2048, heartbeat: float = 0.5,
-                 attributes: dict[str, str] | None = None) -> None:
+                 attributes: dict[str, str] | None = None, creds: NodeCredentials | None = None) -> None:
+        """``creds``: the node's identity and certificate (see tests/fixtures/pki.py); None
+        only against an --insecure control plane."""
         self.endpoint = endpoint
         self.hostname = hostname
         self.cluster = cluster
-        self.channel = grpc.insecure_channel(endpoint)
+        self.channel = client_channel(endpoint, creds.tls if creds else None)
         self.stub = agent_pb2_grpc.AgentGatewayStub(self.channel)
         attrs = {"ecs.availability-zone": zone, "ecs.os-type": "linux", "ecs.instance-type": "test"}
         attrs.update(attributes or {})
         resp = self.stub.RegisterNode(agent_pb2.RegisterNodeRequest(
-            cluster=cluster, hostname=hostname, cpu_units=cpu_units, memory_mib=memory_mib,
+            cluster=cluster, node_id=creds.node_id if creds else "", hostname=hostname, cpu_units=cpu_units,
+            memory_mib=memory_mib,
             attributes=[r.Attribute(name=k, value=v) for k, v in attrs.items()], address="127.0.0.1",
         ), timeout=10)
         self.node_id = resp.node_id

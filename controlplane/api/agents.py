@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -61,6 +62,28 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         # a quick reconnect (to this or another replica) must not look like a lost node.
         self._lingering: dict[str, _Stream] = {}
         lease.on_new_lease(self._rewrite_alive_keys)
+        # This replica's gRPC address, the value of the alive keys it writes: another
+        # replica relays calls that need an agent's stream (logs) to it.
+        self.address = ""
+        # Hooks of the log relay (controlplane/api/logs.py): chunks an agent sends up, and
+        # the end of an agent's stream.
+        self.on_log_chunk: Callable[[str, agent_pb2.AgentLogChunk], None] | None = None
+        self.on_stream_end: Callable[[str], None] | None = None
+
+    def holds(self, node_id: str) -> bool:
+        """Whether this replica holds the node's stream."""
+        with self._lock:
+            stream = self._streams.get(node_id)
+        return stream is not None and not stream.closed
+
+    def send(self, node_id: str, msg: agent_pb2.ControlMessage) -> bool:
+        """Queues ``msg`` on the node's stream if this replica holds it."""
+        with self._lock:
+            stream = self._streams.get(node_id)
+        if stream is None or stream.closed:
+            return False
+        stream.outbox.put(msg)
+        return True
 
     # ---- registration ----------------------------------------------------------------
 
@@ -129,6 +152,8 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         if old is not None:
             old.closed = True
             old.outbox.put(_CLOSE)
+            if self.on_stream_end is not None:
+                self.on_stream_end(stream.node_id)
         CONNECTED_AGENTS.set(len(self._streams))
         try:
             self._put_alive(stream)
@@ -147,11 +172,17 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                 item = stream.outbox.get()
                 if item is _CLOSE:
                     return
+                if isinstance(item, agent_pb2.ControlMessage):
+                    yield item
+                    continue
                 # Only the newest set matters: skip sets already superseded in the queue.
                 while not stream.outbox.empty():
                     nxt = stream.outbox.get_nowait()
                     if nxt is _CLOSE:
                         return
+                    if isinstance(nxt, agent_pb2.ControlMessage):
+                        yield nxt
+                        continue
                     item = nxt
                 yield agent_pb2.ControlMessage(assignments=item)
         finally:
@@ -172,6 +203,8 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                 elif body == "task_state":
                     stream.last_heartbeat = time.monotonic()
                     self._apply_task_state(stream, msg.task_state)
+                elif body == "log_chunk" and self.on_log_chunk is not None:
+                    self.on_log_chunk(stream.node_id, msg.log_chunk)
         except grpc.RpcError:
             pass  # the agent went away; liveness takes it from here
         except Exception:
@@ -181,16 +214,21 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
 
     def _end(self, stream: _Stream) -> None:
         stream.closed = True
+        current = False
         with self._lock:
             if self._streams.get(stream.node_id) is stream:
                 del self._streams[stream.node_id]
                 self._lingering[stream.node_id] = stream
+                current = True
         CONNECTED_AGENTS.set(len(self._streams))
+        if current and self.on_stream_end is not None:
+            self.on_stream_end(stream.node_id)
 
     # ---- liveness ----------------------------------------------------------------------
 
     def _put_alive(self, stream: _Stream) -> None:
-        stream.alive_revision = self.ctx.store.put(keys.alive(stream.node_id), b"", lease=self.lease.lease_id)
+        stream.alive_revision = self.ctx.store.put(keys.alive(stream.node_id), self.address.encode(),
+                                                   lease=self.lease.lease_id)
 
     def _rewrite_alive_keys(self, lease_id: int) -> None:
         with self._lock:

@@ -3,10 +3,12 @@ deregister. Agents register themselves through the agent gateway."""
 
 from __future__ import annotations
 
+from controlplane import placement_input
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.arns import last_segment
 from controlplane.errors import conflict, invalid
+from controlplane.scheduler import cql
 from controlplane.state import Record
 from controlplane.store.base import Conflict
 from controlplane.taskspec import is_live
@@ -40,14 +42,24 @@ def list_(ctx: ApiContext, req: op.ListContainerInstancesRequest) -> op.ListResp
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     if req.status not in ("", "ACTIVE", "DRAINING", "INACTIVE"):
         raise invalid("status: must be ACTIVE, DRAINING or INACTIVE")
+    nodes = [n.msg for n in ctx.state.nodes(cluster)
+             if (n.msg.status == req.status) or (not req.status and n.msg.status != "INACTIVE")]
     if req.filter:
-        raise invalid("filter: Cluster Query Language filters are not supported on ListContainerInstances yet")
-    arns = [
-        n.msg.container_instance_arn
-        for n in ctx.state.nodes(cluster)
-        if (n.msg.status == req.status) or (not req.status and n.msg.status != "INACTIVE")
-    ]
+        nodes = _matching(ctx, cluster, nodes, req.filter)
+    arns = [n.container_instance_arn for n in nodes]
     return page(arns, req.max_results, req.next_token)
+
+
+def _matching(ctx: ApiContext, cluster: str, nodes: list[r.ContainerInstance], expression: str
+              ) -> list[r.ContainerInstance]:
+    """The nodes a Cluster Query Language expression selects, as ECS's --filter does."""
+    try:
+        expr = cql.parse(expression)
+    except cql.CQLError as exc:
+        raise invalid(f"filter: {exc}") from exc
+    snap = placement_input.snapshot(nodes, [t.msg for t in ctx.state.tasks(cluster)], ctx.state.alive_node_ids())
+    by_id = {n.id: n for n in snap.nodes}
+    return [n for n in nodes if expr.evaluate(by_id[n.id])]
 
 
 def describe(ctx: ApiContext, req: op.DescribeContainerInstancesRequest) -> op.DescribeContainerInstancesResponse:

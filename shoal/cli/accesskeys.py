@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import grpc
 
-from shoal.cli.client import describe_rpc_error, endpoint
+from shoal.cli.client import describe_rpc_error, endpoint, open_channel
 from shoal.cli.errors import CliError
 from shoal.cli.output import add_output_flag, ago, print_json, table
 from shoal.v1 import accesskeys_pb2 as ak
@@ -16,7 +16,7 @@ TIMEOUT = 30.0
 
 def _call(args, method: str, request):
     target = endpoint(getattr(args, "endpoint", None))
-    with grpc.insecure_channel(target) as channel:
+    with open_channel(target) as channel:
         stub = accesskeys_pb2_grpc.AccessKeysStub(channel)
         try:
             return getattr(stub, method)(request, timeout=TIMEOUT)

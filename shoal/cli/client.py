@@ -2,7 +2,9 @@
 the config file `shoal up` writes (<state dir>/config.json; state dir from
 SHOAL_STATE_DIR, default ~/.shoal). Any of these may list several replicas
 ("h1:7400,h2:7400"): a call that finds one unavailable goes to the next (see
-shoal/endpoints.py). gRPC errors become one line on stderr."""
+shoal/endpoints.py). Credentials: SHOAL_CA/SHOAL_CERT/SHOAL_KEY, else the config file's
+ca/cert/key (the admin identity `shoal up` made); none means plaintext, which only an
+--insecure control plane accepts. gRPC errors become one line on stderr."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import grpc
 
 from shoal.cli.errors import CliError
 from shoal.endpoints import FailoverStub, parse_endpoints
+from shoal.security.channels import ClientTLS, TlsConfigError, client_channel
 from shoal.v1 import operator_pb2_grpc
 
 DEFAULT_ENDPOINT = "127.0.0.1:7400"
@@ -37,9 +40,16 @@ def endpoint(flag: str | None) -> str:
     return flag or os.environ.get("SHOAL_ENDPOINT") or load_config().get("endpoint") or DEFAULT_ENDPOINT
 
 
+def client_tls() -> ClientTLS | None:
+    try:
+        return ClientTLS.from_env(load_config())
+    except TlsConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
 def open_channel(target: str) -> grpc.Channel:
-    """The channel the CLI opens to one replica."""
-    return grpc.insecure_channel(target)
+    """The channel the CLI opens to one replica, with this user's credentials."""
+    return client_channel(target, client_tls())
 
 
 class Client:
@@ -75,7 +85,10 @@ def describe_rpc_error(exc: grpc.RpcError, target: str) -> str:
     code = exc.code() if hasattr(exc, "code") else None
     details = exc.details() if hasattr(exc, "details") else str(exc)
     if code == grpc.StatusCode.UNAVAILABLE:
-        return f"cannot reach the control plane at {target} ({details}); is it running? (`shoal up`)"
+        hint = "is it running? (`shoal up`)"
+        if not os.environ.get("SHOAL_CA") and not load_config().get("ca"):
+            hint += "; with TLS on (the default) set SHOAL_CA, SHOAL_CERT and SHOAL_KEY (see `shoal user create`)"
+        return f"cannot reach the control plane at {target} ({details}); {hint}"
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return f"the control plane at {target} did not answer in time"
     return details or str(code)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
-from shoal.cli import placement_args
+from shoal.cli import deploy, placement_args
 from shoal.cli.client import connect
 from shoal.cli.errors import CliError
 from shoal.cli.output import add_output_flag, ago, print_json, table
@@ -426,6 +426,7 @@ def register(sub) -> None:
             p.add_argument("--force-new-deployment", action="store_true")
             p.set_defaults(func=service_update)
         _common(p, True)
+    deploy.add_parser(sv)
     p = sv.add_parser("list", help="list services")
     _common(p, True)
     p.set_defaults(func=service_list)

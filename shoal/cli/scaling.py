@@ -9,7 +9,7 @@ from datetime import datetime
 
 import grpc
 
-from shoal.cli.client import describe_rpc_error, endpoint
+from shoal.cli.client import describe_rpc_error, endpoint, open_channel
 from shoal.cli.errors import CliError
 from shoal.cli.output import add_output_flag, ago, print_json, table
 from shoal.v1 import scaling_pb2 as sc
@@ -27,7 +27,7 @@ class ScalingClient:
     def __init__(self, target: str, timeout: float = 30.0) -> None:
         self.target = target
         self.timeout = timeout
-        self.channel = grpc.insecure_channel(target)
+        self.channel = open_channel(target)
         self._stub = scaling_pb2_grpc.ScalingStub(self.channel)
 
     def __getattr__(self, name: str):

@@ -5,7 +5,9 @@ process and node, sharing the local dockerd) and, when installed, Prometheus scr
 Layout of ``state_dir``::
 
     etcd/                   etcd's data
-    agents/agent-N/         each agent's state dir (its node.json identity)
+    agents/agent-N/         each agent's state dir (its node.json identity, tls/ certificate)
+    pki/                    master key (0600), admin identity, local join token; etcd stays
+                            plaintext on loopback: only this machine's processes reach it
     prometheus/             prometheus.yml and its TSDB
     logs/*.log              one log per process
     pids.json               every process started, so `shoal down` (another process) can
@@ -40,6 +42,8 @@ from shoal.local import procs
 from shoal.local.etcd import EtcdProcess, client_urls, start_etcd_cluster
 from shoal.local.prometheus import PrometheusProcess, available, render_config
 from shoal.netutil import free_port
+from shoal.security import pki
+from shoal.security.channels import ClientTLS, client_channel
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
 
@@ -71,6 +75,8 @@ def config_path(state_dir: Path | str) -> Path:
     - ``etcd``: etcd's client URL
     - ``cluster``: the cluster the agents joined ("default")
     - ``state_dir``: the absolute state dir
+    - ``ca``, ``cert``, ``key``: the cluster CA bundle and the admin identity the CLI
+      authenticates with (absent for a cluster started with --insecure)
     """
     return Path(state_dir) / "config.json"
 
@@ -195,6 +201,7 @@ class LocalCluster:
         self.prometheus: PrometheusProcess | None = None
         self.agents: dict[int, AgentProcess] = {}
         self._channel: grpc.Channel | None = None
+        self._join_token: str | None = None
         self._operator: operator_pb2_grpc.OperatorStub | None = None
 
     # --- where things are ----------------------------------------------------------
@@ -233,9 +240,47 @@ class LocalCluster:
             return client_urls(self.etcd_members)
         return self.etcd.client_url if self.etcd is not None else None
 
+    @property
+    def secure(self) -> bool:
+        """TLS and authentication on: unless --insecure is among the control plane's args."""
+        return "--insecure" not in self.extra_controlplane_args
+
+    @property
+    def pki_dir(self) -> Path:
+        """The replicas' --pki-dir: master key, and the admin identity the CLI uses."""
+        return self.state_dir / "pki"
+
+    def admin_tls(self) -> ClientTLS | None:
+        return ClientTLS.from_dir(self.pki_dir, "admin") if self.secure else None
+
     def _open_channel(self, target: str) -> grpc.Channel:
         """Every channel this object opens to a replica is made here."""
-        return grpc.insecure_channel(target)
+        return client_channel(target, self.admin_tls())
+
+    def _security_env(self) -> dict[str, str]:
+        """What agents and the autoscaler get in their environment to authenticate: a join
+        token (never on a command line, where `ps` shows it) and the admin identity."""
+        if not self.secure:
+            return {"SHOAL_INSECURE": "1"}
+        if self._join_token is None:
+            raise ClusterError("start the control plane before agents: the join token comes with it")
+        return {"SHOAL_JOIN_TOKEN": self._join_token, "SHOAL_CA": str(self.pki_dir / "ca.crt"),
+                "SHOAL_CERT": str(self.pki_dir / "admin.crt"), "SHOAL_KEY": str(self.pki_dir / "admin.key")}
+
+    def _bootstrap_security(self) -> None:
+        """The CA, admin identity and join token, made before any replica starts (so several
+        replicas starting at once find one master key; see shoal.security.pki)."""
+        if not self.secure:
+            return
+        from controlplane.store.etcd import EtcdStore
+
+        store = EtcdStore(self.etcd_url or "", timeout=10)
+        try:
+            self._join_token = pki.bootstrap_local(store, self.pki_dir)
+        except (pki.PkiError, OSError) as exc:
+            raise ClusterError(f"cannot set up the cluster CA in {self.pki_dir}: {exc}") from exc
+        finally:
+            store.close()
 
     @property
     def channel(self) -> grpc.Channel:
@@ -405,6 +450,7 @@ class LocalCluster:
         """Spawns every replica not running and returns once each says SERVING."""
         if self.etcd is None:
             raise ClusterError("start etcd before the control plane")
+        self._bootstrap_security()
         started = [i for i in range(1, self.replica_count + 1) if self._spawn_replica(i)]
         deadline = time.monotonic() + timeout
         for i in started:
@@ -433,6 +479,7 @@ class LocalCluster:
             *(["--ecs-listen", f"{HOST}:{self.ecs_port}"] if self.ecs_port is not None and i == 1 else []),
             "--name", name,
             "--log-level", self.log_level,
+            *(["--pki-dir", str(self.pki_dir)] if self.secure else []),
             *self.extra_controlplane_args,
         ]
         self.replicas[i] = procs.spawn(argv, self.logs_dir / f"{name}.log", env=_child_env())
@@ -446,10 +493,14 @@ class LocalCluster:
         log_path = self.logs_dir / f"{name}.log"
         target = f"{self.host}:{self._ports_of(i)[0]}"
         channel = self._open_channel(target)
+        proc = self.replicas[i]
         try:
-            if not procs.wait_until(lambda: self._serving(log_path, self.replicas[i], channel), timeout, interval=0.2):
+            # An exited replica fails at once rather than after the whole timeout.
+            if not procs.wait_until(lambda: proc.poll() is not None or self._serving(log_path, proc, channel),
+                                    timeout, interval=0.2) or proc.poll() is not None:
                 raise ClusterError(
-                    f"{name} did not serve on {target} within {timeout}s; {log_path}:\n{procs.log_tail(log_path)}"
+                    f"{name} did not serve on {target} within {timeout}s (exit code {proc.poll()}); "
+                    f"{log_path}:\n{procs.log_tail(log_path)}"
                 )
         finally:
             channel.close()
@@ -573,7 +624,7 @@ class LocalCluster:
             *launch_args,
             *self.extra_agent_args,
         ]
-        agent.proc = procs.spawn(argv, agent.log_path, env=_child_env())
+        agent.proc = procs.spawn(argv, agent.log_path, env={**_child_env(), **self._security_env()})
         self._record()
         log.info("started agent", extra=logs.kv(agent=agent.name, pid=agent.pid, zone=agent.zone))
         return agent
@@ -731,7 +782,8 @@ class LocalCluster:
     def _start_autoscaler(self) -> None:
         assert self.prometheus is not None and self.etcd is not None
         args = localup.argv(self.endpoint, self.prometheus.url, self.etcd.client_url, self.state_dir, self.log_level)
-        self.autoscaler = localup.spawn(args, self.logs_dir / "autoscaler.log", _child_env())
+        self.autoscaler = localup.spawn(args, self.logs_dir / "autoscaler.log",
+                                        {**_child_env(), **self._security_env()})
         self._record()
 
     def _record(self) -> None:
@@ -756,6 +808,9 @@ class LocalCluster:
             "ecs": f"http://{HOST}:{self.ecs_port}" if self.ecs_port is not None else None,
             "cluster": CLUSTER,
             "state_dir": str(self.state_dir),
+            # The admin identity the CLI authenticates with (absent: an --insecure cluster).
+            **({"ca": str(self.pki_dir / "ca.crt"), "cert": str(self.pki_dir / "admin.crt"),
+                "key": str(self.pki_dir / "admin.key")} if self.secure else {}),
         })
 
 

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -28,6 +29,18 @@ log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
 _LOG_TAIL_LINES = 30
+
+
+@dataclass(frozen=True)
+class EtcdTLS:
+    """Serve clients over TLS and require a client certificate from ``ca``; ``client_cert``
+    and ``client_key`` are what the readiness check presents."""
+
+    ca: str
+    cert: str
+    key: str
+    client_cert: str
+    client_key: str
 
 
 class EtcdProcess:
@@ -45,6 +58,7 @@ class EtcdProcess:
         cluster_state: str = "new",
         binary: str = "etcd",
         die_with_parent: bool = False,
+        tls: EtcdTLS | None = None,
     ) -> None:
         """``initial_cluster`` ("a=http://127.0.0.1:p1,b=...") defaults to this member alone.
         ``die_with_parent`` asks the kernel to SIGKILL etcd when the thread that started it
@@ -61,12 +75,13 @@ class EtcdProcess:
         self.cluster_state = cluster_state
         self.binary = binary
         self.die_with_parent = die_with_parent
+        self.tls = tls
         self.log_path = self.data_dir.parent / f"etcd-{name}.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def client_url(self) -> str:
-        return f"http://{self.host}:{self.client_port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
@@ -106,6 +121,8 @@ class EtcdProcess:
             "--auto-compaction-retention=1h",
             "--logger=zap",
             "--log-outputs=stderr",
+            *([f"--cert-file={self.tls.cert}", f"--key-file={self.tls.key}",
+               f"--trusted-ca-file={self.tls.ca}", "--client-cert-auth"] if self.tls else []),
         ]
 
     def spawn(self) -> None:
@@ -195,7 +212,9 @@ class EtcdProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def _health_check(self) -> None:
-        client = pyetcd.client(self.host, self.client_port, timeout=2)
+        tls = self.tls
+        client = pyetcd.client(self.host, self.client_port, timeout=2, ca_cert=tls.ca if tls else None,
+                               cert_key=tls.client_key if tls else None, cert_cert=tls.client_cert if tls else None)
         try:
             client.get_response("health")
             # The port may be served by someone else's etcd (a free-port race): make sure

@@ -18,6 +18,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -246,3 +247,40 @@ class LiveTrust:
             return config()
 
         return grpc.dynamic_ssl_server_credentials(config(), fetch, require_client_authentication=True)
+
+
+LOCAL_TOKEN_FILE = "local-join-token"
+
+
+def bootstrap_local(store: Store, pki_dir: Path) -> str:
+    """What `shoal up` needs before its replicas start: the master key, the CA, an admin
+    identity in ``pki_dir`` (re-issued if its files are gone), and a join token for its own
+    agents and autoscaler nodes (kept in ``pki_dir``, mode 0600, reused while valid).
+    Returns the join token."""
+    from shoal.security import tokens
+
+    pki_dir = Path(pki_dir)
+    pki_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    state, _, created = load_or_create(store, pki_dir)
+    if created or not all((pki_dir / f).exists() for f in (ADMIN_CERT, ADMIN_KEY, CA_BUNDLE)):
+        write_admin_bundle(pki_dir, state)
+    else:
+        # After a rotation the CLI must trust the new CA too.
+        write_private(pki_dir / CA_BUNDLE, state.bundle_pem())
+    path = pki_dir / LOCAL_TOKEN_FILE
+    try:
+        text = path.read_text().strip()
+        parsed = tokens.parse(text)
+        rec = store.get(tokens.key(parsed.token_id))
+        if rec is not None and parsed.ca_fingerprint == state.current.fingerprint:
+            from controlplane.state import decode
+            from shoal.v1 import security_pb2 as sec
+
+            if tokens.state(decode(sec.JoinToken, rec.value), time.time()) == "valid":
+                return text
+    except (OSError, tokens.TokenError):
+        pass
+    text, _ = tokens.create(store, state.current.fingerprint,
+                            description="shoal up: this machine's agents and autoscaler nodes")
+    write_private(path, text.encode() + b"\n")
+    return text

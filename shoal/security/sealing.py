@@ -83,8 +83,20 @@ def load_master_key(pki_dir: Path) -> bytes | None:
 
 
 def create_master_key(pki_dir: Path) -> bytes:
+    """A new master key, unless another process made one first (then that one)."""
+    path = Path(pki_dir) / MASTER_KEY_FILE
     key = secrets.token_bytes(32)
-    write_private(Path(pki_dir) / MASTER_KEY_FILE, base64.b64encode(key) + b"\n")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    write_private(tmp, base64.b64encode(key) + b"\n")
+    try:
+        # link, not replace: exactly one of several replicas starting at once creates it.
+        os.link(tmp, path)
+    except FileExistsError:
+        existing = load_master_key(Path(pki_dir))
+        assert existing is not None
+        return existing
+    finally:
+        tmp.unlink(missing_ok=True)
     return key
 
 

@@ -14,9 +14,12 @@ import pytest
 
 from shoal.local.etcd import EtcdProcess
 from shoal.netutil import free_port, wait_for_port
+from shoal.security.channels import client_channel
+from shoal.security.joining import NodeCredentials
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
 from tests.fake_agent import FakeAgent
+from tests.fixtures.pki import admin_tls, join_node
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -42,14 +45,19 @@ class ControlPlane:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controlplane", "--etcd", self.etcd.client_url, "--listen", self.endpoint,
              "--metrics-listen", f"127.0.0.1:{free_port()}", "--lease-ttl", str(ttl), "--resync-interval", "0.5",
-             "--name", "test-replica"],
+             "--name", "test-replica", "--pki-dir", str(base / "pki")],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
         )
         if not wait_for_port("127.0.0.1", self.port, 30):
             self.stop()
             raise RuntimeError("control plane did not start; see " + self.log.name)
-        self.channel = grpc.insecure_channel(self.endpoint)
+        self.base = base
+        self.admin = admin_tls(base / "pki")
+        self.channel = client_channel(self.endpoint, self.admin)
         self.api = operator_pb2_grpc.OperatorStub(self.channel)
+
+    def join(self, name: str) -> NodeCredentials:
+        return join_node(self.endpoint, self.admin, self.base / "nodes" / name, name)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -76,7 +84,7 @@ def cp(tmp_path: Path) -> Iterator[ControlPlane]:
 
 
 def agent(cp: ControlPlane, name: str, **kw) -> FakeAgent:
-    a = FakeAgent(cp.endpoint, name, **kw).connect()
+    a = FakeAgent(cp.endpoint, name, creds=cp.join(name), **kw).connect()
     cp.agents.append(a)  # type: ignore[attr-defined]
     return a
 
@@ -225,3 +233,18 @@ def test_drain_moves_service_tasks_and_activate_undoes(cp: ControlPlane) -> None
     node = cp.api.DescribeContainerInstances(op.DescribeContainerInstancesRequest(
         cluster="default", container_instances=[a1.node_id])).container_instances[0]
     assert node.status == "DRAINING" and node.running_tasks_count == 0
+
+
+def test_list_container_instances_filters_with_cluster_query_language(cp: ControlPlane) -> None:
+    small = agent(cp, "small-1", zone="a", attributes={"ecs.instance-type": "t2.small"})
+    agent(cp, "large-1", zone="b", attributes={"ecs.instance-type": "m5.large"})
+
+    def listed(expression: str) -> set[str]:
+        return {arn.rsplit("/", 1)[-1] for arn in cp.api.ListContainerInstances(
+            op.ListContainerInstancesRequest(cluster="default", filter=expression)).arns}
+
+    assert listed("attribute:ecs.instance-type == t2.small") == {small.node_id}
+    assert len(listed("attribute:ecs.availability-zone in [a, b]")) == 2
+    with pytest.raises(grpc.RpcError) as err:
+        listed("attribute:ecs.instance-type ==")
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "filter" in err.value.details()

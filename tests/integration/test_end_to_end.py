@@ -123,3 +123,33 @@ def test_stopped_task_leaves_no_container(web_cluster, docker_client) -> None:
     stopped = api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=[task.id])).tasks[0]
     assert stopped.last_status == "STOPPED"
     assert stopped.stop_code == "UserInitiated" and stopped.stopped_reason == "test"
+
+
+def test_drain_moves_service_tasks_off_a_node_and_activate_undoes_it(web_cluster, docker_client) -> None:
+    api = web_cluster.operator
+    drained = running_tasks(api)[0].node_id
+    standalone = api.RunTask(op.RunTaskRequest(cluster="default", task_definition="e2e-web", placement_constraints=[
+        {"type": "memberOf", "expression": f"ec2InstanceId == {drained}"}])).tasks[0]
+    wait_for(lambda: api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=[standalone.id]))
+             .tasks[0].last_status == "RUNNING", 120, "a standalone task on the node to drain")
+    api.UpdateContainerInstancesState(op.UpdateContainerInstancesStateRequest(
+        cluster="default", container_instances=[drained], status="DRAINING"))
+
+    def moved():
+        now = running_tasks(api)
+        return len(now) == 3 and all(t.node_id != drained for t in now)
+
+    wait_for(moved, 120, "the service's tasks RUNNING off the draining node")
+    wait_for(lambda: {c.labels["shoal.task"] for c in docker_client.containers.list(
+        filters={"label": f"shoal.node={drained}"})} == {standalone.id}, 60,
+        "only the standalone task's container left running on the drained node")
+
+    # While DRAINING nothing new lands there; once ACTIVE again it takes tasks.
+    api.UpdateService(op.UpdateServiceRequest(cluster="default", service="web", desired_count=4))
+    wait_for(lambda: len(running_tasks(api)) == 4, 120, "4 web tasks RUNNING")
+    assert all(t.node_id != drained for t in running_tasks(api))
+    api.UpdateContainerInstancesState(op.UpdateContainerInstancesStateRequest(
+        cluster="default", container_instances=[drained], status="ACTIVE"))
+    api.UpdateService(op.UpdateServiceRequest(cluster="default", service="web", desired_count=6))
+    wait_for(lambda: len(running_tasks(api)) == 6 and any(t.node_id == drained for t in running_tasks(api)),
+             120, "the re-activated node taking service tasks again")

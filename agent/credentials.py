@@ -1,0 +1,60 @@
+"""The agent's credentials at start-up: the node certificate in its state dir, or a join
+with a token when it has none yet (then never again), or none at all with --insecure."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import shoal.logs
+from agent import identity
+from shoal.security import joining
+from shoal.security.channels import ClientTLS
+
+log = logging.getLogger("agent")
+
+_JOIN_BACKOFF_CAP = 5.0
+
+
+class CredentialsError(Exception):
+    """No way to authenticate; the message says what to do."""
+
+
+def resolve(state_dir: str, join_at: str, token: str, hostname: str, cluster: str, stored_node_id: str,
+            timeout: float = 300) -> tuple[ClientTLS, str]:
+    """(TLS credentials, node id). Joins at ``join_at`` with ``token`` if the state dir
+    holds no certificate, retrying while the control plane is unreachable (it may be
+    starting) for up to ``timeout`` seconds; a refused token fails at once."""
+    try:
+        creds = joining.load(state_dir)
+    except joining.JoinError as exc:
+        raise CredentialsError(str(exc)) from None
+    if creds is None:
+        if not token:
+            raise CredentialsError(
+                f"no node certificate in {joining.tls_dir(state_dir)}: join the cluster with --token "
+                "(from `shoal token create`; or env SHOAL_JOIN_TOKEN), or pass --insecure for a control plane "
+                "started with --insecure")
+        creds = _join(state_dir, join_at, token, hostname, timeout)
+        log.info("joined the cluster", extra=shoal.logs.kv(node=creds.node_id, endpoint=join_at))
+    if stored_node_id and stored_node_id != creds.node_id:
+        # The certificate is the identity: node.json follows it (containers of the old id stay as they are).
+        log.warning("node.json named another node than the certificate; following the certificate",
+                    extra=shoal.logs.kv(old=stored_node_id, node=creds.node_id))
+    if stored_node_id != creds.node_id:
+        identity.save(state_dir, creds.node_id, cluster)
+    return creds.tls, creds.node_id
+
+
+def _join(state_dir: str, join_at: str, token: str, hostname: str, timeout: float) -> joining.NodeCredentials:
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while True:
+        try:
+            return joining.join(join_at, token, state_dir, hostname)
+        except joining.JoinError as exc:
+            if not exc.retryable or time.monotonic() + delay > deadline:
+                raise CredentialsError(f"join at {join_at} failed: {exc}") from None
+            log.warning("cannot join yet; retrying", extra=shoal.logs.kv(endpoint=join_at, error=exc))
+        time.sleep(delay)
+        delay = min(_JOIN_BACKOFF_CAP, delay * 2)

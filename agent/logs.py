@@ -1,0 +1,184 @@
+"""Container output for `shoal logs`: the control plane sends a LogRequest down the agent's
+stream, the agent reads the container's output from the engine in a thread of its own and
+sends it back up as AgentLogChunk messages, ending with ``eof`` (or ``error``). A CancelLogs
+(the reader went away) or a broken stream closes the engine's log stream, so a follow
+never outlives its reader."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import docker
+import docker.errors
+import requests.exceptions
+
+import shoal.logs
+from agent.runtime import ContainerRuntimeError, LogStream, NotFound, RuntimeUnavailable
+from shoal.v1 import agent_pb2
+
+log = logging.getLogger(__name__)
+
+# Bigger pieces are split, so one chatty container cannot hold the stream for long.
+MAX_CHUNK = 32 * 1024
+# Concurrent log readers per agent; each holds a thread and an engine connection.
+MAX_STREAMS = 64
+
+Send = Callable[[agent_pb2.AgentMessage], None]
+
+
+class LogRelay:
+    """Answers the control plane's LogRequests for the tasks of ``agent``."""
+
+    def __init__(self, agent, send: Send) -> None:
+        self.agent = agent
+        self.send = send
+        self._lock = threading.Lock()
+        self._streams: dict[str, LogStream | None] = {}
+
+    def handle(self, msg) -> bool:
+        """Takes a ControlMessage; returns False when it is not about logs."""
+        body = msg.WhichOneof("body")
+        if body == "log_request":
+            self._start(msg.log_request)
+            return True
+        if body == "cancel_logs":
+            self.cancel(msg.cancel_logs.request_id)
+            return True
+        return False
+
+    def active(self) -> int:
+        with self._lock:
+            return len(self._streams)
+
+    def cancel(self, request_id: str) -> None:
+        with self._lock:
+            stream = self._streams.pop(request_id, None)
+        if stream is not None:
+            stream.close()
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            ids = list(self._streams)
+        for request_id in ids:
+            self.cancel(request_id)
+
+    # ---- one request -------------------------------------------------------------------
+
+    def _reply(self, request_id: str, data: bytes = b"", eof: bool = False, error: str = "") -> None:
+        self.send(agent_pb2.AgentMessage(log_chunk=agent_pb2.AgentLogChunk(
+            request_id=request_id, data=data, eof=eof, error=error)))
+
+    def _container_id(self, req: agent_pb2.LogRequest) -> str:
+        """The engine's id of the requested container; raises LookupError naming the field."""
+        with self.agent._lock:
+            task = self.agent.tasks.get(req.task_id)
+            if task is None:
+                raise LookupError(f"task: {req.task_id} is not on node {self.agent.node_id} (stopped and removed?)")
+            containers = dict(task.containers)
+        name = req.container
+        if not name:
+            if len(containers) != 1:
+                raise LookupError(f"container: task {req.task_id} has {len(containers)} containers "
+                                  f"({', '.join(sorted(containers))}); name one")
+            name = next(iter(containers))
+        c = containers.get(name)
+        if c is None:
+            raise LookupError(f"container: task {req.task_id} has no container {name!r} "
+                              f"(it has {', '.join(sorted(containers))})")
+        if not c.runtime_id:
+            raise LookupError(f"container: {name} of task {req.task_id} has not been created yet")
+        return c.runtime_id
+
+    def _start(self, req: agent_pb2.LogRequest) -> None:
+        with self._lock:
+            busy = len(self._streams) >= MAX_STREAMS
+            if not busy:
+                self._streams[req.request_id] = None
+        if busy:
+            self._reply(req.request_id, error=f"node {self.agent.node_id} already serves {MAX_STREAMS} log streams")
+            return
+        threading.Thread(target=self._run, args=(req,), name=f"logs-{req.request_id[:8]}", daemon=True).start()
+
+    def _run(self, req: agent_pb2.LogRequest) -> None:
+        outcome = "eof"
+        try:
+            cid = self._container_id(req)
+            since = time.time() - req.since_seconds if req.since_seconds > 0 else 0
+            stream = self.agent.runtime.logs(cid, follow=req.follow, since=since, tail=max(0, req.tail))
+            with self._lock:
+                if req.request_id not in self._streams:  # cancelled before it started
+                    stream.close()
+                    outcome = "cancelled"
+                    return
+                self._streams[req.request_id] = stream
+            for chunk in stream:
+                for i in range(0, len(chunk), MAX_CHUNK):
+                    self._reply(req.request_id, data=chunk[i:i + MAX_CHUNK])
+            if stream.closed:
+                outcome = "cancelled"
+                return
+            self._reply(req.request_id, eof=True)
+        except LookupError as exc:
+            outcome = "refused"
+            self._reply(req.request_id, error=str(exc))
+        except ContainerRuntimeError as exc:
+            outcome = "failed"
+            self._reply(req.request_id, error=f"container engine: {exc}")
+        except Exception as exc:
+            with self._lock:
+                closed = req.request_id not in self._streams
+            # Closing the engine's stream from another thread surfaces here as a read error.
+            outcome = "cancelled" if closed else "failed"
+            if not closed:
+                log.exception("log stream failed", extra=shoal.logs.kv(request=req.request_id))
+                self._reply(req.request_id, error=f"reading logs failed: {exc}")
+        finally:
+            with self._lock:
+                self._streams.pop(req.request_id, None)
+            log.info(f"log stream ended: {outcome}", extra=shoal.logs.kv(
+                request=req.request_id, task=req.task_id, container=req.container or "-", follow=req.follow))
+
+
+# ---- engines ---------------------------------------------------------------------------------
+
+def docker_logs(api: docker.APIClient, container_id: str, *, follow: bool, since: float = 0,
+                tail: int = 0) -> LogStream:
+    try:
+        stream = api.logs(container_id, stdout=True, stderr=True, stream=True, follow=follow,
+                          since=since or None, tail=tail if tail > 0 else "all")
+    except docker.errors.NotFound as exc:
+        raise NotFound(f"logs of {container_id[:12]}: {exc.explanation or exc}") from exc
+    except docker.errors.APIError as exc:
+        raise ContainerRuntimeError(f"logs of {container_id[:12]}: {exc.explanation or exc}") from exc
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise RuntimeUnavailable(f"logs of {container_id[:12]}: {exc}") from exc
+    return LogStream(iter(stream), stream.close)
+
+
+def hollow_lines(name: str, started_at: float, running: Callable[[], bool], *, follow: bool,
+                 since: float = 0, tail: int = 0, interval: float = 1.0) -> LogStream:
+    """A hollow container "writes" one line per ``interval`` since it started."""
+    stop = threading.Event()
+
+    def line(n: int) -> bytes:
+        return f"{name}: hollow line {n}\n".encode()
+
+    def gen() -> Iterator[bytes]:
+        now = time.time()
+        first = max(0, int((since - started_at) / interval) + 1) if since else 0
+        written = max(0, int((now - started_at) / interval)) if started_at else 0
+        lo = max(first, written - tail) if tail > 0 else first
+        for n in range(lo, written):
+            yield line(n)
+        n = written
+        while follow and not stop.is_set() and running():
+            stop.wait(max(0.0, started_at + (n + 1) * interval - time.time()))
+            if stop.is_set():
+                return
+            yield line(n)
+            n += 1
+
+    return LogStream(gen(), stop.set)

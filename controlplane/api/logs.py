@@ -1,0 +1,248 @@
+"""The Logs gRPC service: `shoal logs` without a shell on the node.
+
+The replica holding the node agent's stream asks the agent for the container's output
+(a LogRequest down the stream) and relays the AgentLogChunks that come back. A replica
+that does not hold the stream finds the one that does in the node's alive key (its value is
+that replica's gRPC address) and relays the call there, marked ``relayed`` so it is never
+passed on twice. When the caller goes away the agent is told (CancelLogs), so a follow
+never outlives its reader; when the agent's stream ends the call ends UNAVAILABLE."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import grpc
+
+from controlplane import keys
+from controlplane.api.agents import AgentGatewayService
+from controlplane.api.context import ApiContext
+from controlplane.arns import last_segment
+from controlplane.errors import ApiError, conflict, invalid, not_found
+from controlplane.store.base import StoreError
+from shoal.logs import kv
+from shoal.v1 import agent_pb2, logs_pb2, logs_pb2_grpc
+from shoal.v1 import resources_pb2 as r
+
+log = logging.getLogger(__name__)
+
+# How often a waiting relay checks that its caller is still there.
+_POLL = 1.0
+# Chunks buffered per call before the agent's stream has to wait on a slow reader.
+_BUFFER = 1024
+_END = object()
+
+OpenChannel = Callable[[str], grpc.Channel]
+
+
+@dataclass
+class _Pending:
+    node_id: str
+    chunks: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=_BUFFER))
+
+
+@dataclass(frozen=True)
+class Target:
+    task: r.Task
+    container: str
+
+
+def resolve(ctx: ApiContext, req: logs_pb2.GetTaskLogsRequest) -> Target:
+    """The task and container a request names; raises ApiError naming the field at fault."""
+    cluster = ctx.require_cluster(req.cluster or "default").msg.cluster_name
+    task_id = last_segment(req.task)
+    if not task_id:
+        raise invalid("task: required (a task id or ARN)")
+    if req.since_seconds < 0:
+        raise invalid(f"sinceSeconds: must be 0 or more, got {req.since_seconds}")
+    if req.tail < 0:
+        raise invalid(f"tail: must be 0 or more, got {req.tail}")
+    rec = ctx.state.task(cluster, task_id)
+    if rec is None:
+        raise not_found(f"task: task {task_id!r} not found in cluster {cluster!r}", "InvalidParameterException")
+    task = rec.msg
+    names = [c.name for c in task.containers]
+    container = req.container
+    if not container:
+        if len(names) != 1:
+            raise invalid(f"container: task {task_id} has {len(names)} containers ({', '.join(names)}); name one")
+        container = names[0]
+    elif container not in names:
+        raise invalid(f"container: task {task_id} has no container {container!r} (it has {', '.join(names)})")
+    if not task.node_id:
+        raise conflict(f"task: task {task_id} is {task.last_status} and has not been placed on a node yet")
+    return Target(task, container)
+
+
+LOGS_SERVICE_NAME = logs_pb2.DESCRIPTOR.services_by_name["Logs"].full_name
+
+
+def add_logs_service(ctx: ApiContext, gateway: AgentGatewayService, server: grpc.Server,
+                     open_channel: OpenChannel | None = None) -> LogsService:
+    service = LogsService(ctx, gateway, open_channel or insecure_channel)
+    logs_pb2_grpc.add_LogsServicer_to_server(service, server)
+    return service
+
+
+def insecure_channel(address: str) -> grpc.Channel:
+    return grpc.insecure_channel(address)
+
+
+class LogsService(logs_pb2_grpc.LogsServicer):
+    def __init__(self, ctx: ApiContext, gateway: AgentGatewayService,
+                 open_channel: OpenChannel = insecure_channel) -> None:
+        """``open_channel``: how this replica reaches another (TLS when the cluster uses it)."""
+        self.ctx = ctx
+        self.gateway = gateway
+        self.open_channel = open_channel
+        self._lock = threading.Lock()
+        self._pending: dict[str, _Pending] = {}
+        gateway.on_log_chunk = self._on_chunk
+        gateway.on_stream_end = self._on_stream_end
+
+    # ---- hooks on the agent streams ---------------------------------------------------------
+
+    def _on_chunk(self, node_id: str, chunk: agent_pb2.AgentLogChunk) -> None:
+        with self._lock:
+            pending = self._pending.get(chunk.request_id)
+        if pending is None or pending.node_id != node_id:
+            return  # a reader that left, or a node answering for another's request
+        try:
+            # Blocks the agent's reader thread while the caller is slow: back-pressure on the
+            # agent instead of unbounded memory here. A caller gone is noticed within _POLL.
+            pending.chunks.put(chunk, timeout=_POLL * 5)
+        except queue.Full:
+            log.warning("log reader too slow; dropping its stream", extra=kv(request=chunk.request_id))
+            self._drop(chunk.request_id, "the reader was too slow")
+
+    def _on_stream_end(self, node_id: str) -> None:
+        with self._lock:
+            ids = [rid for rid, p in self._pending.items() if p.node_id == node_id]
+        for rid in ids:
+            self._drop(rid, f"node {node_id}'s agent disconnected")
+
+    def _drop(self, request_id: str, why: str) -> None:
+        with self._lock:
+            pending = self._pending.pop(request_id, None)
+        if pending is not None:
+            # The reader may be blocked on a full queue; make room for the ending.
+            while True:
+                try:
+                    pending.chunks.put_nowait((_END, why))
+                    break
+                except queue.Full:
+                    with contextlib.suppress(queue.Empty):
+                        pending.chunks.get_nowait()
+
+    # ---- the call ----------------------------------------------------------------------
+
+    def GetTaskLogs(self, request: logs_pb2.GetTaskLogsRequest, context: grpc.ServicerContext
+                    ) -> Iterator[logs_pb2.LogChunk]:
+        try:
+            target = resolve(self.ctx, request)
+            node_id = target.task.node_id
+            if self.gateway.holds(node_id):
+                address = ""
+            elif request.relayed:
+                raise ApiError(grpc.StatusCode.UNAVAILABLE,
+                               f"task: node {node_id} of task {target.task.id} moved to another replica; try again")
+            else:
+                address = self._holder_address(target)
+        except ApiError as exc:
+            context.abort(exc.code, exc.message)
+        except StoreError as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
+        if address:
+            log.info("relaying logs to the replica holding the node", extra=kv(task=target.task.id, replica=address))
+            yield from self._relay(address, request, context)
+        else:
+            yield from self._read_local(target, request, context)
+
+    def _holder_address(self, target: Target) -> str:
+        """The gRPC address of the replica holding the node's stream, from its alive key."""
+        node_id = target.task.node_id
+        found = self.ctx.store.get(keys.alive(node_id))
+        if found is None:
+            raise ApiError(grpc.StatusCode.UNAVAILABLE, f"task: node {node_id} of task {target.task.id} is not "
+                                                        "connected; its logs stay on the node until it returns")
+        address = found.value.decode(errors="replace")
+        if not address or address == self.gateway.address:
+            raise ApiError(grpc.StatusCode.UNAVAILABLE,
+                           f"task: node {node_id} of task {target.task.id} is reconnecting; try again")
+        return address
+
+    def _relay(self, address: str, request: logs_pb2.GetTaskLogsRequest,
+               context: grpc.ServicerContext) -> Iterator[logs_pb2.LogChunk]:
+        forwarded = logs_pb2.GetTaskLogsRequest()
+        forwarded.CopyFrom(request)
+        forwarded.relayed = True
+        channel = self.open_channel(address)
+        call = logs_pb2_grpc.LogsStub(channel).GetTaskLogs(forwarded)
+        context.add_callback(call.cancel)
+        try:
+            yield from call
+        except grpc.RpcError as exc:
+            if context.is_active():
+                code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNAVAILABLE
+                if code == grpc.StatusCode.UNAVAILABLE:
+                    context.abort(code, f"replica {address} holding the node's stream is unreachable: "
+                                        f"{exc.details() if hasattr(exc, 'details') else exc}")
+                context.abort(code, exc.details() if hasattr(exc, "details") else str(exc))
+        finally:
+            call.cancel()
+            channel.close()
+
+    def _read_local(self, target: Target, request: logs_pb2.GetTaskLogsRequest,
+                    context: grpc.ServicerContext) -> Iterator[logs_pb2.LogChunk]:
+        node_id = target.task.node_id
+        request_id = uuid.uuid4().hex
+        pending = _Pending(node_id)
+        with self._lock:
+            self._pending[request_id] = pending
+        ask = agent_pb2.ControlMessage(log_request=agent_pb2.LogRequest(
+            request_id=request_id, task_id=target.task.id, container=target.container, follow=request.follow,
+            since_seconds=request.since_seconds, tail=request.tail))
+        context.add_callback(lambda: self._drop(request_id, "the caller went away"))
+        ended = ""
+        agent_done = False
+        try:
+            if not self.gateway.send(node_id, ask):
+                context.abort(grpc.StatusCode.UNAVAILABLE, f"task: node {node_id} of task {target.task.id} "
+                                                           "is not connected; its logs are on the node")
+            while True:
+                try:
+                    item = pending.chunks.get(timeout=_POLL)
+                except queue.Empty:
+                    if not context.is_active():
+                        ended = "the caller went away"
+                        return
+                    continue
+                if isinstance(item, tuple) and item[0] is _END:
+                    ended = item[1]
+                    if context.is_active() and "disconnected" in ended:
+                        context.abort(grpc.StatusCode.UNAVAILABLE, f"task: {ended} while streaming logs")
+                    return
+                if item.error:
+                    ended, agent_done = item.error, True
+                    code = (grpc.StatusCode.NOT_FOUND if item.error.startswith(("task:", "container:"))
+                            else grpc.StatusCode.UNAVAILABLE)
+                    context.abort(code, item.error)
+                if item.data:
+                    yield logs_pb2.LogChunk(data=item.data)
+                if item.eof:
+                    ended, agent_done = "end of output", True
+                    return
+        finally:
+            with self._lock:
+                self._pending.pop(request_id, None)
+            if not agent_done:
+                # The agent may still be reading (a follow): tell it to stop.
+                self.gateway.send(node_id, agent_pb2.ControlMessage(
+                    cancel_logs=agent_pb2.CancelLogs(request_id=request_id)))
+            log.info("log stream ended", extra=kv(task=target.task.id, node=node_id, container=target.container,
+                                                  follow=request.follow, why=ended or "aborted"))
