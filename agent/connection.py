@@ -76,6 +76,9 @@ class GatewayClient:
         self.host = host
         self.on_node_id = on_node_id
         self.heartbeat_interval = 5.0
+        # The control plane's lease TTL, once a registration told us: reconnect attempts
+        # never wait longer than a third of it (see ``run``).
+        self.lease_ttl = 0.0
         self.connected = threading.Event()
         self._index = 0
         self._stopped = threading.Event()
@@ -122,6 +125,8 @@ class GatewayClient:
                 self.on_node_id(resp.node_id)
         if resp.heartbeat_interval_seconds > 0:
             self.heartbeat_interval = resp.heartbeat_interval_seconds
+        if resp.lease_ttl_seconds > 0:
+            self.lease_ttl = resp.lease_ttl_seconds
         return resp
 
     def register_until_done(self) -> str:
@@ -255,7 +260,11 @@ class GatewayClient:
                 attempt = 0
             else:
                 self._index += 1
-            delay = backoff(attempt)
+            # Capped under the TTL: after a control-plane restart a new leader judges nodes
+            # one TTL after it starts leading, and an agent still backing off by then would
+            # see its tasks replaced for nothing.
+            cap = min(BACKOFF_CAP, max(0.5, self.lease_ttl / 3)) if self.lease_ttl else BACKOFF_CAP
+            delay = backoff(attempt, cap=cap)
             attempt += 1
             log.warning(f"{sentence}; keeping tasks as they are, reconnecting in {delay:.1f}s",
                         extra=shoal.logs.kv(node=self.agent.node_id))

@@ -7,12 +7,11 @@ containers it dependsOn meet their conditions:
 - SUCCESS: it has exited with code 0 (any other code fails the task);
 - HEALTHY: its Docker health check passes (unhealthy or exited fails the task).
 
-A condition not met within the waiting container's startTimeout (ECS's field, read from
-the registered document; DEFAULT_START_TIMEOUT otherwise) fails the task too."""
+A condition not met within the waiting container's startTimeout (DEFAULT_START_TIMEOUT
+when it has none) fails the task too."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 
@@ -42,18 +41,9 @@ class ContainerFailed(Exception):
 
 
 def start_timeouts(td: r.TaskDefinition, default: float = DEFAULT_START_TIMEOUT) -> dict[str, float]:
-    """Seconds each container waits for its dependencies: its startTimeout if the document
-    gave one, else ``default``."""
-    out = {c.name: default for c in td.container_definitions}
-    try:
-        doc = json.loads(td.source_json) if td.source_json else {}
-        for c in doc.get("containerDefinitions") or []:
-            value = c.get("startTimeout") if isinstance(c, dict) else None
-            if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 3600 and c.get("name") in out:
-                out[c["name"]] = float(value)
-    except (ValueError, AttributeError, TypeError):
-        pass  # an unreadable source document only costs the custom timeouts
-    return out
+    """Seconds each container waits for its dependencies: its startTimeout, else ``default``."""
+    return {c.name: float(c.start_timeout) if c.HasField("start_timeout") else default
+            for c in td.container_definitions}
 
 
 def condition_state(condition: str, info: ContainerInfo) -> tuple[bool, str]:

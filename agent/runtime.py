@@ -143,6 +143,8 @@ class ContainerInfo:
     ports: tuple[PortBinding, ...] = ()
     error: str = ""
     finished_at: float = 0.0
+    # Seconds from SIGTERM to SIGKILL the container was created with (None: engine default).
+    stop_timeout: int | None = None
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,7 @@ def info_from_inspect(attrs: dict) -> ContainerInfo:
         ports=tuple(sorted(ports, key=lambda p: (p.container_port, p.protocol, p.host_ip))),
         error=state.get("Error", "") or ("OOMKilled" if state.get("OOMKilled") else ""),
         finished_at=_parse_time(state.get("FinishedAt", "")),
+        stop_timeout=(attrs.get("Config") or {}).get("StopTimeout"),
     )
 
 

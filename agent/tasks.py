@@ -138,7 +138,9 @@ def restored(task_id: str, infos: list[ContainerInfo], now: float, stop_timeout:
             bindings=bindings_of(info),
             health=info.health,
             has_healthcheck=info.health != "UNKNOWN",
-            stop_timeout=stop_timeout,
+            # The task's own stopTimeout, kept by the engine: a task removed after a restart
+            # (its assignment gone) must not wait the agent's default instead.
+            stop_timeout=info.stop_timeout if info.stop_timeout is not None else stop_timeout,
         )
     if any(i.state == "running" for i in infos):
         task.last_status = "RUNNING"

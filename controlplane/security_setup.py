@@ -18,6 +18,7 @@ from controlplane.store.base import Store, StoreError
 from shoal.logs import kv
 from shoal.security import pki, sealing
 from shoal.security.authz import Authorizer
+from shoal.security.ca import CertError, check_identity_name
 from shoal.security.sealing import Sealer, SealError
 from shoal.v1 import security_pb2, security_pb2_grpc
 
@@ -47,7 +48,7 @@ class Security:
         self.sealer = sealer
         self.creds = creds
         self.pki_dir = pki_dir
-        self.interceptors: list[grpc.ServerInterceptor] = [Authorizer(trust.identify)] if trust else []
+        self.interceptors: list[grpc.ServerInterceptor] = [Authorizer(trust.identify if trust else None)]
 
     @classmethod
     def setup(cls, args: argparse.Namespace, store: Store, listen_host: str) -> Security:
@@ -75,7 +76,12 @@ class Security:
         except (pki.PkiError, SealError, OSError) as exc:
             raise SystemExit(f"controlplane: {exc}") from None
         sealing.install(sealer)
-        trust = pki.LiveTrust(store, sealer, state, pki.default_server_names(listen_host, args.san))
+        replica = args.name if _valid_name(args.name) else ""
+        extra = list(args.san)
+        advertise = getattr(args, "advertise_address", "")
+        if advertise:
+            extra.append(advertise.rpartition(":")[0].strip("[]"))
+        trust = pki.LiveTrust(store, sealer, state, pki.default_server_names(listen_host, extra), replica)
         creds = None
         if args.tls_cert:
             creds = _own_certificate(args, state)
@@ -85,6 +91,17 @@ class Security:
 
     def register(self, server: grpc.Server, ctx: ApiContext) -> None:
         security_pb2_grpc.add_SecurityServicer_to_server(SecurityService(ctx, self.trust, self.sealer), server)
+
+    def open_channel(self, address: str) -> grpc.Channel:
+        """A channel from this replica to another: its server certificate doubles as its
+        client identity (shoal:replica:<name>)."""
+        from shoal.security.channels import ClientTLS, client_channel
+
+        if self.trust is None:
+            return client_channel(address, None)
+        trust = self.trust
+        return client_channel(address, ClientTLS(ca=trust.state.bundle_pem(), cert=trust.server_chain,
+                                                 key=trust.server_key))
 
     def bind(self, server: grpc.Server, address: str) -> int:
         if self.creds is None:
@@ -108,6 +125,14 @@ class Security:
                     log.info(sentence)
 
         threading.Thread(target=loop, name="ca-refresh", daemon=True).start()
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        check_identity_name(name)
+        return True
+    except CertError:
+        return False
 
 
 def _own_certificate(args: argparse.Namespace, state: pki.TrustState) -> grpc.ServerCredentials:

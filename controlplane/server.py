@@ -31,7 +31,7 @@ from controlplane.controllers.placement import PlacementController
 from controlplane.controllers.services import ServiceController
 from controlplane.controllers.view import Writer
 from controlplane.http import serve as serve_http
-from controlplane.leader import Election
+from controlplane.leader import Election, LeaderWatch
 from controlplane.replica_lease import ReplicaLease
 from controlplane.security_setup import SERVICE_NAME as SECURITY_SERVICE_NAME
 from controlplane.security_setup import Security
@@ -127,7 +127,7 @@ class Replica:
         add_scaling_service(self.ctx, self.server)
         accesskeys_pb2_grpc.add_AccessKeysServicer_to_server(AccessKeysService(self.ctx), self.server)
         agent_pb2_grpc.add_AgentGatewayServicer_to_server(gateway, self.server)
-        add_logs_service(self.ctx, gateway, self.server)
+        add_logs_service(self.ctx, gateway, self.server, security.open_channel)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
         reflection.enable_server_reflection(
@@ -177,6 +177,8 @@ class Replica:
         )
         loop_holder.append(loop)
         loop.start()
+        leader_watch = LeaderWatch(self.store, election.key, loop.wake)
+        leader_watch.start()
         threading.Thread(target=self._expire_agents, args=(gateway,), name="liveness", daemon=True).start()
         security.start_refresh(self._stop)
         health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
@@ -188,6 +190,7 @@ class Replica:
         self._stop.wait()
         log.info("control plane stopping")
         health_servicer.enter_graceful_shutdown()
+        leader_watch.close()
         loop.stop()
         election.resign()
         self.server.stop(grace=2).wait(5)

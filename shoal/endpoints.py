@@ -70,16 +70,18 @@ class FailoverStub:
     """``FailoverStub(targets, open_channel, OperatorStub).CreateService(req, timeout=5)``
     calls the method on the endpoint that last answered, moving to the next on UNAVAILABLE
     until every endpoint has been tried ``rounds`` times or ``patience`` seconds have
-    passed; then the last UNAVAILABLE is raised. Thread-safe; channels open lazily and stay
-    open until ``close()``."""
+    passed; then the last UNAVAILABLE is raised. ``timeout``: the deadline of each attempt
+    when the caller gives none. Thread-safe; channels open lazily and stay open until
+    ``close()``."""
 
     def __init__(self, targets: list[str], open_channel: OpenChannel, stub_class: type,
-                 rounds: int = 3, patience: float = 30.0) -> None:
+                 rounds: int = 3, patience: float = 30.0, timeout: float | None = None) -> None:
         if not targets:
             raise ValueError("endpoint: at least one HOST:PORT is required")
         self.targets = list(targets)
         self.rounds = max(1, rounds)
         self.patience = patience
+        self.timeout = timeout
         self._open = open_channel
         self._stub_class = stub_class
         self._channels: dict[str, grpc.Channel] = {}
@@ -103,6 +105,8 @@ class FailoverStub:
 
     def call(self, method: str, request: Any, **kwargs: Any) -> Any:
         deadline = time.monotonic() + self.patience
+        if self.timeout is not None:
+            kwargs.setdefault("timeout", self.timeout)
         n = len(self.targets)
         last: grpc.RpcError | None = None
         for attempt in range(self.rounds * n):
@@ -115,6 +119,7 @@ class FailoverStub:
                 if not _unavailable(exc):
                     raise
                 last = exc
+                self._forget(target)
                 with self._lock:
                     # Another thread may already have moved on; move from where we were.
                     if self._index == index:
@@ -131,6 +136,16 @@ class FailoverStub:
             return reply
         assert last is not None
         raise last
+
+    def _forget(self, target: str) -> None:
+        """Drops the channel to a replica that failed: a gRPC channel that saw connection
+        refused backs off (up to minutes) before trying again and fails every call fast
+        meanwhile, so a replica that came back would stay unreachable through it."""
+        with self._lock:
+            channel = self._channels.pop(target, None)
+            self._stubs.pop(target, None)
+        if channel is not None:
+            channel.close()
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):

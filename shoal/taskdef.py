@@ -92,14 +92,14 @@ CONTAINER_FIELDS = _words(
     """
     name image cpu memory memoryReservation portMappings essential command entryPoint environment
     workingDirectory healthCheck stopTimeout dependsOn mountPoints volumesFrom secrets privileged
-    user dockerLabels ulimits linuxParameters restartPolicy hostname readonlyRootFilesystem
+    user dockerLabels ulimits linuxParameters restartPolicy hostname readonlyRootFilesystem startTimeout
     """
 )
 CONTAINER_UNSUPPORTED = _words(
     """
     logConfiguration repositoryCredentials firelensConfiguration links dnsServers dnsSearchDomains
     extraHosts dockerSecurityOptions interactive pseudoTerminal systemControls resourceRequirements
-    startTimeout disableNetworking environmentFiles credentialSpecs versionConsistency
+    disableNetworking environmentFiles credentialSpecs versionConsistency
     """
 )
 _WHY_NOT = {
@@ -605,6 +605,10 @@ class _Parser:
         if c.get("stopTimeout") is not None:
             out["stopTimeout"] = expect_int(
                 c["stopTimeout"], f"{cf}.stopTimeout", 0, 120, what="a number of seconds from 0 to 120"
+            )
+        if c.get("startTimeout") is not None:
+            out["startTimeout"] = expect_int(
+                c["startTimeout"], f"{cf}.startTimeout", 2, 3600, what="a number of seconds from 2 to 3600"
             )
         if c.get("dependsOn") is not None:
             out["dependsOn"] = self.depends_on(c["dependsOn"], f"{cf}.dependsOn")

@@ -225,10 +225,16 @@ class ServiceController:
         target = next((d for d in svc.deployments if d.status == "ACTIVE" and d.rollout_state == "COMPLETED"), None)
         if not svc.deployment_configuration.deployment_circuit_breaker.rollback or target is None:
             return f"circuit breaker tripped on deployment {primary.id}; no rollback"
+        # The last completed deployment becomes primary again, so the tasks it still runs
+        # count for it and the rollback completes once they are all healthy.
         primary.status = "ACTIVE"
-        rollback = new_deployment(target.task_definition, svc.desired_count)
-        rollback.rollout_state_reason = f"rolling back to {target.task_definition}"
-        svc.deployments.insert(0, rollback)
+        target.status = "PRIMARY"
+        target.rollout_state = "IN_PROGRESS"
+        target.rollout_state_reason = f"rolling back from deployment {primary.id}"
+        target.desired_count = svc.desired_count
+        target.updated_at = time.time()
+        svc.deployments.remove(target)
+        svc.deployments.insert(0, target)
         svc.task_definition = target.task_definition
         add_event(svc, f"(service {svc.service_name}) rolling back to deployment {target.id} "
                        f"({target.task_definition}).")

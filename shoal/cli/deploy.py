@@ -54,7 +54,7 @@ def progress(c: Client, cluster: str, service: str, deployment_id: str, checks: 
     svc = _service(c, cluster, service)
     mine = next((d for d in svc.deployments if d.id == deployment_id), None)
     if mine is None:
-        return Progress("SUPERSEDED", svc.desired_count, 0, 0, 0, "another deployment replaced it")
+        return _ended(svc, deployment_id)
     arns = list(c.ListTasks(op.ListTasksRequest(cluster=cluster, service_name=svc.service_name,
                                                 desired_status="RUNNING")).arns)
     tasks: list[r.Task] = []
@@ -70,6 +70,21 @@ def progress(c: Client, cluster: str, service: str, deployment_id: str, checks: 
         old_running=sum(1 for t in old if t.last_status == "RUNNING"),
         reason=mine.rollout_state_reason,
     )
+
+
+def _ended(svc: r.Service, deployment_id: str) -> Progress:
+    """A deployment no longer listed (done with, or failed and rolled back): its outcome is
+    in the service's events."""
+    said = [e.message for e in sorted(svc.events, key=lambda e: e.created_at)]
+    mine = [m for m in said if f"(deployment {deployment_id})" in m]
+    if any("deployment failed" in m for m in mine):
+        after = said[said.index(mine[-1]) + 1:]
+        rollback = next((m for m in after if "rolling back" in m), "")
+        reason = "ECS deployment circuit breaker: tasks failed to start" + (f"; {rollback}" if rollback else "")
+        return Progress("FAILED", svc.desired_count, 0, 0, svc.running_count, reason)
+    if any("deployment completed" in m for m in mine):
+        return Progress("COMPLETED", svc.desired_count, svc.running_count, svc.running_count, 0)
+    return Progress("SUPERSEDED", svc.desired_count, 0, 0, svc.running_count, "another deployment replaced it")
 
 
 def _service(c: Client, cluster: str, name: str) -> r.Service:

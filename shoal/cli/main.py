@@ -11,12 +11,12 @@ from shoal.cli import errors
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from shoal.cli import accesskeys, daemons, events, local, logs, resources, scaling, security
+    from shoal.cli import accesskeys, chaos, daemons, events, lab, local, logs, resources, scaling, security
 
     parser = argparse.ArgumentParser(prog="shoal", description="Shoal: a mini ECS for machines you own.")
     sub = parser.add_subparsers(dest="noun", metavar="COMMAND")
     sub.required = True
-    for module in (local, resources, daemons, accesskeys, scaling, security, logs, events):
+    for module in (local, resources, daemons, accesskeys, scaling, security, logs, events, lab, chaos):
         module.register(sub)
     return parser
 

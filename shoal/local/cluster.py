@@ -257,7 +257,7 @@ class LocalCluster:
         """Every channel this object opens to a replica is made here."""
         return client_channel(target, self.admin_tls())
 
-    def _security_env(self) -> dict[str, str]:
+    def security_env(self) -> dict[str, str]:
         """What agents and the autoscaler get in their environment to authenticate: a join
         token (never on a command line, where `ps` shows it) and the admin identity."""
         if not self.secure:
@@ -299,6 +299,12 @@ class LocalCluster:
             else:
                 self._operator = operator_pb2_grpc.OperatorStub(self.channel)
         return self._operator
+
+    def failover_operator(self, timeout: float = 10) -> FailoverStub:
+        """A new Operator stub over every replica, failing over between them, each call with
+        ``timeout`` unless it gives its own; the caller closes it."""
+        return FailoverStub(self.endpoints, self._open_channel, operator_pb2_grpc.OperatorStub,
+                            patience=max(timeout, 10), timeout=timeout)
 
     def agent(self, name_or_number: str | int) -> AgentProcess:
         number = _agent_number(name_or_number)
@@ -624,7 +630,7 @@ class LocalCluster:
             *launch_args,
             *self.extra_agent_args,
         ]
-        agent.proc = procs.spawn(argv, agent.log_path, env={**_child_env(), **self._security_env()})
+        agent.proc = procs.spawn(argv, agent.log_path, env={**_child_env(), **self.security_env()})
         self._record()
         log.info("started agent", extra=logs.kv(agent=agent.name, pid=agent.pid, zone=agent.zone))
         return agent
@@ -783,7 +789,7 @@ class LocalCluster:
         assert self.prometheus is not None and self.etcd is not None
         args = localup.argv(self.endpoint, self.prometheus.url, self.etcd.client_url, self.state_dir, self.log_level)
         self.autoscaler = localup.spawn(args, self.logs_dir / "autoscaler.log",
-                                        {**_child_env(), **self._security_env()})
+                                        {**_child_env(), **self.security_env()})
         self._record()
 
     def _record(self) -> None:

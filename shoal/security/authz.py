@@ -9,7 +9,11 @@ cluster CA's key signed that certificate (see ``pki.TrustState.identity_of``):
   (controlplane/api/agents.py, controlplane/api/security.py).
 - ``shoal:admin:<name>``: everything operators do.
 - ``shoal:viewer:<name>``: Describe*, List* and Get* calls only.
+- ``shoal:replica:<name>``: another control plane replica (relaying a call): as an admin.
 - anyone (no identity): JoinNode (the token is the credential) and health checks.
+
+The same interceptor turns a request that does not decode (random or malformed bytes) into
+INVALID_ARGUMENT instead of gRPC's INTERNAL, on every method, with or without TLS.
 
 Every denial is answered PERMISSION_DENIED (known identity, wrong call) or UNAUTHENTICATED
 (no identity), logged with the identity, and counted in ``shoal_auth_denied_total{reason}``.
@@ -19,7 +23,6 @@ Handlers read the caller with ``current_identity()``.
 from __future__ import annotations
 
 import contextvars
-import functools
 import itertools
 import logging
 from collections.abc import Callable, Iterator
@@ -88,7 +91,7 @@ def decide(method: str, identity: Identity | None) -> None:
     if identity.role == "node":
         raise Denied(grpc.StatusCode.PERMISSION_DENIED, "node_not_operator",
                      f"{identity} may only use the agent gateway, not {method}")
-    if identity.role == "admin":
+    if identity.role in ("admin", "replica"):
         return
     if identity.role == "viewer" and name.startswith(_READ_PREFIXES) and method not in NODE_ONLY:
         return
@@ -96,13 +99,49 @@ def decide(method: str, identity: Identity | None) -> None:
                  f"{identity} is a viewer: it may only read (Describe*, List*, Get*); {name} needs an admin")
 
 
-class Authorizer(grpc.ServerInterceptor):
-    """``identify(pem)`` maps a client certificate (PEM) to an identity or None."""
+class _Undecodable:
+    """What a request that does not parse turns into (gRPC itself would answer INTERNAL)."""
 
-    def __init__(self, identify: Callable[[bytes], Identity | None]) -> None:
-        self._identify = functools.lru_cache(maxsize=8192)(identify)
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _tolerant(deserializer):
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes):
+        try:
+            return deserializer(data)
+        except Exception as exc:  # protobuf's DecodeError, or whatever else a hostile payload provokes
+            return _Undecodable(exc)
+
+    return deserialize
+
+
+def _malformed(method: str, context: grpc.ServicerContext) -> None:
+    AUTH_DENIED.labels("malformed_request").inc()
+    context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"request: not a valid message for {method}")
+
+
+def _checked(requests: Iterator, method: str, context: grpc.ServicerContext) -> Iterator:
+    for request in requests:
+        if isinstance(request, _Undecodable):
+            _malformed(method, context)
+        yield request
+
+
+class Authorizer(grpc.ServerInterceptor):
+    """``identify(pem)`` maps a client certificate (PEM) to an identity or None. Without it
+    (an --insecure control plane) every call is allowed and only malformed requests are
+    refused."""
+
+    def __init__(self, identify: Callable[[bytes], Identity | None] | None) -> None:
+        self._identify = identify
 
     def identity(self, context: grpc.ServicerContext) -> Identity | None:
+        if self._identify is None:
+            return None
         pems = context.auth_context().get("x509_pem_cert") or []
         if not pems:
             return None
@@ -116,23 +155,20 @@ class Authorizer(grpc.ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method
+        kw = {"request_deserializer": _tolerant(handler.request_deserializer),
+              "response_serializer": handler.response_serializer}
         if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer)
+            return grpc.unary_unary_rpc_method_handler(self._wrap_unary(method, handler.unary_unary), **kw)
         if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._wrap_unary(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer)
+            return grpc.unary_stream_rpc_method_handler(self._wrap_unary(method, handler.unary_stream), **kw)
         if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                self._wrap_stream(method, handler.stream_unary),
-                request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer)
-        return grpc.stream_stream_rpc_method_handler(
-            self._wrap_stream(method, handler.stream_stream),
-            request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer)
+            return grpc.stream_unary_rpc_method_handler(self._wrap_stream(method, handler.stream_unary), **kw)
+        return grpc.stream_stream_rpc_method_handler(self._wrap_stream(method, handler.stream_stream), **kw)
 
     def _admit(self, method: str, context: grpc.ServicerContext) -> Identity | None:
+        if self._identify is None:
+            _identity.set(None)
+            return None
         identity = self.identity(context)
         try:
             decide(method, identity)
@@ -148,6 +184,8 @@ class Authorizer(grpc.ServerInterceptor):
     def _wrap_unary(self, method: str, behavior):
         def wrapped(request, context):
             identity = self._admit(method, context)
+            if isinstance(request, _Undecodable):
+                _malformed(method, context)
             if method == REGISTER_NODE and identity is not None and request.node_id != identity.name:
                 self._deny(Denied(grpc.StatusCode.PERMISSION_DENIED, "not_self",
                                   f"nodeId: {identity} may only register as itself, not as "
@@ -159,6 +197,7 @@ class Authorizer(grpc.ServerInterceptor):
     def _wrap_stream(self, method: str, behavior):
         def wrapped(request_iterator: Iterator, context):
             identity = self._admit(method, context)
+            request_iterator = _checked(request_iterator, method, context)
             if method == CONNECT and identity is not None:
                 first = next(request_iterator, None)
                 if first is None:

@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-ROLES = ("node", "admin", "viewer")
+# replica: a control plane replica (its server certificate, used as a client to reach other replicas).
+ROLES = ("node", "admin", "viewer", "replica")
 CA_DAYS = 3650
 SERVER_DAYS = 365
 NODE_DAYS = 365
@@ -227,10 +228,13 @@ class CertificateAuthority:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         return builder.sign(self.key, hashes.SHA256())
 
-    def issue_server(self, public_key, names: list[str], days: float = SERVER_DAYS) -> x509.Certificate:
-        """A server certificate valid for every IP and DNS name in ``names``."""
+    def issue_server(self, public_key, names: list[str], days: float = SERVER_DAYS,
+                     replica: str = "") -> x509.Certificate:
+        """A server certificate valid for every IP and DNS name in ``names``; with
+        ``replica``, it also names that replica as a client (shoal:replica:<name>)."""
         sans = san_entries(names)
-        return self._leaf(_name("shoal-controlplane"), public_key, days,
+        cn = Identity("replica", replica).subject if replica else "shoal-controlplane"
+        return self._leaf(_name(cn), public_key, days,
                           [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH], sans)
 
     def issue_client(self, public_key, identity: Identity, days: float = NODE_DAYS) -> x509.Certificate:

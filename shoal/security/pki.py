@@ -79,13 +79,15 @@ class TrustState:
                  for a in doc["authorities"]]
         return cls(auths, [ca_mod.load_cert(c) for c in doc.get("cross", [])], mod_revision)
 
-    def server_identity(self, names: list[str]) -> tuple[bytes, bytes]:
+    def server_identity(self, names: list[str], replica: str = "") -> tuple[bytes, bytes]:
         """(key PEM, chain PEM) for one replica: a fresh key, a certificate from the current
-        CA valid for ``names``, then every CA and cross certificate (a joining node looks
-        for its token's CA in that chain; an old node follows the cross certificate)."""
+        CA valid for ``names``, the cross certificates, then every CA (a joining node looks
+        for its token's CA in that chain). The order matters: a client that trusts only an
+        old CA builds its chain from the first certificate naming the leaf's issuer, which
+        must be the cross certificate, not the new (to it untrusted) self-signed CA."""
         key = ca_mod.new_key()
-        leaf = self.current.issue_server(key.public_key(), names)
-        chain = [leaf, *self.certs, *self.cross]
+        leaf = self.current.issue_server(key.public_key(), names, replica=replica)
+        chain = [leaf, *self.cross, *self.certs]
         return ca_mod.key_pem(key), ca_mod.bundle_pem(chain)
 
     def client_roots_pem(self) -> bytes:
@@ -189,17 +191,19 @@ class LiveTrust:
     from the store (``refresh``, called periodically), so a rotation reaches a running
     replica: new handshakes get the new roots and certificate (see ``server_credentials``)."""
 
-    def __init__(self, store: Store, sealer: Sealer, state: TrustState, server_names: list[str]) -> None:
+    def __init__(self, store: Store, sealer: Sealer, state: TrustState, server_names: list[str],
+                 replica: str = "") -> None:
         self.store = store
         self.sealer = sealer
         self.server_names = server_names
+        self.replica = replica
         self._lock = threading.Lock()
         self._known: dict[bytes, Identity] = {}
         self._install(state)
         self.version = 0
 
     def _install(self, state: TrustState) -> None:
-        key, chain = state.server_identity(self.server_names)
+        key, chain = state.server_identity(self.server_names, self.replica)
         with self._lock:
             self.state = state
             self.server_key, self.server_chain = key, chain

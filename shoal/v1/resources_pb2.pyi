@@ -127,7 +127,7 @@ class RestartPolicy(_message.Message):
     def __init__(self, enabled: _Optional[bool] = ..., ignored_exit_codes: _Optional[_Iterable[int]] = ..., restart_attempt_period: _Optional[int] = ...) -> None: ...
 
 class ContainerDefinition(_message.Message):
-    __slots__ = ("name", "image", "cpu", "memory", "memory_reservation", "port_mappings", "essential", "command", "entry_point", "environment", "working_directory", "health_check", "stop_timeout", "depends_on", "mount_points", "volumes_from", "secrets", "privileged", "user", "docker_labels", "ulimits", "linux_parameters", "restart_policy", "hostname", "readonly_root_filesystem")
+    __slots__ = ("name", "image", "cpu", "memory", "memory_reservation", "port_mappings", "essential", "command", "entry_point", "environment", "working_directory", "health_check", "stop_timeout", "depends_on", "mount_points", "volumes_from", "secrets", "privileged", "user", "docker_labels", "ulimits", "linux_parameters", "restart_policy", "hostname", "readonly_root_filesystem", "start_timeout")
     class DockerLabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +160,7 @@ class ContainerDefinition(_message.Message):
     RESTART_POLICY_FIELD_NUMBER: _ClassVar[int]
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     READONLY_ROOT_FILESYSTEM_FIELD_NUMBER: _ClassVar[int]
+    START_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     name: str
     image: str
     cpu: int
@@ -185,7 +186,8 @@ class ContainerDefinition(_message.Message):
     restart_policy: RestartPolicy
     hostname: str
     readonly_root_filesystem: bool
-    def __init__(self, name: _Optional[str] = ..., image: _Optional[str] = ..., cpu: _Optional[int] = ..., memory: _Optional[int] = ..., memory_reservation: _Optional[int] = ..., port_mappings: _Optional[_Iterable[_Union[PortMapping, _Mapping]]] = ..., essential: _Optional[bool] = ..., command: _Optional[_Iterable[str]] = ..., entry_point: _Optional[_Iterable[str]] = ..., environment: _Optional[_Iterable[_Union[KeyValuePair, _Mapping]]] = ..., working_directory: _Optional[str] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., stop_timeout: _Optional[int] = ..., depends_on: _Optional[_Iterable[_Union[ContainerDependency, _Mapping]]] = ..., mount_points: _Optional[_Iterable[_Union[MountPoint, _Mapping]]] = ..., volumes_from: _Optional[_Iterable[_Union[VolumeFrom, _Mapping]]] = ..., secrets: _Optional[_Iterable[_Union[Secret, _Mapping]]] = ..., privileged: _Optional[bool] = ..., user: _Optional[str] = ..., docker_labels: _Optional[_Mapping[str, str]] = ..., ulimits: _Optional[_Iterable[_Union[Ulimit, _Mapping]]] = ..., linux_parameters: _Optional[_Union[LinuxParameters, _Mapping]] = ..., restart_policy: _Optional[_Union[RestartPolicy, _Mapping]] = ..., hostname: _Optional[str] = ..., readonly_root_filesystem: _Optional[bool] = ...) -> None: ...
+    start_timeout: int
+    def __init__(self, name: _Optional[str] = ..., image: _Optional[str] = ..., cpu: _Optional[int] = ..., memory: _Optional[int] = ..., memory_reservation: _Optional[int] = ..., port_mappings: _Optional[_Iterable[_Union[PortMapping, _Mapping]]] = ..., essential: _Optional[bool] = ..., command: _Optional[_Iterable[str]] = ..., entry_point: _Optional[_Iterable[str]] = ..., environment: _Optional[_Iterable[_Union[KeyValuePair, _Mapping]]] = ..., working_directory: _Optional[str] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., stop_timeout: _Optional[int] = ..., depends_on: _Optional[_Iterable[_Union[ContainerDependency, _Mapping]]] = ..., mount_points: _Optional[_Iterable[_Union[MountPoint, _Mapping]]] = ..., volumes_from: _Optional[_Iterable[_Union[VolumeFrom, _Mapping]]] = ..., secrets: _Optional[_Iterable[_Union[Secret, _Mapping]]] = ..., privileged: _Optional[bool] = ..., user: _Optional[str] = ..., docker_labels: _Optional[_Mapping[str, str]] = ..., ulimits: _Optional[_Iterable[_Union[Ulimit, _Mapping]]] = ..., linux_parameters: _Optional[_Union[LinuxParameters, _Mapping]] = ..., restart_policy: _Optional[_Union[RestartPolicy, _Mapping]] = ..., hostname: _Optional[str] = ..., readonly_root_filesystem: _Optional[bool] = ..., start_timeout: _Optional[int] = ...) -> None: ...
 
 class HostVolumeProperties(_message.Message):
     __slots__ = ("source_path",)

@@ -33,7 +33,8 @@ class AgentProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "agent", "--endpoint", self.endpoint, "--state-dir", str(self.state_dir),
                  "--gc-delay", "0", "--resync-interval", "1", "--stop-timeout", "2", "--log-level", "DEBUG",
-                 "--name", self.state_dir.name],
+                 # The fake gateway speaks plaintext, like an --insecure control plane.
+                 "--name", self.state_dir.name, "--insecure"],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         return self

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -104,7 +105,9 @@ class AutoscalerProcess:
                 "--scale-in-evaluations", "3", "--cluster-scale-in-delay", "10", "--state-dir", str(self.state_dir),
                 "--lease-ttl", "6", "--name", name, "--metrics-listen", f"127.0.0.1:{free_port()}", *extra]
         with open(self.log_path, "ab") as out:
-            self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            # The admin identity and the join token its local nodes use (security is on).
+            self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                         env={**os.environ, **cluster.security_env()})
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import grpc
 import pytest
 import requests
 from botocore.config import Config
@@ -22,10 +21,12 @@ from botocore.exceptions import ClientError
 
 from shoal.local.etcd import EtcdProcess
 from shoal.netutil import free_port, wait_for_port
+from shoal.security.channels import client_channel
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
 from tests.ecs_model import check_error, validate_every_response
 from tests.fake_agent import FakeAgent
+from tests.fixtures.pki import admin_tls, join_node
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -54,7 +55,8 @@ class Plane:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controlplane", "--etcd", self.etcd.client_url, "--listen", self.endpoint,
              "--metrics-listen", f"127.0.0.1:{free_port()}", "--ecs-listen", f"127.0.0.1:{self.ecs_port}",
-             "--lease-ttl", "2", "--resync-interval", "0.5", "--name", "ecs-test", "--region", "us-east-1"],
+             "--lease-ttl", "2", "--resync-interval", "0.5", "--name", "ecs-test", "--region", "us-east-1",
+             "--pki-dir", str(base / "pki")],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
         )
         self.agents: list[FakeAgent] = []
@@ -63,7 +65,9 @@ class Plane:
         if not (wait_for_port("127.0.0.1", self.grpc_port, 30) and wait_for_port("127.0.0.1", self.ecs_port, 30)):
             self.stop()
             raise RuntimeError("control plane did not start; see " + self.log.name)
-        self.channel = grpc.insecure_channel(self.endpoint)
+        self.base = base
+        self.admin = admin_tls(base / "pki")
+        self.channel = client_channel(self.endpoint, self.admin)
         self._pilot.start()
 
     def _run_agents(self) -> None:
@@ -74,7 +78,8 @@ class Plane:
                     a.run_everything()
 
     def add_agent(self, name: str, zone: str) -> FakeAgent:
-        a = FakeAgent(self.endpoint, name, zone=zone).connect()
+        creds = join_node(self.endpoint, self.admin, self.base / "nodes" / name, name)
+        a = FakeAgent(self.endpoint, name, zone=zone, creds=creds).connect()
         self.agents.append(a)
         return a
 

@@ -16,6 +16,7 @@ import pytest
 
 from shoal.local.etcd import EtcdProcess
 from shoal.netutil import free_port, wait_for_port
+from shoal.security.channels import client_channel
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
 from shoal.v1 import resources_pb2 as r
@@ -47,10 +48,11 @@ class Plane:
         self.endpoint = f"127.0.0.1:{port}"
         self._spawn([sys.executable, "-m", "controlplane", "--etcd", self.etcd.client_url, "--listen", self.endpoint,
                      "--metrics-listen", f"127.0.0.1:{free_port()}", "--lease-ttl", "5", "--resync-interval", "1",
-                     "--name", "fleet-test"], base / "controlplane.log")
+                     # Plaintext: fleet nodes share connections, so none can show its own certificate.
+                     "--name", "fleet-test", "--insecure"], base / "controlplane.log")
         if not wait_for_port("127.0.0.1", port, 30):
             raise RuntimeError(f"control plane did not start; see {base / 'controlplane.log'}")
-        self.channel = grpc.insecure_channel(self.endpoint)
+        self.channel = client_channel(self.endpoint, None)
         self.api = operator_pb2_grpc.OperatorStub(self.channel)
         self._spawn([sys.executable, "-m", "agent.fleet", "--endpoint", self.endpoint, "--count", str(NODES),
                      "--zones", ",".join(ZONES), "--state-dir", str(base / "nodes"), "--agents-per-channel", "20"],

@@ -11,11 +11,11 @@ import sys
 import urllib.request
 from pathlib import Path
 
-import grpc
 import pytest
 
 from shoal.local import cluster as localcluster
 from shoal.netutil import free_port
+from shoal.security.channels import ClientTLS, client_channel
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
 from tests.waiting import wait_for
@@ -75,7 +75,9 @@ def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, dock
             "agent", "agent", "agent", "autoscaler", "controlplane", "etcd", "prometheus"]
         assert all(r.alive() for r in records)
 
-        with grpc.insecure_channel(config["endpoint"]) as channel:
+        # Security is on by default: the CLI's admin identity is in config.json.
+        assert {"ca", "cert", "key"} <= set(config), config
+        with client_channel(config["endpoint"], ClientTLS.from_env(config, env={})) as channel:
             stub = operator_pb2_grpc.OperatorStub(channel)
             tasks = wait_for(lambda: t if len(t := web_tasks(stub)) == 3 else None, 60, "3 web tasks RUNNING")
         ports = [b.host_port for t in tasks for c in t.containers for b in c.network_bindings]

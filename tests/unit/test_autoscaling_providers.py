@@ -154,7 +154,9 @@ def test_vagrant_provider_argv(tmp_path):
 # ---- local (real processes) ----------------------------------------------------------------------
 
 @pytest.fixture
-def local_provider(tmp_path):
+def local_provider(tmp_path, monkeypatch):
+    # No control plane here: the agents start plaintext instead of failing for want of a join token.
+    monkeypatch.setenv("SHOAL_INSECURE", "1")
     p = LocalNodeProvider({"runtime": "hollow", "cpu_units": "512", "memory_mib": "256", "zone": "zone-x",
                            "attributes": "rack=r1", "stop_timeout": "10"}, ctx(tmp_path))
     yield p

@@ -814,3 +814,15 @@ def test_fuzz_refs(text: str) -> None:
         assert exc.field == "taskDefinition"
         return
     assert family and (revision is None or revision >= 1)
+
+
+def test_start_timeout_is_kept_and_bounded() -> None:
+    doc = {"family": "f", "containerDefinitions": [
+        {"name": "a", "image": "busybox", "memory": 16, "startTimeout": 30}]}
+    td, warnings = parse_task_definition(json.dumps(doc))
+    assert td.container_definitions[0].start_timeout == 30
+    assert not any("startTimeout" in w for w in warnings)
+    doc["containerDefinitions"][0]["startTimeout"] = 0
+    with pytest.raises(ValidationError) as err:
+        parse_task_definition(json.dumps(doc))
+    assert err.value.field == "containerDefinitions[0].startTimeout"
