@@ -159,8 +159,19 @@ class RecordedTarget(Target):
         be started again exactly as it was."""
         proc = self._process(name)
         with contextlib.suppress(psutil.Error):
-            self._launches[name] = {"argv": proc.cmdline(), "env": proc.environ(),
+            self._launches[name] = {"argv": self._netns_prefix(name) + proc.cmdline(), "env": proc.environ(),
                                     "log": self.records[name].log or str(self.state_dir / "logs" / f"{name}.log")}
+
+    def _netns_prefix(self, name: str) -> list[str]:
+        """A lab host's agent runs under `ip netns exec`, which execs into it: its command
+        line no longer shows the namespace, the lab record does."""
+        if self.records[name].role != "agent":
+            return []
+        try:
+            host = self._lab().network.host(name)
+        except (ClusterError, KeyError):
+            return []
+        return ["ip", "netns", "exec", host.netns]
 
     def _saved_launch(self, name: str) -> dict | None:
         return self._launches.get(name)
