@@ -210,6 +210,19 @@ def provision(container: docker.models.containers.Container, script: str, *args:
     return out
 
 
+# No control plane runs while provisioning without systemd, so no real join token can be
+# made yet: node.sh gets a well-formed stand-in, and the test that starts the services
+# provisions the node again with a real one.
+STAND_IN_TOKEN_FILE = "/tmp/stand-in-join-token"
+
+
+def provision_node(container: docker.models.containers.Container, ip: str,
+                   token_file: str = STAND_IN_TOKEN_FILE) -> str:
+    if token_file == STAND_IN_TOKEN_FILE:
+        run_in(container, "sh", "-c", f"echo SHL10stand-in::notreal.notreal > {STAND_IN_TOKEN_FILE}")
+    return provision(container, "node.sh", ip, "b", ip, SHOAL_JOIN_TOKEN_FILE=token_file)
+
+
 @pytest.fixture(scope="module")
 def provisioned(lab_container: docker.models.containers.Container) -> dict[str, str]:
     """Runs the scripts as the Vagrantfile does, cp and node roles in one container, with
@@ -221,7 +234,7 @@ def provisioned(lab_container: docker.models.containers.Container) -> dict[str, 
             "ip": ip,
             "common": provision(lab_container, "common.sh", "controlplane"),
             "controlplane": provision(lab_container, "controlplane.sh", ip),
-            "node": provision(lab_container, "node.sh", ip, "b", ip),
+            "node": provision_node(lab_container, ip),
         }
     return out
 
@@ -257,7 +270,7 @@ def test_provisioning_again_changes_nothing(provisioned: dict[str, str],
     ip = provisioned["ip"]
     with cache_lock():
         again = (provision(lab_container, "common.sh", "controlplane") + provision(lab_container, "controlplane.sh", ip)
-                 + provision(lab_container, "node.sh", ip, "b", ip))
+                 + provision_node(lab_container, ip))
     assert "]: wrote " not in again and "]: installing " not in again, again
     assert "is up to date with /opt/shoal" in again
 
@@ -347,8 +360,25 @@ def test_provisioned_lab_runs_and_prometheus_finds_the_agent(
         "agent": f"set -a; . /etc/default/shoal-agent; exec {exec_start('shoal-agent')} --runtime hollow",
         "prometheus": "set -a; . /etc/default/shoal-prometheus; exec prometheus $ARGS --storage.tsdb.path=/tmp/prom",
     }
-    for name, cmd in starts.items():
-        c.exec_run(["bash", "-c", f"{cmd} > /tmp/{name}.log 2>&1"], detach=True)
+    def start(name: str) -> None:
+        c.exec_run(["bash", "-c", f"{starts[name]} > /tmp/{name}.log 2>&1"], detach=True)
+
+    for name in ("etcd", "controlplane", "prometheus"):
+        start(name)
+    # A real join token from the running control plane, as controlplane.sh makes it under
+    # systemd; then the node is provisioned with it and its agent joins.
+    admin = {"SHOAL_ENDPOINT": "127.0.0.1:7400", "SHOAL_CA": "/var/lib/shoal-controlplane/pki/ca.crt",
+             "SHOAL_CERT": "/var/lib/shoal-controlplane/pki/admin.crt",
+             "SHOAL_KEY": "/var/lib/shoal-controlplane/pki/admin.key"}
+
+    def token() -> str:
+        code, out = run_in(c, "/opt/shoal-venv/bin/shoal", "token", "create", "--uses", "0", **admin)
+        return out.split()[0] if code == 0 and out.startswith("SHL") else ""
+
+    real = wait_for(token, 120, "a join token from the control plane in the lab container", 0.5)
+    run_in(c, "sh", "-c", f"echo {real} > /tmp/join-token")
+    provision_node(c, provisioned["ip"], "/tmp/join-token")
+    start("agent")
 
     def logs() -> str:
         return "\n".join(f"== {n}\n" + run_in(c, "tail", "-n", "15", f"/tmp/{n}.log")[1] for n in starts)

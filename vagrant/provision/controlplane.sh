@@ -36,7 +36,8 @@ etcd_changed=$((etcd_changed | WROTE))
 # --- shoal controlplane ----------------------------------------------------------------
 put_file /etc/default/shoal-controlplane 644 <<EOF
 # Written by Shoal's vagrant/provision/controlplane.sh; see deploy/systemd/shoal-controlplane.default.
-SHOAL_CONTROLPLANE_ARGS="--etcd http://127.0.0.1:2379 --listen 0.0.0.0:$SHOAL_GRPC_PORT --metrics-listen 0.0.0.0:$SHOAL_METRICS_PORT --name $name"
+# The cluster CA, its master key and the admin identity live in the unit's StateDirectory.
+SHOAL_CONTROLPLANE_ARGS="--etcd http://127.0.0.1:2379 --listen 0.0.0.0:$SHOAL_GRPC_PORT --metrics-listen 0.0.0.0:$SHOAL_METRICS_PORT --name $name --pki-dir $SHOAL_PKI_DIR --san $cp_ip"
 EOF
 cp_changed=$WROTE
 install_unit shoal-controlplane.service
@@ -102,7 +103,10 @@ else
   done
   curl -fsS -o /dev/null "http://127.0.0.1:$SHOAL_METRICS_PORT/healthz" \
     || die "shoal-controlplane not healthy after 120s: journalctl -u shoal-controlplane"
-  out=$("$SHOAL_VENV/bin/shoal" token create) || die "'shoal token create' failed"
+  out=$(SHOAL_ENDPOINT="127.0.0.1:$SHOAL_GRPC_PORT" SHOAL_CA="$SHOAL_PKI_DIR/ca.crt" \
+        SHOAL_CERT="$SHOAL_PKI_DIR/admin.crt" SHOAL_KEY="$SHOAL_PKI_DIR/admin.key" \
+        "$SHOAL_VENV/bin/shoal" token create --ttl 0 --uses 0 --description vagrant-lab) \
+    || die "'shoal token create' failed"
   token=$(printf '%s\n' "$out" | awk 'NF { last = $NF } END { print last }')
   check_token "$token"
   install -d -m 700 /var/lib/shoal

@@ -11,6 +11,8 @@ SHOAL_SRC=${SHOAL_SRC:-/opt/shoal}
 SHOAL_VENV=${SHOAL_VENV:-/opt/shoal-venv}
 SHOAL_GRPC_PORT=7400
 SHOAL_METRICS_PORT=7401
+# The control plane unit's StateDirectory (DynamicUser: /var/lib/private/shoal-controlplane).
+SHOAL_PKI_DIR=/var/lib/shoal-controlplane/pki
 SHOAL_AGENT_METRICS_PORT=7402
 
 say() { echo "provision[${0##*/}]: $*"; }
