@@ -136,8 +136,14 @@ def main() -> int:
             idle_cpu = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / (t1 - t0) * 100
             rss = proc.memory_info().rss / 2**20
 
+            # Latency is measured on an idle cluster: scale the service to 0, stop the
+            # standalone tasks, and wait until every container is gone.
             api.UpdateService(op.UpdateServiceRequest(cluster="default", service="bench", desired_count=0))
-            wait(lambda: running_count(api, "bench") == 0, 300, "service scaled to 0")
+            for arn in api.ListTasks(op.ListTasksRequest(cluster="default", desired_status="RUNNING")).arns:
+                api.StopTask(op.StopTaskRequest(cluster="default", task=arn))
+            nodes = cluster.node_ids()
+            wait(lambda: not [c for c in client.api.containers(all=True, filters={"label": "shoal.cluster=default"})
+                              if c["Labels"].get("shoal.node") in nodes], 300, "every task's container removed")
             latencies = []
             for _ in range(args.latency_runs):
                 started = time.perf_counter()
@@ -145,6 +151,9 @@ def main() -> int:
                 wait(lambda t=task: task_status(api, t.id) == "RUNNING", 60, "a task RUNNING", interval=0.005)
                 latencies.append(time.perf_counter() - started)
                 api.StopTask(op.StopTaskRequest(cluster="default", task=task.id))
+                # As the raw baseline removes each container before the next run.
+                wait(lambda t=task: not client.api.containers(all=True, filters={"label": f"shoal.task={t.id}"}),
+                     60, "the stopped task's container removed")
         finally:
             cluster.stop()
             cleanup_raw(client, label)
