@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import grpc
@@ -10,7 +11,7 @@ from controlplane import keys
 from controlplane.arns import ArnFormat, cluster_name
 from controlplane.errors import ApiError, not_found
 from controlplane.state import Record, State
-from controlplane.store.base import Store
+from controlplane.store.base import Conflict, Store
 from shoal.v1 import resources_pb2 as r
 
 
@@ -43,11 +44,8 @@ class ApiContext:
     def ensure_default_cluster(self) -> None:
         """ECS creates the default cluster on first use; so do we, at start-up."""
         cluster = r.Cluster(cluster_name="default", cluster_arn=self.arns.cluster("default"), status="ACTIVE")
-        try:
+        with contextlib.suppress(Conflict):  # already there, or another replica won the race
             self.store.create(keys.cluster("default"), cluster.SerializeToString())
-        except Exception as exc:  # already there, or a race with another replica: both fine
-            if "Conflict" not in type(exc).__name__:
-                raise
 
 
 def already_exists(message: str) -> ApiError:
