@@ -81,6 +81,8 @@ class GatewayClient:
         self.lease_ttl = 0.0
         self.connected = threading.Event()
         self._index = 0
+        self._last_received = 0
+        self._move_on = False
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._outbox: queue.Queue | None = None
@@ -189,6 +191,7 @@ class GatewayClient:
         with self._lock:
             self._channel = channel
         received = 0
+        self._move_on = False
         try:
             stub = agent_pb2_grpc.AgentGatewayStub(channel)
             self._register(stub)
@@ -209,6 +212,9 @@ class GatewayClient:
                     self.logs.handle(msg)
             return f"stream from {endpoint} ended after {received} assignment sets"
         except grpc.RpcError as exc:
+            # UNAVAILABLE: the replica went away or sent us away (cut off from etcd); another
+            # replica must take the stream before our liveness key expires.
+            self._move_on = hasattr(exc, "code") and exc.code() == grpc.StatusCode.UNAVAILABLE
             return f"stream to {endpoint} broke after {received} assignment sets: {_short(exc)}"
         except ValueError as exc:
             return f"registration at {endpoint} refused: {exc}"
@@ -256,9 +262,9 @@ class GatewayClient:
             sentence = self.session(endpoint)
             if self._stopped.is_set():
                 break
-            if getattr(self, "_last_received", 0):
+            if self._last_received:
                 attempt = 0
-            else:
+            if not self._last_received or self._move_on:
                 self._index += 1
             # Capped under the TTL: after a control-plane restart a new leader judges nodes
             # one TTL after it starts leading, and an agent still backing off by then would

@@ -1,5 +1,7 @@
 """Leader election through etcd, as Patroni does it: the leader key is created
-create-only and bound to the replica's lease. Every write the leader makes carries a
+create-only and bound to a lease the replica keeps for it alone (shorter than the one
+its agents' liveness keys hang on, so a dead leader is replaced well inside one
+--lease-ttl). Every write the leader makes carries a
 compare on that key's create_revision (the fence), so a deposed leader's writes fail
 instead of racing the new leader's."""
 
@@ -36,7 +38,7 @@ class Election:
         if not self.lease.valid():
             was = self._create_revision
             self._create_revision = 0
-            return "stepped down: replica lease is not valid" if was else "not campaigning: no valid replica lease"
+            return "stepped down: leader lease is not valid" if was else "not campaigning: no valid leader lease"
         try:
             current = self.store.get(self.key)
             if current is None:

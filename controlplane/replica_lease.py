@@ -1,7 +1,7 @@
-"""The replica's one etcd lease. Its election key and the liveness keys of the agents
-whose streams it holds are bound to it, so a replica that dies or loses etcd takes all
-of them down within one TTL, and costs one keep-alive per replica instead of one per
-agent.
+"""A replica's etcd lease, kept alive from one thread. A replica holds two: the liveness
+keys of the agents whose streams it holds are bound to the first, so a replica that dies
+or loses etcd takes all of them down within one TTL, at one keep-alive per replica instead
+of one per agent; its leader key is bound to the second, shorter one (controlplane/leader.py).
 
 Patroni's rule applies: refresh every ttl/3, so two failed refreshes still leave time to
 give up leadership before the lease can expire."""
@@ -20,9 +20,11 @@ log = logging.getLogger(__name__)
 
 
 class ReplicaLease:
-    def __init__(self, store: Store, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: Store, ttl: float, clock: Callable[[], float] = time.monotonic,
+                 name: str = "replica lease") -> None:
         self.store = store
         self.ttl = ttl
+        self.name = name
         self.clock = clock
         self.lease_id = 0
         self._renewed_at = float("-inf")
@@ -35,6 +37,10 @@ class ReplicaLease:
         """``listener(lease_id)`` runs after each (re)grant: rewrite lease-bound keys."""
         self._listeners.append(listener)
 
+    def age(self) -> float:
+        """Seconds since the lease was last granted or refreshed (infinite before that)."""
+        return self.clock() - self._renewed_at
+
     def valid(self) -> bool:
         """True while the lease is certainly alive: refreshed less than ttl ago, with a
         margin for clock skew between us and etcd."""
@@ -42,7 +48,7 @@ class ReplicaLease:
 
     def start(self) -> None:
         self.keep_alive_once()
-        self._thread = threading.Thread(target=self._run, name="replica-lease", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name.replace(" ", "-"), daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -59,20 +65,20 @@ class ReplicaLease:
             try:
                 if self.lease_id and self.store.refresh_lease(self.lease_id):
                     self._renewed_at = started
-                    return "refreshed the replica lease"
+                    return f"refreshed the {self.name}"
                 lost = self.lease_id
                 self.lease_id = self.store.grant_lease(self.ttl)
                 self._renewed_at = started
             except StoreError as exc:
-                return f"could not reach the store to keep the replica lease ({exc})"
+                return f"could not reach the store to keep the {self.name} ({exc})"
         for listener in self._listeners:
             try:
                 listener(self.lease_id)
             except Exception:
                 log.exception("lease listener failed")
         if lost:
-            return f"replica lease {lost:x} had expired; granted {self.lease_id:x} and rewrote lease-bound keys"
-        return f"granted replica lease {self.lease_id:x}"
+            return f"{self.name} {lost:x} had expired; granted {self.lease_id:x} and rewrote lease-bound keys"
+        return f"granted {self.name} {self.lease_id:x}"
 
     def _run(self) -> None:
         last = ""

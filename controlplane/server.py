@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import socket
 import threading
@@ -59,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-listen", default="127.0.0.1:7401", help="HTTP address for /metrics and /sd")
     p.add_argument("--ecs-listen", help="serve the ECS-compatible HTTP API (aws CLI, boto3) on HOST:PORT; off if unset")
     p.add_argument("--lease-ttl", type=float, default=5.0, help="seconds without heartbeats before a node is lost")
+    p.add_argument("--leader-ttl", type=float, default=None,
+                   help="TTL of the leader key's own lease (default: 0.7 x --lease-ttl, at least 2 s)")
     p.add_argument("--name", default=socket.gethostname(), help="replica name (shown as leader)")
     p.add_argument("--region", default="local", help="region part of ARNs")
     p.add_argument("--account-id", default="000000000000", help="account part of ARNs")
@@ -162,7 +165,12 @@ class Replica:
             except OSError as exc:
                 raise SystemExit(f"controlplane: cannot listen on {args.ecs_listen}: {exc}") from exc
 
-        election = Election(self.store, self.lease, args.name)
+        # The leader key has its own, shorter lease: a dead leader's key then expires well
+        # inside one --lease-ttl, so failover fits in a TTL even with etcd's expiry sweep
+        # and the follower's campaign on top.
+        self.leader_lease = ReplicaLease(self.store, leader_ttl(args), name="leader lease")
+        self.leader_lease.start()
+        election = Election(self.store, self.leader_lease, args.name)
         loop_holder: list[ControllerLoop] = []
         cache = Cache(self.store, on_change=lambda: loop_holder and loop_holder[0].wake())
         cache.start()
@@ -199,6 +207,7 @@ class Replica:
             self.ecs.close()
         cache.close()
         self.feed.close()
+        self.leader_lease.stop()
         self.lease.stop()
         self.store.close()
         return 0
@@ -206,9 +215,16 @@ class Replica:
     def _expire_agents(self, gateway: AgentGatewayService) -> None:
         interval = min(0.5, self.args.lease_ttl / 4)
         while not self._stop.wait(interval):
-            sentence = gateway.expire_silent_agents()
-            if sentence:
-                log.info(sentence)
+            for sentence in (gateway.shed_if_cut_off(), gateway.expire_silent_agents()):
+                if sentence:
+                    log.info(sentence)
+
+
+def leader_ttl(args: argparse.Namespace) -> float:
+    if args.leader_ttl is not None:
+        return args.leader_ttl
+    # Whole seconds because etcd's are; below 2 s etcd would round the grant up anyway.
+    return max(min(args.lease_ttl, 2.0), float(math.floor(0.7 * args.lease_ttl)))
 
 
 def advertised(args: argparse.Namespace) -> str:
@@ -227,4 +243,6 @@ def main(argv: list[str] | None = None) -> int:
     grpcwait.relax_idle_polling()
     if args.lease_ttl < 1:
         raise SystemExit("controlplane: --lease-ttl must be at least 1 second")
+    if args.leader_ttl is not None and not 1 <= args.leader_ttl <= args.lease_ttl:
+        raise SystemExit("controlplane: --leader-ttl must be between 1 second and --lease-ttl")
     return Replica(args).run()

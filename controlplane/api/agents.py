@@ -5,6 +5,9 @@ Liveness: while an agent heartbeats, its key under alive/ exists, bound to this
 replica's lease. When heartbeats stop for a TTL (agent dead, frozen or cut off) the key
 is deleted; the leader's node controller sees that and replaces the node's service tasks.
 A replica that dies takes its agents' keys with its lease; the agents reconnect elsewhere.
+A replica cut off from etcd sends its agents away (UNAVAILABLE) once its lease has gone
+unrefreshed for half a TTL, so they re-put their keys through another replica before the
+lease expires with them.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import grpc
 from controlplane import keys
 from controlplane.api.context import ApiContext
 from controlplane.assignments import AssignmentFeed
-from controlplane.errors import grpc_errors, invalid
+from controlplane.errors import ApiError, grpc_errors, invalid
 from controlplane.metrics import CONNECTED_AGENTS
 from controlplane.replica_lease import ReplicaLease
 from controlplane.store.base import Compare, Conflict, Delete, Put, StoreError
@@ -35,9 +38,12 @@ from shoal.validation import check_name
 
 log = logging.getLogger(__name__)
 
+_CUT_OFF = "this replica cannot reach etcd; connect to another replica"
+
 _ATTEMPTS = 20
 _MAX_ATTRIBUTES = 64
 _CLOSE = object()
+_SHED = object()
 
 
 @dataclass
@@ -89,6 +95,8 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
 
     @grpc_errors
     def RegisterNode(self, request: agent_pb2.RegisterNodeRequest, context) -> agent_pb2.RegisterNodeResponse:
+        if self.cut_off():
+            raise ApiError(grpc.StatusCode.UNAVAILABLE, _CUT_OFF, "ServerException")
         cluster = self.ctx.require_cluster(request.cluster or "default").msg.cluster_name
         _check_registration(request)
         for _ in range(_ATTEMPTS):
@@ -131,6 +139,7 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
     # ---- the stream ------------------------------------------------------------------
 
     def Connect(self, request_iterator, context: grpc.ServicerContext):
+        self._refuse_if_cut_off(context)
         try:
             first = next(request_iterator)
         except StopIteration:
@@ -172,6 +181,8 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                 item = stream.outbox.get()
                 if item is _CLOSE:
                     return
+                if item is _SHED:
+                    context.abort(grpc.StatusCode.UNAVAILABLE, _CUT_OFF)
                 if isinstance(item, agent_pb2.ControlMessage):
                     yield item
                     continue
@@ -180,6 +191,8 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                     nxt = stream.outbox.get_nowait()
                     if nxt is _CLOSE:
                         return
+                    if nxt is _SHED:
+                        context.abort(grpc.StatusCode.UNAVAILABLE, _CUT_OFF)
                     if isinstance(nxt, agent_pb2.ControlMessage):
                         yield nxt
                         continue
@@ -225,6 +238,31 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
             self.on_stream_end(stream.node_id)
 
     # ---- liveness ----------------------------------------------------------------------
+
+    def cut_off(self) -> bool:
+        """True when the replica lease has gone unrefreshed for half a TTL: two refreshes
+        failed, etcd is out of reach, and the lease (with every agent key on it) may expire."""
+        return self.lease.age() > self.ttl / 2
+
+    def _refuse_if_cut_off(self, context: grpc.ServicerContext) -> None:
+        if self.cut_off():
+            context.abort(grpc.StatusCode.UNAVAILABLE, _CUT_OFF)
+
+    def shed_if_cut_off(self) -> str:
+        """Ends every agent stream while this replica is cut off from etcd, so the agents
+        move to another replica and re-put their alive keys there (bound to its lease)
+        before this replica's lease expires and takes the keys with it: their nodes are
+        then never judged lost. Returns what it did."""
+        if not self.cut_off():
+            return ""
+        with self._lock:
+            streams = [s for s in self._streams.values() if not s.closed]
+        for stream in streams:
+            stream.outbox.put(_SHED)
+        if not streams:
+            return ""
+        return (f"replica lease unrefreshed for {self.lease.age():.1f}s (etcd out of reach): "
+                f"sent {len(streams)} agents to another replica")
 
     def _put_alive(self, stream: _Stream) -> None:
         stream.alive_revision = self.ctx.store.put(keys.alive(stream.node_id), self.address.encode(),

@@ -146,6 +146,7 @@ class LocalCluster:
         replicas: int = 1,
         host: str = HOST,
         agent_launch: AgentLaunch | None = None,
+        replica_etcd: dict[int, list[int]] | None = None,
     ) -> None:
         """``dynamic_port_span``: how many host ports each agent gets for dynamic port
         mappings, in a block of its own (0: leave the scheduler's default range).
@@ -154,7 +155,10 @@ class LocalCluster:
         control-plane processes (1 uses api_port/metrics_port; the others free ports); agents
         and config.json get all their endpoints. ``host``: the address the control plane
         listens on and is reached at (a lab's bridge address). ``agent_launch``: see
-        AgentLaunch (the lab runs each agent in its own network namespace with it)."""
+        AgentLaunch (the lab runs each agent in its own network namespace with it).
+        ``replica_etcd``: replica -> the etcd members (1-based) it is told about, for
+        every replica not named all of them; killing those members then cuts that
+        replica off from etcd while the others keep quorum."""
         if etcd_members not in (1, 3, 5):
             raise ValueError(f"etcd_members must be 1, 3 or 5, got {etcd_members}")
         if not 1 <= replicas <= 9:
@@ -190,6 +194,11 @@ class LocalCluster:
         self.replica_count = replicas
         self.host = host
         self.agent_launch = agent_launch
+        self.replica_etcd = dict(replica_etcd or {})
+        for i, members in self.replica_etcd.items():
+            if not 1 <= i <= replicas or not members or not all(1 <= m <= etcd_members for m in members):
+                raise ValueError(f"replica_etcd: replica {i} -> members {members} is outside "
+                                 f"{replicas} replicas / {etcd_members} etcd members")
         self.etcd_members: list[EtcdProcess] = []
         # Replica i (from 1) -> process; (api, metrics) ports. Replica 1 is also
         # ``self.controlplane`` and uses api_port/metrics_port.
@@ -300,10 +309,10 @@ class LocalCluster:
                 self._operator = operator_pb2_grpc.OperatorStub(self.channel)
         return self._operator
 
-    def failover_operator(self, timeout: float = 10) -> FailoverStub:
-        """A new Operator stub over every replica, failing over between them, each call with
-        ``timeout`` unless it gives its own; the caller closes it."""
-        return FailoverStub(self.endpoints, self._open_channel, operator_pb2_grpc.OperatorStub,
+    def failover_operator(self, timeout: float = 10, endpoints: list[str] | None = None) -> FailoverStub:
+        """A new Operator stub over every replica (or just ``endpoints``), failing over
+        between them, each call with ``timeout`` unless it gives its own; the caller closes it."""
+        return FailoverStub(endpoints or self.endpoints, self._open_channel, operator_pb2_grpc.OperatorStub,
                             patience=max(timeout, 10), timeout=timeout)
 
     def agent(self, name_or_number: str | int) -> AgentProcess:
@@ -478,7 +487,7 @@ class LocalCluster:
         name = self.replica_name(i)
         argv = [
             sys.executable, "-m", "controlplane",
-            "--etcd", self.etcd_url or "",
+            "--etcd", self._etcd_url_of(i),
             "--listen", f"{self.host}:{api}",
             "--metrics-listen", f"{self.host}:{metrics}",
             "--lease-ttl", str(self.lease_ttl),
@@ -493,6 +502,12 @@ class LocalCluster:
             self.controlplane = self.replicas[i]
         self._record()
         return True
+
+    def _etcd_url_of(self, i: int) -> str:
+        members = self.replica_etcd.get(i)
+        if not members:
+            return self.etcd_url or ""
+        return client_urls([self.etcd_member(m) for m in members])
 
     def _wait_serving(self, i: int, timeout: float) -> None:
         name = self.replica_name(i)

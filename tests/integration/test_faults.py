@@ -269,8 +269,8 @@ def test_leader_kill(lab: Lab, api: FailoverStub, target: LiveTarget, docker_cli
     report = actions.kill_leader(target, api, restart=False, timeout=CONVERGE)
     settle(lab, api, docker_client, report, "leader kill")
     m = report.measurements[0][1]
-    assert m.noticed_after is not None and m.noticed_after <= LEASE_TTL + 3, \
-        f"another replica leads within a TTL (+ slack), took {m.noticed_after}"
+    assert m.noticed_after is not None and m.noticed_after <= LEASE_TTL + 1, \
+        f"another replica leads within a TTL (+ 1 s for a busy box), took {m.noticed_after}"
     assert running_ids(api) == before, "services unaffected: no task was replaced"
     # The new leader acts: a scale-up is placed and run.
     api.UpdateService(op.UpdateServiceRequest(cluster="default", service="web", desired_count=5))
