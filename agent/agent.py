@@ -100,6 +100,20 @@ class Agent:
         with self._lock:
             return sum(1 for t in self.tasks.values() for c in t.containers.values() if c.last_status == "RUNNING")
 
+    def release_all(self, timeout: float) -> str:
+        """The node was deregistered: nothing is assigned to it any more, so every task is
+        stopped (its service runs it elsewhere). Waits up to ``timeout`` for the containers
+        to stop; returns what happened."""
+        with self._lock:
+            revision = self.revision
+        self.apply_assignments(agent_pb2.Assignments(revision=revision))
+        deadline = time.monotonic() + timeout
+        while (left := self.running_containers()) and time.monotonic() < deadline:
+            self._stopped.wait(0.2)
+        if left:
+            return f"deregistered: {left} containers still running after {timeout:g}s"
+        return "deregistered: stopped every task"
+
     # ---- inputs ----------------------------------------------------------------------
 
     def restore(self) -> str:

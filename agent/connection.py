@@ -20,6 +20,7 @@ from agent import identity
 from agent.agent import Agent
 from agent.host import HostProbe
 from agent.logs import LogRelay
+from shoal.refusals import DEREGISTERED, REASON_TRAILER
 from shoal.security.channels import ClientTLS, client_channel
 from shoal.v1 import agent_pb2, agent_pb2_grpc, security_pb2, security_pb2_grpc
 from shoal.v1 import resources_pb2 as r
@@ -83,6 +84,9 @@ class GatewayClient:
         self._index = 0
         self._last_received = 0
         self._move_on = False
+        # Set when the control plane says this node was deregistered: a terminal refusal.
+        self.deregistered = threading.Event()
+        self.on_deregistered: Callable[[], None] | None = None
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._outbox: queue.Queue | None = None
@@ -143,6 +147,8 @@ class GatewayClient:
                 log.info("registered", extra=shoal.logs.kv(node=resp.node_id, endpoint=endpoint))
                 return resp.node_id
             except (grpc.RpcError, ValueError) as exc:
+                if isinstance(exc, grpc.RpcError) and self._check_deregistered(exc):
+                    return ""
                 log.warning("registration failed", extra=shoal.logs.kv(endpoint=endpoint, error=_short(exc)))
                 self._index += 1
             finally:
@@ -150,6 +156,19 @@ class GatewayClient:
             self._stopped.wait(backoff(attempt))
             attempt += 1
         return ""
+
+    def _check_deregistered(self, exc: grpc.RpcError) -> bool:
+        """True (and the client stops) if ``exc`` says this node was deregistered."""
+        trailers = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+        if not any(k == REASON_TRAILER and v == DEREGISTERED for k, v in trailers or ()):
+            return False
+        log.error("this node was deregistered; stopping (join with a new token to come back)",
+                  extra=shoal.logs.kv(node=self.agent.node_id, error=_short(exc)))
+        self.deregistered.set()
+        self._stopped.set()
+        if self.on_deregistered is not None:
+            self.on_deregistered()
+        return True
 
     # ---- the stream ------------------------------------------------------------------
 
@@ -212,6 +231,8 @@ class GatewayClient:
                     self.logs.handle(msg)
             return f"stream from {endpoint} ended after {received} assignment sets"
         except grpc.RpcError as exc:
+            if self._check_deregistered(exc):
+                return f"node deregistered at {endpoint}: {_short(exc)}"
             # UNAVAILABLE: the replica went away or sent us away (cut off from etcd); another
             # replica must take the stream before our liveness key expires.
             self._move_on = hasattr(exc, "code") and exc.code() == grpc.StatusCode.UNAVAILABLE

@@ -22,6 +22,9 @@ from shoal.netutil import split_hostport
 from shoal.security.channels import ClientTLS
 
 log = logging.getLogger("agent")
+# Like the ECS agent's terminal exit code: systemd must not restart a deregistered node's
+# agent (deploy/systemd/shoal-agent.service has RestartPreventExitStatus=5).
+EXIT_DEREGISTERED = 5
 
 
 def parser() -> argparse.ArgumentParser:
@@ -173,6 +176,7 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
         stop.set()
         client._stopped.set()
 
+    client.on_deregistered = stop.set
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log.info("agent starting", extra=shoal.logs.kv(node=node_id or "(new)", cluster=args.cluster,
@@ -180,7 +184,7 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
                                                     runtime=args.runtime))
     if not node_id and not client.register_until_done():
         metrics.close()
-        return 0
+        return EXIT_DEREGISTERED if client.deregistered.is_set() else 0
     attempt = 0
     while not stop.is_set():
         try:
@@ -198,7 +202,9 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
     client.start()
     stop.wait()
     client.stop()
+    if client.deregistered.is_set():
+        log.error(agent.release_all(timeout=60), extra=shoal.logs.kv(node=agent.node_id))
     agent.stop()
     metrics.close()
     runtime.close()
-    return 0
+    return EXIT_DEREGISTERED if client.deregistered.is_set() else 0

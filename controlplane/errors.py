@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import grpc
 
 from controlplane.store.base import StoreError
+from shoal.refusals import REASON_TRAILER
 from shoal.validation import ValidationError
 
 log = logging.getLogger(__name__)
@@ -19,11 +20,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ApiError(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str, ecs_type: str = "ClientException") -> None:
+    def __init__(self, code: grpc.StatusCode, message: str, ecs_type: str = "ClientException",
+                 reason: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.ecs_type = ecs_type
+        self.reason = reason  # sent in the shoal.refusals.REASON_TRAILER trailer
 
 
 def invalid(message: str) -> ApiError:
@@ -47,6 +50,8 @@ def grpc_errors(method: F) -> F:
         try:
             return method(self, request, context)
         except ApiError as exc:
+            if exc.reason:
+                context.set_trailing_metadata(((REASON_TRAILER, exc.reason),))
             context.abort(exc.code, exc.message)
         except ValidationError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

@@ -14,6 +14,7 @@ TASKS = PREFIX + "tasks/"
 ASSIGNMENTS = PREFIX + "assignments/"
 LEADER = PREFIX + "leader/"
 ACCESSKEYS = PREFIX + "accesskeys/"
+DEREGISTERED = PREFIX + "deregistered/"
 
 
 def cluster(name: str) -> str:
@@ -27,6 +28,11 @@ def node(cluster_name: str, node_id: str) -> str:
 def alive(node_id: str) -> str:
     """Bound to a lease that the replica holding the agent's stream keeps alive."""
     return f"{ALIVE}{node_id}"
+
+
+def deregistered(node_id: str) -> str:
+    """A deregistered node's tombstone: its id (and certificate) may not register again."""
+    return f"{DEREGISTERED}{node_id}"
 
 
 def taskdef(family: str, revision: int) -> str:

@@ -8,8 +8,6 @@ instead of racing the new leader's."""
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 
 from controlplane import keys
 from controlplane.replica_lease import ReplicaLease
@@ -69,41 +67,3 @@ class Election:
         except StoreError:
             pass
         self._create_revision = 0
-
-
-class LeaderWatch:
-    """Calls ``on_change`` whenever the leader key changes, so a follower campaigns the
-    moment a dead leader's key expires instead of at its next resync: failover then costs
-    one lease TTL, not a TTL plus a resync interval. Re-arms itself when the watch breaks."""
-
-    def __init__(self, store: Store, key: str, on_change: Callable[[], None]) -> None:
-        self.store = store
-        self.key = key
-        self.on_change = on_change
-        self._cancel: Callable[[], None] | None = None
-        self._closed = threading.Event()
-
-    def start(self) -> None:
-        threading.Thread(target=self._arm, name="leader-watch", daemon=True).start()
-
-    def _arm(self) -> None:
-        while not self._closed.is_set():
-            try:
-                listing = self.store.list(self.key)
-                self._cancel = self.store.watch(self.key, listing.revision + 1, self._on_events)
-                return
-            except StoreError as exc:
-                log.warning("cannot watch the leader key yet: %s", exc)
-                self._closed.wait(1.0)
-
-    def _on_events(self, events: list) -> None:
-        if self._closed.is_set():
-            return
-        self.on_change()
-        if not events:
-            self.start()
-
-    def close(self) -> None:
-        self._closed.set()
-        if self._cancel is not None:
-            self._cancel()

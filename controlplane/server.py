@@ -10,12 +10,14 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent import futures
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from controlplane import keys
 from controlplane.api.accesskeys import AccessKeysService
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext, Policy
@@ -32,13 +34,14 @@ from controlplane.controllers.placement import PlacementController
 from controlplane.controllers.services import ServiceController
 from controlplane.controllers.view import Writer
 from controlplane.http import serve as serve_http
-from controlplane.leader import Election, LeaderWatch
+from controlplane.leader import Election
 from controlplane.replica_lease import ReplicaLease
 from controlplane.security_setup import SERVICE_NAME as SECURITY_SERVICE_NAME
 from controlplane.security_setup import Security
 from controlplane.security_setup import add_flags as add_security_flags
 from controlplane.store.base import StoreError
 from controlplane.store.etcd import EtcdStore
+from controlplane.watching import PrefixWatch
 from shoal import grpcwait, logs
 from shoal.netutil import split_hostport
 from shoal.v1 import accesskeys_pb2, accesskeys_pb2_grpc, agent_pb2, agent_pb2_grpc, operator_pb2, operator_pb2_grpc
@@ -185,8 +188,11 @@ class Replica:
         )
         loop_holder.append(loop)
         loop.start()
-        leader_watch = LeaderWatch(self.store, election.key, loop.wake)
+        leader_watch = PrefixWatch(self.store, election.key, loop.wake)
         leader_watch.start()
+        deregistrations = PrefixWatch(self.store, keys.DEREGISTERED,
+                                      lambda: _log_sentence(gateway.end_deregistered_streams))
+        deregistrations.start()
         threading.Thread(target=self._expire_agents, args=(gateway,), name="liveness", daemon=True).start()
         security.start_refresh(self._stop)
         health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
@@ -199,6 +205,7 @@ class Replica:
         log.info("control plane stopping")
         health_servicer.enter_graceful_shutdown()
         leader_watch.close()
+        deregistrations.close()
         loop.stop()
         election.resign()
         self.server.stop(grace=2).wait(5)
@@ -218,6 +225,16 @@ class Replica:
             for sentence in (gateway.shed_if_cut_off(), gateway.expire_silent_agents()):
                 if sentence:
                     log.info(sentence)
+
+
+def _log_sentence(step: Callable[[], str]) -> None:
+    try:
+        sentence = step()
+    except StoreError as exc:
+        log.warning("%s: store unavailable: %s", getattr(step, "__name__", "step"), exc)
+        return
+    if sentence:
+        log.info(sentence)
 
 
 def leader_ttl(args: argparse.Namespace) -> float:

@@ -31,12 +31,18 @@ from controlplane.replica_lease import ReplicaLease
 from controlplane.store.base import Compare, Conflict, Delete, Put, StoreError
 from controlplane.taskspec import STATUS_ORDER
 from shoal.logs import kv
-from shoal.security.authz import record_denial
+from shoal.refusals import DEREGISTERED, REASON_TRAILER
+from shoal.security.authz import current_identity, record_denial
 from shoal.v1 import agent_pb2, agent_pb2_grpc
 from shoal.v1 import resources_pb2 as r
 from shoal.validation import check_name
 
 log = logging.getLogger(__name__)
+
+
+def _deregistered_message(node_id: str) -> str:
+    return (f"nodeId: {node_id} was deregistered; it may not register again under this id "
+            "(join with a new token to come back as a new node)")
 
 _CUT_OFF = "this replica cannot reach etcd; connect to another replica"
 
@@ -44,6 +50,7 @@ _ATTEMPTS = 20
 _MAX_ATTRIBUTES = 64
 _CLOSE = object()
 _SHED = object()
+_DEREGISTERED = object()
 
 
 @dataclass
@@ -98,6 +105,8 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         if self.cut_off():
             raise ApiError(grpc.StatusCode.UNAVAILABLE, _CUT_OFF, "ServerException")
         cluster = self.ctx.require_cluster(request.cluster or "default").msg.cluster_name
+        if request.node_id:
+            self._refuse_if_deregistered(request.node_id)
         _check_registration(request)
         for _ in range(_ATTEMPTS):
             node_id = request.node_id or uuid.uuid4().hex
@@ -151,6 +160,13 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
             node = self.ctx.state.node(hello.cluster or "default", hello.node_id)
         except StoreError as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
+        try:
+            self._refuse_if_deregistered(hello.node_id)
+        except ApiError as exc:
+            context.set_trailing_metadata(((REASON_TRAILER, exc.reason),))
+            context.abort(exc.code, exc.message)
+        except StoreError as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
         if node is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"nodeId: {hello.node_id!r} is not registered; register first")
         stream = _Stream(node_id=hello.node_id, cluster=node.msg.cluster)
@@ -183,6 +199,9 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                     return
                 if item is _SHED:
                     context.abort(grpc.StatusCode.UNAVAILABLE, _CUT_OFF)
+                if item is _DEREGISTERED:
+                    context.set_trailing_metadata(((REASON_TRAILER, DEREGISTERED),))
+                    context.abort(grpc.StatusCode.PERMISSION_DENIED, _deregistered_message(stream.node_id))
                 if isinstance(item, agent_pb2.ControlMessage):
                     yield item
                     continue
@@ -193,6 +212,9 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                         return
                     if nxt is _SHED:
                         context.abort(grpc.StatusCode.UNAVAILABLE, _CUT_OFF)
+                    if nxt is _DEREGISTERED:
+                        context.set_trailing_metadata(((REASON_TRAILER, DEREGISTERED),))
+                        context.abort(grpc.StatusCode.PERMISSION_DENIED, _deregistered_message(stream.node_id))
                     if isinstance(nxt, agent_pb2.ControlMessage):
                         yield nxt
                         continue
@@ -236,6 +258,31 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         CONNECTED_AGENTS.set(len(self._streams))
         if current and self.on_stream_end is not None:
             self.on_stream_end(stream.node_id)
+
+    # ---- deregistration ----------------------------------------------------------------
+
+    def _refuse_if_deregistered(self, node_id: str) -> None:
+        if self.ctx.store.get(keys.deregistered(node_id)) is not None:
+            record_denial("deregistered", current_identity() or node_id, "a deregistered node tried to come back",
+                          node=node_id)
+            raise ApiError(grpc.StatusCode.PERMISSION_DENIED, _deregistered_message(node_id),
+                           reason=DEREGISTERED)
+
+    def end_deregistered_streams(self) -> str:
+        """Ends the stream of every node held here that has been deregistered (the node
+        watch of server.py calls this on each change under deregistered/). Returns what
+        it did."""
+        with self._lock:
+            held = list(self._streams.values())
+        if not held:
+            return ""
+        gone = {kv.key.rsplit("/", 1)[-1] for kv in self.ctx.store.list(keys.DEREGISTERED).kvs}
+        ended = [s for s in held if s.node_id in gone and not s.closed]
+        for stream in ended:
+            stream.outbox.put(_DEREGISTERED)
+        if not ended:
+            return ""
+        return f"ended the streams of {len(ended)} deregistered nodes: {', '.join(s.node_id[:12] for s in ended)}"
 
     # ---- liveness ----------------------------------------------------------------------
 

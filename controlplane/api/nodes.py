@@ -3,14 +3,16 @@ deregister. Agents register themselves through the agent gateway."""
 
 from __future__ import annotations
 
-from controlplane import placement_input
+import time
+
+from controlplane import keys, placement_input
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.arns import last_segment
 from controlplane.errors import conflict, invalid
 from controlplane.scheduler import cql
 from controlplane.state import Record
-from controlplane.store.base import Conflict
+from controlplane.store.base import Compare, Conflict, Delete, Put
 from controlplane.taskspec import is_live
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
@@ -127,7 +129,13 @@ def deregister(
         raise conflict(
             f"containerInstance: {rec.msg.id} still has {len(live)} tasks; drain it first or use force"
         )
-    ctx.store.delete(rec.key)
+    # The tombstone goes in the same transaction: from then on the node's id (its
+    # certificate's name) is refused, and the replica holding its stream ends it.
+    try:
+        ctx.store.txn([Compare(rec.key, rec.mod_revision)],
+                      [Delete(rec.key), Put(keys.deregistered(rec.msg.id), f"{time.time():.3f}".encode())])
+    except Conflict:
+        raise conflict(f"containerInstance: {rec.msg.id} changed while being deregistered; try again") from None
     node = rec.msg
     node.status = "INACTIVE"
     return op.DescribeContainerInstancesResponse(container_instances=[node])

@@ -35,34 +35,40 @@ class NodeController:
                 except Conflict:
                     continue
                 flipped.append(f"{node.hostname or node_id[:12]} {'connected' if connected else 'lost'}")
-        if judging:
-            for rec in list(view.tasks.values()):
-                task = rec.msg
-                if not task.service_name or not task.node_id or not is_live(task):
-                    continue
-                node = view.nodes.get(task.node_id)
-                if node is not None and task.node_id in view.alive:
-                    continue
-                why = "was deregistered" if node is None else "lost contact with the control plane"
-                stopped = clone(task)
-                stopped.last_status = stopped.desired_status = "STOPPED"
-                stopped.stopped_reason = f"Task stopped because its container instance {task.node_id} {why}"
-                stopped.stop_code = "TerminationNotice"
-                stopped.stopped_at = time.time()
-                stopped.version += 1
-                for c in stopped.containers:
-                    c.last_status = "STOPPED"
-                try:
-                    self.writer.put_task(rec, stopped, deletes=[keys.assignment(task.node_id, task.id)])
-                except Conflict:
-                    continue
-                replaced += 1
+        for rec in list(view.tasks.values()):
+            task = rec.msg
+            if not task.service_name or not task.node_id or not is_live(task):
+                continue
+            node = view.nodes.get(task.node_id)
+            if node is not None and task.node_id in view.alive:
+                continue
+            # A silent node is judged only once the grace has let agents reconnect to a new
+            # leader; a deregistered one (its tombstone is there) is gone for certain.
+            if not judging and (node is not None or not self._deregistered(task.node_id)):
+                continue
+            why = "was deregistered" if node is None else "lost contact with the control plane"
+            stopped = clone(task)
+            stopped.last_status = stopped.desired_status = "STOPPED"
+            stopped.stopped_reason = f"Task stopped because its container instance {task.node_id} {why}"
+            stopped.stop_code = "TerminationNotice"
+            stopped.stopped_at = time.time()
+            stopped.version += 1
+            for c in stopped.containers:
+                c.last_status = "STOPPED"
+            try:
+                self.writer.put_task(rec, stopped, deletes=[keys.assignment(task.node_id, task.id)])
+            except Conflict:
+                continue
+            replaced += 1
         parts = []
         if flipped:
             parts.append("nodes " + ", ".join(flipped))
         if replaced:
-            parts.append(f"stopped {replaced} service tasks on lost nodes for replacement")
+            parts.append(f"stopped {replaced} service tasks on lost or deregistered nodes for replacement")
         return "; ".join(parts)
+
+    def _deregistered(self, node_id: str) -> bool:
+        return self.writer.store.get(keys.deregistered(node_id)) is not None
 
     def step_down(self) -> None:
         self.leading_since = None
