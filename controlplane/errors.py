@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -31,6 +31,14 @@ class ApiError(Exception):
 
 def invalid(message: str) -> ApiError:
     return ApiError(grpc.StatusCode.INVALID_ARGUMENT, message, "InvalidParameterException")
+
+
+def check_refs(field: str, refs: Sequence[str], most: int, what: str) -> None:
+    """A Describe* call's list of names or ARNs: 1 to ``most`` of them, as ECS allows."""
+    if not refs:
+        raise invalid(f"{field}: give at least one {what}")
+    if len(refs) > most:
+        raise invalid(f"{field}: at most {most} per call")
 
 
 def not_found(message: str, ecs_type: str = "ClientException") -> ApiError:

@@ -9,7 +9,7 @@ from controlplane import keys, placement_input
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.arns import last_segment
-from controlplane.errors import conflict, invalid
+from controlplane.errors import check_refs, conflict, invalid
 from controlplane.scheduler import cql
 from controlplane.state import Record
 from controlplane.store.base import Compare, Conflict, Delete, Put
@@ -66,10 +66,7 @@ def _matching(ctx: ApiContext, cluster: str, nodes: list[r.ContainerInstance], e
 
 def describe(ctx: ApiContext, req: op.DescribeContainerInstancesRequest) -> op.DescribeContainerInstancesResponse:
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
-    if not req.container_instances:
-        raise invalid("containerInstances: give at least one id or ARN")
-    if len(req.container_instances) > 100:
-        raise invalid("containerInstances: at most 100 per call")
+    check_refs("containerInstances", req.container_instances, 100, "id or ARN")
     tasks = [t.msg for t in ctx.state.tasks(cluster)]
     alive = ctx.state.alive_node_ids()
     resp = op.DescribeContainerInstancesResponse()

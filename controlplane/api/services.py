@@ -11,7 +11,7 @@ from controlplane.api import taskdefs
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.paging import page
 from controlplane.arns import last_segment
-from controlplane.errors import conflict, invalid, not_found
+from controlplane.errors import check_refs, conflict, invalid, not_found
 from controlplane.events import add_event
 from controlplane.placement_input import check_placement
 from controlplane.state import Record
@@ -190,10 +190,7 @@ def delete(ctx: ApiContext, req: op.DeleteServiceRequest) -> op.ServiceResponse:
 
 def describe(ctx: ApiContext, req: op.DescribeServicesRequest) -> op.DescribeServicesResponse:
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
-    if not req.services:
-        raise invalid("services: give at least one service name or ARN")
-    if len(req.services) > 10:
-        raise invalid("services: at most 10 per call")
+    check_refs("services", req.services, 10, "service name or ARN")
     resp = op.DescribeServicesResponse()
     for ref in req.services:
         rec = ctx.state.service(cluster, last_segment(ref))

@@ -8,7 +8,7 @@ from controlplane.api import taskdefs
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.arns import last_segment
-from controlplane.errors import invalid, not_found
+from controlplane.errors import check_refs, invalid, not_found
 from controlplane.placement_input import check_placement
 from controlplane.store.base import Compare, Conflict, Delete, Put
 from controlplane.taskspec import mark_stopping, new_task
@@ -91,10 +91,7 @@ def assignment_put(ctx: ApiContext, task: r.Task) -> Put:
 
 def describe(ctx: ApiContext, req: op.DescribeTasksRequest) -> op.TasksResponse:
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
-    if not req.tasks:
-        raise invalid("tasks: give at least one task id or ARN")
-    if len(req.tasks) > 100:
-        raise invalid("tasks: at most 100 per call")
+    check_refs("tasks", req.tasks, 100, "task id or ARN")
     resp = op.TasksResponse()
     for ref in req.tasks:
         rec = ctx.state.task(cluster, last_segment(ref))

@@ -40,7 +40,7 @@ from controlplane.store.base import (
     StoreError,
     WatchCallback,
 )
-from controlplane.store.memory import WatchDispatcher, WatchHandle, lease_seconds
+from controlplane.store.dispatch import WatchDispatcher, WatchHandle, lease_seconds
 from shoal import logs
 
 log = logging.getLogger(__name__)

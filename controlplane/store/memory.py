@@ -4,8 +4,6 @@ It numbers writes exactly as etcd does (an empty store is at revision 1; each wr
 changes something takes the next revision; a transaction or a lease expiry applies all its
 changes at one revision), so code tested against it behaves the same on etcd. Time is an
 injectable clock: tests advance it and call ``expire_leases()`` instead of sleeping.
-
-``WatchDispatcher`` also lives here because both stores deliver watch batches through it.
 """
 
 from __future__ import annotations
@@ -13,8 +11,6 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
-import math
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,72 +28,13 @@ from controlplane.store.base import (
     StoreError,
     WatchCallback,
 )
+from controlplane.store.dispatch import WatchDispatcher, WatchHandle, lease_seconds
 
 log = logging.getLogger(__name__)
 
 # How many events a watch can start behind the head; older start revisions count as compacted.
 HISTORY_SIZE = 10_000
 _EXPIRY_INTERVAL = 0.1
-
-
-def lease_seconds(ttl: float) -> int:
-    """etcd TTLs are whole seconds: round up, and never below one."""
-    return max(1, math.ceil(ttl))
-
-
-class WatchHandle:
-    """One watch as the dispatcher sees it: its callback and whether it may still be called."""
-
-    def __init__(self, callback: WatchCallback) -> None:
-        self.callback = callback
-        self._stopped = threading.Event()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
-
-    def stop(self) -> None:
-        self._stopped.set()
-
-
-class WatchDispatcher:
-    """Runs watch callbacks on one thread of its own, in the order batches were submitted.
-
-    Stores submit while holding their own locks (which keeps batches in revision order) and
-    the callbacks run later, outside those locks, so a callback may call the store freely.
-    An empty batch tells the watcher to re-list; it is delivered once and ends the watch.
-    """
-
-    _CLOSE = object()
-
-    def __init__(self, name: str) -> None:
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def submit(self, handle: WatchHandle, events: list[Event]) -> None:
-        self._queue.put((handle, events))
-
-    def close(self) -> None:
-        self._queue.put(self._CLOSE)
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is self._CLOSE:
-                return
-            handle, events = item  # type: ignore[misc]
-            if handle.stopped:
-                continue
-            if not events:
-                handle.stop()
-            try:
-                handle.callback(events)
-            except Exception:
-                # A watcher's bug must not stop delivery to every other watcher.
-                log.exception("watch callback failed")
 
 
 @dataclass
