@@ -21,6 +21,7 @@ from agent.agent import Agent
 from agent.host import HostProbe
 from agent.logs import LogRelay
 from shoal.refusals import DEREGISTERED, REASON_TRAILER
+from shoal.security import joining
 from shoal.security.channels import ClientTLS, client_channel
 from shoal.v1 import agent_pb2, agent_pb2_grpc, security_pb2, security_pb2_grpc
 from shoal.v1 import resources_pb2 as r
@@ -156,6 +157,34 @@ class GatewayClient:
             self._stopped.wait(backoff(attempt))
             attempt += 1
         return ""
+
+    @property
+    def tls(self) -> ClientTLS | None:
+        return self._tls
+
+    def renew_certificate(self, state_dir: str) -> bool:
+        """Renews the node certificate through the current endpoint; the next connection
+        uses the new one (the open stream keeps the TLS session it has). Returns whether it
+        worked; logs what happened."""
+        endpoint = self.endpoints[self._index % len(self.endpoints)]
+        channel = self._open(endpoint)
+        try:
+            creds = joining.renew(channel, state_dir, self.agent.node_id)
+        except grpc.RpcError as exc:
+            if not self._check_deregistered(exc):
+                log.warning("could not renew the node certificate", extra=shoal.logs.kv(
+                    node=self.agent.node_id, endpoint=endpoint, error=_short(exc)))
+            return False
+        except joining.JoinError as exc:
+            log.warning("could not renew the node certificate", extra=shoal.logs.kv(
+                node=self.agent.node_id, endpoint=endpoint, error=exc))
+            return False
+        finally:
+            self._close(channel)
+        self._tls = creds.tls
+        log.info("renewed the node certificate", extra=shoal.logs.kv(
+            node=self.agent.node_id, endpoint=endpoint, renew_at=joining.renewal_due(creds.tls).isoformat()))
+        return True
 
     def _check_deregistered(self, exc: grpc.RpcError) -> bool:
         """True (and the client stops) if ``exc`` says this node was deregistered."""

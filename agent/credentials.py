@@ -3,13 +3,19 @@ with a token when it has none yet (then never again), or none at all with --inse
 
 from __future__ import annotations
 
+import datetime
 import logging
+import threading
 import time
+from typing import TYPE_CHECKING
 
 import shoal.logs
 from agent import identity
 from shoal.security import joining
 from shoal.security.channels import ClientTLS
+
+if TYPE_CHECKING:
+    from agent.connection import GatewayClient
 
 log = logging.getLogger("agent")
 
@@ -58,3 +64,24 @@ def _join(state_dir: str, join_at: str, token: str, hostname: str, timeout: floa
             log.warning("cannot join yet; retrying", extra=shoal.logs.kv(endpoint=join_at, error=exc))
         time.sleep(delay)
         delay = min(_JOIN_BACKOFF_CAP, delay * 2)
+
+
+def keep_renewed(client: GatewayClient, state_dir: str, stop: threading.Event) -> None:
+    """Renews the node certificate whenever a third of its life is left, until ``stop``;
+    retries a failed renewal after a tenth of the time left (1 s to 10 min)."""
+    while client.tls is not None:
+        due = joining.renewal_due(client.tls)
+        now = datetime.datetime.now(datetime.UTC)
+        if now < due:
+            if stop.wait(min((due - now).total_seconds(), 3600.0)):
+                return
+            continue
+        if client.renew_certificate(state_dir):
+            continue
+        left = (joining.expires_at(client.tls) - now).total_seconds()
+        if stop.wait(min(600.0, max(1.0, left / 10))):
+            return
+
+
+def start_renewal(client: GatewayClient, state_dir: str, stop: threading.Event) -> None:
+    threading.Thread(target=keep_renewed, args=(client, state_dir, stop), name="cert-renewal", daemon=True).start()

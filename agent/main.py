@@ -200,6 +200,8 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
     agent.start()
     agent.wake()
     client.start()
+    if tls is not None:
+        credentials.start_renewal(client, args.state_dir, stop)
     stop.wait()
     client.stop()
     if client.deregistered.is_set():

@@ -16,6 +16,7 @@ from controlplane.api.context import ApiContext
 from controlplane.api.security import SecurityService
 from controlplane.store.base import Store, StoreError
 from shoal.logs import kv
+from shoal.security import ca as ca_mod
 from shoal.security import pki, sealing
 from shoal.security.authz import Authorizer
 from shoal.security.ca import CertError, check_identity_name
@@ -37,13 +38,16 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls-cert", help="serve this certificate chain instead of one from the cluster CA")
     p.add_argument("--tls-key", help="the key of --tls-cert")
     p.add_argument("--tls-ca", help="extra CA bundle whose client certificates are accepted at the handshake")
+    p.add_argument("--node-cert-days", type=float, default=ca_mod.NODE_DAYS,
+                   help="lifetime of node certificates; agents renew theirs when a third of it is left")
     p.add_argument("--insecure", action="store_true",
                    help="plaintext gRPC, no authentication: for development only, never on a shared network")
 
 
 class Security:
     def __init__(self, trust: pki.LiveTrust | None, sealer: Sealer | None, creds: grpc.ServerCredentials | None,
-                 pki_dir: Path | None) -> None:
+                 pki_dir: Path | None, node_cert_days: float = ca_mod.NODE_DAYS) -> None:
+        self.node_cert_days = node_cert_days
         self.trust = trust
         self.sealer = sealer
         self.creds = creds
@@ -53,6 +57,8 @@ class Security:
     @classmethod
     def setup(cls, args: argparse.Namespace, store: Store, listen_host: str) -> Security:
         """Raises SystemExit with what to do when the CA or master key cannot be had."""
+        if not 0 < args.node_cert_days <= 10 * 365:
+            raise SystemExit("controlplane: --node-cert-days must be more than 0 and at most 3650")
         if bool(args.tls_cert) != bool(args.tls_key):
             raise SystemExit("controlplane: --tls-cert and --tls-key go together")
         if args.insecure:
@@ -87,10 +93,11 @@ class Security:
             creds = _own_certificate(args, state)
         log.info("TLS on; clients need a certificate from the cluster CA",
                  extra=kv(ca=state.current.fingerprint[:16], trusted=len(state.authorities), pki_dir=pki_dir))
-        return cls(trust, sealer, creds or trust.server_credentials(), pki_dir)
+        return cls(trust, sealer, creds or trust.server_credentials(), pki_dir, args.node_cert_days)
 
     def register(self, server: grpc.Server, ctx: ApiContext) -> None:
-        security_pb2_grpc.add_SecurityServicer_to_server(SecurityService(ctx, self.trust, self.sealer), server)
+        service = SecurityService(ctx, self.trust, self.sealer, self.node_cert_days)
+        security_pb2_grpc.add_SecurityServicer_to_server(service, server)
 
     def open_channel(self, address: str) -> grpc.Channel:
         """A channel from this replica to another: its server certificate doubles as its

@@ -24,6 +24,7 @@ import grpc
 
 from controlplane import keys
 from controlplane.api.context import ApiContext
+from controlplane.api.nodes import deregistered_message, refuse_if_deregistered
 from controlplane.assignments import AssignmentFeed
 from controlplane.errors import ApiError, grpc_errors, invalid
 from controlplane.metrics import CONNECTED_AGENTS
@@ -32,17 +33,12 @@ from controlplane.store.base import Compare, Conflict, Delete, Put, StoreError
 from controlplane.taskspec import STATUS_ORDER
 from shoal.logs import kv
 from shoal.refusals import DEREGISTERED, REASON_TRAILER
-from shoal.security.authz import current_identity, record_denial
+from shoal.security.authz import record_denial
 from shoal.v1 import agent_pb2, agent_pb2_grpc
 from shoal.v1 import resources_pb2 as r
 from shoal.validation import check_name
 
 log = logging.getLogger(__name__)
-
-
-def _deregistered_message(node_id: str) -> str:
-    return (f"nodeId: {node_id} was deregistered; it may not register again under this id "
-            "(join with a new token to come back as a new node)")
 
 _CUT_OFF = "this replica cannot reach etcd; connect to another replica"
 
@@ -106,7 +102,7 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
             raise ApiError(grpc.StatusCode.UNAVAILABLE, _CUT_OFF, "ServerException")
         cluster = self.ctx.require_cluster(request.cluster or "default").msg.cluster_name
         if request.node_id:
-            self._refuse_if_deregistered(request.node_id)
+            refuse_if_deregistered(self.ctx.store, request.node_id)
         _check_registration(request)
         for _ in range(_ATTEMPTS):
             node_id = request.node_id or uuid.uuid4().hex
@@ -161,7 +157,7 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         except StoreError as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
         try:
-            self._refuse_if_deregistered(hello.node_id)
+            refuse_if_deregistered(self.ctx.store, hello.node_id)
         except ApiError as exc:
             context.set_trailing_metadata(((REASON_TRAILER, exc.reason),))
             context.abort(exc.code, exc.message)
@@ -201,7 +197,7 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                     context.abort(grpc.StatusCode.UNAVAILABLE, _CUT_OFF)
                 if item is _DEREGISTERED:
                     context.set_trailing_metadata(((REASON_TRAILER, DEREGISTERED),))
-                    context.abort(grpc.StatusCode.PERMISSION_DENIED, _deregistered_message(stream.node_id))
+                    context.abort(grpc.StatusCode.PERMISSION_DENIED, deregistered_message(stream.node_id))
                 if isinstance(item, agent_pb2.ControlMessage):
                     yield item
                     continue
@@ -214,7 +210,7 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                         context.abort(grpc.StatusCode.UNAVAILABLE, _CUT_OFF)
                     if nxt is _DEREGISTERED:
                         context.set_trailing_metadata(((REASON_TRAILER, DEREGISTERED),))
-                        context.abort(grpc.StatusCode.PERMISSION_DENIED, _deregistered_message(stream.node_id))
+                        context.abort(grpc.StatusCode.PERMISSION_DENIED, deregistered_message(stream.node_id))
                     if isinstance(nxt, agent_pb2.ControlMessage):
                         yield nxt
                         continue
@@ -260,13 +256,6 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
             self.on_stream_end(stream.node_id)
 
     # ---- deregistration ----------------------------------------------------------------
-
-    def _refuse_if_deregistered(self, node_id: str) -> None:
-        if self.ctx.store.get(keys.deregistered(node_id)) is not None:
-            record_denial("deregistered", current_identity() or node_id, "a deregistered node tried to come back",
-                          node=node_id)
-            raise ApiError(grpc.StatusCode.PERMISSION_DENIED, _deregistered_message(node_id),
-                           reason=DEREGISTERED)
 
     def end_deregistered_streams(self) -> str:
         """Ends the stream of every node held here that has been deregistered (the node

@@ -5,19 +5,36 @@ from __future__ import annotations
 
 import time
 
+import grpc
+
 from controlplane import keys, placement_input
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.arns import last_segment
-from controlplane.errors import check_refs, conflict, invalid
+from controlplane.errors import ApiError, check_refs, conflict, invalid
 from controlplane.scheduler import cql
 from controlplane.state import Record
-from controlplane.store.base import Compare, Conflict, Delete, Put
+from controlplane.store.base import Compare, Conflict, Delete, Put, Store
 from controlplane.taskspec import is_live
+from shoal.refusals import DEREGISTERED
+from shoal.security.authz import current_identity, record_denial
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 
 _ATTEMPTS = 20
+
+
+def deregistered_message(node_id: str) -> str:
+    return (f"nodeId: {node_id} was deregistered; it may not register again under this id "
+            "(join with a new token to come back as a new node)")
+
+
+def refuse_if_deregistered(store: Store, node_id: str) -> None:
+    """Raises PERMISSION_DENIED (reason trailer "deregistered") if ``node_id`` was deregistered."""
+    if store.get(keys.deregistered(node_id)) is not None:
+        record_denial("deregistered", current_identity() or node_id, "a deregistered node tried to come back",
+                      node=node_id)
+        raise ApiError(grpc.StatusCode.PERMISSION_DENIED, deregistered_message(node_id), reason=DEREGISTERED)
 
 
 def with_usage(node: r.ContainerInstance, tasks: list[r.Task], alive: set[str]) -> r.ContainerInstance:

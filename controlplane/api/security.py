@@ -13,6 +13,7 @@ import grpc
 from controlplane import keys
 from controlplane.api import secrets
 from controlplane.api.context import ApiContext
+from controlplane.api.nodes import refuse_if_deregistered
 from controlplane.errors import ApiError, grpc_errors, invalid, not_found
 from controlplane.state import decode
 from controlplane.store.base import Conflict
@@ -41,10 +42,12 @@ class SecurityService(security_pb2_grpc.SecurityServicer):
     """``trust``: the replica's live view of the CAs, or None for an --insecure control plane
     (which then cannot sign anything)."""
 
-    def __init__(self, ctx: ApiContext, trust: pki.LiveTrust | None, sealer) -> None:
+    def __init__(self, ctx: ApiContext, trust: pki.LiveTrust | None, sealer,
+                 node_cert_days: float = ca_mod.NODE_DAYS) -> None:
         self.ctx = ctx
         self.trust = trust
         self.sealer = sealer
+        self.node_cert_days = node_cert_days
 
     def _trust(self) -> pki.LiveTrust:
         if self.trust is None:
@@ -81,10 +84,29 @@ class SecurityService(security_pb2_grpc.SecurityServicer):
             record_denial(exc.reason, None, "join refused", token=parsed.token_id, peer=context.peer())
             raise _token_error(exc) from None
         node_id = uuid.uuid4().hex
-        cert = authority.issue_client(public_key, Identity("node", node_id))
+        cert = authority.issue_client(public_key, Identity("node", node_id), days=self.node_cert_days)
         log.info("node joined", extra=kv(node=node_id, token=record.id, host=request.hostname[:64],
                                          uses=f"{record.used}/{record.max_uses or 'unlimited'}"))
         return sec.JoinNodeResponse(node_id=node_id, cert_pem=ca_mod.cert_pem(cert).decode(),
+                                    ca_bundle_pem=state.bundle_pem().decode())
+
+    @grpc_errors
+    def RenewNodeCertificate(  # noqa: N802
+        self, request: sec.RenewNodeCertificateRequest, context
+    ) -> sec.JoinNodeResponse:
+        state, authority = self._current_ca()
+        who = current_identity()
+        if who is None or who.role != "node":  # authz lets only nodes in; this is for --insecure
+            raise ApiError(grpc.StatusCode.PERMISSION_DENIED, "only a node may renew its certificate")
+        refuse_if_deregistered(self.ctx.store, who.name)
+        try:
+            public_key = ca_mod.csr_public_key(request.csr_pem)
+        except CertError as exc:
+            raise invalid(str(exc)) from None
+        cert = authority.issue_client(public_key, Identity("node", who.name), days=self.node_cert_days)
+        log.info("node certificate renewed", extra=kv(node=who.name, ca=state.current.fingerprint[:16],
+                                                      expires=cert.not_valid_after_utc.isoformat()))
+        return sec.JoinNodeResponse(node_id=who.name, cert_pem=ca_mod.cert_pem(cert).decode(),
                                     ca_bundle_pem=state.bundle_pem().decode())
 
     # ---- tokens -------------------------------------------------------------------------

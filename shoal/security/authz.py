@@ -3,7 +3,7 @@
 The caller's identity is the common name of its client certificate, and counts only if a
 cluster CA's key signed that certificate (see ``pki.TrustState.identity_of``):
 
-- ``shoal:node:<id>``: the AgentGateway and GetTaskSecrets, and only as itself: RegisterNode's
+- ``shoal:node:<id>``: the AgentGateway, GetTaskSecrets and RenewNodeCertificate, and only as itself: RegisterNode's
   node_id and the stream's Hello must name the node of the certificate (Kubernetes'
   NodeRestriction). Which tasks it may report or read is checked where tasks are looked up
   (controlplane/api/agents.py, controlplane/api/security.py).
@@ -44,7 +44,7 @@ PUBLIC = frozenset({
     "/grpc.health.v1.Health/Check",
     "/grpc.health.v1.Health/Watch",
 })
-NODE_ONLY = frozenset({"/shoal.v1.Security/GetTaskSecrets"})
+NODE_ONLY = frozenset({"/shoal.v1.Security/GetTaskSecrets", "/shoal.v1.Security/RenewNodeCertificate"})
 ANY_IDENTITY = frozenset({"/shoal.v1.Security/WhoAmI"})
 REGISTER_NODE = "/shoal.v1.AgentGateway/RegisterNode"
 CONNECT = "/shoal.v1.AgentGateway/Connect"

@@ -30,7 +30,7 @@ CA_DAYS = 3650
 SERVER_DAYS = 365
 NODE_DAYS = 365
 OPERATOR_MAX_DAYS = 5 * 365
-_CLOCK_SKEW = datetime.timedelta(minutes=5)
+CLOCK_SKEW = datetime.timedelta(minutes=5)
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@")
 
 
@@ -201,7 +201,7 @@ class CertificateAuthority:
         ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
         cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
                 .serial_number(x509.random_serial_number())
-                .not_valid_before(now - _CLOCK_SKEW).not_valid_after(now + datetime.timedelta(days=days))
+                .not_valid_before(now - CLOCK_SKEW).not_valid_after(now + datetime.timedelta(days=days))
                 .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
                 .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
                                              content_commitment=False, key_encipherment=False,
@@ -219,7 +219,7 @@ class CertificateAuthority:
         now = _now()
         builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(self.cert.subject)
                    .public_key(public_key).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - _CLOCK_SKEW).not_valid_after(now + datetime.timedelta(days=days))
+                   .not_valid_before(now - CLOCK_SKEW).not_valid_after(now + datetime.timedelta(days=days))
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                    .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
                    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
@@ -246,7 +246,7 @@ class CertificateAuthority:
         now = _now()
         return (x509.CertificateBuilder().subject_name(other.subject).issuer_name(self.cert.subject)
                 .public_key(other.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - _CLOCK_SKEW).not_valid_after(self.cert.not_valid_after_utc)
+                .not_valid_before(now - CLOCK_SKEW).not_valid_after(self.cert.not_valid_after_utc)
                 .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(other.public_key()), critical=False)
                 .sign(self.key, hashes.SHA256()))
@@ -293,7 +293,7 @@ def anonymous_client_pair() -> tuple[bytes, bytes]:
     now = _now()
     cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "anonymous")]))
             .issuer_name(ca.cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - _CLOCK_SKEW).not_valid_after(now + datetime.timedelta(days=1))
+            .not_valid_before(now - CLOCK_SKEW).not_valid_after(now + datetime.timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .sign(ca.key, hashes.SHA256()))
     return key_pem(key), cert_pem(cert)

@@ -11,10 +11,16 @@
    id and signs a certificate naming it.
 4. Store ``<state-dir>/tls/node.key`` (0600), ``node.crt`` and ``ca.crt``. From then on
    the agent needs no token: it authenticates with the certificate.
+
+Renewal (``renew``): when a third of the certificate's life is left the agent makes a new
+key and trades a CSR, authenticated by the certificate it still has, for a new certificate
+naming the same node.
 """
 
 from __future__ import annotations
 
+import datetime
+import os
 import socket
 import ssl
 import tempfile
@@ -34,6 +40,7 @@ from shoal.v1 import security_pb2_grpc
 
 TLS_DIR = "tls"
 NODE_KEY, NODE_CERT, CA_BUNDLE = "node.key", "node.crt", "ca.crt"
+_NEXT = ".next"
 
 
 class JoinError(Exception):
@@ -51,6 +58,14 @@ class NodeCredentials:
     tls: ClientTLS
 
 
+def _finish_swap(d: Path) -> None:
+    # The certificate last: its presence is what marks the node as joined (see ``load``).
+    if (d / f"{NODE_CERT}{_NEXT}").exists():
+        for name in (NODE_KEY, NODE_CERT):
+            if (d / f"{name}{_NEXT}").exists():
+                os.replace(d / f"{name}{_NEXT}", d / name)
+
+
 def tls_dir(state_dir: str | Path) -> Path:
     return Path(state_dir) / TLS_DIR
 
@@ -58,6 +73,7 @@ def tls_dir(state_dir: str | Path) -> Path:
 def load(state_dir: str | Path) -> NodeCredentials | None:
     """The node's stored credentials, or None if it has not joined yet."""
     d = tls_dir(state_dir)
+    _finish_swap(d)
     if not (d / NODE_CERT).exists():
         return None
     try:
@@ -136,21 +152,51 @@ def join(endpoint: str, token_text: str, state_dir: str | Path, hostname: str, t
             code = exc.code() if hasattr(exc, "code") else None
             retry = code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
             raise JoinError(f"the control plane at {endpoint} refused the join: {exc.details()}", retry) from None
+    bundle = ca_mod.load_bundle(resp.ca_bundle_pem)
+    if not any(ca_mod.fingerprint(c) == token.ca_fingerprint for c in bundle):
+        bundle.append(anchor)
+    return _store(state_dir, key, resp, bundle)
+
+
+def _store(state_dir: str | Path, key, resp: sec.JoinNodeResponse, bundle: list[x509.Certificate]) -> NodeCredentials:
     cert = ca_mod.load_cert(resp.cert_pem, "certPem")
     pub = serialization.PublicFormat.SubjectPublicKeyInfo
     enc = serialization.Encoding.DER
     if (cert.public_key().public_bytes(enc, pub) != key.public_key().public_bytes(enc, pub)
             or ca_mod.common_name(cert) != f"shoal:node:{resp.node_id}"):
         raise JoinError("the control plane returned a certificate that is not for this node's key and id")
-    bundle = ca_mod.load_bundle(resp.ca_bundle_pem)
-    if not any(ca_mod.fingerprint(c) == token.ca_fingerprint for c in bundle):
-        bundle.append(anchor)
     d = tls_dir(state_dir)
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_private(d / NODE_KEY, ca_mod.key_pem(key))
     write_private(d / CA_BUNDLE, ca_mod.bundle_pem(bundle))
-    # The certificate last: its presence is what marks the node as joined (see ``load``).
-    write_private(d / NODE_CERT, resp.cert_pem.encode())
+    # Key and certificate must change together: both are written in full beside the old
+    # ones first, and ``load`` finishes the swap if we die between the two renames.
+    write_private(d / f"{NODE_KEY}{_NEXT}", ca_mod.key_pem(key))
+    write_private(d / f"{NODE_CERT}{_NEXT}", resp.cert_pem.encode())
+    _finish_swap(d)
     creds = load(state_dir)
     assert creds is not None
     return creds
+
+
+def renewal_due(tls: ClientTLS, now: datetime.datetime | None = None) -> datetime.datetime:
+    """When the certificate in ``tls`` should be renewed: once a third of its life is left
+    (its life counted from issue, not from the backdated notBefore)."""
+    cert = ca_mod.load_cert(tls.cert or b"", "node certificate")
+    issued = cert.not_valid_before_utc + ca_mod.CLOCK_SKEW
+    return cert.not_valid_after_utc - (cert.not_valid_after_utc - issued) / 3
+
+
+def expires_at(tls: ClientTLS) -> datetime.datetime:
+    return ca_mod.load_cert(tls.cert or b"", "node certificate").not_valid_after_utc
+
+
+def renew(channel: grpc.Channel, state_dir: str | Path, node_id: str, timeout: float = 30) -> NodeCredentials:
+    """Trades a new key's CSR for a new certificate over ``channel`` (authenticated by the
+    current one) and stores both; raises JoinError saying why not. ``grpc.RpcError`` from
+    the call is passed on (the caller tells a deregistered node from a passing failure)."""
+    key = ca_mod.new_key()
+    resp = security_pb2_grpc.SecurityStub(channel).RenewNodeCertificate(
+        sec.RenewNodeCertificateRequest(csr_pem=ca_mod.make_csr(key).decode()), timeout=timeout)
+    if resp.node_id != node_id:
+        raise JoinError(f"the control plane renewed the certificate of {resp.node_id!r}, not of this node")
+    return _store(state_dir, key, resp, ca_mod.load_bundle(resp.ca_bundle_pem))

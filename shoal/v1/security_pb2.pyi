@@ -26,6 +26,12 @@ class JoinNodeResponse(_message.Message):
     ca_bundle_pem: str
     def __init__(self, node_id: _Optional[str] = ..., cert_pem: _Optional[str] = ..., ca_bundle_pem: _Optional[str] = ...) -> None: ...
 
+class RenewNodeCertificateRequest(_message.Message):
+    __slots__ = ("csr_pem",)
+    CSR_PEM_FIELD_NUMBER: _ClassVar[int]
+    csr_pem: str
+    def __init__(self, csr_pem: _Optional[str] = ...) -> None: ...
+
 class JoinToken(_message.Message):
     __slots__ = ("id", "secret_sha256", "created_at", "expires_at", "max_uses", "used", "revoked", "description", "last_used_at")
     ID_FIELD_NUMBER: _ClassVar[int]

@@ -39,6 +39,11 @@ class SecurityStub:
                 request_serializer=shoal_dot_v1_dot_security__pb2.JoinNodeRequest.SerializeToString,
                 response_deserializer=shoal_dot_v1_dot_security__pb2.JoinNodeResponse.FromString,
                 _registered_method=True)
+        self.RenewNodeCertificate = channel.unary_unary(
+                '/shoal.v1.Security/RenewNodeCertificate',
+                request_serializer=shoal_dot_v1_dot_security__pb2.RenewNodeCertificateRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_security__pb2.JoinNodeResponse.FromString,
+                _registered_method=True)
         self.CreateJoinToken = channel.unary_unary(
                 '/shoal.v1.Security/CreateJoinToken',
                 request_serializer=shoal_dot_v1_dot_security__pb2.CreateJoinTokenRequest.SerializeToString,
@@ -97,6 +102,15 @@ class SecurityServicer:
     def JoinNode(self, request, context):
         """A new node trades a join token and a certificate signing request for a node identity
         and certificate. Needs no client certificate: the token is the credential.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenewNodeCertificate(self, request, context):
+        """A node trades a CSR for a new certificate naming the same node, signed by the current
+        CA, before its own expires (or after a CA rotation). Nodes only, as themselves;
+        refused for a deregistered node.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -176,6 +190,11 @@ def add_SecurityServicer_to_server(servicer, server):
                     request_deserializer=shoal_dot_v1_dot_security__pb2.JoinNodeRequest.FromString,
                     response_serializer=shoal_dot_v1_dot_security__pb2.JoinNodeResponse.SerializeToString,
             ),
+            'RenewNodeCertificate': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewNodeCertificate,
+                    request_deserializer=shoal_dot_v1_dot_security__pb2.RenewNodeCertificateRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_security__pb2.JoinNodeResponse.SerializeToString,
+            ),
             'CreateJoinToken': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateJoinToken,
                     request_deserializer=shoal_dot_v1_dot_security__pb2.CreateJoinTokenRequest.FromString,
@@ -253,6 +272,33 @@ class Security:
             target,
             '/shoal.v1.Security/JoinNode',
             shoal_dot_v1_dot_security__pb2.JoinNodeRequest.SerializeToString,
+            shoal_dot_v1_dot_security__pb2.JoinNodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewNodeCertificate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Security/RenewNodeCertificate',
+            shoal_dot_v1_dot_security__pb2.RenewNodeCertificateRequest.SerializeToString,
             shoal_dot_v1_dot_security__pb2.JoinNodeResponse.FromString,
             options,
             channel_credentials,

@@ -289,6 +289,16 @@ def test_ca_rotation_keeps_old_nodes_and_signs_with_the_new_ca(tmp_path: Path) -
             assert issuers and ca.signed_by(cert, issuers[0])
             with client_channel(p.endpoint, creds.tls) as ch:
                 assert security_pb2_grpc.SecurityStub(ch).WhoAmI(sec.WhoAmIRequest(), timeout=10).role == "node"
+        # The old node renews its certificate and gets one from the new CA, for the same id.
+        with client_channel(p.endpoint, old_node.tls) as ch:
+            renewed = joining.renew(ch, tmp_path / "old", old_node.node_id)
+        assert renewed.node_id == old_node.node_id
+        new_ca = next(c for c in ca.load_bundle(renewed.tls.ca) if ca.fingerprint(c) == new_fp)
+        assert ca.signed_by(ca.load_cert(renewed.tls.cert or b""), new_ca)
+        assert joining.load(tmp_path / "old") == renewed
+        with client_channel(p.endpoint, renewed.tls) as ch:
+            who = security_pb2_grpc.SecurityStub(ch).WhoAmI(sec.WhoAmIRequest(), timeout=10)
+        assert who.identity == f"shoal:node:{old_node.node_id}"
         assert "CA rotated" in p.log_path.read_text()
     finally:
         p.stop()
