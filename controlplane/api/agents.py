@@ -178,6 +178,10 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         CONNECTED_AGENTS.set(len(self._streams))
         try:
             self._put_alive(stream)
+            # A deregistration between the check above and the stream being held here was
+            # missed by end_deregistered_streams: look once more now that it would see it.
+            if self.ctx.store.get(keys.deregistered(stream.node_id)) is not None:
+                stream.outbox.put(_DEREGISTERED)
         except StoreError as exc:
             self._end(stream)
             context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
