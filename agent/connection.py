@@ -170,14 +170,10 @@ class GatewayClient:
         channel = self._open(endpoint)
         try:
             creds = joining.renew(channel, state_dir, self.agent.node_id)
-        except grpc.RpcError as exc:
-            if not self._check_deregistered(exc):
+        except (grpc.RpcError, joining.JoinError) as exc:
+            if not (isinstance(exc, grpc.RpcError) and self._check_deregistered(exc)):
                 log.warning("could not renew the node certificate", extra=shoal.logs.kv(
                     node=self.agent.node_id, endpoint=endpoint, error=_short(exc)))
-            return False
-        except joining.JoinError as exc:
-            log.warning("could not renew the node certificate", extra=shoal.logs.kv(
-                node=self.agent.node_id, endpoint=endpoint, error=exc))
             return False
         finally:
             self._close(channel)

@@ -29,6 +29,13 @@ class ApiError(Exception):
         self.reason = reason  # sent in the shoal.refusals.REASON_TRAILER trailer
 
 
+def abort_with(context: grpc.ServicerContext, exc: ApiError) -> None:
+    """Ends the call with ``exc``'s status (and its reason trailer); raises, as abort does."""
+    if exc.reason:
+        context.set_trailing_metadata(((REASON_TRAILER, exc.reason),))
+    context.abort(exc.code, exc.message)
+
+
 def invalid(message: str) -> ApiError:
     return ApiError(grpc.StatusCode.INVALID_ARGUMENT, message, "InvalidParameterException")
 
@@ -58,9 +65,7 @@ def grpc_errors(method: F) -> F:
         try:
             return method(self, request, context)
         except ApiError as exc:
-            if exc.reason:
-                context.set_trailing_metadata(((REASON_TRAILER, exc.reason),))
-            context.abort(exc.code, exc.message)
+            abort_with(context, exc)
         except ValidationError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except StoreError as exc:

@@ -24,15 +24,14 @@ import grpc
 
 from controlplane import keys
 from controlplane.api.context import ApiContext
-from controlplane.api.nodes import deregistered_message, refuse_if_deregistered
+from controlplane.api.nodes import deregistered_error, refuse_if_deregistered
 from controlplane.assignments import AssignmentFeed
-from controlplane.errors import ApiError, grpc_errors, invalid
+from controlplane.errors import ApiError, abort_with, grpc_errors, invalid
 from controlplane.metrics import CONNECTED_AGENTS
 from controlplane.replica_lease import ReplicaLease
 from controlplane.store.base import Compare, Conflict, Delete, Put, StoreError
 from controlplane.taskspec import STATUS_ORDER
 from shoal.logs import kv
-from shoal.refusals import DEREGISTERED, REASON_TRAILER
 from shoal.security.authz import record_denial
 from shoal.v1 import agent_pb2, agent_pb2_grpc
 from shoal.v1 import resources_pb2 as r
@@ -40,13 +39,14 @@ from shoal.validation import check_name
 
 log = logging.getLogger(__name__)
 
-_CUT_OFF = "this replica cannot reach etcd; connect to another replica"
-
 _ATTEMPTS = 20
 _MAX_ATTRIBUTES = 64
 _CLOSE = object()
-_SHED = object()
-_DEREGISTERED = object()
+
+
+def _cut_off_error() -> ApiError:
+    return ApiError(grpc.StatusCode.UNAVAILABLE, "this replica cannot reach etcd; connect to another replica",
+                    "ServerException")
 
 
 @dataclass
@@ -99,7 +99,7 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
     @grpc_errors
     def RegisterNode(self, request: agent_pb2.RegisterNodeRequest, context) -> agent_pb2.RegisterNodeResponse:
         if self.cut_off():
-            raise ApiError(grpc.StatusCode.UNAVAILABLE, _CUT_OFF, "ServerException")
+            raise _cut_off_error()
         cluster = self.ctx.require_cluster(request.cluster or "default").msg.cluster_name
         if request.node_id:
             refuse_if_deregistered(self.ctx.store, request.node_id)
@@ -144,7 +144,8 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
     # ---- the stream ------------------------------------------------------------------
 
     def Connect(self, request_iterator, context: grpc.ServicerContext):
-        self._refuse_if_cut_off(context)
+        if self.cut_off():
+            abort_with(context, _cut_off_error())
         try:
             first = next(request_iterator)
         except StopIteration:
@@ -156,14 +157,13 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
             node = self.ctx.state.node(hello.cluster or "default", hello.node_id)
         except StoreError as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
-        try:
-            refuse_if_deregistered(self.ctx.store, hello.node_id)
-        except ApiError as exc:
-            context.set_trailing_metadata(((REASON_TRAILER, exc.reason),))
-            context.abort(exc.code, exc.message)
-        except StoreError as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
         if node is None:
+            try:
+                refuse_if_deregistered(self.ctx.store, hello.node_id)  # the better answer, if so
+            except ApiError as exc:
+                abort_with(context, exc)
+            except StoreError as exc:
+                context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
             context.abort(grpc.StatusCode.NOT_FOUND, f"nodeId: {hello.node_id!r} is not registered; register first")
         stream = _Stream(node_id=hello.node_id, cluster=node.msg.cluster)
         with self._lock:
@@ -177,11 +177,13 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                 self.on_stream_end(stream.node_id)
         CONNECTED_AGENTS.set(len(self._streams))
         try:
+            # Checked only now that the stream is held: a deregistration after this check
+            # finds the stream in end_deregistered_streams, so none slips between the two.
+            refuse_if_deregistered(self.ctx.store, stream.node_id)
             self._put_alive(stream)
-            # A deregistration between the check above and the stream being held here was
-            # missed by end_deregistered_streams: look once more now that it would see it.
-            if self.ctx.store.get(keys.deregistered(stream.node_id)) is not None:
-                stream.outbox.put(_DEREGISTERED)
+        except ApiError as exc:
+            self._end(stream)
+            abort_with(context, exc)
         except StoreError as exc:
             self._end(stream)
             context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
@@ -197,11 +199,8 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                 item = stream.outbox.get()
                 if item is _CLOSE:
                     return
-                if item is _SHED:
-                    context.abort(grpc.StatusCode.UNAVAILABLE, _CUT_OFF)
-                if item is _DEREGISTERED:
-                    context.set_trailing_metadata(((REASON_TRAILER, DEREGISTERED),))
-                    context.abort(grpc.StatusCode.PERMISSION_DENIED, deregistered_message(stream.node_id))
+                if isinstance(item, ApiError):  # sent away: cut off from etcd, or deregistered
+                    abort_with(context, item)
                 if isinstance(item, agent_pb2.ControlMessage):
                     yield item
                     continue
@@ -210,11 +209,8 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                     nxt = stream.outbox.get_nowait()
                     if nxt is _CLOSE:
                         return
-                    if nxt is _SHED:
-                        context.abort(grpc.StatusCode.UNAVAILABLE, _CUT_OFF)
-                    if nxt is _DEREGISTERED:
-                        context.set_trailing_metadata(((REASON_TRAILER, DEREGISTERED),))
-                        context.abort(grpc.StatusCode.PERMISSION_DENIED, deregistered_message(stream.node_id))
+                    if isinstance(nxt, ApiError):
+                        abort_with(context, nxt)
                     if isinstance(nxt, agent_pb2.ControlMessage):
                         yield nxt
                         continue
@@ -272,7 +268,7 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         gone = {kv.key.rsplit("/", 1)[-1] for kv in self.ctx.store.list(keys.DEREGISTERED).kvs}
         ended = [s for s in held if s.node_id in gone and not s.closed]
         for stream in ended:
-            stream.outbox.put(_DEREGISTERED)
+            stream.outbox.put(deregistered_error(stream.node_id))
         if not ended:
             return ""
         return f"ended the streams of {len(ended)} deregistered nodes: {', '.join(s.node_id[:12] for s in ended)}"
@@ -284,10 +280,6 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         failed, etcd is out of reach, and the lease (with every agent key on it) may expire."""
         return self.lease.age() > self.ttl / 2
 
-    def _refuse_if_cut_off(self, context: grpc.ServicerContext) -> None:
-        if self.cut_off():
-            context.abort(grpc.StatusCode.UNAVAILABLE, _CUT_OFF)
-
     def shed_if_cut_off(self) -> str:
         """Ends every agent stream while this replica is cut off from etcd, so the agents
         move to another replica and re-put their alive keys there (bound to its lease)
@@ -298,7 +290,7 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         with self._lock:
             streams = [s for s in self._streams.values() if not s.closed]
         for stream in streams:
-            stream.outbox.put(_SHED)
+            stream.outbox.put(_cut_off_error())
         if not streams:
             return ""
         return (f"replica lease unrefreshed for {self.lease.age():.1f}s (etcd out of reach): "

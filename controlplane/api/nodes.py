@@ -24,17 +24,19 @@ from shoal.v1 import resources_pb2 as r
 _ATTEMPTS = 20
 
 
-def deregistered_message(node_id: str) -> str:
-    return (f"nodeId: {node_id} was deregistered; it may not register again under this id "
-            "(join with a new token to come back as a new node)")
+def deregistered_error(node_id: str) -> ApiError:
+    """PERMISSION_DENIED with the "deregistered" reason trailer, which agents act on."""
+    return ApiError(grpc.StatusCode.PERMISSION_DENIED,
+                    f"nodeId: {node_id} was deregistered; it may not register again under this id "
+                    "(join with a new token to come back as a new node)", reason=DEREGISTERED)
 
 
 def refuse_if_deregistered(store: Store, node_id: str) -> None:
-    """Raises PERMISSION_DENIED (reason trailer "deregistered") if ``node_id`` was deregistered."""
+    """Raises ``deregistered_error`` if ``node_id`` was deregistered."""
     if store.get(keys.deregistered(node_id)) is not None:
         record_denial("deregistered", current_identity() or node_id, "a deregistered node tried to come back",
                       node=node_id)
-        raise ApiError(grpc.StatusCode.PERMISSION_DENIED, deregistered_message(node_id), reason=DEREGISTERED)
+        raise deregistered_error(node_id)
 
 
 def with_usage(node: r.ContainerInstance, tasks: list[r.Task], alive: set[str]) -> r.ContainerInstance:
