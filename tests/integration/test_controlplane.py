@@ -86,6 +86,11 @@ def cp(tmp_path: Path) -> Iterator[ControlPlane]:
 def agent(cp: ControlPlane, name: str, **kw) -> FakeAgent:
     a = FakeAgent(cp.endpoint, name, creds=cp.join(name), **kw).connect()
     cp.agents.append(a)  # type: ignore[attr-defined]
+    # Registered is not yet connected: wait for the stream, so placement sees the node as a
+    # candidate rather than refusing it for agentConnected.
+    wait_for(lambda: cp.api.DescribeContainerInstances(op.DescribeContainerInstancesRequest(
+        cluster="default", container_instances=[a.node_id])).container_instances[0].agent_connected,
+        30, f"{name} connected")
     return a
 
 
