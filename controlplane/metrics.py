@@ -16,11 +16,6 @@ PLACEMENT_LATENCY = Histogram(
 )
 PENDING_PLACEMENTS = Gauge("shoal_pending_placements", "Tasks waiting for a node", registry=REGISTRY)
 IS_LEADER = Gauge("shoal_leader", "1 while this replica runs the controllers", registry=REGISTRY)
-TASKS = Gauge(
-    "shoal_tasks", "Tasks by cluster, service and last status", ["cluster", "service", "status"], registry=REGISTRY
-)
-SERVICE_DESIRED = Gauge("shoal_service_desired_tasks", "desiredCount", ["cluster", "service"], registry=REGISTRY)
-SERVICE_RUNNING = Gauge("shoal_service_running_tasks", "RUNNING tasks", ["cluster", "service"], registry=REGISTRY)
 CONNECTED_AGENTS = Gauge("shoal_connected_agents", "Agent streams held by this replica", registry=REGISTRY)
 RECONCILE_SECONDS = Histogram(
     "shoal_reconcile_seconds", "One controller cycle", registry=REGISTRY,

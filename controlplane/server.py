@@ -27,6 +27,7 @@ from controlplane.api.scaling import SCALING_SERVICE_NAME, add_scaling_service
 from controlplane.arns import ArnFormat
 from controlplane.assignments import AssignmentFeed
 from controlplane.cache import Cache
+from controlplane.cluster_metrics import ClusterCollector
 from controlplane.controllers.gc import TaskGC
 from controlplane.controllers.loop import ControllerLoop
 from controlplane.controllers.nodes import NodeController
@@ -35,6 +36,7 @@ from controlplane.controllers.services import ServiceController
 from controlplane.controllers.view import Writer
 from controlplane.http import serve as serve_http
 from controlplane.leader import Election
+from controlplane.metrics import REGISTRY
 from controlplane.replica_lease import ReplicaLease
 from controlplane.security_setup import SERVICE_NAME as SECURITY_SERVICE_NAME
 from controlplane.security_setup import Security
@@ -177,6 +179,7 @@ class Replica:
         loop_holder: list[ControllerLoop] = []
         cache = Cache(self.store, on_change=lambda: loop_holder and loop_holder[0].wake())
         cache.start()
+        REGISTRY.register(ClusterCollector(cache, election.is_leader))
         writer = Writer(self.store, election, cache)
         nodes = NodeController(writer, grace=args.lease_ttl)
         loop = ControllerLoop(

@@ -12,7 +12,6 @@ from controlplane.api.services import new_deployment
 from controlplane.arns import ArnFormat
 from controlplane.controllers.view import View, Writer, clone, task_write
 from controlplane.events import add_event
-from controlplane.metrics import SERVICE_DESIRED, SERVICE_RUNNING
 from controlplane.scheduler import choose_to_stop
 from controlplane.state import Record
 from controlplane.store.base import Compare, Conflict
@@ -78,7 +77,6 @@ class ServiceController:
             return ""
         if svc.status == "DRAINING":
             return self._drain_deleted(view, rec, tasks, live)
-        SERVICE_DESIRED.labels(svc.cluster, svc.service_name).set(svc.desired_count)
         did: list[str] = []
         primary = next((d for d in svc.deployments if d.status == "PRIMARY"), None)
         if primary is None:
@@ -245,7 +243,6 @@ class ServiceController:
         live = [t.msg for t in tasks if is_live(t.msg) and t.msg.desired_status == "RUNNING"]
         svc.running_count = sum(1 for t in live if t.last_status == "RUNNING")
         svc.pending_count = len(live) - svc.running_count
-        SERVICE_RUNNING.labels(svc.cluster, svc.service_name).set(svc.running_count)
         for d in svc.deployments:
             mine = [t for t in live if t.deployment_id == d.id or (not t.deployment_id and
                                                                       t.task_definition_arn == d.task_definition)]
