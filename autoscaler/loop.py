@@ -1,11 +1,13 @@
 """The autoscaler's loop, as Ray's runs it: one cycle per interval (a slow cycle is not
 followed by a burst of catch-up cycles), failures counted and the process given up after
 too many in a row, its own time and errors exported. Only the leader acts; followers
-campaign each cycle and say whom they follow. Each cycle returns a sentence, logged."""
+campaign each cycle and say whom they follow. Each cycle returns a sentence; it is logged
+when it says something new, so an idle autoscaler's log stays quiet."""
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +16,14 @@ from autoscaler.api import ApiError
 from autoscaler.metrics import LEADER, LOOP_ERRORS, LOOP_SECONDS
 
 log = logging.getLogger(__name__)
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def gist(sentence: str) -> str:
+    """What a sentence decided, without the readings in it: a metric drifting from 41.2 to
+    43.0 within its target is not news; going from "within target" to "would scale out" is."""
+    return _NUMBER.sub("#", sentence)
 
 
 class TooManyFailures(Exception):
@@ -33,6 +43,7 @@ class Loop:
         self.failures = 0
         self._was_leader = False
         self._seeded = False
+        self._last_gist = ""
 
     def cycle(self) -> str:
         standing = self.campaign()
@@ -76,8 +87,16 @@ class Loop:
             raise TooManyFailures(f"{self.failures} autoscaler cycles failed in a row; last: {sentence}")
         return f"{sentence} ({self.failures} in a row)"
 
+    def say(self, sentence: str) -> bool:
+        """Logs ``sentence`` at INFO when its gist differs from the last one's (else at
+        DEBUG); returns whether it was news."""
+        news = gist(sentence) != self._last_gist
+        self._last_gist = gist(sentence)
+        log.log(logging.INFO if news else logging.DEBUG, sentence)
+        return news
+
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             started = time.monotonic()
-            log.info(self.run_once())
+            self.say(self.run_once())
             stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
