@@ -14,15 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shoal.taskdef import (
-    CONTAINER_FIELDS,
-    CONTAINER_UNSUPPORTED,
-    TASK_FIELDS,
-    parse_task_definition,
-    parse_task_definition_ref,
-    task_cpu,
-    task_memory,
-)
+from shoal.taskdef.document import parse_task_definition, parse_task_definition_ref
+from shoal.taskdef.fields import CONTAINER_FIELDS, CONTAINER_UNSUPPORTED, TASK_FIELDS
+from shoal.taskdef.values import task_cpu, task_memory
 from shoal.validation import MAX_TASKDEF_BYTES, ValidationError
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "taskdefs"
