@@ -19,13 +19,7 @@ _REGISTER_ATTEMPTS = 20
 
 
 def register(ctx: ApiContext, req: op.RegisterTaskDefinitionRequest) -> op.TaskDefinitionResponse:
-    td, warnings = parse_task_definition(
-        req.json,
-        allow_privileged=ctx.policy.allow_privileged,
-        allow_host_network=ctx.policy.allow_host_network,
-        allow_host_volumes=ctx.policy.allow_host_volumes,
-        allow_capabilities=ctx.policy.allow_capabilities,
-    )
+    td, warnings = parse_task_definition(req.json, ctx.policy)
     td.warnings[:] = warnings
     td.status = "ACTIVE"
     td.registered_at = time.time()

@@ -92,8 +92,6 @@ class ContainerParser(Walk):
             out["secrets"] = self.secrets(c["secrets"], f"{cf}.secrets")
         if c.get("privileged") is not None:
             out["privileged"] = expect_bool(c["privileged"], f"{cf}.privileged")
-            if out["privileged"] and not self.allow_privileged:
-                raise ValidationError(f"{cf}.privileged", "privileged containers are not allowed on this cluster")
         if c.get("readonlyRootFilesystem") is not None:
             out["readonlyRootFilesystem"] = expect_bool(c["readonlyRootFilesystem"], f"{cf}.readonlyRootFilesystem")
         if c.get("dockerLabels") is not None:
@@ -314,8 +312,6 @@ class ContainerParser(Walk):
                 for i, name in enumerate(names):
                     if name.upper().removeprefix("CAP_") not in CAPABILITIES:
                         raise ValidationError(f"{cf}.{key}[{i}]", f"unknown Linux capability {quote(name)}")
-                if key == "add" and names and not self.allow_capabilities:
-                    raise ValidationError(f"{cf}.add", "adding kernel capabilities is not allowed on this cluster")
                 out["capabilities"][key] = names
         return out
 

@@ -13,6 +13,8 @@ from typing import Any
 from google.protobuf import json_format
 
 from shoal.taskdef.fields import DOCUMENT, INT32_MAX
+from shoal.taskdef.policy import HostPolicy
+from shoal.taskdef.policy import check as check_policy
 from shoal.taskdef.task import TaskParser
 from shoal.v1 import resources_pb2
 from shoal.validation import MAX_TASKDEF_BYTES, ValidationError, check_name, expect_object, quote, show
@@ -36,6 +38,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise _Refused(f"duplicate key {quote(key)} in one JSON object")
             seen.add(key)
     return obj
+
+
+CLOSED = HostPolicy()
 
 
 def _decode(text: Any) -> str:
@@ -84,26 +89,17 @@ def _load(source: str) -> Any:
 
 def parse_task_definition(
     text: str | bytes,
-    *,
-    allow_privileged: bool = False,
-    allow_host_network: bool = False,
-    allow_host_volumes: bool = False,
-    allow_capabilities: bool = False,
+    policy: HostPolicy = CLOSED,
 ) -> tuple[resources_pb2.TaskDefinition, list[str]]:
     """The TaskDefinition for an ECS JSON document (plain, or wrapped in {"taskDefinition": ...}
     as describe-task-definition prints it) and the warnings about what Shoal keeps without
-    acting on. The allow_* flags are the cluster's policy for what can reach the host.
+    acting on. ``policy`` is the cluster's, for what may reach the host (policy.check).
     Raises ValidationError, naming the field, for anything else."""
     source = _decode(text)
     doc = _load(source)
     if not isinstance(doc, dict):
         raise ValidationError(DOCUMENT, f"the document must be a JSON object, got {show(doc)}")
-    parser = TaskParser(
-        allow_privileged=allow_privileged,
-        allow_host_network=allow_host_network,
-        allow_host_volumes=allow_host_volumes,
-        allow_capabilities=allow_capabilities,
-    )
+    parser = TaskParser()
     base = ""
     outer_tags: Any = None
     if DOCUMENT in doc and "containerDefinitions" not in doc:
@@ -121,6 +117,7 @@ def parse_task_definition(
         # Validation above should leave nothing for protobuf to refuse; if it does, the caller
         # still gets a ValidationError, never a protobuf exception.
         raise ValidationError(base or DOCUMENT, f"could not be stored: {exc}") from None
+    check_policy(td, policy, base)
     return td, parser.warnings
 
 

@@ -23,7 +23,7 @@ MAX_WARNINGS = 100
 INT32_MAX = 2**31 - 1
 
 
-def _words(text: str) -> frozenset[str]:
+def words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
@@ -32,12 +32,12 @@ COMPATIBILITIES = ("EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES")
 DEPENDENCY_CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
 HEALTHCHECK_KINDS = ("CMD", "CMD-SHELL", "NONE")
 # The ulimit names ECS accepts, which are Linux's RLIMIT_* resources.
-ULIMIT_NAMES = _words(
+ULIMIT_NAMES = words(
     """
     core cpu data fsize locks memlock msgqueue nice nofile nproc rss rtprio rttime sigpending stack
     """
 )
-CAPABILITIES = _words(
+CAPABILITIES = words(
     """
     ALL AUDIT_CONTROL AUDIT_READ AUDIT_WRITE BLOCK_SUSPEND BPF CHECKPOINT_RESTORE CHOWN DAC_OVERRIDE
     DAC_READ_SEARCH FOWNER FSETID IPC_LOCK IPC_OWNER KILL LEASE LINUX_IMMUTABLE MAC_ADMIN
@@ -47,33 +47,33 @@ CAPABILITIES = _words(
     """
 )
 
-TASK_FIELDS = _words(
+TASK_FIELDS = words(
     """
     family containerDefinitions cpu memory networkMode volumes placementConstraints
     requiresCompatibilities executionRoleArn taskRoleArn tags
     """
 )
-TASK_UNSUPPORTED = _words(
+TASK_UNSUPPORTED = words(
     """
     pidMode ipcMode proxyConfiguration inferenceAccelerators ephemeralStorage runtimePlatform
     enableFaultInjection
     """
 )
 # What describe-task-definition returns on top of what was registered.
-TASK_OUTPUT_ONLY = _words(
+TASK_OUTPUT_ONLY = words(
     """
     taskDefinitionArn revision status requiresAttributes compatibilities registeredAt registeredBy
     deregisteredAt deleteRequestedAt
     """
 )
-CONTAINER_FIELDS = _words(
+CONTAINER_FIELDS = words(
     """
     name image cpu memory memoryReservation portMappings essential command entryPoint environment
     workingDirectory healthCheck stopTimeout dependsOn mountPoints volumesFrom secrets privileged
     user dockerLabels ulimits linuxParameters restartPolicy hostname readonlyRootFilesystem startTimeout
     """
 )
-CONTAINER_UNSUPPORTED = _words(
+CONTAINER_UNSUPPORTED = words(
     """
     logConfiguration repositoryCredentials firelensConfiguration links dnsServers dnsSearchDomains
     extraHosts dockerSecurityOptions interactive pseudoTerminal systemControls resourceRequirements

@@ -92,8 +92,6 @@ class TaskParser(ContainerParser):
             raise ValidationError(
                 field, f"must be one of bridge, host, none (awsvpc is accepted and runs as bridge), got {show(value)}"
             )
-        if value == "host" and not self.allow_host_network:
-            raise ValidationError(field, "host networking is not allowed on this cluster")
         return value, value
 
     def compatibilities(self, value: Any, field: str) -> list[str]:
@@ -140,10 +138,6 @@ class TaskParser(ContainerParser):
         if host.get("sourcePath") is None:
             return {}
         path = absolute_path(host["sourcePath"], f"{field}.sourcePath")
-        if not self.allow_host_volumes:
-            raise ValidationError(
-                f"{field}.sourcePath", "host volumes (bind mounts of a node's paths) are not allowed on this cluster"
-            )
         return {"sourcePath": path}
 
     def docker_volume(self, value: Any, field: str) -> dict[str, Any]:

@@ -14,13 +14,7 @@ class Walk:
     """Collects warnings while a document is turned into the normalised dict (camelCase,
     proto3 JSON mapping) the TaskDefinition message is built from."""
 
-    def __init__(
-        self, *, allow_privileged: bool, allow_host_network: bool, allow_host_volumes: bool, allow_capabilities: bool
-    ) -> None:
-        self.allow_privileged = allow_privileged
-        self.allow_host_network = allow_host_network
-        self.allow_host_volumes = allow_host_volumes
-        self.allow_capabilities = allow_capabilities
+    def __init__(self) -> None:
         self.warnings: list[str] = []
         self._dropped = 0
 
