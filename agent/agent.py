@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import shoal.logs
 from agent import dependencies, reconcile, restarts, spec, volumes
@@ -24,8 +24,11 @@ from agent.runtime import (
     RuntimeEvent,
 )
 from agent.tasks import FAILED_TO_START, LocalContainer, LocalTask, restored
+from shoal.taskdef import policy
+from shoal.taskdef.policy import HostPolicy
 from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
+from shoal.validation import ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,12 @@ class AgentConfig:
     start_timeout: float = dependencies.DEFAULT_START_TIMEOUT
     # Caps every restartPolicy.restartAttemptPeriod (ECS's minimum is 60 s; tests need less).
     restart_period_cap: float | None = None
+    # What this node lets a task reach (--allow-*), checked on every assignment: the control
+    # plane checked it too, but a definition written into etcd directly never met that check.
+    policy: HostPolicy = field(default_factory=HostPolicy)
+    # Where a host path really leads on this node (os.path.realpath), when the agent shares
+    # the Docker daemon's filesystem; None judges paths as written.
+    resolve_path: Callable[[str], str] | None = None
 
 
 class Agent:
@@ -254,8 +263,15 @@ class Agent:
             a = self.desired.get(action.task_id) if self.desired else None
             if a is None:
                 return
-            specs = spec.build(a, node_id=self.node_id, bind_ip=self.config.bind_ip,
-                               default_stop_timeout=self.config.stop_timeout)
+            try:
+                policy.check(a.task_definition, self.config.policy, resolve=self.config.resolve_path)
+            except ValidationError as exc:
+                refusal = f"CannotStartContainerError: refused by this node's policy: {exc}"
+                specs = []
+            else:
+                refusal = ""
+                specs = spec.build(a, node_id=self.node_id, bind_ip=self.config.bind_ip,
+                                   default_stop_timeout=self.config.stop_timeout)
             task = LocalTask(task_id=a.task.id, cluster=a.task.cluster, service=a.task.service_name,
                              task_arn=a.task.task_arn)
             for cdef, s in specs:
@@ -264,8 +280,16 @@ class Agent:
                     has_healthcheck=s.healthcheck is not None, stop_timeout=s.stop_timeout,
                     bindings=_declared_bindings(s, cdef, self.config.bind_ip),
                 )
+            if refusal:
+                for cdef in a.task_definition.container_definitions:
+                    task.containers[cdef.name] = LocalContainer(name=cdef.name, image=cdef.image,
+                                                                essential=spec.essential(cdef))
             task.adopt_assignment(a)
             self.tasks[task.task_id] = task
+        if refusal:
+            # Like ECS's CannotStartContainerError: the task stops before anything is created.
+            self._fail(task, refusal)
+            return
         self._emit(task)
         if self.resolve_secrets is not None and any(cdef.secrets for cdef, _ in specs):
             try:

@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 
 import shoal.logs
 from agent import credentials, identity
@@ -20,6 +21,8 @@ from agent.metrics import AgentMetrics
 from agent.runtime import ContainerRuntimeError, Runtime
 from shoal.netutil import split_hostport
 from shoal.security.channels import ClientTLS
+from shoal.taskdef import policy
+from shoal.taskdef.policy import HostPolicy
 
 log = logging.getLogger("agent")
 # Like the ECS agent's terminal exit code: systemd must not restart a deregistered node's
@@ -64,7 +67,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-restart-attempt-period", type=float, default=None, metavar="SECONDS",
                    help="cap every container's restartPolicy.restartAttemptPeriod (ECS allows 60-1800; for tests)")
     p.add_argument("--log-level", default=os.environ.get("SHOAL_LOG_LEVEL", "INFO"))
+    policy.add_flags(p)
     return p
+
+
+def node_policy(args: argparse.Namespace) -> HostPolicy:
+    """This node's --allow-* policy; the agent's own state (node key, certificates) is never
+    mountable, wherever --state-dir puts it."""
+    return policy.from_args(args, forbidden=(os.path.abspath(args.state_dir),))
+
+
+def _path_resolver(args: argparse.Namespace) -> Callable[[str], str] | None:
+    """os.path.realpath when this agent sees the filesystem the Docker daemon mounts from
+    (a local socket), so a symlink under an allowed prefix is judged by where it leads."""
+    if args.runtime == "docker" and not args.docker_host.startswith(("tcp://", "ssh://", "http")):
+        return os.path.realpath
+    return None
 
 
 class UsageError(Exception):
@@ -160,7 +178,8 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
     config = AgentConfig(cluster=args.cluster, node_id=node_id, gc_delay=args.gc_delay,
                          stop_timeout=args.stop_timeout, bind_ip=args.bind_ip,
                          resync_interval=args.resync_interval, start_timeout=args.start_timeout,
-                         restart_period_cap=args.max_restart_attempt_period)
+                         restart_period_cap=args.max_restart_attempt_period,
+                         policy=node_policy(args), resolve_path=_path_resolver(args))
     agent = Agent(config, runtime, on_cycle=metrics.observe_cycle)
     metrics.attach(agent)
     reg = Registration(cluster=args.cluster, hostname=args.name, cpu_units=args.cpu_units or host.cpu_units(),
@@ -181,7 +200,8 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
     signal.signal(signal.SIGINT, on_signal)
     log.info("agent starting", extra=shoal.logs.kv(node=node_id or "(new)", cluster=args.cluster,
                                                     endpoints=",".join(endpoints), metrics_port=metrics_port,
-                                                    runtime=args.runtime))
+                                                    runtime=args.runtime,
+                                                    policy=" ".join(policy.to_argv(config.policy)) or "closed"))
     if not node_id and not client.register_until_done():
         metrics.close()
         return EXIT_DEREGISTERED if client.deregistered.is_set() else 0

@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from controlplane import keys
 from controlplane.api.accesskeys import AccessKeysService
 from controlplane.api.agents import AgentGatewayService
-from controlplane.api.context import ApiContext, Policy
+from controlplane.api.context import ApiContext
 from controlplane.api.logs import LOGS_SERVICE_NAME, add_logs_service
 from controlplane.api.operator import OperatorService
 from controlplane.api.scaling import SCALING_SERVICE_NAME, add_scaling_service
@@ -46,6 +46,7 @@ from controlplane.store.etcd import EtcdStore
 from controlplane.watching import PrefixWatch
 from shoal import grpcwait, logs
 from shoal.netutil import split_hostport
+from shoal.taskdef import policy
 from shoal.v1 import accesskeys_pb2, accesskeys_pb2_grpc, agent_pb2, agent_pb2_grpc, operator_pb2, operator_pb2_grpc
 
 log = logging.getLogger("controlplane")
@@ -73,8 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resync-interval", type=float, default=2.0, help="controller resync period, seconds")
     p.add_argument("--task-retention", type=float, default=3600.0, help="seconds a stopped task stays visible")
     p.add_argument("--max-streams", type=int, default=4096, help="agent streams one replica can hold")
-    for what in ("privileged", "host-network", "host-volumes", "capabilities"):
-        p.add_argument(f"--allow-{what}", action="store_true", help=f"let task definitions use {what}")
+    policy.add_flags(p)
     add_security_flags(p)
     p.add_argument("--log-level", default="INFO")
     return p
@@ -87,7 +87,7 @@ class Replica:
         self.ctx = ApiContext(
             self.store,
             ArnFormat(args.region, args.account_id),
-            Policy(args.allow_privileged, args.allow_host_network, args.allow_host_volumes, args.allow_capabilities),
+            policy.from_args(args),
         )
         self._stop = threading.Event()
 

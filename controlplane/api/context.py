@@ -12,24 +12,16 @@ from controlplane.arns import ArnFormat, cluster_name
 from controlplane.errors import ApiError, not_found
 from controlplane.state import Record, State
 from controlplane.store.base import Conflict, Store
+from shoal.taskdef.policy import HostPolicy
 from shoal.v1 import resources_pb2 as r
-
-
-@dataclass
-class Policy:
-    """What the cluster allows task definitions to ask for (issue: hostile input)."""
-
-    allow_privileged: bool = False
-    allow_host_network: bool = False
-    allow_host_volumes: bool = False
-    allow_capabilities: bool = False
 
 
 @dataclass
 class ApiContext:
     store: Store
     arns: ArnFormat = field(default_factory=ArnFormat)
-    policy: Policy = field(default_factory=Policy)
+    # What task definitions may reach on a node (--allow-*); every agent checks it again.
+    policy: HostPolicy = field(default_factory=HostPolicy)
 
     def __post_init__(self) -> None:
         self.state = State(self.store)

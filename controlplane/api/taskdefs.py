@@ -11,7 +11,7 @@ from controlplane.api.paging import page
 from controlplane.errors import invalid, not_found
 from controlplane.state import Record
 from controlplane.store.base import Conflict
-from shoal.taskdef import parse_task_definition, parse_task_definition_ref
+from shoal.taskdef.document import parse_task_definition, parse_task_definition_ref
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 
@@ -19,13 +19,7 @@ _REGISTER_ATTEMPTS = 20
 
 
 def register(ctx: ApiContext, req: op.RegisterTaskDefinitionRequest) -> op.TaskDefinitionResponse:
-    td, warnings = parse_task_definition(
-        req.json,
-        allow_privileged=ctx.policy.allow_privileged,
-        allow_host_network=ctx.policy.allow_host_network,
-        allow_host_volumes=ctx.policy.allow_host_volumes,
-        allow_capabilities=ctx.policy.allow_capabilities,
-    )
+    td, warnings = parse_task_definition(req.json, ctx.policy)
     td.warnings[:] = warnings
     td.status = "ACTIVE"
     td.registered_at = time.time()

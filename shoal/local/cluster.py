@@ -44,6 +44,7 @@ from shoal.local.prometheus import PrometheusProcess, available, render_config
 from shoal.netutil import free_port
 from shoal.security import pki
 from shoal.security.channels import ClientTLS, client_channel
+from shoal.taskdef.policy import policy_argv
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
 
@@ -643,6 +644,8 @@ class LocalCluster:
             "--log-level", self.log_level,
             *attributes,
             *launch_args,
+            # The control plane's --allow-* flags: each node enforces the cluster's policy too.
+            *policy_argv(self.extra_controlplane_args),
             *self.extra_agent_args,
         ]
         agent.proc = procs.spawn(argv, agent.log_path, env={**_child_env(), **self.security_env()})

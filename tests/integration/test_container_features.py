@@ -69,8 +69,10 @@ def execute(c, command: str) -> str:
 
 
 @pytest.fixture
-def cluster(make_cluster, busybox_image, docker_client) -> Iterator:
-    c = make_cluster(agents=1, zones=["a"], extra_controlplane_args=["--allow-host-volumes"],
+def cluster(make_cluster, busybox_image, docker_client, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    # Host volumes only under this run's temporary directory (test_host_volume_bind_mount's).
+    allowed = str(tmp_path_factory.getbasetemp())
+    c = make_cluster(agents=1, zones=["a"], extra_controlplane_args=["--allow-host-volumes", allowed],
                      extra_agent_args=["--max-restart-attempt-period", "2", "--start-timeout", "60"])
     try:
         yield c

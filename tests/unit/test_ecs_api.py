@@ -14,13 +14,14 @@ from botocore.exceptions import ClientError
 from google.protobuf import json_format
 
 from controlplane.api import accesskeys
-from controlplane.api.context import ApiContext, Policy
+from controlplane.api.context import ApiContext
 from controlplane.ecs.errors import to_ecs_error
 from controlplane.ecs.server import EcsGateway, serve
 from controlplane.errors import ApiError, not_found
 from controlplane.store.base import StoreError
 from controlplane.store.memory import MemoryStore
 from shoal.netutil import free_port
+from shoal.taskdef.policy import HostPolicy
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.validation import ValidationError
 from tests.ecs_model import check_output, validate_every_response
@@ -63,7 +64,8 @@ RICH = {
 def gateway() -> Iterator[tuple[ApiContext, EcsGateway]]:
     store = MemoryStore()
     # Everything allowed, so that every task definition member can be registered and echoed.
-    ctx = ApiContext(store, policy=Policy(True, True, True, True))
+    ctx = ApiContext(store, policy=HostPolicy(privileged=True, host_network=True, capabilities=True, ulimits=True,
+                                                 host_volume_prefixes=("/srv",)))
     ctx.ensure_default_cluster()
     gw = serve("127.0.0.1", free_port(), ctx)
     try:

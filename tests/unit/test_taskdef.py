@@ -14,24 +14,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shoal.taskdef import (
-    CONTAINER_FIELDS,
-    CONTAINER_UNSUPPORTED,
-    TASK_FIELDS,
-    parse_task_definition,
-    parse_task_definition_ref,
-    task_cpu,
-    task_memory,
-)
+from shoal.taskdef.document import parse_task_definition, parse_task_definition_ref
+from shoal.taskdef.fields import CONTAINER_FIELDS, CONTAINER_UNSUPPORTED, TASK_FIELDS
+from shoal.taskdef.policy import HostPolicy
+from shoal.taskdef.values import task_cpu, task_memory
 from shoal.validation import MAX_TASKDEF_BYTES, ValidationError
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "taskdefs"
-ALLOW_ALL = {
-    "allow_privileged": True,
-    "allow_host_network": True,
-    "allow_host_volumes": True,
-    "allow_capabilities": True,
-}
+ALLOW_ALL = HostPolicy(
+    privileged=True, host_network=True, capabilities=True, ulimits=True, host_volume_prefixes=("/srv", "/data")
+)
 
 
 def base() -> dict[str, Any]:
@@ -44,13 +36,13 @@ def base() -> dict[str, Any]:
     }
 
 
-def parse(doc: Any, **flags: bool):
-    return parse_task_definition(json.dumps(doc), **flags)
+def parse(doc: Any, **policy: Any):
+    return parse_task_definition(json.dumps(doc), HostPolicy(**policy))
 
 
-def refused(doc: Any, **flags: bool) -> ValidationError:
+def refused(doc: Any, **policy: Any) -> ValidationError:
     with pytest.raises(ValidationError) as info:
-        parse(doc, **flags)
+        parse(doc, **policy)
     return info.value
 
 
@@ -116,7 +108,7 @@ def test_full_container_maps_to_proto() -> None:
     )
     c1(doc)["dependsOn"] = [{"containerName": "app", "condition": "HEALTHY"}]
     c1(doc)["volumesFrom"] = [{"sourceContainer": "app"}]
-    td, warnings = parse(doc)
+    td, warnings = parse(doc, shared_volumes=frozenset({"data"}))
     assert warnings == []
     app = td.container_definitions[0]
     assert [(p.container_port, p.host_port, p.protocol) for p in app.port_mappings] == [
@@ -272,16 +264,14 @@ RULES: list[tuple[str, Callable[[dict[str, Any]], Any], dict[str, bool], str, st
      "containerDefinitions[1].portMappings[0].hostPort", "already mapped by containerDefinitions[0].portMappings[0]"),
     ("host mode port mismatch", lambda d: (d.update(networkMode="host"),
                                            c0(d).update(portMappings=[{"containerPort": 80, "hostPort": 81}])),
-     {"allow_host_network": True}, "containerDefinitions[0].portMappings[0].hostPort", "must equal containerPort"),
+     {"host_network": True}, "containerDefinitions[0].portMappings[0].hostPort", "must equal containerPort"),
     ("host mode duplicate", lambda d: (d.update(networkMode="host"), c0(d).update(portMappings=[{"containerPort": 80}]),
                                        c1(d).update(portMappings=[{"containerPort": 80}])),
-     {"allow_host_network": True}, "containerDefinitions[1].portMappings[0].hostPort", "already mapped"),
+     {"host_network": True}, "containerDefinitions[1].portMappings[0].hostPort", "already mapped"),
     ("none mode ports", lambda d: (d.update(networkMode="none"), c0(d).update(portMappings=[{"containerPort": 80}])),
      {}, "containerDefinitions[0].portMappings", "none allows no port mappings"),
     ("network mode foo", lambda d: d.update(networkMode="foo"), {}, "networkMode", "must be one of bridge, host, none"),
     ("network mode type", lambda d: d.update(networkMode=["host"]), {}, "networkMode", "must be a string"),
-    ("host network refused", lambda d: d.update(networkMode="host"), {}, "networkMode",
-     "not allowed on this cluster"),
     ("env name", lambda d: c0(d).update(environment=[{"name": "1BAD", "value": "x"}]), {},
      "containerDefinitions[0].environment[0].name", "letters, digits and underscores"),
     ("env value number", lambda d: c0(d).update(environment=[{"name": "PORT", "value": 8080}]), {},
@@ -342,16 +332,10 @@ RULES: list[tuple[str, Callable[[dict[str, Any]], Any], dict[str, bool], str, st
     ("no essential", lambda d: c0(d).update(essential=False), {}, "containerDefinitions", "at least one container"),
     ("essential string", lambda d: c0(d).update(essential="true"), {}, "containerDefinitions[0].essential",
      "true or false"),
-    ("privileged", lambda d: c0(d).update(privileged=True), {}, "containerDefinitions[0].privileged",
-     "not allowed on this cluster"),
-    ("capabilities add", lambda d: c0(d).update(linuxParameters={"capabilities": {"add": ["NET_ADMIN"]}}), {},
-     "containerDefinitions[0].linuxParameters.capabilities.add", "not allowed on this cluster"),
     ("capability unknown", lambda d: c0(d).update(linuxParameters={"capabilities": {"drop": ["FLY"]}}), {},
      "containerDefinitions[0].linuxParameters.capabilities.drop[0]", "unknown Linux capability"),
-    ("host volume", lambda d: d.update(volumes=[{"name": "root", "host": {"sourcePath": "/"}}]), {},
-     "volumes[0].host.sourcePath", "not allowed on this cluster"),
     ("host volume relative", lambda d: d.update(volumes=[{"name": "root", "host": {"sourcePath": "etc"}}]),
-     {"allow_host_volumes": True}, "volumes[0].host.sourcePath", "absolute path"),
+     {"host_volume_prefixes": ("/srv",)}, "volumes[0].host.sourcePath", "absolute path"),
     ("volume duplicate", lambda d: d.update(volumes=[{"name": "v"}, {"name": "v"}]), {}, "volumes[1].name",
      "duplicate"),
     ("volume scope", lambda d: d.update(volumes=[{"name": "v", "dockerVolumeConfiguration": {"scope": "global"}}]),
@@ -380,28 +364,14 @@ RULES: list[tuple[str, Callable[[dict[str, Any]], Any], dict[str, bool], str, st
 # fmt: on
 
 
-@pytest.mark.parametrize(("mutate", "flags", "field", "fragment"), [r[1:] for r in RULES], ids=[r[0] for r in RULES])
+@pytest.mark.parametrize(("mutate", "policy", "field", "fragment"), [r[1:] for r in RULES], ids=[r[0] for r in RULES])
 def test_rule_names_field(
-    mutate: Callable[[dict[str, Any]], Any], flags: dict[str, bool], field: str, fragment: str
+    mutate: Callable[[dict[str, Any]], Any], policy: dict[str, Any], field: str, fragment: str
 ) -> None:
-    err = refused(with_(mutate), **flags)
+    err = refused(with_(mutate), **policy)
     assert err.field == field, str(err)
     assert fragment in err.message, str(err)
     assert str(err) == f"{field}: {err.message}"
-
-
-@pytest.mark.parametrize(
-    ("mutate", "flag"),
-    [
-        (lambda d: c0(d).update(privileged=True), "allow_privileged"),
-        (lambda d: c0(d).update(linuxParameters={"capabilities": {"add": ["NET_ADMIN"]}}), "allow_capabilities"),
-        (lambda d: d.update(volumes=[{"name": "root", "host": {"sourcePath": "/"}}]), "allow_host_volumes"),
-        (lambda d: d.update(networkMode="host"), "allow_host_network"),
-    ],
-)
-def test_allow_flags_let_host_access_through(mutate: Callable[[dict[str, Any]], Any], flag: str) -> None:
-    td, _ = parse(with_(mutate), **{flag: True})
-    assert td.family == "web"
 
 
 def test_empty_host_volume_needs_no_flag() -> None:
@@ -411,7 +381,7 @@ def test_empty_host_volume_needs_no_flag() -> None:
 
 def test_host_network_port_becomes_host_port() -> None:
     doc = with_(lambda d: (d.update(networkMode="host"), c0(d).update(portMappings=[{"containerPort": 9100}])))
-    td, _ = parse(doc, allow_host_network=True)
+    td, _ = parse(doc, host_network=True)
     assert td.network_mode == "host"
     assert td.container_definitions[0].port_mappings[0].host_port == 9100
 
@@ -592,10 +562,12 @@ def test_host_network_sample_needs_the_cluster_to_allow_it() -> None:
         parse_task_definition(sample("ec2-host-network.json"))
     assert info.value.field == "networkMode"
     with pytest.raises(ValidationError) as info:
-        parse_task_definition(sample("ec2-host-network.json"), allow_host_network=True)
+        parse_task_definition(sample("ec2-host-network.json"), HostPolicy(host_network=True))
     assert info.value.field == "volumes[0].host.sourcePath"
-    td, _ = parse_task_definition(sample("ec2-host-network.json"), allow_host_network=True, allow_host_volumes=True)
-    assert td.volumes[0].host.source_path == "/"
+    # Its volume is the node's root: refused whatever prefixes are allowed.
+    with pytest.raises(ValidationError) as info:
+        parse_task_definition(sample("ec2-host-network.json"), ALLOW_ALL)
+    assert info.value.field == "volumes[0].host.sourcePath" and "never mountable" in info.value.message
 
 
 # --- the document itself ------------------------------------------------------------------------
@@ -759,7 +731,7 @@ SAMPLE_PATHS = [(i, path) for i, doc in enumerate(SAMPLE_DOCS) for path in _path
 
 def _only_validation_errors(text: Any) -> None:
     try:
-        td, warnings = parse_task_definition(text, **ALLOW_ALL)
+        td, warnings = parse_task_definition(text, ALLOW_ALL)
     except ValidationError as exc:
         assert exc.field and str(exc) == f"{exc.field}: {exc.message}"
         return

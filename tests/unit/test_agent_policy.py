@@ -1,0 +1,74 @@
+"""The agent enforces its own node's policy on every assignment, whatever the control plane
+(or whoever wrote etcd) let through: a refused task creates nothing and is reported STOPPED
+with a reason naming the field and the flag. Against the in-memory runtime."""
+
+from __future__ import annotations
+
+from agent import main as agent_main
+from agent.agent import Agent, AgentConfig
+from agent.fakegateway import assignment
+from agent.hollow import HollowRuntime
+from shoal.taskdef.policy import HostPolicy
+from shoal.v1 import agent_pb2
+from shoal.v1 import resources_pb2 as r
+
+
+def host_net_admin(task_id: str) -> r.TaskAssignment:
+    """What a local user wrote straight into etcd: host networking plus NET_ADMIN."""
+    return assignment(task_id, [r.ContainerDefinition(
+        name="main", image="img",
+        linux_parameters=r.LinuxParameters(capabilities=r.KernelCapabilities(add=["NET_ADMIN"])))],
+        network_mode="host")
+
+
+def run(policy: HostPolicy, *tasks: r.TaskAssignment) -> tuple[HollowRuntime, dict[str, agent_pb2.TaskStateChange]]:
+    rt = HollowRuntime()
+    agent = Agent(AgentConfig(node_id="n1", policy=policy), rt)
+    reports: list[agent_pb2.TaskStateChange] = []
+    agent.listeners.append(reports.append)
+    agent.apply_assignments(agent_pb2.Assignments(revision=1, tasks=list(tasks)))
+    agent.run_cycle()
+    return rt, {x.task_id: x for x in reports}
+
+
+def test_assignment_bypassing_the_control_plane_is_refused_by_the_node() -> None:
+    rt, final = run(HostPolicy(), host_net_admin("t1"))
+    assert rt.creates == []
+    report = final["t1"]
+    assert report.last_status == "STOPPED" and report.stop_code == "TaskFailedToStart"
+    assert report.stopped_reason == ("CannotStartContainerError: refused by this node's policy: "
+                                     "networkMode: host networking needs --allow-host-network")
+    assert [c.last_status for c in report.containers] == ["STOPPED"]
+
+
+def test_each_flag_is_checked_on_its_own() -> None:
+    rt, final = run(HostPolicy(host_network=True), host_net_admin("t1"))
+    assert rt.creates == []
+    assert "linuxParameters.capabilities.add: adding kernel capabilities needs --allow-capabilities" in (
+        final["t1"].stopped_reason)
+
+
+def test_node_policy_that_allows_it_runs_it() -> None:
+    rt, final = run(HostPolicy(host_network=True, capabilities=True), host_net_admin("t1"))
+    assert final["t1"].last_status == "RUNNING" and len(rt.creates) == 1
+
+
+def test_another_tasks_volume_is_refused_and_a_refused_task_does_not_stop_others() -> None:
+    thief = assignment("t2", [r.ContainerDefinition(
+        name="main", image="img", mount_points=[r.MountPoint(source_volume="loot", container_path="/loot")])])
+    thief.task_definition.volumes.add(name="shoal-t1-data", docker_volume_configuration=r.DockerVolumeConfiguration(
+        scope="shared", autoprovision=False))
+    thief.task_definition.volumes.add(name="loot", host=r.HostVolumeProperties(source_path="/"))
+    rt, final = run(HostPolicy(shared_volumes=frozenset({"shoal-t1-data"}), host_volume_prefixes=("/srv",)),
+                    thief, assignment("t3"))
+    assert final["t2"].stopped_reason.endswith(
+        "volumes[0].name: names starting with 'shoal-' are Shoal's own task volumes")
+    assert final["t3"].last_status == "RUNNING" and len(rt.creates) == 1
+
+
+def test_agent_flags_are_the_control_planes(tmp_path) -> None:
+    args = agent_main.parser().parse_args(["--allow-host-network", "--allow-host-volumes", "/srv",
+                                           "--state-dir", str(tmp_path)])
+    got = agent_main.node_policy(args)
+    assert got.host_network and not got.capabilities and got.host_volume_prefixes == ("/srv",)
+    assert str(tmp_path) in got.forbidden
