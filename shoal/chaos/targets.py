@@ -16,8 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from shoal.local import cluster as localcluster
-from shoal.local import procs
+from shoal.local import procs, statefiles
 from shoal.local.cluster import ClusterError, LocalCluster
 
 
@@ -105,12 +104,12 @@ class Target(abc.ABC):
 class RecordedTarget(Target):
     def __init__(self, state_dir: Path | str) -> None:
         self.state_dir = Path(state_dir).expanduser().resolve()
-        self.records = {r.name: r for r in localcluster.recorded(self.state_dir)}
+        self.records = {r.name: r for r in statefiles.recorded(self.state_dir)}
         if not self.records:
             raise ClusterError(f"no cluster recorded in {self.state_dir} (no pids.json): "
                                "point --state-dir at a `shoal up`/`shoal lab up` state dir")
         try:
-            self.config = json.loads(localcluster.config_path(self.state_dir).read_text())
+            self.config = json.loads(statefiles.config_path(self.state_dir).read_text())
         except (OSError, ValueError):
             self.config = {}
         self._launches: dict[str, dict] = {}
@@ -177,7 +176,7 @@ class RecordedTarget(Target):
         return self._launches.get(name)
 
     def _update_record(self, name: str, pid: int) -> None:
-        path = localcluster.pids_path(self.state_dir)
+        path = statefiles.pids_path(self.state_dir)
         data = json.loads(path.read_text())
         fresh = procs.ProcRecord.of(self.records[name].role, name, pid, self.records[name].log)
         data["processes"] = [fresh.to_json() if p.get("name") == name else p for p in data.get("processes", [])]
@@ -211,7 +210,7 @@ class RecordedTarget(Target):
     def etcd_url(self) -> str:
         url = self.config.get("etcd")
         if not url:
-            raise ClusterError(f"no etcd URL in {localcluster.config_path(self.state_dir)}")
+            raise ClusterError(f"no etcd URL in {statefiles.config_path(self.state_dir)}")
         return str(url)
 
     def docker_host(self, name: str) -> str | None:

@@ -15,8 +15,9 @@ import grpc
 from shoal.cli.client import state_dir as default_state_dir
 from shoal.cli.errors import CliError
 from shoal.local import cluster as localcluster
-from shoal.local import procs
+from shoal.local import procs, statefiles, teardown
 from shoal.local.cluster import CLUSTER, ClusterError, LocalCluster
+from shoal.local.ports import port_free
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 
@@ -81,7 +82,7 @@ def up(a) -> int:
         if port is not None and not 0 <= port < 65536:
             raise CliError(f"{flag}: must be 0-65535, got {port}")
         wanted = port and not (flag == "--prometheus-port" and a.no_prometheus)
-        if wanted and not localcluster.port_free(port):
+        if wanted and not port_free(port):
             raise CliError(f"{flag}: port {port} is already in use on 127.0.0.1 (is a cluster already up? "
                            f"`shoal status`); choose another, or 0 for any free port")
     if shutil.which("etcd") is None:
@@ -270,11 +271,11 @@ def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], deta
 
 def down(a) -> int:
     state = _state_dir(a)
-    if not localcluster.pids_path(state).exists():
+    if not statefiles.pids_path(state).exists():
         print(f"no local cluster recorded in {state}: nothing to stop")
     else:
         try:
-            for line in localcluster.stop_recorded(state):
+            for line in teardown.stop_recorded(state):
                 print(line)
         except ClusterError as exc:
             raise CliError(str(exc)) from None
@@ -295,7 +296,7 @@ def _purge(state: Path) -> None:
 def status(a) -> int:
     state = _state_dir(a)
     try:
-        records = localcluster.recorded(state)
+        records = statefiles.recorded(state)
     except ClusterError as exc:
         raise CliError(str(exc)) from None
     if not records:
@@ -303,7 +304,7 @@ def status(a) -> int:
         return 1
     for rec in records:
         print(f"  {rec.name:<14} pid {rec.pid:<8} {'running' if rec.alive() else 'NOT RUNNING'}")
-    config = localcluster.config_path(state)
+    config = statefiles.config_path(state)
     if config.exists():
         print(config.read_text().strip())
     return 0 if all(rec.alive() for rec in records) else 1

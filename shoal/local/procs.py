@@ -15,11 +15,14 @@ from pathlib import Path
 
 import psutil
 
+import shoal
 from shoal import logs
 
 log = logging.getLogger(__name__)
 
 LOG_TAIL_LINES = 30
+# The daemons run from the same source tree as this module, installed or not.
+_SOURCE_ROOT = Path(shoal.__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,15 @@ class ProcRecord:
 
     def alive(self) -> bool:
         return self.process() is not None
+
+
+def child_env() -> dict[str, str]:
+    """This process's environment, with the source tree first on PYTHONPATH and Python's
+    output unbuffered (logs reach the file as they happen, not when a buffer fills)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

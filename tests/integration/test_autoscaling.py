@@ -29,7 +29,8 @@ import pytest
 
 from autoscaler.providers import ProviderContext
 from autoscaler.providers import local as local_provider
-from shoal.local.cluster import LocalCluster, remove_node_containers
+from shoal.local.cluster import LocalCluster
+from shoal.local.teardown import remove_node_containers
 from shoal.netutil import free_port
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import scaling_pb2 as sc
