@@ -8,8 +8,8 @@ Layout of ``state_dir``::
 
     etcd/                   etcd's data
     agents/agent-N/         each agent's state dir (its node.json identity, tls/ certificate)
-    pki/                    master key (0600), admin identity, local join token; etcd stays
-                            plaintext on loopback: only this machine's processes reach it
+    pki/                    master key (0600), admin identity, local join token
+    pki/etcd/               etcd's own CA, its server and client certificates (etcdcerts)
     prometheus/             prometheus.yml and its TSDB
     logs/*.log              one log per process
     pids.json               every process started, so `shoal down` (another process) can
@@ -105,7 +105,8 @@ class LocalCluster:
             raise ValueError("zones must name at least one zone")
         self.state_dir = Path(state_dir).resolve()
         self.logs_dir = self.state_dir / "logs"
-        self.etcd_set = LocalEtcd(self.state_dir / "etcd", self.logs_dir, etcd_members, etcd_client_port)
+        self.etcd_set = LocalEtcd(self.state_dir / "etcd", self.logs_dir, self.pki_dir / "etcd", etcd_members,
+                                  etcd_client_port)
         self.cp = Replicas(replicas)
         self.api_port = api_port
         self.metrics_port = metrics_port
@@ -187,8 +188,13 @@ class LocalCluster:
         return self.etcd_set.url
 
     def etcd_store(self, timeout: float = 10, members: list[int] | None = None) -> EtcdStore:
-        """A store on this cluster's etcd (or on ``members`` only); the caller closes it."""
-        return EtcdStore(self.etcd_set.urls_of(members) if members else self.etcd_url or "", timeout=timeout)
+        """A store on this cluster's etcd (or on ``members`` only), with the client
+        certificate etcd requires; the caller closes it."""
+        return self.etcd_set.store(timeout, members)
+
+    def etcd_flags(self) -> list[str]:
+        """``--etcd URL`` and the client certificate flags: what a daemon takes to reach etcd."""
+        return ["--etcd", self.etcd_url or "", *self.etcd_set.client_flags()]
 
     @property
     def replicas(self) -> dict[int, subprocess.Popen[bytes]]:
@@ -394,7 +400,8 @@ class LocalCluster:
 
     def _etcd_args_of(self, i: int) -> list[str]:
         members = self.replica_etcd.get(i)
-        return ["--etcd", self.etcd_set.urls_of(members) if members else self.etcd_url or ""]
+        return ["--etcd", self.etcd_set.urls_of(members) if members else self.etcd_url or "",
+                *self.etcd_set.client_flags()]
 
     def _wait_serving(self, i: int, timeout: float) -> None:
         channel = self._open_channel(f"{self.host}:{self.cp.ports_of(i, self._replica_settings())[0]}")
@@ -572,7 +579,8 @@ class LocalCluster:
 
     def _start_autoscaler(self) -> None:
         assert self.prometheus is not None and self.etcd is not None
-        args = localup.argv(self.endpoint, self.prometheus.url, self.etcd.client_url, self.state_dir, self.log_level)
+        args = [*localup.argv(self.endpoint, self.prometheus.url, self.etcd.client_url, self.state_dir,
+                              self.log_level), *self.etcd_set.client_flags()]
         self.autoscaler = localup.spawn(args, self.logs_dir / "autoscaler.log",
                                         {**procs.child_env(), **self.security_env()})
         self._record()
@@ -589,6 +597,7 @@ class LocalCluster:
             "sd": self.sd_url,
             "prometheus": self.prometheus_url,
             "etcd": self.etcd_url,
+            **self.etcd_set.config_entries(),
             "ecs": f"http://{HOST}:{self.ecs_port}" if self.ecs_port is not None else None,
             "cluster": CLUSTER,
             "state_dir": str(self.state_dir),

@@ -22,7 +22,8 @@ def config_path(state_dir: Path | str) -> Path:
     - ``metrics``: the control plane's Prometheus metrics URL (``http://H:P/metrics``)
     - ``sd``: its Prometheus HTTP service discovery URL (``http://H:P/sd``)
     - ``prometheus``: Prometheus' base URL, or null when it is not running
-    - ``etcd``: etcd's client URL
+    - ``etcd``: etcd's client URL (https)
+    - ``etcd_ca``, ``etcd_cert``, ``etcd_key``: what a client of that etcd presents
     - ``cluster``: the cluster the agents joined ("default")
     - ``state_dir``: the absolute state dir
     - ``ca``, ``cert``, ``key``: the cluster CA bundle and the admin identity the CLI

@@ -18,6 +18,7 @@ from shoal.netutil import free_port
 from shoal.security.channels import ClientTLS, client_channel
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
+from tests.etcd_door import REFUSED, range_read
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -75,8 +76,14 @@ def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, dock
             "agent", "agent", "agent", "autoscaler", "controlplane", "etcd", "prometheus"]
         assert all(r.alive() for r in records)
 
-        # Security is on by default: the CLI's admin identity is in config.json.
+        # Security is on by default: the CLI's admin identity is in config.json, and etcd
+        # answers only its own client certificate.
         assert {"ca", "cert", "key"} <= set(config), config
+        assert config["etcd"].startswith("https://")
+        assert range_read(config["etcd"], config["etcd_ca"], (config["etcd_cert"], config["etcd_key"]))["kvs"]
+        for scheme, ca in (("http", None), ("https", config["etcd_ca"])):
+            with pytest.raises(REFUSED):
+                range_read(config["etcd"], ca, scheme=scheme)
         with client_channel(config["endpoint"], ClientTLS.from_env(config, env={})) as channel:
             stub = operator_pb2_grpc.OperatorStub(channel)
             tasks = wait_for(lambda: t if len(t := web_tasks(stub)) == 3 else None, 60, "3 web tasks RUNNING")
