@@ -124,19 +124,18 @@ def kill_popen(proc: subprocess.Popen[bytes]) -> None:
 
 
 def stop_record(record: ProcRecord, timeout: float = 10) -> str:
-    """Like ``stop_popen`` for a process we did not start (so cannot reap)."""
-    proc = record.process()
-    if proc is None:
+    """Like ``stop_popen`` for a process we did not start (so cannot reap): it has stopped
+    once gone or a zombie (under a parent that does not reap, such as a PID 1 that is not
+    an init, an exited process stays a zombie)."""
+    if record.process() is None:
         return f"{record.name} was not running"
     _signal_group(record.pid, signal.SIGTERM)
     _signal_group(record.pid, signal.SIGCONT)
-    _, alive = psutil.wait_procs([proc], timeout=timeout)
-    if not alive:
+    if wait_until(lambda: not record.alive(), timeout):
         return f"{record.name} stopped"
     log.warning("process ignored SIGTERM; killing it", extra=logs.kv(name=record.name, pid=record.pid))
     _signal_group(record.pid, signal.SIGKILL)
-    _, alive = psutil.wait_procs([proc], timeout=10)
-    if alive:
+    if not wait_until(lambda: not record.alive(), 10):
         return f"{record.name} (pid {record.pid}) survived SIGKILL"
     return f"{record.name} killed after ignoring SIGTERM for {timeout}s"
 
