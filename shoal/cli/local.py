@@ -223,6 +223,16 @@ def _call(method, request, ok_if_exists: bool = False):
         raise CliError(f"{type(request).__name__.removesuffix('Request')}: {exc.details()}") from None
 
 
+def fetch_command(url: str) -> str:
+    """A command that prints the page at ``url`` with what this machine has: curl or wget
+    when installed (a minimal Debian has neither), else the python3 Shoal runs on."""
+    if shutil.which("curl"):
+        return f"curl {url}"
+    if shutil.which("wget"):
+        return f"wget -qO- {url}"
+    return f"python3 -c 'import urllib.request; print(urllib.request.urlopen(\"{url}\").read().decode())'"
+
+
 def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], detached: bool, sample: bool) -> None:
     nodes = ", ".join(f"{a.name} ({a.zone})" for a in cluster.agents.values())
     lines = [
@@ -249,7 +259,7 @@ def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], deta
         env.append(f"export SHOAL_STATE_DIR={state}")
     lines += ["", "next, try:", *[f"  {e}" for e in env]]
     if urls:
-        lines.append(f"  curl {urls[0]}")
+        lines.append(f"  {fetch_command(urls[0])}")
     lines += [
         "  shoal node list",
         "  shoal service list",
@@ -260,7 +270,7 @@ def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], deta
     else:
         lines.append(f"  shoal taskdef register {SAMPLE_TASKDEF}")
     if cluster.prometheus_url:
-        lines.append(f"  open {cluster.prometheus_url}/targets")
+        lines.append(f"  # in a browser: {cluster.prometheus_url}/targets")
     if detached:
         down = "shoal down" + ("" if not env else f" --state-dir {state}")
         lines.append(f"  {down}    # stops everything")
