@@ -117,7 +117,7 @@ class Agent:
             revision = self.revision
         self.apply_assignments(agent_pb2.Assignments(revision=revision))
         deadline = time.monotonic() + timeout
-        while (left := self.running_containers()) and time.monotonic() < deadline:
+        while (left := self.running_containers()) and time.monotonic() < deadline and not self._stopped.is_set():
             self._stopped.wait(0.2)
         if left:
             return f"deregistered: {left} containers still running after {timeout:g}s"
@@ -245,10 +245,20 @@ class Agent:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self) -> None:
-        """Stops the agent's loops; the containers keep running."""
+    def interrupt(self) -> None:
+        """Safe from a signal handler: every loop and wait of the agent ends at its next check."""
         self._stopped.set()
         self._wake.set()
+
+    def operations_in_flight(self) -> int:
+        with self._lock:
+            return len(self._inflight)
+
+    def stop(self) -> None:
+        """Stops the agent's loops; the containers keep running. Operations under way (a
+        `docker stop` may take a container's whole stop timeout) are not waited for: dockerd
+        finishes them, and a restarted agent adopts what it finds."""
+        self.interrupt()
         if self._cancel_watch:
             self._cancel_watch()
         for t in self._threads:

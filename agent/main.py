@@ -194,6 +194,7 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
         log.info("stopping on signal; containers keep running", extra=shoal.logs.kv(signal=signum))
         stop.set()
         client._stopped.set()
+        agent.interrupt()
 
     client.on_deregistered = stop.set
     signal.signal(signal.SIGTERM, on_signal)
@@ -226,7 +227,11 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
     client.stop()
     if client.deregistered.is_set():
         log.error(agent.release_all(timeout=60), extra=shoal.logs.kv(node=agent.node_id))
+    left = agent.operations_in_flight()
     agent.stop()
+    if left:
+        log.info("stopped; left the container operations under way to dockerd",
+                 extra=shoal.logs.kv(node=agent.node_id, operations=left))
     metrics.close()
     runtime.close()
     return EXIT_DEREGISTERED if client.deregistered.is_set() else 0

@@ -24,7 +24,7 @@ def argv(endpoint: str, prometheus_url: str, etcd_url: str, state_dir: Path, log
 def stop_nodes(state_dir: Path, remove_containers: bool = True) -> list[str]:
     """Stops the local capacity-provider nodes under ``state_dir`` and removes their
     containers. Call once the autoscaler has exited (it would otherwise replace them)."""
-    from shoal.local.cluster import remove_node_containers
+    from shoal.local.teardown import remove_node_containers
 
     root = Path(state_dir) / STATE
     if not root.is_dir():

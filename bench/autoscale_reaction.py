@@ -102,7 +102,7 @@ def main() -> int:
     try:
         auto = subprocess.Popen(
             [sys.executable, "-m", "autoscaler", "--endpoint", cluster.endpoint, "--prometheus",
-             cluster.prometheus_url, "--etcd", cluster.etcd_url, "--interval", str(args.interval),
+             cluster.prometheus_url, *cluster.etcd_flags(), "--interval", str(args.interval),
              "--rate-window", args.rate_window, "--state-dir", str(base / "autoscaler"),
              "--metrics-listen", f"127.0.0.1:{free_port()}", "--lease-ttl", str(max(6.0, args.interval * 2))],
             cwd=ROOT, stdout=open(base / "autoscaler.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115

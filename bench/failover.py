@@ -122,7 +122,7 @@ def main() -> int:
     print(f"starting 3 agents, 2 replicas, 3 etcd members (TTL {args.ttl:g}s) in {state}", flush=True)
     cluster.start(timeout=180)
     api = cluster.failover_operator()
-    store = EtcdStore(cluster.etcd_url or "", timeout=5)
+    store = cluster.etcd_store(timeout=5)
     try:
         api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(TASKDEF)))
         api.CreateService(op.CreateServiceRequest(

@@ -26,7 +26,12 @@ as_root() { "${SUDO[@]}" "$@"; }
 # start two dockerds.
 lock=/run/lock/shoal-bootstrap.lock
 [ -d /run/lock ] || lock=/tmp/shoal-bootstrap.lock
-exec 9>>"$lock" 2>/dev/null || exec 9>>"/tmp/shoal-bootstrap-$(id -u).lock"
+# The braces keep 2>/dev/null to this one attempt: on a bare `exec` it would silence the
+# rest of the script (every apt, pip and die message).
+if ! { exec 9>>"$lock"; } 2>/dev/null; then
+  lock="/tmp/shoal-bootstrap-$(id -u).lock"
+  exec 9>>"$lock"
+fi
 if command -v flock >/dev/null 2>&1; then
   flock -w 600 9 || die "another bootstrap holds $lock for over 10 minutes"
 fi

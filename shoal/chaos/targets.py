@@ -16,8 +16,8 @@ from pathlib import Path
 
 import psutil
 
-from shoal.local import cluster as localcluster
-from shoal.local import procs
+from controlplane.store.etcd import EtcdStore
+from shoal.local import procs, statefiles
 from shoal.local.cluster import ClusterError, LocalCluster
 
 
@@ -55,7 +55,8 @@ class Target(abc.ABC):
     def start_replica(self, name: str) -> int: ...
 
     @abc.abstractmethod
-    def etcd_url(self) -> str: ...
+    def etcd_store(self) -> EtcdStore:
+        """A store on the cluster's etcd, with its client certificate; the caller closes it."""
 
     @abc.abstractmethod
     def docker_host(self, name: str) -> str | None:
@@ -90,13 +91,12 @@ class Target(abc.ABC):
         """The replica name in the controllers' leader key, or None."""
         from controlplane import keys
         from controlplane.store.base import StoreError
-        from controlplane.store.etcd import EtcdStore
 
-        store = EtcdStore(self.etcd_url(), timeout=5)
+        store = self.etcd_store()
         try:
             kv = store.get(keys.leader("controllers"))
         except StoreError as exc:
-            raise ClusterError(f"cannot read the leader from etcd at {self.etcd_url()}: {exc}") from exc
+            raise ClusterError(f"cannot read the leader from etcd at {store.current_endpoint}: {exc}") from exc
         finally:
             store.close()
         return kv.value.decode(errors="replace") if kv is not None else None
@@ -105,12 +105,12 @@ class Target(abc.ABC):
 class RecordedTarget(Target):
     def __init__(self, state_dir: Path | str) -> None:
         self.state_dir = Path(state_dir).expanduser().resolve()
-        self.records = {r.name: r for r in localcluster.recorded(self.state_dir)}
+        self.records = {r.name: r for r in statefiles.recorded(self.state_dir)}
         if not self.records:
             raise ClusterError(f"no cluster recorded in {self.state_dir} (no pids.json): "
                                "point --state-dir at a `shoal up`/`shoal lab up` state dir")
         try:
-            self.config = json.loads(localcluster.config_path(self.state_dir).read_text())
+            self.config = json.loads(statefiles.config_path(self.state_dir).read_text())
         except (OSError, ValueError):
             self.config = {}
         self._launches: dict[str, dict] = {}
@@ -177,7 +177,7 @@ class RecordedTarget(Target):
         return self._launches.get(name)
 
     def _update_record(self, name: str, pid: int) -> None:
-        path = localcluster.pids_path(self.state_dir)
+        path = statefiles.pids_path(self.state_dir)
         data = json.loads(path.read_text())
         fresh = procs.ProcRecord.of(self.records[name].role, name, pid, self.records[name].log)
         data["processes"] = [fresh.to_json() if p.get("name") == name else p for p in data.get("processes", [])]
@@ -208,11 +208,12 @@ class RecordedTarget(Target):
     def kill_replica(self, name: str) -> int:
         return self.signal_agent(name, signal.SIGKILL)
 
-    def etcd_url(self) -> str:
+    def etcd_store(self) -> EtcdStore:
         url = self.config.get("etcd")
         if not url:
-            raise ClusterError(f"no etcd URL in {localcluster.config_path(self.state_dir)}")
-        return str(url)
+            raise ClusterError(f"no etcd URL in {statefiles.config_path(self.state_dir)}")
+        tls = [self.config.get(k) for k in ("etcd_ca", "etcd_cert", "etcd_key")]
+        return EtcdStore(str(url), timeout=5, ca_cert=tls[0], cert_cert=tls[1], cert_key=tls[2])
 
     def docker_host(self, name: str) -> str | None:
         with contextlib.suppress(ClusterError):
@@ -282,8 +283,8 @@ class LiveTarget(Target):
         self.cluster.start_replica(i)
         return self.cluster.replicas[i].pid
 
-    def etcd_url(self) -> str:
-        return self.cluster.etcd_url or ""
+    def etcd_store(self) -> EtcdStore:
+        return self.cluster.etcd_store(timeout=5)
 
     def docker_host(self, name: str) -> str | None:
         dockerds = getattr(self.lab, "dockerds", {}) if self.lab is not None else {}

@@ -17,8 +17,9 @@ from shoal.cli.client import state_dir as default_state_dir
 from shoal.cli.durations import parse_duration
 from shoal.cli.errors import CliError
 from shoal.lab.network import LabError
-from shoal.local.cluster import ClusterError, config_path
 from shoal.local.dockerd import DockerdError
+from shoal.local.errors import ClusterError
+from shoal.local.statefiles import config_path
 
 
 def register(sub) -> None:

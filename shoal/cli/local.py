@@ -15,8 +15,9 @@ import grpc
 from shoal.cli.client import state_dir as default_state_dir
 from shoal.cli.errors import CliError
 from shoal.local import cluster as localcluster
-from shoal.local import procs
+from shoal.local import procs, statefiles, teardown
 from shoal.local.cluster import CLUSTER, ClusterError, LocalCluster
+from shoal.local.ports import port_free
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 
@@ -81,7 +82,7 @@ def up(a) -> int:
         if port is not None and not 0 <= port < 65536:
             raise CliError(f"{flag}: must be 0-65535, got {port}")
         wanted = port and not (flag == "--prometheus-port" and a.no_prometheus)
-        if wanted and not localcluster.port_free(port):
+        if wanted and not port_free(port):
             raise CliError(f"{flag}: port {port} is already in use on 127.0.0.1 (is a cluster already up? "
                            f"`shoal status`); choose another, or 0 for any free port")
     if shutil.which("etcd") is None:
@@ -222,6 +223,16 @@ def _call(method, request, ok_if_exists: bool = False):
         raise CliError(f"{type(request).__name__.removesuffix('Request')}: {exc.details()}") from None
 
 
+def fetch_command(url: str) -> str:
+    """A command that prints the page at ``url`` with what this machine has: curl or wget
+    when installed (a minimal Debian has neither), else the python3 Shoal runs on."""
+    if shutil.which("curl"):
+        return f"curl {url}"
+    if shutil.which("wget"):
+        return f"wget -qO- {url}"
+    return f"python3 -c 'import urllib.request; print(urllib.request.urlopen(\"{url}\").read().decode())'"
+
+
 def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], detached: bool, sample: bool) -> None:
     nodes = ", ".join(f"{a.name} ({a.zone})" for a in cluster.agents.values())
     lines = [
@@ -248,7 +259,7 @@ def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], deta
         env.append(f"export SHOAL_STATE_DIR={state}")
     lines += ["", "next, try:", *[f"  {e}" for e in env]]
     if urls:
-        lines.append(f"  curl {urls[0]}")
+        lines.append(f"  {fetch_command(urls[0])}")
     lines += [
         "  shoal node list",
         "  shoal service list",
@@ -259,7 +270,7 @@ def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], deta
     else:
         lines.append(f"  shoal taskdef register {SAMPLE_TASKDEF}")
     if cluster.prometheus_url:
-        lines.append(f"  open {cluster.prometheus_url}/targets")
+        lines.append(f"  # in a browser: {cluster.prometheus_url}/targets")
     if detached:
         down = "shoal down" + ("" if not env else f" --state-dir {state}")
         lines.append(f"  {down}    # stops everything")
@@ -270,11 +281,11 @@ def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], deta
 
 def down(a) -> int:
     state = _state_dir(a)
-    if not localcluster.pids_path(state).exists():
+    if not statefiles.pids_path(state).exists():
         print(f"no local cluster recorded in {state}: nothing to stop")
     else:
         try:
-            for line in localcluster.stop_recorded(state):
+            for line in teardown.stop_recorded(state):
                 print(line)
         except ClusterError as exc:
             raise CliError(str(exc)) from None
@@ -295,7 +306,7 @@ def _purge(state: Path) -> None:
 def status(a) -> int:
     state = _state_dir(a)
     try:
-        records = localcluster.recorded(state)
+        records = statefiles.recorded(state)
     except ClusterError as exc:
         raise CliError(str(exc)) from None
     if not records:
@@ -303,7 +314,7 @@ def status(a) -> int:
         return 1
     for rec in records:
         print(f"  {rec.name:<14} pid {rec.pid:<8} {'running' if rec.alive() else 'NOT RUNNING'}")
-    config = localcluster.config_path(state)
+    config = statefiles.config_path(state)
     if config.exists():
         print(config.read_text().strip())
     return 0 if all(rec.alive() for rec in records) else 1

@@ -26,8 +26,7 @@ import psutil
 
 from shoal import logs
 from shoal.lab.network import LabError, LabHost, LabNetwork, sweep
-from shoal.local import cluster as localcluster
-from shoal.local import procs
+from shoal.local import procs, teardown
 from shoal.local.cluster import AgentProcess, ClusterError, LocalCluster
 from shoal.local.dockerd import DockerdError, DockerdProcess
 
@@ -215,7 +214,7 @@ def down(state_dir: Path | str, timeout: float = 10) -> list[str]:
     lab = RecordedLab(state_dir)
     done: list[str] = []
     try:
-        done += localcluster.stop_recorded(state_dir, timeout)
+        done += teardown.stop_recorded(state_dir, timeout)
     finally:
         for number in sorted(lab.dockerds):
             with contextlib.suppress(ClusterError, DockerdError):

@@ -16,31 +16,19 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 import pyetcd
 
 from shoal import logs
+from shoal.local.etcdcerts import EtcdTLS
 from shoal.netutil import free_port
 
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
 _LOG_TAIL_LINES = 30
-
-
-@dataclass(frozen=True)
-class EtcdTLS:
-    """Serve clients over TLS and require a client certificate from ``ca``; ``client_cert``
-    and ``client_key`` are what the readiness check presents."""
-
-    ca: str
-    cert: str
-    key: str
-    client_cert: str
-    client_key: str
 
 
 class EtcdProcess:
@@ -61,12 +49,15 @@ class EtcdProcess:
         tls: EtcdTLS | None = None,
     ) -> None:
         """``initial_cluster`` ("a=http://127.0.0.1:p1,b=...") defaults to this member alone.
+        ``tls``: clients (and, with ``tls.peer``, the other members) must present a
+        certificate from ``tls.ca``.
         ``die_with_parent`` asks the kernel to SIGKILL etcd when the thread that started it
         exits, so a crashed test run leaves no etcd behind; leave it off when starting from a
         short-lived thread."""
         if cluster_state not in ("new", "existing"):
             raise ValueError(f"cluster_state must be 'new' or 'existing', got {cluster_state!r}")
         self.data_dir = Path(data_dir)
+        self.tls = tls
         self.name = name
         self.host = host
         self.client_port = client_port or free_port(host)
@@ -75,7 +66,6 @@ class EtcdProcess:
         self.cluster_state = cluster_state
         self.binary = binary
         self.die_with_parent = die_with_parent
-        self.tls = tls
         self.log_path = self.data_dir.parent / f"etcd-{name}.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -85,7 +75,7 @@ class EtcdProcess:
 
     @property
     def peer_url(self) -> str:
-        return f"http://{self.host}:{self.peer_port}"
+        return f"{'https' if self.tls and self.tls.peer else 'http'}://{self.host}:{self.peer_port}"
 
     @property
     def pid(self) -> int | None:
@@ -123,6 +113,9 @@ class EtcdProcess:
             "--log-outputs=stderr",
             *([f"--cert-file={self.tls.cert}", f"--key-file={self.tls.key}",
                f"--trusted-ca-file={self.tls.ca}", "--client-cert-auth"] if self.tls else []),
+            *([f"--peer-cert-file={self.tls.cert}", f"--peer-key-file={self.tls.key}",
+               f"--peer-trusted-ca-file={self.tls.ca}", "--peer-client-cert-auth"]
+              if self.tls and self.tls.peer else []),
         ]
 
     def spawn(self) -> None:
@@ -241,15 +234,17 @@ class EtcdProcess:
 
 
 def start_etcd_cluster(
-    base_dir: Path, size: int = 3, timeout: float = 60, die_with_parent: bool = False
+    base_dir: Path, size: int = 3, timeout: float = 60, die_with_parent: bool = False, tls: EtcdTLS | None = None
 ) -> list[EtcdProcess]:
     """Starts ``size`` members on loopback (data in base_dir/m1.., logs in base_dir) and
-    returns once all serve; stops them all and raises RuntimeError if any does not."""
+    returns once all serve; stops them all and raises RuntimeError if any does not.
+    ``tls`` (with ``peer``): every member serves clients and peers under it."""
     if size < 1:
         raise ValueError(f"size must be at least 1, got {size}")
     names = [f"m{i + 1}" for i in range(size)]
     peer_ports = [free_port() for _ in names]
-    initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in zip(names, peer_ports, strict=True))
+    scheme = "https" if tls and tls.peer else "http"
+    initial = ",".join(f"{n}={scheme}://127.0.0.1:{p}" for n, p in zip(names, peer_ports, strict=True))
     members = [
         EtcdProcess(
             Path(base_dir) / n,
@@ -257,6 +252,7 @@ def start_etcd_cluster(
             name=n,
             initial_cluster=initial,
             die_with_parent=die_with_parent,
+            tls=tls,
         )
         for n, p in zip(names, peer_ports, strict=True)
     ]

@@ -15,11 +15,14 @@ from pathlib import Path
 
 import psutil
 
+import shoal
 from shoal import logs
 
 log = logging.getLogger(__name__)
 
 LOG_TAIL_LINES = 30
+# The daemons run from the same source tree as this module, installed or not.
+_SOURCE_ROOT = Path(shoal.__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,15 @@ class ProcRecord:
         return self.process() is not None
 
 
+def child_env() -> dict[str, str]:
+    """This process's environment, with the source tree first on PYTHONPATH and Python's
+    output unbuffered (logs reach the file as they happen, not when a buffer fills)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
 def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Starts ``argv`` with stdout and stderr appended to ``log_path``, in its own session:
     a Ctrl-C or a closed terminal must not reach the daemons, which are stopped in order by
@@ -112,19 +124,18 @@ def kill_popen(proc: subprocess.Popen[bytes]) -> None:
 
 
 def stop_record(record: ProcRecord, timeout: float = 10) -> str:
-    """Like ``stop_popen`` for a process we did not start (so cannot reap)."""
-    proc = record.process()
-    if proc is None:
+    """Like ``stop_popen`` for a process we did not start (so cannot reap): it has stopped
+    once gone or a zombie (under a parent that does not reap, such as a PID 1 that is not
+    an init, an exited process stays a zombie)."""
+    if record.process() is None:
         return f"{record.name} was not running"
     _signal_group(record.pid, signal.SIGTERM)
     _signal_group(record.pid, signal.SIGCONT)
-    _, alive = psutil.wait_procs([proc], timeout=timeout)
-    if not alive:
+    if wait_until(lambda: not record.alive(), timeout):
         return f"{record.name} stopped"
     log.warning("process ignored SIGTERM; killing it", extra=logs.kv(name=record.name, pid=record.pid))
     _signal_group(record.pid, signal.SIGKILL)
-    _, alive = psutil.wait_procs([proc], timeout=10)
-    if alive:
+    if not wait_until(lambda: not record.alive(), 10):
         return f"{record.name} (pid {record.pid}) survived SIGKILL"
     return f"{record.name} killed after ignoring SIGTERM for {timeout}s"
 

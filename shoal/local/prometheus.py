@@ -74,6 +74,15 @@ class PrometheusProcess:
         self.binary = binary
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def for_cluster(cls, base: Path, logs_dir: Path, controlplane_metrics: str, scrape_interval: float,
+                    port: int) -> PrometheusProcess:
+        """One scraping a local cluster's control plane: config and data under ``base``."""
+        base.mkdir(parents=True, exist_ok=True)
+        config = base / "prometheus.yml"
+        config.write_text(render_config(controlplane_metrics, scrape_interval))
+        return cls(config, base / "data", logs_dir / "prometheus.log", port)
+
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,3 +156,29 @@ def test_two_agents_sharing_dockerd_leave_each_other_alone(spawn, gateway, docke
     wait_for(lambda: not docker_client.containers.list(all=True, filters={"label": f"shoal.node={n1}"}), 60,
              "n1's container removed")
     assert running_ids(docker_client, n2) == kept
+
+
+def test_sigterm_while_stopping_containers_exits_at_once(spawn, gateway, docker_client, busybox_image):
+    """`shoal down` SIGTERMs agents that may be in the middle of a 30 s `docker stop` (a
+    container ignoring SIGTERM): the agent answers at once and leaves the containers to
+    dockerd (and to `shoal down`, which removes them)."""
+    agent = spawn("t1")
+    nid = agent.node_id()
+    # sleep as a container's PID 1 ignores SIGTERM: docker stop waits the whole stop timeout.
+    defs = [r.ContainerDefinition(name="main", image=busybox_image, command=["sleep", "600"], stop_timeout=30)]
+    tasks = [assignment(c * 32, defs) for c in "uv"]
+    gateway.assign(nid, tasks)
+    for t in tasks:
+        wait_for(lambda t=t: status(gateway, t.task.id, "RUNNING"), 60, f"RUNNING; log:\n{agent.log()}")
+    gateway.assign(nid, [assignment(t.task.id, defs, desired="STOPPED", last_status="RUNNING") for t in tasks])
+    # Both stops are under way once dockerd has sent the containers SIGTERM (and they ignored it).
+    wait_for(lambda: len([e for e in docker_client.events(since=0, until=int(time.time()) + 1, decode=True,
+                                                          filters={"event": "kill", "label": f"shoal.node={nid}"})])
+             >= 2, 30, "docker stop under way for both containers")
+    assert running_ids(docker_client, nid), "the containers are still stopping"
+    started = time.monotonic()
+    os.killpg(agent.proc.pid, signal.SIGTERM)
+    agent.proc.wait(timeout=30)
+    took = time.monotonic() - started
+    assert took < 2.5, f"the agent took {took:.1f}s to exit on SIGTERM; log:\n{agent.log()}"
+    assert agent.proc.returncode == 0

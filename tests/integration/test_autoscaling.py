@@ -29,7 +29,8 @@ import pytest
 
 from autoscaler.providers import ProviderContext
 from autoscaler.providers import local as local_provider
-from shoal.local.cluster import LocalCluster, remove_node_containers
+from shoal.local.cluster import LocalCluster
+from shoal.local.teardown import remove_node_containers
 from shoal.netutil import free_port
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import scaling_pb2 as sc
@@ -101,7 +102,7 @@ class AutoscalerProcess:
         self.log_path = base / f"{name}.log"
         argv = [sys.executable, "-m", "autoscaler", "--endpoint", cluster.endpoint,
                 "--prometheus", cluster.prometheus_url or f"http://127.0.0.1:{free_port()}",
-                "--etcd", cluster.etcd_url or "", "--interval", str(INTERVAL), "--rate-window", "15s",
+                *cluster.etcd_flags(), "--interval", str(INTERVAL), "--rate-window", "15s",
                 "--scale-in-evaluations", "3", "--cluster-scale-in-delay", "10", "--state-dir", str(self.state_dir),
                 "--lease-ttl", "6", "--name", name, "--metrics-listen", f"127.0.0.1:{free_port()}", *extra]
         with open(self.log_path, "ab") as out:

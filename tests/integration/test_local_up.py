@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from shoal.local import cluster as localcluster
+from shoal.local import statefiles, teardown
 from shoal.netutil import free_port
 from shoal.security.channels import ClientTLS, client_channel
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
+from tests.etcd_door import REFUSED, range_read
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -66,17 +67,23 @@ def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, dock
         assert up.returncode == 0, f"shoal up failed:\n{up.stdout}\n{up.stderr}"
         assert "service 'web' answers at" in up.stdout, up.stdout + up.stderr
 
-        config = json.loads(localcluster.config_path(state).read_text())
+        config = json.loads(statefiles.config_path(state).read_text())
         assert config["endpoint"] == f"127.0.0.1:{api}"
         assert config["prometheus"] == f"http://127.0.0.1:{prom}"
         assert config["ecs"] == f"http://127.0.0.1:{ecs}"
-        records = localcluster.recorded(state)
+        records = statefiles.recorded(state)
         assert sorted(r.role for r in records) == [
             "agent", "agent", "agent", "autoscaler", "controlplane", "etcd", "prometheus"]
         assert all(r.alive() for r in records)
 
-        # Security is on by default: the CLI's admin identity is in config.json.
+        # Security is on by default: the CLI's admin identity is in config.json, and etcd
+        # answers only its own client certificate.
         assert {"ca", "cert", "key"} <= set(config), config
+        assert config["etcd"].startswith("https://")
+        assert range_read(config["etcd"], config["etcd_ca"], (config["etcd_cert"], config["etcd_key"]))["kvs"]
+        for scheme, ca in (("http", None), ("https", config["etcd_ca"])):
+            with pytest.raises(REFUSED):
+                range_read(config["etcd"], ca, scheme=scheme)
         with client_channel(config["endpoint"], ClientTLS.from_env(config, env={})) as channel:
             stub = operator_pb2_grpc.OperatorStub(channel)
             tasks = wait_for(lambda: t if len(t := web_tasks(stub)) == 3 else None, 60, "3 web tasks RUNNING")
@@ -98,12 +105,12 @@ def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, dock
         assert down.returncode == 0, f"shoal down failed:\n{down.stdout}\n{down.stderr}"
         assert not [r.name for r in records if r.alive()], "processes left running after shoal down"
         assert not node_containers(docker_client, ids), "containers left after shoal down"
-        assert not localcluster.config_path(state).exists()
-        assert not localcluster.pids_path(state).exists()
+        assert not statefiles.config_path(state).exists()
+        assert not statefiles.pids_path(state).exists()
     finally:
         # Whatever failed above, leave nothing running.
-        if localcluster.pids_path(state).exists():
-            localcluster.stop_recorded(state)
+        if statefiles.pids_path(state).exists():
+            teardown.stop_recorded(state)
 
 
 def test_up_reports_a_taken_port(tmp_path: Path, docker_client) -> None:
@@ -116,7 +123,7 @@ def test_up_reports_a_taken_port(tmp_path: Path, docker_client) -> None:
     assert up.returncode == 1
     assert f"port {port}" in up.stderr and "already in use" in up.stderr, up.stderr
     assert "Traceback" not in up.stderr
-    assert not localcluster.pids_path(tmp_path).exists()
+    assert not statefiles.pids_path(tmp_path).exists()
 
 
 def test_down_without_a_cluster_says_so(tmp_path: Path) -> None:

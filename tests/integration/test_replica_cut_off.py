@@ -12,6 +12,7 @@ takes over, which would hide a replica that failed to send its agents away.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 import urllib.request
 
@@ -34,24 +35,29 @@ TASKDEF = {"family": "cut-off", "containerDefinitions": [{
 }]}
 
 
-def etcd_status(client_url: str) -> dict:
-    return etcd_post(client_url, "/v3/maintenance/status", {})
+def etcd_status(cluster, member: int) -> dict:
+    return etcd_post(cluster, member, "/v3/maintenance/status", {})
 
 
-def etcd_post(client_url: str, path: str, body: dict) -> dict:
-    req = urllib.request.Request(client_url + path, data=json.dumps(body).encode(), method="POST")
-    with urllib.request.urlopen(req, timeout=5) as resp:
+def etcd_post(cluster, member: int, path: str, body: dict) -> dict:
+    """A request to etcd's JSON gateway with the cluster's etcd client certificate."""
+    tls = cluster.etcd_set.tls
+    context = ssl.create_default_context(cafile=tls.ca)
+    context.load_cert_chain(tls.client_cert, tls.client_key)
+    req = urllib.request.Request(cluster.etcd_member(member).client_url + path, data=json.dumps(body).encode(),
+                                 method="POST")
+    with urllib.request.urlopen(req, timeout=5, context=context) as resp:
         return json.load(resp)
 
 
 def make_follower(cluster, member: int, instead: int) -> None:
     """Moves etcd leadership from ``member`` to ``instead`` if ``member`` holds it."""
-    status = etcd_status(cluster.etcd_member(member).client_url)
+    status = etcd_status(cluster, member)
     if status["header"]["member_id"] != status["leader"]:
         return
-    target = etcd_status(cluster.etcd_member(instead).client_url)["header"]["member_id"]
-    etcd_post(cluster.etcd_member(member).client_url, "/v3/maintenance/transfer-leadership", {"targetID": target})
-    wait_for(lambda: (s := etcd_status(cluster.etcd_member(member).client_url))["leader"] != s["header"]["member_id"],
+    target = etcd_status(cluster, instead)["header"]["member_id"]
+    etcd_post(cluster, member, "/v3/maintenance/transfer-leadership", {"targetID": target})
+    wait_for(lambda: (s := etcd_status(cluster, member))["leader"] != s["header"]["member_id"],
              30, f"etcd member {member} to hand leadership to member {instead}")
 
 
@@ -70,7 +76,7 @@ def test_agents_leave_a_replica_cut_off_from_etcd(make_cluster: MakeCluster, bus
     api = cluster.failover_operator()
     healthy = cluster.failover_operator(endpoints=[second])
     # Only the members replica 2 uses: member 1 is about to die.
-    store = EtcdStore(",".join(cluster.etcd_member(m).client_url for m in (2, 3)), timeout=5)
+    store = cluster.etcd_store(timeout=5, members=[2, 3])
     try:
         api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(TASKDEF)))
         api.CreateService(op.CreateServiceRequest(

@@ -401,7 +401,7 @@ def test_secret_reaches_only_the_container(make_cluster, busybox_image: str, doc
     for log in sorted(cluster.logs_dir.glob("*.log")):
         if CANARY in log.read_text(errors="replace"):
             leaks.append(str(log))
-    store = EtcdStore(cluster.etcd_url or "", timeout=10)
+    store = cluster.etcd_store()
     try:
         kvs = store.list("").kvs
     finally:
