@@ -14,11 +14,11 @@ import grpc
 
 from controlplane.api.context import ApiContext
 from controlplane.api.security import SecurityService
+from controlplane.authz import Authorizer
 from controlplane.store.base import Store, StoreError
 from shoal.logs import kv
 from shoal.security import ca as ca_mod
 from shoal.security import pki, sealing
-from shoal.security.authz import Authorizer
 from shoal.security.ca import CertError, check_identity_name
 from shoal.security.sealing import Sealer, SealError
 from shoal.v1 import security_pb2, security_pb2_grpc
