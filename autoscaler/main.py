@@ -21,6 +21,7 @@ from autoscaler.loop import Loop, TooManyFailures
 from autoscaler.metrics import serve as serve_metrics
 from autoscaler.policies import Tuning
 from autoscaler.prom import PromClient
+from autoscaler.providers import profiles
 from autoscaler.service_scaler import ServiceScaler
 from controlplane.leader import Election
 from controlplane.replica_lease import ReplicaLease
@@ -54,6 +55,9 @@ def parser() -> argparse.ArgumentParser:
                    help="seconds a capacity provider stays below target before removing nodes")
     p.add_argument("--state-dir", default=str(Path.home() / ".shoal" / "autoscaler"),
                    help="where node providers keep their state")
+    p.add_argument("--providers-config", metavar="PATH",
+                   help=f"JSON file of node provider profiles, the only commands and plugin classes capacity "
+                        f"providers may run (default: {profiles.DEFAULT_PATH} if it exists; 'local' is built in)")
     p.add_argument("--metrics-listen", default="127.0.0.1:0", help="HOST:PORT for /metrics (port 0: any)")
     p.add_argument("--name", default=f"{socket.gethostname()}-{os.getpid()}", help="name shown as leader")
     p.add_argument("--lease-ttl", type=float, default=10.0, help="leadership lease, seconds")
@@ -102,6 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"shoal autoscaler: {problem}", file=sys.stderr)
         return 2
+    config_path = Path(args.providers_config) if args.providers_config else (
+        profiles.DEFAULT_PATH if profiles.DEFAULT_PATH.exists() else None)
+    try:
+        known = profiles.load(config_path)
+    except profiles.ProfilesError as exc:
+        print(f"shoal autoscaler: {exc}", file=sys.stderr)
+        return 2
+    source = f"--providers-config {config_path}" if config_path else "no --providers-config: built-in profiles only"
     mhost, mport = _listen(args.metrics_listen)
     try:
         metrics_port = serve_metrics(mhost, mport)
@@ -118,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                              tuning=Tuning(scale_in_evaluations=args.scale_in_evaluations),
                              may_act=election.is_leader)
     clusters = ClusterScaler(cp, endpoint=args.node_endpoint or args.endpoint, state_dir=Path(args.state_dir),
-                             scale_in_delay=args.cluster_scale_in_delay, may_act=election.is_leader)
+                             scale_in_delay=args.cluster_scale_in_delay, may_act=election.is_leader,
+                             profiles=known, profiles_source=source)
     loop = Loop(election.campaign, election.is_leader,
                 [("services", services.run_once), ("capacity providers", clusters.run_once)],
                 on_leading=services.seed, interval=args.interval, max_failures=args.max_failures)
@@ -127,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log.info("autoscaler starting", extra=logs.kv(endpoint=args.endpoint, prometheus=args.prometheus,
                                                    interval=args.interval, metrics_port=metrics_port,
-                                                   name=args.name))
+                                                   name=args.name, profiles=",".join(sorted(known))))
     code = 0
     try:
         loop.run(stop)
