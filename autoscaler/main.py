@@ -28,7 +28,8 @@ from controlplane.replica_lease import ReplicaLease
 from controlplane.store.base import StoreError
 from controlplane.store.etcd import EtcdStore
 from shoal import logs
-from shoal.netutil import split_hostport
+from shoal.endpoints import Connection, PlaintextRefused, insecure_from_env, parse_endpoints
+from shoal.security.channels import ClientTLS, TlsConfigError
 
 log = logging.getLogger("autoscaler")
 
@@ -40,7 +41,10 @@ def parser() -> argparse.ArgumentParser:
                                 description="Scale services from Prometheus metrics and nodes through capacity "
                                             "providers.")
     p.add_argument("--endpoint", default=os.environ.get("SHOAL_ENDPOINT", "127.0.0.1:7400"),
-                   help="control plane HOST:PORT")
+                   help="control plane HOST:PORT, or several replicas' comma-separated (fails over between them)")
+    p.add_argument("--insecure", action="store_true", default=insecure_from_env(),
+                   help="without a CA (SHOAL_CA/SHOAL_CERT/SHOAL_KEY), talk plaintext to a control plane started "
+                        "with --insecure; refused otherwise (env SHOAL_INSECURE=1)")
     p.add_argument("--node-endpoint", help="control plane address new nodes' agents use (default: --endpoint)")
     p.add_argument("--prometheus", default="http://127.0.0.1:9090", help="Prometheus base URL")
     p.add_argument("--etcd", default="http://127.0.0.1:2379", help="etcd endpoints for leader election")
@@ -81,9 +85,9 @@ def _check(args: argparse.Namespace) -> str | None:
     if not args.prometheus.startswith(("http://", "https://")):
         return f"--prometheus: {args.prometheus!r} is not an http(s) URL"
     try:
-        split_hostport(args.endpoint)
+        parse_endpoints(args.endpoint, "--endpoint")
     except ValueError as exc:
-        return f"--endpoint: {exc}"
+        return str(exc)
     try:
         _listen(args.metrics_listen)
     except ValueError as exc:
@@ -114,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"shoal autoscaler: {exc}", file=sys.stderr)
         return 2
     source = f"--providers-config {config_path}" if config_path else "no --providers-config: built-in profiles only"
+    try:
+        conn = Connection(parse_endpoints(args.endpoint, "--endpoint"), ClientTLS.from_env(), insecure=args.insecure)
+    except (PlaintextRefused, TlsConfigError) as exc:
+        print(f"shoal autoscaler: {exc}", file=sys.stderr)
+        return 2
     mhost, mport = _listen(args.metrics_listen)
     try:
         metrics_port = serve_metrics(mhost, mport)
@@ -124,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     lease = ReplicaLease(store, args.lease_ttl)
     lease.start()
     election = Election(store, lease, args.name, component="autoscaler")
-    cp = ControlPlane(args.endpoint)
+    cp = ControlPlane(conn)
     prom = PromClient(args.prometheus, timeout=args.prometheus_timeout)
     services = ServiceScaler(cp, prom, interval=args.interval, rate_window=args.rate_window,
                              tuning=Tuning(scale_in_evaluations=args.scale_in_evaluations),

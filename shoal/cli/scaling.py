@@ -7,9 +7,7 @@ import argparse
 import math
 from datetime import datetime
 
-import grpc
-
-from shoal.cli.client import describe_rpc_error, endpoint, open_channel
+from shoal.cli.client import Client, endpoint
 from shoal.cli.errors import CliError
 from shoal.cli.output import add_output_flag, ago, print_json, table
 from shoal.v1 import scaling_pb2 as sc
@@ -21,29 +19,8 @@ COMPARISONS = {">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold
                "<=": "LessThanOrEqualToThreshold"}
 
 
-class ScalingClient:
-    """Scaling stub whose calls raise CliError with the server's message."""
-
-    def __init__(self, target: str, timeout: float = 30.0) -> None:
-        self.target = target
-        self.timeout = timeout
-        self.channel = open_channel(target)
-        self._stub = scaling_pb2_grpc.ScalingStub(self.channel)
-
-    def __getattr__(self, name: str):
-        method = getattr(self._stub, name)
-
-        def call(request):
-            try:
-                return method(request, timeout=self.timeout)
-            except grpc.RpcError as exc:
-                raise CliError(describe_rpc_error(exc, self.target)) from None
-
-        return call
-
-
-def connect(a) -> ScalingClient:
-    return ScalingClient(endpoint(getattr(a, "endpoint", None)))
+def connect(a) -> Client:
+    return Client(endpoint(getattr(a, "endpoint", None)), stub_class=scaling_pb2_grpc.ScalingStub)
 
 
 def _common(p: argparse.ArgumentParser, output: bool = False) -> None:

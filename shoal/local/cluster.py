@@ -829,9 +829,10 @@ class LocalCluster:
             "ecs": f"http://{HOST}:{self.ecs_port}" if self.ecs_port is not None else None,
             "cluster": CLUSTER,
             "state_dir": str(self.state_dir),
-            # The admin identity the CLI authenticates with (absent: an --insecure cluster).
+            # The admin identity the CLI authenticates with; an --insecure cluster has none,
+            # and says so, which is what lets the CLI talk plaintext to it.
             **({"ca": str(self.pki_dir / "ca.crt"), "cert": str(self.pki_dir / "admin.crt"),
-                "key": str(self.pki_dir / "admin.key")} if self.secure else {}),
+                "key": str(self.pki_dir / "admin.key")} if self.secure else {"insecure": True}),
         })
 
 

@@ -23,7 +23,8 @@ from shoal.netutil import free_port, wait_for_port
 from shoal.security import ca, joining
 from shoal.security.ca import CertificateAuthority, Identity
 from shoal.security.channels import ClientTLS, client_channel
-from shoal.v1 import agent_pb2, agent_pb2_grpc, operator_pb2_grpc, security_pb2_grpc
+from shoal.v1 import accesskeys_pb2 as ak
+from shoal.v1 import accesskeys_pb2_grpc, agent_pb2, agent_pb2_grpc, operator_pb2_grpc, security_pb2_grpc
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import security_pb2 as sec
 from tests.fake_agent import FakeAgent
@@ -396,6 +397,34 @@ def _etcd_dump(p: Plane) -> list:
 
 
 # ---- secrets ------------------------------------------------------------------------------
+
+def test_an_insecure_control_plane_seals_secrets_and_access_keys_in_etcd(tmp_path: Path) -> None:
+    etcd = EtcdProcess(tmp_path / "etcd", name="insecure-seal")
+    etcd.start(timeout=60)
+    port = free_port()
+    with open(tmp_path / "cp.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "controlplane", "--etcd", etcd.client_url, "--listen",
+                                 f"127.0.0.1:{port}", "--metrics-listen", f"127.0.0.1:{free_port()}", "--name", "ins",
+                                 "--insecure", "--pki-dir", str(tmp_path / "pki")],
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert wait_for_port("127.0.0.1", port, 60), (tmp_path / "cp.log").read_text()
+        with client_channel(f"127.0.0.1:{port}", None) as ch:
+            security_pb2_grpc.SecurityStub(ch).PutSecret(sec.PutSecretRequest(name="db", value=CANARY), timeout=10)
+            key = accesskeys_pb2_grpc.AccessKeysStub(ch).CreateAccessKey(ak.CreateAccessKeyRequest(), timeout=10)
+        store = EtcdStore(etcd.client_url, timeout=10)
+        try:
+            kvs = store.list("").kvs
+        finally:
+            store.close()
+        raw = b"".join(kv.value for kv in kvs)
+        assert any(kv.key.startswith("/shoal/v1/secrets/") for kv in kvs)
+        assert CANARY.encode() not in raw and key.secret_access_key.encode() not in raw
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        etcd.stop()
+
 
 CANARY = "canary-7d1f0c9e-secret-VALUE"
 

@@ -4,6 +4,7 @@ check of the chain a server presents."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import threading
 from pathlib import Path
@@ -11,7 +12,10 @@ from pathlib import Path
 import grpc
 import pytest
 
+from controlplane import security_setup
 from controlplane.api import secrets
+from controlplane.api.accesskeys import AccessKeysService, secret_for
+from controlplane.api.context import ApiContext
 from controlplane.authz import PERMISSIONS, Denied, check_node_cluster, decide, permission
 from controlplane.errors import ApiError
 from controlplane.store.memory import MemoryStore
@@ -19,6 +23,7 @@ from shoal.security import ca, pki, sealing, tokens
 from shoal.security.ca import CertificateAuthority, Identity
 from shoal.security.joining import JoinError, verified_ca
 from shoal.v1 import accesskeys_pb2, agent_pb2, logs_pb2, operator_pb2, scaling_pb2, security_pb2
+from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import security_pb2 as sec
 
@@ -320,3 +325,26 @@ def test_secrets_sealed_listed_without_values_and_resolved(store) -> None:
             secrets.put(store, sealer, sec.PutSecretRequest(name=bad, value="v"))
     with pytest.raises(ApiError, match="--pki-dir"):
         secrets.put(store, None, sec.PutSecretRequest(name="a", value="v"))
+
+
+def test_an_insecure_control_plane_still_seals_access_keys_and_secrets(tmp_path: Path, monkeypatch) -> None:
+    store = MemoryStore()
+    monkeypatch.setattr(security_setup, "DEFAULT_PKI_DIR", str(tmp_path / "pki"))
+    parser = argparse.ArgumentParser()
+    security_setup.add_flags(parser)
+    args = parser.parse_args(["--insecure"])  # and no --pki-dir
+    args.listen, args.name = "127.0.0.1:0", "cp"
+    sec_setup = security_setup.Security.setup(args, store, "127.0.0.1")
+    assert sec_setup.sealer is not None and (tmp_path / "pki" / "master.key").exists()
+    ctx = ApiContext(store)
+    key = AccessKeysService(ctx).CreateAccessKey(ak.CreateAccessKeyRequest(description="d"), None)
+    secrets.put(store, sec_setup.sealer, sec.PutSecretRequest(name="db", value="canary-insecure-secret"))
+    raw = b"".join(kv.value for kv in store.list("").kvs)
+    assert key.secret_access_key.encode() not in raw and b"canary-insecure-secret" not in raw
+    assert secret_for(ctx, key.access_key_id) == key.secret_access_key
+    # A pki dir it cannot make is refused at start, naming the flag.
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    args.pki_dir = str(blocker / "pki")
+    with pytest.raises(SystemExit, match="--pki-dir"):
+        security_setup.Security.setup(args, store, "127.0.0.1")
