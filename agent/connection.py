@@ -20,9 +20,10 @@ from agent import identity
 from agent.agent import Agent
 from agent.host import HostProbe
 from agent.logs import LogRelay
+from shoal.endpoints import Connection
 from shoal.refusals import DEREGISTERED, REASON_TRAILER
 from shoal.security import joining
-from shoal.security.channels import ClientTLS, client_channel
+from shoal.security.channels import ClientTLS
 from shoal.v1 import agent_pb2, agent_pb2_grpc, security_pb2, security_pb2_grpc
 from shoal.v1 import resources_pb2 as r
 
@@ -35,12 +36,12 @@ _CLOSE = object()
 # A replica that vanishes without closing the connection (frozen, cut off) is noticed
 # within about 15 s by keepalive pings, instead of when TCP gives up many minutes later;
 # the agent then moves to the next endpoint. The server allows pings this often.
-KEEPALIVE = [
+KEEPALIVE: tuple[tuple[str, object], ...] = (
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 5_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
-]
+)
 
 
 @dataclass
@@ -66,13 +67,16 @@ def backoff(attempt: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) 
 class GatewayClient:
     def __init__(self, endpoints: list[str], reg: Registration, agent: Agent, host: HostProbe,
                  on_node_id: Callable[[str], None] | None = None,
-                 channel: grpc.Channel | None = None, tls: ClientTLS | None = None) -> None:
+                 channel: grpc.Channel | None = None, tls: ClientTLS | None = None, insecure: bool = False) -> None:
         """``channel``: one shared with other clients in this process (a hollow fleet puts
         many agents on one connection); it is used for every endpoint and never closed here.
-        ``tls``: the node's certificate (None: plaintext, for an --insecure control plane)."""
+        ``tls``: the node's certificate; None is plaintext, refused unless ``insecure`` (an
+        --insecure control plane)."""
         if not endpoints:
             raise ValueError("endpoint: at least one HOST:PORT is required")
         self.endpoints = endpoints
+        self._conn = None if channel is not None else Connection(endpoints, tls, insecure=insecure,
+                                                                 options=KEEPALIVE)
         self.reg = reg
         self.agent = agent
         self.host = host
@@ -95,7 +99,6 @@ class GatewayClient:
         self._channel: grpc.Channel | None = None
         self._thread: threading.Thread | None = None
         self._shared_channel = channel
-        self._tls = tls
         agent.listeners.append(self._on_change)
         self.logs = LogRelay(agent, self._on_change)
 
@@ -160,7 +163,7 @@ class GatewayClient:
 
     @property
     def tls(self) -> ClientTLS | None:
-        return self._tls
+        return self._conn.tls if self._conn is not None else None
 
     def renew_certificate(self, state_dir: str) -> bool:
         """Renews the node certificate through the current endpoint; the next connection
@@ -177,7 +180,7 @@ class GatewayClient:
             return False
         finally:
             self._close(channel)
-        self._tls = creds.tls
+        self._conn = Connection(self.endpoints, creds.tls, options=KEEPALIVE)
         log.info("renewed the node certificate", extra=shoal.logs.kv(
             node=self.agent.node_id, endpoint=endpoint, renew_at=joining.renewal_due(creds.tls).isoformat()))
         return True
@@ -277,7 +280,10 @@ class GatewayClient:
             self._last_received = received
 
     def _open(self, endpoint: str) -> grpc.Channel:
-        return self._shared_channel or client_channel(endpoint, self._tls, options=KEEPALIVE)
+        if self._shared_channel is not None:
+            return self._shared_channel
+        assert self._conn is not None
+        return self._conn.open(endpoint)
 
     def _close(self, channel: grpc.Channel) -> None:
         if channel is not self._shared_channel:

@@ -42,7 +42,13 @@ def resolve(state_dir: str, join_at: str, token: str, hostname: str, cluster: st
                 "(from `shoal token create`; or env SHOAL_JOIN_TOKEN), or pass --insecure for a control plane "
                 "started with --insecure")
         creds = _join(state_dir, join_at, token, hostname, timeout)
-        log.info("joined the cluster", extra=shoal.logs.kv(node=creds.node_id, endpoint=join_at))
+        log.info("joined the cluster", extra=shoal.logs.kv(node=creds.node_id, cluster=creds.cluster,
+                                                          endpoint=join_at))
+    if creds.cluster != cluster:
+        # The control plane would refuse it too; saying so here names the flag to fix.
+        raise CredentialsError(f"--cluster {cluster!r}: this node's certificate binds it to cluster "
+                               f"{creds.cluster!r} (the cluster of its join token); run it with --cluster "
+                               f"{creds.cluster} or join {cluster!r} with another --state-dir and token")
     if stored_node_id and stored_node_id != creds.node_id:
         # The certificate is the identity: node.json follows it (containers of the old id stay as they are).
         log.warning("node.json named another node than the certificate; following the certificate",

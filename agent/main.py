@@ -186,7 +186,7 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
                        memory_mib=args.memory_mib or host.memory_mib(), attributes=attrs, address=args.address,
                        metrics_port=metrics_port, state_dir=args.state_dir,
                        dynamic_ports=_dynamic_ports(args.dynamic_ports))
-    client = GatewayClient(endpoints, reg, agent, host, tls=tls)
+    client = GatewayClient(endpoints, reg, agent, host, tls=tls, insecure=args.insecure)
     agent.resolve_secrets = client.task_secrets
     stop = threading.Event()
 

@@ -1,11 +1,12 @@
-"""The autoscaler's view of the control plane: the Operator and Scaling APIs over one
-channel, with a deadline on every call and gRPC errors turned into ``ApiError``."""
+"""The autoscaler's view of the control plane: the Operator and Scaling APIs on whichever
+replica answers (shoal/endpoints.py, as the CLI and the agent reach it), with a deadline on
+every call and gRPC errors turned into ``ApiError``."""
 
 from __future__ import annotations
 
 import grpc
 
-from shoal.security.channels import ClientTLS, client_channel
+from shoal.endpoints import Connection
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc, scaling_pb2_grpc
 from shoal.v1 import resources_pb2 as r
@@ -38,12 +39,15 @@ class _Calls:
 
 
 class ControlPlane:
-    def __init__(self, endpoint: str, timeout: float = 10.0) -> None:
-        self.endpoint = endpoint
-        # Credentials from SHOAL_CA/SHOAL_CERT/SHOAL_KEY (an operator identity); none: plaintext.
-        self.channel = client_channel(endpoint, ClientTLS.from_env())
-        self.operator = _Calls(operator_pb2_grpc.OperatorStub(self.channel), timeout)
-        self.scaling = _Calls(scaling_pb2_grpc.ScalingStub(self.channel), timeout)
+    """``connection``: the replicas and the autoscaler's credentials (an operator identity);
+    a call that finds one replica unavailable goes to the next."""
+
+    def __init__(self, connection: Connection, timeout: float = 10.0) -> None:
+        self.endpoint = ",".join(connection.targets)
+        self._stubs = [connection.stub(operator_pb2_grpc.OperatorStub, patience=timeout),
+                       connection.stub(scaling_pb2_grpc.ScalingStub, patience=timeout)]
+        self.operator = _Calls(self._stubs[0], timeout)
+        self.scaling = _Calls(self._stubs[1], timeout)
 
     # ---- reads the scalers share ----------------------------------------------------------
 
@@ -90,4 +94,5 @@ class ControlPlane:
         return self.scaling.RecordScalingActivity(sc.RecordScalingActivityRequest(activity=activity)).activity
 
     def close(self) -> None:
-        self.channel.close()
+        for stub in self._stubs:
+            stub.close()

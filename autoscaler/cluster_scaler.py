@@ -25,7 +25,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ from autoscaler import providers
 from autoscaler.api import ApiError, ControlPlane
 from autoscaler.metrics import ACTIONS, RESERVATION
 from autoscaler.providers import NodeProvider, ProviderContext, ProviderError, ProviderNode
+from autoscaler.providers.profiles import BUILTIN, Profile, resolve
 from shoal import logs
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
@@ -113,7 +114,8 @@ class ClusterScaler:
     def __init__(self, cp: ControlPlane, *, endpoint: str, state_dir: Path, scale_in_delay: float = 60.0,
                  clock: Callable[[], float] = time.monotonic, may_act: Callable[[], bool] = lambda: True,
                  provider_factory: Callable[[sc.CapacityProvider, ProviderContext], NodeProvider] | None = None,
-                 register_grace: float = REGISTER_GRACE) -> None:
+                 register_grace: float = REGISTER_GRACE, profiles: Mapping[str, Profile] | None = None,
+                 profiles_source: str = "built-in profiles only") -> None:
         self.cp = cp
         self.endpoint = endpoint
         self.state_dir = state_dir
@@ -121,9 +123,17 @@ class ClusterScaler:
         self.clock = clock
         self.may_act = may_act
         self.register_grace = register_grace
-        self.provider_factory = provider_factory or (
-            lambda c, ctx: providers.create(c.node_provider.type, dict(c.node_provider.config), ctx))
+        self.profiles = dict(profiles if profiles is not None else BUILTIN)
+        self.profiles_source = profiles_source
+        self.provider_factory = provider_factory or self._from_profile
         self.managed: dict[str, _Managed] = {}
+
+    def _from_profile(self, c: sc.CapacityProvider, ctx: ProviderContext) -> NodeProvider:
+        """The provider of the profile ``c`` names, from this host's profiles: the record
+        written through the API chooses a profile and data settings, never what runs."""
+        type_, config = resolve(self.profiles, c.node_provider.profile, dict(c.node_provider.config),
+                                self.profiles_source)
+        return providers.create(type_, config, ctx)
 
     def close(self) -> None:
         for m in self.managed.values():
@@ -145,7 +155,8 @@ class ClusterScaler:
             except ProviderError as exc:
                 said.append(f"{c.name}: node provider failed ({exc}); holding")
             except ValidationError as exc:
-                said.append(f"{c.name}: cannot load its node provider ({exc})")
+                said.append(f"{c.name}: refused: {exc}")
+                self._report_refusal(c, f"Node provider refused: {exc}")
         return "; ".join(said) if said else "no capacity providers"
 
     # ---- one capacity provider ----------------------------------------------------------
@@ -163,7 +174,17 @@ class ClusterScaler:
                               state_dir=self.state_dir / c.name)
         m = _Managed(c, self.provider_factory(c, ctx), ThreadPoolExecutor(2, thread_name_prefix=f"cp-{c.name}"), sig)
         self.managed[c.name] = m
+        if c.update_status == "UPDATE_FAILED":  # say that the refusal (or failure) is over
+            self._activity(c, f"Node provider profile {c.node_provider.profile!r} loaded", "", 0, 0, {})
         return m
+
+    def _report_refusal(self, c: sc.CapacityProvider, reason: str) -> None:
+        """Records why the capacity provider cannot run (once: the record's update status then
+        holds it), so `shoal capacity-provider list` shows it."""
+        if (c.update_status, c.update_status_reason) == ("UPDATE_FAILED", reason):
+            return
+        log.warning("capacity provider refused", extra=logs.kv(capacity_provider=c.name, reason=reason))
+        self._activity(c, "Capacity provider refused", reason, 0, 0, {}, status="Failed", message=reason)
 
     def _one(self, c: sc.CapacityProvider) -> str:
         m = self._managed(c)
@@ -207,7 +228,7 @@ class ClusterScaler:
 
     def _node_size(self, c: sc.CapacityProvider, instances: list[r.ContainerInstance],
                    names: set[str]) -> tuple[int, int]:
-        cfg = c.node_provider.config
+        cfg = self.managed[c.name].provider.config
         cpu, mem = int(cfg.get("cpu_units") or 0), int(cfg.get("memory_mib") or 0)
         if cpu and mem:
             return cpu, mem

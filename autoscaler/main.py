@@ -21,13 +21,15 @@ from autoscaler.loop import Loop, TooManyFailures
 from autoscaler.metrics import serve as serve_metrics
 from autoscaler.policies import Tuning
 from autoscaler.prom import PromClient
+from autoscaler.providers import profiles
 from autoscaler.service_scaler import ServiceScaler
 from controlplane.leader import Election
 from controlplane.replica_lease import ReplicaLease
 from controlplane.store.base import StoreError
 from controlplane.store.etcd import EtcdStore
 from shoal import logs
-from shoal.netutil import split_hostport
+from shoal.endpoints import Connection, PlaintextRefused, insecure_from_env, parse_endpoints
+from shoal.security.channels import ClientTLS, TlsConfigError
 
 log = logging.getLogger("autoscaler")
 
@@ -39,7 +41,10 @@ def parser() -> argparse.ArgumentParser:
                                 description="Scale services from Prometheus metrics and nodes through capacity "
                                             "providers.")
     p.add_argument("--endpoint", default=os.environ.get("SHOAL_ENDPOINT", "127.0.0.1:7400"),
-                   help="control plane HOST:PORT")
+                   help="control plane HOST:PORT, or several replicas' comma-separated (fails over between them)")
+    p.add_argument("--insecure", action="store_true", default=insecure_from_env(),
+                   help="without a CA (SHOAL_CA/SHOAL_CERT/SHOAL_KEY), talk plaintext to a control plane started "
+                        "with --insecure; refused otherwise (env SHOAL_INSECURE=1)")
     p.add_argument("--node-endpoint", help="control plane address new nodes' agents use (default: --endpoint)")
     p.add_argument("--prometheus", default="http://127.0.0.1:9090", help="Prometheus base URL")
     p.add_argument("--etcd", default="http://127.0.0.1:2379", help="etcd endpoints for leader election")
@@ -54,6 +59,9 @@ def parser() -> argparse.ArgumentParser:
                    help="seconds a capacity provider stays below target before removing nodes")
     p.add_argument("--state-dir", default=str(Path.home() / ".shoal" / "autoscaler"),
                    help="where node providers keep their state")
+    p.add_argument("--providers-config", metavar="PATH",
+                   help=f"JSON file of node provider profiles, the only commands and plugin classes capacity "
+                        f"providers may run (default: {profiles.DEFAULT_PATH} if it exists; 'local' is built in)")
     p.add_argument("--metrics-listen", default="127.0.0.1:0", help="HOST:PORT for /metrics (port 0: any)")
     p.add_argument("--name", default=f"{socket.gethostname()}-{os.getpid()}", help="name shown as leader")
     p.add_argument("--lease-ttl", type=float, default=10.0, help="leadership lease, seconds")
@@ -77,9 +85,9 @@ def _check(args: argparse.Namespace) -> str | None:
     if not args.prometheus.startswith(("http://", "https://")):
         return f"--prometheus: {args.prometheus!r} is not an http(s) URL"
     try:
-        split_hostport(args.endpoint)
+        parse_endpoints(args.endpoint, "--endpoint")
     except ValueError as exc:
-        return f"--endpoint: {exc}"
+        return str(exc)
     try:
         _listen(args.metrics_listen)
     except ValueError as exc:
@@ -102,6 +110,19 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"shoal autoscaler: {problem}", file=sys.stderr)
         return 2
+    config_path = Path(args.providers_config) if args.providers_config else (
+        profiles.DEFAULT_PATH if profiles.DEFAULT_PATH.exists() else None)
+    try:
+        known = profiles.load(config_path)
+    except profiles.ProfilesError as exc:
+        print(f"shoal autoscaler: {exc}", file=sys.stderr)
+        return 2
+    source = f"--providers-config {config_path}" if config_path else "no --providers-config: built-in profiles only"
+    try:
+        conn = Connection(parse_endpoints(args.endpoint, "--endpoint"), ClientTLS.from_env(), insecure=args.insecure)
+    except (PlaintextRefused, TlsConfigError) as exc:
+        print(f"shoal autoscaler: {exc}", file=sys.stderr)
+        return 2
     mhost, mport = _listen(args.metrics_listen)
     try:
         metrics_port = serve_metrics(mhost, mport)
@@ -112,13 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     lease = ReplicaLease(store, args.lease_ttl)
     lease.start()
     election = Election(store, lease, args.name, component="autoscaler")
-    cp = ControlPlane(args.endpoint)
+    cp = ControlPlane(conn)
     prom = PromClient(args.prometheus, timeout=args.prometheus_timeout)
     services = ServiceScaler(cp, prom, interval=args.interval, rate_window=args.rate_window,
                              tuning=Tuning(scale_in_evaluations=args.scale_in_evaluations),
                              may_act=election.is_leader)
     clusters = ClusterScaler(cp, endpoint=args.node_endpoint or args.endpoint, state_dir=Path(args.state_dir),
-                             scale_in_delay=args.cluster_scale_in_delay, may_act=election.is_leader)
+                             scale_in_delay=args.cluster_scale_in_delay, may_act=election.is_leader,
+                             profiles=known, profiles_source=source)
     loop = Loop(election.campaign, election.is_leader,
                 [("services", services.run_once), ("capacity providers", clusters.run_once)],
                 on_leading=services.seed, interval=args.interval, max_failures=args.max_failures)
@@ -127,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log.info("autoscaler starting", extra=logs.kv(endpoint=args.endpoint, prometheus=args.prometheus,
                                                    interval=args.interval, metrics_port=metrics_port,
-                                                   name=args.name))
+                                                   name=args.name, profiles=",".join(sorted(known))))
     code = 0
     try:
         loop.run(stop)

@@ -14,11 +14,11 @@ import grpc
 
 from controlplane.api.context import ApiContext
 from controlplane.api.security import SecurityService
+from controlplane.authz import Authorizer
 from controlplane.store.base import Store, StoreError
 from shoal.logs import kv
 from shoal.security import ca as ca_mod
 from shoal.security import pki, sealing
-from shoal.security.authz import Authorizer
 from shoal.security.ca import CertError, check_identity_name
 from shoal.security.sealing import Sealer, SealError
 from shoal.v1 import security_pb2, security_pb2_grpc
@@ -31,8 +31,8 @@ REFRESH_SECONDS = 15.0
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pki-dir", help=f"master key and bootstrap admin identity (default {DEFAULT_PKI_DIR}); "
-                   "other replicas need a copy of its master.key")
+    p.add_argument("--pki-dir", help=f"master key (seals secrets and access keys, in every mode) and bootstrap "
+                   f"admin identity (default {DEFAULT_PKI_DIR}); other replicas need a copy of its master.key")
     p.add_argument("--san", action="append", default=[], metavar="NAME",
                    help="extra DNS name or IP for the server certificate (repeatable)")
     p.add_argument("--tls-cert", help="serve this certificate chain instead of one from the cluster CA")
@@ -64,11 +64,16 @@ class Security:
         if args.insecure:
             log.warning("RUNNING INSECURE: plaintext gRPC, anyone who reaches %s can run containers on every node; "
                         "never use --insecure outside development", args.listen)
-            sealer = None
-            if args.pki_dir:
-                sealer = pki.sealer_for(Path(args.pki_dir), create=True)
-            else:
-                log.warning("no --pki-dir: secrets cannot be stored and access keys are kept unsealed")
+            # Secrets and access keys are sealed at rest in every mode: plaintext on the wire
+            # is a development choice, plaintext in etcd would outlive it.
+            pki_dir = Path(args.pki_dir or DEFAULT_PKI_DIR)
+            try:
+                pki_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                sealer = pki.sealer_for(pki_dir, create=True)
+            except (SealError, OSError) as exc:
+                raise SystemExit(f"controlplane: --pki-dir {pki_dir} (the master key that seals secrets, "
+                                 f"also with --insecure): {exc}") from None
+            assert sealer is not None
             sealing.install(sealer)
             return cls(None, sealer, None, None)
         pki_dir = Path(args.pki_dir or DEFAULT_PKI_DIR)

@@ -1,4 +1,12 @@
-"""Several control-plane endpoints and calls that fail over between them.
+"""How every client (the CLI, the agent, the autoscaler) reaches the control plane: one
+``Connection`` holds the replicas' endpoints, the client's credentials and channel options,
+and refuses to go out over plaintext unless the client was told ``--insecure``; its
+``stub`` fails over between the replicas.
+
+Without a CA a client would send its requests (join tokens, secrets, access keys, every
+order) to whoever answers on the port, unauthenticated and unencrypted: that is a choice to
+make out loud (``--insecure``, or SHOAL_INSECURE=1), for a control plane started
+``--insecure``, never what happens when a CA was forgotten.
 
 Every replica serves the whole API, so a client that cannot reach one replica tries the
 next. A call moves on only when gRPC says UNAVAILABLE: the connection could not be made or
@@ -15,6 +23,7 @@ are made (TLS or not) decides it for the failover client too.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -25,6 +34,7 @@ import grpc
 
 from shoal import logs
 from shoal.netutil import split_hostport
+from shoal.security.channels import ClientTLS, client_channel
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +74,46 @@ def backoff(attempt: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) 
 def _unavailable(exc: grpc.RpcError) -> bool:
     code = exc.code() if hasattr(exc, "code") else None
     return code == grpc.StatusCode.UNAVAILABLE
+
+
+class PlaintextRefused(ValueError):
+    """A client without a CA that was not told --insecure; the message names the flag."""
+
+
+def insecure_from_env(env: dict[str, str] | None = None) -> bool:
+    """SHOAL_INSECURE=1: what `shoal up` gives the processes of a cluster it started --insecure."""
+    return (os.environ if env is None else env).get("SHOAL_INSECURE") == "1"
+
+
+class Connection:
+    """The endpoints of the control plane's replicas and how to reach them. ``tls`` None
+    (no CA configured) is plaintext, allowed only with ``insecure``; otherwise
+    PlaintextRefused says which ``flag`` to give. ``options`` add to the channels'."""
+
+    def __init__(self, targets: list[str], tls: ClientTLS | None, *, insecure: bool = False,
+                 flag: str = "--insecure", options: tuple[tuple[str, object], ...] = ()) -> None:
+        if not targets:
+            raise ValueError("endpoint: at least one HOST:PORT is required")
+        if tls is None and not insecure:
+            raise PlaintextRefused(
+                f"no CA configured (SHOAL_CA/SHOAL_CERT/SHOAL_KEY, or `shoal up`'s config): refusing to send "
+                f"credentials and requests to the control plane at {targets[0]} over plaintext; pass {flag} only "
+                "if it was started with --insecure")
+        self.targets = list(targets)
+        self.tls = tls
+        self.options = options
+
+    @property
+    def plaintext(self) -> bool:
+        return self.tls is None
+
+    def open(self, target: str) -> grpc.Channel:
+        """A new channel to one replica (the caller closes it)."""
+        return client_channel(target, self.tls, self.options)
+
+    def stub(self, stub_class: type, **kwargs: Any) -> FailoverStub:
+        """``stub_class``'s calls on whichever replica answers (see FailoverStub)."""
+        return FailoverStub(self.targets, self.open, stub_class, **kwargs)
 
 
 class FailoverStub:

@@ -5,6 +5,7 @@ arguments and JSON value types. Every check raises ValidationError and nothing e
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 # ECS's own limit for a registered task definition; also bounds what one request can cost.
@@ -102,6 +103,18 @@ def expect_string(value: Any, field: str, *, max_len: int = 4096, allow_empty: b
         # JSON's \ud800 escapes decode to lone surrogates, which protobuf refuses to store.
         raise ValidationError(field, "must be valid Unicode (it holds an unpaired surrogate)") from None
     return value
+
+
+def check_string_map(values: Mapping[str, str], field: str, max_keys: int = 50, max_value: int = 4096) -> None:
+    """A map of settings: at most ``max_keys`` keys of 1-128 characters, values of at most
+    ``max_value`` characters."""
+    if len(values) > max_keys:
+        raise ValidationError(field, f"at most {max_keys} keys")
+    for key, value in values.items():
+        if not key or len(key) > 128:
+            raise ValidationError(field, f"keys must be 1-128 characters, got {key[:40]!r}")
+        if len(value) > max_value:
+            raise ValidationError(f"{field}.{key}", f"at most {max_value} characters")
 
 
 def expect_bool(value: Any, field: str) -> bool:

@@ -1,13 +1,15 @@
-"""Node provider plugins: a registry from a capacity provider's nodeProvider.type to a class,
-imported only when used; ``external`` loads a class from the dotted path in config "class"."""
+"""Node provider plugins: a registry from a provider type to a class, imported only when
+used; ``external`` loads a class from the dotted path in config "class". Which types,
+commands and classes may run at all is the autoscaler host's providers config file's say
+(profiles.py), never the API's."""
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
 
-from autoscaler.providers.base import NodeProvider, ProviderContext, ProviderError, ProviderNode, check_common
-from shoal.validation import ValidationError
+from autoscaler.providers.base import NodeProvider, ProviderContext, ProviderError, ProviderNode
+from shoal.validation import ValidationError, check_string_map
 
 __all__ = ["NodeProvider", "ProviderContext", "ProviderError", "ProviderNode", "TYPES", "check_config", "create"]
 
@@ -51,7 +53,7 @@ def check_config(type_: str, config: Mapping[str, str], *, load_external: bool =
     config checked) with ``load_external``: the control plane may not have the plugin."""
     if not type_:
         raise ValidationError("nodeProvider.type", f"required: one of {', '.join([*TYPES, EXTERNAL])}")
-    check_common(config)
+    check_string_map(config, "nodeProvider.config")
     if type_ == EXTERNAL and not load_external:
         path = config.get("class", "")
         if not path or not all(part.isidentifier() for part in path.replace(":", ".").split(".")):

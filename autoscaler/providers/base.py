@@ -12,9 +12,6 @@ from pathlib import Path
 
 from shoal.validation import ValidationError
 
-MAX_CONFIG_KEYS = 50
-MAX_CONFIG_VALUE = 4096
-
 
 class ProviderError(Exception):
     """Creating, listing or terminating a node failed; the message says which and why."""
@@ -48,6 +45,10 @@ class NodeProvider(abc.ABC):
 
     # Keys the provider understands; others are refused so a typo is an error, not a no-op.
     CONFIG_KEYS: frozenset[str] = frozenset()
+    # The subset a capacity provider written through the API may set (see profiles.py):
+    # data such as node size, never a command, class or path. The rest comes only from the
+    # autoscaler host's providers config file.
+    API_KEYS: frozenset[str] = frozenset()
 
     def __init__(self, config: Mapping[str, str], ctx: ProviderContext) -> None:
         self.config = dict(config)
@@ -79,16 +80,6 @@ class NodeProvider(abc.ABC):
     def close(self) -> None:
         """Releases what the provider holds in this process; nodes keep running."""
         return None
-
-
-def check_common(config: Mapping[str, str]) -> None:
-    if len(config) > MAX_CONFIG_KEYS:
-        raise ValidationError("nodeProvider.config", f"at most {MAX_CONFIG_KEYS} keys")
-    for key, value in config.items():
-        if not key or len(key) > 128:
-            raise ValidationError("nodeProvider.config", f"keys must be 1-128 characters, got {key[:40]!r}")
-        if len(value) > MAX_CONFIG_VALUE:
-            raise ValidationError(f"nodeProvider.config.{key}", f"at most {MAX_CONFIG_VALUE} characters")
 
 
 def int_option(config: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:

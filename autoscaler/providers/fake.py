@@ -13,6 +13,7 @@ from autoscaler.providers.base import NodeProvider, ProviderContext, ProviderErr
 
 class FakeNodeProvider(NodeProvider):
     CONFIG_KEYS = frozenset({"nodes"})
+    API_KEYS = CONFIG_KEYS
 
     def __init__(self, config: Mapping[str, str] | None = None, ctx: ProviderContext | None = None) -> None:
         ctx = ctx or ProviderContext("fake", "default", "127.0.0.1:7400", Path("/nonexistent"))

@@ -48,6 +48,11 @@ class LocalNodeProvider(NodeProvider):
         "cpu_units", "memory_mib", "zone", "attributes", "runtime", "state_dir", "endpoint",
         "metrics_address", "log_level", "stop_timeout", "gc_delay", "resync_interval",
     })
+    # Not state_dir, endpoint or metrics_address: where it writes and what it dials is the host's say.
+    API_KEYS = frozenset({
+        "cpu_units", "memory_mib", "zone", "attributes", "runtime", "log_level", "stop_timeout", "gc_delay",
+        "resync_interval",
+    })
 
     def __init__(self, config: Mapping[str, str], ctx: ProviderContext) -> None:
         super().__init__(config, ctx)

@@ -33,11 +33,12 @@ _SEAL_CONTEXT = keys.ACCESSKEYS
 
 def _seal(key: ak.AccessKey) -> bytes:
     """The stored form of a key record (the one place a secret is written): sealed with the
-    master key (shoal/security/sealing.py); plaintext only on an --insecure control plane
-    started without a --pki-dir."""
+    master key (shoal/security/sealing.py), which every control plane has, --insecure or not."""
     sealer = sealing.installed()
-    data = key.SerializeToString()
-    return sealer.seal(data, _SEAL_CONTEXT) if sealer is not None else data
+    if sealer is None:
+        raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, "access keys cannot be stored: no master key "
+                       "(start the control plane with --pki-dir)")
+    return sealer.seal(key.SerializeToString(), _SEAL_CONTEXT)
 
 
 def _unseal(data: bytes) -> ak.AccessKey:

@@ -17,7 +17,7 @@ from controlplane.state import Record
 from controlplane.store.base import Conflict, Delete
 from shoal.v1 import scaling_pb2 as sc
 from shoal.v1 import scaling_pb2_grpc
-from shoal.validation import ValidationError, check_name
+from shoal.validation import ValidationError, check_name, check_string_map
 
 MAX_CAPACITY = 100_000
 MAX_COOLDOWN = 86_400
@@ -28,6 +28,7 @@ MAX_EVALUATION_PERIODS = 100
 MAX_ACTIVITIES_PER_CLUSTER = 500
 MAX_NODES_PER_PROVIDER = 1000
 DIMENSION = "ecs:service:DesiredCount"
+CAPACITY_PROVIDER_RESOURCE = "capacity-provider/"
 _ATTEMPTS = 20
 
 
@@ -376,7 +377,27 @@ def record_activity(ctx: ApiContext, req: sc.RecordScalingActivityRequest) -> sc
     _prune_activities(ctx, cluster)
     if a.service:
         _service_event(ctx, cluster, a)
+    if a.resource_id.startswith(CAPACITY_PROVIDER_RESOURCE) and a.status_code != "InProgress":
+        _capacity_provider_status(ctx, a)
     return sc.ScalingActivityResponse(activity=a)
+
+
+def _capacity_provider_status(ctx: ApiContext, a: sc.ScalingActivity) -> None:
+    """The newest finished activity of a capacity provider is its update status, as ECS
+    shows updateStatus/updateStatusReason: a failure says why (an unknown profile...)."""
+    name = a.resource_id[len(CAPACITY_PROVIDER_RESOURCE):]
+    status = "UPDATE_COMPLETE" if a.status_code == "Successful" else "UPDATE_FAILED"
+    reason = "" if status == "UPDATE_COMPLETE" else a.status_message or a.description
+    for _ in range(_ATTEMPTS):
+        rec = ctx.state.load(keys.capacity_provider(name), sc.CapacityProvider)
+        if rec is None or (rec.msg.update_status, rec.msg.update_status_reason) == (status, reason):
+            return
+        rec.msg.update_status, rec.msg.update_status_reason = status, reason
+        try:
+            ctx.store.cas(rec.key, rec.msg.SerializeToString(), rec.mod_revision)
+            return
+        except Conflict:
+            continue
 
 
 def _prune_activities(ctx: ApiContext, cluster: str) -> None:
@@ -422,14 +443,15 @@ def describe_activities(ctx: ApiContext,
 
 def create_capacity_provider(ctx: ApiContext,
                              req: sc.CreateCapacityProviderRequest) -> sc.CapacityProviderResponse:
-    from autoscaler import providers
-
     _name(req.name, "name")
     if req.name.lower().startswith(("aws", "ecs", "fargate")):
         raise invalid("name: must not begin with aws, ecs or fargate")
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    # What the profile means is the autoscaler host's own file: checked (and refused in the
+    # capacity provider's updateStatusReason) there, not here.
+    _name(req.node_provider.profile, "nodeProvider.profile")
     try:
-        providers.check_config(req.node_provider.type, dict(req.node_provider.config))
+        check_string_map(req.node_provider.config, "nodeProvider.config")
     except ValidationError as exc:
         raise invalid(str(exc)) from exc
     _range(req.min_size, "minSize", 0, MAX_NODES_PER_PROVIDER)

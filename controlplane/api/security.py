@@ -1,5 +1,5 @@
 """The Security gRPC service: joining nodes, join tokens, operator certificates, CA
-rotation, and secrets. Who may call which method is authz's job (shoal/security/authz.py);
+rotation, and secrets. Who may call which method is authz's job (controlplane/authz.py);
 what is checked here is what depends on the data: a token's validity, and that a node asks
 only for the secrets of its own tasks."""
 
@@ -14,13 +14,13 @@ from controlplane import keys
 from controlplane.api import secrets
 from controlplane.api.context import ApiContext
 from controlplane.api.nodes import refuse_if_deregistered
+from controlplane.authz import current_identity, record_denial
 from controlplane.errors import ApiError, grpc_errors, invalid, not_found
 from controlplane.state import decode
 from controlplane.store.base import Conflict
 from shoal.logs import kv
 from shoal.security import ca as ca_mod
 from shoal.security import pki, tokens
-from shoal.security.authz import current_identity, record_denial
 from shoal.security.ca import CertError, Identity
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import security_pb2 as sec
@@ -84,8 +84,10 @@ class SecurityService(security_pb2_grpc.SecurityServicer):
             record_denial(exc.reason, None, "join refused", token=parsed.token_id, peer=context.peer())
             raise _token_error(exc) from None
         node_id = uuid.uuid4().hex
-        cert = authority.issue_client(public_key, Identity("node", node_id), days=self.node_cert_days)
-        log.info("node joined", extra=kv(node=node_id, token=record.id, host=request.hostname[:64],
+        cluster = record.cluster or ca_mod.LEGACY_NODE_CLUSTER
+        cert = authority.issue_client(public_key, Identity("node", node_id, cluster=cluster),
+                                      days=self.node_cert_days)
+        log.info("node joined", extra=kv(node=node_id, cluster=cluster, token=record.id, host=request.hostname[:64],
                                          uses=f"{record.used}/{record.max_uses or 'unlimited'}"))
         return sec.JoinNodeResponse(node_id=node_id, cert_pem=ca_mod.cert_pem(cert).decode(),
                                     ca_bundle_pem=state.bundle_pem().decode())
@@ -103,7 +105,9 @@ class SecurityService(security_pb2_grpc.SecurityServicer):
             public_key = ca_mod.csr_public_key(request.csr_pem)
         except CertError as exc:
             raise invalid(str(exc)) from None
-        cert = authority.issue_client(public_key, Identity("node", who.name), days=self.node_cert_days)
+        # Same node, same cluster: renewal never moves a node to another cluster.
+        cert = authority.issue_client(public_key, Identity("node", who.name, cluster=who.cluster),
+                                      days=self.node_cert_days)
         log.info("node certificate renewed", extra=kv(node=who.name, ca=state.current.fingerprint[:16],
                                                       expires=cert.not_valid_after_utc.isoformat()))
         return sec.JoinNodeResponse(node_id=who.name, cert_pem=ca_mod.cert_pem(cert).decode(),
@@ -114,12 +118,14 @@ class SecurityService(security_pb2_grpc.SecurityServicer):
     @grpc_errors
     def CreateJoinToken(self, request: sec.CreateJoinTokenRequest, context) -> sec.CreateJoinTokenResponse:  # noqa: N802
         _, authority = self._current_ca()
+        cluster = self.ctx.require_cluster(request.cluster or "default").msg.cluster_name
         try:
             text, record = tokens.create(self.ctx.store, authority.fingerprint, request.ttl_seconds,
-                                         request.max_uses, request.description)
+                                         request.max_uses, request.description, cluster=cluster)
         except tokens.TokenError as exc:
             raise _token_error(exc) from None
-        log.info("join token created", extra=kv(token=record.id, by=current_identity(), max_uses=record.max_uses))
+        log.info("join token created", extra=kv(token=record.id, cluster=cluster, by=current_identity(),
+                                                max_uses=record.max_uses))
         record.secret_sha256 = ""
         return sec.CreateJoinTokenResponse(token=text, info=record)
 
@@ -143,8 +149,11 @@ class SecurityService(security_pb2_grpc.SecurityServicer):
                                  context) -> sec.IssueOperatorCertificateResponse:
         if request.role not in ("admin", "viewer"):
             raise invalid(f"role: want admin or viewer, got {request.role[:20]!r}")
+        if request.grants and request.role != "viewer":
+            raise invalid("grants: only a viewer takes grants (an admin may do everything)")
         try:
             ca_mod.check_identity_name(request.name)
+            grants = ca_mod.check_grants(list(request.grants))
             public_key = ca_mod.csr_public_key(request.csr_pem)
         except CertError as exc:
             raise invalid(str(exc)) from None
@@ -152,9 +161,10 @@ class SecurityService(security_pb2_grpc.SecurityServicer):
         if not 0 < days <= ca_mod.OPERATOR_MAX_DAYS:
             raise invalid(f"ttlSeconds: at most {ca_mod.OPERATOR_MAX_DAYS} days")
         state, authority = self._current_ca()
-        identity = Identity(request.role, request.name)
+        identity = Identity(request.role, request.name, grants=grants)
         cert = authority.issue_client(public_key, identity, days=days)
-        log.info("operator certificate issued", extra=kv(identity=identity, by=current_identity()))
+        log.info("operator certificate issued", extra=kv(identity=identity, grants=",".join(sorted(grants)),
+                                                         by=current_identity()))
         return sec.IssueOperatorCertificateResponse(cert_pem=ca_mod.cert_pem(cert).decode(),
                                                     ca_bundle_pem=state.bundle_pem().decode(),
                                                     identity=identity.subject)
@@ -176,7 +186,8 @@ class SecurityService(security_pb2_grpc.SecurityServicer):
         who = current_identity()
         if who is None:
             return sec.WhoAmIResponse()
-        return sec.WhoAmIResponse(identity=who.subject, role=who.role, name=who.name)
+        return sec.WhoAmIResponse(identity=who.subject, role=who.role, name=who.name,
+                                  grants=sorted(who.grants), cluster=who.cluster)
 
     # ---- secrets ------------------------------------------------------------------------
 

@@ -3,10 +3,7 @@ their requests to the ECS gateway with (`controlplane --ecs-listen`)."""
 
 from __future__ import annotations
 
-import grpc
-
-from shoal.cli.client import describe_rpc_error, endpoint, open_channel
-from shoal.cli.errors import CliError
+from shoal.cli.client import Client, endpoint
 from shoal.cli.output import add_output_flag, ago, print_json, table
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
@@ -15,13 +12,12 @@ TIMEOUT = 30.0
 
 
 def _call(args, method: str, request):
-    target = endpoint(getattr(args, "endpoint", None))
-    with open_channel(target) as channel:
-        stub = accesskeys_pb2_grpc.AccessKeysStub(channel)
-        try:
-            return getattr(stub, method)(request, timeout=TIMEOUT)
-        except grpc.RpcError as exc:
-            raise CliError(describe_rpc_error(exc, target)) from None
+    client = Client(endpoint(getattr(args, "endpoint", None)), timeout=TIMEOUT,
+                    stub_class=accesskeys_pb2_grpc.AccessKeysStub)
+    try:
+        return getattr(client, method)(request)
+    finally:
+        client.close()
 
 
 def create(a) -> None:

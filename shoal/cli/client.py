@@ -3,8 +3,9 @@ the config file `shoal up` writes (<state dir>/config.json; state dir from
 SHOAL_STATE_DIR, default ~/.shoal). Any of these may list several replicas
 ("h1:7400,h2:7400"): a call that finds one unavailable goes to the next (see
 shoal/endpoints.py). Credentials: SHOAL_CA/SHOAL_CERT/SHOAL_KEY, else the config file's
-ca/cert/key (the admin identity `shoal up` made); none means plaintext, which only an
---insecure control plane accepts. gRPC errors become one line on stderr."""
+ca/cert/key (the admin identity `shoal up` made); with none the CLI refuses to go out over
+plaintext unless told so (`shoal --insecure ...`, SHOAL_INSECURE=1, or `"insecure": true` in
+the config of a cluster started --insecure). gRPC errors become one line on stderr."""
 
 from __future__ import annotations
 
@@ -15,11 +16,18 @@ from pathlib import Path
 import grpc
 
 from shoal.cli.errors import CliError
-from shoal.endpoints import FailoverStub, parse_endpoints
-from shoal.security.channels import ClientTLS, TlsConfigError, client_channel
+from shoal.endpoints import Connection, PlaintextRefused, insecure_from_env, parse_endpoints
+from shoal.security.channels import ClientTLS, TlsConfigError
 from shoal.v1 import operator_pb2_grpc
 
 DEFAULT_ENDPOINT = "127.0.0.1:7400"
+# Set by `shoal --insecure`: this invocation may talk plaintext to an --insecure control plane.
+_insecure_flag = False
+
+
+def allow_plaintext(allowed: bool) -> None:
+    global _insecure_flag
+    _insecure_flag = allowed
 
 
 def state_dir() -> Path:
@@ -47,9 +55,18 @@ def client_tls() -> ClientTLS | None:
         raise CliError(str(exc)) from None
 
 
-def open_channel(target: str) -> grpc.Channel:
-    """The channel the CLI opens to one replica, with this user's credentials."""
-    return client_channel(target, client_tls())
+def connection(target: str) -> Connection:
+    """The CLI's way to the replicas in ``target`` ("h1:p1,h2:p2"), with this user's
+    credentials; raises CliError for a bad endpoint or a plaintext the user did not ask for."""
+    try:
+        targets = parse_endpoints(target)
+    except ValueError as exc:
+        raise CliError(f"{exc} (from --endpoint, SHOAL_ENDPOINT or config.json)") from None
+    insecure = _insecure_flag or insecure_from_env() or load_config().get("insecure") is True
+    try:
+        return Connection(targets, client_tls(), insecure=insecure, flag="--insecure (shoal --insecure COMMAND)")
+    except PlaintextRefused as exc:
+        raise CliError(str(exc)) from None
 
 
 class Client:
@@ -57,13 +74,11 @@ class Client:
     failing over between them; its calls raise CliError with the server's message."""
 
     def __init__(self, target: str, timeout: float = 30.0, stub_class: type = operator_pb2_grpc.OperatorStub) -> None:
-        try:
-            self.targets = parse_endpoints(target)
-        except ValueError as exc:
-            raise CliError(f"{exc} (from --endpoint, SHOAL_ENDPOINT or config.json)") from None
+        conn = connection(target)
+        self.targets = conn.targets
         self.target = ",".join(self.targets)
         self.timeout = timeout
-        self._stub = FailoverStub(self.targets, open_channel, stub_class, patience=timeout)
+        self._stub = conn.stub(stub_class, patience=timeout)
 
     def __getattr__(self, name: str):
         if name.startswith("_"):

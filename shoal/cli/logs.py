@@ -8,9 +8,8 @@ import sys
 
 import grpc
 
-from shoal.cli.client import describe_rpc_error, endpoint, open_channel
+from shoal.cli.client import connection, describe_rpc_error, endpoint
 from shoal.cli.errors import CliError
-from shoal.endpoints import parse_endpoints
 from shoal.v1 import logs_pb2, logs_pb2_grpc
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -31,16 +30,14 @@ def show_logs(a) -> int:
         cluster=a.cluster, task=a.task, container=a.container or "", follow=a.follow,
         since_seconds=parse_since(a.since) if a.since else 0, tail=a.tail or 0,
     )
-    try:
-        targets = parse_endpoints(endpoint(a.endpoint))
-    except ValueError as exc:
-        raise CliError(f"{exc} (from --endpoint, SHOAL_ENDPOINT or config.json)") from None
+    conn = connection(endpoint(a.endpoint))
+    targets = conn.targets
     out = sys.stdout.buffer
     last: grpc.RpcError | None = None
     # Any replica relays to the one holding the node; try the next only if one is unreachable
     # before it has sent anything.
     for target in targets:
-        channel = open_channel(target)
+        channel = conn.open(target)
         got = False
         try:
             for chunk in logs_pb2_grpc.LogsStub(channel).GetTaskLogs(request):

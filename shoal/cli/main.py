@@ -7,13 +7,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shoal.cli import errors
+from shoal.cli import client, errors
 
 
 def build_parser() -> argparse.ArgumentParser:
     from shoal.cli import accesskeys, chaos, daemons, events, lab, local, logs, resources, scaling, security
 
     parser = argparse.ArgumentParser(prog="shoal", description="Shoal: a mini ECS for machines you own.")
+    parser.add_argument("--insecure", action="store_true",
+                        help="without a CA, talk plaintext to a control plane started with --insecure "
+                             "(refused otherwise)")
     sub = parser.add_subparsers(dest="noun", metavar="COMMAND")
     sub.required = True
     for module in (local, resources, daemons, accesskeys, scaling, security, logs, events, lab, chaos):
@@ -29,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(daemons.entry(argv[0])(argv[1:]) or 0)
     parser = build_parser()
     args = parser.parse_args(argv)
+    client.allow_plaintext(args.insecure)
     try:
         return int(args.func(args) or 0)
     except errors.CliError as exc:

@@ -7,9 +7,7 @@ import argparse
 import math
 from datetime import datetime
 
-import grpc
-
-from shoal.cli.client import describe_rpc_error, endpoint, open_channel
+from shoal.cli.client import Client, endpoint
 from shoal.cli.errors import CliError
 from shoal.cli.output import add_output_flag, ago, print_json, table
 from shoal.v1 import scaling_pb2 as sc
@@ -21,29 +19,8 @@ COMPARISONS = {">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold
                "<=": "LessThanOrEqualToThreshold"}
 
 
-class ScalingClient:
-    """Scaling stub whose calls raise CliError with the server's message."""
-
-    def __init__(self, target: str, timeout: float = 30.0) -> None:
-        self.target = target
-        self.timeout = timeout
-        self.channel = open_channel(target)
-        self._stub = scaling_pb2_grpc.ScalingStub(self.channel)
-
-    def __getattr__(self, name: str):
-        method = getattr(self._stub, name)
-
-        def call(request):
-            try:
-                return method(request, timeout=self.timeout)
-            except grpc.RpcError as exc:
-                raise CliError(describe_rpc_error(exc, self.target)) from None
-
-        return call
-
-
-def connect(a) -> ScalingClient:
-    return ScalingClient(endpoint(getattr(a, "endpoint", None)))
+def connect(a) -> Client:
+    return Client(endpoint(getattr(a, "endpoint", None)), stub_class=scaling_pb2_grpc.ScalingStub)
 
 
 def _common(p: argparse.ArgumentParser, output: bool = False) -> None:
@@ -253,7 +230,7 @@ def cp_create(a) -> None:
             raise CliError(str(exc)) from None
         config[k] = v
     c = connect(a).CreateCapacityProvider(sc.CreateCapacityProviderRequest(
-        name=a.name, cluster=a.cluster, node_provider=sc.NodeProviderConfig(type=a.type, config=config),
+        name=a.name, cluster=a.cluster, node_provider=sc.NodeProviderConfig(profile=a.profile, config=config),
         min_size=a.min_size, max_size=a.max_size, target_capacity=a.target_capacity,
         managed_termination_protection=a.managed_termination_protection,
         minimum_scaling_step_size=a.min_step, maximum_scaling_step_size=a.max_step)).capacity_provider
@@ -265,9 +242,11 @@ def cp_list(a) -> None:
     if a.output == "json":
         print_json(list(resp.capacity_providers))
         return
-    table(["NAME", "CLUSTER", "PROVIDER", "MIN", "MAX", "TARGET%", "PROTECTION"],
-          [[c.name, c.cluster, c.node_provider.type, c.min_size, c.max_size, c.target_capacity,
-            "ENABLED" if c.managed_termination_protection else "DISABLED"] for c in resp.capacity_providers])
+    table(["NAME", "CLUSTER", "PROFILE", "MIN", "MAX", "TARGET%", "PROTECTION", "UPDATE STATUS"],
+          [[c.name, c.cluster, c.node_provider.profile, c.min_size, c.max_size, c.target_capacity,
+            "ENABLED" if c.managed_termination_protection else "DISABLED",
+            f"{c.update_status}: {c.update_status_reason}" if c.update_status_reason else c.update_status or "-"]
+           for c in resp.capacity_providers])
 
 
 def cp_delete(a) -> None:
@@ -361,8 +340,11 @@ def register(sub) -> None:
     verbs.required = True
     p = _verb(verbs, "create", cp_create, "create a capacity provider")
     p.add_argument("name")
-    p.add_argument("--type", required=True, help="node provider: local, command, vagrant or external")
-    p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="node provider config")
+    p.add_argument("--profile", required=True,
+                   help="node provider profile: 'local' (built in) or one in the autoscaler host's "
+                        "--providers-config file")
+    p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                   help="settings the profile lets the API choose (e.g. cpu_units, memory_mib, zone for local)")
     p.add_argument("--min-size", type=int, default=0)
     p.add_argument("--max-size", type=int, required=True)
     p.add_argument("--target-capacity", type=int, default=100, help="percent of nodes to keep in use (1-100)")

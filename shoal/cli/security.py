@@ -40,15 +40,17 @@ def _when(epoch: float) -> str:
 
 def token_create(a) -> None:
     resp = _client(a).CreateJoinToken(sec.CreateJoinTokenRequest(
-        ttl_seconds=parse_duration(a.ttl, "--ttl"), max_uses=a.uses, description=a.description))
+        ttl_seconds=parse_duration(a.ttl, "--ttl"), max_uses=a.uses, description=a.description, cluster=a.cluster))
     if a.output == "json":
-        print_json({"token": resp.token, "id": resp.info.id, "expiresAt": resp.info.expires_at,
-                    "maxUses": resp.info.max_uses})
+        print_json({"token": resp.token, "id": resp.info.id, "cluster": resp.info.cluster,
+                    "expiresAt": resp.info.expires_at, "maxUses": resp.info.max_uses})
         return
     print(resp.token)
     uses = f"{resp.info.max_uses} join(s)" if resp.info.max_uses else "unlimited joins"
-    print(f"# expires {_when(resp.info.expires_at)}, {uses}; shown only now. On the new node:", file=sys.stderr)
-    print(f"#   SHOAL_JOIN_TOKEN=<token> shoal agent --join {endpoint(a.endpoint).split(',')[0]}", file=sys.stderr)
+    print(f"# cluster {resp.info.cluster}, expires {_when(resp.info.expires_at)}, {uses}; shown only now. "
+          "On the new node:", file=sys.stderr)
+    print(f"#   SHOAL_JOIN_TOKEN=<token> shoal agent --join {endpoint(a.endpoint).split(',')[0]} "
+          f"--cluster {resp.info.cluster}", file=sys.stderr)
 
 
 def token_list(a) -> None:
@@ -59,9 +61,9 @@ def token_list(a) -> None:
     now = time.time()
     from shoal.security.tokens import state
 
-    table(["ID", "STATE", "USED", "EXPIRES", "AGE", "DESCRIPTION"],
-          [[t.id, state(t, now), f"{t.used}/{t.max_uses or '∞'}", _when(t.expires_at), ago(t.created_at),
-            t.description or "-"] for t in tokens])
+    table(["ID", "CLUSTER", "STATE", "USED", "EXPIRES", "AGE", "DESCRIPTION"],
+          [[t.id, t.cluster or "default", state(t, now), f"{t.used}/{t.max_uses or '∞'}", _when(t.expires_at),
+            ago(t.created_at), t.description or "-"] for t in tokens])
 
 
 def token_revoke(a) -> None:
@@ -76,10 +78,17 @@ def user_create(a) -> None:
         ca_mod.check_identity_name(a.name, "NAME")
     except ca_mod.CertError as exc:
         raise CliError(str(exc)) from None
+    grants = [g.strip() for g in (a.grant or []) for g in g.split(",") if g.strip()]
+    try:
+        ca_mod.check_grants(grants, "--grant")
+    except ca_mod.CertError as exc:
+        raise CliError(str(exc)) from None
+    if grants and a.role != "viewer":
+        raise CliError("--grant: only a viewer takes grants (an admin may do everything)")
     out = Path(a.out or f"./shoal-{a.name}")
     key = ca_mod.new_key()
     resp = _client(a).IssueOperatorCertificate(sec.IssueOperatorCertificateRequest(
-        name=a.name, role=a.role, csr_pem=ca_mod.make_csr(key).decode(),
+        name=a.name, role=a.role, csr_pem=ca_mod.make_csr(key).decode(), grants=grants,
         ttl_seconds=parse_duration(a.ttl, "--ttl")))
     try:
         out.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -89,13 +98,16 @@ def user_create(a) -> None:
     except OSError as exc:
         raise CliError(f"--out {out}: {exc}") from None
     d = out.resolve()
-    print(f"# {resp.identity}: key, certificate and CA bundle in {d} (the key never left this machine)")
+    granted = f" granted {', '.join(grants)}" if grants else ""
+    print(f"# {resp.identity}{granted}: key, certificate and CA bundle in {d} (the key never left this machine)")
     print(f"export SHOAL_CA={d / 'ca.crt'} SHOAL_CERT={d / f'{a.name}.crt'} SHOAL_KEY={d / f'{a.name}.key'}")
 
 
 def whoami(a) -> None:
     who = _client(a).WhoAmI(sec.WhoAmIRequest())
-    print(who.identity or "anonymous")
+    extra = [f"cluster {who.cluster}"] if who.cluster else []
+    extra += [f"granted {', '.join(who.grants)}"] if who.grants else []
+    print(" ".join([who.identity or "anonymous", *(f"({e})" for e in extra)]))
 
 
 def ca_rotate(a) -> None:
@@ -149,6 +161,8 @@ def register(sub) -> None:
     p.add_argument("--ttl", default="1h", help="lifetime: 90s, 30m, 1h, 7d; 0 never expires (default 1h)")
     p.add_argument("--uses", type=int, default=1, help="how many nodes may join with it; 0 unlimited (default 1)")
     p.add_argument("--description", default="", help="what the token is for")
+    p.add_argument("--cluster", default="default",
+                   help="the cluster its nodes join; they may register into no other (default: default)")
     _common(p, output=True)
     p.set_defaults(func=token_create)
     p = verbs.add_parser("list", help="list tokens (never their secrets)")
@@ -164,6 +178,9 @@ def register(sub) -> None:
     p = verbs.add_parser("create", help="issue an operator certificate: admin, or read-only viewer")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--role", choices=("admin", "viewer"), default="viewer")
+    p.add_argument("--grant", action="append", metavar="PERMISSION",
+                   help="viewer only: also allow logs (stream task logs) or secrets (list secrets); repeat or "
+                        "comma-separate")
     p.add_argument("--out", help="directory for NAME.key, NAME.crt and ca.crt (default ./shoal-NAME)")
     p.add_argument("--ttl", default="365d", help="validity (default 365d, at most 5 years)")
     _common(p)

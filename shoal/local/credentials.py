@@ -45,10 +45,11 @@ class LocalCredentials:
         return {"SHOAL_CA": str(self.pki_dir / "ca.crt"), "SHOAL_CERT": str(self.pki_dir / "admin.crt"),
                 "SHOAL_KEY": str(self.pki_dir / "admin.key")}
 
-    def config_entries(self) -> dict[str, str]:
+    def config_entries(self) -> dict[str, str | bool]:
         """config.json's ``ca``/``cert``/``key``: the admin identity the CLI authenticates
-        with (none for an --insecure cluster)."""
+        with. An --insecure cluster has none and says so (``insecure``), which is what lets
+        the CLI talk plaintext to it."""
         if not self.secure:
-            return {}
+            return {"insecure": True}
         return {"ca": str(self.pki_dir / "ca.crt"), "cert": str(self.pki_dir / "admin.crt"),
                 "key": str(self.pki_dir / "admin.key")}

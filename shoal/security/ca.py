@@ -1,9 +1,12 @@
 """The cluster CA and the certificates it issues (EC P-256, SHA-256), with the
 ``cryptography`` package.
 
-Identities live in the certificate's common name: ``shoal:node:<node-id>``,
-``shoal:admin:<name>``, ``shoal:viewer:<name>``. The CA always writes the subject itself:
-what a CSR asks for is ignored except its public key, so nobody picks their own identity.
+Identities live in the certificate's subject: the common name says who
+(``shoal:node:<node-id>``, ``shoal:admin:<name>``, ``shoal:viewer:<name>``), organizational
+units say what binds or widens it: ``cluster:<name>`` (the one cluster a node may register
+into, from its join token) and ``grant:<permission>`` (what a viewer may do beyond reading,
+e.g. ``grant:logs``). The CA always writes the subject itself: what a CSR asks for is
+ignored except its public key, so nobody picks their own identity.
 
 A CA's fingerprint is the SHA-256 of its certificate in DER, hex: what a join token
 carries so a new node can check it talks to the right cluster before sending the token.
@@ -26,6 +29,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 # replica: a control plane replica (its server certificate, used as a client to reach other replicas).
 ROLES = ("node", "admin", "viewer", "replica")
+# What a viewer may be granted beyond reading state: streaming task logs, listing secrets.
+GRANTS = ("logs", "secrets")
+# A node certificate issued before cluster binding is bound to the cluster ECS creates by default.
+LEGACY_NODE_CLUSTER = "default"
+_CLUSTER_OU, _GRANT_OU = "cluster:", "grant:"
 CA_DAYS = 3650
 SERVER_DAYS = 365
 NODE_DAYS = 365
@@ -42,6 +50,10 @@ class CertError(ValueError):
 class Identity:
     role: str
     name: str
+    # Nodes only: the cluster the node joined, and the only one it may register into.
+    cluster: str = ""
+    # Viewers only: permissions beyond reading (GRANTS).
+    grants: frozenset[str] = frozenset()
 
     @property
     def subject(self) -> str:
@@ -67,6 +79,31 @@ def parse_identity(common_name: str) -> Identity | None:
     except CertError:
         return None
     return Identity(parts[1], parts[2])
+
+
+def check_grants(grants: list[str] | tuple[str, ...], field: str = "grants") -> frozenset[str]:
+    unknown = [g for g in grants if g not in GRANTS]
+    if unknown:
+        raise CertError(f"{field}: unknown permission {unknown[0][:20]!r}; want some of {', '.join(GRANTS)}")
+    return frozenset(grants)
+
+
+def identity_of_cert(cert: x509.Certificate) -> Identity | None:
+    """The identity a certificate's subject names (who signed it is the caller's check)."""
+    base = parse_identity(common_name(cert))
+    if base is None:
+        return None
+    units = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]
+    units = [u if isinstance(u, str) else u.decode(errors="replace") for u in units]
+    clusters = [u[len(_CLUSTER_OU):] for u in units if u.startswith(_CLUSTER_OU)]
+    grants = frozenset(u[len(_GRANT_OU):] for u in units if u.startswith(_GRANT_OU)) & frozenset(GRANTS)
+    if base.role == "node":
+        if len(clusters) > 1:
+            return None
+        return Identity("node", base.name, cluster=clusters[0] if clusters else LEGACY_NODE_CLUSTER)
+    if base.role == "viewer":
+        return Identity("viewer", base.name, grants=grants)
+    return base
 
 
 # ---- keys, CSRs, PEM ------------------------------------------------------------------
@@ -164,8 +201,9 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _name(cn: str) -> x509.Name:
+def _name(cn: str, units: list[str] | None = None) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "shoal"),
+                      *(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, u) for u in units or ()),
                       x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
@@ -238,7 +276,10 @@ class CertificateAuthority:
                           [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH], sans)
 
     def issue_client(self, public_key, identity: Identity, days: float = NODE_DAYS) -> x509.Certificate:
-        return self._leaf(_name(identity.subject), public_key, days, [ExtendedKeyUsageOID.CLIENT_AUTH], [])
+        units = [f"{_CLUSTER_OU}{identity.cluster}"] if identity.role == "node" and identity.cluster else []
+        if identity.role == "viewer":
+            units += [f"{_GRANT_OU}{g}" for g in sorted(check_grants(tuple(identity.grants)))]
+        return self._leaf(_name(identity.subject, units), public_key, days, [ExtendedKeyUsageOID.CLIENT_AUTH], [])
 
     def cross_sign(self, other: x509.Certificate) -> x509.Certificate:
         """``other`` (a newer CA) re-signed by this CA: clients that trust only this CA can

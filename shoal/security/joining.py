@@ -56,6 +56,8 @@ class JoinError(Exception):
 class NodeCredentials:
     node_id: str
     tls: ClientTLS
+    # The cluster the node's certificate binds it to (from its join token).
+    cluster: str = ca_mod.LEGACY_NODE_CLUSTER
 
 
 def _finish_swap(d: Path) -> None:
@@ -81,10 +83,10 @@ def load(state_dir: str | Path) -> NodeCredentials | None:
         cert = ca_mod.load_cert(tls.cert or b"", str(d / NODE_CERT))
     except (ValueError, OSError) as exc:
         raise JoinError(f"{d}: unreadable node credentials ({exc}); remove the directory and join again") from None
-    identity = ca_mod.parse_identity(ca_mod.common_name(cert))
+    identity = ca_mod.identity_of_cert(cert)
     if identity is None or identity.role != "node":
         raise JoinError(f"{d / NODE_CERT}: not a node certificate (subject {ca_mod.common_name(cert)!r})")
-    return NodeCredentials(identity.name, tls)
+    return NodeCredentials(identity.name, tls, identity.cluster)
 
 
 def _presented_chain(host: str, port: int, timeout: float) -> list[x509.Certificate]:

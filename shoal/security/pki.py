@@ -99,7 +99,7 @@ class TrustState:
         """The identity a client certificate names, if a cluster CA's own key signed it."""
         if not any(ca_mod.signed_by(cert, a.cert) for a in self.authorities):
             return None
-        return ca_mod.parse_identity(ca_mod.common_name(cert))
+        return ca_mod.identity_of_cert(cert)
 
 
 def sealer_for(pki_dir: Path, create: bool) -> Sealer | None:

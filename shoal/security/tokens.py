@@ -7,6 +7,8 @@
 - ``<secret>``: 16 characters [a-z0-9] (82 bits), stored only as its SHA-256 (a slow hash
   buys nothing for a random secret this long).
 
+A token names one cluster (``cluster``): the certificate of a node that joins with it is
+bound to that cluster, and the control plane refuses its registration into any other.
 A token expires (``expires_at``; 0 never), allows ``max_uses`` joins (0 unlimited) and can
 be revoked. Each join consumes one use with a compare-and-set on the record, so two nodes
 racing for a token's last use cannot both win.
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 
 from controlplane.store.base import Conflict, Store
 from shoal.v1 import security_pb2 as sec
+from shoal.validation import ValidationError, check_name
 
 PREFIX = "SHL10"
 TOKENS = "/shoal/v1/tokens/"
@@ -73,8 +76,13 @@ def _random(n: int) -> str:
 
 
 def create(store: Store, ca_fingerprint: str, ttl: float = 0, max_uses: int = 0, description: str = "",
-           now: float | None = None) -> tuple[str, sec.JoinToken]:
-    """A new token; returns (the whole token, its record). The token is never stored."""
+           now: float | None = None, cluster: str = "default") -> tuple[str, sec.JoinToken]:
+    """A new token for nodes of ``cluster`` (a valid name; whether it exists is the caller's
+    check); returns (the whole token, its record). The token is never stored."""
+    try:
+        check_name(cluster, "cluster")
+    except ValidationError as exc:
+        raise TokenError(str(exc), "bad_request") from None
     if not 0 <= ttl <= MAX_TTL:
         raise TokenError(f"ttlSeconds: must be between 0 (never expires) and {MAX_TTL:.0f}", "bad_request")
     if not 0 <= max_uses <= 1_000_000:
@@ -85,7 +93,8 @@ def create(store: Store, ca_fingerprint: str, ttl: float = 0, max_uses: int = 0,
     for _ in range(_ATTEMPTS):
         parsed = ParsedToken(ca_fingerprint, _random(6), _random(16))
         record = sec.JoinToken(id=parsed.token_id, secret_sha256=_hash(parsed.secret), created_at=now,
-                               expires_at=now + ttl if ttl else 0, max_uses=max_uses, description=description)
+                               expires_at=now + ttl if ttl else 0, max_uses=max_uses, description=description,
+                               cluster=cluster)
         try:
             store.create(key(parsed.token_id), record.SerializeToString())
         except Conflict:

@@ -354,7 +354,7 @@ class ScalingActivityResponse(_message.Message):
     def __init__(self, activity: _Optional[_Union[ScalingActivity, _Mapping]] = ...) -> None: ...
 
 class NodeProviderConfig(_message.Message):
-    __slots__ = ("type", "config")
+    __slots__ = ("profile", "config")
     class ConfigEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -362,14 +362,14 @@ class NodeProviderConfig(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
-    TYPE_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
-    type: str
+    profile: str
     config: _containers.ScalarMap[str, str]
-    def __init__(self, type: _Optional[str] = ..., config: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, profile: _Optional[str] = ..., config: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CapacityProvider(_message.Message):
-    __slots__ = ("name", "capacity_provider_arn", "cluster", "node_provider", "min_size", "max_size", "target_capacity", "managed_termination_protection", "minimum_scaling_step_size", "maximum_scaling_step_size", "status", "creation_time")
+    __slots__ = ("name", "capacity_provider_arn", "cluster", "node_provider", "min_size", "max_size", "target_capacity", "managed_termination_protection", "minimum_scaling_step_size", "maximum_scaling_step_size", "status", "creation_time", "update_status", "update_status_reason")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_PROVIDER_ARN_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
@@ -382,6 +382,8 @@ class CapacityProvider(_message.Message):
     MAXIMUM_SCALING_STEP_SIZE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CREATION_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_STATUS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_STATUS_REASON_FIELD_NUMBER: _ClassVar[int]
     name: str
     capacity_provider_arn: str
     cluster: str
@@ -394,7 +396,9 @@ class CapacityProvider(_message.Message):
     maximum_scaling_step_size: int
     status: str
     creation_time: float
-    def __init__(self, name: _Optional[str] = ..., capacity_provider_arn: _Optional[str] = ..., cluster: _Optional[str] = ..., node_provider: _Optional[_Union[NodeProviderConfig, _Mapping]] = ..., min_size: _Optional[int] = ..., max_size: _Optional[int] = ..., target_capacity: _Optional[int] = ..., managed_termination_protection: _Optional[bool] = ..., minimum_scaling_step_size: _Optional[int] = ..., maximum_scaling_step_size: _Optional[int] = ..., status: _Optional[str] = ..., creation_time: _Optional[float] = ...) -> None: ...
+    update_status: str
+    update_status_reason: str
+    def __init__(self, name: _Optional[str] = ..., capacity_provider_arn: _Optional[str] = ..., cluster: _Optional[str] = ..., node_provider: _Optional[_Union[NodeProviderConfig, _Mapping]] = ..., min_size: _Optional[int] = ..., max_size: _Optional[int] = ..., target_capacity: _Optional[int] = ..., managed_termination_protection: _Optional[bool] = ..., minimum_scaling_step_size: _Optional[int] = ..., maximum_scaling_step_size: _Optional[int] = ..., status: _Optional[str] = ..., creation_time: _Optional[float] = ..., update_status: _Optional[str] = ..., update_status_reason: _Optional[str] = ...) -> None: ...
 
 class CreateCapacityProviderRequest(_message.Message):
     __slots__ = ("name", "cluster", "node_provider", "min_size", "max_size", "target_capacity", "managed_termination_protection", "minimum_scaling_step_size", "maximum_scaling_step_size")

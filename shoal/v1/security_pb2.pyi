@@ -33,7 +33,7 @@ class RenewNodeCertificateRequest(_message.Message):
     def __init__(self, csr_pem: _Optional[str] = ...) -> None: ...
 
 class JoinToken(_message.Message):
-    __slots__ = ("id", "secret_sha256", "created_at", "expires_at", "max_uses", "used", "revoked", "description", "last_used_at")
+    __slots__ = ("id", "secret_sha256", "created_at", "expires_at", "max_uses", "used", "revoked", "description", "last_used_at", "cluster")
     ID_FIELD_NUMBER: _ClassVar[int]
     SECRET_SHA256_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,7 @@ class JoinToken(_message.Message):
     REVOKED_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     LAST_USED_AT_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
     id: str
     secret_sha256: str
     created_at: float
@@ -52,17 +53,20 @@ class JoinToken(_message.Message):
     revoked: bool
     description: str
     last_used_at: float
-    def __init__(self, id: _Optional[str] = ..., secret_sha256: _Optional[str] = ..., created_at: _Optional[float] = ..., expires_at: _Optional[float] = ..., max_uses: _Optional[int] = ..., used: _Optional[int] = ..., revoked: _Optional[bool] = ..., description: _Optional[str] = ..., last_used_at: _Optional[float] = ...) -> None: ...
+    cluster: str
+    def __init__(self, id: _Optional[str] = ..., secret_sha256: _Optional[str] = ..., created_at: _Optional[float] = ..., expires_at: _Optional[float] = ..., max_uses: _Optional[int] = ..., used: _Optional[int] = ..., revoked: _Optional[bool] = ..., description: _Optional[str] = ..., last_used_at: _Optional[float] = ..., cluster: _Optional[str] = ...) -> None: ...
 
 class CreateJoinTokenRequest(_message.Message):
-    __slots__ = ("ttl_seconds", "max_uses", "description")
+    __slots__ = ("ttl_seconds", "max_uses", "description", "cluster")
     TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     MAX_USES_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
     ttl_seconds: float
     max_uses: int
     description: str
-    def __init__(self, ttl_seconds: _Optional[float] = ..., max_uses: _Optional[int] = ..., description: _Optional[str] = ...) -> None: ...
+    cluster: str
+    def __init__(self, ttl_seconds: _Optional[float] = ..., max_uses: _Optional[int] = ..., description: _Optional[str] = ..., cluster: _Optional[str] = ...) -> None: ...
 
 class CreateJoinTokenResponse(_message.Message):
     __slots__ = ("token", "info")
@@ -89,16 +93,18 @@ class RevokeJoinTokenRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class IssueOperatorCertificateRequest(_message.Message):
-    __slots__ = ("name", "role", "csr_pem", "ttl_seconds")
+    __slots__ = ("name", "role", "csr_pem", "ttl_seconds", "grants")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     CSR_PEM_FIELD_NUMBER: _ClassVar[int]
     TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    GRANTS_FIELD_NUMBER: _ClassVar[int]
     name: str
     role: str
     csr_pem: str
     ttl_seconds: float
-    def __init__(self, name: _Optional[str] = ..., role: _Optional[str] = ..., csr_pem: _Optional[str] = ..., ttl_seconds: _Optional[float] = ...) -> None: ...
+    grants: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., role: _Optional[str] = ..., csr_pem: _Optional[str] = ..., ttl_seconds: _Optional[float] = ..., grants: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class IssueOperatorCertificateResponse(_message.Message):
     __slots__ = ("cert_pem", "ca_bundle_pem", "identity")
@@ -127,14 +133,18 @@ class WhoAmIRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WhoAmIResponse(_message.Message):
-    __slots__ = ("identity", "role", "name")
+    __slots__ = ("identity", "role", "name", "grants", "cluster")
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    GRANTS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
     identity: str
     role: str
     name: str
-    def __init__(self, identity: _Optional[str] = ..., role: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    grants: _containers.RepeatedScalarFieldContainer[str]
+    cluster: str
+    def __init__(self, identity: _Optional[str] = ..., role: _Optional[str] = ..., name: _Optional[str] = ..., grants: _Optional[_Iterable[str]] = ..., cluster: _Optional[str] = ...) -> None: ...
 
 class PutSecretRequest(_message.Message):
     __slots__ = ("name", "value", "description")

@@ -217,7 +217,7 @@ def test_cpu_load_scales_service_and_cluster_out_then_back_in(autoscaling, load_
     api.CreateCapacityProvider(sc.CreateCapacityProviderRequest(
         name="burst", cluster="default", min_size=1, max_size=2, target_capacity=100,
         managed_termination_protection=True,
-        node_provider=sc.NodeProviderConfig(type="local", config={
+        node_provider=sc.NodeProviderConfig(profile="local", config={
             "cpu_units": "256", "memory_mib": "512", "gc_delay": "1", "stop_timeout": "10",
             "resync_interval": "2", "zone": "zone-a"})))
     wait(lambda: connected(cluster) == 1, 120, "the provider's first node (min_size 1)", auto)

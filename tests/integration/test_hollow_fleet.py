@@ -49,7 +49,7 @@ class Plane:
         self._spawn([sys.executable, "-m", "controlplane", "--etcd", self.etcd.client_url, "--listen", self.endpoint,
                      "--metrics-listen", f"127.0.0.1:{free_port()}", "--lease-ttl", "5", "--resync-interval", "1",
                      # Plaintext: fleet nodes share connections, so none can show its own certificate.
-                     "--name", "fleet-test", "--insecure"], base / "controlplane.log")
+                     "--name", "fleet-test", "--insecure", "--pki-dir", str(base / "pki")], base / "controlplane.log")
         if not wait_for_port("127.0.0.1", port, 30):
             raise RuntimeError(f"control plane did not start; see {base / 'controlplane.log'}")
         self.channel = client_channel(self.endpoint, None)

@@ -23,7 +23,8 @@ from shoal.netutil import free_port, wait_for_port
 from shoal.security import ca, joining
 from shoal.security.ca import CertificateAuthority, Identity
 from shoal.security.channels import ClientTLS, client_channel
-from shoal.v1 import agent_pb2, agent_pb2_grpc, operator_pb2_grpc, security_pb2_grpc
+from shoal.v1 import accesskeys_pb2 as ak
+from shoal.v1 import accesskeys_pb2_grpc, agent_pb2, agent_pb2_grpc, operator_pb2_grpc, security_pb2_grpc
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import security_pb2 as sec
 from tests.fake_agent import FakeAgent
@@ -71,6 +72,10 @@ class Plane:
         a.creds = creds  # type: ignore[attr-defined]
         self.agents.append(a)
         return a
+
+    def arns_cluster(self, name: str) -> str:
+        described = self.api.DescribeClusters(op.DescribeClustersRequest(clusters=[name]), timeout=10)
+        return described.clusters[0].cluster_arn
 
     def denied(self, reason: str) -> float:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
@@ -234,6 +239,54 @@ def test_a_node_acts_only_as_itself(plane: Plane) -> None:
     plane.api.StopTask(op.StopTaskRequest(cluster="default", task=task.id), timeout=10)
 
 
+def test_a_node_joined_to_one_cluster_cannot_register_or_connect_into_another(plane: Plane, tmp_path: Path) -> None:
+    plane.api.CreateCluster(op.CreateClusterRequest(cluster_name="vault"), timeout=10)
+    plane.api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(TASKDEF)), timeout=10)
+    # A node of the default cluster tries to join "vault" (where the task with its secrets runs).
+    outsider = join_node(plane.endpoint, plane.admin, tmp_path / "outsider", "outsider")
+    assert outsider.cluster == "default"
+    before = plane.denied("other_cluster")
+    register = agent_pb2.RegisterNodeRequest(node_id=outsider.node_id, cluster="vault", hostname="outsider",
+                                             cpu_units=1024, memory_mib=1024)
+    with client_channel(plane.endpoint, outsider.tls) as ch:
+        stub = agent_pb2_grpc.AgentGatewayStub(ch)
+        for cluster in ("vault", plane.arns_cluster("vault")):
+            register.cluster = cluster
+            with pytest.raises(grpc.RpcError) as err:
+                stub.RegisterNode(register, timeout=10)
+            assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert "joined cluster 'default'" in (err.value.details() or "")
+        hello = agent_pb2.AgentMessage(hello=agent_pb2.Hello(cluster="vault", node_id=outsider.node_id))
+        assert code_of(lambda: list(stub.Connect(iter([hello]), timeout=10))) == grpc.StatusCode.PERMISSION_DENIED
+    assert plane.denied("other_cluster") == before + 3
+    listed = plane.api.ListContainerInstances(op.ListContainerInstancesRequest(cluster="vault"), timeout=10)
+    assert list(listed.arns) == []
+
+    # A token made for "vault" (through the CLI) yields a node that registers there, and only there.
+    made = cli("token", "create", "--cluster", "vault", "-o", "json", env=admin_env(plane))
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["cluster"] == "vault"
+    insider = joining.join(plane.endpoint, json.loads(made.stdout)["token"], tmp_path / "insider", "insider")
+    assert insider.cluster == "vault"
+    with client_channel(plane.endpoint, insider.tls) as ch:
+        stub = agent_pb2_grpc.AgentGatewayStub(ch)
+        stub.RegisterNode(agent_pb2.RegisterNodeRequest(node_id=insider.node_id, cluster="vault", hostname="insider",
+                                                        cpu_units=1024, memory_mib=1024), timeout=10)
+        assert code_of(lambda: stub.RegisterNode(agent_pb2.RegisterNodeRequest(
+            node_id=insider.node_id, hostname="insider", cpu_units=1024, memory_mib=1024), timeout=10)) \
+            == grpc.StatusCode.PERMISSION_DENIED
+        who = security_pb2_grpc.SecurityStub(ch).WhoAmI(sec.WhoAmIRequest(), timeout=10)
+    assert who.cluster == "vault"
+    # A token for a cluster that does not exist is refused, naming the field.
+    missing = cli("token", "create", "--cluster", "nowhere", env=admin_env(plane))
+    assert missing.returncode != 0 and "cluster" in missing.stderr and "nowhere" in missing.stderr
+    # The agent says so before it even dials.
+    agent = subprocess.run([sys.executable, "-m", "agent", "--endpoint", plane.endpoint, "--state-dir",
+                            str(tmp_path / "outsider"), "--runtime", "hollow", "--cluster", "vault"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60, env={**os.environ, "SHOAL_JOIN_TOKEN": ""})
+    assert agent.returncode == 2 and "binds it to cluster 'default'" in agent.stderr, agent.stderr
+
+
 # ---- operator roles ---------------------------------------------------------------------------
 
 def test_viewer_reads_but_cannot_change_anything(plane: Plane, tmp_path: Path) -> None:
@@ -344,6 +397,34 @@ def _etcd_dump(p: Plane) -> list:
 
 
 # ---- secrets ------------------------------------------------------------------------------
+
+def test_an_insecure_control_plane_seals_secrets_and_access_keys_in_etcd(tmp_path: Path) -> None:
+    etcd = EtcdProcess(tmp_path / "etcd", name="insecure-seal")
+    etcd.start(timeout=60)
+    port = free_port()
+    with open(tmp_path / "cp.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "controlplane", "--etcd", etcd.client_url, "--listen",
+                                 f"127.0.0.1:{port}", "--metrics-listen", f"127.0.0.1:{free_port()}", "--name", "ins",
+                                 "--insecure", "--pki-dir", str(tmp_path / "pki")],
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert wait_for_port("127.0.0.1", port, 60), (tmp_path / "cp.log").read_text()
+        with client_channel(f"127.0.0.1:{port}", None) as ch:
+            security_pb2_grpc.SecurityStub(ch).PutSecret(sec.PutSecretRequest(name="db", value=CANARY), timeout=10)
+            key = accesskeys_pb2_grpc.AccessKeysStub(ch).CreateAccessKey(ak.CreateAccessKeyRequest(), timeout=10)
+        store = EtcdStore(etcd.client_url, timeout=10)
+        try:
+            kvs = store.list("").kvs
+        finally:
+            store.close()
+        raw = b"".join(kv.value for kv in kvs)
+        assert any(kv.key.startswith("/shoal/v1/secrets/") for kv in kvs)
+        assert CANARY.encode() not in raw and key.secret_access_key.encode() not in raw
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        etcd.stop()
+
 
 CANARY = "canary-7d1f0c9e-secret-VALUE"
 

@@ -26,7 +26,7 @@ class Node:
         self.agent = Agent(AgentConfig(node_id=node_id, gc_delay=0, resync_interval=0.5), rt)
         reg = Registration(cluster="default", hostname="h1", cpu_units=2048, memory_mib=1024,
                            attributes={"ecs.os-type": "linux", "zone": "a"}, metrics_port=9999, state_dir=state_dir)
-        self.client = GatewayClient(endpoints, reg, self.agent, HostProbe())
+        self.client = GatewayClient(endpoints, reg, self.agent, HostProbe(), insecure=True)
 
     def boot(self) -> Node:
         if not self.agent.node_id:

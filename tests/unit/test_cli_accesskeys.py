@@ -20,7 +20,12 @@ from shoal.v1 import accesskeys_pb2_grpc
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[str, ApiContext]]:
+def server(monkeypatch, tmp_path) -> Iterator[tuple[str, ApiContext]]:
+    # An in-process plaintext server: the CLI must be told so, and read no ~/.shoal config.
+    monkeypatch.setenv("SHOAL_INSECURE", "1")
+    monkeypatch.setenv("SHOAL_STATE_DIR", str(tmp_path))
+    for name in ("SHOAL_CA", "SHOAL_CERT", "SHOAL_KEY"):
+        monkeypatch.delenv(name, raising=False)
     store = MemoryStore()
     ctx = ApiContext(store)
     srv = grpc.server(futures.ThreadPoolExecutor(max_workers=4))

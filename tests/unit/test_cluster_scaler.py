@@ -111,7 +111,7 @@ class Clock:
 
 
 def provider(**kw) -> sc.CapacityProvider:
-    base = dict(name="cp", cluster="default", node_provider=sc.NodeProviderConfig(type="fake"), min_size=0,
+    base = dict(name="cp", cluster="default", node_provider=sc.NodeProviderConfig(profile="fake"), min_size=0,
                 max_size=4, target_capacity=100, managed_termination_protection=True)
     base.update(kw)
     return sc.CapacityProvider(**base)

@@ -1,11 +1,26 @@
-"""Endpoint lists and the failover stub the CLI, tests and chaos use to reach replicas."""
+"""Endpoint lists, the failover stub and the one connection helper the CLI, the agent, the
+autoscaler, tests and chaos use to reach replicas."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent import futures
+from pathlib import Path
 
 import grpc
 import pytest
 
-from shoal.endpoints import FailoverStub, backoff, parse_endpoints
+from autoscaler.api import ControlPlane
+from shoal.endpoints import Connection, FailoverStub, PlaintextRefused, backoff, insecure_from_env, parse_endpoints
+from shoal.netutil import free_port
+from shoal.security.channels import ClientTLS
+from shoal.v1 import operator_pb2 as op
+from shoal.v1 import operator_pb2_grpc
+from shoal.v1 import resources_pb2 as r
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class _Error(grpc.RpcError):
@@ -100,3 +115,51 @@ def test_all_down_raises_the_last_unavailable_after_the_rounds() -> None:
         stub.Ping("x")
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
     assert len(fake.calls) == 4
+
+
+# ---- the one connection helper: no silent plaintext, failover for the autoscaler too --------
+
+def test_a_client_without_a_ca_refuses_plaintext_unless_told_insecure() -> None:
+    with pytest.raises(PlaintextRefused) as err:
+        Connection(["cp:7400"], None)
+    message = str(err.value)
+    assert "\n" not in message and "--insecure" in message and "cp:7400" in message
+    with pytest.raises(PlaintextRefused, match="pass --my-flag"):
+        Connection(["cp:7400"], None, flag="--my-flag")
+    assert Connection(["cp:7400"], None, insecure=True).plaintext
+    assert not Connection(["cp:7400"], ClientTLS(ca=b"x")).plaintext
+    assert insecure_from_env({"SHOAL_INSECURE": "1"}) and not insecure_from_env({})
+
+
+@pytest.mark.parametrize("argv", [["-m", "shoal", "task", "list"], ["-m", "autoscaler"]])
+def test_the_cli_and_the_autoscaler_say_which_flag_allows_plaintext(argv: list[str], tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
+    env.update(PYTHONPATH=str(ROOT), SHOAL_STATE_DIR=str(tmp_path), SHOAL_ENDPOINT=f"127.0.0.1:{free_port()}")
+    done = subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "over plaintext" in lines[0] and "--insecure" in lines[0], done.stderr
+
+
+class _Operator(operator_pb2_grpc.OperatorServicer):
+    def ListContainerInstances(self, request, context):  # noqa: N802 (gRPC naming)
+        return op.ListResponse(arns=["arn:aws:ecs:local:0:container-instance/default/n1"])
+
+    def DescribeContainerInstances(self, request, context):  # noqa: N802
+        return op.DescribeContainerInstancesResponse(container_instances=[
+            r.ContainerInstance(id=arn.rsplit("/", 1)[-1]) for arn in request.container_instances])
+
+
+def test_the_autoscaler_fails_over_to_the_replica_that_answers() -> None:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    operator_pb2_grpc.add_OperatorServicer_to_server(_Operator(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    down = f"127.0.0.1:{free_port()}"  # nothing listens there
+    cp = ControlPlane(Connection([down, f"127.0.0.1:{port}"], None, insecure=True), timeout=5)
+    try:
+        assert [n.id for n in cp.nodes("default")] == ["n1"]
+        assert [n.id for n in cp.nodes("default")] == ["n1"]  # and stays with the replica that answered
+    finally:
+        cp.close()
+        server.stop(None)

@@ -157,7 +157,8 @@ def test_activities_are_recorded_bounded_and_become_service_events(ctx, monkeypa
 
 def test_capacity_providers(ctx):
     req = sc.CreateCapacityProviderRequest(
-        name="burst", cluster="default", node_provider=sc.NodeProviderConfig(type="local", config={"cpu_units": "512"}),
+        name="burst", cluster="default",
+        node_provider=sc.NodeProviderConfig(profile="local", config={"cpu_units": "512"}),
         max_size=3, managed_termination_protection=True)
     c = api.create_capacity_provider(ctx, req).capacity_provider
     assert (c.target_capacity, c.minimum_scaling_step_size, c.maximum_scaling_step_size) == (100, 1, 10000)
@@ -166,8 +167,9 @@ def test_capacity_providers(ctx):
     for change, words in ((dict(name="ecs-x"), "name: must not begin"),
                           (dict(min_size=4), "minSize: 4 is above maxSize 3"),
                           (dict(target_capacity=101), "targetCapacity: must be between 0 and 100"),
-                          (dict(node_provider=sc.NodeProviderConfig(type="ec2")), "nodeProvider.type"),
-                          (dict(node_provider=sc.NodeProviderConfig(type="local", config={"zone": "a b"})),
+                          (dict(node_provider=sc.NodeProviderConfig(profile="")), "nodeProvider.profile"),
+                          (dict(node_provider=sc.NodeProviderConfig(profile="../bin/sh")), "nodeProvider.profile"),
+                          (dict(node_provider=sc.NodeProviderConfig(profile="local", config={"zone": "a" * 5000})),
                            "nodeProvider.config.zone")):
         bad = sc.CreateCapacityProviderRequest()
         bad.CopyFrom(req)
@@ -180,5 +182,15 @@ def test_capacity_providers(ctx):
         fails(api.create_capacity_provider, ctx, bad, match=words)
     assert [x.name for x in api.describe_capacity_providers(
         ctx, sc.DescribeCapacityProvidersRequest()).capacity_providers] == ["burst"]
+    # The autoscaler's verdict on the record (an unknown profile, say) becomes its update status.
+    refused = sc.ScalingActivity(cluster="default", resource_id="capacity-provider/burst", status_code="Failed",
+                                 status_message="nodeProvider.profile: 'gpu' is not a profile of this autoscaler")
+    api.record_activity(ctx, sc.RecordScalingActivityRequest(activity=refused))
+    shown = api.describe_capacity_providers(ctx, sc.DescribeCapacityProvidersRequest()).capacity_providers[0]
+    assert (shown.update_status, shown.update_status_reason) == ("UPDATE_FAILED", refused.status_message)
+    refused.status_code, refused.activity_id = "Successful", ""
+    api.record_activity(ctx, sc.RecordScalingActivityRequest(activity=refused))
+    shown = api.describe_capacity_providers(ctx, sc.DescribeCapacityProvidersRequest()).capacity_providers[0]
+    assert (shown.update_status, shown.update_status_reason) == ("UPDATE_COMPLETE", "")
     api.delete_capacity_provider(ctx, sc.DeleteCapacityProviderRequest(name="burst"))
     fails(api.delete_capacity_provider, ctx, sc.DeleteCapacityProviderRequest(name="burst"), match="not found")

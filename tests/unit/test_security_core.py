@@ -4,6 +4,7 @@ check of the chain a server presents."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import threading
 from pathlib import Path
@@ -11,13 +12,18 @@ from pathlib import Path
 import grpc
 import pytest
 
+from controlplane import security_setup
 from controlplane.api import secrets
+from controlplane.api.accesskeys import AccessKeysService, secret_for
+from controlplane.api.context import ApiContext
+from controlplane.authz import PERMISSIONS, Denied, check_node_cluster, decide, permission
 from controlplane.errors import ApiError
 from controlplane.store.memory import MemoryStore
 from shoal.security import ca, pki, sealing, tokens
-from shoal.security.authz import Denied, decide
 from shoal.security.ca import CertificateAuthority, Identity
 from shoal.security.joining import JoinError, verified_ca
+from shoal.v1 import accesskeys_pb2, agent_pb2, logs_pb2, operator_pb2, scaling_pb2, security_pb2
+from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import security_pb2 as sec
 
@@ -36,9 +42,9 @@ def test_client_certificates_name_the_identity_the_ca_chose() -> None:
     key = ca.new_key()
     # Whatever the CSR asks for, the CA writes the subject.
     csr_key = ca.csr_public_key(ca.make_csr(key, cn="shoal:admin:mallory"))
-    cert = authority.issue_client(csr_key, Identity("node", "n1"))
+    cert = authority.issue_client(csr_key, Identity("node", "n1", cluster="prod"))
     state = pki.TrustState([authority])
-    assert state.identity_of(cert) == Identity("node", "n1")
+    assert state.identity_of(cert) == Identity("node", "n1", cluster="prod")
     assert ca.parse_identity("shoal:viewer:bob") == Identity("viewer", "bob")
     for bad in ("shoal:root:x", "shoal:admin:", "admin:x", "shoal:admin:a b", "shoal:admin:x:y"):
         assert ca.parse_identity(bad) is None
@@ -184,7 +190,8 @@ def test_ca_created_once_shared_and_rotated(store, tmp_path: Path) -> None:
     rotated = pki.rotate(store, sealer)
     assert rotated.fingerprints()[1] == state.current.fingerprint
     # Old certificates stay valid; the new CA signs; old clients follow the cross certificate.
-    assert rotated.identity_of(old_node) == Identity("node", "old")
+    # A node certificate from before cluster binding is bound to the default cluster.
+    assert rotated.identity_of(old_node) == Identity("node", "old", cluster="default")
     key, chain = rotated.server_identity(["127.0.0.1"])
     certs = ca.load_bundle(chain)
     assert verified_ca(certs, state.current.fingerprint, "cp") == state.current.cert
@@ -205,7 +212,8 @@ def test_joining_node_refuses_a_server_its_token_does_not_name() -> None:
 
 # ---- authorization ----------------------------------------------------------------------
 
-ADMIN, VIEWER, NODE = Identity("admin", "a"), Identity("viewer", "v"), Identity("node", "n")
+ADMIN, VIEWER, NODE = Identity("admin", "a"), Identity("viewer", "v"), Identity("node", "n", cluster="default")
+LOG_VIEWER = Identity("viewer", "l", grants=frozenset({"logs"}))
 
 
 @pytest.mark.parametrize("method,identity,allowed", [
@@ -222,7 +230,17 @@ ADMIN, VIEWER, NODE = Identity("admin", "a"), Identity("viewer", "v"), Identity(
     ("/shoal.v1.Security/GetTaskSecrets", VIEWER, False),
     ("/shoal.v1.Security/GetTaskSecrets", ADMIN, False),
     ("/shoal.v1.Security/PutSecret", VIEWER, False),
-    ("/shoal.v1.Security/ListSecrets", VIEWER, True),
+    ("/shoal.v1.Security/ListSecrets", VIEWER, False),
+    ("/shoal.v1.Security/ListSecrets", ADMIN, True),
+    ("/shoal.v1.Security/ListSecrets", LOG_VIEWER, False),
+    ("/shoal.v1.Logs/GetTaskLogs", VIEWER, False),
+    ("/shoal.v1.Logs/GetTaskLogs", LOG_VIEWER, True),
+    ("/shoal.v1.Logs/GetTaskLogs", ADMIN, True),
+    ("/shoal.v1.Logs/GetTaskLogs", NODE, False),
+    ("/shoal.v1.Operator/DeleteCluster", LOG_VIEWER, False),
+    ("/shoal.v1.Scaling/DescribeScalingActivities", VIEWER, True),
+    ("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", VIEWER, False),
+    ("/shoal.v1.Operator/GetAnything", VIEWER, False),
     ("/shoal.v1.Security/CreateJoinToken", VIEWER, False),
     ("/shoal.v1.Scaling/PutScalingPolicy", VIEWER, False),
     ("/shoal.v1.AccessKeys/CreateAccessKey", VIEWER, False),
@@ -237,6 +255,50 @@ def test_decide(method: str, identity: Identity | None, allowed: bool) -> None:
         decide(method, identity)
     want = grpc.StatusCode.UNAUTHENTICATED if identity is None else grpc.StatusCode.PERMISSION_DENIED
     assert err.value.code == want and err.value.message
+
+
+def test_every_method_has_a_permission_and_reads_are_only_describe_and_list() -> None:
+
+    methods = [f"/shoal.v1.{svc.name}/{m.name}"
+               for mod in (accesskeys_pb2, agent_pb2, logs_pb2, operator_pb2, scaling_pb2, security_pb2)
+               for svc in mod.DESCRIPTOR.services_by_name.values() for m in svc.methods]
+    assert set(PERMISSIONS) - {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"} <= set(methods)
+    for method in methods:
+        name = method.rsplit("/", 1)[-1]
+        if permission(method) == "read":
+            assert name.startswith(("Describe", "List")), method
+        # Every write, and everything not listed, needs an admin.
+        if not name.startswith(("Describe", "List", "Get", "Join", "Renew", "WhoAmI", "Register", "Connect")):
+            assert permission(method) == "admin", method
+    assert permission("/shoal.v1.Logs/GetTaskLogs") == "logs"
+    assert permission("/shoal.v1.Security/ListSecrets") == "secrets"
+
+
+def test_grants_and_cluster_are_written_by_the_ca_and_read_back() -> None:
+    authority = CertificateAuthority.create()
+    state = pki.TrustState([authority])
+    key = ca.new_key().public_key()
+    viewer = authority.issue_client(key, Identity("viewer", "v", grants=frozenset({"logs", "secrets"})))
+    assert state.identity_of(viewer) == Identity("viewer", "v", grants=frozenset({"logs", "secrets"}))
+    with pytest.raises(ca.CertError, match="grants: unknown permission 'root'"):
+        authority.issue_client(key, Identity("viewer", "v", grants=frozenset({"root"})))
+    # Grants mean nothing on a node, a cluster nothing on a viewer.
+    node = authority.issue_client(key, Identity("node", "n", cluster="blue", grants=frozenset({"logs"})))
+    assert state.identity_of(node) == Identity("node", "n", cluster="blue")
+    check_node_cluster(state.identity_of(node), "blue", "cluster")
+    check_node_cluster(state.identity_of(node), "arn:aws:ecs:local:000000000000:cluster/blue", "cluster")
+    for other in ("", "default", "green"):
+        with pytest.raises(Denied, match="joined cluster 'blue'") as err:
+            check_node_cluster(state.identity_of(node), other, "cluster")
+        assert err.value.reason == "other_cluster"
+
+
+def test_a_token_names_a_valid_cluster(store) -> None:
+    _, record = tokens.create(store, FP, cluster="blue")
+    assert record.cluster == "blue"
+    assert tokens.create(store, FP)[1].cluster == "default"
+    with pytest.raises(tokens.TokenError, match="cluster"):
+        tokens.create(store, FP, cluster="no/such name")
 
 
 # ---- secrets ----------------------------------------------------------------------------
@@ -263,3 +325,26 @@ def test_secrets_sealed_listed_without_values_and_resolved(store) -> None:
             secrets.put(store, sealer, sec.PutSecretRequest(name=bad, value="v"))
     with pytest.raises(ApiError, match="--pki-dir"):
         secrets.put(store, None, sec.PutSecretRequest(name="a", value="v"))
+
+
+def test_an_insecure_control_plane_still_seals_access_keys_and_secrets(tmp_path: Path, monkeypatch) -> None:
+    store = MemoryStore()
+    monkeypatch.setattr(security_setup, "DEFAULT_PKI_DIR", str(tmp_path / "pki"))
+    parser = argparse.ArgumentParser()
+    security_setup.add_flags(parser)
+    args = parser.parse_args(["--insecure"])  # and no --pki-dir
+    args.listen, args.name = "127.0.0.1:0", "cp"
+    sec_setup = security_setup.Security.setup(args, store, "127.0.0.1")
+    assert sec_setup.sealer is not None and (tmp_path / "pki" / "master.key").exists()
+    ctx = ApiContext(store)
+    key = AccessKeysService(ctx).CreateAccessKey(ak.CreateAccessKeyRequest(description="d"), None)
+    secrets.put(store, sec_setup.sealer, sec.PutSecretRequest(name="db", value="canary-insecure-secret"))
+    raw = b"".join(kv.value for kv in store.list("").kvs)
+    assert key.secret_access_key.encode() not in raw and b"canary-insecure-secret" not in raw
+    assert secret_for(ctx, key.access_key_id) == key.secret_access_key
+    # A pki dir it cannot make is refused at start, naming the flag.
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    args.pki_dir = str(blocker / "pki")
+    with pytest.raises(SystemExit, match="--pki-dir"):
+        security_setup.Security.setup(args, store, "127.0.0.1")

@@ -1,16 +1,25 @@
 """Who may call what, checked on every gRPC call by a server interceptor.
 
-The caller's identity is the common name of its client certificate, and counts only if a
-cluster CA's key signed that certificate (see ``pki.TrustState.identity_of``):
+The caller's identity is the subject of its client certificate, and counts only if a
+cluster CA's key signed that certificate (see ``pki.TrustState.identity_of``). Every method
+needs one permission (``PERMISSIONS``, by method, never guessed from its name); a method
+not listed there needs ``admin``:
 
-- ``shoal:node:<id>``: the AgentGateway, GetTaskSecrets and RenewNodeCertificate, and only as itself: RegisterNode's
-  node_id and the stream's Hello must name the node of the certificate (Kubernetes'
+- ``public``: anyone, no identity: JoinNode (the token is the credential) and health checks.
+- ``node``: the AgentGateway, GetTaskSecrets and RenewNodeCertificate; only nodes, and only
+  as themselves and in their own cluster: RegisterNode and the stream's Hello must name the
+  node of the certificate and the cluster its join token bound it to (Kubernetes'
   NodeRestriction). Which tasks it may report or read is checked where tasks are looked up
   (controlplane/api/agents.py, controlplane/api/security.py).
-- ``shoal:admin:<name>``: everything operators do.
-- ``shoal:viewer:<name>``: Describe*, List* and Get* calls only.
-- ``shoal:replica:<name>``: another control plane replica (relaying a call): as an admin.
-- anyone (no identity): JoinNode (the token is the credential) and health checks.
+- ``read``: reading cluster state (Describe*/List* of clusters, services, tasks, nodes,
+  task definitions, scaling, tokens, access keys): viewers and admins.
+- ``logs``: streaming a task's output (GetTaskLogs); ``secrets``: listing secrets. Admins,
+  and viewers granted them (``shoal user create NAME --role viewer --grant logs``), as
+  Nomad's ``read-logs`` capability and AWS's separate ``logs:*`` actions do it: reading a
+  service does not imply reading what its containers print.
+- ``admin``: everything else operators do: admins, and other replicas (``shoal:replica:``)
+  relaying a call.
+- ``any``: any identity (WhoAmI).
 
 The same interceptor turns a request that does not decode (random or malformed bytes) into
 INVALID_ARGUMENT instead of gRPC's INTERNAL, on every method, with or without TLS.
@@ -30,8 +39,10 @@ from collections.abc import Callable, Iterator
 import grpc
 from prometheus_client import Counter
 
+from controlplane.arns import cluster_name
 from controlplane.metrics import REGISTRY
 from shoal.logs import kv
+from shoal.security import ca as ca_mod
 from shoal.security.ca import CertError, Identity, load_cert
 
 log = logging.getLogger(__name__)
@@ -39,16 +50,37 @@ log = logging.getLogger(__name__)
 AUTH_DENIED = Counter("shoal_auth_denied_total", "Calls refused by authentication or authorization, by reason",
                       ["reason"], registry=REGISTRY)
 
-PUBLIC = frozenset({
-    "/shoal.v1.Security/JoinNode",
-    "/grpc.health.v1.Health/Check",
-    "/grpc.health.v1.Health/Watch",
-})
-NODE_ONLY = frozenset({"/shoal.v1.Security/GetTaskSecrets", "/shoal.v1.Security/RenewNodeCertificate"})
-ANY_IDENTITY = frozenset({"/shoal.v1.Security/WhoAmI"})
 REGISTER_NODE = "/shoal.v1.AgentGateway/RegisterNode"
 CONNECT = "/shoal.v1.AgentGateway/Connect"
-_READ_PREFIXES = ("Describe", "List", "Get")
+
+
+def _methods(service: str, permission: str, names: str) -> dict[str, str]:
+    return {f"/shoal.v1.{service}/{name}": permission for name in names.split()}
+
+
+PERMISSIONS: dict[str, str] = {
+    "/grpc.health.v1.Health/Check": "public",
+    "/grpc.health.v1.Health/Watch": "public",
+    **_methods("Security", "public", "JoinNode"),
+    **_methods("Security", "any", "WhoAmI"),
+    **_methods("AgentGateway", "node", "RegisterNode Connect"),
+    **_methods("Security", "node", "GetTaskSecrets RenewNodeCertificate"),
+    **_methods("Operator", "read", "DescribeClusters ListClusters DescribeTaskDefinition ListTaskDefinitions "
+                                   "ListTaskDefinitionFamilies DescribeTasks ListTasks DescribeServices ListServices "
+                                   "ListContainerInstances DescribeContainerInstances"),
+    **_methods("Scaling", "read", "DescribeScalableTargets DescribeScalingPolicies DescribeScheduledActions "
+                                  "DescribeScalingActivities DescribeCapacityProviders"),
+    **_methods("Security", "read", "ListJoinTokens"),
+    **_methods("AccessKeys", "read", "ListAccessKeys"),
+    **_methods("Logs", "logs", "GetTaskLogs"),
+    **_methods("Security", "secrets", "ListSecrets"),
+}
+# What each operator role may do; a viewer's grants (ca.GRANTS) add to its own.
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset({"read", "logs", "secrets", "admin"}),
+    "replica": frozenset({"read", "logs", "secrets", "admin"}),
+    "viewer": frozenset({"read"}),
+}
 
 _identity: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("shoal_identity", default=None)
 
@@ -72,18 +104,23 @@ def record_denial(reason: str, identity: Identity | str | None, what: str, **fie
     log.warning(f"denied: {what}", extra=kv(identity=str(identity or "anonymous"), reason=reason, **fields))
 
 
+def permission(method: str) -> str:
+    """The permission ``method`` (a full name, /pkg.Service/Method) needs."""
+    return PERMISSIONS.get(method, "admin")
+
+
 def decide(method: str, identity: Identity | None) -> None:
     """Raises Denied unless ``identity`` may call ``method`` (a full name, /pkg.Service/Method)."""
-    if method in PUBLIC:
+    needed = permission(method)
+    if needed == "public":
         return
     if identity is None:
         raise Denied(grpc.StatusCode.UNAUTHENTICATED, "no_identity",
                      f"{method} needs a client certificate issued by the cluster CA "
                      "(operators: SHOAL_CA/SHOAL_CERT/SHOAL_KEY or `shoal up`'s config; nodes: join with a token)")
-    if method in ANY_IDENTITY:
+    if needed == "any":
         return
-    service, _, name = method.lstrip("/").partition("/")
-    if service == "shoal.v1.AgentGateway" or method in NODE_ONLY:
+    if needed == "node":
         if identity.role != "node":
             raise Denied(grpc.StatusCode.PERMISSION_DENIED, "not_a_node",
                          f"{method} is for nodes; {identity} is an operator identity")
@@ -91,12 +128,28 @@ def decide(method: str, identity: Identity | None) -> None:
     if identity.role == "node":
         raise Denied(grpc.StatusCode.PERMISSION_DENIED, "node_not_operator",
                      f"{identity} may only use the agent gateway, not {method}")
-    if identity.role in ("admin", "replica"):
+    if needed in ROLE_PERMISSIONS.get(identity.role, frozenset()) | identity.grants:
         return
-    if identity.role == "viewer" and name.startswith(_READ_PREFIXES) and method not in NODE_ONLY:
-        return
+    name = method.rsplit("/", 1)[-1]
+    if needed in ca_mod.GRANTS:
+        raise Denied(grpc.StatusCode.PERMISSION_DENIED, f"no_{needed}_grant",
+                     f"{identity} is a viewer without the {needed!r} permission, which {name} needs; "
+                     f"an admin can issue one with `shoal user create NAME --role viewer --grant {needed}`")
     raise Denied(grpc.StatusCode.PERMISSION_DENIED, "read_only",
-                 f"{identity} is a viewer: it may only read (Describe*, List*, Get*); {name} needs an admin")
+                 f"{identity} is a viewer: it may only read state; {name} needs an admin")
+
+
+def check_node_cluster(identity: Identity | None, cluster: str, field: str) -> None:
+    """Raises Denied unless a node ``identity`` names ``cluster`` (name or ARN; empty:
+    default), the cluster its join token bound it to."""
+    if identity is None or identity.role != "node":
+        return
+    wanted = cluster_name(cluster)
+    if wanted != identity.cluster:
+        raise Denied(grpc.StatusCode.PERMISSION_DENIED, "other_cluster",
+                     f"{field}: {identity} joined cluster {identity.cluster!r} and may not register or connect "
+                     f"into {wanted[:64]!r}; join that cluster with a token made by "
+                     f"`shoal token create --cluster {wanted[:64]}`")
 
 
 class _Undecodable:
@@ -181,15 +234,24 @@ class Authorizer(grpc.ServerInterceptor):
         record_denial(exc.reason, identity, exc.message, method=method, peer=context.peer())
         context.abort(exc.code, exc.message)
 
+    def _check_cluster(self, identity: Identity, cluster: str, field: str, method: str,
+                       context: grpc.ServicerContext) -> None:
+        try:
+            check_node_cluster(identity, cluster, field)
+        except Denied as exc:
+            self._deny(exc, identity, method, context)
+
     def _wrap_unary(self, method: str, behavior):
         def wrapped(request, context):
             identity = self._admit(method, context)
             if isinstance(request, _Undecodable):
                 _malformed(method, context)
-            if method == REGISTER_NODE and identity is not None and request.node_id != identity.name:
-                self._deny(Denied(grpc.StatusCode.PERMISSION_DENIED, "not_self",
-                                  f"nodeId: {identity} may only register as itself, not as "
-                                  f"{request.node_id or '(empty)'!r}"), identity, method, context)
+            if method == REGISTER_NODE and identity is not None:
+                if request.node_id != identity.name:
+                    self._deny(Denied(grpc.StatusCode.PERMISSION_DENIED, "not_self",
+                                      f"nodeId: {identity} may only register as itself, not as "
+                                      f"{request.node_id or '(empty)'!r}"), identity, method, context)
+                self._check_cluster(identity, request.cluster, "cluster", method, context)
             return behavior(request, context)
 
         return wrapped
@@ -207,6 +269,7 @@ class Authorizer(grpc.ServerInterceptor):
                     self._deny(Denied(grpc.StatusCode.PERMISSION_DENIED, "not_self",
                                       f"hello.nodeId: {identity} may only connect as itself, not as "
                                       f"{claimed or '(empty)'!r}"), identity, method, context)
+                self._check_cluster(identity, first.hello.cluster, "hello.cluster", method, context)
                 request_iterator = itertools.chain([first], request_iterator)
             return behavior(request_iterator, context)
 
