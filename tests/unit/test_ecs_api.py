@@ -14,6 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from google.protobuf import json_format
 
+from controlplane import keys
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext, Policy
 from controlplane.ecs.config import context_from_pem
@@ -238,3 +239,36 @@ def test_access_keys_never_list_their_secrets(gateway) -> None:
 def test_checker_catches_shoal_only_fields() -> None:
     with pytest.raises(AssertionError, match="nodeId"):
         check_output("DescribeTasks", {"tasks": [{"taskArn": "a", "nodeId": "n"}], "failures": []})
+
+
+def test_a_viewer_key_reads_but_cannot_write(gateway) -> None:
+    ctx, gw = gateway
+    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(user="vic", role="viewer"))
+    viewer = ecs_client(gw, key.access_key_id, key.secret_access_key)
+    assert viewer.list_clusters()["clusterArns"]
+    assert viewer.describe_clusters(clusters=["default"])["clusters"][0]["clusterName"] == "default"
+    writes = [lambda: viewer.create_cluster(clusterName="x"), lambda: viewer.delete_cluster(cluster="default"),
+              lambda: viewer.register_task_definition(**WEB), lambda: viewer.run_task(taskDefinition="web"),
+              lambda: viewer.start_task(taskDefinition="web", containerInstances=["n"]),
+              lambda: viewer.tag_resource(resourceArn="arn:aws:ecs:local:000000000000:cluster/default",
+                                          tags=[{"key": "a", "value": "b"}])]
+    for write in writes:
+        with pytest.raises(viewer.exceptions.AccessDeniedException) as caught:
+            write()
+        assert "shoal:viewer:vic" in caught.value.response["Error"]["Message"]
+    assert ctx.store.get(keys.cluster("x")) is None
+
+
+def test_a_key_without_a_role_is_not_accepted(gateway) -> None:
+    """Keys stored before keys carried a role would otherwise act as admin."""
+    ctx, gw = gateway
+    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(**ADMIN))
+    legacy = ak.AccessKey()
+    legacy.CopyFrom(key)
+    legacy.ClearField("role")
+    legacy.ClearField("user")
+    stored = ctx.store.get(keys.accesskey(key.access_key_id))
+    ctx.store.cas(stored.key, accesskeys._seal(legacy), stored.mod_revision)
+    with pytest.raises(ClientError) as caught:
+        ecs_client(gw, key.access_key_id, key.secret_access_key).list_clusters()
+    assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"
