@@ -34,6 +34,8 @@ from controlplane.controllers.nodes import NodeController
 from controlplane.controllers.placement import PlacementController
 from controlplane.controllers.services import ServiceController
 from controlplane.controllers.view import Writer
+from controlplane.ecs.config import add_flags as add_ecs_flags
+from controlplane.ecs.config import start as start_ecs
 from controlplane.http import serve as serve_http
 from controlplane.leader import Election
 from controlplane.metrics import REGISTRY
@@ -64,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--advertise-address", default="",
                    help="HOST:PORT other replicas reach this one at (relayed `shoal logs`); default: --listen")
     p.add_argument("--metrics-listen", default="127.0.0.1:7401", help="HTTP address for /metrics and /sd")
-    p.add_argument("--ecs-listen", help="serve the ECS-compatible HTTP API (aws CLI, boto3) on HOST:PORT; off if unset")
+    add_ecs_flags(p)
     p.add_argument("--lease-ttl", type=float, default=5.0, help="seconds without heartbeats before a node is lost")
     p.add_argument("--leader-ttl", type=float, default=None,
                    help="TTL of the leader key's own lease (default: 0.7 x --lease-ttl, at least 2 s)")
@@ -160,15 +162,7 @@ class Replica:
             self.http = serve_http(mhost, mport, self.ctx.state)
         except OSError as exc:
             raise SystemExit(f"controlplane: cannot listen on {args.metrics_listen}: {exc}") from exc
-        self.ecs = None
-        if args.ecs_listen:
-            from controlplane.ecs.server import serve as serve_ecs
-
-            ehost, eport = split_hostport(args.ecs_listen)
-            try:
-                self.ecs = serve_ecs(ehost, eport, self.ctx)
-            except OSError as exc:
-                raise SystemExit(f"controlplane: cannot listen on {args.ecs_listen}: {exc}") from exc
+        self.ecs = start_ecs(args, self.ctx, security.trust)
 
         # The leader key has its own, shorter lease: a dead leader's key then expires well
         # inside one --lease-ttl, so failover fits in a TTL even with etcd's expiry sweep

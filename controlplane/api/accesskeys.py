@@ -1,6 +1,10 @@
 """Access keys for the ECS gateway: create, list, delete, and the lookup the Signature V4
 check makes on every request. Secrets pass through ``_seal``/``_unseal`` and nowhere else,
-so encryption at rest can replace those two functions without touching the callers."""
+so encryption at rest can replace those two functions without touching the callers.
+
+A key belongs to a user and carries a role (admin or viewer), as an operator certificate
+does (``shoal:<role>:<user>``): the gateway authorizes each ECS action with that identity
+through the same rules as the gRPC API (controlplane/ecs/access.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from controlplane.api.context import ApiContext
 from controlplane.errors import ApiError, grpc_errors, invalid, not_found
 from controlplane.store.base import Conflict
 from shoal.security import sealing
+from shoal.security.authz import current_identity
+from shoal.security.ca import CertError, Identity, check_identity_name
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
 
@@ -25,6 +31,7 @@ KEY_ID_PREFIX = "AKSH"
 _KEY_ID = re.compile(r"AKSH[A-Z2-7]{16}")
 MAX_DESCRIPTION = 256
 ACTIVE = "Active"
+ROLES = ("admin", "viewer")
 _ATTEMPTS = 5
 
 
@@ -62,7 +69,34 @@ def _new_secret() -> str:
     return secrets.token_urlsafe(30)
 
 
+def owner(req: ak.CreateAccessKeyRequest, caller: Identity | None) -> Identity:
+    """Whose key ``req`` asks for: the caller's own (with the caller's role unless a role is
+    given), or another user's, whose role must then be named: the control plane keeps no
+    list of users, so it cannot look that role up."""
+    if req.role and req.role not in ROLES:
+        raise invalid(f"role: want admin or viewer, got {req.role[:20]!r}")
+    if req.user:
+        try:
+            check_identity_name(req.user, "user")
+        except CertError as exc:
+            raise invalid(str(exc)) from None
+    own = caller is not None and req.user in ("", caller.name)
+    if own and caller is not None:
+        if caller.role not in ROLES:
+            raise invalid(f"user: {caller} is not an operator; name the key's user and role")
+        if req.role == "admin" and caller.role != "admin":
+            raise invalid(f"role: {caller} may not issue itself an admin key")
+        return Identity(req.role or caller.role, caller.name)
+    if not req.user:
+        raise invalid("user: this control plane authenticates nobody (--insecure), so the key has no caller to "
+                      "belong to: name its user and role")
+    if not req.role:
+        raise invalid(f"role: a key for another user ({req.user}) needs its role named: admin or viewer")
+    return Identity(req.role, req.user)
+
+
 def create(ctx: ApiContext, req: ak.CreateAccessKeyRequest) -> ak.AccessKey:
+    who = owner(req, current_identity())
     if len(req.description) > MAX_DESCRIPTION:
         raise invalid(f"description: at most {MAX_DESCRIPTION} characters")
     if any(not ch.isprintable() for ch in req.description):
@@ -74,6 +108,8 @@ def create(ctx: ApiContext, req: ak.CreateAccessKeyRequest) -> ak.AccessKey:
             created_at=time.time(),
             description=req.description,
             status=ACTIVE,
+            user=who.name,
+            role=who.role,
         )
         try:
             ctx.store.create(keys.accesskey(key.access_key_id), _seal(key))
@@ -104,8 +140,9 @@ def delete(ctx: ApiContext, req: ak.DeleteAccessKeyRequest) -> ak.AccessKey:
     return key
 
 
-def secret_for(ctx: ApiContext, access_key_id: str) -> str | None:
-    """The secret of an Active key, or None for an unknown or inactive one. Read from the
+def active(ctx: ApiContext, access_key_id: str) -> ak.AccessKey | None:
+    """An Active key with its secret and owner, or None for an unknown or inactive one, or
+    one made before keys carried a role (it would otherwise act as admin). Read from the
     store on every request, so a deleted key stops working at once on every replica."""
     if not _KEY_ID.fullmatch(access_key_id):
         return None
@@ -113,7 +150,11 @@ def secret_for(ctx: ApiContext, access_key_id: str) -> str | None:
     if kv is None:
         return None
     key = _unseal(kv.value)
-    return key.secret_access_key if key.status == ACTIVE else None
+    return key if key.status == ACTIVE and key.role in ROLES and key.user else None
+
+
+def identity(key: ak.AccessKey) -> Identity:
+    return Identity(key.role, key.user)
 
 
 class AccessKeysService(accesskeys_pb2_grpc.AccessKeysServicer):

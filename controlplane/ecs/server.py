@@ -1,124 +1,249 @@
-"""The ECS-compatible HTTP gateway: `aws ecs --endpoint-url http://HOST:PORT ...` and
-``boto3.client("ecs", endpoint_url=...)`` drive Shoal through it. It runs inside a control
-plane replica (``--ecs-listen``) and serves on the replica's ApiContext, so each ECS
-operation runs the same code as the gRPC Operator. Every request must carry a valid
-Signature V4 made with an access key that Shoal issued (``shoal accesskey create``)."""
+"""The ECS-compatible HTTP gateway: `aws ecs --endpoint-url https://HOST:PORT ...` and
+``boto3.client("ecs", endpoint_url=..., verify=<ca.crt>)`` drive Shoal through it. It runs
+inside a control plane replica (``--ecs-listen``) and serves on the replica's ApiContext, so
+each ECS operation runs the same code as the gRPC Operator. Every request must carry a valid
+Signature V4 made with an access key that Shoal issued (``shoal accesskey create``), and the
+key's user and role must allow the operation.
+
+Served by Hypercorn (ASGI) on an asyncio loop of its own: connections, TLS handshakes and
+reading requests cost no thread, so a slow client holds no worker; a complete request is
+handed to a bounded pool of worker threads (the handlers block on etcd). A connection that
+has not sent a complete request head within ``timeout`` seconds is closed (Hypercorn's
+idle timer, which only a complete request stops), and so is one whose body takes longer."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
+import ssl
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config
 
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
 from controlplane.ecs import protocol, sigv4
+from controlplane.ecs.access import authorize
 from controlplane.ecs.actions import ACTIONS
 from controlplane.ecs.errors import EcsError, to_ecs_error
+from controlplane.ecs.replay import ReplayCache
 from controlplane.metrics import API_LATENCY
 from shoal import logs
 
 log = logging.getLogger(__name__)
 
 _KNOWN = frozenset(ACTIONS)
+SSL_SHUTDOWN_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """``workers``: threads running operations at once (more requests wait for one);
+    ``timeout``: seconds a client has for its TLS handshake, its request head and its body,
+    and that an idle keep-alive connection stays open; ``max_body``: bytes, larger is 413."""
+
+    workers: int = 16
+    timeout: float = 10.0
+    max_body: int = protocol.MAX_BODY_BYTES
+
+
+class _Config(Config):
+    """Hypercorn's configuration with a TLS context built here (from the cluster CA or the
+    operator's files) instead of one it loads from its own certfile/keyfile settings."""
+
+    def __init__(self, tls: ssl.SSLContext | None) -> None:
+        super().__init__()
+        self._tls = tls
+
+    @property
+    def ssl_enabled(self) -> bool:
+        return self._tls is not None
+
+    def create_ssl_context(self) -> ssl.SSLContext | None:
+        return self._tls
+
+
+class _Loop(asyncio.SelectorEventLoop):
+    """An event loop whose TLS connections, once closed, wait at most a second for the
+    client's close_notify (asyncio's default is 30 s, and an idle keep-alive client never
+    sends one), so the gateway stops promptly. Hypercorn opens its servers through
+    ``create_server`` and offers no setting for this."""
+
+    async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:
+        if kwargs.get("ssl") is not None:
+            kwargs.setdefault("ssl_shutdown_timeout", SSL_SHUTDOWN_SECONDS)
+        return await super().create_server(*args, **kwargs)
 
 
 class EcsGateway:
-    """A running gateway; ``address`` is where it listens, ``close()`` stops it."""
+    """A running gateway; ``address`` is where it listens, ``url`` how clients reach it,
+    ``close()`` stops it."""
 
-    def __init__(self, host: str, port: int, ctx: ApiContext) -> None:
+    def __init__(self, host: str, port: int, ctx: ApiContext, tls: ssl.SSLContext | None,
+                 limits: Limits = Limits()) -> None:
         self.ctx = ctx
-        self.httpd = ThreadingHTTPServer((host, port), _handler(ctx))
-        self.httpd.daemon_threads = True
-        self.address = f"{host}:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="ecs-gateway", daemon=True)
+        self.tls = tls
+        self.limits = limits
+        self.replays = ReplayCache(sigv4.MAX_SKEW_SECONDS)
+        self._sock = _bind(host, port)
+        bound = self._sock.getsockname()[1]
+        self.address = f"[{host}]:{bound}" if ":" in host else f"{host}:{bound}"
+        self.url = ("https://" if tls is not None else "http://") + self.address
+        self._pool = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="ecs")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ecs-gateway", daemon=True)
 
     def start(self) -> EcsGateway:
         self._thread.start()
-        log.info("ECS gateway serving", extra=logs.kv(listen=self.address))
+        self._ready.wait(10)
+        log.info("ECS gateway serving", extra=logs.kv(url=self.url, workers=self.limits.workers,
+                                                      timeout=self.limits.timeout))
         return self
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(10)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> None:
+        with asyncio.Runner(loop_factory=_Loop) as runner:
+            runner.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        config = _Config(self.tls)
+        # Hypercorn takes over the socket bound in __init__ (so a bad address fails there).
+        config.bind = [f"fd://{self._sock.detach()}"]
+        config.keep_alive_timeout = self.limits.timeout
+        config.read_timeout = int(max(1, self.limits.timeout))
+        config.ssl_handshake_timeout = self.limits.timeout
+        config.graceful_timeout = 1.0
+        config.h11_max_incomplete_size = 16 * 1024
+        config.include_server_header = False
+        config.accesslog = None
+        config.errorlog = log
+        self._ready.set()
+        await hypercorn_serve(self.app, config, shutdown_trigger=self._stopping.wait, mode="asgi")
+
+    async def app(self, scope: dict, receive: Any, send: Any) -> None:
+        """The ASGI application."""
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        started = time.monotonic()
+        headers: dict[str, list[str]] = {}
+        for key, value in scope["headers"]:
+            headers.setdefault(key.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        client = (scope.get("client") or ("-",))[0]
+        try:
+            raw = await asyncio.wait_for(self._body(headers, receive), self.limits.timeout)
+        except EcsError as exc:
+            await self._reply(send, exc.status, exc.body(), close=True)
+            _log_request("-", exc.status, exc.body(), started, client)
+            return
+        except TimeoutError:
+            err = EcsError("RequestTimeoutException", f"request body not received within {self.limits.timeout:g} s",
+                           408)
+            await self._reply(send, err.status, err.body(), close=True)
+            _log_request("-", err.status, err.body(), started, client)
+            return
+        req = sigv4.Request(scope["method"], scope["raw_path"].decode("latin-1"),
+                            scope["query_string"].decode("latin-1"), headers, raw)
+        status, body, name = await asyncio.get_running_loop().run_in_executor(
+            self._pool, handle, self.ctx, req, self.replays)
+        await self._reply(send, status, body)
+        _log_request(name, status, body, started, client)
+
+    async def _body(self, headers: dict[str, list[str]], receive: Any) -> bytes:
+        limit = self.limits.max_body
+        too_large = EcsError("SerializationException", f"request body must be at most {limit} bytes", 413)
+        declared = (headers.get("content-length") or [""])[0]
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise EcsError("SerializationException", "client went away before the body was complete")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    async def _reply(self, send: Any, status: int, body: dict, close: bool = False) -> None:
+        data = protocol.encode(body)
+        headers = [(b"content-type", protocol.CONTENT_TYPE.encode()), (b"content-length", str(len(data)).encode()),
+                   (b"x-amzn-requestid", str(uuid.uuid4()).encode())]
+        if status != 200 and "__type" in body:
+            headers.append((b"x-amzn-errortype", body["__type"].encode()))
+        if close:
+            # The rest of the request was not read: the connection cannot carry another.
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
 
 
-def serve(host: str, port: int, ctx: ApiContext) -> EcsGateway:
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        # Listening now: clients that connect before the loop runs wait in the backlog.
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _log_request(name: str, status: int, body: dict, started: float, client: str) -> None:
+    fields = logs.kv(operation=name, status=status, ms=round((time.monotonic() - started) * 1000, 1), client=client)
+    if status == 200:
+        log.info("ecs request", extra=fields)
+    else:
+        log.info("ecs request refused: %s", body.get("message", ""), extra=fields)
+
+
+def serve(host: str, port: int, ctx: ApiContext, tls: ssl.SSLContext | None, limits: Limits = Limits()) -> EcsGateway:
     """Starts the gateway; raises OSError when the address cannot be bound."""
-    return EcsGateway(host, port, ctx).start()
+    return EcsGateway(host, port, ctx, tls, limits).start()
 
 
-def handle(ctx: ApiContext, req: sigv4.Request) -> tuple[int, dict, str]:
+def handle(ctx: ApiContext, req: sigv4.Request, replays: ReplayCache | None = None) -> tuple[int, dict, str]:
     """One request start to finish: (HTTP status, JSON body, operation or "-")."""
     # For the log until the operation is known to be real: refusals name what was tried.
     name = (req.header("x-amz-target") or "").rpartition(".")[2][:64] or "-"
     try:
-        sigv4.verify(req, lambda key_id: accesskeys.secret_for(ctx, key_id))
+        key = sigv4.verify(req, lambda key_id: accesskeys.active(ctx, key_id), replays=replays)
         if req.method != "POST":
             raise EcsError("UnknownOperationException", "ECS operations are POST requests", 405)
         name = protocol.operation(req.header("x-amz-target"), _KNOWN)
+        authorize(name, accesskeys.identity(key), key.access_key_id)
         body = protocol.decode_body(req.body)
         with API_LATENCY.labels(method="ecs." + name).time():
             return 200, ACTIONS[name](ctx, body), name
     except Exception as exc:
         err = to_ecs_error(exc, name)
         return err.status, err.body(), name
-
-
-def _handler(ctx: ApiContext) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        # Keep-alive: the SDKs pool connections.
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            self._serve("POST")
-
-        def do_GET(self) -> None:  # noqa: N802
-            self._serve("GET")
-
-        def _serve(self, method: str) -> None:
-            started = time.monotonic()
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = -1
-            if not 0 <= length <= protocol.MAX_BODY_BYTES:
-                self.close_connection = True
-                self._reply(413 if length > 0 else 400, {
-                    "__type": "SerializationException",
-                    "message": f"request body must have a Content-Length of at most {protocol.MAX_BODY_BYTES} bytes",
-                })
-                return
-            raw = self.rfile.read(length) if length else b""
-            path, _, query = self.path.partition("?")
-            headers: dict[str, list[str]] = {}
-            for key, value in self.headers.items():
-                headers.setdefault(key.lower(), []).append(value)
-            status, body, name = handle(ctx, sigv4.Request(method, path, query, headers, raw))
-            self._reply(status, body)
-            fields = logs.kv(operation=name, status=status, ms=round((time.monotonic() - started) * 1000, 1),
-                             client=self.client_address[0])
-            if status == 200:
-                log.info("ecs request", extra=fields)
-            else:
-                log.info("ecs request refused: %s", body.get("message", ""), extra=fields)
-
-        def _reply(self, status: int, body: dict) -> None:
-            data = protocol.encode(body)
-            self.send_response(status)
-            self.send_header("Content-Type", protocol.CONTENT_TYPE)
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-            if status != 200 and "__type" in body:
-                self.send_header("x-amzn-ErrorType", body["__type"])
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            # Each request is logged once, structured, in _serve.
-            pass
-
-    return Handler

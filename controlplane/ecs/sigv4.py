@@ -6,24 +6,31 @@ what the aws CLI and the SDKs send; refusals carry the error codes AWS answers w
 from __future__ import annotations
 
 import calendar
+import email.utils
 import hashlib
 import hmac
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 from urllib.parse import quote
 
 from controlplane.ecs.errors import EcsError
+from controlplane.ecs.replay import ReplayCache
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "ecs"
-# AWS refuses a request dated more than 15 minutes away from its own clock.
-MAX_SKEW_SECONDS = 15 * 60
+# A signed request is good for five minutes either side of our clock; replays inside that
+# window are caught by the ReplayCache, so the window bounds what the cache must remember.
+MAX_SKEW_SECONDS = 5 * 60
+# Always signed: the endpoint, the operation, and when. Every other x-amz-* header that
+# arrives (the content hash, a session token) must be signed too.
+_ALWAYS_SIGNED = ("host", "x-amz-target")
 
 _AUTH_HEADER = re.compile(
     r"AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+)\s*,\s*"
-    r"SignedHeaders=(?P<signed>[^,\s]+)\s*,\s*Signature=(?P<signature>[0-9a-fA-F]+)\s*"
+    r"SignedHeaders=(?P<signed>[^,\s]+)\s*,\s*Signature=(?P<signature>[0-9a-fA-F]{64})\s*"
 )
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
 
@@ -49,6 +56,13 @@ class Request:
         return values[0] if values else None
 
 
+class Credential(Protocol):
+    secret_access_key: str
+
+
+K = TypeVar("K", bound=Credential)
+
+
 def missing_token() -> EcsError:
     return EcsError("MissingAuthenticationTokenException", "Missing Authentication Token", 403)
 
@@ -65,10 +79,21 @@ def bad_signature(message: str = SIGNATURE_MISMATCH) -> EcsError:
     return EcsError("InvalidSignatureException", message, 400)
 
 
-def verify(req: Request, secret_for: Callable[[str], str | None], now: float | None = None) -> str:
-    """Returns the access key id that signed ``req``; raises EcsError (the AWS error for
-    the case) when the request is unsigned, malformed, stale, from an unknown key, or its
-    signature does not match."""
+def replayed(message: str) -> EcsError:
+    """A signature seen before. SigV4 has no nonce: an SDK that sends two byte-identical
+    requests within one second (same operation, body and timestamp) signs them alike, so
+    the refusal is one the SDKs retry, and their retry is signed anew, at a later second;
+    a replayer, who cannot sign, gets nothing from retrying."""
+    return EcsError("ThrottlingException", message, 400)
+
+
+def verify(req: Request, lookup: Callable[[str], K | None], now: float | None = None,
+           replays: ReplayCache | None = None) -> K:
+    """Returns the credential (from ``lookup`` by access key id) that signed ``req``; raises
+    EcsError (the AWS error for the case, its message naming what is wrong) when the request
+    is unsigned, malformed, leaves a header that matters unsigned, is outside the clock
+    window, comes from an unknown key, does not match its signature, or was seen before."""
+    now = time.time() if now is None else now
     auth = req.header("authorization")
     if not auth:
         raise missing_token()
@@ -77,8 +102,8 @@ def verify(req: Request, secret_for: Callable[[str], str | None], now: float | N
         if not auth.startswith(ALGORITHM):
             raise incomplete(f"Only {ALGORITHM} (Signature Version 4) is accepted")
         raise incomplete(
-            "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters, "
-            "comma-separated"
+            "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' (64 hex digits) "
+            "parameters, comma-separated"
         )
     scope_parts = match["credential"].split("/")
     if len(scope_parts) != 5 or scope_parts[4] != "aws4_request":
@@ -87,45 +112,82 @@ def verify(req: Request, secret_for: Callable[[str], str | None], now: float | N
     if service != SERVICE:
         raise bad_signature(f"Credential should be scoped to correct service: '{SERVICE}'.")
     signed = match["signed"].split(";")
-    if "host" not in signed:
-        raise incomplete("'Host' must be a signed header")
+    if signed != sorted(set(signed)) or any(name != name.lower() for name in signed):
+        raise incomplete("SignedHeaders must be lower-case header names, sorted, each once")
 
-    amz_date = req.header("x-amz-date")
-    if not amz_date or not _AMZ_DATE.fullmatch(amz_date):
-        raise incomplete("Authorization requires an X-Amz-Date header of the form yyyymmddThhmmssZ")
+    amz_date, date_header = _timestamp(req)
+    _require_signed(req, signed, date_header)
     if amz_date[:8] != day:
         raise bad_signature(f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
                             f"HTTP: '{day}' != '{amz_date[:8]}', from '{amz_date}'.")
-    _check_clock(amz_date, time.time() if now is None else now)
+    signed_at = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
+    _check_clock(amz_date, signed_at, now)
 
     if req.header("x-amz-security-token"):
         # Shoal issues long-term keys only; a session token belongs to someone else's STS.
         raise unrecognized()
-    secret = secret_for(key_id)
-    if secret is None:
+    credential = lookup(key_id)
+    if credential is None:
         raise unrecognized()
 
+    # The payload hash in the canonical request is always the hash of the bytes received;
+    # a declared hash that differs (UNSIGNED-PAYLOAD included) is refused by name.
     body_hash = hashlib.sha256(req.body).hexdigest()
     declared = req.header("x-amz-content-sha256")
-    if declared and declared != body_hash:
-        raise bad_signature("The provided 'x-amz-content-sha256' header does not match what was computed.")
+    if declared is not None and declared != body_hash:
+        raise bad_signature("The provided 'x-amz-content-sha256' header does not match what was computed: "
+                            "the body is always signed")
     scope = f"{day}/{region}/{service}/aws4_request"
-    expected = signature(secret, amz_date, scope, canonical_request(req, signed, declared or body_hash))
-    if not hmac.compare_digest(expected, match["signature"].lower()):
+    expected = signature(credential.secret_access_key, amz_date, scope, canonical_request(req, signed, body_hash))
+    given = match["signature"].lower()
+    if not hmac.compare_digest(expected, given):
         raise bad_signature()
-    return key_id
+    refusal = replays.refusal(given, signed_at, now) if replays is not None else None
+    if refusal is not None:
+        raise replayed(f"Request replayed: signed at {amz_date}, {refusal}")
+    return credential
 
 
-def _check_clock(amz_date: str, now: float) -> None:
-    signed_at = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
+def _timestamp(req: Request) -> tuple[str, str]:
+    """(the request's time as yyyymmddThhmmssZ, the header it came from): X-Amz-Date, or
+    the HTTP Date header when there is none, as AWS reads them."""
+    amz_date = req.header("x-amz-date")
+    if amz_date is not None:
+        if not _AMZ_DATE.fullmatch(amz_date):
+            raise incomplete(f"X-Amz-Date must have the form yyyymmddThhmmssZ, got {amz_date[:40]!r}")
+        return amz_date, "x-amz-date"
+    date = req.header("date")
+    if date is None:
+        raise incomplete("Authorization requires an X-Amz-Date header of the form yyyymmddThhmmssZ (or a Date "
+                         "header)")
+    try:
+        parsed = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        raise incomplete(f"Date header is not an HTTP date: {date[:40]!r}") from None
+    if parsed.tzinfo is None:
+        raise incomplete(f"Date header must name its time zone (GMT): {date[:40]!r}")
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(parsed.timestamp())), "date"
+
+
+def _require_signed(req: Request, signed: Sequence[str], date_header: str) -> None:
+    """A signature proves only what it covers: the host, the operation (X-Amz-Target), the
+    timestamp it is judged by and every x-amz-* header sent must be among SignedHeaders, or
+    someone on the path could turn a signed ListServices into a DeleteCluster."""
+    needed = [*_ALWAYS_SIGNED, date_header]
+    needed += sorted(name for name in req.headers if name.startswith("x-amz-") and name not in needed)
+    missing = [name for name in needed if name not in signed]
+    if missing:
+        raise incomplete(f"SignedHeaders must include {', '.join(missing)} (signed: {';'.join(signed)})")
+
+
+def _check_clock(amz_date: str, signed_at: float, now: float) -> None:
+    minutes = MAX_SKEW_SECONDS // 60
     if signed_at < now - MAX_SKEW_SECONDS:
-        limit = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now - MAX_SKEW_SECONDS))
-        raise bad_signature(f"Signature expired: {amz_date} is now earlier than {limit} "
-                            f"({_stamp(now)} - 15 min.)")
+        raise bad_signature(f"Signature expired: {amz_date} is now earlier than {_stamp(now - MAX_SKEW_SECONDS)} "
+                            f"({_stamp(now)} - {minutes} min.)")
     if signed_at > now + MAX_SKEW_SECONDS:
-        limit = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now + MAX_SKEW_SECONDS))
-        raise bad_signature(f"Signature not yet current: {amz_date} is still later than {limit} "
-                            f"({_stamp(now)} + 15 min.)")
+        raise bad_signature(f"Signature not yet current: {amz_date} is still later than "
+                            f"{_stamp(now + MAX_SKEW_SECONDS)} ({_stamp(now)} + {minutes} min.)")
 
 
 def _stamp(t: float) -> str:

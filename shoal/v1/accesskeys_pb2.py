@@ -24,23 +24,23 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19shoal/v1/accesskeys.proto\x12\x08shoal.v1\"v\n\tAccessKey\x12\x15\n\raccess_key_id\x18\x01 \x01(\t\x12\x19\n\x11secret_access_key\x18\x02 \x01(\t\x12\x12\n\ncreated_at\x18\x03 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\"-\n\x16\x43reateAccessKeyRequest\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\"\x17\n\x15ListAccessKeysRequest\"B\n\x16ListAccessKeysResponse\x12(\n\x0b\x61\x63\x63\x65ss_keys\x18\x01 \x03(\x0b\x32\x13.shoal.v1.AccessKey\"/\n\x16\x44\x65leteAccessKeyRequest\x12\x15\n\raccess_key_id\x18\x01 \x01(\t2\xf5\x01\n\nAccessKeys\x12H\n\x0f\x43reateAccessKey\x12 .shoal.v1.CreateAccessKeyRequest\x1a\x13.shoal.v1.AccessKey\x12S\n\x0eListAccessKeys\x12\x1f.shoal.v1.ListAccessKeysRequest\x1a .shoal.v1.ListAccessKeysResponse\x12H\n\x0f\x44\x65leteAccessKey\x12 .shoal.v1.DeleteAccessKeyRequest\x1a\x13.shoal.v1.AccessKeyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19shoal/v1/accesskeys.proto\x12\x08shoal.v1\"\x92\x01\n\tAccessKey\x12\x15\n\raccess_key_id\x18\x01 \x01(\t\x12\x19\n\x11secret_access_key\x18\x02 \x01(\t\x12\x12\n\ncreated_at\x18\x03 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x0c\n\x04user\x18\x06 \x01(\t\x12\x0c\n\x04role\x18\x07 \x01(\t\"I\n\x16\x43reateAccessKeyRequest\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\"\x17\n\x15ListAccessKeysRequest\"B\n\x16ListAccessKeysResponse\x12(\n\x0b\x61\x63\x63\x65ss_keys\x18\x01 \x03(\x0b\x32\x13.shoal.v1.AccessKey\"/\n\x16\x44\x65leteAccessKeyRequest\x12\x15\n\raccess_key_id\x18\x01 \x01(\t2\xf5\x01\n\nAccessKeys\x12H\n\x0f\x43reateAccessKey\x12 .shoal.v1.CreateAccessKeyRequest\x1a\x13.shoal.v1.AccessKey\x12S\n\x0eListAccessKeys\x12\x1f.shoal.v1.ListAccessKeysRequest\x1a .shoal.v1.ListAccessKeysResponse\x12H\n\x0f\x44\x65leteAccessKey\x12 .shoal.v1.DeleteAccessKeyRequest\x1a\x13.shoal.v1.AccessKeyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'shoal.v1.accesskeys_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCESSKEY']._serialized_start=39
-  _globals['_ACCESSKEY']._serialized_end=157
-  _globals['_CREATEACCESSKEYREQUEST']._serialized_start=159
-  _globals['_CREATEACCESSKEYREQUEST']._serialized_end=204
-  _globals['_LISTACCESSKEYSREQUEST']._serialized_start=206
-  _globals['_LISTACCESSKEYSREQUEST']._serialized_end=229
-  _globals['_LISTACCESSKEYSRESPONSE']._serialized_start=231
-  _globals['_LISTACCESSKEYSRESPONSE']._serialized_end=297
-  _globals['_DELETEACCESSKEYREQUEST']._serialized_start=299
-  _globals['_DELETEACCESSKEYREQUEST']._serialized_end=346
-  _globals['_ACCESSKEYS']._serialized_start=349
-  _globals['_ACCESSKEYS']._serialized_end=594
+  _globals['_ACCESSKEY']._serialized_start=40
+  _globals['_ACCESSKEY']._serialized_end=186
+  _globals['_CREATEACCESSKEYREQUEST']._serialized_start=188
+  _globals['_CREATEACCESSKEYREQUEST']._serialized_end=261
+  _globals['_LISTACCESSKEYSREQUEST']._serialized_start=263
+  _globals['_LISTACCESSKEYSREQUEST']._serialized_end=286
+  _globals['_LISTACCESSKEYSRESPONSE']._serialized_start=288
+  _globals['_LISTACCESSKEYSRESPONSE']._serialized_end=354
+  _globals['_DELETEACCESSKEYREQUEST']._serialized_start=356
+  _globals['_DELETEACCESSKEYREQUEST']._serialized_end=403
+  _globals['_ACCESSKEYS']._serialized_start=406
+  _globals['_ACCESSKEYS']._serialized_end=651
 # @@protoc_insertion_point(module_scope)

@@ -7,24 +7,32 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AccessKey(_message.Message):
-    __slots__ = ("access_key_id", "secret_access_key", "created_at", "description", "status")
+    __slots__ = ("access_key_id", "secret_access_key", "created_at", "description", "status", "user", "role")
     ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     SECRET_ACCESS_KEY_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
     access_key_id: str
     secret_access_key: str
     created_at: float
     description: str
     status: str
-    def __init__(self, access_key_id: _Optional[str] = ..., secret_access_key: _Optional[str] = ..., created_at: _Optional[float] = ..., description: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+    user: str
+    role: str
+    def __init__(self, access_key_id: _Optional[str] = ..., secret_access_key: _Optional[str] = ..., created_at: _Optional[float] = ..., description: _Optional[str] = ..., status: _Optional[str] = ..., user: _Optional[str] = ..., role: _Optional[str] = ...) -> None: ...
 
 class CreateAccessKeyRequest(_message.Message):
-    __slots__ = ("description",)
+    __slots__ = ("description", "user", "role")
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
     description: str
-    def __init__(self, description: _Optional[str] = ...) -> None: ...
+    user: str
+    role: str
+    def __init__(self, description: _Optional[str] = ..., user: _Optional[str] = ..., role: _Optional[str] = ...) -> None: ...
 
 class ListAccessKeysRequest(_message.Message):
     __slots__ = ()

@@ -55,7 +55,8 @@ class AccessKeysServicer:
     """Missing associated documentation comment in .proto file."""
 
     def CreateAccessKey(self, request, context):
-        """Issues a new key pair. The secret is returned here and never again.
+        """Issues a new key pair for a user, carrying that user's role. The secret is returned
+        here and never again.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

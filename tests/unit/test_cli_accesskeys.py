@@ -11,12 +11,20 @@ from concurrent import futures
 import grpc
 import pytest
 
-from controlplane.api.accesskeys import AccessKeysService, secret_for
+from controlplane.api.accesskeys import AccessKeysService, active, owner
 from controlplane.api.context import ApiContext
+from controlplane.errors import ApiError
 from controlplane.store.memory import MemoryStore
 from shoal.cli import accesskeys
 from shoal.cli.errors import CliError
+from shoal.security.ca import Identity
+from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
+
+
+def secret_for(ctx: ApiContext, key_id: str) -> str | None:
+    key = active(ctx, key_id)
+    return key.secret_access_key if key is not None else None
 
 
 @pytest.fixture
@@ -48,7 +56,7 @@ def shoal(endpoint: str, *argv: str) -> None:
 
 def test_create_list_delete(server, capsys) -> None:
     endpoint, ctx = server
-    shoal(endpoint, "create", "--description", "ci runner")
+    shoal(endpoint, "create", "--description", "ci runner", "--user", "ci", "--role", "viewer")
     lines = capsys.readouterr().out.splitlines()
     key_id = lines[0].removeprefix("export AWS_ACCESS_KEY_ID=")
     secret = lines[1].removeprefix("export AWS_SECRET_ACCESS_KEY=")
@@ -56,7 +64,8 @@ def test_create_list_delete(server, capsys) -> None:
 
     shoal(endpoint, "list", "-o", "json")
     listed = json.loads(capsys.readouterr().out)
-    assert [(k["AccessKeyId"], k["Status"], k["Description"]) for k in listed] == [(key_id, "Active", "ci runner")]
+    assert [(k["AccessKeyId"], k["Status"], k["Description"], k["User"], k["Role"]) for k in listed] == [
+        (key_id, "Active", "ci runner", "ci", "viewer")]
     assert secret not in json.dumps(listed)
 
     shoal(endpoint, "delete", key_id)
@@ -66,3 +75,29 @@ def test_create_list_delete(server, capsys) -> None:
         shoal(endpoint, "delete", key_id)
     with pytest.raises(CliError, match="accessKeyId"):
         shoal(endpoint, "delete", "nonsense")
+
+
+def test_a_key_needs_an_owner_and_a_role(server) -> None:
+    endpoint, _ = server
+    # This in-process server authenticates nobody (like --insecure): there is no caller.
+    with pytest.raises(CliError, match="user: .*name its user and role"):
+        shoal(endpoint, "create")
+    with pytest.raises(CliError, match="role: a key for another user"):
+        shoal(endpoint, "create", "--user", "bob")
+    with pytest.raises(CliError, match="user: 1-64 letters"):
+        shoal(endpoint, "create", "--user", "bad name", "--role", "viewer")
+
+
+def test_the_callers_own_key_carries_the_callers_role() -> None:
+    admin, viewer = Identity("admin", "alice"), Identity("viewer", "vic")
+    assert owner(ak.CreateAccessKeyRequest(), admin) == admin
+    assert owner(ak.CreateAccessKeyRequest(), viewer) == viewer
+    # An admin may hand itself a read-only key, and name another user's.
+    assert owner(ak.CreateAccessKeyRequest(role="viewer"), admin) == Identity("viewer", "alice")
+    assert owner(ak.CreateAccessKeyRequest(user="bob", role="admin"), admin) == Identity("admin", "bob")
+    with pytest.raises(ApiError, match="may not issue itself an admin key"):
+        owner(ak.CreateAccessKeyRequest(role="admin"), viewer)
+    with pytest.raises(ApiError, match="role: want admin or viewer"):
+        owner(ak.CreateAccessKeyRequest(role="root"), admin)
+    with pytest.raises(ApiError, match="not an operator"):
+        owner(ak.CreateAccessKeyRequest(), Identity("node", "n1"))

@@ -5,6 +5,7 @@ against botocore's model (the controllers' side is in tests/integration/test_ecs
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import grpc
@@ -13,14 +14,17 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from google.protobuf import json_format
 
+from controlplane import keys
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
+from controlplane.ecs.config import context_from_pem
 from controlplane.ecs.errors import to_ecs_error
 from controlplane.ecs.server import EcsGateway, serve
 from controlplane.errors import ApiError, not_found
 from controlplane.store.base import StoreError
 from controlplane.store.memory import MemoryStore
 from shoal.netutil import free_port
+from shoal.security import ca as ca_mod
 from shoal.taskdef.policy import HostPolicy
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.validation import ValidationError
@@ -60,14 +64,24 @@ RICH = {
 }
 
 
+ADMIN = {"user": "alice", "role": "admin"}
+
+
 @pytest.fixture
-def gateway() -> Iterator[tuple[ApiContext, EcsGateway]]:
+def gateway(tmp_path: Path) -> Iterator[tuple[ApiContext, EcsGateway]]:
     store = MemoryStore()
     # Everything allowed, so that every task definition member can be registered and echoed.
     ctx = ApiContext(store, policy=HostPolicy(privileged=True, host_network=True, capabilities=True, ulimits=True,
                                                  host_volume_prefixes=("/srv",)))
     ctx.ensure_default_cluster()
-    gw = serve("127.0.0.1", free_port(), ctx)
+    # TLS as the control plane serves it: a server certificate from a cluster CA.
+    authority = ca_mod.CertificateAuthority.create()
+    key = ca_mod.new_key()
+    leaf = authority.issue_server(key.public_key(), ["127.0.0.1", "localhost"])
+    (tmp_path / "ca.crt").write_bytes(ca_mod.cert_pem(authority.cert))
+    tls = context_from_pem(ca_mod.bundle_pem([leaf, authority.cert]), ca_mod.key_pem(key))
+    gw = serve("127.0.0.1", free_port(), ctx, tls)
+    gw.ca_path = str(tmp_path / "ca.crt")  # type: ignore[attr-defined]
     try:
         yield ctx, gw
     finally:
@@ -77,16 +91,18 @@ def gateway() -> Iterator[tuple[ApiContext, EcsGateway]]:
 
 def ecs_client(gw: EcsGateway, key: str, secret: str):
     return boto3.client(
-        "ecs", endpoint_url=f"http://{gw.address}", region_name="us-east-1",
+        "ecs", endpoint_url=gw.url, region_name="us-east-1", verify=gw.ca_path,  # type: ignore[attr-defined]
         aws_access_key_id=key, aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 1}),
+        # Standard retries, as users run the SDK: an identical call within the same second is
+        # refused as a replay and retried, signed anew.
+        config=Config(retries={"max_attempts": 6, "mode": "standard"}),
     )
 
 
 @pytest.fixture
 def ecs(gateway):
     ctx, gw = gateway
-    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(description="unit"))
+    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(description="unit", **ADMIN))
     client = ecs_client(gw, key.access_key_id, key.secret_access_key)
     client.seen = validate_every_response(client)
     return client
@@ -197,7 +213,7 @@ def test_service_responses_match_the_model(ecs) -> None:
 
 def test_refused_requests(gateway) -> None:
     ctx, gw = gateway
-    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest())
+    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(**ADMIN))
     with pytest.raises(ClientError) as caught:
         ecs_client(gw, key.access_key_id, "wrong").list_clusters()
     assert caught.value.response["Error"]["Code"] == "InvalidSignatureException"
@@ -212,11 +228,12 @@ def test_refused_requests(gateway) -> None:
 
 def test_access_keys_never_list_their_secrets(gateway) -> None:
     ctx, _ = gateway
-    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(description="ci"))
+    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(description="ci", **ADMIN))
     assert key.access_key_id.startswith("AKSH") and len(key.access_key_id) == 20 and len(key.secret_access_key) == 40
     listed = accesskeys.list_(ctx, ak.ListAccessKeysRequest()).access_keys
-    assert [(k.access_key_id, k.secret_access_key, k.description) for k in listed] == [(key.access_key_id, "", "ci")]
-    assert accesskeys.secret_for(ctx, key.access_key_id) == key.secret_access_key
+    assert [(k.access_key_id, k.secret_access_key, k.description, k.user, k.role) for k in listed] == [
+        (key.access_key_id, "", "ci", "alice", "admin")]
+    assert accesskeys.active(ctx, key.access_key_id).secret_access_key == key.secret_access_key
     with pytest.raises(ApiError):
         accesskeys.delete(ctx, ak.DeleteAccessKeyRequest(access_key_id="bogus"))
 
@@ -224,3 +241,36 @@ def test_access_keys_never_list_their_secrets(gateway) -> None:
 def test_checker_catches_shoal_only_fields() -> None:
     with pytest.raises(AssertionError, match="nodeId"):
         check_output("DescribeTasks", {"tasks": [{"taskArn": "a", "nodeId": "n"}], "failures": []})
+
+
+def test_a_viewer_key_reads_but_cannot_write(gateway) -> None:
+    ctx, gw = gateway
+    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(user="vic", role="viewer"))
+    viewer = ecs_client(gw, key.access_key_id, key.secret_access_key)
+    assert viewer.list_clusters()["clusterArns"]
+    assert viewer.describe_clusters(clusters=["default"])["clusters"][0]["clusterName"] == "default"
+    writes = [lambda: viewer.create_cluster(clusterName="x"), lambda: viewer.delete_cluster(cluster="default"),
+              lambda: viewer.register_task_definition(**WEB), lambda: viewer.run_task(taskDefinition="web"),
+              lambda: viewer.start_task(taskDefinition="web", containerInstances=["n"]),
+              lambda: viewer.tag_resource(resourceArn="arn:aws:ecs:local:000000000000:cluster/default",
+                                          tags=[{"key": "a", "value": "b"}])]
+    for write in writes:
+        with pytest.raises(viewer.exceptions.AccessDeniedException) as caught:
+            write()
+        assert "shoal:viewer:vic" in caught.value.response["Error"]["Message"]
+    assert ctx.store.get(keys.cluster("x")) is None
+
+
+def test_a_key_without_a_role_is_not_accepted(gateway) -> None:
+    """Keys stored before keys carried a role would otherwise act as admin."""
+    ctx, gw = gateway
+    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(**ADMIN))
+    legacy = ak.AccessKey()
+    legacy.CopyFrom(key)
+    legacy.ClearField("role")
+    legacy.ClearField("user")
+    stored = ctx.store.get(keys.accesskey(key.access_key_id))
+    ctx.store.cas(stored.key, accesskeys._seal(legacy), stored.mod_revision)
+    with pytest.raises(ClientError) as caught:
+        ecs_client(gw, key.access_key_id, key.secret_access_key).list_clusters()
+    assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"

@@ -1,8 +1,12 @@
 """Signature V4 verification against botocore's own signer: what the SDKs sign passes,
-and each kind of bad request gets the error AWS gives it."""
+and each kind of bad request (unsigned headers that matter, a body that is not the one
+hashed, outside the clock window, replayed) gets the error AWS gives it, naming what is
+wrong."""
 
 from __future__ import annotations
 
+import email.utils
+import hashlib
 import json
 import time
 
@@ -13,14 +17,19 @@ from botocore.credentials import Credentials
 
 from controlplane.ecs import sigv4
 from controlplane.ecs.errors import EcsError
+from controlplane.ecs.replay import ReplayCache
+from shoal.v1 import accesskeys_pb2 as ak
 
 KEY = "AKSHAAAAAAAAAAAAAAAA"
 SECRET = "s3cr3t/with+chars=="
 TARGET = "AmazonEC2ContainerServiceV20141113.ListClusters"
 
 
-def secrets(key_id: str) -> str | None:
-    return SECRET if key_id == KEY else None
+CREDENTIAL = ak.AccessKey(access_key_id=KEY, secret_access_key=SECRET, user="alice", role="viewer")
+
+
+def secrets(key_id: str) -> ak.AccessKey | None:
+    return CREDENTIAL if key_id == KEY else None
 
 
 def signed(body: dict | None = None, *, key: str = KEY, secret: str = SECRET, service: str = "ecs",
@@ -43,19 +52,33 @@ def as_received(req: AWSRequest, **header_overrides: str) -> sigv4.Request:
     return sigv4.Request(req.method, "/" + path, query, headers, req.body)
 
 
-def refused(req: sigv4.Request, now: float | None = None) -> EcsError:
+def refused(req: sigv4.Request, now: float | None = None, replays: ReplayCache | None = None) -> EcsError:
     with pytest.raises(EcsError) as caught:
-        sigv4.verify(req, secrets, now=now)
+        sigv4.verify(req, secrets, now=now, replays=replays)
     return caught.value
 
 
+def hand_signed(signed_headers: list[str], headers: dict[str, str], body: bytes = b"{}",
+                at: float | None = None) -> sigv4.Request:
+    """A request signed over exactly ``signed_headers`` (what a careless or hostile client
+    could send; botocore always signs everything it sends)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if at is None else at))
+    all_headers = {"host": "127.0.0.1:7480", **{k.lower(): v for k, v in headers.items()}}
+    req = sigv4.Request("POST", "/", "", {k: [v] for k, v in all_headers.items()}, body)
+    scope = f"{stamp[:8]}/us-east-1/ecs/aws4_request"
+    sig = sigv4.signature(SECRET, stamp, scope,
+                          sigv4.canonical_request(req, signed_headers, hashlib.sha256(body).hexdigest()))
+    auth = f"AWS4-HMAC-SHA256 Credential={KEY}/{scope}, SignedHeaders={';'.join(signed_headers)}, Signature={sig}"
+    return sigv4.Request("POST", "/", "", {**req.headers, "authorization": [auth]}, body)
+
+
 def test_botocore_signed_request_verifies() -> None:
-    assert sigv4.verify(as_received(signed({"maxResults": 5})), secrets) == KEY
+    assert sigv4.verify(as_received(signed({"maxResults": 5})), secrets) is CREDENTIAL
 
 
 def test_query_string_and_path_are_part_of_the_signature() -> None:
     req = signed(url="http://127.0.0.1:7480/some/path?b=2&a=1&empty=")
-    assert sigv4.verify(as_received(req), secrets) == KEY
+    assert sigv4.verify(as_received(req), secrets) is CREDENTIAL
 
 
 def test_unsigned_request_is_missing_its_token() -> None:
@@ -93,14 +116,15 @@ def test_signature_for_another_service_is_refused() -> None:
     assert err.ecs_type == "InvalidSignatureException" and "ecs" in err.message
 
 
-def test_clock_skew_up_to_15_minutes_is_tolerated() -> None:
+def test_clock_skew_up_to_5_minutes_is_tolerated() -> None:
     req = as_received(signed())
     signed_at = time.time()
-    assert sigv4.verify(req, secrets, now=signed_at + 14 * 60) == KEY
-    assert sigv4.verify(req, secrets, now=signed_at - 14 * 60) == KEY
-    late = refused(req, now=signed_at + 16 * 60)
+    assert sigv4.verify(req, secrets, now=signed_at + 4 * 60) is CREDENTIAL
+    assert sigv4.verify(req, secrets, now=signed_at - 4 * 60) is CREDENTIAL
+    late = refused(req, now=signed_at + 6 * 60)
     assert late.ecs_type == "InvalidSignatureException" and "Signature expired" in late.message
-    early = refused(req, now=signed_at - 16 * 60)
+    assert "5 min" in late.message
+    early = refused(req, now=signed_at - 6 * 60)
     assert early.ecs_type == "InvalidSignatureException" and "not yet current" in early.message
 
 
@@ -111,3 +135,94 @@ def test_malformed_authorization_is_incomplete() -> None:
     no_date = as_received(signed())
     del no_date.headers["x-amz-date"]  # type: ignore[attr-defined]
     assert refused(no_date).ecs_type == "IncompleteSignatureException"
+
+
+def test_signature_over_host_alone_cannot_be_turned_into_another_operation() -> None:
+    """The attack seen: ListServices signed over `host` only, its target then rewritten."""
+    listing = hand_signed(["host"], {"X-Amz-Target": TARGET.replace("ListClusters", "ListServices"),
+                                     "X-Amz-Date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())})
+    turned = sigv4.Request(listing.method, listing.path, listing.query,
+                           {**listing.headers, "x-amz-target": [TARGET.replace("ListClusters", "DeleteCluster")]},
+                           listing.body)
+    for req in (listing, turned):
+        err = refused(req)
+        assert err.ecs_type == "IncompleteSignatureException"
+        assert "SignedHeaders must include x-amz-target, x-amz-date" in err.message
+
+
+def test_every_sent_x_amz_header_must_be_signed() -> None:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    body = b'{"cluster":"default"}'
+    req = hand_signed(["host", "x-amz-date", "x-amz-target"],
+                      {"X-Amz-Target": TARGET, "X-Amz-Date": stamp,
+                       "X-Amz-Content-Sha256": hashlib.sha256(body).hexdigest()}, body)
+    err = refused(req)
+    assert err.ecs_type == "IncompleteSignatureException" and "x-amz-content-sha256" in err.message
+    signed_all = hand_signed(["host", "x-amz-content-sha256", "x-amz-date", "x-amz-target"],
+                             {"X-Amz-Target": TARGET, "X-Amz-Date": stamp,
+                              "X-Amz-Content-Sha256": hashlib.sha256(body).hexdigest()}, body)
+    assert sigv4.verify(signed_all, secrets) is CREDENTIAL
+
+
+def test_body_is_always_hashed_whatever_the_content_hash_header_says() -> None:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for declared in ("UNSIGNED-PAYLOAD", hashlib.sha256(b"something else").hexdigest()):
+        req = hand_signed(["host", "x-amz-content-sha256", "x-amz-date", "x-amz-target"],
+                          {"X-Amz-Target": TARGET, "X-Amz-Date": stamp, "X-Amz-Content-Sha256": declared})
+        err = refused(req)
+        assert err.ecs_type == "InvalidSignatureException" and "x-amz-content-sha256" in err.message
+    # Signed with the real hash, then the body swapped: the server hashes what arrived.
+    good = hand_signed(["host", "x-amz-date", "x-amz-target"], {"X-Amz-Target": TARGET, "X-Amz-Date": stamp},
+                       b'{"cluster":"a"}')
+    swapped = sigv4.Request(good.method, good.path, good.query, good.headers, b'{"cluster":"b"}')
+    assert sigv4.verify(good, secrets) is CREDENTIAL
+    assert refused(swapped).ecs_type == "InvalidSignatureException"
+
+
+def test_http_date_header_can_stand_in_for_x_amz_date_when_signed() -> None:
+    date = email.utils.formatdate(usegmt=True)
+    req = hand_signed(["date", "host", "x-amz-target"], {"X-Amz-Target": TARGET, "Date": date})
+    assert sigv4.verify(req, secrets) is CREDENTIAL
+    unsigned_date = hand_signed(["host", "x-amz-target"], {"X-Amz-Target": TARGET, "Date": date})
+    err = refused(unsigned_date)
+    assert err.ecs_type == "IncompleteSignatureException" and "include date" in err.message
+    stale = email.utils.formatdate(time.time() - 600, usegmt=True)
+    old = hand_signed(["date", "host", "x-amz-target"], {"X-Amz-Target": TARGET, "Date": stale}, at=time.time() - 600)
+    assert "Signature expired" in refused(old).message
+
+
+def test_signed_headers_must_be_sorted_lower_case() -> None:
+    req = as_received(signed())
+    auth = req.header("authorization")
+    scrambled = auth.replace("SignedHeaders=content-type;host;x-amz-date;x-amz-target",
+                             "SignedHeaders=host;content-type;x-amz-date;x-amz-target")
+    assert scrambled != auth
+    assert refused(as_received(signed(), Authorization=scrambled)).ecs_type == "IncompleteSignatureException"
+
+
+def test_replayed_request_is_refused_within_the_window() -> None:
+    replays = ReplayCache(sigv4.MAX_SKEW_SECONDS)
+    req = as_received(signed({"maxResults": 5}))
+    assert sigv4.verify(req, secrets, replays=replays) is CREDENTIAL
+    err = refused(req, replays=replays)
+    assert err.ecs_type == "ThrottlingException" and "Request replayed" in err.message
+    # A failed signature is not remembered: it cannot fill the cache or block the real one.
+    other = as_received(signed({"maxResults": 6}))
+    bad = sigv4.Request(other.method, other.path, other.query, other.headers, b'{"maxResults": 7}')
+    assert refused(bad, replays=replays).ecs_type == "InvalidSignatureException"
+    assert sigv4.verify(other, secrets, replays=replays) is CREDENTIAL
+    assert len(replays) == 2
+
+
+def test_replay_cache_is_bounded_and_refuses_what_it_forgot() -> None:
+    cache = ReplayCache(window_seconds=300, capacity=2)
+    now = 1_000_000.0
+    assert cache.refusal("a", now - 30, now) is None
+    assert cache.refusal("b", now - 20, now) is None
+    assert cache.refusal("c", now - 10, now) is None  # "a" dropped: its time is the floor
+    assert len(cache) == 2 and cache.floor == now - 30
+    assert "replay cache is full" in cache.refusal("a", now - 30, now)
+    assert "already used" in cache.refusal("b", now - 20, now)
+    # Entries leave once their time is out of the window (the clock check refuses them anyway).
+    later = now + 300 - 15
+    assert cache.refusal("d", later, later) is None and len(cache) == 2

@@ -1,0 +1,30 @@
+"""Who may run which ECS action: the identity an access key carries (its user and role)
+judged by the gRPC API's own rules (shoal.security.authz.decide), so a viewer's key may
+Describe and List but not Create, Delete, Update, Run or Stop, exactly as a viewer's
+certificate may on the gRPC API."""
+
+from __future__ import annotations
+
+from controlplane.ecs.errors import EcsError
+from shoal.security.authz import Denied, decide, record_denial
+from shoal.security.ca import Identity
+
+# ECS operations are judged as the Operator method that does the same work; the ones the
+# Operator has under the same name need no entry.
+_OPERATOR = "/shoal.v1.Operator/"
+_SAME_AS = {"StartTask": "RunTask"}
+
+
+def method_for(action: str) -> str:
+    return _OPERATOR + _SAME_AS.get(action, action)
+
+
+def authorize(action: str, identity: Identity, key_id: str) -> None:
+    """Raises AccessDeniedException unless ``identity`` may run ``action``."""
+    method = method_for(action)
+    try:
+        decide(method, identity)
+    except Denied as exc:
+        record_denial(exc.reason, identity, exc.message, method=method, access_key=key_id, via="ecs")
+        raise EcsError("AccessDeniedException",
+                       f"{identity} (access key {key_id}) is not allowed to perform {action}: {exc.message}") from None
