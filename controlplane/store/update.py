@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from controlplane.store.base import KV, Conflict, Store
 
@@ -19,6 +20,7 @@ ATTEMPTS = 20
 BACKOFF_FIRST = 0.002
 BACKOFF_MAX = 0.1
 
+T = TypeVar("T")
 Mutate = Callable[[KV | None], bytes | None]
 
 
@@ -45,17 +47,28 @@ def update(store: Store, key: str, mutate: Mutate, *, attempts: int = ATTEMPTS,
       ``backoff(n)``.
     - Returns the KV as written (its new ``mod_revision``).
     """
-    for attempt in range(attempts):
-        if attempt:
-            sleep(backoff(attempt - 1))
+    def once() -> KV | None:
         current = store.get(key)
         value = mutate(current)
         if value is None:
             return current
+        revision = store.cas(key, value, current.mod_revision if current else 0)
+        return KV(key, value, revision, current.create_revision if current else revision)
+
+    return retrying(once, attempts=attempts, sleep=sleep, what=key)
+
+
+def retrying(once: Callable[[], T], *, attempts: int = ATTEMPTS, sleep: Callable[[float], None] = time.sleep,
+             what: str = "") -> T:
+    """Calls ``once`` until it does not raise ``Conflict``, at most ``attempts`` times, with
+    ``backoff`` between tries; then raises ``Conflict``. For the writes that are not one
+    key's read-modify-write (claiming the next free revision, a fresh random id); ``update``
+    is built on it."""
+    for attempt in range(attempts):
+        if attempt:
+            sleep(backoff(attempt - 1))
         try:
-            revision = store.cas(key, value, current.mod_revision if current else 0)
+            return once()
         except Conflict:
             continue
-        created = current.create_revision if current else revision
-        return KV(key, value, revision, created)
-    raise Conflict(f"{key}: changed concurrently {attempts} times; try again")
+    raise Conflict(f"{what or 'write'}: lost {attempts} races in a row; try again")
