@@ -58,7 +58,7 @@ def _keep(new: Message, old: Message, observed: frozenset[str]) -> None:
         if f.name in observed:
             continue
         new.ClearField(f.name)
-        if f.label == f.LABEL_REPEATED:
+        if f.is_repeated:
             getattr(new, f.name).extend(getattr(old, f.name))
         elif f.message_type is not None or f.has_presence:
             if old.HasField(f.name):
