@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 TYPES: dict[str, type[Message]] = {
     keys.NODES: r.ContainerInstance,
     keys.TASKS: r.Task,
+    keys.ASSIGNMENTS: r.TaskAssignment,
     keys.SERVICES: r.Service,
     keys.TASKDEFS: r.TaskDefinition,
     keys.CLUSTERS: r.Cluster,

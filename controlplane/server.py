@@ -28,6 +28,7 @@ from controlplane.arns import ArnFormat
 from controlplane.assignments import AssignmentFeed
 from controlplane.cache import Cache
 from controlplane.cluster_metrics import ClusterCollector
+from controlplane.controllers.assignments import AssignmentController
 from controlplane.controllers.gc import TaskGC
 from controlplane.controllers.loop import ControllerLoop
 from controlplane.controllers.nodes import NodeController
@@ -46,6 +47,7 @@ from controlplane.security_setup import add_flags as add_security_flags
 from controlplane.store.base import StoreError
 from controlplane.store.etcd import EtcdStore
 from controlplane.watching import PrefixWatch
+from controlplane.writers import WriterCheck
 from shoal import grpcwait, logs
 from shoal.netutil import split_hostport
 from shoal.taskdef import policy
@@ -85,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
 class Replica:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.store = EtcdStore(args.etcd, ca_cert=args.etcd_ca, cert_cert=args.etcd_cert, cert_key=args.etcd_key)
+        # Every write is checked against the one-writer table (controlplane/writers.py).
+        self.store = WriterCheck(EtcdStore(args.etcd, ca_cert=args.etcd_ca, cert_cert=args.etcd_cert,
+                                           cert_key=args.etcd_key))
         self.ctx = ApiContext(
             self.store,
             ArnFormat(args.region, args.account_id),
@@ -178,8 +182,8 @@ class Replica:
         nodes = NodeController(writer, grace=args.lease_ttl)
         loop = ControllerLoop(
             election, cache,
-            [nodes, ServiceController(writer, self.ctx.arns), PlacementController(writer),
-             TaskGC(writer, args.task_retention)],
+            [nodes, ServiceController(writer, self.ctx.arns), AssignmentController(writer),
+             PlacementController(writer), TaskGC(writer, args.task_retention)],
             resync=args.resync_interval,
             on_step_down=nodes.step_down,
         )

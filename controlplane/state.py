@@ -4,13 +4,16 @@ compare-and-set on that revision."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
 
 from controlplane import keys
-from controlplane.store.base import Store
+from controlplane.errors import invalid
+from controlplane.store.base import KV, Conflict, Store
+from controlplane.store.update import update
 from shoal.v1 import resources_pb2 as r
 
 M = TypeVar("M", bound=Message)
@@ -43,6 +46,25 @@ class State:
 
     def load_all(self, prefix: str, cls: type[M]) -> list[Record[M]]:
         return [Record(decode(cls, kv.value), kv.mod_revision, kv.key) for kv in self.store.list(prefix).kvs]
+
+    def update(self, key: str, cls: type[M], mutate: Callable[[M | None], M | None],
+               field: str = "") -> Record[M] | None:
+        """``store.update.update`` over typed records: ``mutate`` gets a fresh decoded copy
+        (None if absent) to change and return, or None for "no change". Returns the record
+        as it stands afterwards. With ``field``, running out of retries is an API error
+        naming it ("try again"); without, the ``Conflict`` propagates."""
+
+        def on_bytes(kv: KV | None) -> bytes | None:
+            msg = mutate(decode(cls, kv.value) if kv is not None else None)
+            return None if msg is None else msg.SerializeToString()
+
+        try:
+            kv = update(self.store, key, on_bytes)
+        except Conflict:
+            if field:
+                raise invalid(f"{field}: concurrent updates; try again") from None
+            raise
+        return None if kv is None else Record(decode(cls, kv.value), kv.mod_revision, key)
 
     def cluster(self, name: str) -> Record[r.Cluster] | None:
         return self.load(keys.cluster(name), r.Cluster)

@@ -95,15 +95,21 @@ def is_live(task: r.Task) -> bool:
     return task.last_status != "STOPPED"
 
 
-def mark_stopping(task: r.Task, reason: str, stop_code: str, now: float | None = None) -> None:
-    """desiredStatus STOPPED. A task that never reached a node is STOPPED at once; a
-    placed one is stopped by its agent, which sees the change in its assignment."""
-    now = now or time.time()
+def desire_stop(task: r.Task, reason: str, stop_code: str, now: float | None = None) -> None:
+    """The wish alone (what the API may write): desiredStatus STOPPED and why. The first
+    reason given stays."""
     task.desired_status = "STOPPED"
     task.stopped_reason = task.stopped_reason or reason
     task.stop_code = task.stop_code or stop_code
-    task.stopping_at = now
+    task.stopping_at = now or time.time()
     task.version += 1
+
+
+def mark_stopping(task: r.Task, reason: str, stop_code: str, now: float | None = None) -> None:
+    """The leader's stop: ``desire_stop``, and a task that never reached a node is STOPPED
+    at once; a placed one is stopped by its agent, which sees the change in its assignment."""
+    now = now or time.time()
+    desire_stop(task, reason, stop_code, now)
     if not task.node_id:
         task.last_status = "STOPPED"
         task.stopped_at = now

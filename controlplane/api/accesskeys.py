@@ -17,10 +17,11 @@ import grpc
 
 from controlplane import keys
 from controlplane.api.context import ApiContext
+from controlplane.authz import current_identity
 from controlplane.errors import ApiError, grpc_errors, invalid, not_found
 from controlplane.store.base import Conflict
+from controlplane.store.update import retrying
 from shoal.security import sealing
-from shoal.security.authz import current_identity
 from shoal.security.ca import CertError, Identity, check_identity_name
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
@@ -32,7 +33,6 @@ _KEY_ID = re.compile(r"AKSH[A-Z2-7]{16}")
 MAX_DESCRIPTION = 256
 ACTIVE = "Active"
 ROLES = ("admin", "viewer")
-_ATTEMPTS = 5
 
 
 _SEAL_CONTEXT = keys.ACCESSKEYS
@@ -101,7 +101,8 @@ def create(ctx: ApiContext, req: ak.CreateAccessKeyRequest) -> ak.AccessKey:
         raise invalid(f"description: at most {MAX_DESCRIPTION} characters")
     if any(not ch.isprintable() for ch in req.description):
         raise invalid("description: must not hold control characters")
-    for _ in range(_ATTEMPTS):
+
+    def create_once() -> ak.AccessKey:
         key = ak.AccessKey(
             access_key_id=_new_key_id(),
             secret_access_key=_new_secret(),
@@ -111,12 +112,14 @@ def create(ctx: ApiContext, req: ak.CreateAccessKeyRequest) -> ak.AccessKey:
             user=who.name,
             role=who.role,
         )
-        try:
-            ctx.store.create(keys.accesskey(key.access_key_id), _seal(key))
-            return key
-        except Conflict:  # an id collision: 80 random bits make this all but impossible
-            continue
-    raise invalid("accessKeyId: could not allocate a unique id; try again")
+        ctx.store.create(keys.accesskey(key.access_key_id), _seal(key))
+        return key
+
+    try:
+        # A Conflict is an id collision: 80 random bits make this all but impossible.
+        return retrying(create_once)
+    except Conflict:
+        raise invalid("accessKeyId: could not allocate a unique id; try again") from None
 
 
 def list_(ctx: ApiContext, req: ak.ListAccessKeysRequest) -> ak.ListAccessKeysResponse:

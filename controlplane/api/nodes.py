@@ -21,8 +21,6 @@ from shoal.refusals import DEREGISTERED
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 
-_ATTEMPTS = 20
-
 
 def deregistered_error(node_id: str) -> ApiError:
     """PERMISSION_DENIED with the "deregistered" reason trailer, which agents act on."""
@@ -116,20 +114,22 @@ def update_state(
     if not req.container_instances:
         raise invalid("containerInstances: give at least one id or ARN")
     resp = op.DescribeContainerInstancesResponse()
+    # The API records only the node's status (the desire); the leader's service controller
+    # moves tasks off a DRAINING node.
+    def set_status(node: r.ContainerInstance | None) -> r.ContainerInstance | None:
+        if node is None or node.status == "INACTIVE" or node.status == req.status:
+            return None
+        node.status = req.status
+        return node
+
     for ref in req.container_instances:
-        for _ in range(_ATTEMPTS):
-            rec = _find(ctx, cluster, ref)
-            if rec is None or rec.msg.status == "INACTIVE":
-                resp.failures.add(arn=ref, reason="MISSING")
-                break
-            node = rec.msg
-            node.status = req.status
-            try:
-                ctx.store.cas(rec.key, node.SerializeToString(), rec.mod_revision)
-            except Conflict:
-                continue
-            resp.container_instances.append(node)
-            break
+        found = _find(ctx, cluster, ref)
+        rec = ctx.state.update(found.key, r.ContainerInstance, set_status,
+                               field="containerInstances") if found is not None else None
+        if rec is None or rec.msg.status == "INACTIVE":
+            resp.failures.add(arn=ref, reason="MISSING")
+        else:
+            resp.container_instances.append(rec.msg)
     return resp
 
 

@@ -4,6 +4,7 @@ validates and stores; the autoscaler reads these records and acts on them."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import uuid
@@ -15,6 +16,7 @@ from controlplane.events import add_event
 from controlplane.metrics import API_LATENCY
 from controlplane.state import Record
 from controlplane.store.base import Conflict, Delete
+from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
 from shoal.v1 import scaling_pb2_grpc
 from shoal.validation import ValidationError, check_name, check_string_map
@@ -29,7 +31,6 @@ MAX_ACTIVITIES_PER_CLUSTER = 500
 MAX_NODES_PER_PROVIDER = 1000
 DIMENSION = "ecs:service:DesiredCount"
 CAPACITY_PROVIDER_RESOURCE = "capacity-provider/"
-_ATTEMPTS = 20
 
 
 def resource_id(cluster: str, service: str) -> str:
@@ -116,15 +117,13 @@ def register_target(ctx: ApiContext, req: sc.RegisterScalableTargetRequest) -> s
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     service = _service_name(ctx, cluster, req.service)
     key = keys.scalable_target(cluster, service)
-    for _ in range(_ATTEMPTS):
-        rec = ctx.state.load(key, sc.ScalableTarget)
-        if rec is None:
+
+    def register(target: sc.ScalableTarget | None) -> sc.ScalableTarget:
+        if target is None:
             if not req.HasField("min_capacity") or not req.HasField("max_capacity"):
                 raise invalid("minCapacity/maxCapacity: both are required to register a new scalable target")
             target = sc.ScalableTarget(cluster=cluster, service=service, resource_id=resource_id(cluster, service),
                                        scalable_dimension=DIMENSION, creation_time=time.time())
-        else:
-            target = rec.msg
         if req.HasField("min_capacity"):
             target.min_capacity = _range(req.min_capacity, "minCapacity", 0, MAX_CAPACITY)
         if req.HasField("max_capacity"):
@@ -133,12 +132,10 @@ def register_target(ctx: ApiContext, req: sc.RegisterScalableTargetRequest) -> s
             raise invalid(f"minCapacity: {target.min_capacity} is above maxCapacity {target.max_capacity}")
         if req.HasField("suspended_state"):
             target.suspended_state.CopyFrom(req.suspended_state)
-        try:
-            ctx.store.cas(key, target.SerializeToString(), rec.mod_revision if rec else 0)
-            return sc.ScalableTargetResponse(scalable_target=target)
-        except Conflict:
-            continue
-    raise invalid("scalableTarget: concurrent updates; try again")
+        return target
+
+    rec = ctx.state.update(key, sc.ScalableTarget, register, field="scalableTarget")
+    return sc.ScalableTargetResponse(scalable_target=rec.msg)
 
 
 def deregister_target(ctx: ApiContext, req: sc.ScalableTargetRef) -> sc.ScalableTargetResponse:
@@ -388,16 +385,16 @@ def _capacity_provider_status(ctx: ApiContext, a: sc.ScalingActivity) -> None:
     name = a.resource_id[len(CAPACITY_PROVIDER_RESOURCE):]
     status = "UPDATE_COMPLETE" if a.status_code == "Successful" else "UPDATE_FAILED"
     reason = "" if status == "UPDATE_COMPLETE" else a.status_message or a.description
-    for _ in range(_ATTEMPTS):
-        rec = ctx.state.load(keys.capacity_provider(name), sc.CapacityProvider)
-        if rec is None or (rec.msg.update_status, rec.msg.update_status_reason) == (status, reason):
-            return
-        rec.msg.update_status, rec.msg.update_status_reason = status, reason
-        try:
-            ctx.store.cas(rec.key, rec.msg.SerializeToString(), rec.mod_revision)
-            return
-        except Conflict:
-            continue
+
+    def with_status(cp: sc.CapacityProvider | None) -> sc.CapacityProvider | None:
+        if cp is None or (cp.update_status, cp.update_status_reason) == (status, reason):
+            return None
+        cp.update_status, cp.update_status_reason = status, reason
+        return cp
+
+    # The status follows the newest activity; the next one corrects a lost race.
+    with contextlib.suppress(Conflict):
+        ctx.state.update(keys.capacity_provider(name), sc.CapacityProvider, with_status)
 
 
 def _prune_activities(ctx: ApiContext, cluster: str) -> None:
@@ -410,16 +407,15 @@ def _prune_activities(ctx: ApiContext, cluster: str) -> None:
 def _service_event(ctx: ApiContext, cluster: str, a: sc.ScalingActivity) -> None:
     verb = "succeeded" if a.status_code == "Successful" else a.status_code.lower()
     message = f"(service {a.service}) auto scaling {verb}: {a.description}. Cause: {a.cause}"
-    for _ in range(_ATTEMPTS):
-        rec = ctx.state.service(cluster, a.service)
-        if rec is None:
-            return
-        add_event(rec.msg, message[:1024])
-        try:
-            ctx.store.cas(rec.key, rec.msg.SerializeToString(), rec.mod_revision)
-            return
-        except Conflict:
-            continue
+
+    def with_event(svc: r.Service | None) -> r.Service | None:
+        if svc is not None:
+            add_event(svc, message[:1024])
+        return svc
+
+    # The activity itself is recorded; losing every race costs only the service's event.
+    with contextlib.suppress(Conflict):
+        ctx.state.update(keys.service(cluster, a.service), r.Service, with_event)
 
 
 def describe_activities(ctx: ApiContext,

@@ -11,7 +11,8 @@ import re
 import time
 
 from controlplane.errors import invalid, not_found
-from controlplane.store.base import Conflict, Store
+from controlplane.store.base import KV, Conflict, Store
+from controlplane.store.update import update
 from shoal.security.sealing import Sealer
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import security_pb2 as sec
@@ -20,7 +21,6 @@ SECRETS = "/shoal/v1/secrets/"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-/]{0,127}")
 MAX_VALUE_BYTES = 64 * 1024
 MAX_DESCRIPTION = 256
-_ATTEMPTS = 5
 
 
 def key(name: str) -> str:
@@ -58,17 +58,20 @@ def put(store: Store, sealer: Sealer | None, req: sec.PutSecretRequest) -> sec.S
     if len(req.description) > MAX_DESCRIPTION or any(not ch.isprintable() for ch in req.description):
         raise invalid(f"description: at most {MAX_DESCRIPTION} printable characters")
     k = key(name)
-    for _ in range(_ATTEMPTS):
+    written: dict = {}
+
+    def new_version(kv: KV | None) -> bytes:
         now = time.time()
-        kv = store.get(k)
         doc = _open(sealer, k, kv.value) if kv is not None else {"created_at": now, "version": 0}
         doc.update(value=req.value, description=req.description, updated_at=now, version=doc["version"] + 1)
-        try:
-            store.cas(k, sealer.seal(json.dumps(doc).encode(), k), kv.mod_revision if kv else 0)
-        except Conflict:
-            continue
-        return _info(name, doc)
-    raise invalid("name: the secret changed concurrently; try again")
+        written.update(doc)
+        return sealer.seal(json.dumps(doc).encode(), k)
+
+    try:
+        update(store, k, new_version)
+    except Conflict:
+        raise invalid("name: the secret changed concurrently; try again") from None
+    return _info(name, written)
 
 
 def list_(store: Store, sealer: Sealer | None) -> sec.ListSecretsResponse:

@@ -14,14 +14,12 @@ from controlplane.arns import last_segment
 from controlplane.errors import check_refs, conflict, invalid, not_found
 from controlplane.events import add_event
 from controlplane.placement_input import check_placement
-from controlplane.state import Record
 from controlplane.store.base import Conflict
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.validation import check_name
 
 MAX_DESIRED = 100_000
-_ATTEMPTS = 20
 DEFAULT_SERVICE_STRATEGY = (
     r.PlacementStrategy(type="spread", field="attribute:ecs.availability-zone"),
     r.PlacementStrategy(type="spread", field="instanceId"),
@@ -106,14 +104,24 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
     return op.ServiceResponse(service=svc)
 
 
-def _require(ctx: ApiContext, cluster: str, ref: str) -> Record[r.Service]:
+def _name(ref: str) -> str:
     name = last_segment(ref)
     if not name:
         raise invalid("service: required")
-    rec = ctx.state.service(cluster, name)
-    if rec is None or rec.msg.status == "INACTIVE":
+    return name
+
+
+def _live(svc: r.Service | None, cluster: str, name: str) -> r.Service:
+    if svc is None or svc.status == "INACTIVE":
         raise not_found(f"service: service {name!r} not found in cluster {cluster!r}", "ServiceNotFoundException")
-    return rec
+    return svc
+
+
+def _active(svc: r.Service | None, cluster: str, name: str) -> r.Service:
+    svc = _live(svc, cluster, name)
+    if svc.status != "ACTIVE":
+        raise conflict(f"service: {svc.service_name!r} is {svc.status}", "ServiceNotActiveException")
+    return svc
 
 
 def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
@@ -123,11 +131,10 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
     td = taskdefs.resolve(ctx, req.task_definition).msg if req.task_definition else None
     if td is not None and td.status != "ACTIVE":
         raise invalid(f"taskDefinition: {td.task_definition_arn} is INACTIVE")
-    for _ in range(_ATTEMPTS):
-        rec = _require(ctx, cluster, req.service)
-        svc = rec.msg
-        if svc.status != "ACTIVE":
-            raise conflict(f"service: {svc.service_name!r} is {svc.status}", "ServiceNotActiveException")
+    name = _name(req.service)
+
+    def change(svc: r.Service | None) -> r.Service:
+        svc = _active(svc, cluster, name)
         if req.HasField("desired_count") and req.desired_count != svc.desired_count:
             add_event(svc, f"(service {svc.service_name}) desired count changed from "
                            f"{svc.desired_count} to {req.desired_count}.")
@@ -159,19 +166,18 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
         for d in svc.deployments:
             if d.status == "PRIMARY":
                 d.desired_count = svc.desired_count
-        try:
-            ctx.store.cas(rec.key, svc.SerializeToString(), rec.mod_revision)
-            return op.ServiceResponse(service=svc)
-        except Conflict:
-            continue
-    raise invalid("service: concurrent updates; try again")
+        return svc
+
+    rec = ctx.state.update(keys.service(cluster, name), r.Service, change, field="service")
+    return op.ServiceResponse(service=rec.msg)
 
 
 def delete(ctx: ApiContext, req: op.DeleteServiceRequest) -> op.ServiceResponse:
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
-    for _ in range(_ATTEMPTS):
-        rec = _require(ctx, cluster, req.service)
-        svc = rec.msg
+    name = _name(req.service)
+
+    def drain(svc: r.Service | None) -> r.Service:
+        svc = _live(svc, cluster, name)
         if svc.desired_count > 0 and not req.force:
             raise invalid(
                 "service: the service cannot be deleted while it is scaled above 0; "
@@ -180,12 +186,10 @@ def delete(ctx: ApiContext, req: op.DeleteServiceRequest) -> op.ServiceResponse:
         svc.status = "DRAINING"
         svc.desired_count = 0
         add_event(svc, f"(service {svc.service_name}) is being deleted.")
-        try:
-            ctx.store.cas(rec.key, svc.SerializeToString(), rec.mod_revision)
-            return op.ServiceResponse(service=svc)
-        except Conflict:
-            continue
-    raise invalid("service: concurrent updates; try again")
+        return svc
+
+    rec = ctx.state.update(keys.service(cluster, name), r.Service, drain, field="service")
+    return op.ServiceResponse(service=rec.msg)
 
 
 def describe(ctx: ApiContext, req: op.DescribeServicesRequest) -> op.DescribeServicesResponse:

@@ -14,13 +14,11 @@ from google.protobuf.message import Message
 from controlplane import keys
 from controlplane.api.context import ApiContext
 from controlplane.errors import invalid, not_found
-from controlplane.store.base import Conflict
 from shoal.v1 import resources_pb2 as r
 
 MAX_TAGS = 50
 MAX_KEY = 128
 MAX_VALUE = 256
-_ATTEMPTS = 20
 _ARN = re.compile(r"arn:[^:]+:ecs:[^:]*:[^:]*:(?P<kind>[a-z-]+)/(?P<rest>.+)")
 
 
@@ -77,21 +75,18 @@ def list_tags(ctx: ApiContext, arn: str) -> list[r.Tag]:
 
 def _rewrite(ctx: ApiContext, arn: str, change) -> None:
     target = _target(ctx, arn)
-    for _ in range(_ATTEMPTS):
-        rec = ctx.state.load(target.key, target.cls)
-        if rec is None:
+
+    def retag(msg: Message | None) -> Message:
+        if msg is None:
             raise not_found(f"resourceArn: {target.what} not found", "ResourceNotFoundException")
-        merged = change({t.key: t.value for t in rec.msg.tags})
+        merged = change({t.key: t.value for t in msg.tags})
         if len(merged) > MAX_TAGS:
             raise invalid(f"tags: a resource holds at most {MAX_TAGS} tags")
-        del rec.msg.tags[:]
-        rec.msg.tags.extend(r.Tag(key=k, value=v) for k, v in merged.items())
-        try:
-            ctx.store.cas(rec.key, rec.msg.SerializeToString(), rec.mod_revision)
-            return
-        except Conflict:
-            continue
-    raise invalid("resourceArn: concurrent updates; try again")
+        del msg.tags[:]
+        msg.tags.extend(r.Tag(key=k, value=v) for k, v in merged.items())
+        return msg
+
+    ctx.state.update(target.key, target.cls, retag, field="resourceArn")
 
 
 def tag(ctx: ApiContext, arn: str, tags: list[r.Tag]) -> None:

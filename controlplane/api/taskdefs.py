@@ -11,11 +11,10 @@ from controlplane.api.paging import page
 from controlplane.errors import invalid, not_found
 from controlplane.state import Record
 from controlplane.store.base import Conflict
+from controlplane.store.update import retrying
 from shoal.taskdef.document import parse_task_definition, parse_task_definition_ref
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-
-_REGISTER_ATTEMPTS = 20
 
 
 def register(ctx: ApiContext, req: op.RegisterTaskDefinitionRequest) -> op.TaskDefinitionResponse:
@@ -23,16 +22,18 @@ def register(ctx: ApiContext, req: op.RegisterTaskDefinitionRequest) -> op.TaskD
     td.warnings[:] = warnings
     td.status = "ACTIVE"
     td.registered_at = time.time()
-    for _ in range(_REGISTER_ATTEMPTS):
+
+    def claim_next_revision() -> None:
         revisions = ctx.state.taskdef_revisions(td.family)
         td.revision = (revisions[-1].msg.revision + 1) if revisions else 1
         td.task_definition_arn = ctx.arns.taskdef(td.family, td.revision)
-        try:
-            ctx.store.create(keys.taskdef(td.family, td.revision), td.SerializeToString())
-            return op.TaskDefinitionResponse(task_definition=td)
-        except Conflict:
-            continue
-    raise invalid(f"family: too many concurrent registrations of {td.family!r}; try again")
+        ctx.store.create(keys.taskdef(td.family, td.revision), td.SerializeToString())
+
+    try:
+        retrying(claim_next_revision)
+    except Conflict:
+        raise invalid(f"family: too many concurrent registrations of {td.family!r}; try again") from None
+    return op.TaskDefinitionResponse(task_definition=td)
 
 
 def resolve(ctx: ApiContext, ref: str, *, field: str = "taskDefinition") -> Record[r.TaskDefinition]:
@@ -59,19 +60,19 @@ def deregister(ctx: ApiContext, req: op.TaskDefinitionRef) -> op.TaskDefinitionR
     family, revision = parse_task_definition_ref(req.task_definition)
     if revision is None:
         raise invalid("taskDefinition: give family:revision; deregistering a whole family is not an ECS action")
-    for _ in range(_REGISTER_ATTEMPTS):
-        rec = resolve(ctx, req.task_definition)
-        td = rec.msg
+    key = resolve(ctx, req.task_definition).key
+
+    def deactivate(td: r.TaskDefinition | None) -> r.TaskDefinition | None:
+        if td is None:
+            raise not_found(f"taskDefinition: task definition {family}:{revision} not found")
         if td.status == "INACTIVE":
-            return op.TaskDefinitionResponse(task_definition=td)
+            return None
         td.status = "INACTIVE"
         td.deregistered_at = time.time()
-        try:
-            ctx.store.cas(rec.key, td.SerializeToString(), rec.mod_revision)
-            return op.TaskDefinitionResponse(task_definition=td)
-        except Conflict:
-            continue
-    raise invalid("taskDefinition: concurrent updates; try again")
+        return td
+
+    rec = ctx.state.update(key, r.TaskDefinition, deactivate, field="taskDefinition")
+    return op.TaskDefinitionResponse(task_definition=rec.msg)
 
 
 def _all(ctx: ApiContext) -> list[r.TaskDefinition]:

@@ -1,5 +1,6 @@
-"""RunTask, StopTask, DescribeTasks, ListTasks. RunTask writes PROVISIONING tasks; the
-leader's placement controller puts them on nodes (or records why it cannot)."""
+"""RunTask, StopTask, DescribeTasks, ListTasks. The API writes desire only: RunTask creates
+PROVISIONING tasks, which the leader's placement controller puts on nodes (or records why
+it cannot); StopTask sets desiredStatus STOPPED, which the leader carries to the node."""
 
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ from controlplane.api.paging import page
 from controlplane.arns import last_segment
 from controlplane.errors import check_refs, invalid, not_found
 from controlplane.placement_input import check_placement
-from controlplane.store.base import Compare, Conflict, Delete, Put
-from controlplane.taskspec import mark_stopping, new_task
+from controlplane.store.base import Put
+from controlplane.taskspec import desire_stop, new_task
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 
 MAX_RUN_COUNT = 1000
-_ATTEMPTS = 20
 
 
 def run(ctx: ApiContext, req: op.RunTaskRequest) -> op.TasksResponse:
@@ -57,36 +57,20 @@ def stop(ctx: ApiContext, req: op.StopTaskRequest) -> op.TaskResponse:
         raise invalid("task: required")
     if len(req.reason) > 255:
         raise invalid("reason: at most 255 characters")
-    for _ in range(_ATTEMPTS):
-        rec = ctx.state.task(cluster, task_id)
-        if rec is None:
+    reason = req.reason or "Task stopped by user"
+
+    # The API records the wish only; the leader's controllers carry it to the node's
+    # assignment (controlplane/controllers/assignments.py).
+    def wish(task: r.Task | None) -> r.Task | None:
+        if task is None:
             raise not_found(f"task: task {task_id!r} not found in cluster {cluster!r}", "InvalidParameterException")
-        try:
-            return op.TaskResponse(task=request_stop(ctx, rec, req.reason or "Task stopped by user", "UserInitiated"))
-        except Conflict:
-            continue
-    raise invalid("task: concurrent updates; try again")
-
-
-def request_stop(ctx: ApiContext, rec, reason: str, stop_code: str) -> r.Task:
-    """Raises Conflict when the task changed since it was read."""
-    task = rec.msg
-    if task.desired_status == "STOPPED":
+        if task.desired_status == "STOPPED":
+            return None
+        desire_stop(task, reason, "UserInitiated")
         return task
-    mark_stopping(task, reason, stop_code)
-    ops: list[Put | Delete] = [Put(rec.key, task.SerializeToString())]
-    if task.node_id:
-        ops.append(assignment_put(ctx, task))
-    ctx.store.txn([Compare(rec.key, rec.mod_revision)], ops)
-    return task
 
-
-def assignment_put(ctx: ApiContext, task: r.Task) -> Put:
-    """The node's copy of a task: the task and its definition, as the agent needs them."""
-    family, _, rev = task.task_definition_arn.rpartition("/")[2].partition(":")
-    td = ctx.state.taskdef(family, int(rev))
-    assignment = r.TaskAssignment(task=task, task_definition=td.msg if td else None)
-    return Put(keys.assignment(task.node_id, task.id), assignment.SerializeToString())
+    rec = ctx.state.update(keys.task(cluster, task_id), r.Task, wish, field="task")
+    return op.TaskResponse(task=rec.msg)
 
 
 def describe(ctx: ApiContext, req: op.DescribeTasksRequest) -> op.TasksResponse:

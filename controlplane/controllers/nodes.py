@@ -56,7 +56,7 @@ class NodeController:
             for c in stopped.containers:
                 c.last_status = "STOPPED"
             try:
-                self.writer.put_task(rec, stopped, deletes=[keys.assignment(task.node_id, task.id)])
+                self.writer.put_task(rec, stopped)
             except Conflict:
                 continue
             replaced += 1

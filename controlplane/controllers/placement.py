@@ -9,7 +9,7 @@ import contextlib
 import time
 from collections import defaultdict
 
-from controlplane import keys, placement_input
+from controlplane import placement_input
 from controlplane.controllers.view import View, Writer, clone, task_write
 from controlplane.events import add_event
 from controlplane.metrics import PENDING_PLACEMENTS, PLACEMENT_LATENCY
@@ -64,9 +64,7 @@ class PlacementController:
             # Each placement keeps its own compare on the task's revision: one lost race
             # loses that placement only, as when each was a transaction of its own.
             results = self.writer.commit_many([
-                task_write(rec, task, extra=[(keys.assignment(task.node_id, task.id),
-                                              r.TaskAssignment(task=task, task_definition=td))])
-                for rec, task in zip(batch, assigned, strict=False)
+                task_write(rec, task, td) for rec, task in zip(batch, assigned, strict=False)
             ])
             for task, revision in zip(assigned, results, strict=True):
                 if revision is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import time
 
-from controlplane import keys, placement_input
+from controlplane import placement_input
 from controlplane.api.services import new_deployment
 from controlplane.arns import ArnFormat
 from controlplane.controllers.view import View, Writer, clone, task_write
@@ -206,11 +206,7 @@ class ServiceController:
     def _stop(self, view: View, rec: Record[r.Task], reason: str, code: str) -> None:
         task = clone(rec.msg)
         mark_stopping(task, reason, code)
-        extra = []
-        if task.node_id:
-            extra.append((keys.assignment(task.node_id, task.id),
-                          r.TaskAssignment(task=task, task_definition=view.taskdefs.get(task.task_definition_arn))))
-        self.writer.put_task(rec, task, extra=extra)
+        self.writer.put_task(rec, task, view.taskdefs.get(task.task_definition_arn))
 
     def _trip_breaker(self, svc: r.Service, primary: r.Deployment) -> str:
         primary.rollout_state = "FAILED"

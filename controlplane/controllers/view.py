@@ -14,6 +14,7 @@ from controlplane.cache import Cache
 from controlplane.leader import Election
 from controlplane.state import Record
 from controlplane.store.base import Compare, Conflict, Delete, Put, Store
+from controlplane.taskspec import is_live
 from shoal.v1 import resources_pb2 as r
 
 
@@ -31,6 +32,8 @@ class View:
     services: list[Record[r.Service]] = field(default_factory=list)
     taskdefs: dict[str, r.TaskDefinition] = field(default_factory=dict)
     alive: set[str] = field(default_factory=set)
+    # (node id, task id) -> the assignment the node's agent is given.
+    assignments: dict[tuple[str, str], Record[r.TaskAssignment]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, cache: Cache) -> View:
@@ -43,6 +46,9 @@ class View:
         for rec in cache.records(keys.TASKDEFS):
             view.taskdefs[rec.msg.task_definition_arn] = rec.msg
         view.alive = {k[len(keys.ALIVE):] for k in cache.keys_under(keys.ALIVE)}
+        for rec in cache.records(keys.ASSIGNMENTS):
+            node_id, task_id = rec.key[len(keys.ASSIGNMENTS):].split("/", 1)
+            view.assignments[(node_id, task_id)] = rec
         return view
 
     def tasks_by_service(self) -> dict[tuple[str, str], list[Record[r.Task]]]:
@@ -74,9 +80,8 @@ class Writer:
             self.cache.record_delete(k, revision)
         return revision
 
-    def put_task(self, rec: Record[r.Task] | None, task: r.Task, extra: Sequence[tuple[str, Message]] = (),
-                 deletes: Sequence[str] = ()) -> int:
-        return self.commit(*task_write(rec, task, extra, deletes))
+    def put_task(self, rec: Record[r.Task] | None, task: r.Task, td: r.TaskDefinition | None = None) -> int:
+        return self.commit(*task_write(rec, task, td))
 
     def commit_many(self, writes: Sequence[Write]) -> list[int | None]:
         """Commits independent writes, many to a transaction (a thousand one-task
@@ -113,13 +118,22 @@ MAX_TXN_OPS = 120
 MAX_TXN_BYTES = 1024 * 1024
 
 
-def task_write(rec: Record[r.Task] | None, task: r.Task, extra: Sequence[tuple[str, Message]] = (),
-               deletes: Sequence[str] = ()) -> Write:
+def task_write(rec: Record[r.Task] | None, task: r.Task, td: r.TaskDefinition | None = None) -> Write:
     """The write `Writer.put_task` makes: the task, compared on the revision it was read at
-    (create-only if new), with ``extra`` puts and ``deletes`` in the same transaction."""
+    (create-only if new), and in the same transaction its node's assignment kept in step —
+    the only place an assignment is written. A placed task that is not STOPPED is assigned
+    (the task as written, and its definition ``td``); a STOPPED one no longer is."""
     key = keys.task(task.cluster, task.id)
     compares = [Compare(key, rec.mod_revision)] if rec else [Compare(key, 0, on_create=True)]
-    return compares, [(key, task), *extra], deletes
+    puts: list[tuple[str, Message]] = [(key, task)]
+    deletes: list[str] = []
+    if task.node_id:
+        assignment = keys.assignment(task.node_id, task.id)
+        if is_live(task):
+            puts.append((assignment, r.TaskAssignment(task=task, task_definition=td)))
+        else:
+            deletes.append(assignment)
+    return compares, puts, deletes
 
 
 def _chunks(writes: Sequence[Write]) -> list[list[tuple[int, Write]]]:

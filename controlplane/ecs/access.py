@@ -5,8 +5,8 @@ certificate may on the gRPC API."""
 
 from __future__ import annotations
 
+from controlplane.authz import Denied, decide, record_denial
 from controlplane.ecs.errors import EcsError
-from shoal.security.authz import Denied, decide, record_denial
 from shoal.security.ca import Identity
 
 # ECS operations are judged as the Operator method that does the same work; the ones the

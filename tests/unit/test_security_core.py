@@ -13,8 +13,8 @@ import grpc
 import pytest
 
 from controlplane import security_setup
-from controlplane.api import secrets
-from controlplane.api.accesskeys import AccessKeysService, secret_for
+from controlplane.api import accesskeys, secrets
+from controlplane.api.accesskeys import active
 from controlplane.api.context import ApiContext
 from controlplane.authz import PERMISSIONS, Denied, check_node_cluster, decide, permission
 from controlplane.errors import ApiError
@@ -337,11 +337,11 @@ def test_an_insecure_control_plane_still_seals_access_keys_and_secrets(tmp_path:
     sec_setup = security_setup.Security.setup(args, store, "127.0.0.1")
     assert sec_setup.sealer is not None and (tmp_path / "pki" / "master.key").exists()
     ctx = ApiContext(store)
-    key = AccessKeysService(ctx).CreateAccessKey(ak.CreateAccessKeyRequest(description="d"), None)
+    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(description="d", user="ops", role="admin"))
     secrets.put(store, sec_setup.sealer, sec.PutSecretRequest(name="db", value="canary-insecure-secret"))
     raw = b"".join(kv.value for kv in store.list("").kvs)
     assert key.secret_access_key.encode() not in raw and b"canary-insecure-secret" not in raw
-    assert secret_for(ctx, key.access_key_id) == key.secret_access_key
+    assert active(ctx, key.access_key_id).secret_access_key == key.secret_access_key
     # A pki dir it cannot make is refused at start, naming the flag.
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -1,0 +1,93 @@
+"""The agent gateway's registration half: ``RegisterNode`` creates or refreshes the node's
+record (what the host offers); it is idempotent for the node id the agent saved."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+from controlplane import keys
+from controlplane.api.context import ApiContext
+from controlplane.api.nodes import refuse_if_deregistered
+from controlplane.errors import ApiError, grpc_errors, invalid
+from shoal.logs import kv
+from shoal.v1 import agent_pb2
+from shoal.v1 import resources_pb2 as r
+from shoal.validation import check_name
+
+log = logging.getLogger("controlplane.api.agents")
+
+_MAX_ATTRIBUTES = 64
+
+
+class Registration:
+    """Part of ``AgentGatewayService`` (controlplane/api/agents.py), which sets these."""
+
+    ctx: ApiContext
+    ttl: float
+    refusal_if_cut_off: Callable[[], ApiError | None]
+
+    @grpc_errors
+    def RegisterNode(self, request: agent_pb2.RegisterNodeRequest, context) -> agent_pb2.RegisterNodeResponse:
+        if (refusal := self.refusal_if_cut_off()) is not None:
+            raise refusal
+        cluster = self.ctx.require_cluster(request.cluster or "default").msg.cluster_name
+        if request.node_id:
+            refuse_if_deregistered(self.ctx.store, request.node_id)
+        _check_registration(request)
+        node_id = request.node_id or uuid.uuid4().hex
+
+        def registered(node: r.ContainerInstance | None) -> r.ContainerInstance:
+            # What the host offers is the agent's to say; status (drain) and agentConnected
+            # are not, and stay as they are.
+            node = node or r.ContainerInstance(
+                id=node_id,
+                cluster=cluster,
+                container_instance_arn=self.ctx.arns.node(cluster, node_id),
+                ec2_instance_id=node_id,
+                status="ACTIVE",
+                registered_at=time.time(),
+            )
+            node.hostname = request.hostname
+            node.cpu_units = request.cpu_units
+            node.memory_mib = request.memory_mib
+            node.address = request.address
+            node.metrics_port = request.metrics_port
+            node.agent_version = request.agent_version
+            del node.attributes[:]
+            node.attributes.extend(request.attributes)
+            node.dynamic_port_low = request.dynamic_port_low
+            node.dynamic_port_high = request.dynamic_port_high
+            return node
+
+        rec = self.ctx.state.update(keys.node(cluster, node_id), r.ContainerInstance, registered, field="nodeId")
+        log.info("node registered", extra=kv(node=node_id, cluster=cluster, host=request.hostname))
+        return agent_pb2.RegisterNodeResponse(
+            node_id=node_id,
+            container_instance_arn=rec.msg.container_instance_arn,
+            heartbeat_interval_seconds=max(self.ttl / 4, 0.25),
+            lease_ttl_seconds=self.ttl,
+        )
+
+
+def _check_registration(req: agent_pb2.RegisterNodeRequest) -> None:
+    if req.node_id:
+        check_name(req.node_id, "nodeId")
+    if len(req.hostname) > 255:
+        raise invalid("hostname: at most 255 characters")
+    if req.cpu_units <= 0 or req.cpu_units > 1024 * 1024:
+        raise invalid("cpuUnits: must be between 1 and 1048576")
+    if req.memory_mib <= 0 or req.memory_mib > 64 * 1024 * 1024:
+        raise invalid("memoryMib: must be positive")
+    low, high = req.dynamic_port_low, req.dynamic_port_high
+    if (low or high) and not 1024 <= low < high <= 65535:
+        raise invalid("dynamicPortLow/dynamicPortHigh: need 1024 <= low < high <= 65535")
+    if len(req.attributes) > _MAX_ATTRIBUTES:
+        raise invalid(f"attributes: at most {_MAX_ATTRIBUTES}")
+    for i, attr in enumerate(req.attributes):
+        if not attr.name or len(attr.name) > 128 or not all(ch.isalnum() or ch in "-_./@:" for ch in attr.name):
+            raise invalid(f"attributes[{i}].name: 1-128 letters, digits or -_./@:")
+        if len(attr.value) > 128:
+            raise invalid(f"attributes[{i}].value: at most 128 characters")

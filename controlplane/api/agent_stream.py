@@ -1,0 +1,198 @@
+"""The agent gateway's half that holds each agent's ``Connect`` stream: Hello, then one
+reader thread per stream (heartbeats, task reports, log chunks up) while the call's own
+thread sends the node's assignment sets and control messages down. Also ends the
+streams of deregistered nodes."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import grpc
+
+from controlplane import keys
+from controlplane.api.context import ApiContext
+from controlplane.api.nodes import deregistered_error, refuse_if_deregistered
+from controlplane.assignments import AssignmentFeed
+from controlplane.errors import ApiError, abort_with
+from controlplane.metrics import CONNECTED_AGENTS
+from controlplane.store.base import StoreError
+from shoal.logs import kv
+from shoal.v1 import agent_pb2
+
+log = logging.getLogger("controlplane.api.agents")
+
+_CLOSE = object()
+
+
+@dataclass
+class _Stream:
+    node_id: str
+    cluster: str
+    outbox: queue.Queue = field(default_factory=queue.Queue)
+    last_heartbeat: float = field(default_factory=time.monotonic)
+    alive_revision: int = 0
+    closed: bool = False
+
+
+class Streams:
+    """Part of ``AgentGatewayService`` (controlplane/api/agents.py), which sets these."""
+
+    ctx: ApiContext
+    feed: AssignmentFeed
+    _lock: threading.Lock
+    _streams: dict[str, _Stream]
+    _lingering: dict[str, _Stream]
+    on_log_chunk: Callable[[str, agent_pb2.AgentLogChunk], None] | None
+    on_stream_end: Callable[[str], None] | None
+    # From the other parts of the service.
+    refusal_if_cut_off: Callable[[], ApiError | None]
+    _put_alive: Callable[[_Stream], None]
+    _apply_task_state: Callable[[_Stream, agent_pb2.TaskStateChange], None]
+
+    def holds(self, node_id: str) -> bool:
+        """Whether this replica holds the node's stream."""
+        with self._lock:
+            stream = self._streams.get(node_id)
+        return stream is not None and not stream.closed
+
+    def send(self, node_id: str, msg: agent_pb2.ControlMessage) -> bool:
+        """Queues ``msg`` on the node's stream if this replica holds it."""
+        with self._lock:
+            stream = self._streams.get(node_id)
+        if stream is None or stream.closed:
+            return False
+        stream.outbox.put(msg)
+        return True
+
+    def Connect(self, request_iterator, context: grpc.ServicerContext):
+        if (refusal := self.refusal_if_cut_off()) is not None:
+            abort_with(context, refusal)
+        try:
+            first = next(request_iterator)
+        except StopIteration:
+            return
+        if first.WhichOneof("body") != "hello":
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message on the stream must be hello")
+        hello = first.hello
+        try:
+            node = self.ctx.state.node(hello.cluster or "default", hello.node_id)
+        except StoreError as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
+        if node is None:
+            try:
+                refuse_if_deregistered(self.ctx.store, hello.node_id)  # the better answer, if so
+            except ApiError as exc:
+                abort_with(context, exc)
+            except StoreError as exc:
+                context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
+            context.abort(grpc.StatusCode.NOT_FOUND, f"nodeId: {hello.node_id!r} is not registered; register first")
+        stream = _Stream(node_id=hello.node_id, cluster=node.msg.cluster)
+        with self._lock:
+            old = self._streams.pop(stream.node_id, None)
+            self._lingering.pop(stream.node_id, None)
+            self._streams[stream.node_id] = stream
+        if old is not None:
+            old.closed = True
+            old.outbox.put(_CLOSE)
+            if self.on_stream_end is not None:
+                self.on_stream_end(stream.node_id)
+        CONNECTED_AGENTS.set(len(self._streams))
+        try:
+            # Checked only now that the stream is held: a deregistration after this check
+            # finds the stream in end_deregistered_streams, so none slips between the two.
+            refuse_if_deregistered(self.ctx.store, stream.node_id)
+            self._put_alive(stream)
+        except ApiError as exc:
+            self._end(stream)
+            abort_with(context, exc)
+        except StoreError as exc:
+            self._end(stream)
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
+        log.info("agent connected", extra=kv(node=stream.node_id, cluster=stream.cluster))
+        unsubscribe = self.feed.subscribe(stream.node_id, lambda a: stream.outbox.put(a))
+        reader = threading.Thread(
+            target=self._read, args=(stream, request_iterator), name=f"agent-{stream.node_id[:8]}", daemon=True
+        )
+        reader.start()
+        context.add_callback(lambda: stream.outbox.put(_CLOSE))
+        try:
+            while True:
+                item = stream.outbox.get()
+                if item is _CLOSE:
+                    return
+                if isinstance(item, ApiError):  # sent away: cut off from etcd, or deregistered
+                    abort_with(context, item)
+                if isinstance(item, agent_pb2.ControlMessage):
+                    yield item
+                    continue
+                # Only the newest set matters: skip sets already superseded in the queue.
+                while not stream.outbox.empty():
+                    nxt = stream.outbox.get_nowait()
+                    if nxt is _CLOSE:
+                        return
+                    if isinstance(nxt, ApiError):
+                        abort_with(context, nxt)
+                    if isinstance(nxt, agent_pb2.ControlMessage):
+                        yield nxt
+                        continue
+                    item = nxt
+                yield agent_pb2.ControlMessage(assignments=item)
+        finally:
+            unsubscribe()
+            self._end(stream)
+            log.info("agent stream ended", extra=kv(node=stream.node_id))
+
+    def _read(self, stream: _Stream, request_iterator) -> None:
+        try:
+            for msg in request_iterator:
+                if stream.closed:
+                    return
+                body = msg.WhichOneof("body")
+                if body == "heartbeat":
+                    stream.last_heartbeat = time.monotonic()
+                    if not stream.alive_revision:
+                        self._put_alive(stream)
+                elif body == "task_state":
+                    stream.last_heartbeat = time.monotonic()
+                    self._apply_task_state(stream, msg.task_state)
+                elif body == "log_chunk" and self.on_log_chunk is not None:
+                    self.on_log_chunk(stream.node_id, msg.log_chunk)
+        except grpc.RpcError:
+            pass  # the agent went away; liveness takes it from here
+        except Exception:
+            log.exception("agent stream reader failed", extra=kv(node=stream.node_id))
+        finally:
+            stream.outbox.put(_CLOSE)
+
+    def _end(self, stream: _Stream) -> None:
+        stream.closed = True
+        current = False
+        with self._lock:
+            if self._streams.get(stream.node_id) is stream:
+                del self._streams[stream.node_id]
+                self._lingering[stream.node_id] = stream
+                current = True
+        CONNECTED_AGENTS.set(len(self._streams))
+        if current and self.on_stream_end is not None:
+            self.on_stream_end(stream.node_id)
+
+    def end_deregistered_streams(self) -> str:
+        """Ends the stream of every node held here that has been deregistered (the node
+        watch of server.py calls this on each change under deregistered/). Returns what
+        it did."""
+        with self._lock:
+            held = list(self._streams.values())
+        if not held:
+            return ""
+        gone = {kv.key.rsplit("/", 1)[-1] for kv in self.ctx.store.list(keys.DEREGISTERED).kvs}
+        ended = [s for s in held if s.node_id in gone and not s.closed]
+        for stream in ended:
+            stream.outbox.put(deregistered_error(stream.node_id))
+        if not ended:
+            return ""
+        return f"ended the streams of {len(ended)} deregistered nodes: {', '.join(s.node_id[:12] for s in ended)}"

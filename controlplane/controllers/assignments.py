@@ -1,0 +1,72 @@
+"""Keeps every node's assignments in step with the task records that others wrote: the API
+writes only a wish (desiredStatus STOPPED) and the gateway only what an agent observed, so
+the leader is the one to act on both, and the only writer of assignments.
+
+- A task desired STOPPED that its assignment still shows RUNNING: rewrite the assignment,
+  and the node's agent stops it.
+- A task desired STOPPED that never reached a node: STOPPED now (no agent will report it).
+- A task its agent reported STOPPED (it exited, or was stopped): desired STOPPED too, as
+  ECS shows it, and its assignment removed.
+- An assignment whose task is gone (forgotten by TaskGC) or lives on another node: removed.
+"""
+
+from __future__ import annotations
+
+import time
+
+from controlplane.controllers.view import View, Writer, clone
+from controlplane.store.base import Compare, Conflict
+from controlplane.taskspec import is_live, mark_stopping
+
+
+class AssignmentController:
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+
+    def reconcile(self, view: View) -> str:
+        told = stopped = settled = dropped = 0
+        for rec in view.tasks.values():
+            task = rec.msg
+            try:
+                if task.desired_status == "STOPPED" and is_live(task):
+                    if not task.node_id:
+                        done = clone(task)
+                        mark_stopping(done, task.stopped_reason, task.stop_code)
+                        self.writer.put_task(rec, done)
+                        stopped += 1
+                        continue
+                    held = view.assignments.get((task.node_id, task.id))
+                    if held is None or held.msg.task.desired_status != "STOPPED":
+                        # The task is written as it stands, with its assignment in step.
+                        self.writer.put_task(rec, task, view.taskdefs.get(task.task_definition_arn))
+                        told += 1
+                elif not is_live(task) and task.node_id and (
+                        task.desired_status != "STOPPED" or (task.node_id, task.id) in view.assignments):
+                    done = clone(task)
+                    if done.desired_status != "STOPPED":
+                        done.desired_status = "STOPPED"
+                        done.stopping_at = done.stopping_at or time.time()
+                        done.version += 1
+                    self.writer.put_task(rec, done)  # removes the assignment with it
+                    settled += 1
+            except Conflict:
+                continue  # the task changed since the view was read; the next cycle looks again
+        for (node_id, task_id), held in view.assignments.items():
+            task_rec = view.tasks.get(task_id)
+            if task_rec is None or task_rec.msg.node_id != node_id:
+                try:
+                    self.writer.commit([Compare(held.key, held.mod_revision)], [], [held.key])
+                except Conflict:
+                    continue
+                dropped += 1
+        said = []
+        if told:
+            said.append(f"told nodes to stop {told} tasks")
+        if stopped:
+            said.append(f"stopped {stopped} tasks that never reached a node")
+        if settled:
+            said.append(f"recorded {settled} stopped tasks as desired STOPPED and unassigned them")
+        if dropped:
+            said.append(f"removed {dropped} assignments of forgotten or moved tasks")
+        return "; ".join(said)
+

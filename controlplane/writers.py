@@ -1,0 +1,120 @@
+"""Who writes each kind of record, enforced where the write lands.
+
+``WRITERS`` is the table of docs/architecture.md ("written by"): per key prefix, the one
+module of each party (API, leader, gateway, election) allowed to write it. ``WriterCheck``
+wraps the replica's store; every put, create, compare-and-set, delete and transaction op
+names the module that made it — the first caller outside the store and its pass-throughs —
+and a write from any other module is refused with ``StrayWrite``, a bug, before it reaches
+etcd. Prefixes not in the table (secrets, access keys, auto scaling, the CA) are not checked.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+from controlplane import keys
+from controlplane.store.base import KV, Compare, Delete, Listing, Put, Store, WatchCallback
+
+# The leader writes through one object, controllers/view.py's Writer, which fences every
+# transaction with its leadership: naming that module names "the leader, fenced".
+LEADER = "controlplane.controllers.view"
+
+WRITERS: dict[str, frozenset[str]] = {
+    keys.CLUSTERS: frozenset({"controlplane.api.clusters", "controlplane.api.context", "controlplane.api.tags"}),
+    keys.NODES: frozenset({"controlplane.api.agent_registration", "controlplane.api.nodes", "controlplane.api.tags",
+                           LEADER}),
+    keys.ALIVE: frozenset({"controlplane.api.agent_liveness"}),
+    keys.TASKDEFS: frozenset({"controlplane.api.taskdefs", "controlplane.api.tags"}),
+    keys.SERVICES: frozenset({"controlplane.api.services", "controlplane.api.scaling", "controlplane.api.tags",
+                              LEADER}),
+    keys.TASKS: frozenset({"controlplane.api.tasks", "controlplane.api.tags", "controlplane.api.task_reports",
+                           LEADER}),
+    keys.ASSIGNMENTS: frozenset({LEADER}),
+    keys.LEADER: frozenset({"controlplane.leader"}),
+    keys.DEREGISTERED: frozenset({"controlplane.api.nodes"}),
+}
+
+# Modules a write passes through on its way to the store: the writer is whoever called them.
+_PASS_THROUGH = ("controlplane.writers", "controlplane.store.", "controlplane.state")
+
+
+class StrayWrite(RuntimeError):
+    """A module wrote a kind of record that is not its to write (a bug, not a store error)."""
+
+
+def writer_of(depth: int = 2) -> str:
+    """The module that made the write in progress: the first frame, from ``depth`` up,
+    outside the store and its pass-throughs."""
+    frame = sys._getframe(depth)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not (module == _PASS_THROUGH[0] or module.startswith(_PASS_THROUGH[1]) or module == _PASS_THROUGH[2]):
+            return module
+        frame = frame.f_back
+    return ""
+
+
+def check(key: str, module: str, prefix_delete: bool = False) -> None:
+    """Raises ``StrayWrite`` unless ``module`` may write ``key`` (with ``prefix_delete``,
+    every key under it)."""
+    for prefix, allowed in WRITERS.items():
+        if (key.startswith(prefix) or (prefix_delete and prefix.startswith(key))) and module not in allowed:
+            raise StrayWrite(f"{module or 'unknown module'} wrote {key}; only {', '.join(sorted(allowed))} "
+                             "may write this kind of record (controlplane/writers.py)")
+
+
+class WriterCheck(Store):
+    """``inner`` with every write checked against ``WRITERS``; reads pass straight through."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+
+    def _check(self, *written: Put | Delete | str) -> None:
+        module = writer_of(3)
+        for w in written:
+            if isinstance(w, str):
+                check(w, module)
+            else:
+                check(w.key, module, isinstance(w, Delete) and w.prefix)
+
+    def get(self, key: str) -> KV | None:
+        return self.inner.get(key)
+
+    def list(self, prefix: str) -> Listing:
+        return self.inner.list(prefix)
+
+    def put(self, key: str, value: bytes, lease: int = 0) -> int:
+        self._check(key)
+        return self.inner.put(key, value, lease)
+
+    def create(self, key: str, value: bytes, lease: int = 0) -> int:
+        self._check(key)
+        return self.inner.create(key, value, lease)
+
+    def cas(self, key: str, value: bytes, mod_revision: int, lease: int = 0) -> int:
+        self._check(key)
+        return self.inner.cas(key, value, mod_revision, lease)
+
+    def delete(self, key: str, mod_revision: int | None = None) -> bool:
+        self._check(key)
+        return self.inner.delete(key, mod_revision)
+
+    def txn(self, compares: Sequence[Compare], ops: Sequence[Put | Delete]) -> int:
+        self._check(*ops)
+        return self.inner.txn(compares, ops)
+
+    def grant_lease(self, ttl: float) -> int:
+        return self.inner.grant_lease(ttl)
+
+    def refresh_lease(self, lease: int) -> bool:
+        return self.inner.refresh_lease(lease)
+
+    def revoke_lease(self, lease: int) -> None:
+        self.inner.revoke_lease(lease)
+
+    def watch(self, prefix: str, start_revision: int, callback: WatchCallback) -> Callable[[], None]:
+        return self.inner.watch(prefix, start_revision, callback)
+
+    def close(self) -> None:
+        self.inner.close()
