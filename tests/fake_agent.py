@@ -107,6 +107,10 @@ class FakeAgent:
         latest = self.latest
         return {a.task.id: a for a in latest.tasks} if latest else {}
 
+    def send(self, change: agent_pb2.TaskStateChange) -> None:
+        """Sends a state change exactly as given."""
+        self._out.put(agent_pb2.AgentMessage(task_state=change))
+
     def report(self, task_id: str, status: str, exit_code: int | None = None, reason: str = "",
                stop_code: str = "", container_status: str | None = None) -> None:
         assignment = self.tasks()[task_id]
