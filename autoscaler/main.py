@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error(str(exc))
         code = 1
     finally:
-        election.resign()
+        log.info(election.resign())
         clusters.close()
         lease.stop()
         cp.close()

@@ -11,7 +11,7 @@ import logging
 
 from controlplane import keys
 from controlplane.replica_lease import ReplicaLease
-from controlplane.store.base import Compare, Conflict, Store, StoreError
+from controlplane.store.base import Compare, Conflict, Delete, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,18 @@ class Election:
             self._create_revision = 0
             return f"not leading: store unreachable ({exc})"
 
-    def resign(self) -> None:
+    def resign(self) -> str:
+        """Gives leadership up at once (the next campaign need not wait for the lease): the
+        leader key is deleted only if it is still ours, in one fenced transaction, so a
+        replica deposed meanwhile never deletes its successor's key. Returns what it did."""
         if not self._create_revision:
-            return
-        try:
-            self.store.txn([self.fence()], [])
-            self.store.delete(self.key)
-        except StoreError:
-            pass
+            return "not leading; nothing to resign"
+        fence = self.fence()
         self._create_revision = 0
+        try:
+            self.store.txn([fence], [Delete(self.key)])
+        except Conflict:
+            return "resigned: leadership had already passed to another replica"
+        except StoreError as exc:
+            return f"resigned; the leader key stays until its lease expires (store unreachable: {exc})"
+        return "resigned leadership"

@@ -208,7 +208,7 @@ class Replica:
         leader_watch.close()
         deregistrations.close()
         loop.stop()
-        election.resign()
+        log.info(election.resign())
         self.server.stop(grace=2).wait(5)
         self.http.shutdown()
         if self.ecs is not None:

@@ -36,6 +36,11 @@ class FakeAgent:
         self.node_id = resp.node_id
         self.heartbeat = heartbeat
         self.latest: agent_pb2.Assignments | None = None
+        # Log requests seen, and those the control plane cancelled; each is answered with
+        # log_flood chunks (0: none).
+        self.log_requests: list[agent_pb2.LogRequest] = []
+        self.cancelled_logs: set[str] = set()
+        self.log_flood = 0
         self._out: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._call = None
@@ -47,25 +52,47 @@ class FakeAgent:
 
         def outgoing():
             yield agent_pb2.AgentMessage(hello=agent_pb2.Hello(cluster=self.cluster, node_id=self.node_id))
+            # Heartbeats keep their schedule however busy the stream is, as the real agent's do.
+            next_beat = 0.0
             while not self._stop.is_set():
-                try:
-                    yield self._out.get(timeout=self.heartbeat)
-                except queue.Empty:
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + self.heartbeat
                     yield agent_pb2.AgentMessage(heartbeat=agent_pb2.Heartbeat(cpu_percent=1.0))
+                try:
+                    yield self._out.get(timeout=max(0.0, next_beat - time.monotonic()))
+                except queue.Empty:
+                    continue
 
         self._call = self.stub.Connect(outgoing())
 
         def read():
             try:
                 for msg in self._call:
-                    if msg.WhichOneof("body") == "assignments":
+                    body = msg.WhichOneof("body")
+                    if body == "assignments":
                         self.latest = msg.assignments
+                    elif body == "log_request":
+                        self.log_requests.append(msg.log_request)
+                        threading.Thread(target=self._flood, args=(msg.log_request.request_id,), daemon=True).start()
+                    elif body == "cancel_logs":
+                        self.cancelled_logs.add(msg.cancel_logs.request_id)
             except grpc.RpcError:
                 pass
 
         self._reader = threading.Thread(target=read, daemon=True)
         self._reader.start()
         return self
+
+    def _flood(self, request_id: str) -> None:
+        """Answers a log request with ``log_flood`` chunks of 32 KiB as fast as the stream
+        takes them (a container writing without pause), until the request is cancelled."""
+        chunk = b"x" * 32 * 1024
+        for _ in range(self.log_flood):
+            if request_id in self.cancelled_logs or self._stop.is_set():
+                return
+            while self._out.qsize() > 64 and not self._stop.is_set():
+                self._stop.wait(0.001)  # keep pace with the stream instead of queueing without bound
+            self._out.put(agent_pb2.AgentMessage(log_chunk=agent_pb2.AgentLogChunk(request_id=request_id, data=chunk)))
 
     def disconnect(self) -> None:
         self._stop.set()
@@ -79,6 +106,10 @@ class FakeAgent:
     def tasks(self) -> dict[str, r.TaskAssignment]:
         latest = self.latest
         return {a.task.id: a for a in latest.tasks} if latest else {}
+
+    def send(self, change: agent_pb2.TaskStateChange) -> None:
+        """Sends a state change exactly as given."""
+        self._out.put(agent_pb2.AgentMessage(task_state=change))
 
     def report(self, task_id: str, status: str, exit_code: int | None = None, reason: str = "",
                stop_code: str = "", container_status: str | None = None) -> None:

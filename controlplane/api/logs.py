@@ -5,17 +5,21 @@ The replica holding the node agent's stream asks the agent for the container's o
 that does not hold the stream finds the one that does in the node's alive key (its value is
 that replica's gRPC address) and relays the call there, marked ``relayed`` so it is never
 passed on twice. When the caller goes away the agent is told (CancelLogs), so a follow
-never outlives its reader; when the agent's stream ends the call ends UNAVAILABLE."""
+never outlives its reader; when the agent's stream ends the call ends UNAVAILABLE.
+
+The chunks arrive on the thread that reads the agent's stream, heartbeats included, so
+relaying them never waits: each call buffers at most ``_BUFFER`` chunks (``_BUFFER_BYTES``),
+and a call whose reader falls that far behind is cancelled and the agent told to stop,
+rather than its node being judged lost for heartbeats stuck behind a log."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
 
@@ -33,17 +37,50 @@ log = logging.getLogger(__name__)
 
 # How often a waiting relay checks that its caller is still there.
 _POLL = 1.0
-# Chunks buffered per call before the agent's stream has to wait on a slow reader.
+# What one call may have waiting for its reader. The agent's stream is never made to wait
+# on a reader (its heartbeats share that stream): a reader this far behind is cut off.
 _BUFFER = 1024
+_BUFFER_BYTES = 8 * 1024 * 1024
 _END = object()
 
 OpenChannel = Callable[[str], grpc.Channel]
 
 
-@dataclass
 class _Pending:
-    node_id: str
-    chunks: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=_BUFFER))
+    """One call's chunks on their way from the agent's stream to the call's reader,
+    bounded so that the stream never waits."""
+
+    def __init__(self, node_id: str, task_id: str, context: grpc.ServicerContext) -> None:
+        self.node_id = node_id
+        self.task_id = task_id
+        self.context = context
+        self._items: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._count = 0
+        self._bytes = 0
+
+    def offer(self, chunk: agent_pb2.AgentLogChunk) -> bool:
+        """Queues ``chunk`` without waiting; False when the reader is too far behind."""
+        size = chunk.ByteSize()
+        with self._lock:
+            if self._count >= _BUFFER or self._bytes + size > _BUFFER_BYTES:
+                return False
+            self._count += 1
+            self._bytes += size
+        self._items.put(chunk)
+        return True
+
+    def end(self, why: str) -> None:
+        self._items.put((_END, why))
+
+    def take(self, timeout: float) -> object:
+        """The next chunk or (_END, why); raises queue.Empty after ``timeout``."""
+        item = self._items.get(timeout=timeout)
+        if isinstance(item, agent_pb2.AgentLogChunk):
+            with self._lock:
+                self._count -= 1
+                self._bytes -= item.ByteSize()
+        return item
 
 
 @dataclass(frozen=True)
@@ -108,17 +145,23 @@ class LogsService(logs_pb2_grpc.LogsServicer):
     # ---- hooks on the agent streams ---------------------------------------------------------
 
     def _on_chunk(self, node_id: str, chunk: agent_pb2.AgentLogChunk) -> None:
+        # Runs on the thread that also reads the agent's heartbeats: it must never wait.
         with self._lock:
             pending = self._pending.get(chunk.request_id)
         if pending is None or pending.node_id != node_id:
             return  # a reader that left, or a node answering for another's request
-        try:
-            # Blocks the agent's reader thread while the caller is slow: back-pressure on the
-            # agent instead of unbounded memory here. A caller gone is noticed within _POLL.
-            pending.chunks.put(chunk, timeout=_POLL * 5)
-        except queue.Full:
-            log.warning("log reader too slow; dropping its stream", extra=kv(request=chunk.request_id))
-            self._drop(chunk.request_id, "the reader was too slow")
+        if not pending.offer(chunk):
+            self._cut_off(chunk.request_id, pending)
+
+    def _cut_off(self, request_id: str, pending: _Pending) -> None:
+        """Ends a call whose reader stopped reading: the agent stops reading the container's
+        output, and the call is cancelled, which also frees the thread stuck sending to it."""
+        log.warning("log reader too slow; ending its call", extra=kv(
+            request=request_id, task=pending.task_id, node=pending.node_id, buffered=_BUFFER))
+        self._drop(request_id, "the reader was too slow")
+        self.gateway.send(pending.node_id, agent_pb2.ControlMessage(
+            cancel_logs=agent_pb2.CancelLogs(request_id=request_id)))
+        pending.context.cancel()
 
     def _on_stream_end(self, node_id: str) -> None:
         with self._lock:
@@ -130,14 +173,7 @@ class LogsService(logs_pb2_grpc.LogsServicer):
         with self._lock:
             pending = self._pending.pop(request_id, None)
         if pending is not None:
-            # The reader may be blocked on a full queue; make room for the ending.
-            while True:
-                try:
-                    pending.chunks.put_nowait((_END, why))
-                    break
-                except queue.Full:
-                    with contextlib.suppress(queue.Empty):
-                        pending.chunks.get_nowait()
+            pending.end(why)
 
     # ---- the call ----------------------------------------------------------------------
 
@@ -201,7 +237,7 @@ class LogsService(logs_pb2_grpc.LogsServicer):
                     context: grpc.ServicerContext) -> Iterator[logs_pb2.LogChunk]:
         node_id = target.task.node_id
         request_id = uuid.uuid4().hex
-        pending = _Pending(node_id)
+        pending = _Pending(node_id, target.task.id, context)
         with self._lock:
             self._pending[request_id] = pending
         ask = agent_pb2.ControlMessage(log_request=agent_pb2.LogRequest(
@@ -216,7 +252,7 @@ class LogsService(logs_pb2_grpc.LogsServicer):
                                                            "is not connected; its logs are on the node")
             while True:
                 try:
-                    item = pending.chunks.get(timeout=_POLL)
+                    item = pending.take(_POLL)
                 except queue.Empty:
                     if not context.is_active():
                         ended = "the caller went away"

@@ -15,6 +15,7 @@ from controlplane.errors import grpc_errors, invalid, not_found
 from controlplane.events import add_event
 from controlplane.metrics import API_LATENCY
 from controlplane.state import Record
+from controlplane.store import batch
 from controlplane.store.base import Conflict, Delete
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
@@ -401,7 +402,9 @@ def _prune_activities(ctx: ApiContext, cluster: str) -> None:
     listing = ctx.store.list(f"{keys.SCALING_ACTIVITIES}{cluster}/")
     extra = len(listing.kvs) - MAX_ACTIVITIES_PER_CLUSTER
     if extra > 0:
-        ctx.store.txn([], [Delete(kv.key) for kv in listing.kvs[:extra]])
+        doomed = [Delete(kv.key) for kv in listing.kvs[:extra]]
+        for indices in batch.chunks(doomed, batch.op_size):
+            ctx.store.txn([], [doomed[i] for i in indices])
 
 
 def _service_event(ctx: ApiContext, cluster: str, a: sc.ScalingActivity) -> None:

@@ -4,6 +4,8 @@ it cannot); StopTask sets desiredStatus STOPPED, which the leader carries to the
 
 from __future__ import annotations
 
+import logging
+
 from controlplane import keys
 from controlplane.api import taskdefs
 from controlplane.api.context import ApiContext
@@ -11,10 +13,14 @@ from controlplane.api.paging import page
 from controlplane.arns import last_segment
 from controlplane.errors import check_refs, invalid, not_found
 from controlplane.placement_input import check_placement
-from controlplane.store.base import Put
+from controlplane.store import batch
+from controlplane.store.base import Put, StoreError
 from controlplane.taskspec import desire_stop, new_task
+from shoal.logs import kv
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+
+log = logging.getLogger(__name__)
 
 MAX_RUN_COUNT = 1000
 
@@ -45,9 +51,30 @@ def run(ctx: ApiContext, req: op.RunTaskRequest) -> op.TasksResponse:
         )
         for _ in range(count)
     ]
-    # One transaction: a RunTask of N tasks creates all N or none.
-    ctx.store.txn([], [Put(keys.task(cluster, t.id), t.SerializeToString()) for t in tasks])
-    return op.TasksResponse(tasks=tasks)
+    return create_tasks(ctx, tasks)
+
+
+def create_tasks(ctx: ApiContext, tasks: list[r.Task]) -> op.TasksResponse:
+    """Writes new tasks, as many to a transaction as etcd takes; each task lands whole.
+    The first transaction failing fails the call (nothing was created); a later one failing
+    returns the tasks created so far and a failure for each of the others, so the caller
+    learns exactly which tasks exist."""
+    puts = [Put(keys.task(t.cluster, t.id), t.SerializeToString()) for t in tasks]
+    resp = op.TasksResponse()
+    for n, indices in enumerate(batch.chunks(puts, batch.op_size)):
+        try:
+            ctx.store.txn([], [puts[i] for i in indices])
+        except StoreError as exc:
+            if n == 0:
+                raise
+            log.warning("RunTask stopped part way: %d of %d tasks created: %s", len(resp.tasks), len(tasks), exc,
+                        extra=kv(cluster=tasks[0].cluster, first_missing=tasks[indices[0]].id))
+            for t in tasks[indices[0]:]:
+                resp.failures.add(arn=t.task_arn, reason="STORE_UNAVAILABLE",
+                                  detail=f"task not created (a store timeout may still have created it): {exc}")
+            return resp
+        resp.tasks.extend(tasks[i] for i in indices)
+    return resp
 
 
 def stop(ctx: ApiContext, req: op.StopTaskRequest) -> op.TaskResponse:

@@ -13,6 +13,7 @@ from controlplane import keys
 from controlplane.cache import Cache
 from controlplane.leader import Election
 from controlplane.state import Record
+from controlplane.store import batch
 from controlplane.store.base import Compare, Conflict, Delete, Put, Store
 from controlplane.taskspec import is_live
 from shoal.v1 import resources_pb2 as r
@@ -90,7 +91,9 @@ class Writer:
         fails is retried one write at a time, so one lost compare costs only its own write.
         Returns, per write, its revision or None if it lost."""
         out: list[int | None] = [None] * len(writes)
-        for chunk in _chunks(writes):
+        # The fence rides on every transaction: room for it is reserved.
+        for indices in batch.chunks(writes, _write_size, reserved_compares=1):
+            chunk = [(i, writes[i]) for i in indices]
             if len(chunk) > 1:
                 try:
                     revision = self.commit([c for _, w in chunk for c in w[0]], [p for _, w in chunk for p in w[1]],
@@ -112,11 +115,6 @@ class Writer:
 # compares, puts, deletes: the arguments of Writer.commit.
 Write = tuple[Sequence[Compare], Sequence[tuple[str, Message]], Sequence[str]]
 
-# etcd refuses a transaction of more than 128 compares or 128 operations (--max-txn-ops) or
-# over 1.5 MiB (--max-request-bytes); stay under both, leaving room for the fence.
-MAX_TXN_OPS = 120
-MAX_TXN_BYTES = 1024 * 1024
-
 
 def task_write(rec: Record[r.Task] | None, task: r.Task, td: r.TaskDefinition | None = None) -> Write:
     """The write `Writer.put_task` makes: the task, compared on the revision it was read at
@@ -136,25 +134,8 @@ def task_write(rec: Record[r.Task] | None, task: r.Task, td: r.TaskDefinition | 
     return compares, puts, deletes
 
 
-def _chunks(writes: Sequence[Write]) -> list[list[tuple[int, Write]]]:
-    """Groups writes into transactions etcd accepts: under the op, compare and size limits,
-    and never the same key twice (etcd refuses a transaction that puts a key twice)."""
-    chunks: list[list[tuple[int, Write]]] = []
-    current: list[tuple[int, Write]] = []
-    ops = compares = size = 0
-    seen: set[str] = set()
-    for i, w in enumerate(writes):
-        w_keys = [k for k, _ in w[1]] + list(w[2])
-        w_size = sum(m.ByteSize() + len(k) for k, m in w[1])
-        if current and (ops + len(w_keys) > MAX_TXN_OPS or compares + len(w[0]) > MAX_TXN_OPS
-                        or size + w_size > MAX_TXN_BYTES or any(k in seen for k in w_keys)):
-            chunks.append(current)
-            current, ops, compares, size, seen = [], 0, 0, 0, set()
-        current.append((i, w))
-        ops += len(w_keys)
-        compares += len(w[0])
-        size += w_size
-        seen.update(w_keys)
-    if current:
-        chunks.append(current)
-    return chunks
+def _write_size(w: Write) -> batch.Size:
+    compares, puts, deletes = w
+    return batch.Size(len(compares), [k for k, _ in puts] + list(deletes),
+                      sum(len(c.key) for c in compares) + sum(len(k) + m.ByteSize() for k, m in puts)
+                      + sum(len(k) for k in deletes))

@@ -8,6 +8,12 @@ against one behaves the same against the other.
 Keys are str, values are bytes. A key's ``mod_revision`` is the revision of its last write;
 ``create_revision`` the revision that created it (0 for a key that does not exist, which is
 what create-only compares against).
+
+A transaction is bounded as etcd bounds it by default: at most ``MAX_TXN_OPS`` compares and
+at most ``MAX_TXN_OPS`` operations (``--max-txn-ops``), and at most ``MAX_REQUEST_BYTES``
+(``--max-request-bytes``). Both stores refuse a bigger one with ``StoreError`` (never
+``Conflict``: retrying it cannot help). Writers of many records split them with
+``controlplane.store.batch``, one all-or-nothing group per record that must land together.
 """
 
 from __future__ import annotations
@@ -15,6 +21,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+# etcd's defaults (--max-txn-ops, --max-request-bytes); Shoal never starts etcd with others.
+MAX_TXN_OPS = 128
+MAX_REQUEST_BYTES = 1536 * 1024
 
 
 class StoreError(Exception):
@@ -112,7 +122,9 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def txn(self, compares: Sequence[Compare], ops: Sequence[Put | Delete]) -> int:
         """All-or-nothing: if every compare holds, applies every op at one new revision and
-        returns it; otherwise applies nothing and raises ``Conflict``."""
+        returns it; otherwise applies nothing and raises ``Conflict``. More than
+        ``MAX_TXN_OPS`` compares or ops, a key put twice, or more than ``MAX_REQUEST_BYTES``
+        of keys and values: refused with ``StoreError``, nothing applied."""
 
     @abc.abstractmethod
     def grant_lease(self, ttl: float) -> int:

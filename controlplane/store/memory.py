@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from controlplane.store.base import (
     KV,
+    MAX_REQUEST_BYTES,
+    MAX_TXN_OPS,
     Compare,
     Conflict,
     Delete,
@@ -107,6 +109,7 @@ class MemoryStore(Store):
     def txn(self, compares: Sequence[Compare], ops: Sequence[Put | Delete]) -> int:
         with self._lock:
             self._check_open()
+            self._check_limits(compares, ops)
             self._check_ops(ops)
             self._check_compares(compares)
             return self._apply(ops)
@@ -205,6 +208,17 @@ class MemoryStore(Store):
             if actual != c.revision:
                 what = "create_revision" if c.on_create else "mod_revision"
                 raise Conflict(f"{c.key}: {what} is {actual}, expected {c.revision}")
+
+    def _check_limits(self, compares: Sequence[Compare], ops: Sequence[Put | Delete]) -> None:
+        # etcd's own limits, so a writer that would be refused in production is refused here.
+        if len(compares) > MAX_TXN_OPS or len(ops) > MAX_TXN_OPS:
+            raise StoreError(f"too many operations in txn request: {len(compares)} compares, {len(ops)} ops "
+                             f"(at most {MAX_TXN_OPS} each)")
+        # Keys and values only: etcd counts the whole request, so it refuses a little sooner.
+        size = sum(len(c.key) for c in compares) + sum(
+            len(op.key) + (len(op.value) if isinstance(op, Put) else 0) for op in ops)
+        if size > MAX_REQUEST_BYTES:
+            raise StoreError(f"request is too large: {size} bytes (at most {MAX_REQUEST_BYTES})")
 
     def _check_ops(self, ops: Sequence[Put | Delete]) -> None:
         # etcd refuses a txn that writes one key twice; refusing here keeps tests honest.

@@ -172,6 +172,8 @@ def task_run(a) -> None:
         return
     for t in resp.tasks:
         print(t.id)
+    for f in resp.failures:
+        print(f"shoal: {f.arn or 'task'} not started: {f.reason}: {f.detail}", file=sys.stderr)
 
 
 def _describe_tasks(a, ids: list[str]) -> list[r.Task]:

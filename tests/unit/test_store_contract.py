@@ -17,6 +17,8 @@ import pytest
 
 from controlplane.store.base import (
     KV,
+    MAX_REQUEST_BYTES,
+    MAX_TXN_OPS,
     Compare,
     Conflict,
     Delete,
@@ -232,6 +234,29 @@ def test_txn_refuses_to_write_a_key_twice(harness: Harness) -> None:
     with pytest.raises(StoreError):
         s.txn([], [Put(P + "d/k", b"1"), Delete(P + "d/", prefix=True)])
     assert head(s) == before
+
+
+def test_txn_limits_are_etcds(harness: Harness) -> None:
+    """128 compares and 128 ops pass; one more of either, or a request over 1.5 MiB, is
+    refused whole (a StoreError, not a Conflict: retrying cannot help)."""
+    s = harness.store
+    full = [Put(f"{P}n/{i:03d}", b"v") for i in range(MAX_TXN_OPS)]
+    absent = [Compare(f"{P}c/{i:03d}", 0, on_create=True) for i in range(MAX_TXN_OPS)]
+    rev = s.txn(absent, full)
+    assert len(s.list(P + "n/").kvs) == MAX_TXN_OPS
+    assert {kv.mod_revision for kv in s.list(P + "n/").kvs} == {rev}
+    before = head(s)
+    too_big = [
+        (absent, [*full, Put(P + "n/extra", b"v")]),
+        ([*absent, Compare(P + "c/extra", 0, on_create=True)], [Put(P + "x", b"v")]),
+        ([], [Put(P + "big/1", b"x" * (MAX_REQUEST_BYTES // 2)), Put(P + "big/2", b"x" * (MAX_REQUEST_BYTES // 2))]),
+    ]
+    for compares, ops in too_big:
+        with pytest.raises(StoreError) as refused:
+            s.txn(compares, ops)
+        assert not isinstance(refused.value, Conflict)
+        assert head(s) == before
+    assert s.get(P + "n/extra") is None and s.get(P + "x") is None and s.list(P + "big/").kvs == []
 
 
 def test_conflict_is_a_store_error(harness: Harness) -> None:
