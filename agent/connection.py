@@ -102,6 +102,11 @@ class GatewayClient:
         agent.listeners.append(self._on_change)
         self.logs = LogRelay(agent, self._on_change)
 
+    def use_tls(self, tls: ClientTLS) -> None:
+        """The node certificate, once had (a hollow fleet joins after building its clients);
+        before the first session only."""
+        self._tls = tls
+
     # ---- registration ----------------------------------------------------------------
 
     def _request(self) -> agent_pb2.RegisterNodeRequest:

@@ -3,10 +3,12 @@ real agent (Agent + GatewayClient) over a HollowRuntime with its own node identi
 talking gRPC to a real control plane, so one machine can show the control plane carrying
 thousands of nodes (Kubernetes' kubemark, for Shoal).
 
-What a fleet shares to stay light: one gRPC channel (one TCP connection) per
-``--agents-per-channel`` agents, one pool of start/stop workers, and no per-agent /metrics
-server. What each node keeps of its own: identity (a state dir per node), runtime, reconcile
-loop and Connect stream, so the control plane sees exactly what a real agent sends.
+What a fleet shares to stay light: one pool of start/stop workers and no per-agent /metrics
+server. What each node keeps of its own: identity (a state dir per node, with its node
+certificate got by joining with ``--token`` like a real agent), runtime, reconcile loop,
+Connect stream and, with mTLS, its own TLS connection showing its own certificate, so the
+control plane sees exactly what a real agent sends. Only with ``--insecure`` (a control plane
+started with --insecure) do ``--agents-per-channel`` nodes share one plaintext connection.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 import grpc
 
 import shoal.logs
-from agent import identity
+from agent import credentials, identity
 from agent.agent import Agent, AgentConfig
 from agent.connection import GatewayClient, Registration
 from agent.hollow import HollowRuntime
@@ -57,6 +59,10 @@ class FleetConfig:
     pull_delay: float = 0.05
     start_delay: float = 0.01
     stop_delay: float = 0.01
+    insecure: bool = False
+    token: str = ""
+    join: str = ""  # HOST:PORT to join at; default the first endpoint
+    joins_in_flight: int = 8
 
 
 class HollowHost:
@@ -86,7 +92,11 @@ class HollowHost:
 class HollowNode:
     """One hollow node: a real Agent and GatewayClient over its own HollowRuntime."""
 
-    def __init__(self, cfg: FleetConfig, index: int, channel: grpc.Channel, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, cfg: FleetConfig, index: int, channel: grpc.Channel | None, pool: ThreadPoolExecutor,
+                 joins: threading.Semaphore) -> None:
+        """``channel``: shared plaintext channel (--insecure), or None to open one of its own
+        with the node certificate, joining first (``joins`` bounds joins in flight) if the
+        state dir has none."""
         self.index = index
         self.name = f"{cfg.name_prefix}-{index:05d}"
         self.state_dir = os.path.join(cfg.state_dir, self.name)
@@ -94,6 +104,8 @@ class HollowNode:
         if stored.get("cluster") and stored["cluster"] != cfg.cluster:
             raise UsageError(f"--cluster {cfg.cluster!r}: {self.state_dir} belongs to a node of cluster "
                              f"{stored['cluster']!r}; use another --state-dir")
+        self.cfg = cfg
+        self._joins = joins
         self.runtime = HollowRuntime(pull_delay=cfg.pull_delay, start_delay=cfg.start_delay,
                                      stop_delay=cfg.stop_delay)
         self.agent = Agent(AgentConfig(cluster=cfg.cluster, node_id=stored.get("node_id", ""),
@@ -116,9 +128,24 @@ class HollowNode:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
+    def _credentials(self) -> bool:
+        cfg = self.cfg
+        try:
+            with self._joins:
+                tls, node_id = credentials.resolve(self.state_dir, cfg.join or cfg.endpoints[0], cfg.token,
+                                                   self.name, cfg.cluster, self.agent.node_id)
+        except credentials.CredentialsError as exc:
+            log.error("hollow node cannot authenticate", extra=shoal.logs.kv(node=self.name, error=exc))
+            return False
+        self.agent.config.node_id = node_id
+        self.client.use_tls(tls)
+        return True
+
     def _run(self) -> None:
-        # The real agent's order (agent.main.run): identity first, then restore, then the
-        # loops; the gateway runs on this thread rather than one more of its own.
+        # The real agent's order (agent.main.main and run): credentials, identity, restore,
+        # then the loops; the gateway runs on this thread rather than one more of its own.
+        if not self.cfg.insecure and not self._credentials():
+            return
         if not self.agent.node_id and not self.client.register_until_done():
             return
         self.agent.restore()
@@ -146,18 +173,19 @@ class Fleet:
         self.pool = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="hollow-op")
         self.channels: list[grpc.Channel] = []
         self.nodes: list[HollowNode] = []
+        # A thousand first starts would otherwise all join in the same instant.
+        joins = threading.Semaphore(cfg.joins_in_flight)
         for i in range(cfg.count):
-            if i % cfg.agents_per_channel == 0:
+            if cfg.insecure and i % cfg.agents_per_channel == 0:
                 # Several endpoints: spread the channels over them, as agents would spread.
                 endpoint = cfg.endpoints[(i // cfg.agents_per_channel) % len(cfg.endpoints)]
-                # Plaintext: nodes sharing one connection cannot each show their own
-                # certificate, so a fleet needs a control plane started with --insecure.
+                # Nodes sharing one connection cannot each show their own certificate.
                 self.channels.append(client_channel(endpoint, None, options=[
                     ("grpc.keepalive_time_ms", 20_000),
                     # Each channel is a separate connection: without this gRPC would share one.
                     ("grpc.use_local_subchannel_pool", 1),
                 ]))
-            self.nodes.append(HollowNode(cfg, i + 1, self.channels[-1], self.pool))
+            self.nodes.append(HollowNode(cfg, i + 1, self.channels[-1] if cfg.insecure else None, self.pool, joins))
 
     def start(self) -> None:
         for node in self.nodes:
@@ -192,7 +220,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cpu-units", type=int, default=4096, help="CPU units each node registers")
     p.add_argument("--memory-mib", type=int, default=8192, help="memory MiB each node registers")
     p.add_argument("--name-prefix", default="hollow", help="node hostnames are PREFIX-00001, ...")
-    p.add_argument("--agents-per-channel", type=int, default=100, help="agents sharing one gRPC connection")
+    p.add_argument("--join", default="", metavar="HOST:PORT",
+                   help="control plane to join at with --token (default: the first --endpoint)")
+    p.add_argument("--token", default=os.environ.get("SHOAL_JOIN_TOKEN", ""),
+                   help="join token with enough uses for every node without a certificate yet "
+                   "(env SHOAL_JOIN_TOKEN keeps it out of `ps`)")
+    p.add_argument("--insecure", action="store_true", default=os.environ.get("SHOAL_INSECURE") == "1",
+                   help="plaintext, no certificates, nodes sharing connections: only for a control plane "
+                   "started with --insecure")
+    p.add_argument("--joins-in-flight", type=int, default=8, help="nodes joining at the same time")
+    p.add_argument("--agents-per-channel", type=int, default=100,
+                   help="with --insecure: agents sharing one gRPC connection")
     p.add_argument("--workers", type=int, default=32, help="start/stop operations in flight across the fleet")
     p.add_argument("--resync-interval", type=float, default=10.0, help="seconds between each agent's full resync")
     p.add_argument("--start-delay", type=float, default=0.01, help="seconds a hollow container takes to start")
@@ -210,7 +248,7 @@ def _csv(flag: str, value: str) -> list[str]:
 
 def config_from(args: argparse.Namespace) -> FleetConfig:
     for flag, value in (("--cpu-units", args.cpu_units), ("--memory-mib", args.memory_mib),
-                        ("--workers", args.workers)):
+                        ("--workers", args.workers), ("--joins-in-flight", args.joins_in_flight)):
         if value < 1:
             raise UsageError(f"{flag}: must be at least 1, got {value}")
     if args.start_delay < 0 or args.resync_interval <= 0:
@@ -220,7 +258,8 @@ def config_from(args: argparse.Namespace) -> FleetConfig:
         zones=_csv("--zones", args.zones), instance_types=_csv("--instance-types", args.instance_types),
         cluster=args.cluster, cpu_units=args.cpu_units, memory_mib=args.memory_mib, name_prefix=args.name_prefix,
         agents_per_channel=args.agents_per_channel, workers=args.workers, resync_interval=args.resync_interval,
-        start_delay=args.start_delay, stop_delay=args.start_delay,
+        start_delay=args.start_delay, stop_delay=args.start_delay, insecure=args.insecure, token=args.token,
+        join=_endpoints(args.join)[0] if args.join else "", joins_in_flight=args.joins_in_flight,
     )
 
 

@@ -1,9 +1,12 @@
 """Control-plane scale on hollow nodes (kubemark-style): `python bench/scale.py`.
 
-Starts a real etcd, a real control-plane process and a fleet of hollow agents
-(`python -m agent.fleet`: real agents over an in-memory runtime), then a service with
+Starts a real etcd, a real control-plane process with mTLS on (as `shoal up` runs it) and a
+fleet of hollow agents (`python -m agent.fleet`: real agents over an in-memory runtime, each
+node joining with a join token and connecting with its own certificate), then a service with
 spread(attribute:ecs.availability-zone) + binpack(memory). Prints, asserting nothing:
 
+- join: seconds for every node of a fresh fleet to join (a first start only: the fleet is
+  then restarted, as agents are, with the certificates in its state dirs);
 - connect: seconds from starting the fleet until every node's alive key exists;
 - rollout: seconds from CreateService until the service's runningCount is the target
   (then checked task by task: every task RUNNING, and the spread over zones);
@@ -11,8 +14,9 @@ spread(attribute:ecs.availability-zone) + binpack(memory). Prints, asserting not
 - API p50/p99: a side thread calls DescribeServices and ListTasks in a loop throughout;
 - etcd: the database size and the store revision at the end.
 
-`--nodes 100 --tasks 500` is a quick check; the defaults are the issue's target
-(5,000 tasks RUNNING on 1,000 hollow nodes within 60 s, on a 2-core machine).
+`--nodes 100 --tasks 500` is a quick check, `--smoke` a smaller one; the defaults are the
+target (5,000 tasks RUNNING on 1,000 hollow nodes within 30 s, on a 2-core machine).
+`--insecure` runs plaintext with nodes sharing connections, the way this bench ran before.
 """
 
 from __future__ import annotations
@@ -40,10 +44,11 @@ from controlplane import keys  # noqa: E402
 from controlplane.store.etcd import EtcdStore  # noqa: E402
 from shoal.local.etcd import EtcdProcess  # noqa: E402
 from shoal.netutil import free_port, wait_for_port  # noqa: E402
-from shoal.security.channels import client_channel  # noqa: E402
+from shoal.security.channels import ClientTLS, client_channel  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
-from shoal.v1 import operator_pb2_grpc  # noqa: E402
+from shoal.v1 import operator_pb2_grpc, security_pb2_grpc  # noqa: E402
 from shoal.v1 import resources_pb2 as r  # noqa: E402
+from shoal.v1 import security_pb2 as sec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ZONE_ATTR = "ecs.availability-zone"
@@ -61,22 +66,34 @@ class Procs:
     def __init__(self) -> None:
         self.procs: list[tuple[subprocess.Popen, object]] = []
 
-    def start(self, argv: list[str], log_path: Path) -> subprocess.Popen:
-        log = open(log_path, "w")  # noqa: SIM115 (closed in stop_all)
-        proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    def start(self, argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+        log = open(log_path, "a")  # noqa: SIM115 (closed in stop)
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=env)
         self.procs.append((proc, log))
         return proc
 
+    def stop(self, proc: subprocess.Popen) -> None:
+        for entry in list(self.procs):
+            if entry[0] is proc:
+                self.procs.remove(entry)
+                self._stop(*entry)
+
     def stop_all(self) -> None:
         for proc, log in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            log.close()  # type: ignore[attr-defined]
+            self._stop(proc, log)
+        self.procs.clear()
+
+    @staticmethod
+    def _stop(proc: subprocess.Popen, log: object) -> None:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()  # type: ignore[attr-defined]
 
 
 class Sampler(threading.Thread):
@@ -140,6 +157,16 @@ def all_tasks(api: operator_pb2_grpc.OperatorStub) -> list[r.Task]:
     return out
 
 
+def admin_identity(pki_dir: Path, timeout: float = 60) -> ClientTLS:
+    """The bootstrap admin identity the control plane writes to its --pki-dir."""
+    deadline = time.monotonic() + timeout
+    while not (pki_dir / "admin.crt").exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no admin identity in {pki_dir} after {timeout}s")
+        time.sleep(0.2)
+    return ClientTLS.from_dir(pki_dir, "admin")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--nodes", type=int, default=1000)
@@ -152,7 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", help="keep logs and data here (default: a temporary dir, removed)")
     p.add_argument("--cp-flag", action="append", default=[], help="extra control-plane flag (repeatable)")
     p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    p.add_argument("--insecure", action="store_true",
+                   help="plaintext control plane, fleet nodes sharing connections (no join, no certificates)")
+    p.add_argument("--smoke", action="store_true", help="30 nodes, 100 tasks: proves the script still runs")
     args = p.parse_args(argv)
+    if args.smoke:
+        args.nodes, args.tasks, args.timeout = 30, 100, min(args.timeout, 180)
 
     tmp = None if args.workdir else tempfile.TemporaryDirectory(prefix="shoal-scale-")
     work = Path(args.workdir or tmp.name)  # type: ignore[union-attr]
@@ -166,33 +198,55 @@ def main(argv: list[str] | None = None) -> int:
     try:
         etcd.start(timeout=60)
         endpoint = f"127.0.0.1:{free_port()}"
+        pki_dir = work / "pki"
+        security = ["--insecure"] if args.insecure else ["--pki-dir", str(pki_dir)]
         cp = procs.start([sys.executable, "-m", "controlplane", "--etcd", etcd.client_url, "--listen", endpoint,
                           "--metrics-listen", f"127.0.0.1:{free_port()}", "--lease-ttl", "10",
-                          # Plaintext: a hollow fleet shares connections between nodes (agent/fleet.py).
-                          "--name", "scale", "--insecure", *args.cp_flag], work / "controlplane.log")
+                          "--name", "scale", *security, *args.cp_flag], work / "controlplane.log")
         if not wait_for_port("127.0.0.1", int(endpoint.rsplit(":", 1)[1]), 60):
             raise SystemExit(f"control plane did not start; see {work / 'controlplane.log'}")
-        channel = client_channel(endpoint, None)
+        admin = None if args.insecure else admin_identity(pki_dir)
+        channel = client_channel(endpoint, admin)
         api = operator_pb2_grpc.OperatorStub(channel)
         store = EtcdStore(etcd.client_url, timeout=30)
+        env = dict(os.environ)
+        if admin is not None:
+            env["SHOAL_JOIN_TOKEN"] = security_pb2_grpc.SecurityStub(channel).CreateJoinToken(
+                sec.CreateJoinTokenRequest(ttl_seconds=3600, max_uses=args.nodes, description="bench/scale"),
+                timeout=30).token
+        figures["mtls"] = "off (--insecure)" if args.insecure else "on"
 
-        per = -(-args.nodes // args.fleets)
-        fleet_pids = []
-        started = time.monotonic()
-        for i in range(args.fleets):
-            count = min(per, args.nodes - i * per)
-            if count <= 0:
-                break
-            fleet = procs.start([sys.executable, "-m", "agent.fleet", "--endpoint", endpoint, "--count", str(count),
-                                 "--zones", args.zones, "--state-dir", str(work / "nodes"),
-                                 "--name-prefix", f"hollow{i}"], work / f"fleet{i}.log")
-            fleet_pids.append(fleet.pid)
-        deadline = started + args.timeout
-        while len(store.list(keys.ALIVE).kvs) < args.nodes:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"only {len(store.list(keys.ALIVE).kvs)} of {args.nodes} nodes connected")
-            time.sleep(0.2)
-        figures["connect_seconds"] = round(time.monotonic() - started, 1)
+        def start_fleets() -> list[subprocess.Popen]:
+            per = -(-args.nodes // args.fleets)
+            fleets = []
+            for i in range(args.fleets):
+                count = min(per, args.nodes - i * per)
+                if count <= 0:
+                    break
+                fleets.append(procs.start(
+                    [sys.executable, "-m", "agent.fleet", "--endpoint", endpoint, "--count", str(count),
+                     "--zones", args.zones, "--state-dir", str(work / "nodes"), "--name-prefix", f"hollow{i}",
+                     *(["--insecure"] if args.insecure else [])], work / f"fleet{i}.log", env=env))
+            return fleets
+
+        def wait_alive(want: int, what: str) -> float:
+            started = time.monotonic()
+            deadline = started + args.timeout
+            while (alive := len(store.list(keys.ALIVE).kvs)) != want:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{what}: {alive} nodes alive after {args.timeout}s, want {want}")
+                time.sleep(0.2)
+            return round(time.monotonic() - started, 1)
+
+        if not args.insecure:
+            fleets = start_fleets()
+            figures["join_seconds"] = wait_alive(args.nodes, "join")
+            print(f"{args.nodes} nodes joined (and connected) in {figures['join_seconds']}s", flush=True)
+            for fleet in fleets:
+                procs.stop(fleet)
+            wait_alive(0, "stopping the fleet")  # each alive key goes with its lease
+        fleet_pids = [fleet.pid for fleet in start_fleets()]
+        figures["connect_seconds"] = wait_alive(args.nodes, "connect")
         print(f"{args.nodes} nodes connected in {figures['connect_seconds']}s", flush=True)
 
         api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(

@@ -31,7 +31,10 @@ log = logging.getLogger(__name__)
 
 
 def _token_error(exc: tokens.TokenError) -> ApiError:
-    if exc.reason in ("bad_request", "conflict"):
+    if exc.reason == "conflict":
+        # Lost the race for the token's use count to other joins: the caller retries.
+        return ApiError(grpc.StatusCode.ABORTED, str(exc))
+    if exc.reason == "bad_request":
         return invalid(str(exc))
     if exc.reason == "unknown":
         return not_found(str(exc))

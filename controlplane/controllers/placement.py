@@ -13,7 +13,7 @@ from controlplane import placement_input
 from controlplane.controllers.view import View, Writer, clone, task_write
 from controlplane.events import add_event
 from controlplane.metrics import PENDING_PLACEMENTS, PLACEMENT_LATENCY
-from controlplane.scheduler import schedule
+from controlplane.scheduler import Plan, Snapshot, apply_plan, schedule
 from controlplane.state import Record
 from controlplane.store.base import Compare, Conflict
 from controlplane.taskspec import needs
@@ -48,16 +48,22 @@ class PlacementController:
             batches[_batch_key(rec.msg)].append(rec)
         placed = unplaced = 0
         reasons: list[str] = []
-        tasks_now = {tid: rec.msg for tid, rec in view.tasks.items()}
+        # One snapshot per cluster per cycle; each batch's committed placements are counted
+        # into it, so later batches see them and reuse its feasibility memo.
+        snaps: dict[str, Snapshot] = {}
         for batch in batches.values():
             first = batch[0].msg
             td = view.taskdefs.get(first.task_definition_arn)
             if td is None:
                 continue
-            nodes = [rec.msg for rec in view.nodes.values() if rec.msg.cluster == first.cluster]
             started = time.perf_counter()
-            snap = placement_input.snapshot(nodes, tasks_now.values(), view.alive)
-            plan = schedule(snap, placement_input.request(first, needs(td), len(batch)))
+            snap = snaps.get(first.cluster)
+            if snap is None:
+                nodes = [rec.msg for rec in view.nodes.values() if rec.msg.cluster == first.cluster]
+                snap = snaps[first.cluster] = placement_input.snapshot(
+                    nodes, (rec.msg for rec in view.tasks.values()), view.alive)
+            request = placement_input.request(first, needs(td), len(batch))
+            plan = schedule(snap, request)
             PLACEMENT_LATENCY.observe(time.perf_counter() - started)
             assigned = [self._assign(rec.msg, td, view.nodes[placement.node_id].msg, placement.dynamic_ports)
                         for rec, placement in zip(batch, plan.placements, strict=False)]
@@ -66,10 +72,9 @@ class PlacementController:
             results = self.writer.commit_many([
                 task_write(rec, task, td) for rec, task in zip(batch, assigned, strict=False)
             ])
-            for task, revision in zip(assigned, results, strict=True):
-                if revision is not None:
-                    tasks_now[task.id] = task
-                    placed += 1
+            committed = [p for p, revision in zip(plan.placements, results, strict=False) if revision is not None]
+            apply_plan(snap, request, Plan(committed, 0, "", {}))
+            placed += len(committed)
             waiting_msgs = []
             for rec in batch[len(plan.placements):]:
                 unplaced += 1

@@ -1,8 +1,9 @@
 """The scheduler's inputs and outputs: plain data, no behaviour.
 
-The caller builds a ``Snapshot`` from the store; the scheduler reads it and never writes to
-it (planning several tasks keeps its own copy-on-write overlay), so the same snapshot can be
-planned against again after a conflict.
+The caller builds a ``Snapshot`` from the store; ``schedule`` reads it and never changes its
+nodes (planning several tasks keeps its own copy-on-write overlay), so the same snapshot can
+be planned against again after a conflict. The caller counts a committed plan in with
+``apply_plan``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ class NodeState:
 
 @dataclass
 class Snapshot:
+    """``index`` is the scheduler's memo of this snapshot (``scheduler.index``), made by the
+    first ``schedule`` call and reused by the next while the snapshot changes only through
+    ``apply_plan``. It is not part of the snapshot's value."""
+
     nodes: list[NodeState]
+    index: object = field(default=None, compare=False, repr=False)
 
 
 @dataclass

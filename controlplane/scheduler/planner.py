@@ -1,8 +1,9 @@
 """``schedule(snapshot, request) -> Plan``: filter, rank, place one task at a time.
 
-The feasible set is computed once per request; after each placement only the chosen node
-can change (more used, one more task of the group), so only it is re-checked. Nodes a filter
-refused never change during a plan, so the per-filter refusal counts stay exact.
+The feasible set of a request shape is computed once per snapshot (``scheduler.index``) and
+copied per request; after each placement only the chosen node can change (more used, one more
+task of the group), so only it is re-checked. Nodes a filter refused never change during a
+plan, so the per-filter refusal counts stay exact.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import bisect
 import zlib
 
 from controlplane.scheduler.filters import Filter, build_filters
+from controlplane.scheduler.index import index_of
 from controlplane.scheduler.model import Placement, PlacementRequest, Plan, Snapshot
 from controlplane.scheduler.rankers import Ranker, build_rankers
-from controlplane.scheduler.state import PlanState
 from controlplane.scheduler.validation import (
     DISTINCT_INSTANCE,
     MAX_CONSTRAINTS,
@@ -80,18 +81,15 @@ class Planner:
         self.request = request
         self.fixed_ports = list(request.fixed_ports)
         self.avoid = set(request.fixed_ports)
-        self.st = PlanState(snapshot.nodes, request.group)
-        self.filters: list[Filter] = build_filters(request, member_of, distinct)
+        index = index_of(snapshot)
+        shape = index.shape(request, build_filters(request, member_of, distinct))
+        self.st = index.state(request.group).fork()
+        self.filters: list[Filter] = shape.filters
         self.recheck = [f for f in self.filters if not f.static]
-        self.refused: dict[str, int] = dict.fromkeys((f.name for f in self.filters), 0)
-        cands = list(range(len(snapshot.nodes)))
-        for f in self.filters:
-            kept = f.keep(self.st, cands)
-            self.refused[f.name] += len(cands) - len(kept)
-            cands = kept
-        self.feasible = cands
+        self.refused: dict[str, int] = dict(shape.refused)
+        self.feasible = shape.feasible.copy()
         seed = request.seed if request.seed is not None else zlib.crc32(request.group.encode())
-        self.rankers: list[Ranker] = build_rankers(strategies, self.st, self.feasible, seed)
+        self.rankers: list[Ranker] = build_rankers(strategies, lambda name: index.spread(shape, name), seed)
 
     def choose(self) -> int | None:
         cands = self.feasible
@@ -103,7 +101,7 @@ class Planner:
                 break
             cands = ranker.narrow(self.st, cands, full)
             full = False
-        return cands[0]  # every list here is in snapshot order: ties go to the first listed
+        return min(cands)  # ties go to the node listed first in the snapshot
 
     def place_one(self) -> Placement | None:
         """Plan one more task; None when no node can take it (see ``reason``)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import random
+from collections.abc import Callable
 
 from controlplane.scheduler.model import ACTIVE
 from controlplane.scheduler.state import PlanState
@@ -20,7 +21,9 @@ from controlplane.scheduler.validation import Strategy
 class Ranker:
     def narrow(self, st: PlanState, cands: list[int], full: bool) -> list[int]:
         """The best of ``cands`` (never empty); ``full`` says cands is every feasible node.
-        The result may be an internal list: callers only read it."""
+        The result may be an internal list: callers only read it. It need not be in snapshot
+        order (sorting a large tie would cost more than the ranking); rankers whose answer
+        depends on the order sort it themselves."""
         raise NotImplementedError
 
     def placed(self, st: PlanState, i: int) -> None:
@@ -52,10 +55,12 @@ class SpreadInstanceRanker(Ranker):
         return _lowest(st.group_count, cands)
 
 
-class SpreadAttributeRanker(Ranker):
-    """Fewest tasks of the group among nodes sharing the attribute's value first; a node
-    without the attribute counts as the value "". Tasks on nodes that are not ACTIVE are
-    not counted: they are being drained away and must not skew the balance."""
+class SpreadBuckets:
+    """For one group and attribute: the attribute's value per feasible node, the group's task
+    count per value, and the feasible nodes per value in snapshot order. A node without the
+    attribute counts as the value "". Tasks on nodes that are not ACTIVE are not counted: they
+    are being drained away and must not skew the balance. Built once per snapshot and request
+    shape, then kept true by ``add``/``remove``/``placed`` as the snapshot's index changes."""
 
     def __init__(self, name: str, st: PlanState, feasible: list[int]) -> None:
         self.name = name
@@ -71,12 +76,41 @@ class SpreadAttributeRanker(Ranker):
         for i in feasible:
             self.buckets.setdefault(self.values[i], []).append(i)
 
+    def placed(self, st: PlanState, i: int) -> None:
+        node = st.nodes[i]
+        if node.status == ACTIVE:
+            value = node.attributes.get(self.name, "")
+            self.counts[value] = self.counts.get(value, 0) + 1
+
+    def add(self, st: PlanState, i: int) -> None:
+        value = self.values[i] = st.nodes[i].attributes.get(self.name, "")
+        self.counts.setdefault(value, 0)
+        bisect.insort(self.buckets.setdefault(value, []), i)
+
+    def remove(self, i: int) -> None:
+        value = self.values.pop(i)
+        bucket = self.buckets[value]
+        del bucket[bisect.bisect_left(bucket, i)]
+        if not bucket:
+            del self.buckets[value]
+
+
+class SpreadAttributeRanker(Ranker):
+    """Fewest tasks of the group among nodes sharing the attribute's value first (see
+    ``SpreadBuckets``). Works on copies of the shared buckets, made when first changed."""
+
+    def __init__(self, shared: SpreadBuckets) -> None:
+        self.values = shared.values  # only read: a plan never makes a node feasible
+        self.counts = dict(shared.counts)
+        self.buckets = dict(shared.buckets)
+        self.owned: set[str] = set()
+
     def narrow(self, st: PlanState, cands: list[int], full: bool) -> list[int]:
         counts = self.counts
         if full:
             best = min(counts[v] for v in self.buckets)
             tied = [b for v, b in self.buckets.items() if counts[v] == best]
-            return tied[0] if len(tied) == 1 else sorted(i for b in tied for i in b)
+            return tied[0] if len(tied) == 1 else [i for b in tied for i in b]
         values = self.values
         keys = [counts[values[i]] for i in cands]
         best = min(keys)
@@ -87,6 +121,9 @@ class SpreadAttributeRanker(Ranker):
 
     def dropped(self, st: PlanState, i: int) -> None:
         value = self.values[i]
+        if value not in self.owned:
+            self.buckets[value] = list(self.buckets[value])
+            self.owned.add(value)
         bucket = self.buckets[value]
         del bucket[bisect.bisect_left(bucket, i)]
         if not bucket:
@@ -98,10 +135,11 @@ class RandomRanker(Ranker):
         self.rng = random.Random(seed)
 
     def narrow(self, st: PlanState, cands: list[int], full: bool) -> list[int]:
-        return [self.rng.choice(cands)]
+        return [self.rng.choice(sorted(cands))]
 
 
-def build_rankers(strategies: list[Strategy], st: PlanState, feasible: list[int], seed: int) -> list[Ranker]:
+def build_rankers(strategies: list[Strategy], spread: Callable[[str], SpreadBuckets], seed: int) -> list[Ranker]:
+    """``spread(name)`` gives the shared buckets for a spread over attribute ``name``."""
     rankers: list[Ranker] = []
     for s in strategies:
         if s.kind == "binpack":
@@ -109,7 +147,7 @@ def build_rankers(strategies: list[Strategy], st: PlanState, feasible: list[int]
         elif s.kind == "spread_instance":
             rankers.append(SpreadInstanceRanker())
         elif s.kind == "spread_attribute":
-            rankers.append(SpreadAttributeRanker(s.key, st, feasible))
+            rankers.append(SpreadAttributeRanker(spread(s.key)))
         else:
             rankers.append(RandomRanker(seed))
             break  # random leaves one node: later strategies have nothing to break

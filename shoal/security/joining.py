@@ -152,7 +152,8 @@ def join(endpoint: str, token_text: str, state_dir: str | Path, hostname: str, t
                 timeout=timeout)
         except grpc.RpcError as exc:
             code = exc.code() if hasattr(exc, "code") else None
-            retry = code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+            # ABORTED: other nodes joining with the same token at the same instant.
+            retry = code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED)
             raise JoinError(f"the control plane at {endpoint} refused the join: {exc.details()}", retry) from None
     bundle = ca_mod.load_bundle(resp.ca_bundle_pem)
     if not any(ca_mod.fingerprint(c) == token.ca_fingerprint for c in bundle):

@@ -1,10 +1,12 @@
 """A fleet of hollow nodes (real agents over an in-memory runtime, one process) against a
-real control-plane process on a real etcd: a service spread over three zones reaches
-RUNNING, scales in and out again, and stays balanced across the zones."""
+real control-plane process on a real etcd, with mTLS on: every node joins with a token and
+connects with its own certificate; a service spread over three zones reaches RUNNING, scales
+in and out again, and stays balanced across the zones."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -20,6 +22,7 @@ from shoal.security.channels import client_channel
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
 from shoal.v1 import resources_pb2 as r
+from tests.fixtures.pki import admin_tls, create_token
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -48,20 +51,21 @@ class Plane:
         self.endpoint = f"127.0.0.1:{port}"
         self._spawn([sys.executable, "-m", "controlplane", "--etcd", self.etcd.client_url, "--listen", self.endpoint,
                      "--metrics-listen", f"127.0.0.1:{free_port()}", "--lease-ttl", "5", "--resync-interval", "1",
-                     # Plaintext: fleet nodes share connections, so none can show its own certificate.
-                     "--name", "fleet-test", "--insecure", "--pki-dir", str(base / "pki")], base / "controlplane.log")
+                     "--name", "fleet-test", "--pki-dir", str(base / "pki")], base / "controlplane.log")
         if not wait_for_port("127.0.0.1", port, 30):
             raise RuntimeError(f"control plane did not start; see {base / 'controlplane.log'}")
-        self.channel = client_channel(self.endpoint, None)
+        admin = admin_tls(base / "pki")
+        self.channel = client_channel(self.endpoint, admin)
         self.api = operator_pb2_grpc.OperatorStub(self.channel)
+        token = create_token(self.endpoint, admin, uses=NODES)
         self._spawn([sys.executable, "-m", "agent.fleet", "--endpoint", self.endpoint, "--count", str(NODES),
-                     "--zones", ",".join(ZONES), "--state-dir", str(base / "nodes"), "--agents-per-channel", "20"],
-                    base / "fleet.log")
+                     "--zones", ",".join(ZONES), "--state-dir", str(base / "nodes")],
+                    base / "fleet.log", env={**os.environ, "SHOAL_JOIN_TOKEN": token})
 
-    def _spawn(self, argv: list[str], log_path: Path) -> None:
+    def _spawn(self, argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
         log = open(log_path, "w")  # noqa: SIM115 (closed in stop)
         self.logs.append(log)
-        self.procs.append(subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+        self.procs.append(subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env))
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
