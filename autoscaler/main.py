@@ -23,13 +23,13 @@ from autoscaler.policies import Tuning
 from autoscaler.prom import PromClient
 from autoscaler.providers import profiles
 from autoscaler.service_scaler import ServiceScaler
-from controlplane.leader import Election
-from controlplane.replica_lease import ReplicaLease
-from controlplane.store.base import StoreError
-from controlplane.store.etcd import EtcdStore
 from shoal import logs
+from shoal.election import Election
 from shoal.endpoints import Connection, PlaintextRefused, insecure_from_env, parse_endpoints
+from shoal.replica_lease import ReplicaLease
 from shoal.security.channels import ClientTLS, TlsConfigError
+from shoal.store.base import StoreError
+from shoal.store.etcd import EtcdStore
 
 log = logging.getLogger("autoscaler")
 

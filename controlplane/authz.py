@@ -39,8 +39,8 @@ from collections.abc import Callable, Iterator
 import grpc
 from prometheus_client import Counter
 
-from controlplane.arns import cluster_name
 from controlplane.metrics import REGISTRY
+from shoal.arns import cluster_name
 from shoal.logs import kv
 from shoal.security import ca as ca_mod
 from shoal.security.ca import CertError, Identity, load_cert

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from controlplane import keys
 from controlplane.cache import Cache
+from shoal import keys
 
 # Services whose tasks still matter; INACTIVE ones stay visible to describe-services only.
 _LIVE_SERVICE = ("ACTIVE", "DRAINING")

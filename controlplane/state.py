@@ -10,10 +10,10 @@ from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
 
-from controlplane import keys
 from controlplane.errors import invalid
-from controlplane.store.base import KV, Conflict, Store
-from controlplane.store.update import update
+from shoal import keys
+from shoal.store.base import KV, Conflict, Store
+from shoal.store.update import update
 from shoal.v1 import resources_pb2 as r
 
 M = TypeVar("M", bound=Message)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from controlplane import keys
-from controlplane.store.base import KV, Compare, Delete, Listing, Put, Store, WatchCallback
+from shoal import keys
+from shoal.store.base import KV, Compare, Delete, Listing, Put, Store, WatchCallback
 
 # The leader writes through one object, controllers/view.py's Writer, which fences every
 # transaction with its leadership: naming that module names "the leader, fenced".
@@ -31,12 +31,12 @@ WRITERS: dict[str, frozenset[str]] = {
     keys.TASKS: frozenset({"controlplane.api.tasks", "controlplane.api.tags", "controlplane.api.task_reports",
                            LEADER}),
     keys.ASSIGNMENTS: frozenset({LEADER}),
-    keys.LEADER: frozenset({"controlplane.leader"}),
+    keys.LEADER: frozenset({"shoal.election"}),
     keys.DEREGISTERED: frozenset({"controlplane.api.nodes"}),
 }
 
 # Modules a write passes through on its way to the store: the writer is whoever called them.
-_PASS_THROUGH = ("controlplane.writers", "controlplane.store.", "controlplane.state")
+_PASS_THROUGH = ("controlplane.writers", "shoal.store.", "controlplane.state")
 
 
 class StrayWrite(RuntimeError):

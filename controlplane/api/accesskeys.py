@@ -15,14 +15,14 @@ import time
 
 import grpc
 
-from controlplane import keys
 from controlplane.api.context import ApiContext
 from controlplane.authz import current_identity
 from controlplane.errors import ApiError, grpc_errors, invalid, not_found
-from controlplane.store.base import Conflict
-from controlplane.store.update import retrying
+from shoal import keys
 from shoal.security import sealing
 from shoal.security.ca import CertError, Identity, check_identity_name
+from shoal.store.base import Conflict
+from shoal.store.update import retrying
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
 

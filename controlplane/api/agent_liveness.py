@@ -11,13 +11,13 @@ import time
 
 import grpc
 
-from controlplane import keys
 from controlplane.api.agent_stream import _Stream
 from controlplane.api.context import ApiContext
 from controlplane.errors import ApiError
-from controlplane.replica_lease import ReplicaLease
-from controlplane.store.base import Conflict, StoreError
+from shoal import keys
 from shoal.logs import kv
+from shoal.replica_lease import ReplicaLease
+from shoal.store.base import Conflict, StoreError
 
 log = logging.getLogger("controlplane.api.agents")
 

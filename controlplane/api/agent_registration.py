@@ -8,10 +8,10 @@ import time
 import uuid
 from collections.abc import Callable
 
-from controlplane import keys
 from controlplane.api.context import ApiContext
 from controlplane.api.nodes import refuse_if_deregistered
 from controlplane.errors import ApiError, grpc_errors, invalid
+from shoal import keys
 from shoal.logs import kv
 from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from controlplane import keys
 from controlplane.api.context import ApiContext
 from controlplane.api.nodes import deregistered_error, refuse_if_deregistered
 from controlplane.assignments import AssignmentFeed
 from controlplane.errors import ApiError, abort_with
 from controlplane.metrics import CONNECTED_AGENTS
-from controlplane.store.base import StoreError
+from shoal import keys
 from shoal.logs import kv
+from shoal.store.base import StoreError
 from shoal.v1 import agent_pb2
 
 log = logging.getLogger("controlplane.api.agents")

@@ -19,7 +19,7 @@ from controlplane.api.agent_stream import Streams, _Stream
 from controlplane.api.context import ApiContext
 from controlplane.api.task_reports import TaskReports
 from controlplane.assignments import AssignmentFeed
-from controlplane.replica_lease import ReplicaLease
+from shoal.replica_lease import ReplicaLease
 from shoal.v1 import agent_pb2, agent_pb2_grpc
 
 

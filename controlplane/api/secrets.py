@@ -11,9 +11,9 @@ import re
 import time
 
 from controlplane.errors import invalid, not_found
-from controlplane.store.base import KV, Conflict, Store
-from controlplane.store.update import update
 from shoal.security.sealing import Sealer
+from shoal.store.base import KV, Conflict, Store
+from shoal.store.update import update
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import security_pb2 as sec
 

@@ -12,13 +12,13 @@ import time
 
 from google.protobuf.message import Message
 
-from controlplane import keys
 from controlplane.api.agent_stream import _Stream
 from controlplane.api.context import ApiContext
 from controlplane.authz import record_denial
-from controlplane.store.base import StoreError
 from controlplane.taskspec import STATUS_ORDER
+from shoal import keys
 from shoal.logs import kv
+from shoal.store.base import StoreError
 from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
 

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import logging
 
-from controlplane import keys
 from controlplane.api import taskdefs
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
-from controlplane.arns import last_segment
 from controlplane.errors import check_refs, invalid, not_found
 from controlplane.placement_input import check_placement
-from controlplane.store import batch
-from controlplane.store.base import Put, StoreError
 from controlplane.taskspec import desire_stop, new_task
+from shoal import keys
+from shoal.arns import last_segment
 from shoal.logs import kv
+from shoal.store import batch
+from shoal.store.base import Put, StoreError
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import time
 
 from controlplane.controllers.view import View, Writer, clone
-from controlplane.store.base import Compare, Conflict
 from controlplane.taskspec import is_live, mark_stopping
+from shoal.store.base import Compare, Conflict
 
 
 class AssignmentController:

@@ -15,8 +15,8 @@ from controlplane.events import add_event
 from controlplane.metrics import PENDING_PLACEMENTS, PLACEMENT_LATENCY
 from controlplane.scheduler import Plan, Snapshot, apply_plan, schedule
 from controlplane.state import Record
-from controlplane.store.base import Compare, Conflict
 from controlplane.taskspec import needs
+from shoal.store.base import Compare, Conflict
 from shoal.v1 import resources_pb2 as r
 
 

@@ -1,5 +1,5 @@
 """Who may run which ECS action: the identity an access key carries (its user and role)
-judged by the gRPC API's own rules (shoal.security.authz.decide), so a viewer's key may
+judged by the gRPC API's own rules (controlplane.authz.decide), so a viewer's key may
 Describe and List but not Create, Delete, Update, Run or Stop, exactly as a viewer's
 certificate may on the gRPC API."""
 

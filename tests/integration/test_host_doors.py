@@ -18,11 +18,11 @@ import grpc
 import pytest
 from google.protobuf import json_format
 
-from controlplane import keys
-from controlplane.store.etcd import EtcdStore
-from shoal.local.cluster import LocalCluster
+from shoal import keys
+from shoal.store.etcd import EtcdStore
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoalctl.local.cluster import LocalCluster
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration

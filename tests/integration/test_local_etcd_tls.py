@@ -14,7 +14,7 @@ import stat
 import psutil
 import pytest
 
-from controlplane import keys
+from shoal import keys
 from shoal.v1 import operator_pb2 as op
 from tests.etcd_door import REFUSED, range_read
 from tests.fixtures.cluster import MakeCluster

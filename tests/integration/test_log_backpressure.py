@@ -13,8 +13,8 @@ from collections.abc import Callable
 import grpc
 import pytest
 
-from controlplane import keys
-from controlplane.store.etcd import EtcdStore
+from shoal import keys
+from shoal.store.etcd import EtcdStore
 from shoal.v1 import logs_pb2, logs_pb2_grpc
 from shoal.v1 import operator_pb2 as op
 from tests.integration.test_controlplane import WEB, ControlPlane, agent, cp, register  # noqa: F401 (cp: fixture)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from agent import main as agent_main
 from agent.agent import Agent, AgentConfig
-from agent.fakegateway import assignment
 from agent.hollow import HollowRuntime
 from shoal.taskdef.policy import HostPolicy
 from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
+from tests.fakegateway import assignment
 
 
 def host_net_admin(task_id: str) -> r.TaskAssignment:

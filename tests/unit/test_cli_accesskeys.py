@@ -14,12 +14,12 @@ import pytest
 from controlplane.api.accesskeys import AccessKeysService, active, owner
 from controlplane.api.context import ApiContext
 from controlplane.errors import ApiError
-from controlplane.store.memory import MemoryStore
-from shoal.cli import accesskeys
-from shoal.cli.errors import CliError
 from shoal.security.ca import Identity
+from shoal.store.memory import MemoryStore
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
+from shoalctl.cli import accesskeys
+from shoalctl.cli.errors import CliError
 
 
 def secret_for(ctx: ApiContext, key_id: str) -> str | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shoal.cli.local import fetch_command
+from shoalctl.cli.local import fetch_command
 
 
 class Hello(http.server.BaseHTTPRequestHandler):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from controlplane import keys
 from controlplane.cache import Cache
 from controlplane.cluster_metrics import ClusterCollector
-from controlplane.store.memory import MemoryStore
+from shoal import keys
+from shoal.store.memory import MemoryStore
 from shoal.v1 import resources_pb2 as r
 from tests.waiting import wait_for
 

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from controlplane import keys
 from controlplane.api import services, taskdefs, tasks
 from controlplane.api.context import ApiContext
 from controlplane.cache import Cache
@@ -21,12 +20,13 @@ from controlplane.controllers.nodes import NodeController
 from controlplane.controllers.placement import PlacementController
 from controlplane.controllers.services import ServiceController
 from controlplane.controllers.view import View, Writer
-from controlplane.leader import Election
 from controlplane.metrics import CONTROLLER_ERRORS
-from controlplane.replica_lease import ReplicaLease
 from controlplane.state import decode
-from controlplane.store.base import StoreError
-from controlplane.store.memory import MemoryStore
+from shoal import keys
+from shoal.election import Election
+from shoal.replica_lease import ReplicaLease
+from shoal.store.base import StoreError
+from shoal.store.memory import MemoryStore
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from tests.fixtures.etcd import FakeClock

@@ -14,17 +14,17 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from google.protobuf import json_format
 
-from controlplane import keys
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
 from controlplane.ecs.config import context_from_pem
 from controlplane.ecs.errors import to_ecs_error
 from controlplane.ecs.server import EcsGateway, serve
 from controlplane.errors import ApiError, not_found
-from controlplane.store.base import StoreError
-from controlplane.store.memory import MemoryStore
+from shoal import keys
 from shoal.netutil import free_port
 from shoal.security import ca as ca_mod
+from shoal.store.base import StoreError
+from shoal.store.memory import MemoryStore
 from shoal.taskdef.policy import HostPolicy
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.validation import ValidationError

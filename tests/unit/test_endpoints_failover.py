@@ -131,7 +131,7 @@ def test_a_client_without_a_ca_refuses_plaintext_unless_told_insecure() -> None:
     assert insecure_from_env({"SHOAL_INSECURE": "1"}) and not insecure_from_env({})
 
 
-@pytest.mark.parametrize("argv", [["-m", "shoal", "task", "list"], ["-m", "autoscaler"]])
+@pytest.mark.parametrize("argv", [["-m", "shoalctl", "task", "list"], ["-m", "autoscaler"]])
 def test_the_cli_and_the_autoscaler_say_which_flag_allows_plaintext(argv: list[str], tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
     env.update(PYTHONPATH=str(ROOT), SHOAL_STATE_DIR=str(tmp_path), SHOAL_ENDPOINT=f"127.0.0.1:{free_port()}")

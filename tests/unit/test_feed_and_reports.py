@@ -13,14 +13,14 @@ from concurrent import futures
 import grpc
 import pytest
 
-from controlplane import keys
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext
 from controlplane.assignments import AssignmentFeed
-from controlplane.replica_lease import ReplicaLease
 from controlplane.state import decode
-from controlplane.store.memory import MemoryStore
+from shoal import keys
 from shoal.netutil import free_port
+from shoal.replica_lease import ReplicaLease
+from shoal.store.memory import MemoryStore
 from shoal.v1 import agent_pb2, agent_pb2_grpc
 from shoal.v1 import resources_pb2 as r
 from tests.fake_agent import FakeAgent

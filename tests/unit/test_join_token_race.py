@@ -7,9 +7,9 @@ import grpc
 import pytest
 
 from controlplane.api.security import _token_error
-from controlplane.store.base import Conflict
-from controlplane.store.memory import MemoryStore
 from shoal.security import tokens
+from shoal.store.base import Conflict
+from shoal.store.memory import MemoryStore
 
 
 def test_losing_the_use_count_race_is_aborted_not_invalid(monkeypatch: pytest.MonkeyPatch) -> None:

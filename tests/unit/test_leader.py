@@ -7,10 +7,10 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from controlplane.leader import Election
-from controlplane.replica_lease import ReplicaLease
-from controlplane.store.base import Compare, Conflict, Delete, Put, Store
-from controlplane.store.memory import MemoryStore
+from shoal.election import Election
+from shoal.replica_lease import ReplicaLease
+from shoal.store.base import Compare, Conflict, Delete, Put, Store
+from shoal.store.memory import MemoryStore
 from tests.fixtures.etcd import FakeClock
 
 

@@ -10,7 +10,7 @@ import time
 
 import psutil
 
-from shoal.local import procs
+from shoalctl.local import procs
 
 # A parent that starts `sleep` and never waits for it: once sleep exits it is a zombie.
 NEGLECTFUL_PARENT = ("import subprocess, time; p = subprocess.Popen(['sleep', '600']); "

@@ -18,10 +18,10 @@ from controlplane.api.accesskeys import active
 from controlplane.api.context import ApiContext
 from controlplane.authz import PERMISSIONS, Denied, check_node_cluster, decide, permission
 from controlplane.errors import ApiError
-from controlplane.store.memory import MemoryStore
 from shoal.security import ca, pki, sealing, tokens
 from shoal.security.ca import CertificateAuthority, Identity
 from shoal.security.joining import JoinError, verified_ca
+from shoal.store.memory import MemoryStore
 from shoal.v1 import accesskeys_pb2, agent_pb2, logs_pb2, operator_pb2, scaling_pb2, security_pb2
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import resources_pb2 as r

@@ -10,17 +10,17 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from controlplane import keys
 from controlplane.api import taskdefs, tasks
 from controlplane.api.context import ApiContext
 from controlplane.cache import Cache
 from controlplane.controllers.view import Writer, task_write
-from controlplane.leader import Election
-from controlplane.replica_lease import ReplicaLease
 from controlplane.state import decode
-from controlplane.store import batch
-from controlplane.store.base import MAX_TXN_OPS, Compare, Delete, Put, Store, StoreError
-from controlplane.store.memory import MemoryStore
+from shoal import keys
+from shoal.election import Election
+from shoal.replica_lease import ReplicaLease
+from shoal.store import batch
+from shoal.store.base import MAX_TXN_OPS, Compare, Delete, Put, Store, StoreError
+from shoal.store.memory import MemoryStore
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from tests.fixtures.etcd import FakeClock

@@ -1,4 +1,4 @@
-"""The contract of ``controlplane.store.update.update`` (its docstring), on the in-memory store."""
+"""The contract of ``shoal.store.update.update`` (its docstring), on the in-memory store."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 
 from controlplane.errors import ApiError
 from controlplane.state import State
-from controlplane.store.base import KV, Conflict
-from controlplane.store.memory import MemoryStore
-from controlplane.store.update import BACKOFF_MAX, backoff, update
+from shoal.store.base import KV, Conflict
+from shoal.store.memory import MemoryStore
+from shoal.store.update import BACKOFF_MAX, backoff, update
 from shoal.v1 import resources_pb2 as r
 
 K = "/t/k"

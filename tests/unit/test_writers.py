@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from controlplane import keys
 from controlplane.api import task_reports, taskdefs, tasks
 from controlplane.api.agent_stream import _Stream
 from controlplane.api.agents import AgentGatewayService
@@ -26,12 +25,13 @@ from controlplane.controllers.nodes import NodeController
 from controlplane.controllers.placement import PlacementController
 from controlplane.controllers.services import ServiceController
 from controlplane.controllers.view import Writer
-from controlplane.leader import Election
-from controlplane.replica_lease import ReplicaLease
 from controlplane.state import decode
-from controlplane.store.base import Delete, Put
-from controlplane.store.memory import MemoryStore
 from controlplane.writers import WRITERS, StrayWrite, WriterCheck
+from shoal import keys
+from shoal.election import Election
+from shoal.replica_lease import ReplicaLease
+from shoal.store.base import Delete, Put
+from shoal.store.memory import MemoryStore
 from shoal.v1 import agent_pb2
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
