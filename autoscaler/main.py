@@ -22,12 +22,12 @@ from autoscaler.metrics import serve as serve_metrics
 from autoscaler.policies import Tuning
 from autoscaler.prom import PromClient
 from autoscaler.service_scaler import ServiceScaler
-from controlplane.leader import Election
-from controlplane.replica_lease import ReplicaLease
-from controlplane.store.base import StoreError
-from controlplane.store.etcd import EtcdStore
 from shoal import logs
+from shoal.election import Election
 from shoal.netutil import split_hostport
+from shoal.replica_lease import ReplicaLease
+from shoal.store.base import StoreError
+from shoal.store.etcd import EtcdStore
 
 log = logging.getLogger("autoscaler")
 

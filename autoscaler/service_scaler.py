@@ -14,8 +14,8 @@ from autoscaler import policies
 from autoscaler.api import ApiError, ControlPlane
 from autoscaler.metrics import ACTIONS, METRIC_MISSING
 from autoscaler.prom import PromClient
-from autoscaler.schedule import parse
 from shoal import logs
+from shoal.schedule import parse
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc

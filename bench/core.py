@@ -28,9 +28,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import docker  # noqa: E402
 import psutil  # noqa: E402
 
-from shoal.images import ensure_busybox_image  # noqa: E402
-from shoal.local.cluster import LocalCluster  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
+from shoalctl.images import ensure_busybox_image  # noqa: E402
+from shoalctl.local.cluster import LocalCluster  # noqa: E402
 
 IMAGE = "shoal/busybox:latest"
 COMMAND = ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"]

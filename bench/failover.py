@@ -30,13 +30,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import docker  # noqa: E402
 
-from controlplane import keys  # noqa: E402
-from controlplane.store.etcd import EtcdStore  # noqa: E402
-from shoal.chaos.converge import picture  # noqa: E402
-from shoal.images import DEFAULT_TAG, ensure_busybox_image  # noqa: E402
-from shoal.local.cluster import LocalCluster  # noqa: E402
+from shoal import keys  # noqa: E402
+from shoal.store.etcd import EtcdStore  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
 from shoal.v1 import resources_pb2 as r  # noqa: E402
+from shoalctl.chaos.converge import picture  # noqa: E402
+from shoalctl.images import DEFAULT_TAG, ensure_busybox_image  # noqa: E402
+from shoalctl.local.cluster import LocalCluster  # noqa: E402
 
 TASKDEF = {"family": "bench-failover", "containerDefinitions": [{
     "name": "web", "image": DEFAULT_TAG, "memory": 16, "cpu": 16, "essential": True,

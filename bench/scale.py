@@ -36,14 +36,14 @@ import grpc  # noqa: E402
 import psutil  # noqa: E402
 import pyetcd  # noqa: E402
 
-from controlplane import keys  # noqa: E402
-from controlplane.store.etcd import EtcdStore  # noqa: E402
-from shoal.local.etcd import EtcdProcess  # noqa: E402
+from shoal import keys  # noqa: E402
 from shoal.netutil import free_port, wait_for_port  # noqa: E402
 from shoal.security.channels import client_channel  # noqa: E402
+from shoal.store.etcd import EtcdStore  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
 from shoal.v1 import operator_pb2_grpc  # noqa: E402
 from shoal.v1 import resources_pb2 as r  # noqa: E402
+from shoalctl.local.etcd import EtcdProcess  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ZONE_ATTR = "ecs.availability-zone"

@@ -9,9 +9,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from controlplane import keys
 from controlplane.state import decode
-from controlplane.store.base import Event, Store
+from shoal import keys
+from shoal.store.base import Event, Store
 from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from google.protobuf.message import Message
 
-from controlplane import keys
 from controlplane.state import Record, decode
-from controlplane.store.base import Event, Store
+from shoal import keys
+from shoal.store.base import Event, Store
 from shoal.v1 import resources_pb2 as r
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import grpc
 
-from controlplane.store.base import StoreError
 from shoal.refusals import REASON_TRAILER
+from shoal.store.base import StoreError
 from shoal.validation import ValidationError
 
 log = logging.getLogger(__name__)

@@ -14,13 +14,13 @@ import grpc
 
 from controlplane.api.context import ApiContext
 from controlplane.api.security import SecurityService
-from controlplane.store.base import Store, StoreError
+from controlplane.authz import Authorizer
 from shoal.logs import kv
 from shoal.security import ca as ca_mod
 from shoal.security import pki, sealing
-from shoal.security.authz import Authorizer
 from shoal.security.ca import CertError, check_identity_name
 from shoal.security.sealing import Sealer, SealError
+from shoal.store.base import Store, StoreError
 from shoal.v1 import security_pb2, security_pb2_grpc
 
 log = logging.getLogger("controlplane.security")

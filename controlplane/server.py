@@ -17,14 +17,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from controlplane import keys
 from controlplane.api.accesskeys import AccessKeysService
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext, Policy
 from controlplane.api.logs import LOGS_SERVICE_NAME, add_logs_service
 from controlplane.api.operator import OperatorService
 from controlplane.api.scaling import SCALING_SERVICE_NAME, add_scaling_service
-from controlplane.arns import ArnFormat
 from controlplane.assignments import AssignmentFeed
 from controlplane.cache import Cache
 from controlplane.controllers.gc import TaskGC
@@ -34,16 +32,17 @@ from controlplane.controllers.placement import PlacementController
 from controlplane.controllers.services import ServiceController
 from controlplane.controllers.view import Writer
 from controlplane.http import serve as serve_http
-from controlplane.leader import Election
-from controlplane.replica_lease import ReplicaLease
 from controlplane.security_setup import SERVICE_NAME as SECURITY_SERVICE_NAME
 from controlplane.security_setup import Security
 from controlplane.security_setup import add_flags as add_security_flags
-from controlplane.store.base import StoreError
-from controlplane.store.etcd import EtcdStore
 from controlplane.watching import PrefixWatch
-from shoal import grpcwait, logs
+from shoal import grpcwait, keys, logs
+from shoal.arns import ArnFormat
+from shoal.election import Election
 from shoal.netutil import split_hostport
+from shoal.replica_lease import ReplicaLease
+from shoal.store.base import StoreError
+from shoal.store.etcd import EtcdStore
 from shoal.v1 import accesskeys_pb2, accesskeys_pb2_grpc, agent_pb2, agent_pb2_grpc, operator_pb2, operator_pb2_grpc
 
 log = logging.getLogger("controlplane")

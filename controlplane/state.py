@@ -9,8 +9,8 @@ from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
 
-from controlplane import keys
-from controlplane.store.base import Store
+from shoal import keys
+from shoal.store.base import Store
 from shoal.v1 import resources_pb2 as r
 
 M = TypeVar("M", bound=Message)

@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from controlplane.store.base import Store, StoreError
+from shoal.store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
 

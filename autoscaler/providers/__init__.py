@@ -15,7 +15,7 @@ TYPES = {
     "local": "autoscaler.providers.local:LocalNodeProvider",
     "command": "autoscaler.providers.command:CommandNodeProvider",
     "vagrant": "autoscaler.providers.vagrant:VagrantNodeProvider",
-    "fake": "autoscaler.providers.fake:FakeNodeProvider",
+    "fake": "tests.fake_provider:FakeNodeProvider",
 }
 EXTERNAL = "external"
 

@@ -11,11 +11,11 @@ import time
 
 import grpc
 
-from controlplane import keys
 from controlplane.api.context import ApiContext
 from controlplane.errors import ApiError, grpc_errors, invalid, not_found
-from controlplane.store.base import Conflict
+from shoal import keys
 from shoal.security import sealing
+from shoal.store.base import Conflict
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
 

@@ -22,17 +22,17 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from controlplane import keys
 from controlplane.api.context import ApiContext
 from controlplane.api.nodes import deregistered_error, refuse_if_deregistered
 from controlplane.assignments import AssignmentFeed
+from controlplane.authz import record_denial
 from controlplane.errors import ApiError, abort_with, grpc_errors, invalid
 from controlplane.metrics import CONNECTED_AGENTS
-from controlplane.replica_lease import ReplicaLease
-from controlplane.store.base import Compare, Conflict, Delete, Put, StoreError
 from controlplane.taskspec import STATUS_ORDER
+from shoal import keys
 from shoal.logs import kv
-from shoal.security.authz import record_denial
+from shoal.replica_lease import ReplicaLease
+from shoal.store.base import Compare, Conflict, Delete, Put, StoreError
 from shoal.v1 import agent_pb2, agent_pb2_grpc
 from shoal.v1 import resources_pb2 as r
 from shoal.validation import check_name

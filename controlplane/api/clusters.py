@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from controlplane import keys
 from controlplane.api.context import ApiContext
-from controlplane.arns import cluster_name
 from controlplane.errors import conflict
-from controlplane.store.base import Conflict
 from controlplane.taskspec import is_live
+from shoal import keys
+from shoal.arns import cluster_name
+from shoal.store.base import Conflict
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.validation import check_name

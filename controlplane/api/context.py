@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from controlplane import keys
-from controlplane.arns import ArnFormat, cluster_name
 from controlplane.errors import ApiError, not_found
 from controlplane.state import Record, State
-from controlplane.store.base import Conflict, Store
+from shoal import keys
+from shoal.arns import ArnFormat, cluster_name
+from shoal.store.base import Conflict, Store
 from shoal.v1 import resources_pb2 as r
 
 

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from controlplane import keys
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext
-from controlplane.arns import last_segment
 from controlplane.errors import ApiError, conflict, invalid, not_found
-from controlplane.store.base import StoreError
+from shoal import keys
+from shoal.arns import last_segment
 from shoal.logs import kv
+from shoal.store.base import StoreError
 from shoal.v1 import agent_pb2, logs_pb2, logs_pb2_grpc
 from shoal.v1 import resources_pb2 as r
 

@@ -7,17 +7,18 @@ import time
 
 import grpc
 
-from controlplane import keys, placement_input
+from controlplane import placement_input
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
-from controlplane.arns import last_segment
+from controlplane.authz import current_identity, record_denial
 from controlplane.errors import ApiError, check_refs, conflict, invalid
 from controlplane.scheduler import cql
 from controlplane.state import Record
-from controlplane.store.base import Compare, Conflict, Delete, Put, Store
 from controlplane.taskspec import is_live
+from shoal import keys
+from shoal.arns import last_segment
 from shoal.refusals import DEREGISTERED
-from shoal.security.authz import current_identity, record_denial
+from shoal.store.base import Compare, Conflict, Delete, Put, Store
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 

@@ -8,13 +8,13 @@ import math
 import time
 import uuid
 
-from controlplane import keys
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.errors import grpc_errors, invalid, not_found
 from controlplane.events import add_event
 from controlplane.metrics import API_LATENCY
 from controlplane.state import Record
-from controlplane.store.base import Conflict, Delete
+from shoal import keys
+from shoal.store.base import Conflict, Delete
 from shoal.v1 import scaling_pb2 as sc
 from shoal.v1 import scaling_pb2_grpc
 from shoal.validation import ValidationError, check_name
@@ -294,7 +294,7 @@ def describe_policies(ctx: ApiContext, req: sc.DescribeScalingPoliciesRequest) -
 # ---- scheduled actions ----------------------------------------------------------------------
 
 def put_scheduled(ctx: ApiContext, req: sc.PutScheduledActionRequest) -> sc.ScheduledActionResponse:
-    from autoscaler.schedule import parse
+    from shoal.schedule import parse
 
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     service = _service_name(ctx, cluster, req.service, must_exist=False)

@@ -11,8 +11,8 @@ import re
 import time
 
 from controlplane.errors import invalid, not_found
-from controlplane.store.base import Conflict, Store
 from shoal.security.sealing import Sealer
+from shoal.store.base import Conflict, Store
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import security_pb2 as sec
 

@@ -1,5 +1,5 @@
 """The Security gRPC service: joining nodes, join tokens, operator certificates, CA
-rotation, and secrets. Who may call which method is authz's job (shoal/security/authz.py);
+rotation, and secrets. Who may call which method is authz's job (controlplane/authz.py);
 what is checked here is what depends on the data: a token's validity, and that a node asks
 only for the secrets of its own tasks."""
 
@@ -10,18 +10,18 @@ import uuid
 
 import grpc
 
-from controlplane import keys
 from controlplane.api import secrets
 from controlplane.api.context import ApiContext
 from controlplane.api.nodes import refuse_if_deregistered
+from controlplane.authz import current_identity, record_denial
 from controlplane.errors import ApiError, grpc_errors, invalid, not_found
 from controlplane.state import decode
-from controlplane.store.base import Conflict
+from shoal import keys
 from shoal.logs import kv
 from shoal.security import ca as ca_mod
 from shoal.security import pki, tokens
-from shoal.security.authz import current_identity, record_denial
 from shoal.security.ca import CertError, Identity
+from shoal.store.base import Conflict
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import security_pb2 as sec
 from shoal.v1 import security_pb2_grpc

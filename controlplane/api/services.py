@@ -6,16 +6,16 @@ from __future__ import annotations
 import time
 import uuid
 
-from controlplane import keys
 from controlplane.api import taskdefs
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.paging import page
-from controlplane.arns import last_segment
 from controlplane.errors import check_refs, conflict, invalid, not_found
 from controlplane.events import add_event
 from controlplane.placement_input import check_placement
 from controlplane.state import Record
-from controlplane.store.base import Conflict
+from shoal import keys
+from shoal.arns import last_segment
+from shoal.store.base import Conflict
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.validation import check_name

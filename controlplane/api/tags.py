@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
-from controlplane import keys
 from controlplane.api.context import ApiContext
 from controlplane.errors import invalid, not_found
-from controlplane.store.base import Conflict
+from shoal import keys
+from shoal.store.base import Conflict
 from shoal.v1 import resources_pb2 as r
 
 MAX_TAGS = 50

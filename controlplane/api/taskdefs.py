@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import time
 
-from controlplane import keys
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.errors import invalid, not_found
 from controlplane.state import Record
-from controlplane.store.base import Conflict
+from shoal import keys
+from shoal.store.base import Conflict
 from shoal.taskdef import parse_task_definition, parse_task_definition_ref
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r

@@ -3,15 +3,15 @@ leader's placement controller puts them on nodes (or records why it cannot)."""
 
 from __future__ import annotations
 
-from controlplane import keys
 from controlplane.api import taskdefs
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
-from controlplane.arns import last_segment
 from controlplane.errors import check_refs, invalid, not_found
 from controlplane.placement_input import check_placement
-from controlplane.store.base import Compare, Conflict, Delete, Put
 from controlplane.taskspec import mark_stopping, new_task
+from shoal import keys
+from shoal.arns import last_segment
+from shoal.store.base import Compare, Conflict, Delete, Put
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 

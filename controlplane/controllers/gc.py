@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from controlplane.controllers.view import View, Writer
-from controlplane.store.base import Compare, Conflict
+from shoal.store.base import Compare, Conflict
 
 
 class TaskGC:

@@ -11,9 +11,9 @@ import time
 
 from controlplane.cache import Cache
 from controlplane.controllers.view import View
-from controlplane.leader import Election
 from controlplane.metrics import CONTROLLER_ERRORS, IS_LEADER, RECONCILE_SECONDS
-from controlplane.store.base import StoreError
+from shoal.election import Election
+from shoal.store.base import StoreError
 
 log = logging.getLogger(__name__)
 

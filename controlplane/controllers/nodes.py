@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import time
 
-from controlplane import keys
 from controlplane.controllers.view import View, Writer, clone
-from controlplane.store.base import Compare, Conflict
 from controlplane.taskspec import is_live
+from shoal import keys
+from shoal.store.base import Compare, Conflict
 
 
 class NodeController:

@@ -9,14 +9,15 @@ import contextlib
 import time
 from collections import defaultdict
 
-from controlplane import keys, placement_input
+from controlplane import placement_input
 from controlplane.controllers.view import View, Writer, clone, task_write
 from controlplane.events import add_event
 from controlplane.metrics import PENDING_PLACEMENTS, PLACEMENT_LATENCY
 from controlplane.scheduler import schedule
 from controlplane.state import Record
-from controlplane.store.base import Compare, Conflict
 from controlplane.taskspec import needs
+from shoal import keys
+from shoal.store.base import Compare, Conflict
 from shoal.v1 import resources_pb2 as r
 
 

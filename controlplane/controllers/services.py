@@ -7,16 +7,17 @@ from __future__ import annotations
 import math
 import time
 
-from controlplane import keys, placement_input
+from controlplane import placement_input
 from controlplane.api.services import new_deployment
-from controlplane.arns import ArnFormat
 from controlplane.controllers.view import View, Writer, clone, task_write
 from controlplane.events import add_event
 from controlplane.metrics import SERVICE_DESIRED, SERVICE_RUNNING
 from controlplane.scheduler import choose_to_stop
 from controlplane.state import Record
-from controlplane.store.base import Compare, Conflict
 from controlplane.taskspec import is_live, mark_stopping, new_task
+from shoal import keys
+from shoal.arns import ArnFormat
+from shoal.store.base import Compare, Conflict
 from shoal.v1 import resources_pb2 as r
 
 FAILURE_CODES = ("TaskFailedToStart", "EssentialContainerExited")

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
 
-from controlplane import keys
 from controlplane.cache import Cache
-from controlplane.leader import Election
 from controlplane.state import Record
-from controlplane.store.base import Compare, Conflict, Delete, Put, Store
+from shoal import keys
+from shoal.election import Election
+from shoal.store.base import Compare, Conflict, Delete, Put, Store
 from shoal.v1 import resources_pb2 as r
 
 

@@ -15,9 +15,9 @@ from google.protobuf.message import Message
 from controlplane.api import clusters, nodes, services, tags, taskdefs, tasks
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
-from controlplane.arns import last_segment
 from controlplane.ecs.errors import invalid_parameter
 from controlplane.ecs.shapes import tag_list, to_ecs
+from shoal.arns import last_segment
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 

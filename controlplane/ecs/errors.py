@@ -9,7 +9,7 @@ import logging
 from google.protobuf import json_format
 
 from controlplane.errors import ApiError
-from controlplane.store.base import StoreError
+from shoal.store.base import StoreError
 from shoal.validation import ValidationError
 
 log = logging.getLogger(__name__)

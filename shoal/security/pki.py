@@ -24,11 +24,11 @@ from pathlib import Path
 
 from cryptography import x509
 
-from controlplane.store.base import Conflict, Store
 from shoal.logs import kv
 from shoal.security import ca as ca_mod
 from shoal.security.ca import CertificateAuthority, Identity
 from shoal.security.sealing import Sealer, SealError, create_master_key, load_master_key, write_private
+from shoal.store.base import Conflict, Store
 
 log = logging.getLogger(__name__)
 

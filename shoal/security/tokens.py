@@ -21,7 +21,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from controlplane.store.base import Conflict, Store
+from shoal.store.base import Conflict, Store
 from shoal.v1 import security_pb2 as sec
 
 PREFIX = "SHL10"

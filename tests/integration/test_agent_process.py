@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.fakegateway import FakeGateway, assignment
 from shoal.netutil import free_port
 from shoal.v1 import resources_pb2 as r
+from tests.fakegateway import FakeGateway, assignment
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration

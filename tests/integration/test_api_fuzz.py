@@ -17,8 +17,8 @@ from google.protobuf import message_factory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controlplane.store.etcd import EtcdStore
 from shoal.security.channels import client_channel
+from shoal.store.etcd import EtcdStore
 from shoal.v1 import accesskeys_pb2, operator_pb2, scaling_pb2, security_pb2
 from tests.integration.test_security import Plane
 

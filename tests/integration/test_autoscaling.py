@@ -29,11 +29,11 @@ import pytest
 
 from autoscaler.providers import ProviderContext
 from autoscaler.providers import local as local_provider
-from shoal.local.cluster import LocalCluster, remove_node_containers
 from shoal.netutil import free_port
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import scaling_pb2 as sc
 from shoal.v1 import scaling_pb2_grpc
+from shoalctl.local.cluster import LocalCluster, remove_node_containers
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration

@@ -11,12 +11,12 @@ import json
 import grpc
 import pytest
 
-from shoal.chaos.converge import picture
 from shoal.security import ca, joining
 from shoal.security.channels import client_channel
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import security_pb2 as sec
 from shoal.v1 import security_pb2_grpc
+from shoalctl.chaos.converge import picture
 from tests.fixtures.cluster import MakeCluster
 from tests.waiting import wait_for
 

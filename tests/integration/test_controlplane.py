@@ -12,12 +12,12 @@ from pathlib import Path
 import grpc
 import pytest
 
-from shoal.local.etcd import EtcdProcess
 from shoal.netutil import free_port, wait_for_port
 from shoal.security.channels import client_channel
 from shoal.security.joining import NodeCredentials
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
+from shoalctl.local.etcd import EtcdProcess
 from tests.fake_agent import FakeAgent
 from tests.fixtures.pki import admin_tls, join_node
 from tests.waiting import wait_for

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from controlplane import keys
-from controlplane.store.etcd import EtcdStore
+from shoal import keys
+from shoal.store.etcd import EtcdStore
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from tests.waiting import wait_for
@@ -47,7 +47,7 @@ def web(version: str, command: str | None = None) -> dict:
 def shoal(cluster, *args: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SHOAL_STATE_DIR": str(cluster.state_dir),
            "SHOAL_ENDPOINT": cluster.endpoint}
-    return subprocess.run([sys.executable, "-m", "shoal", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "shoalctl", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env=env)
 
 

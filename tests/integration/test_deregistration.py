@@ -11,9 +11,9 @@ import grpc
 import pytest
 
 from agent.runtime import LABEL_NODE
-from shoal.chaos.converge import picture
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoalctl.chaos.converge import picture
 from tests.fixtures.cluster import MakeCluster
 from tests.waiting import wait_for
 

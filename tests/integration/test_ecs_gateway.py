@@ -19,11 +19,11 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from shoal.local.etcd import EtcdProcess
 from shoal.netutil import free_port, wait_for_port
 from shoal.security.channels import client_channel
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
+from shoalctl.local.etcd import EtcdProcess
 from tests.ecs_model import check_error, validate_every_response
 from tests.fake_agent import FakeAgent
 from tests.fixtures.pki import admin_tls, join_node

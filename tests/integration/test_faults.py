@@ -25,13 +25,13 @@ from pathlib import Path
 import docker
 import pytest
 
-from shoal.chaos import actions
-from shoal.chaos.converge import Picture, picture
-from shoal.chaos.targets import LiveTarget
 from shoal.endpoints import FailoverStub
-from shoal.lab.lab import Lab
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoalctl.chaos import actions
+from shoalctl.chaos.converge import Picture, picture
+from shoalctl.chaos.targets import LiveTarget
+from shoalctl.lab.lab import Lab
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration

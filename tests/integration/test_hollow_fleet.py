@@ -14,12 +14,12 @@ from pathlib import Path
 import grpc
 import pytest
 
-from shoal.local.etcd import EtcdProcess
 from shoal.netutil import free_port, wait_for_port
 from shoal.security.channels import client_channel
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
 from shoal.v1 import resources_pb2 as r
+from shoalctl.local.etcd import EtcdProcess
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from shoal.chaos.converge import picture
-from shoal.cli.client import Client
-from shoal.lab import lab as labmod
-from shoal.lab.network import netns_names, sweep
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoalctl.chaos.converge import picture
+from shoalctl.cli.client import Client
+from shoalctl.lab import lab as labmod
+from shoalctl.lab.network import netns_names, sweep
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ SLEEPER = {"family": "lab-cli", "containerDefinitions": [{
 
 def shoal(*args: str, state: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SHOAL_STATE_DIR": str(state), "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "shoal.cli.main", *args], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "shoalctl.cli.main", *args], capture_output=True, text=True,
                          timeout=timeout, env=env, cwd=ROOT)
     print(f"$ shoal {' '.join(args)}\n{out.stdout}{out.stderr}")
     return out

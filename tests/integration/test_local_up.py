@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from shoal.local import cluster as localcluster
 from shoal.netutil import free_port
 from shoal.security.channels import ClientTLS, client_channel
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
+from shoalctl.local import cluster as localcluster
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 def shoal(*args: str, timeout: float = 420) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("SHOAL_ENDPOINT", None)
-    return subprocess.run([sys.executable, "-m", "shoal", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "shoalctl", *args], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=REPO)
 
 

@@ -41,7 +41,7 @@ def cli_env(cluster) -> dict[str, str]:
 
 
 def shoal(cluster, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "shoal", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "shoalctl", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env=cli_env(cluster))
 
 
@@ -49,7 +49,7 @@ class Streaming:
     """A CLI process whose stdout lines arrive on a queue as it prints them."""
 
     def __init__(self, cluster, *args: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "shoal", *args], cwd=ROOT, env=cli_env(cluster),
+        self.proc = subprocess.Popen([sys.executable, "-m", "shoalctl", *args], cwd=ROOT, env=cli_env(cluster),
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []

@@ -17,11 +17,11 @@ import urllib.request
 
 import pytest
 
-from controlplane import keys
-from controlplane.store.etcd import EtcdStore
-from shoal.chaos.converge import picture
+from shoal import keys
+from shoal.store.etcd import EtcdStore
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoalctl.chaos.converge import picture
 from tests.fixtures.cluster import MakeCluster
 from tests.waiting import wait_for
 

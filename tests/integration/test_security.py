@@ -17,15 +17,15 @@ from pathlib import Path
 import grpc
 import pytest
 
-from controlplane.store.etcd import EtcdStore
-from shoal.local.etcd import EtcdProcess, EtcdTLS
 from shoal.netutil import free_port, wait_for_port
 from shoal.security import ca, joining
 from shoal.security.ca import CertificateAuthority, Identity
 from shoal.security.channels import ClientTLS, client_channel
+from shoal.store.etcd import EtcdStore
 from shoal.v1 import agent_pb2, agent_pb2_grpc, operator_pb2_grpc, security_pb2_grpc
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import security_pb2 as sec
+from shoalctl.local.etcd import EtcdProcess, EtcdTLS
 from tests.fake_agent import FakeAgent
 from tests.fixtures.pki import admin_tls, create_token, join_node
 from tests.waiting import wait_for
@@ -107,7 +107,7 @@ def code_of(call) -> grpc.StatusCode:
 
 
 def cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "shoal", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "shoalctl", *args], cwd=ROOT, capture_output=True, text=True,
                           input=stdin, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT), **env})
 
 

@@ -2,11 +2,11 @@
 run inline when the agent's loop is not started)."""
 
 from agent.agent import Agent, AgentConfig
-from agent.fakegateway import assignment
 from agent.hollow import HollowRuntime
 from agent.runtime import LABEL_NODE
 from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
+from tests.fakegateway import assignment
 
 
 def make(rt: HollowRuntime | None = None, node: str = "n1", gc_delay: float = 30) -> tuple[Agent, HollowRuntime, list]:

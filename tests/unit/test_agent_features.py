@@ -12,7 +12,6 @@ import pytest
 
 from agent import dependencies, restarts, spec, volumes
 from agent.agent import Agent, AgentConfig
-from agent.fakegateway import assignment
 from agent.hollow import HollowRuntime
 from agent.logs import LogRelay, hollow_lines
 from agent.reconcile import plan, sync_observed
@@ -20,6 +19,7 @@ from agent.runtime import ContainerInfo, Mount, Ulimit
 from agent.tasks import LocalContainer, LocalTask
 from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
+from tests.fakegateway import assignment
 
 
 def featured() -> r.TaskAssignment:

@@ -1,9 +1,9 @@
 """The agent's pure decisions: sync of observed containers, then the plan."""
 
 from agent import reconcile
-from agent.fakegateway import assignment
 from agent.runtime import LABEL_CONTAINER, LABEL_ESSENTIAL, LABEL_TASK, ContainerInfo
 from agent.tasks import LocalContainer, LocalTask
+from tests.fakegateway import assignment
 
 
 def info(task_id: str, cid: str, state: str = "running", exit_code: int | None = None, name: str = "main",

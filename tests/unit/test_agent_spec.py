@@ -6,12 +6,12 @@ import pytest
 
 from agent import cgroups, identity, spec
 from agent.agent import Agent, AgentConfig
-from agent.fakegateway import assignment
 from agent.hollow import HollowRuntime
 from agent.metrics import AgentMetrics
 from agent.runtime import LABEL_NODE, LABEL_SPEC_HASH, LABEL_TASK
 from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
+from tests.fakegateway import assignment
 
 
 def web_def(**kw) -> r.ContainerDefinition:

@@ -10,11 +10,11 @@ import pytest
 
 from agent.agent import Agent, AgentConfig
 from agent.connection import GatewayClient, Registration, backoff
-from agent.fakegateway import FakeGateway, assignment
 from agent.hollow import HollowRuntime
 from agent.host import HostProbe
 from agent.runtime import LABEL_NODE
 from shoal.netutil import free_port
+from tests.fakegateway import FakeGateway, assignment
 from tests.waiting import wait_for
 
 

@@ -15,11 +15,11 @@ import pytest
 from autoscaler import providers
 from autoscaler.providers import ProviderContext, ProviderError
 from autoscaler.providers.command import CommandNodeProvider
-from autoscaler.providers.fake import FakeNodeProvider
 from autoscaler.providers.local import LocalNodeProvider
 from autoscaler.providers.vagrant import VagrantNodeProvider
 from shoal.netutil import free_port
 from shoal.validation import ValidationError
+from tests.fake_provider import FakeNodeProvider
 from tests.waiting import wait_for
 
 
@@ -46,7 +46,7 @@ def test_external_type_is_a_dotted_path(tmp_path):
     providers.check_config("external", {"class": "mycorp.nodes:Provider"})  # not loaded by the control plane
     with pytest.raises(ValidationError, match="nodeProvider.config.class"):
         providers.check_config("external", {"class": "not a path"})
-    p = providers.create("external", {"class": "autoscaler.providers.fake:FakeNodeProvider"}, ctx(tmp_path))
+    p = providers.create("external", {"class": "tests.fake_provider:FakeNodeProvider"}, ctx(tmp_path))
     assert isinstance(p, FakeNodeProvider)
     with pytest.raises(ValidationError, match="is not a NodeProvider"):
         providers.create("external", {"class": "pathlib:Path"}, ctx(tmp_path))

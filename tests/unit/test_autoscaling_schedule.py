@@ -1,4 +1,4 @@
-"""cron/at/rate schedules with time zones (autoscaler.schedule)."""
+"""cron/at/rate schedules with time zones (shoal.schedule)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from autoscaler.schedule import parse
+from shoal.schedule import parse
 from shoal.validation import ValidationError
 
 

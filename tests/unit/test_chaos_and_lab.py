@@ -7,11 +7,11 @@ import argparse
 
 import pytest
 
-from shoal.chaos.converge import Clock, Picture
-from shoal.cli.durations import parse_duration
-from shoal.lab.network import LabNetwork
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoalctl.chaos.converge import Clock, Picture
+from shoalctl.cli.durations import parse_duration
+from shoalctl.lab.network import LabNetwork
 
 
 def service(name: str, desired: int, running: int, pending: int = 0) -> r.Service:

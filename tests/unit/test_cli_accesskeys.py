@@ -13,10 +13,10 @@ import pytest
 
 from controlplane.api.accesskeys import AccessKeysService, secret_for
 from controlplane.api.context import ApiContext
-from controlplane.store.memory import MemoryStore
-from shoal.cli import accesskeys
-from shoal.cli.errors import CliError
+from shoal.store.memory import MemoryStore
 from shoal.v1 import accesskeys_pb2_grpc
+from shoalctl.cli import accesskeys
+from shoalctl.cli.errors import CliError
 
 
 @pytest.fixture

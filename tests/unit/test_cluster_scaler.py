@@ -10,10 +10,10 @@ import pytest
 
 from autoscaler import cluster_scaler as cs
 from autoscaler.providers import ProviderNode
-from autoscaler.providers.fake import FakeNodeProvider
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
+from tests.fake_provider import FakeNodeProvider
 from tests.waiting import wait_for
 
 

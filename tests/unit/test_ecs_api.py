@@ -18,9 +18,9 @@ from controlplane.api.context import ApiContext, Policy
 from controlplane.ecs.errors import to_ecs_error
 from controlplane.ecs.server import EcsGateway, serve
 from controlplane.errors import ApiError, not_found
-from controlplane.store.base import StoreError
-from controlplane.store.memory import MemoryStore
 from shoal.netutil import free_port
+from shoal.store.base import StoreError
+from shoal.store.memory import MemoryStore
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.validation import ValidationError
 from tests.ecs_model import check_output, validate_every_response

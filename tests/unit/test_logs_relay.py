@@ -11,11 +11,11 @@ from concurrent import futures
 import grpc
 import pytest
 
-from controlplane import keys
 from controlplane.api.context import ApiContext
 from controlplane.api.logs import add_logs_service
-from controlplane.store.memory import MemoryStore
+from shoal import keys
 from shoal.netutil import free_port
+from shoal.store.memory import MemoryStore
 from shoal.v1 import agent_pb2, logs_pb2, logs_pb2_grpc
 from shoal.v1 import resources_pb2 as r
 from tests.waiting import wait_for

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from controlplane import keys
 from controlplane.api import scaling as api
 from controlplane.api.context import ApiContext
 from controlplane.errors import ApiError
-from controlplane.store.memory import MemoryStore
+from shoal import keys
+from shoal.store.memory import MemoryStore
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
 

@@ -12,12 +12,12 @@ import grpc
 import pytest
 
 from controlplane.api import secrets
+from controlplane.authz import Denied, decide
 from controlplane.errors import ApiError
-from controlplane.store.memory import MemoryStore
 from shoal.security import ca, pki, sealing, tokens
-from shoal.security.authz import Denied, decide
 from shoal.security.ca import CertificateAuthority, Identity
 from shoal.security.joining import JoinError, verified_ca
+from shoal.store.memory import MemoryStore
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import security_pb2 as sec
 

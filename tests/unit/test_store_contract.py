@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.store.base import (
+from shoal.store.base import (
     KV,
     Compare,
     Conflict,
@@ -25,9 +25,9 @@ from controlplane.store.base import (
     Store,
     StoreError,
 )
-from controlplane.store.etcd import EtcdStore, parse_endpoints
-from controlplane.store.memory import MemoryStore
-from shoal.local.etcd import EtcdProcess, client_urls, start_etcd_cluster
+from shoal.store.etcd import EtcdStore, parse_endpoints
+from shoal.store.memory import MemoryStore
+from shoalctl.local.etcd import EtcdProcess, client_urls, start_etcd_cluster
 from tests.fixtures.etcd import FakeClock
 from tests.waiting import wait_for
 

@@ -1,5 +1,0 @@
-import sys
-
-from shoal.cli.main import main
-
-sys.exit(main())

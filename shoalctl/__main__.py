@@ -1,0 +1,5 @@
+import sys
+
+from shoalctl.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,98 @@
+"""How the CLI reaches the control plane: endpoint from --endpoint, SHOAL_ENDPOINT, or
+the config file `shoal up` writes (<state dir>/config.json; state dir from
+SHOAL_STATE_DIR, default ~/.shoal). Any of these may list several replicas
+("h1:7400,h2:7400"): a call that finds one unavailable goes to the next (see
+shoal/endpoints.py). Credentials: SHOAL_CA/SHOAL_CERT/SHOAL_KEY, else the config file's
+ca/cert/key (the admin identity `shoal up` made); none means plaintext, which only an
+--insecure control plane accepts. gRPC errors become one line on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import grpc
+
+from shoal.endpoints import FailoverStub, parse_endpoints
+from shoal.security.channels import ClientTLS, TlsConfigError, client_channel
+from shoal.v1 import operator_pb2_grpc
+from shoalctl.cli.errors import CliError
+
+DEFAULT_ENDPOINT = "127.0.0.1:7400"
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("SHOAL_STATE_DIR") or Path.home() / ".shoal")
+
+
+def load_config() -> dict:
+    path = state_dir() / "config.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read {path}: {exc}") from exc
+
+
+def endpoint(flag: str | None) -> str:
+    return flag or os.environ.get("SHOAL_ENDPOINT") or load_config().get("endpoint") or DEFAULT_ENDPOINT
+
+
+def client_tls() -> ClientTLS | None:
+    try:
+        return ClientTLS.from_env(load_config())
+    except TlsConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def open_channel(target: str) -> grpc.Channel:
+    """The channel the CLI opens to one replica, with this user's credentials."""
+    return client_channel(target, client_tls())
+
+
+class Client:
+    """Operator stub (or ``stub_class``'s) over one or more replicas ("h1:p1,h2:p2"),
+    failing over between them; its calls raise CliError with the server's message."""
+
+    def __init__(self, target: str, timeout: float = 30.0, stub_class: type = operator_pb2_grpc.OperatorStub) -> None:
+        try:
+            self.targets = parse_endpoints(target)
+        except ValueError as exc:
+            raise CliError(f"{exc} (from --endpoint, SHOAL_ENDPOINT or config.json)") from None
+        self.target = ",".join(self.targets)
+        self.timeout = timeout
+        self._stub = FailoverStub(self.targets, open_channel, stub_class, patience=timeout)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def call(request):
+            try:
+                return self._stub.call(name, request, timeout=self.timeout)
+            except grpc.RpcError as exc:
+                raise CliError(describe_rpc_error(exc, self.target)) from None
+
+        return call
+
+    def close(self) -> None:
+        self._stub.close()
+
+
+def describe_rpc_error(exc: grpc.RpcError, target: str) -> str:
+    code = exc.code() if hasattr(exc, "code") else None
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        hint = "is it running? (`shoal up`)"
+        if not os.environ.get("SHOAL_CA") and not load_config().get("ca"):
+            hint += "; with TLS on (the default) set SHOAL_CA, SHOAL_CERT and SHOAL_KEY (see `shoal user create`)"
+        return f"cannot reach the control plane at {target} ({details}); {hint}"
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"the control plane at {target} did not answer in time"
+    return details or str(code)
+
+
+def connect(args) -> Client:
+    return Client(endpoint(getattr(args, "endpoint", None)))

@@ -1,0 +1,72 @@
+"""`shoal logs TASK [--container C] [--follow] [--since 10m] [--tail N]`: a container's
+output, read on its node and streamed through the control plane (no shell on the host)."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import grpc
+
+from shoal.endpoints import parse_endpoints
+from shoal.v1 import logs_pb2, logs_pb2_grpc
+from shoalctl.cli.client import describe_rpc_error, endpoint, open_channel
+from shoalctl.cli.errors import CliError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(text: str) -> int:
+    """"90" or "90s", "10m", "2h", "1d" -> seconds."""
+    m = re.fullmatch(r"\s*(\d{1,9})\s*([smhd]?)\s*", text or "")
+    if not m:
+        raise CliError(f"--since: expected a duration like 30s, 10m, 2h or 1d, got {text!r}")
+    return int(m.group(1)) * _UNITS[m.group(2) or "s"]
+
+
+def show_logs(a) -> int:
+    if a.tail is not None and a.tail < 0:
+        raise CliError(f"--tail: must be 0 or more, got {a.tail}")
+    request = logs_pb2.GetTaskLogsRequest(
+        cluster=a.cluster, task=a.task, container=a.container or "", follow=a.follow,
+        since_seconds=parse_since(a.since) if a.since else 0, tail=a.tail or 0,
+    )
+    try:
+        targets = parse_endpoints(endpoint(a.endpoint))
+    except ValueError as exc:
+        raise CliError(f"{exc} (from --endpoint, SHOAL_ENDPOINT or config.json)") from None
+    out = sys.stdout.buffer
+    last: grpc.RpcError | None = None
+    # Any replica relays to the one holding the node; try the next only if one is unreachable
+    # before it has sent anything.
+    for target in targets:
+        channel = open_channel(target)
+        got = False
+        try:
+            for chunk in logs_pb2_grpc.LogsStub(channel).GetTaskLogs(request):
+                got = True
+                out.write(chunk.data)
+                out.flush()
+            return 0
+        except grpc.RpcError as exc:
+            last = exc
+            if got or exc.code() != grpc.StatusCode.UNAVAILABLE or "task:" in (exc.details() or ""):
+                raise CliError(describe_rpc_error(exc, target)) from None
+        except BrokenPipeError:
+            return 0  # `shoal logs ... | head`: the reader has had enough
+        finally:
+            channel.close()
+    assert last is not None
+    raise CliError(describe_rpc_error(last, ",".join(targets)))
+
+
+def register(sub) -> None:
+    p = sub.add_parser("logs", help="show a task container's output (streamed from its node)")
+    p.add_argument("task", help="task id or ARN")
+    p.add_argument("--container", "-c", help="container name (needed when the task has several)")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing what the container writes")
+    p.add_argument("--since", help="only output of the last DURATION (30s, 10m, 2h, 1d)")
+    p.add_argument("--tail", type=int, help="only the last N lines")
+    p.add_argument("--cluster", default="default", help="cluster name (default: default)")
+    p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
+    p.set_defaults(func=show_logs)

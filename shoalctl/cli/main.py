@@ -1,0 +1,42 @@
+"""`shoal`: noun-verb commands. Each noun lives in its own module with a ``register``
+function that adds its subcommands; this module only wires them and turns errors into a
+message on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from shoalctl.cli import errors
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from shoalctl.cli import accesskeys, chaos, daemons, events, lab, local, logs, resources, scaling, security
+
+    parser = argparse.ArgumentParser(prog="shoal", description="Shoal: a mini ECS for machines you own.")
+    sub = parser.add_subparsers(dest="noun", metavar="COMMAND")
+    sub.required = True
+    for module in (local, resources, daemons, accesskeys, scaling, security, logs, events, lab, chaos):
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    from shoalctl.cli import daemons
+
+    if argv and argv[0] in daemons.DAEMONS:
+        return int(daemons.entry(argv[0])(argv[1:]) or 0)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except errors.CliError as exc:
+        print(f"shoal: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,442 @@
+"""`shoal cluster|node|taskdef|task|service ...`: the ECS resources, over the Operator API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from google.protobuf import json_format
+
+from shoal.v1 import operator_pb2 as op
+from shoal.v1 import resources_pb2 as r
+from shoalctl.cli import deploy, placement_args
+from shoalctl.cli.client import connect
+from shoalctl.cli.errors import CliError
+from shoalctl.cli.output import add_output_flag, ago, print_json, table
+
+
+def _common(p: argparse.ArgumentParser, output: bool = False) -> None:
+    p.add_argument("--cluster", default="default", help="cluster name (default: default)")
+    p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
+    if output:
+        add_output_flag(p)
+
+
+def _short(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def _read_file(path: str, what: str) -> str:
+    try:
+        return sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        raise CliError(f"{what}: cannot read {path}: {exc.strerror}") from exc
+
+
+# ---- clusters ---------------------------------------------------------------------------------
+
+def cluster_create(a) -> None:
+    resp = connect(a).CreateCluster(op.CreateClusterRequest(cluster_name=a.name))
+    print_json(resp.cluster) if a.output == "json" else print(resp.cluster.cluster_arn)
+
+
+def cluster_list(a) -> None:
+    c = connect(a)
+    arns = list(c.ListClusters(op.ListRequest()).arns)
+    clusters = c.DescribeClusters(op.DescribeClustersRequest(clusters=arns)).clusters if arns else []
+    if a.output == "json":
+        print_json(list(clusters))
+        return
+    table(["NAME", "STATUS", "NODES", "SERVICES", "RUNNING", "PENDING"],
+          [[x.cluster_name, x.status, x.registered_container_instances_count, x.active_services_count,
+            x.running_tasks_count, x.pending_tasks_count] for x in clusters])
+
+
+def cluster_delete(a) -> None:
+    resp = connect(a).DeleteCluster(op.DeleteClusterRequest(cluster=a.name))
+    print(f"deleted {resp.cluster.cluster_arn}")
+
+
+# ---- nodes ------------------------------------------------------------------------------------
+
+def _describe_nodes(a, refs: list[str]) -> list[r.ContainerInstance]:
+    resp = connect(a).DescribeContainerInstances(
+        op.DescribeContainerInstancesRequest(cluster=a.cluster, container_instances=refs))
+    if resp.failures and not resp.container_instances:
+        raise CliError(f"node {', '.join(f.arn for f in resp.failures)} not found in cluster {a.cluster}")
+    return list(resp.container_instances)
+
+
+def node_list(a) -> None:
+    c = connect(a)
+    arns = list(c.ListContainerInstances(op.ListContainerInstancesRequest(cluster=a.cluster, status=a.status)).arns)
+    nodes = _describe_nodes(a, arns) if arns else []
+    if a.output == "json":
+        print_json(nodes)
+        return
+    rows = []
+    for n in nodes:
+        attrs = {x.name: x.value for x in n.attributes}
+        rem = {x.name: x.integer_value for x in n.remaining_resources}
+        rows.append([n.id[:12], n.hostname, n.status, "yes" if n.agent_connected else "NO",
+                     attrs.get("ecs.availability-zone", "-"), n.running_tasks_count,
+                     f"{rem.get('CPU', 0)}/{n.cpu_units}", f"{rem.get('MEMORY', 0)}/{n.memory_mib}"])
+    table(["ID", "HOSTNAME", "STATUS", "CONNECTED", "ZONE", "TASKS", "CPU FREE", "MEM FREE (MiB)"], rows)
+
+
+def node_describe(a) -> None:
+    nodes = _describe_nodes(a, [a.node])
+    print_json(nodes[0]) if a.output == "json" else _print_kv(nodes[0])
+
+
+def _set_node_state(a, status: str) -> None:
+    resp = connect(a).UpdateContainerInstancesState(
+        op.UpdateContainerInstancesStateRequest(cluster=a.cluster, container_instances=[a.node], status=status))
+    if resp.failures:
+        raise CliError(f"node {a.node} not found in cluster {a.cluster}")
+    print(f"{resp.container_instances[0].id} is {status}")
+
+
+def node_deregister(a) -> None:
+    resp = connect(a).DeregisterContainerInstance(
+        op.DeregisterContainerInstanceRequest(cluster=a.cluster, container_instance=a.node, force=a.force))
+    print(f"deregistered {resp.container_instances[0].id}")
+
+
+# ---- task definitions -------------------------------------------------------------------------
+
+def taskdef_register(a) -> None:
+    resp = connect(a).RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=_read_file(a.file, "FILE")))
+    td = resp.task_definition
+    for w in td.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    print_json(td) if a.output == "json" else print(f"registered {td.family}:{td.revision}")
+
+
+def taskdef_list(a) -> None:
+    resp = connect(a).ListTaskDefinitions(op.ListTaskDefinitionsRequest(family_prefix=a.family_prefix,
+                                                                        status=a.status))
+    print_json({"taskDefinitionArns": list(resp.arns)}) if a.output == "json" else [
+        print(_short(x)) for x in resp.arns]
+
+
+def taskdef_describe(a) -> None:
+    td = connect(a).DescribeTaskDefinition(op.TaskDefinitionRef(task_definition=a.taskdef)).task_definition
+    if a.output == "json":
+        print_json(td)
+        return
+    print(f"{td.family}:{td.revision}  {td.status}  networkMode={td.network_mode}  cpu={td.cpu or '-'} "
+          f"memory={td.memory or '-'}")
+    table(["CONTAINER", "IMAGE", "CPU", "MEMORY", "PORTS"],
+          [[c.name, c.image, c.cpu, c.memory if c.HasField("memory") else c.memory_reservation,
+            ",".join(f"{p.container_port}:{p.host_port or 'dyn'}" for p in c.port_mappings) or "-"]
+           for c in td.container_definitions])
+    for w in td.warnings:
+        print(f"warning: {w}")
+
+
+def taskdef_deregister(a) -> None:
+    td = connect(a).DeregisterTaskDefinition(op.TaskDefinitionRef(task_definition=a.taskdef)).task_definition
+    print(f"{td.family}:{td.revision} is {td.status}")
+
+
+# ---- tasks ------------------------------------------------------------------------------------
+
+def _input_json(path: str | None, cls):
+    msg = cls()
+    if path:
+        try:
+            json_format.Parse(_read_file(path, "--cli-input-json"), msg, ignore_unknown_fields=True)
+        except json_format.ParseError as exc:
+            raise CliError(f"--cli-input-json: {exc}") from None
+    return msg
+
+
+def task_run(a) -> None:
+    req = _input_json(a.cli_input_json, op.RunTaskRequest)
+    req.cluster = req.cluster or a.cluster
+    req.task_definition = a.taskdef or req.task_definition
+    if not req.task_definition:
+        raise CliError("--taskdef: required (or taskDefinition in --cli-input-json)")
+    req.count = a.count or req.count or 1
+    req.group = a.group or req.group
+    req.started_by = a.started_by or req.started_by
+    req.placement_strategy.extend(placement_args.strategy(s) for s in a.placement_strategy)
+    req.placement_constraints.extend(placement_args.constraint(s) for s in a.placement_constraint)
+    resp = connect(a).RunTask(req)
+    if a.output == "json":
+        print_json({"tasks": [json_format.MessageToDict(t) for t in resp.tasks],
+                    "failures": [json_format.MessageToDict(f) for f in resp.failures]})
+        return
+    for t in resp.tasks:
+        print(t.id)
+
+
+def _describe_tasks(a, ids: list[str]) -> list[r.Task]:
+    c = connect(a)
+    out: list[r.Task] = []
+    for i in range(0, len(ids), 100):
+        out += c.DescribeTasks(op.DescribeTasksRequest(cluster=a.cluster, tasks=ids[i:i + 100])).tasks
+    return out
+
+
+def _all_pages(call, req) -> list[str]:
+    arns: list[str] = []
+    while True:
+        resp = call(req)
+        arns += resp.arns
+        if not resp.next_token:
+            return arns
+        req.next_token = resp.next_token
+
+
+def task_list(a) -> None:
+    c = connect(a)
+    req = op.ListTasksRequest(cluster=a.cluster, service_name=a.service or "", desired_status=a.desired_status or "",
+                              family=a.family or "", container_instance=a.node or "")
+    tasks = _describe_tasks(a, _all_pages(c.ListTasks, req))
+    if a.output == "json":
+        print_json(tasks)
+        return
+    table(["ID", "TASKDEF", "SERVICE", "STATUS", "DESIRED", "NODE", "PORTS", "AGE"],
+          [[t.id[:12], _short(t.task_definition_arn), t.service_name or "-", t.last_status, t.desired_status,
+            t.node_id[:12] or "-", _ports(t), ago(t.created_at)] for t in tasks])
+
+
+def _ports(t: r.Task) -> str:
+    return ",".join(f"{b.host_port}->{b.container_port}" for c in t.containers for b in c.network_bindings) or "-"
+
+
+def task_describe(a) -> None:
+    tasks = _describe_tasks(a, [a.task])
+    if not tasks:
+        raise CliError(f"task {a.task} not found in cluster {a.cluster}")
+    t = tasks[0]
+    if a.output == "json":
+        print_json(t)
+        return
+    _print_kv(t, skip=("containers",))
+    table(["CONTAINER", "STATUS", "EXIT", "HEALTH", "PORTS", "REASON"],
+          [[c.name, c.last_status, c.exit_code if c.HasField("exit_code") else "-", c.health_status or "-",
+            ",".join(f"{b.host_port}->{b.container_port}" for b in c.network_bindings) or "-", c.reason or "-"]
+           for c in t.containers])
+
+
+def task_stop(a) -> None:
+    t = connect(a).StopTask(op.StopTaskRequest(cluster=a.cluster, task=a.task, reason=a.reason or "")).task
+    print(f"{t.id} desired STOPPED ({t.last_status})")
+
+
+# ---- services ---------------------------------------------------------------------------------
+
+def _deployment_config(a, base: r.DeploymentConfiguration) -> None:
+    if a.min_healthy_percent is not None:
+        base.minimum_healthy_percent = a.min_healthy_percent
+    if a.max_percent is not None:
+        base.maximum_percent = a.max_percent
+    if getattr(a, "circuit_breaker", False):
+        base.deployment_circuit_breaker.enable = True
+        base.deployment_circuit_breaker.rollback = bool(a.rollback)
+
+
+def service_create(a) -> None:
+    req = _input_json(a.cli_input_json, op.CreateServiceRequest)
+    req.cluster = req.cluster or a.cluster
+    req.service_name = a.name or req.service_name
+    req.task_definition = a.taskdef or req.task_definition
+    if not req.task_definition:
+        raise CliError("--taskdef: required (or taskDefinition in --cli-input-json)")
+    if a.desired is not None:
+        req.desired_count = a.desired
+    req.placement_strategy.extend(placement_args.strategy(s) for s in a.placement_strategy)
+    req.placement_constraints.extend(placement_args.constraint(s) for s in a.placement_constraint)
+    if a.health_check_grace_period is not None:
+        req.health_check_grace_period_seconds = a.health_check_grace_period
+    _deployment_config(a, req.deployment_configuration)
+    svc = connect(a).CreateService(req).service
+    print_json(svc) if a.output == "json" else print(f"created service {svc.service_name} "
+                                                     f"({_short(svc.task_definition)}, desired {svc.desired_count})")
+
+
+def service_update(a) -> None:
+    req = op.UpdateServiceRequest(cluster=a.cluster, service=a.name, task_definition=a.taskdef or "",
+                                  force_new_deployment=a.force_new_deployment)
+    if a.desired is not None:
+        req.desired_count = a.desired
+    if a.min_healthy_percent is not None or a.max_percent is not None or a.circuit_breaker:
+        _deployment_config(a, req.deployment_configuration)
+    if a.placement_strategy:
+        req.update_placement_strategy = True
+        req.placement_strategy.extend(placement_args.strategy(s) for s in a.placement_strategy)
+    if a.placement_constraint:
+        req.update_placement_constraints = True
+        req.placement_constraints.extend(placement_args.constraint(s) for s in a.placement_constraint)
+    svc = connect(a).UpdateService(req).service
+    print_json(svc) if a.output == "json" else print(f"updated service {svc.service_name} "
+                                                     f"({_short(svc.task_definition)}, desired {svc.desired_count})")
+
+
+def service_list(a) -> None:
+    c = connect(a)
+    arns = _all_pages(c.ListServices, op.ListServicesRequest(cluster=a.cluster))
+    services: list[r.Service] = []
+    for i in range(0, len(arns), 10):
+        services += c.DescribeServices(op.DescribeServicesRequest(cluster=a.cluster, services=arns[i:i + 10])).services
+    if a.output == "json":
+        print_json(services)
+        return
+    table(["NAME", "STATUS", "TASKDEF", "DESIRED", "RUNNING", "PENDING", "DEPLOYMENTS"],
+          [[s.service_name, s.status, _short(s.task_definition), s.desired_count, s.running_count,
+            s.pending_count, len(s.deployments)] for s in services])
+
+
+def service_describe(a) -> None:
+    resp = connect(a).DescribeServices(op.DescribeServicesRequest(cluster=a.cluster, services=[a.name]))
+    if not resp.services:
+        raise CliError(f"service {a.name} not found in cluster {a.cluster}")
+    s = resp.services[0]
+    if a.output == "json":
+        print_json(s)
+        return
+    print(f"{s.service_name}  {s.status}  {_short(s.task_definition)}  desired={s.desired_count} "
+          f"running={s.running_count} pending={s.pending_count}")
+    print("placement: " + (", ".join(f"{p.type}({p.field})" for p in s.placement_strategy) or "-") +
+          ("; " + ", ".join(f"{c.type}({c.expression})" if c.expression else c.type
+                            for c in s.placement_constraints) if s.placement_constraints else ""))
+    print("\nDEPLOYMENTS")
+    table(["ID", "STATUS", "TASKDEF", "DESIRED", "RUNNING", "PENDING", "FAILED", "ROLLOUT"],
+          [[d.id, d.status, _short(d.task_definition), d.desired_count, d.running_count, d.pending_count,
+            d.failed_tasks, d.rollout_state] for d in s.deployments])
+    print("\nEVENTS")
+    for e in s.events[: a.events]:
+        print(f"  {ago(e.created_at):>4} ago  {e.message}")
+
+
+def service_delete(a) -> None:
+    svc = connect(a).DeleteService(op.DeleteServiceRequest(cluster=a.cluster, service=a.name, force=a.force)).service
+    print(f"service {svc.service_name} is {svc.status}")
+
+
+def _print_kv(msg, skip: tuple[str, ...] = ()) -> None:
+    data = json_format.MessageToDict(msg)
+    for k, v in data.items():
+        if k in skip:
+            continue
+        print(f"{k + ':':<28} {json.dumps(v) if isinstance(v, (dict, list)) else v}")
+
+
+# ---- wiring -----------------------------------------------------------------------------------
+
+def register(sub) -> None:
+    cl = sub.add_parser("cluster", help="clusters").add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = cl.add_parser("create", help="create a cluster")
+    p.add_argument("name")
+    _common(p, True)
+    p.set_defaults(func=cluster_create)
+    p = cl.add_parser("list", help="list clusters")
+    _common(p, True)
+    p.set_defaults(func=cluster_list)
+    p = cl.add_parser("delete", help="delete an empty cluster")
+    p.add_argument("name")
+    _common(p)
+    p.set_defaults(func=cluster_delete)
+
+    nd = sub.add_parser("node", help="container instances").add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = nd.add_parser("list", help="list nodes")
+    p.add_argument("--status", default="", choices=("", "ACTIVE", "DRAINING", "INACTIVE"))
+    _common(p, True)
+    p.set_defaults(func=node_list)
+    for verb, func, helptext in (("describe", node_describe, "show one node"),
+                                 ("drain", lambda a: _set_node_state(a, "DRAINING"), "stop placing, move tasks off"),
+                                 ("activate", lambda a: _set_node_state(a, "ACTIVE"), "undo drain")):
+        p = nd.add_parser(verb, help=helptext)
+        p.add_argument("node", help="node id, ARN or hostname")
+        _common(p, verb == "describe")
+        p.set_defaults(func=func)
+    p = nd.add_parser("deregister", help="remove a node from the cluster")
+    p.add_argument("node")
+    p.add_argument("--force", action="store_true", help="even with tasks on it")
+    _common(p)
+    p.set_defaults(func=node_deregister)
+
+    td = sub.add_parser("taskdef", help="task definitions").add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = td.add_parser("register", help="register an ECS task definition JSON file ('-' for stdin)")
+    p.add_argument("file")
+    _common(p, True)
+    p.set_defaults(func=taskdef_register)
+    p = td.add_parser("list", help="list revisions")
+    p.add_argument("--family-prefix", default="")
+    p.add_argument("--status", default="ACTIVE", choices=("ACTIVE", "INACTIVE", "ALL"))
+    _common(p, True)
+    p.set_defaults(func=taskdef_list)
+    p = td.add_parser("describe", help="show FAMILY[:REVISION]")
+    p.add_argument("taskdef")
+    _common(p, True)
+    p.set_defaults(func=taskdef_describe)
+    p = td.add_parser("deregister", help="mark FAMILY:REVISION INACTIVE")
+    p.add_argument("taskdef")
+    _common(p)
+    p.set_defaults(func=taskdef_deregister)
+
+    tk = sub.add_parser("task", help="tasks").add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = tk.add_parser("run", help="run standalone tasks")
+    p.add_argument("--taskdef", help="FAMILY[:REVISION]")
+    p.add_argument("--count", type=int, default=0)
+    p.add_argument("--group", default="")
+    p.add_argument("--started-by", default="")
+    p.add_argument("--cli-input-json", metavar="FILE", help="a RunTask request in ECS JSON")
+    placement_args.add_flags(p)
+    _common(p, True)
+    p.set_defaults(func=task_run)
+    p = tk.add_parser("list", help="list tasks")
+    p.add_argument("--service")
+    p.add_argument("--family")
+    p.add_argument("--node")
+    p.add_argument("--desired-status", choices=("RUNNING", "STOPPED", "PENDING"))
+    _common(p, True)
+    p.set_defaults(func=task_list)
+    p = tk.add_parser("describe", help="show one task")
+    p.add_argument("task")
+    _common(p, True)
+    p.set_defaults(func=task_describe)
+    p = tk.add_parser("stop", help="stop a task")
+    p.add_argument("task")
+    p.add_argument("--reason")
+    _common(p)
+    p.set_defaults(func=task_stop)
+
+    sv = sub.add_parser("service", help="services").add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb in ("create", "update"):
+        p = sv.add_parser(verb, help=f"{verb} a service")
+        p.add_argument("name", nargs="?" if verb == "create" else None)
+        p.add_argument("--taskdef", help="FAMILY[:REVISION]")
+        p.add_argument("--desired", type=int)
+        p.add_argument("--min-healthy-percent", type=int)
+        p.add_argument("--max-percent", type=int)
+        p.add_argument("--circuit-breaker", action="store_true", help="enable the deployment circuit breaker")
+        p.add_argument("--rollback", action="store_true", help="with --circuit-breaker: roll back on failure")
+        placement_args.add_flags(p)
+        if verb == "create":
+            p.add_argument("--health-check-grace-period", type=int)
+            p.add_argument("--cli-input-json", metavar="FILE", help="a CreateService request in ECS JSON")
+            p.set_defaults(func=service_create)
+        else:
+            p.add_argument("--force-new-deployment", action="store_true")
+            p.set_defaults(func=service_update)
+        _common(p, True)
+    deploy.add_parser(sv)
+    p = sv.add_parser("list", help="list services")
+    _common(p, True)
+    p.set_defaults(func=service_list)
+    p = sv.add_parser("describe", help="show a service, its deployments and events")
+    p.add_argument("name")
+    p.add_argument("--events", type=int, default=10, help="how many events to show")
+    _common(p, True)
+    p.set_defaults(func=service_describe)
+    p = sv.add_parser("delete", help="delete a service")
+    p.add_argument("name")
+    p.add_argument("--force", action="store_true", help="even while scaled above 0")
+    _common(p)
+    p.set_defaults(func=service_delete)

@@ -1,0 +1,198 @@
+"""`shoal token create|list|revoke`, `shoal user create`, `shoal secret put|list|delete`,
+`shoal ca rotate|show` and `shoal whoami`: who may join and act, over the Security API."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+from shoal.security import ca as ca_mod
+from shoal.security.sealing import write_private
+from shoal.v1 import security_pb2 as sec
+from shoal.v1 import security_pb2_grpc
+from shoalctl.cli.client import Client, endpoint
+from shoalctl.cli.errors import CliError
+from shoalctl.cli.output import add_output_flag, ago, print_json, table
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, flag: str) -> float:
+    """ "90s", "30m", "1h", "7d" or plain seconds; "0" means never."""
+    m = _DURATION.fullmatch(text.strip())
+    if m is None:
+        raise CliError(f"{flag} {text!r}: want a duration like 90s, 30m, 1h or 7d (0: never)")
+    return float(m[1]) * _UNITS[m[2]]
+
+
+def _client(a) -> Client:
+    return Client(endpoint(getattr(a, "endpoint", None)), stub_class=security_pb2_grpc.SecurityStub)
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch)) if epoch else "never"
+
+
+# ---- tokens -----------------------------------------------------------------------------
+
+def token_create(a) -> None:
+    resp = _client(a).CreateJoinToken(sec.CreateJoinTokenRequest(
+        ttl_seconds=parse_duration(a.ttl, "--ttl"), max_uses=a.uses, description=a.description))
+    if a.output == "json":
+        print_json({"token": resp.token, "id": resp.info.id, "expiresAt": resp.info.expires_at,
+                    "maxUses": resp.info.max_uses})
+        return
+    print(resp.token)
+    uses = f"{resp.info.max_uses} join(s)" if resp.info.max_uses else "unlimited joins"
+    print(f"# expires {_when(resp.info.expires_at)}, {uses}; shown only now. On the new node:", file=sys.stderr)
+    print(f"#   SHOAL_JOIN_TOKEN=<token> shoal agent --join {endpoint(a.endpoint).split(',')[0]}", file=sys.stderr)
+
+
+def token_list(a) -> None:
+    tokens = _client(a).ListJoinTokens(sec.ListJoinTokensRequest()).tokens
+    if a.output == "json":
+        print_json(list(tokens))
+        return
+    now = time.time()
+    from shoal.security.tokens import state
+
+    table(["ID", "STATE", "USED", "EXPIRES", "AGE", "DESCRIPTION"],
+          [[t.id, state(t, now), f"{t.used}/{t.max_uses or '∞'}", _when(t.expires_at), ago(t.created_at),
+            t.description or "-"] for t in tokens])
+
+
+def token_revoke(a) -> None:
+    t = _client(a).RevokeJoinToken(sec.RevokeJoinTokenRequest(id=a.id))
+    print(f"revoked token {t.id}")
+
+
+# ---- operators --------------------------------------------------------------------------
+
+def user_create(a) -> None:
+    try:
+        ca_mod.check_identity_name(a.name, "NAME")
+    except ca_mod.CertError as exc:
+        raise CliError(str(exc)) from None
+    out = Path(a.out or f"./shoal-{a.name}")
+    key = ca_mod.new_key()
+    resp = _client(a).IssueOperatorCertificate(sec.IssueOperatorCertificateRequest(
+        name=a.name, role=a.role, csr_pem=ca_mod.make_csr(key).decode(),
+        ttl_seconds=parse_duration(a.ttl, "--ttl")))
+    try:
+        out.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_private(out / f"{a.name}.key", ca_mod.key_pem(key))
+        write_private(out / f"{a.name}.crt", resp.cert_pem.encode())
+        write_private(out / "ca.crt", resp.ca_bundle_pem.encode())
+    except OSError as exc:
+        raise CliError(f"--out {out}: {exc}") from None
+    d = out.resolve()
+    print(f"# {resp.identity}: key, certificate and CA bundle in {d} (the key never left this machine)")
+    print(f"export SHOAL_CA={d / 'ca.crt'} SHOAL_CERT={d / f'{a.name}.crt'} SHOAL_KEY={d / f'{a.name}.key'}")
+
+
+def whoami(a) -> None:
+    who = _client(a).WhoAmI(sec.WhoAmIRequest())
+    print(who.identity or "anonymous")
+
+
+def ca_rotate(a) -> None:
+    resp = _client(a).RotateCA(sec.RotateCARequest())
+    print(f"new CA {resp.new_fingerprint}")
+    print(f"trusted: {', '.join(f[:16] for f in resp.trusted_fingerprints)}")
+    print("# existing certificates keep working; replicas pick the new CA up within 15 s. Join tokens "
+          "made before now name the old CA: create new ones.")
+
+
+# ---- secrets ----------------------------------------------------------------------------
+
+def secret_put(a) -> None:
+    if a.value is not None and a.value_from_stdin:
+        raise CliError("give --value or --value-from-stdin, not both")
+    if a.value is None and not a.value_from_stdin:
+        raise CliError("give the value with --value-from-stdin (keeps it out of shell history) or --value")
+    value = sys.stdin.read() if a.value_from_stdin else a.value
+    if a.value_from_stdin and value.endswith("\n") and not a.keep_newline:
+        value = value[:-1]
+    info = _client(a).PutSecret(sec.PutSecretRequest(name=a.name, value=value, description=a.description))
+    print(f"stored secret {info.name} (version {info.version})")
+
+
+def secret_list(a) -> None:
+    secrets = _client(a).ListSecrets(sec.ListSecretsRequest()).secrets
+    if a.output == "json":
+        print_json(list(secrets))
+        return
+    table(["NAME", "VERSION", "UPDATED", "DESCRIPTION"],
+          [[s.name, s.version, ago(s.updated_at), s.description or "-"] for s in secrets])
+
+
+def secret_delete(a) -> None:
+    info = _client(a).DeleteSecret(sec.DeleteSecretRequest(name=a.name))
+    print(f"deleted secret {info.name}")
+
+
+# ---- wiring -----------------------------------------------------------------------------
+
+def _common(p, output: bool = False) -> None:
+    p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
+    if output:
+        add_output_flag(p)
+
+
+def register(sub) -> None:
+    noun = sub.add_parser("token", help="join tokens: what a new node needs to join the cluster")
+    verbs = noun.add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = verbs.add_parser("create", help="print a new join token (shown only once)")
+    p.add_argument("--ttl", default="1h", help="lifetime: 90s, 30m, 1h, 7d; 0 never expires (default 1h)")
+    p.add_argument("--uses", type=int, default=1, help="how many nodes may join with it; 0 unlimited (default 1)")
+    p.add_argument("--description", default="", help="what the token is for")
+    _common(p, output=True)
+    p.set_defaults(func=token_create)
+    p = verbs.add_parser("list", help="list tokens (never their secrets)")
+    _common(p, output=True)
+    p.set_defaults(func=token_list)
+    p = verbs.add_parser("revoke", help="revoke a token: no more joins with it")
+    p.add_argument("id", metavar="ID")
+    _common(p)
+    p.set_defaults(func=token_revoke)
+
+    noun = sub.add_parser("user", help="operator identities (client certificates)")
+    verbs = noun.add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = verbs.add_parser("create", help="issue an operator certificate: admin, or read-only viewer")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--role", choices=("admin", "viewer"), default="viewer")
+    p.add_argument("--out", help="directory for NAME.key, NAME.crt and ca.crt (default ./shoal-NAME)")
+    p.add_argument("--ttl", default="365d", help="validity (default 365d, at most 5 years)")
+    _common(p)
+    p.set_defaults(func=user_create)
+
+    p = sub.add_parser("whoami", help="the identity the control plane sees for you")
+    _common(p)
+    p.set_defaults(func=whoami)
+
+    noun = sub.add_parser("ca", help="the cluster CA")
+    verbs = noun.add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = verbs.add_parser("rotate", help="sign with a new CA from now on; the old one stays trusted")
+    _common(p)
+    p.set_defaults(func=ca_rotate)
+
+    noun = sub.add_parser("secret", help="secrets for task definitions (containerDefinitions[].secrets)")
+    verbs = noun.add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = verbs.add_parser("put", help="store or replace a secret (encrypted at rest)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--value", help="the value (visible in shell history: prefer --value-from-stdin)")
+    p.add_argument("--value-from-stdin", action="store_true", help="read the value from stdin")
+    p.add_argument("--keep-newline", action="store_true", help="keep a trailing newline read from stdin")
+    p.add_argument("--description", default="")
+    _common(p)
+    p.set_defaults(func=secret_put)
+    p = verbs.add_parser("list", help="list secrets (names only, never values)")
+    _common(p, output=True)
+    p.set_defaults(func=secret_list)
+    p = verbs.add_parser("delete", help="delete a secret")
+    p.add_argument("name", metavar="NAME")
+    _common(p)
+    p.set_defaults(func=secret_delete)
