@@ -44,12 +44,12 @@ from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
 from shoalctl.local import autoscaler as localup
 from shoalctl.local import procs
+from shoalctl.local.containers import CLUSTER, remove_node_containers
 from shoalctl.local.etcd import EtcdProcess, client_urls, start_etcd_cluster
 from shoalctl.local.prometheus import PrometheusProcess, available, render_config
 
 log = logging.getLogger(__name__)
 
-CLUSTER = "default"
 DEFAULT_ZONES = ("zone-a", "zone-b", "zone-c")
 HOST = "127.0.0.1"
 # Below Linux's ephemeral range (32768-60999), where outgoing connections take ports.
@@ -878,35 +878,6 @@ def stop_recorded(state_dir: Path | str, timeout: float = 10) -> list[str]:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
     return done
-
-
-def remove_node_containers(node_ids: set[str], cluster: str = CLUSTER) -> str:
-    """Force-removes the containers labelled ``shoal.node`` with one of ``node_ids`` (and
-    ``shoal.cluster`` = ``cluster`` when the label is set). Returns what it did; never
-    raises for an unreachable dockerd (there is then nothing it could remove)."""
-    if not node_ids:
-        return "no nodes registered: no containers to remove"
-    import docker
-    import docker.errors
-
-    try:
-        client = docker.from_env(timeout=60)
-    except docker.errors.DockerException as exc:
-        return f"did not remove containers: dockerd is not reachable ({exc})"
-    removed = 0
-    try:
-        for node_id in sorted(node_ids):
-            for c in client.containers.list(all=True, filters={"label": f"shoal.node={node_id}"}):
-                if c.labels.get("shoal.cluster", cluster) != cluster:
-                    continue
-                with contextlib.suppress(docker.errors.NotFound):
-                    c.remove(force=True)
-                    removed += 1
-    except docker.errors.DockerException as exc:
-        return f"removed {removed} containers, then dockerd failed: {exc}"
-    finally:
-        client.close()
-    return f"removed {removed} containers of {len(node_ids)} nodes"
 
 
 def _refuse_if_running(state_dir: Path) -> None:
