@@ -1,23 +1,24 @@
 """Node provider plugins: a registry from a capacity provider's nodeProvider.type to a class,
-imported only when used; ``external`` loads a class from the dotted path in config "class"."""
+imported only when used; ``external`` loads a class from the dotted path in config "class".
+What each type's config may say is checked in ``shoal.provider_config``, which the control
+plane shares."""
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
 
-from autoscaler.providers.base import NodeProvider, ProviderContext, ProviderError, ProviderNode, check_common
+from autoscaler.providers.base import NodeProvider, ProviderContext, ProviderError, ProviderNode
+from shoal.provider_config import EXTERNAL
 from shoal.validation import ValidationError
 
-__all__ = ["NodeProvider", "ProviderContext", "ProviderError", "ProviderNode", "TYPES", "check_config", "create"]
+__all__ = ["NodeProvider", "ProviderContext", "ProviderError", "ProviderNode", "TYPES", "create"]
 
 TYPES = {
     "local": "autoscaler.providers.local:LocalNodeProvider",
     "command": "autoscaler.providers.command:CommandNodeProvider",
     "vagrant": "autoscaler.providers.vagrant:VagrantNodeProvider",
-    "fake": "tests.fake_provider:FakeNodeProvider",
 }
-EXTERNAL = "external"
 
 
 def _load(path: str, field: str) -> type[NodeProvider]:
@@ -44,21 +45,6 @@ def provider_class(type_: str, config: Mapping[str, str]) -> type[NodeProvider]:
     if type_ not in TYPES:
         raise ValidationError("nodeProvider.type", f"{type_!r} is not one of {', '.join([*TYPES, EXTERNAL])}")
     return _load(TYPES[type_], "nodeProvider.type")
-
-
-def check_config(type_: str, config: Mapping[str, str], *, load_external: bool = False) -> None:
-    """Validates a nodeProvider {type, config}. An external class is only loaded (and its
-    config checked) with ``load_external``: the control plane may not have the plugin."""
-    if not type_:
-        raise ValidationError("nodeProvider.type", f"required: one of {', '.join([*TYPES, EXTERNAL])}")
-    check_common(config)
-    if type_ == EXTERNAL and not load_external:
-        path = config.get("class", "")
-        if not path or not all(part.isidentifier() for part in path.replace(":", ".").split(".")):
-            raise ValidationError("nodeProvider.config.class", "required: a dotted path like package.module:Class")
-        return
-    cls = provider_class(type_, config)
-    cls.check_config({k: v for k, v in config.items() if not (type_ == EXTERNAL and k == "class")})
 
 
 def create(type_: str, config: Mapping[str, str], ctx: ProviderContext) -> NodeProvider:

@@ -13,7 +13,9 @@ from controlplane.errors import grpc_errors, invalid, not_found
 from controlplane.events import add_event
 from controlplane.metrics import API_LATENCY
 from controlplane.state import Record
-from shoal import keys
+from shoal import keys, provider_config
+from shoal.scaling_terms import ADJUSTMENT_TYPES, COMPARISONS, PREDEFINED
+from shoal.schedule import parse
 from shoal.store.base import Conflict, Delete
 from shoal.v1 import scaling_pb2 as sc
 from shoal.v1 import scaling_pb2_grpc
@@ -170,8 +172,6 @@ def describe_targets(ctx: ApiContext, req: sc.DescribeScalableTargetsRequest) ->
 # ---- scaling policies -----------------------------------------------------------------------
 
 def _check_target_tracking(tt: sc.TargetTrackingConfiguration) -> None:
-    from autoscaler.policies import PREDEFINED
-
     f = "targetTrackingScalingPolicyConfiguration"
     if not math.isfinite(tt.target_value) or not 0 < tt.target_value <= 1e12:
         raise invalid(f"{f}.targetValue: must be a positive number")
@@ -189,8 +189,6 @@ def _check_target_tracking(tt: sc.TargetTrackingConfiguration) -> None:
 
 
 def _check_step_scaling(cfg: sc.StepScalingConfiguration) -> None:
-    from autoscaler.policies import ADJUSTMENT_TYPES, COMPARISONS
-
     f = "stepScalingPolicyConfiguration"
     if not cfg.HasField("alarm"):
         raise invalid(f"{f}.alarm: required")
@@ -294,8 +292,6 @@ def describe_policies(ctx: ApiContext, req: sc.DescribeScalingPoliciesRequest) -
 # ---- scheduled actions ----------------------------------------------------------------------
 
 def put_scheduled(ctx: ApiContext, req: sc.PutScheduledActionRequest) -> sc.ScheduledActionResponse:
-    from shoal.schedule import parse
-
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     service = _service_name(ctx, cluster, req.service, must_exist=False)
     _name(req.scheduled_action_name, "scheduledActionName")
@@ -422,14 +418,12 @@ def describe_activities(ctx: ApiContext,
 
 def create_capacity_provider(ctx: ApiContext,
                              req: sc.CreateCapacityProviderRequest) -> sc.CapacityProviderResponse:
-    from autoscaler import providers
-
     _name(req.name, "name")
     if req.name.lower().startswith(("aws", "ecs", "fargate")):
         raise invalid("name: must not begin with aws, ecs or fargate")
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     try:
-        providers.check_config(req.node_provider.type, dict(req.node_provider.config))
+        provider_config.check_config(req.node_provider.type, dict(req.node_provider.config))
     except ValidationError as exc:
         raise invalid(str(exc)) from exc
     _range(req.min_size, "minSize", 0, MAX_NODES_PER_PROVIDER)
