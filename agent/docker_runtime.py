@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -31,6 +30,7 @@ from agent.runtime import (
     StartError,
     VolumeSpec,
 )
+from shoal.retry import backoff
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ class DockerRuntime(Runtime):
         filters = {"type": "container", "label": [f"{k}={v}" for k, v in labels.items()]}
 
         def run() -> None:
-            delay = 0.2
+            attempt = 0
             broken = False
             while not stopped.is_set():
                 try:
@@ -241,7 +241,7 @@ class DockerRuntime(Runtime):
                         log.info("docker event stream reconnected; resyncing")
                         callback(RuntimeEvent("", "resync", {}))
                     broken = False
-                    delay = 0.2
+                    attempt = 0
                     for ev in stream:
                         if stopped.is_set():
                             break
@@ -261,8 +261,8 @@ class DockerRuntime(Runtime):
                 # Tell the agent events may have been missed so it resyncs.
                 broken = True
                 callback(RuntimeEvent("", "resync", {}))
-                stopped.wait(delay + random.uniform(0, delay))
-                delay = min(delay * 2, 5.0)
+                stopped.wait(backoff(attempt, 0.2, 5.0))
+                attempt += 1
 
         thread = threading.Thread(target=run, name="docker-events", daemon=True)
         thread.start()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from shoal.endpoints import FailoverStub, backoff, parse_endpoints
+from shoal.endpoints import FailoverStub, parse_endpoints
+from shoal.retry import backoff
 
 
 class _Error(grpc.RpcError):
@@ -67,10 +68,11 @@ def test_parse_endpoints_accepts_lists_and_names_the_bad_part() -> None:
 
 
 def test_backoff_is_capped_and_jittered() -> None:
-    for attempt in range(30):
-        d = backoff(attempt, base=0.2, cap=5.0)
-        assert 0.1 <= d <= 5.0
-    assert backoff(0, base=1.0, cap=1.0) >= 0.5
+    values = [backoff(attempt, 0.2, 5.0) for attempt in range(30)]
+    assert all(0.1 <= d <= 5.0 for d in values)
+    assert values[0] <= 0.2 and max(values[-10:]) >= 2.5  # grows to the cap
+    assert len({round(v, 6) for v in values[-10:]}) > 1  # jittered
+    assert backoff(0, 1.0, 1.0) >= 0.5
 
 
 def test_failover_moves_past_an_unavailable_replica_and_sticks_to_the_good_one() -> None:
