@@ -42,6 +42,7 @@ from shoal.security import pki
 from shoal.security.channels import ClientTLS, client_channel
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
+from shoal.waiting import wait_until
 from shoalctl.local import autoscaler as localup
 from shoalctl.local import procs
 from shoalctl.local.containers import CLUSTER, remove_node_containers
@@ -434,7 +435,7 @@ class LocalCluster:
                          if n.agent_connected and n.status == "ACTIVE"]
             return len(connected) >= count
 
-        if not procs.wait_until(ready, timeout, interval=0.25):
+        if not wait_until(ready, timeout, interval=0.25):
             dead = [a for a in self.agents.values() if not a.running]
             detail = "".join(
                 f"\n--- {a.name} exited (code {a.proc.returncode if a.proc else None}); "
@@ -517,7 +518,7 @@ class LocalCluster:
         proc = self.replicas[i]
         try:
             # An exited replica fails at once rather than after the whole timeout.
-            if not procs.wait_until(lambda: proc.poll() is not None or self._serving(log_path, proc, channel),
+            if not wait_until(lambda: proc.poll() is not None or self._serving(log_path, proc, channel),
                                     timeout, interval=0.2) or proc.poll() is not None:
                 raise ClusterError(
                     f"{name} did not serve on {target} within {timeout}s (exit code {proc.poll()}); "
