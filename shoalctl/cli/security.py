@@ -10,6 +10,7 @@ from pathlib import Path
 from shoal.durations import parse_duration
 from shoal.security import ca as ca_mod
 from shoal.security.sealing import write_private
+from shoal.security.tokens import state
 from shoal.v1 import security_pb2 as sec
 from shoal.v1 import security_pb2_grpc
 from shoalctl.cli.client import Client, endpoint
@@ -46,8 +47,6 @@ def token_list(a) -> None:
         print_json(list(tokens))
         return
     now = time.time()
-    from shoal.security.tokens import state
-
     table(["ID", "STATE", "USED", "EXPIRES", "AGE", "DESCRIPTION"],
           [[t.id, state(t, now), f"{t.used}/{t.max_uses or '∞'}", _when(t.expires_at), ago(t.created_at),
             t.description or "-"] for t in tokens])
