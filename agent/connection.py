@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from agent.host import HostProbe
 from agent.logs import LogRelay
 from shoal.endpoints import Connection
 from shoal.refusals import DEREGISTERED, REASON_TRAILER
+from shoal.retry import backoff
 from shoal.security import joining
 from shoal.security.channels import ClientTLS
 from shoal.v1 import agent_pb2, agent_pb2_grpc, security_pb2, security_pb2_grpc
@@ -55,13 +55,6 @@ class Registration:
     metrics_port: int = 0
     state_dir: str = ""
     dynamic_ports: tuple[int, int] = (0, 0)
-
-
-def backoff(attempt: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
-    """Exponential with jitter, so a control plane coming back is not hit by every agent
-    at the same instant."""
-    ceiling = min(cap, base * (2 ** min(attempt, 16)))
-    return random.uniform(ceiling / 2, ceiling)
 
 
 class GatewayClient:
@@ -162,7 +155,7 @@ class GatewayClient:
                 self._index += 1
             finally:
                 self._close(channel)
-            self._stopped.wait(backoff(attempt))
+            self._stopped.wait(backoff(attempt, BACKOFF_BASE, BACKOFF_CAP))
             attempt += 1
         return ""
 
@@ -327,7 +320,7 @@ class GatewayClient:
             # one TTL after it starts leading, and an agent still backing off by then would
             # see its tasks replaced for nothing.
             cap = min(BACKOFF_CAP, max(0.5, self.lease_ttl / 3)) if self.lease_ttl else BACKOFF_CAP
-            delay = backoff(attempt, cap=cap)
+            delay = backoff(attempt, BACKOFF_BASE, cap)
             attempt += 1
             log.warning(f"{sentence}; keeping tasks as they are, reconnecting in {delay:.1f}s",
                         extra=shoal.logs.kv(node=self.agent.node_id))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import shoal.logs
 from agent import identity
+from shoal.retry import backoff
 from shoal.security import joining
 from shoal.security.channels import ClientTLS
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("agent")
 
-_JOIN_BACKOFF_CAP = 5.0
+_JOIN_BACKOFF_BASE, _JOIN_BACKOFF_CAP = 0.2, 5.0
 
 
 class CredentialsError(Exception):
@@ -60,16 +61,17 @@ def resolve(state_dir: str, join_at: str, token: str, hostname: str, cluster: st
 
 def _join(state_dir: str, join_at: str, token: str, hostname: str, timeout: float) -> joining.NodeCredentials:
     deadline = time.monotonic() + timeout
-    delay = 0.2
+    attempt = 0
     while True:
         try:
             return joining.join(join_at, token, state_dir, hostname)
         except joining.JoinError as exc:
+            delay = backoff(attempt, _JOIN_BACKOFF_BASE, _JOIN_BACKOFF_CAP)
             if not exc.retryable or time.monotonic() + delay > deadline:
                 raise CredentialsError(f"join at {join_at} failed: {exc}") from None
             log.warning("cannot join yet; retrying", extra=shoal.logs.kv(endpoint=join_at, error=exc))
         time.sleep(delay)
-        delay = min(_JOIN_BACKOFF_CAP, delay * 2)
+        attempt += 1
 
 
 def keep_renewed(client: GatewayClient, state_dir: str, stop: threading.Event) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from agent import volumes
 from agent.runtime import ContainerInfo, ContainerSpec, Runtime, StartError
 from agent.tasks import LocalTask
 from shoal.v1 import resources_pb2 as r
@@ -108,8 +109,6 @@ def start_containers(runtime: Runtime, task: LocalTask, specs: list[tuple[r.Cont
     """Volumes, then create all, then start each when its dependencies allow. Raises
     ContainerFailed, DependencyFailed or Cancelled; the containers made so far carry their
     runtime ids in ``task`` so the caller can stop them."""
-    from agent import volumes
-
     _, needed = volumes.sources(assignment, node_id)
     for v in needed:
         try:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from agent.logs import hollow_lines
 from agent.runtime import (
     ContainerInfo,
     ContainerSpec,
@@ -171,8 +172,6 @@ class HollowRuntime(Runtime):
         return cancel
 
     def logs(self, container_id: str, *, follow: bool, since: float = 0, tail: int = 0) -> LogStream:
-        from agent.logs import hollow_lines
-
         c = self._get(container_id)
         return hollow_lines(c.spec.name, c.started_at, lambda: c.info.state == "running",
                             follow=follow, since=since, tail=tail)

@@ -15,7 +15,9 @@ from collections.abc import Callable
 import shoal.logs
 from agent import credentials, identity
 from agent.agent import Agent, AgentConfig
-from agent.connection import Registration, backoff
+from agent.connection import GatewayClient, Registration, backoff
+from agent.docker_runtime import DockerRuntime
+from agent.hollow import HollowRuntime
 from agent.host import HostProbe
 from agent.metrics import AgentMetrics
 from agent.runtime import ContainerRuntimeError, Runtime
@@ -128,11 +130,7 @@ def _endpoints(value: str) -> list[str]:
 
 def make_runtime(args: argparse.Namespace) -> Runtime:
     if args.runtime == "hollow":
-        from agent.hollow import HollowRuntime
-
         return HollowRuntime(pull_delay=0.05, start_delay=0.02, stop_delay=0.02)
-    from agent.runtime import DockerRuntime
-
     return DockerRuntime(args.docker_host or None)
 
 
@@ -166,8 +164,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs: dict[str, str],
         node_id: str, tls: ClientTLS | None = None) -> int:
-    from agent.connection import GatewayClient
-
     host = HostProbe()
     metrics = AgentMetrics(host)
     try:

@@ -7,16 +7,11 @@ from __future__ import annotations
 import grpc
 
 from shoal.endpoints import Connection
+from shoal.errors import ApiError
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc, scaling_pb2_grpc
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
-
-
-class ApiError(Exception):
-    def __init__(self, message: str, code: grpc.StatusCode | None = None) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class _Calls:
@@ -31,9 +26,7 @@ class _Calls:
             try:
                 return method(request, timeout=self._timeout)
             except grpc.RpcError as exc:
-                code = exc.code() if hasattr(exc, "code") else None
-                details = exc.details() if hasattr(exc, "details") else str(exc)
-                raise ApiError(f"{name}: {details or code}", code) from None
+                raise ApiError.from_rpc(exc, name) from None
 
         return call
 

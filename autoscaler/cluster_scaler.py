@@ -31,11 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoscaler import providers
-from autoscaler.api import ApiError, ControlPlane
+from autoscaler.api import ControlPlane
 from autoscaler.metrics import ACTIONS, RESERVATION
 from autoscaler.providers import NodeProvider, ProviderContext, ProviderError, ProviderNode
 from autoscaler.providers.profiles import BUILTIN, Profile, resolve
 from shoal import logs
+from shoal.errors import ApiError
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc

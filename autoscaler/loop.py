@@ -12,8 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from autoscaler.api import ApiError
 from autoscaler.metrics import LEADER, LOOP_ERRORS, LOOP_SECONDS
+from shoal.errors import ApiError
 
 log = logging.getLogger(__name__)
 

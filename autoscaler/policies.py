@@ -20,26 +20,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from shoal.scaling_terms import COMPARISONS, PREDEFINED
 from shoal.v1 import scaling_pb2 as sc
 
-CPU = "ECSServiceAverageCPUUtilization"
-MEMORY = "ECSServiceAverageMemoryUtilization"
-# Used ÷ reserved, in percent, over the service's tasks (ECS's definition). {sel} is the
-# label selector, {window} the rate window. The agent's counter shoal_task_cpu_seconds is
-# exposed as shoal_task_cpu_seconds_total, as Prometheus names counters.
-PREDEFINED = {
-    CPU: ("sum(rate(shoal_task_cpu_seconds_total{{{sel}}}[{window}])) * 1024"
-          " / sum(shoal_task_cpu_reserved_units{{{sel}}}) * 100"),
-    MEMORY: ("sum(shoal_task_memory_bytes{{{sel}}})"
-             " / sum(shoal_task_memory_reserved_bytes{{{sel}}}) * 100"),
-}
-COMPARISONS = {
-    "GreaterThanThreshold": lambda v, t: v > t,
-    "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
-    "LessThanThreshold": lambda v, t: v < t,
-    "LessThanOrEqualToThreshold": lambda v, t: v <= t,
-}
-ADJUSTMENT_TYPES = ("ChangeInCapacity", "PercentChangeInCapacity", "ExactCapacity")
 _EPS = 1e-9
 
 

@@ -11,10 +11,11 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from autoscaler import policies
-from autoscaler.api import ApiError, ControlPlane
+from autoscaler.api import ControlPlane
 from autoscaler.metrics import ACTIONS, METRIC_MISSING
 from autoscaler.prom import PromClient
 from shoal import logs
+from shoal.errors import ApiError
 from shoal.schedule import parse
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r

@@ -32,8 +32,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from autoscaler.policies import CPU, metric_expression  # noqa: E402
+from autoscaler.policies import metric_expression  # noqa: E402
 from shoal.netutil import free_port  # noqa: E402
+from shoal.scaling_terms import CPU  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
 from shoal.v1 import scaling_pb2 as sc  # noqa: E402
 from shoal.v1 import scaling_pb2_grpc  # noqa: E402

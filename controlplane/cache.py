@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from google.protobuf.message import Message
@@ -84,8 +85,6 @@ class Cache:
         self.on_change()
 
     def _resync_retrying(self, prefix: str) -> None:
-        import time
-
         while not self._closed:
             try:
                 self._sync(prefix)

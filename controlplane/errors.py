@@ -1,5 +1,6 @@
-"""API errors: a gRPC status, a message that names the field at fault, and the ECS
-exception name the ECS gateway answers with."""
+"""How the control plane raises and answers API errors (shoal.errors.ApiError): the common
+refusals (invalid, not_found, conflict), and the decorator that turns them into gRPC
+statuses."""
 
 from __future__ import annotations
 
@@ -10,23 +11,16 @@ from typing import Any, TypeVar
 
 import grpc
 
+from shoal.errors import ApiError
 from shoal.refusals import REASON_TRAILER
 from shoal.store.base import StoreError
 from shoal.validation import ValidationError
 
 log = logging.getLogger(__name__)
 
+__all__ = ["ApiError", "abort_with", "check_refs", "conflict", "grpc_errors", "invalid", "not_found"]
+
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class ApiError(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str, ecs_type: str = "ClientException",
-                 reason: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.ecs_type = ecs_type
-        self.reason = reason  # sent in the shoal.refusals.REASON_TRAILER trailer
 
 
 def abort_with(context: grpc.ServicerContext, exc: ApiError) -> None:

@@ -19,6 +19,7 @@ from shoal.logs import kv
 from shoal.security import ca as ca_mod
 from shoal.security import pki, sealing
 from shoal.security.ca import CertError, check_identity_name
+from shoal.security.channels import ClientTLS, client_channel, server_credentials
 from shoal.security.sealing import Sealer, SealError
 from shoal.store.base import Store, StoreError
 from shoal.v1 import security_pb2, security_pb2_grpc
@@ -107,8 +108,6 @@ class Security:
     def open_channel(self, address: str) -> grpc.Channel:
         """A channel from this replica to another: its server certificate doubles as its
         client identity (shoal:replica:<name>)."""
-        from shoal.security.channels import ClientTLS, client_channel
-
         if self.trust is None:
             return client_channel(address, None)
         trust = self.trust
@@ -148,8 +147,6 @@ def _valid_name(name: str) -> bool:
 
 
 def _own_certificate(args: argparse.Namespace, state: pki.TrustState) -> grpc.ServerCredentials:
-    from shoal.security.channels import server_credentials
-
     try:
         chain = Path(args.tls_cert).read_bytes()
         key = Path(args.tls_key).read_bytes()

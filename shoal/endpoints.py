@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ import grpc
 
 from shoal import logs
 from shoal.netutil import split_hostport
+from shoal.retry import backoff
 from shoal.security.channels import ClientTLS, client_channel
 
 log = logging.getLogger(__name__)
@@ -62,13 +62,6 @@ def parse_endpoints(value: str, field: str = "endpoint") -> list[str]:
     if not out:
         raise ValueError(f"{field}: at least one HOST:PORT is required")
     return out
-
-
-def backoff(attempt: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
-    """Seconds to wait before retry ``attempt`` (0-based): exponential, capped, with
-    jitter over the upper half so a crowd of clients spreads out."""
-    ceiling = min(cap, base * (2 ** min(attempt, 16)))
-    return random.uniform(ceiling / 2, ceiling)
 
 
 def _unavailable(exc: grpc.RpcError) -> bool:
@@ -178,7 +171,7 @@ class FailoverStub:
                     log.debug("endpoint unavailable; trying the next",
                               extra=logs.kv(endpoint=target, method=method, next=self.current))
                 if (attempt + 1) % n == 0:
-                    pause = backoff((attempt + 1) // n - 1)
+                    pause = backoff((attempt + 1) // n - 1, BACKOFF_BASE, BACKOFF_CAP)
                     if time.monotonic() + pause >= deadline:
                         break
                     time.sleep(pause)

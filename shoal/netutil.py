@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import socket
-import time
+
+from shoal.waiting import wait_until
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -16,14 +17,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def wait_for_port(host: str, port: int, timeout: float) -> bool:
     """True once a TCP connect to host:port succeeds, False after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
+    return wait_until(lambda: _connects(host, port), timeout, interval=0.05)
+
+
+def _connects(host: str, port: int) -> bool:
+    with socket.create_connection((host, port), timeout=0.5):
+        return True
 
 
 def split_hostport(value: str, default_port: int | None = None) -> tuple[str, int]:

@@ -1,2 +1,2 @@
-"""Top floor: the `shoal` command (cli), `shoal up` (local), the lab and chaos. May import
-every other package; nothing imports it."""
+"""Top floor: the `shoal` command (cli), `shoal up` and `shoal down` (local), the lab and
+chaos. May import every other package; nothing imports it."""

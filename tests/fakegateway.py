@@ -1,4 +1,4 @@
-"""An in-process AgentGateway for tests and local experiments: records registrations and
+"""An in-process AgentGateway for tests: records registrations and
 everything agents send, and pushes assignment sets the test chooses. It is how the agent
 is tested end to end without the real control plane."""
 

@@ -1,7 +1,8 @@
 """Node provider plugins: a registry from a provider type to a class, imported only when
-used; ``external`` loads a class from the dotted path in config "class". Which types,
-commands and classes may run at all is the autoscaler host's providers config file's say
-(profiles.py), never the API's."""
+used; ``external`` loads a class from the dotted path in config "class". What each type's
+config may say is checked in ``shoal.provider_config``, which the control plane shares;
+which types, commands and classes may run at all is the autoscaler host's providers config
+file's say (profiles.py), never the API's."""
 
 from __future__ import annotations
 
@@ -9,17 +10,16 @@ import importlib
 from collections.abc import Mapping
 
 from autoscaler.providers.base import NodeProvider, ProviderContext, ProviderError, ProviderNode
-from shoal.validation import ValidationError, check_string_map
+from shoal.provider_config import EXTERNAL
+from shoal.validation import ValidationError
 
-__all__ = ["NodeProvider", "ProviderContext", "ProviderError", "ProviderNode", "TYPES", "check_config", "create"]
+__all__ = ["NodeProvider", "ProviderContext", "ProviderError", "ProviderNode", "TYPES", "create"]
 
 TYPES = {
     "local": "autoscaler.providers.local:LocalNodeProvider",
     "command": "autoscaler.providers.command:CommandNodeProvider",
     "vagrant": "autoscaler.providers.vagrant:VagrantNodeProvider",
-    "fake": "tests.fake_provider:FakeNodeProvider",
 }
-EXTERNAL = "external"
 
 
 def _load(path: str, field: str) -> type[NodeProvider]:
@@ -46,21 +46,6 @@ def provider_class(type_: str, config: Mapping[str, str]) -> type[NodeProvider]:
     if type_ not in TYPES:
         raise ValidationError("nodeProvider.type", f"{type_!r} is not one of {', '.join([*TYPES, EXTERNAL])}")
     return _load(TYPES[type_], "nodeProvider.type")
-
-
-def check_config(type_: str, config: Mapping[str, str], *, load_external: bool = False) -> None:
-    """Validates a nodeProvider {type, config}. An external class is only loaded (and its
-    config checked) with ``load_external``: the control plane may not have the plugin."""
-    if not type_:
-        raise ValidationError("nodeProvider.type", f"required: one of {', '.join([*TYPES, EXTERNAL])}")
-    check_string_map(config, "nodeProvider.config")
-    if type_ == EXTERNAL and not load_external:
-        path = config.get("class", "")
-        if not path or not all(part.isidentifier() for part in path.replace(":", ".").split(".")):
-            raise ValidationError("nodeProvider.config.class", "required: a dotted path like package.module:Class")
-        return
-    cls = provider_class(type_, config)
-    cls.check_config({k: v for k, v in config.items() if not (type_ == EXTERNAL and k == "class")})
 
 
 def create(type_: str, config: Mapping[str, str], ctx: ProviderContext) -> NodeProvider:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shoal.validation import ValidationError
+from shoal.provider_config import check_keys
 
 
 class ProviderError(Exception):
@@ -58,10 +58,7 @@ class NodeProvider(abc.ABC):
     def check_config(cls, config: Mapping[str, str]) -> None:
         """Raises ValidationError naming ``nodeProvider.config.<key>``. Override to check
         values; call super() for the unknown-key check."""
-        for key in config:
-            if key not in cls.CONFIG_KEYS:
-                known = ", ".join(sorted(cls.CONFIG_KEYS)) or "none"
-                raise ValidationError(f"nodeProvider.config.{key}", f"unknown key (known: {known})")
+        check_keys(config, cls.CONFIG_KEYS)
 
     @abc.abstractmethod
     def non_terminated_nodes(self) -> list[ProviderNode]:
@@ -80,16 +77,3 @@ class NodeProvider(abc.ABC):
     def close(self) -> None:
         """Releases what the provider holds in this process; nodes keep running."""
         return None
-
-
-def int_option(config: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
-    text = config.get(key, "")
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValidationError(f"nodeProvider.config.{key}", f"must be a whole number, got {text[:40]!r}") from None
-    if not lo <= value <= hi:
-        raise ValidationError(f"nodeProvider.config.{key}", f"must be between {lo} and {hi}, got {value}")
-    return value

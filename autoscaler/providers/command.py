@@ -18,45 +18,22 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shlex
 import subprocess
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from autoscaler.providers.base import NodeProvider, ProviderContext, ProviderError, ProviderNode, int_option
+from autoscaler.providers.base import NodeProvider, ProviderContext, ProviderError, ProviderNode
 from shoal import logs
-from shoal.validation import ValidationError
+from shoal.provider_config import BUILT_IN, check_built_in, int_option, parse_argv
 
 log = logging.getLogger(__name__)
 
 _TAIL = 500
 
 
-def parse_argv(text: str, field: str) -> list[str]:
-    """A command as an argv list: JSON list of strings, or a shlex-split string."""
-    text = text.strip()
-    if not text:
-        raise ValidationError(field, "required: a command as a JSON list or a string")
-    if text.startswith("["):
-        try:
-            argv = json.loads(text)
-        except ValueError as exc:
-            raise ValidationError(field, f"not a JSON list of strings: {exc}") from exc
-        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
-            raise ValidationError(field, "must be a JSON list of strings")
-    else:
-        try:
-            argv = shlex.split(text)
-        except ValueError as exc:
-            raise ValidationError(field, f"cannot split into arguments: {exc}") from exc
-    if not argv or not argv[0]:
-        raise ValidationError(field, "the command is empty")
-    return argv
-
-
 class CommandNodeProvider(NodeProvider):
-    CONFIG_KEYS = frozenset({"create", "terminate", "list", "timeout", "state_dir"})
+    CONFIG_KEYS = BUILT_IN["command"][0]
 
     def __init__(self, config: Mapping[str, str], ctx: ProviderContext) -> None:
         super().__init__(config, ctx)
@@ -70,14 +47,7 @@ class CommandNodeProvider(NodeProvider):
 
     @classmethod
     def check_config(cls, config: Mapping[str, str]) -> None:
-        super().check_config(config)
-        parse_argv(config.get("create", ""), "nodeProvider.config.create")
-        parse_argv(config.get("terminate", ""), "nodeProvider.config.terminate")
-        if config.get("list"):
-            parse_argv(config["list"], "nodeProvider.config.list")
-        int_option(config, "timeout", 600, 1, 86_400)
-        if config.get("state_dir") and not os.path.isabs(config["state_dir"]):
-            raise ValidationError("nodeProvider.config.state_dir", "must be an absolute path")
+        check_built_in("command", config)
 
     def non_terminated_nodes(self) -> list[ProviderNode]:
         if self.list_argv is None:

@@ -32,10 +32,10 @@ from autoscaler.providers.base import (
     ProviderContext,
     ProviderError,
     ProviderNode,
-    int_option,
 )
 from shoal import logs
-from shoal.validation import ValidationError, check_name, parse_key_value
+from shoal.provider_config import BUILT_IN, attribute_items, check_built_in, int_option
+from shoal.validation import check_name
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,7 @@ PROVIDER_ATTRIBUTE = "shoal.capacity-provider"
 
 
 class LocalNodeProvider(NodeProvider):
-    CONFIG_KEYS = frozenset({
-        "cpu_units", "memory_mib", "zone", "attributes", "runtime", "state_dir", "endpoint",
-        "metrics_address", "log_level", "stop_timeout", "gc_delay", "resync_interval",
-    })
+    CONFIG_KEYS = BUILT_IN["local"][0]
     # Not state_dir, endpoint or metrics_address: where it writes and what it dials is the host's say.
     API_KEYS = frozenset({
         "cpu_units", "memory_mib", "zone", "attributes", "runtime", "log_level", "stop_timeout", "gc_delay",
@@ -64,20 +61,7 @@ class LocalNodeProvider(NodeProvider):
 
     @classmethod
     def check_config(cls, config: Mapping[str, str]) -> None:
-        super().check_config(config)
-        int_option(config, "cpu_units", 0, 0, 1_000_000)
-        int_option(config, "memory_mib", 0, 0, 100_000_000)
-        int_option(config, "stop_timeout", 20, 1, 600)
-        int_option(config, "gc_delay", 30, 0, 86_400)
-        int_option(config, "resync_interval", 10, 1, 3_600)
-        if config.get("runtime", "docker") not in ("docker", "hollow"):
-            raise ValidationError("nodeProvider.config.runtime", "must be docker or hollow")
-        if config.get("state_dir") and not os.path.isabs(config["state_dir"]):
-            raise ValidationError("nodeProvider.config.state_dir", "must be an absolute path")
-        for item in _attribute_items(config.get("attributes", "")):
-            parse_key_value(item, "nodeProvider.config.attributes")
-        if config.get("zone"):
-            check_name(config["zone"], "nodeProvider.config.zone", 64)
+        check_built_in("local", config)
 
     # ---- NodeProvider ---------------------------------------------------------------------
 
@@ -160,7 +144,7 @@ class LocalNodeProvider(NodeProvider):
                           ("--gc-delay", "gc_delay"), ("--resync-interval", "resync_interval")):
             if c.get(key):
                 argv += [flag, c[key]]
-        for item in _attribute_items(c.get("attributes", "")):
+        for item in attribute_items(c.get("attributes", "")):
             argv += ["--attribute", item]
         return argv
 
@@ -168,10 +152,6 @@ class LocalNodeProvider(NodeProvider):
         for name, proc in list(self._children.items()):
             if proc.poll() is not None:
                 del self._children[name]
-
-
-def _attribute_items(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def _process(pid_file: Path) -> psutil.Process | None:

@@ -25,7 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autoscaler.providers import EXTERNAL, TYPES, check_config, provider_class
+from autoscaler.providers import TYPES, provider_class
+from shoal.provider_config import EXTERNAL, check_config
 from shoal.validation import ValidationError
 
 DEFAULT_PATH = Path("/etc/shoal/providers.json")
@@ -83,7 +84,9 @@ def load(path: Path | None) -> dict[str, Profile]:
             raise ProfilesError(f"{where}.type: {type_!r} is not one of {', '.join([*TYPES, EXTERNAL])}")
         config = _strings(body.get("config", {}), f"{where}.config")
         try:
-            check_config(type_, config, load_external=True)
+            check_config(type_, config)
+            if type_ == EXTERNAL:  # the plugin is loaded now, and checks its own settings
+                provider_class(type_, config).check_config({k: v for k, v in config.items() if k != "class"})
         except ValidationError as exc:
             raise ProfilesError(f"{where}: {exc}") from None
         profiles[name] = Profile(name, type_, config)

@@ -15,9 +15,9 @@ import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from autoscaler.providers.base import NodeProvider, ProviderContext, ProviderError, ProviderNode, int_option
+from autoscaler.providers.base import NodeProvider, ProviderContext, ProviderError, ProviderNode
 from shoal import logs
-from shoal.validation import ValidationError
+from shoal.provider_config import BUILT_IN, check_built_in, int_option
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ Runner = Callable[..., subprocess.CompletedProcess]
 
 
 class VagrantNodeProvider(NodeProvider):
-    CONFIG_KEYS = frozenset({"vagrant_dir", "max_nodes", "prefix", "vagrant", "timeout"})
+    CONFIG_KEYS = BUILT_IN["vagrant"][0]
 
     def __init__(self, config: Mapping[str, str], ctx: ProviderContext, runner: Runner = subprocess.run) -> None:
         super().__init__(config, ctx)
@@ -39,14 +39,7 @@ class VagrantNodeProvider(NodeProvider):
 
     @classmethod
     def check_config(cls, config: Mapping[str, str]) -> None:
-        super().check_config(config)
-        int_option(config, "max_nodes", 8, 1, 1000)
-        int_option(config, "timeout", 1800, 10, 86_400)
-        if config.get("vagrant_dir") and not os.path.isabs(config["vagrant_dir"]):
-            raise ValidationError("nodeProvider.config.vagrant_dir", "must be an absolute path")
-        prefix = config.get("prefix", "node-")
-        if not prefix or not all(c.isalnum() or c in "-_" for c in prefix):
-            raise ValidationError("nodeProvider.config.prefix", "letters, digits, - and _ only")
+        check_built_in("vagrant", config)
 
     def _machines(self) -> dict[str, str]:
         """machine name -> state, from `vagrant status --machine-readable`."""

@@ -15,6 +15,8 @@ from controlplane.events import add_event
 from controlplane.metrics import API_LATENCY
 from controlplane.state import Record
 from shoal import keys
+from shoal.scaling_terms import ADJUSTMENT_TYPES, COMPARISONS, PREDEFINED
+from shoal.schedule import parse
 from shoal.store import batch
 from shoal.store.base import Conflict, Delete
 from shoal.v1 import resources_pb2 as r
@@ -169,8 +171,6 @@ def describe_targets(ctx: ApiContext, req: sc.DescribeScalableTargetsRequest) ->
 # ---- scaling policies -----------------------------------------------------------------------
 
 def _check_target_tracking(tt: sc.TargetTrackingConfiguration) -> None:
-    from autoscaler.policies import PREDEFINED
-
     f = "targetTrackingScalingPolicyConfiguration"
     if not math.isfinite(tt.target_value) or not 0 < tt.target_value <= 1e12:
         raise invalid(f"{f}.targetValue: must be a positive number")
@@ -188,8 +188,6 @@ def _check_target_tracking(tt: sc.TargetTrackingConfiguration) -> None:
 
 
 def _check_step_scaling(cfg: sc.StepScalingConfiguration) -> None:
-    from autoscaler.policies import ADJUSTMENT_TYPES, COMPARISONS
-
     f = "stepScalingPolicyConfiguration"
     if not cfg.HasField("alarm"):
         raise invalid(f"{f}.alarm: required")
@@ -293,8 +291,6 @@ def describe_policies(ctx: ApiContext, req: sc.DescribeScalingPoliciesRequest) -
 # ---- scheduled actions ----------------------------------------------------------------------
 
 def put_scheduled(ctx: ApiContext, req: sc.PutScheduledActionRequest) -> sc.ScheduledActionResponse:
-    from shoal.schedule import parse
-
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     service = _service_name(ctx, cluster, req.service, must_exist=False)
     _name(req.scheduled_action_name, "scheduledActionName")

@@ -4,11 +4,11 @@ records what the user wants; the leader's service controller makes it so."""
 from __future__ import annotations
 
 import time
-import uuid
 
 from controlplane.api import taskdefs
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.paging import page
+from controlplane.deployments import new_deployment
 from controlplane.errors import check_refs, conflict, invalid, not_found
 from controlplane.events import add_event
 from controlplane.placement_input import check_placement
@@ -43,20 +43,6 @@ def _check_deployment_config(dc: r.DeploymentConfiguration) -> r.DeploymentConfi
 def _check_desired(n: int) -> None:
     if not 0 <= n <= MAX_DESIRED:
         raise invalid(f"desiredCount: must be between 0 and {MAX_DESIRED}")
-
-
-def new_deployment(td_arn: str, desired: int) -> r.Deployment:
-    now = time.time()
-    return r.Deployment(
-        id=f"ecs-svc/{uuid.uuid4().int % 10**19:019d}",
-        status="PRIMARY",
-        task_definition=td_arn,
-        desired_count=desired,
-        created_at=now,
-        updated_at=now,
-        rollout_state="IN_PROGRESS",
-        rollout_state_reason="ECS deployment in progress.",
-    )
 
 
 def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:

@@ -8,8 +8,8 @@ import math
 import time
 
 from controlplane import placement_input
-from controlplane.api.services import new_deployment
 from controlplane.controllers.view import View, Writer, clone, task_write
+from controlplane.deployments import new_deployment
 from controlplane.events import add_event
 from controlplane.scheduler import choose_to_stop
 from controlplane.state import Record

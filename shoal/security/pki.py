@@ -26,9 +26,11 @@ from cryptography import x509
 
 from shoal.logs import kv
 from shoal.security import ca as ca_mod
+from shoal.security import tokens
 from shoal.security.ca import CertificateAuthority, Identity
 from shoal.security.sealing import Sealer, SealError, create_master_key, load_master_key, write_private
 from shoal.store.base import Conflict, Store
+from shoal.v1 import security_pb2 as sec
 
 log = logging.getLogger(__name__)
 
@@ -261,8 +263,6 @@ def bootstrap_local(store: Store, pki_dir: Path) -> str:
     identity in ``pki_dir`` (re-issued if its files are gone), and a join token for its own
     agents and autoscaler nodes (kept in ``pki_dir``, mode 0600, reused while valid).
     Returns the join token."""
-    from shoal.security import tokens
-
     pki_dir = Path(pki_dir)
     pki_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     state, _, created = load_or_create(store, pki_dir)
@@ -276,12 +276,9 @@ def bootstrap_local(store: Store, pki_dir: Path) -> str:
         text = path.read_text().strip()
         parsed = tokens.parse(text)
         rec = store.get(tokens.key(parsed.token_id))
-        if rec is not None and parsed.ca_fingerprint == state.current.fingerprint:
-            from controlplane.state import decode
-            from shoal.v1 import security_pb2 as sec
-
-            if tokens.state(decode(sec.JoinToken, rec.value), time.time()) == "valid":
-                return text
+        if (rec is not None and parsed.ca_fingerprint == state.current.fingerprint
+                and tokens.state(sec.JoinToken.FromString(rec.value), time.time()) == "valid"):
+            return text
     except (OSError, tokens.TokenError):
         pass
     text, _ = tokens.create(store, state.current.fingerprint,

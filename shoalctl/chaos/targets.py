@@ -16,7 +16,10 @@ from pathlib import Path
 
 import psutil
 
+from shoal import keys
+from shoal.store.base import StoreError
 from shoal.store.etcd import EtcdStore
+from shoalctl.lab.lab import RecordedLab
 from shoalctl.local import procs, statefiles
 from shoalctl.local.cluster import ClusterError, LocalCluster
 
@@ -89,9 +92,6 @@ class Target(abc.ABC):
 
     def leader_name(self) -> str | None:
         """The replica name in the controllers' leader key, or None."""
-        from shoal import keys
-        from shoal.store.base import StoreError
-
         store = self.etcd_store()
         try:
             kv = store.get(keys.leader("controllers"))
@@ -186,9 +186,7 @@ class RecordedTarget(Target):
         tmp.replace(path)
         self.records[name] = fresh
 
-    def _lab(self):  # noqa: ANN202 - the lab module is imported only when a lab is used
-        from shoalctl.lab.lab import RecordedLab
-
+    def _lab(self) -> RecordedLab:
         return RecordedLab(self.state_dir)
 
     def partition(self, name: str) -> str:

@@ -14,7 +14,7 @@ from shoalctl.chaos import actions
 from shoalctl.chaos.targets import RecordedTarget
 from shoalctl.cli.client import Client
 from shoalctl.cli.client import state_dir as default_state_dir
-from shoalctl.cli.durations import parse_duration
+from shoalctl.cli.durations import duration_arg
 from shoalctl.cli.errors import CliError
 from shoalctl.lab.network import LabError
 from shoalctl.local.dockerd import DockerdError
@@ -34,13 +34,13 @@ def register(sub) -> None:
 
     v = verbs.add_parser("pause-agent", help="SIGSTOP a node's agent for a while, then SIGCONT")
     v.add_argument("node")
-    v.add_argument("--for", dest="duration", type=parse_duration, default=30.0, metavar="DURATION",
+    v.add_argument("--for", dest="duration", type=duration_arg, default=30.0, metavar="DURATION",
                    help="how long it stays frozen (default 30s)")
     _common(v, actions.pause_agent, "node", "duration")
 
     v = verbs.add_parser("partition", help="cut a lab host's link for a while (lab only)")
     v.add_argument("node")
-    v.add_argument("--for", dest="duration", type=parse_duration, default=30.0, metavar="DURATION",
+    v.add_argument("--for", dest="duration", type=duration_arg, default=30.0, metavar="DURATION",
                    help="how long the link stays cut (default 30s)")
     _common(v, actions.partition, "node", "duration")
 
@@ -50,7 +50,7 @@ def register(sub) -> None:
 
     v = verbs.add_parser("stop-docker", help="stop a lab host's own dockerd and start it again")
     v.add_argument("node")
-    v.add_argument("--for", dest="down_for", type=parse_duration, default=0.0, metavar="DURATION",
+    v.add_argument("--for", dest="down_for", type=duration_arg, default=0.0, metavar="DURATION",
                    help="how long dockerd stays down (default: started again at once)")
     _common(v, actions.stop_docker, "node", "down_for")
 
@@ -64,7 +64,7 @@ def _common(p: argparse.ArgumentParser, action, *fields: str) -> None:
                    help="the cluster's state dir (default: $SHOAL_STATE_DIR or ~/.shoal)")
     p.add_argument("--endpoint", help="control plane HOST:PORT[,...] (default: from the state dir's config.json)")
     p.add_argument("--cluster", default="default", help="the Shoal cluster whose services must converge")
-    p.add_argument("--timeout", type=parse_duration, default=120.0, metavar="DURATION",
+    p.add_argument("--timeout", type=duration_arg, default=120.0, metavar="DURATION",
                    help="give up waiting for convergence after this long (default 120s)")
     p.set_defaults(func=lambda a: run(a, action, fields))
 

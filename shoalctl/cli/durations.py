@@ -1,19 +1,18 @@
-"""Durations on the command line: "30s", "2m", "500ms", "1h" or plain seconds."""
+"""Durations as argparse flag types ("30s", "2m", "500ms", "1h", or plain seconds); the
+parsing is shoal.durations'."""
 
 from __future__ import annotations
 
 import argparse
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+from shoal.durations import parse_duration
+from shoal.validation import ValidationError
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in ``text``; argparse.ArgumentTypeError naming the value when it is not a
-    duration (so the flag's error reads "--for: invalid duration ...")."""
-    value = text.strip().lower()
-    for unit in ("ms", "s", "m", "h"):
-        if value.endswith(unit) and value[: -len(unit)].replace(".", "", 1).isdigit():
-            return float(value[: -len(unit)]) * _UNITS[unit]
-    if value.replace(".", "", 1).isdigit():
-        return float(value)
-    raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 30s, 2m, 500ms, 1h, or seconds)")
+def duration_arg(text: str) -> float:
+    """Seconds in ``text``; argparse.ArgumentTypeError when it is not a duration, so the
+    flag's error reads "--for: '3x' is not a duration ..."."""
+    try:
+        return parse_duration(text, "duration")
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None

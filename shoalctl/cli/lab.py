@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from shoalctl.cli.client import state_dir as default_state_dir
-from shoalctl.cli.durations import parse_duration
+from shoalctl.cli.durations import duration_arg
 from shoalctl.cli.errors import CliError
 from shoalctl.lab import lab as labmod
 from shoalctl.lab.network import LabError
@@ -48,7 +48,7 @@ def register(sub) -> None:
     part = verbs.add_parser("partition", help="cut a host's link (its agent loses the control plane)")
     _state(part)
     part.add_argument("host", help="agent-N, N or the host's namespace name")
-    part.add_argument("--for", dest="duration", type=parse_duration, metavar="DURATION",
+    part.add_argument("--for", dest="duration", type=duration_arg, metavar="DURATION",
                       help="restore the link after this long (e.g. 30s); default: until `shoal lab heal`")
     part.set_defaults(func=lab_partition)
 

@@ -14,10 +14,11 @@ import grpc
 
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoal.waiting import wait_until
 from shoalctl.cli.client import state_dir as default_state_dir
 from shoalctl.cli.errors import CliError
 from shoalctl.local import cluster as localcluster
-from shoalctl.local import procs, statefiles, teardown
+from shoalctl.local import statefiles, teardown
 from shoalctl.local.cluster import CLUSTER, ClusterError, LocalCluster
 from shoalctl.local.ports import port_free
 
@@ -193,7 +194,7 @@ def _create_sample(cluster: LocalCluster, timeout: float) -> list[r.Task]:
         tasks = _running_tasks(cluster)
         return len(tasks) >= SAMPLE_COUNT
 
-    if not procs.wait_until(running, timeout, interval=0.5):
+    if not wait_until(running, timeout, interval=0.5):
         print(f"shoal: warning: {len(tasks)} of {SAMPLE_COUNT} sample tasks running after {timeout}s; "
               f"see `shoal task list` and the logs in {cluster.logs_dir}", file=sys.stderr, flush=True)
     return tasks

@@ -3,24 +3,14 @@ output, read on its node and streamed through the control plane (no shell on the
 
 from __future__ import annotations
 
-import re
 import sys
 
 import grpc
 
+from shoal.durations import parse_duration
 from shoal.v1 import logs_pb2, logs_pb2_grpc
 from shoalctl.cli.client import connection, describe_rpc_error, endpoint
 from shoalctl.cli.errors import CliError
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_since(text: str) -> int:
-    """"90" or "90s", "10m", "2h", "1d" -> seconds."""
-    m = re.fullmatch(r"\s*(\d{1,9})\s*([smhd]?)\s*", text or "")
-    if not m:
-        raise CliError(f"--since: expected a duration like 30s, 10m, 2h or 1d, got {text!r}")
-    return int(m.group(1)) * _UNITS[m.group(2) or "s"]
 
 
 def show_logs(a) -> int:
@@ -28,7 +18,7 @@ def show_logs(a) -> int:
         raise CliError(f"--tail: must be 0 or more, got {a.tail}")
     request = logs_pb2.GetTaskLogsRequest(
         cluster=a.cluster, task=a.task, container=a.container or "", follow=a.follow,
-        since_seconds=parse_since(a.since) if a.since else 0, tail=a.tail or 0,
+        since_seconds=int(parse_duration(a.since, "--since")) if a.since else 0, tail=a.tail or 0,
     )
     conn = connection(endpoint(a.endpoint))
     targets = conn.targets

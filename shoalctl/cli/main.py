@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from shoal.validation import ValidationError
 from shoalctl.cli import client, errors
 
 
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     except errors.CliError as exc:
         print(f"shoal: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ValidationError as exc:  # bad input to a flag, named in the message
+        print(f"shoal: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -3,29 +3,19 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from pathlib import Path
 
+from shoal.durations import parse_duration
 from shoal.security import ca as ca_mod
 from shoal.security.sealing import write_private
+from shoal.security.tokens import state
 from shoal.v1 import security_pb2 as sec
 from shoal.v1 import security_pb2_grpc
 from shoalctl.cli.client import Client, endpoint
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.output import add_output_flag, ago, print_json, table
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str, flag: str) -> float:
-    """ "90s", "30m", "1h", "7d" or plain seconds; "0" means never."""
-    m = _DURATION.fullmatch(text.strip())
-    if m is None:
-        raise CliError(f"{flag} {text!r}: want a duration like 90s, 30m, 1h or 7d (0: never)")
-    return float(m[1]) * _UNITS[m[2]]
 
 
 def _client(a) -> Client:
@@ -59,8 +49,6 @@ def token_list(a) -> None:
         print_json(list(tokens))
         return
     now = time.time()
-    from shoal.security.tokens import state
-
     table(["ID", "CLUSTER", "STATE", "USED", "EXPIRES", "AGE", "DESCRIPTION"],
           [[t.id, t.cluster or "default", state(t, now), f"{t.used}/{t.max_uses or '∞'}", _when(t.expires_at),
             ago(t.created_at), t.description or "-"] for t in tokens])

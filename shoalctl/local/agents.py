@@ -10,6 +10,7 @@ from pathlib import Path
 
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
+from shoal.waiting import wait_until
 from shoalctl.local import procs
 from shoalctl.local.errors import ClusterError
 from shoalctl.local.statefiles import CLUSTER, read_node_id
@@ -74,7 +75,7 @@ def wait_connected(operator: operator_pb2_grpc.OperatorStub, agents: list[AgentP
                      if n.agent_connected and n.status == "ACTIVE"]
         return len(connected) >= count
 
-    if not procs.wait_until(ready, timeout, interval=0.25):
+    if not wait_until(ready, timeout, interval=0.25):
         detail = "".join(
             f"\n--- {a.name} exited (code {a.proc.returncode if a.proc else None}); "
             f"{a.log_path}:\n{procs.log_tail(a.log_path, 15)}"

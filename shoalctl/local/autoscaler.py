@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 from autoscaler.providers import local as local_provider
+from shoalctl.local import procs
+from shoalctl.local.containers import remove_node_containers
 
 STATE = "autoscaler"
 
@@ -24,8 +26,6 @@ def argv(endpoint: str, prometheus_url: str, etcd_url: str, state_dir: Path, log
 def stop_nodes(state_dir: Path, remove_containers: bool = True) -> list[str]:
     """Stops the local capacity-provider nodes under ``state_dir`` and removes their
     containers. Call once the autoscaler has exited (it would otherwise replace them)."""
-    from shoalctl.local.teardown import remove_node_containers
-
     root = Path(state_dir) / STATE
     if not root.is_dir():
         return []
@@ -37,6 +37,4 @@ def stop_nodes(state_dir: Path, remove_containers: bool = True) -> list[str]:
 
 
 def spawn(args: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    from shoalctl.local import procs
-
     return procs.spawn(args, log_path, env=env)

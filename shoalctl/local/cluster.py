@@ -38,6 +38,7 @@ from shoal.v1 import operator_pb2_grpc
 from shoalctl.local import autoscaler as localup
 from shoalctl.local import procs
 from shoalctl.local.agents import AgentLaunch, AgentProcess, agent_number, wait_connected
+from shoalctl.local.containers import remove_node_containers
 from shoalctl.local.credentials import LocalCredentials
 from shoalctl.local.errors import ClusterError
 from shoalctl.local.etcd import EtcdProcess
@@ -46,7 +47,6 @@ from shoalctl.local.ports import HOST, claim_port, pick_port_block
 from shoalctl.local.prometheus import PrometheusProcess, available
 from shoalctl.local.replicas import Replicas, ReplicaSettings
 from shoalctl.local.statefiles import CLUSTER, config_path, pids_path, refuse_if_running, write_json, write_pids
-from shoalctl.local.teardown import remove_node_containers
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from shoal import logs
+from shoal.waiting import wait_until
 from shoalctl.local import procs
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class DockerdProcess:
         env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
         self.proc = procs.spawn(self.command(), self.log_path, env=env)
         log.info("started private dockerd", extra=logs.kv(name=self.name, pid=self.pid, socket=self.socket_url))
-        if not procs.wait_until(self._answers, timeout, interval=0.2):
+        if not wait_until(self._answers, timeout, interval=0.2):
             tail = procs.log_tail(self.log_path)
             self.kill()
             raise DockerdError(f"dockerd {self.name} did not answer on {self.socket_url} within {timeout}s:\n{tail}")
@@ -215,14 +215,15 @@ def _unmount_under(root: Path) -> None:
 
 def wait_exited(pid: int, timeout: float) -> bool:
     """True once ``pid`` is gone (for a dockerd we did not start)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    return False
+    return wait_until(lambda: not _exists(pid), timeout)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def send(pid: int, sig: signal.Signals) -> None:

@@ -9,7 +9,6 @@ import logging
 import os
 import signal
 import subprocess
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import psutil
 
 import shoal
 from shoal import logs
+from shoal.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -152,21 +152,6 @@ def log_tail(path: Path | str, lines: int = LOG_TAIL_LINES) -> str:
     except OSError as exc:
         return f"(no log at {path}: {exc})"
     return "\n".join(text.splitlines()[-lines:])
-
-
-def wait_until(condition, timeout: float, interval: float = 0.1) -> bool:
-    """Polls ``condition`` until truthy (True) or the deadline passes (False); exceptions
-    count as not yet."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if condition():
-                return True
-        except Exception:  # the thing polled may not be up yet
-            pass
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from shoal import keys
 from shoal.netutil import free_port
 from shoal.store.base import Store, StoreError
+from shoal.waiting import wait_until
 from shoalctl.local import procs
 from shoalctl.local.errors import ClusterError
 
@@ -91,7 +92,7 @@ class Replicas:
         (at once, rather than after the whole timeout) or the deadline passes."""
         name, log_path, proc = self.name(i), self.log_path(i, settings), self.procs[i]
         target = f"{settings.host}:{self.ports_of(i, settings)[0]}"
-        if not procs.wait_until(lambda: proc.poll() is not None or _serving(channel), timeout, interval=0.2) \
+        if not wait_until(lambda: proc.poll() is not None or _serving(channel), timeout, interval=0.2) \
                 or proc.poll() is not None:
             raise ClusterError(
                 f"{name} did not serve on {target} within {timeout}s (exit code {proc.poll()}); "

@@ -6,13 +6,11 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-import docker
-import docker.errors
-
 from shoalctl.local import autoscaler as localup
 from shoalctl.local import procs
+from shoalctl.local.containers import remove_node_containers
 from shoalctl.local.errors import ClusterError
-from shoalctl.local.statefiles import CLUSTER, config_path, pids_path, read_node_id, recorded, recorded_runtime
+from shoalctl.local.statefiles import config_path, pids_path, read_node_id, recorded, recorded_runtime
 
 # Stop order: what depends on the others first, etcd last.
 STOP_ORDER = ("autoscaler", "prometheus", "agent", "controlplane", "etcd")
@@ -44,27 +42,3 @@ def stop_recorded(state_dir: Path | str, timeout: float = 10) -> list[str]:
     return done
 
 
-def remove_node_containers(node_ids: set[str], cluster: str = CLUSTER) -> str:
-    """Force-removes the containers labelled ``shoal.node`` with one of ``node_ids`` (and
-    ``shoal.cluster`` = ``cluster`` when the label is set). Returns what it did; never
-    raises for an unreachable dockerd (there is then nothing it could remove)."""
-    if not node_ids:
-        return "no nodes registered: no containers to remove"
-    try:
-        client = docker.from_env(timeout=60)
-    except docker.errors.DockerException as exc:
-        return f"did not remove containers: dockerd is not reachable ({exc})"
-    removed = 0
-    try:
-        for node_id in sorted(node_ids):
-            for c in client.containers.list(all=True, filters={"label": f"shoal.node={node_id}"}):
-                if c.labels.get("shoal.cluster", cluster) != cluster:
-                    continue
-                with contextlib.suppress(docker.errors.NotFound):
-                    c.remove(force=True)
-                    removed += 1
-    except docker.errors.DockerException as exc:
-        return f"removed {removed} containers, then dockerd failed: {exc}"
-    finally:
-        client.close()
-    return f"removed {removed} containers of {len(node_ids)} nodes"

@@ -34,7 +34,7 @@ from shoal.v1 import operator_pb2 as op
 from shoal.v1 import scaling_pb2 as sc
 from shoal.v1 import scaling_pb2_grpc
 from shoalctl.local.cluster import LocalCluster
-from shoalctl.local.teardown import remove_node_containers
+from shoalctl.local.containers import remove_node_containers
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration

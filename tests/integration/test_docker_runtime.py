@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
+from agent.docker_runtime import DockerRuntime
 from agent.runtime import (
     LABEL_NODE,
     ContainerSpec,
-    DockerRuntime,
     HealthCheck,
     NotFound,
     PortBinding,

@@ -8,7 +8,8 @@ import threading
 
 import requests
 
-from agent.runtime import ContainerInfo, DockerRuntime, RuntimeEvent, info_from_inspect
+from agent.docker_runtime import DockerRuntime, info_from_inspect
+from agent.runtime import ContainerInfo, RuntimeEvent
 from agent.tasks import restored
 from tests.waiting import wait_for
 

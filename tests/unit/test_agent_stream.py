@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from agent.agent import Agent, AgentConfig
-from agent.connection import GatewayClient, Registration, backoff
+from agent.connection import GatewayClient, Registration
 from agent.hollow import HollowRuntime
 from agent.host import HostProbe
 from agent.runtime import LABEL_NODE
@@ -118,9 +118,3 @@ def test_assignment_removal_while_connected(gateway, nodes, tmp_path):
     wait_for(lambda: len(rt.list({LABEL_NODE: nid})) == 2, 10, "two containers")
     gateway.assign(nid, [assignment("t2")])
     wait_for(lambda: len(rt.list({LABEL_NODE: nid})) == 1, 10, "t1 removed")
-
-
-def test_backoff_is_capped_and_jittered():
-    values = [backoff(n) for n in range(30)]
-    assert max(values) <= 5.0 and min(values) >= 0.1
-    assert len({round(v, 6) for v in values[-10:]}) > 1

@@ -7,11 +7,12 @@ import math
 import pytest
 
 from autoscaler import policies as p
+from shoal.scaling_terms import CPU, MEMORY
 from shoal.v1 import scaling_pb2 as sc
 
 
 def tt(target=50.0, out_cd=0, in_cd=0, disable_in=False) -> sc.TargetTrackingConfiguration:
-    return sc.TargetTrackingConfiguration(target_value=target, predefined_metric_type=p.CPU, scale_out_cooldown=out_cd,
+    return sc.TargetTrackingConfiguration(target_value=target, predefined_metric_type=CPU, scale_out_cooldown=out_cd,
                                           scale_in_cooldown=in_cd, disable_scale_in=disable_in)
 
 
@@ -150,7 +151,7 @@ def test_predefined_expressions_use_used_over_reserved():
     cpu = p.metric_expression(tt(), "default", 'we"b', "30s")
     assert cpu == ('sum(rate(shoal_task_cpu_seconds_total{cluster="default",service="we\\"b"}[30s])) * 1024 / '
                    'sum(shoal_task_cpu_reserved_units{cluster="default",service="we\\"b"}) * 100')
-    mem = p.metric_expression(sc.TargetTrackingConfiguration(predefined_metric_type=p.MEMORY), "c", "s")
+    mem = p.metric_expression(sc.TargetTrackingConfiguration(predefined_metric_type=MEMORY), "c", "s")
     assert "shoal_task_memory_bytes" in mem and "shoal_task_memory_reserved_bytes" in mem
     assert p.metric_expression(sc.TargetTrackingConfiguration(custom_promql="up"), "c", "s") == "up"
 

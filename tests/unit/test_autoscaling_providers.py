@@ -17,6 +17,7 @@ from autoscaler.providers import ProviderContext, ProviderError
 from autoscaler.providers.command import CommandNodeProvider
 from autoscaler.providers.local import LocalNodeProvider
 from autoscaler.providers.vagrant import VagrantNodeProvider
+from shoal import provider_config
 from shoal.netutil import free_port
 from shoal.validation import ValidationError
 from tests.fake_provider import FakeNodeProvider
@@ -30,22 +31,25 @@ def ctx(tmp_path: Path, name: str = "cp1") -> ProviderContext:
 
 # ---- registry ---------------------------------------------------------------------------------
 
-def test_registry_loads_lazily_and_checks_config(tmp_path):
+def test_registry_loads_lazily_and_checks_config(tmp_path, monkeypatch):
+    with pytest.raises(ValidationError, match="nodeProvider.type"):
+        providers.create("fake", {}, ctx(tmp_path))  # the test double is not a production type
+    monkeypatch.setitem(providers.TYPES, "fake", "tests.fake_provider:FakeNodeProvider")
     assert isinstance(providers.create("fake", {}, ctx(tmp_path)), FakeNodeProvider)
     with pytest.raises(ValidationError, match="nodeProvider.type"):
-        providers.check_config("ec2", {})
+        provider_config.check_config("ec2", {})
     with pytest.raises(ValidationError, match=r"nodeProvider.config.cpu_unit: unknown key"):
-        providers.check_config("local", {"cpu_unit": "512"})
+        provider_config.check_config("local", {"cpu_unit": "512"})
     with pytest.raises(ValidationError, match=r"nodeProvider.config.cpu_units: must be a whole number"):
-        providers.check_config("local", {"cpu_units": "lots"})
+        provider_config.check_config("local", {"cpu_units": "lots"})
     with pytest.raises(ValidationError, match=r"nodeProvider.config.create: required"):
-        providers.check_config("command", {"terminate": "/bin/true"})
+        provider_config.check_config("command", {"terminate": "/bin/true"})
 
 
 def test_external_type_is_a_dotted_path(tmp_path):
-    providers.check_config("external", {"class": "mycorp.nodes:Provider"})  # not loaded by the control plane
+    provider_config.check_config("external", {"class": "mycorp.nodes:Provider"})  # not loaded by the control plane
     with pytest.raises(ValidationError, match="nodeProvider.config.class"):
-        providers.check_config("external", {"class": "not a path"})
+        provider_config.check_config("external", {"class": "not a path"})
     p = providers.create("external", {"class": "tests.fake_provider:FakeNodeProvider"}, ctx(tmp_path))
     assert isinstance(p, FakeNodeProvider)
     with pytest.raises(ValidationError, match="is not a NodeProvider"):

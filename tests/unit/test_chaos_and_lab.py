@@ -7,10 +7,12 @@ import argparse
 
 import pytest
 
+from shoal.durations import parse_duration
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoal.validation import ValidationError
 from shoalctl.chaos.converge import Clock, Picture
-from shoalctl.cli.durations import parse_duration
+from shoalctl.cli.durations import duration_arg
 from shoalctl.lab.network import LabNetwork
 
 
@@ -86,7 +88,12 @@ def test_lab_names_fit_interfaces_and_addresses_are_link_local() -> None:
 
 
 def test_durations() -> None:
-    assert parse_duration("30s") == 30 and parse_duration("2m") == 120 and parse_duration("500ms") == 0.5
-    assert parse_duration("1.5") == 1.5
+    assert parse_duration("30s", "--for") == 30 and parse_duration("2m", "--for") == 120
+    assert parse_duration("500ms", "--for") == 0.5 and parse_duration("7d", "--ttl") == 7 * 86400
+    assert parse_duration("1.5", "--for") == 1.5 and parse_duration(" 1H ", "--for") == 3600
+    for bad in ("3x", "", "-1s", "1e3", "s"):
+        with pytest.raises(ValidationError, match=f"--ttl: '{bad}' is not a duration"):
+            parse_duration(bad, "--ttl")
+    assert duration_arg("2m") == 120
     with pytest.raises(argparse.ArgumentTypeError, match="'3x' is not a duration"):
-        parse_duration("3x")
+        duration_arg("3x")

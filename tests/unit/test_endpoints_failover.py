@@ -13,8 +13,9 @@ import grpc
 import pytest
 
 from autoscaler.api import ControlPlane
-from shoal.endpoints import Connection, FailoverStub, PlaintextRefused, backoff, insecure_from_env, parse_endpoints
+from shoal.endpoints import Connection, FailoverStub, PlaintextRefused, insecure_from_env, parse_endpoints
 from shoal.netutil import free_port
+from shoal.retry import backoff
 from shoal.security.channels import ClientTLS
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
@@ -82,10 +83,11 @@ def test_parse_endpoints_accepts_lists_and_names_the_bad_part() -> None:
 
 
 def test_backoff_is_capped_and_jittered() -> None:
-    for attempt in range(30):
-        d = backoff(attempt, base=0.2, cap=5.0)
-        assert 0.1 <= d <= 5.0
-    assert backoff(0, base=1.0, cap=1.0) >= 0.5
+    values = [backoff(attempt, 0.2, 5.0) for attempt in range(30)]
+    assert all(0.1 <= d <= 5.0 for d in values)
+    assert values[0] <= 0.2 and max(values[-10:]) >= 2.5  # grows to the cap
+    assert len({round(v, 6) for v in values[-10:]}) > 1  # jittered
+    assert backoff(0, 1.0, 1.0) >= 0.5
 
 
 def test_failover_moves_past_an_unavailable_replica_and_sticks_to_the_good_one() -> None:

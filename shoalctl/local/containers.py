@@ -1,0 +1,37 @@
+"""The containers a local cluster's nodes leave behind, removed by node id on the way down
+(by `shoal down` and by the autoscaler's local nodes)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import docker
+import docker.errors
+
+from shoalctl.local.statefiles import CLUSTER
+
+
+def remove_node_containers(node_ids: set[str], cluster: str = CLUSTER) -> str:
+    """Force-removes the containers labelled ``shoal.node`` with one of ``node_ids`` (and
+    ``shoal.cluster`` = ``cluster`` when the label is set). Returns what it did; never
+    raises for an unreachable dockerd (there is then nothing it could remove)."""
+    if not node_ids:
+        return "no nodes registered: no containers to remove"
+    try:
+        client = docker.from_env(timeout=60)
+    except docker.errors.DockerException as exc:
+        return f"did not remove containers: dockerd is not reachable ({exc})"
+    removed = 0
+    try:
+        for node_id in sorted(node_ids):
+            for c in client.containers.list(all=True, filters={"label": f"shoal.node={node_id}"}):
+                if c.labels.get("shoal.cluster", cluster) != cluster:
+                    continue
+                with contextlib.suppress(docker.errors.NotFound):
+                    c.remove(force=True)
+                    removed += 1
+    except docker.errors.DockerException as exc:
+        return f"removed {removed} containers, then dockerd failed: {exc}"
+    finally:
+        client.close()
+    return f"removed {removed} containers of {len(node_ids)} nodes"
