@@ -101,3 +101,14 @@ def test_task_volumes_outliving_their_task_are_swept_once_assignments_are_known(
     agent.run_cycle()
     assert rt.removed == [{"shoal.volume-scope": "task", "shoal.task": "gone", "shoal.node": "n1"}]
     assert rt.owners == {"t1"}
+
+
+def test_volumes_from_a_container_of_another_task_is_refused() -> None:
+    """Container names are "shoal-<task id[:12]>-<name>": a definition written into etcd
+    naming a container it does not have would take that of a task sharing the prefix."""
+    a = assignment("t4", [r.ContainerDefinition(name="main", image="img",
+                                                volumes_from=[r.VolumeFrom(source_container="db")])])
+    rt, final = run(HostPolicy(), a)
+    assert rt.creates == []
+    assert final["t4"].stopped_reason.endswith(
+        "containerDefinitions[0].volumesFrom[0].sourceContainer: 'db' is not another container of this task")
