@@ -77,6 +77,7 @@ class Agent:
         # Tasks with a start/stop/remove in flight: the reconciler leaves them alone.
         self._inflight: set[str] = set()
         self.last_sentence = ""
+        self._volumes_swept = 0.0
         # Fetches a task's secret values ({container: {env: value}}) from the control plane
         # right before its containers are created; set by main (None: no secrets support).
         self.resolve_secrets: Callable[[r.Task], dict[str, dict[str, str]]] | None = None
@@ -184,6 +185,7 @@ class Agent:
             self._emit(task)
         for action in p.actions:
             self._dispatch(action)
+        self._sweep_volumes()
         if self.on_cycle:
             self.on_cycle(time.monotonic() - started)
         return p.sentence
@@ -357,6 +359,25 @@ class Agent:
             return
         restarts.restart(self.runtime, task, action.container_ids, self.node_id)
         self._emit(task)
+
+    def _sweep_volumes(self) -> None:
+        """Task-scoped volumes whose task is neither assigned here nor known (its containers
+        went without the agent: a failed create, a cleanup by hand) are removed once per
+        resync interval, so a task's data never outlives it on the node."""
+        now = time.monotonic()
+        with self._lock:
+            if self.desired is None or now - self._volumes_swept < self.config.resync_interval:
+                return
+            self._volumes_swept = now
+            keep = set(self.desired) | set(self.tasks) | self._inflight
+        try:
+            orphans = self.runtime.volume_tasks(volumes.node_labels(self.node_id)) - keep
+        except ContainerRuntimeError as exc:
+            log.warning("listing task volumes failed", extra=shoal.logs.kv(node=self.node_id, error=exc))
+            return
+        for task_id in sorted(orphans):
+            log.info("removing volumes of a task no longer here", extra=shoal.logs.kv(task=task_id, node=self.node_id))
+            self._remove_volumes(task_id)
 
     def _remove_volumes(self, task_id: str) -> None:
         try:

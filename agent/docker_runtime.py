@@ -289,6 +289,9 @@ class DockerRuntime(Runtime):
 
         return volumes.docker_remove(self.api, labels)
 
+    def volume_tasks(self, labels: dict[str, str]) -> set[str]:
+        return volumes.docker_task_ids(self.api, labels)
+
     def logs(self, container_id: str, *, follow: bool, since: float = 0, tail: int = 0) -> LogStream:
 
         return logs.docker_logs(self.api, container_id, follow=follow, since=since, tail=tail)

@@ -197,6 +197,10 @@ class Runtime(abc.ABC):
         returns how many went."""
         return 0
 
+    def volume_tasks(self, labels: dict[str, str]) -> set[str]:
+        """The task ids (``shoal.task`` label) of the volumes carrying every one of ``labels``."""
+        return set()
+
     def logs(self, container_id: str, *, follow: bool, since: float = 0, tail: int = 0) -> LogStream:
         """The container's output (stdout and stderr) from ``since`` (epoch seconds, 0: the
         start), only the last ``tail`` lines if given, then (``follow``) what it writes next.

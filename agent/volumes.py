@@ -78,6 +78,11 @@ def task_labels(task_id: str, node_id: str) -> dict[str, str]:
     return {LABEL_SCOPE: "task", LABEL_TASK: task_id, LABEL_NODE: node_id}
 
 
+def node_labels(node_id: str) -> dict[str, str]:
+    """The labels of every task-scoped volume this node made."""
+    return {LABEL_SCOPE: "task", LABEL_NODE: node_id}
+
+
 # ---- Docker ---------------------------------------------------------------------------------
 
 def docker_ensure(api: docker.APIClient, volume: VolumeSpec) -> None:
@@ -97,14 +102,21 @@ def docker_ensure(api: docker.APIClient, volume: VolumeSpec) -> None:
         raise StartError(f"volume {volume.name}: cannot create with driver {volume.driver}: {exc}") from exc
 
 
-def docker_remove(api: docker.APIClient, labels: dict[str, str]) -> int:
+def _docker_list(api: docker.APIClient, labels: dict[str, str]) -> list[dict]:
     filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
     try:
-        found = (api.volumes(filters=filters) or {}).get("Volumes") or []
+        return (api.volumes(filters=filters) or {}).get("Volumes") or []
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise ContainerRuntimeError(f"list volumes: {exc}") from exc
+
+
+def docker_task_ids(api: docker.APIClient, labels: dict[str, str]) -> set[str]:
+    return {(v.get("Labels") or {}).get(LABEL_TASK, "") for v in _docker_list(api, labels)} - {""}
+
+
+def docker_remove(api: docker.APIClient, labels: dict[str, str]) -> int:
     removed = 0
-    for v in found:
+    for v in _docker_list(api, labels):
         # A volume still mounted by a container (not removed yet) stays for the next try.
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             api.remove_volume(v["Name"])

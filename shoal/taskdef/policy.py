@@ -67,7 +67,8 @@ HARMLESS = {
         """
     ),
     "Volume": frozenset(),
-    # mount_points and volumes_from name only this task's volumes and containers.
+    # mount_points name only this task's volumes (agent/volumes.py skips others); check()
+    # holds volumes_from to this task's containers.
     "ContainerDefinition": words(
         """
         name image cpu memory memory_reservation port_mappings essential command entry_point environment
@@ -138,11 +139,21 @@ def check(
         raise ValidationError(join(base, "networkMode"), "host networking needs --allow-host-network")
     for i, vol in enumerate(td.volumes):
         _check_volume(vol, join(base, f"volumes[{i}]"), policy, resolve)
+    names = {c.name for c in td.container_definitions}
     for i, cdef in enumerate(td.container_definitions):
-        _check_container(cdef, join(base, f"containerDefinitions[{i}]"), policy)
+        _check_container(cdef, join(base, f"containerDefinitions[{i}]"), policy, names)
 
 
-def _check_container(cdef: r.ContainerDefinition, where: str, policy: HostPolicy) -> None:
+def _check_container(cdef: r.ContainerDefinition, where: str, policy: HostPolicy, names: set[str]) -> None:
+    # Registration checks these too; the agent needs them as well, since it names a source
+    # container after the task ("shoal-<task>-<name>") and a definition written into etcd
+    # could otherwise point volumesFrom at a container of another task.
+    for j, vf in enumerate(cdef.volumes_from):
+        if vf.source_container not in names or vf.source_container == cdef.name:
+            raise ValidationError(
+                f"{where}.volumesFrom[{j}].sourceContainer", f"{quote(vf.source_container)} is not another "
+                "container of this task"
+            )
     if cdef.privileged and not policy.privileged:
         raise ValidationError(f"{where}.privileged", "privileged containers need --allow-privileged")
     if cdef.linux_parameters.capabilities.add and not policy.capabilities:

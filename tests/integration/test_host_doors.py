@@ -179,3 +179,26 @@ def test_host_network_and_net_admin_written_into_etcd_stop_at_the_node(make_clus
                                    "networkMode: host networking needs --allow-host-network")
     assert task.stop_code == "TaskFailedToStart"
     assert containers_of(docker_client, task_id) == []
+
+
+def test_task_volume_whose_task_is_gone_is_removed_by_the_agent(make_cluster, busybox_image, docker_client,
+                                                                 cleanup_volumes) -> None:
+    cluster = make_cluster(agents=1, zones=["a"])
+    cleanup_volumes.append(cluster)
+    node_id = next(iter(cluster.node_ids()))
+    # What a task's containers removed without the agent (a cleanup by hand, a failed create) leave.
+    orphan = docker_client.volumes.create(f"shoal-{'0' * 32}-data", labels={
+        "shoal.volume-scope": "task", "shoal.task": "0" * 32, "shoal.node": node_id, "shoal.cluster": "default"})
+    kept = docker_client.volumes.create(f"keep-{node_id[:8]}", labels={"shoal.volume-scope": "shared",
+                                                                       "shoal.node": node_id})
+    try:
+        # Any assignment set makes the agent judge its volumes; the sweep runs once per resync.
+        running(cluster.operator, run(cluster.operator, register(cluster.operator, {
+            "family": "idle", "containerDefinitions": [app("sleep 3600")]})))
+        wait_for(lambda: not docker_client.volumes.list(filters={"name": orphan.name}), 60,
+                 "the orphaned task volume removed")
+        assert docker_client.volumes.get(kept.name), "a shared volume is never swept"
+    finally:
+        for v in (orphan, kept):
+            with contextlib.suppress(docker.errors.APIError):
+                v.remove(force=True)

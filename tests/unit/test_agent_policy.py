@@ -72,3 +72,43 @@ def test_agent_flags_are_the_control_planes(tmp_path) -> None:
     got = agent_main.node_policy(args)
     assert got.host_network and not got.capabilities and got.host_volume_prefixes == ("/srv",)
     assert str(tmp_path) in got.forbidden
+
+
+class VolumeRuntime(HollowRuntime):
+    """The in-memory runtime with task-scoped volumes on record."""
+
+    def __init__(self, owners: set[str]) -> None:
+        super().__init__()
+        self.owners = set(owners)
+        self.removed: list[dict[str, str]] = []
+
+    def volume_tasks(self, labels: dict[str, str]) -> set[str]:
+        assert labels == {"shoal.volume-scope": "task", "shoal.node": "n1"}
+        return set(self.owners)
+
+    def remove_volumes(self, labels: dict[str, str]) -> int:
+        self.removed.append(labels)
+        self.owners.discard(labels["shoal.task"])
+        return 1
+
+
+def test_task_volumes_outliving_their_task_are_swept_once_assignments_are_known() -> None:
+    rt = VolumeRuntime({"gone", "t1"})
+    agent = Agent(AgentConfig(node_id="n1", resync_interval=0), rt)
+    agent.run_cycle()
+    assert rt.removed == [], "nothing is judged before the first assignment set"
+    agent.apply_assignments(agent_pb2.Assignments(revision=1, tasks=[assignment("t1")]))
+    agent.run_cycle()
+    assert rt.removed == [{"shoal.volume-scope": "task", "shoal.task": "gone", "shoal.node": "n1"}]
+    assert rt.owners == {"t1"}
+
+
+def test_volumes_from_a_container_of_another_task_is_refused() -> None:
+    """Container names are "shoal-<task id[:12]>-<name>": a definition written into etcd
+    naming a container it does not have would take that of a task sharing the prefix."""
+    a = assignment("t4", [r.ContainerDefinition(name="main", image="img",
+                                                volumes_from=[r.VolumeFrom(source_container="db")])])
+    rt, final = run(HostPolicy(), a)
+    assert rt.creates == []
+    assert final["t4"].stopped_reason.endswith(
+        "containerDefinitions[0].volumesFrom[0].sourceContainer: 'db' is not another container of this task")
