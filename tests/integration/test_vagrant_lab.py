@@ -300,10 +300,14 @@ def test_node_sh_gives_the_agent_its_token_in_the_environment_not_argv(
         provisioned: dict[str, str], lab_container: docker.models.containers.Container) -> None:
     """What node.sh writes for the agent from a token file; the agent joining with it is
     test_provisioned_lab_runs_and_prometheus_finds_the_agent."""
-    # Stands in for the TLS + join-token Shoal: a CLI whose `shoal token` exists.
+    # Stands in for the TLS + join-token Shoal: a CLI whose `shoal token` exists (and the
+    # real venv's python, which makes etcd's certificates).
     fake = "/tmp/fake-venv"
+    python = "#!/bin/sh\\nexec /opt/shoal-venv/bin/python \"$@\"\\n"
     run_in(lab_container, "sh", "-c", f"mkdir -p {fake}/bin && printf '#!/bin/sh\\nexit 0\\n' > {fake}/bin/shoal"
-                                      f" && chmod 755 {fake}/bin/shoal && cp /etc/default/shoal-agent /tmp/agent.env")
+                                      f" && printf '{python}' > {fake}/bin/python"
+                                      f" && chmod 755 {fake}/bin/shoal {fake}/bin/python"
+                                      " && cp /etc/default/shoal-agent /tmp/agent.env")
     ip = provisioned["ip"]
     try:
         code, out = run_in(lab_container, "bash", f"{PROVISION}/node.sh", ip, "a", ip, SHOAL_VENV=fake,
