@@ -1,8 +1,7 @@
 """A whole Shoal cluster on this machine: etcd, one control plane, N agents (each its own
 process and node, sharing the local dockerd) and, when installed, Prometheus scraping them.
 `shoal up` runs one; the integration tests run one per test on free ports. Its parts live
-beside it: etcdset (etcd), replicas (control plane), agents, statefiles (what it records),
-teardown (`shoal down`).
+beside it: etcdset, etcdcerts, replicas, agents, credentials, statefiles, teardown.
 
 Layout of ``state_dir``::
 
@@ -35,6 +34,7 @@ from shoal import logs
 from shoal.endpoints import FailoverStub
 from shoal.local import procs
 from shoal.local.agents import AgentLaunch, AgentProcess, agent_number, wait_connected
+from shoal.local.clients import ControlPlaneClients
 from shoal.local.credentials import LocalCredentials
 from shoal.local.errors import ClusterError
 from shoal.local.etcd import EtcdProcess
@@ -44,12 +44,10 @@ from shoal.local.prometheus import PrometheusProcess, available
 from shoal.local.replicas import Replicas, ReplicaSettings
 from shoal.local.statefiles import CLUSTER, config_path, pids_path, refuse_if_running, write_json, write_pids
 from shoal.local.teardown import remove_node_containers
-from shoal.security.channels import ClientTLS, client_channel
+from shoal.security.channels import ClientTLS
 from shoal.v1 import operator_pb2_grpc
 
 log = logging.getLogger(__name__)
-
-__all__ = ["CLUSTER", "DEFAULT_ZONES", "HOST", "AgentProcess", "ClusterError", "LocalCluster"]
 
 DEFAULT_ZONES = ("zone-a", "zone-b", "zone-c")
 
@@ -115,7 +113,6 @@ class LocalCluster:
         self.prometheus_port = prometheus_port
         self.lease_ttl = lease_ttl
         self.runtime = runtime
-        self.etcd_client_port = etcd_client_port
         self.gc_delay = gc_delay
         self.extra_agent_args = list(extra_agent_args or [])
         self.extra_controlplane_args = list(extra_controlplane_args or [])
@@ -127,7 +124,6 @@ class LocalCluster:
         self.log_level = log_level
         self.dynamic_port_span = dynamic_port_span if runtime == "docker" else 0
         self.ecs_port = ecs_port
-        self.etcd_member_count = etcd_members
         self.replica_count = replicas
         self.host = host
         self.agent_launch = agent_launch
@@ -138,9 +134,8 @@ class LocalCluster:
                                  f"{replicas} replicas / {etcd_members} etcd members")
         self.prometheus: PrometheusProcess | None = None
         self.agents: dict[int, AgentProcess] = {}
-        self._channel: grpc.Channel | None = None
         self.credentials = LocalCredentials(self.pki_dir, self.secure)
-        self._operator: operator_pb2_grpc.OperatorStub | None = None
+        self.clients = ControlPlaneClients(lambda: self.endpoints, self.admin_tls)
 
     # --- where things are ----------------------------------------------------------
 
@@ -180,7 +175,7 @@ class LocalCluster:
     @property
     def etcd_members(self) -> list[EtcdProcess]:
         """Every member of a several-member etcd; [] for a single one."""
-        return self.etcd_set.members if self.etcd_member_count > 1 else []
+        return self.etcd_set.members if self.etcd_set.count > 1 else []
 
     @property
     def etcd_url(self) -> str | None:
@@ -220,8 +215,7 @@ class LocalCluster:
         return self.credentials.admin_tls()
 
     def _open_channel(self, target: str) -> grpc.Channel:
-        """Every channel this object opens to a replica is made here."""
-        return client_channel(target, self.admin_tls())
+        return self.clients.open_channel(target)
 
     def security_env(self) -> dict[str, str]:
         """What agents and the autoscaler get in their environment (LocalCredentials.env)."""
@@ -229,27 +223,16 @@ class LocalCluster:
 
     @property
     def channel(self) -> grpc.Channel:
-        if self._channel is None:
-            self._channel = self._open_channel(self.endpoint)
-        return self._channel
+        return self.clients.channel
 
     @property
     def operator(self) -> operator_pb2_grpc.OperatorStub:
-        """An Operator stub on this cluster's control plane; with several replicas, one that
-        fails over between them (shoal.endpoints.FailoverStub)."""
-        if self._operator is None:
-            if self.replica_count > 1:
-                self._operator = FailoverStub(self.endpoints, self._open_channel,  # type: ignore[assignment]
-                                              operator_pb2_grpc.OperatorStub)
-            else:
-                self._operator = operator_pb2_grpc.OperatorStub(self.channel)
-        return self._operator
+        """See ControlPlaneClients.operator."""
+        return self.clients.operator
 
     def failover_operator(self, timeout: float = 10, endpoints: list[str] | None = None) -> FailoverStub:
-        """A new Operator stub over every replica (or just ``endpoints``), failing over
-        between them, each call with ``timeout`` unless it gives its own; the caller closes it."""
-        return FailoverStub(endpoints or self.endpoints, self._open_channel, operator_pb2_grpc.OperatorStub,
-                            patience=max(timeout, 10), timeout=timeout)
+        """See ControlPlaneClients.failover_operator."""
+        return self.clients.failover_operator(timeout, endpoints)
 
     def agent(self, name_or_number: str | int) -> AgentProcess:
         number = agent_number(name_or_number)
@@ -334,11 +317,7 @@ class LocalCluster:
         for i in sorted(self.replicas):
             done.append(self.cp.stop(i, timeout))
         done += self.etcd_set.stop(timeout)
-        if self._operator is not None and hasattr(self._operator, "close"):
-            self._operator.close()
-        if self._channel is not None:
-            self._channel.close()
-        self._channel, self._operator = None, None
+        self.clients.close()
         if remove_containers and self.runtime == "docker":
             done.append(remove_node_containers(node_ids))
         with contextlib.suppress(FileNotFoundError):
@@ -539,13 +518,12 @@ class LocalCluster:
         wanted = [("api_port", "the control plane API"), ("metrics_port", "the control plane metrics")]
         if self.want_prometheus and available():
             wanted.append(("prometheus_port", "Prometheus"))
-        if self.etcd_client_port:
-            wanted.append(("etcd_client_port", "etcd"))
         if self.ecs_port is not None:
             wanted.append(("ecs_port", "the ECS-compatible API"))
         for attr, what in wanted:
             setattr(self, attr, claim_port(getattr(self, attr), self.host, f"{what} ({attr})"))
-        self.etcd_set.client_port = self.etcd_client_port
+        if self.etcd_set.client_port:
+            self.etcd_set.client_port = claim_port(self.etcd_set.client_port, self.host, "etcd (etcd_client_port)")
 
     def _start_etcd(self, timeout: float) -> None:
         try:
