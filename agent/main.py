@@ -11,6 +11,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
+from typing import NoReturn
 
 import shoal.logs
 from agent import credentials, identity
@@ -159,7 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, identity.IdentityError, ContainerRuntimeError, credentials.CredentialsError) as exc:
         print(f"shoal agent: {exc}", file=sys.stderr)
         return 2
-    return run(args, runtime, endpoints, attrs, node_id, tls)
+    exit_now(run(args, runtime, endpoints, attrs, node_id, tls))
+
+
+def exit_now(code: int) -> NoReturn:
+    """Ends the process at once: an operation thread still in a `docker stop` (up to the
+    container's stop timeout) would otherwise hold the interpreter's exit, which joins every
+    worker thread. The containers are dockerd's; a restarted agent adopts them."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs: dict[str, str],

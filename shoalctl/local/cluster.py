@@ -1,8 +1,7 @@
 """A whole Shoal cluster on this machine: etcd, one control plane, N agents (each its own
 process and node, sharing the local dockerd) and, when installed, Prometheus scraping them.
 `shoal up` runs one; the integration tests run one per test on free ports. Its parts live
-beside it: etcdset (etcd), replicas (control plane), agents, statefiles (what it records),
-teardown (`shoal down`).
+beside it: etcdset, etcdcerts, replicas, agents, credentials, statefiles, teardown.
 
 Layout of ``state_dir``::
 
@@ -31,13 +30,14 @@ import grpc
 
 from shoal import logs
 from shoal.endpoints import FailoverStub
-from shoal.security.channels import ClientTLS, client_channel
+from shoal.security.channels import ClientTLS
 from shoal.store.etcd import EtcdStore
 from shoal.taskdef.policy import policy_argv
 from shoal.v1 import operator_pb2_grpc
 from shoalctl.local import autoscaler as localup
 from shoalctl.local import procs
 from shoalctl.local.agents import AgentLaunch, AgentProcess, agent_number, wait_connected
+from shoalctl.local.clients import ControlPlaneClients
 from shoalctl.local.containers import remove_node_containers
 from shoalctl.local.credentials import LocalCredentials
 from shoalctl.local.errors import ClusterError
@@ -49,8 +49,6 @@ from shoalctl.local.replicas import Replicas, ReplicaSettings
 from shoalctl.local.statefiles import CLUSTER, config_path, pids_path, refuse_if_running, write_json, write_pids
 
 log = logging.getLogger(__name__)
-
-__all__ = ["CLUSTER", "DEFAULT_ZONES", "HOST", "AgentProcess", "ClusterError", "LocalCluster"]
 
 DEFAULT_ZONES = ("zone-a", "zone-b", "zone-c")
 
@@ -116,7 +114,6 @@ class LocalCluster:
         self.prometheus_port = prometheus_port
         self.lease_ttl = lease_ttl
         self.runtime = runtime
-        self.etcd_client_port = etcd_client_port
         self.gc_delay = gc_delay
         self.extra_agent_args = list(extra_agent_args or [])
         self.extra_controlplane_args = list(extra_controlplane_args or [])
@@ -128,7 +125,6 @@ class LocalCluster:
         self.log_level = log_level
         self.dynamic_port_span = dynamic_port_span if runtime == "docker" else 0
         self.ecs_port = ecs_port
-        self.etcd_member_count = etcd_members
         self.replica_count = replicas
         self.host = host
         self.agent_launch = agent_launch
@@ -139,9 +135,8 @@ class LocalCluster:
                                  f"{replicas} replicas / {etcd_members} etcd members")
         self.prometheus: PrometheusProcess | None = None
         self.agents: dict[int, AgentProcess] = {}
-        self._channel: grpc.Channel | None = None
         self.credentials = LocalCredentials(self.pki_dir, self.secure)
-        self._operator: operator_pb2_grpc.OperatorStub | None = None
+        self.clients = ControlPlaneClients(lambda: self.endpoints, self.admin_tls)
 
     # --- where things are ----------------------------------------------------------
 
@@ -181,7 +176,7 @@ class LocalCluster:
     @property
     def etcd_members(self) -> list[EtcdProcess]:
         """Every member of a several-member etcd; [] for a single one."""
-        return self.etcd_set.members if self.etcd_member_count > 1 else []
+        return self.etcd_set.members if self.etcd_set.count > 1 else []
 
     @property
     def etcd_url(self) -> str | None:
@@ -221,8 +216,7 @@ class LocalCluster:
         return self.credentials.admin_tls()
 
     def _open_channel(self, target: str) -> grpc.Channel:
-        """Every channel this object opens to a replica is made here."""
-        return client_channel(target, self.admin_tls())
+        return self.clients.open_channel(target)
 
     def security_env(self) -> dict[str, str]:
         """What agents and the autoscaler get in their environment (LocalCredentials.env)."""
@@ -230,27 +224,16 @@ class LocalCluster:
 
     @property
     def channel(self) -> grpc.Channel:
-        if self._channel is None:
-            self._channel = self._open_channel(self.endpoint)
-        return self._channel
+        return self.clients.channel
 
     @property
     def operator(self) -> operator_pb2_grpc.OperatorStub:
-        """An Operator stub on this cluster's control plane; with several replicas, one that
-        fails over between them (shoal.endpoints.FailoverStub)."""
-        if self._operator is None:
-            if self.replica_count > 1:
-                self._operator = FailoverStub(self.endpoints, self._open_channel,  # type: ignore[assignment]
-                                              operator_pb2_grpc.OperatorStub)
-            else:
-                self._operator = operator_pb2_grpc.OperatorStub(self.channel)
-        return self._operator
+        """See ControlPlaneClients.operator."""
+        return self.clients.operator
 
     def failover_operator(self, timeout: float = 10, endpoints: list[str] | None = None) -> FailoverStub:
-        """A new Operator stub over every replica (or just ``endpoints``), failing over
-        between them, each call with ``timeout`` unless it gives its own; the caller closes it."""
-        return FailoverStub(endpoints or self.endpoints, self._open_channel, operator_pb2_grpc.OperatorStub,
-                            patience=max(timeout, 10), timeout=timeout)
+        """See ControlPlaneClients.failover_operator."""
+        return self.clients.failover_operator(timeout, endpoints)
 
     def agent(self, name_or_number: str | int) -> AgentProcess:
         number = agent_number(name_or_number)
@@ -335,11 +318,7 @@ class LocalCluster:
         for i in sorted(self.replicas):
             done.append(self.cp.stop(i, timeout))
         done += self.etcd_set.stop(timeout)
-        if self._operator is not None and hasattr(self._operator, "close"):
-            self._operator.close()
-        if self._channel is not None:
-            self._channel.close()
-        self._channel, self._operator = None, None
+        self.clients.close()
         if remove_containers and self.runtime == "docker":
             done.append(remove_node_containers(node_ids))
         with contextlib.suppress(FileNotFoundError):
@@ -542,13 +521,12 @@ class LocalCluster:
         wanted = [("api_port", "the control plane API"), ("metrics_port", "the control plane metrics")]
         if self.want_prometheus and available():
             wanted.append(("prometheus_port", "Prometheus"))
-        if self.etcd_client_port:
-            wanted.append(("etcd_client_port", "etcd"))
         if self.ecs_port is not None:
             wanted.append(("ecs_port", "the ECS-compatible API"))
         for attr, what in wanted:
             setattr(self, attr, claim_port(getattr(self, attr), self.host, f"{what} ({attr})"))
-        self.etcd_set.client_port = self.etcd_client_port
+        if self.etcd_set.client_port:
+            self.etcd_set.client_port = claim_port(self.etcd_set.client_port, self.host, "etcd (etcd_client_port)")
 
     def _start_etcd(self, timeout: float) -> None:
         try:

@@ -55,6 +55,11 @@ def test_etcd_refuses_clients_without_its_certificate(make_cluster: MakeCluster)
     # The control plane was told where the client certificate is (its flags, not the key).
     cmdline = psutil.Process(cluster.controlplane.pid).cmdline()
     assert cmdline[cmdline.index("--etcd-cert") + 1] == tls.client_cert
+    # No secret on a command line, where `ps` shows it to every user: the agents get the
+    # join token in their environment.
+    token = (pki / "local-join-token").read_text().strip()
+    argvs = [" ".join(psutil.Process(r.pid).cmdline()) for r in cluster.records()]
+    assert any(" -m agent " in a for a in argvs) and not [a for a in argvs if token in a]
 
 
 def test_etcd_members_talk_to_each_other_over_tls(make_cluster: MakeCluster) -> None:

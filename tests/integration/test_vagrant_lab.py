@@ -296,12 +296,18 @@ def test_provisioning_rejects_bad_arguments(provisioned: dict[str, str],
 
 
 @pytest.mark.timeout(600)
-def test_node_joins_with_the_token_once_shoal_has_tokens(provisioned: dict[str, str],
-                                                         lab_container: docker.models.containers.Container) -> None:
-    # Stands in for the TLS + join-token Shoal: a CLI whose `shoal token` exists.
+def test_node_sh_gives_the_agent_its_token_in_the_environment_not_argv(
+        provisioned: dict[str, str], lab_container: docker.models.containers.Container) -> None:
+    """What node.sh writes for the agent from a token file; the agent joining with it is
+    test_provisioned_lab_runs_and_prometheus_finds_the_agent."""
+    # Stands in for the TLS + join-token Shoal: a CLI whose `shoal token` exists (and the
+    # real venv's python, which makes etcd's certificates).
     fake = "/tmp/fake-venv"
+    python = "#!/bin/sh\\nexec /opt/shoal-venv/bin/python \"$@\"\\n"
     run_in(lab_container, "sh", "-c", f"mkdir -p {fake}/bin && printf '#!/bin/sh\\nexit 0\\n' > {fake}/bin/shoal"
-                                      f" && chmod 755 {fake}/bin/shoal && cp /etc/default/shoal-agent /tmp/agent.env")
+                                      f" && printf '{python}' > {fake}/bin/python"
+                                      f" && chmod 755 {fake}/bin/shoal {fake}/bin/python"
+                                      " && cp /etc/default/shoal-agent /tmp/agent.env")
     ip = provisioned["ip"]
     try:
         code, out = run_in(lab_container, "bash", f"{PROVISION}/node.sh", ip, "a", ip, SHOAL_VENV=fake,
@@ -313,7 +319,8 @@ def test_node_joins_with_the_token_once_shoal_has_tokens(provisioned: dict[str, 
         out = provision(lab_container, "node.sh", ip, "a", ip, SHOAL_VENV=fake, SHOAL_JOIN_TOKEN_FILE="/tmp/join-token")
         assert "joining" in out, out
         _, env = run_in(lab_container, "cat", "/etc/default/shoal-agent")
-        assert f"--join {ip}:7400 --token {token} " in env, env
+        assert f"--join {ip}:7400 " in env and "--token" not in env, env
+        assert f"\nSHOAL_JOIN_TOKEN={token}\n" in env, env
 
         run_in(lab_container, "sh", "-c", "echo 'short;rm' > /tmp/join-token")
         code, out = run_in(lab_container, "bash", f"{PROVISION}/node.sh", ip, "a", ip, SHOAL_VENV=fake,
@@ -321,7 +328,7 @@ def test_node_joins_with_the_token_once_shoal_has_tokens(provisioned: dict[str, 
         assert code != 0 and "join token: expected" in out, out
 
         out = provision(lab_container, "controlplane.sh", ip, SHOAL_VENV=fake)
-        assert "would run: shoal token create" in out, out
+        assert "would run: create_join_token 1" in out, out
     finally:
         run_in(lab_container, "sh", "-c", f"cp /tmp/agent.env /etc/default/shoal-agent && rm -rf {fake}")
 
@@ -363,6 +370,9 @@ def test_provisioned_lab_runs_and_prometheus_finds_the_agent(
     def start(name: str) -> None:
         c.exec_run(["bash", "-c", f"{starts[name]} > /tmp/{name}.log 2>&1"], detach=True)
 
+    # systemd's LoadCredential, which hands the replica etcd's client key.
+    run_in(c, "sh", "-c", "install -D -m 400 /etc/shoal/etcd/client.key "
+                          "/run/credentials/shoal-controlplane.service/etcd-client.key")
     for name in ("etcd", "controlplane", "prometheus"):
         start(name)
     # A real join token from the running control plane, as controlplane.sh makes it under
@@ -371,13 +381,13 @@ def test_provisioned_lab_runs_and_prometheus_finds_the_agent(
              "SHOAL_CERT": "/var/lib/shoal-controlplane/pki/admin.crt",
              "SHOAL_KEY": "/var/lib/shoal-controlplane/pki/admin.key"}
 
-    def token() -> str:
-        code, out = run_in(c, "/opt/shoal-venv/bin/shoal", "token", "create", "--uses", "0", **admin)
-        return out.split()[0] if code == 0 and out.startswith("SHL") else ""
-
-    real = wait_for(token, 120, "a join token from the control plane in the lab container", 0.5)
-    run_in(c, "sh", "-c", f"echo {real} > /tmp/join-token")
-    provision_node(c, provisioned["ip"], "/tmp/join-token")
+    # The join token as controlplane.sh makes it under systemd: one join, a 24 h life.
+    code, out = run_in(c, "bash", "-c", f"source {PROVISION}/lib.sh && create_join_token 1")
+    assert code == 0 and "expires in 24h, 1 joins" in out, out
+    _, listed = run_in(c, "/opt/shoal-venv/bin/shoal", "token", "list", "-o", "json", **admin)
+    [info] = json.loads(listed)
+    assert int(info["maxUses"]) == 1 and float(info["expiresAt"]) > 0, info
+    provision_node(c, provisioned["ip"], "/var/lib/shoal/join-token")
     start("agent")
 
     def logs() -> str:
@@ -398,5 +408,21 @@ def test_provisioned_lab_runs_and_prometheus_finds_the_agent(
                 t["labels"]["job"] == "shoal-controlplane" and t["health"] == "up" for t in targets)
 
         wait_for(agent_target_up, 120, "Prometheus scraping the control plane and the agent found via /sd", 0.5)
+
+        # The token never was on a command line: every process's argv is readable by all.
+        token = run_in(c, "cat", "/var/lib/shoal/join-token")[1].strip()
+        _, argvs = run_in(c, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '")
+        assert "shoal agent" in argvs and token not in argvs, "the join token shows in a process's argv"
+        # etcd: loopback only, and only for its client certificate.
+        refused = [f"http://{provisioned['ip']}:2379", "http://127.0.0.1:2379", "https://127.0.0.1:2379"]
+        for url in refused:
+            code, out = run_in(c, "curl", "-fsS", "--cacert", "/etc/shoal/etcd/ca.crt", "-X", "POST",
+                               "-d", "{}", f"{url}/v3/kv/range")
+            assert code != 0, f"etcd answered {url} without a client certificate: {out}"
+        code, out = run_in(c, "curl", "-fsS", "--cacert", "/etc/shoal/etcd/ca.crt", "--cert",
+                           "/etc/shoal/etcd/client.crt", "--key", "/etc/shoal/etcd/client.key", "-X", "POST",
+                           "-d", '{"key": "L3Nob2FsLw==", "range_end": "L3Nob2FsMA==", "count_only": true}',
+                           "https://127.0.0.1:2379/v3/kv/range")
+        assert code == 0 and int(json.loads(out)["count"]) > 0, out
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{logs()}") from None

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# The control-plane VM: etcd (loopback + the private address), `shoal controlplane`, and
-# Prometheus scraping the control plane and, through its /sd endpoint, every agent.
-#   controlplane.sh CP_ADDRESS       the VM's private IPv4 address
-# When `shoal token` exists (TLS + join tokens), also creates a join token once, keeps it
-# in /var/lib/shoal/join-token and copies it to /vagrant/.shoal/join-token for the nodes.
-# Run common.sh first.
+# The control-plane VM: etcd (on loopback only, TLS, a client certificate required),
+# `shoal controlplane`, and Prometheus scraping the control plane and, through its /sd
+# endpoint, every agent.
+#   controlplane.sh CP_ADDRESS [NODES]   the VM's private IPv4 address; how many nodes will
+#                                        join (the join token's use count, default 1)
+# When `shoal token` exists (TLS + join tokens), also creates a join token that expires
+# after SHOAL_TOKEN_TTL_HOURS and serves NODES joins, keeps it in /var/lib/shoal/join-token
+# and copies it to /vagrant/.shoal/join-token for the nodes. Run common.sh first.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "${SHOAL_SRC:-/opt/shoal}/vagrant/provision/lib.sh"
 
-[ $# -eq 1 ] || die "usage: controlplane.sh CP_ADDRESS"
-cp_ip=$1
+[ $# -eq 1 ] || [ $# -eq 2 ] || die "usage: controlplane.sh CP_ADDRESS [NODES]"
+cp_ip=$1 nodes=${2:-1}
 check_ipv4 CP_ADDRESS "$cp_ip"
+[[ $nodes =~ ^[1-9][0-9]{0,2}$ ]] || die "NODES: expected a whole number from 1 to 999, got '$nodes'"
 name=$(hostname)
 check_word hostname "$name"
 [ -x "$SHOAL_VENV/bin/shoal" ] || die "$SHOAL_VENV/bin/shoal missing: run common.sh first"
@@ -19,12 +22,26 @@ check_word hostname "$name"
 apt_install etcd-server prometheus
 
 # --- etcd ------------------------------------------------------------------------------
+# Only the control plane on this VM talks to etcd: it listens on loopback, over TLS, and
+# requires a client certificate from its own CA (not the cluster CA, which every node
+# holds a certificate of). etcd (user etcd) reads its key through the group; the control
+# plane (a DynamicUser) gets the client key as a systemd credential.
+"$SHOAL_VENV/bin/python" -m shoalctl.local.etcdcerts "$SHOAL_ETCD_PKI"
+if getent group etcd >/dev/null; then
+  chgrp etcd "$SHOAL_ETCD_PKI" "$SHOAL_ETCD_PKI/server.key"
+  chmod 750 "$SHOAL_ETCD_PKI"
+  chmod 640 "$SHOAL_ETCD_PKI/server.key"
+fi
 # Debian's etcd.service reads /etc/default/etcd (a conffile we leave alone); a drop-in adds
 # a second environment file, read later, so ours wins.
 put_file /etc/default/shoal-etcd 644 <<EOF
 # Written by Shoal's vagrant/provision/controlplane.sh; read by etcd.service via a drop-in.
-ETCD_LISTEN_CLIENT_URLS=http://127.0.0.1:2379,http://$cp_ip:2379
-ETCD_ADVERTISE_CLIENT_URLS=http://$cp_ip:2379
+ETCD_LISTEN_CLIENT_URLS=https://127.0.0.1:2379
+ETCD_ADVERTISE_CLIENT_URLS=https://127.0.0.1:2379
+ETCD_CERT_FILE=$SHOAL_ETCD_PKI/server.crt
+ETCD_KEY_FILE=$SHOAL_ETCD_PKI/server.key
+ETCD_TRUSTED_CA_FILE=$SHOAL_ETCD_PKI/ca.crt
+ETCD_CLIENT_CERT_AUTH=true
 EOF
 etcd_changed=$WROTE
 put_file /etc/systemd/system/etcd.service.d/shoal.conf 644 <<'EOF'
@@ -37,10 +54,17 @@ etcd_changed=$((etcd_changed | WROTE))
 put_file /etc/default/shoal-controlplane 644 <<EOF
 # Written by Shoal's vagrant/provision/controlplane.sh; see deploy/systemd/shoal-controlplane.default.
 # The cluster CA, its master key and the admin identity live in the unit's StateDirectory.
-SHOAL_CONTROLPLANE_ARGS="--etcd http://127.0.0.1:2379 --listen 0.0.0.0:$SHOAL_GRPC_PORT --metrics-listen 0.0.0.0:$SHOAL_METRICS_PORT --name $name --pki-dir $SHOAL_PKI_DIR --san $cp_ip"
+SHOAL_CONTROLPLANE_ARGS="--etcd https://127.0.0.1:2379 --etcd-ca $SHOAL_ETCD_PKI/ca.crt --etcd-cert $SHOAL_ETCD_PKI/client.crt --etcd-key $SHOAL_ETCD_CLIENT_KEY --listen 0.0.0.0:$SHOAL_GRPC_PORT --metrics-listen 0.0.0.0:$SHOAL_METRICS_PORT --name $name --pki-dir $SHOAL_PKI_DIR --san $cp_ip"
 EOF
 cp_changed=$WROTE
 install_unit shoal-controlplane.service
+cp_changed=$((cp_changed | WROTE))
+put_file /etc/systemd/system/shoal-controlplane.service.d/etcd-client.conf 644 <<EOF
+# Written by Shoal's vagrant/provision/controlplane.sh: etcd's client key, which systemd
+# hands the replica's DynamicUser as \$CREDENTIALS_DIRECTORY/etcd-client.key.
+[Service]
+LoadCredential=etcd-client.key:$SHOAL_ETCD_PKI/client.key
+EOF
 cp_changed=$((cp_changed | WROTE))
 
 # --- Prometheus ------------------------------------------------------------------------
@@ -87,31 +111,18 @@ service_up shoal-controlplane "$cp_changed"
 service_up prometheus "$prom_changed"
 
 # --- join token ------------------------------------------------------------------------
-token_file=/var/lib/shoal/join-token
+# A token that expires and serves only this lab's joins (see create_join_token in lib.sh):
+# a copy left in /vagrant or the host's vagrant/.shoal is worthless after that.
+token_file=$SHOAL_TOKEN_FILE
 shared_token=/vagrant/.shoal/join-token
 if ! have_join_tokens; then
   say "this shoal has no 'shoal token' command: agents join without a token"
-elif [ -s "$token_file" ]; then
-  say "join token already created ($token_file)"
+elif join_token_fresh "$nodes"; then
+  say "join token already created ($token_file, for $nodes nodes)"
 elif ! have_systemd; then
-  say "no systemd: the control plane is not running, so no join token; would run: shoal token create"
+  say "no systemd: the control plane is not running, so no join token; would run: create_join_token $nodes"
 else
-  say "waiting for the control plane to serve before creating a join token"
-  for _ in $(seq 1 120); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$SHOAL_METRICS_PORT/healthz" && break
-    sleep 1
-  done
-  curl -fsS -o /dev/null "http://127.0.0.1:$SHOAL_METRICS_PORT/healthz" \
-    || die "shoal-controlplane not healthy after 120s: journalctl -u shoal-controlplane"
-  out=$(SHOAL_ENDPOINT="127.0.0.1:$SHOAL_GRPC_PORT" SHOAL_CA="$SHOAL_PKI_DIR/ca.crt" \
-        SHOAL_CERT="$SHOAL_PKI_DIR/admin.crt" SHOAL_KEY="$SHOAL_PKI_DIR/admin.key" \
-        "$SHOAL_VENV/bin/shoal" token create --ttl 0 --uses 0 --description vagrant-lab) \
-    || die "'shoal token create' failed"
-  token=$(printf '%s\n' "$out" | awk 'NF { last = $NF } END { print last }')
-  check_token "$token"
-  install -d -m 700 /var/lib/shoal
-  (umask 077 && printf '%s\n' "$token" > "$token_file")
-  say "created a join token in $token_file"
+  create_join_token "$nodes"
 fi
 if [ -s "$token_file" ] && [ -d /vagrant ]; then
   # With a two-way synced folder this reaches the nodes directly; with rsync the

@@ -14,6 +14,12 @@ SHOAL_METRICS_PORT=7401
 # The control plane unit's StateDirectory (DynamicUser: /var/lib/private/shoal-controlplane).
 SHOAL_PKI_DIR=/var/lib/shoal-controlplane/pki
 SHOAL_AGENT_METRICS_PORT=7402
+# etcd's own CA, server and client certificates (python -m shoalctl.local.etcdcerts).
+SHOAL_ETCD_PKI=/etc/shoal/etcd
+# Where systemd puts etcd's client key for the control plane (LoadCredential).
+SHOAL_ETCD_CLIENT_KEY=/run/credentials/shoal-controlplane.service/etcd-client.key
+# The lab's join token expires after this many hours.
+SHOAL_TOKEN_TTL_HOURS=24
 
 say() { echo "provision[${0##*/}]: $*"; }
 die() { echo "provision[${0##*/}]: error: $*" >&2; exit 1; }
@@ -116,6 +122,41 @@ service_up() {
 # The join-token feature (TLS + `shoal token`) may or may not be in this checkout; the
 # scripts ask the installed CLI instead of guessing from the version.
 have_join_tokens() { "$SHOAL_VENV/bin/shoal" token --help >/dev/null 2>&1; }
+
+# The lab's join token, and the node count it was made for.
+SHOAL_TOKEN_FILE=/var/lib/shoal/join-token
+SHOAL_TOKEN_FOR=/var/lib/shoal/join-token.for
+
+# join_token_fresh NODES: the token file holds a token made for NODES nodes, younger than
+# half its life (older ones are made again, so a node provisioned late still finds one).
+join_token_fresh() {
+  [ -s "$SHOAL_TOKEN_FILE" ] && [ "$(cat "$SHOAL_TOKEN_FOR" 2>/dev/null)" = "$1" ] \
+    && [ -n "$(find "$SHOAL_TOKEN_FILE" -mmin "-$((SHOAL_TOKEN_TTL_HOURS * 30))")" ]
+}
+
+# create_join_token NODES: once the local control plane serves, a join token that expires
+# after SHOAL_TOKEN_TTL_HOURS and serves NODES joins, into SHOAL_TOKEN_FILE (0600). The
+# token passes through files and pipes only, never a command line.
+create_join_token() {
+  local nodes=$1 out token
+  say "waiting for the control plane to serve before creating a join token"
+  for _ in $(seq 1 120); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$SHOAL_METRICS_PORT/healthz" && break
+    sleep 1
+  done
+  curl -fsS -o /dev/null "http://127.0.0.1:$SHOAL_METRICS_PORT/healthz" \
+    || die "shoal-controlplane not healthy after 120s: journalctl -u shoal-controlplane"
+  out=$(SHOAL_ENDPOINT="127.0.0.1:$SHOAL_GRPC_PORT" SHOAL_CA="$SHOAL_PKI_DIR/ca.crt" \
+        SHOAL_CERT="$SHOAL_PKI_DIR/admin.crt" SHOAL_KEY="$SHOAL_PKI_DIR/admin.key" \
+        "$SHOAL_VENV/bin/shoal" token create --ttl "${SHOAL_TOKEN_TTL_HOURS}h" --uses "$nodes" \
+        --description vagrant-lab) \
+    || die "'shoal token create' failed"
+  token=$(printf '%s\n' "$out" | awk 'NF { last = $NF } END { print last }')
+  check_token "$token"
+  install -d -m 700 "${SHOAL_TOKEN_FILE%/*}"
+  (umask 077 && printf '%s\n' "$token" > "$SHOAL_TOKEN_FILE" && printf '%s\n' "$nodes" > "$SHOAL_TOKEN_FOR")
+  say "created a join token in $SHOAL_TOKEN_FILE (expires in ${SHOAL_TOKEN_TTL_HOURS}h, $nodes joins)"
+}
 
 check_token() {
   [[ $1 =~ ^[A-Za-z0-9._~+/=:-]{16,512}$ ]] || die "join token: expected 16-512 characters of [A-Za-z0-9._~+/=:-]"

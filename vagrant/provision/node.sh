@@ -25,19 +25,22 @@ if have_join_tokens; then
                               "'vagrant provision $name' (rsync folders: 'vagrant reload $name --provision')"
   token=$(tr -d '[:space:]' < "$token_file")
   check_token "$token"
-  join=(--join "$cp_ip:$SHOAL_GRPC_PORT" --token "$token")
+  join=(--join "$cp_ip:$SHOAL_GRPC_PORT")
   say "joining $cp_ip:$SHOAL_GRPC_PORT with the token from $token_file"
 else
+  token=""
   join=(--endpoint "$cp_ip:$SHOAL_GRPC_PORT")
   say "this shoal has no 'shoal token' command: connecting to $cp_ip:$SHOAL_GRPC_PORT without a token"
 fi
 args=("${join[@]}" --name "$name" --zone "$zone" --address "$node_ip"
       --metrics-address 0.0.0.0 --metrics-port "$SHOAL_AGENT_METRICS_PORT")
 
-# 600: the arguments may hold the join token.
+# The token goes to the agent's environment, never its arguments (which `ps` shows every
+# user); 600: this file holds it.
 put_file /etc/default/shoal-agent 600 <<EOF
 # Written by Shoal's vagrant/provision/node.sh; see deploy/systemd/shoal-agent.default.
 SHOAL_AGENT_ARGS="${args[*]}"
+${token:+SHOAL_JOIN_TOKEN=$token}
 EOF
 changed=$WROTE
 install_unit shoal-agent.service
