@@ -54,7 +54,7 @@ def show_logs(a) -> int:
                 # The control plane ends a call whose reader fell far behind rather than let it
                 # hold up the node's stream (heartbeats share it).
                 raise CliError("the control plane ended this log stream: output was not read fast enough "
-                               "(more than 8 MiB waiting); run again with --since") from None
+                               "(its buffer on the control plane filled); run again with --since") from None
             if got or exc.code() != grpc.StatusCode.UNAVAILABLE or "task:" in (exc.details() or ""):
                 raise CliError(describe_rpc_error(exc, target)) from None
         except BrokenPipeError:
