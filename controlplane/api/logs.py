@@ -157,7 +157,8 @@ class LogsService(logs_pb2_grpc.LogsServicer):
         """Ends a call whose reader stopped reading: the agent stops reading the container's
         output, and the call is cancelled, which also frees the thread stuck sending to it."""
         log.warning("log reader too slow; ending its call", extra=kv(
-            request=request_id, task=pending.task_id, node=pending.node_id, buffered=_BUFFER))
+            request=request_id, task=pending.task_id, node=pending.node_id,
+            limit=f"{_BUFFER} chunks or {_BUFFER_BYTES >> 20} MiB"))
         self._drop(request_id, "the reader was too slow")
         self.gateway.send(pending.node_id, agent_pb2.ControlMessage(
             cancel_logs=agent_pb2.CancelLogs(request_id=request_id)))

@@ -32,7 +32,8 @@ class Size:
 def chunks(groups: Sequence[T], size: Callable[[T], Size], reserved_compares: int = 0) -> list[list[int]]:
     """Indices of ``groups``, in order, split into transactions under the limits.
     ``reserved_compares``: compares every transaction carries besides the groups' own (a
-    leader's fence). Raises ValueError for a group too big for any transaction."""
+    leader's fence). A group over the limits on its own gets a transaction to itself, for
+    the store to take (our byte budget is below etcd's) or refuse."""
     max_compares = MAX_TXN_OPS - reserved_compares
     out: list[list[int]] = []
     current: list[int] = []
@@ -40,9 +41,6 @@ def chunks(groups: Sequence[T], size: Callable[[T], Size], reserved_compares: in
     seen: set[str] = set()
     for i, group in enumerate(groups):
         s = size(group)
-        if s.compares > max_compares or len(s.keys) > MAX_TXN_OPS or s.nbytes > TXN_BYTES:
-            raise ValueError(f"one write of {s.compares} compares, {len(s.keys)} ops and {s.nbytes} bytes "
-                             "does not fit in a transaction")
         if current and (compares + s.compares > max_compares or ops + len(s.keys) > MAX_TXN_OPS
                         or nbytes + s.nbytes > TXN_BYTES or any(k in seen for k in s.keys)):
             out.append(current)

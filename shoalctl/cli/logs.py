@@ -37,6 +37,11 @@ def show_logs(a) -> int:
             return 0
         except grpc.RpcError as exc:
             last = exc
+            if exc.code() == grpc.StatusCode.CANCELLED:
+                # The control plane ends a call whose reader fell far behind rather than let it
+                # hold up the node's stream (heartbeats share it).
+                raise CliError("the control plane ended this log stream: output was not read fast enough "
+                               "(its buffer on the control plane filled); run again with --since") from None
             if got or exc.code() != grpc.StatusCode.UNAVAILABLE or "task:" in (exc.details() or ""):
                 raise CliError(describe_rpc_error(exc, target)) from None
         except BrokenPipeError:
