@@ -14,7 +14,7 @@ import pytest
 
 from controlplane import keys
 from controlplane.api import task_reports, taskdefs, tasks
-from controlplane.api.agent_stream import _Stream
+from controlplane.api.agent_stream import AgentStream
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext
 from controlplane.assignments import AssignmentFeed
@@ -157,7 +157,7 @@ class Plane:
     ctx: ApiContext
     gateway: AgentGatewayService
     loop: ControllerLoop
-    stream: _Stream
+    stream: AgentStream
 
     def cycle_until(self, condition, what: str):
         def step():
@@ -192,7 +192,7 @@ def plane() -> Iterator[Plane]:
     gateway = AgentGatewayService(ctx, feed, lease, 60)
     node_id = gateway.RegisterNode(agent_pb2.RegisterNodeRequest(
         cluster="default", hostname="h1", cpu_units=1024, memory_mib=1024), None).node_id
-    stream = _Stream(node_id=node_id, cluster="default")
+    stream = AgentStream(node_id=node_id, cluster="default")
     gateway._put_alive(stream)
     cache = Cache(store, on_change=lambda: None)
     cache.start()
@@ -255,6 +255,6 @@ def test_an_assignment_whose_task_is_gone_is_removed(plane: Plane) -> None:
 def test_an_agent_cannot_report_another_nodes_task(plane: Plane) -> None:
     tid = plane.run()
     plane.cycle_until(lambda: plane.assignment(tid) is not None, "the task placed and assigned")
-    other = _Stream(node_id="intruder", cluster="default")
+    other = AgentStream(node_id="intruder", cluster="default")
     plane.gateway._apply_task_state(other, agent_pb2.TaskStateChange(task_id=tid, last_status="STOPPED"))
     assert plane.task(tid).last_status == "PENDING"
