@@ -25,7 +25,7 @@ from controlplane.controllers.loop import ControllerLoop
 from controlplane.controllers.nodes import NodeController
 from controlplane.controllers.placement import PlacementController
 from controlplane.controllers.services import ServiceController
-from controlplane.controllers.view import Writer
+from controlplane.controllers.view import View, Writer
 from controlplane.leader import Election
 from controlplane.replica_lease import ReplicaLease
 from controlplane.state import decode
@@ -158,6 +158,7 @@ class Plane:
     gateway: AgentGatewayService
     loop: ControllerLoop
     stream: AgentStream
+    assigner: AssignmentController
 
     def cycle_until(self, condition, what: str):
         def step():
@@ -197,11 +198,12 @@ def plane() -> Iterator[Plane]:
     cache = Cache(store, on_change=lambda: None)
     cache.start()
     writer = Writer(store, Election(store, lease, "me"), cache)
+    assigner = AssignmentController(writer)
     loop = ControllerLoop(writer.election, cache, [
-        NodeController(writer, grace=0), ServiceController(writer, ctx.arns), AssignmentController(writer),
+        NodeController(writer, grace=0), ServiceController(writer, ctx.arns), assigner,
         PlacementController(writer), TaskGC(writer, 3600)], resync=60)
     taskdefs.register(ctx, op.RegisterTaskDefinitionRequest(json=json.dumps(WEB)))
-    yield Plane(store, ctx, gateway, loop, stream)
+    yield Plane(store, ctx, gateway, loop, stream, assigner)
     cache.close()
     store.close()
 
@@ -258,3 +260,13 @@ def test_an_agent_cannot_report_another_nodes_task(plane: Plane) -> None:
     other = AgentStream(node_id="intruder", cluster="default")
     plane.gateway._apply_task_state(other, agent_pb2.TaskStateChange(task_id=tid, last_status="STOPPED"))
     assert plane.task(tid).last_status == "PENDING"
+
+
+def test_an_assignment_seen_before_its_task_stays(plane: Plane) -> None:
+    tid = plane.run()
+    plane.cycle_until(lambda: plane.assignment(tid) is not None, "the task placed and assigned")
+    # As after a failover, when the assignment's watch event came before its task's.
+    view = View.read(plane.assigner.writer.cache)
+    del view.tasks[tid]
+    assert plane.assigner.reconcile(view) == ""
+    assert plane.assignment(tid) is not None
