@@ -13,8 +13,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
+from controlplane.state import State
 from shoal import keys
 from shoal.store.base import KV, Compare, Delete, Listing, Put, Store, WatchCallback
+from shoal.store.update import update
 
 # The leader writes through one object, controllers/view.py's Writer, which fences every
 # transaction with its leadership: naming that module names "the leader, fenced".
@@ -36,7 +38,9 @@ WRITERS: dict[str, frozenset[str]] = {
 }
 
 # Modules a write passes through on its way to the store: the writer is whoever called them.
-_PASS_THROUGH = ("controlplane.writers", "shoal.store.", "controlplane.state")
+# Named from the objects, so they hold wherever the store package lives.
+_PASS_THROUGH = frozenset({__name__, State.__module__, update.__module__})
+_STORE_PACKAGE = Store.__module__.rpartition(".")[0] + "."
 
 
 class StrayWrite(RuntimeError):
@@ -49,7 +53,7 @@ def writer_of(depth: int = 2) -> str:
     frame = sys._getframe(depth)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if not (module == _PASS_THROUGH[0] or module.startswith(_PASS_THROUGH[1]) or module == _PASS_THROUGH[2]):
+        if module not in _PASS_THROUGH and not module.startswith(_STORE_PACKAGE):
             return module
         frame = frame.f_back
     return ""

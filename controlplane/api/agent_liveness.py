@@ -11,7 +11,7 @@ import time
 
 import grpc
 
-from controlplane.api.agent_stream import _Stream
+from controlplane.api.agent_stream import AgentStream
 from controlplane.api.context import ApiContext
 from controlplane.errors import ApiError
 from shoal import keys
@@ -19,7 +19,7 @@ from shoal.logs import kv
 from shoal.replica_lease import ReplicaLease
 from shoal.store.base import Conflict, StoreError
 
-log = logging.getLogger("controlplane.api.agents")
+log = logging.getLogger(__name__)
 
 
 def _cut_off_error() -> ApiError:
@@ -35,8 +35,8 @@ class Liveness:
     ttl: float
     address: str
     _lock: threading.Lock
-    _streams: dict[str, _Stream]
-    _lingering: dict[str, _Stream]
+    _streams: dict[str, AgentStream]
+    _lingering: dict[str, AgentStream]
 
     def cut_off(self) -> bool:
         """True when the replica lease has gone unrefreshed for half a TTL: two refreshes
@@ -63,7 +63,7 @@ class Liveness:
         return (f"replica lease unrefreshed for {self.lease.age():.1f}s (etcd out of reach): "
                 f"sent {len(streams)} agents to another replica")
 
-    def _put_alive(self, stream: _Stream) -> None:
+    def _put_alive(self, stream: AgentStream) -> None:
         stream.alive_revision = self.ctx.store.put(keys.alive(stream.node_id), self.address.encode(),
                                                    lease=self.lease.lease_id)
 

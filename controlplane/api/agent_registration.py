@@ -17,7 +17,7 @@ from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
 from shoal.validation import check_name
 
-log = logging.getLogger("controlplane.api.agents")
+log = logging.getLogger(__name__)
 
 _MAX_ATTRIBUTES = 64
 

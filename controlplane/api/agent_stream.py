@@ -24,13 +24,13 @@ from shoal.logs import kv
 from shoal.store.base import StoreError
 from shoal.v1 import agent_pb2
 
-log = logging.getLogger("controlplane.api.agents")
+log = logging.getLogger(__name__)
 
 _CLOSE = object()
 
 
 @dataclass
-class _Stream:
+class AgentStream:
     node_id: str
     cluster: str
     outbox: queue.Queue = field(default_factory=queue.Queue)
@@ -45,14 +45,14 @@ class Streams:
     ctx: ApiContext
     feed: AssignmentFeed
     _lock: threading.Lock
-    _streams: dict[str, _Stream]
-    _lingering: dict[str, _Stream]
+    _streams: dict[str, AgentStream]
+    _lingering: dict[str, AgentStream]
     on_log_chunk: Callable[[str, agent_pb2.AgentLogChunk], None] | None
     on_stream_end: Callable[[str], None] | None
     # From the other parts of the service.
     refusal_if_cut_off: Callable[[], ApiError | None]
-    _put_alive: Callable[[_Stream], None]
-    _apply_task_state: Callable[[_Stream, agent_pb2.TaskStateChange], None]
+    _put_alive: Callable[[AgentStream], None]
+    _apply_task_state: Callable[[AgentStream, agent_pb2.TaskStateChange], None]
 
     def holds(self, node_id: str) -> bool:
         """Whether this replica holds the node's stream."""
@@ -91,7 +91,7 @@ class Streams:
             except StoreError as exc:
                 context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
             context.abort(grpc.StatusCode.NOT_FOUND, f"nodeId: {hello.node_id!r} is not registered; register first")
-        stream = _Stream(node_id=hello.node_id, cluster=node.msg.cluster)
+        stream = AgentStream(node_id=hello.node_id, cluster=node.msg.cluster)
         with self._lock:
             old = self._streams.pop(stream.node_id, None)
             self._lingering.pop(stream.node_id, None)
@@ -147,7 +147,7 @@ class Streams:
             self._end(stream)
             log.info("agent stream ended", extra=kv(node=stream.node_id))
 
-    def _read(self, stream: _Stream, request_iterator) -> None:
+    def _read(self, stream: AgentStream, request_iterator) -> None:
         try:
             for msg in request_iterator:
                 if stream.closed:
@@ -169,7 +169,7 @@ class Streams:
         finally:
             stream.outbox.put(_CLOSE)
 
-    def _end(self, stream: _Stream) -> None:
+    def _end(self, stream: AgentStream) -> None:
         stream.closed = True
         current = False
         with self._lock:

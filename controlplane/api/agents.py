@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from controlplane.api.agent_liveness import Liveness
 from controlplane.api.agent_registration import Registration
-from controlplane.api.agent_stream import Streams, _Stream
+from controlplane.api.agent_stream import AgentStream, Streams
 from controlplane.api.context import ApiContext
 from controlplane.api.task_reports import TaskReports
 from controlplane.assignments import AssignmentFeed
@@ -30,10 +30,10 @@ class AgentGatewayService(Registration, Streams, Liveness, TaskReports, agent_pb
         self.lease = lease
         self.ttl = ttl
         self._lock = threading.Lock()
-        self._streams: dict[str, _Stream] = {}
+        self._streams: dict[str, AgentStream] = {}
         # Nodes whose stream ended but whose alive key stands until their TTL runs out:
         # a quick reconnect (to this or another replica) must not look like a lost node.
-        self._lingering: dict[str, _Stream] = {}
+        self._lingering: dict[str, AgentStream] = {}
         lease.on_new_lease(self._rewrite_alive_keys)
         # This replica's gRPC address, the value of the alive keys it writes: another
         # replica relays calls that need an agent's stream (logs) to it.

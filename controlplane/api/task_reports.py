@@ -12,7 +12,7 @@ import time
 
 from google.protobuf.message import Message
 
-from controlplane.api.agent_stream import _Stream
+from controlplane.api.agent_stream import AgentStream
 from controlplane.api.context import ApiContext
 from controlplane.authz import record_denial
 from controlplane.taskspec import STATUS_ORDER
@@ -22,7 +22,7 @@ from shoal.store.base import StoreError
 from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
 
-log = logging.getLogger("controlplane.api.agents")
+log = logging.getLogger(__name__)
 
 # What an agent may change: the task's and each container's observed state. The stop
 # reason and code are the agent's to give only when nobody gave one first (a task that
@@ -75,7 +75,7 @@ class TaskReports:
 
     ctx: ApiContext
 
-    def _apply_task_state(self, stream: _Stream, change: agent_pb2.TaskStateChange) -> None:
+    def _apply_task_state(self, stream: AgentStream, change: agent_pb2.TaskStateChange) -> None:
         if change.last_status not in STATUS_ORDER:
             log.warning("agent sent unknown status %r", change.last_status, extra=kv(node=stream.node_id))
             return

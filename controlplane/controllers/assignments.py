@@ -15,8 +15,11 @@ from __future__ import annotations
 import time
 
 from controlplane.controllers.view import View, Writer, clone
+from controlplane.state import Record
 from controlplane.taskspec import is_live, mark_stopping
+from shoal import keys
 from shoal.store.base import Compare, Conflict
+from shoal.v1 import resources_pb2 as r
 
 
 class AssignmentController:
@@ -24,6 +27,11 @@ class AssignmentController:
         self.writer = writer
 
     def reconcile(self, view: View) -> str:
+        # Read here rather than in every controller's View: only this controller needs them.
+        assignments: dict[tuple[str, str], Record[r.TaskAssignment]] = {}
+        for held in self.writer.cache.records(keys.ASSIGNMENTS):
+            node_id, task_id = held.key[len(keys.ASSIGNMENTS):].split("/", 1)
+            assignments[(node_id, task_id)] = held
         told = stopped = settled = dropped = 0
         for rec in view.tasks.values():
             task = rec.msg
@@ -35,13 +43,13 @@ class AssignmentController:
                         self.writer.put_task(rec, done)
                         stopped += 1
                         continue
-                    held = view.assignments.get((task.node_id, task.id))
+                    held = assignments.get((task.node_id, task.id))
                     if held is None or held.msg.task.desired_status != "STOPPED":
                         # The task is written as it stands, with its assignment in step.
                         self.writer.put_task(rec, task, view.taskdefs.get(task.task_definition_arn))
                         told += 1
                 elif not is_live(task) and task.node_id and (
-                        task.desired_status != "STOPPED" or (task.node_id, task.id) in view.assignments):
+                        task.desired_status != "STOPPED" or (task.node_id, task.id) in assignments):
                     done = clone(task)
                     if done.desired_status != "STOPPED":
                         done.desired_status = "STOPPED"
@@ -51,11 +59,16 @@ class AssignmentController:
                     settled += 1
             except Conflict:
                 continue  # the task changed since the view was read; the next cycle looks again
-        for (node_id, task_id), held in view.assignments.items():
+        for (node_id, task_id), held in assignments.items():
             task_rec = view.tasks.get(task_id)
             if task_rec is None or task_rec.msg.node_id != node_id:
+                # Watches of different prefixes arrive apart: compare on the task as well, so
+                # an assignment seen before its task (placed by the previous leader) stays.
+                task_key = keys.task(held.msg.task.cluster, task_id)
+                task_compare = (Compare(task_key, 0, on_create=True) if task_rec is None
+                                else Compare(task_key, task_rec.mod_revision))
                 try:
-                    self.writer.commit([Compare(held.key, held.mod_revision)], [], [held.key])
+                    self.writer.commit([Compare(held.key, held.mod_revision), task_compare], [], [held.key])
                 except Conflict:
                     continue
                 dropped += 1

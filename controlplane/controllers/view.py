@@ -33,8 +33,6 @@ class View:
     services: list[Record[r.Service]] = field(default_factory=list)
     taskdefs: dict[str, r.TaskDefinition] = field(default_factory=dict)
     alive: set[str] = field(default_factory=set)
-    # (node id, task id) -> the assignment the node's agent is given.
-    assignments: dict[tuple[str, str], Record[r.TaskAssignment]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, cache: Cache) -> View:
@@ -47,9 +45,6 @@ class View:
         for rec in cache.records(keys.TASKDEFS):
             view.taskdefs[rec.msg.task_definition_arn] = rec.msg
         view.alive = {k[len(keys.ALIVE):] for k in cache.keys_under(keys.ALIVE)}
-        for rec in cache.records(keys.ASSIGNMENTS):
-            node_id, task_id = rec.key[len(keys.ASSIGNMENTS):].split("/", 1)
-            view.assignments[(node_id, task_id)] = rec
         return view
 
     def tasks_by_service(self) -> dict[tuple[str, str], list[Record[r.Task]]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from controlplane.api import task_reports, taskdefs, tasks
-from controlplane.api.agent_stream import _Stream
+from controlplane.api.agent_stream import AgentStream
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext
 from controlplane.assignments import AssignmentFeed
@@ -24,7 +24,7 @@ from controlplane.controllers.loop import ControllerLoop
 from controlplane.controllers.nodes import NodeController
 from controlplane.controllers.placement import PlacementController
 from controlplane.controllers.services import ServiceController
-from controlplane.controllers.view import Writer
+from controlplane.controllers.view import View, Writer
 from controlplane.state import decode
 from controlplane.writers import WRITERS, StrayWrite, WriterCheck
 from shoal import keys
@@ -159,7 +159,8 @@ class Plane:
     ctx: ApiContext
     gateway: AgentGatewayService
     loop: ControllerLoop
-    stream: _Stream
+    stream: AgentStream
+    assigner: AssignmentController
 
     def cycle_until(self, condition, what: str):
         def step():
@@ -194,16 +195,17 @@ def plane() -> Iterator[Plane]:
     gateway = AgentGatewayService(ctx, feed, lease, 60)
     node_id = gateway.RegisterNode(agent_pb2.RegisterNodeRequest(
         cluster="default", hostname="h1", cpu_units=1024, memory_mib=1024), None).node_id
-    stream = _Stream(node_id=node_id, cluster="default")
+    stream = AgentStream(node_id=node_id, cluster="default")
     gateway._put_alive(stream)
     cache = Cache(store, on_change=lambda: None)
     cache.start()
     writer = Writer(store, Election(store, lease, "me"), cache)
+    assigner = AssignmentController(writer)
     loop = ControllerLoop(writer.election, cache, [
-        NodeController(writer, grace=0), ServiceController(writer, ctx.arns), AssignmentController(writer),
+        NodeController(writer, grace=0), ServiceController(writer, ctx.arns), assigner,
         PlacementController(writer), TaskGC(writer, 3600)], resync=60)
     taskdefs.register(ctx, op.RegisterTaskDefinitionRequest(json=json.dumps(WEB)))
-    yield Plane(store, ctx, gateway, loop, stream)
+    yield Plane(store, ctx, gateway, loop, stream, assigner)
     cache.close()
     store.close()
 
@@ -257,6 +259,16 @@ def test_an_assignment_whose_task_is_gone_is_removed(plane: Plane) -> None:
 def test_an_agent_cannot_report_another_nodes_task(plane: Plane) -> None:
     tid = plane.run()
     plane.cycle_until(lambda: plane.assignment(tid) is not None, "the task placed and assigned")
-    other = _Stream(node_id="intruder", cluster="default")
+    other = AgentStream(node_id="intruder", cluster="default")
     plane.gateway._apply_task_state(other, agent_pb2.TaskStateChange(task_id=tid, last_status="STOPPED"))
     assert plane.task(tid).last_status == "PENDING"
+
+
+def test_an_assignment_seen_before_its_task_stays(plane: Plane) -> None:
+    tid = plane.run()
+    plane.cycle_until(lambda: plane.assignment(tid) is not None, "the task placed and assigned")
+    # As after a failover, when the assignment's watch event came before its task's.
+    view = View.read(plane.assigner.writer.cache)
+    del view.tasks[tid]
+    assert plane.assigner.reconcile(view) == ""
+    assert plane.assignment(tid) is not None
