@@ -126,7 +126,8 @@ class EcsGateway:
         # Hypercorn takes over the socket bound in __init__ (so a bad address fails there).
         config.bind = [f"fd://{self._sock.detach()}"]
         config.keep_alive_timeout = self.limits.timeout
-        config.read_timeout = int(max(1, self.limits.timeout))
+        # A backstop only, later than the body deadline in ``app`` so that one answers 408 first.
+        config.read_timeout = int(self.limits.timeout) + 2
         config.ssl_handshake_timeout = self.limits.timeout
         config.graceful_timeout = 1.0
         config.h11_max_incomplete_size = 16 * 1024
