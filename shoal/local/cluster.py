@@ -491,7 +491,8 @@ class LocalCluster:
             "--listen", f"{self.host}:{api}",
             "--metrics-listen", f"{self.host}:{metrics}",
             "--lease-ttl", str(self.lease_ttl),
-            *(["--ecs-listen", f"{HOST}:{self.ecs_port}"] if self.ecs_port is not None and i == 1 else []),
+            *(["--ecs-listen", f"{HOST}:{self.ecs_port}", *([] if self.secure else ["--ecs-plaintext"])]
+              if self.ecs_port is not None and i == 1 else []),
             "--name", name,
             "--log-level", self.log_level,
             *(["--pki-dir", str(self.pki_dir)] if self.secure else []),
@@ -826,7 +827,7 @@ class LocalCluster:
             "sd": self.sd_url,
             "prometheus": self.prometheus_url,
             "etcd": self.etcd_url,
-            "ecs": f"http://{HOST}:{self.ecs_port}" if self.ecs_port is not None else None,
+            "ecs": f"http{'s' if self.secure else ''}://{HOST}:{self.ecs_port}" if self.ecs_port is not None else None,
             "cluster": CLUSTER,
             "state_dir": str(self.state_dir),
             # The admin identity the CLI authenticates with (absent: an --insecure cluster).
