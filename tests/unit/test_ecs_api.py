@@ -4,6 +4,7 @@ against botocore's model (the controllers' side is in tests/integration/test_ecs
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from google.protobuf import json_format
 from controlplane import keys
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext, Policy
-from controlplane.ecs.config import context_from_pem
+from controlplane.ecs.config import add_flags, context_from_pem, start
 from controlplane.ecs.errors import to_ecs_error
 from controlplane.ecs.server import EcsGateway, serve
 from controlplane.errors import ApiError, not_found
@@ -272,3 +273,28 @@ def test_a_key_without_a_role_is_not_accepted(gateway) -> None:
     with pytest.raises(ClientError) as caught:
         ecs_client(gw, key.access_key_id, key.secret_access_key).list_clusters()
     assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_flags_refuse_plaintext_unless_asked() -> None:
+    parser = argparse.ArgumentParser()
+    add_flags(parser)
+    ctx = ApiContext(MemoryStore())
+    listen = f"127.0.0.1:{free_port()}"
+    cases = {
+        ("--ecs-listen", "nowhere", "--ecs-plaintext"): "--ecs-listen: 'nowhere' is not HOST:PORT",
+        # An --insecure control plane has no CA to issue the certificate from.
+        ("--ecs-listen", listen): "no cluster CA",
+        ("--ecs-listen", listen, "--ecs-cert", "c.pem"): "--ecs-cert and --ecs-key go together",
+        ("--ecs-listen", listen, "--ecs-cert", "c", "--ecs-key", "k", "--ecs-plaintext"): "contradict",
+        ("--ecs-listen", listen, "--ecs-cert", "/nonexistent", "--ecs-key", "/nonexistent"): "cannot load",
+        ("--ecs-listen", listen, "--ecs-workers", "0", "--ecs-plaintext"): "--ecs-workers",
+    }
+    for argv, said in cases.items():
+        with pytest.raises(SystemExit, match=said):
+            start(parser.parse_args(argv), ctx, None)
+    assert start(parser.parse_args([]), ctx, None) is None
+    gw = start(parser.parse_args(["--ecs-listen", listen, "--ecs-plaintext"]), ctx, None)
+    try:
+        assert gw is not None and gw.url.startswith("http://127.0.0.1:")
+    finally:
+        gw.close()
