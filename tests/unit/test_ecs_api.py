@@ -11,6 +11,7 @@ from pathlib import Path
 import boto3
 import grpc
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from google.protobuf import json_format
@@ -275,7 +276,7 @@ def test_a_key_without_a_role_is_not_accepted(gateway) -> None:
     assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"
 
 
-def test_flags_refuse_plaintext_unless_asked() -> None:
+def test_flags_refuse_plaintext_unless_asked(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
     add_flags(parser)
     ctx = ApiContext(MemoryStore())
@@ -293,6 +294,21 @@ def test_flags_refuse_plaintext_unless_asked() -> None:
         with pytest.raises(SystemExit, match=said):
             start(parser.parse_args(argv), ctx, None)
     assert start(parser.parse_args([]), ctx, None) is None
+    # The operator's own certificate (here from a CA of its own) instead of the cluster CA's.
+    authority = ca_mod.CertificateAuthority.create()
+    key = ca_mod.new_key()
+    (tmp_path / "own.crt").write_bytes(ca_mod.bundle_pem([authority.issue_server(key.public_key(), ["127.0.0.1"]),
+                                                          authority.cert]))
+    (tmp_path / "own.key").write_bytes(ca_mod.key_pem(key))
+    (tmp_path / "own-ca.crt").write_bytes(ca_mod.cert_pem(authority.cert))
+    own = start(parser.parse_args(["--ecs-listen", listen, "--ecs-cert", str(tmp_path / "own.crt"),
+                                   "--ecs-key", str(tmp_path / "own.key")]), ctx, None)
+    try:
+        assert own is not None and own.url.startswith("https://")
+        unsigned = requests.post(own.url, data="{}", verify=str(tmp_path / "own-ca.crt"), timeout=10)
+        assert (unsigned.status_code, unsigned.json()["__type"]) == (403, "MissingAuthenticationTokenException")
+    finally:
+        own.close()
     gw = start(parser.parse_args(["--ecs-listen", listen, "--ecs-plaintext"]), ctx, None)
     try:
         assert gw is not None and gw.url.startswith("http://127.0.0.1:")
