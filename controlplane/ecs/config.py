@@ -43,7 +43,10 @@ def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None
     if not args.ecs_listen:
         return None
     limits = _limits(args)
-    host, port = split_hostport(args.ecs_listen)
+    try:
+        host, port = split_hostport(args.ecs_listen)
+    except ValueError as exc:
+        raise SystemExit(f"controlplane: --ecs-listen: {exc}") from None
     tls = _tls(args, host, trust)
     try:
         return serve(host, port, ctx, tls, limits)

@@ -76,10 +76,24 @@ class _Loop(asyncio.SelectorEventLoop):
     sends one), so the gateway stops promptly. Hypercorn opens its servers through
     ``create_server`` and offers no setting for this."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.set_exception_handler(_connection_ended)
+
     async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:
         if kwargs.get("ssl") is not None:
             kwargs.setdefault("ssl_shutdown_timeout", SSL_SHUTDOWN_SECONDS)
         return await super().create_server(*args, **kwargs)
+
+
+def _connection_ended(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    # A client that vanished, or one still connected when the gateway stops (its TLS
+    # shutdown times out), is no error of ours: one line at debug, not a traceback.
+    exc = context.get("exception")
+    if isinstance(exc, TimeoutError | ConnectionError | ssl.SSLError):
+        log.debug("ECS connection ended: %s", exc or context.get("message"))
+        return
+    loop.default_exception_handler(context)
 
 
 class EcsGateway:
@@ -126,7 +140,8 @@ class EcsGateway:
         # Hypercorn takes over the socket bound in __init__ (so a bad address fails there).
         config.bind = [f"fd://{self._sock.detach()}"]
         config.keep_alive_timeout = self.limits.timeout
-        config.read_timeout = int(max(1, self.limits.timeout))
+        # A backstop only, later than the body deadline in ``app`` so that one answers 408 first.
+        config.read_timeout = int(self.limits.timeout) + 2
         config.ssl_handshake_timeout = self.limits.timeout
         config.graceful_timeout = 1.0
         config.h11_max_incomplete_size = 16 * 1024

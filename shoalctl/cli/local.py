@@ -243,8 +243,9 @@ def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], deta
         f"  metrics        {cluster.metrics_url}",
         f"  prometheus     {cluster.prometheus_url or 'not running'}",
         f"  etcd           {cluster.etcd_url}",
-        f"  ECS API        {f'http://127.0.0.1:{cluster.ecs_port}' if cluster.ecs_port is not None else 'off'}"
-        + ("  (aws ecs --endpoint-url …; keys: shoal accesskey create)" if cluster.ecs_port is not None else ""),
+        "  ECS API        " + (f"{'https' if cluster.secure else 'http'}://127.0.0.1:{cluster.ecs_port}"
+                                "  (aws ecs --endpoint-url … [--ca-bundle pki/ca.crt]; keys: shoal accesskey create)"
+                                if cluster.ecs_port is not None else "off"),
         f"  nodes          {nodes or 'none'}",
     ]
     names = {a.node_id: a.name for a in cluster.agents.values() if a.node_id}

@@ -579,7 +579,7 @@ class LocalCluster:
             "prometheus": self.prometheus_url,
             "etcd": self.etcd_url,
             **self.etcd_set.config_entries(),
-            "ecs": f"http://{HOST}:{self.ecs_port}" if self.ecs_port is not None else None,
+            "ecs": f"http{'s' if self.secure else ''}://{HOST}:{self.ecs_port}" if self.ecs_port is not None else None,
             "cluster": CLUSTER,
             "state_dir": str(self.state_dir),
             **self.credentials.config_entries(),

@@ -78,7 +78,9 @@ class Replicas:
             "--listen", f"{settings.host}:{api}",
             "--metrics-listen", f"{settings.host}:{metrics}",
             "--lease-ttl", str(settings.lease_ttl),
-            *(["--ecs-listen", settings.ecs_listen] if settings.ecs_listen is not None and i == 1 else []),
+            # HTTPS with a certificate from the cluster CA; plain HTTP only for an --insecure cluster.
+            *(["--ecs-listen", settings.ecs_listen, *([] if settings.pki_dir is not None else ["--ecs-plaintext"])]
+              if settings.ecs_listen is not None and i == 1 else []),
             "--name", name,
             "--log-level", settings.log_level,
             *(["--pki-dir", str(settings.pki_dir)] if settings.pki_dir is not None else []),

@@ -1,24 +1,34 @@
 """The ECS-compatible API of a real control plane process (--ecs-listen) on a real etcd,
-driven by boto3 and the aws CLI with an access key Shoal issued; scripted agents report
-their tasks RUNNING. Every successful response is checked against botocore's model."""
+over HTTPS with a certificate from the cluster CA, driven by boto3 and the aws CLI with an
+access key Shoal issued; scripted agents report their tasks RUNNING. Every successful
+response is checked against botocore's model. Then the doors: replayed and tampered
+requests, a viewer's key, oversized bodies and slow clients."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import socket
+import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from controlplane.ecs import sigv4
 from shoal.netutil import free_port, wait_for_port
 from shoal.security.channels import client_channel
 from shoal.v1 import accesskeys_pb2 as ak
@@ -45,18 +55,18 @@ class Plane:
     """etcd + one control plane replica with the ECS gateway on; agents that run whatever
     they are given, kept at it by a background thread."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, *extra: str) -> None:
         self.etcd = EtcdProcess(base / "etcd", name="ecs-test", die_with_parent=True)
         self.etcd.start(timeout=60)
         self.grpc_port, self.ecs_port = free_port(), free_port()
         self.endpoint = f"127.0.0.1:{self.grpc_port}"
-        self.ecs_url = f"http://127.0.0.1:{self.ecs_port}"
+        self.ecs_url = f"https://127.0.0.1:{self.ecs_port}"
         self.log = open(base / "controlplane.log", "w")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controlplane", "--etcd", self.etcd.client_url, "--listen", self.endpoint,
              "--metrics-listen", f"127.0.0.1:{free_port()}", "--ecs-listen", f"127.0.0.1:{self.ecs_port}",
              "--lease-ttl", "2", "--resync-interval", "0.5", "--name", "ecs-test", "--region", "us-east-1",
-             "--pki-dir", str(base / "pki")],
+             "--pki-dir", str(base / "pki"), *extra],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
         )
         self.agents: list[FakeAgent] = []
@@ -67,6 +77,7 @@ class Plane:
             raise RuntimeError("control plane did not start; see " + self.log.name)
         self.base = base
         self.admin = admin_tls(base / "pki")
+        self.ca = str(base / "pki" / "ca.crt")
         self.channel = client_channel(self.endpoint, self.admin)
         self._pilot.start()
 
@@ -83,13 +94,17 @@ class Plane:
         self.agents.append(a)
         return a
 
-    def access_key(self) -> ak.AccessKey:
+    def access_key(self, **owner: str) -> ak.AccessKey:
+        """A key of the caller (the admin) unless ``user``/``role`` name another."""
         return accesskeys_pb2_grpc.AccessKeysStub(self.channel).CreateAccessKey(
-            ak.CreateAccessKeyRequest(description="test"), timeout=10)
+            ak.CreateAccessKeyRequest(description="test", **owner), timeout=10)
 
     def client(self, key: str, secret: str):
+        # Standard retries, as users run the SDK: an identical call within one second is
+        # refused as a replay and retried, signed anew.
         return boto3.client("ecs", endpoint_url=self.ecs_url, region_name="us-east-1", aws_access_key_id=key,
-                            aws_secret_access_key=secret, config=Config(retries={"max_attempts": 2}))
+                            aws_secret_access_key=secret, verify=self.ca,
+                            config=Config(retries={"max_attempts": 6, "mode": "standard"}))
 
     def stop(self) -> None:
         self._stop.set()
@@ -118,8 +133,8 @@ def aws(plane: Plane, key: ak.AccessKey, *args: str) -> subprocess.CompletedProc
     env = {**os.environ, "AWS_ACCESS_KEY_ID": key.access_key_id, "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
            "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
     env.pop("AWS_PROFILE", None)
-    return subprocess.run(["aws", "ecs", *args, "--endpoint-url", plane.ecs_url, "--region", "us-east-1"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(["aws", "ecs", *args, "--endpoint-url", plane.ecs_url, "--region", "us-east-1",
+                           "--ca-bundle", plane.ca], env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_boto3_and_aws_cli_drive_a_service(plane: Plane) -> None:
@@ -198,7 +213,7 @@ def test_bad_and_unsigned_requests_are_refused(plane: Plane) -> None:
     with pytest.raises(ecs.exceptions.InvalidParameterException):
         ecs.register_task_definition(family="web", containerDefinitions=[{"name": "web", "image": "x y"}])
 
-    unsigned = requests.post(plane.ecs_url, data="{}", timeout=10, headers={
+    unsigned = requests.post(plane.ecs_url, data="{}", timeout=10, verify=plane.ca, headers={
         "X-Amz-Target": "AmazonEC2ContainerServiceV20141113.ListClusters",
         "Content-Type": "application/x-amz-json-1.1"})
     assert unsigned.status_code == 403
@@ -212,3 +227,162 @@ def test_bad_and_unsigned_requests_are_refused(plane: Plane) -> None:
 
     wrong = aws(plane, ak.AccessKey(access_key_id="AKSHAAAAAAAAAAAAAAAA", secret_access_key="x"), "list-clusters")
     assert wrong.returncode != 0 and "UnrecognizedClientException" in wrong.stderr
+
+
+# ---- the doors ---------------------------------------------------------------------------------
+
+TARGET = "AmazonEC2ContainerServiceV20141113."
+
+
+def botocore_signed(plane: Plane, key: ak.AccessKey, operation: str, body: dict) -> AWSRequest:
+    """A request signed as the SDK signs it, to be sent (and sent again, or altered) by hand."""
+    req = AWSRequest(method="POST", url=plane.ecs_url + "/", data=json.dumps(body).encode(),
+                     headers={"X-Amz-Target": TARGET + operation, "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials(key.access_key_id, key.secret_access_key), "ecs", "us-east-1").add_auth(req)
+    return req
+
+
+def send(plane: Plane, req: AWSRequest, body: bytes | None = None, **headers: str) -> requests.Response:
+    return requests.post(plane.ecs_url, data=req.body if body is None else body, verify=plane.ca, timeout=10,
+                         headers={**dict(req.headers), **headers})
+
+
+def test_replayed_and_tampered_requests_are_refused(plane: Plane) -> None:
+    key = plane.access_key()
+    ecs = plane.client(key.access_key_id, key.secret_access_key)
+    ecs.create_cluster(clusterName="keep")
+
+    listing = botocore_signed(plane, key, "ListClusters", {})
+    first = send(plane, listing)
+    assert first.status_code == 200 and len(first.json()["clusterArns"]) == 2
+    again = send(plane, listing)
+    assert (again.status_code, again.json()["__type"]) == (400, "ThrottlingException")
+    assert "Request replayed" in again.json()["message"]
+
+    # The attack seen: a request signed over `host` alone, its operation rewritten.
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    scope = f"{stamp[:8]}/us-east-1/ecs/aws4_request"
+    body = b'{"cluster":"keep"}'
+    host = f"127.0.0.1:{plane.ecs_port}"
+    canonical = sigv4.canonical_request(sigv4.Request("POST", "/", "", {"host": [host]}, body), ["host"],
+                                        hashlib.sha256(body).hexdigest())
+    forged = (f"AWS4-HMAC-SHA256 Credential={key.access_key_id}/{scope}, SignedHeaders=host, "
+              f"Signature={sigv4.signature(key.secret_access_key, stamp, scope, canonical)}")
+    for operation in ("ListServices", "DeleteCluster"):
+        resp = requests.post(plane.ecs_url, data=body, verify=plane.ca, timeout=10, headers={
+            "Authorization": forged, "X-Amz-Date": stamp, "X-Amz-Target": TARGET + operation,
+            "Content-Type": "application/x-amz-json-1.1"})
+        assert (resp.status_code, resp.json()["__type"]) == (400, "IncompleteSignatureException")
+        assert "SignedHeaders must include x-amz-target, x-amz-date" in resp.json()["message"]
+
+    # Signed properly, then the operation or the body changed on the way.
+    describe = botocore_signed(plane, key, "DescribeClusters", {"clusters": ["keep"]})
+    turned = send(plane, describe, **{"X-Amz-Target": TARGET + "DeleteCluster"})
+    assert (turned.status_code, turned.json()["__type"]) == (400, "InvalidSignatureException")
+    deleting = botocore_signed(plane, key, "DeleteCluster", {"cluster": "nope"})
+    swapped = send(plane, deleting, body=b'{"cluster":"keep"}')
+    assert (swapped.status_code, swapped.json()["__type"]) == (400, "InvalidSignatureException")
+    stale = botocore_signed(plane, key, "DeleteCluster", {"cluster": "keep"})
+    stale.headers.replace_header("X-Amz-Date", time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() - 400)))
+    old = send(plane, stale)
+    assert (old.status_code, old.json()["__type"]) == (400, "InvalidSignatureException")
+    # ("Date in Credential scope" instead when the 400 s cross midnight UTC.)
+    assert "Signature expired" in old.json()["message"] or "Date in Credential scope" in old.json()["message"]
+    assert ecs.describe_clusters(clusters=["keep"])["clusters"][0]["status"] == "ACTIVE"
+
+
+def test_a_viewers_key_may_read_but_not_write(plane: Plane) -> None:
+    key = plane.access_key(user="vic", role="viewer")
+    assert (key.user, key.role) == ("vic", "viewer")
+    viewer = plane.client(key.access_key_id, key.secret_access_key)
+    assert viewer.list_clusters()["clusterArns"]
+    assert viewer.list_services()["serviceArns"] == []
+    for write in (lambda: viewer.create_cluster(clusterName="v"), lambda: viewer.delete_cluster(cluster="default"),
+                  lambda: viewer.register_task_definition(**WEB), lambda: viewer.run_task(taskDefinition="web")):
+        with pytest.raises(viewer.exceptions.AccessDeniedException):
+            write()
+    listed = aws(plane, key, "list-clusters")
+    assert listed.returncode == 0, listed.stderr
+    refused = aws(plane, key, "create-cluster", "--cluster-name", "v")
+    assert refused.returncode != 0 and "AccessDeniedException" in refused.stderr
+    # The admin's own key (the caller's, by default) writes.
+    admin = plane.access_key()
+    assert (admin.user, admin.role) == ("admin", "admin")
+    assert plane.client(admin.access_key_id, admin.secret_access_key).create_cluster(clusterName="v")
+
+
+@pytest.fixture
+def tight(tmp_path: Path) -> Iterator[Plane]:
+    """A gateway with 2 workers and a 2 s timeout, to be crowded by slow clients."""
+    p = Plane(tmp_path, "--ecs-workers", "2", "--ecs-timeout", "2")
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def slow_client(plane: Plane, payload: bytes) -> ssl.SSLSocket:
+    context = ssl.create_default_context(cafile=plane.ca)
+    sock = context.wrap_socket(socket.create_connection(("127.0.0.1", plane.ecs_port), timeout=30),
+                               server_hostname="127.0.0.1")
+    sock.sendall(payload)
+    return sock
+
+
+def answer_until_closed(sock: ssl.SSLSocket, wait: float) -> bytes | None:
+    """What the server sent before closing the connection, or None if it kept it open
+    for ``wait`` seconds."""
+    sock.settimeout(wait)
+    received = b""
+    try:
+        while chunk := sock.recv(4096):
+            received += chunk
+    except TimeoutError:
+        return None
+    except (ssl.SSLError, ConnectionError):
+        pass
+    return received
+
+
+def test_slow_clients_hold_no_worker_and_are_closed_after_the_timeout(tight: Plane) -> None:
+    key = tight.access_key()
+    ecs = tight.client(key.access_key_id, key.secret_access_key)
+    ecs.list_clusters()  # warmed: the first call builds botocore's model
+    head = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.1\r\n"
+    # Twice as many as there are workers: half stop in the request head, half in the body.
+    slow = [slow_client(tight, head) for _ in range(4)]
+    slow += [slow_client(tight, head + b"Content-Length: 1000\r\n\r\n{") for _ in range(4)]
+    opened = time.monotonic()
+    started = time.monotonic()
+    # (Not a second ListClusters: an identical call in the same second is refused as a replay.)
+    assert ecs.describe_clusters(clusters=["default"])["clusters"]
+    prompt = time.monotonic() - started
+    assert prompt < 1.5, f"a normal request took {prompt:.2f}s beside 8 slow clients"
+    answers = [answer_until_closed(sock, 10) for sock in slow]
+    assert None not in answers, "a slow client was still connected 10 s later"
+    assert answers[:4] == [b""] * 4  # no request yet: closed without a word
+    assert all(b" 408 " in a and b"RequestTimeoutException" in a for a in answers[4:]), [a[-120:] for a in answers]
+    closed_after = time.monotonic() - opened
+    assert closed_after < 2 + 3, f"slow clients were closed only after {closed_after:.1f}s (timeout 2s)"
+    print(f"a normal call took {prompt:.3f}s beside 8 slow clients; they were closed after {closed_after:.1f}s")
+    for sock in slow:
+        sock.close()
+
+
+def test_oversized_body_is_413_in_ecs_shape(plane: Plane) -> None:
+    key = plane.access_key()
+    req = botocore_signed(plane, key, "RegisterTaskDefinition", {"family": "x" * (2 * 1024 * 1024)})
+    resp = send(plane, req)
+    assert resp.status_code == 413
+    check_error(resp.json())
+    assert resp.json()["__type"] == "SerializationException" and "at most 1048576 bytes" in resp.json()["message"]
+
+
+def test_plain_http_only_with_the_explicit_flag(tmp_path: Path) -> None:
+    plane = Plane(tmp_path, "--ecs-plaintext")
+    try:
+        plane.ecs_url = plane.ecs_url.replace("https://", "http://")
+        key = plane.access_key()
+        assert plane.client(key.access_key_id, key.secret_access_key).list_clusters()["clusterArns"]
+    finally:
+        plane.stop()

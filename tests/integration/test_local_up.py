@@ -11,12 +11,14 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import boto3
 import pytest
 
 from shoal.netutil import free_port
 from shoal.security.channels import ClientTLS, client_channel
+from shoal.v1 import accesskeys_pb2 as ak
+from shoal.v1 import accesskeys_pb2_grpc, operator_pb2_grpc
 from shoal.v1 import operator_pb2 as op
-from shoal.v1 import operator_pb2_grpc
 from shoalctl.local import statefiles, teardown
 from tests.etcd_door import REFUSED, range_read
 from tests.waiting import wait_for
@@ -70,7 +72,7 @@ def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, dock
         config = json.loads(statefiles.config_path(state).read_text())
         assert config["endpoint"] == f"127.0.0.1:{api}"
         assert config["prometheus"] == f"http://127.0.0.1:{prom}"
-        assert config["ecs"] == f"http://127.0.0.1:{ecs}"
+        assert config["ecs"] == f"https://127.0.0.1:{ecs}"
         records = statefiles.recorded(state)
         assert sorted(r.role for r in records) == [
             "agent", "agent", "agent", "autoscaler", "controlplane", "etcd", "prometheus"]
@@ -87,6 +89,11 @@ def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, dock
         with client_channel(config["endpoint"], ClientTLS.from_env(config, env={})) as channel:
             stub = operator_pb2_grpc.OperatorStub(channel)
             tasks = wait_for(lambda: t if len(t := web_tasks(stub)) == 3 else None, 60, "3 web tasks RUNNING")
+            key = accesskeys_pb2_grpc.AccessKeysStub(channel).CreateAccessKey(ak.CreateAccessKeyRequest(), timeout=10)
+        # The ECS API serves HTTPS with a certificate from the cluster CA.
+        ecs_api = boto3.client("ecs", endpoint_url=config["ecs"], region_name="us-east-1", verify=config["ca"],
+                               aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key)
+        assert len(ecs_api.list_services()["serviceArns"]) == 1
         ports = [b.host_port for t in tasks for c in t.containers for b in c.network_bindings]
         assert len(ports) == 3 and all(ports), ports
         for port in ports:

@@ -4,19 +4,21 @@ against botocore's model (the controllers' side is in tests/integration/test_ecs
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import grpc
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from google.protobuf import json_format
 
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
-from controlplane.ecs.config import context_from_pem
+from controlplane.ecs.config import add_flags, context_from_pem, start
 from controlplane.ecs.errors import to_ecs_error
 from controlplane.ecs.server import EcsGateway, serve
 from controlplane.errors import ApiError, not_found
@@ -274,3 +276,43 @@ def test_a_key_without_a_role_is_not_accepted(gateway) -> None:
     with pytest.raises(ClientError) as caught:
         ecs_client(gw, key.access_key_id, key.secret_access_key).list_clusters()
     assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_flags_refuse_plaintext_unless_asked(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    add_flags(parser)
+    ctx = ApiContext(MemoryStore())
+    listen = f"127.0.0.1:{free_port()}"
+    cases = {
+        ("--ecs-listen", "nowhere", "--ecs-plaintext"): "--ecs-listen: 'nowhere' is not HOST:PORT",
+        # An --insecure control plane has no CA to issue the certificate from.
+        ("--ecs-listen", listen): "no cluster CA",
+        ("--ecs-listen", listen, "--ecs-cert", "c.pem"): "--ecs-cert and --ecs-key go together",
+        ("--ecs-listen", listen, "--ecs-cert", "c", "--ecs-key", "k", "--ecs-plaintext"): "contradict",
+        ("--ecs-listen", listen, "--ecs-cert", "/nonexistent", "--ecs-key", "/nonexistent"): "cannot load",
+        ("--ecs-listen", listen, "--ecs-workers", "0", "--ecs-plaintext"): "--ecs-workers",
+    }
+    for argv, said in cases.items():
+        with pytest.raises(SystemExit, match=said):
+            start(parser.parse_args(argv), ctx, None)
+    assert start(parser.parse_args([]), ctx, None) is None
+    # The operator's own certificate (here from a CA of its own) instead of the cluster CA's.
+    authority = ca_mod.CertificateAuthority.create()
+    key = ca_mod.new_key()
+    (tmp_path / "own.crt").write_bytes(ca_mod.bundle_pem([authority.issue_server(key.public_key(), ["127.0.0.1"]),
+                                                          authority.cert]))
+    (tmp_path / "own.key").write_bytes(ca_mod.key_pem(key))
+    (tmp_path / "own-ca.crt").write_bytes(ca_mod.cert_pem(authority.cert))
+    own = start(parser.parse_args(["--ecs-listen", listen, "--ecs-cert", str(tmp_path / "own.crt"),
+                                   "--ecs-key", str(tmp_path / "own.key")]), ctx, None)
+    try:
+        assert own is not None and own.url.startswith("https://")
+        unsigned = requests.post(own.url, data="{}", verify=str(tmp_path / "own-ca.crt"), timeout=10)
+        assert (unsigned.status_code, unsigned.json()["__type"]) == (403, "MissingAuthenticationTokenException")
+    finally:
+        own.close()
+    gw = start(parser.parse_args(["--ecs-listen", listen, "--ecs-plaintext"]), ctx, None)
+    try:
+        assert gw is not None and gw.url.startswith("http://127.0.0.1:")
+    finally:
+        gw.close()
