@@ -276,9 +276,9 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
     # ---- liveness ----------------------------------------------------------------------
 
     def cut_off(self) -> bool:
-        """True when the replica lease has gone unrefreshed for half a TTL: two refreshes
-        failed, etcd is out of reach, and the lease (with every agent key on it) may expire."""
-        return self.lease.age() > self.ttl / 2
+        """True when etcd is out of reach and the replica lease (with every agent key on it)
+        may expire: see ``ReplicaLease.cut_off``."""
+        return self.lease.cut_off()
 
     def shed_if_cut_off(self) -> str:
         """Ends every agent stream while this replica is cut off from etcd, so the agents
