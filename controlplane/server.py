@@ -41,6 +41,7 @@ from controlplane.security_setup import Security
 from controlplane.security_setup import add_flags as add_security_flags
 from controlplane.store.base import StoreError
 from controlplane.store.etcd import EtcdStore
+from controlplane.store.tracking import WriteTracking
 from controlplane.watching import PrefixWatch
 from shoal import grpcwait, logs
 from shoal.netutil import split_hostport
@@ -83,7 +84,7 @@ class Replica:
         self.args = args
         self.store = EtcdStore(args.etcd, ca_cert=args.etcd_ca, cert_cert=args.etcd_cert, cert_key=args.etcd_key)
         self.ctx = ApiContext(
-            self.store,
+            WriteTracking(self.store, [keys.TASKS]),
             ArnFormat(args.region, args.account_id),
             Policy(args.allow_privileged, args.allow_host_network, args.allow_host_volumes, args.allow_capabilities),
         )
@@ -177,6 +178,7 @@ class Replica:
         loop_holder: list[ControllerLoop] = []
         cache = Cache(self.store, on_change=lambda: loop_holder and loop_holder[0].wake())
         cache.start()
+        self.ctx.cache = cache
         writer = Writer(self.store, election, cache)
         nodes = NodeController(writer, grace=args.lease_ttl)
         loop = ControllerLoop(

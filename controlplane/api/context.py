@@ -9,6 +9,7 @@ import grpc
 
 from controlplane import keys
 from controlplane.arns import ArnFormat, cluster_name
+from controlplane.cache import Cache
 from controlplane.errors import ApiError, not_found
 from controlplane.state import Record, State
 from controlplane.store.base import Conflict, Store
@@ -30,6 +31,8 @@ class ApiContext:
     store: Store
     arns: ArnFormat = field(default_factory=ArnFormat)
     policy: Policy = field(default_factory=Policy)
+    # The replica's watch-fed cache, once started: hot reads come from it (api/reads.py).
+    cache: Cache | None = None
 
     def __post_init__(self) -> None:
         self.state = State(self.store)

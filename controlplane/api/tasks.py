@@ -4,7 +4,7 @@ leader's placement controller puts them on nodes (or records why it cannot)."""
 from __future__ import annotations
 
 from controlplane import keys
-from controlplane.api import taskdefs
+from controlplane.api import reads, taskdefs
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.arns import last_segment
@@ -108,7 +108,7 @@ def list_(ctx: ApiContext, req: op.ListTasksRequest) -> op.ListResponse:
         raise invalid("desiredStatus: must be RUNNING, PENDING or STOPPED")
     node = last_segment(req.container_instance)
     arns = []
-    for rec in ctx.state.tasks(cluster):
+    for rec in reads.tasks(ctx, cluster):
         t = rec.msg
         if req.desired_status == "PENDING":
             if t.desired_status != "RUNNING" or t.last_status == "RUNNING":
