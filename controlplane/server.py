@@ -4,6 +4,7 @@ APIs; the one holding leadership also runs the controllers."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import signal
@@ -109,7 +110,10 @@ class Replica:
         self.lease.start()
         self.feed = AssignmentFeed(self.store)
         self.feed.start()
-        gateway = AgentGatewayService(self.ctx, self.feed, self.lease, args.lease_ttl)
+        # The gateway's writes (agents' reports) are not the API clients' own: they must not
+        # make ListTasks wait for the cache (controlplane/api/reads.py), so it writes untracked.
+        gateway = AgentGatewayService(dataclasses.replace(self.ctx, store=self.store), self.feed, self.lease,
+                                      args.lease_ttl)
         gateway.address = advertised(args)
         host, port = split_hostport(args.listen)
         security = Security.setup(args, self.store, host)
