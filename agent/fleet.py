@@ -63,6 +63,7 @@ class FleetConfig:
     token: str = ""
     join: str = ""  # HOST:PORT to join at; default the first endpoint
     joins_in_flight: int = 8
+    connects_in_flight: int = 50
 
 
 class HollowHost:
@@ -93,10 +94,10 @@ class HollowNode:
     """One hollow node: a real Agent and GatewayClient over its own HollowRuntime."""
 
     def __init__(self, cfg: FleetConfig, index: int, channel: grpc.Channel | None, pool: ThreadPoolExecutor,
-                 joins: threading.Semaphore) -> None:
+                 joins: threading.Semaphore, connects: threading.Semaphore) -> None:
         """``channel``: shared plaintext channel (--insecure), or None to open one of its own
         with the node certificate, joining first (``joins`` bounds joins in flight) if the
-        state dir has none."""
+        state dir has none. ``connects`` bounds nodes between start and a held stream."""
         self.index = index
         self.name = f"{cfg.name_prefix}-{index:05d}"
         self.state_dir = os.path.join(cfg.state_dir, self.name)
@@ -106,6 +107,7 @@ class HollowNode:
                              f"{stored['cluster']!r}; use another --state-dir")
         self.cfg = cfg
         self._joins = joins
+        self._connects = connects
         self.runtime = HollowRuntime(pull_delay=cfg.pull_delay, start_delay=cfg.start_delay,
                                      stop_delay=cfg.stop_delay)
         self.agent = Agent(AgentConfig(cluster=cfg.cluster, node_id=stored.get("node_id", ""),
@@ -146,12 +148,20 @@ class HollowNode:
         # then the loops; the gateway runs on this thread rather than one more of its own.
         if not self.cfg.insecure and not self._credentials():
             return
+        # Machines of a real fleet do not all boot in the same millisecond; a thousand
+        # handshakes, registrations and streams at once only time out and retry.
+        self._connects.acquire()
+        threading.Thread(target=self._release_when_connected, name=f"{self.name}-up", daemon=True).start()
         if not self.agent.node_id and not self.client.register_until_done():
             return
         self.agent.restore()
         self.agent.start(pool=self._pool)
         self.agent.wake()
         self.client.run()
+
+    def _release_when_connected(self) -> None:
+        self.client.connected.wait(timeout=30)
+        self._connects.release()
 
     @property
     def connected(self) -> bool:
@@ -175,6 +185,7 @@ class Fleet:
         self.nodes: list[HollowNode] = []
         # A thousand first starts would otherwise all join in the same instant.
         joins = threading.Semaphore(cfg.joins_in_flight)
+        connects = threading.Semaphore(cfg.connects_in_flight)
         for i in range(cfg.count):
             if cfg.insecure and i % cfg.agents_per_channel == 0:
                 # Several endpoints: spread the channels over them, as agents would spread.
@@ -185,7 +196,8 @@ class Fleet:
                     # Each channel is a separate connection: without this gRPC would share one.
                     ("grpc.use_local_subchannel_pool", 1),
                 ]))
-            self.nodes.append(HollowNode(cfg, i + 1, self.channels[-1] if cfg.insecure else None, self.pool, joins))
+            self.nodes.append(HollowNode(cfg, i + 1, self.channels[-1] if cfg.insecure else None, self.pool, joins,
+                                         connects))
 
     def start(self) -> None:
         for node in self.nodes:
@@ -229,6 +241,8 @@ def parser() -> argparse.ArgumentParser:
                    help="plaintext, no certificates, nodes sharing connections: only for a control plane "
                    "started with --insecure")
     p.add_argument("--joins-in-flight", type=int, default=8, help="nodes joining at the same time")
+    p.add_argument("--connects-in-flight", type=int, default=50,
+                   help="nodes between start and a held stream at the same time (a fleet's boot is not one instant)")
     p.add_argument("--agents-per-channel", type=int, default=100,
                    help="with --insecure: agents sharing one gRPC connection")
     p.add_argument("--workers", type=int, default=32, help="start/stop operations in flight across the fleet")
@@ -248,7 +262,8 @@ def _csv(flag: str, value: str) -> list[str]:
 
 def config_from(args: argparse.Namespace) -> FleetConfig:
     for flag, value in (("--cpu-units", args.cpu_units), ("--memory-mib", args.memory_mib),
-                        ("--workers", args.workers), ("--joins-in-flight", args.joins_in_flight)):
+                        ("--workers", args.workers), ("--joins-in-flight", args.joins_in_flight),
+                        ("--connects-in-flight", args.connects_in_flight)):
         if value < 1:
             raise UsageError(f"{flag}: must be at least 1, got {value}")
     if args.start_delay < 0 or args.resync_interval <= 0:
@@ -260,6 +275,7 @@ def config_from(args: argparse.Namespace) -> FleetConfig:
         agents_per_channel=args.agents_per_channel, workers=args.workers, resync_interval=args.resync_interval,
         start_delay=args.start_delay, stop_delay=args.start_delay, insecure=args.insecure, token=args.token,
         join=_endpoints(args.join)[0] if args.join else "", joins_in_flight=args.joins_in_flight,
+        connects_in_flight=args.connects_in_flight,
     )
 
 

@@ -4,10 +4,12 @@
    24 raw `docker run -d` of the same container started in parallel (ratio = raw / shoal
    throughput, so 1.0 means as fast as raw docker).
 2. latency: RunTask -> RUNNING for one task at a time (p50/p99), beside one raw
-   `docker run -d` at a time; Shoal's added latency is the difference of the medians.
+   `docker run -d` at a time; Shoal's added latency is the difference of the medians. A p99
+   is printed only from at least 100 samples (`--latency-runs`, default 100).
 3. agent footprint: RSS and idle CPU of one agent process holding 20 tasks.
 
 Prints figures; asserts nothing. Needs dockerd, etcd and the busybox image (built if absent).
+`--smoke` runs 3 tasks, 3 latency samples and a 1 s idle window, to prove the script runs.
 """
 
 from __future__ import annotations
@@ -43,9 +45,20 @@ def taskdef(family: str) -> str:
     }]})
 
 
+MIN_P99_SAMPLES = 100
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def p99_text(values: list[float]) -> str:
+    """The 99th percentile in ms, or why there is none: fewer than 100 samples make the
+    "p99" the maximum of a few, not a percentile."""
+    if len(values) < MIN_P99_SAMPLES:
+        return f"p99 n/a ({len(values)} samples < {MIN_P99_SAMPLES})"
+    return f"p99 {pct(values, 99) * 1000:.0f} ms"
 
 
 def wait(cond, timeout: float, what: str, interval: float = 0.02):
@@ -84,8 +97,13 @@ def task_status(api, task_id: str) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", type=int, default=24)
-    ap.add_argument("--latency-runs", type=int, default=20)
+    ap.add_argument("--latency-runs", type=int, default=MIN_P99_SAMPLES)
+    ap.add_argument("--footprint-tasks", type=int, default=20, help="tasks on the agent whose footprint is taken")
+    ap.add_argument("--idle-seconds", type=float, default=10.0, help="window the agent's idle CPU is taken over")
+    ap.add_argument("--smoke", action="store_true", help="3 tasks, 3 latency samples, 1 s idle window")
     args = ap.parse_args()
+    if args.smoke:
+        args.tasks, args.latency_runs, args.footprint_tasks, args.idle_seconds = 3, 3, 3, 1.0
     client = docker.from_env()
     ensure_busybox_image(client)
     label = uuid.uuid4().hex[:8]
@@ -115,23 +133,24 @@ def main() -> int:
             shoal_launch = time.perf_counter() - started
 
             # Agent footprint with the service's tasks (20 or more per agent would need more tasks;
-            # measure the busiest agent, then top it up to 20 with standalone tasks).
+            # measure the busiest agent, then top it up to --footprint-tasks with standalone tasks).
             agent = cluster.agents[1]
             node = agent.node_id
             on_node = len(api.ListTasks(op.ListTasksRequest(cluster="default", container_instance=node,
                                                             desired_status="RUNNING")).arns)
-            for _ in range(max(0, 20 - on_node)):
+            for _ in range(max(0, args.footprint_tasks - on_node)):
                 req = op.RunTaskRequest(cluster="default", task_definition="bench-web")
                 req.placement_constraints.add(type="memberOf", expression=f"ec2InstanceId == {node}")
                 api.RunTask(req)
             wait(lambda: sum(1 for t in api.DescribeTasks(op.DescribeTasksRequest(
                 cluster="default", tasks=list(api.ListTasks(op.ListTasksRequest(
                     cluster="default", container_instance=node, desired_status="RUNNING")).arns)[:100])).tasks
-                if t.last_status == "RUNNING") >= 20, 300, "20 RUNNING on one agent")
+                if t.last_status == "RUNNING") >= args.footprint_tasks, 300,
+                f"{args.footprint_tasks} RUNNING on one agent")
             proc = psutil.Process(agent.pid)
             time.sleep(2)  # let start-up work settle before sampling idle CPU
             cpu0, t0 = proc.cpu_times(), time.monotonic()
-            time.sleep(10)
+            time.sleep(args.idle_seconds)
             cpu1, t1 = proc.cpu_times(), time.monotonic()
             idle_cpu = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / (t1 - t0) * 100
             rss = proc.memory_info().rss / 2**20
@@ -161,11 +180,11 @@ def main() -> int:
     raw_tput, shoal_tput = args.tasks / raw_launch, args.tasks / shoal_launch
     print(f"launch {args.tasks} tasks on 3 agents: shoal {shoal_launch:.2f}s ({shoal_tput:.1f}/s), "
           f"raw parallel docker run {raw_launch:.2f}s ({raw_tput:.1f}/s), ratio {shoal_tput / raw_tput:.2f}x")
-    ms = {name: (statistics.median(v) * 1000, pct(v, 99) * 1000) for name, v in
-          (("shoal", latencies), ("raw", raw_single))}
-    print(f"RunTask->RUNNING: p50 {ms['shoal'][0]:.0f} ms, p99 {ms['shoal'][1]:.0f} ms; raw docker run: "
-          f"p50 {ms['raw'][0]:.0f} ms, p99 {ms['raw'][1]:.0f} ms; added p50 {ms['shoal'][0] - ms['raw'][0]:.0f} ms")
-    print(f"agent with 20 tasks: RSS {rss:.0f} MiB, idle CPU {idle_cpu:.1f}% of one core")
+    p50 = {name: statistics.median(v) * 1000 for name, v in (("shoal", latencies), ("raw", raw_single))}
+    print(f"RunTask->RUNNING ({len(latencies)} samples): p50 {p50['shoal']:.0f} ms, {p99_text(latencies)}; "
+          f"raw docker run: p50 {p50['raw']:.0f} ms, {p99_text(raw_single)}; "
+          f"added p50 {p50['shoal'] - p50['raw']:.0f} ms")
+    print(f"agent with {args.footprint_tasks} tasks: RSS {rss:.0f} MiB, idle CPU {idle_cpu:.1f}% of one core")
     return 0
 
 

@@ -10,7 +10,8 @@
    leader key, and until the extra task is RUNNING (the new leader's controllers act;
    target <= 5 s with a 5 s TTL; Patroni's defaults allow 30 s).
 
-Prints figures; asserts nothing. Needs root-free local processes only: etcd, dockerd and
+Prints figures; asserts nothing. `--smoke` runs one round, to prove the script still runs.
+Needs root-free local processes only: etcd, dockerd and
 the busybox image (built if absent).
 """
 
@@ -110,7 +111,10 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--ttl", type=float, default=5.0, help="control plane lease TTL, seconds")
     p.add_argument("--keep", action="store_true", help="keep the state dir (logs) afterwards")
+    p.add_argument("--smoke", action="store_true", help="one round: proves the script still runs")
     args = p.parse_args()
+    if args.smoke:
+        args.rounds = 1
     # A terminated bench still stops its cluster (the finally below).
     signal.signal(signal.SIGTERM, _interrupt)
     client = docker.from_env(timeout=120)

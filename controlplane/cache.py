@@ -1,7 +1,9 @@
-"""The leader's view of cluster state: listed once, then kept current by watches
-(an informer, in Kubernetes' terms). The leader's own writes go through ``record`` so
+"""A replica's view of cluster state: listed once, then kept current by watches (an
+informer, in Kubernetes' terms). The leader's controllers read it, and every replica serves
+hot reads from it (``controlplane.api.reads``). The leader's own writes go through ``record`` so
 the next cycle sees them even before the watch echoes them back, and an echo older than
-what the cache holds is ignored."""
+what the cache holds is ignored. ``caught_up`` says whether the watch of a prefix has
+delivered everything up to a revision."""
 
 from __future__ import annotations
 
@@ -35,7 +37,10 @@ class Cache:
         self.store = store
         self.on_change = on_change
         self._lock = threading.Lock()
+        self._advanced = threading.Condition(self._lock)
         self._data: dict[str, dict[str, Record]] = {p: {} for p in TYPES}
+        # Per prefix: the revision its listing was read at, or of the last event applied.
+        self._applied: dict[str, int] = dict.fromkeys(TYPES, 0)
         # Revision of the last delete per key, so a late echo of an older put is ignored.
         self._tombstones: dict[str, int] = {}
         self._cancels: dict[str, Callable[[], None]] = {}
@@ -56,6 +61,8 @@ class Cache:
         fresh = {kv.key: Record(_decode(prefix, cls, kv.value), kv.mod_revision, kv.key) for kv in listing.kvs}
         with self._lock:
             self._data[prefix] = fresh
+            self._applied[prefix] = listing.revision
+            self._advanced.notify_all()
         self._cancels[prefix] = self.store.watch(prefix, listing.revision + 1, lambda evs: self._on_events(prefix, evs))
         self.on_change()
 
@@ -82,6 +89,8 @@ class Cache:
                     self._tombstones[key] = rev
             if len(self._tombstones) > 100_000:
                 self._tombstones.clear()
+            self._applied[prefix] = max(self._applied[prefix], events[-1].kv.mod_revision)
+            self._advanced.notify_all()
         self.on_change()
 
     def _resync_retrying(self, prefix: str) -> None:
@@ -115,6 +124,20 @@ class Cache:
     def records(self, prefix: str) -> list[Record]:
         with self._lock:
             return list(self._data[prefix].values())
+
+    def records_under(self, key_prefix: str) -> list[Record]:
+        """The records whose keys start with ``key_prefix`` (within one of ``TYPES``)."""
+        prefix = _prefix_of(key_prefix)
+        if prefix is None:
+            raise ValueError(f"{key_prefix!r} is under no cached prefix")
+        with self._lock:
+            return [rec for key, rec in self._data[prefix].items() if key.startswith(key_prefix)]
+
+    def caught_up(self, prefix: str, revision: int, timeout: float) -> bool:
+        """Waits up to ``timeout`` seconds until the watch of ``prefix`` has delivered every
+        change up to ``revision``; False if it has not by then."""
+        with self._advanced:
+            return self._advanced.wait_for(lambda: self._applied[prefix] >= revision, timeout)
 
     def keys_under(self, prefix: str) -> set[str]:
         with self._lock:

@@ -4,6 +4,7 @@ APIs; the one holding leadership also runs the controllers."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import signal
@@ -49,6 +50,7 @@ from shoal.netutil import split_hostport
 from shoal.replica_lease import ReplicaLease
 from shoal.store.base import StoreError
 from shoal.store.etcd import EtcdStore
+from shoal.store.tracking import WriteTracking
 from shoal.taskdef import policy
 from shoal.v1 import accesskeys_pb2, accesskeys_pb2_grpc, agent_pb2, agent_pb2_grpc, operator_pb2, operator_pb2_grpc
 
@@ -90,7 +92,7 @@ class Replica:
         self.store = WriterCheck(EtcdStore(args.etcd, ca_cert=args.etcd_ca, cert_cert=args.etcd_cert,
                                            cert_key=args.etcd_key))
         self.ctx = ApiContext(
-            self.store,
+            WriteTracking(self.store, [keys.TASKS]),
             ArnFormat(args.region, args.account_id),
             policy.from_args(args),
         )
@@ -115,7 +117,10 @@ class Replica:
         self.lease.start()
         self.feed = AssignmentFeed(self.store)
         self.feed.start()
-        gateway = AgentGatewayService(self.ctx, self.feed, self.lease, args.lease_ttl)
+        # The gateway's writes (agents' reports) are not the API clients' own: they must not
+        # make ListTasks wait for the cache (controlplane/api/reads.py), so it writes untracked.
+        gateway = AgentGatewayService(dataclasses.replace(self.ctx, store=self.store), self.feed, self.lease,
+                                      args.lease_ttl)
         gateway.address = advertised(args)
         host, port = split_hostport(args.listen)
         security = Security.setup(args, self.store, host)
@@ -177,6 +182,7 @@ class Replica:
         cache = Cache(self.store, on_change=lambda: loop_holder and loop_holder[0].wake())
         cache.start()
         REGISTRY.register(ClusterCollector(cache, election.is_leader))
+        self.ctx.cache = cache
         writer = Writer(self.store, election, cache)
         nodes = NodeController(writer, grace=args.lease_ttl)
         loop = ControllerLoop(

@@ -28,6 +28,7 @@ class ReplicaLease:
         self.clock = clock
         self.lease_id = 0
         self._renewed_at = float("-inf")
+        self._failing = False  # the last refresh or grant raised StoreError
         self._listeners: list[Callable[[int], None]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -40,6 +41,14 @@ class ReplicaLease:
     def age(self) -> float:
         """Seconds since the lease was last granted or refreshed (infinite before that)."""
         return self.clock() - self._renewed_at
+
+    def cut_off(self) -> bool:
+        """True when etcd looks out of reach: the last refresh failed and half a TTL has
+        passed since the last good one, or the lease is about to expire whatever the reason.
+        A refresh that is only slow (a busy replica or etcd: 1,000 agents connecting at once)
+        is not a cut: sending every agent away then only adds a reconnect storm to the load."""
+        age = self.age()
+        return (self._failing and age > self.ttl / 2) or age > self.ttl * 0.8
 
     def valid(self) -> bool:
         """True while the lease is certainly alive: refreshed less than ttl ago, with a
@@ -65,11 +74,14 @@ class ReplicaLease:
             try:
                 if self.lease_id and self.store.refresh_lease(self.lease_id):
                     self._renewed_at = started
+                    self._failing = False
                     return f"refreshed the {self.name}"
                 lost = self.lease_id
                 self.lease_id = self.store.grant_lease(self.ttl)
                 self._renewed_at = started
+                self._failing = False
             except StoreError as exc:
+                self._failing = True
                 return f"could not reach the store to keep the {self.name} ({exc})"
         for listener in self._listeners:
             try:

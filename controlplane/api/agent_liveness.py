@@ -39,9 +39,9 @@ class Liveness:
     _lingering: dict[str, AgentStream]
 
     def cut_off(self) -> bool:
-        """True when the replica lease has gone unrefreshed for half a TTL: two refreshes
-        failed, etcd is out of reach, and the lease (with every agent key on it) may expire."""
-        return self.lease.age() > self.ttl / 2
+        """True when etcd is out of reach and the replica lease (with every agent key on it)
+        may expire: see ``ReplicaLease.cut_off``."""
+        return self.lease.cut_off()
 
     def refusal_if_cut_off(self) -> ApiError | None:
         """What to answer an agent that registers or connects while this replica is cut off."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from controlplane.cache import Cache
 from controlplane.errors import ApiError, not_found
 from controlplane.state import Record, State
 from shoal import keys
@@ -22,6 +23,8 @@ class ApiContext:
     arns: ArnFormat = field(default_factory=ArnFormat)
     # What task definitions may reach on a node (--allow-*); every agent checks it again.
     policy: HostPolicy = field(default_factory=HostPolicy)
+    # The replica's watch-fed cache, once started: hot reads come from it (api/reads.py).
+    cache: Cache | None = None
 
     def __post_init__(self) -> None:
         self.state = State(self.store)

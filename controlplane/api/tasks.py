@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from controlplane.api import taskdefs
+from controlplane.api import reads, taskdefs
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.errors import check_refs, invalid, not_found
@@ -119,7 +119,7 @@ def list_(ctx: ApiContext, req: op.ListTasksRequest) -> op.ListResponse:
         raise invalid("desiredStatus: must be RUNNING, PENDING or STOPPED")
     node = last_segment(req.container_instance)
     arns = []
-    for rec in ctx.state.tasks(cluster):
+    for rec in reads.tasks(ctx, cluster):
         t = rec.msg
         if req.desired_status == "PENDING":
             if t.desired_status != "RUNNING" or t.last_status == "RUNNING":

@@ -1,0 +1,64 @@
+"""Every bench/ script runs once, briefly (``--smoke``), and prints its figures, so none can
+silently break again. The figures of a smoke run are not checked against any target: only
+that the script ran to the end against real parts and said what it measured."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+NUMBER = r"[0-9][0-9,.]*"
+
+# script -> lines its output must hold (regular expressions), one per figure it reports.
+FIGURES = {
+    "placement.py": [
+        rf"1000 nodes  batch of 200: +{NUMBER} decisions/s",
+        rf"one task per call, from scratch +x100: +{NUMBER} calls/s, p50 {NUMBER} ms p99 {NUMBER} ms",
+        rf"one task per call, memoized +x300: +{NUMBER} calls/s, p50 {NUMBER} ms p99 {NUMBER} ms",
+    ],
+    "scale.py": [
+        r"mtls +on\n",
+        rf"join_seconds +{NUMBER}\n",
+        rf"connect_seconds +{NUMBER}\n",
+        rf"rollout_seconds +{NUMBER}\n",
+        rf"ListTasks_p99_ms +{NUMBER}\n",
+        r"tasks_running_checked +100\n",
+    ],
+    "core.py": [
+        rf"launch 3 tasks on 3 agents: shoal {NUMBER}s",
+        rf"RunTask->RUNNING \(3 samples\): p50 {NUMBER} ms, p99 n/a",
+        rf"agent with 3 tasks: RSS {NUMBER} MiB",
+    ],
+    "failover.py": [
+        rf"lost node: its tasks RUNNING elsewhere.*{NUMBER}",
+        rf"leader killed: another replica leads.*{NUMBER}",
+    ],
+    "autoscale_reaction.py": [
+        r"rounds \(breaches\) +1\n",
+        rf"breach -> first scale-out decision +median -?{NUMBER}s, max -?{NUMBER}s",
+        rf"load start -> new tasks RUNNING +median {NUMBER}s",
+    ],
+}
+
+
+def test_every_bench_script_is_smoke_tested() -> None:
+    assert sorted(FIGURES) == sorted(p.name for p in (ROOT / "bench").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", sorted(FIGURES))
+def test_bench_script_runs_and_prints_its_figures(script: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--smoke"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=900)
+    out = proc.stdout
+    assert proc.returncode == 0, f"{script} exited {proc.returncode}:\n{out[-3000:]}\n{proc.stderr[-3000:]}"
+    missing = [pattern for pattern in FIGURES[script] if not re.search(pattern, out)]
+    assert not missing, f"{script} did not print {missing}:\n{out[-3000:]}"

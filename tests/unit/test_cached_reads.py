@@ -1,0 +1,62 @@
+"""ListTasks' tasks come from the replica's watch-fed cache once it holds the replica's own
+last task write (read your writes), and from the store while it does not."""
+
+from __future__ import annotations
+
+import pytest
+
+from controlplane.api import reads
+from controlplane.api.context import ApiContext
+from controlplane.cache import Cache
+from shoal import keys
+from shoal.store.memory import MemoryStore
+from shoal.store.tracking import WriteTracking
+from shoal.v1 import resources_pb2 as r
+
+
+def task_key(cluster: str, task_id: str) -> str:
+    return f"{keys.TASKS}{cluster}/{task_id}"
+
+
+def put_task(ctx: ApiContext, cluster: str, task_id: str) -> int:
+    return ctx.store.put(task_key(cluster, task_id), r.Task(id=task_id, cluster=cluster).SerializeToString())
+
+
+@pytest.fixture
+def ctx() -> ApiContext:
+    store = MemoryStore()
+    cache = Cache(store, on_change=lambda: None)
+    cache.start()
+    context = ApiContext(WriteTracking(store, [keys.TASKS]))
+    context.cache = cache
+    yield context
+    cache.close()
+
+
+def test_a_replica_reads_its_own_task_writes_from_the_cache(ctx: ApiContext,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    put_task(ctx, "default", "b")
+    put_task(ctx, "other", "x")
+    revision = put_task(ctx, "default", "a")
+    assert ctx.store.last_write(keys.TASKS) == revision  # type: ignore[attr-defined]
+
+    def no_store_reads(*_args: object) -> None:
+        raise AssertionError("read the store although the cache had caught up")
+
+    monkeypatch.setattr(ctx.state, "tasks", no_store_reads)
+    assert [rec.msg.id for rec in reads.tasks(ctx, "default")] == ["a", "b"]
+
+
+def test_a_lagging_cache_sends_the_read_to_the_store(ctx: ApiContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ctx.cache is not None
+    ctx.cache.close()  # its watch delivers nothing more: it lags every later write
+    monkeypatch.setattr(reads, "READ_WAIT", 0.05)
+    put_task(ctx, "default", "late")
+    assert not ctx.cache.records_under(f"{keys.TASKS}default/")
+    assert [rec.msg.id for rec in reads.tasks(ctx, "default")] == ["late"]
+
+
+def test_without_a_cache_reads_go_to_the_store() -> None:
+    ctx = ApiContext(MemoryStore())
+    ctx.store.put(task_key("default", "t"), r.Task(id="t").SerializeToString())
+    assert [rec.msg.id for rec in reads.tasks(ctx, "default")] == ["t"]
