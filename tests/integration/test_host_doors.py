@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -19,7 +18,6 @@ import pytest
 from google.protobuf import json_format
 
 from shoal import keys
-from shoal.store.etcd import EtcdStore
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoalctl.local.cluster import LocalCluster
@@ -52,7 +50,7 @@ def write_into_etcd(cluster: LocalCluster, doc: dict) -> str:
     td = json_format.ParseDict(doc, r.TaskDefinition())
     td.revision, td.status, td.registered_at = 1, "ACTIVE", time.time()
     td.task_definition_arn = f"arn:aws:ecs:local:000000000000:task-definition/{td.family}:1"
-    store = EtcdStore(cluster.etcd_url or "", timeout=10)
+    store = cluster.etcd_set.store(timeout=10)
     try:
         store.create(keys.taskdef(td.family, 1), td.SerializeToString())
     finally:
@@ -83,27 +81,12 @@ def containers_of(client: docker.DockerClient, task_id: str) -> list:
     return client.containers.list(all=True, filters={"label": f"shoal.task={task_id}"})
 
 
-@pytest.fixture
-def cleanup_volumes(docker_client) -> Iterator[list[LocalCluster]]:
-    """Volumes outlive containers: after the cluster stops, remove what its nodes made."""
-    clusters: list[LocalCluster] = []
-    yield clusters
-    for c in clusters:
-        node_ids = c.node_ids()
-        c.stop()
-        for node_id in node_ids:
-            for v in docker_client.volumes.list(filters={"label": f"shoal.node={node_id}"}):
-                with contextlib.suppress(docker.errors.APIError):
-                    v.remove(force=True)
-
-
 def test_host_root_through_volume_driver_options_is_refused(make_cluster, busybox_image, docker_client,
-                                                             cleanup_volumes, tmp_path: Path) -> None:
+                                                             tmp_path: Path) -> None:
     allowed = tmp_path / "allowed"
     allowed.mkdir()
     (allowed / "in.txt").write_text("from the host\n")
     cluster = make_cluster(agents=1, zones=["a"], extra_controlplane_args=["--allow-host-volumes", str(allowed)])
-    cleanup_volumes.append(cluster)
     api = cluster.operator
 
     def bind(device: str, family: str) -> dict:
@@ -134,10 +117,8 @@ def test_host_root_through_volume_driver_options_is_refused(make_cluster, busybo
     wait_for(lambda: "from the host" in c.logs().decode(), 30, "the allowed host file read")
 
 
-def test_another_tasks_private_volume_is_refused(make_cluster, busybox_image, docker_client,
-                                                 cleanup_volumes) -> None:
+def test_another_tasks_private_volume_is_refused(make_cluster, busybox_image, docker_client) -> None:
     cluster = make_cluster(agents=1, zones=["a"])
-    cleanup_volumes.append(cluster)
     api = cluster.operator
     victim = run(api, register(api, {
         "family": "victim", "volumes": [{"name": "data"}],
@@ -181,10 +162,8 @@ def test_host_network_and_net_admin_written_into_etcd_stop_at_the_node(make_clus
     assert containers_of(docker_client, task_id) == []
 
 
-def test_task_volume_whose_task_is_gone_is_removed_by_the_agent(make_cluster, busybox_image, docker_client,
-                                                                 cleanup_volumes) -> None:
+def test_task_volume_whose_task_is_gone_is_removed_by_the_agent(make_cluster, busybox_image, docker_client) -> None:
     cluster = make_cluster(agents=1, zones=["a"])
-    cleanup_volumes.append(cluster)
     node_id = next(iter(cluster.node_ids()))
     # What a task's containers removed without the agent (a cleanup by hand, a failed create) leave.
     orphan = docker_client.volumes.create(f"shoal-{'0' * 32}-data", labels={
