@@ -49,9 +49,7 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     check_name(req.service_name, "serviceName")
     _check_desired(req.desired_count)
-    td = taskdefs.resolve(ctx, req.task_definition).msg
-    if td.status != "ACTIVE":
-        raise invalid(f"taskDefinition: {td.task_definition_arn} is INACTIVE")
+    td = taskdefs.runnable(ctx, req.task_definition)
     strategies = list(req.placement_strategy) or list(DEFAULT_SERVICE_STRATEGY)
     check_placement(list(td.placement_constraints) + list(req.placement_constraints), strategies)
     if req.scheduling_strategy not in ("", "REPLICA"):
@@ -114,9 +112,7 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     if req.HasField("desired_count"):
         _check_desired(req.desired_count)
-    td = taskdefs.resolve(ctx, req.task_definition).msg if req.task_definition else None
-    if td is not None and td.status != "ACTIVE":
-        raise invalid(f"taskDefinition: {td.task_definition_arn} is INACTIVE")
+    td = taskdefs.runnable(ctx, req.task_definition) if req.task_definition else None
     name = _name(req.service)
 
     def change(svc: r.Service | None) -> r.Service:

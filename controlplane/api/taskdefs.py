@@ -12,9 +12,11 @@ from controlplane.state import Record
 from shoal import keys
 from shoal.store.base import Conflict
 from shoal.store.update import retrying
+from shoal.taskdef import policy
 from shoal.taskdef.document import parse_task_definition, parse_task_definition_ref
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoal.validation import ValidationError
 
 
 def register(ctx: ApiContext, req: op.RegisterTaskDefinitionRequest) -> op.TaskDefinitionResponse:
@@ -50,6 +52,21 @@ def resolve(ctx: ApiContext, ref: str, *, field: str = "taskDefinition") -> Reco
     if not active:
         raise not_found(f"{field}: no ACTIVE revision of task definition family {family!r}")
     return active[-1]
+
+
+def runnable(ctx: ApiContext, ref: str) -> r.TaskDefinition:
+    """The definition a new task is made from (RunTask, CreateService, UpdateService, and
+    the ECS gateway's same calls): ACTIVE, and within the cluster's policy as it is now. A
+    definition registered before the policy was tightened is refused here, naming the field
+    and the flag, rather than only by the node it lands on."""
+    td = resolve(ctx, ref).msg
+    if td.status != "ACTIVE":
+        raise invalid(f"taskDefinition: {td.task_definition_arn} is INACTIVE")
+    try:
+        policy.check(td, ctx.policy)
+    except ValidationError as exc:
+        raise invalid(f"taskDefinition: {td.family}:{td.revision} is outside this cluster's policy: {exc}") from None
+    return td
 
 
 def describe(ctx: ApiContext, req: op.TaskDefinitionRef) -> op.TaskDefinitionResponse:

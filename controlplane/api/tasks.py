@@ -30,9 +30,7 @@ def run(ctx: ApiContext, req: op.RunTaskRequest) -> op.TasksResponse:
     count = req.count or 1
     if not 1 <= count <= MAX_RUN_COUNT:
         raise invalid(f"count: must be between 1 and {MAX_RUN_COUNT}")
-    td = taskdefs.resolve(ctx, req.task_definition).msg
-    if td.status != "ACTIVE":
-        raise invalid(f"taskDefinition: {td.task_definition_arn} is INACTIVE")
+    td = taskdefs.runnable(ctx, req.task_definition)
     constraints = list(td.placement_constraints) + list(req.placement_constraints)
     check_placement(constraints, req.placement_strategy)
     group = req.group or f"family:{td.family}"
