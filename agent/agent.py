@@ -159,6 +159,12 @@ class Agent:
                 task = self.tasks.get(task_id)
                 if task is not None:
                     task.adopt_assignment(a)
+                    if not task.policy_checked:
+                        task.policy_checked = True
+                        task.refusal = self._refusal(a)
+                        if task.refusal:
+                            log.warning("restored task refused by this node's policy; stopping it",
+                                        extra=shoal.logs.kv(task=task_id, node=self.node_id, reason=task.refusal))
         self._wake.set()
         return f"applied assignment set at revision {assignments.revision} with {len(assignments.tasks)} tasks"
 
@@ -275,15 +281,9 @@ class Agent:
             a = self.desired.get(action.task_id) if self.desired else None
             if a is None:
                 return
-            try:
-                policy.check(a.task_definition, self.config.policy, resolve=self.config.resolve_path)
-            except ValidationError as exc:
-                refusal = f"CannotStartContainerError: refused by this node's policy: {exc}"
-                specs = []
-            else:
-                refusal = ""
-                specs = spec.build(a, node_id=self.node_id, bind_ip=self.config.bind_ip,
-                                   default_stop_timeout=self.config.stop_timeout)
+            refusal = self._refusal(a)
+            specs = [] if refusal else spec.build(a, node_id=self.node_id, bind_ip=self.config.bind_ip,
+                                                  default_stop_timeout=self.config.stop_timeout)
             task = LocalTask(task_id=a.task.id, cluster=a.task.cluster, service=a.task.service_name,
                              task_arn=a.task.task_arn)
             for cdef, s in specs:
@@ -346,6 +346,14 @@ class Agent:
             task.last_status = "RUNNING"
             task.recompute_health()
         self._emit(task)
+
+    def _refusal(self, a: r.TaskAssignment) -> str:
+        """Why this node's policy refuses the task (ECS's CannotStartContainerError), or ""."""
+        try:
+            policy.check(a.task_definition, self.config.policy, resolve=self.config.resolve_path)
+        except ValidationError as exc:
+            return f"CannotStartContainerError: refused by this node's policy: {exc}"
+        return ""
 
     def _start_cancelled(self, task_id: str) -> bool:
         with self._lock:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from agent import restarts
 from agent.runtime import LABEL_TASK, ContainerInfo
-from agent.tasks import ESSENTIAL_EXITED, LocalTask, bindings_of
+from agent.tasks import ESSENTIAL_EXITED, FAILED_TO_START, LocalTask, bindings_of
 from shoal.v1 import resources_pb2 as r
 
 # Control-plane statuses that mean the task's containers once existed on this node.
@@ -145,6 +145,10 @@ def plan(
                                           "Task containers disappeared while the agent was away"))
             elif a.task.last_status != "STOPPED":
                 out.actions.append(Action("start", task_id))
+            continue
+        if task.last_status == "RUNNING" and task.refusal:
+            # Restored after a restart with a narrower policy: the node no longer runs it.
+            out.actions.append(Action("stop", task_id, FAILED_TO_START, task.refusal))
             continue
         pending = tuple(c.name for c in task.containers.values() if c.restart_pending)
         if task.last_status == "RUNNING" and pending:

@@ -49,6 +49,11 @@ class LocalTask:
     stop_code: str = ""
     health: str = "UNKNOWN"
     stopped_at: float = 0.0
+    # False for a task restored from its containers: the agent that started it may have had
+    # a wider policy, so its definition meets this node's policy when its assignment arrives.
+    policy_checked: bool = True
+    # Why this node's policy refuses the task (set at that check); the reconciler stops it.
+    refusal: str = ""
 
     def essential_exited(self) -> LocalContainer | None:
         for c in self.containers.values():
@@ -124,7 +129,8 @@ def bindings_of(info: ContainerInfo) -> tuple[tuple[int, str, str, int], ...]:
 def restored(task_id: str, infos: list[ContainerInfo], now: float, stop_timeout: int = 30) -> LocalTask:
     """A task rebuilt from its labelled containers after the agent restarted."""
     first = infos[0].labels
-    task = LocalTask(task_id=task_id, cluster=first.get(LABEL_CLUSTER, ""), service=first.get(LABEL_SERVICE, ""))
+    task = LocalTask(task_id=task_id, cluster=first.get(LABEL_CLUSTER, ""), service=first.get(LABEL_SERVICE, ""),
+                     policy_checked=False)
     for info in infos:
         name = info.labels.get(LABEL_CONTAINER, info.name)
         running = info.state == "running"

@@ -112,3 +112,36 @@ def test_volumes_from_a_container_of_another_task_is_refused() -> None:
     assert rt.creates == []
     assert final["t4"].stopped_reason.endswith(
         "containerDefinitions[0].volumesFrom[0].sourceContainer: 'db' is not another container of this task")
+
+
+def restarted(rt: HollowRuntime, policy: HostPolicy, *tasks: r.TaskAssignment
+              ) -> dict[str, agent_pb2.TaskStateChange]:
+    """A new agent on the node's runtime: it restores the node's containers, then gets the
+    same assignment set as the agent before it."""
+    agent = Agent(AgentConfig(node_id="n1", policy=policy), rt)
+    reports: list[agent_pb2.TaskStateChange] = []
+    agent.listeners.append(reports.append)
+    agent.restore()
+    agent.apply_assignments(agent_pb2.Assignments(revision=1, tasks=list(tasks)))
+    agent.run_cycle()
+    return {x.task_id: x for x in reports}
+
+
+def test_a_running_task_the_restarted_agents_narrower_policy_refuses_is_stopped() -> None:
+    rt, before = run(HostPolicy(host_network=True, capabilities=True), host_net_admin("t1"), assignment("t2"))
+    assert before["t1"].last_status == before["t2"].last_status == "RUNNING"
+
+    after = restarted(rt, HostPolicy(capabilities=True), host_net_admin("t1"), assignment("t2"))
+    report = after["t1"]
+    assert report.last_status == "STOPPED" and report.stop_code == "TaskFailedToStart"
+    assert report.stopped_reason == ("CannotStartContainerError: refused by this node's policy: "
+                                     "networkMode: host networking needs --allow-host-network")
+    states = {c.labels["shoal.task"]: c.state for c in rt.list({"shoal.node": "n1"})}
+    assert states == {"t1": "exited", "t2": "running"}, "only the refused task's container is stopped"
+    assert "t2" not in after, "a task the policy still allows is adopted as it was"
+
+
+def test_a_restored_task_within_the_policy_keeps_running() -> None:
+    rt, _ = run(HostPolicy(host_network=True, capabilities=True), host_net_admin("t1"))
+    after = restarted(rt, HostPolicy(host_network=True, capabilities=True), host_net_admin("t1"))
+    assert after == {} and [c.state for c in rt.list({"shoal.node": "n1"})] == ["running"]
