@@ -10,6 +10,7 @@ import os
 import shlex
 from collections.abc import Callable, Mapping
 
+from shoal.taskdef.policy import HostPolicy, parse_flags
 from shoal.validation import ValidationError, check_name, check_string_map, parse_key_value
 
 MAX_CONFIG_KEYS = 50
@@ -85,6 +86,15 @@ def _check_local(config: Mapping[str, str]) -> None:
         parse_key_value(item, "nodeProvider.config.attributes")
     if config.get("zone"):
         check_name(config["zone"], "nodeProvider.config.zone", 64)
+    local_policy(config)
+
+
+def local_policy(config: Mapping[str, str]) -> HostPolicy:
+    """What the local provider's agents let tasks reach: its ``allow`` setting, the agent's
+    --allow-* flags (a JSON list or a string), set only in the autoscaler host's profile."""
+    if not config.get("allow"):
+        return HostPolicy()
+    return parse_flags(parse_argv(config["allow"], "nodeProvider.config.allow"), "nodeProvider.config.allow")
 
 
 def _check_command(config: Mapping[str, str]) -> None:
@@ -109,7 +119,7 @@ def _check_vagrant(config: Mapping[str, str]) -> None:
 BUILT_IN: dict[str, tuple[frozenset[str], Callable[[Mapping[str, str]], None]]] = {
     "local": (frozenset({
         "cpu_units", "memory_mib", "zone", "attributes", "runtime", "state_dir", "endpoint",
-        "metrics_address", "log_level", "stop_timeout", "gc_delay", "resync_interval",
+        "metrics_address", "log_level", "stop_timeout", "gc_delay", "resync_interval", "allow",
     }), _check_local),
     "command": (frozenset({"create", "terminate", "list", "timeout", "state_dir"}), _check_command),
     "vagrant": (frozenset({"vagrant_dir", "max_nodes", "prefix", "vagrant", "timeout"}), _check_vagrant),

@@ -9,7 +9,9 @@ as machines would; a restarted autoscaler finds them again from the pid files.
 
 Config: cpu_units, memory_mib, zone, attributes ("k=v,k2=v2"), runtime (docker|hollow),
 state_dir, endpoint (default: the autoscaler's), metrics_address, log_level, stop_timeout
-(seconds the agent gets to exit on SIGTERM), gc_delay, resync_interval.
+(seconds the agent gets to exit on SIGTERM), gc_delay, resync_interval, allow (the agents'
+--allow-* flags: what tasks may reach on these nodes; like state_dir and endpoint, only the
+autoscaler host's profile sets it, never the API, so a capacity provider cannot widen it).
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from autoscaler.providers.base import (
     ProviderNode,
 )
 from shoal import logs
-from shoal.provider_config import BUILT_IN, attribute_items, check_built_in, int_option
+from shoal.provider_config import BUILT_IN, attribute_items, check_built_in, int_option, local_policy
+from shoal.taskdef import policy
 from shoal.validation import check_name
 
 log = logging.getLogger(__name__)
@@ -146,7 +149,8 @@ class LocalNodeProvider(NodeProvider):
                 argv += [flag, c[key]]
         for item in attribute_items(c.get("attributes", "")):
             argv += ["--attribute", item]
-        return argv
+        # Re-rendered from the parsed policy: only --allow-* flags ever reach the agent.
+        return argv + policy.to_argv(local_policy(c))
 
     def _reap(self) -> None:
         for name, proc in list(self._children.items()):

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import argparse
 import posixpath
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from shoal.taskdef.fields import join, words
 from shoal.v1 import resources_pb2 as r
@@ -331,6 +332,25 @@ def to_argv(policy: HostPolicy) -> list[str]:
         if values:
             argv += [flag, ",".join(values)]
     return argv
+
+
+class _Refusing(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise ValueError(message)
+
+
+def parse_flags(argv: Sequence[str], where: str) -> HostPolicy:
+    """The policy the --allow-* flags in ``argv`` give, for a setting that holds only those
+    (a node provider profile's ``allow``); anything else raises ValidationError at ``where``."""
+    p = _Refusing(add_help=False, allow_abbrev=False, exit_on_error=False)
+    add_flags(p)
+    try:
+        known, rest = p.parse_known_args(list(argv))
+    except (ValueError, argparse.ArgumentError) as exc:
+        raise ValidationError(where, str(exc)) from None
+    if rest:
+        raise ValidationError(where, f"{quote(rest[0])}: only the --allow-* flags may be given here")
+    return from_args(known)
 
 
 def policy_argv(argv: list[str]) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 
+from shoal.taskdef import policy
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.waiting import wait_until
@@ -46,6 +47,8 @@ def register(sub) -> None:
     p.add_argument("--lease-ttl", type=float, default=5.0, help="seconds without heartbeats before a node is lost")
     p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the cluster and the sample")
     p.add_argument("--detach", "-d", action="store_true", help="return once up; stop later with `shoal down`")
+    # The cluster's policy: its control plane, its agents and the autoscaler's local nodes.
+    policy.add_flags(p)
     p.set_defaults(func=up)
 
     p = sub.add_parser("down", help="stop the local cluster `shoal up --detach` started")
@@ -104,6 +107,7 @@ def up(a) -> int:
         runtime=a.runtime,
         prometheus=not a.no_prometheus,
         ecs_port=ecs_port,
+        extra_controlplane_args=policy.to_argv(policy.from_args(a)),
     )
     # SIGTERM means what Ctrl-C means: stop everything in order, in either mode.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)

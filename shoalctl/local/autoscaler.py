@@ -12,15 +12,30 @@ from pathlib import Path
 from autoscaler.providers import local as local_provider
 from shoalctl.local import procs
 from shoalctl.local.containers import remove_node_containers
+from shoalctl.local.statefiles import write_json
 
 STATE = "autoscaler"
+PROFILES = "providers.json"
 
 
 def argv(endpoint: str, prometheus_url: str, etcd_url: str, state_dir: Path, log_level: str = "INFO",
-         interval: float = 5.0) -> list[str]:
-    return [sys.executable, "-m", "autoscaler", "--endpoint", endpoint, "--prometheus", prometheus_url,
-            "--etcd", etcd_url, "--interval", str(interval), "--state-dir", str(Path(state_dir) / STATE),
-            "--name", "autoscaler", "--log-level", log_level]
+         interval: float = 5.0, providers_config: Path | None = None) -> list[str]:
+    out = [sys.executable, "-m", "autoscaler", "--endpoint", endpoint, "--prometheus", prometheus_url,
+           "--etcd", etcd_url, "--interval", str(interval), "--state-dir", str(Path(state_dir) / STATE),
+           "--name", "autoscaler", "--log-level", log_level]
+    return out + (["--providers-config", str(providers_config)] if providers_config else [])
+
+
+def write_profiles(state_dir: Path, policy_flags: list[str]) -> Path:
+    """The autoscaler's providers config for this cluster: the built-in ``local`` profile
+    with the cluster's --allow-* flags, so the nodes it adds enforce the policy the other
+    nodes do (no wider: the API cannot set a profile's ``allow``; no narrower: tasks that
+    rely on an opened door run there too)."""
+    path = Path(state_dir) / STATE / PROFILES
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config = {"allow": policy_flags} if policy_flags else {}
+    write_json(path, {"profiles": {"local": {"type": "local", "config": config}}})
+    return path
 
 
 def stop_nodes(state_dir: Path, remove_containers: bool = True) -> list[str]:

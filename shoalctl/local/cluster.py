@@ -560,8 +560,9 @@ class LocalCluster:
 
     def _start_autoscaler(self) -> None:
         assert self.prometheus is not None and self.etcd is not None
+        profiles = localup.write_profiles(self.state_dir, policy_argv(self.extra_controlplane_args))
         args = [*localup.argv(self.endpoint, self.prometheus.url, self.etcd.client_url, self.state_dir,
-                              self.log_level), *self.etcd_set.client_flags()]
+                              self.log_level, providers_config=profiles), *self.etcd_set.client_flags()]
         self.autoscaler = localup.spawn(args, self.logs_dir / "autoscaler.log",
                                         {**procs.child_env(), **self.security_env()})
         self._record()

@@ -11,8 +11,11 @@ import pytest
 
 from autoscaler import cluster_scaler as cs
 from autoscaler.providers import profiles
+from autoscaler.providers.base import ProviderContext
+from autoscaler.providers.local import LocalNodeProvider
 from shoal.v1 import scaling_pb2 as sc
 from shoal.validation import ValidationError
+from shoalctl.local import autoscaler as localup
 from tests.unit.test_cluster_scaler import Clock, FakeCP
 from tests.waiting import wait_for
 
@@ -82,3 +85,33 @@ def test_a_bad_providers_config_is_refused_naming_the_file_and_field(tmp_path: P
     assert str(path) in str(err.value) and words in str(err.value)
     with pytest.raises(profiles.ProfilesError, match="--providers-config .*missing.json"):
         profiles.load(tmp_path / "missing.json")
+
+
+def test_local_nodes_get_the_clusters_policy_and_the_api_cannot_widen_it(tmp_path: Path) -> None:
+    flags = ["--allow-host-network", "--allow-host-volumes", "/srv"]
+    path = localup.write_profiles(tmp_path, flags)
+    known = profiles.load(path)
+    ctx = ProviderContext(capacity_provider="cp", cluster="default", endpoint="127.0.0.1:1", state_dir=tmp_path)
+
+    def command(api_config: dict[str, str], profiles_: dict = known) -> list[str]:
+        type_, config = profiles.resolve(profiles_, "local", api_config, "test")
+        return LocalNodeProvider(config, ctx).command("n1", tmp_path / "n1")
+
+    argv = command({"zone": "a"})
+    assert argv[-3:] == flags, "a node the autoscaler adds enforces the cluster's policy"
+    with pytest.raises(ValidationError) as info:
+        command({"allow": "--allow-privileged"})
+    assert info.value.field == "nodeProvider.config.allow"
+    assert not [a for a in command({}, profiles.BUILTIN) if a.startswith("--allow-")], "closed by default"
+    assert not [a for a in command({}, profiles.load(localup.write_profiles(tmp_path, []))) if a.startswith("--allow")]
+
+
+def test_a_profiles_allow_holds_only_policy_flags(tmp_path: Path) -> None:
+    for allow, said in ((["--allow-host-volumes", "/etc"], "never mountable"),
+                        (["--allow-host-network", "--endpoint", "evil:1"], "'--endpoint': only the --allow-* flags"),
+                        (["--allow-host-volumes"], "expected one argument")):
+        path = write_config(tmp_path / "p.json", {"profiles": {"local": {"type": "local", "config": {
+            "allow": allow}}}})
+        with pytest.raises(profiles.ProfilesError) as info:
+            profiles.load(path)
+        assert "nodeProvider.config.allow" in str(info.value) and said in str(info.value), str(info.value)
