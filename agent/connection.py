@@ -101,6 +101,11 @@ class GatewayClient:
         before the first session only."""
         self._tls = tls
 
+    @property
+    def outbox(self) -> Outbox | None:
+        """What the open stream has yet to send; None between streams."""
+        return self._outbox
+
     # ---- registration ----------------------------------------------------------------
 
     def _request(self) -> agent_pb2.RegisterNodeRequest:
