@@ -109,10 +109,13 @@ class Outbox:
             if req is None:
                 return
             req.ended = why
-            kept = [item for item in self._logs if item[0] is not req]
-            for _, _, size in (item for item in self._logs if item[0] is req):
-                self._count(req, -size)
-            self._logs = deque(kept)
+            kept: deque[tuple[_Request, agent_pb2.AgentMessage, int]] = deque()
+            for item in self._logs:
+                if item[0] is req:
+                    self._count(req, -item[2])
+                else:
+                    kept.append(item)
+            self._logs = kept
             self._cond.notify_all()
 
     def _room(self, req: _Request, size: int) -> bool:
@@ -130,9 +133,11 @@ class Outbox:
         self._cond.notify_all()
 
     def _count(self, req: _Request, size: int) -> None:
-        step = 1 if size >= 0 else -1
+        """Adds a chunk of ``size`` bytes (removes one if negative); 0 is an end chunk,
+        outside the limits."""
         if size == 0:
-            return  # end chunks are outside the limits
+            return
+        step = 1 if size > 0 else -1
         req.chunks += step
         req.bytes += size
         self._chunks += step
