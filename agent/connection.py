@@ -1,12 +1,13 @@
 """The agent's side of AgentGateway: register, then hold one Connect stream (Hello, a
-catch-up state change per known task, heartbeats, state changes up; assignment sets down).
-A broken stream leaves the tasks as they are and reconnects with backoff and jitter,
+catch-up state change per known task, heartbeats, state changes and log chunks up;
+assignment sets and log requests down). Heartbeats go when due and state changes before any
+log chunk (agent.outbox), so a log never delays what keeps the node alive and its tasks
+known. A broken stream leaves the tasks as they are and reconnects with backoff and jitter,
 rotating through the endpoints."""
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from agent import identity
 from agent.agent import Agent
 from agent.host import HostProbe
 from agent.logs import LogRelay
+from agent.outbox import CLOSED, Outbox
 from shoal.endpoints import Connection
 from shoal.refusals import DEREGISTERED, REASON_TRAILER
 from shoal.retry import backoff
@@ -32,7 +34,6 @@ log = logging.getLogger(__name__)
 AGENT_VERSION = "0.1.0"
 BACKOFF_BASE = 0.2
 BACKOFF_CAP = 5.0
-_CLOSE = object()
 # A replica that vanishes without closing the connection (frozen, cut off) is noticed
 # within about 15 s by keepalive pings, instead of when TCP gives up many minutes later;
 # the agent then moves to the next endpoint. The server allows pings this often.
@@ -87,18 +88,23 @@ class GatewayClient:
         self.on_deregistered: Callable[[], None] | None = None
         self._stopped = threading.Event()
         self._lock = threading.Lock()
-        self._outbox: queue.Queue | None = None
+        self._outbox: Outbox | None = None
         self._call: grpc.Future | None = None
         self._channel: grpc.Channel | None = None
         self._thread: threading.Thread | None = None
         self._shared_channel = channel
         agent.listeners.append(self._on_change)
-        self.logs = LogRelay(agent, self._on_change)
+        self.logs = LogRelay(agent)
 
     def use_tls(self, tls: ClientTLS) -> None:
         """The node certificate, once had (a hollow fleet joins after building its clients);
         before the first session only."""
         self._tls = tls
+
+    @property
+    def outbox(self) -> Outbox | None:
+        """What the open stream has yet to send; None between streams."""
+        return self._outbox
 
     # ---- registration ----------------------------------------------------------------
 
@@ -201,9 +207,9 @@ class GatewayClient:
     def _on_change(self, change: agent_pb2.TaskStateChange) -> None:
         outbox = self._outbox
         if outbox is not None:
-            outbox.put(change)
+            outbox.put(agent_pb2.AgentMessage(task_state=change))
 
-    def _requests(self, outbox: queue.Queue) -> Iterator[agent_pb2.AgentMessage]:
+    def _requests(self, outbox: Outbox) -> Iterator[agent_pb2.AgentMessage]:
         yield agent_pb2.AgentMessage(hello=agent_pb2.Hello(cluster=self.reg.cluster, node_id=self.agent.node_id))
         # The outbox is already live, so a change racing this snapshot is sent twice, never lost.
         for change in self.agent.snapshot():
@@ -214,14 +220,11 @@ class GatewayClient:
             if now >= next_beat:
                 yield agent_pb2.AgentMessage(heartbeat=self._heartbeat())
                 next_beat = now + self.heartbeat_interval
-            try:
-                item = outbox.get(timeout=max(0.0, next_beat - time.monotonic()))
-            except queue.Empty:
-                continue
-            if item is _CLOSE:
+            item = outbox.take(timeout=max(0.0, next_beat - time.monotonic()))
+            if item is CLOSED:
                 return
-            # Log chunks come ready-made; task state changes are wrapped here.
-            yield item if isinstance(item, agent_pb2.AgentMessage) else agent_pb2.AgentMessage(task_state=item)
+            if item is not None:
+                yield item
 
     def _heartbeat(self) -> agent_pb2.Heartbeat:
         s = self.host.sample()
@@ -232,7 +235,7 @@ class GatewayClient:
     def session(self, endpoint: str) -> str:
         """One register + Connect; returns a sentence saying how it ended."""
         channel = self._open(endpoint)
-        outbox: queue.Queue = queue.Queue()
+        outbox = Outbox()
         with self._lock:
             self._channel = channel
         received = 0
@@ -254,7 +257,7 @@ class GatewayClient:
                     sentence = self.agent.apply_assignments(msg.assignments)
                     log.debug(sentence, extra=shoal.logs.kv(node=self.agent.node_id))
                 else:
-                    self.logs.handle(msg)
+                    self.logs.handle(msg, outbox)
             return f"stream from {endpoint} ended after {received} assignment sets"
         except grpc.RpcError as exc:
             if self._check_deregistered(exc):
@@ -270,7 +273,7 @@ class GatewayClient:
             self._outbox = None
             # Their readers were on this stream: nobody is left to read them.
             self.logs.cancel_all()
-            outbox.put(_CLOSE)
+            outbox.close()
             with self._lock:
                 self._call = None
                 self._channel = None

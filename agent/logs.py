@@ -1,8 +1,9 @@
 """Container output for `shoal logs`: the control plane sends a LogRequest down the agent's
 stream, the agent reads the container's output from the engine in a thread of its own and
-sends it back up as AgentLogChunk messages, ending with ``eof`` (or ``error``). A CancelLogs
-(the reader went away) or a broken stream closes the engine's log stream, so a follow
-never outlives its reader."""
+queues it in the log lane of that stream's outbox as AgentLogChunk messages, ending with
+``eof`` (or ``error``). A CancelLogs (the reader went away), a broken stream or a lane that
+stays full (a link too slow for the output, see agent.outbox) closes the engine's log
+stream, so a follow never outlives its reader nor grows the agent's memory."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import docker.errors
 import requests.exceptions
 
 import shoal.logs
+from agent.outbox import Outbox, Refused
 from agent.runtime import ContainerRuntimeError, LogStream, NotFound, RuntimeUnavailable
 from shoal.v1 import agent_pb2
 
@@ -26,23 +28,23 @@ MAX_CHUNK = 32 * 1024
 # Concurrent log readers per agent; each holds a thread and an engine connection.
 MAX_STREAMS = 64
 
-Send = Callable[[agent_pb2.AgentMessage], None]
-
 
 class LogRelay:
     """Answers the control plane's LogRequests for the tasks of ``agent``."""
 
-    def __init__(self, agent, send: Send) -> None:
+    def __init__(self, agent) -> None:
         self.agent = agent
-        self.send = send
         self._lock = threading.Lock()
-        self._streams: dict[str, LogStream | None] = {}
+        # Each request's engine stream (None until open) and the outbox of the stream that
+        # asked, which its output goes to.
+        self._streams: dict[str, tuple[LogStream | None, Outbox]] = {}
 
-    def handle(self, msg) -> bool:
-        """Takes a ControlMessage; returns False when it is not about logs."""
+    def handle(self, msg, outbox: Outbox) -> bool:
+        """Takes a ControlMessage that came down the stream ``outbox`` goes up; returns False
+        when it is not about logs."""
         body = msg.WhichOneof("body")
         if body == "log_request":
-            self._start(msg.log_request)
+            self._start(msg.log_request, outbox)
             return True
         if body == "cancel_logs":
             self.cancel(msg.cancel_logs.request_id)
@@ -55,7 +57,9 @@ class LogRelay:
 
     def cancel(self, request_id: str) -> None:
         with self._lock:
-            stream = self._streams.pop(request_id, None)
+            stream, outbox = self._streams.pop(request_id, (None, None))
+        if outbox is not None:
+            outbox.drop(request_id)
         if stream is not None:
             stream.close()
 
@@ -66,10 +70,6 @@ class LogRelay:
             self.cancel(request_id)
 
     # ---- one request -------------------------------------------------------------------
-
-    def _reply(self, request_id: str, data: bytes = b"", eof: bool = False, error: str = "") -> None:
-        self.send(agent_pb2.AgentMessage(log_chunk=agent_pb2.AgentLogChunk(
-            request_id=request_id, data=data, eof=eof, error=error)))
 
     def _container_id(self, req: agent_pb2.LogRequest) -> str:
         """The engine's id of the requested container; raises LookupError naming the field."""
@@ -92,41 +92,46 @@ class LogRelay:
             raise LookupError(f"container: {name} of task {req.task_id} has not been created yet")
         return c.runtime_id
 
-    def _start(self, req: agent_pb2.LogRequest) -> None:
+    def _start(self, req: agent_pb2.LogRequest, outbox: Outbox) -> None:
         with self._lock:
             busy = len(self._streams) >= MAX_STREAMS
             if not busy:
-                self._streams[req.request_id] = None
+                self._streams[req.request_id] = (None, outbox)
         if busy:
-            self._reply(req.request_id, error=f"node {self.agent.node_id} already serves {MAX_STREAMS} log streams")
+            outbox.finish(req.request_id, agent_pb2.AgentLogChunk(
+                request_id=req.request_id, error=f"node {self.agent.node_id} already serves {MAX_STREAMS} log streams"))
             return
-        threading.Thread(target=self._run, args=(req,), name=f"logs-{req.request_id[:8]}", daemon=True).start()
+        threading.Thread(target=self._run, args=(req, outbox), name=f"logs-{req.request_id[:8]}",
+                         daemon=True).start()
 
-    def _run(self, req: agent_pb2.LogRequest) -> None:
+    def _run(self, req: agent_pb2.LogRequest, outbox: Outbox) -> None:
         outcome = "eof"
+        last: agent_pb2.AgentLogChunk | None = None  # what ends the request for its reader
+        stream: LogStream | None = None
         try:
             cid = self._container_id(req)
             since = time.time() - req.since_seconds if req.since_seconds > 0 else 0
             stream = self.agent.runtime.logs(cid, follow=req.follow, since=since, tail=max(0, req.tail))
             with self._lock:
                 if req.request_id not in self._streams:  # cancelled before it started
-                    stream.close()
                     outcome = "cancelled"
                     return
-                self._streams[req.request_id] = stream
+                self._streams[req.request_id] = (stream, outbox)
             for chunk in stream:
                 for i in range(0, len(chunk), MAX_CHUNK):
-                    self._reply(req.request_id, data=chunk[i:i + MAX_CHUNK])
+                    outbox.offer(req.request_id, chunk[i:i + MAX_CHUNK])
             if stream.closed:
                 outcome = "cancelled"
                 return
-            self._reply(req.request_id, eof=True)
+            last = agent_pb2.AgentLogChunk(request_id=req.request_id, eof=True)
+        except Refused as exc:
+            outcome = f"refused by the outbox: {exc}"
         except LookupError as exc:
             outcome = "refused"
-            self._reply(req.request_id, error=str(exc))
+            last = agent_pb2.AgentLogChunk(request_id=req.request_id, error=str(exc))
         except ContainerRuntimeError as exc:
             outcome = "failed"
-            self._reply(req.request_id, error=f"container engine: {exc}")
+            last = agent_pb2.AgentLogChunk(request_id=req.request_id, error=f"container engine: {exc}")
         except Exception as exc:
             with self._lock:
                 closed = req.request_id not in self._streams
@@ -134,12 +139,16 @@ class LogRelay:
             outcome = "cancelled" if closed else "failed"
             if not closed:
                 log.exception("log stream failed", extra=shoal.logs.kv(request=req.request_id))
-                self._reply(req.request_id, error=f"reading logs failed: {exc}")
+                last = agent_pb2.AgentLogChunk(request_id=req.request_id, error=f"reading logs failed: {exc}")
         finally:
+            if stream is not None:
+                stream.close()
+            outbox.finish(req.request_id, last)
             with self._lock:
                 self._streams.pop(req.request_id, None)
             log.info(f"log stream ended: {outcome}", extra=shoal.logs.kv(
-                request=req.request_id, task=req.task_id, container=req.container or "-", follow=req.follow))
+                request=req.request_id, task=req.task_id, container=req.container or "-", follow=req.follow,
+                node=self.agent.node_id))
 
 
 # ---- engines ---------------------------------------------------------------------------------

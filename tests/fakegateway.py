@@ -97,7 +97,7 @@ class FakeGateway(agent_pb2_grpc.AgentGatewayServicer):
                     item = stream.outbox.get(timeout=0.1)
                 except queue.Empty:
                     continue
-                yield agent_pb2.ControlMessage(assignments=item)
+                yield item if isinstance(item, agent_pb2.ControlMessage) else agent_pb2.ControlMessage(assignments=item)
         finally:
             with self._lock:
                 if stream in self._streams:
@@ -117,6 +117,13 @@ class FakeGateway(agent_pb2_grpc.AgentGatewayServicer):
         for s in streams:
             s.outbox.put(msg)
         return revision
+
+    def send(self, node_id: str, msg: agent_pb2.ControlMessage) -> None:
+        """Sends ``msg`` (a LogRequest, say) down the node's open streams."""
+        with self._lock:
+            streams = [s for s in self._streams if s.node_id == node_id]
+        for s in streams:
+            s.outbox.put(msg)
 
     def drop_streams(self) -> None:
         with self._lock:

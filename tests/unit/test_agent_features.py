@@ -4,7 +4,6 @@ policy; container output for `shoal logs`."""
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 
@@ -14,6 +13,7 @@ from agent import dependencies, restarts, spec, volumes
 from agent.agent import Agent, AgentConfig
 from agent.hollow import HollowRuntime
 from agent.logs import LogRelay, hollow_lines
+from agent.outbox import Outbox
 from agent.reconcile import plan, sync_observed
 from agent.runtime import ContainerInfo, Mount, Ulimit
 from agent.tasks import LocalContainer, LocalTask
@@ -192,20 +192,21 @@ def test_log_relay_streams_then_cancels() -> None:
     agent = Agent(AgentConfig(node_id="n1"), rt)
     agent.apply_assignments(agent_pb2.Assignments(revision=1, tasks=[assignment("t1")]))
     agent.run_cycle()
-    sent: queue.Queue = queue.Queue()
-    relay = LogRelay(agent, sent.put)
+    outbox = Outbox()
+    relay = LogRelay(agent)
 
     def ask(**kw) -> None:
-        relay.handle(agent_pb2.ControlMessage(log_request=agent_pb2.LogRequest(request_id="r1", task_id="t1", **kw)))
+        relay.handle(agent_pb2.ControlMessage(log_request=agent_pb2.LogRequest(request_id="r1", task_id="t1", **kw)),
+                     outbox)
 
     ask(container="nope")
-    refused = sent.get(timeout=5).log_chunk
+    refused = outbox.take(timeout=5).log_chunk
     assert refused.error.startswith("container: task t1 has no container 'nope'")
     ask(follow=True)
-    first = sent.get(timeout=5).log_chunk
+    first = outbox.take(timeout=5).log_chunk
     assert first.request_id == "r1" and first.data.startswith(b"shoal-")
     assert relay.active() == 1
-    relay.handle(agent_pb2.ControlMessage(cancel_logs=agent_pb2.CancelLogs(request_id="r1")))
+    relay.handle(agent_pb2.ControlMessage(cancel_logs=agent_pb2.CancelLogs(request_id="r1")), outbox)
     deadline = time.monotonic() + 5
     while relay.active() and time.monotonic() < deadline:
         threading.Event().wait(0.01)
