@@ -61,16 +61,18 @@ class Registration:
 class GatewayClient:
     def __init__(self, endpoints: list[str], reg: Registration, agent: Agent, host: HostProbe,
                  on_node_id: Callable[[str], None] | None = None,
-                 channel: grpc.Channel | None = None, tls: ClientTLS | None = None, insecure: bool = False) -> None:
+                 channel: grpc.Channel | None = None, tls: ClientTLS | None = None, insecure: bool = False,
+                 tls_later: bool = False) -> None:
         """``channel``: one shared with other clients in this process (a hollow fleet puts
         many agents on one connection); it is used for every endpoint and never closed here.
         ``tls``: the node's certificate; None is plaintext, refused unless ``insecure`` (an
-        --insecure control plane)."""
+        --insecure control plane). ``tls_later``: the certificate comes through ``use_tls``
+        before the first session (a hollow fleet joins after building its clients)."""
         if not endpoints:
             raise ValueError("endpoint: at least one HOST:PORT is required")
         self.endpoints = endpoints
-        self._conn = None if channel is not None else Connection(endpoints, tls, insecure=insecure,
-                                                                 options=KEEPALIVE)
+        self._conn = None if channel is not None or tls_later else Connection(endpoints, tls, insecure=insecure,
+                                                                              options=KEEPALIVE)
         self.reg = reg
         self.agent = agent
         self.host = host
@@ -97,9 +99,8 @@ class GatewayClient:
         self.logs = LogRelay(agent)
 
     def use_tls(self, tls: ClientTLS) -> None:
-        """The node certificate, once had (a hollow fleet joins after building its clients);
-        before the first session only."""
-        self._tls = tls
+        """The node certificate, once had (see ``tls_later``); before the first session only."""
+        self._conn = Connection(self.endpoints, tls, options=KEEPALIVE)
 
     @property
     def outbox(self) -> Outbox | None:

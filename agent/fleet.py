@@ -122,7 +122,8 @@ class HollowNode:
         }
         reg = Registration(cluster=cfg.cluster, hostname=self.name, cpu_units=cfg.cpu_units,
                            memory_mib=cfg.memory_mib, attributes=attrs, state_dir=self.state_dir)
-        self.client = GatewayClient(cfg.endpoints, reg, self.agent, self.host, channel=channel)
+        self.client = GatewayClient(cfg.endpoints, reg, self.agent, self.host, channel=channel,
+                                    tls_later=channel is None)
         self._pool = pool
         self._thread: threading.Thread | None = None
 
