@@ -72,11 +72,15 @@ class Plane:
         self.agents: list[FakeAgent] = []
         self._stop = threading.Event()
         self._pilot = threading.Thread(target=self._run_agents, daemon=True)
-        if not (wait_for_port("127.0.0.1", self.grpc_port, 30) and wait_for_port("127.0.0.1", self.ecs_port, 30)):
-            self.stop()
-            raise RuntimeError("control plane did not start; see " + self.log.name)
         self.base = base
-        self.admin = admin_tls(base / "pki")
+        try:
+            if not (wait_for_port("127.0.0.1", self.grpc_port, 30) and wait_for_port("127.0.0.1", self.ecs_port, 30)):
+                raise RuntimeError("control plane did not start; see " + self.log.name)
+            self.admin = admin_tls(base / "pki")
+        except BaseException:
+            # No fixture holds this plane yet: stop what was started before failing.
+            self.stop()
+            raise
         self.ca = str(base / "pki" / "ca.crt")
         self.channel = client_channel(self.endpoint, self.admin)
         self._pilot.start()
@@ -110,6 +114,8 @@ class Plane:
         self._stop.set()
         for a in self.agents:
             a.close()
+        if hasattr(self, "channel"):
+            self.channel.close()
         self.proc.terminate()
         try:
             self.proc.wait(10)
