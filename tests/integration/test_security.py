@@ -419,7 +419,8 @@ def test_an_insecure_control_plane_seals_secrets_and_access_keys_in_etcd(tmp_pat
         assert wait_for_port("127.0.0.1", port, 60), (tmp_path / "cp.log").read_text()
         with client_channel(f"127.0.0.1:{port}", None) as ch:
             security_pb2_grpc.SecurityStub(ch).PutSecret(sec.PutSecretRequest(name="db", value=CANARY), timeout=10)
-            key = accesskeys_pb2_grpc.AccessKeysStub(ch).CreateAccessKey(ak.CreateAccessKeyRequest(), timeout=10)
+            key = accesskeys_pb2_grpc.AccessKeysStub(ch).CreateAccessKey(
+                ak.CreateAccessKeyRequest(user="ci", role="viewer"), timeout=10)  # no caller to own it
         store = EtcdStore(etcd.client_url, timeout=10)
         try:
             kvs = store.list("").kvs
