@@ -384,8 +384,14 @@ def test_oversized_body_is_413_in_ecs_shape(plane: Plane) -> None:
     assert resp.json()["__type"] == "SerializationException" and "at most 1048576 bytes" in resp.json()["message"]
 
 
-def test_plain_http_only_with_the_explicit_flag(tmp_path: Path) -> None:
-    plane = Plane(tmp_path, "--ecs-plaintext")
+def test_plain_http_only_with_the_explicit_flag(plane: Plane, tmp_path: Path) -> None:
+    # Without the flag the gateway speaks only TLS: a plain HTTP call gets no ECS answer.
+    plain_url = plane.ecs_url.replace("https://", "http://")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.post(plain_url, data="{}", timeout=10, headers={
+            "X-Amz-Target": TARGET + "ListClusters", "Content-Type": "application/x-amz-json-1.1"})
+    (tmp_path / "plaintext").mkdir()
+    plane = Plane(tmp_path / "plaintext", "--ecs-plaintext")
     try:
         plane.ecs_url = plane.ecs_url.replace("https://", "http://")
         key = plane.access_key()

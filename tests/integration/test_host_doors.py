@@ -19,7 +19,6 @@ import pytest
 from google.protobuf import json_format
 
 from shoal import keys
-from shoal.store.etcd import EtcdStore
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoalctl.local.cluster import LocalCluster
@@ -52,7 +51,7 @@ def write_into_etcd(cluster: LocalCluster, doc: dict) -> str:
     td = json_format.ParseDict(doc, r.TaskDefinition())
     td.revision, td.status, td.registered_at = 1, "ACTIVE", time.time()
     td.task_definition_arn = f"arn:aws:ecs:local:000000000000:task-definition/{td.family}:1"
-    store = EtcdStore(cluster.etcd_url or "", timeout=10)
+    store = cluster.etcd_store()  # with the client certificate the local user is assumed to hold
     try:
         store.create(keys.taskdef(td.family, 1), td.SerializeToString())
     finally:
@@ -90,11 +89,13 @@ def cleanup_volumes(docker_client) -> Iterator[list[LocalCluster]]:
     yield clusters
     for c in clusters:
         node_ids = c.node_ids()
-        c.stop()
-        for node_id in node_ids:
-            for v in docker_client.volumes.list(filters={"label": f"shoal.node={node_id}"}):
-                with contextlib.suppress(docker.errors.APIError):
-                    v.remove(force=True)
+        try:
+            c.stop()  # (make_cluster stops it again, and reports a failure to stop)
+        finally:
+            for node_id in node_ids:
+                for v in docker_client.volumes.list(filters={"label": f"shoal.node={node_id}"}):
+                    with contextlib.suppress(docker.errors.APIError):
+                        v.remove(force=True)
 
 
 def test_host_root_through_volume_driver_options_is_refused(make_cluster, busybox_image, docker_client,
