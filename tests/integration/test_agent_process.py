@@ -71,9 +71,14 @@ def spawn(gateway, tmp_path, node_cleanup) -> Iterator:
         node_cleanup.add(p.node_id())
         return p
 
-    yield make
-    for p in procs:
-        p.kill(signal.SIGTERM)
+    try:
+        yield make
+    finally:
+        for p in procs:
+            try:
+                p.kill(signal.SIGTERM)
+            except subprocess.TimeoutExpired:  # a wedged agent must not outlive the test
+                p.kill(signal.SIGKILL)
 
 
 def status(gw: FakeGateway, task_id: str, want: str):

@@ -48,11 +48,15 @@ class ControlPlane:
              "--name", "test-replica", "--pki-dir", str(base / "pki")],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        if not wait_for_port("127.0.0.1", self.port, 30):
-            self.stop()
-            raise RuntimeError("control plane did not start; see " + self.log.name)
         self.base = base
-        self.admin = admin_tls(base / "pki")
+        try:
+            if not wait_for_port("127.0.0.1", self.port, 30):
+                raise RuntimeError("control plane did not start; see " + self.log.name)
+            self.admin = admin_tls(base / "pki")
+        except BaseException:
+            # No fixture holds this plane yet: stop what was started before failing.
+            self.stop()
+            raise
         self.channel = client_channel(self.endpoint, self.admin)
         self.api = operator_pb2_grpc.OperatorStub(self.channel)
 
@@ -60,6 +64,8 @@ class ControlPlane:
         return join_node(self.endpoint, self.admin, self.base / "nodes" / name, name)
 
     def stop(self) -> None:
+        if hasattr(self, "channel"):
+            self.channel.close()
         self.proc.terminate()
         try:
             self.proc.wait(10)
@@ -208,7 +214,7 @@ def test_oversized_and_non_json_task_definitions_are_refused(cp: ControlPlane) -
     assert not cp.api.ListTaskDefinitions(op.ListTaskDefinitionsRequest()).arns
 
 
-def test_stop_task_of_unknown_cluster_and_task(cp: ControlPlane) -> None:
+def test_stop_task_of_an_unknown_cluster_or_task_is_not_found(cp: ControlPlane) -> None:
     with pytest.raises(grpc.RpcError) as err:
         cp.api.StopTask(op.StopTaskRequest(cluster="nope", task="x"))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND and "cluster" in err.value.details()
@@ -217,7 +223,7 @@ def test_stop_task_of_unknown_cluster_and_task(cp: ControlPlane) -> None:
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_drain_moves_service_tasks_and_activate_undoes(cp: ControlPlane) -> None:
+def test_drain_moves_service_tasks_off_the_draining_node(cp: ControlPlane) -> None:
     a1, a2 = agent(cp, "host-1", zone="a"), agent(cp, "host-2", zone="a")
     register(cp, WEB)
     cp.api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web", task_definition="web",

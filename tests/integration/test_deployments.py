@@ -51,14 +51,6 @@ def shoal(cluster, *args: str, timeout: float = 400) -> subprocess.CompletedProc
                           timeout=timeout, env=env)
 
 
-def etcd_store(cluster) -> EtcdStore:
-    tls = getattr(cluster.etcd, "tls", None)
-    if tls is None:
-        return EtcdStore(cluster.etcd_url)
-    return EtcdStore(cluster.etcd_url, ca_cert=str(tls.ca), cert_key=str(tls.client_key),
-                     cert_cert=str(tls.client_cert))
-
-
 def service_tasks(store: EtcdStore, service: str) -> list[r.Task]:
     # One range read: every task as of the same etcd revision.
     tasks = [r.Task.FromString(kv.value) for kv in store.list(keys.TASKS + "default/").kvs]
@@ -115,7 +107,7 @@ def cluster(make_cluster, busybox_image):
 
 @pytest.fixture
 def store(cluster) -> Iterator[EtcdStore]:
-    s = etcd_store(cluster)
+    s = cluster.etcd_store()
     yield s
     s.close()
 

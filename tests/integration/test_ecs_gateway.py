@@ -72,11 +72,15 @@ class Plane:
         self.agents: list[FakeAgent] = []
         self._stop = threading.Event()
         self._pilot = threading.Thread(target=self._run_agents, daemon=True)
-        if not (wait_for_port("127.0.0.1", self.grpc_port, 30) and wait_for_port("127.0.0.1", self.ecs_port, 30)):
-            self.stop()
-            raise RuntimeError("control plane did not start; see " + self.log.name)
         self.base = base
-        self.admin = admin_tls(base / "pki")
+        try:
+            if not (wait_for_port("127.0.0.1", self.grpc_port, 30) and wait_for_port("127.0.0.1", self.ecs_port, 30)):
+                raise RuntimeError("control plane did not start; see " + self.log.name)
+            self.admin = admin_tls(base / "pki")
+        except BaseException:
+            # No fixture holds this plane yet: stop what was started before failing.
+            self.stop()
+            raise
         self.ca = str(base / "pki" / "ca.crt")
         self.channel = client_channel(self.endpoint, self.admin)
         self._pilot.start()
@@ -110,6 +114,8 @@ class Plane:
         self._stop.set()
         for a in self.agents:
             a.close()
+        if hasattr(self, "channel"):
+            self.channel.close()
         self.proc.terminate()
         try:
             self.proc.wait(10)
@@ -378,8 +384,14 @@ def test_oversized_body_is_413_in_ecs_shape(plane: Plane) -> None:
     assert resp.json()["__type"] == "SerializationException" and "at most 1048576 bytes" in resp.json()["message"]
 
 
-def test_plain_http_only_with_the_explicit_flag(tmp_path: Path) -> None:
-    plane = Plane(tmp_path, "--ecs-plaintext")
+def test_plain_http_only_with_the_explicit_flag(plane: Plane, tmp_path: Path) -> None:
+    # Without the flag the gateway speaks only TLS: a plain HTTP call gets no ECS answer.
+    plain_url = plane.ecs_url.replace("https://", "http://")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.post(plain_url, data="{}", timeout=10, headers={
+            "X-Amz-Target": TARGET + "ListClusters", "Content-Type": "application/x-amz-json-1.1"})
+    (tmp_path / "plaintext").mkdir()
+    plane = Plane(tmp_path / "plaintext", "--ecs-plaintext")
     try:
         plane.ecs_url = plane.ecs_url.replace("https://", "http://")
         key = plane.access_key()

@@ -220,7 +220,7 @@ def hold_steady(api: FailoverStub, expected: set[str], seconds: float, what: str
     while time.monotonic() < end:
         now = running_ids(api)
         assert now == expected, f"{what}: tasks replaced: gone {sorted(expected - now)}, new {sorted(now - expected)}"
-        time.sleep(0.5)
+        time.sleep(0.5)  # the sampling period of the watch, not a wait for something
 
 
 # ---- scenarios -------------------------------------------------------------------------

@@ -142,7 +142,7 @@ def test_logs_tail_since_and_errors(cluster, counter_task) -> None:
     assert bad.returncode != 0 and "--since" in bad.stderr
 
 
-def test_logs_rpc_stream_ends_at_end_of_output(cluster, counter_task) -> None:
+def test_logs_rpc_without_follow_ends_by_itself_and_refuses_a_negative_tail(cluster, counter_task) -> None:
     stub = logs_pb2_grpc.LogsStub(cluster.channel)
 
     def last_two() -> bytes:

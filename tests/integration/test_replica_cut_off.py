@@ -107,7 +107,7 @@ def test_agents_leave_a_replica_cut_off_from_etcd(make_cluster: MakeCluster, bus
             assert now == running, f"tasks replaced: gone {sorted(running - now)}, new {sorted(now - running)}"
             lost = [n.id for n in pic.nodes if not n.agent_connected]
             assert not lost, f"nodes judged lost while their agents only changed replica: {lost}"
-            time.sleep(0.5)
+            time.sleep(0.5)  # the sampling period of a watch over a fixed window, not a wait for something
     finally:
         store.close()
         healthy.close()

@@ -148,6 +148,7 @@ def test_runtime_unavailable_changes_nothing():
     assign(agent, assignment("t1"))
     rt.available = False
     assert agent.run_cycle().startswith("runtime unavailable")
+    assert rt.creates == [], "nothing created while the runtime was out of reach"
     rt.available = True
     agent.run_cycle()
     assert agent.tasks["t1"].last_status == "RUNNING"

@@ -4,7 +4,6 @@ policy; container output for `shoal logs`."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -20,6 +19,7 @@ from agent.tasks import LocalContainer, LocalTask
 from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
 from tests.fakegateway import assignment
+from tests.waiting import wait_for
 
 
 def featured() -> r.TaskAssignment:
@@ -207,7 +207,4 @@ def test_log_relay_streams_then_cancels() -> None:
     assert first.request_id == "r1" and first.data.startswith(b"shoal-")
     assert relay.active() == 1
     relay.handle(agent_pb2.ControlMessage(cancel_logs=agent_pb2.CancelLogs(request_id="r1")), outbox)
-    deadline = time.monotonic() + 5
-    while relay.active() and time.monotonic() < deadline:
-        threading.Event().wait(0.01)
-    assert relay.active() == 0
+    wait_for(lambda: relay.active() == 0, 5, "the cancelled read to end", interval=0.01)

@@ -98,10 +98,12 @@ def test_reconnect_rotates_endpoints_catches_up_and_keeps_tasks(gateway, nodes, 
 def test_restarted_agent_keeps_identity_and_adopts(gateway, nodes, tmp_path):
     rt = HollowRuntime()
     first = Node([gateway.endpoint], str(tmp_path), rt).boot()
+    nodes.append(first)  # stopped by the fixture should the test fail before it stops it
     nid = first.agent.node_id
     gateway.assign(nid, [assignment("t1")])
     wait_for(lambda: (s := gateway.state("t1")) and s.last_status == "RUNNING", 10, "t1 RUNNING")
     first.stop()
+    nodes.remove(first)
     again = Node([gateway.endpoint], str(tmp_path), rt, node_id=nid).boot()
     nodes.append(again)
     wait_for(lambda: len([r for r in gateway.registrations if r.node_id == nid]) >= 1, 10, "re-registration")

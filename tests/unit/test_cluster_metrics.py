@@ -3,6 +3,9 @@ cluster, a deleted service takes its series with it, and followers export none."
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from controlplane.cache import Cache
@@ -30,15 +33,32 @@ def put_task(store: MemoryStore, task_id: str, service: str, status: str) -> Non
     store.put(keys.task("default", task_id), task.SerializeToString())
 
 
-def test_series_follow_the_cluster_and_go_with_a_deleted_service() -> None:
+@pytest.fixture
+def started_cache() -> Iterator[Callable[[MemoryStore], Cache]]:
+    """``started_cache(store)``: a started Cache on ``store``, closed at teardown."""
+    made: list[Cache] = []
+
+    def start(store: MemoryStore) -> Cache:
+        cache = Cache(store, on_change=lambda: None)
+        made.append(cache)
+        cache.start()
+        return cache
+
+    try:
+        yield start
+    finally:
+        for cache in made:
+            cache.close()
+
+
+def test_series_follow_the_cluster_and_go_with_a_deleted_service(started_cache) -> None:
     store = MemoryStore()
     put_service(store, "web")
     put_task(store, "t1", "web", "RUNNING")
     put_task(store, "t2", "web", "PENDING")
     put_task(store, "t3", "web", "STOPPED")
     put_task(store, "t4", "", "RUNNING")
-    cache = Cache(store, on_change=lambda: None)
-    cache.start()
+    cache = started_cache(store)
     text = scrape(ClusterCollector(cache, lambda: True))
     assert 'shoal_tasks{cluster="default",service="web",status="RUNNING"} 1.0' in text
     assert 'shoal_tasks{cluster="default",service="web",status="PENDING"} 1.0' in text
@@ -53,15 +73,11 @@ def test_series_follow_the_cluster_and_go_with_a_deleted_service() -> None:
     wait_for(lambda: 'service="web"' not in scrape(collector), 5, "the INACTIVE service's series to go")
     text = scrape(collector)
     assert 'shoal_tasks{cluster="default",service="",status="RUNNING"} 1.0' in text
-    cache.close()
 
 
-def test_a_follower_exports_no_cluster_series() -> None:
+def test_a_follower_exports_no_cluster_series(started_cache) -> None:
     store = MemoryStore()
     put_service(store, "web")
     put_task(store, "t1", "web", "RUNNING")
-    cache = Cache(store, on_change=lambda: None)
-    cache.start()
-    text = scrape(ClusterCollector(cache, lambda: False))
+    text = scrape(ClusterCollector(started_cache(store), lambda: False))
     assert 'service="web"' not in text
-    cache.close()

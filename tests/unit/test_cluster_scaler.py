@@ -4,6 +4,7 @@ termination protection (drain, wait for the tasks to leave, terminate, deregiste
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -117,9 +118,22 @@ def provider(**kw) -> sc.CapacityProvider:
     return sc.CapacityProvider(**base)
 
 
+_MADE: list[cs.ClusterScaler] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_scalers() -> Iterator[None]:
+    """Every scaler a test made is closed (its provider threads joined), pass or fail."""
+    yield
+    while _MADE:
+        _MADE.pop().close()
+
+
 def scaler(cp_api: FakeCP, fake: FakeNodeProvider, clock: Clock) -> cs.ClusterScaler:
-    return cs.ClusterScaler(cp_api, endpoint="127.0.0.1:1", state_dir=Path("/nonexistent"), scale_in_delay=30,
+    made = cs.ClusterScaler(cp_api, endpoint="127.0.0.1:1", state_dir=Path("/nonexistent"), scale_in_delay=30,
                             clock=clock, provider_factory=lambda c, ctx: fake)
+    _MADE.append(made)
+    return made
 
 
 def register_created(api: FakeCP, fake: FakeNodeProvider) -> None:

@@ -428,10 +428,21 @@ def test_watch_from_compacted_revision_ends_with_empty_batch(harness: Harness) -
         for i in range(10_001):
             s.put(P + "filler", str(i).encode())
     rec = Recorder()
-    s.watch(P, first, rec)
-    wait_for(rec.ended, harness.deadline, "the empty batch that tells the watcher to re-list")
-    s.put(P + "k", b"after")
-    assert rec.batches == [[]]
+    cancel = s.watch(P, first, rec)
+    try:
+        wait_for(rec.ended, harness.deadline, "the empty batch that tells the watcher to re-list")
+        s.put(P + "k", b"after")
+        # A second watch that sees a later write proves the store has delivered past "after".
+        probe = Recorder()
+        cancel_probe = s.watch(P, head(s) + 1, probe)
+        try:
+            s.put(P + "probe", b"p")
+            wait_for(lambda: probe.events(), harness.deadline, "the probe event")
+        finally:
+            cancel_probe()
+        assert rec.batches == [[]], "an ended watch delivered more"
+    finally:
+        cancel()
 
 
 # -- memory-only details (clock-driven) --------------------------------------------------

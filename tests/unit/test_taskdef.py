@@ -419,7 +419,8 @@ def test_same_host_port_on_tcp_and_udp_is_fine() -> None:
             ]
         )
     )
-    parse(doc)
+    td, _ = parse(doc)
+    assert [(m.host_port, m.protocol) for m in td.container_definitions[0].port_mappings] == [(53, "tcp"), (53, "udp")]
 
 
 def test_null_optional_fields_count_as_absent() -> None:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shoal.taskdef.document import parse_task_definition
 from shoal.validation import (
     MAX_TASKDEF_BYTES,
     ValidationError,
@@ -37,8 +38,14 @@ def test_validation_error_names_field_and_message() -> None:
     assert (copy.field, copy.message) == (err.field, err.message)
 
 
-def test_taskdef_limit_is_ecs_limit() -> None:
-    assert MAX_TASKDEF_BYTES == 65536
+def test_a_task_definition_may_be_64_kib_as_in_ecs_and_not_a_byte_more() -> None:
+    doc = b'{"family": "web", "containerDefinitions": [{"name": "app", "image": "x", "memory": 64}]}'
+    at_limit = doc + b" " * (65536 - len(doc))  # JSON allows trailing white space
+    assert len(at_limit) == MAX_TASKDEF_BYTES
+    assert parse_task_definition(at_limit)[0].family == "web"
+    with pytest.raises(ValidationError) as err:
+        parse_task_definition(at_limit + b" ")
+    assert err.value.field == "taskDefinition" and "65537 bytes; the limit is 65536 bytes" in err.value.message
 
 
 @pytest.mark.parametrize("name", ["web", "a", "my-service_2", "A" * 255, "0"])
