@@ -24,6 +24,7 @@ import argparse
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -206,6 +207,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 auto.kill()
         cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

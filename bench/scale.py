@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=600, help="give up on a phase after this many seconds")
     p.add_argument("--workdir", help="keep logs and data here (default: a temporary dir, removed)")
     p.add_argument("--cp-flag", action="append", default=[], help="extra control-plane flag (repeatable)")
+    p.add_argument("--fleet-flag", action="append", default=[], help="extra agent-fleet flag (repeatable)")
     p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     p.add_argument("--insecure", action="store_true",
                    help="plaintext control plane, fleet nodes sharing connections (no join, no certificates)")
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                 fleets.append(procs.start(
                     [sys.executable, "-m", "agent.fleet", "--endpoint", endpoint, "--count", str(count),
                      "--zones", args.zones, "--state-dir", str(work / "nodes"), "--name-prefix", f"hollow{i}",
-                     *(["--insecure"] if args.insecure else [])], work / f"fleet{i}.log", env=env))
+                     *(["--insecure"] if args.insecure else []), *args.fleet_flag], work / f"fleet{i}.log", env=env))
             return fleets
 
         def wait_alive(want: int, what: str) -> float:

@@ -116,19 +116,22 @@ def list_(ctx: ApiContext, req: op.ListTasksRequest) -> op.ListResponse:
     if req.desired_status not in ("", "RUNNING", "STOPPED", "PENDING"):
         raise invalid("desiredStatus: must be RUNNING, PENDING or STOPPED")
     node = last_segment(req.container_instance)
+    # Read once: a request field costs as much as a task's, and this loop sees every task.
+    desired, service, started_by = req.desired_status, last_segment(req.service_name), req.started_by
+    family = req.family + ":" if req.family else ""
     arns = []
     for rec in reads.tasks(ctx, cluster):
         t = rec.msg
-        if req.desired_status == "PENDING":
+        if desired == "PENDING":
             if t.desired_status != "RUNNING" or t.last_status == "RUNNING":
                 continue
-        elif req.desired_status and t.desired_status != req.desired_status:
+        elif desired and t.desired_status != desired:
             continue
-        if req.service_name and t.service_name != last_segment(req.service_name):
+        if service and t.service_name != service:
             continue
-        if req.family and not t.task_definition_arn.rpartition("/")[2].startswith(req.family + ":"):
+        if family and not t.task_definition_arn.rpartition("/")[2].startswith(family):
             continue
-        if req.started_by and t.started_by != req.started_by:
+        if started_by and t.started_by != started_by:
             continue
         if node and t.node_id != node:
             continue
