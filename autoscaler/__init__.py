@@ -2,3 +2,5 @@
 autoscaler`) and its node providers.
 
 Imports only the core (`shoal`); never `controlplane`, `agent` or `shoalctl`."""
+
+import shoal  # noqa: F401  (first: it sets how gRPC treats fork before grpc loads)

@@ -6,3 +6,13 @@ formats (security), node-provider config checks and scaling-policy terms, and th
 helpers (logs, validation, retry, durations, waiting).
 
 Imports nothing of Shoal's outside itself. See docs/architecture.md, "Packages and floors"."""
+
+import os
+
+# Every Shoal process holds gRPC channels while it starts subprocesses (etcd and agents for
+# `shoal up`, agents for the local node provider, docker and vagrant commands). With gRPC's
+# fork support on, the child's at-fork handler can restart gRPC's poller after Python closed
+# its descriptors and abort before exec (grpc/grpc#43055). We never use gRPC in a forked
+# child, so it is off unless the environment says otherwise; set here, before grpc loads,
+# because every package imports this one first (see each package's __init__).
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")

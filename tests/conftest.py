@@ -15,6 +15,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import shoal  # noqa: E402,F401  (before anything loads grpc: it sets gRPC's fork mode)
+
 for _name in [n for n in os.environ if n.startswith("SHOAL_") and n != "SHOAL_LOG_LEVEL"]:
     del os.environ[_name]
 os.environ["SHOAL_STATE_DIR"] = tempfile.mkdtemp(prefix="shoal-tests-home-")

@@ -37,6 +37,9 @@ from controlplane.ecs.replay import ReplayCache
 from controlplane.metrics import API_LATENCY
 from shoal import logs
 
+# How much of an oversized body is read and dropped before the 413, as a multiple of the limit.
+_DRAIN_LIMIT = 16
+
 log = logging.getLogger(__name__)
 
 _KNOWN = frozenset(ACTIONS)
@@ -191,9 +194,8 @@ class EcsGateway:
         limit = self.limits.max_body
         too_large = EcsError("SerializationException", f"request body must be at most {limit} bytes", 413)
         declared = (headers.get("content-length") or [""])[0]
-        if declared.isdigit() and int(declared) > limit:
-            raise too_large
-        chunks, size = [], 0
+        chunks: list[bytes] | None = None if declared.isdigit() and int(declared) > limit else []
+        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
@@ -201,9 +203,15 @@ class EcsGateway:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise too_large
-            chunks.append(chunk)
-            if not message.get("more_body"):
+                chunks = None
+            if chunks is not None:
+                chunks.append(chunk)
+            # An oversized body is read on (up to a bound; the read timeout covers a slow
+            # sender) and dropped, so a client still sending it hears the 413 instead of a
+            # connection reset mid-upload.
+            if not message.get("more_body") or size > _DRAIN_LIMIT * limit:
+                if chunks is None:
+                    raise too_large
                 return b"".join(chunks)
 
     async def _reply(self, send: Any, status: int, body: dict, close: bool = False) -> None:
