@@ -36,7 +36,7 @@ class DockerdError(RuntimeError):
     """The private dockerd could not start or stop; the message says why."""
 
 
-class DockerdProcess:
+class DockerdProcess(procs.Supervised):
     """``DockerdProcess("sd1a2b-n1", base_dir).start()``; ``socket_url`` is what the agent's
     ``--docker-host`` takes. ``stop()`` stops it (containers die with it, as on a real
     host), ``kill()`` crashes it, ``cleanup()`` removes its bridge, mounts and files."""
@@ -68,14 +68,6 @@ class DockerdProcess:
     @property
     def pidfile(self) -> Path:
         return self.run_dir / "dockerd.pid"
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     def command(self) -> list[str]:
         return [

@@ -25,6 +25,20 @@ LOG_TAIL_LINES = 30
 _SOURCE_ROOT = Path(shoal.__file__).resolve().parent.parent
 
 
+class Supervised:
+    """A daemon this process started: ``proc`` is its Popen once spawned (None before)."""
+
+    proc: subprocess.Popen[bytes] | None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
 @dataclass(frozen=True)
 class ProcRecord:
     """What `shoal down`, a different process, needs to find and stop a daemon."""

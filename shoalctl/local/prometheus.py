@@ -53,7 +53,7 @@ def render_config(controlplane_metrics: str, scrape_interval: float = 5.0) -> st
     return json.dumps(config, indent=2) + "\n"
 
 
-class PrometheusProcess:
+class PrometheusProcess(procs.Supervised):
     """Prometheus listening on ``host:port`` with its TSDB in ``data_dir``. ``start()`` returns
     once /-/ready answers 200."""
 
@@ -86,10 +86,6 @@ class PrometheusProcess:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
 
     def command(self) -> list[str]:
         return [
