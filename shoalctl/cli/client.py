@@ -9,6 +9,7 @@ the config of a cluster started --insecure). gRPC errors become one line on stde
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -19,6 +20,7 @@ from shoal.endpoints import Connection, PlaintextRefused, insecure_from_env, par
 from shoal.security.channels import ClientTLS, TlsConfigError
 from shoal.v1 import operator_pb2_grpc
 from shoalctl.cli.errors import CliError
+from shoalctl.cli.output import add_output_flag
 
 DEFAULT_ENDPOINT = "127.0.0.1:7400"
 # Set by `shoal --insecure`: this invocation may talk plaintext to an --insecure control plane.
@@ -109,5 +111,16 @@ def describe_rpc_error(exc: grpc.RpcError, target: str) -> str:
     return details or str(code)
 
 
-def connect(args) -> Client:
-    return Client(endpoint(getattr(args, "endpoint", None)))
+def connect(args, stub_class: type = operator_pb2_grpc.OperatorStub) -> Client:
+    """A client of ``stub_class``'s API at the command's --endpoint (or the default one)."""
+    return Client(endpoint(getattr(args, "endpoint", None)), stub_class=stub_class)
+
+
+def add_target_flags(p: argparse.ArgumentParser, *, cluster: bool = False, output: bool = False) -> None:
+    """The flags of a command that calls the control plane: --endpoint, and --cluster and
+    -o when it takes them; ``connect`` reads --endpoint."""
+    if cluster:
+        p.add_argument("--cluster", default="default", help="cluster name (default: default)")
+    p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
+    if output:
+        add_output_flag(p)

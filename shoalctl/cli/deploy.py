@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from shoalctl.cli.client import Client, connect
+from shoalctl.cli.client import Client, add_target_flags, connect
 from shoalctl.cli.errors import CliError
 
 
@@ -138,6 +138,5 @@ def add_parser(sv) -> None:
     p.add_argument("--wait", action="store_true", help="show progress until the rollout settles")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds --wait waits (default 900)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between progress polls")
-    p.add_argument("--cluster", default="default", help="cluster name (default: default)")
-    p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
+    add_target_flags(p, cluster=True)
     p.set_defaults(func=service_deploy)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from shoalctl.cli.client import Client, connect
+from shoalctl.cli.client import Client, add_target_flags, connect
 from shoalctl.cli.errors import CliError
 
 
@@ -73,6 +73,5 @@ def register(sub) -> None:
     p.add_argument("--service", "-s", help="only this service's events")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events until Ctrl-C")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between polls with --follow (default 1)")
-    p.add_argument("--cluster", default="default", help="cluster name (default: default)")
-    p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
+    add_target_flags(p, cluster=True)
     p.set_defaults(func=show_events)

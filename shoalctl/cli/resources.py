@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -12,16 +11,9 @@ from google.protobuf import json_format
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoalctl.cli import deploy, placement_args
-from shoalctl.cli.client import connect
+from shoalctl.cli.client import add_target_flags, connect
 from shoalctl.cli.errors import CliError
-from shoalctl.cli.output import add_output_flag, ago, print_json, table
-
-
-def _common(p: argparse.ArgumentParser, output: bool = False) -> None:
-    p.add_argument("--cluster", default="default", help="cluster name (default: default)")
-    p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
-    if output:
-        add_output_flag(p)
+from shoalctl.cli.output import ago, print_json, table
 
 
 def _short(arn: str) -> str:
@@ -335,51 +327,51 @@ def register(sub) -> None:
     cl = sub.add_parser("cluster", help="clusters").add_subparsers(dest="verb", metavar="VERB", required=True)
     p = cl.add_parser("create", help="create a cluster")
     p.add_argument("name")
-    _common(p, True)
+    add_target_flags(p, cluster=True, output=True)
     p.set_defaults(func=cluster_create)
     p = cl.add_parser("list", help="list clusters")
-    _common(p, True)
+    add_target_flags(p, cluster=True, output=True)
     p.set_defaults(func=cluster_list)
     p = cl.add_parser("delete", help="delete an empty cluster")
     p.add_argument("name")
-    _common(p)
+    add_target_flags(p, cluster=True)
     p.set_defaults(func=cluster_delete)
 
     nd = sub.add_parser("node", help="container instances").add_subparsers(dest="verb", metavar="VERB", required=True)
     p = nd.add_parser("list", help="list nodes")
     p.add_argument("--status", default="", choices=("", "ACTIVE", "DRAINING", "INACTIVE"))
-    _common(p, True)
+    add_target_flags(p, cluster=True, output=True)
     p.set_defaults(func=node_list)
     for verb, func, helptext in (("describe", node_describe, "show one node"),
                                  ("drain", lambda a: _set_node_state(a, "DRAINING"), "stop placing, move tasks off"),
                                  ("activate", lambda a: _set_node_state(a, "ACTIVE"), "undo drain")):
         p = nd.add_parser(verb, help=helptext)
         p.add_argument("node", help="node id, ARN or hostname")
-        _common(p, verb == "describe")
+        add_target_flags(p, cluster=True, output=verb == "describe")
         p.set_defaults(func=func)
     p = nd.add_parser("deregister", help="remove a node from the cluster")
     p.add_argument("node")
     p.add_argument("--force", action="store_true", help="even with tasks on it")
-    _common(p)
+    add_target_flags(p, cluster=True)
     p.set_defaults(func=node_deregister)
 
     td = sub.add_parser("taskdef", help="task definitions").add_subparsers(dest="verb", metavar="VERB", required=True)
     p = td.add_parser("register", help="register an ECS task definition JSON file ('-' for stdin)")
     p.add_argument("file")
-    _common(p, True)
+    add_target_flags(p, cluster=True, output=True)
     p.set_defaults(func=taskdef_register)
     p = td.add_parser("list", help="list revisions")
     p.add_argument("--family-prefix", default="")
     p.add_argument("--status", default="ACTIVE", choices=("ACTIVE", "INACTIVE", "ALL"))
-    _common(p, True)
+    add_target_flags(p, cluster=True, output=True)
     p.set_defaults(func=taskdef_list)
     p = td.add_parser("describe", help="show FAMILY[:REVISION]")
     p.add_argument("taskdef")
-    _common(p, True)
+    add_target_flags(p, cluster=True, output=True)
     p.set_defaults(func=taskdef_describe)
     p = td.add_parser("deregister", help="mark FAMILY:REVISION INACTIVE")
     p.add_argument("taskdef")
-    _common(p)
+    add_target_flags(p, cluster=True)
     p.set_defaults(func=taskdef_deregister)
 
     tk = sub.add_parser("task", help="tasks").add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -390,23 +382,23 @@ def register(sub) -> None:
     p.add_argument("--started-by", default="")
     p.add_argument("--cli-input-json", metavar="FILE", help="a RunTask request in ECS JSON")
     placement_args.add_flags(p)
-    _common(p, True)
+    add_target_flags(p, cluster=True, output=True)
     p.set_defaults(func=task_run)
     p = tk.add_parser("list", help="list tasks")
     p.add_argument("--service")
     p.add_argument("--family")
     p.add_argument("--node")
     p.add_argument("--desired-status", choices=("RUNNING", "STOPPED", "PENDING"))
-    _common(p, True)
+    add_target_flags(p, cluster=True, output=True)
     p.set_defaults(func=task_list)
     p = tk.add_parser("describe", help="show one task")
     p.add_argument("task")
-    _common(p, True)
+    add_target_flags(p, cluster=True, output=True)
     p.set_defaults(func=task_describe)
     p = tk.add_parser("stop", help="stop a task")
     p.add_argument("task")
     p.add_argument("--reason")
-    _common(p)
+    add_target_flags(p, cluster=True)
     p.set_defaults(func=task_stop)
 
     sv = sub.add_parser("service", help="services").add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -427,18 +419,18 @@ def register(sub) -> None:
         else:
             p.add_argument("--force-new-deployment", action="store_true")
             p.set_defaults(func=service_update)
-        _common(p, True)
+        add_target_flags(p, cluster=True, output=True)
     deploy.add_parser(sv)
     p = sv.add_parser("list", help="list services")
-    _common(p, True)
+    add_target_flags(p, cluster=True, output=True)
     p.set_defaults(func=service_list)
     p = sv.add_parser("describe", help="show a service, its deployments and events")
     p.add_argument("name")
     p.add_argument("--events", type=int, default=10, help="how many events to show")
-    _common(p, True)
+    add_target_flags(p, cluster=True, output=True)
     p.set_defaults(func=service_describe)
     p = sv.add_parser("delete", help="delete a service")
     p.add_argument("name")
     p.add_argument("--force", action="store_true", help="even while scaled above 0")
-    _common(p)
+    add_target_flags(p, cluster=True)
     p.set_defaults(func=service_delete)
