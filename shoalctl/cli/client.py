@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 
 from shoal.endpoints import Connection, PlaintextRefused, insecure_from_env, parse_endpoints
+from shoal.errors import rpc_status
 from shoal.security.channels import ClientTLS, TlsConfigError
 from shoal.v1 import operator_pb2_grpc
 from shoalctl.cli.errors import CliError
@@ -99,8 +100,7 @@ class Client:
 
 
 def describe_rpc_error(exc: grpc.RpcError, target: str) -> str:
-    code = exc.code() if hasattr(exc, "code") else None
-    details = exc.details() if hasattr(exc, "details") else str(exc)
+    code, details = rpc_status(exc)
     if code == grpc.StatusCode.UNAVAILABLE:
         hint = "is it running? (`shoal up`)"
         if not os.environ.get("SHOAL_CA") and not load_config().get("ca"):
