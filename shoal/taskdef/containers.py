@@ -163,10 +163,7 @@ class ContainerParser(Walk):
         out = []
         seen: set[str] = set()
         known = frozenset({"name", "value"})
-        for i, item in enumerate(expect_list(value, field, max_items=1000)):
-            ef = f"{field}[{i}]"
-            pair = expect_object(item, ef)
-            self.check_keys(pair, ef, known)
+        for ef, pair in self.items(value, field, 1000, known):
             name = check_env_name(self.required(pair, ef, "name", known), f"{ef}.name")
             raw = pair.get("value")
             if raw is not None and not isinstance(raw, str):
@@ -204,10 +201,7 @@ class ContainerParser(Walk):
     def depends_on(self, value: Any, field: str) -> list[dict[str, str]]:
         out = []
         known = frozenset({"containerName", "condition"})
-        for i, item in enumerate(expect_list(value, field, max_items=MAX_CONTAINERS)):
-            df = f"{field}[{i}]"
-            dep = expect_object(item, df)
-            self.check_keys(dep, df, known)
+        for df, dep in self.items(value, field, MAX_CONTAINERS, known):
             name = check_name(self.required(dep, df, "containerName", known), f"{df}.containerName")
             condition = self.required(dep, df, "condition", known)
             if condition not in DEPENDENCY_CONDITIONS:
@@ -220,10 +214,7 @@ class ContainerParser(Walk):
     def mount_points(self, value: Any, field: str) -> list[dict[str, Any]]:
         out = []
         known = frozenset({"sourceVolume", "containerPath", "readOnly"})
-        for i, item in enumerate(expect_list(value, field, max_items=100)):
-            mf = f"{field}[{i}]"
-            mp = expect_object(item, mf)
-            self.check_keys(mp, mf, known)
+        for mf, mp in self.items(value, field, 100, known):
             entry: dict[str, Any] = {
                 "sourceVolume": check_name(self.required(mp, mf, "sourceVolume", known), f"{mf}.sourceVolume"),
                 "containerPath": absolute_path(self.required(mp, mf, "containerPath", known), f"{mf}.containerPath"),
@@ -235,10 +226,7 @@ class ContainerParser(Walk):
     def volumes_from(self, value: Any, field: str) -> list[dict[str, Any]]:
         out = []
         known = frozenset({"sourceContainer", "readOnly"})
-        for i, item in enumerate(expect_list(value, field, max_items=MAX_CONTAINERS)):
-            vf = f"{field}[{i}]"
-            entry = expect_object(item, vf)
-            self.check_keys(entry, vf, known)
+        for vf, entry in self.items(value, field, MAX_CONTAINERS, known):
             out.append(
                 {
                     "sourceContainer": check_name(
@@ -254,10 +242,7 @@ class ContainerParser(Walk):
     def secrets(self, value: Any, field: str) -> list[dict[str, str]]:
         out = []
         known = frozenset({"name", "valueFrom"})
-        for i, item in enumerate(expect_list(value, field, max_items=1000)):
-            sf = f"{field}[{i}]"
-            secret = expect_object(item, sf)
-            self.check_keys(secret, sf, known)
+        for sf, secret in self.items(value, field, 1000, known):
             name = check_env_name(self.required(secret, sf, "name", known), f"{sf}.name")
             # A Shoal secret's name or an ARN: resolved when the task starts, kept as written.
             source = expect_string(
@@ -270,10 +255,7 @@ class ContainerParser(Walk):
         out = []
         seen: set[str] = set()
         known = frozenset({"name", "softLimit", "hardLimit"})
-        for i, item in enumerate(expect_list(value, field, max_items=len(ULIMIT_NAMES))):
-            uf = f"{field}[{i}]"
-            limit = expect_object(item, uf)
-            self.check_keys(limit, uf, known)
+        for uf, limit in self.items(value, field, len(ULIMIT_NAMES), known):
             name = self.required(limit, uf, "name", known)
             if not isinstance(name, str) or name not in ULIMIT_NAMES:
                 raise ValidationError(
