@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -124,3 +125,13 @@ def add_target_flags(p: argparse.ArgumentParser, *, cluster: bool = False, outpu
     p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
     if output:
         add_output_flag(p)
+
+
+def add_verb(group, name: str, func: Callable[[argparse.Namespace], object], helptext: str, *,
+             cluster: bool = False, output: bool = False) -> argparse.ArgumentParser:
+    """The command ``name`` in ``group`` (a subparsers action): runs ``func`` and takes the
+    flags of ``add_target_flags``; its own flags are added to what it returns."""
+    p = group.add_parser(name, help=helptext)
+    add_target_flags(p, cluster=cluster, output=output)
+    p.set_defaults(func=func)
+    return p

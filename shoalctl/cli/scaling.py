@@ -11,7 +11,7 @@ from shoal.v1 import scaling_pb2 as sc
 from shoal.v1 import scaling_pb2_grpc
 from shoal.validation import ValidationError, parse_key_value
 from shoalctl.cli import client
-from shoalctl.cli.client import Client, add_target_flags
+from shoalctl.cli.client import Client, add_verb
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.output import ago, print_json, table
 
@@ -251,10 +251,7 @@ def cp_delete(a) -> None:
 # ---- wiring -----------------------------------------------------------------------------------
 
 def _verb(group, name: str, func, helptext: str, output: bool = True) -> argparse.ArgumentParser:
-    p = group.add_parser(name, help=helptext)
-    add_target_flags(p, cluster=True, output=output)
-    p.set_defaults(func=func)
-    return p
+    return add_verb(group, name, func, helptext, cluster=True, output=output)
 
 
 def register(sub) -> None:
