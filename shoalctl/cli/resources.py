@@ -8,6 +8,7 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
+from shoal.paging import batches, every_page
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoalctl.cli import deploy, placement_args
@@ -171,26 +172,16 @@ def task_run(a) -> None:
 def _describe_tasks(a, ids: list[str]) -> list[r.Task]:
     c = connect(a)
     out: list[r.Task] = []
-    for i in range(0, len(ids), 100):
-        out += c.DescribeTasks(op.DescribeTasksRequest(cluster=a.cluster, tasks=ids[i:i + 100])).tasks
+    for batch in batches(ids, 100):
+        out += c.DescribeTasks(op.DescribeTasksRequest(cluster=a.cluster, tasks=batch)).tasks
     return out
-
-
-def _all_pages(call, req) -> list[str]:
-    arns: list[str] = []
-    while True:
-        resp = call(req)
-        arns += resp.arns
-        if not resp.next_token:
-            return arns
-        req.next_token = resp.next_token
 
 
 def task_list(a) -> None:
     c = connect(a)
     req = op.ListTasksRequest(cluster=a.cluster, service_name=a.service or "", desired_status=a.desired_status or "",
                               family=a.family or "", container_instance=a.node or "")
-    tasks = _describe_tasks(a, _all_pages(c.ListTasks, req))
+    tasks = _describe_tasks(a, every_page(c.ListTasks, req))
     if a.output == "json":
         print_json(tasks)
         return
@@ -274,10 +265,10 @@ def service_update(a) -> None:
 
 def service_list(a) -> None:
     c = connect(a)
-    arns = _all_pages(c.ListServices, op.ListServicesRequest(cluster=a.cluster))
+    arns = every_page(c.ListServices, op.ListServicesRequest(cluster=a.cluster))
     services: list[r.Service] = []
-    for i in range(0, len(arns), 10):
-        services += c.DescribeServices(op.DescribeServicesRequest(cluster=a.cluster, services=arns[i:i + 10])).services
+    for batch in batches(arns, 10):
+        services += c.DescribeServices(op.DescribeServicesRequest(cluster=a.cluster, services=batch)).services
     if a.output == "json":
         print_json(services)
         return
