@@ -29,7 +29,6 @@ from shoalctl.local.procs import Supervised
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
-_LOG_TAIL_LINES = 30
 
 
 class EtcdProcess(Supervised):
@@ -141,24 +140,7 @@ class EtcdProcess(Supervised):
         process exits or the deadline passes."""
         if self.proc is None:
             raise RuntimeError(f"etcd {self.name} was not started")
-        deadline = time.monotonic() + timeout
-        last: Exception | None = None
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"etcd {self.name} exited with code {self.proc.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                self._health_check()
-                return
-            except Exception as exc:
-                last = exc
-            if time.monotonic() >= deadline:
-                raise RuntimeError(
-                    f"etcd {self.name} not ready at {self.client_url} after {timeout}s ({last}):\n"
-                    f"{self.log_tail()}"
-                )
-            time.sleep(0.1)
+        self.until_ready(self._health_check, f"etcd {self.name}", self.client_url, timeout)
 
     def start(self, timeout: float = 30) -> None:
         """Spawns etcd and returns once it serves clients; on failure stops it and raises
@@ -190,14 +172,8 @@ class EtcdProcess(Supervised):
                 proc.kill()
             proc.wait(10)
 
-    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError as exc:
-            return f"(no log at {self.log_path}: {exc})"
-        return "\n".join(text.splitlines()[-lines:])
-
-    def _health_check(self) -> None:
+    def _health_check(self) -> bool:
+        """True when this member serves a read; raises saying why not."""
         tls = self.tls
         client = pyetcd.client(self.host, self.client_port, timeout=2, ca_cert=tls.ca if tls else None,
                                cert_key=tls.client_key if tls else None, cert_cert=tls.client_cert if tls else None)
@@ -210,6 +186,7 @@ class EtcdProcess(Supervised):
             answered = names.get(status.header.member_id)
             if answered != self.name:
                 raise RuntimeError(f"{self.client_url} is served by etcd member {answered!r}")
+            return True
         finally:
             client.close()
 

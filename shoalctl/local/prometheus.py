@@ -8,7 +8,6 @@ import json
 import logging
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import requests
@@ -105,18 +104,11 @@ class PrometheusProcess(procs.Supervised):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log.info("starting prometheus", extra=logs.kv(url=self.url, log=self.log_path))
         self.proc = procs.spawn(self.command(), self.log_path)
-        deadline = time.monotonic() + timeout
-        while not self._ready():
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"prometheus exited with code {self.proc.returncode}:\n{procs.log_tail(self.log_path)}"
-                )
-            if time.monotonic() >= deadline:
-                procs.kill_popen(self.proc)
-                raise RuntimeError(
-                    f"prometheus not ready at {self.url} after {timeout}s:\n{procs.log_tail(self.log_path)}"
-                )
-            time.sleep(0.2)
+        try:
+            self.until_ready(self._ready, "prometheus", self.url, timeout, interval=0.2)
+        except RuntimeError:
+            procs.kill_popen(self.proc)
+            raise
 
     def stop(self, timeout: float = 10) -> str:
         if self.proc is None:
