@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from shoal.taskdef.fields import (
@@ -33,6 +34,13 @@ from shoal.validation import (
     quote,
     show,
 )
+
+
+def _optional(c: dict[str, Any], cf: str, out: dict[str, Any], checks: dict[str, Callable[[Any, str], Any]]) -> None:
+    """Each field of ``checks`` that the container sets (not null), checked at its path."""
+    for key, check in checks.items():
+        if c.get(key) is not None:
+            out[key] = check(c[key], f"{cf}.{key}")
 
 
 class ContainerParser(Walk):
@@ -82,18 +90,10 @@ class ContainerParser(Walk):
             out["startTimeout"] = expect_int(
                 c["startTimeout"], f"{cf}.startTimeout", 2, 3600, what="a number of seconds from 2 to 3600"
             )
-        if c.get("dependsOn") is not None:
-            out["dependsOn"] = self.depends_on(c["dependsOn"], f"{cf}.dependsOn")
-        if c.get("mountPoints") is not None:
-            out["mountPoints"] = self.mount_points(c["mountPoints"], f"{cf}.mountPoints")
-        if c.get("volumesFrom") is not None:
-            out["volumesFrom"] = self.volumes_from(c["volumesFrom"], f"{cf}.volumesFrom")
-        if c.get("secrets") is not None:
-            out["secrets"] = self.secrets(c["secrets"], f"{cf}.secrets")
-        if c.get("privileged") is not None:
-            out["privileged"] = expect_bool(c["privileged"], f"{cf}.privileged")
-        if c.get("readonlyRootFilesystem") is not None:
-            out["readonlyRootFilesystem"] = expect_bool(c["readonlyRootFilesystem"], f"{cf}.readonlyRootFilesystem")
+        _optional(c, cf, out, {
+            "dependsOn": self.depends_on, "mountPoints": self.mount_points, "volumesFrom": self.volumes_from,
+            "secrets": self.secrets, "privileged": expect_bool, "readonlyRootFilesystem": expect_bool,
+        })
         if c.get("dockerLabels") is not None:
             out["dockerLabels"] = string_map(c["dockerLabels"], f"{cf}.dockerLabels")
             for key in out["dockerLabels"]:
@@ -102,12 +102,9 @@ class ContainerParser(Walk):
                     raise ValidationError(
                         key_path(f"{cf}.dockerLabels", key), "labels starting with 'shoal.' are reserved for Shoal"
                     )
-        if c.get("ulimits") is not None:
-            out["ulimits"] = self.ulimits(c["ulimits"], f"{cf}.ulimits")
-        if c.get("linuxParameters") is not None:
-            out["linuxParameters"] = self.linux_parameters(c["linuxParameters"], f"{cf}.linuxParameters")
-        if c.get("restartPolicy") is not None:
-            out["restartPolicy"] = self.restart_policy(c["restartPolicy"], f"{cf}.restartPolicy")
+        _optional(c, cf, out, {
+            "ulimits": self.ulimits, "linuxParameters": self.linux_parameters, "restartPolicy": self.restart_policy,
+        })
         return out
 
     def port_mappings(
