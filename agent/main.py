@@ -16,13 +16,14 @@ from typing import NoReturn
 import shoal.logs
 from agent import credentials, identity
 from agent.agent import Agent, AgentConfig
-from agent.connection import GatewayClient, Registration, backoff
+from agent.connection import BACKOFF_BASE, BACKOFF_CAP, GatewayClient, Registration
 from agent.docker_runtime import DockerRuntime
 from agent.hollow import HollowRuntime
 from agent.host import HostProbe
 from agent.metrics import AgentMetrics
 from agent.runtime import ContainerRuntimeError, Runtime
-from shoal.netutil import split_hostport
+from shoal.endpoints import parse_endpoints
+from shoal.retry import backoff
 from shoal.security.channels import ClientTLS
 from shoal.taskdef import policy
 from shoal.taskdef.policy import HostPolicy
@@ -114,19 +115,10 @@ def _dynamic_ports(value: str) -> tuple[int, int]:
 
 
 def _endpoints(value: str) -> list[str]:
-    out = []
-    for part in value.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            host, port = split_hostport(part)
-        except ValueError as exc:
-            raise UsageError(f"--endpoint: {exc}") from exc
-        out.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
-    if not out:
-        raise UsageError("--endpoint: at least one HOST:PORT is required")
-    return out
+    try:
+        return parse_endpoints(value, "--endpoint")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def make_runtime(args: argparse.Namespace) -> Runtime:
@@ -220,7 +212,7 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
             break
         except ContainerRuntimeError as exc:
             log.warning("cannot restore yet: container runtime unavailable", extra=shoal.logs.kv(error=exc))
-            stop.wait(backoff(attempt))
+            stop.wait(backoff(attempt, BACKOFF_BASE, BACKOFF_CAP))
             attempt += 1
     if stop.is_set():
         metrics.close()

@@ -8,6 +8,7 @@ import grpc
 
 from shoal.endpoints import Connection
 from shoal.errors import ApiError
+from shoal.paging import batches, every_page
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc, scaling_pb2_grpc
 from shoal.v1 import resources_pb2 as r
@@ -46,41 +47,26 @@ class ControlPlane:
 
     def services(self, cluster: str, names: list[str]) -> dict[str, r.Service]:
         out: dict[str, r.Service] = {}
-        for i in range(0, len(names), 10):
-            resp = self.operator.DescribeServices(op.DescribeServicesRequest(cluster=cluster, services=names[i:i + 10]))
+        for batch in batches(names, 10):
+            resp = self.operator.DescribeServices(op.DescribeServicesRequest(cluster=cluster, services=batch))
             out.update({s.service_name: s for s in resp.services})
         return out
 
     def live_tasks(self, cluster: str) -> list[r.Task]:
-        arns: list[str] = []
-        token = ""
-        while True:
-            page = self.operator.ListTasks(op.ListTasksRequest(cluster=cluster, desired_status="RUNNING",
-                                                               max_results=100, next_token=token))
-            arns += page.arns
-            token = page.next_token
-            if not token:
-                break
+        arns = every_page(self.operator.ListTasks,
+                          op.ListTasksRequest(cluster=cluster, desired_status="RUNNING", max_results=100))
         tasks: list[r.Task] = []
-        for i in range(0, len(arns), 100):
-            tasks += self.operator.DescribeTasks(op.DescribeTasksRequest(cluster=cluster, tasks=arns[i:i + 100])).tasks
+        for batch in batches(arns, 100):
+            tasks += self.operator.DescribeTasks(op.DescribeTasksRequest(cluster=cluster, tasks=batch)).tasks
         return tasks
 
     def nodes(self, cluster: str) -> list[r.ContainerInstance]:
-        arns: list[str] = []
-        token = ""
-        while True:
-            page = self.operator.ListContainerInstances(
-                op.ListContainerInstancesRequest(cluster=cluster, max_results=100, next_token=token))
-            arns += page.arns
-            token = page.next_token
-            if not token:
-                break
+        arns = every_page(self.operator.ListContainerInstances,
+                          op.ListContainerInstancesRequest(cluster=cluster, max_results=100))
         nodes: list[r.ContainerInstance] = []
-        for i in range(0, len(arns), 100):
+        for batch in batches(arns, 100):
             nodes += self.operator.DescribeContainerInstances(
-                op.DescribeContainerInstancesRequest(cluster=cluster, container_instances=arns[i:i + 100])
-            ).container_instances
+                op.DescribeContainerInstancesRequest(cluster=cluster, container_instances=batch)).container_instances
         return nodes
 
     def record(self, activity: sc.ScalingActivity) -> sc.ScalingActivity:

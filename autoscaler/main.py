@@ -8,7 +8,6 @@ import argparse
 import contextlib
 import logging
 import os
-import re
 import signal
 import socket
 import sys
@@ -24,16 +23,28 @@ from autoscaler.prom import PromClient
 from autoscaler.providers import profiles
 from autoscaler.service_scaler import ServiceScaler
 from shoal import logs
+from shoal.durations import parse_duration
 from shoal.election import Election
 from shoal.endpoints import Connection, PlaintextRefused, insecure_from_env, parse_endpoints
 from shoal.replica_lease import ReplicaLease
 from shoal.security.channels import ClientTLS, TlsConfigError
 from shoal.store.base import StoreError
 from shoal.store.etcd import EtcdStore
+from shoal.validation import ValidationError
 
 log = logging.getLogger("autoscaler")
 
-_DURATION = re.compile(r"[1-9][0-9]*(s|m|h)")
+
+def _rate_window(text: str) -> str:
+    """--rate-window as PromQL's rate() takes it ("60s"): any duration shoal.durations reads,
+    in whole seconds."""
+    try:
+        seconds = parse_duration(text, "--rate-window")
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    if seconds < 1 or seconds != int(seconds):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds (e.g. 30s, 1m)")
+    return f"{int(seconds)}s"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -52,7 +63,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--etcd-cert")
     p.add_argument("--etcd-key")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between evaluations")
-    p.add_argument("--rate-window", default="1m", help="rate() window of the predefined CPU metric (e.g. 30s, 1m)")
+    p.add_argument("--rate-window", type=_rate_window, default="1m",
+                   help="rate() window of the predefined CPU metric (e.g. 30s, 1m)")
     p.add_argument("--scale-in-evaluations", type=int, default=3,
                    help="evaluations below target before target tracking scales in")
     p.add_argument("--cluster-scale-in-delay", type=float, default=60.0,
@@ -74,8 +86,6 @@ def parser() -> argparse.ArgumentParser:
 def _check(args: argparse.Namespace) -> str | None:
     if args.interval < 0.5:
         return "--interval: must be at least 0.5 seconds"
-    if not _DURATION.fullmatch(args.rate_window):
-        return f"--rate-window: {args.rate_window!r} is not a duration like 30s or 1m"
     if args.scale_in_evaluations < 1:
         return "--scale-in-evaluations: must be at least 1"
     if args.cluster_scale_in_delay < 0:

@@ -11,12 +11,13 @@ etcd. Prefixes not in the table (secrets, access keys, auto scaling, the CA) are
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from controlplane.state import State
 from shoal import keys
-from shoal.store.base import KV, Compare, Delete, Listing, Put, Store, WatchCallback
+from shoal.store.base import Delete, Put, Store
 from shoal.store.update import update
+from shoal.store.wrapper import StoreWrapper
 
 # The leader writes through one object, controllers/view.py's Writer, which fences every
 # transaction with its leadership: naming that module names "the leader, fenced".
@@ -68,57 +69,10 @@ def check(key: str, module: str, prefix_delete: bool = False) -> None:
                              "may write this kind of record (controlplane/writers.py)")
 
 
-class WriterCheck(Store):
+class WriterCheck(StoreWrapper):
     """``inner`` with every write checked against ``WRITERS``; reads pass straight through."""
 
-    def __init__(self, inner: Store) -> None:
-        self.inner = inner
-
-    def _check(self, *written: Put | Delete | str) -> None:
-        module = writer_of(3)
-        for w in written:
-            if isinstance(w, str):
-                check(w, module)
-            else:
-                check(w.key, module, isinstance(w, Delete) and w.prefix)
-
-    def get(self, key: str) -> KV | None:
-        return self.inner.get(key)
-
-    def list(self, prefix: str) -> Listing:
-        return self.inner.list(prefix)
-
-    def put(self, key: str, value: bytes, lease: int = 0) -> int:
-        self._check(key)
-        return self.inner.put(key, value, lease)
-
-    def create(self, key: str, value: bytes, lease: int = 0) -> int:
-        self._check(key)
-        return self.inner.create(key, value, lease)
-
-    def cas(self, key: str, value: bytes, mod_revision: int, lease: int = 0) -> int:
-        self._check(key)
-        return self.inner.cas(key, value, mod_revision, lease)
-
-    def delete(self, key: str, mod_revision: int | None = None) -> bool:
-        self._check(key)
-        return self.inner.delete(key, mod_revision)
-
-    def txn(self, compares: Sequence[Compare], ops: Sequence[Put | Delete]) -> int:
-        self._check(*ops)
-        return self.inner.txn(compares, ops)
-
-    def grant_lease(self, ttl: float) -> int:
-        return self.inner.grant_lease(ttl)
-
-    def refresh_lease(self, lease: int) -> bool:
-        return self.inner.refresh_lease(lease)
-
-    def revoke_lease(self, lease: int) -> None:
-        self.inner.revoke_lease(lease)
-
-    def watch(self, prefix: str, start_revision: int, callback: WatchCallback) -> Callable[[], None]:
-        return self.inner.watch(prefix, start_revision, callback)
-
-    def close(self) -> None:
-        self.inner.close()
+    def before_write(self, ops: Sequence[Put | Delete]) -> None:
+        module = writer_of()
+        for op in ops:
+            check(op.key, module, isinstance(op, Delete) and op.prefix)

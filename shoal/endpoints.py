@@ -32,6 +32,7 @@ from typing import Any
 import grpc
 
 from shoal import logs
+from shoal.errors import rpc_status
 from shoal.netutil import split_hostport
 from shoal.retry import backoff
 from shoal.security.channels import ClientTLS, client_channel
@@ -65,8 +66,7 @@ def parse_endpoints(value: str, field: str = "endpoint") -> list[str]:
 
 
 def _unavailable(exc: grpc.RpcError) -> bool:
-    code = exc.code() if hasattr(exc, "code") else None
-    return code == grpc.StatusCode.UNAVAILABLE
+    return rpc_status(exc)[0] == grpc.StatusCode.UNAVAILABLE
 
 
 class PlaintextRefused(ValueError):

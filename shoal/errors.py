@@ -8,6 +8,14 @@ from __future__ import annotations
 import grpc
 
 
+def rpc_status(exc: grpc.RpcError) -> tuple[grpc.StatusCode | None, str]:
+    """The status code and details a failed call ended with. An ``RpcError`` raised before
+    any call (a channel that could not be made) carries neither: None and its text."""
+    code = exc.code() if hasattr(exc, "code") else None
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    return code, details
+
+
 class ApiError(Exception):
     def __init__(self, code: grpc.StatusCode | None, message: str, ecs_type: str = "ClientException",
                  reason: str = "") -> None:
@@ -20,6 +28,5 @@ class ApiError(Exception):
     @classmethod
     def from_rpc(cls, exc: grpc.RpcError, what: str) -> ApiError:
         """The error a call to ``what`` answered with, as the client sees it."""
-        code = exc.code() if hasattr(exc, "code") else None
-        details = exc.details() if hasattr(exc, "details") else str(exc)
+        code, details = rpc_status(exc)
         return cls(code, f"{what}: {details or code}")

@@ -28,6 +28,7 @@ from controlplane.api.context import ApiContext
 from controlplane.errors import ApiError, conflict, invalid, not_found
 from shoal import keys
 from shoal.arns import last_segment
+from shoal.errors import rpc_status
 from shoal.logs import kv
 from shoal.store.base import StoreError
 from shoal.v1 import agent_pb2, logs_pb2, logs_pb2_grpc
@@ -225,11 +226,11 @@ class LogsService(logs_pb2_grpc.LogsServicer):
             yield from call
         except grpc.RpcError as exc:
             if context.is_active():
-                code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNAVAILABLE
+                code, details = rpc_status(exc)
+                code = code or grpc.StatusCode.UNAVAILABLE
                 if code == grpc.StatusCode.UNAVAILABLE:
-                    context.abort(code, f"replica {address} holding the node's stream is unreachable: "
-                                        f"{exc.details() if hasattr(exc, 'details') else exc}")
-                context.abort(code, exc.details() if hasattr(exc, "details") else str(exc))
+                    context.abort(code, f"replica {address} holding the node's stream is unreachable: {details}")
+                context.abort(code, details)
         finally:
             call.cancel()
             channel.close()

@@ -4,9 +4,7 @@ that resource. Time per method feeds the API latency histogram."""
 from __future__ import annotations
 
 from controlplane.api import clusters, nodes, services, taskdefs, tasks
-from controlplane.api.context import ApiContext
-from controlplane.errors import grpc_errors
-from controlplane.metrics import API_LATENCY
+from controlplane.api.routed import Routed
 from shoal.v1 import operator_pb2_grpc
 
 _ROUTES = {
@@ -35,22 +33,5 @@ _ROUTES = {
 }
 
 
-def _method(name: str, handler):
-    timer = API_LATENCY.labels(method=name)
-
-    @grpc_errors
-    def call(self: OperatorService, request, context):
-        with timer.time():
-            return handler(self.ctx, request)
-
-    call.__name__ = name
-    return call
-
-
-class OperatorService(operator_pb2_grpc.OperatorServicer):
-    def __init__(self, ctx: ApiContext) -> None:
-        self.ctx = ctx
-
-
-for _name, _handler in _ROUTES.items():
-    setattr(OperatorService, _name, _method(_name, _handler))
+class OperatorService(Routed, operator_pb2_grpc.OperatorServicer, routes=_ROUTES):
+    pass

@@ -10,9 +10,9 @@ import time
 import uuid
 
 from controlplane.api.context import ApiContext, already_exists
-from controlplane.errors import grpc_errors, invalid, not_found
+from controlplane.api.routed import Routed
+from controlplane.errors import invalid, not_found
 from controlplane.events import add_event
-from controlplane.metrics import API_LATENCY
 from controlplane.state import Record
 from shoal import keys
 from shoal.scaling_terms import ADJUSTMENT_TYPES, COMPARISONS, PREDEFINED
@@ -511,25 +511,8 @@ _ROUTES = {
 }
 
 
-def _method(name: str, handler):
-    timer = API_LATENCY.labels(method=name)
-
-    @grpc_errors
-    def call(self: ScalingService, request, context):
-        with timer.time():
-            return handler(self.ctx, request)
-
-    call.__name__ = name
-    return call
-
-
-class ScalingService(scaling_pb2_grpc.ScalingServicer):
-    def __init__(self, ctx: ApiContext) -> None:
-        self.ctx = ctx
-
-
-for _name_, _handler in _ROUTES.items():
-    setattr(ScalingService, _name_, _method(_name_, _handler))
+class ScalingService(Routed, scaling_pb2_grpc.ScalingServicer, routes=_ROUTES):
+    pass
 
 
 SCALING_SERVICE_NAME = sc.DESCRIPTOR.services_by_name["Scaling"].full_name

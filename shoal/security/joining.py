@@ -31,6 +31,7 @@ import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from shoal.errors import rpc_status
 from shoal.security import ca as ca_mod
 from shoal.security import tokens
 from shoal.security.channels import ClientTLS, client_channel
@@ -151,10 +152,10 @@ def join(endpoint: str, token_text: str, state_dir: str | Path, hostname: str, t
                 sec.JoinNodeRequest(token=str(token), csr_pem=ca_mod.make_csr(key).decode(), hostname=hostname),
                 timeout=timeout)
         except grpc.RpcError as exc:
-            code = exc.code() if hasattr(exc, "code") else None
+            code, details = rpc_status(exc)
             # ABORTED: other nodes joining with the same token at the same instant.
             retry = code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED)
-            raise JoinError(f"the control plane at {endpoint} refused the join: {exc.details()}", retry) from None
+            raise JoinError(f"the control plane at {endpoint} refused the join: {details}", retry) from None
     bundle = ca_mod.load_bundle(resp.ca_bundle_pem)
     if not any(ca_mod.fingerprint(c) == token.ca_fingerprint for c in bundle):
         bundle.append(anchor)

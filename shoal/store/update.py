@@ -6,27 +6,23 @@ and one backoff for all of them, and the loop is written once.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from shoal.retry import backoff
 from shoal.store.base import KV, Conflict, Store
 
 # Lost races before giving up. A record that changes under us this often is being written
 # in a tight loop by someone else; the caller reports "try again" rather than spinning.
 ATTEMPTS = 20
-# Full jitter over an exponential ceiling, so writers that collided do not collide again.
+# shoal.retry's jittered exponential backoff, from 2 ms up to 100 ms: writers that collided
+# spread out and do not collide again.
 BACKOFF_FIRST = 0.002
 BACKOFF_MAX = 0.1
 
 T = TypeVar("T")
 Mutate = Callable[[KV | None], bytes | None]
-
-
-def backoff(attempt: int) -> float:
-    """Seconds to wait before retry number ``attempt`` (0 for the first retry)."""
-    return random.uniform(0, min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** attempt))
 
 
 def update(store: Store, key: str, mutate: Mutate, *, attempts: int = ATTEMPTS,
@@ -44,7 +40,7 @@ def update(store: Store, key: str, mutate: Mutate, *, attempts: int = ATTEMPTS,
       ``mutate`` is called again on the fresh value: it must compute from its argument
       only, and may run more than once.
     - After ``attempts`` lost races it raises ``Conflict``. Between attempts it sleeps
-      ``backoff(n)``.
+      ``shoal.retry.backoff(n, BACKOFF_FIRST, BACKOFF_MAX)``.
     - Returns the KV as written (its new ``mod_revision``).
     """
     def once() -> KV | None:
@@ -66,7 +62,7 @@ def retrying(once: Callable[[], T], *, attempts: int = ATTEMPTS, sleep: Callable
     is built on it."""
     for attempt in range(attempts):
         if attempt:
-            sleep(backoff(attempt - 1))
+            sleep(backoff(attempt - 1, BACKOFF_FIRST, BACKOFF_MAX))
         try:
             return once()
         except Conflict:

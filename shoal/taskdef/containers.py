@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from shoal.taskdef.fields import (
@@ -33,6 +34,13 @@ from shoal.validation import (
     quote,
     show,
 )
+
+
+def _optional(c: dict[str, Any], cf: str, out: dict[str, Any], checks: dict[str, Callable[[Any, str], Any]]) -> None:
+    """Each field of ``checks`` that the container sets (not null), checked at its path."""
+    for key, check in checks.items():
+        if c.get(key) is not None:
+            out[key] = check(c[key], f"{cf}.{key}")
 
 
 class ContainerParser(Walk):
@@ -82,18 +90,10 @@ class ContainerParser(Walk):
             out["startTimeout"] = expect_int(
                 c["startTimeout"], f"{cf}.startTimeout", 2, 3600, what="a number of seconds from 2 to 3600"
             )
-        if c.get("dependsOn") is not None:
-            out["dependsOn"] = self.depends_on(c["dependsOn"], f"{cf}.dependsOn")
-        if c.get("mountPoints") is not None:
-            out["mountPoints"] = self.mount_points(c["mountPoints"], f"{cf}.mountPoints")
-        if c.get("volumesFrom") is not None:
-            out["volumesFrom"] = self.volumes_from(c["volumesFrom"], f"{cf}.volumesFrom")
-        if c.get("secrets") is not None:
-            out["secrets"] = self.secrets(c["secrets"], f"{cf}.secrets")
-        if c.get("privileged") is not None:
-            out["privileged"] = expect_bool(c["privileged"], f"{cf}.privileged")
-        if c.get("readonlyRootFilesystem") is not None:
-            out["readonlyRootFilesystem"] = expect_bool(c["readonlyRootFilesystem"], f"{cf}.readonlyRootFilesystem")
+        _optional(c, cf, out, {
+            "dependsOn": self.depends_on, "mountPoints": self.mount_points, "volumesFrom": self.volumes_from,
+            "secrets": self.secrets, "privileged": expect_bool, "readonlyRootFilesystem": expect_bool,
+        })
         if c.get("dockerLabels") is not None:
             out["dockerLabels"] = string_map(c["dockerLabels"], f"{cf}.dockerLabels")
             for key in out["dockerLabels"]:
@@ -102,12 +102,9 @@ class ContainerParser(Walk):
                     raise ValidationError(
                         key_path(f"{cf}.dockerLabels", key), "labels starting with 'shoal.' are reserved for Shoal"
                     )
-        if c.get("ulimits") is not None:
-            out["ulimits"] = self.ulimits(c["ulimits"], f"{cf}.ulimits")
-        if c.get("linuxParameters") is not None:
-            out["linuxParameters"] = self.linux_parameters(c["linuxParameters"], f"{cf}.linuxParameters")
-        if c.get("restartPolicy") is not None:
-            out["restartPolicy"] = self.restart_policy(c["restartPolicy"], f"{cf}.restartPolicy")
+        _optional(c, cf, out, {
+            "ulimits": self.ulimits, "linuxParameters": self.linux_parameters, "restartPolicy": self.restart_policy,
+        })
         return out
 
     def port_mappings(
@@ -163,10 +160,7 @@ class ContainerParser(Walk):
         out = []
         seen: set[str] = set()
         known = frozenset({"name", "value"})
-        for i, item in enumerate(expect_list(value, field, max_items=1000)):
-            ef = f"{field}[{i}]"
-            pair = expect_object(item, ef)
-            self.check_keys(pair, ef, known)
+        for ef, pair in self.items(value, field, 1000, known):
             name = check_env_name(self.required(pair, ef, "name", known), f"{ef}.name")
             raw = pair.get("value")
             if raw is not None and not isinstance(raw, str):
@@ -204,10 +198,7 @@ class ContainerParser(Walk):
     def depends_on(self, value: Any, field: str) -> list[dict[str, str]]:
         out = []
         known = frozenset({"containerName", "condition"})
-        for i, item in enumerate(expect_list(value, field, max_items=MAX_CONTAINERS)):
-            df = f"{field}[{i}]"
-            dep = expect_object(item, df)
-            self.check_keys(dep, df, known)
+        for df, dep in self.items(value, field, MAX_CONTAINERS, known):
             name = check_name(self.required(dep, df, "containerName", known), f"{df}.containerName")
             condition = self.required(dep, df, "condition", known)
             if condition not in DEPENDENCY_CONDITIONS:
@@ -220,10 +211,7 @@ class ContainerParser(Walk):
     def mount_points(self, value: Any, field: str) -> list[dict[str, Any]]:
         out = []
         known = frozenset({"sourceVolume", "containerPath", "readOnly"})
-        for i, item in enumerate(expect_list(value, field, max_items=100)):
-            mf = f"{field}[{i}]"
-            mp = expect_object(item, mf)
-            self.check_keys(mp, mf, known)
+        for mf, mp in self.items(value, field, 100, known):
             entry: dict[str, Any] = {
                 "sourceVolume": check_name(self.required(mp, mf, "sourceVolume", known), f"{mf}.sourceVolume"),
                 "containerPath": absolute_path(self.required(mp, mf, "containerPath", known), f"{mf}.containerPath"),
@@ -235,10 +223,7 @@ class ContainerParser(Walk):
     def volumes_from(self, value: Any, field: str) -> list[dict[str, Any]]:
         out = []
         known = frozenset({"sourceContainer", "readOnly"})
-        for i, item in enumerate(expect_list(value, field, max_items=MAX_CONTAINERS)):
-            vf = f"{field}[{i}]"
-            entry = expect_object(item, vf)
-            self.check_keys(entry, vf, known)
+        for vf, entry in self.items(value, field, MAX_CONTAINERS, known):
             out.append(
                 {
                     "sourceContainer": check_name(
@@ -254,10 +239,7 @@ class ContainerParser(Walk):
     def secrets(self, value: Any, field: str) -> list[dict[str, str]]:
         out = []
         known = frozenset({"name", "valueFrom"})
-        for i, item in enumerate(expect_list(value, field, max_items=1000)):
-            sf = f"{field}[{i}]"
-            secret = expect_object(item, sf)
-            self.check_keys(secret, sf, known)
+        for sf, secret in self.items(value, field, 1000, known):
             name = check_env_name(self.required(secret, sf, "name", known), f"{sf}.name")
             # A Shoal secret's name or an ARN: resolved when the task starts, kept as written.
             source = expect_string(
@@ -270,10 +252,7 @@ class ContainerParser(Walk):
         out = []
         seen: set[str] = set()
         known = frozenset({"name", "softLimit", "hardLimit"})
-        for i, item in enumerate(expect_list(value, field, max_items=len(ULIMIT_NAMES))):
-            uf = f"{field}[{i}]"
-            limit = expect_object(item, uf)
-            self.check_keys(limit, uf, known)
+        for uf, limit in self.items(value, field, len(ULIMIT_NAMES), known):
             name = self.required(limit, uf, "name", known)
             if not isinstance(name, str) or name not in ULIMIT_NAMES:
                 raise ValidationError(

@@ -106,16 +106,11 @@ class TaskParser(ContainerParser):
     def volumes(self, value: Any, field: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
-        for i, item in enumerate(expect_list(value, field, max_items=MAX_VOLUMES)):
-            vf = f"{field}[{i}]"
-            vol = expect_object(item, vf)
-            known = frozenset({"name", "host", "dockerVolumeConfiguration"})
-            self.check_keys(
-                vol,
-                vf,
-                known,
-                frozenset({"efsVolumeConfiguration", "fsxWindowsFileServerVolumeConfiguration", "configuredAtLaunch"}),
-            )
+        known = frozenset({"name", "host", "dockerVolumeConfiguration"})
+        unsupported = frozenset(
+            {"efsVolumeConfiguration", "fsxWindowsFileServerVolumeConfiguration", "configuredAtLaunch"}
+        )
+        for vf, vol in self.items(value, field, MAX_VOLUMES, known, unsupported):
             name = check_name(self.required(vol, vf, "name", known), f"{vf}.name")
             if name in seen:
                 raise ValidationError(f"{vf}.name", f"duplicate volume name {quote(name)}")
@@ -162,11 +157,8 @@ class TaskParser(ContainerParser):
 
     def placement_constraints(self, value: Any, field: str) -> list[dict[str, Any]]:
         out = []
-        for i, item in enumerate(expect_list(value, field, max_items=MAX_PLACEMENT_CONSTRAINTS)):
-            pf = f"{field}[{i}]"
-            constraint = expect_object(item, pf)
-            known = frozenset({"type", "expression"})
-            self.check_keys(constraint, pf, known)
+        known = frozenset({"type", "expression"})
+        for pf, constraint in self.items(value, field, MAX_PLACEMENT_CONSTRAINTS, known):
             kind = self.required(constraint, pf, "type", known)
             if kind not in ("memberOf", "distinctInstance"):
                 raise ValidationError(f"{pf}.type", f"must be memberOf or distinctInstance, got {show(kind)}")
@@ -188,11 +180,8 @@ class TaskParser(ContainerParser):
     def tags(self, value: Any, field: str) -> list[dict[str, str]]:
         out = []
         seen: set[str] = set()
-        for i, item in enumerate(expect_list(value, field, max_items=MAX_TAGS)):
-            tf = f"{field}[{i}]"
-            tag = expect_object(item, tf)
-            known = frozenset({"key", "value"})
-            self.check_keys(tag, tf, known)
+        known = frozenset({"key", "value"})
+        for tf, tag in self.items(value, field, MAX_TAGS, known):
             key = expect_string(self.required(tag, tf, "key", known), f"{tf}.key", max_len=128, allow_empty=False)
             if key.lower().startswith("aws:"):
                 raise ValidationError(f"{tf}.key", "keys starting with aws: are reserved")

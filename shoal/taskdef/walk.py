@@ -4,10 +4,11 @@ Shoal does not act on, and the required-field lookup that spots a typo'd key."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 from shoal.taskdef.fields import MAX_WARNINGS, WHY_NOT, join, suggest
-from shoal.validation import ValidationError, quote
+from shoal.validation import ValidationError, expect_list, expect_object, quote
 
 
 class Walk:
@@ -52,6 +53,17 @@ class Walk:
                 hint = f" (did you mean {close!r}?)" if close else ""
                 where = f"{base}: " if base else ""
                 self.warn(f"{where}unknown field {quote(key)}{hint}; kept but not acted on by Shoal")
+
+    def items(
+        self, value: Any, field: str, most: int, known: frozenset[str], unsupported: frozenset[str] = frozenset()
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Each object of the list ``value`` (at most ``most``) with its path ("field[i]"),
+        its keys checked as ``check_keys`` checks them."""
+        for i, item in enumerate(expect_list(value, field, max_items=most)):
+            at = f"{field}[{i}]"
+            obj = expect_object(item, at)
+            self.check_keys(obj, at, known, unsupported)
+            yield at, obj
 
     @staticmethod
     def required(obj: dict[str, Any], base: str, key: str, known: frozenset[str]) -> Any:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shoal.paging import batches, every_page
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 
@@ -60,34 +61,20 @@ class Picture:
         return not self.lagging(expect_connected)
 
 
-def _all(listing: Callable[[str], Any]) -> list[str]:
-    out: list[str] = []
-    token = ""
-    while True:
-        resp = listing(token)
-        out.extend(resp.arns)
-        token = resp.next_token
-        if not token:
-            return out
-
-
 def picture(api: Any, cluster: str = "default") -> Picture:
     """Reads services, live tasks and nodes. ``api`` has the Operator methods, each taking
     only the request (shoalctl.cli.client.Client; it brings its own timeout and failover)."""
     pic = Picture()
-    names = _all(lambda t: api.ListServices(op.ListServicesRequest(cluster=cluster, next_token=t)))
-    for i in range(0, len(names), _BATCH):
-        pic.services.extend(api.DescribeServices(
-            op.DescribeServicesRequest(cluster=cluster, services=names[i:i + _BATCH])).services)
-    arns = _all(lambda t: api.ListTasks(op.ListTasksRequest(cluster=cluster, desired_status="RUNNING",
-                                                             next_token=t)))
-    for i in range(0, len(arns), _BATCH):
-        pic.tasks.extend(api.DescribeTasks(op.DescribeTasksRequest(cluster=cluster, tasks=arns[i:i + _BATCH])).tasks)
-    nodes = _all(lambda t: api.ListContainerInstances(
-        op.ListContainerInstancesRequest(cluster=cluster, next_token=t)))
-    for i in range(0, len(nodes), _BATCH):
+    names = every_page(api.ListServices, op.ListServicesRequest(cluster=cluster))
+    for batch in batches(names, _BATCH):
+        pic.services.extend(api.DescribeServices(op.DescribeServicesRequest(cluster=cluster, services=batch)).services)
+    arns = every_page(api.ListTasks, op.ListTasksRequest(cluster=cluster, desired_status="RUNNING"))
+    for batch in batches(arns, _BATCH):
+        pic.tasks.extend(api.DescribeTasks(op.DescribeTasksRequest(cluster=cluster, tasks=batch)).tasks)
+    nodes = every_page(api.ListContainerInstances, op.ListContainerInstancesRequest(cluster=cluster))
+    for batch in batches(nodes, _BATCH):
         pic.nodes.extend(api.DescribeContainerInstances(op.DescribeContainerInstancesRequest(
-            cluster=cluster, container_instances=nodes[i:i + _BATCH])).container_instances)
+            cluster=cluster, container_instances=batch)).container_instances)
     return pic
 
 

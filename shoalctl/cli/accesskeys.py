@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
-from shoalctl.cli.client import Client, endpoint
-from shoalctl.cli.output import add_output_flag, ago, print_json, table
-
-TIMEOUT = 30.0
+from shoalctl.cli.client import add_verb, connect
+from shoalctl.cli.output import ago, print_json, table
 
 
 def _call(args, method: str, request):
-    client = Client(endpoint(getattr(args, "endpoint", None)), timeout=TIMEOUT,
-                    stub_class=accesskeys_pb2_grpc.AccessKeysStub)
+    client = connect(args, accesskeys_pb2_grpc.AccessKeysStub)
     try:
         return getattr(client, method)(request)
     finally:
@@ -52,24 +49,15 @@ def delete(a) -> None:
 def register(sub) -> None:
     noun = sub.add_parser("accesskey", help="access keys for the ECS-compatible API (aws CLI, boto3)")
     verbs = noun.add_subparsers(dest="verb", metavar="VERB", required=True)
-    p = verbs.add_parser("create", help="issue a key pair for a user, with that user's role (prints the secret once)")
+    p = add_verb(verbs, "create", create,
+                 "issue a key pair for a user, with that user's role (prints the secret once)", output=True)
     p.add_argument("--description", default="", help="what the key is for")
     p.add_argument("--user", help="whose key it is (default: you, as your certificate names you)")
     p.add_argument("--role", choices=("admin", "viewer"),
                    help="what the key may do: viewer keys only Describe and List (default: your own role; "
                         "required with --user naming someone else)")
-    _common(p, output=True)
-    p.set_defaults(func=create)
-    p = verbs.add_parser("list", help="list keys (secrets are never shown again)")
-    _common(p, output=True)
-    p.set_defaults(func=list_)
-    p = verbs.add_parser("delete", help="revoke a key")
+    add_verb(verbs, "list", list_, "list keys (secrets are never shown again)", output=True)
+    p = add_verb(verbs, "delete", delete, "revoke a key")
     p.add_argument("access_key_id", metavar="ACCESS_KEY_ID")
-    _common(p)
-    p.set_defaults(func=delete)
 
 
-def _common(p, output: bool = False) -> None:
-    p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
-    if output:
-        add_output_flag(p)

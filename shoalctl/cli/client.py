@@ -9,16 +9,20 @@ the config of a cluster started --insecure). gRPC errors become one line on stde
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 
 from shoal.endpoints import Connection, PlaintextRefused, insecure_from_env, parse_endpoints
+from shoal.errors import rpc_status
 from shoal.security.channels import ClientTLS, TlsConfigError
 from shoal.v1 import operator_pb2_grpc
 from shoalctl.cli.errors import CliError
+from shoalctl.cli.output import add_output_flag
 
 DEFAULT_ENDPOINT = "127.0.0.1:7400"
 # Set by `shoal --insecure`: this invocation may talk plaintext to an --insecure control plane.
@@ -97,8 +101,7 @@ class Client:
 
 
 def describe_rpc_error(exc: grpc.RpcError, target: str) -> str:
-    code = exc.code() if hasattr(exc, "code") else None
-    details = exc.details() if hasattr(exc, "details") else str(exc)
+    code, details = rpc_status(exc)
     if code == grpc.StatusCode.UNAVAILABLE:
         hint = "is it running? (`shoal up`)"
         if not os.environ.get("SHOAL_CA") and not load_config().get("ca"):
@@ -109,5 +112,26 @@ def describe_rpc_error(exc: grpc.RpcError, target: str) -> str:
     return details or str(code)
 
 
-def connect(args) -> Client:
-    return Client(endpoint(getattr(args, "endpoint", None)))
+def connect(args, stub_class: type = operator_pb2_grpc.OperatorStub) -> Client:
+    """A client of ``stub_class``'s API at the command's --endpoint (or the default one)."""
+    return Client(endpoint(getattr(args, "endpoint", None)), stub_class=stub_class)
+
+
+def add_target_flags(p: argparse.ArgumentParser, *, cluster: bool = False, output: bool = False) -> None:
+    """The flags of a command that calls the control plane: --endpoint, and --cluster and
+    -o when it takes them; ``connect`` reads --endpoint."""
+    if cluster:
+        p.add_argument("--cluster", default="default", help="cluster name (default: default)")
+    p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
+    if output:
+        add_output_flag(p)
+
+
+def add_verb(group, name: str, func: Callable[[argparse.Namespace], object], helptext: str, *,
+             cluster: bool = False, output: bool = False) -> argparse.ArgumentParser:
+    """The command ``name`` in ``group`` (a subparsers action): runs ``func`` and takes the
+    flags of ``add_target_flags``; its own flags are added to what it returns."""
+    p = group.add_parser(name, help=helptext)
+    add_target_flags(p, cluster=cluster, output=output)
+    p.set_defaults(func=func)
+    return p

@@ -8,9 +8,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from shoal.paging import batches, every_page
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from shoalctl.cli.client import Client, connect
+from shoalctl.cli.client import Client, add_target_flags, connect
 from shoalctl.cli.errors import CliError
 
 
@@ -55,11 +56,11 @@ def progress(c: Client, cluster: str, service: str, deployment_id: str, checks: 
     mine = next((d for d in svc.deployments if d.id == deployment_id), None)
     if mine is None:
         return _ended(svc, deployment_id)
-    arns = list(c.ListTasks(op.ListTasksRequest(cluster=cluster, service_name=svc.service_name,
-                                                desired_status="RUNNING")).arns)
+    arns = every_page(c.ListTasks, op.ListTasksRequest(cluster=cluster, service_name=svc.service_name,
+                                                       desired_status="RUNNING"))
     tasks: list[r.Task] = []
-    for i in range(0, len(arns), 100):
-        tasks += c.DescribeTasks(op.DescribeTasksRequest(cluster=cluster, tasks=arns[i:i + 100])).tasks
+    for batch in batches(arns, 100):
+        tasks += c.DescribeTasks(op.DescribeTasksRequest(cluster=cluster, tasks=batch)).tasks
     new = [t for t in tasks if t.deployment_id == deployment_id]
     old = [t for t in tasks if t.deployment_id != deployment_id]
     return Progress(
@@ -138,6 +139,5 @@ def add_parser(sv) -> None:
     p.add_argument("--wait", action="store_true", help="show progress until the rollout settles")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds --wait waits (default 900)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between progress polls")
-    p.add_argument("--cluster", default="default", help="cluster name (default: default)")
-    p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
+    add_target_flags(p, cluster=True)
     p.set_defaults(func=service_deploy)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from shoal.paging import batches, every_page
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from shoalctl.cli.client import Client, connect
+from shoalctl.cli.client import Client, add_target_flags, connect
 from shoalctl.cli.errors import CliError
 
 
@@ -19,19 +20,10 @@ def stamp(epoch: float) -> str:
 
 def fetch(c: Client, cluster: str, service: str | None) -> list[r.ServiceEvent]:
     """Every event the services (or the one named) keep, oldest first."""
-    if service:
-        names = [service]
-    else:
-        names, token = [], ""
-        while True:
-            page = c.ListServices(op.ListServicesRequest(cluster=cluster, next_token=token))
-            names += list(page.arns)
-            token = page.next_token
-            if not token:
-                break
+    names = [service] if service else every_page(c.ListServices, op.ListServicesRequest(cluster=cluster))
     events: list[r.ServiceEvent] = []
-    for i in range(0, len(names), 10):
-        resp = c.DescribeServices(op.DescribeServicesRequest(cluster=cluster, services=names[i:i + 10]))
+    for batch in batches(names, 10):
+        resp = c.DescribeServices(op.DescribeServicesRequest(cluster=cluster, services=batch))
         if service and not resp.services:
             raise CliError(f"service {service} not found in cluster {cluster}")
         for svc in resp.services:
@@ -73,6 +65,5 @@ def register(sub) -> None:
     p.add_argument("--service", "-s", help="only this service's events")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events until Ctrl-C")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between polls with --follow (default 1)")
-    p.add_argument("--cluster", default="default", help="cluster name (default: default)")
-    p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
+    add_target_flags(p, cluster=True)
     p.set_defaults(func=show_events)

@@ -9,7 +9,7 @@ import grpc
 
 from shoal.durations import parse_duration
 from shoal.v1 import logs_pb2, logs_pb2_grpc
-from shoalctl.cli.client import connection, describe_rpc_error, endpoint
+from shoalctl.cli.client import add_target_flags, connection, describe_rpc_error, endpoint
 from shoalctl.cli.errors import CliError
 
 
@@ -59,6 +59,5 @@ def register(sub) -> None:
     p.add_argument("--follow", "-f", action="store_true", help="keep printing what the container writes")
     p.add_argument("--since", help="only output of the last DURATION (30s, 10m, 2h, 1d)")
     p.add_argument("--tail", type=int, help="only the last N lines")
-    p.add_argument("--cluster", default="default", help="cluster name (default: default)")
-    p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
+    add_target_flags(p, cluster=True)
     p.set_defaults(func=show_logs)

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 from google.protobuf import json_format
 
+from shoal.paging import batches, every_page
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoalctl.cli import deploy, placement_args
-from shoalctl.cli.client import connect
+from shoalctl.cli.client import add_target_flags, add_verb, connect
 from shoalctl.cli.errors import CliError
-from shoalctl.cli.output import add_output_flag, ago, print_json, table
-
-
-def _common(p: argparse.ArgumentParser, output: bool = False) -> None:
-    p.add_argument("--cluster", default="default", help="cluster name (default: default)")
-    p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
-    if output:
-        add_output_flag(p)
+from shoalctl.cli.output import ago, print_json, table
 
 
 def _short(arn: str) -> str:
@@ -179,26 +172,16 @@ def task_run(a) -> None:
 def _describe_tasks(a, ids: list[str]) -> list[r.Task]:
     c = connect(a)
     out: list[r.Task] = []
-    for i in range(0, len(ids), 100):
-        out += c.DescribeTasks(op.DescribeTasksRequest(cluster=a.cluster, tasks=ids[i:i + 100])).tasks
+    for batch in batches(ids, 100):
+        out += c.DescribeTasks(op.DescribeTasksRequest(cluster=a.cluster, tasks=batch)).tasks
     return out
-
-
-def _all_pages(call, req) -> list[str]:
-    arns: list[str] = []
-    while True:
-        resp = call(req)
-        arns += resp.arns
-        if not resp.next_token:
-            return arns
-        req.next_token = resp.next_token
 
 
 def task_list(a) -> None:
     c = connect(a)
     req = op.ListTasksRequest(cluster=a.cluster, service_name=a.service or "", desired_status=a.desired_status or "",
                               family=a.family or "", container_instance=a.node or "")
-    tasks = _describe_tasks(a, _all_pages(c.ListTasks, req))
+    tasks = _describe_tasks(a, every_page(c.ListTasks, req))
     if a.output == "json":
         print_json(tasks)
         return
@@ -282,10 +265,10 @@ def service_update(a) -> None:
 
 def service_list(a) -> None:
     c = connect(a)
-    arns = _all_pages(c.ListServices, op.ListServicesRequest(cluster=a.cluster))
+    arns = every_page(c.ListServices, op.ListServicesRequest(cluster=a.cluster))
     services: list[r.Service] = []
-    for i in range(0, len(arns), 10):
-        services += c.DescribeServices(op.DescribeServicesRequest(cluster=a.cluster, services=arns[i:i + 10])).services
+    for batch in batches(arns, 10):
+        services += c.DescribeServices(op.DescribeServicesRequest(cluster=a.cluster, services=batch)).services
     if a.output == "json":
         print_json(services)
         return
@@ -333,81 +316,54 @@ def _print_kv(msg, skip: tuple[str, ...] = ()) -> None:
 
 def register(sub) -> None:
     cl = sub.add_parser("cluster", help="clusters").add_subparsers(dest="verb", metavar="VERB", required=True)
-    p = cl.add_parser("create", help="create a cluster")
+    p = add_verb(cl, "create", cluster_create, "create a cluster", cluster=True, output=True)
     p.add_argument("name")
-    _common(p, True)
-    p.set_defaults(func=cluster_create)
-    p = cl.add_parser("list", help="list clusters")
-    _common(p, True)
-    p.set_defaults(func=cluster_list)
-    p = cl.add_parser("delete", help="delete an empty cluster")
+    add_verb(cl, "list", cluster_list, "list clusters", cluster=True, output=True)
+    p = add_verb(cl, "delete", cluster_delete, "delete an empty cluster", cluster=True)
     p.add_argument("name")
-    _common(p)
-    p.set_defaults(func=cluster_delete)
 
     nd = sub.add_parser("node", help="container instances").add_subparsers(dest="verb", metavar="VERB", required=True)
-    p = nd.add_parser("list", help="list nodes")
+    p = add_verb(nd, "list", node_list, "list nodes", cluster=True, output=True)
     p.add_argument("--status", default="", choices=("", "ACTIVE", "DRAINING", "INACTIVE"))
-    _common(p, True)
-    p.set_defaults(func=node_list)
     for verb, func, helptext in (("describe", node_describe, "show one node"),
                                  ("drain", lambda a: _set_node_state(a, "DRAINING"), "stop placing, move tasks off"),
                                  ("activate", lambda a: _set_node_state(a, "ACTIVE"), "undo drain")):
-        p = nd.add_parser(verb, help=helptext)
+        p = add_verb(nd, verb, func, helptext, cluster=True, output=verb == "describe")
         p.add_argument("node", help="node id, ARN or hostname")
-        _common(p, verb == "describe")
-        p.set_defaults(func=func)
-    p = nd.add_parser("deregister", help="remove a node from the cluster")
+    p = add_verb(nd, "deregister", node_deregister, "remove a node from the cluster", cluster=True)
     p.add_argument("node")
     p.add_argument("--force", action="store_true", help="even with tasks on it")
-    _common(p)
-    p.set_defaults(func=node_deregister)
 
     td = sub.add_parser("taskdef", help="task definitions").add_subparsers(dest="verb", metavar="VERB", required=True)
-    p = td.add_parser("register", help="register an ECS task definition JSON file ('-' for stdin)")
+    p = add_verb(td, "register", taskdef_register,
+                 "register an ECS task definition JSON file ('-' for stdin)", cluster=True, output=True)
     p.add_argument("file")
-    _common(p, True)
-    p.set_defaults(func=taskdef_register)
-    p = td.add_parser("list", help="list revisions")
+    p = add_verb(td, "list", taskdef_list, "list revisions", cluster=True, output=True)
     p.add_argument("--family-prefix", default="")
     p.add_argument("--status", default="ACTIVE", choices=("ACTIVE", "INACTIVE", "ALL"))
-    _common(p, True)
-    p.set_defaults(func=taskdef_list)
-    p = td.add_parser("describe", help="show FAMILY[:REVISION]")
+    p = add_verb(td, "describe", taskdef_describe, "show FAMILY[:REVISION]", cluster=True, output=True)
     p.add_argument("taskdef")
-    _common(p, True)
-    p.set_defaults(func=taskdef_describe)
-    p = td.add_parser("deregister", help="mark FAMILY:REVISION INACTIVE")
+    p = add_verb(td, "deregister", taskdef_deregister, "mark FAMILY:REVISION INACTIVE", cluster=True)
     p.add_argument("taskdef")
-    _common(p)
-    p.set_defaults(func=taskdef_deregister)
 
     tk = sub.add_parser("task", help="tasks").add_subparsers(dest="verb", metavar="VERB", required=True)
-    p = tk.add_parser("run", help="run standalone tasks")
+    p = add_verb(tk, "run", task_run, "run standalone tasks", cluster=True, output=True)
     p.add_argument("--taskdef", help="FAMILY[:REVISION]")
     p.add_argument("--count", type=int, default=0)
     p.add_argument("--group", default="")
     p.add_argument("--started-by", default="")
     p.add_argument("--cli-input-json", metavar="FILE", help="a RunTask request in ECS JSON")
     placement_args.add_flags(p)
-    _common(p, True)
-    p.set_defaults(func=task_run)
-    p = tk.add_parser("list", help="list tasks")
+    p = add_verb(tk, "list", task_list, "list tasks", cluster=True, output=True)
     p.add_argument("--service")
     p.add_argument("--family")
     p.add_argument("--node")
     p.add_argument("--desired-status", choices=("RUNNING", "STOPPED", "PENDING"))
-    _common(p, True)
-    p.set_defaults(func=task_list)
-    p = tk.add_parser("describe", help="show one task")
+    p = add_verb(tk, "describe", task_describe, "show one task", cluster=True, output=True)
     p.add_argument("task")
-    _common(p, True)
-    p.set_defaults(func=task_describe)
-    p = tk.add_parser("stop", help="stop a task")
+    p = add_verb(tk, "stop", task_stop, "stop a task", cluster=True)
     p.add_argument("task")
     p.add_argument("--reason")
-    _common(p)
-    p.set_defaults(func=task_stop)
 
     sv = sub.add_parser("service", help="services").add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb in ("create", "update"):
@@ -427,18 +383,13 @@ def register(sub) -> None:
         else:
             p.add_argument("--force-new-deployment", action="store_true")
             p.set_defaults(func=service_update)
-        _common(p, True)
+        add_target_flags(p, cluster=True, output=True)
     deploy.add_parser(sv)
-    p = sv.add_parser("list", help="list services")
-    _common(p, True)
-    p.set_defaults(func=service_list)
-    p = sv.add_parser("describe", help="show a service, its deployments and events")
+    add_verb(sv, "list", service_list, "list services", cluster=True, output=True)
+    p = add_verb(sv, "describe", service_describe,
+                 "show a service, its deployments and events", cluster=True, output=True)
     p.add_argument("name")
     p.add_argument("--events", type=int, default=10, help="how many events to show")
-    _common(p, True)
-    p.set_defaults(func=service_describe)
-    p = sv.add_parser("delete", help="delete a service")
+    p = add_verb(sv, "delete", service_delete, "delete a service", cluster=True)
     p.add_argument("name")
     p.add_argument("--force", action="store_true", help="even while scaled above 0")
-    _common(p)
-    p.set_defaults(func=service_delete)

@@ -10,9 +10,10 @@ from datetime import datetime
 from shoal.v1 import scaling_pb2 as sc
 from shoal.v1 import scaling_pb2_grpc
 from shoal.validation import ValidationError, parse_key_value
-from shoalctl.cli.client import Client, endpoint
+from shoalctl.cli import client
+from shoalctl.cli.client import Client, add_verb
 from shoalctl.cli.errors import CliError
-from shoalctl.cli.output import add_output_flag, ago, print_json, table
+from shoalctl.cli.output import ago, print_json, table
 
 METRICS = {"cpu": "ECSServiceAverageCPUUtilization", "memory": "ECSServiceAverageMemoryUtilization"}
 COMPARISONS = {">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold", "<": "LessThanThreshold",
@@ -20,14 +21,7 @@ COMPARISONS = {">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold
 
 
 def connect(a) -> Client:
-    return Client(endpoint(getattr(a, "endpoint", None)), stub_class=scaling_pb2_grpc.ScalingStub)
-
-
-def _common(p: argparse.ArgumentParser, output: bool = False) -> None:
-    p.add_argument("--cluster", default="default", help="cluster name (default: default)")
-    p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
-    if output:
-        add_output_flag(p)
+    return client.connect(a, scaling_pb2_grpc.ScalingStub)
 
 
 def _epoch(text: str | None, flag: str) -> float:
@@ -257,10 +251,7 @@ def cp_delete(a) -> None:
 # ---- wiring -----------------------------------------------------------------------------------
 
 def _verb(group, name: str, func, helptext: str, output: bool = True) -> argparse.ArgumentParser:
-    p = group.add_parser(name, help=helptext)
-    _common(p, output)
-    p.set_defaults(func=func)
-    return p
+    return add_verb(group, name, func, helptext, cluster=True, output=output)
 
 
 def register(sub) -> None:

@@ -13,13 +13,13 @@ from shoal.security.sealing import write_private
 from shoal.security.tokens import state
 from shoal.v1 import security_pb2 as sec
 from shoal.v1 import security_pb2_grpc
-from shoalctl.cli.client import Client, endpoint
+from shoalctl.cli.client import Client, add_verb, connect, endpoint
 from shoalctl.cli.errors import CliError
-from shoalctl.cli.output import add_output_flag, ago, print_json, table
+from shoalctl.cli.output import ago, print_json, table
 
 
 def _client(a) -> Client:
-    return Client(endpoint(getattr(a, "endpoint", None)), stub_class=security_pb2_grpc.SecurityStub)
+    return connect(a, security_pb2_grpc.SecurityStub)
 
 
 def _when(epoch: float) -> str:
@@ -136,34 +136,23 @@ def secret_delete(a) -> None:
 
 # ---- wiring -----------------------------------------------------------------------------
 
-def _common(p, output: bool = False) -> None:
-    p.add_argument("--endpoint", help="control plane HOST:PORT (default: $SHOAL_ENDPOINT or `shoal up`'s)")
-    if output:
-        add_output_flag(p)
-
 
 def register(sub) -> None:
     noun = sub.add_parser("token", help="join tokens: what a new node needs to join the cluster")
     verbs = noun.add_subparsers(dest="verb", metavar="VERB", required=True)
-    p = verbs.add_parser("create", help="print a new join token (shown only once)")
+    p = add_verb(verbs, "create", token_create, "print a new join token (shown only once)", output=True)
     p.add_argument("--ttl", default="1h", help="lifetime: 90s, 30m, 1h, 7d; 0 never expires (default 1h)")
     p.add_argument("--uses", type=int, default=1, help="how many nodes may join with it; 0 unlimited (default 1)")
     p.add_argument("--description", default="", help="what the token is for")
     p.add_argument("--cluster", default="default",
                    help="the cluster its nodes join; they may register into no other (default: default)")
-    _common(p, output=True)
-    p.set_defaults(func=token_create)
-    p = verbs.add_parser("list", help="list tokens (never their secrets)")
-    _common(p, output=True)
-    p.set_defaults(func=token_list)
-    p = verbs.add_parser("revoke", help="revoke a token: no more joins with it")
+    add_verb(verbs, "list", token_list, "list tokens (never their secrets)", output=True)
+    p = add_verb(verbs, "revoke", token_revoke, "revoke a token: no more joins with it")
     p.add_argument("id", metavar="ID")
-    _common(p)
-    p.set_defaults(func=token_revoke)
 
     noun = sub.add_parser("user", help="operator identities (client certificates)")
     verbs = noun.add_subparsers(dest="verb", metavar="VERB", required=True)
-    p = verbs.add_parser("create", help="issue an operator certificate: admin, or read-only viewer")
+    p = add_verb(verbs, "create", user_create, "issue an operator certificate: admin, or read-only viewer")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--role", choices=("admin", "viewer"), default="viewer")
     p.add_argument("--grant", action="append", metavar="PERMISSION",
@@ -171,33 +160,21 @@ def register(sub) -> None:
                         "comma-separate")
     p.add_argument("--out", help="directory for NAME.key, NAME.crt and ca.crt (default ./shoal-NAME)")
     p.add_argument("--ttl", default="365d", help="validity (default 365d, at most 5 years)")
-    _common(p)
-    p.set_defaults(func=user_create)
 
-    p = sub.add_parser("whoami", help="the identity the control plane sees for you")
-    _common(p)
-    p.set_defaults(func=whoami)
+    add_verb(sub, "whoami", whoami, "the identity the control plane sees for you")
 
     noun = sub.add_parser("ca", help="the cluster CA")
     verbs = noun.add_subparsers(dest="verb", metavar="VERB", required=True)
-    p = verbs.add_parser("rotate", help="sign with a new CA from now on; the old one stays trusted")
-    _common(p)
-    p.set_defaults(func=ca_rotate)
+    add_verb(verbs, "rotate", ca_rotate, "sign with a new CA from now on; the old one stays trusted")
 
     noun = sub.add_parser("secret", help="secrets for task definitions (containerDefinitions[].secrets)")
     verbs = noun.add_subparsers(dest="verb", metavar="VERB", required=True)
-    p = verbs.add_parser("put", help="store or replace a secret (encrypted at rest)")
+    p = add_verb(verbs, "put", secret_put, "store or replace a secret (encrypted at rest)")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--value", help="the value (visible in shell history: prefer --value-from-stdin)")
     p.add_argument("--value-from-stdin", action="store_true", help="read the value from stdin")
     p.add_argument("--keep-newline", action="store_true", help="keep a trailing newline read from stdin")
     p.add_argument("--description", default="")
-    _common(p)
-    p.set_defaults(func=secret_put)
-    p = verbs.add_parser("list", help="list secrets (names only, never values)")
-    _common(p, output=True)
-    p.set_defaults(func=secret_list)
-    p = verbs.add_parser("delete", help="delete a secret")
+    add_verb(verbs, "list", secret_list, "list secrets (names only, never values)", output=True)
+    p = add_verb(verbs, "delete", secret_delete, "delete a secret")
     p.add_argument("name", metavar="NAME")
-    _common(p)
-    p.set_defaults(func=secret_delete)

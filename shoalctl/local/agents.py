@@ -17,7 +17,7 @@ from shoalctl.local.statefiles import CLUSTER, read_node_id
 
 
 @dataclass
-class AgentProcess:
+class AgentProcess(procs.Supervised):
     """One agent: node name ``agent-N``, its own state dir and log."""
 
     number: int
@@ -27,14 +27,6 @@ class AgentProcess:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
     dynamic_ports: tuple[int, int] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     @property
     def node_id(self) -> str | None:

@@ -36,7 +36,7 @@ class DockerdError(RuntimeError):
     """The private dockerd could not start or stop; the message says why."""
 
 
-class DockerdProcess:
+class DockerdProcess(procs.Supervised):
     """``DockerdProcess("sd1a2b-n1", base_dir).start()``; ``socket_url`` is what the agent's
     ``--docker-host`` takes. ``stop()`` stops it (containers die with it, as on a real
     host), ``kill()`` crashes it, ``cleanup()`` removes its bridge, mounts and files."""
@@ -69,14 +69,6 @@ class DockerdProcess:
     def pidfile(self) -> Path:
         return self.run_dir / "dockerd.pid"
 
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def command(self) -> list[str]:
         return [
             self.binary,
@@ -106,15 +98,14 @@ class DockerdProcess:
         env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
         self.proc = procs.spawn(self.command(), self.log_path, env=env)
         log.info("started private dockerd", extra=logs.kv(name=self.name, pid=self.pid, socket=self.socket_url))
-        if not wait_until(self._answers, timeout, interval=0.2):
-            tail = procs.log_tail(self.log_path)
+        try:
+            self.until_ready(self._answers, f"dockerd {self.name}", self.socket_url, timeout, interval=0.2,
+                             error=DockerdError)
+        except DockerdError:
             self.kill()
-            raise DockerdError(f"dockerd {self.name} did not answer on {self.socket_url} within {timeout}s:\n{tail}")
+            raise
 
     def _answers(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise DockerdError(f"dockerd {self.name} exited with code {self.proc.returncode}:\n"
-                               f"{procs.log_tail(self.log_path)}")
         import docker
 
         client = docker.DockerClient(base_url=self.socket_url, timeout=5)

@@ -24,14 +24,14 @@ import pyetcd
 from shoal import logs
 from shoal.netutil import free_port
 from shoalctl.local.etcdcerts import EtcdTLS
+from shoalctl.local.procs import Supervised
 
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
-_LOG_TAIL_LINES = 30
 
 
-class EtcdProcess:
+class EtcdProcess(Supervised):
     """One etcd member. ``start()`` spawns it and waits until it serves client requests;
     ``stop()`` ends it gracefully, ``kill()`` abruptly (for fault tests)."""
 
@@ -67,7 +67,7 @@ class EtcdProcess:
         self.binary = binary
         self.die_with_parent = die_with_parent
         self.log_path = self.data_dir.parent / f"etcd-{name}.log"
-        self._proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def client_url(self) -> str:
@@ -76,14 +76,6 @@ class EtcdProcess:
     @property
     def peer_url(self) -> str:
         return f"{'https' if self.tls and self.tls.peer else 'http'}://{self.host}:{self.peer_port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def command(self) -> list[str]:
         # The cluster token ties members of one cluster together, so members of another
@@ -131,7 +123,7 @@ class EtcdProcess:
             extra=logs.kv(name=self.name, client=self.client_url, peer=self.peer_url, log=self.log_path),
         )
         with open(self.log_path, "ab") as log_file:
-            self._proc = subprocess.Popen(
+            self.proc = subprocess.Popen(
                 self.command(),
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
@@ -146,26 +138,9 @@ class EtcdProcess:
     def wait_ready(self, timeout: float = 30) -> None:
         """Waits until a linearizable read succeeds; RuntimeError with the log tail if the
         process exits or the deadline passes."""
-        if self._proc is None:
+        if self.proc is None:
             raise RuntimeError(f"etcd {self.name} was not started")
-        deadline = time.monotonic() + timeout
-        last: Exception | None = None
-        while True:
-            if self._proc.poll() is not None:
-                raise RuntimeError(
-                    f"etcd {self.name} exited with code {self._proc.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                self._health_check()
-                return
-            except Exception as exc:
-                last = exc
-            if time.monotonic() >= deadline:
-                raise RuntimeError(
-                    f"etcd {self.name} not ready at {self.client_url} after {timeout}s ({last}):\n"
-                    f"{self.log_tail()}"
-                )
-            time.sleep(0.1)
+        self.until_ready(self._health_check, f"etcd {self.name}", self.client_url, timeout)
 
     def start(self, timeout: float = 30) -> None:
         """Spawns etcd and returns once it serves clients; on failure stops it and raises
@@ -179,7 +154,7 @@ class EtcdProcess:
 
     def stop(self, timeout: float = 10) -> None:
         """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
-        proc = self._proc
+        proc = self.proc
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
@@ -191,20 +166,14 @@ class EtcdProcess:
 
     def kill(self) -> None:
         """SIGKILL and reap: a crash, as fault tests want it."""
-        proc = self._proc
+        proc = self.proc
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             proc.wait(10)
 
-    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError as exc:
-            return f"(no log at {self.log_path}: {exc})"
-        return "\n".join(text.splitlines()[-lines:])
-
-    def _health_check(self) -> None:
+    def _health_check(self) -> bool:
+        """True when this member serves a read; raises saying why not."""
         tls = self.tls
         client = pyetcd.client(self.host, self.client_port, timeout=2, ca_cert=tls.ca if tls else None,
                                cert_key=tls.client_key if tls else None, cert_cert=tls.client_cert if tls else None)
@@ -217,6 +186,7 @@ class EtcdProcess:
             answered = names.get(status.header.member_id)
             if answered != self.name:
                 raise RuntimeError(f"{self.client_url} is served by etcd member {answered!r}")
+            return True
         finally:
             client.close()
 

@@ -9,6 +9,8 @@ import logging
 import os
 import signal
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +25,47 @@ log = logging.getLogger(__name__)
 LOG_TAIL_LINES = 30
 # The daemons run from the same source tree as this module, installed or not.
 _SOURCE_ROOT = Path(shoal.__file__).resolve().parent.parent
+
+
+class Supervised:
+    """A daemon this process started: ``proc`` is its Popen once spawned (None before),
+    writing to ``log_path``."""
+
+    proc: subprocess.Popen[bytes] | None
+    log_path: Path
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        return log_tail(self.log_path, lines)
+
+    def until_ready(self, ready: Callable[[], object], what: str, at: str, timeout: float, interval: float = 0.1,
+                    error: type[Exception] = RuntimeError) -> None:
+        """Returns once ``ready()`` is truthy (an exception from it counts as "not yet").
+        Raises ``error`` with the tail of the log as soon as the process has exited, or
+        once ``timeout`` seconds pass; ``what`` names the daemon in the message, ``at`` the
+        address it was asked at."""
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while True:
+            if self.proc is None or self.proc.poll() is not None:
+                code = self.proc.returncode if self.proc is not None else None
+                raise error(f"{what} exited with code {code}:\n{self.log_tail()}")
+            try:
+                if ready():
+                    return
+            except Exception as exc:
+                last = exc
+            if time.monotonic() >= deadline:
+                why = f" ({last})" if isinstance(last, Exception) else ""
+                raise error(f"{what} not ready at {at} after {timeout}s{why}:\n{self.log_tail()}")
+            time.sleep(interval)
 
 
 @dataclass(frozen=True)

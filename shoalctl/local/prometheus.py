@@ -8,7 +8,6 @@ import json
 import logging
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import requests
@@ -53,7 +52,7 @@ def render_config(controlplane_metrics: str, scrape_interval: float = 5.0) -> st
     return json.dumps(config, indent=2) + "\n"
 
 
-class PrometheusProcess:
+class PrometheusProcess(procs.Supervised):
     """Prometheus listening on ``host:port`` with its TSDB in ``data_dir``. ``start()`` returns
     once /-/ready answers 200."""
 
@@ -87,10 +86,6 @@ class PrometheusProcess:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
     def command(self) -> list[str]:
         return [
             self.binary,
@@ -109,18 +104,11 @@ class PrometheusProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log.info("starting prometheus", extra=logs.kv(url=self.url, log=self.log_path))
         self.proc = procs.spawn(self.command(), self.log_path)
-        deadline = time.monotonic() + timeout
-        while not self._ready():
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"prometheus exited with code {self.proc.returncode}:\n{procs.log_tail(self.log_path)}"
-                )
-            if time.monotonic() >= deadline:
-                procs.kill_popen(self.proc)
-                raise RuntimeError(
-                    f"prometheus not ready at {self.url} after {timeout}s:\n{procs.log_tail(self.log_path)}"
-                )
-            time.sleep(0.2)
+        try:
+            self.until_ready(self._ready, "prometheus", self.url, timeout, interval=0.2)
+        except RuntimeError:
+            procs.kill_popen(self.proc)
+            raise
 
     def stop(self, timeout: float = 10) -> str:
         if self.proc is None:

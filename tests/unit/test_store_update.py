@@ -8,7 +8,7 @@ from controlplane.errors import ApiError
 from controlplane.state import State
 from shoal.store.base import KV, Conflict
 from shoal.store.memory import MemoryStore
-from shoal.store.update import BACKOFF_MAX, backoff, update
+from shoal.store.update import BACKOFF_FIRST, BACKOFF_MAX, retrying, update
 from shoal.v1 import resources_pb2 as r
 
 K = "/t/k"
@@ -96,8 +96,16 @@ def test_mutate_raising_writes_nothing(store) -> None:
     assert store.get(K).mod_revision == rev
 
 
-def test_backoff_stays_under_its_ceiling() -> None:
-    assert all(0 <= backoff(n) <= BACKOFF_MAX for n in range(40))
+def test_lost_races_back_off_exponentially_up_to_the_cap() -> None:
+    def lose() -> None:
+        raise Conflict("someone else won")
+
+    slept: list[float] = []
+    with pytest.raises(Conflict, match="lost 40 races"):
+        retrying(lose, attempts=40, sleep=slept.append)
+    assert len(slept) == 39
+    assert BACKOFF_FIRST / 2 <= slept[0] <= BACKOFF_FIRST
+    assert all(BACKOFF_MAX / 2 <= s <= BACKOFF_MAX for s in slept[10:]), "capped, and still spread out"
 
 
 def test_state_update_is_typed_and_names_the_field_when_out_of_retries(store) -> None:
