@@ -17,7 +17,9 @@ import grpc
 import pytest
 from google.protobuf import json_format
 
+from controlplane.taskspec import new_task
 from shoal import keys
+from shoal.arns import ArnFormat
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoalctl.local.cluster import LocalCluster
@@ -45,17 +47,21 @@ def refused_at_registration(api, doc: dict) -> str:
     return info.value.details()
 
 
-def write_into_etcd(cluster: LocalCluster, doc: dict) -> str:
-    """What a local user with etcd access does: the definition as a record, no API call."""
+def run_from_etcd(cluster: LocalCluster, doc: dict) -> str:
+    """What a local user with etcd access does: the definition and a task of it written as
+    records, no API call (the API would refuse both). The leader places the task like any
+    other; only the node's own policy stands in the way. Returns the task's id."""
     td = json_format.ParseDict(doc, r.TaskDefinition())
     td.revision, td.status, td.registered_at = 1, "ACTIVE", time.time()
     td.task_definition_arn = f"arn:aws:ecs:local:000000000000:task-definition/{td.family}:1"
+    task = new_task("default", td, arns=ArnFormat(), group=f"family:{td.family}")
     store = cluster.etcd_set.store(timeout=10)
     try:
         store.create(keys.taskdef(td.family, 1), td.SerializeToString())
+        store.create(keys.task("default", task.id), task.SerializeToString())
     finally:
         store.close()
-    return f"{td.family}:1"
+    return task.id
 
 
 def run(api, taskdef: str) -> str:
@@ -102,7 +108,7 @@ def test_host_root_through_volume_driver_options_is_refused(make_cluster, busybo
         assert "volumes[0].dockerVolumeConfiguration.driverOpts.device" in details, details
 
     # Past the control plane: the node's agent refuses it before creating anything.
-    task_id = run(api, write_into_etcd(cluster, bind("/", "rootgrab")))
+    task_id = run_from_etcd(cluster, bind("/", "rootgrab"))
     task = stopped(api, task_id)
     assert task.stopped_reason.startswith("CannotStartContainerError: refused by this node's policy: "
                                           "volumes[0].dockerVolumeConfiguration.driverOpts.device: '/' is never"), (
@@ -134,7 +140,7 @@ def test_another_tasks_private_volume_is_refused(make_cluster, busybox_image, do
              "containerDefinitions": [app("cat /loot/secret; echo tampered > /loot/secret; sleep 3600",
                                           mountPoints=[{"sourceVolume": victim_volume, "containerPath": "/loot"}])]}
     assert "volumes[0].name" in refused_at_registration(api, thief)
-    task_id = run(api, write_into_etcd(cluster, thief))
+    task_id = run_from_etcd(cluster, thief)
     task = stopped(api, task_id)
     assert "volumes[0].name: names starting with 'shoal-' are Shoal's own task volumes" in task.stopped_reason
     assert containers_of(docker_client, task_id) == []
@@ -154,7 +160,7 @@ def test_host_network_and_net_admin_written_into_etcd_stop_at_the_node(make_clus
            "containerDefinitions": [app("ip link add shoal-evil type dummy; sleep 3600",
                                         linuxParameters={"capabilities": {"add": ["NET_ADMIN"]}})]}
     assert "networkMode: host networking needs --allow-host-network" in refused_at_registration(api, doc)
-    task_id = run(api, write_into_etcd(cluster, doc))
+    task_id = run_from_etcd(cluster, doc)
     task = stopped(api, task_id)
     assert task.stopped_reason == ("CannotStartContainerError: refused by this node's policy: "
                                    "networkMode: host networking needs --allow-host-network")
