@@ -45,6 +45,9 @@ class Cache:
         self._tombstones: dict[str, int] = {}
         self._cancels: dict[str, Callable[[], None]] = {}
         self._closed = False
+        # Told of each write ``record_put``/``record_delete`` applies (the running cycle's
+        # View, kept in step with the leader's writes): key, message (None: deleted), revision.
+        self.on_own_write: Callable[[str, Message | None, int], None] | None = None
 
     def start(self) -> None:
         for prefix in TYPES:
@@ -110,6 +113,8 @@ class Cache:
             held = self._data[prefix].get(key)
             if held is None or held.mod_revision < revision:
                 self._data[prefix][key] = Record(msg, revision, key)
+        if self.on_own_write is not None:
+            self.on_own_write(key, msg, revision)
 
     def record_delete(self, key: str, revision: int) -> None:
         prefix = _prefix_of(key)
@@ -120,6 +125,8 @@ class Cache:
             if held is not None and held.mod_revision < revision:
                 del self._data[prefix][key]
             self._tombstones[key] = max(self._tombstones.get(key, 0), revision)
+        if self.on_own_write is not None:
+            self.on_own_write(key, None, revision)
 
     def records(self, prefix: str) -> list[Record]:
         with self._lock:
