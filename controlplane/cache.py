@@ -45,6 +45,9 @@ class Cache:
         self._tombstones: dict[str, int] = {}
         self._cancels: dict[str, Callable[[], None]] = {}
         self._closed = False
+        # Told of each write ``record_put``/``record_delete`` applies (the running cycle's
+        # View, kept in step with the leader's writes): key, message (None: deleted), revision.
+        self.on_own_write: Callable[[str, Message | None, int], None] | None = None
 
     def start(self) -> None:
         for prefix in TYPES:
@@ -73,17 +76,19 @@ class Cache:
                 threading.Thread(target=self._resync_retrying, args=(prefix,), daemon=True).start()
             return
         cls = TYPES[prefix]
+        # Decoded before taking the lock, which every hot read needs too.
+        decoded = [_decode(prefix, cls, ev.kv.value) if ev.kind == "put" else None for ev in events]
         with self._lock:
             data = self._data[prefix]
-            for ev in events:
+            for ev, msg in zip(events, decoded, strict=True):
                 key, rev = ev.kv.key, ev.kv.mod_revision
                 held = data.get(key)
                 if held is not None and held.mod_revision >= rev:
                     continue
                 if self._tombstones.get(key, 0) >= rev:
                     continue
-                if ev.kind == "put":
-                    data[key] = Record(_decode(prefix, cls, ev.kv.value), rev, key)
+                if msg is not None:
+                    data[key] = Record(msg, rev, key)
                 else:
                     data.pop(key, None)
                     self._tombstones[key] = rev
@@ -110,6 +115,8 @@ class Cache:
             held = self._data[prefix].get(key)
             if held is None or held.mod_revision < revision:
                 self._data[prefix][key] = Record(msg, revision, key)
+        if self.on_own_write is not None:
+            self.on_own_write(key, msg, revision)
 
     def record_delete(self, key: str, revision: int) -> None:
         prefix = _prefix_of(key)
@@ -120,10 +127,20 @@ class Cache:
             if held is not None and held.mod_revision < revision:
                 del self._data[prefix][key]
             self._tombstones[key] = max(self._tombstones.get(key, 0), revision)
+        if self.on_own_write is not None:
+            self.on_own_write(key, None, revision)
 
     def records(self, prefix: str) -> list[Record]:
         with self._lock:
             return list(self._data[prefix].values())
+
+    def record(self, key: str) -> Record | None:
+        """The record held for ``key`` (within one of ``TYPES``), or None."""
+        prefix = _prefix_of(key)
+        if prefix is None:
+            raise ValueError(f"{key!r} is under no cached prefix")
+        with self._lock:
+            return self._data[prefix].get(key)
 
     def records_under(self, key_prefix: str) -> list[Record]:
         """The records whose keys start with ``key_prefix`` (within one of ``TYPES``)."""

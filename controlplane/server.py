@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", default="local", help="region part of ARNs")
     p.add_argument("--account-id", default="000000000000", help="account part of ARNs")
     p.add_argument("--resync-interval", type=float, default=2.0, help="controller resync period, seconds")
+    p.add_argument("--cycle-interval", type=float, default=0.1,
+                   help="least seconds between the starts of two controller cycles (changes in between are "
+                        "taken together)")
     p.add_argument("--task-retention", type=float, default=3600.0, help="seconds a stopped task stays visible")
     p.add_argument("--max-streams", type=int, default=4096, help="agent streams one replica can hold")
     policy.add_flags(p)
@@ -190,6 +193,7 @@ class Replica:
             [nodes, ServiceController(writer, self.ctx.arns), AssignmentController(writer),
              PlacementController(writer), TaskGC(writer, args.task_retention)],
             resync=args.resync_interval,
+            min_interval=args.cycle_interval,
             on_step_down=nodes.step_down,
         )
         loop_holder.append(loop)

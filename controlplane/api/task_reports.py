@@ -95,8 +95,14 @@ class TaskReports:
             changed.extend([new] if new is not None else [])
             return new
 
+        key = keys.task(stream.cluster, change.task_id)
+        # Start from the watch-fed cache's copy: a report is usually about a task the cache
+        # has current, and a stale copy only costs the read it would have cost anyway.
+        known = self.ctx.cache.record(key) if self.ctx.cache is not None else None
+        if known is not None and known.msg.node_id != stream.node_id:
+            known = None  # placed after the cache last heard: only the store may refuse the report
         try:
-            rec = self.ctx.state.update(keys.task(stream.cluster, change.task_id), r.Task, report)
+            rec = self.ctx.state.update(key, r.Task, report, known=known)
         except StoreError as exc:  # Conflict included: the agent reports again on its next change
             log.warning("task state dropped: %s", exc, extra=kv(task=change.task_id, node=stream.node_id))
             return

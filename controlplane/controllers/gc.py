@@ -17,7 +17,8 @@ class TaskGC:
     def reconcile(self, view: View) -> str:
         cutoff = time.time() - self.retention
         removed = 0
-        for rec in view.tasks.values():
+        # Copies: each delete is applied to the view at once.
+        for rec in list(view.tasks.values()):
             task = rec.msg
             if task.last_status == "STOPPED" and task.stopped_at and task.stopped_at < cutoff:
                 try:

@@ -1,7 +1,12 @@
 """The leader's control loop: level-triggered. It runs a cycle whenever the cache sees
 a change and at least every resync interval, and each cycle compares desired with actual
-from scratch, so a missed event is never a lost task. Every cycle returns a sentence
-saying what it decided; the loop logs it when it says something new."""
+from scratch, so a missed event is never a lost task. Changes arriving while a cycle runs
+or within ``min_interval`` of its start are taken together by the next cycle: during a
+rollout the agents' reports arrive by the thousand, and a cycle per report kept the
+leader's CPU (and the GIL every API call needs) busy. A cycle reads the cache once into a
+``View``; each controller's writes are applied to that View, so later controllers see them.
+Every cycle returns a sentence saying what it decided; the loop logs it when it says
+something new."""
 
 from __future__ import annotations
 
@@ -20,11 +25,12 @@ log = logging.getLogger(__name__)
 
 class ControllerLoop:
     def __init__(self, election: Election, cache: Cache, controllers: list, resync: float,
-                 on_step_down=None) -> None:
+                 on_step_down=None, min_interval: float = 0.0) -> None:
         self.election = election
         self.cache = cache
         self.controllers = controllers
         self.resync = resync
+        self.min_interval = min_interval
         self.on_step_down = on_step_down
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -46,11 +52,14 @@ class ControllerLoop:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        started = 0.0
         while not self._stop.is_set():
             self._wake.wait(self.resync)
-            self._wake.clear()
-            if self._stop.is_set():
+            # Coalesce: let the changes of the next moment join this one's cycle.
+            if self._stop.wait(max(0.0, started + self.min_interval - time.monotonic())):
                 return
+            self._wake.clear()
+            started = time.monotonic()
             sentence = self.cycle()
             if sentence and sentence != self._last_sentence:
                 log.info(sentence)
@@ -68,9 +77,10 @@ class ControllerLoop:
         self._was_leader = True
         started = time.perf_counter()
         said = []
+        view = View.read(self.cache)
+        self.cache.on_own_write = view.apply
         try:
             for controller in self.controllers:
-                view = View.read(self.cache)
                 sentence = controller.reconcile(view)
                 if sentence:
                     said.append(sentence)
@@ -83,5 +93,6 @@ class ControllerLoop:
             log.exception("controller cycle failed (bug)")
             said.append("cycle failed; see traceback")
         finally:
+            self.cache.on_own_write = None
             RECONCILE_SECONDS.observe(time.perf_counter() - started)
         return "; ".join(said)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import time
 
-from controlplane.controllers.view import View, Writer, clone
+from controlplane.controllers.view import View, Writer, clone, task_write
 from controlplane.taskspec import is_live
 from shoal import keys
-from shoal.store.base import Compare, Conflict
+from shoal.store.base import Compare
 
 
 class NodeController:
@@ -24,17 +24,19 @@ class NodeController:
         if self.leading_since is None:
             self.leading_since = now
         judging = now - self.leading_since >= self.grace
-        flipped, replaced = [], 0
+        # One write per node, but many to a transaction: a thousand nodes connecting at once
+        # were a thousand sequential round trips, holding up every other controller.
+        flips = []
         for node_id, rec in view.nodes.items():
             connected = node_id in view.alive
             if rec.msg.agent_connected != connected and (connected or judging):
                 node = clone(rec.msg)
                 node.agent_connected = connected
-                try:
-                    self.writer.commit([Compare(rec.key, rec.mod_revision)], [(rec.key, node)])
-                except Conflict:
-                    continue
-                flipped.append(f"{node.hostname or node_id[:12]} {'connected' if connected else 'lost'}")
+                flips.append(([Compare(rec.key, rec.mod_revision)], [(rec.key, node)], []))
+        flipped = [f"{node.hostname or node.id[:12]} {'connected' if node.agent_connected else 'lost'}"
+                   for (_, [(_, node)], _), revision in zip(flips, self.writer.commit_many(flips), strict=True)
+                   if revision is not None]
+        stops = []
         for rec in list(view.tasks.values()):
             task = rec.msg
             if not task.service_name or not task.node_id or not is_live(task):
@@ -55,11 +57,8 @@ class NodeController:
             stopped.version += 1
             for c in stopped.containers:
                 c.last_status = "STOPPED"
-            try:
-                self.writer.put_task(rec, stopped)
-            except Conflict:
-                continue
-            replaced += 1
+            stops.append(task_write(rec, stopped))
+        replaced = sum(1 for revision in self.writer.commit_many(stops) if revision is not None)
         parts = []
         if flipped:
             parts.append("nodes " + ", ".join(flipped))

@@ -47,6 +47,27 @@ class View:
         view.alive = {k[len(keys.ALIVE):] for k in cache.keys_under(keys.ALIVE)}
         return view
 
+    def apply(self, key: str, msg: Message | None, revision: int) -> None:
+        """Takes in one of the leader's own writes (``msg`` None: a delete), so a controller
+        sees what the controllers before it in the cycle wrote without re-reading the cache."""
+        if key.startswith(keys.TASKS):
+            if msg is None:
+                self.tasks.pop(key.rpartition("/")[2], None)
+            else:
+                self.tasks[key.rpartition("/")[2]] = Record(msg, revision, key)
+        elif key.startswith(keys.NODES):
+            if msg is None:
+                self.nodes.pop(key.rpartition("/")[2], None)
+            else:
+                self.nodes[key.rpartition("/")[2]] = Record(msg, revision, key)
+        elif key.startswith(keys.SERVICES):
+            kept = [rec for rec in self.services if rec.key != key]
+            if msg is not None:
+                at = next((i for i, rec in enumerate(self.services) if rec.key == key), len(kept))
+                kept.insert(at, Record(msg, revision, key))
+            # A new list: a controller iterating the old one is not disturbed.
+            self.services = kept
+
     def tasks_by_service(self) -> dict[tuple[str, str], list[Record[r.Task]]]:
         out: dict[tuple[str, str], list[Record[r.Task]]] = defaultdict(list)
         for rec in self.tasks.values():

@@ -30,6 +30,7 @@ from shoal.store.memory import MemoryStore
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from tests.fixtures.etcd import FakeClock
+from tests.waiting import wait_for
 
 TTL = 10.0
 WEB = {"family": "web", "containerDefinitions": [
@@ -80,6 +81,9 @@ class Plane:
 
     def tasks(self) -> dict[str, r.Task]:
         return {t.id: t for t in (decode(r.Task, kv.value) for kv in self.store.list(keys.TASKS).kvs)}
+
+    def nodes(self) -> list[r.ContainerInstance]:
+        return [decode(r.ContainerInstance, kv.value) for kv in self.store.list(keys.NODES).kvs]
 
     def task(self, task_id: str) -> r.Task:
         return decode(r.Task, self.store.get(keys.task("default", task_id)).value)
@@ -361,6 +365,20 @@ def test_agent_connected_follows_the_liveness_key(plane: Plane) -> None:
     assert not decode(r.ContainerInstance, plane.store.get(keys.node("default", "n1")).value).agent_connected
 
 
+
+def test_many_nodes_connecting_at_once_are_flipped_in_few_transactions(plane: Plane,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(300):
+        plane.node(f"n{i:03}", alive=True, connected=False)
+    txns = []
+    real_txn = plane.store.txn
+    monkeypatch.setattr(plane.store, "txn", lambda *a, **kw: txns.append(1) or real_txn(*a, **kw))
+    said = NodeController(plane.writer, grace=0).reconcile(plane.view())
+    assert said.count("connected") == 300
+    assert all(n.agent_connected for n in plane.nodes())
+    # One transaction per node was 300 sequential etcd round trips in the leader's cycle.
+    assert len(txns) <= 10
+
 def test_a_lost_nodes_service_tasks_are_stopped_for_replacement_after_the_grace(plane: Plane) -> None:
     plane.node("n1")
     services.create(plane.api, op.CreateServiceRequest(cluster="default", service_name="web",
@@ -458,9 +476,11 @@ class Saying:
     def __init__(self, sentence: str) -> None:
         self.sentence = sentence
         self.calls = 0
+        self.last_call: float | None = None
 
     def reconcile(self, view: View) -> str:
         self.calls += 1
+        self.last_call = time.monotonic()
         return self.sentence
 
 
@@ -499,4 +519,26 @@ def test_a_follower_runs_no_controller_and_a_leader_stepping_down_says_so(plane:
         assert loop.cycle() == "following other"
         assert work.calls == 1
     finally:
+        loop.cache.close()
+
+
+def test_changes_arriving_together_are_taken_by_one_cycle_and_none_is_missed(plane: Plane) -> None:
+    work = Saying("")
+    loop = loop_of(plane, [work])
+    loop.min_interval = 0.5
+    loop.resync = 3600.0  # only wake-ups start cycles here
+    loop.start()
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            loop.wake()
+            time.sleep(0.001)  # changes arriving a millisecond apart, as agents' reports do
+        last_wake = time.monotonic()
+        loop.wake()
+        # The last change still gets a cycle of its own (level-triggered, nothing dropped).
+        wait_for(lambda: work.last_call is not None and work.last_call > last_wake, 5, "a cycle after the last change")
+        # Without coalescing, each wake-up in that 1.5 s started a cycle (hundreds).
+        assert work.calls <= 6
+    finally:
+        loop.stop()
         loop.cache.close()

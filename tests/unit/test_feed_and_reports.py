@@ -16,7 +16,9 @@ import pytest
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext
 from controlplane.assignments import AssignmentFeed
-from controlplane.state import decode
+from controlplane.authz import AUTH_DENIED
+from controlplane.cache import Cache
+from controlplane.state import Record, State, decode
 from shoal import keys
 from shoal.netutil import free_port
 from shoal.replica_lease import ReplicaLease
@@ -227,3 +229,74 @@ def test_an_agent_cannot_report_another_nodes_task(gateway: Gateway, agent: Fake
     wait_for(lambda: stored(store, "mine").last_status == "RUNNING", 5, "mine RUNNING")
     assert stored(store, "theirs") == theirs
     assert store.get(keys.assignment("other-node", "theirs")) is not None
+
+
+# ---- reports starting from the replica's cache -------------------------------------------------
+
+
+@pytest.fixture
+def cached_gateway(gateway: Gateway) -> Iterator[Gateway]:
+    gateway.ctx.cache = Cache(gateway.store, on_change=lambda: None)
+    gateway.ctx.cache.start()
+    try:
+        yield gateway
+    finally:
+        gateway.ctx.cache.close()
+
+
+def test_a_report_on_a_task_the_cache_holds_reads_nothing_from_the_store(
+        cached_gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, cache = cached_gateway.store, cached_gateway.ctx.cache
+    agent = FakeAgent(cached_gateway.endpoint, "h1").connect()
+    try:
+        wait_for(lambda: store.get(keys.alive(agent.node_id)), 10, "the agent's stream held")
+        key = keys.task("default", "t1")
+        put_task(store, agent.node_id, "t1")
+        wait_for(lambda: cache.record(key), 5, "the cache holding t1")
+        reads = []
+        real_get = store.get
+        monkeypatch.setattr(store, "get", lambda k: reads.append(k) or real_get(k))
+        agent.send(change("t1", "RUNNING"))
+        wait_for(lambda: decode(r.Task, real_get(key).value).last_status == "RUNNING", 5, "RUNNING")
+        assert key not in reads
+    finally:
+        agent.close()
+
+
+def test_a_stale_known_record_costs_a_read_not_a_lost_write() -> None:
+    store = MemoryStore(clock=FakeClock())
+    key = keys.task("default", "t1")
+    old = r.Task(id="t1", node_id="n1", last_status="PENDING", version=1)
+    old_rev = store.put(key, old.SerializeToString())
+    store.put(key, r.Task(id="t1", node_id="n1", last_status="PENDING", health_status="HEALTHY",
+                          version=2).SerializeToString())
+
+    def bump(task: r.Task | None) -> r.Task | None:
+        task.last_status = "RUNNING"
+        task.version += 1
+        return task
+
+    rec = State(store).update(key, r.Task, bump, known=Record(old, old_rev, key))
+    # Computed from the store's newer copy, not the stale one: nothing it had is lost.
+    assert (rec.msg.health_status, rec.msg.version) == ("HEALTHY", 3)
+    assert decode(r.Task, store.get(key).value) == rec.msg
+    # "No change" from a stale copy is checked against the store too.
+    assert State(store).update(key, r.Task, lambda t: None, known=Record(old, old_rev, key)).msg == rec.msg
+    store.close()
+
+
+def test_a_report_the_cache_saw_before_its_placement_is_judged_by_the_store(cached_gateway: Gateway,
+                                                                            agent: FakeAgent) -> None:
+    store, cache = cached_gateway.store, cached_gateway.ctx.cache
+    key = keys.task("default", "t1")
+    # The cache still holds the task unplaced (as it was before the leader placed it).
+    put_task(store, agent.node_id, "t1")
+    wait_for(lambda: cache.record(key), 5, "the cache holding t1")
+    unplaced = r.Task(id="t1", cluster="default", last_status="PROVISIONING", desired_status="RUNNING")
+    cached = cache.record
+    cache.record = lambda k: Record(unplaced, 1, k) if k == key else cached(k)
+    denials = AUTH_DENIED.labels("other_node_task")._value.get()
+    agent.send(change("t1", "RUNNING"))
+    wait_for(lambda: stored(store, "t1").last_status == "RUNNING", 5, "RUNNING, not refused as another node's")
+    # Nor counted as an agent trying another node's task (an alarm an operator would chase).
+    assert AUTH_DENIED.labels("other_node_task")._value.get() == denials
