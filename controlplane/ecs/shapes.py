@@ -16,14 +16,14 @@ from shoal.v1 import resources_pb2 as r
 _SHOAL_ONLY: dict[str, frozenset[str]] = {
     r.Task.DESCRIPTOR.full_name: frozenset({
         "id", "cluster", "node_id", "service_name", "placement_message", "placement_constraints",
-        "placement_strategy", "deployment_id",
+        "placement_strategy", "deployment_id", "target_health", "deregister_until",
     }),
     r.ContainerInstance.DESCRIPTOR.full_name: frozenset({
         "id", "cluster", "hostname", "address", "metrics_port", "cpu_units", "memory_mib", "host_cpu_percent",
         "host_memory_used_bytes", "host_memory_total_bytes", "last_heartbeat_at", "agent_version",
         "dynamic_port_low", "dynamic_port_high",
     }),
-    r.Service.DESCRIPTOR.full_name: frozenset({"cluster"}),
+    r.Service.DESCRIPTOR.full_name: frozenset({"cluster", "service_connect_configuration"}),
     # Tags of a task definition travel beside it in ECS responses, not inside it.
     r.TaskDefinition.DESCRIPTOR.full_name: frozenset({"source_json", "warnings", "tags"}),
 }

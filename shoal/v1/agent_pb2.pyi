@@ -1,4 +1,5 @@
 from shoal.v1 import resources_pb2 as _resources_pb2
+from shoal.v1 import traffic_pb2 as _traffic_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -66,7 +67,7 @@ class Heartbeat(_message.Message):
     def __init__(self, cpu_percent: _Optional[float] = ..., memory_used_bytes: _Optional[int] = ..., memory_total_bytes: _Optional[int] = ..., running_containers: _Optional[int] = ...) -> None: ...
 
 class TaskStateChange(_message.Message):
-    __slots__ = ("task_id", "last_status", "containers", "stopped_reason", "stop_code", "at", "health_status")
+    __slots__ = ("task_id", "last_status", "containers", "stopped_reason", "stop_code", "at", "health_status", "target_health")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     LAST_STATUS_FIELD_NUMBER: _ClassVar[int]
     CONTAINERS_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +75,7 @@ class TaskStateChange(_message.Message):
     STOP_CODE_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     HEALTH_STATUS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_HEALTH_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     last_status: str
     containers: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Container]
@@ -81,7 +83,8 @@ class TaskStateChange(_message.Message):
     stop_code: str
     at: float
     health_status: str
-    def __init__(self, task_id: _Optional[str] = ..., last_status: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[_resources_pb2.Container, _Mapping]]] = ..., stopped_reason: _Optional[str] = ..., stop_code: _Optional[str] = ..., at: _Optional[float] = ..., health_status: _Optional[str] = ...) -> None: ...
+    target_health: _containers.RepeatedCompositeFieldContainer[_resources_pb2.TargetHealth]
+    def __init__(self, task_id: _Optional[str] = ..., last_status: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[_resources_pb2.Container, _Mapping]]] = ..., stopped_reason: _Optional[str] = ..., stop_code: _Optional[str] = ..., at: _Optional[float] = ..., health_status: _Optional[str] = ..., target_health: _Optional[_Iterable[_Union[_resources_pb2.TargetHealth, _Mapping]]] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
     __slots__ = ("hello", "heartbeat", "task_state", "log_chunk")
@@ -116,14 +119,16 @@ class Assignments(_message.Message):
     def __init__(self, revision: _Optional[int] = ..., tasks: _Optional[_Iterable[_Union[_resources_pb2.TaskAssignment, _Mapping]]] = ...) -> None: ...
 
 class ControlMessage(_message.Message):
-    __slots__ = ("assignments", "log_request", "cancel_logs")
+    __slots__ = ("assignments", "log_request", "cancel_logs", "routing")
     ASSIGNMENTS_FIELD_NUMBER: _ClassVar[int]
     LOG_REQUEST_FIELD_NUMBER: _ClassVar[int]
     CANCEL_LOGS_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_FIELD_NUMBER: _ClassVar[int]
     assignments: Assignments
     log_request: LogRequest
     cancel_logs: CancelLogs
-    def __init__(self, assignments: _Optional[_Union[Assignments, _Mapping]] = ..., log_request: _Optional[_Union[LogRequest, _Mapping]] = ..., cancel_logs: _Optional[_Union[CancelLogs, _Mapping]] = ...) -> None: ...
+    routing: _traffic_pb2.RoutingTable
+    def __init__(self, assignments: _Optional[_Union[Assignments, _Mapping]] = ..., log_request: _Optional[_Union[LogRequest, _Mapping]] = ..., cancel_logs: _Optional[_Union[CancelLogs, _Mapping]] = ..., routing: _Optional[_Union[_traffic_pb2.RoutingTable, _Mapping]] = ...) -> None: ...
 
 class LogRequest(_message.Message):
     __slots__ = ("request_id", "task_id", "container", "follow", "since_seconds", "tail")

@@ -160,7 +160,7 @@ class ListTasksRequest(_message.Message):
     def __init__(self, cluster: _Optional[str] = ..., container_instance: _Optional[str] = ..., family: _Optional[str] = ..., started_by: _Optional[str] = ..., service_name: _Optional[str] = ..., desired_status: _Optional[str] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class CreateServiceRequest(_message.Message):
-    __slots__ = ("cluster", "service_name", "task_definition", "desired_count", "placement_constraints", "placement_strategy", "deployment_configuration", "health_check_grace_period_seconds", "scheduling_strategy", "tags")
+    __slots__ = ("cluster", "service_name", "task_definition", "desired_count", "placement_constraints", "placement_strategy", "deployment_configuration", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
     TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +171,9 @@ class CreateServiceRequest(_message.Message):
     HEALTH_CHECK_GRACE_PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SCHEDULING_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    LOAD_BALANCERS_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_REGISTRIES_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_CONNECT_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     service_name: str
     task_definition: str
@@ -181,10 +184,13 @@ class CreateServiceRequest(_message.Message):
     health_check_grace_period_seconds: int
     scheduling_strategy: str
     tags: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Tag]
-    def __init__(self, cluster: _Optional[str] = ..., service_name: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ...) -> None: ...
+    load_balancers: _containers.RepeatedCompositeFieldContainer[_resources_pb2.ServiceLoadBalancer]
+    service_registries: _containers.RepeatedCompositeFieldContainer[_resources_pb2.ServiceRegistry]
+    service_connect_configuration: _resources_pb2.ServiceConnectConfiguration
+    def __init__(self, cluster: _Optional[str] = ..., service_name: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ...) -> None: ...
 
 class UpdateServiceRequest(_message.Message):
-    __slots__ = ("cluster", "service", "desired_count", "task_definition", "force_new_deployment", "deployment_configuration", "update_placement_constraints", "placement_constraints", "update_placement_strategy", "placement_strategy", "health_check_grace_period_seconds")
+    __slots__ = ("cluster", "service", "desired_count", "task_definition", "force_new_deployment", "deployment_configuration", "update_placement_constraints", "placement_constraints", "update_placement_strategy", "placement_strategy", "health_check_grace_period_seconds", "update_load_balancers", "load_balancers", "update_service_registries", "service_registries", "service_connect_configuration")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     DESIRED_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -196,6 +202,11 @@ class UpdateServiceRequest(_message.Message):
     UPDATE_PLACEMENT_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     PLACEMENT_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     HEALTH_CHECK_GRACE_PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_LOAD_BALANCERS_FIELD_NUMBER: _ClassVar[int]
+    LOAD_BALANCERS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_SERVICE_REGISTRIES_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_REGISTRIES_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_CONNECT_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     service: str
     desired_count: int
@@ -207,7 +218,12 @@ class UpdateServiceRequest(_message.Message):
     update_placement_strategy: bool
     placement_strategy: _containers.RepeatedCompositeFieldContainer[_resources_pb2.PlacementStrategy]
     health_check_grace_period_seconds: int
-    def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., desired_count: _Optional[int] = ..., task_definition: _Optional[str] = ..., force_new_deployment: _Optional[bool] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., update_placement_constraints: _Optional[bool] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., update_placement_strategy: _Optional[bool] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., health_check_grace_period_seconds: _Optional[int] = ...) -> None: ...
+    update_load_balancers: bool
+    load_balancers: _containers.RepeatedCompositeFieldContainer[_resources_pb2.ServiceLoadBalancer]
+    update_service_registries: bool
+    service_registries: _containers.RepeatedCompositeFieldContainer[_resources_pb2.ServiceRegistry]
+    service_connect_configuration: _resources_pb2.ServiceConnectConfiguration
+    def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., desired_count: _Optional[int] = ..., task_definition: _Optional[str] = ..., force_new_deployment: _Optional[bool] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., update_placement_constraints: _Optional[bool] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., update_placement_strategy: _Optional[bool] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., update_load_balancers: _Optional[bool] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., update_service_registries: _Optional[bool] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ...) -> None: ...
 
 class DeleteServiceRequest(_message.Message):
     __slots__ = ("cluster", "service", "force")

@@ -326,7 +326,7 @@ class Container(_message.Message):
     def __init__(self, container_arn: _Optional[str] = ..., task_arn: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[str] = ..., runtime_id: _Optional[str] = ..., last_status: _Optional[str] = ..., exit_code: _Optional[int] = ..., reason: _Optional[str] = ..., network_bindings: _Optional[_Iterable[_Union[NetworkBinding, _Mapping]]] = ..., health_status: _Optional[str] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("task_arn", "cluster_arn", "task_definition_arn", "container_instance_arn", "last_status", "desired_status", "stopped_reason", "stop_code", "containers", "group", "started_by", "cpu", "memory", "launch_type", "version", "created_at", "started_at", "stopping_at", "stopped_at", "pull_started_at", "pull_stopped_at", "health_status", "tags", "id", "cluster", "node_id", "service_name", "placement_message", "placement_constraints", "placement_strategy", "deployment_id")
+    __slots__ = ("task_arn", "cluster_arn", "task_definition_arn", "container_instance_arn", "last_status", "desired_status", "stopped_reason", "stop_code", "containers", "group", "started_by", "cpu", "memory", "launch_type", "version", "created_at", "started_at", "stopping_at", "stopped_at", "pull_started_at", "pull_stopped_at", "health_status", "tags", "id", "cluster", "node_id", "service_name", "placement_message", "placement_constraints", "placement_strategy", "deployment_id", "target_health", "deregister_until")
     TASK_ARN_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
     TASK_DEFINITION_ARN_FIELD_NUMBER: _ClassVar[int]
@@ -358,6 +358,8 @@ class Task(_message.Message):
     PLACEMENT_CONSTRAINTS_FIELD_NUMBER: _ClassVar[int]
     PLACEMENT_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_HEALTH_FIELD_NUMBER: _ClassVar[int]
+    DEREGISTER_UNTIL_FIELD_NUMBER: _ClassVar[int]
     task_arn: str
     cluster_arn: str
     task_definition_arn: str
@@ -389,7 +391,9 @@ class Task(_message.Message):
     placement_constraints: _containers.RepeatedCompositeFieldContainer[PlacementConstraint]
     placement_strategy: _containers.RepeatedCompositeFieldContainer[PlacementStrategy]
     deployment_id: str
-    def __init__(self, task_arn: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition_arn: _Optional[str] = ..., container_instance_arn: _Optional[str] = ..., last_status: _Optional[str] = ..., desired_status: _Optional[str] = ..., stopped_reason: _Optional[str] = ..., stop_code: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ..., group: _Optional[str] = ..., started_by: _Optional[str] = ..., cpu: _Optional[str] = ..., memory: _Optional[str] = ..., launch_type: _Optional[str] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., stopping_at: _Optional[float] = ..., stopped_at: _Optional[float] = ..., pull_started_at: _Optional[float] = ..., pull_stopped_at: _Optional[float] = ..., health_status: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., id: _Optional[str] = ..., cluster: _Optional[str] = ..., node_id: _Optional[str] = ..., service_name: _Optional[str] = ..., placement_message: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_id: _Optional[str] = ...) -> None: ...
+    target_health: _containers.RepeatedCompositeFieldContainer[TargetHealth]
+    deregister_until: float
+    def __init__(self, task_arn: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition_arn: _Optional[str] = ..., container_instance_arn: _Optional[str] = ..., last_status: _Optional[str] = ..., desired_status: _Optional[str] = ..., stopped_reason: _Optional[str] = ..., stop_code: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ..., group: _Optional[str] = ..., started_by: _Optional[str] = ..., cpu: _Optional[str] = ..., memory: _Optional[str] = ..., launch_type: _Optional[str] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., stopping_at: _Optional[float] = ..., stopped_at: _Optional[float] = ..., pull_started_at: _Optional[float] = ..., pull_stopped_at: _Optional[float] = ..., health_status: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., id: _Optional[str] = ..., cluster: _Optional[str] = ..., node_id: _Optional[str] = ..., service_name: _Optional[str] = ..., placement_message: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_id: _Optional[str] = ..., target_health: _Optional[_Iterable[_Union[TargetHealth, _Mapping]]] = ..., deregister_until: _Optional[float] = ...) -> None: ...
 
 class Resource(_message.Message):
     __slots__ = ("name", "type", "integer_value", "string_set_value")
@@ -514,7 +518,7 @@ class ServiceEvent(_message.Message):
     def __init__(self, id: _Optional[str] = ..., created_at: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Service(_message.Message):
-    __slots__ = ("service_arn", "service_name", "cluster_arn", "task_definition", "desired_count", "running_count", "pending_count", "status", "launch_type", "placement_constraints", "placement_strategy", "deployment_configuration", "deployments", "events", "created_at", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "cluster")
+    __slots__ = ("service_arn", "service_name", "cluster_arn", "task_definition", "desired_count", "running_count", "pending_count", "status", "launch_type", "placement_constraints", "placement_strategy", "deployment_configuration", "deployments", "events", "created_at", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "cluster")
     SERVICE_ARN_FIELD_NUMBER: _ClassVar[int]
     SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
@@ -533,6 +537,9 @@ class Service(_message.Message):
     HEALTH_CHECK_GRACE_PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SCHEDULING_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    LOAD_BALANCERS_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_REGISTRIES_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_CONNECT_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     service_arn: str
     service_name: str
@@ -552,8 +559,11 @@ class Service(_message.Message):
     health_check_grace_period_seconds: int
     scheduling_strategy: str
     tags: _containers.RepeatedCompositeFieldContainer[Tag]
+    load_balancers: _containers.RepeatedCompositeFieldContainer[ServiceLoadBalancer]
+    service_registries: _containers.RepeatedCompositeFieldContainer[ServiceRegistry]
+    service_connect_configuration: ServiceConnectConfiguration
     cluster: str
-    def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., cluster: _Optional[str] = ...) -> None: ...
+    def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[ServiceConnectConfiguration, _Mapping]] = ..., cluster: _Optional[str] = ...) -> None: ...
 
 class Cluster(_message.Message):
     __slots__ = ("cluster_arn", "cluster_name", "status", "registered_container_instances_count", "running_tasks_count", "pending_tasks_count", "active_services_count", "tags")
@@ -594,3 +604,69 @@ class TaskAssignment(_message.Message):
     task_definition: TaskDefinition
     revision: int
     def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ..., task_definition: _Optional[_Union[TaskDefinition, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
+
+class ServiceLoadBalancer(_message.Message):
+    __slots__ = ("target_group_arn", "load_balancer_name", "container_name", "container_port")
+    TARGET_GROUP_ARN_FIELD_NUMBER: _ClassVar[int]
+    LOAD_BALANCER_NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_PORT_FIELD_NUMBER: _ClassVar[int]
+    target_group_arn: str
+    load_balancer_name: str
+    container_name: str
+    container_port: int
+    def __init__(self, target_group_arn: _Optional[str] = ..., load_balancer_name: _Optional[str] = ..., container_name: _Optional[str] = ..., container_port: _Optional[int] = ...) -> None: ...
+
+class ServiceRegistry(_message.Message):
+    __slots__ = ("registry_arn", "namespace", "container_name", "container_port", "port")
+    REGISTRY_ARN_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_PORT_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    registry_arn: str
+    namespace: str
+    container_name: str
+    container_port: int
+    port: int
+    def __init__(self, registry_arn: _Optional[str] = ..., namespace: _Optional[str] = ..., container_name: _Optional[str] = ..., container_port: _Optional[int] = ..., port: _Optional[int] = ...) -> None: ...
+
+class ServiceConnectClientAlias(_message.Message):
+    __slots__ = ("port", "dns_name")
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    DNS_NAME_FIELD_NUMBER: _ClassVar[int]
+    port: int
+    dns_name: str
+    def __init__(self, port: _Optional[int] = ..., dns_name: _Optional[str] = ...) -> None: ...
+
+class ServiceConnectService(_message.Message):
+    __slots__ = ("port_name", "discovery_name", "client_aliases")
+    PORT_NAME_FIELD_NUMBER: _ClassVar[int]
+    DISCOVERY_NAME_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ALIASES_FIELD_NUMBER: _ClassVar[int]
+    port_name: str
+    discovery_name: str
+    client_aliases: _containers.RepeatedCompositeFieldContainer[ServiceConnectClientAlias]
+    def __init__(self, port_name: _Optional[str] = ..., discovery_name: _Optional[str] = ..., client_aliases: _Optional[_Iterable[_Union[ServiceConnectClientAlias, _Mapping]]] = ...) -> None: ...
+
+class ServiceConnectConfiguration(_message.Message):
+    __slots__ = ("enabled", "namespace", "services")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    namespace: str
+    services: _containers.RepeatedCompositeFieldContainer[ServiceConnectService]
+    def __init__(self, enabled: _Optional[bool] = ..., namespace: _Optional[str] = ..., services: _Optional[_Iterable[_Union[ServiceConnectService, _Mapping]]] = ...) -> None: ...
+
+class TargetHealth(_message.Message):
+    __slots__ = ("target_group_arn", "state", "reason", "description")
+    TARGET_GROUP_ARN_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    target_group_arn: str
+    state: str
+    reason: str
+    description: str
+    def __init__(self, target_group_arn: _Optional[str] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
