@@ -5,12 +5,14 @@ each bad input refused with a message naming the field."""
 from __future__ import annotations
 
 import json
+from concurrent import futures
 
 import grpc
 import pytest
 
 from controlplane.api import loadbalancers, namespaces, services, targetgroups, taskdefs
 from controlplane.api.context import ApiContext
+from controlplane.api.traffic import add_traffic_service
 from controlplane.errors import ApiError
 from shoal import keys
 from shoal.arns import elb_name
@@ -18,6 +20,7 @@ from shoal.store.memory import MemoryStore
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
+from shoal.v1 import traffic_pb2_grpc
 
 WEB = {"family": "web", "containerDefinitions": [
     {"name": "web", "image": "shoal/busybox:latest", "memory": 64,
@@ -422,3 +425,29 @@ def test_service_registries_and_connect(ctx) -> None:
 def test_bad_discovery_fields(ctx, kw, match) -> None:
     namespaces.create(ctx, t.CreateNamespaceRequest(name="lab"))
     fails(services.create, ctx, op.CreateServiceRequest(service_name="web", task_definition="web", **kw), match)
+
+
+def test_the_grpc_service_answers_with_statuses_naming_the_field(ctx) -> None:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    add_traffic_service(ctx, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = traffic_pb2_grpc.TrafficStub(channel)
+            stub.CreateLoadBalancer(t.CreateLoadBalancerRequest(name="web"), timeout=10)
+            made = stub.CreateListener(t.CreateListenerRequest(load_balancer="web", port=8000), timeout=10)
+            assert made.load_balancer.listeners[0].port == 8000
+            with pytest.raises(grpc.RpcError) as err:
+                stub.CreateListener(t.CreateListenerRequest(load_balancer="web", port=8000), timeout=10)
+            assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+            assert err.value.details().startswith("port: 8000 is already a listener port")
+            with pytest.raises(grpc.RpcError) as err:
+                stub.CreateTargetGroup(t.CreateTargetGroupRequest(name="api", port=80, health_check=t.HealthCheckConfig(
+                    interval_seconds=1)), timeout=10)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "healthCheck.intervalSeconds" in err.value.details()
+            health = stub.DescribeTargetHealth(t.TargetGroupRef(target_group="web"), timeout=10)
+            assert list(health.targets) == []
+    finally:
+        server.stop(None)
