@@ -106,7 +106,7 @@ def modify(ctx: ApiContext, req: t.ModifyTargetGroupRequest) -> t.TargetGroupRes
 
 def _users(ctx: ApiContext, cluster: str, arn: str) -> list[str]:
     found = [f"load balancer {lb.msg.load_balancer_name!r}" for lb in load_balancers(ctx, cluster)
-             if arn in target_group_arns_of(lb.msg)]
+             if arn in target_group_arns_of(lb.msg) or arn == lb.msg.default_target_group_arn]
     found += [f"service {s.msg.service_name!r}" for s in live_services(ctx, cluster)
               if any(x.target_group_arn == arn for x in s.msg.load_balancers)]
     return found

@@ -10,7 +10,7 @@ from concurrent import futures
 import grpc
 import pytest
 
-from controlplane.api import loadbalancers, namespaces, services, targetgroups, taskdefs
+from controlplane.api import loadbalancers, namespaces, services, targetgroups, taskdefs, tasks
 from controlplane.api.context import ApiContext
 from controlplane.api.traffic import add_traffic_service
 from controlplane.errors import ApiError
@@ -451,3 +451,26 @@ def test_the_grpc_service_answers_with_statuses_naming_the_field(ctx) -> None:
             assert list(health.targets) == []
     finally:
         server.stop(None)
+
+
+def test_run_task_refuses_a_static_host_port_a_listener_holds(ctx) -> None:
+    lb(ctx, "web", 8088)
+    fails(tasks.run, ctx, op.RunTaskRequest(task_definition="static"),
+          "taskDefinition: container 'app' holds static hostPort 8088, the listener port of load balancer 'web'")
+
+
+def test_a_listener_without_a_target_group_uses_the_load_balancers_default(ctx) -> None:
+    tg(ctx, "api")
+    loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="web"))
+    first = loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="web", port=8000,
+                                                                       default_target_group="api")).load_balancer
+    assert first.default_target_group_arn == first.listeners[0].default_target_group_arn
+    second = loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="web", port=8001)).load_balancer
+    assert second.listeners[1].default_target_group_arn == first.default_target_group_arn
+    assert ctx.store.get(keys.target_group("default", "web")) is None
+    # The default is in use while its load balancer stands, even with no listener left.
+    for listener in second.listeners:
+        loadbalancers.delete_listener(ctx, t.ListenerRef(listener_arn=listener.listener_arn))
+    fails(targetgroups.delete, ctx, t.TargetGroupRef(target_group="api"), "in use by load balancer 'web'")
+    loadbalancers.delete(ctx, t.LoadBalancerRef(load_balancer="web"))
+    targetgroups.delete(ctx, t.TargetGroupRef(target_group="api"))
