@@ -12,7 +12,7 @@ from shoal.security.ca import Identity
 # ECS operations are judged as the Operator method that does the same work; the ones the
 # Operator has under the same name need no entry.
 _OPERATOR = "/shoal.v1.Operator/"
-_SAME_AS = {"StartTask": "RunTask"}
+_SAME_AS = {"StartTask": "RunTask", "ListServicesByNamespace": "ListServices"}
 
 
 def method_for(action: str) -> str:
