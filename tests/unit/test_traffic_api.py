@@ -391,12 +391,22 @@ def test_service_registries_and_connect(ctx) -> None:
                                                                                               dns_name="web")])])
     fails(services.create, ctx, op.CreateServiceRequest(service_name="other", task_definition="web",
                                                         service_connect_configuration=clash),
-          "serviceConnectConfiguration.services[0].clientAliases[0].dnsName: 'web:80' in namespace 'lab' is "
-          "already its Service Connect client alias of service 'web'")
+          "serviceConnectConfiguration.services[0].clientAliases[0].dnsName: 'web:80' is already claimed by "
+          "service 'web' (serviceConnectConfiguration.services[0].clientAliases[0].dnsName)")
+    # The same alias on another port is another name; a registry's name takes every port.
+    clash.services[0].client_aliases[0].port = 81
+    services.create(ctx, op.CreateServiceRequest(service_name="other", task_definition="web",
+                                                 service_connect_configuration=clash))
+    fails(services.create, ctx, op.CreateServiceRequest(
+        service_name="third", task_definition="web", service_connect_configuration=r.ServiceConnectConfiguration(
+            enabled=True, namespace="lab", services=[r.ServiceConnectService(
+                port_name="http", discovery_name="third", client_aliases=[r.ServiceConnectClientAlias(
+                    port=9000, dns_name="web.lab")])])),
+        "clientAliases[0].dnsName: 'web.lab' is already claimed by service 'web' (serviceRegistries[0])")
     fails(services.create, ctx, op.CreateServiceRequest(
         service_name="other", task_definition="web", service_connect_configuration=r.ServiceConnectConfiguration(
             enabled=True, namespace="lab", services=[r.ServiceConnectService(port_name="http")])),
-        "discoveryName: 'http' in namespace 'lab' is already")
+        "discoveryName: 'http.lab' is already claimed by service 'web'")
 
 
 @pytest.mark.parametrize("kw,match", [
