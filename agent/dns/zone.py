@@ -1,0 +1,122 @@
+"""What the responder knows, built from a routing table: for each name its addresses (A/AAAA)
+and SRV targets, and the domains (the namespaces) it answers for with authority."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from shoal.v1 import traffic_pb2
+
+# Seconds a resolver may cache an answer: short, because tasks come and go.
+TTL = 5
+# A name with a draining target is answered uncached: its clients re-resolve at once.
+DRAINING_TTL = 0
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One SRV target: a task's port, named `<server>.<name>` so the target resolves too."""
+
+    host: str
+    address: str
+    port: int
+
+
+@dataclass
+class Name:
+    addresses: list[str] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    ttl: int = TTL
+
+
+@dataclass(frozen=True)
+class Zone:
+    revision: int = -1
+    # Lower case, without the trailing dot.
+    names: dict[str, Name] = field(default_factory=dict)
+    domains: frozenset[str] = frozenset()
+    # Names with none of their own records but names below them (a namespace, "_tcp.api.lab"):
+    # they exist, so they answer NODATA rather than NXDOMAIN (RFC 8020).
+    interior: frozenset[str] = frozenset()
+
+    def exists(self, qname: str) -> bool:
+        name = normal(qname)
+        return name in self.names or name in self.interior
+
+    def owns(self, qname: str) -> bool:
+        """Whether a query for ``qname`` is ours to answer (or to deny) rather than upstream's."""
+        name = normal(qname)
+        return name in self.names or any(name == d or name.endswith("." + d) for d in self.domains)
+
+    def lookup(self, qname: str) -> Name | None:
+        return self.names.get(normal(qname))
+
+    def domain_of(self, qname: str) -> str:
+        """The longest of our domains ``qname`` lies in ("" for a bare alias)."""
+        name = normal(qname)
+        inside = [d for d in self.domains if name == d or name.endswith("." + d)]
+        return max(inside, key=len, default="")
+
+
+def normal(name: str) -> str:
+    return name.rstrip(".").lower()
+
+
+def _label(server_name: str) -> str:
+    """A DNS label for a server's name; a name that is not one becomes a stable hash."""
+    label = server_name.lower()
+    return label if _LABEL.fullmatch(label) else "s" + hashlib.sha256(label.encode()).hexdigest()[:16]
+
+
+def _valid_address(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
+
+
+def build(table: traffic_pb2.RoutingTable, proxy_address: str) -> Zone:
+    """The zone a table describes. ``proxy_address`` is where containers reach this node's
+    proxy: the A record of a `via_proxy` name. Only active servers are answered; a draining
+    one only makes its name's answers uncached."""
+    backends = {b.name: b for b in table.backends}
+    names: dict[str, Name] = {}
+    domains: set[str] = set()
+    for record in table.dns:
+        name = normal(record.name)
+        if not name:
+            continue
+        first, _, domain = name.partition(".")
+        if domain:
+            domains.add(domain)
+        entry = names.setdefault(name, Name())
+        backend = backends.get(record.backend)
+        servers = list(backend.servers) if backend is not None else []
+        if any(not s.active for s in servers):
+            entry.ttl = DRAINING_TTL
+        active = [s for s in servers if s.active and s.port > 0 and _valid_address(s.address)]
+        if record.via_proxy:
+            if _valid_address(proxy_address) and proxy_address not in entry.addresses:
+                entry.addresses.append(proxy_address)
+        else:
+            entry.addresses.extend(s.address for s in active if s.address not in entry.addresses)
+        for s in active:
+            target = Target(host=f"{_label(s.name)}.{name}", address=s.address, port=s.port)
+            if target not in entry.targets:
+                entry.targets.append(target)
+        # `_<service>._tcp.<name>`, the SRV form RFC 2782 clients ask for.
+        names[f"_{first}._tcp.{name}"] = entry
+    for entry in list(names.values()):
+        for target in entry.targets:
+            names.setdefault(target.host, Name(addresses=[target.address], ttl=entry.ttl))
+    interior = set(domains)
+    for name in names:
+        parts = name.split(".")
+        interior.update(".".join(parts[i:]) for i in range(1, len(parts)))
+    return Zone(revision=table.revision, names=names, domains=frozenset(domains),
+                interior=frozenset(interior - names.keys()))
