@@ -80,6 +80,10 @@ def _valid_address(address: str) -> bool:
     return True
 
 
+def _targets(servers: list[traffic_pb2.RouteServer], name: str) -> list[Target]:
+    return [Target(host=f"{_label(s.name)}.{name}", address=s.address, port=s.port) for s in servers]
+
+
 def build(table: traffic_pb2.RoutingTable, proxy_address: str) -> Zone:
     """The zone a table describes. ``proxy_address`` is where containers reach this node's
     proxy: the A record of a `via_proxy` name. Only active servers are answered; a draining
@@ -105,12 +109,15 @@ def build(table: traffic_pb2.RoutingTable, proxy_address: str) -> Zone:
                 entry.addresses.append(proxy_address)
         else:
             entry.addresses.extend(s.address for s in active if s.address not in entry.addresses)
-        for s in active:
-            target = Target(host=f"{_label(s.name)}.{name}", address=s.address, port=s.port)
-            if target not in entry.targets:
-                entry.targets.append(target)
-        # `_<service>._tcp.<name>`, the SRV form RFC 2782 clients ask for.
+        entry.targets.extend(t for t in _targets(active, name) if t not in entry.targets)
+        # `_<service>._tcp.<name>`, the SRV form RFC 2782 clients ask for; a named port has
+        # its own, holding only that port's tasks.
         names[f"_{first}._tcp.{name}"] = entry
+        port_name = record.port_name.lower()
+        if port_name and _LABEL.fullmatch(port_name):
+            named = names.setdefault(f"_{port_name}._tcp.{name}", Name(ttl=entry.ttl))
+            named.ttl = min(named.ttl, entry.ttl)
+            named.targets.extend(t for t in _targets(active, name) if t not in named.targets)
     for entry in list(names.values()):
         for target in entry.targets:
             names.setdefault(target.host, Name(addresses=[target.address], ttl=entry.ttl))

@@ -208,3 +208,19 @@ def test_resolv_conf_nameservers(tmp_path):
                     "nameserver bogus\noptions ndots:2\n")
     assert upstream.from_resolv_conf(str(conf)) == [("10.0.0.2", 53), ("fe80::1", 53)]
     assert upstream.from_resolv_conf(str(tmp_path / "missing")) == []
+
+
+def test_a_named_port_has_its_own_srv_name_with_only_that_port():
+    tb = t.RoutingTable(revision=3, backends=[
+        t.RouteBackend(name="sd-api-8080", servers=[server("task1-8080", "192.0.2.10", 31001)]),
+        t.RouteBackend(name="sd-api-9090", servers=[server("task1-9090", "192.0.2.10", 31002)]),
+    ], dns=[
+        t.DnsRecord(name="api.lab", backend="sd-api-8080", port=8080, port_name="http"),
+        t.DnsRecord(name="api.lab", backend="sd-api-9090", port=9090, port_name="Metrics"),
+    ])
+    z = zone.build(tb, PROXY)
+    ports = {name: sorted(rr.rdata.port for rr in ask(z, name, "SRV").rr)
+             for name in ("api.lab", "_api._tcp.api.lab", "_http._tcp.api.lab", "_metrics._tcp.api.lab")}
+    assert ports == {"api.lab": [31001, 31002], "_api._tcp.api.lab": [31001, 31002],
+                     "_http._tcp.api.lab": [31001], "_metrics._tcp.api.lab": [31002]}
+    assert ask(z, "_grpc._tcp.api.lab", "SRV").header.rcode == RCODE.NXDOMAIN
