@@ -18,6 +18,7 @@ from dnslib import QTYPE, RCODE, RR, DNSRecord
 from dnslib.server import DNSServer
 
 from agent import spec
+from agent.dns import server
 from agent.dns.responder import DnsResponder
 from agent.docker_runtime import DockerRuntime
 from shoal.netutil import free_port
@@ -161,6 +162,30 @@ def test_no_upstream_answering_is_servfail_not_silence(fake_upstream):
         dns.stop()
 
 
+def test_idle_tcp_clients_hold_no_more_than_their_share(responder):
+    """A client opening TCP connections and sending nothing must not starve anyone: UDP
+    queries are still answered, and connections past the cap are closed at once."""
+    responder.apply(routing(tasks(1)))
+    idle = [socket.create_connection(("127.0.0.1", responder.port), timeout=5)
+            for _ in range(server.MOST_CONNECTIONS)]
+    try:
+        assert addresses(query(responder.port, "api.lab")) == ["192.0.2.10"]
+        # One listener accepts in order: this one comes after every idle one has its slot.
+        with socket.create_connection(("127.0.0.1", responder.port), timeout=5) as extra:
+            assert extra.recv(1) == b""  # closed by the responder, not left hanging
+    finally:
+        for s in idle:
+            s.close()
+    wait_for(lambda: _tcp_answers(responder.port), 10, "a TCP query to be answered once the idle clients left")
+
+
+def _tcp_answers(port: int) -> bool:
+    try:
+        return addresses(query(port, "api.lab", tcp=True)) == ["192.0.2.10"]
+    except OSError:
+        return False
+
+
 def _host_address() -> str:
     for name, addrs in psutil.net_if_addrs().items():
         for a in addrs:
@@ -253,12 +278,12 @@ def test_a_container_started_with_the_dns_option_resolves_and_reaches_a_service(
     dns.start()
     try:
         host_port = free_port()
-        server = assignment(None, [r.ContainerDefinition(
+        api_task = assignment(None, [r.ContainerDefinition(
             name="web", image=busybox_image,
             command=["sh", "-c", "echo hello-from-api > /index.html && httpd -f -p 8080 -h /"],
             port_mappings=[r.PortMapping(container_port=8080, host_port=host_port, protocol="tcp")])],
             bindings={"web": [(8080, host_port)]}, service="api")
-        for _, s in spec.build(server, node_id=node):
+        for _, s in spec.build(api_task, node_id=node):
             runtime.start(runtime.create(s))
         # The task is reached at the host's address on its host port, as the routing table says.
         dns.apply(routing([t.RouteServer(name="task1-8080", address=gateway, port=host_port, active=True)]))
