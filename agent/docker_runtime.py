@@ -194,7 +194,10 @@ class DockerRuntime(Runtime):
         return created["Id"]
 
     def bridge_gateway(self) -> str:
-        network = self._call("inspect network bridge", self.api.inspect_network, "bridge")
+        try:
+            network = self._call("inspect network bridge", self.api.inspect_network, "bridge")
+        except NotFound:  # a dockerd started without its default bridge
+            return ""
         for config in (network.get("IPAM") or {}).get("Config") or []:
             if config.get("Gateway"):
                 return str(config["Gateway"])

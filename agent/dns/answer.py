@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from dnslib import AAAA, OPCODE, QTYPE, RCODE, RR, SOA, SRV, A, DNSHeader, DNSRecord
+from dnslib import AAAA, EDNS0, OPCODE, QTYPE, RCODE, RR, SOA, SRV, A, DNSHeader, DNSRecord
 
 from agent.dns.zone import TTL, Name, Zone
 
@@ -87,11 +87,22 @@ def client_buffer(request: DNSRecord) -> int:
 
 
 def pack(reply: DNSRecord, request: DNSRecord, tcp: bool) -> bytes:
-    """The reply's bytes; over UDP one too large for the client is truncated (TC set), and the
-    client asks again over TCP."""
-    data = reply.pack()
+    """The reply's bytes (with our EDNS0 record when the client sent one). Over UDP, one too
+    large for the client first loses its additional records, which are only a courtesy
+    (RFC 2181 9); if still too large it is truncated (TC set) and the client asks again over TCP."""
+    edns = [EDNS0(udp_len=UDP_MOST)] if any(rr.rtype == QTYPE.OPT for rr in request.ar) else []
+    whole = _copy(reply, tc=0, rr=reply.rr, auth=reply.auth, ar=list(reply.ar) + edns)
+    data = whole.pack()
     if tcp or len(data) <= client_buffer(request):
         return data
-    # dnslib's truncate() drops the question too; some stub resolvers then ignore the reply.
-    return DNSRecord(DNSHeader(id=reply.header.id, bitmap=reply.header.bitmap, tc=1),
-                     questions=list(reply.questions)).pack()
+    lean = _copy(reply, tc=0, rr=reply.rr, auth=reply.auth, ar=edns).pack()
+    if len(lean) <= client_buffer(request):
+        return lean
+    # The question stays: dnslib's truncate() drops it, and some stub resolvers then ignore the reply.
+    return _copy(reply, tc=1, rr=[], auth=[], ar=edns).pack()
+
+
+def _copy(reply: DNSRecord, *, tc: int, rr: list[RR], auth: list[RR], ar: list[RR]) -> DNSRecord:
+    header = DNSHeader(id=reply.header.id, bitmap=reply.header.bitmap)
+    header.tc = tc
+    return DNSRecord(header, questions=list(reply.questions), rr=list(rr), auth=list(auth), ar=list(ar))

@@ -84,12 +84,22 @@ def _targets(servers: list[traffic_pb2.RouteServer], name: str) -> list[Target]:
     return [Target(host=f"{_label(s.name)}.{name}", address=s.address, port=s.port) for s in servers]
 
 
+def _merge(entry: Name, addresses: list[str], targets: list[Target], draining: bool) -> None:
+    entry.addresses.extend(a for a in dict.fromkeys(addresses) if a not in entry.addresses)
+    entry.targets.extend(t for t in targets if t not in entry.targets)
+    if draining:
+        entry.ttl = DRAINING_TTL
+
+
 def build(table: traffic_pb2.RoutingTable, proxy_address: str) -> Zone:
     """The zone a table describes. ``proxy_address`` is where containers reach this node's
     proxy: the A record of a `via_proxy` name. Only active servers are answered; a draining
     one only makes its name's answers uncached."""
     backends = {b.name: b for b in table.backends}
-    names: dict[str, Name] = {}
+    records: dict[str, Name] = {}
+    # `_<service>._tcp.<name>`, the SRV form RFC 2782 clients ask for, and for a named port
+    # `_<port name>._tcp.<name>` with only that port's tasks.
+    srv: dict[str, Name] = {}
     domains: set[str] = set()
     for record in table.dns:
         name = normal(record.name)
@@ -98,26 +108,22 @@ def build(table: traffic_pb2.RoutingTable, proxy_address: str) -> Zone:
         first, _, domain = name.partition(".")
         if domain:
             domains.add(domain)
-        entry = names.setdefault(name, Name())
         backend = backends.get(record.backend)
         servers = list(backend.servers) if backend is not None else []
-        if any(not s.active for s in servers):
-            entry.ttl = DRAINING_TTL
+        draining = any(not s.active for s in servers)
         active = [s for s in servers if s.active and s.port > 0 and _valid_address(s.address)]
+        targets = _targets(active, name)
         if record.via_proxy:
-            if _valid_address(proxy_address) and proxy_address not in entry.addresses:
-                entry.addresses.append(proxy_address)
+            addresses = [proxy_address] if _valid_address(proxy_address) else []
         else:
-            entry.addresses.extend(s.address for s in active if s.address not in entry.addresses)
-        entry.targets.extend(t for t in _targets(active, name) if t not in entry.targets)
-        # `_<service>._tcp.<name>`, the SRV form RFC 2782 clients ask for; a named port has
-        # its own, holding only that port's tasks.
-        names[f"_{first}._tcp.{name}"] = entry
+            addresses = [s.address for s in active]
+        _merge(records.setdefault(name, Name()), addresses, targets, draining)
+        _merge(srv.setdefault(f"_{first}._tcp.{name}", Name()), [], targets, draining)
         port_name = record.port_name.lower()
         if port_name and _LABEL.fullmatch(port_name):
-            named = names.setdefault(f"_{port_name}._tcp.{name}", Name(ttl=entry.ttl))
-            named.ttl = min(named.ttl, entry.ttl)
-            named.targets.extend(t for t in _targets(active, name) if t not in named.targets)
+            _merge(srv.setdefault(f"_{port_name}._tcp.{name}", Name()), [], targets, draining)
+    # A name the table gives wins over one made up here.
+    names = {**srv, **records}
     for entry in list(names.values()):
         for target in entry.targets:
             names.setdefault(target.host, Name(addresses=[target.address], ttl=entry.ttl))

@@ -309,3 +309,12 @@ def test_a_container_started_with_the_dns_option_resolves_and_reaches_a_service(
     finally:
         dns.stop()
         runtime.close()
+
+
+def test_the_runtime_reports_the_default_bridge_gateway(docker_client):
+    runtime = DockerRuntime()
+    try:
+        expected = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+        assert runtime.bridge_gateway() == expected
+    finally:
+        runtime.close()

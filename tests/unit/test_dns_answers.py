@@ -76,6 +76,8 @@ def test_srv_gives_each_active_task_port_with_its_address_in_additional():
         assert targets == [("task1-8080.api.lab.", 31001), ("task2-8080.api.lab.", 31002)], name
         extra = sorted((str(rr.rname), str(rr.rdata)) for rr in reply.ar)
         assert extra == [("task1-8080.api.lab.", "192.0.2.10"), ("task2-8080.api.lab.", "192.0.2.11")]
+    # The SRV form has no address of its own.
+    assert ask(z, "_api._tcp.api.lab").rr == []
     # The SRV target resolves on its own too; the draining task's does not.
     assert rdata(ask(z, "task2-8080.api.lab"), "A") == ["192.0.2.11"]
     assert ask(z, "task3-8080.api.lab").header.rcode == RCODE.NXDOMAIN
@@ -224,3 +226,22 @@ def test_a_named_port_has_its_own_srv_name_with_only_that_port():
     assert ports == {"api.lab": [31001, 31002], "_api._tcp.api.lab": [31001, 31002],
                      "_http._tcp.api.lab": [31001], "_metrics._tcp.api.lab": [31002]}
     assert ask(z, "_grpc._tcp.api.lab", "SRV").header.rcode == RCODE.NXDOMAIN
+
+
+def test_over_udp_additional_records_go_before_the_answer_is_cut():
+    def srv_reply(n: int, edns: bool) -> DNSRecord:
+        tb = t.RoutingTable(revision=1, backends=[t.RouteBackend(name="sd-mid-80", servers=[
+            server(f"t{i}-80", f"10.1.0.{i}", 30000 + i) for i in range(1, n + 1)])],
+            dns=[t.DnsRecord(name="mid.lab", backend="sd-mid-80", port=80)])
+        q = DNSRecord.question("mid.lab", "SRV")
+        if edns:
+            q.add_ar(EDNS0(udp_len=4096))
+        return DNSRecord.parse(answer.pack(answer.answer(zone.build(tb, PROXY), q, True), q, tcp=False))
+
+    # 12 targets: the SRV records fit in 512 bytes, their addresses beside them do not.
+    lean = srv_reply(12, edns=False)
+    assert lean.header.tc == 0 and len(lean.rr) == 12 and lean.ar == []
+    # A client that sent EDNS0 gets ours back, and room for the addresses too.
+    full = srv_reply(12, edns=True)
+    assert len(full.rr) == 12 and len([rr for rr in full.ar if rr.rtype == QTYPE.A]) == 12
+    assert [rr.rtype for rr in full.ar].count(QTYPE.OPT) == 1
