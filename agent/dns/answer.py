@@ -3,8 +3,6 @@ query goes upstream). Pure: the zone and whether the client is the node's own ar
 
 from __future__ import annotations
 
-import ipaddress
-
 from dnslib import AAAA, EDNS0, OPCODE, QTYPE, RCODE, RR, SOA, SRV, A, DNSHeader, DNSRecord
 
 from agent.dns.zone import TTL, Name, Zone
@@ -49,17 +47,21 @@ def answer(zone: Zone, request: DNSRecord, own_client: bool) -> DNSRecord | None
 def _records(name: Name, qname: object, qtype: int) -> list[RR]:
     out: list[RR] = []
     if qtype in (QTYPE.A, QTYPE.AAAA, QTYPE.ANY):
-        want = {QTYPE.A: 4, QTYPE.AAAA: 6}.get(qtype)
-        out += [_address_rr(qname, a, name.ttl) for a in name.addresses
-                if want is None or ipaddress.ip_address(a).version == want]
+        want = {QTYPE.A: False, QTYPE.AAAA: True}.get(qtype)
+        out += [_address_rr(qname, a, name.ttl) for a in name.addresses if want is None or _v6(a) == want]
     if qtype in (QTYPE.SRV, QTYPE.ANY):
         out += [RR(qname, QTYPE.SRV, ttl=name.ttl, rdata=SRV(priority=0, weight=1, port=t.port, target=t.host + "."))
                 for t in name.targets]
     return out
 
 
+def _v6(address: str) -> bool:
+    # The zone holds only valid addresses; of those, only IPv6 ones have a colon.
+    return ":" in address
+
+
 def _address_rr(rname: object, address: str, ttl: int) -> RR:
-    if ipaddress.ip_address(address).version == 6:
+    if _v6(address):
         return RR(rname, QTYPE.AAAA, ttl=ttl, rdata=AAAA(address))
     return RR(rname, QTYPE.A, ttl=ttl, rdata=A(address))
 

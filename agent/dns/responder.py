@@ -16,7 +16,7 @@ from dnslib import RCODE, DNSHeader, DNSRecord
 
 import shoal.logs
 from agent.dns import answer, upstream, zone
-from agent.dns.server import DnsServer
+from agent.dns.server import FORWARD, DnsServer, Forward
 from agent.dns.upstream import Upstream
 from shoal.v1 import traffic_pb2
 
@@ -63,7 +63,7 @@ class DnsResponder:
         self._zone = zone.Zone()
         self._search: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
-        self.server = DnsServer(self.handle, addresses, port)
+        self.server = DnsServer(self, addresses, port)
 
     @property
     def port(self) -> int:
@@ -114,20 +114,25 @@ class DnsResponder:
     # ---- one query -------------------------------------------------------------------
 
     def handle(self, data: bytes, client: str, tcp: bool) -> bytes | None:
-        """The reply to one query from ``client``; None sends nothing (not even a header
-        could be read)."""
+        """The reply to one query from ``client``, wherever it comes from; None sends nothing
+        (not even a header could be read)."""
+        reply = self.answer_locally(data, client, tcp)
+        return self.forward(data, tcp) if reply is FORWARD else reply
+
+    def answer_locally(self, data: bytes, client: str, tcp: bool) -> bytes | None | Forward:
         try:
             request = DNSRecord.parse(data)
         except Exception:  # dnslib raises several kinds on hostile bytes; all mean FORMERR
             return _formerr(data)
-        own = self._own_client(client)
-        reply = answer.answer(self._zone, request, own)
-        if reply is not None:
-            return answer.pack(reply, request, tcp)
+        reply = answer.answer(self._zone, request, self._own_client(client))
+        return FORWARD if reply is None else answer.pack(reply, request, tcp)
+
+    def forward(self, data: bytes, tcp: bool) -> bytes | None:
         forwarded = upstream.forward(self.upstreams, data, tcp, self.timeout)
         if forwarded is not None:
             return forwarded
-        log.warning("no upstream answered", extra=shoal.logs.kv(name=str(request.q.qname), client=client))
+        request = DNSRecord.parse(data)  # it parsed before it was sent here
+        log.warning("no upstream answered", extra=shoal.logs.kv(name=str(request.q.qname)))
         failed = DNSHeader(id=request.header.id, bitmap=request.header.bitmap, qr=1, aa=0, ra=1)
         failed.rcode = RCODE.SERVFAIL
         return DNSRecord(failed, questions=list(request.questions)).pack()

@@ -1,7 +1,8 @@
-"""The responder's sockets: UDP and TCP on each listen address, on one port. UDP queries are
-handled in a small pool (a forwarded one waits on an upstream), each TCP connection in its
-own thread; past their bounds UDP queries are dropped (the client asks again) and TCP
-connections closed, so a flood costs a bounded number of threads."""
+"""The responder's sockets: UDP and TCP on each listen address, on one port. A UDP query is
+answered on the listening thread when the answer is local; one going upstream waits in a
+small pool, and each TCP connection has its own thread. Past their bounds UDP queries are
+dropped (the client asks again) and TCP connections closed, so a flood costs a bounded
+number of threads."""
 
 from __future__ import annotations
 
@@ -12,17 +13,31 @@ import selectors
 import socket
 import struct
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 import shoal.logs
 from agent.dns.upstream import recv_exactly
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[bytes, str, bool], "bytes | None"]
+
+
+class Handler(Protocol):
+    def answer_locally(self, data: bytes, client: str, tcp: bool) -> bytes | None | Forward:
+        """The reply (None: send nothing), or FORWARD when only an upstream can answer."""
+
+    def forward(self, data: bytes, tcp: bool) -> bytes | None:
+        """The reply to a query that goes upstream; blocks up to the upstream timeout."""
+
+
+class Forward:
+    """The marker for a query that goes upstream."""
+
+
+FORWARD = Forward()
 WORKERS = 8
-# Queries waiting for or in a worker; a flood past this is dropped, not queued without end.
+# Forwarded queries waiting for or in a worker; past this a flood is dropped, not queued.
 MOST_PENDING = 256
 # TCP connections served at once: each holds a thread while its client idles.
 MOST_CONNECTIONS = 32
@@ -91,13 +106,22 @@ class DnsServer:
 
     def _on_datagram(self, s: socket.socket) -> None:
         data, client = s.recvfrom(65535)
+        try:
+            reply = self.handler.answer_locally(data, client[0], False)
+        except Exception:
+            log.exception("dns query failed (a bug)", extra=shoal.logs.kv(client=client[0]))
+            return
+        if reply is not FORWARD:
+            if reply is not None:
+                s.sendto(reply, client)
+            return
         if not self._pending.acquire(blocking=False):
             return
-        self._pool.submit(self._serve_datagram, s, data, client)
+        self._pool.submit(self._forward_datagram, s, data, client)
 
-    def _serve_datagram(self, s: socket.socket, data: bytes, client: tuple) -> None:
+    def _forward_datagram(self, s: socket.socket, data: bytes, client: tuple) -> None:
         try:
-            reply = self.handler(data, client[0], False)
+            reply = self.handler.forward(data, False)
             if reply is not None:
                 s.sendto(reply, client)
         except Exception:
@@ -122,7 +146,9 @@ class DnsServer:
                     query = recv_exactly(conn, struct.unpack("!H", head)[0]) if head else None
                     if query is None:
                         return
-                    reply = self.handler(query, client[0], True)
+                    reply = self.handler.answer_locally(query, client[0], True)
+                    if reply is FORWARD:
+                        reply = self.handler.forward(query, True)
                     if reply is None:
                         return
                     conn.sendall(struct.pack("!H", len(reply)) + reply)

@@ -3,6 +3,7 @@ and SRV targets, and the domains (the namespaces) it answers for with authority.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -72,6 +73,7 @@ def _label(server_name: str) -> str:
     return label if _LABEL.fullmatch(label) else "s" + hashlib.sha256(label.encode()).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=65536)
 def _valid_address(address: str) -> bool:
     try:
         ipaddress.ip_address(address)
