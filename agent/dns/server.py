@@ -22,7 +22,6 @@ from agent.dns.upstream import recv_exactly
 log = logging.getLogger(__name__)
 
 
-
 class Handler(Protocol):
     def answer_locally(self, data: bytes, client: str, tcp: bool) -> bytes | None | Forward:
         """The reply (None: send nothing), or FORWARD when only an upstream can answer."""

@@ -180,6 +180,10 @@ def test_responder_refuses_recursion_outside_the_node_networks_and_answers_garba
     formerr = DNSRecord.parse(r.handle(garbage, "172.17.0.5", False))
     assert formerr.header.id == 0x1234 and formerr.header.rcode == RCODE.FORMERR
     assert r.handle(b"\x00", "172.17.0.5", False) is None
+    # A name whose compression pointer points at itself, and a label running past the end.
+    header = bytes.fromhex("abcd01000001000000000000")
+    for hostile in (header + b"\xc0\x0c\x00\x01\x00\x01", header + b"\x3f" + b"a" * 10):
+        assert DNSRecord.parse(r.handle(hostile, "127.0.0.1", False)).header.rcode == RCODE.FORMERR
 
 
 def test_responder_never_forwards_to_itself():
