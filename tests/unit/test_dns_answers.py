@@ -3,12 +3,14 @@ dnslib: A (direct and through the proxy), SRV, NXDOMAIN, draining servers, and w
 are forwarded or refused."""
 
 import ipaddress
+import socket
 
+import psutil
 import pytest
 from dnslib import EDNS0, QTYPE, RCODE, DNSRecord
 
 from agent.dns import answer, upstream, zone
-from agent.dns.responder import DnsResponder, _service_of
+from agent.dns.responder import DnsResponder, _service_of, local_networks
 from shoal.v1 import traffic_pb2 as t
 
 PROXY = "172.17.0.1"
@@ -249,3 +251,12 @@ def test_over_udp_additional_records_go_before_the_answer_is_cut():
     full = srv_reply(12, edns=True)
     assert len(full.rr) == 12 and len([rr for rr in full.ar if rr.rtype == QTYPE.A]) == 12
     assert [rr.rtype for rr in full.ar].count(QTYPE.OPT) == 1
+
+
+def test_the_host_networks_hold_loopback_and_every_interface_address():
+    nets = local_networks()
+    assert any(ipaddress.ip_address("127.0.0.1") in n for n in nets)
+    for addrs in psutil.net_if_addrs().values():
+        for a in addrs:
+            if a.family == socket.AF_INET:
+                assert any(ipaddress.ip_address(a.address) in n for n in nets), a.address
