@@ -88,17 +88,20 @@ def client_buffer(request: DNSRecord) -> int:
     return UDP_DEFAULT
 
 
-def pack(reply: DNSRecord, request: DNSRecord, tcp: bool) -> bytes:
+def pack(reply: DNSRecord, request: DNSRecord, tcp: bool, own_client: bool = True) -> bytes:
     """The reply's bytes (with our EDNS0 record when the client sent one). Over UDP, one too
     large for the client first loses its additional records, which are only a courtesy
-    (RFC 2181 9); if still too large it is truncated (TC set) and the client asks again over TCP."""
+    (RFC 2181 9); if still too large it is truncated (TC set) and the client asks again over TCP.
+    A client off the node's networks gets at most 512 bytes over UDP, whatever its EDNS0 says:
+    a spoofed query then cannot turn the responder into much of an amplifier."""
     edns = [EDNS0(udp_len=UDP_MOST)] if any(rr.rtype == QTYPE.OPT for rr in request.ar) else []
+    limit = client_buffer(request) if own_client else UDP_DEFAULT
     whole = _copy(reply, tc=0, rr=reply.rr, auth=reply.auth, ar=list(reply.ar) + edns)
     data = whole.pack()
-    if tcp or len(data) <= client_buffer(request):
+    if tcp or len(data) <= limit:
         return data
     lean = _copy(reply, tc=0, rr=reply.rr, auth=reply.auth, ar=edns).pack()
-    if len(lean) <= client_buffer(request):
+    if len(lean) <= limit:
         return lean
     # The question stays: dnslib's truncate() drops it, and some stub resolvers then ignore the reply.
     return _copy(reply, tc=1, rr=[], auth=[], ar=edns).pack()

@@ -124,8 +124,9 @@ class DnsResponder:
             request = DNSRecord.parse(data)
         except Exception:  # dnslib raises several kinds on hostile bytes; all mean FORMERR
             return _formerr(data)
-        reply = answer.answer(self._zone, request, self._own_client(client))
-        return FORWARD if reply is None else answer.pack(reply, request, tcp)
+        own = self._own_client(client)
+        reply = answer.answer(self._zone, request, own)
+        return FORWARD if reply is None else answer.pack(reply, request, tcp, own)
 
     def forward(self, data: bytes, tcp: bool) -> bytes | None:
         forwarded = upstream.forward(self.upstreams, data, tcp, self.timeout)

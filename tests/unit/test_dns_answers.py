@@ -159,6 +159,9 @@ def test_large_udp_answer_is_truncated_to_the_client_buffer_and_whole_over_tcp()
     q_edns.add_ar(EDNS0(udp_len=4096))
     packed = answer.pack(answer.answer(z, q_edns, True), q_edns, tcp=False)
     assert len(packed) <= answer.UDP_MOST and len(DNSRecord.parse(packed).rr) == 60
+    # Not a client off the node's networks: its UDP answers stay within 512 bytes.
+    stranger = answer.pack(answer.answer(z, q_edns, False), q_edns, tcp=False, own_client=False)
+    assert len(stranger) <= answer.UDP_DEFAULT and DNSRecord.parse(stranger).header.tc == 1
 
 
 def test_responder_ignores_an_older_table_and_knows_each_service_search_domains():
