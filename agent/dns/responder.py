@@ -98,7 +98,8 @@ class DnsResponder:
             for record in table.dns:
                 service = _service_of(record.backend)
                 domain = built.domain_of(record.name)
-                if service and domain:
+                # Docker refuses a container whose search domain is not a DNS name.
+                if service and zone.is_dns_name(domain):
                     search.setdefault(service, set()).add(domain)
             self._zone = built
             self._search = {s: tuple(sorted(d)) for s, d in search.items()}

@@ -67,6 +67,10 @@ def normal(name: str) -> str:
     return name.rstrip(".").lower()
 
 
+def is_dns_name(name: str) -> bool:
+    return 0 < len(name) <= 253 and all(_LABEL.fullmatch(label) for label in name.split("."))
+
+
 def _label(server_name: str) -> str:
     """A DNS label for a server's name; a name that is not one becomes a stable hash."""
     label = server_name.lower()

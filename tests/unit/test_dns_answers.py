@@ -170,6 +170,10 @@ def test_responder_ignores_an_older_table_and_knows_each_service_search_domains(
     assert "ignored" in r.apply(t.RoutingTable(revision=6))
     assert r.search_domains("api") == ("lab",) and r.search_domains("web") == ("lab",)
     assert r.search_domains("other") == ()
+    odd = t.RoutingTable(revision=8, dns=[t.DnsRecord(name="x.bad_ns", backend="sd-x-80"),
+                                          t.DnsRecord(name="x.ok", backend="sd-x-80")])
+    r.apply(odd)
+    assert r.search_domains("x") == ("ok",)
     assert _service_of("sd-my-api-8080") == "my-api" and _service_of("tg-123") == ""
 
 
