@@ -164,7 +164,7 @@ def dns_responder(args: argparse.Namespace, runtime: Runtime) -> DnsResponder | 
         raise UsageError(f"--dns-port: must be 0-65535, got {args.dns_port}")
     try:
         upstreams = ([upstream.parse(u) for u in args.dns_upstream.split(",") if u.strip()]
-                     if args.dns_upstream.strip() else upstream.from_resolv_conf())
+                     if args.dns_upstream.strip() else None)
     except upstream.UpstreamError as exc:
         raise UsageError(f"--dns-upstream {exc}") from None
     gateway = runtime.bridge_gateway() if not args.dns_address.strip() else ""

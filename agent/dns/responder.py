@@ -23,7 +23,8 @@ from shoal.v1 import traffic_pb2
 log = logging.getLogger(__name__)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-# Interfaces come and go (every Docker network is one); the list is read again this often.
+# Interfaces come and go (every Docker network is one) and DHCP rewrites resolv.conf: both
+# are read again this often.
 NETWORKS_REFRESH = 30.0
 
 
@@ -50,16 +51,21 @@ def _service_of(backend: str) -> str:
 
 
 class DnsResponder:
-    def __init__(self, addresses: list[str], port: int, proxy_address: str, upstreams: list[Upstream],
+    """``upstreams`` None: the nameservers of /etc/resolv.conf, read again as the host's
+    network settings change."""
+
+    def __init__(self, addresses: list[str], port: int, proxy_address: str, upstreams: list[Upstream] | None,
                  networks: Callable[[], list[Network]] = local_networks,
-                 timeout: float = upstream.TIMEOUT) -> None:
+                 timeout: float = upstream.TIMEOUT, resolv_conf: str = upstream.RESOLV_CONF) -> None:
         self.addresses = addresses
         self.proxy_address = proxy_address
         self.timeout = timeout
-        self._upstreams = upstreams
+        self._given_upstreams = upstreams
+        self._resolv_conf = resolv_conf
+        self._upstreams: list[Upstream] = upstreams or []
         self._networks_source = networks
         self._networks: list[Network] = []
-        self._networks_read = -NETWORKS_REFRESH
+        self._read_at = -NETWORKS_REFRESH
         self._zone = zone.Zone()
         self._search: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
@@ -71,9 +77,20 @@ class DnsResponder:
 
     @property
     def upstreams(self) -> list[Upstream]:
+        self._refresh()
         # Never ourselves: a host whose resolv.conf names this responder would loop.
         own = {(a, self.port) for a in self.addresses}
         return [u for u in self._upstreams if u not in own]
+
+    def _refresh(self) -> None:
+        """Reads the host's networks (and resolv.conf) again once they may have changed."""
+        now = time.monotonic()
+        if now - self._read_at < NETWORKS_REFRESH:
+            return
+        self._read_at = now
+        self._networks = self._networks_source()
+        if self._given_upstreams is None:
+            self._upstreams = upstream.from_resolv_conf(self._resolv_conf)
 
     def start(self) -> str:
         """Binds and serves; raises OSError naming the address that could not be bound."""
@@ -146,9 +163,7 @@ class DnsResponder:
             return False
         if ip.is_loopback:
             return True
-        now = time.monotonic()
-        if now - self._networks_read >= NETWORKS_REFRESH:
-            self._networks, self._networks_read = self._networks_source(), now
+        self._refresh()
         return any(ip in n for n in self._networks if n.version == ip.version)
 
 

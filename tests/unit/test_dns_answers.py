@@ -10,7 +10,7 @@ import pytest
 from dnslib import EDNS0, QTYPE, RCODE, DNSRecord
 
 from agent.dns import answer, upstream, zone
-from agent.dns.responder import DnsResponder, _service_of, local_networks
+from agent.dns.responder import NETWORKS_REFRESH, DnsResponder, _service_of, local_networks
 from shoal.v1 import traffic_pb2 as t
 
 PROXY = "172.17.0.1"
@@ -267,3 +267,16 @@ def test_the_host_networks_hold_loopback_and_every_interface_address():
         for a in addrs:
             if a.family == socket.AF_INET:
                 assert any(ipaddress.ip_address(a.address) in n for n in nets), a.address
+
+
+def test_without_given_upstreams_resolv_conf_is_read_again_as_it_changes(tmp_path, monkeypatch):
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("nameserver 10.0.0.2\n")
+    clock = [1000.0]
+    monkeypatch.setattr("agent.dns.responder.time.monotonic", lambda: clock[0])
+    r = DnsResponder(["127.0.0.1"], 53, PROXY, None, networks=lambda: [], resolv_conf=str(conf))
+    assert r.upstreams == [("10.0.0.2", 53)]
+    conf.write_text("nameserver 10.0.0.3\nnameserver 127.0.0.1\n")  # DHCP moved; ourselves listed too
+    assert r.upstreams == [("10.0.0.2", 53)]  # not yet: read at most once per refresh
+    clock[0] += NETWORKS_REFRESH
+    assert r.upstreams == [("10.0.0.3", 53)]
