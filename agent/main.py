@@ -156,17 +156,31 @@ def _dns_addresses(value: str, defaults: list[str]) -> list[str]:
     return out
 
 
+def _dns_upstreams(value: str) -> list[upstream.Upstream] | None:
+    """--dns-upstream, or None for the nameservers of resolv.conf."""
+    try:
+        return [upstream.parse(u) for u in value.split(",") if u.strip()] if value.strip() else None
+    except upstream.UpstreamError as exc:
+        raise UsageError(f"--dns-upstream {exc}") from None
+
+
+def check_dns_flags(args: argparse.Namespace) -> None:
+    """Refuses bad DNS flags before anything starts (a join, the engine)."""
+    if not args.dns:
+        return
+    if not 0 <= args.dns_port < 65536:
+        raise UsageError(f"--dns-port: must be 0-65535, got {args.dns_port}")
+    _dns_upstreams(args.dns_upstream)
+    if args.dns_address.strip():
+        _dns_addresses(args.dns_address, [])
+
+
 def dns_responder(args: argparse.Namespace, runtime: Runtime) -> DnsResponder | None:
     """The responder --dns asks for (not yet started), or None; refuses bad DNS flags."""
     if not args.dns:
         return None
-    if not 0 <= args.dns_port < 65536:
-        raise UsageError(f"--dns-port: must be 0-65535, got {args.dns_port}")
-    try:
-        upstreams = ([upstream.parse(u) for u in args.dns_upstream.split(",") if u.strip()]
-                     if args.dns_upstream.strip() else None)
-    except upstream.UpstreamError as exc:
-        raise UsageError(f"--dns-upstream {exc}") from None
+    check_dns_flags(args)
+    upstreams = _dns_upstreams(args.dns_upstream)
     gateway = runtime.bridge_gateway() if not args.dns_address.strip() else ""
     addresses = _dns_addresses(args.dns_address, [gateway, args.address])
     # Containers reach the node's proxy where they reach its responder: the bridge side.
@@ -198,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         attrs = _attributes(args)
         endpoints = _endpoints(args.endpoint or args.join or "127.0.0.1:7400")
         _dynamic_ports(args.dynamic_ports)  # refuse a bad value before anything starts
+        check_dns_flags(args)
         for flag, value in (("--cpu-units", args.cpu_units), ("--memory-mib", args.memory_mib),
                             ("--stop-timeout", args.stop_timeout), ("--gc-delay", args.gc_delay)):
             if value < 0:

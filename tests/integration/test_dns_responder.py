@@ -250,6 +250,16 @@ def test_the_agent_refuses_a_dns_port_it_cannot_bind(tmp_path):
     assert "Traceback" not in err
 
 
+def test_bad_dns_flags_stop_the_agent_before_it_joins(tmp_path):
+    # A join token and an unreachable control plane: the flag is refused before either is used.
+    proc = subprocess.run([sys.executable, "-m", "agent", "--dns", "--dns-address", "0.0.0.0", "--join",
+                           f"127.0.0.1:{free_port()}", "--token", "x", "--state-dir", str(tmp_path / "state")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "--dns-address '0.0.0.0': name the addresses to listen on, not a wildcard" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "state").exists()
+
+
 # ---- containers ------------------------------------------------------------------------
 
 

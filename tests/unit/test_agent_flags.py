@@ -59,3 +59,4 @@ def test_containers_get_the_responder_only_on_port_53_of_an_address_they_reach()
     assert agent_main.container_dns(loopback_only) is None
     off_53 = agent_main.dns_responder(_dns_args("--dns-port", "5353"), _Bridge())
     assert agent_main.container_dns(off_53) is None
+
