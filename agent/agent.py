@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import shoal.logs
 from agent import dependencies, reconcile, restarts, spec, volumes
@@ -26,13 +27,20 @@ from agent.runtime import (
 from agent.tasks import FAILED_TO_START, LocalContainer, LocalTask, restored
 from shoal.taskdef import policy
 from shoal.taskdef.policy import HostPolicy
-from shoal.v1 import agent_pb2
+from shoal.v1 import agent_pb2, traffic_pb2
 from shoal.v1 import resources_pb2 as r
 from shoal.validation import ValidationError
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[agent_pb2.TaskStateChange], None]
+
+
+class RoutingConsumer(Protocol):
+    """Something on the node that converges on the cluster's routing table (the proxy, the
+    DNS responder); returns a sentence saying what it did."""
+
+    def apply(self, table: traffic_pb2.RoutingTable) -> str: ...
 
 
 @dataclass
@@ -81,6 +89,10 @@ class Agent:
         # Fetches a task's secret values ({container: {env: value}}) from the control plane
         # right before its containers are created; set by main (None: no secrets support).
         self.resolve_secrets: Callable[[r.Task], dict[str, dict[str, str]]] | None = None
+        # Converge on each routing table the control plane sends; registered by main.
+        self.routing_consumers: list[RoutingConsumer] = []
+        # The DNS a task's containers get (the node's responder); None: the engine's default.
+        self.container_dns: Callable[[r.Task], spec.ContainerDns | None] | None = None
 
     @property
     def node_id(self) -> str:
@@ -167,6 +179,18 @@ class Agent:
                                         extra=shoal.logs.kv(task=task_id, node=self.node_id, reason=task.refusal))
         self._wake.set()
         return f"applied assignment set at revision {assignments.revision} with {len(assignments.tasks)} tasks"
+
+    def apply_routing(self, table: traffic_pb2.RoutingTable) -> str:
+        """Hands the routing table to each consumer; one failing does not keep it from the others."""
+        sentences = []
+        for consumer in list(self.routing_consumers):
+            try:
+                sentences.append(consumer.apply(table))
+            except Exception:
+                log.exception("routing consumer failed (a bug)",
+                              extra=shoal.logs.kv(node=self.node_id, consumer=type(consumer).__name__))
+                sentences.append(f"{type(consumer).__name__} failed on revision {table.revision}")
+        return "; ".join(sentences) or f"routing table at revision {table.revision}: nothing on this node uses it"
 
     def on_runtime_event(self, event: RuntimeEvent) -> None:
         if event.action in ("die", "health_status", "start", "destroy", "oom", "resync"):
@@ -282,8 +306,9 @@ class Agent:
             if a is None:
                 return
             refusal = self._refusal(a)
+            dns = self.container_dns(a.task) if self.container_dns and not refusal else None
             specs = [] if refusal else spec.build(a, node_id=self.node_id, bind_ip=self.config.bind_ip,
-                                                  default_stop_timeout=self.config.stop_timeout)
+                                                  default_stop_timeout=self.config.stop_timeout, dns=dns)
             task = LocalTask(task_id=a.task.id, cluster=a.task.cluster, service=a.task.service_name,
                              task_arn=a.task.task_arn)
             for cdef, s in specs:

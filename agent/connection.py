@@ -257,6 +257,11 @@ class GatewayClient:
                     received += 1
                     sentence = self.agent.apply_assignments(msg.assignments)
                     log.debug(sentence, extra=shoal.logs.kv(node=self.agent.node_id))
+                elif msg.HasField("routing"):
+                    sentence = self.agent.apply_routing(msg.routing)
+                    # A node without a proxy or DNS (a hollow one of a thousand) has nothing to say.
+                    log.log(logging.INFO if self.agent.routing_consumers else logging.DEBUG, sentence,
+                            extra=shoal.logs.kv(node=self.agent.node_id, revision=msg.routing.revision))
                 else:
                     self.logs.handle(msg, outbox)
             return f"stream from {endpoint} ended after {received} assignment sets"

@@ -77,7 +77,7 @@ def info_from_inspect(attrs: dict) -> ContainerInfo:
 
 
 def docker_features(spec: ContainerSpec) -> dict:
-    """The host-config arguments for mounts, volumesFrom, ulimits, init and capabilities."""
+    """The host-config arguments for mounts, volumesFrom, ulimits, init, capabilities and DNS."""
     out: dict = {}
     if spec.mounts:
         out["binds"] = [f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in spec.mounts]
@@ -91,6 +91,10 @@ def docker_features(spec: ContainerSpec) -> dict:
         out["cap_add"] = list(spec.cap_add)
     if spec.cap_drop:
         out["cap_drop"] = list(spec.cap_drop)
+    if spec.dns:
+        out["dns"] = list(spec.dns)
+    if spec.dns_search:
+        out["dns_search"] = list(spec.dns_search)
     return out
 
 
@@ -188,6 +192,16 @@ class DockerRuntime(Runtime):
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise StartError(_explain(exc)) from exc
         return created["Id"]
+
+    def bridge_gateway(self) -> str:
+        try:
+            network = self._call("inspect network bridge", self.api.inspect_network, "bridge")
+        except NotFound:  # a dockerd started without its default bridge
+            return ""
+        for config in (network.get("IPAM") or {}).get("Config") or []:
+            if config.get("Gateway"):
+                return str(config["Gateway"])
+        return ""
 
     def start(self, container_id: str) -> None:
         try:

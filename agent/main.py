@@ -4,6 +4,7 @@ SIGTERM or SIGINT (the containers keep running when the agent stops)."""
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import signal
@@ -17,16 +18,20 @@ import shoal.logs
 from agent import credentials, identity
 from agent.agent import Agent, AgentConfig
 from agent.connection import BACKOFF_BASE, BACKOFF_CAP, GatewayClient, Registration
+from agent.dns import upstream
+from agent.dns.responder import DnsResponder
 from agent.docker_runtime import DockerRuntime
 from agent.hollow import HollowRuntime
 from agent.host import HostProbe
 from agent.metrics import AgentMetrics
 from agent.runtime import ContainerRuntimeError, Runtime
+from agent.spec import ContainerDns
 from shoal.endpoints import parse_endpoints
 from shoal.retry import backoff
 from shoal.security.channels import ClientTLS
 from shoal.taskdef import policy
 from shoal.taskdef.policy import HostPolicy
+from shoal.v1 import resources_pb2 as r
 
 log = logging.getLogger("agent")
 # Like the ECS agent's terminal exit code: systemd must not restart a deregistered node's
@@ -71,6 +76,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-restart-attempt-period", type=float, default=None, metavar="SECONDS",
                    help="cap every container's restartPolicy.restartAttemptPeriod (ECS allows 60-1800; for tests)")
     p.add_argument("--log-level", default=os.environ.get("SHOAL_LOG_LEVEL", "INFO"))
+    p.add_argument("--dns", action="store_true",
+                   help="serve service discovery DNS on this node; the containers Shoal starts use it")
+    p.add_argument("--dns-address", default="", metavar="IP[,IP...]",
+                   help="where the DNS responder listens (default: the Docker bridge gateway, which containers "
+                   "reach, and --address)")
+    p.add_argument("--dns-port", type=int, default=53,
+                   help="the responder's UDP and TCP port; containers use it only on 53 (0 picks a free port)")
+    p.add_argument("--dns-upstream", default="", metavar="IP[:PORT][,...]",
+                   help="resolvers for every other name (default: the nameservers of /etc/resolv.conf)")
     policy.add_flags(p)
     return p
 
@@ -121,6 +135,70 @@ def _endpoints(value: str) -> list[str]:
         raise UsageError(str(exc)) from None
 
 
+def _dns_addresses(value: str, defaults: list[str]) -> list[str]:
+    """--dns-address, or the defaults; each a specific IP, since a wildcard socket may answer
+    from another address than the one asked and the client then drops the answer."""
+    out: list[str] = []
+    for item in (value.split(",") if value.strip() else defaults):
+        text = item.strip()
+        if not text:
+            continue
+        try:
+            ip = ipaddress.ip_address(text)
+        except ValueError:
+            raise UsageError(f"--dns-address {text!r}: not an IP address") from None
+        if ip.is_unspecified:
+            raise UsageError(f"--dns-address {text!r}: name the addresses to listen on, not a wildcard")
+        if str(ip) not in out:
+            out.append(str(ip))
+    if not out:
+        raise UsageError("--dns-address: no address to listen on")
+    return out
+
+
+def _dns_upstreams(value: str) -> list[upstream.Upstream] | None:
+    """--dns-upstream, or None for the nameservers of resolv.conf."""
+    try:
+        return [upstream.parse(u) for u in value.split(",") if u.strip()] if value.strip() else None
+    except upstream.UpstreamError as exc:
+        raise UsageError(f"--dns-upstream {exc}") from None
+
+
+def check_dns_flags(args: argparse.Namespace) -> None:
+    """Refuses bad DNS flags before anything starts (a join, the engine)."""
+    if not args.dns:
+        return
+    if not 0 <= args.dns_port < 65536:
+        raise UsageError(f"--dns-port: must be 0-65535, got {args.dns_port}")
+    _dns_upstreams(args.dns_upstream)
+    if args.dns_address.strip():
+        _dns_addresses(args.dns_address, [])
+
+
+def dns_responder(args: argparse.Namespace, runtime: Runtime) -> DnsResponder | None:
+    """The responder --dns asks for (not yet started), or None; refuses bad DNS flags."""
+    if not args.dns:
+        return None
+    check_dns_flags(args)
+    upstreams = _dns_upstreams(args.dns_upstream)
+    gateway = runtime.bridge_gateway() if not args.dns_address.strip() else ""
+    addresses = _dns_addresses(args.dns_address, [gateway, args.address])
+    # Containers reach the node's proxy where they reach its responder: the bridge side.
+    reachable = [a for a in addresses if not ipaddress.ip_address(a).is_loopback]
+    return DnsResponder(addresses, args.dns_port, proxy_address=(reachable or addresses)[0], upstreams=upstreams)
+
+
+def container_dns(responder: DnsResponder) -> Callable[[r.Task], ContainerDns | None] | None:
+    """What containers get: the first address they can reach the responder at. Docker's
+    `dns` option has no port, so a responder off port 53 is for hosts only."""
+    reachable = [a for a in responder.addresses if not ipaddress.ip_address(a).is_loopback]
+    if responder.port != 53 or not reachable:
+        log.warning("containers keep the engine's DNS: the responder is not on port 53 of an address they reach",
+                    extra=shoal.logs.kv(addresses=",".join(responder.addresses), port=responder.port))
+        return None
+    return lambda task: ContainerDns(servers=(reachable[0],), search=responder.search_domains(task.service_name))
+
+
 def make_runtime(args: argparse.Namespace) -> Runtime:
     if args.runtime == "hollow":
         return HollowRuntime(pull_delay=0.05, start_delay=0.02, stop_delay=0.02)
@@ -134,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         attrs = _attributes(args)
         endpoints = _endpoints(args.endpoint or args.join or "127.0.0.1:7400")
         _dynamic_ports(args.dynamic_ports)  # refuse a bad value before anything starts
+        check_dns_flags(args)
         for flag, value in (("--cpu-units", args.cpu_units), ("--memory-mib", args.memory_mib),
                             ("--stop-timeout", args.stop_timeout), ("--gc-delay", args.gc_delay)):
             if value < 0:
@@ -149,10 +228,11 @@ def main(argv: list[str] | None = None) -> int:
             join_at = _endpoints(args.join)[0] if args.join else endpoints[0]
             tls, node_id = credentials.resolve(args.state_dir, join_at, args.token, args.name, args.cluster, node_id)
         runtime = make_runtime(args)
+        responder = dns_responder(args, runtime)
     except (UsageError, identity.IdentityError, ContainerRuntimeError, credentials.CredentialsError) as exc:
         print(f"shoal agent: {exc}", file=sys.stderr)
         return 2
-    exit_now(run(args, runtime, endpoints, attrs, node_id, tls))
+    exit_now(run(args, runtime, endpoints, attrs, node_id, tls, responder))
 
 
 def exit_now(code: int) -> NoReturn:
@@ -166,7 +246,13 @@ def exit_now(code: int) -> NoReturn:
 
 
 def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs: dict[str, str],
-        node_id: str, tls: ClientTLS | None = None) -> int:
+        node_id: str, tls: ClientTLS | None = None, responder: DnsResponder | None = None) -> int:
+    if responder is not None:
+        try:
+            responder.start()
+        except OSError as exc:
+            print(f"shoal agent: --dns-address/--dns-port: cannot listen on {exc.strerror}", file=sys.stderr)
+            return 2
     host = HostProbe()
     metrics = AgentMetrics(host)
     try:
@@ -187,6 +273,9 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
                        dynamic_ports=_dynamic_ports(args.dynamic_ports))
     client = GatewayClient(endpoints, reg, agent, host, tls=tls, insecure=args.insecure)
     agent.resolve_secrets = client.task_secrets
+    if responder is not None:
+        agent.routing_consumers.append(responder)
+        agent.container_dns = container_dns(responder)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -232,5 +321,7 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
         log.info("stopped; left the container operations under way to dockerd",
                  extra=shoal.logs.kv(node=agent.node_id, operations=left))
     metrics.close()
+    if responder is not None:
+        responder.stop()
     runtime.close()
     return EXIT_DEREGISTERED if client.deregistered.is_set() else 0

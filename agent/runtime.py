@@ -112,6 +112,10 @@ class ContainerSpec:
     init: bool = False
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
+    # The node's DNS responder and the service's namespaces, when the agent serves DNS;
+    # empty: the engine's default resolver configuration.
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
 
 
 @dataclass
@@ -206,6 +210,11 @@ class Runtime(abc.ABC):
         start), only the last ``tail`` lines if given, then (``follow``) what it writes next.
         Raises `NotFound`."""
         return LogStream(iter(()), lambda: None)
+
+    def bridge_gateway(self) -> str:
+        """The address containers on the engine's default network reach this host at
+        ("" when there is none): where the node's DNS responder and proxy listen for them."""
+        return ""
 
     def close(self) -> None:
         return None

@@ -62,9 +62,21 @@ def _predecessors(d: r.ContainerDefinition) -> list[str]:
     return [dep.container_name for dep in d.depends_on] + [v.source_container for v in d.volumes_from]
 
 
+@dataclasses.dataclass(frozen=True)
+class ContainerDns:
+    """Where a task's containers resolve names: the node's DNS responder, searching the
+    namespaces of the task's service."""
+
+    servers: tuple[str, ...]
+    search: tuple[str, ...] = ()
+
+
 def spec_hash(spec: ContainerSpec) -> str:
     fields = dataclasses.asdict(spec)
     fields["labels"] = {k: v for k, v in spec.labels.items() if k != LABEL_SPEC_HASH}
+    # Node plumbing that follows the routing table, not the task: a change must not count as drift.
+    fields.pop("dns")
+    fields.pop("dns_search")
     blob = json.dumps(fields, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -96,8 +108,10 @@ def build(
     node_id: str,
     bind_ip: str = "0.0.0.0",
     default_stop_timeout: int = DEFAULT_STOP_TIMEOUT,
+    dns: ContainerDns | None = None,
 ) -> list[tuple[r.ContainerDefinition, ContainerSpec]]:
-    """One (definition, spec) per container, in start order."""
+    """One (definition, spec) per container, in start order. ``dns`` applies to containers
+    with a network (not networkMode none)."""
     task = assignment.task
     td = assignment.task_definition
     network_mode = td.network_mode or "bridge"
@@ -150,6 +164,8 @@ def build(
             init=cdef.linux_parameters.init_process_enabled,
             cap_add=tuple(_capability(c) for c in cdef.linux_parameters.capabilities.add),
             cap_drop=tuple(_capability(c) for c in cdef.linux_parameters.capabilities.drop),
+            dns=dns.servers if dns and network_mode != "none" else (),
+            dns_search=dns.search if dns and dns.servers and network_mode != "none" else (),
         )
         spec.labels[LABEL_SPEC_HASH] = spec_hash(spec)
         out.append((cdef, spec))

@@ -87,6 +87,8 @@ WHY_NOT = {
     "logConfiguration": "containers log through Docker's default driver on their node",
     "links": "containers of a task reach each other through published ports",
     "repositoryCredentials": "images must already be present on the node or pullable without credentials",
+    "dnsServers": "containers use their node's DNS responder when its agent runs with --dns",
+    "dnsSearchDomains": "containers search their service's namespaces when their agent runs with --dns",
 }
 
 

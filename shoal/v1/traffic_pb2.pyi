@@ -188,16 +188,18 @@ class RouteFrontend(_message.Message):
     def __init__(self, name: _Optional[str] = ..., port: _Optional[int] = ..., mode: _Optional[str] = ..., rules: _Optional[_Iterable[_Union[RouteRule, _Mapping]]] = ..., default_backend: _Optional[str] = ..., proxy_protocol: _Optional[bool] = ..., internal: _Optional[bool] = ...) -> None: ...
 
 class DnsRecord(_message.Message):
-    __slots__ = ("name", "via_proxy", "backend", "port")
+    __slots__ = ("name", "via_proxy", "backend", "port", "port_name")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VIA_PROXY_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     PORT_FIELD_NUMBER: _ClassVar[int]
+    PORT_NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     via_proxy: bool
     backend: str
     port: int
-    def __init__(self, name: _Optional[str] = ..., via_proxy: _Optional[bool] = ..., backend: _Optional[str] = ..., port: _Optional[int] = ...) -> None: ...
+    port_name: str
+    def __init__(self, name: _Optional[str] = ..., via_proxy: _Optional[bool] = ..., backend: _Optional[str] = ..., port: _Optional[int] = ..., port_name: _Optional[str] = ...) -> None: ...
 
 class RoutingTable(_message.Message):
     __slots__ = ("cluster", "revision", "frontends", "backends", "dns")

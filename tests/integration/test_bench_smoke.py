@@ -41,6 +41,12 @@ FIGURES = {
         rf"lost node: its tasks RUNNING elsewhere.*{NUMBER}",
         rf"leader killed: another replica leads.*{NUMBER}",
     ],
+    "dns.py": [
+        rf"local A answer: p50 {NUMBER} ms p99 {NUMBER} ms",
+        rf"forwarding adds: p50 -?{NUMBER} ms p99 -?{NUMBER} ms",
+        rf"local answers, 8 clients at once: {NUMBER} queries/s",
+        rf"apply of the whole table: {NUMBER} ms",
+    ],
     "autoscale_reaction.py": [
         r"rounds \(breaches\) +1\n",
         rf"breach -> first scale-out decision +median -?{NUMBER}s, max -?{NUMBER}s",

@@ -1,6 +1,7 @@
 """The agent's supervisor against the in-memory runtime, one cycle at a time (operations
 run inline when the agent's loop is not started)."""
 
+from agent import spec
 from agent.agent import Agent, AgentConfig
 from agent.hollow import HollowRuntime
 from agent.runtime import LABEL_NODE
@@ -152,3 +153,19 @@ def test_runtime_unavailable_changes_nothing():
     rt.available = True
     agent.run_cycle()
     assert agent.tasks["t1"].last_status == "RUNNING"
+
+
+def test_containers_the_agent_starts_get_the_dns_it_is_given_for_their_task():
+    agent, rt, _ = make()
+    asked = []
+
+    def dns_for(task: r.Task) -> spec.ContainerDns:
+        asked.append(task.service_name)
+        return spec.ContainerDns(servers=("172.17.0.1",), search=("lab",))
+
+    agent.container_dns = dns_for
+    assign(agent, assignment("t1", [r.ContainerDefinition(name="web", image="img")], service="api"))
+    agent.run_cycle()
+    [created] = rt._containers.values()
+    assert asked == ["api"]
+    assert created.spec.dns == ("172.17.0.1",) and created.spec.dns_search == ("lab",)

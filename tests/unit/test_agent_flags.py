@@ -1,10 +1,15 @@
-"""The agent's --endpoint/--join read replicas as every other client does (shoal.endpoints)."""
+"""The agent's --endpoint/--join read replicas as every other client does (shoal.endpoints);
+its --dns flags."""
 
 from __future__ import annotations
 
 import pytest
 
 from agent import main as agent_main
+from agent.hollow import HollowRuntime
+from agent.spec import ContainerDns
+from shoal.v1 import resources_pb2 as r
+from shoal.v1 import traffic_pb2 as t
 
 
 def test_endpoint_lists_replicas_and_brackets_ipv6() -> None:
@@ -15,3 +20,43 @@ def test_endpoint_lists_replicas_and_brackets_ipv6() -> None:
 def test_a_bad_endpoint_is_a_usage_error_naming_the_flag(value: str) -> None:
     with pytest.raises(agent_main.UsageError, match="^--endpoint: "):
         agent_main._endpoints(value)
+
+
+def _dns_args(*extra: str):
+    return agent_main.parser().parse_args(["--dns", *extra])
+
+
+class _Bridge(HollowRuntime):
+    def bridge_gateway(self) -> str:
+        return "172.17.0.1"
+
+
+def test_dns_listens_on_the_bridge_gateway_and_the_node_address_by_default() -> None:
+    r = agent_main.dns_responder(_dns_args("--address", "127.0.0.2", "--dns-upstream", "10.0.0.2:5353"), _Bridge())
+    assert r.addresses == ["172.17.0.1", "127.0.0.2"] and r.proxy_address == "172.17.0.1"
+    assert r.upstreams == [("10.0.0.2", 5353)] and r.port == 53
+    assert agent_main.dns_responder(agent_main.parser().parse_args([]), _Bridge()) is None
+
+
+@pytest.mark.parametrize("flags,why", [
+    (["--dns-address", "0.0.0.0"], "^--dns-address '0.0.0.0': name the addresses"),
+    (["--dns-address", "::"], "not a wildcard"),
+    (["--dns-address", "node1"], "^--dns-address 'node1': not an IP address"),
+    (["--dns-port", "70000"], "^--dns-port: must be 0-65535"),
+    (["--dns-upstream", "10.0.0.2,resolver"], "^--dns-upstream 'resolver': not an IP address"),
+])
+def test_bad_dns_flags_are_usage_errors_naming_the_flag(flags: list[str], why: str) -> None:
+    with pytest.raises(agent_main.UsageError, match=why):
+        agent_main.dns_responder(_dns_args(*flags), _Bridge())
+
+
+def test_containers_get_the_responder_only_on_port_53_of_an_address_they_reach() -> None:
+    task = r.Task(service_name="api")
+    on_bridge = agent_main.dns_responder(_dns_args("--dns-upstream", "10.0.0.2"), _Bridge())
+    on_bridge.apply(t.RoutingTable(revision=1, dns=[t.DnsRecord(name="api.lab", backend="sd-api-80")]))
+    assert agent_main.container_dns(on_bridge)(task) == ContainerDns(servers=("172.17.0.1",), search=("lab",))
+    loopback_only = agent_main.dns_responder(_dns_args("--dns-address", "127.0.0.1"), _Bridge())
+    assert agent_main.container_dns(loopback_only) is None
+    off_53 = agent_main.dns_responder(_dns_args("--dns-port", "5353"), _Bridge())
+    assert agent_main.container_dns(off_53) is None
+

@@ -9,7 +9,7 @@ from agent.agent import Agent, AgentConfig
 from agent.hollow import HollowRuntime
 from agent.metrics import AgentMetrics
 from agent.runtime import LABEL_NODE, LABEL_SPEC_HASH, LABEL_TASK
-from shoal.v1 import agent_pb2
+from shoal.v1 import agent_pb2, traffic_pb2
 from shoal.v1 import resources_pb2 as r
 from tests.fakegateway import assignment
 
@@ -97,3 +97,35 @@ def test_metrics_expose_tasks_containers_and_usage():
     assert 'shoal_agent_containers{node="n1",state="running"} 1.0' in text
     assert 'shoal_task_memory_bytes{cluster="default",container="main",service="web",task="t1"}' in text
     assert "shoal_agent_reconcile_duration_seconds_count 1.0" in text
+
+
+def test_dns_goes_to_containers_with_a_network_and_is_not_drift():
+    a = assignment("d" * 32, [web_def()], bindings={"web": [(8080, 31000)]})
+    [(_, plain)] = spec.build(a, node_id="n1")
+    [(_, with_dns)] = spec.build(a, node_id="n1", dns=spec.ContainerDns(servers=("172.17.0.1",), search=("lab",)))
+    assert with_dns.dns == ("172.17.0.1",) and with_dns.dns_search == ("lab",)
+    assert plain.dns == () and plain.dns_search == ()
+    # The responder follows the routing table; a container is not replaced when that changes.
+    assert with_dns.labels[LABEL_SPEC_HASH] == plain.labels[LABEL_SPEC_HASH]
+    a.task_definition.network_mode = "none"
+    [(_, isolated)] = spec.build(a, node_id="n1", dns=spec.ContainerDns(servers=("172.17.0.1",), search=("lab",)))
+    assert isolated.dns == () and isolated.dns_search == ()
+
+
+def test_routing_tables_reach_every_consumer_even_when_one_fails():
+    class Broken:
+        def apply(self, table):
+            raise RuntimeError("boom")
+
+    seen = []
+
+    class Recorder:
+        def apply(self, table):
+            seen.append(table.revision)
+            return f"recorded {table.revision}"
+
+    agent = Agent(AgentConfig(node_id="n1"), HollowRuntime())
+    assert "nothing on this node uses it" in agent.apply_routing(traffic_pb2.RoutingTable(revision=1))
+    agent.routing_consumers += [Broken(), Recorder()]
+    sentence = agent.apply_routing(traffic_pb2.RoutingTable(revision=2))
+    assert seen == [2] and "Broken failed on revision 2" in sentence and "recorded 2" in sentence

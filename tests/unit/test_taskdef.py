@@ -799,3 +799,15 @@ def test_start_timeout_is_kept_and_bounded() -> None:
     with pytest.raises(ValidationError) as err:
         parse_task_definition(json.dumps(doc))
     assert err.value.field == "containerDefinitions[0].startTimeout"
+
+
+def test_dns_servers_are_kept_but_not_acted_on_and_say_what_containers_use() -> None:
+    doc = base()
+    c0(doc).update(dnsServers=["10.0.0.2"], dnsSearchDomains=["corp.example"])
+    _, warnings = parse(doc)
+    assert warnings == [
+        "containerDefinitions[0].dnsServers: kept but not acted on by Shoal "
+        "(containers use their node's DNS responder when its agent runs with --dns)",
+        "containerDefinitions[0].dnsSearchDomains: kept but not acted on by Shoal "
+        "(containers search their service's namespaces when their agent runs with --dns)",
+    ]
