@@ -173,6 +173,10 @@ def test_duplicates_and_lookups(ctx) -> None:
           "name: a target group named 'web'", "DuplicateTargetGroupName")
     fails(loadbalancers.create, ctx, t.CreateLoadBalancerRequest(name="x", node_expression="attribute:zone =="),
           "nodeExpression:")
+    fails(loadbalancers.create, ctx, t.CreateLoadBalancerRequest(name="x", tags=[r.Tag(key="", value="v")]),
+          "tags[0].key: must be 1 to 128")
+    fails(targetgroups.create, ctx, t.CreateTargetGroupRequest(name="x", port=1, tags=[r.Tag(key="a")] * 2),
+          "tags[1].key: 'a' is given twice", "DuplicateTagKeys")
     stale = made.load_balancer_arn[:-4] + "0000"
     resp = loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest(load_balancers=["web", stale, "nope"]))
     assert [x.load_balancer_name for x in resp.load_balancers] == ["web"]
