@@ -65,7 +65,7 @@ def create(ctx: ApiContext, req: t.CreateLoadBalancerRequest) -> t.LoadBalancerR
     lb = t.LoadBalancer(load_balancer_arn=ctx.arns.load_balancer(lb_type, name, lb_id), load_balancer_name=name,
                         type=lb_type, state="active", node_expression=req.node_expression, cluster=cluster,
                         id=lb_id, created_at=time.time())
-    lb.tags.extend(req.tags)
+    lb.tags.extend(check.tags(req.tags))
     try:
         ctx.store.create(keys.load_balancer(cluster, name), lb.SerializeToString())
     except Conflict:

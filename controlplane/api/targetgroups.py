@@ -73,7 +73,7 @@ def create(ctx: ApiContext, req: t.CreateTargetGroupRequest) -> t.TargetGroupRes
     delay = req.deregistration_delay_seconds if req.HasField("deregistration_delay_seconds") else (
         check.DEFAULT_DEREGISTRATION_DELAY)
     tg = new_group(ctx.arns, cluster, name, protocol, port, req.health_check, delay)
-    tg.tags.extend(req.tags)
+    tg.tags.extend(check.tags(req.tags))
     try:
         ctx.store.create(keys.target_group(cluster, name), tg.SerializeToString())
     except Conflict:

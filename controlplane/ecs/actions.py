@@ -216,6 +216,8 @@ _TRAFFIC_MEMBERS = {
 
 
 def _traffic_members(body: Body) -> None:
+    if body.get("role"):
+        raise invalid_parameter("role: Shoal has no IAM roles; its load balancers need none, leave it out")
     for member, desc in _TRAFFIC_MEMBERS.items():
         unknown = unknown_members(body.get(member), desc, member)
         if unknown:

@@ -68,6 +68,7 @@ def test_describe_services_returns_the_traffic_fields(attached) -> None:
     ({"serviceConnectConfiguration": {"enabled": True, "namespace": "lab", "logConfiguration": {
         "logDriver": "json-file"}}},
      "serviceConnectConfiguration.logConfiguration: not supported", "InvalidParameterException"),
+    ({"role": "ecsServiceRole"}, "role: Shoal has no IAM roles", "InvalidParameterException"),
     ({"serviceRegistries": [{"registryArn": "arn:aws:servicediscovery:local:000000000000:service/srv-1"}]},
      "serviceRegistries[0].registryArn", "InvalidParameterException"),
 ])

@@ -5,6 +5,7 @@ each bad input refused with a message naming the field."""
 from __future__ import annotations
 
 import json
+import threading
 from concurrent import futures
 
 import grpc
@@ -17,6 +18,7 @@ from controlplane.errors import ApiError
 from shoal import keys
 from shoal.arns import elb_name
 from shoal.store.memory import MemoryStore
+from shoal.store.wrapper import StoreWrapper
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
@@ -171,6 +173,10 @@ def test_duplicates_and_lookups(ctx) -> None:
           "name: a target group named 'web'", "DuplicateTargetGroupName")
     fails(loadbalancers.create, ctx, t.CreateLoadBalancerRequest(name="x", node_expression="attribute:zone =="),
           "nodeExpression:")
+    fails(loadbalancers.create, ctx, t.CreateLoadBalancerRequest(name="x", tags=[r.Tag(key="", value="v")]),
+          "tags[0].key: must be 1 to 128")
+    fails(targetgroups.create, ctx, t.CreateTargetGroupRequest(name="x", port=1, tags=[r.Tag(key="a")] * 2),
+          "tags[1].key: 'a' is given twice", "DuplicateTagKeys")
     stale = made.load_balancer_arn[:-4] + "0000"
     resp = loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest(load_balancers=["web", stale, "nope"]))
     assert [x.load_balancer_name for x in resp.load_balancers] == ["web"]
@@ -484,3 +490,43 @@ def test_a_listener_without_a_target_group_uses_the_load_balancers_default(ctx) 
     fails(targetgroups.delete, ctx, t.TargetGroupRef(target_group="api"), "in use by load balancer 'web'")
     loadbalancers.delete(ctx, t.LoadBalancerRef(load_balancer="web"))
     targetgroups.delete(ctx, t.TargetGroupRef(target_group="api"))
+
+
+class _MeetAtTxn(StoreWrapper):
+    """Holds the first two transactions until both have arrived: two writers that both
+    checked the same state before either wrote."""
+
+    def __init__(self, inner) -> None:
+        super().__init__(inner)
+        self.barrier = threading.Barrier(2, timeout=10)
+        self.held = 0
+
+    def before_write(self, ops) -> None:
+        if self.held < 2:
+            self.held += 1
+            self.barrier.wait()
+
+
+def test_two_racing_listeners_cannot_take_one_port(ctx) -> None:
+    for name in ("a", "b"):
+        loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name=name))
+    racing = ApiContext(_MeetAtTxn(ctx.store))
+    outcomes: dict[str, str] = {}
+
+    def listen(name: str) -> None:
+        try:
+            loadbalancers.create_listener(racing, t.CreateListenerRequest(load_balancer=name, port=8000))
+            outcomes[name] = "made"
+        except ApiError as exc:
+            outcomes[name] = exc.ecs_type
+
+    threads = [threading.Thread(target=listen, args=(name,)) for name in ("a", "b")]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(20)
+    assert racing.store.held == 2  # both passed the port check before either wrote
+    assert sorted(outcomes.values()) == ["DuplicateListener", "made"]
+    ports = [x.port for rec in loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest()).load_balancers
+             for x in rec.listeners]
+    assert ports == [8000]
