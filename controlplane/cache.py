@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from google.protobuf.message import Message
 
+from controlplane.routing import sources
 from controlplane.state import Record, decode
 from shoal import keys
 from shoal.store.base import Event, Store
@@ -29,6 +30,7 @@ TYPES: dict[str, type[Message]] = {
     keys.TASKDEFS: r.TaskDefinition,
     keys.CLUSTERS: r.Cluster,
     keys.ALIVE: r.Cluster,  # only the key matters
+    **sources.TYPES,
 }
 
 

@@ -206,7 +206,8 @@ class ServiceController:
     def _stop(self, view: View, rec: Record[r.Task], reason: str, code: str) -> None:
         task = clone(rec.msg)
         mark_stopping(task, reason, code)
-        self.writer.put_task(rec, task, view.taskdefs.get(task.task_definition_arn))
+        view.drain(task, time.time())
+        self.writer.put_task(rec, task, view.taskdefs.get(task.task_definition_arn), view.targets_of(task))
 
     def _trip_breaker(self, svc: r.Service, primary: r.Deployment) -> str:
         primary.rollout_state = "FAILED"
