@@ -158,6 +158,11 @@ class Cache:
         with self._advanced:
             return self._advanced.wait_for(lambda: self._applied[prefix] >= revision, timeout)
 
+    def revision(self) -> int:
+        """The newest revision the watches have delivered (of any prefix)."""
+        with self._lock:
+            return max(self._applied.values())
+
     def keys_under(self, prefix: str) -> set[str]:
         with self._lock:
             return set(self._data[prefix])
