@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import shoal.logs
 from agent import dependencies, reconcile, restarts, spec, volumes
@@ -23,16 +24,24 @@ from agent.runtime import (
     Runtime,
     RuntimeEvent,
 )
+from agent.targets import DRAINING, TargetChecker, checks_for
 from agent.tasks import FAILED_TO_START, LocalContainer, LocalTask, restored
 from shoal.taskdef import policy
 from shoal.taskdef.policy import HostPolicy
-from shoal.v1 import agent_pb2
+from shoal.v1 import agent_pb2, traffic_pb2
 from shoal.v1 import resources_pb2 as r
 from shoal.validation import ValidationError
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[agent_pb2.TaskStateChange], None]
+
+
+class RoutingConsumer(Protocol):
+    """What converges on the cluster's routing table on this node (the proxy, the DNS
+    responder): ``apply`` returns a sentence saying what it did."""
+
+    def apply(self, table: traffic_pb2.RoutingTable) -> str: ...
 
 
 @dataclass
@@ -81,6 +90,13 @@ class Agent:
         # Fetches a task's secret values ({container: {env: value}}) from the control plane
         # right before its containers are created; set by main (None: no secrets support).
         self.resolve_secrets: Callable[[r.Task], dict[str, dict[str, str]]] | None = None
+        # Target health checks of the tasks their assignments name as targets.
+        self.targets = TargetChecker(self._on_target_health)
+        # Registered by main; each gets every routing table newer than the last one seen.
+        self.routing_consumers: list[RoutingConsumer] = []
+        self.routing_revision = -1
+        # When a draining target's containers may stop (the plan's wake_at), or None.
+        self._wake_at: float | None = None
 
     @property
     def node_id(self) -> str:
@@ -168,6 +184,35 @@ class Agent:
         self._wake.set()
         return f"applied assignment set at revision {assignments.revision} with {len(assignments.tasks)} tasks"
 
+    def apply_routing(self, table: traffic_pb2.RoutingTable) -> str:
+        """Hands the cluster's routing table to each routing consumer, unless it is older
+        than one already seen."""
+        with self._lock:
+            if table.revision < self.routing_revision:
+                return f"ignored routing table at revision {table.revision}: already saw {self.routing_revision}"
+            self.routing_revision = table.revision
+            consumers = list(self.routing_consumers)
+        said = []
+        for consumer in consumers:
+            try:
+                said.append(consumer.apply(table))
+            except Exception:
+                log.exception("routing consumer failed", extra=shoal.logs.kv(node=self.node_id))
+        return f"applied routing table at revision {table.revision}" + "".join(f"; {x}" for x in said if x)
+
+    def _on_target_health(self, task_id: str, health: list[r.TargetHealth]) -> None:
+        with self._lock:
+            task = self.tasks.get(task_id)
+            if task is None or task.last_status != "RUNNING":
+                return
+            task.target_health = health
+        self._emit(task)
+
+    def _sync_targets(self) -> None:
+        with self._lock:
+            checks = checks_for(self.desired or {}, self.tasks)
+        self.targets.set_targets(checks)
+
     def on_runtime_event(self, event: RuntimeEvent) -> None:
         if event.action in ("die", "health_status", "start", "destroy", "oom", "resync"):
             self._wake.set()
@@ -186,11 +231,13 @@ class Agent:
             p = reconcile.plan(self.desired, self.tasks, observed, now=time.time(),
                                gc_delay=self.config.gc_delay, busy=self._inflight)
             self._inflight.update(a.task_id for a in p.actions)
+            self._wake_at = p.wake_at
             changed_tasks = [self.tasks[t] for t in changed if t in self.tasks]
         for task in changed_tasks:
             self._emit(task)
         for action in p.actions:
             self._dispatch(action)
+        self._sync_targets()
         self._sweep_volumes()
         if self.on_cycle:
             self.on_cycle(time.monotonic() - started)
@@ -204,6 +251,7 @@ class Agent:
             "gc": self._gc_task,
             "report_stopped": self._report_stopped,
             "restart": self._restart_containers,
+            "deactivate": self._deactivate_task,
         }[action.kind]
         if self._pool is None:
             # Without a running loop (unit tests, one-shot use) operations run inline.
@@ -235,7 +283,10 @@ class Agent:
 
     def _loop(self) -> None:
         while not self._stopped.is_set():
-            self._wake.wait(self.config.resync_interval)
+            wait = self.config.resync_interval
+            if self._wake_at is not None:
+                wait = min(wait, max(0.0, self._wake_at - time.time()))
+            self._wake.wait(wait)
             self._wake.clear()
             if self._stopped.is_set():
                 break
@@ -267,6 +318,7 @@ class Agent:
         `docker stop` may take a container's whole stop timeout) are not waited for: dockerd
         finishes them, and a restarted agent adopts what it finds."""
         self.interrupt()
+        self.targets.stop()
         if self._cancel_watch:
             self._cancel_watch()
         for t in self._threads:
@@ -426,6 +478,19 @@ class Agent:
                 self._stop_container(c)
         with self._lock:
             task.mark_stopped(action.stop_code, action.reason)
+        self._emit(task)
+
+    def _deactivate_task(self, action: reconcile.Action) -> None:
+        """A target being drained: DEACTIVATING (ECS's name) while the proxies let its
+        in-flight requests finish; its containers stop at its deregister_until."""
+        with self._lock:
+            task = self.tasks.get(action.task_id)
+            if task is None or task.last_status != "RUNNING":
+                return
+            task.last_status = "DEACTIVATING"
+            task.target_health = [r.TargetHealth(target_group_arn=h.target_group_arn, state=DRAINING[0],
+                                                 reason=DRAINING[1], description=DRAINING[2])
+                                  for h in task.target_health]
         self._emit(task)
 
     def _remove_task(self, action: reconcile.Action) -> None:

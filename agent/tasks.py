@@ -54,6 +54,8 @@ class LocalTask:
     policy_checked: bool = True
     # Why this node's policy refuses the task (set at that check); the reconciler stops it.
     refusal: str = ""
+    # The task's state in each target group it serves, from agent/targets.py's checks.
+    target_health: list[r.TargetHealth] = field(default_factory=list)
 
     def essential_exited(self) -> LocalContainer | None:
         for c in self.containers.values():
@@ -87,6 +89,7 @@ class LocalTask:
             stop_code=self.stop_code,
             at=now or time.time(),
             health_status=self.health,
+            target_health=self.target_health,
         )
         for c in self.containers.values():
             pc = change.containers.add(
