@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
@@ -20,6 +22,7 @@ from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
 from shoal.v1 import traffic_pb2_grpc
+from shoalctl.local.cluster import LocalCluster
 from tests.fake_agent import FakeAgent
 from tests.fixtures.pki import join_node
 from tests.waiting import wait_for
@@ -51,10 +54,22 @@ def state(task: r.Task) -> str:
     return task.target_health[0].state if task.target_health else ""
 
 
-def test_targets_are_checked_routed_and_drained(make_cluster, busybox_image, docker_client: docker.DockerClient,
-                                                tmp_path: Path) -> None:
-    cluster = make_cluster(agents=1)
+@dataclass
+class Web:
+    """A cluster of one docker agent with a load balancer on :8000 in front of the target
+    group ``tg`` of service web (one busybox httpd task), and the recording agent."""
 
+    cluster: LocalCluster
+    recorder: FakeAgent
+    tg: t.TargetGroup
+
+    def last(self, name: str) -> list[bool]:
+        return target(self.recorder.routing[-1], self.tg.id, name)
+
+
+@pytest.fixture
+def web(make_cluster, busybox_image, tmp_path: Path) -> Iterator[Web]:
+    cluster = make_cluster(agents=1)
     traffic = traffic_pb2_grpc.TrafficStub(cluster.channel)
     recorder = FakeAgent(cluster.endpoint, "recorder", cpu_units=1, memory_mib=1,
                          creds=join_node(cluster.endpoint, cluster.admin_tls(), tmp_path / "recorder", "recorder"))
@@ -76,59 +91,74 @@ def test_targets_are_checked_routed_and_drained(make_cluster, busybox_image, doc
             cluster="default", service_name="web", task_definition="web", desired_count=1,
             load_balancers=[r.ServiceLoadBalancer(target_group_arn=tg.target_group_arn, container_name="web",
                                                   container_port=8080)]))
-
-        # 1. initial -> healthy, and in rotation only then.
-        task_id = wait_for(lambda: _task_id(cluster), 60, "the service's task")
-        name = f"{task_id}-8080"
-        wait_for(lambda: state(describe(cluster, task_id)) == "initial", 60, "target health initial")
-        initial = recorder.routing[-1]
-        assert state(describe(cluster, task_id)) == "initial"
-        assert target(initial, tg.id, name) in ([], [False])
-        healthy = wait_for(lambda: described_when(cluster, task_id, lambda x: state(x) == "healthy"),
-                           30, "target health healthy")
-        assert healthy.target_health[0].reason == ""
-        wait_for(lambda: target(recorder.routing[-1], tg.id, name) == [True], 10,
-                 "the target in rotation")
-        (server,) = [s for b in recorder.routing[-1].backends for s in b.servers if s.name == name]
-        assert server.port == healthy.containers[0].network_bindings[0].host_port
-
-        # 2. The health path answers 404: unhealthy, out of rotation.
-        (container,) = docker_client.containers.list(filters={"label": f"shoal.task={task_id}"})
-        container.exec_run(["rm", "/www/index.html"])
-        sick = wait_for(lambda: described_when(cluster, task_id, lambda x: state(x) == "unhealthy"),
-                        30, "target health unhealthy")
-        assert sick.target_health[0].reason == "Target.ResponseCodeMismatch"
-        assert "404" in sick.target_health[0].description
-        wait_for(lambda: target(recorder.routing[-1], tg.id, name) == [False], 10,
-                 "the target out of rotation")
-        container.exec_run(["sh", "-c", "echo ok > /www/index.html"])
-        wait_for(lambda: state(describe(cluster, task_id)) == "healthy", 30, "healthy again")
-
-        # 3. StopTask of a target: DEACTIVATING, running until deregister_until, then stopped.
-        asked = time.time()
-        cluster.operator.StopTask(op.StopTaskRequest(cluster="default", task=task_id))
-        draining = wait_for(
-            lambda: described_when(cluster, task_id, lambda x: x.last_status == "DEACTIVATING"),
-            20, "the task DEACTIVATING")
-        until = draining.deregister_until
-        assert asked + DELAY - 1 <= until <= time.time() + DELAY, (asked, until)
-        wait_for(lambda: target(recorder.routing[-1], tg.id, name) == [False], 10,
-                 "the draining target out of rotation")
-        while time.time() < until - 1:
-            container.reload()
-            assert container.status == "running", "stopped before its deregistration delay was over"
-            time.sleep(0.5)
-        stopped = wait_for(lambda: described_when(cluster, task_id, lambda x: x.last_status == "STOPPED"),
-                           30, "the task STOPPED")
-        assert stopped.stopped_at >= until
-        try:
-            container.reload()
-            assert container.status in ("exited", "removing")
-        except docker.errors.NotFound:
-            pass  # already collected (the cluster's --gc-delay is 1 s)
-        wait_for(lambda: target(recorder.routing[-1], tg.id, name) == [], 10, "the stopped target gone from the table")
+        yield Web(cluster, recorder, tg)
     finally:
         recorder.close()
+
+
+def test_targets_are_checked_routed_and_drained(web: Web, docker_client: docker.DockerClient) -> None:
+    cluster, recorder, tg = web.cluster, web.recorder, web.tg
+    # 1. initial -> healthy, and in rotation only then.
+    task_id = wait_for(lambda: _task_id(cluster), 60, "the service's task")
+    name = f"{task_id}-8080"
+    wait_for(lambda: state(describe(cluster, task_id)) == "initial", 60, "target health initial")
+    initial = recorder.routing[-1]
+    assert state(describe(cluster, task_id)) == "initial"
+    assert target(initial, tg.id, name) in ([], [False])
+    healthy = wait_for(lambda: described_when(cluster, task_id, lambda x: state(x) == "healthy"),
+                       30, "target health healthy")
+    assert healthy.target_health[0].reason == ""
+    wait_for(lambda: target(recorder.routing[-1], tg.id, name) == [True], 10,
+             "the target in rotation")
+    (server,) = [s for b in recorder.routing[-1].backends for s in b.servers if s.name == name]
+    assert server.port == healthy.containers[0].network_bindings[0].host_port
+
+    # 2. The health path answers 404: unhealthy, out of rotation.
+    (container,) = docker_client.containers.list(filters={"label": f"shoal.task={task_id}"})
+    container.exec_run(["rm", "/www/index.html"])
+    sick = wait_for(lambda: described_when(cluster, task_id, lambda x: state(x) == "unhealthy"),
+                    30, "target health unhealthy")
+    assert sick.target_health[0].reason == "Target.ResponseCodeMismatch"
+    assert "404" in sick.target_health[0].description
+    wait_for(lambda: target(recorder.routing[-1], tg.id, name) == [False], 10,
+             "the target out of rotation")
+    container.exec_run(["sh", "-c", "echo ok > /www/index.html"])
+    wait_for(lambda: state(describe(cluster, task_id)) == "healthy", 30, "healthy again")
+
+    # 3. StopTask of a target: DEACTIVATING, running until deregister_until, then stopped.
+    asked = time.time()
+    cluster.operator.StopTask(op.StopTaskRequest(cluster="default", task=task_id))
+    draining = wait_for(
+        lambda: described_when(cluster, task_id, lambda x: x.last_status == "DEACTIVATING"),
+        20, "the task DEACTIVATING")
+    until = draining.deregister_until
+    assert asked + DELAY - 1 <= until <= time.time() + DELAY, (asked, until)
+    wait_for(lambda: target(recorder.routing[-1], tg.id, name) == [False], 10,
+             "the draining target out of rotation")
+    while time.time() < until - 1:
+        container.reload()
+        assert container.status == "running", "stopped before its deregistration delay was over"
+        time.sleep(0.5)
+    stopped = wait_for(lambda: described_when(cluster, task_id, lambda x: x.last_status == "STOPPED"),
+                       30, "the task STOPPED")
+    assert stopped.stopped_at >= until
+    try:
+        container.reload()
+        assert container.status in ("exited", "removing")
+    except docker.errors.NotFound:
+        pass  # already collected (the cluster's --gc-delay is 1 s)
+    wait_for(lambda: target(recorder.routing[-1], tg.id, name) == [], 10, "the stopped target gone from the table")
+
+
+def test_a_lost_nodes_target_leaves_the_table_at_once(web: Web) -> None:
+    task_id = wait_for(lambda: _task_id(web.cluster), 60, "the service's task")
+    name = f"{task_id}-8080"
+    wait_for(lambda: web.last(name) == [True], 60, "the target in rotation")
+    web.cluster.kill_agent(1)
+    # Judged lost after the lease TTL: gone from the table, not drained.
+    wait_for(lambda: web.last(name) == [], 30, "the lost node's target gone from the table")
+    lost = describe(web.cluster, task_id)
+    assert lost.last_status == "STOPPED" and lost.deregister_until == 0
 
 
 def _task_id(cluster) -> str | None:
