@@ -196,7 +196,12 @@ class ServiceController:
             c.HasField("health_check") and c.health_check.command and (not c.HasField("essential") or c.essential)
             for c in td.container_definitions
         )
-        return task.health_status == "HEALTHY" if checked else True
+        if checked and task.health_status != "HEALTHY":
+            return False
+        # A target counts only once it takes traffic: a rollout stops no old target before
+        # its replacement passes the target group's health check.
+        states = {h.target_group_arn: h.state for h in task.target_health}
+        return all(states.get(tg.target_group_arn) == "healthy" for tg in view.targets_of(task))
 
     def _failed_health(self, view: View, svc: r.Service, task: r.Task) -> bool:
         if task.last_status != "RUNNING" or task.health_status != "UNHEALTHY":

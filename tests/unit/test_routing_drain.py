@@ -20,7 +20,7 @@ from shoal import keys
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
-from tests.unit.test_controllers import Plane, place_and_run
+from tests.unit.test_controllers import WEB, Plane, place_and_run
 
 
 @pytest.fixture
@@ -120,3 +120,32 @@ TARGET = r.AssignedTarget(target_group_arn="a", deregistration_delay_seconds=30)
 def test_drain_decision(case, last, node, targets, discovered, expected):
     task = r.Task(last_status=last, node_id=node)
     assert deregister_until(task, targets, discovered, NOW) == expected, case
+
+
+def observe(plane: Plane, task_id: str, state: str) -> None:
+    """The task's target health as the gateway stores what its agent reported."""
+    task = plane.task(task_id)
+    del task.target_health[:]
+    task.target_health.add(target_group_arn=TG.target_group_arn, state=state)
+    plane.store.put(keys.task("default", task_id), task.SerializeToString())
+
+
+def test_a_rollout_stops_no_old_target_before_its_replacement_is_healthy(plane: Plane) -> None:
+    (old,) = running_service(plane, 1)
+    observe(plane, old.id, "healthy")
+    td2 = plane.register({**WEB, "containerDefinitions": [{**WEB["containerDefinitions"][0], "cpu": 128}]})
+    svc = plane.service()
+    svc.task_definition = td2.task_definition_arn
+    svc.deployment_configuration.minimum_healthy_percent = 100
+    svc.deployment_configuration.maximum_percent = 200
+    plane.store.put(keys.service("default", "web"), svc.SerializeToString())
+    ctl = ServiceController(plane.writer, plane.api.arns)
+    ctl.reconcile(plane.view())
+    (new,) = [t for t in place_and_run(plane) if t.id != old.id]
+    # RUNNING, but its target is still being checked: the old one keeps serving.
+    observe(plane, new.id, "initial")
+    ctl.reconcile(plane.view())
+    assert plane.task(old.id).desired_status == "RUNNING"
+    observe(plane, new.id, "healthy")
+    assert "stopped 1 replaced tasks" in ctl.reconcile(plane.view())
+    assert plane.task(old.id).desired_status == "STOPPED" and plane.task(old.id).deregister_until > time.time()
