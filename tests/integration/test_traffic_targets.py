@@ -89,6 +89,8 @@ def web(make_cluster, busybox_image, tmp_path: Path) -> Iterator[Web]:
                  30, "the load balancer's frontend in the recorded table")
         cluster.operator.CreateService(op.CreateServiceRequest(
             cluster="default", service_name="web", task_definition="web", desired_count=1,
+            # Long enough that the unhealthy target is watched, not replaced (tested in unit tests).
+            health_check_grace_period_seconds=600,
             load_balancers=[r.ServiceLoadBalancer(target_group_arn=tg.target_group_arn, container_name="web",
                                                   container_port=8080)]))
         yield Web(cluster, recorder, tg)

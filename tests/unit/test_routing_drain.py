@@ -149,3 +149,19 @@ def test_a_rollout_stops_no_old_target_before_its_replacement_is_healthy(plane: 
     observe(plane, new.id, "healthy")
     assert "stopped 1 replaced tasks" in ctl.reconcile(plane.view())
     assert plane.task(old.id).desired_status == "STOPPED" and plane.task(old.id).deregister_until > time.time()
+
+
+def test_an_unhealthy_target_is_replaced_after_the_grace_period(plane: Plane) -> None:
+    (task,) = running_service(plane, 1)
+    svc = plane.service()
+    svc.health_check_grace_period_seconds = 60
+    plane.store.put(keys.service("default", "web"), svc.SerializeToString())
+    observe(plane, task.id, "unhealthy")
+    ctl = ServiceController(plane.writer, plane.api.arns)
+    ctl.reconcile(plane.view())
+    assert plane.task(task.id).desired_status == "RUNNING"  # within the grace period
+    plane.report(task.id, "RUNNING", started_at=time.time() - 61)
+    assert "stopped 1 unhealthy tasks" in ctl.reconcile(plane.view())
+    stopped = plane.task(task.id)
+    assert stopped.desired_status == "STOPPED"
+    assert stopped.stopped_reason == "Task failed ELB health checks in (target-group arn:tg/web)"
