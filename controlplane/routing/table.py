@@ -46,7 +46,7 @@ def build_routing_table(
         for g in groups.values()
     }
     frontends: dict[str, t.RouteFrontend] = {}
-    dns: dict[tuple[str, str, int], t.DnsRecord] = {}
+    dns: dict[tuple[str, bool, str, int], t.DnsRecord] = {}
     lbs = [lb for lb in load_balancers if lb.cluster == cluster]
 
     for lb in lbs:
@@ -101,7 +101,7 @@ def build_routing_table(
             backend = f"sd-{svc.service_name}-{port}"
             backends.setdefault(backend, _Backend("tcp", 0))
             name = f"{svc.service_name}.{reg.namespace}"
-            dns[(name, backend, port)] = t.DnsRecord(name=name, via_proxy=False, backend=backend, port=port)
+            dns[(name, False, backend, port)] = t.DnsRecord(name=name, via_proxy=False, backend=backend, port=port)
         sc = svc.service_connect_configuration
         if not sc.enabled or sc.namespace not in spaces:
             continue
@@ -119,8 +119,8 @@ def build_routing_table(
                     name=f"sc-{alias.port}", port=alias.port, mode="http", internal=True))
                 fe.rules.add(priority=len(fe.rules) + 1, host_patterns=names, backend=backend)
                 for n in names:
-                    dns[(n, backend, alias.port)] = t.DnsRecord(name=n, via_proxy=True, backend=backend,
-                                                                port=alias.port)
+                    dns[(n, True, backend, alias.port)] = t.DnsRecord(name=n, via_proxy=True, backend=backend,
+                                                                      port=alias.port)
 
     table = t.RoutingTable(cluster=cluster, revision=revision)
     table.frontends.extend(frontends[k] for k in sorted(frontends))
@@ -128,7 +128,10 @@ def build_routing_table(
         b = backends[name]
         table.backends.add(name=name, mode=b.mode, deregistration_delay_seconds=b.delay,
                            servers=[b.servers[k] for k in sorted(b.servers)])
-    table.dns.extend(dns[k] for k in sorted(dns))
+    # A name Service Connect answers (through the node's proxy, SRV still naming the tasks) is
+    # not also answered directly: one name, one kind of A record.
+    proxied = {k[0] for k in dns if k[1]}
+    table.dns.extend(dns[k] for k in sorted(dns) if k[1] or k[0] not in proxied)
     return table
 
 

@@ -5,17 +5,21 @@ and a build stays cheap."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from controlplane.api import loadbalancers, namespaces, services, taskdefs
+from controlplane.api.context import ApiContext
 from controlplane.cache import Cache
 from controlplane.routing import sources
 from controlplane.routing.publisher import RoutingPublisher
 from shoal import keys
 from shoal.store.memory import MemoryStore
 from shoal.v1 import agent_pb2
+from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
 from tests.waiting import wait_for
@@ -150,3 +154,42 @@ def test_a_build_of_a_large_cluster_is_cheap(h: Harness) -> None:
     assert len(h.sent[-1][1].routing.backends[0].servers) == 2000
     # Measured ~25 ms on the 2-core CI box; the bound leaves room for a loaded machine.
     assert elapsed < 0.5, elapsed
+
+
+def test_the_table_of_records_as_the_traffic_api_writes_them(h: Harness) -> None:
+    """The contract with the Traffic and service APIs: their records, built into a table."""
+    ctx = ApiContext(h.store)
+    ctx.ensure_default_cluster()
+    taskdefs.register(ctx, op.RegisterTaskDefinitionRequest(json=json.dumps({"family": "api", "containerDefinitions": [
+        {"name": "api", "image": "shoal/busybox:latest", "memory": 64,
+         "portMappings": [{"containerPort": 8080, "name": "http"}]}]})))
+    loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="web"))
+    lb = loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="web", port=8000)).load_balancer
+    namespaces.create(ctx, t.CreateNamespaceRequest(name="lab"))
+    services.create(ctx, op.CreateServiceRequest(
+        service_name="api", task_definition="api", desired_count=1,
+        load_balancers=[r.ServiceLoadBalancer(load_balancer_name="web", container_name="api", container_port=8080)],
+        service_registries=[r.ServiceRegistry(namespace="lab")],
+        service_connect_configuration=r.ServiceConnectConfiguration(enabled=True, namespace="lab", services=[
+            r.ServiceConnectService(port_name="http", discovery_name="api", client_aliases=[
+                r.ServiceConnectClientAlias(port=8080, dns_name="api")])])))
+    wait_for(lambda: h.cache.records(sources.TARGETGROUPS) and h.cache.records(keys.SERVICES), 5, "the records")
+    (group,) = [rec.msg for rec in h.cache.records(sources.TARGETGROUPS)]
+    h.put(keys.node("default", "n1"), r.ContainerInstance(id="n1", cluster="default", address="10.0.0.1",
+                                                          agent_connected=True))
+    (td,) = [rec.msg for rec in h.cache.records(keys.TASKDEFS)]
+    running = r.Task(id="t1", cluster="default", node_id="n1", service_name="api", last_status="RUNNING",
+                     desired_status="RUNNING", task_definition_arn=td.task_definition_arn,
+                     containers=[r.Container(name="api", network_bindings=[
+                         r.NetworkBinding(container_port=8080, host_port=32001)])],
+                     target_health=[r.TargetHealth(target_group_arn=group.target_group_arn, state="healthy")])
+    h.put(keys.task("default", "t1"), running)
+    h.publisher.publish()
+    table = h.sent[-1][1].routing
+    assert [(f.name, f.internal) for f in table.frontends] == [(f"lb-{lb.id}-8000", False), ("sc-8080", True)]
+    assert table.frontends[0].default_backend == group.id
+    backends = {b.name: [(s.address, s.port, s.active) for s in b.servers] for b in table.backends}
+    assert backends == {group.id: [("10.0.0.1", 32001, True)], "sd-api-8080": [("10.0.0.1", 32001, True)]}
+    # api.lab is both registered and a Service Connect name: answered through the proxy only.
+    assert [(d.name, d.via_proxy, d.backend, d.port) for d in table.dns] == [
+        ("api", True, "sd-api-8080", 8080), ("api.lab", True, "sd-api-8080", 8080)]
