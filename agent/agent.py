@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import shoal.logs
-from agent import dependencies, reconcile, restarts, spec, volumes
+from agent import dependencies, reconcile, restarts, routing, spec, volumes
 from agent.runtime import (
     LABEL_NODE,
     ContainerInfo,
@@ -185,13 +185,15 @@ class Agent:
         return f"applied assignment set at revision {assignments.revision} with {len(assignments.tasks)} tasks"
 
     def apply_routing(self, table: traffic_pb2.RoutingTable) -> str:
-        """Hands the cluster's routing table to each routing consumer, unless it is older
-        than one already seen."""
+        """Hands the cluster's routing table, less the frontends of load balancers that do
+        not listen on this node, to each routing consumer, unless it is older than one
+        already seen."""
         with self._lock:
             if table.revision < self.routing_revision:
                 return f"ignored routing table at revision {table.revision}: already saw {self.routing_revision}"
             self.routing_revision = table.revision
             consumers = list(self.routing_consumers)
+        table = routing.for_node(table, self.node_id)
         said = []
         for consumer in consumers:
             try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from controlplane import placement_input
+from controlplane.scheduler import CQLError, parse
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
 
@@ -36,6 +38,7 @@ def build_routing_table(
     """The table every node of ``cluster`` converges on. ``taskdefs`` (by ARN) resolve
     Service Connect's port names; ``now`` decides which stopping targets still drain."""
     services = {s.service_name: s for s in services if s.cluster == cluster}
+    tasks = [task for task in tasks if task.cluster == cluster]
     node_by_id = {n.id: n for n in nodes if n.cluster == cluster}
     groups = {g.target_group_arn: g for g in target_groups if g.cluster == cluster}
     spaces = {n.name for n in namespaces if n.cluster == cluster}
@@ -50,10 +53,13 @@ def build_routing_table(
     lbs = [lb for lb in load_balancers if lb.cluster == cluster]
 
     for lb in lbs:
+        listening = _listening(lb, node_by_id, tasks)
+        if listening == []:
+            continue
         for listener in lb.listeners:
             fe = t.RouteFrontend(name=f"lb-{lb.id}-{listener.port}", port=listener.port,
                                  mode="http" if listener.protocol.upper() == "HTTP" else "tcp",
-                                 proxy_protocol=listener.proxy_protocol)
+                                 proxy_protocol=listener.proxy_protocol, node_ids=listening or ())
             for rule in sorted(listener.rules, key=lambda x: (x.priority, x.rule_arn)):
                 group = groups.get(rule.target_group_arn)
                 if group is not None:
@@ -65,7 +71,7 @@ def build_routing_table(
 
     default_group = {lb.load_balancer_name: lb.default_target_group_arn for lb in lbs}
     for task in tasks:
-        if task.cluster != cluster or not task.service_name:
+        if not task.service_name:
             continue
         svc = services.get(task.service_name)
         node = node_by_id.get(task.node_id)
@@ -133,6 +139,20 @@ def build_routing_table(
     proxied = {k[0] for k in dns if k[1]}
     table.dns.extend(dns[k] for k in sorted(dns) if k[1] or k[0] not in proxied)
     return table
+
+
+def _listening(lb: t.LoadBalancer, nodes: Mapping[str, r.ContainerInstance], tasks: list[r.Task]
+               ) -> list[str] | None:
+    """The ids of the nodes ``lb``'s node expression picks (sorted), or None for every node."""
+    if not lb.node_expression:
+        return None
+    try:
+        expr = parse(lb.node_expression)
+    except CQLError:
+        return []  # the API refuses such an expression; a stored one listens nowhere, never everywhere
+    connected = {n.id for n in nodes.values() if n.agent_connected}
+    snap = placement_input.snapshot(nodes.values(), tasks, connected)
+    return sorted(n.id for n in snap.nodes if expr.evaluate(n))
 
 
 def _serving(task: r.Task, node: r.ContainerInstance, now: float) -> bool | None:

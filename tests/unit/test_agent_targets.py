@@ -155,9 +155,11 @@ def test_a_draining_target_deactivates_then_stops_at_its_time():
 class Recorder:
     def __init__(self) -> None:
         self.tables: list[int] = []
+        self.frontends: list[list[str]] = []
 
     def apply(self, table: t.RoutingTable) -> str:
         self.tables.append(table.revision)
+        self.frontends.append([f.name for f in table.frontends])
         return f"recorded {table.revision}"
 
 
@@ -184,3 +186,15 @@ def test_the_gateway_keeps_reported_target_health_and_nothing_else_new():
     later = observed_update(merged, agent_pb2.TaskStateChange(task_id="t1", last_status="DEACTIVATING",
                                                               health_status="HEALTHY"))
     assert [h.state for h in later.target_health] == ["draining"]
+
+
+def test_a_node_gets_only_the_frontends_that_listen_on_it():
+    agent = Agent(AgentConfig(node_id="n1"), HollowRuntime())
+    recorder = Recorder()
+    agent.routing_consumers.append(recorder)
+    table = t.RoutingTable(revision=1, frontends=[
+        t.RouteFrontend(name="lb-every-80"), t.RouteFrontend(name="lb-here-81", node_ids=["n0", "n1"]),
+        t.RouteFrontend(name="lb-elsewhere-82", node_ids=["n2"]), t.RouteFrontend(name="sc-8080", internal=True)])
+    agent.apply_routing(table)
+    assert recorder.frontends == [["lb-every-80", "lb-here-81", "sc-8080"]]
+    assert len(table.frontends) == 4  # the table received is left as it came

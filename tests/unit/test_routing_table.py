@@ -146,3 +146,22 @@ def test_equal_inputs_give_byte_equal_tables_whatever_their_order():
         random.Random(seed).shuffle(shuffled)
         assert build(shuffled, groups=(TCP_TG, TG)).SerializeToString(deterministic=True) == first
     assert build_routing_table("c", [SVC], tasks, NODES, [LB], [TG, TCP_TG], [], 7, now=NOW).revision == 7
+
+
+@pytest.mark.parametrize(("expression", "listening"), [
+    ("", [[]]),
+    ("attribute:zone == a", [["n1"]]),
+    ("attribute:zone in [a, b]", [["n1", "n2"]]),
+    ("attribute:zone == c", []),  # no node matches: no node listens, not every node
+])
+def test_a_load_balancers_node_expression_picks_the_nodes_that_listen(expression, listening):
+    nodes = [r.ContainerInstance(id="n1", cluster="c", address="10.0.0.1", agent_connected=True,
+                                 attributes=[r.Attribute(name="zone", value="a")]),
+             r.ContainerInstance(id="n2", cluster="c", address="10.0.0.2", agent_connected=True,
+                                 attributes=[r.Attribute(name="zone", value="b")])]
+    lb = t.LoadBalancer(cluster="c", id="lb1", node_expression=expression, listeners=[
+        t.Listener(port=8000, protocol="HTTP", default_target_group_arn="arn:tg/web")])
+    table = build([task("a")], lbs=[lb], nodes=nodes)
+    assert [list(f.node_ids) for f in table.frontends] == listening
+    # The target group's backend stays whoever listens.
+    assert servers(table, "tg1") == {"a-80": ("10.0.0.1", 32001, True)}
