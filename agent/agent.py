@@ -207,6 +207,10 @@ class Agent:
             task = self.tasks.get(task_id)
             if task is None or task.last_status != "RUNNING":
                 return
+            if task.restored and not task.target_health and all(h.state == "initial" for h in health):
+                # A restarted agent checks afresh; a target healthy a moment ago stays in
+                # rotation until a check here finds otherwise.
+                return
             task.target_health = health
         self._emit(task)
 

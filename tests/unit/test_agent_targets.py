@@ -198,3 +198,18 @@ def test_a_node_gets_only_the_frontends_that_listen_on_it():
     agent.apply_routing(table)
     assert recorder.frontends == [["lb-every-80", "lb-here-81", "sc-8080"]]
     assert len(table.frontends) == 4  # the table received is left as it came
+
+
+def test_a_restarted_agent_does_not_take_a_restored_target_out_of_rotation():
+    agent = Agent(AgentConfig(node_id="n1"), HollowRuntime())
+    reports: list[agent_pb2.TaskStateChange] = []
+    agent.listeners.append(reports.append)
+    fresh, adopted = running("fresh"), running("adopted", cid="c2")
+    adopted.restored = True
+    agent.tasks.update(fresh=fresh, adopted=adopted)
+    initial = [r.TargetHealth(target_group_arn="arn:tg", state="initial")]
+    agent._on_target_health("fresh", initial)
+    agent._on_target_health("adopted", initial)  # not reported: the stored state stands
+    agent._on_target_health("adopted", [r.TargetHealth(target_group_arn="arn:tg", state="unhealthy")])
+    assert [(c.task_id, [h.state for h in c.target_health]) for c in reports] == [
+        ("fresh", ["initial"]), ("adopted", ["unhealthy"])]
