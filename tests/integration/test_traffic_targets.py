@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +70,12 @@ class Web:
 
 @pytest.fixture
 def web(make_cluster, busybox_image, tmp_path: Path) -> Iterator[Web]:
-    cluster = make_cluster(agents=1)
+    with start_web(make_cluster(agents=1), tmp_path) as started:
+        yield started
+
+
+@contextmanager
+def start_web(cluster: LocalCluster, tmp_path: Path) -> Iterator[Web]:
     traffic = traffic_pb2_grpc.TrafficStub(cluster.channel)
     recorder = FakeAgent(cluster.endpoint, "recorder", cpu_units=1, memory_mib=1,
                          creds=join_node(cluster.endpoint, cluster.admin_tls(), tmp_path / "recorder", "recorder"))
@@ -166,3 +172,24 @@ def test_a_lost_nodes_target_leaves_the_table_at_once(web: Web) -> None:
 def _task_id(cluster) -> str | None:
     arns = cluster.operator.ListTasks(op.ListTasksRequest(cluster="default", service_name="web")).arns
     return arns[0].rsplit("/", 1)[-1] if arns else None
+
+
+def test_an_agent_restart_keeps_its_targets_in_rotation(make_cluster, busybox_image, tmp_path: Path) -> None:
+    # A TTL long enough that the restart is not a lost node.
+    cluster = make_cluster(agents=1, lease_ttl=15)
+    with start_web(cluster, tmp_path) as web:
+        task_id = wait_for(lambda: _task_id(cluster), 60, "the service's task")
+        name = f"{task_id}-8080"
+        wait_for(lambda: web.last(name) == [True], 60, "the target in rotation")
+        log = cluster.agent(1).log_path
+        found_healthy = log.read_text().count("target healthy")
+        assert found_healthy == 1
+        seen = len(web.recorder.routing)
+        cluster.kill_agent(1)
+        cluster.start_agent(1)
+        # It adopts the container and checks it afresh, finding it healthy: no table in the
+        # meantime takes the target out of rotation, and the task is not announced initial.
+        wait_for(lambda: log.read_text().count("target healthy") == 2, 60, "the restarted agent's check")
+        assert all(target(table, web.tg.id, name) == [True] for table in web.recorder.routing[seen:])
+        task = describe(cluster, task_id)
+        assert (task.last_status, state(task)) == ("RUNNING", "healthy")
