@@ -13,6 +13,7 @@ import pytest
 from controlplane.api import tasks
 from controlplane.controllers.assignments import AssignmentController
 from controlplane.controllers.nodes import NodeController
+from controlplane.controllers.placement import PlacementController
 from controlplane.controllers.services import ServiceController
 from controlplane.routing import sources
 from controlplane.routing.targets import DISCOVERY_DRAIN_SECONDS, deregister_until
@@ -165,3 +166,20 @@ def test_an_unhealthy_target_is_replaced_after_the_grace_period(plane: Plane) ->
     stopped = plane.task(task.id)
     assert stopped.desired_status == "STOPPED"
     assert stopped.stopped_reason == "Task failed ELB health checks in (target-group arn:tg/web)"
+
+
+def test_a_draining_targets_resources_stay_reserved_until_it_stops(plane: Plane) -> None:
+    plane.node("n1", cpu=512)  # room for two tasks of 256
+    web_service(plane, 2)
+    ctl = ServiceController(plane.writer, plane.api.arns)
+    ctl.reconcile(plane.view())
+    (first, second) = place_and_run(plane)
+    tasks.stop(plane.api, op.StopTaskRequest(cluster="default", task=first.id))
+    AssignmentController(plane.writer).reconcile(plane.view())
+    plane.report(first.id, "DEACTIVATING")
+    ctl.reconcile(plane.view())  # its replacement is started at once...
+    said = PlacementController(plane.writer).reconcile(plane.view())
+    assert said.startswith("1 tasks wait for capacity")  # ...but waits for the draining one's room
+    plane.report(first.id, "STOPPED")
+    AssignmentController(plane.writer).reconcile(plane.view())
+    assert PlacementController(plane.writer).reconcile(plane.view()) == "placed 1 tasks"
