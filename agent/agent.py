@@ -38,8 +38,8 @@ Listener = Callable[[agent_pb2.TaskStateChange], None]
 
 
 class RoutingConsumer(Protocol):
-    """What converges on the cluster's routing table on this node (the proxy, the DNS
-    responder): ``apply`` returns a sentence saying what it did."""
+    """Something on the node that converges on the cluster's routing table (the proxy, the
+    DNS responder); ``apply`` returns a sentence saying what it did."""
 
     def apply(self, table: traffic_pb2.RoutingTable) -> str: ...
 
@@ -90,11 +90,12 @@ class Agent:
         # Fetches a task's secret values ({container: {env: value}}) from the control plane
         # right before its containers are created; set by main (None: no secrets support).
         self.resolve_secrets: Callable[[r.Task], dict[str, dict[str, str]]] | None = None
-        # Target health checks of the tasks their assignments name as targets.
-        self.targets = TargetChecker(self._on_target_health)
-        # Registered by main; each gets every routing table newer than the last one seen.
+        # Registered by main; each gets every routing table the control plane sends.
         self.routing_consumers: list[RoutingConsumer] = []
         self.routing_revision = -1
+        self._routing_lock = threading.Lock()
+        # Target health checks of the tasks their assignments name as targets.
+        self.targets = TargetChecker(self._on_target_health)
         # When a draining target's containers may stop (the plan's wake_at), or None.
         self._wake_at: float | None = None
 
@@ -185,22 +186,25 @@ class Agent:
         return f"applied assignment set at revision {assignments.revision} with {len(assignments.tasks)} tasks"
 
     def apply_routing(self, table: traffic_pb2.RoutingTable) -> str:
-        """Hands the cluster's routing table, less the frontends of load balancers that do
-        not listen on this node, to each routing consumer, unless it is older than one
-        already seen."""
-        with self._lock:
+        """Hands the cluster's routing table to each routing consumer, unless it is older
+        than one already seen (a table of the same revision is applied again: level-triggered,
+        after a reconnect). A consumer that fails does not keep the table from the others."""
+        with self._routing_lock:
             if table.revision < self.routing_revision:
-                return f"ignored routing table at revision {table.revision}: already saw {self.routing_revision}"
+                return f"ignored routing table at revision {table.revision}: already applied {self.routing_revision}"
             self.routing_revision = table.revision
-            consumers = list(self.routing_consumers)
-        table = routing.for_node(table, self.node_id)
-        said = []
-        for consumer in consumers:
-            try:
-                said.append(consumer.apply(table))
-            except Exception:
-                log.exception("routing consumer failed", extra=shoal.logs.kv(node=self.node_id))
-        return f"applied routing table at revision {table.revision}" + "".join(f"; {x}" for x in said if x)
+            # Less the frontends of load balancers that do not listen on this node.
+            table = routing.for_node(table, self.node_id)
+            said = []
+            for consumer in list(self.routing_consumers):
+                try:
+                    said.append(consumer.apply(table))
+                except Exception as exc:
+                    log.exception("routing consumer failed (a bug)", extra=shoal.logs.kv(node=self.node_id))
+                    said.append(f"{type(consumer).__name__} failed: {exc}")
+        sentence = f"routing table at revision {table.revision}: " + ("; ".join(said) or "no routing consumers")
+        log.info(sentence, extra=shoal.logs.kv(node=self.node_id, revision=table.revision))
+        return sentence
 
     def _on_target_health(self, task_id: str, health: list[r.TargetHealth]) -> None:
         with self._lock:

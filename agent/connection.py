@@ -258,7 +258,8 @@ class GatewayClient:
                     sentence = self.agent.apply_assignments(msg.assignments)
                     log.debug(sentence, extra=shoal.logs.kv(node=self.agent.node_id))
                 elif msg.HasField("routing"):
-                    log.debug(self.agent.apply_routing(msg.routing), extra=shoal.logs.kv(node=self.agent.node_id))
+                    sentence = self.agent.apply_routing(msg.routing)
+                    log.debug(sentence, extra=shoal.logs.kv(node=self.agent.node_id))
                 else:
                     self.logs.handle(msg, outbox)
             return f"stream from {endpoint} ended after {received} assignment sets"
