@@ -1,7 +1,7 @@
 """Each replica's push of its clusters' routing tables to the agent streams it holds.
 
-Woken on every cache change, it rebuilds at most once per ``min_interval`` (changes in
-between are taken together, as the controller loop does), only for clusters that have a
+Woken on every cache change, it rebuilds at most once per ``min_interval`` and pauses as
+long as a build took (changes in between are taken together, as the controller loop does), only for clusters that have a
 load balancer or a namespace, and sends a table only when it differs from the last one sent
 to that cluster. A new stream gets the cluster's current table at once (``current``). Also
 woken when a draining target's ``deregister_until`` passes, since that changes the table
@@ -63,21 +63,25 @@ class RoutingPublisher:
         return held[1] if held is not None else None
 
     def _run(self) -> None:
-        last = 0.0
+        earliest = 0.0
         while not self._stop.is_set():
             timeout = None if self._deadline is None else max(0.0, self._deadline - time.time())
             self._wake.wait(timeout)
             # Joined, not dropped: what arrives during the pause is in the next build.
-            self._stop.wait(max(0.0, last + self.min_interval - time.monotonic()))
+            self._stop.wait(max(0.0, earliest - time.monotonic()))
             if self._stop.is_set():
                 return
             self._wake.clear()
-            last = time.monotonic()
+            started = time.monotonic()
             try:
                 sentence = self.publish()
             except Exception:
                 log.exception("routing table build failed (a bug)")
-                continue
+                sentence = ""
+            ended = time.monotonic()
+            # At most one build per min_interval, and never more than half of one core: a
+            # build that took longer than the interval is followed by as long a pause.
+            earliest = max(started + self.min_interval, ended + (ended - started))
             if sentence:
                 log.info(sentence)
 

@@ -193,3 +193,28 @@ def test_the_table_of_records_as_the_traffic_api_writes_them(h: Harness) -> None
     # api.lab is both registered and a Service Connect name: answered through the proxy only.
     assert [(d.name, d.via_proxy, d.backend, d.port) for d in table.dns] == [
         ("api", True, "sd-api-8080", 8080), ("api.lab", True, "sd-api-8080", 8080)]
+
+
+def test_a_slow_build_is_followed_by_as_long_a_pause(h: Harness) -> None:
+    builds: list[float] = []
+
+    def slow_build(now: float | None = None) -> str:
+        builds.append(time.monotonic())
+        deadline = time.monotonic() + 0.2
+        while time.monotonic() < deadline:  # busy, as a build is
+            pass
+        return ""
+
+    publisher = RoutingPublisher(h.cache, h.broadcast, min_interval=0.01)
+    publisher.publish = slow_build
+    publisher.start()
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < 1.2:
+            publisher.wake()
+            time.sleep(0.005)
+    finally:
+        publisher.stop()
+    # Back to back they would be 6; with a pause as long as each build, at most 4.
+    assert 2 <= len(builds) <= 4, builds
+    assert all(b - a >= 0.39 for a, b in zip(builds, builds[1:], strict=False)), builds
