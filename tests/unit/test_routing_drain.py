@@ -183,3 +183,19 @@ def test_a_draining_targets_resources_stay_reserved_until_it_stops(plane: Plane)
     plane.report(first.id, "STOPPED")
     AssignmentController(plane.writer).reconcile(plane.view())
     assert PlacementController(plane.writer).reconcile(plane.view()) == "placed 1 tasks"
+
+
+@pytest.mark.parametrize("why", ["service deleted", "node drained"])
+def test_every_leader_stop_of_a_target_drains_it(plane: Plane, why: str) -> None:
+    (task,) = running_service(plane, 1)
+    if why == "service deleted":
+        svc = plane.service()
+        svc.status, svc.desired_count = "DRAINING", 0
+        plane.store.put(keys.service("default", "web"), svc.SerializeToString())
+    else:
+        node = r.ContainerInstance.FromString(plane.store.get(keys.node("default", "n1")).value)
+        node.status = "DRAINING"
+        plane.store.put(keys.node("default", "n1"), node.SerializeToString())
+    ServiceController(plane.writer, plane.api.arns).reconcile(plane.view())
+    stopped = plane.task(task.id)
+    assert stopped.desired_status == "STOPPED" and stopped.deregister_until >= time.time() + 29, why
