@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import shoal.logs
-from agent import dependencies, reconcile, restarts, spec, volumes
+from agent import dependencies, reconcile, restarts, routing, spec, volumes
 from agent.runtime import (
     LABEL_NODE,
     ContainerInfo,
@@ -24,6 +24,7 @@ from agent.runtime import (
     Runtime,
     RuntimeEvent,
 )
+from agent.targets import DRAINING, TargetChecker, checks_for
 from agent.tasks import FAILED_TO_START, LocalContainer, LocalTask, restored
 from shoal.taskdef import policy
 from shoal.taskdef.policy import HostPolicy
@@ -38,7 +39,7 @@ Listener = Callable[[agent_pb2.TaskStateChange], None]
 
 class RoutingConsumer(Protocol):
     """Something on the node that converges on the cluster's routing table (the proxy, the
-    DNS responder); returns a sentence saying what it did."""
+    DNS responder); ``apply`` returns a sentence saying what it did."""
 
     def apply(self, table: traffic_pb2.RoutingTable) -> str: ...
 
@@ -89,8 +90,14 @@ class Agent:
         # Fetches a task's secret values ({container: {env: value}}) from the control plane
         # right before its containers are created; set by main (None: no secrets support).
         self.resolve_secrets: Callable[[r.Task], dict[str, dict[str, str]]] | None = None
-        # Converge on each routing table the control plane sends; registered by main.
+        # Registered by main; each gets every routing table the control plane sends.
         self.routing_consumers: list[RoutingConsumer] = []
+        self.routing_revision = -1
+        self._routing_lock = threading.Lock()
+        # Target health checks of the tasks their assignments name as targets.
+        self.targets = TargetChecker(self._on_target_health)
+        # When a draining target's containers may stop (the plan's wake_at), or None.
+        self._wake_at: float | None = None
         # The DNS a task's containers get (the node's responder); None: the engine's default.
         self.container_dns: Callable[[r.Task], spec.ContainerDns | None] | None = None
 
@@ -181,16 +188,40 @@ class Agent:
         return f"applied assignment set at revision {assignments.revision} with {len(assignments.tasks)} tasks"
 
     def apply_routing(self, table: traffic_pb2.RoutingTable) -> str:
-        """Hands the routing table to each consumer; one failing does not keep it from the others."""
-        sentences = []
-        for consumer in list(self.routing_consumers):
-            try:
-                sentences.append(consumer.apply(table))
-            except Exception:
-                log.exception("routing consumer failed (a bug)",
-                              extra=shoal.logs.kv(node=self.node_id, consumer=type(consumer).__name__))
-                sentences.append(f"{type(consumer).__name__} failed on revision {table.revision}")
-        return "; ".join(sentences) or f"routing table at revision {table.revision}: nothing on this node uses it"
+        """Hands the cluster's routing table to each routing consumer, unless it is older
+        than one already seen (a table of the same revision is applied again: level-triggered,
+        after a reconnect). A consumer that fails does not keep the table from the others."""
+        with self._routing_lock:
+            if table.revision < self.routing_revision:
+                return f"ignored routing table at revision {table.revision}: already applied {self.routing_revision}"
+            self.routing_revision = table.revision
+            # Less the frontends of load balancers that do not listen on this node.
+            table = routing.for_node(table, self.node_id)
+            said = []
+            for consumer in list(self.routing_consumers):
+                try:
+                    said.append(consumer.apply(table))
+                except Exception as exc:
+                    log.exception("routing consumer failed (a bug)", extra=shoal.logs.kv(node=self.node_id))
+                    said.append(f"{type(consumer).__name__} failed: {exc}")
+        return f"routing table at revision {table.revision}: " + ("; ".join(said) or "no routing consumers")
+
+    def _on_target_health(self, task_id: str, health: list[r.TargetHealth]) -> None:
+        with self._lock:
+            task = self.tasks.get(task_id)
+            if task is None or task.last_status != "RUNNING":
+                return
+            if task.restored and not task.target_health and all(h.state == "initial" for h in health):
+                # A restarted agent checks afresh; a target healthy a moment ago stays in
+                # rotation until a check here finds otherwise.
+                return
+            task.target_health = health
+        self._emit(task)
+
+    def _sync_targets(self) -> None:
+        with self._lock:
+            checks = checks_for(self.desired or {}, self.tasks)
+        self.targets.set_targets(checks)
 
     def on_runtime_event(self, event: RuntimeEvent) -> None:
         if event.action in ("die", "health_status", "start", "destroy", "oom", "resync"):
@@ -210,11 +241,13 @@ class Agent:
             p = reconcile.plan(self.desired, self.tasks, observed, now=time.time(),
                                gc_delay=self.config.gc_delay, busy=self._inflight)
             self._inflight.update(a.task_id for a in p.actions)
+            self._wake_at = p.wake_at
             changed_tasks = [self.tasks[t] for t in changed if t in self.tasks]
         for task in changed_tasks:
             self._emit(task)
         for action in p.actions:
             self._dispatch(action)
+        self._sync_targets()
         self._sweep_volumes()
         if self.on_cycle:
             self.on_cycle(time.monotonic() - started)
@@ -228,6 +261,7 @@ class Agent:
             "gc": self._gc_task,
             "report_stopped": self._report_stopped,
             "restart": self._restart_containers,
+            "deactivate": self._deactivate_task,
         }[action.kind]
         if self._pool is None:
             # Without a running loop (unit tests, one-shot use) operations run inline.
@@ -259,7 +293,10 @@ class Agent:
 
     def _loop(self) -> None:
         while not self._stopped.is_set():
-            self._wake.wait(self.config.resync_interval)
+            wait = self.config.resync_interval
+            if self._wake_at is not None:
+                wait = min(wait, max(0.0, self._wake_at - time.time()))
+            self._wake.wait(wait)
             self._wake.clear()
             if self._stopped.is_set():
                 break
@@ -291,6 +328,7 @@ class Agent:
         `docker stop` may take a container's whole stop timeout) are not waited for: dockerd
         finishes them, and a restarted agent adopts what it finds."""
         self.interrupt()
+        self.targets.stop()
         if self._cancel_watch:
             self._cancel_watch()
         for t in self._threads:
@@ -451,6 +489,19 @@ class Agent:
                 self._stop_container(c)
         with self._lock:
             task.mark_stopped(action.stop_code, action.reason)
+        self._emit(task)
+
+    def _deactivate_task(self, action: reconcile.Action) -> None:
+        """A target being drained: DEACTIVATING (ECS's name) while the proxies let its
+        in-flight requests finish; its containers stop at its deregister_until."""
+        with self._lock:
+            task = self.tasks.get(action.task_id)
+            if task is None or task.last_status != "RUNNING":
+                return
+            task.last_status = "DEACTIVATING"
+            task.target_health = [r.TargetHealth(target_group_arn=h.target_group_arn, state=DRAINING[0],
+                                                 reason=DRAINING[1], description=DRAINING[2])
+                                  for h in task.target_health]
         self._emit(task)
 
     def _remove_task(self, action: reconcile.Action) -> None:

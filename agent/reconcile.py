@@ -18,7 +18,8 @@ _STARTED = ("ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING
 
 @dataclass(frozen=True)
 class Action:
-    # start | stop | remove | gc | report_stopped | restart (container_ids: container names)
+    # start | stop | remove | gc | report_stopped | restart (container_ids: container names) |
+    # deactivate (a draining target: DEACTIVATING until its deregister_until)
     kind: str
     task_id: str
     stop_code: str = ""
@@ -30,6 +31,9 @@ class Action:
 class Plan:
     actions: list[Action] = field(default_factory=list)
     sentence: str = ""
+    # Epoch seconds at which a plan would decide differently with nothing else changed (a
+    # draining target's deregister_until), or None.
+    wake_at: float | None = None
 
     def of(self, kind: str) -> list[Action]:
         return [a for a in self.actions if a.kind == kind]
@@ -53,7 +57,7 @@ def sync_observed(
     now = time.time() if now is None else now
     changed: set[str] = set()
     for task_id, task in tasks.items():
-        if task_id in busy or task.last_status != "RUNNING":
+        if task_id in busy or task.last_status not in ("RUNNING", "DEACTIVATING"):
             continue
         by_id = {i.id: i for i in observed.get(task_id, [])}
         for c in task.containers.values():
@@ -126,6 +130,12 @@ def plan(
                 out.actions.append(Action("stop", task_id, ESSENTIAL_EXITED, "Essential container in task exited"))
             continue
         if a.task.desired_status == "STOPPED":
+            if task is not None and a.task.deregister_until > now and task.last_status in ("RUNNING", "DEACTIVATING"):
+                # A draining target: its containers keep serving in-flight requests until then.
+                if task.last_status == "RUNNING":
+                    out.actions.append(Action("deactivate", task_id))
+                out.wake_at = min(out.wake_at or a.task.deregister_until, a.task.deregister_until)
+                continue
             if task is not None:
                 out.actions.append(Action("stop", task_id, a.task.stop_code,
                                           a.task.stopped_reason or "Task stopped by the control plane"))
@@ -165,7 +175,7 @@ def _sentence(p: Plan, known: int, busy: int, desired: dict | None) -> str:
     parts = []
     for kind, verb in (("start", "starting"), ("stop", "stopping"), ("remove", "removing"),
                        ("gc", "collecting"), ("report_stopped", "reporting stopped"),
-                       ("restart", "restarting containers of")):
+                       ("restart", "restarting containers of"), ("deactivate", "draining")):
         n = len(p.of(kind))
         if n:
             parts.append(f"{verb} {n} task{'s' if n != 1 else ''}")

@@ -54,6 +54,11 @@ class LocalTask:
     policy_checked: bool = True
     # Why this node's policy refuses the task (set at that check); the reconciler stops it.
     refusal: str = ""
+    # The task's state in each target group it serves, from agent/targets.py's checks.
+    target_health: list[r.TargetHealth] = field(default_factory=list)
+    # Adopted from its containers after the agent restarted: what the control plane holds of
+    # its target health stands until a check here says otherwise.
+    restored: bool = False
 
     def essential_exited(self) -> LocalContainer | None:
         for c in self.containers.values():
@@ -87,6 +92,7 @@ class LocalTask:
             stop_code=self.stop_code,
             at=now or time.time(),
             health_status=self.health,
+            target_health=self.target_health,
         )
         for c in self.containers.values():
             pc = change.containers.add(
@@ -130,7 +136,7 @@ def restored(task_id: str, infos: list[ContainerInfo], now: float, stop_timeout:
     """A task rebuilt from its labelled containers after the agent restarted."""
     first = infos[0].labels
     task = LocalTask(task_id=task_id, cluster=first.get(LABEL_CLUSTER, ""), service=first.get(LABEL_SERVICE, ""),
-                     policy_checked=False)
+                     policy_checked=False, restored=True)
     for info in infos:
         name = info.labels.get(LABEL_CONTAINER, info.name)
         running = info.state == "running"

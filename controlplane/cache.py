@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from google.protobuf.message import Message
 
+from controlplane.routing import sources
 from controlplane.state import Record, decode
 from shoal import keys
 from shoal.store.base import Event, Store
@@ -29,6 +30,7 @@ TYPES: dict[str, type[Message]] = {
     keys.TASKDEFS: r.TaskDefinition,
     keys.CLUSTERS: r.Cluster,
     keys.ALIVE: r.Cluster,  # only the key matters
+    **sources.TYPES,
 }
 
 
@@ -155,6 +157,11 @@ class Cache:
         change up to ``revision``; False if it has not by then."""
         with self._advanced:
             return self._advanced.wait_for(lambda: self._applied[prefix] >= revision, timeout)
+
+    def revision(self) -> int:
+        """The newest revision the watches have delivered (of any prefix)."""
+        with self._lock:
+            return max(self._applied.values())
 
     def keys_under(self, prefix: str) -> set[str]:
         with self._lock:

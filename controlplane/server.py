@@ -39,6 +39,7 @@ from controlplane.ecs.config import add_flags as add_ecs_flags
 from controlplane.ecs.config import start as start_ecs
 from controlplane.http import serve as serve_http
 from controlplane.metrics import REGISTRY
+from controlplane.routing.publisher import RoutingPublisher
 from controlplane.security_setup import SERVICE_NAME as SECURITY_SERVICE_NAME
 from controlplane.security_setup import Security
 from controlplane.security_setup import add_flags as add_security_flags
@@ -184,9 +185,15 @@ class Replica:
         self.leader_lease = ReplicaLease(self.store, leader_ttl(args), name="leader lease")
         self.leader_lease.start()
         election = Election(self.store, self.leader_lease, args.name)
-        loop_holder: list[ControllerLoop] = []
-        cache = Cache(self.store, on_change=lambda: loop_holder and loop_holder[0].wake())
+        # What a cache change wakes: the controller loop and the routing publisher.
+        wakers: list[Callable[[], None]] = []
+        cache = Cache(self.store, on_change=lambda: [wake() for wake in wakers])
+        routing = RoutingPublisher(cache, gateway.broadcast, min_interval=args.cycle_interval)
+        gateway.routing_for = routing.current
+        wakers.append(routing.wake)
         cache.start()
+        routing.start()  # after the first listing: a partial table is never sent
+        routing.wake()
         REGISTRY.register(ClusterCollector(cache, election.is_leader))
         self.ctx.cache = cache
         writer = Writer(self.store, election, cache)
@@ -199,7 +206,7 @@ class Replica:
             min_interval=args.cycle_interval,
             on_step_down=nodes.step_down,
         )
-        loop_holder.append(loop)
+        wakers.append(loop.wake)
         loop.start()
         leader_watch = PrefixWatch(self.store, election.key, loop.wake)
         leader_watch.start()
@@ -220,6 +227,7 @@ class Replica:
         leader_watch.close()
         deregistrations.close()
         loop.stop()
+        routing.stop()
         log.info(election.resign())
         self.server.stop(grace=2).wait(5)
         self.http.shutdown()

@@ -11,7 +11,7 @@ import grpc
 
 from shoal.security.channels import client_channel
 from shoal.security.joining import NodeCredentials
-from shoal.v1 import agent_pb2, agent_pb2_grpc
+from shoal.v1 import agent_pb2, agent_pb2_grpc, traffic_pb2
 from shoal.v1 import resources_pb2 as r
 
 
@@ -36,6 +36,8 @@ class FakeAgent:
         self.node_id = resp.node_id
         self.heartbeat = heartbeat
         self.latest: agent_pb2.Assignments | None = None
+        # Every routing table received, in order.
+        self.routing: list[traffic_pb2.RoutingTable] = []
         # Log requests seen, and those the control plane cancelled; each is answered with
         # log_flood chunks (0: none).
         self.log_requests: list[agent_pb2.LogRequest] = []
@@ -71,6 +73,8 @@ class FakeAgent:
                     body = msg.WhichOneof("body")
                     if body == "assignments":
                         self.latest = msg.assignments
+                    elif body == "routing":
+                        self.routing.append(msg.routing)
                     elif body == "log_request":
                         self.log_requests.append(msg.log_request)
                         threading.Thread(target=self._flood, args=(msg.log_request.request_id,), daemon=True).start()

@@ -49,6 +49,7 @@ class Streams:
     _lingering: dict[str, AgentStream]
     on_log_chunk: Callable[[str, agent_pb2.AgentLogChunk], None] | None
     on_stream_end: Callable[[str], None] | None
+    routing_for: Callable[[str], agent_pb2.ControlMessage | None]
     # From the other parts of the service.
     refusal_if_cut_off: Callable[[], ApiError | None]
     _put_alive: Callable[[AgentStream], None]
@@ -68,6 +69,14 @@ class Streams:
             return False
         stream.outbox.put(msg)
         return True
+
+    def broadcast(self, cluster: str, msg: agent_pb2.ControlMessage) -> int:
+        """Queues ``msg`` on every stream of ``cluster`` held here; returns how many."""
+        with self._lock:
+            held = [s for s in self._streams.values() if s.cluster == cluster and not s.closed]
+        for stream in held:
+            stream.outbox.put(msg)
+        return len(held)
 
     def Connect(self, request_iterator, context: grpc.ServicerContext):
         if (refusal := self.refusal_if_cut_off()) is not None:
@@ -115,6 +124,8 @@ class Streams:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
         log.info("agent connected", extra=kv(node=stream.node_id, cluster=stream.cluster))
         unsubscribe = self.feed.subscribe(stream.node_id, lambda a: stream.outbox.put(a))
+        if (routing := self.routing_for(stream.cluster)) is not None:
+            stream.outbox.put(routing)  # the cluster's current table, at once
         reader = threading.Thread(
             target=self._read, args=(stream, request_iterator), name=f"agent-{stream.node_id[:8]}", daemon=True
         )

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # stopped by itself); ``version`` counts every change.
 OBSERVED_TASK_FIELDS = frozenset({
     "last_status", "health_status", "started_at", "stopped_at", "stopped_reason", "stop_code",
-    "pull_started_at", "pull_stopped_at", "containers", "version",
+    "pull_started_at", "pull_stopped_at", "containers", "version", "target_health",
 })
 OBSERVED_CONTAINER_FIELDS = frozenset({
     "runtime_id", "last_status", "exit_code", "reason", "network_bindings", "health_status",
@@ -134,6 +134,10 @@ def _merge(task: r.Task, change: agent_pb2.TaskStateChange) -> None:
             mine.network_bindings.extend(reported.network_bindings)
     if change.health_status:
         task.health_status = change.health_status
+    if change.target_health:
+        # The agent reports every target group's state each time: the newest list is whole.
+        del task.target_health[:]
+        task.target_health.extend(change.target_health)
     at = change.at or time.time()
     if task.last_status == "RUNNING" and not task.started_at:
         task.started_at = at

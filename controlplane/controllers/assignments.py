@@ -45,8 +45,14 @@ class AssignmentController:
                         continue
                     held = assignments.get((task.node_id, task.id))
                     if held is None or held.msg.task.desired_status != "STOPPED":
-                        # The task is written as it stands, with its assignment in step.
-                        self.writer.put_task(rec, task, view.taskdefs.get(task.task_definition_arn))
+                        # The task is written with its assignment in step; a target keeps
+                        # serving in-flight requests for its deregistration delay.
+                        told_task = clone(task)
+                        view.drain(told_task, time.time())
+                        if told_task.deregister_until != task.deregister_until:
+                            told_task.version += 1
+                        self.writer.put_task(rec, told_task, view.taskdefs.get(task.task_definition_arn),
+                                             view.targets_of(task))
                         told += 1
                 elif not is_live(task) and task.node_id and (
                         task.desired_status != "STOPPED" or (task.node_id, task.id) in assignments):

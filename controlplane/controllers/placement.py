@@ -70,7 +70,7 @@ class PlacementController:
             # Each placement keeps its own compare on the task's revision: one lost race
             # loses that placement only, as when each was a transaction of its own.
             results = self.writer.commit_many([
-                task_write(rec, task, td) for rec, task in zip(batch, assigned, strict=False)
+                task_write(rec, task, td, view.targets_of(task)) for rec, task in zip(batch, assigned, strict=False)
             ])
             committed = [p for p, revision in zip(plan.placements, results, strict=False) if revision is not None]
             apply_plan(snap, request, Plan(committed, 0, "", {}))

@@ -99,7 +99,10 @@ class ServiceController:
         # Tasks that failed their health checks are replaced, as ECS does.
         unhealthy = [t for t in new if self._failed_health(view, svc, t.msg)]
         for t in unhealthy:
-            self._stop(view, t, "Task failed container health checks", "ServiceSchedulerInitiated")
+            sick = [h.target_group_arn for h in t.msg.target_health if h.state == "unhealthy"]
+            why = (f"Task failed ELB health checks in (target-group {sick[0]})" if sick
+                   else "Task failed container health checks")
+            self._stop(view, t, why, "ServiceSchedulerInitiated")
         if unhealthy:
             did.append(f"stopped {len(unhealthy)} unhealthy tasks")
             new = [t for t in new if t not in unhealthy]
@@ -196,17 +199,26 @@ class ServiceController:
             c.HasField("health_check") and c.health_check.command and (not c.HasField("essential") or c.essential)
             for c in td.container_definitions
         )
-        return task.health_status == "HEALTHY" if checked else True
+        if checked and task.health_status != "HEALTHY":
+            return False
+        # A target counts only once it takes traffic: a rollout stops no old target before
+        # its replacement passes the target group's health check.
+        states = {h.target_group_arn: h.state for h in task.target_health}
+        return all(states.get(tg.target_group_arn) == "healthy" for tg in view.targets_of(task))
 
     def _failed_health(self, view: View, svc: r.Service, task: r.Task) -> bool:
-        if task.last_status != "RUNNING" or task.health_status != "UNHEALTHY":
+        """Failed its container health check or, as a target, its target group's check;
+        both are forgiven for healthCheckGracePeriodSeconds after the task started."""
+        failed = task.health_status == "UNHEALTHY" or any(h.state == "unhealthy" for h in task.target_health)
+        if task.last_status != "RUNNING" or not failed:
             return False
         return time.time() - task.started_at >= svc.health_check_grace_period_seconds
 
     def _stop(self, view: View, rec: Record[r.Task], reason: str, code: str) -> None:
         task = clone(rec.msg)
         mark_stopping(task, reason, code)
-        self.writer.put_task(rec, task, view.taskdefs.get(task.task_definition_arn))
+        view.drain(task, time.time())
+        self.writer.put_task(rec, task, view.taskdefs.get(task.task_definition_arn), view.targets_of(task))
 
     def _trip_breaker(self, svc: r.Service, primary: r.Deployment) -> str:
         primary.rollout_state = "FAILED"

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from google.protobuf.message import Message
 
 from controlplane.cache import Cache
+from controlplane.routing import sources
+from controlplane.routing.targets import assigned_targets, deregister_until, is_discovered
 from controlplane.state import Record
 from controlplane.taskspec import is_live
 from shoal import keys
@@ -17,6 +19,7 @@ from shoal.election import Election
 from shoal.store import batch
 from shoal.store.base import Compare, Conflict, Delete, Put, Store
 from shoal.v1 import resources_pb2 as r
+from shoal.v1 import traffic_pb2 as t
 
 
 def clone(msg: Message) -> Message:
@@ -33,6 +36,9 @@ class View:
     services: list[Record[r.Service]] = field(default_factory=list)
     taskdefs: dict[str, r.TaskDefinition] = field(default_factory=dict)
     alive: set[str] = field(default_factory=set)
+    target_groups: dict[str, t.TargetGroup] = field(default_factory=dict)
+    # (cluster, load balancer name) -> its default target group's ARN
+    default_groups: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
     def read(cls, cache: Cache) -> View:
@@ -45,7 +51,31 @@ class View:
         for rec in cache.records(keys.TASKDEFS):
             view.taskdefs[rec.msg.task_definition_arn] = rec.msg
         view.alive = {k[len(keys.ALIVE):] for k in cache.keys_under(keys.ALIVE)}
+        for rec in cache.records(sources.TARGETGROUPS):
+            view.target_groups[rec.msg.target_group_arn] = rec.msg
+        for rec in cache.records(sources.LOADBALANCERS):
+            view.default_groups[(rec.msg.cluster, rec.msg.load_balancer_name)] = rec.msg.default_target_group_arn
         return view
+
+    def service_of(self, task: r.Task) -> r.Service | None:
+        if not task.service_name:
+            return None
+        return next((rec.msg for rec in self.services
+                     if rec.msg.cluster == task.cluster and rec.msg.service_name == task.service_name), None)
+
+    def targets_of(self, task: r.Task) -> list[r.AssignedTarget]:
+        """The target groups ``task`` serves, as its assignment carries them."""
+        if not self.target_groups:
+            return []
+        defaults = {name: arn for (cluster, name), arn in self.default_groups.items() if cluster == task.cluster}
+        return assigned_targets(task, self.service_of(task), self.target_groups, defaults)
+
+    def drain(self, task: r.Task, now: float) -> None:
+        """Sets ``deregister_until`` on a target the leader is stopping (desired STOPPED):
+        proxies drop it at once, its agent stops it when its deregistration delay is over."""
+        if not task.deregister_until:
+            task.deregister_until = deregister_until(task, self.targets_of(task),
+                                                     is_discovered(self.service_of(task)), now)
 
     def apply(self, key: str, msg: Message | None, revision: int) -> None:
         """Takes in one of the leader's own writes (``msg`` None: a delete), so a controller
@@ -97,8 +127,9 @@ class Writer:
             self.cache.record_delete(k, revision)
         return revision
 
-    def put_task(self, rec: Record[r.Task] | None, task: r.Task, td: r.TaskDefinition | None = None) -> int:
-        return self.commit(*task_write(rec, task, td))
+    def put_task(self, rec: Record[r.Task] | None, task: r.Task, td: r.TaskDefinition | None = None,
+                 targets: Sequence[r.AssignedTarget] = ()) -> int:
+        return self.commit(*task_write(rec, task, td, targets))
 
     def commit_many(self, writes: Sequence[Write]) -> list[int | None]:
         """Commits independent writes, many to a transaction (a thousand one-task
@@ -132,11 +163,13 @@ class Writer:
 Write = tuple[Sequence[Compare], Sequence[tuple[str, Message]], Sequence[str]]
 
 
-def task_write(rec: Record[r.Task] | None, task: r.Task, td: r.TaskDefinition | None = None) -> Write:
+def task_write(rec: Record[r.Task] | None, task: r.Task, td: r.TaskDefinition | None = None,
+               targets: Sequence[r.AssignedTarget] = ()) -> Write:
     """The write `Writer.put_task` makes: the task, compared on the revision it was read at
     (create-only if new), and in the same transaction its node's assignment kept in step —
     the only place an assignment is written. A placed task that is not STOPPED is assigned
-    (the task as written, and its definition ``td``); a STOPPED one no longer is."""
+    (the task as written, its definition ``td`` and the target groups it serves,
+    ``targets``); a STOPPED one no longer is."""
     key = keys.task(task.cluster, task.id)
     compares = [Compare(key, rec.mod_revision)] if rec else [Compare(key, 0, on_create=True)]
     puts: list[tuple[str, Message]] = [(key, task)]
@@ -144,7 +177,7 @@ def task_write(rec: Record[r.Task] | None, task: r.Task, td: r.TaskDefinition | 
     if task.node_id:
         assignment = keys.assignment(task.node_id, task.id)
         if is_live(task):
-            puts.append((assignment, r.TaskAssignment(task=task, task_definition=td)))
+            puts.append((assignment, r.TaskAssignment(task=task, task_definition=td, targets=targets)))
         else:
             deletes.append(assignment)
     return compares, puts, deletes

@@ -596,14 +596,42 @@ class Failure(_message.Message):
     def __init__(self, arn: _Optional[str] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class TaskAssignment(_message.Message):
-    __slots__ = ("task", "task_definition", "revision")
+    __slots__ = ("task", "task_definition", "revision", "targets")
     TASK_FIELD_NUMBER: _ClassVar[int]
     TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
     task: Task
     task_definition: TaskDefinition
     revision: int
-    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ..., task_definition: _Optional[_Union[TaskDefinition, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
+    targets: _containers.RepeatedCompositeFieldContainer[AssignedTarget]
+    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ..., task_definition: _Optional[_Union[TaskDefinition, _Mapping]] = ..., revision: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[AssignedTarget, _Mapping]]] = ...) -> None: ...
+
+class AssignedTarget(_message.Message):
+    __slots__ = ("target_group_arn", "container_name", "container_port", "protocol", "path", "matcher", "interval_seconds", "timeout_seconds", "healthy_threshold", "unhealthy_threshold", "deregistration_delay_seconds")
+    TARGET_GROUP_ARN_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_PORT_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    MATCHER_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    HEALTHY_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    UNHEALTHY_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    DEREGISTRATION_DELAY_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    target_group_arn: str
+    container_name: str
+    container_port: int
+    protocol: str
+    path: str
+    matcher: str
+    interval_seconds: int
+    timeout_seconds: int
+    healthy_threshold: int
+    unhealthy_threshold: int
+    deregistration_delay_seconds: int
+    def __init__(self, target_group_arn: _Optional[str] = ..., container_name: _Optional[str] = ..., container_port: _Optional[int] = ..., protocol: _Optional[str] = ..., path: _Optional[str] = ..., matcher: _Optional[str] = ..., interval_seconds: _Optional[int] = ..., timeout_seconds: _Optional[int] = ..., healthy_threshold: _Optional[int] = ..., unhealthy_threshold: _Optional[int] = ..., deregistration_delay_seconds: _Optional[int] = ...) -> None: ...
 
 class ServiceLoadBalancer(_message.Message):
     __slots__ = ("target_group_arn", "load_balancer_name", "container_name", "container_port")

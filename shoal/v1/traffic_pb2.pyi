@@ -170,7 +170,7 @@ class RouteRule(_message.Message):
     def __init__(self, priority: _Optional[int] = ..., host_patterns: _Optional[_Iterable[str]] = ..., path_patterns: _Optional[_Iterable[str]] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class RouteFrontend(_message.Message):
-    __slots__ = ("name", "port", "mode", "rules", "default_backend", "proxy_protocol", "internal")
+    __slots__ = ("name", "port", "mode", "rules", "default_backend", "proxy_protocol", "internal", "node_ids")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PORT_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -178,6 +178,7 @@ class RouteFrontend(_message.Message):
     DEFAULT_BACKEND_FIELD_NUMBER: _ClassVar[int]
     PROXY_PROTOCOL_FIELD_NUMBER: _ClassVar[int]
     INTERNAL_FIELD_NUMBER: _ClassVar[int]
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     port: int
     mode: str
@@ -185,7 +186,8 @@ class RouteFrontend(_message.Message):
     default_backend: str
     proxy_protocol: bool
     internal: bool
-    def __init__(self, name: _Optional[str] = ..., port: _Optional[int] = ..., mode: _Optional[str] = ..., rules: _Optional[_Iterable[_Union[RouteRule, _Mapping]]] = ..., default_backend: _Optional[str] = ..., proxy_protocol: _Optional[bool] = ..., internal: _Optional[bool] = ...) -> None: ...
+    node_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., port: _Optional[int] = ..., mode: _Optional[str] = ..., rules: _Optional[_Iterable[_Union[RouteRule, _Mapping]]] = ..., default_backend: _Optional[str] = ..., proxy_protocol: _Optional[bool] = ..., internal: _Optional[bool] = ..., node_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DnsRecord(_message.Message):
     __slots__ = ("name", "via_proxy", "backend", "port", "port_name")
