@@ -19,9 +19,10 @@ def method_for(action: str) -> str:
     return _OPERATOR + _SAME_AS.get(action, action)
 
 
-def authorize(action: str, identity: Identity, key_id: str) -> None:
-    """Raises AccessDeniedException unless ``identity`` may run ``action``."""
-    method = method_for(action)
+def authorize(action: str, identity: Identity, key_id: str, method: str = "") -> None:
+    """Raises AccessDeniedException unless ``identity`` may run ``action``, judged as the
+    gRPC ``method`` (a full name; default: the Operator method of the ECS action)."""
+    method = method or method_for(action)
     try:
         decide(method, identity)
     except Denied as exc:

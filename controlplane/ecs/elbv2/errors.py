@@ -1,0 +1,90 @@
+"""ELBv2's error codes, and how a refusal from the Traffic service becomes one: the gRPC
+status says what kind of refusal it is, the action says which resource it concerns (a
+NOT_FOUND from DeleteListener is ListenerNotFound)."""
+
+from __future__ import annotations
+
+import grpc
+
+from controlplane.ecs.errors import EcsError
+
+# ELBv2's codes, as botocore's model names them (each error shape's ``code``).
+VALIDATION = "ValidationError"
+LB_NOT_FOUND = "LoadBalancerNotFound"
+TG_NOT_FOUND = "TargetGroupNotFound"
+LISTENER_NOT_FOUND = "ListenerNotFound"
+RULE_NOT_FOUND = "RuleNotFound"
+INVALID_CONFIGURATION = "InvalidConfigurationRequest"
+UNSUPPORTED_PROTOCOL = "UnsupportedProtocol"
+RESOURCE_IN_USE = "ResourceInUse"
+NOT_PERMITTED = "OperationNotPermitted"
+
+
+def validation(message: str) -> EcsError:
+    return EcsError(VALIDATION, message)
+
+
+def refused(code: str, message: str) -> EcsError:
+    return EcsError(code, message)
+
+
+class TrafficError(Exception):
+    """A call to the Traffic service that ended with a status other than OK."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# What a refusal means, per action, when the status alone does not say (ALREADY_EXISTS from
+# CreateListener is a listener on a port already taken; from CreateRule, a priority).
+_DUPLICATE = {
+    "CreateLoadBalancer": "DuplicateLoadBalancerName",
+    "CreateTargetGroup": "DuplicateTargetGroupName",
+    "CreateListener": "DuplicateListener",
+    "CreateRule": "PriorityInUse",
+}
+# NOT_FOUND: the resource the message names, else the one the action is about.
+_NOUNS = (("target group", TG_NOT_FOUND), ("target_group", TG_NOT_FOUND), ("targetgroup", TG_NOT_FOUND),
+          ("listener", LISTENER_NOT_FOUND), ("rule", RULE_NOT_FOUND), ("load balancer", LB_NOT_FOUND),
+          ("load_balancer", LB_NOT_FOUND), ("loadbalancer", LB_NOT_FOUND))
+_ABOUT = {
+    "TargetGroup": TG_NOT_FOUND, "TargetHealth": TG_NOT_FOUND, "Listener": LISTENER_NOT_FOUND,
+    "Rule": RULE_NOT_FOUND, "LoadBalancer": LB_NOT_FOUND,
+}
+
+
+def not_found_code(action: str, message: str) -> str:
+    lowered = message.lower()
+    # The field the message starts with names the resource ("target_group: ... not found").
+    field = lowered.split(":", 1)[0]
+    for noun, code in _NOUNS:
+        if noun in field:
+            return code
+    for noun, code in _NOUNS:
+        if noun in lowered:
+            return code
+    for word, code in _ABOUT.items():
+        if word in action:
+            return code
+    return VALIDATION
+
+
+def from_traffic(exc: TrafficError, action: str) -> EcsError:
+    """The ELBv2 error for a Traffic refusal met while running ``action``."""
+    code = exc.code
+    if code == grpc.StatusCode.NOT_FOUND:
+        return EcsError(not_found_code(action, exc.message), exc.message)
+    if code == grpc.StatusCode.ALREADY_EXISTS:
+        return EcsError(_DUPLICATE.get(action, INVALID_CONFIGURATION), exc.message)
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        kind = RESOURCE_IN_USE if action.startswith("Delete") else INVALID_CONFIGURATION
+        return EcsError(kind, exc.message)
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return EcsError(VALIDATION, exc.message)
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return EcsError("AccessDenied", exc.message, 403)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return EcsError("ServiceUnavailable", exc.message, 503)
+    return EcsError("InternalFailure", exc.message, 500)
