@@ -12,7 +12,8 @@ not listed there needs ``admin``:
   NodeRestriction). Which tasks it may report or read is checked where tasks are looked up
   (controlplane/api/agents.py, controlplane/api/security.py).
 - ``read``: reading cluster state (Describe*/List* of clusters, services, tasks, nodes,
-  task definitions, scaling, tokens, access keys): viewers and admins.
+  task definitions, scaling, load balancers, target groups and their targets' health,
+  namespaces, tokens, access keys): viewers and admins.
 - ``logs``: streaming a task's output (GetTaskLogs); ``secrets``: listing secrets. Admins,
   and viewers granted them (``shoal user create NAME --role viewer --grant logs``), as
   Nomad's ``read-logs`` capability and AWS's separate ``logs:*`` actions do it: reading a
@@ -70,6 +71,8 @@ PERMISSIONS: dict[str, str] = {
                                    "ListContainerInstances DescribeContainerInstances"),
     **_methods("Scaling", "read", "DescribeScalableTargets DescribeScalingPolicies DescribeScheduledActions "
                                   "DescribeScalingActivities DescribeCapacityProviders"),
+    **_methods("Traffic", "read", "DescribeLoadBalancers DescribeTargetGroups DescribeTargetHealth "
+                                  "ListNamespaces"),
     **_methods("Security", "read", "ListJoinTokens"),
     **_methods("AccessKeys", "read", "ListAccessKeys"),
     **_methods("Logs", "logs", "GetTaskLogs"),

@@ -24,6 +24,7 @@ from controlplane.api.context import ApiContext
 from controlplane.api.logs import LOGS_SERVICE_NAME, add_logs_service
 from controlplane.api.operator import OperatorService
 from controlplane.api.scaling import SCALING_SERVICE_NAME, add_scaling_service
+from controlplane.api.traffic import TRAFFIC_SERVICE_NAME, add_traffic_service
 from controlplane.assignments import AssignmentFeed
 from controlplane.cache import Cache
 from controlplane.cluster_metrics import ClusterCollector
@@ -146,6 +147,7 @@ class Replica:
         security.register(self.server, self.ctx)
         operator_pb2_grpc.add_OperatorServicer_to_server(OperatorService(self.ctx), self.server)
         add_scaling_service(self.ctx, self.server)
+        add_traffic_service(self.ctx, self.server)
         accesskeys_pb2_grpc.add_AccessKeysServicer_to_server(AccessKeysService(self.ctx), self.server)
         agent_pb2_grpc.add_AgentGatewayServicer_to_server(gateway, self.server)
         add_logs_service(self.ctx, gateway, self.server, security.open_channel)
@@ -155,6 +157,7 @@ class Replica:
             (
                 operator_pb2.DESCRIPTOR.services_by_name["Operator"].full_name,
                 SCALING_SERVICE_NAME,
+                TRAFFIC_SERVICE_NAME,
                 agent_pb2.DESCRIPTOR.services_by_name["AgentGateway"].full_name,
                 LOGS_SERVICE_NAME,
                 accesskeys_pb2.DESCRIPTOR.services_by_name["AccessKeys"].full_name,

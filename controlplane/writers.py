@@ -36,6 +36,11 @@ WRITERS: dict[str, frozenset[str]] = {
     keys.ASSIGNMENTS: frozenset({LEADER}),
     keys.LEADER: frozenset({"shoal.election"}),
     keys.DEREGISTERED: frozenset({"controlplane.api.nodes"}),
+    keys.LOADBALANCERS: frozenset({"controlplane.api.loadbalancers"}),
+    # A listener without a target group makes its load balancer's default one, in its own
+    # transaction.
+    keys.TARGETGROUPS: frozenset({"controlplane.api.targetgroups", "controlplane.api.loadbalancers"}),
+    keys.NAMESPACES: frozenset({"controlplane.api.namespaces"}),
 }
 
 # Modules a write passes through on its way to the store: the writer is whoever called them.

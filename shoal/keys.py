@@ -89,3 +89,22 @@ def scaling_activity(cluster_name: str, started_ns: int, activity_id: str) -> st
 
 def capacity_provider(name: str) -> str:
     return f"{CAPACITY_PROVIDERS}{name}"
+
+
+# Traffic: load balancers (their listeners and rules inside), target groups and
+# service-discovery namespaces, each by name within its cluster.
+LOADBALANCERS = PREFIX + "loadbalancers/"
+TARGETGROUPS = PREFIX + "targetgroups/"
+NAMESPACES = PREFIX + "namespaces/"
+
+
+def load_balancer(cluster_name: str, name: str) -> str:
+    return f"{LOADBALANCERS}{cluster_name}/{name}"
+
+
+def target_group(cluster_name: str, name: str) -> str:
+    return f"{TARGETGROUPS}{cluster_name}/{name}"
+
+
+def namespace(cluster_name: str, name: str) -> str:
+    return f"{NAMESPACES}{cluster_name}/{name}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from controlplane.api import taskdefs
+from controlplane.api import service_traffic, taskdefs
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.paging import page
 from controlplane.deployments import new_deployment
@@ -73,6 +73,8 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
     svc.placement_constraints.extend(list(td.placement_constraints) + list(req.placement_constraints))
     svc.placement_strategy.extend(strategies)
     svc.tags.extend(req.tags)
+    service_traffic.apply(ctx, cluster, svc, td, load_balancers_=req.load_balancers,
+                          registries_=req.service_registries, connect=req.service_connect_configuration)
     svc.deployments.append(new_deployment(td.task_definition_arn, req.desired_count))
     existing = ctx.state.service(cluster, req.service_name)
     if existing is not None and existing.msg.status != "INACTIVE":
@@ -127,6 +129,8 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
             merged.MergeFrom(req.deployment_configuration)
             svc.deployment_configuration.CopyFrom(_check_deployment_config(merged))
         if req.HasField("health_check_grace_period_seconds"):
+            if req.health_check_grace_period_seconds < 0:
+                raise invalid("healthCheckGracePeriodSeconds: must not be negative")
             svc.health_check_grace_period_seconds = req.health_check_grace_period_seconds
         if req.update_placement_constraints:
             check_placement(req.placement_constraints, [])
@@ -137,6 +141,15 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
             del svc.placement_strategy[:]
             svc.placement_strategy.extend(req.placement_strategy)
         new_td = td.task_definition_arn if td is not None else svc.task_definition
+        traffic_changes = (req.update_load_balancers or req.update_service_registries
+                           or req.HasField("service_connect_configuration"))
+        if traffic_changes or new_td != svc.task_definition:
+            # A new set, or a new definition, is checked whole against the definition it runs.
+            service_traffic.apply(
+                ctx, cluster, svc, td if td is not None else taskdefs.resolve(ctx, new_td).msg,
+                load_balancers_=req.load_balancers if req.update_load_balancers else None,
+                registries_=req.service_registries if req.update_service_registries else None,
+                connect=req.service_connect_configuration if req.HasField("service_connect_configuration") else None)
         if new_td != svc.task_definition or req.force_new_deployment:
             for d in svc.deployments:
                 if d.status == "PRIMARY":

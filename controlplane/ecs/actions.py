@@ -18,6 +18,7 @@ from controlplane.api.paging import page
 from controlplane.ecs.errors import invalid_parameter
 from controlplane.ecs.shapes import tag_list, to_ecs
 from shoal.arns import last_segment
+from shoal.jsonfields import unknown_members
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 
@@ -203,32 +204,63 @@ def list_tasks(ctx: ApiContext, body: Body) -> Body:
 
 # ---- services ---------------------------------------------------------------------------------
 
+# The members of these service fields that Shoal does not act on are refused, not dropped
+# (advancedConfiguration, Service Connect's tls, timeout, logConfiguration, ...).
+_TRAFFIC_MEMBERS = {
+    "loadBalancers": r.ServiceLoadBalancer.DESCRIPTOR,
+    "serviceRegistries": r.ServiceRegistry.DESCRIPTOR,
+    "serviceConnectConfiguration": r.ServiceConnectConfiguration.DESCRIPTOR,
+}
+
+
+def _traffic_members(body: Body) -> None:
+    for member, desc in _TRAFFIC_MEMBERS.items():
+        unknown = unknown_members(body.get(member), desc, member)
+        if unknown:
+            raise invalid_parameter(f"{unknown[0]}: not supported by Shoal; leave it out")
+
+
+def _service(svc: r.Service, tags: bool = True) -> Body:
+    """ECS returns a service's Service Connect configuration in its deployments, not beside
+    its loadBalancers: the primary deployment carries the service's."""
+    out = to_ecs(svc, tags=tags)
+    if svc.HasField("service_connect_configuration"):
+        for d in out.get("deployments", []):
+            if d.get("status") == "PRIMARY":
+                d["serviceConnectConfiguration"] = to_ecs(svc.service_connect_configuration)
+    return out
+
+
 def create_service(ctx: ApiContext, body: Body) -> Body:
     _launch_type(body)
     _required(body, "serviceName")
-    return {"service": to_ecs(services.create(ctx, _parse(body, op.CreateServiceRequest)).service)}
+    _traffic_members(body)
+    return {"service": _service(services.create(ctx, _parse(body, op.CreateServiceRequest)).service)}
 
 
 def update_service(ctx: ApiContext, body: Body) -> Body:
     _required(body, "service")
     if body.get("capacityProviderStrategy"):
         raise invalid_parameter("capacityProviderStrategy: not supported by this gateway; leave it out")
+    _traffic_members(body)
     req = _parse(body, op.UpdateServiceRequest)
+    req.update_load_balancers = "loadBalancers" in body
+    req.update_service_registries = "serviceRegistries" in body
     # ECS replaces a list when the member is present, even empty; absent keeps it.
     req.update_placement_constraints = "placementConstraints" in body
     req.update_placement_strategy = "placementStrategy" in body
-    return {"service": to_ecs(services.update(ctx, req).service)}
+    return {"service": _service(services.update(ctx, req).service)}
 
 
 def delete_service(ctx: ApiContext, body: Body) -> Body:
     _required(body, "service")
-    return {"service": to_ecs(services.delete(ctx, _parse(body, op.DeleteServiceRequest)).service)}
+    return {"service": _service(services.delete(ctx, _parse(body, op.DeleteServiceRequest)).service)}
 
 
 def describe_services(ctx: ApiContext, body: Body) -> Body:
     resp = services.describe(ctx, _parse(body, op.DescribeServicesRequest))
     with_tags = _wants_tags(body)
-    return {"services": [to_ecs(s, tags=with_tags) for s in resp.services], "failures": _failures(resp.failures)}
+    return {"services": [_service(s, tags=with_tags) for s in resp.services], "failures": _failures(resp.failures)}
 
 
 def list_services(ctx: ApiContext, body: Body) -> Body:

@@ -24,6 +24,8 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
         "dynamic_port_low", "dynamic_port_high",
     }),
     r.Service.DESCRIPTOR.full_name: frozenset({"cluster", "service_connect_configuration"}),
+    # Shoal names the namespace directly; ECS's registryArn carries the namespace's ARN too.
+    r.ServiceRegistry.DESCRIPTOR.full_name: frozenset({"namespace"}),
     # Tags of a task definition travel beside it in ECS responses, not inside it.
     r.TaskDefinition.DESCRIPTOR.full_name: frozenset({"source_json", "warnings", "tags"}),
 }

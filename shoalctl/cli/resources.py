@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from shoal.paging import batches, every_page
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from shoalctl.cli import deploy, placement_args
+from shoalctl.cli import deploy, placement_args, service_traffic
 from shoalctl.cli.client import add_target_flags, add_verb, connect
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.output import ago, print_json, table
@@ -138,13 +138,9 @@ def taskdef_deregister(a) -> None:
 # ---- tasks ------------------------------------------------------------------------------------
 
 def _input_json(path: str | None, cls):
-    msg = cls()
-    if path:
-        try:
-            json_format.Parse(_read_file(path, "--cli-input-json"), msg, ignore_unknown_fields=True)
-        except json_format.ParseError as exc:
-            raise CliError(f"--cli-input-json: {exc}") from None
-    return msg
+    if not path:
+        return cls()
+    return service_traffic.parse_input_json(_read_file(path, "--cli-input-json"), cls)[0]
 
 
 def task_run(a) -> None:
@@ -240,14 +236,38 @@ def service_create(a) -> None:
     if a.health_check_grace_period is not None:
         req.health_check_grace_period_seconds = a.health_check_grace_period
     _deployment_config(a, req.deployment_configuration)
-    svc = connect(a).CreateService(req).service
+    c = connect(a)
+    req.load_balancers.extend(service_traffic.load_balancers(c, a.load_balancer, req.task_definition))
+    req.service_registries.extend(service_traffic.registries(a.namespace))
+    svc = c.CreateService(req).service
     print_json(svc) if a.output == "json" else print(f"created service {svc.service_name} "
                                                      f"({_short(svc.task_definition)}, desired {svc.desired_count})")
 
 
 def service_update(a) -> None:
-    req = op.UpdateServiceRequest(cluster=a.cluster, service=a.name, task_definition=a.taskdef or "",
-                                  force_new_deployment=a.force_new_deployment)
+    req = op.UpdateServiceRequest()
+    if a.cli_input_json:
+        req, doc = service_traffic.parse_input_json(_read_file(a.cli_input_json, "--cli-input-json"),
+                                                    op.UpdateServiceRequest)
+        # ECS replaces a list when the member is present, even empty; absent keeps it.
+        req.update_load_balancers = "loadBalancers" in doc
+        req.update_service_registries = "serviceRegistries" in doc
+        req.update_placement_constraints = "placementConstraints" in doc
+        req.update_placement_strategy = "placementStrategy" in doc
+    req.cluster = req.cluster or a.cluster
+    req.service = a.name or req.service
+    req.task_definition = a.taskdef or req.task_definition
+    req.force_new_deployment = a.force_new_deployment or req.force_new_deployment
+    c = connect(a)
+    if a.load_balancer:
+        taskdef = req.task_definition or _service_taskdef(c, req.cluster, req.service)
+        req.update_load_balancers = True
+        del req.load_balancers[:]
+        req.load_balancers.extend(service_traffic.load_balancers(c, a.load_balancer, taskdef))
+    if a.namespace:
+        req.update_service_registries = True
+        del req.service_registries[:]
+        req.service_registries.extend(service_traffic.registries(a.namespace))
     if a.desired is not None:
         req.desired_count = a.desired
     if a.min_healthy_percent is not None or a.max_percent is not None or a.circuit_breaker:
@@ -258,9 +278,16 @@ def service_update(a) -> None:
     if a.placement_constraint:
         req.update_placement_constraints = True
         req.placement_constraints.extend(placement_args.constraint(s) for s in a.placement_constraint)
-    svc = connect(a).UpdateService(req).service
+    svc = c.UpdateService(req).service
     print_json(svc) if a.output == "json" else print(f"updated service {svc.service_name} "
                                                      f"({_short(svc.task_definition)}, desired {svc.desired_count})")
+
+
+def _service_taskdef(c, cluster: str, name: str) -> str:
+    resp = c.DescribeServices(op.DescribeServicesRequest(cluster=cluster, services=[name]))
+    if not resp.services:
+        raise CliError(f"service {name} not found in cluster {cluster}")
+    return resp.services[0].task_definition
 
 
 def service_list(a) -> None:
@@ -290,6 +317,12 @@ def service_describe(a) -> None:
     print("placement: " + (", ".join(f"{p.type}({p.field})" for p in s.placement_strategy) or "-") +
           ("; " + ", ".join(f"{c.type}({c.expression})" if c.expression else c.type
                             for c in s.placement_constraints) if s.placement_constraints else ""))
+    if s.load_balancers:
+        print("load balancers: " + ", ".join(
+            f"{x.load_balancer_name or x.target_group_arn.rsplit('/', 2)[-2]} -> {x.container_name}:{x.container_port}"
+            for x in s.load_balancers))
+    if s.service_registries:
+        print("registered as: " + ", ".join(f"{s.service_name}.{x.namespace}" for x in s.service_registries))
     print("\nDEPLOYMENTS")
     table(["ID", "STATUS", "TASKDEF", "DESIRED", "RUNNING", "PENDING", "FAILED", "ROLLOUT"],
           [[d.id, d.status, _short(d.task_definition), d.desired_count, d.running_count, d.pending_count,
@@ -376,9 +409,11 @@ def register(sub) -> None:
         p.add_argument("--circuit-breaker", action="store_true", help="enable the deployment circuit breaker")
         p.add_argument("--rollback", action="store_true", help="with --circuit-breaker: roll back on failure")
         placement_args.add_flags(p)
+        service_traffic.add_flags(p)
+        p.add_argument("--cli-input-json", metavar="FILE",
+                       help=f"a{'n' if verb == 'update' else ''} {verb.capitalize()}Service request in ECS JSON")
         if verb == "create":
             p.add_argument("--health-check-grace-period", type=int)
-            p.add_argument("--cli-input-json", metavar="FILE", help="a CreateService request in ECS JSON")
             p.set_defaults(func=service_create)
         else:
             p.add_argument("--force-new-deployment", action="store_true")

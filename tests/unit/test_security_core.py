@@ -22,7 +22,7 @@ from shoal.security import ca, pki, sealing, tokens
 from shoal.security.ca import CertificateAuthority, Identity
 from shoal.security.joining import JoinError, verified_ca
 from shoal.store.memory import MemoryStore
-from shoal.v1 import accesskeys_pb2, agent_pb2, logs_pb2, operator_pb2, scaling_pb2, security_pb2
+from shoal.v1 import accesskeys_pb2, agent_pb2, logs_pb2, operator_pb2, scaling_pb2, security_pb2, traffic_pb2
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import security_pb2 as sec
@@ -239,6 +239,12 @@ LOG_VIEWER = Identity("viewer", "l", grants=frozenset({"logs"}))
     ("/shoal.v1.Logs/GetTaskLogs", NODE, False),
     ("/shoal.v1.Operator/DeleteCluster", LOG_VIEWER, False),
     ("/shoal.v1.Scaling/DescribeScalingActivities", VIEWER, True),
+    ("/shoal.v1.Traffic/DescribeTargetHealth", VIEWER, True),
+    ("/shoal.v1.Traffic/ListNamespaces", VIEWER, True),
+    ("/shoal.v1.Traffic/CreateLoadBalancer", VIEWER, False),
+    ("/shoal.v1.Traffic/DeleteTargetGroup", VIEWER, False),
+    ("/shoal.v1.Traffic/CreateListener", ADMIN, True),
+    ("/shoal.v1.Traffic/DescribeLoadBalancers", NODE, False),
     ("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", VIEWER, False),
     ("/shoal.v1.Operator/GetAnything", VIEWER, False),
     ("/shoal.v1.Security/CreateJoinToken", VIEWER, False),
@@ -260,7 +266,7 @@ def test_decide(method: str, identity: Identity | None, allowed: bool) -> None:
 def test_every_method_has_a_permission_and_reads_are_only_describe_and_list() -> None:
 
     methods = [f"/shoal.v1.{svc.name}/{m.name}"
-               for mod in (accesskeys_pb2, agent_pb2, logs_pb2, operator_pb2, scaling_pb2, security_pb2)
+               for mod in (accesskeys_pb2, agent_pb2, logs_pb2, operator_pb2, scaling_pb2, security_pb2, traffic_pb2)
                for svc in mod.DESCRIPTOR.services_by_name.values() for m in svc.methods]
     assert set(PERMISSIONS) - {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"} <= set(methods)
     for method in methods:

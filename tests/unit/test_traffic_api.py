@@ -1,0 +1,453 @@
+"""The Traffic API (load balancers, listeners, rules, target groups, namespaces) and the ECS
+service fields that attach services to them, on the in-memory store: what is stored, and
+each bad input refused with a message naming the field."""
+
+from __future__ import annotations
+
+import json
+from concurrent import futures
+
+import grpc
+import pytest
+
+from controlplane.api import loadbalancers, namespaces, services, targetgroups, taskdefs
+from controlplane.api.context import ApiContext
+from controlplane.api.traffic import add_traffic_service
+from controlplane.errors import ApiError
+from shoal import keys
+from shoal.arns import elb_name
+from shoal.store.memory import MemoryStore
+from shoal.v1 import operator_pb2 as op
+from shoal.v1 import resources_pb2 as r
+from shoal.v1 import traffic_pb2 as t
+from shoal.v1 import traffic_pb2_grpc
+
+WEB = {"family": "web", "containerDefinitions": [
+    {"name": "web", "image": "shoal/busybox:latest", "memory": 64,
+     "portMappings": [{"containerPort": 8080, "name": "http"}, {"containerPort": 9090}]}]}
+STATIC = {"family": "static", "containerDefinitions": [
+    {"name": "app", "image": "shoal/busybox:latest", "memory": 64,
+     "portMappings": [{"containerPort": 80, "hostPort": 8088}]}]}
+
+
+@pytest.fixture
+def ctx():
+    store = MemoryStore()
+    c = ApiContext(store)
+    c.ensure_default_cluster()
+    for doc in (WEB, STATIC):
+        taskdefs.register(c, op.RegisterTaskDefinitionRequest(json=json.dumps(doc)))
+    yield c
+    store.close()
+
+
+def fails(fn, ctx, req, match: str, code: str | None = None) -> ApiError:
+    with pytest.raises(ApiError) as err:
+        fn(ctx, req)
+    assert match in err.value.message, err.value.message
+    if code is not None:
+        assert err.value.ecs_type == code, err.value.ecs_type
+    return err.value
+
+
+def lb(ctx, name="web", port=8000, protocol="", lb_type="") -> t.LoadBalancer:
+    loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name=name, type=lb_type))
+    return loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer=name, port=port,
+                                                                      protocol=protocol)).load_balancer
+
+
+def tg(ctx, name="api", port=8080, **kw) -> t.TargetGroup:
+    return targetgroups.create(ctx, t.CreateTargetGroupRequest(name=name, port=port, **kw)).target_group
+
+
+def service(ctx, name="web", td="web", **kw) -> r.Service:
+    return services.create(ctx, op.CreateServiceRequest(service_name=name, task_definition=td, desired_count=1,
+                                                        **kw)).service
+
+
+# ---- load balancers and listeners -------------------------------------------------------------
+
+def test_a_listener_without_a_target_group_makes_the_default_one(ctx) -> None:
+    made = lb(ctx)
+    assert made.load_balancer_arn.startswith("arn:aws:elasticloadbalancing:local:000000000000:loadbalancer/app/web/")
+    [listener] = made.listeners
+    assert (listener.port, listener.protocol) == (8000, "HTTP")
+    assert listener.listener_arn.startswith(made.load_balancer_arn.replace(":loadbalancer/", ":listener/") + "/")
+    group = targetgroups.describe(ctx, t.DescribeTargetGroupsRequest(target_groups=["web"])).target_groups[0]
+    assert group.target_group_arn == listener.default_target_group_arn == made.default_target_group_arn
+    assert ":targetgroup/web/" in group.target_group_arn
+    assert list(group.load_balancer_arns) == [made.load_balancer_arn]
+    stored = ctx.state.load(keys.load_balancer("default", "web"), t.LoadBalancer).msg
+    assert stored == made
+    # A second listener reuses it.
+    again = loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer=made.load_balancer_arn,
+                                                                       port=8001)).load_balancer
+    assert again.listeners[1].default_target_group_arn == group.target_group_arn
+    assert len(targetgroups.describe(ctx, t.DescribeTargetGroupsRequest()).target_groups) == 1
+
+
+def test_arns_name_their_load_balancer() -> None:
+    assert elb_name("arn:aws:elasticloadbalancing:r:1:loadbalancer/app/web/ab") == "web"
+    assert elb_name("arn:aws:elasticloadbalancing:r:1:listener/net/tcp1/ab/cd") == "tcp1"
+    assert elb_name("arn:aws:elasticloadbalancing:r:1:listener-rule/app/web/ab/cd/ef") == "web"
+    assert elb_name("arn:aws:elasticloadbalancing:r:1:targetgroup/api/ab") == "api"
+    assert elb_name("arn:aws:elasticloadbalancing:r:1:targetgroup/api") == ""
+
+
+def test_one_listener_per_port_in_a_cluster(ctx) -> None:
+    lb(ctx, "web", 8000)
+    loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="other"))
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="other", port=8000),
+          "port: 8000 is already a listener port of load balancer 'web'", "DuplicateListener")
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="web", port=8000),
+          "port: 8000", "DuplicateListener")
+    # Nothing half-made: no listener and no default target group for "other".
+    assert not ctx.state.load(keys.load_balancer("default", "other"), t.LoadBalancer).msg.listeners
+    assert ctx.store.get(keys.target_group("default", "other")) is None
+
+
+def test_a_listener_on_a_static_host_port_of_a_service_is_refused(ctx) -> None:
+    service(ctx, "static", "static")
+    loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="web"))
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="web", port=8088),
+          "port: 8088 is the static hostPort of service 'static'")
+    # And the other way round: a service whose definition holds a listener's port.
+    loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="web", port=8000))
+    ctx.store.put(keys.taskdef("static", 2), ctx.state.taskdef("static", 1).msg.SerializeToString())
+    with pytest.raises(ApiError) as err:
+        doc = dict(STATIC, family="clash")
+        doc["containerDefinitions"] = [dict(STATIC["containerDefinitions"][0],
+                                            portMappings=[{"containerPort": 80, "hostPort": 8000}])]
+        taskdefs.register(ctx, op.RegisterTaskDefinitionRequest(json=json.dumps(doc)))
+        service(ctx, "clash", "clash")
+    assert "static hostPort 8000, the listener port of load balancer 'web'" in err.value.message
+
+
+def test_a_listener_inside_a_nodes_dynamic_range_is_refused(ctx) -> None:
+    ctx.store.put(keys.node("default", "n1"), r.ContainerInstance(
+        id="n1", status="ACTIVE", dynamic_port_low=32768, dynamic_port_high=60999).SerializeToString())
+    loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="web"))
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="web", port=40000),
+          "port: 40000 is inside node n1's dynamic host port range 32768-60999")
+
+
+def test_protocols_follow_the_load_balancer_type(ctx) -> None:
+    loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="alb"))
+    loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="nlb", type="network"))
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="alb", port=1, protocol="TCP"),
+          "protocol: a application load balancer's listeners are HTTP")
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="nlb", port=1, protocol="HTTP"),
+          "protocol: a network load balancer's listeners are TCP")
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="alb", port=1, protocol="UDP"),
+          "protocol: must be HTTP or TCP")
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="alb", port=1,
+                                                                      proxy_protocol=True),
+          "proxyProtocol: only TCP listeners")
+    nlb = loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="nlb", port=5432,
+                                                                     proxy_protocol=True)).load_balancer
+    assert (nlb.listeners[0].protocol, nlb.listeners[0].proxy_protocol) == ("TCP", True)
+    assert ":loadbalancer/net/nlb/" in nlb.load_balancer_arn
+    assert targetgroups.describe(ctx, t.DescribeTargetGroupsRequest(target_groups=["nlb"])).target_groups[0] \
+        .health_check.protocol == "TCP"
+    tg(ctx, "http-group")
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="nlb", port=5433,
+                                                                      default_target_group="http-group"),
+          "defaultTargetGroup: target group 'http-group' is HTTP")
+    fails(loadbalancers.create, ctx, t.CreateLoadBalancerRequest(name="x", type="gateway"),
+          "type: must be application or network")
+
+
+@pytest.mark.parametrize("name", ["", "-web", "web-", "a" * 33, "we_b", "internal-web", "wéb"])
+def test_load_balancer_and_target_group_names(ctx, name) -> None:
+    fails(loadbalancers.create, ctx, t.CreateLoadBalancerRequest(name=name), "name:")
+    fails(targetgroups.create, ctx, t.CreateTargetGroupRequest(name=name, port=80), "name:")
+
+
+def test_duplicates_and_lookups(ctx) -> None:
+    made = lb(ctx)
+    fails(loadbalancers.create, ctx, t.CreateLoadBalancerRequest(name="web"), "name: a load balancer named 'web'",
+          "DuplicateLoadBalancerName")
+    fails(targetgroups.create, ctx, t.CreateTargetGroupRequest(name="web", port=80),
+          "name: a target group named 'web'", "DuplicateTargetGroupName")
+    fails(loadbalancers.create, ctx, t.CreateLoadBalancerRequest(name="x", node_expression="attribute:zone =="),
+          "nodeExpression:")
+    stale = made.load_balancer_arn[:-4] + "0000"
+    resp = loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest(load_balancers=["web", stale, "nope"]))
+    assert [x.load_balancer_name for x in resp.load_balancers] == ["web"]
+    assert [f.arn for f in resp.failures] == [stale, "nope"]
+    fails(loadbalancers.delete_listener, ctx, t.ListenerRef(listener_arn=made.listeners[0].listener_arn + "0"),
+          "listenerArn: listener", "ListenerNotFound")
+    loadbalancers.delete_listener(ctx, t.ListenerRef(listener_arn=made.listeners[0].listener_arn))
+    loadbalancers.delete(ctx, t.LoadBalancerRef(load_balancer="web"))
+    assert loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest()).load_balancers == []
+    # Its target group stays, as in ELBv2.
+    assert targetgroups.describe(ctx, t.DescribeTargetGroupsRequest(target_groups=["web"])).target_groups
+
+
+# ---- rules ------------------------------------------------------------------------------------
+
+def rule(listener_arn: str, **kw) -> t.CreateRuleRequest:
+    base = dict(listener_arn=listener_arn, priority=10, host_patterns=["api.example.com"], path_patterns=["/v1/*"],
+                target_group="api")
+    base.update(kw)
+    return t.CreateRuleRequest(**base)
+
+
+def test_rules_are_kept_in_priority_order(ctx) -> None:
+    arn = lb(ctx).listeners[0].listener_arn
+    tg(ctx)
+    loadbalancers.create_rule(ctx, rule(arn, priority=20))
+    made = loadbalancers.create_rule(ctx, rule(arn, priority=5, host_patterns=["*.example.?om"], path_patterns=[]))
+    rules = made.load_balancer.listeners[0].rules
+    assert [x.priority for x in rules] == [5, 20]
+    assert ":listener-rule/app/web/" in rules[0].rule_arn
+    fails(targetgroups.delete, ctx, t.TargetGroupRef(target_group="api"), "in use by load balancer 'web'",
+          "ResourceInUse")
+    loadbalancers.delete_rule(ctx, t.RuleRef(rule_arn=rules[0].rule_arn))
+    loadbalancers.delete_rule(ctx, t.RuleRef(rule_arn=rules[1].rule_arn))
+    fails(loadbalancers.delete_rule, ctx, t.RuleRef(rule_arn=rules[1].rule_arn), "ruleArn:", "RuleNotFound")
+    targetgroups.delete(ctx, t.TargetGroupRef(target_group="api"))
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(priority=0), "priority: must be between 1 and 50000"),
+    (dict(priority=50001), "priority: must be between 1 and 50000"),
+    (dict(host_patterns=["bad_host.com"]), "hostPatterns[0]: 'bad_host.com' is not a host pattern"),
+    (dict(host_patterns=["a" * 129]), "hostPatterns[0]: must be 1 to 128"),
+    (dict(path_patterns=["v1/*"]), "pathPatterns[0]: 'v1/*' is not a path pattern: it starts with '/'"),
+    (dict(path_patterns=["/a b"]), "pathPatterns[0]:"),
+    (dict(path_patterns=[f"/{i}" for i in range(6)]), "pathPatterns: at most 5 patterns"),
+    (dict(host_patterns=[], path_patterns=[]), "conditions: give at least one"),
+    (dict(target_group="nope"), "targetGroup: target group 'nope' not found"),
+])
+def test_bad_rules(ctx, kw, match) -> None:
+    arn = lb(ctx).listeners[0].listener_arn
+    tg(ctx)
+    fails(loadbalancers.create_rule, ctx, rule(arn, **kw), match)
+
+
+def test_duplicate_priority_and_tcp_listeners_refuse_rules(ctx) -> None:
+    arn = lb(ctx).listeners[0].listener_arn
+    tg(ctx)
+    loadbalancers.create_rule(ctx, rule(arn))
+    fails(loadbalancers.create_rule, ctx, rule(arn), "priority: 10 is already taken", "PriorityInUse")
+    nlb = lb(ctx, "nlb", 5432, lb_type="network").listeners[0].listener_arn
+    fails(loadbalancers.create_rule, ctx, rule(nlb), "listenerArn: rules on host and path are for HTTP")
+    fails(loadbalancers.create_rule, ctx, rule("web"), "listenerArn: required, as an ARN")
+
+
+# ---- target groups ----------------------------------------------------------------------------
+
+def test_target_group_defaults_and_modify(ctx) -> None:
+    made = tg(ctx)
+    hc = made.health_check
+    assert (hc.protocol, hc.path, hc.matcher, hc.interval_seconds, hc.timeout_seconds, hc.healthy_threshold,
+            hc.unhealthy_threshold, made.deregistration_delay_seconds) == ("HTTP", "/", "200", 30, 5, 5, 2, 300)
+    out = targetgroups.modify(ctx, t.ModifyTargetGroupRequest(
+        target_group=made.target_group_arn, health_check=t.HealthCheckConfig(path="/health", interval_seconds=10),
+        deregistration_delay_seconds=0)).target_group
+    assert (out.health_check.path, out.health_check.interval_seconds, out.health_check.timeout_seconds,
+            out.deregistration_delay_seconds) == ("/health", 10, 5, 0)
+    fails(targetgroups.modify, ctx, t.ModifyTargetGroupRequest(
+        target_group="api", health_check=t.HealthCheckConfig(interval_seconds=5)),
+        "healthCheck.timeoutSeconds: must be less than intervalSeconds (5), got 5")
+    assert ctx.state.load(keys.target_group("default", "api"), t.TargetGroup).msg.health_check.interval_seconds == 10
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(health_check=t.HealthCheckConfig(interval_seconds=4)), "healthCheck.intervalSeconds: must be between 5"),
+    (dict(health_check=t.HealthCheckConfig(interval_seconds=301)), "healthCheck.intervalSeconds"),
+    (dict(health_check=t.HealthCheckConfig(timeout_seconds=1)), "healthCheck.timeoutSeconds: must be between 2"),
+    (dict(health_check=t.HealthCheckConfig(healthy_threshold=11)), "healthCheck.healthyThreshold"),
+    (dict(health_check=t.HealthCheckConfig(unhealthy_threshold=1)), "healthCheck.unhealthyThreshold"),
+    (dict(health_check=t.HealthCheckConfig(matcher="600")), "healthCheck.matcher: '600' is not an HTTP code"),
+    (dict(health_check=t.HealthCheckConfig(matcher="200-abc")), "healthCheck.matcher"),
+    (dict(health_check=t.HealthCheckConfig(matcher="399-200")), "healthCheck.matcher: the range '399-200'"),
+    (dict(health_check=t.HealthCheckConfig(path="health")), "healthCheck.path: must start with '/'"),
+    (dict(health_check=t.HealthCheckConfig(protocol="TCP")), "healthCheck.protocol: an HTTP target group"),
+    (dict(deregistration_delay_seconds=3601), "deregistrationDelaySeconds: must be between 0 and 3600"),
+    (dict(deregistration_delay_seconds=-1), "deregistrationDelaySeconds"),
+    (dict(protocol="HTTPS"), "protocol: must be HTTP or TCP"),
+    (dict(port=0), "port: must be a port from 1 to 65535"),
+])
+def test_bad_target_groups(ctx, kw, match) -> None:
+    base = dict(name="api", port=8080)
+    base.update(kw)
+    err = fails(targetgroups.create, ctx, t.CreateTargetGroupRequest(**base), match)
+    assert err.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert ctx.store.get(keys.target_group("default", "api")) is None
+
+
+def test_target_health_lists_the_attached_services_tasks(ctx) -> None:
+    arn = lb(ctx).default_target_group_arn
+    svc = service(ctx, load_balancers=[r.ServiceLoadBalancer(load_balancer_name="web", container_name="web",
+                                                             container_port=8080)])
+    assert svc.load_balancers[0].target_group_arn == arn
+    ctx.store.put(keys.node("default", "n1"), r.ContainerInstance(id="n1", address="10.0.0.7").SerializeToString())
+
+    def task(task_id, **kw):
+        fields = dict(id=task_id, service_name="web", node_id="n1", last_status="RUNNING", desired_status="RUNNING")
+        fields.update(kw)
+        msg = r.Task(containers=[r.Container(name="web", network_bindings=[
+            r.NetworkBinding(container_port=8080, host_port=32001 + len(task_id))])], **fields)
+        ctx.store.put(keys.task("default", task_id), msg.SerializeToString())
+
+    task("a")
+    task("bb", target_health=[r.TargetHealth(target_group_arn=arn, state="healthy")])
+    task("ccc", desired_status="STOPPED")
+    task("dddd", last_status="STOPPED")
+    task("eeeee", node_id="")
+    targets = targetgroups.target_health(ctx, t.TargetGroupRef(target_group="web")).targets
+    assert [(x.task_id, x.address, x.port, x.health.state) for x in targets] == [
+        ("a", "10.0.0.7", 32002, "initial"), ("bb", "10.0.0.7", 32003, "healthy"),
+        ("ccc", "10.0.0.7", 32004, "draining")]
+    fails(targetgroups.delete, ctx, t.TargetGroupRef(target_group="web"), "in use by load balancer 'web', "
+          "service 'web'", "ResourceInUse")
+
+
+# ---- namespaces -------------------------------------------------------------------------------
+
+def test_namespaces(ctx) -> None:
+    ns = namespaces.create(ctx, t.CreateNamespaceRequest(name="lab")).namespace
+    assert ns.arn.startswith("arn:aws:servicediscovery:local:000000000000:namespace/ns-")
+    fails(namespaces.create, ctx, t.CreateNamespaceRequest(name="lab"), "name: a namespace named 'lab'",
+          "NamespaceAlreadyExists")
+    for bad in ("Lab", "-lab", "a.b", "a" * 64, ""):
+        fails(namespaces.create, ctx, t.CreateNamespaceRequest(name=bad), "name:")
+    service(ctx, service_registries=[r.ServiceRegistry(namespace=ns.arn)])
+    fails(namespaces.delete, ctx, t.NamespaceRef(name="lab"), "used by service(s) web", "ResourceInUse")
+    assert [x.name for x in namespaces.list_(ctx, t.ListNamespacesRequest()).namespaces] == ["lab"]
+
+
+# ---- the service fields -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("entry,match", [
+    (dict(target_group_arn="arn:aws:elasticloadbalancing:local:000000000000:targetgroup/nope/1234",
+          container_name="web", container_port=8080), "loadBalancers[0].targetGroupArn: target group"),
+    (dict(load_balancer_name="nope", container_name="web", container_port=8080),
+     "loadBalancers[0].loadBalancerName: load balancer 'nope' not found"),
+    (dict(container_name="web", container_port=8080), "loadBalancers[0].targetGroupArn: required"),
+    (dict(load_balancer_name="web", container_name="db", container_port=8080),
+     "loadBalancers[0].containerName: task definition web:1 has no container 'db'"),
+    (dict(load_balancer_name="web", container_name="web", container_port=81),
+     "loadBalancers[0].containerPort: container 'web' of task definition web:1 maps no containerPort 81"),
+    (dict(load_balancer_name="web", container_name="web"), "loadBalancers[0].containerPort: required"),
+])
+def test_bad_service_load_balancers(ctx, entry, match) -> None:
+    lb(ctx)
+    err = fails(services.create, ctx, op.CreateServiceRequest(
+        service_name="web", task_definition="web", load_balancers=[r.ServiceLoadBalancer(**entry)]), match)
+    assert err.ecs_type == "InvalidParameterException"
+    assert ctx.state.service("default", "web") is None
+
+
+def test_an_unknown_target_group_uses_elbv2s_wording(ctx) -> None:
+    err = fails(services.create, ctx, op.CreateServiceRequest(
+        service_name="web", task_definition="web", load_balancers=[r.ServiceLoadBalancer(
+            target_group_arn="arn:aws:elasticloadbalancing:local:0:targetgroup/x/1", container_name="web",
+            container_port=8080)]), "TargetGroupNotFound")
+    assert err.ecs_type == "InvalidParameterException"
+
+
+def test_update_service_rechecks_the_load_balancers_against_a_new_definition(ctx) -> None:
+    lb(ctx)
+    service(ctx, load_balancers=[r.ServiceLoadBalancer(load_balancer_name="web", container_name="web",
+                                                       container_port=9090)])
+    doc = dict(WEB)
+    doc["containerDefinitions"] = [dict(WEB["containerDefinitions"][0], portMappings=[{"containerPort": 8080}])]
+    taskdefs.register(ctx, op.RegisterTaskDefinitionRequest(json=json.dumps(doc)))
+    fails(services.update, ctx, op.UpdateServiceRequest(service="web", task_definition="web:2"),
+          "loadBalancers[0].containerPort: container 'web' of task definition web:2 maps no containerPort 9090")
+    out = services.update(ctx, op.UpdateServiceRequest(
+        service="web", task_definition="web:2", update_load_balancers=True,
+        load_balancers=[r.ServiceLoadBalancer(load_balancer_name="web", container_name="web",
+                                              container_port=8080)])).service
+    assert (out.load_balancers[0].container_port, out.task_definition.endswith("web:2")) == (8080, True)
+    # Detaching: an empty set given replaces it.
+    out = services.update(ctx, op.UpdateServiceRequest(service="web", update_load_balancers=True)).service
+    assert not out.load_balancers
+    fails(services.update, ctx, op.UpdateServiceRequest(service="web", health_check_grace_period_seconds=-1),
+          "healthCheckGracePeriodSeconds")
+
+
+def test_service_registries_and_connect(ctx) -> None:
+    namespaces.create(ctx, t.CreateNamespaceRequest(name="lab"))
+    svc = service(ctx, service_registries=[r.ServiceRegistry(namespace="lab")],
+                  service_connect_configuration=r.ServiceConnectConfiguration(
+                      enabled=True, namespace="lab", services=[r.ServiceConnectService(
+                          port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=80, dns_name="web")])]))
+    reg = svc.service_registries[0]
+    assert (reg.namespace, reg.container_name, reg.container_port) == ("lab", "web", 8080)
+    assert reg.registry_arn.startswith("arn:aws:servicediscovery:")
+    sc = svc.service_connect_configuration
+    assert (sc.namespace, sc.services[0].discovery_name, sc.services[0].client_aliases[0].dns_name) == (
+        "lab", "http", "web")
+    described = services.describe(ctx, op.DescribeServicesRequest(services=["web"])).services[0]
+    assert described.service_registries == svc.service_registries
+    assert described.service_connect_configuration == sc
+    # Another service may not take the same alias, discovery name or registered name.
+    clash = r.ServiceConnectConfiguration(enabled=True, namespace="lab", services=[r.ServiceConnectService(
+        port_name="http", discovery_name="other", client_aliases=[r.ServiceConnectClientAlias(port=80,
+                                                                                              dns_name="web")])])
+    fails(services.create, ctx, op.CreateServiceRequest(service_name="other", task_definition="web",
+                                                        service_connect_configuration=clash),
+          "serviceConnectConfiguration.services[0].clientAliases[0].dnsName: 'web:80' in namespace 'lab' is "
+          "already its Service Connect client alias of service 'web'")
+    fails(services.create, ctx, op.CreateServiceRequest(
+        service_name="other", task_definition="web", service_connect_configuration=r.ServiceConnectConfiguration(
+            enabled=True, namespace="lab", services=[r.ServiceConnectService(port_name="http")])),
+        "discoveryName: 'http' in namespace 'lab' is already")
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(service_registries=[r.ServiceRegistry(namespace="nope")]), "serviceRegistries[0].namespace: namespace"),
+    (dict(service_registries=[r.ServiceRegistry()]), "serviceRegistries[0].namespace: required"),
+    (dict(service_registries=[r.ServiceRegistry(namespace="lab", port=80)]), "serviceRegistries[0].port:"),
+    (dict(service_registries=[r.ServiceRegistry(namespace="lab", container_port=1)]),
+     "serviceRegistries[0].containerPort: container 'web'"),
+    (dict(service_registries=[r.ServiceRegistry(namespace="lab")] * 2), "serviceRegistries: at most 1"),
+    (dict(service_connect_configuration=r.ServiceConnectConfiguration(enabled=True)),
+     "serviceConnectConfiguration.namespace: required"),
+    (dict(service_connect_configuration=r.ServiceConnectConfiguration(namespace="lab")),
+     "serviceConnectConfiguration.enabled: must be true"),
+    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
+        enabled=True, namespace="lab", services=[r.ServiceConnectService(port_name="grpc")])),
+     "serviceConnectConfiguration.services[0].portName: 'grpc' is not a named port mapping"),
+    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
+        enabled=True, namespace="lab", services=[r.ServiceConnectService(
+            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=80, dns_name="Bad_Name")])])),
+     "clientAliases[0].dnsName: 'Bad_Name' is not a DNS name"),
+    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
+        enabled=True, namespace="lab", services=[r.ServiceConnectService(
+            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=0)])])),
+     "clientAliases[0].port: must be a port"),
+])
+def test_bad_discovery_fields(ctx, kw, match) -> None:
+    namespaces.create(ctx, t.CreateNamespaceRequest(name="lab"))
+    fails(services.create, ctx, op.CreateServiceRequest(service_name="web", task_definition="web", **kw), match)
+
+
+def test_the_grpc_service_answers_with_statuses_naming_the_field(ctx) -> None:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    add_traffic_service(ctx, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = traffic_pb2_grpc.TrafficStub(channel)
+            stub.CreateLoadBalancer(t.CreateLoadBalancerRequest(name="web"), timeout=10)
+            made = stub.CreateListener(t.CreateListenerRequest(load_balancer="web", port=8000), timeout=10)
+            assert made.load_balancer.listeners[0].port == 8000
+            with pytest.raises(grpc.RpcError) as err:
+                stub.CreateListener(t.CreateListenerRequest(load_balancer="web", port=8000), timeout=10)
+            assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+            assert err.value.details().startswith("port: 8000 is already a listener port")
+            with pytest.raises(grpc.RpcError) as err:
+                stub.CreateTargetGroup(t.CreateTargetGroupRequest(name="api", port=80, health_check=t.HealthCheckConfig(
+                    interval_seconds=1)), timeout=10)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "healthCheck.intervalSeconds" in err.value.details()
+            health = stub.DescribeTargetHealth(t.TargetGroupRef(target_group="web"), timeout=10)
+            assert list(health.targets) == []
+    finally:
+        server.stop(None)
