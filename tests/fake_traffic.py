@@ -116,7 +116,7 @@ class FakeTraffic(traffic_pb2_grpc.TrafficServicer):
             context.abort(grpc.StatusCode.ALREADY_EXISTS, f"priority: {request.priority} is in use")
         for pattern in request.path_patterns:
             if not pattern.startswith("/"):
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"path_patterns: {pattern!r} must start with /")
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"pathPatterns: {pattern!r} must start with /")
         rule_arn = item.listener_arn.replace(":listener/", ":listener-rule/") + "/" + self._id()
         item.rules.append(t.ListenerRule(rule_arn=rule_arn, priority=request.priority,
                                          host_patterns=request.host_patterns, path_patterns=request.path_patterns,

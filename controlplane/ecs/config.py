@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 from controlplane.api.context import ApiContext
-from controlplane.ecs.elbv2.traffic import Traffic
 from controlplane.ecs.server import EcsGateway, Limits, serve
 from shoal.logs import kv
 from shoal.netutil import split_hostport
@@ -38,11 +37,9 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                         "an idle keep-alive connection stays open")
 
 
-def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None,
-          traffic: Traffic | None = None) -> EcsGateway | None:
+def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None) -> EcsGateway | None:
     """The gateway, serving, or None without --ecs-listen. Raises SystemExit saying what to
-    do when the flags do not fit together or the address cannot be bound. ``traffic`` is
-    what its ELBv2 actions call (the replica's Traffic servicer)."""
+    do when the flags do not fit together or the address cannot be bound."""
     if not args.ecs_listen:
         return None
     limits = _limits(args)
@@ -52,7 +49,7 @@ def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None
         raise SystemExit(f"controlplane: --ecs-listen: {exc}") from None
     tls = _tls(args, host, trust)
     try:
-        return serve(host, port, ctx, tls, limits, traffic)
+        return serve(host, port, ctx, tls, limits)
     except OSError as exc:
         raise SystemExit(f"controlplane: cannot listen on --ecs-listen {args.ecs_listen}: {exc}") from exc
 

@@ -36,7 +36,7 @@ from controlplane.ecs.access import authorize
 from controlplane.ecs.actions import ACTIONS
 from controlplane.ecs.elbv2 import gateway as elbv2
 from controlplane.ecs.elbv2 import xml
-from controlplane.ecs.elbv2.traffic import Traffic
+from controlplane.ecs.elbv2.traffic import InProcess, Traffic
 from controlplane.ecs.errors import EcsError, to_ecs_error
 from controlplane.ecs.replay import ReplayCache
 from controlplane.metrics import API_LATENCY
@@ -111,8 +111,8 @@ class EcsGateway:
     def __init__(self, host: str, port: int, ctx: ApiContext, tls: ssl.SSLContext | None,
                  limits: Limits = Limits(), traffic: Traffic | None = None) -> None:
         self.ctx = ctx
-        # What ELBv2 actions call; None: they answer ServiceUnavailable.
-        self.traffic = traffic
+        # What ELBv2 actions call: this replica's Traffic handlers, unless a test gives another.
+        self.traffic = traffic or InProcess(ctx)
         self.tls = tls
         self.limits = limits
         self.replays = ReplayCache(sigv4.MAX_SKEW_SECONDS)

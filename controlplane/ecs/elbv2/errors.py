@@ -29,12 +29,15 @@ def refused(code: str, message: str) -> EcsError:
 
 
 class TrafficError(Exception):
-    """A call to the Traffic service that ended with a status other than OK."""
+    """A call to the Traffic service that ended with a status other than OK; ``elb_code``
+    the ELBv2 code its handler named, when it was called in process (a gRPC status does
+    not carry it)."""
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+    def __init__(self, code: grpc.StatusCode, message: str, elb_code: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.elb_code = elb_code
 
 
 # What a refusal means, per action, when the status alone does not say (ALREADY_EXISTS from
@@ -55,6 +58,9 @@ _ABOUT = {
 }
 
 
+_SERVER_SIDE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
+
+
 def not_found_code(action: str, message: str) -> str:
     lowered = message.lower()
     # The field the message starts with names the resource ("target_group: ... not found").
@@ -72,8 +78,12 @@ def not_found_code(action: str, message: str) -> str:
 
 
 def from_traffic(exc: TrafficError, action: str) -> EcsError:
-    """The ELBv2 error for a Traffic refusal met while running ``action``."""
+    """The ELBv2 error for a Traffic refusal met while running ``action``: the code the
+    handler named, else one read from the status and the action."""
     code = exc.code
+    # ECS's exception names ("ClusterNotFoundException", "ClientException") are not ELBv2's.
+    if exc.elb_code and not exc.elb_code.endswith("Exception") and code not in _SERVER_SIDE:
+        return EcsError(exc.elb_code, exc.message)
     if code == grpc.StatusCode.NOT_FOUND:
         return EcsError(not_found_code(action, exc.message), exc.message)
     if code == grpc.StatusCode.ALREADY_EXISTS:

@@ -55,7 +55,7 @@ def error_body(err: EcsError) -> tuple[int, bytes]:
     return err.status, xml.error(code, err.message, str(uuid.uuid4()), err.status)
 
 
-def handle(ctx: ApiContext, traffic: Traffic | None, req: sigv4.Request,
+def handle(ctx: ApiContext, traffic: Traffic, req: sigv4.Request,
            replays: ReplayCache | None = None) -> tuple[int, bytes, str]:
     """(HTTP status, XML body, action or "-")."""
     name = "-"
@@ -71,8 +71,6 @@ def handle(ctx: ApiContext, traffic: Traffic | None, req: sigv4.Request,
             raise EcsError("InvalidAction", f"Action {refused_name!r} is not supported by this gateway; it serves "
                                             f"{', '.join(sorted(ACTIONS))}")
         authorize(name, accesskeys.identity(key), key.access_key_id, method=TRAFFIC_SERVICE + action.method)
-        if traffic is None:
-            raise EcsError("ServiceUnavailable", "this control plane serves no Traffic API", 503)
         with API_LATENCY.labels(method="elbv2." + name).time():
             result = action.run(traffic, params)
         return 200, xml.response(name, result, str(uuid.uuid4())), name
