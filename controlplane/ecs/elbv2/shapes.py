@@ -116,6 +116,11 @@ def target_health(item: t.TargetHealthDescription) -> Shape:
         health["Reason"] = item.health.reason
     if item.health.description:
         health["Description"] = item.health.description
-    # The target is the task; Port is where its node forwards to it (the host port).
-    return {"Target": {"Id": item.task_id, "Port": item.port}, "HealthCheckPort": str(item.port),
-            "TargetHealth": health}
+    # The target is the task; Port is where its node forwards to it (the host port), once
+    # the task has one.
+    target: Shape = {"Id": item.task_id}
+    out: Shape = {"Target": target, "TargetHealth": health}
+    if item.port:
+        target["Port"] = item.port
+        out["HealthCheckPort"] = str(item.port)
+    return out
