@@ -31,9 +31,9 @@ from hypercorn.config import Config
 
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
-from controlplane.ecs import protocol, sigv4
+from controlplane.ecs import ingress, protocol, sigv4
 from controlplane.ecs.access import authorize
-from controlplane.ecs.actions import ACTIONS
+from controlplane.ecs.actions import ACTIONS as ECS_ACTIONS
 from controlplane.ecs.elbv2 import gateway as elbv2
 from controlplane.ecs.elbv2 import xml
 from controlplane.ecs.elbv2.traffic import InProcess, Traffic
@@ -47,6 +47,7 @@ _DRAIN_LIMIT = 16
 
 log = logging.getLogger(__name__)
 
+ACTIONS = {**ECS_ACTIONS, **ingress.ACTIONS}
 _KNOWN = frozenset(ACTIONS)
 SSL_SHUTDOWN_SECONDS = 1.0
 

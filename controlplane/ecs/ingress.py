@@ -1,0 +1,91 @@
+"""ECS's ingress operations (2026) that map onto what Shoal has: ListServicesByNamespace
+onto the Traffic namespaces, ListGateways and DescribeGateway onto its load balancers (a
+Shoal load balancer reads as a gateway: its ARN, name, state and creation time). The
+operations that would make or change a gateway, its cluster associations and routes are not
+served: Shoal's load balancers are made with ``shoal lb`` or ELBv2's CreateLoadBalancer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controlplane.api import namespaces, traffic_state
+from controlplane.api.context import ApiContext
+from controlplane.api.paging import page
+from controlplane.ecs.errors import EcsError, invalid_parameter
+from shoal.v1 import traffic_pb2 as t
+
+Body = dict[str, Any]
+# ECS's default page for ListServicesByNamespace (its other List* calls default to 100).
+DEFAULT_PAGE = 10
+_STATUSES = ("ACTIVE", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE", "UPDATE_FAILED", "DELETED")
+
+
+def _clusters(ctx: ApiContext) -> list[str]:
+    return [c.msg.cluster_name for c in ctx.state.clusters() if c.msg.status == "ACTIVE"]
+
+
+def list_services_by_namespace(ctx: ApiContext, body: Body) -> Body:
+    """The services of every cluster registered in the namespace (by name or ARN) through
+    serviceRegistries or Service Connect."""
+    ref = body.get("namespace")
+    if not isinstance(ref, str) or not ref:
+        raise invalid_parameter("namespace: required (a namespace's name or ARN)")
+    arns: list[str] = []
+    found = False
+    for cluster in _clusters(ctx):
+        for ns in traffic_state.namespaces(ctx, cluster):
+            if ref in (ns.msg.name, ns.msg.arn):
+                found = True
+                arns += sorted(s.msg.service_arn for s in traffic_state.live_services(ctx, cluster)
+                               if namespaces.uses(s.msg, ns.msg))
+    if not found:
+        raise EcsError("NamespaceNotFoundException", f"namespace: {ref[:256]!r} not found in any cluster")
+    resp = page(arns, int(body.get("maxResults") or DEFAULT_PAGE), str(body.get("nextToken") or ""))
+    out: Body = {"serviceArns": list(resp.arns)}
+    if resp.next_token:
+        out["nextToken"] = resp.next_token
+    return out
+
+
+def _summary(lb: t.LoadBalancer) -> Body:
+    # A load balancer in Shoal is active from its creation (its listeners converge on nodes).
+    return {"gatewayArn": lb.load_balancer_arn, "name": lb.load_balancer_name, "status": "ACTIVE",
+            "createdAt": lb.created_at}
+
+
+def _load_balancers(ctx: ApiContext) -> list[t.LoadBalancer]:
+    return [rec.msg for cluster in _clusters(ctx) for rec in traffic_state.load_balancers(ctx, cluster)]
+
+
+def list_gateways(ctx: ApiContext, body: Body) -> Body:
+    names = body.get("names") or []
+    statuses = body.get("status") or []
+    if not isinstance(names, list) or not isinstance(statuses, list):
+        raise invalid_parameter("names, status: must be lists")
+    unknown = [s for s in statuses if s not in _STATUSES]
+    if unknown:
+        raise invalid_parameter(f"status: {unknown[0]!r} is not one of {', '.join(_STATUSES)}")
+    lbs = {lb.load_balancer_arn: lb for lb in _load_balancers(ctx)
+           if (not names or lb.load_balancer_name in names) and (not statuses or "ACTIVE" in statuses)}
+    resp = page(sorted(lbs), int(body.get("maxResults") or 0), str(body.get("nextToken") or ""))
+    out: Body = {"gateways": [_summary(lbs[arn]) for arn in resp.arns]}
+    if resp.next_token:
+        out["nextToken"] = resp.next_token
+    return out
+
+
+def describe_gateway(ctx: ApiContext, body: Body) -> Body:
+    ref = body.get("gateway")
+    if not isinstance(ref, str) or not ref:
+        raise invalid_parameter("gateway: required (a load balancer's name or ARN)")
+    for lb in _load_balancers(ctx):
+        if ref in (lb.load_balancer_arn, lb.load_balancer_name):
+            return {"gateway": _summary(lb)}
+    raise EcsError("GatewayNotFoundException", f"gateway: {ref[:256]!r} is not a load balancer of any cluster")
+
+
+ACTIONS = {
+    "ListServicesByNamespace": list_services_by_namespace,
+    "ListGateways": list_gateways,
+    "DescribeGateway": describe_gateway,
+}
