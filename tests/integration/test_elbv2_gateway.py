@@ -120,7 +120,10 @@ def test_a_users_elbv2_script_and_an_ecs_service_behind_it(cp: Plane) -> None:
 
     # Bad input: ELBv2's codes, each message naming the field.
     forward = [{"Type": "forward", "TargetGroupArn": tg_arn}]
-    refused(lambda: elbv2.create_load_balancer(Name="web"), "DuplicateLoadBalancerName", "web")
+    refused(lambda: elbv2.create_load_balancer(Name="web"), "DuplicateLoadBalancerName", "Name (name)")
+    refused(lambda: elbv2.create_target_group(Name="slow", Protocol="HTTP", Port=80, HealthCheckIntervalSeconds=5,
+                                              HealthCheckTimeoutSeconds=5), "ValidationError",
+            "HealthCheckTimeoutSeconds")
     refused(lambda: elbv2.create_target_group(Name="web-tg", Protocol="HTTP", Port=80), "DuplicateTargetGroupName",
             "web-tg")
     refused(lambda: elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=port,
@@ -130,7 +133,7 @@ def test_a_users_elbv2_script_and_an_ecs_service_behind_it(cp: Plane) -> None:
             "priority")
     refused(lambda: elbv2.create_rule(ListenerArn=listener["ListenerArn"], Priority=11, Actions=forward,
                                       Conditions=[{"Field": "path-pattern", "Values": ["no-slash"]}]),
-            "ValidationError", "pathPatterns")
+            "ValidationError", "Conditions (pathPatterns[0])")
     refused(lambda: elbv2.create_target_group(Name="tls", Protocol="HTTPS", Port=443), "UnsupportedProtocol",
             "Protocol")
     refused(lambda: elbv2.create_load_balancer(Name="x", Subnets=["subnet-1"]), "ValidationError", "Subnets")

@@ -18,7 +18,7 @@ from controlplane.ecs.elbv2.errors import (
     RULE_NOT_FOUND,
     TG_NOT_FOUND,
     TrafficError,
-    not_found_code,
+    from_traffic,
     refused,
     validation,
 )
@@ -99,7 +99,7 @@ def delete_load_balancer(traffic: Traffic, p: Params) -> Result:
         traffic.call("DeleteLoadBalancer", t.LoadBalancerRef(load_balancer=text(p, "LoadBalancerArn", required=True)))
     except TrafficError as exc:
         # ELBv2: deleting a load balancer that is not there (any more) succeeds.
-        if not_found_code("DeleteLoadBalancer", exc.message) != LB_NOT_FOUND:
+        if from_traffic(exc, "DeleteLoadBalancer").ecs_type != LB_NOT_FOUND:
             raise
     return {}
 

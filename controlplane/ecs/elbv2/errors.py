@@ -4,6 +4,8 @@ NOT_FOUND from DeleteListener is ListenerNotFound)."""
 
 from __future__ import annotations
 
+import re
+
 import grpc
 
 from controlplane.ecs.errors import EcsError
@@ -77,10 +79,49 @@ def not_found_code(action: str, message: str) -> str:
     return VALIDATION
 
 
+# The Traffic API names fields as its messages do (proto3's JSON names); an ELBv2 caller
+# knows them by the action's parameter names. Per action, the parameter each field came from.
+_HEALTH = {
+    "healthCheck.intervalSeconds": "HealthCheckIntervalSeconds",
+    "healthCheck.timeoutSeconds": "HealthCheckTimeoutSeconds",
+    "healthCheck.healthyThreshold": "HealthyThresholdCount",
+    "healthCheck.unhealthyThreshold": "UnhealthyThresholdCount", "healthCheck.path": "HealthCheckPath",
+    "healthCheck.matcher": "Matcher.HttpCode", "healthCheck.protocol": "HealthCheckProtocol",
+}
+_PARAMETERS: dict[str, dict[str, str]] = {
+    "CreateLoadBalancer": {"name": "Name", "type": "Type"},
+    "CreateTargetGroup": {"name": "Name", "protocol": "Protocol", "port": "Port", **_HEALTH},
+    "CreateListener": {"loadBalancer": "LoadBalancerArn", "port": "Port", "protocol": "Protocol",
+                       "defaultTargetGroup": "DefaultActions.member.1.TargetGroupArn"},
+    "CreateRule": {"listenerArn": "ListenerArn", "priority": "Priority", "hostPatterns": "Conditions",
+                   "pathPatterns": "Conditions", "conditions": "Conditions",
+                   "targetGroup": "Actions.member.1.TargetGroupArn"},
+    "ModifyTargetGroupAttributes": {"targetGroup": "TargetGroupArn",
+                                    "deregistrationDelaySeconds": "deregistration_delay.timeout_seconds"},
+    "DeleteListener": {"listenerArn": "ListenerArn"},
+    "DeleteRule": {"ruleArn": "RuleArn"},
+    "DeleteTargetGroup": {"targetGroup": "TargetGroupArn"},
+    "DeleteLoadBalancer": {"loadBalancer": "LoadBalancerArn"},
+    "DescribeTargetHealth": {"targetGroup": "TargetGroupArn"},
+    "DescribeTargetGroups": {"loadBalancer": "LoadBalancerArn"},
+}
+_FIELD = re.compile(r"([A-Za-z.]+)((?:\[\d+\])*): ")
+
+
+def _named_as_elbv2(action: str, message: str) -> str:
+    """``healthCheck.timeoutSeconds: …`` as ``HealthCheckTimeoutSeconds (healthCheck.timeoutSeconds): …``."""
+    match = _FIELD.match(message)
+    parameter = _PARAMETERS.get(action, {}).get(match.group(1)) if match else None
+    if match is None or parameter is None:
+        return message
+    return f"{parameter} ({match.group(1)}{match.group(2)}): {message[match.end():]}"
+
+
 def from_traffic(exc: TrafficError, action: str) -> EcsError:
     """The ELBv2 error for a Traffic refusal met while running ``action``: the code the
     handler named, else one read from the status and the action."""
     code = exc.code
+    exc = TrafficError(code, _named_as_elbv2(action, exc.message), exc.elb_code)
     # ECS's exception names ("ClusterNotFoundException", "ClientException") are not ELBv2's.
     if exc.elb_code and not exc.elb_code.endswith("Exception") and code not in _SERVER_SIDE:
         return EcsError(exc.elb_code, exc.message)
