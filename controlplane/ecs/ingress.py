@@ -20,6 +20,22 @@ DEFAULT_PAGE = 10
 _STATUSES = ("ACTIVE", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE", "UPDATE_FAILED", "DELETED")
 
 
+def _max_results(body: Body, default: int) -> int:
+    value = body.get("maxResults")
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise invalid_parameter(f"maxResults: must be an integer from 1 to 100, got {str(value)[:40]!r}")
+    return value
+
+
+def _token(body: Body) -> str:
+    token = body.get("nextToken") or ""
+    if not isinstance(token, str):
+        raise invalid_parameter("nextToken: must be a string this API returned")
+    return token
+
+
 def _clusters(ctx: ApiContext) -> list[str]:
     return [c.msg.cluster_name for c in ctx.state.clusters() if c.msg.status == "ACTIVE"]
 
@@ -40,7 +56,7 @@ def list_services_by_namespace(ctx: ApiContext, body: Body) -> Body:
                                if namespaces.uses(s.msg, ns.msg))
     if not found:
         raise EcsError("NamespaceNotFoundException", f"namespace: {ref[:256]!r} not found in any cluster")
-    resp = page(arns, int(body.get("maxResults") or DEFAULT_PAGE), str(body.get("nextToken") or ""))
+    resp = page(arns, _max_results(body, DEFAULT_PAGE), _token(body))
     out: Body = {"serviceArns": list(resp.arns)}
     if resp.next_token:
         out["nextToken"] = resp.next_token
@@ -67,7 +83,7 @@ def list_gateways(ctx: ApiContext, body: Body) -> Body:
         raise invalid_parameter(f"status: {unknown[0]!r} is not one of {', '.join(_STATUSES)}")
     lbs = {lb.load_balancer_arn: lb for lb in _load_balancers(ctx)
            if (not names or lb.load_balancer_name in names) and (not statuses or "ACTIVE" in statuses)}
-    resp = page(sorted(lbs), int(body.get("maxResults") or 0), str(body.get("nextToken") or ""))
+    resp = page(sorted(lbs), _max_results(body, 0), _token(body))
     out: Body = {"gateways": [_summary(lbs[arn]) for arn in resp.arns]}
     if resp.next_token:
         out["nextToken"] = resp.next_token

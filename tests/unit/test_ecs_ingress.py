@@ -15,7 +15,9 @@ from botocore.exceptions import ClientError
 
 from controlplane.api import accesskeys, loadbalancers, namespaces
 from controlplane.api.context import ApiContext
+from controlplane.ecs import ingress
 from controlplane.ecs.config import context_from_pem
+from controlplane.ecs.errors import EcsError
 from controlplane.ecs.server import EcsGateway, serve
 from shoal.netutil import free_port
 from shoal.security import ca as ca_mod
@@ -94,3 +96,17 @@ def test_services_by_namespace_and_load_balancers_as_gateways(setup) -> None:
     with pytest.raises(ClientError) as exc:
         ecs.delete_gateway(gateway="edge")
     assert exc.value.response["Error"]["Code"] == "UnknownOperationException"
+
+
+def test_paging_parameters_of_the_wrong_type_are_refused_by_name(setup) -> None:
+    ctx, _ = setup
+    namespaces.create(ctx, t.CreateNamespaceRequest(name="lab"))
+    for call, body, field in ((ingress.list_services_by_namespace, {"namespace": "lab", "maxResults": "x"},
+                               "maxResults"),
+                              (ingress.list_services_by_namespace, {"namespace": "lab", "nextToken": 5}, "nextToken"),
+                              (ingress.list_gateways, {"maxResults": True}, "maxResults"),
+                              (ingress.list_gateways, {"status": ["GONE"]}, "status"),
+                              (ingress.describe_gateway, {}, "gateway")):
+        with pytest.raises(EcsError) as exc:
+            call(ctx, body)
+        assert exc.value.ecs_type == "InvalidParameterException" and field in exc.value.message

@@ -20,11 +20,15 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
 from controlplane.ecs.config import context_from_pem
 from controlplane.ecs.elbv2 import query
+from controlplane.ecs.elbv2.actions import ACTIONS
+from controlplane.ecs.elbv2.errors import TrafficError, from_traffic
 from controlplane.ecs.elbv2.traffic import InProcess
 from controlplane.ecs.errors import EcsError
 from controlplane.ecs.server import EcsGateway, serve
@@ -190,9 +194,10 @@ def test_paging(elbv2) -> None:
     assert len(first["LoadBalancers"]) == 2 and first["NextMarker"]
     pages = elbv2.get_paginator("describe_load_balancers").paginate(PaginationConfig={"PageSize": 2})
     assert sorted(x["LoadBalancerName"] for p in pages for x in p["LoadBalancers"]) == [f"lb{i}" for i in range(5)]
-    with pytest.raises(ClientError) as exc:
-        elbv2.describe_load_balancers(Marker="garbage")
-    assert _code(exc)[0] == "ValidationError" and "Marker" in _code(exc)[1]
+    for marker in ("garbage", "\u00b2"):
+        with pytest.raises(ClientError) as exc:
+            elbv2.describe_load_balancers(Marker=marker)
+        assert _code(exc)[0] == "ValidationError" and "Marker" in _code(exc)[1]
 
 
 BAD = [
@@ -370,7 +375,8 @@ def test_query_parsing() -> None:
                         (b"Action=X&Version=2015-12-01&A=1&A=2", "A"),
                         (b"Action=X&Version=2015-12-01&A=1&A.B=2", "A.B"),
                         (b"Version=2015-12-01", "Action"),
-                        (b"Action=X&Version=2015-12-01&Names.member.x=a", "Names.member.x")):
+                        (b"Action=X&Version=2015-12-01&Names.member.x=a", "Names.member.x"),
+                        ("Action=X&Version=2015-12-01&Names.member.\u00b2=a".encode(), "Names.member")):
         with pytest.raises(EcsError) as exc:
             query.parse(body)
         assert exc.value.ecs_type == "ValidationError" and field in exc.value.message, (body, exc.value.message)
@@ -385,3 +391,38 @@ def test_model_checker_catches_what_botocore_would_not_read() -> None:
     problems = "\n".join(response_problems("DescribeLoadBalancers", bad))
     for expected in ("classic", "Shoal: not a member", "CreatedTime", "not <member>"):
         assert expected in problems, problems
+
+
+_KEYS = st.sampled_from(["Name", "Type", "Port", "Protocol", "LoadBalancerArn", "TargetGroupArn", "ListenerArn",
+                         "RuleArn", "Priority", "Names", "Conditions", "Actions", "DefaultActions", "Attributes",
+                         "Matcher", "HealthCheckPath", "HealthCheckIntervalSeconds", "Tags", "Targets", "Field",
+                         "Values", "Key", "Value", "ForwardConfig", "TargetGroups", "PageSize", "Marker", "Id",
+                         "Subnets", "HttpCode", "member"])
+_VALUES = st.recursive(
+    st.one_of(st.text(max_size=20), st.sampled_from(["forward", "HTTP", "TCP", "0", "-1", "70000", "path-pattern",
+                                                     "host-header", "deregistration_delay.timeout_seconds",
+                                                     "arn:aws:elasticloadbalancing:local:0:listener/app/x/1/2"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, max_size=4)),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(action=st.sampled_from(sorted(ACTIONS)), params=st.dictionaries(_KEYS, _VALUES, max_size=6))
+def test_any_parameters_are_answered_with_an_elbv2_error_never_a_crash(action, params) -> None:
+    ctx = ApiContext(MemoryStore())
+    ctx.ensure_default_cluster()
+    try:
+        ACTIONS[action].run(InProcess(ctx), params)
+    except TrafficError as exc:
+        assert from_traffic(exc, action).status == 400, exc
+    except EcsError as exc:
+        assert exc.status == 400 and exc.message, exc
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_any_body_parses_or_is_a_validation_error(body: bytes) -> None:
+    try:
+        query.parse(body)
+    except EcsError as exc:
+        assert exc.ecs_type == "ValidationError"

@@ -56,7 +56,7 @@ def _page(items: list[Any], p: Params, member: str) -> Result:
     """ELBv2's Marker/PageSize paging over a complete listing: the marker is an offset."""
     size = integer(p, "PageSize", 1, MAX_PAGE) or MAX_PAGE
     marker = text(p, "Marker")
-    if marker and not marker.isdigit():
+    if marker and not (marker.isascii() and marker.isdigit()):
         raise validation(f"Marker: {marker[:40]!r} is not a marker this endpoint returned")
     start = int(marker or 0)
     out: Result = {member: items[start:start + size]}

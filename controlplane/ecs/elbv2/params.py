@@ -5,6 +5,7 @@ naming the parameter as the request spelled it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from controlplane.ecs.elbv2.errors import UNSUPPORTED_PROTOCOL, refused, validation
@@ -27,6 +28,7 @@ _WHY = {
     "TargetControlPort": "Shoal's targets are tasks, reached on their traffic port",
     "Include": "Shoal reports target health only (no anomaly detection)",
 }
+_INTEGER = re.compile(r"-?[0-9]{1,10}")
 _NOT_TAGGABLE = "Shoal keeps no tags on listeners and rules; tag the load balancer or target group"
 
 
@@ -60,10 +62,9 @@ def integer(params: Params, name: str, low: int, high: int, required: bool = Fal
     label = f"{where}.{name}" if where else name
     if raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise validation(f"{label}: {raw[:40]!r} is not an integer") from None
+    if not _INTEGER.fullmatch(raw):
+        raise validation(f"{label}: {raw[:40]!r} is not an integer")
+    value = int(raw)
     if not low <= value <= high:
         raise validation(f"{label}: {value} is out of range; must be {low} to {high}")
     return value

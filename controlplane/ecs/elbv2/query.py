@@ -52,7 +52,7 @@ def _put(node: Params, parts: list[str], value: str, key: str) -> None:
     if not head:
         raise validation(f"{key}: empty name segment")
     if head == "member":
-        if not rest or not rest[0].isdigit() or not 1 <= int(rest[0]) <= _MAX_INDEX:
+        if not rest or not (rest[0].isascii() and rest[0].isdigit()) or not 1 <= int(rest[0]) <= _MAX_INDEX:
             raise validation(f"{key}: 'member' must be followed by an index from 1 to {_MAX_INDEX}")
         head, rest = "member." + str(int(rest[0])), rest[1:]
     if not rest:
