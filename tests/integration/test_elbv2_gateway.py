@@ -23,7 +23,7 @@ from shoal.netutil import free_port
 from shoal.v1 import accesskeys_pb2 as ak
 from tests.ecs_model import validate_every_response as validate_ecs
 from tests.elbv2_model import validate_every_response
-from tests.integration.test_ecs_gateway import WEB, Plane
+from tests.integration.test_ecs_gateway import WEB, Plane, aws
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -175,6 +175,20 @@ def test_the_aws_cli_and_a_viewers_key(cp: Plane) -> None:
     group = aws_elbv2(plane, admin, "create-target-group", "--name", "db", "--protocol", "TCP", "--port", "5432",
                       "--vpc-id", "vpc-0")
     assert group.returncode == 0, group.stderr
+    tg_arn = json.loads(group.stdout)["TargetGroups"][0]["TargetGroupArn"]
+    listener = aws_elbv2(plane, admin, "create-listener", "--load-balancer-arn", arn, "--protocol", "TCP",
+                         "--port", str(free_port()), "--default-actions", f"Type=forward,TargetGroupArn={tg_arn}")
+    assert listener.returncode == 0, listener.stderr
+    # The ECS half of the walk with the CLI too: a service attached by --load-balancers.
+    (plane.base / "web.json").write_text(json.dumps(WEB))
+    assert aws(plane, admin, "register-task-definition", "--cli-input-json",
+               f"file://{plane.base / 'web.json'}").returncode == 0
+    made = aws(plane, admin, "create-service", "--service-name", "db", "--task-definition", "web",
+               "--desired-count", "0", "--load-balancers",
+               f"targetGroupArn={tg_arn},containerName=web,containerPort=8080")
+    assert made.returncode == 0, made.stderr
+    svc = json.loads(aws(plane, admin, "describe-services", "--services", "db").stdout)["services"][0]
+    assert svc["loadBalancers"] == [{"targetGroupArn": tg_arn, "containerName": "web", "containerPort": 8080}]
     listed = aws_elbv2(plane, admin, "describe-load-balancers", "--names", "db")
     assert listed.returncode == 0 and json.loads(listed.stdout)["LoadBalancers"][0]["LoadBalancerArn"] == arn
     bad = aws_elbv2(plane, admin, "create-load-balancer", "--name", "db2", "--subnets", "subnet-1")
