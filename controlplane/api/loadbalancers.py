@@ -65,7 +65,7 @@ def create(ctx: ApiContext, req: t.CreateLoadBalancerRequest) -> t.LoadBalancerR
     lb = t.LoadBalancer(load_balancer_arn=ctx.arns.load_balancer(lb_type, name, lb_id), load_balancer_name=name,
                         type=lb_type, state="active", node_expression=req.node_expression, cluster=cluster,
                         id=lb_id, created_at=time.time())
-    lb.tags.extend(req.tags)
+    lb.tags.extend(check.tags(req.tags))
     try:
         ctx.store.create(keys.load_balancer(cluster, name), lb.SerializeToString())
     except Conflict:
@@ -155,7 +155,13 @@ def _listener_group(ctx: ApiContext, cluster: str, lb: t.LoadBalancer, req: t.Cr
     if req.default_target_group:
         rec = find_target_group(ctx, cluster, req.default_target_group, "defaultTargetGroup")
     else:
-        rec = ctx.state.load(keys.target_group(cluster, lb.load_balancer_name), t.TargetGroup)
+        # The load balancer's default; else the group named after it, made if absent.
+        rec = None
+        if lb.default_target_group_arn:
+            rec = ctx.state.load(keys.target_group(cluster, elb_name(lb.default_target_group_arn)), t.TargetGroup)
+            if rec is not None and rec.msg.target_group_arn != lb.default_target_group_arn:
+                rec = None
+        rec = rec or ctx.state.load(keys.target_group(cluster, lb.load_balancer_name), t.TargetGroup)
         if rec is None:
             return targetgroups.default_group(ctx.arns, lb, protocol, req.port), None
     if rec.msg.protocol != protocol:
@@ -186,7 +192,7 @@ def create_listener(ctx: ApiContext, req: t.CreateListenerRequest) -> t.LoadBala
         lb.listeners.add(listener_arn=ctx.arns.listener(lb.type, lb.load_balancer_name, lb.id, listener_id),
                          port=port, protocol=protocol, default_target_group_arn=group.target_group_arn,
                          proxy_protocol=req.proxy_protocol)
-        if not lb.default_target_group_arn:
+        if not lb.default_target_group_arn or not req.default_target_group:
             lb.default_target_group_arn = group.target_group_arn
         compares = [Compare(other.key, other.mod_revision) for other in lbs if other.key != rec.key]
         compares.append(Compare(rec.key, rec.mod_revision))

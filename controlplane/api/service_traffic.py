@@ -160,46 +160,37 @@ def service_connect(ctx: ApiContext, cluster: str, given: r.ServiceConnectConfig
     return sc
 
 
-def _names_in(svc: r.Service, namespace: str) -> dict[str, str]:
-    """What ``svc`` answers to in ``namespace``: name -> what claims it."""
-    out = {}
-    for x in svc.service_registries:
-        if x.namespace == namespace:
-            out[svc.service_name] = "its service registry"
+def _claims(svc: r.Service) -> list[tuple[str, int, str]]:
+    """The DNS names ``svc`` answers to, each with its port (0: every port, as a name that
+    resolves to the tasks themselves) and the field that claims it. Every node's DNS
+    responder serves every namespace, so names are compared across the cluster."""
+    out = [(f"{svc.service_name}.{x.namespace}", 0, f"serviceRegistries[{i}]")
+           for i, x in enumerate(svc.service_registries)]
     sc = svc.service_connect_configuration
-    if sc.enabled and sc.namespace == namespace:
-        for s in sc.services:
-            out[s.discovery_name] = "its Service Connect discoveryName"
-            for alias in s.client_aliases:
-                out[f"{alias.dns_name}:{alias.port}"] = "its Service Connect client alias"
+    if sc.enabled:
+        for i, s in enumerate(sc.services):
+            where = f"serviceConnectConfiguration.services[{i}]"
+            out.append((f"{s.discovery_name}.{sc.namespace}", 0, f"{where}.discoveryName"))
+            out += [(alias.dns_name, alias.port, f"{where}.clientAliases[{j}].dnsName")
+                    for j, alias in enumerate(s.client_aliases)]
     return out
 
 
 def check_collisions(ctx: ApiContext, cluster: str, svc: r.Service) -> None:
-    """A name (or client alias and port) ``svc`` claims in a namespace must not be another
-    live service's."""
-    mine: dict[str, dict[str, str]] = {}
-    for x in svc.service_registries:
-        mine.setdefault(x.namespace, {})[svc.service_name] = "serviceRegistries[0]"
-    sc = svc.service_connect_configuration
-    if sc.enabled:
-        for i, s in enumerate(sc.services):
-            claims = mine.setdefault(sc.namespace, {})
-            claims.setdefault(s.discovery_name, f"serviceConnectConfiguration.services[{i}].discoveryName")
-            for j, alias in enumerate(s.client_aliases):
-                claims[f"{alias.dns_name}:{alias.port}"] = (f"serviceConnectConfiguration.services[{i}]."
-                                                            f"clientAliases[{j}].dnsName")
+    """A name ``svc`` answers to must not be another live service's (a client alias may
+    share another's name on another port)."""
+    mine = _claims(svc)
     if not mine:
         return
     for other in live_services(ctx, cluster):
         if other.msg.service_name == svc.service_name:
             continue
-        for namespace, claims in mine.items():
-            theirs = _names_in(other.msg, namespace)
-            for name, field in claims.items():
-                if name in theirs:
-                    raise invalid(f"{field}: {name!r} in namespace {namespace!r} is already "
-                                  f"{theirs[name]} of service {other.msg.service_name!r}")
+        for name, port, field in mine:
+            for their_name, their_port, their_field in _claims(other.msg):
+                if name == their_name and (not port or not their_port or port == their_port):
+                    shown = f"{name}:{port}" if port and their_port else name
+                    raise invalid(f"{field}: {shown!r} is already claimed by service {other.msg.service_name!r} "
+                                  f"({their_field})")
 
 
 def check_listener_ports(ctx: ApiContext, cluster: str, td: r.TaskDefinition) -> None:

@@ -73,7 +73,7 @@ def create(ctx: ApiContext, req: t.CreateTargetGroupRequest) -> t.TargetGroupRes
     delay = req.deregistration_delay_seconds if req.HasField("deregistration_delay_seconds") else (
         check.DEFAULT_DEREGISTRATION_DELAY)
     tg = new_group(ctx.arns, cluster, name, protocol, port, req.health_check, delay)
-    tg.tags.extend(req.tags)
+    tg.tags.extend(check.tags(req.tags))
     try:
         ctx.store.create(keys.target_group(cluster, name), tg.SerializeToString())
     except Conflict:
@@ -106,7 +106,7 @@ def modify(ctx: ApiContext, req: t.ModifyTargetGroupRequest) -> t.TargetGroupRes
 
 def _users(ctx: ApiContext, cluster: str, arn: str) -> list[str]:
     found = [f"load balancer {lb.msg.load_balancer_name!r}" for lb in load_balancers(ctx, cluster)
-             if arn in target_group_arns_of(lb.msg)]
+             if arn in target_group_arns_of(lb.msg) or arn == lb.msg.default_target_group_arn]
     found += [f"service {s.msg.service_name!r}" for s in live_services(ctx, cluster)
               if any(x.target_group_arn == arn for x in s.msg.load_balancers)]
     return found

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from controlplane.api import reads, taskdefs
+from controlplane.api import reads, service_traffic, taskdefs
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.errors import check_refs, invalid, not_found
@@ -31,6 +31,7 @@ def run(ctx: ApiContext, req: op.RunTaskRequest) -> op.TasksResponse:
     if not 1 <= count <= MAX_RUN_COUNT:
         raise invalid(f"count: must be between 1 and {MAX_RUN_COUNT}")
     td = taskdefs.runnable(ctx, req.task_definition)
+    service_traffic.check_listener_ports(ctx, cluster, td)
     constraints = list(td.placement_constraints) + list(req.placement_constraints)
     check_placement(constraints, req.placement_strategy)
     group = req.group or f"family:{td.family}"

@@ -150,3 +150,20 @@ def namespace_name(value: str, field: str = "name") -> str:
         raise bad(f"{field}: {value[:64]!r} is not a DNS label: 1-63 lower-case letters, digits and hyphens, "
                   "not starting or ending with a hyphen")
     return value
+
+
+def tags(values) -> list:
+    """ELBv2's tag rules: at most 50, keys 1-128 characters, values at most 256, keys unique."""
+    values = list(values)
+    if len(values) > 50:
+        raise bad(f"tags: at most 50, got {len(values)}", "TooManyTags")
+    seen = set()
+    for i, tag in enumerate(values):
+        if not 1 <= len(tag.key) <= 128:
+            raise bad(f"tags[{i}].key: must be 1 to 128 characters")
+        if len(tag.value) > 256:
+            raise bad(f"tags[{i}].value: at most 256 characters")
+        if tag.key in seen:
+            raise bad(f"tags[{i}].key: {tag.key[:64]!r} is given twice", "DuplicateTagKeys")
+        seen.add(tag.key)
+    return values

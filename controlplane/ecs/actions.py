@@ -12,11 +12,13 @@ from typing import Any, TypeVar
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from controlplane.api import clusters, nodes, services, tags, taskdefs, tasks
+from controlplane.api import clusters, namespaces, nodes, services, tags, taskdefs, tasks
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
-from controlplane.ecs.errors import invalid_parameter
+from controlplane.api.traffic_state import find_namespace, live_services
+from controlplane.ecs.errors import EcsError, invalid_parameter
 from controlplane.ecs.shapes import tag_list, to_ecs
+from controlplane.errors import ApiError
 from shoal.arns import last_segment
 from shoal.jsonfields import unknown_members
 from shoal.v1 import operator_pb2 as op
@@ -214,6 +216,8 @@ _TRAFFIC_MEMBERS = {
 
 
 def _traffic_members(body: Body) -> None:
+    if body.get("role"):
+        raise invalid_parameter("role: Shoal has no IAM roles; its load balancers need none, leave it out")
     for member, desc in _TRAFFIC_MEMBERS.items():
         unknown = unknown_members(body.get(member), desc, member)
         if unknown:
@@ -269,6 +273,24 @@ def list_services(ctx: ApiContext, body: Body) -> Body:
         ctx.require_cluster(str(body.get("cluster") or ""))
         return {"serviceArns": []}
     return _listing(services.list_(ctx, _parse(body, op.ListServicesRequest)), "serviceArns")
+
+
+def list_services_by_namespace(ctx: ApiContext, body: Body) -> Body:
+    """The services registered in a namespace (by a service registry or Service Connect),
+    by its name or ARN, in every cluster that has it."""
+    ref = str(_required(body, "namespace"))
+    arns, found = [], False
+    for cluster in clusters.list_(ctx, op.ListRequest()).arns:
+        name = last_segment(cluster)
+        try:
+            ns = find_namespace(ctx, name, ref, "namespace").msg
+        except ApiError:
+            continue
+        found = True
+        arns += sorted(s.msg.service_arn for s in live_services(ctx, name) if namespaces.uses(s.msg, ns))
+    if not found:
+        raise EcsError("NamespaceNotFoundException", f"namespace: namespace {ref[:256]!r} not found")
+    return _paged(arns, body, "serviceArns")
 
 
 # ---- container instances ----------------------------------------------------------------------
@@ -338,6 +360,7 @@ ACTIONS: dict[str, Action] = {
     "DeleteService": delete_service,
     "DescribeServices": describe_services,
     "ListServices": list_services,
+    "ListServicesByNamespace": list_services_by_namespace,
     "ListContainerInstances": list_container_instances,
     "DescribeContainerInstances": describe_container_instances,
     "UpdateContainerInstancesState": update_container_instances_state,

@@ -1,6 +1,6 @@
-"""ECS's ingress operations (2026) that map onto what Shoal has: ListServicesByNamespace
-onto the Traffic namespaces, ListGateways and DescribeGateway onto its load balancers (a
-Shoal load balancer reads as a gateway: its ARN, name, state and creation time). The
+"""ECS's ingress operations (2026) that map onto Shoal's load balancers: ListGateways and
+DescribeGateway (a Shoal load balancer reads as a gateway: its ARN, name, state and
+creation time; ListServicesByNamespace is with the other service actions). The
 operations that would make or change a gateway, its cluster associations and routes are not
 served: Shoal's load balancers are made with ``shoal lb`` or ELBv2's CreateLoadBalancer."""
 
@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from controlplane.api import namespaces, traffic_state
+from controlplane.api import traffic_state
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from shoal.v1 import traffic_pb2 as t
 
 Body = dict[str, Any]
-# ECS's default page for ListServicesByNamespace (its other List* calls default to 100).
-DEFAULT_PAGE = 10
 _STATUSES = ("ACTIVE", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE", "UPDATE_FAILED", "DELETED")
 
 
@@ -38,29 +36,6 @@ def _token(body: Body) -> str:
 
 def _clusters(ctx: ApiContext) -> list[str]:
     return [c.msg.cluster_name for c in ctx.state.clusters() if c.msg.status == "ACTIVE"]
-
-
-def list_services_by_namespace(ctx: ApiContext, body: Body) -> Body:
-    """The services of every cluster registered in the namespace (by name or ARN) through
-    serviceRegistries or Service Connect."""
-    ref = body.get("namespace")
-    if not isinstance(ref, str) or not ref:
-        raise invalid_parameter("namespace: required (a namespace's name or ARN)")
-    arns: list[str] = []
-    found = False
-    for cluster in _clusters(ctx):
-        for ns in traffic_state.namespaces(ctx, cluster):
-            if ref in (ns.msg.name, ns.msg.arn):
-                found = True
-                arns += sorted(s.msg.service_arn for s in traffic_state.live_services(ctx, cluster)
-                               if namespaces.uses(s.msg, ns.msg))
-    if not found:
-        raise EcsError("NamespaceNotFoundException", f"namespace: {ref[:256]!r} not found in any cluster")
-    resp = page(arns, _max_results(body, DEFAULT_PAGE), _token(body))
-    out: Body = {"serviceArns": list(resp.arns)}
-    if resp.next_token:
-        out["nextToken"] = resp.next_token
-    return out
 
 
 def _summary(lb: t.LoadBalancer) -> Body:
@@ -101,7 +76,6 @@ def describe_gateway(ctx: ApiContext, body: Body) -> Body:
 
 
 ACTIONS = {
-    "ListServicesByNamespace": list_services_by_namespace,
     "ListGateways": list_gateways,
     "DescribeGateway": describe_gateway,
 }

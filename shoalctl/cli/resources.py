@@ -270,6 +270,8 @@ def service_update(a) -> None:
         req.service_registries.extend(service_traffic.registries(a.namespace))
     if a.desired is not None:
         req.desired_count = a.desired
+    if a.health_check_grace_period is not None:
+        req.health_check_grace_period_seconds = a.health_check_grace_period
     if a.min_healthy_percent is not None or a.max_percent is not None or a.circuit_breaker:
         _deployment_config(a, req.deployment_configuration)
     if a.placement_strategy:
@@ -412,8 +414,9 @@ def register(sub) -> None:
         service_traffic.add_flags(p)
         p.add_argument("--cli-input-json", metavar="FILE",
                        help=f"a{'n' if verb == 'update' else ''} {verb.capitalize()}Service request in ECS JSON")
+        p.add_argument("--health-check-grace-period", type=int, metavar="SECONDS",
+                       help="how long new tasks' failing load-balancer health checks are not held against them")
         if verb == "create":
-            p.add_argument("--health-check-grace-period", type=int)
             p.set_defaults(func=service_create)
         else:
             p.add_argument("--force-new-deployment", action="store_true")

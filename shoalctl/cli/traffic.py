@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from shoal.arns import elb_name
 from shoal.v1 import traffic_pb2 as t
 from shoal.v1 import traffic_pb2_grpc
 from shoalctl.cli import client
@@ -18,7 +19,7 @@ def connect(a) -> Client:
 
 
 def _short(arn: str) -> str:
-    return arn.rsplit("/", 2)[-2] if ":targetgroup/" in arn else arn.rsplit("/", 1)[-1]
+    return elb_name(arn) or "-"
 
 
 # ---- load balancers ---------------------------------------------------------------------------
@@ -93,7 +94,7 @@ def lb_list(a) -> None:
         return
     table(["NAME", "TYPE", "LISTENERS", "NODES", "DEFAULT TARGET GROUP", "AGE"],
           [[x.load_balancer_name, x.type, ",".join(f"{y.port}/{y.protocol.lower()}" for y in x.listeners) or "-",
-            x.node_expression or "all", _short(x.default_target_group_arn) if x.default_target_group_arn else "-",
+            x.node_expression or "all", _short(x.default_target_group_arn),
             ago(x.created_at)] for x in lbs])
 
 

@@ -155,8 +155,8 @@ def test_a_users_elbv2_script_and_an_ecs_service_behind_it(cp: Plane) -> None:
     elbv2.delete_listener(ListenerArn=listener["ListenerArn"])
     wait_for(lambda: ecs.describe_services(services=["web"])["services"][0]["status"] == "INACTIVE", 60,
              "service web INACTIVE")
-    elbv2.delete_target_group(TargetGroupArn=tg_arn)
     elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    elbv2.delete_target_group(TargetGroupArn=tg_arn)
     assert elbv2.describe_load_balancers()["LoadBalancers"] == []
     assert elbv2.describe_target_groups()["TargetGroups"] == []
     assert {"CreateLoadBalancer", "CreateTargetGroup", "CreateListener", "CreateRule", "DescribeLoadBalancers",

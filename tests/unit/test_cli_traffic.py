@@ -134,3 +134,18 @@ def test_tg_and_namespace_commands(server, capsys) -> None:
     assert ctx.store.get(keys.namespace("default", "lab")) is None
     assert main.main(["tg", "delete", "api"]) == 0
     assert ctx.store.get(keys.target_group("default", "api")) is None
+
+
+def test_service_update_attaches_and_sets_the_grace_period(server, capsys) -> None:
+    _, ctx = server
+    assert main.main(["lb", "create", "web", "--listener", "8000"]) == 0
+    assert main.main(["namespace", "create", "lab"]) == 0
+    assert main.main(["service", "create", "web", "--taskdef", "web", "--desired", "0"]) == 0
+    assert main.main(["service", "update", "web", "--load-balancer", "web", "--namespace", "lab",
+                      "--health-check-grace-period", "20"]) == 0
+    svc = ctx.state.service("default", "web").msg
+    assert (svc.load_balancers[0].container_port, svc.service_registries[0].namespace,
+            svc.health_check_grace_period_seconds) == (8080, "lab", 20)
+    capsys.readouterr()
+    assert main.main(["service", "update", "web", "--health-check-grace-period", "-1"]) == 1
+    assert "healthCheckGracePeriodSeconds: must not be negative" in capsys.readouterr().err

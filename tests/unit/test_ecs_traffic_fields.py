@@ -68,6 +68,7 @@ def test_describe_services_returns_the_traffic_fields(attached) -> None:
     ({"serviceConnectConfiguration": {"enabled": True, "namespace": "lab", "logConfiguration": {
         "logDriver": "json-file"}}},
      "serviceConnectConfiguration.logConfiguration: not supported", "InvalidParameterException"),
+    ({"role": "ecsServiceRole"}, "role: Shoal has no IAM roles", "InvalidParameterException"),
     ({"serviceRegistries": [{"registryArn": "arn:aws:servicediscovery:local:000000000000:service/srv-1"}]},
      "serviceRegistries[0].registryArn", "InvalidParameterException"),
 ])
@@ -78,3 +79,15 @@ def test_bad_traffic_fields_are_refused_naming_the_member(attached, fields, memb
     assert err.value.response["Error"]["Code"] == code
     assert member in err.value.response["Error"]["Message"], err.value.response["Error"]["Message"]
     assert client.describe_services(services=["web"])["failures"][0]["reason"] == "MISSING"
+
+
+def test_list_services_by_namespace(attached) -> None:
+    client, _, ns = attached
+    client.create_service(serviceName="web", taskDefinition="named", desiredCount=0,
+                          serviceRegistries=[{"registryArn": ns.arn}])
+    client.create_service(serviceName="alone", taskDefinition="named", desiredCount=0)
+    web = client.describe_services(services=["web"])["services"][0]["serviceArn"]
+    assert client.list_services_by_namespace(namespace="lab")["serviceArns"] == [web]
+    assert client.list_services_by_namespace(namespace=ns.arn)["serviceArns"] == [web]
+    with pytest.raises(client.exceptions.NamespaceNotFoundException):
+        client.list_services_by_namespace(namespace="nope")

@@ -152,10 +152,10 @@ def test_the_walk_of_every_action(elbv2) -> None:
         _fake_targets(elbv2, fake, tg_arn)
     elbv2.delete_rule(RuleArn=rule["RuleArn"])
     elbv2.delete_listener(ListenerArn=listener_arn)
-    elbv2.delete_target_group(TargetGroupArn=tg_arn)
     elbv2.delete_load_balancer(LoadBalancerArn=lb_arn)
     # ELBv2: deleting a load balancer already gone succeeds.
     elbv2.delete_load_balancer(LoadBalancerArn=lb_arn)
+    elbv2.delete_target_group(TargetGroupArn=tg_arn)
     assert elbv2.describe_load_balancers()["LoadBalancers"] == []
     assert set(elbv2.seen) == {
         "CreateLoadBalancer", "CreateTargetGroup", "CreateListener", "CreateRule", "DescribeLoadBalancers",

@@ -5,18 +5,20 @@ each bad input refused with a message naming the field."""
 from __future__ import annotations
 
 import json
+import threading
 from concurrent import futures
 
 import grpc
 import pytest
 
-from controlplane.api import loadbalancers, namespaces, services, targetgroups, taskdefs
+from controlplane.api import loadbalancers, namespaces, services, targetgroups, taskdefs, tasks
 from controlplane.api.context import ApiContext
 from controlplane.api.traffic import add_traffic_service
 from controlplane.errors import ApiError
 from shoal import keys
 from shoal.arns import elb_name
 from shoal.store.memory import MemoryStore
+from shoal.store.wrapper import StoreWrapper
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
@@ -171,6 +173,10 @@ def test_duplicates_and_lookups(ctx) -> None:
           "name: a target group named 'web'", "DuplicateTargetGroupName")
     fails(loadbalancers.create, ctx, t.CreateLoadBalancerRequest(name="x", node_expression="attribute:zone =="),
           "nodeExpression:")
+    fails(loadbalancers.create, ctx, t.CreateLoadBalancerRequest(name="x", tags=[r.Tag(key="", value="v")]),
+          "tags[0].key: must be 1 to 128")
+    fails(targetgroups.create, ctx, t.CreateTargetGroupRequest(name="x", port=1, tags=[r.Tag(key="a")] * 2),
+          "tags[1].key: 'a' is given twice", "DuplicateTagKeys")
     stale = made.load_balancer_arn[:-4] + "0000"
     resp = loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest(load_balancers=["web", stale, "nope"]))
     assert [x.load_balancer_name for x in resp.load_balancers] == ["web"]
@@ -391,12 +397,22 @@ def test_service_registries_and_connect(ctx) -> None:
                                                                                               dns_name="web")])])
     fails(services.create, ctx, op.CreateServiceRequest(service_name="other", task_definition="web",
                                                         service_connect_configuration=clash),
-          "serviceConnectConfiguration.services[0].clientAliases[0].dnsName: 'web:80' in namespace 'lab' is "
-          "already its Service Connect client alias of service 'web'")
+          "serviceConnectConfiguration.services[0].clientAliases[0].dnsName: 'web:80' is already claimed by "
+          "service 'web' (serviceConnectConfiguration.services[0].clientAliases[0].dnsName)")
+    # The same alias on another port is another name; a registry's name takes every port.
+    clash.services[0].client_aliases[0].port = 81
+    services.create(ctx, op.CreateServiceRequest(service_name="other", task_definition="web",
+                                                 service_connect_configuration=clash))
+    fails(services.create, ctx, op.CreateServiceRequest(
+        service_name="third", task_definition="web", service_connect_configuration=r.ServiceConnectConfiguration(
+            enabled=True, namespace="lab", services=[r.ServiceConnectService(
+                port_name="http", discovery_name="third", client_aliases=[r.ServiceConnectClientAlias(
+                    port=9000, dns_name="web.lab")])])),
+        "clientAliases[0].dnsName: 'web.lab' is already claimed by service 'web' (serviceRegistries[0])")
     fails(services.create, ctx, op.CreateServiceRequest(
         service_name="other", task_definition="web", service_connect_configuration=r.ServiceConnectConfiguration(
             enabled=True, namespace="lab", services=[r.ServiceConnectService(port_name="http")])),
-        "discoveryName: 'http' in namespace 'lab' is already")
+        "discoveryName: 'http.lab' is already claimed by service 'web'")
 
 
 @pytest.mark.parametrize("kw,match", [
@@ -451,3 +467,66 @@ def test_the_grpc_service_answers_with_statuses_naming_the_field(ctx) -> None:
             assert list(health.targets) == []
     finally:
         server.stop(None)
+
+
+def test_run_task_refuses_a_static_host_port_a_listener_holds(ctx) -> None:
+    lb(ctx, "web", 8088)
+    fails(tasks.run, ctx, op.RunTaskRequest(task_definition="static"),
+          "taskDefinition: container 'app' holds static hostPort 8088, the listener port of load balancer 'web'")
+
+
+def test_a_listener_without_a_target_group_uses_the_load_balancers_default(ctx) -> None:
+    tg(ctx, "api")
+    loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="web"))
+    first = loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="web", port=8000,
+                                                                       default_target_group="api")).load_balancer
+    assert first.default_target_group_arn == first.listeners[0].default_target_group_arn
+    second = loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="web", port=8001)).load_balancer
+    assert second.listeners[1].default_target_group_arn == first.default_target_group_arn
+    assert ctx.store.get(keys.target_group("default", "web")) is None
+    # The default is in use while its load balancer stands, even with no listener left.
+    for listener in second.listeners:
+        loadbalancers.delete_listener(ctx, t.ListenerRef(listener_arn=listener.listener_arn))
+    fails(targetgroups.delete, ctx, t.TargetGroupRef(target_group="api"), "in use by load balancer 'web'")
+    loadbalancers.delete(ctx, t.LoadBalancerRef(load_balancer="web"))
+    targetgroups.delete(ctx, t.TargetGroupRef(target_group="api"))
+
+
+class _MeetAtTxn(StoreWrapper):
+    """Holds the first two transactions until both have arrived: two writers that both
+    checked the same state before either wrote."""
+
+    def __init__(self, inner) -> None:
+        super().__init__(inner)
+        self.barrier = threading.Barrier(2, timeout=10)
+        self.held = 0
+
+    def before_write(self, ops) -> None:
+        if self.held < 2:
+            self.held += 1
+            self.barrier.wait()
+
+
+def test_two_racing_listeners_cannot_take_one_port(ctx) -> None:
+    for name in ("a", "b"):
+        loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name=name))
+    racing = ApiContext(_MeetAtTxn(ctx.store))
+    outcomes: dict[str, str] = {}
+
+    def listen(name: str) -> None:
+        try:
+            loadbalancers.create_listener(racing, t.CreateListenerRequest(load_balancer=name, port=8000))
+            outcomes[name] = "made"
+        except ApiError as exc:
+            outcomes[name] = exc.ecs_type
+
+    threads = [threading.Thread(target=listen, args=(name,)) for name in ("a", "b")]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(20)
+    assert racing.store.held == 2  # both passed the port check before either wrote
+    assert sorted(outcomes.values()) == ["DuplicateListener", "made"]
+    ports = [x.port for rec in loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest()).load_balancers
+             for x in rec.listeners]
+    assert ports == [8000]
