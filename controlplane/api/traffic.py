@@ -9,7 +9,7 @@ from controlplane.api.routed import Routed
 from shoal.v1 import traffic_pb2 as t
 from shoal.v1 import traffic_pb2_grpc
 
-_ROUTES = {
+ROUTES = {
     "CreateLoadBalancer": loadbalancers.create,
     "DeleteLoadBalancer": loadbalancers.delete,
     "DescribeLoadBalancers": loadbalancers.describe,
@@ -28,7 +28,7 @@ _ROUTES = {
 }
 
 
-class TrafficService(Routed, traffic_pb2_grpc.TrafficServicer, routes=_ROUTES):
+class TrafficService(Routed, traffic_pb2_grpc.TrafficServicer, routes=ROUTES):
     pass
 
 

@@ -9,19 +9,25 @@ from controlplane.authz import Denied, decide, record_denial
 from controlplane.ecs.errors import EcsError
 from shoal.security.ca import Identity
 
-# ECS operations are judged as the Operator method that does the same work; the ones the
+# ECS operations are judged as the gRPC method that does the same work; the ones the
 # Operator has under the same name need no entry.
 _OPERATOR = "/shoal.v1.Operator/"
-_SAME_AS = {"StartTask": "RunTask", "ListServicesByNamespace": "ListServices"}
+_SAME_AS = {
+    "StartTask": _OPERATOR + "RunTask",
+    "ListServicesByNamespace": _OPERATOR + "ListServices",
+    "ListGateways": "/shoal.v1.Traffic/DescribeLoadBalancers",
+    "DescribeGateway": "/shoal.v1.Traffic/DescribeLoadBalancers",
+}
 
 
 def method_for(action: str) -> str:
-    return _OPERATOR + _SAME_AS.get(action, action)
+    return _SAME_AS.get(action, _OPERATOR + action)
 
 
-def authorize(action: str, identity: Identity, key_id: str) -> None:
-    """Raises AccessDeniedException unless ``identity`` may run ``action``."""
-    method = method_for(action)
+def authorize(action: str, identity: Identity, key_id: str, method: str = "") -> None:
+    """Raises AccessDeniedException unless ``identity`` may run ``action``, judged as the
+    gRPC ``method`` (a full name; default: the Operator method of the ECS action)."""
+    method = method or method_for(action)
     try:
         decide(method, identity)
     except Denied as exc:

@@ -3,7 +3,9 @@
 inside a control plane replica (``--ecs-listen``) and serves on the replica's ApiContext, so
 each ECS operation runs the same code as the gRPC Operator. Every request must carry a valid
 Signature V4 made with an access key that Shoal issued (``shoal accesskey create``), and the
-key's user and role must allow the operation.
+key's user and role must allow the operation. The same port speaks ELBv2's Query protocol
+(``aws elbv2``, boto3's ``elbv2``): a form-encoded request without X-Amz-Target goes to
+``controlplane.ecs.elbv2``, every other request is ECS's.
 
 Served by Hypercorn (ASGI) on an asyncio loop of its own: connections, TLS handshakes and
 reading requests cost no thread, so a slow client holds no worker; a complete request is
@@ -29,9 +31,12 @@ from hypercorn.config import Config
 
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
-from controlplane.ecs import protocol, sigv4
+from controlplane.ecs import ingress, protocol, sigv4
 from controlplane.ecs.access import authorize
-from controlplane.ecs.actions import ACTIONS
+from controlplane.ecs.actions import ACTIONS as ECS_ACTIONS
+from controlplane.ecs.elbv2 import gateway as elbv2
+from controlplane.ecs.elbv2 import xml
+from controlplane.ecs.elbv2.traffic import InProcess, Traffic
 from controlplane.ecs.errors import EcsError, to_ecs_error
 from controlplane.ecs.replay import ReplayCache
 from controlplane.metrics import API_LATENCY
@@ -42,6 +47,7 @@ _DRAIN_LIMIT = 16
 
 log = logging.getLogger(__name__)
 
+ACTIONS = {**ECS_ACTIONS, **ingress.ACTIONS}
 _KNOWN = frozenset(ACTIONS)
 SSL_SHUTDOWN_SECONDS = 1.0
 
@@ -104,8 +110,10 @@ class EcsGateway:
     ``close()`` stops it."""
 
     def __init__(self, host: str, port: int, ctx: ApiContext, tls: ssl.SSLContext | None,
-                 limits: Limits = Limits()) -> None:
+                 limits: Limits = Limits(), traffic: Traffic | None = None) -> None:
         self.ctx = ctx
+        # What ELBv2 actions call: this replica's Traffic handlers, unless a test gives another.
+        self.traffic = traffic or InProcess(ctx)
         self.tls = tls
         self.limits = limits
         self.replays = ReplayCache(sigv4.MAX_SKEW_SECONDS)
@@ -171,24 +179,31 @@ class EcsGateway:
         for key, value in scope["headers"]:
             headers.setdefault(key.decode("latin-1").lower(), []).append(value.decode("latin-1"))
         client = (scope.get("client") or ("-",))[0]
+        query = elbv2.is_elbv2((headers.get("content-type") or [None])[0], (headers.get("x-amz-target") or [None])[0])
         try:
             raw = await asyncio.wait_for(self._body(headers, receive), self.limits.timeout)
-        except EcsError as exc:
-            await self._reply(send, exc.status, exc.body(), close=True)
-            _log_request("-", exc.status, exc.body(), started, client)
-            return
-        except TimeoutError:
-            err = EcsError("RequestTimeoutException", f"request body not received within {self.limits.timeout:g} s",
-                           408)
-            await self._reply(send, err.status, err.body(), close=True)
-            _log_request("-", err.status, err.body(), started, client)
+        except (EcsError, TimeoutError) as exc:
+            err = exc if isinstance(exc, EcsError) else EcsError(
+                "RequestTimeoutException", f"request body not received within {self.limits.timeout:g} s", 408)
+            if query:
+                await self._reply_xml(send, *elbv2.error_body(err), close=True)
+            else:
+                await self._reply(send, err.status, err.body(), close=True)
+            _log_request("-", err.status, err.message, started, client)
             return
         req = sigv4.Request(scope["method"], scope["raw_path"].decode("latin-1"),
                             scope["query_string"].decode("latin-1"), headers, raw)
-        status, body, name = await asyncio.get_running_loop().run_in_executor(
-            self._pool, handle, self.ctx, req, self.replays)
+        loop = asyncio.get_running_loop()
+        if query:
+            status, data, name = await loop.run_in_executor(self._pool, elbv2.handle, self.ctx, self.traffic, req,
+                                                            self.replays)
+            await self._reply_xml(send, status, data)
+            _log_request(name, status, "" if status == 200 else data.decode(errors="replace"), started, client,
+                         "elbv2")
+            return
+        status, body, name = await loop.run_in_executor(self._pool, handle, self.ctx, req, self.replays)
         await self._reply(send, status, body)
-        _log_request(name, status, body, started, client)
+        _log_request(name, status, body.get("message", ""), started, client)
 
     async def _body(self, headers: dict[str, list[str]], receive: Any) -> bytes:
         limit = self.limits.max_body
@@ -215,11 +230,18 @@ class EcsGateway:
                 return b"".join(chunks)
 
     async def _reply(self, send: Any, status: int, body: dict, close: bool = False) -> None:
-        data = protocol.encode(body)
-        headers = [(b"content-type", protocol.CONTENT_TYPE.encode()), (b"content-length", str(len(data)).encode()),
-                   (b"x-amzn-requestid", str(uuid.uuid4()).encode())]
+        headers = []
         if status != 200 and "__type" in body:
             headers.append((b"x-amzn-errortype", body["__type"].encode()))
+        await self._send(send, status, protocol.encode(body), protocol.CONTENT_TYPE, headers, close)
+
+    async def _reply_xml(self, send: Any, status: int, data: bytes, close: bool = False) -> None:
+        await self._send(send, status, data, xml.CONTENT_TYPE, [], close)
+
+    async def _send(self, send: Any, status: int, data: bytes, content_type: str, extra: list[tuple[bytes, bytes]],
+                    close: bool) -> None:
+        headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(data)).encode()),
+                   (b"x-amzn-requestid", str(uuid.uuid4()).encode()), *extra]
         if close:
             # The rest of the request was not read: the connection cannot carry another.
             headers.append((b"connection", b"close"))
@@ -241,17 +263,18 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _log_request(name: str, status: int, body: dict, started: float, client: str) -> None:
+def _log_request(name: str, status: int, refusal: str, started: float, client: str, api: str = "ecs") -> None:
     fields = logs.kv(operation=name, status=status, ms=round((time.monotonic() - started) * 1000, 1), client=client)
     if status == 200:
-        log.info("ecs request", extra=fields)
+        log.info("%s request", api, extra=fields)
     else:
-        log.info("ecs request refused: %s", body.get("message", ""), extra=fields)
+        log.info("%s request refused: %s", api, refusal, extra=fields)
 
 
-def serve(host: str, port: int, ctx: ApiContext, tls: ssl.SSLContext | None, limits: Limits = Limits()) -> EcsGateway:
+def serve(host: str, port: int, ctx: ApiContext, tls: ssl.SSLContext | None, limits: Limits = Limits(),
+          traffic: Traffic | None = None) -> EcsGateway:
     """Starts the gateway; raises OSError when the address cannot be bound."""
-    return EcsGateway(host, port, ctx, tls, limits).start()
+    return EcsGateway(host, port, ctx, tls, limits, traffic).start()
 
 
 def handle(ctx: ApiContext, req: sigv4.Request, replays: ReplayCache | None = None) -> tuple[int, dict, str]:

@@ -88,11 +88,15 @@ def replayed(message: str) -> EcsError:
 
 
 def verify(req: Request, lookup: Callable[[str], K | None], now: float | None = None,
-           replays: ReplayCache | None = None) -> K:
+           replays: ReplayCache | None = None, service: str = SERVICE,
+           always_signed: Sequence[str] = _ALWAYS_SIGNED) -> K:
     """Returns the credential (from ``lookup`` by access key id) that signed ``req``; raises
     EcsError (the AWS error for the case, its message naming what is wrong) when the request
     is unsigned, malformed, leaves a header that matters unsigned, is outside the clock
-    window, comes from an unknown key, does not match its signature, or was seen before."""
+    window, comes from an unknown key, does not match its signature, or was seen before.
+    ``service`` is the signing scope's service (ECS's JSON or ELBv2's Query protocol: a
+    signature made for one is refused by the other); ``always_signed`` the headers that
+    name the operation and endpoint (ELBv2 names its Action in the signed body)."""
     now = time.time() if now is None else now
     auth = req.header("authorization")
     if not auth:
@@ -108,15 +112,15 @@ def verify(req: Request, lookup: Callable[[str], K | None], now: float | None = 
     scope_parts = match["credential"].split("/")
     if len(scope_parts) != 5 or scope_parts[4] != "aws4_request":
         raise incomplete("Credential must have the form <key id>/<yyyymmdd>/<region>/<service>/aws4_request")
-    key_id, day, region, service, _ = scope_parts
-    if service != SERVICE:
-        raise bad_signature(f"Credential should be scoped to correct service: '{SERVICE}'.")
+    key_id, day, region, scoped_service, _ = scope_parts
+    if scoped_service != service:
+        raise bad_signature(f"Credential should be scoped to correct service: '{service}'.")
     signed = match["signed"].split(";")
     if signed != sorted(set(signed)) or any(name != name.lower() for name in signed):
         raise incomplete("SignedHeaders must be lower-case header names, sorted, each once")
 
     amz_date, date_header = _timestamp(req)
-    _require_signed(req, signed, date_header)
+    _require_signed(req, signed, date_header, always_signed)
     if amz_date[:8] != day:
         raise bad_signature(f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
                             f"HTTP: '{day}' != '{amz_date[:8]}', from '{amz_date}'.")
@@ -169,11 +173,11 @@ def _timestamp(req: Request) -> tuple[str, str]:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(parsed.timestamp())), "date"
 
 
-def _require_signed(req: Request, signed: Sequence[str], date_header: str) -> None:
+def _require_signed(req: Request, signed: Sequence[str], date_header: str, always: Sequence[str]) -> None:
     """A signature proves only what it covers: the host, the operation (X-Amz-Target), the
     timestamp it is judged by and every x-amz-* header sent must be among SignedHeaders, or
     someone on the path could turn a signed ListServices into a DeleteCluster."""
-    needed = [*_ALWAYS_SIGNED, date_header]
+    needed = [*always, date_header]
     needed += sorted(name for name in req.headers if name.startswith("x-amz-") and name not in needed)
     missing = [name for name in needed if name not in signed]
     if missing:

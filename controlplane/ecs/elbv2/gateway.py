@@ -1,0 +1,83 @@
+"""One ELBv2 request start to finish on the ECS gateway: the same strict Signature V4 check
+as ECS (scoped to ``elasticloadbalancing``, its replay cache and body limit), the Action
+read from the form body, authorization as the Traffic method the action amounts to, the
+action, and an XML answer or an XML error with ELBv2's codes."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from controlplane.api import accesskeys
+from controlplane.api.context import ApiContext
+from controlplane.ecs import sigv4
+from controlplane.ecs.access import authorize
+from controlplane.ecs.elbv2 import query, xml
+from controlplane.ecs.elbv2.actions import ACTIONS
+from controlplane.ecs.elbv2.errors import TrafficError, from_traffic, validation
+from controlplane.ecs.elbv2.traffic import Traffic
+from controlplane.ecs.errors import EcsError, to_ecs_error
+from controlplane.ecs.replay import ReplayCache
+from controlplane.metrics import API_LATENCY
+from shoal.validation import ValidationError
+
+log = logging.getLogger(__name__)
+
+SERVICE = "elasticloadbalancing"
+# The body names the Action and is signed by its hash; the Content-Type decides how the
+# gateway reads it (JSON for ECS, a form for ELBv2), so it must be signed too.
+ALWAYS_SIGNED = ("content-type", "host")
+TRAFFIC_SERVICE = "/shoal.v1.Traffic/"
+
+# The gateway's shared refusals under the codes AWS's Query services answer with.
+_QUERY_CODES = {
+    "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+    "IncompleteSignatureException": "IncompleteSignature",
+    "UnrecognizedClientException": "InvalidClientTokenId",
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+    # botocore retries Throttling, which is what a refused replay must be (sigv4.replayed).
+    "ThrottlingException": "Throttling",
+    "AccessDeniedException": "AccessDenied",
+    "SerializationException": "MalformedInput",
+    "RequestTimeoutException": "RequestTimeout",
+    "InvalidParameterException": "ValidationError",
+    "ServerException": "InternalFailure",
+}
+
+
+def is_elbv2(content_type: str | None, target: str | None) -> bool:
+    """Whether a request is ELBv2's: a form body and no ECS X-Amz-Target."""
+    return not target and query.is_query(content_type)
+
+
+def error_body(err: EcsError) -> tuple[int, bytes]:
+    code = _QUERY_CODES.get(err.ecs_type, err.ecs_type)
+    return err.status, xml.error(code, err.message, str(uuid.uuid4()), err.status)
+
+
+def handle(ctx: ApiContext, traffic: Traffic, req: sigv4.Request,
+           replays: ReplayCache | None = None) -> tuple[int, bytes, str]:
+    """(HTTP status, XML body, action or "-")."""
+    name = "-"
+    try:
+        key = sigv4.verify(req, lambda key_id: accesskeys.active(ctx, key_id), replays=replays,
+                           service=SERVICE, always_signed=ALWAYS_SIGNED)
+        if req.method != "POST":
+            raise validation("ELBv2 actions are POST requests with a form-encoded body")
+        name, params = query.parse(req.body)
+        action = ACTIONS.get(name)
+        if action is None:
+            refused_name, name = name[:64], "-"
+            raise EcsError("InvalidAction", f"Action {refused_name!r} is not supported by this gateway; it serves "
+                                            f"{', '.join(sorted(ACTIONS))}")
+        authorize(name, accesskeys.identity(key), key.access_key_id, method=TRAFFIC_SERVICE + action.method)
+        with API_LATENCY.labels(method="elbv2." + name).time():
+            result = action.run(traffic, params)
+        return 200, xml.response(name, result, str(uuid.uuid4())), name
+    except TrafficError as exc:
+        status, body = error_body(from_traffic(exc, name))
+    except ValidationError as exc:
+        status, body = error_body(validation(str(exc)))
+    except Exception as exc:
+        status, body = error_body(to_ecs_error(exc, "elbv2." + name))
+    return status, body, name

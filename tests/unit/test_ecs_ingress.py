@@ -1,0 +1,109 @@
+"""ECS's 2026 ingress operations that Shoal maps (ListServicesByNamespace onto namespaces,
+ListGateways and DescribeGateway onto load balancers), through the gateway in process on
+an in-memory store with boto3, each response checked against botocore's ECS model; the
+ones it does not serve are refused as unknown operations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from controlplane.api import accesskeys, loadbalancers, namespaces
+from controlplane.api.context import ApiContext
+from controlplane.ecs import ingress
+from controlplane.ecs.config import context_from_pem
+from controlplane.ecs.errors import EcsError
+from controlplane.ecs.server import EcsGateway, serve
+from shoal.netutil import free_port
+from shoal.security import ca as ca_mod
+from shoal.store.memory import MemoryStore
+from shoal.v1 import accesskeys_pb2 as ak
+from shoal.v1 import traffic_pb2 as t
+from tests.ecs_model import validate_every_response
+
+WEB = {"family": "web", "containerDefinitions": [{"name": "web", "image": "shoal/busybox:latest", "memory": 64,
+                                                  "portMappings": [{"containerPort": 8080, "name": "http"}]}]}
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[ApiContext, EcsGateway]]:
+    store = MemoryStore()
+    ctx = ApiContext(store)
+    ctx.ensure_default_cluster()
+    authority = ca_mod.CertificateAuthority.create()
+    key = ca_mod.new_key()
+    leaf = authority.issue_server(key.public_key(), ["127.0.0.1"])
+    (tmp_path / "ca.crt").write_bytes(ca_mod.cert_pem(authority.cert))
+    gw = serve("127.0.0.1", free_port(), ctx, context_from_pem(ca_mod.bundle_pem([leaf, authority.cert]),
+                                                               ca_mod.key_pem(key)))
+    gw.ca_path = str(tmp_path / "ca.crt")  # type: ignore[attr-defined]
+    try:
+        yield ctx, gw
+    finally:
+        gw.close()
+        store.close()
+
+
+def _ecs(ctx: ApiContext, gw: EcsGateway, **who: str):
+    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(description="unit", **(who or {"user": "a",
+                                                                                           "role": "admin"})))
+    c = boto3.client("ecs", endpoint_url=gw.url, region_name="us-east-1", verify=gw.ca_path,  # type: ignore
+                     aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key,
+                     config=Config(retries={"max_attempts": 6, "mode": "standard"}))
+    c.seen = validate_every_response(c)
+    return c
+
+
+def test_services_by_namespace_and_load_balancers_as_gateways(setup) -> None:
+    ctx, gw = setup
+    ecs = _ecs(ctx, gw)
+    lab = namespaces.create(ctx, t.CreateNamespaceRequest(name="lab")).namespace
+    namespaces.create(ctx, t.CreateNamespaceRequest(name="other"))
+    ecs.register_task_definition(**WEB)
+    for name in ("api", "web", "db"):
+        extra = {"serviceRegistries": [{"registryArn": lab.arn}]} if name != "db" else {}
+        ecs.create_service(serviceName=name, taskDefinition="web", desiredCount=0, **extra)
+    by_name = ecs.list_services_by_namespace(namespace="lab")["serviceArns"]
+    assert [a.rsplit("/", 1)[-1] for a in by_name] == ["api", "web"]
+    assert ecs.list_services_by_namespace(namespace=lab.arn)["serviceArns"] == by_name
+    assert ecs.list_services_by_namespace(namespace="other")["serviceArns"] == []
+    first = ecs.list_services_by_namespace(namespace="lab", maxResults=1)
+    assert len(first["serviceArns"]) == 1 and first["nextToken"]
+    with pytest.raises(ClientError) as exc:
+        ecs.list_services_by_namespace(namespace="nope")
+    assert exc.value.response["Error"]["Code"] == "NamespaceNotFoundException"
+    assert "nope" in exc.value.response["Error"]["Message"]
+
+    lb = loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="edge")).load_balancer
+    gateways = ecs.list_gateways()["gateways"]
+    assert [(g["gatewayArn"], g["name"], g["status"]) for g in gateways] == [(lb.load_balancer_arn, "edge",
+                                                                            "ACTIVE")]
+    assert ecs.list_gateways(names=["nope"])["gateways"] == []
+    assert ecs.describe_gateway(gateway="edge")["gateway"]["gatewayArn"] == lb.load_balancer_arn
+    with pytest.raises(ClientError) as exc:
+        ecs.describe_gateway(gateway="nope")
+    assert exc.value.response["Error"]["Code"] == "GatewayNotFoundException"
+    assert {"ListServicesByNamespace", "ListGateways", "DescribeGateway"} <= set(ecs.seen)
+
+    # A viewer reads them; what would make a gateway is not served.
+    viewer = _ecs(ctx, gw, user="vic", role="viewer")
+    assert viewer.list_gateways()["gateways"] and viewer.list_services_by_namespace(namespace="lab")["serviceArns"]
+    with pytest.raises(ClientError) as exc:
+        ecs.delete_gateway(gateway="edge")
+    assert exc.value.response["Error"]["Code"] == "UnknownOperationException"
+
+
+def test_paging_parameters_of_the_wrong_type_are_refused_by_name(setup) -> None:
+    ctx, _ = setup
+    for call, body, field in ((ingress.list_gateways, {"maxResults": True}, "maxResults"),
+                              (ingress.list_gateways, {"nextToken": 5}, "nextToken"),
+                              (ingress.list_gateways, {"status": ["GONE"]}, "status"),
+                              (ingress.describe_gateway, {}, "gateway")):
+        with pytest.raises(EcsError) as exc:
+            call(ctx, body)
+        assert exc.value.ecs_type == "InvalidParameterException" and field in exc.value.message
