@@ -21,12 +21,15 @@ from grpc_reflection.v1alpha import reflection
 from controlplane.api.accesskeys import AccessKeysService
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext
+from controlplane.api.events import ConsoleService, EventsService
 from controlplane.api.logs import LOGS_SERVICE_NAME, add_logs_service
 from controlplane.api.operator import OperatorService
 from controlplane.api.scaling import SCALING_SERVICE_NAME, add_scaling_service
 from controlplane.assignments import AssignmentFeed
 from controlplane.cache import Cache
 from controlplane.cluster_metrics import ClusterCollector
+from controlplane.console.server import Console
+from controlplane.console.views import Views
 from controlplane.controllers.assignments import AssignmentController
 from controlplane.controllers.gc import TaskGC
 from controlplane.controllers.loop import ControllerLoop
@@ -36,6 +39,7 @@ from controlplane.controllers.services import ServiceController
 from controlplane.controllers.view import Writer
 from controlplane.ecs.config import add_flags as add_ecs_flags
 from controlplane.ecs.config import start as start_ecs
+from controlplane.feed import EventFeed
 from controlplane.http import serve as serve_http
 from controlplane.metrics import REGISTRY
 from controlplane.security_setup import SERVICE_NAME as SECURITY_SERVICE_NAME
@@ -52,7 +56,16 @@ from shoal.store.base import StoreError
 from shoal.store.etcd import EtcdStore
 from shoal.store.tracking import WriteTracking
 from shoal.taskdef import policy
-from shoal.v1 import accesskeys_pb2, accesskeys_pb2_grpc, agent_pb2, agent_pb2_grpc, operator_pb2, operator_pb2_grpc
+from shoal.v1 import (
+    accesskeys_pb2,
+    accesskeys_pb2_grpc,
+    agent_pb2,
+    agent_pb2_grpc,
+    events_pb2,
+    events_pb2_grpc,
+    operator_pb2,
+    operator_pb2_grpc,
+)
 
 log = logging.getLogger("controlplane")
 
@@ -69,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--advertise-address", default="",
                    help="HOST:PORT other replicas reach this one at (relayed `shoal logs`); default: --listen")
     p.add_argument("--metrics-listen", default="127.0.0.1:7401", help="HTTP address for /metrics and /sd")
+    p.add_argument("--console-listen", default="",
+                   help="HTTP address (HOST:PORT) of the web console (default: none); `shoal console` links to it")
     add_ecs_flags(p)
     p.add_argument("--lease-ttl", type=float, default=5.0, help="seconds without heartbeats before a node is lost")
     p.add_argument("--leader-ttl", type=float, default=None,
@@ -148,6 +163,12 @@ class Replica:
         add_scaling_service(self.ctx, self.server)
         accesskeys_pb2_grpc.add_AccessKeysServicer_to_server(AccessKeysService(self.ctx), self.server)
         agent_pb2_grpc.add_AgentGatewayServicer_to_server(gateway, self.server)
+        # The event feed hears every change the cache takes in (the cache starts below).
+        self.feed = EventFeed()
+        events_pb2_grpc.add_EventsServicer_to_server(EventsService(self.feed), self.server)
+        self.console: Console | None = None
+        events_pb2_grpc.add_ConsoleServicer_to_server(
+            ConsoleService(lambda identity: self.console.link(identity) if self.console else None), self.server)
         add_logs_service(self.ctx, gateway, self.server, security.open_channel)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
@@ -157,6 +178,8 @@ class Replica:
                 SCALING_SERVICE_NAME,
                 agent_pb2.DESCRIPTOR.services_by_name["AgentGateway"].full_name,
                 LOGS_SERVICE_NAME,
+                events_pb2.DESCRIPTOR.services_by_name["Events"].full_name,
+                events_pb2.DESCRIPTOR.services_by_name["Console"].full_name,
                 accesskeys_pb2.DESCRIPTOR.services_by_name["AccessKeys"].full_name,
                 SECURITY_SERVICE_NAME,
                 health.SERVICE_NAME,
@@ -183,6 +206,7 @@ class Replica:
         election = Election(self.store, self.leader_lease, args.name)
         loop_holder: list[ControllerLoop] = []
         cache = Cache(self.store, on_change=lambda: loop_holder and loop_holder[0].wake())
+        cache.add_listener(self.feed.observe)
         cache.start()
         REGISTRY.register(ClusterCollector(cache, election.is_leader))
         self.ctx.cache = cache
@@ -198,6 +222,8 @@ class Replica:
         )
         loop_holder.append(loop)
         loop.start()
+        if args.console_listen:
+            self.console = self._start_console(args, cache, election.key, args.insecure)
         leader_watch = PrefixWatch(self.store, election.key, loop.wake)
         leader_watch.start()
         deregistrations = PrefixWatch(self.store, keys.DEREGISTERED,
@@ -222,12 +248,25 @@ class Replica:
         self.http.shutdown()
         if self.ecs is not None:
             self.ecs.close()
+        if self.console is not None:
+            self.console.close()
         cache.close()
         self.feed.close()
         self.leader_lease.stop()
         self.lease.stop()
         self.store.close()
         return 0
+
+    def _start_console(self, args: argparse.Namespace, cache: Cache, leader_key: str, insecure: bool) -> Console:
+        def leader() -> str:
+            kv = self.store.get(leader_key)
+            return kv.value.decode(errors="replace") if kv is not None else ""
+
+        chost, cport = split_hostport(args.console_listen)
+        try:
+            return Console(chost, cport, self.ctx, Views(cache, self.feed, leader), self.feed, insecure)
+        except OSError as exc:
+            raise SystemExit(f"controlplane: cannot listen on {args.console_listen}: {exc}") from exc
 
     def _expire_agents(self, gateway: AgentGatewayService) -> None:
         interval = min(0.5, self.args.lease_ttl / 4)
