@@ -132,7 +132,8 @@ def test_the_cache_feeds_it_from_listing_watch_and_own_writes() -> None:
         threading.Thread(target=follower, daemon=True).start()
         store.put(keys.task("default", "t1"), task("STOPPED", "STOPPED").SerializeToString())
         wait_for(woke.is_set, 5, "the follower to wake on the watched change")
-        assert feed.list(ev.ListEventsRequest(kinds=["task"])).events[0].message.startswith("task t1 RUNNING -> STOPPED")
+        (stopped,) = feed.list(ev.ListEventsRequest(kinds=["task"])).events
+        assert stopped.message.startswith("task t1 RUNNING -> STOPPED")
         # The leader's own write is told at once (its later echo is ignored by the cache).
         cache.record_put(keys.node("default", "n9"), r.ContainerInstance(id="n9", cluster="default",
                                                                          status="ACTIVE"), 10_000)
