@@ -35,6 +35,10 @@ class Views:
     def _tasks(self) -> list[r.Task]:
         return [rec.msg for rec in self.cache.records(keys.TASKS)]
 
+    def _names(self) -> dict[str, str]:
+        """Node id -> the name users know it by (its hostname, e.g. agent-1)."""
+        return {n.id: n.hostname or n.id for n in self._nodes()}
+
     def _services(self) -> list[r.Service]:
         return [rec.msg for rec in self.cache.records(keys.SERVICES) if rec.msg.status != "INACTIVE"]
 
@@ -58,7 +62,7 @@ class Views:
         rec = self.cache.record(keys.service(cluster, name))
         if rec is None:
             return None
-        svc = rec.msg
+        svc, names = rec.msg, self._names()
         return {
             **service_row(svc),
             "deployments": [{"id": d.id, "status": d.status, "taskDefinition": d.task_definition.rpartition("/")[2],
@@ -68,7 +72,7 @@ class Views:
                             for d in svc.deployments],
             "circuitBreaker": {"enable": svc.deployment_configuration.deployment_circuit_breaker.enable,
                                "rollback": svc.deployment_configuration.deployment_circuit_breaker.rollback},
-            "tasks": [task_row(t) for t in self._tasks() if t.cluster == cluster and t.service_name == name],
+            "tasks": [task_row(t, names) for t in self._tasks() if t.cluster == cluster and t.service_name == name],
             "events": [event(e) for e in self.feed.list(
                 ev.ListEventsRequest(cluster=cluster, service=name, limit=50)).events][::-1],
         }
@@ -85,17 +89,18 @@ class Views:
         return {**node_row(rec.msg, self._alive(), tasks),
                 "attributes": {a.name: a.value for a in rec.msg.attributes},
                 "address": rec.msg.address, "agentVersion": rec.msg.agent_version,
-                "tasks": [task_row(t) for t in tasks if t.node_id == node_id and t.cluster == cluster]}
+                "tasks": [task_row(t, self._names()) for t in tasks if t.node_id == node_id and t.cluster == cluster]}
 
     def tasks(self) -> list[Json]:
-        return sorted((task_row(t) for t in self._tasks()), key=lambda t: -t["createdAt"])
+        names = self._names()
+        return sorted((task_row(t, names) for t in self._tasks()), key=lambda t: -t["createdAt"])
 
     def task(self, cluster: str, task_id: str) -> Json | None:
         rec = self.cache.record(keys.task(cluster, task_id))
         if rec is None:
             return None
         t = rec.msg
-        return {**task_row(t), "placementMessage": t.placement_message, "stopCode": t.stop_code,
+        return {**task_row(t, self._names()), "placementMessage": t.placement_message, "stopCode": t.stop_code,
                 "containers": [{"name": c.name, "status": c.last_status,
                                 "exitCode": c.exit_code if c.HasField("exit_code") else None, "reason": c.reason,
                                 "ports": [{"containerPort": b.container_port, "hostPort": b.host_port,
@@ -151,8 +156,9 @@ def service_row(s: r.Service) -> Json:
             "taskDefinition": s.task_definition.rpartition("/")[2]}
 
 
-def task_row(t: r.Task) -> Json:
+def task_row(t: r.Task, names: dict[str, str]) -> Json:
     return {"id": t.id, "cluster": t.cluster, "service": t.service_name, "group": t.group, "node": t.node_id,
+            "nodeName": names.get(t.node_id, t.node_id),
             "lastStatus": t.last_status, "desiredStatus": t.desired_status, "stoppedReason": t.stopped_reason,
             "taskDefinition": t.task_definition_arn.rpartition("/")[2], "createdAt": t.created_at,
             "health": t.health_status}

@@ -101,7 +101,7 @@ async function services() {
 function tasksTable(tasks) {
   return table(["task", "service/group", "node", "last", "desired", "health", "stopped reason"],
     tasks.map((t) => [link(`#/tasks/${encodeURIComponent(t.cluster)}/${encodeURIComponent(t.id)}`, t.id.slice(0, 12)),
-      t.service || t.group, t.node ? link(`#/nodes/${encodeURIComponent(t.cluster)}/${encodeURIComponent(t.node)}`, t.node.slice(0, 12)) : "",
+      t.service || t.group, t.node ? link(`#/nodes/${encodeURIComponent(t.cluster)}/${encodeURIComponent(t.node)}`, t.nodeName) : "",
       t.lastStatus, t.desiredStatus, t.health, t.stoppedReason]),
     (i) => ({ "data-task": tasks[i].id, "data-status": tasks[i].lastStatus, class: "task" }));
 }
@@ -168,7 +168,7 @@ async function tasks() {
 async function task(cluster, id) {
   const t = await api(`/api/tasks/${encodeURIComponent(cluster)}/${encodeURIComponent(id)}`);
   return [el("h1", {}, `Task ${t.id}`),
-    el("p", {}, `${t.service || t.group} · ${t.lastStatus} (desired ${t.desiredStatus}) · ${t.taskDefinition} · node ${t.node}`),
+    el("p", {}, `${t.service || t.group} · ${t.lastStatus} (desired ${t.desiredStatus}) · ${t.taskDefinition} · node ${t.nodeName} (${t.node})`),
     t.stoppedReason ? el("p", {}, `stopped: ${t.stoppedReason} ${t.stopCode}`) : null,
     t.placementMessage ? el("p", { class: "bad" }, `placement: ${t.placementMessage}`) : null,
     t.desiredStatus !== "STOPPED" ? actionButton("Stop", "stop-btn", () => act("stop-task", { cluster, task: id }, `Stop task ${id}?`)) : null,
