@@ -4,8 +4,9 @@ see a service appear live after `shoal service create` (no reload), scale it fro
 and watch its tasks come up, drain a node, see the event feed update; a viewer sees no
 action buttons; a stop reason holding HTML renders as text.
 
-With CONSOLE_SCREENSHOTS=DIR (no SHOAL_ prefix: the test session clears those) the same code saves the main pages' screenshots there
-(docs/console/ holds the ones the README shows)."""
+With CONSOLE_SCREENSHOTS=DIR (no SHOAL_ prefix: the test session clears those) the same
+code saves the main pages' screenshots there (docs/console/ holds the ones the README
+shows)."""
 
 from __future__ import annotations
 
