@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         resources,
         scaling,
         security,
+        top,
     )
 
     parser = argparse.ArgumentParser(prog="shoal", description="Shoal: a mini ECS for machines you own.")
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(refused otherwise)")
     sub = parser.add_subparsers(dest="noun", metavar="COMMAND")
     sub.required = True
-    for module in (local, resources, daemons, accesskeys, scaling, security, logs, events, console, lab, chaos):
+    for module in (local, resources, daemons, accesskeys, scaling, security, logs, events, console, top, lab, chaos):
         module.register(sub)
     return parser
 
