@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 COOKIE = "shoal_console"
 ASSETS = {"app.js": "text/javascript", "app.css": "text/css", "index.html": "text/html"}
 MAX_BODY = 16 * 1024
-# Changes closer together than this reach a page as one notice (a rollout's many reports).
+# Notices to one page are at least this far apart: a rollout's many reports become a few.
 NOTICE_INTERVAL = 0.2
 KEEPALIVE = 15.0
 HEADERS = {
@@ -245,15 +246,18 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                 # The browser waits 5 s before reconnecting a broken stream (its default is 3 s).
                 self.wfile.write(f"retry: 5000\nevent: change\ndata: {version}\n\n".encode())
                 self.wfile.flush()
+                sent = time.monotonic()
                 while not console.closing.is_set():
                     now = console.feed.wait(version, KEEPALIVE)
                     if now == version:
                         self.wfile.write(b": keepalive\n\n")
                     else:
-                        # Let a burst of changes settle into one notice.
-                        console.closing.wait(NOTICE_INTERVAL)
+                        # The first change goes at once; a burst after it becomes one notice
+                        # per NOTICE_INTERVAL.
+                        console.closing.wait(max(0.0, NOTICE_INTERVAL - (time.monotonic() - sent)))
                         version = console.feed.version
                         self.wfile.write(f"event: change\ndata: {version}\n\n".encode())
+                        sent = time.monotonic()
                     self.wfile.flush()
             except OSError:
                 return  # the browser left
