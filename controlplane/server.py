@@ -28,6 +28,7 @@ from controlplane.api.scaling import SCALING_SERVICE_NAME, add_scaling_service
 from controlplane.assignments import AssignmentFeed
 from controlplane.cache import Cache
 from controlplane.cluster_metrics import ClusterCollector
+from controlplane.console.logs import LogSource
 from controlplane.console.server import Console
 from controlplane.console.views import Views
 from controlplane.controllers.assignments import AssignmentController
@@ -223,7 +224,8 @@ class Replica:
         loop_holder.append(loop)
         loop.start()
         if args.console_listen:
-            self.console = self._start_console(args, cache, election.key, args.insecure)
+            self.console = self._start_console(args, cache, election.key,
+                                               LogSource(security.open_channel, gateway.address))
         leader_watch = PrefixWatch(self.store, election.key, loop.wake)
         leader_watch.start()
         deregistrations = PrefixWatch(self.store, keys.DEREGISTERED,
@@ -257,14 +259,15 @@ class Replica:
         self.store.close()
         return 0
 
-    def _start_console(self, args: argparse.Namespace, cache: Cache, leader_key: str, insecure: bool) -> Console:
+    def _start_console(self, args: argparse.Namespace, cache: Cache, leader_key: str, task_logs: LogSource) -> Console:
         def leader() -> str:
             kv = self.store.get(leader_key)
             return kv.value.decode(errors="replace") if kv is not None else ""
 
         chost, cport = split_hostport(args.console_listen)
         try:
-            return Console(chost, cport, self.ctx, Views(cache, self.feed, leader), self.feed, insecure)
+            return Console(chost, cport, self.ctx, Views(cache, self.feed, leader), self.feed, args.insecure,
+                           task_logs)
         except OSError as exc:
             raise SystemExit(f"controlplane: cannot listen on {args.console_listen}: {exc}") from exc
 

@@ -27,6 +27,8 @@ import grpc
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
 from controlplane.console import actions
+from controlplane.console.logs import LogSource
+from controlplane.console.logs import authorize as authorize_logs
 from controlplane.console.sessions import Session, Sessions
 from controlplane.console.views import Views, event
 from controlplane.errors import ApiError
@@ -62,8 +64,8 @@ class Console:
     """A running console; ``url`` is its address, ``link(identity)`` a one-time login."""
 
     def __init__(self, host: str, port: int, ctx: ApiContext, views: Views, feed: EventFeed, insecure: bool,
-                 sessions: Sessions | None = None, advertise: str = "") -> None:
-        self.ctx, self.views, self.feed, self.insecure = ctx, views, feed, insecure
+                 logs: LogSource, sessions: Sessions | None = None, advertise: str = "") -> None:
+        self.ctx, self.views, self.feed, self.insecure, self.logs = ctx, views, feed, insecure, logs
         self.sessions = sessions or Sessions()
         self.closing = threading.Event()
         self.httpd = ThreadingHTTPServer((host, port), _handler(self))
@@ -178,6 +180,8 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                     self._error(401, "not logged in (or the session expired): log in again")
                 elif path == "/api/stream":
                     self._stream()
+                elif path.startswith("/api/logs/"):
+                    self._logs(path, query, session)
                 else:
                     self._read(path, query, session)
             else:
@@ -261,6 +265,35 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                     self.wfile.flush()
             except OSError:
                 return  # the browser left
+
+        def _logs(self, path: str, query: dict[str, list[str]], session: Session) -> None:
+            parts = [urllib.parse.unquote(p) for p in path.split("/")[3:]]
+            if len(parts) != 2 or not all(parts):
+                self._error(404, "logs: want /api/logs/CLUSTER/TASK")
+                return
+            try:
+                authorize_logs(session.identity, console.insecure)
+            except ApiError as exc:
+                self._error(_HTTP_OF.get(exc.code, 403), exc.message)
+                return
+            self.send_response(200)
+            for name, value in {**HEADERS, "Content-Type": "text/event-stream", "Connection": "close"}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.close_connection = True
+            log.info("console: logs opened", extra=kv(user=session.user, task=parts[1][:64]))
+
+            def write(data: bytes) -> None:
+                self.wfile.write(data)
+                self.wfile.flush()
+
+            try:
+                # No automatic reconnect: the page decides whether to open the logs again.
+                write(b"retry: 3600000\n\n")
+                console.logs.follow(parts[0], parts[1], (query.get("container") or [""])[0][:256], write,
+                                    console.closing)
+            except OSError:
+                return  # the page left
 
         # ---- POST ----
         def do_POST(self) -> None:  # noqa: N802

@@ -2,7 +2,8 @@
 chromedriver) against a real control plane and docker agents: log in by a one-time link,
 see a service appear live after `shoal service create` (no reload), scale it from its page
 and watch its tasks come up, drain a node, see the event feed update; a viewer sees no
-action buttons; a stop reason holding HTML renders as text.
+action buttons; a stop reason and a log line holding HTML render as text; a task's logs are
+followed live and searched.
 
 With CONSOLE_SCREENSHOTS=DIR (no SHOAL_ prefix: the test session clears those) the same
 code saves the main pages' screenshots there (docs/console/ holds the ones the README
@@ -37,6 +38,14 @@ from selenium.webdriver.common.by import By  # noqa: E402
 
 SCREENSHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
 HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+PRINTER = {
+    "family": "printer",
+    "containerDefinitions": [{
+        "name": "talk", "image": "shoal/busybox:latest", "memory": 16, "cpu": 16, "stopTimeout": 1,
+        "command": ["sh", "-c", "i=0; while true; do echo \"line $i <script>window.pwned=3</script><b>bold</b>\"; "
+                                "i=$((i+1)); sleep 0.3; done"],
+    }],
+}
 
 
 @pytest.fixture
@@ -135,6 +144,23 @@ def test_console_in_a_real_browser(make_cluster, busybox_image, browser) -> None
     wait_for(lambda: HOSTILE in text(b, "#page"), 30, "the reason, verbatim, on the task page")
     assert not b.find_elements(By.CSS_SELECTOR, "#page img, #page script")
     assert b.execute_script("return window.pwned") is None
+
+    # A task's output, followed live; markup in it is text.
+    api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(PRINTER)))
+    printer = api.RunTask(op.RunTaskRequest(cluster="default", task_definition="printer")).tasks[0].id
+    b.get(b.current_url.split("#")[0] + f"#/tasks/default/{printer}")
+    wait_for(lambda: "RUNNING (desired RUNNING)" in text(b, "#page"), 60, "the printer running")
+    b.find_element(By.ID, "logs-btn").click()
+    wait_for(lambda: "line 3 <script>window.pwned=3</script><b>bold</b>" in text(b, "#logs"), 30, "the output")
+    seen = text(b, "#logs").count("\n")
+    wait_for(lambda: text(b, "#logs").count("\n") >= seen + 3, 30, "new lines arriving (follow)")
+    assert not b.find_elements(By.CSS_SELECTOR, "#logs b, #logs script")
+    assert b.execute_script("return window.pwned") is None
+    search = b.find_element(By.ID, "log-search")
+    search.send_keys("line 2 ")
+    wait_for(lambda: text(b, "#logs").startswith("line 2 ") and text(b, "#logs").count("\n") == 0, 10,
+             "the search keeping the one matching line")
+    shot(b, "task")
     b.get(b.current_url.split("#")[0] + "#/")
     wait_for(lambda: text(b, "#count-running") != "", 10, "the overview")
     shot(b, "overview")
@@ -151,6 +177,12 @@ def test_console_in_a_real_browser(make_cluster, busybox_image, browser) -> None
     b.get(b.current_url.split("#")[0] + "#/services/default/web")
     wait_for(lambda: "Service web" in text(b, "#page h1"), 10, "the service page as a viewer")
     assert not b.find_elements(By.CSS_SELECTOR, "button.action, #scale-count")
+    # A viewer without the logs grant is not shown a task's output.
+    b.get(b.current_url.split("#")[0] + f"#/tasks/default/{printer}")
+    wait_for(lambda: b.find_elements(By.ID, "logs-btn"), 10, "the task page as a viewer")
+    b.find_element(By.ID, "logs-btn").click()
+    wait_for(lambda: "no logs" in text(b, "#logs-status"), 10, "the logs refused")
+    assert text(b, "#logs") == ""
     # The page's own script, forced to act, is refused by the server.
     status = b.execute_async_script("""
         const done = arguments[arguments.length - 1];

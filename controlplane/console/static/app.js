@@ -176,7 +176,57 @@ async function task(cluster, id) {
     table(["name", "status", "exit code", "ports", "reason"],
       t.containers.map((c) => [c.name, c.status, c.exitCode === null ? "" : c.exitCode,
         c.ports.map((p) => `${p.hostPort}->${p.containerPort}/${p.protocol}`).join(", "), c.reason])),
+    el("h2", {}, "Logs"), logsBox(cluster, t.id, t.containers.map((c) => c.name)),
     el("h2", {}, "Events"), eventsTable(t.events)];
+}
+
+// The open log stream survives the page's live re-renders: the same box is put back.
+let logs = null;
+const MAX_LOG_LINES = 5000;
+
+function closeLogs() {
+  if (logs && logs.es) logs.es.close();
+  logs = null;
+}
+
+function logsBox(cluster, taskId, containers) {
+  const key = `${cluster}/${taskId}`;
+  if (logs && logs.key === key) return logs.box;
+  closeLogs();
+  const pre = el("pre", { id: "logs", class: "logs" });
+  const status = el("span", { id: "logs-status" });
+  const search = el("input", { id: "log-search", placeholder: "search the output" });
+  const pick = el("select", { id: "log-container" }, containers.map((c) => el("option", { value: c }, c)));
+  const state = { key, lines: [], es: null, box: null };
+  const draw = () => {
+    const q = search.value;
+    pre.textContent = (q ? state.lines.filter((l) => l.includes(q)) : state.lines).join("\n");
+  };
+  search.addEventListener("input", draw);
+  const open = () => {
+    if (state.es) state.es.close();
+    state.lines = [];
+    draw();
+    status.textContent = "following…";
+    state.es = new EventSource(`/api/logs/${encodeURIComponent(cluster)}/${encodeURIComponent(taskId)}?container=${encodeURIComponent(pick.value)}`);
+    state.es.addEventListener("line", (e) => {
+      state.lines.push(JSON.parse(e.data));
+      if (state.lines.length > MAX_LOG_LINES) state.lines.splice(0, state.lines.length - MAX_LOG_LINES);
+      draw();
+    });
+    for (const kind of ["end", "failed"]) {
+      state.es.addEventListener(kind, (e) => { status.textContent = JSON.parse(e.data); state.es.close(); });
+    }
+    state.es.onerror = () => {
+      if (state.es.readyState === EventSource.CLOSED || state.lines.length === 0) {
+        status.textContent = "no logs (not permitted, or the stream ended)";
+        state.es.close();
+      }
+    };
+  };
+  state.box = el("div", {}, el("div", { class: "filters" }, pick, el("button", { id: "logs-btn", onclick: open }, "Follow logs"), search, status), pre);
+  logs = state;
+  return state.box;
 }
 
 const filters = { service: "", node: "", kind: "" };
@@ -198,11 +248,11 @@ const routes = [
 
 let rendering = false;
 let again = false;
-async function render() {
+async function render(navigated) {
   if (!me) return;
-  // Typing in a field must not be wiped by a live update.
+  // Typing in a field must not be wiped by a live update (moving to another page may).
   const active = document.activeElement;
-  if (active && active.tagName === "INPUT" && active.closest("#page")) { again = true; return; }
+  if (navigated !== true && active && active.tagName === "INPUT" && active.closest("#page")) { again = true; return; }
   if (rendering) { again = true; return; }
   rendering = true;
   try {
@@ -267,7 +317,7 @@ document.addEventListener("DOMContentLoaded", () => {
       headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf }, body: "{}" });
     showLogin();
   });
-  window.addEventListener("hashchange", render);
+  window.addEventListener("hashchange", () => { closeLogs(); render(true); });
   // Unfocusing a field lets a held-back live update through.
   document.addEventListener("focusout", () => { if (again) { again = false; setTimeout(render, 0); } });
   start();
