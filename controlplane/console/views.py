@@ -147,7 +147,9 @@ def node_row(n: r.ContainerInstance, alive: set[str], tasks: list[r.Task]) -> Js
             "cpu": {"registered": n.cpu_units, "reserved": sum(int(t.cpu or 0) for t in mine)},
             "memory": {"registered": n.memory_mib, "reserved": sum(int(t.memory or 0) for t in mine)},
             "hostCpuPercent": round(n.host_cpu_percent, 1),
-            "running": sum(1 for t in mine if t.last_status == "RUNNING"), "tasks": len(mine)}
+            "running": sum(1 for t in mine if t.last_status == "RUNNING"), "tasks": len(mine),
+            # One block per task on the topology, coloured by its service (or group).
+            "taskGroups": sorted(t.service_name or t.group for t in mine)}
 
 
 def service_row(s: r.Service) -> Json:

@@ -67,6 +67,7 @@ def test_views_read_the_cache() -> None:
         n1 = views.node("default", "n1")
         assert n1["cpu"] == {"registered": 1000, "reserved": 100} and n1["memory"]["reserved"] == 200
         assert n1["attributes"] == {"ecs.availability-zone": "a"} and [t["id"] for t in n1["tasks"]] == ["t1"]
+        assert n1["taskGroups"] == ["web"]
         assert [(n["name"], n["zone"], n["connected"]) for n in views.nodes()] == [
             ("agent-n1", "a", True), ("agent-n2", "b", False)]
         t1 = views.task("default", "t1")

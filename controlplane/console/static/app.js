@@ -125,6 +125,20 @@ async function service(cluster, name) {
     el("h2", {}, "Events"), eventsTable(s.events)];
 }
 
+// A task as a small block, its colour fixed by its service's name.
+function colour(name) {
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) % 360;
+  return `hsl(${h}, 60%, 50%)`;
+}
+function blocks(groups) {
+  return el("span", { class: "blocks" }, groups.map((g) => {
+    const b = el("span", { class: "block", title: g });
+    b.style.background = colour(g);
+    return b;
+  }), ` ${groups.length}`);
+}
+
 async function nodes() {
   const list = await api("/api/nodes");
   const zones = {};
@@ -138,8 +152,9 @@ async function nodes() {
       return el("div", { class: "zone" }, el("h2", {}, `zone ${zone} (${shown.length})`),
         table(["node", "status", "agent", "cpu reserved", "memory reserved", "tasks"],
           shown.map((n) => [link(`#/nodes/${encodeURIComponent(n.cluster)}/${encodeURIComponent(n.id)}`, n.name),
-            n.status, el("span", { class: n.connected ? "ok" : "bad" }, n.connected ? "connected" : "lost"),
-            bar(n.cpu.reserved, n.cpu.registered), bar(n.memory.reserved, n.memory.registered), n.tasks]),
+            el("span", { class: n.status === "DRAINING" ? "bad" : "" }, n.status),
+            el("span", { class: n.connected ? "ok" : "bad" }, n.connected ? "connected" : "lost"),
+            bar(n.cpu.reserved, n.cpu.registered), bar(n.memory.reserved, n.memory.registered), blocks(n.taskGroups)]),
           (i) => ({ "data-node": shown[i].id, "data-status": shown[i].status })));
     }));
   };
