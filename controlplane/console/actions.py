@@ -14,6 +14,7 @@ from controlplane.api import nodes, services, tasks
 from controlplane.api.context import ApiContext
 from controlplane.authz import Denied, decide, record_denial
 from controlplane.errors import ApiError, invalid
+from shoal.arns import cluster_name
 from shoal.security.ca import Identity
 from shoal.v1 import operator_pb2 as op
 
@@ -43,6 +44,22 @@ def redeploy(ctx: ApiContext, body: Body) -> Body:
     return {"service": svc.service_name, "deployments": len(svc.deployments)}
 
 
+def rollback(ctx: ApiContext, body: Body) -> Body:
+    """Back to the task definition of the newest deployment still running beside the primary
+    one (ECS keeps an earlier deployment only while it has tasks)."""
+    cluster, name = _text(body, "cluster"), _text(body, "service")
+    rec = ctx.state.service(cluster_name(cluster), name)
+    if rec is None:
+        raise ApiError(grpc.StatusCode.NOT_FOUND, f"service: {name[:64]!r} not found in cluster {cluster[:64]!r}")
+    earlier = [d for d in rec.msg.deployments if d.status == "ACTIVE"]
+    if not earlier:
+        raise ApiError(grpc.StatusCode.FAILED_PRECONDITION,
+                       f"service: {name} has no earlier deployment running to roll back to")
+    target = max(earlier, key=lambda d: d.created_at).task_definition
+    svc = services.update(ctx, op.UpdateServiceRequest(cluster=cluster, service=name, task_definition=target)).service
+    return {"service": svc.service_name, "taskDefinition": svc.task_definition.rpartition("/")[2]}
+
+
 def _node_state(status: str) -> Callable[[ApiContext, Body], Body]:
     def act(ctx: ApiContext, body: Body) -> Body:
         resp = nodes.update_state(ctx, op.UpdateContainerInstancesStateRequest(
@@ -64,6 +81,7 @@ def stop_task(ctx: ApiContext, body: Body) -> Body:
 ACTIONS: dict[str, tuple[str, Callable[[ApiContext, Body], Body]]] = {
     "scale": ("UpdateService", scale),
     "redeploy": ("UpdateService", redeploy),
+    "rollback": ("UpdateService", rollback),
     "drain": ("UpdateContainerInstancesState", _node_state("DRAINING")),
     "activate": ("UpdateContainerInstancesState", _node_state("ACTIVE")),
     "stop-task": ("StopTask", stop_task),

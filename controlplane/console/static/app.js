@@ -112,7 +112,10 @@ async function service(cluster, name) {
   const actions = me.canAct ? el("div", {},
     el("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); act("scale", { cluster, service: name, desiredCount: Number(count.value) }, `Scale ${name} to ${count.value}?`); } },
       "desired", count, actionButton("Scale", "scale-btn")),
-    " ", actionButton("Force new deployment", "redeploy-btn", () => act("redeploy", { cluster, service: name }, `Start a new deployment of ${name}?`))) : null;
+    " ", actionButton("Force new deployment", "redeploy-btn", () => act("redeploy", { cluster, service: name }, `Start a new deployment of ${name}?`)),
+    s.deployments.some((d) => d.status === "ACTIVE")
+      ? [" ", actionButton("Roll back", "rollback-btn", () => act("rollback", { cluster, service: name }, `Roll ${name} back to its earlier deployment?`))]
+      : null) : null;
   return [el("h1", {}, `Service ${s.name}`),
     el("p", { id: "service-counts" }, `running ${s.running} · pending ${s.pending} · desired ${s.desired} · ${s.taskDefinition} · ${s.status}`,
       s.circuitBreaker.enable ? ` · circuit breaker on${s.circuitBreaker.rollback ? " (rollback)" : ""}` : ""),
