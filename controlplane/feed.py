@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 
 from google.protobuf.message import Message
 
+from controlplane.cache import Change
 from shoal import keys
 from shoal.v1 import events_pb2 as ev
 from shoal.v1 import resources_pb2 as r
@@ -29,7 +30,6 @@ DEFAULT_LIMIT = 1_000
 
 # (kind, cluster, service, node, task, message, created_at or 0 for "now")
 Draft = tuple[str, str, str, str, str, str, float]
-Change = tuple[str, Message | None, Message | None]
 
 
 def _service_drafts(old: r.Service | None, new: r.Service | None) -> list[Draft]:
