@@ -64,14 +64,14 @@ class Console:
     """A running console; ``url`` is its address, ``link(identity)`` a one-time login."""
 
     def __init__(self, host: str, port: int, ctx: ApiContext, views: Views, feed: EventFeed, insecure: bool,
-                 logs: LogSource, sessions: Sessions | None = None, advertise: str = "") -> None:
+                 logs: LogSource, sessions: Sessions | None = None) -> None:
         self.ctx, self.views, self.feed, self.insecure, self.logs = ctx, views, feed, insecure, logs
         self.sessions = sessions or Sessions()
         self.closing = threading.Event()
         self.httpd = ThreadingHTTPServer((host, port), _handler(self))
         self.httpd.daemon_threads = True
         bound = self.httpd.server_address[1]
-        self.url = f"http://{advertise or _url_host(host)}:{bound}"
+        self.url = f"http://{_url_host(host)}:{bound}"
         threading.Thread(target=self.httpd.serve_forever, name="console", daemon=True).start()
         log.info("console serving", extra=kv(url=self.url))
 
@@ -223,6 +223,9 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                     return
             except ApiError as exc:
                 self._error(_HTTP_OF.get(exc.code, 400), exc.message)
+                return
+            except StoreError as exc:
+                self._error(503, f"state store unavailable: {exc}")
                 return
             self._json(200, data)
 
