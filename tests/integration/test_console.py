@@ -137,6 +137,22 @@ def test_event_feed_lists_filters_and_follows(console_cluster, streaming) -> Non
     assert not any(" task " in line.split("  ")[1] for line in follow.drain()), "only the kinds asked for"
 
 
+def test_follow_moves_to_the_next_replica(make_cluster, streaming) -> None:
+    cluster = make_cluster(agents=2, zones=["a", "b"], replicas=2)
+    follow = Streaming(cluster, "events", "--follow", "--kind", "node", "--endpoint", cluster.endpoint_list)
+    streaming.append(follow)
+    wait_for(lambda: sum("agent connected" in line for line in follow.drain()) >= 2, 30, "the held node events")
+    cluster.kill_replica(1)
+    node_id = sorted(cluster.node_ids())[0]
+    api = cluster.failover_operator(endpoints=cluster.endpoints[1:])
+    api.UpdateContainerInstancesState(op.UpdateContainerInstancesStateRequest(
+        cluster="default", container_instances=[node_id], status="DRAINING"))
+    wait_for(lambda: any("ACTIVE -> DRAINING" in line for line in follow.drain()), 60,
+             "the drain, followed through the second replica")
+    printed = [line for line in follow.drain() if "ACTIVE -> DRAINING" in line]
+    assert len(printed) == 1, printed
+
+
 def test_console_doors(console_cluster, tmp_path: Path) -> None:
     cluster = console_cluster
     api = cluster.operator
