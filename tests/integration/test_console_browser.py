@@ -1,9 +1,10 @@
 """The web console driven in Debian's Chromium (headless, through Selenium and Chromium's own
-chromedriver) against a real control plane and docker agents: log in by a one-time link,
-see a service appear live after `shoal service create` (no reload), scale it from its page
-and watch its tasks come up, drain a node, see the event feed update; a viewer sees no
-action buttons; a stop reason and a log line holding HTML render as text; a task's logs are
-followed live and searched.
+chromedriver) against a real control plane and docker agents: log in by a one-time link
+(refused the second time), see a service appear live after `shoal service create` (no
+reload), scale it from its page and watch its tasks come up, drain a node, see the event
+feed update, follow and search a task's logs; a stop reason and a log line holding HTML
+render as text; logged out, the API refuses; a viewer sees no action buttons, is refused
+the logs without the grant and a forged action.
 
 With CONSOLE_SCREENSHOTS=DIR (no SHOAL_ prefix: the test session clears those) the same
 code saves the main pages' screenshots there (docs/console/ holds the ones the README
@@ -93,9 +94,14 @@ def test_console_in_a_real_browser(make_cluster, busybox_image, browser) -> None
     api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(SLEEPER)))
     b = browser
 
-    # Log in by the one-time link; the page is then the overview.
-    b.get(link_for(cluster))
+    # Log in by the one-time link; the page is then the overview. The link works once.
+    link = link_for(cluster)
+    b.get(link)
     wait_for(lambda: "(admin)" in text(b, "#whoami"), 20, "the admin logged in")
+    home = b.current_url
+    b.get(link)
+    assert "unknown, used or expired" in b.find_element(By.TAG_NAME, "body").text
+    b.get(home)
     wait_for(lambda: text(b, "#count-nodes") == "3/3", 20, "three connected nodes on the overview")
     b.get(b.current_url.split("#")[0] + "#/services")
     # A mark only this page load carries: a reload would lose it.
@@ -170,6 +176,9 @@ def test_console_in_a_real_browser(make_cluster, busybox_image, browser) -> None
         ak.CreateAccessKeyRequest(user="vera", role="viewer"), timeout=10)
     b.find_element(By.ID, "logout").click()
     wait_for(lambda: b.find_element(By.ID, "login-key").is_displayed(), 10, "the login form")
+    # Logged out, the page's own requests are refused.
+    assert b.execute_async_script(
+        "const done = arguments[arguments.length - 1]; fetch('/api/overview').then(r => done(r.status));") == 401
     b.find_element(By.ID, "login-key").send_keys(key.access_key_id)
     b.find_element(By.ID, "login-secret").send_keys(key.secret_access_key)
     b.find_element(By.ID, "login-btn").click()
