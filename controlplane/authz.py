@@ -75,6 +75,9 @@ PERMISSIONS: dict[str, str] = {
                                   "ListNamespaces"),
     **_methods("Security", "read", "ListJoinTokens"),
     **_methods("AccessKeys", "read", "ListAccessKeys"),
+    **_methods("Events", "read", "ListEvents WatchEvents"),
+    # A link logs in as its maker, with the maker's own role: reading is enough to ask.
+    **_methods("Console", "read", "CreateConsoleLink"),
     **_methods("Logs", "logs", "GetTaskLogs"),
     **_methods("Security", "secrets", "ListSecrets"),
 }

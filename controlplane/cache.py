@@ -22,6 +22,9 @@ from shoal.v1 import resources_pb2 as r
 
 log = logging.getLogger(__name__)
 
+# A changed record: key, the message held before (None: new), the message now (None: deleted).
+Change = tuple[str, Message | None, Message | None]
+
 TYPES: dict[str, type[Message]] = {
     keys.NODES: r.ContainerInstance,
     keys.TASKS: r.Task,
@@ -50,6 +53,22 @@ class Cache:
         # Told of each write ``record_put``/``record_delete`` applies (the running cycle's
         # View, kept in step with the leader's writes): key, message (None: deleted), revision.
         self.on_own_write: Callable[[str, Message | None, int], None] | None = None
+        # Told of every change the cache takes in, old and new record side by side (the
+        # event feed, controlplane/feed.py): prefix, [(key, old, new)], whether a listing.
+        self._listeners: list[Callable[[str, list[Change], bool], None]] = []
+
+    def add_listener(self, listener: Callable[[str, list[Change], bool], None]) -> None:
+        """Adds ``listener``, called after each batch of changes (outside the cache's lock)
+        with the prefix, the changes as (key, old message or None, new message or None), and
+        whether they come from a (re-)listing rather than the watch. Add before ``start``."""
+        self._listeners.append(listener)
+
+    def _tell(self, prefix: str, changes: list[Change], listing: bool) -> None:
+        for listener in self._listeners:
+            try:
+                listener(prefix, changes, listing)
+            except Exception:
+                log.exception("cache listener failed")
 
     def start(self) -> None:
         for prefix in TYPES:
@@ -65,9 +84,15 @@ class Cache:
         cls = TYPES[prefix]
         fresh = {kv.key: Record(_decode(prefix, cls, kv.value), kv.mod_revision, kv.key) for kv in listing.kvs}
         with self._lock:
+            before = self._data[prefix]
             self._data[prefix] = fresh
             self._applied[prefix] = listing.revision
             self._advanced.notify_all()
+        if self._listeners:
+            changes = [(k, before[k].msg if k in before else None, rec.msg) for k, rec in fresh.items()
+                       if k not in before or before[k].mod_revision != rec.mod_revision]
+            changes += [(k, rec.msg, None) for k, rec in before.items() if k not in fresh]
+            self._tell(prefix, changes, True)
         self._cancels[prefix] = self.store.watch(prefix, listing.revision + 1, lambda evs: self._on_events(prefix, evs))
         self.on_change()
 
@@ -80,6 +105,7 @@ class Cache:
         cls = TYPES[prefix]
         # Decoded before taking the lock, which every hot read needs too.
         decoded = [_decode(prefix, cls, ev.kv.value) if ev.kind == "put" else None for ev in events]
+        changes: list[Change] = []
         with self._lock:
             data = self._data[prefix]
             for ev, msg in zip(events, decoded, strict=True):
@@ -94,10 +120,14 @@ class Cache:
                 else:
                     data.pop(key, None)
                     self._tombstones[key] = rev
+                if held is not None or msg is not None:
+                    changes.append((key, held.msg if held is not None else None, msg))
             if len(self._tombstones) > 100_000:
                 self._tombstones.clear()
             self._applied[prefix] = max(self._applied[prefix], events[-1].kv.mod_revision)
             self._advanced.notify_all()
+        if changes and self._listeners:
+            self._tell(prefix, changes, False)
         self.on_change()
 
     def _resync_retrying(self, prefix: str) -> None:
@@ -115,8 +145,11 @@ class Cache:
             return
         with self._lock:
             held = self._data[prefix].get(key)
-            if held is None or held.mod_revision < revision:
+            taken = held is None or held.mod_revision < revision
+            if taken:
                 self._data[prefix][key] = Record(msg, revision, key)
+        if taken and self._listeners:
+            self._tell(prefix, [(key, held.msg if held is not None else None, msg)], False)
         if self.on_own_write is not None:
             self.on_own_write(key, msg, revision)
 
@@ -126,9 +159,12 @@ class Cache:
             return
         with self._lock:
             held = self._data[prefix].get(key)
-            if held is not None and held.mod_revision < revision:
+            taken = held is not None and held.mod_revision < revision
+            if taken:
                 del self._data[prefix][key]
             self._tombstones[key] = max(self._tombstones.get(key, 0), revision)
+        if taken and held is not None and self._listeners:
+            self._tell(prefix, [(key, held.msg, None)], False)
         if self.on_own_write is not None:
             self.on_own_write(key, None, revision)
 

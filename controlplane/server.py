@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from controlplane.api.accesskeys import AccessKeysService
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext
+from controlplane.api.events import ConsoleService, EventsService
 from controlplane.api.logs import LOGS_SERVICE_NAME, add_logs_service
 from controlplane.api.operator import OperatorService
 from controlplane.api.scaling import SCALING_SERVICE_NAME, add_scaling_service
@@ -28,6 +29,9 @@ from controlplane.api.traffic import TRAFFIC_SERVICE_NAME, add_traffic_service
 from controlplane.assignments import AssignmentFeed
 from controlplane.cache import Cache
 from controlplane.cluster_metrics import ClusterCollector
+from controlplane.console.logs import LogSource
+from controlplane.console.server import Console
+from controlplane.console.views import Views
 from controlplane.controllers.assignments import AssignmentController
 from controlplane.controllers.gc import TaskGC
 from controlplane.controllers.loop import ControllerLoop
@@ -37,6 +41,7 @@ from controlplane.controllers.services import ServiceController
 from controlplane.controllers.view import Writer
 from controlplane.ecs.config import add_flags as add_ecs_flags
 from controlplane.ecs.config import start as start_ecs
+from controlplane.feed import EventFeed
 from controlplane.http import serve as serve_http
 from controlplane.metrics import REGISTRY
 from controlplane.routing.publisher import RoutingPublisher
@@ -54,7 +59,16 @@ from shoal.store.base import StoreError
 from shoal.store.etcd import EtcdStore
 from shoal.store.tracking import WriteTracking
 from shoal.taskdef import policy
-from shoal.v1 import accesskeys_pb2, accesskeys_pb2_grpc, agent_pb2, agent_pb2_grpc, operator_pb2, operator_pb2_grpc
+from shoal.v1 import (
+    accesskeys_pb2,
+    accesskeys_pb2_grpc,
+    agent_pb2,
+    agent_pb2_grpc,
+    events_pb2,
+    events_pb2_grpc,
+    operator_pb2,
+    operator_pb2_grpc,
+)
 
 log = logging.getLogger("controlplane")
 
@@ -71,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--advertise-address", default="",
                    help="HOST:PORT other replicas reach this one at (relayed `shoal logs`); default: --listen")
     p.add_argument("--metrics-listen", default="127.0.0.1:7401", help="HTTP address for /metrics and /sd")
+    p.add_argument("--console-listen", default="",
+                   help="HTTP address (HOST:PORT) of the web console (default: none); `shoal console` links to it")
     add_ecs_flags(p)
     p.add_argument("--lease-ttl", type=float, default=5.0, help="seconds without heartbeats before a node is lost")
     p.add_argument("--leader-ttl", type=float, default=None,
@@ -151,6 +167,12 @@ class Replica:
         add_traffic_service(self.ctx, self.server)
         accesskeys_pb2_grpc.add_AccessKeysServicer_to_server(AccessKeysService(self.ctx), self.server)
         agent_pb2_grpc.add_AgentGatewayServicer_to_server(gateway, self.server)
+        # The event feed hears every change the cache takes in (the cache starts below).
+        self.feed = EventFeed()
+        events_pb2_grpc.add_EventsServicer_to_server(EventsService(self.feed), self.server)
+        self.console: Console | None = None
+        events_pb2_grpc.add_ConsoleServicer_to_server(
+            ConsoleService(lambda identity: self.console.link(identity) if self.console else None), self.server)
         add_logs_service(self.ctx, gateway, self.server, security.open_channel)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
@@ -161,6 +183,8 @@ class Replica:
                 TRAFFIC_SERVICE_NAME,
                 agent_pb2.DESCRIPTOR.services_by_name["AgentGateway"].full_name,
                 LOGS_SERVICE_NAME,
+                events_pb2.DESCRIPTOR.services_by_name["Events"].full_name,
+                events_pb2.DESCRIPTOR.services_by_name["Console"].full_name,
                 accesskeys_pb2.DESCRIPTOR.services_by_name["AccessKeys"].full_name,
                 SECURITY_SERVICE_NAME,
                 health.SERVICE_NAME,
@@ -191,6 +215,7 @@ class Replica:
         routing = RoutingPublisher(cache, gateway.broadcast, min_interval=args.cycle_interval)
         gateway.routing_for = routing.current
         wakers.append(routing.wake)
+        cache.add_listener(self.feed.observe)
         cache.start()
         routing.start()  # after the first listing: a partial table is never sent
         routing.wake()
@@ -208,6 +233,9 @@ class Replica:
         )
         wakers.append(loop.wake)
         loop.start()
+        if args.console_listen:
+            self.console = self._start_console(args, cache, election.key,
+                                               LogSource(security.open_channel, gateway.address))
         leader_watch = PrefixWatch(self.store, election.key, loop.wake)
         leader_watch.start()
         deregistrations = PrefixWatch(self.store, keys.DEREGISTERED,
@@ -233,12 +261,26 @@ class Replica:
         self.http.shutdown()
         if self.ecs is not None:
             self.ecs.close()
+        if self.console is not None:
+            self.console.close()
         cache.close()
         self.feed.close()
         self.leader_lease.stop()
         self.lease.stop()
         self.store.close()
         return 0
+
+    def _start_console(self, args: argparse.Namespace, cache: Cache, leader_key: str, task_logs: LogSource) -> Console:
+        def leader() -> str:
+            kv = self.store.get(leader_key)
+            return kv.value.decode(errors="replace") if kv is not None else ""
+
+        chost, cport = split_hostport(args.console_listen)
+        try:
+            return Console(chost, cport, self.ctx, Views(cache, self.feed, leader), self.feed, args.insecure,
+                           task_logs)
+        except OSError as exc:
+            raise SystemExit(f"controlplane: cannot listen on {args.console_listen}: {exc}") from exc
 
     def _expire_agents(self, gateway: AgentGatewayService) -> None:
         interval = min(0.5, self.args.lease_ttl / 4)

@@ -49,6 +49,9 @@ declare -A provides=(
   [iproute2]=/sbin/ip
   [python3-venv]=""
   [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
+  # The web console's browser tests drive Debian's Chromium through its own driver.
+  [chromium]=/usr/bin/chromium
+  [chromium-driver]=/usr/bin/chromedriver
 )
 missing=()
 for pkg in "${!provides[@]}"; do

@@ -1,69 +1,101 @@
-"""`shoal events [--service S] [--follow]`: the services' event lists ("has started 2 tasks",
-"has reached a steady state", deployment and circuit-breaker decisions), oldest first with
-their times; --follow polls DescribeServices and prints new events until Ctrl-C."""
+"""`shoal events`: the cluster-wide event feed (service events, deployments, task state
+changes, node changes), oldest first with their times, filtered by service, node and kind;
+--follow keeps printing new ones as the control plane's watch sees them (a stream, no
+polling) and moves to another replica if its replica goes away."""
 
 from __future__ import annotations
 
+import json
+import sys
 import time
-from collections.abc import Callable
 
-from shoal.paging import batches, every_page
-from shoal.v1 import operator_pb2 as op
-from shoal.v1 import resources_pb2 as r
-from shoalctl.cli.client import Client, add_target_flags, connect
+import grpc
+
+from shoal.durations import parse_duration
+from shoal.v1 import events_pb2 as ev
+from shoal.v1 import events_pb2_grpc
+from shoalctl.cli.client import add_target_flags, connect, connection, describe_rpc_error, endpoint
 from shoalctl.cli.errors import CliError
+from shoalctl.cli.output import to_dict
+
+KINDS = ("service", "deployment", "task", "node")
 
 
 def stamp(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
 
-def fetch(c: Client, cluster: str, service: str | None) -> list[r.ServiceEvent]:
-    """Every event the services (or the one named) keep, oldest first."""
-    names = [service] if service else every_page(c.ListServices, op.ListServicesRequest(cluster=cluster))
-    events: list[r.ServiceEvent] = []
-    for batch in batches(names, 10):
-        resp = c.DescribeServices(op.DescribeServicesRequest(cluster=cluster, services=batch))
-        if service and not resp.services:
-            raise CliError(f"service {service} not found in cluster {cluster}")
-        for svc in resp.services:
-            events += svc.events
-    return sorted(events, key=lambda e: (e.created_at, e.id))
+def line(e: ev.ClusterEvent) -> str:
+    return f"{stamp(e.created_at)}  {e.kind:<10}  {e.message}"
 
 
-def follow(poll: Callable[[], list[r.ServiceEvent]], emit: Callable[[r.ServiceEvent], None],
-           interval: float, stop: Callable[[], bool] = lambda: False) -> None:
-    """Prints what ``poll`` returns, then each event not seen before, every ``interval``."""
-    seen: set[str] = set()
-    while not stop():
-        current = poll()
-        for e in current:
-            if e.id not in seen:
-                emit(e)
-        # Events only fall off the bounded lists, never come back: the current ids suffice.
-        seen = {e.id for e in current}
-        if stop():
-            return
-        time.sleep(interval)
+def request(a) -> ev.ListEventsRequest:
+    kinds = [k.strip() for k in ",".join(a.kind or []).split(",") if k.strip()]
+    bad = [k for k in kinds if k not in KINDS]
+    if bad:
+        raise CliError(f"--kind: {bad[0]!r} is not one of {', '.join(KINDS)}")
+    if a.limit is not None and not 0 < a.limit <= 10_000:
+        raise CliError(f"--limit: must be 1-10000, got {a.limit}")
+    since = time.time() - parse_duration(a.since, "--since") if a.since else 0.0
+    return ev.ListEventsRequest(cluster=a.cluster, service=a.service or "", node=a.node or "", kinds=kinds,
+                                since=since, limit=a.limit or 0)
 
 
-def show_events(a) -> None:
-    c = connect(a)
+def show_events(a) -> int:
+    req = request(a)
+    emit = (lambda e: print(json.dumps(to_dict(e)), flush=True)) if a.output == "json" else \
+        (lambda e: print(line(e), flush=True))
+    if not a.follow:
+        c = connect(a, events_pb2_grpc.EventsStub)
+        for e in c.ListEvents(req).events:
+            emit(e)
+        return 0
+    try:
+        follow(a, req, emit)
+    except BrokenPipeError:
+        return 0
+    return 0
 
-    def emit(e: r.ServiceEvent) -> None:
-        print(f"{stamp(e.created_at)}  {e.message}", flush=True)
 
-    if a.follow:
-        follow(lambda: fetch(c, a.cluster, a.service), emit, a.interval)
-        return
-    for e in fetch(c, a.cluster, a.service):
-        emit(e)
+def follow(a, req: ev.ListEventsRequest, emit) -> None:
+    """Streams from one replica after another: each replica numbers its own events, so a
+    move resumes by time and skips what was already printed."""
+    conn = connection(endpoint(a.endpoint))
+    printed: set[tuple[float, str, str]] = set()
+    failures = 0
+    while True:
+        for target in conn.targets:
+            channel = conn.open(target)
+            try:
+                for e in events_pb2_grpc.EventsStub(channel).WatchEvents(req):
+                    failures = 0
+                    seen = (e.created_at, e.kind, e.message)
+                    if seen in printed:
+                        continue
+                    printed.add(seen)
+                    emit(e)
+                    req.since = max(req.since, e.created_at)
+                return
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise CliError(describe_rpc_error(exc, target)) from None
+                failures += 1
+                if failures > 3 * len(conn.targets):
+                    raise CliError(describe_rpc_error(exc, ",".join(conn.targets))) from None
+                print(f"shoal: {target} went away; following from the next replica", file=sys.stderr)
+                time.sleep(1)
+            finally:
+                channel.close()
 
 
 def register(sub) -> None:
-    p = sub.add_parser("events", help="service events, oldest first (--follow for new ones)")
+    p = sub.add_parser("events", help="the cluster's events, oldest first (--follow for new ones)")
     p.add_argument("--service", "-s", help="only this service's events")
+    p.add_argument("--node", "-n", help="only events of this node (its id)")
+    p.add_argument("--kind", "-k", action="append",
+                   help=f"only these kinds ({', '.join(KINDS)}); repeat or comma-separate")
+    p.add_argument("--since", help="only events of the last DURATION (30s, 10m, 2h, 1d)")
+    p.add_argument("--limit", type=int, help="at most this many, the newest (default 1000)")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events until Ctrl-C")
-    p.add_argument("--interval", type=float, default=1.0, help="seconds between polls with --follow (default 1)")
-    add_target_flags(p, cluster=True)
+    add_target_flags(p, cluster=True, output=True)
     p.set_defaults(func=show_events)

@@ -40,6 +40,8 @@ def register(sub) -> None:
     p.add_argument("--prometheus-port", type=int, default=9090, help="Prometheus port (0 picks a free one)")
     p.add_argument("--ecs-port", type=int, default=7480,
                    help="port of the ECS-compatible API for the aws CLI and boto3 (0 picks a free one, -1: off)")
+    p.add_argument("--console-port", type=int, default=7490,
+                   help="port of the web console (0 picks a free one, -1: off); `shoal console` opens it")
     p.add_argument("--no-prometheus", action="store_true", help="do not start Prometheus")
     p.add_argument("--no-sample", action="store_true", help=f"do not create the sample service {SAMPLE_SERVICE!r}")
     p.add_argument("--runtime", choices=("docker", "hollow"), default="docker",
@@ -80,8 +82,9 @@ def up(a) -> int:
     if a.agents < 0:
         raise CliError("--agents: must be 0 or more")
     ecs_port = None if a.ecs_port == -1 else a.ecs_port
+    console_port = None if a.console_port == -1 else a.console_port
     ports = (("--port", a.port), ("--metrics-port", a.metrics_port), ("--prometheus-port", a.prometheus_port),
-             ("--ecs-port", ecs_port))
+             ("--ecs-port", ecs_port), ("--console-port", console_port))
     for flag, port in ports:
         if port is not None and not 0 <= port < 65536:
             raise CliError(f"{flag}: must be 0-65535, got {port}")
@@ -107,6 +110,7 @@ def up(a) -> int:
         runtime=a.runtime,
         prometheus=not a.no_prometheus,
         ecs_port=ecs_port,
+        console_port=console_port,
         extra_controlplane_args=policy.to_argv(policy.from_args(a)),
     )
     # SIGTERM means what Ctrl-C means: stop everything in order, in either mode.
@@ -250,6 +254,8 @@ def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], deta
         "  ECS API        " + (f"{'https' if cluster.secure else 'http'}://127.0.0.1:{cluster.ecs_port}"
                                 "  (aws ecs --endpoint-url … [--ca-bundle pki/ca.crt]; keys: shoal accesskey create)"
                                 if cluster.ecs_port is not None else "off"),
+        "  console        " + (f"http://127.0.0.1:{cluster.console_port}  (log in: shoal console)"
+                                if cluster.console_port is not None else "off"),
         f"  nodes          {nodes or 'none'}",
     ]
     names = {a.node_id: a.name for a in cluster.agents.values() if a.node_id}

@@ -12,7 +12,21 @@ from shoalctl.cli import client, errors
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from shoalctl.cli import accesskeys, chaos, daemons, events, lab, local, logs, resources, scaling, security, traffic
+    from shoalctl.cli import (
+        accesskeys,
+        chaos,
+        console,
+        daemons,
+        events,
+        lab,
+        local,
+        logs,
+        resources,
+        scaling,
+        security,
+        top,
+        traffic,
+    )
 
     parser = argparse.ArgumentParser(prog="shoal", description="Shoal: a mini ECS for machines you own.")
     parser.add_argument("--insecure", action="store_true",
@@ -20,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(refused otherwise)")
     sub = parser.add_subparsers(dest="noun", metavar="COMMAND")
     sub.required = True
-    for module in (local, resources, traffic, daemons, accesskeys, scaling, security, logs, events, lab, chaos):
+    for module in (local, resources, traffic, daemons, accesskeys, scaling, security, logs, events, console, top, lab,
+                   chaos):
         module.register(sub)
     return parser
 

@@ -78,6 +78,7 @@ class LocalCluster:
         log_level: str = "INFO",
         dynamic_port_span: int = 100,
         ecs_port: int | None = None,
+        console_port: int | None = None,
         etcd_members: int = 1,
         replicas: int = 1,
         host: str = HOST,
@@ -87,6 +88,7 @@ class LocalCluster:
         """``dynamic_port_span``: how many host ports each agent gets for dynamic port
         mappings, in a block of its own (0: leave the scheduler's default range).
         ``ecs_port``: serve the ECS-compatible HTTP API there (0: a free port; None: off).
+        ``console_port``: serve the web console there (0: a free port; None: off).
         ``etcd_members``: 1, or 3/5 for an etcd cluster on loopback. ``replicas``: how many
         control-plane processes (1 uses api_port/metrics_port; the others free ports); agents
         and config.json get all their endpoints. ``host``: the address the control plane
@@ -125,6 +127,7 @@ class LocalCluster:
         self.log_level = log_level
         self.dynamic_port_span = dynamic_port_span if runtime == "docker" else 0
         self.ecs_port = ecs_port
+        self.console_port = console_port
         self.replica_count = replicas
         self.host = host
         self.agent_launch = agent_launch
@@ -345,6 +348,7 @@ class LocalCluster:
             lease_ttl=self.lease_ttl, log_level=self.log_level,
             etcd_args=self._etcd_args_of, pki_dir=self.pki_dir if self.secure else None,
             ecs_listen=f"{HOST}:{self.ecs_port}" if self.ecs_port is not None else None,
+            console_listen=f"{HOST}:{self.console_port}" if self.console_port is not None else None,
             extra_args=self.extra_controlplane_args)
 
     def restart_control_plane(self, timeout: float = 60) -> None:
@@ -523,6 +527,8 @@ class LocalCluster:
             wanted.append(("prometheus_port", "Prometheus"))
         if self.ecs_port is not None:
             wanted.append(("ecs_port", "the ECS-compatible API"))
+        if self.console_port is not None:
+            wanted.append(("console_port", "the web console"))
         for attr, what in wanted:
             setattr(self, attr, claim_port(getattr(self, attr), self.host, f"{what} ({attr})"))
         if self.etcd_set.client_port:
@@ -581,6 +587,7 @@ class LocalCluster:
             "etcd": self.etcd_url,
             **self.etcd_set.config_entries(),
             "ecs": f"http{'s' if self.secure else ''}://{HOST}:{self.ecs_port}" if self.ecs_port is not None else None,
+            "console": f"http://{HOST}:{self.console_port}" if self.console_port is not None else None,
             "cluster": CLUSTER,
             "state_dir": str(self.state_dir),
             **self.credentials.config_entries(),

@@ -34,6 +34,7 @@ class ReplicaSettings:
     etcd_args: Callable[[int], list[str]]
     pki_dir: Path | None
     ecs_listen: str | None = None
+    console_listen: str | None = None
     extra_args: list[str] = field(default_factory=list)
 
 
@@ -81,6 +82,7 @@ class Replicas:
             # HTTPS with a certificate from the cluster CA; plain HTTP only for an --insecure cluster.
             *(["--ecs-listen", settings.ecs_listen, *([] if settings.pki_dir is not None else ["--ecs-plaintext"])]
               if settings.ecs_listen is not None and i == 1 else []),
+            *(["--console-listen", settings.console_listen] if settings.console_listen is not None and i == 1 else []),
             "--name", name,
             "--log-level", settings.log_level,
             *(["--pki-dir", str(settings.pki_dir)] if settings.pki_dir is not None else []),

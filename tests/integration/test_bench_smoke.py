@@ -47,6 +47,10 @@ FIGURES = {
         rf"local answers, 8 clients at once: {NUMBER} queries/s",
         rf"apply of the whole table: {NUMBER} ms",
     ],
+    "console.py": [
+        rf"etcd change -> on the page \(5 samples\): p50 {NUMBER} ms, p99 {NUMBER} ms",
+        rf"{NUMBER} % of a core with no console, {NUMBER} % with 3 open",
+    ],
     "autoscale_reaction.py": [
         r"rounds \(breaches\) +1\n",
         rf"breach -> first scale-out decision +median -?{NUMBER}s, max -?{NUMBER}s",

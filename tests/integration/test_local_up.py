@@ -62,17 +62,22 @@ def node_containers(docker_client, ids: set[str]) -> list:
 
 def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, docker_client) -> None:
     state = tmp_path / "state"
-    api, metrics, prom, ecs = free_port(), free_port(), free_port(), free_port()
+    api, metrics, prom, ecs, console = free_port(), free_port(), free_port(), free_port(), free_port()
     try:
         up = shoal("up", "--detach", "--state-dir", str(state), "--port", str(api), "--metrics-port", str(metrics),
-                   "--prometheus-port", str(prom), "--ecs-port", str(ecs), "--lease-ttl", "4", "--zones", "a,b,c")
+                   "--prometheus-port", str(prom), "--ecs-port", str(ecs), "--console-port", str(console),
+                   "--lease-ttl", "4", "--zones", "a,b,c")
         assert up.returncode == 0, f"shoal up failed:\n{up.stdout}\n{up.stderr}"
         assert "service 'web' answers at" in up.stdout, up.stdout + up.stderr
+        assert f"console        http://127.0.0.1:{console}" in up.stdout, up.stdout
 
         config = json.loads(statefiles.config_path(state).read_text())
         assert config["endpoint"] == f"127.0.0.1:{api}"
         assert config["prometheus"] == f"http://127.0.0.1:{prom}"
         assert config["ecs"] == f"https://127.0.0.1:{ecs}"
+        assert config["console"] == f"http://127.0.0.1:{console}"
+        with urllib.request.urlopen(config["console"], timeout=10) as resp:
+            assert b"Shoal console" in resp.read()
         records = statefiles.recorded(state)
         assert sorted(r.role for r in records) == [
             "agent", "agent", "agent", "autoscaler", "controlplane", "etcd", "prometheus"]

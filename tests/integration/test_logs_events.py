@@ -170,7 +170,8 @@ def test_events_oldest_first_and_follow(cluster, busybox_image, streaming) -> No
 
     wait_for(steady, 90, "the service to reach a steady state")
     lines = shoal(cluster, "events").stdout.splitlines()
-    messages = [line.split("  ", 1)[1] for line in lines]
+    # time, kind, message
+    messages = [re.split(r"\s{2,}", line, maxsplit=2)[2] for line in lines]
     assert messages.index("(service web) has started 1 tasks.") < messages.index(
         "(service web) has reached a steady state."), lines
     assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  ", line) for line in lines)

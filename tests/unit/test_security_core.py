@@ -22,7 +22,16 @@ from shoal.security import ca, pki, sealing, tokens
 from shoal.security.ca import CertificateAuthority, Identity
 from shoal.security.joining import JoinError, verified_ca
 from shoal.store.memory import MemoryStore
-from shoal.v1 import accesskeys_pb2, agent_pb2, logs_pb2, operator_pb2, scaling_pb2, security_pb2, traffic_pb2
+from shoal.v1 import (
+    accesskeys_pb2,
+    agent_pb2,
+    events_pb2,
+    logs_pb2,
+    operator_pb2,
+    scaling_pb2,
+    security_pb2,
+    traffic_pb2,
+)
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import security_pb2 as sec
@@ -266,15 +275,22 @@ def test_decide(method: str, identity: Identity | None, allowed: bool) -> None:
 def test_every_method_has_a_permission_and_reads_are_only_describe_and_list() -> None:
 
     methods = [f"/shoal.v1.{svc.name}/{m.name}"
-               for mod in (accesskeys_pb2, agent_pb2, logs_pb2, operator_pb2, scaling_pb2, security_pb2, traffic_pb2)
+               for mod in (accesskeys_pb2, agent_pb2, events_pb2, logs_pb2, operator_pb2, scaling_pb2, security_pb2,
+                           traffic_pb2)
                for svc in mod.DESCRIPTOR.services_by_name.values() for m in svc.methods]
     assert set(PERMISSIONS) - {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"} <= set(methods)
+    # A console link logs in as its maker with the maker's own role: a viewer's link makes a
+    # viewer's session (tests/integration/test_console.py), so asking for one is a read.
+    console_link = "/shoal.v1.Console/CreateConsoleLink"
+    assert permission(console_link) == "read"
     for method in methods:
         name = method.rsplit("/", 1)[-1]
+        if method == console_link:
+            continue
         if permission(method) == "read":
-            assert name.startswith(("Describe", "List")), method
+            assert name.startswith(("Describe", "List", "Watch")), method
         # Every write, and everything not listed, needs an admin.
-        if not name.startswith(("Describe", "List", "Get", "Join", "Renew", "WhoAmI", "Register", "Connect")):
+        if not name.startswith(("Describe", "List", "Watch", "Get", "Join", "Renew", "WhoAmI", "Register", "Connect")):
             assert permission(method) == "admin", method
     assert permission("/shoal.v1.Logs/GetTaskLogs") == "logs"
     assert permission("/shoal.v1.Security/ListSecrets") == "secrets"

@@ -1,0 +1,342 @@
+// Shoal console: one page, hash routes, every value put in the page as text (never as HTML).
+// The server tells the page when the cluster changed (server-sent events); the page then
+// re-reads what it shows. It never polls.
+"use strict";
+
+let me = null;
+let stream = null;
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null) node.setAttribute(k, v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+function link(href, text) { return el("a", { href }, text); }
+function when(epoch) { return epoch ? new Date(epoch * 1000).toLocaleString() : ""; }
+function bar(used, total) {
+  const pct = total > 0 ? Math.min(100, Math.round((100 * used) / total)) : 0;
+  const b = el("span", { class: "bar", title: `${used} / ${total}` }, el("span"));
+  b.firstChild.style.width = pct + "%";
+  return el("span", {}, b, ` ${used}/${total}`);
+}
+function table(headers, rows, rowAttrs) {
+  return el("table", {},
+    el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))),
+    el("tbody", {}, rows.map((cells, i) => el("tr", rowAttrs ? rowAttrs(i) : {}, cells.map((c) => el("td", {}, c))))));
+}
+function toast(text) {
+  const t = document.getElementById("toast");
+  t.textContent = text;
+  t.hidden = false;
+  setTimeout(() => { t.hidden = true; }, 4000);
+}
+
+async function api(path) {
+  const resp = await fetch(path, { credentials: "same-origin" });
+  if (resp.status === 401) { showLogin(); throw new Error("logged out"); }
+  const data = await resp.json();
+  if (!resp.ok) throw new Error(data.error || resp.statusText);
+  return data;
+}
+
+async function act(name, body, confirmText) {
+  if (confirmText && !window.confirm(confirmText)) return;
+  const resp = await fetch("/api/actions/" + name, {
+    method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf },
+    body: JSON.stringify(body),
+  });
+  const data = await resp.json();
+  toast(resp.ok ? `${name}: done` : `${name} refused: ${data.error}`);
+}
+
+function actionButton(label, id, onclick) {
+  return me && me.canAct ? el("button", { class: "action", id, onclick }, label) : null;
+}
+
+// ---- pages ----------------------------------------------------------------------------------
+
+function eventsTable(events) {
+  return table(["time", "kind", "message"],
+    events.map((e) => [when(e.at), e.kind, el("span", { class: "msg" }, e.message)]),
+    (i) => ({ "data-kind": events[i].kind, class: "event" }));
+}
+
+async function overview() {
+  const o = await api("/api/overview");
+  return [
+    el("h1", {}, "Overview"),
+    el("div", { class: "cards" },
+      el("div", { class: "card" }, el("div", { class: "n", id: "count-nodes" }, `${o.nodes.connected}/${o.nodes.total}`), "nodes connected"),
+      el("div", { class: "card" }, el("div", { class: "n", id: "count-services" }, o.services), "services"),
+      el("div", { class: "card" }, el("div", { class: "n", id: "count-running" }, o.tasks.running), "tasks running"),
+      el("div", { class: "card" }, el("div", { class: "n", id: "count-pending" }, o.tasks.pending), "tasks pending"),
+      el("div", { class: "card" }, el("div", { class: "n", id: "leader" }, o.leader || "none"), "leader replica")),
+    el("h2", {}, "Alerts"),
+    o.alerts.length ? o.alerts.map((a) => el("div", { class: "alert " + a.level }, a.what)) : el("p", { class: "ok" }, "None."),
+    el("h2", {}, "Recent events"),
+    eventsTable(o.events),
+  ];
+}
+
+async function services() {
+  const list = await api("/api/services");
+  return [el("h1", {}, "Services"),
+    table(["service", "cluster", "running", "pending", "desired", "task definition", "status"],
+      list.map((s) => [link(`#/services/${encodeURIComponent(s.cluster)}/${encodeURIComponent(s.name)}`, s.name),
+        s.cluster, el("span", { class: "running" }, s.running), s.pending, el("span", { class: "desired" }, s.desired),
+        s.taskDefinition, s.status]),
+      (i) => ({ "data-service": list[i].name }))];
+}
+
+function tasksTable(tasks) {
+  return table(["task", "service/group", "node", "last", "desired", "health", "stopped reason"],
+    tasks.map((t) => [link(`#/tasks/${encodeURIComponent(t.cluster)}/${encodeURIComponent(t.id)}`, t.id.slice(0, 12)),
+      t.service || t.group, t.node ? link(`#/nodes/${encodeURIComponent(t.cluster)}/${encodeURIComponent(t.node)}`, t.nodeName) : "",
+      t.lastStatus, t.desiredStatus, t.health, t.stoppedReason]),
+    (i) => ({ "data-task": tasks[i].id, "data-status": tasks[i].lastStatus, class: "task" }));
+}
+
+async function service(cluster, name) {
+  const s = await api(`/api/services/${encodeURIComponent(cluster)}/${encodeURIComponent(name)}`);
+  const count = el("input", { id: "scale-count", type: "number", min: "0", value: String(s.desired) });
+  const actions = me.canAct ? el("div", {},
+    el("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); act("scale", { cluster, service: name, desiredCount: Number(count.value) }, `Scale ${name} to ${count.value}?`); } },
+      "desired", count, actionButton("Scale", "scale-btn")),
+    " ", actionButton("Force new deployment", "redeploy-btn", () => act("redeploy", { cluster, service: name }, `Start a new deployment of ${name}?`)),
+    s.deployments.some((d) => d.status === "ACTIVE")
+      ? [" ", actionButton("Roll back", "rollback-btn", () => act("rollback", { cluster, service: name }, `Roll ${name} back to its earlier deployment?`))]
+      : null) : null;
+  return [el("h1", {}, `Service ${s.name}`),
+    el("p", { id: "service-counts" }, `running ${s.running} · pending ${s.pending} · desired ${s.desired} · ${s.taskDefinition} · ${s.status}`,
+      s.circuitBreaker.enable ? ` · circuit breaker on${s.circuitBreaker.rollback ? " (rollback)" : ""}` : ""),
+    actions,
+    el("h2", {}, "Deployments"),
+    table(["id", "status", "task definition", "desired", "running", "pending", "failed", "rollout"],
+      s.deployments.map((d) => [d.id, d.status, d.taskDefinition, d.desired, d.running, d.pending, d.failed,
+        `${d.rolloutState} ${d.rolloutStateReason}`])),
+    el("h2", {}, "Tasks"), tasksTable(s.tasks),
+    el("h2", {}, "Events"), eventsTable(s.events)];
+}
+
+// A task as a small block, its colour fixed by its service's name.
+function colour(name) {
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) % 360;
+  return `hsl(${h}, 60%, 50%)`;
+}
+function blocks(groups) {
+  return el("span", { class: "blocks" }, groups.map((g) => {
+    const b = el("span", { class: "block", title: g });
+    b.style.background = colour(g);
+    return b;
+  }), ` ${groups.length}`);
+}
+
+async function nodes() {
+  const list = await api("/api/nodes");
+  const zones = {};
+  for (const n of list) (zones[n.zone || "(no zone)"] ||= []).push(n);
+  const search = el("input", { id: "node-search", placeholder: "search nodes" });
+  const body = el("div", {});
+  const draw = () => {
+    const q = search.value.toLowerCase();
+    body.replaceChildren(...Object.entries(zones).map(([zone, ns]) => {
+      const shown = ns.filter((n) => !q || n.name.toLowerCase().includes(q) || n.id.includes(q));
+      return el("div", { class: "zone" }, el("h2", {}, `zone ${zone} (${shown.length})`),
+        table(["node", "status", "agent", "cpu reserved", "memory reserved", "tasks"],
+          shown.map((n) => [link(`#/nodes/${encodeURIComponent(n.cluster)}/${encodeURIComponent(n.id)}`, n.name),
+            el("span", { class: n.status === "DRAINING" ? "bad" : "" }, n.status),
+            el("span", { class: n.connected ? "ok" : "bad" }, n.connected ? "connected" : "lost"),
+            bar(n.cpu.reserved, n.cpu.registered), bar(n.memory.reserved, n.memory.registered), blocks(n.taskGroups)]),
+          (i) => ({ "data-node": shown[i].id, "data-status": shown[i].status })));
+    }));
+  };
+  search.addEventListener("input", draw);
+  draw();
+  return [el("h1", {}, "Nodes"), search, body];
+}
+
+async function node(cluster, id) {
+  const n = await api(`/api/nodes/${encodeURIComponent(cluster)}/${encodeURIComponent(id)}`);
+  return [el("h1", {}, `Node ${n.name}`),
+    el("p", { id: "node-status" }, `${n.id} · ${n.status} · ${n.connected ? "agent connected" : "agent lost"} · zone ${n.zone} · ${n.address}`),
+    n.status === "ACTIVE" ? actionButton("Drain", "drain-btn", () => act("drain", { cluster, node: id }, `Drain ${n.name}? Its service tasks move elsewhere.`))
+      : actionButton("Activate", "activate-btn", () => act("activate", { cluster, node: id })),
+    el("h2", {}, "Resources"),
+    el("p", {}, "cpu ", bar(n.cpu.reserved, n.cpu.registered), " · memory ", bar(n.memory.reserved, n.memory.registered), ` · host cpu ${n.hostCpuPercent}%`),
+    el("h2", {}, "Attributes"),
+    table(["name", "value"], Object.entries(n.attributes)),
+    el("h2", {}, "Tasks"), tasksTable(n.tasks)];
+}
+
+async function tasks() {
+  return [el("h1", {}, "Tasks"), tasksTable(await api("/api/tasks"))];
+}
+
+async function task(cluster, id) {
+  const t = await api(`/api/tasks/${encodeURIComponent(cluster)}/${encodeURIComponent(id)}`);
+  return [el("h1", {}, `Task ${t.id}`),
+    el("p", {}, `${t.service || t.group} · ${t.lastStatus} (desired ${t.desiredStatus}) · ${t.taskDefinition} · node ${t.nodeName} (${t.node})`),
+    t.stoppedReason ? el("p", {}, `stopped: ${t.stoppedReason} ${t.stopCode}`) : null,
+    t.placementMessage ? el("p", { class: "bad" }, `placement: ${t.placementMessage}`) : null,
+    t.desiredStatus !== "STOPPED" ? actionButton("Stop", "stop-btn", () => act("stop-task", { cluster, task: id }, `Stop task ${id}?`)) : null,
+    el("h2", {}, "Containers"),
+    table(["name", "status", "exit code", "ports", "reason"],
+      t.containers.map((c) => [c.name, c.status, c.exitCode === null ? "" : c.exitCode,
+        c.ports.map((p) => `${p.hostPort}->${p.containerPort}/${p.protocol}`).join(", "), c.reason])),
+    el("h2", {}, "Logs"), logsBox(cluster, t.id, t.containers.map((c) => c.name)),
+    el("h2", {}, "Events"), eventsTable(t.events)];
+}
+
+// The open log stream survives the page's live re-renders: the same box is put back.
+let logs = null;
+const MAX_LOG_LINES = 5000;
+
+function closeLogs() {
+  if (logs && logs.es) logs.es.close();
+  logs = null;
+}
+
+function logsBox(cluster, taskId, containers) {
+  const key = `${cluster}/${taskId}`;
+  if (logs && logs.key === key) return logs.box;
+  closeLogs();
+  const pre = el("pre", { id: "logs", class: "logs" });
+  const status = el("span", { id: "logs-status" });
+  const search = el("input", { id: "log-search", placeholder: "search the output" });
+  const pick = el("select", { id: "log-container" }, containers.map((c) => el("option", { value: c }, c)));
+  const state = { key, lines: [], es: null, box: null };
+  const draw = () => {
+    const q = search.value;
+    pre.textContent = (q ? state.lines.filter((l) => l.includes(q)) : state.lines).join("\n");
+  };
+  search.addEventListener("input", draw);
+  const open = () => {
+    if (state.es) state.es.close();
+    state.lines = [];
+    draw();
+    status.textContent = "following…";
+    state.es = new EventSource(`/api/logs/${encodeURIComponent(cluster)}/${encodeURIComponent(taskId)}?container=${encodeURIComponent(pick.value)}`);
+    state.es.addEventListener("line", (e) => {
+      state.lines.push(JSON.parse(e.data));
+      if (state.lines.length > MAX_LOG_LINES) state.lines.splice(0, state.lines.length - MAX_LOG_LINES);
+      draw();
+    });
+    for (const kind of ["end", "failed"]) {
+      state.es.addEventListener(kind, (e) => { status.textContent = JSON.parse(e.data); state.es.close(); });
+    }
+    state.es.onerror = () => {
+      if (state.es.readyState === EventSource.CLOSED || state.lines.length === 0) {
+        status.textContent = "no logs (not permitted, or the stream ended)";
+        state.es.close();
+      }
+    };
+  };
+  state.box = el("div", {}, el("div", { class: "filters" }, pick, el("button", { id: "logs-btn", onclick: open }, "Follow logs"), search, status), pre);
+  logs = state;
+  return state.box;
+}
+
+const filters = { service: "", node: "", kind: "" };
+async function events() {
+  const q = new URLSearchParams(Object.entries(filters).filter(([, v]) => v));
+  const list = await api("/api/events?" + q);
+  const input = (name) => el("input", { id: `filter-${name}`, placeholder: name, value: filters[name],
+    onchange: (e) => { filters[name] = e.target.value.trim(); render(); } });
+  return [el("h1", {}, "Events"), el("div", { class: "filters" }, input("service"), input("node"), input("kind")), eventsTable(list)];
+}
+
+// ---- routing and liveness ---------------------------------------------------------------------
+
+const routes = [
+  [/^#?\/?$/, overview], [/^#\/services$/, services], [/^#\/services\/([^/]+)\/([^/]+)$/, service],
+  [/^#\/nodes$/, nodes], [/^#\/nodes\/([^/]+)\/([^/]+)$/, node],
+  [/^#\/tasks$/, tasks], [/^#\/tasks\/([^/]+)\/([^/]+)$/, task], [/^#\/events$/, events],
+];
+
+let rendering = false;
+let again = false;
+async function render(navigated) {
+  if (!me) return;
+  // Typing in a field must not be wiped by a live update (moving to another page may).
+  const active = document.activeElement;
+  if (navigated !== true && active && active.tagName === "INPUT" && active.closest("#page")) { again = true; return; }
+  if (rendering) { again = true; return; }
+  rendering = true;
+  try {
+    const hash = location.hash || "#/";
+    for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.getAttribute("href") === hash.split("/").slice(0, 2).join("/"));
+    for (const [re, page] of routes) {
+      const m = hash.match(re);
+      if (m) {
+        const content = await page(...m.slice(1).map(decodeURIComponent));
+        document.getElementById("page").replaceChildren(...content.flat().filter((c) => c !== null));
+        break;
+      }
+    }
+  } catch (err) {
+    if (me) document.getElementById("page").replaceChildren(el("p", { class: "error" }, String(err.message)));
+  } finally {
+    rendering = false;
+    if (again) { again = false; setTimeout(render, 0); }
+  }
+}
+
+function follow() {
+  stream = new EventSource("/api/stream");
+  stream.addEventListener("change", () => { document.getElementById("live").classList.add("on"); render(); });
+  stream.onerror = () => { document.getElementById("live").classList.remove("on"); };
+}
+
+function showLogin() {
+  me = null;
+  if (stream) { stream.close(); stream = null; }
+  document.getElementById("login").hidden = false;
+  document.getElementById("nav").hidden = true;
+  document.getElementById("logout").hidden = true;
+  document.getElementById("page").replaceChildren();
+  document.getElementById("whoami").textContent = "";
+}
+
+async function start() {
+  const resp = await fetch("/api/me", { credentials: "same-origin" });
+  if (!resp.ok) { showLogin(); return; }
+  me = await resp.json();
+  document.getElementById("login").hidden = true;
+  document.getElementById("nav").hidden = false;
+  document.getElementById("logout").hidden = false;
+  document.getElementById("whoami").textContent = `${me.user} (${me.role})`;
+  follow();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("login-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const resp = await fetch("/api/login", {
+      method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ accessKeyId: document.getElementById("login-key").value.trim(),
+        secretAccessKey: document.getElementById("login-secret").value }),
+    });
+    if (!resp.ok) { document.getElementById("login-error").textContent = (await resp.json()).error; return; }
+    await start();
+  });
+  document.getElementById("logout").addEventListener("click", async () => {
+    await fetch("/api/logout", { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf }, body: "{}" });
+    showLogin();
+  });
+  window.addEventListener("hashchange", () => { closeLogs(); render(true); });
+  // Unfocusing a field lets a held-back live update through.
+  document.addEventListener("focusout", () => { if (again) { again = false; setTimeout(render, 0); } });
+  start();
+});
