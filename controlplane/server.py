@@ -23,6 +23,7 @@ from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext
 from controlplane.api.logs import LOGS_SERVICE_NAME, add_logs_service
 from controlplane.api.operator import OperatorService
+from controlplane.api.repositories import RegistryService
 from controlplane.api.scaling import SCALING_SERVICE_NAME, add_scaling_service
 from controlplane.assignments import AssignmentFeed
 from controlplane.cache import Cache
@@ -38,6 +39,8 @@ from controlplane.ecs.config import add_flags as add_ecs_flags
 from controlplane.ecs.config import start as start_ecs
 from controlplane.http import serve as serve_http
 from controlplane.metrics import REGISTRY
+from controlplane.registry.setup import add_flags as add_registry_flags
+from controlplane.registry.setup import start as start_registry
 from controlplane.security_setup import SERVICE_NAME as SECURITY_SERVICE_NAME
 from controlplane.security_setup import Security
 from controlplane.security_setup import add_flags as add_security_flags
@@ -52,7 +55,16 @@ from shoal.store.base import StoreError
 from shoal.store.etcd import EtcdStore
 from shoal.store.tracking import WriteTracking
 from shoal.taskdef import policy
-from shoal.v1 import accesskeys_pb2, accesskeys_pb2_grpc, agent_pb2, agent_pb2_grpc, operator_pb2, operator_pb2_grpc
+from shoal.v1 import (
+    accesskeys_pb2,
+    accesskeys_pb2_grpc,
+    agent_pb2,
+    agent_pb2_grpc,
+    operator_pb2,
+    operator_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+)
 
 log = logging.getLogger("controlplane")
 
@@ -70,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HOST:PORT other replicas reach this one at (relayed `shoal logs`); default: --listen")
     p.add_argument("--metrics-listen", default="127.0.0.1:7401", help="HTTP address for /metrics and /sd")
     add_ecs_flags(p)
+    add_registry_flags(p)
     p.add_argument("--lease-ttl", type=float, default=5.0, help="seconds without heartbeats before a node is lost")
     p.add_argument("--leader-ttl", type=float, default=None,
                    help="TTL of the leader key's own lease (default: 0.7 x --lease-ttl, at least 2 s)")
@@ -149,6 +162,8 @@ class Replica:
         accesskeys_pb2_grpc.add_AccessKeysServicer_to_server(AccessKeysService(self.ctx), self.server)
         agent_pb2_grpc.add_AgentGatewayServicer_to_server(gateway, self.server)
         add_logs_service(self.ctx, gateway, self.server, security.open_channel)
+        registry, self.registry_tokens = start_registry(args, self.ctx, security.trust, security.sealer)
+        registry_pb2_grpc.add_RegistryServicer_to_server(RegistryService(self.ctx, registry), self.server)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
         reflection.enable_server_reflection(
@@ -159,6 +174,7 @@ class Replica:
                 LOGS_SERVICE_NAME,
                 accesskeys_pb2.DESCRIPTOR.services_by_name["AccessKeys"].full_name,
                 SECURITY_SERVICE_NAME,
+                registry_pb2.DESCRIPTOR.services_by_name["Registry"].full_name,
                 health.SERVICE_NAME,
                 reflection.SERVICE_NAME,
             ),
@@ -220,6 +236,8 @@ class Replica:
         log.info(election.resign())
         self.server.stop(grace=2).wait(5)
         self.http.shutdown()
+        if self.registry_tokens is not None:
+            self.registry_tokens.shutdown()
         if self.ecs is not None:
             self.ecs.close()
         cache.close()

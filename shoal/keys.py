@@ -15,6 +15,7 @@ ASSIGNMENTS = PREFIX + "assignments/"
 LEADER = PREFIX + "leader/"
 ACCESSKEYS = PREFIX + "accesskeys/"
 DEREGISTERED = PREFIX + "deregistered/"
+REPOSITORIES = PREFIX + "repositories/"
 
 
 def cluster(name: str) -> str:
@@ -89,3 +90,8 @@ def scaling_activity(cluster_name: str, started_ns: int, activity_id: str) -> st
 
 def capacity_provider(name: str) -> str:
     return f"{CAPACITY_PROVIDERS}{name}"
+
+
+def repository(name: str) -> str:
+    """A cluster registry repository's record (its name may hold slashes)."""
+    return f"{REPOSITORIES}{name}"
