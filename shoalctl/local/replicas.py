@@ -34,6 +34,9 @@ class ReplicaSettings:
     etcd_args: Callable[[int], list[str]]
     pki_dir: Path | None
     ecs_listen: str | None = None
+    # The cluster registry's HOST:PORT and where replica 1 serves its token endpoint.
+    registry: str | None = None
+    registry_token_listen: str | None = None
     extra_args: list[str] = field(default_factory=list)
 
 
@@ -81,6 +84,9 @@ class Replicas:
             # HTTPS with a certificate from the cluster CA; plain HTTP only for an --insecure cluster.
             *(["--ecs-listen", settings.ecs_listen, *([] if settings.pki_dir is not None else ["--ecs-plaintext"])]
               if settings.ecs_listen is not None and i == 1 else []),
+            *(["--registry", settings.registry] if settings.registry else []),
+            *(["--registry-token-listen", settings.registry_token_listen]
+              if settings.registry and settings.registry_token_listen and i == 1 else []),
             "--name", name,
             "--log-level", settings.log_level,
             *(["--pki-dir", str(settings.pki_dir)] if settings.pki_dir is not None else []),

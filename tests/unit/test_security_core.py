@@ -22,7 +22,7 @@ from shoal.security import ca, pki, sealing, tokens
 from shoal.security.ca import CertificateAuthority, Identity
 from shoal.security.joining import JoinError, verified_ca
 from shoal.store.memory import MemoryStore
-from shoal.v1 import accesskeys_pb2, agent_pb2, logs_pb2, operator_pb2, scaling_pb2, security_pb2
+from shoal.v1 import accesskeys_pb2, agent_pb2, logs_pb2, operator_pb2, registry_pb2, scaling_pb2, security_pb2
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import security_pb2 as sec
@@ -260,13 +260,14 @@ def test_decide(method: str, identity: Identity | None, allowed: bool) -> None:
 def test_every_method_has_a_permission_and_reads_are_only_describe_and_list() -> None:
 
     methods = [f"/shoal.v1.{svc.name}/{m.name}"
-               for mod in (accesskeys_pb2, agent_pb2, logs_pb2, operator_pb2, scaling_pb2, security_pb2)
+               for mod in (accesskeys_pb2, agent_pb2, logs_pb2, operator_pb2, registry_pb2, scaling_pb2, security_pb2)
                for svc in mod.DESCRIPTOR.services_by_name.values() for m in svc.methods]
     assert set(PERMISSIONS) - {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"} <= set(methods)
     for method in methods:
         name = method.rsplit("/", 1)[-1]
         if permission(method) == "read":
-            assert name.startswith(("Describe", "List")), method
+            # A registry login credential stands for the caller's own identity, no wider.
+            assert name.startswith(("Describe", "List")) or name == "GetLoginCredential", method
         # Every write, and everything not listed, needs an admin.
         if not name.startswith(("Describe", "List", "Get", "Join", "Renew", "WhoAmI", "Register", "Connect")):
             assert permission(method) == "admin", method
