@@ -73,7 +73,7 @@ class HollowRuntime(Runtime):
         self._check()
         return image not in self.missing_images and image not in self.unpullable
 
-    def pull(self, image: str) -> None:
+    def pull(self, image: str, auth: dict[str, str] | None = None) -> None:
         self._check()
         self.pulls.append(image)
         if self.pull_delay:

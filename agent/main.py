@@ -187,6 +187,7 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
                        dynamic_ports=_dynamic_ports(args.dynamic_ports))
     client = GatewayClient(endpoints, reg, agent, host, tls=tls, insecure=args.insecure)
     agent.resolve_secrets = client.task_secrets
+    agent.resolve_pull_auth = client.task_pull_credentials
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
