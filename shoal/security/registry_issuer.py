@@ -108,7 +108,8 @@ def claims(subject: str, audience: str, ttl: float, now: float | None = None, **
             "exp": int(now + ttl), "jti": secrets.token_hex(16), **extra}
 
 
-def _create(ca: CertificateAuthority) -> Issuer:
+def create(ca: CertificateAuthority) -> Issuer:
+    """A new issuer key and its certificate, signed by ``ca``."""
     key = ca_mod.new_key()
     now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder()
@@ -136,7 +137,7 @@ def load_or_create(store: Store, sealer: Sealer, ca: CertificateAuthority) -> Is
     rec = store.get(ISSUER_KEY)
     if rec is not None:
         return _decode(sealer.unseal(rec.value, ISSUER_KEY))
-    issuer = _create(ca)
+    issuer = create(ca)
     doc = json.dumps({"key": ca_mod.key_pem(issuer.key).decode(), "cert": issuer.cert_pem().decode()}).encode()
     try:
         store.create(ISSUER_KEY, sealer.seal(doc, ISSUER_KEY))

@@ -1,0 +1,135 @@
+"""The cluster registry's token issuer, pure parts: JWT signing and checking, who gets which
+actions, the /token answer for good and bad requests, and which images are the registry's."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from controlplane.api.repositories import image_repository
+from controlplane.registry.access import ScopeError, grant, parse_scope
+from controlplane.registry.token_server import TokenRefused, issue
+from shoal.security import registry_issuer
+from shoal.security.ca import CertificateAuthority
+from shoal.security.registry_issuer import Issuer, TokenError
+from shoal.security.sealing import Sealer
+from shoal.store.memory import MemoryStore
+
+SERVICE = "shoal-registry"
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Issuer:
+    return registry_issuer.create(CertificateAuthority.create())
+
+
+def basic(password: str, user: str = "shoal") -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def login(issuer: Issuer, role: str, ttl: float = 3600, now: float = NOW) -> str:
+    return issuer.sign(registry_issuer.claims(f"shoal:{role}:x", registry_issuer.LOGIN_AUDIENCE, ttl, now, role=role))
+
+
+def test_a_token_verifies_only_for_its_audience_while_valid_and_from_its_issuer(issuer: Issuer) -> None:
+    token = login(issuer, "admin")
+    assert issuer.verify(token, registry_issuer.LOGIN_AUDIENCE, NOW + 10)["role"] == "admin"
+    with pytest.raises(TokenError, match="issued for"):
+        issuer.verify(token, SERVICE, NOW + 10)
+    with pytest.raises(TokenError, match="expired"):
+        issuer.verify(token, registry_issuer.LOGIN_AUDIENCE, NOW + 3600)
+    other = registry_issuer.create(CertificateAuthority.create())
+    with pytest.raises(TokenError, match="signature"):
+        other.verify(token, registry_issuer.LOGIN_AUDIENCE, NOW + 10)
+    header, claims, sig = token.split(".")
+    raised = base64.urlsafe_b64encode(json.dumps({**json.loads(base64.urlsafe_b64decode(claims + "==")),
+                                                  "role": "admin", "sub": "shoal:admin:root"}).encode())
+    with pytest.raises(TokenError, match="signature"):
+        issuer.verify(f"{header}.{raised.decode().rstrip('=')}.{sig}", registry_issuer.LOGIN_AUDIENCE, NOW + 10)
+    for junk in ("", "a.b", "x.y.z", f"{header}.{claims}.AAAA"):
+        with pytest.raises(TokenError):
+            issuer.verify(junk, registry_issuer.LOGIN_AUDIENCE, NOW)
+
+
+def test_the_registry_sees_the_issuer_certificate_and_a_signing_usage(issuer: Issuer) -> None:
+    header = json.loads(base64.urlsafe_b64decode(issuer.sign({}).split(".")[0] + "=="))
+    assert header["alg"] == "ES256"
+    assert base64.b64decode(header["x5c"][0]) == issuer.cert.public_bytes(Encoding.DER)
+    usage = issuer.cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and not usage.key_cert_sign
+
+
+@pytest.mark.parametrize(("role", "asked", "granted"), [
+    ("admin", "pull,push", ["pull", "push"]),
+    ("viewer", "pull,push", ["pull"]),
+    ("node", "pull,push,delete", ["pull"]),
+    ("admin", "delete", []),
+    ("nobody", "pull", []),
+])
+def test_roles_map_to_registry_actions(role: str, asked: str, granted: list[str]) -> None:
+    access = grant(role, [parse_scope(f"repository:team/app:{asked}")], lambda name: True)
+    assert access == ([{"type": "repository", "name": "team/app", "actions": granted}] if granted else [])
+
+
+def test_push_needs_the_repository_record_and_names_are_checked() -> None:
+    with pytest.raises(ScopeError, match="does not exist.*shoal repo create team/app"):
+        grant("admin", [parse_scope("repository:team/app:pull,push")], lambda name: False)
+    # A viewer asking to push a missing repository is just not granted the push.
+    assert grant("viewer", [parse_scope("repository:team/app:pull,push")], lambda name: False)[0]["actions"] == ["pull"]
+    for bad in ("repository:Team/App:pull", "repository:../x:pull", "repository:a//b:pull"):
+        with pytest.raises(ScopeError):
+            grant("admin", [parse_scope(bad)], lambda name: True)
+    with pytest.raises(ScopeError, match="TYPE:NAME:ACTIONS"):
+        parse_scope("repository")
+    assert grant("admin", [parse_scope("registry:catalog:*")], lambda name: True) == []
+
+
+def test_token_endpoint_answers_and_refusals(issuer: Issuer) -> None:
+    query = f"service={SERVICE}&scope=repository:team/app:pull,push"
+    body = issue(issuer, SERVICE, basic(login(issuer, "viewer")), query, lambda name: True, NOW)
+    claims = issuer.verify(body["token"], SERVICE, NOW)
+    assert claims["sub"] == "shoal:viewer:x" and claims["access"][0]["actions"] == ["pull"]
+    assert body["expires_in"] == 300 and claims["exp"] - claims["iat"] == 300
+    # docker login asks with no scope at all: a token granting nothing.
+    assert issuer.verify(issue(issuer, SERVICE, basic(login(issuer, "admin")), f"service={SERVICE}",
+                               lambda name: True, NOW)["token"], SERVICE, NOW)["access"] == []
+    cases = [
+        ("", query, 401, "shoal registry login"),
+        ("Bearer abc", query, 401, "shoal registry login"),
+        ("Basic !!!", query, 401, "login credential refused"),
+        (basic("not-a-jwt"), query, 401, "login credential refused"),
+        (basic(login(issuer, "admin", ttl=10, now=NOW - 100)), query, 401, "expired"),
+        (basic(issuer.sign(registry_issuer.claims("t", SERVICE, 60, NOW, access=[]))), query, 401, "issued for"),
+        (basic(login(issuer, "admin")), "service=other", 400, "service:"),
+    ]
+    for authorization, q, status, words in cases:
+        with pytest.raises(TokenRefused) as refused:
+            issue(issuer, SERVICE, authorization, q, lambda name: True, NOW)
+        assert (refused.value.status, words in refused.value.message) == (status, True), refused.value.message
+
+
+def test_the_issuer_is_created_once_and_shared(issuer: Issuer) -> None:
+    store = MemoryStore()
+    sealer = Sealer(b"k" * 32)
+    ca = CertificateAuthority.create()
+    first = registry_issuer.load_or_create(store, sealer, ca)
+    second = registry_issuer.load_or_create(store, sealer, CertificateAuthority.create())
+    assert first.cert == second.cert
+    assert b"PRIVATE KEY" not in store.get(registry_issuer.ISSUER_KEY).value, "sealed at rest"
+
+
+@pytest.mark.parametrize(("image", "repository"), [
+    ("10.0.0.5:5000/team/app:v1", "team/app"),
+    ("10.0.0.5:5000/app", "app"),
+    ("10.0.0.5:5000/team/app@sha256:abc", "team/app"),
+    ("10.0.0.6:5000/team/app:v1", None),
+    ("busybox:latest", None),
+    ("docker.io/library/busybox", None),
+])
+def test_which_images_are_the_cluster_registrys(image: str, repository: str | None) -> None:
+    assert image_repository(image, "10.0.0.5:5000") == repository
