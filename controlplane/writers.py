@@ -36,7 +36,7 @@ WRITERS: dict[str, frozenset[str]] = {
     keys.ASSIGNMENTS: frozenset({LEADER}),
     keys.LEADER: frozenset({"shoal.election"}),
     keys.DEREGISTERED: frozenset({"controlplane.api.nodes"}),
-    keys.REPOSITORIES: frozenset({"controlplane.api.repositories"}),
+    keys.REPOSITORIES: frozenset({"controlplane.api.repositories", "controlplane.registry.events"}),
 }
 
 # Modules a write passes through on its way to the store: the writer is whoever called them.

@@ -166,7 +166,7 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):
     def ListImages(self, request: rg.ListImagesRequest, context) -> rg.ListImagesResponse:  # noqa: N802
         s = self._require()
         name = self._check_name(request.repository, "repositoryName")
-        self._record(name)
+        repo = self._record(name)
         try:
             images = s.client.images(name)
         except RegistryUnavailable as exc:
@@ -174,5 +174,5 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):
         resp = rg.ListImagesResponse(repository=name)
         for image in images:
             resp.images.add(digest=image.digest, tags=sorted(image.tags), size_bytes=image.size_bytes,
-                            media_type=image.media_type)
+                            media_type=image.media_type, pushed_at=repo.pushed_at.get(image.digest, 0))
         return resp

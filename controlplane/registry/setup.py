@@ -12,7 +12,7 @@ from http.server import ThreadingHTTPServer
 from controlplane.api.context import ApiContext
 from controlplane.api.repositories import RegistrySettings
 from controlplane.ecs.config import context_from_pem
-from controlplane.registry import token_server
+from controlplane.registry import events, token_server
 from controlplane.registry.client import RegistryClient
 from shoal import keys
 from shoal.logs import kv
@@ -68,7 +68,7 @@ def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None
 
     try:
         server = token_server.serve(host, port, context_from_pem(chain_pem, key_pem), issuer, args.registry_service,
-                                    exists)
+                                    exists, lambda body: events.record_pushes(ctx.store, body))
     except OSError as exc:
         raise SystemExit(f"controlplane: cannot listen on --registry-token-listen {args.registry_token_listen}: "
                          f"{exc}") from exc

@@ -3,6 +3,9 @@ registry answers an unauthenticated request with ``401`` and ``WWW-Authenticate:
 realm=…/token``; the client (dockerd) then asks here, ``GET /token?service=S&scope=…``
 with HTTP Basic auth, and gets a short-lived JWT granting what its Shoal identity may do.
 
+The registry posts its push notifications to ``/events`` on the same server, with a bearer
+token the issuer signed for it (``EVENTS_AUDIENCE``; see events.py).
+
 The Basic password is a login credential from ``GetLoginCredential`` (``shoal registry
 login``): a JWT this cluster's issuer signed, naming the identity and its role. Served over
 TLS with a certificate from the cluster CA, in threads of its own (a slow TLS handshake
@@ -22,14 +25,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from controlplane.registry.access import ScopeError, grant, parse_scope
+from controlplane.registry.events import EventError
 from shoal.logs import kv
 from shoal.security import registry_issuer
-from shoal.security.registry_issuer import Issuer
+from shoal.security.registry_issuer import Issuer, TokenError
 
 log = logging.getLogger(__name__)
 
 TOKEN_SECONDS = 300
 HANDSHAKE_SECONDS = 10.0
+MAX_EVENTS_BYTES = 1024 * 1024
 
 
 class TokenRefused(Exception):
@@ -85,8 +90,37 @@ class _TLSServer(ThreadingHTTPServer):
 
 
 def serve(host: str, port: int, tls: ssl.SSLContext, issuer: Issuer, service: str,
-          exists: Callable[[str], bool]) -> ThreadingHTTPServer:
+          exists: Callable[[str], bool], on_events: Callable[[object], str]) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            if urlsplit(self.path).path != "/events":
+                self._reply(404, {"errors": [{"code": "NOT_FOUND", "message": "POST only to /events"}]})
+                return
+            scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+            try:
+                if scheme.lower() != "bearer":
+                    raise TokenError("events: want the registry's bearer token")
+                issuer.verify(token, registry_issuer.EVENTS_AUDIENCE)
+            except TokenError as exc:
+                self._reply(401, {"errors": [{"code": "UNAUTHORIZED", "message": str(exc)}]})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if not 0 < length <= MAX_EVENTS_BYTES:
+                self._reply(400, {"errors": [{"code": "SIZE_INVALID", "message": f"body: 1-{MAX_EVENTS_BYTES} bytes"}]})
+                return
+            try:
+                sentence = on_events(json.loads(self.rfile.read(length)))
+            except (ValueError, EventError) as exc:
+                self._reply(400, {"errors": [{"code": "UNSUPPORTED", "message": str(exc)}]})
+                return
+            except Exception as exc:  # the store: the registry retries a failed delivery
+                log.warning("registry events not recorded: %s", exc)
+                self._reply(503, {"errors": [{"code": "UNAVAILABLE", "message": str(exc)}]})
+                return
+            if sentence:
+                log.info(sentence)
+            self._reply(200, {})
+
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             url = urlsplit(self.path)
             if url.path != "/token":

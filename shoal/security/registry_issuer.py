@@ -37,6 +37,8 @@ from shoal.store.base import Conflict, Store
 ISSUER_KEY = "/shoal/v1/pki/registry-issuer"
 ISSUER = "shoal"
 LOGIN_AUDIENCE = "shoal-registry-login"
+# What the registry presents when it posts its push notifications to /events.
+EVENTS_AUDIENCE = "shoal-registry-events"
 ISSUER_DAYS = 3650
 # The registry accepts a token up to 60 s past its expiry (distribution's leeway).
 REGISTRY_LEEWAY = 60

@@ -51,16 +51,25 @@ class GetTaskPullCredentialsResponse(_message.Message):
     def __init__(self, credentials: _Optional[_Iterable[_Union[PullCredential, _Mapping]]] = ...) -> None: ...
 
 class Repository(_message.Message):
-    __slots__ = ("name", "uri", "created_at", "created_by")
+    __slots__ = ("name", "uri", "created_at", "created_by", "pushed_at")
+    class PushedAtEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     URI_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    PUSHED_AT_FIELD_NUMBER: _ClassVar[int]
     name: str
     uri: str
     created_at: float
     created_by: str
-    def __init__(self, name: _Optional[str] = ..., uri: _Optional[str] = ..., created_at: _Optional[float] = ..., created_by: _Optional[str] = ...) -> None: ...
+    pushed_at: _containers.ScalarMap[str, float]
+    def __init__(self, name: _Optional[str] = ..., uri: _Optional[str] = ..., created_at: _Optional[float] = ..., created_by: _Optional[str] = ..., pushed_at: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class CreateRepositoryRequest(_message.Message):
     __slots__ = ("name",)

@@ -8,7 +8,8 @@ through the CA. The shared dockerd learns the CA from
 start and removed at stop (``remove_trust``; `shoal down` calls it too).
 
 Files under ``<state_dir>/registry/``: ``config.yml``, ``tls.crt``/``tls.key`` (the server
-certificate, key 0600), ``issuer.crt`` (the one certificate whose tokens it accepts),
+certificate, key 0600), ``issuer.crt`` (the one certificate whose tokens it accepts; the config, 0600, holds the
+token it posts push notifications with),
 ``data/`` (the blobs), ``trust`` (the certs.d directory written, for `shoal down`)."""
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ def reachable_host(preferred: str) -> str:
     return preferred
 
 
-def render_config(base: Path, listen: str, realm: str) -> str:
-    """config.yml; JSON is valid YAML."""
+def render_config(base: Path, listen: str, realm: str, events_token: str) -> str:
+    """config.yml; JSON is valid YAML. Push notifications go to the token endpoint's /events."""
+    events = realm.rsplit("/", 1)[0] + "/events"
     return json.dumps({
         "version": 0.1,
         "log": {"level": "info", "accesslog": {"disabled": True}},
@@ -61,6 +63,11 @@ def render_config(base: Path, listen: str, realm: str) -> str:
         "http": {"addr": listen, "tls": {"certificate": str(base / "tls.crt"), "key": str(base / "tls.key")}},
         "auth": {"token": {"realm": realm, "service": SERVICE, "issuer": registry_issuer.ISSUER,
                            "rootcertbundle": str(base / "issuer.crt")}},
+        "notifications": {"endpoints": [{
+            "name": "shoal", "url": events, "headers": {"Authorization": [f"Bearer {events_token}"]},
+            "timeout": "5s", "threshold": 5, "backoff": "1s",
+            "ignore": {"mediatypes": ["application/octet-stream"], "actions": ["pull"]},
+        }]},
     }, indent=2) + "\n"
 
 
@@ -90,7 +97,11 @@ class RegistryProcess(procs.Supervised):
         write_private(self.base / "tls.key", key)
         (self.base / "tls.crt").write_bytes(chain)
         (self.base / "issuer.crt").write_bytes(issuer.cert_pem())
-        (self.base / "config.yml").write_text(render_config(self.base, self.address, self.token_url))
+        events_token = issuer.sign(registry_issuer.claims("registry", registry_issuer.EVENTS_AUDIENCE,
+                                                          registry_issuer.ISSUER_DAYS * 86400))
+        # 0600: it holds the token the registry posts its notifications with.
+        write_private(self.base / "config.yml",
+                      render_config(self.base, self.address, self.token_url, events_token).encode())
         trust = CERTS_D / self.address
         trust.mkdir(parents=True, exist_ok=True)
         (trust / "ca.crt").write_bytes(state.bundle_pem())
@@ -99,8 +110,11 @@ class RegistryProcess(procs.Supervised):
     def start(self, timeout: float = 30) -> None:
         """Spawns the registry and waits until it answers /v2/ (401: it wants a token)."""
         log.info("starting the registry", extra=logs.kv(address=self.address, log=self.log_path))
-        self.proc = procs.spawn([BINARY, "serve", str(self.base / "config.yml")], self.log_path)
         ca = str(CERTS_D / self.address / "ca.crt")
+        # Go reads its roots from SSL_CERT_FILE: the registry then trusts the token
+        # endpoint it posts notifications to, through the cluster CA and nothing else.
+        self.proc = procs.spawn([BINARY, "serve", str(self.base / "config.yml")], self.log_path,
+                                env={**procs.child_env(), "SSL_CERT_FILE": ca})
         try:
             self.until_ready(lambda: requests.get(f"https://{self.address}/v2/", verify=ca, timeout=2)
                              .status_code == 401, "registry", self.address, timeout, interval=0.2)

@@ -131,13 +131,20 @@ def test_admin_pushes_viewer_pulls_and_cannot_push(cluster, images, tmp_path: Pa
     assert again.returncode != 0 and "already exists" in again.stderr
     bad = shoal(cluster, "repo", "create", "Upper/Case")
     assert bad.returncode != 0 and "repositoryName:" in bad.stderr
+    before = time.time()
     pushed = docker_cli("push", ref, config=admin_cfg)
     assert pushed.returncode == 0, pushed.stderr
+    after = time.time()
     digest = next(w for w in pushed.stdout.split() if w.startswith("sha256:"))
 
-    listed = json.loads(shoal(cluster, "repo", "images", name, "-o", "json").stdout)
+    # The push time arrives with the registry's notification, a moment after the push.
+    listed = wait_for(lambda: (d := json.loads(shoal(cluster, "repo", "images", name, "-o", "json").stdout))
+                      ["images"][0].get("pushedAt") and d, 30, "the push time recorded")
     assert [(i["digest"], i["tags"]) for i in listed["images"]] == [(digest, ["v1"])]
     assert int(listed["images"][0]["sizeBytes"]) > 64 * 1024
+    assert before - 1 <= listed["images"][0]["pushedAt"] <= after + 1
+    table = shoal(cluster, "repo", "images", name).stdout
+    assert digest in table and " v1 " in table and "1.1 MiB" in table, table
     repos = json.loads(shoal(cluster, "repo", "list", "-o", "json").stdout)
     assert [(r["name"], r["createdBy"]) for r in repos] == [(name, "shoal:admin:admin")]
 

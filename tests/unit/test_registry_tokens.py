@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 from cryptography import x509
@@ -12,12 +13,15 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from controlplane.api.repositories import image_repository
 from controlplane.registry.access import ScopeError, grant, parse_scope
+from controlplane.registry.events import EventError, record_pushes
 from controlplane.registry.token_server import TokenRefused, issue
+from shoal import keys
 from shoal.security import registry_issuer
 from shoal.security.ca import CertificateAuthority
 from shoal.security.registry_issuer import Issuer, TokenError
 from shoal.security.sealing import Sealer
 from shoal.store.memory import MemoryStore
+from shoal.v1 import registry_pb2 as rg
 
 SERVICE = "shoal-registry"
 NOW = 1_800_000_000.0
@@ -133,3 +137,26 @@ def test_the_issuer_is_created_once_and_shared(issuer: Issuer) -> None:
 ])
 def test_which_images_are_the_cluster_registrys(image: str, repository: str | None) -> None:
     assert image_repository(image, "10.0.0.5:5000") == repository
+
+
+def _event(action: str, media: str, repository: str = "team/app", digest: str = "sha256:" + "a" * 64,
+           timestamp: str = "2026-12-06T04:26:29.727519195Z") -> dict:
+    return {"action": action, "timestamp": timestamp,
+            "target": {"mediaType": media, "repository": repository, "digest": digest}}
+
+
+def test_push_notifications_record_manifest_push_times_only() -> None:
+    manifest = "application/vnd.docker.distribution.manifest.v2+json"
+    store = MemoryStore()
+    store.create(keys.repository("team/app"), rg.Repository(name="team/app").SerializeToString())
+    body = {"events": [_event("push", manifest), _event("pull", manifest),
+                       _event("push", "application/octet-stream"), _event("push", manifest, repository="gone/app")]}
+    assert record_pushes(store, body) == "recorded 1 image push(es)"
+    repo = rg.Repository.FromString(store.get(keys.repository("team/app")).value)
+    assert dict(repo.pushed_at) == {"sha256:" + "a" * 64: pytest.approx(1796531189.727519)}
+    assert record_pushes(store, body) == "", "the same push twice changes nothing"
+    assert store.get(keys.repository("gone/app")) is None, "no record is made for a deleted repository"
+    for bad, words in (([], "events:"), ({"events": [_event("push", manifest, digest="md5:x")]}, "events[0].target"),
+                       ({"events": [_event("push", manifest, timestamp="yesterday")]}, "events[0].timestamp")):
+        with pytest.raises(EventError, match=re.escape(words)):
+            record_pushes(store, bad)
