@@ -3,16 +3,20 @@ repositories. Repositories are records in etcd (``/shoal/v1/repositories/<name>`
 only here); their images are read from the registry itself. Credentials are JWTs signed by
 the cluster's registry issuer (shoal/security/registry_issuer.py): a login credential for an
 operator's ``docker login``, a pull-only registry token per image for the node a task is
-assigned to. Nothing here logs a credential."""
+assigned to. For an image whose container names ``repositoryCredentials``, that node gets the
+user name and password of the Shoal secret it names instead (any registry). Nothing here
+logs a credential."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
 
 import grpc
 
+from controlplane.api import secrets
 from controlplane.api.context import ApiContext
 from controlplane.authz import current_identity, record_denial
 from controlplane.errors import ApiError, grpc_errors, invalid, not_found
@@ -23,6 +27,7 @@ from shoal import keys
 from shoal.logs import kv
 from shoal.security import registry_issuer
 from shoal.security.registry_issuer import Issuer
+from shoal.security.sealing import Sealer
 from shoal.store.base import Conflict
 from shoal.v1 import registry_pb2 as rg
 from shoal.v1 import registry_pb2_grpc
@@ -56,10 +61,38 @@ def image_repository(image: str, address: str) -> str | None:
     return name
 
 
+def _repository_credentials(td: r.TaskDefinition) -> dict[str, str]:
+    """Container name -> the secret its repositoryCredentials name (kept in sourceJson; the
+    task definition's parser checked its shape at registration)."""
+    try:
+        doc = json.loads(td.source_json or "{}")
+    except ValueError:
+        return {}
+    out = {}
+    for c in doc.get("containerDefinitions") or []:
+        creds = c.get("repositoryCredentials") if isinstance(c, dict) else None
+        if isinstance(creds, dict) and isinstance(creds.get("credentialsParameter"), str):
+            out[str(c.get("name"))] = creds["credentialsParameter"]
+    return out
+
+
+def _user_password(value: str, field: str) -> tuple[str, str]:
+    """A registry secret's value: ``{"username": ..., "password": ...}`` (Secrets Manager's form)."""
+    try:
+        doc = json.loads(value)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(k), str) and doc[k] for k in ("username", "password")):
+        raise invalid(f"{field}: the secret must hold JSON {{\"username\": ..., \"password\": ...}}")
+    return doc["username"], doc["password"]
+
+
 class RegistryService(registry_pb2_grpc.RegistryServicer):
-    def __init__(self, ctx: ApiContext, settings: RegistrySettings | None) -> None:
+    def __init__(self, ctx: ApiContext, settings: RegistrySettings | None, sealer: Sealer | None) -> None:
         self.ctx = ctx
         self.settings = settings
+        # Opens the secrets repositoryCredentials name.
+        self.sealer = sealer
 
     def _require(self) -> RegistrySettings:
         if self.settings is None:
@@ -109,11 +142,16 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):
                                                               f"assigned to {who}")
         a = decode(r.TaskAssignment, kv_.value)
         resp = rg.GetTaskPullCredentialsResponse()
-        if self.settings is None:
-            return resp
-        for cdef in a.task_definition.container_definitions:
-            repository = image_repository(cdef.image, self.settings.address)
-            if repository is None:
+        explicit = _repository_credentials(a.task_definition)
+        for i, cdef in enumerate(a.task_definition.container_definitions):
+            if cdef.name in explicit:
+                field = f"containerDefinitions[{i}].repositoryCredentials.credentialsParameter"
+                user, password = _user_password(secrets.value_of(self.ctx.store, self.sealer, explicit[cdef.name],
+                                                                 field), field)
+                resp.credentials.add(image=cdef.image, username=user, password=password)
+                continue
+            repository = image_repository(cdef.image, self.settings.address) if self.settings else None
+            if repository is None or self.settings is None:
                 continue
             access = [{"type": "repository", "name": repository, "actions": ["pull"]}]
             claims = registry_issuer.claims(who.subject if who else "", self.settings.service, PULL_SECONDS,

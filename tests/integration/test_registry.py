@@ -31,7 +31,8 @@ from shoal.security.ca import CertificateAuthority
 from shoal.security.channels import client_channel
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import registry_pb2 as rg
-from shoal.v1 import registry_pb2_grpc
+from shoal.v1 import registry_pb2_grpc, security_pb2_grpc
+from shoal.v1 import security_pb2 as sec
 from shoalctl.images import rootfs_tar
 from shoalctl.local.registry import CERTS_D
 from tests.waiting import wait_for
@@ -276,3 +277,49 @@ def _self_signed():
     ca = CertificateAuthority.create()
     return ca.key, ca.cert
 
+
+
+def test_repository_credentials_pull_with_a_secrets_user_and_password(cluster, images, docker_client,
+                                                                      node_cleanup, tmp_path: Path) -> None:
+    # The cluster registry stands in for "another registry": with repositoryCredentials the
+    # node logs in with the secret's user name and password, as it would anywhere.
+    registry = cluster.registry_address
+    name = f"shoaltest/creds-{secrets.token_hex(3)}"
+    ref = f"{registry}/{name}:v1"
+    images.make(ref)
+    stub = registry_pb2_grpc.RegistryStub(cluster.channel)
+    stub.CreateRepository(rg.CreateRepositoryRequest(name=name), timeout=10)
+    admin_cfg = tmp_path / "admin-docker"
+    assert shoal(cluster, "registry", "login", env={"DOCKER_CONFIG": str(admin_cfg)}).returncode == 0
+    assert docker_cli("push", ref, config=admin_cfg).returncode == 0
+    images.remove(ref)
+
+    cred = stub.GetLoginCredential(rg.GetLoginCredentialRequest(ttl_seconds=600), timeout=10)
+    security = security_pb2_grpc.SecurityStub(cluster.channel)
+    for secret, value in (("reg/good", json.dumps({"username": cred.username, "password": cred.password})),
+                          ("reg/wrong", json.dumps({"username": "shoal", "password": "not-a-credential"})),
+                          ("reg/shapeless", "hunter2")):
+        security.PutSecret(sec.PutSecretRequest(name=secret, value=value), timeout=10)
+    api = cluster.operator
+    node_cleanup.update(cluster.node_ids())
+    container = {"name": "app", "image": ref, "memory": 16, "cpu": 16, "stopTimeout": 1, "command": ["sleep", "300"]}
+    family = f"creds-{secrets.token_hex(3)}"
+
+    def run(parameter: str):
+        fam = f"{family}-{parameter.replace('/', '-')}"
+        api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps({
+            "family": fam,
+            "containerDefinitions": [{**container, "repositoryCredentials": {"credentialsParameter": parameter}}],
+        })))
+        task_id = api.RunTask(op.RunTaskRequest(cluster="default", task_definition=fam)).tasks[0].id
+        return wait_for(lambda: (t := api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=[task_id]))
+                                 .tasks[0]).last_status in ("RUNNING", "STOPPED") and t, 120, f"task with {parameter}")
+
+    for parameter, words in (("reg/missing", "no secret 'reg/missing'"), ("reg/wrong", "login credential refused"),
+                             ("reg/shapeless", "username")):
+        task = run(parameter)
+        assert task.last_status == "STOPPED", parameter
+        assert task.stopped_reason.startswith("CannotPullContainerError:") and words in task.stopped_reason, \
+            task.stopped_reason
+    assert run("reg/good").last_status == "RUNNING"
+    assert docker_client.images.get(ref)

@@ -459,7 +459,6 @@ def test_known_unsupported_fields_warn() -> None:
     c0(doc).update(
         logConfiguration={"logDriver": "awslogs"},
         firelensConfiguration={"type": "fluentbit"},
-        repositoryCredentials={"credentialsParameter": "arn:x"},
     )
     c0(doc)["linuxParameters"] = {"sharedMemorySize": 64}
     td, warnings = parse(doc)
@@ -474,7 +473,6 @@ def test_known_unsupported_fields_warn() -> None:
             "taskRoleArn",
             "containerDefinitions[0].logConfiguration",
             "containerDefinitions[0].firelensConfiguration",
-            "containerDefinitions[0].repositoryCredentials",
             "containerDefinitions[0].linuxParameters.sharedMemorySize",
         ]
     )
@@ -799,3 +797,20 @@ def test_start_timeout_is_kept_and_bounded() -> None:
     with pytest.raises(ValidationError) as err:
         parse_task_definition(json.dumps(doc))
     assert err.value.field == "containerDefinitions[0].startTimeout"
+
+
+def test_repository_credentials_name_a_secret_and_are_kept() -> None:
+    doc = base()
+    c0(doc)["repositoryCredentials"] = {"credentialsParameter": "registry/other"}
+    td, warnings = parse(doc)
+    assert not warnings
+    assert json.loads(td.source_json)["containerDefinitions"][0]["repositoryCredentials"] == {
+        "credentialsParameter": "registry/other"}
+    c0(doc)["repositoryCredentials"] = {"credentialsParameter": "x", "kmsKey": "y"}
+    assert parse(doc)[1] == ["containerDefinitions[0].repositoryCredentials: unknown field 'kmsKey'; "
+                             "kept but not acted on by Shoal"]
+    for bad, where in (({}, "credentialsParameter: required"), ({"credentialsParameter": ""}, "must not be empty"),
+                       ("x", "must be an object")):
+        c0(doc)["repositoryCredentials"] = bad
+        with pytest.raises(ValidationError, match=f"containerDefinitions\\[0\\].repositoryCredentials.*{where}"):
+            parse(doc)
