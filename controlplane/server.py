@@ -162,9 +162,8 @@ class Replica:
         accesskeys_pb2_grpc.add_AccessKeysServicer_to_server(AccessKeysService(self.ctx), self.server)
         agent_pb2_grpc.add_AgentGatewayServicer_to_server(gateway, self.server)
         add_logs_service(self.ctx, gateway, self.server, security.open_channel)
-        registry, self.registry_tokens = start_registry(args, self.ctx, security.trust, security.sealer)
-        registry_pb2_grpc.add_RegistryServicer_to_server(RegistryService(self.ctx, registry, security.sealer),
-                                                         self.server)
+        self.registry_tokens = start_registry(args, self.ctx, security.trust, security.sealer)
+        registry_pb2_grpc.add_RegistryServicer_to_server(RegistryService(self.ctx, security.sealer), self.server)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
         reflection.enable_server_reflection(

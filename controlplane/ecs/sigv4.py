@@ -88,7 +88,7 @@ def replayed(message: str) -> EcsError:
 
 
 def verify(req: Request, lookup: Callable[[str], K | None], now: float | None = None,
-           replays: ReplayCache | None = None) -> K:
+           replays: ReplayCache | None = None, service: str = SERVICE) -> K:
     """Returns the credential (from ``lookup`` by access key id) that signed ``req``; raises
     EcsError (the AWS error for the case, its message naming what is wrong) when the request
     is unsigned, malformed, leaves a header that matters unsigned, is outside the clock
@@ -108,9 +108,9 @@ def verify(req: Request, lookup: Callable[[str], K | None], now: float | None = 
     scope_parts = match["credential"].split("/")
     if len(scope_parts) != 5 or scope_parts[4] != "aws4_request":
         raise incomplete("Credential must have the form <key id>/<yyyymmdd>/<region>/<service>/aws4_request")
-    key_id, day, region, service, _ = scope_parts
-    if service != SERVICE:
-        raise bad_signature(f"Credential should be scoped to correct service: '{SERVICE}'.")
+    key_id, day, region, scoped, _ = scope_parts
+    if scoped != service:
+        raise bad_signature(f"Credential should be scoped to correct service: '{service}'.")
     signed = match["signed"].split(";")
     if signed != sorted(set(signed)) or any(name != name.lower() for name in signed):
         raise incomplete("SignedHeaders must be lower-case header names, sorted, each once")

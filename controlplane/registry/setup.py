@@ -10,10 +10,10 @@ import logging
 from http.server import ThreadingHTTPServer
 
 from controlplane.api.context import ApiContext
-from controlplane.api.repositories import RegistrySettings
 from controlplane.ecs.config import context_from_pem
 from controlplane.registry import events, token_server
 from controlplane.registry.client import RegistryClient
+from controlplane.registry.settings import RegistrySettings
 from shoal import keys
 from shoal.logs import kv
 from shoal.netutil import split_hostport
@@ -36,13 +36,14 @@ def add_flags(p: argparse.ArgumentParser) -> None:
 
 
 def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None,
-          sealer: Sealer | None) -> tuple[RegistrySettings | None, ThreadingHTTPServer | None]:
-    """(settings, token server) — (None, None) without --registry. Raises SystemExit saying
+          sealer: Sealer | None) -> ThreadingHTTPServer | None:
+    """Sets ``ctx.registry`` and returns the token server (None without
+    --registry-token-listen); does nothing without --registry. Raises SystemExit saying
     what to do when the flags do not fit together or the address cannot be bound."""
     if not args.registry:
         if args.registry_token_listen:
             raise SystemExit("controlplane: --registry-token-listen needs --registry (the registry it serves)")
-        return None, None
+        return None
     if trust is None or sealer is None:
         raise SystemExit("controlplane: --registry needs the cluster CA (not --insecure): registry access "
                          "follows Shoal identities")
@@ -54,8 +55,9 @@ def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None
     client = RegistryClient(args.registry, trust.state.bundle_pem(), issuer, args.registry_service,
                             f"shoal:replica:{args.name}")
     settings = RegistrySettings(args.registry, args.registry_service, issuer, client)
+    ctx.registry = settings
     if not args.registry_token_listen:
-        return settings, None
+        return None
     try:
         host, port = split_hostport(args.registry_token_listen)
     except ValueError as exc:
@@ -74,4 +76,4 @@ def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None
                          f"{exc}") from exc
     log.info("registry token endpoint serving", extra=kv(listen=args.registry_token_listen, registry=args.registry,
                                                          service=args.registry_service))
-    return settings, server
+    return server
