@@ -61,6 +61,7 @@ class Images:
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
         self.refs: set[str] = set()
+        self.ids: set[str] = set()
 
     def make(self, ref: str) -> str:
         buf = io.BytesIO(rootfs_tar())
@@ -73,14 +74,17 @@ class Images:
         self.client.api.import_image_from_data(buf.getvalue(), repository=repository, tag=tag,
                                                changes=['CMD ["sh"]', "ENV PATH=/bin"])
         self.refs.add(ref)
-        return self.client.images.get(ref).id
+        image_id = self.client.images.get(ref).id
+        self.ids.add(image_id)
+        return image_id
 
     def remove(self, ref: str) -> None:
         with contextlib.suppress(docker.errors.ImageNotFound):
             self.client.images.remove(ref, force=True)
 
     def cleanup(self) -> None:
-        for ref in self.refs:
+        # By id too: a pull by digest or a second tag leaves the same image under other names.
+        for ref in [*self.refs, *self.ids]:
             self.remove(ref)
 
 
@@ -92,7 +96,8 @@ def images(docker_client) -> Iterator[Images]:
 
 
 @pytest.fixture
-def cluster(make_cluster, busybox_image):
+def cluster(images, make_cluster, busybox_image):
+    # After `images`: torn down before it, so no container still holds an image it removes.
     return make_cluster(agents=1, zones=["a"], registry=True)
 
 
