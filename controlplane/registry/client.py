@@ -41,7 +41,8 @@ class RegistryClient:
         self.issuer = issuer
         self.service = service
         self.identity = identity
-        # requests verifies against a file: the cluster CA bundle, written once.
+        # requests verifies against a file: the cluster CA bundle, written once and removed
+        # when the replica exits.
         self._ca = tempfile.NamedTemporaryFile(prefix="shoal-registry-ca-", suffix=".pem")  # noqa: SIM115
         self._ca.write(ca_pem)
         self._ca.flush()
@@ -94,6 +95,3 @@ class RegistryClient:
         if resp.status_code == 404:
             return False
         raise RegistryUnavailable(f"registry: delete {repository}@{digest}: HTTP {resp.status_code} {resp.text[:200]}")
-
-    def close(self) -> None:
-        self._ca.close()
