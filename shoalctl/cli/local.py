@@ -44,6 +44,9 @@ def register(sub) -> None:
     p.add_argument("--no-prometheus", action="store_true", help="do not start Prometheus")
     p.add_argument("--no-registry", action="store_true",
                    help="do not start the cluster registry (it starts when docker-registry is installed)")
+    p.add_argument("--registry-port", type=int, default=5000,
+                   help="the cluster registry's port (image names carry it, so it stays the same from one "
+                        "`shoal up` to the next; 0: any free port)")
     p.add_argument("--no-sample", action="store_true", help=f"do not create the sample service {SAMPLE_SERVICE!r}")
     p.add_argument("--runtime", choices=("docker", "hollow"), default="docker",
                    help="hollow agents only pretend to run containers")
@@ -112,6 +115,7 @@ def up(a) -> int:
         ecs_port=ecs_port,
         extra_controlplane_args=policy.to_argv(policy.from_args(a)),
         registry=not a.no_registry and a.runtime == "docker" and registry_available() is not None,
+        registry_port=a.registry_port,
     )
     # SIGTERM means what Ctrl-C means: stop everything in order, in either mode.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -85,6 +85,7 @@ class LocalCluster:
         agent_launch: AgentLaunch | None = None,
         replica_etcd: dict[int, list[int]] | None = None,
         registry: bool = False,
+        registry_port: int = 0,
     ) -> None:
         """``dynamic_port_span``: how many host ports each agent gets for dynamic port
         mappings, in a block of its own (0: leave the scheduler's default range).
@@ -139,7 +140,7 @@ class LocalCluster:
         # The cluster registry (``registry=True``): needs the CA, so not with --insecure.
         self.want_registry = registry and self.secure
         self.registry: RegistryProcess | None = None
-        self.registry_port = 0
+        self.registry_port = registry_port
         self.registry_token_port = 0
         self.agents: dict[int, AgentProcess] = {}
         self.credentials = LocalCredentials(self.pki_dir, self.secure)

@@ -66,7 +66,8 @@ def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, dock
     api, metrics, prom, ecs = free_port(), free_port(), free_port(), free_port()
     try:
         up = shoal("up", "--detach", "--state-dir", str(state), "--port", str(api), "--metrics-port", str(metrics),
-                   "--prometheus-port", str(prom), "--ecs-port", str(ecs), "--lease-ttl", "4", "--zones", "a,b,c")
+                   "--prometheus-port", str(prom), "--ecs-port", str(ecs), "--lease-ttl", "4", "--zones", "a,b,c",
+                   "--registry-port", "0")
         assert up.returncode == 0, f"shoal up failed:\n{up.stdout}\n{up.stderr}"
         assert "service 'web' answers at" in up.stdout, up.stdout + up.stderr
 
