@@ -11,13 +11,17 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from controlplane.api import repositories
+from controlplane.api.context import ApiContext
 from controlplane.api.repositories import image_repository
+from controlplane.errors import ApiError
 from controlplane.registry.access import ScopeError, grant, parse_scope
 from controlplane.registry.events import EventError, record_pushes
+from controlplane.registry.settings import RegistrySettings
 from controlplane.registry.token_server import TokenRefused, issue
 from shoal import keys
 from shoal.security import registry_issuer
-from shoal.security.ca import CertificateAuthority
+from shoal.security.ca import CertificateAuthority, Identity
 from shoal.security.registry_issuer import Issuer, TokenError
 from shoal.security.sealing import Sealer
 from shoal.store.memory import MemoryStore
@@ -160,3 +164,31 @@ def test_push_notifications_record_manifest_push_times_only() -> None:
                        ({"events": [_event("push", manifest, timestamp="yesterday")]}, "events[0].timestamp")):
         with pytest.raises(EventError, match=re.escape(words)):
             record_pushes(store, bad)
+
+
+def test_repository_records_and_login_credentials(issuer: Issuer) -> None:
+    ctx = ApiContext(MemoryStore())
+    admin = Identity("admin", "ann")
+    with pytest.raises(ApiError, match="no cluster registry"):
+        repositories.login_credential(ctx, admin)
+    ctx.registry = RegistrySettings("10.0.0.5:5000", SERVICE, issuer, client=None)  # type: ignore[arg-type]
+    cred = repositories.login_credential(ctx, admin, ttl=60)
+    claims = issuer.verify(cred.password, registry_issuer.LOGIN_AUDIENCE)
+    assert (cred.registry, claims["sub"], claims["role"]) == ("10.0.0.5:5000", "shoal:admin:ann", "admin")
+    assert claims["exp"] - claims["iat"] == 60
+    with pytest.raises(ApiError, match="ttlSeconds"):
+        repositories.login_credential(ctx, admin, ttl=13 * 3600)
+    with pytest.raises(ApiError, match="--insecure"):
+        repositories.login_credential(ctx, None)
+
+    repo = repositories.create(ctx, "team/app", admin)
+    assert (repo.uri, repo.created_by) == ("10.0.0.5:5000/team/app", "shoal:admin:ann")
+    with pytest.raises(ApiError, match="already exists") as dup:
+        repositories.create(ctx, "team/app", admin)
+    assert dup.value.ecs_type == "RepositoryAlreadyExistsException"
+    with pytest.raises(ApiError, match="repositoryName:"):
+        repositories.create(ctx, "Team/App", admin)
+    assert [r.name for r in repositories.list_(ctx)] == ["team/app"]
+    with pytest.raises(ApiError, match="no repository 'other'") as missing:
+        repositories.record(ctx, "other")
+    assert missing.value.ecs_type == "RepositoryNotFoundException"
