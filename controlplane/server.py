@@ -55,16 +55,9 @@ from shoal.store.base import StoreError
 from shoal.store.etcd import EtcdStore
 from shoal.store.tracking import WriteTracking
 from shoal.taskdef import policy
-from shoal.v1 import (
-    accesskeys_pb2,
-    accesskeys_pb2_grpc,
-    agent_pb2,
-    agent_pb2_grpc,
-    operator_pb2,
-    operator_pb2_grpc,
-    registry_pb2,
-    registry_pb2_grpc,
-)
+from shoal.v1 import accesskeys_pb2, accesskeys_pb2_grpc, agent_pb2, agent_pb2_grpc, operator_pb2, operator_pb2_grpc
+from shoal.v1 import registry_pb2 as registry_messages
+from shoal.v1 import registry_pb2_grpc as registry_grpc
 
 log = logging.getLogger("controlplane")
 
@@ -163,7 +156,7 @@ class Replica:
         agent_pb2_grpc.add_AgentGatewayServicer_to_server(gateway, self.server)
         add_logs_service(self.ctx, gateway, self.server, security.open_channel)
         self.registry_tokens = start_registry(args, self.ctx, security.trust, security.sealer)
-        registry_pb2_grpc.add_RegistryServicer_to_server(RegistryService(self.ctx, security.sealer), self.server)
+        registry_grpc.add_RegistryServicer_to_server(RegistryService(self.ctx, security.sealer), self.server)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
         reflection.enable_server_reflection(
@@ -174,7 +167,7 @@ class Replica:
                 LOGS_SERVICE_NAME,
                 accesskeys_pb2.DESCRIPTOR.services_by_name["AccessKeys"].full_name,
                 SECURITY_SERVICE_NAME,
-                registry_pb2.DESCRIPTOR.services_by_name["Registry"].full_name,
+                registry_messages.DESCRIPTOR.services_by_name["Registry"].full_name,
                 health.SERVICE_NAME,
                 reflection.SERVICE_NAME,
             ),

@@ -12,19 +12,8 @@ from shoalctl.cli import client, errors
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from shoalctl.cli import (
-        accesskeys,
-        chaos,
-        daemons,
-        events,
-        lab,
-        local,
-        logs,
-        registry,
-        resources,
-        scaling,
-        security,
-    )
+    from shoalctl.cli import accesskeys, chaos, daemons, events, lab, local, logs, resources, scaling, security
+    from shoalctl.cli import registry as registry_cli
 
     parser = argparse.ArgumentParser(prog="shoal", description="Shoal: a mini ECS for machines you own.")
     parser.add_argument("--insecure", action="store_true",
@@ -32,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(refused otherwise)")
     sub = parser.add_subparsers(dest="noun", metavar="COMMAND")
     sub.required = True
-    for module in (local, resources, daemons, accesskeys, scaling, security, registry, logs, events, lab, chaos):
+    for module in (local, resources, daemons, accesskeys, scaling, security, registry_cli, logs, events, lab, chaos):
         module.register(sub)
     return parser
 
