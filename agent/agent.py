@@ -100,6 +100,9 @@ class Agent:
         self._wake_at: float | None = None
         # The DNS a task's containers get (the node's responder); None: the engine's default.
         self.container_dns: Callable[[r.Task], spec.ContainerDns | None] | None = None
+        # Fetches the credentials a task's image pulls need ({image: Docker AuthConfig}) from
+        # the control plane, only when an image is missing; kept in memory for that pull only.
+        self.resolve_pull_auth: Callable[[r.Task], dict[str, dict[str, str]]] | None = None
 
     @property
     def node_id(self) -> str:
@@ -338,6 +341,14 @@ class Agent:
 
     # ---- operations (one per task at a time: the task is marked busy) ----------------
 
+    def _pull_credentials(self, task: r.Task) -> dict[str, dict[str, str]]:
+        if self.resolve_pull_auth is None:
+            return {}
+        try:
+            return self.resolve_pull_auth(task)
+        except Exception as exc:  # whatever went wrong asking, the pull cannot be authorized
+            raise PullError(f"unable to get pull credentials from the control plane: {exc}") from exc
+
     def _start_task(self, action: reconcile.Action) -> None:
         with self._lock:
             a = self.desired.get(action.task_id) if self.desired else None
@@ -373,12 +384,16 @@ class Agent:
                 self._fail(task, f"ResourceInitializationError: unable to retrieve secrets: {exc}")
                 return
         image = ""
+        credentials: dict[str, dict[str, str]] | None = None
         try:
             for _, s in specs:
                 image = s.image
                 if not self.runtime.image_present(image):
-                    log.info("pulling image", extra=shoal.logs.kv(task=task.task_id, image=image))
-                    self.runtime.pull(image)
+                    if credentials is None:
+                        credentials = self._pull_credentials(a.task)
+                    log.info("pulling image", extra=shoal.logs.kv(task=task.task_id, image=image,
+                                                                  credentials=image in credentials))
+                    self.runtime.pull(image, credentials.get(image))
             image = ""
             dependencies.start_containers(self.runtime, task, specs, a, node_id=self.node_id,
                                           cancelled=lambda: self._start_cancelled(task.task_id),

@@ -26,7 +26,7 @@ from shoal.refusals import DEREGISTERED, REASON_TRAILER
 from shoal.retry import backoff
 from shoal.security import joining
 from shoal.security.channels import ClientTLS
-from shoal.v1 import agent_pb2, agent_pb2_grpc, security_pb2, security_pb2_grpc
+from shoal.v1 import agent_pb2, agent_pb2_grpc, registry_pb2, registry_pb2_grpc, security_pb2, security_pb2_grpc
 from shoal.v1 import resources_pb2 as r
 
 log = logging.getLogger(__name__)
@@ -313,6 +313,25 @@ class GatewayClient:
             if own:
                 self._close(channel)
         return {c.container_name: dict(c.values) for c in resp.containers}
+
+    def task_pull_credentials(self, task: r.Task) -> dict[str, dict[str, str]]:
+        """{image: Docker AuthConfig} for a task's images that need credentials, asked of
+        the endpoint the stream is on (or the first one). Raises RuntimeError saying why not."""
+        with self._lock:
+            channel = self._channel
+        own = channel is None
+        if own:
+            channel = self._open(self.endpoints[self._index % len(self.endpoints)])
+        try:
+            resp = registry_pb2_grpc.RegistryStub(channel).GetTaskPullCredentials(
+                registry_pb2.GetTaskPullCredentialsRequest(cluster=task.cluster, task_id=task.id), timeout=15)
+        except grpc.RpcError as exc:
+            raise RuntimeError(_short(exc)) from None
+        finally:
+            if own:
+                self._close(channel)
+        return {c.image: ({"registrytoken": c.registry_token} if c.registry_token
+                          else {"username": c.username, "password": c.password}) for c in resp.credentials}
 
     def run(self) -> None:
         attempt = 0

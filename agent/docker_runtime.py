@@ -135,7 +135,7 @@ class DockerRuntime(Runtime):
         except NotFound:
             return False
 
-    def pull(self, image: str) -> None:
+    def pull(self, image: str, auth: dict[str, str] | None = None) -> None:
         repository, tag = image, "latest"
         last = repository.rsplit("/", 1)[-1]
         if "@" in image:
@@ -143,7 +143,12 @@ class DockerRuntime(Runtime):
         elif ":" in last:
             repository, tag = image.rsplit(":", 1)
         try:
-            self.api.pull(repository, tag=tag)
+            # Credentials come only from the control plane, in the request's header: an
+            # empty auth_config keeps docker-py from reading this host's ~/.docker/config.json,
+            # and nothing of it is stored by the engine or shows in `docker inspect`.
+            for line in self.api.pull(repository, tag=tag, stream=True, decode=True, auth_config=auth or {}):
+                if isinstance(line, dict) and line.get("error"):
+                    raise PullError(str(line.get("error")))
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise PullError(_explain(exc)) from exc
 

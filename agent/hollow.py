@@ -56,6 +56,8 @@ class HollowRuntime(Runtime):
         self._containers: dict[str, _Container] = {}
         self._watchers: list[tuple[dict[str, str], Callable[[RuntimeEvent], None]]] = []
         self.pulls: list[str] = []
+        # The credentials each pull was given (None: anonymous), in pull order.
+        self.pull_auths: list[dict[str, str] | None] = []
         self.creates: list[str] = []
 
     def _check(self) -> None:
@@ -73,9 +75,10 @@ class HollowRuntime(Runtime):
         self._check()
         return image not in self.missing_images and image not in self.unpullable
 
-    def pull(self, image: str) -> None:
+    def pull(self, image: str, auth: dict[str, str] | None = None) -> None:
         self._check()
         self.pulls.append(image)
+        self.pull_auths.append(auth)
         if self.pull_delay:
             time.sleep(self.pull_delay)
         if image in self.unpullable:

@@ -276,6 +276,7 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
     if responder is not None:
         agent.routing_consumers.append(responder)
         agent.container_dns = container_dns(responder)
+    agent.resolve_pull_auth = client.task_pull_credentials
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

@@ -153,8 +153,9 @@ class Runtime(abc.ABC):
     def image_present(self, image: str) -> bool: ...
 
     @abc.abstractmethod
-    def pull(self, image: str) -> None:
-        """Raises `PullError` with the engine's reason."""
+    def pull(self, image: str, auth: dict[str, str] | None = None) -> None:
+        """Pulls with ``auth`` (Docker's AuthConfig: ``registrytoken``, or ``username`` and
+        ``password``), anonymously without. Raises `PullError` with the engine's reason."""
 
     @abc.abstractmethod
     def create(self, spec: ContainerSpec) -> str:

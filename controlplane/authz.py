@@ -6,7 +6,7 @@ needs one permission (``PERMISSIONS``, by method, never guessed from its name); 
 not listed there needs ``admin``:
 
 - ``public``: anyone, no identity: JoinNode (the token is the credential) and health checks.
-- ``node``: the AgentGateway, GetTaskSecrets and RenewNodeCertificate; only nodes, and only
+- ``node``: the AgentGateway, GetTaskSecrets, GetTaskPullCredentials and RenewNodeCertificate; only nodes, and only
   as themselves and in their own cluster: RegisterNode and the stream's Hello must name the
   node of the certificate and the cluster its join token bound it to (Kubernetes'
   NodeRestriction). Which tasks it may report or read is checked where tasks are looked up
@@ -80,6 +80,8 @@ PERMISSIONS: dict[str, str] = {
     **_methods("Console", "read", "CreateConsoleLink"),
     **_methods("Logs", "logs", "GetTaskLogs"),
     **_methods("Security", "secrets", "ListSecrets"),
+    **_methods("Registry", "read", "GetLoginCredential ListRepositories ListImages"),
+    **_methods("Registry", "node", "GetTaskPullCredentials"),
 }
 # What each operator role may do; a viewer's grants (ca.GRANTS) add to its own.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

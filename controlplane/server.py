@@ -24,6 +24,7 @@ from controlplane.api.context import ApiContext
 from controlplane.api.events import ConsoleService, EventsService
 from controlplane.api.logs import LOGS_SERVICE_NAME, add_logs_service
 from controlplane.api.operator import OperatorService
+from controlplane.api.repositories import RegistryService
 from controlplane.api.scaling import SCALING_SERVICE_NAME, add_scaling_service
 from controlplane.api.traffic import TRAFFIC_SERVICE_NAME, add_traffic_service
 from controlplane.assignments import AssignmentFeed
@@ -44,6 +45,8 @@ from controlplane.ecs.config import start as start_ecs
 from controlplane.feed import EventFeed
 from controlplane.http import serve as serve_http
 from controlplane.metrics import REGISTRY
+from controlplane.registry.setup import add_flags as add_registry_flags
+from controlplane.registry.setup import start as start_registry
 from controlplane.routing.publisher import RoutingPublisher
 from controlplane.security_setup import SERVICE_NAME as SECURITY_SERVICE_NAME
 from controlplane.security_setup import Security
@@ -69,6 +72,8 @@ from shoal.v1 import (
     operator_pb2,
     operator_pb2_grpc,
 )
+from shoal.v1 import registry_pb2 as registry_messages
+from shoal.v1 import registry_pb2_grpc as registry_grpc
 
 log = logging.getLogger("controlplane")
 
@@ -88,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--console-listen", default="",
                    help="HTTP address (HOST:PORT) of the web console (default: none); `shoal console` links to it")
     add_ecs_flags(p)
+    add_registry_flags(p)
     p.add_argument("--lease-ttl", type=float, default=5.0, help="seconds without heartbeats before a node is lost")
     p.add_argument("--leader-ttl", type=float, default=None,
                    help="TTL of the leader key's own lease (default: 0.7 x --lease-ttl, at least 2 s)")
@@ -174,6 +180,8 @@ class Replica:
         events_pb2_grpc.add_ConsoleServicer_to_server(
             ConsoleService(lambda identity: self.console.link(identity) if self.console else None), self.server)
         add_logs_service(self.ctx, gateway, self.server, security.open_channel)
+        self.registry_tokens = start_registry(args, self.ctx, security.trust, security.sealer)
+        registry_grpc.add_RegistryServicer_to_server(RegistryService(self.ctx, security.sealer), self.server)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
         reflection.enable_server_reflection(
@@ -187,6 +195,7 @@ class Replica:
                 events_pb2.DESCRIPTOR.services_by_name["Console"].full_name,
                 accesskeys_pb2.DESCRIPTOR.services_by_name["AccessKeys"].full_name,
                 SECURITY_SERVICE_NAME,
+                registry_messages.DESCRIPTOR.services_by_name["Registry"].full_name,
                 health.SERVICE_NAME,
                 reflection.SERVICE_NAME,
             ),
@@ -259,6 +268,8 @@ class Replica:
         log.info(election.resign())
         self.server.stop(grace=2).wait(5)
         self.http.shutdown()
+        if self.registry_tokens is not None:
+            self.registry_tokens.shutdown()
         if self.ecs is not None:
             self.ecs.close()
         if self.console is not None:

@@ -41,6 +41,7 @@ WRITERS: dict[str, frozenset[str]] = {
     # transaction.
     keys.TARGETGROUPS: frozenset({"controlplane.api.targetgroups", "controlplane.api.loadbalancers"}),
     keys.NAMESPACES: frozenset({"controlplane.api.namespaces"}),
+    keys.REPOSITORIES: frozenset({"controlplane.api.repositories", "controlplane.registry.events"}),
 }
 
 # Modules a write passes through on its way to the store: the writer is whoever called them.

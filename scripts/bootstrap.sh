@@ -45,6 +45,7 @@ declare -A provides=(
   [docker.io]=/usr/sbin/dockerd
   [etcd-server]=/usr/bin/etcd
   [prometheus]=/usr/bin/prometheus
+  [docker-registry]=/usr/bin/docker-registry
   [busybox-static]=/bin/busybox
   [iproute2]=/sbin/ip
   [python3-venv]=""
@@ -87,8 +88,9 @@ else
 fi
 
 # The packaged etcd and Prometheus would hold 2379 and 9090 (Prometheus' port is also
-# `shoal up`'s default): make sure they are not running, without touching anyone else's.
-for svc in etcd prometheus prometheus-node-exporter; do
+# `shoal up`'s default), the packaged registry 5000 with no authentication at all: make sure
+# they are not running, without touching anyone else's. `shoal up` runs its own registry.
+for svc in etcd prometheus prometheus-node-exporter docker-registry; do
   if have_systemd && systemctl is-enabled --quiet "$svc" 2>/dev/null; then
     as_root systemctl disable --now "$svc" >/dev/null 2>&1 && say "disabled packaged service $svc"
   elif have_systemd && systemctl is-active --quiet "$svc" 2>/dev/null; then

@@ -15,6 +15,7 @@ ASSIGNMENTS = PREFIX + "assignments/"
 LEADER = PREFIX + "leader/"
 ACCESSKEYS = PREFIX + "accesskeys/"
 DEREGISTERED = PREFIX + "deregistered/"
+REPOSITORIES = PREFIX + "repositories/"
 
 
 def cluster(name: str) -> str:
@@ -108,3 +109,8 @@ def target_group(cluster_name: str, name: str) -> str:
 
 def namespace(cluster_name: str, name: str) -> str:
     return f"{NAMESPACES}{cluster_name}/{name}"
+
+
+def repository(name: str) -> str:
+    """A cluster registry repository's record (its name may hold slashes)."""
+    return f"{REPOSITORIES}{name}"

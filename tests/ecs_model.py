@@ -34,8 +34,9 @@ def check_error(body: Any) -> None:
     assert isinstance(body.get("__type"), str) and isinstance(body.get("message"), str), body
 
 
-def _check(value: Any, shape_name: str, path: str, problems: list[str]) -> None:
-    shape = SHAPES[shape_name]
+def _check(value: Any, shape_name: str, path: str, problems: list[str],
+           shapes: dict[str, dict[str, Any]] = SHAPES) -> None:
+    shape = shapes[shape_name]
     kind = shape["type"]
     if kind == "structure":
         if not isinstance(value, dict):
@@ -49,20 +50,20 @@ def _check(value: Any, shape_name: str, path: str, problems: list[str]) -> None:
             if name not in members:
                 problems.append(f"{path}.{name}: not a member of {shape_name}")
             else:
-                _check(item, members[name]["shape"], f"{path}.{name}", problems)
+                _check(item, members[name]["shape"], f"{path}.{name}", problems, shapes)
     elif kind == "list":
         if not isinstance(value, list):
             problems.append(f"{path}: expected a list ({shape_name})")
             return
         for i, item in enumerate(value):
-            _check(item, shape["member"]["shape"], f"{path}[{i}]", problems)
+            _check(item, shape["member"]["shape"], f"{path}[{i}]", problems, shapes)
     elif kind == "map":
         if not isinstance(value, dict):
             problems.append(f"{path}: expected a map ({shape_name})")
             return
         for k, v in value.items():
-            _check(k, shape["key"]["shape"], f"{path}<key>", problems)
-            _check(v, shape["value"]["shape"], f"{path}[{k!r}]", problems)
+            _check(k, shape["key"]["shape"], f"{path}<key>", problems, shapes)
+            _check(v, shape["value"]["shape"], f"{path}[{k!r}]", problems, shapes)
     elif kind == "string":
         if not isinstance(value, str):
             problems.append(f"{path}: expected a string, got {value!r}")

@@ -9,6 +9,7 @@ import grpc
 
 from controlplane.cache import Cache
 from controlplane.errors import ApiError, not_found
+from controlplane.registry.settings import RegistrySettings
 from controlplane.state import Record, State
 from shoal import keys
 from shoal.arns import ArnFormat, cluster_name
@@ -25,6 +26,8 @@ class ApiContext:
     policy: HostPolicy = field(default_factory=HostPolicy)
     # The replica's watch-fed cache, once started: hot reads come from it (api/reads.py).
     cache: Cache | None = None
+    # The cluster registry, when this replica has one (--registry).
+    registry: RegistrySettings | None = None
 
     def __post_init__(self) -> None:
         self.state = State(self.store)

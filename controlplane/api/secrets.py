@@ -112,3 +112,15 @@ def values_for(store: Store, sealer: Sealer | None, taskdef: r.TaskDefinition) -
                                 "(`shoal secret put` it)")
             out.values[ref.name] = _open(sealer, kv.key, kv.value)["value"]
     return resp
+
+
+def value_of(store: Store, sealer: Sealer | None, name: str, field: str) -> str:
+    """One secret's value for a node that needs it (repositoryCredentials); NOT_FOUND or
+    INVALID_ARGUMENT name ``field``."""
+    sealer = _require(sealer)
+    if not _NAME.fullmatch(name):
+        raise invalid(f"{field}: {name[:64]!r} is not a secret name")
+    kv = store.get(key(name))
+    if kv is None:
+        raise not_found(f"{field}: no secret {name!r} (`shoal secret put` it)")
+    return _open(sealer, kv.key, kv.value)["value"]

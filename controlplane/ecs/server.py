@@ -31,7 +31,7 @@ from hypercorn.config import Config
 
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
-from controlplane.ecs import ingress, protocol, sigv4
+from controlplane.ecs import ecr, ingress, protocol, sigv4
 from controlplane.ecs.access import authorize
 from controlplane.ecs.actions import ACTIONS as ECS_ACTIONS
 from controlplane.ecs.elbv2 import gateway as elbv2
@@ -281,6 +281,8 @@ def handle(ctx: ApiContext, req: sigv4.Request, replays: ReplayCache | None = No
     """One request start to finish: (HTTP status, JSON body, operation or "-")."""
     # For the log until the operation is known to be real: refusals name what was tried.
     name = (req.header("x-amz-target") or "").rpartition(".")[2][:64] or "-"
+    if ecr.is_ecr(req.header("x-amz-target")):
+        return ecr.handle(ctx, req, replays)
     try:
         key = sigv4.verify(req, lambda key_id: accesskeys.active(ctx, key_id), replays=replays)
         if req.method != "POST":

@@ -93,6 +93,7 @@ class ContainerParser(Walk):
         _optional(c, cf, out, {
             "dependsOn": self.depends_on, "mountPoints": self.mount_points, "volumesFrom": self.volumes_from,
             "secrets": self.secrets, "privileged": expect_bool, "readonlyRootFilesystem": expect_bool,
+            "repositoryCredentials": self.repository_credentials,
         })
         if c.get("dockerLabels") is not None:
             out["dockerLabels"] = string_map(c["dockerLabels"], f"{cf}.dockerLabels")
@@ -247,6 +248,16 @@ class ContainerParser(Walk):
             )
             out.append({"name": name, "valueFrom": source})
         return out
+
+    def repository_credentials(self, value: Any, field: str) -> dict[str, str]:
+        # The Shoal secret holding {"username": ..., "password": ...} for the image's registry,
+        # read by the control plane for the node that pulls (kept in sourceJson).
+        c = expect_object(value, field)
+        known = frozenset({"credentialsParameter"})
+        self.check_keys(c, field, known, frozenset())
+        name = expect_string(self.required(c, field, "credentialsParameter", known), f"{field}.credentialsParameter",
+                             max_len=2048, allow_empty=False)
+        return {"credentialsParameter": name}
 
     def ulimits(self, value: Any, field: str) -> list[dict[str, Any]]:
         out = []

@@ -71,11 +71,12 @@ CONTAINER_FIELDS = words(
     name image cpu memory memoryReservation portMappings essential command entryPoint environment
     workingDirectory healthCheck stopTimeout dependsOn mountPoints volumesFrom secrets privileged
     user dockerLabels ulimits linuxParameters restartPolicy hostname readonlyRootFilesystem startTimeout
+    repositoryCredentials
     """
 )
 CONTAINER_UNSUPPORTED = words(
     """
-    logConfiguration repositoryCredentials firelensConfiguration links dnsServers dnsSearchDomains
+    logConfiguration firelensConfiguration links dnsServers dnsSearchDomains
     extraHosts dockerSecurityOptions interactive pseudoTerminal systemControls resourceRequirements
     disableNetworking environmentFiles credentialSpecs versionConsistency
     """
@@ -86,7 +87,6 @@ WHY_NOT = {
     "requiresCompatibilities": "tasks run on the cluster's own nodes",
     "logConfiguration": "containers log through Docker's default driver on their node",
     "links": "containers of a task reach each other through published ports",
-    "repositoryCredentials": "images must already be present on the node or pullable without credentials",
     "dnsServers": "containers use their node's DNS responder when its agent runs with --dns",
     "dnsSearchDomains": "containers search their service's namespaces when their agent runs with --dns",
 }

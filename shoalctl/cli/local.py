@@ -22,6 +22,7 @@ from shoalctl.local import cluster as localcluster
 from shoalctl.local import statefiles, teardown
 from shoalctl.local.cluster import CLUSTER, ClusterError, LocalCluster
 from shoalctl.local.ports import port_free
+from shoalctl.local.registry import available as registry_available
 
 SAMPLE_SERVICE = "web"
 SAMPLE_COUNT = 3
@@ -43,6 +44,11 @@ def register(sub) -> None:
     p.add_argument("--console-port", type=int, default=7490,
                    help="port of the web console (0 picks a free one, -1: off); `shoal console` opens it")
     p.add_argument("--no-prometheus", action="store_true", help="do not start Prometheus")
+    p.add_argument("--no-registry", action="store_true",
+                   help="do not start the cluster registry (it starts when docker-registry is installed)")
+    p.add_argument("--registry-port", type=int, default=5000,
+                   help="the cluster registry's port (image names carry it, so it stays the same from one "
+                        "`shoal up` to the next; 0: any free port)")
     p.add_argument("--no-sample", action="store_true", help=f"do not create the sample service {SAMPLE_SERVICE!r}")
     p.add_argument("--runtime", choices=("docker", "hollow"), default="docker",
                    help="hollow agents only pretend to run containers")
@@ -112,6 +118,8 @@ def up(a) -> int:
         ecs_port=ecs_port,
         console_port=console_port,
         extra_controlplane_args=policy.to_argv(policy.from_args(a)),
+        registry=not a.no_registry and a.runtime == "docker" and registry_available() is not None,
+        registry_port=a.registry_port,
     )
     # SIGTERM means what Ctrl-C means: stop everything in order, in either mode.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -256,6 +264,8 @@ def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], deta
                                 if cluster.ecs_port is not None else "off"),
         "  console        " + (f"http://127.0.0.1:{cluster.console_port}  (log in: shoal console)"
                                 if cluster.console_port is not None else "off"),
+        "  registry       " + (f"{cluster.registry_address}  (shoal registry login; shoal repo create NAME)"
+                                if cluster.registry_address else "off"),
         f"  nodes          {nodes or 'none'}",
     ]
     names = {a.node_id: a.name for a in cluster.agents.values() if a.node_id}

@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         top,
         traffic,
     )
+    from shoalctl.cli import registry as registry_cli
 
     parser = argparse.ArgumentParser(prog="shoal", description="Shoal: a mini ECS for machines you own.")
     parser.add_argument("--insecure", action="store_true",
@@ -34,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(refused otherwise)")
     sub = parser.add_subparsers(dest="noun", metavar="COMMAND")
     sub.required = True
-    for module in (local, resources, traffic, daemons, accesskeys, scaling, security, logs, events, console, top, lab,
-                   chaos):
+    for module in (local, resources, traffic, daemons, accesskeys, scaling, security, registry_cli, logs, events,
+                   console, top, lab, chaos):
         module.register(sub)
     return parser
 

@@ -45,6 +45,7 @@ from shoalctl.local.etcd import EtcdProcess
 from shoalctl.local.etcdset import LocalEtcd
 from shoalctl.local.ports import HOST, claim_port, pick_port_block
 from shoalctl.local.prometheus import PrometheusProcess, available
+from shoalctl.local.registry import RegistryProcess, reachable_host
 from shoalctl.local.replicas import Replicas, ReplicaSettings
 from shoalctl.local.statefiles import CLUSTER, config_path, pids_path, refuse_if_running, write_json, write_pids
 
@@ -84,6 +85,8 @@ class LocalCluster:
         host: str = HOST,
         agent_launch: AgentLaunch | None = None,
         replica_etcd: dict[int, list[int]] | None = None,
+        registry: bool = False,
+        registry_port: int = 0,
     ) -> None:
         """``dynamic_port_span``: how many host ports each agent gets for dynamic port
         mappings, in a block of its own (0: leave the scheduler's default range).
@@ -137,6 +140,11 @@ class LocalCluster:
                 raise ValueError(f"replica_etcd: replica {i} -> members {members} is outside "
                                  f"{replicas} replicas / {etcd_members} etcd members")
         self.prometheus: PrometheusProcess | None = None
+        # The cluster registry (``registry=True``): needs the CA, so not with --insecure.
+        self.want_registry = registry and self.secure
+        self.registry: RegistryProcess | None = None
+        self.registry_port = registry_port
+        self.registry_token_port = 0
         self.agents: dict[int, AgentProcess] = {}
         self.credentials = LocalCredentials(self.pki_dir, self.secure)
         self.clients = ControlPlaneClients(lambda: self.endpoints, self.admin_tls)
@@ -166,6 +174,11 @@ class LocalCluster:
     @property
     def sd_url(self) -> str:
         return f"http://{self.host}:{self.metrics_port}/sd"
+
+    @property
+    def registry_address(self) -> str | None:
+        """The cluster registry's HOST:PORT (image names start with it), or None."""
+        return f"{reachable_host(self.host)}:{self.registry_port}" if self.want_registry else None
 
     @property
     def prometheus_url(self) -> str | None:
@@ -285,6 +298,8 @@ class LocalCluster:
         try:
             self._start_etcd(max(5.0, deadline - time.monotonic()))
             self.start_control_plane(timeout=max(5.0, deadline - time.monotonic()))
+            if self.want_registry:
+                self._start_registry(max(5.0, deadline - time.monotonic()))
             for number in range(1, self.agent_count + 1):
                 self.start_agent(number)
             if self.want_prometheus and available():
@@ -318,6 +333,8 @@ class LocalCluster:
         for agent in self.agents.values():
             if agent.proc is not None:
                 done.append(procs.stop_popen(agent.proc, agent.name, timeout))
+        if self.registry is not None:
+            done.append(self.registry.stop(timeout))
         for i in sorted(self.replicas):
             done.append(self.cp.stop(i, timeout))
         done += self.etcd_set.stop(timeout)
@@ -349,6 +366,8 @@ class LocalCluster:
             etcd_args=self._etcd_args_of, pki_dir=self.pki_dir if self.secure else None,
             ecs_listen=f"{HOST}:{self.ecs_port}" if self.ecs_port is not None else None,
             console_listen=f"{HOST}:{self.console_port}" if self.console_port is not None else None,
+            registry=self.registry_address,
+            registry_token_listen=f"{self.host}:{self.registry_token_port}" if self.want_registry else None,
             extra_args=self.extra_controlplane_args)
 
     def restart_control_plane(self, timeout: float = 60) -> None:
@@ -529,8 +548,12 @@ class LocalCluster:
             wanted.append(("ecs_port", "the ECS-compatible API"))
         if self.console_port is not None:
             wanted.append(("console_port", "the web console"))
+        if self.want_registry:
+            wanted.append(("registry_token_port", "the registry's token endpoint"))
         for attr, what in wanted:
             setattr(self, attr, claim_port(getattr(self, attr), self.host, f"{what} ({attr})"))
+        if self.want_registry:
+            self.registry_port = claim_port(self.registry_port, reachable_host(self.host), "the registry")
         if self.etcd_set.client_port:
             self.etcd_set.client_port = claim_port(self.etcd_set.client_port, self.host, "etcd (etcd_client_port)")
 
@@ -551,8 +574,26 @@ class LocalCluster:
         finally:
             self._record()
 
+    def _start_registry(self, timeout: float) -> None:
+        host, _, port = (self.registry_address or "").rpartition(":")
+        self.registry = RegistryProcess(self.state_dir / "registry", self.logs_dir / "registry.log", host, int(port),
+                                        f"https://{self.host}:{self.registry_token_port}/token")
+        store = self.etcd_store()
+        try:
+            self.registry.prepare(store, self.pki_dir)
+        finally:
+            store.close()
+        try:
+            self.registry.start(timeout)
+        except RuntimeError as exc:
+            raise ClusterError(str(exc)) from exc
+        finally:
+            self._record()
+
     def records(self) -> list[procs.ProcRecord]:
         out = self.etcd_set.records() + self.cp.records(self._replica_settings())
+        if self.registry is not None and self.registry.pid is not None:
+            out.append(procs.ProcRecord.of("registry", "registry", self.registry.pid, self.registry.log_path))
         for a in self.agents.values():
             if a.pid is not None:
                 out.append(procs.ProcRecord.of("agent", a.name, a.pid, a.log_path))
@@ -588,6 +629,7 @@ class LocalCluster:
             **self.etcd_set.config_entries(),
             "ecs": f"http{'s' if self.secure else ''}://{HOST}:{self.ecs_port}" if self.ecs_port is not None else None,
             "console": f"http://{HOST}:{self.console_port}" if self.console_port is not None else None,
+            "registry": self.registry_address,
             "cluster": CLUSTER,
             "state_dir": str(self.state_dir),
             **self.credentials.config_entries(),

@@ -72,7 +72,7 @@ class Supervised:
 class ProcRecord:
     """What `shoal down`, a different process, needs to find and stop a daemon."""
 
-    role: str  # etcd | controlplane | agent | prometheus
+    role: str  # etcd | controlplane | agent | prometheus | autoscaler | registry
     name: str  # unique within the cluster: "etcd", "controlplane", "agent-2", ...
     pid: int
     create_time: float  # psutil's, to tell our process from a later one with the same pid

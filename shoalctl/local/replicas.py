@@ -35,6 +35,9 @@ class ReplicaSettings:
     pki_dir: Path | None
     ecs_listen: str | None = None
     console_listen: str | None = None
+    # The cluster registry's HOST:PORT and where replica 1 serves its token endpoint.
+    registry: str | None = None
+    registry_token_listen: str | None = None
     extra_args: list[str] = field(default_factory=list)
 
 
@@ -83,6 +86,9 @@ class Replicas:
             *(["--ecs-listen", settings.ecs_listen, *([] if settings.pki_dir is not None else ["--ecs-plaintext"])]
               if settings.ecs_listen is not None and i == 1 else []),
             *(["--console-listen", settings.console_listen] if settings.console_listen is not None and i == 1 else []),
+            *(["--registry", settings.registry] if settings.registry else []),
+            *(["--registry-token-listen", settings.registry_token_listen]
+              if settings.registry and settings.registry_token_listen and i == 1 else []),
             "--name", name,
             "--log-level", settings.log_level,
             *(["--pki-dir", str(settings.pki_dir)] if settings.pki_dir is not None else []),

@@ -10,10 +10,11 @@ from shoalctl.local import autoscaler as localup
 from shoalctl.local import procs
 from shoalctl.local.containers import remove_node_containers
 from shoalctl.local.errors import ClusterError
+from shoalctl.local.registry import remove_trust
 from shoalctl.local.statefiles import config_path, pids_path, read_node_id, recorded, recorded_runtime
 
 # Stop order: what depends on the others first, etcd last.
-STOP_ORDER = ("autoscaler", "prometheus", "agent", "controlplane", "etcd")
+STOP_ORDER = ("autoscaler", "prometheus", "agent", "registry", "controlplane", "etcd")
 
 
 def stop_recorded(state_dir: Path | str, timeout: float = 10) -> list[str]:
@@ -28,6 +29,7 @@ def stop_recorded(state_dir: Path | str, timeout: float = 10) -> list[str]:
         for rec in records:
             if rec.role == role:
                 done.append(procs.stop_record(rec, timeout))
+    done.append(remove_trust(state_dir / "registry"))
     runtime = recorded_runtime(state_dir)
     done += localup.stop_nodes(state_dir, runtime != "hollow")
     if runtime != "hollow":

@@ -20,6 +20,7 @@ from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc, operator_pb2_grpc
 from shoal.v1 import operator_pb2 as op
 from shoalctl.local import statefiles, teardown
+from shoalctl.local.registry import CERTS_D
 from tests.etcd_door import REFUSED, range_read
 from tests.waiting import wait_for
 
@@ -66,7 +67,8 @@ def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, dock
     try:
         up = shoal("up", "--detach", "--state-dir", str(state), "--port", str(api), "--metrics-port", str(metrics),
                    "--prometheus-port", str(prom), "--ecs-port", str(ecs), "--console-port", str(console),
-                   "--lease-ttl", "4", "--zones", "a,b,c")
+                   "--lease-ttl", "4", "--zones", "a,b,c",
+                   "--registry-port", "0")
         assert up.returncode == 0, f"shoal up failed:\n{up.stdout}\n{up.stderr}"
         assert "service 'web' answers at" in up.stdout, up.stdout + up.stderr
         assert f"console        http://127.0.0.1:{console}" in up.stdout, up.stdout
@@ -80,7 +82,10 @@ def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, dock
             assert b"Shoal console" in resp.read()
         records = statefiles.recorded(state)
         assert sorted(r.role for r in records) == [
-            "agent", "agent", "agent", "autoscaler", "controlplane", "etcd", "prometheus"]
+            "agent", "agent", "agent", "autoscaler", "controlplane", "etcd", "prometheus", "registry"]
+        # The cluster registry, trusted by dockerd through the CA until `shoal down`.
+        registry_trust = CERTS_D / config["registry"] / "ca.crt"
+        assert f"registry       {config['registry']}" in up.stdout and registry_trust.exists()
         assert all(r.alive() for r in records)
 
         # Security is on by default: the CLI's admin identity is in config.json, and etcd
@@ -119,6 +124,7 @@ def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, dock
         assert not node_containers(docker_client, ids), "containers left after shoal down"
         assert not statefiles.config_path(state).exists()
         assert not statefiles.pids_path(state).exists()
+        assert not registry_trust.parent.exists(), "shoal down removes the registry's certs.d entry"
     finally:
         # Whatever failed above, leave nothing running.
         if statefiles.pids_path(state).exists():

@@ -60,6 +60,33 @@ def test_missing_image_is_pulled_and_pull_failure_names_image():
     assert len(rt.creates) == 1  # a failed task is never retried by the agent
 
 
+def test_pull_credentials_are_asked_only_for_a_missing_image_and_their_failure_stops_the_task():
+    agent, rt, reports = make(HollowRuntime(missing_images={"reg:5000/app:1"}))
+    asked: list[str] = []
+
+    def credentials(task: r.Task) -> dict[str, dict[str, str]]:
+        asked.append(task.id)
+        if task.id == "t3":
+            raise RuntimeError("PERMISSION_DENIED: taskId: task t3 is not assigned to shoal:node:n1")
+        return {"reg:5000/app:1": {"registrytoken": "tok"}}
+
+    agent.resolve_pull_auth = credentials
+    assign(agent, assignment("t1", [r.ContainerDefinition(name="m", image="img")]),
+           assignment("t2", [r.ContainerDefinition(name="m", image="reg:5000/app:1")]))
+    agent.run_cycle()
+    assert asked == ["t2"], "a present image needs no credentials"
+    assert list(zip(rt.pulls, rt.pull_auths, strict=True)) == [("reg:5000/app:1", {"registrytoken": "tok"})]
+    rt.missing_images.add("reg:5000/app:2")
+    assign(agent, assignment("t3", [r.ContainerDefinition(name="m", image="reg:5000/app:2")]), revision=2)
+    agent.run_cycle()
+    final = {x.task_id: x for x in reports}
+    assert final["t3"].last_status == "STOPPED"
+    assert final["t3"].stopped_reason.startswith(
+        "CannotPullContainerError: pull image reg:5000/app:2: unable to get pull credentials from the control plane: "
+        "PERMISSION_DENIED"), final["t3"].stopped_reason
+    assert rt.pulls == ["reg:5000/app:1"], "no pull without its credentials"
+
+
 def test_start_failure_reports_docker_error():
     agent, _, reports = make(HollowRuntime(unstartable={"broken"}))
     assign(agent, assignment("t1", [r.ContainerDefinition(name="m", image="broken")]))

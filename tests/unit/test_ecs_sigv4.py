@@ -226,3 +226,12 @@ def test_replay_cache_is_bounded_and_refuses_what_it_forgot() -> None:
     # Entries leave once their time is out of the window (the clock check refuses them anyway).
     later = now + 300 - 15
     assert cache.refusal("d", later, later) is None and len(cache) == 2
+
+
+def test_a_signature_counts_only_for_the_service_it_was_scoped_to() -> None:
+    # ECR and ECS share the gateway: a signature made for one is not accepted for the other.
+    ecs = as_received(signed(service="ecs"))
+    assert sigv4.verify(ecs, secrets) is CREDENTIAL
+    with pytest.raises(EcsError, match="scoped to correct service: 'ecr'"):
+        sigv4.verify(ecs, secrets, service="ecr")
+    assert sigv4.verify(as_received(signed(service="ecr")), secrets, service="ecr") is CREDENTIAL

@@ -28,6 +28,7 @@ from shoal.v1 import (
     events_pb2,
     logs_pb2,
     operator_pb2,
+    registry_pb2,
     scaling_pb2,
     security_pb2,
     traffic_pb2,
@@ -275,8 +276,8 @@ def test_decide(method: str, identity: Identity | None, allowed: bool) -> None:
 def test_every_method_has_a_permission_and_reads_are_only_describe_and_list() -> None:
 
     methods = [f"/shoal.v1.{svc.name}/{m.name}"
-               for mod in (accesskeys_pb2, agent_pb2, events_pb2, logs_pb2, operator_pb2, scaling_pb2, security_pb2,
-                           traffic_pb2)
+               for mod in (accesskeys_pb2, agent_pb2, events_pb2, logs_pb2, operator_pb2, registry_pb2, scaling_pb2,
+                           security_pb2, traffic_pb2)
                for svc in mod.DESCRIPTOR.services_by_name.values() for m in svc.methods]
     assert set(PERMISSIONS) - {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"} <= set(methods)
     # A console link logs in as its maker with the maker's own role: a viewer's link makes a
@@ -288,7 +289,8 @@ def test_every_method_has_a_permission_and_reads_are_only_describe_and_list() ->
         if method == console_link:
             continue
         if permission(method) == "read":
-            assert name.startswith(("Describe", "List", "Watch")), method
+            # A registry login credential stands for the caller's own identity, no wider.
+            assert name.startswith(("Describe", "List", "Watch")) or name == "GetLoginCredential", method
         # Every write, and everything not listed, needs an admin.
         if not name.startswith(("Describe", "List", "Watch", "Get", "Join", "Renew", "WhoAmI", "Register", "Connect")):
             assert permission(method) == "admin", method

@@ -459,7 +459,6 @@ def test_known_unsupported_fields_warn() -> None:
     c0(doc).update(
         logConfiguration={"logDriver": "awslogs"},
         firelensConfiguration={"type": "fluentbit"},
-        repositoryCredentials={"credentialsParameter": "arn:x"},
     )
     c0(doc)["linuxParameters"] = {"sharedMemorySize": 64}
     td, warnings = parse(doc)
@@ -474,7 +473,6 @@ def test_known_unsupported_fields_warn() -> None:
             "taskRoleArn",
             "containerDefinitions[0].logConfiguration",
             "containerDefinitions[0].firelensConfiguration",
-            "containerDefinitions[0].repositoryCredentials",
             "containerDefinitions[0].linuxParameters.sharedMemorySize",
         ]
     )
@@ -811,3 +809,20 @@ def test_dns_servers_are_kept_but_not_acted_on_and_say_what_containers_use() -> 
         "containerDefinitions[0].dnsSearchDomains: kept but not acted on by Shoal "
         "(containers search their service's namespaces when their agent runs with --dns)",
     ]
+
+
+def test_repository_credentials_name_a_secret_and_are_kept() -> None:
+    doc = base()
+    c0(doc)["repositoryCredentials"] = {"credentialsParameter": "registry/other"}
+    td, warnings = parse(doc)
+    assert not warnings
+    assert json.loads(td.source_json)["containerDefinitions"][0]["repositoryCredentials"] == {
+        "credentialsParameter": "registry/other"}
+    c0(doc)["repositoryCredentials"] = {"credentialsParameter": "x", "kmsKey": "y"}
+    assert parse(doc)[1] == ["containerDefinitions[0].repositoryCredentials: unknown field 'kmsKey'; "
+                             "kept but not acted on by Shoal"]
+    for bad, where in (({}, "credentialsParameter: required"), ({"credentialsParameter": ""}, "must not be empty"),
+                       ("x", "must be an object")):
+        c0(doc)["repositoryCredentials"] = bad
+        with pytest.raises(ValidationError, match=f"containerDefinitions\\[0\\].repositoryCredentials.*{where}"):
+            parse(doc)

@@ -1,0 +1,175 @@
+"""The ECR subset of the gateway: AWS JSON 1.1 with ``X-Amz-Target:
+AmazonEC2ContainerRegistry_V20150921.<Operation>`` and SigV4 scoped to ``ecr``, on the same
+port as ECS, so ``aws ecr get-login-password --endpoint-url … | docker login --username AWS
+--password-stdin HOST:PORT`` and ``aws ecr create-repository`` work against the cluster
+registry. Each operation is the Registry service's own (controlplane/api/repositories.py),
+judged by the same permission as its gRPC method: GetAuthorizationToken is any operator's
+login credential for its own identity, creating and deleting needs an admin."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+from controlplane.api import accesskeys, repositories
+from controlplane.api.context import ApiContext
+from controlplane.authz import Denied, decide, record_denial
+from controlplane.ecs import protocol, sigv4
+from controlplane.ecs.errors import EcsError, invalid_parameter, to_ecs_error
+from controlplane.ecs.replay import ReplayCache
+from controlplane.metrics import API_LATENCY
+from shoal.security.ca import Identity
+from shoal.v1 import registry_pb2 as rg
+
+TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
+SIGNING_NAME = "ecr"
+_REGISTRY = "/shoal.v1.Registry/"
+
+Body = dict[str, Any]
+Operation = Callable[[ApiContext, Identity, Body], Body]
+
+
+def is_ecr(target: str | None) -> bool:
+    return bool(target) and str(target).startswith(TARGET_PREFIX)
+
+
+def _name(body: Body) -> str:
+    value = body.get("repositoryName")
+    if not isinstance(value, str) or not value:
+        raise invalid_parameter("repositoryName: required, a string")
+    return value
+
+
+def _repository(ctx: ApiContext, repo: rg.Repository) -> Body:
+    return {"repositoryArn": f"arn:aws:ecr:{ctx.arns.region}:{ctx.arns.account}:repository/{repo.name}",
+            "registryId": ctx.arns.account, "repositoryName": repo.name, "repositoryUri": repo.uri,
+            "createdAt": repo.created_at, "imageTagMutability": "MUTABLE"}
+
+
+def _image_ids(body: Body, required: bool) -> list[dict[str, str]] | None:
+    ids = body.get("imageIds")
+    if ids is None and not required:
+        return None
+    if not isinstance(ids, list) or not ids or len(ids) > 100:
+        raise invalid_parameter("imageIds: 1-100 image identifiers")
+    out = []
+    for i, item in enumerate(ids):
+        if not isinstance(item, dict) or not (item.get("imageDigest") or item.get("imageTag")) or \
+                not all(isinstance(v, str) for v in item.values()) or set(item) - {"imageDigest", "imageTag"}:
+            raise invalid_parameter(f"imageIds[{i}]: want imageDigest and/or imageTag (strings)")
+        out.append(item)
+    return out
+
+
+def _matches(image: rg.Image, wanted: dict[str, str]) -> bool:
+    return (("imageDigest" not in wanted or wanted["imageDigest"] == image.digest)
+            and ("imageTag" not in wanted or wanted["imageTag"] in image.tags))
+
+
+def get_authorization_token(ctx: ApiContext, who: Identity, body: Body) -> Body:
+    cred = repositories.login_credential(ctx, who)
+    # `aws ecr get-login-password` prints what follows the colon; docker's user name is free.
+    token = base64.b64encode(f"AWS:{cred.password}".encode()).decode()
+    return {"authorizationData": [{"authorizationToken": token, "expiresAt": cred.expires_at,
+                                   "proxyEndpoint": f"https://{cred.registry}"}]}
+
+
+def create_repository(ctx: ApiContext, who: Identity, body: Body) -> Body:
+    if body.get("imageTagMutability") not in (None, "MUTABLE"):
+        raise invalid_parameter("imageTagMutability: only MUTABLE is supported by this registry")
+    return {"repository": _repository(ctx, repositories.create(ctx, _name(body), who))}
+
+
+def describe_repositories(ctx: ApiContext, who: Identity, body: Body) -> Body:
+    names = body.get("repositoryNames")
+    if names is None:
+        return {"repositories": [_repository(ctx, r) for r in repositories.list_(ctx)]}
+    if not isinstance(names, list) or not 1 <= len(names) <= 100 or not all(isinstance(n, str) for n in names):
+        raise invalid_parameter("repositoryNames: 1-100 repository names")
+    return {"repositories": [_repository(ctx, repositories.record(ctx, n)) for n in names]}
+
+
+def delete_repository(ctx: ApiContext, who: Identity, body: Body) -> Body:
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise invalid_parameter("force: a boolean")
+    return {"repository": _repository(ctx, repositories.delete(ctx, _name(body), force))}
+
+
+def describe_images(ctx: ApiContext, who: Identity, body: Body) -> Body:
+    repo, found = repositories.images(ctx, _name(body))
+    wanted = _image_ids(body, required=False)
+    if wanted is not None:
+        for w in wanted:
+            if not any(_matches(i, w) for i in found):
+                raise EcsError("ImageNotFoundException", f"imageIds: no image {w} in repository {repo.name!r}")
+        found = [i for i in found if any(_matches(i, w) for w in wanted)]
+    details = []
+    for i in found:
+        detail: Body = {"registryId": ctx.arns.account, "repositoryName": repo.name, "imageDigest": i.digest,
+                        "imageTags": list(i.tags), "imageSizeInBytes": i.size_bytes,
+                        "imageManifestMediaType": i.media_type}
+        if i.pushed_at:
+            detail["imagePushedAt"] = i.pushed_at
+        details.append(detail)
+    return {"imageDetails": details}
+
+
+def list_images(ctx: ApiContext, who: Identity, body: Body) -> Body:
+    _, found = repositories.images(ctx, _name(body))
+    return {"imageIds": [{"imageDigest": i.digest, "imageTag": t} for i in found for t in i.tags]}
+
+
+def batch_delete_image(ctx: ApiContext, who: Identity, body: Body) -> Body:
+    repo, found = repositories.images(ctx, _name(body))
+    deleted: list[dict[str, str]] = []
+    failures: list[Body] = []
+    for w in _image_ids(body, required=True) or []:
+        match = next((i for i in found if _matches(i, w)), None)
+        if match is None or not repositories.delete_image(ctx, repo.name, match.digest):
+            failures.append({"imageId": w, "failureCode": "ImageNotFound",
+                             "failureReason": "Requested image not found"})
+            continue
+        found = [i for i in found if i.digest != match.digest]
+        deleted.append({"imageDigest": match.digest, **({"imageTag": w["imageTag"]} if "imageTag" in w else {})})
+    return {"imageIds": deleted, "failures": failures}
+
+
+# Each operation with the Registry method whose permission it needs.
+OPERATIONS: dict[str, tuple[Operation, str]] = {
+    "GetAuthorizationToken": (get_authorization_token, "GetLoginCredential"),
+    "CreateRepository": (create_repository, "CreateRepository"),
+    "DescribeRepositories": (describe_repositories, "ListRepositories"),
+    "DeleteRepository": (delete_repository, "DeleteRepository"),
+    "DescribeImages": (describe_images, "ListImages"),
+    "ListImages": (list_images, "ListImages"),
+    "BatchDeleteImage": (batch_delete_image, "DeleteRepository"),
+}
+
+
+def handle(ctx: ApiContext, req: sigv4.Request, replays: ReplayCache | None = None) -> tuple[int, dict, str]:
+    """One ECR request: (HTTP status, JSON body, operation or "-")."""
+    target = req.header("x-amz-target") or ""
+    name = target.rpartition(".")[2][:64] or "-"
+    try:
+        key = sigv4.verify(req, lambda key_id: accesskeys.active(ctx, key_id), replays=replays, service=SIGNING_NAME)
+        if req.method != "POST":
+            raise EcsError("UnknownOperationException", "ECR operations are POST requests", 405)
+        if name not in OPERATIONS:
+            raise EcsError("UnknownOperationException", f"Operation {target[:200]!r} is not supported by this gateway")
+        operation, method = OPERATIONS[name]
+        who = accesskeys.identity(key)
+        try:
+            decide(_REGISTRY + method, who)
+        except Denied as exc:
+            record_denial(exc.reason, who, exc.message, method=_REGISTRY + method, access_key=key.access_key_id,
+                          via="ecr")
+            raise EcsError("AccessDeniedException", f"{who} (access key {key.access_key_id}) is not allowed to "
+                                                    f"perform {name}: {exc.message}") from None
+        body = protocol.decode_body(req.body)
+        with API_LATENCY.labels(method="ecr." + name).time():
+            return 200, operation(ctx, who, body), name
+    except Exception as exc:
+        err = to_ecs_error(exc, name)
+        return err.status, err.body(), name

@@ -1,0 +1,79 @@
+"""The control plane's cluster-registry flags and start-up: the issuer key (shared by every
+replica through etcd), the token endpoint (on the replica given --registry-token-listen)
+and the client of the registry's API. controlplane/server.py calls ``add_flags`` and
+``start``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from http.server import ThreadingHTTPServer
+
+from controlplane.api.context import ApiContext
+from controlplane.ecs.config import context_from_pem
+from controlplane.registry import events, token_server
+from controlplane.registry.client import RegistryClient
+from controlplane.registry.settings import RegistrySettings
+from shoal import keys
+from shoal.logs import kv
+from shoal.netutil import split_hostport
+from shoal.security import pki, registry_issuer
+from shoal.security.sealing import Sealer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SERVICE = "shoal-registry"
+
+
+def add_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--registry", metavar="HOST:PORT", default="",
+                   help="the cluster registry (CNCF distribution with token auth) this control plane issues "
+                        "tokens for; images named HOST:PORT/... are pulled with credentials from here")
+    p.add_argument("--registry-token-listen", metavar="HOST:PORT", default="",
+                   help="serve the registry's token endpoint (/token, HTTPS) here: the registry's auth.token.realm")
+    p.add_argument("--registry-service", default=DEFAULT_SERVICE,
+                   help="the registry's auth.token.service (the tokens' audience)")
+
+
+def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None,
+          sealer: Sealer | None) -> ThreadingHTTPServer | None:
+    """Sets ``ctx.registry`` and returns the token server (None without
+    --registry-token-listen); does nothing without --registry. Raises SystemExit saying
+    what to do when the flags do not fit together or the address cannot be bound."""
+    if not args.registry:
+        if args.registry_token_listen:
+            raise SystemExit("controlplane: --registry-token-listen needs --registry (the registry it serves)")
+        return None
+    if trust is None or sealer is None:
+        raise SystemExit("controlplane: --registry needs the cluster CA (not --insecure): registry access "
+                         "follows Shoal identities")
+    try:
+        split_hostport(args.registry)
+    except ValueError as exc:
+        raise SystemExit(f"controlplane: --registry: {exc}") from None
+    issuer = registry_issuer.load_or_create(ctx.store, sealer, trust.state.current)
+    client = RegistryClient(args.registry, trust.state.bundle_pem(), issuer, args.registry_service,
+                            f"shoal:replica:{args.name}")
+    settings = RegistrySettings(args.registry, args.registry_service, issuer, client)
+    ctx.registry = settings
+    if not args.registry_token_listen:
+        return None
+    try:
+        host, port = split_hostport(args.registry_token_listen)
+    except ValueError as exc:
+        raise SystemExit(f"controlplane: --registry-token-listen: {exc}") from None
+    names = pki.default_server_names(host, list(getattr(args, "san", [])))
+    key_pem, chain_pem = trust.state.server_identity(names)
+
+    def exists(name: str) -> bool:
+        return ctx.store.get(keys.repository(name)) is not None
+
+    try:
+        server = token_server.serve(host, port, context_from_pem(chain_pem, key_pem), issuer, args.registry_service,
+                                    exists, lambda body: events.record_pushes(ctx.store, body))
+    except OSError as exc:
+        raise SystemExit(f"controlplane: cannot listen on --registry-token-listen {args.registry_token_listen}: "
+                         f"{exc}") from exc
+    log.info("registry token endpoint serving", extra=kv(listen=args.registry_token_listen, registry=args.registry,
+                                                         service=args.registry_service))
+    return server
