@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import shoal.logs
 from agent import dependencies, reconcile, restarts, spec, volumes
@@ -26,13 +27,20 @@ from agent.runtime import (
 from agent.tasks import FAILED_TO_START, LocalContainer, LocalTask, restored
 from shoal.taskdef import policy
 from shoal.taskdef.policy import HostPolicy
-from shoal.v1 import agent_pb2
+from shoal.v1 import agent_pb2, traffic_pb2
 from shoal.v1 import resources_pb2 as r
 from shoal.validation import ValidationError
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[agent_pb2.TaskStateChange], None]
+
+
+class RoutingConsumer(Protocol):
+    """Something on the node that converges on the cluster's routing table (the proxy, the
+    DNS responder); ``apply`` returns a sentence saying what it did."""
+
+    def apply(self, table: traffic_pb2.RoutingTable) -> str: ...
 
 
 @dataclass
@@ -81,6 +89,10 @@ class Agent:
         # Fetches a task's secret values ({container: {env: value}}) from the control plane
         # right before its containers are created; set by main (None: no secrets support).
         self.resolve_secrets: Callable[[r.Task], dict[str, dict[str, str]]] | None = None
+        # Registered by main; each gets every routing table the control plane sends.
+        self.routing_consumers: list[RoutingConsumer] = []
+        self.routing_revision = -1
+        self._routing_lock = threading.Lock()
 
     @property
     def node_id(self) -> str:
@@ -167,6 +179,25 @@ class Agent:
                                         extra=shoal.logs.kv(task=task_id, node=self.node_id, reason=task.refusal))
         self._wake.set()
         return f"applied assignment set at revision {assignments.revision} with {len(assignments.tasks)} tasks"
+
+    def apply_routing(self, table: traffic_pb2.RoutingTable) -> str:
+        """Hands the cluster's routing table to each routing consumer, unless it is older
+        than one already seen (a table of the same revision is applied again: level-triggered,
+        after a reconnect). A consumer that fails does not keep the table from the others."""
+        with self._routing_lock:
+            if table.revision < self.routing_revision:
+                return f"ignored routing table at revision {table.revision}: already applied {self.routing_revision}"
+            self.routing_revision = table.revision
+            said = []
+            for consumer in list(self.routing_consumers):
+                try:
+                    said.append(consumer.apply(table))
+                except Exception as exc:
+                    log.exception("routing consumer failed (a bug)", extra=shoal.logs.kv(node=self.node_id))
+                    said.append(f"{type(consumer).__name__} failed: {exc}")
+        sentence = f"routing table at revision {table.revision}: " + ("; ".join(said) or "no routing consumers")
+        log.info(sentence, extra=shoal.logs.kv(node=self.node_id, revision=table.revision))
+        return sentence
 
     def on_runtime_event(self, event: RuntimeEvent) -> None:
         if event.action in ("die", "health_status", "start", "destroy", "oom", "resync"):

@@ -296,6 +296,14 @@ class DockerRuntime(Runtime):
 
         return logs.docker_logs(self.api, container_id, follow=follow, since=since, tail=tail)
 
+    def bridge_gateway(self) -> str:
+        """The host's address on Docker's default bridge: where this node's containers reach it."""
+        net = self._call("inspect network bridge", self.api.inspect_network, "bridge")
+        for cfg in (net.get("IPAM") or {}).get("Config") or []:
+            if cfg.get("Gateway"):
+                return str(cfg["Gateway"])
+        raise ContainerRuntimeError("network bridge: no gateway address")
+
     def close(self) -> None:
         self.client.close()
 

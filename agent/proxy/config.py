@@ -190,6 +190,8 @@ def _check_names(table: traffic_pb2.RoutingTable, backends: dict) -> None:
             if item.name in seen:
                 raise ConfigError(f"{kind}[{i}].name: {item.name!r} is used twice")
             seen.add(item.name)
+            if item.mode not in MODES:
+                raise ConfigError(f"{kind}[{i}] ({item.name}).mode: {item.mode!r} is not one of {', '.join(MODES)}")
     for i, fe in enumerate(table.frontends):
         refs = [(f"rules[{k}].backend", r.backend) for k, r in enumerate(fe.rules)]
         if fe.default_backend:
