@@ -27,6 +27,7 @@ from agent.proxy import process
 from agent.proxy.driver import ProxyDriver
 from agent.runtime import ContainerRuntimeError, Runtime
 from shoal.endpoints import parse_endpoints
+from shoal.netutil import free_port
 from shoal.retry import backoff
 from shoal.security.channels import ClientTLS
 from shoal.taskdef import policy
@@ -210,7 +211,7 @@ def make_proxy(args: argparse.Namespace, runtime: Runtime) -> ProxyDriver:
     internal = args.proxy_internal_address
     if not internal:
         internal = runtime.bridge_gateway() if isinstance(runtime, DockerRuntime) else args.address
-    port = args.proxy_metrics_port or _free_port(args.address)
+    port = args.proxy_metrics_port or free_port(args.address)
     workdir = os.path.join(os.path.abspath(args.state_dir), "proxy")
     # A unix socket's path must fit in 108 bytes; a deep state dir gets a private one.
     if len(os.path.join(workdir, "master.sock")) > 100:
@@ -218,12 +219,6 @@ def make_proxy(args: argparse.Namespace, runtime: Runtime) -> ProxyDriver:
     os.makedirs(workdir, mode=0o700, exist_ok=True)
     return ProxyDriver(Path(workdir), external=args.address, internal=internal, metrics_port=port,
                        binary=args.haproxy)
-
-
-def _free_port(address: str) -> int:
-    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as s:
-        s.bind((address, 0))
-        return s.getsockname()[1]
 
 
 def _run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs: dict[str, str], node_id: str,

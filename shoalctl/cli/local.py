@@ -41,6 +41,8 @@ def register(sub) -> None:
     p.add_argument("--ecs-port", type=int, default=7480,
                    help="port of the ECS-compatible API for the aws CLI and boto3 (0 picks a free one, -1: off)")
     p.add_argument("--no-prometheus", action="store_true", help="do not start Prometheus")
+    p.add_argument("--no-proxy", action="store_true",
+                   help="nodes run no node proxy (HAProxy); by default each docker node runs one")
     p.add_argument("--no-sample", action="store_true", help=f"do not create the sample service {SAMPLE_SERVICE!r}")
     p.add_argument("--runtime", choices=("docker", "hollow"), default="docker",
                    help="hollow agents only pretend to run containers")
@@ -94,6 +96,9 @@ def up(a) -> int:
                        "or `apt-get install etcd-server`")
     if a.runtime == "docker":
         _ensure_docker_and_image()
+        if not a.no_proxy and shutil.which("haproxy") is None:
+            raise CliError("haproxy is not installed (the node proxy): run scripts/bootstrap.sh or "
+                           "`apt-get install haproxy`, or pass --no-proxy")
     metrics_port = a.metrics_port if a.metrics_port is not None else (a.port + 1 if a.port else 0)
 
     cluster = LocalCluster(
@@ -108,6 +113,7 @@ def up(a) -> int:
         prometheus=not a.no_prometheus,
         ecs_port=ecs_port,
         extra_controlplane_args=policy.to_argv(policy.from_args(a)),
+        proxy=not a.no_proxy,
     )
     # SIGTERM means what Ctrl-C means: stop everything in order, in either mode.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -39,6 +39,13 @@ class AgentProcess(procs.Supervised):
 AgentLaunch = Callable[[AgentProcess], tuple[list[str], list[str]]]
 
 
+def agent_loopback(number: int) -> str:
+    """agent-N's own loopback address when agents share a host: 127.0.0.N+1."""
+    if not 1 <= number <= 253:
+        raise ClusterError(f"agent-{number}: only agents 1-253 get a loopback address of their own")
+    return f"127.0.0.{number + 1}"
+
+
 def agent_number(name_or_number: str | int) -> int:
     """N of ``agent-N`` (or N itself); KeyError for anything else."""
     if isinstance(name_or_number, int):
