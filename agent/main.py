@@ -212,13 +212,12 @@ def make_proxy(args: argparse.Namespace, runtime: Runtime) -> ProxyDriver:
     if not internal:
         internal = runtime.bridge_gateway() if isinstance(runtime, DockerRuntime) else args.address
     port = args.proxy_metrics_port or free_port(args.address)
-    workdir = os.path.join(os.path.abspath(args.state_dir), "proxy")
-    # A unix socket's path must fit in 108 bytes; a deep state dir gets a private one.
-    if len(os.path.join(workdir, "master.sock")) > 100:
-        workdir = tempfile.mkdtemp(prefix="shoal-proxy-")
-    os.makedirs(workdir, mode=0o700, exist_ok=True)
-    return ProxyDriver(Path(workdir), external=args.address, internal=internal, metrics_port=port,
-                       binary=args.haproxy)
+    workdir = Path(os.path.abspath(args.state_dir)) / "proxy"
+    workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # A unix socket's path must fit in 108 bytes; a deep state dir gets a private socket dir.
+    socket_dir = workdir if len(str(workdir / "master.sock")) <= 100 else Path(tempfile.mkdtemp(prefix="shoal-proxy-"))
+    return ProxyDriver(workdir, external=args.address, internal=internal, metrics_port=port,
+                       binary=args.haproxy, socket_dir=socket_dir)
 
 
 def _run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs: dict[str, str], node_id: str,

@@ -32,12 +32,13 @@ Render = Callable[[traffic_pb2.RoutingTable, NodeAddresses], Rendered]
 
 class ProxyDriver:
     def __init__(self, workdir: Path, external: str, internal: str, metrics_port: int,
-                 binary: str = BINARY, render: Render = config.render) -> None:
-        """``render``: the table-to-config function; tests swap it to make configs HAProxy refuses."""
+                 binary: str = BINARY, render: Render = config.render, socket_dir: Path | None = None) -> None:
+        """``render``: the table-to-config function; tests swap it to make configs HAProxy
+        refuses. ``socket_dir``: where the unix sockets go (default ``workdir``)."""
         self.render = render
-        self.process = HAProxyProcess(workdir, binary)
+        self.process = HAProxyProcess(workdir, binary, socket_dir)
         self.addresses = NodeAddresses(external=external, internal=internal, metrics_port=metrics_port,
-                                       stats_socket=str(Path(workdir) / "haproxy.sock"))
+                                       stats_socket=str(self.process.socket_dir / "haproxy.sock"))
         self.revision = -1
         # What the running proxy holds: the rendered config, and servers taken out of it
         # that still had connections (in maintenance; deleted once they have none).

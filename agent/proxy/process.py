@@ -29,13 +29,16 @@ class ProxyError(Exception):
 
 
 class HAProxyProcess:
-    def __init__(self, workdir: Path, binary: str = BINARY) -> None:
+    def __init__(self, workdir: Path, binary: str = BINARY, socket_dir: Path | None = None) -> None:
+        """``workdir`` holds the config, pid file and log; ``socket_dir`` (default: the
+        same) the unix sockets, whose paths must fit in 108 bytes."""
         self.workdir = Path(workdir)
+        self.socket_dir = Path(socket_dir or workdir)
         self.binary = binary
         self.config_path = self.workdir / "haproxy.cfg"
         self.pid_path = self.workdir / "haproxy.pid"
         self.log_path = self.workdir / "haproxy.log"
-        self.cli = MasterCli(str(self.workdir / "master.sock"))
+        self.cli = MasterCli(str(self.socket_dir / "master.sock"))
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -74,7 +77,7 @@ class HAProxyProcess:
 
     def start(self) -> Processes:
         """Starts the master on the installed config; returns once a worker serves."""
-        self._stop_leftover()
+        self.stop_leftover()
         try:
             with open(self.log_path, "ab") as log_file:
                 self.proc = subprocess.Popen(
@@ -148,21 +151,22 @@ class HAProxyProcess:
             return "(no log)"
         return " | ".join(line.strip() for line in text[-lines:]) or "(empty log)"
 
-    def _stop_leftover(self) -> None:
-        """A master this agent's predecessor started (it was killed before it could stop
-        it) still holds the ports: stop it, if the pid is still a haproxy on our config."""
+    def stop_leftover(self) -> bool:
+        """A master an earlier agent started (it was killed before it could stop it) still
+        holds the ports: stop it, if the pid is still a haproxy on our config. Returns
+        whether there was one."""
         try:
             pid = int(self.pid_path.read_text().split()[0])
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError, IndexError):
-            return
+            return False
         if str(self.config_path).encode() not in cmdline or pid == os.getpid():
-            return
+            return False
         log.warning("stopping a haproxy left by an earlier agent", extra=shoal.logs.kv(pid=pid))
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
-            return
+            return False
 
         def gone() -> bool:
             try:
@@ -173,3 +177,5 @@ class HAProxyProcess:
         if not wait_until(gone, 5.0, interval=0.05):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        self.pid_path.unlink(missing_ok=True)
+        return True

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.proxy.process import HAProxyProcess
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
 from shoal.waiting import wait_until
@@ -83,3 +84,11 @@ def wait_connected(operator: operator_pb2_grpc.OperatorStub, agents: list[AgentP
         raise ClusterError(f"{len(connected)} of {count} agents connected after {timeout}s "
                            f"(logs in {logs_dir}){detail}")
     return connected
+
+
+def stop_proxies(state_dir: Path) -> list[str]:
+    """Stops the node proxies that agents killed outright left running (found by the pid
+    files in their state dirs); one sentence per proxy stopped."""
+    return [f"stopped the node proxy {workdir.parent.name} left behind"
+            for workdir in sorted((state_dir / "agents").glob("agent-*/proxy"))
+            if HAProxyProcess(workdir).stop_leftover()]

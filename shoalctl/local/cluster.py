@@ -36,7 +36,7 @@ from shoal.taskdef.policy import policy_argv
 from shoal.v1 import operator_pb2_grpc
 from shoalctl.local import autoscaler as localup
 from shoalctl.local import procs
-from shoalctl.local.agents import AgentLaunch, AgentProcess, agent_loopback, agent_number, wait_connected
+from shoalctl.local.agents import AgentLaunch, AgentProcess, agent_loopback, agent_number, stop_proxies, wait_connected
 from shoalctl.local.clients import ControlPlaneClients
 from shoalctl.local.containers import remove_node_containers
 from shoalctl.local.credentials import LocalCredentials
@@ -319,6 +319,7 @@ class LocalCluster:
         for agent in self.agents.values():
             if agent.proc is not None:
                 done.append(procs.stop_popen(agent.proc, agent.name, timeout))
+        done += stop_proxies(self.state_dir)
         for i in sorted(self.replicas):
             done.append(self.cp.stop(i, timeout))
         done += self.etcd_set.stop(timeout)

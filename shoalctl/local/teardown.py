@@ -8,6 +8,7 @@ from pathlib import Path
 
 from shoalctl.local import autoscaler as localup
 from shoalctl.local import procs
+from shoalctl.local.agents import stop_proxies
 from shoalctl.local.containers import remove_node_containers
 from shoalctl.local.errors import ClusterError
 from shoalctl.local.statefiles import config_path, pids_path, read_node_id, recorded, recorded_runtime
@@ -28,6 +29,7 @@ def stop_recorded(state_dir: Path | str, timeout: float = 10) -> list[str]:
         for rec in records:
             if rec.role == role:
                 done.append(procs.stop_record(rec, timeout))
+    done += stop_proxies(state_dir)
     runtime = recorded_runtime(state_dir)
     done += localup.stop_nodes(state_dir, runtime != "hollow")
     if runtime != "hollow":

@@ -256,6 +256,30 @@ def test_a_killed_haproxy_is_restarted_on_the_same_routes(proxy, backends):
              "a new master serving the routes")
 
 
+def test_a_proxy_left_by_a_killed_agent_is_replaced_by_the_next_one(backends):
+    """An agent killed outright leaves its HAProxy holding the ports; the next agent on the
+    same state dir stops that one (found by its pid file) and starts its own."""
+    first, workdir = make_driver()
+    try:
+        first.start()
+        fe = free_port()
+        first.apply(http_table(1, fe, [("a", backends("a"), True)]))
+        orphan = first.process.master_pid
+        first.process.proc = None  # the agent dies without stopping it
+        second = ProxyDriver(Path(workdir), "127.0.0.1", "127.0.0.1", first.addresses.metrics_port)
+        second.start()
+        try:
+            assert second.process.master_pid != orphan
+            assert not Path(f"/proc/{orphan}").exists() or Path(f"/proc/{orphan}/stat").read_text().split()[2] == "Z"
+            with pytest.raises(OSError):
+                get(fe, timeout=2)
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def test_routes_to_a_real_container(proxy, docker_client: docker.DockerClient, busybox_image: str):
     container = docker_client.containers.run(
         busybox_image, ["sh", "-c", "mkdir -p /www && echo from-container > /www/index.html && "
