@@ -41,6 +41,13 @@ FIGURES = {
         rf"lost node: its tasks RUNNING elsewhere.*{NUMBER}",
         rf"leader killed: another replica leads.*{NUMBER}",
     ],
+    "traffic.py": [
+        rf"latency p50 \(1 connection\) +direct {NUMBER} ms +through haproxy {NUMBER} ms +added -?{NUMBER} ms",
+        rf"latency p99 \(1 connection\) +direct {NUMBER} ms +through haproxy {NUMBER} ms +added -?{NUMBER} ms",
+        rf"throughput \(32 connections\) +direct {NUMBER} req/s +through haproxy {NUMBER} req/s +ratio {NUMBER}",
+        rf"server-set changes under load \(8 connections, {NUMBER} s\): 6 of 6 changes through the runtime API, "
+        rf"0 reloads, {NUMBER} failed of {NUMBER} requests",
+    ],
     "autoscale_reaction.py": [
         r"rounds \(breaches\) +1\n",
         rf"breach -> first scale-out decision +median -?{NUMBER}s, max -?{NUMBER}s",
