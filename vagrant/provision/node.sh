@@ -33,7 +33,8 @@ else
   say "this shoal has no 'shoal token' command: connecting to $cp_ip:$SHOAL_GRPC_PORT without a token"
 fi
 args=("${join[@]}" --name "$name" --zone "$zone" --address "$node_ip"
-      --metrics-address 0.0.0.0 --metrics-port "$SHOAL_AGENT_METRICS_PORT")
+      --metrics-address 0.0.0.0 --metrics-port "$SHOAL_AGENT_METRICS_PORT"
+      --proxy --proxy-metrics-port "$SHOAL_PROXY_METRICS_PORT")
 
 # The token goes to the agent's environment, never its arguments (which `ps` shows every
 # user); 600: this file holds it.
@@ -52,4 +53,4 @@ elif have_systemd; then
   say "warning: SHOAL_PROVISION_SKIP_DOCKER=1 on a real node: the agent will wait for a Docker engine"
 fi
 service_up shoal-agent "$changed"
-say "done: node $name in zone $zone, metrics on $node_ip:$SHOAL_AGENT_METRICS_PORT"
+say "done: node $name in zone $zone, metrics on $node_ip:$SHOAL_AGENT_METRICS_PORT, node proxy metrics on $node_ip:$SHOAL_PROXY_METRICS_PORT"
