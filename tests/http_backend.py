@@ -21,8 +21,7 @@ PP2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 def http_handler(name: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        # Headers and body go out as separate writes: without this, Nagle and delayed ACKs
-        # hold every answer on a kept-alive connection for 40 ms.
+        # Small answers on kept-alive connections must not wait for Nagle and delayed ACKs.
         disable_nagle_algorithm = True
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -35,12 +34,9 @@ def http_handler(name: str) -> type[BaseHTTPRequestHandler]:
             else:
                 body = name
             data = (body + "\n").encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("X-Backend", name)
-            self.end_headers()
-            self.wfile.write(data)
+            # One write for the whole answer: fewer packets and wake-ups on both sides.
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                             b"X-Backend: %s\r\n\r\n%s" % (len(data), name.encode(), data))
 
         def log_message(self, fmt: str, *args: object) -> None:
             pass
