@@ -44,6 +44,9 @@ class ProxyDriver:
         # that still had connections (in maintenance; deleted once they have none).
         self.running: Rendered | None = None
         self.parked: set[tuple[str, str]] = set()
+        # A table whose reload failed for a reason of the moment (not a refused config):
+        # the supervisor tries it again, as no newer table may come for a long time.
+        self.retry: traffic_pb2.RoutingTable | None = None
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -91,6 +94,8 @@ class ProxyDriver:
                 return ""
             if not self.process.alive():
                 return self._restart()
+            if self.retry is not None:
+                return self._apply(self.retry)
             return self._sweep()
 
     def _restart(self) -> str:
@@ -125,16 +130,24 @@ class ProxyDriver:
     def apply(self, table: traffic_pb2.RoutingTable) -> str:
         """Converges the running proxy on ``table``; returns what it did."""
         with self._lock:
-            try:
-                new = self.render(table, self.addresses)
-            except ConfigError as exc:
-                return (f"refused routing table revision {table.revision}: {exc}; "
-                        f"the proxy keeps revision {self.revision}")
-            if self.running is None or not self.process.alive():
-                return self._install_for_restart(new, table.revision)
-            if new.skeleton != self.running.skeleton:
-                return self._reload(new, table.revision, "frontends or backends changed")
-            return self._runtime(new, table.revision)
+            return self._apply(table)
+
+    def _apply(self, table: traffic_pb2.RoutingTable) -> str:
+        self.retry = None
+        try:
+            new = self.render(table, self.addresses)
+        except ConfigError as exc:
+            return (f"refused routing table revision {table.revision}: {exc}; "
+                    f"the proxy keeps revision {self.revision}")
+        if self.running is None or not self.process.alive():
+            return self._install_for_restart(new, table.revision)
+        if new.skeleton != self.running.skeleton:
+            said = self._reload(new, table.revision, "frontends or backends changed")
+        else:
+            said = self._runtime(new, table.revision)
+        if self.revision != table.revision and "failed validation" not in said:
+            self.retry = table
+        return said
 
     def _install_for_restart(self, new: Rendered, revision: int) -> str:
         error = self.process.check(new.text)

@@ -22,6 +22,7 @@ import pytest
 from agent.proxy import config
 from agent.proxy.config import NodeAddresses, Rendered
 from agent.proxy.driver import ProxyDriver
+from agent.proxy.process import HAProxyProcess
 from shoal.netutil import free_port
 from shoal.v1 import traffic_pb2 as t
 from tests.waiting import wait_for
@@ -259,24 +260,24 @@ def test_a_killed_haproxy_is_restarted_on_the_same_routes(proxy, backends):
 def test_a_proxy_left_by_a_killed_agent_is_replaced_by_the_next_one(backends):
     """An agent killed outright leaves its HAProxy holding the ports; the next agent on the
     same state dir stops that one (found by its pid file) and starts its own."""
-    first, workdir = make_driver()
+    driver, workdir = make_driver()
+    fe = free_port()
+    left = HAProxyProcess(Path(workdir))  # what the killed agent had started
     try:
-        first.start()
-        fe = free_port()
-        first.apply(http_table(1, fe, [("a", backends("a"), True)]))
-        orphan = first.process.master_pid
-        first.process.proc = None  # the agent dies without stopping it
-        second = ProxyDriver(Path(workdir), "127.0.0.1", "127.0.0.1", first.addresses.metrics_port)
-        second.start()
+        assert left.check(config.render(http_table(1, fe, [("a", backends("a"), True)]), driver.addresses).text) == ""
+        left.install()
+        orphan = left.start().master
+        assert get(fe) == (200, "a")
+        driver.start()
         try:
-            assert second.process.master_pid != orphan
-            assert not Path(f"/proc/{orphan}").exists() or Path(f"/proc/{orphan}/stat").read_text().split()[2] == "Z"
+            assert driver.process.master_pid != orphan
+            left.proc.wait(10)  # our child here, so reaped here; in an agent's life, init reaps it
             with pytest.raises(OSError):
                 get(fe, timeout=2)
         finally:
-            second.stop()
+            driver.stop()
     finally:
-        first.stop()
+        left.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
