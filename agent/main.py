@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -214,10 +213,8 @@ def make_proxy(args: argparse.Namespace, runtime: Runtime) -> ProxyDriver:
     port = args.proxy_metrics_port or free_port(args.address)
     workdir = Path(os.path.abspath(args.state_dir)) / "proxy"
     workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # A unix socket's path must fit in 108 bytes; a deep state dir gets a private socket dir.
-    socket_dir = workdir if len(str(workdir / "master.sock")) <= 100 else Path(tempfile.mkdtemp(prefix="shoal-proxy-"))
     return ProxyDriver(workdir, external=args.address, internal=internal, metrics_port=port,
-                       binary=args.haproxy, socket_dir=socket_dir)
+                       binary=args.haproxy, socket_dir=process.socket_dir_for(workdir))
 
 
 def _run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs: dict[str, str], node_id: str,

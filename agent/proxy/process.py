@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 import shoal.logs
@@ -22,6 +23,18 @@ log = logging.getLogger(__name__)
 BINARY = "haproxy"
 START_TIMEOUT = 15.0
 RELOAD_TIMEOUT = 15.0
+
+
+# HAProxy refuses a unix socket path longer than 97 bytes (it binds a temporary name beside it).
+SOCKET_PATH_MAX = 97
+
+
+def socket_dir_for(workdir: Path) -> Path:
+    """``workdir`` when its sockets' paths fit HAProxy's limit, else a private directory
+    under the system's temporary one (a deep state dir)."""
+    if len(str(Path(workdir) / "haproxy.sock")) <= SOCKET_PATH_MAX:
+        return Path(workdir)
+    return Path(tempfile.mkdtemp(prefix="shoal-proxy-"))
 
 
 class ProxyError(Exception):

@@ -12,6 +12,7 @@ import pytest
 from agent.proxy import config, servers
 from agent.proxy.cli import CliError, parse_show_proc
 from agent.proxy.config import ConfigError, NodeAddresses, Server
+from agent.proxy.process import SOCKET_PATH_MAX, socket_dir_for
 from shoal.v1 import traffic_pb2 as t
 
 ADDRS = NodeAddresses(external="10.0.0.5", internal="172.17.0.1", metrics_port=9101,
@@ -200,3 +201,13 @@ def test_show_proc_parsing():
     assert (p.master, p.reloads, p.failed, p.workers, p.old_workers) == (1162, 5, 1, [1271], [1233])
     with pytest.raises(CliError):
         parse_show_proc("Unknown command\n")
+
+
+def test_sockets_leave_a_state_dir_too_deep_for_haproxy(tmp_path):
+    assert socket_dir_for(tmp_path) == tmp_path
+    deep = tmp_path / ("d" * (SOCKET_PATH_MAX - len(str(tmp_path))))
+    private = socket_dir_for(deep)
+    try:
+        assert private != deep and private.is_dir() and len(str(private / "haproxy.sock")) <= SOCKET_PATH_MAX
+    finally:
+        private.rmdir()
