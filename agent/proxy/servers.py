@@ -39,7 +39,8 @@ def plan(current: dict[Key, Server], desired: dict[Key, Server], parked: set[Key
             steps.append(Step(f"set server {ref} state {state(want.active)}"))
             continue
         if have is None or (have.address, have.port) != (want.address, want.port):
-            steps.append(Step(f"set server {ref} addr {want.address} port {want.port}", expect="changed"))
+            # Answered "... changed from ..." or, for a parked server at the same place, "no need to change".
+            steps.append(Step(f"set server {ref} addr {want.address} port {want.port}", expect="change"))
         if have is None or have.active != want.active or (have.address, have.port) != (want.address, want.port):
             steps.append(Step(f"set server {ref} state {state(want.active)}"))
     for key in sorted(set(current) - set(desired)):
