@@ -118,12 +118,33 @@ class ProxyDriver:
         deleted = []
         for backend, name in sorted(self.parked):
             try:
-                self.process.cli.run(f"del server {backend}/{name}", expect="Server deleted")
-            except CliError:
-                continue
-            deleted.append(f"{backend}/{name}")
+                if self._delete(backend, name):
+                    deleted.append(f"{backend}/{name}")
+            except CliError as exc:
+                log.warning("deleting a removed server failed", extra=shoal.logs.kv(server=f"{backend}/{name}",
+                                                                                     error=exc))
         self.parked.difference_update(tuple(d.split("/", 1)) for d in deleted)
         return f"deleted servers whose last connection ended: {', '.join(deleted)}" if deleted else ""
+
+    def _delete(self, backend: str, name: str) -> bool:
+        """Deletes a server in maintenance once no request uses it; False while one does."""
+        ref = f"{backend}/{name}"
+        try:
+            self.process.cli.run(f"del server {ref}", expect="Server deleted")
+            return True
+        except CliError:
+            pass
+        row = next((r.split() for r in self.process.cli.worker(f"show servers conn {backend}").splitlines()
+                    if r.startswith(f"{ref} ")), None)
+        if row is None:
+            return True
+        if row[6] != "0":  # used_cur: a request still runs on it
+            return False
+        # Only idle connections are left, kept for reuse and never purged while the server is
+        # in maintenance; moving the server's port drops them.
+        self.process.cli.run(f"set server {ref} addr {row[2]} port {'2' if row[3] == '1' else '1'}", expect="change")
+        self.process.cli.run(f"del server {ref}", expect="Server deleted")
+        return True
 
     # ---- converging ------------------------------------------------------------------
 

@@ -136,6 +136,24 @@ def test_a_drained_server_gets_no_new_request_while_its_slow_one_completes(proxy
     assert procs_of(proxy) == before
 
 
+def test_a_removed_server_holding_a_request_is_deleted_once_it_ends(proxy, backends):
+    a, b = backends("a"), backends("b")
+    fe = free_port()
+    proxy.apply(http_table(1, fe, [("a", a, True)]))
+    slow: list[tuple[int, str]] = []
+    in_flight = threading.Thread(target=lambda: slow.append(get(fe, "/slow?seconds=2")))
+    in_flight.start()
+    wait_for(lambda: sessions(proxy, "tg-web", "a") == 1, 10, "the slow request to reach a")
+    said = proxy.apply(http_table(2, fe, [("b", b, True)]))
+    assert said.endswith("1 removed servers wait for their connections to end"), said
+    assert proxy.parked == {("tg-web", "a")}
+    assert get(fe) == (200, "b")
+    in_flight.join(10)
+    assert slow == [(200, "a")]
+    wait_for(lambda: not proxy.parked, 15, "a deleted by the supervisor")
+    assert " a " not in proxy.process.cli.worker("show servers state tg-web")
+
+
 def test_server_changes_under_steady_load_neither_reload_nor_drop_a_request(proxy, backends):
     ports = {name: backends(name) for name in ("a", "b", "c", "d")}
     fe = free_port()
