@@ -22,14 +22,7 @@ if [ "${SHOAL_PROVISION_SKIP_DOCKER:-0}" = 1 ]; then
 else
   packages+=(docker.io)
 fi
-# Nodes run the node proxy: the agent starts its own HAProxy processes.
-if [ "$role" = node ]; then
-  packages+=(haproxy)
-fi
 apt_install "${packages[@]}"
-if [ "$role" = node ] && have_systemd && systemctl is-enabled --quiet haproxy 2>/dev/null; then
-  systemctl disable --now haproxy >/dev/null 2>&1 && say "disabled the packaged haproxy service (the agent runs its own)"
-fi
 
 if [ ! -x "$SHOAL_VENV/bin/python" ]; then
   say "creating venv $SHOAL_VENV"

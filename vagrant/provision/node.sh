@@ -19,6 +19,13 @@ name=$(hostname)
 check_word hostname "$name"
 [ -x "$SHOAL_VENV/bin/shoal" ] || die "$SHOAL_VENV/bin/shoal missing: run common.sh first"
 
+# The node proxy: the agent starts and supervises its own HAProxy, so the packaged service
+# must not run beside it.
+apt_install haproxy
+if have_systemd && systemctl is-enabled --quiet haproxy 2>/dev/null; then
+  systemctl disable --now haproxy >/dev/null 2>&1 && say "disabled the packaged haproxy service (the agent runs its own)"
+fi
+
 if have_join_tokens; then
   token_file=${SHOAL_JOIN_TOKEN_FILE:-/vagrant/.shoal/join-token}
   [ -s "$token_file" ] || die "no join token at $token_file: bring up cp first (vagrant up cp), then" \
