@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 SUPERVISE_INTERVAL = 1.0
 RESTART_BASE = 0.5
 RESTART_CAP = 30.0
+RETRY_CAP = 60.0
 
 Render = Callable[[traffic_pb2.RoutingTable, NodeAddresses], Rendered]
 
@@ -47,6 +48,8 @@ class ProxyDriver:
         # A table whose reload failed for a reason of the moment (not a refused config):
         # the supervisor tries it again, as no newer table may come for a long time.
         self.retry: traffic_pb2.RoutingTable | None = None
+        self._retry_attempt = 0
+        self._next_retry = 0.0
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -94,8 +97,15 @@ class ProxyDriver:
                 return ""
             if not self.process.alive():
                 return self._restart()
-            if self.retry is not None:
-                return self._apply(self.retry)
+            if self.retry is not None and time.monotonic() >= self._next_retry:
+                said = self._apply(self.retry)
+                if self.retry is not None:
+                    # Still failing (a port another process holds, say): back off.
+                    self._retry_attempt += 1
+                    delay = backoff(self._retry_attempt, SUPERVISE_INTERVAL, RETRY_CAP)
+                    self._next_retry = time.monotonic() + delay
+                    said += f"; next try in {delay:.1f}s"
+                return said
             return self._sweep()
 
     def _restart(self) -> str:
@@ -154,6 +164,8 @@ class ProxyDriver:
             return self._apply(table)
 
     def _apply(self, table: traffic_pb2.RoutingTable) -> str:
+        if self.retry is None or self.retry.revision != table.revision:
+            self._retry_attempt, self._next_retry = 0, 0.0
         self.retry = None
         try:
             new = self.render(table, self.addresses)

@@ -238,6 +238,28 @@ def test_a_config_haproxy_refuses_leaves_the_old_proxy_serving(backends):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def test_a_listener_port_another_process_holds_keeps_the_old_proxy_until_it_is_free(proxy, backends):
+    a = backends("a")
+    fe = free_port()
+    proxy.apply(http_table(1, fe, [("a", a, True)]))
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    taken = held.getsockname()[1]
+    table = http_table(2, fe, [("a", a, True)])
+    table.frontends.add(name="lb-taken", port=taken, mode="http", default_backend="tg-web")
+    try:
+        said = proxy.apply(table)
+        assert said.startswith("kept the running proxy on revision 1: reload for revision 2 failed"), said
+        assert "Address already in use" in said
+        assert get(fe) == (200, "a") and proxy.revision == 1
+    finally:
+        held.close()
+    # The supervisor tries the table again, and it applies once the port is free.
+    wait_for(lambda: proxy.revision == 2, 30, "the table applied once the port is free")
+    assert get(taken) == (200, "a") and get(fe) == (200, "a")
+
+
 def test_x_forwarded_for_carries_the_client_address(proxy, backends):
     fe = free_port()
     proxy.apply(http_table(1, fe, [("a", backends("a"), True)]))
