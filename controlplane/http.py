@@ -1,6 +1,6 @@
 """The control plane's HTTP side: Prometheus /metrics, and /sd, a Prometheus HTTP
-service discovery document listing every connected agent's metrics endpoint, so a stock
-Prometheus finds all nodes without hand-written targets."""
+service discovery document listing every connected agent's metrics endpoint and its node
+proxy's exporter, so a stock Prometheus finds all nodes without hand-written targets."""
 
 from __future__ import annotations
 
