@@ -56,6 +56,8 @@ class Registration:
     metrics_port: int = 0
     state_dir: str = ""
     dynamic_ports: tuple[int, int] = (0, 0)
+    # The node proxy's Prometheus exporter port (0: no proxy on this node).
+    proxy_metrics_port: int = 0
 
 
 class GatewayClient:
@@ -122,6 +124,7 @@ class GatewayClient:
             agent_version=AGENT_VERSION,
             dynamic_port_low=self.reg.dynamic_ports[0],
             dynamic_port_high=self.reg.dynamic_ports[1],
+            proxy_metrics_port=self.reg.proxy_metrics_port,
         )
 
     def _register(self, stub: agent_pb2_grpc.AgentGatewayStub) -> agent_pb2.RegisterNodeResponse:

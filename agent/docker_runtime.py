@@ -199,6 +199,8 @@ class DockerRuntime(Runtime):
         return created["Id"]
 
     def bridge_gateway(self) -> str:
+        """The host's address on Docker's default bridge, where this node's containers reach
+        it; "" for a dockerd started without its default bridge."""
         try:
             network = self._call("inspect network bridge", self.api.inspect_network, "bridge")
         except NotFound:  # a dockerd started without its default bridge

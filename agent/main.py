@@ -12,6 +12,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 import shoal.logs
@@ -24,9 +25,12 @@ from agent.docker_runtime import DockerRuntime
 from agent.hollow import HollowRuntime
 from agent.host import HostProbe
 from agent.metrics import AgentMetrics
+from agent.proxy import process
+from agent.proxy.driver import ProxyDriver
 from agent.runtime import ContainerRuntimeError, Runtime
 from agent.spec import ContainerDns
 from shoal.endpoints import parse_endpoints
+from shoal.netutil import free_port
 from shoal.retry import backoff
 from shoal.security.channels import ClientTLS
 from shoal.taskdef import policy
@@ -75,6 +79,14 @@ def parser() -> argparse.ArgumentParser:
                    help="seconds a container waits for its dependsOn conditions (a container's startTimeout wins)")
     p.add_argument("--max-restart-attempt-period", type=float, default=None, metavar="SECONDS",
                    help="cap every container's restartPolicy.restartAttemptPeriod (ECS allows 60-1800; for tests)")
+    p.add_argument("--proxy", action="store_true",
+                   help="run the node proxy (HAProxy) and keep it on the cluster's routing table")
+    p.add_argument("--proxy-metrics-port", type=int, default=0,
+                   help="port of the proxy's Prometheus exporter on --address (0 picks a free one)")
+    p.add_argument("--proxy-internal-address", default="",
+                   help="where this node's containers reach it: service-connect listeners bind there "
+                   "(default: the Docker bridge's gateway; --address with the hollow runtime)")
+    p.add_argument("--haproxy", default=process.BINARY, metavar="PATH", help="the haproxy binary")
     p.add_argument("--log-level", default=os.environ.get("SHOAL_LOG_LEVEL", "INFO"))
     p.add_argument("--dns", action="store_true",
                    help="serve service discovery DNS on this node; the containers Shoal starts use it")
@@ -217,8 +229,9 @@ def main(argv: list[str] | None = None) -> int:
                             ("--stop-timeout", args.stop_timeout), ("--gc-delay", args.gc_delay)):
             if value < 0:
                 raise UsageError(f"{flag}: must be >= 0, got {value}")
-        if not 0 <= args.metrics_port < 65536:
-            raise UsageError(f"--metrics-port: must be 0-65535, got {args.metrics_port}")
+        for flag, port in (("--metrics-port", args.metrics_port), ("--proxy-metrics-port", args.proxy_metrics_port)):
+            if not 0 <= port < 65536:
+                raise UsageError(f"{flag}: must be 0-65535, got {port}")
         stored = identity.load(args.state_dir)
         if stored.get("cluster") and stored["cluster"] != args.cluster:
             raise UsageError(f"--cluster {args.cluster!r}: the state dir {args.state_dir} belongs to a node of "
@@ -260,17 +273,53 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
     except OSError as exc:
         print(f"shoal agent: --metrics-port {args.metrics_port}: {exc}", file=sys.stderr)
         return 2
+    proxy = None
+    if args.proxy:
+        try:
+            proxy = make_proxy(args, runtime)
+            log.info(proxy.start(), extra=shoal.logs.kv(metrics_port=proxy.addresses.metrics_port,
+                                                        internal=proxy.addresses.internal))
+        except (UsageError, process.ProxyError, ContainerRuntimeError, OSError) as exc:
+            print(f"shoal agent: --proxy: {exc}", file=sys.stderr)
+            metrics.close()
+            return 2
+    try:
+        return _run(args, runtime, endpoints, attrs, node_id, tls, host, metrics, metrics_port, proxy, responder)
+    finally:
+        if proxy is not None:
+            proxy.stop()
+
+
+def make_proxy(args: argparse.Namespace, runtime: Runtime) -> ProxyDriver:
+    """The node proxy's driver (not started): its files under the state dir, its exporter
+    on --address, service-connect listeners on the address containers reach the node at."""
+    internal = args.proxy_internal_address
+    if not internal:
+        internal = (runtime.bridge_gateway() if isinstance(runtime, DockerRuntime) else "") or args.address
+    port = args.proxy_metrics_port or free_port(args.address)
+    workdir = Path(os.path.abspath(args.state_dir)) / "proxy"
+    workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return ProxyDriver(workdir, external=args.address, internal=internal, metrics_port=port,
+                       binary=args.haproxy, socket_dir=process.socket_dir_for(workdir))
+
+
+def _run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs: dict[str, str], node_id: str,
+         tls: ClientTLS | None, host: HostProbe, metrics: AgentMetrics, metrics_port: int,
+         proxy: ProxyDriver | None, responder: DnsResponder | None) -> int:
     config = AgentConfig(cluster=args.cluster, node_id=node_id, gc_delay=args.gc_delay,
                          stop_timeout=args.stop_timeout, bind_ip=args.bind_ip,
                          resync_interval=args.resync_interval, start_timeout=args.start_timeout,
                          restart_period_cap=args.max_restart_attempt_period,
                          policy=node_policy(args), resolve_path=_path_resolver(args))
     agent = Agent(config, runtime, on_cycle=metrics.observe_cycle)
+    if proxy is not None:
+        agent.routing_consumers.append(proxy)
     metrics.attach(agent)
     reg = Registration(cluster=args.cluster, hostname=args.name, cpu_units=args.cpu_units or host.cpu_units(),
                        memory_mib=args.memory_mib or host.memory_mib(), attributes=attrs, address=args.address,
                        metrics_port=metrics_port, state_dir=args.state_dir,
-                       dynamic_ports=_dynamic_ports(args.dynamic_ports))
+                       dynamic_ports=_dynamic_ports(args.dynamic_ports),
+                       proxy_metrics_port=proxy.addresses.metrics_port if proxy is not None else 0)
     client = GatewayClient(endpoints, reg, agent, host, tls=tls, insecure=args.insecure)
     agent.resolve_secrets = client.task_secrets
     if responder is not None:

@@ -1,6 +1,6 @@
 """The control plane's HTTP side: Prometheus /metrics, and /sd, a Prometheus HTTP
-service discovery document listing every connected agent's metrics endpoint, so a stock
-Prometheus finds all nodes without hand-written targets."""
+service discovery document listing every connected agent's metrics endpoint and its node
+proxy's exporter, so a stock Prometheus finds all nodes without hand-written targets."""
 
 from __future__ import annotations
 
@@ -18,21 +18,27 @@ log = logging.getLogger(__name__)
 
 
 def sd_targets(state: State) -> list[dict]:
+    """One target group per connected agent's metrics, and one per node proxy's HAProxy
+    exporter (labelled ``component="proxy"``; it answers the same /metrics path, so one
+    scrape job takes both)."""
     alive = state.alive_node_ids()
     out = []
     for rec in state.nodes():
         node = rec.msg
-        if node.id not in alive or not node.metrics_port:
+        if node.id not in alive:
             continue
-        out.append({
-            "targets": [f"{node.address or '127.0.0.1'}:{node.metrics_port}"],
-            "labels": {
-                "cluster": node.cluster,
-                "node": node.id,
-                "hostname": node.hostname,
-                "zone": next((a.value for a in node.attributes if a.name == "ecs.availability-zone"), ""),
-            },
-        })
+        labels = {
+            "cluster": node.cluster,
+            "node": node.id,
+            "hostname": node.hostname,
+            "zone": next((a.value for a in node.attributes if a.name == "ecs.availability-zone"), ""),
+        }
+        address = node.address or "127.0.0.1"
+        if node.metrics_port:
+            out.append({"targets": [f"{address}:{node.metrics_port}"], "labels": labels})
+        if node.proxy_metrics_port:
+            out.append({"targets": [f"{address}:{node.proxy_metrics_port}"],
+                        "labels": {**labels, "component": "proxy"}})
     return out
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes a Debian 12 machine ready to build, test and run Shoal: the system packages
-# (dockerd, etcd, Prometheus, busybox), a running dockerd, and a venv at .venv with Shoal
-# installed editable. Safe to run again: it only does what is missing, and says what it did.
+# (dockerd, etcd, Prometheus, busybox, HAProxy for the node proxy, wrk for bench/traffic.py),
+# a running dockerd, and a venv at .venv with Shoal installed editable. Safe to run again:
+# it only does what is missing, and says what it did.
 #
 # Works as root or through sudo; works with or without systemd (containers and CI boxes
 # often have none, so dockerd is then started in the background, logging to
@@ -47,6 +48,8 @@ declare -A provides=(
   [prometheus]=/usr/bin/prometheus
   [docker-registry]=/usr/bin/docker-registry
   [busybox-static]=/bin/busybox
+  [haproxy]=/usr/sbin/haproxy
+  [wrk]=/usr/bin/wrk
   [iproute2]=/sbin/ip
   [python3-venv]=""
   [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
@@ -69,9 +72,9 @@ command -v docker >/dev/null 2>&1 || missing+=(docker.io)
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   say "installing ${missing[*]}"
-  # Debian starts a package's service on install; we run our own etcd and Prometheus on
-  # ports of our choosing, so keep the packaged ones from starting (policy-rc.d is what
-  # invoke-rc.d and deb-systemd-invoke consult).
+  # Debian starts a package's service on install; we run our own etcd, Prometheus and
+  # HAProxy (each agent its own) on ports of our choosing, so keep the packaged ones from
+  # starting (policy-rc.d is what invoke-rc.d and deb-systemd-invoke consult).
   created_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     as_root sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d'
@@ -88,9 +91,10 @@ else
 fi
 
 # The packaged etcd and Prometheus would hold 2379 and 9090 (Prometheus' port is also
-# `shoal up`'s default), the packaged registry 5000 with no authentication at all: make sure
-# they are not running, without touching anyone else's. `shoal up` runs its own registry.
-for svc in etcd prometheus prometheus-node-exporter docker-registry; do
+# `shoal up`'s default), the packaged registry 5000 with no authentication at all, and the
+# packaged HAProxy would run beside the agents' own: make sure they are not running, without
+# touching anyone else's. `shoal up` runs its own registry and each agent its own HAProxy.
+for svc in etcd prometheus prometheus-node-exporter docker-registry haproxy; do
   if have_systemd && systemctl is-enabled --quiet "$svc" 2>/dev/null; then
     as_root systemctl disable --now "$svc" >/dev/null 2>&1 && say "disabled packaged service $svc"
   elif have_systemd && systemctl is-active --quiet "$svc" 2>/dev/null; then

@@ -55,6 +55,7 @@ class Registration:
             node.memory_mib = request.memory_mib
             node.address = request.address
             node.metrics_port = request.metrics_port
+            node.proxy_metrics_port = request.proxy_metrics_port
             node.agent_version = request.agent_version
             del node.attributes[:]
             node.attributes.extend(request.attributes)

@@ -26,7 +26,7 @@ from shoal.v1 import resources_pb2 as shoal_dot_v1_dot_resources__pb2
 from shoal.v1 import traffic_pb2 as shoal_dot_v1_dot_traffic__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14shoal/v1/agent.proto\x12\x08shoal.v1\x1a\x18shoal/v1/resources.proto\x1a\x16shoal/v1/traffic.proto\"\x8c\x02\n\x13RegisterNodeRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x11\n\tcpu_units\x18\x04 \x01(\x05\x12\x12\n\nmemory_mib\x18\x05 \x01(\x05\x12\'\n\nattributes\x18\x06 \x03(\x0b\x32\x13.shoal.v1.Attribute\x12\x0f\n\x07\x61\x64\x64ress\x18\x07 \x01(\t\x12\x14\n\x0cmetrics_port\x18\x08 \x01(\x05\x12\x15\n\ragent_version\x18\t \x01(\t\x12\x18\n\x10\x64ynamic_port_low\x18\n \x01(\x05\x12\x19\n\x11\x64ynamic_port_high\x18\x0b \x01(\x05\"\x86\x01\n\x14RegisterNodeResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x1e\n\x16\x63ontainer_instance_arn\x18\x02 \x01(\t\x12\"\n\x1aheartbeat_interval_seconds\x18\x03 \x01(\x01\x12\x19\n\x11lease_ttl_seconds\x18\x04 \x01(\x01\")\n\x05Hello\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\"s\n\tHeartbeat\x12\x13\n\x0b\x63pu_percent\x18\x01 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x02 \x01(\x03\x12\x1a\n\x12memory_total_bytes\x18\x03 \x01(\x03\x12\x1a\n\x12running_containers\x18\x04 \x01(\x05\"\xdd\x01\n\x0fTaskStateChange\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x13\n\x0blast_status\x18\x02 \x01(\t\x12\'\n\ncontainers\x18\x03 \x03(\x0b\x32\x13.shoal.v1.Container\x12\x16\n\x0estopped_reason\x18\x04 \x01(\t\x12\x11\n\tstop_code\x18\x05 \x01(\t\x12\n\n\x02\x61t\x18\x06 \x01(\x01\x12\x15\n\rhealth_status\x18\x07 \x01(\t\x12-\n\rtarget_health\x18\x08 \x03(\x0b\x32\x16.shoal.v1.TargetHealth\"\xc1\x01\n\x0c\x41gentMessage\x12 \n\x05hello\x18\x01 \x01(\x0b\x32\x0f.shoal.v1.HelloH\x00\x12(\n\theartbeat\x18\x02 \x01(\x0b\x32\x13.shoal.v1.HeartbeatH\x00\x12/\n\ntask_state\x18\x03 \x01(\x0b\x32\x19.shoal.v1.TaskStateChangeH\x00\x12,\n\tlog_chunk\x18\x04 \x01(\x0b\x32\x17.shoal.v1.AgentLogChunkH\x00\x42\x06\n\x04\x62ody\"M\n\rAgentLogChunk\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0b\n\x03\x65of\x18\x03 \x01(\x08\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"H\n\x0b\x41ssignments\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\'\n\x05tasks\x18\x02 \x03(\x0b\x32\x18.shoal.v1.TaskAssignment\"\xcb\x01\n\x0e\x43ontrolMessage\x12,\n\x0b\x61ssignments\x18\x01 \x01(\x0b\x32\x15.shoal.v1.AssignmentsH\x00\x12+\n\x0blog_request\x18\x02 \x01(\x0b\x32\x14.shoal.v1.LogRequestH\x00\x12+\n\x0b\x63\x61ncel_logs\x18\x03 \x01(\x0b\x32\x14.shoal.v1.CancelLogsH\x00\x12)\n\x07routing\x18\x04 \x01(\x0b\x32\x16.shoal.v1.RoutingTableH\x00\x42\x06\n\x04\x62ody\"y\n\nLogRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x15\n\rsince_seconds\x18\x05 \x01(\x03\x12\x0c\n\x04tail\x18\x06 \x01(\x05\" \n\nCancelLogs\x12\x12\n\nrequest_id\x18\x01 \x01(\t2\x9e\x01\n\x0c\x41gentGateway\x12M\n\x0cRegisterNode\x12\x1d.shoal.v1.RegisterNodeRequest\x1a\x1e.shoal.v1.RegisterNodeResponse\x12?\n\x07\x43onnect\x12\x16.shoal.v1.AgentMessage\x1a\x18.shoal.v1.ControlMessage(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14shoal/v1/agent.proto\x12\x08shoal.v1\x1a\x18shoal/v1/resources.proto\x1a\x16shoal/v1/traffic.proto\"\xa8\x02\n\x13RegisterNodeRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x11\n\tcpu_units\x18\x04 \x01(\x05\x12\x12\n\nmemory_mib\x18\x05 \x01(\x05\x12\'\n\nattributes\x18\x06 \x03(\x0b\x32\x13.shoal.v1.Attribute\x12\x0f\n\x07\x61\x64\x64ress\x18\x07 \x01(\t\x12\x14\n\x0cmetrics_port\x18\x08 \x01(\x05\x12\x15\n\ragent_version\x18\t \x01(\t\x12\x18\n\x10\x64ynamic_port_low\x18\n \x01(\x05\x12\x19\n\x11\x64ynamic_port_high\x18\x0b \x01(\x05\x12\x1a\n\x12proxy_metrics_port\x18\x46 \x01(\x05\"\x86\x01\n\x14RegisterNodeResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x1e\n\x16\x63ontainer_instance_arn\x18\x02 \x01(\t\x12\"\n\x1aheartbeat_interval_seconds\x18\x03 \x01(\x01\x12\x19\n\x11lease_ttl_seconds\x18\x04 \x01(\x01\")\n\x05Hello\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\"s\n\tHeartbeat\x12\x13\n\x0b\x63pu_percent\x18\x01 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x02 \x01(\x03\x12\x1a\n\x12memory_total_bytes\x18\x03 \x01(\x03\x12\x1a\n\x12running_containers\x18\x04 \x01(\x05\"\xdd\x01\n\x0fTaskStateChange\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x13\n\x0blast_status\x18\x02 \x01(\t\x12\'\n\ncontainers\x18\x03 \x03(\x0b\x32\x13.shoal.v1.Container\x12\x16\n\x0estopped_reason\x18\x04 \x01(\t\x12\x11\n\tstop_code\x18\x05 \x01(\t\x12\n\n\x02\x61t\x18\x06 \x01(\x01\x12\x15\n\rhealth_status\x18\x07 \x01(\t\x12-\n\rtarget_health\x18\x08 \x03(\x0b\x32\x16.shoal.v1.TargetHealth\"\xc1\x01\n\x0c\x41gentMessage\x12 \n\x05hello\x18\x01 \x01(\x0b\x32\x0f.shoal.v1.HelloH\x00\x12(\n\theartbeat\x18\x02 \x01(\x0b\x32\x13.shoal.v1.HeartbeatH\x00\x12/\n\ntask_state\x18\x03 \x01(\x0b\x32\x19.shoal.v1.TaskStateChangeH\x00\x12,\n\tlog_chunk\x18\x04 \x01(\x0b\x32\x17.shoal.v1.AgentLogChunkH\x00\x42\x06\n\x04\x62ody\"M\n\rAgentLogChunk\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0b\n\x03\x65of\x18\x03 \x01(\x08\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"H\n\x0b\x41ssignments\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\'\n\x05tasks\x18\x02 \x03(\x0b\x32\x18.shoal.v1.TaskAssignment\"\xcb\x01\n\x0e\x43ontrolMessage\x12,\n\x0b\x61ssignments\x18\x01 \x01(\x0b\x32\x15.shoal.v1.AssignmentsH\x00\x12+\n\x0blog_request\x18\x02 \x01(\x0b\x32\x14.shoal.v1.LogRequestH\x00\x12+\n\x0b\x63\x61ncel_logs\x18\x03 \x01(\x0b\x32\x14.shoal.v1.CancelLogsH\x00\x12)\n\x07routing\x18\x04 \x01(\x0b\x32\x16.shoal.v1.RoutingTableH\x00\x42\x06\n\x04\x62ody\"y\n\nLogRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x15\n\rsince_seconds\x18\x05 \x01(\x03\x12\x0c\n\x04tail\x18\x06 \x01(\x05\" \n\nCancelLogs\x12\x12\n\nrequest_id\x18\x01 \x01(\t2\x9e\x01\n\x0c\x41gentGateway\x12M\n\x0cRegisterNode\x12\x1d.shoal.v1.RegisterNodeRequest\x1a\x1e.shoal.v1.RegisterNodeResponse\x12?\n\x07\x43onnect\x12\x16.shoal.v1.AgentMessage\x1a\x18.shoal.v1.ControlMessage(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,27 +34,27 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'shoal.v1.agent_pb2', _globa
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REGISTERNODEREQUEST']._serialized_start=85
-  _globals['_REGISTERNODEREQUEST']._serialized_end=353
-  _globals['_REGISTERNODERESPONSE']._serialized_start=356
-  _globals['_REGISTERNODERESPONSE']._serialized_end=490
-  _globals['_HELLO']._serialized_start=492
-  _globals['_HELLO']._serialized_end=533
-  _globals['_HEARTBEAT']._serialized_start=535
-  _globals['_HEARTBEAT']._serialized_end=650
-  _globals['_TASKSTATECHANGE']._serialized_start=653
-  _globals['_TASKSTATECHANGE']._serialized_end=874
-  _globals['_AGENTMESSAGE']._serialized_start=877
-  _globals['_AGENTMESSAGE']._serialized_end=1070
-  _globals['_AGENTLOGCHUNK']._serialized_start=1072
-  _globals['_AGENTLOGCHUNK']._serialized_end=1149
-  _globals['_ASSIGNMENTS']._serialized_start=1151
-  _globals['_ASSIGNMENTS']._serialized_end=1223
-  _globals['_CONTROLMESSAGE']._serialized_start=1226
-  _globals['_CONTROLMESSAGE']._serialized_end=1429
-  _globals['_LOGREQUEST']._serialized_start=1431
-  _globals['_LOGREQUEST']._serialized_end=1552
-  _globals['_CANCELLOGS']._serialized_start=1554
-  _globals['_CANCELLOGS']._serialized_end=1586
-  _globals['_AGENTGATEWAY']._serialized_start=1589
-  _globals['_AGENTGATEWAY']._serialized_end=1747
+  _globals['_REGISTERNODEREQUEST']._serialized_end=381
+  _globals['_REGISTERNODERESPONSE']._serialized_start=384
+  _globals['_REGISTERNODERESPONSE']._serialized_end=518
+  _globals['_HELLO']._serialized_start=520
+  _globals['_HELLO']._serialized_end=561
+  _globals['_HEARTBEAT']._serialized_start=563
+  _globals['_HEARTBEAT']._serialized_end=678
+  _globals['_TASKSTATECHANGE']._serialized_start=681
+  _globals['_TASKSTATECHANGE']._serialized_end=902
+  _globals['_AGENTMESSAGE']._serialized_start=905
+  _globals['_AGENTMESSAGE']._serialized_end=1098
+  _globals['_AGENTLOGCHUNK']._serialized_start=1100
+  _globals['_AGENTLOGCHUNK']._serialized_end=1177
+  _globals['_ASSIGNMENTS']._serialized_start=1179
+  _globals['_ASSIGNMENTS']._serialized_end=1251
+  _globals['_CONTROLMESSAGE']._serialized_start=1254
+  _globals['_CONTROLMESSAGE']._serialized_end=1457
+  _globals['_LOGREQUEST']._serialized_start=1459
+  _globals['_LOGREQUEST']._serialized_end=1580
+  _globals['_CANCELLOGS']._serialized_start=1582
+  _globals['_CANCELLOGS']._serialized_end=1614
+  _globals['_AGENTGATEWAY']._serialized_start=1617
+  _globals['_AGENTGATEWAY']._serialized_end=1775
 # @@protoc_insertion_point(module_scope)

@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RegisterNodeRequest(_message.Message):
-    __slots__ = ("cluster", "node_id", "hostname", "cpu_units", "memory_mib", "attributes", "address", "metrics_port", "agent_version", "dynamic_port_low", "dynamic_port_high")
+    __slots__ = ("cluster", "node_id", "hostname", "cpu_units", "memory_mib", "attributes", "address", "metrics_port", "agent_version", "dynamic_port_low", "dynamic_port_high", "proxy_metrics_port")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class RegisterNodeRequest(_message.Message):
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     DYNAMIC_PORT_LOW_FIELD_NUMBER: _ClassVar[int]
     DYNAMIC_PORT_HIGH_FIELD_NUMBER: _ClassVar[int]
+    PROXY_METRICS_PORT_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     node_id: str
     hostname: str
@@ -32,7 +33,8 @@ class RegisterNodeRequest(_message.Message):
     agent_version: str
     dynamic_port_low: int
     dynamic_port_high: int
-    def __init__(self, cluster: _Optional[str] = ..., node_id: _Optional[str] = ..., hostname: _Optional[str] = ..., cpu_units: _Optional[int] = ..., memory_mib: _Optional[int] = ..., attributes: _Optional[_Iterable[_Union[_resources_pb2.Attribute, _Mapping]]] = ..., address: _Optional[str] = ..., metrics_port: _Optional[int] = ..., agent_version: _Optional[str] = ..., dynamic_port_low: _Optional[int] = ..., dynamic_port_high: _Optional[int] = ...) -> None: ...
+    proxy_metrics_port: int
+    def __init__(self, cluster: _Optional[str] = ..., node_id: _Optional[str] = ..., hostname: _Optional[str] = ..., cpu_units: _Optional[int] = ..., memory_mib: _Optional[int] = ..., attributes: _Optional[_Iterable[_Union[_resources_pb2.Attribute, _Mapping]]] = ..., address: _Optional[str] = ..., metrics_port: _Optional[int] = ..., agent_version: _Optional[str] = ..., dynamic_port_low: _Optional[int] = ..., dynamic_port_high: _Optional[int] = ..., proxy_metrics_port: _Optional[int] = ...) -> None: ...
 
 class RegisterNodeResponse(_message.Message):
     __slots__ = ("node_id", "container_instance_arn", "heartbeat_interval_seconds", "lease_ttl_seconds")

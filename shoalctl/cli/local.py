@@ -49,6 +49,8 @@ def register(sub) -> None:
     p.add_argument("--registry-port", type=int, default=5000,
                    help="the cluster registry's port (image names carry it, so it stays the same from one "
                         "`shoal up` to the next; 0: any free port)")
+    p.add_argument("--no-proxy", action="store_true",
+                   help="nodes run no node proxy (HAProxy); by default each docker node runs one")
     p.add_argument("--no-sample", action="store_true", help=f"do not create the sample service {SAMPLE_SERVICE!r}")
     p.add_argument("--runtime", choices=("docker", "hollow"), default="docker",
                    help="hollow agents only pretend to run containers")
@@ -103,6 +105,9 @@ def up(a) -> int:
                        "or `apt-get install etcd-server`")
     if a.runtime == "docker":
         _ensure_docker_and_image()
+        if not a.no_proxy and shutil.which("haproxy") is None:
+            raise CliError("haproxy is not installed (the node proxy): run scripts/bootstrap.sh or "
+                           "`apt-get install haproxy`, or pass --no-proxy")
     metrics_port = a.metrics_port if a.metrics_port is not None else (a.port + 1 if a.port else 0)
 
     cluster = LocalCluster(
@@ -120,6 +125,7 @@ def up(a) -> int:
         extra_controlplane_args=policy.to_argv(policy.from_args(a)),
         registry=not a.no_registry and a.runtime == "docker" and registry_available() is not None,
         registry_port=a.registry_port,
+        proxy=not a.no_proxy,
     )
     # SIGTERM means what Ctrl-C means: stop everything in order, in either mode.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -105,7 +105,9 @@ class Lab:
 
     def _launch(self, agent: AgentProcess) -> tuple[list[str], list[str]]:
         host = self.network.hosts.get(agent.number) or self.network.add_host(agent.number)
-        args = ["--address", host.address, "--metrics-address", host.address]
+        # The node proxy's service-connect listeners too: the host's own address.
+        args = ["--address", host.address, "--metrics-address", host.address,
+                "--proxy-internal-address", host.address]
         dockerd = self.dockerds.get(agent.number)
         if dockerd is not None:
             args += ["--docker-host", dockerd.socket_url]

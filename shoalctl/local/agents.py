@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.proxy.process import HAProxyProcess
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
 from shoal.waiting import wait_until
@@ -37,6 +38,13 @@ class AgentProcess(procs.Supervised):
 # What an agent is launched under and with: (argv prefix such as ["ip", "netns", "exec",
 # NS], extra agent flags such as ["--address", IP, "--docker-host", URL]).
 AgentLaunch = Callable[[AgentProcess], tuple[list[str], list[str]]]
+
+
+def agent_loopback(number: int) -> str:
+    """agent-N's own loopback address when agents share a host: 127.0.0.N+1."""
+    if not 1 <= number <= 253:
+        raise ClusterError(f"agent-{number}: only agents 1-253 get a loopback address of their own")
+    return f"127.0.0.{number + 1}"
 
 
 def agent_number(name_or_number: str | int) -> int:
@@ -76,3 +84,11 @@ def wait_connected(operator: operator_pb2_grpc.OperatorStub, agents: list[AgentP
         raise ClusterError(f"{len(connected)} of {count} agents connected after {timeout}s "
                            f"(logs in {logs_dir}){detail}")
     return connected
+
+
+def stop_proxies(state_dir: Path) -> list[str]:
+    """Stops the node proxies that agents killed outright left running (found by the pid
+    files in their state dirs); one sentence per proxy stopped."""
+    return [f"stopped the node proxy {workdir.parent.name} left behind"
+            for workdir in sorted((state_dir / "agents").glob("agent-*/proxy"))
+            if HAProxyProcess(workdir).stop_leftover()]

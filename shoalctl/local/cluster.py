@@ -36,7 +36,7 @@ from shoal.taskdef.policy import policy_argv
 from shoal.v1 import operator_pb2_grpc
 from shoalctl.local import autoscaler as localup
 from shoalctl.local import procs
-from shoalctl.local.agents import AgentLaunch, AgentProcess, agent_number, wait_connected
+from shoalctl.local.agents import AgentLaunch, AgentProcess, agent_loopback, agent_number, stop_proxies, wait_connected
 from shoalctl.local.clients import ControlPlaneClients
 from shoalctl.local.containers import remove_node_containers
 from shoalctl.local.credentials import LocalCredentials
@@ -87,6 +87,7 @@ class LocalCluster:
         replica_etcd: dict[int, list[int]] | None = None,
         registry: bool = False,
         registry_port: int = 0,
+        proxy: bool = True,
     ) -> None:
         """``dynamic_port_span``: how many host ports each agent gets for dynamic port
         mappings, in a block of its own (0: leave the scheduler's default range).
@@ -99,7 +100,9 @@ class LocalCluster:
         AgentLaunch (the lab runs each agent in its own network namespace with it).
         ``replica_etcd``: replica -> the etcd members (1-based) it is told about, for
         every replica not named all of them; killing those members then cuts that
-        replica off from etcd while the others keep quorum."""
+        replica off from etcd while the others keep quorum. ``proxy``: each docker agent runs
+        the node proxy (HAProxy); agents sharing this host each get a loopback address of
+        their own (agent-N: 127.0.0.N+1) so every node's listeners can take the same port."""
         if agents < 0:
             raise ValueError(f"agents must be 0 or more, got {agents}")
         if runtime not in ("docker", "hollow"):
@@ -135,6 +138,7 @@ class LocalCluster:
         self.host = host
         self.agent_launch = agent_launch
         self.replica_etcd = dict(replica_etcd or {})
+        self.proxy = proxy and runtime == "docker"
         for i, members in self.replica_etcd.items():
             if not 1 <= i <= replicas or not members or not all(1 <= m <= etcd_members for m in members):
                 raise ValueError(f"replica_etcd: replica {i} -> members {members} is outside "
@@ -335,6 +339,7 @@ class LocalCluster:
                 done.append(procs.stop_popen(agent.proc, agent.name, timeout))
         if self.registry is not None:
             done.append(self.registry.stop(timeout))
+        done += stop_proxies(self.state_dir)
         for i in sorted(self.replicas):
             done.append(self.cp.stop(i, timeout))
         done += self.etcd_set.stop(timeout)
@@ -472,6 +477,12 @@ class LocalCluster:
         if agent.dynamic_ports:
             attributes = ["--dynamic-ports", f"{agent.dynamic_ports[0]}-{agent.dynamic_ports[1]}"]
         prefix, launch_args = self.agent_launch(agent) if self.agent_launch else ([], [])
+        node_args = []
+        if self.proxy:
+            node_args = ["--proxy"]
+            if self.agent_launch is None:
+                address = agent_loopback(number)
+                node_args += ["--address", address, "--metrics-address", address]
         argv = [
             *prefix,
             sys.executable, "-m", "agent",
@@ -486,6 +497,7 @@ class LocalCluster:
             "--gc-delay", str(self.gc_delay),
             "--log-level", self.log_level,
             *attributes,
+            *node_args,
             *launch_args,
             # The control plane's --allow-* flags: each node enforces the cluster's policy too.
             *policy_argv(self.extra_controlplane_args),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from shoalctl.local import autoscaler as localup
 from shoalctl.local import procs
+from shoalctl.local.agents import stop_proxies
 from shoalctl.local.containers import remove_node_containers
 from shoalctl.local.errors import ClusterError
 from shoalctl.local.registry import remove_trust
@@ -30,6 +31,7 @@ def stop_recorded(state_dir: Path | str, timeout: float = 10) -> list[str]:
             if rec.role == role:
                 done.append(procs.stop_record(rec, timeout))
     done.append(remove_trust(state_dir / "registry"))
+    done += stop_proxies(state_dir)
     runtime = recorded_runtime(state_dir)
     done += localup.stop_nodes(state_dir, runtime != "hollow")
     if runtime != "hollow":

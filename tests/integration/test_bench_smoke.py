@@ -51,6 +51,13 @@ FIGURES = {
         rf"etcd change -> on the page \(5 samples\): p50 {NUMBER} ms, p99 {NUMBER} ms",
         rf"{NUMBER} % of a core with no console, {NUMBER} % with 3 open",
     ],
+    "traffic.py": [
+        rf"latency p50 \(1 connection\) +direct {NUMBER} ms +through haproxy {NUMBER} ms +added -?{NUMBER} ms",
+        rf"latency p99 \(1 connection\) +direct {NUMBER} ms +through haproxy {NUMBER} ms +added -?{NUMBER} ms",
+        rf"throughput \(32 connections\) +direct {NUMBER} req/s +through haproxy {NUMBER} req/s +ratio {NUMBER}",
+        rf"server-set changes under load \(8 connections, {NUMBER} s\): 6 of 6 changes through the runtime API, "
+        rf"0 reloads, {NUMBER} failed of {NUMBER} requests",
+    ],
     "autoscale_reaction.py": [
         r"rounds \(breaches\) +1\n",
         rf"breach -> first scale-out decision +median -?{NUMBER}s, max -?{NUMBER}s",

@@ -109,12 +109,15 @@ def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, dock
         for port in ports:
             page = wait_for(lambda p=port: fetch(p), 30, f"the sample page on port {port}")
             assert page.startswith("hello from "), page
-        # Prometheus found the agents through the control plane's service discovery.
-        def agent_targets() -> int:
+        # Prometheus found the agents and their node proxies through the control plane's
+        # service discovery.
+        def agent_targets() -> tuple[int, int]:
             with urllib.request.urlopen(f"http://127.0.0.1:{prom}/api/v1/targets", timeout=5) as resp:
                 active = json.load(resp)["data"]["activeTargets"]
-            return sum(1 for t in active if t["labels"].get("job") == "shoal-agents")
-        wait_for(lambda: agent_targets() == 3, 60, "Prometheus scraping the 3 agents")
+            ours = [t["labels"] for t in active if t["labels"].get("job") == "shoal-agents"]
+            return (sum(1 for labels in ours if "component" not in labels),
+                    sum(1 for labels in ours if labels.get("component") == "proxy"))
+        wait_for(lambda: agent_targets() == (3, 3), 60, "Prometheus scraping the 3 agents and their proxies")
 
         ids = node_ids(state)
         assert len(ids) == 3

@@ -60,3 +60,20 @@ def test_containers_get_the_responder_only_on_port_53_of_an_address_they_reach()
     off_53 = agent_main.dns_responder(_dns_args("--dns-port", "5353"), _Bridge())
     assert agent_main.container_dns(off_53) is None
 
+
+
+@pytest.mark.parametrize("port", ["-1", "65536"])
+def test_a_bad_proxy_metrics_port_is_refused_naming_the_flag(port: str, tmp_path, capsys) -> None:
+    code = agent_main.main(["--insecure", "--runtime", "hollow", "--state-dir", str(tmp_path),
+                            "--proxy", "--proxy-metrics-port", port])
+    assert code == 2
+    assert f"--proxy-metrics-port: must be 0-65535, got {port}" in capsys.readouterr().err
+
+
+def test_the_proxy_binds_its_files_under_the_state_dir_and_containers_reach_it_inside(tmp_path) -> None:
+    args = agent_main.parser().parse_args(["--state-dir", str(tmp_path), "--address", "127.0.0.5", "--proxy",
+                                           "--proxy-internal-address", "10.9.0.1", "--proxy-metrics-port", "9555"])
+    driver = agent_main.make_proxy(args, runtime=None)  # type: ignore[arg-type]
+    assert driver.process.config_path == tmp_path / "proxy" / "haproxy.cfg"
+    assert (driver.addresses.external, driver.addresses.internal, driver.addresses.metrics_port) == (
+        "127.0.0.5", "10.9.0.1", 9555)

@@ -14,6 +14,8 @@ SHOAL_METRICS_PORT=7401
 # The control plane unit's StateDirectory (DynamicUser: /var/lib/private/shoal-controlplane).
 SHOAL_PKI_DIR=/var/lib/shoal-controlplane/pki
 SHOAL_AGENT_METRICS_PORT=7402
+# The node proxy's (HAProxy's) Prometheus exporter, on the node's address.
+SHOAL_PROXY_METRICS_PORT=7403
 # etcd's own CA, server and client certificates (python -m shoalctl.local.etcdcerts).
 SHOAL_ETCD_PKI=/etc/shoal/etcd
 # Where systemd puts etcd's client key for the control plane (LoadCredential).

@@ -19,6 +19,13 @@ name=$(hostname)
 check_word hostname "$name"
 [ -x "$SHOAL_VENV/bin/shoal" ] || die "$SHOAL_VENV/bin/shoal missing: run common.sh first"
 
+# The node proxy: the agent starts and supervises its own HAProxy, so the packaged service
+# must not run beside it.
+apt_install haproxy
+if have_systemd && systemctl is-enabled --quiet haproxy 2>/dev/null; then
+  systemctl disable --now haproxy >/dev/null 2>&1 && say "disabled the packaged haproxy service (the agent runs its own)"
+fi
+
 if have_join_tokens; then
   token_file=${SHOAL_JOIN_TOKEN_FILE:-/vagrant/.shoal/join-token}
   [ -s "$token_file" ] || die "no join token at $token_file: bring up cp first (vagrant up cp), then" \
@@ -33,7 +40,8 @@ else
   say "this shoal has no 'shoal token' command: connecting to $cp_ip:$SHOAL_GRPC_PORT without a token"
 fi
 args=("${join[@]}" --name "$name" --zone "$zone" --address "$node_ip"
-      --metrics-address 0.0.0.0 --metrics-port "$SHOAL_AGENT_METRICS_PORT")
+      --metrics-address 0.0.0.0 --metrics-port "$SHOAL_AGENT_METRICS_PORT"
+      --proxy --proxy-metrics-port "$SHOAL_PROXY_METRICS_PORT")
 
 # The token goes to the agent's environment, never its arguments (which `ps` shows every
 # user); 600: this file holds it.
@@ -52,4 +60,4 @@ elif have_systemd; then
   say "warning: SHOAL_PROVISION_SKIP_DOCKER=1 on a real node: the agent will wait for a Docker engine"
 fi
 service_up shoal-agent "$changed"
-say "done: node $name in zone $zone, metrics on $node_ip:$SHOAL_AGENT_METRICS_PORT"
+say "done: node $name in zone $zone, metrics on $node_ip:$SHOAL_AGENT_METRICS_PORT, node proxy metrics on $node_ip:$SHOAL_PROXY_METRICS_PORT"

@@ -1,0 +1,261 @@
+"""The proxy driver: keeps this node's HAProxy equal to the latest routing table, and
+supervises it. A table that changes only servers goes through the runtime API (no reload);
+any other change renders a new config, validates it with `haproxy -c` and only then reloads
+seamlessly. A table the proxy cannot carry, or a config HAProxy refuses, leaves the running
+proxy as it is. Each `apply` returns a sentence saying what it did."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import shoal.logs
+from agent.proxy import config, servers
+from agent.proxy.cli import CliError
+from agent.proxy.config import ConfigError, NodeAddresses, Rendered
+from agent.proxy.process import BINARY, HAProxyProcess, ProxyError
+from shoal.retry import backoff
+from shoal.v1 import traffic_pb2
+
+log = logging.getLogger(__name__)
+
+SUPERVISE_INTERVAL = 1.0
+RESTART_BASE = 0.5
+RESTART_CAP = 30.0
+RETRY_CAP = 60.0
+
+Render = Callable[[traffic_pb2.RoutingTable, NodeAddresses], Rendered]
+
+
+class ProxyDriver:
+    def __init__(self, workdir: Path, external: str, internal: str, metrics_port: int,
+                 binary: str = BINARY, render: Render = config.render, socket_dir: Path | None = None) -> None:
+        """``render``: the table-to-config function; tests swap it to make configs HAProxy
+        refuses. ``socket_dir``: where the unix sockets go (default ``workdir``)."""
+        self.render = render
+        self.process = HAProxyProcess(workdir, binary, socket_dir)
+        self.addresses = NodeAddresses(external=external, internal=internal, metrics_port=metrics_port,
+                                       stats_socket=str(self.process.socket_dir / "haproxy.sock"))
+        self.revision = -1
+        # What the running proxy holds: the rendered config, and servers taken out of it
+        # that still had connections (in maintenance; deleted once they have none).
+        self.running: Rendered | None = None
+        self.parked: set[tuple[str, str]] = set()
+        # A table whose reload failed for a reason of the moment (not a refused config):
+        # the supervisor tries it again, as no newer table may come for a long time.
+        self.retry: traffic_pb2.RoutingTable | None = None
+        self._retry_attempt = 0
+        self._next_retry = 0.0
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._restart_attempt = 0
+        self._next_restart = 0.0
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Starts HAProxy with no routes (the exporter only) and its supervisor."""
+        with self._lock:
+            empty = config.render(traffic_pb2.RoutingTable(), self.addresses)
+            error = self.process.check(empty.text)
+            if error:
+                raise ProxyError(f"the proxy's own config is refused: {error}")
+            self.process.install()
+            procs = self.process.start()
+            self.running = empty
+        self._thread = threading.Thread(target=self._supervise, name="proxy-supervisor", daemon=True)
+        self._thread.start()
+        return f"haproxy started (master {procs.master}, worker {procs.workers[0]}), no routes yet"
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        with self._lock:
+            self.process.stop()
+
+    def _supervise(self) -> None:
+        while not self._stopped.wait(SUPERVISE_INTERVAL):
+            try:
+                sentence = self.tick()
+            except Exception:
+                log.exception("proxy supervisor cycle failed (a bug)")
+                continue
+            if sentence:
+                log.info(sentence, extra=shoal.logs.kv(revision=self.revision, parked=len(self.parked)))
+
+    def tick(self) -> str:
+        """One supervisor cycle: restart a dead HAProxy (with backoff), else delete parked
+        servers that no longer hold connections. Returns a sentence when it did something."""
+        with self._lock:
+            if self._stopped.is_set():
+                return ""
+            if not self.process.alive():
+                return self._restart()
+            if self.retry is not None and time.monotonic() >= self._next_retry:
+                said = self._apply(self.retry)
+                if self.retry is not None:
+                    # Still failing (a port another process holds, say): back off.
+                    self._retry_attempt += 1
+                    delay = backoff(self._retry_attempt, SUPERVISE_INTERVAL, RETRY_CAP)
+                    self._next_retry = time.monotonic() + delay
+                    said += f"; next try in {delay:.1f}s"
+                return said
+            return self._sweep()
+
+    def _restart(self) -> str:
+        if time.monotonic() < self._next_restart:
+            return ""
+        code = self.process.proc.poll() if self.process.proc is not None else None
+        try:
+            procs = self.process.start()
+        except ProxyError as exc:
+            self._restart_attempt += 1
+            delay = backoff(self._restart_attempt, RESTART_BASE, RESTART_CAP)
+            self._next_restart = time.monotonic() + delay
+            return f"haproxy is down (exit code {code}) and did not restart: {exc}; next try in {delay:.1f}s"
+        self._restart_attempt = 0
+        self.parked.clear()
+        return (f"haproxy had stopped (exit code {code}); restarted it on routing table revision "
+                f"{self.revision} (worker {procs.workers[0]})")
+
+    def _sweep(self) -> str:
+        deleted = []
+        for backend, name in sorted(self.parked):
+            try:
+                if self._delete(backend, name):
+                    deleted.append(f"{backend}/{name}")
+            except CliError as exc:
+                log.warning("deleting a removed server failed", extra=shoal.logs.kv(server=f"{backend}/{name}",
+                                                                                     error=exc))
+        self.parked.difference_update(tuple(d.split("/", 1)) for d in deleted)
+        return f"deleted servers whose last connection ended: {', '.join(deleted)}" if deleted else ""
+
+    def _delete(self, backend: str, name: str) -> bool:
+        """Deletes a server in maintenance once no request uses it; False while one does."""
+        ref = f"{backend}/{name}"
+        try:
+            self.process.cli.run(f"del server {ref}", expect="Server deleted")
+            return True
+        except CliError:
+            pass
+        row = next((r.split() for r in self.process.cli.worker(f"show servers conn {backend}").splitlines()
+                    if r.startswith(f"{ref} ")), None)
+        if row is None:
+            return True
+        if row[6] != "0":  # used_cur: a request still runs on it
+            return False
+        # Only idle connections are left, kept for reuse and never purged while the server is
+        # in maintenance; moving the server's port drops them.
+        self.process.cli.run(f"set server {ref} addr {row[2]} port {'2' if row[3] == '1' else '1'}", expect="change")
+        self.process.cli.run(f"del server {ref}", expect="Server deleted")
+        return True
+
+    # ---- converging ------------------------------------------------------------------
+
+    def apply(self, table: traffic_pb2.RoutingTable) -> str:
+        """Converges the running proxy on ``table``; returns what it did."""
+        with self._lock:
+            return self._apply(table)
+
+    def _apply(self, table: traffic_pb2.RoutingTable) -> str:
+        if self.retry is None or self.retry.revision != table.revision:
+            self._retry_attempt, self._next_retry = 0, 0.0
+        self.retry = None
+        try:
+            new = self.render(table, self.addresses)
+        except ConfigError as exc:
+            return (f"refused routing table revision {table.revision}: {exc}; "
+                    f"the proxy keeps revision {self.revision}")
+        if self.running is None or not self.process.alive():
+            return self._install_for_restart(new, table.revision)
+        if new.skeleton != self.running.skeleton:
+            said = self._reload(new, table.revision, "frontends or backends changed")
+        else:
+            said = self._runtime(new, table.revision)
+        if self.revision != table.revision and "failed validation" not in said:
+            self.retry = table
+        return said
+
+    def _install_for_restart(self, new: Rendered, revision: int) -> str:
+        error = self.process.check(new.text)
+        if error:
+            return (f"refused routing table revision {revision}: haproxy -c: {error}; "
+                    f"the proxy keeps revision {self.revision}")
+        self.process.install()
+        self.running, self.revision = new, revision
+        self.parked.clear()
+        return f"haproxy is not running: installed the config of routing table revision {revision} for its restart"
+
+    def _reload(self, new: Rendered, revision: int, why: str) -> str:
+        error = self.process.check(new.text)
+        if error:
+            return (f"kept the running proxy on revision {self.revision}: the config for routing table "
+                    f"revision {revision} failed validation: {error}")
+        assert self.running is not None
+        self.process.install()
+        try:
+            procs = self.process.reload()
+        except ProxyError as exc:
+            # The master keeps the old worker; the file must say what it runs.
+            self.process.write(self.running.text)
+            return f"kept the running proxy on revision {self.revision}: reload for revision {revision} failed: {exc}"
+        self.running, self.revision = new, revision
+        self.parked.clear()
+        return (f"reloaded haproxy for routing table revision {revision} ({why}): {_counts(new)} "
+                f"(worker {procs.workers[0] if procs.workers else '?'}, reload {procs.reloads})")
+
+    def _runtime(self, new: Rendered, revision: int) -> str:
+        assert self.running is not None
+        steps = servers.plan(self.running.servers, new.servers, self.parked)
+        if not steps:
+            self.revision = revision
+            return f"routing table revision {revision}: the proxy already matches ({_counts(new)})"
+        done: Counter[str] = Counter()
+        parked = set(self.parked)
+        for step in steps:
+            try:
+                self.process.cli.run(step.command, step.expect)
+            except CliError as exc:
+                if step.retry_later:
+                    parked.add(_key(step.command))
+                    continue
+                return self._reload(new, revision, f"the runtime API refused {exc}")
+            done[_verb(step.command)] += 1
+            if step.command.startswith("del server"):
+                parked.discard(_key(step.command))
+        self.parked = parked - set(new.servers)
+        # The file follows, so a restart or the next reload starts from what runs.
+        self.process.write(new.text)
+        self.running, self.revision = new, revision
+        what = ", ".join(f"{verb} {n}" for verb, n in sorted(done.items()))
+        held = f"; {len(self.parked)} removed servers wait for their connections to end" if self.parked else ""
+        return f"applied routing table revision {revision} through the runtime API, no reload: {what}{held}"
+
+
+def _key(command: str) -> tuple[str, str]:
+    backend, _, name = command.split()[2].partition("/")
+    return backend, name
+
+
+def _verb(command: str) -> str:
+    words = command.split()
+    if words[0] == "add":
+        return "added"
+    if words[0] == "del":
+        return "deleted"
+    if words[3] == "addr":
+        return "moved"
+    return {"ready": "in rotation", "drain": "draining", "maint": "out of rotation"}[words[-1]]
+
+
+def _counts(r: Rendered) -> str:
+    frontends = r.skeleton.count("\nfrontend ") - 1  # the exporter is not a route
+    backends = r.skeleton.count("\nbackend ")
+    return f"{frontends} frontends, {backends} backends, {len(r.servers)} servers"
+

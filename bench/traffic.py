@@ -1,0 +1,160 @@
+"""The node proxy's cost, each figure beside a baseline measured in the same run:
+`python bench/traffic.py`.
+
+1. latency: one connection in a closed loop (`wrk -c1 --latency`) straight to a backend and
+   through a real HAProxy run by the agent's proxy driver to the same backend; the added
+   latency is the difference at p50 and p99.
+2. throughput: the same backend saturated (`wrk -c32`) directly and through the proxy; the
+   ratio is through / direct.
+3. server-set changes under steady load: while wrk sends through the proxy, the driver is
+   fed tables that add, drain and remove servers (runtime API, no reload); prints the failed
+   requests (socket errors and non-2xx answers) and the reloads seen.
+
+Each measurement runs `--rounds` times, direct and through alternating, and the median is
+printed (the box is shared; alternating keeps drift out of the comparison). The backend is a
+small Python HTTP/1.1 server (tests/http_backend.py) on loopback. Needs haproxy and wrk.
+`--smoke` runs 1 round of 1 s each, to prove the script runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, str(ROOT))
+
+from agent.proxy.driver import ProxyDriver  # noqa: E402
+from shoal.netutil import free_port  # noqa: E402
+from shoal.v1 import traffic_pb2 as t  # noqa: E402
+
+BACKEND = ROOT / "tests" / "http_backend.py"
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, connections: int, seconds: float) -> dict[str, float]:
+    """p50/p99 (ms), requests/s, requests and failures (socket errors + non-2xx) of one run."""
+    threads = min(connections, 2)
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", url],
+                         capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+
+    def latency(pct: str) -> float:
+        m = re.search(rf"^\s+{pct}%\s+([0-9.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            raise RuntimeError(f"no {pct}% latency in wrk's output:\n{out}")
+        return float(m.group(1)) * UNITS[m.group(2)]
+
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "p50": latency("50"), "p99": latency("99"),
+        "rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1)),  # type: ignore[union-attr]
+        "requests": float(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
+        "failed": float((sum(int(x) for x in errors.groups()) if errors else 0)
+                        + (int(non2xx.group(1)) if non2xx else 0)),
+    }
+
+
+def table(revision: int, fe: int, servers: list[tuple[str, int, bool]]) -> t.RoutingTable:
+    return t.RoutingTable(
+        revision=revision,
+        frontends=[t.RouteFrontend(name="lb-bench", port=fe, mode="http", default_backend="tg-bench")],
+        backends=[t.RouteBackend(name="tg-bench", mode="http", servers=[
+            t.RouteServer(name=n, address="127.0.0.1", port=p, active=a) for n, p, a in servers])])
+
+
+def start_backend(name: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(BACKEND), "http", str(port), name], stdout=subprocess.PIPE)
+    if proc.stdout is None or proc.stdout.readline().strip() != b"ready":
+        raise RuntimeError(f"backend {name} did not start")
+    return proc, port
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=10.0, help="length of each wrk run")
+    ap.add_argument("--connections", type=int, default=32, help="wrk connections for the throughput runs")
+    ap.add_argument("--smoke", action="store_true", help="1 round of 1 s runs")
+    args = ap.parse_args()
+    if args.smoke:
+        args.rounds, args.seconds = 1, 1.0
+    for tool in ("haproxy", "wrk"):
+        if not shutil.which(tool):
+            print(f"bench/traffic.py: {tool} is not installed (scripts/bootstrap.sh installs it)", file=sys.stderr)
+            return 2
+
+    backends = [start_backend(name) for name in ("b1", "b2", "b3")]
+    workdir = tempfile.mkdtemp(prefix="shoal-bench-proxy-")
+    driver = ProxyDriver(Path(workdir), "127.0.0.1", "127.0.0.1", free_port())
+    try:
+        driver.start()
+        fe = free_port()
+        first = backends[0][1]
+        driver.apply(table(1, fe, [("b1", first, True)]))
+        direct_url, proxy_url = f"http://127.0.0.1:{first}/", f"http://127.0.0.1:{fe}/"
+        lat: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": []}
+        thr: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": []}
+        for _ in range(args.rounds):
+            for kind, url in (("direct", direct_url), ("proxy", proxy_url)):
+                lat[kind].append(wrk(url, 1, args.seconds))
+                thr[kind].append(wrk(url, args.connections, args.seconds))
+
+        def med(runs: list[dict[str, float]], key: str) -> float:
+            return statistics.median(r[key] for r in runs)
+
+        for pct in ("p50", "p99"):
+            d, p = med(lat["direct"], pct), med(lat["proxy"], pct)
+            print(f"latency {pct} (1 connection)      direct {d:.3f} ms   through haproxy {p:.3f} ms   "
+                  f"added {p - d:.3f} ms", flush=True)
+        d, p = med(thr["direct"], "rps"), med(thr["proxy"], "rps")
+        print(f"throughput ({args.connections} connections)    direct {d:,.0f} req/s   "
+              f"through haproxy {p:,.0f} req/s   ratio {p / d:.2f}", flush=True)
+
+        # Server-set changes under steady load through the proxy.
+        before = driver.process.cli.processes()
+        ports = {f"b{i + 1}": port for i, (_, port) in enumerate(backends)}
+        steps = [
+            [("b1", True), ("b2", True)],
+            [("b1", True), ("b2", True), ("b3", True)],
+            [("b1", False), ("b2", True), ("b3", True)],
+            [("b2", True), ("b3", True)],
+            [("b1", True), ("b2", False), ("b3", True)],
+            [("b1", True), ("b3", True)],
+        ]
+        seconds = max(2.0, args.seconds)
+        result: dict[str, float] = {}
+        load = threading.Thread(target=lambda: result.update(wrk(proxy_url, 8, seconds)))
+        load.start()
+        applied = 0
+        for revision, step in enumerate(steps, start=2):
+            time.sleep(seconds / (len(steps) + 1))  # spread the changes over the load run
+            said = driver.apply(table(revision, fe, [(n, ports[n], a) for n, a in step]))
+            applied += "no reload" in said
+        load.join()
+        after = driver.process.cli.processes()
+        print(f"server-set changes under load (8 connections, {seconds:g} s): {applied} of {len(steps)} changes "
+              f"through the runtime API, "
+              f"{after.reloads - before.reloads} reloads, {result['failed']:.0f} failed of "
+              f"{result['requests']:,.0f} requests", flush=True)
+    finally:
+        driver.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+        for proc, _ in backends:
+            proc.terminate()
+            proc.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
