@@ -186,6 +186,7 @@ class Replica:
         cache.start()
         REGISTRY.register(ClusterCollector(cache, election.is_leader))
         self.ctx.cache = cache
+        gateway.ctx.cache = cache  # its own context (untracked writes): reports start from the cache too
         writer = Writer(self.store, election, cache)
         nodes = NodeController(writer, grace=args.lease_ttl)
         loop = ControllerLoop(
