@@ -153,6 +153,19 @@ class Cache:
         if self.on_own_write is not None:
             self.on_own_write(key, msg, revision)
 
+    def note_put(self, key: str, msg: Message, revision: int) -> None:
+        """Holds a write this replica made outside the leader's cycle (an agent's report)
+        at once, so the next write of the record starts from it rather than from the copy
+        the watch has not replaced yet. The running cycle's View is not told: it is a
+        picture taken at the start of the cycle, as for any other write it did not make."""
+        prefix = _prefix_of(key)
+        if prefix is None:
+            return
+        with self._lock:
+            held = self._data[prefix].get(key)
+            if (held is None or held.mod_revision < revision) and self._tombstones.get(key, 0) < revision:
+                self._data[prefix][key] = Record(msg, revision, key)
+
     def record_delete(self, key: str, revision: int) -> None:
         prefix = _prefix_of(key)
         if prefix is None:

@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from controlplane.api import reads
 from controlplane.api.accesskeys import AccessKeysService
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext
@@ -119,7 +120,7 @@ class Replica:
         self.store = WriterCheck(EtcdStore(args.etcd, ca_cert=args.etcd_ca, cert_cert=args.etcd_cert,
                                            cert_key=args.etcd_key))
         self.ctx = ApiContext(
-            WriteTracking(self.store, [keys.TASKS]),
+            WriteTracking(self.store, reads.TRACKED),
             ArnFormat(args.region, args.account_id),
             policy.from_args(args),
         )
@@ -230,6 +231,7 @@ class Replica:
         routing.wake()
         REGISTRY.register(ClusterCollector(cache, election.is_leader))
         self.ctx.cache = cache
+        gateway.ctx.cache = cache  # its own context (untracked writes): reports start from the cache too
         writer = Writer(self.store, election, cache)
         nodes = NodeController(writer, grace=args.lease_ttl)
         loop = ControllerLoop(

@@ -20,6 +20,7 @@ from controlplane.api.context import ApiContext
 from controlplane.api.task_reports import TaskReports
 from controlplane.assignments import AssignmentFeed
 from shoal.replica_lease import ReplicaLease
+from shoal.store.group_commit import Batcher
 from shoal.v1 import agent_pb2, agent_pb2_grpc
 
 
@@ -35,6 +36,8 @@ class AgentGatewayService(Registration, Streams, Liveness, TaskReports, agent_pb
         # a quick reconnect (to this or another replica) must not look like a lost node.
         self._lingering: dict[str, AgentStream] = {}
         lease.on_new_lease(self._rewrite_alive_keys)
+        # Agents' task reports, written many to a transaction (task_reports.py).
+        self.reports = Batcher(self._write_reports, name="task-reports")
         # This replica's gRPC address, the value of the alive keys it writes: another
         # replica relays calls that need an agent's stream (logs) to it.
         self.address = ""

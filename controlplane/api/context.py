@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -32,9 +33,11 @@ class ApiContext:
     def __post_init__(self) -> None:
         self.state = State(self.store)
 
-    def require_cluster(self, name_or_arn: str) -> Record[r.Cluster]:
+    def require_cluster(self, name_or_arn: str,
+                        load: Callable[[str], Record[r.Cluster] | None] | None = None) -> Record[r.Cluster]:
+        """The ACTIVE cluster named, read from the store (or by ``load``, given its key)."""
         name = cluster_name(name_or_arn)
-        rec = self.state.cluster(name)
+        rec = load(keys.cluster(name)) if load is not None else self.state.cluster(name)
         if rec is None or rec.msg.status != "ACTIVE":
             raise not_found(f"cluster: cluster {name!r} not found", "ClusterNotFoundException")
         return rec

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from controlplane.api import service_traffic, taskdefs
+from controlplane.api import reads, service_traffic, taskdefs
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.paging import page
 from controlplane.deployments import new_deployment
@@ -188,11 +188,11 @@ def delete(ctx: ApiContext, req: op.DeleteServiceRequest) -> op.ServiceResponse:
 
 
 def describe(ctx: ApiContext, req: op.DescribeServicesRequest) -> op.DescribeServicesResponse:
-    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    cluster = reads.require_cluster(ctx, req.cluster).msg.cluster_name
     check_refs("services", req.services, 10, "service name or ARN")
     resp = op.DescribeServicesResponse()
     for ref in req.services:
-        rec = ctx.state.service(cluster, last_segment(ref))
+        rec = reads.record(ctx, keys.service(cluster, last_segment(ref)), r.Service)
         if rec is None:
             resp.failures.add(arn=ref, reason="MISSING")
         else:

@@ -15,10 +15,13 @@ from google.protobuf.message import Message
 from controlplane.api.agent_stream import AgentStream
 from controlplane.api.context import ApiContext
 from controlplane.authz import record_denial
+from controlplane.state import Record
 from controlplane.taskspec import STATUS_ORDER
 from shoal import keys
 from shoal.logs import kv
+from shoal.store import group_commit
 from shoal.store.base import StoreError
+from shoal.store.group_commit import Batcher
 from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
 
@@ -71,15 +74,61 @@ def _keep(new: Message, old: Message, observed: frozenset[str]) -> None:
 
 
 class TaskReports:
-    """Part of ``AgentGatewayService`` (controlplane/api/agents.py), which sets ``ctx``."""
+    """Part of ``AgentGatewayService`` (controlplane/api/agents.py), which sets ``ctx`` and
+    ``reports`` (a ``Batcher`` over ``_write_reports``)."""
 
     ctx: ApiContext
+    reports: Batcher[tuple[AgentStream, agent_pb2.TaskStateChange], None]
 
     def _apply_task_state(self, stream: AgentStream, change: agent_pb2.TaskStateChange) -> None:
         if change.last_status not in STATUS_ORDER:
             log.warning("agent sent unknown status %r", change.last_status, extra=kv(node=stream.node_id))
             return
+        # Written together with the reports other agents send meanwhile; back once it landed.
+        self.reports.submit((stream, change))
 
+    def _write_reports(self, reports: list[tuple[AgentStream, agent_pb2.TaskStateChange]]) -> list[None]:
+        """Writes a batch of reports: each one the cache has a current-looking copy of goes
+        out in one group commit (a compare-and-set each); the rest, and any whose compare
+        failed, one by one through ``State.update``, in the order they came."""
+        grouped: list[tuple[int, Record[r.Task], r.Task]] = []
+        seen: set[str] = set()
+        alone: list[int] = []
+        moved: set[int] = set()
+        for i, (stream, change) in enumerate(reports):
+            key = keys.task(stream.cluster, change.task_id)
+            known = self._known(key, stream)
+            new = observed_update(known.msg, change) if known is not None and key not in seen else None
+            seen.add(key)
+            if known is None or new is None:
+                alone.append(i)  # absent from the cache, placed after it, a repeat, or no change
+            else:
+                grouped.append((i, known, new))
+        try:
+            landed = group_commit.commit(self.ctx.store, [
+                group_commit.Update(known.key, new.SerializeToString(), known.mod_revision)
+                for _, known, new in grouped])
+        except StoreError as exc:
+            for i, _, _ in grouped:
+                self._dropped(reports[i], exc)
+        else:
+            for (i, known, new), revision in zip(grouped, landed, strict=True):
+                if revision is None:
+                    moved.add(i)  # its record moved on since the cache saw it
+                else:
+                    self._written(reports[i], Record(new, revision, known.key))
+        for i in sorted([*alone, *moved]):
+            self._write_alone(*reports[i], trust_cache=i not in moved)
+        return [None] * len(reports)
+
+    def _known(self, key: str, stream: AgentStream) -> Record[r.Task] | None:
+        """The cache's copy of the reported task, if it is on the reporting node."""
+        known = self.ctx.cache.record(key) if self.ctx.cache is not None else None
+        if known is not None and known.msg.node_id != stream.node_id:
+            return None  # placed after the cache last heard: only the store may refuse the report
+        return known
+
+    def _write_alone(self, stream: AgentStream, change: agent_pb2.TaskStateChange, trust_cache: bool) -> None:
         changed: list[r.Task] = []
 
         def report(task: r.Task | None) -> r.Task | None:
@@ -96,18 +145,26 @@ class TaskReports:
             return new
 
         key = keys.task(stream.cluster, change.task_id)
-        # Start from the watch-fed cache's copy: a report is usually about a task the cache
-        # has current, and a stale copy only costs the read it would have cost anyway.
-        known = self.ctx.cache.record(key) if self.ctx.cache is not None else None
-        if known is not None and known.msg.node_id != stream.node_id:
-            known = None  # placed after the cache last heard: only the store may refuse the report
         try:
-            rec = self.ctx.state.update(key, r.Task, report, known=known)
+            rec = self.ctx.state.update(key, r.Task, report, known=self._known(key, stream) if trust_cache else None)
         except StoreError as exc:  # Conflict included: the agent reports again on its next change
-            log.warning("task state dropped: %s", exc, extra=kv(task=change.task_id, node=stream.node_id))
+            self._dropped((stream, change), exc)
             return
         if changed and rec is not None:
-            log.info("task %s", rec.msg.last_status.lower(), extra=kv(task=change.task_id, node=stream.node_id))
+            self._written((stream, change), rec)
+
+    def _written(self, report: tuple[AgentStream, agent_pb2.TaskStateChange], rec: Record[r.Task]) -> None:
+        stream, change = report
+        if self.ctx.cache is not None:
+            # The next report of this task starts from what was just written, not from the
+            # copy before it (which the watch may not have replaced yet).
+            self.ctx.cache.note_put(rec.key, rec.msg, rec.mod_revision)
+        log.info("task %s", rec.msg.last_status.lower(), extra=kv(task=change.task_id, node=stream.node_id))
+
+    @staticmethod
+    def _dropped(report: tuple[AgentStream, agent_pb2.TaskStateChange], exc: StoreError) -> None:
+        stream, change = report
+        log.warning("task state dropped: %s", exc, extra=kv(task=change.task_id, node=stream.node_id))
 
 
 def _merge(task: r.Task, change: agent_pb2.TaskStateChange) -> None:

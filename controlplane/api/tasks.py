@@ -113,7 +113,7 @@ def describe(ctx: ApiContext, req: op.DescribeTasksRequest) -> op.TasksResponse:
 
 
 def list_(ctx: ApiContext, req: op.ListTasksRequest) -> op.ListResponse:
-    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    cluster = reads.require_cluster(ctx, req.cluster).msg.cluster_name
     if req.desired_status not in ("", "RUNNING", "STOPPED", "PENDING"):
         raise invalid("desiredStatus: must be RUNNING, PENDING or STOPPED")
     node = last_segment(req.container_instance)

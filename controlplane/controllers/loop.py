@@ -3,7 +3,10 @@ a change and at least every resync interval, and each cycle compares desired wit
 from scratch, so a missed event is never a lost task. Changes arriving while a cycle runs
 or within ``min_interval`` of its start are taken together by the next cycle: during a
 rollout the agents' reports arrive by the thousand, and a cycle per report kept the
-leader's CPU (and the GIL every API call needs) busy. A cycle reads the cache once into a
+leader's CPU (and the GIL every API call needs) busy. Nor does a cycle start sooner after
+the last one ended than that one took (``DUTY``): a cycle over thousands of tasks on a busy
+machine takes long, and back-to-back cycles left the agents' reports and the API only the
+interpreter's leftovers. A cycle reads the cache once into a
 ``View``; each controller's writes are applied to that View, so later controllers see them.
 Every cycle returns a sentence saying what it decided; the loop logs it when it says
 something new."""
@@ -21,6 +24,15 @@ from shoal.election import Election
 from shoal.store.base import StoreError
 
 log = logging.getLogger(__name__)
+
+# The least time between a cycle's end and the next cycle's start, as a share of how long
+# that cycle took: at most half of the loop's time is spent in cycles.
+DUTY = 1.0
+
+
+def next_start(started: float, ended: float, min_interval: float) -> float:
+    """When the cycle after one that ran from ``started`` to ``ended`` may start."""
+    return max(started + min_interval, ended + DUTY * (ended - started))
 
 
 class ControllerLoop:
@@ -52,15 +64,16 @@ class ControllerLoop:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        started = 0.0
+        earliest = 0.0
         while not self._stop.is_set():
             self._wake.wait(self.resync)
             # Coalesce: let the changes of the next moment join this one's cycle.
-            if self._stop.wait(max(0.0, started + self.min_interval - time.monotonic())):
+            if self._stop.wait(max(0.0, earliest - time.monotonic())):
                 return
             self._wake.clear()
             started = time.monotonic()
             sentence = self.cycle()
+            earliest = next_start(started, time.monotonic(), self.min_interval)
             if sentence and sentence != self._last_sentence:
                 log.info(sentence)
             self._last_sentence = sentence

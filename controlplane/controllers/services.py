@@ -57,11 +57,15 @@ class ServiceController:
 
     def reconcile(self, view: View) -> str:
         by_service = view.tasks_by_service()
+        draining = {node_id for node_id, node in view.nodes.items() if node.msg.status == "DRAINING"}
+        # Whether a task definition has an essential health check, asked once per cycle
+        # rather than once per task (thousands of times a cycle during a rollout).
+        self._checked: dict[str, bool] = {}
         said = []
         for rec in view.services:
             svc = rec.msg
             try:
-                sentence = self._one(view, rec, by_service.get((svc.cluster, svc.service_name), []))
+                sentence = self._one(view, rec, by_service.get((svc.cluster, svc.service_name), []), draining)
             except Conflict:
                 sentence = f"{svc.service_name}: lost a write race; will retry"
             if sentence:
@@ -70,9 +74,12 @@ class ServiceController:
 
     # ---- one service -----------------------------------------------------------------------
 
-    def _one(self, view: View, rec: Record[r.Service], tasks: list[Record[r.Task]]) -> str:
+    def _one(self, view: View, rec: Record[r.Service], tasks: list[Record[r.Task]], draining: set[str]) -> str:
         svc = clone(rec.msg)
         live = [t for t in tasks if t.msg.desired_status == "RUNNING" and is_live(t.msg)]
+        # The counts are of the tasks as the cycle found them, whatever it then stopped.
+        live_then = [t.msg for t in live]
+        healthy = {t.msg.id for t in live if self._healthy(view, t.msg)}
         if svc.status == "INACTIVE":
             return ""
         if svc.status == "DRAINING":
@@ -89,8 +96,7 @@ class ServiceController:
         min_healthy = math.ceil(desired * dc.minimum_healthy_percent / 100)
 
         def on_draining_node(t: r.Task) -> bool:
-            node = view.nodes.get(t.node_id)
-            return node is not None and node.msg.status == "DRAINING"
+            return t.node_id in draining
 
         new = [t for t in live if t.msg.task_definition_arn == svc.task_definition and not on_draining_node(t.msg)]
         new_ids = {t.msg.id for t in new}
@@ -166,11 +172,10 @@ class ServiceController:
             add_event(svc, f"(service {svc.service_name}) has started {start} tasks.")
 
         # Stop replaced tasks (old revision, draining nodes) while keeping minimumHealthyPercent.
-        healthy = sum(1 for t in new + old if self._healthy(view, svc, t.msg))
-        spare = healthy - min_healthy
+        spare = sum(1 for t in new + old if t.msg.id in healthy) - min_healthy
         stopped_old = 0
-        for t in sorted(old, key=lambda t: self._healthy(view, svc, t.msg)):
-            if self._healthy(view, svc, t.msg):
+        for t in sorted(old, key=lambda t: t.msg.id in healthy):
+            if t.msg.id in healthy:
                 if spare <= 0:
                     break
                 spare -= 1
@@ -182,23 +187,25 @@ class ServiceController:
             did.append(f"stopped {stopped_old} replaced tasks")
             add_event(svc, f"(service {svc.service_name}) has stopped {stopped_old} running tasks.")
 
-        self._update_counts(view, svc, tasks, primary, old_left=len(old) - stopped_old)
+        self._update_counts(svc, live_then, healthy, primary, old_left=len(old) - stopped_old)
         if svc.SerializeToString() != rec.msg.SerializeToString():
             self.writer.commit([Compare(rec.key, rec.mod_revision)], [(rec.key, svc)])
         return f"{svc.service_name}: " + ", ".join(did) if did else ""
 
     # ---- pieces ----------------------------------------------------------------------------
 
-    def _healthy(self, view: View, svc: r.Service, task: r.Task) -> bool:
+    def _healthy(self, view: View, task: r.Task) -> bool:
         if task.last_status != "RUNNING" or task.desired_status != "RUNNING":
             return False
         if task.health_status == "UNHEALTHY":
             return False
-        td = view.taskdefs.get(task.task_definition_arn)
-        checked = td is not None and any(
-            c.HasField("health_check") and c.health_check.command and (not c.HasField("essential") or c.essential)
-            for c in td.container_definitions
-        )
+        checked = self._checked.get(task.task_definition_arn)
+        if checked is None:
+            td = view.taskdefs.get(task.task_definition_arn)
+            checked = self._checked[task.task_definition_arn] = td is not None and any(
+                c.HasField("health_check") and c.health_check.command and (not c.HasField("essential") or c.essential)
+                for c in td.container_definitions
+            )
         if checked and task.health_status != "HEALTHY":
             return False
         # A target counts only once it takes traffic: a rollout stops no old target before
@@ -246,9 +253,10 @@ class ServiceController:
                        f"({target.task_definition}).")
         return f"circuit breaker tripped on deployment {primary.id}; rolling back to {target.task_definition}"
 
-    def _update_counts(self, view: View, svc: r.Service, tasks: list[Record[r.Task]], primary: r.Deployment,
+    def _update_counts(self, svc: r.Service, live: list[r.Task], healthy: set[str], primary: r.Deployment,
                        old_left: int) -> None:
-        live = [t.msg for t in tasks if is_live(t.msg) and t.msg.desired_status == "RUNNING"]
+        """Counts the service's live tasks as the cycle found them (``healthy``: the ids of
+        those that count as healthy) into the service and its deployments."""
         svc.running_count = sum(1 for t in live if t.last_status == "RUNNING")
         svc.pending_count = len(live) - svc.running_count
         for d in svc.deployments:
@@ -258,7 +266,7 @@ class ServiceController:
             d.pending_count = len(mine) - d.running_count
             if d.status == "PRIMARY":
                 d.desired_count = svc.desired_count
-        healthy_new = sum(1 for t in live if t.deployment_id == primary.id and self._healthy(view, svc, t))
+        healthy_new = sum(1 for t in live if t.deployment_id == primary.id and t.id in healthy)
         if (primary.rollout_state == "IN_PROGRESS" and healthy_new >= svc.desired_count and old_left == 0
                 and primary.running_count == svc.desired_count):
             primary.rollout_state = "COMPLETED"

@@ -1,5 +1,6 @@
-"""ListTasks' tasks come from the replica's watch-fed cache once it holds the replica's own
-last task write (read your writes), and from the store while it does not."""
+"""ListTasks' tasks, and the cluster and services ListTasks and DescribeServices look up,
+come from the replica's watch-fed cache once it holds the replica's own last write under
+their prefix (read your writes), and from the store while it does not."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from controlplane.api import reads
 from controlplane.api.context import ApiContext
 from controlplane.cache import Cache
+from controlplane.errors import ApiError
 from shoal import keys
 from shoal.store.memory import MemoryStore
 from shoal.store.tracking import WriteTracking
@@ -27,7 +29,7 @@ def ctx() -> ApiContext:
     store = MemoryStore()
     cache = Cache(store, on_change=lambda: None)
     cache.start()
-    context = ApiContext(WriteTracking(store, [keys.TASKS]))
+    context = ApiContext(WriteTracking(store, reads.TRACKED))
     context.cache = cache
     yield context
     cache.close()
@@ -60,3 +62,36 @@ def test_without_a_cache_reads_go_to_the_store() -> None:
     ctx = ApiContext(MemoryStore())
     ctx.store.put(task_key("default", "t"), r.Task(id="t").SerializeToString())
     assert [rec.msg.id for rec in reads.tasks(ctx, "default")] == ["t"]
+
+
+def test_a_cluster_and_a_service_the_cache_holds_are_read_from_it(ctx: ApiContext,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx.ensure_default_cluster()
+    key = keys.service("default", "web")
+    ctx.store.put(key, r.Service(service_name="web", desired_count=1).SerializeToString())
+    ctx.store.put(key, r.Service(service_name="web", desired_count=2).SerializeToString())  # the replica's last
+
+    def no_store_reads(*_args: object) -> None:
+        raise AssertionError("read the store although the cache had caught up")
+
+    monkeypatch.setattr(ctx.state, "load", no_store_reads)
+    assert reads.require_cluster(ctx, "default").msg.cluster_name == "default"
+    assert reads.record(ctx, key, r.Service).msg.desired_count == 2  # its own write, read back
+    with pytest.raises(ApiError, match="not found"):
+        # A cluster the cache lacks is asked of the store (here: absent there too).
+        monkeypatch.undo()
+        reads.require_cluster(ctx, "nowhere")
+
+
+def test_a_record_the_cache_lacks_or_lags_is_read_from_the_store(ctx: ApiContext,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ctx.cache is not None
+    ctx.cache.close()  # its watch delivers nothing more
+    monkeypatch.setattr(reads, "READ_WAIT", 0.05)
+    key = keys.service("default", "web")
+    # Written by another replica: not tracked here, and the cache never saw it.
+    WriteTracking(ctx.store.inner, []).put(key, r.Service(service_name="web").SerializeToString())  # type: ignore[attr-defined]
+    assert reads.record(ctx, key, r.Service).msg.service_name == "web"
+    # Written through this replica, the cache behind it: the store answers, with the write.
+    ctx.store.put(key, r.Service(service_name="web", desired_count=3).SerializeToString())
+    assert reads.record(ctx, key, r.Service).msg.desired_count == 3

@@ -15,7 +15,7 @@ from controlplane.api import services, taskdefs, tasks
 from controlplane.api.context import ApiContext
 from controlplane.cache import Cache
 from controlplane.controllers.gc import TaskGC
-from controlplane.controllers.loop import ControllerLoop
+from controlplane.controllers.loop import ControllerLoop, next_start
 from controlplane.controllers.nodes import NodeController
 from controlplane.controllers.placement import PlacementController
 from controlplane.controllers.services import ServiceController
@@ -539,6 +539,42 @@ def test_changes_arriving_together_are_taken_by_one_cycle_and_none_is_missed(pla
         wait_for(lambda: work.last_call is not None and work.last_call > last_wake, 5, "a cycle after the last change")
         # Without coalescing, each wake-up in that 1.5 s started a cycle (hundreds).
         assert work.calls <= 6
+    finally:
+        loop.stop()
+        loop.cache.close()
+
+
+def test_a_long_cycle_is_followed_by_a_pause_as_long_as_it() -> None:
+    # A quick cycle: the next may start once --cycle-interval has passed since its start.
+    assert next_start(started=10.0, ended=10.02, min_interval=0.1) == pytest.approx(10.1)
+    # A cycle that took 0.4 s (thousands of tasks, a busy machine): the loop waits as long
+    # again, so the reports and API calls get at least half the time.
+    assert next_start(started=10.0, ended=10.4, min_interval=0.1) == pytest.approx(10.8)
+
+
+def test_a_slow_cycle_does_not_run_back_to_back(plane: Plane) -> None:
+    class Slow:
+        def __init__(self) -> None:
+            self.starts: list[float] = []
+
+        def reconcile(self, view: View) -> str:
+            self.starts.append(time.monotonic())
+            time.sleep(0.2)  # stands for a long cycle's work; what is tested is the pause after it
+            return ""
+
+    work = Slow()
+    loop = loop_of(plane, [work])
+    loop.min_interval = 0.0
+    loop.resync = 3600.0  # only wake-ups start cycles here
+    loop.start()
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            loop.wake()  # always something new: without the pause, cycles would run back to back
+            time.sleep(0.01)
+        wait_for(lambda: len(work.starts) >= 3, 5, "three cycles")
+        gaps = [b - a for a, b in zip(work.starts, work.starts[1:], strict=False)]
+        assert all(gap >= 0.39 for gap in gaps), gaps
     finally:
         loop.stop()
         loop.cache.close()

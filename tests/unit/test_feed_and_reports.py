@@ -13,6 +13,7 @@ from concurrent import futures
 import grpc
 import pytest
 
+from controlplane.api.agent_stream import AgentStream
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext
 from controlplane.assignments import AssignmentFeed
@@ -300,3 +301,34 @@ def test_a_report_the_cache_saw_before_its_placement_is_judged_by_the_store(cach
     wait_for(lambda: stored(store, "t1").last_status == "RUNNING", 5, "RUNNING, not refused as another node's")
     # Nor counted as an agent trying another node's task (an alarm an operator would chase).
     assert AUTH_DENIED.labels("other_node_task")._value.get() == denials
+
+
+def test_reports_are_written_together_and_a_moved_task_is_merged_from_the_store(
+        cached_gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, cache, service = cached_gateway.store, cached_gateway.ctx.cache, cached_gateway.service
+    for i in range(5):
+        put_task(store, "n1", f"t{i}")
+    wait_for(lambda: all(cache.record(keys.task("default", f"t{i}")) for i in range(5)), 5, "the cache holding them")
+    # t2 changes in the store after the cache saw it, and the cache has not heard yet.
+    held = cache.record
+    stale = held(keys.task("default", "t2"))
+    moved = stored(store, "t2")
+    moved.health_status = "HEALTHY"
+    moved.version = 2
+    store.put(stale.key, moved.SerializeToString())
+    monkeypatch.setattr(cache, "record", lambda k: stale if k == stale.key else held(k))
+    txns, cases = [], []
+    real_txn, real_cas = store.txn, store.cas
+    monkeypatch.setattr(store, "txn", lambda c, o: txns.append(len(o)) or real_txn(c, o))
+    monkeypatch.setattr(store, "cas", lambda *a: cases.append(a[0]) or real_cas(*a))
+    stream = AgentStream(node_id="n1", cluster="default")
+    service._write_reports([(stream, change(f"t{i}", "RUNNING")) for i in range(5)])
+    # One transaction for the five, lost on t2; then one compare-and-set each (a one-op
+    # transaction in this store), and t2 read from the store and written again, merged into
+    # the store's copy: its health is kept.
+    assert txns == [5] + [1] * 6
+    assert sorted(cases) == sorted([keys.task("default", f"t{i}") for i in range(5)] + [stale.key])
+    assert all(stored(store, f"t{i}").last_status == "RUNNING" for i in range(5))
+    assert (stored(store, "t2").health_status, stored(store, "t2").version) == ("HEALTHY", 3)
+    # The cache holds what was written at once: the next report starts from it.
+    assert all(held(keys.task("default", f"t{i}")).msg == stored(store, f"t{i}") for i in range(5))

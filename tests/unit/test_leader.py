@@ -3,7 +3,7 @@ resign as one fenced transaction that never deletes a successor's key."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
@@ -11,19 +11,12 @@ from shoal.election import Election
 from shoal.replica_lease import ReplicaLease
 from shoal.store.base import Compare, Conflict, Delete, Put, Store
 from shoal.store.memory import MemoryStore
-from tests.fixtures.etcd import FakeClock
+from tests.fixtures.etcd import FakeClock, StoreUnderTest
 
 
-@pytest.fixture(params=["memory", pytest.param("etcd", marks=pytest.mark.integration)])
-def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    if request.param == "memory":
-        s = MemoryStore(clock=FakeClock())
-        try:
-            yield s
-        finally:
-            s.close()
-    else:
-        yield request.getfixturevalue("etcd_store")
+@pytest.fixture
+def store(any_store: StoreUnderTest) -> Store:
+    return any_store.store
 
 
 def replica(store: Store, name: str) -> Election:

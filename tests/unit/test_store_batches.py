@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
@@ -23,22 +23,15 @@ from shoal.store.base import MAX_TXN_OPS, Compare, Delete, Put, Store, StoreErro
 from shoal.store.memory import MemoryStore
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from tests.fixtures.etcd import FakeClock
+from tests.fixtures.etcd import FakeClock, StoreUnderTest
 
 TASKDEF = {"family": "app", "containerDefinitions": [
     {"name": "app", "image": "busybox", "memory": 16, "cpu": 16, "portMappings": [{"containerPort": 80}]}]}
 
 
-@pytest.fixture(params=["memory", pytest.param("etcd", marks=pytest.mark.integration)])
-def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    if request.param == "memory":
-        s = MemoryStore(clock=FakeClock())
-        try:
-            yield s
-        finally:
-            s.close()
-    else:
-        yield request.getfixturevalue("etcd_store")
+@pytest.fixture
+def store(any_store: StoreUnderTest) -> Store:
+    return any_store.store
 
 
 def api(store: Store) -> ApiContext:

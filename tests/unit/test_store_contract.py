@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from shoal.store.base import (
 from shoal.store.etcd import EtcdStore, parse_endpoints
 from shoal.store.memory import MemoryStore
 from shoalctl.local.etcd import EtcdProcess, client_urls, start_etcd_cluster
-from tests.fixtures.etcd import FakeClock
+from tests.fixtures.etcd import FakeClock, StoreUnderTest
 from tests.waiting import wait_for
 
 P = "/contract/"
@@ -71,17 +71,11 @@ class Harness:
             time.sleep(0.5)
 
 
-@pytest.fixture(params=["memory", pytest.param("etcd", marks=pytest.mark.integration)])
-def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    if request.param == "memory":
-        clock = FakeClock()
-        store = MemoryStore(clock=clock)
-        try:
-            yield Harness(store, clock)
-        finally:
-            store.close()
-    else:
-        yield Harness(request.getfixturevalue("etcd_store"), deadline=15.0)
+@pytest.fixture
+def harness(any_store: StoreUnderTest) -> Harness:
+    if any_store.clock is not None:
+        return Harness(any_store.store, any_store.clock)
+    return Harness(any_store.store, deadline=15.0)
 
 
 @dataclass
