@@ -1,6 +1,6 @@
 """The Registry service: short-lived credentials for the cluster registry and its
 repositories. Repositories are records in etcd (``/shoal/v1/repositories/<name>``, written
-only here, but for push times: registry/events.py); their images are read from the registry
+only here, but for push times and tags: registry/events.py); their images are read from the registry
 itself. Credentials are JWTs signed by the cluster's registry issuer
 (shoal/security/registry_issuer.py): a login credential for an operator's ``docker login``, a
 pull-only registry token per image for the node a task is assigned to. For an image whose
@@ -31,7 +31,8 @@ from shoal.logs import kv
 from shoal.security import registry_issuer
 from shoal.security.ca import Identity
 from shoal.security.sealing import Sealer
-from shoal.store.base import Conflict
+from shoal.store.base import KV, Conflict
+from shoal.store.update import update
 from shoal.v1 import registry_pb2 as rg
 from shoal.v1 import registry_pb2_grpc
 from shoal.v1 import resources_pb2 as r
@@ -93,10 +94,11 @@ def login_credential(ctx: ApiContext, who: Identity | None, ttl: int = 0) -> rg.
                               expires_at=claims["exp"])
 
 
-def create(ctx: ApiContext, name: str, who: Identity | None) -> rg.Repository:
+def create(ctx: ApiContext, name: str, who: Identity | None, immutable_tags: bool = False) -> rg.Repository:
     s = require(ctx)
     name = check_name(name)
-    repo = rg.Repository(name=name, uri=f"{s.address}/{name}", created_at=time.time(), created_by=str(who or ""))
+    repo = rg.Repository(name=name, uri=f"{s.address}/{name}", created_at=time.time(), created_by=str(who or ""),
+                         immutable_tags=immutable_tags)
     try:
         ctx.store.create(keys.repository(name), repo.SerializeToString())
     except Conflict:
@@ -104,6 +106,37 @@ def create(ctx: ApiContext, name: str, who: Identity | None) -> rg.Repository:
                        "RepositoryAlreadyExistsException") from None
     log.info("repository created", extra=kv(repository=name, by=who))
     return repo
+
+
+def set_tag_mutability(ctx: ApiContext, name: str, immutable_tags: bool) -> rg.Repository:
+    """Turns tag immutability on or off. Turning it on first records which manifest each tag
+    names now (the registry's own view), so a tag pushed before the switch is held too."""
+    s = require(ctx)
+    current = record(ctx, name)
+    held: dict[str, str] = {}
+    if immutable_tags:
+        try:
+            held = {t: i.digest for i in s.client.images(current.name) for t in i.tags}
+        except RegistryUnavailable as exc:
+            raise ApiError(grpc.StatusCode.UNAVAILABLE, str(exc), "ServerException") from None
+    out: list[rg.Repository] = []
+
+    def mutate(kv_: KV | None) -> bytes | None:
+        out.clear()
+        if kv_ is None:
+            return None
+        repo = decode(rg.Repository, kv_.value)
+        repo.immutable_tags = immutable_tags
+        for tag, digest in held.items():
+            repo.tag_digest[tag] = digest
+        out.append(repo)
+        return repo.SerializeToString()
+
+    update(ctx.store, keys.repository(current.name), mutate)
+    if not out:
+        raise not_found(f"repositoryName: no repository {name!r}", "RepositoryNotFoundException")
+    log.info("repository tag mutability set", extra=kv(repository=current.name, immutable=immutable_tags))
+    return out[0]
 
 
 def list_(ctx: ApiContext) -> list[rg.Repository]:
@@ -219,7 +252,11 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):
 
     @grpc_errors
     def CreateRepository(self, request: rg.CreateRepositoryRequest, context) -> rg.Repository:  # noqa: N802
-        return create(self.ctx, request.name, current_identity())
+        return create(self.ctx, request.name, current_identity(), request.immutable_tags)
+
+    @grpc_errors
+    def UpdateRepository(self, request: rg.UpdateRepositoryRequest, context) -> rg.Repository:  # noqa: N802
+        return set_tag_mutability(self.ctx, request.name, request.immutable_tags)
 
     @grpc_errors
     def ListRepositories(self, request: rg.ListRepositoriesRequest, context) -> rg.ListRepositoriesResponse:  # noqa: N802

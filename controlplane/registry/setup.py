@@ -70,7 +70,7 @@ def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None
 
     try:
         server = token_server.serve(host, port, context_from_pem(chain_pem, key_pem), issuer, args.registry_service,
-                                    exists, lambda body: events.record_pushes(ctx.store, body))
+                                    exists, lambda body: events.record_pushes(ctx.store, body, client.put_tag))
     except OSError as exc:
         raise SystemExit(f"controlplane: cannot listen on --registry-token-listen {args.registry_token_listen}: "
                          f"{exc}") from exc
