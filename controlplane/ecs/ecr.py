@@ -154,6 +154,29 @@ def batch_delete_image(ctx: ApiContext, who: Identity, body: Body) -> Body:
     return {"imageIds": deleted, "failures": failures}
 
 
+def _policy(ctx: ApiContext, repo: rg.Repository) -> Body:
+    return {"registryId": ctx.arns.account, "repositoryName": repo.name, "lifecyclePolicyText": repo.lifecycle_policy}
+
+
+def put_lifecycle_policy(ctx: ApiContext, who: Identity, body: Body) -> Body:
+    text = body.get("lifecyclePolicyText")
+    if not isinstance(text, str) or not text:
+        raise invalid_parameter("lifecyclePolicyText: required, a string")
+    return _policy(ctx, repositories.put_lifecycle_policy(ctx, _name(body), text))
+
+
+def get_lifecycle_policy(ctx: ApiContext, who: Identity, body: Body) -> Body:
+    repo = repositories.record(ctx, _name(body))
+    if not repo.lifecycle_policy:
+        raise EcsError("LifecyclePolicyNotFoundException",
+                       f"repositoryName: repository {repo.name!r} has no lifecycle policy")
+    return _policy(ctx, repo)
+
+
+def delete_lifecycle_policy(ctx: ApiContext, who: Identity, body: Body) -> Body:
+    return _policy(ctx, repositories.delete_lifecycle_policy(ctx, _name(body)))
+
+
 # Each operation with the Registry method whose permission it needs.
 OPERATIONS: dict[str, tuple[Operation, str]] = {
     "GetAuthorizationToken": (get_authorization_token, "GetLoginCredential"),
@@ -161,6 +184,9 @@ OPERATIONS: dict[str, tuple[Operation, str]] = {
     "DescribeRepositories": (describe_repositories, "ListRepositories"),
     "DeleteRepository": (delete_repository, "DeleteRepository"),
     "PutImageTagMutability": (put_image_tag_mutability, "UpdateRepository"),
+    "PutLifecyclePolicy": (put_lifecycle_policy, "PutLifecyclePolicy"),
+    "GetLifecyclePolicy": (get_lifecycle_policy, "GetRepository"),
+    "DeleteLifecyclePolicy": (delete_lifecycle_policy, "DeleteLifecyclePolicy"),
     "DescribeImages": (describe_images, "ListImages"),
     "ListImages": (list_images, "ListImages"),
     "BatchDeleteImage": (batch_delete_image, "DeleteRepository"),

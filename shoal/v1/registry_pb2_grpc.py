@@ -59,6 +59,21 @@ class RegistryStub:
                 request_serializer=shoal_dot_v1_dot_registry__pb2.UpdateRepositoryRequest.SerializeToString,
                 response_deserializer=shoal_dot_v1_dot_registry__pb2.Repository.FromString,
                 _registered_method=True)
+        self.GetRepository = channel.unary_unary(
+                '/shoal.v1.Registry/GetRepository',
+                request_serializer=shoal_dot_v1_dot_registry__pb2.GetRepositoryRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_registry__pb2.Repository.FromString,
+                _registered_method=True)
+        self.PutLifecyclePolicy = channel.unary_unary(
+                '/shoal.v1.Registry/PutLifecyclePolicy',
+                request_serializer=shoal_dot_v1_dot_registry__pb2.PutLifecyclePolicyRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_registry__pb2.Repository.FromString,
+                _registered_method=True)
+        self.DeleteLifecyclePolicy = channel.unary_unary(
+                '/shoal.v1.Registry/DeleteLifecyclePolicy',
+                request_serializer=shoal_dot_v1_dot_registry__pb2.DeleteLifecyclePolicyRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_registry__pb2.Repository.FromString,
+                _registered_method=True)
         self.DeleteRepository = channel.unary_unary(
                 '/shoal.v1.Registry/DeleteRepository',
                 request_serializer=shoal_dot_v1_dot_registry__pb2.DeleteRepositoryRequest.SerializeToString,
@@ -110,6 +125,25 @@ class RegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRepository(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutLifecyclePolicy(self, request, context):
+        """A lifecycle policy in ECR's JSON format; the leader applies it on a schedule.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteLifecyclePolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteRepository(self, request, context):
         """Deletes the record and every image manifest the registry holds for it.
         """
@@ -150,6 +184,21 @@ def add_RegistryServicer_to_server(servicer, server):
             'UpdateRepository': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateRepository,
                     request_deserializer=shoal_dot_v1_dot_registry__pb2.UpdateRepositoryRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_registry__pb2.Repository.SerializeToString,
+            ),
+            'GetRepository': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRepository,
+                    request_deserializer=shoal_dot_v1_dot_registry__pb2.GetRepositoryRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_registry__pb2.Repository.SerializeToString,
+            ),
+            'PutLifecyclePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutLifecyclePolicy,
+                    request_deserializer=shoal_dot_v1_dot_registry__pb2.PutLifecyclePolicyRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_registry__pb2.Repository.SerializeToString,
+            ),
+            'DeleteLifecyclePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteLifecyclePolicy,
+                    request_deserializer=shoal_dot_v1_dot_registry__pb2.DeleteLifecyclePolicyRequest.FromString,
                     response_serializer=shoal_dot_v1_dot_registry__pb2.Repository.SerializeToString,
             ),
             'DeleteRepository': grpc.unary_unary_rpc_method_handler(
@@ -297,6 +346,87 @@ class Registry:
             target,
             '/shoal.v1.Registry/UpdateRepository',
             shoal_dot_v1_dot_registry__pb2.UpdateRepositoryRequest.SerializeToString,
+            shoal_dot_v1_dot_registry__pb2.Repository.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRepository(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Registry/GetRepository',
+            shoal_dot_v1_dot_registry__pb2.GetRepositoryRequest.SerializeToString,
+            shoal_dot_v1_dot_registry__pb2.Repository.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutLifecyclePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Registry/PutLifecyclePolicy',
+            shoal_dot_v1_dot_registry__pb2.PutLifecyclePolicyRequest.SerializeToString,
+            shoal_dot_v1_dot_registry__pb2.Repository.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteLifecyclePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Registry/DeleteLifecyclePolicy',
+            shoal_dot_v1_dot_registry__pb2.DeleteLifecyclePolicyRequest.SerializeToString,
             shoal_dot_v1_dot_registry__pb2.Repository.FromString,
             options,
             channel_credentials,
