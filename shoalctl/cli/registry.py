@@ -78,6 +78,27 @@ def images(a) -> None:
           [[i.digest, ",".join(i.tags) or "-", _size(i.size_bytes), ago(i.pushed_at)] for i in resp.images])
 
 
+def lifecycle(a) -> None:
+    if a.action == "set":
+        if not a.file:
+            raise CliError("shoal repo lifecycle set NAME FILE: FILE (the policy's JSON, ECR's format) is required")
+        try:
+            with open(a.file) as f:
+                text = f.read()
+        except OSError as exc:
+            raise CliError(f"cannot read {a.file}: {exc.strerror}") from None
+        repo = _call(a, "PutLifecyclePolicy", rg.PutLifecyclePolicyRequest(name=a.name, policy_text=text))
+        print(f"{repo.name}: lifecycle policy set; the leader applies it every sweep")
+    elif a.action == "get":
+        repo = _call(a, "GetRepository", rg.GetRepositoryRequest(name=a.name))
+        if not repo.lifecycle_policy:
+            raise CliError(f"repository {repo.name} has no lifecycle policy")
+        print(repo.lifecycle_policy.rstrip("\n"))
+    else:
+        repo = _call(a, "DeleteLifecyclePolicy", rg.DeleteLifecyclePolicyRequest(name=a.name))
+        print(f"{repo.name}: lifecycle policy deleted")
+
+
 def _size(n: int) -> str:
     for unit in ("B", "KiB", "MiB"):
         if n < 1024:
@@ -109,5 +130,9 @@ def register(sub) -> None:
     add_verb(verbs, "list", list_, "list repositories", output=True)
     p = add_verb(verbs, "delete", delete, "delete a repository and every image in it")
     p.add_argument("name", metavar="NAME")
+    p = add_verb(verbs, "lifecycle", lifecycle, "set, show or delete a repository's lifecycle policy (ECR's JSON)")
+    p.add_argument("action", choices=["set", "get", "delete"])
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("file", metavar="FILE", nargs="?", help="with set: the policy's JSON file")
     p = add_verb(verbs, "images", images, "list a repository's images: digest, tags, size, push time", output=True)
     p.add_argument("name", metavar="NAME")
