@@ -7,11 +7,13 @@ else sharing the Docker engine) are never touched."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from agent.runtime import ContainerRuntimeError, NotFound
 from shoal.logs import kv
+from shoal.v1 import resources_pb2 as r
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,11 @@ class CacheSettings:
 class _Entry:
     pulled_at: float
     used_at: float
+
+
+def images_of(assignments: Iterable[r.TaskAssignment]) -> set[str]:
+    """The images the node's assigned tasks name: kept, and counted as used now."""
+    return {c.image for a in assignments for c in a.task_definition.container_definitions}
 
 
 class ImageCache:

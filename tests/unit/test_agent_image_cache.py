@@ -4,8 +4,13 @@ recently used first; an engine refusal leaves the image for the next sweep."""
 
 from __future__ import annotations
 
+from agent.agent import Agent, AgentConfig
+from agent.hollow import HollowRuntime
 from agent.image_cache import CacheSettings, ImageCache
 from agent.runtime import ContainerRuntimeError, NotFound
+from shoal.v1 import agent_pb2
+from shoal.v1 import resources_pb2 as r
+from tests.fakegateway import assignment
 
 
 class FakeEngine:
@@ -58,3 +63,32 @@ def test_a_refused_removal_is_retried_and_a_vanished_image_forgotten() -> None:
     engine.held.clear()
     assert cache.sweep(set(), now=600) == "removed 1 unused image(s): held:1"
     assert cache.tracked() == set()
+
+
+class CleanableRuntime(HollowRuntime):
+    """The in-memory runtime with the engine's image removal."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.removed: list[str] = []
+
+    def remove_image(self, image: str) -> None:
+        self.removed.append(image)
+        self.missing_images.add(image)
+
+
+def test_the_agent_removes_the_image_it_pulled_once_no_task_uses_it() -> None:
+    rt = CleanableRuntime(missing_images={"app:1"})
+    agent = Agent(AgentConfig(node_id="n1", gc_delay=0, resync_interval=0,
+                              image_cache=CacheSettings(min_age=0, unused_for=0, per_sweep=5)), rt)
+    pulled = assignment("t1", [r.ContainerDefinition(name="m", image="app:1")])
+    local = assignment("t2", [r.ContainerDefinition(name="m", image="img")])
+    agent.apply_assignments(agent_pb2.Assignments(revision=1, tasks=[pulled, local]))
+    agent.run_cycle()
+    agent.run_cycle()
+    assert rt.pulls == ["app:1"] and rt.removed == [], "a running task's image stays"
+    agent.apply_assignments(agent_pb2.Assignments(revision=2, tasks=[local]))
+    agent.run_cycle()
+    agent.run_cycle()
+    assert rt.removed == ["app:1"], "the pulled image goes once unassigned; the one found on the node never"
+    assert agent.images is not None and agent.images.tracked() == set()
