@@ -294,7 +294,7 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):
         return set_tag_mutability(self.ctx, request.name, request.immutable_tags)
 
     @grpc_errors
-    def GetRepository(self, request: rg.GetRepositoryRequest, context) -> rg.Repository:  # noqa: N802
+    def DescribeRepository(self, request: rg.DescribeRepositoryRequest, context) -> rg.Repository:  # noqa: N802
         return record(self.ctx, request.name)
 
     @grpc_errors

@@ -185,7 +185,7 @@ OPERATIONS: dict[str, tuple[Operation, str]] = {
     "DeleteRepository": (delete_repository, "DeleteRepository"),
     "PutImageTagMutability": (put_image_tag_mutability, "UpdateRepository"),
     "PutLifecyclePolicy": (put_lifecycle_policy, "PutLifecyclePolicy"),
-    "GetLifecyclePolicy": (get_lifecycle_policy, "GetRepository"),
+    "GetLifecyclePolicy": (get_lifecycle_policy, "DescribeRepository"),
     "DeleteLifecyclePolicy": (delete_lifecycle_policy, "DeleteLifecyclePolicy"),
     "DescribeImages": (describe_images, "ListImages"),
     "ListImages": (list_images, "ListImages"),

@@ -84,7 +84,7 @@ class Repository(_message.Message):
     lifecycle_policy: str
     def __init__(self, name: _Optional[str] = ..., uri: _Optional[str] = ..., created_at: _Optional[float] = ..., created_by: _Optional[str] = ..., pushed_at: _Optional[_Mapping[str, float]] = ..., immutable_tags: _Optional[bool] = ..., tag_digest: _Optional[_Mapping[str, str]] = ..., lifecycle_policy: _Optional[str] = ...) -> None: ...
 
-class GetRepositoryRequest(_message.Message):
+class DescribeRepositoryRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str

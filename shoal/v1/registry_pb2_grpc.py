@@ -59,9 +59,9 @@ class RegistryStub:
                 request_serializer=shoal_dot_v1_dot_registry__pb2.UpdateRepositoryRequest.SerializeToString,
                 response_deserializer=shoal_dot_v1_dot_registry__pb2.Repository.FromString,
                 _registered_method=True)
-        self.GetRepository = channel.unary_unary(
-                '/shoal.v1.Registry/GetRepository',
-                request_serializer=shoal_dot_v1_dot_registry__pb2.GetRepositoryRequest.SerializeToString,
+        self.DescribeRepository = channel.unary_unary(
+                '/shoal.v1.Registry/DescribeRepository',
+                request_serializer=shoal_dot_v1_dot_registry__pb2.DescribeRepositoryRequest.SerializeToString,
                 response_deserializer=shoal_dot_v1_dot_registry__pb2.Repository.FromString,
                 _registered_method=True)
         self.PutLifecyclePolicy = channel.unary_unary(
@@ -125,7 +125,7 @@ class RegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def GetRepository(self, request, context):
+    def DescribeRepository(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -186,9 +186,9 @@ def add_RegistryServicer_to_server(servicer, server):
                     request_deserializer=shoal_dot_v1_dot_registry__pb2.UpdateRepositoryRequest.FromString,
                     response_serializer=shoal_dot_v1_dot_registry__pb2.Repository.SerializeToString,
             ),
-            'GetRepository': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetRepository,
-                    request_deserializer=shoal_dot_v1_dot_registry__pb2.GetRepositoryRequest.FromString,
+            'DescribeRepository': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeRepository,
+                    request_deserializer=shoal_dot_v1_dot_registry__pb2.DescribeRepositoryRequest.FromString,
                     response_serializer=shoal_dot_v1_dot_registry__pb2.Repository.SerializeToString,
             ),
             'PutLifecyclePolicy': grpc.unary_unary_rpc_method_handler(
@@ -358,7 +358,7 @@ class Registry:
             _registered_method=True)
 
     @staticmethod
-    def GetRepository(request,
+    def DescribeRepository(request,
             target,
             options=(),
             channel_credentials=None,
@@ -371,8 +371,8 @@ class Registry:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/shoal.v1.Registry/GetRepository',
-            shoal_dot_v1_dot_registry__pb2.GetRepositoryRequest.SerializeToString,
+            '/shoal.v1.Registry/DescribeRepository',
+            shoal_dot_v1_dot_registry__pb2.DescribeRepositoryRequest.SerializeToString,
             shoal_dot_v1_dot_registry__pb2.Repository.FromString,
             options,
             channel_credentials,

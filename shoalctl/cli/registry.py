@@ -90,7 +90,7 @@ def lifecycle(a) -> None:
         repo = _call(a, "PutLifecyclePolicy", rg.PutLifecyclePolicyRequest(name=a.name, policy_text=text))
         print(f"{repo.name}: lifecycle policy set; the leader applies it every sweep")
     elif a.action == "get":
-        repo = _call(a, "GetRepository", rg.GetRepositoryRequest(name=a.name))
+        repo = _call(a, "DescribeRepository", rg.DescribeRepositoryRequest(name=a.name))
         if not repo.lifecycle_policy:
             raise CliError(f"repository {repo.name} has no lifecycle policy")
         print(repo.lifecycle_policy.rstrip("\n"))
