@@ -21,8 +21,9 @@ from shoal.v1 import registry_pb2 as rg
 
 log = logging.getLogger(__name__)
 
-# (repository, tag, digest): points the tag at that manifest again.
-Restore = Callable[[str, str, str], object]
+# (repository, tag, digest): points the tag at that manifest again; False when that
+# manifest is gone.
+Restore = Callable[[str, str, str], bool]
 
 MANIFEST_TYPES = frozenset({
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -84,6 +85,14 @@ def _apply(repo: rg.Repository, push: Push) -> tuple[bool, str]:
     return True, ""
 
 
+def _retag(kv: KV | None, push: Push) -> bytes | None:
+    if kv is None:
+        return None
+    repo = decode(rg.Repository, kv.value)
+    repo.tag_digest[push.tag] = push.digest
+    return repo.SerializeToString()
+
+
 def record_pushes(store: Store, body: object, restore: Restore | None = None) -> str:
     """Records the pushes in ``body`` (pushes to a repository with no record — deleted
     since — are skipped) and, through ``restore``, puts back the manifest of every immutable
@@ -107,7 +116,11 @@ def record_pushes(store: Store, body: object, restore: Restore | None = None) ->
         if held and restore is not None:
             # The registry itself cannot refuse a tag push: the moved tag is pointed back at
             # the manifest it held, and the pushed manifest is left untagged.
-            restore(push.repository, push.tag, held)
+            if restore(push.repository, push.tag, held) is False:
+                # That manifest was deleted (BatchDeleteImage, a lifecycle policy): the tag
+                # is free again, as in ECR, and now names what was pushed.
+                update(store, keys.repository(push.repository), lambda kv, push=push: _retag(kv, push))
+                continue
             log.warning("immutable tag moved by a push: restored", extra=kv_(
                 repository=push.repository, tag=push.tag, pushed=push.digest, restored=held))
             undone.append(f"{push.repository}:{push.tag}")
