@@ -14,6 +14,7 @@ from typing import Protocol
 
 import shoal.logs
 from agent import dependencies, reconcile, restarts, routing, spec, volumes
+from agent.image_cache import CacheSettings, ImageCache, images_of
 from agent.runtime import (
     LABEL_NODE,
     ContainerInfo,
@@ -64,6 +65,8 @@ class AgentConfig:
     # Where a host path really leads on this node (os.path.realpath), when the agent shares
     # the Docker daemon's filesystem; None judges paths as written.
     resolve_path: Callable[[str], str] | None = None
+    # The node image cache (--image-cleanup): None leaves every image on the node.
+    image_cache: CacheSettings | None = None
 
 
 class Agent:
@@ -87,6 +90,8 @@ class Agent:
         self._inflight: set[str] = set()
         self.last_sentence = ""
         self._volumes_swept = 0.0
+        self.images = ImageCache(runtime, config.image_cache) if config.image_cache else None  # type: ignore[arg-type]
+        self._images_swept = 0.0
         # Fetches a task's secret values ({container: {env: value}}) from the control plane
         # right before its containers are created; set by main (None: no secrets support).
         self.resolve_secrets: Callable[[r.Task], dict[str, dict[str, str]]] | None = None
@@ -252,6 +257,7 @@ class Agent:
             self._dispatch(action)
         self._sync_targets()
         self._sweep_volumes()
+        self._sweep_images()
         if self.on_cycle:
             self.on_cycle(time.monotonic() - started)
         return p.sentence
@@ -394,6 +400,8 @@ class Agent:
                     log.info("pulling image", extra=shoal.logs.kv(task=task.task_id, image=image,
                                                                   credentials=image in credentials))
                     self.runtime.pull(image, credentials.get(image))
+                    if self.images is not None:
+                        self.images.pulled(image, time.time())
             image = ""
             dependencies.start_containers(self.runtime, task, specs, a, node_id=self.node_id,
                                           cancelled=lambda: self._start_cancelled(task.task_id),
@@ -464,6 +472,17 @@ class Agent:
         for task_id in sorted(orphans):
             log.info("removing volumes of a task no longer here", extra=shoal.logs.kv(task=task_id, node=self.node_id))
             self._remove_volumes(task_id)
+
+    def _sweep_images(self) -> None:
+        now = time.time()  # once per resync interval: agent/image_cache.py
+        with self._lock:
+            if self.images is None or self.desired is None or now - self._images_swept < self.config.resync_interval:
+                return
+            self._images_swept = now
+            in_use = images_of(self.desired.values())
+        said = self.images.sweep(in_use, now)
+        if said:
+            log.info(said, extra=shoal.logs.kv(node=self.node_id))
 
     def _remove_volumes(self, task_id: str) -> None:
         try:

@@ -135,6 +135,10 @@ class DockerRuntime(Runtime):
         except NotFound:
             return False
 
+    def remove_image(self, image: str) -> None:
+        # Not forced: an image a container (even a stopped one) still uses stays.
+        self._call(f"remove image {image}", self.api.remove_image, image)
+
     def pull(self, image: str, auth: dict[str, str] | None = None) -> None:
         repository, tag = image, "latest"
         last = repository.rsplit("/", 1)[-1]

@@ -24,6 +24,7 @@ from agent.dns.responder import DnsResponder
 from agent.docker_runtime import DockerRuntime
 from agent.hollow import HollowRuntime
 from agent.host import HostProbe
+from agent.image_cache import CacheSettings
 from agent.metrics import AgentMetrics
 from agent.proxy import process
 from agent.proxy.driver import ProxyDriver
@@ -75,6 +76,14 @@ def parser() -> argparse.ArgumentParser:
                    help="host ports for hostPort 0 (default 32768-60999); agents sharing a dockerd need disjoint ones")
     p.add_argument("--bind-ip", default="0.0.0.0", help="host IP that published ports bind on")
     p.add_argument("--resync-interval", type=float, default=10.0, help="seconds between full resyncs")
+    p.add_argument("--image-cleanup", action="store_true",
+                   help="remove images this agent pulled once unused (like the ECS agent's image cleanup)")
+    p.add_argument("--image-min-age", type=float, default=3600.0, metavar="SECONDS",
+                   help="with --image-cleanup: an image stays at least this long after its pull")
+    p.add_argument("--image-unused-for", type=float, default=3600.0, metavar="SECONDS",
+                   help="with --image-cleanup: and this long after the last task on the node used it")
+    p.add_argument("--image-cleanup-per-sweep", type=int, default=5, metavar="N",
+                   help="with --image-cleanup: at most this many images removed per sweep (one per resync)")
     p.add_argument("--start-timeout", type=float, default=120.0,
                    help="seconds a container waits for its dependsOn conditions (a container's startTimeout wins)")
     p.add_argument("--max-restart-attempt-period", type=float, default=None, metavar="SECONDS",
@@ -303,6 +312,17 @@ def make_proxy(args: argparse.Namespace, runtime: Runtime) -> ProxyDriver:
                        binary=args.haproxy, socket_dir=process.socket_dir_for(workdir))
 
 
+def _image_cache(args: argparse.Namespace) -> CacheSettings | None:
+    if not args.image_cleanup:
+        return None
+    if args.runtime != "docker":
+        raise SystemExit("agent: --image-cleanup needs the docker runtime (the hollow one pulls nothing)")
+    if args.image_min_age < 0 or args.image_unused_for < 0 or args.image_cleanup_per_sweep < 1:
+        raise SystemExit("agent: --image-min-age and --image-unused-for must be >= 0, "
+                         "--image-cleanup-per-sweep >= 1")
+    return CacheSettings(args.image_min_age, args.image_unused_for, args.image_cleanup_per_sweep)
+
+
 def _run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs: dict[str, str], node_id: str,
          tls: ClientTLS | None, host: HostProbe, metrics: AgentMetrics, metrics_port: int,
          proxy: ProxyDriver | None, responder: DnsResponder | None) -> int:
@@ -310,7 +330,8 @@ def _run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs
                          stop_timeout=args.stop_timeout, bind_ip=args.bind_ip,
                          resync_interval=args.resync_interval, start_timeout=args.start_timeout,
                          restart_period_cap=args.max_restart_attempt_period,
-                         policy=node_policy(args), resolve_path=_path_resolver(args))
+                         policy=node_policy(args), resolve_path=_path_resolver(args),
+                         image_cache=_image_cache(args))
     agent = Agent(config, runtime, on_cycle=metrics.observe_cycle)
     if proxy is not None:
         agent.routing_consumers.append(proxy)

@@ -80,7 +80,7 @@ PERMISSIONS: dict[str, str] = {
     **_methods("Console", "read", "CreateConsoleLink"),
     **_methods("Logs", "logs", "GetTaskLogs"),
     **_methods("Security", "secrets", "ListSecrets"),
-    **_methods("Registry", "read", "GetLoginCredential ListRepositories ListImages"),
+    **_methods("Registry", "read", "GetLoginCredential ListRepositories ListImages DescribeRepository"),
     **_methods("Registry", "node", "GetTaskPullCredentials"),
 }
 # What each operator role may do; a viewer's grants (ca.GRANTS) add to its own.

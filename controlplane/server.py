@@ -46,6 +46,7 @@ from controlplane.ecs.config import start as start_ecs
 from controlplane.feed import EventFeed
 from controlplane.http import serve as serve_http
 from controlplane.metrics import REGISTRY
+from controlplane.registry.lifecycle_sweep import LifecycleSweep
 from controlplane.registry.setup import add_flags as add_registry_flags
 from controlplane.registry.setup import start as start_registry
 from controlplane.routing.publisher import RoutingPublisher
@@ -249,6 +250,10 @@ class Replica:
                                                LogSource(security.open_channel, gateway.address))
         leader_watch = PrefixWatch(self.store, election.key, loop.wake)
         leader_watch.start()
+        lifecycle = (LifecycleSweep(self.store, self.ctx.registry.client, election.is_leader,
+                                    args.registry_lifecycle_interval) if self.ctx.registry else None)
+        if lifecycle is not None:
+            lifecycle.start()
         deregistrations = PrefixWatch(self.store, keys.DEREGISTERED,
                                       lambda: _log_sentence(gateway.end_deregistered_streams))
         deregistrations.start()
@@ -264,6 +269,8 @@ class Replica:
         log.info("control plane stopping")
         health_servicer.enter_graceful_shutdown()
         leader_watch.close()
+        if lifecycle is not None:
+            lifecycle.stop()
         deregistrations.close()
         loop.stop()
         routing.stop()

@@ -1,6 +1,6 @@
 """The Registry service: short-lived credentials for the cluster registry and its
 repositories. Repositories are records in etcd (``/shoal/v1/repositories/<name>``, written
-only here, but for push times: registry/events.py); their images are read from the registry
+only here, but for push times and tags: registry/events.py); their images are read from the registry
 itself. Credentials are JWTs signed by the cluster's registry issuer
 (shoal/security/registry_issuer.py): a login credential for an operator's ``docker login``, a
 pull-only registry token per image for the node a task is assigned to. For an image whose
@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 import grpc
 
@@ -22,6 +23,7 @@ from controlplane.api import secrets
 from controlplane.api.context import ApiContext
 from controlplane.authz import current_identity, record_denial
 from controlplane.errors import ApiError, grpc_errors, invalid, not_found
+from controlplane.registry import lifecycle
 from controlplane.registry.access import ScopeError, check_repository_name
 from controlplane.registry.client import RegistryUnavailable
 from controlplane.registry.settings import RegistrySettings
@@ -31,7 +33,8 @@ from shoal.logs import kv
 from shoal.security import registry_issuer
 from shoal.security.ca import Identity
 from shoal.security.sealing import Sealer
-from shoal.store.base import Conflict
+from shoal.store.base import KV, Conflict
+from shoal.store.update import update
 from shoal.v1 import registry_pb2 as rg
 from shoal.v1 import registry_pb2_grpc
 from shoal.v1 import resources_pb2 as r
@@ -93,10 +96,11 @@ def login_credential(ctx: ApiContext, who: Identity | None, ttl: int = 0) -> rg.
                               expires_at=claims["exp"])
 
 
-def create(ctx: ApiContext, name: str, who: Identity | None) -> rg.Repository:
+def create(ctx: ApiContext, name: str, who: Identity | None, immutable_tags: bool = False) -> rg.Repository:
     s = require(ctx)
     name = check_name(name)
-    repo = rg.Repository(name=name, uri=f"{s.address}/{name}", created_at=time.time(), created_by=str(who or ""))
+    repo = rg.Repository(name=name, uri=f"{s.address}/{name}", created_at=time.time(), created_by=str(who or ""),
+                         immutable_tags=immutable_tags)
     try:
         ctx.store.create(keys.repository(name), repo.SerializeToString())
     except Conflict:
@@ -104,6 +108,70 @@ def create(ctx: ApiContext, name: str, who: Identity | None) -> rg.Repository:
                        "RepositoryAlreadyExistsException") from None
     log.info("repository created", extra=kv(repository=name, by=who))
     return repo
+
+
+def _change(ctx: ApiContext, name: str, change: Callable[[rg.Repository], None]) -> rg.Repository:
+    """Applies ``change`` to the record, retried on conflict; the record as written."""
+    out: list[rg.Repository] = []
+
+    def mutate(kv_: KV | None) -> bytes | None:
+        out.clear()
+        if kv_ is None:
+            return None
+        repo = decode(rg.Repository, kv_.value)
+        change(repo)
+        out.append(repo)
+        return repo.SerializeToString()
+
+    update(ctx.store, keys.repository(name), mutate)
+    if not out:
+        raise not_found(f"repositoryName: no repository {name!r}", "RepositoryNotFoundException")
+    return out[0]
+
+
+def set_tag_mutability(ctx: ApiContext, name: str, immutable_tags: bool) -> rg.Repository:
+    """Turns tag immutability on or off. Turning it on first records which manifest each tag
+    names now (the registry's own view), so a tag pushed before the switch is held too."""
+    s = require(ctx)
+    current = record(ctx, name)
+    held: dict[str, str] = {}
+    if immutable_tags:
+        try:
+            held = {t: i.digest for i in s.client.images(current.name) for t in i.tags}
+        except RegistryUnavailable as exc:
+            raise ApiError(grpc.StatusCode.UNAVAILABLE, str(exc), "ServerException") from None
+
+    def change(repo: rg.Repository) -> None:
+        repo.immutable_tags = immutable_tags
+        repo.tag_digest.update(held)
+
+    repo = _change(ctx, current.name, change)
+    log.info("repository tag mutability set", extra=kv(repository=repo.name, immutable=immutable_tags))
+    return repo
+
+
+def put_lifecycle_policy(ctx: ApiContext, name: str, text: str) -> rg.Repository:
+    """Sets the policy after checking it whole (an invalid one changes nothing)."""
+    current = record(ctx, name)
+    try:
+        lifecycle.parse(text)
+    except lifecycle.PolicyError as exc:
+        raise invalid(str(exc)) from None
+    repo = _change(ctx, current.name, lambda repo: setattr(repo, "lifecycle_policy", text))
+    log.info("repository lifecycle policy set", extra=kv(repository=repo.name))
+    return repo
+
+
+def delete_lifecycle_policy(ctx: ApiContext, name: str) -> rg.Repository:
+    """Removes the policy; the record as it was, policy included (ECR answers with it).
+    Raises LifecyclePolicyNotFoundException when there is none."""
+    current = record(ctx, name)
+    if not current.lifecycle_policy:
+        raise not_found(f"repositoryName: repository {name!r} has no lifecycle policy",
+                        "LifecyclePolicyNotFoundException")
+    _change(ctx, current.name, lambda repo: setattr(repo, "lifecycle_policy", ""))
+    log.info("repository lifecycle policy deleted", extra=kv(repository=current.name))
+    return current
 
 
 def list_(ctx: ApiContext) -> list[rg.Repository]:
@@ -219,7 +287,24 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):
 
     @grpc_errors
     def CreateRepository(self, request: rg.CreateRepositoryRequest, context) -> rg.Repository:  # noqa: N802
-        return create(self.ctx, request.name, current_identity())
+        return create(self.ctx, request.name, current_identity(), request.immutable_tags)
+
+    @grpc_errors
+    def UpdateRepository(self, request: rg.UpdateRepositoryRequest, context) -> rg.Repository:  # noqa: N802
+        return set_tag_mutability(self.ctx, request.name, request.immutable_tags)
+
+    @grpc_errors
+    def DescribeRepository(self, request: rg.DescribeRepositoryRequest, context) -> rg.Repository:  # noqa: N802
+        return record(self.ctx, request.name)
+
+    @grpc_errors
+    def PutLifecyclePolicy(self, request: rg.PutLifecyclePolicyRequest, context) -> rg.Repository:  # noqa: N802
+        return put_lifecycle_policy(self.ctx, request.name, request.policy_text)
+
+    @grpc_errors
+    def DeleteLifecyclePolicy(self, request: rg.DeleteLifecyclePolicyRequest,  # noqa: N802
+                              context) -> rg.Repository:
+        return delete_lifecycle_policy(self.ctx, request.name)
 
     @grpc_errors
     def ListRepositories(self, request: rg.ListRepositoriesRequest, context) -> rg.ListRepositoriesResponse:  # noqa: N802

@@ -44,7 +44,19 @@ def _name(body: Body) -> str:
 def _repository(ctx: ApiContext, repo: rg.Repository) -> Body:
     return {"repositoryArn": f"arn:aws:ecr:{ctx.arns.region}:{ctx.arns.account}:repository/{repo.name}",
             "registryId": ctx.arns.account, "repositoryName": repo.name, "repositoryUri": repo.uri,
-            "createdAt": repo.created_at, "imageTagMutability": "MUTABLE"}
+            "createdAt": repo.created_at, "imageTagMutability": _MUTABILITY[repo.immutable_tags]}
+
+
+_MUTABILITY = {False: "MUTABLE", True: "IMMUTABLE"}
+
+
+def _immutable(body: Body, required: bool) -> bool:
+    value = body.get("imageTagMutability")
+    if value is None and not required:
+        return False
+    if value not in ("MUTABLE", "IMMUTABLE"):
+        raise invalid_parameter("imageTagMutability: MUTABLE or IMMUTABLE")
+    return value == "IMMUTABLE"
 
 
 def _image_ids(body: Body, required: bool) -> list[dict[str, str]] | None:
@@ -76,9 +88,15 @@ def get_authorization_token(ctx: ApiContext, who: Identity, body: Body) -> Body:
 
 
 def create_repository(ctx: ApiContext, who: Identity, body: Body) -> Body:
-    if body.get("imageTagMutability") not in (None, "MUTABLE"):
-        raise invalid_parameter("imageTagMutability: only MUTABLE is supported by this registry")
-    return {"repository": _repository(ctx, repositories.create(ctx, _name(body), who))}
+    immutable = _immutable(body, required=False)
+    return {"repository": _repository(ctx, repositories.create(ctx, _name(body), who, immutable))}
+
+
+def put_image_tag_mutability(ctx: ApiContext, who: Identity, body: Body) -> Body:
+    immutable = _immutable(body, required=True)
+    repo = repositories.set_tag_mutability(ctx, _name(body), immutable)
+    return {"registryId": ctx.arns.account, "repositoryName": repo.name,
+            "imageTagMutability": _MUTABILITY[repo.immutable_tags]}
 
 
 def describe_repositories(ctx: ApiContext, who: Identity, body: Body) -> Body:
@@ -136,12 +154,39 @@ def batch_delete_image(ctx: ApiContext, who: Identity, body: Body) -> Body:
     return {"imageIds": deleted, "failures": failures}
 
 
+def _policy(ctx: ApiContext, repo: rg.Repository) -> Body:
+    return {"registryId": ctx.arns.account, "repositoryName": repo.name, "lifecyclePolicyText": repo.lifecycle_policy}
+
+
+def put_lifecycle_policy(ctx: ApiContext, who: Identity, body: Body) -> Body:
+    text = body.get("lifecyclePolicyText")
+    if not isinstance(text, str) or not text:
+        raise invalid_parameter("lifecyclePolicyText: required, a string")
+    return _policy(ctx, repositories.put_lifecycle_policy(ctx, _name(body), text))
+
+
+def get_lifecycle_policy(ctx: ApiContext, who: Identity, body: Body) -> Body:
+    repo = repositories.record(ctx, _name(body))
+    if not repo.lifecycle_policy:
+        raise EcsError("LifecyclePolicyNotFoundException",
+                       f"repositoryName: repository {repo.name!r} has no lifecycle policy")
+    return _policy(ctx, repo)
+
+
+def delete_lifecycle_policy(ctx: ApiContext, who: Identity, body: Body) -> Body:
+    return _policy(ctx, repositories.delete_lifecycle_policy(ctx, _name(body)))
+
+
 # Each operation with the Registry method whose permission it needs.
 OPERATIONS: dict[str, tuple[Operation, str]] = {
     "GetAuthorizationToken": (get_authorization_token, "GetLoginCredential"),
     "CreateRepository": (create_repository, "CreateRepository"),
     "DescribeRepositories": (describe_repositories, "ListRepositories"),
     "DeleteRepository": (delete_repository, "DeleteRepository"),
+    "PutImageTagMutability": (put_image_tag_mutability, "UpdateRepository"),
+    "PutLifecyclePolicy": (put_lifecycle_policy, "PutLifecyclePolicy"),
+    "GetLifecyclePolicy": (get_lifecycle_policy, "DescribeRepository"),
+    "DeleteLifecyclePolicy": (delete_lifecycle_policy, "DeleteLifecyclePolicy"),
     "DescribeImages": (describe_images, "ListImages"),
     "ListImages": (list_images, "ListImages"),
     "BatchDeleteImage": (batch_delete_image, "DeleteRepository"),

@@ -1,7 +1,8 @@
 """A client of the cluster registry's own HTTP API (Docker Registry HTTP API V2), for what
-the control plane reads and deletes there: a repository's tags, its manifests (digest,
-size) and their deletion. It authenticates with a token it signs itself (the replica's own
-identity, pull and delete on the one repository) and trusts the registry's certificate
+the control plane reads and writes there: a repository's tags, its manifests (digest,
+size), their deletion, and putting a manifest back under a tag (immutable tags). It
+authenticates with a token it signs itself (the replica's own identity, pull, push and delete
+on the one repository) and trusts the registry's certificate
 through the cluster CA."""
 
 from __future__ import annotations
@@ -47,12 +48,13 @@ class RegistryClient:
         self._ca.write(ca_pem)
         self._ca.flush()
 
-    def _get(self, repository: str, path: str, method: str = "GET", **headers: str) -> requests.Response:
+    def _get(self, repository: str, path: str, method: str = "GET", data: bytes | None = None,
+             **headers: str) -> requests.Response:
         claims = registry_issuer.claims(self.identity, self.service, 60, access=[
-            {"type": "repository", "name": repository, "actions": ["pull", "delete"]}])
+            {"type": "repository", "name": repository, "actions": ["pull", "push", "delete"]}])
         headers["Authorization"] = f"Bearer {self.issuer.sign(claims)}"
         try:
-            return requests.request(method, f"{self.base}/{repository}/{path}", headers=headers,
+            return requests.request(method, f"{self.base}/{repository}/{path}", headers=headers, data=data,
                                     verify=self._ca.name, timeout=TIMEOUT)
         except requests.RequestException as exc:
             raise RegistryUnavailable(f"registry {self.base}: {exc}") from None
@@ -86,6 +88,20 @@ class RegistryClient:
                 continue
             by_digest.setdefault(info.digest, info).tags.append(tag)
         return list(by_digest.values())
+
+    def put_tag(self, repository: str, tag: str, digest: str) -> bool:
+        """Points ``tag`` at the manifest ``digest`` again (its exact bytes, so the digest is
+        the same); False when the registry no longer has that manifest."""
+        resp = self._get(repository, f"manifests/{digest}", Accept=MANIFEST_TYPES)
+        if resp.status_code == 404:
+            return False
+        if resp.status_code != 200:
+            raise RegistryUnavailable(f"registry: manifest {repository}@{digest}: HTTP {resp.status_code}")
+        put = self._get(repository, f"manifests/{tag}", method="PUT", data=resp.content,
+                        **{"Content-Type": resp.headers.get("Content-Type", "")})
+        if put.status_code not in (200, 201):
+            raise RegistryUnavailable(f"registry: tag {repository}:{tag}: HTTP {put.status_code} {put.text[:200]}")
+        return True
 
     def delete(self, repository: str, digest: str) -> bool:
         """True when the registry deleted it, False when it was not there."""

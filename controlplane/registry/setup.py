@@ -31,6 +31,8 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                         "tokens for; images named HOST:PORT/... are pulled with credentials from here")
     p.add_argument("--registry-token-listen", metavar="HOST:PORT", default="",
                    help="serve the registry's token endpoint (/token, HTTPS) here: the registry's auth.token.realm")
+    p.add_argument("--registry-lifecycle-interval", type=float, default=3600.0, metavar="SECONDS",
+                   help="how often the leader applies the repositories' lifecycle policies")
     p.add_argument("--registry-service", default=DEFAULT_SERVICE,
                    help="the registry's auth.token.service (the tokens' audience)")
 
@@ -70,7 +72,7 @@ def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None
 
     try:
         server = token_server.serve(host, port, context_from_pem(chain_pem, key_pem), issuer, args.registry_service,
-                                    exists, lambda body: events.record_pushes(ctx.store, body))
+                                    exists, lambda body: events.record_pushes(ctx.store, body, client.put_tag))
     except OSError as exc:
         raise SystemExit(f"controlplane: cannot listen on --registry-token-listen {args.registry_token_listen}: "
                          f"{exc}") from exc

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17shoal/v1/registry.proto\x12\x08shoal.v1\"0\n\x19GetLoginCredentialRequest\x12\x13\n\x0bttl_seconds\x18\x01 \x01(\r\"[\n\x0fLoginCredential\x12\x10\n\x08registry\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x10\n\x08password\x18\x03 \x01(\t\x12\x12\n\nexpires_at\x18\x04 \x01(\x01\"A\n\x1dGetTaskPullCredentialsRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"[\n\x0ePullCredential\x12\r\n\x05image\x18\x01 \x01(\t\x12\x16\n\x0eregistry_token\x18\x02 \x01(\t\x12\x10\n\x08username\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\"O\n\x1eGetTaskPullCredentialsResponse\x12-\n\x0b\x63redentials\x18\x01 \x03(\x0b\x32\x18.shoal.v1.PullCredential\"\xb7\x01\n\nRepository\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uri\x18\x02 \x01(\t\x12\x12\n\ncreated_at\x18\x03 \x01(\x01\x12\x12\n\ncreated_by\x18\x04 \x01(\t\x12\x35\n\tpushed_at\x18\x05 \x03(\x0b\x32\".shoal.v1.Repository.PushedAtEntry\x1a/\n\rPushedAtEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\'\n\x17\x43reateRepositoryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x19\n\x17ListRepositoriesRequest\"F\n\x18ListRepositoriesResponse\x12*\n\x0crepositories\x18\x01 \x03(\x0b\x32\x14.shoal.v1.Repository\"\'\n\x17\x44\x65leteRepositoryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\'\n\x11ListImagesRequest\x12\x12\n\nrepository\x18\x01 \x01(\t\"`\n\x05Image\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x0c\n\x04tags\x18\x02 \x03(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x11\n\tpushed_at\x18\x04 \x01(\x01\x12\x12\n\nmedia_type\x18\x05 \x01(\t\"I\n\x12ListImagesResponse\x12\x12\n\nrepository\x18\x01 \x01(\t\x12\x1f\n\x06images\x18\x02 \x03(\x0b\x32\x0f.shoal.v1.Image2\x8b\x04\n\x08Registry\x12T\n\x12GetLoginCredential\x12#.shoal.v1.GetLoginCredentialRequest\x1a\x19.shoal.v1.LoginCredential\x12k\n\x16GetTaskPullCredentials\x12\'.shoal.v1.GetTaskPullCredentialsRequest\x1a(.shoal.v1.GetTaskPullCredentialsResponse\x12K\n\x10\x43reateRepository\x12!.shoal.v1.CreateRepositoryRequest\x1a\x14.shoal.v1.Repository\x12Y\n\x10ListRepositories\x12!.shoal.v1.ListRepositoriesRequest\x1a\".shoal.v1.ListRepositoriesResponse\x12K\n\x10\x44\x65leteRepository\x12!.shoal.v1.DeleteRepositoryRequest\x1a\x14.shoal.v1.Repository\x12G\n\nListImages\x12\x1b.shoal.v1.ListImagesRequest\x1a\x1c.shoal.v1.ListImagesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17shoal/v1/registry.proto\x12\x08shoal.v1\"0\n\x19GetLoginCredentialRequest\x12\x13\n\x0bttl_seconds\x18\x01 \x01(\r\"[\n\x0fLoginCredential\x12\x10\n\x08registry\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x10\n\x08password\x18\x03 \x01(\t\x12\x12\n\nexpires_at\x18\x04 \x01(\x01\"A\n\x1dGetTaskPullCredentialsRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"[\n\x0ePullCredential\x12\r\n\x05image\x18\x01 \x01(\t\x12\x16\n\x0eregistry_token\x18\x02 \x01(\t\x12\x10\n\x08username\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\"O\n\x1eGetTaskPullCredentialsResponse\x12-\n\x0b\x63redentials\x18\x01 \x03(\x0b\x32\x18.shoal.v1.PullCredential\"\xd4\x02\n\nRepository\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uri\x18\x02 \x01(\t\x12\x12\n\ncreated_at\x18\x03 \x01(\x01\x12\x12\n\ncreated_by\x18\x04 \x01(\t\x12\x35\n\tpushed_at\x18\x05 \x03(\x0b\x32\".shoal.v1.Repository.PushedAtEntry\x12\x16\n\x0eimmutable_tags\x18\x06 \x01(\x08\x12\x37\n\ntag_digest\x18\x07 \x03(\x0b\x32#.shoal.v1.Repository.TagDigestEntry\x12\x18\n\x10lifecycle_policy\x18\x08 \x01(\t\x1a/\n\rPushedAtEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x30\n\x0eTagDigestEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\")\n\x19\x44\x65scribeRepositoryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\">\n\x19PutLifecyclePolicyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bpolicy_text\x18\x02 \x01(\t\",\n\x1c\x44\x65leteLifecyclePolicyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"?\n\x17\x43reateRepositoryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0eimmutable_tags\x18\x02 \x01(\x08\"?\n\x17UpdateRepositoryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0eimmutable_tags\x18\x02 \x01(\x08\"\x19\n\x17ListRepositoriesRequest\"F\n\x18ListRepositoriesResponse\x12*\n\x0crepositories\x18\x01 \x03(\x0b\x32\x14.shoal.v1.Repository\"\'\n\x17\x44\x65leteRepositoryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\'\n\x11ListImagesRequest\x12\x12\n\nrepository\x18\x01 \x01(\t\"`\n\x05Image\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x0c\n\x04tags\x18\x02 \x03(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x11\n\tpushed_at\x18\x04 \x01(\x01\x12\x12\n\nmedia_type\x18\x05 \x01(\t\"I\n\x12ListImagesResponse\x12\x12\n\nrepository\x18\x01 \x01(\t\x12\x1f\n\x06images\x18\x02 \x03(\x0b\x32\x0f.shoal.v1.Image2\xd1\x06\n\x08Registry\x12T\n\x12GetLoginCredential\x12#.shoal.v1.GetLoginCredentialRequest\x1a\x19.shoal.v1.LoginCredential\x12k\n\x16GetTaskPullCredentials\x12\'.shoal.v1.GetTaskPullCredentialsRequest\x1a(.shoal.v1.GetTaskPullCredentialsResponse\x12K\n\x10\x43reateRepository\x12!.shoal.v1.CreateRepositoryRequest\x1a\x14.shoal.v1.Repository\x12Y\n\x10ListRepositories\x12!.shoal.v1.ListRepositoriesRequest\x1a\".shoal.v1.ListRepositoriesResponse\x12K\n\x10UpdateRepository\x12!.shoal.v1.UpdateRepositoryRequest\x1a\x14.shoal.v1.Repository\x12O\n\x12\x44\x65scribeRepository\x12#.shoal.v1.DescribeRepositoryRequest\x1a\x14.shoal.v1.Repository\x12O\n\x12PutLifecyclePolicy\x12#.shoal.v1.PutLifecyclePolicyRequest\x1a\x14.shoal.v1.Repository\x12U\n\x15\x44\x65leteLifecyclePolicy\x12&.shoal.v1.DeleteLifecyclePolicyRequest\x1a\x14.shoal.v1.Repository\x12K\n\x10\x44\x65leteRepository\x12!.shoal.v1.DeleteRepositoryRequest\x1a\x14.shoal.v1.Repository\x12G\n\nListImages\x12\x1b.shoal.v1.ListImagesRequest\x1a\x1c.shoal.v1.ListImagesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,6 +33,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REPOSITORY_PUSHEDATENTRY']._loaded_options = None
   _globals['_REPOSITORY_PUSHEDATENTRY']._serialized_options = b'8\001'
+  _globals['_REPOSITORY_TAGDIGESTENTRY']._loaded_options = None
+  _globals['_REPOSITORY_TAGDIGESTENTRY']._serialized_options = b'8\001'
   _globals['_GETLOGINCREDENTIALREQUEST']._serialized_start=37
   _globals['_GETLOGINCREDENTIALREQUEST']._serialized_end=85
   _globals['_LOGINCREDENTIAL']._serialized_start=87
@@ -44,23 +46,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETTASKPULLCREDENTIALSRESPONSE']._serialized_start=340
   _globals['_GETTASKPULLCREDENTIALSRESPONSE']._serialized_end=419
   _globals['_REPOSITORY']._serialized_start=422
-  _globals['_REPOSITORY']._serialized_end=605
-  _globals['_REPOSITORY_PUSHEDATENTRY']._serialized_start=558
-  _globals['_REPOSITORY_PUSHEDATENTRY']._serialized_end=605
-  _globals['_CREATEREPOSITORYREQUEST']._serialized_start=607
-  _globals['_CREATEREPOSITORYREQUEST']._serialized_end=646
-  _globals['_LISTREPOSITORIESREQUEST']._serialized_start=648
-  _globals['_LISTREPOSITORIESREQUEST']._serialized_end=673
-  _globals['_LISTREPOSITORIESRESPONSE']._serialized_start=675
-  _globals['_LISTREPOSITORIESRESPONSE']._serialized_end=745
-  _globals['_DELETEREPOSITORYREQUEST']._serialized_start=747
-  _globals['_DELETEREPOSITORYREQUEST']._serialized_end=786
-  _globals['_LISTIMAGESREQUEST']._serialized_start=788
-  _globals['_LISTIMAGESREQUEST']._serialized_end=827
-  _globals['_IMAGE']._serialized_start=829
-  _globals['_IMAGE']._serialized_end=925
-  _globals['_LISTIMAGESRESPONSE']._serialized_start=927
-  _globals['_LISTIMAGESRESPONSE']._serialized_end=1000
-  _globals['_REGISTRY']._serialized_start=1003
-  _globals['_REGISTRY']._serialized_end=1526
+  _globals['_REPOSITORY']._serialized_end=762
+  _globals['_REPOSITORY_PUSHEDATENTRY']._serialized_start=665
+  _globals['_REPOSITORY_PUSHEDATENTRY']._serialized_end=712
+  _globals['_REPOSITORY_TAGDIGESTENTRY']._serialized_start=714
+  _globals['_REPOSITORY_TAGDIGESTENTRY']._serialized_end=762
+  _globals['_DESCRIBEREPOSITORYREQUEST']._serialized_start=764
+  _globals['_DESCRIBEREPOSITORYREQUEST']._serialized_end=805
+  _globals['_PUTLIFECYCLEPOLICYREQUEST']._serialized_start=807
+  _globals['_PUTLIFECYCLEPOLICYREQUEST']._serialized_end=869
+  _globals['_DELETELIFECYCLEPOLICYREQUEST']._serialized_start=871
+  _globals['_DELETELIFECYCLEPOLICYREQUEST']._serialized_end=915
+  _globals['_CREATEREPOSITORYREQUEST']._serialized_start=917
+  _globals['_CREATEREPOSITORYREQUEST']._serialized_end=980
+  _globals['_UPDATEREPOSITORYREQUEST']._serialized_start=982
+  _globals['_UPDATEREPOSITORYREQUEST']._serialized_end=1045
+  _globals['_LISTREPOSITORIESREQUEST']._serialized_start=1047
+  _globals['_LISTREPOSITORIESREQUEST']._serialized_end=1072
+  _globals['_LISTREPOSITORIESRESPONSE']._serialized_start=1074
+  _globals['_LISTREPOSITORIESRESPONSE']._serialized_end=1144
+  _globals['_DELETEREPOSITORYREQUEST']._serialized_start=1146
+  _globals['_DELETEREPOSITORYREQUEST']._serialized_end=1185
+  _globals['_LISTIMAGESREQUEST']._serialized_start=1187
+  _globals['_LISTIMAGESREQUEST']._serialized_end=1226
+  _globals['_IMAGE']._serialized_start=1228
+  _globals['_IMAGE']._serialized_end=1324
+  _globals['_LISTIMAGESRESPONSE']._serialized_start=1326
+  _globals['_LISTIMAGESRESPONSE']._serialized_end=1399
+  _globals['_REGISTRY']._serialized_start=1402
+  _globals['_REGISTRY']._serialized_end=2251
 # @@protoc_insertion_point(module_scope)

@@ -51,7 +51,7 @@ class GetTaskPullCredentialsResponse(_message.Message):
     def __init__(self, credentials: _Optional[_Iterable[_Union[PullCredential, _Mapping]]] = ...) -> None: ...
 
 class Repository(_message.Message):
-    __slots__ = ("name", "uri", "created_at", "created_by", "pushed_at")
+    __slots__ = ("name", "uri", "created_at", "created_by", "pushed_at", "immutable_tags", "tag_digest", "lifecycle_policy")
     class PushedAtEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -59,23 +59,66 @@ class Repository(_message.Message):
         key: str
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class TagDigestEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     URI_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
     PUSHED_AT_FIELD_NUMBER: _ClassVar[int]
+    IMMUTABLE_TAGS_FIELD_NUMBER: _ClassVar[int]
+    TAG_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    LIFECYCLE_POLICY_FIELD_NUMBER: _ClassVar[int]
     name: str
     uri: str
     created_at: float
     created_by: str
     pushed_at: _containers.ScalarMap[str, float]
-    def __init__(self, name: _Optional[str] = ..., uri: _Optional[str] = ..., created_at: _Optional[float] = ..., created_by: _Optional[str] = ..., pushed_at: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    immutable_tags: bool
+    tag_digest: _containers.ScalarMap[str, str]
+    lifecycle_policy: str
+    def __init__(self, name: _Optional[str] = ..., uri: _Optional[str] = ..., created_at: _Optional[float] = ..., created_by: _Optional[str] = ..., pushed_at: _Optional[_Mapping[str, float]] = ..., immutable_tags: _Optional[bool] = ..., tag_digest: _Optional[_Mapping[str, str]] = ..., lifecycle_policy: _Optional[str] = ...) -> None: ...
 
-class CreateRepositoryRequest(_message.Message):
+class DescribeRepositoryRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class PutLifecyclePolicyRequest(_message.Message):
+    __slots__ = ("name", "policy_text")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    POLICY_TEXT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    policy_text: str
+    def __init__(self, name: _Optional[str] = ..., policy_text: _Optional[str] = ...) -> None: ...
+
+class DeleteLifecyclePolicyRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class CreateRepositoryRequest(_message.Message):
+    __slots__ = ("name", "immutable_tags")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    IMMUTABLE_TAGS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    immutable_tags: bool
+    def __init__(self, name: _Optional[str] = ..., immutable_tags: _Optional[bool] = ...) -> None: ...
+
+class UpdateRepositoryRequest(_message.Message):
+    __slots__ = ("name", "immutable_tags")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    IMMUTABLE_TAGS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    immutable_tags: bool
+    def __init__(self, name: _Optional[str] = ..., immutable_tags: _Optional[bool] = ...) -> None: ...
 
 class ListRepositoriesRequest(_message.Message):
     __slots__ = ()

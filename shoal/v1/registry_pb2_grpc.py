@@ -54,6 +54,26 @@ class RegistryStub:
                 request_serializer=shoal_dot_v1_dot_registry__pb2.ListRepositoriesRequest.SerializeToString,
                 response_deserializer=shoal_dot_v1_dot_registry__pb2.ListRepositoriesResponse.FromString,
                 _registered_method=True)
+        self.UpdateRepository = channel.unary_unary(
+                '/shoal.v1.Registry/UpdateRepository',
+                request_serializer=shoal_dot_v1_dot_registry__pb2.UpdateRepositoryRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_registry__pb2.Repository.FromString,
+                _registered_method=True)
+        self.DescribeRepository = channel.unary_unary(
+                '/shoal.v1.Registry/DescribeRepository',
+                request_serializer=shoal_dot_v1_dot_registry__pb2.DescribeRepositoryRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_registry__pb2.Repository.FromString,
+                _registered_method=True)
+        self.PutLifecyclePolicy = channel.unary_unary(
+                '/shoal.v1.Registry/PutLifecyclePolicy',
+                request_serializer=shoal_dot_v1_dot_registry__pb2.PutLifecyclePolicyRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_registry__pb2.Repository.FromString,
+                _registered_method=True)
+        self.DeleteLifecyclePolicy = channel.unary_unary(
+                '/shoal.v1.Registry/DeleteLifecyclePolicy',
+                request_serializer=shoal_dot_v1_dot_registry__pb2.DeleteLifecyclePolicyRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_registry__pb2.Repository.FromString,
+                _registered_method=True)
         self.DeleteRepository = channel.unary_unary(
                 '/shoal.v1.Registry/DeleteRepository',
                 request_serializer=shoal_dot_v1_dot_registry__pb2.DeleteRepositoryRequest.SerializeToString,
@@ -98,6 +118,32 @@ class RegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateRepository(self, request, context):
+        """Changes a repository's settings (tag immutability: ECR's PutImageTagMutability).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeRepository(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutLifecyclePolicy(self, request, context):
+        """A lifecycle policy in ECR's JSON format; the leader applies it on a schedule.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteLifecyclePolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteRepository(self, request, context):
         """Deletes the record and every image manifest the registry holds for it.
         """
@@ -134,6 +180,26 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.ListRepositories,
                     request_deserializer=shoal_dot_v1_dot_registry__pb2.ListRepositoriesRequest.FromString,
                     response_serializer=shoal_dot_v1_dot_registry__pb2.ListRepositoriesResponse.SerializeToString,
+            ),
+            'UpdateRepository': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateRepository,
+                    request_deserializer=shoal_dot_v1_dot_registry__pb2.UpdateRepositoryRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_registry__pb2.Repository.SerializeToString,
+            ),
+            'DescribeRepository': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeRepository,
+                    request_deserializer=shoal_dot_v1_dot_registry__pb2.DescribeRepositoryRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_registry__pb2.Repository.SerializeToString,
+            ),
+            'PutLifecyclePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutLifecyclePolicy,
+                    request_deserializer=shoal_dot_v1_dot_registry__pb2.PutLifecyclePolicyRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_registry__pb2.Repository.SerializeToString,
+            ),
+            'DeleteLifecyclePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteLifecyclePolicy,
+                    request_deserializer=shoal_dot_v1_dot_registry__pb2.DeleteLifecyclePolicyRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_registry__pb2.Repository.SerializeToString,
             ),
             'DeleteRepository': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteRepository,
@@ -254,6 +320,114 @@ class Registry:
             '/shoal.v1.Registry/ListRepositories',
             shoal_dot_v1_dot_registry__pb2.ListRepositoriesRequest.SerializeToString,
             shoal_dot_v1_dot_registry__pb2.ListRepositoriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateRepository(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Registry/UpdateRepository',
+            shoal_dot_v1_dot_registry__pb2.UpdateRepositoryRequest.SerializeToString,
+            shoal_dot_v1_dot_registry__pb2.Repository.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeRepository(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Registry/DescribeRepository',
+            shoal_dot_v1_dot_registry__pb2.DescribeRepositoryRequest.SerializeToString,
+            shoal_dot_v1_dot_registry__pb2.Repository.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutLifecyclePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Registry/PutLifecyclePolicy',
+            shoal_dot_v1_dot_registry__pb2.PutLifecyclePolicyRequest.SerializeToString,
+            shoal_dot_v1_dot_registry__pb2.Repository.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteLifecyclePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Registry/DeleteLifecyclePolicy',
+            shoal_dot_v1_dot_registry__pb2.DeleteLifecyclePolicyRequest.SerializeToString,
+            shoal_dot_v1_dot_registry__pb2.Repository.FromString,
             options,
             channel_credentials,
             insecure,

@@ -8,6 +8,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -46,6 +47,10 @@ def register(sub) -> None:
     p.add_argument("--no-prometheus", action="store_true", help="do not start Prometheus")
     p.add_argument("--no-registry", action="store_true",
                    help="do not start the cluster registry (it starts when docker-registry is installed)")
+    p.add_argument("--registry-gc-interval", type=float, default=3600.0, metavar="SECONDS",
+                   help="in the foreground, run the registry's garbage collection this often (it stops the "
+                        "registry for a moment) so images that lifecycle policies expired free their disk; "
+                        "0: never")
     p.add_argument("--registry-port", type=int, default=5000,
                    help="the cluster registry's port (image names carry it, so it stays the same from one "
                         "`shoal up` to the next; 0: any free port)")
@@ -143,7 +148,7 @@ def up(a) -> int:
         _print_summary(cluster, state, tasks, a.detach, sample=not a.no_sample)
         if a.detach:
             return 0
-        return _run_foreground(cluster)
+        return _run_foreground(cluster, a.registry_gc_interval)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -171,14 +176,22 @@ def _ensure_docker_and_image() -> None:
         client.close()
 
 
-def _run_foreground(cluster: LocalCluster) -> int:
+def _run_foreground(cluster: LocalCluster, gc_interval: float = 0.0) -> int:
     """Waits for Ctrl-C or SIGTERM (then stops everything), or for the cluster to go away
-    under us (`shoal down` from another terminal, or a crash)."""
+    under us (`shoal down` from another terminal, or a crash); meanwhile collects the
+    registry's garbage every ``gc_interval`` seconds (0: never)."""
     print("running in the foreground: Ctrl-C stops the cluster", flush=True)
     idle = threading.Event()
+    next_gc = time.monotonic() + gc_interval
     try:
         while True:
             idle.wait(1.0)
+            if gc_interval > 0 and time.monotonic() >= next_gc and cluster.registry is not None:
+                next_gc = time.monotonic() + gc_interval
+                try:
+                    print(cluster.registry.garbage_collect(), flush=True)
+                except RuntimeError as exc:
+                    print(f"shoal: {exc}", file=sys.stderr, flush=True)
             gone = cluster.core_exited()
             if gone:
                 print(f"shoal: {' and '.join(gone)} exited (`shoal down`, or a crash: see {cluster.logs_dir}); "

@@ -42,11 +42,16 @@ def login(a) -> None:
 
 
 def create(a) -> None:
-    repo = _call(a, "CreateRepository", rg.CreateRepositoryRequest(name=a.name))
+    repo = _call(a, "CreateRepository", rg.CreateRepositoryRequest(name=a.name, immutable_tags=a.immutable))
     if a.output == "json":
         print_json(repo)
         return
     print(repo.uri)
+
+
+def update(a) -> None:
+    repo = _call(a, "UpdateRepository", rg.UpdateRepositoryRequest(name=a.name, immutable_tags=a.immutable))
+    print(f"{repo.name}: tags {'IMMUTABLE' if repo.immutable_tags else 'MUTABLE'}")
 
 
 def list_(a) -> None:
@@ -54,8 +59,9 @@ def list_(a) -> None:
     if a.output == "json":
         print_json(list(repos))
         return
-    table(["NAME", "URI", "AGE", "CREATED BY"], [[r.name, r.uri, ago(r.created_at), r.created_by or "-"]
-                                                 for r in repos])
+    table(["NAME", "URI", "TAGS", "AGE", "CREATED BY"],
+          [[r.name, r.uri, "IMMUTABLE" if r.immutable_tags else "MUTABLE", ago(r.created_at), r.created_by or "-"]
+           for r in repos])
 
 
 def delete(a) -> None:
@@ -70,6 +76,27 @@ def images(a) -> None:
         return
     table(["DIGEST", "TAGS", "SIZE", "PUSHED"],
           [[i.digest, ",".join(i.tags) or "-", _size(i.size_bytes), ago(i.pushed_at)] for i in resp.images])
+
+
+def lifecycle(a) -> None:
+    if a.action == "set":
+        if not a.file:
+            raise CliError("shoal repo lifecycle set NAME FILE: FILE (the policy's JSON, ECR's format) is required")
+        try:
+            with open(a.file) as f:
+                text = f.read()
+        except OSError as exc:
+            raise CliError(f"cannot read {a.file}: {exc.strerror}") from None
+        repo = _call(a, "PutLifecyclePolicy", rg.PutLifecyclePolicyRequest(name=a.name, policy_text=text))
+        print(f"{repo.name}: lifecycle policy set; the leader applies it every sweep")
+    elif a.action == "get":
+        repo = _call(a, "DescribeRepository", rg.DescribeRepositoryRequest(name=a.name))
+        if not repo.lifecycle_policy:
+            raise CliError(f"repository {repo.name} has no lifecycle policy")
+        print(repo.lifecycle_policy.rstrip("\n"))
+    else:
+        repo = _call(a, "DeleteLifecyclePolicy", rg.DeleteLifecyclePolicyRequest(name=a.name))
+        print(f"{repo.name}: lifecycle policy deleted")
 
 
 def _size(n: int) -> str:
@@ -93,8 +120,19 @@ def register(sub) -> None:
     verbs = noun.add_subparsers(dest="verb", metavar="VERB", required=True)
     p = add_verb(verbs, "create", create, "create a repository (pushing needs one)", output=True)
     p.add_argument("name", metavar="NAME")
+    p.add_argument("--immutable", action="store_true", help="tags cannot be moved: a push that would move one is "
+                   "undone (ECR's imageTagMutability IMMUTABLE)")
+    p = add_verb(verbs, "update", update, "change a repository's tag mutability")
+    p.add_argument("name", metavar="NAME")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--immutable", dest="immutable", action="store_true", help="tags cannot be moved")
+    group.add_argument("--mutable", dest="immutable", action="store_false", help="tags may be moved again")
     add_verb(verbs, "list", list_, "list repositories", output=True)
     p = add_verb(verbs, "delete", delete, "delete a repository and every image in it")
     p.add_argument("name", metavar="NAME")
+    p = add_verb(verbs, "lifecycle", lifecycle, "set, show or delete a repository's lifecycle policy (ECR's JSON)")
+    p.add_argument("action", choices=["set", "get", "delete"])
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("file", metavar="FILE", nargs="?", help="with set: the policy's JSON file")
     p = add_verb(verbs, "images", images, "list a repository's images: digest, tags, size, push time", output=True)
     p.add_argument("name", metavar="NAME")

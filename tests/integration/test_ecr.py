@@ -22,7 +22,7 @@ from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
 from shoalctl.local import statefiles
 from tests.ecr_model import validate_every_response
-from tests.integration.test_registry import Images, docker_cli
+from tests.integration.test_registry import Images, docker_cli, shoal
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -123,3 +123,65 @@ def test_aws_ecr_login_push_and_manage_images(make_cluster, busybox_image, image
     assert ecr.describe_repositories()["repositories"] == []
     assert set(seen) >= {"CreateRepository", "GetAuthorizationToken", "DescribeImages", "ListImages",
                          "DescribeRepositories", "BatchDeleteImage", "DeleteRepository"}
+
+
+def test_an_immutable_tag_stays_on_its_first_image(make_cluster, busybox_image, images, tmp_path: Path) -> None:
+    cluster = make_cluster(agents=0, registry=True, ecs_port=0)
+    config = json.loads(statefiles.config_path(cluster.state_dir).read_text())
+    url, ca, registry = config["ecs"], config["ca"], config["registry"]
+    ecr = ecr_client(url, ca, key(cluster))
+    seen = validate_every_response(ecr)
+    name = f"shoaltest/immutable-{secrets.token_hex(3)}"
+    with pytest.raises(ClientError) as err:
+        ecr.create_repository(repositoryName=name, imageTagMutability="FROZEN")
+    assert code(err) == "InvalidParameterException" and "imageTagMutability" in str(err.value)
+    repo = ecr.create_repository(repositoryName=name, imageTagMutability="IMMUTABLE")["repository"]
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+
+    password = base64.b64decode(ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"])
+    docker_cfg = tmp_path / "docker"
+    login = subprocess.run(["docker", "login", "--username", "AWS", "--password-stdin", registry],
+                           input=password.decode().partition(":")[2], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "DOCKER_CONFIG": str(docker_cfg)})
+    assert login.returncode == 0, login.stderr
+    ref = f"{registry}/{name}:v1"
+
+    def push_new_image() -> str:
+        images.remove(ref)
+        images.make(ref)
+        pushed = docker_cli("push", ref, config=docker_cfg)
+        assert pushed.returncode == 0, pushed.stderr
+        return next(w for w in pushed.stdout.split() if w.startswith("sha256:"))
+
+    def tagged() -> dict[str, str]:
+        return {t: d["imageDigest"] for d in ecr.describe_images(repositoryName=name)["imageDetails"]
+                for t in d.get("imageTags", [])}
+
+    first = push_new_image()
+    wait_for(lambda: tagged() == {"v1": first}, 30, "v1 on the first image")
+    # The registry accepts the second push (it cannot refuse a tag); its notification makes
+    # the control plane put v1 back on the first image.
+    second = push_new_image()
+    assert second != first
+    wait_for(lambda: tagged() == {"v1": first}, 30, "v1 back on the first image")
+    images.remove(ref)
+    pulled = docker_cli("pull", ref, config=docker_cfg)
+    assert pulled.returncode == 0 and first in pulled.stdout, pulled.stdout
+
+    assert ecr.put_image_tag_mutability(repositoryName=name, imageTagMutability="MUTABLE")["imageTagMutability"] \
+        == "MUTABLE"
+    third = push_new_image()
+    wait_for(lambda: tagged() == {"v1": third}, 30, "v1 moved once tags are mutable")
+    assert ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["imageTagMutability"] == "MUTABLE"
+    with pytest.raises(ClientError) as err:
+        ecr.put_image_tag_mutability(repositoryName=name, imageTagMutability="")
+    assert code(err) == "InvalidParameterException"
+    assert "PutImageTagMutability" in seen
+    # The same switch from the CLI; turning it on records the tags the registry holds now.
+    done = shoal(cluster, "repo", "update", name, "--immutable")
+    assert done.returncode == 0 and done.stdout.strip() == f"{name}: tags IMMUTABLE", done.stderr
+    assert " IMMUTABLE " in shoal(cluster, "repo", "list").stdout
+    fourth = push_new_image()
+    assert fourth != third
+    wait_for(lambda: tagged() == {"v1": third}, 30, "v1 back on the image it held when immutability was turned on")
+    assert shoal(cluster, "repo", "update", name).returncode != 0, "--immutable or --mutable is required"

@@ -192,3 +192,57 @@ def test_repository_records_and_login_credentials(issuer: Issuer) -> None:
     with pytest.raises(ApiError, match="no repository 'other'") as missing:
         repositories.record(ctx, "other")
     assert missing.value.ecs_type == "RepositoryNotFoundException"
+
+
+def _tag_push(digest: str, tag: str, timestamp: str) -> dict:
+    event = _event("push", "application/vnd.docker.distribution.manifest.v2+json", digest=digest, timestamp=timestamp)
+    event["target"]["tag"] = tag
+    return {"events": [event]}
+
+
+@pytest.mark.parametrize("immutable", [False, True])
+def test_a_push_that_moves_an_immutable_tag_is_put_back(immutable: bool) -> None:
+    first, second = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    store = MemoryStore()
+    store.create(keys.repository("team/app"),
+                 rg.Repository(name="team/app", immutable_tags=immutable).SerializeToString())
+    restored: list[tuple[str, str, str]] = []
+
+    def restore(*args: str) -> bool:
+        restored.append(args)
+        return True
+
+    assert record_pushes(store, _tag_push(first, "v1", "2026-12-06T04:00:00Z"), restore) == "recorded 1 image push(es)"
+    # A new tag is always accepted; moving v1 is accepted only when tags are mutable.
+    record_pushes(store, _tag_push(second, "v2", "2026-12-06T04:01:00Z"), restore)
+    sentence = record_pushes(store, _tag_push(second, "v1", "2026-12-06T04:02:00Z"), restore)
+    repo = rg.Repository.FromString(store.get(keys.repository("team/app")).value)
+    if immutable:
+        assert restored == [("team/app", "v1", first)]
+        assert "restored immutable tag(s) team/app:v1" in sentence
+        assert dict(repo.tag_digest) == {"v1": first, "v2": second}
+        # The registry's notification of the restoring push itself changes nothing more.
+        record_pushes(store, _tag_push(first, "v1", "2026-12-06T04:02:01Z"), restore)
+        assert len(restored) == 1
+    else:
+        assert restored == []
+        assert dict(repo.tag_digest) == {"v1": second, "v2": second}
+    with pytest.raises(EventError, match=re.escape("events[0].target.tag")):
+        record_pushes(store, _tag_push(first, 5, "2026-12-06T04:03:00Z"), restore)  # type: ignore[arg-type]
+
+
+def test_an_immutable_tag_whose_image_was_deleted_may_be_pushed_again() -> None:
+    first, second = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    store = MemoryStore()
+    store.create(keys.repository("team/app"), rg.Repository(name="team/app", immutable_tags=True,
+                                                            tag_digest={"v1": first}).SerializeToString())
+    asked: list[str] = []
+
+    def gone(repository: str, tag: str, digest: str) -> bool:
+        asked.append(digest)
+        return False
+
+    sentence = record_pushes(store, _tag_push(second, "v1", "2026-12-06T04:00:00Z"), gone)
+    assert asked == [first] and "restored" not in sentence
+    repo = rg.Repository.FromString(store.get(keys.repository("team/app")).value)
+    assert dict(repo.tag_digest) == {"v1": second}
