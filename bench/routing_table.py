@@ -5,7 +5,7 @@ times; prints the median and max build time and the table's size. Each replica b
 most once per ``--cycle-interval`` (0.1 s), so the median over 0.1 s is the share of one
 core a replica spends on routing while its cluster changes without pause.
 
-    python bench/routing_table.py [--tasks 5000] [--services 100] [--nodes 50] [--rounds 10]
+    python bench/routing_table.py [--tasks 5000] [--services 100] [--nodes 50] [--rounds 10] [--smoke]
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ def main() -> None:
     p.add_argument("--services", type=int, default=100)
     p.add_argument("--nodes", type=int, default=50)
     p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--smoke", action="store_true", help="a small cluster, 3 rounds (what CI runs)")
     a = p.parse_args()
+    if a.smoke:
+        a.tasks, a.services, a.nodes, a.rounds = 200, 10, 5, 3
     groups = [t.TargetGroup(target_group_arn=f"arn:tg/{i}", protocol="HTTP", port=80, cluster="c", id=f"tg{i}")
               for i in range(a.services)]
     listener = t.Listener(port=8000, protocol="HTTP", default_target_group_arn="arn:tg/0", rules=[

@@ -176,8 +176,8 @@ class Replica:
         accesskeys_pb2_grpc.add_AccessKeysServicer_to_server(AccessKeysService(self.ctx), self.server)
         agent_pb2_grpc.add_AgentGatewayServicer_to_server(gateway, self.server)
         # The event feed hears every change the cache takes in (the cache starts below).
-        self.feed = EventFeed()
-        events_pb2_grpc.add_EventsServicer_to_server(EventsService(self.feed), self.server)
+        self.events = EventFeed()
+        events_pb2_grpc.add_EventsServicer_to_server(EventsService(self.events), self.server)
         self.console: Console | None = None
         events_pb2_grpc.add_ConsoleServicer_to_server(
             ConsoleService(lambda identity: self.console.link(identity) if self.console else None), self.server)
@@ -226,7 +226,7 @@ class Replica:
         routing = RoutingPublisher(cache, gateway.broadcast, min_interval=args.cycle_interval)
         gateway.routing_for = routing.current
         wakers.append(routing.wake)
-        cache.add_listener(self.feed.observe)
+        cache.add_listener(self.events.observe)
         cache.start()
         routing.start()  # after the first listing: a partial table is never sent
         routing.wake()
@@ -297,7 +297,7 @@ class Replica:
 
         chost, cport = split_hostport(args.console_listen)
         try:
-            return Console(chost, cport, self.ctx, Views(cache, self.feed, leader), self.feed, args.insecure,
+            return Console(chost, cport, self.ctx, Views(cache, self.events, leader), self.events, args.insecure,
                            task_logs)
         except OSError as exc:
             raise SystemExit(f"controlplane: cannot listen on {args.console_listen}: {exc}") from exc

@@ -19,6 +19,10 @@ NUMBER = r"[0-9][0-9,.]*"
 
 # script -> lines its output must hold (regular expressions), one per figure it reports.
 FIGURES = {
+    "routing_table.py": [
+        rf"{NUMBER} tasks, {NUMBER} services/target groups, {NUMBER} nodes: build median {NUMBER} ms, "
+        rf"max {NUMBER} ms over {NUMBER} rounds; table {NUMBER} bytes",
+    ],
     "placement.py": [
         rf"1000 nodes  batch of 200: +{NUMBER} decisions/s",
         rf"one task per call, from scratch +x100: +{NUMBER} calls/s, p50 {NUMBER} ms p99 {NUMBER} ms",
