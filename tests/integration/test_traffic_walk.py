@@ -1,0 +1,221 @@
+"""The user's walk of the traffic issue, as a user runs it: `shoal up` (three agents, each
+with its node proxy on its own loopback address), a service of 3 behind `shoal lb create`,
+requests on every node's listener answered by all three tasks; a stopped task leaves
+rotation with no request failing; a killed agent's tasks leave every other node's proxy once
+its node is judged lost. Then the same through the wire APIs (boto3 elbv2 + ecs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from shoal.netutil import free_port
+from shoal.security.channels import ClientTLS, client_channel
+from shoal.v1 import operator_pb2 as op
+from shoal.v1 import operator_pb2_grpc, traffic_pb2_grpc
+from shoal.v1 import traffic_pb2 as t
+from shoalctl.local import statefiles, teardown
+from shoalctl.local.agents import agent_loopback
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+AGENTS = 3
+
+
+def taskdef(family: str) -> dict:
+    """busybox httpd answering with the container's hostname (its short container id)."""
+    return {"family": family, "networkMode": "bridge", "containerDefinitions": [{
+        "name": "web", "image": "shoal/busybox:latest", "essential": True, "cpu": 32, "memory": 16,
+        "stopTimeout": 2, "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}],
+        "command": ["sh", "-c", "mkdir -p /www && echo $HOSTNAME > /www/index.html && exec httpd -f -p 8080 -h /www"],
+    }]}
+
+
+@dataclass
+class Up:
+    state: Path
+    config: dict
+
+    def shoal(self, *args: str, timeout: float = 120) -> str:
+        env = dict(os.environ, PYTHONPATH=str(REPO), SHOAL_STATE_DIR=str(self.state))
+        env.pop("SHOAL_ENDPOINT", None)
+        done = subprocess.run([sys.executable, "-m", "shoalctl", *args], capture_output=True, text=True,
+                              timeout=timeout, env=env, cwd=REPO)
+        assert done.returncode == 0, f"shoal {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def channel(self):
+        return client_channel(self.config["endpoint"], ClientTLS.from_env(self.config, env={}))
+
+    def agent_pids(self) -> dict[str, int]:
+        return {rec.name: rec.pid for rec in statefiles.recorded(self.state) if rec.role == "agent"}
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory, busybox_image) -> Iterator[Up]:
+    state = tmp_path_factory.mktemp("walk") / "state"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("SHOAL_ENDPOINT", None)
+    argv = [sys.executable, "-m", "shoalctl", "up", "--detach", "--state-dir", str(state),
+            "--port", str(free_port()), "--metrics-port", str(free_port()), "--ecs-port", str(free_port()),
+            "--console-port", "-1", "--no-prometheus", "--no-registry", "--no-sample",
+            "--agents", str(AGENTS), "--lease-ttl", "4"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+        assert done.returncode == 0, f"shoal up failed:\n{done.stdout}\n{done.stderr}"
+        yield Up(state, json.loads(statefiles.config_path(state).read_text()))
+    finally:
+        if statefiles.pids_path(state).exists():
+            teardown.stop_recorded(state)
+
+
+def get(address: str, port: int) -> str:
+    with urllib.request.urlopen(f"http://{address}:{port}/", timeout=5) as resp:
+        return resp.read().decode().strip()
+
+
+def node_addresses() -> list[str]:
+    return [agent_loopback(n) for n in range(1, AGENTS + 1)]
+
+
+def running(stub: operator_pb2_grpc.OperatorStub, service: str) -> list:
+    arns = list(stub.ListTasks(op.ListTasksRequest(cluster="default", service_name=service), timeout=10).arns)
+    if not arns:
+        return []
+    tasks = stub.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=arns), timeout=10).tasks
+    return [x for x in tasks if x.last_status == "RUNNING" and x.desired_status == "RUNNING"]
+
+
+def hostname(task) -> str:
+    """What the task's httpd answers: its container's hostname, the container id's first 12."""
+    return task.containers[0].runtime_id[:12]
+
+
+def answers_from_all(addresses: list[str], port: int, wanted: set[str], tries: int = 60) -> dict[str, set[str]]:
+    """Per listener address, the task hostnames that answered over up to ``tries`` requests."""
+    seen: dict[str, set[str]] = {}
+    for address in addresses:
+        seen[address] = set()
+        for _ in range(tries):
+            seen[address].add(get(address, port))
+            if seen[address] >= wanted:
+                break
+    return seen
+
+
+def healthy_count(up: Up, tg: str) -> int:
+    out = up.shoal("tg", "health", tg)
+    return sum(1 for line in out.splitlines()[1:] if " healthy " in f" {line} ")
+
+
+class Load:
+    """Requests in a loop on the listeners of ``addresses`` until stopped: what answered, what failed."""
+
+    def __init__(self, addresses: list[str], port: int) -> None:
+        self.addresses, self.port = addresses, port
+        self.answers: list[tuple[int, str]] = []
+        self.failures: list[str] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        n = 0
+        while not self.stop.is_set():
+            address = self.addresses[n % len(self.addresses)]
+            n += 1
+            try:
+                self.answers.append((n, get(address, self.port)))
+            except OSError as exc:
+                self.failures.append(f"{address}: {exc}")
+
+    def mark(self) -> int:
+        return len(self.answers)
+
+    def since(self, mark: int) -> set[str]:
+        return {a for _, a in self.answers[mark:]}
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+
+def test_lb_walk_stop_a_task_and_kill_an_agent(up: Up, tmp_path: Path) -> None:
+    port = free_port()
+    td = tmp_path / "web.json"
+    td.write_text(json.dumps(taskdef("web")))
+    up.shoal("taskdef", "register", str(td))
+    up.shoal("lb", "create", "web", "--listener", f"{port}:http")
+    up.shoal("service", "create", "web", "--taskdef", "web", "--desired", "3", "--load-balancer", "web")
+    wait_for(lambda: healthy_count(up, "web") == 3, 90, "`shoal tg health web` showing 3 healthy")
+
+    with up.channel() as channel:
+        stub = operator_pb2_grpc.OperatorStub(channel)
+        traffic = traffic_pb2_grpc.TrafficStub(channel)
+        tasks = running(stub, "web")
+        assert len(tasks) == 3
+        names = {hostname(x) for x in tasks}
+        addresses = node_addresses()
+        # Every node's listener answers, and from every node all three tasks answer.
+
+        def everywhere() -> dict[str, set[str]] | None:
+            seen = answers_from_all(addresses, port, names)
+            return seen if all(v == names for v in seen.values()) else None
+        seen = wait_for(everywhere, 30, "all three tasks answering on every node's listener")
+        assert set(seen) == set(addresses)
+
+        # A stopped task leaves rotation: no request fails while it drains, none reaches it after.
+        victim = tasks[0]
+        load = Load(addresses, port)
+        try:
+            up.shoal("task", "stop", victim.task_arn)
+            wait_for(lambda: stub.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=[victim.task_arn]),
+                                                timeout=10).tasks[0].last_status == "STOPPED",
+                     60, "the stopped task STOPPED after its deregistration delay")
+            after = load.mark()
+            wait_for(lambda: load.mark() >= after + 60, 30, "60 requests after the task stopped")
+        finally:
+            load.finish()
+        assert not load.failures, load.failures[:5]
+        assert hostname(victim) not in load.since(after), "a request reached the stopped task"
+
+        # kill -9 one agent: once its node is judged lost, the other nodes' listeners never
+        # send a request to its tasks and none fails.
+        wait_for(lambda: healthy_count(up, "web") == 3, 90, "the replacement task healthy")
+        tasks = running(stub, "web")
+        victim_name, victim_pid, victim_node = _agent_with_tasks(up, stub, tasks)
+        dead = {hostname(x) for x in tasks if x.node_id == victim_node}
+        assert dead
+        os.kill(victim_pid, signal.SIGKILL)
+        wait_for(lambda: not any(d.node_id == victim_node for d in traffic.DescribeTargetHealth(
+            t.TargetGroupRef(cluster="default", target_group="web"), timeout=10).targets),
+            60, "the lost node's targets gone from the target group")
+        alive = [a for n, a in enumerate(node_addresses(), start=1) if f"agent-{n}" != victim_name]
+        load = Load(alive, port)
+        try:
+            wait_for(lambda: load.mark() >= 90, 30, "90 requests on the remaining nodes")
+        finally:
+            load.finish()
+        assert not load.failures, load.failures[:5]
+        assert not (load.since(0) & dead), "a request reached a task of the lost node"
+
+
+def _agent_with_tasks(up: Up, stub, tasks) -> tuple[str, int, str]:
+    """(agent name, pid, node id) of an agent running at least one task of ``tasks``."""
+    for name, pid in sorted(up.agent_pids().items()):
+        node = json.loads((up.state / "agents" / name / "node.json").read_text())["node_id"]
+        if any(x.node_id == node for x in tasks):
+            return name, pid, node
+    raise AssertionError("no agent runs a task of the service")
