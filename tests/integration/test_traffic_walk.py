@@ -152,6 +152,60 @@ class Load:
         self.thread.join(10)
 
 
+def in_container(docker_client, task, script: str) -> str:
+    """Runs ``script`` with sh inside the task's container; its output (busybox wget was seen
+    to crash in this image, so HTTP requests go through nc)."""
+    container = docker_client.containers.get(task.containers[0].runtime_id)
+    code, out = container.exec_run(["sh", "-c", script])
+    return out.decode(errors="replace") if code == 0 else ""
+
+
+def http_via_nc(host: str, port: int) -> str:
+    return f"printf 'GET / HTTP/1.0\\r\\nHost: {host}:{port}\\r\\n\\r\\n' | nc -w 5 {host} {port}"
+
+
+def test_service_connect_name_answers_from_inside_another_task(up: Up, tmp_path: Path, docker_client) -> None:
+    served = taskdef("sd")
+    served["containerDefinitions"][0]["portMappings"][0]["name"] = "http"
+    client = {"family": "client", "networkMode": "bridge", "containerDefinitions": [{
+        "name": "client", "image": "shoal/busybox:latest", "essential": True, "cpu": 16, "memory": 8,
+        "stopTimeout": 1, "command": ["sh", "-c", "exec sleep 3600"]}]}
+    for doc in (served, client):
+        (tmp_path / f"{doc['family']}.json").write_text(json.dumps(doc))
+        up.shoal("taskdef", "register", str(tmp_path / f"{doc['family']}.json"))
+    up.shoal("namespace", "create", "local")
+    (tmp_path / "svc.json").write_text(json.dumps({
+        "serviceName": "sd", "taskDefinition": "sd", "desiredCount": 2,
+        "serviceConnectConfiguration": {"enabled": True, "namespace": "local", "services": [{
+            "portName": "http", "discoveryName": "web", "clientAliases": [{"port": 8080, "dnsName": "web"}]}]}}))
+    up.shoal("service", "create", "--cli-input-json", str(tmp_path / "svc.json"))
+    up.shoal("task", "run", "--taskdef", "client")
+    with up.channel() as channel:
+        stub = operator_pb2_grpc.OperatorStub(channel)
+        served_tasks = wait_for(lambda: x if len(x := running(stub, "sd")) == 2 else None, 90, "2 sd tasks RUNNING")
+        names = {hostname(x) for x in served_tasks}
+        clients = wait_for(lambda: [x for x in _standalone(stub) if x.last_status == "RUNNING"], 60,
+                           "the client task RUNNING")
+        box = clients[0]
+        # Both the namespace's name and the bare alias, from inside the client's container.
+        for host in ("web.local", "web"):
+            answered: set[str] = set()
+
+            def both(h: str = host, answered: set[str] = answered) -> bool:
+                out = in_container(docker_client, box, http_via_nc(h, 8080))
+                body = out.rsplit("\r\n\r\n", 1)[-1].strip() if "200 OK" in out else ""
+                answered.add(body)
+                return answered >= names
+            wait_for(both, 60, f"http://{host}:8080 answered by both sd tasks from inside the client task")
+            assert answered - {""} == names, answered
+
+
+def _standalone(stub: operator_pb2_grpc.OperatorStub) -> list:
+    arns = list(stub.ListTasks(op.ListTasksRequest(cluster="default", family="client"), timeout=10).arns)
+    return list(stub.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=arns), timeout=10).tasks) \
+        if arns else []
+
+
 def test_lb_walk_stop_a_task_and_kill_an_agent(up: Up, tmp_path: Path) -> None:
     port = free_port()
     td = tmp_path / "web.json"
