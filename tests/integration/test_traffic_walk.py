@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
 
 from shoal.netutil import free_port
 from shoal.security.channels import ClientTLS, client_channel
+from shoal.v1 import accesskeys_pb2 as ak
+from shoal.v1 import accesskeys_pb2_grpc, operator_pb2_grpc, traffic_pb2_grpc
 from shoal.v1 import operator_pb2 as op
-from shoal.v1 import operator_pb2_grpc, traffic_pb2_grpc
 from shoal.v1 import traffic_pb2 as t
 from shoalctl.local import statefiles, teardown
 from shoalctl.local.agents import agent_loopback
@@ -204,6 +206,39 @@ def _standalone(stub: operator_pb2_grpc.OperatorStub) -> list:
     arns = list(stub.ListTasks(op.ListTasksRequest(cluster="default", family="client"), timeout=10).arns)
     return list(stub.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=arns), timeout=10).tasks) \
         if arns else []
+
+
+def test_the_same_walk_through_elbv2_and_ecs_wire_apis(up: Up) -> None:
+    with up.channel() as channel:
+        key = accesskeys_pb2_grpc.AccessKeysStub(channel).CreateAccessKey(ak.CreateAccessKeyRequest(), timeout=10)
+    creds = dict(endpoint_url=up.config["ecs"], region_name="us-east-1", verify=up.config["ca"],
+                 aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key)
+    elbv2, ecs = boto3.client("elbv2", **creds), boto3.client("ecs", **creds)
+    port = free_port()
+    lb = elbv2.create_load_balancer(Name="wire", Type="application")["LoadBalancers"][0]
+    tg_arn = elbv2.create_target_group(
+        Name="wire-tg", Protocol="HTTP", Port=8080, VpcId="vpc-0", TargetType="ip", HealthCheckPath="/",
+        HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
+        UnhealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=port,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}])
+    ecs.register_task_definition(**taskdef("wire"))
+    attached = [{"targetGroupArn": tg_arn, "containerName": "web", "containerPort": 8080}]
+    ecs.create_service(serviceName="wire", taskDefinition="wire", desiredCount=3, loadBalancers=attached)
+    assert ecs.describe_services(services=["wire"])["services"][0]["loadBalancers"] == attached
+
+    def healthy() -> int:
+        found = elbv2.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
+        return sum(1 for d in found if d["TargetHealth"]["State"] == "healthy")
+    wait_for(lambda: healthy() == 3, 90, "3 healthy targets in DescribeTargetHealth")
+    arns = ecs.list_tasks(serviceName="wire", desiredStatus="RUNNING")["taskArns"]
+    names = {x["containers"][0]["runtimeId"][:12] for x in ecs.describe_tasks(tasks=arns)["tasks"]}
+    assert len(names) == 3
+
+    def everywhere() -> dict[str, set[str]] | None:
+        seen = answers_from_all(node_addresses(), port, names)
+        return seen if all(v == names for v in seen.values()) else None
+    wait_for(everywhere, 30, "all three wire tasks answering on every node's listener")
 
 
 def test_lb_walk_stop_a_task_and_kill_an_agent(up: Up, tmp_path: Path) -> None:
