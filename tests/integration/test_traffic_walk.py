@@ -274,6 +274,7 @@ def test_lb_walk_stop_a_task_and_kill_an_agent(up: Up, tmp_path: Path) -> None:
         load = Load(addresses, port)
         try:
             up.shoal("task", "stop", victim.task_arn)
+            stopped_at = time.monotonic()
             wait_for(lambda: stub.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=[victim.task_arn]),
                                                 timeout=10).tasks[0].last_status == "STOPPED",
                      60, "the stopped task STOPPED after its deregistration delay")
@@ -283,6 +284,10 @@ def test_lb_walk_stop_a_task_and_kill_an_agent(up: Up, tmp_path: Path) -> None:
             load.finish()
         assert not load.failures, load.failures[:5]
         assert hostname(victim) not in load.since(after), "a request reached the stopped task"
+        # It left rotation when stopped, not when its container stopped (the drain).
+        late = [round(at - stopped_at, 2) for at, a in load.answers
+                if a == hostname(victim) and at > stopped_at + CONVERGE]
+        assert not late, f"requests reached the draining task this long after `shoal task stop`: {late[:5]}"
 
         # kill -9 one agent: once its node is judged lost, the other nodes' listeners never
         # send a request to its tasks and none fails.
