@@ -104,6 +104,9 @@ def parser() -> argparse.ArgumentParser:
                    "reach, and --address)")
     p.add_argument("--dns-port", type=int, default=53,
                    help="the responder's UDP and TCP port; containers use it only on 53 (0 picks a free port)")
+    p.add_argument("--dns-shared", action="store_true",
+                   help="share the DNS port with the responders of other agents of this cluster on this host "
+                   "(SO_REUSEPORT; `shoal up` runs its agents so)")
     p.add_argument("--dns-upstream", default="", metavar="IP[:PORT][,...]",
                    help="resolvers for every other name (default: the nameservers of /etc/resolv.conf)")
     policy.add_flags(p)
@@ -206,7 +209,8 @@ def dns_responder(args: argparse.Namespace, runtime: Runtime) -> DnsResponder | 
     addresses = _dns_addresses(args.dns_address, [gateway, args.address])
     # Containers reach the node's proxy where they reach its responder: the bridge side.
     reachable = [a for a in addresses if not ipaddress.ip_address(a).is_loopback]
-    return DnsResponder(addresses, args.dns_port, proxy_address=(reachable or addresses)[0], upstreams=upstreams)
+    return DnsResponder(addresses, args.dns_port, proxy_address=(reachable or addresses)[0], upstreams=upstreams,
+                        shared=args.dns_shared)
 
 
 def container_dns(responder: DnsResponder) -> Callable[[r.Task], ContainerDns | None] | None:

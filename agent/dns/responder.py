@@ -56,7 +56,8 @@ class DnsResponder:
 
     def __init__(self, addresses: list[str], port: int, proxy_address: str, upstreams: list[Upstream] | None,
                  networks: Callable[[], list[Network]] = local_networks,
-                 timeout: float = upstream.TIMEOUT, resolv_conf: str = upstream.RESOLV_CONF) -> None:
+                 timeout: float = upstream.TIMEOUT, resolv_conf: str = upstream.RESOLV_CONF,
+                 shared: bool = False) -> None:
         self.addresses = addresses
         self.proxy_address = proxy_address
         self.timeout = timeout
@@ -69,7 +70,7 @@ class DnsResponder:
         self._zone = zone.Zone()
         self._search: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
-        self.server = DnsServer(self, addresses, port)
+        self.server = DnsServer(self, addresses, port, shared)
 
     @property
     def port(self) -> int:

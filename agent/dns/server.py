@@ -46,10 +46,15 @@ _BIND_TRIES = 20
 
 
 class DnsServer:
-    def __init__(self, handler: Handler, addresses: list[str], port: int) -> None:
+    def __init__(self, handler: Handler, addresses: list[str], port: int, shared: bool = False) -> None:
+        """``shared``: the sockets take SO_REUSEPORT, so the responders of several agents of
+        one cluster on one host can all listen on the bridge gateway's port 53 (their tables
+        are the same cluster-wide; the kernel hands each query to one of them). A socket
+        held without it still makes the bind fail."""
         self.handler = handler
         self.addresses = addresses
         self.port = port
+        self.shared = shared
         self._udp: list[socket.socket] = []
         self._tcp: list[socket.socket] = []
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="dns")
@@ -80,10 +85,10 @@ class DnsServer:
             port = self.port
             try:
                 for address in self.addresses:
-                    udp = _bound(address, port, socket.SOCK_DGRAM)
+                    udp = _bound(address, port, socket.SOCK_DGRAM, self.shared)
                     self._udp.append(udp)
                     port = udp.getsockname()[1]
-                    tcp = _bound(address, port, socket.SOCK_STREAM)
+                    tcp = _bound(address, port, socket.SOCK_STREAM, self.shared)
                     self._tcp.append(tcp)
                     tcp.listen(64)
                 self.port = port
@@ -173,12 +178,14 @@ class DnsServer:
         self._udp, self._tcp = [], []
 
 
-def _bound(address: str, port: int, kind: int) -> socket.socket:
+def _bound(address: str, port: int, kind: int, shared: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
     s = socket.socket(family, kind)
     try:
         if kind == socket.SOCK_STREAM:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if shared:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         s.bind((address, port))
     except OSError as exc:
         s.close()

@@ -56,6 +56,10 @@ def register(sub) -> None:
                         "`shoal up` to the next; 0: any free port)")
     p.add_argument("--no-proxy", action="store_true",
                    help="nodes run no node proxy (HAProxy); by default each docker node runs one")
+    p.add_argument("--no-dns", action="store_true",
+                   help="nodes run no DNS responder; by default each node with a proxy answers service "
+                        "discovery names (SERVICE.NAMESPACE) on its address and, for containers, on the Docker "
+                        "bridge gateway's port 53, a port the agents of this host share")
     p.add_argument("--no-sample", action="store_true", help=f"do not create the sample service {SAMPLE_SERVICE!r}")
     p.add_argument("--runtime", choices=("docker", "hollow"), default="docker",
                    help="hollow agents only pretend to run containers")
@@ -131,6 +135,7 @@ def up(a) -> int:
         registry=not a.no_registry and a.runtime == "docker" and registry_available() is not None,
         registry_port=a.registry_port,
         proxy=not a.no_proxy,
+        dns=not a.no_dns,
     )
     # SIGTERM means what Ctrl-C means: stop everything in order, in either mode.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)

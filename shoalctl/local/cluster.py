@@ -88,6 +88,7 @@ class LocalCluster:
         registry: bool = False,
         registry_port: int = 0,
         proxy: bool = True,
+        dns: bool = False,
     ) -> None:
         """``dynamic_port_span``: how many host ports each agent gets for dynamic port
         mappings, in a block of its own (0: leave the scheduler's default range).
@@ -102,7 +103,11 @@ class LocalCluster:
         every replica not named all of them; killing those members then cuts that
         replica off from etcd while the others keep quorum. ``proxy``: each docker agent runs
         the node proxy (HAProxy); agents sharing this host each get a loopback address of
-        their own (agent-N: 127.0.0.N+1) so every node's listeners can take the same port."""
+        their own (agent-N: 127.0.0.N+1) so every node's listeners can take the same port.
+        ``dns``: with ``proxy`` on this host, each agent also runs the DNS responder, on its
+        own address and on the Docker bridge gateway's port 53 where containers ask; the
+        agents of this host share that port (--dns-shared): their tables are the same
+        cluster-wide, so any of them answers."""
         if agents < 0:
             raise ValueError(f"agents must be 0 or more, got {agents}")
         if runtime not in ("docker", "hollow"):
@@ -139,6 +144,7 @@ class LocalCluster:
         self.agent_launch = agent_launch
         self.replica_etcd = dict(replica_etcd or {})
         self.proxy = proxy and runtime == "docker"
+        self.dns = dns and self.proxy and agent_launch is None
         for i, members in self.replica_etcd.items():
             if not 1 <= i <= replicas or not members or not all(1 <= m <= etcd_members for m in members):
                 raise ValueError(f"replica_etcd: replica {i} -> members {members} is outside "
@@ -483,6 +489,8 @@ class LocalCluster:
             if self.agent_launch is None:
                 address = agent_loopback(number)
                 node_args += ["--address", address, "--metrics-address", address]
+                if self.dns:
+                    node_args += ["--dns", "--dns-shared"]
         argv = [
             *prefix,
             sys.executable, "-m", "agent",

@@ -129,6 +129,33 @@ def test_answers_over_udp_and_tcp_and_follows_each_table(responder):
     assert [rr.rdata.port for rr in srv.rr] == [31001] and {rr.ttl for rr in srv.rr} == {0}
 
 
+def test_responders_of_one_host_share_the_port_only_when_asked(fake_upstream):
+    """--dns-shared (what `shoal up`'s agents run with): a second responder on the same
+    address and port binds and answers the same table; without it the bind is refused."""
+    _, upstream_port = fake_upstream
+    first = DnsResponder(["127.0.0.1"], 0, "172.17.0.1", [("127.0.0.1", upstream_port)], shared=True)
+    first.start()
+    try:
+        alone = DnsResponder(["127.0.0.1"], first.port, "172.17.0.1", [("127.0.0.1", upstream_port)])
+        with pytest.raises(OSError, match=f"127.0.0.1:{first.port}/udp"):
+            alone.start()
+        second = DnsResponder(["127.0.0.1"], first.port, "172.17.0.1", [("127.0.0.1", upstream_port)],
+                              shared=True)
+        second.start()
+        try:
+            for dns in (first, second):
+                dns.apply(routing(tasks(2)))
+            for tcp in (False, True):
+                assert addresses(query(first.port, "api.lab", tcp=tcp)) == ["192.0.2.10"]
+            # One of them gone (an agent killed), the port still answers.
+            first.stop()
+            assert addresses(query(second.port, "api.lab")) == ["192.0.2.10"]
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+
+
 def test_a_large_answer_is_truncated_over_udp_and_whole_over_tcp(responder):
     responder.apply(routing(tasks(60)))
     udp = query(responder.port, "api.lab", "SRV")
