@@ -92,7 +92,14 @@ class ServiceController:
             node = view.nodes.get(t.node_id)
             return node is not None and node.msg.status == "DRAINING"
 
-        new = [t for t in live if t.msg.task_definition_arn == svc.task_definition and not on_draining_node(t.msg)]
+        def current(t: r.Task) -> bool:
+            # A task of the service's definition is still replaced when its deployment was
+            # superseded: forceNewDeployment starts one with the same definition.
+            superseded = {d.id for d in svc.deployments if d.status != "PRIMARY"}
+            return (t.task_definition_arn == svc.task_definition and t.deployment_id not in superseded
+                    and not on_draining_node(t))
+
+        new = [t for t in live if current(t.msg)]
         new_ids = {t.msg.id for t in new}
         old = [t for t in live if t.msg.id not in new_ids]
 
@@ -117,7 +124,7 @@ class ServiceController:
             did.append(self._trip_breaker(svc, primary))
             primary = next(d for d in svc.deployments if d.status == "PRIMARY")
             td = view.taskdefs.get(svc.task_definition)
-            new = [t for t in live if t.msg.task_definition_arn == svc.task_definition and not on_draining_node(t.msg)]
+            new = [t for t in live if current(t.msg)]
             new_ids = {t.msg.id for t in new}
             old = [t for t in live if t.msg.id not in new_ids]
         halted = primary.rollout_state == "FAILED"
