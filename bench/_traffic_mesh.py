@@ -170,13 +170,20 @@ def run(ttl: float, steady_seconds: float, after_lost_seconds: float) -> list[st
         cluster.operator.UpdateService(op.UpdateServiceRequest(cluster="default", service="web",
                                                                force_new_deployment=True))
 
+        shown: list[str] = []
+
         def deployed() -> bool:
             now = _tasks(cluster)
             new = [x for x in now if x.id not in old]
+            shown[:] = [f"{'old' if x.id in old else 'new'} {x.id[:8]} {x.last_status}/{x.desired_status} "
+                        f"{','.join(h.state for h in x.target_health)}" for x in now]
             return (len(new) == 3 and all(_healthy(x) for x in new)
                     and all(x.last_status == "STOPPED" for x in now if x.id in old))
 
-        wait(deployed, 180, "the deployment to replace all 3 tasks", interval=0.2)
+        try:
+            wait(deployed, 180, "the deployment to replace all 3 tasks", interval=0.2)
+        except SystemExit as exc:
+            raise SystemExit(f"{exc}; tasks: {'; '.join(shown)}") from None
         t2 = time.monotonic()
         steady, steady_total = loop.between(t0, t1)
         failed, total = loop.between(t1, t2)
