@@ -59,7 +59,8 @@ FIGURES = {
         rf"0 reloads, {NUMBER} failed of {NUMBER} requests",
         rf"rolling deployment of 3 tasks .*: {NUMBER} failed of {NUMBER} requests in {NUMBER} s +"
         rf"steady state before it: {NUMBER} failed of {NUMBER} in {NUMBER} s",
-        rf"target healthy -> first request through the proxy \(3 new tasks\): median -?{NUMBER} s, max -?{NUMBER} s",
+        rf"target healthy -> first request through the proxy \(3 new tasks\): median -?{NUMBER} s, max -?{NUMBER} s "
+        rf"from the agent's passing check",
         rf"agent killed -9 \(agent-\d, lease TTL {NUMBER} s\): {NUMBER} failed of {NUMBER} before the node was "
         rf"judged lost \({NUMBER} s\), {NUMBER} failed of {NUMBER} in the {NUMBER} s after",
     ],
