@@ -20,18 +20,34 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from shoal.scaling_terms import COMPARISONS, PREDEFINED
+from shoal.arns import last_segment
+from shoal.scaling_terms import COMPARISONS, NEEDS_TARGET_GROUP, PREDEFINED
+from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
 
 _EPS = 1e-9
 
 
-def metric_expression(tt: sc.TargetTrackingConfiguration, cluster: str, service: str, window: str = "1m") -> str:
-    """The PromQL a target tracking policy reads."""
+def metric_expression(tt: sc.TargetTrackingConfiguration, cluster: str, service: str, window: str = "1m",
+                      target_group_id: str = "") -> str:
+    """The PromQL a target tracking policy reads; "" when the metric is measured on a target
+    group and the service has none (its load balancer was detached after the policy was put)."""
     if tt.custom_promql:
         return tt.custom_promql
+    if tt.predefined_metric_type in NEEDS_TARGET_GROUP and not target_group_id:
+        return ""
     sel = f'cluster="{_escape(cluster)}",service="{_escape(service)}"'
-    return PREDEFINED[tt.predefined_metric_type].format(sel=sel, window=window)
+    return PREDEFINED[tt.predefined_metric_type].format(sel=sel, window=window, backend=_escape(target_group_id))
+
+
+def target_group_id(svc: r.Service) -> str:
+    """The target group a per-target metric is measured on: the one of the service's first
+    ``loadBalancers`` entry (the control plane resolves ``loadBalancerName`` to its default
+    target group's ARN when the service is created), named by its id as the proxies' backends are."""
+    for attach in svc.load_balancers:
+        if attach.target_group_arn:
+            return last_segment(attach.target_group_arn)
+    return ""
 
 
 def _escape(value: str) -> str:

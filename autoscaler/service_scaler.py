@@ -166,10 +166,19 @@ class ServiceScaler:
         proposals = []
         for p in sorted(pols, key=lambda p: p.policy_name):
             if p.policy_type == "TargetTrackingScaling":
-                expr = policies.metric_expression(p.target_tracking, t.cluster, t.service, self.rate_window)
-                metric = self.prom.value(expr)
+                expr = policies.metric_expression(p.target_tracking, t.cluster, t.service, self.rate_window,
+                                                  policies.target_group_id(svc))
+                metric = self.prom.value(expr) if expr else None
                 proposal = policies.target_tracking(p.policy_name, p.target_tracking, metric, running, desired,
                                                     now, mem, self.tuning)
+                if not expr:
+                    proposal = policies.Proposal(proposal.policy, "nodata", desired,
+                                                 f"{p.target_tracking.predefined_metric_type} needs a load balancer "
+                                                 f"target group and service {t.service} has none; holding at "
+                                                 f"{desired}", None, True)
+                    METRIC_MISSING.inc()
+                    proposals.append(proposal)
+                    continue
             else:
                 metric = self.prom.value(p.step_scaling.alarm.promql)
                 proposal = policies.step_scaling(p.policy_name, p.step_scaling, metric, desired, now, mem)

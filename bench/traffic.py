@@ -10,10 +10,16 @@
    fed tables that add, drain and remove servers (runtime API, no reload); prints the failed
    requests (socket errors and non-2xx answers) and the reloads seen.
 
-Each measurement runs `--rounds` times, direct and through alternating, and the median is
+4. end to end on a real local cluster (bench/_traffic_mesh.py): failed requests during a rolling
+   deployment of 3 tasks, target healthy -> first request through the proxy, and failed
+   requests after an agent is killed -9, before and after its node is judged lost.
+   `--no-cluster` skips it.
+
+Each measurement of 1-3 runs `--rounds` times, direct and through alternating, and the median is
 printed (the box is shared; alternating keeps drift out of the comparison). The backend is a
-small Python HTTP/1.1 server (tests/http_backend.py) on loopback. Needs haproxy and wrk.
-`--smoke` runs 1 round of 1 s each, to prove the script runs.
+small Python HTTP/1.1 server (tests/http_backend.py) on loopback. Needs haproxy and wrk (and
+etcd, dockerd and the busybox image for 4). `--smoke` runs 1 round of 1 s each and a 1 s steady
+state, to prove the script runs.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ ROOT = Path(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, str(ROOT))
 
 from agent.proxy.driver import ProxyDriver  # noqa: E402
+from bench import _traffic_mesh as traffic_mesh  # noqa: E402
 from shoal.netutil import free_port  # noqa: E402
 from shoal.v1 import traffic_pb2 as t  # noqa: E402
 
@@ -86,9 +93,13 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="length of each wrk run")
     ap.add_argument("--connections", type=int, default=32, help="wrk connections for the throughput runs")
     ap.add_argument("--smoke", action="store_true", help="1 round of 1 s runs")
+    ap.add_argument("--no-cluster", action="store_true", help="skip the end-to-end figures on a local cluster")
+    ap.add_argument("--ttl", type=float, default=5.0, help="the local cluster's node lease TTL (s)")
     args = ap.parse_args()
+    steady, after_lost = 5.0, 5.0
     if args.smoke:
         args.rounds, args.seconds = 1, 1.0
+        steady, after_lost = 1.0, 1.0
     for tool in ("haproxy", "wrk"):
         if not shutil.which(tool):
             print(f"bench/traffic.py: {tool} is not installed (scripts/bootstrap.sh installs it)", file=sys.stderr)
@@ -153,6 +164,9 @@ def main() -> int:
         for proc, _ in backends:
             proc.terminate()
             proc.wait(10)
+    if not args.no_cluster:
+        for line in traffic_mesh.run(args.ttl, steady, after_lost):
+            print(line, flush=True)
     return 0
 
 

@@ -15,7 +15,7 @@ from controlplane.errors import invalid, not_found
 from controlplane.events import add_event
 from controlplane.state import Record
 from shoal import keys
-from shoal.scaling_terms import ADJUSTMENT_TYPES, COMPARISONS, PREDEFINED
+from shoal.scaling_terms import ADJUSTMENT_TYPES, COMPARISONS, NEEDS_TARGET_GROUP, PREDEFINED
 from shoal.schedule import parse
 from shoal.store import batch
 from shoal.store.base import Conflict, Delete
@@ -187,6 +187,18 @@ def _check_target_tracking(tt: sc.TargetTrackingConfiguration) -> None:
     _range(tt.scale_in_cooldown, f"{f}.scaleInCooldown", 0, MAX_COOLDOWN)
 
 
+def _check_target_group(ctx: ApiContext, cluster: str, service: str, tt: sc.TargetTrackingConfiguration) -> None:
+    """A per-target metric is measured on the service's load balancer target group: a service
+    without one would never have data, so the policy is refused rather than left idle."""
+    if tt.predefined_metric_type not in NEEDS_TARGET_GROUP:
+        return
+    rec = ctx.state.service(cluster, service)
+    if rec is None or not any(x.target_group_arn for x in rec.msg.load_balancers):
+        raise invalid(f"targetTrackingScalingPolicyConfiguration.predefinedMetricType: "
+                      f"{tt.predefined_metric_type} needs a load balancer, and service {service!r} has no "
+                      "loadBalancers (create it with --load-balancer)")
+
+
 def _check_step_scaling(cfg: sc.StepScalingConfiguration) -> None:
     f = "stepScalingPolicyConfiguration"
     if not cfg.HasField("alarm"):
@@ -237,6 +249,7 @@ def put_policy(ctx: ApiContext, req: sc.PutScalingPolicyRequest) -> sc.ScalingPo
         if req.HasField("step_scaling"):
             raise invalid("stepScalingPolicyConfiguration: not valid for a TargetTrackingScaling policy")
         _check_target_tracking(req.target_tracking)
+        _check_target_group(ctx, cluster, service, req.target_tracking)
         policy.target_tracking.CopyFrom(req.target_tracking)
     elif req.policy_type == "StepScaling":
         if req.HasField("target_tracking"):

@@ -98,7 +98,14 @@ class ServiceController:
         def on_draining_node(t: r.Task) -> bool:
             return t.node_id in draining
 
-        new = [t for t in live if t.msg.task_definition_arn == svc.task_definition and not on_draining_node(t.msg)]
+        def current(t: r.Task) -> bool:
+            # A task of the service's definition is still replaced when its deployment was
+            # superseded: forceNewDeployment starts one with the same definition.
+            superseded = {d.id for d in svc.deployments if d.status != "PRIMARY"}
+            return (t.task_definition_arn == svc.task_definition and t.deployment_id not in superseded
+                    and not on_draining_node(t))
+
+        new = [t for t in live if current(t.msg)]
         new_ids = {t.msg.id for t in new}
         old = [t for t in live if t.msg.id not in new_ids]
 
@@ -123,7 +130,7 @@ class ServiceController:
             did.append(self._trip_breaker(svc, primary))
             primary = next(d for d in svc.deployments if d.status == "PRIMARY")
             td = view.taskdefs.get(svc.task_definition)
-            new = [t for t in live if t.msg.task_definition_arn == svc.task_definition and not on_draining_node(t.msg)]
+            new = [t for t in live if current(t.msg)]
             new_ids = {t.msg.id for t in new}
             old = [t for t in live if t.msg.id not in new_ids]
         halted = primary.rollout_state == "FAILED"

@@ -15,7 +15,8 @@ from shoalctl.cli.client import Client, add_verb
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.output import ago, print_json, table
 
-METRICS = {"cpu": "ECSServiceAverageCPUUtilization", "memory": "ECSServiceAverageMemoryUtilization"}
+METRICS = {"cpu": "ECSServiceAverageCPUUtilization", "memory": "ECSServiceAverageMemoryUtilization",
+           "requests": "ALBRequestCountPerTarget"}
 COMPARISONS = {">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold", "<": "LessThanThreshold",
                "<=": "LessThanOrEqualToThreshold"}
 
@@ -105,7 +106,7 @@ def target_list(a) -> None:
 
 def policy_put_tracking(a) -> None:
     if (a.metric is None) == (a.promql is None):
-        raise CliError("give exactly one of --metric (cpu|memory) and --promql")
+        raise CliError("give exactly one of --metric (cpu|memory|requests) and --promql")
     tt = sc.TargetTrackingConfiguration(target_value=a.target, scale_out_cooldown=a.scale_out_cooldown,
                                         scale_in_cooldown=a.scale_in_cooldown, disable_scale_in=a.disable_scale_in)
     if a.metric:
@@ -279,7 +280,9 @@ def register(sub) -> None:
     p.add_argument("--service", required=True)
     p.add_argument("--name", required=True)
     p.add_argument("--target", type=float, required=True, help="target value (percent for cpu/memory)")
-    p.add_argument("--metric", choices=sorted(METRICS), help="predefined metric: service CPU or memory utilisation")
+    p.add_argument("--metric", choices=sorted(METRICS),
+                   help="predefined metric: service CPU or memory utilisation, or requests per target per minute "
+                        "(ALBRequestCountPerTarget; the service needs a load balancer)")
     p.add_argument("--promql", help="custom PromQL giving one number for the service")
     p.add_argument("--scale-out-cooldown", type=int, default=60)
     p.add_argument("--scale-in-cooldown", type=int, default=300)

@@ -32,8 +32,11 @@ from autoscaler.providers import ProviderContext
 from autoscaler.providers import local as local_provider
 from shoal.netutil import free_port
 from shoal.v1 import operator_pb2 as op
+from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
-from shoal.v1 import scaling_pb2_grpc
+from shoal.v1 import scaling_pb2_grpc, traffic_pb2_grpc
+from shoal.v1 import traffic_pb2 as t
+from shoalctl.local.agents import agent_loopback
 from shoalctl.local.cluster import LocalCluster
 from shoalctl.local.containers import remove_node_containers
 from tests.waiting import wait_for
@@ -339,3 +342,54 @@ def test_scheduled_action_with_leader_election(autoscaling):
     assert len(leaders) == 1, [a.tail() for a in autos]
     follower = next(a for a in autos if a not in leaders)
     assert "following" in follower.log()
+
+
+def test_request_count_per_target_scales_out_on_traffic_through_the_proxies(autoscaling, busybox_image):
+    cluster, (auto,) = autoscaling(agents=1)
+    traffic = traffic_pb2_grpc.TrafficStub(cluster.channel)
+    cluster.operator.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps({
+        "family": "site", "containerDefinitions": [{
+            "name": "web", "image": "shoal/busybox:latest", "cpu": 16, "memory": 16, "stopTimeout": 2,
+            "command": ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"],
+            "portMappings": [{"containerPort": 8080}]}]})))
+    port = free_port(agent_loopback(1))
+    traffic.CreateTargetGroup(t.CreateTargetGroupRequest(
+        cluster="default", name="site", protocol="HTTP", port=8080, deregistration_delay_seconds=1,
+        health_check=t.HealthCheckConfig(path="/", interval_seconds=5, timeout_seconds=2, healthy_threshold=2,
+                                         unhealthy_threshold=2)))
+    traffic.CreateLoadBalancer(t.CreateLoadBalancerRequest(cluster="default", name="site"))
+    traffic.CreateListener(t.CreateListenerRequest(cluster="default", load_balancer="site", port=port,
+                                                   protocol="HTTP", default_target_group="site"))
+    cluster.operator.CreateService(op.CreateServiceRequest(
+        cluster="default", service_name="site", task_definition="site", desired_count=1,
+        load_balancers=[r.ServiceLoadBalancer(load_balancer_name="site", container_name="web", container_port=8080)]))
+    api = scaling(cluster)
+    api.RegisterScalableTarget(sc.RegisterScalableTargetRequest(cluster="default", service="site",
+                                                                min_capacity=1, max_capacity=2))
+    api.PutScalingPolicy(sc.PutScalingPolicyRequest(
+        cluster="default", service="site", policy_name="rpm", policy_type="TargetTrackingScaling",
+        target_tracking=sc.TargetTrackingConfiguration(
+            target_value=60, predefined_metric_type="ALBRequestCountPerTarget", scale_out_cooldown=10,
+            scale_in_cooldown=600)))
+    url = f"http://{agent_loopback(1)}:{port}/"
+    wait_for(lambda: _get(url) == "ok", 120, "the task answering through the node's listener")
+    # ~10 requests per second: ~600 per minute on one target, ten times the target value.
+    stop = threading.Event()
+    sender = threading.Thread(target=lambda: [(_get(url), stop.wait(0.1)) for _ in iter(stop.is_set, True)],
+                              daemon=True)
+    sender.start()
+    try:
+        wait(lambda: service(cluster, "site").desired_count == 2, 180, "scale-out on requests per target", auto)
+    finally:
+        stop.set()
+        sender.join(10)
+    out = [a for a in activities(cluster, service="site") if a.to_capacity > a.from_capacity]
+    assert out and out[-1].metrics["rpm"] > 60 and out[-1].status_code == "Successful", out
+
+
+def _get(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.read().decode().strip()
+    except OSError:
+        return ""

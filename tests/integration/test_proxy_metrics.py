@@ -20,8 +20,11 @@ from agent.connection import GatewayClient, Registration
 from agent.hollow import HollowRuntime
 from agent.host import HostProbe
 from agent.proxy.driver import ProxyDriver
+from autoscaler.policies import metric_expression
 from shoal.netutil import free_port
+from shoal.scaling_terms import REQUESTS
 from shoal.v1 import operator_pb2 as op
+from shoal.v1 import scaling_pb2 as sc
 from shoal.v1 import traffic_pb2 as t
 from tests.waiting import wait_for
 
@@ -90,6 +93,21 @@ def test_agents_run_proxies_whose_backend_metrics_reach_prometheus(make_cluster,
         series = wait_for(lambda: [s for s in promql(cluster.prometheus_url, query) if float(s["value"][1]) >= 25],
                           60, "the backend's request count in Prometheus")
         assert series[0]["metric"]["node"] == agent.node_id
+        # ALBRequestCountPerTarget's PromQL reads these very series: requests per minute per
+        # healthy target (one active server here), once rate() has two samples.
+        expr = metric_expression(sc.TargetTrackingConfiguration(predefined_metric_type=REQUESTS), "default", "m",
+                                 "60s", "tg-metrics")
+
+        def per_target_now() -> list[float]:
+            # Requests keep coming, so the counter grows between two scrapes.
+            for _ in range(5):
+                requests.get(f"http://{NODE_ADDRESS}:{fe}/", timeout=5)
+            return [float(s["value"][1]) for s in promql(cluster.prometheus_url, expr) if float(s["value"][1]) > 0]
+
+        per_target = wait_for(per_target_now, 60, "requests per target in Prometheus")
+        assert len(per_target) == 1
+        healthy = promql(cluster.prometheus_url, 'max(haproxy_backend_active_servers{proxy="tg-metrics"})')
+        assert float(healthy[0]["value"][1]) == 1
     finally:
         if client is not None:
             client.stop()

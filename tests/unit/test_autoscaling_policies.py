@@ -7,7 +7,8 @@ import math
 import pytest
 
 from autoscaler import policies as p
-from shoal.scaling_terms import CPU, MEMORY
+from shoal.scaling_terms import CPU, MEMORY, REQUESTS
+from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
 
 
@@ -160,3 +161,17 @@ def test_remember_starts_cooldowns():
     mem = p.Memory(low_streak={"cpu": 3})
     p.remember(mem, p.Decision(5, "out", "x", "cpu"), 42.0)
     assert mem.last_scale_out == 42.0 and mem.last_step["cpu"] == 42.0 and mem.low_streak["cpu"] == 0
+
+
+def test_request_count_per_target_reads_the_target_groups_backend():
+    rq = sc.TargetTrackingConfiguration(predefined_metric_type=REQUESTS, target_value=100)
+    svc = r.Service(load_balancers=[r.ServiceLoadBalancer(
+        target_group_arn="arn:aws:elasticloadbalancing:r:1:targetgroup/web/tg7f3a", container_name="web",
+        container_port=80)])
+    assert p.target_group_id(svc) == "tg7f3a"
+    expr = p.metric_expression(rq, "c", "web", "60s", p.target_group_id(svc))
+    assert expr == ('sum(rate(haproxy_backend_http_requests_total{proxy="tg7f3a"}[60s])) * 60'
+                    ' / max(haproxy_backend_active_servers{proxy="tg7f3a"})')
+    # A service whose load balancer was detached after the policy was put has no metric to read.
+    assert p.target_group_id(r.Service()) == ""
+    assert p.metric_expression(rq, "c", "web", "60s", "") == ""

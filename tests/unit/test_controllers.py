@@ -267,6 +267,31 @@ def test_rolling_update_keeps_minimum_healthy_and_maximum_percent(plane: Plane) 
     assert len(live) == 2 and {t.task_definition_arn for t in live} == {v2.task_definition_arn}
 
 
+def test_force_new_deployment_replaces_tasks_of_the_same_definition(plane: Plane) -> None:
+    plane.node("n1", cpu=4096, memory=4096)
+    services.create(plane.api, op.CreateServiceRequest(
+        cluster="default", service_name="web", task_definition="web:1", desired_count=2,
+        deployment_configuration=r.DeploymentConfiguration(minimum_healthy_percent=100, maximum_percent=200)))
+    ctl = ServiceController(plane.writer, plane.api.arns)
+    ctl.reconcile(plane.view())
+    old = {t.id for t in place_and_run(plane)}
+    ctl.reconcile(plane.view())
+    assert plane.service().deployments[0].rollout_state == "COMPLETED"
+    services.update(plane.api, op.UpdateServiceRequest(cluster="default", service="web", force_new_deployment=True))
+    # 200 % lets both replacements start at once; 100 % healthy keeps the old ones until then.
+    assert ctl.reconcile(plane.view()) == "web: started 2 tasks"
+    place_and_run(plane)
+    assert ctl.reconcile(plane.view()) == "web: stopped 2 replaced tasks"
+    assert all(plane.task(i).desired_status == "STOPPED" for i in old)
+    for i in old:
+        plane.report(i, "STOPPED")
+    ctl.reconcile(plane.view())
+    svc = plane.service()
+    assert [(d.status, d.rollout_state) for d in svc.deployments] == [("PRIMARY", "COMPLETED")]
+    live = {t.id for t in plane.tasks().values() if t.last_status == "RUNNING"}
+    assert len(live) == 2 and not live & old
+
+
 def test_circuit_breaker_rolls_back_to_the_last_completed_deployment(plane: Plane) -> None:
     plane.node("n1", cpu=8192, memory=8192)
     services.create(plane.api, op.CreateServiceRequest(

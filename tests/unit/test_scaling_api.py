@@ -194,3 +194,18 @@ def test_capacity_providers(ctx):
     assert (shown.update_status, shown.update_status_reason) == ("UPDATE_COMPLETE", "")
     api.delete_capacity_provider(ctx, sc.DeleteCapacityProviderRequest(name="burst"))
     fails(api.delete_capacity_provider, ctx, sc.DeleteCapacityProviderRequest(name="burst"), match="not found")
+
+
+def test_request_count_per_target_needs_a_load_balancer(ctx):
+    register(ctx)
+    before = api.describe_policies(ctx, sc.DescribeScalingPoliciesRequest()).policies
+    msg = fails(api.put_policy, ctx, tracking(predefined_metric_type="ALBRequestCountPerTarget"),
+                match="predefinedMetricType: ALBRequestCountPerTarget needs a load balancer")
+    assert "loadBalancers" in msg
+    assert api.describe_policies(ctx, sc.DescribeScalingPoliciesRequest()).policies == before  # nothing stored
+    svc = r.Service(service_name="web", cluster="default", status="ACTIVE", desired_count=2, load_balancers=[
+        r.ServiceLoadBalancer(target_group_arn="arn:aws:elasticloadbalancing:r:1:targetgroup/web/tg1",
+                              container_name="web", container_port=80)])
+    ctx.store.put(keys.service("default", "web"), svc.SerializeToString())
+    got = api.put_policy(ctx, tracking(predefined_metric_type="ALBRequestCountPerTarget", target_value=600)).policy
+    assert got.target_tracking.predefined_metric_type == "ALBRequestCountPerTarget"

@@ -134,3 +134,23 @@ def test_seed_restores_cooldowns_from_activities():
     s.seed()
     prom.default = 300.0
     assert "scale-out cooldown has 50s left" in s.run_once()
+
+
+def test_request_count_per_target_scales_on_the_target_groups_requests():
+    cp, prom, clock = FakeCP(), FakeProm(), Clock()
+    cp.policies = [sc.ScalingPolicy(policy_name="rps", cluster="default", service="web",
+                                    policy_type="TargetTrackingScaling",
+                                    target_tracking=sc.TargetTrackingConfiguration(
+                                        target_value=600, predefined_metric_type="ALBRequestCountPerTarget"))]
+    cp.service.load_balancers.add(target_group_arn="arn:aws:elasticloadbalancing:r:1:targetgroup/web/tg9",
+                                  container_name="web", container_port=80)
+    s = ServiceScaler(cp, prom, clock=clock, rate_window="60s")
+    # Only the expression on tg9's backend has a value: any other query would hold.
+    prom.values['sum(rate(haproxy_backend_http_requests_total{proxy="tg9"}[60s])) * 60'
+                ' / max(haproxy_backend_active_servers{proxy="tg9"})'] = 1500.0
+    said = s.run_once()
+    assert "scaled out 2 -> 5" in said, said  # ceil(2 * 1500 / 600)
+    # The load balancer detached: no data, never a scale-in.
+    del cp.service.load_balancers[:]
+    said = s.run_once()
+    assert "needs a load balancer target group" in said and cp.service.desired_count == 5
