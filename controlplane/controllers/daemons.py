@@ -37,10 +37,6 @@ def node_of(task: r.Task) -> str:
     return task.node_id or pinned_node([(c.type, c.expression) for c in task.placement_constraints])
 
 
-def is_daemon_task(task: r.Task) -> bool:
-    return bool(pinned_node([(c.type, c.expression) for c in task.placement_constraints]))
-
-
 def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
                      tasks: list[Record[r.Task]], launch_delay: Callable[..., float]) -> str:
     """``launch_delay`` is the replica scheduler's throttle for quickly failing tasks."""
@@ -141,8 +137,9 @@ def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
 
 
 def _others_left(view: View, node_id: str) -> bool:
-    """Whether a non-daemon task still runs (or is still stopping) on the node."""
-    return any(t.msg.node_id == node_id and is_live(t.msg) and not is_daemon_task(t.msg)
+    """Whether a task of no DAEMON service still runs (or is still stopping) on the node."""
+    daemons = {(s.msg.cluster, s.msg.service_name) for s in view.services if s.msg.scheduling_strategy == DAEMON}
+    return any(t.msg.node_id == node_id and is_live(t.msg) and (t.msg.cluster, t.msg.service_name) not in daemons
                for t in view.tasks.values())
 
 

@@ -31,7 +31,11 @@ def _batch_key(task: r.Task) -> tuple:
     )
 
 
-def _pin(task: r.Task) -> str:
+def _pin(task: r.Task, daemons: set[tuple[str, str]]) -> str:
+    """The node of a DAEMON service's task; '' for every other task (one whose constraint
+    happens to name one node is placed by the strategies as always)."""
+    if (task.cluster, task.service_name) not in daemons:
+        return ""
     return pinned_node([(c.type, c.expression) for c in task.placement_constraints])
 
 
@@ -51,9 +55,11 @@ class PlacementController:
         # Daemon tasks (each pinned to its node) are planned before any replica, each a batch
         # of its own, so a new node gets its daemons first and an unplaced daemon's room is
         # reserved before replicas are planned.
+        daemons = {(s.msg.cluster, s.msg.service_name) for s in view.services
+                   if s.msg.scheduling_strategy == "DAEMON"}
         batches: dict[tuple, list[Record[r.Task]]] = defaultdict(list)
-        for rec in sorted(waiting, key=lambda rec: (not _pin(rec.msg), rec.msg.created_at)):
-            batches[(rec.msg.id,) if _pin(rec.msg) else _batch_key(rec.msg)].append(rec)
+        for rec in sorted(waiting, key=lambda rec: (not _pin(rec.msg, daemons), rec.msg.created_at)):
+            batches[(rec.msg.id,) if _pin(rec.msg, daemons) else _batch_key(rec.msg)].append(rec)
         placed = unplaced = 0
         reasons: list[str] = []
         # One snapshot per cluster per cycle; each batch's committed placements are counted
@@ -71,7 +77,7 @@ class PlacementController:
                 snap = snaps[first.cluster] = placement_input.snapshot(
                     nodes, (rec.msg for rec in view.tasks.values()), view.alive)
             request = placement_input.request(first, needs(td), len(batch))
-            node = _pin(first)
+            node = _pin(first, daemons)
             plan = place_daemon(snap, request, node) if node else schedule(snap, request)
             PLACEMENT_LATENCY.observe(time.perf_counter() - started)
             assigned = [self._assign(rec.msg, td, view.nodes[placement.node_id].msg, placement.dynamic_ports)
