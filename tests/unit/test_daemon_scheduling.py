@@ -261,3 +261,37 @@ def test_update_refuses_a_desired_count_for_a_daemon(plane: Plane) -> None:
     assert str(e.value.message).startswith("desiredCount")
     dc = plane.service("agent").deployment_configuration
     assert (dc.minimum_healthy_percent, dc.maximum_percent) == (0, 100)  # ECS's daemon defaults
+
+
+def test_a_nodes_daemon_stops_when_the_constraints_no_longer_match_it(plane: Plane) -> None:
+    plane.node("n1", zone="a", memory=2048)
+    plane.node("n2", zone="b", memory=2048)
+    ctl = daemon_service(plane)
+    ctl.reconcile(plane.view())
+    place_and_run(plane)
+    services.update(plane.api, op.UpdateServiceRequest(
+        cluster="default", service="agent", update_placement_constraints=True,
+        placement_constraints=[r.PlacementConstraint(type="memberOf",
+                                                     expression="attribute:ecs.availability-zone == a")]))
+    assert ctl.reconcile(plane.view()) == "agent: stopped 1 tasks"
+    (left,) = daemon_tasks(plane)
+    assert left.node_id == "n1" and plane.service("agent").desired_count == 1
+    stopped = [t for t in daemon_tasks(plane, live=False) if t.desired_status == "STOPPED"]
+    assert [t.node_id for t in stopped] == ["n2"] and "no longer matches" in stopped[0].stopped_reason
+
+
+def test_a_replica_whose_constraint_names_one_node_reserves_nothing(plane: Plane) -> None:
+    plane.node("n1", cpu=4096, memory=1024)
+    plane.register({"family": "big", "containerDefinitions": [{"name": "big", "image": "busybox", "memory": 768}]})
+    services.create(plane.api, op.CreateServiceRequest(
+        cluster="default", service_name="big", task_definition="big:1", desired_count=2,
+        placement_constraints=[r.PlacementConstraint(type="memberOf", expression="ec2InstanceId == n1")]))
+    replicas = ServiceController(plane.writer, plane.api.arns)
+    replicas.reconcile(plane.view())
+    services.create(plane.api, op.CreateServiceRequest(
+        cluster="default", service_name="web", task_definition="web:1", desired_count=1))
+    replicas.reconcile(plane.view())
+    PlacementController(plane.writer).reconcile(plane.view())
+    # One "big" fits, the other waits; it is no daemon, so the 256 MiB left go to "web".
+    placed = sorted(t.service_name for t in plane.tasks().values() if t.node_id)
+    assert placed == ["big", "web"]
