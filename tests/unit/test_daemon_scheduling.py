@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from controlplane.api import nodes as node_api
-from controlplane.api import services
+from controlplane.api import scaling, services
 from controlplane.controllers.placement import PlacementController
 from controlplane.controllers.services import ServiceController
 from controlplane.errors import ApiError
@@ -21,6 +21,7 @@ from controlplane.scheduler.daemon import eligible_nodes, pin, pinned_node, plac
 from shoal import keys
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoal.v1 import scaling_pb2 as sc
 from tests.unit.test_controllers import Plane, place_and_run
 
 AGENT = {"family": "agent", "containerDefinitions": [
@@ -295,3 +296,12 @@ def test_a_replica_whose_constraint_names_one_node_reserves_nothing(plane: Plane
     # One "big" fits, the other waits; it is no daemon, so the 256 MiB left go to "web".
     placed = sorted(t.service_name for t in plane.tasks().values() if t.node_id)
     assert placed == ["big", "web"]
+
+
+def test_a_daemon_service_is_no_scalable_target(plane: Plane) -> None:
+    daemon_service(plane)
+    with pytest.raises(ApiError) as e:
+        scaling.register_target(plane.api, sc.RegisterScalableTargetRequest(
+            cluster="default", service="agent", min_capacity=1, max_capacity=3))
+    assert str(e.value.message).startswith("service:") and "DAEMON" in str(e.value.message)
+    assert plane.store.get(keys.scalable_target("default", "agent")) is None
