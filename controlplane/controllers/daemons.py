@@ -20,6 +20,7 @@ from controlplane import placement_input
 from controlplane.controllers.view import View, clone, task_write
 from controlplane.deployments import new_deployment
 from controlplane.events import add_event
+from controlplane.scheduler import cql
 from controlplane.scheduler.daemon import PIN, eligible_nodes, pinned_node
 from controlplane.state import Record
 from controlplane.taskspec import is_live, new_task
@@ -47,8 +48,13 @@ def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
         primary = new_deployment(svc.task_definition, 0)
         svc.deployments.insert(0, primary)
     nodes = {k: n for k, n in view.nodes.items() if n.msg.cluster == svc.cluster}
-    snap = placement_input.snapshot([n.msg for n in nodes.values()], [], view.alive)
-    eligible = eligible_nodes(snap, [(c.type, c.expression) for c in svc.placement_constraints])
+    constraints = [(c.type, c.expression) for c in svc.placement_constraints]
+    # Tasks are counted into the snapshot only when a constraint looks at them (task:group,
+    # runningTasksCount); status, connection and attributes need none.
+    counted = any(kind == "memberOf" and cql.compiled(text).dynamic for kind, text in constraints)
+    snap = placement_input.snapshot([n.msg for n in nodes.values()],
+                                    [t.msg for t in view.tasks.values()] if counted else [], view.alive)
+    eligible = eligible_nodes(snap, constraints)
     if svc.desired_count != len(eligible):
         add_event(svc, f"(service {svc.service_name}) desired count changed from {svc.desired_count} to "
                        f"{len(eligible)}: one task per eligible container instance.")

@@ -13,6 +13,7 @@ import pytest
 
 from controlplane.api import nodes as node_api
 from controlplane.api import scaling, services
+from controlplane.api import tasks as tasks_api
 from controlplane.controllers.placement import PlacementController
 from controlplane.controllers.services import ServiceController
 from controlplane.errors import ApiError
@@ -305,3 +306,20 @@ def test_a_daemon_service_is_no_scalable_target(plane: Plane) -> None:
             cluster="default", service="agent", min_capacity=1, max_capacity=3))
     assert str(e.value.message).startswith("service:") and "DAEMON" in str(e.value.message)
     assert plane.store.get(keys.scalable_target("default", "agent")) is None
+
+
+def test_a_constraint_on_other_tasks_sees_them(plane: Plane) -> None:
+    plane.node("n1", memory=2048)
+    plane.node("n2", memory=2048)
+    tasks_api.run(plane.api, op.RunTaskRequest(cluster="default", task_definition="web:1", group="db", count=1,
+                                               placement_constraints=[r.PlacementConstraint(
+                                                   type="memberOf", expression="ec2InstanceId == n2")]))
+    PlacementController(plane.writer).reconcile(plane.view())
+    plane.register(AGENT)
+    services.create(plane.api, op.CreateServiceRequest(
+        cluster="default", service_name="agent", task_definition="agent:1", scheduling_strategy="DAEMON",
+        placement_constraints=[r.PlacementConstraint(type="memberOf", expression="task:group == db")]))
+    ctl = ServiceController(plane.writer, plane.api.arns)
+    assert ctl.reconcile(plane.view()) == "agent: started 1 daemon tasks"
+    place_and_run(plane)
+    assert [t.node_id for t in daemon_tasks(plane)] == ["n2"]
