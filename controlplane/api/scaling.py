@@ -119,6 +119,9 @@ def _target(ctx: ApiContext, cluster: str, service: str) -> Record[sc.ScalableTa
 def register_target(ctx: ApiContext, req: sc.RegisterScalableTargetRequest) -> sc.ScalableTargetResponse:
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     service = _service_name(ctx, cluster, req.service)
+    svc = ctx.state.service(cluster, service)
+    if svc is not None and svc.msg.scheduling_strategy == "DAEMON":
+        raise invalid(f"service: {service!r} is a DAEMON service (one task per node); it has no desired count to scale")
     key = keys.scalable_target(cluster, service)
 
     def register(target: sc.ScalableTarget | None) -> sc.ScalableTarget:

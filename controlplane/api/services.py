@@ -26,13 +26,14 @@ DEFAULT_SERVICE_STRATEGY = (
 )
 
 
-def _check_deployment_config(dc: r.DeploymentConfiguration) -> r.DeploymentConfiguration:
+def _check_deployment_config(dc: r.DeploymentConfiguration, daemon: bool = False) -> r.DeploymentConfiguration:
     out = r.DeploymentConfiguration()
     out.CopyFrom(dc)
+    # ECS's defaults for a DAEMON service are 0% and 100% (it stops a node's old task first).
     if not out.HasField("minimum_healthy_percent"):
-        out.minimum_healthy_percent = 100
+        out.minimum_healthy_percent = 0 if daemon else 100
     if not out.HasField("maximum_percent"):
-        out.maximum_percent = 200
+        out.maximum_percent = 100 if daemon else 200
     if not 0 <= out.minimum_healthy_percent <= 100:
         raise invalid("deploymentConfiguration.minimumHealthyPercent: must be between 0 and 100")
     if not 100 <= out.maximum_percent <= 400:
@@ -45,15 +46,27 @@ def _check_desired(n: int) -> None:
         raise invalid(f"desiredCount: must be between 0 and {MAX_DESIRED}")
 
 
+def _check_strategy(req: op.CreateServiceRequest) -> bool:
+    """True for a DAEMON service; refuses what ECS refuses for one."""
+    if req.scheduling_strategy not in ("", "REPLICA", "DAEMON"):
+        raise invalid(f"schedulingStrategy: must be REPLICA or DAEMON, not {req.scheduling_strategy!r}")
+    if req.scheduling_strategy != "DAEMON":
+        return False
+    if req.desired_count:
+        raise invalid("desiredCount: the daemon scheduling strategy does not support a desired count for services")
+    if req.placement_strategy:
+        raise invalid("placementStrategy: the daemon scheduling strategy does not support placement strategies")
+    return True
+
+
 def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     check_name(req.service_name, "serviceName")
     _check_desired(req.desired_count)
     td = taskdefs.runnable(ctx, req.task_definition)
-    strategies = list(req.placement_strategy) or list(DEFAULT_SERVICE_STRATEGY)
+    daemon = _check_strategy(req)
+    strategies = [] if daemon else list(req.placement_strategy) or list(DEFAULT_SERVICE_STRATEGY)
     check_placement(list(td.placement_constraints) + list(req.placement_constraints), strategies)
-    if req.scheduling_strategy not in ("", "REPLICA"):
-        raise invalid("schedulingStrategy: only REPLICA is supported")
     if not 0 <= req.health_check_grace_period_seconds <= 2_147_483_647:
         raise invalid("healthCheckGracePeriodSeconds: must not be negative")
     svc = r.Service(
@@ -65,10 +78,10 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
         desired_count=req.desired_count,
         status="ACTIVE",
         launch_type="EC2",
-        scheduling_strategy="REPLICA",
+        scheduling_strategy="DAEMON" if daemon else "REPLICA",
         created_at=time.time(),
         health_check_grace_period_seconds=req.health_check_grace_period_seconds,
-        deployment_configuration=_check_deployment_config(req.deployment_configuration),
+        deployment_configuration=_check_deployment_config(req.deployment_configuration, daemon),
     )
     svc.placement_constraints.extend(list(td.placement_constraints) + list(req.placement_constraints))
     svc.placement_strategy.extend(strategies)
@@ -119,6 +132,11 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
 
     def change(svc: r.Service | None) -> r.Service:
         svc = _active(svc, cluster, name)
+        if svc.scheduling_strategy == "DAEMON":
+            if req.HasField("desired_count"):
+                raise invalid("desiredCount: the daemon scheduling strategy does not support a desired count")
+            if req.update_placement_strategy and req.placement_strategy:
+                raise invalid("placementStrategy: the daemon scheduling strategy does not support placement strategies")
         if req.HasField("desired_count") and req.desired_count != svc.desired_count:
             add_event(svc, f"(service {svc.service_name}) desired count changed from "
                            f"{svc.desired_count} to {req.desired_count}.")
@@ -127,7 +145,8 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
             merged = r.DeploymentConfiguration()
             merged.CopyFrom(svc.deployment_configuration)
             merged.MergeFrom(req.deployment_configuration)
-            svc.deployment_configuration.CopyFrom(_check_deployment_config(merged))
+            svc.deployment_configuration.CopyFrom(
+                _check_deployment_config(merged, svc.scheduling_strategy == "DAEMON"))
         if req.HasField("health_check_grace_period_seconds"):
             if req.health_check_grace_period_seconds < 0:
                 raise invalid("healthCheckGracePeriodSeconds: must not be negative")

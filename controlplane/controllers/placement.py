@@ -14,6 +14,7 @@ from controlplane.controllers.view import View, Writer, clone, task_write
 from controlplane.events import add_event
 from controlplane.metrics import PENDING_PLACEMENTS, PLACEMENT_LATENCY
 from controlplane.scheduler import Plan, Snapshot, apply_plan, schedule
+from controlplane.scheduler.daemon import pinned_node, place_daemon, reserve
 from controlplane.state import Record
 from controlplane.taskspec import needs
 from shoal.store.base import Compare, Conflict
@@ -30,6 +31,14 @@ def _batch_key(task: r.Task) -> tuple:
     )
 
 
+def _pin(task: r.Task, daemons: set[tuple[str, str]]) -> str:
+    """The node of a DAEMON service's task; '' for every other task (one whose constraint
+    happens to name one node is placed by the strategies as always)."""
+    if (task.cluster, task.service_name) not in daemons:
+        return ""
+    return pinned_node([(c.type, c.expression) for c in task.placement_constraints])
+
+
 class PlacementController:
     def __init__(self, writer: Writer) -> None:
         self.writer = writer
@@ -43,9 +52,14 @@ class PlacementController:
         PENDING_PLACEMENTS.set(len(waiting))
         if not waiting:
             return ""
+        # Daemon tasks (each pinned to its node) are planned before any replica, each a batch
+        # of its own, so a new node gets its daemons first and an unplaced daemon's room is
+        # reserved before replicas are planned.
+        daemons = {(s.msg.cluster, s.msg.service_name) for s in view.services
+                   if s.msg.scheduling_strategy == "DAEMON"}
         batches: dict[tuple, list[Record[r.Task]]] = defaultdict(list)
-        for rec in sorted(waiting, key=lambda rec: rec.msg.created_at):
-            batches[_batch_key(rec.msg)].append(rec)
+        for rec in sorted(waiting, key=lambda rec: (not _pin(rec.msg, daemons), rec.msg.created_at)):
+            batches[(rec.msg.id,) if _pin(rec.msg, daemons) else _batch_key(rec.msg)].append(rec)
         placed = unplaced = 0
         reasons: list[str] = []
         # One snapshot per cluster per cycle; each batch's committed placements are counted
@@ -63,7 +77,8 @@ class PlacementController:
                 snap = snaps[first.cluster] = placement_input.snapshot(
                     nodes, (rec.msg for rec in view.tasks.values()), view.alive)
             request = placement_input.request(first, needs(td), len(batch))
-            plan = schedule(snap, request)
+            node = _pin(first, daemons)
+            plan = place_daemon(snap, request, node) if node else schedule(snap, request)
             PLACEMENT_LATENCY.observe(time.perf_counter() - started)
             assigned = [self._assign(rec.msg, td, view.nodes[placement.node_id].msg, placement.dynamic_ports)
                         for rec, placement in zip(batch, plan.placements, strict=False)]
@@ -74,6 +89,8 @@ class PlacementController:
             ])
             committed = [p for p, revision in zip(plan.placements, results, strict=False) if revision is not None]
             apply_plan(snap, request, Plan(committed, 0, "", {}))
+            if node and not committed and node in view.alive:
+                reserve(snap, request, node)
             placed += len(committed)
             waiting_msgs = []
             for rec in batch[len(plan.placements):]:

@@ -8,6 +8,7 @@ import math
 import time
 
 from controlplane import placement_input
+from controlplane.controllers.daemons import DAEMON, reconcile_daemon
 from controlplane.controllers.view import View, Writer, clone, task_write
 from controlplane.deployments import new_deployment
 from controlplane.events import add_event
@@ -84,6 +85,8 @@ class ServiceController:
             return ""
         if svc.status == "DRAINING":
             return self._drain_deleted(view, rec, tasks, live)
+        if svc.scheduling_strategy == DAEMON:
+            return reconcile_daemon(self, view, rec, tasks, launch_delay)
         did: list[str] = []
         primary = next((d for d in svc.deployments if d.status == "PRIMARY"), None)
         if primary is None:

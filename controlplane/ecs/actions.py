@@ -239,6 +239,8 @@ def create_service(ctx: ApiContext, body: Body) -> Body:
     _launch_type(body)
     _required(body, "serviceName")
     _traffic_members(body)
+    if body.get("schedulingStrategy") == "DAEMON" and body.get("desiredCount") is not None:
+        raise invalid_parameter("desiredCount: the daemon scheduling strategy does not support a desired count")
     return {"service": _service(services.create(ctx, _parse(body, op.CreateServiceRequest)).service)}
 
 
@@ -268,10 +270,15 @@ def describe_services(ctx: ApiContext, body: Body) -> Body:
 
 
 def list_services(ctx: ApiContext, body: Body) -> Body:
-    if body.get("launchType") not in (None, "EC2") or body.get("schedulingStrategy") not in (None, "REPLICA"):
-        # Filters no Shoal service can match: every service is an EC2 REPLICA service.
+    strategy = body.get("schedulingStrategy")
+    if body.get("launchType") not in (None, "EC2") or strategy not in (None, "REPLICA", "DAEMON"):
+        # Filters no Shoal service can match: every service is an EC2 service.
         ctx.require_cluster(str(body.get("cluster") or ""))
         return {"serviceArns": []}
+    if strategy is not None:
+        cluster = ctx.require_cluster(str(body.get("cluster") or "")).msg.cluster_name
+        return _paged(sorted(s.msg.service_arn for s in live_services(ctx, cluster)
+                             if (s.msg.scheduling_strategy or "REPLICA") == strategy), body, "serviceArns")
     return _listing(services.list_(ctx, _parse(body, op.ListServicesRequest)), "serviceArns")
 
 

@@ -229,6 +229,10 @@ def service_create(a) -> None:
     req.task_definition = a.taskdef or req.task_definition
     if not req.task_definition:
         raise CliError("--taskdef: required (or taskDefinition in --cli-input-json)")
+    if a.daemon and a.scheduling_strategy == "REPLICA":
+        raise CliError("--daemon: conflicts with --scheduling-strategy REPLICA")
+    if a.daemon or a.scheduling_strategy:
+        req.scheduling_strategy = "DAEMON" if a.daemon else a.scheduling_strategy
     if a.desired is not None:
         req.desired_count = a.desired
     req.placement_strategy.extend(placement_args.strategy(s) for s in a.placement_strategy)
@@ -314,8 +318,8 @@ def service_describe(a) -> None:
     if a.output == "json":
         print_json(s)
         return
-    print(f"{s.service_name}  {s.status}  {_short(s.task_definition)}  desired={s.desired_count} "
-          f"running={s.running_count} pending={s.pending_count}")
+    print(f"{s.service_name}  {s.status}  {_short(s.task_definition)}  {s.scheduling_strategy or 'REPLICA'}  "
+          f"desired={s.desired_count} running={s.running_count} pending={s.pending_count}")
     print("placement: " + (", ".join(f"{p.type}({p.field})" for p in s.placement_strategy) or "-") +
           ("; " + ", ".join(f"{c.type}({c.expression})" if c.expression else c.type
                             for c in s.placement_constraints) if s.placement_constraints else ""))
@@ -417,6 +421,9 @@ def register(sub) -> None:
         p.add_argument("--health-check-grace-period", type=int, metavar="SECONDS",
                        help="how long new tasks' failing load-balancer health checks are not held against them")
         if verb == "create":
+            p.add_argument("--scheduling-strategy", choices=("REPLICA", "DAEMON"),
+                           help="DAEMON: one task on every ACTIVE node matching the constraints (no --desired)")
+            p.add_argument("--daemon", action="store_true", help="the same as --scheduling-strategy DAEMON")
             p.set_defaults(func=service_create)
         else:
             p.add_argument("--force-new-deployment", action="store_true")

@@ -45,6 +45,10 @@ FIGURES = {
         rf"lost node: its tasks RUNNING elsewhere.*{NUMBER}",
         rf"leader killed: another replica leads.*{NUMBER}",
     ],
+    "daemon_coverage.py": [
+        rf"daemon coverage over 1 joining nodes: join -> RUNNING median {NUMBER} s, max {NUMBER} s; "
+        rf"registered -> RUNNING median {NUMBER} s, max {NUMBER} s",
+    ],
     "dns.py": [
         rf"local A answer: p50 {NUMBER} ms p99 {NUMBER} ms",
         rf"forwarding adds: p50 -?{NUMBER} ms p99 -?{NUMBER} ms",

@@ -213,6 +213,25 @@ def test_service_responses_match_the_model(ecs) -> None:
     assert ecs.delete_service(service="web")["service"]["status"] == "DRAINING"
 
 
+def test_a_daemon_service_through_boto3(ecs) -> None:
+    ecs.register_task_definition(**WEB)
+    for bad, field in (({"desiredCount": 0}, "desiredCount"),
+                       ({"placementStrategy": [{"type": "binpack", "field": "memory"}]}, "placementStrategy")):
+        with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
+            ecs.create_service(serviceName="d", taskDefinition="web", schedulingStrategy="DAEMON", **bad)
+        assert caught.value.response["Error"]["Message"].startswith(field)
+    assert ecs.list_services()["serviceArns"] == []  # nothing half-made
+    svc = ecs.create_service(serviceName="d", taskDefinition="web", schedulingStrategy="DAEMON")["service"]
+    assert svc["schedulingStrategy"] == "DAEMON" and svc["desiredCount"] == 0 and not svc.get("placementStrategy")
+    ecs.create_service(serviceName="r", taskDefinition="web", desiredCount=1)
+    assert ecs.describe_services(services=["d"])["services"][0]["schedulingStrategy"] == "DAEMON"
+    assert ecs.list_services(schedulingStrategy="DAEMON")["serviceArns"] == [svc["serviceArn"]]
+    assert [a.rsplit("/", 1)[-1] for a in ecs.list_services(schedulingStrategy="REPLICA")["serviceArns"]] == ["r"]
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
+        ecs.update_service(service="d", desiredCount=2)
+    assert caught.value.response["Error"]["Message"].startswith("desiredCount")
+
+
 def test_refused_requests(gateway) -> None:
     ctx, gw = gateway
     key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(**ADMIN))

@@ -1,0 +1,151 @@
+"""The service scheduler's DAEMON half: one task of the service on every ACTIVE, connected
+node matching its placement constraints. The desired count is the number of such nodes.
+
+Per node, as ECS does for daemons: a deployment stops the node's old task before it starts
+the new one, on as many nodes at a time as ``minimumHealthyPercent`` allows (at least one,
+so a daemon service at 100% still rolls, one node at a time); ``maximumPercent`` is not
+used. On a DRAINING node the daemon is stopped last, once no other task is left on it. A
+node that leaves (deregistered, or lost: the node controller stops its tasks) gets no
+replacement elsewhere."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from controlplane import placement_input
+from controlplane.controllers.view import View, clone, task_write
+from controlplane.deployments import new_deployment
+from controlplane.events import add_event
+from controlplane.scheduler import cql
+from controlplane.scheduler.daemon import PIN, eligible_nodes, pinned_node
+from controlplane.state import Record
+from controlplane.taskspec import is_live, new_task
+from shoal.store.base import Compare, Conflict
+from shoal.v1 import resources_pb2 as r
+
+if TYPE_CHECKING:
+    from controlplane.controllers.services import ServiceController
+
+DAEMON = "DAEMON"
+
+
+def node_of(task: r.Task) -> str:
+    """Where a daemon task runs or is pinned to run."""
+    return task.node_id or pinned_node([(c.type, c.expression) for c in task.placement_constraints])
+
+
+def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
+                     tasks: list[Record[r.Task]], launch_delay: Callable[..., float]) -> str:
+    """``launch_delay`` is the replica scheduler's throttle for quickly failing tasks."""
+    svc = clone(rec.msg)
+    did: list[str] = []
+    primary = next((d for d in svc.deployments if d.status == "PRIMARY"), None)
+    if primary is None:
+        primary = new_deployment(svc.task_definition, 0)
+        svc.deployments.insert(0, primary)
+    nodes = {k: n for k, n in view.nodes.items() if n.msg.cluster == svc.cluster}
+    constraints = [(c.type, c.expression) for c in svc.placement_constraints]
+    # Tasks are counted into the snapshot only when a constraint looks at them (task:group,
+    # runningTasksCount); status, connection and attributes need none.
+    counted = any(kind == "memberOf" and cql.compiled(text).dynamic for kind, text in constraints)
+    snap = placement_input.snapshot([n.msg for n in nodes.values()],
+                                    [t.msg for t in view.tasks.values()] if counted else [], view.alive)
+    eligible = eligible_nodes(snap, constraints)
+    if svc.desired_count != len(eligible):
+        add_event(svc, f"(service {svc.service_name}) desired count changed from {svc.desired_count} to "
+                       f"{len(eligible)}: one task per eligible container instance.")
+        svc.desired_count = len(eligible)
+
+    on_node: dict[str, list[Record[r.Task]]] = defaultdict(list)
+    busy: set[str] = set()  # nodes where a task of this service is still stopping
+    for t in tasks:
+        if is_live(t.msg) and t.msg.desired_status == "RUNNING":
+            on_node[node_of(t.msg)].append(t)
+        elif is_live(t.msg):
+            busy.add(node_of(t.msg))
+    stops: list[tuple[Record[r.Task], str]] = []
+    wanted = set(eligible)
+
+    # Nodes that no longer qualify: draining ones keep their daemon until the rest has left.
+    for node_id, here in on_node.items():
+        if node_id in wanted:
+            continue
+        node = nodes.get(node_id)
+        if node is not None and node.msg.status == "DRAINING":
+            if _others_left(view, node_id):
+                continue
+            why = f"Task stopped because its container instance {node_id} is being drained"
+        elif node is not None and node.msg.status == "ACTIVE" and node_id not in view.alive:
+            # A lost node's placed tasks are the node controller's to stop (it gives a new
+            # leader one TTL of grace); only a daemon never placed there is given up here.
+            here = [t for t in here if not t.msg.node_id]
+            why = f"Container instance {node_id} is not connected"
+        else:
+            why = f"Container instance {node_id} no longer matches the service's placement constraints"
+        stops += [(t, why) for t in here]
+
+    # Eligible nodes: one task each, of the current revision, rolled node by node.
+    min_healthy = math.ceil(len(eligible) * svc.deployment_configuration.minimum_healthy_percent / 100)
+    healthy_nodes = sum(1 for n in eligible if any(ctl._healthy(view, svc, t.msg) for t in on_node.get(n, [])))
+    budget = max(1, len(eligible) - min_healthy) - (len(eligible) - healthy_nodes)
+    start: list[str] = []
+    old_left = 0
+    for node_id in eligible:
+        here = on_node.get(node_id, [])
+        current = sorted((t for t in here if t.msg.task_definition_arn == svc.task_definition),
+                         key=lambda t: (t.msg.last_status != "RUNNING", t.msg.created_at))
+        old = [t for t in here if t.msg.task_definition_arn != svc.task_definition]
+        stops += [(t, f"Deployment {primary.id} replaced this task") for t in current[1:]]
+        if current:
+            stops += [(t, f"Deployment {primary.id} replaced this task") for t in old]
+        elif old:
+            # ECS stops a daemon's old task before it starts the new one on that node.
+            if budget > 0 or not any(ctl._healthy(view, svc, t.msg) for t in old):
+                budget -= any(ctl._healthy(view, svc, t.msg) for t in old)
+                stops += [(t, f"Deployment {primary.id} replaced this task") for t in old]
+            else:
+                old_left += len(old)
+        elif node_id not in busy:
+            start.append(node_id)
+
+    for t, why in stops:
+        ctl._stop(view, t, why, "ServiceSchedulerInitiated")
+    if stops:
+        did.append(f"stopped {len(stops)} tasks")
+        add_event(svc, f"(service {svc.service_name}) has stopped {len(stops)} running tasks.")
+
+    td = view.taskdefs.get(svc.task_definition)
+    wait = launch_delay(tasks, primary.id, time.time()) if start else 0.0
+    if wait > 0:
+        did.append(f"holding {len(start)} daemon launches for {wait:.0f}s: tasks keep failing to start")
+        start = []
+    if start and td is not None and primary.rollout_state != "FAILED":
+        created = ctl.writer.commit_many([task_write(None, new_task(
+            svc.cluster, td, arns=ctl.arns, group=f"service:{svc.service_name}",
+            started_by=primary.id, service_name=svc.service_name,
+            constraints=[*svc.placement_constraints, r.PlacementConstraint(type="memberOf", expression=PIN + n)],
+            deployment_id=primary.id,
+        )) for n in start])
+        if None in created:
+            raise Conflict(f"{created.count(None)} of {len(start)} daemon tasks were not created")
+        did.append(f"started {len(start)} daemon tasks")
+        add_event(svc, f"(service {svc.service_name}) has started {len(start)} tasks.")
+
+    stopped_ids = {t.msg.id for t, _ in stops}
+    ctl._update_counts(view, svc, [t for t in tasks if t.msg.id not in stopped_ids], primary, old_left=old_left)
+    if svc.SerializeToString() != rec.msg.SerializeToString():
+        ctl.writer.commit([Compare(rec.key, rec.mod_revision)], [(rec.key, svc)])
+    return f"{svc.service_name}: " + ", ".join(did) if did else ""
+
+
+def _others_left(view: View, node_id: str) -> bool:
+    """Whether a task of no DAEMON service still runs (or is still stopping) on the node."""
+    daemons = {(s.msg.cluster, s.msg.service_name) for s in view.services if s.msg.scheduling_strategy == DAEMON}
+    return any(t.msg.node_id == node_id and is_live(t.msg) and (t.msg.cluster, t.msg.service_name) not in daemons
+               for t in view.tasks.values())
+
+
