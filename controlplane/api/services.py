@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from controlplane import launch_types
 from controlplane.api import service_traffic, taskdefs
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.paging import page
@@ -50,6 +51,7 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
     check_name(req.service_name, "serviceName")
     _check_desired(req.desired_count)
     td = taskdefs.runnable(ctx, req.task_definition)
+    launch_type = launch_types.check(req.launch_type, td.requires_compatibilities)
     strategies = list(req.placement_strategy) or list(DEFAULT_SERVICE_STRATEGY)
     check_placement(list(td.placement_constraints) + list(req.placement_constraints), strategies)
     if req.scheduling_strategy not in ("", "REPLICA"):
@@ -64,7 +66,7 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
         task_definition=td.task_definition_arn,
         desired_count=req.desired_count,
         status="ACTIVE",
-        launch_type="EC2",
+        launch_type=launch_type,
         scheduling_strategy="REPLICA",
         created_at=time.time(),
         health_check_grace_period_seconds=req.health_check_grace_period_seconds,
@@ -202,5 +204,7 @@ def describe(ctx: ApiContext, req: op.DescribeServicesRequest) -> op.DescribeSer
 
 def list_(ctx: ApiContext, req: op.ListServicesRequest) -> op.ListResponse:
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
-    arns = [s.msg.service_arn for s in ctx.state.services(cluster) if s.msg.status != "INACTIVE"]
+    launch_type = launch_types.check_filter(req.launch_type)
+    arns = [s.msg.service_arn for s in ctx.state.services(cluster) if s.msg.status != "INACTIVE"
+            and (not launch_type or (s.msg.launch_type or launch_types.DEFAULT) == launch_type)]
     return page(arns, req.max_results, req.next_token)

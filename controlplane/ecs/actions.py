@@ -49,10 +49,11 @@ def _required(body: Body, name: str) -> Any:
 
 
 def _launch_type(body: Body) -> None:
+    """The launch type itself is checked where it is stored (controlplane/launch_types.py),
+    for the gRPC API as well."""
     launch_type = body.get("launchType")
-    if launch_type not in (None, "EC2"):
-        raise invalid_parameter(f"launchType: {launch_type!r} is not supported; Shoal runs tasks on its own "
-                                "container instances (EC2)")
+    if launch_type is not None and not isinstance(launch_type, str):
+        raise invalid_parameter("launchType: must be a string: EC2 or EXTERNAL")
     if body.get("capacityProviderStrategy"):
         raise invalid_parameter("capacityProviderStrategy: not supported by this gateway; leave it out")
 
@@ -201,6 +202,7 @@ def describe_tasks(ctx: ApiContext, body: Body) -> Body:
 
 
 def list_tasks(ctx: ApiContext, body: Body) -> Body:
+    _launch_type(body)
     return _listing(tasks.list_(ctx, _parse(body, op.ListTasksRequest)), "taskArns")
 
 
@@ -268,10 +270,11 @@ def describe_services(ctx: ApiContext, body: Body) -> Body:
 
 
 def list_services(ctx: ApiContext, body: Body) -> Body:
-    if body.get("launchType") not in (None, "EC2") or body.get("schedulingStrategy") not in (None, "REPLICA"):
-        # Filters no Shoal service can match: every service is an EC2 REPLICA service.
+    if body.get("schedulingStrategy") not in (None, "REPLICA"):
+        # A filter no Shoal service can match: every service is a REPLICA service.
         ctx.require_cluster(str(body.get("cluster") or ""))
         return {"serviceArns": []}
+    _launch_type(body)
     return _listing(services.list_(ctx, _parse(body, op.ListServicesRequest)), "serviceArns")
 
 
