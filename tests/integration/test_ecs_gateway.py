@@ -398,3 +398,33 @@ def test_plain_http_only_with_the_explicit_flag(plane: Plane, tmp_path: Path) ->
         assert plane.client(key.access_key_id, key.secret_access_key).list_clusters()["clusterArns"]
     finally:
         plane.stop()
+
+
+def test_an_external_service_runs_and_reports_its_launch_type(plane: Plane) -> None:
+    """ECS Anywhere's scripts send launchType EXTERNAL: the service runs on the cluster's
+    instances and says EXTERNAL back; FARGATE is refused on the wire with the reason."""
+    plane.add_agent("host-0", "a")
+    key = plane.access_key()
+    ecs = plane.client(key.access_key_id, key.secret_access_key)
+    seen = validate_every_response(ecs)
+    wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"], 30, "a container instance")
+    ecs.register_task_definition(**WEB, requiresCompatibilities=["EC2", "EXTERNAL"])
+    svc = ecs.create_service(serviceName="anywhere", taskDefinition="web", desiredCount=1,
+                             launchType="EXTERNAL")["service"]
+    assert svc["launchType"] == "EXTERNAL"
+    ecs.get_waiter("services_stable").wait(services=["anywhere"], WaiterConfig=FAST_WAITER)
+    running = ecs.list_tasks(serviceName="anywhere", desiredStatus="RUNNING")["taskArns"]
+    task = ecs.describe_tasks(tasks=running)["tasks"][0]
+    assert (task["lastStatus"], task["launchType"]) == ("RUNNING", "EXTERNAL")
+    assert ecs.list_tasks(launchType="EXTERNAL", desiredStatus="RUNNING")["taskArns"] == running
+    assert ecs.list_tasks(launchType="EC2", desiredStatus="RUNNING")["taskArns"] == []
+    assert ecs.list_services(launchType="EXTERNAL")["serviceArns"] == [svc["serviceArn"]]
+
+    # The real aws CLI: EXTERNAL runs, FARGATE is refused with ECS's error and the reason.
+    ran = aws(plane, key, "run-task", "--task-definition", "web", "--launch-type", "EXTERNAL")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["tasks"][0]["launchType"] == "EXTERNAL"
+    fargate = aws(plane, key, "run-task", "--task-definition", "web", "--launch-type", "FARGATE")
+    assert fargate.returncode != 0
+    assert "InvalidParameterException" in fargate.stderr and "launchType: FARGATE" in fargate.stderr
+    assert {"CreateService", "DescribeTasks", "ListServices"} <= set(seen)
