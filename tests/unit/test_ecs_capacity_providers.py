@@ -1,0 +1,127 @@
+"""ECS's capacity-provider operations through the gateway (boto3, in process, every
+response checked against botocore's model): the autoScalingGroupProvider shape stored as a
+Shoal capacity provider, and what Shoal cannot honour refused naming the field."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from controlplane.api import accesskeys
+from shoal import keys
+from shoal.v1 import accesskeys_pb2 as ak
+from shoal.v1 import scaling_pb2 as sc
+from tests.ecs_model import validate_every_response
+from tests.unit.test_ecs_api import ADMIN, ecs, gateway  # noqa: F401 (fixtures)
+
+ASG_ARN = "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:x:autoScalingGroupName/local"
+
+
+def refused(ecs, call, **kwargs) -> str:  # noqa: F811
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
+        getattr(ecs, call)(**kwargs)
+    return caught.value.response["Error"]["Message"]
+
+
+@pytest.fixture
+def unchecked(gateway):  # noqa: F811
+    """A client that sends what botocore's own checks (ranges, required members) would stop,
+    as a script with another SDK might: the gateway must refuse it itself."""
+    ctx, gw = gateway
+    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(description="unit", **ADMIN))
+    client = boto3.client("ecs", endpoint_url=gw.url, region_name="us-east-1", verify=gw.ca_path,
+                          aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key,
+                          config=Config(parameter_validation=False, retries={"max_attempts": 6, "mode": "standard"}))
+    validate_every_response(client)
+    return client
+
+
+def stored(ctx, name: str) -> sc.CapacityProvider:
+    rec = ctx.state.load(keys.capacity_provider(name), sc.CapacityProvider)
+    assert rec is not None
+    return rec.msg
+
+
+def test_create_describe_update_delete(gateway, ecs) -> None:  # noqa: F811
+    ctx, _ = gateway
+    cp = ecs.create_capacity_provider(name="burst", autoScalingGroupProvider={
+        "autoScalingGroupArn": ASG_ARN,
+        "managedScaling": {"status": "ENABLED", "targetCapacity": 80, "minimumScalingStepSize": 2,
+                           "maximumScalingStepSize": 5},
+        "managedTerminationProtection": "ENABLED", "managedDraining": "ENABLED"})["capacityProvider"]
+    asg = cp["autoScalingGroupProvider"]
+    assert (cp["name"], cp["status"], cp["cluster"], asg["autoScalingGroupArn"]) == ("burst", "ACTIVE", "default",
+                                                                                     "local")
+    assert asg["managedScaling"] == {"status": "ENABLED", "targetCapacity": 80, "minimumScalingStepSize": 2,
+                                     "maximumScalingStepSize": 5}
+    assert (asg["managedTerminationProtection"], asg["managedDraining"]) == ("ENABLED", "ENABLED")
+    msg = stored(ctx, "burst")
+    assert (msg.node_provider.profile, msg.target_capacity, msg.minimum_scaling_step_size,
+            msg.maximum_scaling_step_size, msg.managed_termination_protection, msg.max_size) == (
+        "local", 80, 2, 5, True, 10)
+
+    ecs.create_capacity_provider(name="plain", autoScalingGroupProvider={"autoScalingGroupArn": "local"})
+    assert stored(ctx, "plain").target_capacity == 100
+
+    described = ecs.describe_capacity_providers(capacityProviders=["burst", "nope"])
+    assert [c["name"] for c in described["capacityProviders"]] == ["burst"]
+    assert described["failures"] == [{"arn": "nope", "reason": "MISSING"}]
+    first = ecs.describe_capacity_providers(maxResults=1)
+    assert [c["name"] for c in first["capacityProviders"]] == ["burst"]
+    rest = ecs.describe_capacity_providers(maxResults=1, nextToken=first["nextToken"])
+    assert [c["name"] for c in rest["capacityProviders"]] == ["plain"]
+
+    updated = ecs.update_capacity_provider(name=cp["capacityProviderArn"], autoScalingGroupProvider={
+        "managedScaling": {"targetCapacity": 60}, "managedTerminationProtection": "DISABLED"})["capacityProvider"]
+    assert updated["autoScalingGroupProvider"]["managedScaling"]["targetCapacity"] == 60
+    msg = stored(ctx, "burst")
+    assert (msg.target_capacity, msg.minimum_scaling_step_size, msg.managed_termination_protection) == (60, 2, False)
+
+    gone = ecs.delete_capacity_provider(capacityProvider="burst")["capacityProvider"]
+    assert gone["status"] == "INACTIVE"
+    assert [c["name"] for c in ecs.describe_capacity_providers()["capacityProviders"]] == ["plain"]
+    assert {"CreateCapacityProvider", "DescribeCapacityProviders", "UpdateCapacityProvider",
+            "DeleteCapacityProvider"} <= set(ecs.seen)
+
+
+@pytest.mark.parametrize(("asg", "field"), [
+    ({}, "autoScalingGroupProvider.autoScalingGroupArn: required"),
+    ({"autoScalingGroupArn": "arn:aws:autoscaling:x"}, "autoScalingGroupProvider.autoScalingGroupArn: an ARN"),
+    ({"autoScalingGroupArn": "../bin/sh"}, "autoScalingGroupProvider.autoScalingGroupArn: must be"),
+    ({"autoScalingGroupArn": "local", "managedScaling": {"status": "DISABLED"}},
+     "autoScalingGroupProvider.managedScaling.status: DISABLED is not supported"),
+    ({"autoScalingGroupArn": "local", "managedScaling": {"targetCapacity": 0}},
+     "autoScalingGroupProvider.managedScaling.targetCapacity: must be"),
+    ({"autoScalingGroupArn": "local", "managedScaling": {"maximumScalingStepSize": 10001}},
+     "autoScalingGroupProvider.managedScaling.maximumScalingStepSize"),
+    ({"autoScalingGroupArn": "local", "managedScaling": {"instanceWarmupPeriod": 300}},
+     "autoScalingGroupProvider.managedScaling.instanceWarmupPeriod: not supported"),
+    ({"autoScalingGroupArn": "local", "managedDraining": "DISABLED"},
+     "autoScalingGroupProvider.managedDraining: DISABLED is not supported"),
+    ({"autoScalingGroupArn": "local", "managedTerminationProtection": "MAYBE"},
+     "autoScalingGroupProvider.managedTerminationProtection: must be ENABLED or DISABLED"),
+])
+def test_bad_create_is_refused_naming_the_field(unchecked, asg, field) -> None:
+    assert refused(unchecked, "create_capacity_provider", name="bad", autoScalingGroupProvider=asg).startswith(field)
+    assert unchecked.describe_capacity_providers()["capacityProviders"] == []
+
+
+def test_other_refusals(unchecked) -> None:
+    ecs = unchecked  # noqa: F811
+    asg = {"autoScalingGroupArn": "local"}
+    assert refused(ecs, "create_capacity_provider", name="t", autoScalingGroupProvider=asg,
+                   tags=[{"key": "a", "value": "b"}]).startswith("tags: not supported")
+    assert refused(ecs, "create_capacity_provider", name="FARGATE", autoScalingGroupProvider=asg).startswith("name:")
+    assert refused(ecs, "create_capacity_provider", name="m",
+                   managedInstancesProvider={"infrastructureRoleArn": "x"}).startswith("managedInstancesProvider")
+    ecs.create_capacity_provider(name="cp", autoScalingGroupProvider=asg)
+    assert refused(ecs, "update_capacity_provider", name="cp", autoScalingGroupProvider={
+        "managedScaling": {"minimumScalingStepSize": 20, "maximumScalingStepSize": 10}}).startswith(
+        "minimumScalingStepSize")
+    with pytest.raises(ecs.exceptions.ClientException):
+        ecs.update_capacity_provider(name="nope", autoScalingGroupProvider={"managedScaling": {"targetCapacity": 5}})
+    with pytest.raises(ecs.exceptions.ClientException):
+        ecs.delete_capacity_provider(capacityProvider="nope")
+    assert ecs.describe_capacity_providers()["capacityProviders"][0]["autoScalingGroupProvider"][
+        "managedScaling"]["minimumScalingStepSize"] == 1
