@@ -32,7 +32,8 @@ from controlplane.ecs import sigv4
 from shoal.netutil import free_port, wait_for_port
 from shoal.security.channels import client_channel
 from shoal.v1 import accesskeys_pb2 as ak
-from shoal.v1 import accesskeys_pb2_grpc
+from shoal.v1 import accesskeys_pb2_grpc, scaling_pb2_grpc
+from shoal.v1 import scaling_pb2 as sc
 from shoalctl.local.etcd import EtcdProcess
 from tests.ecs_model import check_error, validate_every_response
 from tests.fake_agent import FakeAgent
@@ -428,3 +429,32 @@ def test_an_external_service_runs_and_reports_its_launch_type(plane: Plane) -> N
     assert fargate.returncode != 0
     assert "InvalidParameterException" in fargate.stderr and "launchType: FARGATE" in fargate.stderr
     assert {"CreateService", "DescribeTasks", "ListServices"} <= set(seen)
+
+
+def test_capacity_providers_on_the_wire(plane: Plane) -> None:
+    """The real control plane process and etcd: a capacity provider made with ECS's shape is
+    the Shoal record the autoscaler reads, shown by the gRPC API as by ECS."""
+    key = plane.access_key()
+    ecs = plane.client(key.access_key_id, key.secret_access_key)
+    seen = validate_every_response(ecs)
+    made = ecs.create_capacity_provider(name="burst", autoScalingGroupProvider={
+        "autoScalingGroupArn": "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:x:"
+                               "autoScalingGroupName/local",
+        "managedScaling": {"status": "ENABLED", "targetCapacity": 75, "maximumScalingStepSize": 2},
+        "managedTerminationProtection": "ENABLED"})["capacityProvider"]
+    scaling = scaling_pb2_grpc.ScalingStub(plane.channel)
+    [cp] = scaling.DescribeCapacityProviders(sc.DescribeCapacityProvidersRequest(names=["burst"]),
+                                             timeout=10).capacity_providers
+    assert (cp.node_provider.profile, cp.target_capacity, cp.maximum_scaling_step_size,
+            cp.managed_termination_protection) == ("local", 75, 2, True)
+    ecs.update_capacity_provider(name=made["capacityProviderArn"],
+                                 autoScalingGroupProvider={"managedScaling": {"targetCapacity": 50}})
+    [shown] = ecs.describe_capacity_providers(capacityProviders=["burst"])["capacityProviders"]
+    assert shown["autoScalingGroupProvider"]["managedScaling"]["targetCapacity"] == 50
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
+        ecs.create_capacity_provider(name="off", autoScalingGroupProvider={
+            "autoScalingGroupArn": "local", "managedScaling": {"status": "DISABLED"}})
+    assert "managedScaling.status" in caught.value.response["Error"]["Message"]
+    assert ecs.delete_capacity_provider(capacityProvider="burst")["capacityProvider"]["status"] == "INACTIVE"
+    assert ecs.describe_capacity_providers()["capacityProviders"] == []
+    assert {"CreateCapacityProvider", "UpdateCapacityProvider", "DescribeCapacityProviders"} <= set(seen)

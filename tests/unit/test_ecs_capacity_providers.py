@@ -125,3 +125,20 @@ def test_other_refusals(unchecked) -> None:
         ecs.delete_capacity_provider(capacityProvider="nope")
     assert ecs.describe_capacity_providers()["capacityProviders"][0]["autoScalingGroupProvider"][
         "managedScaling"]["minimumScalingStepSize"] == 1
+
+
+def test_a_viewer_may_describe_but_not_change(gateway, ecs) -> None:  # noqa: F811
+    ctx, gw = gateway
+    ecs.create_capacity_provider(name="cp", autoScalingGroupProvider={"autoScalingGroupArn": "local"})
+    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(description="unit", user="bob", role="viewer"))
+    viewer = boto3.client("ecs", endpoint_url=gw.url, region_name="us-east-1", verify=gw.ca_path,
+                          aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key)
+    assert [c["name"] for c in viewer.describe_capacity_providers()["capacityProviders"]] == ["cp"]
+    for call, kwargs in (("create_capacity_provider", {"name": "x", "autoScalingGroupProvider":
+                                                       {"autoScalingGroupArn": "local"}}),
+                         ("update_capacity_provider", {"name": "cp", "autoScalingGroupProvider":
+                                                       {"managedScaling": {"targetCapacity": 5}}}),
+                         ("delete_capacity_provider", {"capacityProvider": "cp"})):
+        with pytest.raises(viewer.exceptions.AccessDeniedException):
+            getattr(viewer, call)(**kwargs)
+    assert stored(ctx, "cp").target_capacity == 100
