@@ -11,7 +11,7 @@ import uuid
 
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.routed import Routed
-from controlplane.errors import invalid, not_found
+from controlplane.errors import conflict, invalid, not_found
 from controlplane.events import add_event
 from controlplane.state import Record
 from shoal import keys
@@ -515,6 +515,10 @@ def delete_capacity_provider(ctx: ApiContext, req: sc.DeleteCapacityProviderRequ
     rec = ctx.state.load(keys.capacity_provider(name), sc.CapacityProvider)
     if rec is None:
         raise not_found(f"name: capacity provider {name!r} not found")
+    for cluster in ctx.state.clusters():
+        if name in cluster.msg.capacity_providers:
+            raise conflict(f"capacityProvider: {name!r} is in use by cluster {cluster.msg.cluster_name!r}; remove it "
+                           "with PutClusterCapacityProviders first")
     # Its nodes stay: they are container instances like any other once nothing scales them.
     ctx.store.delete(rec.key)
     return sc.CapacityProviderResponse(capacity_provider=rec.msg)

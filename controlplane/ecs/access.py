@@ -22,6 +22,7 @@ _SAME_AS = {
     "UpdateCapacityProvider": "/shoal.v1.Scaling/CreateCapacityProvider",
     "DeleteCapacityProvider": "/shoal.v1.Scaling/DeleteCapacityProvider",
     "DescribeCapacityProviders": "/shoal.v1.Scaling/DescribeCapacityProviders",
+    "PutClusterCapacityProviders": "/shoal.v1.Scaling/CreateCapacityProvider",
 }
 
 

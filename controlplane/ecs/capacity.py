@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from controlplane.api import scaling
+from controlplane.api import clusters, scaling
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.ecs.errors import invalid_parameter
+from controlplane.ecs.shapes import to_ecs as message_to_ecs
+from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
 from shoal.validation import check_name
 
@@ -174,7 +176,37 @@ def describe_capacity_providers(ctx: ApiContext, body: Body) -> Body:
     return out
 
 
+def _strategy(value: Any, field: str) -> list[r.CapacityProviderStrategyItem]:
+    if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+        raise invalid_parameter(f"{field}: must be a list of {{capacityProvider, weight, base}} objects")
+    items = []
+    for i, item in enumerate(value):
+        unknown = set(item) - {"capacityProvider", "weight", "base"}
+        if unknown:
+            raise invalid_parameter(f"{field}[{i}].{sorted(unknown)[0]}: not a member of a strategy item")
+        for key in ("weight", "base"):
+            if not isinstance(item.get(key, 0), int) or isinstance(item.get(key), bool):
+                raise invalid_parameter(f"{field}[{i}].{key}: must be a whole number")
+        if not isinstance(item.get("capacityProvider", ""), str):
+            raise invalid_parameter(f"{field}[{i}].capacityProvider: must be a name")
+        items.append(r.CapacityProviderStrategyItem(capacity_provider=item.get("capacityProvider", ""),
+                                                    weight=item.get("weight", 0), base=item.get("base", 0)))
+    return items
+
+
+def put_cluster_capacity_providers(ctx: ApiContext, body: Body) -> Body:
+    cluster = body.get("cluster")
+    if not isinstance(cluster, str) or not cluster:
+        raise invalid_parameter("cluster: required")
+    providers = body.get("capacityProviders")
+    if not isinstance(providers, list) or not all(isinstance(x, str) for x in providers):
+        raise invalid_parameter("capacityProviders: required: a list of capacity provider names (empty clears it)")
+    strategy = _strategy(body.get("defaultCapacityProviderStrategy", []), "defaultCapacityProviderStrategy")
+    return {"cluster": message_to_ecs(clusters.put_capacity_providers(ctx, cluster, providers, strategy))}
+
+
 ACTIONS = {
+    "PutClusterCapacityProviders": put_cluster_capacity_providers,
     "CreateCapacityProvider": create_capacity_provider,
     "UpdateCapacityProvider": update_capacity_provider,
     "DeleteCapacityProvider": delete_capacity_provider,

@@ -568,7 +568,7 @@ class Service(_message.Message):
     def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[ServiceConnectConfiguration, _Mapping]] = ..., cluster: _Optional[str] = ...) -> None: ...
 
 class Cluster(_message.Message):
-    __slots__ = ("cluster_arn", "cluster_name", "status", "registered_container_instances_count", "running_tasks_count", "pending_tasks_count", "active_services_count", "tags")
+    __slots__ = ("cluster_arn", "cluster_name", "status", "registered_container_instances_count", "running_tasks_count", "pending_tasks_count", "active_services_count", "tags", "capacity_providers", "default_capacity_provider_strategy")
     CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_NAME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -577,6 +577,8 @@ class Cluster(_message.Message):
     PENDING_TASKS_COUNT_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_SERVICES_COUNT_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_PROVIDERS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     cluster_arn: str
     cluster_name: str
     status: str
@@ -585,7 +587,19 @@ class Cluster(_message.Message):
     pending_tasks_count: int
     active_services_count: int
     tags: _containers.RepeatedCompositeFieldContainer[Tag]
-    def __init__(self, cluster_arn: _Optional[str] = ..., cluster_name: _Optional[str] = ..., status: _Optional[str] = ..., registered_container_instances_count: _Optional[int] = ..., running_tasks_count: _Optional[int] = ..., pending_tasks_count: _Optional[int] = ..., active_services_count: _Optional[int] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ...) -> None: ...
+    capacity_providers: _containers.RepeatedScalarFieldContainer[str]
+    default_capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[CapacityProviderStrategyItem]
+    def __init__(self, cluster_arn: _Optional[str] = ..., cluster_name: _Optional[str] = ..., status: _Optional[str] = ..., registered_container_instances_count: _Optional[int] = ..., running_tasks_count: _Optional[int] = ..., pending_tasks_count: _Optional[int] = ..., active_services_count: _Optional[int] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., capacity_providers: _Optional[_Iterable[str]] = ..., default_capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ...) -> None: ...
+
+class CapacityProviderStrategyItem(_message.Message):
+    __slots__ = ("capacity_provider", "weight", "base")
+    CAPACITY_PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    capacity_provider: str
+    weight: int
+    base: int
+    def __init__(self, capacity_provider: _Optional[str] = ..., weight: _Optional[int] = ..., base: _Optional[int] = ...) -> None: ...
 
 class Failure(_message.Message):
     __slots__ = ("arn", "reason", "detail")

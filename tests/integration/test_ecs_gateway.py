@@ -455,6 +455,14 @@ def test_capacity_providers_on_the_wire(plane: Plane) -> None:
         ecs.create_capacity_provider(name="off", autoScalingGroupProvider={
             "autoScalingGroupArn": "local", "managedScaling": {"status": "DISABLED"}})
     assert "managedScaling.status" in caught.value.response["Error"]["Message"]
+    strategy = [{"capacityProvider": "burst", "weight": 1, "base": 1}]
+    ecs.put_cluster_capacity_providers(cluster="default", capacityProviders=["burst"],
+                                       defaultCapacityProviderStrategy=strategy)
+    assert ecs.describe_clusters()["clusters"][0]["defaultCapacityProviderStrategy"] == strategy
+    with pytest.raises(ecs.exceptions.ClientException):
+        ecs.delete_capacity_provider(capacityProvider="burst")  # in use by the cluster
+    ecs.put_cluster_capacity_providers(cluster="default", capacityProviders=[], defaultCapacityProviderStrategy=[])
     assert ecs.delete_capacity_provider(capacityProvider="burst")["capacityProvider"]["status"] == "INACTIVE"
     assert ecs.describe_capacity_providers()["capacityProviders"] == []
-    assert {"CreateCapacityProvider", "UpdateCapacityProvider", "DescribeCapacityProviders"} <= set(seen)
+    assert {"CreateCapacityProvider", "UpdateCapacityProvider", "DescribeCapacityProviders",
+            "PutClusterCapacityProviders"} <= set(seen)

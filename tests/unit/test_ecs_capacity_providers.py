@@ -9,6 +9,8 @@ import pytest
 from botocore.config import Config
 
 from controlplane.api import accesskeys
+from controlplane.ecs import capacity
+from controlplane.ecs.errors import EcsError
 from shoal import keys
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import scaling_pb2 as sc
@@ -142,3 +144,67 @@ def test_a_viewer_may_describe_but_not_change(gateway, ecs) -> None:  # noqa: F8
         with pytest.raises(viewer.exceptions.AccessDeniedException):
             getattr(viewer, call)(**kwargs)
     assert stored(ctx, "cp").target_capacity == 100
+
+
+def test_put_cluster_capacity_providers(gateway, ecs) -> None:  # noqa: F811
+    ctx, _ = gateway
+    for name in ("a", "b"):
+        ecs.create_capacity_provider(name=name, autoScalingGroupProvider={"autoScalingGroupArn": "local"})
+    ecs.create_cluster(clusterName="other")
+    ecs.create_capacity_provider(name="elsewhere", cluster="other",
+                                 autoScalingGroupProvider={"autoScalingGroupArn": "local"})
+    strategy = [{"capacityProvider": "a", "base": 2, "weight": 1}, {"capacityProvider": "b", "weight": 3, "base": 0}]
+    cluster = ecs.put_cluster_capacity_providers(cluster="default", capacityProviders=["a", "b"],
+                                                 defaultCapacityProviderStrategy=strategy)["cluster"]
+    assert cluster["capacityProviders"] == ["a", "b"]
+    assert cluster["defaultCapacityProviderStrategy"] == strategy
+    described = ecs.describe_clusters(clusters=["default"])["clusters"][0]
+    assert described["defaultCapacityProviderStrategy"] == strategy
+
+    # In use: not deleted.
+    with pytest.raises(ecs.exceptions.ClientException) as caught:
+        ecs.delete_capacity_provider(capacityProvider="a")
+    assert "in use by cluster 'default'" in caught.value.response["Error"]["Message"]
+    bad = {
+        "capacityProviders[0]: capacity provider 'nope' not found": (["nope"], []),
+        "capacityProviders[0]: FARGATE is not supported": (["FARGATE"], []),
+        "capacityProviders[0]: capacity provider 'elsewhere' serves cluster 'other'": (["elsewhere"], []),
+        "defaultCapacityProviderStrategy: at least one capacity provider must have a weight": (
+            ["a", "b"], [{"capacityProvider": "a", "weight": 0}, {"capacityProvider": "b", "weight": 0}]),
+        "defaultCapacityProviderStrategy: only one capacity provider may have a base": (
+            ["a", "b"], [{"capacityProvider": "a", "weight": 1, "base": 1},
+                         {"capacityProvider": "b", "weight": 1, "base": 1}]),
+        "defaultCapacityProviderStrategy[0].capacityProvider: 'b' is not one of the cluster's": (
+            ["a"], [{"capacityProvider": "b", "weight": 1}]),
+        "defaultCapacityProviderStrategy[1].capacityProvider: 'a' is listed twice": (
+            ["a"], [{"capacityProvider": "a", "weight": 1}, {"capacityProvider": "a", "weight": 1}]),
+    }
+    for words, (providers, items) in bad.items():
+        msg = refused(ecs, "put_cluster_capacity_providers", cluster="default", capacityProviders=providers,
+                      defaultCapacityProviderStrategy=items)
+        assert msg.startswith(words), msg
+    # Nothing half-applied by the refusals.
+    assert ecs.describe_clusters()["clusters"][0]["capacityProviders"] == ["a", "b"]
+    with pytest.raises(ecs.exceptions.ClusterNotFoundException):
+        ecs.put_cluster_capacity_providers(cluster="nope", capacityProviders=[], defaultCapacityProviderStrategy=[])
+
+    cleared = ecs.put_cluster_capacity_providers(cluster="default", capacityProviders=[],
+                                                 defaultCapacityProviderStrategy=[])["cluster"]
+    assert (cleared["capacityProviders"], cleared["defaultCapacityProviderStrategy"]) == ([], [])
+    assert ecs.delete_capacity_provider(capacityProvider="a")["capacityProvider"]["status"] == "INACTIVE"
+    assert "PutClusterCapacityProviders" in ecs.seen
+
+
+def test_strategy_weights_out_of_range_are_refused(unchecked) -> None:
+    unchecked.create_capacity_provider(name="a", autoScalingGroupProvider={"autoScalingGroupArn": "local"})
+    for item, words in (({"capacityProvider": "a", "weight": 1001}, "[0].weight: must be between 0 and 1000"),
+                        ({"capacityProvider": "a", "weight": 1, "base": -1}, "[0].base: must be between"),
+                        ({"capacityProvider": "a", "weight": "x"}, "[0].weight: must be a whole number")):
+        msg = refused(unchecked, "put_cluster_capacity_providers", cluster="default", capacityProviders=["a"],
+                      defaultCapacityProviderStrategy=[item])
+        assert msg.startswith("defaultCapacityProviderStrategy" + words), msg
+    # botocore cannot send a member its model lacks; another client can.
+    with pytest.raises(EcsError, match=r"^defaultCapacityProviderStrategy\[0\]\.extra: not a member"):
+        capacity.put_cluster_capacity_providers(None, {  # type: ignore[arg-type]
+            "cluster": "default", "capacityProviders": ["a"],
+            "defaultCapacityProviderStrategy": [{"capacityProvider": "a", "weight": 1, "extra": 1}]})
