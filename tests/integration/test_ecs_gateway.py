@@ -464,5 +464,11 @@ def test_capacity_providers_on_the_wire(plane: Plane) -> None:
     ecs.put_cluster_capacity_providers(cluster="default", capacityProviders=[], defaultCapacityProviderStrategy=[])
     assert ecs.delete_capacity_provider(capacityProvider="burst")["capacityProvider"]["status"] == "INACTIVE"
     assert ecs.describe_capacity_providers()["capacityProviders"] == []
+    # README's aws CLI line, verbatim.
+    made = aws(plane, key, "create-capacity-provider", "--name", "burst", "--auto-scaling-group-provider",
+               "autoScalingGroupArn=local,managedScaling={targetCapacity=80}")
+    assert made.returncode == 0, made.stderr
+    shown = json.loads(made.stdout)["capacityProvider"]["autoScalingGroupProvider"]
+    assert (shown["autoScalingGroupArn"], shown["managedScaling"]["targetCapacity"]) == ("local", 80)
     assert {"CreateCapacityProvider", "UpdateCapacityProvider", "DescribeCapacityProviders",
             "PutClusterCapacityProviders"} <= set(seen)
