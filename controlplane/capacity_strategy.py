@@ -5,7 +5,7 @@ the strategies of RunTask and CreateService."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from controlplane.errors import invalid
 from shoal.v1 import resources_pb2 as r
@@ -44,3 +44,40 @@ def check(items: Sequence[r.CapacityProviderStrategyItem], allowed: Collection[s
         raise invalid(f"{field}: only one capacity provider may have a base")
     if items and not any(item.weight for item in items):
         raise invalid(f"{field}: at least one capacity provider must have a weight greater than 0")
+
+
+def assign(items: Sequence[r.CapacityProviderStrategyItem], count: int, already: Mapping[str, int] = {}) -> list[str]:
+    """The capacity provider of each of ``count`` new tasks, as ECS spreads them: the item
+    with a base gets tasks until it has ``base``; the tasks beyond the bases are shared by
+    weight, each going to the provider furthest below its share. ``already``: tasks each
+    provider has. The strategy must have passed ``check``."""
+    have = {item.capacity_provider: already.get(item.capacity_provider, 0) for item in items}
+    total_weight = sum(item.weight for item in items)
+    weighted = [item for item in items if item.weight]
+
+    def beyond(item: r.CapacityProviderStrategyItem) -> int:
+        return max(0, have[item.capacity_provider] - item.base)
+
+    out = []
+    for _ in range(count):
+        short = [item for item in items if have[item.capacity_provider] < item.base]
+        if short:
+            pick = short[0]
+        else:
+            shared = sum(beyond(item) for item in items) + 1
+            pick = max(weighted, key=lambda item: item.weight / total_weight * shared - beyond(item))
+        have[pick.capacity_provider] += 1
+        out.append(pick.capacity_provider)
+    return out
+
+
+def for_request(items: Sequence[r.CapacityProviderStrategyItem], launch_type: str, cluster: r.Cluster,
+                field: str = "capacityProviderStrategy") -> list[r.CapacityProviderStrategyItem]:
+    """The strategy a RunTask or CreateService uses: its own (checked against the cluster's
+    capacity providers), else the cluster's default unless it named a launch type."""
+    if items and launch_type:
+        raise invalid(f"{field}: give either launchType or capacityProviderStrategy, not both")
+    if items:
+        check(items, cluster.capacity_providers, field)
+        return list(items)
+    return [] if launch_type else list(cluster.default_capacity_provider_strategy)

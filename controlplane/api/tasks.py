@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from controlplane import launch_types
+from controlplane import capacity_strategy, launch_types
 from controlplane.api import reads, service_traffic, taskdefs
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
@@ -27,11 +27,13 @@ MAX_RUN_COUNT = 1000
 
 
 def run(ctx: ApiContext, req: op.RunTaskRequest) -> op.TasksResponse:
-    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    cluster_rec = ctx.require_cluster(req.cluster).msg
+    cluster = cluster_rec.cluster_name
     count = req.count or 1
     if not 1 <= count <= MAX_RUN_COUNT:
         raise invalid(f"count: must be between 1 and {MAX_RUN_COUNT}")
     td = taskdefs.runnable(ctx, req.task_definition)
+    strategy = capacity_strategy.for_request(req.capacity_provider_strategy, req.launch_type, cluster_rec)
     launch_type = launch_types.check(req.launch_type, td.requires_compatibilities)
     service_traffic.check_listener_ports(ctx, cluster, td)
     constraints = list(td.placement_constraints) + list(req.placement_constraints)
@@ -53,6 +55,9 @@ def run(ctx: ApiContext, req: op.RunTaskRequest) -> op.TasksResponse:
         )
         for _ in range(count)
     ]
+    if strategy:
+        for task, provider in zip(tasks, capacity_strategy.assign(strategy, count), strict=True):
+            task.capacity_provider_name = provider
     return create_tasks(ctx, tasks)
 
 

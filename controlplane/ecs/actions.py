@@ -16,6 +16,7 @@ from controlplane.api import clusters, namespaces, nodes, services, tags, taskde
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.api.traffic_state import find_namespace, live_services
+from controlplane.ecs.capacity import strategy_items
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from controlplane.ecs.shapes import tag_list, to_ecs
 from controlplane.errors import ApiError
@@ -54,8 +55,9 @@ def _launch_type(body: Body) -> None:
     launch_type = body.get("launchType")
     if launch_type is not None and not isinstance(launch_type, str):
         raise invalid_parameter("launchType: must be a string: EC2 or EXTERNAL")
-    if body.get("capacityProviderStrategy"):
-        raise invalid_parameter("capacityProviderStrategy: not supported by this gateway; leave it out")
+    if "capacityProviderStrategy" in body:
+        # Checked here for members json_format would skip; the rest where it is stored.
+        strategy_items(body["capacityProviderStrategy"], "capacityProviderStrategy")
 
 
 def _no_overrides(body: Body) -> None:

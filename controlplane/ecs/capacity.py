@@ -176,7 +176,7 @@ def describe_capacity_providers(ctx: ApiContext, body: Body) -> Body:
     return out
 
 
-def _strategy(value: Any, field: str) -> list[r.CapacityProviderStrategyItem]:
+def strategy_items(value: Any, field: str) -> list[r.CapacityProviderStrategyItem]:
     if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
         raise invalid_parameter(f"{field}: must be a list of {{capacityProvider, weight, base}} objects")
     items = []
@@ -201,7 +201,7 @@ def put_cluster_capacity_providers(ctx: ApiContext, body: Body) -> Body:
     providers = body.get("capacityProviders")
     if not isinstance(providers, list) or not all(isinstance(x, str) for x in providers):
         raise invalid_parameter("capacityProviders: required: a list of capacity provider names (empty clears it)")
-    strategy = _strategy(body.get("defaultCapacityProviderStrategy", []), "defaultCapacityProviderStrategy")
+    strategy = strategy_items(body.get("defaultCapacityProviderStrategy", []), "defaultCapacityProviderStrategy")
     return {"cluster": message_to_ecs(clusters.put_capacity_providers(ctx, cluster, providers, strategy))}
 
 

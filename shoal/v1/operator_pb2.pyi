@@ -88,7 +88,7 @@ class ListTaskDefinitionsRequest(_message.Message):
     def __init__(self, family_prefix: _Optional[str] = ..., status: _Optional[str] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class RunTaskRequest(_message.Message):
-    __slots__ = ("cluster", "task_definition", "count", "group", "started_by", "placement_constraints", "placement_strategy", "tags", "launch_type")
+    __slots__ = ("cluster", "task_definition", "count", "group", "started_by", "placement_constraints", "placement_strategy", "tags", "launch_type", "capacity_provider_strategy")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -98,6 +98,7 @@ class RunTaskRequest(_message.Message):
     PLACEMENT_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     LAUNCH_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     task_definition: str
     count: int
@@ -107,7 +108,8 @@ class RunTaskRequest(_message.Message):
     placement_strategy: _containers.RepeatedCompositeFieldContainer[_resources_pb2.PlacementStrategy]
     tags: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Tag]
     launch_type: str
-    def __init__(self, cluster: _Optional[str] = ..., task_definition: _Optional[str] = ..., count: _Optional[int] = ..., group: _Optional[str] = ..., started_by: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., launch_type: _Optional[str] = ...) -> None: ...
+    capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[_resources_pb2.CapacityProviderStrategyItem]
+    def __init__(self, cluster: _Optional[str] = ..., task_definition: _Optional[str] = ..., count: _Optional[int] = ..., group: _Optional[str] = ..., started_by: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., launch_type: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ...) -> None: ...
 
 class TasksResponse(_message.Message):
     __slots__ = ("tasks", "failures")
@@ -164,7 +166,7 @@ class ListTasksRequest(_message.Message):
     def __init__(self, cluster: _Optional[str] = ..., container_instance: _Optional[str] = ..., family: _Optional[str] = ..., started_by: _Optional[str] = ..., service_name: _Optional[str] = ..., desired_status: _Optional[str] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ..., launch_type: _Optional[str] = ...) -> None: ...
 
 class CreateServiceRequest(_message.Message):
-    __slots__ = ("cluster", "service_name", "task_definition", "desired_count", "placement_constraints", "placement_strategy", "deployment_configuration", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "launch_type")
+    __slots__ = ("cluster", "service_name", "task_definition", "desired_count", "placement_constraints", "placement_strategy", "deployment_configuration", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "launch_type", "capacity_provider_strategy")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
     TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +181,7 @@ class CreateServiceRequest(_message.Message):
     SERVICE_REGISTRIES_FIELD_NUMBER: _ClassVar[int]
     SERVICE_CONNECT_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
     LAUNCH_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     service_name: str
     task_definition: str
@@ -193,7 +196,8 @@ class CreateServiceRequest(_message.Message):
     service_registries: _containers.RepeatedCompositeFieldContainer[_resources_pb2.ServiceRegistry]
     service_connect_configuration: _resources_pb2.ServiceConnectConfiguration
     launch_type: str
-    def __init__(self, cluster: _Optional[str] = ..., service_name: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ..., launch_type: _Optional[str] = ...) -> None: ...
+    capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[_resources_pb2.CapacityProviderStrategyItem]
+    def __init__(self, cluster: _Optional[str] = ..., service_name: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ..., launch_type: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ...) -> None: ...
 
 class UpdateServiceRequest(_message.Message):
     __slots__ = ("cluster", "service", "desired_count", "task_definition", "force_new_deployment", "deployment_configuration", "update_placement_constraints", "placement_constraints", "update_placement_strategy", "placement_strategy", "health_check_grace_period_seconds", "update_load_balancers", "load_balancers", "update_service_registries", "service_registries", "service_connect_configuration")

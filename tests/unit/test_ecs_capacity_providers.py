@@ -15,7 +15,7 @@ from shoal import keys
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import scaling_pb2 as sc
 from tests.ecs_model import validate_every_response
-from tests.unit.test_ecs_api import ADMIN, ecs, gateway  # noqa: F401 (fixtures)
+from tests.unit.test_ecs_api import ADMIN, WEB, ecs, gateway  # noqa: F401 (fixtures)
 
 ASG_ARN = "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:x:autoScalingGroupName/local"
 
@@ -208,3 +208,30 @@ def test_strategy_weights_out_of_range_are_refused(unchecked) -> None:
         capacity.put_cluster_capacity_providers(None, {  # type: ignore[arg-type]
             "cluster": "default", "capacityProviders": ["a"],
             "defaultCapacityProviderStrategy": [{"capacityProvider": "a", "weight": 1, "extra": 1}]})
+
+
+def test_run_task_and_create_service_record_a_strategy(ecs) -> None:  # noqa: F811
+    ecs.register_task_definition(**WEB)
+    for name in ("a", "b"):
+        ecs.create_capacity_provider(name=name, autoScalingGroupProvider={"autoScalingGroupArn": "local"})
+    strategy = [{"capacityProvider": "a", "base": 1, "weight": 1}, {"capacityProvider": "b", "weight": 4, "base": 0}]
+    msg = refused(ecs, "run_task", taskDefinition="web", capacityProviderStrategy=strategy)
+    assert msg.startswith("capacityProviderStrategy[0].capacityProvider: 'a' is not one of the cluster's"), msg
+    ecs.put_cluster_capacity_providers(cluster="default", capacityProviders=["a", "b"],
+                                       defaultCapacityProviderStrategy=[{"capacityProvider": "b", "weight": 1}])
+    tasks = ecs.run_task(taskDefinition="web", count=6, capacityProviderStrategy=strategy)["tasks"]
+    assert sorted(t["capacityProviderName"] for t in tasks) == ["a", "a", "b", "b", "b", "b"]
+    # Neither a launch type nor a strategy: the cluster's default strategy.
+    assert ecs.run_task(taskDefinition="web")["tasks"][0]["capacityProviderName"] == "b"
+    assert "capacityProviderName" not in ecs.run_task(taskDefinition="web", launchType="EC2")["tasks"][0]
+    msg = refused(ecs, "run_task", taskDefinition="web", launchType="EC2", capacityProviderStrategy=strategy)
+    assert msg.startswith("capacityProviderStrategy: give either launchType or capacityProviderStrategy")
+
+    svc = ecs.create_service(serviceName="s", taskDefinition="web", desiredCount=0,
+                             capacityProviderStrategy=strategy)["service"]
+    assert svc["capacityProviderStrategy"] == strategy
+    assert any("recorded only" in e["message"] for e in svc["events"])
+    assert ecs.describe_services(services=["s"])["services"][0]["capacityProviderStrategy"] == strategy
+    msg = refused(ecs, "create_service", serviceName="z", taskDefinition="web", desiredCount=0,
+                  capacityProviderStrategy=[{"capacityProvider": "a", "weight": 0}])
+    assert msg.startswith("capacityProviderStrategy: at least one capacity provider must have a weight"), msg
