@@ -56,6 +56,7 @@ def new_task(
     strategies=(),
     deployment_id: str = "",
     tags=(),
+    launch_type: str = "EC2",
 ) -> r.Task:
     task_id = uuid.uuid4().hex
     task = r.Task(
@@ -69,7 +70,7 @@ def new_task(
         group=group,
         started_by=started_by,
         service_name=service_name,
-        launch_type="EC2",
+        launch_type=launch_type,
         created_at=time.time(),
         deployment_id=deployment_id,
         version=1,

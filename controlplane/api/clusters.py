@@ -1,15 +1,17 @@
-"""CreateCluster, DeleteCluster, DescribeClusters, ListClusters."""
+"""CreateCluster, DeleteCluster, DescribeClusters, ListClusters, PutClusterCapacityProviders."""
 
 from __future__ import annotations
 
+from controlplane import capacity_strategy
 from controlplane.api.context import ApiContext
-from controlplane.errors import conflict
+from controlplane.errors import conflict, invalid
 from controlplane.taskspec import is_live
 from shoal import keys
 from shoal.arns import cluster_name
 from shoal.store.base import Conflict
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoal.v1 import scaling_pb2 as sc
 from shoal.validation import check_name
 
 
@@ -75,3 +77,41 @@ def _with_counts(ctx: ApiContext, cluster: r.Cluster) -> r.Cluster:
         1 for n in ctx.state.nodes(name) if n.msg.status != "INACTIVE"
     )
     return cluster
+
+
+def put_capacity_providers(ctx: ApiContext, ref: str, providers: list[str],
+                           strategy: list[r.CapacityProviderStrategyItem]) -> r.Cluster:
+    """Replaces the cluster's capacity providers and default strategy, both at once or
+    neither. Each provider must be a Shoal capacity provider of this cluster: a Shoal
+    capacity provider serves one cluster's pending tasks."""
+    name = ctx.require_cluster(ref).msg.cluster_name
+    if len(providers) > capacity_strategy.MAX_ITEMS:
+        raise invalid(f"capacityProviders: at most {capacity_strategy.MAX_ITEMS}")
+    names = []
+    for i, cp_ref in enumerate(providers):
+        cp_name = cp_ref.rsplit("/", 1)[-1]
+        if cp_name in capacity_strategy.FARGATE:
+            raise invalid(f"capacityProviders[{i}]: {cp_name} is not supported: Shoal has no Fargate capacity")
+        cp = ctx.state.load(keys.capacity_provider(cp_name), sc.CapacityProvider) if cp_name else None
+        if cp is None:
+            raise invalid(f"capacityProviders[{i}]: capacity provider {cp_ref[:255]!r} not found")
+        if cp.msg.cluster != name:
+            raise invalid(f"capacityProviders[{i}]: capacity provider {cp_name!r} serves cluster "
+                          f"{cp.msg.cluster!r}, not {name!r}")
+        if cp_name in names:
+            raise invalid(f"capacityProviders[{i}]: {cp_name!r} is listed twice")
+        names.append(cp_name)
+    capacity_strategy.check(strategy, names, "defaultCapacityProviderStrategy")
+
+    def put(cluster: r.Cluster | None) -> r.Cluster:
+        if cluster is None or cluster.status != "ACTIVE":
+            raise invalid(f"cluster: cluster {name!r} was deleted")
+        del cluster.capacity_providers[:]
+        cluster.capacity_providers.extend(names)
+        del cluster.default_capacity_provider_strategy[:]
+        cluster.default_capacity_provider_strategy.extend(strategy)
+        return cluster
+
+    rec = ctx.state.update(keys.cluster(name), r.Cluster, put, field="cluster")
+    assert rec is not None  # put() never answers "no change"
+    return _with_counts(ctx, rec.msg)

@@ -11,7 +11,7 @@ import uuid
 
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.routed import Routed
-from controlplane.errors import invalid, not_found
+from controlplane.errors import conflict, invalid, not_found
 from controlplane.events import add_event
 from controlplane.state import Record
 from shoal import keys
@@ -499,11 +499,42 @@ def describe_capacity_providers(ctx: ApiContext,
     return resp
 
 
+def update_capacity_provider(ctx: ApiContext, ref: str, *, target_capacity: int | None = None,
+                             minimum_scaling_step_size: int | None = None, maximum_scaling_step_size: int | None = None,
+                             managed_termination_protection: bool | None = None) -> sc.CapacityProvider:
+    """Changes the managed-scaling settings of capacity provider ``ref`` (name or ARN);
+    None keeps a setting. Checked as on create, against the settings it keeps."""
+    name = _name(ref.rsplit("/", 1)[-1], "name")
+
+    def change(cp: sc.CapacityProvider | None) -> sc.CapacityProvider:
+        if cp is None:
+            raise not_found(f"name: capacity provider {name!r} not found")
+        if target_capacity is not None:
+            cp.target_capacity = _range(target_capacity, "targetCapacity", 1, 100)
+        if minimum_scaling_step_size is not None:
+            cp.minimum_scaling_step_size = _range(minimum_scaling_step_size, "minimumScalingStepSize", 1, 10_000)
+        if maximum_scaling_step_size is not None:
+            cp.maximum_scaling_step_size = _range(maximum_scaling_step_size, "maximumScalingStepSize", 1, 10_000)
+        if cp.minimum_scaling_step_size > cp.maximum_scaling_step_size:
+            raise invalid("minimumScalingStepSize: above maximumScalingStepSize")
+        if managed_termination_protection is not None:
+            cp.managed_termination_protection = managed_termination_protection
+        return cp
+
+    rec = ctx.state.update(keys.capacity_provider(name), sc.CapacityProvider, change, field="name")
+    assert rec is not None  # change() never answers "no change"
+    return rec.msg
+
+
 def delete_capacity_provider(ctx: ApiContext, req: sc.DeleteCapacityProviderRequest) -> sc.CapacityProviderResponse:
     name = _name(req.name.rsplit("/", 1)[-1], "name")
     rec = ctx.state.load(keys.capacity_provider(name), sc.CapacityProvider)
     if rec is None:
         raise not_found(f"name: capacity provider {name!r} not found")
+    for cluster in ctx.state.clusters():
+        if name in cluster.msg.capacity_providers:
+            raise conflict(f"capacityProvider: {name!r} is in use by cluster {cluster.msg.cluster_name!r}; remove it "
+                           "with PutClusterCapacityProviders first")
     # Its nodes stay: they are container instances like any other once nothing scales them.
     ctx.store.delete(rec.key)
     return sc.CapacityProviderResponse(capacity_provider=rec.msg)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from controlplane import capacity_strategy, launch_types
 from controlplane.api import reads, service_traffic, taskdefs
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.paging import page
@@ -60,11 +61,14 @@ def _check_strategy(req: op.CreateServiceRequest) -> bool:
 
 
 def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
-    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    cluster_rec = ctx.require_cluster(req.cluster).msg
+    cluster = cluster_rec.cluster_name
     check_name(req.service_name, "serviceName")
     _check_desired(req.desired_count)
     td = taskdefs.runnable(ctx, req.task_definition)
     daemon = _check_strategy(req)
+    strategy = capacity_strategy.for_request(req.capacity_provider_strategy, req.launch_type, cluster_rec)
+    launch_type = launch_types.check(req.launch_type, td.requires_compatibilities)
     strategies = [] if daemon else list(req.placement_strategy) or list(DEFAULT_SERVICE_STRATEGY)
     check_placement(list(td.placement_constraints) + list(req.placement_constraints), strategies)
     if not 0 <= req.health_check_grace_period_seconds <= 2_147_483_647:
@@ -77,7 +81,7 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
         task_definition=td.task_definition_arn,
         desired_count=req.desired_count,
         status="ACTIVE",
-        launch_type="EC2",
+        launch_type=launch_type,
         scheduling_strategy="DAEMON" if daemon else "REPLICA",
         created_at=time.time(),
         health_check_grace_period_seconds=req.health_check_grace_period_seconds,
@@ -86,6 +90,7 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
     svc.placement_constraints.extend(list(td.placement_constraints) + list(req.placement_constraints))
     svc.placement_strategy.extend(strategies)
     svc.tags.extend(req.tags)
+    svc.capacity_provider_strategy.extend(strategy)
     service_traffic.apply(ctx, cluster, svc, td, load_balancers_=req.load_balancers,
                           registries_=req.service_registries, connect=req.service_connect_configuration)
     svc.deployments.append(new_deployment(td.task_definition_arn, req.desired_count))
@@ -93,6 +98,9 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
     if existing is not None and existing.msg.status != "INACTIVE":
         raise already_exists(f"serviceName: service {req.service_name!r} already exists in cluster {cluster!r}")
     add_event(svc, f"(service {svc.service_name}) was created with desired count {svc.desired_count}.")
+    if strategy:
+        add_event(svc, f"(service {svc.service_name}) warning: capacityProviderStrategy is recorded only; Shoal "
+                       "places its tasks on any of the cluster's container instances.")
     try:
         if existing is None:
             ctx.store.create(keys.service(cluster, req.service_name), svc.SerializeToString())
@@ -221,5 +229,7 @@ def describe(ctx: ApiContext, req: op.DescribeServicesRequest) -> op.DescribeSer
 
 def list_(ctx: ApiContext, req: op.ListServicesRequest) -> op.ListResponse:
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
-    arns = [s.msg.service_arn for s in ctx.state.services(cluster) if s.msg.status != "INACTIVE"]
+    launch_type = launch_types.check_filter(req.launch_type)
+    arns = [s.msg.service_arn for s in ctx.state.services(cluster) if s.msg.status != "INACTIVE"
+            and (not launch_type or (s.msg.launch_type or launch_types.DEFAULT) == launch_type)]
     return page(arns, req.max_results, req.next_token)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from controlplane import capacity_strategy, launch_types
 from controlplane.api import reads, service_traffic, taskdefs
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
@@ -26,11 +27,14 @@ MAX_RUN_COUNT = 1000
 
 
 def run(ctx: ApiContext, req: op.RunTaskRequest) -> op.TasksResponse:
-    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    cluster_rec = ctx.require_cluster(req.cluster).msg
+    cluster = cluster_rec.cluster_name
     count = req.count or 1
     if not 1 <= count <= MAX_RUN_COUNT:
         raise invalid(f"count: must be between 1 and {MAX_RUN_COUNT}")
     td = taskdefs.runnable(ctx, req.task_definition)
+    strategy = capacity_strategy.for_request(req.capacity_provider_strategy, req.launch_type, cluster_rec)
+    launch_type = launch_types.check(req.launch_type, td.requires_compatibilities)
     service_traffic.check_listener_ports(ctx, cluster, td)
     constraints = list(td.placement_constraints) + list(req.placement_constraints)
     check_placement(constraints, req.placement_strategy)
@@ -47,9 +51,13 @@ def run(ctx: ApiContext, req: op.RunTaskRequest) -> op.TasksResponse:
             constraints=constraints,
             strategies=req.placement_strategy,
             tags=req.tags,
+            launch_type=launch_type,
         )
         for _ in range(count)
     ]
+    if strategy:
+        for task, provider in zip(tasks, capacity_strategy.assign(strategy, count), strict=True):
+            task.capacity_provider_name = provider
     return create_tasks(ctx, tasks)
 
 
@@ -119,6 +127,7 @@ def list_(ctx: ApiContext, req: op.ListTasksRequest) -> op.ListResponse:
     node = last_segment(req.container_instance)
     # Read once: a request field costs as much as a task's, and this loop sees every task.
     desired, service, started_by = req.desired_status, last_segment(req.service_name), req.started_by
+    launch_type = launch_types.check_filter(req.launch_type)
     family = req.family + ":" if req.family else ""
     arns = []
     for rec in reads.tasks(ctx, cluster):
@@ -133,6 +142,8 @@ def list_(ctx: ApiContext, req: op.ListTasksRequest) -> op.ListResponse:
         if family and not t.task_definition_arn.rpartition("/")[2].startswith(family):
             continue
         if started_by and t.started_by != started_by:
+            continue
+        if launch_type and (t.launch_type or launch_types.DEFAULT) != launch_type:
             continue
         if node and t.node_id != node:
             continue

@@ -90,7 +90,7 @@ def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
 
     # Eligible nodes: one task each, of the current revision, rolled node by node.
     min_healthy = math.ceil(len(eligible) * svc.deployment_configuration.minimum_healthy_percent / 100)
-    healthy_nodes = sum(1 for n in eligible if any(ctl._healthy(view, svc, t.msg) for t in on_node.get(n, [])))
+    healthy_nodes = sum(1 for n in eligible if any(ctl._healthy(view, t.msg) for t in on_node.get(n, [])))
     budget = max(1, len(eligible) - min_healthy) - (len(eligible) - healthy_nodes)
     start: list[str] = []
     old_left = 0
@@ -104,8 +104,8 @@ def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
             stops += [(t, f"Deployment {primary.id} replaced this task") for t in old]
         elif old:
             # ECS stops a daemon's old task before it starts the new one on that node.
-            if budget > 0 or not any(ctl._healthy(view, svc, t.msg) for t in old):
-                budget -= any(ctl._healthy(view, svc, t.msg) for t in old)
+            if budget > 0 or not any(ctl._healthy(view, t.msg) for t in old):
+                budget -= any(ctl._healthy(view, t.msg) for t in old)
                 stops += [(t, f"Deployment {primary.id} replaced this task") for t in old]
             else:
                 old_left += len(old)
@@ -136,7 +136,9 @@ def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
         add_event(svc, f"(service {svc.service_name}) has started {len(start)} tasks.")
 
     stopped_ids = {t.msg.id for t, _ in stops}
-    ctl._update_counts(view, svc, [t for t in tasks if t.msg.id not in stopped_ids], primary, old_left=old_left)
+    left = [t.msg for t in tasks
+            if t.msg.id not in stopped_ids and is_live(t.msg) and t.msg.desired_status == "RUNNING"]
+    ctl._update_counts(svc, left, {t.id for t in left if ctl._healthy(view, t)}, primary, old_left=old_left)
     if svc.SerializeToString() != rec.msg.SerializeToString():
         ctl.writer.commit([Compare(rec.key, rec.mod_revision)], [(rec.key, svc)])
     return f"{svc.service_name}: " + ", ".join(did) if did else ""

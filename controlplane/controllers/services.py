@@ -173,7 +173,7 @@ class ServiceController:
                 svc.cluster, td, arns=self.arns, group=f"service:{svc.service_name}",
                 started_by=primary.id, service_name=svc.service_name,
                 constraints=svc.placement_constraints, strategies=svc.placement_strategy,
-                deployment_id=primary.id,
+                deployment_id=primary.id, launch_type=svc.launch_type or "EC2",
             )) for _ in range(start)])
             if None in created:
                 # As when each was its own write: the service record waits for the next cycle.

@@ -17,6 +17,12 @@ _SAME_AS = {
     "ListServicesByNamespace": _OPERATOR + "ListServices",
     "ListGateways": "/shoal.v1.Traffic/DescribeLoadBalancers",
     "DescribeGateway": "/shoal.v1.Traffic/DescribeLoadBalancers",
+    "CreateCapacityProvider": "/shoal.v1.Scaling/CreateCapacityProvider",
+    # An update writes what a create writes: the same rule judges it.
+    "UpdateCapacityProvider": "/shoal.v1.Scaling/CreateCapacityProvider",
+    "DeleteCapacityProvider": "/shoal.v1.Scaling/DeleteCapacityProvider",
+    "DescribeCapacityProviders": "/shoal.v1.Scaling/DescribeCapacityProviders",
+    "PutClusterCapacityProviders": "/shoal.v1.Scaling/CreateCapacityProvider",
 }
 
 

@@ -16,6 +16,7 @@ from controlplane.api import clusters, namespaces, nodes, services, tags, taskde
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.api.traffic_state import find_namespace, live_services
+from controlplane.ecs.capacity import strategy_items
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from controlplane.ecs.shapes import tag_list, to_ecs
 from controlplane.errors import ApiError
@@ -49,12 +50,14 @@ def _required(body: Body, name: str) -> Any:
 
 
 def _launch_type(body: Body) -> None:
+    """The launch type itself is checked where it is stored (controlplane/launch_types.py),
+    for the gRPC API as well."""
     launch_type = body.get("launchType")
-    if launch_type not in (None, "EC2"):
-        raise invalid_parameter(f"launchType: {launch_type!r} is not supported; Shoal runs tasks on its own "
-                                "container instances (EC2)")
-    if body.get("capacityProviderStrategy"):
-        raise invalid_parameter("capacityProviderStrategy: not supported by this gateway; leave it out")
+    if launch_type is not None and not isinstance(launch_type, str):
+        raise invalid_parameter("launchType: must be a string: EC2 or EXTERNAL")
+    if "capacityProviderStrategy" in body:
+        # Checked here for members json_format would skip; the rest where it is stored.
+        strategy_items(body["capacityProviderStrategy"], "capacityProviderStrategy")
 
 
 def _no_overrides(body: Body) -> None:
@@ -201,6 +204,7 @@ def describe_tasks(ctx: ApiContext, body: Body) -> Body:
 
 
 def list_tasks(ctx: ApiContext, body: Body) -> Body:
+    _launch_type(body)
     return _listing(tasks.list_(ctx, _parse(body, op.ListTasksRequest)), "taskArns")
 
 
@@ -271,14 +275,18 @@ def describe_services(ctx: ApiContext, body: Body) -> Body:
 
 def list_services(ctx: ApiContext, body: Body) -> Body:
     strategy = body.get("schedulingStrategy")
-    if body.get("launchType") not in (None, "EC2") or strategy not in (None, "REPLICA", "DAEMON"):
-        # Filters no Shoal service can match: every service is an EC2 service.
+    if strategy not in (None, "REPLICA", "DAEMON"):
+        # A filter no Shoal service can match.
         ctx.require_cluster(str(body.get("cluster") or ""))
         return {"serviceArns": []}
+    _launch_type(body)
     if strategy is not None:
         cluster = ctx.require_cluster(str(body.get("cluster") or "")).msg.cluster_name
+        launch_type = body.get("launchType")
         return _paged(sorted(s.msg.service_arn for s in live_services(ctx, cluster)
-                             if (s.msg.scheduling_strategy or "REPLICA") == strategy), body, "serviceArns")
+                             if (s.msg.scheduling_strategy or "REPLICA") == strategy
+                             and (not launch_type or (s.msg.launch_type or "EC2") == launch_type)),
+                      body, "serviceArns")
     return _listing(services.list_(ctx, _parse(body, op.ListServicesRequest)), "serviceArns")
 
 

@@ -152,6 +152,7 @@ def task_run(a) -> None:
     req.count = a.count or req.count or 1
     req.group = a.group or req.group
     req.started_by = a.started_by or req.started_by
+    req.launch_type = a.launch_type or req.launch_type
     req.placement_strategy.extend(placement_args.strategy(s) for s in a.placement_strategy)
     req.placement_constraints.extend(placement_args.constraint(s) for s in a.placement_constraint)
     resp = connect(a).RunTask(req)
@@ -176,7 +177,8 @@ def _describe_tasks(a, ids: list[str]) -> list[r.Task]:
 def task_list(a) -> None:
     c = connect(a)
     req = op.ListTasksRequest(cluster=a.cluster, service_name=a.service or "", desired_status=a.desired_status or "",
-                              family=a.family or "", container_instance=a.node or "")
+                              family=a.family or "", container_instance=a.node or "",
+                              launch_type=a.launch_type or "")
     tasks = _describe_tasks(a, every_page(c.ListTasks, req))
     if a.output == "json":
         print_json(tasks)
@@ -235,6 +237,7 @@ def service_create(a) -> None:
         req.scheduling_strategy = "DAEMON" if a.daemon else a.scheduling_strategy
     if a.desired is not None:
         req.desired_count = a.desired
+    req.launch_type = a.launch_type or req.launch_type
     req.placement_strategy.extend(placement_args.strategy(s) for s in a.placement_strategy)
     req.placement_constraints.extend(placement_args.constraint(s) for s in a.placement_constraint)
     if a.health_check_grace_period is not None:
@@ -298,7 +301,7 @@ def _service_taskdef(c, cluster: str, name: str) -> str:
 
 def service_list(a) -> None:
     c = connect(a)
-    arns = every_page(c.ListServices, op.ListServicesRequest(cluster=a.cluster))
+    arns = every_page(c.ListServices, op.ListServicesRequest(cluster=a.cluster, launch_type=a.launch_type or ""))
     services: list[r.Service] = []
     for batch in batches(arns, 10):
         services += c.DescribeServices(op.DescribeServicesRequest(cluster=a.cluster, services=batch)).services
@@ -392,12 +395,14 @@ def register(sub) -> None:
     p.add_argument("--group", default="")
     p.add_argument("--started-by", default="")
     p.add_argument("--cli-input-json", metavar="FILE", help="a RunTask request in ECS JSON")
+    p.add_argument("--launch-type", help="EC2 or EXTERNAL (kept as given; default EC2)")
     placement_args.add_flags(p)
     p = add_verb(tk, "list", task_list, "list tasks", cluster=True, output=True)
     p.add_argument("--service")
     p.add_argument("--family")
     p.add_argument("--node")
     p.add_argument("--desired-status", choices=("RUNNING", "STOPPED", "PENDING"))
+    p.add_argument("--launch-type", help="only tasks of this launch type")
     p = add_verb(tk, "describe", task_describe, "show one task", cluster=True, output=True)
     p.add_argument("task")
     p = add_verb(tk, "stop", task_stop, "stop a task", cluster=True)
@@ -424,13 +429,15 @@ def register(sub) -> None:
             p.add_argument("--scheduling-strategy", choices=("REPLICA", "DAEMON"),
                            help="DAEMON: one task on every ACTIVE node matching the constraints (no --desired)")
             p.add_argument("--daemon", action="store_true", help="the same as --scheduling-strategy DAEMON")
+            p.add_argument("--launch-type", help="EC2 or EXTERNAL (kept as given; default EC2)")
             p.set_defaults(func=service_create)
         else:
             p.add_argument("--force-new-deployment", action="store_true")
             p.set_defaults(func=service_update)
         add_target_flags(p, cluster=True, output=True)
     deploy.add_parser(sv)
-    add_verb(sv, "list", service_list, "list services", cluster=True, output=True)
+    p = add_verb(sv, "list", service_list, "list services", cluster=True, output=True)
+    p.add_argument("--launch-type", help="only services of this launch type")
     p = add_verb(sv, "describe", service_describe,
                  "show a service, its deployments and events", cluster=True, output=True)
     p.add_argument("name")

@@ -32,7 +32,8 @@ from controlplane.ecs import sigv4
 from shoal.netutil import free_port, wait_for_port
 from shoal.security.channels import client_channel
 from shoal.v1 import accesskeys_pb2 as ak
-from shoal.v1 import accesskeys_pb2_grpc
+from shoal.v1 import accesskeys_pb2_grpc, scaling_pb2_grpc
+from shoal.v1 import scaling_pb2 as sc
 from shoalctl.local.etcd import EtcdProcess
 from tests.ecs_model import check_error, validate_every_response
 from tests.fake_agent import FakeAgent
@@ -398,3 +399,76 @@ def test_plain_http_only_with_the_explicit_flag(plane: Plane, tmp_path: Path) ->
         assert plane.client(key.access_key_id, key.secret_access_key).list_clusters()["clusterArns"]
     finally:
         plane.stop()
+
+
+def test_an_external_service_runs_and_reports_its_launch_type(plane: Plane) -> None:
+    """ECS Anywhere's scripts send launchType EXTERNAL: the service runs on the cluster's
+    instances and says EXTERNAL back; FARGATE is refused on the wire with the reason."""
+    plane.add_agent("host-0", "a")
+    key = plane.access_key()
+    ecs = plane.client(key.access_key_id, key.secret_access_key)
+    seen = validate_every_response(ecs)
+    wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"], 30, "a container instance")
+    ecs.register_task_definition(**WEB, requiresCompatibilities=["EC2", "EXTERNAL"])
+    svc = ecs.create_service(serviceName="anywhere", taskDefinition="web", desiredCount=1,
+                             launchType="EXTERNAL")["service"]
+    assert svc["launchType"] == "EXTERNAL"
+    ecs.get_waiter("services_stable").wait(services=["anywhere"], WaiterConfig=FAST_WAITER)
+    running = ecs.list_tasks(serviceName="anywhere", desiredStatus="RUNNING")["taskArns"]
+    task = ecs.describe_tasks(tasks=running)["tasks"][0]
+    assert (task["lastStatus"], task["launchType"]) == ("RUNNING", "EXTERNAL")
+    assert ecs.list_tasks(launchType="EXTERNAL", desiredStatus="RUNNING")["taskArns"] == running
+    assert ecs.list_tasks(launchType="EC2", desiredStatus="RUNNING")["taskArns"] == []
+    assert ecs.list_services(launchType="EXTERNAL")["serviceArns"] == [svc["serviceArn"]]
+
+    # The real aws CLI: EXTERNAL runs, FARGATE is refused with ECS's error and the reason.
+    ran = aws(plane, key, "run-task", "--task-definition", "web", "--launch-type", "EXTERNAL")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["tasks"][0]["launchType"] == "EXTERNAL"
+    fargate = aws(plane, key, "run-task", "--task-definition", "web", "--launch-type", "FARGATE")
+    assert fargate.returncode != 0
+    assert "InvalidParameterException" in fargate.stderr and "launchType: FARGATE" in fargate.stderr
+    assert {"CreateService", "DescribeTasks", "ListServices"} <= set(seen)
+
+
+def test_capacity_providers_on_the_wire(plane: Plane) -> None:
+    """The real control plane process and etcd: a capacity provider made with ECS's shape is
+    the Shoal record the autoscaler reads, shown by the gRPC API as by ECS."""
+    key = plane.access_key()
+    ecs = plane.client(key.access_key_id, key.secret_access_key)
+    seen = validate_every_response(ecs)
+    made = ecs.create_capacity_provider(name="burst", autoScalingGroupProvider={
+        "autoScalingGroupArn": "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:x:"
+                               "autoScalingGroupName/local",
+        "managedScaling": {"status": "ENABLED", "targetCapacity": 75, "maximumScalingStepSize": 2},
+        "managedTerminationProtection": "ENABLED"})["capacityProvider"]
+    scaling = scaling_pb2_grpc.ScalingStub(plane.channel)
+    [cp] = scaling.DescribeCapacityProviders(sc.DescribeCapacityProvidersRequest(names=["burst"]),
+                                             timeout=10).capacity_providers
+    assert (cp.node_provider.profile, cp.target_capacity, cp.maximum_scaling_step_size,
+            cp.managed_termination_protection) == ("local", 75, 2, True)
+    ecs.update_capacity_provider(name=made["capacityProviderArn"],
+                                 autoScalingGroupProvider={"managedScaling": {"targetCapacity": 50}})
+    [shown] = ecs.describe_capacity_providers(capacityProviders=["burst"])["capacityProviders"]
+    assert shown["autoScalingGroupProvider"]["managedScaling"]["targetCapacity"] == 50
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
+        ecs.create_capacity_provider(name="off", autoScalingGroupProvider={
+            "autoScalingGroupArn": "local", "managedScaling": {"status": "DISABLED"}})
+    assert "managedScaling.status" in caught.value.response["Error"]["Message"]
+    strategy = [{"capacityProvider": "burst", "weight": 1, "base": 1}]
+    ecs.put_cluster_capacity_providers(cluster="default", capacityProviders=["burst"],
+                                       defaultCapacityProviderStrategy=strategy)
+    assert ecs.describe_clusters()["clusters"][0]["defaultCapacityProviderStrategy"] == strategy
+    with pytest.raises(ecs.exceptions.ClientException):
+        ecs.delete_capacity_provider(capacityProvider="burst")  # in use by the cluster
+    ecs.put_cluster_capacity_providers(cluster="default", capacityProviders=[], defaultCapacityProviderStrategy=[])
+    assert ecs.delete_capacity_provider(capacityProvider="burst")["capacityProvider"]["status"] == "INACTIVE"
+    assert ecs.describe_capacity_providers()["capacityProviders"] == []
+    # README's aws CLI line, verbatim.
+    made = aws(plane, key, "create-capacity-provider", "--name", "burst", "--auto-scaling-group-provider",
+               "autoScalingGroupArn=local,managedScaling={targetCapacity=80}")
+    assert made.returncode == 0, made.stderr
+    shown = json.loads(made.stdout)["capacityProvider"]["autoScalingGroupProvider"]
+    assert (shown["autoScalingGroupArn"], shown["managedScaling"]["targetCapacity"]) == ("local", 80)
+    assert {"CreateCapacityProvider", "UpdateCapacityProvider", "DescribeCapacityProviders",
+            "PutClusterCapacityProviders"} <= set(seen)

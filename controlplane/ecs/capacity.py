@@ -1,0 +1,214 @@
+"""ECS's capacity-provider operations over Shoal's capacity providers (controlplane.api.scaling
+writes them; the autoscaler acts on them). ECS's ``autoScalingGroupProvider`` maps onto a
+Shoal capacity provider: ``autoScalingGroupArn`` names a node provider profile of the
+autoscaler host (a bare name, or an ARN ending ``autoScalingGroupName/<profile>``), and
+``managedScaling`` is the target capacity and step sizes the autoscaler scales toward.
+What Shoal cannot honour is refused naming the field, never dropped: managed scaling
+switched off, managed draining switched off (Shoal always drains a node before removing
+it), an instance warm-up period, tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controlplane.api import clusters, scaling
+from controlplane.api.context import ApiContext
+from controlplane.api.paging import page
+from controlplane.ecs.errors import invalid_parameter
+from controlplane.ecs.shapes import to_ecs as message_to_ecs
+from shoal.v1 import resources_pb2 as r
+from shoal.v1 import scaling_pb2 as sc
+from shoal.validation import check_name
+
+Body = dict[str, Any]
+ASG = "autoScalingGroupProvider"
+_ASG_NAME = "autoScalingGroupName/"
+# ECS's auto scaling groups carry their own size bounds; a Shoal profile has none, so a
+# capacity provider made on the wire may grow to this many nodes (`shoal capacity-provider
+# create --min-size/--max-size` sets other bounds).
+WIRE_MAX_SIZE = 10
+_ON_OFF = ("ENABLED", "DISABLED")
+
+
+def _profile(arn: Any) -> str:
+    if not isinstance(arn, str) or not arn:
+        raise invalid_parameter(f"{ASG}.autoScalingGroupArn: required: the name of a node provider profile "
+                                f"(or an ARN ending {_ASG_NAME}<profile>)")
+    if arn.startswith("arn:"):
+        if _ASG_NAME not in arn:
+            raise invalid_parameter(f"{ASG}.autoScalingGroupArn: an ARN must end {_ASG_NAME}<profile>")
+        arn = arn.rpartition(_ASG_NAME)[2]
+    return check_name(arn, f"{ASG}.autoScalingGroupArn")
+
+
+def _int(section: Body, key: str, lo: int, hi: int) -> int | None:
+    value = section.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise invalid_parameter(f"{ASG}.managedScaling.{key}: must be a whole number from {lo} to {hi}")
+    return value
+
+
+def _on_off(section: Body, key: str, field: str) -> str | None:
+    value = section.get(key)
+    if value is not None and value not in _ON_OFF:
+        raise invalid_parameter(f"{field}: must be ENABLED or DISABLED")
+    return value
+
+
+def _settings(asg: Any) -> dict[str, Any]:
+    """The managed-scaling settings an autoScalingGroupProvider(Update) gives, checked;
+    absent ones are left out."""
+    if not isinstance(asg, dict):
+        raise invalid_parameter(f"{ASG}: must be an object")
+    unknown = set(asg) - {"autoScalingGroupArn", "managedScaling", "managedTerminationProtection", "managedDraining"}
+    if unknown:
+        raise invalid_parameter(f"{ASG}.{sorted(unknown)[0]}: not a member of autoScalingGroupProvider")
+    ms = asg.get("managedScaling") or {}
+    if not isinstance(ms, dict):
+        raise invalid_parameter(f"{ASG}.managedScaling: must be an object")
+    if _on_off(ms, "status", f"{ASG}.managedScaling.status") == "DISABLED":
+        raise invalid_parameter(f"{ASG}.managedScaling.status: DISABLED is not supported: Shoal's autoscaler "
+                                "always scales a capacity provider's nodes; delete the capacity provider instead")
+    if ms.get("instanceWarmupPeriod") is not None:
+        raise invalid_parameter(f"{ASG}.managedScaling.instanceWarmupPeriod: not supported by Shoal: a node "
+                                "counts once its agent registers; leave it out")
+    if _on_off(asg, "managedDraining", f"{ASG}.managedDraining") == "DISABLED":
+        raise invalid_parameter(f"{ASG}.managedDraining: DISABLED is not supported: Shoal always drains a node "
+                                "before its capacity provider removes it")
+    protection = _on_off(asg, "managedTerminationProtection", f"{ASG}.managedTerminationProtection")
+    out = {
+        "target_capacity": _int(ms, "targetCapacity", 1, 100),
+        "minimum_scaling_step_size": _int(ms, "minimumScalingStepSize", 1, 10_000),
+        "maximum_scaling_step_size": _int(ms, "maximumScalingStepSize", 1, 10_000),
+        "managed_termination_protection": None if protection is None else protection == "ENABLED",
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _no_managed_instances(body: Body) -> None:
+    if body.get("managedInstancesProvider"):
+        raise invalid_parameter("managedInstancesProvider: not supported by Shoal; use autoScalingGroupProvider "
+                                "naming a node provider profile")
+
+
+def to_ecs(cp: sc.CapacityProvider) -> Body:
+    out: Body = {
+        "capacityProviderArn": cp.capacity_provider_arn,
+        "name": cp.name,
+        "cluster": cp.cluster,
+        "status": cp.status or "ACTIVE",
+        "type": "EC2_AUTOSCALING",
+        ASG: {
+            "autoScalingGroupArn": cp.node_provider.profile,
+            "managedScaling": {
+                "status": "ENABLED",
+                "targetCapacity": cp.target_capacity,
+                "minimumScalingStepSize": cp.minimum_scaling_step_size,
+                "maximumScalingStepSize": cp.maximum_scaling_step_size,
+            },
+            "managedTerminationProtection": "ENABLED" if cp.managed_termination_protection else "DISABLED",
+            "managedDraining": "ENABLED",
+        },
+        "tags": [],
+    }
+    if cp.update_status:
+        out["updateStatus"] = cp.update_status
+    if cp.update_status_reason:
+        out["updateStatusReason"] = cp.update_status_reason
+    return out
+
+
+def create_capacity_provider(ctx: ApiContext, body: Body) -> Body:
+    _no_managed_instances(body)
+    if body.get("tags"):
+        raise invalid_parameter("tags: not supported on capacity providers by Shoal; leave them out")
+    asg = body.get(ASG)
+    if asg is None:
+        raise invalid_parameter(f"{ASG}: required")
+    settings = _settings(asg)
+    req = sc.CreateCapacityProviderRequest(
+        name=str(body.get("name") or ""), cluster=str(body.get("cluster") or ""),
+        node_provider=sc.NodeProviderConfig(profile=_profile(asg.get("autoScalingGroupArn"))),
+        min_size=0, max_size=WIRE_MAX_SIZE,
+        **settings,
+    )
+    return {"capacityProvider": to_ecs(scaling.create_capacity_provider(ctx, req).capacity_provider)}
+
+
+def update_capacity_provider(ctx: ApiContext, body: Body) -> Body:
+    _no_managed_instances(body)
+    asg = body.get(ASG)
+    if asg is None:
+        raise invalid_parameter(f"{ASG}: required")
+    if isinstance(asg, dict) and "autoScalingGroupArn" in asg:
+        raise invalid_parameter(f"{ASG}.autoScalingGroupArn: cannot be changed; create another capacity provider")
+    name = str(body.get("name") or "")
+    if not name:
+        raise invalid_parameter("name: required")
+    return {"capacityProvider": to_ecs(scaling.update_capacity_provider(ctx, name, **_settings(asg)))}
+
+
+def delete_capacity_provider(ctx: ApiContext, body: Body) -> Body:
+    name = str(body.get("capacityProvider") or "")
+    if not name:
+        raise invalid_parameter("capacityProvider: required")
+    cp = scaling.delete_capacity_provider(ctx, sc.DeleteCapacityProviderRequest(name=name)).capacity_provider
+    cp.status = "INACTIVE"
+    return {"capacityProvider": to_ecs(cp)}
+
+
+def describe_capacity_providers(ctx: ApiContext, body: Body) -> Body:
+    refs = body.get("capacityProviders") or []
+    if not isinstance(refs, list) or not all(isinstance(x, str) for x in refs):
+        raise invalid_parameter("capacityProviders: must be a list of capacity provider names or ARNs")
+    include = body.get("include") or []
+    if include not in ([], ["TAGS"]):
+        raise invalid_parameter("include: only TAGS")
+    req = sc.DescribeCapacityProvidersRequest(names=refs, cluster=str(body.get("cluster") or ""))
+    found = {cp.name: cp for cp in scaling.describe_capacity_providers(ctx, req).capacity_providers}
+    failures = [{"arn": ref, "reason": "MISSING"} for ref in refs if ref.rsplit("/", 1)[-1] not in found]
+    names = page(sorted(found), int(body.get("maxResults") or 0), str(body.get("nextToken") or ""))
+    out: Body = {"capacityProviders": [to_ecs(found[n]) for n in names.arns], "failures": failures}
+    if names.next_token:
+        out["nextToken"] = names.next_token
+    return out
+
+
+def strategy_items(value: Any, field: str) -> list[r.CapacityProviderStrategyItem]:
+    if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+        raise invalid_parameter(f"{field}: must be a list of {{capacityProvider, weight, base}} objects")
+    items = []
+    for i, item in enumerate(value):
+        unknown = set(item) - {"capacityProvider", "weight", "base"}
+        if unknown:
+            raise invalid_parameter(f"{field}[{i}].{sorted(unknown)[0]}: not a member of a strategy item")
+        for key in ("weight", "base"):
+            if not isinstance(item.get(key, 0), int) or isinstance(item.get(key), bool):
+                raise invalid_parameter(f"{field}[{i}].{key}: must be a whole number")
+        if not isinstance(item.get("capacityProvider", ""), str):
+            raise invalid_parameter(f"{field}[{i}].capacityProvider: must be a name")
+        items.append(r.CapacityProviderStrategyItem(capacity_provider=item.get("capacityProvider", ""),
+                                                    weight=item.get("weight", 0), base=item.get("base", 0)))
+    return items
+
+
+def put_cluster_capacity_providers(ctx: ApiContext, body: Body) -> Body:
+    cluster = body.get("cluster")
+    if not isinstance(cluster, str) or not cluster:
+        raise invalid_parameter("cluster: required")
+    providers = body.get("capacityProviders")
+    if not isinstance(providers, list) or not all(isinstance(x, str) for x in providers):
+        raise invalid_parameter("capacityProviders: required: a list of capacity provider names (empty clears it)")
+    strategy = strategy_items(body.get("defaultCapacityProviderStrategy", []), "defaultCapacityProviderStrategy")
+    return {"cluster": message_to_ecs(clusters.put_capacity_providers(ctx, cluster, providers, strategy))}
+
+
+ACTIONS = {
+    "PutClusterCapacityProviders": put_cluster_capacity_providers,
+    "CreateCapacityProvider": create_capacity_provider,
+    "UpdateCapacityProvider": update_capacity_provider,
+    "DeleteCapacityProvider": delete_capacity_provider,
+    "DescribeCapacityProviders": describe_capacity_providers,
+}
