@@ -163,8 +163,13 @@ class Cache:
             return
         with self._lock:
             held = self._data[prefix].get(key)
-            if (held is None or held.mod_revision < revision) and self._tombstones.get(key, 0) < revision:
+            taken = (held is None or held.mod_revision < revision) and self._tombstones.get(key, 0) < revision
+            if taken:
                 self._data[prefix][key] = Record(msg, revision, key)
+        # The watch's echo of this write will be skipped as already held: listeners (the event
+        # feed) hear of the change now or never.
+        if taken and self._listeners:
+            self._tell(prefix, [(key, held.msg if held is not None else None, msg)], False)
 
     def record_delete(self, key: str, revision: int) -> None:
         prefix = _prefix_of(key)

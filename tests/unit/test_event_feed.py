@@ -141,3 +141,25 @@ def test_the_cache_feeds_it_from_listing_watch_and_own_writes() -> None:
             "node n9 registered (ACTIVE)"]
     finally:
         cache.close()
+
+
+def test_a_gateway_write_held_at_once_is_told_once() -> None:
+    """An agent's report the gateway wrote is held by the cache before the watch brings it
+    (``note_put``); the feed hears of the change then, and not again from the watch's echo."""
+    store = MemoryStore()
+    key = keys.task("default", "t1")
+    store.put(key, task("PENDING").SerializeToString())
+    feed = EventFeed()
+    cache = Cache(store, on_change=lambda: None)
+    cache.add_listener(feed.observe)
+    cache.start()
+    try:
+        running = task("RUNNING")
+        revision = store.put(key, running.SerializeToString())
+        cache.note_put(key, running, revision)
+        store.put(keys.task("default", "t2"), task("PENDING").SerializeToString())
+        wait_for(lambda: cache.record(keys.task("default", "t2")) is not None, 5, "the watch to catch up")
+        messages = [e.message for e in feed.list(ev.ListEventsRequest(kinds=["task"])).events]
+        assert messages.count("task t1 PENDING -> RUNNING on n1") == 1, messages
+    finally:
+        cache.close()
