@@ -143,7 +143,10 @@ def test_console_in_a_real_browser(make_cluster, busybox_image, browser) -> None
     shot(b, "events")
 
     # A stop reason holding markup is shown as text and runs nothing.
-    task = api.ListTasks(op.ListTasksRequest(cluster="default", service_name="web")).arns[0]
+    # One the drain is not stopping already (a stopped task keeps its first reason).
+    running = api.ListTasks(op.ListTasksRequest(cluster="default", service_name="web", desired_status="RUNNING")).arns
+    described = api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=list(running))).tasks
+    task = next(t.task_arn for t in described if t.node_id != node_id)
     api.StopTask(op.StopTaskRequest(cluster="default", task=task, reason=HOSTILE))
     task_id = task.rpartition("/")[2]
     b.get(b.current_url.split("#")[0] + f"#/tasks/default/{task_id}")
