@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import grpc
 
@@ -28,6 +29,8 @@ from shoal.security import joining
 from shoal.security.channels import ClientTLS
 from shoal.v1 import agent_pb2, agent_pb2_grpc, registry_pb2, registry_pb2_grpc, security_pb2, security_pb2_grpc
 from shoal.v1 import resources_pb2 as r
+
+_Reply = TypeVar("_Reply")
 
 log = logging.getLogger(__name__)
 
@@ -299,40 +302,34 @@ class GatewayClient:
         if channel is not self._shared_channel:
             channel.close()
 
-    def task_secrets(self, task: r.Task) -> dict[str, dict[str, str]]:
-        """The values of a task's secrets, {container: {env var: value}}, asked of the
-        endpoint the stream is on (or the first one). Raises RuntimeError saying why not."""
+    def _ask(self, call: Callable[[grpc.Channel], _Reply]) -> _Reply:
+        """``call`` made on the endpoint the stream is on (or a channel of its own to the
+        current endpoint when there is no stream). Raises RuntimeError saying why it failed."""
         with self._lock:
             channel = self._channel
         own = channel is None
         if own:
             channel = self._open(self.endpoints[self._index % len(self.endpoints)])
         try:
-            resp = security_pb2_grpc.SecurityStub(channel).GetTaskSecrets(
-                security_pb2.GetTaskSecretsRequest(cluster=task.cluster, task_id=task.id), timeout=15)
+            return call(channel)
         except grpc.RpcError as exc:
             raise RuntimeError(_short(exc)) from None
         finally:
             if own:
                 self._close(channel)
+
+    def task_secrets(self, task: r.Task) -> dict[str, dict[str, str]]:
+        """The values of a task's secrets, {container: {env var: value}}, asked of the
+        endpoint the stream is on (or the first one). Raises RuntimeError saying why not."""
+        resp = self._ask(lambda ch: security_pb2_grpc.SecurityStub(ch).GetTaskSecrets(
+            security_pb2.GetTaskSecretsRequest(cluster=task.cluster, task_id=task.id), timeout=15))
         return {c.container_name: dict(c.values) for c in resp.containers}
 
     def task_pull_credentials(self, task: r.Task) -> dict[str, dict[str, str]]:
         """{image: Docker AuthConfig} for a task's images that need credentials, asked of
         the endpoint the stream is on (or the first one). Raises RuntimeError saying why not."""
-        with self._lock:
-            channel = self._channel
-        own = channel is None
-        if own:
-            channel = self._open(self.endpoints[self._index % len(self.endpoints)])
-        try:
-            resp = registry_pb2_grpc.RegistryStub(channel).GetTaskPullCredentials(
-                registry_pb2.GetTaskPullCredentialsRequest(cluster=task.cluster, task_id=task.id), timeout=15)
-        except grpc.RpcError as exc:
-            raise RuntimeError(_short(exc)) from None
-        finally:
-            if own:
-                self._close(channel)
+        resp = self._ask(lambda ch: registry_pb2_grpc.RegistryStub(ch).GetTaskPullCredentials(
+            registry_pb2.GetTaskPullCredentialsRequest(cluster=task.cluster, task_id=task.id), timeout=15))
         return {c.image: ({"registrytoken": c.registry_token} if c.registry_token
                           else {"username": c.username, "password": c.password}) for c in resp.credentials}
 
