@@ -10,18 +10,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import shoal.logs
-from agent import dependencies, reconcile, restarts, routing, spec, volumes
-from agent.image_cache import CacheSettings, ImageCache, images_of
+from agent import dependencies, reconcile, restarts, spec, volumes
+from agent.image_cache import CacheSettings
+from agent.pulls import ImagePuller, ImagePullFailed, PullAuth
+from agent.routing import RoutingConsumer, RoutingFeed
 from agent.runtime import (
     LABEL_NODE,
     ContainerInfo,
     ContainerRuntimeError,
     ContainerSpec,
     NotFound,
-    PullError,
     Runtime,
     RuntimeEvent,
 )
@@ -36,13 +36,6 @@ from shoal.validation import ValidationError
 log = logging.getLogger(__name__)
 
 Listener = Callable[[agent_pb2.TaskStateChange], None]
-
-
-class RoutingConsumer(Protocol):
-    """Something on the node that converges on the cluster's routing table (the proxy, the
-    DNS responder); ``apply`` returns a sentence saying what it did."""
-
-    def apply(self, table: traffic_pb2.RoutingTable) -> str: ...
 
 
 @dataclass
@@ -90,15 +83,13 @@ class Agent:
         self._inflight: set[str] = set()
         self.last_sentence = ""
         self._volumes_swept = 0.0
-        self.images = ImageCache(runtime, config.image_cache) if config.image_cache else None  # type: ignore[arg-type]
-        self._images_swept = 0.0
+        self.pulls = ImagePuller(runtime, config.image_cache, config.resync_interval)
         # Fetches a task's secret values ({container: {env: value}}) from the control plane
         # right before its containers are created; set by main (None: no secrets support).
         self.resolve_secrets: Callable[[r.Task], dict[str, dict[str, str]]] | None = None
+        self.routing = RoutingFeed()
         # Registered by main; each gets every routing table the control plane sends.
-        self.routing_consumers: list[RoutingConsumer] = []
-        self.routing_revision = -1
-        self._routing_lock = threading.Lock()
+        self.routing_consumers: list[RoutingConsumer] = self.routing.consumers
         # Target health checks of the tasks their assignments name as targets.
         self.targets = TargetChecker(self._on_target_health)
         # When a draining target's containers may stop (the plan's wake_at), or None.
@@ -107,7 +98,7 @@ class Agent:
         self.container_dns: Callable[[r.Task], spec.ContainerDns | None] | None = None
         # Fetches the credentials a task's image pulls need ({image: Docker AuthConfig}) from
         # the control plane, only when an image is missing; kept in memory for that pull only.
-        self.resolve_pull_auth: Callable[[r.Task], dict[str, dict[str, str]]] | None = None
+        self.resolve_pull_auth: PullAuth | None = None
 
     @property
     def node_id(self) -> str:
@@ -196,23 +187,8 @@ class Agent:
         return f"applied assignment set at revision {assignments.revision} with {len(assignments.tasks)} tasks"
 
     def apply_routing(self, table: traffic_pb2.RoutingTable) -> str:
-        """Hands the cluster's routing table to each routing consumer, unless it is older
-        than one already seen (a table of the same revision is applied again: level-triggered,
-        after a reconnect). A consumer that fails does not keep the table from the others."""
-        with self._routing_lock:
-            if table.revision < self.routing_revision:
-                return f"ignored routing table at revision {table.revision}: already applied {self.routing_revision}"
-            self.routing_revision = table.revision
-            # Less the frontends of load balancers that do not listen on this node.
-            table = routing.for_node(table, self.node_id)
-            said = []
-            for consumer in list(self.routing_consumers):
-                try:
-                    said.append(consumer.apply(table))
-                except Exception as exc:
-                    log.exception("routing consumer failed (a bug)", extra=shoal.logs.kv(node=self.node_id))
-                    said.append(f"{type(consumer).__name__} failed: {exc}")
-        return f"routing table at revision {table.revision}: " + ("; ".join(said) or "no routing consumers")
+        """See RoutingFeed.apply."""
+        return self.routing.apply(table, self.node_id)
 
     def _on_target_health(self, task_id: str, health: list[r.TargetHealth]) -> None:
         with self._lock:
@@ -347,14 +323,6 @@ class Agent:
 
     # ---- operations (one per task at a time: the task is marked busy) ----------------
 
-    def _pull_credentials(self, task: r.Task) -> dict[str, dict[str, str]]:
-        if self.resolve_pull_auth is None:
-            return {}
-        try:
-            return self.resolve_pull_auth(task)
-        except Exception as exc:  # whatever went wrong asking, the pull cannot be authorized
-            raise PullError(f"unable to get pull credentials from the control plane: {exc}") from exc
-
     def _start_task(self, action: reconcile.Action) -> None:
         with self._lock:
             a = self.desired.get(action.task_id) if self.desired else None
@@ -389,20 +357,8 @@ class Agent:
             except Exception as exc:  # whatever went wrong fetching them, the task cannot start without them
                 self._fail(task, f"ResourceInitializationError: unable to retrieve secrets: {exc}")
                 return
-        image = ""
-        credentials: dict[str, dict[str, str]] | None = None
         try:
-            for _, s in specs:
-                image = s.image
-                if not self.runtime.image_present(image):
-                    if credentials is None:
-                        credentials = self._pull_credentials(a.task)
-                    log.info("pulling image", extra=shoal.logs.kv(task=task.task_id, image=image,
-                                                                  credentials=image in credentials))
-                    self.runtime.pull(image, credentials.get(image))
-                    if self.images is not None:
-                        self.images.pulled(image, time.time())
-            image = ""
+            self.pulls.ensure(a.task, [s.image for _, s in specs], self.resolve_pull_auth)
             dependencies.start_containers(self.runtime, task, specs, a, node_id=self.node_id,
                                           cancelled=lambda: self._start_cancelled(task.task_id),
                                           default_timeout=self.config.start_timeout)
@@ -412,13 +368,11 @@ class Agent:
         except (dependencies.DependencyFailed, dependencies.Cancelled) as exc:
             self._fail(task, str(exc))
             return
-        except PullError as exc:
-            self._fail(task, f"CannotPullContainerError: pull image {image}: {exc}")
+        except ImagePullFailed as exc:
+            self._fail(task, f"CannotPullContainerError: {exc}")
             return
         except ContainerRuntimeError as exc:
-            where = f"pull image {image}" if image else "starting containers"
-            kind = "CannotPullContainerError" if image else "CannotStartContainerError"
-            self._fail(task, f"{kind}: {where}: {exc}")
+            self._fail(task, f"CannotStartContainerError: starting containers: {exc}")
             return
         for c in task.containers.values():
             try:
@@ -474,13 +428,12 @@ class Agent:
             self._remove_volumes(task_id)
 
     def _sweep_images(self) -> None:
-        now = time.time()  # once per resync interval: agent/image_cache.py
+        now = time.time()
         with self._lock:
-            if self.images is None or self.desired is None or now - self._images_swept < self.config.resync_interval:
+            if self.desired is None or not self.pulls.sweep_due(now):
                 return
-            self._images_swept = now
-            in_use = images_of(self.desired.values())
-        said = self.images.sweep(in_use, now)
+            assigned = list(self.desired.values())
+        said = self.pulls.sweep(assigned, now)
         if said:
             log.info(said, extra=shoal.logs.kv(node=self.node_id))
 

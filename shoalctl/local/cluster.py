@@ -1,7 +1,8 @@
 """A whole Shoal cluster on this machine: etcd, one control plane, N agents (each its own
 process and node, sharing the local dockerd) and, when installed, Prometheus scraping them.
 `shoal up` runs one; the integration tests run one per test on free ports. Its parts live
-beside it: etcdset, etcdcerts, replicas, agents, credentials, statefiles, teardown.
+beside it: etcdset, etcdcerts, replicas, agents, agentargs, clusterregistry, credentials,
+statefiles, teardown.
 
 Layout of ``state_dir``::
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import TracebackType
@@ -34,18 +34,20 @@ from shoal.security.channels import ClientTLS
 from shoal.store.etcd import EtcdStore
 from shoal.taskdef.policy import policy_argv
 from shoal.v1 import operator_pb2_grpc
+from shoalctl.local import agentargs, procs
 from shoalctl.local import autoscaler as localup
-from shoalctl.local import procs
-from shoalctl.local.agents import AgentLaunch, AgentProcess, agent_loopback, agent_number, stop_proxies, wait_connected
+from shoalctl.local.agents import AgentLaunch, AgentProcess, stop_proxies, wait_connected
 from shoalctl.local.clients import ControlPlaneClients
+from shoalctl.local.clusterregistry import ClusterRegistry
 from shoalctl.local.containers import remove_node_containers
 from shoalctl.local.credentials import LocalCredentials
 from shoalctl.local.errors import ClusterError
 from shoalctl.local.etcd import EtcdProcess
 from shoalctl.local.etcdset import LocalEtcd
-from shoalctl.local.ports import HOST, claim_port, pick_port_block
+from shoalctl.local.lookup import ClusterLookup
+from shoalctl.local.ports import HOST, claim_port
 from shoalctl.local.prometheus import PrometheusProcess, available
-from shoalctl.local.registry import RegistryProcess, reachable_host
+from shoalctl.local.registry import RegistryProcess
 from shoalctl.local.replicas import Replicas, ReplicaSettings
 from shoalctl.local.statefiles import CLUSTER, config_path, pids_path, refuse_if_running, write_json, write_pids
 
@@ -54,7 +56,7 @@ log = logging.getLogger(__name__)
 DEFAULT_ZONES = ("zone-a", "zone-b", "zone-c")
 
 
-class LocalCluster:
+class LocalCluster(ClusterLookup):
     """Start with ``start()`` (or ``with LocalCluster(...) as c``); ``stop()`` stops every
     process and removes every container of this cluster's nodes. Port arguments of 0 pick
     a free port; agents are numbered from 1 (``agents[1].name == "agent-1"``)."""
@@ -151,10 +153,8 @@ class LocalCluster:
                                  f"{replicas} replicas / {etcd_members} etcd members")
         self.prometheus: PrometheusProcess | None = None
         # The cluster registry (``registry=True``): needs the CA, so not with --insecure.
-        self.want_registry = registry and self.secure
-        self.registry: RegistryProcess | None = None
-        self.registry_port = registry_port
-        self.registry_token_port = 0
+        self.cluster_registry = ClusterRegistry(registry and self.secure, host, registry_port, self.state_dir,
+                                                self.logs_dir)
         self.agents: dict[int, AgentProcess] = {}
         self.credentials = LocalCredentials(self.pki_dir, self.secure)
         self.clients = ControlPlaneClients(lambda: self.endpoints, self.admin_tls)
@@ -188,7 +188,11 @@ class LocalCluster:
     @property
     def registry_address(self) -> str | None:
         """The cluster registry's HOST:PORT (image names start with it), or None."""
-        return f"{reachable_host(self.host)}:{self.registry_port}" if self.want_registry else None
+        return self.cluster_registry.address
+
+    @property
+    def registry(self) -> RegistryProcess | None:
+        return self.cluster_registry.process
 
     @property
     def prometheus_url(self) -> str | None:
@@ -261,38 +265,6 @@ class LocalCluster:
         """See ControlPlaneClients.failover_operator."""
         return self.clients.failover_operator(timeout, endpoints)
 
-    def agent(self, name_or_number: str | int) -> AgentProcess:
-        number = agent_number(name_or_number)
-        if number not in self.agents:
-            raise KeyError(f"no agent {name_or_number!r} (have {sorted(self.agents)})")
-        return self.agents[number]
-
-    def core_exited(self) -> list[str]:
-        """Which of etcd and the control plane (that this object started) have exited:
-        without them the cluster is gone, whereas agents may come and go on purpose."""
-        gone = []
-        if self.etcd_set.exited():
-            gone.append("etcd")
-        if self.controlplane is not None and self.controlplane.poll() is not None:
-            gone.append("the control plane")
-        return gone
-
-    def node_ids(self) -> set[str]:
-        """The node ids of this cluster's agents that have registered."""
-        return {nid for a in self.agents.values() if (nid := a.node_id)}
-
-    def node_names(self) -> dict[str, str]:
-        """node id -> agent name (agent-N), for agents that have registered."""
-        return {nid: a.name for a in self.agents.values() if (nid := a.node_id)}
-
-    def agent_index(self, node_id: str) -> int:
-        """The number N of the agent (agent-N) that is node ``node_id``: what
-        ``kill_agent``/``start_agent`` take."""
-        for number, a in self.agents.items():
-            if a.node_id == node_id:
-                return number
-        raise KeyError(f"no agent of this cluster is node {node_id!r}")
-
     # --- whole cluster -------------------------------------------------------------
 
     def start(self, timeout: float = 120, wait_for_agents: bool = True) -> None:
@@ -308,7 +280,7 @@ class LocalCluster:
         try:
             self._start_etcd(max(5.0, deadline - time.monotonic()))
             self.start_control_plane(timeout=max(5.0, deadline - time.monotonic()))
-            if self.want_registry:
+            if self.cluster_registry.wanted:
                 self._start_registry(max(5.0, deadline - time.monotonic()))
             for number in range(1, self.agent_count + 1):
                 self.start_agent(number)
@@ -343,8 +315,7 @@ class LocalCluster:
         for agent in self.agents.values():
             if agent.proc is not None:
                 done.append(procs.stop_popen(agent.proc, agent.name, timeout))
-        if self.registry is not None:
-            done.append(self.registry.stop(timeout))
+        done += self.cluster_registry.stop(timeout)
         done += stop_proxies(self.state_dir)
         for i in sorted(self.replicas):
             done.append(self.cp.stop(i, timeout))
@@ -378,7 +349,7 @@ class LocalCluster:
             ecs_listen=f"{HOST}:{self.ecs_port}" if self.ecs_port is not None else None,
             console_listen=f"{HOST}:{self.console_port}" if self.console_port is not None else None,
             registry=self.registry_address,
-            registry_token_listen=f"{self.host}:{self.registry_token_port}" if self.want_registry else None,
+            registry_token_listen=self.cluster_registry.token_listen,
             extra_args=self.extra_controlplane_args)
 
     def restart_control_plane(self, timeout: float = 60) -> None:
@@ -475,42 +446,10 @@ class LocalCluster:
                 log_path=self.logs_dir / f"{name}.log",
             )
             self.agents[number] = agent
-        if self.dynamic_port_span and agent.dynamic_ports is None:
-            taken = [a.dynamic_ports for a in self.agents.values() if a.dynamic_ports]
-            agent.dynamic_ports = pick_port_block(self.dynamic_port_span, taken)
+        agentargs.plan_ports(agent, list(self.agents.values()), self.dynamic_port_span)
         agent.state_dir.mkdir(parents=True, exist_ok=True)
-        attributes = []
-        if agent.dynamic_ports:
-            attributes = ["--dynamic-ports", f"{agent.dynamic_ports[0]}-{agent.dynamic_ports[1]}"]
         prefix, launch_args = self.agent_launch(agent) if self.agent_launch else ([], [])
-        node_args = []
-        if self.proxy:
-            node_args = ["--proxy"]
-            if self.agent_launch is None:
-                address = agent_loopback(number)
-                node_args += ["--address", address, "--metrics-address", address]
-                if self.dns:
-                    node_args += ["--dns", "--dns-shared"]
-        argv = [
-            *prefix,
-            sys.executable, "-m", "agent",
-            "--endpoint", self.endpoint_list,
-            "--cluster", CLUSTER,
-            "--state-dir", str(agent.state_dir),
-            "--name", agent.name,
-            "--zone", agent.zone,
-            "--instance-type", "local",
-            "--metrics-port", "0",
-            "--runtime", self.runtime,
-            "--gc-delay", str(self.gc_delay),
-            "--log-level", self.log_level,
-            *attributes,
-            *node_args,
-            *launch_args,
-            # The control plane's --allow-* flags: each node enforces the cluster's policy too.
-            *policy_argv(self.extra_controlplane_args),
-            *self.extra_agent_args,
-        ]
+        argv = agentargs.argv(agent, self._agent_flags(), prefix, launch_args)
         agent.proc = procs.spawn(argv, agent.log_path, env={**procs.child_env(), **self.security_env()})
         self._record()
         log.info("started agent", extra=logs.kv(agent=agent.name, pid=agent.pid, zone=agent.zone))
@@ -526,23 +465,6 @@ class LocalCluster:
         agent = self.agent(number)
         if agent.proc is not None:
             procs.kill_popen(agent.proc)
-
-    def pid_of(self, name: str) -> int:
-        """The pid of "etcd", "controlplane", "prometheus" or "agent-N"."""
-        pid: int | None
-        if name == "etcd":
-            pid = self.etcd.pid if self.etcd else None
-        elif name == "controlplane":
-            pid = self.controlplane.pid if self.controlplane else None
-        elif name.startswith("controlplane-") and name[13:].isdigit() and int(name[13:]) in self.replicas:
-            pid = self.replicas[int(name[13:])].pid
-        elif name == "prometheus":
-            pid = self.prometheus.pid if self.prometheus else None
-        else:
-            pid = self.agent(name).pid
-        if pid is None:
-            raise ClusterError(f"{name} is not running")
-        return pid
 
     # --- context manager -----------------------------------------------------------
 
@@ -568,12 +490,9 @@ class LocalCluster:
             wanted.append(("ecs_port", "the ECS-compatible API"))
         if self.console_port is not None:
             wanted.append(("console_port", "the web console"))
-        if self.want_registry:
-            wanted.append(("registry_token_port", "the registry's token endpoint"))
         for attr, what in wanted:
             setattr(self, attr, claim_port(getattr(self, attr), self.host, f"{what} ({attr})"))
-        if self.want_registry:
-            self.registry_port = claim_port(self.registry_port, reachable_host(self.host), "the registry")
+        self.cluster_registry.claim_ports()
         if self.etcd_set.client_port:
             self.etcd_set.client_port = claim_port(self.etcd_set.client_port, self.host, "etcd (etcd_client_port)")
 
@@ -595,25 +514,21 @@ class LocalCluster:
             self._record()
 
     def _start_registry(self, timeout: float) -> None:
-        host, _, port = (self.registry_address or "").rpartition(":")
-        self.registry = RegistryProcess(self.state_dir / "registry", self.logs_dir / "registry.log", host, int(port),
-                                        f"https://{self.host}:{self.registry_token_port}/token")
         store = self.etcd_store()
         try:
-            self.registry.prepare(store, self.pki_dir)
+            self.cluster_registry.start(store, self.pki_dir, timeout)
         finally:
             store.close()
-        try:
-            self.registry.start(timeout)
-        except RuntimeError as exc:
-            raise ClusterError(str(exc)) from exc
-        finally:
             self._record()
 
+    def _agent_flags(self) -> agentargs.AgentFlags:
+        return agentargs.AgentFlags(
+            endpoints=self.endpoint_list, runtime=self.runtime, gc_delay=self.gc_delay, log_level=self.log_level,
+            proxy=self.proxy, shared_host=self.agent_launch is None, dns=self.dns,
+            policy=policy_argv(self.extra_controlplane_args), extra=self.extra_agent_args)
+
     def records(self) -> list[procs.ProcRecord]:
-        out = self.etcd_set.records() + self.cp.records(self._replica_settings())
-        if self.registry is not None and self.registry.pid is not None:
-            out.append(procs.ProcRecord.of("registry", "registry", self.registry.pid, self.registry.log_path))
+        out = self.etcd_set.records() + self.cp.records(self._replica_settings()) + self.cluster_registry.records()
         for a in self.agents.values():
             if a.pid is not None:
                 out.append(procs.ProcRecord.of("agent", a.name, a.pid, a.log_path))

@@ -91,4 +91,4 @@ def test_the_agent_removes_the_image_it_pulled_once_no_task_uses_it() -> None:
     agent.run_cycle()
     agent.run_cycle()
     assert rt.removed == ["app:1"], "the pulled image goes once unassigned; the one found on the node never"
-    assert agent.images is not None and agent.images.tracked() == set()
+    assert agent.pulls.cache is not None and agent.pulls.cache.tracked() == set()
