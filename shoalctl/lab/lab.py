@@ -25,6 +25,7 @@ from pathlib import Path
 import psutil
 
 from shoal import logs
+from shoalctl.lab import mesh
 from shoalctl.lab.network import LabError, LabHost, LabNetwork, sweep
 from shoalctl.local import procs, teardown
 from shoalctl.local.cluster import AgentProcess, ClusterError, LocalCluster
@@ -111,6 +112,11 @@ class Lab:
         dockerd = self.dockerds.get(agent.number)
         if dockerd is not None:
             args += ["--docker-host", dockerd.socket_url]
+        if agent.dynamic_ports:
+            try:
+                mesh.forward_task_ports(host.netns, host.address, self.network.gateway, agent.dynamic_ports)
+            except mesh.MeshError as exc:
+                raise ClusterError(str(exc)) from exc
         self._save()
         return ["ip", "netns", "exec", host.netns], args
 
