@@ -44,11 +44,14 @@ def lab_path(state_dir: Path | str) -> Path:
 class Lab:
     """``Lab(state_dir, hosts=3).start()`` makes the network and starts the cluster;
     ``stop()`` undoes all of it, even after a failed start. ``private_dockerd``: host
-    numbers that get a dockerd of their own. Other keywords go to LocalCluster."""
+    numbers that get a dockerd of their own. ``dns``: each agent runs the node's DNS
+    responder on port 53 of its host's address (its own namespace: no port to share).
+    Other keywords go to LocalCluster."""
 
     def __init__(self, state_dir: Path, hosts: int = 3, private_dockerd: tuple[int, ...] | list[int] = (),
-                 lab_id: str | None = None, **cluster_kw: object) -> None:
+                 lab_id: str | None = None, dns: bool = True, **cluster_kw: object) -> None:
         self.state_dir = Path(state_dir).resolve()
+        self.dns = dns
         self.network = LabNetwork.plan(hosts, lab_id)
         bad = [n for n in private_dockerd if n not in self.network.hosts]
         if bad:
@@ -109,6 +112,9 @@ class Lab:
         # The node proxy's service-connect listeners too: the host's own address.
         args = ["--address", host.address, "--metrics-address", host.address,
                 "--proxy-internal-address", host.address]
+        if self.dns:
+            # The containers on the machine's dockerd reach it there too (their resolver).
+            args += ["--dns", "--dns-address", host.address]
         dockerd = self.dockerds.get(agent.number)
         if dockerd is not None:
             args += ["--docker-host", dockerd.socket_url]

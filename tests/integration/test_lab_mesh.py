@@ -1,5 +1,10 @@
-"""The routing mesh between `shoal lab` hosts (network namespaces, each with its own
-address): a request to host 1's load-balancer listener reaches tasks running only on hosts
+"""Traffic between `shoal lab` hosts (network namespaces, each with its own address).
+
+Service discovery: a service registered only in a namespace (Cloud Map's A and SRV
+records, no Service Connect) is resolved by a client in another host through that host's
+DNS responder, and the address and port it answers are reached from there.
+
+The routing mesh: a request to host 1's load-balancer listener reaches tasks running only on hosts
 2 and 3, with the client's own address in X-Forwarded-For; once host 2's link is cut and
 it is judged lost, every request to host 1's listener is still answered, by host 3's
 tasks. The client runs in host 3's namespace, so the request crosses the lab network
@@ -52,6 +57,25 @@ for _ in range(n):
 """
 
 
+# Run inside a lab host's namespace: asks the DNS server for NAME's A and SRV records, then
+# GETs /cgi-bin/who at each SRV target's address (from the additional section) and port.
+RESOLVER = """
+import json, sys, urllib.request
+from dnslib import QTYPE, DNSRecord
+server, name = sys.argv[1], sys.argv[2]
+ask = lambda qtype: DNSRecord.parse(DNSRecord.question(name, qtype).send(server, 53, timeout=3))
+a, srv = ask("A"), ask("SRV")
+glue = {str(rr.rname): str(rr.rdata) for rr in srv.ar if rr.rtype == QTYPE.A}
+targets = [(glue[str(rr.rdata.target)], rr.rdata.port) for rr in srv.rr if rr.rtype == QTYPE.SRV]
+answers = []
+for address, port in targets:
+    with urllib.request.urlopen(f"http://{address}:{port}/cgi-bin/who", timeout=3) as resp:
+        answers.append(resp.read().decode().strip())
+print(json.dumps({"a": sorted(str(rr.rdata) for rr in a.rr if rr.rtype == QTYPE.A),
+                  "srv": targets, "answers": answers}))
+"""
+
+
 def shoal(lab: Lab, *args: str) -> str:
     env = {**os.environ, "SHOAL_STATE_DIR": str(lab.state_dir), "PYTHONPATH": str(ROOT)}
     env.pop("SHOAL_ENDPOINT", None)
@@ -79,6 +103,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory, busybox_image: str) -> Iterato
         the_lab.stop()
 
 
+def register_taskdef(lab: Lab) -> None:
+    path = lab.state_dir / "mesh-who.json"
+    if not path.exists():
+        path.write_text(json.dumps(TASKDEF))
+        shoal(lab, "taskdef", "register", str(path))
+
+
 def running_by_host(lab: Lab, service: str) -> dict[int, set[str]]:
     """Per lab host number, the container hostnames of ``service``'s running tasks there."""
     api = lab.cluster.operator
@@ -99,11 +130,29 @@ def connected(lab: Lab, number: int) -> bool:
     return bool(nodes.container_instances) and nodes.container_instances[0].agent_connected
 
 
+def test_a_namespace_only_service_resolves_and_connects_from_another_host(lab: Lab) -> None:
+    register_taskdef(lab)
+    shoal(lab, "namespace", "create", "lab")
+    shoal(lab, "service", "create", "disc", "--taskdef", "mesh-who", "--desired", "1", "--namespace", "lab",
+          "--placement-constraint", "type=memberOf,expression=attribute:ecs.availability-zone == c")
+    placed = wait_for(lambda: running_by_host(lab, "disc").get(3), 120, "the task of `disc` running on host 3")
+    one, three = lab.network.hosts[1], lab.network.hosts[3]
+
+    def resolved() -> dict | None:
+        out = subprocess.run(["ip", "netns", "exec", one.netns, sys.executable, "-c", RESOLVER, one.address,
+                              "disc.lab"], capture_output=True, text=True, timeout=30)
+        return json.loads(out.stdout) if out.returncode == 0 and json.loads(out.stdout)["srv"] else None
+
+    # Host 1's own responder answers with host 3's address; the client in host 1 reaches it.
+    got = wait_for(resolved, 30, "disc.lab resolved and reached from host 1")
+    assert got["a"] == [three.address]
+    assert [address for address, _ in got["srv"]] == [three.address]
+    assert {answer.split()[0] for answer in got["answers"]} == placed
+
+
 def test_host_ones_listener_reaches_tasks_on_other_hosts_and_survives_a_cut_link(lab: Lab) -> None:
     port = free_port()
-    taskdef = lab.state_dir / "mesh-who.json"
-    taskdef.write_text(json.dumps(TASKDEF))
-    shoal(lab, "taskdef", "register", str(taskdef))
+    register_taskdef(lab)
     shoal(lab, "lb", "create", "mesh", "--listener", f"{port}:http")
     # Two tasks, one on host 2 and one on host 3, none on host 1 (whose listener is asked).
     shoal(lab, "service", "create", "who", "--taskdef", "mesh-who", "--desired", "2", "--load-balancer", "mesh",
@@ -125,8 +174,14 @@ def test_host_ones_listener_reaches_tasks_on_other_hosts_and_survives_a_cut_link
     assert {a["ok"].split()[1] for a in answers} == {three.address}
 
     lab.partition(2)
+    try:
+        judged_lost_then_served_by_host_three(lab, url, placed[2], three)
+    finally:
+        lab.heal(2)
+
+
+def judged_lost_then_served_by_host_three(lab: Lab, url: str, on_two: set[str], three: LabHost) -> None:
     wait_for(lambda: not connected(lab, 2), JUDGED, "host 2 judged lost after its link was cut")
-    on_two = placed[2]
 
     def only_host_three_answers() -> list[dict] | None:
         answers = requests_from(three, url, 10)
