@@ -2,7 +2,8 @@
 Traffic service, and the answer shaped as the action's result (shapes.py). ``ACTIONS``
 also names the Traffic method each action amounts to, which is what authorization judges
 (DescribeListeners reads load balancers, ModifyTargetGroupAttributes modifies a target
-group). Every action works on the default cluster: ELBv2 has no cluster parameter."""
+group). Every action works on the cluster of the endpoint path (clusters.py): ``traffic``
+sets it on each request."""
 
 from __future__ import annotations
 
