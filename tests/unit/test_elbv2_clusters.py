@@ -90,3 +90,47 @@ def test_a_path_naming_no_cluster_is_refused_naming_the_path(gateway, path: str)
         elbv2_at(ctx, gw, path).describe_load_balancers()
     err = exc.value.response["Error"]
     assert err["Code"] == "ValidationError" and "endpoint path" in err["Message"], err
+
+
+def _refused(call, code: str, field: str) -> None:
+    with pytest.raises(ClientError) as exc:
+        call()
+    err = exc.value.response["Error"]
+    assert (err["Code"], field in err["Message"]) == (code, True), err
+
+
+def test_modify_listener_changes_port_and_default_target_group(gateway) -> None:
+    ctx, gw = gateway
+    c = elbv2_at(ctx, gw, "/")
+    lb_arn, tg_arn = walk(c, 8000)
+    other = c.create_target_group(Name="other", Protocol="HTTP", Port=8080, VpcId="vpc-1")["TargetGroups"][0]
+    (listener,) = c.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]
+    arn = listener["ListenerArn"]
+
+    changed = c.modify_listener(ListenerArn=arn, Port=8001, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": other["TargetGroupArn"]}])["Listeners"]
+    assert [(x["ListenerArn"], x["Port"], x["DefaultActions"][0]["TargetGroupArn"]) for x in changed] == \
+        [(arn, 8001, other["TargetGroupArn"])]
+    (stored,) = c.describe_listeners(ListenerArns=[arn])["Listeners"]
+    assert (stored["Port"], stored["DefaultActions"][0]["TargetGroupArn"]) == (8001, other["TargetGroupArn"])
+    # The load balancer's own default (what `loadBalancerName` means) stays the first one.
+    got = InProcess(ctx).call("DescribeLoadBalancers", t.DescribeLoadBalancersRequest(load_balancers=[lb_arn]))
+    assert got.load_balancers[0].default_target_group_arn == tg_arn
+
+    # A port another listener of the cluster holds, a TCP group on an HTTP listener, an
+    # unknown listener, nothing to change, a field Shoal does not act on: refused by name,
+    # nothing changed.
+    lb2 = c.create_load_balancer(Name="api", Type="application")["LoadBalancers"][0]
+    c.create_listener(LoadBalancerArn=lb2["LoadBalancerArn"], Protocol="HTTP", Port=9000,
+                      DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}])
+    tcp = c.create_target_group(Name="tcp", Protocol="TCP", Port=5432, VpcId="vpc-1")["TargetGroups"][0]
+    _refused(lambda: c.modify_listener(ListenerArn=arn, Port=9000), "DuplicateListener", "port")
+    _refused(lambda: c.modify_listener(ListenerArn=arn, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tcp["TargetGroupArn"]}]), "InvalidConfigurationRequest",
+        "defaultTargetGroup")
+    _refused(lambda: c.modify_listener(ListenerArn=arn, Protocol="TCP"), "InvalidConfigurationRequest", "protocol")
+    _refused(lambda: c.modify_listener(ListenerArn=arn + "0", Port=8002), "ListenerNotFound", "listener")
+    _refused(lambda: c.modify_listener(ListenerArn=arn), "ValidationError", "DefaultActions")
+    _refused(lambda: c.modify_listener(ListenerArn=arn, Port=8003, SslPolicy="x"), "ValidationError", "SslPolicy")
+    (stored,) = c.describe_listeners(ListenerArns=[arn])["Listeners"]
+    assert (stored["Port"], stored["DefaultActions"][0]["TargetGroupArn"]) == (8001, other["TargetGroupArn"])

@@ -143,6 +143,23 @@ def describe_listeners(traffic: Traffic, p: Params) -> Result:
     return _page([shapes.listener(lb, x) for lb, x in found], p, "Listeners")
 
 
+def modify_listener(traffic: Traffic, p: Params) -> Result:
+    """Port and DefaultActions change; Protocol may be given but is the load balancer's
+    own (Shoal's application load balancers listen on HTTP, network ones on TCP)."""
+    only(p, ("ListenerArn", "Port", "Protocol", "DefaultActions"))
+    actions = structures(p, "DefaultActions")
+    req = t.ModifyListenerRequest(
+        listener_arn=text(p, "ListenerArn", required=True),
+        port=integer(p, "Port", 1, 65535) or 0,
+        protocol=protocol(p, "Protocol", required=False),
+        default_target_group=forward_target(actions, "DefaultActions") if actions else "",
+    )
+    if not (req.port or req.protocol or req.default_target_group):
+        raise validation("Port, Protocol or DefaultActions: give at least one to change")
+    lb = traffic.call("ModifyListener", req).load_balancer
+    return {"Listeners": [shapes.listener(lb, x) for x in lb.listeners if x.listener_arn == req.listener_arn]}
+
+
 def delete_listener(traffic: Traffic, p: Params) -> Result:
     only(p, ("ListenerArn",))
     traffic.call("DeleteListener", t.ListenerRef(listener_arn=text(p, "ListenerArn", required=True)))
@@ -334,6 +351,7 @@ ACTIONS: dict[str, Action] = {
     "DeleteLoadBalancer": Action("DeleteLoadBalancer", delete_load_balancer),
     "CreateListener": Action("CreateListener", create_listener),
     "DescribeListeners": Action("DescribeLoadBalancers", describe_listeners),
+    "ModifyListener": Action("ModifyListener", modify_listener),
     "DeleteListener": Action("DeleteListener", delete_listener),
     "CreateRule": Action("CreateRule", create_rule),
     "DescribeRules": Action("DescribeLoadBalancers", describe_rules),
