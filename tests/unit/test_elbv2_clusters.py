@@ -134,3 +134,18 @@ def test_modify_listener_changes_port_and_default_target_group(gateway) -> None:
     _refused(lambda: c.modify_listener(ListenerArn=arn, Port=8003, SslPolicy="x"), "ValidationError", "SslPolicy")
     (stored,) = c.describe_listeners(ListenerArns=[arn])["Listeners"]
     assert (stored["Port"], stored["DefaultActions"][0]["TargetGroupArn"]) == (8001, other["TargetGroupArn"])
+
+
+def test_register_and_deregister_targets_are_refused_naming_why(gateway) -> None:
+    ctx, gw = gateway
+    c = elbv2_at(ctx, gw, "/")
+    _, tg_arn = walk(c, 8000)
+    for call in (c.register_targets, c.deregister_targets):
+        _refused(lambda call=call: call(TargetGroupArn=tg_arn, Targets=[{"Id": "10.0.0.5", "Port": 80}]),
+                 "OperationNotPermitted", "loadBalancers")
+        _refused(lambda call=call: call(TargetGroupArn=tg_arn.replace("/web-tg/", "/nope/"), Targets=[{"Id": "i-1"}]),
+                 "TargetGroupNotFound", "not found")
+        _refused(lambda call=call: call(TargetGroupArn=tg_arn, Targets=[{"Id": "i-1", "Port": 0}]),
+                 "ValidationError", "Targets.member.1.Port")
+        _refused(lambda call=call: call(TargetGroupArn=tg_arn, Targets=[]), "ValidationError", "Targets")
+    assert c.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"] == []

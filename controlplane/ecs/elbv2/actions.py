@@ -345,6 +345,30 @@ def describe_target_health(traffic: Traffic, p: Params) -> Result:
     return {"TargetHealthDescriptions": [shapes.target_health(x) for x in targets]}
 
 
+def _targets_refused(action: str) -> Callable[[Traffic, Params], Result]:
+    """RegisterTargets and DeregisterTargets: the request is read and the group looked up
+    (bad input and an unknown group get their own codes), then refused. A Shoal target is
+    a task of an ECS service attached with ``loadBalancers``, registered and deregistered
+    by the service (deregistration drains it first); an address Shoal does not run has no
+    agent to check its health, so it is never taken and then left unchecked."""
+
+    def run(traffic: Traffic, p: Params) -> Result:
+        only(p, ("TargetGroupArn", "Targets"))
+        arn = text(p, "TargetGroupArn", required=True)
+        for i, target in enumerate(structures(p, "Targets", required=True), 1):
+            where = f"Targets.member.{i}"
+            only(target, ("Id", "Port", "AvailabilityZone"), where=where)
+            text(target, "Id", required=True, where=where)
+            integer(target, "Port", 1, 65535, where=where)
+        (tg,) = _target_groups(traffic, [arn])
+        raise refused(NOT_PERMITTED, f"TargetGroupArn: {action} is not served: the targets of "
+                                     f"{tg.target_group_name!r} are the tasks of the ECS services attached to it "
+                                     "(loadBalancers), which Shoal registers once healthy and drains before they "
+                                     "stop; run the backend as a service attached to the group instead")
+
+    return run
+
+
 ACTIONS: dict[str, Action] = {
     "CreateLoadBalancer": Action("CreateLoadBalancer", create_load_balancer),
     "DescribeLoadBalancers": Action("DescribeLoadBalancers", describe_load_balancers),
@@ -362,4 +386,6 @@ ACTIONS: dict[str, Action] = {
     "ModifyTargetGroupAttributes": Action("ModifyTargetGroup", modify_target_group_attributes),
     "DeleteTargetGroup": Action("DeleteTargetGroup", delete_target_group),
     "DescribeTargetHealth": Action("DescribeTargetHealth", describe_target_health),
+    "RegisterTargets": Action("ModifyTargetGroup", _targets_refused("RegisterTargets")),
+    "DeregisterTargets": Action("ModifyTargetGroup", _targets_refused("DeregisterTargets")),
 }
