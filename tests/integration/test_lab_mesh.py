@@ -8,7 +8,8 @@ The routing mesh: a request to host 1's load-balancer listener reaches tasks run
 2 and 3, with the client's own address in X-Forwarded-For; once host 2's link is cut and
 it is judged lost, every request to host 1's listener is still answered, by host 3's
 tasks. The client runs in host 3's namespace, so the request crosses the lab network
-twice (client -> host 1's proxy -> a task reached at its host's address)."""
+twice (client -> host 1's proxy -> a task reached at its host's address). A listener moved
+to another port (ModifyListener) answers there on host 1, and no longer on the old one."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import pytest
 
 from shoal.netutil import free_port
 from shoal.v1 import operator_pb2 as op
+from shoal.v1 import traffic_pb2 as t
+from shoal.v1 import traffic_pb2_grpc
 from shoalctl.lab.lab import Lab
 from shoalctl.lab.network import LabHost
 from tests.waiting import wait_for
@@ -193,3 +196,23 @@ def judged_lost_then_served_by_host_three(lab: Lab, url: str, on_two: set[str], 
     failed = [a for a in answers if "ok" not in a]
     assert not failed, f"{len(failed)} of 30 requests failed after host 2 was judged lost: {failed[:3]}"
     assert not {a["ok"].split()[0] for a in answers} & on_two
+
+
+def test_a_modified_listener_port_moves_on_every_node(lab: Lab) -> None:
+    """After the mesh test: load balancer ``mesh`` and service ``who`` are there."""
+    traffic = traffic_pb2_grpc.TrafficStub(lab.cluster.channel)
+    found = traffic.DescribeLoadBalancers(t.DescribeLoadBalancersRequest(cluster="default", load_balancers=["mesh"]),
+                                          timeout=10)
+    (lb,) = found.load_balancers
+    (listener,) = lb.listeners
+    new_port = free_port()
+    traffic.ModifyListener(t.ModifyListenerRequest(cluster="default", listener_arn=listener.listener_arn,
+                                                   port=new_port), timeout=10)
+    one, three = lab.network.hosts[1], lab.network.hosts[3]
+
+    def moved() -> bool:
+        new = requests_from(three, f"http://{one.address}:{new_port}/cgi-bin/who", 3)
+        old = requests_from(three, f"http://{one.address}:{listener.port}/cgi-bin/who", 1)
+        return all("ok" in a for a in new) and "error" in old[0]
+
+    wait_for(moved, 30, f"host 1's listener moved from {listener.port} to {new_port}", interval=0.5)
