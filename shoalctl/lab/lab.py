@@ -5,8 +5,9 @@ host (shoalctl/local/dockerd.py) so a dockerd restart can be rehearsed for real.
 The control plane listens on the lab bridge's address, so agents reach it over the lab
 network and a cut link is a real partition of the agent from the control plane. etcd
 stays on loopback: only the control plane talks to it. Containers still run on a dockerd
-in the root namespace, so a partition cuts the agent's control traffic (the thing being
-tested), not its containers' data path.
+in the root namespace; each host forwards its agent's dynamic host ports there (mesh.py),
+so the routing mesh reaches a host's tasks at that host's address, through its link: a
+partition cuts the agent's control traffic and the mesh's path to its tasks.
 
 ``<state_dir>/lab.json`` records the network and the private dockerds, so `shoal lab
 down`, `shoal lab partition` and `shoal chaos` (other processes) can find them.
