@@ -19,7 +19,8 @@ Each measurement of 1-3 runs `--rounds` times, direct and through alternating, a
 printed (the box is shared; alternating keeps drift out of the comparison). The backend is a
 small Python HTTP/1.1 server (tests/http_backend.py) on loopback. Needs haproxy and wrk (and
 etcd, dockerd and the busybox image for 4). `--smoke` runs 1 round of 1 s each and a 1 s steady
-state, to prove the script runs.
+state, to prove the script runs. `--proxy-threads N` runs HAProxy with `nbthread N` (default:
+HAProxy's own, one thread per CPU it may use), to compare a single-threaded proxy.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from pathlib import Path
 ROOT = Path(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, str(ROOT))
 
-from agent.proxy.driver import ProxyDriver  # noqa: E402
+from agent.proxy import config  # noqa: E402
+from agent.proxy.driver import ProxyDriver, Render  # noqa: E402
 from bench import _traffic_mesh as traffic_mesh  # noqa: E402
 from shoal.netutil import free_port  # noqa: E402
 from shoal.v1 import traffic_pb2 as t  # noqa: E402
@@ -79,6 +81,20 @@ def table(revision: int, fe: int, servers: list[tuple[str, int, bool]]) -> t.Rou
             t.RouteServer(name=n, address="127.0.0.1", port=p, active=a) for n, p, a in servers])])
 
 
+def with_threads(threads: int) -> Render:
+    """The agent's renderer with ``nbthread`` set in the global section (0: left as is)."""
+
+    def render(table: t.RoutingTable, addrs: config.NodeAddresses) -> config.Rendered:
+        out = config.render(table, addrs)
+        if not threads:
+            return out
+        line = f"global\n    nbthread {threads}\n"
+        return config.Rendered(text=out.text.replace("global\n", line, 1),
+                               skeleton=out.skeleton.replace("global\n", line, 1), servers=out.servers)
+
+    return render
+
+
 def start_backend(name: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, str(BACKEND), "http", str(port), name], stdout=subprocess.PIPE)
@@ -94,6 +110,8 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=32, help="wrk connections for the throughput runs")
     ap.add_argument("--smoke", action="store_true", help="1 round of 1 s runs")
     ap.add_argument("--no-cluster", action="store_true", help="skip the end-to-end figures on a local cluster")
+    ap.add_argument("--proxy-threads", type=int, default=0, metavar="N",
+                    help="HAProxy's nbthread (default: HAProxy's own choice)")
     ap.add_argument("--ttl", type=float, default=5.0, help="the local cluster's node lease TTL (s)")
     args = ap.parse_args()
     steady, after_lost = 5.0, 5.0
@@ -107,13 +125,16 @@ def main() -> int:
 
     backends = [start_backend(name) for name in ("b1", "b2", "b3")]
     workdir = tempfile.mkdtemp(prefix="shoal-bench-proxy-")
-    driver = ProxyDriver(Path(workdir), "127.0.0.1", "127.0.0.1", free_port())
+    if args.proxy_threads < 0:
+        ap.error("--proxy-threads: must be 0 (HAProxy's choice) or more")
+    driver = ProxyDriver(Path(workdir), "127.0.0.1", "127.0.0.1", free_port(), render=with_threads(args.proxy_threads))
     try:
         driver.start()
         fe = free_port()
         first = backends[0][1]
         driver.apply(table(1, fe, [("b1", first, True)]))
         direct_url, proxy_url = f"http://127.0.0.1:{first}/", f"http://127.0.0.1:{fe}/"
+        load_start = os.getloadavg()[0]
         lat: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": []}
         thr: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": []}
         for _ in range(args.rounds):
@@ -129,6 +150,8 @@ def main() -> int:
             print(f"latency {pct} (1 connection)      direct {d:.3f} ms   through haproxy {p:.3f} ms   "
                   f"added {p - d:.3f} ms", flush=True)
         d, p = med(thr["direct"], "rps"), med(thr["proxy"], "rps")
+        print(f"proxy threads: {args.proxy_threads or 'HAProxy default'}; 1-min load average {load_start:.1f} "
+              f"at the start, {os.getloadavg()[0]:.1f} now, on {os.cpu_count()} cores", flush=True)
         print(f"throughput ({args.connections} connections)    direct {d:,.0f} req/s   "
               f"through haproxy {p:,.0f} req/s   ratio {p / d:.2f}", flush=True)
 

@@ -51,6 +51,8 @@ declare -A provides=(
   [haproxy]=/usr/sbin/haproxy
   [wrk]=/usr/bin/wrk
   [iproute2]=/sbin/ip
+  # The lab forwards task ports in its hosts' namespaces and lets its bridge through FORWARD.
+  [iptables]=/usr/sbin/iptables
   [python3-venv]=""
   [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
   # The web console's browser tests drive Debian's Chromium through its own driver.

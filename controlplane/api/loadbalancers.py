@@ -1,5 +1,5 @@
 """Load balancers, their listeners and their listener rules (ELBv2's CreateLoadBalancer,
-CreateListener, CreateRule and their Delete/Describe). Listeners and rules live inside the
+CreateListener, ModifyListener, CreateRule and their Delete/Describe). Listeners and rules live inside the
 load balancer's record, so each change is one compare-and-set of that record.
 
 A listener port is one per cluster: every node (or every node the load balancer's CQL
@@ -244,6 +244,46 @@ def delete_listener(ctx: ApiContext, req: t.ListenerRef) -> t.LoadBalancerRespon
         lb.listeners.remove(listener)
 
     return t.LoadBalancerResponse(load_balancer=_change_lb(ctx, rec, change))
+
+
+def modify_listener(ctx: ApiContext, req: t.ModifyListenerRequest) -> t.LoadBalancerResponse:
+    """A listener's port and default target group, changed in one compare-and-set; a new
+    port is checked as a new listener's is, and compared with every other load balancer of
+    the cluster in the same transaction. The load balancer's own default target group (what
+    a service's ``loadBalancerName`` means) stays."""
+    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    port = check.port(req.port, "port") if req.port else 0
+    if not (port or req.protocol or req.default_target_group):
+        raise check.bad("listenerArn: give port, protocol or defaultTargetGroup to change")
+    group = find_target_group(ctx, cluster, req.default_target_group, "defaultTargetGroup").msg \
+        if req.default_target_group else None
+
+    def once() -> t.LoadBalancer:
+        rec = _lb_of(ctx, cluster, req.listener_arn, "listenerArn", "ListenerNotFound")
+        others = [other for other in load_balancers(ctx, cluster) if other.key != rec.key]
+        lb = rec.msg
+        listener = find_listener(lb, req.listener_arn)
+        if req.protocol:
+            check.listener_protocol(req.protocol, lb.type)
+        if port and port != listener.port:
+            _check_port_free(ctx, cluster, port, [*others, rec])
+            listener.port = port
+        if group is not None:
+            if group.protocol != listener.protocol:
+                raise check.bad(f"defaultTargetGroup: target group {group.target_group_name!r} is {group.protocol}; "
+                                f"a {listener.protocol} listener sends to {listener.protocol} target groups",
+                                "InvalidConfigurationRequest")
+            listener.default_target_group_arn = group.target_group_arn
+        compares = [Compare(other.key, other.mod_revision) for other in [*others, rec]]
+        ctx.store.txn(compares, [Put(rec.key, lb.SerializeToString())])
+        return lb
+
+    try:
+        lb = retrying(once, what="listener")
+    except Conflict:
+        raise ApiError(grpc.StatusCode.ABORTED, "listenerArn: concurrent changes; try again",
+                       "InvalidConfigurationRequest") from None
+    return t.LoadBalancerResponse(load_balancer=lb)
 
 
 # ---- rules ------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ ROUTES = {
     "DescribeLoadBalancers": loadbalancers.describe,
     "CreateListener": loadbalancers.create_listener,
     "DeleteListener": loadbalancers.delete_listener,
+    "ModifyListener": loadbalancers.modify_listener,
     "CreateRule": loadbalancers.create_rule,
     "DeleteRule": loadbalancers.delete_rule,
     "CreateTargetGroup": targetgroups.create,

@@ -414,3 +414,17 @@ class ListNamespacesResponse(_message.Message):
     NAMESPACES_FIELD_NUMBER: _ClassVar[int]
     namespaces: _containers.RepeatedCompositeFieldContainer[Namespace]
     def __init__(self, namespaces: _Optional[_Iterable[_Union[Namespace, _Mapping]]] = ...) -> None: ...
+
+class ModifyListenerRequest(_message.Message):
+    __slots__ = ("cluster", "listener_arn", "port", "protocol", "default_target_group")
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    LISTENER_ARN_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_TARGET_GROUP_FIELD_NUMBER: _ClassVar[int]
+    cluster: str
+    listener_arn: str
+    port: int
+    protocol: str
+    default_target_group: str
+    def __init__(self, cluster: _Optional[str] = ..., listener_arn: _Optional[str] = ..., port: _Optional[int] = ..., protocol: _Optional[str] = ..., default_target_group: _Optional[str] = ...) -> None: ...

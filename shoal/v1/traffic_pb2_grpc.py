@@ -109,6 +109,11 @@ class TrafficStub:
                 request_serializer=shoal_dot_v1_dot_traffic__pb2.ListNamespacesRequest.SerializeToString,
                 response_deserializer=shoal_dot_v1_dot_traffic__pb2.ListNamespacesResponse.FromString,
                 _registered_method=True)
+        self.ModifyListener = channel.unary_unary(
+                '/shoal.v1.Traffic/ModifyListener',
+                request_serializer=shoal_dot_v1_dot_traffic__pb2.ModifyListenerRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_traffic__pb2.LoadBalancerResponse.FromString,
+                _registered_method=True)
 
 
 class TrafficServicer:
@@ -204,6 +209,12 @@ class TrafficServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ModifyListener(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrafficServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -281,6 +292,11 @@ def add_TrafficServicer_to_server(servicer, server):
                     servicer.ListNamespaces,
                     request_deserializer=shoal_dot_v1_dot_traffic__pb2.ListNamespacesRequest.FromString,
                     response_serializer=shoal_dot_v1_dot_traffic__pb2.ListNamespacesResponse.SerializeToString,
+            ),
+            'ModifyListener': grpc.unary_unary_rpc_method_handler(
+                    servicer.ModifyListener,
+                    request_deserializer=shoal_dot_v1_dot_traffic__pb2.ModifyListenerRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_traffic__pb2.LoadBalancerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -688,6 +704,33 @@ class Traffic:
             '/shoal.v1.Traffic/ListNamespaces',
             shoal_dot_v1_dot_traffic__pb2.ListNamespacesRequest.SerializeToString,
             shoal_dot_v1_dot_traffic__pb2.ListNamespacesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ModifyListener(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Traffic/ModifyListener',
+            shoal_dot_v1_dot_traffic__pb2.ModifyListenerRequest.SerializeToString,
+            shoal_dot_v1_dot_traffic__pb2.LoadBalancerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,8 +5,9 @@ host (shoalctl/local/dockerd.py) so a dockerd restart can be rehearsed for real.
 The control plane listens on the lab bridge's address, so agents reach it over the lab
 network and a cut link is a real partition of the agent from the control plane. etcd
 stays on loopback: only the control plane talks to it. Containers still run on a dockerd
-in the root namespace, so a partition cuts the agent's control traffic (the thing being
-tested), not its containers' data path.
+in the root namespace; each host forwards its agent's dynamic host ports there (mesh.py),
+so the routing mesh reaches a host's tasks at that host's address, through its link: a
+partition cuts the agent's control traffic and the mesh's path to its tasks.
 
 ``<state_dir>/lab.json`` records the network and the private dockerds, so `shoal lab
 down`, `shoal lab partition` and `shoal chaos` (other processes) can find them.
@@ -25,6 +26,7 @@ from pathlib import Path
 import psutil
 
 from shoal import logs
+from shoalctl.lab import mesh
 from shoalctl.lab.network import LabError, LabHost, LabNetwork, sweep
 from shoalctl.local import procs, teardown
 from shoalctl.local.cluster import AgentProcess, ClusterError, LocalCluster
@@ -43,11 +45,14 @@ def lab_path(state_dir: Path | str) -> Path:
 class Lab:
     """``Lab(state_dir, hosts=3).start()`` makes the network and starts the cluster;
     ``stop()`` undoes all of it, even after a failed start. ``private_dockerd``: host
-    numbers that get a dockerd of their own. Other keywords go to LocalCluster."""
+    numbers that get a dockerd of their own. ``dns``: each agent runs the node's DNS
+    responder on port 53 of its host's address (its own namespace: no port to share).
+    Other keywords go to LocalCluster."""
 
     def __init__(self, state_dir: Path, hosts: int = 3, private_dockerd: tuple[int, ...] | list[int] = (),
-                 lab_id: str | None = None, **cluster_kw: object) -> None:
+                 lab_id: str | None = None, dns: bool = True, **cluster_kw: object) -> None:
         self.state_dir = Path(state_dir).resolve()
+        self.dns = dns
         self.network = LabNetwork.plan(hosts, lab_id)
         bad = [n for n in private_dockerd if n not in self.network.hosts]
         if bad:
@@ -108,9 +113,17 @@ class Lab:
         # The node proxy's service-connect listeners too: the host's own address.
         args = ["--address", host.address, "--metrics-address", host.address,
                 "--proxy-internal-address", host.address]
+        if self.dns:
+            # The containers on the machine's dockerd reach it there too (their resolver).
+            args += ["--dns", "--dns-address", host.address]
         dockerd = self.dockerds.get(agent.number)
         if dockerd is not None:
             args += ["--docker-host", dockerd.socket_url]
+        if agent.dynamic_ports:
+            try:
+                mesh.forward_task_ports(host.netns, host.address, self.network.gateway, agent.dynamic_ports)
+            except mesh.MeshError as exc:
+                raise ClusterError(str(exc)) from exc
         self._save()
         return ["ip", "netns", "exec", host.netns], args
 

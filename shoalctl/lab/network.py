@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from shoal import logs
+from shoalctl.lab import mesh
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +117,13 @@ class LabNetwork:
             _ip("link", "add", self.bridge, "type", "bridge")
             _ip("addr", "add", f"{self.gateway}/{self.prefixlen}", "dev", self.bridge)
             _ip("link", "set", self.bridge, "up")
+            mesh.allow_bridge(self.bridge, self.lab_id)
             for host in self.hosts.values():
                 self._create_host(host)
-        except BaseException:
+        except BaseException as exc:
             self.destroy()
+            if isinstance(exc, mesh.MeshError):
+                raise LabError(str(exc)) from exc
             raise
         log.info("lab network up", extra=logs.kv(lab=self.lab_id, bridge=self.bridge, subnet=self.subnet,
                                                  hosts=len(self.hosts)))
@@ -152,7 +156,7 @@ class LabNetwork:
         if _link_exists(self.bridge):
             _ip("link", "del", self.bridge, check=False)
             done.append(f"removed bridge {self.bridge}")
-        return done
+        return done + mesh.disallow_bridge(self.lab_id)
 
     # ---- faults ---------------------------------------------------------------------------
 
@@ -229,4 +233,4 @@ def sweep(lab_id: str) -> list[str]:
         if link.startswith(f"shl{lab_id}h") or link == f"shl-{lab_id}":
             _ip("link", "del", link, check=False)
             done.append(f"removed {link}")
-    return done
+    return done + mesh.disallow_bridge(lab_id)

@@ -47,11 +47,11 @@ def elbv2_client(plane: Plane, key: ak.AccessKey):
     return c
 
 
-def aws_elbv2(plane: Plane, key: ak.AccessKey, *args: str) -> subprocess.CompletedProcess:
+def aws_elbv2(plane: Plane, key: ak.AccessKey, *args: str, path: str = "") -> subprocess.CompletedProcess:
     env = {**os.environ, "AWS_ACCESS_KEY_ID": key.access_key_id, "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
            "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
     env.pop("AWS_PROFILE", None)
-    return subprocess.run(["aws", "elbv2", "--endpoint-url", plane.ecs_url, "--region", "us-east-1",
+    return subprocess.run(["aws", "elbv2", "--endpoint-url", plane.ecs_url.rstrip("/") + path, "--region", "us-east-1",
                            "--ca-bundle", plane.ca, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -200,3 +200,20 @@ def test_the_aws_cli_and_a_viewers_key(cp: Plane) -> None:
     denied = aws_elbv2(plane, viewer, "delete-load-balancer", "--load-balancer-arn", arn)
     assert denied.returncode != 0 and "AccessDenied" in denied.stderr
     assert elbv2_client(plane, viewer).describe_load_balancers(Names=["db"])["LoadBalancers"]
+
+
+def test_the_aws_cli_on_another_clusters_endpoint(cp: Plane) -> None:
+    """`--endpoint-url …/clusters/prod`: the aws CLI keeps and signs the path, and the load
+    balancer it makes is prod's, not default's."""
+    plane = cp
+    admin = plane.access_key()
+    ecs = plane.client(admin.access_key_id, admin.secret_access_key)
+    ecs.create_cluster(clusterName="prod")
+    made = aws_elbv2(plane, admin, "create-load-balancer", "--name", "edge", path="/clusters/prod")
+    assert made.returncode == 0, made.stderr
+    in_prod = aws_elbv2(plane, admin, "describe-load-balancers", path="/clusters/prod")
+    in_default = aws_elbv2(plane, admin, "describe-load-balancers")
+    assert [x["LoadBalancerName"] for x in json.loads(in_prod.stdout)["LoadBalancers"]] == ["edge"]
+    assert json.loads(in_default.stdout)["LoadBalancers"] == []
+    missing = aws_elbv2(plane, admin, "describe-load-balancers", path="/clusters/nope")
+    assert missing.returncode != 0 and "ValidationError" in missing.stderr and "endpoint path" in missing.stderr

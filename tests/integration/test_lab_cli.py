@@ -89,4 +89,6 @@ def test_chaos_commands_on_a_lab_then_down_leaves_nothing(lab_dir: Path) -> None
     assert down.returncode == 0, down.stderr
     assert not [n for n in netns_names() if lab_id in n]
     assert not [p.name for p in Path("/sys/class/net").iterdir() if lab_id in p.name]
+    forward = subprocess.run(["iptables", "-S", "FORWARD"], capture_output=True, text=True, check=True).stdout
+    assert f"shoal-lab-{lab_id}" not in forward, "the lab bridge's FORWARD rule outlived `shoal lab down`"
     assert not (lab_dir / "lab.json").exists() and not (lab_dir / "pids.json").exists()

@@ -2,7 +2,8 @@
 Traffic service, and the answer shaped as the action's result (shapes.py). ``ACTIONS``
 also names the Traffic method each action amounts to, which is what authorization judges
 (DescribeListeners reads load balancers, ModifyTargetGroupAttributes modifies a target
-group). Every action works on the default cluster: ELBv2 has no cluster parameter."""
+group). Every action works on the cluster of the endpoint path (clusters.py): ``traffic``
+sets it on each request."""
 
 from __future__ import annotations
 
@@ -140,6 +141,23 @@ def describe_listeners(traffic: Traffic, p: Params) -> Result:
     only(p, ("LoadBalancerArn", "ListenerArns", "Marker", "PageSize"))
     found = sorted(_listeners(traffic, p), key=lambda pair: pair[1].port)
     return _page([shapes.listener(lb, x) for lb, x in found], p, "Listeners")
+
+
+def modify_listener(traffic: Traffic, p: Params) -> Result:
+    """Port and DefaultActions change; Protocol may be given but is the load balancer's
+    own (Shoal's application load balancers listen on HTTP, network ones on TCP)."""
+    only(p, ("ListenerArn", "Port", "Protocol", "DefaultActions"))
+    actions = structures(p, "DefaultActions")
+    req = t.ModifyListenerRequest(
+        listener_arn=text(p, "ListenerArn", required=True),
+        port=integer(p, "Port", 1, 65535) or 0,
+        protocol=protocol(p, "Protocol", required=False),
+        default_target_group=forward_target(actions, "DefaultActions") if actions else "",
+    )
+    if not (req.port or req.protocol or req.default_target_group):
+        raise validation("Port, Protocol or DefaultActions: give at least one to change")
+    lb = traffic.call("ModifyListener", req).load_balancer
+    return {"Listeners": [shapes.listener(lb, x) for x in lb.listeners if x.listener_arn == req.listener_arn]}
 
 
 def delete_listener(traffic: Traffic, p: Params) -> Result:
@@ -327,12 +345,37 @@ def describe_target_health(traffic: Traffic, p: Params) -> Result:
     return {"TargetHealthDescriptions": [shapes.target_health(x) for x in targets]}
 
 
+def _targets_refused(action: str) -> Callable[[Traffic, Params], Result]:
+    """RegisterTargets and DeregisterTargets: the request is read and the group looked up
+    (bad input and an unknown group get their own codes), then refused. A Shoal target is
+    a task of an ECS service attached with ``loadBalancers``, registered and deregistered
+    by the service (deregistration drains it first); an address Shoal does not run has no
+    agent to check its health, so it is never taken and then left unchecked."""
+
+    def run(traffic: Traffic, p: Params) -> Result:
+        only(p, ("TargetGroupArn", "Targets"))
+        arn = text(p, "TargetGroupArn", required=True)
+        for i, target in enumerate(structures(p, "Targets", required=True), 1):
+            where = f"Targets.member.{i}"
+            only(target, ("Id", "Port", "AvailabilityZone"), where=where)
+            text(target, "Id", required=True, where=where)
+            integer(target, "Port", 1, 65535, where=where)
+        (tg,) = _target_groups(traffic, [arn])
+        raise refused(NOT_PERMITTED, f"TargetGroupArn: {action} is not served: the targets of "
+                                     f"{tg.target_group_name!r} are the tasks of the ECS services attached to it "
+                                     "(loadBalancers), which Shoal registers once healthy and drains before they "
+                                     "stop; run the backend as a service attached to the group instead")
+
+    return run
+
+
 ACTIONS: dict[str, Action] = {
     "CreateLoadBalancer": Action("CreateLoadBalancer", create_load_balancer),
     "DescribeLoadBalancers": Action("DescribeLoadBalancers", describe_load_balancers),
     "DeleteLoadBalancer": Action("DeleteLoadBalancer", delete_load_balancer),
     "CreateListener": Action("CreateListener", create_listener),
     "DescribeListeners": Action("DescribeLoadBalancers", describe_listeners),
+    "ModifyListener": Action("ModifyListener", modify_listener),
     "DeleteListener": Action("DeleteListener", delete_listener),
     "CreateRule": Action("CreateRule", create_rule),
     "DescribeRules": Action("DescribeLoadBalancers", describe_rules),
@@ -343,4 +386,6 @@ ACTIONS: dict[str, Action] = {
     "ModifyTargetGroupAttributes": Action("ModifyTargetGroup", modify_target_group_attributes),
     "DeleteTargetGroup": Action("DeleteTargetGroup", delete_target_group),
     "DescribeTargetHealth": Action("DescribeTargetHealth", describe_target_health),
+    "RegisterTargets": Action("ModifyTargetGroup", _targets_refused("RegisterTargets")),
+    "DeregisterTargets": Action("ModifyTargetGroup", _targets_refused("DeregisterTargets")),
 }

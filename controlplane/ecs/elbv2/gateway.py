@@ -1,7 +1,8 @@
 """One ELBv2 request start to finish on the ECS gateway: the same strict Signature V4 check
-as ECS (scoped to ``elasticloadbalancing``, its replay cache and body limit), the Action
-read from the form body, authorization as the Traffic method the action amounts to, the
-action, and an XML answer or an XML error with ELBv2's codes."""
+as ECS (scoped to ``elasticloadbalancing``, its replay cache and body limit), the cluster
+the endpoint path names (clusters.py), the Action read from the form body, authorization
+as the Traffic method the action amounts to, the action, and an XML answer or an XML error
+with ELBv2's codes."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
 from controlplane.ecs import sigv4
 from controlplane.ecs.access import authorize
-from controlplane.ecs.elbv2 import query, xml
+from controlplane.ecs.elbv2 import clusters, query, xml
 from controlplane.ecs.elbv2.actions import ACTIONS
 from controlplane.ecs.elbv2.errors import TrafficError, from_traffic, validation
 from controlplane.ecs.elbv2.traffic import Traffic
 from controlplane.ecs.errors import EcsError, to_ecs_error
 from controlplane.ecs.replay import ReplayCache
 from controlplane.metrics import API_LATENCY
+from shoal.errors import ApiError
 from shoal.validation import ValidationError
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,11 @@ def handle(ctx: ApiContext, traffic: Traffic, req: sigv4.Request,
                            service=SERVICE, always_signed=ALWAYS_SIGNED)
         if req.method != "POST":
             raise validation("ELBv2 actions are POST requests with a form-encoded body")
+        cluster = clusters.cluster_of(req.path)
+        try:
+            ctx.require_cluster(cluster)
+        except ApiError as exc:
+            raise validation(f"endpoint path {req.path[:80]!r}: {exc.message}") from None
         name, params = query.parse(req.body)
         action = ACTIONS.get(name)
         if action is None:
@@ -72,7 +79,7 @@ def handle(ctx: ApiContext, traffic: Traffic, req: sigv4.Request,
                                             f"{', '.join(sorted(ACTIONS))}")
         authorize(name, accesskeys.identity(key), key.access_key_id, method=TRAFFIC_SERVICE + action.method)
         with API_LATENCY.labels(method="elbv2." + name).time():
-            result = action.run(traffic, params)
+            result = action.run(clusters.Scoped(traffic, cluster), params)
         return 200, xml.response(name, result, str(uuid.uuid4())), name
     except TrafficError as exc:
         status, body = error_body(from_traffic(exc, name))

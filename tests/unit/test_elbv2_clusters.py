@@ -1,0 +1,151 @@
+"""ELBv2 on a cluster other than `default`: the endpoint path names the cluster
+(`/clusters/<name>`), boto3's ``elbv2`` client signs it, and every action of that client
+works on that cluster's load balancers and target groups alone — driven through the ECS
+gateway against the control plane's own Traffic handlers on an in-memory store. A path
+naming no cluster, or one that is not there, is refused naming the path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from controlplane.api import clusters
+from controlplane.api.context import ApiContext
+from controlplane.ecs.config import context_from_pem
+from controlplane.ecs.elbv2.traffic import InProcess
+from controlplane.ecs.server import EcsGateway, serve
+from shoal.netutil import free_port
+from shoal.security import ca as ca_mod
+from shoal.store.memory import MemoryStore
+from shoal.v1 import operator_pb2 as op
+from shoal.v1 import traffic_pb2 as t
+from tests.elbv2_model import validate_every_response
+from tests.unit.test_elbv2_api import _key, client
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[tuple[ApiContext, EcsGateway]]:
+    store = MemoryStore()
+    ctx = ApiContext(store)
+    ctx.ensure_default_cluster()
+    clusters.create(ctx, op.CreateClusterRequest(cluster_name="prod"))
+    authority = ca_mod.CertificateAuthority.create()
+    key = ca_mod.new_key()
+    leaf = authority.issue_server(key.public_key(), ["127.0.0.1", "localhost"])
+    (tmp_path / "ca.crt").write_bytes(ca_mod.cert_pem(authority.cert))
+    tls = context_from_pem(ca_mod.bundle_pem([leaf, authority.cert]), ca_mod.key_pem(key))
+    gw = serve("127.0.0.1", free_port(), ctx, tls, traffic=InProcess(ctx))
+    gw.ca_path = str(tmp_path / "ca.crt")  # type: ignore[attr-defined]
+    try:
+        yield ctx, gw
+    finally:
+        gw.close()
+        store.close()
+
+
+def elbv2_at(ctx: ApiContext, gw: EcsGateway, path: str):
+    key = _key(ctx)
+    at = type("At", (), {"url": gw.url.rstrip("/") + path, "ca_path": gw.ca_path})()  # type: ignore[attr-defined]
+    c = client(at, key.access_key_id, key.secret_access_key)
+    c.seen = validate_every_response(c)
+    return c
+
+
+def walk(c, port: int) -> tuple[str, str]:
+    lb = c.create_load_balancer(Name="web", Type="application")["LoadBalancers"][0]
+    tg = c.create_target_group(Name="web-tg", Protocol="HTTP", Port=8080, VpcId="vpc-1")["TargetGroups"][0]
+    c.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=port,
+                      DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+    return lb["LoadBalancerArn"], tg["TargetGroupArn"]
+
+
+def test_each_cluster_has_its_own_endpoint_and_resources(gateway) -> None:
+    ctx, gw = gateway
+    default, prod = elbv2_at(ctx, gw, "/"), elbv2_at(ctx, gw, "/clusters/prod")
+    # The same names and the same listener port in two clusters: one listener per port is per cluster.
+    prod_lb, prod_tg = walk(prod, 8000)
+    default_lb, _ = walk(default, 8000)
+    assert [x["LoadBalancerArn"] for x in prod.describe_load_balancers()["LoadBalancers"]] == [prod_lb]
+    assert [x["LoadBalancerArn"] for x in default.describe_load_balancers()["LoadBalancers"]] == [default_lb]
+    assert [x["Port"] for x in prod.describe_listeners(LoadBalancerArn=prod_lb)["Listeners"]] == [8000]
+    # The records live in their own cluster, as `shoal lb --cluster prod` reads them.
+    got = InProcess(ctx).call("DescribeLoadBalancers", t.DescribeLoadBalancersRequest(cluster="prod"))
+    assert [(lb.load_balancer_arn, lb.cluster) for lb in got.load_balancers] == [(prod_lb, "prod")]
+    prod.modify_target_group_attributes(TargetGroupArn=prod_tg, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "7"}])
+    tgs = InProcess(ctx).call("DescribeTargetGroups", t.DescribeTargetGroupsRequest(cluster="prod")).target_groups
+    assert [(x.target_group_name, x.deregistration_delay_seconds) for x in tgs] == [("web-tg", 7)]
+    prod.delete_load_balancer(LoadBalancerArn=prod_lb)
+    assert prod.describe_load_balancers()["LoadBalancers"] == []
+    assert len(default.describe_load_balancers()["LoadBalancers"]) == 1
+
+
+@pytest.mark.parametrize("path", ["/clusters/nope", "/clusters/", "/elsewhere", "/clusters/a/b"])
+def test_a_path_naming_no_cluster_is_refused_naming_the_path(gateway, path: str) -> None:
+    ctx, gw = gateway
+    with pytest.raises(ClientError) as exc:
+        elbv2_at(ctx, gw, path).describe_load_balancers()
+    err = exc.value.response["Error"]
+    assert err["Code"] == "ValidationError" and "endpoint path" in err["Message"], err
+
+
+def _refused(call, code: str, field: str) -> None:
+    with pytest.raises(ClientError) as exc:
+        call()
+    err = exc.value.response["Error"]
+    assert (err["Code"], field in err["Message"]) == (code, True), err
+
+
+def test_modify_listener_changes_port_and_default_target_group(gateway) -> None:
+    ctx, gw = gateway
+    c = elbv2_at(ctx, gw, "/")
+    lb_arn, tg_arn = walk(c, 8000)
+    other = c.create_target_group(Name="other", Protocol="HTTP", Port=8080, VpcId="vpc-1")["TargetGroups"][0]
+    (listener,) = c.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]
+    arn = listener["ListenerArn"]
+
+    changed = c.modify_listener(ListenerArn=arn, Port=8001, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": other["TargetGroupArn"]}])["Listeners"]
+    assert [(x["ListenerArn"], x["Port"], x["DefaultActions"][0]["TargetGroupArn"]) for x in changed] == \
+        [(arn, 8001, other["TargetGroupArn"])]
+    (stored,) = c.describe_listeners(ListenerArns=[arn])["Listeners"]
+    assert (stored["Port"], stored["DefaultActions"][0]["TargetGroupArn"]) == (8001, other["TargetGroupArn"])
+    # The load balancer's own default (what `loadBalancerName` means) stays the first one.
+    got = InProcess(ctx).call("DescribeLoadBalancers", t.DescribeLoadBalancersRequest(load_balancers=[lb_arn]))
+    assert got.load_balancers[0].default_target_group_arn == tg_arn
+
+    # A port another listener of the cluster holds, a TCP group on an HTTP listener, an
+    # unknown listener, nothing to change, a field Shoal does not act on: refused by name,
+    # nothing changed.
+    lb2 = c.create_load_balancer(Name="api", Type="application")["LoadBalancers"][0]
+    c.create_listener(LoadBalancerArn=lb2["LoadBalancerArn"], Protocol="HTTP", Port=9000,
+                      DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}])
+    tcp = c.create_target_group(Name="tcp", Protocol="TCP", Port=5432, VpcId="vpc-1")["TargetGroups"][0]
+    _refused(lambda: c.modify_listener(ListenerArn=arn, Port=9000), "DuplicateListener", "port")
+    _refused(lambda: c.modify_listener(ListenerArn=arn, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tcp["TargetGroupArn"]}]), "InvalidConfigurationRequest",
+        "defaultTargetGroup")
+    _refused(lambda: c.modify_listener(ListenerArn=arn, Protocol="TCP"), "InvalidConfigurationRequest", "protocol")
+    _refused(lambda: c.modify_listener(ListenerArn=arn + "0", Port=8002), "ListenerNotFound", "listener")
+    _refused(lambda: c.modify_listener(ListenerArn=arn), "ValidationError", "DefaultActions")
+    _refused(lambda: c.modify_listener(ListenerArn=arn, Port=8003, SslPolicy="x"), "ValidationError", "SslPolicy")
+    (stored,) = c.describe_listeners(ListenerArns=[arn])["Listeners"]
+    assert (stored["Port"], stored["DefaultActions"][0]["TargetGroupArn"]) == (8001, other["TargetGroupArn"])
+
+
+def test_register_and_deregister_targets_are_refused_naming_why(gateway) -> None:
+    ctx, gw = gateway
+    c = elbv2_at(ctx, gw, "/")
+    _, tg_arn = walk(c, 8000)
+    for call in (c.register_targets, c.deregister_targets):
+        _refused(lambda call=call: call(TargetGroupArn=tg_arn, Targets=[{"Id": "10.0.0.5", "Port": 80}]),
+                 "OperationNotPermitted", "loadBalancers")
+        _refused(lambda call=call: call(TargetGroupArn=tg_arn.replace("/web-tg/", "/nope/"), Targets=[{"Id": "i-1"}]),
+                 "TargetGroupNotFound", "not found")
+        _refused(lambda call=call: call(TargetGroupArn=tg_arn, Targets=[{"Id": "i-1", "Port": 0}]),
+                 "ValidationError", "Targets.member.1.Port")
+        _refused(lambda call=call: call(TargetGroupArn=tg_arn, Targets=[]), "ValidationError", "Targets")
+    assert c.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"] == []
