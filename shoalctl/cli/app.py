@@ -104,7 +104,24 @@ def _url(c, cluster: str, port: int) -> str:
     return f"http://{address}:{port}/"
 
 
+# A new revision's tasks stopped for these reasons this many times: the deployment failed.
+FAILED_TASKS = 2
+_FAILURES = ("health checks", "CannotPullContainerError", "CannotStartContainerError", "Essential container")
+
+
+def _failures(c, a, deployment_td: str) -> list[str]:
+    """Why tasks of ``deployment_td`` were stopped as failures (health checks, pulls, exits)."""
+    arns = c.ListTasks(op.ListTasksRequest(cluster=a.cluster, service_name=a.name, desired_status="STOPPED")).arns
+    if not arns:
+        return []
+    tasks = c.DescribeTasks(op.DescribeTasksRequest(cluster=a.cluster, tasks=list(arns)[:100])).tasks
+    return [x.stopped_reason for x in tasks if x.task_definition_arn == deployment_td
+            and any(f in x.stopped_reason for f in _FAILURES)]
+
+
 def _wait(c, a, deployment_td: str) -> r.Service:
+    """Until the deployment of ``deployment_td`` completes; CliError saying why when it
+    fails (the circuit breaker, or FAILED_TASKS of its tasks stopped as failures)."""
     deadline = time.monotonic() + a.wait
     while True:
         svc = _service(c, a.cluster, a.name)
@@ -113,14 +130,18 @@ def _wait(c, a, deployment_td: str) -> r.Service:
         primary = next((d for d in svc.deployments if d.status == "PRIMARY"), None)
         if primary is not None and primary.rollout_state == "COMPLETED" and primary.task_definition == deployment_td:
             return svc
-        if primary is not None and primary.rollout_state == "FAILED":
-            raise CliError(f"deployment of {deployment_td} failed: {primary.rollout_state_reason}")
-        if svc.events and primary is not None and primary.task_definition != deployment_td:
-            raise CliError(f"deployment of {deployment_td} rolled back: {svc.events[0].message}")
+        if primary is not None and (primary.rollout_state == "FAILED" or primary.task_definition != deployment_td):
+            raise _Failed(primary.rollout_state_reason or (svc.events[0].message if svc.events else "failed"))
+        if len(failed := _failures(c, a, deployment_td)) >= FAILED_TASKS:
+            raise _Failed(failed[0])
         if time.monotonic() > deadline:
             said = svc.events[0].message if svc.events else "no event yet"
-            raise CliError(f"{a.name} not steady after {a.wait:g}s (use --wait to wait longer); last event: {said}")
+            raise _Failed(f"not steady after {a.wait:g}s (use --wait to wait longer); last event: {said}")
         time.sleep(0.5)
+
+
+class _Failed(Exception):
+    """The deployment failed; the message says why."""
 
 
 def deploy(a) -> None:
@@ -152,6 +173,10 @@ def deploy(a) -> None:
     tr.ModifyTargetGroup(t.ModifyTargetGroupRequest(cluster=a.cluster, target_group=lb.default_target_group_arn,
                                                     health_check=check, deregistration_delay_seconds=5))
     svc = _service(c, a.cluster, a.name)
+    previous = svc.task_definition if svc is not None else ""
+    if svc is not None and svc.load_balancers and svc.load_balancers[0].container_port != a.port:
+        raise CliError(f"--port: {a.name} serves on container port {svc.load_balancers[0].container_port}; "
+                       f"`shoal app delete {a.name}` first to change it")
     if svc is None:
         req = op.CreateServiceRequest(cluster=a.cluster, service_name=a.name, task_definition=td.task_definition_arn,
                                       desired_count=a.min)
@@ -172,13 +197,27 @@ def deploy(a) -> None:
         cluster=a.cluster, service=a.name, policy_name=_policy(a.name), policy_type="TargetTrackingScaling",
         target_tracking=sc.TargetTrackingConfiguration(target_value=CPU_TARGET,
                                                        predefined_metric_type="ECSServiceAverageCPUUtilization")))
-    svc = _wait(c, a, td.task_definition_arn)
+    try:
+        svc = _wait(c, a, td.task_definition_arn)
+    except _Failed as exc:
+        raise CliError(_roll_back(a, c, previous, td, str(exc))) from None
     print(f"{a.name}: {svc.running_count} running of {td.family}:{td.revision}, scaling {a.min}-{a.max} "
           f"on {CPU_TARGET:g}% CPU")
     print(_url(c, a.cluster, lb.listeners[0].port))
 
 
-def delete(a) -> None:
+def _roll_back(a, c, previous: str, td: r.TaskDefinition, why: str) -> str:
+    """Puts the app back as it was before this deploy; returns the sentence to fail with."""
+    failed = f"deployment of {td.family}:{td.revision} failed: {why}"
+    if not previous:
+        delete(a, quiet=True)  # a first deploy leaves nothing half-made
+        return f"{failed}; removed what this deploy made"
+    if previous != td.task_definition_arn:
+        c.UpdateService(op.UpdateServiceRequest(cluster=a.cluster, service=a.name, task_definition=previous))
+    return f"{failed}; rolled back to {previous.rpartition('/')[2]}"
+
+
+def delete(a, quiet: bool = False) -> None:
     c = client.connect(a)
     tr = client.connect(a, traffic_pb2_grpc.TrafficStub)
     scaling = client.connect(a, scaling_pb2_grpc.ScalingStub)
@@ -203,6 +242,8 @@ def delete(a) -> None:
         if lb.default_target_group_arn:
             _delete_group(tr, a, lb.default_target_group_arn)
             said.append("target group")
+    if quiet:
+        return
     if not said:
         raise CliError(f"no app {a.name} in cluster {a.cluster}")
     print(f"deleted {a.name}: {', '.join(said)} (task definitions and the image stay)")

@@ -40,8 +40,8 @@ def shoal(state: Path, *args: str, timeout: float = 400) -> subprocess.Completed
                           timeout=timeout, env=env, cwd=REPO)
 
 
-def make_app_image(client: docker.DockerClient, ref: str, version: str) -> str:
-    """busybox httpd on 8080 answering ``version``."""
+def make_app_image(client: docker.DockerClient, ref: str, version: str, port: int = 8080) -> str:
+    """busybox httpd on ``port`` answering ``version``."""
     buf = io.BytesIO(rootfs_tar())
     with tarfile.open(fileobj=buf, mode="a") as tar:
         data = f"{version}\n".encode()
@@ -49,8 +49,8 @@ def make_app_image(client: docker.DockerClient, ref: str, version: str) -> str:
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     repository, _, tag = ref.rpartition(":")
-    client.api.import_image_from_data(buf.getvalue(), repository=repository, tag=tag,
-                                      changes=['CMD ["httpd", "-f", "-p", "8080", "-h", "/srv/app"]', "ENV PATH=/bin"])
+    cmd = f'CMD ["httpd", "-f", "-p", "{port}", "-h", "/srv/app"]'
+    client.api.import_image_from_data(buf.getvalue(), repository=repository, tag=tag, changes=[cmd, "ENV PATH=/bin"])
     return client.images.get(ref).id
 
 
@@ -105,30 +105,29 @@ def test_app_deploy_serves_rolls_a_new_image_and_delete_removes_it(up: Path, doc
     assert again.returncode == 0 and again.stdout.strip().splitlines()[-1] == url, again.stdout + again.stderr
     assert "task definition" not in again.stdout and "rolling" not in again.stdout, "the same image changes nothing"
 
-    answers: list[str] = []
-    failures: list[str] = []
-    stop = threading.Event()
-
-    def load() -> None:
-        while not stop.is_set():
-            try:
-                answers.append(get(url))
-            except (urllib.error.URLError, OSError) as exc:
-                failures.append(str(exc))
-
-    loader = threading.Thread(target=load, daemon=True)
-    loader.start()
-    try:
+    with Load(url) as load:
         second = shoal(up, "app", "deploy", v2, "--name", name, "--port", "8080", "--cpu", "32", "--memory", "32",
                        "--min", "2", "--max", "4")
         assert second.returncode == 0, second.stdout + second.stderr
         assert f"task definition {name}:2" in second.stdout and "rolling deployment" in second.stdout, second.stdout
-        wait_for(lambda: answers[-20:] == ["hello v2"] * 20, 30, "only v2 answering")
-    finally:
-        stop.set()
-        loader.join(timeout=10)
-    assert not failures, f"{len(failures)} failed of {len(answers) + len(failures)}: {failures[:3]}"
-    assert {"hello v1", "hello v2"} <= set(answers) <= {"hello v1", "hello v2"}
+        wait_for(lambda: load.answers[-20:] == ["hello v2"] * 20, 30, "only v2 answering")
+    assert not load.failures, f"{len(load.failures)} failed of {len(load.answers)}: {load.failures[:3]}"
+    assert {"hello v1", "hello v2"} <= set(load.answers) <= {"hello v1", "hello v2"}
+
+    # An image that does not listen on --port: its tasks fail the health check, the deploy
+    # fails saying so and rolls back; v2 serves throughout.
+    v3 = f"shoaltest/{name}:v3"
+    made.add(make_app_image(docker_client, v3, "hello v3", port=9090))
+    with Load(url) as load:
+        third = shoal(up, "app", "deploy", v3, "--name", name, "--port", "8080", "--cpu", "32", "--memory", "32",
+                      "--min", "2", "--max", "4")
+    assert third.returncode == 1, third.stdout + third.stderr
+    assert f"deployment of {name}:3 failed: Task failed ELB health checks" in third.stderr, third.stderr
+    assert f"rolled back to {name}:2" in third.stderr, third.stderr
+    assert not load.failures, f"{len(load.failures)} failed of {len(load.answers)}: {load.failures[:3]}"
+    assert set(load.answers) == {"hello v2"}
+    moved = shoal(up, "app", "deploy", v2, "--name", name, "--port", "9090")
+    assert moved.returncode == 1 and f"--port: {name} serves on container port 8080" in moved.stderr, moved.stderr
 
     deleted = shoal(up, "app", "delete", name)
     assert deleted.returncode == 0, deleted.stdout + deleted.stderr
@@ -137,6 +136,32 @@ def test_app_deploy_serves_rolls_a_new_image_and_delete_removes_it(up: Path, doc
     assert shoal(up, "service", "list").stdout.count(name) == 0
     gone = shoal(up, "app", "delete", name)
     assert gone.returncode != 0 and f"no app {name}" in gone.stderr
+
+
+class Load:
+    """Requests the URL in a loop until the block ends: what answered, what failed."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.answers: list[str] = []
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.answers.append(get(self.url))
+            except (urllib.error.URLError, OSError) as exc:
+                self.failures.append(str(exc))
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
 def _answer(url: str) -> str | None:
