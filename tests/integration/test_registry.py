@@ -271,6 +271,13 @@ def test_pulls_without_or_with_an_expired_token_fail_and_nodes_get_only_their_ta
             registry_pb2_grpc.RegistryStub(ch).GetTaskPullCredentials(
                 rg.GetTaskPullCredentialsRequest(cluster="default", task_id="not-mine"), timeout=10)
         assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        # Nor through a pre-pull intent that is not its own.
+        with pytest.raises(grpc.RpcError) as err:
+            registry_pb2_grpc.RegistryStub(ch).GetTaskPullCredentials(
+                rg.GetTaskPullCredentialsRequest(cluster="default", prepull_deployment_id="ecs-svc/not-mine"),
+                timeout=10)
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "prepullDeploymentId: no pre-pull of deployment ecs-svc/not-mine" in err.value.details()
         with pytest.raises(grpc.RpcError) as err:
             registry_pb2_grpc.RegistryStub(ch).GetLoginCredential(rg.GetLoginCredentialRequest(), timeout=10)
         assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED, "nodes get no login credential"
