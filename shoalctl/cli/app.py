@@ -34,18 +34,20 @@ def _policy(name: str) -> str:
 
 
 def _registry_image(a, image: str) -> str:
-    """The image as tasks will name it: already in the cluster registry or elsewhere (kept),
-    or a local Docker image pushed to the cluster registry as apps/NAME:<its id>."""
-    reg = client.connect(a, registry_pb2_grpc.RegistryStub)
-    cred = reg.GetLoginCredential(rg.GetLoginCredentialRequest(ttl_seconds=900))
-    if image.startswith(cred.registry + "/"):
-        return image
-    engine = docker.from_env(timeout=600)
+    """The image as tasks will name it: a local Docker image is pushed to the cluster
+    registry as apps/NAME:<its id> (a new image, a new tag); any other is used as named
+    (already in the cluster registry, or in one the nodes pull from)."""
+    try:
+        engine = docker.from_env(timeout=600)
+    except docker.errors.DockerException:
+        return image  # no local engine here: nothing local to push
     try:
         try:
             local = engine.images.get(image)
         except docker.errors.ImageNotFound:
-            return image  # not here: a registry the nodes pull it from names it
+            return image
+        reg = client.connect(a, registry_pb2_grpc.RegistryStub)
+        cred = reg.GetLoginCredential(rg.GetLoginCredentialRequest(ttl_seconds=900))
         repository = f"apps/{a.name}"
         if not any(x.name == repository for x in reg.ListRepositories(rg.ListRepositoriesRequest()).repositories):
             reg.CreateRepository(rg.CreateRepositoryRequest(name=repository))
@@ -58,6 +60,8 @@ def _registry_image(a, image: str) -> str:
                 raise CliError(f"docker push {target}:{tag} failed: {line['error']}")
         print(f"pushed {image} as {target}:{tag}")
         return f"{target}:{tag}"
+    except docker.errors.DockerException as exc:
+        raise CliError(f"the local Docker engine: {exc}") from None
     finally:
         engine.close()
 
