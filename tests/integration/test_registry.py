@@ -391,8 +391,10 @@ def test_a_deployment_prepulls_its_image_before_its_task_is_placed(images, make_
     task = wait_for(lambda: (t := describe(waiting.id)).last_status in ("RUNNING", "STOPPED") and t, 120,
                     "the service's task to start")
     assert task.last_status == "RUNNING", task.stopped_reason
-    pulls_for_task = [line for line in agent.log_path.read_text().splitlines()
-                      if "pulling image" in line and "pre-pulling" not in line and waiting.id in line]
+    lines = agent.log_path.read_text().splitlines()
+    assert any("task state" in line and f"task={waiting.id}" in line for line in lines), "the agent logs by task id"
+    pulls_for_task = [line for line in lines
+                      if "pulling image" in line and "pre-pulling" not in line and f"task={waiting.id}" in line]
     assert pulls_for_task == [], "the task's start did not wait for a pull"
     # The intent goes once the deployment has its task running.
     wait_for(lambda: not _prepull_keys(cluster), 60, "the pre-pull intent withdrawn")
