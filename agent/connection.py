@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -93,6 +93,8 @@ class GatewayClient:
         # Set when the control plane says this node was deregistered: a terminal refusal.
         self.deregistered = threading.Event()
         self.on_deregistered: Callable[[], None] | None = None
+        # Told of the node's pre-pull intents with each assignment set (agent/prepull.py).
+        self.on_prepull: Callable[[Sequence[r.PrePull]], object] | None = None
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._outbox: Outbox | None = None
@@ -262,6 +264,8 @@ class GatewayClient:
                 if msg.HasField("assignments"):
                     received += 1
                     sentence = self.agent.apply_assignments(msg.assignments)
+                    if self.on_prepull is not None:
+                        self.on_prepull(msg.assignments.prepull)
                     log.debug(sentence, extra=shoal.logs.kv(node=self.agent.node_id))
                 elif msg.HasField("routing"):
                     sentence = self.agent.apply_routing(msg.routing)
@@ -332,6 +336,20 @@ class GatewayClient:
             registry_pb2.GetTaskPullCredentialsRequest(cluster=task.cluster, task_id=task.id), timeout=15))
         return {c.image: ({"registrytoken": c.registry_token} if c.registry_token
                           else {"username": c.username, "password": c.password}) for c in resp.credentials}
+
+    def prepull_credentials(self, intent: r.PrePull) -> dict[str, dict[str, str]]:
+        """Like ``task_pull_credentials``, for the images of one of this node's pre-pull intents."""
+        resp = self._ask(lambda ch: registry_pb2_grpc.RegistryStub(ch).GetTaskPullCredentials(
+            registry_pb2.GetTaskPullCredentialsRequest(cluster=intent.cluster,
+                                                       prepull_deployment_id=intent.deployment_id), timeout=15))
+        return {c.image: ({"registrytoken": c.registry_token} if c.registry_token
+                          else {"username": c.username, "password": c.password}) for c in resp.credentials}
+
+    def send_prepull_report(self, report: agent_pb2.PrePullReport) -> None:
+        """Queued on the stream if there is one (a report lost with a stream is only a log line)."""
+        outbox = self._outbox
+        if outbox is not None:
+            outbox.put(agent_pb2.AgentMessage(prepull_report=report))
 
     def run(self) -> None:
         attempt = 0

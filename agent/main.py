@@ -26,6 +26,7 @@ from agent.hollow import HollowRuntime
 from agent.host import HostProbe
 from agent.image_cache import CacheSettings
 from agent.metrics import AgentMetrics
+from agent.prepull import PrePuller
 from agent.proxy import process
 from agent.proxy.driver import ProxyDriver
 from agent.runtime import ContainerRuntimeError, Runtime
@@ -351,6 +352,8 @@ def _run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs
         agent.routing_consumers.append(responder)
         agent.container_dns = container_dns(responder)
     agent.resolve_pull_auth = client.task_pull_credentials
+    prepuller = PrePuller(runtime, client.prepull_credentials, client.send_prepull_report, agent.images, node_id)
+    client.on_prepull = prepuller.apply
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

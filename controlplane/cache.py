@@ -33,6 +33,7 @@ TYPES: dict[str, type[Message]] = {
     keys.TASKDEFS: r.TaskDefinition,
     keys.CLUSTERS: r.Cluster,
     keys.ALIVE: r.Cluster,  # only the key matters
+    keys.PREPULL: r.PrePull,
     **sources.TYPES,
 }
 

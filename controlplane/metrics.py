@@ -21,4 +21,6 @@ RECONCILE_SECONDS = Histogram(
     "shoal_reconcile_seconds", "One controller cycle", registry=REGISTRY,
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
 )
+PREPULLS = Counter("shoal_prepulls_total", "Pre-pulls the agents reported, by result (ok | failed)", ["result"],
+                   registry=REGISTRY)
 CONTROLLER_ERRORS = Counter("shoal_controller_errors_total", "Controller cycles that failed", registry=REGISTRY)

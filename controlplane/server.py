@@ -39,6 +39,7 @@ from controlplane.controllers.gc import TaskGC
 from controlplane.controllers.loop import ControllerLoop
 from controlplane.controllers.nodes import NodeController
 from controlplane.controllers.placement import PlacementController
+from controlplane.controllers.prepull import PrePullController
 from controlplane.controllers.services import ServiceController
 from controlplane.controllers.view import Writer
 from controlplane.ecs.config import add_flags as add_ecs_flags
@@ -238,7 +239,7 @@ class Replica:
         loop = ControllerLoop(
             election, cache,
             [nodes, ServiceController(writer, self.ctx.arns), AssignmentController(writer),
-             PlacementController(writer), TaskGC(writer, args.task_retention)],
+             PrePullController(writer), PlacementController(writer), TaskGC(writer, args.task_retention)],
             resync=args.resync_interval,
             min_interval=args.cycle_interval,
             on_step_down=nodes.step_down,

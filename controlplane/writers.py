@@ -34,6 +34,7 @@ WRITERS: dict[str, frozenset[str]] = {
     keys.TASKS: frozenset({"controlplane.api.tasks", "controlplane.api.tags", "controlplane.api.task_reports",
                            LEADER}),
     keys.ASSIGNMENTS: frozenset({LEADER}),
+    keys.PREPULL: frozenset({LEADER}),
     keys.LEADER: frozenset({"shoal.election"}),
     keys.DEREGISTERED: frozenset({"controlplane.api.nodes"}),
     keys.LOADBALANCERS: frozenset({"controlplane.api.loadbalancers"}),

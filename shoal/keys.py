@@ -16,6 +16,7 @@ LEADER = PREFIX + "leader/"
 ACCESSKEYS = PREFIX + "accesskeys/"
 DEREGISTERED = PREFIX + "deregistered/"
 REPOSITORIES = PREFIX + "repositories/"
+PREPULL = PREFIX + "prepull/"
 
 
 def cluster(name: str) -> str:
@@ -51,6 +52,10 @@ def task(cluster_name: str, task_id: str) -> str:
 
 def assignment(node_id: str, task_id: str) -> str:
     return f"{ASSIGNMENTS}{node_id}/{task_id}"
+
+
+def prepull(node_id: str, deployment_id: str) -> str:
+    return f"{PREPULL}{node_id}/{deployment_id}"
 
 
 def leader(component: str) -> str:

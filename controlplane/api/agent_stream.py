@@ -18,7 +18,7 @@ from controlplane.api.context import ApiContext
 from controlplane.api.nodes import deregistered_error, refuse_if_deregistered
 from controlplane.assignments import AssignmentFeed
 from controlplane.errors import ApiError, abort_with
-from controlplane.metrics import CONNECTED_AGENTS
+from controlplane.metrics import CONNECTED_AGENTS, PREPULLS
 from shoal import keys
 from shoal.logs import kv
 from shoal.store.base import StoreError
@@ -173,6 +173,8 @@ class Streams:
                     self._apply_task_state(stream, msg.task_state)
                 elif body == "log_chunk" and self.on_log_chunk is not None:
                     self.on_log_chunk(stream.node_id, msg.log_chunk)
+                elif body == "prepull_report":
+                    _prepull_reported(stream.node_id, msg.prepull_report)
         except grpc.RpcError:
             pass  # the agent went away; liveness takes it from here
         except Exception:
@@ -207,3 +209,13 @@ class Streams:
         if not ended:
             return ""
         return f"ended the streams of {len(ended)} deregistered nodes: {', '.join(s.node_id[:12] for s in ended)}"
+
+
+def _prepull_reported(node_id: str, report: agent_pb2.PrePullReport) -> None:
+    """A node's pre-pull ended: counted and logged (the intent itself stays the leader's)."""
+    PREPULLS.labels("ok" if report.ok else "failed").inc()
+    fields = kv(node=node_id, deployment=report.deployment_id, image=report.image, seconds=round(report.seconds, 3))
+    if report.ok:
+        log.info("image pre-pulled", extra=fields)
+    else:
+        log.warning(f"pre-pull failed: {report.error}", extra=fields)

@@ -35,6 +35,7 @@ from shoal.security.ca import Identity
 from shoal.security.sealing import Sealer
 from shoal.store.base import KV, Conflict
 from shoal.store.update import update
+from shoal.taskdef.document import parse_task_definition_ref
 from shoal.v1 import registry_pb2 as rg
 from shoal.v1 import registry_pb2_grpc
 from shoal.v1 import resources_pb2 as r
@@ -259,17 +260,20 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):
                                context) -> rg.GetTaskPullCredentialsResponse:
         who = current_identity()
         node_id = who.name if who is not None else ""
-        kv_ = self.ctx.store.get(keys.assignment(node_id, request.task_id)) if node_id else None
-        if kv_ is None:
-            record_denial("other_node_task", who, "pull credentials of a task not assigned to it",
-                          task=request.task_id[:64])
-            raise ApiError(grpc.StatusCode.PERMISSION_DENIED, f"taskId: task {request.task_id[:64]} is not "
-                                                              f"assigned to {who}")
-        a = decode(r.TaskAssignment, kv_.value)
+        if request.prepull_deployment_id and not request.task_id:
+            td, what = self._prepull_definition(who, node_id, request.prepull_deployment_id), "pre-pull"
+        else:
+            kv_ = self.ctx.store.get(keys.assignment(node_id, request.task_id)) if node_id else None
+            if kv_ is None:
+                record_denial("other_node_task", who, "pull credentials of a task not assigned to it",
+                              task=request.task_id[:64])
+                raise ApiError(grpc.StatusCode.PERMISSION_DENIED, f"taskId: task {request.task_id[:64]} is not "
+                                                                  f"assigned to {who}")
+            td, what = decode(r.TaskAssignment, kv_.value).task_definition, "task"
         resp = rg.GetTaskPullCredentialsResponse()
-        explicit = _repository_credentials(a.task_definition)
+        explicit = _repository_credentials(td)
         s = self.ctx.registry
-        for i, cdef in enumerate(a.task_definition.container_definitions):
+        for i, cdef in enumerate(td.container_definitions):
             if cdef.name in explicit:
                 field = f"containerDefinitions[{i}].repositoryCredentials.credentialsParameter"
                 user, password = _user_password(secrets.value_of(self.ctx.store, self.sealer, explicit[cdef.name],
@@ -282,8 +286,26 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):
             access = [{"type": "repository", "name": repository, "actions": ["pull"]}]
             claims = registry_issuer.claims(who.subject if who else "", s.service, PULL_SECONDS, access=access)
             resp.credentials.add(image=cdef.image, registry_token=s.issuer.sign(claims))
-        log.info("pull credentials issued", extra=kv(node=node_id, task=request.task_id, images=len(resp.credentials)))
+        log.info("pull credentials issued", extra=kv(node=node_id, task=request.task_id, kind=what,
+                                                     deployment=request.prepull_deployment_id,
+                                                     images=len(resp.credentials)))
         return resp
+
+    def _prepull_definition(self, who: Identity | None, node_id: str, deployment_id: str) -> r.TaskDefinition:
+        """The task definition of one of this node's pre-pull intents: a node is told what to
+        pull ahead only through its own intents, so it gets no credentials through another's."""
+        kv_ = self.ctx.store.get(keys.prepull(node_id, deployment_id)) if node_id else None
+        if kv_ is None:
+            record_denial("other_node_prepull", who, "pull credentials of a pre-pull not meant for it",
+                          deployment=deployment_id[:64])
+            raise ApiError(grpc.StatusCode.PERMISSION_DENIED, f"prepullDeploymentId: no pre-pull of deployment "
+                                                              f"{deployment_id[:64]} is meant for {who}")
+        intent = decode(r.PrePull, kv_.value)
+        family, revision = parse_task_definition_ref(intent.task_definition_arn)
+        td_kv = self.ctx.store.get(keys.taskdef(family, revision or 0))
+        if td_kv is None:
+            raise not_found(f"prepullDeploymentId: task definition {intent.task_definition_arn} is gone")
+        return decode(r.TaskDefinition, td_kv.value)
 
     @grpc_errors
     def CreateRepository(self, request: rg.CreateRepositoryRequest, context) -> rg.Repository:  # noqa: N802

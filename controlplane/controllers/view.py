@@ -39,6 +39,8 @@ class View:
     target_groups: dict[str, t.TargetGroup] = field(default_factory=dict)
     # (cluster, load balancer name) -> its default target group's ARN
     default_groups: dict[tuple[str, str], str] = field(default_factory=dict)
+    # key -> the pre-pull intent stored there (controllers/prepull.py)
+    prepulls: dict[str, r.PrePull] = field(default_factory=dict)
 
     @classmethod
     def read(cls, cache: Cache) -> View:
@@ -55,6 +57,7 @@ class View:
             view.target_groups[rec.msg.target_group_arn] = rec.msg
         for rec in cache.records(sources.LOADBALANCERS):
             view.default_groups[(rec.msg.cluster, rec.msg.load_balancer_name)] = rec.msg.default_target_group_arn
+        view.prepulls = {rec.key: rec.msg for rec in cache.records(keys.PREPULL)}
         return view
 
     def service_of(self, task: r.Task) -> r.Service | None:

@@ -89,16 +89,18 @@ class TaskStateChange(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., last_status: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[_resources_pb2.Container, _Mapping]]] = ..., stopped_reason: _Optional[str] = ..., stop_code: _Optional[str] = ..., at: _Optional[float] = ..., health_status: _Optional[str] = ..., target_health: _Optional[_Iterable[_Union[_resources_pb2.TargetHealth, _Mapping]]] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("hello", "heartbeat", "task_state", "log_chunk")
+    __slots__ = ("hello", "heartbeat", "task_state", "log_chunk", "prepull_report")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     TASK_STATE_FIELD_NUMBER: _ClassVar[int]
     LOG_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    PREPULL_REPORT_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     heartbeat: Heartbeat
     task_state: TaskStateChange
     log_chunk: AgentLogChunk
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., task_state: _Optional[_Union[TaskStateChange, _Mapping]] = ..., log_chunk: _Optional[_Union[AgentLogChunk, _Mapping]] = ...) -> None: ...
+    prepull_report: PrePullReport
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., task_state: _Optional[_Union[TaskStateChange, _Mapping]] = ..., log_chunk: _Optional[_Union[AgentLogChunk, _Mapping]] = ..., prepull_report: _Optional[_Union[PrePullReport, _Mapping]] = ...) -> None: ...
 
 class AgentLogChunk(_message.Message):
     __slots__ = ("request_id", "data", "eof", "error")
@@ -113,12 +115,14 @@ class AgentLogChunk(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., data: _Optional[bytes] = ..., eof: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
 
 class Assignments(_message.Message):
-    __slots__ = ("revision", "tasks")
+    __slots__ = ("revision", "tasks", "prepull")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     TASKS_FIELD_NUMBER: _ClassVar[int]
+    PREPULL_FIELD_NUMBER: _ClassVar[int]
     revision: int
     tasks: _containers.RepeatedCompositeFieldContainer[_resources_pb2.TaskAssignment]
-    def __init__(self, revision: _Optional[int] = ..., tasks: _Optional[_Iterable[_Union[_resources_pb2.TaskAssignment, _Mapping]]] = ...) -> None: ...
+    prepull: _containers.RepeatedCompositeFieldContainer[_resources_pb2.PrePull]
+    def __init__(self, revision: _Optional[int] = ..., tasks: _Optional[_Iterable[_Union[_resources_pb2.TaskAssignment, _Mapping]]] = ..., prepull: _Optional[_Iterable[_Union[_resources_pb2.PrePull, _Mapping]]] = ...) -> None: ...
 
 class ControlMessage(_message.Message):
     __slots__ = ("assignments", "log_request", "cancel_logs", "routing")
@@ -153,3 +157,17 @@ class CancelLogs(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     def __init__(self, request_id: _Optional[str] = ...) -> None: ...
+
+class PrePullReport(_message.Message):
+    __slots__ = ("deployment_id", "image", "ok", "error", "seconds")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    image: str
+    ok: bool
+    error: str
+    seconds: float
+    def __init__(self, deployment_id: _Optional[str] = ..., image: _Optional[str] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...

@@ -25,12 +25,14 @@ class LoginCredential(_message.Message):
     def __init__(self, registry: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., expires_at: _Optional[float] = ...) -> None: ...
 
 class GetTaskPullCredentialsRequest(_message.Message):
-    __slots__ = ("cluster", "task_id")
+    __slots__ = ("cluster", "task_id", "prepull_deployment_id")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    PREPULL_DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     task_id: str
-    def __init__(self, cluster: _Optional[str] = ..., task_id: _Optional[str] = ...) -> None: ...
+    prepull_deployment_id: str
+    def __init__(self, cluster: _Optional[str] = ..., task_id: _Optional[str] = ..., prepull_deployment_id: _Optional[str] = ...) -> None: ...
 
 class PullCredential(_message.Message):
     __slots__ = ("image", "registry_token", "username", "password")

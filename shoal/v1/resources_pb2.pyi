@@ -718,3 +718,21 @@ class TargetHealth(_message.Message):
     reason: str
     description: str
     def __init__(self, target_group_arn: _Optional[str] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class PrePull(_message.Message):
+    __slots__ = ("cluster", "service", "deployment_id", "task_definition_arn", "images", "created_at", "node_id")
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_DEFINITION_ARN_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    cluster: str
+    service: str
+    deployment_id: str
+    task_definition_arn: str
+    images: _containers.RepeatedScalarFieldContainer[str]
+    created_at: float
+    node_id: str
+    def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., deployment_id: _Optional[str] = ..., task_definition_arn: _Optional[str] = ..., images: _Optional[_Iterable[str]] = ..., created_at: _Optional[float] = ..., node_id: _Optional[str] = ...) -> None: ...

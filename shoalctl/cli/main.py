@@ -14,6 +14,7 @@ from shoalctl.cli import client, errors
 def build_parser() -> argparse.ArgumentParser:
     from shoalctl.cli import (
         accesskeys,
+        app,
         chaos,
         console,
         daemons,
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="noun", metavar="COMMAND")
     sub.required = True
     for module in (local, resources, traffic, daemons, accesskeys, scaling, security, registry_cli, logs, events,
-                   console, top, lab, chaos):
+                   console, top, lab, chaos, app):
         module.register(sub)
     return parser
 

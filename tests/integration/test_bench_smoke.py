@@ -72,6 +72,12 @@ FIGURES = {
         rf"agent killed -9 \(agent-\d, lease TTL {NUMBER} s\): {NUMBER} failed of {NUMBER} before the node was "
         rf"judged lost \({NUMBER} s\), {NUMBER} failed of {NUMBER} in the {NUMBER} s after",
     ],
+    "images.py": [
+        rf"RunTask->RUNNING, ~3 MiB image, 1 round\(s\), medians: present {NUMBER} ms, cold pull from the cluster "
+        rf"registry {NUMBER} ms, pre-pulled {NUMBER} ms",
+        rf"ratios to present: cold {NUMBER}x, pre-pulled {NUMBER}x; pre-pulled vs cold {NUMBER}x",
+        rf"pre-pull \(CreateService -> image on the node\): median {NUMBER} ms, max {NUMBER} ms",
+    ],
     "autoscale_reaction.py": [
         r"rounds \(breaches\) +1\n",
         rf"breach -> first scale-out decision +median -?{NUMBER}s, max -?{NUMBER}s",

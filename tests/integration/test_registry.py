@@ -26,6 +26,7 @@ import pytest
 
 from agent.docker_runtime import DockerRuntime
 from agent.runtime import PullError
+from shoal import keys
 from shoal.security import joining, pki, registry_issuer
 from shoal.security.ca import CertificateAuthority
 from shoal.security.channels import client_channel
@@ -270,6 +271,13 @@ def test_pulls_without_or_with_an_expired_token_fail_and_nodes_get_only_their_ta
             registry_pb2_grpc.RegistryStub(ch).GetTaskPullCredentials(
                 rg.GetTaskPullCredentialsRequest(cluster="default", task_id="not-mine"), timeout=10)
         assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        # Nor through a pre-pull intent that is not its own.
+        with pytest.raises(grpc.RpcError) as err:
+            registry_pb2_grpc.RegistryStub(ch).GetTaskPullCredentials(
+                rg.GetTaskPullCredentialsRequest(cluster="default", prepull_deployment_id="ecs-svc/not-mine"),
+                timeout=10)
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "prepullDeploymentId: no pre-pull of deployment ecs-svc/not-mine" in err.value.details()
         with pytest.raises(grpc.RpcError) as err:
             registry_pb2_grpc.RegistryStub(ch).GetLoginCredential(rg.GetLoginCredentialRequest(), timeout=10)
         assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED, "nodes get no login credential"
@@ -328,3 +336,81 @@ def test_repository_credentials_pull_with_a_secrets_user_and_password(cluster, i
             task.stopped_reason
     assert run("reg/good").last_status == "RUNNING"
     assert docker_client.images.get(ref)
+
+
+def test_a_deployment_prepulls_its_image_before_its_task_is_placed(images, make_cluster, busybox_image,
+                                                                   docker_client, node_cleanup,
+                                                                   tmp_path: Path) -> None:
+    # One node of 256 MiB held by a 200 MiB task: the service's 128 MiB task cannot be placed
+    # until that one stops, as on a node a rolling update is still emptying.
+    cluster = make_cluster(agents=1, zones=["a"], registry=True, extra_agent_args=["--memory-mib", "256"])
+    node_cleanup.update(cluster.node_ids())
+    registry = cluster.registry_address
+    name = f"shoaltest/prepull-{secrets.token_hex(3)}"
+    ref = f"{registry}/{name}:v1"
+    images.make(ref)
+    admin_cfg = tmp_path / "admin-docker"
+    assert shoal(cluster, "repo", "create", name).returncode == 0
+    assert shoal(cluster, "registry", "login", env={"DOCKER_CONFIG": str(admin_cfg)}).returncode == 0
+    assert docker_cli("push", ref, config=admin_cfg).returncode == 0
+    images.remove(ref)
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get(ref)
+
+    api = cluster.operator
+    family = f"prepull-{secrets.token_hex(3)}"
+    container = {"name": "app", "cpu": 16, "stopTimeout": 1, "command": ["sleep", "300"]}
+    api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(
+        {"family": f"{family}-blocker", "containerDefinitions": [{**container, "image": busybox_image,
+                                                                   "memory": 200}]})))
+    api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(
+        {"family": family, "containerDefinitions": [{**container, "image": ref, "memory": 128}]})))
+
+    def describe(task_id: str):
+        return api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=[task_id])).tasks[0]
+
+    blocker = api.RunTask(op.RunTaskRequest(cluster="default", task_definition=f"{family}-blocker")).tasks[0].id
+    wait_for(lambda: describe(blocker).last_status == "RUNNING", 120, "the blocker to run")
+    api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web", task_definition=family,
+                                              desired_count=1))
+
+    def service_tasks():
+        arns = api.ListTasks(op.ListTasksRequest(cluster="default", service_name="web")).arns
+        return list(api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=list(arns))).tasks) \
+            if arns else []
+
+    wait_for(lambda: _present(docker_client, ref), 60, "the node to pre-pull the service's image")
+    [waiting] = service_tasks()
+    assert waiting.last_status == "PROVISIONING" and not waiting.node_id, "the image came before the task was placed"
+    agent = cluster.agent(1)
+    assert "pre-pulling image" in agent.log_path.read_text(), "the agent's own pre-pull, not a task's pull"
+    wait_for(lambda: "image pre-pulled" in (cluster.logs_dir / "controlplane.log").read_text(), 30,
+             "the node's report of the pre-pull")
+
+    api.StopTask(op.StopTaskRequest(cluster="default", task=blocker, reason="room for the service"))
+    task = wait_for(lambda: (t := describe(waiting.id)).last_status in ("RUNNING", "STOPPED") and t, 120,
+                    "the service's task to start")
+    assert task.last_status == "RUNNING", task.stopped_reason
+    lines = agent.log_path.read_text().splitlines()
+    assert any("task state" in line and f"task={waiting.id}" in line for line in lines), "the agent logs by task id"
+    pulls_for_task = [line for line in lines
+                      if "pulling image" in line and "pre-pulling" not in line and f"task={waiting.id}" in line]
+    assert pulls_for_task == [], "the task's start did not wait for a pull"
+    # The intent goes once the deployment has its task running.
+    wait_for(lambda: not _prepull_keys(cluster), 60, "the pre-pull intent withdrawn")
+
+
+def _present(client: docker.DockerClient, ref: str) -> bool:
+    try:
+        client.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def _prepull_keys(cluster) -> list[str]:
+    store = cluster.etcd_store()
+    try:
+        return [kv.key for kv in store.list(keys.PREPULL).kvs]
+    finally:
+        store.close()
