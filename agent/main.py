@@ -352,7 +352,7 @@ def _run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs
         agent.routing_consumers.append(responder)
         agent.container_dns = container_dns(responder)
     agent.resolve_pull_auth = client.task_pull_credentials
-    prepuller = PrePuller(runtime, client.prepull_credentials, client.send_prepull_report, agent.images, node_id)
+    prepuller = PrePuller(runtime, client.prepull_credentials, client.send_prepull_report, agent.pulls.cache, node_id)
     client.on_prepull = prepuller.apply
     stop = threading.Event()
 
