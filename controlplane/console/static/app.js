@@ -256,12 +256,76 @@ async function events() {
   return [el("h1", {}, "Events"), el("div", { class: "filters" }, input("service"), input("node"), input("kind")), eventsTable(list)];
 }
 
+// ---- chaos: a fault the control plane can make, and the cluster's way back, timed ----------------
+
+const CHAOS = {
+  "drain-node": "Drain a node: its service tasks move elsewhere",
+  "stop-service-tasks": "Stop N tasks of a service",
+  "stop-random-tasks": "Stop N random service tasks of the cluster",
+};
+const chaosForm = { action: "stop-random-tasks", cluster: "default", node: "", service: "", count: "1" };
+
+function seconds(s) { return s === null || s === undefined ? "" : `${s.toFixed(1)}s`; }
+
+async function chaos() {
+  const [c, ns, ss] = await Promise.all([api("/api/chaos"), api("/api/nodes"), api("/api/services")]);
+  const f = chaosForm;
+  const field = (name, control) => { control.id = `chaos-${name}`; control.addEventListener("change", (e) => { f[name] = e.target.value; }); return control; };
+  const pick = (name, options) => {
+    const s = field(name, el("select", {}, options.map(([v, label]) => el("option", { value: v }, label))));
+    s.value = f[name] || (options[0] || [""])[0];
+    f[name] = s.value;
+    return s;
+  };
+  const clusters = [...new Set([...ns.map((n) => n.cluster), ...ss.map((s) => s.cluster)])];
+  const action = pick("action", c.actions.map((a) => [a, CHAOS[a] || a]));
+  action.addEventListener("change", () => render(true));
+  const params = f.action === "drain-node"
+    ? [pick("node", ns.filter((n) => n.cluster === f.cluster && n.status === "ACTIVE").map((n) => [n.id, `${n.name} (zone ${n.zone || "-"}, ${n.tasks} tasks)`]))]
+    : [f.action === "stop-service-tasks" ? pick("service", ss.filter((s) => s.cluster === f.cluster).map((s) => [s.name, s.name])) : null,
+      "count", field("count", el("input", { type: "number", min: "1", max: "100", value: f.count }))];
+  const go = () => {
+    const body = { action: f.action, cluster: f.cluster, confirm: f.action };
+    if (f.action === "drain-node") body.node = f.node;
+    else { body.count = Number(f.count); if (f.action === "stop-service-tasks") body.service = f.service; }
+    const what = f.action === "drain-node" ? `drain node ${f.node}` : f.action === "stop-service-tasks"
+      ? `stop ${f.count} task(s) of ${f.service}` : `stop ${f.count} random service task(s)`;
+    chaosRun(body, `Chaos: really ${what} in cluster ${f.cluster}? This hurts the running cluster.`);
+  };
+  const running = c.runs.some((r) => r.state === "running");
+  return [el("h1", {}, "Chaos"),
+    el("p", {}, "Make a fault through the control plane's own API and watch the cluster converge back, timed from the fault. ",
+      "Converged: every service runs its desired count, no task waits to be placed, every node connected before is still connected, and the tasks hit are stopped."),
+    el("p", { class: "note", id: "chaos-host-only" }, `From here only what the control plane can do itself. Faults that need the host (${c.hostOnly.join(", ")}) run with \`shoal chaos\` on it.`),
+    me.canAct ? el("div", { class: "filters" }, pick("cluster", clusters.map((x) => [x, x])), action, params,
+      running ? el("span", { class: "note" }, "a run is measuring…") : actionButton("Run", "chaos-run", go)) : null,
+    el("h2", {}, "Runs"),
+    table(["started", "action", "by", "what it did", "state", "noticed", "converged", "still lagging"],
+      c.runs.map((r) => [when(r.startedAt), r.action, r.user, r.did.join("; "),
+        el("span", { class: "chaos-state " + r.state.replace(" ", "-") }, r.state === "running" ? `running ${r.elapsed.toFixed(1)}s` : r.state),
+        seconds(r.noticedAfter), el("span", { class: "converged-after" }, seconds(r.convergedAfter)), r.lagging.join("; ")]),
+      (i) => ({ "data-run": c.runs[i].id, "data-state": c.runs[i].state, class: "chaos-run" }))];
+}
+
+async function chaosRun(body, confirmText) {
+  if (!window.confirm(confirmText)) return;
+  const resp = await fetch("/api/chaos", {
+    method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf },
+    body: JSON.stringify(body),
+  });
+  const data = await resp.json();
+  toast(resp.ok ? `chaos ${body.action}: started` : `chaos refused: ${data.error}`);
+  render(true);
+}
+
 // ---- routing and liveness ---------------------------------------------------------------------
 
 const routes = [
   [/^#?\/?$/, overview], [/^#\/services$/, services], [/^#\/services\/([^/]+)\/([^/]+)$/, service],
   [/^#\/nodes$/, nodes], [/^#\/nodes\/([^/]+)\/([^/]+)$/, node],
   [/^#\/tasks$/, tasks], [/^#\/tasks\/([^/]+)\/([^/]+)$/, task], [/^#\/events$/, events],
+  [/^#\/chaos$/, chaos],
 ];
 
 let rendering = false;
