@@ -142,28 +142,78 @@ function blocks(groups) {
   }), ` ${groups.length}`);
 }
 
+// Topology: one section per zone (its totals as bars), each node a small tile (fill: CPU
+// reserved; marked DRAINING or lost) and, once a search or filter narrows a zone to at most
+// TOPOLOGY_ROWS nodes, a row each. Big zones start folded; what the user opened stays open.
+const TOPOLOGY_ROWS = 50;
+const topo = { q: "", status: "", open: {} };
+
+function nodeMatches(n) {
+  const q = topo.q.toLowerCase();
+  const state = n.connected ? n.status : "LOST";
+  if (topo.status && state !== topo.status) return false;
+  return !q || n.name.toLowerCase().includes(q) || n.id.includes(q) || n.zone.toLowerCase() === q
+    || n.taskGroups.some((g) => g.toLowerCase().includes(q));
+}
+
+function tile(n) {
+  const pct = n.cpu.registered > 0 ? Math.min(100, Math.round((100 * n.cpu.reserved) / n.cpu.registered)) : 0;
+  const cls = "tile" + (n.connected ? "" : " lost") + (n.status === "DRAINING" ? " draining" : "");
+  const t = el("a", { class: cls, href: `#/nodes/${encodeURIComponent(n.cluster)}/${encodeURIComponent(n.id)}`,
+    title: `${n.name} · ${n.status}${n.connected ? "" : " · lost"} · cpu ${n.cpu.reserved}/${n.cpu.registered} · memory ${n.memory.reserved}/${n.memory.registered} · ${n.tasks} tasks`,
+    "data-tile": n.id });
+  t.style.setProperty("--fill", pct + "%");
+  return t;
+}
+
+function sum(ns, f) { return ns.reduce((a, n) => a + f(n), 0); }
+
 async function nodes() {
   const list = await api("/api/nodes");
   const zones = {};
   for (const n of list) (zones[n.zone || "(no zone)"] ||= []).push(n);
-  const search = el("input", { id: "node-search", placeholder: "search nodes" });
+  const search = el("input", { id: "node-search", placeholder: "search: name, id, zone, service", value: topo.q });
+  const status = el("select", { id: "node-status-filter" },
+    [["", "all nodes"], ["ACTIVE", "active"], ["DRAINING", "draining"], ["LOST", "lost (agent gone)"]].map(([v, l]) => el("option", { value: v }, l)));
+  status.value = topo.status;
   const body = el("div", {});
+  const count = el("span", { id: "node-count", class: "note" });
   const draw = () => {
-    const q = search.value.toLowerCase();
+    topo.q = search.value.trim();
+    topo.status = status.value;
+    const narrowed = topo.q !== "" || topo.status !== "";
+    let shownTotal = 0;
     body.replaceChildren(...Object.entries(zones).map(([zone, ns]) => {
-      const shown = ns.filter((n) => !q || n.name.toLowerCase().includes(q) || n.id.includes(q));
-      return el("div", { class: "zone" }, el("h2", {}, `zone ${zone} (${shown.length})`),
-        table(["node", "status", "agent", "cpu reserved", "memory reserved", "tasks"],
-          shown.map((n) => [link(`#/nodes/${encodeURIComponent(n.cluster)}/${encodeURIComponent(n.id)}`, n.name),
-            el("span", { class: n.status === "DRAINING" ? "bad" : "" }, n.status),
-            el("span", { class: n.connected ? "ok" : "bad" }, n.connected ? "connected" : "lost"),
-            bar(n.cpu.reserved, n.cpu.registered), bar(n.memory.reserved, n.memory.registered), blocks(n.taskGroups)]),
-          (i) => ({ "data-node": shown[i].id, "data-status": shown[i].status })));
+      const shown = ns.filter(nodeMatches);
+      shownTotal += shown.length;
+      const lost = ns.filter((n) => !n.connected).length, draining = ns.filter((n) => n.status === "DRAINING").length;
+      const open = topo.open[zone] ?? (ns.length <= TOPOLOGY_ROWS || (narrowed && shown.length > 0));
+      const details = el("details", { class: "zone", "data-zone": zone },
+        el("summary", {}, el("b", {}, `zone ${zone}`), ` ${shown.length === ns.length ? ns.length : `${shown.length} of ${ns.length}`} nodes`,
+          lost ? el("span", { class: "bad" }, ` · ${lost} lost`) : "", draining ? el("span", { class: "bad" }, ` · ${draining} draining`) : "",
+          " · cpu ", bar(sum(ns, (n) => n.cpu.reserved), sum(ns, (n) => n.cpu.registered)),
+          " · memory ", bar(sum(ns, (n) => n.memory.reserved), sum(ns, (n) => n.memory.registered)),
+          ` · ${sum(ns, (n) => n.tasks)} tasks`),
+        el("div", { class: "tiles" }, shown.map(tile)),
+        shown.length <= TOPOLOGY_ROWS
+          ? table(["node", "status", "agent", "cpu reserved", "memory reserved", "tasks"],
+            shown.map((n) => [link(`#/nodes/${encodeURIComponent(n.cluster)}/${encodeURIComponent(n.id)}`, n.name),
+              el("span", { class: n.status === "DRAINING" ? "bad" : "" }, n.status),
+              el("span", { class: n.connected ? "ok" : "bad" }, n.connected ? "connected" : "lost"),
+              bar(n.cpu.reserved, n.cpu.registered), bar(n.memory.reserved, n.memory.registered), blocks(n.taskGroups)]),
+            (i) => ({ "data-node": shown[i].id, "data-status": shown[i].status }))
+          : el("p", { class: "note" }, `${shown.length} nodes: search or filter to list them (a list shows at most ${TOPOLOGY_ROWS}).`));
+      details.open = open;
+      // The user's click, not the page setting it (that fires "toggle" too).
+      details.firstChild.addEventListener("click", () => { topo.open[zone] = !details.open; });
+      return details;
     }));
+    count.textContent = `${shownTotal} of ${list.length} nodes in ${Object.keys(zones).length} zones`;
   };
   search.addEventListener("input", draw);
+  status.addEventListener("change", draw);
   draw();
-  return [el("h1", {}, "Nodes"), search, body];
+  return [el("h1", {}, "Nodes"), el("div", { class: "filters" }, search, status, count), body];
 }
 
 async function node(cluster, id) {
