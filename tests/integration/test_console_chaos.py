@@ -17,6 +17,8 @@ from shoal.v1 import accesskeys_pb2_grpc
 from shoal.v1 import operator_pb2 as op
 from tests.integration.test_console import Browserless
 from tests.integration.test_console_browser import accept_confirm, browser, text  # noqa: F401 (a fixture)
+from tests.integration.test_console_pages import click, typed
+from tests.integration.test_console_topology import pick
 from tests.waiting import wait_for
 
 pytestmark = [
@@ -26,7 +28,6 @@ pytestmark = [
 ]
 
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import Select  # noqa: E402
 
 TASKDEF = {"family": "hollow-web", "containerDefinitions": [
     {"name": "web", "image": "shoal/busybox:latest", "cpu": 64, "memory": 64, "command": ["sleep", "3600"]}]}
@@ -53,13 +54,11 @@ def test_chaos_from_the_console_converges_with_its_time(hollow_plane, browser) -
     b.get(b.current_url.split("#")[0] + "#/chaos")
     wait_for(lambda: b.find_elements(By.ID, "chaos-run"), 20, "the chaos page with its Run button")
     assert "shoal chaos" in text(b, "#chaos-host-only") and "kill-agent" in text(b, "#chaos-host-only")
-    Select(b.find_element(By.ID, "chaos-action")).select_by_value("stop-service-tasks")
-    wait_for(lambda: b.find_elements(By.ID, "chaos-service"), 10, "the service picker")
-    Select(b.find_element(By.ID, "chaos-service")).select_by_value("web")
-    count = b.find_element(By.ID, "chaos-count")
-    count.clear()
-    count.send_keys("2")
-    b.find_element(By.ID, "chaos-run").click()
+    # The live page redraws under the driver's feet: act on what it shows now.
+    wait_for(lambda: pick(b, "chaos-action", "stop-service-tasks"), 10, "the action picked")
+    wait_for(lambda: pick(b, "chaos-service", "web"), 10, "the service picked")
+    wait_for(lambda: typed(b, "chaos-count", "2"), 10, "the count typed")
+    wait_for(lambda: click(b, "chaos-run"), 10, "Run clicked")
     assert accept_confirm(b), "a chaos run asks for confirmation"
 
     # Measured live: the run shows converged with its time, without a reload.
@@ -89,10 +88,10 @@ def test_chaos_from_the_console_converges_with_its_time(hollow_plane, browser) -
     # A drain from the page, too: the node's tasks move and the run converges.
     b.get(b.current_url.split("#")[0] + "#/chaos")
     wait_for(lambda: b.find_elements(By.ID, "chaos-run"), 20, "the Run button again")
-    Select(b.find_element(By.ID, "chaos-action")).select_by_value("drain-node")
+    wait_for(lambda: pick(b, "chaos-action", "drain-node"), 10, "the drain picked")
     wait_for(lambda: b.find_elements(By.ID, "chaos-node"), 10, "the node picker")
-    node = Select(b.find_element(By.ID, "chaos-node")).first_selected_option.get_attribute("value")
-    b.find_element(By.ID, "chaos-run").click()
+    node = b.execute_script("return document.getElementById('chaos-node').value")
+    wait_for(lambda: click(b, "chaos-run"), 10, "Run clicked")
     assert accept_confirm(b)
     wait_for(lambda: len(b.find_elements(By.CSS_SELECTOR, 'tr.chaos-run[data-state="converged"]')) == 2, 90,
              "the drain run converged")

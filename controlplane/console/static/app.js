@@ -221,7 +221,7 @@ async function node(cluster, id) {
   return [el("h1", {}, `Node ${n.name}`),
     el("p", { id: "node-status" }, `${n.id} · ${n.status} · ${n.connected ? "agent connected" : "agent lost"} · zone ${n.zone} · ${n.address}`),
     n.status === "ACTIVE" ? actionButton("Drain", "drain-btn", () => act("drain", { cluster, node: id }, `Drain ${n.name}? Its service tasks move elsewhere.`))
-      : actionButton("Activate", "activate-btn", () => act("activate", { cluster, node: id })),
+      : actionButton("Activate", "activate-btn", () => act("activate", { cluster, node: id }, `Activate ${n.name}? Tasks may be placed on it again.`)),
     el("h2", {}, "Resources"),
     el("p", {}, "cpu ", bar(n.cpu.reserved, n.cpu.registered), " · memory ", bar(n.memory.reserved, n.memory.registered), ` · host cpu ${n.hostCpuPercent}%`),
     el("h2", {}, "Attributes"),
