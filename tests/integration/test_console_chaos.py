@@ -16,8 +16,8 @@ from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
 from shoal.v1 import operator_pb2 as op
 from tests.integration.test_console import Browserless
-from tests.integration.test_console_browser import accept_confirm, browser, text  # noqa: F401 (a fixture)
-from tests.integration.test_console_pages import click, typed
+from tests.integration.test_console_browser import accept_confirm, browser  # noqa: F401 (a fixture)
+from tests.integration.test_console_pages import click, text, typed
 from tests.integration.test_console_topology import pick
 from tests.waiting import wait_for
 

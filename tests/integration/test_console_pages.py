@@ -11,7 +11,8 @@ import shutil
 import pytest
 
 from shoal.v1 import operator_pb2 as op
-from tests.integration.test_console_browser import accept_confirm, browser, text  # noqa: F401 (a fixture)
+from tests.integration.test_console_browser import accept_confirm, browser  # noqa: F401 (a fixture)
+from tests.integration.test_console_browser import text as first_text
 from tests.waiting import wait_for
 
 pytestmark = [
@@ -31,6 +32,14 @@ def taskdef(memory: int) -> str:
 
 def service(api) -> op.DescribeServicesResponse:
     return api.DescribeServices(op.DescribeServicesRequest(cluster="default", services=["web"])).services[0]
+
+
+def text(b, css: str) -> str:
+    """The first match's text, or "" (also when the live page redrew it while being read)."""
+    try:
+        return first_text(b, css)
+    except StaleElementReferenceException:
+        return ""
 
 
 def click(b, element_id: str) -> bool:
@@ -69,7 +78,7 @@ def test_redeploy_rollback_and_activate_from_the_pages(hollow_plane, browser) ->
     first = service(api).deployments[0].id
     b.get(base + "#/services/default/web")
     wait_for(lambda: b.find_elements(By.ID, "redeploy-btn"), 10, "the redeploy button")
-    b.find_element(By.ID, "redeploy-btn").click()
+    wait_for(lambda: click(b, "redeploy-btn"), 20, "redeploy clicked")
     assert accept_confirm(b), "a new deployment asks for confirmation"
     wait_for(lambda: (d := service(api).deployments) and d[0].id != first and d[0].rollout_state == "COMPLETED"
              and len(d) == 1, 60, "the new deployment completed")
@@ -85,7 +94,7 @@ def test_redeploy_rollback_and_activate_from_the_pages(hollow_plane, browser) ->
     assert "service:web" in text(b, ".alert.warning")
     b.get(base + "#/services/default/web")
     wait_for(lambda: b.find_elements(By.ID, "rollback-btn"), 20, "the roll back button")
-    b.find_element(By.ID, "rollback-btn").click()
+    wait_for(lambda: click(b, "rollback-btn"), 20, "roll back clicked")
     assert accept_confirm(b)
     wait_for(lambda: service(api).task_definition.endswith("hollow-web:1"), 20, "the service back on revision 1")
     wait_for(lambda: service(api).running_count == 3 and len(service(api).deployments) == 1, 60,

@@ -17,7 +17,8 @@ import shutil
 import pytest
 
 from shoal.v1 import operator_pb2 as op
-from tests.integration.test_console_browser import browser, text  # noqa: F401 (a fixture)
+from tests.integration.test_console_browser import browser  # noqa: F401 (a fixture)
+from tests.integration.test_console_pages import text
 from tests.waiting import wait_for
 
 pytestmark = [
