@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     from shoalctl.cli import (
         accesskeys,
         chaos,
+        completion,
         console,
         daemons,
         events,
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (local, resources, traffic, daemons, accesskeys, scaling, security, registry_cli, logs, events,
                    console, top, lab, chaos):
         module.register(sub)
+    completion.register(sub, parser)
     return parser
 
 

@@ -14,7 +14,7 @@ from shoal.v1 import resources_pb2 as r
 from shoalctl.cli import deploy, placement_args, refs, service_traffic
 from shoalctl.cli.client import add_target_flags, add_verb, connect
 from shoalctl.cli.errors import CliError
-from shoalctl.cli.output import ago, print_json, table
+from shoalctl.cli.output import ago, print_json, table, when
 
 
 def _short(arn: str) -> str:
@@ -360,10 +360,13 @@ def service_delete(a) -> None:
 
 
 def _print_kv(msg, skip: tuple[str, ...] = ()) -> None:
+    """One field a line; times (fields named ...At) as dates, not epoch seconds."""
     data = json_format.MessageToDict(msg)
     for k, v in data.items():
         if k in skip:
             continue
+        if k.endswith("At") and isinstance(v, (int, float)):
+            v = when(v)
         print(f"{k + ':':<28} {json.dumps(v) if isinstance(v, (dict, list)) else v}")
 
 

@@ -1,11 +1,13 @@
 """The CLI as a newcomer meets it, against a real control plane and docker agents: the
 12-character ids `task list` prints are taken by `task describe`, `task stop` and `logs`,
 the NODE column names the node as users know it (agent-1) beside its id, which `node
-describe` takes as well as the hostname; `shoal status` prints one table."""
+describe` takes as well as the hostname; times print as dates; `shoal status` prints one
+table."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -40,6 +42,8 @@ def test_printed_ids_and_names_are_taken_back(make_cluster, busybox_image) -> No
     described = shoal(cluster, "task", "describe", task_short)
     assert described.returncode == 0, described.stderr
     assert task_short in described.stdout and "RUNNING" in described.stdout
+    created = next(line for line in described.stdout.splitlines() if line.startswith("createdAt:"))
+    assert re.fullmatch(r"createdAt:\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ \(\d+[smhd] ago\)", created), created
     logs = shoal(cluster, "logs", task_short)
     assert logs.returncode == 0, logs.stderr
     for ref in (node_name, node_short):

@@ -1,7 +1,10 @@
 """IDs as users type them (shoalctl/cli/refs.py): a unique prefix, a hostname, the whole id
-or an ARN; an ambiguous prefix names what it matches; none names the cluster."""
+or an ARN; an ambiguous prefix names what it matches; none names the cluster. Times as
+dates with their age (output.when)."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -9,6 +12,7 @@ from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoalctl.cli import refs
 from shoalctl.cli.errors import CliError
+from shoalctl.cli.output import ago, when
 
 A = "a1b2c3d4e5f6" + "0" * 20
 B = "a1b2c3ffffff" + "1" * 20
@@ -75,3 +79,11 @@ def test_a_node_by_its_hostname_even_when_a_prefix_of_another() -> None:
     assert refs.node_id(api, "default", "agent-2") == B
     assert refs.node_id(api, "default", "agent-1") == A
     assert refs.node_id(api, "default", C[:4]) == C
+
+
+def test_times_print_as_dates_with_their_age() -> None:
+    shown = when(1_700_000_000.5, now=1_700_000_000.5 + 3 * 3600)
+    assert shown.startswith(time.strftime("%Y-%m-%d %H:%M", time.localtime(1_700_000_000))) and shown.endswith(
+        "(3h ago)"), shown
+    assert when(0) == "-" and ago(0) == "-"
+    assert when(100.0, now=100.0 + 3 * 86400).endswith("(3d ago)")
