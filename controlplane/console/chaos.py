@@ -57,6 +57,8 @@ class Fault:
     services: set[str]
     node: str = ""
     victims: set[str] = field(default_factory=set)
+    # Every task id of the cluster just before the fault: a task not among them is a replacement.
+    existing: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -159,6 +161,7 @@ class Chaos:
                                "chaos: a run is still measuring; wait for it to converge or time out")
             before = self.snapshot(cluster)
             fault = found[1](cluster, body, before)
+            fault.existing = {t.id for t in before.tasks}
             run = Run(uuid.uuid4().hex[:12], name, user, cluster, time.time(), time.monotonic(), did=list(fault.did))
             self._runs = [*self._runs, run][-KEPT:]
         self.feed.record("chaos", cluster, f"chaos {name} by {user}: {'; '.join(fault.did)}",
@@ -242,8 +245,7 @@ class Chaos:
         converged; returns what it decided."""
         pic = self.snapshot(run.cluster)
         now = time.monotonic() - run.started
-        replacements = [t for t in pic.tasks if t.service_name in fault.services and t.id not in fault.victims
-                        and t.created_at >= run.started_at - 1]
+        replacements = [t for t in pic.tasks if t.service_name in fault.services and t.id not in fault.existing]
         if run.noticed_after is None and (replacements or not fault.victims):
             run.noticed_after = round(now, 2)
         behind = lagging(pic.services, pic.tasks, pic.nodes, pic.connected, connected)

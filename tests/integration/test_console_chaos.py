@@ -16,7 +16,7 @@ from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
 from shoal.v1 import operator_pb2 as op
 from tests.integration.test_console import Browserless
-from tests.integration.test_console_browser import accept_confirm, browser  # noqa: F401 (a fixture)
+from tests.integration.test_console_browser import accept_confirm, browser, shot  # noqa: F401 (a fixture)
 from tests.integration.test_console_pages import click, text, typed
 from tests.integration.test_console_topology import pick
 from tests.waiting import wait_for
@@ -53,7 +53,8 @@ def test_chaos_from_the_console_converges_with_its_time(hollow_plane, browser) -
     wait_for(lambda: "(admin)" in text(b, "#whoami"), 20, "the admin logged in")
     b.get(b.current_url.split("#")[0] + "#/chaos")
     wait_for(lambda: b.find_elements(By.ID, "chaos-run"), 20, "the chaos page with its Run button")
-    assert "shoal chaos" in text(b, "#chaos-host-only") and "kill-agent" in text(b, "#chaos-host-only")
+    wait_for(lambda: "shoal chaos" in (note := text(b, "#chaos-host-only")) and "kill-agent" in note, 10,
+             "the page saying which faults need the host")
     # The live page redraws under the driver's feet: act on what it shows now.
     wait_for(lambda: pick(b, "chaos-action", "stop-service-tasks"), 10, "the action picked")
     wait_for(lambda: pick(b, "chaos-service", "web"), 10, "the service picked")
@@ -65,11 +66,12 @@ def test_chaos_from_the_console_converges_with_its_time(hollow_plane, browser) -
     b.execute_script("window.sameLoad = 'yes'")
     wait_for(lambda: b.find_elements(By.CSS_SELECTOR, 'tr.chaos-run[data-state="converged"]'), 90,
              "the run reported converged")
-    took = text(b, 'tr.chaos-run[data-state="converged"] .converged-after')
+    took = wait_for(lambda: text(b, 'tr.chaos-run[data-state="converged"] .converged-after'), 10, "the time")
     assert re.fullmatch(r"\d+\.\ds", took), took
     assert 0 < float(took[:-1]) < 90
-    assert "stopped 2 of 6 RUNNING tasks of service web" in text(b, "tr.chaos-run")
+    wait_for(lambda: "stopped 2 of 6 RUNNING tasks of service web" in text(b, "tr.chaos-run"), 10, "what it did")
     assert b.execute_script("return window.sameLoad") == "yes"
+    shot(b, "chaos")
     # Really converged: 6 RUNNING again, two of them new.
     after = set(plane.api.ListTasks(op.ListTasksRequest(cluster="default", service_name="web",
                                                         desired_status="RUNNING")).arns)
@@ -78,7 +80,7 @@ def test_chaos_from_the_console_converges_with_its_time(hollow_plane, browser) -
     # The run, start and outcome, in the event feed (kind chaos).
     b.get(b.current_url.split("#")[0] + "#/events")
     wait_for(lambda: b.find_elements(By.ID, "filter-kind"), 10, "the events page")
-    b.find_element(By.ID, "filter-kind").send_keys("chaos\n")
+    wait_for(lambda: typed(b, "filter-kind", "chaos"), 10, "the kind filter typed")
     b.execute_script("document.activeElement.blur()")
     wait_for(lambda: "converged after" in text(b, "#page table"), 20, "the outcome in the feed")
     feed = text(b, "#page table")

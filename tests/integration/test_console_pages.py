@@ -91,7 +91,7 @@ def test_redeploy_rollback_and_activate_from_the_pages(hollow_plane, browser) ->
     api.UpdateService(op.UpdateServiceRequest(cluster="default", service="web", task_definition="hollow-web:2"))
     b.get(base + "#/")
     wait_for(lambda: "cannot be placed" in text(b, "#page"), 60, "the unplaceable tasks on the overview")
-    assert "service:web" in text(b, ".alert.warning")
+    wait_for(lambda: "service:web" in text(b, ".alert.warning"), 10, "the alert naming the service")
     b.get(base + "#/services/default/web")
     wait_for(lambda: b.find_elements(By.ID, "rollback-btn"), 20, "the roll back button")
     wait_for(lambda: click(b, "rollback-btn"), 20, "roll back clicked")
