@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from shoal.v1 import operator_pb2 as op
-from tests.integration.test_console_browser import accept_confirm, browser  # noqa: F401 (a fixture)
+from tests.integration.test_console_browser import accept_confirm, browser, typed  # noqa: F401 (a fixture)
 from tests.integration.test_console_browser import text as first_text
 from tests.waiting import wait_for
 
@@ -46,17 +46,6 @@ def click(b, element_id: str) -> bool:
     try:
         b.find_element(By.ID, element_id).click()
         return True
-    except (StaleElementReferenceException, NoSuchElementException):
-        return False
-
-
-def typed(b, element_id: str, value: str) -> bool:
-    """Types ``value`` into a field (the page holds its redraws while a field has the focus)."""
-    try:
-        field = b.find_element(By.ID, element_id)
-        field.clear()
-        field.send_keys(value)
-        return field.get_attribute("value") == value
     except (StaleElementReferenceException, NoSuchElementException):
         return False
 
