@@ -7,7 +7,8 @@ The feed is fed by the replica's cache (``Cache.add_listener``): each change of 
 compared with the record it replaces, so no writer writes anything more. The service events
 the leader stores on each service record are taken as they are (their own ids and times),
 and a fresh replica starts with them; task, node and deployment events are what this replica
-saw happen since it started, so two replicas may hold different histories of those.
+saw happen since it started, so two replicas may hold different histories of those. Chaos
+runs started from a replica's console are told by that replica's feed alone.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from shoal import keys
 from shoal.v1 import events_pb2 as ev
 from shoal.v1 import resources_pb2 as r
 
-KINDS = ("service", "deployment", "task", "node")
+KINDS = ("service", "deployment", "task", "node", "chaos")
 CAPACITY = 10_000
 DEFAULT_LIMIT = 1_000
 
@@ -147,6 +148,9 @@ class EventFeed:
             found += drafts(prefix, old, new)
         # A listing brings many services' stored events at once: in time order, as they happened.
         found.sort(key=lambda d: d[6] or float("inf"))
+        self._append(found)
+
+    def _append(self, found: list[Draft]) -> None:
         with self._changed:
             now = self._clock()
             for kind, cluster, service, node, task, message, at in found:
@@ -155,6 +159,11 @@ class EventFeed:
                                                     service=service, node=node, task=task, message=message))
             self.version += 1
             self._changed.notify_all()
+
+    def record(self, kind: str, cluster: str, message: str, service: str = "", node: str = "") -> None:
+        """Adds an event no record change tells (a chaos run from the console): kept in this
+        replica's ring only, like the task and node events it saw."""
+        self._append([(kind, cluster, service, node, "", message, 0.0)])
 
     def list(self, req: ev.ListEventsRequest) -> ev.ListEventsResponse:
         with self._changed:

@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.fixtures.etcd",
     "tests.fixtures.docker",
     "tests.fixtures.cluster",
+    "tests.fixtures.hollow",
 ]
 
 

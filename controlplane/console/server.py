@@ -27,6 +27,7 @@ import grpc
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
 from controlplane.console import actions
+from controlplane.console.chaos import Chaos
 from controlplane.console.logs import LogSource
 from controlplane.console.logs import authorize as authorize_logs
 from controlplane.console.sessions import Session, Sessions
@@ -67,6 +68,7 @@ class Console:
                  logs: LogSource, sessions: Sessions | None = None) -> None:
         self.ctx, self.views, self.feed, self.insecure, self.logs = ctx, views, feed, insecure, logs
         self.sessions = sessions or Sessions()
+        self.chaos = Chaos(ctx, views.cache, feed)
         self.closing = threading.Event()
         self.httpd = ThreadingHTTPServer((host, port), _handler(self))
         self.httpd.daemon_threads = True
@@ -81,6 +83,7 @@ class Console:
 
     def close(self) -> None:
         self.closing.set()
+        self.chaos.close()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -211,6 +214,8 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                     data = v.overview()
                 elif parts == ["events"]:
                     data = self._events(query)
+                elif parts == ["chaos"]:
+                    data = console.chaos.runs()
                 elif len(parts) == 1 and parts[0] in ("services", "nodes", "tasks"):
                     data = getattr(v, parts[0])()
                 elif len(parts) == 3 and one is not None:
@@ -329,6 +334,8 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
             if path == "/api/logout":
                 console.sessions.end(session.id)
                 self._json(200, {}, {"Set-Cookie": f"{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"})
+            elif path == "/api/chaos":
+                self._chaos(session, body)
             elif path.startswith("/api/actions/"):
                 self._act(path[len("/api/actions/"):], session, body)
             else:
@@ -345,6 +352,17 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                 return
             log.info("console action", extra=kv(action=name[:32], user=session.user, **{
                 k: str(v)[:64] for k, v in body.items() if k in ("cluster", "service", "node", "task")}))
+            self._json(200, result)
+
+        def _chaos(self, session: Session, body: dict[str, Any]) -> None:
+            try:
+                result = console.chaos.start(session.identity, console.insecure, session.user, body)
+            except ApiError as exc:
+                self._error(_HTTP_OF.get(exc.code, 400), exc.message)
+                return
+            except StoreError as exc:
+                self._error(503, f"state store unavailable: {exc}")
+                return
             self._json(200, result)
 
     return Handler

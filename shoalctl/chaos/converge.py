@@ -2,9 +2,8 @@
 read through the Operator API, and a clock that measures how long a fault took to be
 noticed and then to be repaired.
 
-Converged means: every ACTIVE service has runningCount == desiredCount and no pending
-tasks, no task of the cluster waits in PROVISIONING or PENDING, and every node expected
-to be connected is connected.
+Converged is what ``shoal.convergence.lagging`` says (the console's chaos page measures by
+the same definition).
 """
 
 from __future__ import annotations
@@ -14,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shoal.convergence import lagging
 from shoal.paging import batches, every_page
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 
-_WAITING = ("PROVISIONING", "PENDING")
 # DescribeServices and DescribeTasks take at most this many names, as ECS does.
 _BATCH = 100
 
@@ -41,21 +40,7 @@ class Picture:
 
     def lagging(self, expect_connected: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
         """What keeps the cluster from being converged, one phrase each ([] = converged)."""
-        out = []
-        for s in self.services:
-            if s.status != "ACTIVE":
-                continue
-            if s.running_count != s.desired_count or s.pending_count:
-                out.append(f"service {s.service_name}: {s.running_count}/{s.desired_count} running, "
-                           f"{s.pending_count} pending")
-        waiting = [t for t in self.tasks if t.desired_status == "RUNNING" and t.last_status in _WAITING]
-        if waiting:
-            out.append(f"{len(waiting)} tasks waiting in {'/'.join(sorted({t.last_status for t in waiting}))}")
-        missing = expect_connected - self.connected()
-        if missing:
-            names = {n.id: n.hostname or n.id[:12] for n in self.nodes}
-            out.append("nodes not connected: " + ", ".join(sorted(names.get(m, m[:12]) for m in missing)))
-        return out
+        return lagging(self.services, self.tasks, self.nodes, self.connected(), expect_connected)
 
     def converged(self, expect_connected: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
         return not self.lagging(expect_connected)

@@ -18,7 +18,7 @@ from shoalctl.cli.client import add_target_flags, connect, connection, describe_
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.output import to_dict
 
-KINDS = ("service", "deployment", "task", "node")
+KINDS = ("service", "deployment", "task", "node", "chaos")
 
 
 def stamp(epoch: float) -> str:

@@ -4,6 +4,7 @@ plane, N agents, Prometheus) with a sample service, in the foreground or detache
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import signal
 import sys
@@ -19,6 +20,7 @@ from shoal.v1 import resources_pb2 as r
 from shoal.waiting import wait_until
 from shoalctl.cli.client import state_dir as default_state_dir
 from shoalctl.cli.errors import CliError
+from shoalctl.cli.output import table
 from shoalctl.local import cluster as localcluster
 from shoalctl.local import statefiles, teardown
 from shoalctl.local.cluster import CLUSTER, ClusterError, LocalCluster
@@ -75,8 +77,9 @@ def register(sub) -> None:
     p.add_argument("--purge", action="store_true", help="also delete the state dir (etcd data, node identities)")
     p.set_defaults(func=down)
 
-    p = sub.add_parser("status", help="show the local cluster's processes and addresses")
+    p = sub.add_parser("status", help="show the local cluster's processes and addresses, as one table")
     _state_dir_flag(p)
+    p.add_argument("--output", "-o", choices=("table", "json"), default="table")
     p.set_defaults(func=status)
 
 
@@ -358,12 +361,38 @@ def status(a) -> int:
     if not records:
         print(f"no local cluster recorded in {state}")
         return 1
-    for rec in records:
-        print(f"  {rec.name:<14} pid {rec.pid:<8} {'running' if rec.alive() else 'NOT RUNNING'}")
-    config = statefiles.config_path(state)
-    if config.exists():
-        print(config.read_text().strip())
+    path = statefiles.config_path(state)
+    config = json.loads(path.read_text()) if path.exists() else {}
+    if a.output == "json":
+        print(json.dumps({"processes": [{"name": rec.name, "pid": rec.pid, "running": rec.alive()}
+                                        for rec in records], "config": config}, indent=2))
+    else:
+        table(["WHAT", "PID", "STATE", "ADDRESS"], status_rows(records, config))
     return 0 if all(rec.alive() for rec in records) else 1
+
+
+# A process's address in config.json, by the start of its name.
+_ADDRESS_OF = (("controlplane", "endpoint"), ("etcd", "etcd"), ("prometheus", "prometheus"), ("registry", "registry"))
+# Addresses served by a process above, each a row of its own.
+_SERVED = (("console", "console"), ("ecs api", "ecs"), ("metrics", "metrics"), ("state dir", "state_dir"))
+
+
+def status_rows(records: list, config: dict) -> list[list[str]]:
+    """One table: each recorded process with its pid, state and address, then what the
+    cluster serves (console, ECS API, metrics) and where its state is."""
+    rows = []
+    for rec in records:
+        key = next((k for prefix, k in _ADDRESS_OF if rec.name.startswith(prefix)), "")
+        rows.append([rec.name, str(rec.pid), "running" if rec.alive() else "NOT RUNNING",
+                     _shown(config.get(key)) if key else "-"])
+    rows += [[what, "-", "-", _shown(config[key])] for what, key in _SERVED if config.get(key)]
+    return rows
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value) if value else "-"
 
 
 def _first_line(exc: BaseException) -> str:

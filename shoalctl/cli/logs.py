@@ -9,7 +9,8 @@ import grpc
 
 from shoal.durations import parse_duration
 from shoal.v1 import logs_pb2, logs_pb2_grpc
-from shoalctl.cli.client import add_target_flags, connection, describe_rpc_error, endpoint
+from shoalctl.cli import refs
+from shoalctl.cli.client import add_target_flags, connect, connection, describe_rpc_error, endpoint
 from shoalctl.cli.errors import CliError
 
 
@@ -17,7 +18,8 @@ def show_logs(a) -> int:
     if a.tail is not None and a.tail < 0:
         raise CliError(f"--tail: must be 0 or more, got {a.tail}")
     request = logs_pb2.GetTaskLogsRequest(
-        cluster=a.cluster, task=a.task, container=a.container or "", follow=a.follow,
+        cluster=a.cluster, task=refs.task_id(connect(a), a.cluster, a.task), container=a.container or "",
+        follow=a.follow,
         since_seconds=int(parse_duration(a.since, "--since")) if a.since else 0, tail=a.tail or 0,
     )
     conn = connection(endpoint(a.endpoint))
@@ -54,7 +56,7 @@ def show_logs(a) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("logs", help="show a task container's output (streamed from its node)")
-    p.add_argument("task", help="task id or ARN")
+    p.add_argument("task", help="task id (or a unique prefix of it, as `task list` prints) or ARN")
     p.add_argument("--container", "-c", help="container name (needed when the task has several)")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing what the container writes")
     p.add_argument("--since", help="only output of the last DURATION (30s, 10m, 2h, 1d)")

@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
         accesskeys,
         app,
         chaos,
+        completion,
         console,
         daemons,
         events,
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (local, resources, traffic, daemons, accesskeys, scaling, security, registry_cli, logs, events,
                    console, top, lab, chaos, app):
         module.register(sub)
+    completion.register(sub, parser)
     return parser
 
 

@@ -32,14 +32,26 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
 
 
 def ago(epoch: float) -> str:
+    return ago_at(epoch) if epoch else "-"
+
+
+def when(epoch: float, now: float | None = None) -> str:
+    """An epoch time as people read it: local date and time, and how long ago."""
     if not epoch:
         return "-"
-    secs = max(0, int(time.time() - epoch))
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(epoch))
+    return f"{stamp} ({ago_at(epoch, now)} ago)"
+
+
+def ago_at(epoch: float, now: float | None = None) -> str:
+    secs = max(0, int((time.time() if now is None else now) - epoch))
     if secs < 120:
         return f"{secs}s"
     if secs < 7200:
         return f"{secs // 60}m"
-    return f"{secs // 3600}h"
+    if secs < 172800:
+        return f"{secs // 3600}h"
+    return f"{secs // 86400}d"
 
 
 def add_output_flag(parser) -> None:

@@ -11,10 +11,10 @@ from google.protobuf import json_format
 from shoal.paging import batches, every_page
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from shoalctl.cli import deploy, placement_args, service_traffic
+from shoalctl.cli import deploy, placement_args, refs, service_traffic
 from shoalctl.cli.client import add_target_flags, add_verb, connect
 from shoalctl.cli.errors import CliError
-from shoalctl.cli.output import ago, print_json, table
+from shoalctl.cli.output import ago, print_json, table, when
 
 
 def _short(arn: str) -> str:
@@ -80,21 +80,23 @@ def node_list(a) -> None:
 
 
 def node_describe(a) -> None:
-    nodes = _describe_nodes(a, [a.node])
+    nodes = _describe_nodes(a, [refs.node_id(connect(a), a.cluster, a.node)])
     print_json(nodes[0]) if a.output == "json" else _print_kv(nodes[0])
 
 
 def _set_node_state(a, status: str) -> None:
-    resp = connect(a).UpdateContainerInstancesState(
-        op.UpdateContainerInstancesStateRequest(cluster=a.cluster, container_instances=[a.node], status=status))
+    c = connect(a)
+    resp = c.UpdateContainerInstancesState(op.UpdateContainerInstancesStateRequest(
+        cluster=a.cluster, container_instances=[refs.node_id(c, a.cluster, a.node)], status=status))
     if resp.failures:
         raise CliError(f"node {a.node} not found in cluster {a.cluster}")
     print(f"{resp.container_instances[0].id} is {status}")
 
 
 def node_deregister(a) -> None:
-    resp = connect(a).DeregisterContainerInstance(
-        op.DeregisterContainerInstanceRequest(cluster=a.cluster, container_instance=a.node, force=a.force))
+    c = connect(a)
+    resp = c.DeregisterContainerInstance(op.DeregisterContainerInstanceRequest(
+        cluster=a.cluster, container_instance=refs.node_id(c, a.cluster, a.node), force=a.force))
     print(f"deregistered {resp.container_instances[0].id}")
 
 
@@ -183,9 +185,18 @@ def task_list(a) -> None:
     if a.output == "json":
         print_json(tasks)
         return
+    names = refs.node_names(c, a.cluster) if tasks else {}
     table(["ID", "TASKDEF", "SERVICE", "STATUS", "DESIRED", "NODE", "PORTS", "AGE"],
           [[t.id[:12], _short(t.task_definition_arn), t.service_name or "-", t.last_status, t.desired_status,
-            t.node_id[:12] or "-", _ports(t), ago(t.created_at)] for t in tasks])
+            _node_cell(t.node_id, names), _ports(t), ago(t.created_at)] for t in tasks])
+
+
+def _node_cell(node_id: str, names: dict[str, str]) -> str:
+    """The node's name users know, beside the id the other commands take (a prefix of it)."""
+    if not node_id:
+        return "-"
+    name = names.get(node_id, "")
+    return f"{name} ({node_id[:12]})" if name and name != node_id else node_id[:12]
 
 
 def _ports(t: r.Task) -> str:
@@ -193,7 +204,7 @@ def _ports(t: r.Task) -> str:
 
 
 def task_describe(a) -> None:
-    tasks = _describe_tasks(a, [a.task])
+    tasks = _describe_tasks(a, [refs.task_id(connect(a), a.cluster, a.task)])
     if not tasks:
         raise CliError(f"task {a.task} not found in cluster {a.cluster}")
     t = tasks[0]
@@ -208,7 +219,9 @@ def task_describe(a) -> None:
 
 
 def task_stop(a) -> None:
-    t = connect(a).StopTask(op.StopTaskRequest(cluster=a.cluster, task=a.task, reason=a.reason or "")).task
+    c = connect(a)
+    t = c.StopTask(op.StopTaskRequest(cluster=a.cluster, task=refs.task_id(c, a.cluster, a.task),
+                                      reason=a.reason or "")).task
     print(f"{t.id} desired STOPPED ({t.last_status})")
 
 
@@ -347,10 +360,13 @@ def service_delete(a) -> None:
 
 
 def _print_kv(msg, skip: tuple[str, ...] = ()) -> None:
+    """One field a line; times (fields named ...At) as dates, not epoch seconds."""
     data = json_format.MessageToDict(msg)
     for k, v in data.items():
         if k in skip:
             continue
+        if k.endswith("At") and isinstance(v, (int, float)):
+            v = when(v)
         print(f"{k + ':':<28} {json.dumps(v) if isinstance(v, (dict, list)) else v}")
 
 
@@ -371,9 +387,9 @@ def register(sub) -> None:
                                  ("drain", lambda a: _set_node_state(a, "DRAINING"), "stop placing, move tasks off"),
                                  ("activate", lambda a: _set_node_state(a, "ACTIVE"), "undo drain")):
         p = add_verb(nd, verb, func, helptext, cluster=True, output=verb == "describe")
-        p.add_argument("node", help="node id, ARN or hostname")
+        p.add_argument("node", help="node id (or a unique prefix of it), ARN or hostname")
     p = add_verb(nd, "deregister", node_deregister, "remove a node from the cluster", cluster=True)
-    p.add_argument("node")
+    p.add_argument("node", help="node id (or a unique prefix of it), ARN or hostname")
     p.add_argument("--force", action="store_true", help="even with tasks on it")
 
     td = sub.add_parser("taskdef", help="task definitions").add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -404,9 +420,9 @@ def register(sub) -> None:
     p.add_argument("--desired-status", choices=("RUNNING", "STOPPED", "PENDING"))
     p.add_argument("--launch-type", help="only tasks of this launch type")
     p = add_verb(tk, "describe", task_describe, "show one task", cluster=True, output=True)
-    p.add_argument("task")
+    p.add_argument("task", help="task id (or a unique prefix of it, as `task list` prints) or ARN")
     p = add_verb(tk, "stop", task_stop, "stop a task", cluster=True)
-    p.add_argument("task")
+    p.add_argument("task", help="task id (or a unique prefix of it, as `task list` prints) or ARN")
     p.add_argument("--reason")
 
     sv = sub.add_parser("service", help="services").add_subparsers(dest="verb", metavar="VERB", required=True)

@@ -33,7 +33,11 @@ pytestmark = [
 ]
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    NoAlertPresentException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
@@ -82,6 +86,17 @@ def accept_confirm(driver) -> bool:
         return False
 
 
+def typed(driver, element_id: str, value: str) -> bool:
+    """Types ``value`` into a field; False if the live page redrew it meanwhile."""
+    try:
+        field = driver.find_element(By.ID, element_id)
+        field.clear()
+        field.send_keys(value)
+        return field.get_attribute("value") == value
+    except (StaleElementReferenceException, NoSuchElementException):
+        return False
+
+
 def shot(driver, name: str) -> None:
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
@@ -115,9 +130,9 @@ def test_console_in_a_real_browser(make_cluster, busybox_image, browser) -> None
     # Scale it to 3 from its page and watch the tasks come up.
     b.find_element(By.CSS_SELECTOR, 'tr[data-service="web"] a').click()
     wait_for(lambda: b.find_elements(By.ID, "scale-count"), 10, "the service page")
-    count = b.find_element(By.ID, "scale-count")
-    count.clear()
-    count.send_keys("3")
+    # The live page may redraw the form while the driver types (the page holds its redraws
+    # only once the field has the focus): type into the form it shows now.
+    wait_for(lambda: typed(b, "scale-count", "3"), 10, "the count typed")
     b.find_element(By.ID, "scale-btn").click()
     assert accept_confirm(b), "scaling asks for confirmation"
     wait_for(lambda: len(b.find_elements(By.CSS_SELECTOR, 'tr.task[data-status="RUNNING"]')) == 3, 90,

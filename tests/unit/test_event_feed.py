@@ -97,9 +97,20 @@ def test_filters_and_bad_requests() -> None:
     assert messages(kinds=["task"], since=501) == []
     assert messages(limit=1) == [messages()[-1]]
     assert check_request(ev.ListEventsRequest(kinds=["bogus"])) == "kinds: 'bogus' is not one of " \
-                                                                  "service, deployment, task, node"
+                                                                  "service, deployment, task, node, chaos"
     assert "since" in check_request(ev.ListEventsRequest(since=-1))
     assert "limit" in check_request(ev.ListEventsRequest(limit=10**6))
+
+
+def test_recorded_events_are_listed_and_wake_followers() -> None:
+    feed = EventFeed(clock=lambda: 700.0)
+    version = feed.version
+    feed.record("chaos", "default", "chaos drain-node by admin: drained node n1", node="n1")
+    assert feed.version == version + 1
+    listed = feed.list(ev.ListEventsRequest(kinds=["chaos"], node="n1")).events
+    assert [(e.kind, e.created_at, e.message) for e in listed] == [
+        ("chaos", 700.0, "chaos drain-node by admin: drained node n1")]
+    assert feed.list(ev.ListEventsRequest(kinds=["task"])).events == []
 
 
 def test_the_ring_is_bounded() -> None:

@@ -142,28 +142,79 @@ function blocks(groups) {
   }), ` ${groups.length}`);
 }
 
+// Topology: one section per zone (its totals as bars), each node a small tile (fill: CPU
+// reserved; marked DRAINING or lost) and, once a search or filter narrows a zone to at most
+// TOPOLOGY_ROWS nodes, a row each. Big zones start folded; what the user opened stays open.
+const TOPOLOGY_ROWS = 50;
+const topo = { q: "", status: "", open: {} };
+
+function nodeMatches(n) {
+  const q = topo.q.toLowerCase();
+  const state = n.connected ? n.status : "LOST";
+  if (topo.status && state !== topo.status) return false;
+  return !q || n.name.toLowerCase().includes(q) || n.id.includes(q) || n.zone.toLowerCase() === q
+    || n.taskGroups.some((g) => g.toLowerCase().includes(q));
+}
+
+function tile(n) {
+  const pct = n.cpu.registered > 0 ? Math.min(100, Math.round((100 * n.cpu.reserved) / n.cpu.registered)) : 0;
+  const cls = "tile" + (n.connected ? "" : " lost") + (n.status === "DRAINING" ? " draining" : "");
+  const t = el("a", { class: cls, href: `#/nodes/${encodeURIComponent(n.cluster)}/${encodeURIComponent(n.id)}`,
+    title: `${n.name} · ${n.status}${n.connected ? "" : " · lost"} · cpu ${n.cpu.reserved}/${n.cpu.registered} · memory ${n.memory.reserved}/${n.memory.registered} · ${n.tasks} tasks`,
+    "data-tile": n.id });
+  t.style.setProperty("--fill", pct + "%");
+  return t;
+}
+
+function sum(ns, f) { return ns.reduce((a, n) => a + f(n), 0); }
+
 async function nodes() {
   const list = await api("/api/nodes");
+  bigPage = list.length > 200;
   const zones = {};
   for (const n of list) (zones[n.zone || "(no zone)"] ||= []).push(n);
-  const search = el("input", { id: "node-search", placeholder: "search nodes" });
+  const search = el("input", { id: "node-search", placeholder: "search: name, id, zone, service", value: topo.q });
+  const status = el("select", { id: "node-status-filter" },
+    [["", "all nodes"], ["ACTIVE", "active"], ["DRAINING", "draining"], ["LOST", "lost (agent gone)"]].map(([v, l]) => el("option", { value: v }, l)));
+  status.value = topo.status;
   const body = el("div", {});
+  const count = el("span", { id: "node-count", class: "note" });
   const draw = () => {
-    const q = search.value.toLowerCase();
+    topo.q = search.value.trim();
+    topo.status = status.value;
+    const narrowed = topo.q !== "" || topo.status !== "";
+    let shownTotal = 0;
     body.replaceChildren(...Object.entries(zones).map(([zone, ns]) => {
-      const shown = ns.filter((n) => !q || n.name.toLowerCase().includes(q) || n.id.includes(q));
-      return el("div", { class: "zone" }, el("h2", {}, `zone ${zone} (${shown.length})`),
-        table(["node", "status", "agent", "cpu reserved", "memory reserved", "tasks"],
-          shown.map((n) => [link(`#/nodes/${encodeURIComponent(n.cluster)}/${encodeURIComponent(n.id)}`, n.name),
-            el("span", { class: n.status === "DRAINING" ? "bad" : "" }, n.status),
-            el("span", { class: n.connected ? "ok" : "bad" }, n.connected ? "connected" : "lost"),
-            bar(n.cpu.reserved, n.cpu.registered), bar(n.memory.reserved, n.memory.registered), blocks(n.taskGroups)]),
-          (i) => ({ "data-node": shown[i].id, "data-status": shown[i].status })));
+      const shown = ns.filter(nodeMatches);
+      shownTotal += shown.length;
+      const lost = ns.filter((n) => !n.connected).length, draining = ns.filter((n) => n.status === "DRAINING").length;
+      const open = topo.open[zone] ?? (ns.length <= TOPOLOGY_ROWS || (narrowed && shown.length > 0));
+      const details = el("details", { class: "zone", "data-zone": zone },
+        el("summary", {}, el("b", {}, `zone ${zone}`), ` ${shown.length === ns.length ? ns.length : `${shown.length} of ${ns.length}`} nodes`,
+          lost ? el("span", { class: "bad" }, ` · ${lost} lost`) : "", draining ? el("span", { class: "bad" }, ` · ${draining} draining`) : "",
+          " · cpu ", bar(sum(ns, (n) => n.cpu.reserved), sum(ns, (n) => n.cpu.registered)),
+          " · memory ", bar(sum(ns, (n) => n.memory.reserved), sum(ns, (n) => n.memory.registered)),
+          ` · ${sum(ns, (n) => n.tasks)} tasks`),
+        el("div", { class: "tiles" }, shown.map(tile)),
+        shown.length <= TOPOLOGY_ROWS
+          ? table(["node", "status", "agent", "cpu reserved", "memory reserved", "tasks"],
+            shown.map((n) => [link(`#/nodes/${encodeURIComponent(n.cluster)}/${encodeURIComponent(n.id)}`, n.name),
+              el("span", { class: n.status === "DRAINING" ? "bad" : "" }, n.status),
+              el("span", { class: n.connected ? "ok" : "bad" }, n.connected ? "connected" : "lost"),
+              bar(n.cpu.reserved, n.cpu.registered), bar(n.memory.reserved, n.memory.registered), blocks(n.taskGroups)]),
+            (i) => ({ "data-node": shown[i].id, "data-status": shown[i].status }))
+          : el("p", { class: "note" }, `${shown.length} nodes: search or filter to list them (a list shows at most ${TOPOLOGY_ROWS}).`));
+      details.open = open;
+      // The user's click, not the page setting it (that fires "toggle" too).
+      details.firstChild.addEventListener("click", () => { topo.open[zone] = !details.open; });
+      return details;
     }));
+    count.textContent = `${shownTotal} of ${list.length} nodes in ${Object.keys(zones).length} zones`;
   };
   search.addEventListener("input", draw);
+  status.addEventListener("change", draw);
   draw();
-  return [el("h1", {}, "Nodes"), search, body];
+  return [el("h1", {}, "Nodes"), el("div", { class: "filters" }, search, status, count), body];
 }
 
 async function node(cluster, id) {
@@ -171,7 +222,7 @@ async function node(cluster, id) {
   return [el("h1", {}, `Node ${n.name}`),
     el("p", { id: "node-status" }, `${n.id} · ${n.status} · ${n.connected ? "agent connected" : "agent lost"} · zone ${n.zone} · ${n.address}`),
     n.status === "ACTIVE" ? actionButton("Drain", "drain-btn", () => act("drain", { cluster, node: id }, `Drain ${n.name}? Its service tasks move elsewhere.`))
-      : actionButton("Activate", "activate-btn", () => act("activate", { cluster, node: id })),
+      : actionButton("Activate", "activate-btn", () => act("activate", { cluster, node: id }, `Activate ${n.name}? Tasks may be placed on it again.`)),
     el("h2", {}, "Resources"),
     el("p", {}, "cpu ", bar(n.cpu.reserved, n.cpu.registered), " · memory ", bar(n.memory.reserved, n.memory.registered), ` · host cpu ${n.hostCpuPercent}%`),
     el("h2", {}, "Attributes"),
@@ -256,12 +307,76 @@ async function events() {
   return [el("h1", {}, "Events"), el("div", { class: "filters" }, input("service"), input("node"), input("kind")), eventsTable(list)];
 }
 
+// ---- chaos: a fault the control plane can make, and the cluster's way back, timed ----------------
+
+const CHAOS = {
+  "drain-node": "Drain a node: its service tasks move elsewhere",
+  "stop-service-tasks": "Stop N tasks of a service",
+  "stop-random-tasks": "Stop N random service tasks of the cluster",
+};
+const chaosForm = { action: "stop-random-tasks", cluster: "default", node: "", service: "", count: "1" };
+
+function seconds(s) { return s === null || s === undefined ? "" : `${s.toFixed(1)}s`; }
+
+async function chaos() {
+  const [c, ns, ss] = await Promise.all([api("/api/chaos"), api("/api/nodes"), api("/api/services")]);
+  const f = chaosForm;
+  const field = (name, control) => { control.id = `chaos-${name}`; control.addEventListener("change", (e) => { f[name] = e.target.value; }); return control; };
+  const pick = (name, options) => {
+    const s = field(name, el("select", {}, options.map(([v, label]) => el("option", { value: v }, label))));
+    s.value = f[name] || (options[0] || [""])[0];
+    f[name] = s.value;
+    return s;
+  };
+  const clusters = [...new Set([...ns.map((n) => n.cluster), ...ss.map((s) => s.cluster)])];
+  const action = pick("action", c.actions.map((a) => [a, CHAOS[a] || a]));
+  action.addEventListener("change", () => render(true));
+  const params = f.action === "drain-node"
+    ? [pick("node", ns.filter((n) => n.cluster === f.cluster && n.status === "ACTIVE").map((n) => [n.id, `${n.name} (zone ${n.zone || "-"}, ${n.tasks} tasks)`]))]
+    : [f.action === "stop-service-tasks" ? pick("service", ss.filter((s) => s.cluster === f.cluster).map((s) => [s.name, s.name])) : null,
+      "count", field("count", el("input", { type: "number", min: "1", max: "100", value: f.count }))];
+  const go = () => {
+    const body = { action: f.action, cluster: f.cluster, confirm: f.action };
+    if (f.action === "drain-node") body.node = f.node;
+    else { body.count = Number(f.count); if (f.action === "stop-service-tasks") body.service = f.service; }
+    const what = f.action === "drain-node" ? `drain node ${f.node}` : f.action === "stop-service-tasks"
+      ? `stop ${f.count} task(s) of ${f.service}` : `stop ${f.count} random service task(s)`;
+    chaosRun(body, `Chaos: really ${what} in cluster ${f.cluster}? This hurts the running cluster.`);
+  };
+  const running = c.runs.some((r) => r.state === "running");
+  return [el("h1", {}, "Chaos"),
+    el("p", {}, "Make a fault through the control plane's own API and watch the cluster converge back, timed from the fault. ",
+      "Converged: every service runs its desired count, no task waits to be placed, every node connected before is still connected, and the tasks hit are stopped."),
+    el("p", { class: "note", id: "chaos-host-only" }, `From here only what the control plane can do itself. Faults that need the host (${c.hostOnly.join(", ")}) run with \`shoal chaos\` on it.`),
+    me.canAct ? el("div", { class: "filters" }, pick("cluster", clusters.map((x) => [x, x])), action, params,
+      running ? el("span", { class: "note" }, "a run is measuring…") : actionButton("Run", "chaos-run", go)) : null,
+    el("h2", {}, "Runs"),
+    table(["started", "action", "by", "what it did", "state", "noticed", "converged", "still lagging"],
+      c.runs.map((r) => [when(r.startedAt), r.action, r.user, r.did.join("; "),
+        el("span", { class: "chaos-state " + r.state.replace(" ", "-") }, r.state === "running" ? `running ${r.elapsed.toFixed(1)}s` : r.state),
+        seconds(r.noticedAfter), el("span", { class: "converged-after" }, seconds(r.convergedAfter)), r.lagging.join("; ")]),
+      (i) => ({ "data-run": c.runs[i].id, "data-state": c.runs[i].state, class: "chaos-run" }))];
+}
+
+async function chaosRun(body, confirmText) {
+  if (!window.confirm(confirmText)) return;
+  const resp = await fetch("/api/chaos", {
+    method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf },
+    body: JSON.stringify(body),
+  });
+  const data = await resp.json();
+  toast(resp.ok ? `chaos ${body.action}: started` : `chaos refused: ${data.error}`);
+  render(true);
+}
+
 // ---- routing and liveness ---------------------------------------------------------------------
 
 const routes = [
   [/^#?\/?$/, overview], [/^#\/services$/, services], [/^#\/services\/([^/]+)\/([^/]+)$/, service],
   [/^#\/nodes$/, nodes], [/^#\/nodes\/([^/]+)\/([^/]+)$/, node],
   [/^#\/tasks$/, tasks], [/^#\/tasks\/([^/]+)\/([^/]+)$/, task], [/^#\/events$/, events],
+  [/^#\/chaos$/, chaos],
 ];
 
 let rendering = false;
@@ -292,9 +407,22 @@ async function render(navigated) {
   }
 }
 
+// A big topology is re-read at most once per BIG_PAGE_MS on live notices (its read is ~340 KiB
+// at 1,000 nodes); the last notice of a burst is always followed by a re-read.
+const BIG_PAGE_MS = 2000;
+let bigPage = false;
+let lastLive = 0;
+let liveTimer = null;
+function live() {
+  const wait = bigPage ? lastLive + BIG_PAGE_MS - Date.now() : 0;
+  if (wait > 0) { if (!liveTimer) liveTimer = setTimeout(() => { liveTimer = null; live(); }, wait); return; }
+  lastLive = Date.now();
+  render();
+}
+
 function follow() {
   stream = new EventSource("/api/stream");
-  stream.addEventListener("change", () => { document.getElementById("live").classList.add("on"); render(); });
+  stream.addEventListener("change", () => { document.getElementById("live").classList.add("on"); live(); });
   stream.onerror = () => { document.getElementById("live").classList.remove("on"); };
 }
 
@@ -335,7 +463,7 @@ document.addEventListener("DOMContentLoaded", () => {
       headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf }, body: "{}" });
     showLogin();
   });
-  window.addEventListener("hashchange", () => { closeLogs(); render(true); });
+  window.addEventListener("hashchange", () => { closeLogs(); bigPage = false; render(true); });
   // Unfocusing a field lets a held-back live update through.
   document.addEventListener("focusout", () => { if (again) { again = false; setTimeout(render, 0); } });
   start();
