@@ -250,10 +250,12 @@ def create_service(ctx: ApiContext, body: Body) -> Body:
 
 def update_service(ctx: ApiContext, body: Body) -> Body:
     _required(body, "service")
-    if body.get("capacityProviderStrategy"):
-        raise invalid_parameter("capacityProviderStrategy: not supported by this gateway; leave it out")
+    if "capacityProviderStrategy" in body:
+        strategy_items(body["capacityProviderStrategy"], "capacityProviderStrategy")
     _traffic_members(body)
     req = _parse(body, op.UpdateServiceRequest)
+    # ECS: present (even empty, meaning the cluster's default) replaces the strategy.
+    req.update_capacity_provider_strategy = "capacityProviderStrategy" in body
     req.update_load_balancers = "loadBalancers" in body
     req.update_service_registries = "serviceRegistries" in body
     # ECS replaces a list when the member is present, even empty; absent keeps it.

@@ -486,7 +486,7 @@ class DeploymentConfiguration(_message.Message):
     def __init__(self, minimum_healthy_percent: _Optional[int] = ..., maximum_percent: _Optional[int] = ..., deployment_circuit_breaker: _Optional[_Union[DeploymentCircuitBreaker, _Mapping]] = ...) -> None: ...
 
 class Deployment(_message.Message):
-    __slots__ = ("id", "status", "task_definition", "desired_count", "pending_count", "running_count", "failed_tasks", "created_at", "updated_at", "rollout_state", "rollout_state_reason")
+    __slots__ = ("id", "status", "task_definition", "desired_count", "pending_count", "running_count", "failed_tasks", "created_at", "updated_at", "rollout_state", "rollout_state_reason", "capacity_provider_strategy")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
@@ -498,6 +498,7 @@ class Deployment(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     ROLLOUT_STATE_FIELD_NUMBER: _ClassVar[int]
     ROLLOUT_STATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     id: str
     status: str
     task_definition: str
@@ -509,7 +510,8 @@ class Deployment(_message.Message):
     updated_at: float
     rollout_state: str
     rollout_state_reason: str
-    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., running_count: _Optional[int] = ..., failed_tasks: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., rollout_state: _Optional[str] = ..., rollout_state_reason: _Optional[str] = ...) -> None: ...
+    capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[CapacityProviderStrategyItem]
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., running_count: _Optional[int] = ..., failed_tasks: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., rollout_state: _Optional[str] = ..., rollout_state_reason: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ...) -> None: ...
 
 class ServiceEvent(_message.Message):
     __slots__ = ("id", "created_at", "message")
