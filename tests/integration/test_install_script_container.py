@@ -83,7 +83,8 @@ def test_the_install_script_as_root_in_a_debian_container(host: docker.models.co
     assert ('SHOAL_AGENT_ARGS="--join 10.0.0.5:7400 --cluster prod --name edge-7 '
             '--attribute shoal.capacity-provider=onprem"') in env.splitlines()
     assert f"SHOAL_JOIN_TOKEN={TOKEN}" in env.splitlines()
-    _, modes = run(host, "stat", "-c", "%a %U %n", "/etc/default/shoal-agent", "/etc/systemd/system/shoal-agent.service")
+    _, modes = run(host, "stat", "-c", "%a %U %n", "/etc/default/shoal-agent",
+                   "/etc/systemd/system/shoal-agent.service")
     assert modes.split("\n")[:2] == ["600 root /etc/default/shoal-agent",
                                      "644 root /etc/systemd/system/shoal-agent.service"]
     _, unit = run(host, "cat", "/etc/systemd/system/shoal-agent.service")
