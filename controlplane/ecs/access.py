@@ -29,6 +29,7 @@ _SAME_AS = {
     "PutAttributes": _OPERATOR + "UpdateContainerInstancesState",
     "DeleteAttributes": _OPERATOR + "UpdateContainerInstancesState",
     "RegisterContainerInstance": _OPERATOR + "UpdateContainerInstancesState",
+    "DeleteTaskDefinitions": _OPERATOR + "DeregisterTaskDefinition",
 }
 
 

@@ -123,6 +123,14 @@ def deregister_task_definition(ctx: ApiContext, body: Body) -> Body:
     return {"taskDefinition": to_ecs(taskdefs.deregister(ctx, ref).task_definition)}
 
 
+def delete_task_definitions(ctx: ApiContext, body: Body) -> Body:
+    refs = _required(body, "taskDefinitions")
+    if not isinstance(refs, list) or not all(isinstance(x, str) for x in refs):
+        raise invalid_parameter("taskDefinitions: must be a list of family:revision references or ARNs")
+    deleted, failures = taskdefs.delete(ctx, refs)
+    return {"taskDefinitions": [to_ecs(td) for td in deleted], "failures": _failures(failures)}
+
+
 def describe_task_definition(ctx: ApiContext, body: Body) -> Body:
     ref = op.TaskDefinitionRef(task_definition=_required(body, "taskDefinition"))
     td = taskdefs.describe(ctx, ref).task_definition
@@ -364,6 +372,7 @@ ACTIONS: dict[str, Action] = {
     "ListClusters": list_clusters,
     "RegisterTaskDefinition": register_task_definition,
     "DeregisterTaskDefinition": deregister_task_definition,
+    "DeleteTaskDefinitions": delete_task_definitions,
     "DescribeTaskDefinition": describe_task_definition,
     "ListTaskDefinitions": list_task_definitions,
     "ListTaskDefinitionFamilies": list_task_definition_families,
