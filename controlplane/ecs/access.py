@@ -30,6 +30,8 @@ _SAME_AS = {
     "DeleteAttributes": _OPERATOR + "UpdateContainerInstancesState",
     "RegisterContainerInstance": _OPERATOR + "UpdateContainerInstancesState",
     "DeleteTaskDefinitions": _OPERATOR + "DeregisterTaskDefinition",
+    "UpdateCluster": _OPERATOR + "CreateCluster",
+    "UpdateClusterSettings": _OPERATOR + "CreateCluster",
 }
 
 

@@ -89,8 +89,46 @@ def _failures(failures: Any) -> list[Body]:
 
 # ---- clusters ---------------------------------------------------------------------------------
 
+def _cluster_settings(body: Body, *, required: bool = False) -> list[r.ClusterSetting]:
+    value = body.get("settings")
+    if value is None and not required:
+        return []
+    if not isinstance(value, list) or not all(isinstance(x, dict) for x in value) or (required and not value):
+        raise invalid_parameter("settings: required: a list of {name, value} objects")
+    for i, item in enumerate(value):
+        unknown = sorted(set(item) - {"name", "value"})
+        if unknown:
+            raise invalid_parameter(f"settings[{i}].{unknown[0]}: not a member of a cluster setting")
+    return [_parse(x, r.ClusterSetting) for x in value]
+
+
+def _no_cluster_extras(body: Body) -> None:
+    """Cluster members Shoal has no counterpart for are refused, not dropped."""
+    for member, why in (("configuration", "ECS Exec and managed storage are not supported by Shoal"),
+                        ("serviceConnectDefaults", "Shoal has no default namespace: give each service's "
+                                                   "serviceConnectConfiguration.namespace"),
+                        ("defaultCapacityProviderStrategy", "use PutClusterCapacityProviders"),
+                        ("capacityProviders", "use PutClusterCapacityProviders")):
+        if body.get(member):
+            raise invalid_parameter(f"{member}: {why}")
+
+
 def create_cluster(ctx: ApiContext, body: Body) -> Body:
-    return {"cluster": to_ecs(clusters.create(ctx, _parse(body, op.CreateClusterRequest)).cluster)}
+    _no_cluster_extras(body)
+    req = _parse({k: v for k, v in body.items() if k != "settings"}, op.CreateClusterRequest)
+    req.settings.extend(_cluster_settings(body))
+    return {"cluster": to_ecs(clusters.create(ctx, req).cluster)}
+
+
+def update_cluster(ctx: ApiContext, body: Body) -> Body:
+    _no_cluster_extras(body)
+    ref = str(_required(body, "cluster"))
+    return {"cluster": to_ecs(clusters.update_settings(ctx, ref, _cluster_settings(body)).cluster)}
+
+
+def update_cluster_settings(ctx: ApiContext, body: Body) -> Body:
+    ref = str(_required(body, "cluster"))
+    return {"cluster": to_ecs(clusters.update_settings(ctx, ref, _cluster_settings(body, required=True)).cluster)}
 
 
 def delete_cluster(ctx: ApiContext, body: Body) -> Body:
@@ -368,6 +406,8 @@ def list_tags_for_resource(ctx: ApiContext, body: Body) -> Body:
 ACTIONS: dict[str, Action] = {
     "CreateCluster": create_cluster,
     "DeleteCluster": delete_cluster,
+    "UpdateCluster": update_cluster,
+    "UpdateClusterSettings": update_cluster_settings,
     "DescribeClusters": describe_clusters,
     "ListClusters": list_clusters,
     "RegisterTaskDefinition": register_task_definition,

@@ -24,12 +24,14 @@ class ListResponse(_message.Message):
     def __init__(self, arns: _Optional[_Iterable[str]] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class CreateClusterRequest(_message.Message):
-    __slots__ = ("cluster_name", "tags")
+    __slots__ = ("cluster_name", "tags", "settings")
     CLUSTER_NAME_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
     cluster_name: str
     tags: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Tag]
-    def __init__(self, cluster_name: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ...) -> None: ...
+    settings: _containers.RepeatedCompositeFieldContainer[_resources_pb2.ClusterSetting]
+    def __init__(self, cluster_name: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., settings: _Optional[_Iterable[_Union[_resources_pb2.ClusterSetting, _Mapping]]] = ...) -> None: ...
 
 class DeleteClusterRequest(_message.Message):
     __slots__ = ("cluster",)
