@@ -42,6 +42,7 @@ WRITERS: dict[str, frozenset[str]] = {
     keys.TARGETGROUPS: frozenset({"controlplane.api.targetgroups", "controlplane.api.loadbalancers"}),
     keys.NAMESPACES: frozenset({"controlplane.api.namespaces"}),
     keys.REPOSITORIES: frozenset({"controlplane.api.repositories", "controlplane.registry.events"}),
+    keys.ACCOUNT_SETTINGS: frozenset({"controlplane.api.account_settings"}),
 }
 
 # Modules a write passes through on its way to the store: the writer is whoever called them.

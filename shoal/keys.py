@@ -16,6 +16,11 @@ LEADER = PREFIX + "leader/"
 ACCESSKEYS = PREFIX + "accesskeys/"
 DEREGISTERED = PREFIX + "deregistered/"
 REPOSITORIES = PREFIX + "repositories/"
+ACCOUNT_SETTINGS = PREFIX + "account-settings/"
+
+
+def account_setting(name: str) -> str:
+    return f"{ACCOUNT_SETTINGS}{name}"
 
 
 def cluster(name: str) -> str:

@@ -4,6 +4,7 @@ UpdateClusterSettings."""
 from __future__ import annotations
 
 from controlplane import capacity_strategy, cluster_settings
+from controlplane.api import account_settings
 from controlplane.api.context import ApiContext
 from controlplane.errors import conflict, invalid, not_found
 from controlplane.taskspec import is_live
@@ -22,6 +23,9 @@ def create(ctx: ApiContext, req: op.CreateClusterRequest) -> op.ClusterResponse:
     cluster = r.Cluster(cluster_name=name, cluster_arn=ctx.arns.cluster(name), status="ACTIVE")
     cluster.tags.extend(req.tags)
     cluster.settings.extend(cluster_settings.check(req.settings))
+    if not any(s.name == cluster_settings.CONTAINER_INSIGHTS for s in cluster.settings):
+        # As in ECS: a cluster that names none gets the account's containerInsights setting.
+        cluster.settings.extend(account_settings.cluster_default(ctx))
     existing = ctx.state.cluster(name)
     # ECS's CreateCluster is idempotent: creating an existing cluster returns it.
     if existing is not None and existing.msg.status == "ACTIVE":

@@ -32,6 +32,11 @@ _SAME_AS = {
     "DeleteTaskDefinitions": _OPERATOR + "DeregisterTaskDefinition",
     "UpdateCluster": _OPERATOR + "CreateCluster",
     "UpdateClusterSettings": _OPERATOR + "CreateCluster",
+    # Account settings decide what new clusters get.
+    "PutAccountSetting": _OPERATOR + "CreateCluster",
+    "PutAccountSettingDefault": _OPERATOR + "CreateCluster",
+    "DeleteAccountSetting": _OPERATOR + "CreateCluster",
+    "ListAccountSettings": _OPERATOR + "DescribeClusters",
 }
 
 
