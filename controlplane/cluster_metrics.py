@@ -12,6 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from controlplane.cache import Cache
+from controlplane.cluster_settings import insights_enabled
 from shoal import keys
 
 # Services whose tasks still matter; INACTIVE ones stay visible to describe-services only.
@@ -31,12 +32,15 @@ class ClusterCollector(Collector):
         desired = GaugeMetricFamily("shoal_service_desired_tasks", "desiredCount", labels=["cluster", "service"])
         running = GaugeMetricFamily("shoal_service_running_tasks", "RUNNING tasks", labels=["cluster", "service"])
         if self.is_leader():
+            # A cluster whose containerInsights setting is disabled has no series.
+            off = {c.msg.cluster_name for c in self.cache.records(keys.CLUSTERS) if not insights_enabled(c.msg)}
             services = {(s.msg.cluster, s.msg.service_name): s.msg for s in self.cache.records(keys.SERVICES)
-                        if s.msg.status in _LIVE_SERVICE}
+                        if s.msg.status in _LIVE_SERVICE and s.msg.cluster not in off}
             counts: Counter[tuple[str, str, str]] = Counter()
             for rec in self.cache.records(keys.TASKS):
                 t = rec.msg
-                if t.last_status == "STOPPED" or (t.service_name and (t.cluster, t.service_name) not in services):
+                if t.last_status == "STOPPED" or t.cluster in off or (
+                        t.service_name and (t.cluster, t.service_name) not in services):
                     continue
                 counts[(t.cluster, t.service_name, t.last_status)] += 1
             for labels, n in sorted(counts.items()):

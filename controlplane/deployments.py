@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 
 from shoal.v1 import resources_pb2 as r
 
 
-def new_deployment(td_arn: str, desired: int) -> r.Deployment:
+def new_deployment(td_arn: str, desired: int,
+                   strategy: Iterable[r.CapacityProviderStrategyItem] = ()) -> r.Deployment:
     now = time.time()
     return r.Deployment(
         id=f"ecs-svc/{uuid.uuid4().int % 10**19:019d}",
@@ -21,4 +23,5 @@ def new_deployment(td_arn: str, desired: int) -> r.Deployment:
         updated_at=now,
         rollout_state="IN_PROGRESS",
         rollout_state_reason="ECS deployment in progress.",
+        capacity_provider_strategy=strategy,
     )

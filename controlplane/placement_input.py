@@ -65,4 +65,5 @@ def request(task: r.Task, needs: Needs, count: int = 1) -> PlacementRequest:
         group=task.group,
         constraints=[(c.type, c.expression) for c in task.placement_constraints],
         strategies=[(s.type, s.field) for s in task.placement_strategy],
+        capacity_provider=task.capacity_provider_name,
     )

@@ -26,7 +26,7 @@ LEADER = "controlplane.controllers.view"
 WRITERS: dict[str, frozenset[str]] = {
     keys.CLUSTERS: frozenset({"controlplane.api.clusters", "controlplane.api.context", "controlplane.api.tags"}),
     keys.NODES: frozenset({"controlplane.api.agent_registration", "controlplane.api.nodes", "controlplane.api.tags",
-                           LEADER}),
+                           "controlplane.api.attributes", LEADER}),
     keys.ALIVE: frozenset({"controlplane.api.agent_liveness"}),
     keys.TASKDEFS: frozenset({"controlplane.api.taskdefs", "controlplane.api.tags"}),
     keys.SERVICES: frozenset({"controlplane.api.services", "controlplane.api.scaling", "controlplane.api.tags",
@@ -43,6 +43,7 @@ WRITERS: dict[str, frozenset[str]] = {
     keys.TARGETGROUPS: frozenset({"controlplane.api.targetgroups", "controlplane.api.loadbalancers"}),
     keys.NAMESPACES: frozenset({"controlplane.api.namespaces"}),
     keys.REPOSITORIES: frozenset({"controlplane.api.repositories", "controlplane.registry.events"}),
+    keys.ACCOUNT_SETTINGS: frozenset({"controlplane.api.account_settings"}),
 }
 
 # Modules a write passes through on its way to the store: the writer is whoever called them.

@@ -58,6 +58,8 @@ declare -A provides=(
   # The web console's browser tests drive Debian's Chromium through its own driver.
   [chromium]=/usr/bin/chromium
   [chromium-driver]=/usr/bin/chromedriver
+  # Lints the host install script `shoal node install-script` generates (its unit test).
+  [shellcheck]=/usr/bin/shellcheck
 )
 missing=()
 for pkg in "${!provides[@]}"; do

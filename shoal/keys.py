@@ -18,6 +18,12 @@ DEREGISTERED = PREFIX + "deregistered/"
 REPOSITORIES = PREFIX + "repositories/"
 PREPULL = PREFIX + "prepull/"
 
+ACCOUNT_SETTINGS = PREFIX + "account-settings/"
+
+
+def account_setting(name: str) -> str:
+    return f"{ACCOUNT_SETTINGS}{name}"
+
 
 def cluster(name: str) -> str:
     return f"{CLUSTERS}{name}"

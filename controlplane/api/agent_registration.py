@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from controlplane.api.attributes import merged_attributes
 from controlplane.api.context import ApiContext
 from controlplane.api.nodes import refuse_if_deregistered
 from controlplane.errors import ApiError, grpc_errors, invalid
@@ -58,7 +59,7 @@ class Registration:
             node.proxy_metrics_port = request.proxy_metrics_port
             node.agent_version = request.agent_version
             del node.attributes[:]
-            node.attributes.extend(request.attributes)
+            node.attributes.extend(merged_attributes(request.attributes, node.custom_attributes))
             node.dynamic_port_low = request.dynamic_port_low
             node.dynamic_port_high = request.dynamic_port_high
             return node

@@ -1,10 +1,12 @@
-"""CreateCluster, DeleteCluster, DescribeClusters, ListClusters, PutClusterCapacityProviders."""
+"""CreateCluster, DeleteCluster, DescribeClusters, ListClusters, PutClusterCapacityProviders,
+UpdateClusterSettings."""
 
 from __future__ import annotations
 
-from controlplane import capacity_strategy
+from controlplane import capacity_strategy, cluster_settings
+from controlplane.api import account_settings
 from controlplane.api.context import ApiContext
-from controlplane.errors import conflict, invalid
+from controlplane.errors import conflict, invalid, not_found
 from controlplane.taskspec import is_live
 from shoal import keys
 from shoal.arns import cluster_name
@@ -20,6 +22,10 @@ def create(ctx: ApiContext, req: op.CreateClusterRequest) -> op.ClusterResponse:
     check_name(name, "clusterName")
     cluster = r.Cluster(cluster_name=name, cluster_arn=ctx.arns.cluster(name), status="ACTIVE")
     cluster.tags.extend(req.tags)
+    cluster.settings.extend(cluster_settings.check(req.settings))
+    if not any(s.name == cluster_settings.CONTAINER_INSIGHTS for s in cluster.settings):
+        # As in ECS: a cluster that names none gets the account's containerInsights setting.
+        cluster.settings.extend(account_settings.cluster_default(ctx))
     existing = ctx.state.cluster(name)
     # ECS's CreateCluster is idempotent: creating an existing cluster returns it.
     if existing is not None and existing.msg.status == "ACTIVE":
@@ -115,3 +121,22 @@ def put_capacity_providers(ctx: ApiContext, ref: str, providers: list[str],
     rec = ctx.state.update(keys.cluster(name), r.Cluster, put, field="cluster")
     assert rec is not None  # put() never answers "no change"
     return _with_counts(ctx, rec.msg)
+
+
+def update_settings(ctx: ApiContext, ref: str, settings: list[r.ClusterSetting]) -> op.ClusterResponse:
+    """Each setting given replaces the cluster's of that name; the others stay."""
+    cluster_settings.check(settings)
+    name = ctx.require_cluster(ref).msg.cluster_name
+
+    def change(cluster: r.Cluster | None) -> r.Cluster | None:
+        if cluster is None:
+            raise not_found(f"cluster: cluster {name!r} not found", "ClusterNotFoundException")
+        after = cluster_settings.merged(cluster.settings, settings)
+        if list(cluster.settings) == after:
+            return None
+        del cluster.settings[:]
+        cluster.settings.extend(after)
+        return cluster
+
+    rec = ctx.state.update(keys.cluster(name), r.Cluster, change, field="cluster")
+    return op.ClusterResponse(cluster=_with_counts(ctx, rec.msg))

@@ -67,7 +67,13 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
     _check_desired(req.desired_count)
     td = taskdefs.runnable(ctx, req.task_definition)
     daemon = _check_strategy(req)
-    strategy = capacity_strategy.for_request(req.capacity_provider_strategy, req.launch_type, cluster_rec)
+    if daemon and req.capacity_provider_strategy:
+        raise invalid("capacityProviderStrategy: the daemon scheduling strategy does not support a capacity "
+                      "provider strategy; use launchType")
+    # A daemon runs on every instance, whatever provider brought it: the default strategy
+    # does not apply to it.
+    strategy = [] if daemon else capacity_strategy.for_request(req.capacity_provider_strategy, req.launch_type,
+                                                                cluster_rec)
     launch_type = launch_types.check(req.launch_type, td.requires_compatibilities)
     strategies = [] if daemon else list(req.placement_strategy) or list(DEFAULT_SERVICE_STRATEGY)
     check_placement(list(td.placement_constraints) + list(req.placement_constraints), strategies)
@@ -93,14 +99,11 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
     svc.capacity_provider_strategy.extend(strategy)
     service_traffic.apply(ctx, cluster, svc, td, load_balancers_=req.load_balancers,
                           registries_=req.service_registries, connect=req.service_connect_configuration)
-    svc.deployments.append(new_deployment(td.task_definition_arn, req.desired_count))
+    svc.deployments.append(new_deployment(td.task_definition_arn, req.desired_count, strategy))
     existing = ctx.state.service(cluster, req.service_name)
     if existing is not None and existing.msg.status != "INACTIVE":
         raise already_exists(f"serviceName: service {req.service_name!r} already exists in cluster {cluster!r}")
     add_event(svc, f"(service {svc.service_name}) was created with desired count {svc.desired_count}.")
-    if strategy:
-        add_event(svc, f"(service {svc.service_name}) warning: capacityProviderStrategy is recorded only; Shoal "
-                       "places its tasks on any of the cluster's container instances.")
     try:
         if existing is None:
             ctx.store.create(keys.service(cluster, req.service_name), svc.SerializeToString())
@@ -132,7 +135,12 @@ def _active(svc: r.Service | None, cluster: str, name: str) -> r.Service:
 
 
 def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
-    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    cluster_rec = ctx.require_cluster(req.cluster).msg
+    cluster = cluster_rec.cluster_name
+    new_strategy = None
+    if req.update_capacity_provider_strategy:
+        # ECS: an empty strategy means the cluster's default.
+        new_strategy = capacity_strategy.for_request(req.capacity_provider_strategy, "", cluster_rec)
     if req.HasField("desired_count"):
         _check_desired(req.desired_count)
     td = taskdefs.runnable(ctx, req.task_definition) if req.task_definition else None
@@ -167,6 +175,14 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
             check_placement([], req.placement_strategy)
             del svc.placement_strategy[:]
             svc.placement_strategy.extend(req.placement_strategy)
+        strategy_changed = False
+        if new_strategy is not None:
+            if svc.scheduling_strategy == "DAEMON":
+                raise invalid("capacityProviderStrategy: the daemon scheduling strategy does not support a "
+                              "capacity provider strategy")
+            strategy_changed = list(svc.capacity_provider_strategy) != new_strategy
+            del svc.capacity_provider_strategy[:]
+            svc.capacity_provider_strategy.extend(new_strategy)
         new_td = td.task_definition_arn if td is not None else svc.task_definition
         traffic_changes = (req.update_load_balancers or req.update_service_registries
                            or req.HasField("service_connect_configuration"))
@@ -177,13 +193,13 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
                 load_balancers_=req.load_balancers if req.update_load_balancers else None,
                 registries_=req.service_registries if req.update_service_registries else None,
                 connect=req.service_connect_configuration if req.HasField("service_connect_configuration") else None)
-        if new_td != svc.task_definition or req.force_new_deployment:
+        if new_td != svc.task_definition or req.force_new_deployment or strategy_changed:
             for d in svc.deployments:
                 if d.status == "PRIMARY":
                     d.status = "ACTIVE"
                     d.updated_at = time.time()
             svc.task_definition = new_td
-            svc.deployments.insert(0, new_deployment(new_td, svc.desired_count))
+            svc.deployments.insert(0, new_deployment(new_td, svc.desired_count, svc.capacity_provider_strategy))
             add_event(svc, f"(service {svc.service_name}) started a deployment to {new_td}.")
         for d in svc.deployments:
             if d.status == "PRIMARY":

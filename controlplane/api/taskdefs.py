@@ -61,7 +61,7 @@ def runnable(ctx: ApiContext, ref: str) -> r.TaskDefinition:
     and the flag, rather than only by the node it lands on."""
     td = resolve(ctx, ref).msg
     if td.status != "ACTIVE":
-        raise invalid(f"taskDefinition: {td.task_definition_arn} is INACTIVE")
+        raise invalid(f"taskDefinition: {td.task_definition_arn} is {td.status}")
     try:
         policy.check(td, ctx.policy)
     except ValidationError as exc:
@@ -92,14 +92,70 @@ def deregister(ctx: ApiContext, req: op.TaskDefinitionRef) -> op.TaskDefinitionR
     return op.TaskDefinitionResponse(task_definition=rec.msg)
 
 
+MAX_DELETE = 10
+DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
+
+
+def delete(ctx: ApiContext, refs: list[str]) -> tuple[list[r.TaskDefinition], list[r.Failure]]:
+    """ECS's DeleteTaskDefinitions: INACTIVE revisions only, and (unlike ECS, which waits for
+    them) none a live task or service still runs. What is left is a tombstone in status
+    DELETE_IN_PROGRESS holding the family, revision and dates, so the revision number is
+    never handed out again; the document itself is gone."""
+    if not 1 <= len(refs) <= MAX_DELETE:
+        raise invalid(f"taskDefinitions: give 1 to {MAX_DELETE} family:revision references")
+    deleted, failures = [], []
+    in_use = _in_use(ctx)
+    for ref in refs:
+        family, revision = parse_task_definition_ref(ref)
+        if revision is None:
+            raise invalid(f"taskDefinitions: {ref[:200]!r}: give family:revision")
+        rec = ctx.state.taskdef(family, revision)
+        if rec is None:
+            failures.append(r.Failure(arn=ref, reason="MISSING"))
+            continue
+        arn = rec.msg.task_definition_arn
+        if rec.msg.status == "ACTIVE":
+            failures.append(r.Failure(arn=arn, reason="ACTIVE",
+                                      detail="deregister the revision first (DeregisterTaskDefinition)"))
+            continue
+        if arn in in_use:
+            failures.append(r.Failure(arn=arn, reason="IN_USE", detail=f"still used by {in_use[arn]}"))
+            continue
+
+        def tombstone(td: r.TaskDefinition | None) -> r.TaskDefinition | None:
+            if td is None or td.status == DELETE_IN_PROGRESS:
+                return None
+            return r.TaskDefinition(family=td.family, revision=td.revision, task_definition_arn=td.task_definition_arn,
+                                    status=DELETE_IN_PROGRESS, registered_at=td.registered_at,
+                                    deregistered_at=td.deregistered_at)
+
+        after = ctx.state.update(rec.key, r.TaskDefinition, tombstone, field="taskDefinitions")
+        deleted.append(after.msg if after is not None else rec.msg)
+    return deleted, failures
+
+
+def _in_use(ctx: ApiContext) -> dict[str, str]:
+    """Task definition ARN -> a task or service that still runs it."""
+    used: dict[str, str] = {}
+    for rec in ctx.state.load_all(keys.SERVICES, r.Service):
+        svc = rec.msg
+        if svc.status != "INACTIVE":
+            for arn in [svc.task_definition] + [d.task_definition for d in svc.deployments if d.status != "INACTIVE"]:
+                used.setdefault(arn, f"service {svc.service_name}")
+    for rec in ctx.state.load_all(keys.TASKS, r.Task):
+        if rec.msg.last_status != "STOPPED":
+            used.setdefault(rec.msg.task_definition_arn, f"task {rec.msg.task_arn}")
+    return used
+
+
 def _all(ctx: ApiContext) -> list[r.TaskDefinition]:
     return [rec.msg for rec in ctx.state.load_all(keys.TASKDEFS, r.TaskDefinition)]
 
 
 def list_(ctx: ApiContext, req: op.ListTaskDefinitionsRequest) -> op.ListResponse:
     status = req.status or "ACTIVE"
-    if status not in ("ACTIVE", "INACTIVE", "ALL"):
-        raise invalid("status: must be ACTIVE, INACTIVE or ALL")
+    if status not in ("ACTIVE", "INACTIVE", DELETE_IN_PROGRESS, "ALL"):
+        raise invalid(f"status: must be ACTIVE, INACTIVE, {DELETE_IN_PROGRESS} or ALL")
     arns = [
         td.task_definition_arn
         for td in _all(ctx)

@@ -28,6 +28,7 @@ def _batch_key(task: r.Task) -> tuple:
         task.group,
         tuple((c.type, c.expression) for c in task.placement_constraints),
         tuple((s.type, s.field) for s in task.placement_strategy),
+        task.capacity_provider_name,
     )
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 
-from controlplane import placement_input
+from controlplane import capacity_strategy, placement_input
 from controlplane.controllers.daemons import DAEMON, reconcile_daemon
 from controlplane.controllers.view import View, Writer, clone, task_write
 from controlplane.deployments import new_deployment
@@ -90,7 +91,7 @@ class ServiceController:
         did: list[str] = []
         primary = next((d for d in svc.deployments if d.status == "PRIMARY"), None)
         if primary is None:
-            primary = new_deployment(svc.task_definition, svc.desired_count)
+            primary = new_deployment(svc.task_definition, svc.desired_count, svc.capacity_provider_strategy)
             svc.deployments.insert(0, primary)
         td = view.taskdefs.get(svc.task_definition)
         desired = svc.desired_count
@@ -169,12 +170,14 @@ class ServiceController:
             add_event(svc, f"(service {svc.service_name}) is unable to consistently start tasks successfully.")
             start = 0
         if start > 0 and td is not None and not halted:
-            created = self.writer.commit_many([task_write(None, new_task(
+            fresh = [new_task(
                 svc.cluster, td, arns=self.arns, group=f"service:{svc.service_name}",
                 started_by=primary.id, service_name=svc.service_name,
                 constraints=svc.placement_constraints, strategies=svc.placement_strategy,
                 deployment_id=primary.id, launch_type=svc.launch_type or "EC2",
-            )) for _ in range(start)])
+            ) for _ in range(start)]
+            self._give_providers(svc, fresh, [t.msg for t in new])
+            created = self.writer.commit_many([task_write(None, task) for task in fresh])
             if None in created:
                 # As when each was its own write: the service record waits for the next cycle.
                 raise Conflict(f"{created.count(None)} of {start} new tasks were not created")
@@ -203,6 +206,17 @@ class ServiceController:
         return f"{svc.service_name}: " + ", ".join(did) if did else ""
 
     # ---- pieces ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _give_providers(svc: r.Service, fresh: list[r.Task], current: list[r.Task]) -> None:
+        """Each new task's capacity provider, by the service's strategy as ECS spreads it:
+        bases filled first, then the weights, counting the deployment's live tasks."""
+        if not svc.capacity_provider_strategy:
+            return
+        have = Counter(t.capacity_provider_name for t in current)
+        names = capacity_strategy.assign(svc.capacity_provider_strategy, len(fresh), have)
+        for task, name in zip(fresh, names, strict=True):
+            task.capacity_provider_name = name
 
     def _healthy(self, view: View, task: r.Task) -> bool:
         if task.last_status != "RUNNING" or task.desired_status != "RUNNING":

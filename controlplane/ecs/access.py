@@ -23,6 +23,20 @@ _SAME_AS = {
     "DeleteCapacityProvider": "/shoal.v1.Scaling/DeleteCapacityProvider",
     "DescribeCapacityProviders": "/shoal.v1.Scaling/DescribeCapacityProviders",
     "PutClusterCapacityProviders": "/shoal.v1.Scaling/CreateCapacityProvider",
+    # Attributes are part of a container instance: reading them is describing it, changing
+    # them is changing it.
+    "ListAttributes": _OPERATOR + "DescribeContainerInstances",
+    "PutAttributes": _OPERATOR + "UpdateContainerInstancesState",
+    "DeleteAttributes": _OPERATOR + "UpdateContainerInstancesState",
+    "RegisterContainerInstance": _OPERATOR + "UpdateContainerInstancesState",
+    "DeleteTaskDefinitions": _OPERATOR + "DeregisterTaskDefinition",
+    "UpdateCluster": _OPERATOR + "CreateCluster",
+    "UpdateClusterSettings": _OPERATOR + "CreateCluster",
+    # Account settings decide what new clusters get.
+    "PutAccountSetting": _OPERATOR + "CreateCluster",
+    "PutAccountSettingDefault": _OPERATOR + "CreateCluster",
+    "DeleteAccountSetting": _OPERATOR + "CreateCluster",
+    "ListAccountSettings": _OPERATOR + "DescribeClusters",
 }
 
 

@@ -89,8 +89,46 @@ def _failures(failures: Any) -> list[Body]:
 
 # ---- clusters ---------------------------------------------------------------------------------
 
+def _cluster_settings(body: Body, *, required: bool = False) -> list[r.ClusterSetting]:
+    value = body.get("settings")
+    if value is None and not required:
+        return []
+    if not isinstance(value, list) or not all(isinstance(x, dict) for x in value) or (required and not value):
+        raise invalid_parameter("settings: required: a list of {name, value} objects")
+    for i, item in enumerate(value):
+        unknown = sorted(set(item) - {"name", "value"})
+        if unknown:
+            raise invalid_parameter(f"settings[{i}].{unknown[0]}: not a member of a cluster setting")
+    return [_parse(x, r.ClusterSetting) for x in value]
+
+
+def _no_cluster_extras(body: Body) -> None:
+    """Cluster members Shoal has no counterpart for are refused, not dropped."""
+    for member, why in (("configuration", "ECS Exec and managed storage are not supported by Shoal"),
+                        ("serviceConnectDefaults", "Shoal has no default namespace: give each service's "
+                                                   "serviceConnectConfiguration.namespace"),
+                        ("defaultCapacityProviderStrategy", "use PutClusterCapacityProviders"),
+                        ("capacityProviders", "use PutClusterCapacityProviders")):
+        if body.get(member):
+            raise invalid_parameter(f"{member}: {why}")
+
+
 def create_cluster(ctx: ApiContext, body: Body) -> Body:
-    return {"cluster": to_ecs(clusters.create(ctx, _parse(body, op.CreateClusterRequest)).cluster)}
+    _no_cluster_extras(body)
+    req = _parse({k: v for k, v in body.items() if k != "settings"}, op.CreateClusterRequest)
+    req.settings.extend(_cluster_settings(body))
+    return {"cluster": to_ecs(clusters.create(ctx, req).cluster)}
+
+
+def update_cluster(ctx: ApiContext, body: Body) -> Body:
+    _no_cluster_extras(body)
+    ref = str(_required(body, "cluster"))
+    return {"cluster": to_ecs(clusters.update_settings(ctx, ref, _cluster_settings(body)).cluster)}
+
+
+def update_cluster_settings(ctx: ApiContext, body: Body) -> Body:
+    ref = str(_required(body, "cluster"))
+    return {"cluster": to_ecs(clusters.update_settings(ctx, ref, _cluster_settings(body, required=True)).cluster)}
 
 
 def delete_cluster(ctx: ApiContext, body: Body) -> Body:
@@ -121,6 +159,14 @@ def register_task_definition(ctx: ApiContext, body: Body) -> Body:
 def deregister_task_definition(ctx: ApiContext, body: Body) -> Body:
     ref = op.TaskDefinitionRef(task_definition=_required(body, "taskDefinition"))
     return {"taskDefinition": to_ecs(taskdefs.deregister(ctx, ref).task_definition)}
+
+
+def delete_task_definitions(ctx: ApiContext, body: Body) -> Body:
+    refs = _required(body, "taskDefinitions")
+    if not isinstance(refs, list) or not all(isinstance(x, str) for x in refs):
+        raise invalid_parameter("taskDefinitions: must be a list of family:revision references or ARNs")
+    deleted, failures = taskdefs.delete(ctx, refs)
+    return {"taskDefinitions": [to_ecs(td) for td in deleted], "failures": _failures(failures)}
 
 
 def describe_task_definition(ctx: ApiContext, body: Body) -> Body:
@@ -250,10 +296,12 @@ def create_service(ctx: ApiContext, body: Body) -> Body:
 
 def update_service(ctx: ApiContext, body: Body) -> Body:
     _required(body, "service")
-    if body.get("capacityProviderStrategy"):
-        raise invalid_parameter("capacityProviderStrategy: not supported by this gateway; leave it out")
+    if "capacityProviderStrategy" in body:
+        strategy_items(body["capacityProviderStrategy"], "capacityProviderStrategy")
     _traffic_members(body)
     req = _parse(body, op.UpdateServiceRequest)
+    # ECS: present (even empty, meaning the cluster's default) replaces the strategy.
+    req.update_capacity_provider_strategy = "capacityProviderStrategy" in body
     req.update_load_balancers = "loadBalancers" in body
     req.update_service_registries = "serviceRegistries" in body
     # ECS replaces a list when the member is present, even empty; absent keeps it.
@@ -358,10 +406,13 @@ def list_tags_for_resource(ctx: ApiContext, body: Body) -> Body:
 ACTIONS: dict[str, Action] = {
     "CreateCluster": create_cluster,
     "DeleteCluster": delete_cluster,
+    "UpdateCluster": update_cluster,
+    "UpdateClusterSettings": update_cluster_settings,
     "DescribeClusters": describe_clusters,
     "ListClusters": list_clusters,
     "RegisterTaskDefinition": register_task_definition,
     "DeregisterTaskDefinition": deregister_task_definition,
+    "DeleteTaskDefinitions": delete_task_definitions,
     "DescribeTaskDefinition": describe_task_definition,
     "ListTaskDefinitions": list_task_definitions,
     "ListTaskDefinitionFamilies": list_task_definition_families,

@@ -21,7 +21,7 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
     r.ContainerInstance.DESCRIPTOR.full_name: frozenset({
         "id", "cluster", "hostname", "address", "metrics_port", "cpu_units", "memory_mib", "host_cpu_percent",
         "host_memory_used_bytes", "host_memory_total_bytes", "last_heartbeat_at", "agent_version",
-        "dynamic_port_low", "dynamic_port_high", "proxy_metrics_port",
+        "dynamic_port_low", "dynamic_port_high", "proxy_metrics_port", "custom_attributes",
     }),
     r.Service.DESCRIPTOR.full_name: frozenset({"cluster", "service_connect_configuration"}),
     # Shoal names the namespace directly; ECS's registryArn carries the namespace's ARN too.

@@ -10,7 +10,7 @@ re-run on a node after a task is planned onto it.
 from __future__ import annotations
 
 from controlplane.scheduler import cql
-from controlplane.scheduler.model import ACTIVE, PlacementRequest
+from controlplane.scheduler.model import ACTIVE, PROVIDER_ATTRIBUTE, PlacementRequest
 from controlplane.scheduler.state import PlanState
 
 
@@ -38,6 +38,21 @@ class ConnectedFilter(Filter):
     def keep(self, st: PlanState, cands: list[int]) -> list[int]:
         nodes = st.nodes
         return [i for i in cands if nodes[i].connected]
+
+
+class CapacityProviderFilter(Filter):
+    """ECS places a task given a capacity provider only on that provider's instances (its
+    auto scaling group's); a Shoal node belongs to the provider its attribute names."""
+
+    static = True
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.name = f"capacityProvider({provider})"
+
+    def keep(self, st: PlanState, cands: list[int]) -> list[int]:
+        nodes, want = st.nodes, self.provider
+        return [i for i in cands if nodes[i].attributes.get(PROVIDER_ATTRIBUTE) == want]
 
 
 class CpuFilter(Filter):
@@ -130,6 +145,8 @@ def build_filters(request: PlacementRequest, member_of: list[tuple[str, cql.Expr
                   distinct: bool) -> list[Filter]:
     """The chain for one request, leaving out filters that could refuse nothing."""
     chain: list[Filter] = [ActiveFilter(), ConnectedFilter()]
+    if request.capacity_provider:
+        chain.append(CapacityProviderFilter(request.capacity_provider))
     if request.cpu > 0:
         chain.append(CpuFilter(request.cpu))
     if request.memory > 0:

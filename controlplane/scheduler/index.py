@@ -29,7 +29,7 @@ ShapeKey = tuple
 def shape_key(request: PlacementRequest) -> ShapeKey:
     """What decides feasibility; count, strategies and seed do not."""
     return (request.group, request.cpu, request.memory, tuple(request.fixed_ports), request.dynamic_ports,
-            tuple(request.constraints))
+            tuple(request.constraints), request.capacity_provider)
 
 
 @dataclass

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 ACTIVE = "ACTIVE"
 DRAINING = "DRAINING"
 INACTIVE = "INACTIVE"
+# The attribute naming a node's capacity provider: set by the node provider that launched it
+# (autoscaler/providers), or at registration (`shoal node install-script --capacity-provider`).
+PROVIDER_ATTRIBUTE = "shoal.capacity-provider"
 
 
 @dataclass
@@ -53,7 +56,9 @@ class PlacementRequest:
     """``count`` identical tasks of one ``group``. ``constraints`` are (type, expression)
     pairs, ``strategies`` (type, field) pairs in the user's order; an empty strategy list
     means the ECS default (see ``default_strategies``). ``seed`` drives the random strategy;
-    None derives one from the group so planning stays deterministic."""
+    None derives one from the group so planning stays deterministic. ``capacity_provider``:
+    the provider the task was given by its capacity provider strategy; only that provider's
+    nodes (``PROVIDER_ATTRIBUTE``) may take it."""
 
     count: int
     cpu: int
@@ -64,6 +69,7 @@ class PlacementRequest:
     constraints: list[tuple[str, str]] = field(default_factory=list)
     strategies: list[tuple[str, str]] = field(default_factory=list)
     seed: int | None = None
+    capacity_provider: str = ""
 
 
 @dataclass

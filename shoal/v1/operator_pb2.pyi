@@ -24,12 +24,14 @@ class ListResponse(_message.Message):
     def __init__(self, arns: _Optional[_Iterable[str]] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class CreateClusterRequest(_message.Message):
-    __slots__ = ("cluster_name", "tags")
+    __slots__ = ("cluster_name", "tags", "settings")
     CLUSTER_NAME_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
     cluster_name: str
     tags: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Tag]
-    def __init__(self, cluster_name: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ...) -> None: ...
+    settings: _containers.RepeatedCompositeFieldContainer[_resources_pb2.ClusterSetting]
+    def __init__(self, cluster_name: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., settings: _Optional[_Iterable[_Union[_resources_pb2.ClusterSetting, _Mapping]]] = ...) -> None: ...
 
 class DeleteClusterRequest(_message.Message):
     __slots__ = ("cluster",)
@@ -200,7 +202,7 @@ class CreateServiceRequest(_message.Message):
     def __init__(self, cluster: _Optional[str] = ..., service_name: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ..., launch_type: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ...) -> None: ...
 
 class UpdateServiceRequest(_message.Message):
-    __slots__ = ("cluster", "service", "desired_count", "task_definition", "force_new_deployment", "deployment_configuration", "update_placement_constraints", "placement_constraints", "update_placement_strategy", "placement_strategy", "health_check_grace_period_seconds", "update_load_balancers", "load_balancers", "update_service_registries", "service_registries", "service_connect_configuration")
+    __slots__ = ("cluster", "service", "desired_count", "task_definition", "force_new_deployment", "deployment_configuration", "update_placement_constraints", "placement_constraints", "update_placement_strategy", "placement_strategy", "health_check_grace_period_seconds", "update_load_balancers", "load_balancers", "update_service_registries", "service_registries", "service_connect_configuration", "update_capacity_provider_strategy", "capacity_provider_strategy")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     DESIRED_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -217,6 +219,8 @@ class UpdateServiceRequest(_message.Message):
     UPDATE_SERVICE_REGISTRIES_FIELD_NUMBER: _ClassVar[int]
     SERVICE_REGISTRIES_FIELD_NUMBER: _ClassVar[int]
     SERVICE_CONNECT_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     service: str
     desired_count: int
@@ -233,7 +237,9 @@ class UpdateServiceRequest(_message.Message):
     update_service_registries: bool
     service_registries: _containers.RepeatedCompositeFieldContainer[_resources_pb2.ServiceRegistry]
     service_connect_configuration: _resources_pb2.ServiceConnectConfiguration
-    def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., desired_count: _Optional[int] = ..., task_definition: _Optional[str] = ..., force_new_deployment: _Optional[bool] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., update_placement_constraints: _Optional[bool] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., update_placement_strategy: _Optional[bool] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., update_load_balancers: _Optional[bool] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., update_service_registries: _Optional[bool] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ...) -> None: ...
+    update_capacity_provider_strategy: bool
+    capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[_resources_pb2.CapacityProviderStrategyItem]
+    def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., desired_count: _Optional[int] = ..., task_definition: _Optional[str] = ..., force_new_deployment: _Optional[bool] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., update_placement_constraints: _Optional[bool] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., update_placement_strategy: _Optional[bool] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., update_load_balancers: _Optional[bool] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., update_service_registries: _Optional[bool] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ..., update_capacity_provider_strategy: _Optional[bool] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ...) -> None: ...
 
 class DeleteServiceRequest(_message.Message):
     __slots__ = ("cluster", "service", "force")

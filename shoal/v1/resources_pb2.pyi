@@ -410,7 +410,7 @@ class Resource(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., integer_value: _Optional[int] = ..., string_set_value: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ContainerInstance(_message.Message):
-    __slots__ = ("container_instance_arn", "ec2_instance_id", "status", "agent_connected", "registered_resources", "remaining_resources", "running_tasks_count", "pending_tasks_count", "attributes", "registered_at", "status_reason", "tags", "id", "cluster", "hostname", "address", "metrics_port", "cpu_units", "memory_mib", "host_cpu_percent", "host_memory_used_bytes", "host_memory_total_bytes", "last_heartbeat_at", "agent_version", "dynamic_port_low", "dynamic_port_high", "proxy_metrics_port")
+    __slots__ = ("container_instance_arn", "ec2_instance_id", "status", "agent_connected", "registered_resources", "remaining_resources", "running_tasks_count", "pending_tasks_count", "attributes", "registered_at", "status_reason", "tags", "id", "cluster", "hostname", "address", "metrics_port", "cpu_units", "memory_mib", "host_cpu_percent", "host_memory_used_bytes", "host_memory_total_bytes", "last_heartbeat_at", "agent_version", "dynamic_port_low", "dynamic_port_high", "proxy_metrics_port", "custom_attributes")
     CONTAINER_INSTANCE_ARN_FIELD_NUMBER: _ClassVar[int]
     EC2_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -438,6 +438,7 @@ class ContainerInstance(_message.Message):
     DYNAMIC_PORT_LOW_FIELD_NUMBER: _ClassVar[int]
     DYNAMIC_PORT_HIGH_FIELD_NUMBER: _ClassVar[int]
     PROXY_METRICS_PORT_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     container_instance_arn: str
     ec2_instance_id: str
     status: str
@@ -465,7 +466,8 @@ class ContainerInstance(_message.Message):
     dynamic_port_low: int
     dynamic_port_high: int
     proxy_metrics_port: int
-    def __init__(self, container_instance_arn: _Optional[str] = ..., ec2_instance_id: _Optional[str] = ..., status: _Optional[str] = ..., agent_connected: _Optional[bool] = ..., registered_resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., remaining_resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., running_tasks_count: _Optional[int] = ..., pending_tasks_count: _Optional[int] = ..., attributes: _Optional[_Iterable[_Union[Attribute, _Mapping]]] = ..., registered_at: _Optional[float] = ..., status_reason: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., id: _Optional[str] = ..., cluster: _Optional[str] = ..., hostname: _Optional[str] = ..., address: _Optional[str] = ..., metrics_port: _Optional[int] = ..., cpu_units: _Optional[int] = ..., memory_mib: _Optional[int] = ..., host_cpu_percent: _Optional[float] = ..., host_memory_used_bytes: _Optional[int] = ..., host_memory_total_bytes: _Optional[int] = ..., last_heartbeat_at: _Optional[float] = ..., agent_version: _Optional[str] = ..., dynamic_port_low: _Optional[int] = ..., dynamic_port_high: _Optional[int] = ..., proxy_metrics_port: _Optional[int] = ...) -> None: ...
+    custom_attributes: _containers.RepeatedCompositeFieldContainer[Attribute]
+    def __init__(self, container_instance_arn: _Optional[str] = ..., ec2_instance_id: _Optional[str] = ..., status: _Optional[str] = ..., agent_connected: _Optional[bool] = ..., registered_resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., remaining_resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., running_tasks_count: _Optional[int] = ..., pending_tasks_count: _Optional[int] = ..., attributes: _Optional[_Iterable[_Union[Attribute, _Mapping]]] = ..., registered_at: _Optional[float] = ..., status_reason: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., id: _Optional[str] = ..., cluster: _Optional[str] = ..., hostname: _Optional[str] = ..., address: _Optional[str] = ..., metrics_port: _Optional[int] = ..., cpu_units: _Optional[int] = ..., memory_mib: _Optional[int] = ..., host_cpu_percent: _Optional[float] = ..., host_memory_used_bytes: _Optional[int] = ..., host_memory_total_bytes: _Optional[int] = ..., last_heartbeat_at: _Optional[float] = ..., agent_version: _Optional[str] = ..., dynamic_port_low: _Optional[int] = ..., dynamic_port_high: _Optional[int] = ..., proxy_metrics_port: _Optional[int] = ..., custom_attributes: _Optional[_Iterable[_Union[Attribute, _Mapping]]] = ...) -> None: ...
 
 class DeploymentCircuitBreaker(_message.Message):
     __slots__ = ("enable", "rollback")
@@ -486,7 +488,7 @@ class DeploymentConfiguration(_message.Message):
     def __init__(self, minimum_healthy_percent: _Optional[int] = ..., maximum_percent: _Optional[int] = ..., deployment_circuit_breaker: _Optional[_Union[DeploymentCircuitBreaker, _Mapping]] = ...) -> None: ...
 
 class Deployment(_message.Message):
-    __slots__ = ("id", "status", "task_definition", "desired_count", "pending_count", "running_count", "failed_tasks", "created_at", "updated_at", "rollout_state", "rollout_state_reason")
+    __slots__ = ("id", "status", "task_definition", "desired_count", "pending_count", "running_count", "failed_tasks", "created_at", "updated_at", "rollout_state", "rollout_state_reason", "capacity_provider_strategy")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
@@ -498,6 +500,7 @@ class Deployment(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     ROLLOUT_STATE_FIELD_NUMBER: _ClassVar[int]
     ROLLOUT_STATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     id: str
     status: str
     task_definition: str
@@ -509,7 +512,8 @@ class Deployment(_message.Message):
     updated_at: float
     rollout_state: str
     rollout_state_reason: str
-    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., running_count: _Optional[int] = ..., failed_tasks: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., rollout_state: _Optional[str] = ..., rollout_state_reason: _Optional[str] = ...) -> None: ...
+    capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[CapacityProviderStrategyItem]
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., running_count: _Optional[int] = ..., failed_tasks: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., rollout_state: _Optional[str] = ..., rollout_state_reason: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ...) -> None: ...
 
 class ServiceEvent(_message.Message):
     __slots__ = ("id", "created_at", "message")
@@ -572,7 +576,7 @@ class Service(_message.Message):
     def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[ServiceConnectConfiguration, _Mapping]] = ..., cluster: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ...) -> None: ...
 
 class Cluster(_message.Message):
-    __slots__ = ("cluster_arn", "cluster_name", "status", "registered_container_instances_count", "running_tasks_count", "pending_tasks_count", "active_services_count", "tags", "capacity_providers", "default_capacity_provider_strategy")
+    __slots__ = ("cluster_arn", "cluster_name", "status", "registered_container_instances_count", "running_tasks_count", "pending_tasks_count", "active_services_count", "tags", "capacity_providers", "default_capacity_provider_strategy", "settings")
     CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_NAME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -583,6 +587,7 @@ class Cluster(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_PROVIDERS_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
     cluster_arn: str
     cluster_name: str
     status: str
@@ -593,7 +598,8 @@ class Cluster(_message.Message):
     tags: _containers.RepeatedCompositeFieldContainer[Tag]
     capacity_providers: _containers.RepeatedScalarFieldContainer[str]
     default_capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[CapacityProviderStrategyItem]
-    def __init__(self, cluster_arn: _Optional[str] = ..., cluster_name: _Optional[str] = ..., status: _Optional[str] = ..., registered_container_instances_count: _Optional[int] = ..., running_tasks_count: _Optional[int] = ..., pending_tasks_count: _Optional[int] = ..., active_services_count: _Optional[int] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., capacity_providers: _Optional[_Iterable[str]] = ..., default_capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ...) -> None: ...
+    settings: _containers.RepeatedCompositeFieldContainer[ClusterSetting]
+    def __init__(self, cluster_arn: _Optional[str] = ..., cluster_name: _Optional[str] = ..., status: _Optional[str] = ..., registered_container_instances_count: _Optional[int] = ..., running_tasks_count: _Optional[int] = ..., pending_tasks_count: _Optional[int] = ..., active_services_count: _Optional[int] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., capacity_providers: _Optional[_Iterable[str]] = ..., default_capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., settings: _Optional[_Iterable[_Union[ClusterSetting, _Mapping]]] = ...) -> None: ...
 
 class CapacityProviderStrategyItem(_message.Message):
     __slots__ = ("capacity_provider", "weight", "base")
@@ -736,3 +742,11 @@ class PrePull(_message.Message):
     created_at: float
     node_id: str
     def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., deployment_id: _Optional[str] = ..., task_definition_arn: _Optional[str] = ..., images: _Optional[_Iterable[str]] = ..., created_at: _Optional[float] = ..., node_id: _Optional[str] = ...) -> None: ...
+
+class ClusterSetting(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...

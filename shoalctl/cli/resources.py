@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from shoal.paging import batches, every_page
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from shoalctl.cli import deploy, placement_args, refs, service_traffic
+from shoalctl.cli import deploy, install_script, placement_args, refs, service_traffic
 from shoalctl.cli.client import add_target_flags, add_verb, connect
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.output import ago, print_json, table, when
@@ -391,6 +391,7 @@ def register(sub) -> None:
     p = add_verb(nd, "deregister", node_deregister, "remove a node from the cluster", cluster=True)
     p.add_argument("node", help="node id (or a unique prefix of it), ARN or hostname")
     p.add_argument("--force", action="store_true", help="even with tasks on it")
+    install_script.register(nd)
 
     td = sub.add_parser("taskdef", help="task definitions").add_subparsers(dest="verb", metavar="VERB", required=True)
     p = add_verb(td, "register", taskdef_register,

@@ -44,6 +44,16 @@ def test_reservation_counts_busy_nodes_and_nodes_for_unplaceable_tasks():
     assert cs.reservation(nodes, instances, tasks + [task("p", status="PROVISIONING")], 1024, 1024).extra == 0
 
 
+def test_reservation_counts_only_the_waiting_tasks_its_provider_may_take():
+    waiting = [task(f"w{i}", status="PROVISIONING", msg="refused by capacityProvider", cpu=512) for i in range(4)]
+    waiting[0].capacity_provider_name = waiting[1].capacity_provider_name = "burst"
+    waiting[2].capacity_provider_name = "onprem"
+    # Two given to burst and one with no provider; onprem's task is not burst's to serve.
+    res = cs.reservation([pn("a")], [inst("a")], waiting, 1024, 1024, "burst")
+    assert (res.unplaced, res.extra) == (3, 2)
+    assert cs.reservation([pn("a")], [inst("a")], waiting, 1024, 1024, "onprem").unplaced == 2
+
+
 def test_reservation_with_no_nodes_is_100_or_200():
     assert cs.reservation([], [], [], 0, 0).percent == 100
     res = cs.reservation([], [], [task("w", status="PROVISIONING", msg="no nodes")], 0, 0)

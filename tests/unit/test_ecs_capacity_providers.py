@@ -230,7 +230,7 @@ def test_run_task_and_create_service_record_a_strategy(ecs) -> None:  # noqa: F8
     svc = ecs.create_service(serviceName="s", taskDefinition="web", desiredCount=0,
                              capacityProviderStrategy=strategy)["service"]
     assert svc["capacityProviderStrategy"] == strategy
-    assert any("recorded only" in e["message"] for e in svc["events"])
+    assert svc["deployments"][0]["capacityProviderStrategy"] == strategy
     assert ecs.describe_services(services=["s"])["services"][0]["capacityProviderStrategy"] == strategy
     msg = refused(ecs, "create_service", serviceName="z", taskDefinition="web", desiredCount=0,
                   capacityProviderStrategy=[{"capacityProvider": "a", "weight": 0}])

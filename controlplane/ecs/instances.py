@@ -1,0 +1,92 @@
+"""ECS's container-instance attribute operations (PutAttributes, DeleteAttributes,
+ListAttributes) over controlplane/api/attributes.py, and RegisterContainerInstance, which on
+Shoal is a host joining with a token: it is answered with how to do that."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controlplane.api import attributes
+from controlplane.api.context import ApiContext
+from controlplane.api.paging import page
+from controlplane.ecs.errors import EcsError, invalid_parameter
+
+Body = dict[str, Any]
+_MEMBERS = {"name", "value", "targetType", "targetId"}
+
+
+def _items(body: Body) -> list[attributes.Target]:
+    value = body.get("attributes")
+    if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+        raise invalid_parameter("attributes: required: a list of {name, value, targetType, targetId} objects")
+    out = []
+    for i, item in enumerate(value):
+        unknown = sorted(set(item) - _MEMBERS)
+        if unknown:
+            raise invalid_parameter(f"attributes[{i}].{unknown[0]}: not a member of an attribute")
+        if not all(isinstance(item.get(k, ""), str) for k in _MEMBERS):
+            raise invalid_parameter(f"attributes[{i}]: name, value, targetType and targetId are strings")
+        out.append(attributes.Target(item.get("name", ""), item.get("value", ""), item.get("targetType", ""),
+                                     item.get("targetId", "")))
+    return out
+
+
+def _out(a: attributes.Target) -> Body:
+    out = {"name": a.name, "targetType": attributes.TARGET_TYPE, "targetId": a.target_id}
+    if a.value:
+        out["value"] = a.value
+    return out
+
+
+def _cluster(ctx: ApiContext, body: Body) -> str:
+    cluster = body.get("cluster") or ""
+    if not isinstance(cluster, str):
+        raise invalid_parameter("cluster: must be a cluster name or ARN")
+    return ctx.require_cluster(cluster).msg.cluster_name
+
+
+def put_attributes(ctx: ApiContext, body: Body) -> Body:
+    items = _items(body)
+    attributes.put(ctx, _cluster(ctx, body), items)
+    return {"attributes": [_out(a) for a in items]}
+
+
+def delete_attributes(ctx: ApiContext, body: Body) -> Body:
+    items = _items(body)
+    attributes.delete(ctx, _cluster(ctx, body), items)
+    return {"attributes": [_out(a) for a in items]}
+
+
+def list_attributes(ctx: ApiContext, body: Body) -> Body:
+    for key in ("targetType", "attributeName", "attributeValue"):
+        if not isinstance(body.get(key, ""), str):
+            raise invalid_parameter(f"{key}: must be a string")
+    found = attributes.list_(ctx, _cluster(ctx, body), body.get("targetType", ""), body.get("attributeName", ""),
+                             body.get("attributeValue", ""))
+    max_results = body.get("maxResults") or 0
+    if not isinstance(max_results, int):
+        raise invalid_parameter("maxResults: must be a whole number")
+    resp = page([str(i) for i in range(len(found))], max_results, str(body.get("nextToken") or ""))
+    out: Body = {"attributes": [_out(found[int(i)]) for i in resp.arns]}
+    if resp.next_token:
+        out["nextToken"] = resp.next_token
+    return out
+
+
+def register_container_instance(ctx: ApiContext, body: Body) -> Body:
+    raise EcsError("ClientException",
+                   "RegisterContainerInstance is not supported by Shoal: a host registers by joining with a token. "
+                   "Run the script of `shoal node install-script --token-file FILE --cluster NAME --package …` "
+                   "on it (Shoal's ecs-anywhere-install.sh); its container instance then appears in "
+                   "ListContainerInstances, and PutAttributes sets its custom attributes")
+
+
+# Answered with guidance only: not counted as served.
+GUIDANCE_ONLY = frozenset({"RegisterContainerInstance"})
+
+ACTIONS = {
+    "PutAttributes": put_attributes,
+    "DeleteAttributes": delete_attributes,
+    "ListAttributes": list_attributes,
+    "RegisterContainerInstance": register_container_instance,
+}
