@@ -16,6 +16,8 @@ LEADER = PREFIX + "leader/"
 ACCESSKEYS = PREFIX + "accesskeys/"
 DEREGISTERED = PREFIX + "deregistered/"
 REPOSITORIES = PREFIX + "repositories/"
+ROLES = PREFIX + "roles/"
+TASKCREDENTIALS = PREFIX + "taskcredentials/"
 
 
 def cluster(name: str) -> str:
@@ -114,3 +116,12 @@ def namespace(cluster_name: str, name: str) -> str:
 def repository(name: str) -> str:
     """A cluster registry repository's record (its name may hold slashes)."""
     return f"{REPOSITORIES}{name}"
+
+
+def role(name: str) -> str:
+    return f"{ROLES}{name}"
+
+
+def taskcredential(access_key_id: str) -> str:
+    """A task's session key (sealed): its secret, session token, task, role and expiry."""
+    return f"{TASKCREDENTIALS}{access_key_id}"
