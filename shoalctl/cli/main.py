@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         local,
         logs,
         resources,
+        roles,
         scaling,
         security,
         top,
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(refused otherwise)")
     sub = parser.add_subparsers(dest="noun", metavar="COMMAND")
     sub.required = True
-    for module in (local, resources, traffic, daemons, accesskeys, scaling, security, registry_cli, logs, events,
+    for module in (local, resources, traffic, daemons, accesskeys, roles, scaling, security, registry_cli, logs, events,
                    console, top, lab, chaos):
         module.register(sub)
     return parser
