@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import shoal.logs
-from agent import dependencies, reconcile, restarts, routing, spec, volumes
+from agent import dependencies, reconcile, restarts, routing, spec, task_roles, volumes
 from agent.image_cache import CacheSettings, ImageCache, images_of
 from agent.runtime import (
     LABEL_NODE,
@@ -108,6 +108,8 @@ class Agent:
         # Fetches the credentials a task's image pulls need ({image: Docker AuthConfig}) from
         # the control plane, only when an image is missing; kept in memory for that pull only.
         self.resolve_pull_auth: Callable[[r.Task], dict[str, dict[str, str]]] | None = None
+        # The environment giving a task its role's credentials (agent/task_roles.py); None: no endpoint.
+        self.task_role_env: Callable[[r.Task], dict[str, str]] | None = None
 
     @property
     def node_id(self) -> str:
@@ -389,6 +391,11 @@ class Agent:
             except Exception as exc:  # whatever went wrong fetching them, the task cannot start without them
                 self._fail(task, f"ResourceInitializationError: unable to retrieve secrets: {exc}")
                 return
+        try:
+            specs = task_roles.with_role_env(specs, a, self.task_role_env)
+        except RuntimeError as exc:
+            self._fail(task, f"ResourceInitializationError: {exc}")
+            return
         image = ""
         credentials: dict[str, dict[str, str]] | None = None
         try:

@@ -27,7 +27,16 @@ from shoal.refusals import DEREGISTERED, REASON_TRAILER
 from shoal.retry import backoff
 from shoal.security import joining
 from shoal.security.channels import ClientTLS
-from shoal.v1 import agent_pb2, agent_pb2_grpc, registry_pb2, registry_pb2_grpc, security_pb2, security_pb2_grpc
+from shoal.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+    roles_pb2,
+    roles_pb2_grpc,
+    security_pb2,
+    security_pb2_grpc,
+)
 from shoal.v1 import resources_pb2 as r
 
 _Reply = TypeVar("_Reply")
@@ -332,6 +341,12 @@ class GatewayClient:
             registry_pb2.GetTaskPullCredentialsRequest(cluster=task.cluster, task_id=task.id), timeout=15))
         return {c.image: ({"registrytoken": c.registry_token} if c.registry_token
                           else {"username": c.username, "password": c.password}) for c in resp.credentials}
+
+    def task_role_credentials(self, task: r.Task) -> roles_pb2.TaskRoleCredentials:
+        """Fresh credentials for a task's role, asked of the endpoint the stream is on (or
+        the first one). Raises RuntimeError saying why not."""
+        return self._ask(lambda ch: roles_pb2_grpc.RolesStub(ch).GetTaskRoleCredentials(
+            roles_pb2.GetTaskRoleCredentialsRequest(cluster=task.cluster, task_id=task.id), timeout=15))
 
     def run(self) -> None:
         attempt = 0
