@@ -36,10 +36,10 @@ from shoal.v1 import roles_pb2 as ro
 log = logging.getLogger("agent")
 
 KEY_FILE = "task-credentials.key"
+PORT_FILE = "task-credentials.port"
 PATH_PREFIX = "/v2/credentials/"
 URI_ENV = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
 TOKEN_ENV = "AWS_CONTAINER_AUTHORIZATION_TOKEN"
-DEFAULT_PORT = 51679  # the port the ECS agent serves task credentials on
 # Refresh once this share of a credential's life has passed.
 REFRESH_AT = 0.5
 IDLE = "no task credentials to refresh or forget"
@@ -94,10 +94,9 @@ class _Cached:
 class TaskRoleEndpoint:
     """``fetch`` asks the control plane for a task's credentials (raises RuntimeError
     saying why not); ``tasks`` lists the tasks this node runs whose definition names a role;
-    ``advertise`` is the address containers reach the endpoint at."""
+    ``host`` is where it listens and what the URI containers get names."""
 
-    def __init__(self, key: bytes, fetch: Fetch, tasks: Callable[[], list[r.Task]], host: str, port: int,
-                 advertise: str = "") -> None:
+    def __init__(self, key: bytes, fetch: Fetch, tasks: Callable[[], list[r.Task]], host: str, port: int) -> None:
         self._key = key
         self._fetch = fetch
         self._tasks = tasks
@@ -105,8 +104,8 @@ class TaskRoleEndpoint:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), _handler(self))
         self._server.daemon_threads = True
-        bound = self._server.server_address[1]
-        self.base_url = f"http://{advertise or host}:{bound}"
+        self.port = self._server.server_address[1]
+        self.base_url = f"http://{host}:{self.port}"
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -225,9 +224,10 @@ def _handler(endpoint: TaskRoleEndpoint) -> type[BaseHTTPRequestHandler]:
 
 
 def add_flags(p) -> None:
-    p.add_argument("--task-credentials-listen", default=f":{DEFAULT_PORT}", metavar="[HOST]:PORT",
+    p.add_argument("--task-credentials-listen", default=":0", metavar="[HOST]:PORT",
                    help="serve task role credentials (taskRoleArn) here; HOST empty: the Docker bridge's gateway, "
-                        "which containers reach (--address with the hollow runtime); 'off' serves none")
+                        "which containers reach (--address with the hollow runtime); PORT 0: one picked the first "
+                        "time and kept in the state dir; 'off' serves none")
 
 
 def from_args(value: str, state_dir: str, bridge_gateway: str, fallback_host: str, fetch: Fetch,
@@ -240,10 +240,17 @@ def from_args(value: str, state_dir: str, bridge_gateway: str, fallback_host: st
     if not sep or not port.isdigit() or int(port) > 65535:
         raise SystemExit(f"agent: --task-credentials-listen: want [HOST]:PORT or off, got {value!r}")
     host = host.strip("[]") or bridge_gateway or fallback_host
+    remembered = Path(state_dir) / PORT_FILE
+    wanted = int(port)
+    if wanted == 0 and remembered.exists():
+        # The port picked the first time, so containers that outlive a restart keep their URI.
+        wanted = int(remembered.read_text().strip() or 0)
     try:
-        endpoint = TaskRoleEndpoint(node_key(state_dir), fetch, tasks, host, int(port))
+        endpoint = TaskRoleEndpoint(node_key(state_dir), fetch, tasks, host, wanted)
     except OSError as exc:
         log.warning("cannot serve task role credentials; tasks with a taskRoleArn will not start on this node",
-                    extra=shoal.logs.kv(address=f"{host}:{port}", error=exc))
+                    extra=shoal.logs.kv(address=f"{host}:{wanted}", error=exc))
         return None
+    if int(port) == 0:
+        remembered.write_text(f"{endpoint.port}\n")
     return endpoint.start()

@@ -1,0 +1,107 @@
+"""Task roles end to end, as a user meets them: a real etcd, control plane (with the ECS
+gateway) and agent, real containers on the real dockerd. A task whose definition names a
+role finds ECS's credentials variables in its environment, reaches the agent's endpoint
+from inside its container, and the credentials it gets drive boto3 against the ECS gateway
+with that role's permissions and nothing more; they rotate (a 4 s TTL here); one task's
+token cannot read another's; a stopped task's credentials stop working."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from shoal.v1 import operator_pb2 as op
+from shoal.v1 import roles_pb2 as ro
+from shoal.v1 import roles_pb2_grpc
+from shoalctl.local import statefiles
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+URI, TOKEN = "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN"
+READER = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["ecs:List*", "ecs:Describe*"], "Resource": "*"},
+]}
+APP = {
+    "family": "role-app",
+    "taskRoleArn": "arn:aws:iam::000000000000:role/reader",
+    "containerDefinitions": [{"name": "app", "image": "shoal/busybox:latest", "memory": 16, "essential": True,
+                              "command": ["sleep", "3600"], "stopTimeout": 1}],
+}
+
+
+def ecs_client(url: str, ca: str, creds: dict):
+    return boto3.client("ecs", endpoint_url=url, region_name="us-east-1", verify=ca,
+                        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["Token"],
+                        config=Config(retries={"max_attempts": 6, "mode": "standard"}))
+
+
+def refusal(call) -> str:
+    try:
+        call()
+    except ClientError as exc:
+        return exc.response["Error"]["Code"]
+    return ""
+
+
+def env_of(container) -> dict[str, str]:
+    container.reload()
+    return dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
+
+
+def test_a_tasks_role_credentials_from_inside_its_container(make_cluster, busybox_image, docker_client) -> None:
+    cluster = make_cluster(agents=1, ecs_port=0, prometheus=False, autoscaler=False, proxy=False,
+                           extra_controlplane_args=["--task-credentials-ttl", "4"])
+    config = json.loads(statefiles.config_path(cluster.state_dir).read_text())
+    url, ca = config["ecs"], config["ca"]
+    roles = roles_pb2_grpc.RolesStub(cluster.channel)
+    roles.CreateRole(ro.CreateRoleRequest(name="reader", policy_document=json.dumps(READER)), timeout=10)
+    api = cluster.operator
+    td = api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(APP))).task_definition
+    assert td.task_role_arn == APP["taskRoleArn"] and not any("taskRoleArn" in w for w in td.warnings)
+    tasks = api.RunTask(op.RunTaskRequest(cluster="default", task_definition="role-app", count=2)).tasks
+    ids = [t.id for t in tasks]
+    wait_for(lambda: all(t.last_status == "RUNNING" for t in api.DescribeTasks(
+        op.DescribeTasksRequest(cluster="default", tasks=ids)).tasks), 120, "both tasks RUNNING")
+    described = api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=ids)).tasks
+    assert TOKEN not in str(described) and TOKEN not in str(td)
+
+    containers = [docker_client.containers.list(filters={"label": f"shoal.task={i}"})[0] for i in ids]
+    one, two = env_of(containers[0]), env_of(containers[1])
+    assert one[URI].startswith("http://") and one[TOKEN] and one[TOKEN] != two[TOKEN]
+
+    # From inside the container, as an SDK in it would: the endpoint answers ECS's document.
+    inside = containers[0].exec_run(["sh", "-c", f'wget -qO- --header "Authorization: ${TOKEN}" "${URI}"'])
+    assert inside.exit_code == 0, inside.output
+    creds = json.loads(inside.output)
+    assert creds["RoleArn"] == "arn:aws:iam::000000000000:role/reader" and creds["AccessKeyId"].startswith("ASSH")
+
+    # The role's permissions and nothing more.
+    ecs = ecs_client(url, ca, creds)
+    assert ecs.list_clusters()["clusterArns"]
+    assert len(ecs.list_tasks(cluster="default")["taskArns"]) == 2
+    with pytest.raises(ClientError) as denied:
+        ecs.run_task(cluster="default", taskDefinition="role-app")
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "assumed-role/reader/" in denied.value.response["Error"]["Message"]
+
+    # One task's token does not open another's credentials.
+    assert requests.get(two[URI], headers={"Authorization": one[TOKEN]}, timeout=5).status_code == 401
+
+    # Rotation: the agent fetches a new key before the old one expires.
+    fresh = wait_for(lambda: (c := requests.get(one[URI], headers={"Authorization": one[TOKEN]}, timeout=5).json())
+                     and c["AccessKeyId"] != creds["AccessKeyId"] and c, 20, "rotated credentials")
+    assert ecs_client(url, ca, fresh).describe_clusters(clusters=["default"])["clusters"]
+
+    # A stopped task's credentials are revoked at once, and its path answers nothing.
+    api.StopTask(op.StopTaskRequest(cluster="default", task=ids[0], reason="test"))
+    wait_for(lambda: refusal(lambda: ecs_client(url, ca, fresh).list_clusters()) == "UnrecognizedClientException",
+             20, "the stopped task's key refused")
+    wait_for(lambda: requests.get(one[URI], headers={"Authorization": one[TOKEN]}, timeout=5).status_code == 404,
+             20, "the stopped task's path gone")
