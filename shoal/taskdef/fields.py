@@ -82,8 +82,6 @@ CONTAINER_UNSUPPORTED = words(
     """
 )
 WHY_NOT = {
-    "executionRoleArn": "the agent pulls with the cluster registry's credentials and injects the secrets the "
-                        "definition names; a task's own AWS calls use its taskRoleArn",
     "requiresCompatibilities": "tasks run on the cluster's own nodes",
     "logConfiguration": "containers log through Docker's default driver on their node",
     "links": "containers of a task reach each other through published ports",

@@ -73,8 +73,6 @@ class TaskParser(ContainerParser):
                 if out[key] and not ROLE_ARN.fullmatch(out[key]):
                     raise ValidationError(join(base, key), "must be a role ARN (arn:aws:iam::ACCOUNT:role/NAME) "
                                                            f"or a role name, got {quote(out[key][:80])}")
-                if out[key] and key in WHY_NOT:
-                    self.warn(f"{join(base, key)}: kept but not acted on by Shoal ({WHY_NOT[key]})")
         if doc.get("tags") is not None:
             out["tags"] = self.tags(doc["tags"], join(base, "tags"))
         return out

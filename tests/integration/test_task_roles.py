@@ -17,7 +17,8 @@ from botocore.exceptions import ClientError
 
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import roles_pb2 as ro
-from shoal.v1 import roles_pb2_grpc
+from shoal.v1 import roles_pb2_grpc, security_pb2_grpc
+from shoal.v1 import security_pb2 as sec
 from shoalctl.local import statefiles
 from tests.waiting import wait_for
 
@@ -105,3 +106,37 @@ def test_a_tasks_role_credentials_from_inside_its_container(make_cluster, busybo
              20, "the stopped task's key refused")
     wait_for(lambda: requests.get(one[URI], headers={"Authorization": one[TOKEN]}, timeout=5).status_code == 404,
              20, "the stopped task's path gone")
+
+
+def test_an_execution_role_bounds_the_secrets_a_task_gets(make_cluster, busybox_image, docker_client) -> None:
+    cluster = make_cluster(agents=1, prometheus=False, autoscaler=False, proxy=False)
+    security = security_pb2_grpc.SecurityStub(cluster.channel)
+    for name in ("app/db", "ops/root"):
+        security.PutSecret(sec.PutSecretRequest(name=name, value=f"value of {name}"), timeout=10)
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "shoal:GetSecret", "Resource": "arn:aws:shoal:*:*:secret:app/*"}]}
+    roles_pb2_grpc.RolesStub(cluster.channel).CreateRole(
+        ro.CreateRoleRequest(name="exec", policy_document=json.dumps(policy)), timeout=10)
+    api = cluster.operator
+
+    def run(family: str, secret: str):
+        doc = {"family": family, "executionRoleArn": "exec", "containerDefinitions": [{
+            "name": "app", "image": "shoal/busybox:latest", "memory": 16, "command": ["sleep", "3600"],
+            "stopTimeout": 1, "secrets": [{"name": "VALUE", "valueFrom": secret}]}]}
+        api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(doc)))
+        task_id = api.RunTask(op.RunTaskRequest(cluster="default", task_definition=family)).tasks[0].id
+        return wait_for(lambda: (t := api.DescribeTasks(op.DescribeTasksRequest(
+            cluster="default", tasks=[task_id])).tasks[0]).last_status in ("RUNNING", "STOPPED") and t, 120,
+            f"{family} running or stopped")
+
+    allowed = run("exec-allowed", "app/db")
+    assert allowed.last_status == "RUNNING", allowed.stopped_reason
+    container = docker_client.containers.list(filters={"label": f"shoal.task={allowed.id}"})[0]
+    assert env_of(container)["VALUE"] == "value of app/db"
+    refused = run("exec-refused", "ops/root")
+    assert refused.last_status == "STOPPED"
+    assert "ResourceInitializationError" in refused.stopped_reason
+    assert ("containerDefinitions[0].secrets[0].valueFrom: execution role 'exec' does not allow shoal:GetSecret "
+            "on arn:aws:shoal:") in refused.stopped_reason, refused.stopped_reason
+    assert refused.stopped_reason.rstrip(")").endswith(":secret:ops/root"), refused.stopped_reason
+    assert "value of ops/root" not in refused.stopped_reason

@@ -13,7 +13,7 @@ import grpc
 import pytest
 from botocore.exceptions import ClientError
 
-from controlplane.api import roles, task_credentials
+from controlplane.api import execution_roles, roles, task_credentials
 from controlplane.api.context import ApiContext
 from controlplane.errors import ApiError
 from controlplane.iam.catalogue import known_actions
@@ -146,3 +146,29 @@ def test_the_gateway_judges_a_task_key_by_its_role(gateway) -> None:  # noqa: F8
     with pytest.raises(ClientError) as err:
         client.list_services(cluster="default")
     assert err.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_an_execution_role_bounds_the_secrets_and_pulls_the_agent_asks_for(ctx: ApiContext) -> None:
+    make_role(ctx, "exec", json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "shoal:GetSecret", "Resource": "arn:aws:shoal:*:*:secret:app/*"},
+        {"Effect": "Allow", "Action": "ecr:BatchGetImage", "Resource": "arn:aws:ecr:*:*:repository/team/*"},
+    ]}))
+    td = r.TaskDefinition(family="app", revision=3, execution_role_arn=roles.role_arn(ctx, "exec"))
+    c = td.container_definitions.add(name="app", image="busybox")
+    c.secrets.add(name="DB", value_from="app/db")
+    execution_roles.check_secrets(ctx, td)
+    execution_roles.check(ctx, td, execution_roles.PULL, execution_roles.repository_arn(ctx, "team/web"), "image")
+    c.secrets.add(name="ADMIN", value_from="ops/root")
+    with pytest.raises(ApiError) as err:
+        execution_roles.check_secrets(ctx, td)
+    assert err.value.code == grpc.StatusCode.PERMISSION_DENIED
+    assert err.value.message.startswith("containerDefinitions[0].secrets[1].valueFrom: execution role 'exec' "
+                                        "does not allow shoal:GetSecret on arn:aws:shoal:local:000000000000:secret:"
+                                        "ops/root")
+    with pytest.raises(ApiError, match=r"^image: .*ecr:BatchGetImage"):
+        execution_roles.check(ctx, td, execution_roles.PULL, execution_roles.repository_arn(ctx, "other/x"), "image")
+    # No execution role: nothing bounded. A role that does not exist: everything refused, saying so.
+    execution_roles.check_secrets(ctx, r.TaskDefinition(container_definitions=td.container_definitions))
+    gone = r.TaskDefinition(execution_role_arn="ecsTaskExecutionRole", container_definitions=td.container_definitions)
+    with pytest.raises(ApiError, match="^executionRoleArn: no role 'ecsTaskExecutionRole'"):
+        execution_roles.check_secrets(ctx, gone)

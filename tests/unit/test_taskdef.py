@@ -469,7 +469,6 @@ def test_known_unsupported_fields_warn() -> None:
             "pidMode",
             "ipcMode",
             "ephemeralStorage",
-            "executionRoleArn",
             "containerDefinitions[0].logConfiguration",
             "containerDefinitions[0].firelensConfiguration",
             "containerDefinitions[0].linuxParameters.sharedMemorySize",
@@ -481,11 +480,12 @@ def test_known_unsupported_fields_warn() -> None:
 
 @pytest.mark.parametrize("value", ["arn:aws:iam::1:role/y", "not an arn", "arn:aws:s3:::bucket",
                                    "arn:aws:iam::000000000000:user/alice"])
-def test_a_task_role_that_is_no_role_is_refused_naming_the_field(value: str) -> None:
-    doc = base()
-    doc["taskRoleArn"] = value
-    with pytest.raises(ValidationError, match="^taskRoleArn: must be a role ARN"):
-        parse(doc)
+def test_a_role_that_is_no_role_is_refused_naming_the_field(value: str) -> None:
+    for key in ("taskRoleArn", "executionRoleArn"):
+        doc = base()
+        doc[key] = value
+        with pytest.raises(ValidationError, match=f"^{key}: must be a role ARN"):
+            parse(doc)
 
 
 def test_task_roles_by_arn_with_a_path_or_by_name_are_acted_on_without_a_warning() -> None:
@@ -530,7 +530,6 @@ def test_fargate_sample_registers_with_warnings() -> None:
     assert web.port_mappings[0].host_port == 0
     fields = {w.split(":")[0] for w in warnings}
     assert fields == {
-        "executionRoleArn",
         "networkMode",
         "requiresCompatibilities",
         "runtimePlatform",
