@@ -172,3 +172,19 @@ def test_an_execution_role_bounds_the_secrets_and_pulls_the_agent_asks_for(ctx: 
     gone = r.TaskDefinition(execution_role_arn="ecsTaskExecutionRole", container_definitions=td.container_definitions)
     with pytest.raises(ApiError, match="^executionRoleArn: no role 'ecsTaskExecutionRole'"):
         execution_roles.check_secrets(ctx, gone)
+
+
+def test_the_elbv2_endpoint_judges_a_task_key_by_its_role_too(gateway) -> None:  # noqa: F811
+    ctx, gw = gateway
+    make_role(ctx, "lb-reader", json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "elasticloadbalancing:Describe*", "Resource": "*"}]}))
+    put_task(ctx, role="lb-reader")
+    creds = task_credentials.mint(ctx, NODE, "default", "t1", 60)
+    elb = boto3.client("elbv2", endpoint_url=gw.url, region_name="us-east-1", verify=gw.ca_path,
+                       aws_access_key_id=creds.access_key_id, aws_secret_access_key=creds.secret_access_key,
+                       aws_session_token=creds.session_token)
+    assert elb.describe_load_balancers()["LoadBalancers"] == []
+    with pytest.raises(ClientError) as denied:
+        elb.create_load_balancer(Name="web", Type="network")
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    assert "elasticloadbalancing:CreateLoadBalancer" in denied.value.response["Error"]["Message"]
