@@ -141,10 +141,10 @@ class TaskRoleEndpoint:
         if not path.startswith(PATH_PREFIX):
             return 404, {"message": f"no such path; credentials are under {PATH_PREFIX}"}
         wanted = path[len(PATH_PREFIX):]
-        task = next((t for t in self._tasks() if hmac.compare_digest(self._derive("path", t.id), wanted)), None)
+        task = next((t for t in self._tasks() if _same(self._derive("path", t.id), wanted)), None)
         if task is None:
             return 404, {"message": "no running task of this node has these credentials"}
-        if not token or not hmac.compare_digest(self._derive("token", task.id), token):
+        if not token or not _same(self._derive("token", task.id), token):
             log.warning("denied: task credentials asked with a wrong token", extra=shoal.logs.kv(task=task.id))
             return 401, {"message": "the Authorization header is not this task's AWS_CONTAINER_AUTHORIZATION_TOKEN"}
         try:
@@ -197,6 +197,11 @@ class TaskRoleEndpoint:
         self._server.server_close()
         for t in self._threads:
             t.join(5)
+
+
+def _same(ours: str, theirs: str) -> bool:
+    # compare_digest refuses non-ASCII str, which a hostile path or header may hold.
+    return hmac.compare_digest(ours.encode(), theirs.encode("utf-8", "surrogateescape"))
 
 
 def _iso(epoch: float) -> str:

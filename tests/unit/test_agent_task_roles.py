@@ -81,6 +81,9 @@ def test_one_tasks_token_cannot_read_anothers_credentials(node) -> None:
     assert one[URI_ENV] != two[URI_ENV] and one[TOKEN_ENV] != two[TOKEN_ENV]
     assert get(two, token=one[TOKEN_ENV]).status_code == 401
     assert get(two, token="").status_code == 401
+    # A hostile header or path is refused, never a crash of the endpoint.
+    assert endpoint.answer(two[URI_ENV].removeprefix(endpoint.base_url), "\u00e9t\u00e9")[0] == 401
+    assert endpoint.answer("/v2/credentials/\u00e9", one[TOKEN_ENV])[0] == 404
     assert get(two).json()["AccessKeyId"] != get(one).json()["AccessKeyId"]
     assert requests.get(endpoint.base_url + "/v2/credentials/guess", headers={"Authorization": one[TOKEN_ENV]},
                         timeout=5).status_code == 404
