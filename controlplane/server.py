@@ -28,7 +28,7 @@ from controlplane.api.operator import OperatorService
 from controlplane.api.repositories import RegistryService
 from controlplane.api.roles_service import RolesService
 from controlplane.api.scaling import SCALING_SERVICE_NAME, add_scaling_service
-from controlplane.api.task_credentials import DEFAULT_TTL
+from controlplane.api.task_credentials import DEFAULT_TTL, MAX_TTL, MIN_TTL
 from controlplane.api.traffic import TRAFFIC_SERVICE_NAME, add_traffic_service
 from controlplane.assignments import AssignmentFeed
 from controlplane.cache import Cache
@@ -355,4 +355,6 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("controlplane: --lease-ttl must be at least 1 second")
     if args.leader_ttl is not None and not 1 <= args.leader_ttl <= args.lease_ttl:
         raise SystemExit("controlplane: --leader-ttl must be between 1 second and --lease-ttl")
+    if not MIN_TTL <= args.task_credentials_ttl <= MAX_TTL:
+        raise SystemExit(f"controlplane: --task-credentials-ttl must be {MIN_TTL:g}-{MAX_TTL:g} seconds")
     return Replica(args).run()

@@ -30,6 +30,7 @@ KEY_ID_PREFIX = "ASSH"
 _KEY_ID = re.compile(r"ASSH[A-Z2-7]{16}")
 DEFAULT_TTL = 3600.0
 MIN_TTL = 2.0
+MAX_TTL = 12 * 3600.0  # IAM's longest role session
 _SEAL_CONTEXT = keys.TASKCREDENTIALS
 
 
@@ -65,7 +66,7 @@ def mint(ctx: ApiContext, node: Identity | None, cluster: str, task_id: str, ttl
     cred = ro.TaskCredential(
         access_key_id=KEY_ID_PREFIX + base64.b32encode(secrets.token_bytes(10)).decode(),
         secret_access_key=secrets.token_urlsafe(30), session_token=secrets.token_urlsafe(48),
-        expiration=now + max(ttl, MIN_TTL), role_name=role.name, cluster=task.cluster, task_id=task.id,
+        expiration=now + ttl, role_name=role.name, cluster=task.cluster, task_id=task.id,
         node_id=node_id, issued_at=now)
     k = keys.taskcredential(cred.access_key_id)
     ctx.store.create(k, sealer.seal(cred.SerializeToString(), _SEAL_CONTEXT))
