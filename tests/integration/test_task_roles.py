@@ -3,11 +3,15 @@ gateway) and agent, real containers on the real dockerd. A task whose definition
 role finds ECS's credentials variables in its environment, reaches the agent's endpoint
 from inside its container, and the credentials it gets drive boto3 against the ECS gateway
 with that role's permissions and nothing more; they rotate (a 4 s TTL here); one task's
-token cannot read another's; a stopped task's credentials stop working."""
+token cannot read another's; a stopped task's credentials stop working. An execution role
+bounds the secrets and the cluster registry pulls the agent asks for on a task's behalf."""
 
 from __future__ import annotations
 
 import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -20,6 +24,7 @@ from shoal.v1 import roles_pb2 as ro
 from shoal.v1 import roles_pb2_grpc, security_pb2_grpc
 from shoal.v1 import security_pb2 as sec
 from shoalctl.local import statefiles
+from tests.integration.test_registry import Images, docker_cli, shoal
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -140,3 +145,48 @@ def test_an_execution_role_bounds_the_secrets_a_task_gets(make_cluster, busybox_
             "on arn:aws:shoal:") in refused.stopped_reason, refused.stopped_reason
     assert refused.stopped_reason.rstrip(")").endswith(":secret:ops/root"), refused.stopped_reason
     assert "value of ops/root" not in refused.stopped_reason
+
+
+@pytest.fixture
+def images(docker_client) -> Iterator[Images]:
+    made = Images(docker_client)
+    yield made
+    made.cleanup()
+
+
+def test_an_execution_role_bounds_the_repositories_a_task_pulls_from(images, make_cluster, busybox_image,
+                                                                   docker_client, tmp_path: Path) -> None:
+    cluster = make_cluster(agents=1, registry=True, prometheus=False, autoscaler=False, proxy=False)
+    name = f"shoaltest/roles-{secrets.token_hex(3)}"
+    ref = f"{cluster.registry_address}/{name}:v1"
+    images.make(ref)
+    admin_cfg = tmp_path / "admin-docker"
+    assert shoal(cluster, "repo", "create", name).returncode == 0
+    assert shoal(cluster, "registry", "login", env={"DOCKER_CONFIG": str(admin_cfg)}).returncode == 0
+    assert docker_cli("push", ref, config=admin_cfg).returncode == 0
+    images.remove(ref)  # the node has to pull it
+    roles = roles_pb2_grpc.RolesStub(cluster.channel)
+    for role, repositories in (("pull-other", "other/*"), ("pull-shoaltest", "shoaltest/*")):
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:BatchGetImage",
+                                                          "Resource": f"arn:aws:ecr:*:*:repository/{repositories}"}]}
+        roles.CreateRole(ro.CreateRoleRequest(name=role, policy_document=json.dumps(policy)), timeout=10)
+    api = cluster.operator
+
+    def run(role: str):
+        family = f"pull-{role}"
+        api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps({
+            "family": family, "executionRoleArn": role, "containerDefinitions": [{
+                "name": "app", "image": ref, "memory": 16, "command": ["sleep", "300"], "stopTimeout": 1}]})))
+        task_id = api.RunTask(op.RunTaskRequest(cluster="default", task_definition=family)).tasks[0].id
+        return wait_for(lambda: (t := api.DescribeTasks(op.DescribeTasksRequest(
+            cluster="default", tasks=[task_id])).tasks[0]).last_status in ("RUNNING", "STOPPED") and t, 120,
+            f"{family} running or stopped")
+
+    # Refused first: once a task pulled the image, the node asks for no pull credentials again.
+    refused = run("pull-other")
+    assert refused.last_status == "STOPPED"
+    assert refused.stopped_reason.startswith("CannotPullContainerError:"), refused.stopped_reason
+    assert ("containerDefinitions[0].image: execution role 'pull-other' does not allow ecr:BatchGetImage on "
+            "arn:aws:ecr:") in refused.stopped_reason and f":repository/{name}" in refused.stopped_reason
+    allowed = run("pull-shoaltest")
+    assert allowed.last_status == "RUNNING", allowed.stopped_reason
