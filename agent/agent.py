@@ -12,7 +12,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import shoal.logs
-from agent import dependencies, reconcile, restarts, spec, volumes
+from agent import dependencies, reconcile, restarts, spec, task_roles, volumes
 from agent.image_cache import CacheSettings
 from agent.pulls import ImagePuller, ImagePullFailed, PullAuth
 from agent.routing import RoutingConsumer, RoutingFeed
@@ -99,6 +99,8 @@ class Agent:
         # Fetches the credentials a task's image pulls need ({image: Docker AuthConfig}) from
         # the control plane, only when an image is missing; kept in memory for that pull only.
         self.resolve_pull_auth: PullAuth | None = None
+        # The environment giving a task its role's credentials (agent/task_roles.py); None: no endpoint.
+        self.task_role_env: Callable[[r.Task], dict[str, str]] | None = None
 
     @property
     def node_id(self) -> str:
@@ -357,6 +359,11 @@ class Agent:
             except Exception as exc:  # whatever went wrong fetching them, the task cannot start without them
                 self._fail(task, f"ResourceInitializationError: unable to retrieve secrets: {exc}")
                 return
+        try:
+            specs = task_roles.with_role_env(specs, a, self.task_role_env)
+        except RuntimeError as exc:
+            self._fail(task, f"ResourceInitializationError: {exc}")
+            return
         try:
             self.pulls.ensure(a.task, [s.image for _, s in specs], self.resolve_pull_auth)
             dependencies.start_containers(self.runtime, task, specs, a, node_id=self.node_id,

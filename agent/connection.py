@@ -27,7 +27,16 @@ from shoal.refusals import DEREGISTERED, REASON_TRAILER
 from shoal.retry import backoff
 from shoal.security import joining
 from shoal.security.channels import ClientTLS
-from shoal.v1 import agent_pb2, agent_pb2_grpc, registry_pb2, registry_pb2_grpc, security_pb2, security_pb2_grpc
+from shoal.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+    roles_pb2,
+    roles_pb2_grpc,
+    security_pb2,
+    security_pb2_grpc,
+)
 from shoal.v1 import resources_pb2 as r
 
 _Reply = TypeVar("_Reply")
@@ -350,6 +359,12 @@ class GatewayClient:
         outbox = self._outbox
         if outbox is not None:
             outbox.put(agent_pb2.AgentMessage(prepull_report=report))
+
+    def task_role_credentials(self, task: r.Task) -> roles_pb2.TaskRoleCredentials:
+        """Fresh credentials for a task's role, asked of the endpoint the stream is on (or
+        the first one). Raises RuntimeError saying why not."""
+        return self._ask(lambda ch: roles_pb2_grpc.RolesStub(ch).GetTaskRoleCredentials(
+            roles_pb2.GetTaskRoleCredentialsRequest(cluster=task.cluster, task_id=task.id), timeout=15))
 
     def run(self) -> None:
         attempt = 0

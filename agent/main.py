@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import shoal.logs
-from agent import credentials, identity
+from agent import credentials, identity, task_roles
 from agent.agent import Agent, AgentConfig
 from agent.connection import BACKOFF_BASE, BACKOFF_CAP, GatewayClient, Registration
 from agent.dns import upstream
@@ -110,6 +110,7 @@ def parser() -> argparse.ArgumentParser:
                    "(SO_REUSEPORT; `shoal up` runs its agents so)")
     p.add_argument("--dns-upstream", default="", metavar="IP[:PORT][,...]",
                    help="resolvers for every other name (default: the nameservers of /etc/resolv.conf)")
+    task_roles.add_flags(p)
     policy.add_flags(p)
     return p
 
@@ -384,6 +385,11 @@ def _run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs
     if stop.is_set():
         metrics.close()
         return 0
+    role_endpoint = task_roles.from_args(
+        args.task_credentials_listen, args.state_dir,
+        runtime.bridge_gateway() if isinstance(runtime, DockerRuntime) else "", args.address,
+        client.task_role_credentials, lambda: task_roles.role_tasks(agent.desired))
+    agent.task_role_env = role_endpoint.environment if role_endpoint is not None else None
     agent.start()
     agent.wake()
     client.start()
@@ -401,5 +407,7 @@ def _run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs
     metrics.close()
     if responder is not None:
         responder.stop()
+    if role_endpoint is not None:
+        role_endpoint.close()
     runtime.close()
     return EXIT_DEREGISTERED if client.deregistered.is_set() else 0

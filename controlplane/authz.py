@@ -6,7 +6,8 @@ needs one permission (``PERMISSIONS``, by method, never guessed from its name); 
 not listed there needs ``admin``:
 
 - ``public``: anyone, no identity: JoinNode (the token is the credential) and health checks.
-- ``node``: the AgentGateway, GetTaskSecrets, GetTaskPullCredentials and RenewNodeCertificate; only nodes, and only
+- ``node``: the AgentGateway, GetTaskSecrets, GetTaskPullCredentials, GetTaskRoleCredentials and
+  RenewNodeCertificate; only nodes, and only
   as themselves and in their own cluster: RegisterNode and the stream's Hello must name the
   node of the certificate and the cluster its join token bound it to (Kubernetes'
   NodeRestriction). Which tasks it may report or read is checked where tasks are looked up
@@ -82,6 +83,8 @@ PERMISSIONS: dict[str, str] = {
     **_methods("Security", "secrets", "ListSecrets"),
     **_methods("Registry", "read", "GetLoginCredential ListRepositories ListImages DescribeRepository"),
     **_methods("Registry", "node", "GetTaskPullCredentials"),
+    # Roles are admin-only (the default); a node asks for its own tasks' role credentials.
+    **_methods("Roles", "node", "GetTaskRoleCredentials"),
 }
 # What each operator role may do; a viewer's grants (ca.GRANTS) add to its own.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

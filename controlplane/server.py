@@ -26,7 +26,9 @@ from controlplane.api.events import ConsoleService, EventsService
 from controlplane.api.logs import LOGS_SERVICE_NAME, add_logs_service
 from controlplane.api.operator import OperatorService
 from controlplane.api.repositories import RegistryService
+from controlplane.api.roles_service import RolesService
 from controlplane.api.scaling import SCALING_SERVICE_NAME, add_scaling_service
+from controlplane.api.task_credentials import DEFAULT_TTL, MAX_TTL, MIN_TTL
 from controlplane.api.traffic import TRAFFIC_SERVICE_NAME, add_traffic_service
 from controlplane.assignments import AssignmentFeed
 from controlplane.cache import Cache
@@ -46,6 +48,7 @@ from controlplane.ecs.config import add_flags as add_ecs_flags
 from controlplane.ecs.config import start as start_ecs
 from controlplane.feed import EventFeed
 from controlplane.http import serve as serve_http
+from controlplane.iam.catalogue import known_actions
 from controlplane.metrics import REGISTRY
 from controlplane.registry.lifecycle_sweep import LifecycleSweep
 from controlplane.registry.setup import add_flags as add_registry_flags
@@ -74,6 +77,8 @@ from shoal.v1 import (
     events_pb2_grpc,
     operator_pb2,
     operator_pb2_grpc,
+    roles_pb2,
+    roles_pb2_grpc,
 )
 from shoal.v1 import registry_pb2 as registry_messages
 from shoal.v1 import registry_pb2_grpc as registry_grpc
@@ -108,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="least seconds between the starts of two controller cycles (changes in between are "
                         "taken together)")
     p.add_argument("--task-retention", type=float, default=3600.0, help="seconds a stopped task stays visible")
+    p.add_argument("--task-credentials-ttl", type=float, default=DEFAULT_TTL, metavar="S",
+                   help="seconds a task's role credentials live (agents refresh them well before)")
     p.add_argument("--max-streams", type=int, default=4096, help="agent streams one replica can hold")
     policy.add_flags(p)
     add_security_flags(p)
@@ -175,6 +182,8 @@ class Replica:
         add_scaling_service(self.ctx, self.server)
         add_traffic_service(self.ctx, self.server)
         accesskeys_pb2_grpc.add_AccessKeysServicer_to_server(AccessKeysService(self.ctx), self.server)
+        roles_pb2_grpc.add_RolesServicer_to_server(
+            RolesService(self.ctx, known_actions(), args.task_credentials_ttl), self.server)
         agent_pb2_grpc.add_AgentGatewayServicer_to_server(gateway, self.server)
         # The event feed hears every change the cache takes in (the cache starts below).
         self.events = EventFeed()
@@ -197,6 +206,7 @@ class Replica:
                 events_pb2.DESCRIPTOR.services_by_name["Events"].full_name,
                 events_pb2.DESCRIPTOR.services_by_name["Console"].full_name,
                 accesskeys_pb2.DESCRIPTOR.services_by_name["AccessKeys"].full_name,
+                roles_pb2.DESCRIPTOR.services_by_name["Roles"].full_name,
                 SECURITY_SERVICE_NAME,
                 registry_messages.DESCRIPTOR.services_by_name["Registry"].full_name,
                 health.SERVICE_NAME,
@@ -346,4 +356,6 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("controlplane: --lease-ttl must be at least 1 second")
     if args.leader_ttl is not None and not 1 <= args.leader_ttl <= args.lease_ttl:
         raise SystemExit("controlplane: --leader-ttl must be between 1 second and --lease-ttl")
+    if not MIN_TTL <= args.task_credentials_ttl <= MAX_TTL:
+        raise SystemExit(f"controlplane: --task-credentials-ttl must be {MIN_TTL:g}-{MAX_TTL:g} seconds")
     return Replica(args).run()

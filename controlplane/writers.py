@@ -44,6 +44,9 @@ WRITERS: dict[str, frozenset[str]] = {
     keys.NAMESPACES: frozenset({"controlplane.api.namespaces"}),
     keys.REPOSITORIES: frozenset({"controlplane.api.repositories", "controlplane.registry.events"}),
     keys.ACCOUNT_SETTINGS: frozenset({"controlplane.api.account_settings"}),
+    keys.ROLES: frozenset({"controlplane.api.roles"}),
+    # Minted for a node on its request (and swept there once expired).
+    keys.TASKCREDENTIALS: frozenset({"controlplane.api.task_credentials"}),
 }
 
 # Modules a write passes through on its way to the store: the writer is whoever called them.

@@ -25,6 +25,10 @@ def account_setting(name: str) -> str:
     return f"{ACCOUNT_SETTINGS}{name}"
 
 
+ROLES = PREFIX + "roles/"
+TASKCREDENTIALS = PREFIX + "taskcredentials/"
+
+
 def cluster(name: str) -> str:
     return f"{CLUSTERS}{name}"
 
@@ -125,3 +129,12 @@ def namespace(cluster_name: str, name: str) -> str:
 def repository(name: str) -> str:
     """A cluster registry repository's record (its name may hold slashes)."""
     return f"{REPOSITORIES}{name}"
+
+
+def role(name: str) -> str:
+    return f"{ROLES}{name}"
+
+
+def taskcredential(access_key_id: str) -> str:
+    """A task's session key (sealed): its secret, session token, task, role and expiry."""
+    return f"{TASKCREDENTIALS}{access_key_id}"

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import grpc
 
-from controlplane.api import secrets
+from controlplane.api import execution_roles, secrets
 from controlplane.api.context import ApiContext
 from controlplane.authz import current_identity, record_denial
 from controlplane.errors import ApiError, grpc_errors, invalid, not_found
@@ -276,6 +276,8 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):
         for i, cdef in enumerate(td.container_definitions):
             if cdef.name in explicit:
                 field = f"containerDefinitions[{i}].repositoryCredentials.credentialsParameter"
+                execution_roles.check(self.ctx, td, execution_roles.GET_SECRET,
+                                      execution_roles.secret_arn(self.ctx, explicit[cdef.name]), field)
                 user, password = _user_password(secrets.value_of(self.ctx.store, self.sealer, explicit[cdef.name],
                                                                  field), field)
                 resp.credentials.add(image=cdef.image, username=user, password=password)
@@ -283,6 +285,9 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):
             repository = image_repository(cdef.image, s.address) if s is not None else None
             if repository is None or s is None:
                 continue
+            execution_roles.check(self.ctx, td, execution_roles.PULL,
+                                  execution_roles.repository_arn(self.ctx, repository),
+                                  f"containerDefinitions[{i}].image")
             access = [{"type": "repository", "name": repository, "actions": ["pull"]}]
             claims = registry_issuer.claims(who.subject if who else "", s.service, PULL_SECONDS, access=access)
             resp.credentials.add(image=cdef.image, registry_token=s.issuer.sign(claims))

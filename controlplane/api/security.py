@@ -10,7 +10,7 @@ import uuid
 
 import grpc
 
-from controlplane.api import secrets
+from controlplane.api import execution_roles, secrets
 from controlplane.api.context import ApiContext
 from controlplane.api.nodes import refuse_if_deregistered
 from controlplane.authz import current_identity, record_denial
@@ -228,6 +228,7 @@ class SecurityService(security_pb2_grpc.SecurityServicer):
         a = decode(r.TaskAssignment, assignment.value)
         if a.task.desired_status != "RUNNING":
             raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"taskId: task {request.task_id} is being stopped")
+        execution_roles.check_secrets(self.ctx, a.task_definition)
         return secrets.values_for(self.ctx.store, self.sealer, a.task_definition)
 
     def _owner(self, request: sec.GetTaskSecretsRequest) -> str:

@@ -1,13 +1,22 @@
 """Who may run which ECS action: the identity an access key carries (its user and role)
 judged by the gRPC API's own rules (controlplane.authz.decide), so a viewer's key may
 Describe and List but not Create, Delete, Update, Run or Stop, exactly as a viewer's
-certificate may on the gRPC API."""
+certificate may on the gRPC API. A task's session key (its role's credentials,
+controlplane/api/task_credentials.py) is judged by its role's policy instead."""
 
 from __future__ import annotations
 
+import re
+
+from controlplane.api import accesskeys, roles, task_credentials
+from controlplane.api.context import ApiContext
 from controlplane.authz import Denied, decide, record_denial
 from controlplane.ecs.errors import EcsError
+from controlplane.iam.policy import allows
+from shoal.arns import cluster_name
 from shoal.security.ca import Identity
+from shoal.v1 import accesskeys_pb2 as ak
+from shoal.v1 import roles_pb2 as ro
 
 # ECS operations are judged as the gRPC method that does the same work; the ones the
 # Operator has under the same name need no entry.
@@ -54,3 +63,38 @@ def authorize(action: str, identity: Identity, key_id: str, method: str = "") ->
         record_denial(exc.reason, identity, exc.message, method=method, access_key=key_id, via="ecs")
         raise EcsError("AccessDeniedException",
                        f"{identity} (access key {key_id}) is not allowed to perform {action}: {exc.message}") from None
+
+
+def lookup(ctx: ApiContext, key_id: str) -> ak.AccessKey | ro.TaskCredential | None:
+    """The credential an access key id names: an operator's long-term key, or a task's
+    live session key (its role credentials)."""
+    return accesskeys.active(ctx, key_id) or task_credentials.active(ctx, key_id)
+
+
+def resource_of(ctx: ApiContext, action: str, body: dict) -> str:
+    """The ARN a role's policy judges ``action`` on: the cluster it acts in for the
+    operations on a cluster's services, tasks and instances (named by ``cluster``, else the
+    default one), ``*`` for the rest (task definitions, capacity providers, settings)."""
+    cluster = body.get("cluster")
+    if isinstance(cluster, str) and cluster:
+        return ctx.arns.cluster(cluster_name(cluster))
+    if _CLUSTER_SCOPED.search(action) and "TaskDefinition" not in action:
+        return ctx.arns.cluster("default")
+    return "*"
+
+
+_CLUSTER_SCOPED = re.compile(r"Service|Task|ContainerInstance|Attributes")
+
+
+def authorize_role(ctx: ApiContext, service: str, action: str, cred: ro.TaskCredential, resource: str) -> None:
+    """Raises AccessDeniedException unless the role of ``cred`` allows ``service:action``
+    on ``resource``, in IAM's words; the policy is read now, so a deleted role denies."""
+    role = roles.get(ctx, cred.role_name)
+    who = f"arn:aws:sts::{ctx.arns.account}:assumed-role/{cred.role_name}/{cred.task_id}"
+    name = f"{service}:{action}"
+    if role is None or not allows(roles.policy_of(role), name, resource):
+        why = "its role no longer exists" if role is None else f"no identity-based policy allows the {name} action"
+        record_denial("role_policy", who, f"{name} on {resource}", access_key=cred.access_key_id,
+                      task=cred.task_id, via=service)
+        raise EcsError("AccessDeniedException",
+                       f"User: {who} is not authorized to perform: {name} on resource: {resource} because {why}")

@@ -32,7 +32,7 @@ from hypercorn.config import Config
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
 from controlplane.ecs import account, capacity, ecr, ingress, instances, protocol, sigv4
-from controlplane.ecs.access import authorize
+from controlplane.ecs.access import authorize, authorize_role, lookup, resource_of
 from controlplane.ecs.actions import ACTIONS as ECS_ACTIONS
 from controlplane.ecs.elbv2 import gateway as elbv2
 from controlplane.ecs.elbv2 import xml
@@ -41,6 +41,7 @@ from controlplane.ecs.errors import EcsError, to_ecs_error
 from controlplane.ecs.replay import ReplayCache
 from controlplane.metrics import API_LATENCY
 from shoal import logs
+from shoal.v1.roles_pb2 import TaskCredential
 
 # How much of an oversized body is read and dropped before the 413, as a multiple of the limit.
 _DRAIN_LIMIT = 16
@@ -284,12 +285,15 @@ def handle(ctx: ApiContext, req: sigv4.Request, replays: ReplayCache | None = No
     if ecr.is_ecr(req.header("x-amz-target")):
         return ecr.handle(ctx, req, replays)
     try:
-        key = sigv4.verify(req, lambda key_id: accesskeys.active(ctx, key_id), replays=replays)
+        key = sigv4.verify(req, lambda key_id: lookup(ctx, key_id), replays=replays)
         if req.method != "POST":
             raise EcsError("UnknownOperationException", "ECS operations are POST requests", 405)
         name = protocol.operation(req.header("x-amz-target"), _KNOWN)
-        authorize(name, accesskeys.identity(key), key.access_key_id)
         body = protocol.decode_body(req.body)
+        if isinstance(key, TaskCredential):
+            authorize_role(ctx, "ecs", name, key, resource_of(ctx, name, body))
+        else:
+            authorize(name, accesskeys.identity(key), key.access_key_id)
         with API_LATENCY.labels(method="ecs." + name).time():
             return 200, ACTIONS[name](ctx, body), name
     except Exception as exc:

@@ -127,11 +127,13 @@ def verify(req: Request, lookup: Callable[[str], K | None], now: float | None = 
     signed_at = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
     _check_clock(amz_date, signed_at, now)
 
-    if req.header("x-amz-security-token"):
-        # Shoal issues long-term keys only; a session token belongs to someone else's STS.
-        raise unrecognized()
     credential = lookup(key_id)
     if credential is None:
+        raise unrecognized()
+    # A session key (a task's role credentials) is valid only with its own session token; a
+    # long-term key (no session_token field) only without one.
+    token = req.header("x-amz-security-token") or ""
+    if not hmac.compare_digest(token.encode(), getattr(credential, "session_token", "").encode()):
         raise unrecognized()
 
     # The payload hash in the canonical request is always the hash of the bytes received;

@@ -82,14 +82,16 @@ CONTAINER_UNSUPPORTED = words(
     """
 )
 WHY_NOT = {
-    "executionRoleArn": "Shoal has no IAM; nodes pull images and secrets come from Shoal",
-    "taskRoleArn": "Shoal has no IAM",
     "requiresCompatibilities": "tasks run on the cluster's own nodes",
     "logConfiguration": "containers log through Docker's default driver on their node",
     "links": "containers of a task reach each other through published ports",
     "dnsServers": "containers use their node's DNS responder when its agent runs with --dns",
     "dnsSearchDomains": "containers search their service's namespaces when their agent runs with --dns",
 }
+
+
+# A role a task definition names: IAM's role ARN (with an optional path) or a bare role name.
+ROLE_ARN = re.compile(r"(arn:aws[a-z-]*:iam::[0-9]{12}:role/([A-Za-z0-9+=,.@_-]+/)*)?[A-Za-z0-9+=,.@_-]{1,64}")
 
 
 def join(base: str, key: str) -> str:

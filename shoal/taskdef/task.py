@@ -13,6 +13,7 @@ from shoal.taskdef.fields import (
     MAX_TAGS,
     MAX_VOLUMES,
     NETWORK_MODES,
+    ROLE_ARN,
     TASK_FIELDS,
     TASK_OUTPUT_ONLY,
     TASK_UNSUPPORTED,
@@ -69,8 +70,9 @@ class TaskParser(ContainerParser):
         for key in ("executionRoleArn", "taskRoleArn"):
             if doc.get(key) is not None:
                 out[key] = expect_string(doc[key], join(base, key), max_len=2048)
-                if out[key]:
-                    self.warn(f"{join(base, key)}: kept but not acted on by Shoal ({WHY_NOT[key]})")
+                if out[key] and not ROLE_ARN.fullmatch(out[key]):
+                    raise ValidationError(join(base, key), "must be a role ARN (arn:aws:iam::ACCOUNT:role/NAME) "
+                                                           f"or a role name, got {quote(out[key][:80])}")
         if doc.get("tags") is not None:
             out["tags"] = self.tags(doc["tags"], join(base, "tags"))
         return out

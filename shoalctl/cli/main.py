@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         local,
         logs,
         resources,
+        roles,
         scaling,
         security,
         top,
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(refused otherwise)")
     sub = parser.add_subparsers(dest="noun", metavar="COMMAND")
     sub.required = True
-    for module in (local, resources, traffic, daemons, accesskeys, scaling, security, registry_cli, logs, events,
+    for module in (local, resources, traffic, daemons, accesskeys, roles, scaling, security, registry_cli, logs, events,
                    console, top, lab, chaos, app):
         module.register(sub)
     completion.register(sub, parser)

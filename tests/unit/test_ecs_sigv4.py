@@ -19,6 +19,7 @@ from controlplane.ecs import sigv4
 from controlplane.ecs.errors import EcsError
 from controlplane.ecs.replay import ReplayCache
 from shoal.v1 import accesskeys_pb2 as ak
+from shoal.v1 import roles_pb2 as ro
 
 KEY = "AKSHAAAAAAAAAAAAAAAA"
 SECRET = "s3cr3t/with+chars=="
@@ -99,8 +100,23 @@ def test_unknown_key_is_unrecognized() -> None:
     assert err.ecs_type == "UnrecognizedClientException"
 
 
-def test_session_token_is_refused() -> None:
+def test_session_token_with_a_long_term_key_is_refused() -> None:
     assert refused(as_received(signed(token="from-sts"))).ecs_type == "UnrecognizedClientException"
+
+
+def test_session_key_needs_its_own_session_token() -> None:
+    session = ro.TaskCredential(access_key_id="ASSHAAAAAAAAAAAAAAAA", secret_access_key=SECRET,
+                                session_token="the-token")
+
+    def lookup(key_id: str) -> ro.TaskCredential | None:
+        return session if key_id == session.access_key_id else None
+
+    good = as_received(signed(key=session.access_key_id, token="the-token"))
+    assert sigv4.verify(good, lookup) is session
+    for token in (None, "another-token"):
+        with pytest.raises(EcsError) as caught:
+            sigv4.verify(as_received(signed(key=session.access_key_id, token=token)), lookup)
+        assert caught.value.ecs_type == "UnrecognizedClientException"
 
 
 def test_tampered_body_or_target_fails() -> None:

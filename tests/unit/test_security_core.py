@@ -29,6 +29,7 @@ from shoal.v1 import (
     logs_pb2,
     operator_pb2,
     registry_pb2,
+    roles_pb2,
     scaling_pb2,
     security_pb2,
     traffic_pb2,
@@ -276,8 +277,8 @@ def test_decide(method: str, identity: Identity | None, allowed: bool) -> None:
 def test_every_method_has_a_permission_and_reads_are_only_describe_and_list() -> None:
 
     methods = [f"/shoal.v1.{svc.name}/{m.name}"
-               for mod in (accesskeys_pb2, agent_pb2, events_pb2, logs_pb2, operator_pb2, registry_pb2, scaling_pb2,
-                           security_pb2, traffic_pb2)
+               for mod in (accesskeys_pb2, agent_pb2, events_pb2, logs_pb2, operator_pb2, registry_pb2, roles_pb2,
+                           scaling_pb2, security_pb2, traffic_pb2)
                for svc in mod.DESCRIPTOR.services_by_name.values() for m in svc.methods]
     assert set(PERMISSIONS) - {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"} <= set(methods)
     # A console link logs in as its maker with the maker's own role: a viewer's link makes a

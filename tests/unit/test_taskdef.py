@@ -453,8 +453,8 @@ def test_known_unsupported_fields_warn() -> None:
         pidMode="host",
         ipcMode="task",
         ephemeralStorage={"sizeInGiB": 30},
-        executionRoleArn="arn:aws:iam::1:role/x",
-        taskRoleArn="arn:aws:iam::1:role/y",
+        executionRoleArn="arn:aws:iam::000000000001:role/x",
+        taskRoleArn="arn:aws:iam::000000000001:role/y",
     )
     c0(doc).update(
         logConfiguration={"logDriver": "awslogs"},
@@ -462,15 +462,13 @@ def test_known_unsupported_fields_warn() -> None:
     )
     c0(doc)["linuxParameters"] = {"sharedMemorySize": 64}
     td, warnings = parse(doc)
-    assert td.execution_role_arn == "arn:aws:iam::1:role/x" and td.task_role_arn == "arn:aws:iam::1:role/y"
+    assert td.execution_role_arn.endswith(":role/x") and td.task_role_arn.endswith(":role/y")
     prefixes = sorted(w.split(":")[0] for w in warnings)
     assert prefixes == sorted(
         [
             "pidMode",
             "ipcMode",
             "ephemeralStorage",
-            "executionRoleArn",
-            "taskRoleArn",
             "containerDefinitions[0].logConfiguration",
             "containerDefinitions[0].firelensConfiguration",
             "containerDefinitions[0].linuxParameters.sharedMemorySize",
@@ -478,6 +476,24 @@ def test_known_unsupported_fields_warn() -> None:
     )
     assert all("kept but not acted on by Shoal" in w for w in warnings)
     assert "logConfiguration" in td.source_json
+
+
+@pytest.mark.parametrize("value", ["arn:aws:iam::1:role/y", "not an arn", "arn:aws:s3:::bucket",
+                                   "arn:aws:iam::000000000000:user/alice"])
+def test_a_role_that_is_no_role_is_refused_naming_the_field(value: str) -> None:
+    for key in ("taskRoleArn", "executionRoleArn"):
+        doc = base()
+        doc[key] = value
+        with pytest.raises(ValidationError, match=f"^{key}: must be a role ARN"):
+            parse(doc)
+
+
+def test_task_roles_by_arn_with_a_path_or_by_name_are_acted_on_without_a_warning() -> None:
+    for value in ("arn:aws:iam::000000000000:role/service/reader", "reader"):
+        doc = base()
+        doc["taskRoleArn"] = value
+        td, warnings = parse(doc)
+        assert td.task_role_arn == value and warnings == []
 
 
 def test_warnings_are_capped() -> None:
@@ -514,8 +530,6 @@ def test_fargate_sample_registers_with_warnings() -> None:
     assert web.port_mappings[0].host_port == 0
     fields = {w.split(":")[0] for w in warnings}
     assert fields == {
-        "executionRoleArn",
-        "taskRoleArn",
         "networkMode",
         "requiresCompatibilities",
         "runtimePlatform",

@@ -1,7 +1,8 @@
 """One ELBv2 request start to finish on the ECS gateway: the same strict Signature V4 check
 as ECS (scoped to ``elasticloadbalancing``, its replay cache and body limit), the cluster
 the endpoint path names (clusters.py), the Action read from the form body, authorization
-as the Traffic method the action amounts to, the action, and an XML answer or an XML error
+as the Traffic method the action amounts to (or by its role's policy for a task's session
+key), the action, and an XML answer or an XML error
 with ELBv2's codes."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import uuid
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
 from controlplane.ecs import sigv4
-from controlplane.ecs.access import authorize
+from controlplane.ecs.access import authorize, authorize_role, lookup
 from controlplane.ecs.elbv2 import clusters, query, xml
 from controlplane.ecs.elbv2.actions import ACTIONS
 from controlplane.ecs.elbv2.errors import TrafficError, from_traffic, validation
@@ -21,6 +22,7 @@ from controlplane.ecs.errors import EcsError, to_ecs_error
 from controlplane.ecs.replay import ReplayCache
 from controlplane.metrics import API_LATENCY
 from shoal.errors import ApiError
+from shoal.v1.roles_pb2 import TaskCredential
 from shoal.validation import ValidationError
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ def handle(ctx: ApiContext, traffic: Traffic, req: sigv4.Request,
     """(HTTP status, XML body, action or "-")."""
     name = "-"
     try:
-        key = sigv4.verify(req, lambda key_id: accesskeys.active(ctx, key_id), replays=replays,
+        key = sigv4.verify(req, lambda key_id: lookup(ctx, key_id), replays=replays,
                            service=SERVICE, always_signed=ALWAYS_SIGNED)
         if req.method != "POST":
             raise validation("ELBv2 actions are POST requests with a form-encoded body")
@@ -77,7 +79,11 @@ def handle(ctx: ApiContext, traffic: Traffic, req: sigv4.Request,
             refused_name, name = name[:64], "-"
             raise EcsError("InvalidAction", f"Action {refused_name!r} is not supported by this gateway; it serves "
                                             f"{', '.join(sorted(ACTIONS))}")
-        authorize(name, accesskeys.identity(key), key.access_key_id, method=TRAFFIC_SERVICE + action.method)
+        if isinstance(key, TaskCredential):
+            # A role judges ELBv2 actions on "*": its policy names no load balancer resources.
+            authorize_role(ctx, SERVICE, name, key, "*")
+        else:
+            authorize(name, accesskeys.identity(key), key.access_key_id, method=TRAFFIC_SERVICE + action.method)
         with API_LATENCY.labels(method="elbv2." + name).time():
             result = action.run(clusters.Scoped(traffic, cluster), params)
         return 200, xml.response(name, result, str(uuid.uuid4())), name
