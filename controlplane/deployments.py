@@ -4,6 +4,7 @@ deployment gets one)."""
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 
@@ -22,3 +23,9 @@ def new_deployment(td_arn: str, desired: int) -> r.Deployment:
         rollout_state="IN_PROGRESS",
         rollout_state_reason="ECS deployment in progress.",
     )
+
+
+def breaker_threshold(desired: int) -> int:
+    """The deployment circuit breaker's failure threshold. ECS: half the desired count, at
+    least 3 and at most 200."""
+    return min(200, max(3, math.ceil(desired * 0.5)))

@@ -9,7 +9,8 @@ from controlplane import capacity_strategy, launch_types
 from controlplane.api import reads, service_traffic, taskdefs
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.paging import page
-from controlplane.deployments import new_deployment
+from controlplane.deployment_history import track
+from controlplane.deployments import breaker_threshold, new_deployment
 from controlplane.errors import check_refs, conflict, invalid, not_found
 from controlplane.events import add_event
 from controlplane.placement_input import check_placement
@@ -94,6 +95,7 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
     service_traffic.apply(ctx, cluster, svc, td, load_balancers_=req.load_balancers,
                           registries_=req.service_registries, connect=req.service_connect_configuration)
     svc.deployments.append(new_deployment(td.task_definition_arn, req.desired_count))
+    track(svc, time.time(), breaker_threshold(svc.desired_count))
     existing = ctx.state.service(cluster, req.service_name)
     if existing is not None and existing.msg.status != "INACTIVE":
         raise already_exists(f"serviceName: service {req.service_name!r} already exists in cluster {cluster!r}")
@@ -188,6 +190,7 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
         for d in svc.deployments:
             if d.status == "PRIMARY":
                 d.desired_count = svc.desired_count
+        track(svc, time.time(), breaker_threshold(svc.desired_count))
         return svc
 
     rec = ctx.state.update(keys.service(cluster, name), r.Service, change, field="service")

@@ -10,7 +10,8 @@ import time
 from controlplane import placement_input
 from controlplane.controllers.daemons import DAEMON, reconcile_daemon
 from controlplane.controllers.view import View, Writer, clone, task_write
-from controlplane.deployments import new_deployment
+from controlplane.deployment_history import track
+from controlplane.deployments import breaker_threshold, new_deployment
 from controlplane.events import add_event
 from controlplane.scheduler import choose_to_stop
 from controlplane.state import Record
@@ -44,11 +45,6 @@ def launch_delay(tasks: list[Record[r.Task]], deployment_id: str, now: float) ->
         return 0.0
     delay = min(THROTTLE_BASE * 2 ** (len(failed_at) - THROTTLE_AFTER), THROTTLE_MAX)
     return max(0.0, failed_at[-1] + delay - now)
-
-
-def breaker_threshold(desired: int) -> int:
-    """ECS: half the desired count, at least 3 and at most 200."""
-    return min(200, max(3, math.ceil(desired * 0.5)))
 
 
 class ServiceController:
@@ -131,6 +127,9 @@ class ServiceController:
         breaker = dc.deployment_circuit_breaker
         if breaker.enable and primary.rollout_state == "IN_PROGRESS" and failed >= breaker_threshold(desired):
             did.append(self._trip_breaker(svc, primary))
+            # Recorded while the failed deployment is still listed: it may be done with
+            # (no tasks left) by the end of this cycle.
+            track(svc, time.time(), breaker_threshold(desired))
             primary = next(d for d in svc.deployments if d.status == "PRIMARY")
             td = view.taskdefs.get(svc.task_definition)
             new = [t for t in live if current(t.msg)]
@@ -198,6 +197,7 @@ class ServiceController:
             add_event(svc, f"(service {svc.service_name}) has stopped {stopped_old} running tasks.")
 
         self._update_counts(svc, live_then, healthy, primary, old_left=len(old) - stopped_old)
+        track(svc, time.time(), breaker_threshold(desired))
         if svc.SerializeToString() != rec.msg.SerializeToString():
             self.writer.commit([Compare(rec.key, rec.mod_revision)], [(rec.key, svc)])
         return f"{svc.service_name}: " + ", ".join(did) if did else ""

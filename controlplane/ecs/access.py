@@ -23,6 +23,10 @@ _SAME_AS = {
     "DeleteCapacityProvider": "/shoal.v1.Scaling/DeleteCapacityProvider",
     "DescribeCapacityProviders": "/shoal.v1.Scaling/DescribeCapacityProviders",
     "PutClusterCapacityProviders": "/shoal.v1.Scaling/CreateCapacityProvider",
+    # A service's deployment history is read with the service.
+    "ListServiceDeployments": _OPERATOR + "DescribeServices",
+    "DescribeServiceDeployments": _OPERATOR + "DescribeServices",
+    "DescribeServiceRevisions": _OPERATOR + "DescribeServices",
 }
 
 

@@ -31,7 +31,7 @@ from hypercorn.config import Config
 
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
-from controlplane.ecs import capacity, ecr, ingress, protocol, sigv4
+from controlplane.ecs import capacity, deployments, ecr, ingress, protocol, sigv4
 from controlplane.ecs.access import authorize
 from controlplane.ecs.actions import ACTIONS as ECS_ACTIONS
 from controlplane.ecs.elbv2 import gateway as elbv2
@@ -47,7 +47,7 @@ _DRAIN_LIMIT = 16
 
 log = logging.getLogger(__name__)
 
-ACTIONS = {**ECS_ACTIONS, **ingress.ACTIONS, **capacity.ACTIONS}
+ACTIONS = {**ECS_ACTIONS, **ingress.ACTIONS, **capacity.ACTIONS, **deployments.ACTIONS}
 _KNOWN = frozenset(ACTIONS)
 SSL_SHUTDOWN_SECONDS = 1.0
 

@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from shoal.paging import batches, every_page
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from shoalctl.cli import deploy, placement_args, service_traffic
+from shoalctl.cli import deploy, placement_args, service_deployments, service_traffic
 from shoalctl.cli.client import add_target_flags, add_verb, connect
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.output import ago, print_json, table
@@ -442,6 +442,7 @@ def register(sub) -> None:
                  "show a service, its deployments and events", cluster=True, output=True)
     p.add_argument("name")
     p.add_argument("--events", type=int, default=10, help="how many events to show")
+    service_deployments.add_verbs(sv)
     p = add_verb(sv, "delete", service_delete, "delete a service", cluster=True)
     p.add_argument("name")
     p.add_argument("--force", action="store_true", help="even while scaled above 0")
