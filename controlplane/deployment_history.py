@@ -60,8 +60,15 @@ def _revision(svc: r.Service, d: r.Deployment, now: float) -> r.ServiceRevision:
 
 
 def _summary(d: r.Deployment) -> r.ServiceRevisionSummary:
-    return r.ServiceRevisionSummary(arn=d.service_revision_arn, requested_task_count=d.desired_count,
-                                    running_task_count=d.running_count, pending_task_count=d.pending_count)
+    out = r.ServiceRevisionSummary(arn=d.service_revision_arn, requested_task_count=d.desired_count,
+                                   running_task_count=d.running_count, pending_task_count=d.pending_count)
+    if d.HasField("traffic_percent"):
+        out.requested_production_traffic_weight = d.traffic_percent
+    return out
+
+
+# ECS names no stage for the wait before a production shift: it shows as the shift.
+_ECS_STAGE = {"PRE_PRODUCTION_TRAFFIC_SHIFT": "PRODUCTION_TRAFFIC_SHIFT"}
 
 
 def _breaker(svc: r.Service, d: r.Deployment | None, entry: r.ServiceDeployment, threshold: int) -> None:
@@ -106,6 +113,9 @@ def track(svc: r.Service, now: float, threshold: int) -> None:
         before = entry.SerializeToString()
         if d is not None:
             entry.target_service_revision.CopyFrom(_summary(d))
+            entry.lifecycle_stage = _ECS_STAGE.get(d.lifecycle_stage, d.lifecycle_stage)
+            del entry.lifecycle_hook_details[:]
+            entry.lifecycle_hook_details.extend(d.hooks)
         _advance(entry, d, primary, now)
         _breaker(svc, d, entry, threshold)
         if entry.SerializeToString() != before:
@@ -179,9 +189,13 @@ def roll_back(svc: r.Service, entry: r.ServiceDeployment, rev: r.ServiceRevision
     (its tasks count at once); otherwise ``new``, made for the revision's task definition,
     does."""
     source = rev.service_revision_arn
+    shifting = False
     for d in svc.deployments:
         if d.id == entry.deployment_id:
             d.status, d.rollout_state, d.rollout_state_reason, d.updated_at = "ACTIVE", "FAILED", reason, now
+            if d.HasField("traffic_percent"):
+                # Every request goes back to the revision rolled back to.
+                d.traffic_percent, shifting = 0.0, True
     target = next((d for d in svc.deployments if d.service_revision_arn == source and d.status == "ACTIVE"
                    and d.id != entry.deployment_id), None)
     if target is None:
@@ -195,6 +209,8 @@ def roll_back(svc: r.Service, entry: r.ServiceDeployment, rev: r.ServiceRevision
     target.status, target.rollout_state, target.updated_at = "PRIMARY", "IN_PROGRESS", now
     target.rollout_state_reason = f"rolling back from deployment {entry.deployment_id}"
     target.desired_count = svc.desired_count
+    if shifting:
+        target.traffic_percent, target.lifecycle_stage = 100.0, "CLEAN_UP"
     svc.deployments.insert(0, target)
     svc.task_definition = rev.task_definition
     entry.status, entry.status_reason, entry.updated_at = ROLLBACK_IN_PROGRESS, reason, now

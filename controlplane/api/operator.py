@@ -31,6 +31,7 @@ _ROUTES = {
     "UpdateContainerInstancesState": nodes.update_state,
     "DeregisterContainerInstance": nodes.deregister,
     "StopServiceDeployment": service_deployments.stop,
+    "ContinueServiceDeployment": service_deployments.continue_,
 }
 
 

@@ -1,11 +1,13 @@
-"""ListServiceDeployments, DescribeServiceDeployments, DescribeServiceRevisions and
-StopServiceDeployment: a service's deployment history (controlplane/deployment_history.py),
-read from and, for a rollback, written to the service record."""
+"""ListServiceDeployments, DescribeServiceDeployments, DescribeServiceRevisions,
+StopServiceDeployment and ContinueServiceDeployment: a service's deployment history
+(controlplane/deployment_history.py), read from and, for a rollback or a hook continued,
+written to the service record."""
 
 from __future__ import annotations
 
 import time
 
+from controlplane import traffic_shift
 from controlplane.api import reads
 from controlplane.api.context import ApiContext
 from controlplane.deployment_history import parse_arn, roll_back, rollback_revision, track
@@ -100,6 +102,39 @@ def stop(ctx: ApiContext, req: op.StopServiceDeploymentRequest) -> op.StopServic
         roll_back(svc, entry, rev, "Service deployment rolled back by StopServiceDeployment.",
                   new_deployment(rev.task_definition, svc.desired_count), now)
         track(svc, now, breaker_threshold(svc.desired_count))
+        return svc
+
+    ctx.state.update(keys.service(*where), r.Service, change, field="service")
+    return op.StopServiceDeploymentResponse(service_deployment_arn=arn)
+
+
+def continue_(ctx: ApiContext, req: op.ContinueServiceDeploymentRequest) -> op.StopServiceDeploymentResponse:
+    """A PAUSE hook's answer: CONTINUE lets the deployment go on with its next stage (the
+    controller's next cycle), ROLLBACK returns the service to the revision it replaced."""
+    arn = req.service_deployment_arn
+    if not arn:
+        raise invalid("serviceDeploymentArn: required")
+    if not req.hook_id:
+        raise invalid("hookId: required")
+    action = req.action or "CONTINUE"
+    if action not in ("CONTINUE", "ROLLBACK"):
+        raise invalid(f"action: CONTINUE or ROLLBACK, not {req.action!r}")
+    where = parse_arn(arn, "service-deployment")
+    missing = not_found(f"serviceDeploymentArn: service deployment {arn!r} not found",
+                        "ServiceDeploymentNotFoundException")
+    if where is None:
+        raise missing
+
+    def change(svc: r.Service | None) -> r.Service:
+        entry = next((e for e in svc.service_deployments if e.service_deployment_arn == arn), None) if svc else None
+        if svc is None or entry is None:
+            raise missing
+        d = next((d for d in svc.deployments if d.id == entry.deployment_id), None)
+        if d is None or entry.status != "IN_PROGRESS":
+            raise invalid(f"serviceDeploymentArn: the service deployment is {entry.status}; no hook waits in it")
+        traffic_shift.continue_hook(d, req.hook_id, action, time.time())
+        # A ROLLBACK is carried out by the service controller, as a timed-out hook's is.
+        track(svc, time.time(), breaker_threshold(svc.desired_count))
         return svc
 
     ctx.state.update(keys.service(*where), r.Service, change, field="service")

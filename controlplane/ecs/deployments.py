@@ -1,5 +1,6 @@
 """The ECS gateway's service deployment operations: ListServiceDeployments,
-DescribeServiceDeployments, DescribeServiceRevisions, StopServiceDeployment, answered from
+DescribeServiceDeployments, DescribeServiceRevisions, StopServiceDeployment and
+ContinueServiceDeployment, answered from
 the service's deployment history (controlplane/api/service_deployments.py)."""
 
 from __future__ import annotations
@@ -88,7 +89,20 @@ def stop_service_deployment(ctx: ApiContext, body: Body) -> Body:
     return {"serviceDeploymentArn": resp.service_deployment_arn}
 
 
+def continue_service_deployment(ctx: ApiContext, body: Body) -> Body:
+    arn, hook, action = body.get("serviceDeploymentArn"), body.get("hookId"), body.get("action")
+    for name, value in (("serviceDeploymentArn", arn), ("hookId", hook)):
+        if not isinstance(value, str) or not value:
+            raise invalid_parameter(f"{name}: required, a string")
+    if not isinstance(action, str | None):
+        raise invalid_parameter("action: CONTINUE or ROLLBACK")
+    resp = service_deployments.continue_(ctx, op.ContinueServiceDeploymentRequest(
+        service_deployment_arn=arn, hook_id=hook, action=action or ""))
+    return {"serviceDeploymentArn": resp.service_deployment_arn}
+
+
 ACTIONS = {
+    "ContinueServiceDeployment": continue_service_deployment,
     "ListServiceDeployments": list_service_deployments,
     "DescribeServiceDeployments": describe_service_deployments,
     "DescribeServiceRevisions": describe_service_revisions,

@@ -25,7 +25,9 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
     }),
     r.Service.DESCRIPTOR.full_name: frozenset({"cluster", "service_connect_configuration", "service_deployments",
                                                "service_revisions"}),
-    r.Deployment.DESCRIPTOR.full_name: frozenset({"service_revision_arn", "rollback_of"}),
+    r.Deployment.DESCRIPTOR.full_name: frozenset({"service_revision_arn", "rollback_of", "lifecycle_stage",
+                                                  "stage_started_at", "traffic_percent", "hooks"}),
+    r.DeploymentLifecycleHookDetail.DESCRIPTOR.full_name: frozenset({"stage"}),
     r.ServiceDeployment.DESCRIPTOR.full_name: frozenset({"deployment_id"}),
     # Shoal names the namespace directly; ECS's registryArn carries the namespace's ARN too.
     r.ServiceRegistry.DESCRIPTOR.full_name: frozenset({"namespace"}),

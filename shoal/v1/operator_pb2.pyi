@@ -342,3 +342,13 @@ class StopServiceDeploymentResponse(_message.Message):
     SERVICE_DEPLOYMENT_ARN_FIELD_NUMBER: _ClassVar[int]
     service_deployment_arn: str
     def __init__(self, service_deployment_arn: _Optional[str] = ...) -> None: ...
+
+class ContinueServiceDeploymentRequest(_message.Message):
+    __slots__ = ("service_deployment_arn", "hook_id", "action")
+    SERVICE_DEPLOYMENT_ARN_FIELD_NUMBER: _ClassVar[int]
+    HOOK_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    service_deployment_arn: str
+    hook_id: str
+    action: str
+    def __init__(self, service_deployment_arn: _Optional[str] = ..., hook_id: _Optional[str] = ..., action: _Optional[str] = ...) -> None: ...

@@ -149,6 +149,11 @@ class OperatorStub:
                 request_serializer=shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentRequest.SerializeToString,
                 response_deserializer=shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentResponse.FromString,
                 _registered_method=True)
+        self.ContinueServiceDeployment = channel.unary_unary(
+                '/shoal.v1.Operator/ContinueServiceDeployment',
+                request_serializer=shoal_dot_v1_dot_operator__pb2.ContinueServiceDeploymentRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentResponse.FromString,
+                _registered_method=True)
 
 
 class OperatorServicer:
@@ -292,6 +297,12 @@ class OperatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ContinueServiceDeployment(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OperatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -408,6 +419,11 @@ def add_OperatorServicer_to_server(servicer, server):
             'StopServiceDeployment': grpc.unary_unary_rpc_method_handler(
                     servicer.StopServiceDeployment,
                     request_deserializer=shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentResponse.SerializeToString,
+            ),
+            'ContinueServiceDeployment': grpc.unary_unary_rpc_method_handler(
+                    servicer.ContinueServiceDeployment,
+                    request_deserializer=shoal_dot_v1_dot_operator__pb2.ContinueServiceDeploymentRequest.FromString,
                     response_serializer=shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentResponse.SerializeToString,
             ),
     }
@@ -1031,6 +1047,33 @@ class Operator:
             target,
             '/shoal.v1.Operator/StopServiceDeployment',
             shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentRequest.SerializeToString,
+            shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ContinueServiceDeployment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Operator/ContinueServiceDeployment',
+            shoal_dot_v1_dot_operator__pb2.ContinueServiceDeploymentRequest.SerializeToString,
             shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentResponse.FromString,
             options,
             channel_credentials,
