@@ -157,6 +157,10 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
         if req.HasField("deployment_configuration"):
             merged = r.DeploymentConfiguration()
             merged.CopyFrom(svc.deployment_configuration)
+            if req.deployment_configuration.strategy:
+                # A new strategy brings its own configuration; the old strategy's goes.
+                merged.ClearField("canary_configuration")
+                merged.ClearField("linear_configuration")
             merged.MergeFrom(req.deployment_configuration)
             if req.deployment_configuration.lifecycle_hooks:
                 # A list given replaces the one kept, as ECS does.
