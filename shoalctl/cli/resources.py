@@ -222,6 +222,7 @@ def _deployment_config(a, base: r.DeploymentConfiguration) -> None:
     if getattr(a, "circuit_breaker", False):
         base.deployment_circuit_breaker.enable = True
         base.deployment_circuit_breaker.rollback = bool(a.rollback)
+    service_deployments.strategy_config(a, base)
 
 
 def service_create(a) -> None:
@@ -279,7 +280,8 @@ def service_update(a) -> None:
         req.desired_count = a.desired
     if a.health_check_grace_period is not None:
         req.health_check_grace_period_seconds = a.health_check_grace_period
-    if a.min_healthy_percent is not None or a.max_percent is not None or a.circuit_breaker:
+    if (a.min_healthy_percent is not None or a.max_percent is not None or a.circuit_breaker
+            or service_deployments.strategy_config(a, r.DeploymentConfiguration())):
         _deployment_config(a, req.deployment_configuration)
     if a.placement_strategy:
         req.update_placement_strategy = True
@@ -421,6 +423,7 @@ def register(sub) -> None:
         p.add_argument("--rollback", action="store_true", help="with --circuit-breaker: roll back on failure")
         placement_args.add_flags(p)
         service_traffic.add_flags(p)
+        service_deployments.add_strategy_flags(p)
         p.add_argument("--cli-input-json", metavar="FILE",
                        help=f"a{'n' if verb == 'update' else ''} {verb.capitalize()}Service request in ECS JSON")
         p.add_argument("--health-check-grace-period", type=int, metavar="SECONDS",

@@ -19,8 +19,10 @@ from controlplane.routing.table import build_routing_table
 from shoal import keys
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoalctl.cli import main
 from tests.unit.test_controllers import WEB, Plane, place_and_run
 from tests.unit.test_routing_drain import TG, observe
+from tests.unit.test_service_deployments import cli  # noqa: F401 (fixture)
 
 
 def config(strategy: str, **fields) -> r.DeploymentConfiguration:
@@ -337,3 +339,23 @@ def test_the_circuit_breaker_during_a_canary_returns_all_traffic_to_blue(plane: 
     assert live_by_revision(plane) == {v1: 4}
     entry = max(plane.service().service_deployments, key=lambda e: e.created_at)
     assert entry.status == "ROLLBACK_SUCCESSFUL" and entry.deployment_circuit_breaker.status == "TRIGGERED"
+
+
+def test_the_cli_sets_a_strategy_and_continues_a_paused_deployment(plane: Plane, cli, capsys) -> None:  # noqa: F811
+    ctl = shifting(plane, config("ROLLING"))
+    assert main.main(["service", "update", "web", "--strategy", "CANARY", "--canary-percent", "150"]) == 1
+    assert "deploymentConfiguration.canaryConfiguration.canaryPercent" in capsys.readouterr().err
+    assert main.main(["service", "update", "web", "--strategy", "CANARY", "--canary-percent", "20",
+                      "--canary-minutes", "0", "--pause-at", "POST_SCALE_UP"]) == 0
+    dc = plane.service().deployment_configuration
+    assert (dc.strategy, dc.canary_configuration.canary_percent, list(dc.lifecycle_hooks[0].lifecycle_stages)) == \
+        ("CANARY", 20, ["POST_SCALE_UP"])
+    assert main.main(["service", "continue", "web"]) == 1
+    assert "no deployment waits at a hook" in capsys.readouterr().err
+    v2 = deploy_v2(plane)
+    run(plane, ctl, cycles=2)
+    assert routed_share(plane, v2) == 0
+    assert main.main(["service", "continue", "web"]) == 0
+    assert "at POST_SCALE_UP: CONTINUE" in capsys.readouterr().out
+    run(plane, ctl, cycles=2)
+    assert live_by_revision(plane) == {v2: 4} and routed_share(plane, v2) == 1
