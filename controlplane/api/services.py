@@ -161,6 +161,8 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
                 # A new strategy brings its own configuration; the old strategy's goes.
                 merged.ClearField("canary_configuration")
                 merged.ClearField("linear_configuration")
+                if req.deployment_configuration.strategy == traffic_shift.ROLLING:
+                    merged.ClearField("lifecycle_hooks")  # a rolling deployment has no hooks
             merged.MergeFrom(req.deployment_configuration)
             if req.deployment_configuration.lifecycle_hooks:
                 # A list given replaces the one kept, as ECS does.

@@ -45,6 +45,8 @@ def test_a_canary_with_a_pause_hook_is_accepted_and_returned(ecs, tg) -> None:  
     with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
         ecs.update_service(service="web", deploymentConfiguration={"canaryConfiguration": {"canaryPercent": 5.0}})
     assert caught.value.response["Error"]["Message"].startswith("deploymentConfiguration.canaryConfiguration:")
+    dc = ecs.update_service(service="web", deploymentConfiguration={"strategy": "ROLLING"})["service"]
+    assert "lifecycleHooks" not in dc["deploymentConfiguration"] or not dc["deploymentConfiguration"]["lifecycleHooks"]
     listed = ecs.list_service_deployments(service="web")["serviceDeployments"]
     described = ecs.describe_service_deployments(serviceDeploymentArns=[listed[0]["serviceDeploymentArn"]])
     assert described["serviceDeployments"][0]["deploymentConfiguration"]["strategy"] == "CANARY"
