@@ -221,7 +221,6 @@ class ServiceController:
             add_event(svc, f"(service {svc.service_name}) has stopped {stopped_old} running tasks.")
 
         self._update_counts(svc, live_then, healthy, primary, old_left=len(old) - stopped_old)
-        track(svc, time.time(), breaker_threshold(desired))
         if svc.SerializeToString() != rec.msg.SerializeToString():
             self.writer.commit([Compare(rec.key, rec.mod_revision)], [(rec.key, svc)])
         return f"{svc.service_name}: " + ", ".join(did) if did else ""
@@ -337,6 +336,8 @@ class ServiceController:
                   and svc.pending_count == 0 and len(svc.deployments) == 1)
         if steady:
             add_event(svc, f"(service {svc.service_name}) has reached a steady state.")
+        # The daemon controller counts through here too: both keep the history current.
+        track(svc, time.time(), breaker_threshold(svc.desired_count))
 
     def _drain_deleted(self, view: View, rec: Record[r.Service], tasks: list[Record[r.Task]],
                        live: list[Record[r.Task]]) -> str:
