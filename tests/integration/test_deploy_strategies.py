@@ -17,6 +17,7 @@ from shoal.v1 import operator_pb2_grpc
 from tests.integration.test_traffic_walk import (  # noqa: F401 (the up fixture)
     Load,
     Up,
+    answers_from_all,
     healthy_count,
     hostname,
     node_addresses,
@@ -49,6 +50,14 @@ def test_a_canary_takes_about_its_share_then_everything_with_no_failed_request(u
     v2 = json.loads(up.shoal("taskdef", "register", str(td), "-o", "json"))["taskDefinitionArn"]
     with up.channel() as channel:
         stub = operator_pb2_grpc.OperatorStub(channel)
+        blue = {hostname(x) for x in running(stub, "canary")}
+
+        def everywhere() -> bool:
+            try:
+                return all(v == blue for v in answers_from_all(node_addresses(), port, blue).values())
+            except OSError:
+                return False
+        wait_for(everywhere, 60, "all four tasks answering on every node's listener")
         load = Load(node_addresses(), port)
         try:
             wait_for(lambda: load.mark() >= 30, 30, "requests answered before the deployment")

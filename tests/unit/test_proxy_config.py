@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from agent.proxy import config, servers
+from agent.proxy import config, driver, servers
 from agent.proxy.cli import CliError, parse_show_proc
 from agent.proxy.config import ConfigError, NodeAddresses, Server
 from agent.proxy.process import SOCKET_PATH_MAX, socket_dir_for
@@ -219,6 +219,8 @@ def test_plan_follows_a_servers_weight_as_a_deployment_shifts_traffic():
     assert cmds([weighted], [Server("b", "g", "127.0.0.1", 1000, True, weight=256)]) == ["set server b/g weight 256"]
     assert cmds([weighted], [srv("g")]) == ["set server b/g weight 1"]  # the shift is over
     assert cmds([srv("g")], [srv("g")]) == []
+    # The driver names what each step did in its sentence.
+    assert driver._verb("set server b/g weight 26") == "reweighted"
 
 
 def test_a_weight_outside_haproxys_range_is_refused():
