@@ -145,6 +145,7 @@ class ServiceController:
                                             desired, time.time())
             if outcome.said:
                 did.append(outcome.said)
+                add_event(svc, f"(service {svc.service_name}) {outcome.said}.")
             if outcome.rollback:
                 did.append(self._return_to_previous(svc, primary, outcome.rollback))
                 track(svc, time.time(), breaker_threshold(desired))
