@@ -72,6 +72,12 @@ FIGURES = {
         rf"agent killed -9 \(agent-\d, lease TTL {NUMBER} s\): {NUMBER} failed of {NUMBER} before the node was "
         rf"judged lost \({NUMBER} s\), {NUMBER} failed of {NUMBER} in the {NUMBER} s after",
     ],
+    "bluegreen.py": [
+        rf"blue/green deployment of 3 tasks .*: {NUMBER} failed of {NUMBER} requests in {NUMBER} s +"
+        rf"steady state before it: {NUMBER} failed of {NUMBER} in {NUMBER} s",
+        rf"traffic switch: last answer from blue [-+]{NUMBER} s after the control plane's switch; "
+        rf"first answer from green [-+]{NUMBER} s after it",
+    ],
     "autoscale_reaction.py": [
         r"rounds \(breaches\) +1\n",
         rf"breach -> first scale-out decision +median -?{NUMBER}s, max -?{NUMBER}s",
