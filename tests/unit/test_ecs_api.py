@@ -276,7 +276,10 @@ def test_a_viewer_key_reads_but_cannot_write(gateway) -> None:
               lambda: viewer.tag_resource(resourceArn="arn:aws:ecs:local:000000000000:cluster/default",
                                           tags=[{"key": "a", "value": "b"}]),
               lambda: viewer.stop_service_deployment(
-                  serviceDeploymentArn="arn:aws:ecs:local:000000000000:service-deployment/default/web/1")]
+                  serviceDeploymentArn="arn:aws:ecs:local:000000000000:service-deployment/default/web/1"),
+              lambda: viewer.continue_service_deployment(
+                  serviceDeploymentArn="arn:aws:ecs:local:000000000000:service-deployment/default/web/1",
+                  hookId="1-post_scale_up-0")]
     for write in writes:
         with pytest.raises(viewer.exceptions.AccessDeniedException) as caught:
             write()
