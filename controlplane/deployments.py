@@ -4,6 +4,7 @@ deployment gets one)."""
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Iterable
@@ -25,3 +26,9 @@ def new_deployment(td_arn: str, desired: int,
         rollout_state_reason="ECS deployment in progress.",
         capacity_provider_strategy=strategy,
     )
+
+
+def breaker_threshold(desired: int) -> int:
+    """The deployment circuit breaker's failure threshold. ECS: half the desired count, at
+    least 3 and at most 200."""
+    return min(200, max(3, math.ceil(desired * 0.5)))

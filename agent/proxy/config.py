@@ -50,6 +50,8 @@ class Server:
     port: int
     active: bool
     proxy_v2: bool = False
+    # Set while a deployment shifts traffic between revisions; None: HAProxy's default (1).
+    weight: int | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -57,7 +59,8 @@ class Server:
 
     def options(self) -> str:
         """The keywords both a config line and a runtime `add server` take."""
-        return f"{_addr(self.address)}:{self.port}" + (" send-proxy-v2" if self.proxy_v2 else "")
+        return (f"{_addr(self.address)}:{self.port}" + (" send-proxy-v2" if self.proxy_v2 else "")
+                + (f" weight {self.weight}" if self.weight is not None else ""))
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,10 @@ def render(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> Rendered:
             _check_address(s.address, f"{where}.address")
             if not 0 < s.port < 65536:
                 raise ConfigError(f"{where}.port: {s.port} is not a port")
-            srv = Server(be.name, s.name, s.address, s.port, s.active, be.name in proxied)
+            if s.HasField("weight") and not 0 <= s.weight <= 256:
+                raise ConfigError(f"{where}.weight: {s.weight} is not from 0 to 256")
+            srv = Server(be.name, s.name, s.address, s.port, s.active, be.name in proxied,
+                         s.weight if s.HasField("weight") else None)
             servers[srv.key] = srv
             # A draining server starts a new worker in maintenance: no new requests either way.
             lines.append(f"    server {s.name} {srv.options()}" + ("" if s.active else " disabled"))

@@ -251,6 +251,8 @@ def _verb(command: str) -> str:
         return "deleted"
     if words[3] == "addr":
         return "moved"
+    if words[3] == "weight":
+        return "reweighted"
     return {"ready": "in rotation", "drain": "draining", "maint": "out of rotation"}[words[-1]]
 
 

@@ -1,6 +1,7 @@
 """The runtime-API steps that turn one server set into another (pure): add a server in
 maintenance then put it in rotation or drain, move a server to a new address, drain one,
-and take a removed one out (maintenance, then delete once it holds no connection)."""
+and take a removed one out (maintenance, then delete once it holds no connection); a
+server's weight follows a deployment shifting traffic."""
 
 from __future__ import annotations
 
@@ -41,6 +42,9 @@ def plan(current: dict[Key, Server], desired: dict[Key, Server], parked: set[Key
         if have is None or (have.address, have.port) != (want.address, want.port):
             # Answered "... changed from ..." or, for a parked server at the same place, "no need to change".
             steps.append(Step(f"set server {ref} addr {want.address} port {want.port}", expect="change"))
+        if (have is None and want.weight is not None) or (have is not None and have.weight != want.weight):
+            # A deployment shifting traffic (None: back to HAProxy's default weight).
+            steps.append(Step(f"set server {ref} weight {1 if want.weight is None else want.weight}"))
         if have is None or have.active != want.active or (have.address, have.port) != (want.address, want.port):
             steps.append(Step(f"set server {ref} state {state(want.active)}"))
     for key in sorted(set(current) - set(desired)):

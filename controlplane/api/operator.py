@@ -3,7 +3,7 @@ that resource. Time per method feeds the API latency histogram."""
 
 from __future__ import annotations
 
-from controlplane.api import clusters, nodes, services, taskdefs, tasks
+from controlplane.api import clusters, nodes, service_deployments, services, taskdefs, tasks
 from controlplane.api.routed import Routed
 from shoal.v1 import operator_pb2_grpc
 
@@ -30,6 +30,8 @@ _ROUTES = {
     "DescribeContainerInstances": nodes.describe,
     "UpdateContainerInstancesState": nodes.update_state,
     "DeregisterContainerInstance": nodes.deregister,
+    "StopServiceDeployment": service_deployments.stop,
+    "ContinueServiceDeployment": service_deployments.continue_,
 }
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 
-from controlplane import capacity_strategy, launch_types
+from controlplane import capacity_strategy, launch_types, traffic_shift
 from controlplane.api import reads, service_traffic, taskdefs
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.paging import page
-from controlplane.deployments import new_deployment
+from controlplane.deployment_history import track
+from controlplane.deployments import breaker_threshold, new_deployment
 from controlplane.errors import check_refs, conflict, invalid, not_found
 from controlplane.events import add_event
 from controlplane.placement_input import check_placement
@@ -99,7 +100,11 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
     svc.capacity_provider_strategy.extend(strategy)
     service_traffic.apply(ctx, cluster, svc, td, load_balancers_=req.load_balancers,
                           registries_=req.service_registries, connect=req.service_connect_configuration)
+    traffic_shift.check(svc.deployment_configuration, bool(svc.load_balancers))
+    if daemon and svc.deployment_configuration.strategy not in ("", traffic_shift.ROLLING):
+        raise invalid("deploymentConfiguration.strategy: a DAEMON service deploys ROLLING only")
     svc.deployments.append(new_deployment(td.task_definition_arn, req.desired_count, strategy))
+    track(svc, time.time(), breaker_threshold(svc.desired_count))
     existing = ctx.state.service(cluster, req.service_name)
     if existing is not None and existing.msg.status != "INACTIVE":
         raise already_exists(f"serviceName: service {req.service_name!r} already exists in cluster {cluster!r}")
@@ -160,7 +165,17 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
         if req.HasField("deployment_configuration"):
             merged = r.DeploymentConfiguration()
             merged.CopyFrom(svc.deployment_configuration)
+            if req.deployment_configuration.strategy:
+                # A new strategy brings its own configuration; the old strategy's goes.
+                merged.ClearField("canary_configuration")
+                merged.ClearField("linear_configuration")
+                if req.deployment_configuration.strategy == traffic_shift.ROLLING:
+                    merged.ClearField("lifecycle_hooks")  # a rolling deployment has no hooks
             merged.MergeFrom(req.deployment_configuration)
+            if req.deployment_configuration.lifecycle_hooks:
+                # A list given replaces the one kept, as ECS does.
+                del merged.lifecycle_hooks[:]
+                merged.lifecycle_hooks.extend(req.deployment_configuration.lifecycle_hooks)
             svc.deployment_configuration.CopyFrom(
                 _check_deployment_config(merged, svc.scheduling_strategy == "DAEMON"))
         if req.HasField("health_check_grace_period_seconds"):
@@ -184,6 +199,11 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
             del svc.capacity_provider_strategy[:]
             svc.capacity_provider_strategy.extend(new_strategy)
         new_td = td.task_definition_arn if td is not None else svc.task_definition
+        traffic_shift.check(svc.deployment_configuration,
+                            bool(req.load_balancers if req.update_load_balancers else svc.load_balancers))
+        if svc.scheduling_strategy == "DAEMON" and svc.deployment_configuration.strategy not in (
+                "", traffic_shift.ROLLING):
+            raise invalid("deploymentConfiguration.strategy: a DAEMON service deploys ROLLING only")
         traffic_changes = (req.update_load_balancers or req.update_service_registries
                            or req.HasField("service_connect_configuration"))
         if traffic_changes or new_td != svc.task_definition:
@@ -204,6 +224,7 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
         for d in svc.deployments:
             if d.status == "PRIMARY":
                 d.desired_count = svc.desired_count
+        track(svc, time.time(), breaker_threshold(svc.desired_count))
         return svc
 
     rec = ctx.state.update(keys.service(cluster, name), r.Service, change, field="service")

@@ -8,10 +8,11 @@ import math
 import time
 from collections import Counter
 
-from controlplane import capacity_strategy, placement_input
+from controlplane import capacity_strategy, placement_input, traffic_shift
 from controlplane.controllers.daemons import DAEMON, reconcile_daemon
 from controlplane.controllers.view import View, Writer, clone, task_write
-from controlplane.deployments import new_deployment
+from controlplane.deployment_history import track
+from controlplane.deployments import breaker_threshold, new_deployment
 from controlplane.events import add_event
 from controlplane.scheduler import choose_to_stop
 from controlplane.state import Record
@@ -45,11 +46,6 @@ def launch_delay(tasks: list[Record[r.Task]], deployment_id: str, now: float) ->
         return 0.0
     delay = min(THROTTLE_BASE * 2 ** (len(failed_at) - THROTTLE_AFTER), THROTTLE_MAX)
     return max(0.0, failed_at[-1] + delay - now)
-
-
-def breaker_threshold(desired: int) -> int:
-    """ECS: half the desired count, at least 3 and at most 200."""
-    return min(200, max(3, math.ceil(desired * 0.5)))
 
 
 class ServiceController:
@@ -97,6 +93,10 @@ class ServiceController:
         desired = svc.desired_count
         dc = svc.deployment_configuration
         max_total = max(desired, desired * dc.maximum_percent // 100)
+        shifting = traffic_shift.shifts(svc)
+        if shifting:
+            # Blue/green, canary and linear bring the new revision up in full beside the old.
+            max_total = max(max_total, 2 * desired)
         min_healthy = math.ceil(desired * dc.minimum_healthy_percent / 100)
 
         def on_draining_node(t: r.Task) -> bool:
@@ -132,12 +132,36 @@ class ServiceController:
         breaker = dc.deployment_circuit_breaker
         if breaker.enable and primary.rollout_state == "IN_PROGRESS" and failed >= breaker_threshold(desired):
             did.append(self._trip_breaker(svc, primary))
+            # Recorded while the failed deployment is still listed: it may be done with
+            # (no tasks left) by the end of this cycle.
+            track(svc, time.time(), breaker_threshold(desired))
             primary = next(d for d in svc.deployments if d.status == "PRIMARY")
             td = view.taskdefs.get(svc.task_definition)
             new = [t for t in live if current(t.msg)]
             new_ids = {t.msg.id for t in new}
             old = [t for t in live if t.msg.id not in new_ids]
         halted = primary.rollout_state == "FAILED"
+        if shifting and primary.rollout_state == "IN_PROGRESS":
+            outcome = traffic_shift.advance(dc, primary, bool(old), sum(1 for t in new if t.msg.id in healthy),
+                                            desired, time.time())
+            if outcome.said:
+                did.append(outcome.said)
+                add_event(svc, f"(service {svc.service_name}) {outcome.said}.")
+            if outcome.rollback:
+                did.append(self._return_to_previous(svc, primary, outcome.rollback))
+                track(svc, time.time(), breaker_threshold(desired))
+                primary = next(d for d in svc.deployments if d.status == "PRIMARY")
+                td = view.taskdefs.get(svc.task_definition)
+                new = [t for t in live if current(t.msg)]
+                new_ids = {t.msg.id for t in new}
+                old = [t for t in live if t.msg.id not in new_ids]
+                halted = primary.rollout_state == "FAILED"
+        # A shifting deployment starts no task before its PRE_SCALE_UP hooks are continued,
+        # and stops the old revision's only at CLEAN_UP (those on draining nodes go as ever).
+        hold_start = shifting and primary.lifecycle_stage == "PRE_SCALE_UP"
+        replaceable = old
+        if shifting and (halted or primary.lifecycle_stage != traffic_shift.CLEAN_UP):
+            replaceable = [t for t in old if on_draining_node(t.msg)]
 
         # Scale in: surplus tasks of the current revision, unplaced and pending ones first.
         if len(new) > desired:
@@ -169,7 +193,7 @@ class ServiceController:
             did.append(f"holding {start} task launches for {wait:.0f}s: tasks keep failing to start")
             add_event(svc, f"(service {svc.service_name}) is unable to consistently start tasks successfully.")
             start = 0
-        if start > 0 and td is not None and not halted:
+        if start > 0 and td is not None and not halted and not hold_start:
             fresh = [new_task(
                 svc.cluster, td, arns=self.arns, group=f"service:{svc.service_name}",
                 started_by=primary.id, service_name=svc.service_name,
@@ -187,7 +211,7 @@ class ServiceController:
         # Stop replaced tasks (old revision, draining nodes) while keeping minimumHealthyPercent.
         spare = sum(1 for t in new + old if t.msg.id in healthy) - min_healthy
         stopped_old = 0
-        for t in sorted(old, key=lambda t: t.msg.id in healthy):
+        for t in sorted(replaceable, key=lambda t: t.msg.id in healthy):
             if t.msg.id in healthy:
                 if spare <= 0:
                     break
@@ -252,16 +276,27 @@ class ServiceController:
         self.writer.put_task(rec, task, view.taskdefs.get(task.task_definition_arn), view.targets_of(task))
 
     def _trip_breaker(self, svc: r.Service, primary: r.Deployment) -> str:
-        primary.rollout_state = "FAILED"
-        primary.rollout_state_reason = (
-            f"ECS deployment circuit breaker: task failed to start {primary.failed_tasks} times."
-        )
-        primary.updated_at = time.time()
         add_event(svc, f"(service {svc.service_name}) (deployment {primary.id}) deployment failed: "
                        f"tasks failed to start.")
-        target = next((d for d in svc.deployments if d.status == "ACTIVE" and d.rollout_state == "COMPLETED"), None)
-        if not svc.deployment_configuration.deployment_circuit_breaker.rollback or target is None:
+        why = f"ECS deployment circuit breaker: task failed to start {primary.failed_tasks} times."
+        if not svc.deployment_configuration.deployment_circuit_breaker.rollback:
+            self._fail(svc, primary, why)
             return f"circuit breaker tripped on deployment {primary.id}; no rollback"
+        return "circuit breaker tripped; " + self._return_to_previous(svc, primary, why)
+
+    @staticmethod
+    def _fail(svc: r.Service, primary: r.Deployment, why: str) -> None:
+        primary.rollout_state, primary.rollout_state_reason, primary.updated_at = "FAILED", why, time.time()
+        if primary.HasField("traffic_percent"):
+            primary.traffic_percent = 0.0  # what it took goes back to the revisions it was replacing
+
+    def _return_to_previous(self, svc: r.Service, primary: r.Deployment, why: str) -> str:
+        """Fails ``primary`` and makes the last completed deployment primary again, with
+        all the traffic (a shifting deployment's rollback returns every request to blue)."""
+        self._fail(svc, primary, why)
+        target = next((d for d in svc.deployments if d.status == "ACTIVE" and d.rollout_state == "COMPLETED"), None)
+        if target is None:
+            return f"deployment {primary.id} failed; no completed deployment to roll back to"
         # The last completed deployment becomes primary again, so the tasks it still runs
         # count for it and the rollback completes once they are all healthy.
         primary.status = "ACTIVE"
@@ -270,12 +305,14 @@ class ServiceController:
         target.rollout_state_reason = f"rolling back from deployment {primary.id}"
         target.desired_count = svc.desired_count
         target.updated_at = time.time()
+        if primary.HasField("traffic_percent"):
+            target.traffic_percent, target.lifecycle_stage = 100.0, traffic_shift.CLEAN_UP
         svc.deployments.remove(target)
         svc.deployments.insert(0, target)
         svc.task_definition = target.task_definition
         add_event(svc, f"(service {svc.service_name}) rolling back to deployment {target.id} "
                        f"({target.task_definition}).")
-        return f"circuit breaker tripped on deployment {primary.id}; rolling back to {target.task_definition}"
+        return f"deployment {primary.id} failed; rolling back to {target.task_definition}"
 
     def _update_counts(self, svc: r.Service, live: list[r.Task], healthy: set[str], primary: r.Deployment,
                        old_left: int) -> None:
@@ -314,6 +351,8 @@ class ServiceController:
                   and svc.pending_count == 0 and len(svc.deployments) == 1)
         if steady:
             add_event(svc, f"(service {svc.service_name}) has reached a steady state.")
+        # The daemon controller counts through here too: both keep the history current.
+        track(svc, time.time(), breaker_threshold(svc.desired_count))
 
     def _drain_deleted(self, view: View, rec: Record[r.Service], tasks: list[Record[r.Task]],
                        live: list[Record[r.Task]]) -> str:

@@ -46,6 +46,10 @@ _SAME_AS = {
     "PutAccountSettingDefault": _OPERATOR + "CreateCluster",
     "DeleteAccountSetting": _OPERATOR + "CreateCluster",
     "ListAccountSettings": _OPERATOR + "DescribeClusters",
+    # A service's deployment history is read with the service.
+    "ListServiceDeployments": _OPERATOR + "DescribeServices",
+    "DescribeServiceDeployments": _OPERATOR + "DescribeServices",
+    "DescribeServiceRevisions": _OPERATOR + "DescribeServices",
 }
 
 

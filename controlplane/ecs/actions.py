@@ -262,6 +262,8 @@ _TRAFFIC_MEMBERS = {
     "loadBalancers": r.ServiceLoadBalancer.DESCRIPTOR,
     "serviceRegistries": r.ServiceRegistry.DESCRIPTOR,
     "serviceConnectConfiguration": r.ServiceConnectConfiguration.DESCRIPTOR,
+    # Deployment alarms and Lambda hooks' hookDetails have nothing to act on in Shoal.
+    "deploymentConfiguration": r.DeploymentConfiguration.DESCRIPTOR,
 }
 
 

@@ -31,7 +31,7 @@ from hypercorn.config import Config
 
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
-from controlplane.ecs import account, capacity, ecr, ingress, instances, protocol, sigv4
+from controlplane.ecs import account, capacity, deployments, ecr, ingress, instances, protocol, sigv4
 from controlplane.ecs.access import authorize, authorize_role, lookup, resource_of
 from controlplane.ecs.actions import ACTIONS as ECS_ACTIONS
 from controlplane.ecs.elbv2 import gateway as elbv2
@@ -48,7 +48,8 @@ _DRAIN_LIMIT = 16
 
 log = logging.getLogger(__name__)
 
-ACTIONS = {**ECS_ACTIONS, **ingress.ACTIONS, **capacity.ACTIONS, **instances.ACTIONS, **account.ACTIONS}
+ACTIONS = {**ECS_ACTIONS, **ingress.ACTIONS, **capacity.ACTIONS, **instances.ACTIONS, **account.ACTIONS,
+           **deployments.ACTIONS}
 _KNOWN = frozenset(ACTIONS)
 SSL_SHUTDOWN_SECONDS = 1.0
 

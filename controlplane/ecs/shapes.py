@@ -23,7 +23,12 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
         "host_memory_used_bytes", "host_memory_total_bytes", "last_heartbeat_at", "agent_version",
         "dynamic_port_low", "dynamic_port_high", "proxy_metrics_port", "custom_attributes",
     }),
-    r.Service.DESCRIPTOR.full_name: frozenset({"cluster", "service_connect_configuration"}),
+    r.Service.DESCRIPTOR.full_name: frozenset({"cluster", "service_connect_configuration", "service_deployments",
+                                               "service_revisions"}),
+    r.Deployment.DESCRIPTOR.full_name: frozenset({"service_revision_arn", "rollback_of", "lifecycle_stage",
+                                                  "stage_started_at", "traffic_percent", "hooks"}),
+    r.DeploymentLifecycleHookDetail.DESCRIPTOR.full_name: frozenset({"stage"}),
+    r.ServiceDeployment.DESCRIPTOR.full_name: frozenset({"deployment_id"}),
     # Shoal names the namespace directly; ECS's registryArn carries the namespace's ARN too.
     r.ServiceRegistry.DESCRIPTOR.full_name: frozenset({"namespace"}),
     # Tags of a task definition travel beside it in ECS responses, not inside it.

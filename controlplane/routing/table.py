@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from controlplane import placement_input
+from controlplane import placement_input, traffic_shift
 from controlplane.scheduler import CQLError, parse
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
@@ -70,6 +70,9 @@ def build_routing_table(
             frontends[fe.name] = fe
 
     default_group = {lb.load_balancer_name: lb.default_target_group_arn for lb in lbs}
+    # While a deployment shifts traffic, each revision's servers together take its share.
+    shares = {name: traffic_shift.shares(svc) for name, svc in services.items()}
+    shifted: dict[str, dict[str, tuple[str, float]]] = {}
     for task in tasks:
         if not task.service_name:
             continue
@@ -90,6 +93,9 @@ def build_routing_table(
                 active = state and _target_state(task, group.target_group_arn) == "healthy"
                 backends[group.id].servers[f"{task.id}-{port}"] = t.RouteServer(
                     name=f"{task.id}-{port}", address=node.address, port=host_port, active=active)
+                if shares[svc.service_name] and active:
+                    shifted.setdefault(group.id, {})[f"{task.id}-{port}"] = (
+                        task.deployment_id, shares[svc.service_name].get(task.deployment_id, 0.0))
         for name, port in _discovered_ports(svc, taskdefs.get(task.task_definition_arn), spaces):
             host_port = _host_port(task, name, port)
             if host_port:
@@ -128,6 +134,10 @@ def build_routing_table(
                 for n in names:
                     dns[(n, True, backend, alias.port)] = t.DnsRecord(name=n, via_proxy=True, backend=backend,
                                                                       port=alias.port, port_name=entry.port_name)
+
+    for backend, by_server in shifted.items():
+        for name, weight in traffic_shift.weights(by_server).items():
+            backends[backend].servers[name].weight = weight
 
     table = t.RoutingTable(cluster=cluster, revision=revision)
     table.frontends.extend(frontends[k] for k in sorted(frontends))

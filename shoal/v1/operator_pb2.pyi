@@ -334,3 +334,27 @@ class DeregisterContainerInstanceRequest(_message.Message):
     container_instance: str
     force: bool
     def __init__(self, cluster: _Optional[str] = ..., container_instance: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class StopServiceDeploymentRequest(_message.Message):
+    __slots__ = ("service_deployment_arn", "stop_type")
+    SERVICE_DEPLOYMENT_ARN_FIELD_NUMBER: _ClassVar[int]
+    STOP_TYPE_FIELD_NUMBER: _ClassVar[int]
+    service_deployment_arn: str
+    stop_type: str
+    def __init__(self, service_deployment_arn: _Optional[str] = ..., stop_type: _Optional[str] = ...) -> None: ...
+
+class StopServiceDeploymentResponse(_message.Message):
+    __slots__ = ("service_deployment_arn",)
+    SERVICE_DEPLOYMENT_ARN_FIELD_NUMBER: _ClassVar[int]
+    service_deployment_arn: str
+    def __init__(self, service_deployment_arn: _Optional[str] = ...) -> None: ...
+
+class ContinueServiceDeploymentRequest(_message.Message):
+    __slots__ = ("service_deployment_arn", "hook_id", "action")
+    SERVICE_DEPLOYMENT_ARN_FIELD_NUMBER: _ClassVar[int]
+    HOOK_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    service_deployment_arn: str
+    hook_id: str
+    action: str
+    def __init__(self, service_deployment_arn: _Optional[str] = ..., hook_id: _Optional[str] = ..., action: _Optional[str] = ...) -> None: ...

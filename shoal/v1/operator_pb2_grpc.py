@@ -144,6 +144,16 @@ class OperatorStub:
                 request_serializer=shoal_dot_v1_dot_operator__pb2.DeregisterContainerInstanceRequest.SerializeToString,
                 response_deserializer=shoal_dot_v1_dot_operator__pb2.DescribeContainerInstancesResponse.FromString,
                 _registered_method=True)
+        self.StopServiceDeployment = channel.unary_unary(
+                '/shoal.v1.Operator/StopServiceDeployment',
+                request_serializer=shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentResponse.FromString,
+                _registered_method=True)
+        self.ContinueServiceDeployment = channel.unary_unary(
+                '/shoal.v1.Operator/ContinueServiceDeployment',
+                request_serializer=shoal_dot_v1_dot_operator__pb2.ContinueServiceDeploymentRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentResponse.FromString,
+                _registered_method=True)
 
 
 class OperatorServicer:
@@ -281,6 +291,18 @@ class OperatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StopServiceDeployment(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ContinueServiceDeployment(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OperatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -393,6 +415,16 @@ def add_OperatorServicer_to_server(servicer, server):
                     servicer.DeregisterContainerInstance,
                     request_deserializer=shoal_dot_v1_dot_operator__pb2.DeregisterContainerInstanceRequest.FromString,
                     response_serializer=shoal_dot_v1_dot_operator__pb2.DescribeContainerInstancesResponse.SerializeToString,
+            ),
+            'StopServiceDeployment': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopServiceDeployment,
+                    request_deserializer=shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentResponse.SerializeToString,
+            ),
+            'ContinueServiceDeployment': grpc.unary_unary_rpc_method_handler(
+                    servicer.ContinueServiceDeployment,
+                    request_deserializer=shoal_dot_v1_dot_operator__pb2.ContinueServiceDeploymentRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -989,6 +1021,60 @@ class Operator:
             '/shoal.v1.Operator/DeregisterContainerInstance',
             shoal_dot_v1_dot_operator__pb2.DeregisterContainerInstanceRequest.SerializeToString,
             shoal_dot_v1_dot_operator__pb2.DescribeContainerInstancesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopServiceDeployment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Operator/StopServiceDeployment',
+            shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentRequest.SerializeToString,
+            shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ContinueServiceDeployment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Operator/ContinueServiceDeployment',
+            shoal_dot_v1_dot_operator__pb2.ContinueServiceDeploymentRequest.SerializeToString,
+            shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -478,17 +478,27 @@ class DeploymentCircuitBreaker(_message.Message):
     def __init__(self, enable: _Optional[bool] = ..., rollback: _Optional[bool] = ...) -> None: ...
 
 class DeploymentConfiguration(_message.Message):
-    __slots__ = ("minimum_healthy_percent", "maximum_percent", "deployment_circuit_breaker")
+    __slots__ = ("minimum_healthy_percent", "maximum_percent", "deployment_circuit_breaker", "strategy", "bake_time_in_minutes", "canary_configuration", "linear_configuration", "lifecycle_hooks")
     MINIMUM_HEALTHY_PERCENT_FIELD_NUMBER: _ClassVar[int]
     MAXIMUM_PERCENT_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_CIRCUIT_BREAKER_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    BAKE_TIME_IN_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    CANARY_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
+    LINEAR_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
+    LIFECYCLE_HOOKS_FIELD_NUMBER: _ClassVar[int]
     minimum_healthy_percent: int
     maximum_percent: int
     deployment_circuit_breaker: DeploymentCircuitBreaker
-    def __init__(self, minimum_healthy_percent: _Optional[int] = ..., maximum_percent: _Optional[int] = ..., deployment_circuit_breaker: _Optional[_Union[DeploymentCircuitBreaker, _Mapping]] = ...) -> None: ...
+    strategy: str
+    bake_time_in_minutes: int
+    canary_configuration: CanaryConfiguration
+    linear_configuration: LinearConfiguration
+    lifecycle_hooks: _containers.RepeatedCompositeFieldContainer[DeploymentLifecycleHook]
+    def __init__(self, minimum_healthy_percent: _Optional[int] = ..., maximum_percent: _Optional[int] = ..., deployment_circuit_breaker: _Optional[_Union[DeploymentCircuitBreaker, _Mapping]] = ..., strategy: _Optional[str] = ..., bake_time_in_minutes: _Optional[int] = ..., canary_configuration: _Optional[_Union[CanaryConfiguration, _Mapping]] = ..., linear_configuration: _Optional[_Union[LinearConfiguration, _Mapping]] = ..., lifecycle_hooks: _Optional[_Iterable[_Union[DeploymentLifecycleHook, _Mapping]]] = ...) -> None: ...
 
 class Deployment(_message.Message):
-    __slots__ = ("id", "status", "task_definition", "desired_count", "pending_count", "running_count", "failed_tasks", "created_at", "updated_at", "rollout_state", "rollout_state_reason", "capacity_provider_strategy")
+    __slots__ = ("id", "status", "task_definition", "desired_count", "pending_count", "running_count", "failed_tasks", "created_at", "updated_at", "rollout_state", "rollout_state_reason", "capacity_provider_strategy", "service_revision_arn", "rollback_of", "lifecycle_stage", "stage_started_at", "traffic_percent", "hooks")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
@@ -501,6 +511,12 @@ class Deployment(_message.Message):
     ROLLOUT_STATE_FIELD_NUMBER: _ClassVar[int]
     ROLLOUT_STATE_REASON_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_REVISION_ARN_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACK_OF_FIELD_NUMBER: _ClassVar[int]
+    LIFECYCLE_STAGE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    TRAFFIC_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    HOOKS_FIELD_NUMBER: _ClassVar[int]
     id: str
     status: str
     task_definition: str
@@ -513,7 +529,13 @@ class Deployment(_message.Message):
     rollout_state: str
     rollout_state_reason: str
     capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[CapacityProviderStrategyItem]
-    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., running_count: _Optional[int] = ..., failed_tasks: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., rollout_state: _Optional[str] = ..., rollout_state_reason: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ...) -> None: ...
+    service_revision_arn: str
+    rollback_of: str
+    lifecycle_stage: str
+    stage_started_at: float
+    traffic_percent: float
+    hooks: _containers.RepeatedCompositeFieldContainer[DeploymentLifecycleHookDetail]
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., running_count: _Optional[int] = ..., failed_tasks: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., rollout_state: _Optional[str] = ..., rollout_state_reason: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., service_revision_arn: _Optional[str] = ..., rollback_of: _Optional[str] = ..., lifecycle_stage: _Optional[str] = ..., stage_started_at: _Optional[float] = ..., traffic_percent: _Optional[float] = ..., hooks: _Optional[_Iterable[_Union[DeploymentLifecycleHookDetail, _Mapping]]] = ...) -> None: ...
 
 class ServiceEvent(_message.Message):
     __slots__ = ("id", "created_at", "message")
@@ -526,7 +548,7 @@ class ServiceEvent(_message.Message):
     def __init__(self, id: _Optional[str] = ..., created_at: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Service(_message.Message):
-    __slots__ = ("service_arn", "service_name", "cluster_arn", "task_definition", "desired_count", "running_count", "pending_count", "status", "launch_type", "placement_constraints", "placement_strategy", "deployment_configuration", "deployments", "events", "created_at", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "cluster", "capacity_provider_strategy")
+    __slots__ = ("service_arn", "service_name", "cluster_arn", "task_definition", "desired_count", "running_count", "pending_count", "status", "launch_type", "placement_constraints", "placement_strategy", "deployment_configuration", "deployments", "events", "created_at", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "cluster", "capacity_provider_strategy", "service_deployments", "service_revisions")
     SERVICE_ARN_FIELD_NUMBER: _ClassVar[int]
     SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
@@ -550,6 +572,8 @@ class Service(_message.Message):
     SERVICE_CONNECT_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_DEPLOYMENTS_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_REVISIONS_FIELD_NUMBER: _ClassVar[int]
     service_arn: str
     service_name: str
     cluster_arn: str
@@ -573,7 +597,9 @@ class Service(_message.Message):
     service_connect_configuration: ServiceConnectConfiguration
     cluster: str
     capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[CapacityProviderStrategyItem]
-    def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[ServiceConnectConfiguration, _Mapping]] = ..., cluster: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ...) -> None: ...
+    service_deployments: _containers.RepeatedCompositeFieldContainer[ServiceDeployment]
+    service_revisions: _containers.RepeatedCompositeFieldContainer[ServiceRevision]
+    def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[ServiceConnectConfiguration, _Mapping]] = ..., cluster: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., service_deployments: _Optional[_Iterable[_Union[ServiceDeployment, _Mapping]]] = ..., service_revisions: _Optional[_Iterable[_Union[ServiceRevision, _Mapping]]] = ...) -> None: ...
 
 class Cluster(_message.Message):
     __slots__ = ("cluster_arn", "cluster_name", "status", "registered_container_instances_count", "running_tasks_count", "pending_tasks_count", "active_services_count", "tags", "capacity_providers", "default_capacity_provider_strategy", "settings")
@@ -750,3 +776,155 @@ class ClusterSetting(_message.Message):
     name: str
     value: str
     def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class ServiceRevision(_message.Message):
+    __slots__ = ("service_revision_arn", "service_arn", "cluster_arn", "task_definition", "capacity_provider_strategy", "launch_type", "load_balancers", "service_registries", "created_at")
+    SERVICE_REVISION_ARN_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ARN_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
+    TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    LAUNCH_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LOAD_BALANCERS_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_REGISTRIES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    service_revision_arn: str
+    service_arn: str
+    cluster_arn: str
+    task_definition: str
+    capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[CapacityProviderStrategyItem]
+    launch_type: str
+    load_balancers: _containers.RepeatedCompositeFieldContainer[ServiceLoadBalancer]
+    service_registries: _containers.RepeatedCompositeFieldContainer[ServiceRegistry]
+    created_at: float
+    def __init__(self, service_revision_arn: _Optional[str] = ..., service_arn: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., launch_type: _Optional[str] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., created_at: _Optional[float] = ...) -> None: ...
+
+class ServiceRevisionSummary(_message.Message):
+    __slots__ = ("arn", "requested_task_count", "running_task_count", "pending_task_count", "requested_production_traffic_weight")
+    ARN_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_TASK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_TASK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_TASK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_PRODUCTION_TRAFFIC_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    arn: str
+    requested_task_count: int
+    running_task_count: int
+    pending_task_count: int
+    requested_production_traffic_weight: float
+    def __init__(self, arn: _Optional[str] = ..., requested_task_count: _Optional[int] = ..., running_task_count: _Optional[int] = ..., pending_task_count: _Optional[int] = ..., requested_production_traffic_weight: _Optional[float] = ...) -> None: ...
+
+class ServiceDeploymentRollback(_message.Message):
+    __slots__ = ("reason", "started_at", "service_revision_arn")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_REVISION_ARN_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    started_at: float
+    service_revision_arn: str
+    def __init__(self, reason: _Optional[str] = ..., started_at: _Optional[float] = ..., service_revision_arn: _Optional[str] = ...) -> None: ...
+
+class ServiceDeploymentCircuitBreaker(_message.Message):
+    __slots__ = ("status", "failure_count", "threshold")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    failure_count: int
+    threshold: int
+    def __init__(self, status: _Optional[str] = ..., failure_count: _Optional[int] = ..., threshold: _Optional[int] = ...) -> None: ...
+
+class ServiceDeployment(_message.Message):
+    __slots__ = ("service_deployment_arn", "service_arn", "cluster_arn", "created_at", "started_at", "finished_at", "stopped_at", "updated_at", "source_service_revisions", "target_service_revision", "status", "status_reason", "deployment_configuration", "rollback", "deployment_circuit_breaker", "lifecycle_stage", "lifecycle_hook_details", "deployment_id")
+    SERVICE_DEPLOYMENT_ARN_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ARN_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_SERVICE_REVISIONS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_SERVICE_REVISION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_REASON_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACK_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_CIRCUIT_BREAKER_FIELD_NUMBER: _ClassVar[int]
+    LIFECYCLE_STAGE_FIELD_NUMBER: _ClassVar[int]
+    LIFECYCLE_HOOK_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    service_deployment_arn: str
+    service_arn: str
+    cluster_arn: str
+    created_at: float
+    started_at: float
+    finished_at: float
+    stopped_at: float
+    updated_at: float
+    source_service_revisions: _containers.RepeatedCompositeFieldContainer[ServiceRevisionSummary]
+    target_service_revision: ServiceRevisionSummary
+    status: str
+    status_reason: str
+    deployment_configuration: DeploymentConfiguration
+    rollback: ServiceDeploymentRollback
+    deployment_circuit_breaker: ServiceDeploymentCircuitBreaker
+    lifecycle_stage: str
+    lifecycle_hook_details: _containers.RepeatedCompositeFieldContainer[DeploymentLifecycleHookDetail]
+    deployment_id: str
+    def __init__(self, service_deployment_arn: _Optional[str] = ..., service_arn: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., stopped_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., source_service_revisions: _Optional[_Iterable[_Union[ServiceRevisionSummary, _Mapping]]] = ..., target_service_revision: _Optional[_Union[ServiceRevisionSummary, _Mapping]] = ..., status: _Optional[str] = ..., status_reason: _Optional[str] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., rollback: _Optional[_Union[ServiceDeploymentRollback, _Mapping]] = ..., deployment_circuit_breaker: _Optional[_Union[ServiceDeploymentCircuitBreaker, _Mapping]] = ..., lifecycle_stage: _Optional[str] = ..., lifecycle_hook_details: _Optional[_Iterable[_Union[DeploymentLifecycleHookDetail, _Mapping]]] = ..., deployment_id: _Optional[str] = ...) -> None: ...
+
+class CanaryConfiguration(_message.Message):
+    __slots__ = ("canary_percent", "canary_bake_time_in_minutes")
+    CANARY_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    CANARY_BAKE_TIME_IN_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    canary_percent: float
+    canary_bake_time_in_minutes: int
+    def __init__(self, canary_percent: _Optional[float] = ..., canary_bake_time_in_minutes: _Optional[int] = ...) -> None: ...
+
+class LinearConfiguration(_message.Message):
+    __slots__ = ("step_percent", "step_bake_time_in_minutes")
+    STEP_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    STEP_BAKE_TIME_IN_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    step_percent: float
+    step_bake_time_in_minutes: int
+    def __init__(self, step_percent: _Optional[float] = ..., step_bake_time_in_minutes: _Optional[int] = ...) -> None: ...
+
+class DeploymentLifecycleHookTimeoutConfiguration(_message.Message):
+    __slots__ = ("timeout_in_minutes", "action")
+    TIMEOUT_IN_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    timeout_in_minutes: int
+    action: str
+    def __init__(self, timeout_in_minutes: _Optional[int] = ..., action: _Optional[str] = ...) -> None: ...
+
+class DeploymentLifecycleHook(_message.Message):
+    __slots__ = ("target_type", "hook_target_arn", "role_arn", "lifecycle_stages", "timeout_configuration")
+    TARGET_TYPE_FIELD_NUMBER: _ClassVar[int]
+    HOOK_TARGET_ARN_FIELD_NUMBER: _ClassVar[int]
+    ROLE_ARN_FIELD_NUMBER: _ClassVar[int]
+    LIFECYCLE_STAGES_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
+    target_type: str
+    hook_target_arn: str
+    role_arn: str
+    lifecycle_stages: _containers.RepeatedScalarFieldContainer[str]
+    timeout_configuration: DeploymentLifecycleHookTimeoutConfiguration
+    def __init__(self, target_type: _Optional[str] = ..., hook_target_arn: _Optional[str] = ..., role_arn: _Optional[str] = ..., lifecycle_stages: _Optional[_Iterable[str]] = ..., timeout_configuration: _Optional[_Union[DeploymentLifecycleHookTimeoutConfiguration, _Mapping]] = ...) -> None: ...
+
+class DeploymentLifecycleHookDetail(_message.Message):
+    __slots__ = ("hook_id", "target_type", "target_arn", "status", "expires_at", "timeout_action", "stage")
+    HOOK_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_ARN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_ACTION_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    hook_id: str
+    target_type: str
+    target_arn: str
+    status: str
+    expires_at: float
+    timeout_action: str
+    stage: str
+    def __init__(self, hook_id: _Optional[str] = ..., target_type: _Optional[str] = ..., target_arn: _Optional[str] = ..., status: _Optional[str] = ..., expires_at: _Optional[float] = ..., timeout_action: _Optional[str] = ..., stage: _Optional[str] = ...) -> None: ...

@@ -134,16 +134,18 @@ class TargetHealthDescription(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., node_id: _Optional[str] = ..., address: _Optional[str] = ..., port: _Optional[int] = ..., health: _Optional[_Union[_resources_pb2.TargetHealth, _Mapping]] = ...) -> None: ...
 
 class RouteServer(_message.Message):
-    __slots__ = ("name", "address", "port", "active")
+    __slots__ = ("name", "address", "port", "active", "weight")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     PORT_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
     name: str
     address: str
     port: int
     active: bool
-    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., port: _Optional[int] = ..., active: _Optional[bool] = ...) -> None: ...
+    weight: int
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., port: _Optional[int] = ..., active: _Optional[bool] = ..., weight: _Optional[int] = ...) -> None: ...
 
 class RouteBackend(_message.Message):
     __slots__ = ("name", "mode", "servers", "deregistration_delay_seconds")

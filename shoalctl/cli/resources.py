@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from shoal.paging import batches, every_page
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from shoalctl.cli import deploy, install_script, placement_args, refs, service_traffic
+from shoalctl.cli import deploy, install_script, placement_args, refs, service_deployments, service_traffic
 from shoalctl.cli.client import add_target_flags, add_verb, connect
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.output import ago, print_json, table, when
@@ -235,6 +235,7 @@ def _deployment_config(a, base: r.DeploymentConfiguration) -> None:
     if getattr(a, "circuit_breaker", False):
         base.deployment_circuit_breaker.enable = True
         base.deployment_circuit_breaker.rollback = bool(a.rollback)
+    service_deployments.strategy_config(a, base)
 
 
 def service_create(a) -> None:
@@ -292,7 +293,8 @@ def service_update(a) -> None:
         req.desired_count = a.desired
     if a.health_check_grace_period is not None:
         req.health_check_grace_period_seconds = a.health_check_grace_period
-    if a.min_healthy_percent is not None or a.max_percent is not None or a.circuit_breaker:
+    if (a.min_healthy_percent is not None or a.max_percent is not None or a.circuit_breaker
+            or service_deployments.strategy_config(a, r.DeploymentConfiguration())):
         _deployment_config(a, req.deployment_configuration)
     if a.placement_strategy:
         req.update_placement_strategy = True
@@ -438,6 +440,7 @@ def register(sub) -> None:
         p.add_argument("--rollback", action="store_true", help="with --circuit-breaker: roll back on failure")
         placement_args.add_flags(p)
         service_traffic.add_flags(p)
+        service_deployments.add_strategy_flags(p)
         p.add_argument("--cli-input-json", metavar="FILE",
                        help=f"a{'n' if verb == 'update' else ''} {verb.capitalize()}Service request in ECS JSON")
         p.add_argument("--health-check-grace-period", type=int, metavar="SECONDS",
@@ -459,6 +462,7 @@ def register(sub) -> None:
                  "show a service, its deployments and events", cluster=True, output=True)
     p.add_argument("name")
     p.add_argument("--events", type=int, default=10, help="how many events to show")
+    service_deployments.add_verbs(sv)
     p = add_verb(sv, "delete", service_delete, "delete a service", cluster=True)
     p.add_argument("name")
     p.add_argument("--force", action="store_true", help="even while scaled above 0")

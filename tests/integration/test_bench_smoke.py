@@ -78,6 +78,12 @@ FIGURES = {
         rf"ratios to present: cold {NUMBER}x, pre-pulled {NUMBER}x; pre-pulled vs cold {NUMBER}x",
         rf"pre-pull \(CreateService -> image on the node\): median {NUMBER} ms, max {NUMBER} ms",
     ],
+    "bluegreen.py": [
+        rf"blue/green deployment of 3 tasks .*: {NUMBER} failed of {NUMBER} requests in {NUMBER} s +"
+        rf"steady state before it: {NUMBER} failed of {NUMBER} in {NUMBER} s",
+        rf"traffic switch: last answer from blue [-+]{NUMBER} s after the control plane's switch; "
+        rf"first answer from green [-+]{NUMBER} s after it",
+    ],
     "autoscale_reaction.py": [
         r"rounds \(breaches\) +1\n",
         rf"breach -> first scale-out decision +median -?{NUMBER}s, max -?{NUMBER}s",

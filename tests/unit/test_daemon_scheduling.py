@@ -119,6 +119,9 @@ def test_one_daemon_task_per_node_and_a_new_node_gets_one(plane: Plane) -> None:
     place_and_run(plane)
     assert sorted(t.node_id for t in daemon_tasks(plane)) == ["n1", "n2", "n3", "n4"]
     assert plane.service("agent").desired_count == 4
+    ctl.reconcile(plane.view())
+    # A daemon service's deployments are recorded in its history as a replica service's are.
+    assert [e.status for e in plane.service("agent").service_deployments] == ["SUCCESSFUL"]
 
 
 def test_a_lost_node_gets_no_replacement_elsewhere(plane: Plane) -> None:

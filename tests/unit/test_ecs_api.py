@@ -274,12 +274,20 @@ def test_a_viewer_key_reads_but_cannot_write(gateway) -> None:
               lambda: viewer.register_task_definition(**WEB), lambda: viewer.run_task(taskDefinition="web"),
               lambda: viewer.start_task(taskDefinition="web", containerInstances=["n"]),
               lambda: viewer.tag_resource(resourceArn="arn:aws:ecs:local:000000000000:cluster/default",
-                                          tags=[{"key": "a", "value": "b"}])]
+                                          tags=[{"key": "a", "value": "b"}]),
+              lambda: viewer.stop_service_deployment(
+                  serviceDeploymentArn="arn:aws:ecs:local:000000000000:service-deployment/default/web/1"),
+              lambda: viewer.continue_service_deployment(
+                  serviceDeploymentArn="arn:aws:ecs:local:000000000000:service-deployment/default/web/1",
+                  hookId="1-post_scale_up-0")]
     for write in writes:
         with pytest.raises(viewer.exceptions.AccessDeniedException) as caught:
             write()
         assert "shoal:viewer:vic" in caught.value.response["Error"]["Message"]
     assert ctx.store.get(keys.cluster("x")) is None
+    # A service's deployment history is read as the service is.
+    with pytest.raises(viewer.exceptions.ServiceNotFoundException):
+        viewer.list_service_deployments(service="web")
 
 
 def test_a_key_without_a_role_is_not_accepted(gateway) -> None:
@@ -335,3 +343,43 @@ def test_flags_refuse_plaintext_unless_asked(tmp_path: Path) -> None:
         assert gw is not None and gw.url.startswith("http://127.0.0.1:")
     finally:
         gw.close()
+
+
+def test_service_deployments_and_revisions_through_boto3(ecs) -> None:
+    v1 = ecs.register_task_definition(**WEB)["taskDefinition"]["taskDefinitionArn"]
+    v2 = ecs.register_task_definition(**{**WEB, "cpu": "256"})["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(serviceName="web", taskDefinition="web:1", desiredCount=1)
+    ecs.update_service(service="web", taskDefinition="web:2")
+    listed = ecs.list_service_deployments(service="web")["serviceDeployments"]
+    # Newest first; no controller runs here, so the first never completed and was superseded.
+    assert [d["status"] for d in listed] == ["IN_PROGRESS", "STOPPED"]
+    assert ecs.list_service_deployments(service="web", status=["STOPPED"])["serviceDeployments"] == listed[1:]
+    page = ecs.list_service_deployments(service="web", maxResults=1)
+    assert page["serviceDeployments"] == listed[:1]
+    assert ecs.list_service_deployments(service="web", nextToken=page["nextToken"])["serviceDeployments"] == \
+        listed[1:]
+    described = ecs.describe_service_deployments(
+        serviceDeploymentArns=[listed[0]["serviceDeploymentArn"], listed[0]["serviceDeploymentArn"] + "7"])
+    current = described["serviceDeployments"][0]
+    assert described["failures"][0]["reason"] == "MISSING"
+    assert current["targetServiceRevision"]["arn"] == listed[0]["targetServiceRevisionArn"]
+    assert current["deploymentConfiguration"]["maximumPercent"] == 200
+    revs = ecs.describe_service_revisions(serviceRevisionArns=[
+        current["targetServiceRevision"]["arn"], current["sourceServiceRevisions"][0]["arn"]])["serviceRevisions"]
+    assert [v["taskDefinition"] for v in revs] == [v2, v1]
+    # Nothing completed yet: there is no revision to roll back to, and nothing changes.
+    with pytest.raises(ecs.exceptions.ConflictException) as caught:
+        ecs.stop_service_deployment(serviceDeploymentArn=current["serviceDeploymentArn"], stopType="ROLLBACK")
+    assert "serviceDeploymentArn" in caught.value.response["Error"]["Message"]
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
+        ecs.stop_service_deployment(serviceDeploymentArn=current["serviceDeploymentArn"], stopType="ABORT")
+    assert caught.value.response["Error"]["Message"].startswith("stopType")
+    with pytest.raises(ecs.exceptions.ServiceDeploymentNotFoundException):
+        ecs.stop_service_deployment(serviceDeploymentArn=current["serviceDeploymentArn"] + "0")
+    with pytest.raises(ecs.exceptions.ServiceNotFoundException):
+        ecs.list_service_deployments(service="nope")
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
+        ecs.list_service_deployments(service="web", status=["DONE"])
+    assert caught.value.response["Error"]["Message"].startswith("status")
+    assert ecs.describe_services(services=["web"])["services"][0]["taskDefinition"] == v2
+    assert {"ListServiceDeployments", "DescribeServiceDeployments", "DescribeServiceRevisions"} <= set(ecs.seen)

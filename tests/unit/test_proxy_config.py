@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from agent.proxy import config, servers
+from agent.proxy import config, driver, servers
 from agent.proxy.cli import CliError, parse_show_proc
 from agent.proxy.config import ConfigError, NodeAddresses, Server
 from agent.proxy.process import SOCKET_PATH_MAX, socket_dir_for
@@ -211,3 +211,23 @@ def test_sockets_leave_a_state_dir_too_deep_for_haproxy(tmp_path):
         assert private != deep and private.is_dir() and len(str(private / "haproxy.sock")) <= SOCKET_PATH_MAX
     finally:
         private.rmdir()
+
+
+def test_plan_follows_a_servers_weight_as_a_deployment_shifts_traffic():
+    weighted = Server("b", "g", "127.0.0.1", 1000, True, weight=26)
+    assert cmds([], [weighted]) == ["add server b/g 127.0.0.1:1000 weight 26", "set server b/g state ready"]
+    assert cmds([weighted], [Server("b", "g", "127.0.0.1", 1000, True, weight=256)]) == ["set server b/g weight 256"]
+    assert cmds([weighted], [srv("g")]) == ["set server b/g weight 1"]  # the shift is over
+    assert cmds([srv("g")], [srv("g")]) == []
+    # The driver names what each step did in its sentence.
+    assert driver._verb("set server b/g weight 26") == "reweighted"
+
+
+def test_a_weight_outside_haproxys_range_is_refused():
+    tb = t.RoutingTable(cluster="c", revision=1)
+    tb.backends.add(name="b", mode="http", servers=[t.RouteServer(name="s", address="127.0.0.1", port=80,
+                                                                  active=True, weight=300)])
+    with pytest.raises(ConfigError, match=r"backends\[0\]\.servers\[0\]\.weight: 300"):
+        config.render(tb, ADDRS)
+    tb.backends[0].servers[0].weight = 0
+    assert "server s 127.0.0.1:80 weight 0" in config.render(tb, ADDRS).text
