@@ -68,7 +68,7 @@ PERMISSIONS: dict[str, str] = {
     **_methods("Security", "node", "GetTaskSecrets RenewNodeCertificate"),
     **_methods("Operator", "read", "DescribeClusters ListClusters DescribeTaskDefinition ListTaskDefinitions "
                                    "ListTaskDefinitionFamilies DescribeTasks ListTasks DescribeServices ListServices "
-                                   "ListContainerInstances DescribeContainerInstances"),
+                                   "ListContainerInstances DescribeContainerInstances GetTaskProtection"),
     **_methods("Scaling", "read", "DescribeScalableTargets DescribeScalingPolicies DescribeScheduledActions "
                                   "DescribeScalingActivities DescribeCapacityProviders"),
     **_methods("Traffic", "read", "DescribeLoadBalancers DescribeTargetGroups DescribeTargetHealth "

@@ -96,6 +96,12 @@ def is_live(task: r.Task) -> bool:
     return task.last_status != "STOPPED"
 
 
+def is_protected(task: r.Task, now: float) -> bool:
+    """Scale-in protection (UpdateTaskProtection) holds until it expires; an expired one is
+    as none, with no write needed to end it."""
+    return task.protection_enabled and now < task.protection_expires_at
+
+
 def desire_stop(task: r.Task, reason: str, stop_code: str, now: float | None = None) -> None:
     """The wish alone (what the API may write): desiredStatus STOPPED and why. The first
     reason given stays."""

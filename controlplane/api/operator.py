@@ -30,6 +30,8 @@ _ROUTES = {
     "DescribeContainerInstances": nodes.describe,
     "UpdateContainerInstancesState": nodes.update_state,
     "DeregisterContainerInstance": nodes.deregister,
+    "GetTaskProtection": tasks.get_protection,
+    "UpdateTaskProtection": tasks.update_protection,
 }
 
 

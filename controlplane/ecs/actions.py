@@ -208,6 +208,22 @@ def list_tasks(ctx: ApiContext, body: Body) -> Body:
     return _listing(tasks.list_(ctx, _parse(body, op.ListTasksRequest)), "taskArns")
 
 
+def _protection_out(resp: op.TaskProtectionResponse) -> Body:
+    return {"protectedTasks": [to_ecs(t) for t in resp.protected_tasks], "failures": _failures(resp.failures)}
+
+
+def get_task_protection(ctx: ApiContext, body: Body) -> Body:
+    _required(body, "tasks")
+    return _protection_out(tasks.get_protection(ctx, _parse(body, op.GetTaskProtectionRequest)))
+
+
+def update_task_protection(ctx: ApiContext, body: Body) -> Body:
+    _required(body, "tasks")
+    if not isinstance(body.get("protectionEnabled"), bool):
+        raise invalid_parameter("protectionEnabled: required, true or false")
+    return _protection_out(tasks.update_protection(ctx, _parse(body, op.UpdateTaskProtectionRequest)))
+
+
 # ---- services ---------------------------------------------------------------------------------
 
 # The members of these service fields that Shoal does not act on are refused, not dropped
@@ -370,6 +386,8 @@ ACTIONS: dict[str, Action] = {
     "StopTask": stop_task,
     "DescribeTasks": describe_tasks,
     "ListTasks": list_tasks,
+    "GetTaskProtection": get_task_protection,
+    "UpdateTaskProtection": update_task_protection,
     "CreateService": create_service,
     "UpdateService": update_service,
     "DeleteService": delete_service,

@@ -17,13 +17,15 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
     r.Task.DESCRIPTOR.full_name: frozenset({
         "id", "cluster", "node_id", "service_name", "placement_message", "placement_constraints",
         "placement_strategy", "deployment_id", "target_health", "deregister_until",
+        "protection_enabled", "protection_expires_at", "disconnected_at", "status_before_disconnect",
     }),
     r.ContainerInstance.DESCRIPTOR.full_name: frozenset({
         "id", "cluster", "hostname", "address", "metrics_port", "cpu_units", "memory_mib", "host_cpu_percent",
         "host_memory_used_bytes", "host_memory_total_bytes", "last_heartbeat_at", "agent_version",
         "dynamic_port_low", "dynamic_port_high", "proxy_metrics_port",
     }),
-    r.Service.DESCRIPTOR.full_name: frozenset({"cluster", "service_connect_configuration"}),
+    r.Service.DESCRIPTOR.full_name: frozenset({"cluster", "service_connect_configuration",
+                                               "disconnect_tolerance_seconds"}),
     # Shoal names the namespace directly; ECS's registryArn carries the namespace's ARN too.
     r.ServiceRegistry.DESCRIPTOR.full_name: frozenset({"namespace"}),
     # Tags of a task definition travel beside it in ECS responses, not inside it.

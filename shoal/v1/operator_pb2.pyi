@@ -166,7 +166,7 @@ class ListTasksRequest(_message.Message):
     def __init__(self, cluster: _Optional[str] = ..., container_instance: _Optional[str] = ..., family: _Optional[str] = ..., started_by: _Optional[str] = ..., service_name: _Optional[str] = ..., desired_status: _Optional[str] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ..., launch_type: _Optional[str] = ...) -> None: ...
 
 class CreateServiceRequest(_message.Message):
-    __slots__ = ("cluster", "service_name", "task_definition", "desired_count", "placement_constraints", "placement_strategy", "deployment_configuration", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "launch_type", "capacity_provider_strategy")
+    __slots__ = ("cluster", "service_name", "task_definition", "desired_count", "placement_constraints", "placement_strategy", "deployment_configuration", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "launch_type", "capacity_provider_strategy", "disconnect_tolerance_seconds")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
     TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +182,7 @@ class CreateServiceRequest(_message.Message):
     SERVICE_CONNECT_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
     LAUNCH_TYPE_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    DISCONNECT_TOLERANCE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     service_name: str
     task_definition: str
@@ -197,10 +198,11 @@ class CreateServiceRequest(_message.Message):
     service_connect_configuration: _resources_pb2.ServiceConnectConfiguration
     launch_type: str
     capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[_resources_pb2.CapacityProviderStrategyItem]
-    def __init__(self, cluster: _Optional[str] = ..., service_name: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ..., launch_type: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ...) -> None: ...
+    disconnect_tolerance_seconds: int
+    def __init__(self, cluster: _Optional[str] = ..., service_name: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ..., launch_type: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ...) -> None: ...
 
 class UpdateServiceRequest(_message.Message):
-    __slots__ = ("cluster", "service", "desired_count", "task_definition", "force_new_deployment", "deployment_configuration", "update_placement_constraints", "placement_constraints", "update_placement_strategy", "placement_strategy", "health_check_grace_period_seconds", "update_load_balancers", "load_balancers", "update_service_registries", "service_registries", "service_connect_configuration")
+    __slots__ = ("cluster", "service", "desired_count", "task_definition", "force_new_deployment", "deployment_configuration", "update_placement_constraints", "placement_constraints", "update_placement_strategy", "placement_strategy", "health_check_grace_period_seconds", "update_load_balancers", "load_balancers", "update_service_registries", "service_registries", "service_connect_configuration", "disconnect_tolerance_seconds")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     DESIRED_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -217,6 +219,7 @@ class UpdateServiceRequest(_message.Message):
     UPDATE_SERVICE_REGISTRIES_FIELD_NUMBER: _ClassVar[int]
     SERVICE_REGISTRIES_FIELD_NUMBER: _ClassVar[int]
     SERVICE_CONNECT_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
+    DISCONNECT_TOLERANCE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     service: str
     desired_count: int
@@ -233,7 +236,8 @@ class UpdateServiceRequest(_message.Message):
     update_service_registries: bool
     service_registries: _containers.RepeatedCompositeFieldContainer[_resources_pb2.ServiceRegistry]
     service_connect_configuration: _resources_pb2.ServiceConnectConfiguration
-    def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., desired_count: _Optional[int] = ..., task_definition: _Optional[str] = ..., force_new_deployment: _Optional[bool] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., update_placement_constraints: _Optional[bool] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., update_placement_strategy: _Optional[bool] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., update_load_balancers: _Optional[bool] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., update_service_registries: _Optional[bool] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ...) -> None: ...
+    disconnect_tolerance_seconds: int
+    def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., desired_count: _Optional[int] = ..., task_definition: _Optional[str] = ..., force_new_deployment: _Optional[bool] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., update_placement_constraints: _Optional[bool] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., update_placement_strategy: _Optional[bool] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., update_load_balancers: _Optional[bool] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., update_service_registries: _Optional[bool] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ..., disconnect_tolerance_seconds: _Optional[int] = ...) -> None: ...
 
 class DeleteServiceRequest(_message.Message):
     __slots__ = ("cluster", "service", "force")
@@ -328,3 +332,41 @@ class DeregisterContainerInstanceRequest(_message.Message):
     container_instance: str
     force: bool
     def __init__(self, cluster: _Optional[str] = ..., container_instance: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class ProtectedTask(_message.Message):
+    __slots__ = ("task_arn", "protection_enabled", "expiration_date")
+    TASK_ARN_FIELD_NUMBER: _ClassVar[int]
+    PROTECTION_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    EXPIRATION_DATE_FIELD_NUMBER: _ClassVar[int]
+    task_arn: str
+    protection_enabled: bool
+    expiration_date: float
+    def __init__(self, task_arn: _Optional[str] = ..., protection_enabled: _Optional[bool] = ..., expiration_date: _Optional[float] = ...) -> None: ...
+
+class GetTaskProtectionRequest(_message.Message):
+    __slots__ = ("cluster", "tasks")
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    cluster: str
+    tasks: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, cluster: _Optional[str] = ..., tasks: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UpdateTaskProtectionRequest(_message.Message):
+    __slots__ = ("cluster", "tasks", "protection_enabled", "expires_in_minutes")
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    PROTECTION_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    cluster: str
+    tasks: _containers.RepeatedScalarFieldContainer[str]
+    protection_enabled: bool
+    expires_in_minutes: int
+    def __init__(self, cluster: _Optional[str] = ..., tasks: _Optional[_Iterable[str]] = ..., protection_enabled: _Optional[bool] = ..., expires_in_minutes: _Optional[int] = ...) -> None: ...
+
+class TaskProtectionResponse(_message.Message):
+    __slots__ = ("protected_tasks", "failures")
+    PROTECTED_TASKS_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
+    protected_tasks: _containers.RepeatedCompositeFieldContainer[ProtectedTask]
+    failures: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Failure]
+    def __init__(self, protected_tasks: _Optional[_Iterable[_Union[ProtectedTask, _Mapping]]] = ..., failures: _Optional[_Iterable[_Union[_resources_pb2.Failure, _Mapping]]] = ...) -> None: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from google.protobuf import json_format
@@ -212,6 +213,22 @@ def task_stop(a) -> None:
     print(f"{t.id} desired STOPPED ({t.last_status})")
 
 
+def task_protect(a) -> None:
+    req = op.UpdateTaskProtectionRequest(cluster=a.cluster, tasks=[a.task], protection_enabled=not a.off)
+    if a.minutes is not None:
+        if a.off:
+            raise CliError("--minutes: not with --off")
+        req.expires_in_minutes = a.minutes
+    resp = connect(a).UpdateTaskProtection(req)
+    if resp.failures:
+        f = resp.failures[0]
+        raise CliError(f"task {f.arn}: {f.reason}{': ' + f.detail if f.detail else ''}")
+    for t in resp.protected_tasks:
+        until = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t.expiration_date))
+        print(f"{t.task_arn.rpartition('/')[2]} protected from scale-in until {until}" if t.protection_enabled
+              else f"{t.task_arn.rpartition('/')[2]} not protected")
+
+
 # ---- services ---------------------------------------------------------------------------------
 
 def _deployment_config(a, base: r.DeploymentConfiguration) -> None:
@@ -408,6 +425,11 @@ def register(sub) -> None:
     p = add_verb(tk, "stop", task_stop, "stop a task", cluster=True)
     p.add_argument("task")
     p.add_argument("--reason")
+    p = add_verb(tk, "protect", task_protect, "protect a service task from scale-in and deployments "
+                 "(UpdateTaskProtection)", cluster=True)
+    p.add_argument("task")
+    p.add_argument("--minutes", type=int, help="how long (1-2880; default 120)")
+    p.add_argument("--off", action="store_true", help="end the task's protection")
 
     sv = sub.add_parser("service", help="services").add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb in ("create", "update"):
