@@ -11,6 +11,9 @@ from shoal.v1 import resources_pb2 as r
 
 LIVE_STATUSES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING")
 STATUS_ORDER = {s: i for i, s in enumerate(LIVE_STATUSES + ("STOPPED",))}
+# The leader's word for a task whose node it cannot reach, while the task's service tolerates
+# the disconnect (controllers/nodes.py); the agent's next report replaces it.
+UNKNOWN = "UNKNOWN"
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,16 @@ def _check_deployment_config(dc: r.DeploymentConfiguration, daemon: bool = False
     return out
 
 
+# A day: longer, and a node nobody reaches holds its service's tasks hostage for longer.
+MAX_DISCONNECT_TOLERANCE = 86_400
+
+
+def _check_tolerance(seconds: int) -> int:
+    if not 0 <= seconds <= MAX_DISCONNECT_TOLERANCE:
+        raise invalid(f"disconnectToleranceSeconds: must be between 0 and {MAX_DISCONNECT_TOLERANCE} seconds")
+    return seconds
+
+
 def _check_desired(n: int) -> None:
     if not 0 <= n <= MAX_DESIRED:
         raise invalid(f"desiredCount: must be between 0 and {MAX_DESIRED}")
@@ -86,6 +96,7 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
         created_at=time.time(),
         health_check_grace_period_seconds=req.health_check_grace_period_seconds,
         deployment_configuration=_check_deployment_config(req.deployment_configuration, daemon),
+        disconnect_tolerance_seconds=_check_tolerance(req.disconnect_tolerance_seconds),
     )
     svc.placement_constraints.extend(list(td.placement_constraints) + list(req.placement_constraints))
     svc.placement_strategy.extend(strategies)
@@ -159,6 +170,8 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
             if req.health_check_grace_period_seconds < 0:
                 raise invalid("healthCheckGracePeriodSeconds: must not be negative")
             svc.health_check_grace_period_seconds = req.health_check_grace_period_seconds
+        if req.HasField("disconnect_tolerance_seconds"):
+            svc.disconnect_tolerance_seconds = _check_tolerance(req.disconnect_tolerance_seconds)
         if req.update_placement_constraints:
             check_placement(req.placement_constraints, [])
             del svc.placement_constraints[:]

@@ -14,6 +14,7 @@ from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoalctl.cli import deploy, placement_args, service_traffic
 from shoalctl.cli.client import add_target_flags, add_verb, connect
+from shoalctl.cli.durations import duration_arg
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.output import ago, print_json, table
 
@@ -259,6 +260,8 @@ def service_create(a) -> None:
     req.placement_constraints.extend(placement_args.constraint(s) for s in a.placement_constraint)
     if a.health_check_grace_period is not None:
         req.health_check_grace_period_seconds = a.health_check_grace_period
+    if a.disconnect_tolerance is not None:
+        req.disconnect_tolerance_seconds = round(a.disconnect_tolerance)
     _deployment_config(a, req.deployment_configuration)
     c = connect(a)
     req.load_balancers.extend(service_traffic.load_balancers(c, a.load_balancer, req.task_definition))
@@ -296,6 +299,8 @@ def service_update(a) -> None:
         req.desired_count = a.desired
     if a.health_check_grace_period is not None:
         req.health_check_grace_period_seconds = a.health_check_grace_period
+    if a.disconnect_tolerance is not None:
+        req.disconnect_tolerance_seconds = round(a.disconnect_tolerance)
     if a.min_healthy_percent is not None or a.max_percent is not None or a.circuit_breaker:
         _deployment_config(a, req.deployment_configuration)
     if a.placement_strategy:
@@ -447,6 +452,9 @@ def register(sub) -> None:
                        help=f"a{'n' if verb == 'update' else ''} {verb.capitalize()}Service request in ECS JSON")
         p.add_argument("--health-check-grace-period", type=int, metavar="SECONDS",
                        help="how long new tasks' failing load-balancer health checks are not held against them")
+        p.add_argument("--disconnect-tolerance", type=duration_arg, metavar="DURATION",
+                       help="how long a node may be out of reach before its tasks are replaced (they read "
+                            "UNKNOWN meanwhile; e.g. 60s; default 0: at once)")
         if verb == "create":
             p.add_argument("--scheduling-strategy", choices=("REPLICA", "DAEMON"),
                            help="DAEMON: one task on every ACTIVE node matching the constraints (no --desired)")
