@@ -52,6 +52,15 @@ def _check_tolerance(seconds: int) -> int:
     return seconds
 
 
+def _check_rebalancing(value: str, daemon: bool) -> str:
+    if value not in ("ENABLED", "DISABLED"):
+        raise invalid(f"availabilityZoneRebalancing: must be ENABLED or DISABLED, not {value!r}")
+    if value == "ENABLED" and daemon:
+        raise invalid("availabilityZoneRebalancing: the daemon scheduling strategy does not support "
+                      "availability zone rebalancing")
+    return value
+
+
 def _check_desired(n: int) -> None:
     if not 0 <= n <= MAX_DESIRED:
         raise invalid(f"desiredCount: must be between 0 and {MAX_DESIRED}")
@@ -97,6 +106,9 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
         health_check_grace_period_seconds=req.health_check_grace_period_seconds,
         deployment_configuration=_check_deployment_config(req.deployment_configuration, daemon),
         disconnect_tolerance_seconds=_check_tolerance(req.disconnect_tolerance_seconds),
+        # ECS makes it ENABLED when a create does not say; Shoal keeps a service where its
+        # placement put it unless asked (docs/ecs-api.md).
+        availability_zone_rebalancing=_check_rebalancing(req.availability_zone_rebalancing or "DISABLED", daemon),
     )
     svc.placement_constraints.extend(list(td.placement_constraints) + list(req.placement_constraints))
     svc.placement_strategy.extend(strategies)
@@ -170,6 +182,9 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
             if req.health_check_grace_period_seconds < 0:
                 raise invalid("healthCheckGracePeriodSeconds: must not be negative")
             svc.health_check_grace_period_seconds = req.health_check_grace_period_seconds
+        if req.availability_zone_rebalancing:
+            svc.availability_zone_rebalancing = _check_rebalancing(req.availability_zone_rebalancing,
+                                                                   svc.scheduling_strategy == "DAEMON")
         if req.HasField("disconnect_tolerance_seconds"):
             svc.disconnect_tolerance_seconds = _check_tolerance(req.disconnect_tolerance_seconds)
         if req.update_placement_constraints:

@@ -8,6 +8,7 @@ import math
 import time
 
 from controlplane import placement_input
+from controlplane.controllers import rebalance
 from controlplane.controllers.daemons import DAEMON, reconcile_daemon
 from controlplane.controllers.view import View, Writer, clone, task_write
 from controlplane.deployments import new_deployment
@@ -142,6 +143,7 @@ class ServiceController:
         # a protected task (UpdateTaskProtection) is never chosen, so the service may stay
         # above its desired count until protection ends.
         now = time.time()
+        new, moving = rebalance.set_aside(view, svc, new)
         if len(new) > desired:
             surplus = len(new) - desired
             stoppable = [t for t in new if not is_protected(t.msg, now)]
@@ -213,6 +215,12 @@ class ServiceController:
             did.append(f"stopped {stopped_old} replaced tasks")
             add_event(svc, f"(service {svc.service_name}) has stopped {stopped_old} running tasks.")
 
+        steady = (not did and not old and not halted and len(new) == desired and len(svc.deployments) == 1
+                  and primary.rollout_state == "COMPLETED" and all(t.msg.id in healthy for t in new))
+        moved = rebalance.step(self, view, svc, td, primary.id, new, moving, healthy, steady,
+                               room=len(live) < max_total, now=now)
+        if moved:
+            did.append(moved)
         self._update_counts(svc, live_then, healthy, primary, old_left=len(old) - stopped_old)
         if svc.SerializeToString() != rec.msg.SerializeToString():
             self.writer.commit([Compare(rec.key, rec.mod_revision)], [(rec.key, svc)])

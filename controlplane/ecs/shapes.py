@@ -25,7 +25,8 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
         "dynamic_port_low", "dynamic_port_high", "proxy_metrics_port",
     }),
     r.Service.DESCRIPTOR.full_name: frozenset({"cluster", "service_connect_configuration",
-                                               "disconnect_tolerance_seconds"}),
+                                               "disconnect_tolerance_seconds", "rebalancing_task_id",
+                                               "rebalance_not_before"}),
     # Shoal names the namespace directly; ECS's registryArn carries the namespace's ARN too.
     r.ServiceRegistry.DESCRIPTOR.full_name: frozenset({"namespace"}),
     # Tags of a task definition travel beside it in ECS responses, not inside it.

@@ -530,7 +530,7 @@ class ServiceEvent(_message.Message):
     def __init__(self, id: _Optional[str] = ..., created_at: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Service(_message.Message):
-    __slots__ = ("service_arn", "service_name", "cluster_arn", "task_definition", "desired_count", "running_count", "pending_count", "status", "launch_type", "placement_constraints", "placement_strategy", "deployment_configuration", "deployments", "events", "created_at", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "cluster", "capacity_provider_strategy", "disconnect_tolerance_seconds")
+    __slots__ = ("service_arn", "service_name", "cluster_arn", "task_definition", "desired_count", "running_count", "pending_count", "status", "launch_type", "placement_constraints", "placement_strategy", "deployment_configuration", "deployments", "events", "created_at", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "cluster", "capacity_provider_strategy", "disconnect_tolerance_seconds", "availability_zone_rebalancing", "rebalancing_task_id", "rebalance_not_before")
     SERVICE_ARN_FIELD_NUMBER: _ClassVar[int]
     SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
@@ -555,6 +555,9 @@ class Service(_message.Message):
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     DISCONNECT_TOLERANCE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    AVAILABILITY_ZONE_REBALANCING_FIELD_NUMBER: _ClassVar[int]
+    REBALANCING_TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    REBALANCE_NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
     service_arn: str
     service_name: str
     cluster_arn: str
@@ -579,7 +582,10 @@ class Service(_message.Message):
     cluster: str
     capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[CapacityProviderStrategyItem]
     disconnect_tolerance_seconds: int
-    def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[ServiceConnectConfiguration, _Mapping]] = ..., cluster: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ...) -> None: ...
+    availability_zone_rebalancing: str
+    rebalancing_task_id: str
+    rebalance_not_before: float
+    def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[ServiceConnectConfiguration, _Mapping]] = ..., cluster: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ..., availability_zone_rebalancing: _Optional[str] = ..., rebalancing_task_id: _Optional[str] = ..., rebalance_not_before: _Optional[float] = ...) -> None: ...
 
 class Cluster(_message.Message):
     __slots__ = ("cluster_arn", "cluster_name", "status", "registered_container_instances_count", "running_tasks_count", "pending_tasks_count", "active_services_count", "tags", "capacity_providers", "default_capacity_provider_strategy")

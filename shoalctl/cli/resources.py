@@ -262,6 +262,7 @@ def service_create(a) -> None:
         req.health_check_grace_period_seconds = a.health_check_grace_period
     if a.disconnect_tolerance is not None:
         req.disconnect_tolerance_seconds = round(a.disconnect_tolerance)
+    req.availability_zone_rebalancing = a.az_rebalancing or req.availability_zone_rebalancing
     _deployment_config(a, req.deployment_configuration)
     c = connect(a)
     req.load_balancers.extend(service_traffic.load_balancers(c, a.load_balancer, req.task_definition))
@@ -301,6 +302,7 @@ def service_update(a) -> None:
         req.health_check_grace_period_seconds = a.health_check_grace_period
     if a.disconnect_tolerance is not None:
         req.disconnect_tolerance_seconds = round(a.disconnect_tolerance)
+    req.availability_zone_rebalancing = a.az_rebalancing or req.availability_zone_rebalancing
     if a.min_healthy_percent is not None or a.max_percent is not None or a.circuit_breaker:
         _deployment_config(a, req.deployment_configuration)
     if a.placement_strategy:
@@ -455,6 +457,9 @@ def register(sub) -> None:
         p.add_argument("--disconnect-tolerance", type=duration_arg, metavar="DURATION",
                        help="how long a node may be out of reach before its tasks are replaced (they read "
                             "UNKNOWN meanwhile; e.g. 60s; default 0: at once)")
+        p.add_argument("--az-rebalancing", choices=("ENABLED", "DISABLED"),
+                       help="availabilityZoneRebalancing: move tasks back to balance when they crowd into "
+                            "some zones (default DISABLED)")
         if verb == "create":
             p.add_argument("--scheduling-strategy", choices=("REPLICA", "DAEMON"),
                            help="DAEMON: one task on every ACTIVE node matching the constraints (no --desired)")
