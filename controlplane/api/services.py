@@ -109,6 +109,7 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
         # ECS makes it ENABLED when a create does not say; Shoal keeps a service where its
         # placement put it unless asked (docs/ecs-api.md).
         availability_zone_rebalancing=_check_rebalancing(req.availability_zone_rebalancing or "DISABLED", daemon),
+        enable_execute_command=req.enable_execute_command,
     )
     svc.placement_constraints.extend(list(td.placement_constraints) + list(req.placement_constraints))
     svc.placement_strategy.extend(strategies)
@@ -185,6 +186,8 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
         if req.availability_zone_rebalancing:
             svc.availability_zone_rebalancing = _check_rebalancing(req.availability_zone_rebalancing,
                                                                    svc.scheduling_strategy == "DAEMON")
+        if req.HasField("enable_execute_command"):
+            svc.enable_execute_command = req.enable_execute_command
         if req.HasField("disconnect_tolerance_seconds"):
             svc.disconnect_tolerance_seconds = _check_tolerance(req.disconnect_tolerance_seconds)
         if req.update_placement_constraints:
@@ -261,3 +264,15 @@ def list_(ctx: ApiContext, req: op.ListServicesRequest) -> op.ListResponse:
     arns = [s.msg.service_arn for s in ctx.state.services(cluster) if s.msg.status != "INACTIVE"
             and (not launch_type or (s.msg.launch_type or launch_types.DEFAULT) == launch_type)]
     return page(arns, req.max_results, req.next_token)
+
+
+def note_event(ctx: ApiContext, cluster: str, name: str, message: str) -> None:
+    """Adds one event to a service (an audit record such as an exec); a service gone
+    meanwhile takes none."""
+    def add(svc: r.Service | None) -> r.Service | None:
+        if svc is None:
+            return None
+        add_event(svc, message)
+        return svc
+
+    ctx.state.update(keys.service(cluster, name), r.Service, add, field="service")

@@ -63,6 +63,8 @@ def run(ctx: ApiContext, req: op.RunTaskRequest) -> op.TasksResponse:
         )
         for _ in range(count)
     ]
+    for task in tasks:
+        task.enable_execute_command = req.enable_execute_command
     if strategy:
         for task, provider in zip(tasks, capacity_strategy.assign(strategy, count), strict=True):
             task.capacity_provider_name = provider

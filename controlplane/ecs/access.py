@@ -23,6 +23,7 @@ _SAME_AS = {
     "DeleteCapacityProvider": "/shoal.v1.Scaling/DeleteCapacityProvider",
     "DescribeCapacityProviders": "/shoal.v1.Scaling/DescribeCapacityProviders",
     "PutClusterCapacityProviders": "/shoal.v1.Scaling/CreateCapacityProvider",
+    "ExecuteCommand": "/shoal.v1.Logs/ExecuteCommand",
 }
 
 

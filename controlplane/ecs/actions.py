@@ -224,6 +224,16 @@ def update_task_protection(ctx: ApiContext, body: Body) -> Body:
     return _protection_out(tasks.update_protection(ctx, _parse(body, op.UpdateTaskProtectionRequest)))
 
 
+def execute_command(ctx: ApiContext, body: Body) -> Body:
+    """ECS Exec hands the caller an SSM session for the AWS Session Manager plugin; Shoal has
+    no SSM, so the gateway says where the same thing is: ``shoal exec``."""
+    task = str(_required(body, "task"))
+    _required(body, "command")
+    raise EcsError("ClientException",
+                   "ExecuteCommand needs the AWS Session Manager plugin, which Shoal does not support: run "
+                   f"`shoal exec {last_segment(task)} -- COMMAND` instead (the same task, through the node's agent).")
+
+
 # ---- services ---------------------------------------------------------------------------------
 
 # The members of these service fields that Shoal does not act on are refused, not dropped
@@ -388,6 +398,7 @@ ACTIONS: dict[str, Action] = {
     "ListTasks": list_tasks,
     "GetTaskProtection": get_task_protection,
     "UpdateTaskProtection": update_task_protection,
+    "ExecuteCommand": execute_command,
     "CreateService": create_service,
     "UpdateService": update_service,
     "DeleteService": delete_service,

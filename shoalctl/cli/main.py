@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         console,
         daemons,
         events,
+        execute,
         lab,
         local,
         logs,
@@ -35,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(refused otherwise)")
     sub = parser.add_subparsers(dest="noun", metavar="COMMAND")
     sub.required = True
-    for module in (local, resources, traffic, daemons, accesskeys, scaling, security, registry_cli, logs, events,
-                   console, top, lab, chaos):
+    for module in (local, resources, traffic, daemons, accesskeys, scaling, security, registry_cli, logs, execute,
+                   events, console, top, lab, chaos):
         module.register(sub)
     return parser
 

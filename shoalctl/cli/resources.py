@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -155,6 +156,7 @@ def task_run(a) -> None:
     req.group = a.group or req.group
     req.started_by = a.started_by or req.started_by
     req.launch_type = a.launch_type or req.launch_type
+    req.enable_execute_command = a.enable_execute_command or req.enable_execute_command
     req.placement_strategy.extend(placement_args.strategy(s) for s in a.placement_strategy)
     req.placement_constraints.extend(placement_args.constraint(s) for s in a.placement_constraint)
     resp = connect(a).RunTask(req)
@@ -263,6 +265,7 @@ def service_create(a) -> None:
     if a.disconnect_tolerance is not None:
         req.disconnect_tolerance_seconds = round(a.disconnect_tolerance)
     req.availability_zone_rebalancing = a.az_rebalancing or req.availability_zone_rebalancing
+    req.enable_execute_command = a.enable_execute_command or req.enable_execute_command
     _deployment_config(a, req.deployment_configuration)
     c = connect(a)
     req.load_balancers.extend(service_traffic.load_balancers(c, a.load_balancer, req.task_definition))
@@ -303,6 +306,8 @@ def service_update(a) -> None:
     if a.disconnect_tolerance is not None:
         req.disconnect_tolerance_seconds = round(a.disconnect_tolerance)
     req.availability_zone_rebalancing = a.az_rebalancing or req.availability_zone_rebalancing
+    if a.enable_execute_command is not None:
+        req.enable_execute_command = a.enable_execute_command
     if a.min_healthy_percent is not None or a.max_percent is not None or a.circuit_breaker:
         _deployment_config(a, req.deployment_configuration)
     if a.placement_strategy:
@@ -420,6 +425,7 @@ def register(sub) -> None:
     p.add_argument("--started-by", default="")
     p.add_argument("--cli-input-json", metavar="FILE", help="a RunTask request in ECS JSON")
     p.add_argument("--launch-type", help="EC2 or EXTERNAL (kept as given; default EC2)")
+    p.add_argument("--enable-execute-command", action="store_true", help="allow `shoal exec` into the tasks")
     placement_args.add_flags(p)
     p = add_verb(tk, "list", task_list, "list tasks", cluster=True, output=True)
     p.add_argument("--service")
@@ -457,6 +463,8 @@ def register(sub) -> None:
         p.add_argument("--disconnect-tolerance", type=duration_arg, metavar="DURATION",
                        help="how long a node may be out of reach before its tasks are replaced (they read "
                             "UNKNOWN meanwhile; e.g. 60s; default 0: at once)")
+        p.add_argument("--enable-execute-command", action=argparse.BooleanOptionalAction, default=None,
+                       help="allow `shoal exec` into the service's tasks")
         p.add_argument("--az-rebalancing", choices=("ENABLED", "DISABLED"),
                        help="availabilityZoneRebalancing: move tasks back to balance when they crowd into "
                             "some zones (default DISABLED)")
