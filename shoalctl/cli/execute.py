@@ -15,10 +15,29 @@ from shoalctl.cli.client import add_target_flags, connection, describe_rpc_error
 from shoalctl.cli.errors import CliError
 
 
+def _late_options(a) -> list[str]:
+    """The command after "--"; options written between TASK and "--" are set on ``a``."""
+    words = list(a.command)
+    if "--" not in words:
+        return words
+    cut = words.index("--")
+    late = argparse.ArgumentParser(prog="shoal exec", add_help=False)
+    late.add_argument("--container", "-c")
+    late.add_argument("--cluster")
+    late.add_argument("--endpoint")
+    try:
+        given = late.parse_args(words[:cut])
+    except SystemExit:
+        raise CliError(f"options before --: {' '.join(words[:cut])!r} are not --container, --cluster or "
+                       "--endpoint") from None
+    for name, value in vars(given).items():
+        if value is not None:
+            setattr(a, name, value)
+    return words[cut + 1:]
+
+
 def run_exec(a) -> int:
-    command = list(a.command)
-    if command and command[0] == "--":
-        command = command[1:]
+    command = _late_options(a)
     if not command:
         raise CliError("command: give the command after --, e.g. shoal exec TASK -- ls -l /")
     request = logs_pb2.ExecuteCommandRequest(cluster=a.cluster, task=a.task, container=a.container or "",
@@ -59,5 +78,7 @@ def register(sub) -> None:
     p.add_argument("task", help="task id or ARN")
     p.add_argument("--container", "-c", help="container name (needed when the task has several)")
     add_target_flags(p, cluster=True)
-    p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]")
+    # Everything after TASK; options given after TASK are read from it, up to "--" (argparse
+    # cannot take options between a positional and the rest of the line).
+    p.add_argument("command", nargs=argparse.REMAINDER, help="[--container C] -- COMMAND [ARG...]")
     p.set_defaults(func=run_exec)
