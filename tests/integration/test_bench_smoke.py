@@ -72,6 +72,11 @@ FIGURES = {
         rf"agent killed -9 \(agent-\d, lease TTL {NUMBER} s\): {NUMBER} failed of {NUMBER} before the node was "
         rf"judged lost \({NUMBER} s\), {NUMBER} failed of {NUMBER} in the {NUMBER} s after",
     ],
+    "partition_tolerance.py": [
+        rf"cut off for {NUMBER} s, lease TTL {NUMBER} s, tolerance {NUMBER} s: UNKNOWN after {NUMBER} s, "
+        rf"RUNNING again {NUMBER} s after the heal",
+        rf"tasks lost: {NUMBER}, replacements started: {NUMBER}, duplicate containers after: {NUMBER}",
+    ],
     "autoscale_reaction.py": [
         r"rounds \(breaches\) +1\n",
         rf"breach -> first scale-out decision +median -?{NUMBER}s, max -?{NUMBER}s",
