@@ -19,6 +19,7 @@ import grpc
 import shoal.logs
 from agent import identity
 from agent.agent import Agent
+from agent.execs import ExecRelay
 from agent.host import HostProbe
 from agent.logs import LogRelay
 from agent.outbox import CLOSED, Outbox
@@ -113,6 +114,7 @@ class GatewayClient:
         self._shared_channel = channel
         agent.listeners.append(self._on_change)
         self.logs = LogRelay(agent)
+        self.execs = ExecRelay(self.logs)
 
     def use_tls(self, tls: ClientTLS) -> None:
         """The node certificate, once had (see ``tls_later``); before the first session only."""
@@ -282,7 +284,7 @@ class GatewayClient:
                     log.log(logging.INFO if self.agent.routing_consumers else logging.DEBUG, sentence,
                             extra=shoal.logs.kv(node=self.agent.node_id, revision=msg.routing.revision))
                 else:
-                    self.logs.handle(msg, outbox)
+                    self.execs.handle(msg, outbox) or self.logs.handle(msg, outbox)
             return f"stream from {endpoint} ended after {received} assignment sets"
         except grpc.RpcError as exc:
             if self._check_deregistered(exc):
@@ -298,6 +300,7 @@ class GatewayClient:
             self._outbox = None
             # Their readers were on this stream: nobody is left to read them.
             self.logs.cancel_all()
+            self.execs.cancel_all()
             outbox.close()
             with self._lock:
                 self._call = None

@@ -15,11 +15,12 @@ import docker.types
 import requests.exceptions
 
 import shoal.logs
-from agent import cgroups, logs, volumes
+from agent import cgroups, execs, logs, volumes
 from agent.runtime import (
     ContainerInfo,
     ContainerRuntimeError,
     ContainerSpec,
+    ExecStream,
     LogStream,
     NotFound,
     PortBinding,
@@ -316,6 +317,9 @@ class DockerRuntime(Runtime):
 
     def volume_tasks(self, labels: dict[str, str]) -> set[str]:
         return volumes.docker_task_ids(self.api, labels)
+
+    def exec(self, container_id: str, command: list[str]) -> ExecStream:
+        return execs.docker_exec(self.api, container_id, command)
 
     def logs(self, container_id: str, *, follow: bool, since: float = 0, tail: int = 0) -> LogStream:
 

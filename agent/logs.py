@@ -71,25 +71,25 @@ class LogRelay:
 
     # ---- one request -------------------------------------------------------------------
 
-    def _container_id(self, req: agent_pb2.LogRequest) -> str:
-        """The engine's id of the requested container; raises LookupError naming the field."""
+    def container_id(self, task_id: str, name: str) -> str:
+        """The engine's id of container ``name`` (may be empty when the task has one) of task
+        ``task_id`` on this node; raises LookupError naming the field."""
         with self.agent._lock:
-            task = self.agent.tasks.get(req.task_id)
+            task = self.agent.tasks.get(task_id)
             if task is None:
-                raise LookupError(f"task: {req.task_id} is not on node {self.agent.node_id} (stopped and removed?)")
+                raise LookupError(f"task: {task_id} is not on node {self.agent.node_id} (stopped and removed?)")
             containers = dict(task.containers)
-        name = req.container
         if not name:
             if len(containers) != 1:
-                raise LookupError(f"container: task {req.task_id} has {len(containers)} containers "
+                raise LookupError(f"container: task {task_id} has {len(containers)} containers "
                                   f"({', '.join(sorted(containers))}); name one")
             name = next(iter(containers))
         c = containers.get(name)
         if c is None:
-            raise LookupError(f"container: task {req.task_id} has no container {name!r} "
+            raise LookupError(f"container: task {task_id} has no container {name!r} "
                               f"(it has {', '.join(sorted(containers))})")
         if not c.runtime_id:
-            raise LookupError(f"container: {name} of task {req.task_id} has not been created yet")
+            raise LookupError(f"container: {name} of task {task_id} has not been created yet")
         return c.runtime_id
 
     def _start(self, req: agent_pb2.LogRequest, outbox: Outbox) -> None:
@@ -109,7 +109,7 @@ class LogRelay:
         last: agent_pb2.AgentLogChunk | None = None  # what ends the request for its reader
         stream: LogStream | None = None
         try:
-            cid = self._container_id(req)
+            cid = self.container_id(req.task_id, req.container)
             since = time.time() - req.since_seconds if req.since_seconds > 0 else 0
             stream = self.agent.runtime.logs(cid, follow=req.follow, since=since, tail=max(0, req.tail))
             with self._lock:

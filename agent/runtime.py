@@ -212,6 +212,11 @@ class Runtime(abc.ABC):
         Raises `NotFound`."""
         return LogStream(iter(()), lambda: None)
 
+    def exec(self, container_id: str, command: list[str]) -> ExecStream:
+        """Runs ``command`` in the running container (no TTY): its output as it comes, then
+        its exit code. Raises `NotFound`, or `ContainerRuntimeError` when it cannot run."""
+        raise ContainerRuntimeError("this container engine cannot run commands in containers")
+
     def bridge_gateway(self) -> str:
         """The address containers on the engine's default network reach this host at
         ("" when there is none): where the node's DNS responder and proxy listen for them."""
@@ -236,3 +241,11 @@ class LogStream:
         self.closed = True
         with contextlib.suppress(Exception):
             self._close()
+
+
+class ExecStream(LogStream):
+    """A command's output; once it is read to the end, `exit_code()` says how it ended."""
+
+    def __init__(self, chunks: Iterator[bytes], close: Callable[[], None], exit_code: Callable[[], int]) -> None:
+        super().__init__(chunks, close)
+        self.exit_code = exit_code

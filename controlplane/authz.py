@@ -19,6 +19,8 @@ not listed there needs ``admin``:
   and viewers granted them (``shoal user create NAME --role viewer --grant logs``), as
   Nomad's ``read-logs`` capability and AWS's separate ``logs:*`` actions do it: reading a
   service does not imply reading what its containers print.
+- ``exec``: running a command in a task's container (ExecuteCommand, `shoal exec`): admins,
+  and viewers granted it (``--grant exec``); granting ``logs`` does not grant it.
 - ``admin``: everything else operators do: admins, and other replicas (``shoal:replica:``)
   relaying a call.
 - ``any``: any identity (WhoAmI).
@@ -69,7 +71,7 @@ PERMISSIONS: dict[str, str] = {
     **_methods("Security", "node", "GetTaskSecrets RenewNodeCertificate"),
     **_methods("Operator", "read", "DescribeClusters ListClusters DescribeTaskDefinition ListTaskDefinitions "
                                    "ListTaskDefinitionFamilies DescribeTasks ListTasks DescribeServices ListServices "
-                                   "ListContainerInstances DescribeContainerInstances"),
+                                   "ListContainerInstances DescribeContainerInstances GetTaskProtection"),
     **_methods("Scaling", "read", "DescribeScalableTargets DescribeScalingPolicies DescribeScheduledActions "
                                   "DescribeScalingActivities DescribeCapacityProviders"),
     **_methods("Traffic", "read", "DescribeLoadBalancers DescribeTargetGroups DescribeTargetHealth "
@@ -80,6 +82,7 @@ PERMISSIONS: dict[str, str] = {
     # A link logs in as its maker, with the maker's own role: reading is enough to ask.
     **_methods("Console", "read", "CreateConsoleLink"),
     **_methods("Logs", "logs", "GetTaskLogs"),
+    **_methods("Logs", "exec", "ExecuteCommand"),
     **_methods("Security", "secrets", "ListSecrets"),
     **_methods("Registry", "read", "GetLoginCredential ListRepositories ListImages DescribeRepository"),
     **_methods("Registry", "node", "GetTaskPullCredentials"),
@@ -88,8 +91,8 @@ PERMISSIONS: dict[str, str] = {
 }
 # What each operator role may do; a viewer's grants (ca.GRANTS) add to its own.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"read", "logs", "secrets", "admin"}),
-    "replica": frozenset({"read", "logs", "secrets", "admin"}),
+    "admin": frozenset({"read", "logs", "secrets", "exec", "admin"}),
+    "replica": frozenset({"read", "logs", "secrets", "exec", "admin"}),
     "viewer": frozenset({"read"}),
 }
 

@@ -11,6 +11,9 @@ from shoal.v1 import resources_pb2 as r
 
 LIVE_STATUSES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING")
 STATUS_ORDER = {s: i for i, s in enumerate(LIVE_STATUSES + ("STOPPED",))}
+# The leader's word for a task whose node it cannot reach, while the task's service tolerates
+# the disconnect (controllers/nodes.py); the agent's next report replaces it.
+UNKNOWN = "UNKNOWN"
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,12 @@ def new_task(
 
 def is_live(task: r.Task) -> bool:
     return task.last_status != "STOPPED"
+
+
+def is_protected(task: r.Task, now: float) -> bool:
+    """Scale-in protection (UpdateTaskProtection) holds until it expires; an expired one is
+    as none, with no write needed to end it."""
+    return task.protection_enabled and now < task.protection_expires_at
 
 
 def desire_stop(task: r.Task, reason: str, stop_code: str, now: float | None = None) -> None:

@@ -1,4 +1,5 @@
-"""The Logs gRPC service: `shoal logs` without a shell on the node.
+"""The Logs gRPC service: `shoal logs` without a shell on the node, and `shoal exec`
+(ExecuteCommand, checked and audited by ``execute``) by the same path.
 
 The replica holding the node agent's stream asks the agent for the container's output
 (a LogRequest down the stream) and relays the AgentLogChunks that come back. A replica
@@ -20,9 +21,12 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import grpc
 
+from controlplane import authz
+from controlplane.api import execute
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext
 from controlplane.errors import ApiError, conflict, invalid, not_found
@@ -45,6 +49,7 @@ _BUFFER_BYTES = 8 * 1024 * 1024
 _END = object()
 
 OpenChannel = Callable[[str], grpc.Channel]
+M = TypeVar("M", logs_pb2.GetTaskLogsRequest, logs_pb2.ExecuteCommandRequest)
 
 
 class _Pending:
@@ -90,16 +95,17 @@ class Target:
     container: str
 
 
-def resolve(ctx: ApiContext, req: logs_pb2.GetTaskLogsRequest) -> Target:
+def resolve(ctx: ApiContext, req: logs_pb2.GetTaskLogsRequest | logs_pb2.ExecuteCommandRequest) -> Target:
     """The task and container a request names; raises ApiError naming the field at fault."""
     cluster = ctx.require_cluster(req.cluster or "default").msg.cluster_name
     task_id = last_segment(req.task)
     if not task_id:
         raise invalid("task: required (a task id or ARN)")
-    if req.since_seconds < 0:
-        raise invalid(f"sinceSeconds: must be 0 or more, got {req.since_seconds}")
-    if req.tail < 0:
-        raise invalid(f"tail: must be 0 or more, got {req.tail}")
+    if isinstance(req, logs_pb2.GetTaskLogsRequest):
+        if req.since_seconds < 0:
+            raise invalid(f"sinceSeconds: must be 0 or more, got {req.since_seconds}")
+        if req.tail < 0:
+            raise invalid(f"tail: must be 0 or more, got {req.tail}")
     rec = ctx.state.task(cluster, task_id)
     if rec is None:
         raise not_found(f"task: task {task_id!r} not found in cluster {cluster!r}", "InvalidParameterException")
@@ -181,25 +187,66 @@ class LogsService(logs_pb2_grpc.LogsServicer):
 
     def GetTaskLogs(self, request: logs_pb2.GetTaskLogsRequest, context: grpc.ServicerContext
                     ) -> Iterator[logs_pb2.LogChunk]:
+        target, address = self._route(request, context, resolve)
+        if address:
+            log.info("relaying logs to the replica holding the node", extra=kv(task=target.task.id, replica=address))
+            yield from self._relay(address, request, context, lambda stub, req: stub.GetTaskLogs(req))
+            return
+        ask = agent_pb2.LogRequest(task_id=target.task.id, container=target.container, follow=request.follow,
+                                   since_seconds=request.since_seconds, tail=request.tail)
+        for item in self._from_agent(target, context, "logs", lambda rid: agent_pb2.ControlMessage(
+                log_request=_with_id(ask, rid))):
+            if item.data:
+                yield logs_pb2.LogChunk(data=item.data)
+
+    def ExecuteCommand(self, request: logs_pb2.ExecuteCommandRequest, context: grpc.ServicerContext
+                       ) -> Iterator[logs_pb2.ExecOutput]:
+        identity = authz.current_identity()
+        target, address = self._route(request, context, lambda ctx, req: execute.check(ctx, req, resolve(ctx, req)))
+        if address:
+            outputs = self._relay(address, request, context, lambda stub, req: stub.ExecuteCommand(req))
+        else:
+            outputs = self._exec_local(target, request, context)
+        if request.relayed:
+            # The replica the caller reached records it, under the caller's identity.
+            yield from outputs
+            return
+        code: int | None = None
         try:
-            target = resolve(self.ctx, request)
+            for out in outputs:
+                if out.HasField("exit_code"):
+                    code = out.exit_code
+                yield out
+        finally:
+            execute.audit(self.ctx, target.task, target.container, request.command,
+                          str(identity) if identity else "an unauthenticated caller (--insecure)", code)
+
+    def _exec_local(self, target: Target, request: logs_pb2.ExecuteCommandRequest,
+                    context: grpc.ServicerContext) -> Iterator[logs_pb2.ExecOutput]:
+        ask = agent_pb2.ExecRequest(task_id=target.task.id, container=target.container, command=request.command)
+        for item in self._from_agent(target, context, "exec", lambda rid: agent_pb2.ControlMessage(
+                exec_request=_with_id(ask, rid))):
+            if item.data:
+                yield logs_pb2.ExecOutput(data=item.data)
+            if item.HasField("exit_code"):
+                yield logs_pb2.ExecOutput(exit_code=item.exit_code)
+
+    def _route(self, request, context: grpc.ServicerContext, check: Callable) -> tuple[Target, str]:
+        """The request's target, and the address of the replica to relay to ("": this one)."""
+        try:
+            target = check(self.ctx, request)
             node_id = target.task.node_id
             if self.gateway.holds(node_id):
-                address = ""
-            elif request.relayed:
+                return target, ""
+            if request.relayed:
                 raise ApiError(grpc.StatusCode.UNAVAILABLE,
                                f"task: node {node_id} of task {target.task.id} moved to another replica; try again")
-            else:
-                address = self._holder_address(target)
+            return target, self._holder_address(target)
         except ApiError as exc:
             context.abort(exc.code, exc.message)
         except StoreError as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
-        if address:
-            log.info("relaying logs to the replica holding the node", extra=kv(task=target.task.id, replica=address))
-            yield from self._relay(address, request, context)
-        else:
-            yield from self._read_local(target, request, context)
+        raise AssertionError("context.abort returned")
 
     def _holder_address(self, target: Target) -> str:
         """The gRPC address of the replica holding the node's stream, from its alive key."""
@@ -214,13 +261,13 @@ class LogsService(logs_pb2_grpc.LogsServicer):
                            f"task: node {node_id} of task {target.task.id} is reconnecting; try again")
         return address
 
-    def _relay(self, address: str, request: logs_pb2.GetTaskLogsRequest,
-               context: grpc.ServicerContext) -> Iterator[logs_pb2.LogChunk]:
-        forwarded = logs_pb2.GetTaskLogsRequest()
+    def _relay(self, address: str, request: M, context: grpc.ServicerContext,
+               start: Callable[[logs_pb2_grpc.LogsStub, M], Iterator]) -> Iterator:
+        forwarded = type(request)()
         forwarded.CopyFrom(request)
         forwarded.relayed = True
         channel = self.open_channel(address)
-        call = logs_pb2_grpc.LogsStub(channel).GetTaskLogs(forwarded)
+        call = start(logs_pb2_grpc.LogsStub(channel), forwarded)
         context.add_callback(call.cancel)
         try:
             yield from call
@@ -235,23 +282,22 @@ class LogsService(logs_pb2_grpc.LogsServicer):
             call.cancel()
             channel.close()
 
-    def _read_local(self, target: Target, request: logs_pb2.GetTaskLogsRequest,
-                    context: grpc.ServicerContext) -> Iterator[logs_pb2.LogChunk]:
+    def _from_agent(self, target: Target, context: grpc.ServicerContext, what: str,
+                    ask: Callable[[str], agent_pb2.ControlMessage]) -> Iterator[agent_pb2.AgentLogChunk]:
+        """Sends ``ask(request_id)`` down the node's stream and yields the AgentLogChunks that
+        answer it, up to the one with ``eof``; an agent's error or a lost node aborts the call."""
         node_id = target.task.node_id
         request_id = uuid.uuid4().hex
         pending = _Pending(node_id, target.task.id, context)
         with self._lock:
             self._pending[request_id] = pending
-        ask = agent_pb2.ControlMessage(log_request=agent_pb2.LogRequest(
-            request_id=request_id, task_id=target.task.id, container=target.container, follow=request.follow,
-            since_seconds=request.since_seconds, tail=request.tail))
         context.add_callback(lambda: self._drop(request_id, "the caller went away"))
         ended = ""
         agent_done = False
         try:
-            if not self.gateway.send(node_id, ask):
+            if not self.gateway.send(node_id, ask(request_id)):
                 context.abort(grpc.StatusCode.UNAVAILABLE, f"task: node {node_id} of task {target.task.id} "
-                                                           "is not connected; its logs are on the node")
+                                                           "is not connected")
             while True:
                 try:
                     item = pending.take(_POLL)
@@ -263,15 +309,14 @@ class LogsService(logs_pb2_grpc.LogsServicer):
                 if isinstance(item, tuple) and item[0] is _END:
                     ended = item[1]
                     if context.is_active() and "disconnected" in ended:
-                        context.abort(grpc.StatusCode.UNAVAILABLE, f"task: {ended} while streaming logs")
+                        context.abort(grpc.StatusCode.UNAVAILABLE, f"task: {ended} while streaming {what}")
                     return
                 if item.error:
                     ended, agent_done = item.error, True
                     code = (grpc.StatusCode.NOT_FOUND if item.error.startswith(("task:", "container:"))
                             else grpc.StatusCode.UNAVAILABLE)
                     context.abort(code, item.error)
-                if item.data:
-                    yield logs_pb2.LogChunk(data=item.data)
+                yield item
                 if item.eof:
                     ended, agent_done = "end of output", True
                     return
@@ -282,5 +327,15 @@ class LogsService(logs_pb2_grpc.LogsServicer):
                 # The agent may still be reading (a follow): tell it to stop.
                 self.gateway.send(node_id, agent_pb2.ControlMessage(
                     cancel_logs=agent_pb2.CancelLogs(request_id=request_id)))
-            log.info("log stream ended", extra=kv(task=target.task.id, node=node_id, container=target.container,
-                                                  follow=request.follow, why=ended or "aborted"))
+            log.info(f"{what} stream ended", extra=kv(task=target.task.id, node=node_id, container=target.container,
+                                                      why=ended or "aborted"))
+
+
+A = TypeVar("A", agent_pb2.LogRequest, agent_pb2.ExecRequest)
+
+
+def _with_id(ask: A, request_id: str) -> A:
+    out = type(ask)()
+    out.CopyFrom(ask)
+    out.request_id = request_id
+    return out

@@ -32,6 +32,8 @@ _ROUTES = {
     "DeregisterContainerInstance": nodes.deregister,
     "StopServiceDeployment": service_deployments.stop,
     "ContinueServiceDeployment": service_deployments.continue_,
+    "GetTaskProtection": tasks.get_protection,
+    "UpdateTaskProtection": tasks.update_protection,
 }
 
 

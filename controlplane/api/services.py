@@ -43,6 +43,25 @@ def _check_deployment_config(dc: r.DeploymentConfiguration, daemon: bool = False
     return out
 
 
+# A day: longer, and a node nobody reaches holds its service's tasks hostage for longer.
+MAX_DISCONNECT_TOLERANCE = 86_400
+
+
+def _check_tolerance(seconds: int) -> int:
+    if not 0 <= seconds <= MAX_DISCONNECT_TOLERANCE:
+        raise invalid(f"disconnectToleranceSeconds: must be between 0 and {MAX_DISCONNECT_TOLERANCE} seconds")
+    return seconds
+
+
+def _check_rebalancing(value: str, daemon: bool) -> str:
+    if value not in ("ENABLED", "DISABLED"):
+        raise invalid(f"availabilityZoneRebalancing: must be ENABLED or DISABLED, not {value!r}")
+    if value == "ENABLED" and daemon:
+        raise invalid("availabilityZoneRebalancing: the daemon scheduling strategy does not support "
+                      "availability zone rebalancing")
+    return value
+
+
 def _check_desired(n: int) -> None:
     if not 0 <= n <= MAX_DESIRED:
         raise invalid(f"desiredCount: must be between 0 and {MAX_DESIRED}")
@@ -93,6 +112,11 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
         created_at=time.time(),
         health_check_grace_period_seconds=req.health_check_grace_period_seconds,
         deployment_configuration=_check_deployment_config(req.deployment_configuration, daemon),
+        disconnect_tolerance_seconds=_check_tolerance(req.disconnect_tolerance_seconds),
+        # ECS makes it ENABLED when a create does not say; Shoal keeps a service where its
+        # placement put it unless asked (docs/ecs-api.md).
+        availability_zone_rebalancing=_check_rebalancing(req.availability_zone_rebalancing or "DISABLED", daemon),
+        enable_execute_command=req.enable_execute_command,
     )
     svc.placement_constraints.extend(list(td.placement_constraints) + list(req.placement_constraints))
     svc.placement_strategy.extend(strategies)
@@ -182,6 +206,13 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
             if req.health_check_grace_period_seconds < 0:
                 raise invalid("healthCheckGracePeriodSeconds: must not be negative")
             svc.health_check_grace_period_seconds = req.health_check_grace_period_seconds
+        if req.availability_zone_rebalancing:
+            svc.availability_zone_rebalancing = _check_rebalancing(req.availability_zone_rebalancing,
+                                                                   svc.scheduling_strategy == "DAEMON")
+        if req.HasField("enable_execute_command"):
+            svc.enable_execute_command = req.enable_execute_command
+        if req.HasField("disconnect_tolerance_seconds"):
+            svc.disconnect_tolerance_seconds = _check_tolerance(req.disconnect_tolerance_seconds)
         if req.update_placement_constraints:
             check_placement(req.placement_constraints, [])
             del svc.placement_constraints[:]
@@ -270,3 +301,15 @@ def list_(ctx: ApiContext, req: op.ListServicesRequest) -> op.ListResponse:
     arns = [s.msg.service_arn for s in ctx.state.services(cluster) if s.msg.status != "INACTIVE"
             and (not launch_type or (s.msg.launch_type or launch_types.DEFAULT) == launch_type)]
     return page(arns, req.max_results, req.next_token)
+
+
+def note_event(ctx: ApiContext, cluster: str, name: str, message: str) -> None:
+    """Adds one event to a service (an audit record such as an exec); a service gone
+    meanwhile takes none."""
+    def add(svc: r.Service | None) -> r.Service | None:
+        if svc is None:
+            return None
+        add_event(svc, message)
+        return svc
+
+    ctx.state.update(keys.service(cluster, name), r.Service, add, field="service")

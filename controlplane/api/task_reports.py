@@ -16,7 +16,7 @@ from controlplane.api.agent_stream import AgentStream
 from controlplane.api.context import ApiContext
 from controlplane.authz import record_denial
 from controlplane.state import Record
-from controlplane.taskspec import STATUS_ORDER
+from controlplane.taskspec import STATUS_ORDER, UNKNOWN
 from shoal import keys
 from shoal.logs import kv
 from shoal.store import group_commit
@@ -169,8 +169,9 @@ class TaskReports:
 
 def _merge(task: r.Task, change: agent_pb2.TaskStateChange) -> None:
     """Applies what the agent saw to ``task``. A status never moves backwards (a task the
-    control plane already stopped stays STOPPED)."""
-    if STATUS_ORDER[change.last_status] >= STATUS_ORDER[task.last_status]:
+    control plane already stopped stays STOPPED); UNKNOWN (its node was out of reach) gives
+    way to whatever the agent now says."""
+    if task.last_status == UNKNOWN or STATUS_ORDER[change.last_status] >= STATUS_ORDER[task.last_status]:
         task.last_status = change.last_status
     by_name = {c.name: c for c in task.containers}
     for reported in change.containers:

@@ -1,10 +1,13 @@
-"""RunTask, StopTask, DescribeTasks, ListTasks. The API writes desire only: RunTask creates
-PROVISIONING tasks, which the leader's placement controller puts on nodes (or records why
-it cannot); StopTask sets desiredStatus STOPPED, which the leader carries to the node."""
+"""RunTask, StopTask, DescribeTasks, ListTasks, Get/UpdateTaskProtection. The API writes
+desire only: RunTask creates PROVISIONING tasks, which the leader's placement controller puts
+on nodes (or records why it cannot); StopTask sets desiredStatus STOPPED, which the leader
+carries to the node; UpdateTaskProtection sets only a service task's protection fields,
+which the leader's service scheduler reads (a protected task is not chosen to stop)."""
 
 from __future__ import annotations
 
 import logging
+import time
 
 from controlplane import capacity_strategy, launch_types
 from controlplane.api import reads, service_traffic, taskdefs
@@ -12,7 +15,7 @@ from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.errors import check_refs, invalid, not_found
 from controlplane.placement_input import check_placement
-from controlplane.taskspec import desire_stop, new_task
+from controlplane.taskspec import desire_stop, is_live, is_protected, new_task
 from shoal import keys
 from shoal.arns import last_segment
 from shoal.logs import kv
@@ -24,6 +27,11 @@ from shoal.v1 import resources_pb2 as r
 log = logging.getLogger(__name__)
 
 MAX_RUN_COUNT = 1000
+# ECS: protection lasts 120 minutes unless asked otherwise, at most 2,880 (48 hours); at most
+# 10 tasks per Get/UpdateTaskProtection call.
+PROTECTION_DEFAULT_MINUTES = 120
+PROTECTION_MAX_MINUTES = 2880
+PROTECTION_MAX_TASKS = 10
 
 
 def run(ctx: ApiContext, req: op.RunTaskRequest) -> op.TasksResponse:
@@ -55,6 +63,8 @@ def run(ctx: ApiContext, req: op.RunTaskRequest) -> op.TasksResponse:
         )
         for _ in range(count)
     ]
+    for task in tasks:
+        task.enable_execute_command = req.enable_execute_command
     if strategy:
         for task, provider in zip(tasks, capacity_strategy.assign(strategy, count), strict=True):
             task.capacity_provider_name = provider
@@ -149,3 +159,72 @@ def list_(ctx: ApiContext, req: op.ListTasksRequest) -> op.ListResponse:
             continue
         arns.append(t.task_arn)
     return page(arns, req.max_results, req.next_token)
+
+
+def _protected_task(task: r.Task, now: float) -> op.ProtectedTask:
+    on = is_protected(task, now)
+    return op.ProtectedTask(task_arn=task.task_arn, protection_enabled=on,
+                            expiration_date=task.protection_expires_at if on else 0.0)
+
+
+def get_protection(ctx: ApiContext, req: op.GetTaskProtectionRequest) -> op.TaskProtectionResponse:
+    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    check_refs("tasks", req.tasks, PROTECTION_MAX_TASKS, "task id or ARN")
+    now = time.time()
+    resp = op.TaskProtectionResponse()
+    for ref in req.tasks:
+        rec = ctx.state.task(cluster, last_segment(ref))
+        if rec is None:
+            resp.failures.add(arn=ref, reason="MISSING")
+        else:
+            resp.protected_tasks.append(_protected_task(rec.msg, now))
+    return resp
+
+
+def _why_unprotectable(task_id: str, task: r.Task | None) -> tuple[str, str] | None:
+    """ECS's failure (reason, detail) for a task that cannot take protection, else None."""
+    if task is None:
+        return "MISSING", ""
+    if not is_live(task) or task.desired_status == "STOPPED":
+        return "TASK_NOT_VALID", (f"task {task_id} is {task.last_status.lower()} or stopping: "
+                                  "only a running task can be protected")
+    if not task.service_name:
+        return "TASK_NOT_VALID", f"task {task_id} is not part of a service: scale-in protection is for service tasks"
+    return None
+
+
+def update_protection(ctx: ApiContext, req: op.UpdateTaskProtectionRequest) -> op.TaskProtectionResponse:
+    """Each task is written alone (compare-and-set on the task), as ECS answers per task: a
+    task that is missing, stopped or not a service's is a failure, the others are updated.
+    Every input is checked before the first write."""
+    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
+    check_refs("tasks", req.tasks, PROTECTION_MAX_TASKS, "task id or ARN")
+    minutes = req.expires_in_minutes if req.HasField("expires_in_minutes") else PROTECTION_DEFAULT_MINUTES
+    if req.protection_enabled and not 1 <= minutes <= PROTECTION_MAX_MINUTES:
+        raise invalid(f"expiresInMinutes: must be between 1 and {PROTECTION_MAX_MINUTES} (minutes)")
+    now = time.time()
+    until = now + minutes * 60 if req.protection_enabled else 0.0
+    resp = op.TaskProtectionResponse()
+    for ref in req.tasks:
+        task_id = last_segment(ref)
+        refused: list[tuple[str, str]] = []
+
+        def protect(task: r.Task | None, task_id: str = task_id,
+                    refused: list[tuple[str, str]] = refused) -> r.Task | None:
+            refused.clear()
+            why = _why_unprotectable(task_id, task)
+            if why is not None or task is None:
+                refused.append(why or ("MISSING", ""))
+                return None
+            task.protection_enabled = req.protection_enabled
+            task.protection_expires_at = until
+            return task
+
+        rec = ctx.state.update(keys.task(cluster, task_id), r.Task, protect, field="tasks")
+        if refused:
+            resp.failures.add(arn=ref, reason=refused[0][0], detail=refused[0][1])
+        elif rec is not None:
+            log.info("task protection %s", "on" if req.protection_enabled else "off",
+                     extra=kv(task=task_id, cluster=cluster, until=until))
+            resp.protected_tasks.append(_protected_task(rec.msg, now))
+    return resp

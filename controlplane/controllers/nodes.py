@@ -1,20 +1,30 @@
 """Node lifecycle: keeps each node's agentConnected true to its liveness key, and
 replaces the service tasks of a node that is lost (no liveness key for a TTL) or gone
-(deregistered). Standalone tasks are left as last reported, as ECS does."""
+(deregistered). Standalone tasks are left as last reported, as ECS does.
+
+A service with a disconnect tolerance (Nomad's max_client_disconnect) gives a lost node that
+long, counted from when the node was judged lost: its tasks read lastStatus UNKNOWN and are
+not replaced (the agent keeps running them); if the node comes back in time they get their
+status back, after it they are stopped for replacement as without one. A deregistered node
+is gone for certain and has no tolerance."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from controlplane.controllers.view import View, Writer, clone, task_write
-from controlplane.taskspec import is_live
+from controlplane.controllers.view import View, Write, Writer, clone, task_write
+from controlplane.state import Record
+from controlplane.taskspec import UNKNOWN, is_live
 from shoal import keys
 from shoal.store.base import Compare
+from shoal.v1 import resources_pb2 as r
 
 
 class NodeController:
-    def __init__(self, writer: Writer, grace: float) -> None:
+    def __init__(self, writer: Writer, grace: float, clock: Callable[[], float] = time.time) -> None:
         self.writer = writer
+        self.clock = clock
         # A new leader has not seen agents reconnect yet: judge no node before this long.
         self.grace = grace
         self.leading_since: float | None = None
@@ -36,38 +46,82 @@ class NodeController:
         flipped = [f"{node.hostname or node.id[:12]} {'connected' if node.agent_connected else 'lost'}"
                    for (_, [(_, node)], _), revision in zip(flips, self.writer.commit_many(flips), strict=True)
                    if revision is not None]
-        stops = []
+        stops, held, back = [], [], []
+        wall = self.clock()
+        tolerance = {(svc.msg.cluster, svc.msg.service_name): svc.msg.disconnect_tolerance_seconds
+                     for svc in view.services}
         for rec in list(view.tasks.values()):
             task = rec.msg
             if not task.service_name or not task.node_id or not is_live(task):
                 continue
             node = view.nodes.get(task.node_id)
             if node is not None and task.node_id in view.alive:
+                if task.disconnected_at:
+                    back.append(self._write(view, rec, _reconnected(task)))
                 continue
             # A silent node is judged only once the grace has let agents reconnect to a new
             # leader; a deregistered one (its tombstone is there) is gone for certain.
             if not judging and (node is not None or not self._deregistered(task.node_id)):
                 continue
-            why = "was deregistered" if node is None else "lost contact with the control plane"
+            allowed = tolerance.get((task.cluster, task.service_name), 0) if node is not None else 0
+            if allowed and not task.disconnected_at:
+                held.append(self._write(view, rec, _unknown(task, wall)))
+                continue
+            if allowed and wall - task.disconnected_at < allowed:
+                continue
+            why = ("was deregistered" if node is None else
+                   f"lost contact with the control plane for longer than its service's disconnect tolerance "
+                   f"({allowed}s)" if allowed else "lost contact with the control plane")
             stopped = clone(task)
             stopped.last_status = stopped.desired_status = "STOPPED"
             stopped.stopped_reason = f"Task stopped because its container instance {task.node_id} {why}"
             stopped.stop_code = "TerminationNotice"
-            stopped.stopped_at = time.time()
+            stopped.stopped_at = wall
             stopped.version += 1
             for c in stopped.containers:
                 c.last_status = "STOPPED"
             stops.append(task_write(rec, stopped))
+        unknown = sum(1 for revision in self.writer.commit_many(held) if revision is not None)
+        returned = sum(1 for revision in self.writer.commit_many(back) if revision is not None)
         replaced = sum(1 for revision in self.writer.commit_many(stops) if revision is not None)
         parts = []
         if flipped:
             parts.append("nodes " + ", ".join(flipped))
         if replaced:
             parts.append(f"stopped {replaced} service tasks on lost or deregistered nodes for replacement")
+        if unknown:
+            parts.append(f"{unknown} service tasks on lost nodes are UNKNOWN within their disconnect tolerance")
+        if returned:
+            parts.append(f"{returned} UNKNOWN tasks are back with their nodes")
         return "; ".join(parts)
+
+    @staticmethod
+    def _write(view: View, rec: Record[r.Task], task: r.Task) -> Write:
+        # The task stays assigned: its assignment keeps its definition and targets.
+        return task_write(rec, task, view.taskdefs.get(task.task_definition_arn), view.targets_of(task))
 
     def _deregistered(self, node_id: str) -> bool:
         return self.writer.store.get(keys.deregistered(node_id)) is not None
 
     def step_down(self) -> None:
         self.leading_since = None
+
+
+def _unknown(task: r.Task, now: float) -> r.Task:
+    held = clone(task)
+    held.status_before_disconnect = task.last_status
+    held.last_status = UNKNOWN
+    held.disconnected_at = now
+    held.version += 1
+    return held
+
+
+def _reconnected(task: r.Task) -> r.Task:
+    """Back to the status it had, unless its agent has already reported a newer one."""
+    back = clone(task)
+    if back.last_status == UNKNOWN:
+        back.last_status = task.status_before_disconnect or "RUNNING"
+    back.status_before_disconnect = ""
+    back.disconnected_at = 0.0
+    back.version += 1
+    return back

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 
 from controlplane import capacity_strategy, placement_input, traffic_shift
+from controlplane.controllers import rebalance
 from controlplane.controllers.daemons import DAEMON, reconcile_daemon
 from controlplane.controllers.view import View, Writer, clone, task_write
 from controlplane.deployment_history import track
@@ -16,7 +17,7 @@ from controlplane.deployments import breaker_threshold, new_deployment
 from controlplane.events import add_event
 from controlplane.scheduler import choose_to_stop
 from controlplane.state import Record
-from controlplane.taskspec import is_live, mark_stopping, new_task
+from controlplane.taskspec import is_live, is_protected, mark_stopping, new_task
 from shoal.arns import ArnFormat
 from shoal.store.base import Compare, Conflict
 from shoal.v1 import resources_pb2 as r
@@ -163,23 +164,34 @@ class ServiceController:
         if shifting and (halted or primary.lifecycle_stage != traffic_shift.CLEAN_UP):
             replaceable = [t for t in old if on_draining_node(t.msg)]
 
-        # Scale in: surplus tasks of the current revision, unplaced and pending ones first.
+        # Scale in: surplus tasks of the current revision, unplaced and pending ones first;
+        # a protected task (UpdateTaskProtection) is never chosen, so the service may stay
+        # above its desired count until protection ends.
+        now = time.time()
+        new, moving = rebalance.set_aside(view, svc, new)
         if len(new) > desired:
             surplus = len(new) - desired
-            doomed = sorted(new, key=lambda t: t.msg.last_status == "RUNNING")[:surplus]
+            stoppable = [t for t in new if not is_protected(t.msg, now)]
+            doomed = sorted(stoppable, key=lambda t: t.msg.last_status == "RUNNING")[:surplus]
             running = [t for t in doomed if t.msg.last_status == "RUNNING"]
             if running:
                 snap = placement_input.snapshot([n.msg for n in view.nodes.values()],
                                                 [t.msg for t in view.tasks.values()], view.alive)
-                chosen = set(choose_to_stop(snap, [(t.msg.id, t.msg.node_id) for t in new
+                chosen = set(choose_to_stop(snap, [(t.msg.id, t.msg.node_id) for t in stoppable
                                                    if t.msg.last_status == "RUNNING"],
                                             len(running), [(s.type, s.field) for s in svc.placement_strategy]))
                 doomed = [t for t in doomed if t.msg.last_status != "RUNNING"] + [
-                    t for t in new if t.msg.id in chosen]
+                    t for t in stoppable if t.msg.id in chosen]
             for t in doomed:
                 self._stop(view, t, f"Scaling activity initiated by (deployment {primary.id})",
                            "ServiceSchedulerInitiated")
-            did.append(f"stopped {len(doomed)} tasks to scale in to {desired}")
+            if doomed:
+                did.append(f"stopped {len(doomed)} tasks to scale in to {desired}")
+            if len(doomed) < surplus:
+                held = surplus - len(doomed)
+                did.append(f"{held} surplus tasks are protected from scale-in")
+                add_event(svc, f"(service {svc.service_name}) was unable to scale in to {desired} tasks: "
+                               f"{held} of its tasks are protected from scale-in (task protection).")
             doomed_ids = {t.msg.id for t in doomed}
             new = [t for t in new if t.msg.id not in doomed_ids]
             live = [t for t in live if t.msg.id not in doomed_ids]
@@ -211,7 +223,13 @@ class ServiceController:
         # Stop replaced tasks (old revision, draining nodes) while keeping minimumHealthyPercent.
         spare = sum(1 for t in new + old if t.msg.id in healthy) - min_healthy
         stopped_old = 0
-        for t in sorted(replaceable, key=lambda t: t.msg.id in healthy):
+        # A deployment waits for an old task's protection to end; a draining node does not.
+        waiting = [t for t in replaceable if not on_draining_node(t.msg) and is_protected(t.msg, now)]
+        if waiting:
+            did.append(f"{len(waiting)} replaced tasks wait for their scale-in protection to end")
+            add_event(svc, f"(service {svc.service_name}) (deployment {primary.id}) is waiting for "
+                           f"{len(waiting)} protected tasks of an older deployment (task protection).")
+        for t in sorted((t for t in replaceable if t not in waiting), key=lambda t: t.msg.id in healthy):
             if t.msg.id in healthy:
                 if spare <= 0:
                     break
@@ -224,6 +242,12 @@ class ServiceController:
             did.append(f"stopped {stopped_old} replaced tasks")
             add_event(svc, f"(service {svc.service_name}) has stopped {stopped_old} running tasks.")
 
+        steady = (not did and not old and not halted and len(new) == desired and len(svc.deployments) == 1
+                  and primary.rollout_state == "COMPLETED" and all(t.msg.id in healthy for t in new))
+        moved = rebalance.step(self, view, svc, td, primary.id, new, moving, healthy, steady,
+                               room=len(live) < max_total, now=now)
+        if moved:
+            did.append(moved)
         self._update_counts(svc, live_then, healthy, primary, old_left=len(old) - stopped_old)
         if svc.SerializeToString() != rec.msg.SerializeToString():
             self.writer.commit([Compare(rec.key, rec.mod_revision)], [(rec.key, svc)])

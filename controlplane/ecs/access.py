@@ -50,6 +50,7 @@ _SAME_AS = {
     "ListServiceDeployments": _OPERATOR + "DescribeServices",
     "DescribeServiceDeployments": _OPERATOR + "DescribeServices",
     "DescribeServiceRevisions": _OPERATOR + "DescribeServices",
+    "ExecuteCommand": "/shoal.v1.Logs/ExecuteCommand",
 }
 
 

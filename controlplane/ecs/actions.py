@@ -254,6 +254,32 @@ def list_tasks(ctx: ApiContext, body: Body) -> Body:
     return _listing(tasks.list_(ctx, _parse(body, op.ListTasksRequest)), "taskArns")
 
 
+def _protection_out(resp: op.TaskProtectionResponse) -> Body:
+    return {"protectedTasks": [to_ecs(t) for t in resp.protected_tasks], "failures": _failures(resp.failures)}
+
+
+def get_task_protection(ctx: ApiContext, body: Body) -> Body:
+    _required(body, "tasks")
+    return _protection_out(tasks.get_protection(ctx, _parse(body, op.GetTaskProtectionRequest)))
+
+
+def update_task_protection(ctx: ApiContext, body: Body) -> Body:
+    _required(body, "tasks")
+    if not isinstance(body.get("protectionEnabled"), bool):
+        raise invalid_parameter("protectionEnabled: required, true or false")
+    return _protection_out(tasks.update_protection(ctx, _parse(body, op.UpdateTaskProtectionRequest)))
+
+
+def execute_command(ctx: ApiContext, body: Body) -> Body:
+    """ECS Exec hands the caller an SSM session for the AWS Session Manager plugin; Shoal has
+    no SSM, so the gateway says where the same thing is: ``shoal exec``."""
+    task = str(_required(body, "task"))
+    _required(body, "command")
+    raise EcsError("ClientException",
+                   "ExecuteCommand needs the AWS Session Manager plugin, which Shoal does not support: run "
+                   f"`shoal exec {last_segment(task)} -- COMMAND` instead (the same task, through the node's agent).")
+
+
 # ---- services ---------------------------------------------------------------------------------
 
 # The members of these service fields that Shoal does not act on are refused, not dropped
@@ -423,6 +449,9 @@ ACTIONS: dict[str, Action] = {
     "StopTask": stop_task,
     "DescribeTasks": describe_tasks,
     "ListTasks": list_tasks,
+    "GetTaskProtection": get_task_protection,
+    "UpdateTaskProtection": update_task_protection,
+    "ExecuteCommand": execute_command,
     "CreateService": create_service,
     "UpdateService": update_service,
     "DeleteService": delete_service,

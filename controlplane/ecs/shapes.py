@@ -17,6 +17,7 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
     r.Task.DESCRIPTOR.full_name: frozenset({
         "id", "cluster", "node_id", "service_name", "placement_message", "placement_constraints",
         "placement_strategy", "deployment_id", "target_health", "deregister_until",
+        "protection_enabled", "protection_expires_at", "disconnected_at", "status_before_disconnect",
     }),
     r.ContainerInstance.DESCRIPTOR.full_name: frozenset({
         "id", "cluster", "hostname", "address", "metrics_port", "cpu_units", "memory_mib", "host_cpu_percent",
@@ -24,7 +25,8 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
         "dynamic_port_low", "dynamic_port_high", "proxy_metrics_port", "custom_attributes",
     }),
     r.Service.DESCRIPTOR.full_name: frozenset({"cluster", "service_connect_configuration", "service_deployments",
-                                               "service_revisions"}),
+                                               "service_revisions", "disconnect_tolerance_seconds",
+                                               "rebalancing_task_id", "rebalance_not_before"}),
     r.Deployment.DESCRIPTOR.full_name: frozenset({"service_revision_arn", "rollback_of", "lifecycle_stage",
                                                   "stage_started_at", "traffic_percent", "hooks"}),
     r.DeploymentLifecycleHookDetail.DESCRIPTOR.full_name: frozenset({"stage"}),

@@ -30,7 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 # replica: a control plane replica (its server certificate, used as a client to reach other replicas).
 ROLES = ("node", "admin", "viewer", "replica")
 # What a viewer may be granted beyond reading state: streaming task logs, listing secrets.
-GRANTS = ("logs", "secrets")
+GRANTS = ("logs", "secrets", "exec")
 # A node certificate issued before cluster binding is bound to the cluster ECS creates by default.
 LEGACY_NODE_CLUSTER = "default"
 _CLUSTER_OU, _GRANT_OU = "cluster:", "grant:"

@@ -103,16 +103,18 @@ class AgentMessage(_message.Message):
     def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., task_state: _Optional[_Union[TaskStateChange, _Mapping]] = ..., log_chunk: _Optional[_Union[AgentLogChunk, _Mapping]] = ..., prepull_report: _Optional[_Union[PrePullReport, _Mapping]] = ...) -> None: ...
 
 class AgentLogChunk(_message.Message):
-    __slots__ = ("request_id", "data", "eof", "error")
+    __slots__ = ("request_id", "data", "eof", "error", "exit_code")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     EOF_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     data: bytes
     eof: bool
     error: str
-    def __init__(self, request_id: _Optional[str] = ..., data: _Optional[bytes] = ..., eof: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+    exit_code: int
+    def __init__(self, request_id: _Optional[str] = ..., data: _Optional[bytes] = ..., eof: _Optional[bool] = ..., error: _Optional[str] = ..., exit_code: _Optional[int] = ...) -> None: ...
 
 class Assignments(_message.Message):
     __slots__ = ("revision", "tasks", "prepull")
@@ -125,16 +127,18 @@ class Assignments(_message.Message):
     def __init__(self, revision: _Optional[int] = ..., tasks: _Optional[_Iterable[_Union[_resources_pb2.TaskAssignment, _Mapping]]] = ..., prepull: _Optional[_Iterable[_Union[_resources_pb2.PrePull, _Mapping]]] = ...) -> None: ...
 
 class ControlMessage(_message.Message):
-    __slots__ = ("assignments", "log_request", "cancel_logs", "routing")
+    __slots__ = ("assignments", "log_request", "cancel_logs", "routing", "exec_request")
     ASSIGNMENTS_FIELD_NUMBER: _ClassVar[int]
     LOG_REQUEST_FIELD_NUMBER: _ClassVar[int]
     CANCEL_LOGS_FIELD_NUMBER: _ClassVar[int]
     ROUTING_FIELD_NUMBER: _ClassVar[int]
+    EXEC_REQUEST_FIELD_NUMBER: _ClassVar[int]
     assignments: Assignments
     log_request: LogRequest
     cancel_logs: CancelLogs
     routing: _traffic_pb2.RoutingTable
-    def __init__(self, assignments: _Optional[_Union[Assignments, _Mapping]] = ..., log_request: _Optional[_Union[LogRequest, _Mapping]] = ..., cancel_logs: _Optional[_Union[CancelLogs, _Mapping]] = ..., routing: _Optional[_Union[_traffic_pb2.RoutingTable, _Mapping]] = ...) -> None: ...
+    exec_request: ExecRequest
+    def __init__(self, assignments: _Optional[_Union[Assignments, _Mapping]] = ..., log_request: _Optional[_Union[LogRequest, _Mapping]] = ..., cancel_logs: _Optional[_Union[CancelLogs, _Mapping]] = ..., routing: _Optional[_Union[_traffic_pb2.RoutingTable, _Mapping]] = ..., exec_request: _Optional[_Union[ExecRequest, _Mapping]] = ...) -> None: ...
 
 class LogRequest(_message.Message):
     __slots__ = ("request_id", "task_id", "container", "follow", "since_seconds", "tail")
@@ -171,3 +175,15 @@ class PrePullReport(_message.Message):
     error: str
     seconds: float
     def __init__(self, deployment_id: _Optional[str] = ..., image: _Optional[str] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class ExecRequest(_message.Message):
+    __slots__ = ("request_id", "task_id", "container", "command")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    task_id: str
+    container: str
+    command: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., task_id: _Optional[str] = ..., container: _Optional[str] = ..., command: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13shoal/v1/logs.proto\x12\x08shoal.v1\"\x8c\x01\n\x12GetTaskLogsRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x15\n\rsince_seconds\x18\x05 \x01(\x03\x12\x0c\n\x04tail\x18\x06 \x01(\x05\x12\x0f\n\x07relayed\x18\x07 \x01(\x08\"\x18\n\x08LogChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x32I\n\x04Logs\x12\x41\n\x0bGetTaskLogs\x12\x1c.shoal.v1.GetTaskLogsRequest\x1a\x12.shoal.v1.LogChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13shoal/v1/logs.proto\x12\x08shoal.v1\"\x8c\x01\n\x12GetTaskLogsRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x15\n\rsince_seconds\x18\x05 \x01(\x03\x12\x0c\n\x04tail\x18\x06 \x01(\x05\x12\x0f\n\x07relayed\x18\x07 \x01(\x08\"\x18\n\x08LogChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"k\n\x15\x45xecuteCommandRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x03(\t\x12\x0f\n\x07relayed\x18\x05 \x01(\x08\"@\n\nExecOutput\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x16\n\texit_code\x18\x02 \x01(\x05H\x00\x88\x01\x01\x42\x0c\n\n_exit_code2\x94\x01\n\x04Logs\x12\x41\n\x0bGetTaskLogs\x12\x1c.shoal.v1.GetTaskLogsRequest\x1a\x12.shoal.v1.LogChunk0\x01\x12I\n\x0e\x45xecuteCommand\x12\x1f.shoal.v1.ExecuteCommandRequest\x1a\x14.shoal.v1.ExecOutput0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +35,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETTASKLOGSREQUEST']._serialized_end=174
   _globals['_LOGCHUNK']._serialized_start=176
   _globals['_LOGCHUNK']._serialized_end=200
-  _globals['_LOGS']._serialized_start=202
-  _globals['_LOGS']._serialized_end=275
+  _globals['_EXECUTECOMMANDREQUEST']._serialized_start=202
+  _globals['_EXECUTECOMMANDREQUEST']._serialized_end=309
+  _globals['_EXECOUTPUT']._serialized_start=311
+  _globals['_EXECOUTPUT']._serialized_end=375
+  _globals['_LOGS']._serialized_start=378
+  _globals['_LOGS']._serialized_end=526
 # @@protoc_insertion_point(module_scope)

@@ -39,6 +39,11 @@ class LogsStub:
                 request_serializer=shoal_dot_v1_dot_logs__pb2.GetTaskLogsRequest.SerializeToString,
                 response_deserializer=shoal_dot_v1_dot_logs__pb2.LogChunk.FromString,
                 _registered_method=True)
+        self.ExecuteCommand = channel.unary_stream(
+                '/shoal.v1.Logs/ExecuteCommand',
+                request_serializer=shoal_dot_v1_dot_logs__pb2.ExecuteCommandRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_logs__pb2.ExecOutput.FromString,
+                _registered_method=True)
 
 
 class LogsServicer:
@@ -53,6 +58,15 @@ class LogsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExecuteCommand(self, request, context):
+        """Runs a command in a RUNNING task's container through the node's agent (ECS Exec's job,
+        `shoal exec`): its output as it comes, then one message with the exit code. Needs the
+        `exec` permission and enableExecuteCommand on the task (or its service).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LogsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +74,11 @@ def add_LogsServicer_to_server(servicer, server):
                     servicer.GetTaskLogs,
                     request_deserializer=shoal_dot_v1_dot_logs__pb2.GetTaskLogsRequest.FromString,
                     response_serializer=shoal_dot_v1_dot_logs__pb2.LogChunk.SerializeToString,
+            ),
+            'ExecuteCommand': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExecuteCommand,
+                    request_deserializer=shoal_dot_v1_dot_logs__pb2.ExecuteCommandRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_logs__pb2.ExecOutput.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -89,6 +108,33 @@ class Logs:
             '/shoal.v1.Logs/GetTaskLogs',
             shoal_dot_v1_dot_logs__pb2.GetTaskLogsRequest.SerializeToString,
             shoal_dot_v1_dot_logs__pb2.LogChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExecuteCommand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/shoal.v1.Logs/ExecuteCommand',
+            shoal_dot_v1_dot_logs__pb2.ExecuteCommandRequest.SerializeToString,
+            shoal_dot_v1_dot_logs__pb2.ExecOutput.FromString,
             options,
             channel_credentials,
             insecure,

@@ -90,7 +90,7 @@ class ListTaskDefinitionsRequest(_message.Message):
     def __init__(self, family_prefix: _Optional[str] = ..., status: _Optional[str] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class RunTaskRequest(_message.Message):
-    __slots__ = ("cluster", "task_definition", "count", "group", "started_by", "placement_constraints", "placement_strategy", "tags", "launch_type", "capacity_provider_strategy")
+    __slots__ = ("cluster", "task_definition", "count", "group", "started_by", "placement_constraints", "placement_strategy", "tags", "launch_type", "capacity_provider_strategy", "enable_execute_command")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -101,6 +101,7 @@ class RunTaskRequest(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     LAUNCH_TYPE_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_EXECUTE_COMMAND_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     task_definition: str
     count: int
@@ -111,7 +112,8 @@ class RunTaskRequest(_message.Message):
     tags: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Tag]
     launch_type: str
     capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[_resources_pb2.CapacityProviderStrategyItem]
-    def __init__(self, cluster: _Optional[str] = ..., task_definition: _Optional[str] = ..., count: _Optional[int] = ..., group: _Optional[str] = ..., started_by: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., launch_type: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ...) -> None: ...
+    enable_execute_command: bool
+    def __init__(self, cluster: _Optional[str] = ..., task_definition: _Optional[str] = ..., count: _Optional[int] = ..., group: _Optional[str] = ..., started_by: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., launch_type: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ..., enable_execute_command: _Optional[bool] = ...) -> None: ...
 
 class TasksResponse(_message.Message):
     __slots__ = ("tasks", "failures")
@@ -168,7 +170,7 @@ class ListTasksRequest(_message.Message):
     def __init__(self, cluster: _Optional[str] = ..., container_instance: _Optional[str] = ..., family: _Optional[str] = ..., started_by: _Optional[str] = ..., service_name: _Optional[str] = ..., desired_status: _Optional[str] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ..., launch_type: _Optional[str] = ...) -> None: ...
 
 class CreateServiceRequest(_message.Message):
-    __slots__ = ("cluster", "service_name", "task_definition", "desired_count", "placement_constraints", "placement_strategy", "deployment_configuration", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "launch_type", "capacity_provider_strategy")
+    __slots__ = ("cluster", "service_name", "task_definition", "desired_count", "placement_constraints", "placement_strategy", "deployment_configuration", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "launch_type", "capacity_provider_strategy", "disconnect_tolerance_seconds", "availability_zone_rebalancing", "enable_execute_command")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
     TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
@@ -184,6 +186,9 @@ class CreateServiceRequest(_message.Message):
     SERVICE_CONNECT_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
     LAUNCH_TYPE_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    DISCONNECT_TOLERANCE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    AVAILABILITY_ZONE_REBALANCING_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_EXECUTE_COMMAND_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     service_name: str
     task_definition: str
@@ -199,10 +204,13 @@ class CreateServiceRequest(_message.Message):
     service_connect_configuration: _resources_pb2.ServiceConnectConfiguration
     launch_type: str
     capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[_resources_pb2.CapacityProviderStrategyItem]
-    def __init__(self, cluster: _Optional[str] = ..., service_name: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ..., launch_type: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ...) -> None: ...
+    disconnect_tolerance_seconds: int
+    availability_zone_rebalancing: str
+    enable_execute_command: bool
+    def __init__(self, cluster: _Optional[str] = ..., service_name: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ..., launch_type: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ..., availability_zone_rebalancing: _Optional[str] = ..., enable_execute_command: _Optional[bool] = ...) -> None: ...
 
 class UpdateServiceRequest(_message.Message):
-    __slots__ = ("cluster", "service", "desired_count", "task_definition", "force_new_deployment", "deployment_configuration", "update_placement_constraints", "placement_constraints", "update_placement_strategy", "placement_strategy", "health_check_grace_period_seconds", "update_load_balancers", "load_balancers", "update_service_registries", "service_registries", "service_connect_configuration", "update_capacity_provider_strategy", "capacity_provider_strategy")
+    __slots__ = ("cluster", "service", "desired_count", "task_definition", "force_new_deployment", "deployment_configuration", "update_placement_constraints", "placement_constraints", "update_placement_strategy", "placement_strategy", "health_check_grace_period_seconds", "update_load_balancers", "load_balancers", "update_service_registries", "service_registries", "service_connect_configuration", "update_capacity_provider_strategy", "capacity_provider_strategy", "disconnect_tolerance_seconds", "availability_zone_rebalancing", "enable_execute_command")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     DESIRED_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -221,6 +229,9 @@ class UpdateServiceRequest(_message.Message):
     SERVICE_CONNECT_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
     UPDATE_CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    DISCONNECT_TOLERANCE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    AVAILABILITY_ZONE_REBALANCING_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_EXECUTE_COMMAND_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     service: str
     desired_count: int
@@ -239,7 +250,10 @@ class UpdateServiceRequest(_message.Message):
     service_connect_configuration: _resources_pb2.ServiceConnectConfiguration
     update_capacity_provider_strategy: bool
     capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[_resources_pb2.CapacityProviderStrategyItem]
-    def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., desired_count: _Optional[int] = ..., task_definition: _Optional[str] = ..., force_new_deployment: _Optional[bool] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., update_placement_constraints: _Optional[bool] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., update_placement_strategy: _Optional[bool] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., update_load_balancers: _Optional[bool] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., update_service_registries: _Optional[bool] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ..., update_capacity_provider_strategy: _Optional[bool] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ...) -> None: ...
+    disconnect_tolerance_seconds: int
+    availability_zone_rebalancing: str
+    enable_execute_command: bool
+    def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., desired_count: _Optional[int] = ..., task_definition: _Optional[str] = ..., force_new_deployment: _Optional[bool] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., update_placement_constraints: _Optional[bool] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., update_placement_strategy: _Optional[bool] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., update_load_balancers: _Optional[bool] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., update_service_registries: _Optional[bool] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ..., update_capacity_provider_strategy: _Optional[bool] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ..., availability_zone_rebalancing: _Optional[str] = ..., enable_execute_command: _Optional[bool] = ...) -> None: ...
 
 class DeleteServiceRequest(_message.Message):
     __slots__ = ("cluster", "service", "force")
@@ -358,3 +372,41 @@ class ContinueServiceDeploymentRequest(_message.Message):
     hook_id: str
     action: str
     def __init__(self, service_deployment_arn: _Optional[str] = ..., hook_id: _Optional[str] = ..., action: _Optional[str] = ...) -> None: ...
+
+class ProtectedTask(_message.Message):
+    __slots__ = ("task_arn", "protection_enabled", "expiration_date")
+    TASK_ARN_FIELD_NUMBER: _ClassVar[int]
+    PROTECTION_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    EXPIRATION_DATE_FIELD_NUMBER: _ClassVar[int]
+    task_arn: str
+    protection_enabled: bool
+    expiration_date: float
+    def __init__(self, task_arn: _Optional[str] = ..., protection_enabled: _Optional[bool] = ..., expiration_date: _Optional[float] = ...) -> None: ...
+
+class GetTaskProtectionRequest(_message.Message):
+    __slots__ = ("cluster", "tasks")
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    cluster: str
+    tasks: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, cluster: _Optional[str] = ..., tasks: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UpdateTaskProtectionRequest(_message.Message):
+    __slots__ = ("cluster", "tasks", "protection_enabled", "expires_in_minutes")
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    PROTECTION_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    cluster: str
+    tasks: _containers.RepeatedScalarFieldContainer[str]
+    protection_enabled: bool
+    expires_in_minutes: int
+    def __init__(self, cluster: _Optional[str] = ..., tasks: _Optional[_Iterable[str]] = ..., protection_enabled: _Optional[bool] = ..., expires_in_minutes: _Optional[int] = ...) -> None: ...
+
+class TaskProtectionResponse(_message.Message):
+    __slots__ = ("protected_tasks", "failures")
+    PROTECTED_TASKS_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
+    protected_tasks: _containers.RepeatedCompositeFieldContainer[ProtectedTask]
+    failures: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Failure]
+    def __init__(self, protected_tasks: _Optional[_Iterable[_Union[ProtectedTask, _Mapping]]] = ..., failures: _Optional[_Iterable[_Union[_resources_pb2.Failure, _Mapping]]] = ...) -> None: ...

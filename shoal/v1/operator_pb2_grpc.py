@@ -154,6 +154,16 @@ class OperatorStub:
                 request_serializer=shoal_dot_v1_dot_operator__pb2.ContinueServiceDeploymentRequest.SerializeToString,
                 response_deserializer=shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentResponse.FromString,
                 _registered_method=True)
+        self.GetTaskProtection = channel.unary_unary(
+                '/shoal.v1.Operator/GetTaskProtection',
+                request_serializer=shoal_dot_v1_dot_operator__pb2.GetTaskProtectionRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_operator__pb2.TaskProtectionResponse.FromString,
+                _registered_method=True)
+        self.UpdateTaskProtection = channel.unary_unary(
+                '/shoal.v1.Operator/UpdateTaskProtection',
+                request_serializer=shoal_dot_v1_dot_operator__pb2.UpdateTaskProtectionRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_operator__pb2.TaskProtectionResponse.FromString,
+                _registered_method=True)
 
 
 class OperatorServicer:
@@ -303,6 +313,18 @@ class OperatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTaskProtection(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateTaskProtection(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OperatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -425,6 +447,16 @@ def add_OperatorServicer_to_server(servicer, server):
                     servicer.ContinueServiceDeployment,
                     request_deserializer=shoal_dot_v1_dot_operator__pb2.ContinueServiceDeploymentRequest.FromString,
                     response_serializer=shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentResponse.SerializeToString,
+            ),
+            'GetTaskProtection': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTaskProtection,
+                    request_deserializer=shoal_dot_v1_dot_operator__pb2.GetTaskProtectionRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_operator__pb2.TaskProtectionResponse.SerializeToString,
+            ),
+            'UpdateTaskProtection': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateTaskProtection,
+                    request_deserializer=shoal_dot_v1_dot_operator__pb2.UpdateTaskProtectionRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_operator__pb2.TaskProtectionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1075,6 +1107,60 @@ class Operator:
             '/shoal.v1.Operator/ContinueServiceDeployment',
             shoal_dot_v1_dot_operator__pb2.ContinueServiceDeploymentRequest.SerializeToString,
             shoal_dot_v1_dot_operator__pb2.StopServiceDeploymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTaskProtection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Operator/GetTaskProtection',
+            shoal_dot_v1_dot_operator__pb2.GetTaskProtectionRequest.SerializeToString,
+            shoal_dot_v1_dot_operator__pb2.TaskProtectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateTaskProtection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Operator/UpdateTaskProtection',
+            shoal_dot_v1_dot_operator__pb2.UpdateTaskProtectionRequest.SerializeToString,
+            shoal_dot_v1_dot_operator__pb2.TaskProtectionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -326,7 +326,7 @@ class Container(_message.Message):
     def __init__(self, container_arn: _Optional[str] = ..., task_arn: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[str] = ..., runtime_id: _Optional[str] = ..., last_status: _Optional[str] = ..., exit_code: _Optional[int] = ..., reason: _Optional[str] = ..., network_bindings: _Optional[_Iterable[_Union[NetworkBinding, _Mapping]]] = ..., health_status: _Optional[str] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("task_arn", "cluster_arn", "task_definition_arn", "container_instance_arn", "last_status", "desired_status", "stopped_reason", "stop_code", "containers", "group", "started_by", "cpu", "memory", "launch_type", "version", "created_at", "started_at", "stopping_at", "stopped_at", "pull_started_at", "pull_stopped_at", "health_status", "tags", "id", "cluster", "node_id", "service_name", "placement_message", "placement_constraints", "placement_strategy", "deployment_id", "target_health", "deregister_until", "capacity_provider_name")
+    __slots__ = ("task_arn", "cluster_arn", "task_definition_arn", "container_instance_arn", "last_status", "desired_status", "stopped_reason", "stop_code", "containers", "group", "started_by", "cpu", "memory", "launch_type", "version", "created_at", "started_at", "stopping_at", "stopped_at", "pull_started_at", "pull_stopped_at", "health_status", "tags", "id", "cluster", "node_id", "service_name", "placement_message", "placement_constraints", "placement_strategy", "deployment_id", "target_health", "deregister_until", "capacity_provider_name", "protection_enabled", "protection_expires_at", "disconnected_at", "status_before_disconnect", "enable_execute_command")
     TASK_ARN_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
     TASK_DEFINITION_ARN_FIELD_NUMBER: _ClassVar[int]
@@ -361,6 +361,11 @@ class Task(_message.Message):
     TARGET_HEALTH_FIELD_NUMBER: _ClassVar[int]
     DEREGISTER_UNTIL_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_PROVIDER_NAME_FIELD_NUMBER: _ClassVar[int]
+    PROTECTION_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    PROTECTION_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    DISCONNECTED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_BEFORE_DISCONNECT_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_EXECUTE_COMMAND_FIELD_NUMBER: _ClassVar[int]
     task_arn: str
     cluster_arn: str
     task_definition_arn: str
@@ -395,7 +400,12 @@ class Task(_message.Message):
     target_health: _containers.RepeatedCompositeFieldContainer[TargetHealth]
     deregister_until: float
     capacity_provider_name: str
-    def __init__(self, task_arn: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition_arn: _Optional[str] = ..., container_instance_arn: _Optional[str] = ..., last_status: _Optional[str] = ..., desired_status: _Optional[str] = ..., stopped_reason: _Optional[str] = ..., stop_code: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ..., group: _Optional[str] = ..., started_by: _Optional[str] = ..., cpu: _Optional[str] = ..., memory: _Optional[str] = ..., launch_type: _Optional[str] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., stopping_at: _Optional[float] = ..., stopped_at: _Optional[float] = ..., pull_started_at: _Optional[float] = ..., pull_stopped_at: _Optional[float] = ..., health_status: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., id: _Optional[str] = ..., cluster: _Optional[str] = ..., node_id: _Optional[str] = ..., service_name: _Optional[str] = ..., placement_message: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_id: _Optional[str] = ..., target_health: _Optional[_Iterable[_Union[TargetHealth, _Mapping]]] = ..., deregister_until: _Optional[float] = ..., capacity_provider_name: _Optional[str] = ...) -> None: ...
+    protection_enabled: bool
+    protection_expires_at: float
+    disconnected_at: float
+    status_before_disconnect: str
+    enable_execute_command: bool
+    def __init__(self, task_arn: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition_arn: _Optional[str] = ..., container_instance_arn: _Optional[str] = ..., last_status: _Optional[str] = ..., desired_status: _Optional[str] = ..., stopped_reason: _Optional[str] = ..., stop_code: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ..., group: _Optional[str] = ..., started_by: _Optional[str] = ..., cpu: _Optional[str] = ..., memory: _Optional[str] = ..., launch_type: _Optional[str] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., stopping_at: _Optional[float] = ..., stopped_at: _Optional[float] = ..., pull_started_at: _Optional[float] = ..., pull_stopped_at: _Optional[float] = ..., health_status: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., id: _Optional[str] = ..., cluster: _Optional[str] = ..., node_id: _Optional[str] = ..., service_name: _Optional[str] = ..., placement_message: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_id: _Optional[str] = ..., target_health: _Optional[_Iterable[_Union[TargetHealth, _Mapping]]] = ..., deregister_until: _Optional[float] = ..., capacity_provider_name: _Optional[str] = ..., protection_enabled: _Optional[bool] = ..., protection_expires_at: _Optional[float] = ..., disconnected_at: _Optional[float] = ..., status_before_disconnect: _Optional[str] = ..., enable_execute_command: _Optional[bool] = ...) -> None: ...
 
 class Resource(_message.Message):
     __slots__ = ("name", "type", "integer_value", "string_set_value")
@@ -548,7 +558,7 @@ class ServiceEvent(_message.Message):
     def __init__(self, id: _Optional[str] = ..., created_at: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Service(_message.Message):
-    __slots__ = ("service_arn", "service_name", "cluster_arn", "task_definition", "desired_count", "running_count", "pending_count", "status", "launch_type", "placement_constraints", "placement_strategy", "deployment_configuration", "deployments", "events", "created_at", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "cluster", "capacity_provider_strategy", "service_deployments", "service_revisions")
+    __slots__ = ("service_arn", "service_name", "cluster_arn", "task_definition", "desired_count", "running_count", "pending_count", "status", "launch_type", "placement_constraints", "placement_strategy", "deployment_configuration", "deployments", "events", "created_at", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "cluster", "capacity_provider_strategy", "service_deployments", "service_revisions", "disconnect_tolerance_seconds", "availability_zone_rebalancing", "rebalancing_task_id", "rebalance_not_before", "enable_execute_command")
     SERVICE_ARN_FIELD_NUMBER: _ClassVar[int]
     SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
@@ -574,6 +584,11 @@ class Service(_message.Message):
     CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     SERVICE_DEPLOYMENTS_FIELD_NUMBER: _ClassVar[int]
     SERVICE_REVISIONS_FIELD_NUMBER: _ClassVar[int]
+    DISCONNECT_TOLERANCE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    AVAILABILITY_ZONE_REBALANCING_FIELD_NUMBER: _ClassVar[int]
+    REBALANCING_TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    REBALANCE_NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_EXECUTE_COMMAND_FIELD_NUMBER: _ClassVar[int]
     service_arn: str
     service_name: str
     cluster_arn: str
@@ -599,7 +614,12 @@ class Service(_message.Message):
     capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[CapacityProviderStrategyItem]
     service_deployments: _containers.RepeatedCompositeFieldContainer[ServiceDeployment]
     service_revisions: _containers.RepeatedCompositeFieldContainer[ServiceRevision]
-    def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[ServiceConnectConfiguration, _Mapping]] = ..., cluster: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., service_deployments: _Optional[_Iterable[_Union[ServiceDeployment, _Mapping]]] = ..., service_revisions: _Optional[_Iterable[_Union[ServiceRevision, _Mapping]]] = ...) -> None: ...
+    disconnect_tolerance_seconds: int
+    availability_zone_rebalancing: str
+    rebalancing_task_id: str
+    rebalance_not_before: float
+    enable_execute_command: bool
+    def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[ServiceConnectConfiguration, _Mapping]] = ..., cluster: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., service_deployments: _Optional[_Iterable[_Union[ServiceDeployment, _Mapping]]] = ..., service_revisions: _Optional[_Iterable[_Union[ServiceRevision, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ..., availability_zone_rebalancing: _Optional[str] = ..., rebalancing_task_id: _Optional[str] = ..., rebalance_not_before: _Optional[float] = ..., enable_execute_command: _Optional[bool] = ...) -> None: ...
 
 class Cluster(_message.Message):
     __slots__ = ("cluster_arn", "cluster_name", "status", "registered_container_instances_count", "running_tasks_count", "pending_tasks_count", "active_services_count", "tags", "capacity_providers", "default_capacity_provider_strategy", "settings")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from google.protobuf import json_format
@@ -13,6 +15,7 @@ from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoalctl.cli import deploy, install_script, placement_args, refs, service_deployments, service_traffic
 from shoalctl.cli.client import add_target_flags, add_verb, connect
+from shoalctl.cli.durations import duration_arg
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.output import ago, print_json, table, when
 
@@ -155,6 +158,7 @@ def task_run(a) -> None:
     req.group = a.group or req.group
     req.started_by = a.started_by or req.started_by
     req.launch_type = a.launch_type or req.launch_type
+    req.enable_execute_command = a.enable_execute_command or req.enable_execute_command
     req.placement_strategy.extend(placement_args.strategy(s) for s in a.placement_strategy)
     req.placement_constraints.extend(placement_args.constraint(s) for s in a.placement_constraint)
     resp = connect(a).RunTask(req)
@@ -225,6 +229,22 @@ def task_stop(a) -> None:
     print(f"{t.id} desired STOPPED ({t.last_status})")
 
 
+def task_protect(a) -> None:
+    req = op.UpdateTaskProtectionRequest(cluster=a.cluster, tasks=[a.task], protection_enabled=not a.off)
+    if a.minutes is not None:
+        if a.off:
+            raise CliError("--minutes: not with --off")
+        req.expires_in_minutes = a.minutes
+    resp = connect(a).UpdateTaskProtection(req)
+    if resp.failures:
+        f = resp.failures[0]
+        raise CliError(f"task {f.arn}: {f.reason}{': ' + f.detail if f.detail else ''}")
+    for t in resp.protected_tasks:
+        until = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t.expiration_date))
+        print(f"{t.task_arn.rpartition('/')[2]} protected from scale-in until {until}" if t.protection_enabled
+              else f"{t.task_arn.rpartition('/')[2]} not protected")
+
+
 # ---- services ---------------------------------------------------------------------------------
 
 def _deployment_config(a, base: r.DeploymentConfiguration) -> None:
@@ -256,6 +276,10 @@ def service_create(a) -> None:
     req.placement_constraints.extend(placement_args.constraint(s) for s in a.placement_constraint)
     if a.health_check_grace_period is not None:
         req.health_check_grace_period_seconds = a.health_check_grace_period
+    if a.disconnect_tolerance is not None:
+        req.disconnect_tolerance_seconds = round(a.disconnect_tolerance)
+    req.availability_zone_rebalancing = a.az_rebalancing or req.availability_zone_rebalancing
+    req.enable_execute_command = a.enable_execute_command or req.enable_execute_command
     _deployment_config(a, req.deployment_configuration)
     c = connect(a)
     req.load_balancers.extend(service_traffic.load_balancers(c, a.load_balancer, req.task_definition))
@@ -293,6 +317,11 @@ def service_update(a) -> None:
         req.desired_count = a.desired
     if a.health_check_grace_period is not None:
         req.health_check_grace_period_seconds = a.health_check_grace_period
+    if a.disconnect_tolerance is not None:
+        req.disconnect_tolerance_seconds = round(a.disconnect_tolerance)
+    req.availability_zone_rebalancing = a.az_rebalancing or req.availability_zone_rebalancing
+    if a.enable_execute_command is not None:
+        req.enable_execute_command = a.enable_execute_command
     if (a.min_healthy_percent is not None or a.max_percent is not None or a.circuit_breaker
             or service_deployments.strategy_config(a, r.DeploymentConfiguration())):
         _deployment_config(a, req.deployment_configuration)
@@ -415,6 +444,7 @@ def register(sub) -> None:
     p.add_argument("--started-by", default="")
     p.add_argument("--cli-input-json", metavar="FILE", help="a RunTask request in ECS JSON")
     p.add_argument("--launch-type", help="EC2 or EXTERNAL (kept as given; default EC2)")
+    p.add_argument("--enable-execute-command", action="store_true", help="allow `shoal exec` into the tasks")
     placement_args.add_flags(p)
     p = add_verb(tk, "list", task_list, "list tasks", cluster=True, output=True)
     p.add_argument("--service")
@@ -427,6 +457,11 @@ def register(sub) -> None:
     p = add_verb(tk, "stop", task_stop, "stop a task", cluster=True)
     p.add_argument("task", help="task id (or a unique prefix of it, as `task list` prints) or ARN")
     p.add_argument("--reason")
+    p = add_verb(tk, "protect", task_protect, "protect a service task from scale-in and deployments "
+                 "(UpdateTaskProtection)", cluster=True)
+    p.add_argument("task")
+    p.add_argument("--minutes", type=int, help="how long (1-2880; default 120)")
+    p.add_argument("--off", action="store_true", help="end the task's protection")
 
     sv = sub.add_parser("service", help="services").add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb in ("create", "update"):
@@ -445,6 +480,14 @@ def register(sub) -> None:
                        help=f"a{'n' if verb == 'update' else ''} {verb.capitalize()}Service request in ECS JSON")
         p.add_argument("--health-check-grace-period", type=int, metavar="SECONDS",
                        help="how long new tasks' failing load-balancer health checks are not held against them")
+        p.add_argument("--disconnect-tolerance", type=duration_arg, metavar="DURATION",
+                       help="how long a node may be out of reach before its tasks are replaced (they read "
+                            "UNKNOWN meanwhile; e.g. 60s; default 0: at once)")
+        p.add_argument("--enable-execute-command", action=argparse.BooleanOptionalAction, default=None,
+                       help="allow `shoal exec` into the service's tasks")
+        p.add_argument("--az-rebalancing", choices=("ENABLED", "DISABLED"),
+                       help="availabilityZoneRebalancing: move tasks back to balance when they crowd into "
+                            "some zones (default DISABLED)")
         if verb == "create":
             p.add_argument("--scheduling-strategy", choices=("REPLICA", "DAEMON"),
                            help="DAEMON: one task on every ACTIVE node matching the constraints (no --desired)")

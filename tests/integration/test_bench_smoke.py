@@ -84,6 +84,11 @@ FIGURES = {
         rf"traffic switch: last answer from blue [-+]{NUMBER} s after the control plane's switch; "
         rf"first answer from green [-+]{NUMBER} s after it",
     ],
+    "partition_tolerance.py": [
+        rf"cut off for {NUMBER} s, lease TTL {NUMBER} s, tolerance {NUMBER} s: UNKNOWN after {NUMBER} s, "
+        rf"RUNNING again {NUMBER} s after the heal",
+        rf"tasks lost: {NUMBER}, replacements started: {NUMBER}, duplicate containers after: {NUMBER}",
+    ],
     "autoscale_reaction.py": [
         r"rounds \(breaches\) +1\n",
         rf"breach -> first scale-out decision +median -?{NUMBER}s, max -?{NUMBER}s",
