@@ -81,9 +81,6 @@ def register_container_instance(ctx: ApiContext, body: Body) -> Body:
                    "ListContainerInstances, and PutAttributes sets its custom attributes")
 
 
-# Answered with guidance only: not counted as served.
-GUIDANCE_ONLY = frozenset({"RegisterContainerInstance"})
-
 ACTIONS = {
     "PutAttributes": put_attributes,
     "DeleteAttributes": delete_attributes,

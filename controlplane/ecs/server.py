@@ -48,6 +48,8 @@ _DRAIN_LIMIT = 16
 
 log = logging.getLogger(__name__)
 
+# Answered with guidance only (how to do it the Shoal way): not counted as served.
+GUIDANCE_ONLY = frozenset({"RegisterContainerInstance", "ExecuteCommand"})
 ACTIONS = {**ECS_ACTIONS, **ingress.ACTIONS, **capacity.ACTIONS, **instances.ACTIONS, **account.ACTIONS,
            **deployments.ACTIONS}
 _KNOWN = frozenset(ACTIONS)

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import botocore.session
 
-from controlplane.ecs.instances import GUIDANCE_ONLY
-from controlplane.ecs.server import ACTIONS
+from controlplane.ecs.server import ACTIONS, GUIDANCE_ONLY
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 CLAIM = re.compile(r"\*\*ECS operations served: (\d+) of the (\d+) in botocore's ECS model\*\* — ([^.]+)\.")
