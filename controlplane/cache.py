@@ -15,6 +15,7 @@ from collections.abc import Callable
 from google.protobuf.message import Message
 
 from controlplane.routing import sources
+from controlplane.service_index import ServiceIndex
 from controlplane.state import Record, decode
 from shoal import keys
 from shoal.store.base import Event, Store
@@ -51,6 +52,8 @@ class Cache:
         self._tombstones: dict[str, int] = {}
         self._cancels: dict[str, Callable[[], None]] = {}
         self._closed = False
+        # The tasks by service, changed with _data[TASKS] under the same lock.
+        self._services = ServiceIndex()
         # Told of each write ``record_put``/``record_delete`` applies (the running cycle's
         # View, kept in step with the leader's writes): key, message (None: deleted), revision.
         self.on_own_write: Callable[[str, Message | None, int], None] | None = None
@@ -87,6 +90,8 @@ class Cache:
         with self._lock:
             before = self._data[prefix]
             self._data[prefix] = fresh
+            if prefix == keys.TASKS:
+                self._services.replace(fresh)
             self._applied[prefix] = listing.revision
             self._advanced.notify_all()
         if self._listeners:
@@ -121,6 +126,8 @@ class Cache:
                 else:
                     data.pop(key, None)
                     self._tombstones[key] = rev
+                if prefix == keys.TASKS:
+                    self._services.put(key, held, data.get(key))
                 if held is not None or msg is not None:
                     changes.append((key, held.msg if held is not None else None, msg))
             if len(self._tombstones) > 100_000:
@@ -148,7 +155,7 @@ class Cache:
             held = self._data[prefix].get(key)
             taken = held is None or held.mod_revision < revision
             if taken:
-                self._data[prefix][key] = Record(msg, revision, key)
+                self._put_held(prefix, key, held, Record(msg, revision, key))
         if taken and self._listeners:
             self._tell(prefix, [(key, held.msg if held is not None else None, msg)], False)
         if self.on_own_write is not None:
@@ -166,7 +173,7 @@ class Cache:
             held = self._data[prefix].get(key)
             taken = (held is None or held.mod_revision < revision) and self._tombstones.get(key, 0) < revision
             if taken:
-                self._data[prefix][key] = Record(msg, revision, key)
+                self._put_held(prefix, key, held, Record(msg, revision, key))
         # The watch's echo of this write will be skipped as already held: listeners (the event
         # feed) hear of the change now or never.
         if taken and self._listeners:
@@ -181,11 +188,29 @@ class Cache:
             taken = held is not None and held.mod_revision < revision
             if taken:
                 del self._data[prefix][key]
+                if prefix == keys.TASKS:
+                    self._services.put(key, held, None)
             self._tombstones[key] = max(self._tombstones.get(key, 0), revision)
         if taken and held is not None and self._listeners:
             self._tell(prefix, [(key, held.msg, None)], False)
         if self.on_own_write is not None:
             self.on_own_write(key, None, revision)
+
+    def _put_held(self, prefix: str, key: str, held: Record | None, new: Record) -> None:
+        """Under the lock."""
+        self._data[prefix][key] = new
+        if prefix == keys.TASKS:
+            self._services.put(key, held, new)
+
+    def service_tasks(self, cluster: str, service: str) -> list[Record]:
+        """The tasks of one service (every desired status), without a scan of the cluster's."""
+        with self._lock:
+            return self._services.tasks(cluster, service)
+
+    def service_counts(self, cluster: str, service: str) -> tuple[int, int]:
+        """(running, pending) tasks of one service, kept as tasks change (service_index.py)."""
+        with self._lock:
+            return self._services.counts(cluster, service)
 
     def records(self, prefix: str) -> list[Record]:
         with self._lock:

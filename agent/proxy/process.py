@@ -1,8 +1,9 @@
 """One HAProxy master (master-worker mode) run by the agent: validate a config with
 `haproxy -c`, install it, start the master, reload it seamlessly (SIGUSR2; the new worker
 takes the listening sockets from the old one through the stats socket's `expose-fd
-listeners`, and the old one finishes its connections), stop it. A master left behind by an
-agent killed outright is found through its pid file and stopped before a new one starts."""
+listeners`, and the old one finishes its connections), stop it. A watchdog beside the master
+stops it when the agent dies (watchdog.py); a master left behind all the same (its watchdog
+killed too) is found through its pid file and stopped before a new one starts."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -21,8 +23,11 @@ from shoal.waiting import wait_until
 log = logging.getLogger(__name__)
 
 BINARY = "haproxy"
+WATCHDOG = Path(__file__).with_name("watchdog.py")
 START_TIMEOUT = 15.0
 RELOAD_TIMEOUT = 15.0
+# The watchdog exits within its poll interval once the lifeline closes.
+STOP_WATCHDOG = 5.0
 
 
 # HAProxy refuses a unix socket path longer than 97 bytes (it binds a temporary name beside it).
@@ -53,6 +58,9 @@ class HAProxyProcess:
         self.log_path = self.workdir / "haproxy.log"
         self.cli = MasterCli(str(self.socket_dir / "master.sock"))
         self.proc: subprocess.Popen[bytes] | None = None
+        # The watchdog of the running master, and the pipe end whose close it waits for.
+        self._watchdog: subprocess.Popen[bytes] | None = None
+        self._lifeline: int | None = None
 
     @property
     def master_pid(self) -> int | None:
@@ -91,6 +99,7 @@ class HAProxyProcess:
     def start(self) -> Processes:
         """Starts the master on the installed config; returns once a worker serves."""
         self.stop_leftover()
+        self._end_watchdog()
         try:
             with open(self.log_path, "ab") as log_file:
                 self.proc = subprocess.Popen(
@@ -101,6 +110,7 @@ class HAProxyProcess:
                     start_new_session=True)
         except OSError as exc:
             raise ProxyError(f"cannot run {self.binary}: {exc}") from None
+        self._start_watchdog(self.proc.pid)
         seen: list[Processes] = []
 
         def serving() -> bool:
@@ -147,6 +157,7 @@ class HAProxyProcess:
     def stop(self, timeout: float = 5.0) -> None:
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
+            self._end_watchdog()
             return
         # SIGTERM to the master stops its workers too.
         proc.terminate()
@@ -156,6 +167,35 @@ class HAProxyProcess:
             proc.kill()
             proc.wait()
         self.pid_path.unlink(missing_ok=True)
+        self._end_watchdog()
+
+    def _start_watchdog(self, pid: int) -> None:
+        # Both ends are close-on-exec (PEP 446): only the watchdog's stdin is the read end,
+        # so no other child of the agent holds the write end open after the agent dies.
+        read, self._lifeline = os.pipe()
+        try:
+            with open(self.log_path, "ab") as log_file:
+                self._watchdog = subprocess.Popen(
+                    [sys.executable, "-I", str(WATCHDOG), str(pid), str(self.config_path)],
+                    stdin=read, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            log.warning("the proxy's watchdog did not start; a kill -9 of the agent leaves haproxy running",
+                        extra=shoal.logs.kv(pid=pid, error=exc))
+        finally:
+            os.close(read)
+
+    def _end_watchdog(self) -> None:
+        """Closes the lifeline (the watchdog leaves once its master is gone) and reaps it."""
+        lifeline, self._lifeline = self._lifeline, None
+        if lifeline is not None:
+            os.close(lifeline)
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            try:
+                watchdog.wait(STOP_WATCHDOG)
+            except subprocess.TimeoutExpired:
+                watchdog.kill()
+                watchdog.wait()
 
     def log_tail(self, lines: int = 8) -> str:
         try:

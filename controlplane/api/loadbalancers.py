@@ -20,10 +20,13 @@ from controlplane.api import targetgroups
 from controlplane.api import traffic_checks as check
 from controlplane.api.context import ApiContext
 from controlplane.api.traffic_state import (
+    LOAD_BALANCER,
+    TARGET_GROUP,
     find_listener,
     find_load_balancer,
     find_target_group,
     load_balancers,
+    lookup,
     not_found,
 )
 from controlplane.scheduler.cql import CQLError, parse
@@ -156,12 +159,8 @@ def _listener_group(ctx: ApiContext, cluster: str, lb: t.LoadBalancer, req: t.Cr
         rec = find_target_group(ctx, cluster, req.default_target_group, "defaultTargetGroup")
     else:
         # The load balancer's default; else the group named after it, made if absent.
-        rec = None
-        if lb.default_target_group_arn:
-            rec = ctx.state.load(keys.target_group(cluster, elb_name(lb.default_target_group_arn)), t.TargetGroup)
-            if rec is not None and rec.msg.target_group_arn != lb.default_target_group_arn:
-                rec = None
-        rec = rec or ctx.state.load(keys.target_group(cluster, lb.load_balancer_name), t.TargetGroup)
+        rec = (lookup(ctx, TARGET_GROUP, cluster, lb.default_target_group_arn)
+               or lookup(ctx, TARGET_GROUP, cluster, lb.load_balancer_name))
         if rec is None:
             return targetgroups.default_group(ctx.arns, lb, protocol, req.port), None
     if rec.msg.protocol != protocol:
@@ -217,7 +216,7 @@ def _lb_of(ctx: ApiContext, cluster: str, arn: str, field: str, code: str) -> Re
     name = elb_name(arn) if arn.startswith("arn:") else ""
     if not name:
         raise check.bad(f"{field}: required, as an ARN ({arn[:256]!r} is not one)")
-    rec = ctx.state.load(keys.load_balancer(cluster, name), t.LoadBalancer)
+    rec = lookup(ctx, LOAD_BALANCER, cluster, name)
     if rec is None:
         raise not_found(f"{field}: {arn[:256]!r} not found in cluster {cluster!r}", code)
     return rec

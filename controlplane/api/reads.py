@@ -31,12 +31,14 @@ TRACKED = (keys.TASKS, keys.SERVICES, keys.CLUSTERS)
 M = TypeVar("M", bound=Message)
 
 
-def tasks(ctx: ApiContext, cluster: str) -> list[Record[r.Task]]:
-    """Every task of ``cluster`` in key order, as ``State.tasks`` returns them."""
+def tasks(ctx: ApiContext, cluster: str, service: str = "") -> list[Record[r.Task]]:
+    """Every task of ``cluster`` in key order, as ``State.tasks`` returns them; with
+    ``service``, at least that service's (from the cache, only those: no scan of the rest)."""
     cache, store = ctx.cache, ctx.store
     if cache is not None and isinstance(store, WriteTracking) and cache.caught_up(
             keys.TASKS, store.last_write(keys.TASKS), READ_WAIT):
-        return sorted(cache.records_under(f"{keys.TASKS}{cluster}/"), key=lambda rec: rec.key)
+        held = cache.service_tasks(cluster, service) if service else cache.records_under(f"{keys.TASKS}{cluster}/")
+        return sorted(held, key=lambda rec: rec.key)
     return ctx.state.tasks(cluster)
 
 

@@ -140,7 +140,7 @@ def list_(ctx: ApiContext, req: op.ListTasksRequest) -> op.ListResponse:
     launch_type = launch_types.check_filter(req.launch_type)
     family = req.family + ":" if req.family else ""
     arns = []
-    for rec in reads.tasks(ctx, cluster):
+    for rec in reads.tasks(ctx, cluster, service):
         t = rec.msg
         if desired == "PENDING":
             if t.desired_status != "RUNNING" or t.last_status == "RUNNING":

@@ -5,7 +5,12 @@ and the old ARN no longer finds it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
 import grpc
+from google.protobuf.message import Message
 
 from controlplane.api.context import ApiContext
 from controlplane.state import Record
@@ -14,6 +19,8 @@ from shoal.arns import elb_name
 from shoal.errors import ApiError
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
+
+M = TypeVar("M", bound=Message)
 
 
 def not_found(message: str, code: str) -> ApiError:
@@ -24,39 +31,65 @@ def in_use(message: str) -> ApiError:
     return ApiError(grpc.StatusCode.FAILED_PRECONDITION, message, "ResourceInUse")
 
 
-def load_balancers(ctx: ApiContext, cluster: str) -> list[Record[t.LoadBalancer]]:
-    return ctx.state.load_all(f"{keys.LOADBALANCERS}{cluster}/", t.LoadBalancer)
+@dataclass(frozen=True)
+class Kind(Generic[M]):
+    """A Traffic record kind, as the finder needs it."""
+
+    what: str  # in messages: "load balancer"
+    not_found: str  # the error code when none matches
+    msg_type: type[M]
+    key: Callable[[str, str], str]  # (cluster, name) -> its key
+    arn_of: Callable[[M], str]
+    # The name an ARN of this kind carries; None: the ARN carries only an id (Cloud Map's),
+    # so a lookup by ARN reads the cluster's records of the kind.
+    name_in_arn: Callable[[str], str] | None
+    prefix: str
 
 
-def target_groups(ctx: ApiContext, cluster: str) -> list[Record[t.TargetGroup]]:
-    return ctx.state.load_all(f"{keys.TARGETGROUPS}{cluster}/", t.TargetGroup)
+LOAD_BALANCER = Kind("load balancer", "LoadBalancerNotFound", t.LoadBalancer, keys.load_balancer,
+                     lambda m: m.load_balancer_arn, elb_name, keys.LOADBALANCERS)
+TARGET_GROUP = Kind("target group", "TargetGroupNotFound", t.TargetGroup, keys.target_group,
+                    lambda m: m.target_group_arn, elb_name, keys.TARGETGROUPS)
+NAMESPACE = Kind("namespace", "NamespaceNotFound", t.Namespace, keys.namespace, lambda m: m.arn, None,
+                 keys.NAMESPACES)
 
 
-def namespaces(ctx: ApiContext, cluster: str) -> list[Record[t.Namespace]]:
-    return ctx.state.load_all(f"{keys.NAMESPACES}{cluster}/", t.Namespace)
+def lookup(ctx: ApiContext, kind: Kind[M], cluster: str, ref: str) -> Record[M] | None:
+    """The record ``ref`` (a name or an ARN) names in ``cluster``, or None."""
+    if not ref.startswith("arn:"):
+        return ctx.state.load(kind.key(cluster, ref), kind.msg_type) if ref else None
+    if kind.name_in_arn is None:
+        found = [rec for rec in all_of(ctx, kind, cluster) if kind.arn_of(rec.msg) == ref]
+        return found[0] if found else None
+    name = kind.name_in_arn(ref)
+    rec = ctx.state.load(kind.key(cluster, name), kind.msg_type) if name else None
+    return rec if rec is not None and kind.arn_of(rec.msg) == ref else None
+
+
+def find(ctx: ApiContext, kind: Kind[M], cluster: str, ref: str, field: str) -> Record[M]:
+    """``lookup``, or the API's error naming ``field``: required when empty, else not found."""
+    if not ref:
+        raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: required (a {kind.what} name or ARN)",
+                       "ValidationError")
+    rec = lookup(ctx, kind, cluster, ref)
+    if rec is None:
+        raise not_found(f"{field}: {kind.what} {ref[:256]!r} not found in cluster {cluster!r}", kind.not_found)
+    return rec
 
 
 def find_load_balancer(ctx: ApiContext, cluster: str, ref: str, field: str = "loadBalancer"
                        ) -> Record[t.LoadBalancer]:
-    name = elb_name(ref)
-    rec = ctx.state.load(keys.load_balancer(cluster, name), t.LoadBalancer) if name else None
-    if rec is None or (ref.startswith("arn:") and rec.msg.load_balancer_arn != ref):
-        raise not_found(f"{field}: load balancer {ref[:256]!r} not found in cluster {cluster!r}",
-                        "LoadBalancerNotFound")
-    return rec
+    return find(ctx, LOAD_BALANCER, cluster, ref, field)
 
 
 def find_target_group(ctx: ApiContext, cluster: str, ref: str, field: str = "targetGroup"
                       ) -> Record[t.TargetGroup]:
-    if not ref:
-        raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: required (a target group name or ARN)",
-                       "ValidationError")
-    name = elb_name(ref)
-    rec = ctx.state.load(keys.target_group(cluster, name), t.TargetGroup) if name else None
-    if rec is None or (ref.startswith("arn:") and rec.msg.target_group_arn != ref):
-        raise not_found(f"{field}: target group {ref[:256]!r} not found in cluster {cluster!r}",
-                        "TargetGroupNotFound")
-    return rec
+    return find(ctx, TARGET_GROUP, cluster, ref, field)
+
+
+def find_namespace(ctx: ApiContext, cluster: str, ref: str, field: str) -> Record[t.Namespace]:
+    """By name, or by ARN (Cloud Map's ARNs carry only the namespace's id)."""
+    return find(ctx, NAMESPACE, cluster, ref, field)
 
 
 def find_listener(lb: t.LoadBalancer, arn: str, field: str = "listenerArn") -> t.Listener:
@@ -66,17 +99,20 @@ def find_listener(lb: t.LoadBalancer, arn: str, field: str = "listenerArn") -> t
     raise not_found(f"{field}: listener {arn[:256]!r} not found", "ListenerNotFound")
 
 
-def find_namespace(ctx: ApiContext, cluster: str, ref: str, field: str) -> Record[t.Namespace]:
-    """By name, or by ARN (Cloud Map's ARNs carry only the namespace's id)."""
-    if ref.startswith("arn:"):
-        for rec in namespaces(ctx, cluster):
-            if rec.msg.arn == ref:
-                return rec
-    elif ref:
-        rec = ctx.state.load(keys.namespace(cluster, ref), t.Namespace)
-        if rec is not None:
-            return rec
-    raise not_found(f"{field}: namespace {ref[:256]!r} not found in cluster {cluster!r}", "NamespaceNotFound")
+def all_of(ctx: ApiContext, kind: Kind[M], cluster: str) -> list[Record[M]]:
+    return ctx.state.load_all(f"{kind.prefix}{cluster}/", kind.msg_type)
+
+
+def load_balancers(ctx: ApiContext, cluster: str) -> list[Record[t.LoadBalancer]]:
+    return all_of(ctx, LOAD_BALANCER, cluster)
+
+
+def target_groups(ctx: ApiContext, cluster: str) -> list[Record[t.TargetGroup]]:
+    return all_of(ctx, TARGET_GROUP, cluster)
+
+
+def namespaces(ctx: ApiContext, cluster: str) -> list[Record[t.Namespace]]:
+    return all_of(ctx, NAMESPACE, cluster)
 
 
 def target_group_arns_of(lb: t.LoadBalancer) -> set[str]:

@@ -18,6 +18,7 @@ from shoal.taskdef import policy
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.waiting import wait_until
+from shoalctl.cli import sample_lb
 from shoalctl.cli.client import state_dir as default_state_dir
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.output import table
@@ -149,11 +150,11 @@ def up(a) -> int:
         except ClusterError as exc:
             raise CliError(f"the local cluster did not start: {exc}") from None
         try:
-            tasks = _create_sample(cluster, a.timeout) if not a.no_sample else []
+            tasks, lb_url = _create_sample(cluster, a.timeout) if not a.no_sample else ([], None)
         except BaseException:
             cluster.stop()
             raise
-        _print_summary(cluster, state, tasks, a.detach, sample=not a.no_sample)
+        _print_summary(cluster, state, tasks, a.detach, sample=not a.no_sample, lb_url=lb_url)
         if a.detach:
             return 0
         return _run_foreground(cluster, a.registry_gc_interval)
@@ -215,9 +216,11 @@ def _run_foreground(cluster: LocalCluster, gc_interval: float = 0.0) -> int:
 
 # ---- the sample service -----------------------------------------------------------------------
 
-def _create_sample(cluster: LocalCluster, timeout: float) -> list[r.Task]:
+def _create_sample(cluster: LocalCluster, timeout: float) -> tuple[list[r.Task], str | None]:
     """Registers examples/web.json, creates service "web" with 3 tasks (leaving an existing
-    one as it is) and waits until they run; returns the running tasks."""
+    one as it is) behind load balancer "web" (with the node proxy: sample_lb) and waits until
+    they run and the load balancer answers; returns the running tasks and the load
+    balancer's URL (None without the proxy)."""
     try:
         taskdef_json = SAMPLE_TASKDEF.read_text()
     except OSError as exc:
@@ -226,8 +229,11 @@ def _create_sample(cluster: LocalCluster, timeout: float) -> list[r.Task]:
     stub = cluster.operator
     _call(stub.CreateCluster, op.CreateClusterRequest(cluster_name=CLUSTER), ok_if_exists=True)
     _call(stub.RegisterTaskDefinition, op.RegisterTaskDefinitionRequest(json=taskdef_json))
+    lb_url = sample_lb.url(sample_lb.ensure(cluster)) if cluster.proxy else None
+    attach = [r.ServiceLoadBalancer(load_balancer_name=sample_lb.NAME, container_name="web", container_port=8080)]
     _call(stub.CreateService, op.CreateServiceRequest(
         cluster=CLUSTER, service_name=SAMPLE_SERVICE, task_definition="web", desired_count=SAMPLE_COUNT,
+        load_balancers=attach if lb_url else [],
     ), ok_if_exists=True)
     print(f"created service {SAMPLE_SERVICE!r} with {SAMPLE_COUNT} tasks; waiting for them to run ...", flush=True)
     tasks: list[r.Task] = []
@@ -240,7 +246,11 @@ def _create_sample(cluster: LocalCluster, timeout: float) -> list[r.Task]:
     if not wait_until(running, timeout, interval=0.5):
         print(f"shoal: warning: {len(tasks)} of {SAMPLE_COUNT} sample tasks running after {timeout}s; "
               f"see `shoal task list` and the logs in {cluster.logs_dir}", file=sys.stderr, flush=True)
-    return tasks
+    elif lb_url and not wait_until(lambda: sample_lb.answers(lb_url), timeout, interval=0.5):
+        print(f"shoal: warning: load balancer {sample_lb.NAME!r} did not answer at {lb_url} after {timeout}s; "
+              f"see `shoal lb describe {sample_lb.NAME}` and the logs in {cluster.logs_dir}",
+              file=sys.stderr, flush=True)
+    return tasks, lb_url
 
 
 def _running_tasks(cluster: LocalCluster) -> list[r.Task]:
@@ -277,7 +287,8 @@ def fetch_command(url: str) -> str:
     return f"python3 -c 'import urllib.request; print(urllib.request.urlopen(\"{url}\").read().decode())'"
 
 
-def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], detached: bool, sample: bool) -> None:
+def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], detached: bool, sample: bool,
+                   lb_url: str | None = None) -> None:
     nodes = ", ".join(f"{a.name} ({a.zone})" for a in cluster.agents.values())
     lines = [
         "",
@@ -296,7 +307,13 @@ def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], deta
         f"  nodes          {nodes or 'none'}",
     ]
     names = {a.node_id: a.name for a in cluster.agents.values() if a.node_id}
-    urls = []
+    urls = [lb_url] if lb_url else []
+    if lb_url:
+        lines += ["", f"load balancer {sample_lb.NAME!r} answers at {lb_url}",
+                  f"  (so does every node's address, {sample_lb.node_addresses(cluster)}, on that port; "
+                  "requests go round the sample tasks)"]
+    elif sample and tasks:
+        lines += ["", "no load balancer (--no-proxy): each task answers on its own host port"]
     if tasks:
         lines += ["", f"service {SAMPLE_SERVICE!r} answers at:"]
         for t in sorted(tasks, key=lambda t: names.get(t.node_id, t.node_id)):

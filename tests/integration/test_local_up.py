@@ -36,8 +36,12 @@ def shoal(*args: str, timeout: float = 420) -> subprocess.CompletedProcess[str]:
                           timeout=timeout, env=env, cwd=REPO)
 
 
-def fetch(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+def fetch(port: int, host: str = "127.0.0.1") -> str:
+    return fetch_url(f"http://{host}:{port}/")
+
+
+def fetch_url(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as resp:
         return resp.read().decode()
 
 
@@ -71,6 +75,14 @@ def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, dock
                    "--registry-port", "0")
         assert up.returncode == 0, f"shoal up failed:\n{up.stdout}\n{up.stderr}"
         assert "service 'web' answers at" in up.stdout, up.stdout + up.stderr
+        # The first thing to try: the sample load balancer's URL, printed before the tasks'.
+        lb_line = next(line for line in up.stdout.splitlines() if line.startswith("load balancer 'web' answers at "))
+        lb_url = lb_line.rsplit(" ", 1)[1]
+        assert lb_url.startswith("http://127.0.0.2:") and lb_url.endswith("/"), lb_line
+        assert up.stdout.index(lb_line) < up.stdout.index("service 'web' answers at")
+        tries = [line for line in up.stdout.split("next, try:", 1)[1].splitlines()
+                 if line.strip() and not line.strip().startswith("export ")]
+        assert lb_url in tries[0], "the first thing to try (after pointing at the state dir) is the load balancer"
         assert f"console        http://127.0.0.1:{console}" in up.stdout, up.stdout
 
         config = json.loads(statefiles.config_path(state).read_text())
@@ -106,9 +118,24 @@ def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, dock
         assert len(ecs_api.list_services()["serviceArns"]) == 1
         ports = [b.host_port for t in tasks for c in t.containers for b in c.network_bindings]
         assert len(ports) == 3 and all(ports), ports
+        direct = set()
         for port in ports:
             page = wait_for(lambda p=port: fetch(p), 30, f"the sample page on port {port}")
             assert page.startswith("hello from "), page
+            direct.add(page)
+        assert len(direct) == 3, direct
+        # Through the node proxies: the printed URL answers from a sample task, and every
+        # node's address on that port reaches all three tasks in turn.
+        assert fetch_url(lb_url) in direct
+        lb_port = int(lb_url.rsplit(":", 1)[1].rstrip("/"))
+        answered: set[str] = set()
+
+        def all_three() -> bool:
+            for node in (2, 3, 4):
+                answered.update(fetch(lb_port, f"127.0.0.{node}") for _ in range(3))
+            return answered == direct
+
+        wait_for(all_three, 30, "every node's listener reaching the 3 sample tasks")
         # Prometheus found the agents and their node proxies through the control plane's
         # service discovery.
         def agent_targets() -> tuple[int, int]:
@@ -130,6 +157,24 @@ def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, dock
         assert not registry_trust.parent.exists(), "shoal down removes the registry's certs.d entry"
     finally:
         # Whatever failed above, leave nothing running.
+        if statefiles.pids_path(state).exists():
+            teardown.stop_recorded(state)
+
+
+def test_up_without_the_proxy_makes_no_load_balancer_and_says_so(tmp_path: Path, docker_client) -> None:
+    state = tmp_path / "state"
+    try:
+        up = shoal("up", "--detach", "--state-dir", str(state), "--port", "0", "--metrics-port", "0",
+                   "--no-prometheus", "--no-registry", "--no-proxy", "--ecs-port", "-1", "--console-port", "-1",
+                   "--agents", "1", "--lease-ttl", "4")
+        assert up.returncode == 0, f"shoal up failed:\n{up.stdout}\n{up.stderr}"
+        assert "no load balancer (--no-proxy): each task answers on its own host port" in up.stdout, up.stdout
+        assert "load balancer 'web' answers" not in up.stdout
+        tries = [line for line in up.stdout.split("next, try:", 1)[1].splitlines()
+                 if line.strip() and not line.strip().startswith("export ")]
+        port = int(tries[0].split("http://127.0.0.1:", 1)[1].split("/", 1)[0])
+        assert fetch(port).startswith("hello from "), "the first thing to try is a task's own port"
+    finally:
         if statefiles.pids_path(state).exists():
             teardown.stop_recorded(state)
 

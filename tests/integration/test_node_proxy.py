@@ -298,8 +298,10 @@ def test_a_killed_haproxy_is_restarted_on_the_same_routes(proxy, backends):
 
 
 def test_a_proxy_left_by_a_killed_agent_is_replaced_by_the_next_one(backends):
-    """An agent killed outright leaves its HAProxy holding the ports; the next agent on the
-    same state dir stops that one (found by its pid file) and starts its own."""
+    """A HAProxy that outlived its agent (the watchdog that would have stopped it was
+    killed too: a whole process group or session killed, say) holds the ports; the next
+    agent on the same state dir stops that one (found by its pid file) and starts its own.
+    Here the old one's watchdog sees this process alive and leaves the master running."""
     driver, workdir = make_driver()
     fe = free_port()
     left = HAProxyProcess(Path(workdir))  # what the killed agent had started

@@ -11,7 +11,7 @@ from concurrent import futures
 import grpc
 import pytest
 
-from controlplane.api import loadbalancers, namespaces, services, targetgroups, taskdefs, tasks
+from controlplane.api import loadbalancers, namespaces, services, targetgroups, taskdefs, tasks, traffic_state
 from controlplane.api.context import ApiContext
 from controlplane.api.traffic import add_traffic_service
 from controlplane.errors import ApiError
@@ -309,6 +309,31 @@ def test_target_health_lists_the_attached_services_tasks(ctx) -> None:
         ("ccc", "10.0.0.7", 32004, "draining")]
     fails(targetgroups.delete, ctx, t.TargetGroupRef(target_group="web"), "in use by load balancer 'web', "
           "service 'web'", "ResourceInUse")
+
+
+@pytest.mark.parametrize("kind", [traffic_state.LOAD_BALANCER, traffic_state.TARGET_GROUP, traffic_state.NAMESPACE])
+def test_one_finder_takes_a_name_or_the_current_arn_of_each_kind(ctx, kind) -> None:
+    def make() -> str:
+        if kind is traffic_state.LOAD_BALANCER:
+            return loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="web")).load_balancer.load_balancer_arn
+        if kind is traffic_state.TARGET_GROUP:
+            return tg(ctx, name="web").target_group_arn
+        return namespaces.create(ctx, t.CreateNamespaceRequest(name="web")).namespace.arn
+
+    def find(c, ref):
+        return traffic_state.find(c, kind, "default", ref, "f")
+
+    arn = make()
+    assert kind.arn_of(traffic_state.find(ctx, kind, "default", "web", "f").msg) == arn
+    assert kind.arn_of(traffic_state.find(ctx, kind, "default", arn, "f").msg) == arn
+    err = fails(find, ctx, "", "f: required", "ValidationError")
+    assert err.code == grpc.StatusCode.INVALID_ARGUMENT
+    fails(find, ctx, "nope", f"f: {kind.what} 'nope' not found", kind.not_found)
+    # Deleted and made again under the same name: the old ARN finds nothing.
+    ctx.store.delete(traffic_state.find(ctx, kind, "default", "web", "f").key)
+    assert make() != arn
+    assert traffic_state.lookup(ctx, kind, "default", arn) is None
+    fails(find, ctx, arn, "not found", kind.not_found)
 
 
 # ---- namespaces -------------------------------------------------------------------------------

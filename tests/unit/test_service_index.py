@@ -1,0 +1,99 @@
+"""The cache's per-service task index against the in-memory store: counts and members follow
+every put and delete the watch delivers, the leader's own writes (record_put/record_delete)
+and a re-listing, and ListTasks filtered by service reads only that service's tasks."""
+
+from __future__ import annotations
+
+import pytest
+
+from controlplane.api import reads
+from controlplane.api.context import ApiContext
+from controlplane.cache import Cache
+from controlplane.service_index import ServiceIndex
+from controlplane.state import Record
+from shoal import keys
+from shoal.store.memory import MemoryStore
+from shoal.store.tracking import WriteTracking
+from shoal.v1 import resources_pb2 as r
+
+
+def task(task_id: str, service: str = "web", last: str = "PENDING", desired: str = "RUNNING") -> r.Task:
+    return r.Task(id=task_id, cluster="default", service_name=service, last_status=last, desired_status=desired,
+                  task_arn=f"arn:task/{task_id}")
+
+
+@pytest.fixture
+def ctx() -> ApiContext:
+    store = MemoryStore()
+    cache = Cache(store, on_change=lambda: None)
+    cache.start()
+    context = ApiContext(WriteTracking(store, reads.TRACKED))
+    context.cache = cache
+    yield context
+    cache.close()
+
+
+def put(ctx: ApiContext, t: r.Task, cluster: str = "default") -> int:
+    rev = ctx.store.put(keys.task(cluster, t.id), t.SerializeToString())
+    assert ctx.cache is not None and ctx.cache.caught_up(keys.TASKS, rev, 5)
+    return rev
+
+
+def test_counts_follow_the_watch(ctx: ApiContext) -> None:
+    cache = ctx.cache
+    assert cache is not None
+    put(ctx, task("a"))
+    put(ctx, task("b"))
+    put(ctx, task("c", service="api"))
+    put(ctx, task("z"), cluster="other")
+    assert cache.service_counts("default", "web") == (0, 2)
+    put(ctx, task("a", last="RUNNING"))
+    assert cache.service_counts("default", "web") == (1, 1)
+    put(ctx, task("b", last="STOPPED", desired="STOPPED"))
+    assert cache.service_counts("default", "web") == (1, 0)
+    assert sorted(rec.msg.id for rec in cache.service_tasks("default", "web")) == ["a", "b"]
+    assert ctx.store.delete(keys.task("default", "b"))
+    put(ctx, task("d", service="api"))  # delivered after the delete: the watch keeps order
+    assert [rec.msg.id for rec in cache.service_tasks("default", "web")] == ["a"]
+    assert cache.service_counts("default", "api") == (0, 2)
+    assert cache.service_counts("other", "web") == (0, 1)
+    assert cache.service_counts("default", "nope") == (0, 0)
+
+
+def test_own_writes_and_a_relisting_keep_the_index(ctx: ApiContext) -> None:
+    cache = ctx.cache
+    assert cache is not None
+    rev = put(ctx, task("a"))
+    cache.record_put(keys.task("default", "a"), task("a", last="RUNNING"), rev + 100)
+    assert cache.service_counts("default", "web") == (1, 0)
+    cache.record_delete(keys.task("default", "a"), rev + 101)
+    assert cache.service_counts("default", "web") == (0, 0) and cache.service_tasks("default", "web") == []
+    put(ctx, task("b", last="RUNNING"))
+    # A re-listing (what follows a watch that ended) rebuilds from the store, which never
+    # saw the pretend own writes: "a" as stored (PENDING) and "b".
+    cache._sync(keys.TASKS)
+    assert cache.service_counts("default", "web") == (1, 1)
+
+
+def test_list_tasks_by_service_reads_only_that_services_tasks(ctx: ApiContext,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    put(ctx, task("a"))
+    put(ctx, task("b", service="api"))
+
+    def no_scan(*_args: object) -> None:
+        raise AssertionError("scanned every task of the cluster")
+
+    assert ctx.cache is not None
+    monkeypatch.setattr(ctx.cache, "records_under", no_scan)
+    monkeypatch.setattr(ctx.state, "tasks", no_scan)
+    assert [rec.msg.id for rec in reads.tasks(ctx, "default", "web")] == ["a"]
+
+
+def test_a_task_moving_between_services_leaves_the_first() -> None:
+    index = ServiceIndex()
+    key = keys.task("default", "a")
+    first = Record(task("a", service="web"), 1, key)
+    index.put(key, None, first)
+    index.put(key, first, Record(task("a", service="api", last="RUNNING"), 2, key))
+    assert index.counts("default", "web") == (0, 0) and index.tasks("default", "web") == []
+    assert index.counts("default", "api") == (1, 0)
