@@ -207,11 +207,6 @@ class Cache:
         with self._lock:
             return self._services.tasks(cluster, service)
 
-    def service_counts(self, cluster: str, service: str) -> tuple[int, int]:
-        """(running, pending) tasks of one service, kept as tasks change (service_index.py)."""
-        with self._lock:
-            return self._services.counts(cluster, service)
-
     def records(self, prefix: str) -> list[Record]:
         with self._lock:
             return list(self._data[prefix].values())

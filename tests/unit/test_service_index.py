@@ -17,6 +17,11 @@ from shoal.store.tracking import WriteTracking
 from shoal.v1 import resources_pb2 as r
 
 
+def states(cache, cluster: str, service: str) -> dict[str, str]:
+    """{task id: lastStatus} of the service's tasks as the index holds them."""
+    return {rec.msg.id: rec.msg.last_status for rec in cache.service_tasks(cluster, service)}
+
+
 def task(task_id: str, service: str = "web", last: str = "PENDING", desired: str = "RUNNING") -> r.Task:
     return r.Task(id=task_id, cluster="default", service_name=service, last_status=last, desired_status=desired,
                   task_arn=f"arn:task/{task_id}")
@@ -39,25 +44,25 @@ def put(ctx: ApiContext, t: r.Task, cluster: str = "default") -> int:
     return rev
 
 
-def test_counts_follow_the_watch(ctx: ApiContext) -> None:
+def test_the_index_follows_the_watch(ctx: ApiContext) -> None:
     cache = ctx.cache
     assert cache is not None
     put(ctx, task("a"))
     put(ctx, task("b"))
     put(ctx, task("c", service="api"))
     put(ctx, task("z"), cluster="other")
-    assert cache.service_counts("default", "web") == (0, 2)
+    assert states(cache, "default", "web") == {"a": "PENDING", "b": "PENDING"}
     put(ctx, task("a", last="RUNNING"))
-    assert cache.service_counts("default", "web") == (1, 1)
+    assert states(cache, "default", "web") == {"a": "RUNNING", "b": "PENDING"}
     put(ctx, task("b", last="STOPPED", desired="STOPPED"))
-    assert cache.service_counts("default", "web") == (1, 0)
+    assert states(cache, "default", "web") == {"a": "RUNNING", "b": "STOPPED"}
     assert sorted(rec.msg.id for rec in cache.service_tasks("default", "web")) == ["a", "b"]
     assert ctx.store.delete(keys.task("default", "b"))
     put(ctx, task("d", service="api"))  # delivered after the delete: the watch keeps order
     assert [rec.msg.id for rec in cache.service_tasks("default", "web")] == ["a"]
-    assert cache.service_counts("default", "api") == (0, 2)
-    assert cache.service_counts("other", "web") == (0, 1)
-    assert cache.service_counts("default", "nope") == (0, 0)
+    assert states(cache, "default", "api") == {"c": "PENDING", "d": "PENDING"}
+    assert states(cache, "other", "web") == {"z": "PENDING"}
+    assert states(cache, "default", "nope") == {}
 
 
 def test_own_writes_and_a_relisting_keep_the_index(ctx: ApiContext) -> None:
@@ -65,14 +70,14 @@ def test_own_writes_and_a_relisting_keep_the_index(ctx: ApiContext) -> None:
     assert cache is not None
     rev = put(ctx, task("a"))
     cache.record_put(keys.task("default", "a"), task("a", last="RUNNING"), rev + 100)
-    assert cache.service_counts("default", "web") == (1, 0)
+    assert states(cache, "default", "web") == {"a": "RUNNING"}
     cache.record_delete(keys.task("default", "a"), rev + 101)
-    assert cache.service_counts("default", "web") == (0, 0) and cache.service_tasks("default", "web") == []
+    assert states(cache, "default", "web") == {}
     put(ctx, task("b", last="RUNNING"))
     # A re-listing (what follows a watch that ended) rebuilds from the store, which never
     # saw the pretend own writes: "a" as stored (PENDING) and "b".
     cache._sync(keys.TASKS)
-    assert cache.service_counts("default", "web") == (1, 1)
+    assert states(cache, "default", "web") == {"a": "PENDING", "b": "RUNNING"}
 
 
 def test_list_tasks_by_service_reads_only_that_services_tasks(ctx: ApiContext,
@@ -95,5 +100,5 @@ def test_a_task_moving_between_services_leaves_the_first() -> None:
     first = Record(task("a", service="web"), 1, key)
     index.put(key, None, first)
     index.put(key, first, Record(task("a", service="api", last="RUNNING"), 2, key))
-    assert index.counts("default", "web") == (0, 0) and index.tasks("default", "web") == []
-    assert index.counts("default", "api") == (1, 0)
+    assert index.tasks("default", "web") == []
+    assert [rec.msg.last_status for rec in index.tasks("default", "api")] == ["RUNNING"]
