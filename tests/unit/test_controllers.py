@@ -1,117 +1,27 @@
-"""The leader's controllers and its control loop on the in-memory store, driven through what
+"""The leader's controllers on the in-memory store, driven through what
 the loop calls (``reconcile(view)``, ``cycle()``): desired state written through the API,
 nodes and liveness keys as the gateway writes them, the lease clock moved by hand. Every
 step reads a fresh view of the store, so no test waits for a watch."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from controlplane.api import services, taskdefs, tasks
-from controlplane.api.context import ApiContext
-from controlplane.cache import Cache
+from controlplane.api import services, tasks
 from controlplane.controllers.gc import TaskGC
-from controlplane.controllers.loop import ControllerLoop, next_start
 from controlplane.controllers.nodes import NodeController
 from controlplane.controllers.placement import PlacementController
 from controlplane.controllers.services import ServiceController
-from controlplane.controllers.view import View, Writer
-from controlplane.metrics import CONTROLLER_ERRORS
 from controlplane.state import decode
 from shoal import keys
 from shoal.election import Election
 from shoal.replica_lease import ReplicaLease
-from shoal.store.base import StoreError
-from shoal.store.memory import MemoryStore
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from tests.fixtures.etcd import FakeClock
-from tests.waiting import wait_for
-
-TTL = 10.0
-WEB = {"family": "web", "containerDefinitions": [
-    {"name": "web", "image": "busybox", "cpu": 256, "memory": 256, "portMappings": [{"containerPort": 80}]}]}
-
-
-class Plane:
-    """One leading replica's controllers over a MemoryStore."""
-
-    def __init__(self) -> None:
-        self.clock = FakeClock()
-        self.store = MemoryStore(clock=self.clock)
-        self.api = ApiContext(self.store)
-        self.api.ensure_default_cluster()
-        self.lease = ReplicaLease(self.store, TTL, clock=self.clock)
-        self.lease.keep_alive_once()
-        self.election = Election(self.store, self.lease, "leader")
-        assert self.election.campaign().startswith("became leader")
-        self.cache = Cache(self.store, on_change=lambda: None)
-        self.writer = Writer(self.store, self.election, self.cache)
-        self.td = self.register(WEB)
-
-    def register(self, doc: dict) -> r.TaskDefinition:
-        req = op.RegisterTaskDefinitionRequest(json=json.dumps(doc))
-        return taskdefs.register(self.api, req).task_definition
-
-    def view(self) -> View:
-        """The store as the loop's cache would hold it once its watches caught up."""
-        cache = Cache(self.store, on_change=lambda: None)
-        cache.start()
-        try:
-            return View.read(cache)
-        finally:
-            cache.close()
-
-    def node(self, name: str, zone: str = "a", cpu: int = 1024, memory: int = 1024, alive: bool = True,
-             connected: bool | None = None, status: str = "ACTIVE") -> str:
-        """A registered node, as the gateway writes it, with its liveness key when ``alive``."""
-        node = r.ContainerInstance(
-            id=name, cluster="default", status=status, hostname=name, cpu_units=cpu, memory_mib=memory,
-            container_instance_arn=self.api.arns.node("default", name), registered_at=time.time(),
-            agent_connected=alive if connected is None else connected)
-        node.attributes.add(name="ecs.availability-zone", value=zone)
-        self.store.put(keys.node("default", name), node.SerializeToString())
-        if alive:
-            self.store.put(keys.alive(name), b"127.0.0.1:1")
-        return name
-
-    def tasks(self) -> dict[str, r.Task]:
-        return {t.id: t for t in (decode(r.Task, kv.value) for kv in self.store.list(keys.TASKS).kvs)}
-
-    def nodes(self) -> list[r.ContainerInstance]:
-        return [decode(r.ContainerInstance, kv.value) for kv in self.store.list(keys.NODES).kvs]
-
-    def task(self, task_id: str) -> r.Task:
-        return decode(r.Task, self.store.get(keys.task("default", task_id)).value)
-
-    def assignment(self, task: r.Task) -> r.TaskAssignment | None:
-        kv = self.store.get(keys.assignment(task.node_id, task.id))
-        return decode(r.TaskAssignment, kv.value) if kv else None
-
-    def service(self, name: str = "web") -> r.Service:
-        return decode(r.Service, self.store.get(keys.service("default", name)).value)
-
-    def report(self, task_id: str, status: str, **fields) -> None:
-        """What an agent's report leaves in the task record (the gateway's merge)."""
-        task = self.task(task_id)
-        task.last_status = status
-        for c in task.containers:
-            c.last_status = status
-        if status == "RUNNING" and not task.started_at:
-            task.started_at = time.time()
-        if status == "STOPPED":
-            task.desired_status = "STOPPED"
-            task.stopped_at = task.stopped_at or time.time()
-        for k, v in fields.items():
-            setattr(task, k, v)
-        self.store.put(keys.task("default", task_id), task.SerializeToString())
-
-    def close(self) -> None:
-        self.store.close()
+from tests.fixtures.plane import TTL, WEB, Plane, place_and_run
 
 
 @pytest.fixture
@@ -121,15 +31,6 @@ def plane() -> Iterator[Plane]:
         yield p
     finally:
         p.close()
-
-
-def place_and_run(plane: Plane) -> list[r.Task]:
-    """Places every waiting task and reports it RUNNING; returns the live tasks."""
-    PlacementController(plane.writer).reconcile(plane.view())
-    live = [t for t in plane.tasks().values() if t.last_status != "STOPPED"]
-    for t in live:
-        plane.report(t.id, "RUNNING")
-    return [plane.task(t.id) for t in live]
 
 
 # ---- placement -------------------------------------------------------------------------------
@@ -390,7 +291,6 @@ def test_agent_connected_follows_the_liveness_key(plane: Plane) -> None:
     assert not decode(r.ContainerInstance, plane.store.get(keys.node("default", "n1")).value).agent_connected
 
 
-
 def test_many_nodes_connecting_at_once_are_flipped_in_few_transactions(plane: Plane,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(300):
@@ -460,146 +360,3 @@ def test_gc_forgets_old_stopped_tasks_and_inactive_services(plane: Plane) -> Non
     assert set(plane.tasks()) == {recent.id, running.id}
     assert plane.store.get(keys.service("default", "gone")) is None
     assert plane.store.get(keys.service("default", "kept")) is not None
-
-
-# ---- the loop --------------------------------------------------------------------------------
-
-
-def loop_of(plane: Plane, controllers: list, on_step_down=None) -> ControllerLoop:
-    cache = Cache(plane.store, on_change=lambda: None)
-    cache.start()
-    plane.writer.cache = cache
-    return ControllerLoop(plane.election, cache, controllers, resync=1.0, on_step_down=on_step_down)
-
-
-def test_one_cycle_runs_the_controllers_in_order_each_seeing_the_last_ones_writes(plane: Plane) -> None:
-    plane.node("n1")
-    services.create(plane.api, op.CreateServiceRequest(cluster="default", service_name="web",
-                                                       task_definition="web", desired_count=2))
-    loop = loop_of(plane, [NodeController(plane.writer, grace=TTL),
-                           ServiceController(plane.writer, plane.api.arns), PlacementController(plane.writer),
-                           TaskGC(plane.writer, 3600)])
-    try:
-        # The service controller's new tasks are placed in the same cycle, from the cache.
-        assert loop.cycle() == "web: started 2 tasks; placed 2 tasks"
-        assert all(t.node_id == "n1" and t.last_status == "PENDING" for t in plane.tasks().values())
-    finally:
-        loop.cache.close()
-
-
-class Raising:
-    def __init__(self, exc: Exception) -> None:
-        self.exc = exc
-        self.calls = 0
-
-    def reconcile(self, view: View) -> str:
-        self.calls += 1
-        raise self.exc
-
-
-class Saying:
-    def __init__(self, sentence: str) -> None:
-        self.sentence = sentence
-        self.calls = 0
-        self.last_call: float | None = None
-
-    def reconcile(self, view: View) -> str:
-        self.calls += 1
-        self.last_call = time.monotonic()
-        return self.sentence
-
-
-def test_store_errors_pause_the_cycle_and_bugs_are_reported(plane: Plane) -> None:
-    after = Saying("never reached")
-    for exc, said in ((StoreError("etcd unreachable"), "first; paused: store error (etcd unreachable)"),
-                      (KeyError("bug"), "first; cycle failed; see traceback")):
-        loop = loop_of(plane, [Saying("first"), Raising(exc), after])
-        errors = CONTROLLER_ERRORS._value.get()
-        try:
-            assert loop.cycle() == said
-        finally:
-            loop.cache.close()
-        assert CONTROLLER_ERRORS._value.get() == errors + 1
-    assert after.calls == 0
-
-
-def test_a_follower_runs_no_controller_and_a_leader_stepping_down_says_so(plane: Plane) -> None:
-    stepped_down = []
-    work = Saying("did something")
-    loop = loop_of(plane, [work], on_step_down=lambda: stepped_down.append(True))
-    try:
-        assert loop.cycle() == "did something"
-        # The leader lease goes unrefreshed past 0.8 x TTL: no longer certainly alive.
-        plane.clock.advance(TTL)
-        assert loop.cycle() == "stepped down: leader lease is not valid"
-        assert stepped_down == [True] and work.calls == 1
-        assert loop.cycle() == "not campaigning: no valid leader lease"
-        assert stepped_down == [True]
-        # Another replica takes over once our key is gone; we follow it.
-        plane.store.expire_leases()
-        other = ReplicaLease(plane.store, TTL, clock=plane.clock)
-        other.keep_alive_once()
-        assert Election(plane.store, other, "other").campaign().startswith("became leader")
-        plane.lease.keep_alive_once()
-        assert loop.cycle() == "following other"
-        assert work.calls == 1
-    finally:
-        loop.cache.close()
-
-
-def test_changes_arriving_together_are_taken_by_one_cycle_and_none_is_missed(plane: Plane) -> None:
-    work = Saying("")
-    loop = loop_of(plane, [work])
-    loop.min_interval = 0.5
-    loop.resync = 3600.0  # only wake-ups start cycles here
-    loop.start()
-    try:
-        deadline = time.monotonic() + 1.5
-        while time.monotonic() < deadline:
-            loop.wake()
-            time.sleep(0.001)  # changes arriving a millisecond apart, as agents' reports do
-        last_wake = time.monotonic()
-        loop.wake()
-        # The last change still gets a cycle of its own (level-triggered, nothing dropped).
-        wait_for(lambda: work.last_call is not None and work.last_call > last_wake, 5, "a cycle after the last change")
-        # Without coalescing, each wake-up in that 1.5 s started a cycle (hundreds).
-        assert work.calls <= 6
-    finally:
-        loop.stop()
-        loop.cache.close()
-
-
-def test_a_long_cycle_is_followed_by_a_pause_as_long_as_it() -> None:
-    # A quick cycle: the next may start once --cycle-interval has passed since its start.
-    assert next_start(started=10.0, ended=10.02, min_interval=0.1) == pytest.approx(10.1)
-    # A cycle that took 0.4 s (thousands of tasks, a busy machine): the loop waits as long
-    # again, so the reports and API calls get at least half the time.
-    assert next_start(started=10.0, ended=10.4, min_interval=0.1) == pytest.approx(10.8)
-
-
-def test_a_slow_cycle_does_not_run_back_to_back(plane: Plane) -> None:
-    class Slow:
-        def __init__(self) -> None:
-            self.starts: list[float] = []
-
-        def reconcile(self, view: View) -> str:
-            self.starts.append(time.monotonic())
-            time.sleep(0.2)  # stands for a long cycle's work; what is tested is the pause after it
-            return ""
-
-    work = Slow()
-    loop = loop_of(plane, [work])
-    loop.min_interval = 0.0
-    loop.resync = 3600.0  # only wake-ups start cycles here
-    loop.start()
-    try:
-        deadline = time.monotonic() + 1.5
-        while time.monotonic() < deadline:
-            loop.wake()  # always something new: without the pause, cycles would run back to back
-            time.sleep(0.01)
-        wait_for(lambda: len(work.starts) >= 3, 5, "three cycles")
-        gaps = [b - a for a, b in zip(work.starts, work.starts[1:], strict=False)]
-        assert all(gap >= 0.39 for gap in gaps), gaps
-    finally:
-        loop.stop()
-        loop.cache.close()

@@ -23,7 +23,7 @@ from shoal import keys
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
-from tests.unit.test_controllers import Plane, place_and_run
+from tests.fixtures.plane import Plane, place_and_run
 
 AGENT = {"family": "agent", "containerDefinitions": [
     {"name": "agent", "image": "busybox", "cpu": 128, "memory": 512}]}

@@ -15,7 +15,7 @@ from controlplane.errors import ApiError
 from shoal import keys
 from shoal.v1 import agent_pb2
 from shoal.v1 import operator_pb2 as op
-from tests.unit.test_controllers import Plane, place_and_run
+from tests.fixtures.plane import Plane, place_and_run
 
 
 class Clock:

@@ -21,7 +21,7 @@ from shoal import keys
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
-from tests.unit.test_controllers import WEB, Plane, place_and_run
+from tests.fixtures.plane import WEB, Plane, place_and_run
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from controlplane.errors import ApiError
 from controlplane.taskspec import new_task
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from tests.unit.test_controllers import WEB, Plane, place_and_run
+from tests.fixtures.plane import WEB, Plane, place_and_run
 from tests.unit.test_ecs_api import ecs, gateway  # noqa: F401  (fixtures)
 
 

@@ -20,7 +20,7 @@ from shoal import keys
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoalctl.cli import main
-from tests.unit.test_controllers import WEB, Plane, place_and_run
+from tests.fixtures.plane import WEB, Plane, place_and_run
 from tests.unit.test_routing_drain import TG, observe
 from tests.unit.test_service_deployments import cli  # noqa: F401 (fixture)
 

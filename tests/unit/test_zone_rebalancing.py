@@ -14,7 +14,7 @@ from controlplane.scheduler.rebalance import zone_move
 from shoal import keys
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from tests.unit.test_controllers import Plane, place_and_run
+from tests.fixtures.plane import Plane, place_and_run
 
 # ---- the decision ----------------------------------------------------------------------------
 
