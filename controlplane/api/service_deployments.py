@@ -6,6 +6,8 @@ written to the service record."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from controlplane import traffic_shift
 from controlplane.api import reads
@@ -17,6 +19,8 @@ from shoal import keys
 from shoal.arns import last_segment
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+
+T = TypeVar("T")
 
 MAX_DESCRIBE = 20
 
@@ -47,12 +51,16 @@ def _holder(ctx: ApiContext, arn: str, kind: str) -> r.Service | None:
     return rec.msg if rec is not None else None
 
 
-def describe(ctx: ApiContext, arns: list[str]) -> tuple[list[r.ServiceDeployment], list[r.Failure]]:
-    _check_arns(arns, "serviceDeploymentArns")
+def _describe(ctx: ApiContext, arns: list[str], field: str, kind: str,
+              entries: Callable[[r.Service], Iterable[T]],
+              arn_of: Callable[[T], str]) -> tuple[list[T], list[r.Failure]]:
+    """The entries named by ``arns`` (each looked up in the service its ARN names), and a
+    MISSING failure for each ARN that names none."""
+    _check_arns(arns, field)
     found, failures = [], []
     for arn in arns:
-        svc = _holder(ctx, arn, "service-deployment")
-        entry = next((e for e in svc.service_deployments if e.service_deployment_arn == arn), None) if svc else None
+        svc = _holder(ctx, arn, kind)
+        entry = next((e for e in entries(svc) if arn_of(e) == arn), None) if svc else None
         if entry is None:
             failures.append(r.Failure(arn=arn, reason="MISSING"))
         else:
@@ -60,17 +68,14 @@ def describe(ctx: ApiContext, arns: list[str]) -> tuple[list[r.ServiceDeployment
     return found, failures
 
 
+def describe(ctx: ApiContext, arns: list[str]) -> tuple[list[r.ServiceDeployment], list[r.Failure]]:
+    return _describe(ctx, arns, "serviceDeploymentArns", "service-deployment",
+                     lambda svc: svc.service_deployments, lambda e: e.service_deployment_arn)
+
+
 def describe_revisions(ctx: ApiContext, arns: list[str]) -> tuple[list[r.ServiceRevision], list[r.Failure]]:
-    _check_arns(arns, "serviceRevisionArns")
-    found, failures = [], []
-    for arn in arns:
-        svc = _holder(ctx, arn, "service-revision")
-        rev = next((v for v in svc.service_revisions if v.service_revision_arn == arn), None) if svc else None
-        if rev is None:
-            failures.append(r.Failure(arn=arn, reason="MISSING"))
-        else:
-            found.append(rev)
-    return found, failures
+    return _describe(ctx, arns, "serviceRevisionArns", "service-revision",
+                     lambda svc: svc.service_revisions, lambda v: v.service_revision_arn)
 
 
 def stop(ctx: ApiContext, req: op.StopServiceDeploymentRequest) -> op.StopServiceDeploymentResponse:
