@@ -9,15 +9,15 @@ its client goes away."""
 from __future__ import annotations
 
 import logging
-import threading
 
 import docker
 import docker.errors
 import requests.exceptions
 
 import shoal.logs
-from agent.logs import MAX_CHUNK, LogRelay
+from agent.logs import LogRelay
 from agent.outbox import Outbox, Refused
+from agent.requests import Requests, offer
 from agent.runtime import ContainerRuntimeError, ExecStream, NotFound, RuntimeUnavailable
 from shoal.v1 import agent_pb2
 
@@ -34,46 +34,23 @@ class ExecRelay:
     def __init__(self, logs: LogRelay) -> None:
         self.logs = logs
         self.agent = logs.agent
-        self._lock = threading.Lock()
-        self._running: dict[str, ExecStream | None] = {}
+        self._requests: Requests[ExecStream] = Requests(MAX_EXECS, "commands")
 
     def handle(self, msg, outbox: Outbox) -> bool:
         """Takes a ControlMessage that came down the stream ``outbox`` goes up; returns False
         when it is not an exec's (a CancelLogs is taken only for a running exec)."""
         body = msg.WhichOneof("body")
         if body == "exec_request":
-            self._start(msg.exec_request, outbox)
+            req = msg.exec_request
+            self._requests.start(req.request_id, outbox, self.agent.node_id, lambda: self._run(req, outbox),
+                                 f"exec-{req.request_id[:8]}")
             return True
         if body == "cancel_logs":
-            return self.cancel(msg.cancel_logs.request_id)
+            return self._requests.cancel(msg.cancel_logs.request_id)
         return False
 
-    def cancel(self, request_id: str) -> bool:
-        with self._lock:
-            if request_id not in self._running:
-                return False
-            stream = self._running.pop(request_id)
-        if stream is not None:
-            stream.close()
-        return True
-
     def cancel_all(self) -> None:
-        with self._lock:
-            ids = list(self._running)
-        for request_id in ids:
-            self.cancel(request_id)
-
-    def _start(self, req: agent_pb2.ExecRequest, outbox: Outbox) -> None:
-        with self._lock:
-            busy = len(self._running) >= MAX_EXECS
-            if not busy:
-                self._running[req.request_id] = None
-        if busy:
-            outbox.finish(req.request_id, agent_pb2.AgentLogChunk(
-                request_id=req.request_id, error=f"node {self.agent.node_id} already runs {MAX_EXECS} commands"))
-            return
-        threading.Thread(target=self._run, args=(req, outbox), name=f"exec-{req.request_id[:8]}",
-                         daemon=True).start()
+        self._requests.cancel_all()
 
     def _run(self, req: agent_pb2.ExecRequest, outbox: Outbox) -> None:
         outcome = "eof"
@@ -84,16 +61,13 @@ class ExecRelay:
                 raise LookupError("command: required")
             cid = self.logs.container_id(req.task_id, req.container)
             stream = self.agent.runtime.exec(cid, list(req.command))
-            with self._lock:
-                if req.request_id not in self._running:
-                    outcome = "cancelled"
-                    return
-                self._running[req.request_id] = stream
+            if not self._requests.attach(req.request_id, stream, outbox):  # cancelled before it started
+                outcome = "cancelled"
+                return
             for chunk in stream:
                 if stream.closed:
                     break
-                for i in range(0, len(chunk), MAX_CHUNK):
-                    outbox.offer(req.request_id, chunk[i:i + MAX_CHUNK])
+                offer(outbox, req.request_id, chunk)
             if stream.closed:
                 outcome = "cancelled"
                 return
@@ -114,8 +88,7 @@ class ExecRelay:
             last = agent_pb2.AgentLogChunk(request_id=req.request_id, error=f"running the command failed: {exc}")
         finally:
             outbox.finish(req.request_id, last)
-            with self._lock:
-                self._running.pop(req.request_id, None)
+            self._requests.release(req.request_id)
             log.info(f"exec ended: {outcome}", extra=shoal.logs.kv(
                 request=req.request_id, task=req.task_id, container=req.container or "-", node=self.agent.node_id))
 

@@ -18,13 +18,12 @@ import requests.exceptions
 
 import shoal.logs
 from agent.outbox import Outbox, Refused
+from agent.requests import Requests, offer
 from agent.runtime import ContainerRuntimeError, LogStream, NotFound, RuntimeUnavailable
 from shoal.v1 import agent_pb2
 
 log = logging.getLogger(__name__)
 
-# Bigger pieces are split, so one chatty container cannot hold the stream for long.
-MAX_CHUNK = 32 * 1024
 # Concurrent log readers per agent; each holds a thread and an engine connection.
 MAX_STREAMS = 64
 
@@ -34,17 +33,16 @@ class LogRelay:
 
     def __init__(self, agent) -> None:
         self.agent = agent
-        self._lock = threading.Lock()
-        # Each request's engine stream (None until open) and the outbox of the stream that
-        # asked, which its output goes to.
-        self._streams: dict[str, tuple[LogStream | None, Outbox]] = {}
+        self._requests: Requests[LogStream] = Requests(MAX_STREAMS, "log streams")
 
     def handle(self, msg, outbox: Outbox) -> bool:
         """Takes a ControlMessage that came down the stream ``outbox`` goes up; returns False
         when it is not about logs."""
         body = msg.WhichOneof("body")
         if body == "log_request":
-            self._start(msg.log_request, outbox)
+            req = msg.log_request
+            self._requests.start(req.request_id, outbox, self.agent.node_id, lambda: self._run(req, outbox),
+                                 f"logs-{req.request_id[:8]}")
             return True
         if body == "cancel_logs":
             self.cancel(msg.cancel_logs.request_id)
@@ -52,22 +50,13 @@ class LogRelay:
         return False
 
     def active(self) -> int:
-        with self._lock:
-            return len(self._streams)
+        return len(self._requests)
 
     def cancel(self, request_id: str) -> None:
-        with self._lock:
-            stream, outbox = self._streams.pop(request_id, (None, None))
-        if outbox is not None:
-            outbox.drop(request_id)
-        if stream is not None:
-            stream.close()
+        self._requests.cancel(request_id)
 
     def cancel_all(self) -> None:
-        with self._lock:
-            ids = list(self._streams)
-        for request_id in ids:
-            self.cancel(request_id)
+        self._requests.cancel_all()
 
     # ---- one request -------------------------------------------------------------------
 
@@ -92,18 +81,6 @@ class LogRelay:
             raise LookupError(f"container: {name} of task {task_id} has not been created yet")
         return c.runtime_id
 
-    def _start(self, req: agent_pb2.LogRequest, outbox: Outbox) -> None:
-        with self._lock:
-            busy = len(self._streams) >= MAX_STREAMS
-            if not busy:
-                self._streams[req.request_id] = (None, outbox)
-        if busy:
-            outbox.finish(req.request_id, agent_pb2.AgentLogChunk(
-                request_id=req.request_id, error=f"node {self.agent.node_id} already serves {MAX_STREAMS} log streams"))
-            return
-        threading.Thread(target=self._run, args=(req, outbox), name=f"logs-{req.request_id[:8]}",
-                         daemon=True).start()
-
     def _run(self, req: agent_pb2.LogRequest, outbox: Outbox) -> None:
         outcome = "eof"
         last: agent_pb2.AgentLogChunk | None = None  # what ends the request for its reader
@@ -112,14 +89,11 @@ class LogRelay:
             cid = self.container_id(req.task_id, req.container)
             since = time.time() - req.since_seconds if req.since_seconds > 0 else 0
             stream = self.agent.runtime.logs(cid, follow=req.follow, since=since, tail=max(0, req.tail))
-            with self._lock:
-                if req.request_id not in self._streams:  # cancelled before it started
-                    outcome = "cancelled"
-                    return
-                self._streams[req.request_id] = (stream, outbox)
+            if not self._requests.attach(req.request_id, stream, outbox):  # cancelled before it started
+                outcome = "cancelled"
+                return
             for chunk in stream:
-                for i in range(0, len(chunk), MAX_CHUNK):
-                    outbox.offer(req.request_id, chunk[i:i + MAX_CHUNK])
+                offer(outbox, req.request_id, chunk)
             if stream.closed:
                 outcome = "cancelled"
                 return
@@ -133,8 +107,7 @@ class LogRelay:
             outcome = "failed"
             last = agent_pb2.AgentLogChunk(request_id=req.request_id, error=f"container engine: {exc}")
         except Exception as exc:
-            with self._lock:
-                closed = req.request_id not in self._streams
+            closed = not self._requests.held(req.request_id)
             # Closing the engine's stream from another thread surfaces here as a read error.
             outcome = "cancelled" if closed else "failed"
             if not closed:
@@ -144,8 +117,7 @@ class LogRelay:
             if stream is not None:
                 stream.close()
             outbox.finish(req.request_id, last)
-            with self._lock:
-                self._streams.pop(req.request_id, None)
+            self._requests.release(req.request_id)
             log.info(f"log stream ended: {outcome}", extra=shoal.logs.kv(
                 request=req.request_id, task=req.task_id, container=req.container or "-", follow=req.follow,
                 node=self.agent.node_id))

@@ -24,7 +24,7 @@ class Limit:
     bytes: int
 
 
-# A chunk is at most 32 KiB (agent.logs.MAX_CHUNK), so a request holds up to 4 MiB and all
+# A chunk is at most 32 KiB (agent.requests.MAX_CHUNK), so a request holds up to 4 MiB and all
 # requests together up to 16 MiB, whatever the link does.
 PER_REQUEST = Limit(chunks=256, bytes=4 << 20)
 TOTAL = Limit(chunks=1024, bytes=16 << 20)

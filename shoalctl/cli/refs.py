@@ -30,10 +30,10 @@ def pick(kind: str, ref: str, cluster: str, labels: dict[str, str]) -> str:
     if len(found) == 1:
         return found[0]
     if not found:
-        raise CliError(f"{kind} {ref!r}: no {kind} in cluster {cluster} has an id starting with it")
+        raise CliError(f"{kind}: {ref!r} not found: no {kind} in cluster {cluster} has an id starting with it")
     listed = ", ".join(f"{i[:12]} ({labels[i]})" if labels[i] != i else i[:12] for i in found[:SHOWN])
     more = f" and {len(found) - SHOWN} more" if len(found) > SHOWN else ""
-    raise CliError(f"{kind} {ref!r} is ambiguous in cluster {cluster}: it matches {listed}{more}; "
+    raise CliError(f"{kind}: {ref!r} is ambiguous in cluster {cluster}: it matches {listed}{more}; "
                    "give more characters")
 
 

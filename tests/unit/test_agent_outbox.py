@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from agent.hollow import HollowRuntime
-from agent.logs import MAX_CHUNK
 from agent.outbox import CLOSED, PER_REQUEST, TOTAL, Limit, Outbox, Refused
+from agent.requests import MAX_CHUNK
 from agent.runtime import LogStream
 from shoal.v1 import agent_pb2
 from tests.fakegateway import FakeGateway, assignment
