@@ -20,6 +20,7 @@ from controlplane.state import Record, decode
 from shoal import keys
 from shoal.store.base import Event, Store
 from shoal.v1 import resources_pb2 as r
+from shoal.v1 import scaling_pb2 as sc
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,10 @@ TYPES: dict[str, type[Message]] = {
     keys.CLUSTERS: r.Cluster,
     keys.ALIVE: r.Cluster,  # only the key matters
     keys.PREPULL: r.PrePull,
+    # Read by the console's service page (a change there redraws it).
+    keys.SCALING_TARGETS: sc.ScalableTarget,
+    keys.SCALING_POLICIES: sc.ScalingPolicy,
+    keys.SCALING_ACTIVITIES: sc.ScalingActivity,
     **sources.TYPES,
 }
 

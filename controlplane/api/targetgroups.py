@@ -147,7 +147,7 @@ def describe(ctx: ApiContext, req: t.DescribeTargetGroupsRequest) -> t.DescribeT
     return resp
 
 
-def _health(task: r.Task, arn: str) -> r.TargetHealth:
+def health_of(task: r.Task, arn: str) -> r.TargetHealth:
     if task.desired_status == "STOPPED":
         return r.TargetHealth(target_group_arn=arn, state="draining", reason="Target.DeregistrationInProgress",
                               description="Target deregistration is in progress")
@@ -158,7 +158,7 @@ def _health(task: r.Task, arn: str) -> r.TargetHealth:
                           description="Initial health checks in progress")
 
 
-def _host_port(task: r.Task, container: str, container_port: int) -> int:
+def host_port(task: r.Task, container: str, container_port: int) -> int:
     for c in task.containers:
         if c.name == container:
             for b in c.network_bindings:
@@ -188,6 +188,6 @@ def target_health(ctx: ApiContext, req: t.TargetGroupRef) -> t.DescribeTargetHea
             addresses[task.node_id] = node.msg.address if node else ""
         for x in attachments[task.service_name]:
             resp.targets.add(task_id=task.id, node_id=task.node_id, address=addresses[task.node_id],
-                             port=_host_port(task, x.container_name, x.container_port),
-                             health=_health(task, arn))
+                             port=host_port(task, x.container_name, x.container_port),
+                             health=health_of(task, arn))
     return resp

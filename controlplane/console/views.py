@@ -8,15 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from controlplane.api.targetgroups import health_of, host_port
 from controlplane.cache import Cache
 from controlplane.feed import EventFeed
 from controlplane.taskspec import is_live
 from shoal import keys
 from shoal.v1 import events_pb2 as ev
 from shoal.v1 import resources_pb2 as r
+from shoal.v1 import scaling_pb2 as sc
 
 Json = dict[str, Any]
 RECENT_EVENTS = 20
+RECENT_ACTIVITIES = 20
 
 
 class Views:
@@ -75,7 +78,45 @@ class Views:
             "tasks": [task_row(t, names) for t in self._tasks() if t.cluster == cluster and t.service_name == name],
             "events": [event(e) for e in self.feed.list(
                 ev.ListEventsRequest(cluster=cluster, service=name, limit=50)).events][::-1],
+            **self._scaling(cluster, name),
+            "targets": self._targets(svc),
         }
+
+    def _scaling(self, cluster: str, name: str) -> Json:
+        target = self.cache.record(keys.scalable_target(cluster, name))
+        policies = self.cache.records_under(f"{keys.SCALING_POLICIES}{cluster}/{name}/")
+        # Keys sort by start time; the newest first, as `shoal scaling activities` lists them.
+        mine = [rec.msg for rec in sorted(self.cache.records_under(f"{keys.SCALING_ACTIVITIES}{cluster}/"),
+                                          key=lambda rec: rec.key, reverse=True) if rec.msg.service == name]
+        return {"scalableTarget": {"min": target.msg.min_capacity, "max": target.msg.max_capacity}
+                if target is not None else None,
+                "scalingPolicies": sorted((policy_row(rec.msg) for rec in policies), key=lambda p: p["name"]),
+                "scalingActivities": [activity_row(a) for a in mine[:RECENT_ACTIVITIES]]}
+
+    def _targets(self, svc: r.Service) -> list[Json]:
+        """One row per task and attachment, as DescribeTargetHealth reports it for each of
+        the service's target groups."""
+        attached = [x for x in svc.load_balancers if x.target_group_arn]
+        if not attached:
+            return []
+        groups = {rec.msg.target_group_arn: rec.msg.name
+                  for rec in self.cache.records_under(f"{keys.TARGETGROUPS}{svc.cluster}/")}
+        nodes = {n.id: n for n in self._nodes()}
+        out = []
+        for t in sorted(self._tasks(), key=lambda t: t.id):
+            if t.cluster != svc.cluster or t.service_name != svc.service_name or not t.node_id \
+                    or t.last_status == "STOPPED":
+                continue
+            node = nodes.get(t.node_id)
+            for x in attached:
+                h = health_of(t, x.target_group_arn)
+                out.append({"targetGroup": groups.get(x.target_group_arn, x.target_group_arn.rpartition("/")[2]),
+                            "task": t.id, "node": t.node_id,
+                            "nodeName": (node.hostname if node else "") or t.node_id,
+                            "address": node.address if node else "",
+                            "port": host_port(t, x.container_name, x.container_port),
+                            "state": h.state, "reason": h.reason, "description": h.description})
+        return out
 
     def nodes(self) -> list[Json]:
         alive, by_node = self._alive(), _by_node(self._tasks())
@@ -175,6 +216,23 @@ def task_row(t: r.Task, names: dict[str, str]) -> Json:
             "lastStatus": t.last_status, "desiredStatus": t.desired_status, "stoppedReason": t.stopped_reason,
             "taskDefinition": t.task_definition_arn.rpartition("/")[2], "createdAt": t.created_at,
             "health": t.health_status}
+
+
+def policy_row(p: sc.ScalingPolicy) -> Json:
+    if p.policy_type == "StepScaling":
+        cfg = p.step_scaling
+        what = f"{cfg.adjustment_type} when {cfg.alarm.promql} {cfg.alarm.comparison} {cfg.alarm.threshold:g}"
+    else:
+        tt = p.target_tracking
+        what = f"keep {tt.predefined_metric_type or tt.custom_promql} at {tt.target_value:g}"
+        what += " (no scale-in)" if tt.disable_scale_in else ""
+    return {"name": p.policy_name, "type": p.policy_type, "what": what, "createdAt": p.creation_time}
+
+
+def activity_row(a: sc.ScalingActivity) -> Json:
+    return {"id": a.activity_id, "status": a.status_code, "description": a.description, "cause": a.cause,
+            "from": a.from_capacity, "to": a.to_capacity, "message": a.status_message, "at": a.start_time,
+            "policy": a.policy_name or a.scheduled_action_name}
 
 
 def event(e: ev.ClusterEvent) -> Json:

@@ -125,6 +125,20 @@ async function service(cluster, name) {
       s.deployments.map((d) => [d.id, d.status, d.taskDefinition, d.desired, d.running, d.pending, d.failed,
         `${d.rolloutState} ${d.rolloutStateReason}`])),
     el("h2", {}, "Tasks"), tasksTable(s.tasks),
+    el("h2", {}, "Load balancer targets"),
+    s.targets.length ? table(["target group", "task", "node", "address", "health", "reason"],
+      s.targets.map((t) => [t.targetGroup, link(`#/tasks/${encodeURIComponent(cluster)}/${encodeURIComponent(t.task)}`, t.task.slice(0, 12)),
+        t.nodeName, `${t.address}:${t.port}`, el("span", { class: "health" }, t.state), `${t.reason} ${t.description}`.trim()]),
+      (i) => ({ "data-target": s.targets[i].task, class: "target" })) : el("p", {}, "None (no target group attached)."),
+    el("h2", {}, "Scaling"),
+    el("p", { id: "scalable-target" }, s.scalableTarget ? `scalable target: min ${s.scalableTarget.min} · max ${s.scalableTarget.max}` : "Not a scalable target."),
+    s.scalingPolicies.length ? table(["policy", "type", "what", "created"],
+      s.scalingPolicies.map((p) => [p.name, p.type, p.what, when(p.createdAt)]),
+      (i) => ({ "data-policy": s.scalingPolicies[i].name, class: "policy" })) : el("p", {}, "No scaling policies."),
+    s.scalingActivities.length ? table(["time", "status", "capacity", "policy", "description", "cause"],
+      s.scalingActivities.map((a) => [when(a.at), a.status, `${a.from} → ${a.to}`, a.policy,
+        `${a.description} ${a.message}`.trim(), a.cause]),
+      (i) => ({ "data-activity": s.scalingActivities[i].id, class: "activity" })) : el("p", {}, "No scaling activities."),
     el("h2", {}, "Events"), eventsTable(s.events)];
 }
 
