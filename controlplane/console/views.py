@@ -99,7 +99,7 @@ class Views:
         attached = [x for x in svc.load_balancers if x.target_group_arn]
         if not attached:
             return []
-        groups = {rec.msg.target_group_arn: rec.msg.name
+        groups = {rec.msg.target_group_arn: rec.msg.target_group_name
                   for rec in self.cache.records_under(f"{keys.TARGETGROUPS}{svc.cluster}/")}
         nodes = {n.id: n for n in self._nodes()}
         out = []
