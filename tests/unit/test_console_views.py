@@ -9,6 +9,8 @@ from controlplane.feed import EventFeed
 from shoal import keys
 from shoal.store.memory import MemoryStore
 from shoal.v1 import resources_pb2 as r
+from shoal.v1 import scaling_pb2 as sc
+from shoal.v1 import traffic_pb2 as tr
 
 
 def node(node_id: str, zone: str, status: str = "ACTIVE") -> r.ContainerInstance:
@@ -75,5 +77,53 @@ def test_views_read_the_cache() -> None:
         assert t1["containers"][0]["exitCode"] is None
         assert [t["id"] for t in views.tasks()] == ["t2", "t1"], "newest first"
         assert views.service("default", "nope") is None and views.task("default", "nope") is None
+    finally:
+        cache.close()
+
+
+def test_service_view_shows_its_scaling_and_targets_only() -> None:
+    store = MemoryStore()
+    store.put(keys.node("default", "n1"), node("n1", "a").SerializeToString())
+    arn = "arn:aws:elasticloadbalancing:local:0:targetgroup/web-tg/abc"
+    store.put(keys.target_group("default", "web-tg"),
+              tr.TargetGroup(target_group_arn=arn, target_group_name="web-tg").SerializeToString())
+    svc = r.Service(service_name="web", cluster="default", status="ACTIVE")
+    svc.load_balancers.add(target_group_arn=arn, container_name="app", container_port=80)
+    store.put(keys.service("default", "web"), svc.SerializeToString())
+    store.put(keys.service("default", "api"), r.Service(service_name="api", cluster="default",
+                                                        status="ACTIVE").SerializeToString())
+    healthy = r.Task(id="t1", cluster="default", service_name="web", node_id="n1", last_status="RUNNING",
+                     desired_status="RUNNING")
+    healthy.containers.add(name="app").network_bindings.add(container_port=80, host_port=20001)
+    healthy.target_health.add(target_group_arn=arn, state="healthy")
+    new = r.Task(id="t2", cluster="default", service_name="web", node_id="n1", last_status="PENDING",
+                 desired_status="RUNNING")
+    unplaced = r.Task(id="t3", cluster="default", service_name="web", desired_status="RUNNING")
+    for t in (healthy, new, unplaced):
+        store.put(keys.task("default", t.id), t.SerializeToString())
+    store.put(keys.scalable_target("default", "web"),
+              sc.ScalableTarget(min_capacity=1, max_capacity=4).SerializeToString())
+    step = sc.ScalingPolicy(policy_name="step", policy_type="StepScaling", step_scaling=sc.StepScalingConfiguration(
+        adjustment_type="ChangeInCapacity", alarm=sc.Alarm(promql="q", comparison="GreaterThanThreshold",
+                                                           threshold=3)))
+    store.put(keys.scaling_policy("default", "web", "step"), step.SerializeToString())
+    store.put(keys.scaling_policy("default", "api", "other"), sc.ScalingPolicy(policy_name="other").SerializeToString())
+    for i, service in enumerate(["web", "api", "web"]):
+        store.put(keys.scaling_activity("default", i + 1, f"a{i}"),
+                  sc.ScalingActivity(activity_id=f"a{i}", service=service, start_time=i + 1).SerializeToString())
+    cache = Cache(store, on_change=lambda: None)
+    cache.start()
+    try:
+        s = Views(cache, EventFeed(), lambda: "").service("default", "web")
+        assert s is not None
+        assert s["scalableTarget"] == {"min": 1, "max": 4}
+        assert [(p["name"], p["what"]) for p in s["scalingPolicies"]] == [
+            ("step", "ChangeInCapacity when q GreaterThanThreshold 3")]
+        assert [a["id"] for a in s["scalingActivities"]] == ["a2", "a0"]
+        assert [(x["targetGroup"], x["task"], x["nodeName"], x["port"], x["state"]) for x in s["targets"]] == [
+            ("web-tg", "t1", "agent-n1", 20001, "healthy"), ("web-tg", "t2", "agent-n1", 0, "initial")]
+        api = Views(cache, EventFeed(), lambda: "").service("default", "api")
+        assert api is not None and api["targets"] == [] and api["scalableTarget"] is None
+        assert [a["id"] for a in api["scalingActivities"]] == ["a1"]
     finally:
         cache.close()
