@@ -1,6 +1,6 @@
-"""`shoal service deploy NAME --taskdef F:R [--wait]`: UpdateService, then (with --wait) a
-line of progress whenever it changes (tasks of the new and old revisions, healthy ones)
-until the rollout settles: COMPLETED exits 0; FAILED (the circuit breaker tripped, maybe
+"""`shoal service deploy NAME --taskdef F:R [--wait]`: UpdateService, then (with --wait; also
+`service create|update --wait`) a line of progress whenever it changes (tasks of the new and
+old revisions, healthy ones) until the rollout settles: COMPLETED exits 0; FAILED (the circuit breaker tripped, maybe
 rolling back) or a timeout exits 1."""
 
 from __future__ import annotations
@@ -102,18 +102,29 @@ def service_deploy(a) -> int:
     if a.desired is not None:
         req.desired_count = a.desired
     svc = c.UpdateService(req).service
-    primary = next((d for d in svc.deployments if d.status == "PRIMARY"), None)
-    if primary is None:
-        raise CliError(f"service {a.name}: the control plane reported no PRIMARY deployment")
+    primary = primary_of(svc)
     print(f"deploying {primary.task_definition.rsplit('/', 1)[-1]} to service {svc.service_name} "
           f"(deployment {primary.id})", flush=True)
-    if not a.wait:
-        return 0
+    return wait(c, a, svc) if a.wait else 0
+
+
+def primary_of(svc: r.Service) -> r.Deployment:
+    primary = next((d for d in svc.deployments if d.status == "PRIMARY"), None)
+    if primary is None:
+        raise CliError(f"service {svc.service_name}: the control plane reported no PRIMARY deployment")
+    return primary
+
+
+def wait(c: Client, a, svc: r.Service) -> int:
+    """Prints a line whenever the PRIMARY deployment of ``svc`` (as CreateService or
+    UpdateService returned it) changes, until it completes (0); raises CliError when it fails,
+    is superseded or outlasts ``a.timeout``. ``a``: the --timeout and --interval flags."""
+    primary = primary_of(svc)
     checks = _HealthChecks(c)
     deadline = time.monotonic() + a.timeout
     last = ""
     while True:
-        p = progress(c, a.cluster, a.name, primary.id, checks)
+        p = progress(c, svc.cluster or a.cluster, svc.service_name, primary.id, checks)
         line = p.line()
         if line != last:
             print(f"{time.strftime('%H:%M:%S')}  {line}", flush=True)
@@ -125,8 +136,14 @@ def service_deploy(a) -> int:
             raise CliError(f"deployment {primary.id} {p.rollout.lower()}: {p.reason or 'no reason given'}")
         if time.monotonic() >= deadline:
             raise CliError(f"deployment {primary.id} still {p.rollout} after {a.timeout:.0f}s "
-                           f"(see `shoal service describe {a.name}`)")
+                           f"(see `shoal service describe {svc.service_name}`)")
         time.sleep(a.interval)
+
+
+def add_wait_flags(p) -> None:
+    p.add_argument("--wait", action="store_true", help="show progress until the rollout settles")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds --wait waits (default 900)")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between progress polls")
 
 
 def add_parser(sv) -> None:
@@ -136,8 +153,6 @@ def add_parser(sv) -> None:
     p.add_argument("--taskdef", required=True, help="FAMILY[:REVISION]")
     p.add_argument("--desired", type=int, help="also change the desired count")
     p.add_argument("--force-new-deployment", action="store_true", help="redeploy even the same revision")
-    p.add_argument("--wait", action="store_true", help="show progress until the rollout settles")
-    p.add_argument("--timeout", type=float, default=900.0, help="seconds --wait waits (default 900)")
-    p.add_argument("--interval", type=float, default=1.0, help="seconds between progress polls")
+    add_wait_flags(p)
     add_target_flags(p, cluster=True)
     p.set_defaults(func=service_deploy)

@@ -258,7 +258,7 @@ def _deployment_config(a, base: r.DeploymentConfiguration) -> None:
     service_deployments.strategy_config(a, base)
 
 
-def service_create(a) -> None:
+def service_create(a) -> int:
     req = _input_json(a.cli_input_json, op.CreateServiceRequest)
     req.cluster = req.cluster or a.cluster
     req.service_name = a.name or req.service_name
@@ -286,10 +286,12 @@ def service_create(a) -> None:
     req.service_registries.extend(service_traffic.registries(a.namespace))
     svc = c.CreateService(req).service
     print_json(svc) if a.output == "json" else print(f"created service {svc.service_name} "
-                                                     f"({_short(svc.task_definition)}, desired {svc.desired_count})")
+                                                     f"({_short(svc.task_definition)}, desired {svc.desired_count})",
+                                                     flush=True)
+    return deploy.wait(c, a, svc) if a.wait else 0
 
 
-def service_update(a) -> None:
+def service_update(a) -> int:
     req = op.UpdateServiceRequest()
     if a.cli_input_json:
         req, doc = service_traffic.parse_input_json(_read_file(a.cli_input_json, "--cli-input-json"),
@@ -333,7 +335,9 @@ def service_update(a) -> None:
         req.placement_constraints.extend(placement_args.constraint(s) for s in a.placement_constraint)
     svc = c.UpdateService(req).service
     print_json(svc) if a.output == "json" else print(f"updated service {svc.service_name} "
-                                                     f"({_short(svc.task_definition)}, desired {svc.desired_count})")
+                                                     f"({_short(svc.task_definition)}, desired {svc.desired_count})",
+                                                     flush=True)
+    return deploy.wait(c, a, svc) if a.wait else 0
 
 
 def _service_taskdef(c, cluster: str, name: str) -> str:
@@ -497,6 +501,7 @@ def register(sub) -> None:
         else:
             p.add_argument("--force-new-deployment", action="store_true")
             p.set_defaults(func=service_update)
+        deploy.add_wait_flags(p)
         add_target_flags(p, cluster=True, output=True)
     deploy.add_parser(sv)
     p = add_verb(sv, "list", service_list, "list services", cluster=True, output=True)
