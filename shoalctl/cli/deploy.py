@@ -5,6 +5,7 @@ rolling back) or a timeout exits 1."""
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 
@@ -118,7 +119,9 @@ def primary_of(svc: r.Service) -> r.Deployment:
 def wait(c: Client, a, svc: r.Service) -> int:
     """Prints a line whenever the PRIMARY deployment of ``svc`` (as CreateService or
     UpdateService returned it) changes, until it completes (0); raises CliError when it fails,
-    is superseded or outlasts ``a.timeout``. ``a``: the --timeout and --interval flags."""
+    is superseded or outlasts ``a.timeout``. ``a``: the --timeout and --interval flags.
+    With ``-o json`` the progress goes to stderr, so stdout stays one JSON document."""
+    out = sys.stderr if getattr(a, "output", None) == "json" else sys.stdout
     primary = primary_of(svc)
     checks = _HealthChecks(c)
     deadline = time.monotonic() + a.timeout
@@ -127,10 +130,10 @@ def wait(c: Client, a, svc: r.Service) -> int:
         p = progress(c, svc.cluster or a.cluster, svc.service_name, primary.id, checks)
         line = p.line()
         if line != last:
-            print(f"{time.strftime('%H:%M:%S')}  {line}", flush=True)
+            print(f"{time.strftime('%H:%M:%S')}  {line}", file=out, flush=True)
             last = line
         if p.rollout == "COMPLETED":
-            print(f"deployment {primary.id} completed", flush=True)
+            print(f"deployment {primary.id} completed", file=out, flush=True)
             return 0
         if p.rollout in ("FAILED", "SUPERSEDED"):
             raise CliError(f"deployment {primary.id} {p.rollout.lower()}: {p.reason or 'no reason given'}")

@@ -5,6 +5,7 @@ plane whose service controller runs between polls."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -53,6 +54,12 @@ def test_create_and_update_wait_for_their_deployment(plane: Plane, cli, monkeypa
     assert second != first and out[0] == "updated service web (web:2, desired 2)"
     assert "old 2 running" in out[1], out
     assert out[-1] == f"deployment {second} completed"
+
+    # With -o json the service is the one JSON document on stdout; the progress goes to stderr.
+    assert main.main(["service", "update", "web", "--desired", "3", "--wait", "-o", "json"]) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["desiredCount"] == 3
+    assert printed.err.splitlines()[-1].endswith("completed"), printed.err
 
 
 def test_wait_fails_naming_the_deployment_when_it_does_not_settle(plane: Plane, cli, monkeypatch,  # noqa: F811
