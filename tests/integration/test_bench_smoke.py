@@ -59,6 +59,14 @@ FIGURES = {
         rf"etcd change -> on the page \(5 samples\): p50 {NUMBER} ms, p99 {NUMBER} ms",
         rf"{NUMBER} % of a core with no console, {NUMBER} % with 3 open",
     ],
+    "console_topology.py": [
+        r"topology page, 60 nodes in 3 zones, 200 tasks of 10 services, headless Chromium:",
+        rf"open to every tile drawn: median {NUMBER} ms, max {NUMBER} ms \(1 opens\)",
+        rf"/api/nodes \(read on each notice while the page is open\): {NUMBER} KiB",
+        rf"a task changing every 100 ms for 3 s: {NUMBER} notices, {NUMBER} bytes; the open page re-read "
+        rf"/api/nodes {NUMBER} times",
+        rf"a drain written to the store -> its tile marked on the open page: {NUMBER} ms",
+    ],
     "traffic.py": [
         rf"latency p50 \(1 connection\) +direct {NUMBER} ms +through haproxy {NUMBER} ms +added -?{NUMBER} ms",
         rf"latency p99 \(1 connection\) +direct {NUMBER} ms +through haproxy {NUMBER} ms +added -?{NUMBER} ms",
