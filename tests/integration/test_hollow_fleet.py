@@ -6,91 +6,23 @@ in and out again, and stays balanced across the zones."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
-import grpc
 import pytest
 
-from shoal.netutil import free_port, wait_for_port
-from shoal.security.channels import client_channel
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
 from shoal.v1 import resources_pb2 as r
-from shoalctl.local.etcd import EtcdProcess
-from tests.fixtures.pki import admin_tls, create_token
+from tests.fixtures.hollow import HollowPlane
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 NODES = 50
 ZONES = ("a", "b", "c")
 ZONE_ATTR = "ecs.availability-zone"
 TASKDEF = {"family": "hollow-web", "containerDefinitions": [
     {"name": "web", "image": "shoal/busybox:latest", "cpu": 64, "memory": 128, "command": ["sleep", "3600"]}]}
-
-
-class Plane:
-    """etcd, a control plane and a hollow fleet, each a real process, stopped in reverse."""
-
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen] = []
-        self.logs: list = []
-        self.etcd: EtcdProcess | None = None
-        self.channel: grpc.Channel | None = None
-
-    def start(self, base: Path) -> None:
-        self.etcd = EtcdProcess(base / "etcd", name="fleet-test", die_with_parent=True)
-        self.etcd.start(timeout=60)
-        port = free_port()
-        self.endpoint = f"127.0.0.1:{port}"
-        self._spawn([sys.executable, "-m", "controlplane", "--etcd", self.etcd.client_url, "--listen", self.endpoint,
-                     "--metrics-listen", f"127.0.0.1:{free_port()}", "--lease-ttl", "5", "--resync-interval", "1",
-                     "--name", "fleet-test", "--pki-dir", str(base / "pki")], base / "controlplane.log")
-        if not wait_for_port("127.0.0.1", port, 30):
-            raise RuntimeError(f"control plane did not start; see {base / 'controlplane.log'}")
-        admin = admin_tls(base / "pki")
-        self.channel = client_channel(self.endpoint, admin)
-        self.api = operator_pb2_grpc.OperatorStub(self.channel)
-        token = create_token(self.endpoint, admin, uses=NODES)
-        self._spawn([sys.executable, "-m", "agent.fleet", "--endpoint", self.endpoint, "--count", str(NODES),
-                     "--zones", ",".join(ZONES), "--state-dir", str(base / "nodes")],
-                    base / "fleet.log", env={**os.environ, "SHOAL_JOIN_TOKEN": token})
-
-    def _spawn(self, argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
-        log = open(log_path, "w")  # noqa: SIM115 (closed in stop)
-        self.logs.append(log)
-        self.procs.append(subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env))
-
-    def stop(self) -> None:
-        for proc in reversed(self.procs):
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for log in self.logs:
-            log.close()
-        if self.channel is not None:
-            self.channel.close()
-        if self.etcd is not None:
-            self.etcd.stop()
-
-
-@pytest.fixture
-def plane(tmp_path: Path) -> Iterator[Plane]:
-    p = Plane()
-    try:
-        p.start(tmp_path)
-        yield p
-    finally:
-        p.stop()
 
 
 def connected_nodes(api: operator_pb2_grpc.OperatorStub) -> dict[str, str]:
@@ -118,7 +50,7 @@ def running_by_zone(api: operator_pb2_grpc.OperatorStub, zone_of: dict[str, str]
     return Counter(zone_of[t.node_id] for t in tasks if t.last_status == "RUNNING")
 
 
-def settle(plane: Plane, zone_of: dict[str, str], count: int) -> Counter:
+def settle(plane: HollowPlane, zone_of: dict[str, str], count: int) -> Counter:
     """Waits until the service has exactly ``count`` tasks RUNNING (and no others meant to run)."""
     def done() -> Counter | None:
         svc = plane.api.DescribeServices(op.DescribeServicesRequest(cluster="default", services=["web"])).services[0]
@@ -136,7 +68,10 @@ def assert_balanced(zones: Counter, count: int) -> None:
     assert max(zones.values()) - min(zones.values()) <= 1, zones
 
 
-def test_hollow_fleet_runs_a_zone_spread_service_and_scales_it(plane: Plane) -> None:
+def test_hollow_fleet_runs_a_zone_spread_service_and_scales_it(hollow_plane: HollowPlane) -> None:
+    plane = hollow_plane
+    plane.start(NODES, ",".join(ZONES))
+
     def all_connected() -> dict[str, str] | None:
         nodes = connected_nodes(plane.api)
         return nodes if len(nodes) == NODES else None
