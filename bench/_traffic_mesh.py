@@ -137,6 +137,28 @@ def _watch_healthy(cluster: LocalCluster, seen: dict[str, float], stop: threadin
         time.sleep(0.05)
 
 
+def create_web(cluster: LocalCluster, deployment: r.DeploymentConfiguration) -> int:
+    """Load balancer ``web`` with an HTTP listener on a port free on every node's address and
+    service ``web`` of 3 tasks behind it, deployed by ``deployment``; returns the port."""
+    traffic = traffic_pb2_grpc.TrafficStub(cluster.channel)
+    cluster.operator.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(TASKDEF)))
+    # A port free on every node's address (agents share this host).
+    port = free_port(agent_loopback(1))
+    traffic.CreateTargetGroup(t.CreateTargetGroupRequest(
+        cluster="default", name="web", protocol="HTTP", port=8080,
+        deregistration_delay_seconds=DEREGISTRATION_DELAY,
+        health_check=t.HealthCheckConfig(path="/", interval_seconds=5, timeout_seconds=2, healthy_threshold=2,
+                                         unhealthy_threshold=2)))
+    traffic.CreateLoadBalancer(t.CreateLoadBalancerRequest(cluster="default", name="web"))
+    traffic.CreateListener(t.CreateListenerRequest(cluster="default", load_balancer="web", port=port,
+                                                   protocol="HTTP", default_target_group="web"))
+    cluster.operator.CreateService(op.CreateServiceRequest(
+        cluster="default", service_name="web", task_definition="bench-mesh", desired_count=3,
+        deployment_configuration=deployment,
+        load_balancers=[r.ServiceLoadBalancer(load_balancer_name="web", container_name="web", container_port=8080)]))
+    return port
+
+
 def run(ttl: float, steady_seconds: float, after_lost_seconds: float) -> list[str]:
     """Starts the cluster, measures (a), (b), (c), stops it; returns the printed lines."""
     client = docker.from_env()
@@ -150,23 +172,7 @@ def run(ttl: float, steady_seconds: float, after_lost_seconds: float) -> list[st
     threads: list[threading.Thread] = []
     try:
         cluster.start(timeout=180)
-        traffic = traffic_pb2_grpc.TrafficStub(cluster.channel)
-        cluster.operator.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(TASKDEF)))
-        # A port free on every node's address (agents share this host).
-        port = free_port(agent_loopback(1))
-        traffic.CreateTargetGroup(t.CreateTargetGroupRequest(
-            cluster="default", name="web", protocol="HTTP", port=8080,
-            deregistration_delay_seconds=DEREGISTRATION_DELAY,
-            health_check=t.HealthCheckConfig(path="/", interval_seconds=5, timeout_seconds=2, healthy_threshold=2,
-                                             unhealthy_threshold=2)))
-        traffic.CreateLoadBalancer(t.CreateLoadBalancerRequest(cluster="default", name="web"))
-        traffic.CreateListener(t.CreateListenerRequest(cluster="default", load_balancer="web", port=port,
-                                                       protocol="HTTP", default_target_group="web"))
-        cluster.operator.CreateService(op.CreateServiceRequest(
-            cluster="default", service_name="web", task_definition="bench-mesh", desired_count=3,
-            deployment_configuration=r.DeploymentConfiguration(minimum_healthy_percent=100, maximum_percent=200),
-            load_balancers=[r.ServiceLoadBalancer(load_balancer_name="web", container_name="web",
-                                                  container_port=8080)]))
+        port = create_web(cluster, r.DeploymentConfiguration(minimum_healthy_percent=100, maximum_percent=200))
         wait(lambda: len([x for x in _tasks(cluster) if _healthy(x)]) == 3, 120, "3 healthy tasks")
         loop = Loop(agent_loopback(1), port)
         seen: dict[str, float] = {}

@@ -15,7 +15,6 @@ Asserts nothing. `--smoke`: one second of steady state.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -27,12 +26,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import docker  # noqa: E402
 
-from bench._traffic_mesh import DEREGISTRATION_DELAY, TASKDEF, Loop, _healthy, _hostnames, _tasks, wait  # noqa: E402
-from shoal.netutil import free_port  # noqa: E402
+from bench._traffic_mesh import Loop, _healthy, _hostnames, _tasks, create_web, wait  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
 from shoal.v1 import resources_pb2 as r  # noqa: E402
-from shoal.v1 import traffic_pb2 as t  # noqa: E402
-from shoal.v1 import traffic_pb2_grpc  # noqa: E402
 from shoalctl.images import DEFAULT_TAG, ensure_busybox_image  # noqa: E402
 from shoalctl.local.agents import agent_loopback  # noqa: E402
 from shoalctl.local.cluster import LocalCluster  # noqa: E402
@@ -55,22 +51,7 @@ def run(steady_seconds: float) -> list[str]:
     thread: threading.Thread | None = None
     try:
         cluster.start(timeout=180)
-        traffic = traffic_pb2_grpc.TrafficStub(cluster.channel)
-        cluster.operator.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(TASKDEF)))
-        port = free_port(agent_loopback(1))
-        traffic.CreateTargetGroup(t.CreateTargetGroupRequest(
-            cluster="default", name="web", protocol="HTTP", port=8080,
-            deregistration_delay_seconds=DEREGISTRATION_DELAY,
-            health_check=t.HealthCheckConfig(path="/", interval_seconds=5, timeout_seconds=2, healthy_threshold=2,
-                                             unhealthy_threshold=2)))
-        traffic.CreateLoadBalancer(t.CreateLoadBalancerRequest(cluster="default", name="web"))
-        traffic.CreateListener(t.CreateListenerRequest(cluster="default", load_balancer="web", port=port,
-                                                       protocol="HTTP", default_target_group="web"))
-        cluster.operator.CreateService(op.CreateServiceRequest(
-            cluster="default", service_name="web", task_definition="bench-mesh", desired_count=3,
-            deployment_configuration=r.DeploymentConfiguration(strategy="BLUE_GREEN", bake_time_in_minutes=0),
-            load_balancers=[r.ServiceLoadBalancer(load_balancer_name="web", container_name="web",
-                                                  container_port=8080)]))
+        port = create_web(cluster, r.DeploymentConfiguration(strategy="BLUE_GREEN", bake_time_in_minutes=0))
         wait(lambda: len([x for x in _tasks(cluster) if _healthy(x)]) == 3, 120, "3 healthy tasks")
         loop = Loop(agent_loopback(1), port)
         thread = threading.Thread(target=loop.run, daemon=True)
