@@ -10,6 +10,7 @@ replacement elsewhere."""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import defaultdict
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from controlplane import placement_input
+from controlplane.controllers.critical import drain_reason
 from controlplane.controllers.view import View, clone, task_write
 from controlplane.deployments import new_deployment
 from controlplane.events import add_event
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     from controlplane.controllers.services import ServiceController
 
 DAEMON = "DAEMON"
+
+log = logging.getLogger(__name__)
 
 
 def node_of(task: r.Task) -> str:
@@ -135,6 +139,9 @@ def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
         did.append(f"started {len(start)} daemon tasks")
         add_event(svc, f"(service {svc.service_name}) has started {len(start)} tasks.")
 
+    if svc.daemon_critical:
+        did += _drain_for_failures(ctl, svc, nodes, tasks)
+
     stopped_ids = {t.msg.id for t, _ in stops}
     left = [t.msg for t in tasks
             if t.msg.id not in stopped_ids and is_live(t.msg) and t.msg.desired_status == "RUNNING"]
@@ -151,3 +158,28 @@ def _others_left(view: View, node_id: str) -> bool:
                for t in view.tasks.values())
 
 
+def _drain_for_failures(ctl: ServiceController, svc: r.Service, nodes: dict[str, Record[r.ContainerInstance]],
+                        tasks: list[Record[r.Task]]) -> list[str]:
+    """Sets DRAINING each ACTIVE node where the critical daemon ``svc`` keeps failing
+    (controllers/critical.py), with the reason on the node and in the service's events;
+    the replica scheduler then moves the node's other tasks away, as for any drain."""
+    by_node: dict[str, list[r.Task]] = defaultdict(list)
+    for t in tasks:
+        by_node[node_of(t.msg)].append(t.msg)
+    did = []
+    now = time.time()
+    for node_id, here in by_node.items():
+        node = nodes.get(node_id)
+        if node is None or node.msg.status != "ACTIVE":
+            continue  # already draining (or gone): nothing new to say
+        why = drain_reason(svc.service_name, node_id, here, now)
+        if not why:
+            continue
+        drained = clone(node.msg)
+        drained.status = "DRAINING"
+        drained.status_reason = why
+        ctl.writer.commit([Compare(node.key, node.mod_revision)], [(node.key, drained)])
+        log.warning("draining node for a critical daemon", extra={"node_id": node_id, "service": svc.service_name})
+        add_event(svc, f"(service {svc.service_name}) drained container instance {node_id}: {why}.")
+        did.append(f"drained {node_id}: critical daemon failing")
+    return did
