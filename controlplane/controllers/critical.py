@@ -7,7 +7,7 @@ daemon's latest tasks there all failed, the first of that run of failures at lea
 ``GRACE_SECONDS`` ago. A failure is a task that failed to start, or whose essential
 container exited with a non-zero code; a task stopped by the scheduler or a user (a
 deployment, a drain) is no failure and ends the run, as does a task that is RUNNING again.
-The node stays DRAINING until an operator activates it."""
+The node stays DRAINING until an operator activates it; failures before that count no more."""
 
 from __future__ import annotations
 
@@ -28,25 +28,27 @@ def failed(task: r.Task) -> bool:
         c.HasField("exit_code") and c.exit_code != 0 for c in task.containers)
 
 
-def failing_since(tasks: list[r.Task]) -> float | None:
+def failing_since(tasks: list[r.Task], after: float = 0.0) -> float | None:
     """When the current run of failures of a daemon's tasks on one node began (epoch
-    seconds), or None when the daemon is not failing there."""
+    seconds), or None when the daemon is not failing there; tasks stopped before ``after``
+    are not looked at."""
     if any(t.last_status == "RUNNING" for t in tasks):
         return None
     since = None
-    for t in sorted((t for t in tasks if t.last_status == "STOPPED"), key=lambda t: t.stopped_at, reverse=True):
+    stopped = [t for t in tasks if t.last_status == "STOPPED" and t.stopped_at >= after]
+    for t in sorted(stopped, key=lambda t: t.stopped_at, reverse=True):
         if not failed(t):
             break
         since = t.stopped_at
     return since
 
 
-def drain_reason(service_name: str, node_id: str, tasks: list[r.Task], now: float,
+def drain_reason(service_name: str, node: r.ContainerInstance, tasks: list[r.Task], now: float,
                  grace: float = GRACE_SECONDS) -> str:
-    """Why the node must be drained for its critical daemon's failure, or '' when it must
+    """Why ``node`` must be drained for its critical daemon's failure, or '' when it must
     not. ``tasks``: the daemon service's tasks on that node, stopped ones included."""
-    since = failing_since(tasks)
+    since = failing_since(tasks, after=node.activated_at)
     if since is None or now - since < grace:
         return ""
-    return (f"critical daemon {service_name} failed on container instance {node_id} and was not "
+    return (f"critical daemon {service_name} failed on container instance {node.id} and was not "
             f"RUNNING again within {grace:.0f}s")

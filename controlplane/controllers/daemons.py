@@ -172,7 +172,7 @@ def _drain_for_failures(ctl: ServiceController, svc: r.Service, nodes: dict[str,
         node = nodes.get(node_id)
         if node is None or node.msg.status != "ACTIVE":
             continue  # already draining (or gone): nothing new to say
-        why = drain_reason(svc.service_name, node_id, here, now)
+        why = drain_reason(svc.service_name, node.msg, here, now)
         if not why:
             continue
         drained = clone(node.msg)

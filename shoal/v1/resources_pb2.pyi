@@ -420,7 +420,7 @@ class Resource(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., integer_value: _Optional[int] = ..., string_set_value: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ContainerInstance(_message.Message):
-    __slots__ = ("container_instance_arn", "ec2_instance_id", "status", "agent_connected", "registered_resources", "remaining_resources", "running_tasks_count", "pending_tasks_count", "attributes", "registered_at", "status_reason", "tags", "id", "cluster", "hostname", "address", "metrics_port", "cpu_units", "memory_mib", "host_cpu_percent", "host_memory_used_bytes", "host_memory_total_bytes", "last_heartbeat_at", "agent_version", "dynamic_port_low", "dynamic_port_high", "proxy_metrics_port", "custom_attributes")
+    __slots__ = ("container_instance_arn", "ec2_instance_id", "status", "agent_connected", "registered_resources", "remaining_resources", "running_tasks_count", "pending_tasks_count", "attributes", "registered_at", "status_reason", "tags", "id", "cluster", "hostname", "address", "metrics_port", "cpu_units", "memory_mib", "host_cpu_percent", "host_memory_used_bytes", "host_memory_total_bytes", "last_heartbeat_at", "agent_version", "dynamic_port_low", "dynamic_port_high", "proxy_metrics_port", "custom_attributes", "activated_at")
     CONTAINER_INSTANCE_ARN_FIELD_NUMBER: _ClassVar[int]
     EC2_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -449,6 +449,7 @@ class ContainerInstance(_message.Message):
     DYNAMIC_PORT_HIGH_FIELD_NUMBER: _ClassVar[int]
     PROXY_METRICS_PORT_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATED_AT_FIELD_NUMBER: _ClassVar[int]
     container_instance_arn: str
     ec2_instance_id: str
     status: str
@@ -477,7 +478,8 @@ class ContainerInstance(_message.Message):
     dynamic_port_high: int
     proxy_metrics_port: int
     custom_attributes: _containers.RepeatedCompositeFieldContainer[Attribute]
-    def __init__(self, container_instance_arn: _Optional[str] = ..., ec2_instance_id: _Optional[str] = ..., status: _Optional[str] = ..., agent_connected: _Optional[bool] = ..., registered_resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., remaining_resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., running_tasks_count: _Optional[int] = ..., pending_tasks_count: _Optional[int] = ..., attributes: _Optional[_Iterable[_Union[Attribute, _Mapping]]] = ..., registered_at: _Optional[float] = ..., status_reason: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., id: _Optional[str] = ..., cluster: _Optional[str] = ..., hostname: _Optional[str] = ..., address: _Optional[str] = ..., metrics_port: _Optional[int] = ..., cpu_units: _Optional[int] = ..., memory_mib: _Optional[int] = ..., host_cpu_percent: _Optional[float] = ..., host_memory_used_bytes: _Optional[int] = ..., host_memory_total_bytes: _Optional[int] = ..., last_heartbeat_at: _Optional[float] = ..., agent_version: _Optional[str] = ..., dynamic_port_low: _Optional[int] = ..., dynamic_port_high: _Optional[int] = ..., proxy_metrics_port: _Optional[int] = ..., custom_attributes: _Optional[_Iterable[_Union[Attribute, _Mapping]]] = ...) -> None: ...
+    activated_at: float
+    def __init__(self, container_instance_arn: _Optional[str] = ..., ec2_instance_id: _Optional[str] = ..., status: _Optional[str] = ..., agent_connected: _Optional[bool] = ..., registered_resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., remaining_resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., running_tasks_count: _Optional[int] = ..., pending_tasks_count: _Optional[int] = ..., attributes: _Optional[_Iterable[_Union[Attribute, _Mapping]]] = ..., registered_at: _Optional[float] = ..., status_reason: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., id: _Optional[str] = ..., cluster: _Optional[str] = ..., hostname: _Optional[str] = ..., address: _Optional[str] = ..., metrics_port: _Optional[int] = ..., cpu_units: _Optional[int] = ..., memory_mib: _Optional[int] = ..., host_cpu_percent: _Optional[float] = ..., host_memory_used_bytes: _Optional[int] = ..., host_memory_total_bytes: _Optional[int] = ..., last_heartbeat_at: _Optional[float] = ..., agent_version: _Optional[str] = ..., dynamic_port_low: _Optional[int] = ..., dynamic_port_high: _Optional[int] = ..., proxy_metrics_port: _Optional[int] = ..., custom_attributes: _Optional[_Iterable[_Union[Attribute, _Mapping]]] = ..., activated_at: _Optional[float] = ...) -> None: ...
 
 class DeploymentCircuitBreaker(_message.Message):
     __slots__ = ("enable", "rollback")
