@@ -20,7 +20,9 @@ from controlplane.errors import ApiError
 from shoal import keys
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoalctl.cli import main
 from tests.fixtures.plane import Plane, place_and_run
+from tests.unit.test_service_deployments import cli  # noqa: F401 (a fixture)
 
 AGENT = {"family": "agent", "containerDefinitions": [
     {"name": "agent", "image": "busybox", "cpu": 128, "memory": 256}]}
@@ -176,3 +178,15 @@ def test_update_marks_a_daemon_critical(plane: Plane) -> None:
     critical_service(plane, critical=False)
     services.update(plane.api, op.UpdateServiceRequest(cluster="default", service="agent", daemon_critical=True))
     assert plane.service("agent").daemon_critical
+
+
+def test_the_cli_marks_a_daemon_critical_and_refuses_a_replica(plane: Plane, cli, capsys) -> None:  # noqa: F811
+    plane.register(AGENT)
+    assert main.main(["service", "create", "agent", "--taskdef", "agent:1", "--daemon", "--critical"]) == 0
+    assert plane.service("agent").daemon_critical
+    assert main.main(["service", "update", "agent", "--no-critical"]) == 0
+    assert not plane.service("agent").daemon_critical
+    capsys.readouterr()
+    assert main.main(["service", "create", "web", "--taskdef", "web:1", "--desired", "1", "--critical"]) != 0
+    assert "daemonCritical" in capsys.readouterr().err
+    assert plane.store.get(keys.service("default", "web")) is None
