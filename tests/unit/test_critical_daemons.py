@@ -16,6 +16,7 @@ from controlplane.api import nodes as node_api
 from controlplane.api import services
 from controlplane.controllers.critical import GRACE_SECONDS, drain_reason, failing_since
 from controlplane.controllers.services import ServiceController
+from controlplane.ecs import actions
 from controlplane.errors import ApiError
 from shoal import keys
 from shoal.v1 import operator_pb2 as op
@@ -189,4 +190,18 @@ def test_the_cli_marks_a_daemon_critical_and_refuses_a_replica(plane: Plane, cli
     capsys.readouterr()
     assert main.main(["service", "create", "web", "--taskdef", "web:1", "--desired", "1", "--critical"]) != 0
     assert "daemonCritical" in capsys.readouterr().err
+    assert plane.store.get(keys.service("default", "web")) is None
+
+
+def test_the_ecs_wire_carries_daemon_critical_as_a_shoal_extension(plane: Plane) -> None:
+    plane.register(AGENT)
+    out = actions.create_service(plane.api, {"cluster": "default", "serviceName": "agent",
+                                             "taskDefinition": "agent:1", "schedulingStrategy": "DAEMON",
+                                             "daemonCritical": True})
+    assert plane.service("agent").daemon_critical
+    # Shoal's own fields stay out of ECS's Service shape (botocore's model has no such member).
+    assert "daemonCritical" not in out["service"]
+    with pytest.raises(ApiError, match="daemonCritical"):
+        actions.create_service(plane.api, {"cluster": "default", "serviceName": "web", "taskDefinition": "web:1",
+                                           "desiredCount": 1, "daemonCritical": True})
     assert plane.store.get(keys.service("default", "web")) is None
