@@ -15,6 +15,7 @@ import pytest
 from controlplane.api import nodes as node_api
 from controlplane.api import services
 from controlplane.controllers.critical import GRACE_SECONDS, drain_reason, failing_since
+from controlplane.controllers.daemons import node_of
 from controlplane.controllers.services import ServiceController
 from controlplane.ecs import actions
 from controlplane.errors import ApiError
@@ -87,7 +88,7 @@ def critical_service(plane: Plane, critical: bool = True) -> ServiceController:
 
 
 def daemon_on(plane: Plane, node: str) -> r.Task:
-    (t,) = [t for t in plane.tasks().values() if t.service_name == "agent" and t.node_id == node
+    (t,) = [t for t in plane.tasks().values() if t.service_name == "agent" and node_of(t) == node
             and t.last_status != "STOPPED"]
     return t
 
@@ -150,6 +151,17 @@ def test_a_failing_critical_daemon_drains_its_node_after_the_grace(plane: Plane)
     assert "drained" not in ctl.reconcile(plane.view())
     n1 = node(plane, "n1")
     assert n1.status == "ACTIVE" and n1.status_reason == ""
+    # Failing again after the activation (as if it were 200 s ago): drained again.
+    n1.activated_at = time.time() - 200
+    plane.store.put(keys.node("default", "n1"), n1.SerializeToString())
+    for t in plane.tasks().values():  # the drain's stops, done by the agent
+        if t.desired_status == "STOPPED" and t.last_status != "STOPPED":
+            plane.report(t.id, "STOPPED")
+    ctl.reconcile(plane.view())
+    place_and_run(plane)
+    fail(plane, daemon_on(plane, "n1"), ago=90)
+    assert "drained n1" in ctl.reconcile(plane.view())
+    assert node(plane, "n1").status == "DRAINING"
 
 
 def test_a_failing_daemon_that_is_not_critical_drains_nothing(plane: Plane) -> None:
