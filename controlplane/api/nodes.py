@@ -121,6 +121,11 @@ def update_state(
         if node is None or node.status == "INACTIVE" or node.status == req.status:
             return None
         node.status = req.status
+        if req.status == "ACTIVE":
+            # A node drained for a critical daemon's failure comes back only this way; the
+            # failures before it count no more, and the drain's reason is over.
+            node.activated_at = time.time()
+            node.status_reason = ""
         return node
 
     for ref in req.container_instances:

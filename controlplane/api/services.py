@@ -53,6 +53,12 @@ def _check_tolerance(seconds: int) -> int:
     return seconds
 
 
+def _check_critical(critical: bool, daemon: bool) -> bool:
+    if critical and not daemon:
+        raise invalid("daemonCritical: only a service with the DAEMON scheduling strategy can be critical")
+    return critical
+
+
 def _check_rebalancing(value: str, daemon: bool) -> str:
     if value not in ("ENABLED", "DISABLED"):
         raise invalid(f"availabilityZoneRebalancing: must be ENABLED or DISABLED, not {value!r}")
@@ -113,6 +119,7 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
         health_check_grace_period_seconds=req.health_check_grace_period_seconds,
         deployment_configuration=_check_deployment_config(req.deployment_configuration, daemon),
         disconnect_tolerance_seconds=_check_tolerance(req.disconnect_tolerance_seconds),
+        daemon_critical=_check_critical(req.daemon_critical, daemon),
         # ECS makes it ENABLED when a create does not say; Shoal keeps a service where its
         # placement put it unless asked (docs/ecs-api.md).
         availability_zone_rebalancing=_check_rebalancing(req.availability_zone_rebalancing or "DISABLED", daemon),
@@ -213,6 +220,8 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
             svc.enable_execute_command = req.enable_execute_command
         if req.HasField("disconnect_tolerance_seconds"):
             svc.disconnect_tolerance_seconds = _check_tolerance(req.disconnect_tolerance_seconds)
+        if req.HasField("daemon_critical"):
+            svc.daemon_critical = _check_critical(req.daemon_critical, svc.scheduling_strategy == "DAEMON")
         if req.update_placement_constraints:
             check_placement(req.placement_constraints, [])
             del svc.placement_constraints[:]

@@ -10,6 +10,7 @@ replacement elsewhere."""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import defaultdict
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from controlplane import placement_input
+from controlplane.controllers.critical import drain_reason
 from controlplane.controllers.view import View, clone, task_write
 from controlplane.deployments import new_deployment
 from controlplane.events import add_event
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     from controlplane.controllers.services import ServiceController
 
 DAEMON = "DAEMON"
+
+log = logging.getLogger(__name__)
 
 
 def node_of(task: r.Task) -> str:
@@ -135,12 +139,19 @@ def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
         did.append(f"started {len(start)} daemon tasks")
         add_event(svc, f"(service {svc.service_name}) has started {len(start)} tasks.")
 
+    drains: list[Record[r.ContainerInstance]] = []
+    if svc.daemon_critical:
+        drains = _drain_for_failures(svc, nodes, tasks)
+        did += [f"drained {n.msg.id}: critical daemon failing" for n in drains]
+
     stopped_ids = {t.msg.id for t, _ in stops}
     left = [t.msg for t in tasks
             if t.msg.id not in stopped_ids and is_live(t.msg) and t.msg.desired_status == "RUNNING"]
     ctl._update_counts(svc, left, {t.id for t in left if ctl._healthy(view, t)}, primary, old_left=old_left)
-    if svc.SerializeToString() != rec.msg.SerializeToString():
-        ctl.writer.commit([Compare(rec.key, rec.mod_revision)], [(rec.key, svc)])
+    if drains or svc.SerializeToString() != rec.msg.SerializeToString():
+        # A node's drain and the service event naming it land together, or neither does.
+        ctl.writer.commit([Compare(rec.key, rec.mod_revision), *(Compare(n.key, n.mod_revision) for n in drains)],
+                          [(rec.key, svc), *((n.key, n.msg) for n in drains)])
     return f"{svc.service_name}: " + ", ".join(did) if did else ""
 
 
@@ -151,3 +162,28 @@ def _others_left(view: View, node_id: str) -> bool:
                for t in view.tasks.values())
 
 
+def _drain_for_failures(svc: r.Service, nodes: dict[str, Record[r.ContainerInstance]],
+                        tasks: list[Record[r.Task]]) -> list[Record[r.ContainerInstance]]:
+    """The ACTIVE nodes where the critical daemon ``svc`` keeps failing
+    (controllers/critical.py), each as its record (key and revision read) holding the node
+    set DRAINING with the reason, the reason also added to the service's events; the
+    replica scheduler then moves the node's other tasks away, as for any drain."""
+    by_node: dict[str, list[r.Task]] = defaultdict(list)
+    for t in tasks:
+        by_node[node_of(t.msg)].append(t.msg)
+    drains = []
+    now = time.time()
+    for node_id, here in by_node.items():
+        node = nodes.get(node_id)
+        if node is None or node.msg.status != "ACTIVE":
+            continue  # already draining (or gone): nothing new to say
+        why = drain_reason(svc.service_name, node.msg, here, now)
+        if not why:
+            continue
+        drained = clone(node.msg)
+        drained.status = "DRAINING"
+        drained.status_reason = why
+        drains.append(Record(msg=drained, mod_revision=node.mod_revision, key=node.key))
+        log.warning("draining node for a critical daemon", extra={"node_id": node_id, "service": svc.service_name})
+        add_event(svc, f"(service {svc.service_name}) drained container instance {node_id}: {why}.")
+    return drains

@@ -22,10 +22,10 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
     r.ContainerInstance.DESCRIPTOR.full_name: frozenset({
         "id", "cluster", "hostname", "address", "metrics_port", "cpu_units", "memory_mib", "host_cpu_percent",
         "host_memory_used_bytes", "host_memory_total_bytes", "last_heartbeat_at", "agent_version",
-        "dynamic_port_low", "dynamic_port_high", "proxy_metrics_port", "custom_attributes",
+        "dynamic_port_low", "dynamic_port_high", "proxy_metrics_port", "custom_attributes", "activated_at",
     }),
     r.Service.DESCRIPTOR.full_name: frozenset({"cluster", "service_connect_configuration", "service_deployments",
-                                               "service_revisions", "disconnect_tolerance_seconds",
+                                               "service_revisions", "disconnect_tolerance_seconds", "daemon_critical",
                                                "rebalancing_task_id", "rebalance_not_before"}),
     r.Deployment.DESCRIPTOR.full_name: frozenset({"service_revision_arn", "rollback_of", "lifecycle_stage",
                                                   "stage_started_at", "traffic_percent", "hooks"}),

@@ -420,7 +420,7 @@ class Resource(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., integer_value: _Optional[int] = ..., string_set_value: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ContainerInstance(_message.Message):
-    __slots__ = ("container_instance_arn", "ec2_instance_id", "status", "agent_connected", "registered_resources", "remaining_resources", "running_tasks_count", "pending_tasks_count", "attributes", "registered_at", "status_reason", "tags", "id", "cluster", "hostname", "address", "metrics_port", "cpu_units", "memory_mib", "host_cpu_percent", "host_memory_used_bytes", "host_memory_total_bytes", "last_heartbeat_at", "agent_version", "dynamic_port_low", "dynamic_port_high", "proxy_metrics_port", "custom_attributes")
+    __slots__ = ("container_instance_arn", "ec2_instance_id", "status", "agent_connected", "registered_resources", "remaining_resources", "running_tasks_count", "pending_tasks_count", "attributes", "registered_at", "status_reason", "tags", "id", "cluster", "hostname", "address", "metrics_port", "cpu_units", "memory_mib", "host_cpu_percent", "host_memory_used_bytes", "host_memory_total_bytes", "last_heartbeat_at", "agent_version", "dynamic_port_low", "dynamic_port_high", "proxy_metrics_port", "custom_attributes", "activated_at")
     CONTAINER_INSTANCE_ARN_FIELD_NUMBER: _ClassVar[int]
     EC2_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -449,6 +449,7 @@ class ContainerInstance(_message.Message):
     DYNAMIC_PORT_HIGH_FIELD_NUMBER: _ClassVar[int]
     PROXY_METRICS_PORT_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATED_AT_FIELD_NUMBER: _ClassVar[int]
     container_instance_arn: str
     ec2_instance_id: str
     status: str
@@ -477,7 +478,8 @@ class ContainerInstance(_message.Message):
     dynamic_port_high: int
     proxy_metrics_port: int
     custom_attributes: _containers.RepeatedCompositeFieldContainer[Attribute]
-    def __init__(self, container_instance_arn: _Optional[str] = ..., ec2_instance_id: _Optional[str] = ..., status: _Optional[str] = ..., agent_connected: _Optional[bool] = ..., registered_resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., remaining_resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., running_tasks_count: _Optional[int] = ..., pending_tasks_count: _Optional[int] = ..., attributes: _Optional[_Iterable[_Union[Attribute, _Mapping]]] = ..., registered_at: _Optional[float] = ..., status_reason: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., id: _Optional[str] = ..., cluster: _Optional[str] = ..., hostname: _Optional[str] = ..., address: _Optional[str] = ..., metrics_port: _Optional[int] = ..., cpu_units: _Optional[int] = ..., memory_mib: _Optional[int] = ..., host_cpu_percent: _Optional[float] = ..., host_memory_used_bytes: _Optional[int] = ..., host_memory_total_bytes: _Optional[int] = ..., last_heartbeat_at: _Optional[float] = ..., agent_version: _Optional[str] = ..., dynamic_port_low: _Optional[int] = ..., dynamic_port_high: _Optional[int] = ..., proxy_metrics_port: _Optional[int] = ..., custom_attributes: _Optional[_Iterable[_Union[Attribute, _Mapping]]] = ...) -> None: ...
+    activated_at: float
+    def __init__(self, container_instance_arn: _Optional[str] = ..., ec2_instance_id: _Optional[str] = ..., status: _Optional[str] = ..., agent_connected: _Optional[bool] = ..., registered_resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., remaining_resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., running_tasks_count: _Optional[int] = ..., pending_tasks_count: _Optional[int] = ..., attributes: _Optional[_Iterable[_Union[Attribute, _Mapping]]] = ..., registered_at: _Optional[float] = ..., status_reason: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., id: _Optional[str] = ..., cluster: _Optional[str] = ..., hostname: _Optional[str] = ..., address: _Optional[str] = ..., metrics_port: _Optional[int] = ..., cpu_units: _Optional[int] = ..., memory_mib: _Optional[int] = ..., host_cpu_percent: _Optional[float] = ..., host_memory_used_bytes: _Optional[int] = ..., host_memory_total_bytes: _Optional[int] = ..., last_heartbeat_at: _Optional[float] = ..., agent_version: _Optional[str] = ..., dynamic_port_low: _Optional[int] = ..., dynamic_port_high: _Optional[int] = ..., proxy_metrics_port: _Optional[int] = ..., custom_attributes: _Optional[_Iterable[_Union[Attribute, _Mapping]]] = ..., activated_at: _Optional[float] = ...) -> None: ...
 
 class DeploymentCircuitBreaker(_message.Message):
     __slots__ = ("enable", "rollback")
@@ -558,7 +560,7 @@ class ServiceEvent(_message.Message):
     def __init__(self, id: _Optional[str] = ..., created_at: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Service(_message.Message):
-    __slots__ = ("service_arn", "service_name", "cluster_arn", "task_definition", "desired_count", "running_count", "pending_count", "status", "launch_type", "placement_constraints", "placement_strategy", "deployment_configuration", "deployments", "events", "created_at", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "cluster", "capacity_provider_strategy", "service_deployments", "service_revisions", "disconnect_tolerance_seconds", "availability_zone_rebalancing", "rebalancing_task_id", "rebalance_not_before", "enable_execute_command")
+    __slots__ = ("service_arn", "service_name", "cluster_arn", "task_definition", "desired_count", "running_count", "pending_count", "status", "launch_type", "placement_constraints", "placement_strategy", "deployment_configuration", "deployments", "events", "created_at", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "cluster", "capacity_provider_strategy", "service_deployments", "service_revisions", "disconnect_tolerance_seconds", "daemon_critical", "availability_zone_rebalancing", "rebalancing_task_id", "rebalance_not_before", "enable_execute_command")
     SERVICE_ARN_FIELD_NUMBER: _ClassVar[int]
     SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
@@ -585,6 +587,7 @@ class Service(_message.Message):
     SERVICE_DEPLOYMENTS_FIELD_NUMBER: _ClassVar[int]
     SERVICE_REVISIONS_FIELD_NUMBER: _ClassVar[int]
     DISCONNECT_TOLERANCE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DAEMON_CRITICAL_FIELD_NUMBER: _ClassVar[int]
     AVAILABILITY_ZONE_REBALANCING_FIELD_NUMBER: _ClassVar[int]
     REBALANCING_TASK_ID_FIELD_NUMBER: _ClassVar[int]
     REBALANCE_NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
@@ -615,11 +618,12 @@ class Service(_message.Message):
     service_deployments: _containers.RepeatedCompositeFieldContainer[ServiceDeployment]
     service_revisions: _containers.RepeatedCompositeFieldContainer[ServiceRevision]
     disconnect_tolerance_seconds: int
+    daemon_critical: bool
     availability_zone_rebalancing: str
     rebalancing_task_id: str
     rebalance_not_before: float
     enable_execute_command: bool
-    def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[ServiceConnectConfiguration, _Mapping]] = ..., cluster: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., service_deployments: _Optional[_Iterable[_Union[ServiceDeployment, _Mapping]]] = ..., service_revisions: _Optional[_Iterable[_Union[ServiceRevision, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ..., availability_zone_rebalancing: _Optional[str] = ..., rebalancing_task_id: _Optional[str] = ..., rebalance_not_before: _Optional[float] = ..., enable_execute_command: _Optional[bool] = ...) -> None: ...
+    def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[ServiceConnectConfiguration, _Mapping]] = ..., cluster: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., service_deployments: _Optional[_Iterable[_Union[ServiceDeployment, _Mapping]]] = ..., service_revisions: _Optional[_Iterable[_Union[ServiceRevision, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ..., daemon_critical: _Optional[bool] = ..., availability_zone_rebalancing: _Optional[str] = ..., rebalancing_task_id: _Optional[str] = ..., rebalance_not_before: _Optional[float] = ..., enable_execute_command: _Optional[bool] = ...) -> None: ...
 
 class Cluster(_message.Message):
     __slots__ = ("cluster_arn", "cluster_name", "status", "registered_container_instances_count", "running_tasks_count", "pending_tasks_count", "active_services_count", "tags", "capacity_providers", "default_capacity_provider_strategy", "settings")

@@ -280,6 +280,7 @@ def service_create(a) -> int:
         req.disconnect_tolerance_seconds = round(a.disconnect_tolerance)
     req.availability_zone_rebalancing = a.az_rebalancing or req.availability_zone_rebalancing
     req.enable_execute_command = a.enable_execute_command or req.enable_execute_command
+    req.daemon_critical = a.critical or req.daemon_critical
     _deployment_config(a, req.deployment_configuration)
     c = connect(a)
     req.load_balancers.extend(service_traffic.load_balancers(c, a.load_balancer, req.task_definition))
@@ -324,6 +325,8 @@ def service_update(a) -> int:
     req.availability_zone_rebalancing = a.az_rebalancing or req.availability_zone_rebalancing
     if a.enable_execute_command is not None:
         req.enable_execute_command = a.enable_execute_command
+    if a.critical is not None:
+        req.daemon_critical = a.critical
     if (a.min_healthy_percent is not None or a.max_percent is not None or a.circuit_breaker
             or service_deployments.strategy_config(a, r.DeploymentConfiguration())):
         _deployment_config(a, req.deployment_configuration)
@@ -492,6 +495,8 @@ def register(sub) -> None:
         p.add_argument("--az-rebalancing", choices=("ENABLED", "DISABLED"),
                        help="availabilityZoneRebalancing: move tasks back to balance when they crowd into "
                             "some zones (default DISABLED)")
+        p.add_argument("--critical", action=argparse.BooleanOptionalAction, default=None,
+                       help="daemonCritical (DAEMON only): a node where the daemon keeps failing is drained")
         if verb == "create":
             p.add_argument("--scheduling-strategy", choices=("REPLICA", "DAEMON"),
                            help="DAEMON: one task on every ACTIVE node matching the constraints (no --desired)")
