@@ -20,4 +20,5 @@ echo "== pytest"
 if [ $# -eq 0 ]; then
   set -- tests
 fi
-python -m pytest -q -p no:cacheprovider "$@"
+# The slowest tests are listed at the end: the suite runs long, and this says where the time goes.
+python -m pytest -q -p no:cacheprovider --durations=30 "$@"
