@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.fixtures.docker",
     "tests.fixtures.cluster",
     "tests.fixtures.hollow",
+    "tests.fixtures.plane",
 ]
 
 

@@ -4,7 +4,6 @@ pauses, what it says, and that a follower runs none of them."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -23,16 +22,6 @@ from shoal.store.base import StoreError
 from shoal.v1 import operator_pb2 as op
 from tests.fixtures.plane import TTL, Plane
 from tests.waiting import wait_for
-
-
-@pytest.fixture
-def plane() -> Iterator[Plane]:
-    p = Plane()
-    try:
-        yield p
-    finally:
-        p.close()
-
 
 # ---- the loop --------------------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ step reads a fresh view of the store, so no test waits for a watch."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,16 +21,6 @@ from shoal.replica_lease import ReplicaLease
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from tests.fixtures.plane import TTL, WEB, Plane, place_and_run
-
-
-@pytest.fixture
-def plane() -> Iterator[Plane]:
-    p = Plane()
-    try:
-        yield p
-    finally:
-        p.close()
-
 
 # ---- placement -------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ healthy, non-critical or already-draining node left alone, and the API's refusal
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -29,15 +28,6 @@ from tests.unit.test_service_deployments import cli  # noqa: F401 (a fixture)
 AGENT = {"family": "agent", "containerDefinitions": [
     {"name": "agent", "image": "busybox", "cpu": 128, "memory": 256}]}
 NOW = 10_000.0
-
-
-@pytest.fixture
-def plane() -> Iterator[Plane]:
-    p = Plane()
-    try:
-        yield p
-    finally:
-        p.close()
 
 
 def stopped(at: float, code: str = "EssentialContainerExited", exit_code: int | None = 1) -> r.Task:

@@ -6,8 +6,6 @@ refusals of what ECS refuses for daemons."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import grpc
 import pytest
 
@@ -27,15 +25,6 @@ from tests.fixtures.plane import Plane, place_and_run
 
 AGENT = {"family": "agent", "containerDefinitions": [
     {"name": "agent", "image": "busybox", "cpu": 128, "memory": 512}]}
-
-
-@pytest.fixture
-def plane() -> Iterator[Plane]:
-    p = Plane()
-    try:
-        yield p
-    finally:
-        p.close()
 
 
 def snap(*nodes: NodeState) -> Snapshot:

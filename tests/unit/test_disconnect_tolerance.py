@@ -26,15 +26,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def plane():
-    p = Plane()
-    try:
-        yield p
-    finally:
-        p.close()
-
-
 def _setup(plane: Plane, tolerance: int) -> tuple[Clock, NodeController, ServiceController, list]:
     plane.node("n1", cpu=4096, memory=4096)
     services.create(plane.api, op.CreateServiceRequest(cluster="default", service_name="web", task_definition="web",

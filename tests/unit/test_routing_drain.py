@@ -6,7 +6,6 @@ counts for its deployment."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,16 +21,6 @@ from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
 from tests.fixtures.plane import WEB, Plane, place_and_run
-
-
-@pytest.fixture
-def plane() -> Iterator[Plane]:
-    p = Plane()
-    try:
-        yield p
-    finally:
-        p.close()
-
 
 TG = t.TargetGroup(target_group_arn="arn:tg/web", target_group_name="web", protocol="HTTP", port=80,
                    cluster="default", id="tg1", deregistration_delay_seconds=30,

@@ -23,15 +23,6 @@ from shoalctl.cli import main
 from tests.fixtures.plane import WEB, Plane, place_and_run
 
 
-@pytest.fixture
-def plane() -> Iterator[Plane]:
-    p = Plane()
-    try:
-        yield p
-    finally:
-        p.close()
-
-
 def revision(plane: Plane, image: str) -> str:
     doc = {**WEB, "containerDefinitions": [{**WEB["containerDefinitions"][0], "image": image}]}
     return plane.register(doc).task_definition_arn

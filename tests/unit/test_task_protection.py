@@ -22,15 +22,6 @@ from tests.fixtures.plane import WEB, Plane, place_and_run
 from tests.unit.test_ecs_api import ecs, gateway  # noqa: F401  (fixtures)
 
 
-@pytest.fixture
-def plane():
-    p = Plane()
-    try:
-        yield p
-    finally:
-        p.close()
-
-
 def _service(plane: Plane, desired: int, **config) -> tuple[ServiceController, list[r.Task]]:
     plane.node("n1", cpu=4096, memory=4096)
     services.create(plane.api, op.CreateServiceRequest(cluster="default", service_name="web",

@@ -6,8 +6,6 @@ all traffic to blue)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from controlplane import traffic_shift as ts
@@ -183,15 +181,6 @@ def test_a_pause_hook_holds_its_stage_until_continued_once_before_its_deadline()
 
 
 # ---- the service controller ------------------------------------------------------------------
-
-@pytest.fixture
-def plane() -> Iterator[Plane]:
-    p = Plane()
-    try:
-        yield p
-    finally:
-        p.close()
-
 
 def shifting(plane: Plane, dc: r.DeploymentConfiguration, count: int = 4) -> ServiceController:
     """A service attached to TG, its tasks RUNNING and healthy targets, with ``dc``."""

@@ -49,15 +49,6 @@ def test_repeated_moves_reach_balance() -> None:
 # ---- the scheduler ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def plane():
-    p = Plane()
-    try:
-        yield p
-    finally:
-        p.close()
-
-
 def _settle(plane: Plane, ctl: ServiceController) -> str:
     """One scheduler cycle, then placement and the agents' reports of what it decided."""
     said = ctl.reconcile(plane.view())
