@@ -138,6 +138,10 @@ def register_target(ctx: ApiContext, req: sc.RegisterScalableTargetRequest) -> s
             raise invalid(f"minCapacity: {target.min_capacity} is above maxCapacity {target.max_capacity}")
         if req.HasField("suspended_state"):
             target.suspended_state.CopyFrom(req.suspended_state)
+        if req.HasField("role_arn"):
+            if len(req.role_arn) > 1600:
+                raise invalid("roleARN: at most 1600 characters")
+            target.role_arn = req.role_arn
         return target
 
     rec = ctx.state.update(key, sc.ScalableTarget, register, field="scalableTarget")

@@ -31,7 +31,7 @@ from hypercorn.config import Config
 
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
-from controlplane.ecs import account, capacity, deployments, ecr, ingress, instances, protocol, sigv4
+from controlplane.ecs import account, appscaling, capacity, deployments, ecr, ingress, instances, protocol, sigv4
 from controlplane.ecs.access import authorize, authorize_role, lookup, resource_of
 from controlplane.ecs.actions import ACTIONS as ECS_ACTIONS
 from controlplane.ecs.elbv2 import gateway as elbv2
@@ -287,6 +287,8 @@ def handle(ctx: ApiContext, req: sigv4.Request, replays: ReplayCache | None = No
     name = (req.header("x-amz-target") or "").rpartition(".")[2][:64] or "-"
     if ecr.is_ecr(req.header("x-amz-target")):
         return ecr.handle(ctx, req, replays)
+    if appscaling.is_appscaling(req.header("x-amz-target")):
+        return appscaling.handle(ctx, req, replays)
     try:
         key = sigv4.verify(req, lambda key_id: lookup(ctx, key_id), replays=replays)
         if req.method != "POST":

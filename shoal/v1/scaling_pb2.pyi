@@ -17,7 +17,7 @@ class SuspendedState(_message.Message):
     def __init__(self, dynamic_scaling_in_suspended: _Optional[bool] = ..., dynamic_scaling_out_suspended: _Optional[bool] = ..., scheduled_scaling_suspended: _Optional[bool] = ...) -> None: ...
 
 class ScalableTarget(_message.Message):
-    __slots__ = ("cluster", "service", "resource_id", "scalable_dimension", "min_capacity", "max_capacity", "suspended_state", "creation_time")
+    __slots__ = ("cluster", "service", "resource_id", "scalable_dimension", "min_capacity", "max_capacity", "suspended_state", "creation_time", "role_arn")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,7 @@ class ScalableTarget(_message.Message):
     MAX_CAPACITY_FIELD_NUMBER: _ClassVar[int]
     SUSPENDED_STATE_FIELD_NUMBER: _ClassVar[int]
     CREATION_TIME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_ARN_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     service: str
     resource_id: str
@@ -34,21 +35,24 @@ class ScalableTarget(_message.Message):
     max_capacity: int
     suspended_state: SuspendedState
     creation_time: float
-    def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., resource_id: _Optional[str] = ..., scalable_dimension: _Optional[str] = ..., min_capacity: _Optional[int] = ..., max_capacity: _Optional[int] = ..., suspended_state: _Optional[_Union[SuspendedState, _Mapping]] = ..., creation_time: _Optional[float] = ...) -> None: ...
+    role_arn: str
+    def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., resource_id: _Optional[str] = ..., scalable_dimension: _Optional[str] = ..., min_capacity: _Optional[int] = ..., max_capacity: _Optional[int] = ..., suspended_state: _Optional[_Union[SuspendedState, _Mapping]] = ..., creation_time: _Optional[float] = ..., role_arn: _Optional[str] = ...) -> None: ...
 
 class RegisterScalableTargetRequest(_message.Message):
-    __slots__ = ("cluster", "service", "min_capacity", "max_capacity", "suspended_state")
+    __slots__ = ("cluster", "service", "min_capacity", "max_capacity", "suspended_state", "role_arn")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     MIN_CAPACITY_FIELD_NUMBER: _ClassVar[int]
     MAX_CAPACITY_FIELD_NUMBER: _ClassVar[int]
     SUSPENDED_STATE_FIELD_NUMBER: _ClassVar[int]
+    ROLE_ARN_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     service: str
     min_capacity: int
     max_capacity: int
     suspended_state: SuspendedState
-    def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., min_capacity: _Optional[int] = ..., max_capacity: _Optional[int] = ..., suspended_state: _Optional[_Union[SuspendedState, _Mapping]] = ...) -> None: ...
+    role_arn: str
+    def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., min_capacity: _Optional[int] = ..., max_capacity: _Optional[int] = ..., suspended_state: _Optional[_Union[SuspendedState, _Mapping]] = ..., role_arn: _Optional[str] = ...) -> None: ...
 
 class ScalableTargetRef(_message.Message):
     __slots__ = ("cluster", "service")
@@ -79,20 +83,22 @@ class DescribeScalableTargetsResponse(_message.Message):
     def __init__(self, scalable_targets: _Optional[_Iterable[_Union[ScalableTarget, _Mapping]]] = ...) -> None: ...
 
 class TargetTrackingConfiguration(_message.Message):
-    __slots__ = ("target_value", "predefined_metric_type", "custom_promql", "scale_out_cooldown", "scale_in_cooldown", "disable_scale_in")
+    __slots__ = ("target_value", "predefined_metric_type", "custom_promql", "scale_out_cooldown", "scale_in_cooldown", "disable_scale_in", "resource_label")
     TARGET_VALUE_FIELD_NUMBER: _ClassVar[int]
     PREDEFINED_METRIC_TYPE_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_PROMQL_FIELD_NUMBER: _ClassVar[int]
     SCALE_OUT_COOLDOWN_FIELD_NUMBER: _ClassVar[int]
     SCALE_IN_COOLDOWN_FIELD_NUMBER: _ClassVar[int]
     DISABLE_SCALE_IN_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_LABEL_FIELD_NUMBER: _ClassVar[int]
     target_value: float
     predefined_metric_type: str
     custom_promql: str
     scale_out_cooldown: int
     scale_in_cooldown: int
     disable_scale_in: bool
-    def __init__(self, target_value: _Optional[float] = ..., predefined_metric_type: _Optional[str] = ..., custom_promql: _Optional[str] = ..., scale_out_cooldown: _Optional[int] = ..., scale_in_cooldown: _Optional[int] = ..., disable_scale_in: _Optional[bool] = ...) -> None: ...
+    resource_label: str
+    def __init__(self, target_value: _Optional[float] = ..., predefined_metric_type: _Optional[str] = ..., custom_promql: _Optional[str] = ..., scale_out_cooldown: _Optional[int] = ..., scale_in_cooldown: _Optional[int] = ..., disable_scale_in: _Optional[bool] = ..., resource_label: _Optional[str] = ...) -> None: ...
 
 class Alarm(_message.Message):
     __slots__ = ("promql", "comparison", "threshold", "evaluation_periods")
