@@ -5,7 +5,11 @@ against botocore's model, and bad input refused with a ValidationException namin
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import boto3
+import botocore.session
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -24,6 +28,7 @@ from shoal.v1 import scaling_pb2 as sc
 from tests.appscaling_model import validate_every_response
 from tests.unit.test_ecs_api import gateway  # noqa: F401 (the in-process gateway fixture)
 
+README = Path(__file__).resolve().parents[2] / "README.md"
 RID = "service/default/web"
 DIM = "ecs:service:DesiredCount"
 TARGET = {"ServiceNamespace": "ecs", "ResourceId": RID, "ScalableDimension": DIM}
@@ -246,3 +251,13 @@ def test_parse_resource_and_error_words() -> None:
     assert err.value.ecs_type == "ValidationException" and err.value.message.startswith("ResourceIds[0]")
     bug = appscaling.wire_error(KeyError("internals"), "PutScalingPolicy")
     assert (bug.status, bug.ecs_type) == (500, "InternalServiceException") and "internals" not in bug.message
+
+
+def test_readme_lists_exactly_the_application_auto_scaling_operations_served() -> None:
+    text = " ".join(README.read_text().split())
+    found = re.search(r"\*\*Application Auto Scaling operations served: (\d+)\*\* — ([^.]+)\.", text)
+    assert found, "README has no 'Application Auto Scaling operations served: N' line"
+    names = [n.strip() for n in found[2].split(",")]
+    model = set(botocore.session.get_session().get_service_model("application-autoscaling").operation_names)
+    assert sorted(set(names) - model) == []
+    assert sorted(names) == sorted(appscaling.OPERATIONS) and int(found[1]) == len(names)
