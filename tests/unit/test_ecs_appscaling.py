@@ -105,6 +105,8 @@ def test_other_namespaces_dimensions_and_resources_are_refused_by_field(aas) -> 
     refused(c.register_scalable_target, "ValidationException", "Tags", **TARGET, MinCapacity=1, MaxCapacity=2,
             Tags={"team": "a"})
     refused(c.describe_scalable_targets, "ValidationException", "ServiceNamespace", ServiceNamespace="ec2")
+    refused(c.register_scalable_target, "ValidationException", "roleARN", **TARGET, MinCapacity=1, MaxCapacity=2,
+            RoleARN="arn:aws:iam::1:role/" + "r" * 1600)
 
 
 def test_target_tracking_policy_round_trip_and_refusals(aas) -> None:
@@ -146,6 +148,24 @@ def test_target_tracking_policy_round_trip_and_refusals(aas) -> None:
     c.delete_scaling_policy(**TARGET, PolicyName="cpu")
     refused(c.delete_scaling_policy, "ObjectNotFoundException", "cpu", **TARGET, PolicyName="cpu")
     assert not api.describe_policies(ctx, sc.DescribeScalingPoliciesRequest()).policies
+
+
+def test_request_count_policy_keeps_its_resource_label(aas) -> None:
+    ctx, c = aas
+    svc = r.Service(service_name="web", cluster="default", status="ACTIVE", desired_count=2)
+    svc.load_balancers.add(target_group_arn="arn:aws:elasticloadbalancing:local:0:targetgroup/tg/abc",
+                           container_name="web", container_port=80)
+    ctx.store.put(keys.service("default", "web"), svc.SerializeToString())
+    c.register_scalable_target(**TARGET, MinCapacity=1, MaxCapacity=4)
+    spec = {"PredefinedMetricType": "ALBRequestCountPerTarget", "ResourceLabel": "app/lb/1/targetgroup/tg/abc"}
+    c.put_scaling_policy(**TARGET, PolicyName="rps", PolicyType="TargetTrackingScaling",
+                         TargetTrackingScalingPolicyConfiguration={"TargetValue": 100.0,
+                                                                   "PredefinedMetricSpecification": spec})
+    (p,) = api.describe_policies(ctx, sc.DescribeScalingPoliciesRequest()).policies
+    assert (p.target_tracking.predefined_metric_type, p.target_tracking.resource_label) == (
+        "ALBRequestCountPerTarget", "app/lb/1/targetgroup/tg/abc")
+    got = c.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"][0]
+    assert got["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"] == spec
 
 
 def test_step_scaling_updates_the_steps_of_a_shoal_step_policy_and_refuses_a_new_one(aas) -> None:
