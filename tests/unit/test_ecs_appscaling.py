@@ -281,3 +281,9 @@ def test_readme_lists_exactly_the_application_auto_scaling_operations_served() -
     model = set(botocore.session.get_session().get_service_model("application-autoscaling").operation_names)
     assert sorted(set(names) - model) == []
     assert sorted(names) == sorted(appscaling.OPERATIONS) and int(found[1]) == len(names)
+
+
+def test_an_operation_not_served_is_named_as_not_supported(aas) -> None:
+    _, c = aas
+    refused(c.list_tags_for_resource, "UnknownOperationException", "ListTagsForResource", "not supported by Shoal",
+            ResourceARN="arn:aws:application-autoscaling:us-east-1:0:scalable-target/x")
