@@ -288,8 +288,8 @@ class Replica:
         log.info(election.resign())
         self.server.stop(grace=2).wait(5)
         self.http.shutdown()
-        if self.registry_tokens is not None:
-            self.registry_tokens.shutdown()
+        for registry_server in self.registry_tokens:
+            registry_server.shutdown()
         if self.ecs is not None:
             self.ecs.close()
         if self.console is not None:

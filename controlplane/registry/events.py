@@ -2,8 +2,9 @@
 the token endpoint's ``/events``): each manifest push records its time in the repository's
 record (``pushed_at``, by digest), which is how `shoal repo images` knows push times — the
 registry's own API does not say when a manifest arrived — and which manifest each tag names
-(``tag_digest``). In a repository with immutable tags, a push that moves a tag is undone
-here: the registry cannot refuse it, so the tag is put back on the manifest it held."""
+(``tag_digest``). In a repository with immutable tags, Shoal's front (front.py) refuses a
+push that would move a tag; one that reached the registry some other way (straight to a
+registry run without the front) is undone here, the tag put back on the manifest it held."""
 
 from __future__ import annotations
 

@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import argparse
 import logging
+import ssl
 from http.server import ThreadingHTTPServer
 
 from controlplane.api.context import ApiContext
 from controlplane.ecs.config import context_from_pem
-from controlplane.registry import events, token_server
+from controlplane.registry import events, front, token_server
 from controlplane.registry.client import RegistryClient
 from controlplane.registry.settings import RegistrySettings
+from controlplane.state import decode
 from shoal import keys
 from shoal.logs import kv
 from shoal.netutil import split_hostport
 from shoal.security import pki, registry_issuer
 from shoal.security.sealing import Sealer
+from shoal.v1 import registry_pb2 as rg
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,11 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                         "tokens for; images named HOST:PORT/... are pulled with credentials from here")
     p.add_argument("--registry-token-listen", metavar="HOST:PORT", default="",
                    help="serve the registry's token endpoint (/token, HTTPS) here: the registry's auth.token.realm")
+    p.add_argument("--registry-front-listen", metavar="HOST:PORT", default="",
+                   help="serve Shoal's front of the registry here (the address image names carry): it forwards to "
+                        "--registry-upstream and refuses a push that would move an immutable tag")
+    p.add_argument("--registry-upstream", metavar="HOST:PORT", default="",
+                   help="the registry process itself, on loopback, behind --registry-front-listen")
     p.add_argument("--registry-lifecycle-interval", type=float, default=3600.0, metavar="SECONDS",
                    help="how often the leader applies the repositories' lifecycle policies")
     p.add_argument("--registry-service", default=DEFAULT_SERVICE,
@@ -38,14 +46,15 @@ def add_flags(p: argparse.ArgumentParser) -> None:
 
 
 def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None,
-          sealer: Sealer | None) -> ThreadingHTTPServer | None:
-    """Sets ``ctx.registry`` and returns the token server (None without
-    --registry-token-listen); does nothing without --registry. Raises SystemExit saying
+          sealer: Sealer | None) -> list[ThreadingHTTPServer]:
+    """Sets ``ctx.registry`` and returns the servers it started (the token endpoint with
+    --registry-token-listen, the front with --registry-front-listen); does nothing without
+    --registry. Raises SystemExit saying
     what to do when the flags do not fit together or the address cannot be bound."""
     if not args.registry:
         if args.registry_token_listen:
             raise SystemExit("controlplane: --registry-token-listen needs --registry (the registry it serves)")
-        return None
+        return []
     if trust is None or sealer is None:
         raise SystemExit("controlplane: --registry needs the cluster CA (not --insecure): registry access "
                          "follows Shoal identities")
@@ -54,12 +63,15 @@ def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None
     except ValueError as exc:
         raise SystemExit(f"controlplane: --registry: {exc}") from None
     issuer = registry_issuer.load_or_create(ctx.store, sealer, trust.state.current)
-    client = RegistryClient(args.registry, trust.state.bundle_pem(), issuer, args.registry_service,
-                            f"shoal:replica:{args.name}")
+    # Straight to the registry when it sits behind this replica's front: putting a tag back
+    # (events.py) must not be refused as a push that moves it.
+    client = RegistryClient(args.registry_upstream or args.registry, trust.state.bundle_pem(), issuer,
+                            args.registry_service, f"shoal:replica:{args.name}")
     settings = RegistrySettings(args.registry, args.registry_service, issuer, client)
     ctx.registry = settings
+    servers = [] if not args.registry_front_listen else [_start_front(args, ctx, trust)]
     if not args.registry_token_listen:
-        return None
+        return servers
     try:
         host, port = split_hostport(args.registry_token_listen)
     except ValueError as exc:
@@ -78,4 +90,32 @@ def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None
                          f"{exc}") from exc
     log.info("registry token endpoint serving", extra=kv(listen=args.registry_token_listen, registry=args.registry,
                                                          service=args.registry_service))
+    return [*servers, server]
+
+
+def _start_front(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust) -> ThreadingHTTPServer:
+    if not args.registry_upstream:
+        raise SystemExit("controlplane: --registry-front-listen needs --registry-upstream (the registry behind it)")
+    try:
+        host, port = split_hostport(args.registry_front_listen)
+        split_hostport(args.registry_upstream)
+    except ValueError as exc:
+        raise SystemExit(f"controlplane: --registry-front-listen/--registry-upstream: {exc}") from None
+    key_pem, chain_pem = trust.state.server_identity(pki.default_server_names(host, list(getattr(args, "san", []))))
+    upstream_tls = ssl.create_default_context(cadata=trust.state.bundle_pem().decode())
+
+    def immutable_tags(name: str) -> dict[str, str] | None:
+        raw = ctx.store.get(keys.repository(name))
+        if raw is None:
+            return None
+        repo = decode(rg.Repository, raw.value)
+        return dict(repo.tag_digest) if repo.immutable_tags else None
+
+    try:
+        server = front.serve(host, port, context_from_pem(chain_pem, key_pem), args.registry_upstream, upstream_tls,
+                             immutable_tags)
+    except OSError as exc:
+        raise SystemExit(f"controlplane: cannot listen on --registry-front-listen {args.registry_front_listen}: "
+                         f"{exc}") from exc
+    log.info("registry front serving", extra=kv(listen=args.registry_front_listen, upstream=args.registry_upstream))
     return server

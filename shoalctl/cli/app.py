@@ -1,7 +1,8 @@
-"""`shoal app deploy|delete`: one command from an image to a load-balanced, auto-scaled URL
-(ECS Express Mode's job), made of the pieces any user could make by hand: the image in the
-cluster registry, a task definition, a load balancer (its default target group's health
-check set), a service behind it, a scalable target with a CPU target-tracking policy.
+"""`shoal app deploy|delete`: one command from a directory with a Dockerfile, or an image, to
+a load-balanced, auto-scaled URL (ECS Express Mode's job), made of the pieces any user could
+make by hand: the image built by the local Docker engine and pushed to the cluster
+registry, a task definition, a load balancer (its default target group's health check set),
+a service behind it, a scalable target with a CPU target-tracking policy.
 
 Idempotent: run again, each piece is compared with what is wanted and only what differs is
 changed — a new image (a new tag: the image's own id) makes a new task definition revision
@@ -10,7 +11,9 @@ and a rolling deployment; the same image changes nothing."""
 from __future__ import annotations
 
 import json
+import re
 import time
+from pathlib import Path
 
 import docker
 import docker.errors
@@ -64,6 +67,50 @@ def _registry_image(a, image: str) -> str:
         raise CliError(f"the local Docker engine: {exc}") from None
     finally:
         engine.close()
+
+
+BUILD_TAIL = 12  # lines of the build's own output shown when it fails
+
+
+def _build(directory: Path, name: str) -> str:
+    """Builds the Dockerfile in ``directory`` with the local Docker engine (base images
+    from the engine itself, or the cluster registry once logged in; nothing is pulled that
+    the engine has) and returns the image's id; CliError with the build's own error."""
+    if not (directory / "Dockerfile").is_file():
+        raise CliError(f"DIR: {directory} has no Dockerfile")
+    try:
+        engine = docker.from_env(timeout=600)
+    except docker.errors.DockerException as exc:
+        raise CliError(f"building {directory} needs the local Docker engine: {exc}") from None
+    said: list[str] = []
+    try:
+        for line in engine.api.build(path=str(directory), tag=f"shoal-app/{name}:latest", rm=True, forcerm=True,
+                                     decode=True):
+            if "error" in line:
+                detail = (line.get("errorDetail") or {}).get("message") or line["error"]
+                tail = "".join(said[-BUILD_TAIL:]).rstrip()
+                raise CliError(f"docker build {directory} failed: {detail.strip()}" + (f"\n{tail}" if tail else ""))
+            if "stream" in line:
+                said.append(line["stream"])
+        image_id = engine.images.get(f"shoal-app/{name}:latest").id
+    except docker.errors.DockerException as exc:
+        raise CliError(f"docker build {directory} failed: {exc}") from None
+    finally:
+        engine.close()
+    print(f"built {directory} as {image_id[:19]}")
+    return image_id
+
+
+def _app_name(a) -> str:
+    """--name, or for a directory its own name made into a valid one."""
+    if a.name:
+        return a.name
+    if not Path(a.image).is_dir():
+        raise CliError("--name: required when deploying an image (a directory names its app itself)")
+    name = re.sub(r"[^a-z0-9-]+", "-", Path(a.image).resolve().name.lower()).strip("-")
+    if not name:
+        raise CliError(f"--name: cannot make an app name of {a.image!r}; give --name")
+    return name
 
 
 def _taskdef(a, image: str) -> dict:
@@ -153,7 +200,9 @@ def deploy(a) -> None:
         raise CliError(f"--min/--max: need 1 <= min <= max, got {a.min} and {a.max}")
     if a.listen_port and not 1 <= a.listen_port <= 65535:
         raise CliError(f"--listen-port: must be from 1 to 65535, got {a.listen_port}")
-    image = _registry_image(a, a.image)
+    a.name = _app_name(a)
+    source = Path(a.image)
+    image = _registry_image(a, _build(source, a.name) if source.is_dir() else a.image)
     c = client.connect(a)
     tr = client.connect(a, traffic_pb2_grpc.TrafficStub)
     scaling = client.connect(a, scaling_pb2_grpc.ScalingStub)
@@ -270,10 +319,13 @@ def register(sub) -> None:
     noun = sub.add_parser("app", help="one command from an image to a load-balanced, auto-scaled URL")
     verbs = noun.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
-    p = add_verb(verbs, "deploy", deploy, "deploy IMAGE as app --name (again: roll out a new image)", cluster=True)
-    p.add_argument("image", metavar="IMAGE", help="a local Docker image (pushed to the cluster registry) "
-                                                  "or an image reference the nodes can pull")
-    p.add_argument("--name", required=True, help="the app's name: its service, load balancer and task family")
+    p = add_verb(verbs, "deploy", deploy, "deploy DIR (its Dockerfile, built here) or IMAGE as an app (again: "
+                                          "roll out what changed)", cluster=True)
+    p.add_argument("image", metavar="DIR|IMAGE", help="a directory with a Dockerfile (built with the local Docker "
+                                                      "engine), a local Docker image (both pushed to the cluster "
+                                                      "registry) or an image reference the nodes can pull")
+    p.add_argument("--name", help="the app's name: its service, load balancer and task family (default for a "
+                                  "DIR: the directory's name)")
     p.add_argument("--port", type=int, default=80, help="the port the app listens on in its container (80)")
     p.add_argument("--listen-port", type=int, default=0,
                    help="the load balancer's port on the nodes (first deploy only; default: a free one)")

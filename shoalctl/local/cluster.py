@@ -350,6 +350,7 @@ class LocalCluster(ClusterLookup):
             console_listen=f"{HOST}:{self.console_port}" if self.console_port is not None else None,
             registry=self.registry_address,
             registry_token_listen=self.cluster_registry.token_listen,
+            registry_upstream=self.cluster_registry.upstream,
             extra_args=self.extra_controlplane_args)
 
     def restart_control_plane(self, timeout: float = 60) -> None:

@@ -23,6 +23,7 @@ class ClusterRegistry:
         self.host = host
         self.port = port
         self.token_port = 0
+        self.upstream_port = 0
         self.state_dir = state_dir
         self.logs_dir = logs_dir
         self.process: RegistryProcess | None = None
@@ -37,11 +38,18 @@ class ClusterRegistry:
         """Where replica 1 serves the registry's token endpoint (its --registry-token-listen)."""
         return f"{self.host}:{self.token_port}" if self.wanted else None
 
+    @property
+    def upstream(self) -> str | None:
+        """Where the registry process itself listens (loopback): replica 1's front, on
+        ``address``, forwards to it and refuses pushes that would move an immutable tag."""
+        return f"127.0.0.1:{self.upstream_port}" if self.wanted else None
+
     def claim_ports(self) -> None:
         if not self.wanted:
             return
         self.token_port = claim_port(self.token_port, self.host, "the registry's token endpoint (registry_token_port)")
         self.port = claim_port(self.port, reachable_host(self.host), "the registry")
+        self.upstream_port = claim_port(self.upstream_port, "127.0.0.1", "the registry behind its front")
 
     def start(self, store: Store, pki_dir: Path, timeout: float) -> RegistryProcess:
         """Writes its config and certificates from the cluster CA in ``store`` and starts
@@ -49,7 +57,7 @@ class ClusterRegistry:
         be recorded and stopped. Raises ClusterError saying why it did not come up."""
         host, _, port = (self.address or "").rpartition(":")
         self.process = RegistryProcess(self.state_dir / "registry", self.logs_dir / "registry.log", host, int(port),
-                                       f"https://{self.host}:{self.token_port}/token")
+                                       f"https://{self.host}:{self.token_port}/token", self.upstream_port)
         self.process.prepare(store, pki_dir)
         try:
             self.process.start(timeout)

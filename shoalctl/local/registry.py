@@ -72,17 +72,25 @@ def render_config(base: Path, listen: str, realm: str, events_token: str) -> str
 
 
 class RegistryProcess(procs.Supervised):
-    def __init__(self, base: Path, log_path: Path, host: str, port: int, token_url: str) -> None:
+    def __init__(self, base: Path, log_path: Path, host: str, port: int, token_url: str,
+                 upstream_port: int = 0) -> None:
         self.base = Path(base)
         self.log_path = Path(log_path)
         self.host = host
         self.port = port
         self.token_url = token_url
+        # With an upstream port, the process listens on loopback there and Shoal's front
+        # (control-plane replica 1) serves ``address``; without, it serves ``address`` itself.
+        self.upstream_port = upstream_port
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def listen(self) -> str:
+        return f"127.0.0.1:{self.upstream_port}" if self.upstream_port else self.address
 
     def prepare(self, store: Store, pki_dir: Path) -> None:
         """Writes the config, the server certificate and the issuer's, and trusts the CA
@@ -101,7 +109,7 @@ class RegistryProcess(procs.Supervised):
                                                           registry_issuer.ISSUER_DAYS * 86400))
         # 0600: it holds the token the registry posts its notifications with.
         write_private(self.base / "config.yml",
-                      render_config(self.base, self.address, self.token_url, events_token).encode())
+                      render_config(self.base, self.listen, self.token_url, events_token).encode())
         trust = CERTS_D / self.address
         trust.mkdir(parents=True, exist_ok=True)
         (trust / "ca.crt").write_bytes(state.bundle_pem())
@@ -116,8 +124,9 @@ class RegistryProcess(procs.Supervised):
         self.proc = procs.spawn([BINARY, "serve", str(self.base / "config.yml")], self.log_path,
                                 env={**procs.child_env(), "SSL_CERT_FILE": ca})
         try:
-            self.until_ready(lambda: requests.get(f"https://{self.address}/v2/", verify=ca, timeout=2)
-                             .status_code == 401, "registry", self.address, timeout, interval=0.2)
+            for where in dict.fromkeys((self.listen, self.address)):
+                self.until_ready(lambda where=where: requests.get(f"https://{where}/v2/", verify=ca, timeout=2)
+                                 .status_code == 401, "registry", where, timeout, interval=0.2)
         except RuntimeError:
             procs.kill_popen(self.proc)
             raise

@@ -38,6 +38,8 @@ class ReplicaSettings:
     # The cluster registry's HOST:PORT and where replica 1 serves its token endpoint.
     registry: str | None = None
     registry_token_listen: str | None = None
+    # The registry process on loopback; replica 1's front listens on ``registry`` for it.
+    registry_upstream: str | None = None
     extra_args: list[str] = field(default_factory=list)
 
 
@@ -89,6 +91,8 @@ class Replicas:
             *(["--registry", settings.registry] if settings.registry else []),
             *(["--registry-token-listen", settings.registry_token_listen]
               if settings.registry and settings.registry_token_listen and i == 1 else []),
+            *(["--registry-front-listen", settings.registry, "--registry-upstream", settings.registry_upstream]
+              if settings.registry and settings.registry_upstream and i == 1 else []),
             "--name", name,
             "--log-level", settings.log_level,
             *(["--pki-dir", str(settings.pki_dir)] if settings.pki_dir is not None else []),

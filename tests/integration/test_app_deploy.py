@@ -10,6 +10,7 @@ import io
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -169,3 +170,53 @@ def _answer(url: str) -> str | None:
         return get(url)
     except (urllib.error.URLError, OSError):
         return None
+
+
+def test_app_deploy_builds_a_directory_and_redeploys_an_edit(up: Path, docker_client, made, tmp_path: Path) -> None:
+    """examples/hello from its directory: built by the local engine, pushed, served; an
+    edit of its page, deployed again, rolls the new version with no failed request. A
+    Dockerfile that fails shows the build's own error and deploys nothing."""
+    name = f"hello{secrets.token_hex(2)}"
+    app = tmp_path / name  # a copy: the edit must not touch the repository's example
+    shutil.copytree(REPO / "examples" / "hello", app)
+    sizes = ("--cpu", "32", "--memory", "32", "--min", "2", "--max", "3")
+
+    def built() -> None:
+        made.add(docker_client.images.get(f"shoal-app/{name}:latest").id)
+
+    first = shoal(up, "app", "deploy", str(app), *sizes)
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        built()
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert f"built {app} as sha256:" in first.stdout and f"task definition {name}:1" in first.stdout, first.stdout
+    registry = json.loads(statefiles.config_path(up).read_text())["registry"]
+    assert f"as {registry}/apps/{name}:" in first.stdout, "the built image went to the cluster registry"
+    url = first.stdout.strip().splitlines()[-1]
+    assert wait_for(lambda: _answer(url) == "hello from shoal v1", 60, "the URL serving the example")
+
+    (app / "index.html").write_text("hello from shoal v2\n")
+    with Load(url) as load:
+        second = shoal(up, "app", "deploy", str(app), *sizes)
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            built()
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert f"task definition {name}:2" in second.stdout and "rolling deployment" in second.stdout, second.stdout
+        wait_for(lambda: load.answers[-20:] == ["hello from shoal v2"] * 20, 60, "only the edit answering")
+    assert not load.failures, f"{len(load.failures)} failed of {len(load.answers)}: {load.failures[:3]}"
+    assert set(load.answers) == {"hello from shoal v1", "hello from shoal v2"}
+
+    broken = tmp_path / f"broken{secrets.token_hex(2)}"
+    broken.mkdir()
+    (broken / "Dockerfile").write_text("FROM shoal/busybox:latest\nRUN [\"/bin/sh\", \"-c\", \"echo no-such-step >&2; "
+                                       "exit 7\"]\n")
+    failed = shoal(up, "app", "deploy", str(broken), *sizes)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert f"docker build {broken} failed" in failed.stderr and "returned a non-zero code: 7" in failed.stderr, \
+        failed.stderr
+    listed = shoal(up, "service", "list").stdout + shoal(up, "taskdef", "list").stdout
+    assert broken.name not in listed, "a failed build deploys nothing"
+    nodir = shoal(up, "app", "deploy", str(tmp_path / "missing-dir"))
+    assert nodir.returncode != 0 and "--name: required when deploying an image" in nodir.stderr, nodir.stderr
+
+    deleted = shoal(up, "app", "delete", name)
+    assert deleted.returncode == 0, deleted.stdout + deleted.stderr
