@@ -14,6 +14,7 @@ from controlplane.deployments import breaker_threshold, new_deployment
 from controlplane.errors import check_refs, conflict, invalid, not_found
 from controlplane.events import add_event
 from controlplane.placement_input import check_placement
+from controlplane.task_sets import is_external
 from shoal import keys
 from shoal.arns import last_segment
 from shoal.store.base import Conflict
@@ -184,6 +185,10 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
 
     def change(svc: r.Service | None) -> r.Service:
         svc = _active(svc, cluster, name)
+        if is_external(svc) and (req.task_definition or req.force_new_deployment):
+            field = "taskDefinition" if req.task_definition else "forceNewDeployment"
+            raise invalid(f"{field}: a service with the EXTERNAL deployment controller deploys through its task "
+                          "sets (CreateTaskSet, UpdateServicePrimaryTaskSet)")
         if svc.scheduling_strategy == "DAEMON":
             if req.HasField("desired_count"):
                 raise invalid("desiredCount: the daemon scheduling strategy does not support a desired count")
