@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import pytest
 
+from controlplane.api import accesskeys
 from controlplane.api import task_sets as api
 from controlplane.controllers.services import ServiceController
 from controlplane.errors import ApiError
 from controlplane.task_sets import DRAINING, STABILIZING, STEADY, check_scale, computed_desired
+from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from tests.fixtures.plane import place_and_run
-from tests.unit.test_ecs_api import WEB, ecs, gateway  # noqa: F401 (fixtures)
+from tests.unit.test_ecs_api import WEB, ecs, ecs_client, gateway  # noqa: F401 (fixtures)
 
 
 @pytest.mark.parametrize("desired, percent, want", [
@@ -171,3 +173,23 @@ def test_bad_task_set_requests_are_refused_naming_the_field(ecs) -> None:  # noq
              "taskDefinition")
     # Nothing half-applied: the refused creates left no task set behind.
     assert ecs.describe_task_sets(cluster="default", service="ext")["taskSets"] == []
+
+
+def test_a_viewer_key_describes_task_sets_but_cannot_change_them(gateway, ecs) -> None:  # noqa: F811
+    ctx, gw = gateway
+    _external(ecs)
+    made = ecs.create_task_set(cluster="default", service="ext", taskDefinition="web")["taskSet"]
+    key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(user="vic", role="viewer"))
+    viewer = ecs_client(gw, key.access_key_id, key.secret_access_key)
+    assert [ts["id"] for ts in viewer.describe_task_sets(cluster="default", service="ext")["taskSets"]] == [made["id"]]
+    writes = [lambda: viewer.create_task_set(cluster="default", service="ext", taskDefinition="web"),
+              lambda: viewer.update_task_set(cluster="default", service="ext", taskSet=made["id"],
+                                             scale={"value": 0.0, "unit": "PERCENT"}),
+              lambda: viewer.update_service_primary_task_set(cluster="default", service="ext",
+                                                             primaryTaskSet=made["id"]),
+              lambda: viewer.delete_task_set(cluster="default", service="ext", taskSet=made["id"], force=True)]
+    for write in writes:
+        with pytest.raises(viewer.exceptions.AccessDeniedException):
+            write()
+    after = ecs.describe_task_sets(cluster="default", service="ext")["taskSets"]
+    assert [(ts["id"], ts["status"], ts["scale"]["value"]) for ts in after] == [(made["id"], "PRIMARY", 100.0)]
