@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from controlplane.api import accesskeys
+from controlplane.api import accesskeys, services
 from controlplane.api import task_sets as api
 from controlplane.controllers.services import ServiceController
 from controlplane.errors import ApiError
@@ -83,6 +83,10 @@ def test_the_controller_runs_each_task_sets_share_and_drains_a_deleted_one(plane
         plane.report(t.id, "STOPPED")
     assert f"task set {blue.id}: deleted (no tasks left)" in ctl.reconcile(plane.view())
     assert [ts.id for ts in plane.service().task_sets] == [green.id]
+
+    # The service's desired count moves every task set's share: 25% of 8 is 2.
+    services.update(plane.api, op.UpdateServiceRequest(service="web", desired_count=8))
+    assert f"task set {green.id}: started 1 tasks" in ctl.reconcile(plane.view())
 
 
 # ---- the gateway --------------------------------------------------------------------------
@@ -171,6 +175,13 @@ def test_bad_task_set_requests_are_refused_naming_the_field(ecs) -> None:  # noq
              "InvalidParameterException", "deploymentController.type")
     _refused(lambda: ecs.update_service(service="ext", taskDefinition="web"), "InvalidParameterException",
              "taskDefinition")
+    _refused(lambda: ecs.update_service(service="ext", forceNewDeployment=True), "InvalidParameterException",
+             "forceNewDeployment")
+    _refused(lambda: ecs.update_service(service="ext", capacityProviderStrategy=[]), "InvalidParameterException",
+             "capacityProviderStrategy")
+    _refused(lambda: ecs.update_service(service="ext", loadBalancers=[]), "InvalidParameterException",
+             "loadBalancers")
+    assert ecs.update_service(service="ext", desiredCount=2)["service"]["deployments"] == []
     # Nothing half-applied: the refused creates left no task set behind.
     assert ecs.describe_task_sets(cluster="default", service="ext")["taskSets"] == []
 
