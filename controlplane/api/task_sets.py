@@ -40,14 +40,19 @@ def create_service(ctx: ApiContext, req: op.CreateServiceRequest) -> r.Service:
     cluster = cluster_rec.cluster_name
     check_name(req.service_name, "serviceName")
     per_task_set = (("taskDefinition", req.task_definition), ("launchType", req.launch_type),
-                    ("capacityProviderStrategy", list(req.capacity_provider_strategy)),
-                    ("loadBalancers", list(req.load_balancers)), ("serviceRegistries", list(req.service_registries)))
+                    ("capacityProviderStrategy", list(req.capacity_provider_strategy)))
     for field, value in per_task_set:
         if value:
             raise invalid(f"{field}: a service with the EXTERNAL deployment controller takes it per task set "
                           "(CreateTaskSet); leave it out of CreateService")
-    if req.HasField("service_connect_configuration"):
-        raise invalid("serviceConnectConfiguration: not supported with the EXTERNAL deployment controller")
+    # Not done yet: targets of a task set's tasks (the target machinery reads the service's
+    # loadBalancers, checked against one task definition; an EXTERNAL service has several).
+    unsupported = (("loadBalancers", bool(req.load_balancers)), ("serviceRegistries", bool(req.service_registries)),
+                   ("serviceConnectConfiguration", req.HasField("service_connect_configuration")))
+    for field, given in unsupported:
+        if given:
+            raise invalid(f"{field}: not supported by Shoal with the EXTERNAL deployment controller yet; "
+                          "use the ECS controller with a BLUE_GREEN or CANARY deployment strategy")
     if req.scheduling_strategy not in ("", "REPLICA"):
         raise invalid("schedulingStrategy: the EXTERNAL deployment controller supports REPLICA only")
     if not 0 <= req.desired_count <= MAX_DESIRED:

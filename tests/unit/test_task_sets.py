@@ -170,6 +170,11 @@ def test_bad_task_set_requests_are_refused_naming_the_field(ecs) -> None:  # noq
     _refused(lambda: ecs.create_service(serviceName="x", taskDefinition="web", desiredCount=1,
                                         deploymentController={"type": "EXTERNAL"}),
              "InvalidParameterException", "taskDefinition")
+    _refused(lambda: ecs.create_service(serviceName="x", desiredCount=1, deploymentController={"type": "EXTERNAL"},
+                                        loadBalancers=[{"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:"
+                                                        "targetgroup/x/1", "containerName": "web",
+                                                        "containerPort": 8080}]),
+             "InvalidParameterException", "loadBalancers")
     _refused(lambda: ecs.create_service(serviceName="x", taskDefinition="web", desiredCount=1,
                                         deploymentController={"type": "CODE_DEPLOY"}),
              "InvalidParameterException", "deploymentController.type")
