@@ -14,6 +14,7 @@ from controlplane.deployments import breaker_threshold, new_deployment
 from controlplane.errors import check_refs, conflict, invalid, not_found
 from controlplane.events import add_event
 from controlplane.placement_input import check_placement
+from controlplane.task_sets import is_external
 from shoal import keys
 from shoal.arns import last_segment
 from shoal.store.base import Conflict
@@ -184,6 +185,8 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
 
     def change(svc: r.Service | None) -> r.Service:
         svc = _active(svc, cluster, name)
+        if is_external(svc):
+            _check_external_update(req)
         if svc.scheduling_strategy == "DAEMON":
             if req.HasField("desired_count"):
                 raise invalid("desiredCount: the daemon scheduling strategy does not support a desired count")
@@ -269,6 +272,19 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
 
     rec = ctx.state.update(keys.service(cluster, name), r.Service, change, field="service")
     return op.ServiceResponse(service=rec.msg)
+
+
+def _check_external_update(req: op.UpdateServiceRequest) -> None:
+    """An EXTERNAL service takes these per task set: refused on the service, naming them."""
+    per_task_set = (("taskDefinition", bool(req.task_definition)), ("forceNewDeployment", req.force_new_deployment),
+                    ("capacityProviderStrategy", req.update_capacity_provider_strategy),
+                    ("loadBalancers", req.update_load_balancers),
+                    ("serviceRegistries", req.update_service_registries),
+                    ("serviceConnectConfiguration", req.HasField("service_connect_configuration")))
+    for field, given in per_task_set:
+        if given:
+            raise invalid(f"{field}: a service with the EXTERNAL deployment controller deploys through its task "
+                          "sets (CreateTaskSet, UpdateServicePrimaryTaskSet)")
 
 
 def delete(ctx: ApiContext, req: op.DeleteServiceRequest) -> op.ServiceResponse:

@@ -11,12 +11,14 @@ from collections import Counter
 from controlplane import capacity_strategy, placement_input, traffic_shift
 from controlplane.controllers import rebalance
 from controlplane.controllers.daemons import DAEMON, reconcile_daemon
+from controlplane.controllers.task_sets import reconcile_task_sets
 from controlplane.controllers.view import View, Writer, clone, task_write
 from controlplane.deployment_history import track
 from controlplane.deployments import breaker_threshold, new_deployment
 from controlplane.events import add_event
 from controlplane.scheduler import choose_to_stop
 from controlplane.state import Record
+from controlplane.task_sets import is_external
 from controlplane.taskspec import is_live, is_protected, mark_stopping, new_task
 from shoal.arns import ArnFormat
 from shoal.store.base import Compare, Conflict
@@ -85,6 +87,8 @@ class ServiceController:
             return self._drain_deleted(view, rec, tasks, live)
         if svc.scheduling_strategy == DAEMON:
             return reconcile_daemon(self, view, rec, tasks, launch_delay)
+        if is_external(svc):
+            return reconcile_task_sets(self, view, rec, tasks, launch_delay)
         did: list[str] = []
         primary = next((d for d in svc.deployments if d.status == "PRIMARY"), None)
         if primary is None:

@@ -51,6 +51,13 @@ _SAME_AS = {
     "DescribeServiceDeployments": _OPERATOR + "DescribeServices",
     "DescribeServiceRevisions": _OPERATOR + "DescribeServices",
     "ExecuteCommand": "/shoal.v1.Logs/ExecuteCommand",
+    # Task sets are part of their service: reading them is describing it, changing them is
+    # updating it.
+    "DescribeTaskSets": _OPERATOR + "DescribeServices",
+    "CreateTaskSet": _OPERATOR + "UpdateService",
+    "UpdateTaskSet": _OPERATOR + "UpdateService",
+    "DeleteTaskSet": _OPERATOR + "UpdateService",
+    "UpdateServicePrimaryTaskSet": _OPERATOR + "UpdateService",
 }
 
 

@@ -16,6 +16,7 @@ from controlplane.api import clusters, namespaces, nodes, services, tags, taskde
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.api.traffic_state import find_namespace, live_services
+from controlplane.ecs import task_sets
 from controlplane.ecs.capacity import strategy_items
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from controlplane.ecs.shapes import tag_list, to_ecs
@@ -314,6 +315,8 @@ def _service(svc: r.Service, tags: bool = True) -> Body:
 
 
 def create_service(ctx: ApiContext, body: Body) -> Body:
+    if task_sets.controller_of(body) == task_sets.EXTERNAL:
+        return task_sets.create_external_service(ctx, body)
     _launch_type(body)
     _required(body, "serviceName")
     _traffic_members(body)

@@ -18,6 +18,7 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
         "id", "cluster", "node_id", "service_name", "placement_message", "placement_constraints",
         "placement_strategy", "deployment_id", "target_health", "deregister_until",
         "protection_enabled", "protection_expires_at", "disconnected_at", "status_before_disconnect",
+        "task_set_id",
     }),
     r.ContainerInstance.DESCRIPTOR.full_name: frozenset({
         "id", "cluster", "hostname", "address", "metrics_port", "cpu_units", "memory_mib", "host_cpu_percent",
@@ -29,6 +30,7 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
                                                "rebalancing_task_id", "rebalance_not_before"}),
     r.Deployment.DESCRIPTOR.full_name: frozenset({"service_revision_arn", "rollback_of", "lifecycle_stage",
                                                   "stage_started_at", "traffic_percent", "hooks"}),
+    r.TaskSet.DESCRIPTOR.full_name: frozenset({"client_token"}),
     r.DeploymentLifecycleHookDetail.DESCRIPTOR.full_name: frozenset({"stage"}),
     r.ServiceDeployment.DESCRIPTOR.full_name: frozenset({"deployment_id"}),
     # Shoal names the namespace directly; ECS's registryArn carries the namespace's ARN too.

@@ -326,7 +326,7 @@ class Container(_message.Message):
     def __init__(self, container_arn: _Optional[str] = ..., task_arn: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[str] = ..., runtime_id: _Optional[str] = ..., last_status: _Optional[str] = ..., exit_code: _Optional[int] = ..., reason: _Optional[str] = ..., network_bindings: _Optional[_Iterable[_Union[NetworkBinding, _Mapping]]] = ..., health_status: _Optional[str] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("task_arn", "cluster_arn", "task_definition_arn", "container_instance_arn", "last_status", "desired_status", "stopped_reason", "stop_code", "containers", "group", "started_by", "cpu", "memory", "launch_type", "version", "created_at", "started_at", "stopping_at", "stopped_at", "pull_started_at", "pull_stopped_at", "health_status", "tags", "id", "cluster", "node_id", "service_name", "placement_message", "placement_constraints", "placement_strategy", "deployment_id", "target_health", "deregister_until", "capacity_provider_name", "protection_enabled", "protection_expires_at", "disconnected_at", "status_before_disconnect", "enable_execute_command")
+    __slots__ = ("task_arn", "cluster_arn", "task_definition_arn", "container_instance_arn", "last_status", "desired_status", "stopped_reason", "stop_code", "containers", "group", "started_by", "cpu", "memory", "launch_type", "version", "created_at", "started_at", "stopping_at", "stopped_at", "pull_started_at", "pull_stopped_at", "health_status", "tags", "id", "cluster", "node_id", "service_name", "placement_message", "placement_constraints", "placement_strategy", "deployment_id", "target_health", "deregister_until", "capacity_provider_name", "protection_enabled", "protection_expires_at", "disconnected_at", "status_before_disconnect", "task_set_id", "enable_execute_command")
     TASK_ARN_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
     TASK_DEFINITION_ARN_FIELD_NUMBER: _ClassVar[int]
@@ -365,6 +365,7 @@ class Task(_message.Message):
     PROTECTION_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     DISCONNECTED_AT_FIELD_NUMBER: _ClassVar[int]
     STATUS_BEFORE_DISCONNECT_FIELD_NUMBER: _ClassVar[int]
+    TASK_SET_ID_FIELD_NUMBER: _ClassVar[int]
     ENABLE_EXECUTE_COMMAND_FIELD_NUMBER: _ClassVar[int]
     task_arn: str
     cluster_arn: str
@@ -404,8 +405,9 @@ class Task(_message.Message):
     protection_expires_at: float
     disconnected_at: float
     status_before_disconnect: str
+    task_set_id: str
     enable_execute_command: bool
-    def __init__(self, task_arn: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition_arn: _Optional[str] = ..., container_instance_arn: _Optional[str] = ..., last_status: _Optional[str] = ..., desired_status: _Optional[str] = ..., stopped_reason: _Optional[str] = ..., stop_code: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ..., group: _Optional[str] = ..., started_by: _Optional[str] = ..., cpu: _Optional[str] = ..., memory: _Optional[str] = ..., launch_type: _Optional[str] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., stopping_at: _Optional[float] = ..., stopped_at: _Optional[float] = ..., pull_started_at: _Optional[float] = ..., pull_stopped_at: _Optional[float] = ..., health_status: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., id: _Optional[str] = ..., cluster: _Optional[str] = ..., node_id: _Optional[str] = ..., service_name: _Optional[str] = ..., placement_message: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_id: _Optional[str] = ..., target_health: _Optional[_Iterable[_Union[TargetHealth, _Mapping]]] = ..., deregister_until: _Optional[float] = ..., capacity_provider_name: _Optional[str] = ..., protection_enabled: _Optional[bool] = ..., protection_expires_at: _Optional[float] = ..., disconnected_at: _Optional[float] = ..., status_before_disconnect: _Optional[str] = ..., enable_execute_command: _Optional[bool] = ...) -> None: ...
+    def __init__(self, task_arn: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition_arn: _Optional[str] = ..., container_instance_arn: _Optional[str] = ..., last_status: _Optional[str] = ..., desired_status: _Optional[str] = ..., stopped_reason: _Optional[str] = ..., stop_code: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ..., group: _Optional[str] = ..., started_by: _Optional[str] = ..., cpu: _Optional[str] = ..., memory: _Optional[str] = ..., launch_type: _Optional[str] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., stopping_at: _Optional[float] = ..., stopped_at: _Optional[float] = ..., pull_started_at: _Optional[float] = ..., pull_stopped_at: _Optional[float] = ..., health_status: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., id: _Optional[str] = ..., cluster: _Optional[str] = ..., node_id: _Optional[str] = ..., service_name: _Optional[str] = ..., placement_message: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_id: _Optional[str] = ..., target_health: _Optional[_Iterable[_Union[TargetHealth, _Mapping]]] = ..., deregister_until: _Optional[float] = ..., capacity_provider_name: _Optional[str] = ..., protection_enabled: _Optional[bool] = ..., protection_expires_at: _Optional[float] = ..., disconnected_at: _Optional[float] = ..., status_before_disconnect: _Optional[str] = ..., task_set_id: _Optional[str] = ..., enable_execute_command: _Optional[bool] = ...) -> None: ...
 
 class Resource(_message.Message):
     __slots__ = ("name", "type", "integer_value", "string_set_value")
@@ -560,7 +562,7 @@ class ServiceEvent(_message.Message):
     def __init__(self, id: _Optional[str] = ..., created_at: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Service(_message.Message):
-    __slots__ = ("service_arn", "service_name", "cluster_arn", "task_definition", "desired_count", "running_count", "pending_count", "status", "launch_type", "placement_constraints", "placement_strategy", "deployment_configuration", "deployments", "events", "created_at", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "cluster", "capacity_provider_strategy", "service_deployments", "service_revisions", "disconnect_tolerance_seconds", "daemon_critical", "availability_zone_rebalancing", "rebalancing_task_id", "rebalance_not_before", "enable_execute_command")
+    __slots__ = ("service_arn", "service_name", "cluster_arn", "task_definition", "desired_count", "running_count", "pending_count", "status", "launch_type", "placement_constraints", "placement_strategy", "deployment_configuration", "deployments", "events", "created_at", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "cluster", "capacity_provider_strategy", "service_deployments", "service_revisions", "disconnect_tolerance_seconds", "daemon_critical", "availability_zone_rebalancing", "rebalancing_task_id", "rebalance_not_before", "enable_execute_command", "deployment_controller", "task_sets")
     SERVICE_ARN_FIELD_NUMBER: _ClassVar[int]
     SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
@@ -592,6 +594,8 @@ class Service(_message.Message):
     REBALANCING_TASK_ID_FIELD_NUMBER: _ClassVar[int]
     REBALANCE_NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
     ENABLE_EXECUTE_COMMAND_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_CONTROLLER_FIELD_NUMBER: _ClassVar[int]
+    TASK_SETS_FIELD_NUMBER: _ClassVar[int]
     service_arn: str
     service_name: str
     cluster_arn: str
@@ -623,7 +627,9 @@ class Service(_message.Message):
     rebalancing_task_id: str
     rebalance_not_before: float
     enable_execute_command: bool
-    def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[ServiceConnectConfiguration, _Mapping]] = ..., cluster: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., service_deployments: _Optional[_Iterable[_Union[ServiceDeployment, _Mapping]]] = ..., service_revisions: _Optional[_Iterable[_Union[ServiceRevision, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ..., daemon_critical: _Optional[bool] = ..., availability_zone_rebalancing: _Optional[str] = ..., rebalancing_task_id: _Optional[str] = ..., rebalance_not_before: _Optional[float] = ..., enable_execute_command: _Optional[bool] = ...) -> None: ...
+    deployment_controller: DeploymentController
+    task_sets: _containers.RepeatedCompositeFieldContainer[TaskSet]
+    def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[ServiceConnectConfiguration, _Mapping]] = ..., cluster: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., service_deployments: _Optional[_Iterable[_Union[ServiceDeployment, _Mapping]]] = ..., service_revisions: _Optional[_Iterable[_Union[ServiceRevision, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ..., daemon_critical: _Optional[bool] = ..., availability_zone_rebalancing: _Optional[str] = ..., rebalancing_task_id: _Optional[str] = ..., rebalance_not_before: _Optional[float] = ..., enable_execute_command: _Optional[bool] = ..., deployment_controller: _Optional[_Union[DeploymentController, _Mapping]] = ..., task_sets: _Optional[_Iterable[_Union[TaskSet, _Mapping]]] = ...) -> None: ...
 
 class Cluster(_message.Message):
     __slots__ = ("cluster_arn", "cluster_name", "status", "registered_container_instances_count", "running_tasks_count", "pending_tasks_count", "active_services_count", "tags", "capacity_providers", "default_capacity_provider_strategy", "settings")
@@ -952,3 +958,61 @@ class DeploymentLifecycleHookDetail(_message.Message):
     timeout_action: str
     stage: str
     def __init__(self, hook_id: _Optional[str] = ..., target_type: _Optional[str] = ..., target_arn: _Optional[str] = ..., status: _Optional[str] = ..., expires_at: _Optional[float] = ..., timeout_action: _Optional[str] = ..., stage: _Optional[str] = ...) -> None: ...
+
+class DeploymentController(_message.Message):
+    __slots__ = ("type",)
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    def __init__(self, type: _Optional[str] = ...) -> None: ...
+
+class Scale(_message.Message):
+    __slots__ = ("value", "unit")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    value: float
+    unit: str
+    def __init__(self, value: _Optional[float] = ..., unit: _Optional[str] = ...) -> None: ...
+
+class TaskSet(_message.Message):
+    __slots__ = ("id", "task_set_arn", "service_arn", "cluster_arn", "started_by", "external_id", "status", "task_definition", "computed_desired_count", "pending_count", "running_count", "created_at", "updated_at", "launch_type", "capacity_provider_strategy", "scale", "stability_status", "stability_status_at", "tags", "client_token")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_SET_ARN_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ARN_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
+    STARTED_BY_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    COMPUTED_DESIRED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAUNCH_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_PROVIDER_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    SCALE_FIELD_NUMBER: _ClassVar[int]
+    STABILITY_STATUS_FIELD_NUMBER: _ClassVar[int]
+    STABILITY_STATUS_AT_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    task_set_arn: str
+    service_arn: str
+    cluster_arn: str
+    started_by: str
+    external_id: str
+    status: str
+    task_definition: str
+    computed_desired_count: int
+    pending_count: int
+    running_count: int
+    created_at: float
+    updated_at: float
+    launch_type: str
+    capacity_provider_strategy: _containers.RepeatedCompositeFieldContainer[CapacityProviderStrategyItem]
+    scale: Scale
+    stability_status: str
+    stability_status_at: float
+    tags: _containers.RepeatedCompositeFieldContainer[Tag]
+    client_token: str
+    def __init__(self, id: _Optional[str] = ..., task_set_arn: _Optional[str] = ..., service_arn: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., started_by: _Optional[str] = ..., external_id: _Optional[str] = ..., status: _Optional[str] = ..., task_definition: _Optional[str] = ..., computed_desired_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., running_count: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., launch_type: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., scale: _Optional[_Union[Scale, _Mapping]] = ..., stability_status: _Optional[str] = ..., stability_status_at: _Optional[float] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., client_token: _Optional[str] = ...) -> None: ...
