@@ -9,6 +9,7 @@ import math
 import time
 import uuid
 
+from controlplane import fargate
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.routed import Routed
 from controlplane.errors import conflict, invalid, not_found
@@ -474,8 +475,11 @@ def create_capacity_provider(ctx: ApiContext,
     step_max = _range(req.maximum_scaling_step_size, "maximumScalingStepSize", 0, 10_000) or 10_000
     if step_min > step_max:
         raise invalid("minimumScalingStepSize: above maximumScalingStepSize")
+    if req.fargate and fargate.provider(ctx.state, cluster):
+        raise invalid(f"fargate: cluster {cluster!r} already has a Fargate capacity provider "
+                      f"({fargate.provider(ctx.state, cluster)!r})")
     cp = sc.CapacityProvider(
-        name=req.name, cluster=cluster,
+        name=req.name, cluster=cluster, fargate=req.fargate,
         capacity_provider_arn=f"arn:aws:ecs:{ctx.arns.region}:{ctx.arns.account}:capacity-provider/{req.name}",
         node_provider=req.node_provider, min_size=req.min_size, max_size=req.max_size, target_capacity=target,
         managed_termination_protection=req.managed_termination_protection, minimum_scaling_step_size=step_min,
