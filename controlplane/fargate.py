@@ -96,7 +96,7 @@ def resolve(state: State, cluster: r.Cluster, td: r.TaskDefinition, launch_type:
         return launch_type, strategy
     name = provider(state, cluster.cluster_name)
     if not name:
-        what = "launchType FARGATE" if launch_type else "a FARGATE capacity provider strategy"
+        what = "FARGATE" if launch_type else "a FARGATE capacity provider strategy"
         raise invalid(refused("launchType" if launch_type else field, what, cluster.cluster_name))
     if launch_type:
         strategy = [r.CapacityProviderStrategyItem(capacity_provider=name, weight=1)]
