@@ -539,6 +539,10 @@ def delete_capacity_provider(ctx: ApiContext, req: sc.DeleteCapacityProviderRequ
         if name in cluster.msg.capacity_providers:
             raise conflict(f"capacityProvider: {name!r} is in use by cluster {cluster.msg.cluster_name!r}; remove it "
                            "with PutClusterCapacityProviders first")
+        serves = [n for n in cluster.msg.capacity_providers if n in fargate.NAMES]
+        if rec.msg.fargate and cluster.msg.cluster_name == rec.msg.cluster and serves:
+            raise conflict(f"capacityProvider: {name!r} serves {' and '.join(serves)} of cluster "
+                           f"{cluster.msg.cluster_name!r}; remove them with PutClusterCapacityProviders first")
     # Its nodes stay: they are container instances like any other once nothing scales them.
     ctx.store.delete(rec.key)
     return sc.CapacityProviderResponse(capacity_provider=rec.msg)

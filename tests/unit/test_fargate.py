@@ -109,12 +109,23 @@ def test_without_a_fargate_provider_fargate_is_refused_saying_how(gateway, ecs) 
     assert ecs.list_tasks()["taskArns"] == []
 
 
-def test_one_fargate_provider_per_cluster(gateway) -> None:  # noqa: F811
+def test_one_fargate_provider_per_cluster_kept_while_it_serves_fargate(gateway, ecs) -> None:  # noqa: F811
     ctx, _ = gateway
     fargate_provider(ctx)
     with pytest.raises(ApiError) as caught:
         fargate_provider(ctx, "another")
     assert caught.value.message.startswith("fargate: cluster 'default' already has a Fargate capacity provider")
+    ecs.put_cluster_capacity_providers(cluster="default", capacityProviders=["FARGATE_SPOT"],
+                                       defaultCapacityProviderStrategy=[])
+    with pytest.raises(ecs.exceptions.ClientException) as deleting:
+        ecs.delete_capacity_provider(capacityProvider="serverless")
+    assert "'serverless' serves FARGATE_SPOT of cluster 'default'" in deleting.value.response["Error"]["Message"]
+    ecs.put_cluster_capacity_providers(cluster="default", capacityProviders=[], defaultCapacityProviderStrategy=[])
+    ecs.delete_capacity_provider(capacityProvider="serverless")
+    # Gone: FARGATE is refused again, and another provider may now be the Fargate one.
+    assert refused(ecs, "put_cluster_capacity_providers", cluster="default", capacityProviders=["FARGATE"],
+                   defaultCapacityProviderStrategy=[]).startswith("capacityProviders[0]: FARGATE needs")
+    fargate_provider(ctx, "another")
 
 
 def test_fargate_tasks_run_only_on_the_fargate_providers_nodes(gateway, ecs) -> None:  # noqa: F811
