@@ -245,6 +245,8 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
             del svc.capacity_provider_strategy[:]
             svc.capacity_provider_strategy.extend(new_strategy)
         new_td = td.task_definition_arn if td is not None else svc.task_definition
+        if td is not None and svc.launch_type == fargate.LAUNCH_TYPE:
+            fargate.check_size(td)
         traffic_shift.check(svc.deployment_configuration,
                             bool(req.load_balancers if req.update_load_balancers else svc.load_balancers))
         if svc.scheduling_strategy == "DAEMON" and svc.deployment_configuration.strategy not in (

@@ -168,6 +168,11 @@ def test_a_fargate_strategy_and_a_fargate_service(gateway, ecs) -> None:  # noqa
     assert svc["launchType"] == "FARGATE"
     ld.cycle()
     assert {(t.node_id, t.launch_type) for t in ld.live("web")} == {("f1", "FARGATE")}
+    # A new revision that is no Fargate size is refused; the service keeps its revision.
+    ecs.register_task_definition(**{**SMALL, "memory": "8192"})
+    msg = refused(ecs, "update_service", service="web", taskDefinition="small:2")
+    assert msg.startswith("taskDefinition.memory: 8192 MiB is not valid with cpu 256")
+    assert ecs.describe_services(services=["web"])["services"][0]["taskDefinition"].endswith("small:1")
 
 
 def test_bad_fargate_requests_are_refused_and_nothing_is_kept(gateway, ecs) -> None:  # noqa: F811
