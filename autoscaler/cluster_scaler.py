@@ -58,21 +58,24 @@ class Reservation:
     extra: int
 
 
-def unplaceable(tasks: list[r.Task], provider: str = "") -> list[r.Task]:
+def unplaceable(tasks: list[r.Task], provider: str = "", own_only: bool = False) -> list[r.Task]:
     """Tasks waiting for capacity that ``provider`` may bring: those a capacity provider
-    strategy gave to another provider can only run on that one's nodes."""
+    strategy gave to another provider can only run on that one's nodes. ``own_only`` (the
+    cluster's Fargate provider): only the tasks given to it, so a pending EC2 task does not
+    grow the Fargate nodes."""
+    mine = (provider,) if own_only else ("", provider)
     return [t for t in tasks if t.last_status == "PROVISIONING" and not t.node_id and t.placement_message
-            and t.desired_status == "RUNNING" and t.capacity_provider_name in ("", provider)]
+            and t.desired_status == "RUNNING" and t.capacity_provider_name in mine]
 
 
 def reservation(provider_nodes: list[ProviderNode], instances: list[r.ContainerInstance], tasks: list[r.Task],
-                node_cpu: int, node_memory: int, provider: str = "") -> Reservation:
+                node_cpu: int, node_memory: int, provider: str = "", own_only: bool = False) -> Reservation:
     """Pure: M, N and the reservation percent. ``node_cpu``/``node_memory`` are the size of
     one new node (0 if unknown: then one node per cycle is asked for)."""
     names = {n.name for n in provider_nodes}
     mine = {i.id for i in instances if i.hostname in names and i.status != "INACTIVE"}
     busy = {t.node_id for t in tasks if t.node_id in mine and t.last_status != "STOPPED"}
-    waiting = unplaceable(tasks, provider)
+    waiting = unplaceable(tasks, provider, own_only)
     extra = 0
     if waiting:
         cpu = sum(int(t.cpu or 0) for t in waiting)
@@ -205,7 +208,7 @@ class ClusterScaler:
         instances = self.cp.nodes(c.cluster)
         tasks = self.cp.live_tasks(c.cluster)
         size_cpu, size_mem = self._node_size(c, instances, names)
-        res = reservation(all_nodes, instances, tasks, size_cpu, size_mem, c.name)
+        res = reservation(all_nodes, instances, tasks, size_cpu, size_mem, c.name, c.fargate)
         RESERVATION.labels(c.name).set(res.percent)
         want = desired_nodes(res, c)
         shown = (f"reservation {res.percent:.0f}% vs target {c.target_capacity}% (M={res.needed}: {res.busy} busy + "

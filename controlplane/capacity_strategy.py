@@ -13,7 +13,7 @@ from shoal.v1 import resources_pb2 as r
 MAX_WEIGHT = 1000
 MAX_BASE = 100_000
 MAX_ITEMS = 20
-# ECS's own providers; Shoal has no Fargate capacity.
+# ECS's own providers: served by the cluster's Fargate capacity provider (controlplane/fargate.py).
 FARGATE = frozenset({"FARGATE", "FARGATE_SPOT"})
 
 
@@ -27,8 +27,9 @@ def check(items: Sequence[r.CapacityProviderStrategyItem], allowed: Collection[s
         name = item.capacity_provider
         if not name:
             raise invalid(f"{where}.capacityProvider: required")
-        if name in FARGATE:
-            raise invalid(f"{where}.capacityProvider: {name} is not supported: Shoal has no Fargate capacity")
+        if name in FARGATE and name not in allowed:
+            raise invalid(f"{where}.capacityProvider: {name} is not one of the cluster's capacity providers: "
+                          "add it with PutClusterCapacityProviders once the cluster has a Fargate provider")
         if name not in allowed:
             raise invalid(f"{where}.capacityProvider: {name[:255]!r} is not one of the cluster's capacity providers "
                           f"({', '.join(sorted(allowed)) or 'none'})")

@@ -3,7 +3,7 @@ UpdateClusterSettings."""
 
 from __future__ import annotations
 
-from controlplane import capacity_strategy, cluster_settings
+from controlplane import capacity_strategy, cluster_settings, fargate
 from controlplane.api import account_settings
 from controlplane.api.context import ApiContext
 from controlplane.errors import conflict, invalid, not_found
@@ -97,7 +97,13 @@ def put_capacity_providers(ctx: ApiContext, ref: str, providers: list[str],
     for i, cp_ref in enumerate(providers):
         cp_name = cp_ref.rsplit("/", 1)[-1]
         if cp_name in capacity_strategy.FARGATE:
-            raise invalid(f"capacityProviders[{i}]: {cp_name} is not supported: Shoal has no Fargate capacity")
+            # ECS's own names, served by the cluster's Fargate provider (controlplane/fargate.py).
+            if not fargate.provider(ctx.state, name):
+                raise invalid(fargate.refused(f"capacityProviders[{i}]", cp_name, name))
+            if cp_name in names:
+                raise invalid(f"capacityProviders[{i}]: {cp_name!r} is listed twice")
+            names.append(cp_name)
+            continue
         cp = ctx.state.load(keys.capacity_provider(cp_name), sc.CapacityProvider) if cp_name else None
         if cp is None:
             raise invalid(f"capacityProviders[{i}]: capacity provider {cp_ref[:255]!r} not found")

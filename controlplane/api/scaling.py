@@ -9,6 +9,7 @@ import math
 import time
 import uuid
 
+from controlplane import fargate
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.routed import Routed
 from controlplane.errors import conflict, invalid, not_found
@@ -478,8 +479,11 @@ def create_capacity_provider(ctx: ApiContext,
     step_max = _range(req.maximum_scaling_step_size, "maximumScalingStepSize", 0, 10_000) or 10_000
     if step_min > step_max:
         raise invalid("minimumScalingStepSize: above maximumScalingStepSize")
+    if req.fargate and fargate.provider(ctx.state, cluster):
+        raise invalid(f"fargate: cluster {cluster!r} already has a Fargate capacity provider "
+                      f"({fargate.provider(ctx.state, cluster)!r})")
     cp = sc.CapacityProvider(
-        name=req.name, cluster=cluster,
+        name=req.name, cluster=cluster, fargate=req.fargate,
         capacity_provider_arn=f"arn:aws:ecs:{ctx.arns.region}:{ctx.arns.account}:capacity-provider/{req.name}",
         node_provider=req.node_provider, min_size=req.min_size, max_size=req.max_size, target_capacity=target,
         managed_termination_protection=req.managed_termination_protection, minimum_scaling_step_size=step_min,
@@ -539,6 +543,10 @@ def delete_capacity_provider(ctx: ApiContext, req: sc.DeleteCapacityProviderRequ
         if name in cluster.msg.capacity_providers:
             raise conflict(f"capacityProvider: {name!r} is in use by cluster {cluster.msg.cluster_name!r}; remove it "
                            "with PutClusterCapacityProviders first")
+        serves = [n for n in cluster.msg.capacity_providers if n in fargate.NAMES]
+        if rec.msg.fargate and cluster.msg.cluster_name == rec.msg.cluster and serves:
+            raise conflict(f"capacityProvider: {name!r} serves {' and '.join(serves)} of cluster "
+                           f"{cluster.msg.cluster_name!r}; remove them with PutClusterCapacityProviders first")
     # Its nodes stay: they are container instances like any other once nothing scales them.
     ctx.store.delete(rec.key)
     return sc.CapacityProviderResponse(capacity_provider=rec.msg)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from controlplane import capacity_strategy, launch_types, traffic_shift
+from controlplane import capacity_strategy, fargate, launch_types, traffic_shift
 from controlplane.api import reads, service_traffic, taskdefs
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.paging import page
@@ -102,6 +102,11 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
     strategy = [] if daemon else capacity_strategy.for_request(req.capacity_provider_strategy, req.launch_type,
                                                                 cluster_rec)
     launch_type = launch_types.check(req.launch_type, td.requires_compatibilities)
+    if daemon and launch_type == fargate.LAUNCH_TYPE:
+        raise invalid("launchType: the daemon scheduling strategy does not support FARGATE")
+    launch_type, strategy = fargate.resolve(ctx.state, cluster_rec, td, launch_type if req.launch_type else "",
+                                            strategy)
+    launch_type = launch_type or launch_types.DEFAULT
     strategies = [] if daemon else list(req.placement_strategy) or list(DEFAULT_SERVICE_STRATEGY)
     check_placement(list(td.placement_constraints) + list(req.placement_constraints), strategies)
     if not 0 <= req.health_check_grace_period_seconds <= 2_147_483_647:
@@ -177,7 +182,8 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
     new_strategy = None
     if req.update_capacity_provider_strategy:
         # ECS: an empty strategy means the cluster's default.
-        new_strategy = capacity_strategy.for_request(req.capacity_provider_strategy, "", cluster_rec)
+        new_strategy = fargate.served(ctx.state, cluster_rec,
+                                      capacity_strategy.for_request(req.capacity_provider_strategy, "", cluster_rec))
     if req.HasField("desired_count"):
         _check_desired(req.desired_count)
     td = taskdefs.runnable(ctx, req.task_definition) if req.task_definition else None
@@ -242,6 +248,8 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
             del svc.capacity_provider_strategy[:]
             svc.capacity_provider_strategy.extend(new_strategy)
         new_td = td.task_definition_arn if td is not None else svc.task_definition
+        if td is not None and svc.launch_type == fargate.LAUNCH_TYPE:
+            fargate.check_size(td)
         traffic_shift.check(svc.deployment_configuration,
                             bool(req.load_balancers if req.update_load_balancers else svc.load_balancers))
         if svc.scheduling_strategy == "DAEMON" and svc.deployment_configuration.strategy not in (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
-from controlplane import capacity_strategy, launch_types
+from controlplane import capacity_strategy, fargate, launch_types
 from controlplane.api import reads, service_traffic, taskdefs
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
@@ -43,6 +43,9 @@ def run(ctx: ApiContext, req: op.RunTaskRequest) -> op.TasksResponse:
     td = taskdefs.runnable(ctx, req.task_definition)
     strategy = capacity_strategy.for_request(req.capacity_provider_strategy, req.launch_type, cluster_rec)
     launch_type = launch_types.check(req.launch_type, td.requires_compatibilities)
+    launch_type, strategy = fargate.resolve(ctx.state, cluster_rec, td, launch_type if req.launch_type else "",
+                                            strategy)
+    launch_type = launch_type or launch_types.DEFAULT
     service_traffic.check_listener_ports(ctx, cluster, td)
     constraints = list(td.placement_constraints) + list(req.placement_constraints)
     check_placement(constraints, req.placement_strategy)

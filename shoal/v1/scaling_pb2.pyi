@@ -375,7 +375,7 @@ class NodeProviderConfig(_message.Message):
     def __init__(self, profile: _Optional[str] = ..., config: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CapacityProvider(_message.Message):
-    __slots__ = ("name", "capacity_provider_arn", "cluster", "node_provider", "min_size", "max_size", "target_capacity", "managed_termination_protection", "minimum_scaling_step_size", "maximum_scaling_step_size", "status", "creation_time", "update_status", "update_status_reason")
+    __slots__ = ("name", "capacity_provider_arn", "cluster", "node_provider", "min_size", "max_size", "target_capacity", "managed_termination_protection", "minimum_scaling_step_size", "maximum_scaling_step_size", "status", "creation_time", "update_status", "update_status_reason", "fargate")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_PROVIDER_ARN_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
@@ -390,6 +390,7 @@ class CapacityProvider(_message.Message):
     CREATION_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_STATUS_FIELD_NUMBER: _ClassVar[int]
     UPDATE_STATUS_REASON_FIELD_NUMBER: _ClassVar[int]
+    FARGATE_FIELD_NUMBER: _ClassVar[int]
     name: str
     capacity_provider_arn: str
     cluster: str
@@ -404,10 +405,11 @@ class CapacityProvider(_message.Message):
     creation_time: float
     update_status: str
     update_status_reason: str
-    def __init__(self, name: _Optional[str] = ..., capacity_provider_arn: _Optional[str] = ..., cluster: _Optional[str] = ..., node_provider: _Optional[_Union[NodeProviderConfig, _Mapping]] = ..., min_size: _Optional[int] = ..., max_size: _Optional[int] = ..., target_capacity: _Optional[int] = ..., managed_termination_protection: _Optional[bool] = ..., minimum_scaling_step_size: _Optional[int] = ..., maximum_scaling_step_size: _Optional[int] = ..., status: _Optional[str] = ..., creation_time: _Optional[float] = ..., update_status: _Optional[str] = ..., update_status_reason: _Optional[str] = ...) -> None: ...
+    fargate: bool
+    def __init__(self, name: _Optional[str] = ..., capacity_provider_arn: _Optional[str] = ..., cluster: _Optional[str] = ..., node_provider: _Optional[_Union[NodeProviderConfig, _Mapping]] = ..., min_size: _Optional[int] = ..., max_size: _Optional[int] = ..., target_capacity: _Optional[int] = ..., managed_termination_protection: _Optional[bool] = ..., minimum_scaling_step_size: _Optional[int] = ..., maximum_scaling_step_size: _Optional[int] = ..., status: _Optional[str] = ..., creation_time: _Optional[float] = ..., update_status: _Optional[str] = ..., update_status_reason: _Optional[str] = ..., fargate: _Optional[bool] = ...) -> None: ...
 
 class CreateCapacityProviderRequest(_message.Message):
-    __slots__ = ("name", "cluster", "node_provider", "min_size", "max_size", "target_capacity", "managed_termination_protection", "minimum_scaling_step_size", "maximum_scaling_step_size")
+    __slots__ = ("name", "cluster", "node_provider", "min_size", "max_size", "target_capacity", "managed_termination_protection", "minimum_scaling_step_size", "maximum_scaling_step_size", "fargate")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     NODE_PROVIDER_FIELD_NUMBER: _ClassVar[int]
@@ -417,6 +419,7 @@ class CreateCapacityProviderRequest(_message.Message):
     MANAGED_TERMINATION_PROTECTION_FIELD_NUMBER: _ClassVar[int]
     MINIMUM_SCALING_STEP_SIZE_FIELD_NUMBER: _ClassVar[int]
     MAXIMUM_SCALING_STEP_SIZE_FIELD_NUMBER: _ClassVar[int]
+    FARGATE_FIELD_NUMBER: _ClassVar[int]
     name: str
     cluster: str
     node_provider: NodeProviderConfig
@@ -426,7 +429,8 @@ class CreateCapacityProviderRequest(_message.Message):
     managed_termination_protection: bool
     minimum_scaling_step_size: int
     maximum_scaling_step_size: int
-    def __init__(self, name: _Optional[str] = ..., cluster: _Optional[str] = ..., node_provider: _Optional[_Union[NodeProviderConfig, _Mapping]] = ..., min_size: _Optional[int] = ..., max_size: _Optional[int] = ..., target_capacity: _Optional[int] = ..., managed_termination_protection: _Optional[bool] = ..., minimum_scaling_step_size: _Optional[int] = ..., maximum_scaling_step_size: _Optional[int] = ...) -> None: ...
+    fargate: bool
+    def __init__(self, name: _Optional[str] = ..., cluster: _Optional[str] = ..., node_provider: _Optional[_Union[NodeProviderConfig, _Mapping]] = ..., min_size: _Optional[int] = ..., max_size: _Optional[int] = ..., target_capacity: _Optional[int] = ..., managed_termination_protection: _Optional[bool] = ..., minimum_scaling_step_size: _Optional[int] = ..., maximum_scaling_step_size: _Optional[int] = ..., fargate: _Optional[bool] = ...) -> None: ...
 
 class CapacityProviderResponse(_message.Message):
     __slots__ = ("capacity_provider",)

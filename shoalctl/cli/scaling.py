@@ -228,7 +228,8 @@ def cp_create(a) -> None:
         name=a.name, cluster=a.cluster, node_provider=sc.NodeProviderConfig(profile=a.profile, config=config),
         min_size=a.min_size, max_size=a.max_size, target_capacity=a.target_capacity,
         managed_termination_protection=a.managed_termination_protection,
-        minimum_scaling_step_size=a.min_step, maximum_scaling_step_size=a.max_step)).capacity_provider
+        minimum_scaling_step_size=a.min_step, maximum_scaling_step_size=a.max_step,
+        fargate=a.fargate)).capacity_provider
     print_json(c) if a.output == "json" else print(c.capacity_provider_arn)
 
 
@@ -346,6 +347,8 @@ def register(sub) -> None:
                    help="drain a node and wait for its tasks to leave before removing it")
     p.add_argument("--min-step", type=int, default=0, help="minimum scaling step size (default 1)")
     p.add_argument("--max-step", type=int, default=0, help="maximum scaling step size (default 10000)")
+    p.add_argument("--fargate", action="store_true",
+                   help="serve the cluster's FARGATE and FARGATE_SPOT tasks (one provider per cluster)")
     p = _verb(verbs, "list", cp_list, "list capacity providers")
     p.set_defaults(cluster="")
     p = _verb(verbs, "delete", cp_delete, "delete a capacity provider (its nodes keep running)", output=False)

@@ -49,5 +49,6 @@ def test_cli_launch_type_is_sent_kept_and_filtered(make_cluster, tmp_path: Path)
 
     refused = shoal(cluster, "service", "create", "f", "--taskdef", "web", "--launch-type", "FARGATE")
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
-    assert refused.stderr.startswith("shoal: ") and "launchType: FARGATE is not supported" in refused.stderr
+    assert refused.stderr.startswith("shoal: ")
+    assert "launchType: FARGATE is not among the task definition" in refused.stderr
     assert json.loads(ok(cluster, "service", "list", "-o", "json"))[0]["serviceName"] == "anywhere"

@@ -167,7 +167,7 @@ def test_put_cluster_capacity_providers(gateway, ecs) -> None:  # noqa: F811
     assert "in use by cluster 'default'" in caught.value.response["Error"]["Message"]
     bad = {
         "capacityProviders[0]: capacity provider 'nope' not found": (["nope"], []),
-        "capacityProviders[0]: FARGATE is not supported": (["FARGATE"], []),
+        "capacityProviders[0]: FARGATE needs a capacity provider to run on": (["FARGATE"], []),
         "capacityProviders[0]: capacity provider 'elsewhere' serves cluster 'other'": (["elsewhere"], []),
         "defaultCapacityProviderStrategy: at least one capacity provider must have a weight": (
             ["a", "b"], [{"capacityProvider": "a", "weight": 0}, {"capacityProvider": "b", "weight": 0}]),

@@ -1,6 +1,7 @@
 """Launch types through the ECS gateway (boto3, in process, responses checked against
-botocore's model): EC2 and EXTERNAL kept as sent and filtered on; FARGATE, unknown values
-and a launch type the task definition does not allow refused naming the field."""
+botocore's model): EC2 and EXTERNAL kept as sent and filtered on; FARGATE on a cluster
+without a Fargate capacity provider, unknown values and a launch type the task definition
+does not allow refused naming the field."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def test_bad_launch_types_are_refused_naming_the_field(ecs) -> None:  # noqa: F8
     ecs.register_task_definition(**WEB)
     ecs.register_task_definition(**ONLY_EC2)
     msg = refused(ecs, "run_task", taskDefinition="web", launchType="FARGATE")
-    assert msg.startswith("launchType: FARGATE is not supported") and "EXTERNAL" in msg
+    assert msg.startswith("launchType: FARGATE needs a capacity provider") and "--fargate" in msg
     msg = refused(ecs, "create_service", serviceName="f", taskDefinition="web", desiredCount=1, launchType="FARGATE")
     assert msg.startswith("launchType: FARGATE")
     # botocore does not check enums, so an unknown value reaches the gateway as sent.
