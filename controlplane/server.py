@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-streams", type=int, default=4096, help="agent streams one replica can hold")
     policy.add_flags(p)
     add_security_flags(p)
+    p.add_argument("--allow-local-targets", action="store_true",
+                   help="let ELBv2 RegisterTargets name loopback, link-local and node addresses (a door into "
+                        "every node's own services: for tests and single-host labs only)")
     p.add_argument("--log-level", default="INFO")
     return p
 
@@ -132,6 +135,7 @@ class Replica:
             WriteTracking(self.store, reads.TRACKED),
             ArnFormat(args.region, args.account_id),
             policy.from_args(args),
+            allow_local_targets=args.allow_local_targets,
         )
         self._stop = threading.Event()
 

@@ -29,6 +29,8 @@ class ApiContext:
     cache: Cache | None = None
     # The cluster registry, when this replica has one (--registry).
     registry: RegistrySettings | None = None
+    # RegisterTargets may name loopback, link-local and node addresses (--allow-local-targets).
+    allow_local_targets: bool = False
 
     def __post_init__(self) -> None:
         self.state = State(self.store)
