@@ -18,6 +18,7 @@ import pytest
 
 from agent.proxy.driver import ProxyDriver
 from shoal.netutil import free_port
+from shoal.v1 import traffic_pb2 as t
 from tests.integration.test_ecs_gateway import Plane
 from tests.integration.test_elbv2_gateway import elbv2_client
 from tests.integration.test_node_proxy import BACKEND, get
@@ -76,7 +77,7 @@ def test_an_ip_target_registered_with_boto3_takes_requests_through_haproxy(plane
                                    UnhealthyThresholdCount=2)["TargetGroups"][0]
     arn = tg["TargetGroupArn"]
     elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
-        {"Key": "deregistration_delay.timeout_seconds", "Value": "3"}])
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "8"}])
     elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=listen,
                           DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}])
     elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": "127.0.0.1", "Port": target_port}])
@@ -95,11 +96,17 @@ def test_an_ip_target_registered_with_boto3_takes_requests_through_haproxy(plane
     assert (row["Target"], row["TargetHealth"]["State"]) == ({"Id": "127.0.0.1", "Port": target_port}, "unavailable")
 
     # Deregistered: draining in the table (no new requests), then gone once the delay ends.
+    sent_before = len(agent.routing)
     elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": "127.0.0.1", "Port": target_port}])
     (row,) = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
     assert row["TargetHealth"]["State"] == "draining"
-    wait_for(lambda: [s.active for s in servers()] == [False], 60, "the target draining in the routing table")
-    proxy.apply(agent.routing[-1])
+
+    def draining() -> t.RoutingTable | None:
+        return next((x for x in list(agent.routing)[sent_before:]
+                     if [s.active for b in x.backends for s in b.servers] == [False]), None)
+
+    wait_for(lambda: draining() is not None, 60, "the target draining in a routing table the agent was sent")
+    proxy.apply(draining())
     wait_for(lambda: (_answer(listen) or (0,))[0] == 503, 60, "no new request reaching the draining target")
     wait_for(lambda: servers() == [], 60, "the target leaving the routing table after the delay")
     assert elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"] == []
