@@ -149,3 +149,36 @@ def test_paging_parameters_of_the_wrong_type_are_refused_by_name(setup) -> None:
         with pytest.raises(EcsError) as exc:
             call(ctx, body)
         assert exc.value.ecs_type == "InvalidParameterException" and field in exc.value.message
+
+
+def test_gateway_routes_are_the_services_behind_a_load_balancer(setup) -> None:
+    """A route: a service's ``loadBalancers`` entry whose target group the load balancer
+    sends to (named by the task definition's port name); described by its ARN."""
+    ctx, gw = setup
+    ecs = _ecs(ctx, gw)
+    ecs.register_task_definition(**WEB)
+    lb = loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="edge")).load_balancer
+    loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="edge", port=8000, protocol="HTTP"))
+    lb = loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest(load_balancers=["edge"])).load_balancers[0]
+    ecs.create_service(serviceName="web", taskDefinition="web", desiredCount=0,
+                       loadBalancers=[{"loadBalancerName": "edge", "containerName": "web", "containerPort": 8080}])
+    ecs.create_service(serviceName="alone", taskDefinition="web", desiredCount=0)
+    (route,) = ecs.list_gateway_routes()["gatewayRoutes"]
+    assert (route["gatewayArn"], route["serviceArn"].rsplit("/", 1)[-1], route["serviceContainerPortName"],
+            route["status"]) == (lb.load_balancer_arn, "web", "http", "ACTIVE")
+    assert ecs.list_gateway_routes(gateway="edge", service="web")["gatewayRoutes"] == [route]
+    assert ecs.list_gateway_routes(service="alone")["gatewayRoutes"] == []
+    assert ecs.list_gateway_routes(serviceContainerPortName="other")["gatewayRoutes"] == []
+    described = ecs.describe_gateway_route(gatewayRouteArn=route["gatewayRouteArn"])["gatewayRoute"]
+    assert (described["serviceArn"], described["serviceContainerPortName"]) == (route["serviceArn"], "http")
+    for call, kwargs, code, field in (
+            (ecs.describe_gateway_route, {"gatewayRouteArn": route["gatewayRouteArn"] + "x"},
+             "ResourceNotFoundException", "gatewayRouteArn"),
+            (ecs.list_gateway_routes, {"gateway": "nope"}, "GatewayNotFoundException", "gateway"),
+            (ecs.list_gateway_routes, {"cluster": "nope"}, "ClusterNotFoundException", "cluster"),
+            (ecs.list_gateway_routes, {"status": ["GONE"]}, "InvalidParameterException", "status")):
+        with pytest.raises(ClientError) as exc:
+            call(**kwargs)
+        err = exc.value.response["Error"]
+        assert (err["Code"], field in err["Message"]) == (code, True), err
+    assert {"ListGatewayRoutes", "DescribeGatewayRoute"} <= set(ecs.seen)
