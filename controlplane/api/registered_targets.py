@@ -5,9 +5,9 @@ drains for the group's deregistration delay, then leaves the record on its next 
 the routing table at once.
 
 An address is a door into whatever the nodes' proxies can reach, so loopback, link-local,
-unspecified, multicast and the nodes' own addresses are refused (registering 127.0.0.1:2379
-would hand etcd to anyone allowed to register targets) unless the replica was started with
-``--allow-local-targets``."""
+unspecified, multicast, the nodes' own addresses and the control plane's and etcd's are
+refused (registering 127.0.0.1:2379 would hand etcd to anyone allowed to register targets)
+unless the replica was started with ``--allow-local-targets``."""
 
 from __future__ import annotations
 
@@ -49,6 +49,10 @@ def _refused_address(ctx: ApiContext, address: str, where: str) -> None:
         raise ApiError(grpc.StatusCode.PERMISSION_DENIED,
                        f"{where}.Id: {address} is a node's own address; its services are not targets (the control "
                        "plane allows it with --allow-local-targets)", "InvalidTarget")
+    if any(_ip(a) == ip for a in ctx.control_plane_hosts if _is_ip(a)):
+        raise ApiError(grpc.StatusCode.PERMISSION_DENIED,
+                       f"{where}.Id: {address} is the control plane's or etcd's address; it is not a target (the "
+                       "control plane allows it with --allow-local-targets)", "InvalidTarget")
 
 
 def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

@@ -17,6 +17,7 @@ from controlplane.api.context import ApiContext
 from controlplane.ecs.config import context_from_pem
 from controlplane.ecs.elbv2.traffic import InProcess
 from controlplane.ecs.server import EcsGateway, serve
+from controlplane.server import build_parser, own_hosts
 from shoal import keys
 from shoal.netutil import free_port
 from shoal.security import ca as ca_mod
@@ -195,3 +196,19 @@ def test_register_targets_refuses_the_nodes_own_services(gateway) -> None:
     c.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "127.0.0.1", "Port": 8081}])
     assert [h["Target"]["Id"] for h in c.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]] \
         == ["127.0.0.1"]
+
+
+def test_register_targets_refuses_etcd_and_the_control_planes_own_hosts(gateway) -> None:
+    """etcd on another host (10.1.0.2:2379) and the replica's listener are no targets either;
+    the hosts come from the replica's own flags."""
+    ctx, gw = gateway
+    args = build_parser().parse_args(["--etcd", "http://10.1.0.2:2379,https://10.1.0.3:2379",
+                                      "--listen", "10.1.0.4:7400", "--metrics-listen", "[fd00::7]:7401"])
+    ctx.control_plane_hosts = own_hosts(args)
+    assert ctx.control_plane_hosts == {"10.1.0.2", "10.1.0.3", "10.1.0.4", "fd00::7"}
+    c = elbv2_at(ctx, gw, "/")
+    _, tg_arn = walk(c, 8000)
+    for host in ("10.1.0.2", "10.1.0.3", "10.1.0.4", "fd00:0::7"):
+        _refused(lambda host=host: c.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": host, "Port": 2379}]),
+                 "InvalidTarget", "etcd")
+    assert c.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"] == []
