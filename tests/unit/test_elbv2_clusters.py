@@ -212,3 +212,15 @@ def test_register_targets_refuses_etcd_and_the_control_planes_own_hosts(gateway)
         _refused(lambda host=host: c.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": host, "Port": 2379}]),
                  "InvalidTarget", "etcd")
     assert c.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"] == []
+
+
+def test_a_viewers_key_cannot_register_targets(gateway) -> None:
+    ctx, gw = gateway
+    _, tg_arn = walk(elbv2_at(ctx, gw, "/"), 8000)
+    key = _key(ctx, user="vic", role="viewer")
+    at = type("At", (), {"url": gw.url, "ca_path": gw.ca_path})()  # type: ignore[attr-defined]
+    viewer = client(at, key.access_key_id, key.secret_access_key)
+    for call in (viewer.register_targets, viewer.deregister_targets):
+        _refused(lambda call=call: call(TargetGroupArn=tg_arn, Targets=[{"Id": "10.9.0.5", "Port": 80}]),
+                 "AccessDenied", "RegisterTargets" if call == viewer.register_targets else "DeregisterTargets")
+    assert viewer.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"] == []
