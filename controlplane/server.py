@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent import futures
+from urllib.parse import urlsplit
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -118,8 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-streams", type=int, default=4096, help="agent streams one replica can hold")
     policy.add_flags(p)
     add_security_flags(p)
+    p.add_argument("--allow-local-targets", action="store_true",
+                   help="let ELBv2 RegisterTargets name loopback, link-local and node addresses (a door into "
+                        "every node's own services: for tests and single-host labs only)")
     p.add_argument("--log-level", default="INFO")
     return p
+
+
+def own_hosts(args: argparse.Namespace) -> frozenset[str]:
+    """The hosts of etcd's endpoints and of this replica's own listeners: never targets."""
+    urls = [u for u in args.etcd.split(",") if u]
+    addrs = [args.listen, args.advertise_address, args.metrics_listen, args.console_listen,
+             getattr(args, "ecs_listen", "") or ""]
+    hosts = {urlsplit(u if "//" in u else "//" + u).hostname or "" for u in urls}
+    hosts |= {urlsplit("//" + a).hostname or "" for a in addrs if a}
+    return frozenset(h for h in hosts if h)
 
 
 class Replica:
@@ -132,6 +146,8 @@ class Replica:
             WriteTracking(self.store, reads.TRACKED),
             ArnFormat(args.region, args.account_id),
             policy.from_args(args),
+            allow_local_targets=args.allow_local_targets,
+            control_plane_hosts=own_hosts(args),
         )
         self._stop = threading.Event()
 

@@ -40,8 +40,9 @@ WRITERS: dict[str, frozenset[str]] = {
     keys.DEREGISTERED: frozenset({"controlplane.api.nodes"}),
     keys.LOADBALANCERS: frozenset({"controlplane.api.loadbalancers"}),
     # A listener without a target group makes its load balancer's default one, in its own
-    # transaction.
-    keys.TARGETGROUPS: frozenset({"controlplane.api.targetgroups", "controlplane.api.loadbalancers"}),
+    # transaction; registered addresses (RegisterTargets) are kept in their group's record.
+    keys.TARGETGROUPS: frozenset({"controlplane.api.targetgroups", "controlplane.api.loadbalancers",
+                                  "controlplane.api.registered_targets"}),
     keys.NAMESPACES: frozenset({"controlplane.api.namespaces"}),
     keys.REPOSITORIES: frozenset({"controlplane.api.repositories", "controlplane.registry.events"}),
     keys.ACCOUNT_SETTINGS: frozenset({"controlplane.api.account_settings"}),

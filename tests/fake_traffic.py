@@ -184,6 +184,14 @@ class FakeTraffic(traffic_pb2_grpc.TrafficServicer):
                 resp.failures.append(r.Failure(arn=ref, reason="MISSING"))
         return resp
 
+    def RegisterTargets(self, request: t.RegisterTargetsRequest, context: Any) -> t.TargetGroupResponse:
+        self.calls.append(("RegisterTargets", request))
+        return t.TargetGroupResponse(target_group=self._tg(request.target_group, context))
+
+    def DeregisterTargets(self, request: t.RegisterTargetsRequest, context: Any) -> t.TargetGroupResponse:
+        self.calls.append(("DeregisterTargets", request))
+        return t.TargetGroupResponse(target_group=self._tg(request.target_group, context))
+
     def DescribeTargetHealth(self, request: t.TargetGroupRef, context: Any) -> t.DescribeTargetHealthResponse:
         tg = self._tg(request.target_group, context)
         return t.DescribeTargetHealthResponse(targets=self.targets.get(tg.target_group_arn, []))

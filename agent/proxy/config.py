@@ -21,6 +21,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 _HOST_CHARS = re.compile(r"^[A-Za-z0-9.*?-]+$")
 # ALB's path-pattern characters but the single quote, which the config's quoting cannot carry.
 _PATH_CHARS = re.compile(r'^[A-Za-z0-9_\-.$/~"@:+&*?=%]+$')
+_CHECK_PATH = re.compile(r"^/[A-Za-z0-9_\-.~/%?=&:@+]*$")
+_MATCHER = re.compile(r"^[0-9]{3}(-[0-9]{3})?(,[0-9]{3}(-[0-9]{3})?)*$")
 # Old workers keep in-flight connections after a reload at most this long beyond the
 # longest deregistration delay.
 HARD_STOP_MARGIN = 30
@@ -52,6 +54,8 @@ class Server:
     proxy_v2: bool = False
     # Set while a deployment shifts traffic between revisions; None: HAProxy's default (1).
     weight: int | None = None
+    # A registered address the proxy health-checks itself (by its backend's check settings).
+    checked: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -60,7 +64,7 @@ class Server:
     def options(self) -> str:
         """The keywords both a config line and a runtime `add server` take."""
         return (f"{_addr(self.address)}:{self.port}" + (" send-proxy-v2" if self.proxy_v2 else "")
-                + (f" weight {self.weight}" if self.weight is not None else ""))
+                + (f" weight {self.weight}" if self.weight is not None else "") + (" check" if self.checked else ""))
 
 
 @dataclass(frozen=True)
@@ -104,8 +108,10 @@ def render(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> Rendered:
                 raise ConfigError(f"{where}.port: {s.port} is not a port")
             if s.HasField("weight") and not 0 <= s.weight <= 256:
                 raise ConfigError(f"{where}.weight: {s.weight} is not from 0 to 256")
+            if s.proxy_checked and not be.HasField("health_check"):
+                raise ConfigError(f"{where}.proxy_checked: backend {be.name} has no health_check")
             srv = Server(be.name, s.name, s.address, s.port, s.active, be.name in proxied,
-                         s.weight if s.HasField("weight") else None)
+                         s.weight if s.HasField("weight") else None, s.proxy_checked)
             servers[srv.key] = srv
             # A draining server starts a new worker in maintenance: no new requests either way.
             lines.append(f"    server {s.name} {srv.options()}" + ("" if s.active else " disabled"))
@@ -184,6 +190,28 @@ def _backend(be: traffic_pb2.RouteBackend, proxied: bool, where: str) -> list[st
     if proxied:
         # Part of the skeleton: switching the PROXY protocol on or off takes a reload.
         lines.append("    # servers send the PROXY protocol v2")
+    if be.HasField("health_check"):
+        lines += _health_check(be.health_check, be.mode, f"{where}.health_check")
+    return lines
+
+
+def _health_check(hc: traffic_pb2.HealthCheckConfig, mode: str, where: str) -> list[str]:
+    """How the servers marked ``check`` (registered addresses) are checked: the target
+    group's settings, in the skeleton, so servers added at run time take them too."""
+    for name in ("interval_seconds", "timeout_seconds", "healthy_threshold", "unhealthy_threshold"):
+        if not 0 < getattr(hc, name) <= 3600:
+            raise ConfigError(f"{where}.{name}: {getattr(hc, name)} is not from 1 to 3600")
+    lines = [f"    default-server inter {hc.interval_seconds}s rise {hc.healthy_threshold} "
+             f"fall {hc.unhealthy_threshold}", f"    timeout check {hc.timeout_seconds}s"]
+    if hc.protocol.upper() == "HTTP":
+        if mode != "http":
+            raise ConfigError(f"{where}.protocol: an HTTP check in a {mode} backend")
+        if not _CHECK_PATH.match(hc.path):
+            raise ConfigError(f"{where}.path: {hc.path!r} is not a path the proxy can send")
+        if not _MATCHER.match(hc.matcher):
+            raise ConfigError(f"{where}.matcher: {hc.matcher!r} is not codes like 200, 200,204 or 200-399")
+        lines += ["    option httpchk", f"    http-check send meth GET uri {hc.path}",
+                  f"    http-check expect status {hc.matcher}"]
     return lines
 
 

@@ -37,6 +37,9 @@ def plan(current: dict[Key, Server], desired: dict[Key, Server], parked: set[Key
         if have is None and key not in parked:
             # A new dynamic server starts in maintenance; it is enabled once it exists.
             steps.append(Step(f"add server {ref} {want.options()}", expect="New server registered"))
+            if want.checked:
+                # A dynamic server's checks start disabled.
+                steps.append(Step(f"enable health {ref}"))
             steps.append(Step(f"set server {ref} state {state(want.active)}"))
             continue
         if have is None or (have.address, have.port) != (want.address, want.port):

@@ -29,6 +29,10 @@ class ApiContext:
     cache: Cache | None = None
     # The cluster registry, when this replica has one (--registry).
     registry: RegistrySettings | None = None
+    # RegisterTargets may name loopback, link-local and node addresses (--allow-local-targets).
+    allow_local_targets: bool = False
+    # Hosts of etcd's endpoints and this replica's listeners, refused as targets like node addresses.
+    control_plane_hosts: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.state = State(self.store)

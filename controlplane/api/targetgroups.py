@@ -10,6 +10,7 @@ import time
 
 import grpc
 
+from controlplane.api import registered_targets
 from controlplane.api import traffic_checks as check
 from controlplane.api.context import ApiContext
 from controlplane.api.traffic_state import (
@@ -169,9 +170,16 @@ def host_port(task: r.Task, container: str, container_port: int) -> int:
 
 def target_health(ctx: ApiContext, req: t.TargetGroupRef) -> t.DescribeTargetHealthResponse:
     """One target per task and attachment of a service attached to the group, on a node and
-    not yet STOPPED: its node's address, the host port of the attached container port."""
+    not yet STOPPED: its node's address, the host port of the attached container port; then
+    the addresses registered with RegisterTargets."""
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
-    arn = find_target_group(ctx, cluster, req.target_group).msg.target_group_arn
+    group = find_target_group(ctx, cluster, req.target_group).msg
+    resp = _task_health(ctx, cluster, group.target_group_arn)
+    resp.targets.extend(registered_targets.health(group, time.time()))
+    return resp
+
+
+def _task_health(ctx: ApiContext, cluster: str, arn: str) -> t.DescribeTargetHealthResponse:
     attachments = {s.msg.service_name: [x for x in s.msg.load_balancers if x.target_group_arn == arn]
                    for s in live_services(ctx, cluster)}
     attachments = {name: xs for name, xs in attachments.items() if xs}

@@ -3,7 +3,7 @@ resource (load balancers with their listeners and rules, target groups, namespac
 
 from __future__ import annotations
 
-from controlplane.api import loadbalancers, namespaces, targetgroups
+from controlplane.api import loadbalancers, namespaces, registered_targets, targetgroups
 from controlplane.api.context import ApiContext
 from controlplane.api.routed import Routed
 from shoal.v1 import traffic_pb2 as t
@@ -26,6 +26,8 @@ ROUTES = {
     "CreateNamespace": namespaces.create,
     "DeleteNamespace": namespaces.delete,
     "ListNamespaces": namespaces.list_,
+    "RegisterTargets": registered_targets.register,
+    "DeregisterTargets": registered_targets.deregister,
 }
 
 

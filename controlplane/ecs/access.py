@@ -26,6 +26,10 @@ _SAME_AS = {
     "ListServicesByNamespace": _OPERATOR + "ListServices",
     "ListGateways": "/shoal.v1.Traffic/DescribeLoadBalancers",
     "DescribeGateway": "/shoal.v1.Traffic/DescribeLoadBalancers",
+    "ListGatewayClusterAssociations": "/shoal.v1.Traffic/DescribeLoadBalancers",
+    "DeleteGateway": "/shoal.v1.Traffic/DeleteLoadBalancer",
+    "ListGatewayRoutes": "/shoal.v1.Traffic/DescribeLoadBalancers",
+    "DescribeGatewayRoute": "/shoal.v1.Traffic/DescribeLoadBalancers",
     "CreateCapacityProvider": "/shoal.v1.Scaling/CreateCapacityProvider",
     # An update writes what a create writes: the same rule judges it.
     "UpdateCapacityProvider": "/shoal.v1.Scaling/CreateCapacityProvider",

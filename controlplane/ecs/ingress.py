@@ -1,8 +1,9 @@
 """ECS's ingress operations (2026) that map onto Shoal's load balancers: ListGateways and
 DescribeGateway (a Shoal load balancer reads as a gateway: its ARN, name, state and
-creation time; ListServicesByNamespace is with the other service actions). The
-operations that would make or change a gateway, its cluster associations and routes are not
-served: Shoal's load balancers are made with ``shoal lb`` or ELBv2's CreateLoadBalancer."""
+creation time; ListServicesByNamespace is with the other service actions; gateways.py
+lists cluster associations and deletes). The operations that would make or change a
+gateway, move it between clusters or describe its routes are not served: Shoal's load
+balancers are made with ``shoal lb`` or ELBv2's CreateLoadBalancer."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ Body = dict[str, Any]
 _STATUSES = ("ACTIVE", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE", "UPDATE_FAILED", "DELETED")
 
 
-def _max_results(body: Body, default: int) -> int:
+def max_results(body: Body, default: int) -> int:
     value = body.get("maxResults")
     if value is None:
         return default
@@ -27,14 +28,14 @@ def _max_results(body: Body, default: int) -> int:
     return value
 
 
-def _token(body: Body) -> str:
+def next_token(body: Body) -> str:
     token = body.get("nextToken") or ""
     if not isinstance(token, str):
         raise invalid_parameter("nextToken: must be a string this API returned")
     return token
 
 
-def _clusters(ctx: ApiContext) -> list[str]:
+def active_clusters(ctx: ApiContext) -> list[str]:
     return [c.msg.cluster_name for c in ctx.state.clusters() if c.msg.status == "ACTIVE"]
 
 
@@ -44,8 +45,8 @@ def _summary(lb: t.LoadBalancer) -> Body:
             "createdAt": lb.created_at}
 
 
-def _load_balancers(ctx: ApiContext) -> list[t.LoadBalancer]:
-    return [rec.msg for cluster in _clusters(ctx) for rec in traffic_state.load_balancers(ctx, cluster)]
+def all_load_balancers(ctx: ApiContext) -> list[t.LoadBalancer]:
+    return [rec.msg for cluster in active_clusters(ctx) for rec in traffic_state.load_balancers(ctx, cluster)]
 
 
 def list_gateways(ctx: ApiContext, body: Body) -> Body:
@@ -56,9 +57,9 @@ def list_gateways(ctx: ApiContext, body: Body) -> Body:
     unknown = [s for s in statuses if s not in _STATUSES]
     if unknown:
         raise invalid_parameter(f"status: {unknown[0]!r} is not one of {', '.join(_STATUSES)}")
-    lbs = {lb.load_balancer_arn: lb for lb in _load_balancers(ctx)
+    lbs = {lb.load_balancer_arn: lb for lb in all_load_balancers(ctx)
            if (not names or lb.load_balancer_name in names) and (not statuses or "ACTIVE" in statuses)}
-    resp = page(sorted(lbs), _max_results(body, 0), _token(body))
+    resp = page(sorted(lbs), max_results(body, 0), next_token(body))
     out: Body = {"gateways": [_summary(lbs[arn]) for arn in resp.arns]}
     if resp.next_token:
         out["nextToken"] = resp.next_token
@@ -69,7 +70,7 @@ def describe_gateway(ctx: ApiContext, body: Body) -> Body:
     ref = body.get("gateway")
     if not isinstance(ref, str) or not ref:
         raise invalid_parameter("gateway: required (a load balancer's name or ARN)")
-    for lb in _load_balancers(ctx):
+    for lb in all_load_balancers(ctx):
         if ref in (lb.load_balancer_arn, lb.load_balancer_name):
             return {"gateway": _summary(lb)}
     raise EcsError("GatewayNotFoundException", f"gateway: {ref[:256]!r} is not a load balancer of any cluster")

@@ -37,6 +37,7 @@ from controlplane.ecs import (
     capacity,
     deployments,
     ecr,
+    gateways,
     ingress,
     instances,
     protocol,
@@ -62,7 +63,7 @@ log = logging.getLogger(__name__)
 # Answered with guidance only (how to do it the Shoal way): not counted as served.
 GUIDANCE_ONLY = frozenset({"RegisterContainerInstance", "ExecuteCommand"})
 ACTIONS = {**ECS_ACTIONS, **ingress.ACTIONS, **capacity.ACTIONS, **instances.ACTIONS, **account.ACTIONS,
-           **deployments.ACTIONS, **task_sets.ACTIONS}
+           **deployments.ACTIONS, **task_sets.ACTIONS, **gateways.ACTIONS}
 _KNOWN = frozenset(ACTIONS)
 SSL_SHUTDOWN_SECONDS = 1.0
 

@@ -106,9 +106,12 @@ class RoutingPublisher:
         for cluster in sorted(clusters | set(gone)):
             table = build_routing_table(cluster, services[cluster], tasks[cluster], nodes[cluster], lbs[cluster],
                                         groups[cluster], spaces[cluster], 0, taskdefs=taskdefs, now=now)
-            for task in tasks[cluster]:
-                if task.deregister_until > now and (deadline is None or task.deregister_until < deadline):
-                    deadline = task.deregister_until
+            # Rebuilt when a drain ends: a stopping task's, or a deregistered address's.
+            ends = [task.deregister_until for task in tasks[cluster]]
+            ends += [x.deregister_until for g in groups[cluster] for x in g.registered_targets]
+            for end in ends:
+                if end > now and (deadline is None or end < deadline):
+                    deadline = end
             body = table.SerializeToString(deterministic=True)
             with self._lock:
                 held = self._sent.get(cluster)

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from controlplane import placement_input, traffic_shift
+from controlplane.routing.targets import proxy_check
 from controlplane.scheduler import CQLError, parse
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
@@ -20,6 +21,7 @@ class _Backend:
     mode: str
     delay: int
     servers: dict[str, t.RouteServer] = field(default_factory=dict)
+    check: t.HealthCheckConfig | None = None
 
 
 def build_routing_table(
@@ -48,6 +50,8 @@ def build_routing_table(
         g.id: _Backend("http" if g.protocol.upper() == "HTTP" else "tcp", g.deregistration_delay_seconds)
         for g in groups.values()
     }
+    for g in groups.values():
+        _add_registered(backends[g.id], g, now)
     frontends: dict[str, t.RouteFrontend] = {}
     dns: dict[tuple[str, bool, str, int], t.DnsRecord] = {}
     lbs = [lb for lb in load_balancers if lb.cluster == cluster]
@@ -143,13 +147,27 @@ def build_routing_table(
     table.frontends.extend(frontends[k] for k in sorted(frontends))
     for name in sorted(backends):
         b = backends[name]
-        table.backends.add(name=name, mode=b.mode, deregistration_delay_seconds=b.delay,
-                           servers=[b.servers[k] for k in sorted(b.servers)])
+        added = table.backends.add(name=name, mode=b.mode, deregistration_delay_seconds=b.delay,
+                                   servers=[b.servers[k] for k in sorted(b.servers)])
+        if b.check is not None:
+            added.health_check.CopyFrom(b.check)
     # A name Service Connect answers (through the node's proxy, SRV still naming the tasks) is
     # not also answered directly: one name, one kind of A record.
     proxied = {k[0] for k in dns if k[1]}
     table.dns.extend(dns[k] for k in sorted(dns) if k[1] or k[0] not in proxied)
     return table
+
+
+def _add_registered(backend: _Backend, group: t.TargetGroup, now: float) -> None:
+    """The addresses registered in ``group`` (RegisterTargets): checked by the proxy itself,
+    draining until their deregistration delay ends."""
+    for x in group.registered_targets:
+        if x.deregister_until and x.deregister_until <= now:
+            continue
+        name = f"ip-{x.id.replace(':', '.')}-{x.port}"
+        backend.servers[name] = t.RouteServer(name=name, address=x.id, port=x.port,
+                                              active=not x.deregister_until, proxy_checked=True)
+        backend.check = proxy_check(group)
 
 
 def _listening(lb: t.LoadBalancer, nodes: Mapping[str, r.ContainerInstance], tasks: list[r.Task]

@@ -45,6 +45,19 @@ def assigned_targets(task: r.Task, service: r.Service | None, groups: Mapping[st
     return [out[k] for k in sorted(out)]
 
 
+def proxy_check(group: t.TargetGroup) -> t.HealthCheckConfig:
+    """``group``'s health check with ELBv2's defaults filled in, as a node's proxy runs it on
+    the addresses registered in the group."""
+    hc = group.health_check
+    protocol = (hc.protocol or group.protocol or "HTTP").upper()
+    path, matcher, interval, timeout, healthy, unhealthy = _HTTP_DEFAULTS if protocol == "HTTP" else _TCP_DEFAULTS
+    return t.HealthCheckConfig(protocol=protocol, path=hc.path or path, matcher=hc.matcher or matcher,
+                               interval_seconds=hc.interval_seconds or interval,
+                               timeout_seconds=hc.timeout_seconds or timeout,
+                               healthy_threshold=hc.healthy_threshold or healthy,
+                               unhealthy_threshold=hc.unhealthy_threshold or unhealthy)
+
+
 def is_discovered(service: r.Service | None) -> bool:
     return service is not None and (bool(service.service_registries)
                                     or service.service_connect_configuration.enabled)

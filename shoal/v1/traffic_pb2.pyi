@@ -26,7 +26,7 @@ class HealthCheckConfig(_message.Message):
     def __init__(self, protocol: _Optional[str] = ..., path: _Optional[str] = ..., matcher: _Optional[str] = ..., interval_seconds: _Optional[int] = ..., timeout_seconds: _Optional[int] = ..., healthy_threshold: _Optional[int] = ..., unhealthy_threshold: _Optional[int] = ...) -> None: ...
 
 class TargetGroup(_message.Message):
-    __slots__ = ("target_group_arn", "target_group_name", "protocol", "port", "health_check", "deregistration_delay_seconds", "load_balancer_arns", "created_at", "tags", "cluster", "id")
+    __slots__ = ("target_group_arn", "target_group_name", "protocol", "port", "health_check", "deregistration_delay_seconds", "load_balancer_arns", "created_at", "tags", "cluster", "id", "registered_targets")
     TARGET_GROUP_ARN_FIELD_NUMBER: _ClassVar[int]
     TARGET_GROUP_NAME_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class TargetGroup(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_TARGETS_FIELD_NUMBER: _ClassVar[int]
     target_group_arn: str
     target_group_name: str
     protocol: str
@@ -49,7 +50,8 @@ class TargetGroup(_message.Message):
     tags: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Tag]
     cluster: str
     id: str
-    def __init__(self, target_group_arn: _Optional[str] = ..., target_group_name: _Optional[str] = ..., protocol: _Optional[str] = ..., port: _Optional[int] = ..., health_check: _Optional[_Union[HealthCheckConfig, _Mapping]] = ..., deregistration_delay_seconds: _Optional[int] = ..., load_balancer_arns: _Optional[_Iterable[str]] = ..., created_at: _Optional[float] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., cluster: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+    registered_targets: _containers.RepeatedCompositeFieldContainer[RegisteredTarget]
+    def __init__(self, target_group_arn: _Optional[str] = ..., target_group_name: _Optional[str] = ..., protocol: _Optional[str] = ..., port: _Optional[int] = ..., health_check: _Optional[_Union[HealthCheckConfig, _Mapping]] = ..., deregistration_delay_seconds: _Optional[int] = ..., load_balancer_arns: _Optional[_Iterable[str]] = ..., created_at: _Optional[float] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., cluster: _Optional[str] = ..., id: _Optional[str] = ..., registered_targets: _Optional[_Iterable[_Union[RegisteredTarget, _Mapping]]] = ...) -> None: ...
 
 class ListenerRule(_message.Message):
     __slots__ = ("rule_arn", "priority", "host_patterns", "path_patterns", "target_group_arn")
@@ -134,30 +136,34 @@ class TargetHealthDescription(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., node_id: _Optional[str] = ..., address: _Optional[str] = ..., port: _Optional[int] = ..., health: _Optional[_Union[_resources_pb2.TargetHealth, _Mapping]] = ...) -> None: ...
 
 class RouteServer(_message.Message):
-    __slots__ = ("name", "address", "port", "active", "weight")
+    __slots__ = ("name", "address", "port", "active", "weight", "proxy_checked")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     PORT_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    PROXY_CHECKED_FIELD_NUMBER: _ClassVar[int]
     name: str
     address: str
     port: int
     active: bool
     weight: int
-    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., port: _Optional[int] = ..., active: _Optional[bool] = ..., weight: _Optional[int] = ...) -> None: ...
+    proxy_checked: bool
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., port: _Optional[int] = ..., active: _Optional[bool] = ..., weight: _Optional[int] = ..., proxy_checked: _Optional[bool] = ...) -> None: ...
 
 class RouteBackend(_message.Message):
-    __slots__ = ("name", "mode", "servers", "deregistration_delay_seconds")
+    __slots__ = ("name", "mode", "servers", "deregistration_delay_seconds", "health_check")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     SERVERS_FIELD_NUMBER: _ClassVar[int]
     DEREGISTRATION_DELAY_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_CHECK_FIELD_NUMBER: _ClassVar[int]
     name: str
     mode: str
     servers: _containers.RepeatedCompositeFieldContainer[RouteServer]
     deregistration_delay_seconds: int
-    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., servers: _Optional[_Iterable[_Union[RouteServer, _Mapping]]] = ..., deregistration_delay_seconds: _Optional[int] = ...) -> None: ...
+    health_check: HealthCheckConfig
+    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., servers: _Optional[_Iterable[_Union[RouteServer, _Mapping]]] = ..., deregistration_delay_seconds: _Optional[int] = ..., health_check: _Optional[_Union[HealthCheckConfig, _Mapping]] = ...) -> None: ...
 
 class RouteRule(_message.Message):
     __slots__ = ("priority", "host_patterns", "path_patterns", "backend")
@@ -430,3 +436,25 @@ class ModifyListenerRequest(_message.Message):
     protocol: str
     default_target_group: str
     def __init__(self, cluster: _Optional[str] = ..., listener_arn: _Optional[str] = ..., port: _Optional[int] = ..., protocol: _Optional[str] = ..., default_target_group: _Optional[str] = ...) -> None: ...
+
+class RegisteredTarget(_message.Message):
+    __slots__ = ("id", "port", "registered_at", "deregister_until")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    DEREGISTER_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    port: int
+    registered_at: float
+    deregister_until: float
+    def __init__(self, id: _Optional[str] = ..., port: _Optional[int] = ..., registered_at: _Optional[float] = ..., deregister_until: _Optional[float] = ...) -> None: ...
+
+class RegisterTargetsRequest(_message.Message):
+    __slots__ = ("cluster", "target_group", "targets")
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    TARGET_GROUP_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    cluster: str
+    target_group: str
+    targets: _containers.RepeatedCompositeFieldContainer[RegisteredTarget]
+    def __init__(self, cluster: _Optional[str] = ..., target_group: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[RegisteredTarget, _Mapping]]] = ...) -> None: ...

@@ -114,6 +114,16 @@ class TrafficStub:
                 request_serializer=shoal_dot_v1_dot_traffic__pb2.ModifyListenerRequest.SerializeToString,
                 response_deserializer=shoal_dot_v1_dot_traffic__pb2.LoadBalancerResponse.FromString,
                 _registered_method=True)
+        self.RegisterTargets = channel.unary_unary(
+                '/shoal.v1.Traffic/RegisterTargets',
+                request_serializer=shoal_dot_v1_dot_traffic__pb2.RegisterTargetsRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_traffic__pb2.TargetGroupResponse.FromString,
+                _registered_method=True)
+        self.DeregisterTargets = channel.unary_unary(
+                '/shoal.v1.Traffic/DeregisterTargets',
+                request_serializer=shoal_dot_v1_dot_traffic__pb2.RegisterTargetsRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_traffic__pb2.TargetGroupResponse.FromString,
+                _registered_method=True)
 
 
 class TrafficServicer:
@@ -215,6 +225,18 @@ class TrafficServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterTargets(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeregisterTargets(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrafficServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -297,6 +319,16 @@ def add_TrafficServicer_to_server(servicer, server):
                     servicer.ModifyListener,
                     request_deserializer=shoal_dot_v1_dot_traffic__pb2.ModifyListenerRequest.FromString,
                     response_serializer=shoal_dot_v1_dot_traffic__pb2.LoadBalancerResponse.SerializeToString,
+            ),
+            'RegisterTargets': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterTargets,
+                    request_deserializer=shoal_dot_v1_dot_traffic__pb2.RegisterTargetsRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_traffic__pb2.TargetGroupResponse.SerializeToString,
+            ),
+            'DeregisterTargets': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeregisterTargets,
+                    request_deserializer=shoal_dot_v1_dot_traffic__pb2.RegisterTargetsRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_traffic__pb2.TargetGroupResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -731,6 +763,60 @@ class Traffic:
             '/shoal.v1.Traffic/ModifyListener',
             shoal_dot_v1_dot_traffic__pb2.ModifyListenerRequest.SerializeToString,
             shoal_dot_v1_dot_traffic__pb2.LoadBalancerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterTargets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Traffic/RegisterTargets',
+            shoal_dot_v1_dot_traffic__pb2.RegisterTargetsRequest.SerializeToString,
+            shoal_dot_v1_dot_traffic__pb2.TargetGroupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeregisterTargets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Traffic/DeregisterTargets',
+            shoal_dot_v1_dot_traffic__pb2.RegisterTargetsRequest.SerializeToString,
+            shoal_dot_v1_dot_traffic__pb2.TargetGroupResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -94,8 +94,50 @@ def test_services_by_namespace_and_load_balancers_as_gateways(setup) -> None:
     viewer = _ecs(ctx, gw, user="vic", role="viewer")
     assert viewer.list_gateways()["gateways"] and viewer.list_services_by_namespace(namespace="lab")["serviceArns"]
     with pytest.raises(ClientError) as exc:
-        ecs.delete_gateway(gateway="edge")
+        ecs.create_gateway(name="g", infrastructureRoleArn="arn:aws:iam::0:role/x",
+                           configuration={"hostSharedAlb": {"port": 80}})
     assert exc.value.response["Error"]["Code"] == "UnknownOperationException"
+
+
+def test_cluster_associations_and_delete_gateway(setup) -> None:
+    """A load balancer is associated with the one cluster it lives in; DeleteGateway deletes
+    it (a viewer may list, not delete)."""
+    ctx, gw = setup
+    ecs = _ecs(ctx, gw)
+    ecs.create_cluster(clusterName="prod")
+    edge = loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="edge")).load_balancer
+    api = loadbalancers.create(ctx, t.CreateLoadBalancerRequest(cluster="prod", name="api")).load_balancer
+    rows = ecs.list_gateway_cluster_associations()["gatewayClusterAssociations"]
+    assert sorted((x["gatewayArn"], x["clusterArn"].rsplit("/", 1)[-1], x["status"]) for x in rows) == sorted(
+        [(edge.load_balancer_arn, "default", "ACTIVE"), (api.load_balancer_arn, "prod", "ACTIVE")])
+    only = ecs.list_gateway_cluster_associations(cluster="prod")["gatewayClusterAssociations"]
+    assert [x["gatewayArn"] for x in only] == [api.load_balancer_arn]
+    assert [x["gatewayArn"] for x in ecs.list_gateway_cluster_associations(gateway="edge")[
+        "gatewayClusterAssociations"]] == [edge.load_balancer_arn]
+    assert ecs.list_gateway_cluster_associations(status=["INACTIVE"])["gatewayClusterAssociations"] == []
+    first = ecs.list_gateway_cluster_associations(maxResults=1)
+    assert len(first["gatewayClusterAssociations"]) == 1 and first["nextToken"]
+    for kwargs, code, field in (({"cluster": "nope"}, "ClusterNotFoundException", "cluster"),
+                                ({"gateway": "nope"}, "GatewayNotFoundException", "gateway"),
+                                ({"status": ["GONE"]}, "InvalidParameterException", "status")):
+        with pytest.raises(ClientError) as exc:
+            ecs.list_gateway_cluster_associations(**kwargs)
+        err = exc.value.response["Error"]
+        assert (err["Code"], field in err["Message"]) == (code, True), err
+
+    viewer = _ecs(ctx, gw, user="vic", role="viewer")
+    assert len(viewer.list_gateway_cluster_associations()["gatewayClusterAssociations"]) == 2
+    with pytest.raises(ClientError) as exc:
+        viewer.delete_gateway(gateway="edge")
+    assert exc.value.response["Error"]["Code"] == "AccessDeniedException"
+
+    gone = ecs.delete_gateway(gateway=api.load_balancer_arn)
+    assert (gone["gatewayArn"], gone["name"], gone["status"]) == (api.load_balancer_arn, "api", "DELETED")
+    assert [g["name"] for g in ecs.list_gateways()["gateways"]] == ["edge"]
+    with pytest.raises(ClientError) as exc:
+        ecs.delete_gateway(gateway="api")
+    assert exc.value.response["Error"]["Code"] == "GatewayNotFoundException"
+    assert {"ListGatewayClusterAssociations", "DeleteGateway"} <= set(ecs.seen)
 
 
 def test_paging_parameters_of_the_wrong_type_are_refused_by_name(setup) -> None:
@@ -107,3 +149,36 @@ def test_paging_parameters_of_the_wrong_type_are_refused_by_name(setup) -> None:
         with pytest.raises(EcsError) as exc:
             call(ctx, body)
         assert exc.value.ecs_type == "InvalidParameterException" and field in exc.value.message
+
+
+def test_gateway_routes_are_the_services_behind_a_load_balancer(setup) -> None:
+    """A route: a service's ``loadBalancers`` entry whose target group the load balancer
+    sends to (named by the task definition's port name); described by its ARN."""
+    ctx, gw = setup
+    ecs = _ecs(ctx, gw)
+    ecs.register_task_definition(**WEB)
+    lb = loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="edge")).load_balancer
+    loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="edge", port=8000, protocol="HTTP"))
+    lb = loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest(load_balancers=["edge"])).load_balancers[0]
+    ecs.create_service(serviceName="web", taskDefinition="web", desiredCount=0,
+                       loadBalancers=[{"loadBalancerName": "edge", "containerName": "web", "containerPort": 8080}])
+    ecs.create_service(serviceName="alone", taskDefinition="web", desiredCount=0)
+    (route,) = ecs.list_gateway_routes()["gatewayRoutes"]
+    assert (route["gatewayArn"], route["serviceArn"].rsplit("/", 1)[-1], route["serviceContainerPortName"],
+            route["status"]) == (lb.load_balancer_arn, "web", "http", "ACTIVE")
+    assert ecs.list_gateway_routes(gateway="edge", service="web")["gatewayRoutes"] == [route]
+    assert ecs.list_gateway_routes(service="alone")["gatewayRoutes"] == []
+    assert ecs.list_gateway_routes(serviceContainerPortName="other")["gatewayRoutes"] == []
+    described = ecs.describe_gateway_route(gatewayRouteArn=route["gatewayRouteArn"])["gatewayRoute"]
+    assert (described["serviceArn"], described["serviceContainerPortName"]) == (route["serviceArn"], "http")
+    for call, kwargs, code, field in (
+            (ecs.describe_gateway_route, {"gatewayRouteArn": route["gatewayRouteArn"] + "x"},
+             "ResourceNotFoundException", "gatewayRouteArn"),
+            (ecs.list_gateway_routes, {"gateway": "nope"}, "GatewayNotFoundException", "gateway"),
+            (ecs.list_gateway_routes, {"cluster": "nope"}, "ClusterNotFoundException", "cluster"),
+            (ecs.list_gateway_routes, {"status": ["GONE"]}, "InvalidParameterException", "status")):
+        with pytest.raises(ClientError) as exc:
+            call(**kwargs)
+        err = exc.value.response["Error"]
+        assert (err["Code"], field in err["Message"]) == (code, True), err
+    assert {"ListGatewayRoutes", "DescribeGatewayRoute"} <= set(ecs.seen)

@@ -17,10 +17,13 @@ from controlplane.api.context import ApiContext
 from controlplane.ecs.config import context_from_pem
 from controlplane.ecs.elbv2.traffic import InProcess
 from controlplane.ecs.server import EcsGateway, serve
+from controlplane.server import build_parser, own_hosts
+from shoal import keys
 from shoal.netutil import free_port
 from shoal.security import ca as ca_mod
 from shoal.store.memory import MemoryStore
 from shoal.v1 import operator_pb2 as op
+from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
 from tests.elbv2_model import validate_every_response
 from tests.unit.test_elbv2_api import _key, client
@@ -136,16 +139,88 @@ def test_modify_listener_changes_port_and_default_target_group(gateway) -> None:
     assert (stored["Port"], stored["DefaultActions"][0]["TargetGroupArn"]) == (8001, other["TargetGroupArn"])
 
 
-def test_register_and_deregister_targets_are_refused_naming_why(gateway) -> None:
+def test_register_and_deregister_ip_targets(gateway) -> None:
+    """Addresses join a group (its port when none is given), show in DescribeTargetHealth,
+    drain through the deregistration delay, and leave."""
     ctx, gw = gateway
     c = elbv2_at(ctx, gw, "/")
     _, tg_arn = walk(c, 8000)
-    for call in (c.register_targets, c.deregister_targets):
-        _refused(lambda call=call: call(TargetGroupArn=tg_arn, Targets=[{"Id": "10.0.0.5", "Port": 80}]),
-                 "OperationNotPermitted", "loadBalancers")
-        _refused(lambda call=call: call(TargetGroupArn=tg_arn.replace("/web-tg/", "/nope/"), Targets=[{"Id": "i-1"}]),
-                 "TargetGroupNotFound", "not found")
-        _refused(lambda call=call: call(TargetGroupArn=tg_arn, Targets=[{"Id": "i-1", "Port": 0}]),
-                 "ValidationError", "Targets.member.1.Port")
-        _refused(lambda call=call: call(TargetGroupArn=tg_arn, Targets=[]), "ValidationError", "Targets")
+    c.modify_target_group_attributes(TargetGroupArn=tg_arn, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "300"}])
+    c.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "10.9.0.5", "Port": 80}, {"Id": "10.9.0.6"}])
+    # Registering again is no second target.
+    c.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "10.9.0.5", "Port": 80}])
+    health = c.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
+    assert [(h["Target"]["Id"], h["Target"]["Port"], h["TargetHealth"]["State"]) for h in health] == \
+        [("10.9.0.5", 80, "unavailable"), ("10.9.0.6", 8080, "unavailable")]
+    c.deregister_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "10.9.0.5", "Port": 80}])
+    only = c.describe_target_health(TargetGroupArn=tg_arn, Targets=[{"Id": "10.9.0.5"}])
+    assert [(h["Target"]["Id"], h["TargetHealth"]["State"], h["TargetHealth"]["Reason"])
+            for h in only["TargetHealthDescriptions"]] == [("10.9.0.5", "draining", "Target.DeregistrationInProgress")]
+    # With no delay, a deregistered address leaves at once; an unknown one is no error (ELBv2).
+    c.modify_target_group_attributes(TargetGroupArn=tg_arn, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "0"}])
+    c.deregister_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "10.9.0.6"}, {"Id": "10.9.9.9"}])
+    left = c.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
+    assert [h["Target"]["Id"] for h in left] == ["10.9.0.5"]
+
+
+def test_register_targets_refuses_the_nodes_own_services(gateway) -> None:
+    """The attacker's walk: an ELBv2 key registering etcd's or the control plane's port on
+    loopback, a link-local metadata address, a node's own address, or a name. Each is
+    refused by name and nothing is stored, also not the good target beside it."""
+    ctx, gw = gateway
+    c = elbv2_at(ctx, gw, "/")
+    _, tg_arn = walk(c, 8000)
+    node = r.ContainerInstance(id="node-a", cluster="default", address="192.0.2.10", status="ACTIVE")
+    ctx.store.put(keys.node("default", "node-a"), node.SerializeToString())
+    for target, code, field in (
+            ({"Id": "127.0.0.1", "Port": 2379}, "InvalidTarget", "loopback"),
+            ({"Id": "127.8.0.1", "Port": 7400}, "InvalidTarget", "loopback"),
+            ({"Id": "::1", "Port": 2379}, "InvalidTarget", "loopback"),
+            ({"Id": "::ffff:127.0.0.1", "Port": 2379}, "InvalidTarget", "loopback"),
+            ({"Id": "169.254.169.254", "Port": 80}, "InvalidTarget", "link-local"),
+            ({"Id": "0.0.0.0", "Port": 80}, "InvalidTarget", "Targets.member.2.Id"),
+            ({"Id": "192.0.2.10", "Port": 22}, "InvalidTarget", "node's own address"),
+            ({"Id": "i-0123456789", "Port": 80}, "ValidationError", "Targets.member.2.Id"),
+            ({"Id": "10.0.0.5", "Port": 0}, "ValidationError", "Targets.member.2.Port"),
+            ({"Id": "10.0.0.5", "AvailabilityZone": "us-east-1a"}, "ValidationError", "AvailabilityZone")):
+        _refused(lambda target=target: c.register_targets(TargetGroupArn=tg_arn,
+                                                          Targets=[{"Id": "10.0.0.7"}, target]), code, field)
+    _refused(lambda: c.register_targets(TargetGroupArn=tg_arn.replace("/web-tg/", "/nope/"),
+                                        Targets=[{"Id": "10.0.0.5"}]), "TargetGroupNotFound", "not found")
+    _refused(lambda: c.register_targets(TargetGroupArn=tg_arn, Targets=[]), "ValidationError", "Targets")
     assert c.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"] == []
+    # The explicit control-plane flag lets a test or a one-host lab register loopback.
+    ctx.allow_local_targets = True
+    c.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "127.0.0.1", "Port": 8081}])
+    assert [h["Target"]["Id"] for h in c.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]] \
+        == ["127.0.0.1"]
+
+
+def test_register_targets_refuses_etcd_and_the_control_planes_own_hosts(gateway) -> None:
+    """etcd on another host (10.1.0.2:2379) and the replica's listener are no targets either;
+    the hosts come from the replica's own flags."""
+    ctx, gw = gateway
+    args = build_parser().parse_args(["--etcd", "http://10.1.0.2:2379,https://10.1.0.3:2379",
+                                      "--listen", "10.1.0.4:7400", "--metrics-listen", "[fd00::7]:7401"])
+    ctx.control_plane_hosts = own_hosts(args)
+    assert ctx.control_plane_hosts == {"10.1.0.2", "10.1.0.3", "10.1.0.4", "fd00::7"}
+    c = elbv2_at(ctx, gw, "/")
+    _, tg_arn = walk(c, 8000)
+    for host in ("10.1.0.2", "10.1.0.3", "10.1.0.4", "fd00:0::7"):
+        _refused(lambda host=host: c.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": host, "Port": 2379}]),
+                 "InvalidTarget", "etcd")
+    assert c.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"] == []
+
+
+def test_a_viewers_key_cannot_register_targets(gateway) -> None:
+    ctx, gw = gateway
+    _, tg_arn = walk(elbv2_at(ctx, gw, "/"), 8000)
+    key = _key(ctx, user="vic", role="viewer")
+    at = type("At", (), {"url": gw.url, "ca_path": gw.ca_path})()  # type: ignore[attr-defined]
+    viewer = client(at, key.access_key_id, key.secret_access_key)
+    for call in (viewer.register_targets, viewer.deregister_targets):
+        _refused(lambda call=call: call(TargetGroupArn=tg_arn, Targets=[{"Id": "10.9.0.5", "Port": 80}]),
+                 "AccessDenied", "RegisterTargets" if call == viewer.register_targets else "DeregisterTargets")
+    assert viewer.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"] == []

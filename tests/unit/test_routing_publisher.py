@@ -126,6 +126,23 @@ def test_a_draining_target_leaves_when_its_delay_is_over_without_any_change(h: H
         h.publisher.stop()
 
 
+def test_a_deregistered_address_leaves_when_its_delay_is_over_without_any_change(h: Harness) -> None:
+    group = t.TargetGroup()
+    group.CopyFrom(TG)
+    group.registered_targets.add(id="10.9.0.5", port=80, deregister_until=time.time() + 0.5)
+    h.put(sources.TARGETGROUPS + "c/web", group)
+    h.put(sources.LOADBALANCERS + "c/web", LB)
+    h.publisher.start()
+    try:
+        h.publisher.wake()
+        wait_for(lambda: h.sent and len(h.sent[-1][1].routing.backends[0].servers) == 1, timeout=5,
+                 what="the draining address")
+        assert not h.sent[-1][1].routing.backends[0].servers[0].active
+        wait_for(lambda: not h.sent[-1][1].routing.backends[0].servers, timeout=5, what="the address gone")
+    finally:
+        h.publisher.stop()
+
+
 def test_wakes_are_joined_into_few_builds(h: Harness) -> None:
     h.put(sources.TARGETGROUPS + "c/web", TG)
     h.put(sources.LOADBALANCERS + "c/web", LB)

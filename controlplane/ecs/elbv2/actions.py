@@ -341,30 +341,32 @@ def describe_target_health(traffic: Traffic, p: Params) -> Result:
         wanted.append((text(target, "Id", required=True, where=where), integer(target, "Port", 1, 65535, where=where)))
     resp = traffic.call("DescribeTargetHealth", t.TargetGroupRef(target_group=text(p, "TargetGroupArn", required=True)))
     targets = [x for x in resp.targets
-               if not wanted or any(x.task_id == tid and port in (None, x.port) for tid, port in wanted)]
+               if not wanted or any((x.task_id or x.address) == tid and port in (None, x.port) for tid, port in wanted)]
     return {"TargetHealthDescriptions": [shapes.target_health(x) for x in targets]}
 
 
-def _targets_refused(action: str) -> Callable[[Traffic, Params], Result]:
-    """RegisterTargets and DeregisterTargets: the request is read and the group looked up
-    (bad input and an unknown group get their own codes), then refused. A Shoal target is
-    a task of an ECS service attached with ``loadBalancers``, registered and deregistered
-    by the service (deregistration drains it first); an address Shoal does not run has no
-    agent to check its health, so it is never taken and then left unchecked."""
+def _targets(p: Params) -> list[t.RegisteredTarget]:
+    out = []
+    for i, target in enumerate(structures(p, "Targets", required=True), 1):
+        where = f"Targets.member.{i}"
+        only(target, ("Id", "Port", "AvailabilityZone"), where=where)
+        # "all" is ELBv2's own word for an ip target outside the load balancer's VPC; Shoal has no zones.
+        choice(target, "AvailabilityZone", ("all",), "all", "Shoal's targets have no availability zones")
+        out.append(t.RegisteredTarget(id=text(target, "Id", required=True, where=where),
+                                      port=integer(target, "Port", 1, 65535, where=where) or 0))
+    return out
+
+
+def _change_targets(method: str) -> Callable[[Traffic, Params], Result]:
+    """RegisterTargets and DeregisterTargets of addresses (TargetType ip). Tasks are not
+    registered this way: they join a group through their service's ``loadBalancers``, once
+    healthy, and drain before they stop."""
 
     def run(traffic: Traffic, p: Params) -> Result:
         only(p, ("TargetGroupArn", "Targets"))
-        arn = text(p, "TargetGroupArn", required=True)
-        for i, target in enumerate(structures(p, "Targets", required=True), 1):
-            where = f"Targets.member.{i}"
-            only(target, ("Id", "Port", "AvailabilityZone"), where=where)
-            text(target, "Id", required=True, where=where)
-            integer(target, "Port", 1, 65535, where=where)
-        (tg,) = _target_groups(traffic, [arn])
-        raise refused(NOT_PERMITTED, f"TargetGroupArn: {action} is not served: the targets of "
-                                     f"{tg.target_group_name!r} are the tasks of the ECS services attached to it "
-                                     "(loadBalancers), which Shoal registers once healthy and drains before they "
-                                     "stop; run the backend as a service attached to the group instead")
+        req = t.RegisterTargetsRequest(target_group=text(p, "TargetGroupArn", required=True), targets=_targets(p))
+        traffic.call(method, req)
+        return {}
 
     return run
 
@@ -386,6 +388,6 @@ ACTIONS: dict[str, Action] = {
     "ModifyTargetGroupAttributes": Action("ModifyTargetGroup", modify_target_group_attributes),
     "DeleteTargetGroup": Action("DeleteTargetGroup", delete_target_group),
     "DescribeTargetHealth": Action("DescribeTargetHealth", describe_target_health),
-    "RegisterTargets": Action("ModifyTargetGroup", _targets_refused("RegisterTargets")),
-    "DeregisterTargets": Action("ModifyTargetGroup", _targets_refused("DeregisterTargets")),
+    "RegisterTargets": Action("RegisterTargets", _change_targets("RegisterTargets")),
+    "DeregisterTargets": Action("DeregisterTargets", _change_targets("DeregisterTargets")),
 }

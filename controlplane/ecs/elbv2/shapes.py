@@ -116,9 +116,9 @@ def target_health(item: t.TargetHealthDescription) -> Shape:
         health["Reason"] = item.health.reason
     if item.health.description:
         health["Description"] = item.health.description
-    # The target is the task; Port is where its node forwards to it (the host port), once
-    # the task has one.
-    target: Shape = {"Id": item.task_id}
+    # The target is the task (Port: where its node forwards to it, the host port, once the
+    # task has one), or a registered address.
+    target: Shape = {"Id": item.task_id or item.address}
     out: Shape = {"Target": target, "TargetHealth": health}
     if item.port:
         target["Port"] = item.port

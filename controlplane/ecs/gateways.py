@@ -1,0 +1,160 @@
+"""ECS's gateway operations that change or list a gateway's place, mapped onto Shoal's load
+balancers (ingress.py reads them): ListGatewayClusterAssociations answers each load
+balancer associated with the one cluster it belongs to; DeleteGateway deletes the load
+balancer (its listeners and rules with it; its target groups stay, as ELBv2's
+DeleteLoadBalancer leaves them); a route (ListGatewayRoutes, DescribeGatewayRoute) is a
+service's ``loadBalancers`` entry whose target group the load balancer sends to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controlplane.api import loadbalancers
+from controlplane.api.context import ApiContext
+from controlplane.api.paging import page
+from controlplane.api.traffic_state import live_services, target_group_arns_of
+from controlplane.ecs.errors import EcsError, invalid_parameter
+from controlplane.ecs.ingress import active_clusters, all_load_balancers, max_results, next_token
+from shoal.arns import cluster_name
+from shoal.v1 import resources_pb2 as r
+from shoal.v1 import traffic_pb2 as t
+
+Body = dict[str, Any]
+_ASSOCIATION_STATUSES = ("ACTIVE", "DISASSOCIATING", "INACTIVE")
+
+
+def _text(body: Body, name: str, required: bool = False) -> str:
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            raise invalid_parameter(f"{name}: required")
+        return ""
+    if not isinstance(value, str):
+        raise invalid_parameter(f"{name}: must be a string")
+    return value
+
+
+def _gateway(ctx: ApiContext, ref: str) -> t.LoadBalancer:
+    for lb in all_load_balancers(ctx):
+        if ref in (lb.load_balancer_arn, lb.load_balancer_name):
+            return lb
+    raise EcsError("GatewayNotFoundException", f"gateway: {ref[:256]!r} is not a load balancer of any cluster")
+
+
+def list_gateway_cluster_associations(ctx: ApiContext, body: Body) -> Body:
+    """A Shoal load balancer lives in one cluster: it is associated with that one, ACTIVE."""
+    unknown = set(body) - {"gateway", "cluster", "status", "maxResults", "nextToken"}
+    if unknown:
+        raise invalid_parameter(f"{sorted(unknown)[0]}: not a parameter of ListGatewayClusterAssociations")
+    statuses = body.get("status") or []
+    if not isinstance(statuses, list) or any(s not in _ASSOCIATION_STATUSES for s in statuses):
+        raise invalid_parameter(f"status: each must be one of {', '.join(_ASSOCIATION_STATUSES)}")
+    gateway, cluster = _text(body, "gateway"), _text(body, "cluster")
+    lbs = [_gateway(ctx, gateway)] if gateway else all_load_balancers(ctx)
+    if cluster:
+        name = cluster_name(cluster)
+        if name not in active_clusters(ctx):
+            raise EcsError("ClusterNotFoundException", f"cluster: {cluster[:256]!r} not found")
+        lbs = [lb for lb in lbs if lb.cluster == name]
+    if statuses and "ACTIVE" not in statuses:
+        lbs = []
+    rows = {f"{lb.load_balancer_arn} {ctx.arns.cluster(lb.cluster)}": lb for lb in lbs}
+    resp = page(sorted(rows), max_results(body, 0), next_token(body))
+    out: Body = {"gatewayClusterAssociations": [
+        {"gatewayArn": rows[k].load_balancer_arn, "clusterArn": ctx.arns.cluster(rows[k].cluster), "status": "ACTIVE"}
+        for k in resp.arns]}
+    if resp.next_token:
+        out["nextToken"] = resp.next_token
+    return out
+
+
+def delete_gateway(ctx: ApiContext, body: Body) -> Body:
+    unknown = set(body) - {"gateway"}
+    if unknown:
+        raise invalid_parameter(f"{sorted(unknown)[0]}: not a parameter of DeleteGateway")
+    lb = _gateway(ctx, _text(body, "gateway", required=True))
+    loadbalancers.delete(ctx, t.LoadBalancerRef(cluster=lb.cluster, load_balancer=lb.load_balancer_arn))
+    return {"gatewayArn": lb.load_balancer_arn, "name": lb.load_balancer_name, "status": "DELETED"}
+
+
+_ROUTE_STATUSES = ("ACTIVE", "CREATE_IN_PROGRESS", "CREATE_FAILED", "UPDATE_IN_PROGRESS", "UPDATE_FAILED",
+                   "DELETE_IN_PROGRESS", "DELETE_FAILED")
+
+
+def _port_name(ctx: ApiContext, svc: r.Service, container: str, port: int) -> str:
+    """The name the service's task definition gives ``container``'s ``port``, else
+    ``<container>-<port>``."""
+    family, _, revision = svc.task_definition.rsplit("/", 1)[-1].partition(":")
+    td = ctx.state.taskdef(family, int(revision)) if revision.isdigit() else None
+    for cd in td.msg.container_definitions if td else ():
+        for pm in cd.port_mappings:
+            if (not container or cd.name == container) and pm.container_port == port and pm.name:
+                return pm.name
+    return f"{container}-{port}"
+
+
+def _routes(ctx: ApiContext, lbs: list[t.LoadBalancer]) -> list[Body]:
+    out = []
+    for lb in lbs:
+        sends_to = target_group_arns_of(lb)
+        for rec in live_services(ctx, lb.cluster):
+            svc = rec.msg
+            for attach in svc.load_balancers:
+                group = attach.target_group_arn or (
+                    lb.default_target_group_arn if attach.load_balancer_name == lb.load_balancer_name else "")
+                if group not in sends_to:
+                    continue
+                port_name = _port_name(ctx, svc, attach.container_name, attach.container_port)
+                out.append({"gatewayRouteArn": f"{lb.load_balancer_arn}/route/{svc.service_name}/{port_name}",
+                            "gatewayArn": lb.load_balancer_arn, "clusterArn": ctx.arns.cluster(lb.cluster),
+                            "serviceArn": svc.service_arn, "serviceContainerPortName": port_name,
+                            "status": "ACTIVE"})
+    return sorted({x["gatewayRouteArn"]: x for x in out}.values(), key=lambda x: x["gatewayRouteArn"])
+
+
+def list_gateway_routes(ctx: ApiContext, body: Body) -> Body:
+    unknown = set(body) - {"gateway", "cluster", "service", "serviceContainerPortName", "status", "maxResults",
+                           "nextToken"}
+    if unknown:
+        raise invalid_parameter(f"{sorted(unknown)[0]}: not a parameter of ListGatewayRoutes")
+    statuses = body.get("status") or []
+    if not isinstance(statuses, list) or any(x not in _ROUTE_STATUSES for x in statuses):
+        raise invalid_parameter(f"status: each must be one of {', '.join(_ROUTE_STATUSES)}")
+    gateway, cluster = _text(body, "gateway"), _text(body, "cluster")
+    service, port_name = _text(body, "service"), _text(body, "serviceContainerPortName")
+    lbs = [_gateway(ctx, gateway)] if gateway else all_load_balancers(ctx)
+    if cluster:
+        name = cluster_name(cluster)
+        if name not in active_clusters(ctx):
+            raise EcsError("ClusterNotFoundException", f"cluster: {cluster[:256]!r} not found")
+        lbs = [lb for lb in lbs if lb.cluster == name]
+    routes = [x for x in _routes(ctx, lbs)
+              if (not service or service in (x["serviceArn"], x["serviceArn"].rsplit("/", 1)[-1]))
+              and (not port_name or x["serviceContainerPortName"] == port_name)
+              and (not statuses or x["status"] in statuses)]
+    by_arn = {x["gatewayRouteArn"]: x for x in routes}
+    resp = page(sorted(by_arn), max_results(body, 0), next_token(body))
+    out: Body = {"gatewayRoutes": [by_arn[a] for a in resp.arns]}
+    if resp.next_token:
+        out["nextToken"] = resp.next_token
+    return out
+
+
+def describe_gateway_route(ctx: ApiContext, body: Body) -> Body:
+    unknown = set(body) - {"gatewayRouteArn"}
+    if unknown:
+        raise invalid_parameter(f"{sorted(unknown)[0]}: not a parameter of DescribeGatewayRoute")
+    arn = _text(body, "gatewayRouteArn", required=True)
+    for x in _routes(ctx, all_load_balancers(ctx)):
+        if x["gatewayRouteArn"] == arn:
+            return {"gatewayRoute": {k: x[k] for k in ("gatewayRouteArn", "serviceArn", "serviceContainerPortName",
+                                                       "status")}}
+    raise EcsError("ResourceNotFoundException", f"gatewayRouteArn: {arn[:256]!r} is no route of any load balancer")
+
+
+ACTIONS = {
+    "ListGatewayRoutes": list_gateway_routes,
+    "DescribeGatewayRoute": describe_gateway_route,
+    "ListGatewayClusterAssociations": list_gateway_cluster_associations,
+    "DeleteGateway": delete_gateway,
+}
