@@ -53,6 +53,15 @@ def _check_tolerance(seconds: int) -> int:
     return seconds
 
 
+def _check_replace(replace: bool, tolerance: int, daemon: bool) -> bool:
+    # Without a tolerance a lost node's tasks are replaced anyway and never reconciled.
+    if replace and not tolerance:
+        raise invalid("replaceOnDisconnect: needs a disconnectToleranceSeconds above 0")
+    if replace and daemon:
+        raise invalid("replaceOnDisconnect: a DAEMON service's task belongs to its node and is not replaced elsewhere")
+    return replace
+
+
 def _check_critical(critical: bool, daemon: bool) -> bool:
     if critical and not daemon:
         raise invalid("daemonCritical: only a service with the DAEMON scheduling strategy can be critical")
@@ -119,6 +128,7 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
         health_check_grace_period_seconds=req.health_check_grace_period_seconds,
         deployment_configuration=_check_deployment_config(req.deployment_configuration, daemon),
         disconnect_tolerance_seconds=_check_tolerance(req.disconnect_tolerance_seconds),
+        replace_on_disconnect=_check_replace(req.replace_on_disconnect, req.disconnect_tolerance_seconds, daemon),
         daemon_critical=_check_critical(req.daemon_critical, daemon),
         # ECS makes it ENABLED when a create does not say; Shoal keeps a service where its
         # placement put it unless asked (docs/ecs-api.md).
@@ -220,6 +230,10 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
             svc.enable_execute_command = req.enable_execute_command
         if req.HasField("disconnect_tolerance_seconds"):
             svc.disconnect_tolerance_seconds = _check_tolerance(req.disconnect_tolerance_seconds)
+        if req.HasField("replace_on_disconnect") or req.HasField("disconnect_tolerance_seconds"):
+            replace = req.replace_on_disconnect if req.HasField("replace_on_disconnect") else svc.replace_on_disconnect
+            svc.replace_on_disconnect = _check_replace(replace, svc.disconnect_tolerance_seconds,
+                                                       svc.scheduling_strategy == "DAEMON")
         if req.HasField("daemon_critical"):
             svc.daemon_critical = _check_critical(req.daemon_critical, svc.scheduling_strategy == "DAEMON")
         if req.update_placement_constraints:
