@@ -90,12 +90,12 @@ class NodeController:
             for c in stopped.containers:
                 c.last_status = "STOPPED"
             stops.append(task_write(rec, stopped))
-        kept = 0
+        worse = 0
         for svc_key, recs in returning.items():
             back_now, loser_writes = self._keep_better(view, replacing[svc_key], recs, wall)
             back.extend(back_now)
             stops.extend(loser_writes)
-            kept += len(loser_writes)
+            worse += len(loser_writes)
         unknown = sum(1 for revision in self.writer.commit_many(held) if revision is not None)
         returned = sum(1 for revision in self.writer.commit_many(back) if revision is not None)
         replaced = sum(1 for revision in self.writer.commit_many(stops) if revision is not None)
@@ -104,7 +104,7 @@ class NodeController:
             parts.append("nodes " + ", ".join(flipped))
         if replaced:
             parts.append(f"stopped {replaced} service tasks on lost or deregistered nodes for replacement"
-                         if not kept else f"stopped {replaced} service tasks ({kept} the worse copy on a reconnect)")
+                         if not worse else f"stopped {replaced} service tasks ({worse} the worse copy on a reconnect)")
         if unknown:
             parts.append(f"{unknown} service tasks on lost nodes are UNKNOWN within their disconnect tolerance")
         if returned:
@@ -119,7 +119,8 @@ class NodeController:
                   if rec.msg.cluster == svc.cluster and rec.msg.service_name == svc.service_name
                   and rec.msg.id not in ids and rec.msg.desired_status == "RUNNING" and is_live(rec.msg)
                   and not rec.msg.disconnected_at}
-        decided = {s.task_id: s.reason for s in keep_better([t for _, t in recs],
+        # An original stopped by hand meanwhile is no copy to keep; it only gets its marks cleared.
+        decided = {s.task_id: s.reason for s in keep_better([t for _, t in recs if t.desired_status == "RUNNING"],
                                                             [rec.msg for rec in others.values()],
                                                             svc.desired_count)}
         back, losers = [], []

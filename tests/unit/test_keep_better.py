@@ -155,3 +155,19 @@ def test_replace_on_disconnect_needs_a_tolerance_and_a_replica_service(plane: Pl
     services.update(plane.api, op.UpdateServiceRequest(cluster="default", service="web",
                                                        disconnect_tolerance_seconds=0, replace_on_disconnect=False))
     assert (plane.service().disconnect_tolerance_seconds, plane.service().replace_on_disconnect) == (0, False)
+
+
+def test_an_original_stopped_by_hand_meanwhile_is_not_counted_as_a_copy(plane: Plane) -> None:
+    _, nodes, _, running = _lost_and_replaced(plane)
+    fresh = [t.id for t in plane.tasks().values() if t.id not in {o.id for o in running}]
+    for t in fresh:
+        plane.report(t, "RUNNING")
+    stopped = plane.task(running[0].id)
+    stopped.desired_status = "STOPPED"  # StopTask while its node was away
+    plane.store.put(keys.task("default", stopped.id), stopped.SerializeToString())
+    plane.store.put(keys.alive("n1"), b"127.0.0.1:1")
+    nodes.reconcile(plane.view())
+    # Only the other original has a surplus copy to settle: one replacement stopped, one kept.
+    assert sum(plane.task(t).desired_status == "STOPPED" for t in fresh) == 1
+    assert plane.task(running[1].id).desired_status == "RUNNING"
+    assert plane.task(stopped.id).disconnected_at == 0
