@@ -29,6 +29,8 @@ class ApiContext:
     cache: Cache | None = None
     # The cluster registry, when this replica has one (--registry).
     registry: RegistrySettings | None = None
+    # Hosts (``host`` or ``host:port``) HTTP lifecycle hooks may call (--hook-allow-host); none: no HTTP hooks.
+    hook_hosts: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.state = State(self.store)

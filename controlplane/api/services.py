@@ -141,7 +141,7 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
     svc.capacity_provider_strategy.extend(strategy)
     service_traffic.apply(ctx, cluster, svc, td, load_balancers_=req.load_balancers,
                           registries_=req.service_registries, connect=req.service_connect_configuration)
-    traffic_shift.check(svc.deployment_configuration, bool(svc.load_balancers))
+    traffic_shift.check(svc.deployment_configuration, bool(svc.load_balancers), ctx.hook_hosts)
     if daemon and svc.deployment_configuration.strategy not in ("", traffic_shift.ROLLING):
         raise invalid("deploymentConfiguration.strategy: a DAEMON service deploys ROLLING only")
     svc.deployments.append(new_deployment(td.task_definition_arn, req.desired_count, strategy))
@@ -254,7 +254,8 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
             svc.capacity_provider_strategy.extend(new_strategy)
         new_td = td.task_definition_arn if td is not None else svc.task_definition
         traffic_shift.check(svc.deployment_configuration,
-                            bool(req.load_balancers if req.update_load_balancers else svc.load_balancers))
+                            bool(req.load_balancers if req.update_load_balancers else svc.load_balancers),
+                            ctx.hook_hosts)
         if svc.scheduling_strategy == "DAEMON" and svc.deployment_configuration.strategy not in (
                 "", traffic_shift.ROLLING):
             raise invalid("deploymentConfiguration.strategy: a DAEMON service deploys ROLLING only")
