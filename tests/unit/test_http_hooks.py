@@ -19,7 +19,9 @@ from controlplane.errors import ApiError
 from controlplane.http_hooks import HookCaller
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoalctl.cli import main
 from tests.fixtures.plane import Plane
+from tests.unit.test_service_deployments import cli  # noqa: F401 (fixture)
 from tests.unit.test_traffic_shift import config, deploy_v2, live_by_revision, run, shifting
 
 
@@ -139,3 +141,16 @@ def test_a_host_taken_off_the_list_is_not_called_and_the_deployment_rolls_back(p
     assert hook.bodies == [], "no connection made"
     run(plane, ctl, cycles=4)
     assert live_by_revision(plane) == {v1: 4}
+
+
+def test_the_cli_sets_an_http_hook_and_the_allowlist_refusal_reaches_it(plane: Plane, cli, capsys) -> None:  # noqa: F811
+    shifting(plane, config("BLUE_GREEN"))
+    assert main.main(["service", "update", "web", "--http-hook", "POST_SCALE_UP"]) == 1
+    assert "--http-hook: STAGE=URL" in capsys.readouterr().err
+    assert main.main(["service", "update", "web", "--http-hook", "POST_SCALE_UP=http://127.0.0.1:2379/"]) == 1
+    assert "hookTargetArn: host 127.0.0.1:2379 is not one" in capsys.readouterr().err
+    plane.api.hook_hosts = frozenset({"hooks.example"})
+    assert main.main(["service", "update", "web", "--http-hook", "POST_SCALE_UP=https://hooks.example/go"]) == 0
+    [h] = plane.service().deployment_configuration.lifecycle_hooks
+    assert (h.target_type, h.hook_target_arn, list(h.lifecycle_stages)) == \
+        ("HTTP", "https://hooks.example/go", ["POST_SCALE_UP"])
