@@ -9,6 +9,11 @@ restored. Reported:
     per live task after it;
   - how long after the cut the host's tasks read UNKNOWN, and after the heal RUNNING again.
 
+With `--replace-on-disconnect` the service asks for replacements at once (Nomad's
+max_client_disconnect with replacement): "replacements started" is then expected to be the
+cut host's tasks, and the figure that matters is which copies are kept after the heal
+(originals kept / replacements stopped) and the duplicate containers left (target 0).
+
 Prints figures; asserts nothing. `--smoke` cuts for 9 s (three lease TTLs), to prove the
 script still runs.
 """
@@ -70,6 +75,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--replace-on-disconnect", action="store_true")
     args = ap.parse_args()
     seconds = 3 * LEASE_TTL if args.smoke else args.seconds
     client = docker.from_env(timeout=60)
@@ -83,7 +89,7 @@ def main() -> None:
             api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(TASKDEF)))
             api.CreateService(op.CreateServiceRequest(
                 cluster="default", service_name="cut", task_definition="bench-cut", desired_count=DESIRED,
-                disconnect_tolerance_seconds=TOLERANCE,
+                disconnect_tolerance_seconds=TOLERANCE, replace_on_disconnect=args.replace_on_disconnect,
                 placement_strategy=[r.PlacementStrategy(type="spread", field="instanceId")]))
             wait(lambda: sum(t.last_status == "RUNNING" for t in live(api).values()) == DESIRED, 120,
                  f"{DESIRED} tasks RUNNING")
@@ -112,6 +118,13 @@ def main() -> None:
             settled = wait(lambda: (now := live(api)) and len(now) == DESIRED
                            and all(t.last_status == "RUNNING" for t in now.values()) and now, 120, "settled")
             seen |= set(settled)
+            if args.replace_on_disconnect:
+                # The stopped copies' containers go once their agents see the stop.
+                try:
+                    wait(lambda: sorted(containers(client, "cut", lab.cluster.node_ids())) == sorted(settled), 60,
+                         "one container per live task")
+                except SystemExit as e:
+                    print(e)
             running = containers(client, "cut", lab.cluster.node_ids())
             lost = len(set(before) - set(settled))
             started = len(seen - set(before))
@@ -120,8 +133,15 @@ def main() -> None:
                   f"{LEASE_TTL:g} s, tolerance {TOLERANCE} s: UNKNOWN after "
                   f"{unknown_after if unknown_after is None else round(unknown_after, 1)} s, RUNNING again "
                   f"{back_after:.1f} s after the heal")
-            print(f"tasks lost: {lost}, replacements started: {started}, duplicate containers after: {extra} "
-                  f"(target: 0, 0, 0)")
+            if args.replace_on_disconnect:
+                replacements = seen - set(before)
+                print(f"replace on disconnect: replacements started: {started}, originals kept: "
+                      f"{len(on_cut & set(settled))} of {len(on_cut)}, replacements stopped: "
+                      f"{len(replacements - set(settled))}, tasks lost: {lost}, duplicate containers after: "
+                      f"{extra} (target: lost 0, duplicates 0)")
+            else:
+                print(f"tasks lost: {lost}, replacements started: {started}, duplicate containers after: {extra} "
+                      f"(target: 0, 0, 0)")
             api.close()
         finally:
             lab.stop()

@@ -19,6 +19,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from controlplane import http_hooks
 from controlplane.api import reads
 from controlplane.api.accesskeys import AccessKeysService
 from controlplane.api.agents import AgentGatewayService
@@ -110,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", default="local", help="region part of ARNs")
     p.add_argument("--account-id", default="000000000000", help="account part of ARNs")
     p.add_argument("--resync-interval", type=float, default=2.0, help="controller resync period, seconds")
+    p.add_argument("--hook-allow-host", action="append", default=[], metavar="HOST[:PORT]",
+                   help="a host HTTP lifecycle hooks may call (repeatable; none: HTTP hooks are refused)")
+    p.add_argument("--hook-timeout", type=float, default=http_hooks.DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help="how long an HTTP lifecycle hook may take to answer before the deployment rolls back")
     p.add_argument("--cycle-interval", type=float, default=0.1,
                    help="least seconds between the starts of two controller cycles (changes in between are "
                         "taken together)")
@@ -148,6 +153,7 @@ class Replica:
             policy.from_args(args),
             allow_local_targets=args.allow_local_targets,
             control_plane_hosts=own_hosts(args),
+            hook_hosts=frozenset(h.lower() for h in args.hook_allow_host),
         )
         self._stop = threading.Event()
 
@@ -285,6 +291,7 @@ class Replica:
                                       lambda: _log_sentence(gateway.end_deregistered_streams))
         deregistrations.start()
         threading.Thread(target=self._expire_agents, args=(gateway,), name="liveness", daemon=True).start()
+        threading.Thread(target=self._call_hooks, args=(election,), name="http hooks", daemon=True).start()
         security.start_refresh(self._stop)
         health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
         log.info("control plane serving", extra=logs.kv(listen=args.listen, metrics=args.metrics_listen,
@@ -335,6 +342,14 @@ class Replica:
             for sentence in (gateway.shed_if_cut_off(), gateway.expire_silent_agents()):
                 if sentence:
                     log.info(sentence)
+
+
+    def _call_hooks(self, election: Election) -> None:
+        """The leader calls the HTTP lifecycle hooks deployments wait on (one caller at a time)."""
+        caller = http_hooks.HookCaller(self.ctx, self.args.hook_timeout)
+        while not self._stop.wait(max(1.0, self.args.cycle_interval)):
+            if election.is_leader():
+                _log_sentence(caller.reconcile)
 
 
 def _log_sentence(step: Callable[[], str]) -> None:

@@ -2,8 +2,10 @@
 BLUE_GREEN, CANARY and LINEAR): the new revision's tasks (green) come up in full beside the
 old ones (blue), then production traffic moves to green through the load balancers — all at
 once, a canary share then the rest, or in linear steps — then, after the bake time, blue is
-stopped. Lifecycle hooks pause a stage until ContinueServiceDeployment (Shoal's hooks are
-ECS's ``PAUSE`` hooks; it runs no Lambda functions).
+stopped. Lifecycle hooks pause a stage until ContinueServiceDeployment: ECS's ``PAUSE``
+hooks, and Shoal's ``HTTP`` hooks in place of ECS's Lambda ones (controlplane/http_hooks.py
+POSTs the deployment's state to the hook's URL and continues or rolls back on the answer);
+an HTTP hook's URL must name a host the operator allowed (``--hook-allow-host``).
 
 Pure: the state is kept in the primary Deployment (``lifecycle_stage``, ``stage_started_at``,
 ``traffic_percent``, ``hooks``); the service controller calls ``advance`` each cycle, and the
@@ -12,6 +14,7 @@ routing table weighs each revision's servers by ``shares``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from controlplane.errors import invalid
 from shoal.v1 import resources_pb2 as r
@@ -26,9 +29,27 @@ STAGES = ("PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "PRE_PRODUCTION_TRAFFIC_S
 CLEAN_UP = "CLEAN_UP"
 DEFAULT_HOOK_TIMEOUT_MINUTES = 60
 MAX_MINUTES = 1440
+HOOK_TYPES = ("PAUSE", "HTTP")
 
 
-def check(dc: r.DeploymentConfiguration, has_load_balancers: bool) -> None:
+def url_refusal(url: str, allowed: frozenset[str]) -> str:
+    """Why an HTTP hook may not call ``url`` ('' when it may): http(s) only, and only to a
+    host the operator allowed, as ``host`` (any port) or ``host:port``. Closed by default."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"must be an http:// or https:// URL, not {url!r}"
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return f"has a bad port: {url!r}"
+    host = parts.hostname.lower()
+    if host not in allowed and f"{host}:{port}" not in allowed:
+        return (f"host {host}:{port} is not one the control plane allows hooks to call "
+                "(its --hook-allow-host list)")
+    return ""
+
+
+def check(dc: r.DeploymentConfiguration, has_load_balancers: bool, hook_hosts: frozenset[str] = frozenset()) -> None:
     """Refuses, naming the field, a strategy configuration Shoal cannot carry out."""
     where = "deploymentConfiguration"
     strategy = dc.strategy or ROLLING
@@ -55,9 +76,11 @@ def check(dc: r.DeploymentConfiguration, has_load_balancers: bool) -> None:
         _minutes(linear, "step_bake_time_in_minutes", f"{where}.linearConfiguration.stepBakeTimeInMinutes")
     for i, hook in enumerate(dc.lifecycle_hooks):
         at = f"{where}.lifecycleHooks[{i}]"
-        if hook.target_type != "PAUSE":
-            raise invalid(f"{at}.targetType: Shoal runs PAUSE hooks only (resumed by ContinueServiceDeployment), "
-                          f"not {hook.target_type or 'none'!r}")
+        if hook.target_type not in HOOK_TYPES:
+            raise invalid(f"{at}.targetType: Shoal runs PAUSE hooks (resumed by ContinueServiceDeployment) and "
+                          f"HTTP hooks (a URL it POSTs to), not {hook.target_type or 'none'!r}")
+        if hook.target_type == "HTTP" and (why := url_refusal(hook.hook_target_arn, hook_hosts)):
+            raise invalid(f"{at}.hookTargetArn: {why}")
         if not hook.lifecycle_stages:
             raise invalid(f"{at}.lifecycleStages: required")
         for stage in hook.lifecycle_stages:
@@ -179,7 +202,8 @@ def _hooks(dc: r.DeploymentConfiguration, d: r.Deployment, now: float) -> Outcom
         if detail is None:
             minutes = hook.timeout_configuration.timeout_in_minutes if \
                 hook.timeout_configuration.HasField("timeout_in_minutes") else DEFAULT_HOOK_TIMEOUT_MINUTES
-            detail = d.hooks.add(hook_id=hid, target_type="PAUSE", status="AWAITING_ACTION", stage=stage,
+            detail = d.hooks.add(hook_id=hid, target_type=hook.target_type or "PAUSE", target_arn=hook.hook_target_arn,
+                                 status="AWAITING_ACTION", stage=stage,
                                  expires_at=now + minutes * 60.0,
                                  timeout_action=hook.timeout_configuration.action or "ROLLBACK")
         if detail.status == "AWAITING_ACTION" and now >= detail.expires_at:

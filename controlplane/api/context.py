@@ -33,6 +33,8 @@ class ApiContext:
     allow_local_targets: bool = False
     # Hosts of etcd's endpoints and this replica's listeners, refused as targets like node addresses.
     control_plane_hosts: frozenset[str] = frozenset()
+    # Hosts (``host`` or ``host:port``) HTTP lifecycle hooks may call (--hook-allow-host); none: no HTTP hooks.
+    hook_hosts: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.state = State(self.store)

@@ -54,6 +54,15 @@ def _check_tolerance(seconds: int) -> int:
     return seconds
 
 
+def _check_replace(replace: bool, tolerance: int, daemon: bool) -> bool:
+    # Without a tolerance a lost node's tasks are replaced anyway and never reconciled.
+    if replace and not tolerance:
+        raise invalid("replaceOnDisconnect: needs a disconnectToleranceSeconds above 0")
+    if replace and daemon:
+        raise invalid("replaceOnDisconnect: a DAEMON service's task belongs to its node and is not replaced elsewhere")
+    return replace
+
+
 def _check_critical(critical: bool, daemon: bool) -> bool:
     if critical and not daemon:
         raise invalid("daemonCritical: only a service with the DAEMON scheduling strategy can be critical")
@@ -125,6 +134,7 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
         health_check_grace_period_seconds=req.health_check_grace_period_seconds,
         deployment_configuration=_check_deployment_config(req.deployment_configuration, daemon),
         disconnect_tolerance_seconds=_check_tolerance(req.disconnect_tolerance_seconds),
+        replace_on_disconnect=_check_replace(req.replace_on_disconnect, req.disconnect_tolerance_seconds, daemon),
         daemon_critical=_check_critical(req.daemon_critical, daemon),
         # ECS makes it ENABLED when a create does not say; Shoal keeps a service where its
         # placement put it unless asked (docs/ecs-api.md).
@@ -137,7 +147,7 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
     svc.capacity_provider_strategy.extend(strategy)
     service_traffic.apply(ctx, cluster, svc, td, load_balancers_=req.load_balancers,
                           registries_=req.service_registries, connect=req.service_connect_configuration)
-    traffic_shift.check(svc.deployment_configuration, bool(svc.load_balancers))
+    traffic_shift.check(svc.deployment_configuration, bool(svc.load_balancers), ctx.hook_hosts)
     if daemon and svc.deployment_configuration.strategy not in ("", traffic_shift.ROLLING):
         raise invalid("deploymentConfiguration.strategy: a DAEMON service deploys ROLLING only")
     svc.deployments.append(new_deployment(td.task_definition_arn, req.desired_count, strategy))
@@ -229,6 +239,10 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
             svc.enable_execute_command = req.enable_execute_command
         if req.HasField("disconnect_tolerance_seconds"):
             svc.disconnect_tolerance_seconds = _check_tolerance(req.disconnect_tolerance_seconds)
+        if req.HasField("replace_on_disconnect") or req.HasField("disconnect_tolerance_seconds"):
+            replace = req.replace_on_disconnect if req.HasField("replace_on_disconnect") else svc.replace_on_disconnect
+            svc.replace_on_disconnect = _check_replace(replace, svc.disconnect_tolerance_seconds,
+                                                       svc.scheduling_strategy == "DAEMON")
         if req.HasField("daemon_critical"):
             svc.daemon_critical = _check_critical(req.daemon_critical, svc.scheduling_strategy == "DAEMON")
         if req.update_placement_constraints:
@@ -251,7 +265,8 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
         if td is not None and svc.launch_type == fargate.LAUNCH_TYPE:
             fargate.check_size(td)
         traffic_shift.check(svc.deployment_configuration,
-                            bool(req.load_balancers if req.update_load_balancers else svc.load_balancers))
+                            bool(req.load_balancers if req.update_load_balancers else svc.load_balancers),
+                            ctx.hook_hosts)
         if svc.scheduling_strategy == "DAEMON" and svc.deployment_configuration.strategy not in (
                 "", traffic_shift.ROLLING):
             raise invalid("deploymentConfiguration.strategy: a DAEMON service deploys ROLLING only")

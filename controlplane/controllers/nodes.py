@@ -6,16 +6,20 @@ A service with a disconnect tolerance (Nomad's max_client_disconnect) gives a lo
 long, counted from when the node was judged lost: its tasks read lastStatus UNKNOWN and are
 not replaced (the agent keeps running them); if the node comes back in time they get their
 status back, after it they are stopped for replacement as without one. A deregistered node
-is gone for certain and has no tolerance."""
+is gone for certain and has no tolerance. A service that also asks for replaceOnDisconnect
+has its lost tasks replaced at once (the service controller leaves tasks marked disconnected
+out of its count) and, when the node returns in time, keeps the better copy of each
+(controllers/reconnect.py) and stops the other."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
+from controlplane.controllers.reconnect import keep_better
 from controlplane.controllers.view import View, Write, Writer, clone, task_write
 from controlplane.state import Record
-from controlplane.taskspec import UNKNOWN, is_live
+from controlplane.taskspec import UNKNOWN, is_live, mark_stopping
 from shoal import keys
 from shoal.store.base import Compare
 from shoal.v1 import resources_pb2 as r
@@ -50,13 +54,18 @@ class NodeController:
         wall = self.clock()
         tolerance = {(svc.msg.cluster, svc.msg.service_name): svc.msg.disconnect_tolerance_seconds
                      for svc in view.services}
+        replacing = {(svc.msg.cluster, svc.msg.service_name): svc.msg for svc in view.services
+                     if svc.msg.replace_on_disconnect}
+        returning: dict[tuple[str, str], list[tuple[Record[r.Task], r.Task]]] = {}
         for rec in list(view.tasks.values()):
             task = rec.msg
             if not task.service_name or not task.node_id or not is_live(task):
                 continue
             node = view.nodes.get(task.node_id)
             if node is not None and task.node_id in view.alive:
-                if task.disconnected_at:
+                if task.disconnected_at and (task.cluster, task.service_name) in replacing:
+                    returning.setdefault((task.cluster, task.service_name), []).append((rec, _reconnected(task)))
+                elif task.disconnected_at:
                     back.append(self._write(view, rec, _reconnected(task)))
                 continue
             # A silent node is judged only once the grace has let agents reconnect to a new
@@ -81,6 +90,12 @@ class NodeController:
             for c in stopped.containers:
                 c.last_status = "STOPPED"
             stops.append(task_write(rec, stopped))
+        worse = 0
+        for svc_key, recs in returning.items():
+            back_now, loser_writes = self._keep_better(view, replacing[svc_key], recs, wall)
+            back.extend(back_now)
+            stops.extend(loser_writes)
+            worse += len(loser_writes)
         unknown = sum(1 for revision in self.writer.commit_many(held) if revision is not None)
         returned = sum(1 for revision in self.writer.commit_many(back) if revision is not None)
         replaced = sum(1 for revision in self.writer.commit_many(stops) if revision is not None)
@@ -88,12 +103,41 @@ class NodeController:
         if flipped:
             parts.append("nodes " + ", ".join(flipped))
         if replaced:
-            parts.append(f"stopped {replaced} service tasks on lost or deregistered nodes for replacement")
+            parts.append(f"stopped {replaced} service tasks on lost or deregistered nodes for replacement"
+                         if not worse else f"stopped {replaced} service tasks ({worse} the worse copy on a reconnect)")
         if unknown:
             parts.append(f"{unknown} service tasks on lost nodes are UNKNOWN within their disconnect tolerance")
         if returned:
             parts.append(f"{returned} UNKNOWN tasks are back with their nodes")
         return "; ".join(parts)
+
+    def _keep_better(self, view: View, svc: r.Service, recs: list[tuple[Record[r.Task], r.Task]],
+                     wall: float) -> tuple[list[Write], list[Write]]:
+        """The returning tasks' writes (marks cleared) and the stops of the worse copies."""
+        ids = {rec.msg.id for rec, _ in recs}
+        others = {rec.msg.id: rec for rec in view.tasks.values()
+                  if rec.msg.cluster == svc.cluster and rec.msg.service_name == svc.service_name
+                  and rec.msg.id not in ids and rec.msg.desired_status == "RUNNING" and is_live(rec.msg)
+                  and not rec.msg.disconnected_at}
+        # An original stopped by hand meanwhile is no copy to keep; it only gets its marks cleared.
+        decided = {s.task_id: s.reason for s in keep_better([t for _, t in recs if t.desired_status == "RUNNING"],
+                                                            [rec.msg for rec in others.values()],
+                                                            svc.desired_count)}
+        back, losers = [], []
+        for rec, task in recs:
+            if task.id in decided:
+                mark_stopping(task, decided[task.id], "ServiceSchedulerInitiated", wall)
+                view.drain(task, wall)
+                losers.append(self._write(view, rec, task))
+            else:
+                back.append(self._write(view, rec, task))
+        for task_id, reason in decided.items():
+            if task_id in others:
+                loser = clone(others[task_id].msg)
+                mark_stopping(loser, reason, "ServiceSchedulerInitiated", wall)
+                view.drain(loser, wall)
+                losers.append(self._write(view, others[task_id], loser))
+        return back, losers
 
     @staticmethod
     def _write(view: View, rec: Record[r.Task], task: r.Task) -> Write:

@@ -78,6 +78,10 @@ class ServiceController:
     def _one(self, view: View, rec: Record[r.Service], tasks: list[Record[r.Task]], draining: set[str]) -> str:
         svc = clone(rec.msg)
         live = [t for t in tasks if t.msg.desired_status == "RUNNING" and is_live(t.msg)]
+        if svc.replace_on_disconnect:
+            # A lost node's tasks are replaced at once and left to the node controller, which
+            # keeps the better copy if the node returns (controllers/reconnect.py).
+            live = [t for t in live if not t.msg.disconnected_at]
         # The counts are of the tasks as the cycle found them, whatever it then stopped.
         live_then = [t.msg for t in live]
         healthy = {t.msg.id for t in live if self._healthy(view, t.msg)}

@@ -27,6 +27,7 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
     }),
     r.Service.DESCRIPTOR.full_name: frozenset({"cluster", "service_connect_configuration", "service_deployments",
                                                "service_revisions", "disconnect_tolerance_seconds", "daemon_critical",
+                                               "replace_on_disconnect",
                                                "rebalancing_task_id", "rebalance_not_before"}),
     r.Deployment.DESCRIPTOR.full_name: frozenset({"service_revision_arn", "rollback_of", "lifecycle_stage",
                                                   "stage_started_at", "traffic_percent", "hooks"}),

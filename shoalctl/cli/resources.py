@@ -278,6 +278,7 @@ def service_create(a) -> int:
         req.health_check_grace_period_seconds = a.health_check_grace_period
     if a.disconnect_tolerance is not None:
         req.disconnect_tolerance_seconds = round(a.disconnect_tolerance)
+    req.replace_on_disconnect = bool(a.replace_on_disconnect) or req.replace_on_disconnect
     req.availability_zone_rebalancing = a.az_rebalancing or req.availability_zone_rebalancing
     req.enable_execute_command = a.enable_execute_command or req.enable_execute_command
     req.daemon_critical = a.critical or req.daemon_critical
@@ -322,6 +323,8 @@ def service_update(a) -> int:
         req.health_check_grace_period_seconds = a.health_check_grace_period
     if a.disconnect_tolerance is not None:
         req.disconnect_tolerance_seconds = round(a.disconnect_tolerance)
+    if a.replace_on_disconnect is not None:
+        req.replace_on_disconnect = a.replace_on_disconnect
     req.availability_zone_rebalancing = a.az_rebalancing or req.availability_zone_rebalancing
     if a.enable_execute_command is not None:
         req.enable_execute_command = a.enable_execute_command
@@ -490,6 +493,9 @@ def register(sub) -> None:
         p.add_argument("--disconnect-tolerance", type=duration_arg, metavar="DURATION",
                        help="how long a node may be out of reach before its tasks are replaced (they read "
                             "UNKNOWN meanwhile; e.g. 60s; default 0: at once)")
+        p.add_argument("--replace-on-disconnect", action=argparse.BooleanOptionalAction, default=None,
+                       help="within the disconnect tolerance, start replacements at once and keep the better "
+                            "copy when the node returns (the running, healthy one; ties: the original)")
         p.add_argument("--enable-execute-command", action=argparse.BooleanOptionalAction, default=None,
                        help="allow `shoal exec` into the service's tasks")
         p.add_argument("--az-rebalancing", choices=("ENABLED", "DISABLED"),

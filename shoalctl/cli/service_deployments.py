@@ -91,6 +91,10 @@ def add_strategy_flags(p) -> None:
     p.add_argument("--pause-at", action="append", default=[], metavar="STAGE",
                    help="a PAUSE hook at this lifecycle stage (POST_SCALE_UP, PRE_PRODUCTION_TRAFFIC_SHIFT, ...); "
                         "resume with `shoal service continue` (repeatable)")
+    p.add_argument("--http-hook", action="append", default=[], metavar="STAGE=URL",
+                   help="an HTTP hook: at STAGE the control plane POSTs the deployment's state to URL and goes on "
+                        "when it answers {\"hookStatus\": \"SUCCEEDED\"}, else rolls back; the URL's host must be "
+                        "on the control plane's --hook-allow-host list (repeatable)")
 
 
 def strategy_config(a, dc: r.DeploymentConfiguration) -> bool:
@@ -109,8 +113,13 @@ def strategy_config(a, dc: r.DeploymentConfiguration) -> bool:
         dc.bake_time_in_minutes = a.bake_minutes
     if a.pause_at:
         dc.lifecycle_hooks.add(target_type="PAUSE", lifecycle_stages=a.pause_at)
+    for spec in a.http_hook:
+        stage, sep, url = spec.partition("=")
+        if not sep or not stage or not url:
+            raise CliError(f"--http-hook: STAGE=URL, not {spec!r}")
+        dc.lifecycle_hooks.add(target_type="HTTP", hook_target_arn=url, lifecycle_stages=[stage])
     return any(x not in (None, []) for x in (a.strategy, a.canary_percent, a.canary_minutes, a.step_percent,
-                                             a.step_minutes, a.bake_minutes, a.pause_at or None))
+                                             a.step_minutes, a.bake_minutes, a.pause_at or None, a.http_hook or None))
 
 
 def add_verbs(sv) -> None:
