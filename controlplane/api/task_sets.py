@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 
-from controlplane import capacity_strategy, launch_types
+from controlplane import capacity_strategy, fargate, launch_types
 from controlplane.api import taskdefs
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.services import DEFAULT_SERVICE_STRATEGY
@@ -129,6 +129,11 @@ def create(ctx: ApiContext, cluster_ref: str, service_ref: str, *, task_definiti
     ``client_token`` returns the task set the first one made."""
     cluster_rec = ctx.require_cluster(cluster_ref).msg
     td = taskdefs.runnable(ctx, task_definition)
+    # Fargate capacity is a cluster's Fargate provider; task sets do not map onto it yet.
+    if launch_type == fargate.LAUNCH_TYPE or any(i.capacity_provider in fargate.NAMES for i in strategy):
+        field = "launchType" if launch_type else "capacityProviderStrategy"
+        raise invalid(f"{field}: FARGATE task sets are not supported by Shoal yet; use EC2 or EXTERNAL, "
+                      "or a service with the ECS deployment controller")
     providers = capacity_strategy.for_request(strategy, launch_type, cluster_rec)
     launch_type = "" if providers else launch_types.check(launch_type, td.requires_compatibilities)
     check_placement(list(td.placement_constraints), [])
