@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from controlplane import placement_input
-from controlplane.controllers.critical import drain_reason
+from controlplane.controllers.critical import drain_reason, grace_of
 from controlplane.controllers.view import View, clone, task_write
 from controlplane.deployments import new_deployment
 from controlplane.events import add_event
@@ -177,7 +177,7 @@ def _drain_for_failures(svc: r.Service, nodes: dict[str, Record[r.ContainerInsta
         node = nodes.get(node_id)
         if node is None or node.msg.status != "ACTIVE":
             continue  # already draining (or gone): nothing new to say
-        why = drain_reason(svc.service_name, node.msg, here, now)
+        why = drain_reason(svc.service_name, node.msg, here, now, grace_of(svc))
         if not why:
             continue
         drained = clone(node.msg)
