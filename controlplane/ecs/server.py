@@ -31,7 +31,7 @@ from hypercorn.config import Config
 
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
-from controlplane.ecs import account, capacity, deployments, ecr, ingress, instances, protocol, sigv4
+from controlplane.ecs import account, capacity, daemons, deployments, ecr, ingress, instances, protocol, sigv4
 from controlplane.ecs.access import authorize, authorize_role, lookup, resource_of
 from controlplane.ecs.actions import ACTIONS as ECS_ACTIONS
 from controlplane.ecs.elbv2 import gateway as elbv2
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 # Answered with guidance only (how to do it the Shoal way): not counted as served.
 GUIDANCE_ONLY = frozenset({"RegisterContainerInstance", "ExecuteCommand"})
 ACTIONS = {**ECS_ACTIONS, **ingress.ACTIONS, **capacity.ACTIONS, **instances.ACTIONS, **account.ACTIONS,
-           **deployments.ACTIONS}
+           **deployments.ACTIONS, **daemons.ACTIONS}
 _KNOWN = frozenset(ACTIONS)
 SSL_SHUTDOWN_SECONDS = 1.0
 

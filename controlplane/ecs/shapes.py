@@ -35,7 +35,7 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
     # Shoal names the namespace directly; ECS's registryArn carries the namespace's ARN too.
     r.ServiceRegistry.DESCRIPTOR.full_name: frozenset({"namespace"}),
     # Tags of a task definition travel beside it in ECS responses, not inside it.
-    r.TaskDefinition.DESCRIPTOR.full_name: frozenset({"source_json", "warnings", "tags"}),
+    r.TaskDefinition.DESCRIPTOR.full_name: frozenset({"source_json", "warnings", "tags", "daemon_task_definition"}),
 }
 _RENAMED: dict[str, dict[str, str]] = {
     r.NetworkBinding.DESCRIPTOR.full_name: {"bind_ip": "bindIP"},

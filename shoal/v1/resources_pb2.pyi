@@ -250,7 +250,7 @@ class PlacementStrategy(_message.Message):
     def __init__(self, type: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
 
 class TaskDefinition(_message.Message):
-    __slots__ = ("task_definition_arn", "family", "revision", "container_definitions", "cpu", "memory", "network_mode", "volumes", "placement_constraints", "status", "registered_at", "deregistered_at", "requires_compatibilities", "execution_role_arn", "task_role_arn", "warnings", "source_json", "tags")
+    __slots__ = ("task_definition_arn", "family", "revision", "container_definitions", "cpu", "memory", "network_mode", "volumes", "placement_constraints", "status", "registered_at", "deregistered_at", "requires_compatibilities", "execution_role_arn", "task_role_arn", "warnings", "source_json", "tags", "daemon_task_definition")
     TASK_DEFINITION_ARN_FIELD_NUMBER: _ClassVar[int]
     FAMILY_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -269,6 +269,7 @@ class TaskDefinition(_message.Message):
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_JSON_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    DAEMON_TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
     task_definition_arn: str
     family: str
     revision: int
@@ -287,7 +288,8 @@ class TaskDefinition(_message.Message):
     warnings: _containers.RepeatedScalarFieldContainer[str]
     source_json: str
     tags: _containers.RepeatedCompositeFieldContainer[Tag]
-    def __init__(self, task_definition_arn: _Optional[str] = ..., family: _Optional[str] = ..., revision: _Optional[int] = ..., container_definitions: _Optional[_Iterable[_Union[ContainerDefinition, _Mapping]]] = ..., cpu: _Optional[str] = ..., memory: _Optional[str] = ..., network_mode: _Optional[str] = ..., volumes: _Optional[_Iterable[_Union[Volume, _Mapping]]] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., status: _Optional[str] = ..., registered_at: _Optional[float] = ..., deregistered_at: _Optional[float] = ..., requires_compatibilities: _Optional[_Iterable[str]] = ..., execution_role_arn: _Optional[str] = ..., task_role_arn: _Optional[str] = ..., warnings: _Optional[_Iterable[str]] = ..., source_json: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ...) -> None: ...
+    daemon_task_definition: bool
+    def __init__(self, task_definition_arn: _Optional[str] = ..., family: _Optional[str] = ..., revision: _Optional[int] = ..., container_definitions: _Optional[_Iterable[_Union[ContainerDefinition, _Mapping]]] = ..., cpu: _Optional[str] = ..., memory: _Optional[str] = ..., network_mode: _Optional[str] = ..., volumes: _Optional[_Iterable[_Union[Volume, _Mapping]]] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., status: _Optional[str] = ..., registered_at: _Optional[float] = ..., deregistered_at: _Optional[float] = ..., requires_compatibilities: _Optional[_Iterable[str]] = ..., execution_role_arn: _Optional[str] = ..., task_role_arn: _Optional[str] = ..., warnings: _Optional[_Iterable[str]] = ..., source_json: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., daemon_task_definition: _Optional[bool] = ...) -> None: ...
 
 class NetworkBinding(_message.Message):
     __slots__ = ("bind_ip", "container_port", "host_port", "protocol")
