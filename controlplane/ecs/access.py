@@ -51,6 +51,20 @@ _SAME_AS = {
     "DescribeServiceDeployments": _OPERATOR + "DescribeServices",
     "DescribeServiceRevisions": _OPERATOR + "DescribeServices",
     "ExecuteCommand": "/shoal.v1.Logs/ExecuteCommand",
+    # A daemon is a DAEMON service, a daemon task definition a task definition
+    # (controlplane/ecs/daemons.py): judged as the same work on those.
+    "CreateDaemon": _OPERATOR + "CreateService",
+    "UpdateDaemon": _OPERATOR + "UpdateService",
+    "DeleteDaemon": _OPERATOR + "DeleteService",
+    "DescribeDaemon": _OPERATOR + "DescribeServices",
+    "ListDaemons": _OPERATOR + "ListServices",
+    "ListDaemonDeployments": _OPERATOR + "DescribeServices",
+    "DescribeDaemonDeployments": _OPERATOR + "DescribeServices",
+    "DescribeDaemonRevisions": _OPERATOR + "DescribeServices",
+    "RegisterDaemonTaskDefinition": _OPERATOR + "RegisterTaskDefinition",
+    "DescribeDaemonTaskDefinition": _OPERATOR + "DescribeTaskDefinition",
+    "ListDaemonTaskDefinitions": _OPERATOR + "ListTaskDefinitions",
+    "DeleteDaemonTaskDefinition": _OPERATOR + "DeregisterTaskDefinition",
 }
 
 

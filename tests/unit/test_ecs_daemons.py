@@ -10,10 +10,12 @@ import pytest
 
 from controlplane.controllers.services import ServiceController
 from controlplane.ecs import actions, daemons
+from controlplane.ecs.access import authorize
 from controlplane.ecs.errors import EcsError
 from controlplane.ecs.server import ACTIONS
 from controlplane.scheduler.model import PROVIDER_ATTRIBUTE
 from shoal import keys
+from shoal.security.ca import Identity
 from shoal.v1 import resources_pb2 as r
 from tests.ecs_model import check_output
 from tests.fixtures.plane import Plane, place_and_run
@@ -215,3 +217,19 @@ def test_update_daemon_refuses_without_writing(plane: Plane) -> None:
     refused(plane, "UpdateDaemon", {"daemonArn": "arn:aws:ecs:local:0:service/default/agent",
                                     "daemonTaskDefinitionArn": td, "capacityProviderArns": ["edge"]})
     assert plane.service("agent").SerializeToString() == before
+
+
+# ---- who may call them ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("operation", sorted(daemons.ACTIONS))
+def test_each_daemon_operation_is_judged_as_its_service_or_task_definition_work(operation: str) -> None:
+    viewer = Identity("viewer", "vic")
+    reads = operation.startswith(("Describe", "List"))
+    if reads:
+        authorize(operation, viewer, "AKVIEW")  # a viewer reads daemons as it reads services
+    else:
+        with pytest.raises(EcsError) as e:
+            authorize(operation, viewer, "AKVIEW")
+        assert e.value.ecs_type == "AccessDeniedException" and operation in e.value.message
+    authorize(operation, Identity("admin", "alice"), "AKADMIN")
