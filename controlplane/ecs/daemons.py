@@ -29,6 +29,7 @@ from controlplane.ecs import daemon_taskdefs, deployments
 from controlplane.ecs.daemon_taskdefs import daemon_taskdef
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from controlplane.ecs.shapes import to_ecs
+from controlplane.errors import ApiError
 from controlplane.scheduler.model import PROVIDER_ATTRIBUTE
 from controlplane.state import Record
 from shoal import keys
@@ -180,7 +181,13 @@ def create_daemon(ctx: ApiContext, body: Body) -> Body:
     dc = _deployment_config(body)
     if dc is not None:
         req.deployment_configuration.CopyFrom(dc)
-    return _brief(services.create(ctx, req).service)
+    try:
+        return _brief(services.create(ctx, req).service)
+    except ApiError as exc:
+        # The service's field is the daemon's here: say it in the words of the call.
+        if exc.message.startswith("serviceName:"):
+            raise EcsError(exc.ecs_type, "daemonName:" + exc.message.removeprefix("serviceName:")) from None
+        raise
 
 
 def update_daemon(ctx: ApiContext, body: Body) -> Body:

@@ -233,3 +233,13 @@ def test_each_daemon_operation_is_judged_as_its_service_or_task_definition_work(
             authorize(operation, viewer, "AKVIEW")
         assert e.value.ecs_type == "AccessDeniedException" and operation in e.value.message
     authorize(operation, Identity("admin", "alice"), "AKADMIN")
+
+
+def test_a_retried_create_daemon_is_refused_not_doubled(plane: Plane) -> None:
+    provider_node(plane, "n1", "edge")
+    out = create(plane, clientToken="t-1")
+    td = plane.service("agent").task_definition
+    message = refused(plane, "CreateDaemon", {"daemonName": "agent", "daemonTaskDefinitionArn": td,
+                                              "capacityProviderArns": ["edge"], "clientToken": "t-1"})
+    assert message.startswith("daemonName: service 'agent' already exists")
+    assert [d["daemonArn"] for d in call(plane, "ListDaemons", {})["daemonSummariesList"]] == [out["daemonArn"]]
