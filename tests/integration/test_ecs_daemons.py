@@ -2,7 +2,8 @@
 plane with its ECS gateway, three agents as real processes with the hollow runtime), every
 answer checked against botocore's model: a daemon task definition registered, a daemon
 created on the nodes of a capacity provider runs one task on each, an UpdateDaemon rolls a
-new revision onto every node, a member Shoal cannot act on is refused by name, and
+new revision onto every node but one whose task is protected from scale-in until its
+protection is turned off, a member Shoal cannot act on is refused by name, and
 DeleteDaemon stops every task."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from botocore.exceptions import ClientError
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
 from shoal.v1 import operator_pb2 as op
+from shoal.v1 import resources_pb2 as r
 from shoalctl.local import statefiles
 from tests.ecs_model import validate_every_response
 from tests.waiting import wait_for
@@ -27,15 +29,19 @@ AGENT = {"family": "node-agent", "containerDefinitions": [
     {"name": "agent", "image": "shoal/busybox:latest", "cpu": 16, "memory": 16, "command": ["sleep", "3600"]}]}
 
 
-def running(cluster, service: str) -> dict[str, str]:
-    """node id -> task definition ARN of the service's RUNNING tasks wanted RUNNING."""
+def running_tasks(cluster, service: str) -> dict[str, r.Task]:
+    """node id -> the service's RUNNING task wanted RUNNING there."""
     api = cluster.operator
     arns = api.ListTasks(op.ListTasksRequest(cluster="default", service_name=service)).arns
     if not arns:
         return {}
     tasks = api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=list(arns))).tasks
-    return {t.node_id: t.task_definition_arn for t in tasks
-            if t.last_status == "RUNNING" and t.desired_status == "RUNNING"}
+    return {t.node_id: t for t in tasks if t.last_status == "RUNNING" and t.desired_status == "RUNNING"}
+
+
+def running(cluster, service: str) -> dict[str, str]:
+    """node id -> task definition ARN of the service's RUNNING tasks wanted RUNNING."""
+    return {n: t.task_definition_arn for n, t in running_tasks(cluster, service).items()}
 
 
 def test_a_daemon_created_updated_and_deleted_through_boto3(make_cluster) -> None:
@@ -73,8 +79,21 @@ def test_a_daemon_created_updated_and_deleted_through_boto3(make_cluster) -> Non
 
     td2 = ecs.register_daemon_task_definition(**{**AGENT, "containerDefinitions": [
         {**AGENT["containerDefinitions"][0], "command": ["sleep", "3601"]}]})["daemonTaskDefinitionArn"]
+    # One node's daemon task is protected from scale-in: the update rolls the other two and
+    # leaves that node on the old revision until the protection is turned off.
+    held_node, held = sorted(running_tasks(cluster, "node-agent").items())[0]
+    protected = ecs.update_task_protection(cluster="default", tasks=[held.task_arn], protectionEnabled=True)
+    assert [t["protectionEnabled"] for t in protected["protectedTasks"]] == [True]
     updated = ecs.update_daemon(daemonArn=arn, daemonTaskDefinitionArn=td2, capacityProviderArns=["edge"])
     assert updated["deploymentArn"] != created["deploymentArn"]
+    others = nodes - {held_node}
+    wait_for(lambda: running(cluster, "node-agent") == {**dict.fromkeys(others, td2), held_node: td1}, 180,
+             "the new revision RUNNING on the 2 unprotected nodes, the protected task kept")
+    # The scheduler says it is waiting for it, and has not touched it meanwhile.
+    wait_for(lambda: any("waiting for 1 protected daemon tasks" in e["message"] for e in ecs.describe_services(
+        cluster="default", services=["node-agent"])["services"][0]["events"]), 60, "the service's waiting event")
+    assert running_tasks(cluster, "node-agent")[held_node].id == held.id
+    ecs.update_task_protection(cluster="default", tasks=[held.task_arn], protectionEnabled=False)
     wait_for(lambda: running(cluster, "node-agent") == dict.fromkeys(nodes, td2), 180,
              "the new revision RUNNING on each of the 3 nodes")
     deployments = ecs.list_daemon_deployments(daemonArn=arn)["daemonDeployments"]
