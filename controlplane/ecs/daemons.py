@@ -341,14 +341,33 @@ def _arns(body: Body, name: str) -> list[str]:
     return value
 
 
+def _of_daemons(ctx: ApiContext, found: list, failures: list[r.Failure], arn_of: Any) -> list:
+    """The entries whose service is a DAEMON service; another service's is MISSING here
+    (it is a service deployment, not a daemon's)."""
+    strategies: dict[str, str] = {}
+    kept = []
+    for e in found:
+        if e.service_arn not in strategies:
+            cluster, _, name = e.service_arn.partition(":service/")[2].partition("/")
+            rec = reads.record(ctx, keys.service(cluster, name), r.Service)
+            strategies[e.service_arn] = rec.msg.scheduling_strategy if rec is not None else ""
+        if strategies[e.service_arn] == DAEMON:
+            kept.append(e)
+        else:
+            failures.append(r.Failure(arn=arn_of(e), reason="MISSING"))
+    return kept
+
+
 def describe_daemon_deployments(ctx: ApiContext, body: Body) -> Body:
     found, failures = service_deployments.describe(ctx, _arns(body, "daemonDeploymentArns"))
+    found = _of_daemons(ctx, found, failures, lambda e: e.service_deployment_arn)
     return {"daemonDeployments": [_daemon_deployment(e) for e in found],
             "failures": [to_ecs(f) for f in failures]}
 
 
 def describe_daemon_revisions(ctx: ApiContext, body: Body) -> Body:
     found, failures = service_deployments.describe_revisions(ctx, _arns(body, "daemonRevisionArns"))
+    found = _of_daemons(ctx, found, failures, lambda v: v.service_revision_arn)
     out = []
     for v in found:
         item: Body = {"daemonRevisionArn": v.service_revision_arn, "clusterArn": v.cluster_arn,

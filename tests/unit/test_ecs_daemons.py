@@ -131,6 +131,12 @@ def test_a_replica_service_is_no_daemon(plane: Plane) -> None:
     actions.create_service(plane.api, {"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 1})
     refused(plane, "DescribeDaemon", {"daemonArn": "arn:aws:ecs:local:000000000000:daemon/default/web"},
             "DaemonNotFoundException")
+    svc = plane.service("web")
+    dep, rev = svc.service_deployments[0].service_deployment_arn, svc.service_revisions[0].service_revision_arn
+    assert call(plane, "DescribeDaemonDeployments", {"daemonDeploymentArns": [dep]}) == {
+        "daemonDeployments": [], "failures": [{"arn": dep, "reason": "MISSING"}]}
+    assert call(plane, "DescribeDaemonRevisions", {"daemonRevisionArns": [rev]}) == {
+        "daemonRevisions": [], "failures": [{"arn": rev, "reason": "MISSING"}]}
     assert call(plane, "ListDaemons", {})["daemonSummariesList"] == []
 
 
