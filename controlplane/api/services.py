@@ -9,6 +9,7 @@ from controlplane import capacity_strategy, fargate, launch_types, traffic_shift
 from controlplane.api import reads, service_traffic, taskdefs
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.paging import page
+from controlplane.controllers.critical import MAX_GRACE_SECONDS, MIN_GRACE_SECONDS
 from controlplane.deployment_history import track
 from controlplane.deployments import breaker_threshold, new_deployment
 from controlplane.errors import check_refs, conflict, invalid, not_found
@@ -67,6 +68,17 @@ def _check_critical(critical: bool, daemon: bool) -> bool:
     if critical and not daemon:
         raise invalid("daemonCritical: only a service with the DAEMON scheduling strategy can be critical")
     return critical
+
+
+def _check_grace(seconds: int, critical: bool) -> int:
+    """A critical daemon's own grace (0: the default), refused on a service that is not one,
+    where it would be kept and never used."""
+    if seconds and not critical:
+        raise invalid("daemonCriticalGraceSeconds: only a critical daemon (daemonCritical) has a grace period")
+    if seconds and not MIN_GRACE_SECONDS <= seconds <= MAX_GRACE_SECONDS:
+        raise invalid(f"daemonCriticalGraceSeconds: must be between {MIN_GRACE_SECONDS} and {MAX_GRACE_SECONDS} "
+                      "seconds (0: the default)")
+    return seconds
 
 
 def _check_rebalancing(value: str, daemon: bool) -> str:
@@ -136,6 +148,7 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
         disconnect_tolerance_seconds=_check_tolerance(req.disconnect_tolerance_seconds),
         replace_on_disconnect=_check_replace(req.replace_on_disconnect, req.disconnect_tolerance_seconds, daemon),
         daemon_critical=_check_critical(req.daemon_critical, daemon),
+        daemon_critical_grace_seconds=_check_grace(req.daemon_critical_grace_seconds, req.daemon_critical),
         # ECS makes it ENABLED when a create does not say; Shoal keeps a service where its
         # placement put it unless asked (docs/ecs-api.md).
         availability_zone_rebalancing=_check_rebalancing(req.availability_zone_rebalancing or "DISABLED", daemon),
@@ -245,6 +258,13 @@ def update(ctx: ApiContext, req: op.UpdateServiceRequest) -> op.ServiceResponse:
                                                        svc.scheduling_strategy == "DAEMON")
         if req.HasField("daemon_critical"):
             svc.daemon_critical = _check_critical(req.daemon_critical, svc.scheduling_strategy == "DAEMON")
+        if req.HasField("daemon_critical_grace_seconds"):
+            svc.daemon_critical_grace_seconds = req.daemon_critical_grace_seconds
+        if req.HasField("daemon_critical_grace_seconds") or req.HasField("daemon_critical"):
+            # A service that stops being critical keeps no grace it would never use.
+            if not svc.daemon_critical and not req.HasField("daemon_critical_grace_seconds"):
+                svc.daemon_critical_grace_seconds = 0
+            _check_grace(svc.daemon_critical_grace_seconds, svc.daemon_critical)
         if req.update_placement_constraints:
             check_placement(req.placement_constraints, [])
             del svc.placement_constraints[:]

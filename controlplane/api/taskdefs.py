@@ -19,8 +19,12 @@ from shoal.v1 import resources_pb2 as r
 from shoal.validation import ValidationError
 
 
-def register(ctx: ApiContext, req: op.RegisterTaskDefinitionRequest) -> op.TaskDefinitionResponse:
+def register(ctx: ApiContext, req: op.RegisterTaskDefinitionRequest, *,
+             daemon: bool = False) -> op.TaskDefinitionResponse:
+    """``daemon``: registered as a daemon task definition (the ECS gateway's
+    RegisterDaemonTaskDefinition), which only a daemon runs."""
     td, warnings = parse_task_definition(req.json, ctx.policy)
+    td.daemon_task_definition = daemon
     td.warnings[:] = warnings
     td.status = "ACTIVE"
     td.registered_at = time.time()
@@ -104,7 +108,7 @@ def delete(ctx: ApiContext, refs: list[str]) -> tuple[list[r.TaskDefinition], li
     if not 1 <= len(refs) <= MAX_DELETE:
         raise invalid(f"taskDefinitions: give 1 to {MAX_DELETE} family:revision references")
     deleted, failures = [], []
-    in_use = _in_use(ctx)
+    used = in_use(ctx)
     for ref in refs:
         family, revision = parse_task_definition_ref(ref)
         if revision is None:
@@ -118,8 +122,8 @@ def delete(ctx: ApiContext, refs: list[str]) -> tuple[list[r.TaskDefinition], li
             failures.append(r.Failure(arn=arn, reason="ACTIVE",
                                       detail="deregister the revision first (DeregisterTaskDefinition)"))
             continue
-        if arn in in_use:
-            failures.append(r.Failure(arn=arn, reason="IN_USE", detail=f"still used by {in_use[arn]}"))
+        if arn in used:
+            failures.append(r.Failure(arn=arn, reason="IN_USE", detail=f"still used by {used[arn]}"))
             continue
 
         def tombstone(td: r.TaskDefinition | None) -> r.TaskDefinition | None:
@@ -127,14 +131,15 @@ def delete(ctx: ApiContext, refs: list[str]) -> tuple[list[r.TaskDefinition], li
                 return None
             return r.TaskDefinition(family=td.family, revision=td.revision, task_definition_arn=td.task_definition_arn,
                                     status=DELETE_IN_PROGRESS, registered_at=td.registered_at,
-                                    deregistered_at=td.deregistered_at)
+                                    deregistered_at=td.deregistered_at,
+                                    daemon_task_definition=td.daemon_task_definition)
 
         after = ctx.state.update(rec.key, r.TaskDefinition, tombstone, field="taskDefinitions")
         deleted.append(after.msg if after is not None else rec.msg)
     return deleted, failures
 
 
-def _in_use(ctx: ApiContext) -> dict[str, str]:
+def in_use(ctx: ApiContext) -> dict[str, str]:
     """Task definition ARN -> a task or service that still runs it."""
     used: dict[str, str] = {}
     for rec in ctx.state.load_all(keys.SERVICES, r.Service):

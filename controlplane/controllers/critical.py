@@ -3,10 +3,11 @@ a node takes that node out of service. A pure decision, carried out by the daemo
 the service controller (controllers/daemons.py), the leader, which may write node records.
 
 The rule: a node is drained when no task of the critical daemon is RUNNING on it and the
-daemon's latest tasks there all failed, the first of that run of failures at least
-``GRACE_SECONDS`` ago. A failure is a task that failed to start, or whose essential
-container exited with a non-zero code; a task stopped by the scheduler or a user (a
-deployment, a drain) is no failure and ends the run, as does a task that is RUNNING again.
+daemon's latest tasks there all failed, the first of that run of failures at least the
+service's grace ago (``daemonCriticalGraceSeconds``; unset: ``GRACE_SECONDS``). A failure
+is a task that failed to start, or whose essential container exited with a non-zero code;
+a task stopped by the scheduler or a user (a deployment, a drain) is no failure and ends the
+run, as does a task that is RUNNING again.
 The node stays DRAINING until an operator activates it; failures before that count no more."""
 
 from __future__ import annotations
@@ -16,6 +17,16 @@ from shoal.v1 import resources_pb2 as r
 # Long enough for the service scheduler to start a replacement (its launch throttle waits
 # 2-8 s after the third quick failure) and for the image to be pulled again.
 GRACE_SECONDS = 60.0
+# A service's own grace is checked against these where it is set (controlplane/api/services.py):
+# shorter than the scheduler's relaunch throttle drains a node for one slow restart; a day
+# longer leaves a node without its critical daemon for longer than anyone would mean.
+MIN_GRACE_SECONDS = 10
+MAX_GRACE_SECONDS = 86_400
+
+
+def grace_of(svc: r.Service) -> float:
+    """The seconds ``svc``'s critical daemon may stay failed on a node before it drains."""
+    return float(svc.daemon_critical_grace_seconds) or GRACE_SECONDS
 
 
 def failed(task: r.Task) -> bool:

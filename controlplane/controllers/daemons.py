@@ -4,7 +4,9 @@ node matching its placement constraints. The desired count is the number of such
 Per node, as ECS does for daemons: a deployment stops the node's old task before it starts
 the new one, on as many nodes at a time as ``minimumHealthyPercent`` allows (at least one,
 so a daemon service at 100% still rolls, one node at a time); ``maximumPercent`` is not
-used. On a DRAINING node the daemon is stopped last, once no other task is left on it. A
+used. A deployment leaves a node whose old task has scale-in protection (UpdateTaskProtection)
+alone until the protection ends or expires, as for a replica. On a DRAINING node the daemon
+is stopped last, once no other task is left on it, protected or not. A
 node that leaves (deregistered, or lost: the node controller stops its tasks) gets no
 replacement elsewhere."""
 
@@ -18,14 +20,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from controlplane import placement_input
-from controlplane.controllers.critical import drain_reason
+from controlplane.controllers.critical import drain_reason, grace_of
 from controlplane.controllers.view import View, clone, task_write
 from controlplane.deployments import new_deployment
 from controlplane.events import add_event
 from controlplane.scheduler import cql
 from controlplane.scheduler.daemon import PIN, eligible_nodes, pinned_node
 from controlplane.state import Record
-from controlplane.taskspec import is_live, new_task
+from controlplane.taskspec import is_live, is_protected, new_task
 from shoal.store.base import Compare, Conflict
 from shoal.v1 import resources_pb2 as r
 
@@ -98,6 +100,8 @@ def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
     budget = max(1, len(eligible) - min_healthy) - (len(eligible) - healthy_nodes)
     start: list[str] = []
     old_left = 0
+    protected = 0  # nodes whose old task a deployment waits for (task scale-in protection)
+    now = time.time()
     for node_id in eligible:
         here = on_node.get(node_id, [])
         current = sorted((t for t in here if t.msg.task_definition_arn == svc.task_definition),
@@ -107,8 +111,12 @@ def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
         if current:
             stops += [(t, f"Deployment {primary.id} replaced this task") for t in old]
         elif old:
-            # ECS stops a daemon's old task before it starts the new one on that node.
-            if budget > 0 or not any(ctl._healthy(view, t.msg) for t in old):
+            # ECS stops a daemon's old task before it starts the new one on that node; a
+            # protected one holds its node back until its protection ends (a drain does not wait).
+            if any(is_protected(t.msg, now) for t in old):
+                protected += 1
+                old_left += len(old)
+            elif budget > 0 or not any(ctl._healthy(view, t.msg) for t in old):
                 budget -= any(ctl._healthy(view, t.msg) for t in old)
                 stops += [(t, f"Deployment {primary.id} replaced this task") for t in old]
             else:
@@ -116,6 +124,10 @@ def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
         elif node_id not in busy:
             start.append(node_id)
 
+    if protected:
+        did.append(f"{protected} nodes wait for their daemon task's scale-in protection to end")
+        add_event(svc, f"(service {svc.service_name}) (deployment {primary.id}) is waiting for "
+                       f"{protected} protected daemon tasks of an older deployment (task protection).")
     for t, why in stops:
         ctl._stop(view, t, why, "ServiceSchedulerInitiated")
     if stops:
@@ -177,7 +189,7 @@ def _drain_for_failures(svc: r.Service, nodes: dict[str, Record[r.ContainerInsta
         node = nodes.get(node_id)
         if node is None or node.msg.status != "ACTIVE":
             continue  # already draining (or gone): nothing new to say
-        why = drain_reason(svc.service_name, node.msg, here, now)
+        why = drain_reason(svc.service_name, node.msg, here, now, grace_of(svc))
         if not why:
             continue
         drained = clone(node.msg)

@@ -62,6 +62,20 @@ _SAME_AS = {
     "UpdateTaskSet": _OPERATOR + "UpdateService",
     "DeleteTaskSet": _OPERATOR + "UpdateService",
     "UpdateServicePrimaryTaskSet": _OPERATOR + "UpdateService",
+    # A daemon is a DAEMON service, a daemon task definition a task definition
+    # (controlplane/ecs/daemons.py): judged as the same work on those.
+    "CreateDaemon": _OPERATOR + "CreateService",
+    "UpdateDaemon": _OPERATOR + "UpdateService",
+    "DeleteDaemon": _OPERATOR + "DeleteService",
+    "DescribeDaemon": _OPERATOR + "DescribeServices",
+    "ListDaemons": _OPERATOR + "ListServices",
+    "ListDaemonDeployments": _OPERATOR + "DescribeServices",
+    "DescribeDaemonDeployments": _OPERATOR + "DescribeServices",
+    "DescribeDaemonRevisions": _OPERATOR + "DescribeServices",
+    "RegisterDaemonTaskDefinition": _OPERATOR + "RegisterTaskDefinition",
+    "DescribeDaemonTaskDefinition": _OPERATOR + "DescribeTaskDefinition",
+    "ListDaemonTaskDefinitions": _OPERATOR + "ListTaskDefinitions",
+    "DeleteDaemonTaskDefinition": _OPERATOR + "DeregisterTaskDefinition",
 }
 
 

@@ -35,6 +35,7 @@ from controlplane.ecs import (
     account,
     appscaling,
     capacity,
+    daemons,
     deployments,
     ecr,
     gateways,
@@ -63,7 +64,7 @@ log = logging.getLogger(__name__)
 # Answered with guidance only (how to do it the Shoal way): not counted as served.
 GUIDANCE_ONLY = frozenset({"RegisterContainerInstance", "ExecuteCommand"})
 ACTIONS = {**ECS_ACTIONS, **ingress.ACTIONS, **capacity.ACTIONS, **instances.ACTIONS, **account.ACTIONS,
-           **deployments.ACTIONS, **task_sets.ACTIONS, **gateways.ACTIONS}
+           **deployments.ACTIONS, **task_sets.ACTIONS, **gateways.ACTIONS, **daemons.ACTIONS}
 _KNOWN = frozenset(ACTIONS)
 SSL_SHUTDOWN_SECONDS = 1.0
 

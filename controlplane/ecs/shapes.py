@@ -27,7 +27,7 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
     }),
     r.Service.DESCRIPTOR.full_name: frozenset({"cluster", "service_connect_configuration", "service_deployments",
                                                "service_revisions", "disconnect_tolerance_seconds", "daemon_critical",
-                                               "replace_on_disconnect",
+                                               "replace_on_disconnect", "daemon_critical_grace_seconds",
                                                "rebalancing_task_id", "rebalance_not_before"}),
     r.Deployment.DESCRIPTOR.full_name: frozenset({"service_revision_arn", "rollback_of", "lifecycle_stage",
                                                   "stage_started_at", "traffic_percent", "hooks"}),
@@ -37,7 +37,7 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
     # Shoal names the namespace directly; ECS's registryArn carries the namespace's ARN too.
     r.ServiceRegistry.DESCRIPTOR.full_name: frozenset({"namespace"}),
     # Tags of a task definition travel beside it in ECS responses, not inside it.
-    r.TaskDefinition.DESCRIPTOR.full_name: frozenset({"source_json", "warnings", "tags"}),
+    r.TaskDefinition.DESCRIPTOR.full_name: frozenset({"source_json", "warnings", "tags", "daemon_task_definition"}),
 }
 _RENAMED: dict[str, dict[str, str]] = {
     r.NetworkBinding.DESCRIPTOR.full_name: {"bind_ip": "bindIP"},

@@ -64,7 +64,7 @@ HARMLESS = {
         """
         task_definition_arn family revision container_definitions cpu memory placement_constraints status
         registered_at deregistered_at requires_compatibilities execution_role_arn task_role_arn warnings
-        source_json tags
+        source_json tags daemon_task_definition
         """
     ),
     "Volume": frozenset(),

@@ -170,7 +170,7 @@ class ListTasksRequest(_message.Message):
     def __init__(self, cluster: _Optional[str] = ..., container_instance: _Optional[str] = ..., family: _Optional[str] = ..., started_by: _Optional[str] = ..., service_name: _Optional[str] = ..., desired_status: _Optional[str] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ..., launch_type: _Optional[str] = ...) -> None: ...
 
 class CreateServiceRequest(_message.Message):
-    __slots__ = ("cluster", "service_name", "task_definition", "desired_count", "placement_constraints", "placement_strategy", "deployment_configuration", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "launch_type", "capacity_provider_strategy", "disconnect_tolerance_seconds", "replace_on_disconnect", "daemon_critical", "availability_zone_rebalancing", "enable_execute_command")
+    __slots__ = ("cluster", "service_name", "task_definition", "desired_count", "placement_constraints", "placement_strategy", "deployment_configuration", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "launch_type", "capacity_provider_strategy", "disconnect_tolerance_seconds", "replace_on_disconnect", "daemon_critical", "daemon_critical_grace_seconds", "availability_zone_rebalancing", "enable_execute_command")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
     TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
@@ -189,6 +189,7 @@ class CreateServiceRequest(_message.Message):
     DISCONNECT_TOLERANCE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     REPLACE_ON_DISCONNECT_FIELD_NUMBER: _ClassVar[int]
     DAEMON_CRITICAL_FIELD_NUMBER: _ClassVar[int]
+    DAEMON_CRITICAL_GRACE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     AVAILABILITY_ZONE_REBALANCING_FIELD_NUMBER: _ClassVar[int]
     ENABLE_EXECUTE_COMMAND_FIELD_NUMBER: _ClassVar[int]
     cluster: str
@@ -209,12 +210,13 @@ class CreateServiceRequest(_message.Message):
     disconnect_tolerance_seconds: int
     replace_on_disconnect: bool
     daemon_critical: bool
+    daemon_critical_grace_seconds: int
     availability_zone_rebalancing: str
     enable_execute_command: bool
-    def __init__(self, cluster: _Optional[str] = ..., service_name: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ..., launch_type: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ..., replace_on_disconnect: _Optional[bool] = ..., daemon_critical: _Optional[bool] = ..., availability_zone_rebalancing: _Optional[str] = ..., enable_execute_command: _Optional[bool] = ...) -> None: ...
+    def __init__(self, cluster: _Optional[str] = ..., service_name: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ..., launch_type: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ..., replace_on_disconnect: _Optional[bool] = ..., daemon_critical: _Optional[bool] = ..., daemon_critical_grace_seconds: _Optional[int] = ..., availability_zone_rebalancing: _Optional[str] = ..., enable_execute_command: _Optional[bool] = ...) -> None: ...
 
 class UpdateServiceRequest(_message.Message):
-    __slots__ = ("cluster", "service", "desired_count", "task_definition", "force_new_deployment", "deployment_configuration", "update_placement_constraints", "placement_constraints", "update_placement_strategy", "placement_strategy", "health_check_grace_period_seconds", "update_load_balancers", "load_balancers", "update_service_registries", "service_registries", "service_connect_configuration", "update_capacity_provider_strategy", "capacity_provider_strategy", "disconnect_tolerance_seconds", "replace_on_disconnect", "daemon_critical", "availability_zone_rebalancing", "enable_execute_command")
+    __slots__ = ("cluster", "service", "desired_count", "task_definition", "force_new_deployment", "deployment_configuration", "update_placement_constraints", "placement_constraints", "update_placement_strategy", "placement_strategy", "health_check_grace_period_seconds", "update_load_balancers", "load_balancers", "update_service_registries", "service_registries", "service_connect_configuration", "update_capacity_provider_strategy", "capacity_provider_strategy", "disconnect_tolerance_seconds", "replace_on_disconnect", "daemon_critical", "daemon_critical_grace_seconds", "availability_zone_rebalancing", "enable_execute_command")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     DESIRED_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -236,6 +238,7 @@ class UpdateServiceRequest(_message.Message):
     DISCONNECT_TOLERANCE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     REPLACE_ON_DISCONNECT_FIELD_NUMBER: _ClassVar[int]
     DAEMON_CRITICAL_FIELD_NUMBER: _ClassVar[int]
+    DAEMON_CRITICAL_GRACE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     AVAILABILITY_ZONE_REBALANCING_FIELD_NUMBER: _ClassVar[int]
     ENABLE_EXECUTE_COMMAND_FIELD_NUMBER: _ClassVar[int]
     cluster: str
@@ -259,9 +262,10 @@ class UpdateServiceRequest(_message.Message):
     disconnect_tolerance_seconds: int
     replace_on_disconnect: bool
     daemon_critical: bool
+    daemon_critical_grace_seconds: int
     availability_zone_rebalancing: str
     enable_execute_command: bool
-    def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., desired_count: _Optional[int] = ..., task_definition: _Optional[str] = ..., force_new_deployment: _Optional[bool] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., update_placement_constraints: _Optional[bool] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., update_placement_strategy: _Optional[bool] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., update_load_balancers: _Optional[bool] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., update_service_registries: _Optional[bool] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ..., update_capacity_provider_strategy: _Optional[bool] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ..., replace_on_disconnect: _Optional[bool] = ..., daemon_critical: _Optional[bool] = ..., availability_zone_rebalancing: _Optional[str] = ..., enable_execute_command: _Optional[bool] = ...) -> None: ...
+    def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ..., desired_count: _Optional[int] = ..., task_definition: _Optional[str] = ..., force_new_deployment: _Optional[bool] = ..., deployment_configuration: _Optional[_Union[_resources_pb2.DeploymentConfiguration, _Mapping]] = ..., update_placement_constraints: _Optional[bool] = ..., placement_constraints: _Optional[_Iterable[_Union[_resources_pb2.PlacementConstraint, _Mapping]]] = ..., update_placement_strategy: _Optional[bool] = ..., placement_strategy: _Optional[_Iterable[_Union[_resources_pb2.PlacementStrategy, _Mapping]]] = ..., health_check_grace_period_seconds: _Optional[int] = ..., update_load_balancers: _Optional[bool] = ..., load_balancers: _Optional[_Iterable[_Union[_resources_pb2.ServiceLoadBalancer, _Mapping]]] = ..., update_service_registries: _Optional[bool] = ..., service_registries: _Optional[_Iterable[_Union[_resources_pb2.ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[_resources_pb2.ServiceConnectConfiguration, _Mapping]] = ..., update_capacity_provider_strategy: _Optional[bool] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[_resources_pb2.CapacityProviderStrategyItem, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ..., replace_on_disconnect: _Optional[bool] = ..., daemon_critical: _Optional[bool] = ..., daemon_critical_grace_seconds: _Optional[int] = ..., availability_zone_rebalancing: _Optional[str] = ..., enable_execute_command: _Optional[bool] = ...) -> None: ...
 
 class DeleteServiceRequest(_message.Message):
     __slots__ = ("cluster", "service", "force")

@@ -250,7 +250,7 @@ class PlacementStrategy(_message.Message):
     def __init__(self, type: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
 
 class TaskDefinition(_message.Message):
-    __slots__ = ("task_definition_arn", "family", "revision", "container_definitions", "cpu", "memory", "network_mode", "volumes", "placement_constraints", "status", "registered_at", "deregistered_at", "requires_compatibilities", "execution_role_arn", "task_role_arn", "warnings", "source_json", "tags")
+    __slots__ = ("task_definition_arn", "family", "revision", "container_definitions", "cpu", "memory", "network_mode", "volumes", "placement_constraints", "status", "registered_at", "deregistered_at", "requires_compatibilities", "execution_role_arn", "task_role_arn", "warnings", "source_json", "tags", "daemon_task_definition")
     TASK_DEFINITION_ARN_FIELD_NUMBER: _ClassVar[int]
     FAMILY_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -269,6 +269,7 @@ class TaskDefinition(_message.Message):
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_JSON_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    DAEMON_TASK_DEFINITION_FIELD_NUMBER: _ClassVar[int]
     task_definition_arn: str
     family: str
     revision: int
@@ -287,7 +288,8 @@ class TaskDefinition(_message.Message):
     warnings: _containers.RepeatedScalarFieldContainer[str]
     source_json: str
     tags: _containers.RepeatedCompositeFieldContainer[Tag]
-    def __init__(self, task_definition_arn: _Optional[str] = ..., family: _Optional[str] = ..., revision: _Optional[int] = ..., container_definitions: _Optional[_Iterable[_Union[ContainerDefinition, _Mapping]]] = ..., cpu: _Optional[str] = ..., memory: _Optional[str] = ..., network_mode: _Optional[str] = ..., volumes: _Optional[_Iterable[_Union[Volume, _Mapping]]] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., status: _Optional[str] = ..., registered_at: _Optional[float] = ..., deregistered_at: _Optional[float] = ..., requires_compatibilities: _Optional[_Iterable[str]] = ..., execution_role_arn: _Optional[str] = ..., task_role_arn: _Optional[str] = ..., warnings: _Optional[_Iterable[str]] = ..., source_json: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ...) -> None: ...
+    daemon_task_definition: bool
+    def __init__(self, task_definition_arn: _Optional[str] = ..., family: _Optional[str] = ..., revision: _Optional[int] = ..., container_definitions: _Optional[_Iterable[_Union[ContainerDefinition, _Mapping]]] = ..., cpu: _Optional[str] = ..., memory: _Optional[str] = ..., network_mode: _Optional[str] = ..., volumes: _Optional[_Iterable[_Union[Volume, _Mapping]]] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., status: _Optional[str] = ..., registered_at: _Optional[float] = ..., deregistered_at: _Optional[float] = ..., requires_compatibilities: _Optional[_Iterable[str]] = ..., execution_role_arn: _Optional[str] = ..., task_role_arn: _Optional[str] = ..., warnings: _Optional[_Iterable[str]] = ..., source_json: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., daemon_task_definition: _Optional[bool] = ...) -> None: ...
 
 class NetworkBinding(_message.Message):
     __slots__ = ("bind_ip", "container_port", "host_port", "protocol")
@@ -562,7 +564,7 @@ class ServiceEvent(_message.Message):
     def __init__(self, id: _Optional[str] = ..., created_at: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Service(_message.Message):
-    __slots__ = ("service_arn", "service_name", "cluster_arn", "task_definition", "desired_count", "running_count", "pending_count", "status", "launch_type", "placement_constraints", "placement_strategy", "deployment_configuration", "deployments", "events", "created_at", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "cluster", "capacity_provider_strategy", "service_deployments", "service_revisions", "disconnect_tolerance_seconds", "replace_on_disconnect", "daemon_critical", "availability_zone_rebalancing", "rebalancing_task_id", "rebalance_not_before", "enable_execute_command", "deployment_controller", "task_sets")
+    __slots__ = ("service_arn", "service_name", "cluster_arn", "task_definition", "desired_count", "running_count", "pending_count", "status", "launch_type", "placement_constraints", "placement_strategy", "deployment_configuration", "deployments", "events", "created_at", "health_check_grace_period_seconds", "scheduling_strategy", "tags", "load_balancers", "service_registries", "service_connect_configuration", "cluster", "capacity_provider_strategy", "service_deployments", "service_revisions", "disconnect_tolerance_seconds", "replace_on_disconnect", "daemon_critical", "daemon_critical_grace_seconds", "availability_zone_rebalancing", "rebalancing_task_id", "rebalance_not_before", "enable_execute_command", "deployment_controller", "task_sets")
     SERVICE_ARN_FIELD_NUMBER: _ClassVar[int]
     SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ARN_FIELD_NUMBER: _ClassVar[int]
@@ -591,6 +593,7 @@ class Service(_message.Message):
     DISCONNECT_TOLERANCE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     REPLACE_ON_DISCONNECT_FIELD_NUMBER: _ClassVar[int]
     DAEMON_CRITICAL_FIELD_NUMBER: _ClassVar[int]
+    DAEMON_CRITICAL_GRACE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     AVAILABILITY_ZONE_REBALANCING_FIELD_NUMBER: _ClassVar[int]
     REBALANCING_TASK_ID_FIELD_NUMBER: _ClassVar[int]
     REBALANCE_NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
@@ -625,13 +628,14 @@ class Service(_message.Message):
     disconnect_tolerance_seconds: int
     replace_on_disconnect: bool
     daemon_critical: bool
+    daemon_critical_grace_seconds: int
     availability_zone_rebalancing: str
     rebalancing_task_id: str
     rebalance_not_before: float
     enable_execute_command: bool
     deployment_controller: DeploymentController
     task_sets: _containers.RepeatedCompositeFieldContainer[TaskSet]
-    def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[ServiceConnectConfiguration, _Mapping]] = ..., cluster: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., service_deployments: _Optional[_Iterable[_Union[ServiceDeployment, _Mapping]]] = ..., service_revisions: _Optional[_Iterable[_Union[ServiceRevision, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ..., replace_on_disconnect: _Optional[bool] = ..., daemon_critical: _Optional[bool] = ..., availability_zone_rebalancing: _Optional[str] = ..., rebalancing_task_id: _Optional[str] = ..., rebalance_not_before: _Optional[float] = ..., enable_execute_command: _Optional[bool] = ..., deployment_controller: _Optional[_Union[DeploymentController, _Mapping]] = ..., task_sets: _Optional[_Iterable[_Union[TaskSet, _Mapping]]] = ...) -> None: ...
+    def __init__(self, service_arn: _Optional[str] = ..., service_name: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., task_definition: _Optional[str] = ..., desired_count: _Optional[int] = ..., running_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., status: _Optional[str] = ..., launch_type: _Optional[str] = ..., placement_constraints: _Optional[_Iterable[_Union[PlacementConstraint, _Mapping]]] = ..., placement_strategy: _Optional[_Iterable[_Union[PlacementStrategy, _Mapping]]] = ..., deployment_configuration: _Optional[_Union[DeploymentConfiguration, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., created_at: _Optional[float] = ..., health_check_grace_period_seconds: _Optional[int] = ..., scheduling_strategy: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ..., service_registries: _Optional[_Iterable[_Union[ServiceRegistry, _Mapping]]] = ..., service_connect_configuration: _Optional[_Union[ServiceConnectConfiguration, _Mapping]] = ..., cluster: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., service_deployments: _Optional[_Iterable[_Union[ServiceDeployment, _Mapping]]] = ..., service_revisions: _Optional[_Iterable[_Union[ServiceRevision, _Mapping]]] = ..., disconnect_tolerance_seconds: _Optional[int] = ..., replace_on_disconnect: _Optional[bool] = ..., daemon_critical: _Optional[bool] = ..., daemon_critical_grace_seconds: _Optional[int] = ..., availability_zone_rebalancing: _Optional[str] = ..., rebalancing_task_id: _Optional[str] = ..., rebalance_not_before: _Optional[float] = ..., enable_execute_command: _Optional[bool] = ..., deployment_controller: _Optional[_Union[DeploymentController, _Mapping]] = ..., task_sets: _Optional[_Iterable[_Union[TaskSet, _Mapping]]] = ...) -> None: ...
 
 class Cluster(_message.Message):
     __slots__ = ("cluster_arn", "cluster_name", "status", "registered_container_instances_count", "running_tasks_count", "pending_tasks_count", "active_services_count", "tags", "capacity_providers", "default_capacity_provider_strategy", "settings")

@@ -282,6 +282,8 @@ def service_create(a) -> int:
     req.availability_zone_rebalancing = a.az_rebalancing or req.availability_zone_rebalancing
     req.enable_execute_command = a.enable_execute_command or req.enable_execute_command
     req.daemon_critical = a.critical or req.daemon_critical
+    if a.critical_grace is not None:
+        req.daemon_critical_grace_seconds = a.critical_grace
     _deployment_config(a, req.deployment_configuration)
     c = connect(a)
     req.load_balancers.extend(service_traffic.load_balancers(c, a.load_balancer, req.task_definition))
@@ -330,6 +332,8 @@ def service_update(a) -> int:
         req.enable_execute_command = a.enable_execute_command
     if a.critical is not None:
         req.daemon_critical = a.critical
+    if a.critical_grace is not None:
+        req.daemon_critical_grace_seconds = a.critical_grace
     if (a.min_healthy_percent is not None or a.max_percent is not None or a.circuit_breaker
             or service_deployments.strategy_config(a, r.DeploymentConfiguration())):
         _deployment_config(a, req.deployment_configuration)
@@ -503,6 +507,9 @@ def register(sub) -> None:
                             "some zones (default DISABLED)")
         p.add_argument("--critical", action=argparse.BooleanOptionalAction, default=None,
                        help="daemonCritical (DAEMON only): a node where the daemon keeps failing is drained")
+        p.add_argument("--critical-grace", type=int, default=None, metavar="SECONDS",
+                       help="daemonCriticalGraceSeconds: how long a critical daemon may stay failed on a node "
+                            "before the node drains (10-86400; default 60)")
         if verb == "create":
             p.add_argument("--scheduling-strategy", choices=("REPLICA", "DAEMON"),
                            help="DAEMON: one task on every ACTIVE node matching the constraints (no --desired)")

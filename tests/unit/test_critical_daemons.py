@@ -207,3 +207,62 @@ def test_the_ecs_wire_carries_daemon_critical_as_a_shoal_extension(plane: Plane)
         actions.create_service(plane.api, {"cluster": "default", "serviceName": "web", "taskDefinition": "web:1",
                                            "desiredCount": 1, "daemonCritical": True})
     assert plane.store.get(keys.service("default", "web")) is None
+
+
+# ---- the per-service grace ---------------------------------------------------------------------
+
+
+def test_a_daemons_own_grace_decides_when_its_node_drains(plane: Plane) -> None:
+    plane.node("n1", memory=2048)
+    plane.register(AGENT)
+    services.create(plane.api, op.CreateServiceRequest(
+        cluster="default", service_name="agent", task_definition="agent:1", scheduling_strategy="DAEMON",
+        daemon_critical=True, daemon_critical_grace_seconds=300))
+    ctl = ServiceController(plane.writer, plane.api.arns)
+    ctl.reconcile(plane.view())
+    place_and_run(plane)
+    # 120 s failed: past the default (60 s) but within this service's 300 s.
+    fail(plane, daemon_on(plane, "n1"), ago=120)
+    assert "drained" not in ctl.reconcile(plane.view())
+    assert node(plane, "n1").status == "ACTIVE"
+    # Shortened to 100 s: the same failure now drains the node.
+    services.update(plane.api, op.UpdateServiceRequest(cluster="default", service="agent",
+                                                       daemon_critical_grace_seconds=100))
+    assert "drained n1" in ctl.reconcile(plane.view())
+    n1 = node(plane, "n1")
+    assert n1.status == "DRAINING" and "within 100s" in n1.status_reason
+
+
+@pytest.mark.parametrize("grace", [5, 86_401, -1])
+def test_a_grace_out_of_bounds_is_refused(plane: Plane, grace: int) -> None:
+    plane.register(AGENT)
+    with pytest.raises(ApiError, match="daemonCriticalGraceSeconds: must be between 10 and 86400"):
+        services.create(plane.api, op.CreateServiceRequest(
+            cluster="default", service_name="agent", task_definition="agent:1", scheduling_strategy="DAEMON",
+            daemon_critical=True, daemon_critical_grace_seconds=grace))
+    assert plane.store.get(keys.service("default", "agent")) is None
+
+
+def test_a_grace_without_critical_is_refused_not_kept(plane: Plane) -> None:
+    critical_service(plane, critical=False)
+    with pytest.raises(ApiError, match="daemonCriticalGraceSeconds: only a critical daemon"):
+        services.update(plane.api, op.UpdateServiceRequest(cluster="default", service="agent",
+                                                           daemon_critical_grace_seconds=120))
+    assert plane.service("agent").daemon_critical_grace_seconds == 0
+    services.update(plane.api, op.UpdateServiceRequest(cluster="default", service="agent", daemon_critical=True,
+                                                       daemon_critical_grace_seconds=120))
+    assert plane.service("agent").daemon_critical_grace_seconds == 120
+    # No longer critical: the grace goes with it.
+    services.update(plane.api, op.UpdateServiceRequest(cluster="default", service="agent", daemon_critical=False))
+    assert plane.service("agent").daemon_critical_grace_seconds == 0
+
+
+def test_the_cli_sets_a_critical_grace(plane: Plane, cli, capsys) -> None:  # noqa: F811
+    plane.register(AGENT)
+    assert main.main(["service", "create", "agent", "--taskdef", "agent:1", "--daemon", "--critical",
+                      "--critical-grace", "45"]) == 0
+    assert plane.service("agent").daemon_critical_grace_seconds == 45
+    capsys.readouterr()
+    assert main.main(["service", "update", "agent", "--critical-grace", "3"]) != 0
+    assert "daemonCriticalGraceSeconds" in capsys.readouterr().err
+    assert plane.service("agent").daemon_critical_grace_seconds == 45

@@ -228,6 +228,50 @@ def test_rolling_update_stops_a_nodes_old_task_before_starting_its_new_one(plane
     assert [d.rollout_state for d in plane.service("agent").deployments] == ["COMPLETED"]
 
 
+def test_rolling_update_waits_for_a_protected_daemon_task_and_a_drain_does_not(plane: Plane) -> None:
+    for n in ("n1", "n2"):
+        plane.node(n, memory=2048)
+    ctl = daemon_service(plane)  # 0 %: every node at once, unless protected
+    ctl.reconcile(plane.view())
+    place_and_run(plane)
+    (n1_task,) = [t for t in daemon_tasks(plane) if t.node_id == "n1"]
+    (n2_task,) = [t for t in daemon_tasks(plane) if t.node_id == "n2"]
+    resp = tasks_api.update_protection(plane.api, op.UpdateTaskProtectionRequest(
+        cluster="default", tasks=[n1_task.id], protection_enabled=True, expires_in_minutes=5))
+    assert [t.protection_enabled for t in resp.protected_tasks] == [True] and not resp.failures
+    plane.register({**AGENT, "containerDefinitions": [{**AGENT["containerDefinitions"][0], "image": "busybox:2"}]})
+    services.update(plane.api, op.UpdateServiceRequest(cluster="default", service="agent", task_definition="agent:2"))
+    said = ctl.reconcile(plane.view())
+    assert said == "agent: 1 nodes wait for their daemon task's scale-in protection to end, stopped 1 tasks"
+    assert plane.task(n1_task.id).desired_status == "RUNNING"
+    assert plane.task(n2_task.id).desired_status == "STOPPED"
+    assert any("waiting for 1 protected daemon tasks" in e.message for e in plane.service("agent").events)
+    plane.report(n2_task.id, "STOPPED")
+    ctl.reconcile(plane.view())
+    place_and_run(plane)
+    ctl.reconcile(plane.view())
+    assert plane.task(n1_task.id).desired_status == "RUNNING"  # still protected: n1 keeps agent:1
+    assert plane.service("agent").deployments[0].rollout_state == "IN_PROGRESS"
+    # Protection off: n1 rolls too.
+    tasks_api.update_protection(plane.api, op.UpdateTaskProtectionRequest(
+        cluster="default", tasks=[n1_task.id], protection_enabled=False))
+    assert "stopped 1 tasks" in ctl.reconcile(plane.view())
+    assert plane.task(n1_task.id).desired_status == "STOPPED"
+
+
+def test_a_draining_node_stops_its_protected_daemon_task(plane: Plane) -> None:
+    plane.node("n1", memory=2048)
+    ctl = daemon_service(plane)
+    ctl.reconcile(plane.view())
+    (task,) = place_and_run(plane)
+    tasks_api.update_protection(plane.api, op.UpdateTaskProtectionRequest(
+        cluster="default", tasks=[task.id], protection_enabled=True))
+    node_api.update_state(plane.api, op.UpdateContainerInstancesStateRequest(
+        cluster="default", container_instances=["n1"], status="DRAINING"))
+    assert ctl.reconcile(plane.view()) == "agent: stopped 1 tasks"
+    assert "being drained" in plane.task(task.id).stopped_reason
+
+
 @pytest.mark.parametrize(("fields", "field"), [
     ({"desired_count": 2}, "desiredCount"),
     ({"placement_strategy": [r.PlacementStrategy(type="binpack", field="memory")]}, "placementStrategy"),
