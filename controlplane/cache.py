@@ -208,7 +208,8 @@ class Cache:
             self._services.put(key, held, new)
 
     def service_tasks(self, cluster: str, service: str) -> list[Record]:
-        """The tasks of one service (every desired status), without a scan of the cluster's."""
+        """The tasks of one service (every desired status) in key order, without a scan of
+        the cluster's or a sort."""
         with self._lock:
             return self._services.tasks(cluster, service)
 

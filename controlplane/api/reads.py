@@ -37,8 +37,9 @@ def tasks(ctx: ApiContext, cluster: str, service: str = "") -> list[Record[r.Tas
     cache, store = ctx.cache, ctx.store
     if cache is not None and isinstance(store, WriteTracking) and cache.caught_up(
             keys.TASKS, store.last_write(keys.TASKS), READ_WAIT):
-        held = cache.service_tasks(cluster, service) if service else cache.records_under(f"{keys.TASKS}{cluster}/")
-        return sorted(held, key=lambda rec: rec.key)
+        if service:
+            return cache.service_tasks(cluster, service)  # kept in key order by the index
+        return sorted(cache.records_under(f"{keys.TASKS}{cluster}/"), key=lambda rec: rec.key)
     return ctx.state.tasks(cluster)
 
 

@@ -6,15 +6,17 @@ which the leader's service scheduler reads (a protected task is not chosen to st
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 
 from controlplane import capacity_strategy, fargate, launch_types
 from controlplane.api import reads, service_traffic, taskdefs
 from controlplane.api.context import ApiContext
-from controlplane.api.paging import page
+from controlplane.api.paging import page_lazy
 from controlplane.errors import check_refs, invalid, not_found
 from controlplane.placement_input import check_placement
+from controlplane.state import Record
 from controlplane.taskspec import desire_stop, is_live, is_protected, new_task
 from shoal import keys
 from shoal.arns import last_segment
@@ -142,26 +144,33 @@ def list_(ctx: ApiContext, req: op.ListTasksRequest) -> op.ListResponse:
     desired, service, started_by = req.desired_status, last_segment(req.service_name), req.started_by
     launch_type = launch_types.check_filter(req.launch_type)
     family = req.family + ":" if req.family else ""
-    arns = []
-    for rec in reads.tasks(ctx, cluster, service):
+    records = reads.tasks(ctx, cluster, service)
+
+    def pick(rec: Record[r.Task]) -> str | None:
         t = rec.msg
         if desired == "PENDING":
             if t.desired_status != "RUNNING" or t.last_status == "RUNNING":
-                continue
+                return None
         elif desired and t.desired_status != desired:
-            continue
+            return None
         if service and t.service_name != service:
-            continue
+            return None
         if family and not t.task_definition_arn.rpartition("/")[2].startswith(family):
-            continue
+            return None
         if started_by and t.started_by != started_by:
-            continue
+            return None
         if launch_type and (t.launch_type or launch_types.DEFAULT) != launch_type:
-            continue
+            return None
         if node and t.node_id != node:
-            continue
-        arns.append(t.task_arn)
-    return page(arns, req.max_results, req.next_token)
+            return None
+        return t.task_arn
+
+    def find(arn: str) -> int | None:
+        # The records are in key order, and a task's key ends with the id its ARN ends with.
+        return bisect.bisect_left(records, keys.task(cluster, last_segment(arn)), key=lambda rec: rec.key)
+
+    # Paged as the tasks are read: a page costs its own tasks, not the cluster's.
+    return page_lazy(records, pick, req.max_results, req.next_token, find)
 
 
 def _protected_task(task: r.Task, now: float) -> op.ProtectedTask:

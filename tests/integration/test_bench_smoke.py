@@ -23,6 +23,11 @@ FIGURES = {
         rf"{NUMBER} tasks, {NUMBER} services/target groups, {NUMBER} nodes: build median {NUMBER} ms, "
         rf"max {NUMBER} ms over {NUMBER} rounds; table {NUMBER} bytes",
     ],
+    "list_tasks.py": [
+        rf"service +median +{NUMBER} ms +max +{NUMBER} ms",
+        rf"service \+ RUNNING +median +{NUMBER} ms +max +{NUMBER} ms",
+        rf"whole cluster +median +{NUMBER} ms +max +{NUMBER} ms",
+    ],
     "placement.py": [
         rf"1000 nodes  batch of 200: +{NUMBER} decisions/s",
         rf"one task per call, from scratch +x100: +{NUMBER} calls/s, p50 {NUMBER} ms p99 {NUMBER} ms",

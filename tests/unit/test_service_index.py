@@ -102,3 +102,28 @@ def test_a_task_moving_between_services_leaves_the_first() -> None:
     index.put(key, first, Record(task("a", service="api", last="RUNNING"), 2, key))
     assert index.tasks("default", "web") == []
     assert [rec.msg.last_status for rec in index.tasks("default", "api")] == ["RUNNING"]
+
+
+def rec(task_id: str, service: str = "web", last: str = "PENDING") -> Record:
+    key = keys.task("default", task_id)
+    return Record(task(task_id, service=service, last=last), 1, key)
+
+
+def test_the_index_lists_a_service_in_key_order_through_joins_moves_and_leaves() -> None:
+    index = ServiceIndex()
+    index.replace({r_.key: r_ for r_ in (rec("b"), rec("a:9"), rec("a:10"))})
+    ids = lambda: [r_.msg.id for r_ in index.tasks("default", "web")]  # noqa: E731
+    assert ids() == ["a:10", "a:9", "b"]  # key (etcd) order, not the order they came in
+    index.put(keys.task("default", "a:9"), rec("a:9"), rec("a:9", last="RUNNING"))  # changed, not moved
+    assert ids() == ["a:10", "a:9", "b"]
+    assert index.tasks("default", "web")[1].msg.last_status == "RUNNING"  # the new record, not the old
+    index.put(keys.task("default", "0"), None, rec("0"))  # joins first
+    assert ids() == ["0", "a:10", "a:9", "b"]
+    index.put(keys.task("default", "a:10"), rec("a:10"), rec("a:10", service="api"))  # moves out
+    assert ids() == ["0", "a:9", "b"]
+    assert [r_.msg.id for r_ in index.tasks("default", "api")] == ["a:10"]
+    index.put(keys.task("default", "b"), rec("b"), None)  # leaves
+    assert ids() == ["0", "a:9"]
+    index.put(keys.task("default", "0"), rec("0"), None)
+    index.put(keys.task("default", "a:9"), rec("a:9"), None)
+    assert ids() == []
