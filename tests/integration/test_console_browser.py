@@ -97,6 +97,15 @@ def typed(driver, element_id: str, value: str) -> bool:
         return False
 
 
+def clicked(driver, element_id: str) -> bool:
+    """Clicks the element; False if the live page redrew it between finding and clicking."""
+    try:
+        driver.find_element(By.ID, element_id).click()
+        return True
+    except (StaleElementReferenceException, NoSuchElementException):
+        return False
+
+
 def shot(driver, name: str) -> None:
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
@@ -133,7 +142,7 @@ def test_console_in_a_real_browser(make_cluster, busybox_image, browser) -> None
     # The live page may redraw the form while the driver types (the page holds its redraws
     # only once the field has the focus): type into the form it shows now.
     wait_for(lambda: typed(b, "scale-count", "3"), 10, "the count typed")
-    b.find_element(By.ID, "scale-btn").click()
+    wait_for(lambda: clicked(b, "scale-btn"), 10, "a click on #scale-btn")
     assert accept_confirm(b), "scaling asks for confirmation"
     wait_for(lambda: len(b.find_elements(By.CSS_SELECTOR, 'tr.task[data-status="RUNNING"]')) == 3, 90,
              "three running tasks on the page")
@@ -146,7 +155,7 @@ def test_console_in_a_real_browser(make_cluster, busybox_image, browser) -> None
     node_id = sorted(cluster.node_ids())[0]
     b.get(b.current_url.split("#")[0] + f"#/nodes/default/{node_id}")
     wait_for(lambda: b.find_elements(By.ID, "drain-btn"), 10, "the drain button")
-    b.find_element(By.ID, "drain-btn").click()
+    wait_for(lambda: clicked(b, "drain-btn"), 10, "a click on #drain-btn")
     assert accept_confirm(b)
     wait_for(lambda: " DRAINING " in text(b, "#node-status"), 20, "the node shown DRAINING")
     b.get(b.current_url.split("#")[0] + "#/nodes")
@@ -174,7 +183,7 @@ def test_console_in_a_real_browser(make_cluster, busybox_image, browser) -> None
     printer = api.RunTask(op.RunTaskRequest(cluster="default", task_definition="printer")).tasks[0].id
     b.get(b.current_url.split("#")[0] + f"#/tasks/default/{printer}")
     wait_for(lambda: "RUNNING (desired RUNNING)" in text(b, "#page"), 60, "the printer running")
-    b.find_element(By.ID, "logs-btn").click()
+    wait_for(lambda: clicked(b, "logs-btn"), 10, "a click on #logs-btn")
     wait_for(lambda: "line 3 <script>window.pwned=3</script><b>bold</b>" in text(b, "#logs"), 30, "the output")
     seen = text(b, "#logs").count("\n")
     wait_for(lambda: text(b, "#logs").count("\n") >= seen + 3, 30, "new lines arriving (follow)")
@@ -192,14 +201,14 @@ def test_console_in_a_real_browser(make_cluster, busybox_image, browser) -> None
     # A viewer, logged in with an access key through the form, sees no action buttons.
     key = accesskeys_pb2_grpc.AccessKeysStub(cluster.channel).CreateAccessKey(
         ak.CreateAccessKeyRequest(user="vera", role="viewer"), timeout=10)
-    b.find_element(By.ID, "logout").click()
+    wait_for(lambda: clicked(b, "logout"), 10, "a click on #logout")
     wait_for(lambda: b.find_element(By.ID, "login-key").is_displayed(), 10, "the login form")
     # Logged out, the page's own requests are refused.
     assert b.execute_async_script(
         "const done = arguments[arguments.length - 1]; fetch('/api/overview').then(r => done(r.status));") == 401
     b.find_element(By.ID, "login-key").send_keys(key.access_key_id)
     b.find_element(By.ID, "login-secret").send_keys(key.secret_access_key)
-    b.find_element(By.ID, "login-btn").click()
+    wait_for(lambda: clicked(b, "login-btn"), 10, "a click on #login-btn")
     wait_for(lambda: "vera (viewer)" in text(b, "#whoami"), 10, "the viewer logged in")
     b.get(b.current_url.split("#")[0] + "#/services/default/web")
     wait_for(lambda: "Service web" in text(b, "#page h1"), 10, "the service page as a viewer")
@@ -207,7 +216,7 @@ def test_console_in_a_real_browser(make_cluster, busybox_image, browser) -> None
     # A viewer without the logs grant is not shown a task's output.
     b.get(b.current_url.split("#")[0] + f"#/tasks/default/{printer}")
     wait_for(lambda: b.find_elements(By.ID, "logs-btn"), 10, "the task page as a viewer")
-    b.find_element(By.ID, "logs-btn").click()
+    wait_for(lambda: clicked(b, "logs-btn"), 10, "a click on #logs-btn")
     wait_for(lambda: "no logs" in text(b, "#logs-status"), 10, "the logs refused")
     assert text(b, "#logs") == ""
     # The page's own script, forced to act, is refused by the server.
