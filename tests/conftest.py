@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.fixtures.cluster",
     "tests.fixtures.hollow",
     "tests.fixtures.plane",
+    "tests.fixtures.hook_server",
 ]
 
 

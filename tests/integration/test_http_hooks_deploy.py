@@ -7,9 +7,6 @@ the hook, and goes on when the hook answers SUCCEEDED; a hook that does not answ
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import grpc
@@ -22,49 +19,10 @@ from shoal.v1 import traffic_pb2 as t
 from shoal.v1 import traffic_pb2_grpc
 from shoalctl.local.agents import agent_loopback
 from tests.fixtures.cluster import MakeCluster
+from tests.fixtures.hook_server import Hook
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-class Hook:
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        self.hold = threading.Event()  # set: calls are held (never answered in time)
-        self.release = threading.Event()
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the http.server name)
-                hook.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                if hook.hold.is_set():
-                    hook.release.wait(60)
-                data = json.dumps({"hookStatus": "SUCCEEDED"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *_) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_port
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    h = Hook()
-    try:
-        yield h
-    finally:
-        h.close()
 
 
 def _td(api, version: str) -> None:
@@ -129,7 +87,7 @@ def test_http_hooks_refused_outside_the_allowlist_continue_on_success_and_roll_b
     assert _latest(api).lifecycle_hook_details[0].status == "SUCCEEDED"
 
     # The hook stops answering: past --hook-timeout the deployment rolls back to revision 2.
-    hook.hold.set()
+    hook.hold = True
     _td(api, "3")
     api.UpdateService(op.UpdateServiceRequest(cluster="default", service="site", task_definition="site"))
     wait_for(lambda: _latest(api).status == "ROLLBACK_SUCCESSFUL", 240, "the unanswered hook's deployment rolled back")

@@ -6,11 +6,6 @@ back."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from controlplane import traffic_shift as ts
@@ -20,53 +15,10 @@ from controlplane.http_hooks import HookCaller
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoalctl.cli import main
+from tests.fixtures.hook_server import Hook
 from tests.fixtures.plane import Plane
 from tests.unit.test_service_deployments import cli  # noqa: F401 (fixture)
 from tests.unit.test_traffic_shift import config, deploy_v2, live_by_revision, run, shifting
-
-
-class Hook:
-    """A hook endpoint: records each POST's JSON body and answers ``answer``, or holds the
-    call until released when ``hold`` is set."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        self.answer: dict = {"hookStatus": "SUCCEEDED"}
-        self.hold = False
-        self.release = threading.Event()
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the http.server name)
-                hook.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                if hook.hold:
-                    hook.release.wait(30)
-                data = json.dumps(hook.answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *_) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    h = Hook()
-    try:
-        yield h
-    finally:
-        h.close()
 
 
 def http_hooked(url: str, stage: str = "POST_SCALE_UP") -> r.DeploymentConfiguration:
