@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from agent.runtime import LABEL_NODE, LABEL_TASK
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoalctl.local import procs
 from tests.fixtures.cluster import LEASE_TTL, MakeCluster
+from tests.service_tasks import live_tasks, running_containers
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -25,19 +25,6 @@ TASKDEF = {"family": "tolerant", "containerDefinitions": [{
     "name": "worker", "image": "shoal/busybox:latest", "memory": 16, "cpu": 16, "essential": True,
     "command": ["sleep", "100000"], "stopTimeout": 1,
 }]}
-
-
-def _live(api) -> dict[str, r.Task]:
-    arns = api.ListTasks(op.ListTasksRequest(cluster="default", service_name="web", desired_status="RUNNING")).arns
-    if not arns:
-        return {}
-    return {t.id: t for t in api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=list(arns))).tasks}
-
-
-def _running_containers(docker_client, node_id: str) -> dict[str, str]:
-    """task id -> container id of the node's running shoal containers."""
-    found = docker_client.containers.list(filters={"label": f"{LABEL_NODE}={node_id}", "status": "running"})
-    return {c.labels[LABEL_TASK]: c.id for c in found}
 
 
 def test_a_frozen_agent_within_and_beyond_the_tolerance(make_cluster: MakeCluster, busybox_image: str,
@@ -49,46 +36,47 @@ def test_a_frozen_agent_within_and_beyond_the_tolerance(make_cluster: MakeCluste
         cluster="default", service_name="web", task_definition="tolerant", desired_count=2,
         disconnect_tolerance_seconds=120,
         placement_strategy=[r.PlacementStrategy(type="spread", field="instanceId")]))
-    wait_for(lambda: len({t.node_id for t in _live(api).values() if t.last_status == "RUNNING"}) == 2, 120,
+    wait_for(lambda: len({t.node_id for t in live_tasks(api).values() if t.last_status == "RUNNING"}) == 2, 120,
              "2 tasks RUNNING on 2 nodes")
     victim = cluster.agents[1]
     node_id = victim.node_id
-    [(task_id, task)] = [(i, t) for i, t in _live(api).items() if t.node_id == node_id]
-    container = _running_containers(docker_client, node_id)[task_id]
+    [(task_id, task)] = [(i, t) for i, t in live_tasks(api).items() if t.node_id == node_id]
+    container = running_containers(docker_client, node_id)[task_id]
     pid = cluster.pid_of(victim.name)
 
     # Within the tolerance: UNKNOWN, not replaced, the container untouched.
     procs.send(pid, signal.SIGSTOP)
     try:
-        wait_for(lambda: _live(api)[task_id].last_status == "UNKNOWN", 10 * LEASE_TTL, "the frozen node's task UNKNOWN")
-        before = set(_live(api))
+        wait_for(lambda: live_tasks(api)[task_id].last_status == "UNKNOWN", 10 * LEASE_TTL,
+                 "the frozen node's task UNKNOWN")
+        before = set(live_tasks(api))
         end = time.monotonic() + 2 * LEASE_TTL
         while time.monotonic() < end:  # the window is what is tested: nothing replaced in it
-            assert set(_live(api)) == before and len(before) == 2, "no replacement within the tolerance"
+            assert set(live_tasks(api)) == before and len(before) == 2, "no replacement within the tolerance"
             time.sleep(0.5)
-        assert _running_containers(docker_client, node_id) == {task_id: container}
+        assert running_containers(docker_client, node_id) == {task_id: container}
     finally:
         procs.send(pid, signal.SIGCONT)
     # The agent's report makes it RUNNING; the leader then clears its disconnect marks.
-    wait_for(lambda: (t := _live(api)[task_id]).last_status == "RUNNING" and not t.disconnected_at, 60,
+    wait_for(lambda: (t := live_tasks(api)[task_id]).last_status == "RUNNING" and not t.disconnected_at, 60,
              "the task RUNNING again after the thaw")
-    back = _live(api)
+    back = live_tasks(api)
     assert len(back) == 2 and back[task_id].node_id == node_id
-    assert _running_containers(docker_client, node_id) == {task_id: container}, "the same container, never restarted"
+    assert running_containers(docker_client, node_id) == {task_id: container}, "the same container, never restarted"
 
     # Beyond the tolerance: replaced on the other node; the thawed agent removes its copy.
     api.UpdateService(op.UpdateServiceRequest(cluster="default", service="web", disconnect_tolerance_seconds=2))
     procs.send(pid, signal.SIGSTOP)
     try:
-        wait_for(lambda: task_id not in _live(api) and len(_live(api)) == 2, 20 * LEASE_TTL,
+        wait_for(lambda: task_id not in live_tasks(api) and len(live_tasks(api)) == 2, 20 * LEASE_TTL,
                  "the frozen node's task replaced after the tolerance")
         gone = api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=[task_id])).tasks[0]
         assert "disconnect tolerance (2s)" in gone.stopped_reason
     finally:
         procs.send(pid, signal.SIGCONT)
-    wait_for(lambda: not _running_containers(docker_client, node_id), 60,
+    wait_for(lambda: not running_containers(docker_client, node_id), 60,
              "the thawed agent removed the replaced task's container")
-    live = _live(api)
-    wait_for(lambda: all(t.last_status == "RUNNING" for t in _live(api).values()), 60, "both tasks RUNNING")
-    others = {n: _running_containers(docker_client, n) for n in {t.node_id for t in live.values()}}
+    live = live_tasks(api)
+    wait_for(lambda: all(t.last_status == "RUNNING" for t in live_tasks(api).values()), 60, "both tasks RUNNING")
+    others = {n: running_containers(docker_client, n) for n in {t.node_id for t in live.values()}}
     assert sorted(i for found in others.values() for i in found) == sorted(live), "each task runs exactly once"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.runtime import LABEL_NODE, LABEL_TASK
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoalctl.lab.lab import Lab
+from tests.service_tasks import live_tasks, running_containers
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -39,18 +39,6 @@ def lab(tmp_path: Path, busybox_image: str) -> Iterator[Lab]:
         the_lab.stop()
 
 
-def _live(api) -> dict[str, r.Task]:
-    arns = api.ListTasks(op.ListTasksRequest(cluster="default", service_name="web", desired_status="RUNNING")).arns
-    if not arns:
-        return {}
-    return {t.id: t for t in api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=list(arns))).tasks}
-
-
-def _containers(docker_client, node_id: str) -> dict[str, str]:
-    found = docker_client.containers.list(filters={"label": f"{LABEL_NODE}={node_id}", "status": "running"})
-    return {c.labels[LABEL_TASK]: c.id for c in found}
-
-
 def test_a_partitioned_host_keeps_its_task_within_the_tolerance(lab: Lab, docker_client) -> None:
     api = lab.cluster.failover_operator()
     try:
@@ -59,32 +47,32 @@ def test_a_partitioned_host_keeps_its_task_within_the_tolerance(lab: Lab, docker
             cluster="default", service_name="web", task_definition="cut", desired_count=2,
             disconnect_tolerance_seconds=120,
             placement_strategy=[r.PlacementStrategy(type="spread", field="instanceId")]))
-        wait_for(lambda: len({t.node_id for t in _live(api).values() if t.last_status == "RUNNING"}) == 2, 120,
+        wait_for(lambda: len({t.node_id for t in live_tasks(api).values() if t.last_status == "RUNNING"}) == 2, 120,
                  "2 tasks RUNNING on 2 hosts")
         names = lab.cluster.node_names()
-        [(task_id, task)] = [(i, t) for i, t in _live(api).items() if names.get(t.node_id) == "agent-2"]
-        container = _containers(docker_client, task.node_id)[task_id]
+        [(task_id, task)] = [(i, t) for i, t in live_tasks(api).items() if names.get(t.node_id) == "agent-2"]
+        container = running_containers(docker_client, task.node_id)[task_id]
 
         lab.partition("agent-2")
         try:
-            wait_for(lambda: _live(api)[task_id].last_status == "UNKNOWN", 10 * LEASE_TTL,
+            wait_for(lambda: live_tasks(api)[task_id].last_status == "UNKNOWN", 10 * LEASE_TTL,
                      "the cut-off host's task UNKNOWN")
-            before = set(_live(api))
+            before = set(live_tasks(api))
             end = time.monotonic() + 2 * LEASE_TTL
             while time.monotonic() < end:  # the window is what is tested: nothing replaced in it
-                assert set(_live(api)) == before and len(before) == 2, "no replacement within the tolerance"
+                assert set(live_tasks(api)) == before and len(before) == 2, "no replacement within the tolerance"
                 time.sleep(0.5)
             # The agent, cut off but running, keeps its task's container.
-            assert _containers(docker_client, task.node_id) == {task_id: container}
+            assert running_containers(docker_client, task.node_id) == {task_id: container}
         finally:
             lab.heal("agent-2")
         # The agent's report makes it RUNNING; the leader then clears its disconnect marks.
-        wait_for(lambda: (t := _live(api)[task_id]).last_status == "RUNNING" and not t.disconnected_at, 60,
+        wait_for(lambda: (t := live_tasks(api)[task_id]).last_status == "RUNNING" and not t.disconnected_at, 60,
                  "the task RUNNING after the heal")
-        live = _live(api)
+        live = live_tasks(api)
         assert len(live) == 2
-        assert _containers(docker_client, task.node_id) == {task_id: container}
-        running = [t for node in {t.node_id for t in live.values()} for t in _containers(docker_client, node)]
+        assert running_containers(docker_client, task.node_id) == {task_id: container}
+        running = [t for node in {t.node_id for t in live.values()} for t in running_containers(docker_client, node)]
         assert sorted(running) == sorted(live), "each task runs exactly once"
     finally:
         api.close()

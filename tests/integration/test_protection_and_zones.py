@@ -13,6 +13,7 @@ from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from tests.fixtures.cluster import MakeCluster
 from tests.integration.test_logs_events import shoal
+from tests.service_tasks import live_tasks
 from tests.waiting import wait_for
 
 TASKDEF = {"family": "hollow", "containerDefinitions": [{
@@ -22,15 +23,8 @@ TASKDEF = {"family": "hollow", "containerDefinitions": [{
 pytestmark = pytest.mark.integration
 
 
-def _live(api, service: str = "web") -> dict[str, r.Task]:
-    arns = api.ListTasks(op.ListTasksRequest(cluster="default", service_name=service, desired_status="RUNNING")).arns
-    if not arns:
-        return {}
-    return {t.id: t for t in api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=list(arns))).tasks}
-
-
 def _running(api) -> dict[str, r.Task]:
-    return {i: t for i, t in _live(api).items() if t.last_status == "RUNNING"}
+    return {i: t for i, t in live_tasks(api).items() if t.last_status == "RUNNING"}
 
 
 def _events(api) -> list[str]:
@@ -50,12 +44,12 @@ def test_protected_tasks_survive_scale_in_until_unprotected(make_cluster: MakeCl
         done = shoal(cluster, "task", "protect", task_id, "--minutes", "10")
         assert done.returncode == 0 and "protected from scale-in until" in done.stdout, done.stderr
     assert shoal(cluster, "service", "update", "web", "--desired", "0").returncode == 0
-    wait_for(lambda: set(_running(api)) == set(keep) and len(_live(api)) == 2, 60,
+    wait_for(lambda: set(_running(api)) == set(keep) and len(live_tasks(api)) == 2, 60,
              "only the unprotected task stopped")
     wait_for(lambda: any("protected from scale-in" in m for m in _events(api)), 30, "the service says why")
     off = shoal(cluster, "task", "protect", keep[0], "--off")
     assert off.returncode == 0 and "not protected" in off.stdout, off.stderr
-    wait_for(lambda: set(_live(api)) == {keep[1]}, 60, "the unprotected task stopped too")
+    wait_for(lambda: set(live_tasks(api)) == {keep[1]}, 60, "the unprotected task stopped too")
     # Protection is for running service tasks: a stopped one is refused, naming why.
     refused = shoal(cluster, "task", "protect", keep[0])
     assert refused.returncode != 0 and "TASK_NOT_VALID" in refused.stderr, refused.stderr
@@ -86,7 +80,7 @@ def test_a_crowded_service_is_rebalanced_when_a_zone_returns(make_cluster: MakeC
         running = _running(api)
         fewest = min(fewest, len(running))
         on = [t.node_id for t in running.values()]
-        return len(running) == 4 and on.count(zone_b.node_id) == 2 and len(_live(api)) == 4
+        return len(running) == 4 and on.count(zone_b.node_id) == 2 and len(live_tasks(api)) == 4
 
     wait_for(balanced, 120, "2 tasks in each zone")
     assert fewest >= 4, f"the service dropped to {fewest} RUNNING tasks while it was rebalanced"

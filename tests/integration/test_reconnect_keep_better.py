@@ -11,11 +11,11 @@ import signal
 
 import pytest
 
-from agent.runtime import LABEL_NODE, LABEL_TASK
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoalctl.local import procs
 from tests.fixtures.cluster import LEASE_TTL, MakeCluster
+from tests.service_tasks import live_tasks, running_containers
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -24,19 +24,6 @@ TASKDEF = {"family": "keeper", "containerDefinitions": [{
     "name": "worker", "image": "shoal/busybox:latest", "memory": 16, "cpu": 16, "essential": True,
     "command": ["sleep", "100000"], "stopTimeout": 1,
 }]}
-
-
-def _live(api) -> dict[str, r.Task]:
-    arns = api.ListTasks(op.ListTasksRequest(cluster="default", service_name="web", desired_status="RUNNING")).arns
-    if not arns:
-        return {}
-    return {t.id: t for t in api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=list(arns))).tasks}
-
-
-def _running_containers(docker_client, node_id: str) -> dict[str, str]:
-    """task id -> container id of the node's running shoal containers."""
-    found = docker_client.containers.list(filters={"label": f"{LABEL_NODE}={node_id}", "status": "running"})
-    return {c.labels[LABEL_TASK]: c.id for c in found}
 
 
 def test_a_frozen_agents_task_is_replaced_at_once_and_the_better_copy_kept_on_thaw(
@@ -48,40 +35,41 @@ def test_a_frozen_agents_task_is_replaced_at_once_and_the_better_copy_kept_on_th
         cluster="default", service_name="web", task_definition="keeper", desired_count=2,
         disconnect_tolerance_seconds=300, replace_on_disconnect=True,
         placement_strategy=[r.PlacementStrategy(type="spread", field="instanceId")]))
-    wait_for(lambda: len({t.node_id for t in _live(api).values() if t.last_status == "RUNNING"}) == 2, 120,
+    wait_for(lambda: len({t.node_id for t in live_tasks(api).values() if t.last_status == "RUNNING"}) == 2, 120,
              "2 tasks RUNNING on 2 nodes")
     victim, keeper = cluster.agents[2], cluster.agents[1]
-    [(task_id, _)] = [(i, t) for i, t in _live(api).items() if t.node_id == victim.node_id]
-    container = _running_containers(docker_client, victim.node_id)[task_id]
+    [(task_id, _)] = [(i, t) for i, t in live_tasks(api).items() if t.node_id == victim.node_id]
+    container = running_containers(docker_client, victim.node_id)[task_id]
     pid = cluster.pid_of(victim.name)
 
     procs.send(pid, signal.SIGSTOP)
     try:
-        wait_for(lambda: _live(api)[task_id].last_status == "UNKNOWN", 10 * LEASE_TTL, "the frozen node's task UNKNOWN")
+        wait_for(lambda: live_tasks(api)[task_id].last_status == "UNKNOWN", 10 * LEASE_TTL,
+                 "the frozen node's task UNKNOWN")
         # Replaced at once (well within the 300 s tolerance), on the reachable node.
-        wait_for(lambda: sum(1 for t in _live(api).values() if t.node_id == keeper.node_id
+        wait_for(lambda: sum(1 for t in live_tasks(api).values() if t.node_id == keeper.node_id
                              and t.last_status == "RUNNING") == 2, 120,
                  "a replacement RUNNING on the reachable node while the original is UNKNOWN")
-        live = _live(api)
+        live = live_tasks(api)
         assert len(live) == 3 and live[task_id].last_status == "UNKNOWN"
         [replacement] = [i for i, t in live.items() if i != task_id and t.created_at > live[task_id].disconnected_at]
-        assert _running_containers(docker_client, victim.node_id) == {task_id: container}, "the original runs on"
+        assert running_containers(docker_client, victim.node_id) == {task_id: container}, "the original runs on"
     finally:
         procs.send(pid, signal.SIGCONT)
 
     # The node returns within the tolerance: the original (running) is kept, the replacement stopped.
-    wait_for(lambda: replacement not in _live(api) and len(_live(api)) == 2, 60, "the replacement stopped")
+    wait_for(lambda: replacement not in live_tasks(api) and len(live_tasks(api)) == 2, 60, "the replacement stopped")
     gone = api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=[replacement])).tasks[0]
     assert gone.stop_code == "ServiceSchedulerInitiated"
     assert f"the task {task_id} it replaced came back with its node within the service's disconnect tolerance" \
         in gone.stopped_reason
-    wait_for(lambda: (t := _live(api)[task_id]).last_status == "RUNNING" and not t.disconnected_at, 60,
+    wait_for(lambda: (t := live_tasks(api)[task_id]).last_status == "RUNNING" and not t.disconnected_at, 60,
              "the original RUNNING again, its marks cleared")
-    wait_for(lambda: replacement not in _running_containers(docker_client, keeper.node_id), 60,
+    wait_for(lambda: replacement not in running_containers(docker_client, keeper.node_id), 60,
              "the replacement's container removed by its agent")
-    assert _running_containers(docker_client, victim.node_id) == {task_id: container}, "the same container kept"
-    live = _live(api)
-    running = {n: _running_containers(docker_client, n) for n in (victim.node_id, keeper.node_id)}
+    assert running_containers(docker_client, victim.node_id) == {task_id: container}, "the same container kept"
+    live = live_tasks(api)
+    running = {n: running_containers(docker_client, n) for n in (victim.node_id, keeper.node_id)}
     assert sorted(i for found in running.values() for i in found) == sorted(live), "each task runs exactly once"
     assert api.DescribeServices(op.DescribeServicesRequest(cluster="default", services=["web"])).services[0] \
         .running_count == 2
