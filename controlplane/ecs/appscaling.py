@@ -400,15 +400,25 @@ def put_scaling_policy(ctx: ApiContext, body: Body) -> Body:
     return {"PolicyARN": policy_arn(ctx, policy), "Alarms": _alarms(ctx, policy)}
 
 
-def describe_scaling_policies(ctx: ApiContext, body: Body) -> Body:
-    _only(body, {"PolicyNames", "ServiceNamespace", "ResourceId", "ScalableDimension", "MaxResults", "NextToken"})
+def _scoped(ctx: ApiContext, body: Body, names_field: str) -> tuple[list[str], str, str] | None:
+    """A Describe's checked names and its ResourceId's (cluster, service), both empty when it
+    names none; None when that cluster does not exist (nothing to describe: an empty list)."""
     _namespace(body)
     _dimension(body, required=False)
-    req = sc.DescribeScalingPoliciesRequest(policy_names=_names(body, "PolicyNames"))
-    if "ResourceId" in body:
-        req.cluster, req.service = parse_resource(body["ResourceId"])
-        if ctx.state.cluster(req.cluster) is None:
-            return {"ScalingPolicies": []}
+    names = _names(body, names_field)
+    if "ResourceId" not in body:
+        return names, "", ""
+    cluster, service = parse_resource(body["ResourceId"])
+    return (names, cluster, service) if ctx.state.cluster(cluster) is not None else None
+
+
+def describe_scaling_policies(ctx: ApiContext, body: Body) -> Body:
+    _only(body, {"PolicyNames", "ServiceNamespace", "ResourceId", "ScalableDimension", "MaxResults", "NextToken"})
+    scope = _scoped(ctx, body, "PolicyNames")
+    if scope is None:
+        return {"ScalingPolicies": []}
+    names, cluster, service = scope
+    req = sc.DescribeScalingPoliciesRequest(policy_names=names, cluster=cluster, service=service)
     found = api.describe_policies(ctx, req).policies
     return _page(body, [policy_out(ctx, p) for p in found], "ScalingPolicies")
 
@@ -447,13 +457,11 @@ def put_scheduled_action(ctx: ApiContext, body: Body) -> Body:
 def describe_scheduled_actions(ctx: ApiContext, body: Body) -> Body:
     _only(body, {"ScheduledActionNames", "ServiceNamespace", "ResourceId", "ScalableDimension", "MaxResults",
                  "NextToken"})
-    _namespace(body)
-    _dimension(body, required=False)
-    req = sc.DescribeScheduledActionsRequest(scheduled_action_names=_names(body, "ScheduledActionNames"))
-    if "ResourceId" in body:
-        req.cluster, req.service = parse_resource(body["ResourceId"])
-        if ctx.state.cluster(req.cluster) is None:
-            return {"ScheduledActions": []}
+    scope = _scoped(ctx, body, "ScheduledActionNames")
+    if scope is None:
+        return {"ScheduledActions": []}
+    names, cluster, service = scope
+    req = sc.DescribeScheduledActionsRequest(scheduled_action_names=names, cluster=cluster, service=service)
     found = api.describe_scheduled(ctx, req).scheduled_actions
     return _page(body, [scheduled_out(ctx, a) for a in found], "ScheduledActions")
 
