@@ -133,7 +133,8 @@ class ProxyDriver:
             checked = [s for s in running.servers.values() if s.checked and s.active]
             if not checked:
                 return []
-            return checks.results(self.process.cli.worker("show stat"), checked)
+            # Servers only (type 4): the frontends and backends are not judged.
+            return checks.results(self.process.cli.worker("show stat -1 4 -1"), checked)
 
     def report_checks(self) -> str:
         """Hands the checks to ``on_checks`` when they changed since last sent, or are not

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from agent.proxy import checks
+from agent.proxy import driver as driver_mod
 from agent.proxy.config import Server
 from controlplane.api import proxy_checks, registered_targets, targetgroups
 from controlplane.api.context import ApiContext
@@ -153,3 +154,25 @@ def test_show_stat_rows_become_elbv2_verdicts() -> None:
         "10.0.0.5": ("initial", "Elb.InitialHealthChecking", "Initial health checking in progress"),
     }
     assert all(x.target_group_id == "g1" and x.port == 80 for x in checks.results(STAT, servers))
+
+
+def test_the_proxy_driver_sends_its_checks_when_they_change_and_again_later(tmp_path, monkeypatch) -> None:
+    d = driver_mod.ProxyDriver(tmp_path, "127.0.0.1", "127.0.0.1", 1)
+    sent: list[t.NodeProxyChecks] = []
+    now = [100.0]
+    got: list[t.ProxyCheckResult] = []
+    monkeypatch.setattr(driver_mod.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(d, "checks", lambda: list(got))
+    d.on_checks = sent.append
+    assert d.report_checks() == "" and sent == []  # nothing checked, nothing ever said: no record
+    got.append(t.ProxyCheckResult(target_group_id="g1", address=ADDR, port=PORT,
+                                  health=r.TargetHealth(state="healthy")))
+    assert d.report_checks() == "reported the proxy's checks of registered addresses: 1 healthy"
+    assert d.report_checks() == ""  # unchanged
+    now[0] += driver_mod.CHECKS_RESEND
+    assert d.report_checks() != ""  # unchanged, but resent for a new stream or replica
+    got.clear()
+    assert d.report_checks() == "reported the proxy's checks of registered addresses: none checked"
+    now[0] += driver_mod.CHECKS_RESEND
+    assert d.report_checks() == ""  # an empty report is said once
+    assert [len(x.results) for x in sent] == [1, 1, 0]
