@@ -37,6 +37,7 @@ from shoal.v1 import (
     roles_pb2_grpc,
     security_pb2,
     security_pb2_grpc,
+    traffic_pb2,
 )
 from shoal.v1 import resources_pb2 as r
 
@@ -362,6 +363,13 @@ class GatewayClient:
         outbox = self._outbox
         if outbox is not None:
             outbox.put(agent_pb2.AgentMessage(prepull_report=report))
+
+    def send_proxy_checks(self, report: traffic_pb2.NodeProxyChecks) -> None:
+        """Queued on the stream if there is one (the proxy driver sends its checks again
+        within ``CHECKS_RESEND``)."""
+        outbox = self._outbox
+        if outbox is not None:
+            outbox.put(agent_pb2.AgentMessage(proxy_checks=report))
 
     def task_role_credentials(self, task: r.Task) -> roles_pb2.TaskRoleCredentials:
         """Fresh credentials for a task's role, asked of the endpoint the stream is on (or

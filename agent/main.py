@@ -348,6 +348,8 @@ def _run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs
                        dynamic_ports=_dynamic_ports(args.dynamic_ports),
                        proxy_metrics_port=proxy.addresses.metrics_port if proxy is not None else 0)
     client = GatewayClient(endpoints, reg, agent, host, tls=tls, insecure=args.insecure)
+    if proxy is not None:
+        proxy.on_checks = client.send_proxy_checks
     agent.resolve_secrets = client.task_secrets
     if responder is not None:
         agent.routing_consumers.append(responder)

@@ -44,6 +44,8 @@ WRITERS: dict[str, frozenset[str]] = {
     keys.TARGETGROUPS: frozenset({"controlplane.api.targetgroups", "controlplane.api.loadbalancers",
                                   "controlplane.api.registered_targets"}),
     keys.NAMESPACES: frozenset({"controlplane.api.namespaces"}),
+    # What each node's proxy observed of the registered addresses it checks.
+    keys.TARGETHEALTH: frozenset({"controlplane.api.proxy_checks"}),
     keys.REPOSITORIES: frozenset({"controlplane.api.repositories", "controlplane.registry.events"}),
     keys.ACCOUNT_SETTINGS: frozenset({"controlplane.api.account_settings"}),
     keys.ROLES: frozenset({"controlplane.api.roles"}),

@@ -112,6 +112,7 @@ def capacity_provider(name: str) -> str:
 LOADBALANCERS = PREFIX + "loadbalancers/"
 TARGETGROUPS = PREFIX + "targetgroups/"
 NAMESPACES = PREFIX + "namespaces/"
+TARGETHEALTH = PREFIX + "targethealth/"
 
 
 def load_balancer(cluster_name: str, name: str) -> str:
@@ -120,6 +121,12 @@ def load_balancer(cluster_name: str, name: str) -> str:
 
 def target_group(cluster_name: str, name: str) -> str:
     return f"{TARGETGROUPS}{cluster_name}/{name}"
+
+
+def proxy_checks(cluster_name: str, node_id: str = "") -> str:
+    """A node proxy's check results for registered addresses; without ``node_id``, the
+    cluster's prefix."""
+    return f"{TARGETHEALTH}{cluster_name}/{node_id}"
 
 
 def namespace(cluster_name: str, name: str) -> str:

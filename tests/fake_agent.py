@@ -115,6 +115,10 @@ class FakeAgent:
         """Sends a state change exactly as given."""
         self._out.put(agent_pb2.AgentMessage(task_state=change))
 
+    def send_proxy_checks(self, report: traffic_pb2.NodeProxyChecks) -> None:
+        """Sends a node proxy's check results (what the real agent hands its ProxyDriver)."""
+        self._out.put(agent_pb2.AgentMessage(proxy_checks=report))
+
     def report(self, task_id: str, status: str, exit_code: int | None = None, reason: str = "",
                stop_code: str = "", container_status: str | None = None) -> None:
         assignment = self.tasks()[task_id]

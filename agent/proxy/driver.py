@@ -2,7 +2,10 @@
 supervises it. A table that changes only servers goes through the runtime API (no reload);
 any other change renders a new config, validates it with `haproxy -c` and only then reloads
 seamlessly. A table the proxy cannot carry, or a config HAProxy refuses, leaves the running
-proxy as it is. Each `apply` returns a sentence saying what it did."""
+proxy as it is. Each `apply` returns a sentence saying what it did. Once a second the
+supervisor also reads HAProxy's own checks of the registered addresses (`proxy/checks.py`)
+and hands them to ``on_checks`` when they change (and again every ``CHECKS_RESEND``
+seconds, so a new stream or replica learns them)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import shoal.logs
-from agent.proxy import config, servers
+from agent.proxy import checks, config, servers
 from agent.proxy.cli import CliError
 from agent.proxy.config import ConfigError, NodeAddresses, Rendered
 from agent.proxy.process import BINARY, HAProxyProcess, ProxyError
@@ -27,8 +30,10 @@ SUPERVISE_INTERVAL = 1.0
 RESTART_BASE = 0.5
 RESTART_CAP = 30.0
 RETRY_CAP = 60.0
+CHECKS_RESEND = 30.0
 
 Render = Callable[[traffic_pb2.RoutingTable, NodeAddresses], Rendered]
+OnChecks = Callable[[traffic_pb2.NodeProxyChecks], None]
 
 
 class ProxyDriver:
@@ -55,6 +60,10 @@ class ProxyDriver:
         self._thread: threading.Thread | None = None
         self._restart_attempt = 0
         self._next_restart = 0.0
+        # Where the check results go (the agent's stream); what went last, and when.
+        self.on_checks: OnChecks | None = None
+        self._sent_checks: list[traffic_pb2.ProxyCheckResult] | None = None
+        self._checks_sent_at = 0.0
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -88,6 +97,13 @@ class ProxyDriver:
                 continue
             if sentence:
                 log.info(sentence, extra=shoal.logs.kv(revision=self.revision, parked=len(self.parked)))
+            try:
+                sentence = self.report_checks()
+            except CliError as exc:
+                log.warning(f"reading the proxy's checks failed: {exc}")
+                continue
+            if sentence:
+                log.info(sentence, extra=shoal.logs.kv(revision=self.revision))
 
     def tick(self) -> str:
         """One supervisor cycle: restart a dead HAProxy (with backoff), else delete parked
@@ -107,6 +123,35 @@ class ProxyDriver:
                     said += f"; next try in {delay:.1f}s"
                 return said
             return self._sweep()
+
+    def checks(self) -> list[traffic_pb2.ProxyCheckResult]:
+        """HAProxy's verdicts on the registered addresses in rotation (none checked: none)."""
+        with self._lock:
+            running = self.running
+            if running is None or not self.process.alive():
+                return []
+            checked = [s for s in running.servers.values() if s.checked and s.active]
+            if not checked:
+                return []
+            # Servers only (type 4): the frontends and backends are not judged.
+            return checks.results(self.process.cli.worker("show stat -1 4 -1"), checked)
+
+    def report_checks(self) -> str:
+        """Hands the checks to ``on_checks`` when they changed since last sent, or are not
+        empty and were last sent ``CHECKS_RESEND`` ago. Returns a sentence when it sent."""
+        if self.on_checks is None:
+            return ""
+        now = time.monotonic()
+        got = self.checks()
+        if got == self._sent_checks and (not got or now - self._checks_sent_at < CHECKS_RESEND):
+            return ""
+        if self._sent_checks is None and not got:
+            return ""  # nothing checked, nothing ever said: no record for this node
+        self.on_checks(traffic_pb2.NodeProxyChecks(results=got))
+        self._sent_checks, self._checks_sent_at = got, now
+        states = Counter(x.health.state for x in got)
+        said = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "none checked"
+        return f"reported the proxy's checks of registered addresses: {said}"
 
     def _restart(self) -> str:
         if time.monotonic() < self._next_restart:

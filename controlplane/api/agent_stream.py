@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from controlplane.api import proxy_checks
 from controlplane.api.context import ApiContext
 from controlplane.api.nodes import deregistered_error, refuse_if_deregistered
 from controlplane.assignments import AssignmentFeed
@@ -22,7 +23,7 @@ from controlplane.metrics import CONNECTED_AGENTS, PREPULLS
 from shoal import keys
 from shoal.logs import kv
 from shoal.store.base import StoreError
-from shoal.v1 import agent_pb2
+from shoal.v1 import agent_pb2, traffic_pb2
 
 log = logging.getLogger(__name__)
 
@@ -175,12 +176,23 @@ class Streams:
                     self.on_log_chunk(stream.node_id, msg.log_chunk)
                 elif body == "prepull_report":
                     _prepull_reported(stream.node_id, msg.prepull_report)
+                elif body == "proxy_checks":
+                    self._store_proxy_checks(stream, msg.proxy_checks)
         except grpc.RpcError:
             pass  # the agent went away; liveness takes it from here
         except Exception:
             log.exception("agent stream reader failed", extra=kv(node=stream.node_id))
         finally:
             stream.outbox.put(_CLOSE)
+
+    def _store_proxy_checks(self, stream: AgentStream, report: traffic_pb2.NodeProxyChecks) -> None:
+        try:
+            said = proxy_checks.store(self.ctx, stream.cluster, stream.node_id, report)
+        except StoreError as exc:
+            # The agent sends its checks again when they next change, and on its next stream.
+            log.warning(f"storing the proxy's checks failed: {exc}", extra=kv(node=stream.node_id))
+            return
+        log.info(said, extra=kv(node=stream.node_id, cluster=stream.cluster))
 
     def _end(self, stream: AgentStream) -> None:
         stream.closed = True

@@ -1,8 +1,8 @@
 """RegisterTargets and DeregisterTargets: addresses Shoal does not run (ELBv2 TargetType
 ``ip``) kept in their target group as desired state (``TargetGroup.registered_targets``).
-Every node's proxy sends them traffic and health-checks them itself; a deregistered one
-drains for the group's deregistration delay, then leaves the record on its next write and
-the routing table at once.
+Every node's proxy sends them traffic and health-checks them itself (what DescribeTargetHealth
+makes of those checks: registered_health.py); a deregistered one drains for the group's
+deregistration delay, then leaves the record on its next write and the routing table at once.
 
 An address is a door into whatever the nodes' proxies can reach, so loopback, link-local,
 unspecified, multicast, the nodes' own addresses and the control plane's and etcd's are
@@ -20,7 +20,6 @@ from controlplane.api import traffic_checks as check
 from controlplane.api.context import ApiContext
 from controlplane.api.traffic_state import find_target_group, not_found
 from shoal.errors import ApiError
-from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
 
 # ELBv2's limit on targets per target group.
@@ -129,22 +128,3 @@ def register(ctx: ApiContext, req: t.RegisterTargetsRequest) -> t.TargetGroupRes
 def deregister(ctx: ApiContext, req: t.RegisterTargetsRequest) -> t.TargetGroupResponse:
     return _change(ctx, req, False)
 
-
-def health(tg: t.TargetGroup, now: float) -> list[t.TargetHealthDescription]:
-    """DescribeTargetHealth's rows for the registered addresses. Each node's proxy checks
-    them on its own and no proxy reports its verdict back, so a target in rotation reads
-    ``unavailable`` with that said, never a healthy it was not seen to be."""
-    out = []
-    for x in tg.registered_targets:
-        if x.deregister_until and x.deregister_until <= now:
-            continue
-        if x.deregister_until:
-            h = r.TargetHealth(state="draining", reason="Target.DeregistrationInProgress",
-                               description="Target deregistration is in progress")
-        else:
-            # No reason code: ELBv2 has none for "checked, verdict not gathered".
-            h = r.TargetHealth(state="unavailable",
-                               description="Each node's proxy checks this address itself and routes only "
-                                           "while its checks pass; their verdicts are not gathered")
-        out.append(t.TargetHealthDescription(address=x.id, port=x.port, health=h))
-    return out

@@ -10,7 +10,7 @@ import time
 
 import grpc
 
-from controlplane.api import registered_targets
+from controlplane.api import registered_health
 from controlplane.api import traffic_checks as check
 from controlplane.api.context import ApiContext
 from controlplane.api.traffic_state import (
@@ -171,11 +171,14 @@ def host_port(task: r.Task, container: str, container_port: int) -> int:
 def target_health(ctx: ApiContext, req: t.TargetGroupRef) -> t.DescribeTargetHealthResponse:
     """One target per task and attachment of a service attached to the group, on a node and
     not yet STOPPED: its node's address, the host port of the attached container port; then
-    the addresses registered with RegisterTargets."""
+    the addresses registered with RegisterTargets, as the connected nodes' proxies saw them."""
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     group = find_target_group(ctx, cluster, req.target_group).msg
     resp = _task_health(ctx, cluster, group.target_group_arn)
-    resp.targets.extend(registered_targets.health(group, time.time()))
+    if group.registered_targets:
+        connected = {n.msg.id for n in ctx.state.nodes(cluster) if n.msg.agent_connected}
+        reports = [t.NodeProxyChecks.FromString(kv.value) for kv in ctx.store.list(keys.proxy_checks(cluster)).kvs]
+        resp.targets.extend(registered_health.health(group, time.time(), reports, connected))
     return resp
 
 

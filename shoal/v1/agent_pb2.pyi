@@ -89,18 +89,20 @@ class TaskStateChange(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., last_status: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[_resources_pb2.Container, _Mapping]]] = ..., stopped_reason: _Optional[str] = ..., stop_code: _Optional[str] = ..., at: _Optional[float] = ..., health_status: _Optional[str] = ..., target_health: _Optional[_Iterable[_Union[_resources_pb2.TargetHealth, _Mapping]]] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("hello", "heartbeat", "task_state", "log_chunk", "prepull_report")
+    __slots__ = ("hello", "heartbeat", "task_state", "log_chunk", "prepull_report", "proxy_checks")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     TASK_STATE_FIELD_NUMBER: _ClassVar[int]
     LOG_CHUNK_FIELD_NUMBER: _ClassVar[int]
     PREPULL_REPORT_FIELD_NUMBER: _ClassVar[int]
+    PROXY_CHECKS_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     heartbeat: Heartbeat
     task_state: TaskStateChange
     log_chunk: AgentLogChunk
     prepull_report: PrePullReport
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., task_state: _Optional[_Union[TaskStateChange, _Mapping]] = ..., log_chunk: _Optional[_Union[AgentLogChunk, _Mapping]] = ..., prepull_report: _Optional[_Union[PrePullReport, _Mapping]] = ...) -> None: ...
+    proxy_checks: _traffic_pb2.NodeProxyChecks
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., task_state: _Optional[_Union[TaskStateChange, _Mapping]] = ..., log_chunk: _Optional[_Union[AgentLogChunk, _Mapping]] = ..., prepull_report: _Optional[_Union[PrePullReport, _Mapping]] = ..., proxy_checks: _Optional[_Union[_traffic_pb2.NodeProxyChecks, _Mapping]] = ...) -> None: ...
 
 class AgentLogChunk(_message.Message):
     __slots__ = ("request_id", "data", "eof", "error", "exit_code")

@@ -458,3 +458,25 @@ class RegisterTargetsRequest(_message.Message):
     target_group: str
     targets: _containers.RepeatedCompositeFieldContainer[RegisteredTarget]
     def __init__(self, cluster: _Optional[str] = ..., target_group: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[RegisteredTarget, _Mapping]]] = ...) -> None: ...
+
+class ProxyCheckResult(_message.Message):
+    __slots__ = ("target_group_id", "address", "port", "health")
+    TARGET_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_FIELD_NUMBER: _ClassVar[int]
+    target_group_id: str
+    address: str
+    port: int
+    health: _resources_pb2.TargetHealth
+    def __init__(self, target_group_id: _Optional[str] = ..., address: _Optional[str] = ..., port: _Optional[int] = ..., health: _Optional[_Union[_resources_pb2.TargetHealth, _Mapping]] = ...) -> None: ...
+
+class NodeProxyChecks(_message.Message):
+    __slots__ = ("node_id", "at", "results")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    at: float
+    results: _containers.RepeatedCompositeFieldContainer[ProxyCheckResult]
+    def __init__(self, node_id: _Optional[str] = ..., at: _Optional[float] = ..., results: _Optional[_Iterable[_Union[ProxyCheckResult, _Mapping]]] = ...) -> None: ...

@@ -1,9 +1,11 @@
 """ELBv2 RegisterTargets end to end: a real control plane on a real etcd (started with
 --allow-local-targets, the explicit flag that lets a test register a loopback address),
 boto3's ``elbv2`` client, the routing table its publisher streams to a connected agent, and
-that table applied to a real HAProxy. An ip target (a plain HTTP server on a free loopback
-port) takes requests through the listener, HAProxy's own check takes it out when it dies,
-and DeregisterTargets drains it and then removes it."""
+that table applied to a real HAProxy whose check results go up the agent's stream as the
+agent sends them. An ip target (a plain HTTP server on a free loopback port) takes requests
+through the listener and reads ``healthy`` in DescribeTargetHealth; HAProxy's own check
+takes it out when it dies and DescribeTargetHealth says ``unhealthy``; DeregisterTargets
+drains it and then removes it."""
 
 from __future__ import annotations
 
@@ -68,6 +70,7 @@ def _answer(port: int) -> tuple[int, str] | None:
 def test_an_ip_target_registered_with_boto3_takes_requests_through_haproxy(plane, proxy, backend) -> None:
     target_port, target = backend
     agent = plane.add_agent("node-1", "a")
+    proxy.on_checks = agent.send_proxy_checks  # as the agent wires its proxy to its stream
     elbv2 = elbv2_client(plane, plane.access_key())
     listen = free_port()
     lb = elbv2.create_load_balancer(Name="edge", Type="application")["LoadBalancers"][0]
@@ -92,8 +95,8 @@ def test_an_ip_target_registered_with_boto3_takes_requests_through_haproxy(plane
              "the registered address in the routing table the agent was sent")
     proxy.apply(agent.routing[-1])
     wait_for(lambda: _answer(listen) == (200, "outside"), 60, "the listener to answer from the registered address")
-    (row,) = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
-    assert (row["Target"], row["TargetHealth"]["State"]) == ({"Id": "127.0.0.1", "Port": target_port}, "unavailable")
+    wait_for(lambda: _health(elbv2, arn) == [({"Id": "127.0.0.1", "Port": target_port}, "healthy", None)], 90,
+             "DescribeTargetHealth to say healthy once the node's HAProxy checks pass")
 
     # Deregistered: draining in the table (no new requests), then gone once the delay ends.
     sent_before = len(agent.routing)
@@ -116,12 +119,24 @@ def test_an_ip_target_registered_with_boto3_takes_requests_through_haproxy(plane
     wait_for(lambda: [s.active for s in servers()] == [True], 60, "the target back in the routing table")
     proxy.apply(agent.routing[-1])
     wait_for(lambda: _answer(listen) == (200, "outside"), 60, "the target answering again")
+    wait_for(lambda: [x[1] for x in _health(elbv2, arn)] == ["healthy"], 90,
+             "DescribeTargetHealth to say healthy again for the address registered anew")
     name = f"ip-127.0.0.1-{target_port}"
     assert _status(proxy, name).startswith("UP")
     target.terminate()
     target.wait(10)
     wait_for(lambda: _status(proxy, name).startswith("DOWN"), 60, "HAProxy's own check marking the dead address DOWN")
     assert (_answer(listen) or (0,))[0] == 503
+    wait_for(lambda: _health(elbv2, arn) == [({"Id": "127.0.0.1", "Port": target_port}, "unhealthy",
+                                              "Target.FailedHealthChecks")], 90,
+             "DescribeTargetHealth to say unhealthy once the node's HAProxy checks fail")
+    (row,) = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    assert "on 1 of 1 reporting nodes' proxies" in row["TargetHealth"]["Description"]
+
+
+def _health(elbv2, arn: str) -> list[tuple[dict, str, str | None]]:
+    rows = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    return [(x["Target"], x["TargetHealth"]["State"], x["TargetHealth"].get("Reason")) for x in rows]
 
 
 def _status(proxy: ProxyDriver, server: str) -> str:

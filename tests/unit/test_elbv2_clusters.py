@@ -152,7 +152,7 @@ def test_register_and_deregister_ip_targets(gateway) -> None:
     c.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "10.9.0.5", "Port": 80}])
     health = c.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
     assert [(h["Target"]["Id"], h["Target"]["Port"], h["TargetHealth"]["State"]) for h in health] == \
-        [("10.9.0.5", 80, "unavailable"), ("10.9.0.6", 8080, "unavailable")]
+        [("10.9.0.5", 80, "initial"), ("10.9.0.6", 8080, "initial")]
     c.deregister_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "10.9.0.5", "Port": 80}])
     only = c.describe_target_health(TargetGroupArn=tg_arn, Targets=[{"Id": "10.9.0.5"}])
     assert [(h["Target"]["Id"], h["TargetHealth"]["State"], h["TargetHealth"]["Reason"])
