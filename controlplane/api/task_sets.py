@@ -59,12 +59,15 @@ def create_service(ctx: ApiContext, req: op.CreateServiceRequest) -> r.Service:
         raise invalid("schedulingStrategy: the EXTERNAL deployment controller supports REPLICA only")
     if not 0 <= req.desired_count <= MAX_DESIRED:
         raise invalid(f"desiredCount: must be between 0 and {MAX_DESIRED}")
+    if not 0 <= req.health_check_grace_period_seconds <= 2_147_483_647:
+        raise invalid("healthCheckGracePeriodSeconds: must be between 0 and 2147483647")
     strategies = list(req.placement_strategy) or list(DEFAULT_SERVICE_STRATEGY)
     check_placement(list(req.placement_constraints), strategies)
     svc = r.Service(
         service_name=req.service_name, service_arn=ctx.arns.service(cluster, req.service_name),
         cluster_arn=ctx.arns.cluster(cluster), cluster=cluster, desired_count=req.desired_count, status="ACTIVE",
         scheduling_strategy="REPLICA", created_at=time.time(),
+        health_check_grace_period_seconds=req.health_check_grace_period_seconds,
         deployment_controller=r.DeploymentController(type=EXTERNAL),
     )
     svc.placement_constraints.extend(req.placement_constraints)

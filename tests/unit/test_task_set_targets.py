@@ -162,3 +162,39 @@ def test_describe_task_sets_reports_load_balancers_and_bad_ones_are_refused(gate
                          serviceRegistries=[{"registryArn": "arn:x"}]), "InvalidParameterException",
              "serviceRegistries")
     assert len(ecs.describe_task_sets(cluster="default", service="ext")["taskSets"]) == 1
+
+
+@pytest.mark.parametrize("grace, replaced", [(0, True), (600, False)])
+def test_a_task_set_target_failing_its_group_check_is_replaced_after_the_grace_period(
+        plane: Plane, grace: int, replaced: bool) -> None:
+    plane.node("n1", cpu=4096, memory=4096)
+    tg = _group(plane.api, "web")
+    api.create_service(plane.api, op.CreateServiceRequest(service_name="web", desired_count=2,
+                                                          health_check_grace_period_seconds=grace))
+    ts = _task_set(plane, tg, 100, "blue")
+    ctl = ServiceController(plane.writer, plane.api.arns)
+    ctl.reconcile(plane.view())
+    place_and_run(plane)
+    _serve(plane, [tg])
+    sick = sorted(plane.tasks())[0]
+    task = plane.task(sick)
+    task.target_health[0].state = "unhealthy"
+    plane.store.put(keys.task("default", sick), task.SerializeToString())
+    said = ctl.reconcile(plane.view())
+    if replaced:
+        assert f"task set {ts.id}: stopped 1 unhealthy tasks" in said and f"task set {ts.id}: started 1 tasks" in said
+        why = f"Task failed ELB health checks in (target-group {tg.target_group_arn})"
+        assert plane.task(sick).stopped_reason == why
+        assert plane.task(sick).deregister_until > time.time()
+    else:
+        assert said == "" and plane.task(sick).desired_status == "RUNNING"
+
+
+def test_an_external_services_grace_period_is_kept_and_checked(plane: Plane) -> None:
+    svc = api.create_service(plane.api, op.CreateServiceRequest(service_name="web",
+                                                                health_check_grace_period_seconds=30))
+    assert plane.service().health_check_grace_period_seconds == svc.health_check_grace_period_seconds == 30
+    with pytest.raises(ApiError) as caught:
+        api.create_service(plane.api, op.CreateServiceRequest(service_name="other",
+                                                              health_check_grace_period_seconds=-1))
+    assert caught.value.message.startswith("healthCheckGracePeriodSeconds:")
