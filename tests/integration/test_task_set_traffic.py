@@ -3,7 +3,8 @@ control plane, an agent with its node proxy, HAProxy, busybox httpd tasks) throu
 ecs and elbv2 clients: an EXTERNAL service's blue and green task sets each behind its own
 target group, the listener forwarding to blue; ModifyListener moves it to green, the
 primary task set switches, blue is scaled to 0 and deleted. Requests through the listener
-run all along: each reaches only the task set its listener forwards to, and none fails."""
+run all along: each reaches only the task set its listener forwards to, and none fails.
+Two task sets may also share one target group: both answer through its listener."""
 
 from __future__ import annotations
 
@@ -110,3 +111,36 @@ def test_blue_green_through_task_sets_and_a_listener_switch(up: Up) -> None:
         assert (task["stoppedAt"] - task["stoppingAt"]).total_seconds() >= 4.5, task
     assert {"CreateTaskSet", "DescribeTaskSets", "UpdateTaskSet", "DeleteTaskSet",
             "UpdateServicePrimaryTaskSet"} <= set(seen)
+
+
+def test_two_task_sets_behind_one_target_group_both_answer(up: Up) -> None:
+    with up.channel() as channel:
+        key = accesskeys_pb2_grpc.AccessKeysStub(channel).CreateAccessKey(ak.CreateAccessKeyRequest(), timeout=10)
+    creds = dict(endpoint_url=up.config["ecs"], region_name="us-east-1", verify=up.config["ca"],
+                 aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key)
+    elbv2, ecs = boto3.client("elbv2", **creds), boto3.client("ecs", **creds)
+    port = free_port()
+    lb = elbv2.create_load_balancer(Name="shared", Type="application")["LoadBalancers"][0]
+    tg = elbv2.create_target_group(Name="shared", Protocol="HTTP", Port=8080, VpcId="vpc-0", TargetType="ip",
+                                   HealthCheckPath="/", HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
+                                   HealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=port,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    ecs.register_task_definition(**taskdef("shared"))
+    ecs.create_service(serviceName="shared", desiredCount=2, deploymentController={"type": "EXTERNAL"})
+    attached = [{"targetGroupArn": tg, "containerName": "web", "containerPort": 8080}]
+    ids = [ecs.create_task_set(cluster="default", service="shared", taskDefinition="shared",
+                               scale={"value": 50.0, "unit": "PERCENT"}, loadBalancers=attached)["taskSet"]["id"]
+           for _ in range(2)]
+
+    def healthy() -> int:
+        found = elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+        return sum(1 for d in found if d["TargetHealth"]["State"] == "healthy")
+    wait_for(lambda: healthy() == 2, 120, "one task of each task set healthy in the shared group")
+    names = set()
+    for ts in ids:
+        (arn,) = ecs.list_tasks(serviceName="shared", startedBy=ts, desiredStatus="RUNNING")["taskArns"]
+        names.add(ecs.describe_tasks(tasks=[arn])["tasks"][0]["containers"][0]["runtimeId"][:12])
+    address = agent_loopback(1)
+    wait_for(lambda: answers_from_all([address], port, names)[address] == names, 30,
+             "both task sets' tasks answering through the one listener")
