@@ -23,6 +23,7 @@ from controlplane.api.traffic_state import (
     target_group_arns_of,
     target_groups,
 )
+from controlplane.routing.targets import attachments
 from shoal import keys
 from shoal.arns import ArnFormat
 from shoal.errors import ApiError
@@ -110,6 +111,8 @@ def _users(ctx: ApiContext, cluster: str, arn: str) -> list[str]:
              if arn in target_group_arns_of(lb.msg) or arn == lb.msg.default_target_group_arn]
     found += [f"service {s.msg.service_name!r}" for s in live_services(ctx, cluster)
               if any(x.target_group_arn == arn for x in s.msg.load_balancers)]
+    found += [f"task set {ts.id} of service {s.msg.service_name!r}" for s in live_services(ctx, cluster)
+              for ts in s.msg.task_sets if any(x.target_group_arn == arn for x in ts.load_balancers)]
     return found
 
 
@@ -183,21 +186,20 @@ def target_health(ctx: ApiContext, req: t.TargetGroupRef) -> t.DescribeTargetHea
 
 
 def _task_health(ctx: ApiContext, cluster: str, arn: str) -> t.DescribeTargetHealthResponse:
-    attachments = {s.msg.service_name: [x for x in s.msg.load_balancers if x.target_group_arn == arn]
-                   for s in live_services(ctx, cluster)}
-    attachments = {name: xs for name, xs in attachments.items() if xs}
+    services = {s.msg.service_name: s.msg for s in live_services(ctx, cluster)}
     resp = t.DescribeTargetHealthResponse()
-    if not attachments:
-        return resp
     addresses: dict[str, str] = {}
     for rec in sorted(ctx.state.tasks(cluster), key=lambda x: x.msg.id):
         task = rec.msg
-        if task.service_name not in attachments or not task.node_id or task.last_status == "STOPPED":
+        if task.service_name not in services or not task.node_id or task.last_status == "STOPPED":
+            continue
+        mine = [x for x in attachments(task, services[task.service_name]) if x.target_group_arn == arn]
+        if not mine:
             continue
         if task.node_id not in addresses:
             node = ctx.state.node(cluster, task.node_id)
             addresses[task.node_id] = node.msg.address if node else ""
-        for x in attachments[task.service_name]:
+        for x in mine:
             resp.targets.add(task_id=task.id, node_id=task.node_id, address=addresses[task.node_id],
                              port=host_port(task, x.container_name, x.container_port),
                              health=health_of(task, arn))

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from controlplane import capacity_strategy, fargate, launch_types
-from controlplane.api import taskdefs
+from controlplane.api import service_traffic, taskdefs
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.services import DEFAULT_SERVICE_STRATEGY
 from controlplane.errors import conflict, invalid, not_found
@@ -45,9 +45,11 @@ def create_service(ctx: ApiContext, req: op.CreateServiceRequest) -> r.Service:
         if value:
             raise invalid(f"{field}: a service with the EXTERNAL deployment controller takes it per task set "
                           "(CreateTaskSet); leave it out of CreateService")
-    # Not done yet: targets of a task set's tasks (the target machinery reads the service's
-    # loadBalancers, checked against one task definition; an EXTERNAL service has several).
-    unsupported = (("loadBalancers", bool(req.load_balancers)), ("serviceRegistries", bool(req.service_registries)),
+    if req.load_balancers:
+        raise invalid("loadBalancers: a service with the EXTERNAL deployment controller takes them per task set "
+                      "(CreateTaskSet's loadBalancers); leave them out of CreateService")
+    # Not done yet: discovery of a task set's tasks.
+    unsupported = (("serviceRegistries", bool(req.service_registries)),
                    ("serviceConnectConfiguration", req.HasField("service_connect_configuration")))
     for field, given in unsupported:
         if given:
@@ -57,12 +59,15 @@ def create_service(ctx: ApiContext, req: op.CreateServiceRequest) -> r.Service:
         raise invalid("schedulingStrategy: the EXTERNAL deployment controller supports REPLICA only")
     if not 0 <= req.desired_count <= MAX_DESIRED:
         raise invalid(f"desiredCount: must be between 0 and {MAX_DESIRED}")
+    if not 0 <= req.health_check_grace_period_seconds <= 2_147_483_647:
+        raise invalid("healthCheckGracePeriodSeconds: must be between 0 and 2147483647")
     strategies = list(req.placement_strategy) or list(DEFAULT_SERVICE_STRATEGY)
     check_placement(list(req.placement_constraints), strategies)
     svc = r.Service(
         service_name=req.service_name, service_arn=ctx.arns.service(cluster, req.service_name),
         cluster_arn=ctx.arns.cluster(cluster), cluster=cluster, desired_count=req.desired_count, status="ACTIVE",
         scheduling_strategy="REPLICA", created_at=time.time(),
+        health_check_grace_period_seconds=req.health_check_grace_period_seconds,
         deployment_controller=r.DeploymentController(type=EXTERNAL),
     )
     svc.placement_constraints.extend(req.placement_constraints)
@@ -124,11 +129,17 @@ def _mutate(ctx: ApiContext, cluster_ref: str, service_ref: str, change: Callabl
 
 def create(ctx: ApiContext, cluster_ref: str, service_ref: str, *, task_definition: str, scale: r.Scale,
            launch_type: str, strategy: Sequence[r.CapacityProviderStrategyItem], external_id: str,
-           tags: Sequence[r.Tag], client_token: str = "") -> r.TaskSet:
+           tags: Sequence[r.Tag], client_token: str = "",
+           load_balancers: Sequence[r.ServiceLoadBalancer] = ()) -> r.TaskSet:
     """A new task set (PRIMARY if it is the service's first); a create retried with the same
-    ``client_token`` returns the task set the first one made."""
+    ``client_token`` returns the task set the first one made. ``load_balancers`` are checked
+    against the task set's task definition and the cluster's target groups as a service's are;
+    its tasks become targets of those groups."""
     cluster_rec = ctx.require_cluster(cluster_ref).msg
     td = taskdefs.runnable(ctx, task_definition)
+    lbs = service_traffic.load_balancer_entries(ctx, cluster_rec.cluster_name, load_balancers, td)
+    if lbs:
+        service_traffic.check_listener_ports(ctx, cluster_rec.cluster_name, td)
     # Fargate capacity is a cluster's Fargate provider; task sets do not map onto it yet.
     if launch_type == fargate.LAUNCH_TYPE or any(i.capacity_provider in fargate.NAMES for i in strategy):
         field = "launchType" if launch_type else "capacityProviderStrategy"
@@ -158,6 +169,7 @@ def create(ctx: ApiContext, cluster_ref: str, service_ref: str, *, task_definiti
             stability_status=STABILIZING, stability_status_at=now, client_token=client_token,
         )
         ts.capacity_provider_strategy.extend(providers)
+        ts.load_balancers.extend(lbs)
         ts.tags.extend(tags)
         ts.computed_desired_count = computed_desired(svc.desired_count, ts)
         svc.task_sets.append(ts)

@@ -123,12 +123,7 @@ class ServiceController:
         old = [t for t in live if t.msg.id not in new_ids]
 
         # Tasks that failed their health checks are replaced, as ECS does.
-        unhealthy = [t for t in new if self._failed_health(view, svc, t.msg)]
-        for t in unhealthy:
-            sick = [h.target_group_arn for h in t.msg.target_health if h.state == "unhealthy"]
-            why = (f"Task failed ELB health checks in (target-group {sick[0]})" if sick
-                   else "Task failed container health checks")
-            self._stop(view, t, why, "ServiceSchedulerInitiated")
+        unhealthy = self._stop_unhealthy(view, svc, new)
         if unhealthy:
             did.append(f"stopped {len(unhealthy)} unhealthy tasks")
             new = [t for t in new if t not in unhealthy]
@@ -292,6 +287,17 @@ class ServiceController:
         # its replacement passes the target group's health check.
         states = {h.target_group_arn: h.state for h in task.target_health}
         return all(states.get(tg.target_group_arn) == "healthy" for tg in view.targets_of(task))
+
+    def _stop_unhealthy(self, view: View, svc: r.Service, tasks: list[Record[r.Task]]) -> list[Record[r.Task]]:
+        """Stops those of ``tasks`` that failed their health checks, as ECS replaces them;
+        returns them."""
+        unhealthy = [t for t in tasks if self._failed_health(view, svc, t.msg)]
+        for t in unhealthy:
+            sick = [h.target_group_arn for h in t.msg.target_health if h.state == "unhealthy"]
+            why = (f"Task failed ELB health checks in (target-group {sick[0]})" if sick
+                   else "Task failed container health checks")
+            self._stop(view, t, why, "ServiceSchedulerInitiated")
+        return unhealthy
 
     def _failed_health(self, view: View, svc: r.Service, task: r.Task) -> bool:
         """Failed its container health check or, as a target, its target group's check;

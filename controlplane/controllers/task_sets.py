@@ -1,8 +1,10 @@
 """The service scheduler's EXTERNAL half: a service whose tasks come from its task sets.
 Each task set keeps ``computed_desired(desired_count, task_set)`` tasks of its own task
 definition running (its scale of the service's desired count, rounded up); surplus tasks are
-stopped, unplaced and pending ones first. A DRAINING task set (DeleteTaskSet) is scaled to
-zero and forgotten once none of its tasks is left; a task of no task set is stopped. The
+stopped, unplaced and pending ones first; a task failing its container or target group
+health check (after the service's grace period) is replaced. A DRAINING task set (DeleteTaskSet) is scaled to
+zero and forgotten once none of its tasks is left running or draining; a task of no task set
+is stopped. The
 counts and the stability status are written back into the task sets."""
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ def reconcile_task_sets(ctl: ServiceController, view: View, rec: Record[r.Servic
     for ts in svc.task_sets:
         mine = [t for t in live if t.msg.task_set_id == ts.id]
         want = computed_desired(svc.desired_count, ts)
+        if ts.status != DRAINING:
+            unhealthy = ctl._stop_unhealthy(view, svc, mine)
+            if unhealthy:
+                did.append(f"task set {ts.id}: stopped {len(unhealthy)} unhealthy tasks")
+                mine = [t for t in mine if t not in unhealthy]
         if len(mine) > want:
             doomed = sorted(mine, key=lambda t: t.msg.last_status == "RUNNING")[:len(mine) - want]
             why = ("Task set was deleted" if ts.status == DRAINING
@@ -67,7 +74,10 @@ def reconcile_task_sets(ctl: ServiceController, view: View, rec: Record[r.Servic
         created = ctl.writer.commit_many([task_write(None, task) for task in fresh])
         if None in created:
             raise Conflict(f"{created.count(None)} of {len(fresh)} new task set tasks were not created")
-    gone = [ts for ts in svc.task_sets if ts.status == DRAINING and not ts.running_count and not ts.pending_count]
+    # A DRAINING task set stays until its stopping tasks have stopped: a target draining
+    # through its deregistration delay is still listed in its group by the task set's entry.
+    stopping = {t.msg.task_set_id for t in tasks if t.msg.last_status != "STOPPED"}
+    gone = [ts for ts in svc.task_sets if ts.status == DRAINING and ts.id not in stopping]
     for ts in gone:
         svc.task_sets.remove(ts)
         add_event(svc, f"(service {svc.service_name}) task set {ts.id} was deleted.")

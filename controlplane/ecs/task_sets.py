@@ -2,8 +2,8 @@
 CreateTaskSet, DescribeTaskSets, UpdateTaskSet, DeleteTaskSet and
 UpdateServicePrimaryTaskSet over controlplane/api/task_sets.py, and CreateService's
 ``deploymentController``. What Shoal cannot honour on a task set (awsvpc network
-configuration, a platform version, load balancers, service registries) is refused naming the
-field, never dropped."""
+configuration, a platform version, service registries) is refused naming the field, never
+dropped; ``loadBalancers`` are checked as CreateService's are."""
 
 from __future__ import annotations
 
@@ -25,8 +25,6 @@ Body = dict[str, Any]
 _REFUSED = {
     "networkConfiguration": "Shoal tasks use bridge or host networking; awsvpc is not supported",
     "platformVersion": "platform versions are Fargate's; Shoal has none",
-    "loadBalancers": "task sets with load balancers are not supported by Shoal yet; use a service with the ECS "
-                     "deployment controller and a BLUE_GREEN or CANARY deployment strategy",
     "serviceRegistries": "task sets with service registries are not supported by Shoal yet",
 }
 
@@ -74,6 +72,22 @@ def _out(ts: r.TaskSet, tags: bool = True) -> Body:
     return out
 
 
+def _load_balancers(body: Body) -> list[r.ServiceLoadBalancer]:
+    given = body.get("loadBalancers") or []
+    if not isinstance(given, list):
+        raise invalid_parameter("loadBalancers: must be a list of {targetGroupArn, containerName, containerPort}")
+    out = []
+    for i, entry in enumerate(given):
+        if not isinstance(entry, dict):
+            raise invalid_parameter(f"loadBalancers[{i}]: must be an object {{targetGroupArn, containerName, "
+                                    "containerPort}")
+        try:
+            out.append(json_format.ParseDict(entry, r.ServiceLoadBalancer()))
+        except json_format.ParseError as exc:
+            raise invalid_parameter(f"loadBalancers[{i}]: {exc}") from None
+    return out
+
+
 def create_task_set(ctx: ApiContext, body: Body) -> Body:
     for name, why in _REFUSED.items():
         if body.get(name):
@@ -89,7 +103,7 @@ def create_task_set(ctx: ApiContext, body: Body) -> Body:
         scale=_scale(body, default=True), launch_type=str(body.get("launchType") or ""), strategy=strategy,
         external_id=str(body.get("externalId") or ""),
         tags=[r.Tag(key=t["key"], value=str(t.get("value") or "")) for t in tags],
-        client_token=str(body.get("clientToken") or ""))
+        client_token=str(body.get("clientToken") or ""), load_balancers=_load_balancers(body))
     return {"taskSet": _out(ts)}
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from controlplane import placement_input, traffic_shift
-from controlplane.routing.targets import proxy_check
+from controlplane.routing.targets import attachments, proxy_check
 from controlplane.scheduler import CQLError, parse
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
@@ -87,7 +87,7 @@ def build_routing_table(
         state = _serving(task, node, now)
         if state is None:
             continue
-        for attach in svc.load_balancers:
+        for attach in attachments(task, svc):
             group = groups.get(attach.target_group_arn or default_group.get(attach.load_balancer_name, ""))
             if group is None:
                 continue

@@ -4,7 +4,7 @@ long a stopping target keeps serving in-flight requests before its agent stops i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
@@ -19,15 +19,28 @@ _TCP_DEFAULTS = ("", "", 30, 10, 5, 2)
 DISCOVERY_DRAIN_SECONDS = 5
 
 
+def attachments(task: r.Task, service: r.Service | None) -> Sequence[r.ServiceLoadBalancer]:
+    """The ``loadBalancers`` entries that make ``task`` a target: its task set's when it
+    belongs to one (the EXTERNAL controller's tasks), else its service's."""
+    if service is None or not task.service_name:
+        return ()
+    if task.task_set_id:
+        for ts in service.task_sets:
+            if ts.id == task.task_set_id:
+                return ts.load_balancers
+        return ()
+    return service.load_balancers
+
+
 def assigned_targets(task: r.Task, service: r.Service | None, groups: Mapping[str, t.TargetGroup],
                      default_groups: Mapping[str, str]) -> list[r.AssignedTarget]:
-    """The target groups ``task`` serves, from its service's ``loadBalancers`` (an entry
+    """The target groups ``task`` serves, from its ``attachments`` (an entry
     naming only ``loadBalancerName`` means that load balancer's default target group, by
     ``default_groups``); entries naming an unknown group are left out."""
     if service is None or not task.service_name:
         return []
     out: dict[str, r.AssignedTarget] = {}
-    for attach in service.load_balancers:
+    for attach in attachments(task, service):
         group = groups.get(attach.target_group_arn or default_groups.get(attach.load_balancer_name, ""))
         if group is None or group.target_group_arn in out:
             continue

@@ -980,7 +980,7 @@ class Scale(_message.Message):
     def __init__(self, value: _Optional[float] = ..., unit: _Optional[str] = ...) -> None: ...
 
 class TaskSet(_message.Message):
-    __slots__ = ("id", "task_set_arn", "service_arn", "cluster_arn", "started_by", "external_id", "status", "task_definition", "computed_desired_count", "pending_count", "running_count", "created_at", "updated_at", "launch_type", "capacity_provider_strategy", "scale", "stability_status", "stability_status_at", "tags", "client_token")
+    __slots__ = ("id", "task_set_arn", "service_arn", "cluster_arn", "started_by", "external_id", "status", "task_definition", "computed_desired_count", "pending_count", "running_count", "created_at", "updated_at", "launch_type", "capacity_provider_strategy", "scale", "stability_status", "stability_status_at", "tags", "client_token", "load_balancers")
     ID_FIELD_NUMBER: _ClassVar[int]
     TASK_SET_ARN_FIELD_NUMBER: _ClassVar[int]
     SERVICE_ARN_FIELD_NUMBER: _ClassVar[int]
@@ -1001,6 +1001,7 @@ class TaskSet(_message.Message):
     STABILITY_STATUS_AT_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     CLIENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    LOAD_BALANCERS_FIELD_NUMBER: _ClassVar[int]
     id: str
     task_set_arn: str
     service_arn: str
@@ -1021,4 +1022,5 @@ class TaskSet(_message.Message):
     stability_status_at: float
     tags: _containers.RepeatedCompositeFieldContainer[Tag]
     client_token: str
-    def __init__(self, id: _Optional[str] = ..., task_set_arn: _Optional[str] = ..., service_arn: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., started_by: _Optional[str] = ..., external_id: _Optional[str] = ..., status: _Optional[str] = ..., task_definition: _Optional[str] = ..., computed_desired_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., running_count: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., launch_type: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., scale: _Optional[_Union[Scale, _Mapping]] = ..., stability_status: _Optional[str] = ..., stability_status_at: _Optional[float] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., client_token: _Optional[str] = ...) -> None: ...
+    load_balancers: _containers.RepeatedCompositeFieldContainer[ServiceLoadBalancer]
+    def __init__(self, id: _Optional[str] = ..., task_set_arn: _Optional[str] = ..., service_arn: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., started_by: _Optional[str] = ..., external_id: _Optional[str] = ..., status: _Optional[str] = ..., task_definition: _Optional[str] = ..., computed_desired_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., running_count: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., launch_type: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., scale: _Optional[_Union[Scale, _Mapping]] = ..., stability_status: _Optional[str] = ..., stability_status_at: _Optional[float] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., client_token: _Optional[str] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ...) -> None: ...

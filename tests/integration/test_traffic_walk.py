@@ -15,6 +15,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,15 +70,15 @@ class Up:
         return {rec.name: rec.pid for rec in statefiles.recorded(self.state) if rec.role == "agent"}
 
 
-@pytest.fixture(scope="module")
-def up(tmp_path_factory, busybox_image) -> Iterator[Up]:
-    state = tmp_path_factory.mktemp("walk") / "state"
+@contextmanager
+def shoal_up(state: Path, agents: int) -> Iterator[Up]:
+    """`shoal up --detach` with ``agents`` agents (each with its node proxy), torn down after."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("SHOAL_ENDPOINT", None)
     argv = [sys.executable, "-m", "shoalctl", "up", "--detach", "--state-dir", str(state),
             "--port", str(free_port()), "--metrics-port", str(free_port()), "--ecs-port", str(free_port()),
             "--console-port", "-1", "--no-prometheus", "--no-registry", "--no-sample",
-            "--agents", str(AGENTS), "--lease-ttl", "4"]
+            "--agents", str(agents), "--lease-ttl", "4"]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
         assert done.returncode == 0, f"shoal up failed:\n{done.stdout}\n{done.stderr}"
@@ -85,6 +86,12 @@ def up(tmp_path_factory, busybox_image) -> Iterator[Up]:
     finally:
         if statefiles.pids_path(state).exists():
             teardown.stop_recorded(state)
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory, busybox_image) -> Iterator[Up]:
+    with shoal_up(tmp_path_factory.mktemp("walk") / "state", AGENTS) as started:
+        yield started
 
 
 def get(address: str, port: int) -> str:

@@ -159,7 +159,7 @@ def test_bad_task_set_requests_are_refused_naming_the_field(ecs) -> None:  # noq
              "InvalidParameterException", "launchType")
     _refused(lambda: cts(cluster="default", service="ext", taskDefinition="web", loadBalancers=[
         {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/x/1", "containerName": "web",
-         "containerPort": 8080}]), "InvalidParameterException", "loadBalancers")
+         "containerPort": 8080}]), "InvalidParameterException", "loadBalancers[0].targetGroupArn")
     _refused(lambda: cts(cluster="default", service="ext", taskDefinition="web",
                          networkConfiguration={"awsvpcConfiguration": {"subnets": ["s"]}}),
              "InvalidParameterException", "networkConfiguration")
