@@ -196,17 +196,18 @@ def disassociate_gateway_from_cluster(ctx: ApiContext, body: Body) -> Body:
 
 
 def describe_gateway_resources(ctx: ApiContext, body: Body) -> Body:
-    """One entry per listener of the gateway's load balancer, with the routes through it."""
+    """One entry per listener of the gateway's load balancer, with the routes through that
+    listener."""
     _only(body, {"gateway", "maxResults", "nextToken"}, "DescribeGatewayResources")
     lb = find_gateway(ctx, text(body, "gateway", required=True))
     limit = max_results(body, 20)
     if not 1 <= limit <= 20:
         raise invalid_parameter(f"maxResults: must be from 1 to 20, got {limit}")
-    routes = [x["gatewayRouteArn"] for x in gateway_routes(ctx, [lb])]
     listeners = {x.listener_arn: x for x in lb.listeners}
     resp = page(sorted(listeners), limit, next_token(body))
     out: Body = {"gatewayResources": {"gatewayArn": lb.load_balancer_arn, "resources": {"hostSharedAlb": [
-        {"loadBalancerArn": lb.load_balancer_arn, "listenerArn": arn, "gatewayRouteArns": routes}
+        {"loadBalancerArn": lb.load_balancer_arn, "listenerArn": arn,
+         "gatewayRouteArns": [x["gatewayRouteArn"] for x in gateway_routes(ctx, [lb], listeners[arn])]}
         for arn in resp.arns]}}}
     if resp.next_token:
         out["nextToken"] = resp.next_token

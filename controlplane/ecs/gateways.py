@@ -93,10 +93,16 @@ def _port_name(ctx: ApiContext, svc: r.Service, container: str, port: int) -> st
     return f"{container}-{port}"
 
 
-def gateway_routes(ctx: ApiContext, lbs: list[t.LoadBalancer]) -> list[Body]:
+def listener_groups(listener: t.Listener) -> set[str]:
+    """The target groups one listener sends to: its default action's and its rules'."""
+    return {listener.default_target_group_arn, *(rule.target_group_arn for rule in listener.rules)} - {""}
+
+
+def gateway_routes(ctx: ApiContext, lbs: list[t.LoadBalancer], listener: t.Listener | None = None) -> list[Body]:
+    """The routes through ``lbs`` (through ``listener`` alone when given)."""
     out = []
     for lb in lbs:
-        sends_to = target_group_arns_of(lb)
+        sends_to = listener_groups(listener) if listener is not None else target_group_arns_of(lb)
         for rec in live_services(ctx, lb.cluster):
             svc = rec.msg
             for attach in svc.load_balancers:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from controlplane.api import loadbalancers
+from controlplane.api import loadbalancers, targetgroups
 from controlplane.ecs import gateway_writes
 from controlplane.ecs.errors import EcsError
 from shoal.v1 import traffic_pb2 as t
@@ -156,16 +156,20 @@ def test_gateway_resources_are_its_load_balancer_listeners_and_routes(setup) -> 
     ecs.register_task_definition(**WEB)
     made = ecs.create_gateway(name="edge", infrastructureRoleArn=ROLE, configuration={"hostSharedAlb": {
         "port": 8000}})
-    loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="edge", port=8001, protocol="HTTP"))
+    # A second listener sends to another target group: no route goes through it.
+    targetgroups.create(ctx, t.CreateTargetGroupRequest(name="spare", protocol="HTTP", port=8080))
+    loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="edge", port=8001, protocol="HTTP",
+                                                               default_target_group="spare"))
     ecs.create_service(serviceName="web", taskDefinition="web", desiredCount=0,
                        loadBalancers=[{"loadBalancerName": "edge", "containerName": "web", "containerPort": 8080}])
     (route,) = ecs.list_gateway_routes(gateway="edge")["gatewayRoutes"]
     lb = loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest(load_balancers=["edge"])).load_balancers[0]
     res = ecs.describe_gateway_resources(gateway="edge")["gatewayResources"]
     assert res["gatewayArn"] == made["gatewayArn"]
+    routes_by_port = {8000: (route["gatewayRouteArn"],), 8001: ()}
     assert sorted((x["loadBalancerArn"], x["listenerArn"], tuple(x["gatewayRouteArns"]))
                   for x in res["resources"]["hostSharedAlb"]) == sorted(
-        (made["gatewayArn"], x.listener_arn, (route["gatewayRouteArn"],)) for x in lb.listeners)
+        (made["gatewayArn"], x.listener_arn, routes_by_port[x.port]) for x in lb.listeners)
     first = ecs.describe_gateway_resources(gateway=made["gatewayArn"], maxResults=1)
     rest = ecs.describe_gateway_resources(gateway="edge", nextToken=first["nextToken"])
     assert [x["listenerArn"] for page in (first, rest) for x in page["gatewayResources"]["resources"][
