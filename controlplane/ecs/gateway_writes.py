@@ -17,7 +17,7 @@ from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from controlplane.ecs.gateways import find_gateway, gateway_routes, text
-from controlplane.ecs.ingress import active_clusters, max_results, next_token
+from controlplane.ecs.ingress import active_clusters, all_load_balancers, max_results, next_token
 from shoal.arns import cluster_name
 from shoal.errors import ApiError
 from shoal.v1 import resources_pb2 as r
@@ -26,6 +26,7 @@ from shoal.v1 import traffic_pb2 as t
 Body = dict[str, Any]
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{1,12}:role/[\w+=,.@/-]{1,512}$")
 _DEFAULT_PORT = 80
+_MAX_TOKEN = 64
 # hostSharedAlb members Shoal has nothing to act on: each is refused by name.
 _CREATE_UNSUPPORTED = {
     "networkConfiguration": "Shoal's listeners listen on the nodes' own addresses; there are no subnets or "
@@ -104,14 +105,27 @@ def _as_ecs(exc: ApiError) -> EcsError:
     return EcsError(code, exc.message)
 
 
+def _retried(ctx: ApiContext, name: str, token: str, port: int) -> Body | None:
+    """ECS's idempotency: the gateway a create with the same clientToken already made (boto3
+    sends the same token when it retries), else None."""
+    if not token:
+        return None
+    home = ctx.require_cluster("").msg.cluster_name
+    for lb in all_load_balancers(ctx):
+        if (lb.cluster, lb.load_balancer_name, lb.client_token) == (home, name, token) and [
+                x.port for x in lb.listeners] == [port]:
+            return {"gatewayArn": lb.load_balancer_arn, "name": name, "status": "ACTIVE"}
+    return None
+
+
 def create_gateway(ctx: ApiContext, body: Body) -> Body:
     _only(body, {"name", "infrastructureRoleArn", "clientToken", "deletionProtection", "configuration", "tags",
                  "propagateTags"}, "CreateGateway")
     name = text(body, "name", required=True)
     _role_arn(body, required=True)
-    # boto3 fills clientToken itself; Shoal checks its form only (gateway names are unique,
-    # so a repeated create answers ClientException naming `name`).
-    text(body, "clientToken")
+    token = text(body, "clientToken")
+    if len(token) > _MAX_TOKEN:
+        raise invalid_parameter(f"clientToken: at most {_MAX_TOKEN} characters")
     _common(body)
     alb = _host_shared_alb(body, required=True)
     _only(alb, set(_CREATE_UNSUPPORTED) | {"port", "protocol"}, "configuration.hostSharedAlb")
@@ -132,8 +146,12 @@ def create_gateway(ctx: ApiContext, body: Body) -> Body:
         raise _unsupported("propagateTags", "a Shoal gateway is its load balancer: its tags are the load "
                                             "balancer's; use GATEWAY")
     try:
-        lb = loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name=name, type="application", tags=tags))
+        lb = loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name=name, type="application", tags=tags,
+                                                                   client_token=token))
     except ApiError as exc:
+        again = _retried(ctx, name, token, port) if exc.ecs_type == "DuplicateLoadBalancerName" else None
+        if again is not None:
+            return again
         raise _as_ecs(exc) from None
     ref = t.LoadBalancerRef(cluster=lb.load_balancer.cluster, load_balancer=lb.load_balancer.load_balancer_arn)
     try:

@@ -92,6 +92,22 @@ def test_a_taken_name_or_port_leaves_nothing_behind(setup) -> None:  # noqa: F81
     assert [g["name"] for g in ecs.list_gateways()["gateways"]] == ["edge"]
 
 
+def test_a_create_retried_with_its_client_token_answers_the_same_gateway(setup) -> None:  # noqa: F811
+    ctx, gw = setup
+    ecs = _ecs(ctx, gw)
+    kwargs = {"name": "edge", "infrastructureRoleArn": ROLE, "configuration": {"hostSharedAlb": {"port": 8000}}}
+    first = ecs.create_gateway(clientToken="tok-1", **kwargs)
+    again = ecs.create_gateway(clientToken="tok-1", **kwargs)
+    assert (again["gatewayArn"], again["status"]) == (first["gatewayArn"], "ACTIVE")
+    assert len(loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest()).load_balancers) == 1
+    _refused(ecs.create_gateway, {"clientToken": "tok-2", **kwargs}, "ClientException", "name")
+    # The same token asking for another port is another request, refused.
+    _refused(ecs.create_gateway, {**kwargs, "clientToken": "tok-1",
+                                  "configuration": {"hostSharedAlb": {"port": 8001}}}, "ClientException", "name")
+    _refused(ecs.create_gateway, {**kwargs, "name": "other", "clientToken": "x" * 65},
+             "InvalidParameterException", "clientToken")
+
+
 def test_update_gateway_answers_or_refuses_each_member_by_name(setup) -> None:  # noqa: F811
     ctx, gw = setup
     ecs = _ecs(ctx, gw)
