@@ -159,7 +159,12 @@ def create_gateway(ctx: ApiContext, body: Body) -> Body:
             cluster=ref.cluster, load_balancer=ref.load_balancer, port=port, protocol="HTTP"))
     except ApiError as exc:
         # No half-made gateway: the load balancer goes with its listener's refusal.
-        loadbalancers.delete(ctx, ref)
+        try:
+            loadbalancers.delete(ctx, ref)
+        except ApiError:
+            raise EcsError("ServerException", f"name: gateway {name!r} was made without its listener and changed "
+                                              "before it could be removed; delete it with DeleteGateway",
+                           500) from None
         err = _as_ecs(exc)
         raise EcsError(err.ecs_type, err.message.replace("port:", "configuration.hostSharedAlb.port:", 1)) from None
     return {"gatewayArn": lb.load_balancer.load_balancer_arn, "name": name, "status": "ACTIVE"}
