@@ -67,7 +67,7 @@ def create(ctx: ApiContext, req: t.CreateLoadBalancerRequest) -> t.LoadBalancerR
     lb_id = secrets.token_hex(8)
     lb = t.LoadBalancer(load_balancer_arn=ctx.arns.load_balancer(lb_type, name, lb_id), load_balancer_name=name,
                         type=lb_type, state="active", node_expression=req.node_expression, cluster=cluster,
-                        id=lb_id, created_at=time.time())
+                        id=lb_id, created_at=time.time(), client_token=req.client_token)
     lb.tags.extend(check.tags(req.tags))
     try:
         ctx.store.create(keys.load_balancer(cluster, name), lb.SerializeToString())

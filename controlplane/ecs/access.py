@@ -30,6 +30,13 @@ _SAME_AS = {
     "DeleteGateway": "/shoal.v1.Traffic/DeleteLoadBalancer",
     "ListGatewayRoutes": "/shoal.v1.Traffic/DescribeLoadBalancers",
     "DescribeGatewayRoute": "/shoal.v1.Traffic/DescribeLoadBalancers",
+    "DescribeGatewayResources": "/shoal.v1.Traffic/DescribeLoadBalancers",
+    "CreateGateway": "/shoal.v1.Traffic/CreateLoadBalancer",
+    # Changing a gateway or its cluster is changing its load balancer: the rule that
+    # creates one judges it.
+    "UpdateGateway": "/shoal.v1.Traffic/CreateLoadBalancer",
+    "AssociateGatewayWithCluster": "/shoal.v1.Traffic/CreateLoadBalancer",
+    "DisassociateGatewayFromCluster": "/shoal.v1.Traffic/CreateLoadBalancer",
     "CreateCapacityProvider": "/shoal.v1.Scaling/CreateCapacityProvider",
     # An update writes what a create writes: the same rule judges it.
     "UpdateCapacityProvider": "/shoal.v1.Scaling/CreateCapacityProvider",

@@ -23,7 +23,7 @@ Body = dict[str, Any]
 _ASSOCIATION_STATUSES = ("ACTIVE", "DISASSOCIATING", "INACTIVE")
 
 
-def _text(body: Body, name: str, required: bool = False) -> str:
+def text(body: Body, name: str, required: bool = False) -> str:
     value = body.get(name)
     if value is None or value == "":
         if required:
@@ -34,7 +34,7 @@ def _text(body: Body, name: str, required: bool = False) -> str:
     return value
 
 
-def _gateway(ctx: ApiContext, ref: str) -> t.LoadBalancer:
+def find_gateway(ctx: ApiContext, ref: str) -> t.LoadBalancer:
     for lb in all_load_balancers(ctx):
         if ref in (lb.load_balancer_arn, lb.load_balancer_name):
             return lb
@@ -49,8 +49,8 @@ def list_gateway_cluster_associations(ctx: ApiContext, body: Body) -> Body:
     statuses = body.get("status") or []
     if not isinstance(statuses, list) or any(s not in _ASSOCIATION_STATUSES for s in statuses):
         raise invalid_parameter(f"status: each must be one of {', '.join(_ASSOCIATION_STATUSES)}")
-    gateway, cluster = _text(body, "gateway"), _text(body, "cluster")
-    lbs = [_gateway(ctx, gateway)] if gateway else all_load_balancers(ctx)
+    gateway, cluster = text(body, "gateway"), text(body, "cluster")
+    lbs = [find_gateway(ctx, gateway)] if gateway else all_load_balancers(ctx)
     if cluster:
         name = cluster_name(cluster)
         if name not in active_clusters(ctx):
@@ -72,7 +72,7 @@ def delete_gateway(ctx: ApiContext, body: Body) -> Body:
     unknown = set(body) - {"gateway"}
     if unknown:
         raise invalid_parameter(f"{sorted(unknown)[0]}: not a parameter of DeleteGateway")
-    lb = _gateway(ctx, _text(body, "gateway", required=True))
+    lb = find_gateway(ctx, text(body, "gateway", required=True))
     loadbalancers.delete(ctx, t.LoadBalancerRef(cluster=lb.cluster, load_balancer=lb.load_balancer_arn))
     return {"gatewayArn": lb.load_balancer_arn, "name": lb.load_balancer_name, "status": "DELETED"}
 
@@ -93,10 +93,16 @@ def _port_name(ctx: ApiContext, svc: r.Service, container: str, port: int) -> st
     return f"{container}-{port}"
 
 
-def _routes(ctx: ApiContext, lbs: list[t.LoadBalancer]) -> list[Body]:
+def listener_groups(listener: t.Listener) -> set[str]:
+    """The target groups one listener sends to: its default action's and its rules'."""
+    return {listener.default_target_group_arn, *(rule.target_group_arn for rule in listener.rules)} - {""}
+
+
+def gateway_routes(ctx: ApiContext, lbs: list[t.LoadBalancer], listener: t.Listener | None = None) -> list[Body]:
+    """The routes through ``lbs`` (through ``listener`` alone when given)."""
     out = []
     for lb in lbs:
-        sends_to = target_group_arns_of(lb)
+        sends_to = listener_groups(listener) if listener is not None else target_group_arns_of(lb)
         for rec in live_services(ctx, lb.cluster):
             svc = rec.msg
             for attach in svc.load_balancers:
@@ -120,15 +126,15 @@ def list_gateway_routes(ctx: ApiContext, body: Body) -> Body:
     statuses = body.get("status") or []
     if not isinstance(statuses, list) or any(x not in _ROUTE_STATUSES for x in statuses):
         raise invalid_parameter(f"status: each must be one of {', '.join(_ROUTE_STATUSES)}")
-    gateway, cluster = _text(body, "gateway"), _text(body, "cluster")
-    service, port_name = _text(body, "service"), _text(body, "serviceContainerPortName")
-    lbs = [_gateway(ctx, gateway)] if gateway else all_load_balancers(ctx)
+    gateway, cluster = text(body, "gateway"), text(body, "cluster")
+    service, port_name = text(body, "service"), text(body, "serviceContainerPortName")
+    lbs = [find_gateway(ctx, gateway)] if gateway else all_load_balancers(ctx)
     if cluster:
         name = cluster_name(cluster)
         if name not in active_clusters(ctx):
             raise EcsError("ClusterNotFoundException", f"cluster: {cluster[:256]!r} not found")
         lbs = [lb for lb in lbs if lb.cluster == name]
-    routes = [x for x in _routes(ctx, lbs)
+    routes = [x for x in gateway_routes(ctx, lbs)
               if (not service or service in (x["serviceArn"], x["serviceArn"].rsplit("/", 1)[-1]))
               and (not port_name or x["serviceContainerPortName"] == port_name)
               and (not statuses or x["status"] in statuses)]
@@ -144,8 +150,8 @@ def describe_gateway_route(ctx: ApiContext, body: Body) -> Body:
     unknown = set(body) - {"gatewayRouteArn"}
     if unknown:
         raise invalid_parameter(f"{sorted(unknown)[0]}: not a parameter of DescribeGatewayRoute")
-    arn = _text(body, "gatewayRouteArn", required=True)
-    for x in _routes(ctx, all_load_balancers(ctx)):
+    arn = text(body, "gatewayRouteArn", required=True)
+    for x in gateway_routes(ctx, all_load_balancers(ctx)):
         if x["gatewayRouteArn"] == arn:
             return {"gatewayRoute": {k: x[k] for k in ("gatewayRouteArn", "serviceArn", "serviceContainerPortName",
                                                        "status")}}

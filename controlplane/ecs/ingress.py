@@ -1,9 +1,8 @@
 """ECS's ingress operations (2026) that map onto Shoal's load balancers: ListGateways and
 DescribeGateway (a Shoal load balancer reads as a gateway: its ARN, name, state and
 creation time; ListServicesByNamespace is with the other service actions; gateways.py
-lists cluster associations and deletes). The operations that would make or change a
-gateway, move it between clusters or describe its routes are not served: Shoal's load
-balancers are made with ``shoal lb`` or ELBv2's CreateLoadBalancer."""
+lists cluster associations, routes and deletes; gateway_writes.py makes, updates,
+associates and describes a gateway's resources)."""
 
 from __future__ import annotations
 

@@ -84,7 +84,7 @@ class Listener(_message.Message):
     def __init__(self, listener_arn: _Optional[str] = ..., port: _Optional[int] = ..., protocol: _Optional[str] = ..., default_target_group_arn: _Optional[str] = ..., rules: _Optional[_Iterable[_Union[ListenerRule, _Mapping]]] = ..., proxy_protocol: _Optional[bool] = ...) -> None: ...
 
 class LoadBalancer(_message.Message):
-    __slots__ = ("load_balancer_arn", "load_balancer_name", "type", "state", "listeners", "node_expression", "default_target_group_arn", "created_at", "tags", "cluster", "id")
+    __slots__ = ("load_balancer_arn", "load_balancer_name", "type", "state", "listeners", "node_expression", "default_target_group_arn", "created_at", "tags", "cluster", "id", "client_token")
     LOAD_BALANCER_ARN_FIELD_NUMBER: _ClassVar[int]
     LOAD_BALANCER_NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -96,6 +96,7 @@ class LoadBalancer(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     load_balancer_arn: str
     load_balancer_name: str
     type: str
@@ -107,7 +108,8 @@ class LoadBalancer(_message.Message):
     tags: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Tag]
     cluster: str
     id: str
-    def __init__(self, load_balancer_arn: _Optional[str] = ..., load_balancer_name: _Optional[str] = ..., type: _Optional[str] = ..., state: _Optional[str] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., node_expression: _Optional[str] = ..., default_target_group_arn: _Optional[str] = ..., created_at: _Optional[float] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., cluster: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+    client_token: str
+    def __init__(self, load_balancer_arn: _Optional[str] = ..., load_balancer_name: _Optional[str] = ..., type: _Optional[str] = ..., state: _Optional[str] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., node_expression: _Optional[str] = ..., default_target_group_arn: _Optional[str] = ..., created_at: _Optional[float] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., cluster: _Optional[str] = ..., id: _Optional[str] = ..., client_token: _Optional[str] = ...) -> None: ...
 
 class Namespace(_message.Message):
     __slots__ = ("arn", "name", "cluster", "created_at")
@@ -226,18 +228,20 @@ class RoutingTable(_message.Message):
     def __init__(self, cluster: _Optional[str] = ..., revision: _Optional[int] = ..., frontends: _Optional[_Iterable[_Union[RouteFrontend, _Mapping]]] = ..., backends: _Optional[_Iterable[_Union[RouteBackend, _Mapping]]] = ..., dns: _Optional[_Iterable[_Union[DnsRecord, _Mapping]]] = ...) -> None: ...
 
 class CreateLoadBalancerRequest(_message.Message):
-    __slots__ = ("cluster", "name", "type", "node_expression", "tags")
+    __slots__ = ("cluster", "name", "type", "node_expression", "tags", "client_token")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     NODE_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     name: str
     type: str
     node_expression: str
     tags: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Tag]
-    def __init__(self, cluster: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[str] = ..., node_expression: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ...) -> None: ...
+    client_token: str
+    def __init__(self, cluster: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[str] = ..., node_expression: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_resources_pb2.Tag, _Mapping]]] = ..., client_token: _Optional[str] = ...) -> None: ...
 
 class LoadBalancerRef(_message.Message):
     __slots__ = ("cluster", "load_balancer")

@@ -1,7 +1,7 @@
 """ECS's 2026 ingress operations that Shoal maps (ListServicesByNamespace onto namespaces,
 ListGateways and DescribeGateway onto load balancers), through the gateway in process on
-an in-memory store with boto3, each response checked against botocore's ECS model; the
-ones it does not serve are refused as unknown operations."""
+an in-memory store with boto3, each response checked against botocore's ECS model (the
+ones that make or change a gateway: test_ecs_gateway_writes.py)."""
 
 from __future__ import annotations
 
@@ -90,13 +90,13 @@ def test_services_by_namespace_and_load_balancers_as_gateways(setup) -> None:
     assert exc.value.response["Error"]["Code"] == "GatewayNotFoundException"
     assert {"ListServicesByNamespace", "ListGateways", "DescribeGateway"} <= set(ecs.seen)
 
-    # A viewer reads them; what would make a gateway is not served.
+    # A viewer reads them, but may not make a gateway.
     viewer = _ecs(ctx, gw, user="vic", role="viewer")
     assert viewer.list_gateways()["gateways"] and viewer.list_services_by_namespace(namespace="lab")["serviceArns"]
     with pytest.raises(ClientError) as exc:
-        ecs.create_gateway(name="g", infrastructureRoleArn="arn:aws:iam::0:role/x",
-                           configuration={"hostSharedAlb": {"port": 80}})
-    assert exc.value.response["Error"]["Code"] == "UnknownOperationException"
+        viewer.create_gateway(name="g", infrastructureRoleArn="arn:aws:iam::0:role/x",
+                              configuration={"hostSharedAlb": {"port": 80}})
+    assert exc.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
 def test_cluster_associations_and_delete_gateway(setup) -> None:
