@@ -468,10 +468,13 @@ def test_capacity_providers_on_the_wire(plane: Plane) -> None:
     made = aws(plane, key, "create-capacity-provider", "--name", "burst", "--auto-scaling-group-provider",
                "autoScalingGroupArn=local,managedScaling={targetCapacity=80}")
     assert made.returncode == 0, made.stderr
-    # Shoal's Fargate mark, which ECS's shape has no member for, is the tag shoal:fargate.
+    # Shoal's Fargate mark, which ECS's shape has no member for, is the tag shoal:fargate:
+    # made with README's aws CLI line, verbatim, the rest with boto3.
     mark = {"key": "shoal:fargate", "value": "true"}
-    ecs.create_capacity_provider(name="serverless", autoScalingGroupProvider={"autoScalingGroupArn": "local"},
-                                 tags=[mark])
+    marked = aws(plane, key, "create-capacity-provider", "--name", "serverless", "--auto-scaling-group-provider",
+                 "autoScalingGroupArn=local", "--tags", "key=shoal:fargate,value=true")
+    assert marked.returncode == 0, marked.stderr
+    assert json.loads(marked.stdout)["capacityProvider"]["tags"] == [mark]
     [cp] = scaling.DescribeCapacityProviders(sc.DescribeCapacityProvidersRequest(names=["serverless"]),
                                              timeout=10).capacity_providers
     assert cp.fargate
