@@ -40,6 +40,8 @@ TYPES: dict[str, type[Message]] = {
     keys.SCALING_TARGETS: sc.ScalableTarget,
     keys.SCALING_POLICIES: sc.ScalingPolicy,
     keys.SCALING_ACTIVITIES: sc.ScalingActivity,
+    # Read by the scheduler: a Fargate provider's nodes take FARGATE tasks only.
+    keys.CAPACITY_PROVIDERS: sc.CapacityProvider,
     **sources.TYPES,
 }
 

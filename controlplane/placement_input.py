@@ -7,7 +7,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from controlplane.errors import invalid
-from controlplane.scheduler import NodeState, PlacementRequest, Snapshot, validate_placement
+from controlplane.fargate import LAUNCH_TYPE as FARGATE
+from controlplane.scheduler import PROVIDER_ATTRIBUTE, NodeState, PlacementRequest, Snapshot, validate_placement
 from controlplane.taskspec import Needs, is_live
 from shoal.v1 import resources_pb2 as r
 
@@ -22,10 +23,13 @@ def check_placement(
         raise invalid("; ".join(errors))
 
 
-def snapshot(nodes: Iterable[r.ContainerInstance], tasks: Iterable[r.Task], alive: set[str]) -> Snapshot:
-    """``alive``: nodes whose agents hold a stream now (the liveness keys)."""
+def snapshot(nodes: Iterable[r.ContainerInstance], tasks: Iterable[r.Task], alive: set[str],
+             fargate: frozenset[str] = frozenset()) -> Snapshot:
+    """``alive``: nodes whose agents hold a stream now (the liveness keys); ``fargate``: the
+    names of the capacity providers marked Fargate, whose nodes take FARGATE tasks only."""
     states: dict[str, NodeState] = {}
     for n in nodes:
+        attributes = {a.name: a.value for a in n.attributes}
         states[n.id] = NodeState(
             id=n.id,
             status=n.status,
@@ -35,12 +39,13 @@ def snapshot(nodes: Iterable[r.ContainerInstance], tasks: Iterable[r.Task], aliv
             used_cpu=0,
             used_memory=0,
             used_ports=set(),
-            attributes={a.name: a.value for a in n.attributes},
+            attributes=attributes,
             registered_at=n.registered_at,
             running_tasks_count=0,
             groups=Counter(),
             dynamic_port_low=n.dynamic_port_low or 32768,
             dynamic_port_high=n.dynamic_port_high or 60999,
+            fargate=attributes.get(PROVIDER_ATTRIBUTE, "") in fargate,
         )
     for t in tasks:
         node = states.get(t.node_id)
@@ -66,4 +71,5 @@ def request(task: r.Task, needs: Needs, count: int = 1) -> PlacementRequest:
         constraints=[(c.type, c.expression) for c in task.placement_constraints],
         strategies=[(s.type, s.field) for s in task.placement_strategy],
         capacity_provider=task.capacity_provider_name,
+        fargate=task.launch_type == FARGATE,
     )

@@ -59,7 +59,8 @@ def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
     # runningTasksCount); status, connection and attributes need none.
     counted = any(kind == "memberOf" and cql.compiled(text).dynamic for kind, text in constraints)
     snap = placement_input.snapshot([n.msg for n in nodes.values()],
-                                    [t.msg for t in view.tasks.values()] if counted else [], view.alive)
+                                    [t.msg for t in view.tasks.values()] if counted else [], view.alive,
+                                    view.fargate)
     eligible = eligible_nodes(snap, constraints)
     if svc.desired_count != len(eligible):
         add_event(svc, f"(service {svc.service_name}) desired count changed from {svc.desired_count} to "

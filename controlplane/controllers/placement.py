@@ -29,6 +29,7 @@ def _batch_key(task: r.Task) -> tuple:
         tuple((c.type, c.expression) for c in task.placement_constraints),
         tuple((s.type, s.field) for s in task.placement_strategy),
         task.capacity_provider_name,
+        task.launch_type,
     )
 
 
@@ -76,7 +77,7 @@ class PlacementController:
             if snap is None:
                 nodes = [rec.msg for rec in view.nodes.values() if rec.msg.cluster == first.cluster]
                 snap = snaps[first.cluster] = placement_input.snapshot(
-                    nodes, (rec.msg for rec in view.tasks.values()), view.alive)
+                    nodes, (rec.msg for rec in view.tasks.values()), view.alive, view.fargate)
             request = placement_input.request(first, needs(td), len(batch))
             node = _pin(first, daemons)
             plan = place_daemon(snap, request, node) if node else schedule(snap, request)

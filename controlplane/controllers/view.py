@@ -41,6 +41,8 @@ class View:
     default_groups: dict[tuple[str, str], str] = field(default_factory=dict)
     # key -> the pre-pull intent stored there (controllers/prepull.py)
     prepulls: dict[str, r.PrePull] = field(default_factory=dict)
+    # Names of the capacity providers marked Fargate: their nodes take FARGATE tasks only.
+    fargate: frozenset[str] = frozenset()
 
     @classmethod
     def read(cls, cache: Cache) -> View:
@@ -58,6 +60,7 @@ class View:
         for rec in cache.records(sources.LOADBALANCERS):
             view.default_groups[(rec.msg.cluster, rec.msg.load_balancer_name)] = rec.msg.default_target_group_arn
         view.prepulls = {rec.key: rec.msg for rec in cache.records(keys.PREPULL)}
+        view.fargate = frozenset(rec.msg.name for rec in cache.records(keys.CAPACITY_PROVIDERS) if rec.msg.fargate)
         return view
 
     def service_of(self, task: r.Task) -> r.Service | None:

@@ -5,12 +5,19 @@ autoscaler host (a bare name, or an ARN ending ``autoScalingGroupName/<profile>`
 ``managedScaling`` is the target capacity and step sizes the autoscaler scales toward.
 What Shoal cannot honour is refused naming the field, never dropped: managed scaling
 switched off, managed draining switched off (Shoal always drains a node before removing
-it), an instance warm-up period, tags."""
+it), an instance warm-up period, tags other than Shoal's Fargate mark.
+
+ECS has no Fargate flag on CreateCapacityProvider: FARGATE and FARGATE_SPOT are its own
+providers, their names reserved. Shoal's Fargate provider (controlplane/fargate.py) is an
+ordinary one marked at creation, so on the wire the mark is the one tag a capacity provider
+takes, ``shoal:fargate`` = ``true``, reported back in ``tags``; it cannot be changed later
+(capacity providers cannot be tagged afterwards)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from controlplane import fargate
 from controlplane.api import clusters, scaling
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
@@ -28,6 +35,7 @@ _ASG_NAME = "autoScalingGroupName/"
 # create --min-size/--max-size` sets other bounds).
 WIRE_MAX_SIZE = 10
 _ON_OFF = ("ENABLED", "DISABLED")
+FARGATE_TAG = "shoal:fargate"
 
 
 def _profile(arn: Any) -> str:
@@ -93,6 +101,36 @@ def _no_managed_instances(body: Body) -> None:
                                 "naming a node provider profile")
 
 
+def _fargate_mark(ctx: ApiContext, body: Body) -> bool:
+    """Whether ``tags`` mark the new provider as its cluster's Fargate provider; any other
+    tag, a repeated or non-boolean mark, or a second Fargate provider is refused naming it."""
+    tags = body.get("tags")
+    if not tags:
+        return False
+    if not isinstance(tags, list):
+        raise invalid_parameter("tags: must be a list of {key, value} objects")
+    mark: bool | None = None
+    at = 0
+    for i, tag in enumerate(tags):
+        key = tag.get("key") if isinstance(tag, dict) else None
+        if key != FARGATE_TAG:
+            raise invalid_parameter(f"tags[{i}].key: {key!r}: a capacity provider takes only the tag "
+                                    f"{FARGATE_TAG} (true or false) on Shoal; leave other tags out")
+        if mark is not None:
+            raise invalid_parameter(f"tags[{i}].key: {FARGATE_TAG} is given more than once")
+        value = tag.get("value")
+        if value not in ("true", "false"):
+            raise invalid_parameter(f"tags[{i}].value: {FARGATE_TAG} must be true or false, not {value!r}")
+        mark, at = value == "true", i
+    if mark:
+        cluster = ctx.require_cluster(str(body.get("cluster") or "")).msg.cluster_name
+        held = fargate.provider(ctx.state, cluster)
+        if held:
+            raise invalid_parameter(f"tags[{at}]: cluster {cluster!r} already has a Fargate capacity provider "
+                                    f"({held!r}); a cluster has one")
+    return bool(mark)
+
+
 def to_ecs(cp: sc.CapacityProvider) -> Body:
     out: Body = {
         "capacityProviderArn": cp.capacity_provider_arn,
@@ -111,7 +149,7 @@ def to_ecs(cp: sc.CapacityProvider) -> Body:
             "managedTerminationProtection": "ENABLED" if cp.managed_termination_protection else "DISABLED",
             "managedDraining": "ENABLED",
         },
-        "tags": [],
+        "tags": [{"key": FARGATE_TAG, "value": "true"}] if cp.fargate else [],
     }
     if cp.update_status:
         out["updateStatus"] = cp.update_status
@@ -122,16 +160,15 @@ def to_ecs(cp: sc.CapacityProvider) -> Body:
 
 def create_capacity_provider(ctx: ApiContext, body: Body) -> Body:
     _no_managed_instances(body)
-    if body.get("tags"):
-        raise invalid_parameter("tags: not supported on capacity providers by Shoal; leave them out")
     asg = body.get(ASG)
     if asg is None:
         raise invalid_parameter(f"{ASG}: required")
     settings = _settings(asg)
+    mark = _fargate_mark(ctx, body)
     req = sc.CreateCapacityProviderRequest(
         name=str(body.get("name") or ""), cluster=str(body.get("cluster") or ""),
         node_provider=sc.NodeProviderConfig(profile=_profile(asg.get("autoScalingGroupArn"))),
-        min_size=0, max_size=WIRE_MAX_SIZE,
+        min_size=0, max_size=WIRE_MAX_SIZE, fargate=mark,
         **settings,
     )
     return {"capacityProvider": to_ecs(scaling.create_capacity_provider(ctx, req).capacity_provider)}

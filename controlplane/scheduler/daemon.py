@@ -1,7 +1,7 @@
 """DAEMON services: one task per eligible node. Two pure decisions: which nodes are
-eligible (ACTIVE, connected, matching the service's memberOf constraints), and whether a
-daemon task fits on the one node it is pinned to, judged by the same filter chain as any
-task so an unplaced daemon says which filter refused its node.
+eligible (ACTIVE, connected, not Fargate capacity, matching the service's memberOf
+constraints), and whether a daemon task fits on the one node it is pinned to, judged by the
+same filter chain as any task so an unplaced daemon says which filter refused its node.
 
 A daemon task names its node with a constraint ``memberOf(ec2InstanceId == <node>)``
 (``pin``); a daemon that does not fit is not placed elsewhere, and its cpu/memory are
@@ -34,15 +34,16 @@ def pinned_node(constraints: list[tuple[str, str]]) -> str:
 
 def eligible_nodes(snapshot: Snapshot, constraints: list[tuple[str, str]]) -> list[str]:
     """The nodes that must run one task of a daemon service, in snapshot order: ACTIVE,
-    agent connected, and matching every memberOf constraint (resources do not count: a node
-    without room keeps its daemon unplaced and reserved, it is not skipped)."""
+    agent connected, not Fargate capacity (ECS runs no daemon on Fargate), and matching every
+    memberOf constraint (resources do not count: a node without room keeps its daemon
+    unplaced and reserved, it is not skipped)."""
     exprs = []
     for i, (kind, expression) in enumerate(constraints):
         expr = parse_constraint(i, kind, expression)
         if kind == MEMBER_OF and expr is not None:
             exprs.append(expr)
     return [n.id for n in snapshot.nodes
-            if n.status == ACTIVE and n.connected and all(e.predicate(n) for e in exprs)]
+            if n.status == ACTIVE and n.connected and not n.fargate and all(e.predicate(n) for e in exprs)]
 
 
 def place_daemon(snapshot: Snapshot, request: PlacementRequest, node_id: str) -> Plan:
@@ -59,7 +60,7 @@ def place_daemon(snapshot: Snapshot, request: PlacementRequest, node_id: str) ->
         expr = parse_constraint(i, kind, expression)
         if expr is not None:
             member_of.append((expression, expr))
-    filters = build_filters(request, member_of, distinct=False)
+    filters = build_filters(request, member_of, distinct=False, fargate_nodes=index.fargate)
     st = index.state(request.group).fork()
     for f in filters:
         if not f.keep(st, [at]):

@@ -55,6 +55,21 @@ class CapacityProviderFilter(Filter):
         return [i for i in cands if nodes[i].attributes.get(PROVIDER_ATTRIBUTE) == want]
 
 
+class FargateFilter(Filter):
+    """ECS never shares Fargate capacity with EC2 or EXTERNAL tasks: a node of a Fargate
+    capacity provider takes FARGATE tasks only, and a FARGATE task only such a node."""
+
+    static = True
+
+    def __init__(self, fargate: bool) -> None:
+        self.fargate = fargate
+        self.name = "fargateCapacity" if fargate else "notFargateCapacity"
+
+    def keep(self, st: PlanState, cands: list[int]) -> list[int]:
+        nodes, want = st.nodes, self.fargate
+        return [i for i in cands if nodes[i].fargate == want]
+
+
 class CpuFilter(Filter):
     name = "cpu"
 
@@ -142,11 +157,14 @@ class MemberOfFilter(Filter):
 
 
 def build_filters(request: PlacementRequest, member_of: list[tuple[str, cql.Expr]],
-                  distinct: bool) -> list[Filter]:
-    """The chain for one request, leaving out filters that could refuse nothing."""
+                  distinct: bool, fargate_nodes: bool) -> list[Filter]:
+    """The chain for one request, leaving out filters that could refuse nothing
+    (``fargate_nodes``: whether the snapshot has any Fargate node)."""
     chain: list[Filter] = [ActiveFilter(), ConnectedFilter()]
     if request.capacity_provider:
         chain.append(CapacityProviderFilter(request.capacity_provider))
+    if fargate_nodes or request.fargate:
+        chain.append(FargateFilter(request.fargate))
     if request.cpu > 0:
         chain.append(CpuFilter(request.cpu))
     if request.memory > 0:

@@ -29,7 +29,7 @@ ShapeKey = tuple
 def shape_key(request: PlacementRequest) -> ShapeKey:
     """What decides feasibility; count, strategies and seed do not."""
     return (request.group, request.cpu, request.memory, tuple(request.fixed_ports), request.dynamic_ports,
-            tuple(request.constraints), request.capacity_provider)
+            tuple(request.constraints), request.capacity_provider, request.fargate)
 
 
 @dataclass
@@ -73,6 +73,8 @@ class SnapshotIndex:
         self.position: dict[str, int] = {}  # node id -> index, made by the first apply
         self.free_cpu = [n.cpu_units - n.used_cpu for n in nodes]
         self.free_memory = [n.memory_mib - n.used_memory for n in nodes]
+        # Whether any node is Fargate capacity (else the Fargate filter could refuse nothing).
+        self.fargate = any(n.fargate for n in nodes)
         self.states: dict[str, PlanState] = {}
         self.shapes: dict[ShapeKey, Shape] = {}
 

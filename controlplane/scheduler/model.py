@@ -39,6 +39,8 @@ class NodeState:
     groups: Counter[str] = field(default_factory=Counter)
     dynamic_port_low: int = 32768
     dynamic_port_high: int = 60999
+    # On a Fargate capacity provider: takes FARGATE tasks only (FargateFilter).
+    fargate: bool = False
 
 
 @dataclass
@@ -58,7 +60,8 @@ class PlacementRequest:
     means the ECS default (see ``default_strategies``). ``seed`` drives the random strategy;
     None derives one from the group so planning stays deterministic. ``capacity_provider``:
     the provider the task was given by its capacity provider strategy; only that provider's
-    nodes (``PROVIDER_ATTRIBUTE``) may take it."""
+    nodes (``PROVIDER_ATTRIBUTE``) may take it. ``fargate``: a FARGATE task; only Fargate
+    nodes take one, and they take nothing else."""
 
     count: int
     cpu: int
@@ -70,6 +73,7 @@ class PlacementRequest:
     strategies: list[tuple[str, str]] = field(default_factory=list)
     seed: int | None = None
     capacity_provider: str = ""
+    fargate: bool = False
 
 
 @dataclass

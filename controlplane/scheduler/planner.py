@@ -82,7 +82,7 @@ class Planner:
         self.fixed_ports = list(request.fixed_ports)
         self.avoid = set(request.fixed_ports)
         index = index_of(snapshot)
-        shape = index.shape(request, build_filters(request, member_of, distinct))
+        shape = index.shape(request, build_filters(request, member_of, distinct, index.fargate))
         self.st = index.state(request.group).fork()
         self.filters: list[Filter] = shape.filters
         self.recheck = [f for f in self.filters if not f.static]

@@ -468,6 +468,30 @@ def test_capacity_providers_on_the_wire(plane: Plane) -> None:
     made = aws(plane, key, "create-capacity-provider", "--name", "burst", "--auto-scaling-group-provider",
                "autoScalingGroupArn=local,managedScaling={targetCapacity=80}")
     assert made.returncode == 0, made.stderr
+    # Shoal's Fargate mark, which ECS's shape has no member for, is the tag shoal:fargate:
+    # made with README's aws CLI line, verbatim, the rest with boto3.
+    mark = {"key": "shoal:fargate", "value": "true"}
+    marked = aws(plane, key, "create-capacity-provider", "--name", "serverless", "--auto-scaling-group-provider",
+                 "autoScalingGroupArn=local", "--tags", "key=shoal:fargate,value=true")
+    assert marked.returncode == 0, marked.stderr
+    assert json.loads(marked.stdout)["capacityProvider"]["tags"] == [mark]
+    [cp] = scaling.DescribeCapacityProviders(sc.DescribeCapacityProvidersRequest(names=["serverless"]),
+                                             timeout=10).capacity_providers
+    assert cp.fargate
+    shown = {c["name"]: c["tags"] for c in ecs.describe_capacity_providers(include=["TAGS"])["capacityProviders"]}
+    assert shown == {"burst": [], "serverless": [mark]}
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
+        ecs.create_capacity_provider(name="second", autoScalingGroupProvider={"autoScalingGroupArn": "local"},
+                                     tags=[mark])
+    assert caught.value.response["Error"]["Message"].startswith(
+        "tags[0]: cluster 'default' already has a Fargate capacity provider ('serverless')")
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
+        ecs.create_capacity_provider(name="second", autoScalingGroupProvider={"autoScalingGroupArn": "local"},
+                                     tags=[{"key": "shoal:fargate", "value": "on"}])
+    assert caught.value.response["Error"]["Message"].startswith("tags[0].value: shoal:fargate must be true or false")
+    ecs.put_cluster_capacity_providers(cluster="default", capacityProviders=["FARGATE"],
+                                       defaultCapacityProviderStrategy=[])
+    assert ecs.describe_clusters()["clusters"][0]["capacityProviders"] == ["FARGATE"]
     shown = json.loads(made.stdout)["capacityProvider"]["autoScalingGroupProvider"]
     assert (shown["autoScalingGroupArn"], shown["managedScaling"]["targetCapacity"]) == ("local", 80)
     assert {"CreateCapacityProvider", "UpdateCapacityProvider", "DescribeCapacityProviders",

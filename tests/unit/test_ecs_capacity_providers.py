@@ -113,7 +113,7 @@ def test_other_refusals(unchecked) -> None:
     ecs = unchecked  # noqa: F811
     asg = {"autoScalingGroupArn": "local"}
     assert refused(ecs, "create_capacity_provider", name="t", autoScalingGroupProvider=asg,
-                   tags=[{"key": "a", "value": "b"}]).startswith("tags: not supported")
+                   tags=[{"key": "a", "value": "b"}]).startswith("tags[0].key: 'a': a capacity provider takes only")
     assert refused(ecs, "create_capacity_provider", name="FARGATE", autoScalingGroupProvider=asg).startswith("name:")
     assert refused(ecs, "create_capacity_provider", name="m",
                    managedInstancesProvider={"infrastructureRoleArn": "x"}).startswith("managedInstancesProvider")
@@ -127,6 +127,53 @@ def test_other_refusals(unchecked) -> None:
         ecs.delete_capacity_provider(capacityProvider="nope")
     assert ecs.describe_capacity_providers()["capacityProviders"][0]["autoScalingGroupProvider"][
         "managedScaling"]["minimumScalingStepSize"] == 1
+
+
+def test_the_fargate_mark_is_a_tag_reported_back(gateway, unchecked) -> None:  # noqa: F811
+    ctx, _ = gateway
+    ecs = unchecked  # noqa: F811
+    asg = {"autoScalingGroupArn": "local"}
+    mark = {"key": "shoal:fargate", "value": "true"}
+    made = ecs.create_capacity_provider(name="serverless", autoScalingGroupProvider=asg, tags=[mark])
+    assert made["capacityProvider"]["tags"] == [mark] and stored(ctx, "serverless").fargate
+    ecs.create_capacity_provider(name="plain", autoScalingGroupProvider=asg,
+                                 tags=[{"key": "shoal:fargate", "value": "false"}])
+    assert not stored(ctx, "plain").fargate
+    shown = {c["name"]: c["tags"] for c in ecs.describe_capacity_providers(include=["TAGS"])["capacityProviders"]}
+    assert shown == {"serverless": [mark], "plain": []}
+    # The mark is what FARGATE needs: the cluster may now take FARGATE and FARGATE_SPOT.
+    ecs.put_cluster_capacity_providers(cluster="default", capacityProviders=["FARGATE", "FARGATE_SPOT"],
+                                       defaultCapacityProviderStrategy=[])
+
+
+@pytest.mark.parametrize(("tags", "words"), [
+    ([{"key": "shoal:fargate", "value": "yes"}], "tags[0].value: shoal:fargate must be true or false, not 'yes'"),
+    ([{"key": "shoal:fargate", "value": "true"}, {"key": "shoal:fargate", "value": "false"}],
+     "tags[1].key: shoal:fargate is given more than once"),
+    ([{"key": "shoal:fargate", "value": "true"}, {"key": "team", "value": "a"}], "tags[1].key: 'team'"),
+    ([{"key": "Shoal:Fargate", "value": "true"}], "tags[0].key: 'Shoal:Fargate'"),
+    ([{"key": "shoal:fargate", "value": "true"}], "tags[0]: cluster 'default' already has a Fargate capacity "
+                                                  "provider ('serverless')"),
+])
+def test_conflicting_fargate_marks_are_refused_naming_the_field(unchecked, tags, words) -> None:
+    asg = {"autoScalingGroupArn": "local"}
+    unchecked.create_capacity_provider(name="serverless", autoScalingGroupProvider=asg,
+                                       tags=[{"key": "shoal:fargate", "value": "true"}])
+    assert refused(unchecked, "create_capacity_provider", name="second", autoScalingGroupProvider=asg,
+                   tags=tags).startswith(words)
+    assert [c["name"] for c in unchecked.describe_capacity_providers()["capacityProviders"]] == ["serverless"]
+
+
+@pytest.mark.parametrize(("tags", "words"), [
+    ("shoal:fargate", "tags: must be a list"),
+    (["shoal:fargate"], "tags[0].key: None"),
+])
+def test_malformed_tags_no_sdk_would_send_are_refused(gateway, tags, words) -> None:  # noqa: F811
+    ctx, _ = gateway
+    with pytest.raises(EcsError) as caught:
+        capacity.create_capacity_provider(ctx, {"name": "x", "autoScalingGroupProvider": {
+            "autoScalingGroupArn": "local"}, "tags": tags})
+    assert caught.value.message.startswith(words)
 
 
 def test_a_viewer_may_describe_but_not_change(gateway, ecs) -> None:  # noqa: F811
