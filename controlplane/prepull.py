@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from controlplane import placement_input
+from controlplane.fargate import LAUNCH_TYPE as FARGATE
 from controlplane.scheduler import PlacementInputError, PlacementRequest, schedule
 from controlplane.taskspec import is_live
 from shoal import keys
@@ -30,8 +31,10 @@ def _tasks_to_start(d: r.Deployment) -> int:
 
 
 def wanted(services: Iterable[r.Service], nodes: Iterable[r.ContainerInstance], tasks: Iterable[r.Task],
-           alive: set[str], taskdefs: dict[str, r.TaskDefinition], max_nodes: int = MAX_NODES) -> dict[str, r.PrePull]:
-    """The pre-pull intents the cluster should hold now, by key (``keys.prepull``)."""
+           alive: set[str], taskdefs: dict[str, r.TaskDefinition], max_nodes: int = MAX_NODES,
+           fargate: frozenset[str] = frozenset()) -> dict[str, r.PrePull]:
+    """The pre-pull intents the cluster should hold now, by key (``keys.prepull``); ``fargate``:
+    the names of the Fargate capacity providers, whose nodes pull only for FARGATE services."""
     nodes = list(nodes)
     tasks = list(tasks)
     out: dict[str, r.PrePull] = {}
@@ -45,7 +48,7 @@ def wanted(services: Iterable[r.Service], nodes: Iterable[r.ContainerInstance], 
         if td is None or not (images := images_of(td)):
             continue
         group = f"prepull:{svc.cluster}:{svc.service_name}"
-        snap = placement_input.snapshot([n for n in nodes if n.cluster == svc.cluster], (), alive)
+        snap = placement_input.snapshot([n for n in nodes if n.cluster == svc.cluster], (), alive, fargate)
         having = {t.node_id for t in tasks if t.cluster == svc.cluster and is_live(t)
                   and t.task_definition_arn == primary.task_definition}
         for node in snap.nodes:
@@ -55,7 +58,8 @@ def wanted(services: Iterable[r.Service], nodes: Iterable[r.ContainerInstance], 
             count=min(max_nodes, want), cpu=0, memory=0, group=group,
             constraints=[(c.type, c.expression) for c in svc.placement_constraints
                          if c.type != "distinctInstance"] + [("distinctInstance", "")],
-            strategies=[(s.type, s.field) for s in svc.placement_strategy])
+            strategies=[(s.type, s.field) for s in svc.placement_strategy],
+            fargate=svc.launch_type == FARGATE)
         try:
             plan = schedule(snap, request)
         except PlacementInputError:

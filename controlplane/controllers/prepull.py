@@ -19,7 +19,8 @@ class PrePullController:
 
     def reconcile(self, view: View) -> str:
         want = wanted((rec.msg for rec in view.services), (rec.msg for rec in view.nodes.values()),
-                      (rec.msg for rec in view.tasks.values()), view.alive, view.taskdefs, self.max_nodes)
+                      (rec.msg for rec in view.tasks.values()), view.alive, view.taskdefs, self.max_nodes,
+                      view.fargate)
         puts = [(k, m) for k, m in want.items() if view.prepulls.get(k) != m]
         deletes = [k for k in view.prepulls if k not in want]
         if not puts and not deletes:

@@ -17,6 +17,7 @@ from controlplane.assignments import AssignmentFeed
 from controlplane.controllers.prepull import PrePullController
 from controlplane.controllers.view import View
 from controlplane.prepull import wanted
+from controlplane.scheduler.model import PROVIDER_ATTRIBUTE
 from controlplane.state import Record
 from shoal import keys
 from shoal.store.memory import MemoryStore
@@ -93,6 +94,21 @@ def test_only_nodes_the_scheduler_would_accept_are_told() -> None:
     got = decide([service(desired=5, constraints=(("memberOf", "attribute:ecs.availability-zone == b"),))],
                  nodes=nodes, alive=alive)
     assert {p.node_id for p in got.values()} == {"zone-b"}, "the service's own constraints apply"
+
+
+def test_fargate_nodes_pull_only_for_fargate_services() -> None:
+    serverless = node("f1")
+    serverless.attributes.add(name=PROVIDER_ATTRIBUTE, value="serverless")
+    nodes = [node("ok"), serverless]
+    alive = {"ok", "f1"}
+    ordinary = decide([service(desired=5)], nodes=nodes, alive=alive)
+    assert {p.node_id for p in ordinary.values()} == {"f1", "ok"}, "without a Fargate provider every node is plain"
+    ordinary = wanted([service(desired=5)], nodes, (), alive, {ARN: TD}, 3, frozenset({"serverless"}))
+    assert {p.node_id for p in ordinary.values()} == {"ok"}, "Fargate capacity is not shared"
+    svc = service(desired=5)
+    svc.launch_type = "FARGATE"
+    on_fargate = wanted([svc], nodes, (), alive, {ARN: TD}, 3, frozenset({"serverless"}))
+    assert {p.node_id for p in on_fargate.values()} == {"f1"}
 
 
 def test_resources_do_not_matter_but_nodes_that_already_run_the_definition_are_passed_over() -> None:
