@@ -47,6 +47,7 @@ WRITERS: dict[str, frozenset[str]] = {
     keys.REPOSITORIES: frozenset({"controlplane.api.repositories", "controlplane.registry.events"}),
     keys.ACCOUNT_SETTINGS: frozenset({"controlplane.api.account_settings"}),
     keys.ROLES: frozenset({"controlplane.api.roles"}),
+    keys.FILESYSTEMS: frozenset({"controlplane.api.filesystems"}),
     # Minted for a node on its request (and swept there once expired).
     keys.TASKCREDENTIALS: frozenset({"controlplane.api.task_credentials"}),
 }

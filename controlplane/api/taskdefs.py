@@ -24,6 +24,7 @@ def register(ctx: ApiContext, req: op.RegisterTaskDefinitionRequest, *,
     """``daemon``: registered as a daemon task definition (the ECS gateway's
     RegisterDaemonTaskDefinition), which only a daemon runs."""
     td, warnings = parse_task_definition(req.json, ctx.policy)
+    resolve_file_systems(ctx, td)
     td.daemon_task_definition = daemon
     td.warnings[:] = warnings
     td.status = "ACTIVE"
@@ -40,6 +41,22 @@ def register(ctx: ApiContext, req: op.RegisterTaskDefinitionRequest, *,
     except Conflict:
         raise invalid(f"family: too many concurrent registrations of {td.family!r}; try again") from None
     return op.TaskDefinitionResponse(task_definition=td)
+
+
+def resolve_file_systems(ctx: ApiContext, td: r.TaskDefinition) -> None:
+    """Copies the registered file system each efsVolumeConfiguration names into it (what its
+    tasks mount, controlplane/api/filesystems.py); an unknown one is refused naming the field."""
+    for i, vol in enumerate(td.volumes):
+        if not vol.HasField("efs_volume_configuration"):
+            continue
+        conf = vol.efs_volume_configuration
+        where = f"volumes[{i}].efsVolumeConfiguration"
+        item = ctx.store.get(keys.filesystem(conf.file_system_id))
+        if item is None:
+            raise ValidationError(f"{where}.fileSystemId", f"no file system {conf.file_system_id!r} is registered "
+                                                           "(an operator registers one with `shoal fs create`)")
+        conf.file_system.ParseFromString(item.value)
+        policy.check_efs(conf, where, ctx.policy.forbidden)
 
 
 def resolve(ctx: ApiContext, ref: str, *, field: str = "taskDefinition") -> Record[r.TaskDefinition]:
