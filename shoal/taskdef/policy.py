@@ -132,15 +132,17 @@ def host_path_refusal(path: str, prefixes: Iterable[str], forbidden: Iterable[st
 
 
 def check(
-    td: r.TaskDefinition, policy: HostPolicy, base: str = "", resolve: Callable[[str], str] | None = None
+    td: r.TaskDefinition, policy: HostPolicy, base: str = "", resolve: Callable[[str], str] | None = None,
+    *, resolved: bool = True,
 ) -> None:
     """Raises ValidationError naming the first field that reaches further than ``policy``
     allows, and the flag that would allow it. ``resolve`` (the agent's os.path.realpath)
-    also judges each host path by where its symlinks lead on this node."""
+    also judges each host path by where its symlinks lead on this node. ``resolved`` False:
+    a document being registered, whose file systems the control plane has yet to copy in."""
     if td.network_mode == "host" and not policy.host_network:
         raise ValidationError(join(base, "networkMode"), "host networking needs --allow-host-network")
     for i, vol in enumerate(td.volumes):
-        _check_volume(vol, join(base, f"volumes[{i}]"), policy, resolve)
+        _check_volume(vol, join(base, f"volumes[{i}]"), policy, resolve, resolved)
     names = {c.name for c in td.container_definitions}
     for i, cdef in enumerate(td.container_definitions):
         _check_container(cdef, join(base, f"containerDefinitions[{i}]"), policy, names)
@@ -170,7 +172,8 @@ def _check_container(cdef: r.ContainerDefinition, where: str, policy: HostPolicy
             )
 
 
-def _check_volume(vol: r.Volume, where: str, policy: HostPolicy, resolve: Callable[[str], str] | None) -> None:
+def _check_volume(vol: r.Volume, where: str, policy: HostPolicy, resolve: Callable[[str], str] | None,
+                  resolved: bool = True) -> None:
     if vol.name.lower().startswith(RESERVED_VOLUME_PREFIX):
         raise ValidationError(
             f"{where}.name", f"names starting with {RESERVED_VOLUME_PREFIX!r} are Shoal's own task volumes"
@@ -178,7 +181,8 @@ def _check_volume(vol: r.Volume, where: str, policy: HostPolicy, resolve: Callab
     if vol.host.source_path:
         _check_host_path(vol.host.source_path, f"{where}.host.sourcePath", "host volumes", policy, resolve)
     if vol.HasField("efs_volume_configuration"):
-        check_efs(vol.efs_volume_configuration, f"{where}.efsVolumeConfiguration", policy.forbidden, resolve)
+        check_efs(vol.efs_volume_configuration, f"{where}.efsVolumeConfiguration", policy.forbidden, resolve,
+                  resolved)
     if not vol.HasField("docker_volume_configuration"):
         return
     conf = vol.docker_volume_configuration
@@ -221,14 +225,18 @@ def check_file_system(fs: r.FileSystem, field: str, forbidden: Iterable[str] = (
 
 
 def check_efs(conf: r.EfsVolumeConfiguration, where: str, forbidden: Iterable[str] = (),
-              resolve: Callable[[str], str] | None = None) -> None:
+              resolve: Callable[[str], str] | None = None, resolved: bool = True) -> None:
     """An efsVolumeConfiguration: its rootDirectory stays inside its file system, and the
-    file system the control plane resolved (absent before registration resolves it) is one an
-    operator could have registered. Only what Shoal wrote is ever mounted (agent/volumes.py)."""
+    file system the control plane copied in (``resolved`` False: not yet, at registration) is
+    one an operator could have registered. Only what Shoal wrote is ever mounted
+    (agent/volumes.py)."""
     root = filesystems.root_directory(conf.root_directory, f"{where}.rootDirectory")
     if conf.transit_encryption not in ("", "DISABLED"):
         raise ValidationError(f"{where}.transitEncryption", "Shoal does not encrypt NFS traffic; only DISABLED")
     if not conf.HasField("file_system"):
+        if resolved:
+            raise ValidationError(f"{where}.fileSystemId", f"{quote(conf.file_system_id)} was never resolved to a "
+                                                           "registered file system")
         return
     fs = conf.file_system
     if fs.name != conf.file_system_id:

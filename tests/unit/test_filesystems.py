@@ -220,11 +220,15 @@ def test_the_bind_backend_binds_inside_the_registered_directory(tmp_path) -> Non
     (r.FileSystem(name="lab", bind_dir="/var/lib/docker"), "/", "is never mountable"),
     (r.FileSystem(name="lab", bind_dir="/srv", nfs_host="h", nfs_export="/x"), "/", "NFS export or a bind"),
     (r.FileSystem(name="other", bind_dir="/srv"), "/", "does not name the file system resolved for it"),
+    (None, "/", "volumes[0].efsVolumeConfiguration.fileSystemId: 'shared' was never resolved"),
 ])
-def test_a_record_written_around_the_control_plane_is_refused_at_the_node(fs: r.FileSystem, root: str,
+def test_a_record_written_around_the_control_plane_is_refused_at_the_node(fs: r.FileSystem | None, root: str,
                                                                           words: str) -> None:
-    a = efs_assignment("t1", fs, root)
-    a.task_definition.volumes[0].efs_volume_configuration.file_system_id = "shared" if fs.name == "other" else fs.name
+    a = efs_assignment("t1", fs or NFS, root)
+    conf = a.task_definition.volumes[0].efs_volume_configuration
+    conf.file_system_id = "shared" if fs is None or fs.name == "other" else fs.name
+    if fs is None:
+        conf.ClearField("file_system")
     rt, final = run(a)
     assert rt.creates == [] and rt.volumes == []
     assert final["t1"].last_status == "STOPPED" and words in final["t1"].stopped_reason
