@@ -11,6 +11,7 @@ import json
 import os
 
 import pytest
+from botocore.exceptions import ClientError
 
 from agent.agent import Agent, AgentConfig
 from agent.hollow import HollowRuntime
@@ -27,6 +28,7 @@ from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.validation import ValidationError
 from tests.fakegateway import assignment
+from tests.unit.test_ecs_api import ecs, gateway  # noqa: F401  (the gateway and boto3 client fixtures)
 
 
 @pytest.fixture
@@ -243,3 +245,24 @@ def test_a_symlink_out_of_the_bind_directory_is_refused(tmp_path) -> None:
     assert rt.creates == []
     assert "rootDirectory: '/escape' leads to" in final["t1"].stopped_reason
     assert "outside file system 'lab'" in final["t1"].stopped_reason
+
+
+# ---- boto3 through the ECS gateway ----------------------------------------------------------
+
+def test_boto3_registers_and_describes_an_efs_volume_as_ecs_shapes_it(gateway, ecs) -> None:  # noqa: F811
+    ctx, _ = gateway
+    nfs(ctx)
+    volume = {"name": "data", "efsVolumeConfiguration": {"fileSystemId": "shared", "rootDirectory": "/app",
+                                                         "transitEncryption": "DISABLED"}}
+    containers = [{"name": "main", "image": "busybox", "memory": 64,
+                   "mountPoints": [{"sourceVolume": "data", "containerPath": "/data"}]}]
+    td = ecs.register_task_definition(family="app", volumes=[volume], containerDefinitions=containers)
+    assert td["taskDefinition"]["volumes"] == [volume]
+    described = ecs.describe_task_definition(taskDefinition="app:1")["taskDefinition"]
+    assert described["volumes"] == [volume]
+    with pytest.raises(ClientError) as caught:
+        ecs.register_task_definition(family="app", containerDefinitions=containers, volumes=[
+            {"name": "data", "efsVolumeConfiguration": {"fileSystemId": "missing"}}])
+    assert caught.value.response["Error"]["Code"] in ("ClientException", "InvalidParameterException")
+    assert "volumes[0].efsVolumeConfiguration.fileSystemId: no file system 'missing'" in (
+        caught.value.response["Error"]["Message"])
