@@ -17,6 +17,7 @@ from controlplane.errors import conflict, invalid, not_found
 from shoal import filesystems, keys
 from shoal.logs import kv
 from shoal.store.base import Conflict
+from shoal.store.update import retrying
 from shoal.taskdef import policy
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
@@ -68,17 +69,26 @@ def users(ctx: ApiContext, name: str) -> list[str]:
 def delete(ctx: ApiContext, req: op.DeleteFileSystemRequest) -> r.FileSystem:
     name = filesystems.check_name(req.name, "name")
     k = keys.filesystem(name)
-    item = ctx.store.get(k)
-    if item is None:
-        raise not_found(f"name: no file system {name!r}")
-    using = users(ctx, name)
-    if using:
-        shown = ", ".join(using[:5]) + (f" and {len(using) - 5} more" if len(using) > 5 else "")
-        raise conflict(f"name: file system {name!r} is named by task definition {shown}; deregister "
-                       "them (and stop their tasks) first")
-    ctx.store.delete(k, item.mod_revision)
-    fs = r.FileSystem()
-    fs.ParseFromString(item.value)
+
+    def once() -> r.FileSystem:
+        item = ctx.store.get(k)
+        if item is None:
+            raise not_found(f"name: no file system {name!r}")
+        using = users(ctx, name)
+        if using:
+            shown = ", ".join(using[:5]) + (f" and {len(using) - 5} more" if len(using) > 5 else "")
+            raise conflict(f"name: file system {name!r} is named by task definition {shown}; deregister "
+                           "them (and stop their tasks) first")
+        # A registration naming it since the read rewrote it (controlplane/api/taskdefs.py):
+        # Conflict, and the users are checked again.
+        ctx.store.delete(k, item.mod_revision)
+        fs = r.FileSystem()
+        fs.ParseFromString(item.value)
+        return fs
+
+    try:
+        fs = retrying(once, what=f"delete file system {name}")
+    except Conflict:
+        raise conflict(f"name: file system {name!r} kept changing while being deleted; try again") from None
     log.info("file system deleted", extra=kv(filesystem=name, by=current_identity()))
     return fs
-

@@ -111,6 +111,39 @@ def test_a_file_system_an_active_definition_names_is_not_deleted(ctx: ApiContext
     filesystems.delete(ctx, op.DeleteFileSystemRequest(name="shared"))
 
 
+def test_a_delete_racing_a_registration_never_leaves_a_definition_naming_a_deleted_file_system(
+        ctx: ApiContext, monkeypatch) -> None:
+    nfs(ctx)
+    real_resolve, deleted = taskdefs.resolve_file_systems, []
+
+    def resolve_then_lose_the_race(c: ApiContext, td: r.TaskDefinition):
+        read = real_resolve(c, td)
+        if not deleted:  # the delete commits between this registration's read and its write
+            deleted.append(filesystems.delete(c, op.DeleteFileSystemRequest(name="shared")))
+        return read
+
+    monkeypatch.setattr(taskdefs, "resolve_file_systems", resolve_then_lose_the_race)
+    assert "volumes[0].efsVolumeConfiguration.fileSystemId: no file system 'shared'" in refusal(
+        ctx, {"fileSystemId": "shared"})
+    assert deleted and ctx.state.taskdef_revisions("app") == []
+
+
+def test_a_registration_racing_a_delete_keeps_the_file_system(ctx: ApiContext, monkeypatch) -> None:
+    nfs(ctx)
+    real_users, registered = filesystems.users, []
+
+    def check_then_lose_the_race(c: ApiContext, name: str) -> list[str]:
+        found = real_users(c, name)
+        if not registered:  # a registration commits between the delete's check and its write
+            registered.append(register(c, {"fileSystemId": "shared"}))
+        return found
+
+    monkeypatch.setattr(filesystems, "users", check_then_lose_the_race)
+    with pytest.raises(ApiError, match="named by task definition app:1"):
+        filesystems.delete(ctx, op.DeleteFileSystemRequest(name="shared"))
+    assert ctx.store.get(keys.filesystem("shared")) is not None
+
+
 # ---- registration ---------------------------------------------------------------------------
 
 def test_registration_copies_the_registered_file_system_and_hides_it_from_ecs_output(ctx: ApiContext) -> None:
