@@ -4,6 +4,10 @@
 - ``dockerVolumeConfiguration`` with scope ``task``: a Docker volume made for this task
   (named after the task) and removed with it; scope ``shared``: a volume named as written,
   kept after the task, created when missing only with ``autoprovision``;
+- ``efsVolumeConfiguration``: the file system an operator registered (`shoal fs create`),
+  which the control plane copied into the definition: an NFS export becomes a task-scoped
+  volume of Docker's ``local`` driver with options Shoal writes (shoal/filesystems.py), a bind
+  file system a bind mount of its directory joined with ``rootDirectory``;
 - neither (or ``host`` without a path): ECS's empty volume the task's containers share,
   here a task-scoped Docker volume.
 
@@ -26,6 +30,7 @@ from agent.runtime import (
     StartError,
     VolumeSpec,
 )
+from shoal import filesystems
 from shoal.v1 import resources_pb2 as r
 
 LABEL_SCOPE = "shoal.volume-scope"
@@ -44,6 +49,24 @@ def sources(assignment: r.TaskAssignment, node_id: str) -> tuple[dict[str, str],
     for vol in assignment.task_definition.volumes:
         if vol.HasField("host") and vol.host.source_path:
             by_name[vol.name] = vol.host.source_path
+            continue
+        if vol.HasField("efs_volume_configuration"):
+            efs = vol.efs_volume_configuration
+            # policy.check has held the record and rootDirectory (and, where the agent sees the
+            # node's filesystem, where symlinks lead) before anything is mounted.
+            field = f"volumes {vol.name}: efsVolumeConfiguration.rootDirectory"
+            root = filesystems.root_directory(efs.root_directory, field)
+            fs = efs.file_system
+            if fs.bind_dir:
+                by_name[vol.name] = filesystems.bind_source(fs, root, field)
+                continue
+            name = task_volume_name(task.id, vol.name)
+            by_name[vol.name] = name
+            needed.append(VolumeSpec(
+                name=name, driver="local", driver_opts=filesystems.nfs_driver_opts(fs, root),
+                labels={LABEL_SCOPE: "task", LABEL_TASK: task.id, LABEL_NODE: node_id, LABEL_CLUSTER: task.cluster},
+                create=True,
+            ))
             continue
         conf = vol.docker_volume_configuration
         shared = vol.HasField("docker_volume_configuration") and conf.scope == "shared"

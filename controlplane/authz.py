@@ -71,7 +71,8 @@ PERMISSIONS: dict[str, str] = {
     **_methods("Security", "node", "GetTaskSecrets RenewNodeCertificate"),
     **_methods("Operator", "read", "DescribeClusters ListClusters DescribeTaskDefinition ListTaskDefinitions "
                                    "ListTaskDefinitionFamilies DescribeTasks ListTasks DescribeServices ListServices "
-                                   "ListContainerInstances DescribeContainerInstances GetTaskProtection"),
+                                   "ListContainerInstances DescribeContainerInstances GetTaskProtection "
+                                   "ListFileSystems"),
     **_methods("Scaling", "read", "DescribeScalableTargets DescribeScalingPolicies DescribeScheduledActions "
                                   "DescribeScalingActivities DescribeCapacityProviders"),
     **_methods("Traffic", "read", "DescribeLoadBalancers DescribeTargetGroups DescribeTargetHealth "

@@ -49,6 +49,8 @@ WRITERS: dict[str, frozenset[str]] = {
     keys.REPOSITORIES: frozenset({"controlplane.api.repositories", "controlplane.registry.events"}),
     keys.ACCOUNT_SETTINGS: frozenset({"controlplane.api.account_settings"}),
     keys.ROLES: frozenset({"controlplane.api.roles"}),
+    # A registration naming a file system rewrites it unchanged, so a racing delete conflicts.
+    keys.FILESYSTEMS: frozenset({"controlplane.api.filesystems", "controlplane.api.taskdefs"}),
     # Minted for a node on its request (and swept there once expired).
     keys.TASKCREDENTIALS: frozenset({"controlplane.api.task_credentials"}),
 }

@@ -145,3 +145,11 @@ def role(name: str) -> str:
 def taskcredential(access_key_id: str) -> str:
     """A task's session key (sealed): its secret, session token, task, role and expiry."""
     return f"{TASKCREDENTIALS}{access_key_id}"
+
+
+FILESYSTEMS = PREFIX + "filesystems/"
+
+
+def filesystem(name: str) -> str:
+    """A shared file system an operator registered (efsVolumeConfiguration.fileSystemId)."""
+    return f"{FILESYSTEMS}{name}"

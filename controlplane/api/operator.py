@@ -3,7 +3,7 @@ that resource. Time per method feeds the API latency histogram."""
 
 from __future__ import annotations
 
-from controlplane.api import clusters, nodes, service_deployments, services, taskdefs, tasks
+from controlplane.api import clusters, filesystems, nodes, service_deployments, services, taskdefs, tasks
 from controlplane.api.routed import Routed
 from shoal.v1 import operator_pb2_grpc
 
@@ -34,6 +34,9 @@ _ROUTES = {
     "ContinueServiceDeployment": service_deployments.continue_,
     "GetTaskProtection": tasks.get_protection,
     "UpdateTaskProtection": tasks.update_protection,
+    "CreateFileSystem": filesystems.create,
+    "ListFileSystems": filesystems.list_,
+    "DeleteFileSystem": filesystems.delete,
 }
 
 

@@ -10,7 +10,7 @@ from controlplane.api.paging import page
 from controlplane.errors import invalid, not_found
 from controlplane.state import Record
 from shoal import keys
-from shoal.store.base import Conflict
+from shoal.store.base import KV, Compare, Conflict, Put
 from shoal.store.update import retrying
 from shoal.taskdef import policy
 from shoal.taskdef.document import parse_task_definition, parse_task_definition_ref
@@ -33,13 +33,42 @@ def register(ctx: ApiContext, req: op.RegisterTaskDefinitionRequest, *,
         revisions = ctx.state.taskdef_revisions(td.family)
         td.revision = (revisions[-1].msg.revision + 1) if revisions else 1
         td.task_definition_arn = ctx.arns.taskdef(td.family, td.revision)
-        ctx.store.create(keys.taskdef(td.family, td.revision), td.SerializeToString())
+        key = keys.taskdef(td.family, td.revision)
+        named = resolve_file_systems(ctx, td)
+        if not named:
+            ctx.store.create(key, td.SerializeToString())
+            return
+        # Each file system named is rewritten unchanged in the same transaction: its revision
+        # moves, so a `shoal fs delete` that checked for users before this commit conflicts
+        # and checks again, and a delete that won makes this registration resolve again.
+        ctx.store.txn([Compare(key, 0, on_create=True), *(Compare(kv.key, kv.mod_revision) for kv in named)],
+                      [Put(key, td.SerializeToString()), *(Put(kv.key, kv.value) for kv in named)])
 
     try:
         retrying(claim_next_revision)
     except Conflict:
         raise invalid(f"family: too many concurrent registrations of {td.family!r}; try again") from None
     return op.TaskDefinitionResponse(task_definition=td)
+
+
+def resolve_file_systems(ctx: ApiContext, td: r.TaskDefinition) -> list[KV]:
+    """Copies the registered file system each efsVolumeConfiguration names into it (what its
+    tasks mount, controlplane/api/filesystems.py) and returns their records as read; an
+    unknown one is refused naming the field."""
+    read: dict[str, KV] = {}
+    for i, vol in enumerate(td.volumes):
+        if not vol.HasField("efs_volume_configuration"):
+            continue
+        conf = vol.efs_volume_configuration
+        where = f"volumes[{i}].efsVolumeConfiguration"
+        item = ctx.store.get(keys.filesystem(conf.file_system_id))
+        if item is None:
+            raise ValidationError(f"{where}.fileSystemId", f"no file system {conf.file_system_id!r} is registered "
+                                                           "(an operator registers one with `shoal fs create`)")
+        conf.file_system.ParseFromString(item.value)
+        policy.check_efs(conf, where, ctx.policy.forbidden)
+        read[item.key] = item
+    return list(read.values())
 
 
 def resolve(ctx: ApiContext, ref: str, *, field: str = "taskDefinition") -> Record[r.TaskDefinition]:

@@ -38,6 +38,8 @@ _SHOAL_ONLY: dict[str, frozenset[str]] = {
     r.ServiceRegistry.DESCRIPTOR.full_name: frozenset({"namespace"}),
     # Tags of a task definition travel beside it in ECS responses, not inside it.
     r.TaskDefinition.DESCRIPTOR.full_name: frozenset({"source_json", "warnings", "tags", "daemon_task_definition"}),
+    # The registered file system Shoal copied in (what the agent mounts) is Shoal's own.
+    r.EfsVolumeConfiguration.DESCRIPTOR.full_name: frozenset({"file_system"}),
 }
 _RENAMED: dict[str, dict[str, str]] = {
     r.NetworkBinding.DESCRIPTOR.full_name: {"bind_ip": "bindIP"},

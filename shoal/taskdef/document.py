@@ -117,7 +117,7 @@ def parse_task_definition(
         # Validation above should leave nothing for protobuf to refuse; if it does, the caller
         # still gets a ValidationError, never a protobuf exception.
         raise ValidationError(base or DOCUMENT, f"could not be stored: {exc}") from None
-    check_policy(td, policy, base)
+    check_policy(td, policy, base, resolved=False)
     return td, parser.warnings
 
 

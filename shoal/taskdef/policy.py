@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
+from shoal import filesystems
 from shoal.taskdef.fields import join, words
 from shoal.v1 import resources_pb2 as r
 from shoal.validation import ValidationError, quote
@@ -55,7 +56,7 @@ HOST_ULIMITS = frozenset({"memlock", "rtprio", "rttime", "nice"})
 # is in neither, so a new field is classified where the rules are.
 DOORS = {
     "TaskDefinition": words("network_mode volumes"),
-    "Volume": words("name host docker_volume_configuration"),
+    "Volume": words("name host docker_volume_configuration efs_volume_configuration"),
     "ContainerDefinition": words("privileged linux_parameters ulimits"),
     "LinuxParameters": words("capabilities"),
 }
@@ -131,15 +132,17 @@ def host_path_refusal(path: str, prefixes: Iterable[str], forbidden: Iterable[st
 
 
 def check(
-    td: r.TaskDefinition, policy: HostPolicy, base: str = "", resolve: Callable[[str], str] | None = None
+    td: r.TaskDefinition, policy: HostPolicy, base: str = "", resolve: Callable[[str], str] | None = None,
+    *, resolved: bool = True,
 ) -> None:
     """Raises ValidationError naming the first field that reaches further than ``policy``
     allows, and the flag that would allow it. ``resolve`` (the agent's os.path.realpath)
-    also judges each host path by where its symlinks lead on this node."""
+    also judges each host path by where its symlinks lead on this node. ``resolved`` False:
+    a document being registered, whose file systems the control plane has yet to copy in."""
     if td.network_mode == "host" and not policy.host_network:
         raise ValidationError(join(base, "networkMode"), "host networking needs --allow-host-network")
     for i, vol in enumerate(td.volumes):
-        _check_volume(vol, join(base, f"volumes[{i}]"), policy, resolve)
+        _check_volume(vol, join(base, f"volumes[{i}]"), policy, resolve, resolved)
     names = {c.name for c in td.container_definitions}
     for i, cdef in enumerate(td.container_definitions):
         _check_container(cdef, join(base, f"containerDefinitions[{i}]"), policy, names)
@@ -169,13 +172,17 @@ def _check_container(cdef: r.ContainerDefinition, where: str, policy: HostPolicy
             )
 
 
-def _check_volume(vol: r.Volume, where: str, policy: HostPolicy, resolve: Callable[[str], str] | None) -> None:
+def _check_volume(vol: r.Volume, where: str, policy: HostPolicy, resolve: Callable[[str], str] | None,
+                  resolved: bool = True) -> None:
     if vol.name.lower().startswith(RESERVED_VOLUME_PREFIX):
         raise ValidationError(
             f"{where}.name", f"names starting with {RESERVED_VOLUME_PREFIX!r} are Shoal's own task volumes"
         )
     if vol.host.source_path:
         _check_host_path(vol.host.source_path, f"{where}.host.sourcePath", "host volumes", policy, resolve)
+    if vol.HasField("efs_volume_configuration"):
+        check_efs(vol.efs_volume_configuration, f"{where}.efsVolumeConfiguration", policy.forbidden, resolve,
+                  resolved)
     if not vol.HasField("docker_volume_configuration"):
         return
     conf = vol.docker_volume_configuration
@@ -205,6 +212,39 @@ def _check_volume(vol: r.Volume, where: str, policy: HostPolicy, resolve: Callab
     device = opts.get("device", "")
     if _binds(opts) or device.startswith("/"):
         _check_host_path(device, f"{cf}.driverOpts.device", what, policy, resolve)
+
+
+def check_file_system(fs: r.FileSystem, field: str, forbidden: Iterable[str] = ()) -> None:
+    """A registered file system's record; a bind one's directory is never a path the host-volume
+    policy forbids (the Docker socket, Shoal's state, ...), whoever registered it."""
+    filesystems.check_record(fs, field)
+    if fs.bind_dir:
+        why = host_path_refusal(fs.bind_dir, (fs.bind_dir,), forbidden)
+        if why:
+            raise ValidationError(field, why)
+
+
+def check_efs(conf: r.EfsVolumeConfiguration, where: str, forbidden: Iterable[str] = (),
+              resolve: Callable[[str], str] | None = None, resolved: bool = True) -> None:
+    """An efsVolumeConfiguration: its rootDirectory stays inside its file system, and the
+    file system the control plane copied in (``resolved`` False: not yet, at registration) is
+    one an operator could have registered. Only what Shoal wrote is ever mounted
+    (agent/volumes.py)."""
+    root = filesystems.root_directory(conf.root_directory, f"{where}.rootDirectory")
+    if conf.transit_encryption not in ("", "DISABLED"):
+        raise ValidationError(f"{where}.transitEncryption", "Shoal does not encrypt NFS traffic; only DISABLED")
+    if not conf.HasField("file_system"):
+        if resolved:
+            raise ValidationError(f"{where}.fileSystemId", f"{quote(conf.file_system_id)} was never resolved to a "
+                                                           "registered file system")
+        return
+    fs = conf.file_system
+    if fs.name != conf.file_system_id:
+        raise ValidationError(f"{where}.fileSystemId", f"{quote(conf.file_system_id)} does not name the file "
+                                                       "system resolved for it")
+    check_file_system(fs, f"{where}.fileSystemId", forbidden)
+    if fs.bind_dir:
+        filesystems.bind_source(fs, root, f"{where}.rootDirectory", resolve)
 
 
 def _binds(opts: dict[str, str]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shoal import filesystems
 from shoal.taskdef.containers import ContainerParser
 from shoal.taskdef.fields import (
     COMPATIBILITIES,
@@ -108,25 +109,60 @@ class TaskParser(ContainerParser):
     def volumes(self, value: Any, field: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
-        known = frozenset({"name", "host", "dockerVolumeConfiguration"})
-        unsupported = frozenset(
-            {"efsVolumeConfiguration", "fsxWindowsFileServerVolumeConfiguration", "configuredAtLaunch"}
-        )
+        known = frozenset({"name", "host", "dockerVolumeConfiguration", "efsVolumeConfiguration"})
+        unsupported = frozenset({"fsxWindowsFileServerVolumeConfiguration", "configuredAtLaunch"})
         for vf, vol in self.items(value, field, MAX_VOLUMES, known, unsupported):
             name = check_name(self.required(vol, vf, "name", known), f"{vf}.name")
             if name in seen:
                 raise ValidationError(f"{vf}.name", f"duplicate volume name {quote(name)}")
             seen.add(name)
             entry: dict[str, Any] = {"name": name}
-            if vol.get("host") is not None and vol.get("dockerVolumeConfiguration") is not None:
-                raise ValidationError(vf, "give host or dockerVolumeConfiguration, not both")
+            kinds = [k for k in ("host", "dockerVolumeConfiguration", "efsVolumeConfiguration")
+                     if vol.get(k) is not None]
+            if len(kinds) > 1:
+                raise ValidationError(vf, f"give one of host, dockerVolumeConfiguration, efsVolumeConfiguration, "
+                                          f"not {' and '.join(kinds)}")
             if vol.get("host") is not None:
                 entry["host"] = self.host_volume(vol["host"], f"{vf}.host")
             if vol.get("dockerVolumeConfiguration") is not None:
                 entry["dockerVolumeConfiguration"] = self.docker_volume(
                     vol["dockerVolumeConfiguration"], f"{vf}.dockerVolumeConfiguration"
                 )
+            if vol.get("efsVolumeConfiguration") is not None:
+                entry["efsVolumeConfiguration"] = self.efs_volume(
+                    vol["efsVolumeConfiguration"], f"{vf}.efsVolumeConfiguration"
+                )
             out.append(entry)
+        return out
+
+    def efs_volume(self, value: Any, field: str) -> dict[str, Any]:
+        """fileSystemId names a file system an operator registered (`shoal fs create`; the control
+        plane resolves it); everything the mount needs comes from that record, never from here."""
+        conf = expect_object(value, field)
+        known = frozenset({"fileSystemId", "rootDirectory", "transitEncryption"})
+        refused = {
+            "transitEncryptionPort": "Shoal does not encrypt NFS traffic (transitEncryption is DISABLED only)",
+            "authorizationConfig": "EFS access points and IAM authorization have no equivalent on Shoal; "
+                                   "the file system's export decides who may mount it",
+        }
+        for key, why in refused.items():
+            if conf.get(key) is not None:
+                raise ValidationError(f"{field}.{key}", why)
+        self.check_keys(conf, field, known)
+        fs_id = filesystems.check_name(expect_string(self.required(conf, field, "fileSystemId", known),
+                                                     f"{field}.fileSystemId", max_len=128), f"{field}.fileSystemId")
+        out: dict[str, Any] = {"fileSystemId": fs_id}
+        if conf.get("rootDirectory") is not None:
+            raw = expect_string(conf["rootDirectory"], f"{field}.rootDirectory", max_len=4096)
+            out["rootDirectory"] = filesystems.root_directory(raw, f"{field}.rootDirectory")
+        if conf.get("transitEncryption") is not None:
+            mode = conf["transitEncryption"]
+            if mode == "ENABLED":
+                raise ValidationError(f"{field}.transitEncryption", "Shoal does not encrypt NFS traffic; "
+                                                                    "only DISABLED is supported")
+            if mode != "DISABLED":
+                raise ValidationError(f"{field}.transitEncryption", f"must be ENABLED or DISABLED, got {show(mode)}")
+            out["transitEncryption"] = mode
         return out
 
     def host_volume(self, value: Any, field: str) -> dict[str, Any]:

@@ -422,3 +422,31 @@ class TaskProtectionResponse(_message.Message):
     protected_tasks: _containers.RepeatedCompositeFieldContainer[ProtectedTask]
     failures: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Failure]
     def __init__(self, protected_tasks: _Optional[_Iterable[_Union[ProtectedTask, _Mapping]]] = ..., failures: _Optional[_Iterable[_Union[_resources_pb2.Failure, _Mapping]]] = ...) -> None: ...
+
+class CreateFileSystemRequest(_message.Message):
+    __slots__ = ("name", "nfs", "nfs_options", "bind_dir")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NFS_FIELD_NUMBER: _ClassVar[int]
+    NFS_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    BIND_DIR_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    nfs: str
+    nfs_options: _containers.RepeatedScalarFieldContainer[str]
+    bind_dir: str
+    def __init__(self, name: _Optional[str] = ..., nfs: _Optional[str] = ..., nfs_options: _Optional[_Iterable[str]] = ..., bind_dir: _Optional[str] = ...) -> None: ...
+
+class ListFileSystemsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListFileSystemsResponse(_message.Message):
+    __slots__ = ("file_systems",)
+    FILE_SYSTEMS_FIELD_NUMBER: _ClassVar[int]
+    file_systems: _containers.RepeatedCompositeFieldContainer[_resources_pb2.FileSystem]
+    def __init__(self, file_systems: _Optional[_Iterable[_Union[_resources_pb2.FileSystem, _Mapping]]] = ...) -> None: ...
+
+class DeleteFileSystemRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...

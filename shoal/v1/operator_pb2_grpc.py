@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from shoal.v1 import operator_pb2 as shoal_dot_v1_dot_operator__pb2
+from shoal.v1 import resources_pb2 as shoal_dot_v1_dot_resources__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -163,6 +164,21 @@ class OperatorStub:
                 '/shoal.v1.Operator/UpdateTaskProtection',
                 request_serializer=shoal_dot_v1_dot_operator__pb2.UpdateTaskProtectionRequest.SerializeToString,
                 response_deserializer=shoal_dot_v1_dot_operator__pb2.TaskProtectionResponse.FromString,
+                _registered_method=True)
+        self.CreateFileSystem = channel.unary_unary(
+                '/shoal.v1.Operator/CreateFileSystem',
+                request_serializer=shoal_dot_v1_dot_operator__pb2.CreateFileSystemRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_resources__pb2.FileSystem.FromString,
+                _registered_method=True)
+        self.ListFileSystems = channel.unary_unary(
+                '/shoal.v1.Operator/ListFileSystems',
+                request_serializer=shoal_dot_v1_dot_operator__pb2.ListFileSystemsRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_operator__pb2.ListFileSystemsResponse.FromString,
+                _registered_method=True)
+        self.DeleteFileSystem = channel.unary_unary(
+                '/shoal.v1.Operator/DeleteFileSystem',
+                request_serializer=shoal_dot_v1_dot_operator__pb2.DeleteFileSystemRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_resources__pb2.FileSystem.FromString,
                 _registered_method=True)
 
 
@@ -325,6 +341,25 @@ class OperatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateFileSystem(self, request, context):
+        """Shared file systems (efsVolumeConfiguration.fileSystemId names one): admins write.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFileSystems(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteFileSystem(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OperatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -457,6 +492,21 @@ def add_OperatorServicer_to_server(servicer, server):
                     servicer.UpdateTaskProtection,
                     request_deserializer=shoal_dot_v1_dot_operator__pb2.UpdateTaskProtectionRequest.FromString,
                     response_serializer=shoal_dot_v1_dot_operator__pb2.TaskProtectionResponse.SerializeToString,
+            ),
+            'CreateFileSystem': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateFileSystem,
+                    request_deserializer=shoal_dot_v1_dot_operator__pb2.CreateFileSystemRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_resources__pb2.FileSystem.SerializeToString,
+            ),
+            'ListFileSystems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFileSystems,
+                    request_deserializer=shoal_dot_v1_dot_operator__pb2.ListFileSystemsRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_operator__pb2.ListFileSystemsResponse.SerializeToString,
+            ),
+            'DeleteFileSystem': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteFileSystem,
+                    request_deserializer=shoal_dot_v1_dot_operator__pb2.DeleteFileSystemRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_resources__pb2.FileSystem.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1161,6 +1211,87 @@ class Operator:
             '/shoal.v1.Operator/UpdateTaskProtection',
             shoal_dot_v1_dot_operator__pb2.UpdateTaskProtectionRequest.SerializeToString,
             shoal_dot_v1_dot_operator__pb2.TaskProtectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateFileSystem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Operator/CreateFileSystem',
+            shoal_dot_v1_dot_operator__pb2.CreateFileSystemRequest.SerializeToString,
+            shoal_dot_v1_dot_resources__pb2.FileSystem.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFileSystems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Operator/ListFileSystems',
+            shoal_dot_v1_dot_operator__pb2.ListFileSystemsRequest.SerializeToString,
+            shoal_dot_v1_dot_operator__pb2.ListFileSystemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteFileSystem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Operator/DeleteFileSystem',
+            shoal_dot_v1_dot_operator__pb2.DeleteFileSystemRequest.SerializeToString,
+            shoal_dot_v1_dot_resources__pb2.FileSystem.FromString,
             options,
             channel_credentials,
             insecure,

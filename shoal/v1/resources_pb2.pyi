@@ -224,14 +224,16 @@ class DockerVolumeConfiguration(_message.Message):
     def __init__(self, scope: _Optional[str] = ..., autoprovision: _Optional[bool] = ..., driver: _Optional[str] = ..., driver_opts: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Volume(_message.Message):
-    __slots__ = ("name", "host", "docker_volume_configuration")
+    __slots__ = ("name", "host", "docker_volume_configuration", "efs_volume_configuration")
     NAME_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     DOCKER_VOLUME_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
+    EFS_VOLUME_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
     name: str
     host: HostVolumeProperties
     docker_volume_configuration: DockerVolumeConfiguration
-    def __init__(self, name: _Optional[str] = ..., host: _Optional[_Union[HostVolumeProperties, _Mapping]] = ..., docker_volume_configuration: _Optional[_Union[DockerVolumeConfiguration, _Mapping]] = ...) -> None: ...
+    efs_volume_configuration: EfsVolumeConfiguration
+    def __init__(self, name: _Optional[str] = ..., host: _Optional[_Union[HostVolumeProperties, _Mapping]] = ..., docker_volume_configuration: _Optional[_Union[DockerVolumeConfiguration, _Mapping]] = ..., efs_volume_configuration: _Optional[_Union[EfsVolumeConfiguration, _Mapping]] = ...) -> None: ...
 
 class PlacementConstraint(_message.Message):
     __slots__ = ("type", "expression")
@@ -1024,3 +1026,33 @@ class TaskSet(_message.Message):
     client_token: str
     load_balancers: _containers.RepeatedCompositeFieldContainer[ServiceLoadBalancer]
     def __init__(self, id: _Optional[str] = ..., task_set_arn: _Optional[str] = ..., service_arn: _Optional[str] = ..., cluster_arn: _Optional[str] = ..., started_by: _Optional[str] = ..., external_id: _Optional[str] = ..., status: _Optional[str] = ..., task_definition: _Optional[str] = ..., computed_desired_count: _Optional[int] = ..., pending_count: _Optional[int] = ..., running_count: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., launch_type: _Optional[str] = ..., capacity_provider_strategy: _Optional[_Iterable[_Union[CapacityProviderStrategyItem, _Mapping]]] = ..., scale: _Optional[_Union[Scale, _Mapping]] = ..., stability_status: _Optional[str] = ..., stability_status_at: _Optional[float] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., client_token: _Optional[str] = ..., load_balancers: _Optional[_Iterable[_Union[ServiceLoadBalancer, _Mapping]]] = ...) -> None: ...
+
+class FileSystem(_message.Message):
+    __slots__ = ("name", "nfs_host", "nfs_export", "nfs_options", "bind_dir", "created_at", "created_by")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NFS_HOST_FIELD_NUMBER: _ClassVar[int]
+    NFS_EXPORT_FIELD_NUMBER: _ClassVar[int]
+    NFS_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    BIND_DIR_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    nfs_host: str
+    nfs_export: str
+    nfs_options: _containers.RepeatedScalarFieldContainer[str]
+    bind_dir: str
+    created_at: float
+    created_by: str
+    def __init__(self, name: _Optional[str] = ..., nfs_host: _Optional[str] = ..., nfs_export: _Optional[str] = ..., nfs_options: _Optional[_Iterable[str]] = ..., bind_dir: _Optional[str] = ..., created_at: _Optional[float] = ..., created_by: _Optional[str] = ...) -> None: ...
+
+class EfsVolumeConfiguration(_message.Message):
+    __slots__ = ("file_system_id", "root_directory", "transit_encryption", "file_system")
+    FILE_SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
+    ROOT_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    TRANSIT_ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
+    FILE_SYSTEM_FIELD_NUMBER: _ClassVar[int]
+    file_system_id: str
+    root_directory: str
+    transit_encryption: str
+    file_system: FileSystem
+    def __init__(self, file_system_id: _Optional[str] = ..., root_directory: _Optional[str] = ..., transit_encryption: _Optional[str] = ..., file_system: _Optional[_Union[FileSystem, _Mapping]] = ...) -> None: ...

@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         daemons,
         events,
         execute,
+        filesystems,
         lab,
         local,
         logs,
@@ -39,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(refused otherwise)")
     sub = parser.add_subparsers(dest="noun", metavar="COMMAND")
     sub.required = True
-    for module in (local, resources, traffic, daemons, accesskeys, roles, scaling, security, registry_cli, logs,
-                   execute, events, console, top, lab, chaos, app):
+    for module in (local, resources, traffic, daemons, accesskeys, roles, filesystems, scaling, security,
+                   registry_cli, logs, execute, events, console, top, lab, chaos, app):
         module.register(sub)
     completion.register(sub, parser)
     return parser
