@@ -15,6 +15,7 @@ rather than its node being judged lost for heartbeats stuck behind a log."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -201,12 +202,29 @@ class LogsService(logs_pb2_grpc.LogsServicer):
 
     def ExecuteCommand(self, request: logs_pb2.ExecuteCommandRequest, context: grpc.ServicerContext
                        ) -> Iterator[logs_pb2.ExecOutput]:
+        if request.interactive or request.tty:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          "interactive: ExecuteCommand takes no input; use ExecuteInteractive for -i/-t")
+        return self._execute(request, iter(()), context)
+
+    def ExecuteInteractive(self, request_iterator: Iterator[logs_pb2.ExecInput], context: grpc.ServicerContext
+                           ) -> Iterator[logs_pb2.ExecOutput]:
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("body") != "start":
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start: the first message must be the request")
+        return self._execute(first.start, request_iterator, context)
+
+    def _execute(self, request: logs_pb2.ExecuteCommandRequest, inputs: Iterator[logs_pb2.ExecInput],
+                 context: grpc.ServicerContext) -> Iterator[logs_pb2.ExecOutput]:
         identity = authz.current_identity()
         target, address = self._route(request, context, lambda ctx, req: execute.check(ctx, req, resolve(ctx, req)))
-        if address:
+        if address and (request.interactive or request.tty):
+            outputs = self._relay(address, request, context, lambda stub, req: stub.ExecuteInteractive(
+                itertools.chain([logs_pb2.ExecInput(start=req)], inputs)))
+        elif address:
             outputs = self._relay(address, request, context, lambda stub, req: stub.ExecuteCommand(req))
         else:
-            outputs = self._exec_local(target, request, context)
+            outputs = self._exec_local(target, request, inputs, context)
         if request.relayed:
             # The replica the caller reached records it, under the caller's identity.
             yield from outputs
@@ -222,14 +240,41 @@ class LogsService(logs_pb2_grpc.LogsServicer):
                           str(identity) if identity else "an unauthenticated caller (--insecure)", code)
 
     def _exec_local(self, target: Target, request: logs_pb2.ExecuteCommandRequest,
-                    context: grpc.ServicerContext) -> Iterator[logs_pb2.ExecOutput]:
-        ask = agent_pb2.ExecRequest(task_id=target.task.id, container=target.container, command=request.command)
+                    inputs: Iterator[logs_pb2.ExecInput], context: grpc.ServicerContext
+                    ) -> Iterator[logs_pb2.ExecOutput]:
+        ask = agent_pb2.ExecRequest(task_id=target.task.id, container=target.container, command=request.command,
+                                    stdin=request.interactive, tty=request.tty,
+                                    rows=request.size.rows, cols=request.size.cols)
+        node_id = target.task.node_id
+
+        def started(rid: str) -> None:
+            if request.interactive or request.tty:
+                threading.Thread(target=self._forward_input, args=(node_id, rid, inputs, context), daemon=True,
+                                 name=f"exec-in-{rid[:8]}").start()
+
         for item in self._from_agent(target, context, "exec", lambda rid: agent_pb2.ControlMessage(
-                exec_request=_with_id(ask, rid))):
+                exec_request=_with_id(ask, rid)), started):
             if item.data:
                 yield logs_pb2.ExecOutput(data=item.data)
             if item.HasField("exit_code"):
                 yield logs_pb2.ExecOutput(exit_code=item.exit_code)
+
+    def _forward_input(self, node_id: str, request_id: str, inputs: Iterator[logs_pb2.ExecInput],
+                       context: grpc.ServicerContext) -> None:
+        """Sends the caller's input down the node's stream until it ends or the call does. The
+        agent bounds what waits there (agent/exec_input.py); each piece is bounded here."""
+        try:
+            for msg in inputs:
+                with self._lock:
+                    if request_id not in self._pending:
+                        return  # the call ended
+                chunk = _input_chunk(request_id, msg)
+                if chunk is None:
+                    context.cancel()
+                    return
+                self.gateway.send(node_id, agent_pb2.ControlMessage(exec_input=chunk))
+        except grpc.RpcError:
+            return  # the caller went away; the call's own end tells the agent
 
     def _route(self, request, context: grpc.ServicerContext, check: Callable) -> tuple[Target, str]:
         """The request's target, and the address of the replica to relay to ("": this one)."""
@@ -283,9 +328,11 @@ class LogsService(logs_pb2_grpc.LogsServicer):
             channel.close()
 
     def _from_agent(self, target: Target, context: grpc.ServicerContext, what: str,
-                    ask: Callable[[str], agent_pb2.ControlMessage]) -> Iterator[agent_pb2.AgentLogChunk]:
-        """Sends ``ask(request_id)`` down the node's stream and yields the AgentLogChunks that
-        answer it, up to the one with ``eof``; an agent's error or a lost node aborts the call."""
+                    ask: Callable[[str], agent_pb2.ControlMessage],
+                    started: Callable[[str], None] = lambda _rid: None) -> Iterator[agent_pb2.AgentLogChunk]:
+        """Sends ``ask(request_id)`` down the node's stream, calls ``started(request_id)``, and
+        yields the AgentLogChunks that answer it, up to the one with ``eof``; an agent's error
+        or a lost node aborts the call."""
         node_id = target.task.node_id
         request_id = uuid.uuid4().hex
         pending = _Pending(node_id, target.task.id, context)
@@ -298,6 +345,7 @@ class LogsService(logs_pb2_grpc.LogsServicer):
             if not self.gateway.send(node_id, ask(request_id)):
                 context.abort(grpc.StatusCode.UNAVAILABLE, f"task: node {node_id} of task {target.task.id} "
                                                            "is not connected")
+            started(request_id)
             while True:
                 try:
                     item = pending.take(_POLL)
@@ -329,6 +377,24 @@ class LogsService(logs_pb2_grpc.LogsServicer):
                     cancel_logs=agent_pb2.CancelLogs(request_id=request_id)))
             log.info(f"{what} stream ended", extra=kv(task=target.task.id, node=node_id, container=target.container,
                                                       why=ended or "aborted"))
+
+
+# Most bytes one ExecInput may carry (the CLI sends what one read of its stdin gives).
+MAX_INPUT = 64 * 1024
+
+
+def _input_chunk(request_id: str, msg: logs_pb2.ExecInput) -> agent_pb2.ExecInputChunk | None:
+    """The agent's form of one caller input; None for one the call cannot take (a second
+    start, an oversized piece), which ends the call."""
+    body = msg.WhichOneof("body")
+    if body == "stdin" and len(msg.stdin) <= MAX_INPUT:
+        return agent_pb2.ExecInputChunk(request_id=request_id, data=msg.stdin)
+    if body == "stdin_eof":
+        return agent_pb2.ExecInputChunk(request_id=request_id, eof=True)
+    if body == "resize" and msg.resize.rows and msg.resize.cols:
+        return agent_pb2.ExecInputChunk(request_id=request_id, rows=msg.resize.rows, cols=msg.resize.cols)
+    log.warning("exec input refused", extra=kv(request=request_id, body=body or "-"))
+    return None
 
 
 A = TypeVar("A", agent_pb2.LogRequest, agent_pb2.ExecRequest)
