@@ -1,13 +1,22 @@
 """`shoal exec` against a whole local cluster: a command run in a real busybox container
 through its node's agent, its output and exit code back through the CLI; refused for a task
 without enableExecuteCommand (ECS's words), a stopped task, a viewer (unless granted exec);
-each exec a service event naming who ran what. (ECS's ExecuteCommand answer: tests/unit/test_exec_api.py.)"""
+each exec a service event naming who ran what; with -i, stdin piped to the command; with
+-t, a shell on a terminal driven through a pty, the local terminal restored after.
+(ECS's ExecuteCommand answer: tests/unit/test_exec_api.py; the input framing:
+tests/unit/test_exec_input.py.)"""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
+import threading
 from pathlib import Path
 
 import pytest
@@ -107,3 +116,67 @@ def test_exec_runs_in_the_container_and_every_door_is_tried(cluster, tmp_path: P
     assert (ran.returncode, ran.stdout) == (0, "hello\n"), ran.stderr
     events = api.DescribeServices(op.DescribeServicesRequest(cluster="default", services=["web"])).services[0].events
     assert any("shoal:viewer:opal" in e.message and "(exec " in e.message for e in events)
+
+
+def test_exec_with_stdin_and_a_terminal(cluster) -> None:
+    api = cluster.operator
+    api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(SLEEPER)))
+    api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web", task_definition="sleeper",
+                                              desired_count=1, enable_execute_command=True))
+    task_id = wait_for(lambda: _service_task(api), 90, "the service's task RUNNING")
+
+    def piped(*args: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, "-m", "shoalctl", "exec", *args], cwd=ROOT, input=stdin,
+                              capture_output=True, timeout=60, env=cli_env(cluster))
+
+    # stdin through the control plane and the agent to cat, and its end closes cat's stdin.
+    lines = b"".join(b"line %d\n" % i for i in range(2000))  # more than one read and one message
+    ran = piped("-i", task_id, "--", "cat", stdin=lines)
+    assert (ran.returncode, ran.stdout) == (0, lines), ran.stderr
+    # A shell reading commands from stdin; its exit code comes back.
+    ran = piped(task_id, "-i", "--", "sh", stdin=b"echo $((6 * 7))\nexit 5\n")
+    assert (ran.returncode, ran.stdout) == (5, b"42\n"), ran.stderr
+    # Without -i the command's stdin is closed: cat ends at once, the input unread.
+    ran = piped(task_id, "--", "cat", stdin=b"unread\n")
+    assert (ran.returncode, ran.stdout) == (0, b""), ran.stderr
+    # -t needs a terminal on stdin.
+    ran = piped("-t", task_id, "--", "sh", stdin=b"")
+    assert ran.returncode != 0 and b"-t: stdin is not a terminal" in ran.stderr
+
+    # -it on a pty: an interactive busybox shell on a terminal of the pty's size.
+    parent, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 31, 97, 0, 0))
+    before = termios.tcgetattr(child)
+    proc = subprocess.Popen([sys.executable, "-m", "shoalctl", "exec", "-it", task_id, "--", "sh"], cwd=ROOT,
+                            stdin=child, stdout=child, stderr=child, env=cli_env(cluster), start_new_session=True)
+    seen = bytearray()
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(parent, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            seen.extend(data)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: b"# " in seen, 60, "the container's shell prompt")
+        # Raw mode locally while attached: the keys go as typed, Enter as \r.
+        assert not termios.tcgetattr(child)[3] & termios.ICANON
+        os.write(parent, b"tty; stty size; echo sum-$((2 + 3))\r")
+        wait_for(lambda: b"sum-5" in seen, 60, "the command's output through the terminal")
+        os.write(parent, b"exit 7\r")
+        assert proc.wait(60) == 7, bytes(seen)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    text = bytes(seen).decode(errors="replace")
+    assert "/dev/pts/" in text and "31 97" in text, text
+    assert termios.tcgetattr(child) == before, "the local terminal is restored on exit"
+    os.close(child)
+    os.close(parent)
