@@ -139,6 +139,32 @@ def test_exec_with_stdin_and_a_terminal(cluster) -> None:
     # Without -i the command's stdin is closed: cat ends at once, the input unread.
     ran = piped(task_id, "--", "cat", stdin=b"unread\n")
     assert (ran.returncode, ran.stdout) == (0, b""), ran.stderr
+    # A command that never reads its stdin while the caller writes 8 MiB to it: the agent ends
+    # it once 1 MiB waits unread, and the node's stream (its heartbeats) never stalls.
+    lost: list[str] = []
+    flooding = threading.Event()
+    node_id = api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=[task_id])).tasks[0].node_id
+
+    def watch() -> None:
+        while not flooding.is_set():
+            node = api.DescribeContainerInstances(op.DescribeContainerInstancesRequest(
+                cluster="default", container_instances=[node_id])).container_instances[0]
+            if not node.agent_connected:
+                lost.append(node.id)
+            flooding.wait(0.2)  # the sampling period of an observation
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        ran = piped("-i", task_id, "--", "sleep", "100000", stdin=b"x" * (8 << 20))
+    finally:
+        flooding.set()
+        watcher.join(10)
+    assert ran.returncode != 0 and b"stdin: the command left more than 1024 KiB of its input unread" in ran.stderr, \
+        ran.stderr
+    assert not lost, "the node's agent was seen disconnected while its exec's input overflowed"
+    assert piped(task_id, "--", "echo", "still", stdin=b"").stdout == b"still\n"
+
     # -t needs a terminal on stdin.
     ran = piped("-t", task_id, "--", "sh", stdin=b"")
     assert ran.returncode != 0 and b"-t: stdin is not a terminal" in ran.stderr
