@@ -150,7 +150,7 @@ def test_exec_with_stdin_and_a_terminal(cluster) -> None:
             node = api.DescribeContainerInstances(op.DescribeContainerInstancesRequest(
                 cluster="default", container_instances=[node_id])).container_instances[0]
             if not node.agent_connected:
-                lost.append(node.id)
+                lost.append(node_id)
             flooding.wait(0.2)  # the sampling period of an observation
 
     watcher = threading.Thread(target=watch, daemon=True)
