@@ -2,7 +2,8 @@
 agent's stream go to the command through one writer thread per command. The thread that
 reads the agent's stream (heartbeats and assignments too) only queues them and never waits:
 the queue is bounded, and a command that leaves more than ``LIMIT`` bytes of its input unread
-is ended with an error instead of holding the stream or growing the agent's memory."""
+(or ``MAX_PIECES`` pieces) is ended with an error instead of holding the stream or growing
+the agent's memory."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ log = logging.getLogger(__name__)
 
 # Input waiting for a command that does not read it; beyond this the command is ended.
 LIMIT = 1 << 20
+# Pieces waiting, whatever their size (resizes carry no bytes).
+MAX_PIECES = 4096
 
 
 class InputQueue:
@@ -36,7 +39,7 @@ class InputQueue:
         with self._cond:
             if self._closed:
                 return False
-            if self._bytes + len(chunk.data) > self.limit:
+            if self._bytes + len(chunk.data) > self.limit or len(self._items) >= MAX_PIECES:
                 self.overflowed = True
                 self._closed = True
                 self._items.clear()

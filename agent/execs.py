@@ -230,4 +230,4 @@ def _docker_session(api: docker.APIClient, container_id: str, command: list[str]
         sock.shutdown(socket.SHUT_RDWR)
         sock.close()
 
-    return ExecStream(chunks(), close, _exit_code(api, exec_id, what), feed if stdin else None)
+    return ExecStream(chunks(), close, _exit_code(api, exec_id, what), feed)

@@ -249,8 +249,8 @@ class LogsService(logs_pb2_grpc.LogsServicer):
 
         def started(rid: str) -> None:
             if request.interactive or request.tty:
-                threading.Thread(target=self._forward_input, args=(node_id, rid, inputs, context), daemon=True,
-                                 name=f"exec-in-{rid[:8]}").start()
+                threading.Thread(target=self._forward_input, args=(node_id, rid, request, inputs, context),
+                                 daemon=True, name=f"exec-in-{rid[:8]}").start()
 
         for item in self._from_agent(target, context, "exec", lambda rid: agent_pb2.ControlMessage(
                 exec_request=_with_id(ask, rid)), started):
@@ -259,8 +259,8 @@ class LogsService(logs_pb2_grpc.LogsServicer):
             if item.HasField("exit_code"):
                 yield logs_pb2.ExecOutput(exit_code=item.exit_code)
 
-    def _forward_input(self, node_id: str, request_id: str, inputs: Iterator[logs_pb2.ExecInput],
-                       context: grpc.ServicerContext) -> None:
+    def _forward_input(self, node_id: str, request_id: str, request: logs_pb2.ExecuteCommandRequest,
+                       inputs: Iterator[logs_pb2.ExecInput], context: grpc.ServicerContext) -> None:
         """Sends the caller's input down the node's stream until it ends or the call does. The
         agent bounds what waits there (agent/exec_input.py); each piece is bounded here."""
         try:
@@ -268,7 +268,7 @@ class LogsService(logs_pb2_grpc.LogsServicer):
                 with self._lock:
                     if request_id not in self._pending:
                         return  # the call ended
-                chunk = _input_chunk(request_id, msg)
+                chunk = _input_chunk(request_id, msg, request.interactive)
                 if chunk is None:
                     context.cancel()
                     return
@@ -383,11 +383,11 @@ class LogsService(logs_pb2_grpc.LogsServicer):
 MAX_INPUT = 64 * 1024
 
 
-def _input_chunk(request_id: str, msg: logs_pb2.ExecInput) -> agent_pb2.ExecInputChunk | None:
+def _input_chunk(request_id: str, msg: logs_pb2.ExecInput, interactive: bool) -> agent_pb2.ExecInputChunk | None:
     """The agent's form of one caller input; None for one the call cannot take (a second
-    start, an oversized piece), which ends the call."""
+    start, an oversized piece, stdin without ``interactive``), which ends the call."""
     body = msg.WhichOneof("body")
-    if body == "stdin" and len(msg.stdin) <= MAX_INPUT:
+    if body == "stdin" and len(msg.stdin) <= MAX_INPUT and interactive:
         return agent_pb2.ExecInputChunk(request_id=request_id, data=msg.stdin)
     if body == "stdin_eof":
         return agent_pb2.ExecInputChunk(request_id=request_id, eof=True)

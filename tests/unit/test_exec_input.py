@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from agent.exec_input import InputQueue
+from agent.exec_input import MAX_PIECES, InputQueue
 from agent.runtime import TerminalSize
 from shoal.v1 import agent_pb2, logs_pb2, logs_pb2_grpc
 from shoal.v1 import resources_pb2 as r
@@ -65,6 +65,10 @@ def test_a_command_that_leaves_its_input_unread_overflows_without_waiting() -> N
     assert q.overflowed
     assert not q.put(chunk(b"z")), "an overflowed queue takes nothing more"
     assert q.pump(Recorder()) == "the command was ended with input unread"
+    # Pieces without bytes (resizes) are bounded too.
+    q = InputQueue()
+    assert all(q.put(chunk(rows=1, cols=1)) for _ in range(MAX_PIECES))
+    assert not q.put(chunk(rows=1, cols=1)) and q.overflowed
 
 
 def test_the_writer_waits_for_input_and_stops_on_close_or_a_dead_command() -> None:
@@ -131,6 +135,7 @@ class EchoAgent(FakeGateway):
         super().__init__({"n1"})
         self.requests: list[agent_pb2.ExecRequest] = []
         self.got: dict[str, int] = {}
+        self.inputs: list[agent_pb2.ExecInputChunk] = []
 
     def send(self, node_id: str, msg: agent_pb2.ControlMessage) -> bool:
         body = msg.WhichOneof("body")
@@ -139,6 +144,7 @@ class EchoAgent(FakeGateway):
             self.got[msg.exec_request.request_id] = 0
             return True
         if body == "exec_input":
+            self.inputs.append(msg.exec_input)
             rid = msg.exec_input.request_id
             if msg.exec_input.data:
                 self.got[rid] += len(msg.exec_input.data)
@@ -171,7 +177,7 @@ def test_interactive_input_goes_through_the_relay_and_the_exit_code_comes_back(e
 
 
 def test_bad_interactive_calls_are_refused(echo) -> None:
-    _, _, channel = echo
+    _, agent, channel = echo
     stub = logs_pb2_grpc.LogsStub(channel)
     with pytest.raises(grpc.RpcError) as no_start:
         list(stub.ExecuteInteractive(iter([logs_pb2.ExecInput(stdin=b"x")]), timeout=10))
@@ -180,8 +186,13 @@ def test_bad_interactive_calls_are_refused(echo) -> None:
         list(stub.ExecuteCommand(logs_pb2.ExecuteCommandRequest(cluster="default", task="t1", command=["cat"],
                                                                 interactive=True), timeout=10))
     assert plain.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "ExecuteInteractive" in plain.value.details()
-    # A piece of input over the limit ends the call rather than reaching the agent.
+    # A piece of input over the limit, or stdin for a command started without it (-t alone),
+    # ends the call rather than reaching the agent.
     start = logs_pb2.ExecuteCommandRequest(cluster="default", task="t1", command=["cat"], interactive=True)
-    with pytest.raises(grpc.RpcError):
-        list(stub.ExecuteInteractive(iter([logs_pb2.ExecInput(start=start),
-                                           logs_pb2.ExecInput(stdin=b"x" * (65 * 1024))]), timeout=10))
+    tty_only = logs_pb2.ExecuteCommandRequest(cluster="default", task="t1", command=["cat"], tty=True)
+    for first, piece in ((start, b"x" * (65 * 1024)), (tty_only, b"x")):
+        with pytest.raises(grpc.RpcError) as ended:
+            list(stub.ExecuteInteractive(iter([logs_pb2.ExecInput(start=first), logs_pb2.ExecInput(stdin=piece)]),
+                                         timeout=10))
+        assert ended.value.code() == grpc.StatusCode.CANCELLED
+    assert all(not c.data for c in agent.inputs), "no refused input reached the agent"
