@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import pty
+import signal
 import struct
 import subprocess
 import sys
@@ -195,6 +196,15 @@ def test_exec_with_stdin_and_a_terminal(cluster) -> None:
         assert not termios.tcgetattr(child)[3] & termios.ICANON
         os.write(parent, b"tty; stty size; echo sum-$((2 + 3))\r")
         wait_for(lambda: b"sum-5" in seen, 60, "the command's output through the terminal")
+        # The window resized: SIGWINCH sends the new size, which the shell's terminal takes.
+        fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 42, 123, 0, 0))
+        os.kill(proc.pid, signal.SIGWINCH)
+
+        def resized() -> bool:
+            os.write(parent, b"stty size\r")  # asked again until the new size shows
+            return b"42 123" in seen
+
+        wait_for(resized, 60, "the new window size in the container's terminal", interval=0.5)
         os.write(parent, b"exit 7\r")
         assert proc.wait(60) == 7, bytes(seen)
     finally:
