@@ -237,7 +237,8 @@ class LogsService(logs_pb2_grpc.LogsServicer):
                 yield out
         finally:
             execute.audit(self.ctx, target.task, target.container, request.command,
-                          str(identity) if identity else "an unauthenticated caller (--insecure)", code)
+                          str(identity) if identity else "an unauthenticated caller (--insecure)", code,
+                          interactive=request.interactive, tty=request.tty)
 
     def _exec_local(self, target: Target, request: logs_pb2.ExecuteCommandRequest,
                     inputs: Iterator[logs_pb2.ExecInput], context: grpc.ServicerContext

@@ -214,5 +214,10 @@ def test_exec_with_stdin_and_a_terminal(cluster) -> None:
     text = bytes(seen).decode(errors="replace")
     assert "/dev/pts/" in text and "31 97" in text, text
     assert termios.tcgetattr(child) == before, "the local terminal is restored on exit"
+    # Audited as any exec, marked with how it took input.
+    events = api.DescribeServices(op.DescribeServicesRequest(cluster="default", services=["web"])).services[0].events
+    audit = [e.message for e in events if "(exec " in e.message]
+    assert any("(-it) sh -> exit code 7" in m and "shoal:admin:" in m for m in audit), audit
+    assert any("(-i) cat -> exit code 0" in m for m in audit), audit
     os.close(child)
     os.close(parent)
