@@ -166,6 +166,21 @@ def test_exec_with_stdin_and_a_terminal(cluster) -> None:
     assert not lost, "the node's agent was seen disconnected while its exec's input overflowed"
     assert piped(task_id, "--", "echo", "still", stdin=b"").stdout == b"still\n"
 
+    # A caller that goes away mid-command closes the command's stdin: cat ends, the shell goes on.
+    gone = subprocess.Popen([sys.executable, "-m", "shoalctl", "exec", "-i", task_id, "--", "sh", "-c",
+                             "cat; echo closed > /tmp/stdin-end"], cwd=ROOT, env=cli_env(cluster),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert gone.stdin is not None and gone.stdout is not None
+        gone.stdin.write(b"ping\n")
+        gone.stdin.flush()
+        assert gone.stdout.readline() == b"ping\n"
+    finally:
+        gone.kill()
+        gone.wait(10)
+    wait_for(lambda: piped(task_id, "--", "cat", "/tmp/stdin-end", stdin=b"").stdout == b"closed\n", 60,
+             "the command's stdin closed once its caller went away")
+
     # -t needs a terminal on stdin.
     ran = piped("-t", task_id, "--", "sh", stdin=b"")
     assert ran.returncode != 0 and b"-t: stdin is not a terminal" in ran.stderr
