@@ -1,7 +1,7 @@
 """Commands in a task's container for `shoal exec`: the control plane sends an ExecRequest
 down the agent's stream, the agent runs the command through the engine's exec API (on a
-terminal when asked) in a thread of its own and sends its output back in the log lane of that stream's outbox as
-AgentLogChunk messages, exactly as a LogRequest's, the last one with ``eof`` and the exit
+terminal when asked) in a thread of its own and sends its output back in the log lane of
+that stream's outbox as AgentLogChunk messages, exactly as a LogRequest's, the last one with ``eof`` and the exit
 code (or ``error``). A CancelLogs with the request's id, or a broken stream, stops reading
 its output; the command itself runs to its end in the container, as `docker exec` does when
 its client goes away. A command started with stdin or a terminal takes ExecInputChunks
@@ -132,7 +132,6 @@ class ExecRelay:
             self._requests.release(req.request_id)
             log.info(f"exec ended: {outcome}", extra=shoal.logs.kv(
                 request=req.request_id, task=req.task_id, container=req.container or "-", node=self.agent.node_id))
-
 
     def _write(self, request_id: str, inputs: InputQueue, stream: ExecStream) -> None:
         assert stream.input is not None

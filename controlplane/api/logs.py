@@ -77,11 +77,12 @@ class _Pending:
         self._items.put(chunk)
         return True
 
-    def end(self, why: str) -> None:
-        self._items.put((_END, why))
+    def end(self, why: str, code: grpc.StatusCode | None = None) -> None:
+        """No more chunks: the call ends, with ``code`` and ``why`` as its status when given."""
+        self._items.put((_END, why, code))
 
     def take(self, timeout: float) -> object:
-        """The next chunk or (_END, why); raises queue.Empty after ``timeout``."""
+        """The next chunk or (_END, why, code); raises queue.Empty after ``timeout``."""
         item = self._items.get(timeout=timeout)
         if isinstance(item, agent_pb2.AgentLogChunk):
             with self._lock:
@@ -178,11 +179,11 @@ class LogsService(logs_pb2_grpc.LogsServicer):
         for rid in ids:
             self._drop(rid, f"node {node_id}'s agent disconnected")
 
-    def _drop(self, request_id: str, why: str) -> None:
+    def _drop(self, request_id: str, why: str, code: grpc.StatusCode | None = None) -> None:
         with self._lock:
             pending = self._pending.pop(request_id, None)
         if pending is not None:
-            pending.end(why)
+            pending.end(why, code)
 
     # ---- the call ----------------------------------------------------------------------
 
@@ -270,8 +271,10 @@ class LogsService(logs_pb2_grpc.LogsServicer):
                     if request_id not in self._pending:
                         return  # the call ended
                 chunk = _input_chunk(request_id, msg, request.interactive)
-                if chunk is None:
-                    context.cancel()
+                if isinstance(chunk, str):
+                    # The call's own thread ends it (abort works only there), and tells the agent.
+                    log.warning("exec input refused", extra=kv(request=request_id, why=chunk))
+                    self._drop(request_id, chunk, grpc.StatusCode.INVALID_ARGUMENT)
                     return
                 self.gateway.send(node_id, agent_pb2.ControlMessage(exec_input=chunk))
         except grpc.RpcError:
@@ -357,6 +360,8 @@ class LogsService(logs_pb2_grpc.LogsServicer):
                     continue
                 if isinstance(item, tuple) and item[0] is _END:
                     ended = item[1]
+                    if item[2] is not None:
+                        context.abort(item[2], ended)
                     if context.is_active() and "disconnected" in ended:
                         context.abort(grpc.StatusCode.UNAVAILABLE, f"task: {ended} while streaming {what}")
                     return
@@ -384,18 +389,22 @@ class LogsService(logs_pb2_grpc.LogsServicer):
 MAX_INPUT = 64 * 1024
 
 
-def _input_chunk(request_id: str, msg: logs_pb2.ExecInput, interactive: bool) -> agent_pb2.ExecInputChunk | None:
-    """The agent's form of one caller input; None for one the call cannot take (a second
-    start, an oversized piece, stdin without ``interactive``), which ends the call."""
+def _input_chunk(request_id: str, msg: logs_pb2.ExecInput, interactive: bool) -> agent_pb2.ExecInputChunk | str:
+    """The agent's form of one caller input, or why the call cannot take it (which ends the call)."""
     body = msg.WhichOneof("body")
-    if body == "stdin" and len(msg.stdin) <= MAX_INPUT and interactive:
+    if body == "stdin":
+        if not interactive:
+            return "stdin: the command was started without interactive (-i); it takes no input"
+        if len(msg.stdin) > MAX_INPUT:
+            return f"stdin: at most {MAX_INPUT} bytes a message, got {len(msg.stdin)}"
         return agent_pb2.ExecInputChunk(request_id=request_id, data=msg.stdin)
     if body == "stdin_eof":
         return agent_pb2.ExecInputChunk(request_id=request_id, eof=True)
-    if body == "resize" and msg.resize.rows and msg.resize.cols:
+    if body == "resize":
+        if not (msg.resize.rows and msg.resize.cols):
+            return "resize: rows and cols must both be set"
         return agent_pb2.ExecInputChunk(request_id=request_id, rows=msg.resize.rows, cols=msg.resize.cols)
-    log.warning("exec input refused", extra=kv(request=request_id, body=body or "-"))
-    return None
+    return f"start: only the first message may be the request, got {body or 'an empty message'}"
 
 
 A = TypeVar("A", agent_pb2.LogRequest, agent_pb2.ExecRequest)

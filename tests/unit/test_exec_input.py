@@ -190,9 +190,13 @@ def test_bad_interactive_calls_are_refused(echo) -> None:
     # ends the call rather than reaching the agent.
     start = logs_pb2.ExecuteCommandRequest(cluster="default", task="t1", command=["cat"], interactive=True)
     tty_only = logs_pb2.ExecuteCommandRequest(cluster="default", task="t1", command=["cat"], tty=True)
-    for first, piece in ((start, b"x" * (65 * 1024)), (tty_only, b"x")):
+    for first, bad, words in (
+            (start, logs_pb2.ExecInput(stdin=b"x" * (65 * 1024)), "stdin: at most 65536 bytes"),
+            (tty_only, logs_pb2.ExecInput(stdin=b"x"), "stdin: the command was started without interactive"),
+            (start, logs_pb2.ExecInput(resize=logs_pb2.TerminalSize(rows=3)), "resize: rows and cols"),
+            (start, logs_pb2.ExecInput(start=start), "start: only the first message")):
         with pytest.raises(grpc.RpcError) as ended:
-            list(stub.ExecuteInteractive(iter([logs_pb2.ExecInput(start=first), logs_pb2.ExecInput(stdin=piece)]),
-                                         timeout=10))
-        assert ended.value.code() == grpc.StatusCode.CANCELLED
+            list(stub.ExecuteInteractive(iter([logs_pb2.ExecInput(start=first), bad]), timeout=10))
+        assert ended.value.code() == grpc.StatusCode.INVALID_ARGUMENT and words in ended.value.details(), \
+            ended.value.details()
     assert all(not c.data for c in agent.inputs), "no refused input reached the agent"
