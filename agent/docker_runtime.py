@@ -29,6 +29,7 @@ from agent.runtime import (
     RuntimeEvent,
     RuntimeUnavailable,
     StartError,
+    TerminalSize,
     VolumeSpec,
 )
 from shoal.retry import backoff
@@ -318,8 +319,9 @@ class DockerRuntime(Runtime):
     def volume_tasks(self, labels: dict[str, str]) -> set[str]:
         return volumes.docker_task_ids(self.api, labels)
 
-    def exec(self, container_id: str, command: list[str]) -> ExecStream:
-        return execs.docker_exec(self.api, container_id, command)
+    def exec(self, container_id: str, command: list[str], *, stdin: bool = False,
+             tty: TerminalSize | None = None) -> ExecStream:
+        return execs.docker_exec(self.api, container_id, command, stdin=stdin, tty=tty)
 
     def logs(self, container_id: str, *, follow: bool, since: float = 0, tail: int = 0) -> LogStream:
 

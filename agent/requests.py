@@ -74,6 +74,14 @@ class Requests(Generic[S]):
             stream.close()
         return True
 
+    def close(self, request_id: str) -> None:
+        """Ends the request's stream but keeps its outbox entry, so the request's own thread
+        can still say why it ended."""
+        with self._lock:
+            stream = self._held.get(request_id, (None, None))[0]
+        if stream is not None:
+            stream.close()
+
     def cancel_all(self) -> None:
         with self._lock:
             ids = list(self._held)

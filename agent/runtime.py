@@ -8,6 +8,7 @@ import abc
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 LABEL_CLUSTER = "shoal.cluster"
 LABEL_TASK = "shoal.task"
@@ -212,9 +213,12 @@ class Runtime(abc.ABC):
         Raises `NotFound`."""
         return LogStream(iter(()), lambda: None)
 
-    def exec(self, container_id: str, command: list[str]) -> ExecStream:
-        """Runs ``command`` in the running container (no TTY): its output as it comes, then
-        its exit code. Raises `NotFound`, or `ContainerRuntimeError` when it cannot run."""
+    def exec(self, container_id: str, command: list[str], *, stdin: bool = False,
+             tty: TerminalSize | None = None) -> ExecStream:
+        """Runs ``command`` in the running container: its output as it comes, then its exit
+        code; with ``stdin`` its input is written through the stream, with ``tty`` it runs on
+        a terminal of that size. Raises `NotFound`, or `ContainerRuntimeError` when it cannot
+        run."""
         raise ContainerRuntimeError("this container engine cannot run commands in containers")
 
     def bridge_gateway(self) -> str:
@@ -243,9 +247,28 @@ class LogStream:
             self._close()
 
 
-class ExecStream(LogStream):
-    """A command's output; once it is read to the end, `exit_code()` says how it ended."""
+@dataclass(frozen=True)
+class TerminalSize:
+    rows: int
+    cols: int
 
-    def __init__(self, chunks: Iterator[bytes], close: Callable[[], None], exit_code: Callable[[], int]) -> None:
+
+class ExecInput(Protocol):
+    """The input side of a command started with stdin or a terminal (one writer thread)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close_stdin(self) -> None: ...
+
+    def resize(self, size: TerminalSize) -> None: ...
+
+
+class ExecStream(LogStream):
+    """A command's output; once it is read to the end, `exit_code()` says how it ended.
+    ``input`` is set when it was started with stdin or a terminal."""
+
+    def __init__(self, chunks: Iterator[bytes], close: Callable[[], None], exit_code: Callable[[], int],
+                 input: ExecInput | None = None) -> None:
         super().__init__(chunks, close)
         self.exit_code = exit_code
+        self.input = input

@@ -19,7 +19,7 @@ not listed there needs ``admin``:
   and viewers granted them (``shoal user create NAME --role viewer --grant logs``), as
   Nomad's ``read-logs`` capability and AWS's separate ``logs:*`` actions do it: reading a
   service does not imply reading what its containers print.
-- ``exec``: running a command in a task's container (ExecuteCommand, `shoal exec`): admins,
+- ``exec``: running a command in a task's container (ExecuteCommand and ExecuteInteractive, `shoal exec`): admins,
   and viewers granted it (``--grant exec``); granting ``logs`` does not grant it.
 - ``admin``: everything else operators do: admins, and other replicas (``shoal:replica:``)
   relaying a call.
@@ -83,7 +83,7 @@ PERMISSIONS: dict[str, str] = {
     # A link logs in as its maker, with the maker's own role: reading is enough to ask.
     **_methods("Console", "read", "CreateConsoleLink"),
     **_methods("Logs", "logs", "GetTaskLogs"),
-    **_methods("Logs", "exec", "ExecuteCommand"),
+    **_methods("Logs", "exec", "ExecuteCommand ExecuteInteractive"),
     **_methods("Security", "secrets", "ListSecrets"),
     **_methods("Registry", "read", "GetLoginCredential ListRepositories ListImages DescribeRepository"),
     **_methods("Registry", "node", "GetTaskPullCredentials"),

@@ -68,10 +68,13 @@ def enabled(ctx: ApiContext, task: r.Task) -> bool:
 
 
 def audit(ctx: ApiContext, task: r.Task, container: str, command: Sequence[str], who: str,
-          exit_code: int | None) -> None:
-    """Records one exec that ran (or was cut off: ``exit_code`` None)."""
+          exit_code: int | None, *, interactive: bool = False, tty: bool = False) -> None:
+    """Records one exec that ran (or was cut off: ``exit_code`` None); one that took input
+    or ran on a terminal is marked so (its input itself is not recorded)."""
     shown = " ".join(command)
     shown = shown if len(shown) <= SHOWN else shown[:SHOWN] + "…"
+    flags = ("i" if interactive else "") + ("t" if tty else "")
+    shown = f"(-{flags}) {shown}" if flags else shown
     ending = f"exit code {exit_code}" if exit_code is not None else "ended without an exit code"
     exec_id = uuid.uuid4().hex[:8]
     log.info("exec", extra=kv(exec_id=exec_id, who=who, task=task.id, node=task.node_id, container=container,

@@ -15,6 +15,7 @@ rather than its node being judged lost for heartbeats stuck behind a log."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -76,11 +77,12 @@ class _Pending:
         self._items.put(chunk)
         return True
 
-    def end(self, why: str) -> None:
-        self._items.put((_END, why))
+    def end(self, why: str, code: grpc.StatusCode | None = None) -> None:
+        """No more chunks: the call ends, with ``code`` and ``why`` as its status when given."""
+        self._items.put((_END, why, code))
 
     def take(self, timeout: float) -> object:
-        """The next chunk or (_END, why); raises queue.Empty after ``timeout``."""
+        """The next chunk or (_END, why, code); raises queue.Empty after ``timeout``."""
         item = self._items.get(timeout=timeout)
         if isinstance(item, agent_pb2.AgentLogChunk):
             with self._lock:
@@ -177,11 +179,11 @@ class LogsService(logs_pb2_grpc.LogsServicer):
         for rid in ids:
             self._drop(rid, f"node {node_id}'s agent disconnected")
 
-    def _drop(self, request_id: str, why: str) -> None:
+    def _drop(self, request_id: str, why: str, code: grpc.StatusCode | None = None) -> None:
         with self._lock:
             pending = self._pending.pop(request_id, None)
         if pending is not None:
-            pending.end(why)
+            pending.end(why, code)
 
     # ---- the call ----------------------------------------------------------------------
 
@@ -201,12 +203,29 @@ class LogsService(logs_pb2_grpc.LogsServicer):
 
     def ExecuteCommand(self, request: logs_pb2.ExecuteCommandRequest, context: grpc.ServicerContext
                        ) -> Iterator[logs_pb2.ExecOutput]:
+        if request.interactive or request.tty:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          "interactive: ExecuteCommand takes no input; use ExecuteInteractive for -i/-t")
+        return self._execute(request, iter(()), context)
+
+    def ExecuteInteractive(self, request_iterator: Iterator[logs_pb2.ExecInput], context: grpc.ServicerContext
+                           ) -> Iterator[logs_pb2.ExecOutput]:
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("body") != "start":
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start: the first message must be the request")
+        return self._execute(first.start, request_iterator, context)
+
+    def _execute(self, request: logs_pb2.ExecuteCommandRequest, inputs: Iterator[logs_pb2.ExecInput],
+                 context: grpc.ServicerContext) -> Iterator[logs_pb2.ExecOutput]:
         identity = authz.current_identity()
         target, address = self._route(request, context, lambda ctx, req: execute.check(ctx, req, resolve(ctx, req)))
-        if address:
+        if address and (request.interactive or request.tty):
+            outputs = self._relay(address, request, context, lambda stub, req: stub.ExecuteInteractive(
+                itertools.chain([logs_pb2.ExecInput(start=req)], inputs)))
+        elif address:
             outputs = self._relay(address, request, context, lambda stub, req: stub.ExecuteCommand(req))
         else:
-            outputs = self._exec_local(target, request, context)
+            outputs = self._exec_local(target, request, inputs, context)
         if request.relayed:
             # The replica the caller reached records it, under the caller's identity.
             yield from outputs
@@ -219,17 +238,47 @@ class LogsService(logs_pb2_grpc.LogsServicer):
                 yield out
         finally:
             execute.audit(self.ctx, target.task, target.container, request.command,
-                          str(identity) if identity else "an unauthenticated caller (--insecure)", code)
+                          str(identity) if identity else "an unauthenticated caller (--insecure)", code,
+                          interactive=request.interactive, tty=request.tty)
 
     def _exec_local(self, target: Target, request: logs_pb2.ExecuteCommandRequest,
-                    context: grpc.ServicerContext) -> Iterator[logs_pb2.ExecOutput]:
-        ask = agent_pb2.ExecRequest(task_id=target.task.id, container=target.container, command=request.command)
+                    inputs: Iterator[logs_pb2.ExecInput], context: grpc.ServicerContext
+                    ) -> Iterator[logs_pb2.ExecOutput]:
+        ask = agent_pb2.ExecRequest(task_id=target.task.id, container=target.container, command=request.command,
+                                    stdin=request.interactive, tty=request.tty,
+                                    rows=request.size.rows, cols=request.size.cols)
+        node_id = target.task.node_id
+
+        def started(rid: str) -> None:
+            if request.interactive or request.tty:
+                threading.Thread(target=self._forward_input, args=(node_id, rid, request, inputs, context),
+                                 daemon=True, name=f"exec-in-{rid[:8]}").start()
+
         for item in self._from_agent(target, context, "exec", lambda rid: agent_pb2.ControlMessage(
-                exec_request=_with_id(ask, rid))):
+                exec_request=_with_id(ask, rid)), started):
             if item.data:
                 yield logs_pb2.ExecOutput(data=item.data)
             if item.HasField("exit_code"):
                 yield logs_pb2.ExecOutput(exit_code=item.exit_code)
+
+    def _forward_input(self, node_id: str, request_id: str, request: logs_pb2.ExecuteCommandRequest,
+                       inputs: Iterator[logs_pb2.ExecInput], context: grpc.ServicerContext) -> None:
+        """Sends the caller's input down the node's stream until it ends or the call does. The
+        agent bounds what waits there (agent/exec_input.py); each piece is bounded here."""
+        try:
+            for msg in inputs:
+                with self._lock:
+                    if request_id not in self._pending:
+                        return  # the call ended
+                chunk = _input_chunk(request_id, msg, request.interactive)
+                if isinstance(chunk, str):
+                    # The call's own thread ends it (abort works only there), and tells the agent.
+                    log.warning("exec input refused", extra=kv(request=request_id, why=chunk))
+                    self._drop(request_id, chunk, grpc.StatusCode.INVALID_ARGUMENT)
+                    return
+                self.gateway.send(node_id, agent_pb2.ControlMessage(exec_input=chunk))
+        except grpc.RpcError:
+            return  # the caller went away; the call's own end tells the agent
 
     def _route(self, request, context: grpc.ServicerContext, check: Callable) -> tuple[Target, str]:
         """The request's target, and the address of the replica to relay to ("": this one)."""
@@ -283,9 +332,11 @@ class LogsService(logs_pb2_grpc.LogsServicer):
             channel.close()
 
     def _from_agent(self, target: Target, context: grpc.ServicerContext, what: str,
-                    ask: Callable[[str], agent_pb2.ControlMessage]) -> Iterator[agent_pb2.AgentLogChunk]:
-        """Sends ``ask(request_id)`` down the node's stream and yields the AgentLogChunks that
-        answer it, up to the one with ``eof``; an agent's error or a lost node aborts the call."""
+                    ask: Callable[[str], agent_pb2.ControlMessage],
+                    started: Callable[[str], None] = lambda _rid: None) -> Iterator[agent_pb2.AgentLogChunk]:
+        """Sends ``ask(request_id)`` down the node's stream, calls ``started(request_id)``, and
+        yields the AgentLogChunks that answer it, up to the one with ``eof``; an agent's error
+        or a lost node aborts the call."""
         node_id = target.task.node_id
         request_id = uuid.uuid4().hex
         pending = _Pending(node_id, target.task.id, context)
@@ -298,6 +349,7 @@ class LogsService(logs_pb2_grpc.LogsServicer):
             if not self.gateway.send(node_id, ask(request_id)):
                 context.abort(grpc.StatusCode.UNAVAILABLE, f"task: node {node_id} of task {target.task.id} "
                                                            "is not connected")
+            started(request_id)
             while True:
                 try:
                     item = pending.take(_POLL)
@@ -308,6 +360,8 @@ class LogsService(logs_pb2_grpc.LogsServicer):
                     continue
                 if isinstance(item, tuple) and item[0] is _END:
                     ended = item[1]
+                    if item[2] is not None:
+                        context.abort(item[2], ended)
                     if context.is_active() and "disconnected" in ended:
                         context.abort(grpc.StatusCode.UNAVAILABLE, f"task: {ended} while streaming {what}")
                     return
@@ -329,6 +383,28 @@ class LogsService(logs_pb2_grpc.LogsServicer):
                     cancel_logs=agent_pb2.CancelLogs(request_id=request_id)))
             log.info(f"{what} stream ended", extra=kv(task=target.task.id, node=node_id, container=target.container,
                                                       why=ended or "aborted"))
+
+
+# Most bytes one ExecInput may carry (the CLI sends what one read of its stdin gives).
+MAX_INPUT = 64 * 1024
+
+
+def _input_chunk(request_id: str, msg: logs_pb2.ExecInput, interactive: bool) -> agent_pb2.ExecInputChunk | str:
+    """The agent's form of one caller input, or why the call cannot take it (which ends the call)."""
+    body = msg.WhichOneof("body")
+    if body == "stdin":
+        if not interactive:
+            return "stdin: the command was started without interactive (-i); it takes no input"
+        if len(msg.stdin) > MAX_INPUT:
+            return f"stdin: at most {MAX_INPUT} bytes a message, got {len(msg.stdin)}"
+        return agent_pb2.ExecInputChunk(request_id=request_id, data=msg.stdin)
+    if body == "stdin_eof":
+        return agent_pb2.ExecInputChunk(request_id=request_id, eof=True)
+    if body == "resize":
+        if not (msg.resize.rows and msg.resize.cols):
+            return "resize: rows and cols must both be set"
+        return agent_pb2.ExecInputChunk(request_id=request_id, rows=msg.resize.rows, cols=msg.resize.cols)
+    return f"start: only the first message may be the request, got {body or 'an empty message'}"
 
 
 A = TypeVar("A", agent_pb2.LogRequest, agent_pb2.ExecRequest)

@@ -278,7 +278,8 @@ def execute_command(ctx: ApiContext, body: Body) -> Body:
     _required(body, "command")
     raise EcsError("ClientException",
                    "ExecuteCommand needs the AWS Session Manager plugin, which Shoal does not support: run "
-                   f"`shoal exec {last_segment(task)} -- COMMAND` instead (the same task, through the node's agent).")
+                   f"`shoal exec -it {last_segment(task)} -- COMMAND` instead (the same task, interactive, through the "
+                   "node's agent).")
 
 
 # ---- services ---------------------------------------------------------------------------------

@@ -129,18 +129,20 @@ class Assignments(_message.Message):
     def __init__(self, revision: _Optional[int] = ..., tasks: _Optional[_Iterable[_Union[_resources_pb2.TaskAssignment, _Mapping]]] = ..., prepull: _Optional[_Iterable[_Union[_resources_pb2.PrePull, _Mapping]]] = ...) -> None: ...
 
 class ControlMessage(_message.Message):
-    __slots__ = ("assignments", "log_request", "cancel_logs", "routing", "exec_request")
+    __slots__ = ("assignments", "log_request", "cancel_logs", "routing", "exec_request", "exec_input")
     ASSIGNMENTS_FIELD_NUMBER: _ClassVar[int]
     LOG_REQUEST_FIELD_NUMBER: _ClassVar[int]
     CANCEL_LOGS_FIELD_NUMBER: _ClassVar[int]
     ROUTING_FIELD_NUMBER: _ClassVar[int]
     EXEC_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    EXEC_INPUT_FIELD_NUMBER: _ClassVar[int]
     assignments: Assignments
     log_request: LogRequest
     cancel_logs: CancelLogs
     routing: _traffic_pb2.RoutingTable
     exec_request: ExecRequest
-    def __init__(self, assignments: _Optional[_Union[Assignments, _Mapping]] = ..., log_request: _Optional[_Union[LogRequest, _Mapping]] = ..., cancel_logs: _Optional[_Union[CancelLogs, _Mapping]] = ..., routing: _Optional[_Union[_traffic_pb2.RoutingTable, _Mapping]] = ..., exec_request: _Optional[_Union[ExecRequest, _Mapping]] = ...) -> None: ...
+    exec_input: ExecInputChunk
+    def __init__(self, assignments: _Optional[_Union[Assignments, _Mapping]] = ..., log_request: _Optional[_Union[LogRequest, _Mapping]] = ..., cancel_logs: _Optional[_Union[CancelLogs, _Mapping]] = ..., routing: _Optional[_Union[_traffic_pb2.RoutingTable, _Mapping]] = ..., exec_request: _Optional[_Union[ExecRequest, _Mapping]] = ..., exec_input: _Optional[_Union[ExecInputChunk, _Mapping]] = ...) -> None: ...
 
 class LogRequest(_message.Message):
     __slots__ = ("request_id", "task_id", "container", "follow", "since_seconds", "tail")
@@ -179,13 +181,35 @@ class PrePullReport(_message.Message):
     def __init__(self, deployment_id: _Optional[str] = ..., image: _Optional[str] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
 
 class ExecRequest(_message.Message):
-    __slots__ = ("request_id", "task_id", "container", "command")
+    __slots__ = ("request_id", "task_id", "container", "command", "stdin", "tty", "rows", "cols")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
+    STDIN_FIELD_NUMBER: _ClassVar[int]
+    TTY_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     task_id: str
     container: str
     command: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request_id: _Optional[str] = ..., task_id: _Optional[str] = ..., container: _Optional[str] = ..., command: _Optional[_Iterable[str]] = ...) -> None: ...
+    stdin: bool
+    tty: bool
+    rows: int
+    cols: int
+    def __init__(self, request_id: _Optional[str] = ..., task_id: _Optional[str] = ..., container: _Optional[str] = ..., command: _Optional[_Iterable[str]] = ..., stdin: _Optional[bool] = ..., tty: _Optional[bool] = ..., rows: _Optional[int] = ..., cols: _Optional[int] = ...) -> None: ...
+
+class ExecInputChunk(_message.Message):
+    __slots__ = ("request_id", "data", "eof", "rows", "cols")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    EOF_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    data: bytes
+    eof: bool
+    rows: int
+    cols: int
+    def __init__(self, request_id: _Optional[str] = ..., data: _Optional[bytes] = ..., eof: _Optional[bool] = ..., rows: _Optional[int] = ..., cols: _Optional[int] = ...) -> None: ...

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13shoal/v1/logs.proto\x12\x08shoal.v1\"\x8c\x01\n\x12GetTaskLogsRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x15\n\rsince_seconds\x18\x05 \x01(\x03\x12\x0c\n\x04tail\x18\x06 \x01(\x05\x12\x0f\n\x07relayed\x18\x07 \x01(\x08\"\x18\n\x08LogChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"k\n\x15\x45xecuteCommandRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x03(\t\x12\x0f\n\x07relayed\x18\x05 \x01(\x08\"@\n\nExecOutput\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x16\n\texit_code\x18\x02 \x01(\x05H\x00\x88\x01\x01\x42\x0c\n\n_exit_code2\x94\x01\n\x04Logs\x12\x41\n\x0bGetTaskLogs\x12\x1c.shoal.v1.GetTaskLogsRequest\x1a\x12.shoal.v1.LogChunk0\x01\x12I\n\x0e\x45xecuteCommand\x12\x1f.shoal.v1.ExecuteCommandRequest\x1a\x14.shoal.v1.ExecOutput0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13shoal/v1/logs.proto\x12\x08shoal.v1\"\x8c\x01\n\x12GetTaskLogsRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x15\n\rsince_seconds\x18\x05 \x01(\x03\x12\x0c\n\x04tail\x18\x06 \x01(\x05\x12\x0f\n\x07relayed\x18\x07 \x01(\x08\"\x18\n\x08LogChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\xb6\x01\n\x15\x45xecuteCommandRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x03(\t\x12\x0f\n\x07relayed\x18\x05 \x01(\x08\x12\x14\n\x0binteractive\x18\x9e\x05 \x01(\x08\x12\x0c\n\x03tty\x18\x9f\x05 \x01(\x08\x12%\n\x04size\x18\xa0\x05 \x01(\x0b\x32\x16.shoal.v1.TerminalSize\"@\n\nExecOutput\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x16\n\texit_code\x18\x02 \x01(\x05H\x00\x88\x01\x01\x42\x0c\n\n_exit_code\"*\n\x0cTerminalSize\x12\x0c\n\x04rows\x18\x01 \x01(\r\x12\x0c\n\x04\x63ols\x18\x02 \x01(\r\"\x95\x01\n\tExecInput\x12\x30\n\x05start\x18\x01 \x01(\x0b\x32\x1f.shoal.v1.ExecuteCommandRequestH\x00\x12\x0f\n\x05stdin\x18\x02 \x01(\x0cH\x00\x12\x13\n\tstdin_eof\x18\x03 \x01(\x08H\x00\x12(\n\x06resize\x18\x04 \x01(\x0b\x32\x16.shoal.v1.TerminalSizeH\x00\x42\x06\n\x04\x62ody2\xd9\x01\n\x04Logs\x12\x41\n\x0bGetTaskLogs\x12\x1c.shoal.v1.GetTaskLogsRequest\x1a\x12.shoal.v1.LogChunk0\x01\x12I\n\x0e\x45xecuteCommand\x12\x1f.shoal.v1.ExecuteCommandRequest\x1a\x14.shoal.v1.ExecOutput0\x01\x12\x43\n\x12\x45xecuteInteractive\x12\x13.shoal.v1.ExecInput\x1a\x14.shoal.v1.ExecOutput(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,10 +35,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETTASKLOGSREQUEST']._serialized_end=174
   _globals['_LOGCHUNK']._serialized_start=176
   _globals['_LOGCHUNK']._serialized_end=200
-  _globals['_EXECUTECOMMANDREQUEST']._serialized_start=202
-  _globals['_EXECUTECOMMANDREQUEST']._serialized_end=309
-  _globals['_EXECOUTPUT']._serialized_start=311
-  _globals['_EXECOUTPUT']._serialized_end=375
-  _globals['_LOGS']._serialized_start=378
-  _globals['_LOGS']._serialized_end=526
+  _globals['_EXECUTECOMMANDREQUEST']._serialized_start=203
+  _globals['_EXECUTECOMMANDREQUEST']._serialized_end=385
+  _globals['_EXECOUTPUT']._serialized_start=387
+  _globals['_EXECOUTPUT']._serialized_end=451
+  _globals['_TERMINALSIZE']._serialized_start=453
+  _globals['_TERMINALSIZE']._serialized_end=495
+  _globals['_EXECINPUT']._serialized_start=498
+  _globals['_EXECINPUT']._serialized_end=647
+  _globals['_LOGS']._serialized_start=650
+  _globals['_LOGS']._serialized_end=867
 # @@protoc_insertion_point(module_scope)

@@ -44,6 +44,11 @@ class LogsStub:
                 request_serializer=shoal_dot_v1_dot_logs__pb2.ExecuteCommandRequest.SerializeToString,
                 response_deserializer=shoal_dot_v1_dot_logs__pb2.ExecOutput.FromString,
                 _registered_method=True)
+        self.ExecuteInteractive = channel.stream_stream(
+                '/shoal.v1.Logs/ExecuteInteractive',
+                request_serializer=shoal_dot_v1_dot_logs__pb2.ExecInput.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_logs__pb2.ExecOutput.FromString,
+                _registered_method=True)
 
 
 class LogsServicer:
@@ -67,6 +72,15 @@ class LogsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExecuteInteractive(self, request_iterator, context):
+        """ExecuteCommand with input (`shoal exec -i/-t`): the first message is the request (`start`,
+        with `interactive` and/or `tty`), the rest the caller's stdin, its end and terminal
+        resizes. Same checks, permission and audit as ExecuteCommand.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LogsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -78,6 +92,11 @@ def add_LogsServicer_to_server(servicer, server):
             'ExecuteCommand': grpc.unary_stream_rpc_method_handler(
                     servicer.ExecuteCommand,
                     request_deserializer=shoal_dot_v1_dot_logs__pb2.ExecuteCommandRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_logs__pb2.ExecOutput.SerializeToString,
+            ),
+            'ExecuteInteractive': grpc.stream_stream_rpc_method_handler(
+                    servicer.ExecuteInteractive,
+                    request_deserializer=shoal_dot_v1_dot_logs__pb2.ExecInput.FromString,
                     response_serializer=shoal_dot_v1_dot_logs__pb2.ExecOutput.SerializeToString,
             ),
     }
@@ -134,6 +153,33 @@ class Logs:
             target,
             '/shoal.v1.Logs/ExecuteCommand',
             shoal_dot_v1_dot_logs__pb2.ExecuteCommandRequest.SerializeToString,
+            shoal_dot_v1_dot_logs__pb2.ExecOutput.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExecuteInteractive(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/shoal.v1.Logs/ExecuteInteractive',
+            shoal_dot_v1_dot_logs__pb2.ExecInput.SerializeToString,
             shoal_dot_v1_dot_logs__pb2.ExecOutput.FromString,
             options,
             channel_credentials,

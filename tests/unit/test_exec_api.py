@@ -64,7 +64,7 @@ def test_execute_command_points_to_shoal_exec_and_viewers_are_refused(gateway, e
     with pytest.raises(ecs.exceptions.ClientException) as refused:
         ecs.execute_command(cluster="default", task="abc123", command="ls", interactive=True)
     message = refused.value.response["Error"]["Message"]
-    assert "Session Manager plugin" in message and "shoal exec abc123 -- COMMAND" in message
+    assert "Session Manager plugin" in message and "shoal exec -it abc123 -- COMMAND" in message
     key = accesskeys.create(ctx, ak.CreateAccessKeyRequest(user="vic", role="viewer"))
     viewer = ecs_client(gw, key.access_key_id, key.secret_access_key)
     with pytest.raises(viewer.exceptions.AccessDeniedException) as denied:

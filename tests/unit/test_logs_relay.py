@@ -62,18 +62,17 @@ class FakeGateway:
             self.on_log_chunk(node_id, agent_pb2.AgentLogChunk(request_id=req.request_id, eof=True))
 
 
-@pytest.fixture
-def replicas() -> Iterator[tuple[MemoryStore, FakeGateway, grpc.Channel]]:
-    """Replica A holds node n1's stream; the yielded channel reaches replica B."""
+def two_replicas(gateway_a, task: r.Task | None = None) -> Iterator[tuple[MemoryStore, FakeGateway, grpc.Channel]]:
+    """Replica A holds node n1's stream (``gateway_a``); the yielded channel reaches replica B."""
     store = MemoryStore()
     ctx = ApiContext(store)
     ctx.ensure_default_cluster()
-    task = r.Task(id="t1", cluster="default", node_id="n1", last_status="RUNNING", desired_status="RUNNING")
-    task.containers.add(name="app")
-    task.containers.add(name="side")
-    store.put(keys.task("default", "t1"), task.SerializeToString())
+    if task is None:
+        task = r.Task(id="t1", cluster="default", node_id="n1", last_status="RUNNING", desired_status="RUNNING")
+        task.containers.add(name="app")
+        task.containers.add(name="side")
+    store.put(keys.task("default", task.id), task.SerializeToString())
     servers = []
-    gateway_a = FakeGateway({"n1"})
     for gateway in (gateway_a, FakeGateway(set())):
         port = free_port()
         gateway.address = f"127.0.0.1:{port}"
@@ -88,6 +87,11 @@ def replicas() -> Iterator[tuple[MemoryStore, FakeGateway, grpc.Channel]]:
     channel.close()
     for server, _ in servers:
         server.stop(0)
+
+
+@pytest.fixture
+def replicas() -> Iterator[tuple[MemoryStore, FakeGateway, grpc.Channel]]:
+    yield from two_replicas(FakeGateway({"n1"}))
 
 
 def read(channel: grpc.Channel, **kw) -> bytes:

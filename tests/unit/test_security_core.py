@@ -295,13 +295,14 @@ def test_every_method_has_a_permission_and_reads_are_only_describe_and_list() ->
             assert name.startswith(("Describe", "List", "Watch")) or name in ("GetLoginCredential",
                                                                               "GetTaskProtection"), method
         # Every write, and everything not listed, needs an admin.
-        if method == "/shoal.v1.Logs/ExecuteCommand":
+        if method in ("/shoal.v1.Logs/ExecuteCommand", "/shoal.v1.Logs/ExecuteInteractive"):
             continue
         if not name.startswith(("Describe", "List", "Watch", "Get", "Join", "Renew", "WhoAmI", "Register", "Connect")):
             assert permission(method) == "admin", method
     assert permission("/shoal.v1.Logs/GetTaskLogs") == "logs"
     # Running a command is its own permission: neither reading nor logs includes it.
     assert permission("/shoal.v1.Logs/ExecuteCommand") == "exec"
+    assert permission("/shoal.v1.Logs/ExecuteInteractive") == "exec"
     assert permission("/shoal.v1.Security/ListSecrets") == "secrets"
 
 
