@@ -39,3 +39,4 @@ _ROUTES = {
 
 class OperatorService(Routed, operator_pb2_grpc.OperatorServicer, routes=_ROUTES):
     pass
+ROUTES = _ROUTES
