@@ -18,8 +18,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from controlplane.api import operator, scaling, traffic
+from controlplane.api import operator, scaling, traffic, traffic_checks
 from controlplane.api.context import ApiContext
+from controlplane.errors import ApiError
 from shoal.netutil import free_port
 from shoal.scaling_terms import CPU
 from shoal.v1 import operator_pb2 as op
@@ -167,6 +168,11 @@ class Applied:
 
 
 def check(spec: AppSpec) -> None:
+    """Refuses what would fail part-way (AppError naming the field), before anything is made."""
+    try:
+        traffic_checks.elb_name(spec.name, "serviceName", "app")  # it names the load balancer too
+    except ApiError as exc:
+        raise AppError("serviceName", exc.message.partition(": ")[2]) from None
     if not 1 <= spec.min <= spec.max:
         raise AppError("min/max", f"need 1 <= min <= max, got {spec.min} and {spec.max}")
     if spec.listen_port and not 1 <= spec.listen_port <= 65535:
@@ -268,7 +274,9 @@ def remove(plane: Plane, cluster: str, name: str, wait: float) -> list[str]:
     """Deletes the app's policy, scalable target, service, load balancer (its listener and
     rules with it) and target group; returns what it deleted (task definitions and images
     stay). The target group is in use until the service's tasks have drained from it: it is
-    retried for up to ``wait`` seconds."""
+    retried for up to ``wait`` seconds, then the refusal raised; with ``wait`` 0 it is tried
+    once and left when in use (unused once drained; a listener of an app of the same name
+    takes it up again)."""
     said = []
     policies = plane.scaling.DescribeScalingPolicies(sc.DescribeScalingPoliciesRequest(
         cluster=cluster, service=name, policy_names=[f"{name}-cpu"])).policies
@@ -288,21 +296,22 @@ def remove(plane: Plane, cluster: str, name: str, wait: float) -> list[str]:
     if lb is not None:
         plane.traffic.DeleteLoadBalancer(t.LoadBalancerRef(cluster=cluster, load_balancer=name))
         said.append("load balancer")
-        if lb.default_target_group_arn:
-            _delete_group(plane, cluster, lb.default_target_group_arn, wait)
+        if lb.default_target_group_arn and _delete_group(plane, cluster, lb.default_target_group_arn, wait):
             said.append("target group")
     return said
 
 
-def _delete_group(plane: Plane, cluster: str, arn: str, wait: float) -> None:
+def _delete_group(plane: Plane, cluster: str, arn: str, wait: float) -> bool:
     # The service's tasks leave the group as they drain; until then it is refused as in use
-    # (over gRPC and in process the refusal is a different class: any is retried, the last raised).
+    # (over gRPC and in process the refusal is a different class: any is retried).
     deadline = time.monotonic() + wait
     while True:
         try:
             plane.traffic.DeleteTargetGroup(t.TargetGroupRef(cluster=cluster, target_group=arn))
-            return
+            return True
         except Exception:
+            if not wait:
+                return False
             if time.monotonic() > deadline:
                 raise
             time.sleep(1)

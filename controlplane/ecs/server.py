@@ -38,6 +38,7 @@ from controlplane.ecs import (
     daemons,
     deployments,
     ecr,
+    express,
     gateways,
     ingress,
     instances,
@@ -64,7 +65,8 @@ log = logging.getLogger(__name__)
 # Answered with guidance only (how to do it the Shoal way): not counted as served.
 GUIDANCE_ONLY = frozenset({"RegisterContainerInstance", "ExecuteCommand"})
 ACTIONS = {**ECS_ACTIONS, **ingress.ACTIONS, **capacity.ACTIONS, **instances.ACTIONS, **account.ACTIONS,
-           **deployments.ACTIONS, **task_sets.ACTIONS, **gateways.ACTIONS, **daemons.ACTIONS}
+           **deployments.ACTIONS, **task_sets.ACTIONS, **gateways.ACTIONS, **daemons.ACTIONS,
+           **express.ACTIONS}
 _KNOWN = frozenset(ACTIONS)
 SSL_SHUTDOWN_SECONDS = 1.0
 

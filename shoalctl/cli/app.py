@@ -149,8 +149,8 @@ class _Failed(Exception):
     """The deployment failed; the message says why."""
 
 
-_FLAGS = {"containerPort": "--port", "listenPort": "--listen-port", "min/max": "--min/--max",
-          "healthCheckPath": "--health-path"}
+_FLAGS = {"serviceName": "--name", "containerPort": "--port", "listenPort": "--listen-port",
+          "min/max": "--min/--max", "healthCheckPath": "--health-path"}
 
 
 def _flagged(exc: apps.AppError) -> str:
