@@ -257,9 +257,11 @@ def create_express_gateway_service(ctx: ApiContext, body: Body) -> Body:
                                 f"{spec.cluster!r}; UpdateExpressGatewayService changes an express service")
     try:
         done = apps.apply(plane, spec)
-    except Exception:
+    except Exception as exc:
         # Nothing half-made: what this call made goes (the task definition revision stays).
         apps.remove(plane, spec.cluster, spec.name, 0)
+        if isinstance(exc, apps.AppError):
+            raise invalid_parameter(str(exc)) from None
         raise
     out = _service_out(ctx, plane, spec, done.service, done.load_balancer, tags=bool(spec.tags))
     out["infrastructureRoleArn"] = role

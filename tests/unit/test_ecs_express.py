@@ -147,6 +147,9 @@ def test_name_from_the_image_when_none_is_given(setup) -> None:
      "scalingTarget.minTaskCount"),
     ({"scalingTarget": {"minTaskCount": 0}}, "InvalidParameterException", "scalingTarget.minTaskCount"),
     ({"serviceName": "-bad-"}, "InvalidParameterException", "serviceName"),
+    ({"executionRoleArn": "arn:aws:iam::123456789012:user/x"}, "InvalidParameterException", "executionRoleArn"),
+    ({"scalingTarget": {"autoScalingMetric": "AVERAGE_CPU", "autoScalingTargetValue": 0}},
+     "InvalidParameterException", "scalingTarget.autoScalingTargetValue"),
     ({"serviceName": "web", "cluster": "nope"}, "ClusterNotFoundException", "nope"),
 ])
 def test_bad_input_is_refused_naming_the_member_and_nothing_is_made(setup, kwargs, code, member) -> None:
@@ -172,3 +175,13 @@ def test_update_and_describe_refusals(setup) -> None:
              serviceArn=arn, networkConfiguration={"securityGroups": ["sg-1"]})
     _refused(ecs.create_express_gateway_service, "InvalidParameterException", "serviceName",
              infrastructureRoleArn=ROLE, serviceName="web", primaryContainer={"image": "shoal/busybox"})
+
+
+def test_an_app_deploy_app_is_an_express_service(setup) -> None:
+    ctx, ecs = setup
+    done = apps.apply(apps.local_plane(ctx), apps.AppSpec(name="hello", image="shoal/busybox", port=8080))
+    seen = ecs.describe_express_gateway_service(serviceArn=done.service.service_arn)["service"]
+    config = seen["activeConfigurations"][0]
+    assert config["primaryContainer"] == {"image": "shoal/busybox", "containerPort": 8080}
+    assert config["scalingTarget"] == {"minTaskCount": 1, "maxTaskCount": 3, "autoScalingMetric": "AVERAGE_CPU",
+                                       "autoScalingTargetValue": 70}
