@@ -39,9 +39,9 @@ class Caller(Protocol):
 
 @dataclass(frozen=True)
 class Plane:
-    operator: Any
-    traffic: Any
-    scaling: Any
+    operator: Caller
+    traffic: Caller
+    scaling: Caller
 
 
 class _Local:
@@ -115,11 +115,11 @@ def taskdef_doc(spec: AppSpec) -> dict:
     return doc
 
 
-def _shape(td: r.TaskDefinition) -> Any:
-    return [(c.name, c.image, c.cpu, c.memory, [m.container_port for m in c.port_mappings], list(c.command),
-             sorted((e.name, e.value) for e in c.environment), sorted((s.name, s.value_from) for s in c.secrets))
-             for c in td.container_definitions], \
-        td.execution_role_arn, td.task_role_arn
+def _shape(td: r.TaskDefinition) -> tuple:
+    containers = [(c.name, c.image, c.cpu, c.memory, [m.container_port for m in c.port_mappings], list(c.command),
+                   sorted((e.name, e.value) for e in c.environment), sorted((s.name, s.value_from) for s in c.secrets))
+                  for c in td.container_definitions]
+    return containers, td.execution_role_arn, td.task_role_arn
 
 
 def _same(td: r.TaskDefinition, spec: AppSpec) -> bool:
