@@ -42,3 +42,6 @@ _ROUTES = {
 
 class OperatorService(Routed, operator_pb2_grpc.OperatorServicer, routes=_ROUTES):
     pass
+
+
+ROUTES = _ROUTES  # the handlers by method name, for in-process callers (controlplane/apps.py)

@@ -579,3 +579,6 @@ SCALING_SERVICE_NAME = sc.DESCRIPTOR.services_by_name["Scaling"].full_name
 
 def add_scaling_service(ctx: ApiContext, server) -> None:
     scaling_pb2_grpc.add_ScalingServicer_to_server(ScalingService(ctx), server)
+
+
+ROUTES = _ROUTES  # the handlers by method name, for in-process callers (controlplane/apps.py)

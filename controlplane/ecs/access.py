@@ -83,6 +83,11 @@ _SAME_AS = {
     "DescribeDaemonTaskDefinition": _OPERATOR + "DescribeTaskDefinition",
     "ListDaemonTaskDefinitions": _OPERATOR + "ListTaskDefinitions",
     "DeleteDaemonTaskDefinition": _OPERATOR + "DeregisterTaskDefinition",
+    # An express service is a service with its load balancer and policy (controlplane/ecs/express.py).
+    "CreateExpressGatewayService": _OPERATOR + "CreateService",
+    "UpdateExpressGatewayService": _OPERATOR + "UpdateService",
+    "DeleteExpressGatewayService": _OPERATOR + "DeleteService",
+    "DescribeExpressGatewayService": _OPERATOR + "DescribeServices",
 }
 
 

@@ -39,6 +39,7 @@ from controlplane.ecs import (
     deployments,
     ecr,
     gateway_writes,
+    express,
     gateways,
     ingress,
     instances,
@@ -67,6 +68,8 @@ GUIDANCE_ONLY = frozenset({"RegisterContainerInstance", "ExecuteCommand"})
 ACTIONS = {**ECS_ACTIONS, **ingress.ACTIONS, **capacity.ACTIONS, **instances.ACTIONS, **account.ACTIONS,
            **deployments.ACTIONS, **task_sets.ACTIONS, **gateways.ACTIONS, **gateway_writes.ACTIONS,
            **daemons.ACTIONS}
+           **deployments.ACTIONS, **task_sets.ACTIONS, **gateways.ACTIONS, **daemons.ACTIONS,
+           **express.ACTIONS}
 _KNOWN = frozenset(ACTIONS)
 SSL_SHUTDOWN_SECONDS = 1.0
 

@@ -10,7 +10,6 @@ and a rolling deployment; the same image changes nothing."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from pathlib import Path
@@ -18,22 +17,14 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from shoal.netutil import free_port
+from controlplane import apps
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import registry_pb2 as rg
 from shoal.v1 import registry_pb2_grpc, scaling_pb2_grpc, traffic_pb2_grpc
 from shoal.v1 import resources_pb2 as r
-from shoal.v1 import scaling_pb2 as sc
-from shoal.v1 import traffic_pb2 as t
 from shoalctl.cli import client
 from shoalctl.cli.client import add_verb
 from shoalctl.cli.errors import CliError
-
-CPU_TARGET = 70.0
-
-
-def _policy(name: str) -> str:
-    return f"{name}-cpu"
 
 
 def _registry_image(a, image: str) -> str:
@@ -113,46 +104,9 @@ def _app_name(a) -> str:
     return name
 
 
-def _taskdef(a, image: str) -> dict:
-    return {"family": a.name, "containerDefinitions": [{
-        "name": a.name, "image": image, "essential": True, "cpu": a.cpu, "memory": a.memory,
-        "portMappings": [{"containerPort": a.port, "hostPort": 0, "protocol": "tcp"}]}]}
-
-
-def _same(td: r.TaskDefinition, doc: dict) -> bool:
-    """Whether the registered revision already is what ``doc`` asks for."""
-    want = doc["containerDefinitions"][0]
-    have = [(c.name, c.image, c.cpu, c.memory, [m.container_port for m in c.port_mappings])
-            for c in td.container_definitions]
-    return have == [(want["name"], want["image"], want["cpu"], want["memory"],
-                     [m["containerPort"] for m in want["portMappings"]])]
-
-
-def _current_taskdef(c, family: str) -> r.TaskDefinition | None:
-    arns = c.ListTaskDefinitions(op.ListTaskDefinitionsRequest(family_prefix=family)).arns
-    if not any(arn.rpartition("/")[2].rpartition(":")[0] == family for arn in arns):
-        return None
-    return c.DescribeTaskDefinition(op.TaskDefinitionRef(task_definition=family)).task_definition
-
-
-def _service(c, cluster: str, name: str) -> r.Service | None:
-    found = c.DescribeServices(op.DescribeServicesRequest(cluster=cluster, services=[name])).services
-    return found[0] if found and found[0].status == "ACTIVE" else None
-
-
-def _load_balancer(tr, cluster: str, name: str) -> t.LoadBalancer | None:
-    found = tr.DescribeLoadBalancers(t.DescribeLoadBalancersRequest(cluster=cluster, load_balancers=[name]))
-    return found.load_balancers[0] if found.load_balancers else None
-
-
-def _url(c, cluster: str, port: int) -> str:
-    arns = c.ListContainerInstances(op.ListContainerInstancesRequest(cluster=cluster, status="ACTIVE")).arns
-    nodes = c.DescribeContainerInstances(op.DescribeContainerInstancesRequest(
-        cluster=cluster, container_instances=list(arns))).container_instances if arns else []
-    address = next((n.address for n in nodes if n.address), "")
-    if not address:
-        raise CliError("no ACTIVE node with an address: the load balancer listens on the nodes")
-    return f"http://{address}:{port}/"
+def _plane(a) -> apps.Plane:
+    return apps.Plane(client.connect(a), client.connect(a, traffic_pb2_grpc.TrafficStub),
+                      client.connect(a, scaling_pb2_grpc.ScalingStub))
 
 
 # A new revision's tasks stopped for these reasons this many times: the deployment failed.
@@ -170,12 +124,12 @@ def _failures(c, a, deployment_td: str) -> list[str]:
             and any(f in x.stopped_reason for f in _FAILURES)]
 
 
-def _wait(c, a, deployment_td: str) -> r.Service:
+def _wait(plane: apps.Plane, a, deployment_td: str) -> r.Service:
     """Until the deployment of ``deployment_td`` completes; CliError saying why when it
     fails (the circuit breaker, or FAILED_TASKS of its tasks stopped as failures)."""
     deadline = time.monotonic() + a.wait
     while True:
-        svc = _service(c, a.cluster, a.name)
+        svc = apps.service(plane, a.cluster, a.name)
         if svc is None:
             raise CliError(f"service {a.name} went away while deploying")
         primary = next((d for d in svc.deployments if d.status == "PRIMARY"), None)
@@ -183,7 +137,7 @@ def _wait(c, a, deployment_td: str) -> r.Service:
             return svc
         if primary is not None and (primary.rollout_state == "FAILED" or primary.task_definition != deployment_td):
             raise _Failed(primary.rollout_state_reason or (svc.events[0].message if svc.events else "failed"))
-        if len(failed := _failures(c, a, deployment_td)) >= FAILED_TASKS:
+        if len(failed := _failures(plane.operator, a, deployment_td)) >= FAILED_TASKS:
             raise _Failed(failed[0])
         if time.monotonic() > deadline:
             said = svc.events[0].message if svc.events else "no event yet"
@@ -195,68 +149,43 @@ class _Failed(Exception):
     """The deployment failed; the message says why."""
 
 
+_FLAGS = {"serviceName": "--name", "containerPort": "--port", "listenPort": "--listen-port",
+          "min/max": "--min/--max", "healthCheckPath": "--health-path"}
+
+
+def _flagged(exc: apps.AppError) -> str:
+    """The refusal naming the flag the user gave for the field."""
+    return _FLAGS.get(exc.field, exc.field) + str(exc)[len(exc.field):]
+
+
 def deploy(a) -> None:
-    if not 1 <= a.min <= a.max:
-        raise CliError(f"--min/--max: need 1 <= min <= max, got {a.min} and {a.max}")
-    if a.listen_port and not 1 <= a.listen_port <= 65535:
-        raise CliError(f"--listen-port: must be from 1 to 65535, got {a.listen_port}")
     a.name = _app_name(a)
-    source = Path(a.image)
-    image = _registry_image(a, _build(source, a.name) if source.is_dir() else a.image)
-    c = client.connect(a)
-    tr = client.connect(a, traffic_pb2_grpc.TrafficStub)
-    scaling = client.connect(a, scaling_pb2_grpc.ScalingStub)
-    doc = _taskdef(a, image)
-    td = _current_taskdef(c, a.name)
-    if td is None or not _same(td, doc):
-        td = c.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(doc))).task_definition
-        print(f"task definition {td.family}:{td.revision} ({image})")
-    lb = _load_balancer(tr, a.cluster, a.name)
-    if lb is None:
-        lb = tr.CreateLoadBalancer(t.CreateLoadBalancerRequest(cluster=a.cluster, name=a.name)).load_balancer
-    if not lb.listeners:
-        port = a.listen_port or free_port()
-        lb = tr.CreateListener(t.CreateListenerRequest(cluster=a.cluster, load_balancer=a.name, port=port,
-                                                       protocol="HTTP")).load_balancer
-    elif a.listen_port and lb.listeners[0].port != a.listen_port:
-        raise CliError(f"--listen-port: {a.name} already listens on {lb.listeners[0].port}; "
-                       f"`shoal app delete {a.name}` first to move it")
-    check = t.HealthCheckConfig(protocol="HTTP", path=a.health_path, matcher="200-399", interval_seconds=5,
-                                timeout_seconds=3, healthy_threshold=2, unhealthy_threshold=2)
-    tr.ModifyTargetGroup(t.ModifyTargetGroupRequest(cluster=a.cluster, target_group=lb.default_target_group_arn,
-                                                    health_check=check, deregistration_delay_seconds=5))
-    svc = _service(c, a.cluster, a.name)
-    previous = svc.task_definition if svc is not None else ""
-    if svc is not None and svc.load_balancers and svc.load_balancers[0].container_port != a.port:
-        raise CliError(f"--port: {a.name} serves on container port {svc.load_balancers[0].container_port}; "
-                       f"`shoal app delete {a.name}` first to change it")
-    if svc is None:
-        req = op.CreateServiceRequest(cluster=a.cluster, service_name=a.name, task_definition=td.task_definition_arn,
-                                      desired_count=a.min)
-        req.load_balancers.add(load_balancer_name=a.name, container_name=a.name, container_port=a.port)
-        req.deployment_configuration.minimum_healthy_percent = 100
-        req.deployment_configuration.maximum_percent = 200
-        req.deployment_configuration.deployment_circuit_breaker.enable = True
-        req.deployment_configuration.deployment_circuit_breaker.rollback = True
-        c.CreateService(req)
-        print(f"service {a.name} created")
-    elif svc.task_definition != td.task_definition_arn:
-        c.UpdateService(op.UpdateServiceRequest(cluster=a.cluster, service=a.name,
-                                                task_definition=td.task_definition_arn))
-        print(f"service {a.name}: rolling deployment of {td.family}:{td.revision}")
-    scaling.RegisterScalableTarget(sc.RegisterScalableTargetRequest(cluster=a.cluster, service=a.name,
-                                                                    min_capacity=a.min, max_capacity=a.max))
-    scaling.PutScalingPolicy(sc.PutScalingPolicyRequest(
-        cluster=a.cluster, service=a.name, policy_name=_policy(a.name), policy_type="TargetTrackingScaling",
-        target_tracking=sc.TargetTrackingConfiguration(target_value=CPU_TARGET,
-                                                       predefined_metric_type="ECSServiceAverageCPUUtilization")))
+    spec = apps.AppSpec(name=a.name, image=a.image, cluster=a.cluster, port=a.port, cpu=a.cpu, memory=a.memory,
+                        min=a.min, max=a.max, health_path=a.health_path, listen_port=a.listen_port)
     try:
-        svc = _wait(c, a, td.task_definition_arn)
+        apps.check(spec)
+    except apps.AppError as exc:
+        raise CliError(_flagged(exc)) from None
+    source = Path(a.image)
+    spec.image = _registry_image(a, _build(source, a.name) if source.is_dir() else a.image)
+    plane = _plane(a)
+    try:
+        done = apps.apply(plane, spec)
+    except apps.AppError as exc:
+        raise CliError(_flagged(exc)) from None
+    for line in done.said:
+        print(line)
+    td = done.taskdef
+    try:
+        svc = _wait(plane, a, td.task_definition_arn)
     except _Failed as exc:
-        raise CliError(_roll_back(a, c, previous, td, str(exc))) from None
+        raise CliError(_roll_back(a, plane.operator, done.previous, td, str(exc))) from None
     print(f"{a.name}: {svc.running_count} running of {td.family}:{td.revision}, scaling {a.min}-{a.max} "
-          f"on {CPU_TARGET:g}% CPU")
-    print(_url(c, a.cluster, lb.listeners[0].port))
+          f"on {apps.CPU_TARGET:g}% CPU")
+    address = apps.url(plane, a.cluster, done.load_balancer.listeners[0].port)
+    if not address:
+        raise CliError("no ACTIVE node with an address: the load balancer listens on the nodes")
+    print(address)
 
 
 def _roll_back(a, c, previous: str, td: r.TaskDefinition, why: str) -> str:
@@ -271,48 +200,12 @@ def _roll_back(a, c, previous: str, td: r.TaskDefinition, why: str) -> str:
 
 
 def delete(a, quiet: bool = False) -> None:
-    c = client.connect(a)
-    tr = client.connect(a, traffic_pb2_grpc.TrafficStub)
-    scaling = client.connect(a, scaling_pb2_grpc.ScalingStub)
-    said = []
-    policies = scaling.DescribeScalingPolicies(sc.DescribeScalingPoliciesRequest(
-        cluster=a.cluster, service=a.name, policy_names=[_policy(a.name)])).policies
-    if policies:
-        scaling.DeleteScalingPolicy(sc.DeleteScalingPolicyRequest(cluster=a.cluster, service=a.name,
-                                                                  policy_name=_policy(a.name)))
-        said.append("scaling policy")
-    targets = scaling.DescribeScalableTargets(sc.DescribeScalableTargetsRequest(cluster=a.cluster)).scalable_targets
-    if any(x.service == a.name for x in targets):
-        scaling.DeregisterScalableTarget(sc.ScalableTargetRef(cluster=a.cluster, service=a.name))
-        said.append("scalable target")
-    if _service(c, a.cluster, a.name) is not None:
-        c.DeleteService(op.DeleteServiceRequest(cluster=a.cluster, service=a.name, force=True))
-        said.append("service")
-    lb = _load_balancer(tr, a.cluster, a.name)
-    if lb is not None:
-        tr.DeleteLoadBalancer(t.LoadBalancerRef(cluster=a.cluster, load_balancer=a.name))
-        said.append("load balancer")
-        if lb.default_target_group_arn:
-            _delete_group(tr, a, lb.default_target_group_arn)
-            said.append("target group")
+    said = apps.remove(_plane(a), a.cluster, a.name, a.wait)
     if quiet:
         return
     if not said:
         raise CliError(f"no app {a.name} in cluster {a.cluster}")
     print(f"deleted {a.name}: {', '.join(said)} (task definitions and the image stay)")
-
-
-def _delete_group(tr, a, arn: str) -> None:
-    # The service's tasks leave the group as they drain; until then it is in use.
-    deadline = time.monotonic() + a.wait
-    while True:
-        try:
-            tr.DeleteTargetGroup(t.TargetGroupRef(cluster=a.cluster, target_group=arn))
-            return
-        except CliError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
 
 
 def register(sub) -> None:

@@ -1,12 +1,13 @@
-"""`shoal app deploy|delete`: bad flags refused before anything is made, and what decides
-whether a new task definition revision is needed."""
+"""`shoal app deploy|delete` and the app pieces it shares with the gateway: bad flags refused
+before anything is made, and what decides whether a new task definition revision is needed."""
 
 from __future__ import annotations
 
 import pytest
 
+from controlplane import apps
 from shoal.v1 import resources_pb2 as r
-from shoalctl.cli import app, main
+from shoalctl.cli import main
 
 
 @pytest.fixture(autouse=True)
@@ -28,21 +29,24 @@ def test_bad_flags_are_refused_naming_the_flag(flags: list[str], said: str, caps
 
 
 def test_a_new_revision_only_when_the_container_differs() -> None:
-    class Args:
-        name, cpu, memory, port = "web", 256, 256, 8080
-
-    doc = app._taskdef(Args, "reg:5000/apps/web:abc")
+    spec = apps.AppSpec(name="web", image="reg:5000/apps/web:abc", port=8080)
     td = r.TaskDefinition(family="web", container_definitions=[r.ContainerDefinition(
         name="web", image="reg:5000/apps/web:abc", cpu=256, memory=256,
         port_mappings=[r.PortMapping(container_port=8080)])])
-    assert app._same(td, doc)
+    assert apps._same(td, spec)
     for change in ({"image": "reg:5000/apps/web:def"}, {"cpu": 512}, {"memory": 128}):
         other = r.TaskDefinition()
         other.CopyFrom(td)
         for k, v in change.items():
             setattr(other.container_definitions[0], k, v)
-        assert not app._same(other, doc), change
+        assert not apps._same(other, spec), change
     moved = r.TaskDefinition()
     moved.CopyFrom(td)
     moved.container_definitions[0].port_mappings[0].container_port = 80
-    assert not app._same(moved, doc)
+    assert not apps._same(moved, spec)
+    told = r.TaskDefinition()
+    told.CopyFrom(td)
+    told.container_definitions[0].environment.add(name="MODE", value="x")
+    assert not apps._same(told, spec)
+    assert apps._same(told, apps.AppSpec(name="web", image="reg:5000/apps/web:abc", port=8080,
+                                         environment=[{"name": "MODE", "value": "x"}]))
