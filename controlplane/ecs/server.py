@@ -38,8 +38,8 @@ from controlplane.ecs import (
     daemons,
     deployments,
     ecr,
-    gateway_writes,
     express,
+    gateway_writes,
     gateways,
     ingress,
     instances,
@@ -67,9 +67,7 @@ log = logging.getLogger(__name__)
 GUIDANCE_ONLY = frozenset({"RegisterContainerInstance", "ExecuteCommand"})
 ACTIONS = {**ECS_ACTIONS, **ingress.ACTIONS, **capacity.ACTIONS, **instances.ACTIONS, **account.ACTIONS,
            **deployments.ACTIONS, **task_sets.ACTIONS, **gateways.ACTIONS, **gateway_writes.ACTIONS,
-           **daemons.ACTIONS}
-           **deployments.ACTIONS, **task_sets.ACTIONS, **gateways.ACTIONS, **daemons.ACTIONS,
-           **express.ACTIONS}
+           **daemons.ACTIONS, **express.ACTIONS}
 _KNOWN = frozenset(ACTIONS)
 SSL_SHUTDOWN_SECONDS = 1.0
 
