@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 from shoal.arns import last_segment
+from shoal.scaling_groups import measured_group
 from shoal.scaling_terms import COMPARISONS, NEEDS_TARGET_GROUP, PREDEFINED
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
@@ -40,14 +41,13 @@ def metric_expression(tt: sc.TargetTrackingConfiguration, cluster: str, service:
     return PREDEFINED[tt.predefined_metric_type].format(sel=sel, window=window, backend=_escape(target_group_id))
 
 
-def target_group_id(svc: r.Service) -> str:
-    """The target group a per-target metric is measured on: the one of the service's first
-    ``loadBalancers`` entry (the control plane resolves ``loadBalancerName`` to its default
-    target group's ARN when the service is created), named by its id as the proxies' backends are."""
-    for attach in svc.load_balancers:
-        if attach.target_group_arn:
-            return last_segment(attach.target_group_arn)
-    return ""
+def target_group_id(svc: r.Service, resource_label: str = "") -> str:
+    """The id of the target group a per-target metric is measured on (shoal/scaling_groups.py:
+    the group ``resource_label`` names, else the PRIMARY task set's, else the service's first;
+    the control plane resolves ``loadBalancerName`` to its default target group's ARN), named
+    by its id as the proxies' backends are."""
+    arn = measured_group(svc, resource_label)
+    return last_segment(arn) if arn else ""
 
 
 def _escape(value: str) -> str:

@@ -167,14 +167,15 @@ class ServiceScaler:
         for p in sorted(pols, key=lambda p: p.policy_name):
             if p.policy_type == "TargetTrackingScaling":
                 expr = policies.metric_expression(p.target_tracking, t.cluster, t.service, self.rate_window,
-                                                  policies.target_group_id(svc))
+                                                  policies.target_group_id(svc, p.target_tracking.resource_label))
                 metric = self.prom.value(expr) if expr else None
                 proposal = policies.target_tracking(p.policy_name, p.target_tracking, metric, running, desired,
                                                     now, mem, self.tuning)
                 if not expr:
                     proposal = policies.Proposal(proposal.policy, "nodata", desired,
                                                  f"{p.target_tracking.predefined_metric_type} needs a load balancer "
-                                                 f"target group and service {t.service} has none; holding at "
+                                                 f"target group and service {t.service} has none (or none its "
+                                                 f"resourceLabel names); holding at "
                                                  f"{desired}", None, True)
                     METRIC_MISSING.inc()
                     proposals.append(proposal)

@@ -15,7 +15,7 @@ from controlplane.api.routed import Routed
 from controlplane.errors import conflict, invalid, not_found
 from controlplane.events import add_event
 from controlplane.state import Record
-from shoal import keys
+from shoal import keys, scaling_groups
 from shoal.scaling_terms import ADJUSTMENT_TYPES, COMPARISONS, NEEDS_TARGET_GROUP, PREDEFINED
 from shoal.schedule import parse
 from shoal.store import batch
@@ -196,15 +196,21 @@ def _check_target_tracking(tt: sc.TargetTrackingConfiguration) -> None:
 
 
 def _check_target_group(ctx: ApiContext, cluster: str, service: str, tt: sc.TargetTrackingConfiguration) -> None:
-    """A per-target metric is measured on the service's load balancer target group: a service
-    without one would never have data, so the policy is refused rather than left idle."""
+    """A per-target metric is measured on one target group of the service or of its task sets
+    (shoal/scaling_groups.py): a policy that could never find one would never have data, so
+    it is refused rather than left idle."""
     if tt.predefined_metric_type not in NEEDS_TARGET_GROUP:
         return
     rec = ctx.state.service(cluster, service)
-    if rec is None or not any(x.target_group_arn for x in rec.msg.load_balancers):
+    groups = scaling_groups.candidates(rec.msg) if rec is not None else []
+    if not groups:
         raise invalid(f"targetTrackingScalingPolicyConfiguration.predefinedMetricType: "
                       f"{tt.predefined_metric_type} needs a load balancer, and service {service!r} has no "
-                      "loadBalancers (create it with --load-balancer)")
+                      "loadBalancers, nor any of its task sets (create it with --load-balancer)")
+    if tt.resource_label and not scaling_groups.measured_group(rec.msg, tt.resource_label):
+        raise invalid(f"targetTrackingScalingPolicyConfiguration.resourceLabel: {tt.resource_label[:256]!r} names "
+                      f"no target group of service {service!r} or its task sets (app/<lb>/<id>/targetgroup/"
+                      f"<name>/<id>, one of: {', '.join(a.split(':', 5)[-1] for a in groups)})")
 
 
 def _check_step_scaling(cfg: sc.StepScalingConfiguration) -> None:

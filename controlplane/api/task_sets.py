@@ -140,13 +140,14 @@ def create(ctx: ApiContext, cluster_ref: str, service_ref: str, *, task_definiti
     lbs = service_traffic.load_balancer_entries(ctx, cluster_rec.cluster_name, load_balancers, td)
     if lbs:
         service_traffic.check_listener_ports(ctx, cluster_rec.cluster_name, td)
-    # Fargate capacity is a cluster's Fargate provider; task sets do not map onto it yet.
-    if launch_type == fargate.LAUNCH_TYPE or any(i.capacity_provider in fargate.NAMES for i in strategy):
-        field = "launchType" if launch_type else "capacityProviderStrategy"
-        raise invalid(f"{field}: FARGATE task sets are not supported by Shoal yet; use EC2 or EXTERNAL, "
-                      "or a service with the ECS deployment controller")
     providers = capacity_strategy.for_request(strategy, launch_type, cluster_rec)
-    launch_type = "" if providers else launch_types.check(launch_type, td.requires_compatibilities)
+    checked = launch_types.check(launch_type, td.requires_compatibilities)
+    # FARGATE (by launch type or by a strategy naming FARGATE or FARGATE_SPOT) goes to the
+    # cluster's Fargate provider under the same rules as RunTask and CreateService.
+    resolved, providers = fargate.resolve(ctx.state, cluster_rec, td, checked if launch_type else "", providers)
+    if resolved != fargate.LAUNCH_TYPE:
+        # A strategy alone leaves the launch type to its providers, as before.
+        resolved = "" if providers else checked
     check_placement(list(td.placement_constraints), [])
     # ECS's task set ids: "ecs-svc/" and 19 digits.
     ts_id = f"ecs-svc/{random.randrange(10**18, 10**19)}"
@@ -165,7 +166,7 @@ def create(ctx: ApiContext, cluster_ref: str, service_ref: str, *, task_definiti
             service_arn=svc.service_arn, cluster_arn=svc.cluster_arn, external_id=external_id,
             # The first task set of a service is its primary, as ECS makes it.
             status=ACTIVE if svc.task_sets else PRIMARY, task_definition=td.task_definition_arn,
-            created_at=now, updated_at=now, launch_type=launch_type, scale=scale,
+            created_at=now, updated_at=now, launch_type=resolved, scale=scale,
             stability_status=STABILIZING, stability_status_at=now, client_token=client_token,
         )
         ts.capacity_provider_strategy.extend(providers)

@@ -3,7 +3,8 @@ balancers (ingress.py reads them): ListGatewayClusterAssociations answers each l
 balancer associated with the one cluster it belongs to; DeleteGateway deletes the load
 balancer (its listeners and rules with it; its target groups stay, as ELBv2's
 DeleteLoadBalancer leaves them); a route (ListGatewayRoutes, DescribeGatewayRoute) is a
-service's ``loadBalancers`` entry whose target group the load balancer sends to."""
+service's or one of its live task sets' ``loadBalancers`` entry whose target group the load
+balancer sends to (a service's task sets behind the same port make one route)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from controlplane.api.paging import page
 from controlplane.api.traffic_state import live_services, target_group_arns_of
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from controlplane.ecs.ingress import active_clusters, all_load_balancers, max_results, next_token
+from controlplane.task_sets import DRAINING
 from shoal.arns import cluster_name
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
@@ -81,16 +83,26 @@ _ROUTE_STATUSES = ("ACTIVE", "CREATE_IN_PROGRESS", "CREATE_FAILED", "UPDATE_IN_P
                    "DELETE_IN_PROGRESS", "DELETE_FAILED")
 
 
-def _port_name(ctx: ApiContext, svc: r.Service, container: str, port: int) -> str:
-    """The name the service's task definition gives ``container``'s ``port``, else
-    ``<container>-<port>``."""
-    family, _, revision = svc.task_definition.rsplit("/", 1)[-1].partition(":")
+def _port_name(ctx: ApiContext, task_definition: str, container: str, port: int) -> str:
+    """The name ``task_definition`` gives ``container``'s ``port``, else ``<container>-<port>``."""
+    family, _, revision = task_definition.rsplit("/", 1)[-1].partition(":")
     td = ctx.state.taskdef(family, int(revision)) if revision.isdigit() else None
     for cd in td.msg.container_definitions if td else ():
         for pm in cd.port_mappings:
             if (not container or cd.name == container) and pm.container_port == port and pm.name:
                 return pm.name
     return f"{container}-{port}"
+
+
+def _attachments(svc: r.Service) -> list[tuple[str, r.ServiceLoadBalancer]]:
+    """Each ``loadBalancers`` entry that puts ``svc``'s tasks behind a target group, with the
+    task definition naming its port: the service's own, and its live (not DRAINING) task
+    sets' (an EXTERNAL service's load balancers are per task set)."""
+    out = [(svc.task_definition, attach) for attach in svc.load_balancers]
+    for ts in svc.task_sets:
+        if ts.status != DRAINING:
+            out.extend((ts.task_definition, attach) for attach in ts.load_balancers)
+    return out
 
 
 def listener_groups(listener: t.Listener) -> set[str]:
@@ -105,12 +117,12 @@ def gateway_routes(ctx: ApiContext, lbs: list[t.LoadBalancer], listener: t.Liste
         sends_to = listener_groups(listener) if listener is not None else target_group_arns_of(lb)
         for rec in live_services(ctx, lb.cluster):
             svc = rec.msg
-            for attach in svc.load_balancers:
+            for task_definition, attach in _attachments(svc):
                 group = attach.target_group_arn or (
                     lb.default_target_group_arn if attach.load_balancer_name == lb.load_balancer_name else "")
                 if group not in sends_to:
                     continue
-                port_name = _port_name(ctx, svc, attach.container_name, attach.container_port)
+                port_name = _port_name(ctx, task_definition, attach.container_name, attach.container_port)
                 out.append({"gatewayRouteArn": f"{lb.load_balancer_arn}/route/{svc.service_name}/{port_name}",
                             "gatewayArn": lb.load_balancer_arn, "clusterArn": ctx.arns.cluster(lb.cluster),
                             "serviceArn": svc.service_arn, "serviceContainerPortName": port_name,
