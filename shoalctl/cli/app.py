@@ -1,8 +1,9 @@
 """`shoal app deploy|delete` (`status|logs` are in app_view): one command from a directory
-with a Dockerfile, or an image, to a load-balanced, auto-scaled URL (ECS Express Mode's job), made of the pieces any user could
-make by hand: the image built by the local Docker engine and pushed to the cluster
-registry, a task definition, a load balancer (its default target group's health check set),
-a service behind it, a scalable target with a CPU target-tracking policy.
+with a Dockerfile, or an image, to a load-balanced, auto-scaled URL (ECS Express Mode's job),
+made of the pieces any user could make by hand: the image built by the local Docker engine
+and pushed to the cluster registry, a task definition, a load balancer (its default target
+group's health check set), a service behind it, a scalable target with a CPU
+target-tracking policy.
 
 Idempotent: run again, each piece is compared with what is wanted and only what differs is
 changed — a new image (a new tag: the image's own id) makes a new task definition revision
