@@ -1,8 +1,9 @@
-"""`shoal app deploy|delete`: one command from a directory with a Dockerfile, or an image, to
-a load-balanced, auto-scaled URL (ECS Express Mode's job), made of the pieces any user could
-make by hand: the image built by the local Docker engine and pushed to the cluster
-registry, a task definition, a load balancer (its default target group's health check set),
-a service behind it, a scalable target with a CPU target-tracking policy.
+"""`shoal app deploy|delete` (`status|logs` are in app_view): one command from a directory
+with a Dockerfile, or an image, to a load-balanced, auto-scaled URL (ECS Express Mode's job),
+made of the pieces any user could make by hand: the image built by the local Docker engine
+and pushed to the cluster registry, a task definition, a load balancer (its default target
+group's health check set), a service behind it, a scalable target with a CPU
+target-tracking policy.
 
 Idempotent: run again, each piece is compared with what is wanted and only what differs is
 changed — a new image (a new tag: the image's own id) makes a new task definition revision
@@ -20,9 +21,9 @@ import docker.errors
 from controlplane import apps
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import registry_pb2 as rg
-from shoal.v1 import registry_pb2_grpc, scaling_pb2_grpc, traffic_pb2_grpc
+from shoal.v1 import registry_pb2_grpc
 from shoal.v1 import resources_pb2 as r
-from shoalctl.cli import client
+from shoalctl.cli import app_view, client
 from shoalctl.cli.client import add_verb
 from shoalctl.cli.errors import CliError
 
@@ -104,11 +105,6 @@ def _app_name(a) -> str:
     return name
 
 
-def _plane(a) -> apps.Plane:
-    return apps.Plane(client.connect(a), client.connect(a, traffic_pb2_grpc.TrafficStub),
-                      client.connect(a, scaling_pb2_grpc.ScalingStub))
-
-
 # A new revision's tasks stopped for these reasons this many times: the deployment failed.
 FAILED_TASKS = 2
 _FAILURES = ("health checks", "CannotPullContainerError", "CannotStartContainerError", "Essential container")
@@ -168,7 +164,7 @@ def deploy(a) -> None:
         raise CliError(_flagged(exc)) from None
     source = Path(a.image)
     spec.image = _registry_image(a, _build(source, a.name) if source.is_dir() else a.image)
-    plane = _plane(a)
+    plane = app_view.app_plane(a)
     try:
         done = apps.apply(plane, spec)
     except apps.AppError as exc:
@@ -200,7 +196,7 @@ def _roll_back(a, c, previous: str, td: r.TaskDefinition, why: str) -> str:
 
 
 def delete(a, quiet: bool = False) -> None:
-    said = apps.remove(_plane(a), a.cluster, a.name, a.wait)
+    said = apps.remove(app_view.app_plane(a), a.cluster, a.name, a.wait)
     if quiet:
         return
     if not said:
@@ -228,6 +224,16 @@ def register(sub) -> None:
     p.add_argument("--max", type=int, default=3, help="most tasks, scaling on CPU (3)")
     p.add_argument("--health-path", default="/", help="the path the health check asks (/)")
     p.add_argument("--wait", type=float, default=300.0, help="seconds to wait for the deployment (300)")
+    p = add_verb(verbs, "status", app_view.status, "show an app: its URLs, deployments, tasks (node, health), "
+                                                   "scaling range and last events", cluster=True, output=True)
+    p.add_argument("name", metavar="NAME")
+    p = add_verb(verbs, "logs", app_view.show_logs, "show the app's running tasks' output, interleaved, each "
+                                                    "line prefixed with its task id", cluster=True)
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--follow", "-f", action="store_true",
+                   help="keep printing; tasks started later (a redeploy, a scale-out) join the stream")
+    p.add_argument("--since", help="only output of the last DURATION (30s, 10m, 2h, 1d)")
+    p.add_argument("--tail", type=int, help="only the last N lines of each task")
     p = add_verb(verbs, "delete", delete, "remove what `shoal app deploy` made for --name", cluster=True)
     p.add_argument("name", metavar="NAME")
     p.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the target group to free (120)")

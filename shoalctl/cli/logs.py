@@ -4,6 +4,7 @@ output, read on its node and streamed through the control plane (no shell on the
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import grpc
 
@@ -22,9 +23,19 @@ def show_logs(a) -> int:
         follow=a.follow,
         since_seconds=int(parse_duration(a.since, "--since")) if a.since else 0, tail=a.tail or 0,
     )
-    conn = connection(endpoint(a.endpoint))
+    return stream(endpoint(a.endpoint), request, _write_stdout)
+
+
+def _write_stdout(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+def stream(target_endpoint: str, request: logs_pb2.GetTaskLogsRequest, write: Callable[[bytes], None]) -> int:
+    """Hands each chunk of the task's output to ``write`` until the stream ends (at once
+    without --follow; when the task stops with it); CliError when no replica can serve it."""
+    conn = connection(target_endpoint)
     targets = conn.targets
-    out = sys.stdout.buffer
     last: grpc.RpcError | None = None
     # Any replica relays to the one holding the node; try the next only if one is unreachable
     # before it has sent anything.
@@ -34,8 +45,7 @@ def show_logs(a) -> int:
         try:
             for chunk in logs_pb2_grpc.LogsStub(channel).GetTaskLogs(request):
                 got = True
-                out.write(chunk.data)
-                out.flush()
+                write(chunk.data)
             return 0
         except grpc.RpcError as exc:
             last = exc

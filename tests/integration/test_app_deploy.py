@@ -42,7 +42,7 @@ def shoal(state: Path, *args: str, timeout: float = 400) -> subprocess.Completed
 
 
 def make_app_image(client: docker.DockerClient, ref: str, version: str, port: int = 8080) -> str:
-    """busybox httpd on ``port`` answering ``version``."""
+    """busybox httpd on ``port`` answering ``version``, logging each request's path (-vv)."""
     buf = io.BytesIO(rootfs_tar())
     with tarfile.open(fileobj=buf, mode="a") as tar:
         data = f"{version}\n".encode()
@@ -50,7 +50,7 @@ def make_app_image(client: docker.DockerClient, ref: str, version: str, port: in
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     repository, _, tag = ref.rpartition(":")
-    cmd = f'CMD ["httpd", "-f", "-p", "{port}", "-h", "/srv/app"]'
+    cmd = f'CMD ["httpd", "-f", "-vv", "-p", "{port}", "-h", "/srv/app"]'
     client.api.import_image_from_data(buf.getvalue(), repository=repository, tag=tag, changes=[cmd, "ENV PATH=/bin"])
     return client.images.get(ref).id
 
@@ -106,14 +106,23 @@ def test_app_deploy_serves_rolls_a_new_image_and_delete_removes_it(up: Path, doc
     assert again.returncode == 0 and again.stdout.strip().splitlines()[-1] == url, again.stdout + again.stderr
     assert "task definition" not in again.stdout and "rolling" not in again.stdout, "the same image changes nothing"
 
-    with Load(url) as load:
-        second = shoal(up, "app", "deploy", v2, "--name", name, "--port", "8080", "--cpu", "32", "--memory", "32",
-                       "--min", "2", "--max", "4")
-        assert second.returncode == 0, second.stdout + second.stderr
-        assert f"task definition {name}:2" in second.stdout and "rolling deployment" in second.stdout, second.stdout
-        wait_for(lambda: load.answers[-20:] == ["hello v2"] * 20, 30, "only v2 answering")
-    assert not load.failures, f"{len(load.failures)} failed of {len(load.answers)}: {load.failures[:3]}"
-    assert {"hello v1", "hello v2"} <= set(load.answers) <= {"hello v1", "hello v2"}
+    v1_tasks = _status_and_logs(up, name, url)
+    with _Follow(up, name) as follower:  # from before the redeploy: v2's tasks must join it
+        with Load(url) as load:
+            second = shoal(up, "app", "deploy", v2, "--name", name, "--port", "8080", "--cpu", "32", "--memory",
+                           "32", "--min", "2", "--max", "4")
+            assert second.returncode == 0, second.stdout + second.stderr
+            assert f"task definition {name}:2" in second.stdout, second.stdout
+            assert "rolling deployment" in second.stdout, second.stdout
+            wait_for(lambda: load.answers[-20:] == ["hello v2"] * 20, 30, "only v2 answering")
+        assert not load.failures, f"{len(load.failures)} failed of {len(load.answers)}: {load.failures[:3]}"
+        assert {"hello v1", "hello v2"} <= set(load.answers) <= {"hello v1", "hello v2"}
+        # `app logs --follow`, started before the redeploy, has taken in v2's tasks as they came.
+        v2_tasks = {t["taskId"][:12] for t in _status(up, name)["tasks"]} - v1_tasks
+        assert v2_tasks, "the redeploy started new tasks"
+        get(url + "index.html")
+        wait_for(lambda: any(line[:12] in v2_tasks and "url:/index.html" in line
+                             for line in follower.text().splitlines()), 60, "a v2 task's request in `app logs -f`")
 
     # An image that does not listen on --port: its tasks fail the health check, the deploy
     # fails saying so and rolls back; v2 serves throughout.
@@ -137,6 +146,75 @@ def test_app_deploy_serves_rolls_a_new_image_and_delete_removes_it(up: Path, doc
     assert shoal(up, "service", "list").stdout.count(name) == 0
     gone = shoal(up, "app", "delete", name)
     assert gone.returncode != 0 and f"no app {name}" in gone.stderr
+
+
+def _status(state: Path, name: str) -> dict:
+    done = shoal(state, "app", "status", name, "-o", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+def _status_and_logs(state: Path, name: str, url: str) -> set[str]:
+    """`app status` names the URL, the tasks with their node and health, the scaling range;
+    `app logs` shows a request served just now, prefixed with the task that served it.
+    Returns the tasks' short ids."""
+    wait_for(lambda: [t["targetHealth"] for t in _status(state, name)["tasks"]] == ["healthy"] * 2, 60,
+             "both tasks healthy in `app status`")
+    doc = _status(state, name)
+    assert url in doc["urls"] and (doc["runningCount"], doc["desiredCount"]) == (2, 2), doc
+    assert doc["deployments"][0]["rolloutState"] == "COMPLETED", doc["deployments"]
+    assert doc["scaling"] == {"minCapacity": 2, "maxCapacity": 4, "metric": "ECSServiceAverageCPUUtilization",
+                              "targetValue": 70.0}, doc["scaling"]
+    tasks = {t["taskId"][:12] for t in doc["tasks"]}
+    assert all(t["node"] and t["lastStatus"] == "RUNNING" for t in doc["tasks"]), doc["tasks"]
+    table = shoal(state, "app", "status", name)
+    assert table.returncode == 0 and url in table.stdout and all(t in table.stdout for t in tasks), table.stdout
+    assert "running=2 pending=0 desired=2" in table.stdout and "scaling 2-4" in table.stdout, table.stdout
+    assert "COMPLETED" in table.stdout and "healthy" in table.stdout, table.stdout
+
+    assert get(url + "index.html").startswith("hello v1")
+
+    def served() -> str:
+        done = shoal(state, "app", "logs", name)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    wait_for(lambda: any(line[:12] in tasks and line[12:15] == " | " and "url:/index.html" in line
+                         for line in served().splitlines()), 30, "the request in `app logs`")
+    lines = served().splitlines()
+    assert {line[:12] for line in lines} == tasks, "every line names one of the app's running tasks"
+    tailed = shoal(state, "app", "logs", name, "--tail", "1")
+    assert tailed.returncode == 0 and len(tailed.stdout.splitlines()) == 2, tailed.stdout + tailed.stderr
+    for verb in ("status", "logs"):
+        unknown = shoal(state, "app", verb, f"{name}x")
+        assert unknown.returncode == 1 and f"no app {name}x in cluster default" in unknown.stderr, unknown.stderr
+    return tasks
+
+
+class _Follow:
+    """`shoal app logs NAME --follow` running in the background until the block ends."""
+
+    def __init__(self, state: Path, name: str) -> None:
+        self._out = state.parent / f"follow-{name}.log"
+        env = dict(os.environ, PYTHONPATH=str(REPO), SHOAL_STATE_DIR=str(state))
+        env.pop("SHOAL_ENDPOINT", None)
+        with self._out.open("wb") as out:
+            self._proc = subprocess.Popen([sys.executable, "-m", "shoalctl", "app", "logs", name, "--follow"],
+                                          stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+
+    def text(self) -> str:
+        return self._out.read_text(errors="replace")
+
+    def __enter__(self) -> _Follow:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
 
 
 class Load:
