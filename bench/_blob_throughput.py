@@ -19,14 +19,14 @@ class Session:
     """A bearer token for push and pull on one repository, taken the way docker takes it:
     the realm the registry names in its 401, with the login credential as basic auth."""
 
-    def __init__(self, address: str, ca_file: str, repository: str, username: str, password: str) -> None:
-        self.base = f"https://{address}/v2"
+    def __init__(self, url: str, ca_file: str, repository: str, username: str, password: str) -> None:
+        self.base = f"{url}/v2"
         self.ca = ca_file
         self.repository = repository
         challenge = requests.get(f"{self.base}/", verify=ca_file, timeout=30).headers.get("WWW-Authenticate", "")
         params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
         if "realm" not in params:
-            raise SystemExit(f"bench: {address} did not ask for a token: {challenge!r}")
+            raise SystemExit(f"bench: {url} did not ask for a token: {challenge!r}")
         answer = requests.get(params["realm"], params={"service": params.get("service", ""),
                                                        "scope": f"repository:{repository}:push,pull"},
                               auth=(username, password), verify=ca_file, timeout=30)

@@ -118,8 +118,9 @@ def blob_throughput(cluster: LocalCluster, repo: str, mib: int, runs: int) -> di
     cred = registry_pb2_grpc.RegistryStub(cluster.channel).GetLoginCredential(
         rg.GetLoginCredentialRequest(ttl_seconds=3600), timeout=30)
     ca = str(cluster.pki_dir / "ca.crt")
-    sessions = {"front": Session(cluster.registry_address, ca, repo, cred.username, cred.password),
-                "direct": Session(cluster.cluster_registry.upstream, ca, repo, cred.username, cred.password)}
+    sessions = {"front": Session(f"https://{cluster.registry_address}", ca, repo, cred.username, cred.password),
+                "direct": Session(f"http://{cluster.cluster_registry.upstream}", ca, repo, cred.username,
+                                  cred.password)}
     rates: dict[str, list[float]] = {f"{op} {via}": [] for op in ("push", "pull") for via in sessions}
     size = mib * 2**20
     for n in range(runs):
