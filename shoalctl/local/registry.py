@@ -3,7 +3,8 @@ TLS from the cluster CA and token authentication, Shoal (replica 1's /token) as 
 
 It listens on a non-loopback address of this machine: dockerd treats every loopback
 registry as insecure (no certificate check at all), and the point is that nodes trust it
-through the CA. The shared dockerd learns the CA from
+through the CA. Behind Shoal's front (an upstream port) that address is the front's, and the
+process listens on 127.0.0.1 in plain HTTP instead (``tls.crt`` then unused). The shared dockerd learns the CA from
 ``/etc/docker/certs.d/<host:port>/ca.crt`` (read at every pull, so no restart), written at
 start and removed at stop (``remove_trust``; `shoal down` calls it too).
 
