@@ -13,8 +13,14 @@ run:
   pre-pull the image; once the image is on the node, RunTask of the small task.
 
 Prints each kind's median, the ratios to present, and how long the pre-pull itself took
-(CreateService -> image on the node: the pull taken off the task's start). Asserts nothing.
-Needs dockerd, etcd and Debian's docker-registry. `--smoke`: one round of 2 MiB images.
+(CreateService -> image on the node: the pull taken off the task's start).
+
+Before the rounds, in the same run, the cost of Shoal's registry front: ``--blob-runs`` pushes
+and pulls of a ``--blob-mib`` MiB blob of random bytes (a new one each run), through the front
+(the address image names carry) and straight to the registry process behind it on loopback,
+alternating which goes first; prints the median MB/s of each and their ratio. Asserts nothing.
+Needs dockerd, etcd and Debian's docker-registry. `--smoke`: one round of 2 MiB images, two
+runs of a 2 MiB blob.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import docker  # noqa: E402
 import docker.errors  # noqa: E402
 
+from bench._blob_throughput import Session  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
 from shoal.v1 import registry_pb2 as rg  # noqa: E402
 from shoal.v1 import registry_pb2_grpc  # noqa: E402
@@ -106,14 +113,35 @@ def run_task(api, client: docker.DockerClient, family: str) -> float:
     return took
 
 
+def blob_throughput(cluster: LocalCluster, repo: str, mib: int, runs: int) -> dict[str, list[float]]:
+    """MB/s of each push and pull, by "push front", "push direct", "pull front", "pull direct"."""
+    cred = registry_pb2_grpc.RegistryStub(cluster.channel).GetLoginCredential(
+        rg.GetLoginCredentialRequest(ttl_seconds=3600), timeout=30)
+    ca = str(cluster.pki_dir / "ca.crt")
+    sessions = {"front": Session(f"https://{cluster.registry_address}", ca, repo, cred.username, cred.password),
+                "direct": Session(f"http://{cluster.cluster_registry.upstream}", ca, repo, cred.username,
+                                  cred.password)}
+    rates: dict[str, list[float]] = {f"{op} {via}": [] for op in ("push", "pull") for via in sessions}
+    size = mib * 2**20
+    for n in range(runs):
+        order = list(sessions) if n % 2 == 0 else list(reversed(sessions))
+        for via in order:
+            digest, took = sessions[via].push(secrets.token_bytes(size))
+            rates[f"push {via}"].append(size / took / 1e6)
+            rates[f"pull {via}"].append(size / sessions[via].pull(digest, size) / 1e6)
+    return rates
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--layer-mib", type=int, default=32, help="random bytes in each image's own layer")
-    ap.add_argument("--smoke", action="store_true", help="one round of 2 MiB images")
+    ap.add_argument("--blob-mib", type=int, default=64, help="size of the blob pushed and pulled for throughput")
+    ap.add_argument("--blob-runs", type=int, default=5, help="pushes and pulls of it through each address")
+    ap.add_argument("--smoke", action="store_true", help="one round of 2 MiB images, two runs of a 2 MiB blob")
     args = ap.parse_args()
     if args.smoke:
-        args.rounds, args.layer_mib = 1, 2
+        args.rounds, args.layer_mib, args.blob_mib, args.blob_runs = 1, 2, 2, 2
     client = docker.from_env(timeout=300)
     ensure_busybox_image(client)
     made: set[str] = set()
@@ -137,6 +165,7 @@ def main() -> int:
                                    capture_output=True, text=True, timeout=60)
             if login.returncode != 0:
                 raise SystemExit(f"bench: shoal registry login failed: {login.stderr}")
+            throughput = blob_throughput(cluster, repo, args.blob_mib, args.blob_runs)
             # A first task warms the node up (its first container, the agent's first pull of
             # credentials): not counted for any kind.
             api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(
@@ -173,6 +202,12 @@ def main() -> int:
                 with contextlib.suppress(docker.errors.ImageNotFound):
                     client.images.remove(image_id, force=True)
 
+    rate = {k: statistics.median(v) for k, v in throughput.items()}
+    print(f"registry front, {args.blob_mib} MiB blob, {args.blob_runs} run(s), median MB/s: push through the front "
+          f"{rate['push front']:.0f}, straight to the registry {rate['push direct']:.0f} "
+          f"(front/direct {rate['push front'] / rate['push direct']:.2f}); pull through the front "
+          f"{rate['pull front']:.0f}, straight {rate['pull direct']:.0f} "
+          f"(front/direct {rate['pull front'] / rate['pull direct']:.2f})")
     med = {k: statistics.median(v) * 1000 for k, v in times.items()}
     size = args.layer_mib + 1
     print(f"RunTask->RUNNING, ~{size} MiB image, {args.rounds} round(s), medians: present {med['present']:.0f} ms, "

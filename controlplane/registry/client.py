@@ -37,8 +37,10 @@ class ImageInfo:
 
 
 class RegistryClient:
-    def __init__(self, address: str, ca_pem: bytes, issuer: Issuer, service: str, identity: str) -> None:
-        self.base = f"https://{address}/v2"
+    def __init__(self, address: str, ca_pem: bytes, issuer: Issuer, service: str, identity: str,
+                 plain: bool = False) -> None:
+        # ``plain``: the registry on loopback behind Shoal's front speaks plain HTTP.
+        self.base = f"{'http' if plain else 'https'}://{address}/v2"
         self.issuer = issuer
         self.service = service
         self.identity = identity

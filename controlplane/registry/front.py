@@ -1,6 +1,6 @@
 """Shoal's authorizing front of the cluster registry: it listens on the registry's address
 (the one image names carry), terminates TLS with a certificate from the cluster CA and
-forwards every request to the registry on loopback — except a manifest PUT that would move
+forwards every request to the registry on loopback, in plain HTTP, — except a manifest PUT that would move
 an immutable tag, which it refuses before the registry sees it, as ECR refuses with
 ImageTagAlreadyExistsException. distribution itself cannot refuse a tag push, so without
 this front an immutable tag could only be put back after the fact (events.py keeps that
@@ -48,8 +48,10 @@ def refusal(repository: str, tag: str, held: str, pushed: str) -> str | None:
             f"names {held}; push under a new tag")
 
 
-def serve(host: str, port: int, tls: ssl.SSLContext, upstream: str, upstream_tls: ssl.SSLContext,
+def serve(host: str, port: int, tls: ssl.SSLContext, upstream: str,
           immutable_tags: ImmutableTags) -> ThreadingHTTPServer:
+    """``upstream``: the registry's HOST:PORT on loopback, plain HTTP (the client's TLS ends
+    here; a second TLS hop on loopback cost about half the pull rate, bench/images.py)."""
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -84,7 +86,7 @@ def serve(host: str, port: int, tls: ssl.SSLContext, upstream: str, upstream_tls
             headers = {"Accept": MANIFEST_TYPES, "Host": self.headers.get("Host", upstream)}
             if self.headers.get("Authorization"):
                 headers["Authorization"] = self.headers["Authorization"]
-            conn = http.client.HTTPSConnection(upstream, timeout=UPSTREAM_SECONDS, context=upstream_tls)
+            conn = http.client.HTTPConnection(upstream, timeout=UPSTREAM_SECONDS)
             try:
                 conn.request("HEAD", f"/v2/{name}/manifests/{tag}", headers=headers)
                 answer = conn.getresponse()
@@ -115,7 +117,7 @@ def serve(host: str, port: int, tls: ssl.SSLContext, upstream: str, upstream_tls
                 return None
             return body
 
-        def _stream_body(self, conn: http.client.HTTPSConnection) -> None:
+        def _stream_body(self, conn: http.client.HTTPConnection) -> None:
             """Sends the request's body upstream as it arrives (blob uploads can be large)."""
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
                 while True:
@@ -136,7 +138,7 @@ def serve(host: str, port: int, tls: ssl.SSLContext, upstream: str, upstream_tls
                 left -= len(piece)
 
         def _forward(self, body: bytes | None = None) -> None:
-            conn = http.client.HTTPSConnection(upstream, timeout=UPSTREAM_SECONDS, context=upstream_tls)
+            conn = http.client.HTTPConnection(upstream, timeout=UPSTREAM_SECONDS)
             try:
                 conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
                 chunked = body is None and "chunked" in self.headers.get("Transfer-Encoding", "").lower()
@@ -144,6 +146,8 @@ def serve(host: str, port: int, tls: ssl.SSLContext, upstream: str, upstream_tls
                     if key.lower() in _HOP or (body is not None and key.lower() == "content-length"):
                         continue
                     conn.putheader(key, value)
+                # The registry builds its Location URLs from this: the client came in by HTTPS.
+                conn.putheader("X-Forwarded-Proto", "https")
                 if body is not None:
                     conn.putheader("Content-Length", str(len(body)))
                 elif chunked:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import ssl
 from http.server import ThreadingHTTPServer
 
 from controlplane.api.context import ApiContext
@@ -38,7 +37,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                    help="serve Shoal's front of the registry here (the address image names carry): it forwards to "
                         "--registry-upstream and refuses a push that would move an immutable tag")
     p.add_argument("--registry-upstream", metavar="HOST:PORT", default="",
-                   help="the registry process itself, on loopback, behind --registry-front-listen")
+                   help="the registry process itself, on loopback in plain HTTP, behind --registry-front-listen")
     p.add_argument("--registry-lifecycle-interval", type=float, default=3600.0, metavar="SECONDS",
                    help="how often the leader applies the repositories' lifecycle policies")
     p.add_argument("--registry-service", default=DEFAULT_SERVICE,
@@ -66,7 +65,7 @@ def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None
     # Straight to the registry when it sits behind this replica's front: putting a tag back
     # (events.py) must not be refused as a push that moves it.
     client = RegistryClient(args.registry_upstream or args.registry, trust.state.bundle_pem(), issuer,
-                            args.registry_service, f"shoal:replica:{args.name}")
+                            args.registry_service, f"shoal:replica:{args.name}", plain=bool(args.registry_upstream))
     settings = RegistrySettings(args.registry, args.registry_service, issuer, client)
     ctx.registry = settings
     servers = [] if not args.registry_front_listen else [_start_front(args, ctx, trust)]
@@ -102,7 +101,6 @@ def _start_front(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust
     except ValueError as exc:
         raise SystemExit(f"controlplane: --registry-front-listen/--registry-upstream: {exc}") from None
     key_pem, chain_pem = trust.state.server_identity(pki.default_server_names(host, list(getattr(args, "san", []))))
-    upstream_tls = ssl.create_default_context(cadata=trust.state.bundle_pem().decode())
 
     def immutable_tags(name: str) -> dict[str, str] | None:
         raw = ctx.store.get(keys.repository(name))
@@ -112,7 +110,7 @@ def _start_front(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust
         return dict(repo.tag_digest) if repo.immutable_tags else None
 
     try:
-        server = front.serve(host, port, context_from_pem(chain_pem, key_pem), args.registry_upstream, upstream_tls,
+        server = front.serve(host, port, context_from_pem(chain_pem, key_pem), args.registry_upstream,
                              immutable_tags)
     except OSError as exc:
         raise SystemExit(f"controlplane: cannot listen on --registry-front-listen {args.registry_front_listen}: "

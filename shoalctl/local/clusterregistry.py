@@ -40,7 +40,7 @@ class ClusterRegistry:
 
     @property
     def upstream(self) -> str | None:
-        """Where the registry process itself listens (loopback): replica 1's front, on
+        """Where the registry process itself listens (loopback, plain HTTP): replica 1's front, on
         ``address``, forwards to it and refuses pushes that would move an immutable tag."""
         return f"127.0.0.1:{self.upstream_port}" if self.wanted else None
 

@@ -86,6 +86,9 @@ FIGURES = {
         rf"judged lost \({NUMBER} s\), {NUMBER} failed of {NUMBER} in the {NUMBER} s after",
     ],
     "images.py": [
+        rf"registry front, 2 MiB blob, 2 run\(s\), median MB/s: push through the front {NUMBER}, straight to the "
+        rf"registry {NUMBER} \(front/direct {NUMBER}\); pull through the front {NUMBER}, straight {NUMBER} "
+        rf"\(front/direct {NUMBER}\)",
         rf"RunTask->RUNNING, ~3 MiB image, 1 round\(s\), medians: present {NUMBER} ms, cold pull from the cluster "
         rf"registry {NUMBER} ms, pre-pulled {NUMBER} ms",
         rf"ratios to present: cold {NUMBER}x, pre-pulled {NUMBER}x; pre-pulled vs cold {NUMBER}x",
