@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from autoscaler.policies import metric_expression  # noqa: E402  # noqa: E402
+from bench._timing import wait  # noqa: E402
 from shoal.netutil import free_port  # noqa: E402
 from shoal.scaling_terms import CPU  # noqa: E402  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
@@ -79,16 +80,6 @@ def burner(host: str, port: int) -> list[str]:
             f'while :; do if printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 {host} {port} | grep -q burn; then '
             "j=0; while [ $j -lt 10 ]; do i=0; while [ $i -lt 40000 ]; do i=$((i+1)); done; sleep 0.35; "
             "j=$((j+1)); done; else sleep 1; fi; done"]
-
-
-def poll(condition, timeout: float, what: str, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise SystemExit(f"bench: timed out after {timeout}s waiting for {what}")
 
 
 def main() -> int:
@@ -165,14 +156,14 @@ def main() -> int:
             if svc().desired_count != 1:
                 cluster.operator.UpdateService(op.UpdateServiceRequest(cluster="default", service="bench",
                                                                        desired_count=1))
-            poll(lambda: (s := svc()).running_count == 1 and s.desired_count == 1, window, "one task RUNNING")
-            poll(lambda: (m := metric()) is not None and m < 25, window, "the utilisation metric below 25")
+            wait(lambda: (s := svc()).running_count == 1 and s.desired_count == 1, window, "one task RUNNING", 0.2)
+            wait(lambda: (m := metric()) is not None and m < 25, window, "the utilisation metric below 25", 0.2)
             switch.burn = True
             start = time.time()
-            breach = poll(lambda: (m := metric()) is not None and m > 50 and time.time(), window, "the breach", 0.25)
-            decision = poll(lambda s=start: scale_out_after(s), window, "the first scale-out decision")
-            running_at = poll(lambda c=decision.to_capacity: svc().running_count >= c and time.time(), window,
-                              f"{decision.to_capacity} tasks RUNNING")
+            breach = wait(lambda: (m := metric()) is not None and m > 50 and time.time(), window, "the breach", 0.25)
+            decision = wait(lambda s=start: scale_out_after(s), window, "the first scale-out decision", 0.2)
+            running_at = wait(lambda c=decision.to_capacity: svc().running_count >= c and time.time(), window,
+                              f"{decision.to_capacity} tasks RUNNING", 0.2)
             switch.burn = False
             rounds.append((breach - start, decision.start_time - breach, running_at - start, decision.to_capacity))
             print(f"round {k + 1}: breach {breach - start:.1f}s after load start, decision "

@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 
+from bench._timing import wait  # noqa: E402
 from shoal.v1 import events_pb2 as ev  # noqa: E402
 from shoal.v1 import events_pb2_grpc  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
@@ -54,14 +55,6 @@ new MutationObserver(() => {
   if (cell && !(cell.textContent in window.seen)) window.seen[cell.textContent] = Date.now();
 }).observe(document.getElementById('page'), {childList: true, subtree: true, characterData: true});
 """
-
-
-def wait(cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench: gave up waiting for {what}")
-        time.sleep(0.02)
 
 
 def browser(tmp: Path) -> webdriver.Chrome:
