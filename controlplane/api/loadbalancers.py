@@ -22,6 +22,7 @@ from controlplane.api.context import ApiContext
 from controlplane.api.traffic_state import (
     LOAD_BALANCER,
     TARGET_GROUP,
+    delete_as_read,
     find_listener,
     find_load_balancer,
     find_target_group,
@@ -81,11 +82,7 @@ def delete(ctx: ApiContext, req: t.LoadBalancerRef) -> t.LoadBalancerResponse:
     """Its listeners and rules go with it; its target groups stay, as in ELBv2."""
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     rec = find_load_balancer(ctx, cluster, req.load_balancer)
-    try:
-        ctx.store.delete(rec.key, rec.mod_revision)
-    except Conflict:
-        raise ApiError(grpc.StatusCode.ABORTED, "loadBalancer: changed while being deleted; try again",
-                       "ResourceInUse") from None
+    delete_as_read(ctx, rec, "loadBalancer")
     return t.LoadBalancerResponse(load_balancer=rec.msg)
 
 
