@@ -29,9 +29,9 @@ def wait(cond: Callable[[], T], timeout: float, what: str, interval: float = 0.0
 
 
 def pct(samples: Sequence[float], q: float) -> float:
-    """The ``q`` quantile (0..1) of ``samples``: the sorted sample at index q × n, the last one
-    at most; NaN when there are none."""
+    """The ``q`` quantile (0..1) of ``samples``: the sorted sample at index round(q × (n - 1)),
+    so 100 samples give a p99 below their maximum; NaN when there are none."""
     if not samples:
         return float("nan")
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
