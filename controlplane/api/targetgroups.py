@@ -14,7 +14,6 @@ from controlplane.api import registered_targets
 from controlplane.api import traffic_checks as check
 from controlplane.api.context import ApiContext
 from controlplane.api.traffic_state import (
-    delete_as_read,
     find_load_balancer,
     find_target_group,
     in_use,
@@ -121,7 +120,11 @@ def delete(ctx: ApiContext, req: t.TargetGroupRef) -> t.TargetGroupResponse:
     if users:
         raise in_use(f"targetGroup: {rec.msg.target_group_name!r} is in use by {', '.join(users)}; "
                      "delete or change those first")
-    delete_as_read(ctx, rec, "targetGroup")
+    try:
+        ctx.store.delete(rec.key, rec.mod_revision)
+    except Conflict:
+        raise ApiError(grpc.StatusCode.ABORTED, "targetGroup: changed while being deleted; try again",
+                       "ResourceInUse") from None
     return t.TargetGroupResponse(target_group=rec.msg)
 
 

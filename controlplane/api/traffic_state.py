@@ -1,6 +1,5 @@
-"""Reads of the Traffic records (load balancers, target groups, namespaces), the lookup of
-each by name or ARN, and the delete of one as it was read, shared by their API modules and
-by the service API. Lookups by ARN
+"""Reads of the Traffic records (load balancers, target groups, namespaces) and the lookup of
+each by name or ARN, shared by their API modules and by the service API. Lookups by ARN
 check the stored ARN: a resource deleted and made again under the same name has a new one,
 and the old ARN no longer finds it."""
 
@@ -18,7 +17,6 @@ from controlplane.state import Record
 from shoal import keys
 from shoal.arns import elb_name
 from shoal.errors import ApiError
-from shoal.store.base import Conflict
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
 
@@ -31,16 +29,6 @@ def not_found(message: str, code: str) -> ApiError:
 
 def in_use(message: str) -> ApiError:
     return ApiError(grpc.StatusCode.FAILED_PRECONDITION, message, "ResourceInUse")
-
-
-def delete_as_read(ctx: ApiContext, rec: Record[M], field: str) -> None:
-    """Deletes ``rec`` only if nothing changed it since it was read (what made it safe to
-    delete may no longer hold); a change in between is ABORTED, for the caller to try again."""
-    try:
-        ctx.store.delete(rec.key, rec.mod_revision)
-    except Conflict:
-        raise ApiError(grpc.StatusCode.ABORTED, f"{field}: changed while being deleted; try again",
-                       "ResourceInUse") from None
 
 
 @dataclass(frozen=True)
