@@ -29,6 +29,7 @@ from pathlib import Path
 
 import docker
 
+from bench import _timing
 from shoal.netutil import free_port
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
@@ -48,16 +49,8 @@ DEREGISTRATION_DELAY = 2
 
 
 def wait(cond, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = cond()
-        except Exception:  # noqa: BLE001 - a replica or agent may be mid-change
-            value = None
-        if value:
-            return value
-        time.sleep(interval)
-    raise SystemExit(f"bench: timed out waiting for {what}")
+    # a replica or agent may be mid-change
+    return _timing.wait(cond, timeout, what, interval, tolerate=True)
 
 
 @dataclass

@@ -30,9 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import docker
@@ -42,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from autoscaler.policies import metric_expression  # noqa: E402  # noqa: E402
+from bench._timing import wait  # noqa: E402
 from shoal.netutil import free_port  # noqa: E402
 from shoal.scaling_terms import CPU  # noqa: E402  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
@@ -50,45 +49,7 @@ from shoal.v1 import scaling_pb2_grpc  # noqa: E402
 from shoalctl.images import ensure_busybox_image  # noqa: E402  # noqa: E402
 from shoalctl.local import autoscaler as localup  # noqa: E402
 from shoalctl.local.cluster import LocalCluster  # noqa: E402  # noqa: E402
-
-
-class LoadSwitch:
-    def __init__(self, host: str) -> None:
-        self.burn = False
-        switch = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                body = b"burn\n" if switch.burn else b"idle\n"
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((host, 0), Handler)
-        self.server.daemon_threads = True
-        self.host, self.port = host, self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-def burner(host: str, port: int) -> list[str]:
-    return ["sh", "-c",
-            f'while :; do if printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 {host} {port} | grep -q burn; then '
-            "j=0; while [ $j -lt 10 ]; do i=0; while [ $i -lt 40000 ]; do i=$((i+1)); done; sleep 0.35; "
-            "j=$((j+1)); done; else sleep 1; fi; done"]
-
-
-def poll(condition, timeout: float, what: str, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise SystemExit(f"bench: timed out after {timeout}s waiting for {what}")
+from tests.load_switch import LoadSwitch, burner_command  # noqa: E402
 
 
 def main() -> int:
@@ -125,8 +86,8 @@ def main() -> int:
                                 stdout=open(base / "autoscaler.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
                                 start_new_session=True)
         doc = {"family": "bench-burner", "containerDefinitions": [{
-            "name": "main", "image": image, "cpu": 128, "memory": 32, "command": burner(switch.host, switch.port),
-            "stopTimeout": 2}]}
+            "name": "main", "image": image, "cpu": 128, "memory": 32,
+            "command": burner_command(switch.host, switch.port), "stopTimeout": 2}]}
         cluster.operator.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(doc)))
         cluster.operator.CreateService(op.CreateServiceRequest(cluster="default", service_name="bench",
                                                                task_definition="bench-burner", desired_count=1))
@@ -165,14 +126,14 @@ def main() -> int:
             if svc().desired_count != 1:
                 cluster.operator.UpdateService(op.UpdateServiceRequest(cluster="default", service="bench",
                                                                        desired_count=1))
-            poll(lambda: (s := svc()).running_count == 1 and s.desired_count == 1, window, "one task RUNNING")
-            poll(lambda: (m := metric()) is not None and m < 25, window, "the utilisation metric below 25")
+            wait(lambda: (s := svc()).running_count == 1 and s.desired_count == 1, window, "one task RUNNING", 0.2)
+            wait(lambda: (m := metric()) is not None and m < 25, window, "the utilisation metric below 25", 0.2)
             switch.burn = True
             start = time.time()
-            breach = poll(lambda: (m := metric()) is not None and m > 50 and time.time(), window, "the breach", 0.25)
-            decision = poll(lambda s=start: scale_out_after(s), window, "the first scale-out decision")
-            running_at = poll(lambda c=decision.to_capacity: svc().running_count >= c and time.time(), window,
-                              f"{decision.to_capacity} tasks RUNNING")
+            breach = wait(lambda: (m := metric()) is not None and m > 50 and time.time(), window, "the breach", 0.25)
+            decision = wait(lambda s=start: scale_out_after(s), window, "the first scale-out decision", 0.2)
+            running_at = wait(lambda c=decision.to_capacity: svc().running_count >= c and time.time(), window,
+                              f"{decision.to_capacity} tasks RUNNING", 0.2)
             switch.burn = False
             rounds.append((breach - start, decision.start_time - breach, running_at - start, decision.to_capacity))
             print(f"round {k + 1}: breach {breach - start:.1f}s after load start, decision "

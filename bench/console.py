@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import shutil
 import statistics
 import sys
 import tempfile
@@ -37,12 +36,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 
+from bench._timing import wait  # noqa: E402
 from shoal.v1 import events_pb2 as ev  # noqa: E402
 from shoal.v1 import events_pb2_grpc  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
 from shoalctl.local.cluster import LocalCluster  # noqa: E402
+from tests.headless import chromium  # noqa: E402
 
 TASKDEF = ('{"family": "bench", "containerDefinitions": [{"name": "app", "image": "shoal/busybox:latest", '
            '"memory": 8, "cpu": 8}]}')
@@ -54,23 +54,6 @@ new MutationObserver(() => {
   if (cell && !(cell.textContent in window.seen)) window.seen[cell.textContent] = Date.now();
 }).observe(document.getElementById('page'), {childList: true, subtree: true, characterData: true});
 """
-
-
-def wait(cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench: gave up waiting for {what}")
-        time.sleep(0.02)
-
-
-def browser(tmp: Path) -> webdriver.Chrome:
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or ""
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                f"--user-data-dir={tmp / 'chromium'}"):
-        options.add_argument(arg)
-    return webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
 
 
 def set_desired(api, n: int) -> None:
@@ -162,7 +145,7 @@ def main() -> int:
             api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web",
                                                       task_definition="bench", desired_count=1))
             link = events_pb2_grpc.ConsoleStub(cluster.channel).CreateConsoleLink(ev.CreateConsoleLinkRequest()).url
-            b = browser(tmp)
+            b = chromium(tmp)
             b.get(link)
             b.get(link.split("/login")[0] + "/#/services")
             wait(lambda: b.execute_script("return !!document.querySelector('tr[data-service=\"web\"]')"), 30,

@@ -26,8 +26,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 
 from controlplane.api.context import ApiContext  # noqa: E402
 from controlplane.cache import Cache  # noqa: E402
@@ -39,19 +37,9 @@ from shoal import keys  # noqa: E402
 from shoal.security.ca import Identity  # noqa: E402
 from shoal.store.memory import MemoryStore  # noqa: E402
 from shoal.v1 import resources_pb2 as r  # noqa: E402
+from tests.headless import OPEN_AND_TIME, chromium  # noqa: E402
 
 ZONES = ("a", "b", "c")
-OPEN_AND_TIME = """
-const [want, done] = [arguments[0], arguments[arguments.length - 1]];
-location.hash = '#/';
-setTimeout(() => {
-  const t0 = performance.now();
-  location.hash = '#/nodes';
-  const check = () => document.querySelectorAll('#page .tile').length === want
-    ? done(performance.now() - t0) : requestAnimationFrame(check);
-  requestAnimationFrame(check);
-}, 300);
-"""
 STREAM = """
 const [ms, done] = [arguments[0], arguments[arguments.length - 1]];
 const es = new EventSource('/api/stream');
@@ -104,13 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console("127.0.0.1", 0, ApiContext(store), Views(cache, feed, lambda: "bench"), feed, False,
                       LogSource(lambda _: None, ""))  # type: ignore[arg-type,return-value]
     with tempfile.TemporaryDirectory(prefix="console-topology-") as tmp:
-        options = webdriver.ChromeOptions()
-        options.binary_location = shutil.which("chromium") or ""
-        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                    "--window-size=1400,1000", f"--user-data-dir={tmp}/chromium"):
-            options.add_argument(arg)
-        service = Service(shutil.which("chromedriver"))
-        b = webdriver.Chrome(options=options, service=service)
+        b = chromium(Path(tmp), "1400,1000")
         try:
             b.set_script_timeout(120)
             b.get(console.link(Identity(role="admin", name="bench")).url)

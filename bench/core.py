@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import docker  # noqa: E402
 import psutil  # noqa: E402
 
+from bench._timing import pct, wait  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
 from shoalctl.images import ensure_busybox_image  # noqa: E402
 from shoalctl.local.cluster import LocalCluster  # noqa: E402
@@ -48,27 +49,12 @@ def taskdef(family: str) -> str:
 MIN_P99_SAMPLES = 100
 
 
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
 def p99_text(values: list[float]) -> str:
     """The 99th percentile in ms, or why there is none: fewer than 100 samples make the
     "p99" the maximum of a few, not a percentile."""
     if len(values) < MIN_P99_SAMPLES:
         return f"p99 n/a ({len(values)} samples < {MIN_P99_SAMPLES})"
-    return f"p99 {pct(values, 99) * 1000:.0f} ms"
-
-
-def wait(cond, timeout: float, what: str, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(interval)
-    raise SystemExit(f"bench: timed out waiting for {what}")
+    return f"p99 {pct(values, 0.99) * 1000:.0f} ms"
 
 
 def raw_docker_run(client: docker.DockerClient, label: str) -> float:

@@ -23,22 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._timing import wait  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
 from shoalctl.local.cluster import LocalCluster  # noqa: E402
 
 TASKDEF = {"family": "bench-daemon", "containerDefinitions": [{
     "name": "agent", "image": "shoal/busybox:latest", "memory": 16, "cpu": 16, "command": ["sleep", "100000"],
 }]}
-
-
-def wait(cond, timeout: float, what: str, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(interval)
-    raise SystemExit(f"bench: timed out waiting for {what}")
 
 
 def daemon_running_on(api, node_id: str) -> bool:

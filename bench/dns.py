@@ -26,6 +26,7 @@ from dnslib import RR, DNSRecord
 from dnslib.server import DNSServer
 
 from agent.dns.responder import DnsResponder
+from bench._timing import pct
 from shoal.v1 import traffic_pb2 as t
 
 CLIENTS = 8
@@ -67,12 +68,12 @@ def timed_queries(port: int, names: list[str]) -> list[float]:
     return out
 
 
-def pct(samples: list[float], q: float) -> float:
-    return sorted(samples)[min(len(samples) - 1, int(q * len(samples)))] * 1000
+def pct_ms(samples: list[float], q: float) -> float:
+    return pct(samples, q) * 1000
 
 
 def line(what: str, samples: list[float]) -> str:
-    return f"{what}: p50 {pct(samples, 0.5):.3f} ms p99 {pct(samples, 0.99):.3f} ms ({len(samples)} queries)"
+    return f"{what}: p50 {pct_ms(samples, 0.5):.3f} ms p99 {pct_ms(samples, 0.99):.3f} ms ({len(samples)} queries)"
 
 
 def main() -> int:
@@ -117,8 +118,8 @@ def main() -> int:
         dns.stop()
         upstream.stop()
         upstream.server.server_close()
-    added50 = pct(forwarded, 0.5) - pct(direct, 0.5)
-    added99 = pct(forwarded, 0.99) - pct(direct, 0.99)
+    added50 = pct_ms(forwarded, 0.5) - pct_ms(direct, 0.5)
+    added99 = pct_ms(forwarded, 0.99) - pct_ms(direct, 0.99)
     print(f"table: {args.services} services x 3 tasks")
     print(line("local A answer", local))
     print(line("upstream asked directly", direct))

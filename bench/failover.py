@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import docker  # noqa: E402
 
+from bench import _timing  # noqa: E402
 from shoal import keys  # noqa: E402
 from shoal.store.etcd import EtcdStore  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
@@ -45,17 +46,9 @@ TASKDEF = {"family": "bench-failover", "containerDefinitions": [{
 }]}
 
 
-def wait(cond, timeout: float, what: str, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = cond()
-        except Exception:  # a replica may be down mid-measurement
-            value = None
-        if value:
-            return value
-        time.sleep(interval)
-    raise SystemExit(f"bench: timed out waiting for {what}")
+def wait(cond, timeout: float, what: str):
+    # a replica may be down mid-measurement
+    return _timing.wait(cond, timeout, what, tolerate=True)
 
 
 def running(api, service: str = "web") -> list[r.Task]:

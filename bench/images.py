@@ -45,6 +45,7 @@ import docker  # noqa: E402
 import docker.errors  # noqa: E402
 
 from bench._blob_throughput import Session  # noqa: E402
+from bench._timing import wait  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
 from shoal.v1 import registry_pb2 as rg  # noqa: E402
 from shoal.v1 import registry_pb2_grpc  # noqa: E402
@@ -54,16 +55,6 @@ from shoalctl.local.cluster import LocalCluster  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 NODE_MIB = 512
 KINDS = ("present", "cold", "pre-pulled")
-
-
-def wait(cond, timeout: float, what: str, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(interval)
-    raise SystemExit(f"bench: timed out waiting for {what}")
 
 
 def make_image(client: docker.DockerClient, ref: str, layer_mib: int) -> str:

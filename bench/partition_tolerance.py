@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import docker  # noqa: E402
 
 from agent.runtime import LABEL_NODE, LABEL_SERVICE, LABEL_TASK  # noqa: E402
+from bench import _timing  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
 from shoal.v1 import resources_pb2 as r  # noqa: E402
 from shoalctl.images import ensure_busybox_image  # noqa: E402
@@ -47,14 +48,8 @@ TASKDEF = {"family": "bench-cut", "containerDefinitions": [{
 }]}
 
 
-def wait(cond, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(interval)
-    raise SystemExit(f"bench: timed out waiting for {what}")
+def wait(cond, timeout: float, what: str):
+    return _timing.wait(cond, timeout, what, 0.1)
 
 
 def live(api) -> dict[str, r.Task]:

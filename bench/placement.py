@@ -28,6 +28,7 @@ from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._timing import pct  # noqa: E402
 from controlplane.scheduler import (  # noqa: E402
     NodeState,
     PlacementRequest,
@@ -66,11 +67,6 @@ def request(count: int) -> PlacementRequest:
         constraints=[("memberOf", "attribute:ecs.instance-type != t2.small and attribute:stack == prod")],
         strategies=[("spread", "attribute:ecs.availability-zone"), ("binpack", "memory")],
     )
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def bench_batch(n: int, tasks: int) -> None:

@@ -40,6 +40,7 @@ import grpc  # noqa: E402
 import psutil  # noqa: E402
 import pyetcd  # noqa: E402
 
+from bench._timing import pct  # noqa: E402
 from shoal import keys  # noqa: E402
 from shoal.netutil import free_port, wait_for_port  # noqa: E402
 from shoal.security.channels import ClientTLS, client_channel  # noqa: E402
@@ -126,13 +127,6 @@ class Sampler(threading.Thread):
                     continue
                 self.latency[name].append(time.perf_counter() - started)
             self.stop.wait(0.1)
-
-
-def pct(samples: list[float], q: float) -> float:
-    if not samples:
-        return float("nan")
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def cpu_seconds(pid: int) -> float:

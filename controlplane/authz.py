@@ -45,6 +45,7 @@ from prometheus_client import Counter
 
 from controlplane.metrics import REGISTRY
 from shoal.arns import cluster_name
+from shoal.errors import ApiError
 from shoal.logs import kv
 from shoal.security import ca as ca_mod
 from shoal.security.ca import CertError, Identity, load_cert
@@ -117,6 +118,16 @@ def record_denial(reason: str, identity: Identity | str | None, what: str, **fie
     """Counts and logs one refusal (also for checks made inside handlers)."""
     AUTH_DENIED.labels(reason).inc()
     log.warning(f"denied: {what}", extra=kv(identity=str(identity or "anonymous"), reason=reason, **fields))
+
+
+def decide_or_raise(method: str, identity: Identity | None, **fields: object) -> None:
+    """``decide`` for a caller outside gRPC (the console): a refusal is recorded with
+    ``fields`` (where it came from) and raised as ApiError with its status and message."""
+    try:
+        decide(method, identity)
+    except Denied as exc:
+        record_denial(exc.reason, identity, exc.message, method=method, **fields)
+        raise ApiError(exc.code, exc.message) from None
 
 
 def permission(method: str) -> str:

@@ -4,35 +4,20 @@ output shape."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from botocore.loaders import Loader
 
-from tests.ecs_model import _check, check_error
+from tests.ecs_model import check_against, hook_responses
 
 MODEL = Loader().load_service_model("application-autoscaling", "service-2")
 
 
 def check_output(operation: str, body: Any) -> None:
-    problems: list[str] = []
-    _check(body, MODEL["operations"][operation]["output"]["shape"], operation, problems, MODEL["shapes"])
-    assert not problems, (f"{operation} response does not match botocore's Application Auto Scaling model:\n  "
-                          + "\n  ".join(problems))
+    check_against(MODEL, "Application Auto Scaling", operation, body)
 
 
 def validate_every_response(client: Any) -> list[str]:
     """Hooks a boto3 application-autoscaling client: every response is checked as it
     arrives; returns the operations seen."""
-    seen: list[str] = []
-
-    def after_call(http_response, model, **_: Any) -> None:
-        body = json.loads(http_response.content or b"{}")
-        if http_response.status_code == 200:
-            check_output(model.name, body)
-            seen.append(model.name)
-        else:
-            check_error(body)
-
-    client.meta.events.register("after-call", after_call)
-    return seen
+    return hook_responses(client, check_output, "after-call")

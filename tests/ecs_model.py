@@ -5,6 +5,7 @@ types, enums, required members and no members the model does not have."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from botocore.loaders import Loader
@@ -86,18 +87,34 @@ def _check(value: Any, shape_name: str, path: str, problems: list[str],
         problems.append(f"{path}: shape type {kind} not handled by this checker")
 
 
-def validate_every_response(client: Any) -> list[str]:
-    """Hooks ``client`` (a boto3 ECS client) so every successful response body is checked
-    against the model as it arrives; returns the list that records the operations seen."""
+def check_against(model: dict[str, Any], name: str, operation: str, body: Any) -> None:
+    """``body`` against ``operation``'s output shape in botocore's ``model`` of the service
+    ``name`` (for messages)."""
+    problems: list[str] = []
+    _check(body, model["operations"][operation]["output"]["shape"], operation, problems, model["shapes"])
+    assert not problems, (f"{operation} response does not match botocore's {name} model:\n  "
+                          + "\n  ".join(problems))
+
+
+def hook_responses(client: Any, check: Callable[[str, Any], None], event: str) -> list[str]:
+    """Hooks a boto3 ``client`` on ``event`` so every successful response body is checked by
+    ``check`` (operation, body) as it arrives, and every error body's frame; returns the list
+    that records the operations seen."""
     seen: list[str] = []
 
     def after_call(http_response, model, **_: Any) -> None:
         body = json.loads(http_response.content or b"{}")
         if http_response.status_code == 200:
-            check_output(model.name, body)
+            check(model.name, body)
             seen.append(model.name)
         else:
             check_error(body)
 
-    client.meta.events.register("after-call.ecs", after_call)
+    client.meta.events.register(event, after_call)
     return seen
+
+
+def validate_every_response(client: Any) -> list[str]:
+    """Hooks ``client`` (a boto3 ECS client) so every successful response body is checked
+    against the model as it arrives; returns the list that records the operations seen."""
+    return hook_responses(client, check_output, "after-call.ecs")

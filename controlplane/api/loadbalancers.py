@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 
 import grpc
 
@@ -204,12 +205,17 @@ def create_listener(ctx: ApiContext, req: t.CreateListenerRequest) -> t.LoadBala
         ctx.store.txn(compares, ops)
         return lb
 
+    return t.LoadBalancerResponse(load_balancer=_listener_change(once, "loadBalancer"))
+
+
+def _listener_change(once: Callable[[], t.LoadBalancer], field: str) -> t.LoadBalancer:
+    """Runs ``once`` (a compare-and-set over the cluster's load balancers) again on a
+    conflict; ABORTED, naming ``field``, when the conflicts outlast the retries."""
     try:
-        lb = retrying(once, what="listener")
+        return retrying(once, what="listener")
     except Conflict:
-        raise ApiError(grpc.StatusCode.ABORTED, "loadBalancer: concurrent changes; try again",
+        raise ApiError(grpc.StatusCode.ABORTED, f"{field}: concurrent changes; try again",
                        "InvalidConfigurationRequest") from None
-    return t.LoadBalancerResponse(load_balancer=lb)
 
 
 def _lb_of(ctx: ApiContext, cluster: str, arn: str, field: str, code: str) -> Record[t.LoadBalancer]:
@@ -277,12 +283,7 @@ def modify_listener(ctx: ApiContext, req: t.ModifyListenerRequest) -> t.LoadBala
         ctx.store.txn(compares, [Put(rec.key, lb.SerializeToString())])
         return lb
 
-    try:
-        lb = retrying(once, what="listener")
-    except Conflict:
-        raise ApiError(grpc.StatusCode.ABORTED, "listenerArn: concurrent changes; try again",
-                       "InvalidConfigurationRequest") from None
-    return t.LoadBalancerResponse(load_balancer=lb)
+    return t.LoadBalancerResponse(load_balancer=_listener_change(once, "listenerArn"))
 
 
 # ---- rules ------------------------------------------------------------------------------------

@@ -8,6 +8,10 @@ import contextlib
 import math
 import time
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+from google.protobuf.message import Message
 
 from controlplane import fargate
 from controlplane.api.context import ApiContext, already_exists
@@ -24,6 +28,8 @@ from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
 from shoal.v1 import scaling_pb2_grpc
 from shoal.validation import ValidationError, check_name, check_string_map
+
+M = TypeVar("M", bound=Message)
 
 MAX_CAPACITY = 100_000
 MAX_COOLDOWN = 86_400
@@ -162,6 +168,12 @@ def deregister_target(ctx: ApiContext, req: sc.ScalableTargetRef) -> sc.Scalable
     return sc.ScalableTargetResponse(scalable_target=rec.msg)
 
 
+def _named(ctx: ApiContext, prefix: str, msg_type: type[M], wanted: set[str], name_of: Callable[[M], str]) -> list[M]:
+    """The records of ``msg_type`` under ``prefix`` whose name is in ``wanted`` (all of them
+    when it is empty)."""
+    return [rec.msg for rec in ctx.state.load_all(prefix, msg_type) if not wanted or name_of(rec.msg) in wanted]
+
+
 def describe_targets(ctx: ApiContext, req: sc.DescribeScalableTargetsRequest) -> sc.DescribeScalableTargetsResponse:
     if req.cluster:
         cluster = ctx.require_cluster(req.cluster).msg.cluster_name
@@ -169,11 +181,8 @@ def describe_targets(ctx: ApiContext, req: sc.DescribeScalableTargetsRequest) ->
     else:
         prefix = keys.SCALING_TARGETS
     wanted = {s.rsplit("/", 1)[-1] for s in req.services}
-    resp = sc.DescribeScalableTargetsResponse()
-    for rec in ctx.state.load_all(prefix, sc.ScalableTarget):
-        if not wanted or rec.msg.service in wanted:
-            resp.scalable_targets.append(rec.msg)
-    return resp
+    return sc.DescribeScalableTargetsResponse(
+        scalable_targets=_named(ctx, prefix, sc.ScalableTarget, wanted, lambda m: m.service))
 
 
 # ---- scaling policies -----------------------------------------------------------------------
@@ -307,12 +316,8 @@ def _service_prefix(base: str, ctx: ApiContext, cluster_ref: str, service: str) 
 
 def describe_policies(ctx: ApiContext, req: sc.DescribeScalingPoliciesRequest) -> sc.DescribeScalingPoliciesResponse:
     prefix = _service_prefix(keys.SCALING_POLICIES, ctx, req.cluster, req.service)
-    wanted = set(req.policy_names)
-    resp = sc.DescribeScalingPoliciesResponse()
-    for rec in ctx.state.load_all(prefix, sc.ScalingPolicy):
-        if not wanted or rec.msg.policy_name in wanted:
-            resp.policies.append(rec.msg)
-    return resp
+    return sc.DescribeScalingPoliciesResponse(
+        policies=_named(ctx, prefix, sc.ScalingPolicy, set(req.policy_names), lambda m: m.policy_name))
 
 
 # ---- scheduled actions ----------------------------------------------------------------------
@@ -368,12 +373,8 @@ def delete_scheduled(ctx: ApiContext, req: sc.DeleteScheduledActionRequest) -> s
 def describe_scheduled(ctx: ApiContext,
                        req: sc.DescribeScheduledActionsRequest) -> sc.DescribeScheduledActionsResponse:
     prefix = _service_prefix(keys.SCALING_SCHEDULED, ctx, req.cluster, req.service)
-    wanted = set(req.scheduled_action_names)
-    resp = sc.DescribeScheduledActionsResponse()
-    for rec in ctx.state.load_all(prefix, sc.ScheduledAction):
-        if not wanted or rec.msg.scheduled_action_name in wanted:
-            resp.scheduled_actions.append(rec.msg)
-    return resp
+    return sc.DescribeScheduledActionsResponse(scheduled_actions=_named(
+        ctx, prefix, sc.ScheduledAction, set(req.scheduled_action_names), lambda m: m.scheduled_action_name))
 
 
 # ---- scaling activities ---------------------------------------------------------------------

@@ -78,22 +78,34 @@ def describe_revisions(ctx: ApiContext, arns: list[str]) -> tuple[list[r.Service
                      lambda svc: svc.service_revisions, lambda v: v.service_revision_arn)
 
 
-def stop(ctx: ApiContext, req: op.StopServiceDeploymentRequest) -> op.StopServiceDeploymentResponse:
-    arn = req.service_deployment_arn
-    if not arn:
-        raise invalid("serviceDeploymentArn: required")
-    if req.stop_type not in ("", "ROLLBACK"):
-        raise invalid(f"stopType: Shoal stops a service deployment only by ROLLBACK, not {req.stop_type!r}")
+def _update(ctx: ApiContext, arn: str, change: Callable[[r.Service, r.ServiceDeployment], None]) -> None:
+    """Compare-and-set of the service holding the service deployment ``arn``: ``change``
+    gets a fresh copy of the service and the deployment's entry in it;
+    ServiceDeploymentNotFoundException when either is gone."""
     where = parse_arn(arn, "service-deployment")
     missing = not_found(f"serviceDeploymentArn: service deployment {arn!r} not found",
                         "ServiceDeploymentNotFoundException")
     if where is None:
         raise missing
 
-    def change(svc: r.Service | None) -> r.Service:
+    def mutate(svc: r.Service | None) -> r.Service:
         entry = next((e for e in svc.service_deployments if e.service_deployment_arn == arn), None) if svc else None
         if svc is None or entry is None:
             raise missing
+        change(svc, entry)
+        return svc
+
+    ctx.state.update(keys.service(*where), r.Service, mutate, field="service")
+
+
+def stop(ctx: ApiContext, req: op.StopServiceDeploymentRequest) -> op.StopServiceDeploymentResponse:
+    arn = req.service_deployment_arn
+    if not arn:
+        raise invalid("serviceDeploymentArn: required")
+    if req.stop_type not in ("", "ROLLBACK"):
+        raise invalid(f"stopType: Shoal stops a service deployment only by ROLLBACK, not {req.stop_type!r}")
+
+    def change(svc: r.Service, entry: r.ServiceDeployment) -> None:
         if svc.status != "ACTIVE":
             raise conflict(f"service: {svc.service_name!r} is {svc.status}", "ConflictException")
         if entry.status != "IN_PROGRESS":
@@ -107,9 +119,8 @@ def stop(ctx: ApiContext, req: op.StopServiceDeploymentRequest) -> op.StopServic
         roll_back(svc, entry, rev, "Service deployment rolled back by StopServiceDeployment.",
                   new_deployment(rev.task_definition, svc.desired_count, svc.capacity_provider_strategy), now)
         track(svc, now, breaker_threshold(svc.desired_count))
-        return svc
 
-    ctx.state.update(keys.service(*where), r.Service, change, field="service")
+    _update(ctx, arn, change)
     return op.StopServiceDeploymentResponse(service_deployment_arn=arn)
 
 
@@ -124,23 +135,14 @@ def continue_(ctx: ApiContext, req: op.ContinueServiceDeploymentRequest) -> op.S
     action = req.action or "CONTINUE"
     if action not in ("CONTINUE", "ROLLBACK"):
         raise invalid(f"action: CONTINUE or ROLLBACK, not {req.action!r}")
-    where = parse_arn(arn, "service-deployment")
-    missing = not_found(f"serviceDeploymentArn: service deployment {arn!r} not found",
-                        "ServiceDeploymentNotFoundException")
-    if where is None:
-        raise missing
 
-    def change(svc: r.Service | None) -> r.Service:
-        entry = next((e for e in svc.service_deployments if e.service_deployment_arn == arn), None) if svc else None
-        if svc is None or entry is None:
-            raise missing
+    def change(svc: r.Service, entry: r.ServiceDeployment) -> None:
         d = next((d for d in svc.deployments if d.id == entry.deployment_id), None)
         if d is None or entry.status != "IN_PROGRESS":
             raise invalid(f"serviceDeploymentArn: the service deployment is {entry.status}; no hook waits in it")
         traffic_shift.continue_hook(d, req.hook_id, action, time.time())
         # A ROLLBACK is carried out by the service controller, as a timed-out hook's is.
         track(svc, time.time(), breaker_threshold(svc.desired_count))
-        return svc
 
-    ctx.state.update(keys.service(*where), r.Service, change, field="service")
+    _update(ctx, arn, change)
     return op.StopServiceDeploymentResponse(service_deployment_arn=arn)

@@ -12,7 +12,7 @@ import grpc
 
 from controlplane.api import nodes, services, tasks
 from controlplane.api.context import ApiContext
-from controlplane.authz import Denied, decide, record_denial
+from controlplane.authz import decide_or_raise
 from controlplane.errors import ApiError, invalid
 from shoal.arns import cluster_name
 from shoal.security.ca import Identity
@@ -96,9 +96,5 @@ def run(ctx: ApiContext, name: str, identity: Identity | None, insecure: bool, b
         raise ApiError(grpc.StatusCode.NOT_FOUND, f"action: no action {name[:32]!r}; one of {', '.join(ACTIONS)}")
     method = f"/shoal.v1.Operator/{found[0]}"
     if not insecure:
-        try:
-            decide(method, identity)
-        except Denied as exc:
-            record_denial(exc.reason, identity, exc.message, method=method, via="console")
-            raise ApiError(exc.code, exc.message) from None
+        decide_or_raise(method, identity, via="console")
     return found[1](ctx, body)

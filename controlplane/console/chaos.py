@@ -27,7 +27,7 @@ import grpc
 from controlplane.api import nodes as nodes_api
 from controlplane.api import tasks as tasks_api
 from controlplane.api.context import ApiContext
-from controlplane.authz import Denied, decide, record_denial
+from controlplane.authz import decide_or_raise
 from controlplane.cache import Cache
 from controlplane.errors import ApiError, invalid
 from controlplane.feed import EventFeed
@@ -147,11 +147,7 @@ class Chaos:
             raise invalid(f"action: {name[:32]!r} is not one of {', '.join(self.actions)}{hint}")
         method = f"/shoal.v1.Operator/{found[0]}"
         if not insecure:
-            try:
-                decide(method, identity)
-            except Denied as exc:
-                record_denial(exc.reason, identity, exc.message, method=method, via="console-chaos")
-                raise ApiError(exc.code, exc.message) from None
+            decide_or_raise(method, identity, via="console-chaos")
         if body.get("confirm") != name:
             raise invalid(f"confirm: must be the action's name ({name!r}) to run it")
         cluster = _text(body, "cluster")

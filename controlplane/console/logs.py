@@ -13,8 +13,7 @@ from collections.abc import Callable
 
 import grpc
 
-from controlplane.authz import Denied, decide, record_denial
-from controlplane.errors import ApiError
+from controlplane.authz import decide_or_raise
 from shoal.errors import rpc_status
 from shoal.security.ca import Identity
 from shoal.v1 import logs_pb2, logs_pb2_grpc
@@ -26,13 +25,8 @@ _DONE = object()
 
 
 def authorize(identity: Identity | None, insecure: bool) -> None:
-    if insecure:
-        return
-    try:
-        decide(METHOD, identity)
-    except Denied as exc:
-        record_denial(exc.reason, identity, exc.message, method=METHOD, via="console")
-        raise ApiError(exc.code, exc.message) from None
+    if not insecure:
+        decide_or_raise(METHOD, identity, via="console")
 
 
 class LogSource:

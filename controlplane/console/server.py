@@ -166,6 +166,14 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                 return None
             return data
 
+        def _open_stream(self) -> None:
+            """Starts a server-sent event stream: no length, the connection closes after it."""
+            self.send_response(200)
+            for name, value in {**HEADERS, "Content-Type": "text/event-stream", "Connection": "close"}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.close_connection = True
+
         # ---- GET ----
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             url = urllib.parse.urlsplit(self.path)
@@ -201,38 +209,45 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
             log.info("console: logged in by one-time link", extra=kv(user=session.user, role=session.role))
             self._send(303, b"", "text/plain", {**self._cookie(session), "Location": "/"})
 
+        def _call(self, call: Callable[[], Any]) -> tuple[bool, Any]:
+            """Runs one API call; its ApiError or StoreError is answered here as HTTP, and then
+            the first of the pair is False."""
+            try:
+                return True, call()
+            except ApiError as exc:
+                self._error(_HTTP_OF.get(exc.code, 400), exc.message)
+            except StoreError as exc:
+                self._error(503, f"state store unavailable: {exc}")
+            return False, None
+
         def _read(self, path: str, query: dict[str, list[str]], session: Session) -> None:
+            ok, data = self._call(lambda: self._view(path, query, session))
+            if ok:
+                self._json(200, data)
+
+        def _view(self, path: str, query: dict[str, list[str]], session: Session) -> Any:
             parts = [urllib.parse.unquote(p) for p in path.split("/")[2:]]
             v = console.views
             one: Callable[[str, str], Any] | None = {"services": v.service, "nodes": v.node,
                                                      "tasks": v.task}.get(parts[0])
-            try:
-                if parts == ["me"]:
-                    data: Any = {"user": session.user, "role": session.role, "csrf": session.csrf,
-                                 "canAct": session.role == "admin" or console.insecure}
-                elif parts == ["overview"]:
-                    data = v.overview()
-                elif parts == ["events"]:
-                    data = self._events(query)
-                elif parts == ["chaos"]:
-                    data = console.chaos.runs()
-                elif len(parts) == 1 and parts[0] in ("services", "nodes", "tasks"):
-                    data = getattr(v, parts[0])()
-                elif len(parts) == 3 and one is not None:
-                    data = one(parts[1], parts[2])
-                    if data is None:
-                        self._error(404, f"{parts[0][:-1]} {parts[2][:64]!r} not found in cluster {parts[1][:64]!r}")
-                        return
-                else:
-                    self._error(404, f"no API {path[:64]!r}")
-                    return
-            except ApiError as exc:
-                self._error(_HTTP_OF.get(exc.code, 400), exc.message)
-                return
-            except StoreError as exc:
-                self._error(503, f"state store unavailable: {exc}")
-                return
-            self._json(200, data)
+            if parts == ["me"]:
+                return {"user": session.user, "role": session.role, "csrf": session.csrf,
+                        "canAct": session.role == "admin" or console.insecure}
+            if parts == ["overview"]:
+                return v.overview()
+            if parts == ["events"]:
+                return self._events(query)
+            if parts == ["chaos"]:
+                return console.chaos.runs()
+            if len(parts) == 1 and parts[0] in ("services", "nodes", "tasks"):
+                return getattr(v, parts[0])()
+            if len(parts) == 3 and one is not None:
+                data = one(parts[1], parts[2])
+                if data is None:
+                    raise ApiError(grpc.StatusCode.NOT_FOUND,
+                                   f"{parts[0][:-1]} {parts[2][:64]!r} not found in cluster {parts[1][:64]!r}")
+                return data
+            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no API {path[:64]!r}")
 
         def _events(self, query: dict[str, list[str]]) -> list[dict]:
             def first(name: str) -> str:
@@ -248,11 +263,7 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
             return [event(e) for e in console.feed.list(req).events][::-1]
 
         def _stream(self) -> None:
-            self.send_response(200)
-            for name, value in {**HEADERS, "Content-Type": "text/event-stream", "Connection": "close"}.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.close_connection = True
+            self._open_stream()
             version = console.feed.version
             try:
                 # The browser waits 5 s before reconnecting a broken stream (its default is 3 s).
@@ -284,11 +295,7 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
             except ApiError as exc:
                 self._error(_HTTP_OF.get(exc.code, 403), exc.message)
                 return
-            self.send_response(200)
-            for name, value in {**HEADERS, "Content-Type": "text/event-stream", "Connection": "close"}.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.close_connection = True
+            self._open_stream()
             log.info("console: logs opened", extra=kv(user=session.user, task=parts[1][:64]))
 
             def write(data: bytes) -> None:
@@ -342,27 +349,17 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                 self._error(404, f"no API {path[:64]!r}")
 
         def _act(self, name: str, session: Session, body: dict[str, Any]) -> None:
-            try:
-                result = actions.run(console.ctx, name, session.identity, console.insecure, body)
-            except ApiError as exc:
-                self._error(_HTTP_OF.get(exc.code, 400), exc.message)
-                return
-            except StoreError as exc:
-                self._error(503, f"state store unavailable: {exc}")
+            ok, result = self._call(lambda: actions.run(console.ctx, name, session.identity, console.insecure, body))
+            if not ok:
                 return
             log.info("console action", extra=kv(action=name[:32], user=session.user, **{
                 k: str(v)[:64] for k, v in body.items() if k in ("cluster", "service", "node", "task")}))
             self._json(200, result)
 
         def _chaos(self, session: Session, body: dict[str, Any]) -> None:
-            try:
-                result = console.chaos.start(session.identity, console.insecure, session.user, body)
-            except ApiError as exc:
-                self._error(_HTTP_OF.get(exc.code, 400), exc.message)
-                return
-            except StoreError as exc:
-                self._error(503, f"state store unavailable: {exc}")
-                return
-            self._json(200, result)
+            ok, result = self._call(lambda: console.chaos.start(session.identity, console.insecure, session.user,
+                                                                body))
+            if ok:
+                self._json(200, result)
 
     return Handler

@@ -118,9 +118,19 @@ class ServiceController:
             return (t.task_definition_arn == svc.task_definition and t.deployment_id not in superseded
                     and not on_draining_node(t))
 
-        new = [t for t in live if current(t.msg)]
-        new_ids = {t.msg.id for t in new}
-        old = [t for t in live if t.msg.id not in new_ids]
+        def split() -> tuple[list[Record[r.Task]], list[Record[r.Task]]]:
+            """The live tasks of the current revision, and the others."""
+            new = [t for t in live if current(t.msg)]
+            new_ids = {t.msg.id for t in new}
+            return new, [t for t in live if t.msg.id not in new_ids]
+
+        def switched() -> tuple[r.Deployment, r.TaskDefinition | None, list[Record[r.Task]], list[Record[r.Task]]]:
+            """After the service went back to an earlier revision: its primary deployment and
+            task definition now, and the live tasks split again."""
+            return (next(d for d in svc.deployments if d.status == "PRIMARY"), view.taskdefs.get(svc.task_definition),
+                    *split())
+
+        new, old = split()
 
         # Tasks that failed their health checks are replaced, as ECS does.
         unhealthy = self._stop_unhealthy(view, svc, new)
@@ -139,11 +149,7 @@ class ServiceController:
             # Recorded while the failed deployment is still listed: it may be done with
             # (no tasks left) by the end of this cycle.
             track(svc, time.time(), breaker_threshold(desired))
-            primary = next(d for d in svc.deployments if d.status == "PRIMARY")
-            td = view.taskdefs.get(svc.task_definition)
-            new = [t for t in live if current(t.msg)]
-            new_ids = {t.msg.id for t in new}
-            old = [t for t in live if t.msg.id not in new_ids]
+            primary, td, new, old = switched()
         halted = primary.rollout_state == "FAILED"
         if shifting and primary.rollout_state == "IN_PROGRESS":
             outcome = traffic_shift.advance(dc, primary, bool(old), sum(1 for t in new if t.msg.id in healthy),
@@ -154,11 +160,7 @@ class ServiceController:
             if outcome.rollback:
                 did.append(self._return_to_previous(svc, primary, outcome.rollback))
                 track(svc, time.time(), breaker_threshold(desired))
-                primary = next(d for d in svc.deployments if d.status == "PRIMARY")
-                td = view.taskdefs.get(svc.task_definition)
-                new = [t for t in live if current(t.msg)]
-                new_ids = {t.msg.id for t in new}
-                old = [t for t in live if t.msg.id not in new_ids]
+                primary, td, new, old = switched()
                 halted = primary.rollout_state == "FAILED"
         # A shifting deployment starts no task before its PRE_SCALE_UP hooks are continued,
         # and stops the old revision's only at CLEAN_UP (those on draining nodes go as ever).

@@ -95,14 +95,15 @@ def method_for(action: str) -> str:
     return _SAME_AS.get(action, _OPERATOR + action)
 
 
-def authorize(action: str, identity: Identity, key_id: str, method: str = "") -> None:
+def authorize(action: str, identity: Identity, key_id: str, method: str = "", via: str = "ecs") -> None:
     """Raises AccessDeniedException unless ``identity`` may run ``action``, judged as the
-    gRPC ``method`` (a full name; default: the Operator method of the ECS action)."""
+    gRPC ``method`` (a full name; default: the Operator method of the ECS action); ``via``
+    names the gateway in the refusal's log."""
     method = method or method_for(action)
     try:
         decide(method, identity)
     except Denied as exc:
-        record_denial(exc.reason, identity, exc.message, method=method, access_key=key_id, via="ecs")
+        record_denial(exc.reason, identity, exc.message, method=method, access_key=key_id, via=via)
         raise EcsError("AccessDeniedException",
                        f"{identity} (access key {key_id}) is not allowed to perform {action}: {exc.message}") from None
 

@@ -23,8 +23,7 @@ from typing import Any
 from controlplane.api import accesskeys
 from controlplane.api import scaling as api
 from controlplane.api.context import ApiContext
-from controlplane.authz import Denied, decide, record_denial
-from controlplane.ecs import protocol, sigv4
+from controlplane.ecs import access, protocol, sigv4
 from controlplane.ecs.errors import EcsError, to_ecs_error
 from controlplane.ecs.replay import ReplayCache
 from controlplane.errors import ApiError
@@ -538,13 +537,7 @@ def handle(ctx: ApiContext, req: sigv4.Request, replays: ReplayCache | None = No
         if name not in OPERATIONS:
             raise EcsError("UnknownOperationException", f"Operation {target[:200]!r} is not supported by Shoal")
         who = accesskeys.identity(key)
-        try:
-            decide(_SCALING + name, who)
-        except Denied as exc:
-            record_denial(exc.reason, who, exc.message, method=_SCALING + name, access_key=key.access_key_id,
-                          via=SIGNING_NAME)
-            raise EcsError("AccessDeniedException", f"{who} (access key {key.access_key_id}) is not allowed to "
-                                                    f"perform {name}: {exc.message}") from None
+        access.authorize(name, who, key.access_key_id, _SCALING + name, via=SIGNING_NAME)
         body = protocol.decode_body(req.body)
         with API_LATENCY.labels(method="application-autoscaling." + name).time():
             return 200, OPERATIONS[name](ctx, body), name

@@ -14,8 +14,7 @@ from typing import Any
 
 from controlplane.api import accesskeys, repositories
 from controlplane.api.context import ApiContext
-from controlplane.authz import Denied, decide, record_denial
-from controlplane.ecs import protocol, sigv4
+from controlplane.ecs import access, protocol, sigv4
 from controlplane.ecs.errors import EcsError, invalid_parameter, to_ecs_error
 from controlplane.ecs.replay import ReplayCache
 from controlplane.metrics import API_LATENCY
@@ -205,13 +204,7 @@ def handle(ctx: ApiContext, req: sigv4.Request, replays: ReplayCache | None = No
             raise EcsError("UnknownOperationException", f"Operation {target[:200]!r} is not supported by this gateway")
         operation, method = OPERATIONS[name]
         who = accesskeys.identity(key)
-        try:
-            decide(_REGISTRY + method, who)
-        except Denied as exc:
-            record_denial(exc.reason, who, exc.message, method=_REGISTRY + method, access_key=key.access_key_id,
-                          via="ecr")
-            raise EcsError("AccessDeniedException", f"{who} (access key {key.access_key_id}) is not allowed to "
-                                                    f"perform {name}: {exc.message}") from None
+        access.authorize(name, who, key.access_key_id, _REGISTRY + method, via="ecr")
         body = protocol.decode_body(req.body)
         with API_LATENCY.labels(method="ecr." + name).time():
             return 200, operation(ctx, who, body), name

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import subprocess
-import sys
 import urllib.parse
 from pathlib import Path
 
@@ -19,22 +17,17 @@ from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc, events_pb2_grpc
 from shoal.v1 import events_pb2 as ev
 from shoal.v1 import operator_pb2 as op
-from tests.integration.test_logs_events import Streaming, cli_env
+from tests.cli import shoal
+from tests.integration.test_logs_events import Streaming
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 SLEEPER = {
     "family": "sleeper",
     "containerDefinitions": [{"name": "app", "image": "shoal/busybox:latest", "memory": 16, "cpu": 16,
                               "stopTimeout": 1, "command": ["sleep", "3600"]}],
 }
-
-
-def shoal(cluster, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "shoalctl", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, env={**cli_env(cluster), **(env or {})})
 
 
 @pytest.fixture

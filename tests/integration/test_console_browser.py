@@ -38,8 +38,9 @@ from selenium.common.exceptions import (  # noqa: E402
     NoSuchElementException,
     StaleElementReferenceException,
 )
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+
+from tests.headless import chromium  # noqa: E402
 
 SCREENSHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
 HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
@@ -55,19 +56,13 @@ PRINTER = {
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or ""
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'chromium'}"):
-        options.add_argument(arg)
-    service = Service(shutil.which("chromedriver"), log_output=str(tmp_path / "chromedriver.log"))
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = chromium(tmp_path, "1400,1000", str(tmp_path / "chromedriver.log"))
     try:
         yield driver
     finally:
         driver.quit()
         # quit() ends chromium and the driver; make sure of the driver process we started.
-        proc = service.process
+        proc = driver.service.process
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait(10)

@@ -31,23 +31,13 @@ from selenium.common.exceptions import StaleElementReferenceException  # noqa: E
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
+from tests.headless import OPEN_AND_TIME  # noqa: E402
+
 NODES = int(os.environ.get("CONSOLE_TOPOLOGY_NODES", "180"))
 TASKS = 2 * NODES
 TASKDEF = {"family": "hollow-web", "containerDefinitions": [
     {"name": "web", "image": "shoal/busybox:latest", "cpu": 256, "memory": 256, "command": ["sleep", "3600"]}]}
 
-# Opens #/nodes and resolves with the ms until every tile is drawn.
-OPEN_AND_TIME = """
-const [want, done] = [arguments[0], arguments[arguments.length - 1]];
-location.hash = '#/';
-setTimeout(() => {
-  const t0 = performance.now();
-  location.hash = '#/nodes';
-  const check = () => document.querySelectorAll('#page .tile').length === want
-    ? done(performance.now() - t0) : requestAnimationFrame(check);
-  requestAnimationFrame(check);
-}, 300);
-"""
 # Follows the change stream for arguments[0] ms: [notices, bytes of their data].
 STREAM = """
 const [ms, done] = [arguments[0], arguments[arguments.length - 1]];

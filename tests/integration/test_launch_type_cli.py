@@ -4,31 +4,16 @@ no agents: the tasks stay PROVISIONING, which is all the launch type needs)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli import ok, shoal
+
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 WEB = {"family": "web", "requiresCompatibilities": ["EC2", "EXTERNAL"],
        "containerDefinitions": [{"name": "web", "image": "shoal/busybox:latest", "memory": 16}]}
-
-
-def shoal(cluster, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SHOAL_STATE_DIR": str(cluster.state_dir),
-           "SHOAL_ENDPOINT": cluster.endpoint}
-    return subprocess.run([sys.executable, "-m", "shoalctl", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, env=env)
-
-
-def ok(cluster, *args: str) -> str:
-    out = shoal(cluster, *args)
-    assert out.returncode == 0, f"shoal {' '.join(args)}: {out.stderr}"
-    return out.stdout
 
 
 def test_cli_launch_type_is_sent_kept_and_filtered(make_cluster, tmp_path: Path) -> None:

@@ -7,20 +7,17 @@ non-zero exit and no traceback."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from shoal.netutil import free_port
 from shoal.v1 import operator_pb2 as op
+from tests.cli import ok, shoal
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 WEB = {
     "family": "web",
     "containerDefinitions": [{
@@ -28,19 +25,6 @@ WEB = {
         "command": ["httpd", "-f", "-p", "8080"], "portMappings": [{"containerPort": 8080, "name": "http"}],
     }],
 }
-
-
-def shoal(cluster, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SHOAL_STATE_DIR": str(cluster.state_dir),
-           "SHOAL_ENDPOINT": cluster.endpoint}
-    return subprocess.run([sys.executable, "-m", "shoalctl", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, env=env)
-
-
-def ok(cluster, *args: str) -> str:
-    out = shoal(cluster, *args)
-    assert out.returncode == 0, f"shoal {' '.join(args)}: {out.stderr}"
-    return out.stdout
 
 
 def refused(cluster, *args: str, field: str) -> str:

@@ -5,7 +5,6 @@ oldest first, and new ones as they happen."""
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
 import signal
@@ -20,6 +19,7 @@ import pytest
 
 from shoal.v1 import logs_pb2, logs_pb2_grpc
 from shoal.v1 import operator_pb2 as op
+from tests.cli import cli_env, shoal
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -32,17 +32,6 @@ COUNTER = {
         "command": ["sh", "-c", "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.2; done"],
     }],
 }
-
-
-def cli_env(cluster) -> dict[str, str]:
-    # config.json in the state dir tells the CLI where the cluster is and how to authenticate.
-    return {**os.environ, "PYTHONPATH": str(ROOT), "SHOAL_STATE_DIR": str(cluster.state_dir),
-            "SHOAL_ENDPOINT": cluster.endpoint}
-
-
-def shoal(cluster, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "shoalctl", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env=cli_env(cluster))
 
 
 class Streaming:

@@ -13,7 +13,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -36,18 +35,11 @@ from shoal.v1 import registry_pb2_grpc, security_pb2_grpc
 from shoal.v1 import security_pb2 as sec
 from shoalctl.images import rootfs_tar
 from shoalctl.local.registry import CERTS_D
+from tests.cli import shoal
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def shoal(cluster, *args: str, env: dict[str, str] | None = None, timeout: float = 60):
-    base = {**os.environ, "PYTHONPATH": str(ROOT), "SHOAL_STATE_DIR": str(cluster.state_dir),
-            "SHOAL_ENDPOINT": cluster.endpoint}
-    return subprocess.run([sys.executable, "-m", "shoalctl", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={**base, **(env or {})})
 
 
 def docker_cli(*args: str, config: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
