@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import secrets
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +41,10 @@ PORT_FILE = "task-credentials.port"
 PATH_PREFIX = "/v2/credentials/"
 URI_ENV = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
 TOKEN_ENV = "AWS_CONTAINER_AUTHORIZATION_TOKEN"
+# ECS's credentials address: the one non-loopback host botocore (and the aws CLI) fetch a
+# plain-HTTP FULL_URI from. A container on the bridge reaches it through its gateway (this
+# host), which delivers to any address of its own.
+ECS_HOST = "169.254.170.2"
 # Refresh once this share of a credential's life has passed.
 REFRESH_AT = 0.5
 IDLE = "no task credentials to refresh or forget"
@@ -228,11 +233,47 @@ def _handler(endpoint: TaskRoleEndpoint) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def local_address(address: str = ECS_HOST) -> str:
+    """Makes ``address`` one of this host's own (a /32 on ``lo``, as ECS's agent does),
+    unless it already is. Returns "" when it is, else why it cannot be (not root, no ``ip``,
+    or the address belongs to a network attached here, where it names some other machine)."""
+    try:
+        route = subprocess.run(["ip", "-4", "route", "get", address], capture_output=True, text=True,
+                               timeout=10, check=False)
+        first = route.stdout.split("\n", 1)[0].strip()
+        if route.returncode == 0 and first.startswith("local "):
+            return ""
+        if route.returncode == 0 and " via " not in first:
+            return f"{address} is on a network attached here ({first})"
+        added = subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], capture_output=True,
+                               text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"cannot run ip: {exc}"
+    # "already assigned": another agent on this host added it meanwhile.
+    if added.returncode != 0 and "already assigned" not in added.stderr and "File exists" not in added.stderr:
+        return f"ip addr add {address}/32 dev lo: {added.stderr.strip() or added.returncode}"
+    return ""
+
+
 def add_flags(p) -> None:
     p.add_argument("--task-credentials-listen", default=":0", metavar="[HOST]:PORT",
-                   help="serve task role credentials (taskRoleArn) here; HOST empty: the Docker bridge's gateway, "
-                        "which containers reach (--address with the hollow runtime); PORT 0: one picked the first "
-                        "time and kept in the state dir; 'off' serves none")
+                   help=f"serve task role credentials (taskRoleArn) here; HOST empty: {ECS_HOST}, ECS's address, "
+                        "added to lo when missing (else the Docker bridge's gateway; --address with the hollow "
+                        "runtime); PORT 0: one picked the first time and kept in the state dir; 'off' serves none")
+
+
+def default_host(bridge_gateway: str, fallback_host: str) -> str:
+    """Where containers read credentials when --task-credentials-listen names no host:
+    ECS's address, which botocore accepts, when this host can have it and runs containers;
+    else the bridge's gateway (or ``fallback_host``), which only hand-written clients accept."""
+    if not bridge_gateway:
+        return fallback_host  # the hollow runtime: no containers, nothing to reach it
+    why = local_address()
+    if not why:
+        return ECS_HOST
+    log.warning("cannot serve task role credentials on ECS's address; serving on the bridge's gateway, "
+                "whose plain-HTTP URI the AWS SDKs refuse", extra=shoal.logs.kv(address=bridge_gateway, error=why))
+    return bridge_gateway
 
 
 def from_args(value: str, state_dir: str, bridge_gateway: str, fallback_host: str, fetch: Fetch,
@@ -244,7 +285,7 @@ def from_args(value: str, state_dir: str, bridge_gateway: str, fallback_host: st
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or int(port) > 65535:
         raise SystemExit(f"agent: --task-credentials-listen: want [HOST]:PORT or off, got {value!r}")
-    host = host.strip("[]") or bridge_gateway or fallback_host
+    host = host.strip("[]") or default_host(bridge_gateway, fallback_host)
     remembered = Path(state_dir) / PORT_FILE
     wanted = int(port)
     if wanted == 0 and remembered.exists():

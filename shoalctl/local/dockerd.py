@@ -183,6 +183,8 @@ def _routes() -> str:
 def _free_subnet() -> str:
     used = _routes()
     for third in range(_FIRST_THIRD_OCTET, 200):
+        if third == 170:  # 169.254.170.2 is where agents serve task credentials (ECS's address)
+            continue
         candidate = f"169.254.{third}.0/24"
         if f"169.254.{third}.0/24" not in used:
             return candidate

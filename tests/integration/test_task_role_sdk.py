@@ -32,6 +32,7 @@ import docker
 import docker.errors
 import pytest
 
+from agent import task_roles
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import roles_pb2 as ro
 from shoal.v1 import roles_pb2_grpc
@@ -49,17 +50,10 @@ READER = {"Version": "2012-10-17", "Statement": [
 # What runs in the container: boto3 with no keys, region or endpoint in code; it finds them
 # in the environment ECS's agent (here Shoal's) and the task definition give it.
 CODE = """
-import json, os, sys, time, traceback, urllib.request
+import time, traceback
 try:
     import boto3, botocore.exceptions
-    if sys.argv[1:] == ["by-hand"]:
-        ask = urllib.request.Request(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
-                                     headers={"Authorization": os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]})
-        creds = json.load(urllib.request.urlopen(ask, timeout=10))
-        ecs = boto3.client("ecs", aws_access_key_id=creds["AccessKeyId"],
-                           aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["Token"])
-    else:
-        ecs = boto3.client("ecs")
+    ecs = boto3.client("ecs")
     print("SERVICES", " ".join(ecs.list_services(cluster="default")["serviceArns"]), flush=True)
     print("CALLER", ecs.describe_services(cluster="default", services=["sdk"])["services"][0]["serviceName"],
           flush=True)
@@ -184,19 +178,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("credentials", [
-    # The container reads the agent's endpoint itself (as the wget of test_task_roles.py
-    # does) and hands the keys to boto3: the gateway, its TLS and the role's judgement.
-    "by-hand",
-    # boto3's own provider chain, with no configuration: botocore fetches an http FULL_URI
-    # only from loopback or 169.254.170.2/.23 (or any https URL), and the agent serves
-    # http on the Docker bridge's gateway (172.17.0.1 here), so botocore refuses it.
-    pytest.param("provider-chain", marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError,
-        reason="botocore refuses an http AWS_CONTAINER_CREDENTIALS_FULL_URI on the bridge gateway "
-               "('Unsupported host'); the agent must serve 169.254.170.2 (ECS's address) or https")),
-])
-def test_boto3_inside_a_task_uses_its_role(credentials, make_cluster, image_with_ca, docker_client) -> None:
+def test_boto3_inside_a_task_uses_its_role(make_cluster, image_with_ca, docker_client) -> None:
     gateway, port = _bridge_gateway(docker_client), _free_port()
     # The ECS gateway where the task's network (Docker's default bridge, the agent's
     # default) reaches it: every address, so its certificate names the bridge's too.
@@ -211,7 +193,7 @@ def test_boto3_inside_a_task_uses_its_role(credentials, make_cluster, image_with
         "family": "sdk", "taskRoleArn": "arn:aws:iam::000000000000:role/reader",
         "containerDefinitions": [{
             "name": "app", "image": image, "memory": 256, "essential": True, "stopTimeout": 1,
-            "command": ["python3", "-c", CODE, credentials],
+            "command": ["python3", "-c", CODE],
             "environment": [{"name": "AWS_ENDPOINT_URL_ECS", "value": f"https://{gateway}:{port}"},
                             {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"}]}]})))
     api.CreateService(op.CreateServiceRequest(cluster="default", service_name="sdk", task_definition="sdk",
@@ -242,7 +224,8 @@ def test_boto3_inside_a_task_uses_its_role(credentials, make_cluster, image_with
     assert not {k for k in env if k.startswith("AWS_")} - {
         "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_ENDPOINT_URL_ECS",
         "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE"}, env
-    assert env["AWS_CONTAINER_CREDENTIALS_FULL_URI"].startswith(f"http://{gateway}:"), env
+    # ECS's address, the one plain-HTTP host botocore fetches container credentials from.
+    assert env["AWS_CONTAINER_CREDENTIALS_FULL_URI"].startswith(f"http://{task_roles.ECS_HOST}:"), env
     lines = {line.split(" ", 1)[0]: line for line in output.splitlines() if line}
     assert {"SERVICES", "CALLER", "WRITE"} <= lines.keys(), output
     assert lines["SERVICES"].endswith(":service/default/sdk"), output

@@ -148,3 +148,23 @@ def test_the_environment_goes_into_every_container_but_not_the_spec_hash() -> No
 
     with pytest.raises(RuntimeError, match="unable to get credentials for task role .*no role 'reader'"):
         task_roles.with_role_env(specs, a, refused)
+
+
+def test_the_default_host_is_ecs_address_when_this_host_can_have_it(monkeypatch) -> None:
+    monkeypatch.setattr(task_roles, "local_address", lambda address=task_roles.ECS_HOST: "")
+    assert task_roles.default_host("172.17.0.1", "10.0.0.5") == "169.254.170.2"
+
+
+def test_the_default_host_falls_back_to_the_bridge_gateway_saying_why(monkeypatch, caplog) -> None:
+    monkeypatch.setattr(task_roles, "local_address",
+                        lambda address=task_roles.ECS_HOST: "ip addr add: Operation not permitted")
+    assert task_roles.default_host("172.17.0.1", "10.0.0.5") == "172.17.0.1"
+    [record] = [rec for rec in caplog.records if "ECS's address" in rec.getMessage()]
+    assert "SDKs refuse" in record.getMessage() and "Operation not permitted" in str(record.__dict__), record.__dict__
+
+
+def test_the_hollow_runtime_serves_on_its_own_address_and_adds_none(monkeypatch) -> None:
+    def refuse(address: str = task_roles.ECS_HOST) -> str:
+        raise AssertionError("no address is added for a runtime without containers")
+    monkeypatch.setattr(task_roles, "local_address", refuse)
+    assert task_roles.default_host("", "10.0.0.5") == "10.0.0.5"
