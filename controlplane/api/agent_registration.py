@@ -40,9 +40,10 @@ class Registration:
         _check_registration(request)
         node_id = request.node_id or uuid.uuid4().hex
 
-        def registered(node: r.ContainerInstance | None) -> r.ContainerInstance:
+        def registered(node: r.ContainerInstance | None) -> r.ContainerInstance | None:
             # What the host offers is the agent's to say; status (drain) and agentConnected
             # are not, and stay as they are.
+            before = node.SerializeToString(deterministic=True) if node is not None else None
             node = node or r.ContainerInstance(
                 id=node_id,
                 cluster=cluster,
@@ -62,6 +63,10 @@ class Registration:
             node.attributes.extend(merged_attributes(request.attributes, node.custom_attributes))
             node.dynamic_port_low = request.dynamic_port_low
             node.dynamic_port_high = request.dynamic_port_high
+            # An agent reconnecting says what it said last time: writing that again would
+            # cost an etcd transaction and a watch event to every watcher per reconnect.
+            if before is not None and node.SerializeToString(deterministic=True) == before:
+                return None
             return node
 
         rec = self.ctx.state.update(keys.node(cluster, node_id), r.ContainerInstance, registered, field="nodeId")

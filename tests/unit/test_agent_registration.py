@@ -1,0 +1,44 @@
+"""RegisterNode on the in-memory store: a node reconnecting with what it registered before
+writes nothing (no transaction, no watch event per reconnect); a change is written."""
+
+from __future__ import annotations
+
+from controlplane.api.agent_registration import Registration
+from controlplane.api.context import ApiContext
+from shoal import keys
+from shoal.store.memory import MemoryStore
+from shoal.v1 import agent_pb2
+from shoal.v1 import resources_pb2 as r
+
+
+def request(node_id: str = "", memory_mib: int = 1024) -> agent_pb2.RegisterNodeRequest:
+    return agent_pb2.RegisterNodeRequest(
+        cluster="default", node_id=node_id, hostname="h1", cpu_units=1024, memory_mib=memory_mib,
+        attributes=[r.Attribute(name="ecs.os-type", value="linux"), r.Attribute(name="zone", value="z1")],
+        dynamic_port_low=32768, dynamic_port_high=60999)
+
+
+def registration() -> tuple[Registration, ApiContext]:
+    ctx = ApiContext(MemoryStore())
+    ctx.ensure_default_cluster()
+    reg = Registration()
+    reg.ctx, reg.ttl, reg.refusal_if_cut_off = ctx, 10.0, lambda: None
+    return reg, ctx
+
+
+def test_registering_again_unchanged_writes_nothing_and_a_change_is_written() -> None:
+    reg, ctx = registration()
+    node_id = reg.RegisterNode(request(), None).node_id
+    key = keys.node("default", node_id)
+    first = ctx.store.get(key)
+    assert first is not None
+
+    again = reg.RegisterNode(request(node_id), None)
+    assert again.node_id == node_id
+    assert again.container_instance_arn == ctx.arns.node("default", node_id)
+    assert ctx.store.get(key).mod_revision == first.mod_revision
+
+    reg.RegisterNode(request(node_id, memory_mib=2048), None)
+    changed = ctx.store.get(key)
+    assert changed.mod_revision > first.mod_revision
+    assert r.ContainerInstance.FromString(changed.value).memory_mib == 2048
