@@ -31,6 +31,9 @@ def register(sub) -> None:
     up.add_argument("--etcd-members", type=int, choices=(1, 3, 5), default=1, help="etcd members (default 1)")
     up.add_argument("--own-dockerd", default="", metavar="N[,N...]",
                     help="hosts that get a dockerd of their own (so `shoal chaos stop-docker` can restart it)")
+    up.add_argument("--registry", action="store_true",
+                    help="also start the cluster registry on the lab bridge (give hosts --own-dockerd to see "
+                         "each host's engine pull through it)")
     up.add_argument("--lease-ttl", type=float, default=5.0, help="seconds without heartbeats before a node is lost")
     up.add_argument("--gc-delay", type=float, default=30.0, help="seconds before agents remove stopped containers")
     up.add_argument("--prometheus", action="store_true", help="also run Prometheus (and the autoscaler)")
@@ -94,7 +97,8 @@ def lab_up(a) -> int:
     state = _state_dir(a)
     lab = labmod.Lab(state, hosts=a.hosts, private_dockerd=_numbers(a.own_dockerd, a.hosts),
                      replicas=a.replicas, etcd_members=a.etcd_members, lease_ttl=a.lease_ttl,
-                     gc_delay=a.gc_delay, prometheus=a.prometheus, autoscaler=a.prometheus)
+                     gc_delay=a.gc_delay, prometheus=a.prometheus, autoscaler=a.prometheus,
+                     registry=a.registry)
     print(f"starting a lab of {a.hosts} hosts in {state} (logs in {lab.cluster.logs_dir})", flush=True)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -106,6 +110,8 @@ def lab_up(a) -> int:
     net = lab.network
     print(f"lab {net.lab_id} up: bridge {net.bridge} {net.gateway}/{net.prefixlen}")
     print(f"  control plane: {lab.cluster.endpoint_list}   etcd: {lab.cluster.etcd_url}")
+    if lab.cluster.registry_address:
+        print(f"  registry: {lab.cluster.registry_address}")
     for h in net.hosts.values():
         extra = f"  own dockerd {lab.dockerds[h.number].socket_url}" if h.number in lab.dockerds else ""
         print(f"  {h.name}: {h.address} in netns {h.netns}{extra}")

@@ -47,7 +47,8 @@ class Lab:
     ``stop()`` undoes all of it, even after a failed start. ``private_dockerd``: host
     numbers that get a dockerd of their own. ``dns``: each agent runs the node's DNS
     responder on port 53 of its host's address (its own namespace: no port to share).
-    Other keywords go to LocalCluster."""
+    Other keywords go to LocalCluster; ``registry=True`` there starts the cluster registry
+    on the lab bridge's address, which every host (and each private dockerd) reaches."""
 
     def __init__(self, state_dir: Path, hosts: int = 3, private_dockerd: tuple[int, ...] | list[int] = (),
                  lab_id: str | None = None, dns: bool = True, **cluster_kw: object) -> None:
