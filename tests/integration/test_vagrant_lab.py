@@ -243,8 +243,9 @@ def provisioned(lab_container: docker.models.containers.Container) -> dict[str, 
 def test_provisioning_installs_units_without_systemd(provisioned: dict[str, str],
                                                      lab_container: docker.models.containers.Container) -> None:
     assert "not installing docker.io" in provisioned["common"]
-    for name in ("etcd", "shoal-controlplane", "prometheus"):
+    for name in ("etcd", "shoal-controlplane", "prometheus", "nfs-server"):
         assert f"would run: systemctl enable --now {name}" in provisioned["controlplane"]
+    assert f"would run: ensure_lab_share {provisioned['ip']}" in provisioned["controlplane"]
     assert "would run: systemctl enable --now shoal-agent" in provisioned["node"]
     assert "promtool accepts /etc/prometheus/shoal.yml" in provisioned["controlplane"]
 
@@ -256,10 +257,19 @@ def test_provisioning_installs_units_without_systemd(provisioned: dict[str, str]
             code, out = run_in(lab_container, shoal, *cmd)
             assert code == 0 and "usage: shoal" in out, f"{shoal} {' '.join(cmd)} failed:\n{out}"
 
+    # The NFS export: only the lab's /24 (here the container's), root squashed. This kernel has
+    # no nfsd, so exportfs and the server are not run here; the exports file is what they read.
+    ip = provisioned["ip"]
+    code, exports = run_in(lab_container, "cat", "/etc/exports.d/shoal.exports")
+    lines = [ln for ln in exports.splitlines() if ln.strip() and not ln.startswith("#")]
+    net = ip.rsplit(".", 1)[0] + ".0/24"
+    assert code == 0 and lines == [f"/srv/shoal-share {net}(rw,sync,no_subtree_check,root_squash)"], exports
+    assert run_in(lab_container, "stat", "-c", "%a", "/srv/shoal-share")[1].strip() == "1777"
+    assert run_in(lab_container, "dpkg-query", "-W", "-f=${Status}", "nfs-kernel-server")[1] == "install ok installed"
+
     code, out = run_in(lab_container, "stat", "-c", "%a", "/etc/default/shoal-agent")
     assert out.strip() == "600", "the agent's environment file may hold a join token: it must be 600"
     code, out = run_in(lab_container, "cat", "/etc/default/shoal-agent")
-    ip = provisioned["ip"]
     for flag in (f"{ip}:7400", "--zone b", "--name lab", f"--address {ip}", "--metrics-address 0.0.0.0"):
         assert flag in out, f"{flag!r} missing from /etc/default/shoal-agent:\n{out}"
 
@@ -389,6 +399,20 @@ def test_provisioned_lab_runs_and_prometheus_finds_the_agent(
     assert int(info["maxUses"]) == 1 and float(info["expiresAt"]) > 0, info
     provision_node(c, provisioned["ip"], "/var/lib/shoal/join-token")
     start("agent")
+
+    # The NFS export's file system record, as controlplane.sh registers it under systemd
+    # (nfsd itself is not started: this kernel has no NFS). Twice: the second run is a no-op.
+    ip = provisioned["ip"]
+    code, out = run_in(c, "bash", "-c", f"source {PROVISION}/lib.sh && ensure_lab_share {ip}")
+    assert code == 0 and f"registered file system lab-share (nfs {ip}:/srv/shoal-share)" in out, out
+    code, out = run_in(c, "bash", "-c", f"source {PROVISION}/lib.sh && ensure_lab_share {ip}")
+    assert code == 0 and "already registered" in out, out
+    _, listed = run_in(c, "/opt/shoal-venv/bin/shoal", "fs", "list", "-o", "json", **admin)
+    [share] = [fs for fs in json.loads(listed) if fs["fileSystemId"] == "lab-share"]
+    assert share["nfs"]["host"] == ip and share["nfs"]["export"] == "/srv/shoal-share", share
+    # A record of that name pointing elsewhere is refused, not replaced.
+    code, out = run_in(c, "bash", "-c", f"source {PROVISION}/lib.sh && ensure_lab_share 10.9.9.9")
+    assert code != 0 and f"exists for {ip}:/srv/shoal-share, not 10.9.9.9:/srv/shoal-share" in out, out
 
     def logs() -> str:
         return "\n".join(f"== {n}\n" + run_in(c, "tail", "-n", "15", f"/tmp/{n}.log")[1] for n in starts)

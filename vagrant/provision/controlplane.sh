@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The control-plane VM: etcd (on loopback only, TLS, a client certificate required),
-# `shoal controlplane`, and Prometheus scraping the control plane and, through its /sd
-# endpoint, every agent.
+# `shoal controlplane`, Prometheus scraping the control plane and, through its /sd
+# endpoint, every agent, and an NFS export registered as the file system 'lab-share'.
 #   controlplane.sh CP_ADDRESS [NODES]   the VM's private IPv4 address; how many nodes will
 #                                        join (the join token's use count, default 1)
 # When `shoal token` exists (TLS + join tokens), also creates a join token that expires
@@ -19,7 +19,7 @@ name=$(hostname)
 check_word hostname "$name"
 [ -x "$SHOAL_VENV/bin/shoal" ] || die "$SHOAL_VENV/bin/shoal missing: run common.sh first"
 
-apt_install etcd-server prometheus
+apt_install etcd-server prometheus nfs-kernel-server
 
 # --- etcd ------------------------------------------------------------------------------
 # Only the control plane on this VM talks to etcd: it listens on loopback, over TLS, and
@@ -106,9 +106,23 @@ if command -v promtool >/dev/null 2>&1; then
   say "promtool accepts /etc/prometheus/shoal.yml"
 fi
 
+# --- NFS: the lab's shared file system (EFS's job) --------------------------------------
+# One export, readable and writable from the lab's private network (the /24 the Vagrantfile
+# puts every VM on) and nowhere else. Root in a container is squashed to nobody, so the
+# directory is world-writable with the sticky bit, like /tmp. Our own file in exports.d
+# leaves the package's /etc/exports alone.
+install -d -m 1777 "$SHOAL_SHARE_DIR"
+put_file /etc/exports.d/shoal.exports 644 <<EOF
+# Written by Shoal's vagrant/provision/controlplane.sh: the lab's shared file system,
+# registered with the control plane as '$SHOAL_SHARE_NAME' (shoal fs list).
+$SHOAL_SHARE_DIR ${cp_ip%.*}.0/24(rw,sync,no_subtree_check,root_squash)
+EOF
+nfs_changed=$WROTE
+
 service_up etcd "$etcd_changed"
 service_up shoal-controlplane "$cp_changed"
 service_up prometheus "$prom_changed"
+service_up nfs-server "$nfs_changed"
 
 # --- join token ------------------------------------------------------------------------
 # A token that expires and serves only this lab's joins (see create_join_token in lib.sh):
@@ -130,4 +144,10 @@ if [ -s "$token_file" ] && [ -d /vagrant ]; then
   install -d -m 700 /vagrant/.shoal
   (umask 077 && cp "$token_file" "$shared_token")
 fi
-say "done: gRPC on $cp_ip:$SHOAL_GRPC_PORT, metrics and /sd on :$SHOAL_METRICS_PORT, Prometheus on :9090"
+# --- the file system record, once the control plane serves -------------------------------
+if ! have_systemd; then
+  say "no systemd: the control plane is not running, so no file system record; would run: ensure_lab_share $cp_ip"
+else
+  ensure_lab_share "$cp_ip"
+fi
+say "done: gRPC on $cp_ip:$SHOAL_GRPC_PORT, metrics and /sd on :$SHOAL_METRICS_PORT, Prometheus on :9090, NFS $cp_ip:$SHOAL_SHARE_DIR"

@@ -20,6 +20,9 @@ SHOAL_PROXY_METRICS_PORT=7403
 SHOAL_ETCD_PKI=/etc/shoal/etcd
 # Where systemd puts etcd's client key for the control plane (LoadCredential).
 SHOAL_ETCD_CLIENT_KEY=/run/credentials/shoal-controlplane.service/etcd-client.key
+# The NFS export the control-plane VM serves, and the file system name it is registered as.
+SHOAL_SHARE_DIR=/srv/shoal-share
+SHOAL_SHARE_NAME=lab-share
 # The lab's join token expires after this many hours.
 SHOAL_TOKEN_TTL_HOURS=24
 
@@ -134,6 +137,38 @@ SHOAL_TOKEN_FOR=/var/lib/shoal/join-token.for
 join_token_fresh() {
   [ -s "$SHOAL_TOKEN_FILE" ] && [ "$(cat "$SHOAL_TOKEN_FOR" 2>/dev/null)" = "$1" ] \
     && [ -n "$(find "$SHOAL_TOKEN_FILE" -mmin "-$((SHOAL_TOKEN_TTL_HOURS * 30))")" ]
+}
+
+# admin_shoal ARGS...: `shoal` as the cluster admin, on the control-plane VM.
+admin_shoal() {
+  SHOAL_ENDPOINT="127.0.0.1:$SHOAL_GRPC_PORT" SHOAL_CA="$SHOAL_PKI_DIR/ca.crt" \
+    SHOAL_CERT="$SHOAL_PKI_DIR/admin.crt" SHOAL_KEY="$SHOAL_PKI_DIR/admin.key" "$SHOAL_VENV/bin/shoal" "$@"
+}
+
+# ensure_lab_share CP_ADDRESS: registers the NFS export as the file system SHOAL_SHARE_NAME
+# unless it already is (for this address and export); a record of that name pointing
+# elsewhere is an error, never silently replaced (task definitions may name it).
+ensure_lab_share() {
+  local want="$1:$SHOAL_SHARE_DIR" have
+  for _ in $(seq 1 120); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$SHOAL_METRICS_PORT/healthz" && break
+    sleep 1
+  done
+  have=$(admin_shoal fs list -o json | "$SHOAL_VENV/bin/python" -c '
+import json, sys
+for fs in json.load(sys.stdin):
+    if fs["fileSystemId"] == sys.argv[1]:
+        nfs = fs.get("nfs")
+        print(nfs["host"] + ":" + nfs["export"] if nfs else "bind " + fs.get("bind", ""))
+' "$SHOAL_SHARE_NAME") || die "'shoal fs list' failed (is shoal-controlplane running? journalctl -u shoal-controlplane)"
+  if [ "$have" = "$want" ]; then
+    say "file system $SHOAL_SHARE_NAME already registered (nfs $want)"
+  elif [ -n "$have" ]; then
+    die "file system $SHOAL_SHARE_NAME exists for $have, not $want: shoal fs delete $SHOAL_SHARE_NAME, then provision again"
+  else
+    admin_shoal fs create "$SHOAL_SHARE_NAME" --nfs "$want" >/dev/null || die "'shoal fs create $SHOAL_SHARE_NAME' failed"
+    say "registered file system $SHOAL_SHARE_NAME (nfs $want)"
+  fi
 }
 
 # create_join_token NODES: once the local control plane serves, a join token that expires
