@@ -20,6 +20,13 @@ SHOAL_PROXY_METRICS_PORT=7403
 SHOAL_ETCD_PKI=/etc/shoal/etcd
 # Where systemd puts etcd's client key for the control plane (LoadCredential).
 SHOAL_ETCD_CLIENT_KEY=/run/credentials/shoal-controlplane.service/etcd-client.key
+# The cluster registry: image names start with CP_ADDRESS:5000 (the control plane's front,
+# TLS), the control plane issues its tokens on :5001, and docker-registry itself listens on
+# loopback behind the front.
+SHOAL_REGISTRY_PORT=5000
+SHOAL_REGISTRY_TOKEN_PORT=5001
+SHOAL_REGISTRY_UPSTREAM_PORT=5002
+SHOAL_REGISTRY_DIR=/var/lib/shoal-registry
 # The NFS export the control-plane VM serves, and the file system name it is registered as.
 SHOAL_SHARE_DIR=/srv/shoal-share
 SHOAL_SHARE_NAME=lab-share
@@ -143,6 +150,33 @@ join_token_fresh() {
 admin_shoal() {
   SHOAL_ENDPOINT="127.0.0.1:$SHOAL_GRPC_PORT" SHOAL_CA="$SHOAL_PKI_DIR/ca.crt" \
     SHOAL_CERT="$SHOAL_PKI_DIR/admin.crt" SHOAL_KEY="$SHOAL_PKI_DIR/admin.key" "$SHOAL_VENV/bin/shoal" "$@"
+}
+
+# setup_registry CP_ADDRESS: once the control plane (started with --registry, which makes
+# the token issuer) serves, writes the registry's config and certificates with `shoal
+# registry host-setup` (the code `shoal up` uses), unless they exist, and copies the
+# cluster CA to /vagrant/.shoal for the nodes' dockerd.
+setup_registry() {
+  local addr="$1:$SHOAL_REGISTRY_PORT"
+  for _ in $(seq 1 120); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$SHOAL_METRICS_PORT/healthz" && break
+    sleep 1
+  done
+  if [ -s "$SHOAL_REGISTRY_DIR/config.yml" ] && [ -s "/etc/docker/certs.d/$addr/ca.crt" ]; then
+    say "registry already configured ($SHOAL_REGISTRY_DIR/config.yml)"
+  else
+    "$SHOAL_VENV/bin/shoal" registry host-setup "$SHOAL_REGISTRY_DIR" --address "$addr" \
+      --token-url "https://$1:$SHOAL_REGISTRY_TOKEN_PORT/token" --upstream-port "$SHOAL_REGISTRY_UPSTREAM_PORT" \
+      --etcd https://127.0.0.1:2379 --etcd-ca "$SHOAL_ETCD_PKI/ca.crt" --etcd-cert "$SHOAL_ETCD_PKI/client.crt" \
+      --etcd-key "$SHOAL_ETCD_PKI/client.key" --pki-dir "$SHOAL_PKI_DIR" \
+      || die "'shoal registry host-setup' failed (is shoal-controlplane running with --registry?)"
+    say "configured the registry in $SHOAL_REGISTRY_DIR"
+  fi
+  chown -R docker-registry:docker-registry "$SHOAL_REGISTRY_DIR"
+  if [ -d /vagrant ]; then
+    install -d -m 700 /vagrant/.shoal
+    install -m 644 "/etc/docker/certs.d/$addr/ca.crt" /vagrant/.shoal/cluster-ca.crt
+  fi
 }
 
 # ensure_lab_share CP_ADDRESS: registers the NFS export as the file system SHOAL_SHARE_NAME
