@@ -13,6 +13,7 @@ from shoal.v1 import registry_pb2_grpc
 from shoalctl.cli.client import add_verb, connect
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.output import ago, print_json, table
+from shoalctl.cli.registry_host import add_to as add_host_setup
 
 
 def _call(args, method: str, request):
@@ -115,6 +116,7 @@ def register(sub) -> None:
                    "(default and most: 12 hours)")
     p.add_argument("--password-only", action="store_true",
                    help="print the password instead of running docker login (for --password-stdin)")
+    add_host_setup(verbs)
 
     noun = sub.add_parser("repo", help="repositories of the cluster registry")
     verbs = noun.add_subparsers(dest="verb", metavar="VERB", required=True)

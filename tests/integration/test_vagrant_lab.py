@@ -217,10 +217,10 @@ STAND_IN_TOKEN_FILE = "/tmp/stand-in-join-token"
 
 
 def provision_node(container: docker.models.containers.Container, ip: str,
-                   token_file: str = STAND_IN_TOKEN_FILE) -> str:
+                   token_file: str = STAND_IN_TOKEN_FILE, **env: str) -> str:
     if token_file == STAND_IN_TOKEN_FILE:
         run_in(container, "sh", "-c", f"echo SHL10stand-in::notreal.notreal > {STAND_IN_TOKEN_FILE}")
-    return provision(container, "node.sh", ip, "b", ip, SHOAL_JOIN_TOKEN_FILE=token_file)
+    return provision(container, "node.sh", ip, "b", ip, SHOAL_JOIN_TOKEN_FILE=token_file, **env)
 
 
 @pytest.fixture(scope="module")
@@ -243,12 +243,15 @@ def provisioned(lab_container: docker.models.containers.Container) -> dict[str, 
 def test_provisioning_installs_units_without_systemd(provisioned: dict[str, str],
                                                      lab_container: docker.models.containers.Container) -> None:
     assert "not installing docker.io" in provisioned["common"]
-    for name in ("etcd", "shoal-controlplane", "prometheus"):
+    for name in ("etcd", "shoal-controlplane", "prometheus", "nfs-server"):
         assert f"would run: systemctl enable --now {name}" in provisioned["controlplane"]
+    assert f"would run: ensure_lab_share {provisioned['ip']}" in provisioned["controlplane"]
+    assert f"would run: setup_registry {provisioned['ip']}" in provisioned["controlplane"]
+    assert "no cluster CA at /vagrant/.shoal/cluster-ca.crt" in provisioned["node"]
     assert "would run: systemctl enable --now shoal-agent" in provisioned["node"]
     assert "promtool accepts /etc/prometheus/shoal.yml" in provisioned["controlplane"]
 
-    for unit in ("shoal-agent.service", "shoal-controlplane.service"):
+    for unit in ("shoal-agent.service", "shoal-controlplane.service", "shoal-registry.service"):
         code, text = run_in(lab_container, "cat", f"/etc/systemd/system/{unit}")
         assert code == 0 and text == (REPO / "deploy/systemd" / unit).read_text(), f"{unit} not installed as shipped"
     for cmd in (["--help"], ["agent", "--help"], ["controlplane", "--help"]):
@@ -256,10 +259,27 @@ def test_provisioning_installs_units_without_systemd(provisioned: dict[str, str]
             code, out = run_in(lab_container, shoal, *cmd)
             assert code == 0 and "usage: shoal" in out, f"{shoal} {' '.join(cmd)} failed:\n{out}"
 
+    # The NFS export: only the lab's /24 (here the container's), root squashed. This kernel has
+    # no nfsd, so exportfs and the server are not run here; the exports file is what they read.
+    ip = provisioned["ip"]
+    code, exports = run_in(lab_container, "cat", "/etc/exports.d/shoal.exports")
+    lines = [ln for ln in exports.splitlines() if ln.strip() and not ln.startswith("#")]
+    net = ip.rsplit(".", 1)[0] + ".0/24"
+    assert code == 0 and lines == [f"/srv/shoal-share {net}(rw,sync,no_subtree_check,root_squash)"], exports
+    assert run_in(lab_container, "stat", "-c", "%a", "/srv/shoal-share")[1].strip() == "1777"
+    assert run_in(lab_container, "dpkg-query", "-W", "-f=${Status}", "nfs-kernel-server")[1] == "install ok installed"
+
+    # The registry: the control plane fronts it and issues its tokens; it trusts the CA.
+    _, cp_env = run_in(lab_container, "cat", "/etc/default/shoal-controlplane")
+    for flag in (f"--registry {ip}:5000 ", f"--registry-token-listen {ip}:5001 ",
+                 f"--registry-front-listen {ip}:5000 ", "--registry-upstream 127.0.0.1:5002"):
+        assert flag in cp_env, f"{flag!r} missing from /etc/default/shoal-controlplane:\n{cp_env}"
+    _, reg_env = run_in(lab_container, "cat", "/etc/default/shoal-registry")
+    assert f"\nSSL_CERT_FILE=/etc/docker/certs.d/{ip}:5000/ca.crt\n" in reg_env, reg_env
+
     code, out = run_in(lab_container, "stat", "-c", "%a", "/etc/default/shoal-agent")
     assert out.strip() == "600", "the agent's environment file may hold a join token: it must be 600"
     code, out = run_in(lab_container, "cat", "/etc/default/shoal-agent")
-    ip = provisioned["ip"]
     for flag in (f"{ip}:7400", "--zone b", "--name lab", f"--address {ip}", "--metrics-address 0.0.0.0"):
         assert flag in out, f"{flag!r} missing from /etc/default/shoal-agent:\n{out}"
 
@@ -342,8 +362,9 @@ def test_unit_files_pass_systemd_analyze_verify(provisioned: dict[str, str],
                                DEBIAN_FRONTEND="noninteractive")
         if code != 0:
             pytest.skip(f"cannot install systemd in the container for systemd-analyze:\n{out[-2000:]}")
+    # shoal-registry.service's condition (its config.yml) need not hold for verify.
     code, out = run_in(lab_container, "systemd-analyze", "verify", "/etc/systemd/system/shoal-agent.service",
-                       "/etc/systemd/system/shoal-controlplane.service")
+                       "/etc/systemd/system/shoal-controlplane.service", "/etc/systemd/system/shoal-registry.service")
     assert code == 0 and not out.strip(), f"systemd-analyze verify:\n{out}"
 
 
@@ -366,6 +387,9 @@ def test_provisioned_lab_runs_and_prometheus_finds_the_agent(
         "controlplane": f"set -a; . /etc/default/shoal-controlplane; exec {exec_start('shoal-controlplane')}",
         "agent": f"set -a; . /etc/default/shoal-agent; exec {exec_start('shoal-agent')} --runtime hollow",
         "prometheus": "set -a; . /etc/default/shoal-prometheus; exec prometheus $ARGS --storage.tsdb.path=/tmp/prom",
+        # As the unit's User= would run it.
+        "registry": f"set -a; . /etc/default/shoal-registry; exec runuser -u docker-registry -- "
+                    f"{exec_start('shoal-registry')}",
     }
     def start(name: str) -> None:
         c.exec_run(["bash", "-c", f"{starts[name]} > /tmp/{name}.log 2>&1"], detach=True)
@@ -387,8 +411,34 @@ def test_provisioned_lab_runs_and_prometheus_finds_the_agent(
     _, listed = run_in(c, "/opt/shoal-venv/bin/shoal", "token", "list", "-o", "json", **admin)
     [info] = json.loads(listed)
     assert int(info["maxUses"]) == 1 and float(info["expiresAt"]) > 0, info
-    provision_node(c, provisioned["ip"], "/var/lib/shoal/join-token")
+    # The registry's config as controlplane.sh writes it under systemd, once the control plane
+    # serves; the node gets the CA from a file (in the lab: /vagrant/.shoal/cluster-ca.crt),
+    # taken away here first so the trust the test uses below is the one node.sh installs.
+    ip = provisioned["ip"]
+    trust = f"/etc/docker/certs.d/{ip}:5000/ca.crt"
+    code, out = run_in(c, "bash", "-c", f"source {PROVISION}/lib.sh && setup_registry {ip}")
+    assert code == 0 and "configured the registry in /var/lib/shoal-registry" in out, out
+    code, out = run_in(c, "bash", "-c", f"source {PROVISION}/lib.sh && setup_registry {ip}")
+    assert code == 0 and "registry already configured" in out, out
+    run_in(c, "sh", "-c", f"cp {trust} /tmp/cluster-ca.crt && rm {trust}")
+    out = provision_node(c, ip, "/var/lib/shoal/join-token", SHOAL_REGISTRY_CA_FILE="/tmp/cluster-ca.crt")
+    assert f"wrote {trust}" in out and "trusts the cluster registry" in out, out
+    assert run_in(c, "cmp", trust, "/var/lib/shoal-controlplane/pki/ca.crt")[0] == 0, "node trust is not the cluster CA"
+    start("registry")
     start("agent")
+
+    # The NFS export's file system record, as controlplane.sh registers it under systemd
+    # (nfsd itself is not started: this kernel has no NFS). Twice: the second run is a no-op.
+    code, out = run_in(c, "bash", "-c", f"source {PROVISION}/lib.sh && ensure_lab_share {ip}")
+    assert code == 0 and f"registered file system lab-share (nfs {ip}:/srv/shoal-share)" in out, out
+    code, out = run_in(c, "bash", "-c", f"source {PROVISION}/lib.sh && ensure_lab_share {ip}")
+    assert code == 0 and "already registered" in out, out
+    _, listed = run_in(c, "/opt/shoal-venv/bin/shoal", "fs", "list", "-o", "json", **admin)
+    [share] = [fs for fs in json.loads(listed) if fs["fileSystemId"] == "lab-share"]
+    assert share["nfs"]["host"] == ip and share["nfs"]["export"] == "/srv/shoal-share", share
+    # A record of that name pointing elsewhere is refused, not replaced.
+    code, out = run_in(c, "bash", "-c", f"source {PROVISION}/lib.sh && ensure_lab_share 10.9.9.9")
+    assert code != 0 and f"exists for {ip}:/srv/shoal-share, not 10.9.9.9:/srv/shoal-share" in out, out
 
     def logs() -> str:
         return "\n".join(f"== {n}\n" + run_in(c, "tail", "-n", "15", f"/tmp/{n}.log")[1] for n in starts)
@@ -399,6 +449,22 @@ def test_provisioned_lab_runs_and_prometheus_finds_the_agent(
         return json.loads(out)
 
     try:
+        # The registry started from its unit answers /v2/ through the control plane's front,
+        # over TLS checked against the CA node.sh installed: 401, it wants a token from Shoal.
+        def v2(*extra: str) -> tuple[int, str]:
+            return run_in(c, "curl", "-sS", "-o", "/dev/null", "-D", "-", "-w", "%{http_code}", *extra)
+
+        def registry_answers() -> str | None:
+            code, out = v2("--cacert", trust, f"https://{ip}:5000/v2/")
+            return out if code == 0 and out.endswith("401") else None
+
+        answer = wait_for(registry_answers, 120, "the registry's /v2/ answering 401 through the front", 0.5)
+        assert f'realm="https://{ip}:5001/token"' in answer and 'service="shoal-registry"' in answer, answer
+        code, out = v2("http://127.0.0.1:5002/v2/")
+        assert code == 0 and out.endswith("401"), f"docker-registry itself on loopback: {out}"
+        code, out = v2(f"https://{ip}:5000/v2/")
+        assert code != 0 and "certificate" in out, f"the front was trusted without the cluster CA: {out}"
+
         sd = wait_for(lambda: get("http://127.0.0.1:7401/sd"), 120, "the agent in the control plane's /sd", 0.5)
         assert sd[0]["targets"] == [f"{provisioned['ip']}:7402"] and sd[0]["labels"]["zone"] == "b", sd
 

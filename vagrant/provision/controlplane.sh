@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The control-plane VM: etcd (on loopback only, TLS, a client certificate required),
-# `shoal controlplane`, and Prometheus scraping the control plane and, through its /sd
-# endpoint, every agent.
+# `shoal controlplane`, Prometheus scraping the control plane and, through its /sd
+# endpoint, every agent, and an NFS export registered as the file system 'lab-share'.
 #   controlplane.sh CP_ADDRESS [NODES]   the VM's private IPv4 address; how many nodes will
 #                                        join (the join token's use count, default 1)
 # When `shoal token` exists (TLS + join tokens), also creates a join token that expires
@@ -19,7 +19,12 @@ name=$(hostname)
 check_word hostname "$name"
 [ -x "$SHOAL_VENV/bin/shoal" ] || die "$SHOAL_VENV/bin/shoal missing: run common.sh first"
 
-apt_install etcd-server prometheus
+apt_install etcd-server prometheus nfs-kernel-server docker-registry
+# Shoal runs its own registry (shoal-registry.service, below): the packaged one would take
+# port 5000 with a config of its own.
+if have_systemd && systemctl is-enabled --quiet docker-registry 2>/dev/null; then
+  systemctl disable --now docker-registry >/dev/null 2>&1 && say "disabled the packaged docker-registry service"
+fi
 
 # --- etcd ------------------------------------------------------------------------------
 # Only the control plane on this VM talks to etcd: it listens on loopback, over TLS, and
@@ -54,7 +59,7 @@ etcd_changed=$((etcd_changed | WROTE))
 put_file /etc/default/shoal-controlplane 644 <<EOF
 # Written by Shoal's vagrant/provision/controlplane.sh; see deploy/systemd/shoal-controlplane.default.
 # The cluster CA, its master key and the admin identity live in the unit's StateDirectory.
-SHOAL_CONTROLPLANE_ARGS="--etcd https://127.0.0.1:2379 --etcd-ca $SHOAL_ETCD_PKI/ca.crt --etcd-cert $SHOAL_ETCD_PKI/client.crt --etcd-key $SHOAL_ETCD_CLIENT_KEY --listen 0.0.0.0:$SHOAL_GRPC_PORT --metrics-listen 0.0.0.0:$SHOAL_METRICS_PORT --name $name --pki-dir $SHOAL_PKI_DIR --san $cp_ip"
+SHOAL_CONTROLPLANE_ARGS="--etcd https://127.0.0.1:2379 --etcd-ca $SHOAL_ETCD_PKI/ca.crt --etcd-cert $SHOAL_ETCD_PKI/client.crt --etcd-key $SHOAL_ETCD_CLIENT_KEY --listen 0.0.0.0:$SHOAL_GRPC_PORT --metrics-listen 0.0.0.0:$SHOAL_METRICS_PORT --name $name --pki-dir $SHOAL_PKI_DIR --san $cp_ip --registry $cp_ip:$SHOAL_REGISTRY_PORT --registry-token-listen $cp_ip:$SHOAL_REGISTRY_TOKEN_PORT --registry-front-listen $cp_ip:$SHOAL_REGISTRY_PORT --registry-upstream 127.0.0.1:$SHOAL_REGISTRY_UPSTREAM_PORT"
 EOF
 cp_changed=$WROTE
 install_unit shoal-controlplane.service
@@ -66,6 +71,17 @@ put_file /etc/systemd/system/shoal-controlplane.service.d/etcd-client.conf 644 <
 LoadCredential=etcd-client.key:$SHOAL_ETCD_PKI/client.key
 EOF
 cp_changed=$((cp_changed | WROTE))
+
+# --- the cluster registry ------------------------------------------------------------------
+# Its config comes from the cluster CA, which exists once the control plane has run: see
+# setup_registry below. Its unit and environment are written now.
+install_unit shoal-registry.service
+reg_changed=$WROTE
+put_file /etc/default/shoal-registry 644 <<EOF
+# Written by Shoal's vagrant/provision/controlplane.sh; see deploy/systemd/shoal-registry.default.
+SSL_CERT_FILE=/etc/docker/certs.d/$cp_ip:$SHOAL_REGISTRY_PORT/ca.crt
+EOF
+reg_changed=$((reg_changed | WROTE))
 
 # --- Prometheus ------------------------------------------------------------------------
 # Our own config file and a drop-in pointing the packaged service at it, again leaving the
@@ -106,9 +122,23 @@ if command -v promtool >/dev/null 2>&1; then
   say "promtool accepts /etc/prometheus/shoal.yml"
 fi
 
+# --- NFS: the lab's shared file system (EFS's job) --------------------------------------
+# One export, readable and writable from the lab's private network (the /24 the Vagrantfile
+# puts every VM on) and nowhere else. Root in a container is squashed to nobody, so the
+# directory is world-writable with the sticky bit, like /tmp. Our own file in exports.d
+# leaves the package's /etc/exports alone.
+install -d -m 1777 "$SHOAL_SHARE_DIR"
+put_file /etc/exports.d/shoal.exports 644 <<EOF
+# Written by Shoal's vagrant/provision/controlplane.sh: the lab's shared file system,
+# registered with the control plane as '$SHOAL_SHARE_NAME' (shoal fs list).
+$SHOAL_SHARE_DIR ${cp_ip%.*}.0/24(rw,sync,no_subtree_check,root_squash)
+EOF
+nfs_changed=$WROTE
+
 service_up etcd "$etcd_changed"
 service_up shoal-controlplane "$cp_changed"
 service_up prometheus "$prom_changed"
+service_up nfs-server "$nfs_changed"
 
 # --- join token ------------------------------------------------------------------------
 # A token that expires and serves only this lab's joins (see create_join_token in lib.sh):
@@ -130,4 +160,13 @@ if [ -s "$token_file" ] && [ -d /vagrant ]; then
   install -d -m 700 /vagrant/.shoal
   (umask 077 && cp "$token_file" "$shared_token")
 fi
-say "done: gRPC on $cp_ip:$SHOAL_GRPC_PORT, metrics and /sd on :$SHOAL_METRICS_PORT, Prometheus on :9090"
+# --- the file system record, once the control plane serves -------------------------------
+if ! have_systemd; then
+  say "no systemd: the control plane is not running, so no file system record; would run: ensure_lab_share $cp_ip"
+  say "no systemd: no registry config; would run: setup_registry $cp_ip && systemctl enable --now shoal-registry"
+else
+  ensure_lab_share "$cp_ip"
+  setup_registry "$cp_ip"
+  service_up shoal-registry "$reg_changed"
+fi
+say "done: gRPC on $cp_ip:$SHOAL_GRPC_PORT, metrics and /sd on :$SHOAL_METRICS_PORT, Prometheus on :9090, registry $cp_ip:$SHOAL_REGISTRY_PORT, NFS $cp_ip:$SHOAL_SHARE_DIR"

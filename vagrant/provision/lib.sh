@@ -20,6 +20,16 @@ SHOAL_PROXY_METRICS_PORT=7403
 SHOAL_ETCD_PKI=/etc/shoal/etcd
 # Where systemd puts etcd's client key for the control plane (LoadCredential).
 SHOAL_ETCD_CLIENT_KEY=/run/credentials/shoal-controlplane.service/etcd-client.key
+# The cluster registry: image names start with CP_ADDRESS:5000 (the control plane's front,
+# TLS), the control plane issues its tokens on :5001, and docker-registry itself listens on
+# loopback behind the front.
+SHOAL_REGISTRY_PORT=5000
+SHOAL_REGISTRY_TOKEN_PORT=5001
+SHOAL_REGISTRY_UPSTREAM_PORT=5002
+SHOAL_REGISTRY_DIR=/var/lib/shoal-registry
+# The NFS export the control-plane VM serves, and the file system name it is registered as.
+SHOAL_SHARE_DIR=/srv/shoal-share
+SHOAL_SHARE_NAME=lab-share
 # The lab's join token expires after this many hours.
 SHOAL_TOKEN_TTL_HOURS=24
 
@@ -134,6 +144,65 @@ SHOAL_TOKEN_FOR=/var/lib/shoal/join-token.for
 join_token_fresh() {
   [ -s "$SHOAL_TOKEN_FILE" ] && [ "$(cat "$SHOAL_TOKEN_FOR" 2>/dev/null)" = "$1" ] \
     && [ -n "$(find "$SHOAL_TOKEN_FILE" -mmin "-$((SHOAL_TOKEN_TTL_HOURS * 30))")" ]
+}
+
+# admin_shoal ARGS...: `shoal` as the cluster admin, on the control-plane VM.
+admin_shoal() {
+  SHOAL_ENDPOINT="127.0.0.1:$SHOAL_GRPC_PORT" SHOAL_CA="$SHOAL_PKI_DIR/ca.crt" \
+    SHOAL_CERT="$SHOAL_PKI_DIR/admin.crt" SHOAL_KEY="$SHOAL_PKI_DIR/admin.key" "$SHOAL_VENV/bin/shoal" "$@"
+}
+
+# setup_registry CP_ADDRESS: once the control plane (started with --registry, which makes
+# the token issuer) serves, writes the registry's config and certificates with `shoal
+# registry host-setup` (the code `shoal up` uses), unless they exist, and copies the
+# cluster CA to /vagrant/.shoal for the nodes' dockerd.
+setup_registry() {
+  local addr="$1:$SHOAL_REGISTRY_PORT"
+  for _ in $(seq 1 120); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$SHOAL_METRICS_PORT/healthz" && break
+    sleep 1
+  done
+  if [ -s "$SHOAL_REGISTRY_DIR/config.yml" ] && [ -s "/etc/docker/certs.d/$addr/ca.crt" ]; then
+    say "registry already configured ($SHOAL_REGISTRY_DIR/config.yml)"
+  else
+    "$SHOAL_VENV/bin/shoal" registry host-setup "$SHOAL_REGISTRY_DIR" --address "$addr" \
+      --token-url "https://$1:$SHOAL_REGISTRY_TOKEN_PORT/token" --upstream-port "$SHOAL_REGISTRY_UPSTREAM_PORT" \
+      --etcd https://127.0.0.1:2379 --etcd-ca "$SHOAL_ETCD_PKI/ca.crt" --etcd-cert "$SHOAL_ETCD_PKI/client.crt" \
+      --etcd-key "$SHOAL_ETCD_PKI/client.key" --pki-dir "$SHOAL_PKI_DIR" \
+      || die "'shoal registry host-setup' failed (is shoal-controlplane running with --registry?)"
+    say "configured the registry in $SHOAL_REGISTRY_DIR"
+  fi
+  chown -R docker-registry:docker-registry "$SHOAL_REGISTRY_DIR"
+  if [ -d /vagrant ]; then
+    install -d -m 700 /vagrant/.shoal
+    install -m 644 "/etc/docker/certs.d/$addr/ca.crt" /vagrant/.shoal/cluster-ca.crt
+  fi
+}
+
+# ensure_lab_share CP_ADDRESS: registers the NFS export as the file system SHOAL_SHARE_NAME
+# unless it already is (for this address and export); a record of that name pointing
+# elsewhere is an error, never silently replaced (task definitions may name it).
+ensure_lab_share() {
+  local want="$1:$SHOAL_SHARE_DIR" have
+  for _ in $(seq 1 120); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$SHOAL_METRICS_PORT/healthz" && break
+    sleep 1
+  done
+  have=$(admin_shoal fs list -o json | "$SHOAL_VENV/bin/python" -c '
+import json, sys
+for fs in json.load(sys.stdin):
+    if fs["fileSystemId"] == sys.argv[1]:
+        nfs = fs.get("nfs")
+        print(nfs["host"] + ":" + nfs["export"] if nfs else "bind " + fs.get("bind", ""))
+' "$SHOAL_SHARE_NAME") || die "'shoal fs list' failed (is shoal-controlplane running? journalctl -u shoal-controlplane)"
+  if [ "$have" = "$want" ]; then
+    say "file system $SHOAL_SHARE_NAME already registered (nfs $want)"
+  elif [ -n "$have" ]; then
+    die "file system $SHOAL_SHARE_NAME exists for $have, not $want: shoal fs delete $SHOAL_SHARE_NAME, then provision again"
+  else
+    admin_shoal fs create "$SHOAL_SHARE_NAME" --nfs "$want" >/dev/null || die "'shoal fs create $SHOAL_SHARE_NAME' failed"
+    say "registered file system $SHOAL_SHARE_NAME (nfs $want)"
+  fi
 }
 
 # create_join_token NODES: once the local control plane serves, a join token that expires

@@ -5,7 +5,9 @@
 # NODE_ADDRESS: this VM's private IPv4, which the agent registers so Prometheus (told by
 # the control plane's /sd) scrapes its metrics there. The node name is the hostname.
 # When `shoal token` exists, the agent joins with the token from SHOAL_JOIN_TOKEN_FILE
-# [/vagrant/.shoal/join-token], which the control-plane VM wrote. Run common.sh first.
+# [/vagrant/.shoal/join-token], which the control-plane VM wrote, and dockerd trusts the
+# cluster registry through the cluster CA from SHOAL_REGISTRY_CA_FILE
+# [/vagrant/.shoal/cluster-ca.crt] (no insecure-registries). Run common.sh first.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "${SHOAL_SRC:-/opt/shoal}/vagrant/provision/lib.sh"
@@ -24,6 +26,17 @@ check_word hostname "$name"
 apt_install haproxy
 if have_systemd && systemctl is-enabled --quiet haproxy 2>/dev/null; then
   systemctl disable --now haproxy >/dev/null 2>&1 && say "disabled the packaged haproxy service (the agent runs its own)"
+fi
+
+# The cluster registry (CP_ADDRESS:5000, the control plane's front, TLS from the cluster CA):
+# dockerd reads certs.d at every pull, so no restart.
+ca_file=${SHOAL_REGISTRY_CA_FILE:-/vagrant/.shoal/cluster-ca.crt}
+if [ -s "$ca_file" ]; then
+  grep -q -- "-----BEGIN CERTIFICATE-----" "$ca_file" || die "$ca_file: expected the cluster CA (PEM certificates)"
+  put_file "/etc/docker/certs.d/$cp_ip:$SHOAL_REGISTRY_PORT/ca.crt" 644 < "$ca_file"
+  say "dockerd trusts the cluster registry $cp_ip:$SHOAL_REGISTRY_PORT through the cluster CA"
+else
+  say "no cluster CA at $ca_file (bring up cp first): dockerd cannot pull from the cluster registry yet"
 fi
 
 if have_join_tokens; then
