@@ -386,6 +386,13 @@ def exec_start(unit: str) -> str:
     return lines[0].removeprefix("ExecStart=")
 
 
+def installed_exec_start(c: docker.models.containers.Container, unit: str) -> str:
+    code, text = run_in(c, "cat", f"/etc/systemd/system/{unit}.service")
+    lines = [ln for ln in text.splitlines() if ln.startswith("ExecStart=")]
+    assert code == 0 and len(lines) == 1, f"installed {unit}.service: expected one ExecStart:\n{text}"
+    return lines[0].removeprefix("ExecStart=")
+
+
 @pytest.mark.timeout(600)
 def test_provisioned_lab_runs_and_prometheus_finds_the_agent(
         provisioned: dict[str, str], lab_container: docker.models.containers.Container) -> None:
@@ -396,7 +403,8 @@ def test_provisioned_lab_runs_and_prometheus_finds_the_agent(
     starts = {
         "etcd": "set -a; . /etc/default/shoal-etcd; exec etcd --data-dir /tmp/etcd",
         "controlplane": f"set -a; . /etc/default/shoal-controlplane; exec {exec_start('shoal-controlplane')}",
-        "agent": f"set -a; . /etc/default/shoal-agent; exec {exec_start('shoal-agent')} --runtime hollow",
+        # The ExecStart of the unit the install script wrote (the one systemd-analyze verified).
+        "agent": f"set -a; . /etc/default/shoal-agent; exec {installed_exec_start(c, 'shoal-agent')} --runtime hollow",
         "prometheus": "set -a; . /etc/default/shoal-prometheus; exec prometheus $ARGS --storage.tsdb.path=/tmp/prom",
         # As the unit's User= would run it.
         "registry": f"set -a; . /etc/default/shoal-registry; exec runuser -u docker-registry -- "
