@@ -37,6 +37,11 @@ class HostSettings:
     name: str = ""
     address: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
+    # 0: the agent picks a free port (it registers the one it got, so /sd still finds it).
+    metrics_port: int = 0
+    # The node proxy (HAProxy, which the host must have): `shoal agent --proxy`.
+    proxy: bool = False
+    proxy_metrics_port: int = 0
 
 
 def check(s: HostSettings) -> None:
@@ -52,6 +57,11 @@ def check(s: HostSettings) -> None:
         raise InstallScriptError(f"--name: expected a lowercase hostname, got {s.name[:80]!r}")
     if s.address and not WORD.fullmatch(s.address):
         raise InstallScriptError(f"--address: expected an address, got {s.address[:80]!r}")
+    for flag, port in (("--metrics-port", s.metrics_port), ("--proxy-metrics-port", s.proxy_metrics_port)):
+        if not 0 <= port <= 65535:
+            raise InstallScriptError(f"{flag}: expected a port 1-65535 (0: a free one), got {port}")
+    if s.proxy_metrics_port and not s.proxy:
+        raise InstallScriptError("--proxy-metrics-port: needs --proxy")
     for key, value in s.attributes.items():
         if not ATTRIBUTE_NAME.fullmatch(key):
             raise InstallScriptError(f"--attribute {key[:80]!r}: names are 1-128 letters, digits, _ . / : -")
@@ -71,12 +81,23 @@ def render(s: HostSettings) -> str:
         "NAME": shlex.quote(s.name),
         "ADDRESS": shlex.quote(s.address),
         "ATTRIBUTES": " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(s.attributes.items())),
+        "AGENT_FLAGS": " ".join(agent_flags(s)),
         "TOKEN": s.token,
         "UNIT": unit,
     }
     for key, value in values.items():
         template = template.replace(f"@@{key}@@", value)
     return template
+
+
+def agent_flags(s: HostSettings) -> list[str]:
+    """The `shoal agent` flags beyond join, cluster, name, address and attributes."""
+    flags = [f"--metrics-port {s.metrics_port}"] if s.metrics_port else []
+    if s.proxy:
+        flags.append("--proxy")
+    if s.proxy_metrics_port:
+        flags.append(f"--proxy-metrics-port {s.proxy_metrics_port}")
+    return flags
 
 
 def with_capacity_provider(attributes: dict[str, str], provider: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ PACKAGE=@@PACKAGE@@
 NAME=@@NAME@@
 ADDRESS=@@ADDRESS@@
 ATTRIBUTES=(@@ATTRIBUTES@@)
+AGENT_FLAGS=(@@AGENT_FLAGS@@)
 # The join token; this script is as secret as the token until it has run.
 TOKEN=$(cat <<'SHOAL_TOKEN_EOF'
 @@TOKEN@@
@@ -97,6 +98,7 @@ args=(--join "$JOIN" --cluster "$CLUSTER" --name "$name")
 for attribute in "${ATTRIBUTES[@]}"; do
   args+=(--attribute "$attribute")
 done
+args+=("${AGENT_FLAGS[@]}")
 
 changed=0
 # The token reaches the agent through its environment (systemd's EnvironmentFile), never its

@@ -44,7 +44,8 @@ def _attributes(items: list[str]) -> dict[str, str]:
 def install_script(a) -> None:
     settings = HostSettings(
         token=_token(a), join=a.join or endpoint(a.endpoint).split(",")[0], package=a.package, cluster=a.cluster,
-        name=a.name, address=a.address,
+        name=a.name, address=a.address, metrics_port=a.metrics_port, proxy=a.proxy,
+        proxy_metrics_port=a.proxy_metrics_port,
         attributes=with_capacity_provider(_attributes(a.attribute), a.capacity_provider))
     try:
         script = render(settings)
@@ -76,6 +77,9 @@ def register(nodes) -> None:
     p.add_argument("--name", default="", help="the node's name (default: the host's hostname)")
     p.add_argument("--address", default="", help="the address the control plane and Prometheus reach the host at")
     p.add_argument("--attribute", action="append", default=[], metavar="K=V", help="a custom node attribute")
+    p.add_argument("--metrics-port", type=int, default=0, help="the agent's metrics port (default: a free one)")
+    p.add_argument("--proxy", action="store_true", help="run the node proxy (HAProxy, which the host must have)")
+    p.add_argument("--proxy-metrics-port", type=int, default=0, help="the node proxy's exporter port (with --proxy)")
     p.add_argument("--capacity-provider", default="",
                    help="make the host a node of this capacity provider (attribute shoal.capacity-provider)")
     p.add_argument("-o", "--out", default="", metavar="FILE", help="write the script here (mode 600), not stdout")

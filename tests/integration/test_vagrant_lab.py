@@ -248,7 +248,18 @@ def test_provisioning_installs_units_without_systemd(provisioned: dict[str, str]
     assert f"would run: ensure_lab_share {provisioned['ip']}" in provisioned["controlplane"]
     assert f"would run: setup_registry {provisioned['ip']}" in provisioned["controlplane"]
     assert "no cluster CA at /vagrant/.shoal/cluster-ca.crt" in provisioned["node"]
-    assert "would run: systemctl enable --now shoal-agent" in provisioned["node"]
+    # The node's agent came from the install script (`shoal node install-script`), its
+    # systemctl calls said rather than run: the unit, the environment file, the cluster marker.
+    node = provisioned["node"]
+    for line in ("shoal-install: wrote /etc/default/shoal-agent",
+                 "shoal-install: wrote /etc/systemd/system/shoal-agent.service",
+                 "shoal-install: started shoal-agent: joining cluster default", "would run: systemctl daemon-reload",
+                 "would run: systemctl enable --quiet shoal-agent", "would run: systemctl restart shoal-agent"):
+        assert line in node, f"{line!r} missing from node.sh's output:\n{node}"
+    assert run_in(lab_container, "cat", "/var/lib/shoal/install-cluster")[1] == "default\n"
+    assert run_in(lab_container, "cat", "/opt/shoal-venv/.shoal-package")[1].startswith("shoal==")
+    assert run_in(lab_container, "sh", "-c", "ls /tmp/shoal-install.*")[0] != 0, \
+        "the rendered script (it holds the token) was left behind"
     assert "promtool accepts /etc/prometheus/shoal.yml" in provisioned["controlplane"]
 
     for unit in ("shoal-agent.service", "shoal-controlplane.service", "shoal-registry.service"):
@@ -280,7 +291,9 @@ def test_provisioning_installs_units_without_systemd(provisioned: dict[str, str]
     code, out = run_in(lab_container, "stat", "-c", "%a", "/etc/default/shoal-agent")
     assert out.strip() == "600", "the agent's environment file may hold a join token: it must be 600"
     code, out = run_in(lab_container, "cat", "/etc/default/shoal-agent")
-    for flag in (f"{ip}:7400", "--zone b", "--name lab", f"--address {ip}", "--metrics-address 0.0.0.0"):
+    for flag in (f"--join {ip}:7400 ", "--cluster default ", "--name lab ", f"--address {ip} ",
+                 "--metrics-address 0.0.0.0 ",
+                 "--attribute ecs.availability-zone=b ", "--metrics-port 7402 --proxy --proxy-metrics-port 7403\""):
         assert flag in out, f"{flag!r} missing from /etc/default/shoal-agent:\n{out}"
 
 
@@ -292,6 +305,10 @@ def test_provisioning_again_changes_nothing(provisioned: dict[str, str],
         again = (provision(lab_container, "common.sh", "controlplane") + provision(lab_container, "controlplane.sh", ip)
                  + provision_node(lab_container, ip))
     assert "]: wrote " not in again and "]: installing " not in again, again
+    # The install script, run again by node.sh: no file written, no package installed, no restart.
+    assert "shoal-install: unchanged: shoal-agent already configured for cluster default" in again, again
+    assert "shoal-install: wrote" not in again and "shoal-install: installing" not in again, again
+    assert "systemctl restart" not in again and "shoal already installed in /opt/shoal-venv" in again, again
     assert "is up to date with /opt/shoal" in again
 
 
@@ -318,39 +335,33 @@ def test_provisioning_rejects_bad_arguments(provisioned: dict[str, str],
 @pytest.mark.timeout(600)
 def test_node_sh_gives_the_agent_its_token_in_the_environment_not_argv(
         provisioned: dict[str, str], lab_container: docker.models.containers.Container) -> None:
-    """What node.sh writes for the agent from a token file; the agent joining with it is
-    test_provisioned_lab_runs_and_prometheus_finds_the_agent."""
-    # Stands in for the TLS + join-token Shoal: a CLI whose `shoal token` exists (and the
-    # real venv's python, which makes etcd's certificates).
-    fake = "/tmp/fake-venv"
-    python = "#!/bin/sh\\nexec /opt/shoal-venv/bin/python \"$@\"\\n"
-    run_in(lab_container, "sh", "-c", f"mkdir -p {fake}/bin && printf '#!/bin/sh\\nexit 0\\n' > {fake}/bin/shoal"
-                                      f" && printf '{python}' > {fake}/bin/python"
-                                      f" && chmod 755 {fake}/bin/shoal {fake}/bin/python"
-                                      " && cp /etc/default/shoal-agent /tmp/agent.env")
+    """What node.sh (through the install script) writes for the agent from a token file; the
+    agent joining with it is test_provisioned_lab_runs_and_prometheus_finds_the_agent."""
     ip = provisioned["ip"]
+    run_in(lab_container, "cp", "/etc/default/shoal-agent", "/tmp/agent.env")
     try:
-        code, out = run_in(lab_container, "bash", f"{PROVISION}/node.sh", ip, "a", ip, SHOAL_VENV=fake,
+        code, out = run_in(lab_container, "bash", f"{PROVISION}/node.sh", ip, "a", ip,
                            SHOAL_JOIN_TOKEN_FILE="/tmp/no-such-token")
         assert code != 0 and "no join token at /tmp/no-such-token" in out, out
 
         token = "sht_" + uuid.uuid4().hex
         run_in(lab_container, "sh", "-c", f"echo {token} > /tmp/join-token")
-        out = provision(lab_container, "node.sh", ip, "a", ip, SHOAL_VENV=fake, SHOAL_JOIN_TOKEN_FILE="/tmp/join-token")
-        assert "joining" in out, out
+        out = provision(lab_container, "node.sh", ip, "a", ip, SHOAL_JOIN_TOKEN_FILE="/tmp/join-token")
+        assert "joining" in out and token not in out, out
         _, env = run_in(lab_container, "cat", "/etc/default/shoal-agent")
-        assert f"--join {ip}:7400 " in env and "--token" not in env, env
+        assert f"--join {ip}:7400 " in env and "--token" not in env and "ecs.availability-zone=a " in env, env
         assert f"\nSHOAL_JOIN_TOKEN={token}\n" in env, env
 
         run_in(lab_container, "sh", "-c", "echo 'short;rm' > /tmp/join-token")
-        code, out = run_in(lab_container, "bash", f"{PROVISION}/node.sh", ip, "a", ip, SHOAL_VENV=fake,
+        code, out = run_in(lab_container, "bash", f"{PROVISION}/node.sh", ip, "a", ip,
                            SHOAL_JOIN_TOKEN_FILE="/tmp/join-token")
         assert code != 0 and "join token: expected" in out, out
 
-        out = provision(lab_container, "controlplane.sh", ip, SHOAL_VENV=fake)
+        out = provision(lab_container, "controlplane.sh", ip)
         assert "would run: create_join_token 1" in out, out
     finally:
-        run_in(lab_container, "sh", "-c", f"cp /tmp/agent.env /etc/default/shoal-agent && rm -rf {fake}")
+        run_in(lab_container, "sh", "-c", "cp /tmp/agent.env /etc/default/shoal-agent"
+                                          " && chmod 600 /etc/default/shoal-agent")
 
 
 @pytest.mark.timeout(600)
@@ -375,6 +386,13 @@ def exec_start(unit: str) -> str:
     return lines[0].removeprefix("ExecStart=")
 
 
+def installed_exec_start(c: docker.models.containers.Container, unit: str) -> str:
+    code, text = run_in(c, "cat", f"/etc/systemd/system/{unit}.service")
+    lines = [ln for ln in text.splitlines() if ln.startswith("ExecStart=")]
+    assert code == 0 and len(lines) == 1, f"installed {unit}.service: expected one ExecStart:\n{text}"
+    return lines[0].removeprefix("ExecStart=")
+
+
 @pytest.mark.timeout(600)
 def test_provisioned_lab_runs_and_prometheus_finds_the_agent(
         provisioned: dict[str, str], lab_container: docker.models.containers.Container) -> None:
@@ -385,7 +403,8 @@ def test_provisioned_lab_runs_and_prometheus_finds_the_agent(
     starts = {
         "etcd": "set -a; . /etc/default/shoal-etcd; exec etcd --data-dir /tmp/etcd",
         "controlplane": f"set -a; . /etc/default/shoal-controlplane; exec {exec_start('shoal-controlplane')}",
-        "agent": f"set -a; . /etc/default/shoal-agent; exec {exec_start('shoal-agent')} --runtime hollow",
+        # The ExecStart of the unit the install script wrote (the one systemd-analyze verified).
+        "agent": f"set -a; . /etc/default/shoal-agent; exec {installed_exec_start(c, 'shoal-agent')} --runtime hollow",
         "prometheus": "set -a; . /etc/default/shoal-prometheus; exec prometheus $ARGS --storage.tsdb.path=/tmp/prom",
         # As the unit's User= would run it.
         "registry": f"set -a; . /etc/default/shoal-registry; exec runuser -u docker-registry -- "

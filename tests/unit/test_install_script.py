@@ -134,6 +134,15 @@ def test_a_capacity_provider_host_gets_the_attribute(host: Host) -> None:
     assert "--attribute shoal.capacity-provider=onprem" in host.file("/etc/default/shoal-agent").read_text()
 
 
+def test_agent_ports_and_the_node_proxy_reach_the_agents_flags(host: Host) -> None:
+    script = render(settings(address="10.0.0.9", metrics_port=7402, proxy=True, proxy_metrics_port=7403))
+    assert host.run(script).returncode == 0
+    env = host.file("/etc/default/shoal-agent").read_text()
+    assert "--address 10.0.0.9 --metrics-address 0.0.0.0 --attribute rack=r7 --metrics-port 7402 --proxy " \
+           "--proxy-metrics-port 7403\"" in env, env
+    assert "--proxy" not in render(settings()) and "--metrics-port" not in render(settings()), "both are opt-in"
+
+
 @pytest.mark.parametrize(("change", "words"), [
     ({"token": "short"}, "--token: expected 16-512 characters"),
     ({"token": TOKEN + "\nSHOAL_TOKEN_EOF\nrm -rf /"}, "--token: expected"),
@@ -144,6 +153,9 @@ def test_a_capacity_provider_host_gets_the_attribute(host: Host) -> None:
     ({"name": "$(reboot)"}, "--name: expected a lowercase hostname"),
     ({"attributes": {"k": "two words"}}, "--attribute k: values are"),
     ({"attributes": {"bad name": "v"}}, "--attribute 'bad name': names are"),
+    ({"metrics_port": 70000}, "--metrics-port: expected a port"),
+    ({"proxy": True, "proxy_metrics_port": -1}, "--proxy-metrics-port: expected a port"),
+    ({"proxy_metrics_port": 7403}, "--proxy-metrics-port: needs --proxy"),
 ])
 def test_bad_settings_are_refused_naming_the_flag(change: dict, words: str) -> None:
     with pytest.raises(InstallScriptError) as caught:

@@ -4,10 +4,12 @@
 # CP_ADDRESS: the control plane's IPv4; ZONE: ecs.availability-zone (a, b, c, ...);
 # NODE_ADDRESS: this VM's private IPv4, which the agent registers so Prometheus (told by
 # the control plane's /sd) scrapes its metrics there. The node name is the hostname.
-# When `shoal token` exists, the agent joins with the token from SHOAL_JOIN_TOKEN_FILE
-# [/vagrant/.shoal/join-token], which the control-plane VM wrote, and dockerd trusts the
-# cluster registry through the cluster CA from SHOAL_REGISTRY_CA_FILE
-# [/vagrant/.shoal/cluster-ca.crt] (no insecure-registries). Run common.sh first.
+# The agent is installed by the install script `shoal node install-script` renders (what a
+# user runs on a host of their own), joining with the token from SHOAL_JOIN_TOKEN_FILE
+# [/vagrant/.shoal/join-token], which the control-plane VM wrote; this script adds what a lab
+# node needs beyond it: HAProxy for the node proxy, and dockerd's trust in the cluster registry
+# through the cluster CA from SHOAL_REGISTRY_CA_FILE [/vagrant/.shoal/cluster-ca.crt] (no
+# insecure-registries). Run common.sh first.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "${SHOAL_SRC:-/opt/shoal}/vagrant/provision/lib.sh"
@@ -39,38 +41,38 @@ else
   say "no cluster CA at $ca_file (bring up cp first): dockerd cannot pull from the cluster registry yet"
 fi
 
-if have_join_tokens; then
-  token_file=${SHOAL_JOIN_TOKEN_FILE:-/vagrant/.shoal/join-token}
-  [ -s "$token_file" ] || die "no join token at $token_file: bring up cp first (vagrant up cp), then" \
-                              "'vagrant provision $name' (rsync folders: 'vagrant reload $name --provision')"
-  token=$(tr -d '[:space:]' < "$token_file")
-  check_token "$token"
-  join=(--join "$cp_ip:$SHOAL_GRPC_PORT")
-  say "joining $cp_ip:$SHOAL_GRPC_PORT with the token from $token_file"
-else
-  token=""
-  join=(--endpoint "$cp_ip:$SHOAL_GRPC_PORT")
-  say "this shoal has no 'shoal token' command: connecting to $cp_ip:$SHOAL_GRPC_PORT without a token"
-fi
-args=("${join[@]}" --name "$name" --zone "$zone" --address "$node_ip"
-      --metrics-address 0.0.0.0 --metrics-port "$SHOAL_AGENT_METRICS_PORT"
-      --proxy --proxy-metrics-port "$SHOAL_PROXY_METRICS_PORT")
+# The agent itself is installed the way a user installs a host: `shoal node install-script`
+# renders the per-host install script (Docker, the agent's venv, its unit and environment
+# file, the one-cluster marker), and this VM runs it.
+"$SHOAL_VENV/bin/shoal" node install-script --help >/dev/null 2>&1 \
+  || die "$SHOAL_VENV/bin/shoal has no 'node install-script' (run common.sh with this checkout first)"
+token_file=${SHOAL_JOIN_TOKEN_FILE:-/vagrant/.shoal/join-token}
+[ -s "$token_file" ] || die "no join token at $token_file: bring up cp first (vagrant up cp), then" \
+                            "'vagrant provision $name' (rsync folders: 'vagrant reload $name --provision')"
+check_token "$(tr -d '[:space:]' < "$token_file")"
+say "joining $cp_ip:$SHOAL_GRPC_PORT with the token from $token_file"
+# The package the script installs: the shoal common.sh installed from $SHOAL_SRC into the same
+# venv, so pip finds it satisfied (a user passes a wheel or NAME==VERSION from an index).
+version=$("$SHOAL_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("shoal"))') \
+  || die "no shoal package in $SHOAL_VENV: run common.sh first"
 
-# The token goes to the agent's environment, never its arguments (which `ps` shows every
-# user); 600: this file holds it.
-put_file /etc/default/shoal-agent 600 <<EOF
-# Written by Shoal's vagrant/provision/node.sh; see deploy/systemd/shoal-agent.default.
-SHOAL_AGENT_ARGS="${args[*]}"
-${token:+SHOAL_JOIN_TOKEN=$token}
-EOF
-changed=$WROTE
-install_unit shoal-agent.service
-changed=$((changed | WROTE))
-
-if [ "${SHOAL_PROVISION_SKIP_DOCKER:-0}" != 1 ]; then
-  service_up docker 0
-elif have_systemd; then
+work=$(mktemp -d /tmp/shoal-install.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+# The script holds the token: -o writes it mode 600, the token comes from its file (never
+# argv), and the script is removed once it has run.
+out=$("$SHOAL_VENV/bin/shoal" node install-script --token-file "$token_file" --join "$cp_ip:$SHOAL_GRPC_PORT" \
+  --package "shoal==$version" --name "$name" --address "$node_ip" --attribute "ecs.availability-zone=$zone" \
+  --metrics-port "$SHOAL_AGENT_METRICS_PORT" --proxy --proxy-metrics-port "$SHOAL_PROXY_METRICS_PORT" \
+  -o "$work/install.sh" 2>&1) || die "'shoal node install-script' failed: $out"
+if ! have_systemd; then
+  # A container (the tests): the script's systemctl calls are said, not run.
+  mkdir "$work/bin"
+  printf '#!/bin/sh\necho "provision[node.sh]: no systemd as PID 1: would run: systemctl $*"\n' > "$work/bin/systemctl"
+  chmod 755 "$work/bin/systemctl"
+  export PATH="$work/bin:$PATH"
+elif [ "${SHOAL_PROVISION_SKIP_DOCKER:-0}" = 1 ]; then
   say "warning: SHOAL_PROVISION_SKIP_DOCKER=1 on a real node: the agent will wait for a Docker engine"
 fi
-service_up shoal-agent "$changed"
+SHOAL_SKIP_DOCKER=${SHOAL_PROVISION_SKIP_DOCKER:-0} bash "$work/install.sh" 2>&1 \
+  || die "the install script failed (see its lines above)"
 say "done: node $name in zone $zone, metrics on $node_ip:$SHOAL_AGENT_METRICS_PORT, node proxy metrics on $node_ip:$SHOAL_PROXY_METRICS_PORT"
