@@ -105,6 +105,12 @@ FIGURES = {
         rf"RUNNING again {NUMBER} s after the heal",
         rf"tasks lost: {NUMBER}, replacements started: {NUMBER}, duplicate containers after: {NUMBER}",
     ],
+    "capacity_scaleout.py": [
+        rf"RunTask -> new node registered +median {NUMBER} s, max {NUMBER} s",
+        rf"RunTask -> RUNNING on the new node +median {NUMBER} s, max {NUMBER} s",
+        rf"baseline RunTask -> RUNNING \(node with room\) +median {NUMBER} s, max {NUMBER} s",
+        rf"tasks stopped -> scale-in to 0 nodes +{NUMBER} s",
+    ],
     "autoscale_reaction.py": [
         r"rounds \(breaches\) +1\n",
         rf"breach -> first scale-out decision +median -?{NUMBER}s, max -?{NUMBER}s",
