@@ -33,7 +33,7 @@ from shoal.v1 import operator_pb2 as op
 from shoal.v1 import registry_pb2 as rg
 from shoal.v1 import registry_pb2_grpc
 from shoal.v1 import resources_pb2 as r
-from shoalctl.images import rootfs_tar
+from shoalctl.images import DEFAULT_TAG, rootfs_tar
 from shoalctl.lab.lab import Lab
 from shoalctl.local.registry import CERTS_D
 from tests.cli import ok, shoal
@@ -219,3 +219,39 @@ def test_a_cut_link_cuts_that_hosts_pulls_and_no_others(lab: Lab, image: str, do
     assert repo_digests(lab, cut, image), "the healed host's engine has the image"
     for puller in pullers.values():
         puller.runtime.client.close()
+
+
+def test_a_hosts_own_engine_publishes_on_the_hosts_address_and_its_containers_reach_the_lab(lab: Lab) -> None:
+    """Bridge-mode task networking on an engine inside a host's namespace: a published port
+    answers at the host's address from another host, and a container reaches another host's
+    published port (masqueraded as its host: the engine's own iptables rules are off)."""
+    clients = {n: engine(lab, n) for n in HOSTS}
+    started = []
+    try:
+        ports = {}
+        for n, client in clients.items():
+            c = client.containers.run(DEFAULT_TAG, ["httpd", "-f", "-p", "8080", "-h", "/www"], detach=True,
+                                      ports={"8080/tcp": None}, labels={"shoal.test": "labnet"})
+            started.append(c)
+            c.reload()
+            ports[n] = int(c.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"])
+        one, two = HOSTS
+        address = {n: lab.network.hosts[n].address for n in HOSTS}
+
+        def curl_from(ns_host: int, target: int) -> str:
+            out = subprocess.run(["ip", "netns", "exec", lab.network.hosts[ns_host].netns, "curl", "-s", "-m", "5",
+                                  f"http://{address[target]}:{ports[target]}/"], capture_output=True, text=True,
+                                 timeout=30)
+            return out.stdout
+
+        wait_for(lambda: curl_from(two, one) == "shoal busybox\n", 60, "host 1's task answering at host 1's address")
+        # busybox's static wget crashes resolving; nc speaks the HTTP it needs.
+        request = f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {address[two]} {ports[two]}"
+        got = started[0].exec_run(["sh", "-c", request])
+        assert got.exit_code == 0 and got.output.endswith(b"shoal busybox\n"), got
+    finally:
+        for c in started:
+            with contextlib.suppress(docker.errors.APIError):
+                c.remove(force=True)
+        for client in clients.values():
+            client.close()
