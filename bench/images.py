@@ -20,7 +20,8 @@ and pulls of a ``--blob-mib`` MiB blob of random bytes (a new one each run), thr
 (the address image names carry) and straight to the registry process behind it on loopback,
 alternating which goes first; prints the median MB/s of each and their ratio. Asserts nothing.
 Needs dockerd, etcd and Debian's docker-registry. `--smoke`: one round of 2 MiB images, two
-runs of a 2 MiB blob.
+runs of a 2 MiB blob. `--lab` (root): cold pull vs pre-pulled task start across 3 lab hosts,
+each with a Docker engine of its own in its namespace, instead (bench/_images_lab.py).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import docker  # noqa: E402
 import docker.errors  # noqa: E402
 
+from bench import _images_lab  # noqa: E402
 from bench._blob_throughput import Session  # noqa: E402
 from bench._timing import wait  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
@@ -104,6 +106,18 @@ def run_task(api, client: docker.DockerClient, family: str) -> float:
     return took
 
 
+def login_env(tmp: Path, cluster: LocalCluster) -> dict[str, str]:
+    """The environment `docker push` takes: an admin's `shoal registry login` in a Docker
+    config of its own under ``tmp`` (never this machine's ~/.docker)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SHOAL_STATE_DIR": str(cluster.state_dir),
+           "SHOAL_ENDPOINT": cluster.endpoint, "DOCKER_CONFIG": str(tmp / "docker-config")}
+    login = subprocess.run([sys.executable, "-m", "shoalctl", "registry", "login"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=60)
+    if login.returncode != 0:
+        raise SystemExit(f"bench: shoal registry login failed: {login.stderr}")
+    return env
+
+
 def blob_throughput(cluster: LocalCluster, repo: str, mib: int, runs: int) -> dict[str, list[float]]:
     """MB/s of each push and pull, by "push front", "push direct", "pull front", "pull direct"."""
     cred = registry_pb2_grpc.RegistryStub(cluster.channel).GetLoginCredential(
@@ -130,11 +144,16 @@ def main() -> int:
     ap.add_argument("--blob-mib", type=int, default=64, help="size of the blob pushed and pulled for throughput")
     ap.add_argument("--blob-runs", type=int, default=5, help="pushes and pulls of it through each address")
     ap.add_argument("--smoke", action="store_true", help="one round of 2 MiB images, two runs of a 2 MiB blob")
+    ap.add_argument("--lab", action="store_true",
+                    help="instead: cold vs pre-pulled task start on 3 lab hosts, each with its own engine (root)")
     args = ap.parse_args()
     if args.smoke:
         args.rounds, args.layer_mib, args.blob_mib, args.blob_runs = 1, 2, 2, 2
     client = docker.from_env(timeout=300)
     ensure_busybox_image(client)
+    if args.lab:
+        return _images_lab.run(args.rounds, args.layer_mib, NODE_MIB, make_image, taskdef,
+                               lambda tmp, lab: login_env(tmp, lab.cluster))
     made: set[str] = set()
     times: dict[str, list[float]] = {k: [] for k in KINDS}
     prepull_seconds: list[float] = []
@@ -149,13 +168,7 @@ def main() -> int:
             repo = f"bench/images-{secrets.token_hex(3)}"
             registry_pb2_grpc.RegistryStub(cluster.channel).CreateRepository(rg.CreateRepositoryRequest(name=repo),
                                                                               timeout=30)
-            docker_cfg = Path(tmp) / "docker-config"
-            env = {**os.environ, "PYTHONPATH": str(ROOT), "SHOAL_STATE_DIR": str(cluster.state_dir),
-                   "SHOAL_ENDPOINT": cluster.endpoint, "DOCKER_CONFIG": str(docker_cfg)}
-            login = subprocess.run([sys.executable, "-m", "shoalctl", "registry", "login"], cwd=ROOT, env=env,
-                                   capture_output=True, text=True, timeout=60)
-            if login.returncode != 0:
-                raise SystemExit(f"bench: shoal registry login failed: {login.stderr}")
+            env = login_env(Path(tmp), cluster)
             throughput = blob_throughput(cluster, repo, args.blob_mib, args.blob_runs)
             # A first task warms the node up (its first container, the agent's first pull of
             # credentials): not counted for any kind.

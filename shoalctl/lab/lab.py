@@ -1,13 +1,16 @@
 """A lab: a whole local cluster whose agents each run in a host of their own (a network
 namespace with its own address, see network.py), optionally with a private dockerd per
-host (shoalctl/local/dockerd.py) so a dockerd restart can be rehearsed for real.
+host (shoalctl/local/dockerd.py), run inside that host's namespace: a dockerd restart can be
+rehearsed for real, and the host's pulls and published ports go over its own link.
 
 The control plane listens on the lab bridge's address, so agents reach it over the lab
 network and a cut link is a real partition of the agent from the control plane. etcd
-stays on loopback: only the control plane talks to it. Containers still run on a dockerd
-in the root namespace; each host forwards its agent's dynamic host ports there (mesh.py),
-so the routing mesh reaches a host's tasks at that host's address, through its link: a
-partition cuts the agent's control traffic and the mesh's path to its tasks.
+stays on loopback: only the control plane talks to it. A host without a dockerd of its own
+runs its containers on the dockerd in the root namespace and forwards its agent's dynamic
+host ports there (mesh.py), so the routing mesh reaches a host's tasks at that host's
+address, through its link: a partition cuts the agent's control traffic and the mesh's path
+to its tasks. A host with its own dockerd needs no forwarding: that dockerd publishes in the
+host's namespace, and a partition also cuts its image pulls.
 
 ``<state_dir>/lab.json`` records the network and the private dockerds, so `shoal lab
 down`, `shoal lab partition` and `shoal chaos` (other processes) can find them.
@@ -59,7 +62,8 @@ class Lab:
         if bad:
             raise ValueError(f"private_dockerd: no host {bad[0]} (hosts are 1-{hosts})")
         self.dockerds: dict[int, DockerdProcess] = {
-            n: DockerdProcess(f"{self.network.lab_id}-{n}", self.state_dir / "dockerd" / f"h{n}")
+            n: DockerdProcess(f"{self.network.lab_id}-{n}", self.state_dir / "dockerd" / f"h{n}",
+                              netns=self.network.hosts[n].netns)
             for n in private_dockerd
         }
         cluster_kw.setdefault("api_port", 0)
@@ -120,7 +124,7 @@ class Lab:
         dockerd = self.dockerds.get(agent.number)
         if dockerd is not None:
             args += ["--docker-host", dockerd.socket_url]
-        if agent.dynamic_ports:
+        if agent.dynamic_ports and dockerd is None:
             try:
                 mesh.forward_task_ports(host.netns, host.address, self.network.gateway, agent.dynamic_ports)
             except mesh.MeshError as exc:
@@ -185,7 +189,7 @@ class RecordedLab:
         rec = self.dockerds.get(number)
         if rec is None:
             raise ClusterError(f"host {number} of this lab has no private dockerd (`shoal lab up --own-dockerd`)")
-        return DockerdProcess(rec["name"], Path(rec["base_dir"]))
+        return DockerdProcess(rec["name"], Path(rec["base_dir"]), netns=rec.get("netns"))
 
     def dockerd_process(self, number: int) -> psutil.Process | None:
         rec = self.dockerds.get(number) or {}
@@ -244,8 +248,8 @@ def down(state_dir: Path | str, timeout: float = 10) -> list[str]:
 
 
 def _dockerd_record(d: DockerdProcess) -> dict:
-    rec: dict = {"name": d.name, "base_dir": str(d.base_dir), "socket": d.socket_url, "pid": d.pid or 0,
-                 "create_time": 0.0}
+    rec: dict = {"name": d.name, "base_dir": str(d.base_dir), "socket": d.socket_url, "netns": d.netns,
+                 "pid": d.pid or 0, "create_time": 0.0}
     if d.pid:
         with contextlib.suppress(psutil.Error):
             rec["create_time"] = psutil.Process(d.pid).create_time()

@@ -162,8 +162,8 @@ class LabNetwork:
 
     def partition(self, name_or_number: str | int) -> LabHost:
         """Cuts the host's link (bridge end of its veth down). The host's sockets stay open
-        and silent, like a pulled cable. Its containers are not cut off: they run on the
-        machine's dockerd, outside the namespace."""
+        and silent, like a pulled cable. Containers on the machine's dockerd are not cut
+        off from the machine; a host's own dockerd (in its namespace) is, pulls and all."""
         host = self.host(name_or_number)
         _ip("link", "set", host.veth, "down")
         log.info("partitioned lab host", extra=logs.kv(lab=self.lab_id, host=host.name, veth=host.veth))

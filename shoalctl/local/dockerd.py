@@ -5,7 +5,14 @@ Each instance has its own data root (under the cluster's state dir), exec root, 
 and socket (under /run, kept short: containerd's socket path must fit in 108 bytes), and
 its own Linux bridge for bridge-mode containers, with dockerd's iptables rules off so it
 never edits the machine's firewall. Published ports use docker-proxy and land on the
-host's addresses, as with the shared dockerd.
+addresses of the namespace dockerd runs in.
+
+Given a network namespace (a lab host's), dockerd runs inside it: its bridge is made there,
+its pulls leave from the host's address over the host's link (so a cut link cuts them), and
+its published ports listen on the host's address. It enters only the network namespace
+(``nsenter --net``), not ``ip netns exec``'s private mount namespace with a fresh /sys, which
+would hide the cgroup v1 hierarchies under /sys/fs/cgroup that dockerd needs; its socket
+stays a file under /run that the root namespace reaches.
 """
 
 from __future__ import annotations
@@ -41,12 +48,13 @@ class DockerdProcess(procs.Supervised):
     ``--docker-host`` takes. ``stop()`` stops it (containers die with it, as on a real
     host), ``kill()`` crashes it, ``cleanup()`` removes its bridge, mounts and files."""
 
-    def __init__(self, name: str, base_dir: Path, binary: str = "dockerd") -> None:
+    def __init__(self, name: str, base_dir: Path, binary: str = "dockerd", netns: str | None = None) -> None:
         if len(name) > 12 or not name.replace("-", "").isalnum():
             raise ValueError(f"dockerd name {name!r}: 1-12 letters, digits or '-' (it names a network interface)")
         self.name = name
         self.base_dir = Path(base_dir)
         self.binary = binary
+        self.netns = netns
         self.run_dir = RUN_ROOT / f"shoal-{name}"
         self.bridge = f"sd-{name}"[:15]
         self.log_path = self.base_dir / "dockerd.log"
@@ -70,7 +78,9 @@ class DockerdProcess(procs.Supervised):
         return self.run_dir / "dockerd.pid"
 
     def command(self) -> list[str]:
+        enter = ["nsenter", f"--net=/run/netns/{self.netns}"] if self.netns else []
         return [
+            *enter,
             self.binary,
             f"--data-root={self.data_root}",
             f"--exec-root={self.run_dir / 'exec'}",
@@ -150,26 +160,45 @@ class DockerdProcess(procs.Supervised):
             if root.exists():
                 shutil.rmtree(root, ignore_errors=True)
                 done.append(f"removed {root}")
-        if _link_exists(self.bridge):
-            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
+        if self._bridge_exists():
+            # A namespace that is gone took its bridge with it.
+            subprocess.run([*self._ip(), "link", "del", self.bridge], capture_output=True, check=False)
             done.append(f"removed bridge {self.bridge}")
         return done
 
+    def _ip(self) -> list[str]:
+        return ["ip", *(["-n", self.netns] if self.netns else [])]
+
+    def _bridge_exists(self) -> bool:
+        if self.netns is None:
+            return _link_exists(self.bridge)
+        out = subprocess.run([*self._ip(), "link", "show", self.bridge], capture_output=True, check=False)
+        return out.returncode == 0
+
     def _ensure_bridge(self) -> None:
-        if _link_exists(self.bridge):
+        if self._bridge_exists():
             return
+        # In a namespace of its own the bridge's subnet is seen by no one else: any free one.
         self.subnet = _free_subnet()
         gateway = str(next(ipaddress.ip_network(self.subnet).hosts()))
         prefix = self.subnet.split("/")[1]
-        for cmd in (["ip", "link", "add", self.bridge, "type", "bridge"],
-                    ["ip", "addr", "add", f"{gateway}/{prefix}", "dev", self.bridge],
-                    ["ip", "link", "set", self.bridge, "up"]):
+        cmds = [[*self._ip(), "link", "add", self.bridge, "type", "bridge"],
+                [*self._ip(), "addr", "add", f"{gateway}/{prefix}", "dev", self.bridge],
+                [*self._ip(), "link", "set", self.bridge, "up"]]
+        if self.netns:
+            # Containers reach the rest of the lab (control plane, registry, other hosts) as
+            # the host itself: dockerd's own masquerading is off with its iptables rules.
+            ns = ["ip", "netns", "exec", self.netns]
+            cmds += [[*ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"],
+                     [*ns, "iptables", "-t", "nat", "-A", "POSTROUTING", "-s", self.subnet, "!", "-o", self.bridge,
+                      "-j", "MASQUERADE"]]
+        for cmd in cmds:
             out = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 raise DockerdError(f"`{' '.join(cmd)}` failed: {out.stderr.strip()} (needs root)")
 
     def __repr__(self) -> str:
-        return f"DockerdProcess(name={self.name!r}, socket={self.socket_url}, pid={self.pid})"
+        return f"DockerdProcess(name={self.name!r}, socket={self.socket_url}, pid={self.pid}, netns={self.netns})"
 
 
 def _link_exists(name: str) -> bool:

@@ -4,6 +4,10 @@ and each host's engine pulling it over TLS (the cluster CA, no insecure-registri
 short-lived token its agent got from the control plane. The same engine, asked by someone
 holding no credentials, is refused.
 
+Each host's engine runs inside that host's network namespace: its pulls leave from the host's
+address over the host's link, so cutting the link (the lab's partition) cuts that host's pulls
+and no other's, and healing it lets them through again.
+
 The image is made here, unique to the run, pushed from the shared dockerd and removed from it;
 the private dockerds and their data go with the lab."""
 
@@ -23,8 +27,13 @@ import docker
 import docker.errors
 import pytest
 
+from agent.docker_runtime import DockerRuntime
+from agent.pulls import ImagePuller, ImagePullFailed
 from shoal.v1 import operator_pb2 as op
-from shoalctl.images import rootfs_tar
+from shoal.v1 import registry_pb2 as rg
+from shoal.v1 import registry_pb2_grpc
+from shoal.v1 import resources_pb2 as r
+from shoalctl.images import DEFAULT_TAG, rootfs_tar
 from shoalctl.lab.lab import Lab
 from shoalctl.local.registry import CERTS_D
 from tests.cli import ok, shoal
@@ -87,6 +96,21 @@ def docker_cli(*args: str, config: Path, host: str | None = None) -> subprocess.
                           timeout=120, env={**env, "DOCKER_CONFIG": str(config)})
 
 
+def push_once(lab: Lab, image: str, docker_client: docker.DockerClient, tmp_path: Path) -> str:
+    """Creates the image's repository, pushes it with an admin's login, removes it from the
+    shared dockerd; returns the pushed digest."""
+    registry = lab.cluster.registry_address
+    name = image.removeprefix(f"{registry}/").rpartition(":")[0]
+    ok(lab.cluster, "repo", "create", name)
+    admin_cfg = tmp_path / "admin-docker"
+    login = shoal(lab.cluster, "registry", "login", env={"DOCKER_CONFIG": str(admin_cfg)})
+    assert login.returncode == 0, login.stderr
+    pushed = docker_cli("push", image, config=admin_cfg)
+    assert pushed.returncode == 0, pushed.stderr
+    docker_client.images.remove(image, force=True)
+    return next(w for w in pushed.stdout.split() if w.startswith("sha256:"))
+
+
 def test_an_image_pushed_once_is_pulled_by_every_host_and_refused_without_credentials(
         lab: Lab, image: str, docker_client: docker.DockerClient, tmp_path: Path) -> None:
     registry = lab.cluster.registry_address
@@ -103,14 +127,7 @@ def test_an_image_pushed_once_is_pulled_by_every_host_and_refused_without_creden
 
     # One push, from the shared dockerd, with an admin's login.
     name = image.removeprefix(f"{registry}/").rpartition(":")[0]
-    ok(lab.cluster, "repo", "create", name)
-    admin_cfg = tmp_path / "admin-docker"
-    login = shoal(lab.cluster, "registry", "login", env={"DOCKER_CONFIG": str(admin_cfg)})
-    assert login.returncode == 0, login.stderr
-    pushed = docker_cli("push", image, config=admin_cfg)
-    assert pushed.returncode == 0, pushed.stderr
-    digest = next(w for w in pushed.stdout.split() if w.startswith("sha256:"))
-    docker_client.images.remove(image, force=True)
+    digest = push_once(lab, image, docker_client, tmp_path)
     for number in HOSTS:
         assert repo_digests(lab, number, image) is None, f"host {number}'s engine had the image before"
 
@@ -158,3 +175,83 @@ def test_an_image_pushed_once_is_pulled_by_every_host_and_refused_without_creden
             client.images.pull(image)
     finally:
         client.close()
+
+
+def test_a_cut_link_cuts_that_hosts_pulls_and_no_others(lab: Lab, image: str, docker_client: docker.DockerClient,
+                                                         tmp_path: Path) -> None:
+    cut, other = HOSTS
+    for number in HOSTS:
+        pid = lab.dockerds[number].pid
+        assert pid, f"host {number}'s dockerd is not running"
+        netns = Path("/run/netns", lab.network.hosts[number].netns)
+        assert os.stat(f"/proc/{pid}/ns/net").st_ino == netns.stat().st_ino, \
+            f"host {number}'s dockerd runs outside the host's network namespace"
+    push_once(lab, image, docker_client, tmp_path)
+    cred = registry_pb2_grpc.RegistryStub(lab.cluster.channel).GetLoginCredential(
+        rg.GetLoginCredentialRequest(ttl_seconds=600), timeout=10)
+    auth = {"username": cred.username, "password": cred.password, "serveraddress": cred.registry}
+    # The agent's own pull path (agent/pulls.py over its Docker runtime layer), against each
+    # host's engine, with credentials the registry accepts: only the network differs.
+    pullers = {n: ImagePuller(DockerRuntime(lab.dockerds[n].socket_url, timeout=120), None, 3600) for n in HOSTS}
+    task = r.Task(id="labpull-partition", cluster="default")
+
+    def pull(number: int) -> str:
+        """"" once the host's engine has the image, else what the agent would report."""
+        try:
+            pullers[number].ensure(task, [image], lambda _t: {image: auth})
+        except ImagePullFailed as exc:
+            return f"CannotPullContainerError: {exc}"
+        return ""
+
+    lab.partition(cut)
+    try:
+        failed = pull(cut)
+        assert failed.startswith(f"CannotPullContainerError: pull image {image}: "), failed
+        # The engine's own words: it could not reach the registry's address.
+        assert lab.cluster.registry_address.split(":")[0] in failed, failed
+        assert any(w in failed.lower() for w in ("timeout", "no route to host", "unreachable")), failed
+        assert repo_digests(lab, cut, image) is None, "the cut host's engine got the image anyway"
+        assert pull(other) == "", "a host whose link is up pulls while another's is cut"
+    finally:
+        lab.heal(cut)
+    # Healed: the same pull goes through (the first tries may meet the link still coming up).
+    wait_for(lambda: pull(cut) == "", 90, "the healed host's engine pulled the image")
+    assert repo_digests(lab, cut, image), "the healed host's engine has the image"
+    for puller in pullers.values():
+        puller.runtime.client.close()
+
+
+def test_a_hosts_own_engine_publishes_on_the_hosts_address_and_its_containers_reach_the_lab(lab: Lab) -> None:
+    """Bridge-mode task networking on an engine inside a host's namespace: a published port
+    answers at the host's address from another host, and a container reaches another host's
+    published port (masqueraded as its host: the engine's own iptables rules are off)."""
+    clients = {n: engine(lab, n) for n in HOSTS}
+    started = []
+    try:
+        ports = {}
+        for n, client in clients.items():
+            c = client.containers.run(DEFAULT_TAG, ["httpd", "-f", "-p", "8080", "-h", "/www"], detach=True,
+                                      ports={"8080/tcp": None}, labels={"shoal.test": "labnet"})
+            started.append(c)
+            c.reload()
+            ports[n] = int(c.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"])
+        one, two = HOSTS
+        address = {n: lab.network.hosts[n].address for n in HOSTS}
+
+        def curl_from(ns_host: int, target: int) -> str:
+            out = subprocess.run(["ip", "netns", "exec", lab.network.hosts[ns_host].netns, "curl", "-s", "-m", "5",
+                                  f"http://{address[target]}:{ports[target]}/"], capture_output=True, text=True,
+                                 timeout=30)
+            return out.stdout
+
+        wait_for(lambda: curl_from(two, one) == "shoal busybox\n", 60, "host 1's task answering at host 1's address")
+        # busybox's static wget crashes resolving; nc speaks the HTTP it needs.
+        request = f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {address[two]} {ports[two]}"
+        got = started[0].exec_run(["sh", "-c", request])
+        assert got.exit_code == 0 and got.output.endswith(b"shoal busybox\n"), got
+    finally:
+        for c in started:
+            with contextlib.suppress(docker.errors.APIError):
+                c.remove(force=True)
+        for client in clients.values():
+            client.close()

@@ -4,6 +4,8 @@ measures it against a scripted API, lab names and addresses, durations."""
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +15,9 @@ from shoal.v1 import resources_pb2 as r
 from shoal.validation import ValidationError
 from shoalctl.chaos.converge import Clock, Picture
 from shoalctl.cli.durations import duration_arg
+from shoalctl.lab import lab as labmod
 from shoalctl.lab.network import LabNetwork
+from shoalctl.local.dockerd import DockerdProcess
 
 
 def service(name: str, desired: int, running: int, pending: int = 0) -> r.Service:
@@ -85,6 +89,19 @@ def test_lab_names_fit_interfaces_and_addresses_are_link_local() -> None:
         net.host("agent-9")
     with pytest.raises(ValueError, match="hosts"):
         LabNetwork.plan(0)
+
+
+def test_a_hosts_own_dockerd_enters_its_namespace_and_keeps_it_across_a_restart(tmp_path: Path) -> None:
+    net = LabNetwork.plan(2, "abcd12", subnet="169.254.201.0/24")
+    d = DockerdProcess("abcd12-2", tmp_path / "h2", netns=net.hosts[2].netns)
+    # The network namespace alone: `ip netns exec` would remount /sys and hide cgroup v1.
+    assert d.command()[:3] == ["nsenter", "--net=/run/netns/shoal-abcd12-h2", "dockerd"]
+    assert DockerdProcess("abcd12-1", tmp_path / "h1").command()[0] == "dockerd"
+    # `shoal chaos stop-docker` restarts it from lab.json, in another process: same namespace.
+    (tmp_path / "lab.json").write_text(json.dumps({"network": net.to_json(),
+                                                   "dockerds": {"2": labmod._dockerd_record(d)}}))
+    again = labmod.RecordedLab(tmp_path).dockerd(2)
+    assert again.netns == "shoal-abcd12-h2" and again.command() == d.command()
 
 
 def test_durations() -> None:
