@@ -29,6 +29,7 @@ import shoal.logs
 from agent import credentials, identity
 from agent.agent import Agent, AgentConfig
 from agent.connection import GatewayClient, Registration
+from agent.gate import ConnectGate
 from agent.hollow import HollowRuntime
 from agent.host import HostSample
 from agent.main import UsageError, _endpoints
@@ -94,10 +95,11 @@ class HollowNode:
     """One hollow node: a real Agent and GatewayClient over its own HollowRuntime."""
 
     def __init__(self, cfg: FleetConfig, index: int, channel: grpc.Channel | None, pool: ThreadPoolExecutor,
-                 joins: threading.Semaphore, connects: threading.Semaphore) -> None:
+                 joins: threading.Semaphore, connects: ConnectGate) -> None:
         """``channel``: shared plaintext channel (--insecure), or None to open one of its own
         with the node certificate, joining first (``joins`` bounds joins in flight) if the
-        state dir has none. ``connects`` bounds nodes between start and a held stream."""
+        state dir has none. ``connects`` bounds the fleet's connection attempts in flight:
+        each attempt, the first and every reconnect, from its handshake to a held stream."""
         self.index = index
         self.name = f"{cfg.name_prefix}-{index:05d}"
         self.state_dir = os.path.join(cfg.state_dir, self.name)
@@ -123,7 +125,7 @@ class HollowNode:
         reg = Registration(cluster=cfg.cluster, hostname=self.name, cpu_units=cfg.cpu_units,
                            memory_mib=cfg.memory_mib, attributes=attrs, state_dir=self.state_dir)
         self.client = GatewayClient(cfg.endpoints, reg, self.agent, self.host, channel=channel,
-                                    tls_later=channel is None)
+                                    tls_later=channel is None, gate=connects)
         self._pool = pool
         self._thread: threading.Thread | None = None
 
@@ -149,20 +151,22 @@ class HollowNode:
         # then the loops; the gateway runs on this thread rather than one more of its own.
         if not self.cfg.insecure and not self._credentials():
             return
-        # Machines of a real fleet do not all boot in the same millisecond; a thousand
-        # handshakes, registrations and streams at once only time out and retry.
-        self._connects.acquire()
-        threading.Thread(target=self._release_when_connected, name=f"{self.name}-up", daemon=True).start()
-        if not self.agent.node_id and not self.client.register_until_done():
+        if not self.agent.node_id and not self._register():
             return
         self.agent.restore()
         self.agent.start(pool=self._pool)
         self.agent.wake()
+        # Every session (the first and each reconnect) takes a slot of the fleet's gate.
         self.client.run()
 
-    def _release_when_connected(self) -> None:
-        self.client.connected.wait(timeout=30)
-        self._connects.release()
+    def _register(self) -> bool:
+        """First boot without a node id (--insecure: no join gave one): within the gate too."""
+        if not self._connects.acquire():
+            return False
+        try:
+            return bool(self.client.register_until_done())
+        finally:
+            self._connects.release()
 
     @property
     def connected(self) -> bool:
@@ -186,7 +190,7 @@ class Fleet:
         self.nodes: list[HollowNode] = []
         # A thousand first starts would otherwise all join in the same instant.
         joins = threading.Semaphore(cfg.joins_in_flight)
-        connects = threading.Semaphore(cfg.connects_in_flight)
+        self.connects = ConnectGate(cfg.connects_in_flight)
         for i in range(cfg.count):
             if cfg.insecure and i % cfg.agents_per_channel == 0:
                 # Several endpoints: spread the channels over them, as agents would spread.
@@ -198,7 +202,7 @@ class Fleet:
                     ("grpc.use_local_subchannel_pool", 1),
                 ]))
             self.nodes.append(HollowNode(cfg, i + 1, self.channels[-1] if cfg.insecure else None, self.pool, joins,
-                                         connects))
+                                         self.connects))
 
     def start(self) -> None:
         for node in self.nodes:
@@ -211,6 +215,7 @@ class Fleet:
         return sum(n.agent.running_containers() for n in self.nodes)
 
     def stop(self) -> None:
+        self.connects.close()
         for node in self.nodes:
             node.client._stopped.set()
         for node in self.nodes:
@@ -243,7 +248,8 @@ def parser() -> argparse.ArgumentParser:
                    "started with --insecure")
     p.add_argument("--joins-in-flight", type=int, default=8, help="nodes joining at the same time")
     p.add_argument("--connects-in-flight", type=int, default=50,
-                   help="nodes between start and a held stream at the same time (a fleet's boot is not one instant)")
+                   help="connection attempts (handshake to held stream) at the same time, at boot and on "
+                   "every reconnect (a fleet's boot, or its return after a control-plane restart, is not one instant)")
     p.add_argument("--agents-per-channel", type=int, default=100,
                    help="with --insecure: agents sharing one gRPC connection")
     p.add_argument("--workers", type=int, default=32, help="start/stop operations in flight across the fleet")
