@@ -3,17 +3,20 @@ real agent (Agent + GatewayClient) over a HollowRuntime with its own node identi
 talking gRPC to a real control plane, so one machine can show the control plane carrying
 thousands of nodes (Kubernetes' kubemark, for Shoal).
 
-What a fleet shares to stay light: one pool of start/stop workers and no per-agent /metrics
-server. What each node keeps of its own: identity (a state dir per node, with its node
-certificate got by joining with ``--token`` like a real agent), runtime, reconcile loop,
-Connect stream and, with mTLS, its own TLS connection showing its own certificate, so the
-control plane sees exactly what a real agent sends. Only with ``--insecure`` (a control plane
-started with --insecure) do ``--agents-per-channel`` nodes share one plaintext connection.
+What a fleet shares to stay light: one pool of start/stop workers, one event loop holding
+every node's connection, registration and stream (agent.aiostreams: no threads per node's
+stream), and no per-agent /metrics server. What each node keeps of its own: identity (a
+state dir per node, with its node certificate got by joining with ``--token`` like a real
+agent), runtime, reconcile loop, Connect stream and, with mTLS, its own TLS connection
+showing its own certificate, so the control plane sees exactly what a real agent sends.
+Only with ``--insecure`` (a control plane started with --insecure) do
+``--agents-per-channel`` nodes share one plaintext connection.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import logging
 import os
 import signal
@@ -28,8 +31,8 @@ import grpc
 import shoal.logs
 from agent import credentials, identity
 from agent.agent import Agent, AgentConfig
+from agent.aiostreams import StreamLoop
 from agent.connection import GatewayClient, Registration
-from agent.gate import ConnectGate
 from agent.hollow import HollowRuntime
 from agent.host import HostSample
 from agent.main import UsageError, _endpoints
@@ -95,11 +98,11 @@ class HollowNode:
     """One hollow node: a real Agent and GatewayClient over its own HollowRuntime."""
 
     def __init__(self, cfg: FleetConfig, index: int, channel: grpc.Channel | None, pool: ThreadPoolExecutor,
-                 joins: threading.Semaphore, connects: ConnectGate) -> None:
+                 joins: threading.Semaphore, streams: StreamLoop) -> None:
         """``channel``: shared plaintext channel (--insecure), or None to open one of its own
-        with the node certificate, joining first (``joins`` bounds joins in flight) if the
-        state dir has none. ``connects`` bounds the fleet's connection attempts in flight:
-        each attempt, the first and every reconnect, from its handshake to a held stream."""
+        with the node certificate, joining first (``joins`` bounds joins, and first
+        registrations, in flight) if the state dir has none. ``streams``: the event loop
+        that holds the node's connection, registration and stream."""
         self.index = index
         self.name = f"{cfg.name_prefix}-{index:05d}"
         self.state_dir = os.path.join(cfg.state_dir, self.name)
@@ -109,7 +112,9 @@ class HollowNode:
                              f"{stored['cluster']!r}; use another --state-dir")
         self.cfg = cfg
         self._joins = joins
-        self._connects = connects
+        self._streams = streams
+        self._share = f"channel-{(index - 1) // cfg.agents_per_channel}" if channel is not None else ""
+        self.running: concurrent.futures.Future | None = None
         self.runtime = HollowRuntime(pull_delay=cfg.pull_delay, start_delay=cfg.start_delay,
                                      stop_delay=cfg.stop_delay)
         self.agent = Agent(AgentConfig(cluster=cfg.cluster, node_id=stored.get("node_id", ""),
@@ -125,7 +130,7 @@ class HollowNode:
         reg = Registration(cluster=cfg.cluster, hostname=self.name, cpu_units=cfg.cpu_units,
                            memory_mib=cfg.memory_mib, attributes=attrs, state_dir=self.state_dir)
         self.client = GatewayClient(cfg.endpoints, reg, self.agent, self.host, channel=channel,
-                                    tls_later=channel is None, gate=connects)
+                                    tls_later=channel is None)
         self._pool = pool
         self._thread: threading.Thread | None = None
 
@@ -156,17 +161,13 @@ class HollowNode:
         self.agent.restore()
         self.agent.start(pool=self._pool)
         self.agent.wake()
-        # Every session (the first and each reconnect) takes a slot of the fleet's gate.
-        self.client.run()
+        # This thread ends here: the node's sessions run on the fleet's event loop.
+        self.running = self._streams.run(self.client, self._share)
 
     def _register(self) -> bool:
-        """First boot without a node id (--insecure: no join gave one): within the gate too."""
-        if not self._connects.acquire():
-            return False
-        try:
+        """First boot without a node id (--insecure: no join gave one)."""
+        with self._joins:
             return bool(self.client.register_until_done())
-        finally:
-            self._connects.release()
 
     @property
     def connected(self) -> bool:
@@ -190,7 +191,7 @@ class Fleet:
         self.nodes: list[HollowNode] = []
         # A thousand first starts would otherwise all join in the same instant.
         joins = threading.Semaphore(cfg.joins_in_flight)
-        self.connects = ConnectGate(cfg.connects_in_flight)
+        self.streams = StreamLoop(cfg.connects_in_flight)
         for i in range(cfg.count):
             if cfg.insecure and i % cfg.agents_per_channel == 0:
                 # Several endpoints: spread the channels over them, as agents would spread.
@@ -202,7 +203,7 @@ class Fleet:
                     ("grpc.use_local_subchannel_pool", 1),
                 ]))
             self.nodes.append(HollowNode(cfg, i + 1, self.channels[-1] if cfg.insecure else None, self.pool, joins,
-                                         self.connects))
+                                         self.streams))
 
     def start(self) -> None:
         for node in self.nodes:
@@ -215,9 +216,9 @@ class Fleet:
         return sum(n.agent.running_containers() for n in self.nodes)
 
     def stop(self) -> None:
-        self.connects.close()
         for node in self.nodes:
             node.client._stopped.set()
+        self.streams.stop([n.running for n in self.nodes if n.running is not None])
         for node in self.nodes:
             node.stop()
         self.pool.shutdown(wait=False, cancel_futures=True)
