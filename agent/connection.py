@@ -20,7 +20,6 @@ import shoal.logs
 from agent import identity
 from agent.agent import Agent
 from agent.execs import ExecRelay
-from agent.gate import ConnectGate
 from agent.host import HostProbe
 from agent.logs import LogRelay
 from agent.outbox import CLOSED, Outbox
@@ -79,13 +78,12 @@ class GatewayClient:
     def __init__(self, endpoints: list[str], reg: Registration, agent: Agent, host: HostProbe,
                  on_node_id: Callable[[str], None] | None = None,
                  channel: grpc.Channel | None = None, tls: ClientTLS | None = None, insecure: bool = False,
-                 tls_later: bool = False, gate: ConnectGate | None = None) -> None:
+                 tls_later: bool = False) -> None:
         """``channel``: one shared with other clients in this process (a hollow fleet puts
         many agents on one connection); it is used for every endpoint and never closed here.
         ``tls``: the node's certificate; None is plaintext, refused unless ``insecure`` (an
         --insecure control plane). ``tls_later``: the certificate comes through ``use_tls``
-        before the first session (a hollow fleet joins after building its clients). ``gate``:
-        shared by the clients of a process, bounds their connection attempts in flight."""
+        before the first session (a hollow fleet joins after building its clients)."""
         if not endpoints:
             raise ValueError("endpoint: at least one HOST:PORT is required")
         self.endpoints = endpoints
@@ -115,7 +113,6 @@ class GatewayClient:
         self._channel: grpc.Channel | None = None
         self._thread: threading.Thread | None = None
         self._shared_channel = channel
-        self._gate = gate
         agent.listeners.append(self._on_change)
         self.logs = LogRelay(agent)
         self.execs = ExecRelay(self.logs)
@@ -267,15 +264,7 @@ class GatewayClient:
 
     def session(self, endpoint: str) -> str:
         """One register + Connect; returns a sentence saying how it ended."""
-        if self._gate is not None and not self._gate.acquire():
-            return f"stopped before connecting to {endpoint}"
-        gated = self._gate
-        try:
-            channel = self._open(endpoint)
-        except BaseException:
-            if gated is not None:
-                gated.release()
-            raise
+        channel = self._open(endpoint)
         outbox = Outbox()
         with self._lock:
             self._channel = channel
@@ -291,9 +280,6 @@ class GatewayClient:
             if self._stopped.is_set():
                 call.cancel()
             self.streaming(outbox)
-            if gated is not None:
-                gated.release()
-                gated = None
             log.info("connected", extra=shoal.logs.kv(node=self.agent.node_id, endpoint=endpoint))
             for msg in call:
                 received += self.handle(msg, outbox)
@@ -303,8 +289,6 @@ class GatewayClient:
         except ValueError as exc:
             return f"registration at {endpoint} refused: {exc}"
         finally:
-            if gated is not None:
-                gated.release()
             self.ended(outbox, received)
             with self._lock:
                 self._call = None
