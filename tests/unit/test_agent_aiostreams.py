@@ -107,6 +107,25 @@ def test_attempts_in_flight_are_bounded_and_a_failing_one_frees_its_slot(fast_ga
     assert not failing.client.connected.is_set()
 
 
+def test_dropped_streams_all_reconnect_through_a_one_slot_gate_and_catch_up(fast_gateway, streams, tmp_path) -> None:
+    loop, nodes = streams
+    fleet = [Node(fast_gateway.endpoint, str(tmp_path / str(i)), f"n{i}") for i in range(3)]
+    nodes.extend(n.boot(loop) for n in fleet)
+    wait_for(lambda: all(n.agent.node_id and fast_gateway.connected(n.agent.node_id) for n in fleet), 30,
+             "3 streams held")
+    first = fleet[0].agent.node_id
+    fast_gateway.assign(first, [assignment("t1")])
+    wait_for(lambda: (s := fast_gateway.state("t1")) and s.last_status == "RUNNING", 20, "t1 RUNNING")
+    hellos = len(fast_gateway.received(first, "hello"))
+    fast_gateway.drop_streams()  # as a control-plane restart does, to every node at once
+    wait_for(lambda: len(fast_gateway.registrations) >= 6, 30, "every node registered again")
+    wait_for(lambda: all(fast_gateway.connected(n.agent.node_id) for n in fleet), 30, "3 streams held again")
+    assert len(fast_gateway.received(first, "hello")) == hellos + 1
+    # The catch-up after the hello reports the task it kept running.
+    assert [m.task_state.task_id for n, m in fast_gateway.messages if n == first and m.HasField("task_state")
+            ].count("t1") >= 2
+
+
 def test_stop_ends_every_session_and_the_loop(fast_gateway, tmp_path) -> None:
     loop = StreamLoop(connects=4)
     nodes = [Node(fast_gateway.endpoint, str(tmp_path / str(i)), f"n{i}").boot(loop) for i in range(3)]
