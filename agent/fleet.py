@@ -41,7 +41,7 @@ from shoal.security.channels import client_channel
 
 log = logging.getLogger("agent.fleet")
 
-# Each node holds a few threads that mostly wait: small stacks let thousands fit.
+# Each node holds a thread (its reconcile loop) that mostly waits: small stacks let thousands fit.
 _THREAD_STACK_BYTES = 512 * 1024
 
 
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     shoal.logs.setup(args.log_level)
     threading.stack_size(_THREAD_STACK_BYTES)
-    # A thousand streams' waits would each wake ten times a second (see shoal/grpcwait.py).
+    # The blocking calls left (first registrations, a task's secrets) would wake ten times a second (shoal/grpcwait.py).
     grpcwait.relax_idle_polling()
     try:
         fleet = Fleet(config_from(args))
