@@ -128,7 +128,8 @@ class GatewayClient:
 
     # ---- registration ----------------------------------------------------------------
 
-    def _request(self) -> agent_pb2.RegisterNodeRequest:
+    def registration(self) -> agent_pb2.RegisterNodeRequest:
+        """What RegisterNode is sent (by this client's session, or a fleet's event loop)."""
         return agent_pb2.RegisterNodeRequest(
             cluster=self.reg.cluster,
             node_id=self.agent.node_id,
@@ -145,7 +146,11 @@ class GatewayClient:
         )
 
     def _register(self, stub: agent_pb2_grpc.AgentGatewayStub) -> agent_pb2.RegisterNodeResponse:
-        resp = stub.RegisterNode(self._request(), timeout=10)
+        return self.registered(stub.RegisterNode(self.registration(), timeout=10))
+
+    def registered(self, resp: agent_pb2.RegisterNodeResponse) -> agent_pb2.RegisterNodeResponse:
+        """Takes in RegisterNode's answer: the node id (saved), heartbeat interval, lease
+        TTL. Raises ValueError if the answer has no node id."""
         if not resp.node_id:
             raise ValueError("RegisterNode returned an empty node_id")
         if self.agent.node_id and resp.node_id != self.agent.node_id:
@@ -230,16 +235,20 @@ class GatewayClient:
         if outbox is not None:
             outbox.put(agent_pb2.AgentMessage(task_state=change))
 
-    def _requests(self, outbox: Outbox) -> Iterator[agent_pb2.AgentMessage]:
+    def opening(self) -> Iterator[agent_pb2.AgentMessage]:
+        """A stream's first messages: Hello, then a catch-up state change per known task."""
         yield agent_pb2.AgentMessage(hello=agent_pb2.Hello(cluster=self.reg.cluster, node_id=self.agent.node_id))
         # The outbox is already live, so a change racing this snapshot is sent twice, never lost.
         for change in self.agent.snapshot():
             yield agent_pb2.AgentMessage(task_state=change)
+
+    def _requests(self, outbox: Outbox) -> Iterator[agent_pb2.AgentMessage]:
+        yield from self.opening()
         next_beat = 0.0
         while True:
             now = time.monotonic()
             if now >= next_beat:
-                yield agent_pb2.AgentMessage(heartbeat=self._heartbeat())
+                yield agent_pb2.AgentMessage(heartbeat=self.heartbeat())
                 next_beat = now + self.heartbeat_interval
             item = outbox.take(timeout=max(0.0, next_beat - time.monotonic()))
             if item is CLOSED:
@@ -247,7 +256,7 @@ class GatewayClient:
             if item is not None:
                 yield item
 
-    def _heartbeat(self) -> agent_pb2.Heartbeat:
+    def heartbeat(self) -> agent_pb2.Heartbeat:
         s = self.host.sample()
         return agent_pb2.Heartbeat(cpu_percent=s.cpu_percent, memory_used_bytes=s.memory_used_bytes,
                                    memory_total_bytes=s.memory_total_bytes,
@@ -270,44 +279,62 @@ class GatewayClient:
                 self._call = call
             if self._stopped.is_set():
                 call.cancel()
-            self.connected.set()
+            self.streaming(outbox)
             log.info("connected", extra=shoal.logs.kv(node=self.agent.node_id, endpoint=endpoint))
             for msg in call:
-                if msg.HasField("assignments"):
-                    received += 1
-                    sentence = self.agent.apply_assignments(msg.assignments)
-                    if self.on_prepull is not None:
-                        self.on_prepull(msg.assignments.prepull)
-                    log.debug(sentence, extra=shoal.logs.kv(node=self.agent.node_id))
-                elif msg.HasField("routing"):
-                    sentence = self.agent.apply_routing(msg.routing)
-                    # A node without a proxy or DNS (a hollow one of a thousand) has nothing to say.
-                    log.log(logging.INFO if self.agent.routing_consumers else logging.DEBUG, sentence,
-                            extra=shoal.logs.kv(node=self.agent.node_id, revision=msg.routing.revision))
-                else:
-                    self.execs.handle(msg, outbox) or self.logs.handle(msg, outbox)
+                received += self.handle(msg, outbox)
             return f"stream from {endpoint} ended after {received} assignment sets"
         except grpc.RpcError as exc:
-            if self._check_deregistered(exc):
-                return f"node deregistered at {endpoint}: {_short(exc)}"
-            # UNAVAILABLE: the replica went away or sent us away (cut off from etcd); another
-            # replica must take the stream before our liveness key expires.
-            self._move_on = hasattr(exc, "code") and exc.code() == grpc.StatusCode.UNAVAILABLE
-            return f"stream to {endpoint} broke after {received} assignment sets: {_short(exc)}"
+            return self.broke(endpoint, received, exc)
         except ValueError as exc:
             return f"registration at {endpoint} refused: {exc}"
         finally:
-            self.connected.clear()
-            self._outbox = None
-            # Their readers were on this stream: nobody is left to read them.
-            self.logs.cancel_all()
-            self.execs.cancel_all()
-            outbox.close()
+            self.ended(outbox, received)
             with self._lock:
                 self._call = None
                 self._channel = None
             self._close(channel)
-            self._last_received = received
+
+    def streaming(self, outbox: Outbox) -> None:
+        """A session's stream is open and ``outbox`` feeds it."""
+        self._outbox = outbox
+        self.connected.set()
+
+    def handle(self, msg: agent_pb2.ControlMessage, outbox: Outbox) -> int:
+        """One message down the stream; returns 1 for an assignment set, else 0."""
+        if msg.HasField("assignments"):
+            sentence = self.agent.apply_assignments(msg.assignments)
+            if self.on_prepull is not None:
+                self.on_prepull(msg.assignments.prepull)
+            log.debug(sentence, extra=shoal.logs.kv(node=self.agent.node_id))
+            return 1
+        if msg.HasField("routing"):
+            sentence = self.agent.apply_routing(msg.routing)
+            # A node without a proxy or DNS (a hollow one of a thousand) has nothing to say.
+            log.log(logging.INFO if self.agent.routing_consumers else logging.DEBUG, sentence,
+                    extra=shoal.logs.kv(node=self.agent.node_id, revision=msg.routing.revision))
+        else:
+            self.execs.handle(msg, outbox) or self.logs.handle(msg, outbox)
+        return 0
+
+    def broke(self, endpoint: str, received: int, exc: grpc.RpcError) -> str:
+        """How a session ended on an RPC error, deciding whether to move to the next endpoint."""
+        if self._check_deregistered(exc):
+            return f"node deregistered at {endpoint}: {_short(exc)}"
+        # UNAVAILABLE: the replica went away or sent us away (cut off from etcd); another
+        # replica must take the stream before our liveness key expires.
+        self._move_on = hasattr(exc, "code") and exc.code() == grpc.StatusCode.UNAVAILABLE
+        return f"stream to {endpoint} broke after {received} assignment sets: {_short(exc)}"
+
+    def ended(self, outbox: Outbox, received: int) -> None:
+        """A session is over, however it ended."""
+        self.connected.clear()
+        self._outbox = None
+        # Their readers were on this stream: nobody is left to read them.
+        self.logs.cancel_all()
+        self.execs.cancel_all()
+        outbox.close()
+        self._last_received = received
 
     def _open(self, endpoint: str) -> grpc.Channel:
         if self._shared_channel is not None:
@@ -380,23 +407,35 @@ class GatewayClient:
     def run(self) -> None:
         attempt = 0
         while not self._stopped.is_set():
-            endpoint = self.endpoints[self._index % len(self.endpoints)]
-            sentence = self.session(endpoint)
+            sentence = self.session(self.endpoint())
             if self._stopped.is_set():
                 break
-            if self._last_received:
-                attempt = 0
-            if not self._last_received or self._move_on:
-                self._index += 1
-            # Capped under the TTL: after a control-plane restart a new leader judges nodes
-            # one TTL after it starts leading, and an agent still backing off by then would
-            # see its tasks replaced for nothing.
-            cap = min(BACKOFF_CAP, max(0.5, self.lease_ttl / 3)) if self.lease_ttl else BACKOFF_CAP
-            delay = backoff(attempt, BACKOFF_BASE, cap)
-            attempt += 1
-            log.warning(f"{sentence}; keeping tasks as they are, reconnecting in {delay:.1f}s",
-                        extra=shoal.logs.kv(node=self.agent.node_id))
+            attempt, delay = self.retry(attempt, sentence)
             self._stopped.wait(delay)
+
+    def endpoint(self) -> str:
+        """Where the next session goes."""
+        return self.endpoints[self._index % len(self.endpoints)]
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def retry(self, attempt: int, sentence: str) -> tuple[int, float]:
+        """After a session that ended with ``sentence``: the next attempt's number and the
+        seconds to wait before it (moving to the next endpoint when this one failed)."""
+        if self._last_received:
+            attempt = 0
+        if not self._last_received or self._move_on:
+            self._index += 1
+        # Capped under the TTL: after a control-plane restart a new leader judges nodes
+        # one TTL after it starts leading, and an agent still backing off by then would
+        # see its tasks replaced for nothing.
+        cap = min(BACKOFF_CAP, max(0.5, self.lease_ttl / 3)) if self.lease_ttl else BACKOFF_CAP
+        delay = backoff(attempt, BACKOFF_BASE, cap)
+        log.warning(f"{sentence}; keeping tasks as they are, reconnecting in {delay:.1f}s",
+                    extra=shoal.logs.kv(node=self.agent.node_id))
+        return attempt + 1, delay
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="gateway", daemon=True)

@@ -3,17 +3,20 @@ real agent (Agent + GatewayClient) over a HollowRuntime with its own node identi
 talking gRPC to a real control plane, so one machine can show the control plane carrying
 thousands of nodes (Kubernetes' kubemark, for Shoal).
 
-What a fleet shares to stay light: one pool of start/stop workers and no per-agent /metrics
-server. What each node keeps of its own: identity (a state dir per node, with its node
-certificate got by joining with ``--token`` like a real agent), runtime, reconcile loop,
-Connect stream and, with mTLS, its own TLS connection showing its own certificate, so the
-control plane sees exactly what a real agent sends. Only with ``--insecure`` (a control plane
-started with --insecure) do ``--agents-per-channel`` nodes share one plaintext connection.
+What a fleet shares to stay light: one pool of start/stop workers, one event loop holding
+every node's connection, registration and stream (agent.aiostreams: no threads per node's
+stream), and no per-agent /metrics server. What each node keeps of its own: identity (a
+state dir per node, with its node certificate got by joining with ``--token`` like a real
+agent), runtime, reconcile loop, Connect stream and, with mTLS, its own TLS connection
+showing its own certificate, so the control plane sees exactly what a real agent sends.
+Only with ``--insecure`` (a control plane started with --insecure) do
+``--agents-per-channel`` nodes share one plaintext connection.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import logging
 import os
 import signal
@@ -28,6 +31,7 @@ import grpc
 import shoal.logs
 from agent import credentials, identity
 from agent.agent import Agent, AgentConfig
+from agent.aiostreams import StreamLoop
 from agent.connection import GatewayClient, Registration
 from agent.hollow import HollowRuntime
 from agent.host import HostSample
@@ -37,7 +41,7 @@ from shoal.security.channels import client_channel
 
 log = logging.getLogger("agent.fleet")
 
-# Each node holds a few threads that mostly wait: small stacks let thousands fit.
+# Each node holds a thread (its reconcile loop) that mostly waits: small stacks let thousands fit.
 _THREAD_STACK_BYTES = 512 * 1024
 
 
@@ -94,10 +98,11 @@ class HollowNode:
     """One hollow node: a real Agent and GatewayClient over its own HollowRuntime."""
 
     def __init__(self, cfg: FleetConfig, index: int, channel: grpc.Channel | None, pool: ThreadPoolExecutor,
-                 joins: threading.Semaphore, connects: threading.Semaphore) -> None:
+                 joins: threading.Semaphore, streams: StreamLoop) -> None:
         """``channel``: shared plaintext channel (--insecure), or None to open one of its own
-        with the node certificate, joining first (``joins`` bounds joins in flight) if the
-        state dir has none. ``connects`` bounds nodes between start and a held stream."""
+        with the node certificate, joining first (``joins`` bounds joins, and first
+        registrations, in flight) if the state dir has none. ``streams``: the event loop
+        that holds the node's connection, registration and stream."""
         self.index = index
         self.name = f"{cfg.name_prefix}-{index:05d}"
         self.state_dir = os.path.join(cfg.state_dir, self.name)
@@ -107,7 +112,9 @@ class HollowNode:
                              f"{stored['cluster']!r}; use another --state-dir")
         self.cfg = cfg
         self._joins = joins
-        self._connects = connects
+        self._streams = streams
+        self._share = f"channel-{(index - 1) // cfg.agents_per_channel}" if channel is not None else ""
+        self.running: concurrent.futures.Future | None = None
         self.runtime = HollowRuntime(pull_delay=cfg.pull_delay, start_delay=cfg.start_delay,
                                      stop_delay=cfg.stop_delay)
         self.agent = Agent(AgentConfig(cluster=cfg.cluster, node_id=stored.get("node_id", ""),
@@ -149,20 +156,18 @@ class HollowNode:
         # then the loops; the gateway runs on this thread rather than one more of its own.
         if not self.cfg.insecure and not self._credentials():
             return
-        # Machines of a real fleet do not all boot in the same millisecond; a thousand
-        # handshakes, registrations and streams at once only time out and retry.
-        self._connects.acquire()
-        threading.Thread(target=self._release_when_connected, name=f"{self.name}-up", daemon=True).start()
-        if not self.agent.node_id and not self.client.register_until_done():
+        if not self.agent.node_id and not self._register():
             return
         self.agent.restore()
         self.agent.start(pool=self._pool)
         self.agent.wake()
-        self.client.run()
+        # This thread ends here: the node's sessions run on the fleet's event loop.
+        self.running = self._streams.run(self.client, self._share)
 
-    def _release_when_connected(self) -> None:
-        self.client.connected.wait(timeout=30)
-        self._connects.release()
+    def _register(self) -> bool:
+        """First boot without a node id (--insecure: no join gave one)."""
+        with self._joins:
+            return bool(self.client.register_until_done())
 
     @property
     def connected(self) -> bool:
@@ -186,7 +191,7 @@ class Fleet:
         self.nodes: list[HollowNode] = []
         # A thousand first starts would otherwise all join in the same instant.
         joins = threading.Semaphore(cfg.joins_in_flight)
-        connects = threading.Semaphore(cfg.connects_in_flight)
+        self.streams = StreamLoop(cfg.connects_in_flight)
         for i in range(cfg.count):
             if cfg.insecure and i % cfg.agents_per_channel == 0:
                 # Several endpoints: spread the channels over them, as agents would spread.
@@ -198,7 +203,7 @@ class Fleet:
                     ("grpc.use_local_subchannel_pool", 1),
                 ]))
             self.nodes.append(HollowNode(cfg, i + 1, self.channels[-1] if cfg.insecure else None, self.pool, joins,
-                                         connects))
+                                         self.streams))
 
     def start(self) -> None:
         for node in self.nodes:
@@ -213,6 +218,7 @@ class Fleet:
     def stop(self) -> None:
         for node in self.nodes:
             node.client._stopped.set()
+        self.streams.stop([n.running for n in self.nodes if n.running is not None])
         for node in self.nodes:
             node.stop()
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -243,7 +249,8 @@ def parser() -> argparse.ArgumentParser:
                    "started with --insecure")
     p.add_argument("--joins-in-flight", type=int, default=8, help="nodes joining at the same time")
     p.add_argument("--connects-in-flight", type=int, default=50,
-                   help="nodes between start and a held stream at the same time (a fleet's boot is not one instant)")
+                   help="connection attempts (handshake to held stream) at the same time, at boot and on "
+                   "every reconnect (a fleet's boot, or its return after a control-plane restart, is not one instant)")
     p.add_argument("--agents-per-channel", type=int, default=100,
                    help="with --insecure: agents sharing one gRPC connection")
     p.add_argument("--workers", type=int, default=32, help="start/stop operations in flight across the fleet")
@@ -284,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     shoal.logs.setup(args.log_level)
     threading.stack_size(_THREAD_STACK_BYTES)
-    # A thousand streams' waits would each wake ten times a second (see shoal/grpcwait.py).
+    # The blocking calls left (first registrations, a task's secrets) would wake ten times a second (shoal/grpcwait.py).
     grpcwait.relax_idle_polling()
     try:
         fleet = Fleet(config_from(args))

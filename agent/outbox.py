@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shoal.v1 import agent_pb2
@@ -58,6 +59,9 @@ class Outbox:
         self._chunks = 0
         self._bytes = 0
         self._closed = False
+        # Called (under the outbox's lock, so it must not block) whenever ``take`` may have
+        # something new: a sender on an event loop waits for it instead of a thread in `take`.
+        self.on_ready: Callable[[], None] | None = None
 
     # ---- the control lane -------------------------------------------------------------------
 
@@ -67,7 +71,7 @@ class Outbox:
             if self._closed:
                 return
             self._control.append(msg)
-            self._cond.notify_all()
+            self._notify()
 
     # ---- the log lane -----------------------------------------------------------------------
 
@@ -116,7 +120,12 @@ class Outbox:
                 else:
                     kept.append(item)
             self._logs = kept
-            self._cond.notify_all()
+            self._notify()
+
+    def _notify(self) -> None:
+        self._cond.notify_all()
+        if self.on_ready is not None:
+            self.on_ready()
 
     def _room(self, req: _Request, size: int) -> bool:
         if req.ended or self._closed:
@@ -130,7 +139,7 @@ class Outbox:
     def _append(self, req: _Request, msg: agent_pb2.AgentMessage, size: int) -> None:
         self._logs.append((req, msg, size))
         self._count(req, size)
-        self._cond.notify_all()
+        self._notify()
 
     def _count(self, req: _Request, size: int) -> None:
         """Adds a chunk of ``size`` bytes (removes one if negative); 0 is an end chunk,
@@ -158,7 +167,7 @@ class Outbox:
                 if self._logs:
                     req, msg, size = self._logs.popleft()
                     self._count(req, -size)
-                    self._cond.notify_all()
+                    self._notify()
                     return msg
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -173,7 +182,7 @@ class Outbox:
             self._logs.clear()
             self._chunks = self._bytes = 0
             self._requests.clear()
-            self._cond.notify_all()
+            self._notify()
 
     def queued(self, request_id: str = "") -> tuple[int, int]:
         """(chunks, bytes) in the log lane, of one request or all."""

@@ -10,6 +10,8 @@ spread(attribute:ecs.availability-zone) + binpack(memory). Prints, asserting not
 - connect: seconds from starting the fleet until every node's alive key exists;
 - rollout: seconds from CreateService until the service's runningCount is the target
   (then checked task by task: every task RUNNING, and the spread over zones);
+- fleet idle: with ``--idle S``, the fleet processes' CPU seconds and threads over S seconds
+  of every node connected and no task (what the fleet itself costs the machine);
 - control-plane CPU seconds (user+system) and peak RSS during the rollout (psutil);
 - API p50/p99: a side thread calls DescribeServices and ListTasks in a loop throughout;
 - etcd: the database size and the store revision at the end.
@@ -176,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     p.add_argument("--insecure", action="store_true",
                    help="plaintext control plane, fleet nodes sharing connections (no join, no certificates)")
+    p.add_argument("--idle", type=float, default=0,
+                   help="seconds to measure the connected, idle fleet's own CPU and threads before the rollout")
     p.add_argument("--smoke", action="store_true", help="30 nodes, 100 tasks: proves the script still runs")
     args = p.parse_args(argv)
     if args.smoke:
@@ -243,6 +247,15 @@ def main(argv: list[str] | None = None) -> int:
         fleet_pids = [fleet.pid for fleet in start_fleets()]
         figures["connect_seconds"] = wait_alive(args.nodes, "connect")
         print(f"{args.nodes} nodes connected in {figures['connect_seconds']}s", flush=True)
+
+        if args.idle > 0:
+            idle_before = sum(cpu_seconds(pid) for pid in fleet_pids)
+            time.sleep(args.idle)  # the measurement window itself, not a wait for a condition
+            figures["fleet_idle_cpu_seconds"] = round(sum(cpu_seconds(pid) for pid in fleet_pids) - idle_before, 2)
+            figures["fleet_threads"] = sum(psutil.Process(pid).num_threads() for pid in fleet_pids)
+            figures["load_average"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(f"idle fleet: {figures['fleet_idle_cpu_seconds']} CPU-s in {args.idle}s, "
+                  f"{figures['fleet_threads']} threads, load {figures['load_average']}", flush=True)
 
         api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(
             json=json.dumps(taskdef(args.task_cpu, args.task_memory))))

@@ -88,13 +88,27 @@ def client_channel(target: str, tls: ClientTLS | None,
                    options: Sequence[tuple[str, object]] = ()) -> grpc.Channel:
     """A channel to ``target``: TLS (mutual when ``tls`` has a certificate), or plaintext
     when ``tls`` is None. ``options`` add to (and override) the message size limits."""
+    merged = _options(tls, options)
+    if tls is None:
+        return grpc.insecure_channel(target, options=merged)
+    return grpc.secure_channel(target, tls.credentials(), options=merged)
+
+
+def aio_client_channel(target: str, tls: ClientTLS | None,
+                       options: Sequence[tuple[str, object]] = ()) -> grpc.aio.Channel:
+    """`client_channel` for an asyncio event loop (grpc.aio); call it on the loop's thread."""
+    merged = _options(tls, options)
+    if tls is None:
+        return grpc.aio.insecure_channel(target, options=merged)
+    return grpc.aio.secure_channel(target, tls.credentials(), options=merged)
+
+
+def _options(tls: ClientTLS | None, options: Sequence[tuple[str, object]]) -> list[tuple[str, object]]:
     merged = dict(_DEFAULT_OPTIONS)
     merged.update(dict(options))
-    if tls is None:
-        return grpc.insecure_channel(target, options=list(merged.items()))
-    if tls.server_name:
+    if tls is not None and tls.server_name:
         merged["grpc.ssl_target_name_override"] = tls.server_name
-    return grpc.secure_channel(target, tls.credentials(), options=list(merged.items()))
+    return list(merged.items())
 
 
 def server_credentials(key_pem: bytes, chain_pem: bytes, client_roots_pem: bytes) -> grpc.ServerCredentials:

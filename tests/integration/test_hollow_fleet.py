@@ -10,10 +10,12 @@ from collections import Counter
 
 import pytest
 
+from shoal.security.channels import client_channel
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
 from shoal.v1 import resources_pb2 as r
 from tests.fixtures.hollow import HollowPlane
+from tests.fixtures.pki import admin_tls
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -90,3 +92,39 @@ def test_hollow_fleet_runs_a_zone_spread_service_and_scales_it(hollow_plane: Hol
 
     plane.api.UpdateService(op.UpdateServiceRequest(cluster="default", service="web", desired_count=200))
     assert_balanced(settle(plane, zone_of, 200), 200)
+
+
+def test_hollow_fleet_comes_back_after_a_control_plane_restart(hollow_plane: HollowPlane) -> None:
+    """Every node's stream breaks at once; the fleet reconnects (at most --connects-in-flight
+    attempts at a time, with jittered backoff), each node keeps the task it ran, and new
+    tasks reach every node through the new streams."""
+    plane = hollow_plane
+    nodes = 30
+    plane.start(nodes)
+    plane.api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(TASKDEF)))
+    plane.api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web",
+                                                    task_definition="hollow-web", desired_count=nodes))
+    def all_connected() -> dict[str, str] | None:
+        found = connected_nodes(plane.api)
+        return found if len(found) == nodes else None
+
+    zone_of = wait_for(all_connected, 120, f"{nodes} hollow nodes connected", interval=0.5)
+    settle(plane, zone_of, nodes)
+    before = {t.id: t.node_id for t in plane.api.DescribeTasks(op.DescribeTasksRequest(
+        cluster="default", tasks=list(plane.api.ListTasks(op.ListTasksRequest(cluster="default")).arns))).tasks}
+
+    plane.restart_control_plane()
+    plane.channel.close()
+    plane.channel = client_channel(plane.endpoint, admin_tls(plane.base / "pki"))
+    plane.api = operator_pb2_grpc.OperatorStub(plane.channel)
+    wait_for(lambda: plane.connected() == nodes, 120, f"{nodes} nodes connected again", interval=0.5)
+    # Only streams held again bring new tasks to RUNNING (assignments go down them, reports up).
+    plane.api.UpdateService(op.UpdateServiceRequest(cluster="default", service="web", desired_count=2 * nodes))
+    settle(plane, zone_of, 2 * nodes)
+    after = {t.id: t.node_id for t in plane.api.DescribeTasks(op.DescribeTasksRequest(
+        cluster="default", tasks=list(plane.api.ListTasks(op.ListTasksRequest(cluster="default")).arns))).tasks}
+    assert before.items() <= after.items()
+    # The default placement spreads over zones, then instances: every node got its second
+    # task, so every node's new stream carried it.
+    per_node = Counter(after.values())
+    assert len(per_node) == nodes and set(per_node.values()) == {2}, per_node

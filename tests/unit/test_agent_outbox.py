@@ -238,3 +238,18 @@ def test_a_state_change_overtakes_a_log_flood_on_a_slow_link(gateway, tmp_path, 
     finally:
         gateway.reading.set()
         node.stop()
+
+
+def test_on_ready_is_told_of_each_message_and_of_the_close() -> None:
+    """What an event-loop sender waits for instead of a thread in take()."""
+    outbox = Outbox()
+    told: list[int] = []
+    outbox.on_ready = lambda: told.append(len(told))
+    outbox.put(state("t1"))
+    assert len(told) == 1
+    outbox.offer("r1", b"x")
+    assert len(told) == 2
+    assert drain(outbox)[0].task_state.task_id == "t1"
+    outbox.close()
+    assert len(told) == 4  # the take that freed log room, then the close
+    assert outbox.take(timeout=0) is CLOSED
