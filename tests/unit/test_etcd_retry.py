@@ -10,7 +10,7 @@ import grpc
 import pytest
 from pyetcd import exceptions as etcd_exc
 
-from shoal.store.etcd_retry import GaveUp, Retrier, describe, is_transient
+from shoal.store.etcd_retry import DEFAULT_RETRY_WINDOW, GaveUp, Retrier, describe, is_transient
 from tests.fixtures.etcd import FakeClock
 
 
@@ -88,9 +88,29 @@ def test_gives_up_once_the_window_is_spent_with_the_last_error() -> None:
         r.run(edge)
     assert isinstance(info.value.last, etcd_exc.ConnectionFailedError)
     # No try starts after the window; the last one may run its own length past it.
-    assert clock() - start <= 2.0 + 0.01
+    # (The window opens when the first try fails, one try's length after the start.)
+    assert clock() - start <= 2.0 + 2 * 0.01
     # It did keep trying for (most of) the window, not once.
     assert clock() - start > 1.0 and edge.calls > 3
+
+
+def test_the_default_window_outlasts_a_write_held_for_a_dead_leader() -> None:
+    # The leader dies: its connection is refused at once, the next member holds the write
+    # until etcd's request timeout (~5 s), and by then a leader is elected.
+    clock = FakeClock()
+    r, _ = retrier(clock, window=DEFAULT_RETRY_WINDOW)
+    hung = pyetcd_error(grpc.StatusCode.UNAVAILABLE,
+                        "etcdserver: request timed out, possibly due to previous leader failure")
+
+    class Hangs(Edge):
+        def __call__(self) -> str:
+            if self.calls == 1:
+                clock.advance(5.0)
+            return super().__call__()
+
+    edge = Hangs([pyetcd_error(grpc.StatusCode.UNAVAILABLE, "connection refused"), hung], clock)
+    assert r.run(edge) == "answer"
+    assert edge.calls == 3
 
 
 def test_a_zero_window_tries_once() -> None:
