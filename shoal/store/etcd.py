@@ -6,19 +6,22 @@ and the next call goes to another one.
 
 An etcd leader election (UNAVAILABLE "no leader" / "leader changed" from every member for a
 second or three) or a dead member is ridden out, not surfaced: every call, writes included,
-is retried on transient errors with Shoal's backoff until ``retry_window`` seconds have
-passed (``shoal.store.etcd_retry``), moving between the configured endpoints. A conditional
-write (create, cas, delete on revision, txn) whose reply was lost may have been applied, so
-its retry can lose its compare to itself; such a ``Conflict`` after a lost reply is checked
-by reading the keys back: if every key put holds exactly the value and lease written, all
-at one revision, and every key deleted is gone, the write is reported as applied at that
-revision (see ``Store.txn``).
+is retried on transient errors with Shoal's backoff while the next try would start within
+``retry_window`` seconds of the first failure (``shoal.store.etcd_retry``), moving between
+the configured endpoints. A conditional write (create, cas, delete on revision, txn) whose
+reply was lost may have been applied, so its retry can lose its compare to itself; such a
+``Conflict`` after a lost reply is checked by reading the keys back: if every key put holds
+exactly the value and lease written, all at one revision, and every key deleted is gone,
+the write is reported as applied at that revision (see ``store/base.py``). An unconditional delete retried after a lost reply
+answers False (the key was already gone); a retried grant may leave an unused lease that
+expires on its own.
 
 Watches run on pyetcd's watch stream; their batches reach callbacks through a dispatcher
 thread of ours, so a callback may call the store (even watch again) without deadlocking
 pyetcd. When the stream breaks, or the start revision was compacted, each callback gets
 one empty batch and the watch ends.
 """
+
 from __future__ import annotations
 
 import logging
