@@ -12,9 +12,9 @@ the configured endpoints. A conditional write (create, cas, delete on revision, 
 reply was lost may have been applied, so its retry can lose its compare to itself; such a
 ``Conflict`` after a lost reply is checked by reading the keys back: if every key put holds
 exactly the value and lease written, all at one revision, and every key deleted is gone,
-the write is reported as applied at that revision (see ``store/base.py``). An unconditional delete retried after a lost reply
-answers False (the key was already gone); a retried grant may leave an unused lease that
-expires on its own.
+the write is reported as applied at that revision (see ``store/base.py``). An
+unconditional delete retried after a lost reply answers False (the key was already gone);
+a retried grant may leave an unused lease that expires on its own.
 
 Watches run on pyetcd's watch stream; their batches reach callbacks through a dispatcher
 thread of ours, so a callback may call the store (even watch again) without deadlocking

@@ -146,6 +146,8 @@ def test_killing_the_etcd_leader_fails_no_store_call_and_loses_none(
     store._client._current_endpoint_label = f"{leader.host}:{leader.client_port}"
     done, errors, writes = threading.Event(), [], [0]
     counter = store.create("/t/counter", b"0")
+    lease = store.grant_lease(30)
+    store.put("/t/held", b"by the lease", lease)
 
     def stream() -> None:
         # Create-only puts, reads of each back, and a compare-and-set counter: a lost write
@@ -180,6 +182,9 @@ def test_killing_the_etcd_leader_fails_no_store_call_and_loses_none(
     assert [kv.key for kv in kvs] == [f"/t/k{i:05d}" for i in range(n)]
     assert [kv.value for kv in kvs] == [str(i).encode() for i in range(n)]
     assert store.get("/t/counter").value == str(n).encode()  # type: ignore[union-attr]
+    # The lease granted before the election is kept alive after it, with its key.
+    assert store.refresh_lease(lease)
+    assert store.get("/t/held") is not None
     store.close()
     outages = [r.getMessage() for r in caplog.records if "answered again" in r.getMessage()]
     print(f"{n} writes ({before} before the kill); outages: {outages}")
