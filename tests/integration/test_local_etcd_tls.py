@@ -73,9 +73,16 @@ def test_etcd_members_talk_to_each_other_over_tls(make_cluster: MakeCluster) -> 
     assert peer_get(member.peer_port, tls.ca, (tls.cert, tls.key)).startswith(b"HTTP/1.1 200")
     with pytest.raises(REFUSED):
         peer_get(member.peer_port, tls.ca)
-    # The members agree while the control plane runs on them. The killed member may have
-    # been etcd's leader: the control plane's store rides out the election on the two left.
-    cluster.kill_etcd_member(1)
+    # The members agree while the control plane runs on them, even when the member killed
+    # is etcd's leader: the control plane's store rides out the election on the two left.
+    store = cluster.etcd_store()
+    try:
+        leader = store._client.status().leader
+    finally:
+        store.close()
+    assert leader is not None, "the members have a leader"
+    [index] = [i for i, m in enumerate(cluster.etcd_members, start=1) if m.client_url in leader.client_urls]
+    cluster.kill_etcd_member(index)
     cluster.operator.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(TASKDEF)), timeout=30)
 
 
