@@ -14,6 +14,14 @@ at most ``MAX_TXN_OPS`` operations (``--max-txn-ops``), and at most ``MAX_REQUES
 (``--max-request-bytes``). Both stores refuse a bigger one with ``StoreError`` (never
 ``Conflict``: retrying it cannot help). Writers of many records split them with
 ``shoal.store.batch``, one all-or-nothing group per record that must land together.
+
+A store rides out a short outage of its backend (an etcd leader election, one dead member
+of several) by retrying within a bounded window; ``StoreError`` means it lasted longer. A
+conditional write retried after a lost reply may find its own first try applied; the store
+then reports it applied (not ``Conflict``) when the keys prove it: each key put holds
+exactly the value and lease written, all at one revision, and each key deleted is gone.
+Another writer having written those very bytes and leases is indistinguishable, and is
+taken as ours: the state is the one the caller asked for.
 """
 
 from __future__ import annotations

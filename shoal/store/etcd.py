@@ -2,9 +2,19 @@
 
 Every pyetcd and gRPC error comes out as ``StoreError``; a lost compare as ``Conflict``.
 With several endpoints the client fails over: a connection error marks the endpoint failed
-and the next call goes to another one. Reads, lease calls and unconditional puts are retried
-at once on each other endpoint; conditional writes are not, because a write that timed out
-may have been applied, and retrying it would report a win as a ``Conflict``.
+and the next call goes to another one.
+
+An etcd leader election (UNAVAILABLE "no leader" / "leader changed" from every member for a
+second or three) or a dead member is ridden out, not surfaced: every call, writes included,
+is retried on transient errors with Shoal's backoff while the next try would start within
+``retry_window`` seconds of the first failure (``shoal.store.etcd_retry``), moving between
+the configured endpoints. A conditional write (create, cas, delete on revision, txn) whose
+reply was lost may have been applied, so its retry can lose its compare to itself; such a
+``Conflict`` after a lost reply is checked by reading the keys back: if every key put holds
+exactly the value and lease written, all at one revision, and every key deleted is gone,
+the write is reported as applied at that revision (see ``store/base.py``). An
+unconditional delete retried after a lost reply answers False (the key was already gone);
+a retried grant may leave an unused lease that expires on its own.
 
 Watches run on pyetcd's watch stream; their batches reach callbacks through a dispatcher
 thread of ours, so a callback may call the store (even watch again) without deadlocking
@@ -42,6 +52,7 @@ from shoal.store.base import (
     WatchCallback,
 )
 from shoal.store.dispatch import WatchDispatcher, WatchHandle, lease_seconds
+from shoal.store.etcd_retry import DEFAULT_RETRY_WINDOW, GaveUp, Retrier
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +65,6 @@ _ENDPOINT_RETRY_SECONDS = 2.0
 # gRPC's default 4 MiB reply limit fails a listing of ~5,000 tasks; etcd itself sends up
 # to 2 GiB. Listings are bounded by what the cluster holds, not by a message size.
 _CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 512 * 1024 * 1024)]
-
-_CONNECTION_ERRORS = (
-    etcd_exc.ConnectionFailedError,
-    etcd_exc.ConnectionTimeoutError,
-    etcd_exc.NoServerAvailableError,
-    etcd_exc.InternalServerError,
-)
 
 
 def parse_endpoints(endpoints: str | Sequence[str]) -> list[tuple[str, int, bool]]:
@@ -128,7 +132,10 @@ class EtcdStore(Store):
         ca_cert: str | None = None,
         cert_key: str | None = None,
         cert_cert: str | None = None,
+        retry_window: float = DEFAULT_RETRY_WINDOW,
     ) -> None:
+        """``timeout``: seconds one gRPC call may take. ``retry_window``: seconds a call keeps
+        retrying transient errors (an election, a dead member) before ``StoreError``."""
         if (cert_key is None) != (cert_cert is None):
             raise ValueError("cert_key and cert_cert must be given together")
         parsed = parse_endpoints(endpoints)
@@ -146,6 +153,7 @@ class EtcdStore(Store):
         ]
         self._endpoints = eps
         self._client = _Client(endpoints=eps, timeout=timeout, failover=True)
+        self._retrier = Retrier(retry_window, on_exhausted=self._forget_failures, where=lambda: _where(self._client))
         self._dispatcher = WatchDispatcher("etcd-store-watch")
         self._closed = False
         self._close_lock = threading.Lock()
@@ -158,20 +166,20 @@ class EtcdStore(Store):
     # -- reads ---------------------------------------------------------------------------
 
     def get(self, key: str) -> KV | None:
-        resp = self._call(lambda: self._client.get_response(key), retry=True)
+        resp = self._call(lambda: self._client.get_response(key))
         return _kv(resp.kvs[0]) if resp.kvs else None
 
     def list(self, prefix: str) -> Listing:
         start, end = _range(prefix)
         resp = self._call(
-            lambda: self._client.get_range_response(start, end, sort_order="ascend"), retry=True
+            lambda: self._client.get_range_response(start, end, sort_order="ascend")
         )
         return Listing(kvs=[_kv(kv) for kv in resp.kvs], revision=resp.header.revision)
 
     # -- writes --------------------------------------------------------------------------
 
     def put(self, key: str, value: bytes, lease: int = 0) -> int:
-        resp = self._call(lambda: self._client.put(key, bytes(value), lease=lease or None), retry=True)
+        resp = self._call(lambda: self._client.put(key, bytes(value), lease=lease or None))
         return resp.header.revision
 
     def create(self, key: str, value: bytes, lease: int = 0) -> int:
@@ -182,30 +190,31 @@ class EtcdStore(Store):
 
     def delete(self, key: str, mod_revision: int | None = None) -> bool:
         if mod_revision is None:
-            resp = self._call(lambda: self._client.delete(key, return_response=True), retry=True)
+            resp = self._call(lambda: self._client.delete(key, return_response=True))
             return resp.deleted > 0
-        resp = self._txn_response([Compare(key, mod_revision)], [Delete(key)])
-        return resp.responses[0].response_delete_range.deleted > 0
+        _, deleted = self._txn([Compare(key, mod_revision)], [Delete(key)])
+        # A delete whose lost reply is confirmed by the key being gone did delete it.
+        return deleted is None or deleted > 0
 
     def txn(self, compares: Sequence[Compare], ops: Sequence[Put | Delete]) -> int:
-        return self._txn_response(compares, ops).header.revision
+        return self._txn(compares, ops)[0]
 
     # -- leases --------------------------------------------------------------------------
 
     def grant_lease(self, ttl: float) -> int:
         seconds = lease_seconds(ttl)
         # A retried grant may leave an unused lease behind; it expires on its own.
-        lease = self._call(lambda: self._client.lease(seconds), retry=True)
+        lease = self._call(lambda: self._client.lease(seconds))
         return int(lease.id)
 
     def refresh_lease(self, lease: int) -> bool:
-        responses = self._call(lambda: list(self._client.refresh_lease(lease)), retry=True)
+        responses = self._call(lambda: list(self._client.refresh_lease(lease)))
         # etcd answers a keepalive for an unknown or expired lease with TTL 0.
         return bool(responses) and responses[0].TTL > 0
 
     def revoke_lease(self, lease: int) -> None:
         try:
-            self._call(lambda: self._client.revoke_lease(lease), retry=True)
+            self._call(lambda: self._client.revoke_lease(lease))
         except StoreError as exc:
             if isinstance(exc.__cause__, grpc.RpcError) and exc.__cause__.code() == grpc.StatusCode.NOT_FOUND:
                 return
@@ -236,7 +245,7 @@ class EtcdStore(Store):
 
         try:
             watch_id = self._call(
-                lambda: self._client.add_watch_callback(start, on_response, **kwargs), retry=True
+                lambda: self._client.add_watch_callback(start, on_response, **kwargs)
             )
         except StoreError as exc:
             if isinstance(exc.__cause__, etcd_exc.RevisionCompactedError):
@@ -267,58 +276,89 @@ class EtcdStore(Store):
 
     # -- internals -----------------------------------------------------------------------
 
-    def _txn_response(self, compares: Sequence[Compare], ops: Sequence[Put | Delete]) -> Any:
+    def _txn(self, compares: Sequence[Compare], ops: Sequence[Put | Delete]) -> tuple[int, int | None]:
+        """(revision, keys the first op deleted) of an applied transaction; the count is
+        None when a lost reply was confirmed by reading the keys back."""
         tx = self._client.transactions
         conds = [(tx.create(c.key) if c.on_create else tx.mod(c.key)) == c.revision for c in compares]
         success = [_op(op) for op in ops]
+        # pyetcd's transaction() drops the header; build the request through its helpers
+        # and call the stub so the revision comes back.
+        req = pyetcd.etcdrpc.TxnRequest(
+            compare=[c.build_message() for c in conds],
+            success=self._client._ops_to_requests(success),
+            failure=[],
+        )
+        lost_reply = False
 
-        def run() -> Any:
-            # pyetcd's transaction() drops the header; build the request through its helpers
-            # and call the stub so the revision comes back.
-            req = pyetcd.etcdrpc.TxnRequest(
-                compare=[c.build_message() for c in conds],
-                success=self._client._ops_to_requests(success),
-                failure=[],
-            )
-            return self._client.kvstub.Txn(
-                req,
-                self._client.timeout,
-                credentials=self._client.call_credentials,
-                metadata=self._client.metadata,
-            )
+        def note(_: BaseException) -> None:
+            nonlocal lost_reply
+            lost_reply = True
 
-        resp = self._call(lambda: _with_grpc_errors(self._client, run), retry=False)
-        if not resp.succeeded:
-            keys = ", ".join(c.key for c in compares)
-            raise Conflict(f"compare failed on {keys}")
-        return resp
+        resp = self._call(lambda: _with_grpc_errors(self._client, lambda: self._send_txn(req)), on_transient=note)
+        if resp.succeeded:
+            deleted = resp.responses[0].response_delete_range.deleted if resp.responses else 0
+            return resp.header.revision, deleted
+        if lost_reply:
+            revision = self._applied_at(ops)
+            if revision:
+                log.info("a retried etcd write lost its compare to its own first try; reported as applied",
+                         extra=logs.kv(keys=[op.key for op in ops], revision=revision))
+                return revision, None
+        keys = ", ".join(c.key for c in compares)
+        raise Conflict(f"compare failed on {keys}")
 
-    def _call(self, fn: Callable[[], T], retry: bool) -> T:
+    def _send_txn(self, req: Any) -> Any:
+        """The one Txn call on the wire (tests lose its reply here to act out a cut link)."""
+        return self._client.kvstub.Txn(
+            req,
+            self._client.timeout,
+            credentials=self._client.call_credentials,
+            metadata=self._client.metadata,
+        )
+
+    def _applied_at(self, ops: Sequence[Put | Delete]) -> int:
+        """A revision by which ``ops`` were applied, if what the store holds now proves it,
+        else 0: every key put holds its value and lease, all at one revision (that one);
+        every key deleted is gone (for a transaction of deletes only, the revision read at:
+        the delete landed at or before it). A prefix delete proves nothing: 0."""
+        revisions = set()
+        read_at = 0
+        for op in ops:
+            resp = self._call(lambda key=op.key: self._client.get_response(key))
+            read_at = max(read_at, resp.header.revision)
+            kv = _kv(resp.kvs[0]) if resp.kvs else None
+            if isinstance(op, Delete):
+                if op.prefix or kv is not None:
+                    return 0
+            elif kv is None or kv.value != bytes(op.value) or kv.lease != op.lease:
+                return 0
+            else:
+                revisions.add(kv.mod_revision)
+        if len(revisions) > 1:
+            return 0
+        return revisions.pop() if revisions else read_at
+
+    def _forget_failures(self) -> None:
+        # Every endpoint failed recently: rather than refuse for pyetcd's retry time, let the
+        # next try go to them all again.
+        for ep in self._endpoints:
+            ep.last_failed = 0
+
+    def _call(self, fn: Callable[[], T], on_transient: Callable[[BaseException], None] = lambda _: None) -> T:
         if self._closed:
             raise StoreError("store is closed")
-        # One try per endpoint: during an election a live member can refuse too.
-        attempts = len(self._endpoints) if retry else 1
-        for attempt in range(attempts):
-            try:
-                return fn()
-            except etcd_exc.NoServerAvailableError as exc:
-                # Every endpoint failed recently: rather than refuse for the retry window, let
-                # the next call try them all again.
-                for ep in self._endpoints:
-                    ep.last_failed = 0
-                if attempt == attempts - 1:
-                    raise StoreError(f"etcd unreachable: {exc}") from exc
-            except _CONNECTION_ERRORS as exc:
-                if attempt == attempts - 1:
-                    raise StoreError(f"etcd unreachable ({_where(self._client)}): {exc}") from exc
-            except etcd_exc.Etcd3Exception as exc:
-                raise StoreError(f"etcd error: {exc.__class__.__name__} {exc}") from exc
-            except grpc.RpcError as exc:
-                raise StoreError(f"etcd error: {exc.code().name}: {exc.details()}") from exc  # type: ignore[attr-defined]
-            except ValueError as exc:
-                # pyetcd raises ValueError when asked to use an endpoint it marked failed.
-                raise StoreError(f"etcd error: {exc}") from exc
-        raise AssertionError("unreachable")
+        try:
+            return self._retrier.run(fn, on_transient)
+        except GaveUp as exc:
+            raise StoreError(f"etcd unreachable ({_where(self._client)}): {exc}") from exc.last
+        except etcd_exc.Etcd3Exception as exc:
+            raise StoreError(f"etcd error: {exc.__class__.__name__} {exc}") from exc
+        except grpc.RpcError as exc:
+            raise StoreError(f"etcd error: {exc.code().name}: {exc.details()}") from exc  # type: ignore[attr-defined]
+        except ValueError as exc:
+            # pyetcd raises ValueError when asked to use an endpoint it marked failed.
+            raise StoreError(f"etcd error: {exc}") from exc
 
 
 def _with_grpc_errors(client: pyetcd.MultiEndpointEtcd3Client, fn: Callable[[], T]) -> T:
