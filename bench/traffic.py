@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, str(ROOT))
 
-from agent.proxy import config  # noqa: E402
+from agent.proxy import checks, config  # noqa: E402
 from agent.proxy.driver import ProxyDriver, Render  # noqa: E402
 from bench import _traffic_mesh as traffic_mesh  # noqa: E402
 from shoal.netutil import free_port  # noqa: E402
@@ -71,6 +71,18 @@ def wrk(url: str, connections: int, seconds: float) -> dict[str, float]:
         "failed": float((sum(int(x) for x in errors.groups()) if errors else 0)
                         + (int(non2xx.group(1)) if non2xx else 0)),
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_connections(driver: ProxyDriver) -> tuple[int, int]:
+    """(connections opened, requests sent on a reused connection) from HAProxy to tg-bench."""
+    row = checks.rows(driver.process.cli.worker("show stat")).get(("tg-bench", "BACKEND"), {})
+    return int(row.get("connect") or 0), int(row.get("reuse") or 0)
 
 
 def table(revision: int, fe: int, servers: list[tuple[str, int, bool]]) -> t.RoutingTable:
@@ -137,10 +149,19 @@ def main() -> int:
         load_start = os.getloadavg()[0]
         lat: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": []}
         thr: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": []}
+        # CPU seconds spent by the backend and by HAProxy's worker during the throughput runs.
+        spent = {(kind, who): 0.0 for kind in thr for who in ("backend", "haproxy")}
+        worker = driver.process.cli.processes().workers[0]
+        pids = {"backend": backends[0][0].pid, "haproxy": worker}
+        conns_before = backend_connections(driver)
         for _ in range(args.rounds):
             for kind, url in (("direct", direct_url), ("proxy", proxy_url)):
                 lat[kind].append(wrk(url, 1, args.seconds))
+                start = {who: cpu_seconds(pid) for who, pid in pids.items()}
                 thr[kind].append(wrk(url, args.connections, args.seconds))
+                for who, pid in pids.items():
+                    spent[(kind, who)] += cpu_seconds(pid) - start[who]
+        conns_after = backend_connections(driver)
 
         def med(runs: list[dict[str, float]], key: str) -> float:
             return statistics.median(r[key] for r in runs)
@@ -154,6 +175,15 @@ def main() -> int:
               f"at the start, {os.getloadavg()[0]:.1f} now, on {os.cpu_count()} cores", flush=True)
         print(f"throughput ({args.connections} connections)    direct {d:,.0f} req/s   "
               f"through haproxy {p:,.0f} req/s   ratio {p / d:.2f}", flush=True)
+
+        def per_request(kind: str, who: str) -> float:
+            return 1e6 * spent[(kind, who)] / sum(r["requests"] for r in thr[kind])
+
+        opened, reused = (a - b for a, b in zip(conns_after, conns_before, strict=True))
+        print(f"CPU per request ({args.connections} connections): backend {per_request('direct', 'backend'):.1f} us "
+              f"direct, {per_request('proxy', 'backend'):.1f} us through haproxy; haproxy's worker "
+              f"{per_request('proxy', 'haproxy'):.1f} us   haproxy -> backend over all runs: {opened} connections "
+              f"opened, {reused:,} requests on a reused connection", flush=True)
 
         # Server-set changes under steady load through the proxy.
         before = driver.process.cli.processes()
