@@ -5,7 +5,11 @@
    through a real HAProxy run by the agent's proxy driver to the same backend; the added
    latency is the difference at p50 and p99.
 2. throughput: the same backend saturated (`wrk -c32`) directly and through the proxy; the
-   ratio is through / direct.
+   ratio is through / direct. Beside it, where the difference goes: the CPU time per request
+   of the backend, HAProxy's worker and wrk in each path, the connections HAProxy opened to
+   the backend beside the requests it sent on reused ones (server-side keep-alive), and the
+   ratios those costs allow when the backend's one thread is the limit and when the box's
+   cores are.
 3. server-set changes under steady load: while wrk sends through the proxy, the driver is
    fed tables that add, drain and remove servers (runtime API, no reload); prints the failed
    requests (socket errors and non-2xx answers) and the reloads seen.
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -73,8 +78,12 @@ def wrk(url: str, connections: int, seconds: float) -> dict[str, float]:
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (all its threads) so far."""
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time so far of process ``pid`` (all its threads); None: of this
+    process's finished children (the wrk runs)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -149,10 +158,9 @@ def main() -> int:
         load_start = os.getloadavg()[0]
         lat: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": []}
         thr: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": []}
-        # CPU seconds spent by the backend and by HAProxy's worker during the throughput runs.
-        spent = {(kind, who): 0.0 for kind in thr for who in ("backend", "haproxy")}
-        worker = driver.process.cli.processes().workers[0]
-        pids = {"backend": backends[0][0].pid, "haproxy": worker}
+        # CPU seconds spent by the backend, HAProxy's worker and wrk during the throughput runs.
+        pids = {"backend": backends[0][0].pid, "haproxy": driver.process.cli.processes().workers[0], "wrk": None}
+        spent = {(kind, who): 0.0 for kind in thr for who in pids}
         conns_before = backend_connections(driver)
         for _ in range(args.rounds):
             for kind, url in (("direct", direct_url), ("proxy", proxy_url)):
@@ -182,8 +190,15 @@ def main() -> int:
         opened, reused = (a - b for a, b in zip(conns_after, conns_before, strict=True))
         print(f"CPU per request ({args.connections} connections): backend {per_request('direct', 'backend'):.1f} us "
               f"direct, {per_request('proxy', 'backend'):.1f} us through haproxy; haproxy's worker "
-              f"{per_request('proxy', 'haproxy'):.1f} us   haproxy -> backend over all runs: {opened} connections "
+              f"{per_request('proxy', 'haproxy'):.1f} us; wrk {per_request('direct', 'wrk'):.1f} / "
+              f"{per_request('proxy', 'wrk'):.1f} us   haproxy -> backend over all runs: {opened} connections "
               f"opened, {reused:,} requests on a reused connection", flush=True)
+        # What these costs allow: the ratio when the backend's one thread is the limit (an idle
+        # box), and when the box's CPU is (a loaded one: every process of the path shares it).
+        total = {kind: sum(per_request(kind, who) for who in pids) for kind in thr}
+        thread_bound = per_request("direct", "backend") / per_request("proxy", "backend")
+        print(f"ratio the CPU per request allows: {thread_bound:.2f} when the backend's thread is the limit, "
+              f"{total['direct'] / total['proxy']:.2f} when the {os.cpu_count()} cores are", flush=True)
 
         # Server-set changes under steady load through the proxy.
         before = driver.process.cli.processes()
