@@ -25,6 +25,8 @@ small Python HTTP/1.1 server (tests/http_backend.py) on loopback. Needs haproxy 
 etcd, dockerd and the busybox image for 4). `--smoke` runs 1 round of 1 s each and a 1 s steady
 state, to prove the script runs. `--proxy-threads N` runs HAProxy with `nbthread N` (default:
 HAProxy's own, one thread per CPU it may use), to compare a single-threaded proxy.
+`--backend loop` makes the backend one asyncio event loop instead of a thread per connection
+(the same answers, for both paths), to tell the proxy's cost from the backend's.
 """
 
 from __future__ import annotations
@@ -116,9 +118,9 @@ def with_threads(threads: int) -> Render:
     return render
 
 
-def start_backend(name: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_backend(name: str, kind: str = "http") -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(BACKEND), "http", str(port), name], stdout=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, str(BACKEND), kind, str(port), name], stdout=subprocess.PIPE)
     if proc.stdout is None or proc.stdout.readline().strip() != b"ready":
         raise RuntimeError(f"backend {name} did not start")
     return proc, port
@@ -133,6 +135,8 @@ def main() -> int:
     ap.add_argument("--no-cluster", action="store_true", help="skip the end-to-end figures on a local cluster")
     ap.add_argument("--proxy-threads", type=int, default=0, metavar="N",
                     help="HAProxy's nbthread (default: HAProxy's own choice)")
+    ap.add_argument("--backend", choices=("threads", "loop"), default="threads",
+                    help="the backend both paths reach: a thread per connection (default) or one event loop")
     ap.add_argument("--ttl", type=float, default=5.0, help="the local cluster's node lease TTL (s)")
     args = ap.parse_args()
     steady, after_lost = 5.0, 5.0
@@ -144,7 +148,8 @@ def main() -> int:
             print(f"bench/traffic.py: {tool} is not installed (scripts/bootstrap.sh installs it)", file=sys.stderr)
             return 2
 
-    backends = [start_backend(name) for name in ("b1", "b2", "b3")]
+    kind = {"threads": "http", "loop": "http-loop"}[args.backend]
+    backends = [start_backend(name, kind) for name in ("b1", "b2", "b3")]
     workdir = tempfile.mkdtemp(prefix="shoal-bench-proxy-")
     if args.proxy_threads < 0:
         ap.error("--proxy-threads: must be 0 (HAProxy's choice) or more")
@@ -179,7 +184,8 @@ def main() -> int:
             print(f"latency {pct} (1 connection)      direct {d:.3f} ms   through haproxy {p:.3f} ms   "
                   f"added {p - d:.3f} ms", flush=True)
         d, p = med(thr["direct"], "rps"), med(thr["proxy"], "rps")
-        print(f"proxy threads: {args.proxy_threads or 'HAProxy default'}; 1-min load average {load_start:.1f} "
+        print(f"backend: {args.backend}; proxy threads: {args.proxy_threads or 'HAProxy default'}; "
+              f"1-min load average {load_start:.1f} "
               f"at the start, {os.getloadavg()[0]:.1f} now, on {os.cpu_count()} cores", flush=True)
         print(f"throughput ({args.connections} connections)    direct {d:,.0f} req/s   "
               f"through haproxy {p:,.0f} req/s   ratio {p / d:.2f}", flush=True)
