@@ -5,7 +5,11 @@
    through a real HAProxy run by the agent's proxy driver to the same backend; the added
    latency is the difference at p50 and p99.
 2. throughput: the same backend saturated (`wrk -c32`) directly and through the proxy; the
-   ratio is through / direct.
+   ratio is through / direct. Beside it, where the difference goes: the CPU time per request
+   of the backend, HAProxy's worker and wrk in each path, the connections HAProxy opened to
+   the backend beside the requests it sent on reused ones (server-side keep-alive), and the
+   ratios those costs allow when the backend's one thread is the limit and when the box's
+   cores are.
 3. server-set changes under steady load: while wrk sends through the proxy, the driver is
    fed tables that add, drain and remove servers (runtime API, no reload); prints the failed
    requests (socket errors and non-2xx answers) and the reloads seen.
@@ -21,6 +25,8 @@ small Python HTTP/1.1 server (tests/http_backend.py) on loopback. Needs haproxy 
 etcd, dockerd and the busybox image for 4). `--smoke` runs 1 round of 1 s each and a 1 s steady
 state, to prove the script runs. `--proxy-threads N` runs HAProxy with `nbthread N` (default:
 HAProxy's own, one thread per CPU it may use), to compare a single-threaded proxy.
+`--backend loop` makes the backend one asyncio event loop instead of a thread per connection
+(the same answers, for both paths), to tell the proxy's cost from the backend's.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -40,7 +47,7 @@ from pathlib import Path
 ROOT = Path(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, str(ROOT))
 
-from agent.proxy import config  # noqa: E402
+from agent.proxy import checks, config  # noqa: E402
 from agent.proxy.driver import ProxyDriver, Render  # noqa: E402
 from bench import _traffic_mesh as traffic_mesh  # noqa: E402
 from shoal.netutil import free_port  # noqa: E402
@@ -73,6 +80,22 @@ def wrk(url: str, connections: int, seconds: float) -> dict[str, float]:
     }
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time so far of process ``pid`` (all its threads); None: of this
+    process's finished children (the wrk runs)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_connections(driver: ProxyDriver) -> tuple[int, int]:
+    """(connections opened, requests sent on a reused connection) from HAProxy to tg-bench."""
+    row = checks.rows(driver.process.cli.worker("show stat")).get(("tg-bench", "BACKEND"), {})
+    return int(row.get("connect") or 0), int(row.get("reuse") or 0)
+
+
 def table(revision: int, fe: int, servers: list[tuple[str, int, bool]]) -> t.RoutingTable:
     return t.RoutingTable(
         revision=revision,
@@ -95,9 +118,9 @@ def with_threads(threads: int) -> Render:
     return render
 
 
-def start_backend(name: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_backend(name: str, kind: str = "http") -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(BACKEND), "http", str(port), name], stdout=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, str(BACKEND), kind, str(port), name], stdout=subprocess.PIPE)
     if proc.stdout is None or proc.stdout.readline().strip() != b"ready":
         raise RuntimeError(f"backend {name} did not start")
     return proc, port
@@ -112,6 +135,8 @@ def main() -> int:
     ap.add_argument("--no-cluster", action="store_true", help="skip the end-to-end figures on a local cluster")
     ap.add_argument("--proxy-threads", type=int, default=0, metavar="N",
                     help="HAProxy's nbthread (default: HAProxy's own choice)")
+    ap.add_argument("--backend", choices=("threads", "loop"), default="threads",
+                    help="the backend both paths reach: a thread per connection (default) or one event loop")
     ap.add_argument("--ttl", type=float, default=5.0, help="the local cluster's node lease TTL (s)")
     args = ap.parse_args()
     steady, after_lost = 5.0, 5.0
@@ -123,7 +148,8 @@ def main() -> int:
             print(f"bench/traffic.py: {tool} is not installed (scripts/bootstrap.sh installs it)", file=sys.stderr)
             return 2
 
-    backends = [start_backend(name) for name in ("b1", "b2", "b3")]
+    kind = {"threads": "http", "loop": "http-loop"}[args.backend]
+    backends = [start_backend(name, kind) for name in ("b1", "b2", "b3")]
     workdir = tempfile.mkdtemp(prefix="shoal-bench-proxy-")
     if args.proxy_threads < 0:
         ap.error("--proxy-threads: must be 0 (HAProxy's choice) or more")
@@ -137,10 +163,18 @@ def main() -> int:
         load_start = os.getloadavg()[0]
         lat: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": []}
         thr: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": []}
+        # CPU seconds spent by the backend, HAProxy's worker and wrk during the throughput runs.
+        pids = {"backend": backends[0][0].pid, "haproxy": driver.process.cli.processes().workers[0], "wrk": None}
+        spent = {(kind, who): 0.0 for kind in thr for who in pids}
+        conns_before = backend_connections(driver)
         for _ in range(args.rounds):
             for kind, url in (("direct", direct_url), ("proxy", proxy_url)):
                 lat[kind].append(wrk(url, 1, args.seconds))
+                start = {who: cpu_seconds(pid) for who, pid in pids.items()}
                 thr[kind].append(wrk(url, args.connections, args.seconds))
+                for who, pid in pids.items():
+                    spent[(kind, who)] += cpu_seconds(pid) - start[who]
+        conns_after = backend_connections(driver)
 
         def med(runs: list[dict[str, float]], key: str) -> float:
             return statistics.median(r[key] for r in runs)
@@ -150,10 +184,27 @@ def main() -> int:
             print(f"latency {pct} (1 connection)      direct {d:.3f} ms   through haproxy {p:.3f} ms   "
                   f"added {p - d:.3f} ms", flush=True)
         d, p = med(thr["direct"], "rps"), med(thr["proxy"], "rps")
-        print(f"proxy threads: {args.proxy_threads or 'HAProxy default'}; 1-min load average {load_start:.1f} "
+        print(f"backend: {args.backend}; proxy threads: {args.proxy_threads or 'HAProxy default'}; "
+              f"1-min load average {load_start:.1f} "
               f"at the start, {os.getloadavg()[0]:.1f} now, on {os.cpu_count()} cores", flush=True)
         print(f"throughput ({args.connections} connections)    direct {d:,.0f} req/s   "
               f"through haproxy {p:,.0f} req/s   ratio {p / d:.2f}", flush=True)
+
+        def per_request(kind: str, who: str) -> float:
+            return 1e6 * spent[(kind, who)] / sum(r["requests"] for r in thr[kind])
+
+        opened, reused = (a - b for a, b in zip(conns_after, conns_before, strict=True))
+        print(f"CPU per request ({args.connections} connections): backend {per_request('direct', 'backend'):.1f} us "
+              f"direct, {per_request('proxy', 'backend'):.1f} us through haproxy; haproxy's worker "
+              f"{per_request('proxy', 'haproxy'):.1f} us; wrk {per_request('direct', 'wrk'):.1f} / "
+              f"{per_request('proxy', 'wrk'):.1f} us   haproxy -> backend over all runs: {opened} connections "
+              f"opened, {reused:,} requests on a reused connection", flush=True)
+        # What these costs allow: the ratio when the backend's one thread is the limit (an idle
+        # box), and when the box's CPU is (a loaded one: every process of the path shares it).
+        total = {kind: sum(per_request(kind, who) for who in pids) for kind in thr}
+        thread_bound = per_request("direct", "backend") / per_request("proxy", "backend")
+        print(f"ratio the CPU per request allows: {thread_bound:.2f} when the backend's thread is the limit, "
+              f"{total['direct'] / total['proxy']:.2f} when the {os.cpu_count()} cores are", flush=True)
 
         # Server-set changes under steady load through the proxy.
         before = driver.process.cli.processes()

@@ -1,11 +1,14 @@
 """A small backend for node-proxy tests and bench/traffic.py, run as its own process
 (stdlib only): `python tests/http_backend.py http PORT NAME` answers HTTP/1.1 with keep-alive
 on 127.0.0.1:PORT — `/` says NAME, `/xff` echoes X-Forwarded-For, `/slow?seconds=S` answers
-after S seconds; `python tests/http_backend.py pp2 PORT` reads a PROXY protocol v2 header on
+after S seconds; `python tests/http_backend.py http-loop PORT NAME` answers every GET with NAME
+from one thread (an asyncio event loop: no thread per connection, so no handoffs of
+Python's GIL between requests); `python tests/http_backend.py pp2 PORT` reads a PROXY protocol v2 header on
 each TCP connection and answers `src=IP:PORT`. Prints `ready` once listening."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 import socketserver
@@ -96,8 +99,42 @@ class ThreadingHTTP(Quiet, ThreadingHTTPServer):
     request_queue_size = 512
 
 
+class LoopHTTP(asyncio.Protocol):
+    """HTTP/1.1 with keep-alive, answering NAME to each request head (GETs without a body)."""
+
+    def __init__(self, name: str) -> None:
+        data = (name + "\n").encode()
+        self.answer = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                       b"X-Backend: %s\r\n\r\n%s" % (len(data), name.encode(), data))
+        self.buffer = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        # Small answers on kept-alive connections must not wait for Nagle and delayed ACKs.
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while b"\r\n\r\n" in self.buffer:
+            head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+            headers = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
+            self.transport.write(self.answer)  # type: ignore[attr-defined]
+            if {k.strip().lower(): v.strip().lower() for k, v in headers.items()}.get(b"connection") == b"close":
+                self.transport.close()
+                return
+
+
+async def serve_loop(port: int, name: str) -> None:
+    server = await asyncio.get_running_loop().create_server(lambda: LoopHTTP(name), "127.0.0.1", port, backlog=512)
+    print("ready", flush=True)
+    await server.serve_forever()
+
+
 def main(argv: list[str]) -> None:
     kind, port = argv[0], int(argv[1])
+    if kind == "http-loop":
+        asyncio.run(serve_loop(port, argv[2]))
+        return
     if kind == "http":
         server: socketserver.BaseServer = ThreadingHTTP(("127.0.0.1", port), http_handler(argv[2]))
     else:

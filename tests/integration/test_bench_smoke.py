@@ -76,6 +76,11 @@ FIGURES = {
         rf"latency p50 \(1 connection\) +direct {NUMBER} ms +through haproxy {NUMBER} ms +added -?{NUMBER} ms",
         rf"latency p99 \(1 connection\) +direct {NUMBER} ms +through haproxy {NUMBER} ms +added -?{NUMBER} ms",
         rf"throughput \(32 connections\) +direct {NUMBER} req/s +through haproxy {NUMBER} req/s +ratio {NUMBER}",
+        rf"CPU per request \(32 connections\): backend {NUMBER} us direct, {NUMBER} us through haproxy; haproxy's "
+        rf"worker {NUMBER} us; wrk {NUMBER} / {NUMBER} us +haproxy -> backend over all runs: {NUMBER} connections "
+        rf"opened, {NUMBER} requests on a reused connection",
+        rf"ratio the CPU per request allows: {NUMBER} when the backend's thread is the limit, {NUMBER} when the "
+        rf"{NUMBER} cores are",
         rf"server-set changes under load \(8 connections, {NUMBER} s\): 6 of 6 changes through the runtime API, "
         rf"0 reloads, {NUMBER} failed of {NUMBER} requests",
         rf"rolling deployment of 3 tasks .*: {NUMBER} failed of {NUMBER} requests in {NUMBER} s +"

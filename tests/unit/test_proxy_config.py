@@ -120,6 +120,21 @@ def test_the_skeleton_ignores_servers_and_revision_but_not_routes():
     assert config.render(unproxied, ADDRS).skeleton != base.skeleton
 
 
+def test_the_config_keeps_connections_to_tasks_alive_and_does_no_per_request_work():
+    """HAProxy's defaults reuse idle server connections (keep-alive on both sides); a close
+    mode, `http-reuse never` or a per-server maxconn would make each task accept or queue per
+    request, and a log line would cost a write per request (bench/traffic.py prints the
+    connections HAProxy opened beside the requests it sent)."""
+    out = config.render(table(), ADDRS).text
+    words = [line.split() for line in out.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    for bad in (["option", "httpclose"], ["option", "http-server-close"], ["option", "forceclose"],
+                ["option", "http-tunnel"], ["http-reuse", "never"], ["option", "httplog"], ["option", "tcplog"]):
+        assert bad not in [w[:2] for w in words], " ".join(bad)
+    assert not [w for w in words if w[0] == "log"]
+    server_options = [w for w in words if w[0] == "server"]
+    assert server_options and not any("maxconn" in w for w in server_options)
+
+
 @pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy not installed")
 def test_haproxy_accepts_the_rendered_config(tmp_path):
     path = tmp_path / "haproxy.cfg"
