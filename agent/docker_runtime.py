@@ -12,10 +12,10 @@ from datetime import datetime
 import docker
 import docker.errors
 import docker.types
-import requests.exceptions
 
 import shoal.logs
 from agent import cgroups, execs, logs, volumes
+from agent.engine_errors import ENGINE_ERRORS, engine_errors, explain
 from agent.runtime import (
     ContainerInfo,
     ContainerRuntimeError,
@@ -100,12 +100,6 @@ def docker_features(spec: ContainerSpec) -> dict:
     return out
 
 
-def _explain(exc: Exception) -> str:
-    if isinstance(exc, docker.errors.APIError):
-        return str(exc.explanation or exc)
-    return str(exc)
-
-
 class DockerRuntime(Runtime):
     def __init__(self, base_url: str | None = None, timeout: int = 60) -> None:
         try:
@@ -114,21 +108,13 @@ class DockerRuntime(Runtime):
             else:
                 self.client = docker.from_env(timeout=timeout)
             self.client.ping()
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             raise RuntimeUnavailable(f"docker engine at {base_url or 'DOCKER_HOST/default socket'}: {exc}") from exc
         self.api = self.client.api
 
     def _call(self, what: str, fn: Callable, *args, **kwargs):
-        try:
+        with engine_errors(what):
             return fn(*args, **kwargs)
-        except docker.errors.NotFound as exc:
-            raise NotFound(f"{what}: {_explain(exc)}") from exc
-        except (requests.exceptions.ConnectionError, docker.errors.DockerException) as exc:
-            if isinstance(exc, docker.errors.APIError):
-                raise ContainerRuntimeError(f"{what}: {_explain(exc)}") from exc
-            raise RuntimeUnavailable(f"{what}: {exc}") from exc
-        except requests.exceptions.RequestException as exc:
-            raise RuntimeUnavailable(f"{what}: {exc}") from exc
 
     def image_present(self, image: str) -> bool:
         try:
@@ -155,8 +141,8 @@ class DockerRuntime(Runtime):
             for line in self.api.pull(repository, tag=tag, stream=True, decode=True, auth_config=auth or {}):
                 if isinstance(line, dict) and line.get("error"):
                     raise PullError(str(line.get("error")))
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise PullError(_explain(exc)) from exc
+        except ENGINE_ERRORS as exc:
+            raise PullError(explain(exc)) from exc
 
     def create(self, spec: ContainerSpec) -> str:
         # host_port 0 (no binding pre-allocated) lets docker choose.
@@ -200,8 +186,8 @@ class DockerRuntime(Runtime):
                 detach=True,
                 volumes=[m.target for m in spec.mounts] or None,
             )
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise StartError(_explain(exc)) from exc
+        except ENGINE_ERRORS as exc:
+            raise StartError(explain(exc)) from exc
         return created["Id"]
 
     def bridge_gateway(self) -> str:
@@ -219,8 +205,8 @@ class DockerRuntime(Runtime):
     def start(self, container_id: str) -> None:
         try:
             self.api.start(container_id)
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise StartError(_explain(exc)) from exc
+        except ENGINE_ERRORS as exc:
+            raise StartError(explain(exc)) from exc
 
     def stop(self, container_id: str, timeout: int) -> None:
         with contextlib.suppress(NotFound):

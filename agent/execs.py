@@ -15,14 +15,14 @@ import threading
 
 import docker
 import docker.errors
-import requests.exceptions
 
 import shoal.logs
+from agent.engine_errors import ENGINE_ERRORS, engine_errors
 from agent.exec_input import InputQueue
 from agent.logs import LogRelay
-from agent.outbox import Outbox, Refused
-from agent.requests import Requests, offer
-from agent.runtime import ContainerRuntimeError, ExecStream, NotFound, RuntimeUnavailable, TerminalSize
+from agent.outbox import Outbox
+from agent.requests import ENDINGS, Requests, ended, offer
+from agent.runtime import ContainerRuntimeError, ExecStream, TerminalSize
 from shoal.v1 import agent_pb2
 
 log = logging.getLogger(__name__)
@@ -111,14 +111,8 @@ class ExecRelay:
             code = stream.exit_code()
             outcome = f"exit {code}"
             last = agent_pb2.AgentLogChunk(request_id=req.request_id, eof=True, exit_code=code)
-        except Refused as exc:
-            outcome = f"refused by the outbox: {exc}"
-        except LookupError as exc:
-            outcome = "refused"
-            last = agent_pb2.AgentLogChunk(request_id=req.request_id, error=str(exc))
-        except ContainerRuntimeError as exc:
-            outcome = "failed"
-            last = agent_pb2.AgentLogChunk(request_id=req.request_id, error=f"container engine: {exc}")
+        except ENDINGS as exc:
+            outcome, last = ended(req.request_id, exc)
         except Exception as exc:
             outcome = "failed"
             log.exception("exec failed", extra=shoal.logs.kv(request=req.request_id))
@@ -144,15 +138,9 @@ def docker_exec(api: docker.APIClient, container_id: str, command: list[str], *,
     if stdin or tty is not None:
         return _docker_session(api, container_id, command, stdin, tty)
     what = f"exec in {container_id[:12]}"
-    try:
+    with engine_errors(what):
         exec_id = api.exec_create(container_id, command, stdout=True, stderr=True, stdin=False, tty=False)["Id"]
         output = api.exec_start(exec_id, stream=True, tty=False, demux=False)
-    except docker.errors.NotFound as exc:
-        raise NotFound(f"{what}: {exc.explanation or exc}") from exc
-    except docker.errors.APIError as exc:
-        raise ContainerRuntimeError(f"{what}: {exc.explanation or exc}") from exc
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise RuntimeUnavailable(f"{what}: {exc}") from exc
 
     # The engine's stream cannot be closed from another thread; a cancel stops the reading
     # between chunks (ExecRelay checks ``closed``).
@@ -163,7 +151,7 @@ def _exit_code(api: docker.APIClient, exec_id: str, what: str):
     def exit_code() -> int:
         try:
             code = api.exec_inspect(exec_id).get("ExitCode")
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             raise ContainerRuntimeError(f"{what}: its exit code could not be read: {exc}") from exc
         if code is None:
             raise ContainerRuntimeError(f"{what}: the engine gave no exit code")
@@ -189,7 +177,7 @@ class _DockerInput:
     def resize(self, size: TerminalSize) -> None:
         try:
             self.api.exec_resize(self.exec_id, height=size.rows, width=size.cols)
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             # A resize racing the command's end; the command goes on either way.
             log.info(f"{self.what}: resize refused: {exc}")
 
@@ -199,16 +187,10 @@ def _docker_session(api: docker.APIClient, container_id: str, command: list[str]
     """The exec on the engine's hijacked connection: output read from it (demultiplexed
     unless on a terminal), input written to it, closed from any thread by shutting it down."""
     what = f"exec in {container_id[:12]}"
-    try:
+    with engine_errors(what):
         exec_id = api.exec_create(container_id, command, stdout=True, stderr=True, stdin=True,
                                   tty=tty is not None)["Id"]
         raw = api.exec_start(exec_id, tty=tty is not None, socket=True)
-    except docker.errors.NotFound as exc:
-        raise NotFound(f"{what}: {exc.explanation or exc}") from exc
-    except docker.errors.APIError as exc:
-        raise ContainerRuntimeError(f"{what}: {exc.explanation or exc}") from exc
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise RuntimeUnavailable(f"{what}: {exc}") from exc
     sock: socket.socket = getattr(raw, "_sock", raw)
     feed = _DockerInput(api, exec_id, sock, what)
     if tty is not None:

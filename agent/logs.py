@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 
 import docker
 import docker.errors
-import requests.exceptions
 
 import shoal.logs
-from agent.outbox import Outbox, Refused
-from agent.requests import Requests, offer
-from agent.runtime import ContainerRuntimeError, LogStream, NotFound, RuntimeUnavailable
+from agent.engine_errors import engine_errors
+from agent.outbox import Outbox
+from agent.requests import ENDINGS, Requests, ended, offer
+from agent.runtime import LogStream
 from shoal.v1 import agent_pb2
 
 log = logging.getLogger(__name__)
@@ -98,14 +98,8 @@ class LogRelay:
                 outcome = "cancelled"
                 return
             last = agent_pb2.AgentLogChunk(request_id=req.request_id, eof=True)
-        except Refused as exc:
-            outcome = f"refused by the outbox: {exc}"
-        except LookupError as exc:
-            outcome = "refused"
-            last = agent_pb2.AgentLogChunk(request_id=req.request_id, error=str(exc))
-        except ContainerRuntimeError as exc:
-            outcome = "failed"
-            last = agent_pb2.AgentLogChunk(request_id=req.request_id, error=f"container engine: {exc}")
+        except ENDINGS as exc:
+            outcome, last = ended(req.request_id, exc)
         except Exception as exc:
             closed = not self._requests.held(req.request_id)
             # Closing the engine's stream from another thread surfaces here as a read error.
@@ -127,15 +121,9 @@ class LogRelay:
 
 def docker_logs(api: docker.APIClient, container_id: str, *, follow: bool, since: float = 0,
                 tail: int = 0) -> LogStream:
-    try:
+    with engine_errors(f"logs of {container_id[:12]}"):
         stream = api.logs(container_id, stdout=True, stderr=True, stream=True, follow=follow,
                           since=since or None, tail=tail if tail > 0 else "all")
-    except docker.errors.NotFound as exc:
-        raise NotFound(f"logs of {container_id[:12]}: {exc.explanation or exc}") from exc
-    except docker.errors.APIError as exc:
-        raise ContainerRuntimeError(f"logs of {container_id[:12]}: {exc.explanation or exc}") from exc
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise RuntimeUnavailable(f"logs of {container_id[:12]}: {exc}") from exc
     return LogStream(iter(stream), stream.close)
 
 

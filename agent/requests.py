@@ -8,7 +8,8 @@ import threading
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
-from agent.outbox import Outbox
+from agent.outbox import Outbox, Refused
+from agent.runtime import ContainerRuntimeError
 from shoal.v1 import agent_pb2
 
 # Bigger pieces are split, so one chatty container cannot hold the stream for long.
@@ -97,3 +98,17 @@ def offer(outbox: Outbox, request_id: str, chunk: bytes) -> None:
     """Queues ``chunk`` in pieces of at most MAX_CHUNK bytes (raises Refused as the outbox does)."""
     for i in range(0, len(chunk), MAX_CHUNK):
         outbox.offer(request_id, chunk[i:i + MAX_CHUNK])
+
+
+# What ends a request before its output does, for the relays to catch as one.
+ENDINGS = (Refused, LookupError, ContainerRuntimeError)
+
+
+def ended(request_id: str, exc: Exception) -> tuple[str, agent_pb2.AgentLogChunk | None]:
+    """The outcome to log and the last chunk for the reader when ``exc`` (one of ENDINGS)
+    ended the request: none when the outbox refused it (it is gone), the error otherwise."""
+    if isinstance(exc, Refused):
+        return f"refused by the outbox: {exc}", None
+    if isinstance(exc, LookupError):
+        return "refused", agent_pb2.AgentLogChunk(request_id=request_id, error=str(exc))
+    return "failed", agent_pb2.AgentLogChunk(request_id=request_id, error=f"container engine: {exc}")

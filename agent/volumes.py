@@ -19,8 +19,8 @@ from __future__ import annotations
 import contextlib
 
 import docker.errors
-import requests.exceptions
 
+from agent.engine_errors import ENGINE_ERRORS
 from agent.runtime import (
     LABEL_CLUSTER,
     LABEL_NODE,
@@ -116,12 +116,12 @@ def docker_ensure(api: docker.APIClient, volume: VolumeSpec) -> None:
         if not volume.create:
             raise StartError(f"volume {volume.name}: does not exist on this node and autoprovision is off "
                              f"(create it first, or set dockerVolumeConfiguration.autoprovision)") from None
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+    except ENGINE_ERRORS as exc:
         raise StartError(f"volume {volume.name}: {exc}") from exc
     try:
         api.create_volume(volume.name, driver=volume.driver, driver_opts=volume.driver_opts or None,
                           labels=volume.labels or None)
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+    except ENGINE_ERRORS as exc:
         raise StartError(f"volume {volume.name}: cannot create with driver {volume.driver}: {exc}") from exc
 
 
@@ -129,7 +129,7 @@ def _docker_list(api: docker.APIClient, labels: dict[str, str]) -> list[dict]:
     filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
     try:
         return (api.volumes(filters=filters) or {}).get("Volumes") or []
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+    except ENGINE_ERRORS as exc:
         raise ContainerRuntimeError(f"list volumes: {exc}") from exc
 
 

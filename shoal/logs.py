@@ -30,8 +30,21 @@ def kv(**fields: object) -> dict[str, dict[str, object]]:
     return {"fields": fields}
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes each record to ``sys.stderr`` as it is when the record comes, not as it was at
+    setup: code that swaps it (a test harness capturing output, then closing its stream)
+    never leaves the process's daemon threads logging into a closed file."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)  # not StreamHandler's: it would pin today's stream
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+
 def setup(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(KeyValueFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -23,6 +23,7 @@ from controlplane.api.context import ApiContext
 from controlplane.api.traffic_state import (
     LOAD_BALANCER,
     TARGET_GROUP,
+    deleting,
     find_listener,
     find_load_balancer,
     find_target_group,
@@ -82,11 +83,8 @@ def delete(ctx: ApiContext, req: t.LoadBalancerRef) -> t.LoadBalancerResponse:
     """Its listeners and rules go with it; its target groups stay, as in ELBv2."""
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     rec = find_load_balancer(ctx, cluster, req.load_balancer)
-    try:
+    with deleting("loadBalancer"):
         ctx.store.delete(rec.key, rec.mod_revision)
-    except Conflict:
-        raise ApiError(grpc.StatusCode.ABORTED, "loadBalancer: changed while being deleted; try again",
-                       "ResourceInUse") from None
     return t.LoadBalancerResponse(load_balancer=rec.msg)
 
 

@@ -11,7 +11,7 @@ import grpc
 
 from controlplane.api import traffic_checks as check
 from controlplane.api.context import ApiContext
-from controlplane.api.traffic_state import find_namespace, in_use, live_services, namespaces
+from controlplane.api.traffic_state import deleting, find_namespace, in_use, live_services, namespaces
 from shoal import keys
 from shoal.errors import ApiError
 from shoal.store.base import Conflict
@@ -48,11 +48,8 @@ def delete(ctx: ApiContext, req: t.NamespaceRef) -> t.NamespaceResponse:
     if users:
         raise in_use(f"name: namespace {rec.msg.name!r} is used by service(s) {', '.join(sorted(users))}; "
                      "update or delete them first")
-    try:
+    with deleting("name"):
         ctx.store.delete(rec.key, rec.mod_revision)
-    except Conflict:
-        raise ApiError(grpc.StatusCode.ABORTED, "name: changed while being deleted; try again",
-                       "ResourceInUse") from None
     return t.NamespaceResponse(namespace=rec.msg)
 
 

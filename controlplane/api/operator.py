@@ -7,7 +7,8 @@ from controlplane.api import clusters, filesystems, nodes, service_deployments, 
 from controlplane.api.routed import Routed
 from shoal.v1 import operator_pb2_grpc
 
-_ROUTES = {
+# The handlers by method name; also for in-process callers (controlplane/apps.py).
+ROUTES = {
     "CreateCluster": clusters.create,
     "DeleteCluster": clusters.delete,
     "DescribeClusters": clusters.describe,
@@ -40,8 +41,6 @@ _ROUTES = {
 }
 
 
-class OperatorService(Routed, operator_pb2_grpc.OperatorServicer, routes=_ROUTES):
+class OperatorService(Routed, operator_pb2_grpc.OperatorServicer, routes=ROUTES):
     pass
 
-
-ROUTES = _ROUTES  # the handlers by method name, for in-process callers (controlplane/apps.py)

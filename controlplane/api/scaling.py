@@ -559,7 +559,8 @@ def delete_capacity_provider(ctx: ApiContext, req: sc.DeleteCapacityProviderRequ
     return sc.CapacityProviderResponse(capacity_provider=rec.msg)
 
 
-_ROUTES = {
+# The handlers by method name; also for in-process callers (controlplane/apps.py).
+ROUTES = {
     "RegisterScalableTarget": register_target,
     "DeregisterScalableTarget": deregister_target,
     "DescribeScalableTargets": describe_targets,
@@ -577,7 +578,7 @@ _ROUTES = {
 }
 
 
-class ScalingService(Routed, scaling_pb2_grpc.ScalingServicer, routes=_ROUTES):
+class ScalingService(Routed, scaling_pb2_grpc.ScalingServicer, routes=ROUTES):
     pass
 
 
@@ -587,5 +588,3 @@ SCALING_SERVICE_NAME = sc.DESCRIPTOR.services_by_name["Scaling"].full_name
 def add_scaling_service(ctx: ApiContext, server) -> None:
     scaling_pb2_grpc.add_ScalingServicer_to_server(ScalingService(ctx), server)
 
-
-ROUTES = _ROUTES  # the handlers by method name, for in-process callers (controlplane/apps.py)

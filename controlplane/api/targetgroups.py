@@ -14,6 +14,7 @@ from controlplane.api import registered_health
 from controlplane.api import traffic_checks as check
 from controlplane.api.context import ApiContext
 from controlplane.api.traffic_state import (
+    deleting,
     find_load_balancer,
     find_target_group,
     in_use,
@@ -123,11 +124,8 @@ def delete(ctx: ApiContext, req: t.TargetGroupRef) -> t.TargetGroupResponse:
     if users:
         raise in_use(f"targetGroup: {rec.msg.target_group_name!r} is in use by {', '.join(users)}; "
                      "delete or change those first")
-    try:
+    with deleting("targetGroup"):
         ctx.store.delete(rec.key, rec.mod_revision)
-    except Conflict:
-        raise ApiError(grpc.StatusCode.ABORTED, "targetGroup: changed while being deleted; try again",
-                       "ResourceInUse") from None
     return t.TargetGroupResponse(target_group=rec.msg)
 
 

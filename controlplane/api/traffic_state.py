@@ -5,7 +5,8 @@ and the old ARN no longer finds it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -17,6 +18,7 @@ from controlplane.state import Record
 from shoal import keys
 from shoal.arns import elb_name
 from shoal.errors import ApiError
+from shoal.store.base import Conflict
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
 
@@ -29,6 +31,18 @@ def not_found(message: str, code: str) -> ApiError:
 
 def in_use(message: str) -> ApiError:
     return ApiError(grpc.StatusCode.FAILED_PRECONDITION, message, "ResourceInUse")
+
+
+@contextlib.contextmanager
+def deleting(field: str) -> Iterator[None]:
+    """Around a delete of a record as it was read (compare-and-set on its revision): a change
+    since, such as a new user the caller's in-use check did not see, refuses the delete with
+    an error naming ``field``. The delete stays in the caller, the record's one writer."""
+    try:
+        yield
+    except Conflict:
+        raise ApiError(grpc.StatusCode.ABORTED, f"{field}: changed while being deleted; try again",
+                       "ResourceInUse") from None
 
 
 @dataclass(frozen=True)

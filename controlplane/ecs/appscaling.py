@@ -18,6 +18,7 @@ put-step`` created and refuses a new one."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from controlplane.api import accesskeys
@@ -411,15 +412,21 @@ def _scoped(ctx: ApiContext, body: Body, names_field: str) -> tuple[list[str], s
     return (names, cluster, service) if ctx.state.cluster(cluster) is not None else None
 
 
-def describe_scaling_policies(ctx: ApiContext, body: Body) -> Body:
-    _only(body, {"PolicyNames", "ServiceNamespace", "ResourceId", "ScalableDimension", "MaxResults", "NextToken"})
-    scope = _scoped(ctx, body, "PolicyNames")
+def _describe(ctx: ApiContext, body: Body, names_field: str, list_field: str,
+              find: Callable[[list[str], str, str], Iterable[Any]], out: Callable[[ApiContext, Any], Body]) -> Body:
+    """A Describe of records named in ``names_field`` within an optional ResourceId: ``find``
+    (names, cluster, service) reads them, ``out`` shapes each for the page of ``list_field``."""
+    _only(body, {names_field, "ServiceNamespace", "ResourceId", "ScalableDimension", "MaxResults", "NextToken"})
+    scope = _scoped(ctx, body, names_field)
     if scope is None:
-        return {"ScalingPolicies": []}
-    names, cluster, service = scope
-    req = sc.DescribeScalingPoliciesRequest(policy_names=names, cluster=cluster, service=service)
-    found = api.describe_policies(ctx, req).policies
-    return _page(body, [policy_out(ctx, p) for p in found], "ScalingPolicies")
+        return {list_field: []}
+    return _page(body, [out(ctx, x) for x in find(*scope)], list_field)
+
+
+def describe_scaling_policies(ctx: ApiContext, body: Body) -> Body:
+    return _describe(ctx, body, "PolicyNames", "ScalingPolicies", lambda names, cluster, service: api.describe_policies(
+        ctx, sc.DescribeScalingPoliciesRequest(policy_names=names, cluster=cluster, service=service)).policies,
+        policy_out)
 
 
 def delete_scaling_policy(ctx: ApiContext, body: Body) -> Body:
@@ -454,15 +461,11 @@ def put_scheduled_action(ctx: ApiContext, body: Body) -> Body:
 
 
 def describe_scheduled_actions(ctx: ApiContext, body: Body) -> Body:
-    _only(body, {"ScheduledActionNames", "ServiceNamespace", "ResourceId", "ScalableDimension", "MaxResults",
-                 "NextToken"})
-    scope = _scoped(ctx, body, "ScheduledActionNames")
-    if scope is None:
-        return {"ScheduledActions": []}
-    names, cluster, service = scope
-    req = sc.DescribeScheduledActionsRequest(scheduled_action_names=names, cluster=cluster, service=service)
-    found = api.describe_scheduled(ctx, req).scheduled_actions
-    return _page(body, [scheduled_out(ctx, a) for a in found], "ScheduledActions")
+    return _describe(
+        ctx, body, "ScheduledActionNames", "ScheduledActions", lambda names, cluster, service: api.describe_scheduled(
+            ctx, sc.DescribeScheduledActionsRequest(scheduled_action_names=names, cluster=cluster,
+                                                    service=service)).scheduled_actions,
+        scheduled_out)
 
 
 def delete_scheduled_action(ctx: ApiContext, body: Body) -> Body:

@@ -16,9 +16,8 @@ from controlplane.api import loadbalancers
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.ecs.errors import EcsError, invalid_parameter
-from controlplane.ecs.gateways import find_gateway, gateway_routes, text
-from controlplane.ecs.ingress import active_clusters, all_load_balancers, max_results, next_token
-from shoal.arns import cluster_name
+from controlplane.ecs.gateways import active_cluster, find_gateway, gateway_routes, only, text
+from controlplane.ecs.ingress import all_load_balancers, max_results, next_token
 from shoal.errors import ApiError
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
@@ -44,12 +43,6 @@ del _UPDATE_UNSUPPORTED["scheme"]
 
 def _unsupported(field: str, why: str) -> EcsError:
     return EcsError("UnsupportedFeatureException", f"{field}: not supported by Shoal: {why}")
-
-
-def _only(body: Body, allowed: set[str], operation: str) -> None:
-    unknown = set(body) - allowed
-    if unknown:
-        raise invalid_parameter(f"{sorted(unknown)[0]}: not a parameter of {operation}")
 
 
 def _role_arn(body: Body, required: bool) -> None:
@@ -119,7 +112,7 @@ def _retried(ctx: ApiContext, name: str, token: str, port: int) -> Body | None:
 
 
 def create_gateway(ctx: ApiContext, body: Body) -> Body:
-    _only(body, {"name", "infrastructureRoleArn", "clientToken", "deletionProtection", "configuration", "tags",
+    only(body, {"name", "infrastructureRoleArn", "clientToken", "deletionProtection", "configuration", "tags",
                  "propagateTags"}, "CreateGateway")
     name = text(body, "name", required=True)
     _role_arn(body, required=True)
@@ -128,7 +121,7 @@ def create_gateway(ctx: ApiContext, body: Body) -> Body:
         raise invalid_parameter(f"clientToken: at most {_MAX_TOKEN} characters")
     _common(body)
     alb = _host_shared_alb(body, required=True)
-    _only(alb, set(_CREATE_UNSUPPORTED) | {"port", "protocol"}, "configuration.hostSharedAlb")
+    only(alb, set(_CREATE_UNSUPPORTED) | {"port", "protocol"}, "configuration.hostSharedAlb")
     for member, why in _CREATE_UNSUPPORTED.items():
         if member in alb:
             raise _unsupported(f"configuration.hostSharedAlb.{member}", why)
@@ -173,13 +166,13 @@ def create_gateway(ctx: ApiContext, body: Body) -> Body:
 def update_gateway(ctx: ApiContext, body: Body) -> Body:
     """Nothing in UpdateGateway's configuration is something Shoal acts on: each member is
     refused by name; an update that changes nothing answers the gateway."""
-    _only(body, {"gateway", "infrastructureRoleArn", "deletionProtection", "configuration", "propagateTags"},
+    only(body, {"gateway", "infrastructureRoleArn", "deletionProtection", "configuration", "propagateTags"},
           "UpdateGateway")
     lb = find_gateway(ctx, text(body, "gateway", required=True))
     _role_arn(body, required=False)
     _common(body)
     alb = _host_shared_alb(body, required=False)
-    _only(alb, set(_UPDATE_UNSUPPORTED), "configuration.hostSharedAlb")
+    only(alb, set(_UPDATE_UNSUPPORTED), "configuration.hostSharedAlb")
     for member, why in _UPDATE_UNSUPPORTED.items():
         if member in alb:
             raise _unsupported(f"configuration.hostSharedAlb.{member}", why)
@@ -190,13 +183,9 @@ def update_gateway(ctx: ApiContext, body: Body) -> Body:
 
 
 def _association(ctx: ApiContext, body: Body, operation: str) -> tuple[t.LoadBalancer, str]:
-    _only(body, {"gateway", "cluster"}, operation)
+    only(body, {"gateway", "cluster"}, operation)
     lb = find_gateway(ctx, text(body, "gateway", required=True))
-    cluster = text(body, "cluster", required=True)
-    name = cluster_name(cluster)
-    if name not in active_clusters(ctx):
-        raise EcsError("ClusterNotFoundException", f"cluster: {cluster[:256]!r} not found")
-    return lb, name
+    return lb, active_cluster(ctx, text(body, "cluster", required=True))
 
 
 def associate_gateway_with_cluster(ctx: ApiContext, body: Body) -> Body:
@@ -221,7 +210,7 @@ def disassociate_gateway_from_cluster(ctx: ApiContext, body: Body) -> Body:
 def describe_gateway_resources(ctx: ApiContext, body: Body) -> Body:
     """One entry per listener of the gateway's load balancer, with the routes through that
     listener."""
-    _only(body, {"gateway", "maxResults", "nextToken"}, "DescribeGatewayResources")
+    only(body, {"gateway", "maxResults", "nextToken"}, "DescribeGatewayResources")
     lb = find_gateway(ctx, text(body, "gateway", required=True))
     limit = max_results(body, 20)
     if not 1 <= limit <= 20:

@@ -43,21 +43,39 @@ def find_gateway(ctx: ApiContext, ref: str) -> t.LoadBalancer:
     raise EcsError("GatewayNotFoundException", f"gateway: {ref[:256]!r} is not a load balancer of any cluster")
 
 
-def list_gateway_cluster_associations(ctx: ApiContext, body: Body) -> Body:
-    """A Shoal load balancer lives in one cluster: it is associated with that one, ACTIVE."""
-    unknown = set(body) - {"gateway", "cluster", "status", "maxResults", "nextToken"}
+def only(body: Body, allowed: set[str], operation: str) -> None:
+    unknown = set(body) - allowed
     if unknown:
-        raise invalid_parameter(f"{sorted(unknown)[0]}: not a parameter of ListGatewayClusterAssociations")
+        raise invalid_parameter(f"{sorted(unknown)[0]}: not a parameter of {operation}")
+
+
+def active_cluster(ctx: ApiContext, cluster: str) -> str:
+    """The name of the cluster an ARN or name refers to; ClusterNotFoundException unless it is active."""
+    name = cluster_name(cluster)
+    if name not in active_clusters(ctx):
+        raise EcsError("ClusterNotFoundException", f"cluster: {cluster[:256]!r} not found")
+    return name
+
+
+def _listed(ctx: ApiContext, body: Body, operation: str, allowed: set[str],
+            known_statuses: tuple[str, ...]) -> tuple[list[t.LoadBalancer], list[str]]:
+    """A List's gateways (its ``gateway``, or all; within its ``cluster`` when named) and the
+    statuses it asks for, its parameters checked."""
+    only(body, allowed | {"gateway", "cluster", "status", "maxResults", "nextToken"}, operation)
     statuses = body.get("status") or []
-    if not isinstance(statuses, list) or any(s not in _ASSOCIATION_STATUSES for s in statuses):
-        raise invalid_parameter(f"status: each must be one of {', '.join(_ASSOCIATION_STATUSES)}")
+    if not isinstance(statuses, list) or any(s not in known_statuses for s in statuses):
+        raise invalid_parameter(f"status: each must be one of {', '.join(known_statuses)}")
     gateway, cluster = text(body, "gateway"), text(body, "cluster")
     lbs = [find_gateway(ctx, gateway)] if gateway else all_load_balancers(ctx)
     if cluster:
-        name = cluster_name(cluster)
-        if name not in active_clusters(ctx):
-            raise EcsError("ClusterNotFoundException", f"cluster: {cluster[:256]!r} not found")
+        name = active_cluster(ctx, cluster)
         lbs = [lb for lb in lbs if lb.cluster == name]
+    return lbs, statuses
+
+
+def list_gateway_cluster_associations(ctx: ApiContext, body: Body) -> Body:
+    """A Shoal load balancer lives in one cluster: it is associated with that one, ACTIVE."""
+    lbs, statuses = _listed(ctx, body, "ListGatewayClusterAssociations", set(), _ASSOCIATION_STATUSES)
     if statuses and "ACTIVE" not in statuses:
         lbs = []
     rows = {f"{lb.load_balancer_arn} {ctx.arns.cluster(lb.cluster)}": lb for lb in lbs}
@@ -71,9 +89,7 @@ def list_gateway_cluster_associations(ctx: ApiContext, body: Body) -> Body:
 
 
 def delete_gateway(ctx: ApiContext, body: Body) -> Body:
-    unknown = set(body) - {"gateway"}
-    if unknown:
-        raise invalid_parameter(f"{sorted(unknown)[0]}: not a parameter of DeleteGateway")
+    only(body, {"gateway"}, "DeleteGateway")
     lb = find_gateway(ctx, text(body, "gateway", required=True))
     loadbalancers.delete(ctx, t.LoadBalancerRef(cluster=lb.cluster, load_balancer=lb.load_balancer_arn))
     return {"gatewayArn": lb.load_balancer_arn, "name": lb.load_balancer_name, "status": "DELETED"}
@@ -131,21 +147,8 @@ def gateway_routes(ctx: ApiContext, lbs: list[t.LoadBalancer], listener: t.Liste
 
 
 def list_gateway_routes(ctx: ApiContext, body: Body) -> Body:
-    unknown = set(body) - {"gateway", "cluster", "service", "serviceContainerPortName", "status", "maxResults",
-                           "nextToken"}
-    if unknown:
-        raise invalid_parameter(f"{sorted(unknown)[0]}: not a parameter of ListGatewayRoutes")
-    statuses = body.get("status") or []
-    if not isinstance(statuses, list) or any(x not in _ROUTE_STATUSES for x in statuses):
-        raise invalid_parameter(f"status: each must be one of {', '.join(_ROUTE_STATUSES)}")
-    gateway, cluster = text(body, "gateway"), text(body, "cluster")
+    lbs, statuses = _listed(ctx, body, "ListGatewayRoutes", {"service", "serviceContainerPortName"}, _ROUTE_STATUSES)
     service, port_name = text(body, "service"), text(body, "serviceContainerPortName")
-    lbs = [find_gateway(ctx, gateway)] if gateway else all_load_balancers(ctx)
-    if cluster:
-        name = cluster_name(cluster)
-        if name not in active_clusters(ctx):
-            raise EcsError("ClusterNotFoundException", f"cluster: {cluster[:256]!r} not found")
-        lbs = [lb for lb in lbs if lb.cluster == name]
     routes = [x for x in gateway_routes(ctx, lbs)
               if (not service or service in (x["serviceArn"], x["serviceArn"].rsplit("/", 1)[-1]))
               and (not port_name or x["serviceContainerPortName"] == port_name)
@@ -159,9 +162,7 @@ def list_gateway_routes(ctx: ApiContext, body: Body) -> Body:
 
 
 def describe_gateway_route(ctx: ApiContext, body: Body) -> Body:
-    unknown = set(body) - {"gatewayRouteArn"}
-    if unknown:
-        raise invalid_parameter(f"{sorted(unknown)[0]}: not a parameter of DescribeGatewayRoute")
+    only(body, {"gatewayRouteArn"}, "DescribeGatewayRoute")
     arn = text(body, "gatewayRouteArn", required=True)
     for x in gateway_routes(ctx, all_load_balancers(ctx)):
         if x["gatewayRouteArn"] == arn:

@@ -45,7 +45,7 @@ def lab_path(state_dir: Path | str) -> Path:
     return Path(state_dir) / LAB_FILE
 
 
-class Lab:
+class Lab(procs.Started):
     """``Lab(state_dir, hosts=3).start()`` makes the network and starts the cluster;
     ``stop()`` undoes all of it, even after a failed start. ``private_dockerd``: host
     numbers that get a dockerd of their own. ``dns``: each agent runs the node's DNS
@@ -160,12 +160,6 @@ class Lab:
         }
         _write_json(lab_path(self.state_dir), data)
 
-    def __enter__(self) -> Lab:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 # ---- a lab another process started (`shoal lab ...`, `shoal chaos ...`) -----------------

@@ -24,7 +24,6 @@ import logging
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
 import grpc
 
@@ -56,7 +55,7 @@ log = logging.getLogger(__name__)
 DEFAULT_ZONES = ("zone-a", "zone-b", "zone-c")
 
 
-class LocalCluster(ClusterLookup):
+class LocalCluster(ClusterLookup, procs.Started):
     """Start with ``start()`` (or ``with LocalCluster(...) as c``); ``stop()`` stops every
     process and removes every container of this cluster's nodes. Port arguments of 0 pick
     a free port; agents are numbered from 1 (``agents[1].name == "agent-1"``)."""
@@ -466,17 +465,6 @@ class LocalCluster(ClusterLookup):
         agent = self.agent(number)
         if agent.proc is not None:
             procs.kill_popen(agent.proc)
-
-    # --- context manager -----------------------------------------------------------
-
-    def __enter__(self) -> LocalCluster:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"LocalCluster(state_dir={str(self.state_dir)!r}, endpoint={self.endpoint}, agents={len(self.agents)})"

@@ -17,21 +17,20 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
 import pyetcd
 
 from shoal import logs
 from shoal.netutil import free_port
 from shoalctl.local.etcdcerts import EtcdTLS
-from shoalctl.local.procs import Supervised
+from shoalctl.local.procs import Started, Supervised
 
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
 
 
-class EtcdProcess(Supervised):
+class EtcdProcess(Supervised, Started):
     """One etcd member. ``start()`` spawns it and waits until it serves client requests;
     ``stop()`` ends it gracefully, ``kill()`` abruptly (for fault tests)."""
 
@@ -189,15 +188,6 @@ class EtcdProcess(Supervised):
             return True
         finally:
             client.close()
-
-    def __enter__(self) -> EtcdProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"EtcdProcess(name={self.name!r}, client={self.client_url}, pid={self.pid})"

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Self
 
 import psutil
 
@@ -25,6 +26,23 @@ log = logging.getLogger(__name__)
 LOG_TAIL_LINES = 30
 # The daemons run from the same source tree as this module, installed or not.
 _SOURCE_ROOT = Path(shoal.__file__).resolve().parent.parent
+
+
+class Started:
+    """start() and stop() around a ``with`` block: stop() runs however the block ends."""
+
+    def start(self) -> object:
+        raise NotImplementedError
+
+    def stop(self) -> object:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 class Supervised:

@@ -4,27 +4,19 @@ scripted agents in place of real ones (tests of the real agent live beside this)
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
-from shoal.netutil import free_port, wait_for_port
-from shoal.security.channels import client_channel
-from shoal.security.joining import NodeCredentials
 from shoal.v1 import operator_pb2 as op
-from shoal.v1 import operator_pb2_grpc
-from shoalctl.local.etcd import EtcdProcess
 from tests.fake_agent import FakeAgent
-from tests.fixtures.pki import admin_tls, join_node
+from tests.fixtures.replica import ReplicaProcess
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 WEB = {
     "family": "web",
     "containerDefinitions": [{
@@ -35,63 +27,17 @@ WEB = {
 }
 
 
-class ControlPlane:
-    def __init__(self, base: Path, ttl: float = 2) -> None:
-        self.etcd = EtcdProcess(base / "etcd", name="cp-test", die_with_parent=True)
-        self.etcd.start(timeout=60)
-        self.port = free_port()
-        self.endpoint = f"127.0.0.1:{self.port}"
-        self.log = open(base / "controlplane.log", "w")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "controlplane", "--etcd", self.etcd.client_url, "--listen", self.endpoint,
-             "--metrics-listen", f"127.0.0.1:{free_port()}", "--lease-ttl", str(ttl), "--resync-interval", "0.5",
-             "--name", "test-replica", "--pki-dir", str(base / "pki")],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        self.base = base
-        try:
-            if not wait_for_port("127.0.0.1", self.port, 30):
-                raise RuntimeError("control plane did not start; see " + self.log.name)
-            self.admin = admin_tls(base / "pki")
-        except BaseException:
-            # No fixture holds this plane yet: stop what was started before failing.
-            self.stop()
-            raise
-        self.channel = client_channel(self.endpoint, self.admin)
-        self.api = operator_pb2_grpc.OperatorStub(self.channel)
-
-    def join(self, name: str) -> NodeCredentials:
-        return join_node(self.endpoint, self.admin, self.base / "nodes" / name, name)
-
-    def stop(self) -> None:
-        if hasattr(self, "channel"):
-            self.channel.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-        self.etcd.stop()
-
-
 @pytest.fixture
-def cp(tmp_path: Path) -> Iterator[ControlPlane]:
-    plane = ControlPlane(tmp_path)
-    agents: list[FakeAgent] = []
-    plane.agents = agents  # type: ignore[attr-defined]
+def cp(tmp_path: Path) -> Iterator[ReplicaProcess]:
+    plane = ReplicaProcess(tmp_path, "test-replica")
     try:
         yield plane
     finally:
-        for a in agents:
-            a.close()
         plane.stop()
 
 
-def agent(cp: ControlPlane, name: str, **kw) -> FakeAgent:
-    a = FakeAgent(cp.endpoint, name, creds=cp.join(name), **kw).connect()
-    cp.agents.append(a)  # type: ignore[attr-defined]
+def agent(cp: ReplicaProcess, name: str, **kw) -> FakeAgent:
+    a = cp.add_agent(name, **kw)
     # Registered is not yet connected: wait for the stream, so placement sees the node as a
     # candidate rather than refusing it for agentConnected.
     wait_for(lambda: cp.api.DescribeContainerInstances(op.DescribeContainerInstancesRequest(
@@ -100,18 +46,18 @@ def agent(cp: ControlPlane, name: str, **kw) -> FakeAgent:
     return a
 
 
-def register(cp: ControlPlane, doc: dict) -> None:
+def register(cp: ReplicaProcess, doc: dict) -> None:
     cp.api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(doc)))
 
 
-def tasks(cp: ControlPlane, **filters) -> list:
+def tasks(cp: ReplicaProcess, **filters) -> list:
     arns = cp.api.ListTasks(op.ListTasksRequest(cluster="default", **filters)).arns
     if not arns:
         return []
     return list(cp.api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=arns)).tasks)
 
 
-def test_service_runs_desired_count_and_replaces_stopped_tasks(cp: ControlPlane) -> None:
+def test_service_runs_desired_count_and_replaces_stopped_tasks(cp: ReplicaProcess) -> None:
     agents = [agent(cp, f"host-{i}", zone=z) for i, z in enumerate("abc")]
     register(cp, WEB)
     cp.api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web", task_definition="web",
@@ -148,7 +94,7 @@ def test_service_runs_desired_count_and_replaces_stopped_tasks(cp: ControlPlane)
     assert stopped.stop_code == "EssentialContainerExited"
 
 
-def test_lost_agent_tasks_are_replaced_and_dropped_on_return(cp: ControlPlane) -> None:
+def test_lost_agent_tasks_are_replaced_and_dropped_on_return(cp: ReplicaProcess) -> None:
     a1, a2 = agent(cp, "host-1", zone="a"), agent(cp, "host-2", zone="b")
     register(cp, WEB)
     cp.api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web", task_definition="web",
@@ -172,7 +118,7 @@ def test_lost_agent_tasks_are_replaced_and_dropped_on_return(cp: ControlPlane) -
     wait_for(lambda: a1.latest is not None and lost not in a1.tasks(), 30, "returned agent's set without the task")
 
 
-def test_unplaceable_task_says_why_and_places_when_capacity_appears(cp: ControlPlane) -> None:
+def test_unplaceable_task_says_why_and_places_when_capacity_appears(cp: ReplicaProcess) -> None:
     big = dict(WEB, family="big")
     big["containerDefinitions"] = [dict(WEB["containerDefinitions"][0], memory=4096)]
     register(cp, big)
@@ -189,7 +135,7 @@ def test_unplaceable_task_says_why_and_places_when_capacity_appears(cp: ControlP
     wait_for(lambda: t_status(cp, task.id) == "PENDING", 30, "placement once a big node joins")
 
 
-def t_status(cp: ControlPlane, task_id: str) -> str:
+def t_status(cp: ReplicaProcess, task_id: str) -> str:
     return cp.api.DescribeTasks(op.DescribeTasksRequest(cluster="default", tasks=[task_id])).tasks[0].last_status
 
 
@@ -199,14 +145,14 @@ def t_status(cp: ControlPlane, task_id: str) -> str:
     ({"family": "x", "networkMode": "bogus", "containerDefinitions": [{"name": "a", "image": "b", "memory": 4}]},
      "networkMode"),
 ])
-def test_bad_task_definitions_get_errors_naming_the_field(cp: ControlPlane, doc: dict, field: str) -> None:
+def test_bad_task_definitions_get_errors_naming_the_field(cp: ReplicaProcess, doc: dict, field: str) -> None:
     with pytest.raises(grpc.RpcError) as err:
         register(cp, doc)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in err.value.details()
 
 
-def test_oversized_and_non_json_task_definitions_are_refused(cp: ControlPlane) -> None:
+def test_oversized_and_non_json_task_definitions_are_refused(cp: ReplicaProcess) -> None:
     for text in ("{not json", json.dumps({"family": "x", "pad": "y" * (2 * 1024 * 1024)})):
         with pytest.raises(grpc.RpcError) as err:
             cp.api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=text))
@@ -214,7 +160,7 @@ def test_oversized_and_non_json_task_definitions_are_refused(cp: ControlPlane) -
     assert not cp.api.ListTaskDefinitions(op.ListTaskDefinitionsRequest()).arns
 
 
-def test_stop_task_of_an_unknown_cluster_or_task_is_not_found(cp: ControlPlane) -> None:
+def test_stop_task_of_an_unknown_cluster_or_task_is_not_found(cp: ReplicaProcess) -> None:
     with pytest.raises(grpc.RpcError) as err:
         cp.api.StopTask(op.StopTaskRequest(cluster="nope", task="x"))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND and "cluster" in err.value.details()
@@ -223,7 +169,7 @@ def test_stop_task_of_an_unknown_cluster_or_task_is_not_found(cp: ControlPlane) 
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_drain_moves_service_tasks_off_the_draining_node(cp: ControlPlane) -> None:
+def test_drain_moves_service_tasks_off_the_draining_node(cp: ReplicaProcess) -> None:
     a1, a2 = agent(cp, "host-1", zone="a"), agent(cp, "host-2", zone="a")
     register(cp, WEB)
     cp.api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web", task_definition="web",
@@ -246,7 +192,7 @@ def test_drain_moves_service_tasks_off_the_draining_node(cp: ControlPlane) -> No
     assert node.status == "DRAINING" and node.running_tasks_count == 0
 
 
-def test_list_container_instances_filters_with_cluster_query_language(cp: ControlPlane) -> None:
+def test_list_container_instances_filters_with_cluster_query_language(cp: ReplicaProcess) -> None:
     small = agent(cp, "small-1", zone="a", attributes={"ecs.instance-type": "t2.small"})
     agent(cp, "large-1", zone="b", attributes={"ecs.instance-type": "m5.large"})
 

@@ -13,7 +13,6 @@ import os
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,20 +28,16 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from controlplane.ecs import sigv4
-from shoal.netutil import free_port, wait_for_port
-from shoal.security.channels import client_channel
+from shoal.netutil import free_port
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc, scaling_pb2_grpc
 from shoal.v1 import scaling_pb2 as sc
-from shoalctl.local.etcd import EtcdProcess
 from tests.ecs_model import check_error, validate_every_response
-from tests.fake_agent import FakeAgent
-from tests.fixtures.pki import admin_tls, join_node
+from tests.fixtures.replica import ReplicaProcess
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 FAST_WAITER = {"Delay": 1, "MaxAttempts": 60}
 WEB = {
     "family": "web",
@@ -52,38 +47,18 @@ WEB = {
 }
 
 
-class Plane:
+class Plane(ReplicaProcess):
     """etcd + one control plane replica with the ECS gateway on; agents that run whatever
     they are given, kept at it by a background thread."""
 
     def __init__(self, base: Path, *extra: str) -> None:
-        self.etcd = EtcdProcess(base / "etcd", name="ecs-test", die_with_parent=True)
-        self.etcd.start(timeout=60)
-        self.grpc_port, self.ecs_port = free_port(), free_port()
-        self.endpoint = f"127.0.0.1:{self.grpc_port}"
+        self.ecs_port = free_port()
         self.ecs_url = f"https://127.0.0.1:{self.ecs_port}"
-        self.log = open(base / "controlplane.log", "w")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "controlplane", "--etcd", self.etcd.client_url, "--listen", self.endpoint,
-             "--metrics-listen", f"127.0.0.1:{free_port()}", "--ecs-listen", f"127.0.0.1:{self.ecs_port}",
-             "--lease-ttl", "2", "--resync-interval", "0.5", "--name", "ecs-test", "--region", "us-east-1",
-             "--pki-dir", str(base / "pki"), *extra],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        self.agents: list[FakeAgent] = []
         self._stop = threading.Event()
         self._pilot = threading.Thread(target=self._run_agents, daemon=True)
-        self.base = base
-        try:
-            if not (wait_for_port("127.0.0.1", self.grpc_port, 30) and wait_for_port("127.0.0.1", self.ecs_port, 30)):
-                raise RuntimeError("control plane did not start; see " + self.log.name)
-            self.admin = admin_tls(base / "pki")
-        except BaseException:
-            # No fixture holds this plane yet: stop what was started before failing.
-            self.stop()
-            raise
+        super().__init__(base, "ecs-test", "--ecs-listen", f"127.0.0.1:{self.ecs_port}", "--region", "us-east-1",
+                         *extra, wait_ports=(self.ecs_port,))
         self.ca = str(base / "pki" / "ca.crt")
-        self.channel = client_channel(self.endpoint, self.admin)
         self._pilot.start()
 
     def _run_agents(self) -> None:
@@ -92,12 +67,6 @@ class Plane:
                 # An assignment that vanishes mid-report is simply caught up with next round.
                 with contextlib.suppress(Exception):
                     a.run_everything()
-
-    def add_agent(self, name: str, zone: str) -> FakeAgent:
-        creds = join_node(self.endpoint, self.admin, self.base / "nodes" / name, name)
-        a = FakeAgent(self.endpoint, name, zone=zone, creds=creds).connect()
-        self.agents.append(a)
-        return a
 
     def access_key(self, **owner: str) -> ak.AccessKey:
         """A key of the caller (the admin) unless ``user``/``role`` name another."""
@@ -113,18 +82,9 @@ class Plane:
 
     def stop(self) -> None:
         self._stop.set()
-        for a in self.agents:
-            a.close()
-        if hasattr(self, "channel"):
-            self.channel.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-        self.etcd.stop()
+        if self._pilot.is_alive():
+            self._pilot.join()
+        super().stop()
 
 
 @pytest.fixture
@@ -146,7 +106,7 @@ def aws(plane: Plane, key: ak.AccessKey, *args: str) -> subprocess.CompletedProc
 
 def test_boto3_and_aws_cli_drive_a_service(plane: Plane) -> None:
     for i, zone in enumerate("abc"):
-        plane.add_agent(f"host-{i}", zone)
+        plane.add_agent(f"host-{i}", zone=zone)
     key = plane.access_key()
     ecs = plane.client(key.access_key_id, key.secret_access_key)
     seen = validate_every_response(ecs)
@@ -404,7 +364,7 @@ def test_plain_http_only_with_the_explicit_flag(plane: Plane, tmp_path: Path) ->
 def test_an_external_service_runs_and_reports_its_launch_type(plane: Plane) -> None:
     """ECS Anywhere's scripts send launchType EXTERNAL: the service runs on the cluster's
     instances and says EXTERNAL back; FARGATE is refused on the wire with the reason."""
-    plane.add_agent("host-0", "a")
+    plane.add_agent("host-0", zone="a")
     key = plane.access_key()
     ecs = plane.client(key.access_key_id, key.secret_access_key)
     seen = validate_every_response(ecs)

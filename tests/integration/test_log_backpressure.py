@@ -17,7 +17,8 @@ from shoal import keys
 from shoal.store.etcd import EtcdStore
 from shoal.v1 import logs_pb2, logs_pb2_grpc
 from shoal.v1 import operator_pb2 as op
-from tests.integration.test_controlplane import WEB, ControlPlane, agent, cp, register  # noqa: F401 (cp: fixture)
+from tests.fixtures.replica import ReplicaProcess
+from tests.integration.test_controlplane import WEB, agent, cp, register  # noqa: F401 (cp: fixture)
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,7 @@ def never(problem: Callable[[], str], seconds: float) -> None:
         time.sleep(0.05)  # the sampling period of an observation, not a wait for something
 
 
-def test_a_reader_that_never_reads_does_not_stall_heartbeats(cp: ControlPlane) -> None:  # noqa: F811
+def test_a_reader_that_never_reads_does_not_stall_heartbeats(cp: ReplicaProcess) -> None:  # noqa: F811
     node = agent(cp, "host-0", heartbeat=TTL / 4)
     node.log_flood = 4000  # 125 MiB: far more than the control plane may buffer for one call
     register(cp, WEB)

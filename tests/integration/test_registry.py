@@ -94,6 +94,23 @@ def cluster(images, make_cluster, busybox_image):
     return make_cluster(agents=1, zones=["a"], registry=True)
 
 
+def only_in_registry(cluster, images: Images, docker_client: docker.DockerClient, kind: str,
+                     admin_cfg: Path) -> tuple[str, str]:
+    """A fresh image in a new repository ``shoaltest/<kind>-…`` of the cluster registry,
+    pushed by the admin (logged in under ``admin_cfg``) and gone from the local engine, so only
+    a pull brings it back; returns the repository and the image's reference."""
+    name = f"shoaltest/{kind}-{secrets.token_hex(3)}"
+    ref = f"{cluster.registry_address}/{name}:v1"
+    images.make(ref)
+    assert shoal(cluster, "repo", "create", name).returncode == 0
+    assert shoal(cluster, "registry", "login", env={"DOCKER_CONFIG": str(admin_cfg)}).returncode == 0
+    assert docker_cli("push", ref, config=admin_cfg).returncode == 0
+    images.remove(ref)
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get(ref)
+    return name, ref
+
+
 def issuer_of(cluster) -> registry_issuer.Issuer:
     store = cluster.etcd_store()
     try:
@@ -174,23 +191,13 @@ def test_admin_pushes_viewer_pulls_and_cannot_push(cluster, images, tmp_path: Pa
 
 def test_node_pulls_a_task_image_with_a_token_that_leaves_no_trace(cluster, images, docker_client,
                                                                    node_cleanup, tmp_path: Path) -> None:
-    registry = cluster.registry_address
-    name = f"shoaltest/node-{secrets.token_hex(3)}"
-    ref = f"{registry}/{name}:v1"
-    images.make(ref)
-    admin_cfg = tmp_path / "admin-docker"
-    assert shoal(cluster, "repo", "create", name).returncode == 0
-    assert shoal(cluster, "registry", "login", env={"DOCKER_CONFIG": str(admin_cfg)}).returncode == 0
-    assert docker_cli("push", ref, config=admin_cfg).returncode == 0
-    images.remove(ref)
-    with pytest.raises(docker.errors.ImageNotFound):
-        docker_client.images.get(ref)
+    name, ref = only_in_registry(cluster, images, docker_client, "node", tmp_path / "admin-docker")
 
     api = cluster.operator
     node_cleanup.update(cluster.node_ids())
     family = f"pull-{secrets.token_hex(3)}"
     container = {"name": "app", "memory": 16, "cpu": 16, "stopTimeout": 1, "command": ["sleep", "300"]}
-    for fam, image in ((family, ref), (f"{family}-missing", f"{registry}/{name}:no-such-tag")):
+    for fam, image in ((family, ref), (f"{family}-missing", f"{cluster.registry_address}/{name}:no-such-tag")):
         api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(
             {"family": fam, "containerDefinitions": [{**container, "image": image}]})))
 
@@ -337,17 +344,7 @@ def test_a_deployment_prepulls_its_image_before_its_task_is_placed(images, make_
     # until that one stops, as on a node a rolling update is still emptying.
     cluster = make_cluster(agents=1, zones=["a"], registry=True, extra_agent_args=["--memory-mib", "256"])
     node_cleanup.update(cluster.node_ids())
-    registry = cluster.registry_address
-    name = f"shoaltest/prepull-{secrets.token_hex(3)}"
-    ref = f"{registry}/{name}:v1"
-    images.make(ref)
-    admin_cfg = tmp_path / "admin-docker"
-    assert shoal(cluster, "repo", "create", name).returncode == 0
-    assert shoal(cluster, "registry", "login", env={"DOCKER_CONFIG": str(admin_cfg)}).returncode == 0
-    assert docker_cli("push", ref, config=admin_cfg).returncode == 0
-    images.remove(ref)
-    with pytest.raises(docker.errors.ImageNotFound):
-        docker_client.images.get(ref)
+    _, ref = only_in_registry(cluster, images, docker_client, "prepull", tmp_path / "admin-docker")
 
     api = cluster.operator
     family = f"prepull-{secrets.token_hex(3)}"

@@ -27,55 +27,24 @@ from shoal.v1 import accesskeys_pb2_grpc, agent_pb2, agent_pb2_grpc, operator_pb
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import security_pb2 as sec
 from shoalctl.local.etcd import EtcdProcess, EtcdTLS
-from tests.fake_agent import FakeAgent
-from tests.fixtures.pki import admin_tls, create_token, join_node
+from tests.fixtures.pki import create_token, join_node
+from tests.fixtures.replica import ROOT, ReplicaProcess
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 TASKDEF = {"family": "sec", "containerDefinitions": [
     {"name": "app", "image": "shoal/busybox:latest", "memory": 32, "cpu": 64, "command": ["sleep", "3600"]}]}
 
 
-class Plane:
+class Plane(ReplicaProcess):
     """etcd and one control plane replica (TLS on, the default), as real processes."""
 
     def __init__(self, base: Path, extra: list[str] | None = None, etcd_tls: EtcdTLS | None = None) -> None:
-        self.base = base
-        # Not die_with_parent: its pre-exec hook runs Python in a child forked from a process
-        # with live gRPC threads, which can abort the child. stop() ends it instead.
-        self.etcd = EtcdProcess(base / "etcd", name="sec-test", tls=etcd_tls)
-        self.etcd.start(timeout=60)
-        self.port, self.metrics_port = free_port(), free_port()
-        self.endpoint = f"127.0.0.1:{self.port}"
-        self.log_path = base / "controlplane.log"
-        self.log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "controlplane", "--etcd", self.etcd.client_url, "--listen", self.endpoint,
-             "--metrics-listen", f"127.0.0.1:{self.metrics_port}", "--lease-ttl", "2", "--resync-interval", "0.5",
-             "--name", "sec-test", "--pki-dir", str(base / "pki"), *(extra or [])],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        self.agents: list[FakeAgent] = []
-        try:
-            if not wait_for_port("127.0.0.1", self.port, 60):
-                raise RuntimeError(f"control plane did not start; see {self.log_path}:\n{self.log_path.read_text()}")
-            self.admin = admin_tls(base / "pki")
-        except BaseException:
-            # No fixture holds this plane yet: stop what was started before failing.
-            self.stop()
-            raise
-        self.channel = client_channel(self.endpoint, self.admin)
-        self.api = operator_pb2_grpc.OperatorStub(self.channel)
+        # etcd not die_with_parent: its pre-exec hook runs Python in a child forked from a
+        # process with live gRPC threads, which can abort the child. stop() ends it instead.
+        super().__init__(base, "sec-test", *(extra or []), etcd_tls=etcd_tls, die_with_parent=False)
         self.security = security_pb2_grpc.SecurityStub(self.channel)
-
-    def node(self, name: str, **kw) -> FakeAgent:
-        creds = join_node(self.endpoint, self.admin, self.base / "nodes" / name, name)
-        a = FakeAgent(self.endpoint, name, creds=creds, **kw).connect()
-        a.creds = creds  # type: ignore[attr-defined]
-        self.agents.append(a)
-        return a
 
     def arns_cluster(self, name: str) -> str:
         described = self.api.DescribeClusters(op.DescribeClustersRequest(clusters=[name]), timeout=10)
@@ -86,20 +55,6 @@ class Plane:
             text = resp.read().decode()
         m = re.search(rf'^shoal_auth_denied_total{{reason="{reason}"}} ([0-9.e+]+)$', text, re.M)
         return float(m.group(1)) if m else 0.0
-
-    def stop(self) -> None:
-        for a in self.agents:
-            a.close()
-        if hasattr(self, "channel"):
-            self.channel.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-        self.etcd.stop()
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +161,7 @@ def test_expired_revoked_and_used_up_tokens_cannot_join(plane: Plane, tmp_path: 
 
 def test_a_node_acts_only_as_itself(plane: Plane) -> None:
     not_self_before = plane.denied("not_self")  # the plane is the module's: count from here
-    a, b = plane.node("node-a", zone="a"), plane.node("node-b", zone="b")
+    a, b = plane.add_agent("node-a", zone="a"), plane.add_agent("node-b", zone="b")
     plane.api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(TASKDEF)), timeout=10)
     run = plane.api.RunTask(op.RunTaskRequest(cluster="default", task_definition="sec", count=1), timeout=10)
     task = run.tasks[0]

@@ -6,9 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterator
-from concurrent import futures
 
-import grpc
 import pytest
 
 from controlplane.api.accesskeys import AccessKeysService, active, owner
@@ -20,6 +18,7 @@ from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
 from shoalctl.cli import accesskeys
 from shoalctl.cli.errors import CliError
+from tests.fixtures.cli_server import cli_server
 
 
 def secret_for(ctx: ApiContext, key_id: str) -> str | None:
@@ -29,21 +28,14 @@ def secret_for(ctx: ApiContext, key_id: str) -> str | None:
 
 @pytest.fixture
 def server(monkeypatch, tmp_path) -> Iterator[tuple[str, ApiContext]]:
-    # An in-process plaintext server: the CLI must be told so, and read no ~/.shoal config.
-    monkeypatch.setenv("SHOAL_INSECURE", "1")
-    monkeypatch.setenv("SHOAL_STATE_DIR", str(tmp_path))
-    for name in ("SHOAL_CA", "SHOAL_CERT", "SHOAL_KEY"):
-        monkeypatch.delenv(name, raising=False)
     store = MemoryStore()
     ctx = ApiContext(store)
-    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    accesskeys_pb2_grpc.add_AccessKeysServicer_to_server(AccessKeysService(ctx), srv)
-    port = srv.add_insecure_port("127.0.0.1:0")
-    srv.start()
     try:
-        yield f"127.0.0.1:{port}", ctx
+        with cli_server(monkeypatch, tmp_path,
+                        lambda srv: accesskeys_pb2_grpc.add_AccessKeysServicer_to_server(AccessKeysService(ctx), srv)
+                        ) as endpoint:
+            yield endpoint, ctx
     finally:
-        srv.stop(None)
         store.close()
 
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterator
-from concurrent import futures
 
-import grpc
 import pytest
 
 from controlplane.api.context import ApiContext
@@ -19,23 +17,17 @@ from shoal.store.memory import MemoryStore
 from shoal.v1 import operator_pb2_grpc
 from shoalctl.cli import filesystems
 from shoalctl.cli.errors import CliError
+from tests.fixtures.cli_server import cli_server
 
 
 @pytest.fixture
 def server(monkeypatch, tmp_path) -> Iterator[str]:
-    monkeypatch.setenv("SHOAL_INSECURE", "1")
-    monkeypatch.setenv("SHOAL_STATE_DIR", str(tmp_path))
-    for name in ("SHOAL_CA", "SHOAL_CERT", "SHOAL_KEY"):
-        monkeypatch.delenv(name, raising=False)
     store = MemoryStore()
-    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    operator_pb2_grpc.add_OperatorServicer_to_server(OperatorService(ApiContext(store)), srv)
-    port = srv.add_insecure_port("127.0.0.1:0")
-    srv.start()
     try:
-        yield f"127.0.0.1:{port}"
+        with cli_server(monkeypatch, tmp_path, lambda srv: operator_pb2_grpc.add_OperatorServicer_to_server(
+                OperatorService(ApiContext(store)), srv)) as endpoint:
+            yield endpoint
     finally:
-        srv.stop(None)
         store.close()
 
 

@@ -7,10 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
 
-import grpc
 import pytest
 
 from controlplane.api.context import ApiContext
@@ -22,6 +20,7 @@ from shoal.store.memory import MemoryStore
 from shoal.v1 import roles_pb2_grpc
 from shoalctl.cli import roles
 from shoalctl.cli.errors import CliError
+from tests.fixtures.cli_server import cli_server
 
 POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecs:ListServices",
                                                   "Resource": "*"}]}
@@ -29,19 +28,12 @@ POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "
 
 @pytest.fixture
 def server(monkeypatch, tmp_path) -> Iterator[str]:
-    monkeypatch.setenv("SHOAL_INSECURE", "1")
-    monkeypatch.setenv("SHOAL_STATE_DIR", str(tmp_path))
-    for name in ("SHOAL_CA", "SHOAL_CERT", "SHOAL_KEY"):
-        monkeypatch.delenv(name, raising=False)
     store = MemoryStore()
-    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    roles_pb2_grpc.add_RolesServicer_to_server(RolesService(ApiContext(store), known_actions()), srv)
-    port = srv.add_insecure_port("127.0.0.1:0")
-    srv.start()
     try:
-        yield f"127.0.0.1:{port}"
+        with cli_server(monkeypatch, tmp_path, lambda srv: roles_pb2_grpc.add_RolesServicer_to_server(
+                RolesService(ApiContext(store), known_actions()), srv)) as endpoint:
+            yield endpoint
     finally:
-        srv.stop(None)
         store.close()
 
 

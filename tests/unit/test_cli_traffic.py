@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from concurrent import futures
 
-import grpc
 import pytest
 
 from controlplane.api import taskdefs
@@ -25,6 +23,7 @@ from shoalctl.cli import main
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.service_traffic import parse_input_json
 from shoalctl.cli.traffic import parse_listener
+from tests.fixtures.cli_server import cli_server
 
 WEB = {"family": "web", "containerDefinitions": [
     {"name": "web", "image": "shoal/busybox:latest", "memory": 64, "portMappings": [{"containerPort": 8080}]}]}
@@ -34,25 +33,17 @@ TWO = {"family": "two", "containerDefinitions": [
 
 @pytest.fixture
 def server(monkeypatch, tmp_path) -> Iterator[tuple[str, ApiContext]]:
-    monkeypatch.setenv("SHOAL_INSECURE", "1")
-    monkeypatch.setenv("SHOAL_STATE_DIR", str(tmp_path))
-    for name in ("SHOAL_CA", "SHOAL_CERT", "SHOAL_KEY"):
-        monkeypatch.delenv(name, raising=False)
     store = MemoryStore()
     ctx = ApiContext(store)
     ctx.ensure_default_cluster()
     for doc in (WEB, TWO):
         taskdefs.register(ctx, op.RegisterTaskDefinitionRequest(json=json.dumps(doc)))
-    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    operator_pb2_grpc.add_OperatorServicer_to_server(OperatorService(ctx), srv)
-    add_traffic_service(ctx, srv)
-    port = srv.add_insecure_port("127.0.0.1:0")
-    srv.start()
-    monkeypatch.setenv("SHOAL_ENDPOINT", f"127.0.0.1:{port}")
     try:
-        yield f"127.0.0.1:{port}", ctx
+        with cli_server(monkeypatch, tmp_path,
+                        lambda srv: operator_pb2_grpc.add_OperatorServicer_to_server(OperatorService(ctx), srv),
+                        lambda srv: add_traffic_service(ctx, srv)) as endpoint:
+            yield endpoint, ctx
     finally:
-        srv.stop(None)
         store.close()
 
 

@@ -111,19 +111,25 @@ def test_a_cluster_whose_traffic_records_go_gets_one_empty_table(h: Harness) -> 
     assert h.publisher.publish() == "" and len(h.sent) == count
 
 
-def test_a_draining_target_leaves_when_its_delay_is_over_without_any_change(h: Harness) -> None:
-    h.put(sources.TARGETGROUPS + "c/web", TG)
-    h.put(sources.LOADBALANCERS + "c/web", LB)
-    h.web(1, deregister_until=time.time() + 0.5)
+def drains_then_leaves(h: Harness, what: str) -> None:
+    """With the publisher running and no change made, the one server (the ``what``) is
+    published inactive, then gone once its delay is over."""
     h.publisher.start()
     try:
         h.publisher.wake()
         wait_for(lambda: h.sent and len(h.sent[-1][1].routing.backends[0].servers) == 1, timeout=5,
-                 what="the draining target")
+                 what=f"the draining {what}")
         assert not h.sent[-1][1].routing.backends[0].servers[0].active
-        wait_for(lambda: not h.sent[-1][1].routing.backends[0].servers, timeout=5, what="the target gone")
+        wait_for(lambda: not h.sent[-1][1].routing.backends[0].servers, timeout=5, what=f"the {what} gone")
     finally:
         h.publisher.stop()
+
+
+def test_a_draining_target_leaves_when_its_delay_is_over_without_any_change(h: Harness) -> None:
+    h.put(sources.TARGETGROUPS + "c/web", TG)
+    h.put(sources.LOADBALANCERS + "c/web", LB)
+    h.web(1, deregister_until=time.time() + 0.5)
+    drains_then_leaves(h, "target")
 
 
 def test_a_deregistered_address_leaves_when_its_delay_is_over_without_any_change(h: Harness) -> None:
@@ -132,15 +138,7 @@ def test_a_deregistered_address_leaves_when_its_delay_is_over_without_any_change
     group.registered_targets.add(id="10.9.0.5", port=80, deregister_until=time.time() + 0.5)
     h.put(sources.TARGETGROUPS + "c/web", group)
     h.put(sources.LOADBALANCERS + "c/web", LB)
-    h.publisher.start()
-    try:
-        h.publisher.wake()
-        wait_for(lambda: h.sent and len(h.sent[-1][1].routing.backends[0].servers) == 1, timeout=5,
-                 what="the draining address")
-        assert not h.sent[-1][1].routing.backends[0].servers[0].active
-        wait_for(lambda: not h.sent[-1][1].routing.backends[0].servers, timeout=5, what="the address gone")
-    finally:
-        h.publisher.stop()
+    drains_then_leaves(h, "address")
 
 
 def test_wakes_are_joined_into_few_builds(h: Harness) -> None:

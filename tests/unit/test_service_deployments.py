@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from concurrent import futures
 
-import grpc
 import pytest
 
 from controlplane.api import service_deployments, services
@@ -20,6 +18,7 @@ from shoal.v1 import operator_pb2 as op
 from shoal.v1 import operator_pb2_grpc
 from shoal.v1 import resources_pb2 as r
 from shoalctl.cli import main
+from tests.fixtures.cli_server import cli_server
 from tests.fixtures.plane import WEB, Plane, place_and_run
 
 
@@ -186,19 +185,9 @@ def test_the_history_is_bounded(plane: Plane, web) -> None:
 @pytest.fixture
 def cli(plane: Plane, monkeypatch, tmp_path) -> Iterator[None]:
     """The Operator API of ``plane`` served in-process for the CLI."""
-    monkeypatch.setenv("SHOAL_INSECURE", "1")
-    monkeypatch.setenv("SHOAL_STATE_DIR", str(tmp_path))
-    for name in ("SHOAL_CA", "SHOAL_CERT", "SHOAL_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    operator_pb2_grpc.add_OperatorServicer_to_server(OperatorService(plane.api), srv)
-    port = srv.add_insecure_port("127.0.0.1:0")
-    srv.start()
-    monkeypatch.setenv("SHOAL_ENDPOINT", f"127.0.0.1:{port}")
-    try:
+    with cli_server(monkeypatch, tmp_path,
+                    lambda srv: operator_pb2_grpc.add_OperatorServicer_to_server(OperatorService(plane.api), srv)):
         yield
-    finally:
-        srv.stop(None)
 
 
 def test_the_cli_lists_deployments_and_rolls_back(plane: Plane, web, cli, capsys) -> None:

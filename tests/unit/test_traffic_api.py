@@ -17,6 +17,7 @@ from controlplane.api.traffic import add_traffic_service
 from controlplane.errors import ApiError
 from shoal import keys
 from shoal.arns import elb_name
+from shoal.store.base import Delete
 from shoal.store.memory import MemoryStore
 from shoal.store.wrapper import StoreWrapper
 from shoal.v1 import operator_pb2 as op
@@ -555,3 +556,31 @@ def test_two_racing_listeners_cannot_take_one_port(ctx) -> None:
     ports = [x.port for rec in loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest()).load_balancers
              for x in rec.listeners]
     assert ports == [8000]
+
+
+class _TouchBeforeDelete(StoreWrapper):
+    """Rewrites a record just before it is deleted: a change between the caller's checks
+    and its delete, as a concurrent update makes."""
+
+    def before_write(self, ops) -> None:
+        for o in ops:
+            if isinstance(o, Delete) and (kv := self.inner.get(o.key)) is not None:
+                self.inner.put(o.key, kv.value)
+
+
+@pytest.mark.parametrize(("make", "delete", "field"), [
+    (lambda c: namespaces.create(c, t.CreateNamespaceRequest(name="x")),
+     lambda c: namespaces.delete(c, t.NamespaceRef(name="x")), "name"),
+    (lambda c: targetgroups.create(c, t.CreateTargetGroupRequest(name="x", port=80)),
+     lambda c: targetgroups.delete(c, t.TargetGroupRef(target_group="x")), "targetGroup"),
+    (lambda c: loadbalancers.create(c, t.CreateLoadBalancerRequest(name="x")),
+     lambda c: loadbalancers.delete(c, t.LoadBalancerRef(load_balancer="x")), "loadBalancer"),
+])
+def test_a_record_changed_while_being_deleted_stays_and_the_delete_is_refused(ctx, make, delete, field) -> None:
+    made = make(ctx)
+    racing = ApiContext(_TouchBeforeDelete(ctx.store))
+    with pytest.raises(ApiError) as err:
+        delete(racing)
+    assert err.value.code == grpc.StatusCode.ABORTED and err.value.message.startswith(f"{field}: changed"), \
+        err.value.message
+    assert made.ListFields() and delete(ctx)  # still there: deleted now, with nothing racing it

@@ -1,0 +1,34 @@
+"""shoal.logs.setup: the key=value lines go to the stderr of the moment, so a stream that was
+swapped out and closed (as a test harness does with captured output) is never written to."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+
+import pytest
+
+from shoal import logs
+
+
+@pytest.fixture
+def root_restored() -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_records_go_to_the_current_stderr_not_a_closed_one(root_restored, monkeypatch) -> None:
+    at_setup = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", at_setup)
+    logs.setup("INFO")
+    at_setup.close()
+    now = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", now)
+    logging.getLogger("shoal.test").info("placed task", extra=logs.kv(task="t-1", node="n 1"))
+    out = now.getvalue()
+    assert "Logging error" not in out, out
+    assert out.endswith(' INFO  shoal.test: placed task task=t-1 node="n 1"\n'), out
