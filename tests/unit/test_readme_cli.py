@@ -8,6 +8,9 @@ import argparse
 import re
 from pathlib import Path
 
+from agent.main import parser as agent_parser
+from autoscaler.main import parser as autoscaler_parser
+from controlplane.server import build_parser as controlplane_parser
 from shoalctl.cli.completion import _flags, _subparsers
 from shoalctl.cli.main import build_parser
 
@@ -54,3 +57,27 @@ def test_every_flag_a_row_names_exists_on_its_command():
         named = re.findall(r"--[a-z][a-z-]*[a-z](?![a-z-]*…)", command)
         unknown += [f"{noun} {flag}" for flag in named if flag not in known]
     assert unknown == []
+
+
+def _daemon_parsers() -> dict[str, argparse.ArgumentParser]:
+    return {"Control plane": controlplane_parser(), "Agent": agent_parser(), "Autoscaler": autoscaler_parser()}
+
+
+def _daemon_paragraphs() -> dict[str, str]:
+    """Configuration's three parts, each from its `NAME (`shoal … --help`)` line to the next."""
+    text = _section("Configuration")
+    parts = re.split(r"^(Control plane|Agent|Autoscaler) \(`shoal [a-z]+ --help`\)", text, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def test_configuration_names_every_daemon_flag_and_no_other():
+    paragraphs = _daemon_paragraphs()
+    problems = []
+    for name, parser in _daemon_parsers().items():
+        flags = set(_flags(parser)) - {"--help"}
+        named = set(re.findall(r"--[a-z][a-z-]*[a-z](?![a-z-]*…)", paragraphs[name]))
+        problems += [f"{name}: {f} is not a flag" for f in sorted(named - flags)]
+        # the agent's `--allow-…` flags are "the same as the control plane's", named there
+        missing = {f for f in flags - named if not (name == "Agent" and f.startswith("--allow-"))}
+        problems += [f"{name}: {f} is not documented" for f in sorted(missing)]
+    assert problems == []
