@@ -10,8 +10,9 @@ import pytest
 
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from shoalctl.cli import refs
+from shoalctl.cli import execute, refs
 from shoalctl.cli.errors import CliError
+from shoalctl.cli.main import build_parser
 from shoalctl.cli.output import ago, when
 
 A = "a1b2c3d4e5f6" + "0" * 20
@@ -87,3 +88,16 @@ def test_times_print_as_dates_with_their_age() -> None:
         "(3h ago)"), shown
     assert when(0) == "-" and ago(0) == "-"
     assert when(100.0, now=100.0 + 3 * 86400).endswith("(3d ago)")
+
+
+def test_exec_takes_a_task_by_the_prefix_the_tables_print(monkeypatch) -> None:
+    # `shoal exec 27c89c8ad91b -- echo hi` answered "task not found": exec alone sent the prefix as is.
+    api, sent = Api(), []
+    monkeypatch.setattr(execute, "connect", lambda a: api)
+    monkeypatch.setattr(execute, "_call", lambda a, request, start: sent.append(request) or 0)
+    args = build_parser().parse_args(["exec", C[:12], "--container", "web", "--", "echo", "hi"])
+    assert args.func(args) == 0
+    assert [(m.task, m.container, list(m.command)) for m in sent] == [(C, "web", ["echo", "hi"])]
+    ambiguous = build_parser().parse_args(["exec", "a1b2c3", "--", "true"])
+    with pytest.raises(CliError, match="ambiguous"):
+        ambiguous.func(ambiguous)
