@@ -11,6 +11,7 @@ from pathlib import Path
 from agent.main import parser as agent_parser
 from autoscaler.main import parser as autoscaler_parser
 from controlplane.server import build_parser as controlplane_parser
+from shoal.security.ca import GRANTS
 from shoalctl.cli.completion import _flags, _subparsers
 from shoalctl.cli.main import build_parser
 
@@ -81,3 +82,10 @@ def test_configuration_names_every_daemon_flag_and_no_other():
         missing = {f for f in flags - named if not (name == "Agent" and f.startswith("--allow-"))}
         problems += [f"{name}: {f} is not documented" for f in sorted(missing)]
     assert problems == []
+
+
+def test_user_create_help_names_every_grant():
+    # its help once offered logs and secrets only, while exec is a grant too
+    users = _subparsers(_subparsers(build_parser())["user"])["create"]
+    grant = next(a for a in users._actions if "--grant" in a.option_strings)
+    assert [g for g in GRANTS if g not in grant.help] == []
