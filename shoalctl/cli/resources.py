@@ -230,12 +230,14 @@ def task_stop(a) -> None:
 
 
 def task_protect(a) -> None:
-    req = op.UpdateTaskProtectionRequest(cluster=a.cluster, tasks=[a.task], protection_enabled=not a.off)
+    if a.minutes is not None and a.off:
+        raise CliError("--minutes: not with --off")
+    c = connect(a)
+    req = op.UpdateTaskProtectionRequest(cluster=a.cluster, tasks=[refs.task_id(c, a.cluster, a.task)],
+                                         protection_enabled=not a.off)
     if a.minutes is not None:
-        if a.off:
-            raise CliError("--minutes: not with --off")
         req.expires_in_minutes = a.minutes
-    resp = connect(a).UpdateTaskProtection(req)
+    resp = c.UpdateTaskProtection(req)
     if resp.failures:
         f = resp.failures[0]
         raise CliError(f"task {f.arn}: {f.reason}{': ' + f.detail if f.detail else ''}")

@@ -10,7 +10,7 @@ import pytest
 
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from shoalctl.cli import execute, refs
+from shoalctl.cli import execute, refs, resources
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.main import build_parser
 from shoalctl.cli.output import ago, when
@@ -101,3 +101,19 @@ def test_exec_takes_a_task_by_the_prefix_the_tables_print(monkeypatch) -> None:
     ambiguous = build_parser().parse_args(["exec", "a1b2c3", "--", "true"])
     with pytest.raises(CliError, match="ambiguous"):
         ambiguous.func(ambiguous)
+
+
+def test_task_protect_takes_a_task_by_its_prefix(monkeypatch) -> None:
+    # `shoal task protect 27c89c8ad91b` answered "MISSING": the prefix went to the server as is.
+    api, sent = Api(), []
+
+    def protect(req: op.UpdateTaskProtectionRequest) -> op.TaskProtectionResponse:
+        sent.append((list(req.tasks), req.protection_enabled, req.expires_in_minutes))
+        return op.TaskProtectionResponse()
+
+    api.UpdateTaskProtection = protect
+    monkeypatch.setattr(resources, "connect", lambda a: api)
+    for argv in (["task", "protect", C[:12], "--minutes", "5"], ["task", "protect", "c0ffee", "--off"]):
+        args = build_parser().parse_args(argv)
+        args.func(args)
+    assert sent == [([C], True, 5), ([C], False, 0)]
