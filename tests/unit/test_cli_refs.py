@@ -117,3 +117,13 @@ def test_task_protect_takes_a_task_by_its_prefix(monkeypatch) -> None:
         args = build_parser().parse_args(argv)
         args.func(args)
     assert sent == [([C], True, 5), ([C], False, 0)]
+
+
+def test_a_daemon_service_line_says_one_task_per_node_not_desired_0() -> None:
+    # `shoal service create dmn --taskdef web --daemon` printed "desired 0" (the leader sets it later)
+    td = "arn:aws:ecs:local:000000000000:task-definition/web:1"
+    daemon = r.Service(service_name="dmn", task_definition=td, scheduling_strategy="DAEMON", desired_count=0)
+    replica = r.Service(service_name="web", task_definition=td, scheduling_strategy="REPLICA", desired_count=6)
+    assert resources.service_line("created", daemon) == \
+        "created service dmn (web:1, daemon: one task per eligible node)"
+    assert resources.service_line("updated", replica) == "updated service web (web:1, desired 6)"
