@@ -89,3 +89,18 @@ def test_user_create_help_names_every_grant():
     users = _subparsers(_subparsers(build_parser())["user"])["create"]
     grant = next(a for a in users._actions if "--grant" in a.option_strings)
     assert [g for g in GRANTS if g not in grant.help] == []
+
+
+def test_every_list_and_describe_takes_output_json():
+    # README: "Every `list` and `describe` takes `-o json`"
+    def leaves(parser: argparse.ArgumentParser, path: tuple[str, ...]):
+        verbs = _subparsers(parser)
+        if not verbs:
+            yield path, parser
+        for name, verb in verbs.items():
+            yield from leaves(verb, (*path, name))
+
+    named = {("status",), ("app", "status"), ("tg", "health"), ("repo", "images")}
+    without = [" ".join(path) for path, parser in leaves(build_parser(), ())
+               if (path[-1] in ("list", "describe") or path in named) and "--output" not in _flags(parser)]
+    assert without == []
