@@ -14,8 +14,8 @@ import sys
 import grpc
 
 from shoal.v1 import logs_pb2, logs_pb2_grpc
-from shoalctl.cli import terminal
-from shoalctl.cli.client import add_target_flags, connection, describe_rpc_error, endpoint
+from shoalctl.cli import refs, terminal
+from shoalctl.cli.client import add_target_flags, connect, connection, describe_rpc_error, endpoint
 from shoalctl.cli.errors import CliError
 
 
@@ -46,7 +46,9 @@ def run_exec(a) -> int:
     command = _late_options(a)
     if not command:
         raise CliError("command: give the command after --, e.g. shoal exec TASK -- ls -l /")
-    request = logs_pb2.ExecuteCommandRequest(cluster=a.cluster, task=a.task, container=a.container or "",
+    # The id as the tables print it (a unique prefix), as `shoal logs` takes it.
+    task = refs.task_id(connect(a), a.cluster, a.task)
+    request = logs_pb2.ExecuteCommandRequest(cluster=a.cluster, task=task, container=a.container or "",
                                              command=command, interactive=bool(a.interactive), tty=bool(a.tty))
     if not (a.interactive or a.tty):
         return _call(a, request, lambda stub: stub.ExecuteCommand(request))

@@ -230,12 +230,14 @@ def task_stop(a) -> None:
 
 
 def task_protect(a) -> None:
-    req = op.UpdateTaskProtectionRequest(cluster=a.cluster, tasks=[a.task], protection_enabled=not a.off)
+    if a.minutes is not None and a.off:
+        raise CliError("--minutes: not with --off")
+    c = connect(a)
+    req = op.UpdateTaskProtectionRequest(cluster=a.cluster, tasks=[refs.task_id(c, a.cluster, a.task)],
+                                         protection_enabled=not a.off)
     if a.minutes is not None:
-        if a.off:
-            raise CliError("--minutes: not with --off")
         req.expires_in_minutes = a.minutes
-    resp = connect(a).UpdateTaskProtection(req)
+    resp = c.UpdateTaskProtection(req)
     if resp.failures:
         f = resp.failures[0]
         raise CliError(f"task {f.arn}: {f.reason}{': ' + f.detail if f.detail else ''}")
@@ -289,10 +291,16 @@ def service_create(a) -> int:
     req.load_balancers.extend(service_traffic.load_balancers(c, a.load_balancer, req.task_definition))
     req.service_registries.extend(service_traffic.registries(a.namespace))
     svc = c.CreateService(req).service
-    print_json(svc) if a.output == "json" else print(f"created service {svc.service_name} "
-                                                     f"({_short(svc.task_definition)}, desired {svc.desired_count})",
-                                                     flush=True)
+    print_json(svc) if a.output == "json" else print(service_line("created", svc), flush=True)
     return deploy.wait(c, a, svc) if a.wait else 0
+
+
+def service_line(verb: str, svc: r.Service) -> str:
+    """One line after a create or update. A daemon's desired count is the leader's to set (one
+    task per eligible node), so it reads 0 right after a create: say what it means instead."""
+    count = "daemon: one task per eligible node" if svc.scheduling_strategy == "DAEMON" \
+        else f"desired {svc.desired_count}"
+    return f"{verb} service {svc.service_name} ({_short(svc.task_definition)}, {count})"
 
 
 def service_update(a) -> int:
@@ -344,9 +352,7 @@ def service_update(a) -> int:
         req.update_placement_constraints = True
         req.placement_constraints.extend(placement_args.constraint(s) for s in a.placement_constraint)
     svc = c.UpdateService(req).service
-    print_json(svc) if a.output == "json" else print(f"updated service {svc.service_name} "
-                                                     f"({_short(svc.task_definition)}, desired {svc.desired_count})",
-                                                     flush=True)
+    print_json(svc) if a.output == "json" else print(service_line("updated", svc), flush=True)
     return deploy.wait(c, a, svc) if a.wait else 0
 
 

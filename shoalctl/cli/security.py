@@ -156,8 +156,8 @@ def register(sub) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--role", choices=("admin", "viewer"), default="viewer")
     p.add_argument("--grant", action="append", metavar="PERMISSION",
-                   help="viewer only: also allow logs (stream task logs) or secrets (list secrets); repeat or "
-                        "comma-separate")
+                   help="viewer only: also allow logs (stream task logs), secrets (list secrets) or exec "
+                        "(shoal exec); repeat or comma-separate")
     p.add_argument("--out", help="directory for NAME.key, NAME.crt and ca.crt (default ./shoal-NAME)")
     p.add_argument("--ttl", default="365d", help="validity (default 365d, at most 5 years)")
 

@@ -10,8 +10,9 @@ import pytest
 
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from shoalctl.cli import refs
+from shoalctl.cli import execute, refs, resources
 from shoalctl.cli.errors import CliError
+from shoalctl.cli.main import build_parser
 from shoalctl.cli.output import ago, when
 
 A = "a1b2c3d4e5f6" + "0" * 20
@@ -87,3 +88,42 @@ def test_times_print_as_dates_with_their_age() -> None:
         "(3h ago)"), shown
     assert when(0) == "-" and ago(0) == "-"
     assert when(100.0, now=100.0 + 3 * 86400).endswith("(3d ago)")
+
+
+def test_exec_takes_a_task_by_the_prefix_the_tables_print(monkeypatch) -> None:
+    # `shoal exec 27c89c8ad91b -- echo hi` answered "task not found": exec alone sent the prefix as is.
+    api, sent = Api(), []
+    monkeypatch.setattr(execute, "connect", lambda a: api)
+    monkeypatch.setattr(execute, "_call", lambda a, request, start: sent.append(request) or 0)
+    args = build_parser().parse_args(["exec", C[:12], "--container", "web", "--", "echo", "hi"])
+    assert args.func(args) == 0
+    assert [(m.task, m.container, list(m.command)) for m in sent] == [(C, "web", ["echo", "hi"])]
+    ambiguous = build_parser().parse_args(["exec", "a1b2c3", "--", "true"])
+    with pytest.raises(CliError, match="ambiguous"):
+        ambiguous.func(ambiguous)
+
+
+def test_task_protect_takes_a_task_by_its_prefix(monkeypatch) -> None:
+    # `shoal task protect 27c89c8ad91b` answered "MISSING": the prefix went to the server as is.
+    api, sent = Api(), []
+
+    def protect(req: op.UpdateTaskProtectionRequest) -> op.TaskProtectionResponse:
+        sent.append((list(req.tasks), req.protection_enabled, req.expires_in_minutes))
+        return op.TaskProtectionResponse()
+
+    api.UpdateTaskProtection = protect
+    monkeypatch.setattr(resources, "connect", lambda a: api)
+    for argv in (["task", "protect", C[:12], "--minutes", "5"], ["task", "protect", "c0ffee", "--off"]):
+        args = build_parser().parse_args(argv)
+        args.func(args)
+    assert sent == [([C], True, 5), ([C], False, 0)]
+
+
+def test_a_daemon_service_line_says_one_task_per_node_not_desired_0() -> None:
+    # `shoal service create dmn --taskdef web --daemon` printed "desired 0" (the leader sets it later)
+    td = "arn:aws:ecs:local:000000000000:task-definition/web:1"
+    daemon = r.Service(service_name="dmn", task_definition=td, scheduling_strategy="DAEMON", desired_count=0)
+    replica = r.Service(service_name="web", task_definition=td, scheduling_strategy="REPLICA", desired_count=6)
+    assert resources.service_line("created", daemon) == \
+        "created service dmn (web:1, daemon: one task per eligible node)"
+    assert resources.service_line("updated", replica) == "updated service web (web:1, desired 6)"
