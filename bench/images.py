@@ -18,9 +18,17 @@ Prints each kind's median, the ratios to present, and how long the pre-pull itse
 Before the rounds, in the same run, the cost of Shoal's registry front: ``--blob-runs`` pushes
 and pulls of a ``--blob-mib`` MiB blob of random bytes (a new one each run), through the front
 (the address image names carry) and straight to the registry process behind it on loopback,
-alternating which goes first; prints the median MB/s of each and their ratio. Asserts nothing.
-Needs dockerd, etcd and Debian's docker-registry. `--smoke`: one round of 2 MiB images, two
-runs of a 2 MiB blob. `--lab` (root): cold pull vs pre-pulled task start across 3 lab hosts,
+alternating which goes first; prints the median MB/s of each and their ratio.
+
+After the rounds, in the same run and against the same cluster (bench/_images_deploy.py):
+`docker pull` from the cluster registry vs `docker load` of the same image (one more image of
+the rounds' size, pushed, saved to a tar once; ``--pull-runs`` rounds, alternating which goes
+first, each after `docker rmi`; median MB/s of each, the tar's size over the command's time,
+and their ratio); then `shoal app deploy` of a copy of examples/hello: invoking it -> the
+first 200 from the URL it prints, and, its page edited, invoking it again -> the edit's first
+answer from that URL. Asserts nothing. Needs dockerd, etcd and Debian's docker-registry.
+`--smoke`: one round of 2 MiB images, two runs of a 2 MiB blob, two rounds of pull vs load.
+`--lab` (root): cold pull vs pre-pulled task start across 3 lab hosts,
 each with a Docker engine of its own in its namespace, instead (bench/_images_lab.py).
 """
 
@@ -45,7 +53,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import docker  # noqa: E402
 import docker.errors  # noqa: E402
 
-from bench import _images_lab  # noqa: E402
+from bench import _images_deploy, _images_lab  # noqa: E402
 from bench._blob_throughput import Session  # noqa: E402
 from bench._timing import wait  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
@@ -118,6 +126,12 @@ def login_env(tmp: Path, cluster: LocalCluster) -> dict[str, str]:
     return env
 
 
+def push(ref: str, env: dict[str, str]) -> None:
+    pushed = subprocess.run(["docker", "push", ref], env=env, capture_output=True, text=True, timeout=600)
+    if pushed.returncode != 0:
+        raise SystemExit(f"bench: docker push {ref} failed: {pushed.stderr}")
+
+
 def blob_throughput(cluster: LocalCluster, repo: str, mib: int, runs: int) -> dict[str, list[float]]:
     """MB/s of each push and pull, by "push front", "push direct", "pull front", "pull direct"."""
     cred = registry_pb2_grpc.RegistryStub(cluster.channel).GetLoginCredential(
@@ -143,12 +157,14 @@ def main() -> int:
     ap.add_argument("--layer-mib", type=int, default=32, help="random bytes in each image's own layer")
     ap.add_argument("--blob-mib", type=int, default=64, help="size of the blob pushed and pulled for throughput")
     ap.add_argument("--blob-runs", type=int, default=5, help="pushes and pulls of it through each address")
-    ap.add_argument("--smoke", action="store_true", help="one round of 2 MiB images, two runs of a 2 MiB blob")
+    ap.add_argument("--pull-runs", type=int, default=5, help="rounds of docker pull vs docker load of one image")
+    ap.add_argument("--smoke", action="store_true",
+                    help="one round of 2 MiB images, two runs of a 2 MiB blob, two rounds of pull vs load")
     ap.add_argument("--lab", action="store_true",
                     help="instead: cold vs pre-pulled task start on 3 lab hosts, each with its own engine (root)")
     args = ap.parse_args()
     if args.smoke:
-        args.rounds, args.layer_mib, args.blob_mib, args.blob_runs = 1, 2, 2, 2
+        args.rounds, args.layer_mib, args.blob_mib, args.blob_runs, args.pull_runs = 1, 2, 2, 2, 2
     client = docker.from_env(timeout=300)
     ensure_busybox_image(client)
     if args.lab:
@@ -179,10 +195,7 @@ def main() -> int:
                 refs = {kind: f"{registry}/{repo}:r{n}-{kind}" for kind in KINDS}
                 for kind, ref in refs.items():
                     made.add(make_image(client, ref, args.layer_mib))
-                    pushed = subprocess.run(["docker", "push", ref], env=env, capture_output=True, text=True,
-                                            timeout=600)
-                    if pushed.returncode != 0:
-                        raise SystemExit(f"bench: docker push {ref} failed: {pushed.stderr}")
+                    push(ref, env)
                     family = f"bench-{n}-{kind.replace('-', '')}"
                     api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=taskdef(family, ref, 16)))
                     api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(
@@ -200,6 +213,11 @@ def main() -> int:
                 prepull_seconds.append(time.perf_counter() - started)
                 times["pre-pulled"].append(run_task(api, client, f"bench-{n}-prepulled"))
                 api.DeleteService(op.DeleteServiceRequest(cluster="default", service=service, force=True))
+            pulled = f"{registry}/{repo}:pull-vs-load"
+            made.add(make_image(client, pulled, args.layer_mib))
+            push(pulled, env)
+            pull_size, pull_rates = _images_deploy.pull_vs_load(Path(tmp), pulled, env, args.pull_runs)
+            deploy = _images_deploy.deploy_to_url(Path(tmp), env, client, made)
         finally:
             cluster.stop()
             for image_id in made:
@@ -220,6 +238,7 @@ def main() -> int:
           f"{med['pre-pulled'] / med['present']:.2f}x; pre-pulled vs cold {med['pre-pulled'] / med['cold']:.2f}x")
     print(f"pre-pull (CreateService -> image on the node): median {statistics.median(prepull_seconds) * 1000:.0f} ms, "
           f"max {max(prepull_seconds) * 1000:.0f} ms")
+    _images_deploy.report(deploy, pull_size, pull_rates, args.pull_runs)
     return 0
 
 

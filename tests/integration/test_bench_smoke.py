@@ -98,6 +98,10 @@ FIGURES = {
         rf"registry {NUMBER} ms, pre-pulled {NUMBER} ms",
         rf"ratios to present: cold {NUMBER}x, pre-pulled {NUMBER}x; pre-pulled vs cold {NUMBER}x",
         rf"pre-pull \(CreateService -> image on the node\): median {NUMBER} ms, max {NUMBER} ms",
+        rf"shoal app deploy examples/hello -> first 200 from the printed URL: {NUMBER} s; edited and deployed "
+        rf"again -> the edit answering: {NUMBER} s",
+        rf"image of {NUMBER} MiB, 2 round\(s\), median MB/s: docker pull from the cluster registry {NUMBER}, "
+        rf"docker load of its tar {NUMBER} \(pull/load {NUMBER}\)",
     ],
     "bluegreen.py": [
         rf"blue/green deployment of 3 tasks .*: {NUMBER} failed of {NUMBER} requests in {NUMBER} s +"
