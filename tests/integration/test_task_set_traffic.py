@@ -51,7 +51,11 @@ def test_blue_green_through_task_sets_and_a_listener_switch(up: Up) -> None:
     listener = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=port, DefaultActions=[
         {"Type": "forward", "TargetGroupArn": groups["blue"]}])["Listeners"][0]
     ecs.register_task_definition(**taskdef("bg"))
-    ecs.register_task_definition(**taskdef("bg"))  # bg:2, the green revision
+    # bg:2, the green revision. Its body differs from bg:1's: two identical requests signed in
+    # the same second sign alike, and the gateway refuses the second as a replay.
+    green = taskdef("bg")
+    green["containerDefinitions"][0]["environment"] = [{"name": "COLOR", "value": "green"}]
+    ecs.register_task_definition(**green)
     ecs.create_service(serviceName="bg", desiredCount=2, deploymentController={"type": "EXTERNAL"})
     sets = {}
     for color, revision in (("blue", "bg:1"), ("green", "bg:2")):
@@ -129,9 +133,10 @@ def test_two_task_sets_behind_one_target_group_both_answer(up: Up) -> None:
     ecs.register_task_definition(**taskdef("shared"))
     ecs.create_service(serviceName="shared", desiredCount=2, deploymentController={"type": "EXTERNAL"})
     attached = [{"targetGroupArn": tg, "containerName": "web", "containerPort": 8080}]
-    ids = [ecs.create_task_set(cluster="default", service="shared", taskDefinition="shared",
+    # Each its own externalId: identical requests in one second would be refused as a replay.
+    ids = [ecs.create_task_set(cluster="default", service="shared", taskDefinition="shared", externalId=f"set-{i}",
                                scale={"value": 50.0, "unit": "PERCENT"}, loadBalancers=attached)["taskSet"]["id"]
-           for _ in range(2)]
+           for i in range(2)]
 
     def healthy() -> int:
         found = elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
