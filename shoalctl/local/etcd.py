@@ -21,7 +21,7 @@ from pathlib import Path
 import pyetcd
 
 from shoal import logs
-from shoal.netutil import free_port
+from shoal.netutil import free_ports
 from shoalctl.local.etcdcerts import EtcdTLS
 from shoalctl.local.procs import Started, Supervised
 
@@ -59,8 +59,10 @@ class EtcdProcess(Supervised, Started):
         self.tls = tls
         self.name = name
         self.host = host
-        self.client_port = client_port or free_port(host)
-        self.peer_port = peer_port or free_port(host)
+        # Picked together: two free_port() calls in a row can return the same port.
+        picked = iter(p for p in free_ports(3, host) if p not in (client_port, peer_port))
+        self.client_port = client_port or next(picked)
+        self.peer_port = peer_port or next(picked)
         self.initial_cluster = initial_cluster or f"{name}={self.peer_url}"
         self.cluster_state = cluster_state
         self.binary = binary
@@ -202,19 +204,21 @@ def start_etcd_cluster(
     if size < 1:
         raise ValueError(f"size must be at least 1, got {size}")
     names = [f"m{i + 1}" for i in range(size)]
-    peer_ports = [free_port() for _ in names]
+    ports = free_ports(2 * size)  # every member's peer and client port, all distinct
+    peer_ports, client_ports = ports[:size], ports[size:]
     scheme = "https" if tls and tls.peer else "http"
     initial = ",".join(f"{n}={scheme}://127.0.0.1:{p}" for n, p in zip(names, peer_ports, strict=True))
     members = [
         EtcdProcess(
             Path(base_dir) / n,
             peer_port=p,
+            client_port=c,
             name=n,
             initial_cluster=initial,
             die_with_parent=die_with_parent,
             tls=tls,
         )
-        for n, p in zip(names, peer_ports, strict=True)
+        for n, p, c in zip(names, peer_ports, client_ports, strict=True)
     ]
     try:
         for m in members:
