@@ -16,20 +16,11 @@ import pytest
 from shoal.store.base import Compare, Conflict, Delete, Put
 from shoal.store.etcd import EtcdStore
 from shoalctl.local.etcd import EtcdProcess, client_urls, start_etcd_cluster
+from tests.fixtures.etcd import RpcError
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-
-class RpcError(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        self._code, self._details = code, details
-
-    def code(self) -> grpc.StatusCode:
-        return self._code
-
-    def details(self) -> str:
-        return self._details
 
 
 def lose_reply(etcd_store: EtcdStore, monkeypatch: pytest.MonkeyPatch) -> list[object]:

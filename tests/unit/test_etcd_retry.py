@@ -11,20 +11,7 @@ import pytest
 from pyetcd import exceptions as etcd_exc
 
 from shoal.store.etcd_retry import DEFAULT_RETRY_WINDOW, GaveUp, Retrier, describe, is_transient
-from tests.fixtures.etcd import FakeClock
-
-
-class RpcError(grpc.RpcError):
-    """What grpc raises on the wire, with etcd's status and message."""
-
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        self._code, self._details = code, details
-
-    def code(self) -> grpc.StatusCode:
-        return self._code
-
-    def details(self) -> str:
-        return self._details
+from tests.fixtures.etcd import FakeClock, RpcError
 
 
 def pyetcd_error(code: grpc.StatusCode, details: str) -> Exception:
