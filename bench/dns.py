@@ -17,17 +17,20 @@ beside it. Prints, over ``--queries`` sequential UDP queries each:
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 import threading
 import time
 
-from dnslib import RR, DNSRecord
-from dnslib.server import DNSServer
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from agent.dns.responder import DnsResponder
-from bench._timing import pct
-from shoal.v1 import traffic_pb2 as t
+from dnslib import RR, DNSRecord  # noqa: E402
+from dnslib.server import DNSServer  # noqa: E402
+
+from agent.dns.responder import DnsResponder  # noqa: E402
+from bench._timing import pct  # noqa: E402
+from shoal.v1 import traffic_pb2 as t  # noqa: E402
 
 CLIENTS = 8
 
