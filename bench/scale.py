@@ -44,7 +44,7 @@ import pyetcd  # noqa: E402
 
 from bench._timing import pct  # noqa: E402
 from shoal import keys  # noqa: E402
-from shoal.netutil import free_port, wait_for_port  # noqa: E402
+from shoal.netutil import free_ports, wait_for_port  # noqa: E402
 from shoal.security.channels import ClientTLS, client_channel  # noqa: E402
 from shoal.store.etcd import EtcdStore  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
@@ -196,11 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, float | int | str] = {"nodes": args.nodes, "tasks": args.tasks}
     try:
         etcd.start(timeout=60)
-        endpoint = f"127.0.0.1:{free_port()}"
+        api_port, metrics_port = free_ports(2)
+        endpoint = f"127.0.0.1:{api_port}"
         pki_dir = work / "pki"
         security = ["--insecure"] if args.insecure else ["--pki-dir", str(pki_dir)]
         cp = procs.start([sys.executable, "-m", "controlplane", "--etcd", etcd.client_url, "--listen", endpoint,
-                          "--metrics-listen", f"127.0.0.1:{free_port()}", "--lease-ttl", "10",
+                          "--metrics-listen", f"127.0.0.1:{metrics_port}", "--lease-ttl", "10",
                           "--name", "scale", *security, *args.cp_flag], work / "controlplane.log")
         if not wait_for_port("127.0.0.1", int(endpoint.rsplit(":", 1)[1]), 60):
             raise SystemExit(f"control plane did not start; see {work / 'controlplane.log'}")

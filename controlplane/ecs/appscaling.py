@@ -514,6 +514,11 @@ OPERATIONS = {
     "DescribeScalingActivities": describe_scaling_activities,
 }
 
+# Served again when a signature is seen again (sigv4.verify); the rest are writes to it.
+READS = frozenset({"DescribeScalableTargets", "DescribeScalingPolicies", "DescribeScheduledActions",
+                   "DescribeScalingActivities"})
+_IS_READ = sigv4.reads_by_target(TARGET_PREFIX, READS)
+
 
 def wire_error(exc: BaseException, name: str) -> EcsError:
     """An error in Application Auto Scaling's words: its own codes are ValidationException,
@@ -534,7 +539,8 @@ def handle(ctx: ApiContext, req: sigv4.Request, replays: ReplayCache | None = No
     target = req.header("x-amz-target") or ""
     name = target.rpartition(".")[2][:64] or "-"
     try:
-        key = sigv4.verify(req, lambda key_id: accesskeys.active(ctx, key_id), replays=replays, service=SIGNING_NAME)
+        key = sigv4.verify(req, lambda key_id: accesskeys.active(ctx, key_id), replays=replays, service=SIGNING_NAME,
+                           is_read=_IS_READ)
         if req.method != "POST":
             raise EcsError("UnknownOperationException", "Application Auto Scaling operations are POST requests", 405)
         if name not in OPERATIONS:

@@ -191,13 +191,19 @@ OPERATIONS: dict[str, tuple[Operation, str]] = {
     "BatchDeleteImage": (batch_delete_image, "DeleteRepository"),
 }
 
+# Served again when a signature is seen again (sigv4.verify). Not GetAuthorizationToken: it
+# mints a registry login, which a replayer must not be handed anew.
+READS = frozenset({"DescribeRepositories", "DescribeImages", "ListImages", "GetLifecyclePolicy"})
+_IS_READ = sigv4.reads_by_target(TARGET_PREFIX, READS)
+
 
 def handle(ctx: ApiContext, req: sigv4.Request, replays: ReplayCache | None = None) -> tuple[int, dict, str]:
     """One ECR request: (HTTP status, JSON body, operation or "-")."""
     target = req.header("x-amz-target") or ""
     name = target.rpartition(".")[2][:64] or "-"
     try:
-        key = sigv4.verify(req, lambda key_id: accesskeys.active(ctx, key_id), replays=replays, service=SIGNING_NAME)
+        key = sigv4.verify(req, lambda key_id: accesskeys.active(ctx, key_id), replays=replays, service=SIGNING_NAME,
+                           is_read=_IS_READ)
         if req.method != "POST":
             raise EcsError("UnknownOperationException", "ECR operations are POST requests", 405)
         if name not in OPERATIONS:

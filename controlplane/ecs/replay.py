@@ -1,9 +1,10 @@
-"""Refusing a signed request seen before. A Signature V4 signature is good for the whole
+"""Refusing a signed write seen before. A Signature V4 signature is good for the whole
 clock window (sigv4.MAX_SKEW_SECONDS either side of its timestamp), so whoever captures a
-request could send it again inside that window; the gateway remembers every signature it
-accepted until its timestamp leaves the window. Signature V4 has no nonce, so two
-byte-identical calls within the same second share a signature too: the second is refused
-in a way the SDKs retry, re-signed (see sigv4.replayed).
+request could send it again inside that window; the gateway remembers the signature of every
+write it accepted until its timestamp leaves the window (reads are not asked about: see
+sigv4.verify). Signature V4 has no nonce, so two byte-identical calls within the same second
+share a signature too: the second is refused in a way the SDKs retry, re-signed (see
+sigv4.replayed).
 
 The memory is bounded: when full, the entry with the oldest timestamp is dropped and that
 timestamp becomes a floor: a request signed at or before it is refused too, since the cache

@@ -69,6 +69,20 @@ ACTIONS = {**ECS_ACTIONS, **ingress.ACTIONS, **capacity.ACTIONS, **instances.ACT
            **deployments.ACTIONS, **task_sets.ACTIONS, **gateways.ACTIONS, **gateway_writes.ACTIONS,
            **daemons.ACTIONS, **express.ACTIONS}
 _KNOWN = frozenset(ACTIONS)
+# The operations that change nothing, so are served again when a signature is seen again
+# (sigv4.verify); any operation not named here is a write to the replay check.
+READS = frozenset({
+    "DescribeCapacityProviders", "DescribeClusters", "DescribeContainerInstances", "DescribeDaemon",
+    "DescribeDaemonDeployments", "DescribeDaemonRevisions", "DescribeDaemonTaskDefinition",
+    "DescribeExpressGatewayService", "DescribeGateway", "DescribeGatewayResources", "DescribeGatewayRoute",
+    "DescribeServiceDeployments", "DescribeServiceRevisions", "DescribeServices", "DescribeTaskDefinition",
+    "DescribeTaskSets", "DescribeTasks", "GetTaskProtection", "ListAccountSettings", "ListAttributes",
+    "ListClusters", "ListContainerInstances", "ListDaemonDeployments", "ListDaemonTaskDefinitions", "ListDaemons",
+    "ListGatewayClusterAssociations", "ListGatewayRoutes", "ListGateways", "ListServiceDeployments",
+    "ListServices", "ListServicesByNamespace", "ListTagsForResource", "ListTaskDefinitionFamilies",
+    "ListTaskDefinitions", "ListTasks",
+})
+_IS_READ = sigv4.reads_by_target(protocol.TARGET_PREFIX, READS)
 SSL_SHUTDOWN_SECONDS = 1.0
 
 
@@ -306,7 +320,7 @@ def handle(ctx: ApiContext, req: sigv4.Request, replays: ReplayCache | None = No
     if appscaling.is_appscaling(req.header("x-amz-target")):
         return appscaling.handle(ctx, req, replays)
     try:
-        key = sigv4.verify(req, lambda key_id: lookup(ctx, key_id), replays=replays)
+        key = sigv4.verify(req, lambda key_id: lookup(ctx, key_id), replays=replays, is_read=_IS_READ)
         if req.method != "POST":
             raise EcsError("UnknownOperationException", "ECS operations are POST requests", 405)
         name = protocol.operation(req.header("x-amz-target"), _KNOWN)

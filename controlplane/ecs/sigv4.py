@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from urllib.parse import quote
@@ -80,23 +80,39 @@ def bad_signature(message: str = SIGNATURE_MISMATCH) -> EcsError:
 
 
 def replayed(message: str) -> EcsError:
-    """A signature seen before. SigV4 has no nonce: an SDK that sends two byte-identical
-    requests within one second (same operation, body and timestamp) signs them alike, so
+    """A signature seen before (writes only; see verify). SigV4 has no nonce: an SDK that
+    sends two byte-identical writes within one second (same operation, body and timestamp)
+    signs them alike, so
     the refusal is one the SDKs retry, and their retry is signed anew, at a later second;
     a replayer, who cannot sign, gets nothing from retrying."""
     return EcsError("ThrottlingException", message, 400)
 
 
+def reads_by_target(prefix: str, operations: Iterable[str]) -> Callable[[Request], bool]:
+    """The ``is_read`` of a JSON protocol: the X-Amz-Target (signed, and sent once) is exactly
+    ``prefix`` and one of ``operations``, so the gateway dispatches it to that read and nothing
+    else; any other spelling is not a read."""
+    targets = frozenset(prefix + name for name in operations)
+    return lambda req: req.header("x-amz-target") in targets
+
+
 def verify(req: Request, lookup: Callable[[str], K | None], now: float | None = None,
            replays: ReplayCache | None = None, service: str = SERVICE,
-           always_signed: Sequence[str] = _ALWAYS_SIGNED) -> K:
+           always_signed: Sequence[str] = _ALWAYS_SIGNED,
+           is_read: Callable[[Request], bool] | None = None) -> K:
     """Returns the credential (from ``lookup`` by access key id) that signed ``req``; raises
     EcsError (the AWS error for the case, its message naming what is wrong) when the request
     is unsigned, malformed, leaves a header that matters unsigned, is outside the clock
     window, comes from an unknown key, does not match its signature, or was seen before.
     ``service`` is the signing scope's service (ECS's JSON or ELBv2's Query protocol: a
     signature made for one is refused by the other); ``always_signed`` the headers that
-    name the operation and endpoint (ELBv2 names its Action in the signed body)."""
+    name the operation and endpoint (ELBv2 names its Action in the signed body).
+
+    Only requests that may change state go through ``replays``: ``is_read`` (asked of a
+    request whose signature matched, so of signed content only) says which are known reads.
+    A read sent again answers what anyone could ask now, and pollers (waiters, `aws ecs wait`)
+    send byte-identical reads within one second, which sign alike; a write sent again would
+    act twice. Without ``is_read`` every request is checked."""
     now = time.time() if now is None else now
     auth = req.header("authorization")
     if not auth:
@@ -148,7 +164,9 @@ def verify(req: Request, lookup: Callable[[str], K | None], now: float | None = 
     given = match["signature"].lower()
     if not hmac.compare_digest(expected, given):
         raise bad_signature()
-    refusal = replays.refusal(given, signed_at, now) if replays is not None else None
+    if replays is None or (is_read is not None and is_read(req)):
+        return credential
+    refusal = replays.refusal(given, signed_at, now)
     if refusal is not None:
         raise replayed(f"Request replayed: signed at {amz_date}, {refusal}")
     return credential
@@ -181,6 +199,11 @@ def _require_signed(req: Request, signed: Sequence[str], date_header: str, alway
     someone on the path could turn a signed ListServices into a DeleteCluster."""
     needed = [*always, date_header]
     needed += sorted(name for name in req.headers if name.startswith("x-amz-") and name not in needed)
+    # Sent twice, a header is signed as both values joined but read as the first: which
+    # operation a request names (and so whether it is a read) must have one answer.
+    repeated = [name for name in needed if len(req.headers.get(name, ())) > 1]
+    if repeated:
+        raise incomplete(f"{', '.join(repeated)}: sent more than once; send each signed header once")
     missing = [name for name in needed if name not in signed]
     if missing:
         raise incomplete(f"SignedHeaders must include {', '.join(missing)} (signed: {';'.join(signed)})")

@@ -13,7 +13,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from shoal import keys
-from shoal.netutil import free_port
+from shoal.netutil import free_ports
 from shoal.store.base import Store, StoreError
 from shoal.waiting import wait_until
 from shoalctl.local import procs
@@ -63,7 +63,8 @@ class Replicas:
         if i == 1:
             return settings.first_ports
         if i not in self.ports:
-            self.ports[i] = (free_port(settings.host), free_port(settings.host))
+            api, metrics = free_ports(2, settings.host)
+            self.ports[i] = (api, metrics)
         return self.ports[i]
 
     def log_path(self, i: int, settings: ReplicaSettings) -> Path:

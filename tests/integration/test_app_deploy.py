@@ -24,7 +24,7 @@ import docker
 import docker.errors
 import pytest
 
-from shoal.netutil import free_port
+from shoal.netutil import free_ports
 from shoalctl.images import rootfs_tar
 from shoalctl.local import statefiles, teardown
 from tests.waiting import wait_for
@@ -72,9 +72,10 @@ def made(docker_client) -> Iterator[set[str]]:
 @pytest.fixture
 def up(tmp_path: Path, busybox_image) -> Iterator[Path]:
     state = tmp_path / "state"
+    api, metrics, ecs = free_ports(3)
     try:
-        done = shoal(state, "up", "--detach", "--state-dir", str(state), "--port", str(free_port()),
-                     "--metrics-port", str(free_port()), "--ecs-port", str(free_port()), "--console-port", "-1",
+        done = shoal(state, "up", "--detach", "--state-dir", str(state), "--port", str(api),
+                     "--metrics-port", str(metrics), "--ecs-port", str(ecs), "--console-port", "-1",
                      "--no-prometheus", "--no-sample", "--agents", "1", "--lease-ttl", "4", "--registry-port", "0",
                      timeout=300)
         assert done.returncode == 0, f"shoal up failed:\n{done.stdout}\n{done.stderr}"

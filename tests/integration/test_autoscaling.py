@@ -29,7 +29,7 @@ import pytest
 
 from autoscaler.providers import ProviderContext
 from autoscaler.providers import local as local_provider
-from shoal.netutil import free_port
+from shoal.netutil import free_port, free_ports
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
@@ -66,10 +66,12 @@ class AutoscalerProcess:
     def __init__(self, cluster: LocalCluster, base: Path, name: str, extra: list[str]) -> None:
         self.state_dir = base / "autoscaler-state"
         self.log_path = base / f"{name}.log"
-        metrics_listen = f"127.0.0.1:{free_port()}"
+        # The fallback Prometheus port is one nothing listens on: never our own metrics port.
+        metrics_port, no_prometheus = free_ports(2)
+        metrics_listen = f"127.0.0.1:{metrics_port}"
         self.metrics_url = f"http://{metrics_listen}/metrics"
         argv = [sys.executable, "-m", "autoscaler", "--endpoint", cluster.endpoint,
-                "--prometheus", cluster.prometheus_url or f"http://127.0.0.1:{free_port()}",
+                "--prometheus", cluster.prometheus_url or f"http://127.0.0.1:{no_prometheus}",
                 *cluster.etcd_flags(), "--interval", str(INTERVAL), "--rate-window", "15s",
                 "--scale-in-evaluations", "3", "--cluster-scale-in-delay", "10", "--state-dir", str(self.state_dir),
                 "--lease-ttl", "6", "--name", name, "--metrics-listen", metrics_listen, *extra]

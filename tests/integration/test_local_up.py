@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from shoal.netutil import free_port
+from shoal.netutil import free_ports
 from shoal.security.channels import ClientTLS, client_channel
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc, operator_pb2_grpc
@@ -67,7 +67,7 @@ def node_containers(docker_client, ids: set[str]) -> list:
 
 def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, docker_client) -> None:
     state = tmp_path / "state"
-    api, metrics, prom, ecs, console = free_port(), free_port(), free_port(), free_port(), free_port()
+    api, metrics, prom, ecs, console = free_ports(5)
     try:
         up = shoal("up", "--detach", "--state-dir", str(state), "--port", str(api), "--metrics-port", str(metrics),
                    "--prometheus-port", str(prom), "--ecs-port", str(ecs), "--console-port", str(console),

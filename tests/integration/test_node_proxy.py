@@ -23,7 +23,7 @@ from agent.proxy import config
 from agent.proxy.config import NodeAddresses, Rendered
 from agent.proxy.driver import ProxyDriver
 from agent.proxy.process import HAProxyProcess
-from shoal.netutil import free_port
+from shoal.netutil import free_port, free_ports
 from shoal.v1 import traffic_pb2 as t
 from tests.waiting import wait_for
 
@@ -215,7 +215,7 @@ def test_a_config_haproxy_refuses_leaves_the_old_proxy_serving(backends):
     driver.start()
     try:
         a = backends("a")
-        fe, fe2 = free_port(), free_port()
+        fe, fe2 = free_ports(2)
         driver.apply(http_table(1, fe, [("a", a, True)]))
         before = procs_of(driver)
         said = driver.apply(http_table(2, fe2, [("a", a, True)]))

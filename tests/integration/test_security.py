@@ -17,7 +17,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from shoal.netutil import free_port, wait_for_port
+from shoal.netutil import free_ports, wait_for_port
 from shoal.security import ca, joining
 from shoal.security.ca import CertificateAuthority, Identity
 from shoal.security.channels import ClientTLS, client_channel
@@ -363,12 +363,12 @@ def _etcd_dump(p: Plane) -> list:
 def test_an_insecure_control_plane_seals_secrets_and_access_keys_in_etcd(tmp_path: Path) -> None:
     etcd = EtcdProcess(tmp_path / "etcd", name="insecure-seal")
     etcd.start(timeout=60)
-    port = free_port()
+    port, metrics = free_ports(2)
     proc: subprocess.Popen | None = None
     try:
         with open(tmp_path / "cp.log", "w") as log:
             proc = subprocess.Popen([sys.executable, "-m", "controlplane", "--etcd", etcd.client_url, "--listen",
-                                     f"127.0.0.1:{port}", "--metrics-listen", f"127.0.0.1:{free_port()}",
+                                     f"127.0.0.1:{port}", "--metrics-listen", f"127.0.0.1:{metrics}",
                                      "--name", "ins", "--insecure", "--pki-dir", str(tmp_path / "pki")],
                                     cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         assert wait_for_port("127.0.0.1", port, 60), (tmp_path / "cp.log").read_text()

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from botocore.config import Config
 
 from shoal.netutil import free_port
 from shoal.v1 import accesskeys_pb2 as ak
@@ -32,16 +31,10 @@ def up(tmp_path_factory, busybox_image) -> Iterator[Up]:
         yield started
 
 
-# These tests poll DescribeTargetHealth many times a second: an identical poll in the same
-# second signs alike and is refused as a replay (Throttling), which the SDK retries signed anew;
-# standard retries give it the attempts to reach the next second.
-POLLING = Config(retries={"max_attempts": 10, "mode": "standard"})
-
-
 def test_blue_green_through_task_sets_and_a_listener_switch(up: Up) -> None:
     with up.channel() as channel:
         key = accesskeys_pb2_grpc.AccessKeysStub(channel).CreateAccessKey(ak.CreateAccessKeyRequest(), timeout=10)
-    creds = dict(endpoint_url=up.config["ecs"], region_name="us-east-1", verify=up.config["ca"], config=POLLING,
+    creds = dict(endpoint_url=up.config["ecs"], region_name="us-east-1", verify=up.config["ca"],
                  aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key)
     elbv2, ecs = boto3.client("elbv2", **creds), boto3.client("ecs", **creds)
     seen = validate_every_response(ecs)
@@ -127,7 +120,7 @@ def test_blue_green_through_task_sets_and_a_listener_switch(up: Up) -> None:
 def test_two_task_sets_behind_one_target_group_both_answer(up: Up) -> None:
     with up.channel() as channel:
         key = accesskeys_pb2_grpc.AccessKeysStub(channel).CreateAccessKey(ak.CreateAccessKeyRequest(), timeout=10)
-    creds = dict(endpoint_url=up.config["ecs"], region_name="us-east-1", verify=up.config["ca"], config=POLLING,
+    creds = dict(endpoint_url=up.config["ecs"], region_name="us-east-1", verify=up.config["ca"],
                  aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key)
     elbv2, ecs = boto3.client("elbv2", **creds), boto3.client("ecs", **creds)
     port = free_port()
@@ -140,7 +133,7 @@ def test_two_task_sets_behind_one_target_group_both_answer(up: Up) -> None:
     ecs.register_task_definition(**taskdef("shared"))
     ecs.create_service(serviceName="shared", desiredCount=2, deploymentController={"type": "EXTERNAL"})
     attached = [{"targetGroupArn": tg, "containerName": "web", "containerPort": 8080}]
-    # Each its own externalId: identical requests in one second would be refused as a replay.
+    # Each its own externalId: identical writes in one second would be refused as a replay.
     ids = [ecs.create_task_set(cluster="default", service="shared", taskDefinition="shared", externalId=f"set-{i}",
                                scale={"value": 50.0, "unit": "PERCENT"}, loadBalancers=attached)["taskSet"]["id"]
            for i in range(2)]

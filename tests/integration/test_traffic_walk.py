@@ -22,7 +22,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from shoal.netutil import free_port
+from shoal.netutil import free_port, free_ports
 from shoal.security.channels import ClientTLS, client_channel
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc, operator_pb2_grpc, traffic_pb2_grpc
@@ -75,8 +75,9 @@ def shoal_up(state: Path, agents: int) -> Iterator[Up]:
     """`shoal up --detach` with ``agents`` agents (each with its node proxy), torn down after."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("SHOAL_ENDPOINT", None)
+    api, metrics, ecs = free_ports(3)
     argv = [sys.executable, "-m", "shoalctl", "up", "--detach", "--state-dir", str(state),
-            "--port", str(free_port()), "--metrics-port", str(free_port()), "--ecs-port", str(free_port()),
+            "--port", str(api), "--metrics-port", str(metrics), "--ecs-port", str(ecs),
             "--console-port", "-1", "--no-prometheus", "--no-registry", "--no-sample",
             "--agents", str(agents), "--lease-ttl", "4"]
     try:

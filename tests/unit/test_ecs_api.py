@@ -95,7 +95,7 @@ def ecs_client(gw: EcsGateway, key: str, secret: str):
     return boto3.client(
         "ecs", endpoint_url=gw.url, region_name="us-east-1", verify=gw.ca_path,  # type: ignore[attr-defined]
         aws_access_key_id=key, aws_secret_access_key=secret,
-        # Standard retries, as users run the SDK: an identical call within the same second is
+        # Standard retries, as users run the SDK: an identical write within the same second is
         # refused as a replay and retried, signed anew.
         config=Config(retries={"max_attempts": 6, "mode": "standard"}),
     )

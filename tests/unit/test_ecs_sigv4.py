@@ -9,13 +9,17 @@ import email.utils
 import hashlib
 import json
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from controlplane.ecs import sigv4
+from controlplane.ecs import appscaling, ecr, protocol, server, sigv4
+from controlplane.ecs.elbv2 import gateway as elbv2
+from controlplane.ecs.elbv2.actions import ACTIONS
 from controlplane.ecs.errors import EcsError
 from controlplane.ecs.replay import ReplayCache
 from shoal.v1 import accesskeys_pb2 as ak
@@ -34,9 +38,9 @@ def secrets(key_id: str) -> ak.AccessKey | None:
 
 
 def signed(body: dict | None = None, *, key: str = KEY, secret: str = SECRET, service: str = "ecs",
-           url: str = "http://127.0.0.1:7480/", token: str | None = None) -> AWSRequest:
+           url: str = "http://127.0.0.1:7480/", token: str | None = None, target: str = TARGET) -> AWSRequest:
     req = AWSRequest(method="POST", url=url, data=json.dumps(body or {}).encode(),
-                     headers={"X-Amz-Target": TARGET, "Content-Type": "application/x-amz-json-1.1"})
+                     headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"})
     SigV4Auth(Credentials(key, secret, token), service, "us-east-1").add_auth(req)
     return req
 
@@ -220,6 +224,7 @@ def test_replayed_request_is_refused_within_the_window() -> None:
     replays = ReplayCache(sigv4.MAX_SKEW_SECONDS)
     req = as_received(signed({"maxResults": 5}))
     assert sigv4.verify(req, secrets, replays=replays) is CREDENTIAL
+    # Told nothing about reads, the check covers every request.
     err = refused(req, replays=replays)
     assert err.ecs_type == "ThrottlingException" and "Request replayed" in err.message
     # A failed signature is not remembered: it cannot fill the cache or block the real one.
@@ -228,6 +233,106 @@ def test_replayed_request_is_refused_within_the_window() -> None:
     assert refused(bad, replays=replays).ecs_type == "InvalidSignatureException"
     assert sigv4.verify(other, secrets, replays=replays) is CREDENTIAL
     assert len(replays) == 2
+
+
+ECS_READ = sigv4.reads_by_target(protocol.TARGET_PREFIX, server.READS)
+DELETE = TARGET.replace("ListClusters", "DeleteCluster")
+
+
+def replay_refused(req: sigv4.Request, replays: ReplayCache,
+                   is_read: Callable[[sigv4.Request], bool] = ECS_READ, **kw: Any) -> EcsError:
+    with pytest.raises(EcsError) as caught:
+        sigv4.verify(req, secrets, replays=replays, is_read=is_read, **kw)
+    return caught.value
+
+
+def test_an_identical_read_twice_in_one_second_is_served_both_times() -> None:
+    replays = ReplayCache(sigv4.MAX_SKEW_SECONDS)
+    poll = as_received(signed({"clusters": ["default"]}, target=TARGET.replace("ListClusters", "DescribeClusters")))
+    for _ in range(3):
+        assert sigv4.verify(poll, secrets, replays=replays, is_read=ECS_READ) is CREDENTIAL
+    assert len(replays) == 0
+    # The clock window still holds for reads.
+    assert "Signature expired" in replay_refused(poll, replays, now=time.time() + 400).message
+
+
+def test_an_identical_write_twice_is_refused_the_second_time() -> None:
+    replays = ReplayCache(sigv4.MAX_SKEW_SECONDS)
+    delete = as_received(signed({"cluster": "old"}, target=DELETE))
+    assert sigv4.verify(delete, secrets, replays=replays, is_read=ECS_READ) is CREDENTIAL
+    err = replay_refused(delete, replays)
+    assert err.ecs_type == "ThrottlingException" and "Request replayed" in err.message
+
+
+def test_a_replayed_write_cannot_pass_for_a_read() -> None:
+    """Whoever holds a captured DeleteCluster can change only what the signature does not
+    cover; each way of making the gateway take it for a ListClusters fails."""
+    replays = ReplayCache(sigv4.MAX_SKEW_SECONDS)
+    captured = signed({"cluster": "prod"}, target=DELETE)
+    original = as_received(captured)
+    assert sigv4.verify(original, secrets, replays=replays, is_read=ECS_READ) is CREDENTIAL
+
+    def sent(**headers: list[str]) -> sigv4.Request:
+        return sigv4.Request(original.method, original.path, original.query, {**original.headers, **headers},
+                             original.body)
+
+    # The target rewritten: it is signed.
+    assert replay_refused(sent(**{"x-amz-target": [TARGET]}), replays).ecs_type == "InvalidSignatureException"
+    # A read target beside the signed one, before or after it: a header is sent once.
+    for targets in ([TARGET, DELETE], [DELETE, TARGET]):
+        err = replay_refused(sent(**{"x-amz-target": targets}), replays)
+        assert err.ecs_type == "IncompleteSignatureException" and "x-amz-target: sent more than once" in err.message
+    # Spacing the signature ignores, unsigned headers, a path spelled another way: the same
+    # signature, still the write, still refused.
+    for variant in (sent(**{"x-amz-target": [f"  {DELETE} "]}), sent(**{"user-agent": ["aws-cli/2 waiter"]}),
+                    sigv4.Request(original.method, "/./", original.query, original.headers, original.body)):
+        err = replay_refused(variant, replays)
+        assert err.ecs_type == "ThrottlingException" and "Request replayed" in err.message
+    # An Action in the URL is signed too (and names nothing to a JSON protocol).
+    relabelled = sigv4.Request(original.method, original.path, "Action=ListClusters", original.headers, original.body)
+    assert replay_refused(relabelled, replays).ecs_type == "InvalidSignatureException"
+
+
+def signed_form(body: str, url: str = "http://127.0.0.1:7480/clusters/default") -> sigv4.Request:
+    req = AWSRequest(method="POST", url=url, data=body.encode(),
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(Credentials(KEY, SECRET), elbv2.SERVICE, "us-east-1").add_auth(req)
+    return as_received(req)
+
+
+def test_query_protocol_reads_are_the_actions_the_signed_body_names() -> None:
+    replays = ReplayCache(sigv4.MAX_SKEW_SECONDS)
+    form = {"service": elbv2.SERVICE, "always_signed": elbv2.ALWAYS_SIGNED, "is_read": elbv2.is_read}
+    describe = signed_form("Action=DescribeLoadBalancers&Version=2015-12-01")
+    for _ in range(2):
+        assert sigv4.verify(describe, secrets, replays=replays, **form) is CREDENTIAL
+    delete = signed_form("Action=DeleteLoadBalancer&Version=2015-12-01&LoadBalancerArn=arn")
+    assert sigv4.verify(delete, secrets, replays=replays, **form) is CREDENTIAL
+    assert replay_refused(delete, replays, **form).ecs_type == "ThrottlingException"
+    # The captured write with a read's Action added to the URL or the body: both are signed.
+    for query, body in (("Action=DescribeLoadBalancers", delete.body),
+                        ("", b"Action=DescribeLoadBalancers&" + delete.body)):
+        tampered = sigv4.Request(delete.method, delete.path, query, delete.headers, body)
+        assert replay_refused(tampered, replays, **form).ecs_type == "InvalidSignatureException"
+    # Signed so by a key holder, a read Action in the URL does not make the body's write a
+    # read (the body's is the one acted on), nor does a second Action in the body.
+    for req in (signed_form("Action=DeleteLoadBalancer&Version=2015-12-01&LoadBalancerArn=arn2",
+                            url="http://127.0.0.1:7480/clusters/default?Action=DescribeLoadBalancers"),
+                signed_form("Action=DescribeLoadBalancers&Version=2015-12-01&Action=DeleteLoadBalancer")):
+        assert sigv4.verify(req, secrets, replays=replays, **form) is CREDENTIAL
+        assert replay_refused(req, replays, **form).ecs_type == "ThrottlingException"
+
+
+@pytest.mark.parametrize("served, reads", [
+    (server.ACTIONS, server.READS), (ecr.OPERATIONS, ecr.READS), (appscaling.OPERATIONS, appscaling.READS),
+    (ACTIONS, elbv2.READS),
+])
+def test_each_gateway_names_its_reads(served: dict, reads: frozenset[str]) -> None:
+    # A read missing from the list is replay-checked (pollers get Throttling); a write in it
+    # could be replayed: every served read-named operation is listed, and nothing else.
+    named_as_reads = {name for name in served if name.startswith(("Describe", "List", "Get", "BatchGet"))}
+    # GetAuthorizationToken mints a registry login: not a read.
+    assert reads == named_as_reads - {"GetAuthorizationToken"}
 
 
 def test_replay_cache_is_bounded_and_refuses_what_it_forgot() -> None:

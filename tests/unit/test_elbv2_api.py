@@ -71,7 +71,9 @@ def client(gw: EcsGateway, key: str, secret: str, service: str = "elbv2"):
     return boto3.client(service, endpoint_url=gw.url, region_name="us-east-1",
                         verify=gw.ca_path,  # type: ignore[attr-defined]
                         aws_access_key_id=key, aws_secret_access_key=secret,
-                        # The SDK's own checks off: bad input must be caught by the gateway.
+                        # The SDK's own checks off: bad input must be caught by the gateway. Standard
+                        # retries: an identical write in one second (a second DeleteLoadBalancer) is
+                        # refused as a replay and retried, signed anew.
                         config=Config(retries={"max_attempts": 6, "mode": "standard"}, parameter_validation=False))
 
 
@@ -329,15 +331,20 @@ def test_signing_doors(gateway) -> None:
     assert (resp.status_code, code, "DeleteEverything" in message) == (400, "InvalidAction", True)
     resp = _signed(gw, key, "Action=DescribeLoadBalancers&Version=2012-06-01")
     assert check_error(resp.content)[0] == "ValidationError" and "Version" in check_error(resp.content)[1]
-    # A replayed request (same bytes, same signature) is refused.
-    request = AWSRequest("POST", gw.url + "/", data=b"Action=DescribeLoadBalancers&Version=2015-12-01&PageSize=7",
-                         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
-    SigV4Auth(Credentials(key.access_key_id, key.secret_access_key), "elasticloadbalancing",
-              "us-east-1").add_auth(request)
-    prepared = request.prepare()
-    answers = [requests.post(prepared.url, data=prepared.body, headers=dict(prepared.headers),
-                             verify=gw.ca_path, timeout=10) for _ in range(2)]  # type: ignore[attr-defined]
-    assert answers[0].status_code == 200 and check_error(answers[1].content)[0] == "Throttling"
+    # The same bytes with the same signature, sent twice: a read is answered both times, a
+    # write only the first.
+    def twice(data: bytes) -> list[requests.Response]:
+        request = AWSRequest("POST", gw.url + "/", data=data,
+                             headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+        SigV4Auth(Credentials(key.access_key_id, key.secret_access_key), "elasticloadbalancing",
+                  "us-east-1").add_auth(request)
+        prepared = request.prepare()
+        return [requests.post(prepared.url, data=prepared.body, headers=dict(prepared.headers),
+                              verify=gw.ca_path, timeout=10) for _ in range(2)]  # type: ignore[attr-defined]
+
+    assert [a.status_code for a in twice(b"Action=DescribeLoadBalancers&Version=2015-12-01&PageSize=7")] == [200, 200]
+    created = twice(b"Action=CreateTargetGroup&Version=2015-12-01&Name=once&Protocol=HTTP&Port=80&VpcId=vpc-0")
+    assert created[0].status_code == 200 and check_error(created[1].content)[0] == "Throttling"
     too_big = _signed(gw, key, body + "&Names.member.1=" + "a" * (2 * 1024 * 1024))
     assert too_big.status_code == 413 and check_error(too_big.content)[0] == "MalformedInput"
 

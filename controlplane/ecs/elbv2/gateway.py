@@ -48,6 +48,20 @@ _QUERY_CODES = {
     "ServerException": "InternalFailure",
 }
 
+# Served again when a signature is seen again (sigv4.verify); the rest are writes to it.
+READS = frozenset({"DescribeLoadBalancers", "DescribeListeners", "DescribeRules", "DescribeTargetGroups",
+                   "DescribeTargetGroupAttributes", "DescribeTargetHealth"})
+
+
+def is_read(req: sigv4.Request) -> bool:
+    # The Action as handle() reads it: from the signed body (a second Action there is refused),
+    # never from the URL's query, which names no operation here. A body that does not parse
+    # is no read; handle() refuses it, naming the fault.
+    try:
+        return query.parse(req.body)[0] in READS
+    except Exception:
+        return False
+
 
 def is_elbv2(content_type: str | None, target: str | None) -> bool:
     """Whether a request is ELBv2's: a form body and no ECS X-Amz-Target."""
@@ -65,7 +79,7 @@ def handle(ctx: ApiContext, traffic: Traffic, req: sigv4.Request,
     name = "-"
     try:
         key = sigv4.verify(req, lambda key_id: lookup(ctx, key_id), replays=replays,
-                           service=SERVICE, always_signed=ALWAYS_SIGNED)
+                           service=SERVICE, always_signed=ALWAYS_SIGNED, is_read=is_read)
         if req.method != "POST":
             raise validation("ELBv2 actions are POST requests with a form-encoded body")
         cluster = clusters.cluster_of(req.path)
