@@ -147,6 +147,25 @@ def test_whatever_the_merge_does_desire_and_placement_come_from_the_stored_recor
     assert _spec(new) == _spec(stored)
 
 
+def test_an_observed_field_the_report_leaves_unset_stays_unset() -> None:
+    stored = _placed_task()
+    new = task_reports.observed_update(stored, agent_pb2.TaskStateChange(task_id="t1", last_status="RUNNING"))
+    assert new is not None and new.last_status == "RUNNING"
+    assert not new.containers[0].HasField("exit_code")  # no exit code is not exit code 0
+    exited = task_reports.observed_update(new, agent_pb2.TaskStateChange(
+        task_id="t1", last_status="STOPPED", containers=[r.Container(name="web", exit_code=0)]))
+    assert exited is not None and exited.containers[0].HasField("exit_code")
+
+
+def test_a_merge_that_changes_only_what_is_not_observed_writes_nothing(monkeypatch) -> None:
+    def rogue_merge(task: r.Task, change: agent_pb2.TaskStateChange) -> None:
+        task.desired_status = "STOPPED"
+        task.containers[0].image = "evil"
+
+    monkeypatch.setattr(task_reports, "_merge", rogue_merge)
+    assert task_reports.observed_update(_placed_task(), agent_pb2.TaskStateChange(task_id="t1")) is None
+
+
 # ---- the flow of one task, every write through the guard -------------------------------
 
 WEB = {"family": "web", "containerDefinitions": [{"name": "web", "image": "busybox", "memory": 64, "cpu": 128,
