@@ -39,7 +39,7 @@ class _Container:
 class HollowRuntime(Runtime):
     """In-memory containers. Delays are in seconds (0 for unit tests). ``missing_images``
     are absent locally, ``unpullable`` fail to pull with ``pull_error``, ``unstartable``
-    fail at start; tests drive exits with `exit` and health with `set_health`."""
+    fail at start; tests drive exits with `exit`."""
 
     pull_delay: float = 0.0
     start_delay: float = 0.0
@@ -137,11 +137,6 @@ class HollowRuntime(Runtime):
         c = self._get(container_id)
         c.info.state, c.info.exit_code, c.info.finished_at = "exited", code, time.time()
         self._emit(c, "die")
-
-    def set_health(self, container_id: str, health: str) -> None:
-        c = self._get(container_id)
-        c.info.health = health
-        self._emit(c, "health_status")
 
     def remove(self, container_id: str) -> None:
         self._check()

@@ -23,11 +23,8 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +45,7 @@ from shoal.v1 import scaling_pb2 as sc  # noqa: E402
 from shoal.v1 import scaling_pb2_grpc  # noqa: E402
 from shoalctl.images import ensure_busybox_image  # noqa: E402  # noqa: E402
 from shoalctl.local import autoscaler as localup  # noqa: E402
+from shoalctl.local import procs  # noqa: E402
 from shoalctl.local.cluster import LocalCluster  # noqa: E402  # noqa: E402
 from tests.load_switch import LoadSwitch, burner_command  # noqa: E402
 
@@ -82,9 +80,7 @@ def main() -> int:
                             interval=args.interval)
         argv += [*cluster.etcd_set.client_flags(), "--rate-window", args.rate_window,
                  "--metrics-listen", f"127.0.0.1:{free_port()}", "--lease-ttl", str(max(6.0, args.interval * 2))]
-        auto = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **cluster.security_env()},
-                                stdout=open(base / "autoscaler.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
-                                start_new_session=True)
+        auto = localup.spawn(argv, base / "autoscaler.log", {**procs.child_env(), **cluster.security_env()})
         doc = {"family": "bench-burner", "containerDefinitions": [{
             "name": "main", "image": image, "cpu": 128, "memory": 32,
             "command": burner_command(switch.host, switch.port), "stopTimeout": 2}]}
@@ -162,11 +158,7 @@ def main() -> int:
     finally:
         switch.server.shutdown()
         if auto is not None:
-            auto.send_signal(signal.SIGTERM)
-            try:
-                auto.wait(30)
-            except subprocess.TimeoutExpired:
-                auto.kill()
+            procs.stop_popen(auto, "autoscaler", timeout=30)
         cluster.stop()
         shutil.rmtree(base, ignore_errors=True)
 

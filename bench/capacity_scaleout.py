@@ -27,11 +27,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +46,7 @@ from shoal.v1 import scaling_pb2 as sc  # noqa: E402
 from shoal.v1 import scaling_pb2_grpc  # noqa: E402
 from shoalctl.images import ensure_busybox_image  # noqa: E402
 from shoalctl.local import autoscaler as localup  # noqa: E402
+from shoalctl.local import procs  # noqa: E402
 from shoalctl.local.cluster import LocalCluster  # noqa: E402
 
 PROVIDER = "bench-cp"
@@ -79,9 +77,7 @@ def main() -> int:
                             base / "autoscaler", interval=args.interval)
         argv += [*cluster.etcd_set.client_flags(), "--cluster-scale-in-delay", str(SCALE_IN_DELAY),
                  "--metrics-listen", f"127.0.0.1:{free_port()}", "--lease-ttl", "6"]
-        auto = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **cluster.security_env()},
-                                stdout=open(base / "autoscaler.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
-                                start_new_session=True)
+        auto = localup.spawn(argv, base / "autoscaler.log", {**procs.child_env(), **cluster.security_env()})
 
         def nodes() -> list:
             arns = list(cluster.operator.ListContainerInstances(op.ListContainerInstancesRequest(
@@ -174,12 +170,7 @@ def main() -> int:
         raise
     finally:
         if auto is not None:
-            auto.send_signal(signal.SIGTERM)
-            try:
-                auto.wait(30)
-            except subprocess.TimeoutExpired:
-                auto.kill()
-                auto.wait(10)
+            procs.stop_popen(auto, "autoscaler", timeout=30)
         # After the autoscaler exits (it would replace them): its nodes and their containers.
         localup.stop_nodes(base / "autoscaler")
         cluster.stop()

@@ -48,7 +48,7 @@ from shoal.arns import cluster_name
 from shoal.errors import ApiError
 from shoal.logs import kv
 from shoal.security import ca as ca_mod
-from shoal.security.ca import CertError, Identity, load_cert
+from shoal.security.ca import CertError, Identity
 
 log = logging.getLogger(__name__)
 
@@ -300,12 +300,3 @@ class Authorizer(grpc.ServerInterceptor):
             return behavior(request_iterator, context)
 
         return wrapped
-
-
-def identify_with(identity_of: Callable) -> Callable[[bytes], Identity | None]:
-    """Adapts ``TrustState.identity_of`` (which takes a parsed certificate) to PEM input."""
-
-    def identify(pem: bytes) -> Identity | None:
-        return identity_of(load_cert(pem))
-
-    return identify

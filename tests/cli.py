@@ -28,3 +28,12 @@ def ok(cluster, *args: str) -> str:
     out = shoal(cluster, *args)
     assert out.returncode == 0, f"shoal {' '.join(args)}: {out.stderr}"
     return out.stdout
+
+
+def viewer(cluster, name: str, out: Path, *grant: str) -> dict[str, str]:
+    """Creates the viewer ``name`` (``grant``: e.g. "--grant", "logs") with its credentials
+    under ``out``; returns the environment that has the CLI act as that viewer."""
+    made = shoal(cluster, "user", "create", name, "--role", "viewer", *grant, "--out", str(out / name))
+    assert made.returncode == 0, made.stderr
+    d = out / name
+    return {"SHOAL_CA": str(d / "ca.crt"), "SHOAL_CERT": str(d / f"{name}.crt"), "SHOAL_KEY": str(d / f"{name}.key")}

@@ -16,11 +16,10 @@ import logging
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from controlplane import placement_input
 from controlplane.controllers.critical import drain_reason, grace_of
+from controlplane.controllers.service_ops import ServiceOps, launch_delay
 from controlplane.controllers.view import View, clone, task_write
 from controlplane.deployments import new_deployment
 from controlplane.events import add_event
@@ -30,9 +29,6 @@ from controlplane.state import Record
 from controlplane.taskspec import is_live, is_protected, new_task
 from shoal.store.base import Compare, Conflict
 from shoal.v1 import resources_pb2 as r
-
-if TYPE_CHECKING:
-    from controlplane.controllers.services import ServiceController
 
 DAEMON = "DAEMON"
 
@@ -44,9 +40,7 @@ def node_of(task: r.Task) -> str:
     return task.node_id or pinned_node([(c.type, c.expression) for c in task.placement_constraints])
 
 
-def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
-                     tasks: list[Record[r.Task]], launch_delay: Callable[..., float]) -> str:
-    """``launch_delay`` is the replica scheduler's throttle for quickly failing tasks."""
+def reconcile_daemon(ctl: ServiceOps, view: View, rec: Record[r.Service], tasks: list[Record[r.Task]]) -> str:
     svc = clone(rec.msg)
     did: list[str] = []
     primary = next((d for d in svc.deployments if d.status == "PRIMARY"), None)
@@ -97,7 +91,7 @@ def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
 
     # Eligible nodes: one task each, of the current revision, rolled node by node.
     min_healthy = math.ceil(len(eligible) * svc.deployment_configuration.minimum_healthy_percent / 100)
-    healthy_nodes = sum(1 for n in eligible if any(ctl._healthy(view, t.msg) for t in on_node.get(n, [])))
+    healthy_nodes = sum(1 for n in eligible if any(ctl.healthy(view, t.msg) for t in on_node.get(n, [])))
     budget = max(1, len(eligible) - min_healthy) - (len(eligible) - healthy_nodes)
     start: list[str] = []
     old_left = 0
@@ -117,8 +111,8 @@ def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
             if any(is_protected(t.msg, now) for t in old):
                 protected += 1
                 old_left += len(old)
-            elif budget > 0 or not any(ctl._healthy(view, t.msg) for t in old):
-                budget -= any(ctl._healthy(view, t.msg) for t in old)
+            elif budget > 0 or not any(ctl.healthy(view, t.msg) for t in old):
+                budget -= any(ctl.healthy(view, t.msg) for t in old)
                 stops += [(t, f"Deployment {primary.id} replaced this task") for t in old]
             else:
                 old_left += len(old)
@@ -130,7 +124,7 @@ def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
         add_event(svc, f"(service {svc.service_name}) (deployment {primary.id}) is waiting for "
                        f"{protected} protected daemon tasks of an older deployment (task protection).")
     for t, why in stops:
-        ctl._stop(view, t, why, "ServiceSchedulerInitiated")
+        ctl.stop_task(view, t, why, "ServiceSchedulerInitiated")
     if stops:
         did.append(f"stopped {len(stops)} tasks")
         add_event(svc, f"(service {svc.service_name}) has stopped {len(stops)} running tasks.")
@@ -160,7 +154,7 @@ def reconcile_daemon(ctl: ServiceController, view: View, rec: Record[r.Service],
     stopped_ids = {t.msg.id for t, _ in stops}
     left = [t.msg for t in tasks
             if t.msg.id not in stopped_ids and is_live(t.msg) and t.msg.desired_status == "RUNNING"]
-    ctl._update_counts(svc, left, {t.id for t in left if ctl._healthy(view, t)}, primary, old_left=old_left)
+    ctl.update_counts(svc, left, {t.id for t in left if ctl.healthy(view, t)}, primary, old_left=old_left)
     if drains or svc.SerializeToString() != rec.msg.SerializeToString():
         # A node's drain and the service event naming it land together, or neither does.
         ctl.writer.commit([Compare(rec.key, rec.mod_revision), *(Compare(n.key, n.mod_revision) for n in drains)],

@@ -11,9 +11,8 @@ What to move is ``controlplane.scheduler.rebalance.zone_move``'s pure decision."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from controlplane import placement_input
+from controlplane.controllers.service_ops import ServiceOps
 from controlplane.controllers.view import View, task_write
 from controlplane.events import add_event
 from controlplane.scheduler import choose_to_stop
@@ -22,9 +21,6 @@ from controlplane.state import Record
 from controlplane.taskspec import is_live, is_protected, new_task
 from shoal.store.base import Conflict
 from shoal.v1 import resources_pb2 as r
-
-if TYPE_CHECKING:
-    from controlplane.controllers.services import ServiceController
 
 ENABLED = "ENABLED"
 DISABLED = "DISABLED"
@@ -42,7 +38,7 @@ def set_aside(view: View, svc: r.Service, new: Tasks) -> tuple[Tasks, Record[r.T
     return [t for t in new if t.msg.id != rec.msg.id], rec
 
 
-def step(ctl: ServiceController, view: View, svc: r.Service, td: r.TaskDefinition | None, deployment_id: str,
+def step(ctl: ServiceOps, view: View, svc: r.Service, td: r.TaskDefinition | None, deployment_id: str,
          new: Tasks, moving: Record[r.Task] | None, healthy: set[str], steady: bool, room: bool, now: float) -> str:
     """Carries a move in flight on, or starts one when the service is ``steady`` (nothing
     else to do this cycle, every task healthy) and has ``room`` for one more task. Writes
@@ -71,7 +67,7 @@ def step(ctl: ServiceController, view: View, svc: r.Service, td: r.TaskDefinitio
     return f"rebalancing: {move}"
 
 
-def _carry_on(ctl: ServiceController, view: View, svc: r.Service, new: Tasks, moving: Record[r.Task] | None,
+def _carry_on(ctl: ServiceOps, view: View, svc: r.Service, new: Tasks, moving: Record[r.Task] | None,
               healthy: set[str], now: float) -> str:
     if moving is None:
         # Gone or stopped before it took over: the move failed; wait before another.
@@ -82,7 +78,8 @@ def _carry_on(ctl: ServiceController, view: View, svc: r.Service, new: Tasks, mo
         return "rebalancing task gone: move given up"
     task = moving.msg
     if not task.node_id and task.placement_message:
-        ctl._stop(view, moving, "Availability zone rebalancing could not place this task", "ServiceSchedulerInitiated")
+        ctl.stop_task(view, moving, "Availability zone rebalancing could not place this task",
+                      "ServiceSchedulerInitiated")
         svc.rebalancing_task_id = ""
         svc.rebalance_not_before = now + RETRY_AFTER
         add_event(svc, f"(service {svc.service_name}) was unable to rebalance across availability zones: "
@@ -98,7 +95,7 @@ def _carry_on(ctl: ServiceController, view: View, svc: r.Service, new: Tasks, mo
     svc.rebalancing_task_id = ""
     for rec in new:
         if rec.msg.id in chosen:
-            ctl._stop(view, rec, "Availability zone rebalancing moved this task to another zone",
+            ctl.stop_task(view, rec, "Availability zone rebalancing moved this task to another zone",
                       "ServiceSchedulerInitiated")
             add_event(svc, f"(service {svc.service_name}) rebalanced: stopped 1 task on "
                            f"(container-instance {rec.msg.node_id}).")

@@ -11,6 +11,7 @@ from collections import Counter
 from controlplane import capacity_strategy, placement_input, traffic_shift
 from controlplane.controllers import rebalance
 from controlplane.controllers.daemons import DAEMON, reconcile_daemon
+from controlplane.controllers.service_ops import FAILURE_CODES, launch_delay
 from controlplane.controllers.task_sets import reconcile_task_sets
 from controlplane.controllers.view import View, Writer, clone, task_write
 from controlplane.deployment_history import track
@@ -23,32 +24,6 @@ from controlplane.taskspec import is_live, is_protected, mark_stopping, new_task
 from shoal.arns import ArnFormat
 from shoal.store.base import Compare, Conflict
 from shoal.v1 import resources_pb2 as r
-
-FAILURE_CODES = ("TaskFailedToStart", "EssentialContainerExited")
-
-
-# ECS throttles a service whose tasks keep failing to start; so do we: after
-# THROTTLE_AFTER quick failures of the current deployment, launches wait
-# THROTTLE_BASE * 2^(failures - THROTTLE_AFTER) seconds (at most THROTTLE_MAX) after the
-# last failure, instead of churning through hundreds of tasks.
-THROTTLE_AFTER = 3
-THROTTLE_BASE = 2.0
-THROTTLE_MAX = 300.0
-QUICK_FAILURE = 10.0
-
-
-def launch_delay(tasks: list[Record[r.Task]], deployment_id: str, now: float) -> float:
-    """Seconds the service must still wait before starting tasks (0: go ahead)."""
-    failed_at = sorted(
-        t.msg.stopped_at for t in tasks
-        if t.msg.deployment_id == deployment_id and t.msg.last_status == "STOPPED"
-        and t.msg.stop_code in FAILURE_CODES
-        and (not t.msg.started_at or t.msg.stopped_at - t.msg.started_at < QUICK_FAILURE)
-    )
-    if len(failed_at) < THROTTLE_AFTER:
-        return 0.0
-    delay = min(THROTTLE_BASE * 2 ** (len(failed_at) - THROTTLE_AFTER), THROTTLE_MAX)
-    return max(0.0, failed_at[-1] + delay - now)
 
 
 class ServiceController:
@@ -84,15 +59,15 @@ class ServiceController:
             live = [t for t in live if not t.msg.disconnected_at]
         # The counts are of the tasks as the cycle found them, whatever it then stopped.
         live_then = [t.msg for t in live]
-        healthy = {t.msg.id for t in live if self._healthy(view, t.msg)}
+        healthy = {t.msg.id for t in live if self.healthy(view, t.msg)}
         if svc.status == "INACTIVE":
             return ""
         if svc.status == "DRAINING":
             return self._drain_deleted(view, rec, tasks, live)
         if svc.scheduling_strategy == DAEMON:
-            return reconcile_daemon(self, view, rec, tasks, launch_delay)
+            return reconcile_daemon(self, view, rec, tasks)
         if is_external(svc):
-            return reconcile_task_sets(self, view, rec, tasks, launch_delay)
+            return reconcile_task_sets(self, view, rec, tasks)
         did: list[str] = []
         primary = next((d for d in svc.deployments if d.status == "PRIMARY"), None)
         if primary is None:
@@ -133,7 +108,7 @@ class ServiceController:
         new, old = split()
 
         # Tasks that failed their health checks are replaced, as ECS does.
-        unhealthy = self._stop_unhealthy(view, svc, new)
+        unhealthy = self.stop_unhealthy(view, svc, new)
         if unhealthy:
             did.append(f"stopped {len(unhealthy)} unhealthy tasks")
             new = [t for t in new if t not in unhealthy]
@@ -188,8 +163,8 @@ class ServiceController:
                 doomed = [t for t in doomed if t.msg.last_status != "RUNNING"] + [
                     t for t in stoppable if t.msg.id in chosen]
             for t in doomed:
-                self._stop(view, t, f"Scaling activity initiated by (deployment {primary.id})",
-                           "ServiceSchedulerInitiated")
+                self.stop_task(view, t, f"Scaling activity initiated by (deployment {primary.id})",
+                               "ServiceSchedulerInitiated")
             if doomed:
                 did.append(f"stopped {len(doomed)} tasks to scale in to {desired}")
             if len(doomed) < surplus:
@@ -241,7 +216,7 @@ class ServiceController:
                 spare -= 1
             why = (f"Task stopped because its container instance {t.msg.node_id} is being drained"
                    if on_draining_node(t.msg) else f"Deployment {primary.id} replaced this task")
-            self._stop(view, t, why, "ServiceSchedulerInitiated")
+            self.stop_task(view, t, why, "ServiceSchedulerInitiated")
             stopped_old += 1
         if stopped_old:
             did.append(f"stopped {stopped_old} replaced tasks")
@@ -253,7 +228,7 @@ class ServiceController:
                                room=len(live) < max_total, now=now)
         if moved:
             did.append(moved)
-        self._update_counts(svc, live_then, healthy, primary, old_left=len(old) - stopped_old)
+        self.update_counts(svc, live_then, healthy, primary, old_left=len(old) - stopped_old)
         if svc.SerializeToString() != rec.msg.SerializeToString():
             self.writer.commit([Compare(rec.key, rec.mod_revision)], [(rec.key, svc)])
         return f"{svc.service_name}: " + ", ".join(did) if did else ""
@@ -271,7 +246,7 @@ class ServiceController:
         for task, name in zip(fresh, names, strict=True):
             task.capacity_provider_name = name
 
-    def _healthy(self, view: View, task: r.Task) -> bool:
+    def healthy(self, view: View, task: r.Task) -> bool:
         if task.last_status != "RUNNING" or task.desired_status != "RUNNING":
             return False
         if task.health_status == "UNHEALTHY":
@@ -290,7 +265,7 @@ class ServiceController:
         states = {h.target_group_arn: h.state for h in task.target_health}
         return all(states.get(tg.target_group_arn) == "healthy" for tg in view.targets_of(task))
 
-    def _stop_unhealthy(self, view: View, svc: r.Service, tasks: list[Record[r.Task]]) -> list[Record[r.Task]]:
+    def stop_unhealthy(self, view: View, svc: r.Service, tasks: list[Record[r.Task]]) -> list[Record[r.Task]]:
         """Stops those of ``tasks`` that failed their health checks, as ECS replaces them;
         returns them."""
         unhealthy = [t for t in tasks if self._failed_health(view, svc, t.msg)]
@@ -298,7 +273,7 @@ class ServiceController:
             sick = [h.target_group_arn for h in t.msg.target_health if h.state == "unhealthy"]
             why = (f"Task failed ELB health checks in (target-group {sick[0]})" if sick
                    else "Task failed container health checks")
-            self._stop(view, t, why, "ServiceSchedulerInitiated")
+            self.stop_task(view, t, why, "ServiceSchedulerInitiated")
         return unhealthy
 
     def _failed_health(self, view: View, svc: r.Service, task: r.Task) -> bool:
@@ -309,7 +284,7 @@ class ServiceController:
             return False
         return time.time() - task.started_at >= svc.health_check_grace_period_seconds
 
-    def _stop(self, view: View, rec: Record[r.Task], reason: str, code: str) -> None:
+    def stop_task(self, view: View, rec: Record[r.Task], reason: str, code: str) -> None:
         task = clone(rec.msg)
         mark_stopping(task, reason, code)
         view.drain(task, time.time())
@@ -354,8 +329,8 @@ class ServiceController:
                        f"({target.task_definition}).")
         return f"deployment {primary.id} failed; rolling back to {target.task_definition}"
 
-    def _update_counts(self, svc: r.Service, live: list[r.Task], healthy: set[str], primary: r.Deployment,
-                       old_left: int) -> None:
+    def update_counts(self, svc: r.Service, live: list[r.Task], healthy: set[str], primary: r.Deployment,
+                      old_left: int) -> None:
         """Counts the service's live tasks as the cycle found them (``healthy``: the ids of
         those that count as healthy) into the service and its deployments."""
         svc.running_count = sum(1 for t in live if t.last_status == "RUNNING")
@@ -398,7 +373,7 @@ class ServiceController:
                        live: list[Record[r.Task]]) -> str:
         svc = rec.msg
         for t in live:
-            self._stop(view, t, "Service was deleted", "ServiceSchedulerInitiated")
+            self.stop_task(view, t, "Service was deleted", "ServiceSchedulerInitiated")
         if live:
             return f"{svc.service_name}: stopping {len(live)} tasks of the deleted service"
         if any(is_live(t.msg) for t in tasks):

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from controlplane import capacity_strategy
+from controlplane.controllers.service_ops import ServiceOps, launch_delay
 from controlplane.controllers.view import View, clone, task_write
 from controlplane.events import add_event
 from controlplane.state import Record
@@ -23,14 +22,10 @@ from controlplane.taskspec import is_live, new_task
 from shoal.store.base import Compare, Conflict
 from shoal.v1 import resources_pb2 as r
 
-if TYPE_CHECKING:
-    from controlplane.controllers.services import ServiceController
 
-
-def reconcile_task_sets(ctl: ServiceController, view: View, rec: Record[r.Service],
-                        tasks: list[Record[r.Task]], launch_delay: Callable[..., float]) -> str:
-    """``launch_delay`` is the replica scheduler's throttle for quickly failing tasks, per
-    task set."""
+def reconcile_task_sets(ctl: ServiceOps, view: View, rec: Record[r.Service], tasks: list[Record[r.Task]]) -> str:
+    """Quickly failing tasks throttle launches per task set, as they do per deployment in a
+    service the controller deploys itself."""
     svc = clone(rec.msg)
     now = time.time()
     live = [t for t in tasks if t.msg.desired_status == "RUNNING" and is_live(t.msg)]
@@ -38,7 +33,7 @@ def reconcile_task_sets(ctl: ServiceController, view: View, rec: Record[r.Servic
     did: list[str] = []
     orphans = [t for t in live if t.msg.task_set_id not in sets]
     for t in orphans:
-        ctl._stop(view, t, "Task set was deleted", "ServiceSchedulerInitiated")
+        ctl.stop_task(view, t, "Task set was deleted", "ServiceSchedulerInitiated")
     if orphans:
         did.append(f"stopped {len(orphans)} tasks of no task set")
     fresh: list[r.Task] = []
@@ -46,7 +41,7 @@ def reconcile_task_sets(ctl: ServiceController, view: View, rec: Record[r.Servic
         mine = [t for t in live if t.msg.task_set_id == ts.id]
         want = computed_desired(svc.desired_count, ts)
         if ts.status != DRAINING:
-            unhealthy = ctl._stop_unhealthy(view, svc, mine)
+            unhealthy = ctl.stop_unhealthy(view, svc, mine)
             if unhealthy:
                 did.append(f"task set {ts.id}: stopped {len(unhealthy)} unhealthy tasks")
                 mine = [t for t in mine if t not in unhealthy]
@@ -55,7 +50,7 @@ def reconcile_task_sets(ctl: ServiceController, view: View, rec: Record[r.Servic
             why = ("Task set was deleted" if ts.status == DRAINING
                    else f"Scaling activity initiated by (task set {ts.id})")
             for t in doomed:
-                ctl._stop(view, t, why, "ServiceSchedulerInitiated")
+                ctl.stop_task(view, t, why, "ServiceSchedulerInitiated")
             did.append(f"task set {ts.id}: stopped {len(doomed)} tasks to scale in to {want}")
         elif len(mine) < want:
             td = view.taskdefs.get(ts.task_definition)
@@ -89,7 +84,7 @@ def reconcile_task_sets(ctl: ServiceController, view: View, rec: Record[r.Servic
     return f"{svc.service_name}: " + ", ".join(did) if did else ""
 
 
-def _task(ctl: ServiceController, svc: r.Service, ts: r.TaskSet, td: r.TaskDefinition) -> r.Task:
+def _task(ctl: ServiceOps, svc: r.Service, ts: r.TaskSet, td: r.TaskDefinition) -> r.Task:
     task = new_task(svc.cluster, td, arns=ctl.arns, group=f"service:{svc.service_name}", started_by=ts.id,
                     service_name=svc.service_name, constraints=list(td.placement_constraints)
                     + list(svc.placement_constraints), strategies=svc.placement_strategy,

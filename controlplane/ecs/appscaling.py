@@ -21,14 +21,12 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from controlplane.api import accesskeys
 from controlplane.api import scaling as api
 from controlplane.api.context import ApiContext
-from controlplane.ecs import access, protocol, sigv4
+from controlplane.ecs import beside, sigv4
 from controlplane.ecs.errors import EcsError, to_ecs_error
 from controlplane.ecs.replay import ReplayCache
 from controlplane.errors import ApiError
-from controlplane.metrics import API_LATENCY
 from shoal.v1 import scaling_pb2 as sc
 
 TARGET_PREFIX = "AnyScaleFrontendService."
@@ -536,20 +534,7 @@ def wire_error(exc: BaseException, name: str) -> EcsError:
 
 def handle(ctx: ApiContext, req: sigv4.Request, replays: ReplayCache | None = None) -> tuple[int, dict, str]:
     """One Application Auto Scaling request: (HTTP status, JSON body, operation or "-")."""
-    target = req.header("x-amz-target") or ""
-    name = target.rpartition(".")[2][:64] or "-"
-    try:
-        key = sigv4.verify(req, lambda key_id: accesskeys.active(ctx, key_id), replays=replays, service=SIGNING_NAME,
-                           is_read=_IS_READ)
-        if req.method != "POST":
-            raise EcsError("UnknownOperationException", "Application Auto Scaling operations are POST requests", 405)
-        if name not in OPERATIONS:
-            raise EcsError("UnknownOperationException", f"Operation {target[:200]!r} is not supported by Shoal")
-        who = accesskeys.identity(key)
-        access.authorize(name, who, key.access_key_id, _SCALING + name, via=SIGNING_NAME)
-        body = protocol.decode_body(req.body)
-        with API_LATENCY.labels(method="application-autoscaling." + name).time():
-            return 200, OPERATIONS[name](ctx, body), name
-    except Exception as exc:
-        err = wire_error(exc, name)
-        return err.status, err.body(), name
+    return beside.handle(ctx, req, replays, signing_name=SIGNING_NAME, is_read=_IS_READ,
+                         title="Application Auto Scaling", operations=OPERATIONS,
+                         method_of=lambda name: _SCALING + name,
+                         run=lambda name, who, body: OPERATIONS[name](ctx, body), wire_error=wire_error)

@@ -12,12 +12,11 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-from controlplane.api import accesskeys, repositories
+from controlplane.api import repositories
 from controlplane.api.context import ApiContext
-from controlplane.ecs import access, protocol, sigv4
-from controlplane.ecs.errors import EcsError, invalid_parameter, to_ecs_error
+from controlplane.ecs import beside, sigv4
+from controlplane.ecs.errors import EcsError, invalid_parameter
 from controlplane.ecs.replay import ReplayCache
-from controlplane.metrics import API_LATENCY
 from shoal.security.ca import Identity
 from shoal.v1 import registry_pb2 as rg
 
@@ -199,21 +198,6 @@ _IS_READ = sigv4.reads_by_target(TARGET_PREFIX, READS)
 
 def handle(ctx: ApiContext, req: sigv4.Request, replays: ReplayCache | None = None) -> tuple[int, dict, str]:
     """One ECR request: (HTTP status, JSON body, operation or "-")."""
-    target = req.header("x-amz-target") or ""
-    name = target.rpartition(".")[2][:64] or "-"
-    try:
-        key = sigv4.verify(req, lambda key_id: accesskeys.active(ctx, key_id), replays=replays, service=SIGNING_NAME,
-                           is_read=_IS_READ)
-        if req.method != "POST":
-            raise EcsError("UnknownOperationException", "ECR operations are POST requests", 405)
-        if name not in OPERATIONS:
-            raise EcsError("UnknownOperationException", f"Operation {target[:200]!r} is not supported by this gateway")
-        operation, method = OPERATIONS[name]
-        who = accesskeys.identity(key)
-        access.authorize(name, who, key.access_key_id, _REGISTRY + method, via="ecr")
-        body = protocol.decode_body(req.body)
-        with API_LATENCY.labels(method="ecr." + name).time():
-            return 200, operation(ctx, who, body), name
-    except Exception as exc:
-        err = to_ecs_error(exc, name)
-        return err.status, err.body(), name
+    return beside.handle(ctx, req, replays, signing_name=SIGNING_NAME, is_read=_IS_READ, title="ECR",
+                         operations=OPERATIONS, method_of=lambda name: _REGISTRY + OPERATIONS[name][1],
+                         run=lambda name, who, body: OPERATIONS[name][0](ctx, who, body))

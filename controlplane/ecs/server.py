@@ -117,16 +117,23 @@ class _Loop(asyncio.SelectorEventLoop):
     """An event loop whose TLS connections, once closed, wait at most a second for the
     client's close_notify (asyncio's default is 30 s, and an idle keep-alive client never
     sends one), so the gateway stops promptly. Hypercorn opens its servers through
-    ``create_server`` and offers no setting for this."""
+    ``create_server`` and offers no setting for this. ``serving`` is set once the server is
+    open and its start-up is over."""
 
-    def __init__(self) -> None:
+    def __init__(self, serving: threading.Event) -> None:
         super().__init__()
         self.set_exception_handler(_connection_ended)
+        self._serving = serving
 
     async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:
         if kwargs.get("ssl") is not None:
             kwargs.setdefault("ssl_shutdown_timeout", SSL_SHUTDOWN_SECONDS)
-        return await super().create_server(*args, **kwargs)
+        server = await super().create_server(*args, **kwargs)
+        # On the loop's next turn, which comes after hypercorn has logged "Running on …":
+        # start() returns only then, so no start-up line is written after its caller went
+        # on (into a test's next phase, whose output capture it would miss).
+        self.call_soon(self._serving.set)
+        return server
 
 
 def _connection_ended(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -158,12 +165,12 @@ class EcsGateway:
         self._pool = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="ecs")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
-        self._ready = threading.Event()
+        self._serving = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ecs-gateway", daemon=True)
 
     def start(self) -> EcsGateway:
         self._thread.start()
-        self._ready.wait(10)
+        self._serving.wait(10)
         log.info("ECS gateway serving", extra=logs.kv(url=self.url, workers=self.limits.workers,
                                                       timeout=self.limits.timeout))
         return self
@@ -175,7 +182,7 @@ class EcsGateway:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self) -> None:
-        with asyncio.Runner(loop_factory=_Loop) as runner:
+        with asyncio.Runner(loop_factory=lambda: _Loop(self._serving)) as runner:
             runner.run(self._serve())
 
     async def _serve(self) -> None:
@@ -193,7 +200,6 @@ class EcsGateway:
         config.include_server_header = False
         config.accesslog = None
         config.errorlog = log
-        self._ready.set()
         await hypercorn_serve(self.app, config, shutdown_trigger=self._stopping.wait, mode="asgi")
 
     async def app(self, scope: dict, receive: Any, send: Any) -> None:
@@ -219,11 +225,11 @@ class EcsGateway:
         except (EcsError, TimeoutError) as exc:
             err = exc if isinstance(exc, EcsError) else EcsError(
                 "RequestTimeoutException", f"request body not received within {self.limits.timeout:g} s", 408)
+            _log_request("-", err.status, err.message, started, client)
             if query:
                 await self._reply_xml(send, *elbv2.error_body(err), close=True)
             else:
                 await self._reply(send, err.status, err.body(), close=True)
-            _log_request("-", err.status, err.message, started, client)
             return
         req = sigv4.Request(scope["method"], scope["raw_path"].decode("latin-1"),
                             scope["query_string"].decode("latin-1"), headers, raw)
@@ -231,13 +237,13 @@ class EcsGateway:
         if query:
             status, data, name = await loop.run_in_executor(self._pool, elbv2.handle, self.ctx, self.traffic, req,
                                                             self.replays)
-            await self._reply_xml(send, status, data)
             _log_request(name, status, "" if status == 200 else data.decode(errors="replace"), started, client,
                          "elbv2")
+            await self._reply_xml(send, status, data)
             return
         status, body, name = await loop.run_in_executor(self._pool, handle, self.ctx, req, self.replays)
-        await self._reply(send, status, body)
         _log_request(name, status, body.get("message", ""), started, client)
+        await self._reply(send, status, body)
 
     async def _body(self, headers: dict[str, list[str]], receive: Any) -> bytes:
         limit = self.limits.max_body
@@ -298,6 +304,8 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _log_request(name: str, status: int, refusal: str, started: float, client: str, api: str = "ecs") -> None:
+    """Called before the answer is sent: once a client has its answer, no line about its
+    request is still to come (into whatever the client's process does next)."""
     fields = logs.kv(operation=name, status=status, ms=round((time.monotonic() - started) * 1000, 1), client=client)
     if status == 200:
         log.info("%s request", api, extra=fields)

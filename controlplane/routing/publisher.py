@@ -46,13 +46,18 @@ class RoutingPublisher:
         self._sent: dict[str, tuple[bytes, agent_pb2.ControlMessage]] = {}
         self._deadline: float | None = None
         self.builds = 0
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        threading.Thread(target=self._run, name="routing", daemon=True).start()
+        self._thread = threading.Thread(target=self._run, name="routing", daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
+        """Returns once the build in flight, if any, has finished and said what it sent."""
         self._stop.set()
         self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=10)
 
     def wake(self) -> None:
         self._wake.set()

@@ -27,7 +27,6 @@ import subprocess
 from pathlib import Path
 
 from shoal import logs
-from shoal.waiting import wait_until
 from shoalctl.local import procs
 
 log = logging.getLogger(__name__)
@@ -233,19 +232,6 @@ def _unmount_under(root: Path) -> None:
                      key=len, reverse=True)
     for target in targets:
         subprocess.run(["umount", "-l", target], capture_output=True, check=False)
-
-
-def wait_exited(pid: int, timeout: float) -> bool:
-    """True once ``pid`` is gone (for a dockerd we did not start)."""
-    return wait_until(lambda: not _exists(pid), timeout)
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def send(pid: int, sig: signal.Signals) -> None:

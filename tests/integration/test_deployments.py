@@ -58,7 +58,7 @@ def service_tasks(store: EtcdStore, service: str) -> list[r.Task]:
 
 
 def healthy(t: r.Task) -> bool:
-    """As ServiceController._healthy counts it (every revision here has a health check)."""
+    """As ServiceController.healthy counts it (every revision here has a health check)."""
     return t.desired_status == "RUNNING" and t.last_status == "RUNNING" and t.health_status == "HEALTHY"
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from shoal.v1 import operator_pb2 as op
-from tests.integration.test_logs_events import ROOT, cli_env, shoal
+from tests.cli import ROOT, cli_env, shoal, viewer
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -100,20 +100,11 @@ def test_exec_runs_in_the_container_and_every_door_is_tried(cluster, tmp_path: P
     # Viewers: not even with logs; with exec, yes.
     api.UpdateService(op.UpdateServiceRequest(cluster="default", service="web", enable_execute_command=True))
 
-    def user(name: str, *grant: str) -> dict[str, str]:
-        made = shoal(cluster, "user", "create", name, "--role", "viewer", *grant, "--out", str(tmp_path / name))
-        assert made.returncode == 0, made.stderr
-        d = tmp_path / name
-        return {"SHOAL_CA": str(d / "ca.crt"), "SHOAL_CERT": str(d / f"{name}.crt"),
-                "SHOAL_KEY": str(d / f"{name}.key")}
-
-    def as_user(creds: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "shoalctl", *args], cwd=ROOT, capture_output=True, text=True,
-                              timeout=60, env={**cli_env(cluster), **creds})
-
-    reader = as_user(user("vic", "--grant", "logs"), "exec", task_id, "--", "cat", "/tmp/greeting")
+    reader = shoal(cluster, "exec", task_id, "--", "cat", "/tmp/greeting",
+                   env=viewer(cluster, "vic", tmp_path, "--grant", "logs"))
     assert reader.returncode != 0 and "'exec' permission" in reader.stderr and "hello" not in reader.stdout
-    ran = as_user(user("opal", "--grant", "exec"), "exec", task_id, "--", "cat", "/tmp/greeting")
+    ran = shoal(cluster, "exec", task_id, "--", "cat", "/tmp/greeting",
+                env=viewer(cluster, "opal", tmp_path, "--grant", "exec"))
     assert (ran.returncode, ran.stdout) == (0, "hello\n"), ran.stderr
     events = api.DescribeServices(op.DescribeServicesRequest(cluster="default", services=["web"])).services[0].events
     assert any("shoal:viewer:opal" in e.message and "(exec " in e.message for e in events)

@@ -19,7 +19,7 @@ import pytest
 
 from shoal.v1 import logs_pb2, logs_pb2_grpc
 from shoal.v1 import operator_pb2 as op
-from tests.cli import cli_env, shoal
+from tests.cli import cli_env, shoal, viewer
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -177,28 +177,18 @@ def test_events_oldest_first_and_follow(cluster, busybox_image, streaming) -> No
 
 
 def test_a_viewer_reads_state_but_streams_logs_only_when_granted(cluster, counter_task, tmp_path: Path) -> None:
-    def user(name: str, *grant: str) -> dict[str, str]:
-        made = shoal(cluster, "user", "create", name, "--role", "viewer", *grant, "--out", str(tmp_path / name))
-        assert made.returncode == 0, made.stderr
-        d = tmp_path / name
-        return {"SHOAL_CA": str(d / "ca.crt"), "SHOAL_CERT": str(d / f"{name}.crt"),
-                "SHOAL_KEY": str(d / f"{name}.key")}
-
-    def as_user(creds: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "shoalctl", *args], cwd=ROOT, capture_output=True, text=True,
-                              timeout=60, env={**cli_env(cluster), **creds})
-
-    plain, granted = user("vic"), user("lola", "--grant", "logs")
-    listed = as_user(plain, "task", "list", "-o", "json")
+    plain, granted = viewer(cluster, "vic", tmp_path), viewer(cluster, "lola", tmp_path, "--grant", "logs")
+    listed = shoal(cluster, "task", "list", "-o", "json", env=plain)
     assert listed.returncode == 0 and counter_task in listed.stdout, listed.stderr
-    refused = as_user(plain, "logs", counter_task, "--tail", "2")
+    refused = shoal(cluster, "logs", counter_task, "--tail", "2", env=plain)
     assert refused.returncode != 0 and "'logs' permission" in refused.stderr and "line " not in refused.stdout
-    secrets = as_user(plain, "secret", "list")
+    secrets = shoal(cluster, "secret", "list", env=plain)
     assert secrets.returncode != 0 and "'secrets' permission" in secrets.stderr, secrets.stderr
-    assert as_user(granted, "whoami").stdout.strip() == "shoal:viewer:lola (granted logs)"
-    got = wait_for(lambda: (o := as_user(granted, "logs", counter_task, "--tail", "2")).returncode == 0
+    assert shoal(cluster, "whoami", env=granted).stdout.strip() == "shoal:viewer:lola (granted logs)"
+    got = wait_for(lambda: (o := shoal(cluster, "logs", counter_task, "--tail", "2", env=granted)).returncode == 0
                    and numbers(o.stdout.splitlines()) and o, 30, "the granted viewer's logs")
     assert len(numbers(got.stdout.splitlines())) == 2
     # Logs are all it was granted.
-    assert as_user(granted, "secret", "list").returncode != 0
-    assert as_user(granted, "service", "create", "x", "--taskdef", "counter", "--desired", "1").returncode != 0
+    assert shoal(cluster, "secret", "list", env=granted).returncode != 0
+    made = shoal(cluster, "service", "create", "x", "--taskdef", "counter", "--desired", "1", env=granted)
+    assert made.returncode != 0

@@ -4,16 +4,18 @@ their prefix (read your writes), and from the store while it does not."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from controlplane.api import reads
 from controlplane.api.context import ApiContext
-from controlplane.cache import Cache
 from controlplane.errors import ApiError
 from shoal import keys
 from shoal.store.memory import MemoryStore
 from shoal.store.tracking import WriteTracking
 from shoal.v1 import resources_pb2 as r
+from tests.fixtures.plane import cached_context
 
 
 def task_key(cluster: str, task_id: str) -> str:
@@ -25,14 +27,9 @@ def put_task(ctx: ApiContext, cluster: str, task_id: str) -> int:
 
 
 @pytest.fixture
-def ctx() -> ApiContext:
-    store = MemoryStore()
-    cache = Cache(store, on_change=lambda: None)
-    cache.start()
-    context = ApiContext(WriteTracking(store, reads.TRACKED))
-    context.cache = cache
-    yield context
-    cache.close()
+def ctx() -> Iterator[ApiContext]:
+    with cached_context() as context:
+        yield context
 
 
 def test_a_replica_reads_its_own_task_writes_from_the_cache(ctx: ApiContext,

@@ -345,6 +345,21 @@ def test_flags_refuse_plaintext_unless_asked(tmp_path: Path) -> None:
         gw.close()
 
 
+def test_start_returns_only_after_the_start_up_is_logged(caplog) -> None:
+    # A line logged after start() returned lands outside the caller's output capture (a
+    # test's setup phase, say) and is printed among the test run's dots.
+    ctx = ApiContext(MemoryStore())
+    for _ in range(5):  # the race it guards against lost about half the time
+        caplog.clear()
+        with caplog.at_level("INFO", logger="controlplane.ecs.server"):
+            gw = EcsGateway("127.0.0.1", 0, ctx, None).start()
+            said = [r.getMessage() for r in caplog.records]
+        try:
+            assert any(m.startswith("Running on http://") for m in said), said
+        finally:
+            gw.close()
+
+
 def test_service_deployments_and_revisions_through_boto3(ecs) -> None:
     v1 = ecs.register_task_definition(**WEB)["taskDefinition"]["taskDefinitionArn"]
     v2 = ecs.register_task_definition(**{**WEB, "cpu": "256"})["taskDefinition"]["taskDefinitionArn"]

@@ -1,4 +1,4 @@
-from controlplane.controllers.services import THROTTLE_AFTER, THROTTLE_BASE, launch_delay
+from controlplane.controllers.service_ops import THROTTLE_AFTER, THROTTLE_BASE, launch_delay
 from controlplane.state import Record
 from shoal.v1 import resources_pb2 as r
 

@@ -68,7 +68,9 @@ def task(task_id: str, cluster: str, port: int, deregister_until: float = 0.0) -
 def h() -> Iterator[Harness]:
     harness = Harness()
     yield harness
+    harness.publisher.stop()
     harness.cache.close()
+    harness.store.close()
 
 
 def test_no_traffic_records_means_no_build_and_nothing_sent(h: Harness) -> None:

@@ -4,17 +4,17 @@ and a re-listing, and ListTasks filtered by service reads only that service's ta
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from controlplane.api import reads
 from controlplane.api.context import ApiContext
-from controlplane.cache import Cache
 from controlplane.service_index import ServiceIndex
 from controlplane.state import Record
 from shoal import keys
-from shoal.store.memory import MemoryStore
-from shoal.store.tracking import WriteTracking
 from shoal.v1 import resources_pb2 as r
+from tests.fixtures.plane import cached_context
 
 
 def states(cache, cluster: str, service: str) -> dict[str, str]:
@@ -28,14 +28,9 @@ def task(task_id: str, service: str = "web", last: str = "PENDING", desired: str
 
 
 @pytest.fixture
-def ctx() -> ApiContext:
-    store = MemoryStore()
-    cache = Cache(store, on_change=lambda: None)
-    cache.start()
-    context = ApiContext(WriteTracking(store, reads.TRACKED))
-    context.cache = cache
-    yield context
-    cache.close()
+def ctx() -> Iterator[ApiContext]:
+    with cached_context() as context:
+        yield context
 
 
 def put(ctx: ApiContext, t: r.Task, cluster: str = "default") -> int:
