@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -12,6 +14,7 @@ from datetime import datetime
 import docker
 import docker.errors
 import docker.types
+import psutil
 
 import shoal.logs
 from agent import cgroups, execs, logs, volumes
@@ -197,9 +200,17 @@ class DockerRuntime(Runtime):
             network = self._call("inspect network bridge", self.api.inspect_network, "bridge")
         except NotFound:  # a dockerd started without its default bridge
             return ""
-        for config in (network.get("IPAM") or {}).get("Config") or []:
+        configs = (network.get("IPAM") or {}).get("Config") or []
+        for config in configs:
             if config.get("Gateway"):
                 return str(config["Gateway"])
+        # Some engines leave Gateway out of the default bridge's IPAM (seen with Debian's 20.10
+        # on a fresh boot): the host's address is then the bridge interface's own, in the subnet.
+        subnets = [ipaddress.ip_network(c["Subnet"], strict=False) for c in configs if c.get("Subnet")]
+        bridge = (network.get("Options") or {}).get("com.docker.network.bridge.name") or "docker0"
+        for addr in psutil.net_if_addrs().get(bridge, []):
+            if addr.family == socket.AF_INET and any(ipaddress.ip_address(addr.address) in net for net in subnets):
+                return str(addr.address)
         return ""
 
     def start(self, container_id: str) -> None:

@@ -5,6 +5,7 @@ containers started through the runtime layer with Docker's dns option resolving 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -348,10 +349,12 @@ def test_a_container_started_with_the_dns_option_resolves_and_reaches_a_service(
         runtime.close()
 
 
-def test_the_runtime_reports_the_default_bridge_gateway(docker_client):
+def test_the_runtime_reports_the_default_bridge_gateway(docker_client, busybox_image):
     runtime = DockerRuntime()
     try:
-        expected = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+        # What containers on the default bridge see as their gateway is the host's address.
+        probe = docker_client.containers.run(busybox_image, ["ip", "route"], remove=True, network_mode="bridge")
+        expected = re.search(rb"default via (\S+)", probe).group(1).decode()
         assert runtime.bridge_gateway() == expected
     finally:
         runtime.close()
