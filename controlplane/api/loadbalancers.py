@@ -130,6 +130,18 @@ def _static_host_ports(ctx: ApiContext, cluster: str) -> dict[int, str]:
     return held
 
 
+def _check_port_not_a_service(ctx: ApiContext, port: int) -> None:
+    """Ports of Shoal's own services a listener may not take on a node: bound beside them,
+    HAProxy fails to bind (the node's routing stalls), or with SO_REUSEPORT (gRPC sets it, so
+    may the DNS responder) takes a share of their connections."""
+    if port == check.DNS_PORT:
+        raise check.bad(f"port: {port} is the nodes' DNS responders' port", "InvalidConfigurationRequest")
+    flag = ctx.control_plane_ports.get(port)
+    if flag:
+        raise check.bad(f"port: {port} is the control plane's port ({flag}); a listener binds on every node's "
+                        "address, a control plane's host's too", "InvalidConfigurationRequest")
+
+
 def _check_port_free(ctx: ApiContext, cluster: str, port: int, lbs: list[Record[t.LoadBalancer]]) -> None:
     for lb in lbs:
         for listener in lb.msg.listeners:
@@ -142,8 +154,13 @@ def _check_port_free(ctx: ApiContext, cluster: str, port: int, lbs: list[Record[
         raise ApiError(grpc.StatusCode.FAILED_PRECONDITION,
                        f"port: {port} is the static hostPort of {holder}; a listener there could not bind",
                        "InvalidConfigurationRequest")
+    _check_port_not_a_service(ctx, port)
     for node in ctx.state.nodes(cluster):
         n = node.msg
+        for held, what in ((n.metrics_port, "agent metrics"), (n.proxy_metrics_port, "proxy metrics")):
+            if n.status != "INACTIVE" and held == port:
+                raise check.bad(f"port: {port} is node {n.id}'s {what} port; a listener binds on every node's "
+                                "address", "InvalidConfigurationRequest")
         if n.status != "INACTIVE" and n.dynamic_port_low and n.dynamic_port_low <= port <= n.dynamic_port_high:
             raise check.bad(f"port: {port} is inside node {n.id}'s dynamic host port range "
                             f"{n.dynamic_port_low}-{n.dynamic_port_high}, which tasks' host ports come from",

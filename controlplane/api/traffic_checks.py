@@ -65,6 +65,10 @@ def listener_protocol(value: str, the_type: str) -> str:
     return value
 
 
+# Where containers reach their node's DNS responder (Docker's `dns` option has no port).
+DNS_PORT = 53
+
+
 def port(value: int, field: str) -> int:
     if not 1 <= value <= 65535:
         raise bad(f"{field}: must be a port from 1 to 65535, got {value}")

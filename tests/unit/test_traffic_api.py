@@ -15,6 +15,7 @@ from controlplane.api import loadbalancers, namespaces, services, targetgroups, 
 from controlplane.api.context import ApiContext
 from controlplane.api.traffic import add_traffic_service
 from controlplane.errors import ApiError
+from controlplane.server import build_parser, own_ports
 from shoal import keys
 from shoal.arns import elb_name
 from shoal.store.base import Delete
@@ -132,6 +133,45 @@ def test_a_listener_inside_a_nodes_dynamic_range_is_refused(ctx) -> None:
     loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="web"))
     fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="web", port=40000),
           "port: 40000 is inside node n1's dynamic host port range 32768-60999")
+
+
+def test_a_listener_on_a_nodes_own_ports_is_refused(ctx) -> None:
+    """A listener binds on every node's address: on the agent's or its proxy's metrics port, or
+    the DNS responders' port, HAProxy would fail to bind (the node's routing stalls) or, with
+    SO_REUSEPORT, take a share of that service's connections."""
+    ctx.store.put(keys.node("default", "n1"), r.ContainerInstance(
+        id="n1", status="ACTIVE", metrics_port=7410, proxy_metrics_port=7411).SerializeToString())
+    loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="web"))
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="web", port=7410),
+          "port: 7410 is node n1's agent metrics port", "InvalidConfigurationRequest")
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="web", port=7411),
+          "port: 7411 is node n1's proxy metrics port", "InvalidConfigurationRequest")
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="web", port=53),
+          "port: 53 is the nodes' DNS responders' port", "InvalidConfigurationRequest")
+    assert not ctx.state.load(keys.load_balancer("default", "web"), t.LoadBalancer).msg.listeners
+
+
+def test_a_listener_on_the_control_planes_ports_is_refused() -> None:
+    """On a node that hosts a replica, a listener on the replica's gRPC port would bind beside it
+    (gRPC sets SO_REUSEPORT) and take its connections."""
+    store = MemoryStore()
+    c = ApiContext(store, control_plane_ports={7400: "--listen", 2379: "--etcd"})
+    c.ensure_default_cluster()
+    loadbalancers.create(c, t.CreateLoadBalancerRequest(name="web"))
+    for port, flag in ((7400, "--listen"), (2379, "--etcd")):
+        fails(loadbalancers.create_listener, c, t.CreateListenerRequest(load_balancer="web", port=port),
+              f"port: {port} is the control plane's port ({flag})", "InvalidConfigurationRequest")
+    loadbalancers.create_listener(c, t.CreateListenerRequest(load_balancer="web", port=8000))
+    store.close()
+
+
+def test_own_ports_names_every_listener_of_the_replica() -> None:
+    args = build_parser().parse_args([
+        "--etcd", "https://10.0.0.9:2379,http://10.0.0.8:12379", "--listen", "0.0.0.0:7400",
+        "--metrics-listen", "0.0.0.0:7401", "--console-listen", ":7490", "--ecs-listen", "0.0.0.0:7480",
+        "--registry-front-listen", "0.0.0.0:5000"])
+    assert own_ports(args) == {2379: "--etcd", 12379: "--etcd", 7400: "--listen", 7401: "--metrics-listen",
+                               7490: "--console-listen", 7480: "--ecs-listen", 5000: "--registry-front-listen"}
 
 
 def test_protocols_follow_the_load_balancer_type(ctx) -> None:
@@ -463,6 +503,22 @@ def test_service_registries_and_connect(ctx) -> None:
         enabled=True, namespace="lab", services=[r.ServiceConnectService(
             port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=0)])])),
      "clientAliases[0].port: must be a port"),
+    # Every node's DNS responder answers every alias to every container: an alias outside its
+    # namespace would shadow an upstream name (and make its parent, "org", answer NXDOMAIN) or
+    # another namespace's names.
+    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
+        enabled=True, namespace="lab", services=[r.ServiceConnectService(
+            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=80, dns_name="pypi.org")])])),
+     "clientAliases[0].dnsName: 'pypi.org' is outside namespace 'lab'"),
+    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
+        enabled=True, namespace="lab", services=[r.ServiceConnectService(
+            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=80, dns_name="db.prod")])])),
+     "clientAliases[0].dnsName: 'db.prod' is outside namespace 'lab'"),
+    # Aliases bind on the address containers reach the node's DNS responder at.
+    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
+        enabled=True, namespace="lab", services=[r.ServiceConnectService(
+            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=53, dns_name="web")])])),
+     "clientAliases[0].port: 53 is the nodes' DNS responders' port"),
 ])
 def test_bad_discovery_fields(ctx, kw, match) -> None:
     namespaces.create(ctx, t.CreateNamespaceRequest(name="lab"))
