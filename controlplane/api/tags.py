@@ -6,6 +6,7 @@ the other's change)."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -55,14 +56,26 @@ def _target(ctx: ApiContext, arn: str) -> _Target:
                   "(cluster, service, task, task-definition or container-instance)")
 
 
-def _check(tags: Iterable[r.Tag]) -> None:
+def check(tags: Iterable[r.Tag]) -> None:
+    """ECS's limits on tags given with a resource or to TagResource; raises naming the tag."""
+    tags = list(tags)
+    if len(tags) > MAX_TAGS:
+        raise invalid(f"tags: at most {MAX_TAGS}, got {len(tags)}")
     for i, t in enumerate(tags):
         if not 1 <= len(t.key) <= MAX_KEY:
             raise invalid(f"tags[{i}].key: must be 1 to {MAX_KEY} characters")
         if len(t.value) > MAX_VALUE:
             raise invalid(f"tags[{i}].value: at most {MAX_VALUE} characters")
+        for part, text in (("key", t.key), ("value", t.value)):
+            if has_control(text):
+                raise invalid(f"tags[{i}].{part}: {text[:64]!r} holds a control character")
         if t.key.lower().startswith("aws:"):
             raise invalid(f"tags[{i}].key: the prefix 'aws:' is reserved")
+
+
+def has_control(text: str) -> bool:
+    # NUL, newlines and terminal escapes: ECS's tag grammar has none, and they reach logs and tables.
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 def list_tags(ctx: ApiContext, arn: str) -> list[r.Tag]:
@@ -93,7 +106,7 @@ def tag(ctx: ApiContext, arn: str, tags: list[r.Tag]) -> None:
     """Adds ``tags``, replacing the value of keys already there."""
     if not tags:
         raise invalid("tags: give at least one tag")
-    _check(tags)
+    check(tags)
     _rewrite(ctx, arn, lambda current: {**current, **{t.key: t.value for t in tags}})
 
 
