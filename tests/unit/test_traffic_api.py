@@ -11,7 +11,9 @@ from concurrent import futures
 import grpc
 import pytest
 
+from agent.proxy import config as proxy_config
 from controlplane.api import loadbalancers, namespaces, services, targetgroups, taskdefs, tasks, traffic_state
+from controlplane.api import traffic_checks as check
 from controlplane.api.context import ApiContext
 from controlplane.api.traffic import add_traffic_service
 from controlplane.errors import ApiError
@@ -263,6 +265,8 @@ def test_rules_are_kept_in_priority_order(ctx) -> None:
     (dict(host_patterns=["a" * 129]), "hostPatterns[0]: must be 1 to 128"),
     (dict(path_patterns=["v1/*"]), "pathPatterns[0]: 'v1/*' is not a path pattern: it starts with '/'"),
     (dict(path_patterns=["/a b"]), "pathPatterns[0]:"),
+    # The proxies quote patterns in single quotes: one there stopped every node's routing.
+    (dict(path_patterns=["/it's"]), "pathPatterns[0]: \"/it's\" is not a path pattern"),
     (dict(path_patterns=[f"/{i}" for i in range(6)]), "pathPatterns: at most 5 patterns"),
     (dict(host_patterns=[], path_patterns=[]), "conditions: give at least one"),
     (dict(target_group="nope"), "targetGroup: target group 'nope' not found"),
@@ -284,6 +288,30 @@ def test_duplicate_priority_and_tcp_listeners_refuse_rules(ctx) -> None:
 
 
 # ---- target groups ----------------------------------------------------------------------------
+
+def test_every_pattern_and_health_path_the_api_takes_the_proxies_can_carry() -> None:
+    """The proxy refuses a whole routing table it cannot render, so a value the API takes and
+    the renderer does not stops routing on every node: the API's characters must be a subset."""
+    for code in range(32, 127):
+        ch = chr(code)
+        try:
+            check.patterns([f"/a{ch}"], "pathPatterns", host=False)
+        except ApiError:
+            pass
+        else:
+            proxy_config._path_regex(f"/a{ch}", "path")
+        try:
+            check.patterns([f"a{ch}.example.com"], "hostPatterns", host=True)
+        except ApiError:
+            pass
+        else:
+            proxy_config._host_regex(f"a{ch}.example.com", "host")
+        try:
+            hc = check.health_check(t.HealthCheckConfig(path=f"/a{ch}"), "HTTP")
+        except ApiError:
+            continue
+        proxy_config._health_check(hc, "http", "health_check")
+
 
 def test_target_group_defaults_and_modify(ctx) -> None:
     made = tg(ctx)
@@ -311,6 +339,9 @@ def test_target_group_defaults_and_modify(ctx) -> None:
     (dict(health_check=t.HealthCheckConfig(matcher="200-abc")), "healthCheck.matcher"),
     (dict(health_check=t.HealthCheckConfig(matcher="399-200")), "healthCheck.matcher: the range '399-200'"),
     (dict(health_check=t.HealthCheckConfig(path="health")), "healthCheck.path: must start with '/'"),
+    (dict(health_check=t.HealthCheckConfig(path="/a b")), "healthCheck.path: must start with '/'"),
+    (dict(health_check=t.HealthCheckConfig(path="/a#b")), "healthCheck.path"),
+    (dict(health_check=t.HealthCheckConfig(path="/a'b")), "healthCheck.path"),
     (dict(health_check=t.HealthCheckConfig(protocol="TCP")), "healthCheck.protocol: an HTTP target group"),
     (dict(deregistration_delay_seconds=3601), "deregistrationDelaySeconds: must be between 0 and 3600"),
     (dict(deregistration_delay_seconds=-1), "deregistrationDelaySeconds"),
