@@ -176,7 +176,29 @@ def test_own_ports_names_every_listener_of_the_replica() -> None:
                                7490: "--console-listen", 7480: "--ecs-listen", 5000: "--registry-front-listen"}
 
 
-def test_protocols_follow_the_load_balancer_type(ctx) -> None:
+def test_listeners_sharing_a_target_group_agree_on_the_proxy_protocol(ctx) -> None:
+    """A node proxy refuses a whole routing table where one backend is sent the PROXY protocol
+    by one frontend and not by another: every load balancer of the cluster stopped routing."""
+    tg(ctx, "db", 5432, protocol="TCP")
+    tg(ctx, "db2", 5432, protocol="TCP")
+    for name in ("n1", "n2"):
+        loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name=name, type="network"))
+    loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="n1", port=6000, protocol="TCP",
+                                                               default_target_group="db", proxy_protocol=True))
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="n2", port=6001, protocol="TCP",
+                                                                      default_target_group="db"),
+          "proxyProtocol: target group 'db' is the default of the listener on port 6000 of load balancer 'n1', "
+          "which sends the PROXY protocol", "InvalidConfigurationRequest")
+    made = loadbalancers.create_listener(ctx, t.CreateListenerRequest(
+        load_balancer="n2", port=6001, protocol="TCP", default_target_group="db2")).load_balancer
+    fails(loadbalancers.modify_listener, ctx, t.ModifyListenerRequest(listener_arn=made.listeners[0].listener_arn,
+                                                                      default_target_group="db"),
+          "defaultTargetGroup: target group 'db' is the default", "InvalidConfigurationRequest")
+    loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="n2", port=6002, protocol="TCP",
+                                                               default_target_group="db", proxy_protocol=True))
+
+
+
     loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="alb"))
     loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="nlb", type="network"))
     fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="alb", port=1, protocol="TCP"),
