@@ -68,6 +68,8 @@ class Context:
     # address, or an IPv6 zone carrying a newline, would stop every proxy of the cluster.
     ("address", "web.internal", "address: 'web.internal' is not an IP address"),
     ("address", "fd00::1%x\n    bind 0.0.0.0:22", "address: 'fd00::1%x\\n    bind 0.0.0.0:22' is not an IP address"),
+    ("address", "169.254.169.254", "address: 169.254.169.254 is a cloud metadata"),
+    ("address", "0.0.0.0", "address: 0.0.0.0 is a cloud metadata, multicast or unspecified"),
     ("metrics_port", 70000, "metricsPort: must be 0-65535"),
     ("proxy_metrics_port", -1, "proxyMetricsPort: must be 0-65535"),
 ])
