@@ -6,7 +6,6 @@ the other's change)."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from controlplane.api.context import ApiContext
 from controlplane.errors import invalid, not_found
 from shoal import keys
 from shoal.v1 import resources_pb2 as r
+from shoal.validation import has_control
 
 MAX_TAGS = 50
 MAX_KEY = 128
@@ -71,11 +71,6 @@ def check(tags: Iterable[r.Tag]) -> None:
                 raise invalid(f"tags[{i}].{part}: {text[:64]!r} holds a control character")
         if t.key.lower().startswith("aws:"):
             raise invalid(f"tags[{i}].key: the prefix 'aws:' is reserved")
-
-
-def has_control(text: str) -> bool:
-    # NUL, newlines and terminal escapes: ECS's tag grammar has none, and they reach logs and tables.
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 def list_tags(ctx: ApiContext, arn: str) -> list[r.Tag]:

@@ -26,6 +26,7 @@ from shoal.store import batch
 from shoal.store.base import Put, StoreError
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoal.validation import has_control
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def run(ctx: ApiContext, req: op.RunTaskRequest) -> op.TasksResponse:
     constraints = list(td.placement_constraints) + list(req.placement_constraints)
     check_placement(constraints, req.placement_strategy)
     group = req.group or f"family:{td.family}"
-    if len(group) > 255 or tags.has_control(group):
+    if len(group) > 255 or has_control(group):
         raise invalid(f"group: at most 255 characters, none a control character; got {group[:64]!r}")
     # ECS's grammar: every task of the run keeps it, and ListTasks filters on it.
     if req.started_by and not _STARTED_BY.fullmatch(req.started_by):

@@ -11,6 +11,7 @@ import grpc
 
 from shoal.errors import ApiError
 from shoal.v1 import traffic_pb2 as t
+from shoal.validation import has_control
 
 # ELBv2's Name rule for load balancers and target groups.
 _ELB_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?")
@@ -171,6 +172,9 @@ def tags(values) -> list:
             raise bad(f"tags[{i}].key: must be 1 to 128 characters")
         if len(tag.value) > 256:
             raise bad(f"tags[{i}].value: at most 256 characters")
+        for part, text in (("key", tag.key), ("value", tag.value)):
+            if has_control(text):
+                raise bad(f"tags[{i}].{part}: {text[:64]!r} holds a control character")
         if tag.key in seen:
             raise bad(f"tags[{i}].key: {tag.key[:64]!r} is given twice", "DuplicateTagKeys")
         seen.add(tag.key)

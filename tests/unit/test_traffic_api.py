@@ -242,6 +242,10 @@ def test_duplicates_and_lookups(ctx) -> None:
           "tags[0].key: must be 1 to 128")
     fails(targetgroups.create, ctx, t.CreateTargetGroupRequest(name="x", port=1, tags=[r.Tag(key="a")] * 2),
           "tags[1].key: 'a' is given twice", "DuplicateTagKeys")
+    fails(loadbalancers.create, ctx, t.CreateLoadBalancerRequest(name="x", tags=[r.Tag(key="k\x00", value="v")]),
+          "tags[0].key: 'k\\x00' holds a control character")
+    fails(targetgroups.create, ctx, t.CreateTargetGroupRequest(name="x", port=1, tags=[r.Tag(key="k", value="\n")]),
+          "tags[0].value: '\\n' holds a control character")
     stale = made.load_balancer_arn[:-4] + "0000"
     resp = loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest(load_balancers=["web", stale, "nope"]))
     assert [x.load_balancer_name for x in resp.load_balancers] == ["web"]
