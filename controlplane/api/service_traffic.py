@@ -163,6 +163,8 @@ def service_connect(ctx: ApiContext, cluster: str, given: r.ServiceConnectConfig
                               "(lower-case labels of letters, digits and hyphens)")
             # Every node's responder answers every alias to every container of the cluster, so
             # a name outside the namespace would shadow an upstream name or another namespace's.
+            if alias.dns_name == "localhost":
+                raise invalid(f"{where}.clientAliases[{j}].dnsName: 'localhost' is every host's own name")
             if "." in alias.dns_name and not alias.dns_name.endswith(f".{sc.namespace}"):
                 raise invalid(f"{where}.clientAliases[{j}].dnsName: {alias.dns_name[:64]!r} is outside namespace "
                               f"{sc.namespace!r}: give one label ('web') or a name ending '.{sc.namespace}'")

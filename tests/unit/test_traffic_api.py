@@ -571,6 +571,10 @@ def test_service_registries_and_connect(ctx) -> None:
         enabled=True, namespace="lab", services=[r.ServiceConnectService(
             port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=80, dns_name="db.prod")])])),
      "clientAliases[0].dnsName: 'db.prod' is outside namespace 'lab'"),
+    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
+        enabled=True, namespace="lab", services=[r.ServiceConnectService(
+            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=80, dns_name="localhost")])])),
+     "clientAliases[0].dnsName: 'localhost' is every host's own name"),
     # Aliases bind on the address containers reach the node's DNS responder at.
     (dict(service_connect_configuration=r.ServiceConnectConfiguration(
         enabled=True, namespace="lab", services=[r.ServiceConnectService(
