@@ -158,6 +158,25 @@ def own_hosts(args: argparse.Namespace) -> frozenset[str]:
     return frozenset(h for h in hosts if h)
 
 
+def own_ports(args: argparse.Namespace) -> dict[int, str]:
+    """The ports of etcd's endpoints and of this replica's own listeners, each with its flag."""
+    given = [("--etcd", u) for u in args.etcd.split(",") if u]
+    given += [(flag, getattr(args, attr, "") or "") for flag, attr in (
+        ("--listen", "listen"), ("--advertise-address", "advertise_address"), ("--metrics-listen", "metrics_listen"),
+        ("--console-listen", "console_listen"), ("--ecs-listen", "ecs_listen"), ("--registry", "registry"),
+        ("--registry-token-listen", "registry_token_listen"), ("--registry-front-listen", "registry_front_listen"),
+        ("--registry-upstream", "registry_upstream"))]
+    out: dict[int, str] = {}
+    for flag, value in given:
+        try:
+            port = urlsplit(value if "//" in value else "//" + value).port if value else None
+        except ValueError:
+            port = None
+        if port:
+            out.setdefault(port, flag)
+    return out
+
+
 class Replica:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -170,6 +189,7 @@ class Replica:
             policy.from_args(args),
             allow_local_targets=args.allow_local_targets,
             control_plane_hosts=own_hosts(args),
+            control_plane_ports=own_ports(args),
             hook_hosts=frozenset(h.lower() for h in args.hook_allow_host),
         )
         self._stop = threading.Event()

@@ -5,6 +5,7 @@ arguments and JSON value types. Every check raises ValidationError and nothing e
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -137,6 +138,12 @@ def expect_int(value: Any, field: str, lo: int, hi: int, *, what: str | None = N
 
 
 # --- names, images, ports ------------------------------------------------------------------
+
+
+def has_control(text: str) -> bool:
+    """NUL, newlines, terminal escapes: no name or tag of ECS's grammars holds one, and they
+    reach logs, tables and other tools' input."""
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 def check_name(value: Any, field: str, max_len: int = 255) -> str:

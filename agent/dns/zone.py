@@ -79,6 +79,9 @@ def _label(server_name: str) -> str:
 
 @functools.lru_cache(maxsize=65536)
 def _valid_address(address: str) -> bool:
+    # An IPv6 zone ("%eth0") passes ipaddress but no A/AAAA record can carry it.
+    if "%" in address:
+        return False
     try:
         ipaddress.ip_address(address)
     except ValueError:

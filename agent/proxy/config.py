@@ -256,6 +256,9 @@ def _check_address(address: str, where: str) -> None:
         ipaddress.ip_address(address)
     except ValueError:
         raise ConfigError(f"{where}: {address!r} is not an IP address") from None
+    # ipaddress takes any text after an IPv6 address's '%' as its zone, newlines too.
+    if "%" in address:
+        raise ConfigError(f"{where}: {address!r} has an IPv6 zone ('%'), which the proxy does not take")
 
 
 def _addr(address: str) -> str:

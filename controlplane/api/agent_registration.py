@@ -3,6 +3,7 @@ record (what the host offers); it is idempotent for the node id the agent saved.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 import uuid
@@ -88,6 +89,20 @@ def _check_registration(req: agent_pb2.RegisterNodeRequest) -> None:
         raise invalid("cpuUnits: must be between 1 and 1048576")
     if req.memory_mib <= 0 or req.memory_mib > 64 * 1024 * 1024:
         raise invalid("memoryMib: must be positive")
+    # Every node's proxy config and DNS answers carry this address for the node's tasks.
+    if req.address and not _plain_ip(req.address):
+        raise invalid(f"address: {req.address[:64]!r} is not an IP address (without an IPv6 zone)")
+    if req.address:
+        ip = ipaddress.ip_address(req.address)
+        # Every proxy sends this node's tasks' traffic there: the metadata address would make
+        # each node's proxy reach its own host's metadata service. (Other link-local addresses
+        # are nodes' own in `shoal lab`.)
+        if ip in _METADATA or ip.is_multicast or ip.is_unspecified:
+            raise invalid(f"address: {req.address} is a cloud metadata, multicast or unspecified address; give "
+                          "the address other nodes reach this one at")
+    for name, port in (("metricsPort", req.metrics_port), ("proxyMetricsPort", req.proxy_metrics_port)):
+        if not 0 <= port <= 65535:
+            raise invalid(f"{name}: must be 0-65535, got {port}")
     low, high = req.dynamic_port_low, req.dynamic_port_high
     if (low or high) and not 1024 <= low < high <= 65535:
         raise invalid("dynamicPortLow/dynamicPortHigh: need 1024 <= low < high <= 65535")
@@ -98,3 +113,17 @@ def _check_registration(req: agent_pb2.RegisterNodeRequest) -> None:
             raise invalid(f"attributes[{i}].name: 1-128 letters, digits or -_./@:")
         if len(attr.value) > 128:
             raise invalid(f"attributes[{i}].value: at most 128 characters")
+
+
+_METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+
+
+def _plain_ip(address: str) -> bool:
+    # ipaddress takes any text after an IPv6 address's '%' as its zone, newlines too.
+    if "%" in address:
+        return False
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True

@@ -4,7 +4,7 @@ UpdateClusterSettings."""
 from __future__ import annotations
 
 from controlplane import capacity_strategy, cluster_settings, fargate
-from controlplane.api import account_settings
+from controlplane.api import account_settings, tags
 from controlplane.api.context import ApiContext
 from controlplane.errors import conflict, invalid, not_found
 from controlplane.taskspec import is_live
@@ -21,6 +21,7 @@ def create(ctx: ApiContext, req: op.CreateClusterRequest) -> op.ClusterResponse:
     name = req.cluster_name or "default"
     check_name(name, "clusterName")
     cluster = r.Cluster(cluster_name=name, cluster_arn=ctx.arns.cluster(name), status="ACTIVE")
+    tags.check(req.tags)
     cluster.tags.extend(req.tags)
     cluster.settings.extend(cluster_settings.check(req.settings))
     if not any(s.name == cluster_settings.CONTAINER_INSIGHTS for s in cluster.settings):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import grpc
@@ -33,6 +33,8 @@ class ApiContext:
     allow_local_targets: bool = False
     # Hosts of etcd's endpoints and this replica's listeners, refused as targets like node addresses.
     control_plane_hosts: frozenset[str] = frozenset()
+    # This replica's and etcd's ports, each with the flag that set it: never listener ports.
+    control_plane_ports: Mapping[int, str] = field(default_factory=dict)
     # Hosts (``host`` or ``host:port``) HTTP lifecycle hooks may call (--hook-allow-host); none: no HTTP hooks.
     hook_hosts: frozenset[str] = frozenset()
 

@@ -130,6 +130,33 @@ def _static_host_ports(ctx: ApiContext, cluster: str) -> dict[int, str]:
     return held
 
 
+def _check_proxy_protocol(lbs: list[t.LoadBalancer], group: t.TargetGroup, proxy_protocol: bool, skip: str,
+                          field: str) -> None:
+    """One target group is one backend on every node, its servers sent the PROXY protocol or
+    not: a node proxy refuses a whole routing table where two listeners disagree."""
+    for lb in lbs:
+        for listener in lb.listeners:
+            if (listener.listener_arn != skip and listener.default_target_group_arn == group.target_group_arn
+                    and listener.proxy_protocol != proxy_protocol):
+                does = "sends" if listener.proxy_protocol else "does not send"
+                raise check.bad(f"{field}: target group {group.target_group_name!r} is the default of the listener "
+                                f"on port {listener.port} of load balancer {lb.load_balancer_name!r}, which {does} "
+                                "the PROXY protocol; a target group's targets get it from every listener or from none",
+                                "InvalidConfigurationRequest")
+
+
+def _check_port_not_a_service(ctx: ApiContext, port: int) -> None:
+    """Ports of Shoal's own services a listener may not take on a node: bound beside them,
+    HAProxy fails to bind (the node's routing stalls), or with SO_REUSEPORT (gRPC sets it, so
+    may the DNS responder) takes a share of their connections."""
+    if port == check.DNS_PORT:
+        raise check.bad(f"port: {port} is the nodes' DNS responders' port", "InvalidConfigurationRequest")
+    flag = ctx.control_plane_ports.get(port)
+    if flag:
+        raise check.bad(f"port: {port} is the control plane's port ({flag}); a listener binds on every node's "
+                        "address, a control plane's host's too", "InvalidConfigurationRequest")
+
+
 def _check_port_free(ctx: ApiContext, cluster: str, port: int, lbs: list[Record[t.LoadBalancer]]) -> None:
     for lb in lbs:
         for listener in lb.msg.listeners:
@@ -142,8 +169,13 @@ def _check_port_free(ctx: ApiContext, cluster: str, port: int, lbs: list[Record[
         raise ApiError(grpc.StatusCode.FAILED_PRECONDITION,
                        f"port: {port} is the static hostPort of {holder}; a listener there could not bind",
                        "InvalidConfigurationRequest")
+    _check_port_not_a_service(ctx, port)
     for node in ctx.state.nodes(cluster):
         n = node.msg
+        for held, what in ((n.metrics_port, "agent metrics"), (n.proxy_metrics_port, "proxy metrics")):
+            if n.status != "INACTIVE" and held == port:
+                raise check.bad(f"port: {port} is node {n.id}'s {what} port; a listener binds on every node's "
+                                "address", "InvalidConfigurationRequest")
         if n.status != "INACTIVE" and n.dynamic_port_low and n.dynamic_port_low <= port <= n.dynamic_port_high:
             raise check.bad(f"port: {port} is inside node {n.id}'s dynamic host port range "
                             f"{n.dynamic_port_low}-{n.dynamic_port_high}, which tasks' host ports come from",
@@ -186,6 +218,7 @@ def create_listener(ctx: ApiContext, req: t.CreateListenerRequest) -> t.LoadBala
                            f"already has {MAX_LISTENERS} listeners", "TooManyListeners")
         _check_port_free(ctx, cluster, port, lbs)
         group, existing = _listener_group(ctx, cluster, lb, req, protocol)
+        _check_proxy_protocol([x.msg for x in lbs], group, req.proxy_protocol, "", "proxyProtocol")
         listener_id = secrets.token_hex(8)
         lb.listeners.add(listener_arn=ctx.arns.listener(lb.type, lb.load_balancer_name, lb.id, listener_id),
                          port=port, protocol=protocol, default_target_group_arn=group.target_group_arn,
@@ -276,6 +309,8 @@ def modify_listener(ctx: ApiContext, req: t.ModifyListenerRequest) -> t.LoadBala
                 raise check.bad(f"defaultTargetGroup: target group {group.target_group_name!r} is {group.protocol}; "
                                 f"a {listener.protocol} listener sends to {listener.protocol} target groups",
                                 "InvalidConfigurationRequest")
+            _check_proxy_protocol([*(o.msg for o in others), lb], group, listener.proxy_protocol,
+                                  listener.listener_arn, "defaultTargetGroup")
             listener.default_target_group_arn = group.target_group_arn
         compares = [Compare(other.key, other.mod_revision) for other in [*others, rec]]
         ctx.store.txn(compares, [Put(rec.key, lb.SerializeToString())])

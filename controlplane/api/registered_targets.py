@@ -55,7 +55,11 @@ def _refused_address(ctx: ApiContext, address: str, where: str) -> None:
 
 
 def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is the IPv4 one it maps: judged and stored as that."""
+    """An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is the IPv4 one it maps: judged and stored as that.
+    An IPv6 zone ("fe80::1%eth0") is refused: ipaddress takes any text after the '%', newlines
+    too, and the proxies' config would carry it."""
+    if "%" in address:
+        raise ValueError(f"{address!r} has an IPv6 zone")
     ip = ipaddress.ip_address(address)
     mapped = getattr(ip, "ipv4_mapped", None)
     return mapped if mapped is not None else ip
@@ -63,7 +67,7 @@ def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 def _is_ip(address: str) -> bool:
     try:
-        ipaddress.ip_address(address)
+        _ip(address)
     except ValueError:
         return False
     return True

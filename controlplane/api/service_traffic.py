@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from controlplane.api import loadbalancers
 from controlplane.api.context import ApiContext
+from controlplane.api.traffic_checks import DNS_PORT
 from controlplane.api.traffic_state import find_namespace, find_target_group, live_services, load_balancers
 from controlplane.errors import ApiError, invalid
 from shoal.v1 import resources_pb2 as r
@@ -153,10 +154,20 @@ def service_connect(ctx: ApiContext, cluster: str, given: r.ServiceConnectConfig
         for j, alias in enumerate(s.client_aliases):
             if not 1 <= alias.port <= 65535:
                 raise invalid(f"{where}.clientAliases[{j}].port: must be a port from 1 to 65535, got {alias.port}")
+            if alias.port == DNS_PORT:
+                raise invalid(f"{where}.clientAliases[{j}].port: {alias.port} is the nodes' DNS responders' port, "
+                              "on the address containers reach aliases at")
             alias.dns_name = alias.dns_name or f"{s.discovery_name}.{sc.namespace}"
             if not _DNS_NAME.fullmatch(alias.dns_name):
                 raise invalid(f"{where}.clientAliases[{j}].dnsName: {alias.dns_name[:64]!r} is not a DNS name "
                               "(lower-case labels of letters, digits and hyphens)")
+            # Every node's responder answers every alias to every container of the cluster, so
+            # a name outside the namespace would shadow an upstream name or another namespace's.
+            if alias.dns_name == "localhost":
+                raise invalid(f"{where}.clientAliases[{j}].dnsName: 'localhost' is every host's own name")
+            if "." in alias.dns_name and not alias.dns_name.endswith(f".{sc.namespace}"):
+                raise invalid(f"{where}.clientAliases[{j}].dnsName: {alias.dns_name[:64]!r} is outside namespace "
+                              f"{sc.namespace!r}: give one label ('web') or a name ending '.{sc.namespace}'")
     return sc
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from controlplane import capacity_strategy, fargate, launch_types, traffic_shift
-from controlplane.api import reads, service_traffic, taskdefs
+from controlplane.api import reads, service_traffic, tags, taskdefs
 from controlplane.api.context import ApiContext, already_exists
 from controlplane.api.paging import page
 from controlplane.controllers.critical import MAX_GRACE_SECONDS, MIN_GRACE_SECONDS
@@ -156,6 +156,7 @@ def create(ctx: ApiContext, req: op.CreateServiceRequest) -> op.ServiceResponse:
     )
     svc.placement_constraints.extend(list(td.placement_constraints) + list(req.placement_constraints))
     svc.placement_strategy.extend(strategies)
+    tags.check(req.tags)
     svc.tags.extend(req.tags)
     svc.capacity_provider_strategy.extend(strategy)
     service_traffic.apply(ctx, cluster, svc, td, load_balancers_=req.load_balancers,

@@ -15,6 +15,7 @@ from controlplane.api.context import ApiContext
 from controlplane.errors import invalid, not_found
 from shoal import keys
 from shoal.v1 import resources_pb2 as r
+from shoal.validation import has_control
 
 MAX_TAGS = 50
 MAX_KEY = 128
@@ -55,12 +56,19 @@ def _target(ctx: ApiContext, arn: str) -> _Target:
                   "(cluster, service, task, task-definition or container-instance)")
 
 
-def _check(tags: Iterable[r.Tag]) -> None:
+def check(tags: Iterable[r.Tag]) -> None:
+    """ECS's limits on tags given with a resource or to TagResource; raises naming the tag."""
+    tags = list(tags)
+    if len(tags) > MAX_TAGS:
+        raise invalid(f"tags: at most {MAX_TAGS}, got {len(tags)}")
     for i, t in enumerate(tags):
         if not 1 <= len(t.key) <= MAX_KEY:
             raise invalid(f"tags[{i}].key: must be 1 to {MAX_KEY} characters")
         if len(t.value) > MAX_VALUE:
             raise invalid(f"tags[{i}].value: at most {MAX_VALUE} characters")
+        for part, text in (("key", t.key), ("value", t.value)):
+            if has_control(text):
+                raise invalid(f"tags[{i}].{part}: {text[:64]!r} holds a control character")
         if t.key.lower().startswith("aws:"):
             raise invalid(f"tags[{i}].key: the prefix 'aws:' is reserved")
 
@@ -93,7 +101,7 @@ def tag(ctx: ApiContext, arn: str, tags: list[r.Tag]) -> None:
     """Adds ``tags``, replacing the value of keys already there."""
     if not tags:
         raise invalid("tags: give at least one tag")
-    _check(tags)
+    check(tags)
     _rewrite(ctx, arn, lambda current: {**current, **{t.key: t.value for t in tags}})
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 import time
 
 from controlplane import capacity_strategy, fargate, launch_types
-from controlplane.api import reads, service_traffic, taskdefs
+from controlplane.api import reads, service_traffic, tags, taskdefs
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page_lazy
 from controlplane.errors import check_refs, invalid, not_found
@@ -25,10 +26,12 @@ from shoal.store import batch
 from shoal.store.base import Put, StoreError
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
+from shoal.validation import has_control
 
 log = logging.getLogger(__name__)
 
 MAX_RUN_COUNT = 1000
+_STARTED_BY = re.compile(r"[A-Za-z0-9_/-]{1,128}")
 # ECS: protection lasts 120 minutes unless asked otherwise, at most 2,880 (48 hours); at most
 # 10 tasks per Get/UpdateTaskProtection call.
 PROTECTION_DEFAULT_MINUTES = 120
@@ -52,8 +55,13 @@ def run(ctx: ApiContext, req: op.RunTaskRequest) -> op.TasksResponse:
     constraints = list(td.placement_constraints) + list(req.placement_constraints)
     check_placement(constraints, req.placement_strategy)
     group = req.group or f"family:{td.family}"
-    if len(group) > 255:
-        raise invalid("group: at most 255 characters")
+    if len(group) > 255 or has_control(group):
+        raise invalid(f"group: at most 255 characters, none a control character; got {group[:64]!r}")
+    # ECS's grammar: every task of the run keeps it, and ListTasks filters on it.
+    if req.started_by and not _STARTED_BY.fullmatch(req.started_by):
+        raise invalid(f"startedBy: up to 128 letters, digits, hyphens, slashes and underscores; "
+                      f"got {req.started_by[:64]!r}")
+    tags.check(req.tags)
     tasks = [
         new_task(
             cluster,

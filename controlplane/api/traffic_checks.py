@@ -11,12 +11,17 @@ import grpc
 
 from shoal.errors import ApiError
 from shoal.v1 import traffic_pb2 as t
+from shoal.validation import has_control
 
 # ELBv2's Name rule for load balancers and target groups.
 _ELB_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?")
 # ALB's condition values: host headers and paths, with `*` and `?` wildcards.
 _HOST_PATTERN = re.compile(r"[A-Za-z0-9.*?-]+")
-_PATH_PATTERN = re.compile(r"/[A-Za-z0-9_.$/~\"'@:+&*?-]*")
+# ALB's path characters but the single quote: the node proxies quote patterns in single
+# quotes, and refuse a whole routing table holding one they cannot render.
+_PATH_PATTERN = re.compile(r"/[A-Za-z0-9_.$/~\"@:+&*?-]*")
+# What the node proxies send as a health check's request line (no space, '#' or quote).
+_HEALTH_PATH = re.compile(r"/[A-Za-z0-9_.~/%?=&:@+-]*")
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _MATCHER_CODE = re.compile(r"[0-9]{3}")
 MAX_PATTERN = 128
@@ -65,6 +70,10 @@ def listener_protocol(value: str, the_type: str) -> str:
     return value
 
 
+# Where containers reach their node's DNS responder (Docker's `dns` option has no port).
+DNS_PORT = 53
+
+
 def port(value: int, field: str) -> int:
     if not 1 <= value <= 65535:
         raise bad(f"{field}: must be a port from 1 to 65535, got {value}")
@@ -105,9 +114,9 @@ def health_check(hc: t.HealthCheckConfig, tg_protocol: str) -> t.HealthCheckConf
         raise bad("healthCheck.protocol: an HTTP target group's health checks are HTTP")
     if out.protocol == "HTTP":
         out.path = out.path or "/"
-        if not out.path.startswith("/") or len(out.path) > MAX_HEALTH_PATH or not out.path.isprintable():
-            raise bad(f"healthCheck.path: must start with '/' and be at most {MAX_HEALTH_PATH} printable "
-                      f"characters, got {out.path[:64]!r}")
+        if len(out.path) > MAX_HEALTH_PATH or not _HEALTH_PATH.fullmatch(out.path):
+            raise bad(f"healthCheck.path: must start with '/' and be at most {MAX_HEALTH_PATH} letters, digits "
+                      f"and _.~/%?=&:@+- (percent-encode others), got {out.path[:64]!r}")
         out.matcher = matcher(out.matcher or "200", "healthCheck.matcher",
                               499 if tg_protocol == "HTTP" else 599)
     elif out.path or out.matcher:
@@ -139,7 +148,7 @@ def patterns(values: list[str], field: str, host: bool) -> list[str]:
                       "and the wildcards '*' and '?'")
         if not host and not _PATH_PATTERN.fullmatch(value):
             raise bad(f"{where}: {value[:64]!r} is not a path pattern: it starts with '/' and holds letters, "
-                      "digits, _-.$/~\"'@:+& and the wildcards '*' and '?'")
+                      "digits, _-.$/~\"@:+& and the wildcards '*' and '?'")
     return values
 
 
@@ -163,6 +172,9 @@ def tags(values) -> list:
             raise bad(f"tags[{i}].key: must be 1 to 128 characters")
         if len(tag.value) > 256:
             raise bad(f"tags[{i}].value: at most 256 characters")
+        for part, text in (("key", tag.key), ("value", tag.value)):
+            if has_control(text):
+                raise bad(f"tags[{i}].{part}: {text[:64]!r} holds a control character")
         if tag.key in seen:
             raise bad(f"tags[{i}].key: {tag.key[:64]!r} is given twice", "DuplicateTagKeys")
         seen.add(tag.key)

@@ -61,7 +61,15 @@ def serve(host: str, port: int, tls: ssl.SSLContext, upstream: str,
         do_HEAD = do_POST = do_PATCH = do_DELETE = do_GET  # noqa: N815
 
         def do_PUT(self) -> None:  # noqa: N802
-            match = _MANIFEST_PUT.match(self.path.split("?", 1)[0])
+            path = self.path.split("?", 1)[0]
+            # The registry judges the path percent-decoded: "/v2/ap%70/manifests/v1" is app's v1
+            # to it, and a repository nobody made to the check below. No repository name,
+            # tag, digest or upload id holds a '%'.
+            if "%" in path:
+                self._error(400, "NAME_INVALID", f"path: {path[:200]!r} is percent-encoded; repository names, "
+                                                 "tags and digests are sent as they are")
+                return
+            match = _MANIFEST_PUT.match(path)
             if match is None or match["ref"].startswith("sha256:"):
                 self._forward()
                 return

@@ -6,6 +6,7 @@ replica builds the same one and a replica sends it only when it changed."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -14,6 +15,18 @@ from controlplane.routing.targets import attachments, proxy_check
 from controlplane.scheduler import CQLError, parse
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
+
+# HAProxy's proxy names: the node proxies refuse a whole table holding a longer one.
+MAX_PROXY_NAME = 100
+
+
+def discovery_backend(service: str, port: int) -> str:
+    """``sd-<service>-<port>``; a service name too long for that (they run to 255) is cut
+    and told apart by its hash after a '.', which no service name holds."""
+    name = f"sd-{service}-{port}"
+    if len(name) <= MAX_PROXY_NAME:
+        return name
+    return f"sd-{service[:70]}.{hashlib.sha256(service.encode()).hexdigest()[:16]}-{port}"
 
 
 @dataclass
@@ -103,7 +116,7 @@ def build_routing_table(
         for name, port in _discovered_ports(svc, taskdefs.get(task.task_definition_arn), spaces):
             host_port = _host_port(task, name, port)
             if host_port:
-                backend = backends.setdefault(f"sd-{svc.service_name}-{port}", _Backend("tcp", 0))
+                backend = backends.setdefault(discovery_backend(svc.service_name, port), _Backend("tcp", 0))
                 backend.servers[f"{task.id}-{port}"] = t.RouteServer(
                     name=f"{task.id}-{port}", address=node.address, port=host_port,
                     active=state and _discovery_healthy(task))
@@ -114,7 +127,7 @@ def build_routing_table(
             if reg.namespace not in spaces:
                 continue
             port = reg.container_port or reg.port
-            backend = f"sd-{svc.service_name}-{port}"
+            backend = discovery_backend(svc.service_name, port)
             backends.setdefault(backend, _Backend("tcp", 0))
             name = f"{svc.service_name}.{reg.namespace}"
             dns[(name, False, backend, port)] = t.DnsRecord(name=name, via_proxy=False, backend=backend, port=port,
@@ -126,7 +139,7 @@ def build_routing_table(
             port = _named_port(td, entry.port_name)
             if not port:
                 continue
-            backend = f"sd-{svc.service_name}-{port}"
+            backend = discovery_backend(svc.service_name, port)
             backends.setdefault(backend, _Backend("tcp", 0))
             backends[backend].mode = "http"
             discovery = entry.discovery_name or entry.port_name

@@ -120,6 +120,14 @@ def test_a_name_with_no_active_task_has_no_address_and_a_task_on_ipv6_gets_aaaa(
     assert ask(zone.build(tb, PROXY), "api.lab").rr == []
 
 
+def test_an_address_with_an_ipv6_zone_is_left_out_not_a_failed_answer():
+    tb = table()
+    tb.backends[0].servers[1].address = "2001:db8::11%eth0"
+    z = zone.build(tb, PROXY)
+    assert rdata(ask(z, "api.lab"), "A") == ["192.0.2.10"]
+    assert rdata(ask(z, "api.lab", "AAAA"), "AAAA") == []
+
+
 def test_other_names_are_forwarded_for_the_node_and_refused_to_strangers():
     z = zone.build(table(), PROXY)
     assert ask(z, "example.com") is None

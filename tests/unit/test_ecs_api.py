@@ -198,6 +198,34 @@ def test_bad_requests_raise_the_sdks_typed_exceptions(ecs) -> None:
         ecs.list_tags_for_resource(resourceArn="arn:aws:ecs:local:000000000000:task/default/nope")
 
 
+@pytest.mark.parametrize("kw, field", [
+    (dict(startedBy="x" * 129), "startedBy"),
+    (dict(startedBy="ops\x00"), "startedBy"),
+    (dict(group="g\x00"), "group"),
+    (dict(tags=[{"key": f"k{i}", "value": "v"} for i in range(51)]), "tags: at most 50"),
+    (dict(tags=[{"key": "k" * 129, "value": "v"}]), "tags[0].key"),
+    (dict(tags=[{"key": "k\x00", "value": "v"}]), "tags[0].key"),
+    (dict(tags=[{"key": "k", "value": "v\n"}]), "tags[0].value"),
+])
+def test_run_task_refuses_an_oversized_or_control_character_field(ecs, kw, field) -> None:
+    """Each task of a RunTask keeps these: a 1 MiB startedBy times count tasks went to the store."""
+    ecs.register_task_definition(**WEB)
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
+        ecs.run_task(taskDefinition="web", count=10, **kw)
+    assert field in caught.value.response["Error"]["Message"], caught.value.response["Error"]["Message"]
+    assert ecs.list_tasks()["taskArns"] == []
+
+
+def test_tags_with_a_control_character_are_refused_everywhere(ecs) -> None:
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
+        ecs.create_cluster(clusterName="c1", tags=[{"key": "team\x00", "value": "a"}])
+    assert "tags[0].key" in caught.value.response["Error"]["Message"]
+    arn = ecs.create_cluster(clusterName="c2")["cluster"]["clusterArn"]
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
+        ecs.tag_resource(resourceArn=arn, tags=[{"key": "team", "value": "a\x1b[31m"}])
+    assert "tags[0].value" in caught.value.response["Error"]["Message"]
+
+
 def test_service_responses_match_the_model(ecs) -> None:
     ecs.register_task_definition(**WEB)
     svc = ecs.create_service(serviceName="web", taskDefinition="web", desiredCount=2,

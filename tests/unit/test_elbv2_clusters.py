@@ -214,6 +214,17 @@ def test_register_targets_refuses_etcd_and_the_control_planes_own_hosts(gateway)
     assert c.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"] == []
 
 
+def test_register_targets_refuses_an_ipv6_zone(gateway) -> None:
+    """ipaddress takes any text after '%' as an IPv6 zone: a newline there reached haproxy.cfg."""
+    ctx, gw = gateway
+    c = elbv2_at(ctx, gw, "/")
+    _, tg_arn = walk(c, 8000)
+    for target in ("fd00::5%eth0", "2001:db8::1%x\n    bind 0.0.0.0:22 #"):
+        _refused(lambda target=target: c.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": target, "Port": 80}]),
+                 "ValidationError", "Targets.member.1.Id")
+    assert c.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"] == []
+
+
 def test_a_viewers_key_cannot_register_targets(gateway) -> None:
     ctx, gw = gateway
     _, tg_arn = walk(elbv2_at(ctx, gw, "/"), 8000)

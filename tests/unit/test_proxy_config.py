@@ -152,6 +152,10 @@ def test_haproxy_accepts_the_rendered_config(tmp_path):
     (lambda tb: tb.frontends[0].rules[1].path_patterns.append("/a b"), "rules[1].path_patterns"),
     (lambda tb: tb.frontends[0].rules.add(priority=3, backend="tg-web"), "rules[2]"),
     (lambda tb: setattr(tb.backends[0].servers[0], "address", "web.internal"), "backends[0].servers[0].address"),
+    # An IPv6 zone ("%eth0") is free text to ipaddress: a newline there would add config lines.
+    (lambda tb: setattr(tb.backends[0].servers[0], "address", "fd00::1%x\n    bind 0.0.0.0:22"),
+     "backends[0].servers[0].address"),
+    (lambda tb: setattr(tb.backends[0].servers[0], "address", "fd00::1%eth0"), "backends[0].servers[0].address"),
     (lambda tb: setattr(tb.backends[0].servers[1], "name", "t1-80"), "backends[0].servers[1].name"),
     (lambda tb: setattr(tb.backends[0].servers[1], "name", "bad name"), "backends[0].servers[1].name"),
     (lambda tb: setattr(tb.backends[1], "name", "tg-web"), "backends[1].name"),

@@ -1,8 +1,21 @@
-"""The front's decision on a manifest pushed under a tag of a repository with immutable tags."""
+"""The front's decision on a manifest pushed under a tag of a repository with immutable tags, and
+the front serving, before a registry that decodes paths as distribution does."""
 
 from __future__ import annotations
 
-from controlplane.registry.front import refusal
+import http.client
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from controlplane.ecs.config import context_from_pem
+from controlplane.registry.front import refusal, serve
+from shoal.security import ca as ca_mod
 
 
 def test_a_tag_that_names_another_manifest_is_refused() -> None:
@@ -13,3 +26,79 @@ def test_a_tag_that_names_another_manifest_is_refused() -> None:
 def test_a_new_tag_or_the_same_manifest_again_goes_through() -> None:
     assert refusal("team/app", "v1", "", "sha256:bbb") is None
     assert refusal("team/app", "v1", "sha256:bbb", "sha256:bbb") is None
+
+
+class _Registry(BaseHTTPRequestHandler):
+    """distribution's routing as far as the door goes: it judges the path percent-decoded,
+    as Go's router does, and records each manifest it takes."""
+
+    protocol_version = "HTTP/1.1"
+    taken: list[tuple[str, bytes]] = []
+
+    def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
+        held = unquote(self.path) == "/v2/app/manifests/v1"
+        self.send_response(200 if held else 404)
+        if held:
+            self.send_header("Docker-Content-Digest", "sha256:" + "a" * 64)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_PUT(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.taken.append((unquote(self.path), body))
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, fmt: str, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def front(tmp_path: Path) -> Iterator[tuple[int, ssl.SSLContext]]:
+    _Registry.taken = []
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    authority = ca_mod.CertificateAuthority.create()
+    key = ca_mod.new_key()
+    leaf = authority.issue_server(key.public_key(), ["127.0.0.1"])
+    tls = context_from_pem(ca_mod.bundle_pem([leaf, authority.cert]), ca_mod.key_pem(key))
+    held = {"v1": "sha256:" + "a" * 64}
+    server = serve("127.0.0.1", 0, tls, f"127.0.0.1:{upstream.server_address[1]}",
+                   lambda name: held if name == "app" else None)
+    client = ssl.create_default_context(cadata=ca_mod.cert_pem(authority.cert).decode())
+    try:
+        yield server.server_address[1], client
+    finally:
+        server.shutdown()
+        server.server_close()
+        upstream.shutdown()
+        upstream.server_close()
+
+
+def _put(port: int, client: ssl.SSLContext, path: str) -> tuple[int, str]:
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=client, timeout=30)
+    try:
+        conn.request("PUT", path, body=b'{"schemaVersion": 2}',
+                     headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        answer = conn.getresponse()
+        return answer.status, answer.read().decode()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("path", ["/v2/app/manifests/v1", "/v2/ap%70/manifests/v1", "/v2/app/manifests/v%31",
+                                  "/v2/app/manifests%2Fv1"])
+def test_an_immutable_tag_cannot_be_moved_through_a_percent_encoded_path(front, path) -> None:
+    """The front judged the raw path, the registry the decoded one: 'ap%70' named no
+    repository with immutable tags to the front, and 'app' to the registry."""
+    port, client = front
+    status, body = _put(port, client, path)
+    assert status == 400, (status, body)
+    assert _Registry.taken == []
+
+
+def test_a_new_tag_of_an_immutable_repository_goes_through(front) -> None:
+    port, client = front
+    assert _put(port, client, "/v2/app/manifests/v2")[0] == 201
+    assert [path for path, _ in _Registry.taken] == ["/v2/app/manifests/v2"]

@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from agent.proxy import config as proxy_config
 from controlplane.routing.table import build_routing_table
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
@@ -165,3 +166,30 @@ def test_a_load_balancers_node_expression_picks_the_nodes_that_listen(expression
     assert [list(f.node_ids) for f in table.frontends] == listening
     # The target group's backend stays whoever listens.
     assert servers(table, "tg1") == {"a-80": ("10.0.0.1", 32001, True)}
+
+
+def test_a_long_service_name_gives_backend_names_every_proxy_can_carry():
+    """Service names run to 255 characters and HAProxy's proxy names to 100 (config._NAME):
+    a name over that made every node refuse the whole table, every load balancer's routes too
+    (it is the same table)."""
+    long_name = "s" * 255
+    svc = r.Service(service_name=long_name, cluster="c", task_definition="arn:td/web:1",
+                    service_registries=[r.ServiceRegistry(namespace="lab", container_name="web", container_port=80)],
+                    service_connect_configuration=r.ServiceConnectConfiguration(
+                        enabled=True, namespace="lab", services=[r.ServiceConnectService(
+                            port_name="http", discovery_name="api",
+                            client_aliases=[r.ServiceConnectClientAlias(port=8080, dns_name="api")])]))
+    other = r.Service(service_name="s" * 254 + "t", cluster="c", task_definition="arn:td/web:1",
+                      service_registries=[r.ServiceRegistry(namespace="lab", container_name="web",
+                                                            container_port=80)])
+    tasks = [task("a", service=long_name, health=""), task("b", service=other.service_name, health="",
+                                                           host_port=32002)]
+    table = build(tasks, services=[svc, other], lbs=(), groups=(), spaces=[NS])
+    rendered = proxy_config.render(table, proxy_config.NodeAddresses("10.0.0.1", "172.17.0.1", 9101, "/run/h.sock"))
+    discovery = sorted(b.name for b in table.backends if b.name.startswith("sd-"))
+    assert len(discovery) == 2 and all(len(n) <= 100 for n in discovery), discovery
+    # Each name still answers with its own service's task.
+    by_name = {d.name: d.backend for d in table.dns}
+    assert servers(table, by_name[f"{long_name}.lab"]) == {"a-80": ("10.0.0.1", 32001, True)}
+    assert servers(table, by_name[f"{other.service_name}.lab"]) == {"b-80": ("10.0.0.1", 32002, True)}
+    assert "frontend sc-8080" in rendered.text

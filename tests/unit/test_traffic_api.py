@@ -11,10 +11,13 @@ from concurrent import futures
 import grpc
 import pytest
 
+from agent.proxy import config as proxy_config
 from controlplane.api import loadbalancers, namespaces, services, targetgroups, taskdefs, tasks, traffic_state
+from controlplane.api import traffic_checks as check
 from controlplane.api.context import ApiContext
 from controlplane.api.traffic import add_traffic_service
 from controlplane.errors import ApiError
+from controlplane.server import build_parser, own_ports
 from shoal import keys
 from shoal.arns import elb_name
 from shoal.store.base import Delete
@@ -134,7 +137,68 @@ def test_a_listener_inside_a_nodes_dynamic_range_is_refused(ctx) -> None:
           "port: 40000 is inside node n1's dynamic host port range 32768-60999")
 
 
-def test_protocols_follow_the_load_balancer_type(ctx) -> None:
+def test_a_listener_on_a_nodes_own_ports_is_refused(ctx) -> None:
+    """A listener binds on every node's address: on the agent's or its proxy's metrics port, or
+    the DNS responders' port, HAProxy would fail to bind (the node's routing stalls) or, with
+    SO_REUSEPORT, take a share of that service's connections."""
+    ctx.store.put(keys.node("default", "n1"), r.ContainerInstance(
+        id="n1", status="ACTIVE", metrics_port=7410, proxy_metrics_port=7411).SerializeToString())
+    loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="web"))
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="web", port=7410),
+          "port: 7410 is node n1's agent metrics port", "InvalidConfigurationRequest")
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="web", port=7411),
+          "port: 7411 is node n1's proxy metrics port", "InvalidConfigurationRequest")
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="web", port=53),
+          "port: 53 is the nodes' DNS responders' port", "InvalidConfigurationRequest")
+    assert not ctx.state.load(keys.load_balancer("default", "web"), t.LoadBalancer).msg.listeners
+
+
+def test_a_listener_on_the_control_planes_ports_is_refused() -> None:
+    """On a node that hosts a replica, a listener on the replica's gRPC port would bind beside it
+    (gRPC sets SO_REUSEPORT) and take its connections."""
+    store = MemoryStore()
+    c = ApiContext(store, control_plane_ports={7400: "--listen", 2379: "--etcd"})
+    c.ensure_default_cluster()
+    loadbalancers.create(c, t.CreateLoadBalancerRequest(name="web"))
+    for port, flag in ((7400, "--listen"), (2379, "--etcd")):
+        fails(loadbalancers.create_listener, c, t.CreateListenerRequest(load_balancer="web", port=port),
+              f"port: {port} is the control plane's port ({flag})", "InvalidConfigurationRequest")
+    loadbalancers.create_listener(c, t.CreateListenerRequest(load_balancer="web", port=8000))
+    store.close()
+
+
+def test_own_ports_names_every_listener_of_the_replica() -> None:
+    args = build_parser().parse_args([
+        "--etcd", "https://10.0.0.9:2379,http://10.0.0.8:12379", "--listen", "0.0.0.0:7400",
+        "--metrics-listen", "0.0.0.0:7401", "--console-listen", ":7490", "--ecs-listen", "0.0.0.0:7480",
+        "--registry-front-listen", "0.0.0.0:5000"])
+    assert own_ports(args) == {2379: "--etcd", 12379: "--etcd", 7400: "--listen", 7401: "--metrics-listen",
+                               7490: "--console-listen", 7480: "--ecs-listen", 5000: "--registry-front-listen"}
+
+
+def test_listeners_sharing_a_target_group_agree_on_the_proxy_protocol(ctx) -> None:
+    """A node proxy refuses a whole routing table where one backend is sent the PROXY protocol
+    by one frontend and not by another: every load balancer of the cluster stopped routing."""
+    tg(ctx, "db", 5432, protocol="TCP")
+    tg(ctx, "db2", 5432, protocol="TCP")
+    for name in ("n1", "n2"):
+        loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name=name, type="network"))
+    loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="n1", port=6000, protocol="TCP",
+                                                               default_target_group="db", proxy_protocol=True))
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="n2", port=6001, protocol="TCP",
+                                                                      default_target_group="db"),
+          "proxyProtocol: target group 'db' is the default of the listener on port 6000 of load balancer 'n1', "
+          "which sends the PROXY protocol", "InvalidConfigurationRequest")
+    made = loadbalancers.create_listener(ctx, t.CreateListenerRequest(
+        load_balancer="n2", port=6001, protocol="TCP", default_target_group="db2")).load_balancer
+    fails(loadbalancers.modify_listener, ctx, t.ModifyListenerRequest(listener_arn=made.listeners[0].listener_arn,
+                                                                      default_target_group="db"),
+          "defaultTargetGroup: target group 'db' is the default", "InvalidConfigurationRequest")
+    loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="n2", port=6002, protocol="TCP",
+                                                               default_target_group="db", proxy_protocol=True))
+
+
+
     loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="alb"))
     loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="nlb", type="network"))
     fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="alb", port=1, protocol="TCP"),
@@ -178,6 +242,10 @@ def test_duplicates_and_lookups(ctx) -> None:
           "tags[0].key: must be 1 to 128")
     fails(targetgroups.create, ctx, t.CreateTargetGroupRequest(name="x", port=1, tags=[r.Tag(key="a")] * 2),
           "tags[1].key: 'a' is given twice", "DuplicateTagKeys")
+    fails(loadbalancers.create, ctx, t.CreateLoadBalancerRequest(name="x", tags=[r.Tag(key="k\x00", value="v")]),
+          "tags[0].key: 'k\\x00' holds a control character")
+    fails(targetgroups.create, ctx, t.CreateTargetGroupRequest(name="x", port=1, tags=[r.Tag(key="k", value="\n")]),
+          "tags[0].value: '\\n' holds a control character")
     stale = made.load_balancer_arn[:-4] + "0000"
     resp = loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest(load_balancers=["web", stale, "nope"]))
     assert [x.load_balancer_name for x in resp.load_balancers] == ["web"]
@@ -223,6 +291,8 @@ def test_rules_are_kept_in_priority_order(ctx) -> None:
     (dict(host_patterns=["a" * 129]), "hostPatterns[0]: must be 1 to 128"),
     (dict(path_patterns=["v1/*"]), "pathPatterns[0]: 'v1/*' is not a path pattern: it starts with '/'"),
     (dict(path_patterns=["/a b"]), "pathPatterns[0]:"),
+    # The proxies quote patterns in single quotes: one there stopped every node's routing.
+    (dict(path_patterns=["/it's"]), "pathPatterns[0]: \"/it's\" is not a path pattern"),
     (dict(path_patterns=[f"/{i}" for i in range(6)]), "pathPatterns: at most 5 patterns"),
     (dict(host_patterns=[], path_patterns=[]), "conditions: give at least one"),
     (dict(target_group="nope"), "targetGroup: target group 'nope' not found"),
@@ -244,6 +314,30 @@ def test_duplicate_priority_and_tcp_listeners_refuse_rules(ctx) -> None:
 
 
 # ---- target groups ----------------------------------------------------------------------------
+
+def test_every_pattern_and_health_path_the_api_takes_the_proxies_can_carry() -> None:
+    """The proxy refuses a whole routing table it cannot render, so a value the API takes and
+    the renderer does not stops routing on every node: the API's characters must be a subset."""
+    for code in range(32, 127):
+        ch = chr(code)
+        try:
+            check.patterns([f"/a{ch}"], "pathPatterns", host=False)
+        except ApiError:
+            pass
+        else:
+            proxy_config._path_regex(f"/a{ch}", "path")
+        try:
+            check.patterns([f"a{ch}.example.com"], "hostPatterns", host=True)
+        except ApiError:
+            pass
+        else:
+            proxy_config._host_regex(f"a{ch}.example.com", "host")
+        try:
+            hc = check.health_check(t.HealthCheckConfig(path=f"/a{ch}"), "HTTP")
+        except ApiError:
+            continue
+        proxy_config._health_check(hc, "http", "health_check")
+
 
 def test_target_group_defaults_and_modify(ctx) -> None:
     made = tg(ctx)
@@ -271,6 +365,9 @@ def test_target_group_defaults_and_modify(ctx) -> None:
     (dict(health_check=t.HealthCheckConfig(matcher="200-abc")), "healthCheck.matcher"),
     (dict(health_check=t.HealthCheckConfig(matcher="399-200")), "healthCheck.matcher: the range '399-200'"),
     (dict(health_check=t.HealthCheckConfig(path="health")), "healthCheck.path: must start with '/'"),
+    (dict(health_check=t.HealthCheckConfig(path="/a b")), "healthCheck.path: must start with '/'"),
+    (dict(health_check=t.HealthCheckConfig(path="/a#b")), "healthCheck.path"),
+    (dict(health_check=t.HealthCheckConfig(path="/a'b")), "healthCheck.path"),
     (dict(health_check=t.HealthCheckConfig(protocol="TCP")), "healthCheck.protocol: an HTTP target group"),
     (dict(deregistration_delay_seconds=3601), "deregistrationDelaySeconds: must be between 0 and 3600"),
     (dict(deregistration_delay_seconds=-1), "deregistrationDelaySeconds"),
@@ -463,6 +560,26 @@ def test_service_registries_and_connect(ctx) -> None:
         enabled=True, namespace="lab", services=[r.ServiceConnectService(
             port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=0)])])),
      "clientAliases[0].port: must be a port"),
+    # Every node's DNS responder answers every alias to every container: an alias outside its
+    # namespace would shadow an upstream name (and make its parent, "org", answer NXDOMAIN) or
+    # another namespace's names.
+    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
+        enabled=True, namespace="lab", services=[r.ServiceConnectService(
+            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=80, dns_name="pypi.org")])])),
+     "clientAliases[0].dnsName: 'pypi.org' is outside namespace 'lab'"),
+    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
+        enabled=True, namespace="lab", services=[r.ServiceConnectService(
+            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=80, dns_name="db.prod")])])),
+     "clientAliases[0].dnsName: 'db.prod' is outside namespace 'lab'"),
+    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
+        enabled=True, namespace="lab", services=[r.ServiceConnectService(
+            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=80, dns_name="localhost")])])),
+     "clientAliases[0].dnsName: 'localhost' is every host's own name"),
+    # Aliases bind on the address containers reach the node's DNS responder at.
+    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
+        enabled=True, namespace="lab", services=[r.ServiceConnectService(
+            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=53, dns_name="web")])])),
+     "clientAliases[0].port: 53 is the nodes' DNS responders' port"),
 ])
 def test_bad_discovery_fields(ctx, kw, match) -> None:
     namespaces.create(ctx, t.CreateNamespaceRequest(name="lab"))
