@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from controlplane.api import execution_roles, roles, task_credentials
 from controlplane.api.context import ApiContext
 from controlplane.errors import ApiError
-from controlplane.iam.catalogue import known_actions
+from controlplane.known_actions import known_actions
 from controlplane.server import main as controlplane_main
 from shoal import keys
 from shoal.security.ca import Identity
