@@ -52,12 +52,12 @@ from controlplane.ecs.config import add_flags as add_ecs_flags
 from controlplane.ecs.config import start as start_ecs
 from controlplane.feed import EventFeed
 from controlplane.http import serve as serve_http
-from controlplane.iam.catalogue import known_actions
+from controlplane.known_actions import known_actions
 from controlplane.metrics import REGISTRY
 from controlplane.registry.lifecycle_sweep import LifecycleSweep
-from controlplane.registry.setup import add_flags as add_registry_flags
-from controlplane.registry.setup import start as start_registry
-from controlplane.routing.publisher import RoutingPublisher
+from controlplane.registry_setup import add_flags as add_registry_flags
+from controlplane.registry_setup import start as start_registry
+from controlplane.routing_publisher import RoutingPublisher
 from controlplane.security_setup import SERVICE_NAME as SECURITY_SERVICE_NAME
 from controlplane.security_setup import Security
 from controlplane.security_setup import add_flags as add_security_flags

@@ -29,6 +29,7 @@ pytest_plugins = [
     "tests.fixtures.hollow",
     "tests.fixtures.plane",
     "tests.fixtures.hook_server",
+    "tests.fixtures.root_logging",
 ]
 
 

@@ -45,5 +45,5 @@ class AgentGatewayService(Registration, Streams, Liveness, TaskReports, agent_pb
         # the end of an agent's stream.
         self.on_log_chunk: Callable[[str, agent_pb2.AgentLogChunk], None] | None = None
         self.on_stream_end: Callable[[str], None] | None = None
-        # The cluster's current routing table for a new stream (controlplane/routing/publisher.py).
+        # The cluster's current routing table for a new stream (controlplane/routing_publisher.py).
         self.routing_for: Callable[[str], agent_pb2.ControlMessage | None] = lambda _cluster: None

@@ -62,6 +62,7 @@ def test_containers_get_the_responder_only_on_port_53_of_an_address_they_reach()
 
 
 
+@pytest.mark.usefixtures("root_logging_kept")
 @pytest.mark.parametrize("port", ["-1", "65536"])
 def test_a_bad_proxy_metrics_port_is_refused_naming_the_flag(port: str, tmp_path, capsys) -> None:
     code = agent_main.main(["--insecure", "--runtime", "hollow", "--state-dir", str(tmp_path),

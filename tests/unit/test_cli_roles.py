@@ -14,7 +14,7 @@ import pytest
 from controlplane.api.context import ApiContext
 from controlplane.api.roles_service import RolesService
 from controlplane.authz import Denied, decide
-from controlplane.iam.catalogue import known_actions
+from controlplane.known_actions import known_actions
 from shoal.security.ca import Identity
 from shoal.store.memory import MemoryStore
 from shoal.v1 import roles_pb2_grpc

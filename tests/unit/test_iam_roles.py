@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from controlplane.api import execution_roles, roles, task_credentials
 from controlplane.api.context import ApiContext
 from controlplane.errors import ApiError
-from controlplane.iam.catalogue import known_actions
+from controlplane.known_actions import known_actions
 from controlplane.server import main as controlplane_main
 from shoal import keys
 from shoal.security.ca import Identity
@@ -191,6 +191,7 @@ def test_the_elbv2_endpoint_judges_a_task_key_by_its_role_too(gateway) -> None: 
     assert "elasticloadbalancing:CreateLoadBalancer" in denied.value.response["Error"]["Message"]
 
 
+@pytest.mark.usefixtures("root_logging_kept")
 @pytest.mark.parametrize("ttl", ["1", "43201"])
 def test_a_credentials_lifetime_out_of_range_stops_the_control_plane_at_start(ttl: str) -> None:
     with pytest.raises(SystemExit, match="--task-credentials-ttl must be 2-43200 seconds"):

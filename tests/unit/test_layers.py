@@ -133,6 +133,20 @@ def cycles(edges: list[Edge]) -> list[list[str]]:
     return found
 
 
+def folder(module: str) -> str:
+    """The controlplane room a module stands in: its subpackage (``controlplane.ecs.elbv2.xml``
+    is in ``ecs``) or, for a top-level module, the module itself (``state``); "" outside."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "controlplane" and len(parts) > 1 else ""
+
+
+def folder_edges(edges: list[Edge]) -> list[Edge]:
+    """The imports between controlplane's folders: a reader who opens ``ecs/`` should never
+    find it importing a folder that imports ``ecs/`` back, even when no module circle closes."""
+    return [Edge(a, b, e.line, e.type_only) for e in edges
+            if (a := folder(e.source)) and (b := folder(e.target)) and a != b]
+
+
 def test_every_package_states_its_floor():
     for package in FLOOR:
         doc = ast.get_docstring(ast.parse((ROOT / package / "__init__.py").read_text())) or ""
@@ -150,6 +164,16 @@ def test_imports_run_downward_only():
 
 def test_no_circles_between_modules():
     assert cycles(all_edges()) == []
+
+
+def test_controlplane_folders_import_one_way():
+    edges = folder_edges(all_edges())
+    pairs = {(e.source, e.target) for e in edges}
+    # A scan that missed the folders would pass vacuously.
+    assert {("ecs", "api"), ("api", "scheduler"), ("server", "registry")} <= pairs
+    found = cycles(edges)
+    assert found == [], "controlplane folders importing each other (move the wiring up or the shared part down): " \
+        + "; ".join(" <-> ".join(c) for c in found)
 
 
 # ---- the checks themselves, on made-up edges: they can fail ------------------------------------
@@ -172,6 +196,17 @@ def test_circle_found_through_a_function_level_import(tmp_path):
              Edge("agent.volumes", "agent.logs", 40, False), Edge("agent.main", "agent.logs", 2, False)]
     assert cycles(edges) == [["agent.logs", "agent.runtime", "agent.volumes"]]
     assert cycles([*edges[:2], Edge("agent.volumes", "agent.logs", 40, True)]) == []
+
+
+def test_folder_circle_found_where_no_module_circle_closes():
+    # The loop the role catalogue once made: iam/catalogue.py read the gateways' actions while
+    # ecs/access.py judged requests with iam/policy.py.
+    edges = [Edge("controlplane.iam.catalogue", "controlplane.ecs.ecr", 7, False),
+             Edge("controlplane.ecs.access", "controlplane.iam.policy", 12, False),
+             Edge("controlplane.server", "controlplane.iam.catalogue", 55, False)]
+    assert cycles(edges) == []
+    assert cycles(folder_edges(edges)) == [["ecs", "iam"]]
+    assert cycles(folder_edges([edges[0], edges[2]])) == []
 
 
 def test_function_level_imports_are_read(tmp_path, monkeypatch):

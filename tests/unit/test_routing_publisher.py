@@ -1,4 +1,4 @@
-"""The replica's routing push (controlplane/routing/publisher.py) over a MemoryStore and a
+"""The replica's routing push (controlplane/routing_publisher.py) over a MemoryStore and a
 watch-fed cache: a table goes out only for clusters with traffic records and only when it
 changed, a new stream gets the current one, a draining target leaves when its time is up,
 and a build stays cheap."""
@@ -15,7 +15,7 @@ from controlplane.api import loadbalancers, namespaces, services, taskdefs
 from controlplane.api.context import ApiContext
 from controlplane.cache import Cache
 from controlplane.routing import sources
-from controlplane.routing.publisher import RoutingPublisher
+from controlplane.routing_publisher import RoutingPublisher
 from shoal import keys
 from shoal.store.memory import MemoryStore
 from shoal.v1 import agent_pb2
