@@ -6,6 +6,7 @@ the member as the request spelled it, with ``where`` the path of the object it s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -53,6 +54,19 @@ def integer(body: Body, name: str, error: Error = invalid_parameter, *, lo: int 
         span = f" from {lo} to {hi}" if bounded else f" of at least {lo}" if lo is not None else ""
         raise error(f"{_label(name, where)}: must be a whole number{span}, got {value!r:.40}")
     return value
+
+
+def number(body: Body, name: str, error: Error = invalid_parameter, *, required: bool = False,
+           where: str = "") -> float | None:
+    """The member as a finite number; ``None`` if absent and not ``required``."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise error(f"{_label(name, where)}: required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise error(f"{_label(name, where)}: must be a finite number, got {value!r:.40}")
+    return float(value)
 
 
 def boolean(body: Body, name: str, error: Error = invalid_parameter, *, where: str = "") -> bool:
