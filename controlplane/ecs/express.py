@@ -125,10 +125,7 @@ def _scaling(spec: apps.AppSpec, s: Body) -> None:
         spec.max = high
     if spec.min > spec.max:
         raise invalid_parameter(f"{w}.minTaskCount: {spec.min} is more than maxTaskCount {spec.max}")
-    metric = s.get("autoScalingMetric")
-    if metric is not None:
-        if metric not in _METRICS:
-            raise invalid_parameter(f"{w}.autoScalingMetric: must be one of {', '.join(_METRICS)}")
+    if (metric := fields.choice(s, "autoScalingMetric", _METRICS, where=w)) is not None:
         spec.metric = _METRICS[metric]
     if (value := fields.integer(s, "autoScalingTargetValue", lo=1, hi=1_000_000, where=w)) is not None:
         spec.target = float(value)

@@ -77,6 +77,17 @@ def boolean(body: Body, name: str, error: Error = invalid_parameter, *, where: s
     return value
 
 
+def choice(body: Body, name: str, allowed: Iterable[str], error: Error = invalid_parameter, *,
+           where: str = "") -> str | None:
+    """The member if it is one of ``allowed``; ``None`` if absent."""
+    value = body.get(name)
+    options = list(allowed)
+    if value is not None and value not in options:
+        listed = " or ".join(options) if len(options) == 2 else "one of " + ", ".join(options)
+        raise error(f"{_label(name, where)}: must be {listed}, got {value!r:.40}")
+    return value
+
+
 def strings(body: Body, name: str, error: Error = invalid_parameter, *, where: str = "") -> list[str]:
     """The member as a list of strings; absent is ``[]``."""
     value = body.get(name)
