@@ -70,8 +70,10 @@ def number(body: Body, name: str, error: Error = invalid_parameter, *, required:
 
 
 def boolean(body: Body, name: str, error: Error = invalid_parameter, *, where: str = "") -> bool:
-    """The member as a boolean; absent is false."""
-    value = body.get(name, False)
+    """The member as a boolean; absent or null is false."""
+    value = body.get(name)
+    if value is None:
+        return False
     if not isinstance(value, bool):
         raise error(f"{_label(name, where)}: must be true or false, got {value!r:.40}")
     return value
