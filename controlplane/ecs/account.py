@@ -8,6 +8,7 @@ from typing import Any
 
 from controlplane.api import account_settings
 from controlplane.api.context import ApiContext
+from controlplane.ecs import fields
 from controlplane.ecs.errors import invalid_parameter
 from shoal.v1 import resources_pb2 as r
 
@@ -18,15 +19,8 @@ def _root(ctx: ApiContext) -> str:
     return f"arn:aws:iam::{ctx.arns.account}:root"
 
 
-def _string(body: Body, key: str, required: bool = False) -> str:
-    value = body.get(key, "")
-    if not isinstance(value, str) or (required and not value):
-        raise invalid_parameter(f"{key}: required" if required else f"{key}: must be a string")
-    return value
-
-
 def _principal(ctx: ApiContext, body: Body) -> None:
-    principal = _string(body, "principalArn")
+    principal = fields.string(body, "principalArn")
     if principal and principal != _root(ctx):
         raise invalid_parameter(f"principalArn: Shoal's account settings are account-wide; give none or "
                                 f"{_root(ctx)}")
@@ -38,25 +32,27 @@ def _out(ctx: ApiContext, s: r.ClusterSetting) -> Body:
 
 def put_account_setting(ctx: ApiContext, body: Body) -> Body:
     _principal(ctx, body)
-    setting = account_settings.put(ctx, _string(body, "name", True), _string(body, "value", True))
+    setting = account_settings.put(ctx, fields.string(body, "name", required=True),
+                                   fields.string(body, "value", required=True))
     return {"setting": _out(ctx, setting)}
 
 
 def put_account_setting_default(ctx: ApiContext, body: Body) -> Body:
-    setting = account_settings.put(ctx, _string(body, "name", True), _string(body, "value", True))
+    setting = account_settings.put(ctx, fields.string(body, "name", required=True),
+                                   fields.string(body, "value", required=True))
     return {"setting": _out(ctx, setting)}
 
 
 def delete_account_setting(ctx: ApiContext, body: Body) -> Body:
     _principal(ctx, body)
-    return {"setting": _out(ctx, account_settings.delete(ctx, _string(body, "name", True)))}
+    return {"setting": _out(ctx, account_settings.delete(ctx, fields.string(body, "name", required=True)))}
 
 
 def list_account_settings(ctx: ApiContext, body: Body) -> Body:
     _principal(ctx, body)
     if not isinstance(body.get("effectiveSettings", False), bool):
         raise invalid_parameter("effectiveSettings: must be true or false")
-    found = account_settings.list_(ctx, _string(body, "name"), _string(body, "value"))
+    found = account_settings.list_(ctx, fields.string(body, "name"), fields.string(body, "value"))
     return {"settings": [_out(ctx, s) for s in found]}
 
 

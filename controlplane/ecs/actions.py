@@ -16,7 +16,7 @@ from controlplane.api import clusters, namespaces, nodes, services, tags, taskde
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.api.traffic_state import find_namespace, live_services
-from controlplane.ecs import task_sets
+from controlplane.ecs import fields, task_sets
 from controlplane.ecs.capacity import strategy_items
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from controlplane.ecs.shapes import tag_list, to_ecs
@@ -41,13 +41,6 @@ def _parse(body: Body, cls: type[M]) -> M:
 def _wants_tags(body: Body) -> bool:
     include = body.get("include") or []
     return isinstance(include, list) and "TAGS" in include
-
-
-def _required(body: Body, name: str) -> Any:
-    value = body.get(name)
-    if value in (None, "", []):
-        raise invalid_parameter(f"{name}: required")
-    return value
 
 
 def _launch_type(body: Body) -> None:
@@ -123,17 +116,17 @@ def create_cluster(ctx: ApiContext, body: Body) -> Body:
 
 def update_cluster(ctx: ApiContext, body: Body) -> Body:
     _no_cluster_extras(body)
-    ref = str(_required(body, "cluster"))
+    ref = str(fields.required(body, "cluster"))
     return {"cluster": to_ecs(clusters.update_settings(ctx, ref, _cluster_settings(body)).cluster)}
 
 
 def update_cluster_settings(ctx: ApiContext, body: Body) -> Body:
-    ref = str(_required(body, "cluster"))
+    ref = str(fields.required(body, "cluster"))
     return {"cluster": to_ecs(clusters.update_settings(ctx, ref, _cluster_settings(body, required=True)).cluster)}
 
 
 def delete_cluster(ctx: ApiContext, body: Body) -> Body:
-    req = op.DeleteClusterRequest(cluster=_required(body, "cluster"))
+    req = op.DeleteClusterRequest(cluster=fields.required(body, "cluster"))
     return {"cluster": to_ecs(clusters.delete(ctx, req).cluster)}
 
 
@@ -158,12 +151,12 @@ def register_task_definition(ctx: ApiContext, body: Body) -> Body:
 
 
 def deregister_task_definition(ctx: ApiContext, body: Body) -> Body:
-    ref = op.TaskDefinitionRef(task_definition=_required(body, "taskDefinition"))
+    ref = op.TaskDefinitionRef(task_definition=fields.required(body, "taskDefinition"))
     return {"taskDefinition": to_ecs(taskdefs.deregister(ctx, ref).task_definition)}
 
 
 def delete_task_definitions(ctx: ApiContext, body: Body) -> Body:
-    refs = _required(body, "taskDefinitions")
+    refs = fields.required(body, "taskDefinitions")
     if not isinstance(refs, list) or not all(isinstance(x, str) for x in refs):
         raise invalid_parameter("taskDefinitions: must be a list of family:revision references or ARNs")
     deleted, failures = taskdefs.delete(ctx, refs)
@@ -171,7 +164,7 @@ def delete_task_definitions(ctx: ApiContext, body: Body) -> Body:
 
 
 def describe_task_definition(ctx: ApiContext, body: Body) -> Body:
-    ref = op.TaskDefinitionRef(task_definition=_required(body, "taskDefinition"))
+    ref = op.TaskDefinitionRef(task_definition=fields.required(body, "taskDefinition"))
     td = taskdefs.describe(ctx, ref).task_definition
     out: Body = {"taskDefinition": to_ecs(td)}
     if _wants_tags(body):
@@ -209,7 +202,7 @@ def start_task(ctx: ApiContext, body: Body) -> Body:
     """RunTask pinned to the listed container instances: one task on each, through a
     memberOf constraint on their ids and distinctInstance."""
     _no_overrides(body)
-    refs = _required(body, "containerInstances")
+    refs = fields.required(body, "containerInstances")
     if not isinstance(refs, list) or not all(isinstance(x, str) for x in refs):
         raise invalid_parameter("containerInstances: must be a list of container instance ids or ARNs")
     if len(refs) > MAX_START_INSTANCES:
@@ -226,7 +219,7 @@ def start_task(ctx: ApiContext, body: Body) -> Body:
         return {"tasks": [], "failures": _failures(failures)}
     req = op.RunTaskRequest(
         cluster=cluster,
-        task_definition=_required(body, "taskDefinition"),
+        task_definition=fields.required(body, "taskDefinition"),
         count=len(found),
         group=str(body.get("group") or ""),
         started_by=str(body.get("startedBy") or ""),
@@ -242,7 +235,7 @@ def start_task(ctx: ApiContext, body: Body) -> Body:
 
 
 def stop_task(ctx: ApiContext, body: Body) -> Body:
-    _required(body, "task")
+    fields.required(body, "task")
     return {"task": to_ecs(tasks.stop(ctx, _parse(body, op.StopTaskRequest)).task)}
 
 
@@ -260,12 +253,12 @@ def _protection_out(resp: op.TaskProtectionResponse) -> Body:
 
 
 def get_task_protection(ctx: ApiContext, body: Body) -> Body:
-    _required(body, "tasks")
+    fields.required(body, "tasks")
     return _protection_out(tasks.get_protection(ctx, _parse(body, op.GetTaskProtectionRequest)))
 
 
 def update_task_protection(ctx: ApiContext, body: Body) -> Body:
-    _required(body, "tasks")
+    fields.required(body, "tasks")
     if not isinstance(body.get("protectionEnabled"), bool):
         raise invalid_parameter("protectionEnabled: required, true or false")
     return _protection_out(tasks.update_protection(ctx, _parse(body, op.UpdateTaskProtectionRequest)))
@@ -274,8 +267,8 @@ def update_task_protection(ctx: ApiContext, body: Body) -> Body:
 def execute_command(ctx: ApiContext, body: Body) -> Body:
     """ECS Exec hands the caller an SSM session for the AWS Session Manager plugin; Shoal has
     no SSM, so the gateway says where the same thing is: ``shoal exec``."""
-    task = str(_required(body, "task"))
-    _required(body, "command")
+    task = str(fields.required(body, "task"))
+    fields.required(body, "command")
     raise EcsError("ClientException",
                    "ExecuteCommand needs the AWS Session Manager plugin, which Shoal does not support: run "
                    f"`shoal exec -it {last_segment(task)} -- COMMAND` instead (the same task, interactive, through the "
@@ -319,7 +312,7 @@ def create_service(ctx: ApiContext, body: Body) -> Body:
     if task_sets.controller_of(body) == task_sets.EXTERNAL:
         return task_sets.create_external_service(ctx, body)
     _launch_type(body)
-    _required(body, "serviceName")
+    fields.required(body, "serviceName")
     _traffic_members(body)
     if body.get("schedulingStrategy") == "DAEMON" and body.get("desiredCount") is not None:
         raise invalid_parameter("desiredCount: the daemon scheduling strategy does not support a desired count")
@@ -327,7 +320,7 @@ def create_service(ctx: ApiContext, body: Body) -> Body:
 
 
 def update_service(ctx: ApiContext, body: Body) -> Body:
-    _required(body, "service")
+    fields.required(body, "service")
     if "capacityProviderStrategy" in body:
         strategy_items(body["capacityProviderStrategy"], "capacityProviderStrategy")
     _traffic_members(body)
@@ -343,7 +336,7 @@ def update_service(ctx: ApiContext, body: Body) -> Body:
 
 
 def delete_service(ctx: ApiContext, body: Body) -> Body:
-    _required(body, "service")
+    fields.required(body, "service")
     return {"service": _service(services.delete(ctx, _parse(body, op.DeleteServiceRequest)).service)}
 
 
@@ -373,7 +366,7 @@ def list_services(ctx: ApiContext, body: Body) -> Body:
 def list_services_by_namespace(ctx: ApiContext, body: Body) -> Body:
     """The services registered in a namespace (by a service registry or Service Connect),
     by its name or ARN, in every cluster that has it."""
-    ref = str(_required(body, "namespace"))
+    ref = str(fields.required(body, "namespace"))
     arns, found = [], False
     for cluster in clusters.list_(ctx, op.ListRequest()).arns:
         name = last_segment(cluster)
@@ -411,7 +404,7 @@ def update_container_instances_state(ctx: ApiContext, body: Body) -> Body:
 
 
 def deregister_container_instance(ctx: ApiContext, body: Body) -> Body:
-    _required(body, "containerInstance")
+    fields.required(body, "containerInstance")
     resp = nodes.deregister(ctx, _parse(body, op.DeregisterContainerInstanceRequest))
     return {"containerInstance": to_ecs(resp.container_instances[0])}
 
@@ -419,7 +412,7 @@ def deregister_container_instance(ctx: ApiContext, body: Body) -> Body:
 # ---- tags -------------------------------------------------------------------------------------
 
 def tag_resource(ctx: ApiContext, body: Body) -> Body:
-    tags.tag(ctx, str(_required(body, "resourceArn")), _tags(body.get("tags") or []))
+    tags.tag(ctx, str(fields.required(body, "resourceArn")), _tags(body.get("tags") or []))
     return {}
 
 
@@ -427,12 +420,12 @@ def untag_resource(ctx: ApiContext, body: Body) -> Body:
     keys = body.get("tagKeys") or []
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise invalid_parameter("tagKeys: must be a list of strings")
-    tags.untag(ctx, str(_required(body, "resourceArn")), keys)
+    tags.untag(ctx, str(fields.required(body, "resourceArn")), keys)
     return {}
 
 
 def list_tags_for_resource(ctx: ApiContext, body: Body) -> Body:
-    return {"tags": tag_list(tags.list_tags(ctx, str(_required(body, "resourceArn"))))}
+    return {"tags": tag_list(tags.list_tags(ctx, str(fields.required(body, "resourceArn"))))}
 
 
 ACTIONS: dict[str, Action] = {

@@ -17,13 +17,12 @@ put-step`` created and refuses a new one."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from controlplane.api import scaling as api
 from controlplane.api.context import ApiContext
-from controlplane.ecs import beside, sigv4
+from controlplane.ecs import beside, fields, sigv4
 from controlplane.ecs.errors import EcsError, to_ecs_error
 from controlplane.ecs.replay import ReplayCache
 from controlplane.errors import ApiError
@@ -48,46 +47,15 @@ def invalid(message: str) -> EcsError:
 
 # ---- reading the request ------------------------------------------------------------------------
 
-def _only(body: Body, allowed: set[str]) -> None:
-    extra = sorted(set(body) - allowed)
-    if extra:
-        raise invalid(f"{extra[0]}: not supported by Shoal's Application Auto Scaling")
+_UNSUPPORTED = "not supported by Shoal's Application Auto Scaling"
 
 
-def _string(body: Body, field: str, required: bool = True) -> str:
-    value = body.get(field)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or not value:
-        raise invalid(f"{field}: required, a non-empty string")
-    return value
+def _only(body: Any, allowed: set[str], where: str = "") -> None:
+    fields.only(body, allowed, _UNSUPPORTED, invalid, where=where)
 
 
-def _int(body: Body, field: str, prefix: str = "") -> int | None:
-    value = body.get(field)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid(f"{prefix}{field}: an integer")
-    return value
-
-
-def _number(body: Body, field: str, prefix: str = "", required: bool = False) -> float | None:
-    value = body.get(field)
-    if value is None:
-        if required:
-            raise invalid(f"{prefix}{field}: required, a number")
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise invalid(f"{prefix}{field}: a finite number")
-    return float(value)
-
-
-def _bool(body: Body, field: str, prefix: str = "") -> bool:
-    value = body.get(field, False)
-    if not isinstance(value, bool):
-        raise invalid(f"{prefix}{field}: a boolean")
-    return value
+def _string(body: Body, name: str, required: bool = True, where: str = "") -> str:
+    return fields.string(body, name, invalid, required=required, where=where)
 
 
 def _namespace(body: Body) -> None:
@@ -129,11 +97,9 @@ def _names(body: Body, field: str) -> list[str]:
 
 def _page(body: Body, items: list[Body], key: str) -> Body:
     """MaxResults/NextToken over ``items`` (in a stable order); the token is the offset."""
-    limit = _int(body, "MaxResults")
+    limit = fields.integer(body, "MaxResults", invalid, lo=1, hi=MAX_RESULTS)
     if limit is None:
         limit = MAX_RESULTS
-    if not 1 <= limit <= MAX_RESULTS:
-        raise invalid(f"MaxResults: between 1 and {MAX_RESULTS}")
     token = body.get("NextToken")
     start = 0
     if token is not None:
@@ -260,7 +226,7 @@ def register_scalable_target(ctx: ApiContext, body: Body) -> Body:
     cluster, service = _target_ref(body)
     req = sc.RegisterScalableTargetRequest(cluster=cluster, service=service)
     for field, attr in (("MinCapacity", "min_capacity"), ("MaxCapacity", "max_capacity")):
-        value = _int(body, field)
+        value = fields.integer(body, field, invalid)
         if value is not None:
             setattr(req, attr, value)
     if "RoleARN" in body:
@@ -272,9 +238,9 @@ def register_scalable_target(ctx: ApiContext, body: Body) -> Body:
         words = {"DynamicScalingInSuspended": "dynamic_scaling_in_suspended",
                  "DynamicScalingOutSuspended": "dynamic_scaling_out_suspended",
                  "ScheduledScalingSuspended": "scheduled_scaling_suspended"}
-        _only(suspended, set(words))
+        _only(suspended, set(words), "SuspendedState")
         for field, attr in words.items():
-            setattr(req.suspended_state, attr, _bool(suspended, field, "SuspendedState."))
+            setattr(req.suspended_state, attr, fields.boolean(suspended, field, invalid, where="SuspendedState"))
     target = api.register_target(ctx, req).scalable_target
     return {"ScalableTargetARN": target_out(ctx, target)["ScalableTargetARN"]}
 
@@ -317,36 +283,37 @@ def _object(body: Body, field: str) -> Body:
 
 def target_tracking(body: Body) -> sc.TargetTrackingConfiguration:
     cfg = _object(body, _TT)
-    p = _TT + "."
     _only(cfg, {"TargetValue", "PredefinedMetricSpecification", "CustomizedMetricSpecification", "ScaleOutCooldown",
-                "ScaleInCooldown", "DisableScaleIn"})
+                "ScaleInCooldown", "DisableScaleIn"}, _TT)
     if "CustomizedMetricSpecification" in cfg:
-        raise invalid(f"{p}CustomizedMetricSpecification: CloudWatch metrics are not served by Shoal; use a "
+        raise invalid(f"{_TT}.CustomizedMetricSpecification: CloudWatch metrics are not served by Shoal; use a "
                       "PredefinedMetricSpecification (ECSServiceAverageCPUUtilization, "
                       "ECSServiceAverageMemoryUtilization, ALBRequestCountPerTarget) or a PromQL metric with "
                       "`shoal scaling policy put-tracking --promql`")
-    tt = sc.TargetTrackingConfiguration(target_value=_number(cfg, "TargetValue", p, required=True))
+    target = fields.number(cfg, "TargetValue", invalid, required=True, where=_TT)
+    tt = sc.TargetTrackingConfiguration(target_value=target)
     spec = cfg.get("PredefinedMetricSpecification")
     if not isinstance(spec, dict):
-        raise invalid(f"{p}PredefinedMetricSpecification: required, an object")
-    _only(spec, {"PredefinedMetricType", "ResourceLabel"})
-    tt.predefined_metric_type = _string(spec, "PredefinedMetricType")
+        raise invalid(f"{_TT}.PredefinedMetricSpecification: required, an object")
+    where = f"{_TT}.PredefinedMetricSpecification"
+    _only(spec, {"PredefinedMetricType", "ResourceLabel"}, where)
+    tt.predefined_metric_type = _string(spec, "PredefinedMetricType", where=where)
     if "ResourceLabel" in spec:
-        tt.resource_label = _string(spec, "ResourceLabel")
+        tt.resource_label = _string(spec, "ResourceLabel", where=where)
     # Application Auto Scaling's defaults when a cooldown is not given (ECS: 300 s each way).
     for field, attr in (("ScaleOutCooldown", "scale_out_cooldown"), ("ScaleInCooldown", "scale_in_cooldown")):
-        value = _int(cfg, field, p)
+        value = fields.integer(cfg, field, invalid, where=_TT)
         setattr(tt, attr, 300 if value is None else value)
-    tt.disable_scale_in = _bool(cfg, "DisableScaleIn", p)
+    tt.disable_scale_in = fields.boolean(cfg, "DisableScaleIn", invalid, where=_TT)
     return tt
 
 
 def step_scaling(ctx: ApiContext, body: Body, cluster: str, service: str, name: str) -> sc.StepScalingConfiguration:
     cfg = _object(body, _STEP)
-    p = _STEP + "."
-    _only(cfg, {"AdjustmentType", "StepAdjustments", "MinAdjustmentMagnitude", "Cooldown", "MetricAggregationType"})
+    _only(cfg, {"AdjustmentType", "StepAdjustments", "MinAdjustmentMagnitude", "Cooldown", "MetricAggregationType"},
+          _STEP)
     if cfg.get("MetricAggregationType", "Average") != "Average":
-        raise invalid(f"{p}MetricAggregationType: only Average (Shoal's alarm is one PromQL value)")
+        raise invalid(f"{_STEP}.MetricAggregationType: only Average (Shoal's alarm is one PromQL value)")
     existing = ctx.state.cluster(cluster) and api.describe_policies(ctx, sc.DescribeScalingPoliciesRequest(
         cluster=cluster, service=service, policy_names=[name])).policies
     if not existing or existing[0].policy_type != "StepScaling":
@@ -354,26 +321,24 @@ def step_scaling(ctx: ApiContext, body: Body, cluster: str, service: str, name: 
                       "(CloudWatch's PutMetricAlarm is not served); create it with `shoal scaling policy put-step "
                       f"--name {name} --promql ...`, after which this call updates its steps")
     st = sc.StepScalingConfiguration(alarm=existing[0].step_scaling.alarm,
-                                     adjustment_type=_string(cfg, "AdjustmentType"))
+                                     adjustment_type=_string(cfg, "AdjustmentType", where=_STEP))
     steps = cfg.get("StepAdjustments")
     if not isinstance(steps, list):
-        raise invalid(f"{p}StepAdjustments: required, a list")
+        raise invalid(f"{_STEP}.StepAdjustments: required, a list")
     for i, s in enumerate(steps):
-        sp = f"{p}StepAdjustments[{i}]."
-        if not isinstance(s, dict):
-            raise invalid(f"{sp[:-1]}: an object")
-        _only(s, {"MetricIntervalLowerBound", "MetricIntervalUpperBound", "ScalingAdjustment"})
-        adj = _int(s, "ScalingAdjustment", sp)
-        if adj is None:
-            raise invalid(f"{sp}ScalingAdjustment: required, an integer")
+        where = f"{_STEP}.StepAdjustments[{i}]"
+        _only(s, {"MetricIntervalLowerBound", "MetricIntervalUpperBound", "ScalingAdjustment"}, where)
+        fields.required(s, "ScalingAdjustment", invalid, where=where)
+        adj = fields.integer(s, "ScalingAdjustment", invalid, where=where)
         step = st.step_adjustments.add(scaling_adjustment=adj)
-        lo, hi = _number(s, "MetricIntervalLowerBound", sp), _number(s, "MetricIntervalUpperBound", sp)
+        lo, hi = (fields.number(s, bound, invalid, where=where)
+                  for bound in ("MetricIntervalLowerBound", "MetricIntervalUpperBound"))
         if lo is not None:
             step.metric_interval_lower_bound = lo
         if hi is not None:
             step.metric_interval_upper_bound = hi
-    st.min_adjustment_magnitude = _int(cfg, "MinAdjustmentMagnitude", p) or 0
-    st.cooldown = _int(cfg, "Cooldown", p) or 0
+    st.min_adjustment_magnitude = fields.integer(cfg, "MinAdjustmentMagnitude", invalid, where=_STEP) or 0
+    st.cooldown = fields.integer(cfg, "Cooldown", invalid, where=_STEP) or 0
     return st
 
 
@@ -444,14 +409,14 @@ def put_scheduled_action(ctx: ApiContext, body: Body) -> Body:
     req = sc.PutScheduledActionRequest(cluster=cluster, service=service,
                                        scheduled_action_name=_string(body, "ScheduledActionName"),
                                        schedule=_string(body, "Schedule"), timezone=_string(body, "Timezone", False),
-                                       start_time=_number(body, "StartTime") or 0,
-                                       end_time=_number(body, "EndTime") or 0)
+                                       start_time=fields.number(body, "StartTime", invalid) or 0,
+                                       end_time=fields.number(body, "EndTime", invalid) or 0)
     action = body.get("ScalableTargetAction")
     if not isinstance(action, dict):
         raise invalid("ScalableTargetAction: required, an object with MinCapacity and/or MaxCapacity")
-    _only(action, {"MinCapacity", "MaxCapacity"})
+    _only(action, {"MinCapacity", "MaxCapacity"}, "ScalableTargetAction")
     for field, attr in (("MinCapacity", "min_capacity"), ("MaxCapacity", "max_capacity")):
-        value = _int(action, field, "ScalableTargetAction.")
+        value = fields.integer(action, field, invalid, where="ScalableTargetAction")
         if value is not None:
             setattr(req.scalable_target_action, attr, value)
     api.put_scheduled(ctx, req)
@@ -482,7 +447,7 @@ def describe_scaling_activities(ctx: ApiContext, body: Body) -> Body:
     _namespace(body)
     _dimension(body, required=False)
     # Shoal records only the changes it made: there are no not-scaled activities to include.
-    _bool(body, "IncludeNotScaledActivities")
+    fields.boolean(body, "IncludeNotScaledActivities", invalid)
     if "ResourceId" in body:
         cluster, service = parse_resource(body["ResourceId"])
         clusters, wanted = ([cluster] if ctx.state.cluster(cluster) else []), service

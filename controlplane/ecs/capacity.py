@@ -21,6 +21,7 @@ from controlplane import fargate
 from controlplane.api import clusters, scaling
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
+from controlplane.ecs import fields
 from controlplane.ecs.errors import invalid_parameter
 from controlplane.ecs.shapes import to_ecs as message_to_ecs
 from shoal.v1 import resources_pb2 as r
@@ -49,47 +50,29 @@ def _profile(arn: Any) -> str:
     return check_name(arn, f"{ASG}.autoScalingGroupArn")
 
 
-def _int(section: Body, key: str, lo: int, hi: int) -> int | None:
-    value = section.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise invalid_parameter(f"{ASG}.managedScaling.{key}: must be a whole number from {lo} to {hi}")
-    return value
-
-
-def _on_off(section: Body, key: str, field: str) -> str | None:
-    value = section.get(key)
-    if value is not None and value not in _ON_OFF:
-        raise invalid_parameter(f"{field}: must be ENABLED or DISABLED")
-    return value
-
-
 def _settings(asg: Any) -> dict[str, Any]:
     """The managed-scaling settings an autoScalingGroupProvider(Update) gives, checked;
     absent ones are left out."""
-    if not isinstance(asg, dict):
-        raise invalid_parameter(f"{ASG}: must be an object")
-    unknown = set(asg) - {"autoScalingGroupArn", "managedScaling", "managedTerminationProtection", "managedDraining"}
-    if unknown:
-        raise invalid_parameter(f"{ASG}.{sorted(unknown)[0]}: not a member of autoScalingGroupProvider")
+    fields.only(asg, ("autoScalingGroupArn", "managedScaling", "managedTerminationProtection", "managedDraining"),
+                "not a member of autoScalingGroupProvider", where=ASG)
     ms = asg.get("managedScaling") or {}
     if not isinstance(ms, dict):
         raise invalid_parameter(f"{ASG}.managedScaling: must be an object")
-    if _on_off(ms, "status", f"{ASG}.managedScaling.status") == "DISABLED":
+    if fields.choice(ms, "status", _ON_OFF, where=f"{ASG}.managedScaling") == "DISABLED":
         raise invalid_parameter(f"{ASG}.managedScaling.status: DISABLED is not supported: Shoal's autoscaler "
                                 "always scales a capacity provider's nodes; delete the capacity provider instead")
     if ms.get("instanceWarmupPeriod") is not None:
         raise invalid_parameter(f"{ASG}.managedScaling.instanceWarmupPeriod: not supported by Shoal: a node "
                                 "counts once its agent registers; leave it out")
-    if _on_off(asg, "managedDraining", f"{ASG}.managedDraining") == "DISABLED":
+    if fields.choice(asg, "managedDraining", _ON_OFF, where=ASG) == "DISABLED":
         raise invalid_parameter(f"{ASG}.managedDraining: DISABLED is not supported: Shoal always drains a node "
                                 "before its capacity provider removes it")
-    protection = _on_off(asg, "managedTerminationProtection", f"{ASG}.managedTerminationProtection")
+    protection = fields.choice(asg, "managedTerminationProtection", _ON_OFF, where=ASG)
+    where = f"{ASG}.managedScaling"
     out = {
-        "target_capacity": _int(ms, "targetCapacity", 1, 100),
-        "minimum_scaling_step_size": _int(ms, "minimumScalingStepSize", 1, 10_000),
-        "maximum_scaling_step_size": _int(ms, "maximumScalingStepSize", 1, 10_000),
+        "target_capacity": fields.integer(ms, "targetCapacity", lo=1, hi=100, where=where),
+        "minimum_scaling_step_size": fields.integer(ms, "minimumScalingStepSize", lo=1, hi=10_000, where=where),
+        "maximum_scaling_step_size": fields.integer(ms, "maximumScalingStepSize", lo=1, hi=10_000, where=where),
         "managed_termination_protection": None if protection is None else protection == "ENABLED",
     }
     return {k: v for k, v in out.items() if v is not None}
@@ -160,9 +143,7 @@ def to_ecs(cp: sc.CapacityProvider) -> Body:
 
 def create_capacity_provider(ctx: ApiContext, body: Body) -> Body:
     _no_managed_instances(body)
-    asg = body.get(ASG)
-    if asg is None:
-        raise invalid_parameter(f"{ASG}: required")
+    asg = fields.required(body, ASG)
     settings = _settings(asg)
     mark = _fargate_mark(ctx, body)
     req = sc.CreateCapacityProviderRequest(
@@ -176,21 +157,15 @@ def create_capacity_provider(ctx: ApiContext, body: Body) -> Body:
 
 def update_capacity_provider(ctx: ApiContext, body: Body) -> Body:
     _no_managed_instances(body)
-    asg = body.get(ASG)
-    if asg is None:
-        raise invalid_parameter(f"{ASG}: required")
+    asg = fields.required(body, ASG)
     if isinstance(asg, dict) and "autoScalingGroupArn" in asg:
         raise invalid_parameter(f"{ASG}.autoScalingGroupArn: cannot be changed; create another capacity provider")
-    name = str(body.get("name") or "")
-    if not name:
-        raise invalid_parameter("name: required")
+    name = str(fields.required(body, "name"))
     return {"capacityProvider": to_ecs(scaling.update_capacity_provider(ctx, name, **_settings(asg)))}
 
 
 def delete_capacity_provider(ctx: ApiContext, body: Body) -> Body:
-    name = str(body.get("capacityProvider") or "")
-    if not name:
-        raise invalid_parameter("capacityProvider: required")
+    name = str(fields.required(body, "capacityProvider"))
     cp = scaling.delete_capacity_provider(ctx, sc.DeleteCapacityProviderRequest(name=name)).capacity_provider
     cp.status = "INACTIVE"
     return {"capacityProvider": to_ecs(cp)}
@@ -218,23 +193,17 @@ def strategy_items(value: Any, field: str) -> list[r.CapacityProviderStrategyIte
         raise invalid_parameter(f"{field}: must be a list of {{capacityProvider, weight, base}} objects")
     items = []
     for i, item in enumerate(value):
-        unknown = set(item) - {"capacityProvider", "weight", "base"}
-        if unknown:
-            raise invalid_parameter(f"{field}[{i}].{sorted(unknown)[0]}: not a member of a strategy item")
-        for key in ("weight", "base"):
-            if not isinstance(item.get(key, 0), int) or isinstance(item.get(key), bool):
-                raise invalid_parameter(f"{field}[{i}].{key}: must be a whole number")
-        if not isinstance(item.get("capacityProvider", ""), str):
-            raise invalid_parameter(f"{field}[{i}].capacityProvider: must be a name")
-        items.append(r.CapacityProviderStrategyItem(capacity_provider=item.get("capacityProvider", ""),
-                                                    weight=item.get("weight", 0), base=item.get("base", 0)))
+        where = f"{field}[{i}]"
+        fields.only(item, ("capacityProvider", "weight", "base"), "not a member of a strategy item", where=where)
+        items.append(r.CapacityProviderStrategyItem(
+            capacity_provider=fields.string(item, "capacityProvider", where=where),
+            weight=fields.integer(item, "weight", where=where) or 0,
+            base=fields.integer(item, "base", where=where) or 0))
     return items
 
 
 def put_cluster_capacity_providers(ctx: ApiContext, body: Body) -> Body:
-    cluster = body.get("cluster")
-    if not isinstance(cluster, str) or not cluster:
-        raise invalid_parameter("cluster: required")
+    cluster = fields.string(body, "cluster", required=True)
     providers = body.get("capacityProviders")
     if not isinstance(providers, list) or not all(isinstance(x, str) for x in providers):
         raise invalid_parameter("capacityProviders: required: a list of capacity provider names (empty clears it)")

@@ -15,6 +15,7 @@ from typing import Any
 from controlplane.api import taskdefs
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
+from controlplane.ecs import fields
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from controlplane.ecs.shapes import to_ecs
 from shoal import keys
@@ -42,26 +43,20 @@ def _only(items: Any, allowed: frozenset[str], where: str) -> None:
     if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
         raise invalid_parameter(f"{where}: must be a list of objects")
     for i, item in enumerate(items):
-        extra = sorted(set(item) - allowed)
-        if extra:
-            raise invalid_parameter(f"{where}[{i}].{extra[0]}: not a member of a daemon task definition's "
-                                    f"{where}; leave it out")
+        fields.only(item, allowed, f"not a member of a daemon task definition's {where}; leave it out",
+                    where=f"{where}[{i}]")
 
 
 def check_document(body: Body) -> None:
     """Refuses what ECS's daemon task definition does not have, naming the member."""
-    extra = sorted(set(body) - TOP_MEMBERS)
-    if extra:
-        raise invalid_parameter(f"{extra[0]}: not a member of a daemon task definition; leave it out")
+    fields.only(body, TOP_MEMBERS, "not a member of a daemon task definition; leave it out")
     for name in ("family", "containerDefinitions"):
-        if body.get(name) in (None, "", []):
-            raise invalid_parameter(f"{name}: required")
+        fields.required(body, name)
     _only(body["containerDefinitions"], CONTAINER_MEMBERS, "containerDefinitions")
     if "volumes" in body:
         _only(body["volumes"], VOLUME_MEMBERS, "volumes")
     for name in ("pidMode", "ipcMode"):
-        if body.get(name) not in (None, "none", "shared"):
-            raise invalid_parameter(f"{name}: must be none or shared")
+        fields.choice(body, name, ("none", "shared"))
 
 
 def daemon_taskdef(ctx: ApiContext, ref: str, field: str) -> r.TaskDefinition:

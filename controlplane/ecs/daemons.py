@@ -25,7 +25,7 @@ from controlplane.api import reads, service_deployments, services
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.api.traffic_state import live_services
-from controlplane.ecs import daemon_taskdefs, deployments
+from controlplane.ecs import daemon_taskdefs, deployments, fields
 from controlplane.ecs.daemon_taskdefs import daemon_taskdef
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from controlplane.ecs.shapes import to_ecs
@@ -110,17 +110,14 @@ def providers_of(svc: r.Service) -> list[str]:
 
 
 def _refuse_unsupported(body: Body, allowed: frozenset[str]) -> None:
-    extra = sorted(set(body) - allowed)
-    if extra:
-        raise invalid_parameter(f"{extra[0]}: not a member of this daemon operation")
+    fields.only(body, allowed, "not a member of this daemon operation")
     if body.get("propagateTags") not in (None, "NONE"):
         raise invalid_parameter("propagateTags: Shoal does not propagate a daemon's tags to its tasks; "
                                 "use NONE or leave it out")
     if body.get("enableECSManagedTags"):
         raise invalid_parameter("enableECSManagedTags: Shoal adds no ECS-managed tags; leave it out")
     for name in ("enableExecuteCommand", "critical"):
-        if not isinstance(body.get(name), bool | None):
-            raise invalid_parameter(f"{name}: must be true or false")
+        fields.boolean(body, name)
 
 
 def _deployment_config(body: Body) -> r.DeploymentConfiguration | None:
@@ -165,9 +162,7 @@ def _brief(svc: r.Service) -> Body:
 
 def create_daemon(ctx: ApiContext, body: Body) -> Body:
     _refuse_unsupported(body, _CREATE_MEMBERS)
-    name = body.get("daemonName")
-    if not isinstance(name, str) or not name:
-        raise invalid_parameter("daemonName: required")
+    name = fields.string(body, "daemonName", required=True)
     td = daemon_taskdef(ctx, body.get("daemonTaskDefinitionArn"), "daemonTaskDefinitionArn")
     tags = body.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, dict) and set(t) <= {"key", "value"} for t in tags):
@@ -214,8 +209,7 @@ def update_daemon(ctx: ApiContext, body: Body) -> Body:
 
 
 def delete_daemon(ctx: ApiContext, body: Body) -> Body:
-    if set(body) - {"daemonArn"}:
-        raise invalid_parameter(f"{sorted(set(body) - {'daemonArn'})[0]}: not a member of DeleteDaemon")
+    fields.only(body, {"daemonArn"}, "not a member of DeleteDaemon")
     svc = _active(ctx, body.get("daemonArn")).msg
     gone = services.delete(ctx, op.DeleteServiceRequest(cluster=svc.cluster, service=svc.service_name, force=True))
     return {**_brief(gone.service), "updatedAt": _updated(gone.service)}

@@ -11,6 +11,7 @@ from controlplane.api import service_deployments
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.deployment_history import STATUSES
+from controlplane.ecs import fields
 from controlplane.ecs.errors import invalid_parameter
 from controlplane.ecs.shapes import to_ecs
 from shoal.v1 import operator_pb2 as op
@@ -19,15 +20,6 @@ Body = dict[str, Any]
 
 _BRIEF = ("serviceDeploymentArn", "serviceArn", "clusterArn", "startedAt", "createdAt", "finishedAt", "status",
           "statusReason")
-
-
-def _strings(body: Body, name: str) -> list[str]:
-    value = body.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise invalid_parameter(f"{name}: must be a list of strings")
-    return value
 
 
 def _time(value: Any, name: str) -> float | None:
@@ -39,9 +31,8 @@ def _time(value: Any, name: str) -> float | None:
 
 
 def list_service_deployments(ctx: ApiContext, body: Body) -> Body:
-    if not body.get("service"):
-        raise invalid_parameter("service: required")
-    statuses = _strings(body, "status")
+    fields.required(body, "service")
+    statuses = fields.strings(body, "status")
     bad = [s for s in statuses if s not in STATUSES]
     if bad:
         raise invalid_parameter(f"status: {bad[0]!r} is not a service deployment status")
@@ -71,12 +62,12 @@ def list_service_deployments(ctx: ApiContext, body: Body) -> Body:
 
 
 def describe_service_deployments(ctx: ApiContext, body: Body) -> Body:
-    found, failures = service_deployments.describe(ctx, _strings(body, "serviceDeploymentArns"))
+    found, failures = service_deployments.describe(ctx, fields.strings(body, "serviceDeploymentArns"))
     return {"serviceDeployments": [to_ecs(e) for e in found], "failures": [to_ecs(f) for f in failures]}
 
 
 def describe_service_revisions(ctx: ApiContext, body: Body) -> Body:
-    found, failures = service_deployments.describe_revisions(ctx, _strings(body, "serviceRevisionArns"))
+    found, failures = service_deployments.describe_revisions(ctx, fields.strings(body, "serviceRevisionArns"))
     return {"serviceRevisions": [to_ecs(v) for v in found], "failures": [to_ecs(f) for f in failures]}
 
 

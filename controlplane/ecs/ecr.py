@@ -14,7 +14,7 @@ from typing import Any
 
 from controlplane.api import repositories
 from controlplane.api.context import ApiContext
-from controlplane.ecs import beside, sigv4
+from controlplane.ecs import beside, fields, sigv4
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from controlplane.ecs.replay import ReplayCache
 from shoal.security.ca import Identity
@@ -33,10 +33,7 @@ def is_ecr(target: str | None) -> bool:
 
 
 def _name(body: Body) -> str:
-    value = body.get("repositoryName")
-    if not isinstance(value, str) or not value:
-        raise invalid_parameter("repositoryName: required, a string")
-    return value
+    return fields.string(body, "repositoryName", required=True)
 
 
 def _repository(ctx: ApiContext, repo: rg.Repository) -> Body:
@@ -107,9 +104,7 @@ def describe_repositories(ctx: ApiContext, who: Identity, body: Body) -> Body:
 
 
 def delete_repository(ctx: ApiContext, who: Identity, body: Body) -> Body:
-    force = body.get("force", False)
-    if not isinstance(force, bool):
-        raise invalid_parameter("force: a boolean")
+    force = fields.boolean(body, "force")
     return {"repository": _repository(ctx, repositories.delete(ctx, _name(body), force))}
 
 
@@ -157,9 +152,7 @@ def _policy(ctx: ApiContext, repo: rg.Repository) -> Body:
 
 
 def put_lifecycle_policy(ctx: ApiContext, who: Identity, body: Body) -> Body:
-    text = body.get("lifecyclePolicyText")
-    if not isinstance(text, str) or not text:
-        raise invalid_parameter("lifecyclePolicyText: required, a string")
+    text = fields.string(body, "lifecyclePolicyText", required=True)
     return _policy(ctx, repositories.put_lifecycle_policy(ctx, _name(body), text))
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from controlplane import apps
 from controlplane.api.context import ApiContext
+from controlplane.ecs import fields
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from shoal.arns import cluster_name
 from shoal.scaling_terms import CPU, MEMORY, REQUESTS
@@ -46,36 +47,13 @@ def _unsupported(member: str, why: str) -> EcsError:
 
 
 def _only(body: Any, allowed: set[str], where: str, operation: str) -> Body:
-    if not isinstance(body, dict):
-        raise invalid_parameter(f"{where}: must be an object")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise invalid_parameter(f"{where}{unknown[0]}: not a parameter of {operation}")
-    return body
-
-
-def _text(body: Body, name: str, where: str = "") -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise invalid_parameter(f"{where}{name}: must be a non-empty string")
-    return value
-
-
-def _int(body: Body, name: str, where: str, lo: int, hi: int) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise invalid_parameter(f"{where}{name}: must be a whole number from {lo} to {hi}, got {value!r}")
-    return value
+    return fields.only(body, allowed, f"not a parameter of {operation}", where=where)
 
 
 def _units(body: Body, name: str) -> int | None:
     """cpu and memory are strings in ECS's model ("256"): whole positive numbers here."""
-    value = _text(body, name)
-    if value is None:
+    value = fields.string(body, name)
+    if not value:
         return None
     if not value.isdigit() or not 1 <= int(value) <= 1_048_576:
         raise invalid_parameter(f"{name}: must be a whole positive number as a string (\"256\"), got {value[:32]!r}")
@@ -107,57 +85,49 @@ def _configure(spec: apps.AppSpec, body: Body, operation: str) -> None:
         raise _unsupported("cpuArchitecture", f"Shoal's nodes run X86_64 images only, got {str(arch)[:16]!r}")
     for name, attr in (("executionRoleArn", "execution_role_arn"), ("taskRoleArn", "task_role_arn"),
                        ("healthCheckPath", "health_path")):
-        if (value := _text(body, name)) is not None:
+        if value := fields.string(body, name):
             setattr(spec, attr, value)
     if (cpu := _units(body, "cpu")) is not None:
         spec.cpu = cpu
     if (memory := _units(body, "memory")) is not None:
         spec.memory = memory
     if (container := body.get("primaryContainer")) is not None:
-        _container(spec, _only(container, _CONTAINER, "primaryContainer.", operation))
+        _container(spec, _only(container, _CONTAINER, "primaryContainer", operation))
     if (scaling := body.get("scalingTarget")) is not None:
-        _scaling(spec, _only(scaling, _SCALING, "scalingTarget.", operation))
+        _scaling(spec, _only(scaling, _SCALING, "scalingTarget", operation))
 
 
 def _container(spec: apps.AppSpec, c: Body) -> None:
-    w = "primaryContainer."
+    w = "primaryContainer"
     if c.get("awsLogsConfiguration") is not None:
-        raise _unsupported(w + "awsLogsConfiguration", "Shoal keeps container logs on the nodes (`shoal logs`), "
+        raise _unsupported(f"{w}.awsLogsConfiguration", "Shoal keeps container logs on the nodes (`shoal logs`), "
                                                        "not in CloudWatch Logs; leave it out")
     if c.get("repositoryCredentials") is not None:
-        raise _unsupported(w + "repositoryCredentials", "not supported for express services; push the image to "
+        raise _unsupported(f"{w}.repositoryCredentials", "not supported for express services; push the image to "
                                                         "the cluster registry, which nodes pull from with their "
                                                         "own credentials")
-    image = _text(c, "image", w)
-    if image is None:
-        raise invalid_parameter(f"{w}image: required")
-    spec.image = image
-    if (port := _int(c, "containerPort", w, 1, 65535)) is not None:
+    spec.image = fields.string(c, "image", required=True, where=w)
+    if (port := fields.integer(c, "containerPort", lo=1, hi=65535, where=w)) is not None:
         spec.port = port
-    if (command := c.get("command")) is not None:
-        if not isinstance(command, list) or not all(isinstance(x, str) for x in command):
-            raise invalid_parameter(f"{w}command: must be a list of strings")
-        spec.command = command
+    if c.get("command") is not None:
+        spec.command = fields.strings(c, "command", where=w)
     if (environment := c.get("environment")) is not None:
-        spec.environment = _pairs(environment, w + "environment", ("name", "value"))
+        spec.environment = _pairs(environment, f"{w}.environment", ("name", "value"))
     if (secrets := c.get("secrets")) is not None:
-        spec.secrets = _pairs(secrets, w + "secrets", ("name", "valueFrom"))
+        spec.secrets = _pairs(secrets, f"{w}.secrets", ("name", "valueFrom"))
 
 
 def _scaling(spec: apps.AppSpec, s: Body) -> None:
-    w = "scalingTarget."
-    if (low := _int(s, "minTaskCount", w, 1, 10_000)) is not None:
+    w = "scalingTarget"
+    if (low := fields.integer(s, "minTaskCount", lo=1, hi=10_000, where=w)) is not None:
         spec.min = low
-    if (high := _int(s, "maxTaskCount", w, 1, 10_000)) is not None:
+    if (high := fields.integer(s, "maxTaskCount", lo=1, hi=10_000, where=w)) is not None:
         spec.max = high
     if spec.min > spec.max:
-        raise invalid_parameter(f"{w}minTaskCount: {spec.min} is more than maxTaskCount {spec.max}")
-    metric = s.get("autoScalingMetric")
-    if metric is not None:
-        if metric not in _METRICS:
-            raise invalid_parameter(f"{w}autoScalingMetric: must be one of {', '.join(_METRICS)}")
+        raise invalid_parameter(f"{w}.minTaskCount: {spec.min} is more than maxTaskCount {spec.max}")
+    if (metric := fields.choice(s, "autoScalingMetric", _METRICS, where=w)) is not None:
         spec.metric = _METRICS[metric]
-    if (value := _int(s, "autoScalingTargetValue", w, 1, 1_000_000)) is not None:
+    if (value := fields.integer(s, "autoScalingTargetValue", lo=1, hi=1_000_000, where=w)) is not None:
         spec.target = float(value)
 
 
@@ -168,9 +138,7 @@ def _name_from(image: str) -> str:
 
 
 def _ref(body: Body) -> tuple[str, str]:
-    arn = _text(body, "serviceArn")
-    if arn is None:
-        raise invalid_parameter("serviceArn: required")
+    arn = fields.string(body, "serviceArn", required=True)
     m = _SERVICE_ARN.fullmatch(arn)
     if m is None:
         raise invalid_parameter(f"serviceArn: {arn[:256]!r} is not a service ARN (arn:aws:ecs:REGION:ACCOUNT:"
@@ -233,16 +201,14 @@ def _service_out(ctx: ApiContext, plane: apps.Plane, spec: apps.AppSpec, svc: r.
 def create_express_gateway_service(ctx: ApiContext, body: Body) -> Body:
     op = "CreateExpressGatewayService"
     _only(body, _CREATE, "", op)
-    role = _text(body, "infrastructureRoleArn")
-    if role is None:
-        raise invalid_parameter("infrastructureRoleArn: required")
+    role = fields.string(body, "infrastructureRoleArn", required=True)
     container = body.get("primaryContainer")
     if container is None and body.get("taskDefinitionArn") is None:
         raise invalid_parameter("primaryContainer: required (the image to run)")
     image = container.get("image") if isinstance(container, dict) else None
-    spec = apps.AppSpec(name="", image="", cluster=_text(body, "cluster") or "default")
+    spec = apps.AppSpec(name="", image="", cluster=fields.string(body, "cluster") or "default")
     _configure(spec, body, op)
-    spec.name = _text(body, "serviceName") or _name_from(str(image))
+    spec.name = fields.string(body, "serviceName") or _name_from(str(image))
     spec.cluster = cluster_name(spec.cluster)
     if body.get("tags") is not None:
         spec.tags = _pairs(body["tags"], "tags", ("key", "value"))

@@ -15,8 +15,9 @@ from typing import Any
 from controlplane.api import loadbalancers
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
+from controlplane.ecs import fields
 from controlplane.ecs.errors import EcsError, invalid_parameter
-from controlplane.ecs.gateways import active_cluster, find_gateway, gateway_routes, only, text
+from controlplane.ecs.gateways import active_cluster, find_gateway, gateway_routes, only
 from controlplane.ecs.ingress import all_load_balancers, max_results, next_token
 from shoal.errors import ApiError
 from shoal.v1 import resources_pb2 as r
@@ -49,17 +50,14 @@ def _role_arn(body: Body, required: bool) -> None:
     """Required by ECS's model for the role AWS would manage the ALB with. Shoal makes the
     load balancer itself under the caller's key, so the ARN is checked for its form only
     (and never stored: DescribeGateway does not report it)."""
-    value = text(body, "infrastructureRoleArn", required=required)
+    value = fields.string(body, "infrastructureRoleArn", required=required)
     if value and not _ROLE_ARN.match(value):
         raise invalid_parameter(f"infrastructureRoleArn: {value[:256]!r} is not an IAM role ARN "
                                 "(arn:aws:iam::<account>:role/<name>)")
 
 
 def _common(body: Body) -> None:
-    protection = body.get("deletionProtection")
-    if protection is not None and not isinstance(protection, bool):
-        raise invalid_parameter("deletionProtection: must be a boolean")
-    if protection:
+    if fields.boolean(body, "deletionProtection"):
         raise _unsupported("deletionProtection", "a Shoal load balancer has no deletion protection")
     propagate = body.get("propagateTags")
     if propagate is not None and propagate not in ("NONE", "GATEWAY"):
@@ -114,9 +112,9 @@ def _retried(ctx: ApiContext, name: str, token: str, port: int) -> Body | None:
 def create_gateway(ctx: ApiContext, body: Body) -> Body:
     only(body, {"name", "infrastructureRoleArn", "clientToken", "deletionProtection", "configuration", "tags",
                  "propagateTags"}, "CreateGateway")
-    name = text(body, "name", required=True)
+    name = fields.string(body, "name", required=True)
     _role_arn(body, required=True)
-    token = text(body, "clientToken")
+    token = fields.string(body, "clientToken")
     if len(token) > _MAX_TOKEN:
         raise invalid_parameter(f"clientToken: at most {_MAX_TOKEN} characters")
     _common(body)
@@ -168,7 +166,7 @@ def update_gateway(ctx: ApiContext, body: Body) -> Body:
     refused by name; an update that changes nothing answers the gateway."""
     only(body, {"gateway", "infrastructureRoleArn", "deletionProtection", "configuration", "propagateTags"},
           "UpdateGateway")
-    lb = find_gateway(ctx, text(body, "gateway", required=True))
+    lb = find_gateway(ctx, fields.string(body, "gateway", required=True))
     _role_arn(body, required=False)
     _common(body)
     alb = _host_shared_alb(body, required=False)
@@ -184,8 +182,8 @@ def update_gateway(ctx: ApiContext, body: Body) -> Body:
 
 def _association(ctx: ApiContext, body: Body, operation: str) -> tuple[t.LoadBalancer, str]:
     only(body, {"gateway", "cluster"}, operation)
-    lb = find_gateway(ctx, text(body, "gateway", required=True))
-    return lb, active_cluster(ctx, text(body, "cluster", required=True))
+    lb = find_gateway(ctx, fields.string(body, "gateway", required=True))
+    return lb, active_cluster(ctx, fields.string(body, "cluster", required=True))
 
 
 def associate_gateway_with_cluster(ctx: ApiContext, body: Body) -> Body:
@@ -211,7 +209,7 @@ def describe_gateway_resources(ctx: ApiContext, body: Body) -> Body:
     """One entry per listener of the gateway's load balancer, with the routes through that
     listener."""
     only(body, {"gateway", "maxResults", "nextToken"}, "DescribeGatewayResources")
-    lb = find_gateway(ctx, text(body, "gateway", required=True))
+    lb = find_gateway(ctx, fields.string(body, "gateway", required=True))
     limit = max_results(body, 20)
     if not 1 <= limit <= 20:
         raise invalid_parameter(f"maxResults: must be from 1 to 20, got {limit}")

@@ -14,6 +14,7 @@ from controlplane.api import loadbalancers
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.api.traffic_state import live_services, target_group_arns_of
+from controlplane.ecs import fields
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from controlplane.ecs.ingress import active_clusters, all_load_balancers, max_results, next_token
 from controlplane.task_sets import DRAINING
@@ -25,17 +26,6 @@ Body = dict[str, Any]
 _ASSOCIATION_STATUSES = ("ACTIVE", "DISASSOCIATING", "INACTIVE")
 
 
-def text(body: Body, name: str, required: bool = False) -> str:
-    value = body.get(name)
-    if value is None or value == "":
-        if required:
-            raise invalid_parameter(f"{name}: required")
-        return ""
-    if not isinstance(value, str):
-        raise invalid_parameter(f"{name}: must be a string")
-    return value
-
-
 def find_gateway(ctx: ApiContext, ref: str) -> t.LoadBalancer:
     for lb in all_load_balancers(ctx):
         if ref in (lb.load_balancer_arn, lb.load_balancer_name):
@@ -44,9 +34,7 @@ def find_gateway(ctx: ApiContext, ref: str) -> t.LoadBalancer:
 
 
 def only(body: Body, allowed: set[str], operation: str) -> None:
-    unknown = set(body) - allowed
-    if unknown:
-        raise invalid_parameter(f"{sorted(unknown)[0]}: not a parameter of {operation}")
+    fields.only(body, allowed, f"not a parameter of {operation}")
 
 
 def active_cluster(ctx: ApiContext, cluster: str) -> str:
@@ -65,7 +53,7 @@ def _listed(ctx: ApiContext, body: Body, operation: str, allowed: set[str],
     statuses = body.get("status") or []
     if not isinstance(statuses, list) or any(s not in known_statuses for s in statuses):
         raise invalid_parameter(f"status: each must be one of {', '.join(known_statuses)}")
-    gateway, cluster = text(body, "gateway"), text(body, "cluster")
+    gateway, cluster = fields.string(body, "gateway"), fields.string(body, "cluster")
     lbs = [find_gateway(ctx, gateway)] if gateway else all_load_balancers(ctx)
     if cluster:
         name = active_cluster(ctx, cluster)
@@ -90,7 +78,7 @@ def list_gateway_cluster_associations(ctx: ApiContext, body: Body) -> Body:
 
 def delete_gateway(ctx: ApiContext, body: Body) -> Body:
     only(body, {"gateway"}, "DeleteGateway")
-    lb = find_gateway(ctx, text(body, "gateway", required=True))
+    lb = find_gateway(ctx, fields.string(body, "gateway", required=True))
     loadbalancers.delete(ctx, t.LoadBalancerRef(cluster=lb.cluster, load_balancer=lb.load_balancer_arn))
     return {"gatewayArn": lb.load_balancer_arn, "name": lb.load_balancer_name, "status": "DELETED"}
 
@@ -148,7 +136,7 @@ def gateway_routes(ctx: ApiContext, lbs: list[t.LoadBalancer], listener: t.Liste
 
 def list_gateway_routes(ctx: ApiContext, body: Body) -> Body:
     lbs, statuses = _listed(ctx, body, "ListGatewayRoutes", {"service", "serviceContainerPortName"}, _ROUTE_STATUSES)
-    service, port_name = text(body, "service"), text(body, "serviceContainerPortName")
+    service, port_name = fields.string(body, "service"), fields.string(body, "serviceContainerPortName")
     routes = [x for x in gateway_routes(ctx, lbs)
               if (not service or service in (x["serviceArn"], x["serviceArn"].rsplit("/", 1)[-1]))
               and (not port_name or x["serviceContainerPortName"] == port_name)
@@ -163,7 +151,7 @@ def list_gateway_routes(ctx: ApiContext, body: Body) -> Body:
 
 def describe_gateway_route(ctx: ApiContext, body: Body) -> Body:
     only(body, {"gatewayRouteArn"}, "DescribeGatewayRoute")
-    arn = text(body, "gatewayRouteArn", required=True)
+    arn = fields.string(body, "gatewayRouteArn", required=True)
     for x in gateway_routes(ctx, all_load_balancers(ctx)):
         if x["gatewayRouteArn"] == arn:
             return {"gatewayRoute": {k: x[k] for k in ("gatewayRouteArn", "serviceArn", "serviceContainerPortName",

@@ -11,6 +11,7 @@ from typing import Any
 from controlplane.api import traffic_state
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
+from controlplane.ecs import fields
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from shoal.v1 import traffic_pb2 as t
 
@@ -19,12 +20,8 @@ _STATUSES = ("ACTIVE", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE", "UPDATE_FAILED",
 
 
 def max_results(body: Body, default: int) -> int:
-    value = body.get("maxResults")
-    if value is None:
-        return default
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise invalid_parameter(f"maxResults: must be an integer from 1 to 100, got {str(value)[:40]!r}")
-    return value
+    value = fields.integer(body, "maxResults")
+    return default if value is None else value
 
 
 def next_token(body: Body) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from controlplane.api import attributes
 from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
+from controlplane.ecs import fields
 from controlplane.ecs.errors import EcsError, invalid_parameter
 
 Body = dict[str, Any]
@@ -21,13 +22,11 @@ def _items(body: Body) -> list[attributes.Target]:
         raise invalid_parameter("attributes: required: a list of {name, value, targetType, targetId} objects")
     out = []
     for i, item in enumerate(value):
-        unknown = sorted(set(item) - _MEMBERS)
-        if unknown:
-            raise invalid_parameter(f"attributes[{i}].{unknown[0]}: not a member of an attribute")
-        if not all(isinstance(item.get(k, ""), str) for k in _MEMBERS):
-            raise invalid_parameter(f"attributes[{i}]: name, value, targetType and targetId are strings")
-        out.append(attributes.Target(item.get("name", ""), item.get("value", ""), item.get("targetType", ""),
-                                     item.get("targetId", "")))
+        where = f"attributes[{i}]"
+        fields.only(item, _MEMBERS, "not a member of an attribute", where=where)
+        name, value, target_type, target_id = (fields.string(item, k, where=where)
+                                               for k in ("name", "value", "targetType", "targetId"))
+        out.append(attributes.Target(name, value, target_type, target_id))
     return out
 
 
@@ -58,14 +57,9 @@ def delete_attributes(ctx: ApiContext, body: Body) -> Body:
 
 
 def list_attributes(ctx: ApiContext, body: Body) -> Body:
-    for key in ("targetType", "attributeName", "attributeValue"):
-        if not isinstance(body.get(key, ""), str):
-            raise invalid_parameter(f"{key}: must be a string")
-    found = attributes.list_(ctx, _cluster(ctx, body), body.get("targetType", ""), body.get("attributeName", ""),
-                             body.get("attributeValue", ""))
-    max_results = body.get("maxResults") or 0
-    if not isinstance(max_results, int):
-        raise invalid_parameter("maxResults: must be a whole number")
+    target_type, name, value = (fields.string(body, k) for k in ("targetType", "attributeName", "attributeValue"))
+    found = attributes.list_(ctx, _cluster(ctx, body), target_type, name, value)
+    max_results = fields.integer(body, "maxResults") or 0
     resp = page([str(i) for i in range(len(found))], max_results, str(body.get("nextToken") or ""))
     out: Body = {"attributes": [_out(found[int(i)]) for i in resp.arns]}
     if resp.next_token:

@@ -13,6 +13,7 @@ from google.protobuf import json_format
 
 from controlplane.api import task_sets
 from controlplane.api.context import ApiContext
+from controlplane.ecs import fields
 from controlplane.ecs.capacity import strategy_items
 from controlplane.ecs.errors import invalid_parameter
 from controlplane.ecs.shapes import to_ecs
@@ -50,10 +51,7 @@ def create_external_service(ctx: ApiContext, body: Body) -> Body:
 
 
 def _string(body: Body, name: str) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value:
-        raise invalid_parameter(f"{name}: required, a string")
-    return value
+    return fields.string(body, name, required=True)
 
 
 def _scale(body: Body, default: bool) -> r.Scale:
