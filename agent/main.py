@@ -291,7 +291,8 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
     proxy = None
     if args.proxy:
         try:
-            proxy = make_proxy(args, runtime)
+            own = frozenset({metrics_port} | ({responder.port} if responder is not None else set()))
+            proxy = make_proxy(args, runtime, own)
             log.info(proxy.start(), extra=shoal.logs.kv(metrics_port=proxy.addresses.metrics_port,
                                                         internal=proxy.addresses.internal))
         except (UsageError, process.ProxyError, ContainerRuntimeError, OSError) as exc:
@@ -305,9 +306,10 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
             proxy.stop()
 
 
-def make_proxy(args: argparse.Namespace, runtime: Runtime) -> ProxyDriver:
+def make_proxy(args: argparse.Namespace, runtime: Runtime, reserved_ports: frozenset[int] = frozenset()) -> ProxyDriver:
     """The node proxy's driver (not started): its files under the state dir, its exporter
-    on --address, service-connect listeners on the address containers reach the node at."""
+    on --address, service-connect listeners on the address containers reach the node at;
+    no route binds ``reserved_ports`` (the agent's metrics and DNS ports)."""
     internal = args.proxy_internal_address
     if not internal:
         internal = (runtime.bridge_gateway() if isinstance(runtime, DockerRuntime) else "") or args.address
@@ -315,7 +317,7 @@ def make_proxy(args: argparse.Namespace, runtime: Runtime) -> ProxyDriver:
     workdir = Path(os.path.abspath(args.state_dir)) / "proxy"
     workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     return ProxyDriver(workdir, external=args.address, internal=internal, metrics_port=port,
-                       binary=args.haproxy, socket_dir=process.socket_dir_for(workdir))
+                       binary=args.haproxy, socket_dir=process.socket_dir_for(workdir), reserved_ports=reserved_ports)
 
 
 def _image_cache(args: argparse.Namespace) -> CacheSettings | None:

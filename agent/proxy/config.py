@@ -36,12 +36,18 @@ class ConfigError(ValueError):
 class NodeAddresses:
     """Where this node's proxy listens: load-balancer frontends on ``external`` (the agent's
     --address), service-connect (``internal``) frontends where containers reach the node,
-    the exporter on ``external:metrics_port``; the runtime API on ``stats_socket``."""
+    the exporter on ``external:metrics_port``; the runtime API on ``stats_socket``.
+    ``reserved``: the ports of the node's other own listeners (the agent's metrics, the DNS
+    responder), which no route may take."""
 
     external: str
     internal: str
     metrics_port: int
     stats_socket: str
+    reserved: frozenset[int] = frozenset()
+
+    def own_ports(self) -> frozenset[int]:
+        return (self.reserved | {self.metrics_port}) - {0}
 
 
 @dataclass(frozen=True)
@@ -72,23 +78,33 @@ class Rendered:
     text: str
     skeleton: str
     servers: dict[tuple[str, str], Server] = field(default_factory=dict)
+    # Frontends not bound because their port is one of the node's own: (name, port).
+    left_out: tuple[tuple[str, int], ...] = ()
 
 
 def render(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> Rendered:
-    """The node's config for ``table``; raises ConfigError naming what it cannot carry."""
+    """The node's config for ``table``; raises ConfigError naming what it cannot carry. A
+    frontend on one of the node's own ports is left out (``Rendered.left_out``) rather than
+    refused: the table may come from a time before this node joined, or from around the API,
+    and binding it would make HAProxy refuse the whole config, the other routes with it."""
     backends = {b.name: b for b in table.backends}
     _check_names(table, backends)
     proxied = _proxied_backends(table)
-    binds: dict[tuple[str, int], str] = {(addrs.external, addrs.metrics_port): METRICS_FRONTEND}
+    binds: dict[tuple[str, int], str] = {}
     head = _global(table, addrs)
     # The revision is said in the text, not in the skeleton: a new revision alone is no reason to reload.
     stamp = f"# Rendered by the Shoal agent from routing table revision {table.revision}; do not edit.\n"
+    own = addrs.own_ports()
+    left_out: list[tuple[str, int]] = []
     sections: list[list[str]] = []
     for i, fe in enumerate(table.frontends):
         where = f"frontends[{i}] ({fe.name})"
         bind = (addrs.internal if fe.internal else addrs.external, fe.port)
         if not 0 < fe.port < 65536:
             raise ConfigError(f"{where}.port: {fe.port} is not a port")
+        if fe.port in own:
+            left_out.append((fe.name, fe.port))
+            continue
         if bind in binds:
             raise ConfigError(f"{where}.port: {bind[0]}:{bind[1]} is already bound by {binds[bind]}")
         binds[bind] = fe.name
@@ -123,7 +139,7 @@ def render(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> Rendered:
         text += "\n" + "\n".join(s) + "\n"
         if s[0].startswith("backend "):
             text += "".join(line + "\n" for line in server_lines[s[0].split()[1]])
-    return Rendered(text=text, skeleton=skeleton, servers=servers)
+    return Rendered(text=text, skeleton=skeleton, servers=servers, left_out=tuple(left_out))
 
 
 def _global(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> str:

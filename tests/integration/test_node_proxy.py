@@ -4,6 +4,7 @@ plane), backends as small Python HTTP/TCP servers on loopback and one real conta
 from __future__ import annotations
 
 import http.client
+import logging
 import os
 import shutil
 import signal
@@ -258,6 +259,38 @@ def test_a_listener_port_another_process_holds_keeps_the_old_proxy_until_it_is_f
     # The supervisor tries the table again, and it applies once the port is free.
     wait_for(lambda: proxy.revision == 2, 30, "the table applied once the port is free")
     assert get(taken) == (200, "a") and get(fe) == (200, "a")
+
+
+def test_a_listener_on_the_nodes_own_ports_is_left_out_warned_once_and_the_others_served(backends, caplog):
+    agent_metrics, fe = free_ports(2)
+    a = backends("a")
+    workdir = tempfile.mkdtemp(prefix="shoal-proxy-test-")
+    driver = ProxyDriver(Path(workdir), "127.0.0.1", "127.0.0.1", free_port(),
+                         reserved_ports=frozenset({agent_metrics}))
+    driver.start()
+    try:
+        exporter = driver.addresses.metrics_port
+        table = http_table(1, fe, [("a", a, True)])
+        table.frontends.add(name="lb-exporter", port=exporter, mode="http", default_backend="tg-web")
+        table.frontends.add(name="lb-agent", port=agent_metrics, mode="http", default_backend="tg-web")
+        with caplog.at_level(logging.WARNING, logger="agent.proxy.driver"):
+            said = driver.apply(table)
+            assert said.startswith("reloaded haproxy for routing table revision 1"), said
+            assert get(fe) == (200, "a")
+            status, body = get(exporter, "/metrics")
+            assert status == 200 and "haproxy_process_" in body
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", agent_metrics))  # nothing of the proxy's holds the agent's port
+            # Left-out listeners are not in the config at all: tables differing only in them match.
+            for revision, tb in ((2, table), (3, http_table(3, fe, [("a", a, True)])), (4, table)):
+                tb.revision = revision
+                assert driver.apply(tb).startswith(f"routing table revision {revision}: the proxy already matches")
+        warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warned) == 2 and warned[0].replace("revision 1", "revision 4") == warned[1], warned
+        assert f"lb-exporter (port {exporter})" in warned[0] and f"lb-agent (port {agent_metrics})" in warned[0]
+    finally:
+        driver.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def test_x_forwarded_for_carries_the_client_address(proxy, backends):

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 
 from agent import main as agent_main
+from agent.dns.responder import DnsResponder
 from agent.hollow import HollowRuntime
 from agent.spec import ContainerDns
+from shoal.netutil import free_port
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
 
@@ -78,3 +80,22 @@ def test_the_proxy_binds_its_files_under_the_state_dir_and_containers_reach_it_i
     assert driver.process.config_path == tmp_path / "proxy" / "haproxy.cfg"
     assert (driver.addresses.external, driver.addresses.internal, driver.addresses.metrics_port) == (
         "127.0.0.5", "10.9.0.1", 9555)
+
+
+def test_the_proxy_is_told_the_agents_metrics_and_dns_ports_so_no_route_binds_them(tmp_path, monkeypatch) -> None:
+    metrics_port = free_port()
+    args = agent_main.parser().parse_args(["--insecure", "--runtime", "hollow", "--state-dir", str(tmp_path),
+                                           "--proxy", "--metrics-port", str(metrics_port)])
+    responder = DnsResponder(["127.0.0.1"], 0, proxy_address="127.0.0.1", upstreams=[])
+    told: list[frozenset[int]] = []
+
+    def make_proxy(args, runtime, reserved_ports=frozenset()):
+        told.append(reserved_ports)
+        raise agent_main.UsageError("stop before anything else starts")
+
+    monkeypatch.setattr(agent_main, "make_proxy", make_proxy)
+    try:
+        assert agent_main.run(args, HollowRuntime(), ["127.0.0.1:1"], {}, "", responder=responder) == 2
+    finally:
+        responder.stop()
+    assert told == [frozenset({metrics_port, responder.port})] and responder.port != 0

@@ -146,7 +146,6 @@ def test_haproxy_accepts_the_rendered_config(tmp_path):
 @pytest.mark.parametrize("mutate, field", [
     (lambda tb: setattr(tb.frontends[0], "default_backend", "nope"), "frontends[0] (lb-web-8000).default_backend"),
     (lambda tb: setattr(tb.frontends[0].rules[0], "backend", "tg-db"), "frontends[0] (lb-web-8000).rules[0].backend"),
-    (lambda tb: setattr(tb.frontends[1], "port", 9101), "frontends[1] (lb-db-5432).port"),
     (lambda tb: setattr(tb.frontends[1], "mode", "udp"), "frontends[1] (lb-db-5432).mode"),
     (lambda tb: tb.frontends[0].rules[0].host_patterns.append("a'b"), "rules[0].host_patterns"),
     (lambda tb: tb.frontends[0].rules[1].path_patterns.append("/a b"), "rules[1].path_patterns"),
@@ -179,6 +178,31 @@ def test_two_frontends_on_one_address_and_port_are_refused_but_inside_and_outsid
         config.render(tb, ADDRS)
     tb.frontends[2].internal = True
     config.render(tb, ADDRS)
+
+
+def test_a_listener_on_one_of_the_nodes_own_ports_is_left_out_and_the_others_rendered():
+    addrs = NodeAddresses(external="10.0.0.5", internal="172.17.0.1", metrics_port=9101,
+                          stats_socket="/run/haproxy.sock", reserved=frozenset({9100, 53}))
+    tb = table()
+    tb.frontends[1].port = 9101  # the proxy's exporter
+    tb.frontends[2].port = 53  # the DNS responder, on the side containers reach
+    tb.frontends.add(name="lb-agent-9100", port=9100, mode="http", default_backend="tg-web")  # the agent's metrics
+    out = config.render(tb, addrs)
+    assert out.left_out == (("lb-db-5432", 9101), ("sc-8080", 53), ("lb-agent-9100", 9100))
+    assert re.findall(r"^frontend (\S+)", out.text, re.M) == ["shoal-metrics", "lb-web-8000"]
+    assert re.findall(r"^\s+bind (\S+)", out.text, re.M) == ["10.0.0.5:9101", "10.0.0.5:8000"]
+    assert set(out.servers) == set(config.render(table(), addrs).servers)
+    assert config.render(table(), addrs).left_out == ()
+
+
+@pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy not installed")
+def test_haproxy_accepts_a_config_with_a_listener_left_out(tmp_path):
+    tb = table()
+    tb.frontends[1].port = ADDRS.metrics_port
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(config.render(tb, ADDRS).text)
+    res = subprocess.run(["haproxy", "-c", "-f", str(path)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
 
 
 def srv(name: str, active: bool = True, port: int = 1000, backend: str = "b") -> Server:
