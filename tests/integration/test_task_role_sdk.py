@@ -33,6 +33,7 @@ import docker.errors
 import pytest
 
 from agent import task_roles
+from agent.docker_runtime import DockerRuntime
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import roles_pb2 as ro
 from shoal.v1 import roles_pb2_grpc
@@ -167,9 +168,15 @@ def image_with_ca(python_image: str, docker_client: docker.DockerClient, tmp_pat
             docker_client.images.remove(ref, force=True)
 
 
-def _bridge_gateway(docker_client: docker.DockerClient) -> str:
-    configs = docker_client.networks.get("bridge").attrs["IPAM"]["Config"]
-    return next(c["Gateway"] for c in configs if c.get("Gateway"))
+def _bridge_gateway() -> str:
+    # The agent's own reading: some engines leave Gateway out of the bridge's IPAM.
+    runtime = DockerRuntime()
+    try:
+        gateway = runtime.bridge_gateway()
+    finally:
+        runtime.close()
+    assert gateway, "Docker's default bridge has no host address"
+    return gateway
 
 
 def _free_port() -> int:
@@ -179,7 +186,7 @@ def _free_port() -> int:
 
 
 def test_boto3_inside_a_task_uses_its_role(make_cluster, image_with_ca, docker_client) -> None:
-    gateway, port = _bridge_gateway(docker_client), _free_port()
+    gateway, port = _bridge_gateway(), _free_port()
     # The ECS gateway where the task's network (Docker's default bridge, the agent's
     # default) reaches it: every address, so its certificate names the bridge's too.
     cluster = make_cluster(agents=1, ecs_port=port, prometheus=False, autoscaler=False, proxy=False,
