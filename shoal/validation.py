@@ -4,6 +4,7 @@ arguments and JSON value types. Every check raises ValidationError and nothing e
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -138,6 +139,18 @@ def expect_int(value: Any, field: str, lo: int, hi: int, *, what: str | None = N
 
 
 # --- names, images, ports ------------------------------------------------------------------
+
+
+def is_plain_ip(address: str) -> bool:
+    """An IPv4 or IPv6 address and nothing else. ipaddress takes any text after an IPv6
+    address's '%' as its zone, newlines too: no DNS record or proxy config can carry one."""
+    if "%" in address:
+        return False
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
 
 
 def has_control(text: str) -> bool:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import ipaddress
 import re
 from dataclasses import dataclass, field
 
 from shoal.v1 import traffic_pb2
+from shoal.validation import is_plain_ip
 
 # Seconds a resolver may cache an answer: short, because tasks come and go.
 TTL = 5
@@ -77,16 +77,7 @@ def _label(server_name: str) -> str:
     return label if _LABEL.fullmatch(label) else "s" + hashlib.sha256(label.encode()).hexdigest()[:16]
 
 
-@functools.lru_cache(maxsize=65536)
-def _valid_address(address: str) -> bool:
-    # An IPv6 zone ("%eth0") passes ipaddress but no A/AAAA record can carry it.
-    if "%" in address:
-        return False
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return True
+_valid_address = functools.lru_cache(maxsize=65536)(is_plain_ip)
 
 
 def _targets(servers: list[traffic_pb2.RouteServer], name: str) -> list[Target]:

@@ -17,7 +17,7 @@ from shoal import keys
 from shoal.logs import kv
 from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
-from shoal.validation import check_name
+from shoal.validation import check_name, is_plain_ip
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def _check_registration(req: agent_pb2.RegisterNodeRequest) -> None:
     if req.memory_mib <= 0 or req.memory_mib > 64 * 1024 * 1024:
         raise invalid("memoryMib: must be positive")
     # Every node's proxy config and DNS answers carry this address for the node's tasks.
-    if req.address and not _plain_ip(req.address):
+    if req.address and not is_plain_ip(req.address):
         raise invalid(f"address: {req.address[:64]!r} is not an IP address (without an IPv6 zone)")
     if req.address:
         ip = ipaddress.ip_address(req.address)
@@ -116,14 +116,3 @@ def _check_registration(req: agent_pb2.RegisterNodeRequest) -> None:
 
 
 _METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
-
-
-def _plain_ip(address: str) -> bool:
-    # ipaddress takes any text after an IPv6 address's '%' as its zone, newlines too.
-    if "%" in address:
-        return False
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return True
