@@ -1,15 +1,18 @@
 """boto3 clients of a test cluster's ECS-compatible gateway, signed with an access key made
-for the test: how the wire-API tests reach the gateway as an AWS SDK user does."""
+for the test: how the wire-API tests reach the gateway as an AWS SDK user does; and the
+AWS error a call is refused with."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
 import grpc
+import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
@@ -36,3 +39,12 @@ def cluster_client(cluster, service: str, description: str):
     the standard retries."""
     config = json.loads(statefiles.config_path(cluster.state_dir).read_text())
     return client(service, config, access_key(cluster.channel, description), RETRYING)
+
+
+def refused(call: Callable[..., object], code: str = "InvalidParameterException", **kw: Any) -> str:
+    """The message of the AWS error ``call(**kw)`` is refused with; fails unless its code is ``code``."""
+    with pytest.raises(ClientError) as caught:
+        call(**kw)
+    err = caught.value.response["Error"]
+    assert err["Code"] == code, err
+    return err["Message"]
