@@ -20,7 +20,7 @@ from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
 from tests.bridge import own_network
-from tests.fakegateway import FakeGateway, assignment
+from tests.fakegateway import FakeGateway, assignment, served
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -29,10 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def gateway() -> Iterator[FakeGateway]:
-    gw = FakeGateway(heartbeat_interval=0.5)
-    gw.start()
-    yield gw
-    gw.stop()
+    yield from served(0.5)
 
 
 @pytest.fixture
