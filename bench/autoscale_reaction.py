@@ -21,7 +21,6 @@ within two evaluation intervals.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import shutil
 import statistics
@@ -47,6 +46,7 @@ from shoalctl.images import ensure_busybox_image  # noqa: E402  # noqa: E402
 from shoalctl.local import autoscaler as localup  # noqa: E402
 from shoalctl.local import procs  # noqa: E402
 from shoalctl.local.cluster import LocalCluster  # noqa: E402  # noqa: E402
+from tests.bridge import bridge_gateway  # noqa: E402
 from tests.load_switch import LoadSwitch, burner_command  # noqa: E402
 
 
@@ -64,9 +64,7 @@ def main() -> int:
 
     client = docker.from_env(timeout=120)
     image = ensure_busybox_image(client)
-    ipam = client.networks.get("bridge").attrs["IPAM"]["Config"][0]
-    gateway = ipam.get("Gateway") or str(ipaddress.ip_network(ipam["Subnet"])[1])
-    switch = LoadSwitch(gateway)
+    switch = LoadSwitch(bridge_gateway())
     base = Path(tempfile.mkdtemp(prefix="shoal-bench-autoscale-"))
     cluster = LocalCluster(base / "cluster", agents=1, api_port=0, metrics_port=0, prometheus_port=0,
                            prometheus=True, autoscaler=False, scrape_interval=args.scrape, gc_delay=1,

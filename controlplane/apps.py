@@ -88,6 +88,12 @@ class AppSpec:
     def policy(self) -> str:
         return f"{self.name}-cpu"
 
+    def container_settings(self) -> dict[str, Any]:
+        """The container's command, environment and secrets that are set, under their ECS
+        names: what the task definition and express's primaryContainer both carry."""
+        given = {"command": self.command, "environment": self.environment, "secrets": self.secrets}
+        return {name: value for name, value in given.items() if value}
+
 
 class AppError(Exception):
     """What cannot be done, naming the field (``field``) the caller gave for it."""
@@ -100,13 +106,8 @@ class AppError(Exception):
 def taskdef_doc(spec: AppSpec) -> dict:
     container: dict[str, Any] = {
         "name": spec.name, "image": spec.image, "essential": True, "cpu": spec.cpu, "memory": spec.memory,
-        "portMappings": [{"containerPort": spec.port, "hostPort": 0, "protocol": "tcp"}]}
-    if spec.command:
-        container["command"] = spec.command
-    if spec.environment:
-        container["environment"] = spec.environment
-    if spec.secrets:
-        container["secrets"] = spec.secrets
+        "portMappings": [{"containerPort": spec.port, "hostPort": 0, "protocol": "tcp"}],
+        **spec.container_settings()}
     doc: dict[str, Any] = {"family": spec.name, "containerDefinitions": [container]}
     if spec.execution_role_arn:
         doc["executionRoleArn"] = spec.execution_role_arn

@@ -23,6 +23,7 @@ from controlplane.routing import sources
 from controlplane.routing.table import build_routing_table
 from shoal import keys
 from shoal.v1 import agent_pb2
+from shoal.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -40,24 +41,19 @@ class RoutingPublisher:
         self.broadcast = broadcast
         self.min_interval = min_interval
         self._wake = threading.Event()
-        self._stop = threading.Event()
+        self._worker = Worker("routing", self._run, wake=self._wake)
         self._lock = threading.Lock()
         # Per cluster: the table last sent (its bytes without the revision, and the message).
         self._sent: dict[str, tuple[bytes, agent_pb2.ControlMessage]] = {}
         self._deadline: float | None = None
         self.builds = 0
-        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="routing", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
         """Returns once the build in flight, if any, has finished and said what it sent."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(timeout=10)
+        self._worker.stop()
 
     def wake(self) -> None:
         self._wake.set()
@@ -69,12 +65,12 @@ class RoutingPublisher:
 
     def _run(self) -> None:
         earliest = 0.0
-        while not self._stop.is_set():
+        while not self._worker.stopping.is_set():
             timeout = None if self._deadline is None else max(0.0, self._deadline - time.time())
             self._wake.wait(timeout)
             # Joined, not dropped: what arrives during the pause is in the next build.
-            self._stop.wait(max(0.0, earliest - time.monotonic()))
-            if self._stop.is_set():
+            self._worker.stopping.wait(max(0.0, earliest - time.monotonic()))
+            if self._worker.stopping.is_set():
                 return
             self._wake.clear()
             started = time.monotonic()

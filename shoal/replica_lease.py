@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from shoal.logs import kv
 from shoal.store.base import Store, StoreError
+from shoal.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,7 @@ class ReplicaLease:
         self._renewed_at = float("-inf")
         self._failing = False  # the last refresh or grant raised StoreError
         self._listeners: list[Callable[[int], None]] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(name.replace(" ", "-"), self._run, join_timeout=5)
         self._lock = threading.Lock()
 
     def on_new_lease(self, listener: Callable[[int], None]) -> None:
@@ -57,13 +57,10 @@ class ReplicaLease:
 
     def start(self) -> None:
         self.keep_alive_once()
-        self._thread = threading.Thread(target=self._run, name=self.name.replace(" ", "-"), daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=5)
+        self._worker.stop()
         # Not revoked: the agents' liveness keys stand until the TTL runs out, which gives
         # them time to reconnect to another replica without looking lost.
         self.lease_id = 0
@@ -94,7 +91,7 @@ class ReplicaLease:
 
     def _run(self) -> None:
         last = ""
-        while not self._stop.wait(self.ttl / 3):
+        while not self._worker.stopping.wait(self.ttl / 3):
             sentence = self.keep_alive_once()
             if sentence != last or not sentence.startswith("refreshed"):
                 log.info(sentence, extra=kv(lease=f"{self.lease_id:x}"))

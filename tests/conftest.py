@@ -30,6 +30,7 @@ pytest_plugins = [
     "tests.fixtures.plane",
     "tests.fixtures.hook_server",
     "tests.fixtures.root_logging",
+    "tests.fixtures.interpreter",
 ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import queue
 import threading
 import uuid
+from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
 
@@ -170,3 +171,11 @@ def assignment(
         for cport, hport in (bindings or {}).get(c.name, []):
             tc.network_bindings.add(bind_ip="0.0.0.0", container_port=cport, host_port=hport, protocol="tcp")
     return r.TaskAssignment(task=task, task_definition=td)
+
+
+def served(heartbeat_interval: float) -> Iterator[FakeGateway]:
+    """A started FakeGateway, stopped after: a fixture's body (``yield from served(0.2)``)."""
+    gw = FakeGateway(heartbeat_interval=heartbeat_interval)
+    gw.start()
+    yield gw
+    gw.stop()

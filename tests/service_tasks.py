@@ -1,14 +1,28 @@
-"""Reads the tolerance and protection tests share: a service's live tasks through the API, the
-task containers Docker runs on one node, and a cut-off node's task held UNKNOWN, not replaced."""
+"""What the tolerance and protection tests share: a service of two tasks on two nodes with a
+disconnect tolerance, its live tasks through the API, the task containers Docker runs on one
+node, and a cut-off node's task held UNKNOWN, not replaced."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from agent.runtime import LABEL_NODE, LABEL_TASK
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from tests.waiting import wait_for
+
+
+def tolerant_service(api, taskdef: dict, tolerance: int, replace: bool = False) -> None:
+    """Registers ``taskdef`` and runs service "web" of two of its tasks, one per node, with a
+    disconnect tolerance of ``tolerance`` seconds (and replaceOnDisconnect when ``replace``)."""
+    api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(taskdef)))
+    api.CreateService(op.CreateServiceRequest(
+        cluster="default", service_name="web", task_definition=taskdef["family"], desired_count=2,
+        disconnect_tolerance_seconds=tolerance, replace_on_disconnect=replace,
+        placement_strategy=[r.PlacementStrategy(type="spread", field="instanceId")]))
+    wait_for(lambda: len({t.node_id for t in live_tasks(api).values() if t.last_status == "RUNNING"}) == 2, 120,
+             "2 tasks RUNNING on 2 nodes")
 
 
 def live_tasks(api, service: str = "web") -> dict[str, r.Task]:

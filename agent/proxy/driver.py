@@ -23,6 +23,7 @@ from agent.proxy.config import ConfigError, NodeAddresses, Rendered
 from agent.proxy.process import BINARY, HAProxyProcess, ProxyError
 from shoal.retry import backoff
 from shoal.v1 import traffic_pb2
+from shoal.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,7 @@ class ProxyDriver:
         self._retry_attempt = 0
         self._next_retry = 0.0
         self._lock = threading.Lock()
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("proxy-supervisor", self._supervise)
         self._restart_attempt = 0
         self._next_restart = 0.0
         # Where the check results go (the agent's stream); what went last, and when.
@@ -83,19 +83,16 @@ class ProxyDriver:
             self.process.install()
             procs = self.process.start()
             self.running = empty
-        self._thread = threading.Thread(target=self._supervise, name="proxy-supervisor", daemon=True)
-        self._thread.start()
+        self._worker.start()
         return f"haproxy started (master {procs.master}, worker {procs.workers[0]}), no routes yet"
 
     def stop(self) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._worker.stop()
         with self._lock:
             self.process.stop()
 
     def _supervise(self) -> None:
-        while not self._stopped.wait(SUPERVISE_INTERVAL):
+        while not self._worker.stopping.wait(SUPERVISE_INTERVAL):
             try:
                 sentence = self.tick()
             except Exception:
@@ -115,7 +112,7 @@ class ProxyDriver:
         """One supervisor cycle: restart a dead HAProxy (with backoff), else delete parked
         servers that no longer hold connections. Returns a sentence when it did something."""
         with self._lock:
-            if self._stopped.is_set():
+            if self._worker.stopping.is_set():
                 return ""
             if not self.process.alive():
                 return self._restart()

@@ -294,15 +294,23 @@ def put_policy(ctx: ApiContext, req: sc.PutScalingPolicyRequest) -> sc.ScalingPo
 
 
 def delete_policy(ctx: ApiContext, req: sc.DeleteScalingPolicyRequest) -> sc.ScalingPolicyResponse:
-    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
-    service = _service_name(ctx, cluster, req.service, must_exist=False)
-    key = keys.scaling_policy(cluster, service, _name(req.policy_name, "policyName"))
-    rec = ctx.state.load(key, sc.ScalingPolicy)
+    return sc.ScalingPolicyResponse(policy=_delete(ctx, req.cluster, req.service, keys.scaling_policy, sc.ScalingPolicy,
+                                                   req.policy_name, "policyName", "policy"))
+
+
+def _delete(ctx: ApiContext, cluster_ref: str, service_ref: str, key_of: Callable[[str, str, str], str],
+            kind: type[M], name: str, field_name: str, noun: str) -> M:
+    """Deletes the service's record ``name`` (its ``field_name``) and returns it; a name
+    that is not there is refused as Application Auto Scaling refuses it."""
+    cluster = ctx.require_cluster(cluster_ref).msg.cluster_name
+    service = _service_name(ctx, cluster, service_ref, must_exist=False)
+    key = key_of(cluster, service, _name(name, field_name))
+    rec = ctx.state.load(key, kind)
     if rec is None:
-        raise not_found(f"policyName: no policy {req.policy_name!r} on {resource_id(cluster, service)}",
+        raise not_found(f"{field_name}: no {noun} {name!r} on {resource_id(cluster, service)}",
                         "ObjectNotFoundException")
     ctx.store.delete(key)
-    return sc.ScalingPolicyResponse(policy=rec.msg)
+    return rec.msg
 
 
 def _service_prefix(base: str, ctx: ApiContext, cluster_ref: str, service: str) -> str:
@@ -359,15 +367,9 @@ def put_scheduled(ctx: ApiContext, req: sc.PutScheduledActionRequest) -> sc.Sche
 
 
 def delete_scheduled(ctx: ApiContext, req: sc.DeleteScheduledActionRequest) -> sc.ScheduledActionResponse:
-    cluster = ctx.require_cluster(req.cluster).msg.cluster_name
-    service = _service_name(ctx, cluster, req.service, must_exist=False)
-    key = keys.scheduled_action(cluster, service, _name(req.scheduled_action_name, "scheduledActionName"))
-    rec = ctx.state.load(key, sc.ScheduledAction)
-    if rec is None:
-        raise not_found(f"scheduledActionName: no action {req.scheduled_action_name!r} on "
-                        f"{resource_id(cluster, service)}", "ObjectNotFoundException")
-    ctx.store.delete(key)
-    return sc.ScheduledActionResponse(scheduled_action=rec.msg)
+    return sc.ScheduledActionResponse(scheduled_action=_delete(
+        ctx, req.cluster, req.service, keys.scheduled_action, sc.ScheduledAction, req.scheduled_action_name,
+        "scheduledActionName", "action"))
 
 
 def describe_scheduled(ctx: ApiContext,

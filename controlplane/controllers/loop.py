@@ -22,6 +22,7 @@ from controlplane.controllers.view import View
 from controlplane.metrics import CONTROLLER_ERRORS, IS_LEADER, RECONCILE_SECONDS
 from shoal.election import Election
 from shoal.store.base import StoreError
+from shoal.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,7 @@ class ControllerLoop:
         self.min_interval = min_interval
         self.on_step_down = on_step_down
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("controllers", self._run, wake=self._wake)
         self._last_sentence = ""
         self._was_leader = False
 
@@ -54,21 +54,17 @@ class ControllerLoop:
         self._wake.set()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="controllers", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(timeout=10)
+        self._worker.stop()
 
     def _run(self) -> None:
         earliest = 0.0
-        while not self._stop.is_set():
+        while not self._worker.stopping.is_set():
             self._wake.wait(self.resync)
             # Coalesce: let the changes of the next moment join this one's cycle.
-            if self._stop.wait(max(0.0, earliest - time.monotonic())):
+            if self._worker.stopping.wait(max(0.0, earliest - time.monotonic())):
                 return
             self._wake.clear()
             started = time.monotonic()

@@ -154,13 +154,7 @@ def _read(plane: apps.Plane, cluster: str, name: str, code: str) -> tuple[apps.A
 
 
 def _configuration(ctx: ApiContext, plane: apps.Plane, spec: apps.AppSpec, svc: r.Service, lb: Any) -> Body:
-    container: Body = {"image": spec.image, "containerPort": spec.port}
-    if spec.command:
-        container["command"] = spec.command
-    if spec.environment:
-        container["environment"] = spec.environment
-    if spec.secrets:
-        container["secrets"] = spec.secrets
+    container: Body = {"image": spec.image, "containerPort": spec.port, **spec.container_settings()}
     primary = next((d for d in svc.deployments if d.status == "PRIMARY"), None)
     out: Body = {"taskDefinitionArn": svc.task_definition, "cpu": str(spec.cpu), "memory": str(spec.memory),
                  "cpuArchitecture": "X86_64", "healthCheckPath": spec.health_path, "primaryContainer": container,

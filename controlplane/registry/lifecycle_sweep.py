@@ -7,7 +7,6 @@ sentence saying what it did."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
@@ -18,6 +17,7 @@ from shoal import keys
 from shoal.logs import kv
 from shoal.store.base import Store
 from shoal.v1 import registry_pb2 as rg
+from shoal.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +60,16 @@ class LifecycleSweep:
     def __init__(self, store: Store, client: RegistryClient, is_leader: Callable[[], bool],
                  interval: float) -> None:
         self.store, self.client, self.is_leader, self.interval = store, client, is_leader, interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("registry-lifecycle", self._run, join_timeout=20)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="registry-lifecycle", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=20)
+        self._worker.stop()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._worker.stopping.wait(self.interval):
             if not self.is_leader():
                 continue
             try:

@@ -5,16 +5,10 @@ from __future__ import annotations
 
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
-from shoalctl.cli.client import add_verb, connect
+from shoalctl.cli.client import add_verb, caller
 from shoalctl.cli.output import ago, print_json, table
 
-
-def _call(args, method: str, request):
-    client = connect(args, accesskeys_pb2_grpc.AccessKeysStub)
-    try:
-        return getattr(client, method)(request)
-    finally:
-        client.close()
+_call = caller(accesskeys_pb2_grpc.AccessKeysStub)
 
 
 def create(a) -> None:

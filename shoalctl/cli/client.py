@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -115,6 +116,18 @@ def describe_rpc_error(exc: grpc.RpcError, target: str) -> str:
 def connect(args, stub_class: type = operator_pb2_grpc.OperatorStub) -> Client:
     """A client of ``stub_class``'s API at the command's --endpoint (or the default one)."""
     return Client(endpoint(getattr(args, "endpoint", None)), stub_class=stub_class)
+
+
+def caller(stub_class: type = operator_pb2_grpc.OperatorStub) -> Callable[..., Any]:
+    """``call(args, method, request)``: one call of ``method`` on a client of ``stub_class``'s
+    API at the command's --endpoint, the client closed after it."""
+    def call(args, method: str, request):
+        client = connect(args, stub_class)
+        try:
+            return getattr(client, method)(request)
+        finally:
+            client.close()
+    return call
 
 
 def add_target_flags(p: argparse.ArgumentParser, *, cluster: bool = False, output: bool = False) -> None:

@@ -6,16 +6,10 @@ from __future__ import annotations
 
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from shoalctl.cli.client import add_verb, connect
+from shoalctl.cli.client import add_verb, caller
 from shoalctl.cli.output import ago, print_json, table
 
-
-def _call(args, method: str, request):
-    client = connect(args)
-    try:
-        return getattr(client, method)(request)
-    finally:
-        client.close()
+_call = caller()
 
 
 def _where(fs: r.FileSystem) -> str:

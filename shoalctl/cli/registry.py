@@ -10,18 +10,12 @@ import subprocess
 
 from shoal.v1 import registry_pb2 as rg
 from shoal.v1 import registry_pb2_grpc
-from shoalctl.cli.client import add_verb, connect
+from shoalctl.cli.client import add_verb, caller
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.output import ago, print_json, table
 from shoalctl.cli.registry_host import add_to as add_host_setup
 
-
-def _call(args, method: str, request):
-    client = connect(args, registry_pb2_grpc.RegistryStub)
-    try:
-        return getattr(client, method)(request)
-    finally:
-        client.close()
+_call = caller(registry_pb2_grpc.RegistryStub)
 
 
 def login(a) -> None:

@@ -8,19 +8,14 @@ from pathlib import Path
 
 from shoal.v1 import roles_pb2 as ro
 from shoal.v1 import roles_pb2_grpc
-from shoalctl.cli.client import add_verb, connect
+from shoalctl.cli.client import add_verb, caller
 from shoalctl.cli.errors import CliError
 from shoalctl.cli.output import ago, print_json, table
 
 MAX_POLICY_FILE = 64 * 1024
 
 
-def _call(args, method: str, request):
-    client = connect(args, roles_pb2_grpc.RolesStub)
-    try:
-        return getattr(client, method)(request)
-    finally:
-        client.close()
+_call = caller(roles_pb2_grpc.RolesStub)
 
 
 def _as_json(role: ro.Role) -> dict:

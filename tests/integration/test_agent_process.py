@@ -17,7 +17,7 @@ import pytest
 
 from shoal.netutil import free_port
 from shoal.v1 import resources_pb2 as r
-from tests.fakegateway import FakeGateway, assignment
+from tests.fakegateway import FakeGateway, assignment, served
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -55,10 +55,7 @@ class AgentProcess:
 
 @pytest.fixture
 def gateway() -> Iterator[FakeGateway]:
-    gw = FakeGateway(heartbeat_interval=0.5)
-    gw.start()
-    yield gw
-    gw.stop()
+    yield from served(0.5)
 
 
 @pytest.fixture

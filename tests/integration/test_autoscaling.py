@@ -11,7 +11,6 @@ small enough for a shared 2-core machine.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import signal
@@ -38,6 +37,7 @@ from shoal.v1 import traffic_pb2 as t
 from shoalctl.local.agents import agent_loopback
 from shoalctl.local.cluster import LocalCluster
 from shoalctl.local.containers import remove_node_containers
+from tests.bridge import bridge_gateway
 from tests.load_switch import LoadSwitch, burner_command
 from tests.waiting import wait_for
 
@@ -52,10 +52,8 @@ SCRAPE = 1.0
 
 @pytest.fixture
 def load_switch(docker_client: docker.DockerClient) -> Iterator[LoadSwitch]:
-    ipam = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]
-    # Older engines leave Gateway out: it is then the subnet's first address.
-    gateway = ipam.get("Gateway") or str(ipaddress.ip_network(ipam["Subnet"])[1])
-    switch = LoadSwitch(gateway)
+    # docker_client only for its refusal, which says how to start an unreachable dockerd.
+    switch = LoadSwitch(bridge_gateway())
     yield switch
     switch.close()
 

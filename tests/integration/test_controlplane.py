@@ -50,6 +50,19 @@ def register(cp: ReplicaProcess, doc: dict) -> None:
     cp.api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(doc)))
 
 
+def web_on_two_nodes(cp: ReplicaProcess, zone1: str, zone2: str) -> tuple[FakeAgent, FakeAgent]:
+    """host-1 (in ``zone1``) and host-2 (in ``zone2``), each running one task of a service
+    "web" of two."""
+    a1, a2 = agent(cp, "host-1", zone=zone1), agent(cp, "host-2", zone=zone2)
+    register(cp, WEB)
+    cp.api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web", task_definition="web",
+                                                 desired_count=2))
+    wait_for(lambda: len(a1.tasks()) == 1 and len(a2.tasks()) == 1, 30, "one task per node")
+    a1.run_everything()
+    a2.run_everything()
+    return a1, a2
+
+
 def tasks(cp: ReplicaProcess, **filters) -> list:
     arns = cp.api.ListTasks(op.ListTasksRequest(cluster="default", **filters)).arns
     if not arns:
@@ -95,13 +108,7 @@ def test_service_runs_desired_count_and_replaces_stopped_tasks(cp: ReplicaProces
 
 
 def test_lost_agent_tasks_are_replaced_and_dropped_on_return(cp: ReplicaProcess) -> None:
-    a1, a2 = agent(cp, "host-1", zone="a"), agent(cp, "host-2", zone="b")
-    register(cp, WEB)
-    cp.api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web", task_definition="web",
-                                                 desired_count=2))
-    wait_for(lambda: len(a1.tasks()) == 1 and len(a2.tasks()) == 1, 30, "one task per node")
-    a1.run_everything()
-    a2.run_everything()
+    a1, a2 = web_on_two_nodes(cp, "a", "b")
     lost = next(iter(a1.tasks()))
     a1.disconnect()
 
@@ -170,13 +177,7 @@ def test_stop_task_of_an_unknown_cluster_or_task_is_not_found(cp: ReplicaProcess
 
 
 def test_drain_moves_service_tasks_off_the_draining_node(cp: ReplicaProcess) -> None:
-    a1, a2 = agent(cp, "host-1", zone="a"), agent(cp, "host-2", zone="a")
-    register(cp, WEB)
-    cp.api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web", task_definition="web",
-                                                 desired_count=2))
-    wait_for(lambda: len(a1.tasks()) == 1 and len(a2.tasks()) == 1, 30, "one task per node")
-    a1.run_everything()
-    a2.run_everything()
+    a1, a2 = web_on_two_nodes(cp, "a", "a")
     cp.api.UpdateContainerInstancesState(op.UpdateContainerInstancesStateRequest(
         cluster="default", container_instances=[a1.node_id], status="DRAINING"))
 

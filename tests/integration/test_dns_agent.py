@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,8 @@ from shoal.netutil import free_port
 from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
-from tests.fakegateway import FakeGateway, assignment
+from tests.bridge import own_network
+from tests.fakegateway import FakeGateway, assignment, served
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -29,23 +29,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def gateway() -> Iterator[FakeGateway]:
-    gw = FakeGateway(heartbeat_interval=0.5)
-    gw.start()
-    yield gw
-    gw.stop()
+    yield from served(0.5)
 
 
 @pytest.fixture
 def node_gateway(docker_client) -> Iterator[str]:
     """A Docker network of this test's own, for its gateway: a host address nobody else binds,
     so the agent's responder can take port 53 there."""
-    network = docker_client.networks.create(f"shoal-dnstest-{uuid.uuid4().hex[:8]}", driver="bridge",
-                                            labels={"shoal.test": "dns"})
-    try:
-        network.reload()
-        yield network.attrs["IPAM"]["Config"][0]["Gateway"]
-    finally:
-        network.remove()
+    with own_network(docker_client) as gateway:
+        yield gateway
 
 
 def _resolves(address: str, name: str) -> list[str]:

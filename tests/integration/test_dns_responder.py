@@ -25,6 +25,7 @@ from agent.docker_runtime import DockerRuntime
 from shoal.netutil import free_port
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
+from tests.bridge import own_network
 from tests.fakegateway import assignment
 from tests.waiting import wait_for
 
@@ -295,13 +296,8 @@ def test_bad_dns_flags_stop_the_agent_before_it_joins(tmp_path):
 def dns_network(docker_client) -> Iterator[str]:
     """A Docker network of this test's own: its gateway is a host address nobody else binds,
     so the responder can take port 53 there (Docker's dns option has no port)."""
-    network = docker_client.networks.create(f"shoal-dnstest-{uuid.uuid4().hex[:8]}", driver="bridge",
-                                            labels={"shoal.test": "dns"})
-    try:
-        network.reload()
-        yield network.attrs["IPAM"]["Config"][0]["Gateway"]
-    finally:
-        network.remove()
+    with own_network(docker_client) as gateway:
+        yield gateway
 
 
 def test_a_container_started_with_the_dns_option_resolves_and_reaches_a_service(

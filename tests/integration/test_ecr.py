@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -22,17 +21,10 @@ from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
 from shoalctl.local import statefiles
 from tests.ecr_model import validate_every_response
-from tests.integration.test_registry import Images, docker_cli, shoal
+from tests.integration.test_registry import docker_cli, shoal
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def images(docker_client) -> Iterator[Images]:
-    made = Images(docker_client)
-    yield made
-    made.cleanup()
 
 
 def key(cluster, **owner: str) -> ak.AccessKey:

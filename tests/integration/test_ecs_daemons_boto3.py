@@ -8,18 +8,12 @@ DeleteDaemon stops every task."""
 
 from __future__ import annotations
 
-import json
-
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from shoal.v1 import accesskeys_pb2 as ak
-from shoal.v1 import accesskeys_pb2_grpc
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from shoalctl.local import statefiles
+from tests.aws_clients import cluster_client
 from tests.ecs_model import validate_every_response
 from tests.waiting import wait_for
 
@@ -47,12 +41,7 @@ def running(cluster, service: str) -> dict[str, str]:
 def test_a_daemon_created_updated_and_deleted_through_boto3(make_cluster) -> None:
     cluster = make_cluster(agents=3, zones=["a", "b", "c"], runtime="hollow", ecs_port=0, autoscaler=False,
                            proxy=False, extra_agent_args=["--attribute", "shoal.capacity-provider=edge"])
-    config = json.loads(statefiles.config_path(cluster.state_dir).read_text())
-    key = accesskeys_pb2_grpc.AccessKeysStub(cluster.channel).CreateAccessKey(
-        ak.CreateAccessKeyRequest(description="daemon test"), timeout=10)
-    ecs = boto3.client("ecs", endpoint_url=config["ecs"], region_name="us-east-1", verify=config["ca"],
-                       aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key,
-                       config=Config(retries={"max_attempts": 6, "mode": "standard"}))
+    ecs = cluster_client(cluster, "ecs", "daemon test")
     seen = validate_every_response(ecs)
     nodes = set(cluster.node_ids())
     assert len(nodes) == 3

@@ -8,20 +8,16 @@ removed."""
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import urllib.error
 
-import boto3
 import docker.errors
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from shoal.v1 import accesskeys_pb2 as ak
-from shoal.v1 import accesskeys_pb2_grpc, registry_pb2_grpc
 from shoal.v1 import registry_pb2 as rg
-from shoalctl.local import statefiles
+from shoal.v1 import registry_pb2_grpc
+from tests.aws_clients import cluster_client
 from tests.ecs_model import validate_every_response
 from tests.integration.test_app_deploy import get, make_app_image
 from tests.waiting import wait_for
@@ -55,12 +51,7 @@ def _push(cluster, docker_client, local: str, repository: str, tag: str) -> str:
 
 def test_express_service_created_answers_updated_and_deleted(make_cluster, busybox_image, docker_client) -> None:
     cluster = make_cluster(agents=1, registry=True, ecs_port=0)
-    config = json.loads(statefiles.config_path(cluster.state_dir).read_text())
-    key = accesskeys_pb2_grpc.AccessKeysStub(cluster.channel).CreateAccessKey(
-        ak.CreateAccessKeyRequest(description="express test"), timeout=10)
-    ecs = boto3.client("ecs", endpoint_url=config["ecs"], region_name="us-east-1", verify=config["ca"],
-                       aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key,
-                       config=Config(retries={"max_attempts": 6, "mode": "standard"}))
+    ecs = cluster_client(cluster, "ecs", "express test")
     seen = validate_every_response(ecs)
     name = f"exp{secrets.token_hex(3)}"
     made = [make_app_image(docker_client, f"shoaltest/{name}:v1", "express v1"),

@@ -6,9 +6,6 @@ code botocore's model gives the operation and names the field."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from botocore.exceptions import ClientError
 
@@ -16,19 +13,10 @@ from shoal.netutil import free_port
 from shoal.v1 import traffic_pb2 as t
 from shoal.v1 import traffic_pb2_grpc
 from tests.ecs_model import validate_every_response
-from tests.integration.test_ecs_gateway import WEB, Plane
+from tests.integration.test_ecs_gateway import WEB, Plane, plane  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 ROLE = "arn:aws:iam::123456789012:role/ecsInfrastructure"
-
-
-@pytest.fixture
-def plane(tmp_path: Path) -> Iterator[Plane]:
-    p = Plane(tmp_path)
-    try:
-        yield p
-    finally:
-        p.stop()
 
 
 def _code(call, **kwargs) -> tuple[str, str]:
@@ -38,7 +26,7 @@ def _code(call, **kwargs) -> tuple[str, str]:
     return err["Code"], err["Message"]
 
 
-def test_boto3_drives_every_gateway_operation(plane: Plane) -> None:
+def test_boto3_drives_every_gateway_operation(plane: Plane) -> None:  # noqa: F811
     key = plane.access_key()
     ecs = plane.client(key.access_key_id, key.secret_access_key)
     seen = validate_every_response(ecs)

@@ -6,16 +6,14 @@ resumed agent removes the old container, so nothing runs twice."""
 
 from __future__ import annotations
 
-import json
 import signal
 
 import pytest
 
 from shoal.v1 import operator_pb2 as op
-from shoal.v1 import resources_pb2 as r
 from shoalctl.local import procs
 from tests.fixtures.cluster import LEASE_TTL, MakeCluster
-from tests.service_tasks import held_unknown, live_tasks, running_containers
+from tests.service_tasks import held_unknown, live_tasks, running_containers, tolerant_service
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -30,13 +28,7 @@ def test_a_frozen_agent_within_and_beyond_the_tolerance(make_cluster: MakeCluste
                                                         docker_client) -> None:
     cluster = make_cluster(agents=2)
     api = cluster.operator
-    api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(TASKDEF)))
-    api.CreateService(op.CreateServiceRequest(
-        cluster="default", service_name="web", task_definition="tolerant", desired_count=2,
-        disconnect_tolerance_seconds=120,
-        placement_strategy=[r.PlacementStrategy(type="spread", field="instanceId")]))
-    wait_for(lambda: len({t.node_id for t in live_tasks(api).values() if t.last_status == "RUNNING"}) == 2, 120,
-             "2 tasks RUNNING on 2 nodes")
+    tolerant_service(api, TASKDEF, 120)
     victim = cluster.agents[1]
     node_id = victim.node_id
     [(task_id, task)] = [(i, t) for i, t in live_tasks(api).items() if t.node_id == node_id]

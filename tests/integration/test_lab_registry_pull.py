@@ -14,12 +14,10 @@ the private dockerds and their data go with the lab."""
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import secrets
 import subprocess
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,10 +31,11 @@ from shoal.v1 import operator_pb2 as op
 from shoal.v1 import registry_pb2 as rg
 from shoal.v1 import registry_pb2_grpc
 from shoal.v1 import resources_pb2 as r
-from shoalctl.images import DEFAULT_TAG, rootfs_tar
+from shoalctl.images import DEFAULT_TAG
 from shoalctl.lab.lab import Lab
 from shoalctl.local.registry import CERTS_D
 from tests.cli import ok, shoal
+from tests.fixtures.docker import Images
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -59,20 +58,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory, busybox_image: str) -> Iterato
 def image(lab: Lab, docker_client: docker.DockerClient) -> Iterator[str]:
     """A unique image in the shared dockerd, named for the cluster registry; removed after."""
     ref = f"{lab.cluster.registry_address}/shoaltest/labpull-{secrets.token_hex(3)}:v1"
-    buf = io.BytesIO(rootfs_tar())
-    with tarfile.open(fileobj=buf, mode="a") as tar:
-        data = secrets.token_bytes(64 * 1024)
-        info = tarfile.TarInfo("unique.bin")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    repository, _, tag = ref.rpartition(":")
-    docker_client.api.import_image_from_data(buf.getvalue(), repository=repository, tag=tag,
-                                             changes=['CMD ["sh"]', "ENV PATH=/bin"])
-    image_id = docker_client.images.get(ref).id
+    made = Images(docker_client)
+    made.make(ref)
     yield ref
-    for name in (ref, image_id):
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            docker_client.images.remove(name, force=True)
+    made.cleanup()
 
 
 def engine(lab: Lab, number: int) -> docker.DockerClient:

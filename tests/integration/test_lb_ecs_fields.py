@@ -6,28 +6,18 @@ InvalidParameterException naming the field."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from shoal.v1 import traffic_pb2 as t
 from shoal.v1 import traffic_pb2_grpc
-from tests.integration.test_ecs_gateway import WEB, Plane, aws
+from tests.integration.test_ecs_gateway import WEB, Plane, aws, plane  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def plane(tmp_path: Path) -> Iterator[Plane]:
-    p = Plane(tmp_path)
-    try:
-        yield p
-    finally:
-        p.stop()
-
-
-def test_aws_cli_create_service_with_load_balancers(plane: Plane, tmp_path: Path) -> None:
+def test_aws_cli_create_service_with_load_balancers(plane: Plane, tmp_path: Path) -> None:  # noqa: F811
     traffic = traffic_pb2_grpc.TrafficStub(plane.channel)
     traffic.CreateLoadBalancer(t.CreateLoadBalancerRequest(name="web"), timeout=10)
     lb = traffic.CreateListener(t.CreateListenerRequest(load_balancer="web", port=8000), timeout=10).load_balancer

@@ -7,16 +7,14 @@ reachable host at once and, on the heal, the original is kept and the replacemen
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from shoal.v1 import operator_pb2 as op
-from shoal.v1 import resources_pb2 as r
 from shoalctl.lab.lab import Lab
-from tests.service_tasks import held_unknown, live_tasks, running_containers
+from tests.service_tasks import held_unknown, live_tasks, running_containers, tolerant_service
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -42,13 +40,7 @@ def lab(tmp_path: Path, busybox_image: str) -> Iterator[Lab]:
 def test_a_partitioned_host_keeps_its_task_within_the_tolerance(lab: Lab, docker_client) -> None:
     api = lab.cluster.failover_operator()
     try:
-        api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(TASKDEF)))
-        api.CreateService(op.CreateServiceRequest(
-            cluster="default", service_name="web", task_definition="cut", desired_count=2,
-            disconnect_tolerance_seconds=120,
-            placement_strategy=[r.PlacementStrategy(type="spread", field="instanceId")]))
-        wait_for(lambda: len({t.node_id for t in live_tasks(api).values() if t.last_status == "RUNNING"}) == 2, 120,
-                 "2 tasks RUNNING on 2 hosts")
+        tolerant_service(api, TASKDEF, 120)
         names = lab.cluster.node_names()
         [(task_id, task)] = [(i, t) for i, t in live_tasks(api).items() if names.get(t.node_id) == "agent-2"]
         container = running_containers(docker_client, task.node_id)[task_id]
@@ -78,13 +70,7 @@ def test_a_partitioned_hosts_task_is_replaced_and_the_better_copy_kept_on_heal(l
     cut) is kept and the replacement stopped, so nothing runs twice."""
     api = lab.cluster.failover_operator()
     try:
-        api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(TASKDEF)))
-        api.CreateService(op.CreateServiceRequest(
-            cluster="default", service_name="web", task_definition="cut", desired_count=2,
-            disconnect_tolerance_seconds=300, replace_on_disconnect=True,
-            placement_strategy=[r.PlacementStrategy(type="spread", field="instanceId")]))
-        wait_for(lambda: len({t.node_id for t in live_tasks(api).values() if t.last_status == "RUNNING"}) == 2, 120,
-                 "2 tasks RUNNING on 2 hosts")
+        tolerant_service(api, TASKDEF, 300, replace=True)
         names = lab.cluster.node_names()
         [(task_id, task)] = [(i, t) for i, t in live_tasks(api).items() if names.get(t.node_id) == "agent-2"]
         [keeper] = [n for n, name in names.items() if name == "agent-1"]

@@ -6,16 +6,14 @@ nothing runs twice and the service never has fewer than it desires."""
 
 from __future__ import annotations
 
-import json
 import signal
 
 import pytest
 
 from shoal.v1 import operator_pb2 as op
-from shoal.v1 import resources_pb2 as r
 from shoalctl.local import procs
 from tests.fixtures.cluster import LEASE_TTL, MakeCluster
-from tests.service_tasks import live_tasks, running_containers
+from tests.service_tasks import live_tasks, running_containers, tolerant_service
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -30,13 +28,7 @@ def test_a_frozen_agents_task_is_replaced_at_once_and_the_better_copy_kept_on_th
         make_cluster: MakeCluster, busybox_image: str, docker_client) -> None:
     cluster = make_cluster(agents=2)
     api = cluster.operator
-    api.RegisterTaskDefinition(op.RegisterTaskDefinitionRequest(json=json.dumps(TASKDEF)))
-    api.CreateService(op.CreateServiceRequest(
-        cluster="default", service_name="web", task_definition="keeper", desired_count=2,
-        disconnect_tolerance_seconds=300, replace_on_disconnect=True,
-        placement_strategy=[r.PlacementStrategy(type="spread", field="instanceId")]))
-    wait_for(lambda: len({t.node_id for t in live_tasks(api).values() if t.last_status == "RUNNING"}) == 2, 120,
-             "2 tasks RUNNING on 2 nodes")
+    tolerant_service(api, TASKDEF, 300, replace=True)
     victim, keeper = cluster.agents[2], cluster.agents[1]
     [(task_id, _)] = [(i, t) for i, t in live_tasks(api).items() if t.node_id == victim.node_id]
     container = running_containers(docker_client, victim.node_id)[task_id]

@@ -2,20 +2,16 @@
 cluster CA, Shoal as its token issuer), the real dockerd, `docker login`/`push`/`pull` as
 users run them, and a node pulling a task's image with a token from the control plane.
 
-Images are made here, unique per test (a busybox rootfs plus a file of random bytes), and
-only those are removed from the shared dockerd."""
+Images are made unique per test (the ``images`` fixture, tests/fixtures/docker.py), and only
+those are removed from the shared dockerd."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import secrets
 import subprocess
-import tarfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -33,9 +29,9 @@ from shoal.v1 import operator_pb2 as op
 from shoal.v1 import registry_pb2 as rg
 from shoal.v1 import registry_pb2_grpc, security_pb2_grpc
 from shoal.v1 import security_pb2 as sec
-from shoalctl.images import rootfs_tar
 from shoalctl.local.registry import CERTS_D
 from tests.cli import shoal
+from tests.fixtures.docker import Images
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -46,46 +42,6 @@ def docker_cli(*args: str, config: Path, timeout: float = 120) -> subprocess.Com
     # Each user its own DOCKER_CONFIG: logins never touch this machine's ~/.docker.
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "DOCKER_CONFIG": str(config)})
-
-
-class Images:
-    """Unique images made by one test; ``remove`` and teardown delete only those."""
-
-    def __init__(self, client: docker.DockerClient) -> None:
-        self.client = client
-        self.refs: set[str] = set()
-        self.ids: set[str] = set()
-
-    def make(self, ref: str) -> str:
-        buf = io.BytesIO(rootfs_tar())
-        with tarfile.open(fileobj=buf, mode="a") as tar:
-            data = secrets.token_bytes(64 * 1024)
-            info = tarfile.TarInfo("unique.bin")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        repository, _, tag = ref.rpartition(":")
-        self.client.api.import_image_from_data(buf.getvalue(), repository=repository, tag=tag,
-                                               changes=['CMD ["sh"]', "ENV PATH=/bin"])
-        self.refs.add(ref)
-        image_id = self.client.images.get(ref).id
-        self.ids.add(image_id)
-        return image_id
-
-    def remove(self, ref: str) -> None:
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            self.client.images.remove(ref, force=True)
-
-    def cleanup(self) -> None:
-        # By id too: a pull by digest or a second tag leaves the same image under other names.
-        for ref in [*self.refs, *self.ids]:
-            self.remove(ref)
-
-
-@pytest.fixture
-def images(docker_client) -> Iterator[Images]:
-    made = Images(docker_client)
-    yield made
-    made.cleanup()
 
 
 @pytest.fixture

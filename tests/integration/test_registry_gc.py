@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,11 @@ from shoalctl.local import statefiles
 from shoalctl.local.registry import data_bytes
 from tests.ecr_model import validate_every_response
 from tests.integration.test_ecr import code, ecr_client, key
-from tests.integration.test_registry import Images, docker_cli, shoal
+from tests.integration.test_registry import docker_cli, shoal
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def images(docker_client) -> Iterator[Images]:
-    made = Images(docker_client)
-    yield made
-    made.cleanup()
 
 KEEP_NEWEST_V = {"rules": [{"rulePriority": 1, "description": "keep the newest v*",
                             "selection": {"tagStatus": "tagged", "tagPrefixList": ["v"],

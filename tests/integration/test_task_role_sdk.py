@@ -33,11 +33,11 @@ import docker.errors
 import pytest
 
 from agent import task_roles
-from agent.docker_runtime import DockerRuntime
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import roles_pb2 as ro
 from shoal.v1 import roles_pb2_grpc
 from shoalctl.local import statefiles
+from tests.bridge import bridge_gateway
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -168,17 +168,6 @@ def image_with_ca(python_image: str, docker_client: docker.DockerClient, tmp_pat
             docker_client.images.remove(ref, force=True)
 
 
-def _bridge_gateway() -> str:
-    # The agent's own reading: some engines leave Gateway out of the bridge's IPAM.
-    runtime = DockerRuntime()
-    try:
-        gateway = runtime.bridge_gateway()
-    finally:
-        runtime.close()
-    assert gateway, "Docker's default bridge has no host address"
-    return gateway
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("0.0.0.0", 0))
@@ -186,7 +175,7 @@ def _free_port() -> int:
 
 
 def test_boto3_inside_a_task_uses_its_role(make_cluster, image_with_ca, docker_client) -> None:
-    gateway, port = _bridge_gateway(), _free_port()
+    gateway, port = bridge_gateway(), _free_port()
     # The ECS gateway where the task's network (Docker's default bridge, the agent's
     # default) reaches it: every address, so its certificate names the bridge's too.
     cluster = make_cluster(agents=1, ecs_port=port, prometheus=False, autoscaler=False, proxy=False,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -24,7 +23,7 @@ from shoal.v1 import roles_pb2 as ro
 from shoal.v1 import roles_pb2_grpc, security_pb2_grpc
 from shoal.v1 import security_pb2 as sec
 from shoalctl.local import statefiles
-from tests.integration.test_registry import Images, docker_cli, shoal
+from tests.integration.test_registry import docker_cli, shoal
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -145,13 +144,6 @@ def test_an_execution_role_bounds_the_secrets_a_task_gets(make_cluster, busybox_
             "on arn:aws:shoal:") in refused.stopped_reason, refused.stopped_reason
     assert refused.stopped_reason.rstrip(")").endswith(":secret:ops/root"), refused.stopped_reason
     assert "value of ops/root" not in refused.stopped_reason
-
-
-@pytest.fixture
-def images(docker_client) -> Iterator[Images]:
-    made = Images(docker_client)
-    yield made
-    made.cleanup()
 
 
 def test_an_execution_role_bounds_the_repositories_a_task_pulls_from(images, make_cluster, busybox_image,

@@ -11,12 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import boto3
 import pytest
 
 from shoal.netutil import free_port
-from shoal.v1 import accesskeys_pb2 as ak
-from shoal.v1 import accesskeys_pb2_grpc
 from shoalctl.local.agents import agent_loopback
 from tests.ecs_model import validate_every_response
 from tests.integration.test_traffic_walk import CONVERGE, Load, Up, answers_from_all, shoal_up, taskdef
@@ -32,11 +29,7 @@ def up(tmp_path_factory, busybox_image) -> Iterator[Up]:
 
 
 def test_blue_green_through_task_sets_and_a_listener_switch(up: Up) -> None:
-    with up.channel() as channel:
-        key = accesskeys_pb2_grpc.AccessKeysStub(channel).CreateAccessKey(ak.CreateAccessKeyRequest(), timeout=10)
-    creds = dict(endpoint_url=up.config["ecs"], region_name="us-east-1", verify=up.config["ca"],
-                 aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key)
-    elbv2, ecs = boto3.client("elbv2", **creds), boto3.client("ecs", **creds)
+    elbv2, ecs = up.aws("elbv2", "ecs")
     seen = validate_every_response(ecs)
     port = free_port()
     lb = elbv2.create_load_balancer(Name="bg", Type="application")["LoadBalancers"][0]
@@ -118,11 +111,7 @@ def test_blue_green_through_task_sets_and_a_listener_switch(up: Up) -> None:
 
 
 def test_two_task_sets_behind_one_target_group_both_answer(up: Up) -> None:
-    with up.channel() as channel:
-        key = accesskeys_pb2_grpc.AccessKeysStub(channel).CreateAccessKey(ak.CreateAccessKeyRequest(), timeout=10)
-    creds = dict(endpoint_url=up.config["ecs"], region_name="us-east-1", verify=up.config["ca"],
-                 aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key)
-    elbv2, ecs = boto3.client("elbv2", **creds), boto3.client("ecs", **creds)
+    elbv2, ecs = up.aws("elbv2", "ecs")
     port = free_port()
     lb = elbv2.create_load_balancer(Name="shared", Type="application")["LoadBalancers"][0]
     tg = elbv2.create_target_group(Name="shared", Protocol="HTTP", Port=8080, VpcId="vpc-0", TargetType="ip",

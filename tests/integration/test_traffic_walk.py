@@ -19,17 +19,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
 
 from shoal.netutil import free_port, free_ports
 from shoal.security.channels import ClientTLS, client_channel
-from shoal.v1 import accesskeys_pb2 as ak
-from shoal.v1 import accesskeys_pb2_grpc, operator_pb2_grpc, traffic_pb2_grpc
 from shoal.v1 import operator_pb2 as op
+from shoal.v1 import operator_pb2_grpc, traffic_pb2_grpc
 from shoal.v1 import traffic_pb2 as t
 from shoalctl.local import statefiles, teardown
 from shoalctl.local.agents import agent_loopback
+from tests.aws_clients import access_key, client
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -65,6 +64,12 @@ class Up:
 
     def channel(self):
         return client_channel(self.config["endpoint"], ClientTLS.from_env(self.config, env={}))
+
+    def aws(self, *services: str) -> list:
+        """Clients of ``services`` through the gateway, signed with one new access key."""
+        with self.channel() as channel:
+            key = access_key(channel)
+        return [client(service, self.config, key) for service in services]
 
     def agent_pids(self) -> dict[str, int]:
         return {rec.name: rec.pid for rec in statefiles.recorded(self.state) if rec.role == "agent"}
@@ -221,11 +226,7 @@ def _standalone(stub: operator_pb2_grpc.OperatorStub) -> list:
 
 
 def test_the_same_walk_through_elbv2_and_ecs_wire_apis(up: Up) -> None:
-    with up.channel() as channel:
-        key = accesskeys_pb2_grpc.AccessKeysStub(channel).CreateAccessKey(ak.CreateAccessKeyRequest(), timeout=10)
-    creds = dict(endpoint_url=up.config["ecs"], region_name="us-east-1", verify=up.config["ca"],
-                 aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key)
-    elbv2, ecs = boto3.client("elbv2", **creds), boto3.client("ecs", **creds)
+    elbv2, ecs = up.aws("elbv2", "ecs")
     port = free_port()
     lb = elbv2.create_load_balancer(Name="wire", Type="application")["LoadBalancers"][0]
     tg_arn = elbv2.create_target_group(

@@ -16,7 +16,7 @@ from agent.connection import GatewayClient, Registration
 from agent.hollow import HollowRuntime
 from agent.host import HostProbe
 from shoal.netutil import free_port
-from tests.fakegateway import FakeGateway, assignment
+from tests.fakegateway import FakeGateway, assignment, served
 from tests.waiting import wait_for
 
 
@@ -45,21 +45,14 @@ def streams() -> Iterator[tuple[StreamLoop, list[Node]]]:
         n.agent.stop()
 
 
-def gateway(heartbeat_interval: float) -> Iterator[FakeGateway]:
-    gw = FakeGateway(heartbeat_interval=heartbeat_interval)
-    gw.start()
-    yield gw
-    gw.stop()
-
-
 @pytest.fixture
 def fast_gateway() -> Iterator[FakeGateway]:
-    yield from gateway(0.2)
+    yield from served(0.2)
 
 
 @pytest.fixture
 def slow_gateway() -> Iterator[FakeGateway]:
-    yield from gateway(60)
+    yield from served(60)
 
 
 def test_registers_says_hello_first_beats_and_runs_its_tasks(fast_gateway, streams, tmp_path) -> None:

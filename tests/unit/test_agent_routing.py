@@ -18,7 +18,7 @@ from shoal import keys
 from shoal.store.memory import MemoryStore
 from shoal.v1 import agent_pb2, traffic_pb2
 from shoal.v1 import resources_pb2 as r
-from tests.fakegateway import FakeGateway
+from tests.fakegateway import FakeGateway, served
 from tests.waiting import wait_for
 
 
@@ -53,10 +53,7 @@ def test_no_consumer_is_said():
 
 @pytest.fixture
 def gateway() -> Iterator[FakeGateway]:
-    gw = FakeGateway(heartbeat_interval=0.2)
-    gw.start()
-    yield gw
-    gw.stop()
+    yield from served(0.2)
 
 
 def test_the_stream_hands_routing_tables_to_the_agent_and_registration_names_the_proxy_port(gateway, tmp_path):

@@ -14,7 +14,7 @@ from agent.hollow import HollowRuntime
 from agent.host import HostProbe
 from agent.runtime import LABEL_NODE
 from shoal.netutil import free_port
-from tests.fakegateway import FakeGateway, assignment
+from tests.fakegateway import FakeGateway, assignment, served
 from tests.waiting import wait_for
 
 
@@ -43,10 +43,7 @@ class Node:
 
 @pytest.fixture
 def gateway() -> Iterator[FakeGateway]:
-    gw = FakeGateway(heartbeat_interval=0.2)
-    gw.start()
-    yield gw
-    gw.stop()
+    yield from served(0.2)
 
 
 @pytest.fixture

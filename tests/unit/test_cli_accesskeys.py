@@ -3,7 +3,6 @@ an in-memory store."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Iterator
 
@@ -18,7 +17,7 @@ from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc
 from shoalctl.cli import accesskeys
 from shoalctl.cli.errors import CliError
-from tests.fixtures.cli_server import cli_server
+from tests.fixtures.cli_server import cli_server, run_noun
 
 
 def secret_for(ctx: ApiContext, key_id: str) -> str | None:
@@ -40,10 +39,7 @@ def server(monkeypatch, tmp_path) -> Iterator[tuple[str, ApiContext]]:
 
 
 def shoal(endpoint: str, *argv: str) -> None:
-    parser = argparse.ArgumentParser()
-    accesskeys.register(parser.add_subparsers(dest="noun", required=True))
-    args = parser.parse_args(["accesskey", *argv, "--endpoint", endpoint])
-    args.func(args)
+    run_noun(accesskeys.register, "accesskey", endpoint, *argv)
 
 
 def test_create_list_delete(server, capsys) -> None:

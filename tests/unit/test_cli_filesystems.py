@@ -3,7 +3,6 @@ store: errors reach the user naming the field; writes are admin-only, listing is
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Iterator
 
@@ -17,7 +16,7 @@ from shoal.store.memory import MemoryStore
 from shoal.v1 import operator_pb2_grpc
 from shoalctl.cli import filesystems
 from shoalctl.cli.errors import CliError
-from tests.fixtures.cli_server import cli_server
+from tests.fixtures.cli_server import cli_server, run_noun
 
 
 @pytest.fixture
@@ -32,10 +31,7 @@ def server(monkeypatch, tmp_path) -> Iterator[str]:
 
 
 def shoal(endpoint: str, *argv: str) -> None:
-    parser = argparse.ArgumentParser()
-    filesystems.register(parser.add_subparsers(dest="noun", required=True))
-    args = parser.parse_args(["fs", *argv, "--endpoint", endpoint])
-    args.func(args)
+    run_noun(filesystems.register, "fs", endpoint, *argv)
 
 
 def test_create_list_delete(server, tmp_path, capsys) -> None:

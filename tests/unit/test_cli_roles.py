@@ -4,7 +4,6 @@ the replica's interceptor applies."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from shoal.store.memory import MemoryStore
 from shoal.v1 import roles_pb2_grpc
 from shoalctl.cli import roles
 from shoalctl.cli.errors import CliError
-from tests.fixtures.cli_server import cli_server
+from tests.fixtures.cli_server import cli_server, run_noun
 
 POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecs:ListServices",
                                                   "Resource": "*"}]}
@@ -38,10 +37,7 @@ def server(monkeypatch, tmp_path) -> Iterator[str]:
 
 
 def shoal(endpoint: str, *argv: str) -> None:
-    parser = argparse.ArgumentParser()
-    roles.register(parser.add_subparsers(dest="noun", required=True))
-    args = parser.parse_args(["role", *argv, "--endpoint", endpoint])
-    args.func(args)
+    run_noun(roles.register, "role", endpoint, *argv)
 
 
 def test_create_list_show_delete(server, tmp_path: Path, capsys) -> None:

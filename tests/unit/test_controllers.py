@@ -20,7 +20,7 @@ from shoal.election import Election
 from shoal.replica_lease import ReplicaLease
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from tests.fixtures.plane import TTL, WEB, Plane, place_and_run
+from tests.fixtures.plane import TTL, WEB, Plane, place_and_run, stop_told
 
 # ---- placement -------------------------------------------------------------------------------
 
@@ -146,9 +146,7 @@ def test_rolling_update_keeps_minimum_healthy_and_maximum_percent(plane: Plane) 
     place_and_run(plane)
     assert ctl.reconcile(plane.view()) == "web: started 1 tasks, stopped 1 replaced tasks"
     place_and_run(plane)
-    for t in plane.tasks().values():
-        if t.desired_status == "STOPPED" and t.last_status != "STOPPED":
-            plane.report(t.id, "STOPPED")
+    stop_told(plane)
     ctl.reconcile(plane.view())
     svc = plane.service()
     assert [(d.task_definition, d.rollout_state) for d in svc.deployments] == \

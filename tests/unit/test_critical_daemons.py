@@ -22,7 +22,7 @@ from shoal import keys
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoalctl.cli import main
-from tests.fixtures.plane import Plane, place_and_run
+from tests.fixtures.plane import Plane, place_and_run, stop_told
 from tests.unit.test_service_deployments import cli  # noqa: F401 (a fixture)
 
 AGENT = {"family": "agent", "containerDefinitions": [
@@ -144,9 +144,7 @@ def test_a_failing_critical_daemon_drains_its_node_after_the_grace(plane: Plane)
     # Failing again after the activation (as if it were 200 s ago): drained again.
     n1.activated_at = time.time() - 200
     plane.store.put(keys.node("default", "n1"), n1.SerializeToString())
-    for t in plane.tasks().values():  # the drain's stops, done by the agent
-        if t.desired_status == "STOPPED" and t.last_status != "STOPPED":
-            plane.report(t.id, "STOPPED")
+    stop_told(plane)  # the drain's stops, done by the agent
     ctl.reconcile(plane.view())
     place_and_run(plane)
     fail(plane, daemon_on(plane, "n1"), ago=90)

@@ -21,7 +21,7 @@ from shoal import keys
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
-from tests.fixtures.plane import Plane, place_and_run
+from tests.fixtures.plane import Plane, place_and_run, stop_told
 
 AGENT = {"family": "agent", "containerDefinitions": [
     {"name": "agent", "image": "busybox", "cpu": 128, "memory": 512}]}
@@ -163,9 +163,7 @@ def test_a_full_nodes_daemon_waits_with_its_room_reserved(plane: Plane) -> None:
     # Scaled down to two: 512 MiB free, and the daemon takes it.
     services.update(plane.api, op.UpdateServiceRequest(cluster="default", service="web", desired_count=2))
     replicas.reconcile(plane.view())
-    for t in plane.tasks().values():
-        if t.desired_status == "STOPPED" and t.last_status != "STOPPED":
-            plane.report(t.id, "STOPPED")
+    stop_told(plane)
     PlacementController(plane.writer).reconcile(plane.view())
     assert daemon_tasks(plane)[0].node_id == "n1"
 
@@ -216,9 +214,7 @@ def test_rolling_update_stops_a_nodes_old_task_before_starting_its_new_one(plane
     assert ctl.reconcile(plane.view()) == "agent: started 1 daemon tasks"
     place_and_run(plane)
     assert ctl.reconcile(plane.view()) == "agent: stopped 1 tasks"  # then the second node
-    for t in plane.tasks().values():
-        if t.desired_status == "STOPPED" and t.last_status != "STOPPED":
-            plane.report(t.id, "STOPPED")
+    stop_told(plane)
     ctl.reconcile(plane.view())
     place_and_run(plane)
     ctl.reconcile(plane.view())

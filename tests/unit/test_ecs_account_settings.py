@@ -5,21 +5,12 @@ refused; a viewer may list, not put."""
 
 from __future__ import annotations
 
-import pytest
-
 from controlplane.api import accesskeys
 from shoal.v1 import accesskeys_pb2 as ak
+from tests.aws_clients import refused
 from tests.unit.test_ecs_api import ecs, ecs_client, gateway  # noqa: F401 (fixtures)
 
 ROOT = "arn:aws:iam::000000000000:root"
-
-
-def refused(call, code: str = "InvalidParameterException", **kw) -> str:
-    with pytest.raises(Exception) as caught:
-        call(**kw)
-    err = caught.value.response["Error"]  # type: ignore[attr-defined]
-    assert err["Code"] == code, err
-    return err["Message"]
 
 
 def test_container_insights_default_goes_to_new_clusters(ecs) -> None:  # noqa: F811

@@ -18,9 +18,9 @@ from google.protobuf import json_format
 
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
-from controlplane.ecs.config import add_flags, context_from_pem, start
+from controlplane.ecs.config import add_flags, start
 from controlplane.ecs.errors import to_ecs_error
-from controlplane.ecs.server import EcsGateway, serve
+from controlplane.ecs.server import EcsGateway
 from controlplane.errors import ApiError, not_found
 from shoal import keys
 from shoal.netutil import free_port
@@ -31,6 +31,7 @@ from shoal.taskdef.policy import HostPolicy
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.validation import ValidationError
 from tests.ecs_model import check_output, validate_every_response
+from tests.tls_gateway import tls_gateway
 
 WEB = {
     "family": "web",
@@ -76,18 +77,10 @@ def gateway(tmp_path: Path) -> Iterator[tuple[ApiContext, EcsGateway]]:
     ctx = ApiContext(store, policy=HostPolicy(privileged=True, host_network=True, capabilities=True, ulimits=True,
                                                  host_volume_prefixes=("/srv",)))
     ctx.ensure_default_cluster()
-    # TLS as the control plane serves it: a server certificate from a cluster CA.
-    authority = ca_mod.CertificateAuthority.create()
-    key = ca_mod.new_key()
-    leaf = authority.issue_server(key.public_key(), ["127.0.0.1", "localhost"])
-    (tmp_path / "ca.crt").write_bytes(ca_mod.cert_pem(authority.cert))
-    tls = context_from_pem(ca_mod.bundle_pem([leaf, authority.cert]), ca_mod.key_pem(key))
-    gw = serve("127.0.0.1", free_port(), ctx, tls)
-    gw.ca_path = str(tmp_path / "ca.crt")  # type: ignore[attr-defined]
     try:
-        yield ctx, gw
+        with tls_gateway(ctx, tmp_path) as gw:
+            yield ctx, gw
     finally:
-        gw.close()
         store.close()
 
 

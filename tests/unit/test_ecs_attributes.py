@@ -18,6 +18,7 @@ from shoal import keys
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
+from tests.aws_clients import refused
 from tests.unit.test_ecs_api import ecs, ecs_client, gateway  # noqa: F401 (fixtures)
 
 
@@ -34,14 +35,6 @@ def add_node(ctx, name: str) -> str:
 def attrs(ecs, arn: str) -> dict[str, str]:  # noqa: F811
     (inst,) = ecs.describe_container_instances(containerInstances=[arn])["containerInstances"]
     return {a["name"]: a.get("value", "") for a in inst["attributes"]}
-
-
-def refused(call, code: str = "InvalidParameterException", **kw) -> str:
-    with pytest.raises(Exception) as caught:
-        call(**kw)
-    err = caught.value.response["Error"]  # type: ignore[attr-defined]
-    assert err["Code"] == code, err
-    return err["Message"]
 
 
 @pytest.fixture

@@ -14,16 +14,11 @@ from controlplane.ecs.errors import EcsError
 from shoal import keys
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import scaling_pb2 as sc
+from tests.aws_clients import refused
 from tests.ecs_model import validate_every_response
 from tests.unit.test_ecs_api import ADMIN, WEB, ecs, gateway  # noqa: F401 (fixtures)
 
 ASG_ARN = "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:x:autoScalingGroupName/local"
-
-
-def refused(ecs, call, **kwargs) -> str:  # noqa: F811
-    with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
-        getattr(ecs, call)(**kwargs)
-    return caught.value.response["Error"]["Message"]
 
 
 @pytest.fixture
@@ -105,20 +100,20 @@ def test_create_describe_update_delete(gateway, ecs) -> None:  # noqa: F811
      "autoScalingGroupProvider.managedTerminationProtection: must be ENABLED or DISABLED"),
 ])
 def test_bad_create_is_refused_naming_the_field(unchecked, asg, field) -> None:
-    assert refused(unchecked, "create_capacity_provider", name="bad", autoScalingGroupProvider=asg).startswith(field)
+    assert refused(unchecked.create_capacity_provider, name="bad", autoScalingGroupProvider=asg).startswith(field)
     assert unchecked.describe_capacity_providers()["capacityProviders"] == []
 
 
 def test_other_refusals(unchecked) -> None:
     ecs = unchecked  # noqa: F811
     asg = {"autoScalingGroupArn": "local"}
-    assert refused(ecs, "create_capacity_provider", name="t", autoScalingGroupProvider=asg,
+    assert refused(ecs.create_capacity_provider, name="t", autoScalingGroupProvider=asg,
                    tags=[{"key": "a", "value": "b"}]).startswith("tags[0].key: 'a': a capacity provider takes only")
-    assert refused(ecs, "create_capacity_provider", name="FARGATE", autoScalingGroupProvider=asg).startswith("name:")
-    assert refused(ecs, "create_capacity_provider", name="m",
+    assert refused(ecs.create_capacity_provider, name="FARGATE", autoScalingGroupProvider=asg).startswith("name:")
+    assert refused(ecs.create_capacity_provider, name="m",
                    managedInstancesProvider={"infrastructureRoleArn": "x"}).startswith("managedInstancesProvider")
     ecs.create_capacity_provider(name="cp", autoScalingGroupProvider=asg)
-    assert refused(ecs, "update_capacity_provider", name="cp", autoScalingGroupProvider={
+    assert refused(ecs.update_capacity_provider, name="cp", autoScalingGroupProvider={
         "managedScaling": {"minimumScalingStepSize": 20, "maximumScalingStepSize": 10}}).startswith(
         "minimumScalingStepSize")
     with pytest.raises(ecs.exceptions.ClientException):
@@ -159,7 +154,7 @@ def test_conflicting_fargate_marks_are_refused_naming_the_field(unchecked, tags,
     asg = {"autoScalingGroupArn": "local"}
     unchecked.create_capacity_provider(name="serverless", autoScalingGroupProvider=asg,
                                        tags=[{"key": "shoal:fargate", "value": "true"}])
-    assert refused(unchecked, "create_capacity_provider", name="second", autoScalingGroupProvider=asg,
+    assert refused(unchecked.create_capacity_provider, name="second", autoScalingGroupProvider=asg,
                    tags=tags).startswith(words)
     assert [c["name"] for c in unchecked.describe_capacity_providers()["capacityProviders"]] == ["serverless"]
 
@@ -227,7 +222,7 @@ def test_put_cluster_capacity_providers(gateway, ecs) -> None:  # noqa: F811
             ["a"], [{"capacityProvider": "a", "weight": 1}, {"capacityProvider": "a", "weight": 1}]),
     }
     for words, (providers, items) in bad.items():
-        msg = refused(ecs, "put_cluster_capacity_providers", cluster="default", capacityProviders=providers,
+        msg = refused(ecs.put_cluster_capacity_providers, cluster="default", capacityProviders=providers,
                       defaultCapacityProviderStrategy=items)
         assert msg.startswith(words), msg
     # Nothing half-applied by the refusals.
@@ -247,7 +242,7 @@ def test_strategy_weights_out_of_range_are_refused(unchecked) -> None:
     for item, words in (({"capacityProvider": "a", "weight": 1001}, "[0].weight: must be between 0 and 1000"),
                         ({"capacityProvider": "a", "weight": 1, "base": -1}, "[0].base: must be between"),
                         ({"capacityProvider": "a", "weight": "x"}, "[0].weight: must be a whole number")):
-        msg = refused(unchecked, "put_cluster_capacity_providers", cluster="default", capacityProviders=["a"],
+        msg = refused(unchecked.put_cluster_capacity_providers, cluster="default", capacityProviders=["a"],
                       defaultCapacityProviderStrategy=[item])
         assert msg.startswith("defaultCapacityProviderStrategy" + words), msg
     # botocore cannot send a member its model lacks; another client can.
@@ -262,7 +257,7 @@ def test_run_task_and_create_service_record_a_strategy(ecs) -> None:  # noqa: F8
     for name in ("a", "b"):
         ecs.create_capacity_provider(name=name, autoScalingGroupProvider={"autoScalingGroupArn": "local"})
     strategy = [{"capacityProvider": "a", "base": 1, "weight": 1}, {"capacityProvider": "b", "weight": 4, "base": 0}]
-    msg = refused(ecs, "run_task", taskDefinition="web", capacityProviderStrategy=strategy)
+    msg = refused(ecs.run_task, taskDefinition="web", capacityProviderStrategy=strategy)
     assert msg.startswith("capacityProviderStrategy[0].capacityProvider: 'a' is not one of the cluster's"), msg
     ecs.put_cluster_capacity_providers(cluster="default", capacityProviders=["a", "b"],
                                        defaultCapacityProviderStrategy=[{"capacityProvider": "b", "weight": 1}])
@@ -271,7 +266,7 @@ def test_run_task_and_create_service_record_a_strategy(ecs) -> None:  # noqa: F8
     # Neither a launch type nor a strategy: the cluster's default strategy.
     assert ecs.run_task(taskDefinition="web")["tasks"][0]["capacityProviderName"] == "b"
     assert "capacityProviderName" not in ecs.run_task(taskDefinition="web", launchType="EC2")["tasks"][0]
-    msg = refused(ecs, "run_task", taskDefinition="web", launchType="EC2", capacityProviderStrategy=strategy)
+    msg = refused(ecs.run_task, taskDefinition="web", launchType="EC2", capacityProviderStrategy=strategy)
     assert msg.startswith("capacityProviderStrategy: give either launchType or capacityProviderStrategy")
 
     svc = ecs.create_service(serviceName="s", taskDefinition="web", desiredCount=0,
@@ -279,6 +274,6 @@ def test_run_task_and_create_service_record_a_strategy(ecs) -> None:  # noqa: F8
     assert svc["capacityProviderStrategy"] == strategy
     assert svc["deployments"][0]["capacityProviderStrategy"] == strategy
     assert ecs.describe_services(services=["s"])["services"][0]["capacityProviderStrategy"] == strategy
-    msg = refused(ecs, "create_service", serviceName="z", taskDefinition="web", desiredCount=0,
+    msg = refused(ecs.create_service, serviceName="z", taskDefinition="web", desiredCount=0,
                   capacityProviderStrategy=[{"capacityProvider": "a", "weight": 0}])
     assert msg.startswith("capacityProviderStrategy: at least one capacity provider must have a weight"), msg

@@ -17,14 +17,11 @@ from botocore.exceptions import ClientError
 from controlplane import apps
 from controlplane.api import accesskeys, scaling
 from controlplane.api.context import ApiContext
-from controlplane.ecs.config import context_from_pem
-from controlplane.ecs.server import EcsGateway, serve
-from shoal.netutil import free_port
-from shoal.security import ca as ca_mod
 from shoal.store.memory import MemoryStore
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import scaling_pb2 as sc
 from tests.ecs_model import validate_every_response
+from tests.tls_gateway import tls_gateway
 
 ROLE = "arn:aws:iam::123456789012:role/ecsInfrastructureRoleForExpressServices"
 
@@ -34,21 +31,15 @@ def setup(tmp_path: Path) -> Iterator[tuple[ApiContext, object]]:
     store = MemoryStore()
     ctx = ApiContext(store)
     ctx.ensure_default_cluster()
-    authority = ca_mod.CertificateAuthority.create()
-    key = ca_mod.new_key()
-    leaf = authority.issue_server(key.public_key(), ["127.0.0.1"])
-    (tmp_path / "ca.crt").write_bytes(ca_mod.cert_pem(authority.cert))
-    gw: EcsGateway = serve("127.0.0.1", free_port(), ctx, context_from_pem(
-        ca_mod.bundle_pem([leaf, authority.cert]), ca_mod.key_pem(key)))
     secret = accesskeys.create(ctx, ak.CreateAccessKeyRequest(description="unit", user="a", role="admin"))
-    ecs = boto3.client("ecs", endpoint_url=gw.url, region_name="us-east-1", verify=str(tmp_path / "ca.crt"),
-                       aws_access_key_id=secret.access_key_id, aws_secret_access_key=secret.secret_access_key,
-                       config=Config(retries={"max_attempts": 6, "mode": "standard"}))
-    ecs.seen = validate_every_response(ecs)
     try:
-        yield ctx, ecs
+        with tls_gateway(ctx, tmp_path) as gw:
+            ecs = boto3.client("ecs", endpoint_url=gw.url, region_name="us-east-1", verify=str(tmp_path / "ca.crt"),
+                               aws_access_key_id=secret.access_key_id, aws_secret_access_key=secret.secret_access_key,
+                               config=Config(retries={"max_attempts": 6, "mode": "standard"}))
+            ecs.seen = validate_every_response(ecs)
+            yield ctx, ecs
     finally:
-        gw.close()
         store.close()
 
 

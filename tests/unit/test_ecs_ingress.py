@@ -16,15 +16,13 @@ from botocore.exceptions import ClientError
 from controlplane.api import accesskeys, loadbalancers, namespaces
 from controlplane.api.context import ApiContext
 from controlplane.ecs import ingress
-from controlplane.ecs.config import context_from_pem
 from controlplane.ecs.errors import EcsError
-from controlplane.ecs.server import EcsGateway, serve
-from shoal.netutil import free_port
-from shoal.security import ca as ca_mod
+from controlplane.ecs.server import EcsGateway
 from shoal.store.memory import MemoryStore
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import traffic_pb2 as t
 from tests.ecs_model import validate_every_response
+from tests.tls_gateway import tls_gateway
 
 WEB = {"family": "web", "containerDefinitions": [{"name": "web", "image": "shoal/busybox:latest", "memory": 64,
                                                   "portMappings": [{"containerPort": 8080, "name": "http"}]}]}
@@ -35,17 +33,10 @@ def setup(tmp_path: Path) -> Iterator[tuple[ApiContext, EcsGateway]]:
     store = MemoryStore()
     ctx = ApiContext(store)
     ctx.ensure_default_cluster()
-    authority = ca_mod.CertificateAuthority.create()
-    key = ca_mod.new_key()
-    leaf = authority.issue_server(key.public_key(), ["127.0.0.1"])
-    (tmp_path / "ca.crt").write_bytes(ca_mod.cert_pem(authority.cert))
-    gw = serve("127.0.0.1", free_port(), ctx, context_from_pem(ca_mod.bundle_pem([leaf, authority.cert]),
-                                                               ca_mod.key_pem(key)))
-    gw.ca_path = str(tmp_path / "ca.crt")  # type: ignore[attr-defined]
     try:
-        yield ctx, gw
+        with tls_gateway(ctx, tmp_path) as gw:
+            yield ctx, gw
     finally:
-        gw.close()
         store.close()
 
 

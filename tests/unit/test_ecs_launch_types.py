@@ -9,15 +9,10 @@ import pytest
 
 from controlplane import launch_types
 from controlplane.errors import ApiError
+from tests.aws_clients import refused
 from tests.unit.test_ecs_api import WEB, ecs, gateway  # noqa: F401 (fixtures)
 
 ONLY_EC2 = {**WEB, "family": "only-ec2", "requiresCompatibilities": ["EC2"]}
-
-
-def refused(ecs, call, **kwargs) -> str:  # noqa: F811
-    with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
-        getattr(ecs, call)(**kwargs)
-    return caught.value.response["Error"]["Message"]
 
 
 def test_external_and_ec2_tasks_are_kept_and_filtered(ecs) -> None:  # noqa: F811
@@ -51,16 +46,16 @@ def test_external_services_are_kept_and_filtered(ecs) -> None:  # noqa: F811
 def test_bad_launch_types_are_refused_naming_the_field(ecs) -> None:  # noqa: F811
     ecs.register_task_definition(**WEB)
     ecs.register_task_definition(**ONLY_EC2)
-    msg = refused(ecs, "run_task", taskDefinition="web", launchType="FARGATE")
+    msg = refused(ecs.run_task, taskDefinition="web", launchType="FARGATE")
     assert msg.startswith("launchType: FARGATE needs a capacity provider") and "--fargate" in msg
-    msg = refused(ecs, "create_service", serviceName="f", taskDefinition="web", desiredCount=1, launchType="FARGATE")
+    msg = refused(ecs.create_service, serviceName="f", taskDefinition="web", desiredCount=1, launchType="FARGATE")
     assert msg.startswith("launchType: FARGATE")
     # botocore does not check enums, so an unknown value reaches the gateway as sent.
-    assert refused(ecs, "run_task", taskDefinition="web", launchType="LAMBDA").startswith("launchType: 'LAMBDA'")
-    assert refused(ecs, "list_tasks", launchType="LAMBDA").startswith("launchType: 'LAMBDA'")
-    msg = refused(ecs, "run_task", taskDefinition="only-ec2", launchType="EXTERNAL")
+    assert refused(ecs.run_task, taskDefinition="web", launchType="LAMBDA").startswith("launchType: 'LAMBDA'")
+    assert refused(ecs.list_tasks, launchType="LAMBDA").startswith("launchType: 'LAMBDA'")
+    msg = refused(ecs.run_task, taskDefinition="only-ec2", launchType="EXTERNAL")
     assert "launchType: EXTERNAL" in msg and "requiresCompatibilities" in msg
-    msg = refused(ecs, "create_service", serviceName="x", taskDefinition="only-ec2", desiredCount=0,
+    msg = refused(ecs.create_service, serviceName="x", taskDefinition="only-ec2", desiredCount=0,
                   launchType="EXTERNAL")
     assert "requiresCompatibilities" in msg
     # Nothing half-applied: no task, no service came of the refusals.

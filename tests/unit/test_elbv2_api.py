@@ -25,21 +25,19 @@ from hypothesis import strategies as st
 
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
-from controlplane.ecs.config import context_from_pem
 from controlplane.ecs.elbv2 import query
 from controlplane.ecs.elbv2.actions import ACTIONS
 from controlplane.ecs.elbv2.errors import TrafficError, from_traffic
 from controlplane.ecs.elbv2.traffic import InProcess
 from controlplane.ecs.errors import EcsError
-from controlplane.ecs.server import EcsGateway, serve
-from shoal.netutil import free_port
-from shoal.security import ca as ca_mod
+from controlplane.ecs.server import EcsGateway
 from shoal.store.memory import MemoryStore
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
 from tests.elbv2_model import check_error, response_problems, validate_every_response
 from tests.fake_traffic import FakeTraffic, serve_fake
+from tests.tls_gateway import tls_gateway
 
 ADMIN = {"user": "alice", "role": "admin"}
 
@@ -51,20 +49,13 @@ def gateway(request, tmp_path: Path) -> Iterator[tuple[ApiContext, EcsGateway, F
     store = MemoryStore()
     ctx = ApiContext(store)
     ctx.ensure_default_cluster()
-    authority = ca_mod.CertificateAuthority.create()
-    key = ca_mod.new_key()
-    leaf = authority.issue_server(key.public_key(), ["127.0.0.1", "localhost"])
-    (tmp_path / "ca.crt").write_bytes(ca_mod.cert_pem(authority.cert))
-    tls = context_from_pem(ca_mod.bundle_pem([leaf, authority.cert]), ca_mod.key_pem(key))
-    with serve_fake() as (fake, stub):
-        use_fake = request.param == "fake-over-grpc"
-        gw = serve("127.0.0.1", free_port(), ctx, tls, traffic=stub if use_fake else InProcess(ctx))
-        gw.ca_path = str(tmp_path / "ca.crt")  # type: ignore[attr-defined]
-        try:
+    use_fake = request.param == "fake-over-grpc"
+    try:
+        with (serve_fake() as (fake, stub),
+              tls_gateway(ctx, tmp_path, traffic=stub if use_fake else InProcess(ctx)) as gw):
             yield ctx, gw, fake if use_fake else None
-        finally:
-            gw.close()
-            store.close()
+    finally:
+        store.close()
 
 
 def client(gw: EcsGateway, key: str, secret: str, service: str = "elbv2"):

@@ -14,18 +14,16 @@ from botocore.exceptions import ClientError
 
 from controlplane.api import clusters
 from controlplane.api.context import ApiContext
-from controlplane.ecs.config import context_from_pem
 from controlplane.ecs.elbv2.traffic import InProcess
-from controlplane.ecs.server import EcsGateway, serve
+from controlplane.ecs.server import EcsGateway
 from controlplane.server import build_parser, own_hosts
 from shoal import keys
-from shoal.netutil import free_port
-from shoal.security import ca as ca_mod
 from shoal.store.memory import MemoryStore
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
 from tests.elbv2_model import validate_every_response
+from tests.tls_gateway import tls_gateway
 from tests.unit.test_elbv2_api import _key, client
 
 
@@ -35,17 +33,10 @@ def gateway(tmp_path: Path) -> Iterator[tuple[ApiContext, EcsGateway]]:
     ctx = ApiContext(store)
     ctx.ensure_default_cluster()
     clusters.create(ctx, op.CreateClusterRequest(cluster_name="prod"))
-    authority = ca_mod.CertificateAuthority.create()
-    key = ca_mod.new_key()
-    leaf = authority.issue_server(key.public_key(), ["127.0.0.1", "localhost"])
-    (tmp_path / "ca.crt").write_bytes(ca_mod.cert_pem(authority.cert))
-    tls = context_from_pem(ca_mod.bundle_pem([leaf, authority.cert]), ca_mod.key_pem(key))
-    gw = serve("127.0.0.1", free_port(), ctx, tls, traffic=InProcess(ctx))
-    gw.ca_path = str(tmp_path / "ca.crt")  # type: ignore[attr-defined]
     try:
-        yield ctx, gw
+        with tls_gateway(ctx, tmp_path, traffic=InProcess(ctx)) as gw:
+            yield ctx, gw
     finally:
-        gw.close()
         store.close()
 
 

@@ -14,6 +14,7 @@ from controlplane.api import scaling
 from controlplane.errors import ApiError
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
+from tests.aws_clients import refused
 from tests.unit.test_capacity_placement import Leader
 from tests.unit.test_ecs_api import ecs, gateway  # noqa: F401 (fixtures)
 
@@ -23,12 +24,6 @@ SMALL = {
     "containerDefinitions": [{"name": "web", "image": "shoal/busybox:latest", "essential": True,
                               "portMappings": [{"containerPort": 8080}]}],
 }
-
-
-def refused(ecs, call, **kwargs) -> str:  # noqa: F811
-    with pytest.raises(ecs.exceptions.InvalidParameterException) as caught:
-        getattr(ecs, call)(**kwargs)
-    return caught.value.response["Error"]["Message"]
 
 
 def td(cpu: str = "256", memory: str = "512", mode: str = "bridge") -> r.TaskDefinition:
@@ -98,12 +93,12 @@ def fargate_provider(ctx, name: str = "serverless") -> None:
 
 def test_without_a_fargate_provider_fargate_is_refused_saying_how(gateway, ecs) -> None:  # noqa: F811
     ecs.register_task_definition(**SMALL)
-    msg = refused(ecs, "run_task", taskDefinition="small", launchType="FARGATE")
+    msg = refused(ecs.run_task, taskDefinition="small", launchType="FARGATE")
     assert msg.startswith("launchType: FARGATE needs a capacity provider") and "--fargate" in msg
-    msg = refused(ecs, "put_cluster_capacity_providers", cluster="default", capacityProviders=["FARGATE"],
+    msg = refused(ecs.put_cluster_capacity_providers, cluster="default", capacityProviders=["FARGATE"],
                   defaultCapacityProviderStrategy=[])
     assert msg.startswith("capacityProviders[0]: FARGATE needs a capacity provider") and "--fargate" in msg
-    msg = refused(ecs, "run_task", taskDefinition="small",
+    msg = refused(ecs.run_task, taskDefinition="small",
                   capacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}])
     assert msg.startswith("capacityProviderStrategy[0].capacityProvider: FARGATE is not one of the cluster's")
     assert ecs.list_tasks()["taskArns"] == []
@@ -123,7 +118,7 @@ def test_one_fargate_provider_per_cluster_kept_while_it_serves_fargate(gateway, 
     ecs.put_cluster_capacity_providers(cluster="default", capacityProviders=[], defaultCapacityProviderStrategy=[])
     ecs.delete_capacity_provider(capacityProvider="serverless")
     # Gone: FARGATE is refused again, and another provider may now be the Fargate one.
-    assert refused(ecs, "put_cluster_capacity_providers", cluster="default", capacityProviders=["FARGATE"],
+    assert refused(ecs.put_cluster_capacity_providers, cluster="default", capacityProviders=["FARGATE"],
                    defaultCapacityProviderStrategy=[]).startswith("capacityProviders[0]: FARGATE needs")
     fargate_provider(ctx, "another")
 
@@ -170,7 +165,7 @@ def test_a_fargate_strategy_and_a_fargate_service(gateway, ecs) -> None:  # noqa
     assert {(t.node_id, t.launch_type) for t in ld.live("web")} == {("f1", "FARGATE")}
     # A new revision that is no Fargate size is refused; the service keeps its revision.
     ecs.register_task_definition(**{**SMALL, "memory": "8192"})
-    msg = refused(ecs, "update_service", service="web", taskDefinition="small:2")
+    msg = refused(ecs.update_service, service="web", taskDefinition="small:2")
     assert msg.startswith("taskDefinition.memory: 8192 MiB is not valid with cpu 256")
     assert ecs.describe_services(services=["web"])["services"][0]["taskDefinition"].endswith("small:1")
 
@@ -187,14 +182,14 @@ def test_bad_fargate_requests_are_refused_and_nothing_is_kept(gateway, ecs) -> N
     ecs.register_task_definition(**{**unsized, "family": "nosize",
                                     "containerDefinitions": [{**SMALL["containerDefinitions"][0], "memory": 64}]})
     ecs.register_task_definition(**{**SMALL, "family": "ec2only", "requiresCompatibilities": ["EC2"]})
-    assert refused(ecs, "run_task", taskDefinition="big", launchType="FARGATE").startswith(
+    assert refused(ecs.run_task, taskDefinition="big", launchType="FARGATE").startswith(
         "taskDefinition.memory: 4096 MiB is not valid with cpu 256")
-    assert refused(ecs, "create_service", serviceName="s", taskDefinition="nosize", desiredCount=1,
+    assert refused(ecs.create_service, serviceName="s", taskDefinition="nosize", desiredCount=1,
                    launchType="FARGATE").startswith("taskDefinition.cpu: required at task level")
-    assert "requiresCompatibilities" in refused(ecs, "run_task", taskDefinition="ec2only", launchType="FARGATE")
-    assert refused(ecs, "run_task", taskDefinition="small", capacityProviderStrategy=[
+    assert "requiresCompatibilities" in refused(ecs.run_task, taskDefinition="ec2only", launchType="FARGATE")
+    assert refused(ecs.run_task, taskDefinition="small", capacityProviderStrategy=[
         {"capacityProvider": "FARGATE", "weight": 1}, {"capacityProvider": "onprem", "weight": 1}]).startswith(
         "capacityProviderStrategy: a capacity provider strategy cannot mix FARGATE")
-    assert refused(ecs, "create_service", serviceName="d", taskDefinition="small", launchType="FARGATE",
+    assert refused(ecs.create_service, serviceName="d", taskDefinition="small", launchType="FARGATE",
                    schedulingStrategy="DAEMON").startswith("launchType: the daemon scheduling strategy")
     assert ecs.list_tasks()["taskArns"] == [] and ecs.list_services()["serviceArns"] == []

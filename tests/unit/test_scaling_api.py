@@ -140,6 +140,20 @@ def test_scheduled_actions(ctx):
     assert [a.scheduled_action_name for a in listed.scheduled_actions] == ["morning"]
 
 
+def test_a_policy_or_scheduled_action_is_deleted_once_then_refused_naming_the_field(ctx):
+    register(ctx)
+    api.put_policy(ctx, tracking())
+    api.put_scheduled(ctx, sc.PutScheduledActionRequest(
+        cluster="default", service="web", scheduled_action_name="morning", schedule="rate(5 minutes)",
+        scalable_target_action=sc.ScalableTargetAction(min_capacity=3)))
+    policy = sc.DeleteScalingPolicyRequest(cluster="default", service="web", policy_name="cpu")
+    assert api.delete_policy(ctx, policy).policy.policy_name == "cpu"
+    fails(api.delete_policy, ctx, policy, match="policyName: no policy 'cpu' on service/default/web")
+    action = sc.DeleteScheduledActionRequest(cluster="default", service="web", scheduled_action_name="morning")
+    assert api.delete_scheduled(ctx, action).scheduled_action.scheduled_action_name == "morning"
+    fails(api.delete_scheduled, ctx, action, match="scheduledActionName: no action 'morning' on service/default/web")
+
+
 def test_activities_are_recorded_bounded_and_become_service_events(ctx, monkeypatch):
     monkeypatch.setattr(api, "MAX_ACTIVITIES_PER_CLUSTER", 3)
     for i in range(5):

@@ -19,7 +19,7 @@ from shoal.v1 import operator_pb2_grpc
 from shoal.v1 import resources_pb2 as r
 from shoalctl.cli import main
 from tests.fixtures.cli_server import cli_server
-from tests.fixtures.plane import WEB, Plane, place_and_run
+from tests.fixtures.plane import WEB, Plane, place_and_run, stop_told
 
 
 def revision(plane: Plane, image: str) -> str:
@@ -32,9 +32,7 @@ def settle(plane: Plane, ctl: ServiceController, cycles: int = 4) -> None:
     for _ in range(cycles):
         ctl.reconcile(plane.view())
         place_and_run(plane)
-        for t in plane.tasks().values():
-            if t.desired_status == "STOPPED" and t.last_status != "STOPPED":
-                plane.report(t.id, "STOPPED")
+        stop_told(plane)
     ctl.reconcile(plane.view())
 
 

@@ -18,7 +18,7 @@ from controlplane.errors import ApiError
 from controlplane.taskspec import new_task
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
-from tests.fixtures.plane import WEB, Plane, place_and_run
+from tests.fixtures.plane import WEB, Plane, place_and_run, stop_told
 from tests.unit.test_ecs_api import ecs, gateway  # noqa: F401  (fixtures)
 
 
@@ -97,9 +97,7 @@ def test_a_deployment_waits_for_protected_old_tasks(plane: Plane) -> None:
                     "stopped 1 replaced tasks")
     assert plane.task(keep).desired_status == "RUNNING"
     place_and_run(plane)
-    for t in plane.tasks().values():
-        if t.desired_status == "STOPPED" and t.last_status != "STOPPED":
-            plane.report(t.id, "STOPPED")
+    stop_told(plane)
     ctl.reconcile(plane.view())
     svc = plane.service()
     assert svc.deployments[0].task_definition == v2.task_definition_arn

@@ -6,9 +6,10 @@ one, and Fargate's task sizes are checked naming the field. Through the ECS gate
 
 from __future__ import annotations
 
+from tests.aws_clients import refused
 from tests.unit.test_capacity_placement import Leader
 from tests.unit.test_ecs_api import ecs, gateway  # noqa: F401 (fixtures)
-from tests.unit.test_fargate import SMALL, fargate_provider, refused
+from tests.unit.test_fargate import SMALL, fargate_provider
 
 
 def _external(ecs, desired: int = 2) -> None:  # noqa: F811
@@ -59,14 +60,14 @@ def test_bad_fargate_task_sets_are_refused_and_nothing_is_kept(gateway, ecs) -> 
     ctx, _ = gateway
     _external(ecs)
     # No Fargate provider: refused saying how to mark one.
-    msg = refused(ecs, "create_task_set", cluster="default", service="ext", taskDefinition="small",
+    msg = refused(ecs.create_task_set, cluster="default", service="ext", taskDefinition="small",
                   launchType="FARGATE")
     assert msg.startswith("launchType: FARGATE needs a capacity provider") and "--fargate" in msg
     fargate_provider(ctx)
     ecs.register_task_definition(**{**SMALL, "family": "big", "memory": "4096"})
     ecs.register_task_definition(**{**SMALL, "family": "ec2only", "requiresCompatibilities": ["EC2"]})
-    assert refused(ecs, "create_task_set", cluster="default", service="ext", taskDefinition="big",
+    assert refused(ecs.create_task_set, cluster="default", service="ext", taskDefinition="big",
                    launchType="FARGATE").startswith("taskDefinition.memory: 4096 MiB is not valid with cpu 256")
-    assert "requiresCompatibilities" in refused(ecs, "create_task_set", cluster="default", service="ext",
+    assert "requiresCompatibilities" in refused(ecs.create_task_set, cluster="default", service="ext",
                                                 taskDefinition="ec2only", launchType="FARGATE")
     assert ecs.describe_task_sets(cluster="default", service="ext")["taskSets"] == []

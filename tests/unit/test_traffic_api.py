@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from concurrent import futures
 
 import grpc
 import pytest
 
 from agent.proxy import config as proxy_config
-from controlplane.api import loadbalancers, namespaces, services, targetgroups, taskdefs, tasks, traffic_state
+from controlplane.api import loadbalancers, namespaces, targetgroups, taskdefs, traffic_state
 from controlplane.api import traffic_checks as check
 from controlplane.api.context import ApiContext
 from controlplane.api.traffic import add_traffic_service
@@ -27,48 +28,13 @@ from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
 from shoal.v1 import traffic_pb2_grpc
-
-WEB = {"family": "web", "containerDefinitions": [
-    {"name": "web", "image": "shoal/busybox:latest", "memory": 64,
-     "portMappings": [{"containerPort": 8080, "name": "http"}, {"containerPort": 9090}]}]}
-STATIC = {"family": "static", "containerDefinitions": [
-    {"name": "app", "image": "shoal/busybox:latest", "memory": 64,
-     "portMappings": [{"containerPort": 80, "hostPort": 8088}]}]}
+from tests.traffic_api import STATIC, api_context, fails, lb, service, tg
 
 
 @pytest.fixture
-def ctx():
-    store = MemoryStore()
-    c = ApiContext(store)
-    c.ensure_default_cluster()
-    for doc in (WEB, STATIC):
-        taskdefs.register(c, op.RegisterTaskDefinitionRequest(json=json.dumps(doc)))
-    yield c
-    store.close()
+def ctx() -> Iterator[ApiContext]:
+    yield from api_context()
 
-
-def fails(fn, ctx, req, match: str, code: str | None = None) -> ApiError:
-    with pytest.raises(ApiError) as err:
-        fn(ctx, req)
-    assert match in err.value.message, err.value.message
-    if code is not None:
-        assert err.value.ecs_type == code, err.value.ecs_type
-    return err.value
-
-
-def lb(ctx, name="web", port=8000, protocol="", lb_type="") -> t.LoadBalancer:
-    loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name=name, type=lb_type))
-    return loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer=name, port=port,
-                                                                      protocol=protocol)).load_balancer
-
-
-def tg(ctx, name="api", port=8080, **kw) -> t.TargetGroup:
-    return targetgroups.create(ctx, t.CreateTargetGroupRequest(name=name, port=port, **kw)).target_group
-
-
-def service(ctx, name="web", td="web", **kw) -> r.Service:
-    return services.create(ctx, op.CreateServiceRequest(service_name=name, task_definition=td, desired_count=1,
-                                                        **kw)).service
 
 
 # ---- load balancers and listeners -------------------------------------------------------------
@@ -448,144 +414,6 @@ def test_namespaces(ctx) -> None:
     assert [x.name for x in namespaces.list_(ctx, t.ListNamespacesRequest()).namespaces] == ["lab"]
 
 
-# ---- the service fields -----------------------------------------------------------------------
-
-@pytest.mark.parametrize("entry,match", [
-    (dict(target_group_arn="arn:aws:elasticloadbalancing:local:000000000000:targetgroup/nope/1234",
-          container_name="web", container_port=8080), "loadBalancers[0].targetGroupArn: target group"),
-    (dict(load_balancer_name="nope", container_name="web", container_port=8080),
-     "loadBalancers[0].loadBalancerName: load balancer 'nope' not found"),
-    (dict(container_name="web", container_port=8080), "loadBalancers[0].targetGroupArn: required"),
-    (dict(load_balancer_name="web", container_name="db", container_port=8080),
-     "loadBalancers[0].containerName: task definition web:1 has no container 'db'"),
-    (dict(load_balancer_name="web", container_name="web", container_port=81),
-     "loadBalancers[0].containerPort: container 'web' of task definition web:1 maps no containerPort 81"),
-    (dict(load_balancer_name="web", container_name="web"), "loadBalancers[0].containerPort: required"),
-])
-def test_bad_service_load_balancers(ctx, entry, match) -> None:
-    lb(ctx)
-    err = fails(services.create, ctx, op.CreateServiceRequest(
-        service_name="web", task_definition="web", load_balancers=[r.ServiceLoadBalancer(**entry)]), match)
-    assert err.ecs_type == "InvalidParameterException"
-    assert ctx.state.service("default", "web") is None
-
-
-def test_an_unknown_target_group_uses_elbv2s_wording(ctx) -> None:
-    err = fails(services.create, ctx, op.CreateServiceRequest(
-        service_name="web", task_definition="web", load_balancers=[r.ServiceLoadBalancer(
-            target_group_arn="arn:aws:elasticloadbalancing:local:0:targetgroup/x/1", container_name="web",
-            container_port=8080)]), "TargetGroupNotFound")
-    assert err.ecs_type == "InvalidParameterException"
-
-
-def test_update_service_rechecks_the_load_balancers_against_a_new_definition(ctx) -> None:
-    lb(ctx)
-    service(ctx, load_balancers=[r.ServiceLoadBalancer(load_balancer_name="web", container_name="web",
-                                                       container_port=9090)])
-    doc = dict(WEB)
-    doc["containerDefinitions"] = [dict(WEB["containerDefinitions"][0], portMappings=[{"containerPort": 8080}])]
-    taskdefs.register(ctx, op.RegisterTaskDefinitionRequest(json=json.dumps(doc)))
-    fails(services.update, ctx, op.UpdateServiceRequest(service="web", task_definition="web:2"),
-          "loadBalancers[0].containerPort: container 'web' of task definition web:2 maps no containerPort 9090")
-    out = services.update(ctx, op.UpdateServiceRequest(
-        service="web", task_definition="web:2", update_load_balancers=True,
-        load_balancers=[r.ServiceLoadBalancer(load_balancer_name="web", container_name="web",
-                                              container_port=8080)])).service
-    assert (out.load_balancers[0].container_port, out.task_definition.endswith("web:2")) == (8080, True)
-    # Detaching: an empty set given replaces it.
-    out = services.update(ctx, op.UpdateServiceRequest(service="web", update_load_balancers=True)).service
-    assert not out.load_balancers
-    fails(services.update, ctx, op.UpdateServiceRequest(service="web", health_check_grace_period_seconds=-1),
-          "healthCheckGracePeriodSeconds")
-
-
-def test_service_registries_and_connect(ctx) -> None:
-    namespaces.create(ctx, t.CreateNamespaceRequest(name="lab"))
-    svc = service(ctx, service_registries=[r.ServiceRegistry(namespace="lab")],
-                  service_connect_configuration=r.ServiceConnectConfiguration(
-                      enabled=True, namespace="lab", services=[r.ServiceConnectService(
-                          port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=80, dns_name="web")])]))
-    reg = svc.service_registries[0]
-    assert (reg.namespace, reg.container_name, reg.container_port) == ("lab", "web", 8080)
-    assert reg.registry_arn.startswith("arn:aws:servicediscovery:")
-    sc = svc.service_connect_configuration
-    assert (sc.namespace, sc.services[0].discovery_name, sc.services[0].client_aliases[0].dns_name) == (
-        "lab", "http", "web")
-    described = services.describe(ctx, op.DescribeServicesRequest(services=["web"])).services[0]
-    assert described.service_registries == svc.service_registries
-    assert described.service_connect_configuration == sc
-    # Another service may not take the same alias, discovery name or registered name.
-    clash = r.ServiceConnectConfiguration(enabled=True, namespace="lab", services=[r.ServiceConnectService(
-        port_name="http", discovery_name="other", client_aliases=[r.ServiceConnectClientAlias(port=80,
-                                                                                              dns_name="web")])])
-    fails(services.create, ctx, op.CreateServiceRequest(service_name="other", task_definition="web",
-                                                        service_connect_configuration=clash),
-          "serviceConnectConfiguration.services[0].clientAliases[0].dnsName: 'web:80' is already claimed by "
-          "service 'web' (serviceConnectConfiguration.services[0].clientAliases[0].dnsName)")
-    # The same alias on another port is another name; a registry's name takes every port.
-    clash.services[0].client_aliases[0].port = 81
-    services.create(ctx, op.CreateServiceRequest(service_name="other", task_definition="web",
-                                                 service_connect_configuration=clash))
-    fails(services.create, ctx, op.CreateServiceRequest(
-        service_name="third", task_definition="web", service_connect_configuration=r.ServiceConnectConfiguration(
-            enabled=True, namespace="lab", services=[r.ServiceConnectService(
-                port_name="http", discovery_name="third", client_aliases=[r.ServiceConnectClientAlias(
-                    port=9000, dns_name="web.lab")])])),
-        "clientAliases[0].dnsName: 'web.lab' is already claimed by service 'web' (serviceRegistries[0])")
-    fails(services.create, ctx, op.CreateServiceRequest(
-        service_name="other", task_definition="web", service_connect_configuration=r.ServiceConnectConfiguration(
-            enabled=True, namespace="lab", services=[r.ServiceConnectService(port_name="http")])),
-        "discoveryName: 'http.lab' is already claimed by service 'web'")
-
-
-@pytest.mark.parametrize("kw,match", [
-    (dict(service_registries=[r.ServiceRegistry(namespace="nope")]), "serviceRegistries[0].namespace: namespace"),
-    (dict(service_registries=[r.ServiceRegistry()]), "serviceRegistries[0].namespace: required"),
-    (dict(service_registries=[r.ServiceRegistry(namespace="lab", port=80)]), "serviceRegistries[0].port:"),
-    (dict(service_registries=[r.ServiceRegistry(namespace="lab", container_port=1)]),
-     "serviceRegistries[0].containerPort: container 'web'"),
-    (dict(service_registries=[r.ServiceRegistry(namespace="lab")] * 2), "serviceRegistries: at most 1"),
-    (dict(service_connect_configuration=r.ServiceConnectConfiguration(enabled=True)),
-     "serviceConnectConfiguration.namespace: required"),
-    (dict(service_connect_configuration=r.ServiceConnectConfiguration(namespace="lab")),
-     "serviceConnectConfiguration.enabled: must be true"),
-    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
-        enabled=True, namespace="lab", services=[r.ServiceConnectService(port_name="grpc")])),
-     "serviceConnectConfiguration.services[0].portName: 'grpc' is not a named port mapping"),
-    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
-        enabled=True, namespace="lab", services=[r.ServiceConnectService(
-            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=80, dns_name="Bad_Name")])])),
-     "clientAliases[0].dnsName: 'Bad_Name' is not a DNS name"),
-    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
-        enabled=True, namespace="lab", services=[r.ServiceConnectService(
-            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=0)])])),
-     "clientAliases[0].port: must be a port"),
-    # Every node's DNS responder answers every alias to every container: an alias outside its
-    # namespace would shadow an upstream name (and make its parent, "org", answer NXDOMAIN) or
-    # another namespace's names.
-    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
-        enabled=True, namespace="lab", services=[r.ServiceConnectService(
-            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=80, dns_name="pypi.org")])])),
-     "clientAliases[0].dnsName: 'pypi.org' is outside namespace 'lab'"),
-    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
-        enabled=True, namespace="lab", services=[r.ServiceConnectService(
-            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=80, dns_name="db.prod")])])),
-     "clientAliases[0].dnsName: 'db.prod' is outside namespace 'lab'"),
-    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
-        enabled=True, namespace="lab", services=[r.ServiceConnectService(
-            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=80, dns_name="localhost")])])),
-     "clientAliases[0].dnsName: 'localhost' is every host's own name"),
-    # Aliases bind on the address containers reach the node's DNS responder at.
-    (dict(service_connect_configuration=r.ServiceConnectConfiguration(
-        enabled=True, namespace="lab", services=[r.ServiceConnectService(
-            port_name="http", client_aliases=[r.ServiceConnectClientAlias(port=53, dns_name="web")])])),
-     "clientAliases[0].port: 53 is the nodes' DNS responders' port"),
-])
-def test_bad_discovery_fields(ctx, kw, match) -> None:
-    namespaces.create(ctx, t.CreateNamespaceRequest(name="lab"))
-    fails(services.create, ctx, op.CreateServiceRequest(service_name="web", task_definition="web", **kw), match)
-
-
 def test_the_grpc_service_answers_with_statuses_naming_the_field(ctx) -> None:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     add_traffic_service(ctx, server)
@@ -610,12 +438,6 @@ def test_the_grpc_service_answers_with_statuses_naming_the_field(ctx) -> None:
             assert list(health.targets) == []
     finally:
         server.stop(None)
-
-
-def test_run_task_refuses_a_static_host_port_a_listener_holds(ctx) -> None:
-    lb(ctx, "web", 8088)
-    fails(tasks.run, ctx, op.RunTaskRequest(task_definition="static"),
-          "taskDefinition: container 'app' holds static hostPort 8088, the listener port of load balancer 'web'")
 
 
 def test_a_listener_without_a_target_group_uses_the_load_balancers_default(ctx) -> None:

@@ -53,14 +53,33 @@ READS = frozenset({"DescribeLoadBalancers", "DescribeListeners", "DescribeRules"
                    "DescribeTargetGroupAttributes", "DescribeTargetHealth"})
 
 
-def is_read(req: sigv4.Request) -> bool:
-    # The Action as handle() reads it: from the signed body (a second Action there is refused),
-    # never from the URL's query, which names no operation here. A body that does not parse
-    # is no read; handle() refuses it, naming the fault.
-    try:
-        return query.parse(req.body)[0] in READS
-    except Exception:
-        return False
+class Form:
+    """A request's form body, parsed once and only when first asked: by the replay check
+    (which asks only once the signature matched, so of signed content only), then by handle()."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+        self._parsed: tuple[str, query.Params] | EcsError | None = None
+
+    def parsed(self) -> tuple[str, query.Params]:
+        """(the Action, its parameters); raises the refusal naming the fault, each time asked."""
+        if self._parsed is None:
+            try:
+                self._parsed = query.parse(self._body)
+            except EcsError as exc:
+                self._parsed = exc
+        if isinstance(self._parsed, EcsError):
+            raise self._parsed
+        return self._parsed
+
+    def is_read(self, _req: sigv4.Request) -> bool:
+        # The Action as handle() reads it: from the signed body (a second Action there is
+        # refused), never from the URL's query, which names no operation here. A body that
+        # does not parse is no read; handle() refuses it, naming the fault.
+        try:
+            return self.parsed()[0] in READS
+        except EcsError:
+            return False
 
 
 def is_elbv2(content_type: str | None, target: str | None) -> bool:
@@ -77,9 +96,10 @@ def handle(ctx: ApiContext, traffic: Traffic, req: sigv4.Request,
            replays: ReplayCache | None = None) -> tuple[int, bytes, str]:
     """(HTTP status, XML body, action or "-")."""
     name = "-"
+    form = Form(req.body)
     try:
         key = sigv4.verify(req, lambda key_id: lookup(ctx, key_id), replays=replays,
-                           service=SERVICE, always_signed=ALWAYS_SIGNED, is_read=is_read)
+                           service=SERVICE, always_signed=ALWAYS_SIGNED, is_read=form.is_read)
         if req.method != "POST":
             raise validation("ELBv2 actions are POST requests with a form-encoded body")
         cluster = clusters.cluster_of(req.path)
@@ -87,7 +107,7 @@ def handle(ctx: ApiContext, traffic: Traffic, req: sigv4.Request,
             ctx.require_cluster(cluster)
         except ApiError as exc:
             raise validation(f"endpoint path {req.path[:80]!r}: {exc.message}") from None
-        name, params = query.parse(req.body)
+        name, params = form.parsed()
         action = ACTIONS.get(name)
         if action is None:
             refused_name, name = name[:64], "-"
