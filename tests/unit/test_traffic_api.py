@@ -23,6 +23,8 @@ from shoal.arns import elb_name
 from shoal.store.base import Delete
 from shoal.store.memory import MemoryStore
 from shoal.store.wrapper import StoreWrapper
+from shoal.taskdef import policy
+from shoal.taskdef.policy import HostPolicy
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
@@ -165,6 +167,37 @@ def test_a_listener_on_the_control_planes_ports_is_refused() -> None:
               f"port: {port} is the control plane's port ({flag})", "InvalidConfigurationRequest")
     loadbalancers.create_listener(c, t.CreateListenerRequest(load_balancer="web", port=8000))
     store.close()
+
+
+def test_a_listener_below_1024_needs_the_privileged_listener_ports_flag(ctx) -> None:
+    """A listener binds on every node's address: on 22, 25 or 80 every node's proxy would
+    answer for its host's own services, so the cluster must say it wants that."""
+    loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="web"))
+    for port in (80, 443, 1023):
+        err = fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="web", port=port),
+                    f"port: {port} is below 1024", "InvalidConfigurationRequest")
+        assert "--allow-privileged-listener-ports" in err.message and err.code == grpc.StatusCode.INVALID_ARGUMENT
+    made = loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="web", port=1024)).load_balancer
+    arn = made.listeners[0].listener_arn
+    err = fails(loadbalancers.modify_listener, ctx, t.ModifyListenerRequest(listener_arn=arn, port=80),
+                "port: 80 is below 1024", "InvalidConfigurationRequest")
+    assert "--allow-privileged-listener-ports" in err.message
+    assert [x.port for x in ctx.state.load(keys.load_balancer("default", "web"), t.LoadBalancer).msg.listeners] == [
+        1024]
+
+    ctx.policy = HostPolicy(privileged_listener_ports=True)
+    loadbalancers.modify_listener(ctx, t.ModifyListenerRequest(listener_arn=arn, port=80))
+    loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="web", port=443))
+    assert sorted(x.port for x in ctx.state.load(keys.load_balancer("default", "web"), t.LoadBalancer).msg.listeners) \
+        == [80, 443]
+    # The flag opens privileged ports, not the DNS responders' one.
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="web", port=53),
+          "port: 53 is the nodes' DNS responders' port", "InvalidConfigurationRequest")
+
+
+def test_the_control_planes_flag_sets_the_privileged_listener_ports_policy() -> None:
+    assert not policy.from_args(build_parser().parse_args([])).privileged_listener_ports
+    assert policy.from_args(build_parser().parse_args(["--allow-privileged-listener-ports"])).privileged_listener_ports
 
 
 def test_own_ports_names_every_listener_of_the_replica() -> None:
