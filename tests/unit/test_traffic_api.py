@@ -449,25 +449,41 @@ def test_one_finder_takes_a_name_or_the_current_arn_of_each_kind(ctx, kind) -> N
             return loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="web")).load_balancer.load_balancer_arn
         if kind is traffic_state.TARGET_GROUP:
             return tg(ctx, name="web").target_group_arn
-        return namespaces.create(ctx, t.CreateNamespaceRequest(name="web")).namespace.arn
+        return namespaces.create(ctx, t.CreateNamespaceRequest(name="front")).namespace.arn
 
     def find(c, ref):
         return traffic_state.find(c, kind, "default", ref, "f")
 
     arn = make()
-    assert kind.arn_of(traffic_state.find(ctx, kind, "default", "web", "f").msg) == arn
+    name = "front" if kind is traffic_state.NAMESPACE else "web"
+    assert kind.arn_of(traffic_state.find(ctx, kind, "default", name, "f").msg) == arn
     assert kind.arn_of(traffic_state.find(ctx, kind, "default", arn, "f").msg) == arn
     err = fails(find, ctx, "", "f: required", "ValidationError")
     assert err.code == grpc.StatusCode.INVALID_ARGUMENT
     fails(find, ctx, "nope", f"f: {kind.what} 'nope' not found", kind.not_found)
     # Deleted and made again under the same name: the old ARN finds nothing.
-    ctx.store.delete(traffic_state.find(ctx, kind, "default", "web", "f").key)
+    ctx.store.delete(traffic_state.find(ctx, kind, "default", name, "f").key)
     assert make() != arn
     assert traffic_state.lookup(ctx, kind, "default", arn) is None
     fails(find, ctx, arn, "not found", kind.not_found)
 
 
 # ---- namespaces -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["com", "org", "io", "dev", "app", "xn--p1ai"])
+def test_a_namespace_named_like_a_public_top_level_domain_is_refused(ctx, name: str) -> None:
+    """Every node's responder answers for a namespace with authority: `org` would answer
+    NXDOMAIN for pypi.org in every container."""
+    err = fails(namespaces.create, ctx, t.CreateNamespaceRequest(name=name),
+                f"name: {name!r} is a public top-level domain", "ValidationError")
+    assert err.code == grpc.StatusCode.INVALID_ARGUMENT and f"pypi.{name}" in err.message
+    assert namespaces.list_(ctx, t.ListNamespacesRequest()).namespaces == []
+
+
+def test_private_namespace_names_are_taken() -> None:
+    for name in ("lab", "local", "internal", "corp", "svc", "prod-eu"):
+        assert check.namespace_name(name) == name
+
 
 def test_namespaces(ctx) -> None:
     ns = namespaces.create(ctx, t.CreateNamespaceRequest(name="lab")).namespace
