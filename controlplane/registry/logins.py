@@ -5,8 +5,8 @@ both the token endpoint and the registry front refuse it once that key is delete
 inactive, or no longer stands for the same user and role. The key is read from the store at
 most every ``CACHE_SECONDS`` per key, so a revocation stops pushes and pulls within that.
 
-A login made with a certificate names no key: it stands as long as the certificate and its
-role do (operator certificates are not revoked; docs/security.md)."""
+A login made with a certificate names no key and stands for its lifetime: operator
+certificates carry their role and are not revoked (docs/security.md)."""
 
 from __future__ import annotations
 
