@@ -309,7 +309,8 @@ def run(args: argparse.Namespace, runtime: Runtime, endpoints: list[str], attrs:
 def make_proxy(args: argparse.Namespace, runtime: Runtime, reserved_ports: frozenset[int] = frozenset()) -> ProxyDriver:
     """The node proxy's driver (not started): its files under the state dir, its exporter
     on --address, service-connect listeners on the address containers reach the node at;
-    no route binds ``reserved_ports`` (the agent's metrics and DNS ports)."""
+    no route binds ``reserved_ports`` (the agent's metrics and DNS ports), nor a port below
+    1024 unless --allow-privileged-listener-ports."""
     internal = args.proxy_internal_address
     if not internal:
         internal = (runtime.bridge_gateway() if isinstance(runtime, DockerRuntime) else "") or args.address
@@ -317,7 +318,8 @@ def make_proxy(args: argparse.Namespace, runtime: Runtime, reserved_ports: froze
     workdir = Path(os.path.abspath(args.state_dir)) / "proxy"
     workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     return ProxyDriver(workdir, external=args.address, internal=internal, metrics_port=port,
-                       binary=args.haproxy, socket_dir=process.socket_dir_for(workdir), reserved_ports=reserved_ports)
+                       binary=args.haproxy, socket_dir=process.socket_dir_for(workdir), reserved_ports=reserved_ports,
+                       privileged_ports=args.allow_privileged_listener_ports)
 
 
 def _image_cache(args: argparse.Namespace) -> CacheSettings | None:

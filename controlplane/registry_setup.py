@@ -9,10 +9,12 @@ import argparse
 import logging
 from http.server import ThreadingHTTPServer
 
+from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
 from controlplane.ecs.config import context_from_pem
 from controlplane.registry import events, front, token_server
 from controlplane.registry.client import RegistryClient
+from controlplane.registry.logins import Logins
 from controlplane.registry.settings import RegistrySettings
 from controlplane.state import decode
 from shoal import keys
@@ -68,7 +70,8 @@ def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None
                             args.registry_service, f"shoal:replica:{args.name}", plain=bool(args.registry_upstream))
     settings = RegistrySettings(args.registry, args.registry_service, issuer, client)
     ctx.registry = settings
-    servers = [] if not args.registry_front_listen else [_start_front(args, ctx, trust)]
+    logins = Logins(lambda key_id: accesskeys.active(ctx, key_id))
+    servers = [] if not args.registry_front_listen else [_start_front(args, ctx, trust, issuer, logins)]
     if not args.registry_token_listen:
         return servers
     try:
@@ -83,7 +86,8 @@ def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None
 
     try:
         server = token_server.serve(host, port, context_from_pem(chain_pem, key_pem), issuer, args.registry_service,
-                                    exists, lambda body: events.record_pushes(ctx.store, body, client.put_tag))
+                                    exists, logins.refusal,
+                                    lambda body: events.record_pushes(ctx.store, body, client.put_tag))
     except OSError as exc:
         raise SystemExit(f"controlplane: cannot listen on --registry-token-listen {args.registry_token_listen}: "
                          f"{exc}") from exc
@@ -92,7 +96,8 @@ def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None
     return [*servers, server]
 
 
-def _start_front(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust) -> ThreadingHTTPServer:
+def _start_front(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust, issuer: registry_issuer.Issuer,
+                 logins: Logins) -> ThreadingHTTPServer:
     if not args.registry_upstream:
         raise SystemExit("controlplane: --registry-front-listen needs --registry-upstream (the registry behind it)")
     try:
@@ -111,7 +116,8 @@ def _start_front(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust
 
     try:
         server = front.serve(host, port, context_from_pem(chain_pem, key_pem), args.registry_upstream,
-                             immutable_tags)
+                             immutable_tags,
+                             lambda authorization: logins.bearer_refusal(issuer, args.registry_service, authorization))
     except OSError as exc:
         raise SystemExit(f"controlplane: cannot listen on --registry-front-listen {args.registry_front_listen}: "
                          f"{exc}") from exc

@@ -4,10 +4,12 @@ arguments and JSON value types. Every check raises ValidationError and nothing e
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import unicodedata
 from collections.abc import Mapping
+from importlib import resources
 from typing import Any
 
 # ECS's own limit for a registered task definition; also bounds what one request can cost.
@@ -151,6 +153,20 @@ def is_plain_ip(address: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@functools.cache
+def _public_tlds() -> frozenset[str]:
+    # IANA's list of the root zone's domains (data.iana.org/TLD/tlds-alpha-by-domain.txt; its
+    # first line says which version), kept in the package: no lookup at run time.
+    text = resources.files("shoal").joinpath("public_tlds.txt").read_text(encoding="ascii")
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def is_public_tld(label: str) -> bool:
+    """Whether ``label`` is a top-level domain of the public DNS (com, org, io, dev, app...):
+    a zone named so would answer for every name under it."""
+    return label.rstrip(".").lower() in _public_tlds()
 
 
 def has_control(text: str) -> bool:

@@ -121,9 +121,13 @@ class DnsResponder:
                     search.setdefault(service, set()).add(domain)
             self._zone = built
             self._search = {s: tuple(sorted(d)) for s, d in search.items()}
-        names = {zone.normal(r.name) for r in table.dns if r.name}
-        return (f"dns: answering {len(names)} names in {len(built.domains)} namespaces "
+        names = {zone.normal(r.name) for r in table.dns if r.name} - built.left_out
+        said = (f"dns: answering {len(names)} names in {len(built.domains)} namespaces "
                 f"({', '.join(sorted(built.domains)) or 'none'}) at revision {table.revision}")
+        if built.left_out:
+            said += (f"; not answering {', '.join(sorted(built.left_out))}: a namespace may not be a public "
+                     "top-level domain")
+        return said
 
     def search_domains(self, service: str) -> tuple[str, ...]:
         """The namespaces ``service`` is registered in: its containers' DNS search list."""

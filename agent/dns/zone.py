@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from shoal.v1 import traffic_pb2
-from shoal.validation import is_plain_ip
+from shoal.validation import is_plain_ip, is_public_tld
 
 # Seconds a resolver may cache an answer: short, because tasks come and go.
 TTL = 5
@@ -43,6 +43,8 @@ class Zone:
     # Names with none of their own records but names below them (a namespace, "_tcp.api.lab"):
     # they exist, so they answer NODATA rather than NXDOMAIN (RFC 8020).
     interior: frozenset[str] = frozenset()
+    # The table's names under a public top-level domain, not answered (build()).
+    left_out: frozenset[str] = frozenset()
 
     def exists(self, qname: str) -> bool:
         name = normal(qname)
@@ -94,16 +96,23 @@ def _merge(entry: Name, addresses: list[str], targets: list[Target], draining: b
 def build(table: traffic_pb2.RoutingTable, proxy_address: str) -> Zone:
     """The zone a table describes. ``proxy_address`` is where containers reach this node's
     proxy: the A record of a `via_proxy` name. Only active servers are answered; a draining
-    one only makes its name's answers uncached."""
+    one only makes its name's answers uncached. A name whose namespace is a public top-level
+    domain is left out (``Zone.left_out``): owning that domain would answer NXDOMAIN for every
+    real name under it. The API refuses such namespaces; a table written around it, or a
+    namespace made before that check, still shadows nothing here."""
     backends = {b.name: b for b in table.backends}
     records: dict[str, Name] = {}
     # `_<service>._tcp.<name>`, the SRV form RFC 2782 clients ask for, and for a named port
     # `_<port name>._tcp.<name>` with only that port's tasks.
     srv: dict[str, Name] = {}
     domains: set[str] = set()
+    left_out: set[str] = set()
     for record in table.dns:
         name = normal(record.name)
         if not name:
+            continue
+        if "." in name and is_public_tld(name.rpartition(".")[2]):
+            left_out.add(name)
             continue
         first, _, domain = name.partition(".")
         if domain:
@@ -132,4 +141,4 @@ def build(table: traffic_pb2.RoutingTable, proxy_address: str) -> Zone:
         parts = name.split(".")
         interior.update(".".join(parts[i:]) for i in range(1, len(parts)))
     return Zone(revision=table.revision, names=names, domains=frozenset(domains),
-                interior=frozenset(interior - names.keys()))
+                interior=frozenset(interior - names.keys()), left_out=frozenset(left_out))

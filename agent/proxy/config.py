@@ -12,6 +12,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from shoal.taskdef.policy import FIRST_UNPRIVILEGED_PORT
 from shoal.v1 import traffic_pb2
 
 METRICS_FRONTEND = "shoal-metrics"
@@ -38,13 +39,15 @@ class NodeAddresses:
     --address), service-connect (``internal``) frontends where containers reach the node,
     the exporter on ``external:metrics_port``; the runtime API on ``stats_socket``.
     ``reserved``: the ports of the node's other own listeners (the agent's metrics, the DNS
-    responder), which no route may take."""
+    responder), which no route may take. ``privileged_ports``: whether load-balancer listeners
+    may bind ports below 1024 here (the agent's --allow-privileged-listener-ports)."""
 
     external: str
     internal: str
     metrics_port: int
     stats_socket: str
     reserved: frozenset[int] = frozenset()
+    privileged_ports: bool = False
 
     def own_ports(self) -> frozenset[int]:
         return (self.reserved | {self.metrics_port}) - {0}
@@ -78,15 +81,17 @@ class Rendered:
     text: str
     skeleton: str
     servers: dict[tuple[str, str], Server] = field(default_factory=dict)
-    # Frontends not bound because their port is one of the node's own: (name, port).
-    left_out: tuple[tuple[str, int], ...] = ()
+    # Frontends not bound (name, port, why): their port is one of the node's own, or a
+    # privileged one this node does not allow.
+    left_out: tuple[tuple[str, int, str], ...] = ()
 
 
 def render(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> Rendered:
     """The node's config for ``table``; raises ConfigError naming what it cannot carry. A
-    frontend on one of the node's own ports is left out (``Rendered.left_out``) rather than
-    refused: the table may come from a time before this node joined, or from around the API,
-    and binding it would make HAProxy refuse the whole config, the other routes with it."""
+    frontend on one of the node's own ports, or a load-balancer one on a privileged port this
+    node does not allow, is left out (``Rendered.left_out``) rather than refused: the table may
+    come from a time before this node joined, from a cluster whose policy is wider than the
+    node's, or from around the API, and the other routes must still apply."""
     backends = {b.name: b for b in table.backends}
     _check_names(table, backends)
     proxied = _proxied_backends(table)
@@ -95,7 +100,7 @@ def render(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> Rendered:
     # The revision is said in the text, not in the skeleton: a new revision alone is no reason to reload.
     stamp = f"# Rendered by the Shoal agent from routing table revision {table.revision}; do not edit.\n"
     own = addrs.own_ports()
-    left_out: list[tuple[str, int]] = []
+    left_out: list[tuple[str, int, str]] = []
     sections: list[list[str]] = []
     for i, fe in enumerate(table.frontends):
         where = f"frontends[{i}] ({fe.name})"
@@ -103,7 +108,12 @@ def render(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> Rendered:
         if not 0 < fe.port < 65536:
             raise ConfigError(f"{where}.port: {fe.port} is not a port")
         if fe.port in own:
-            left_out.append((fe.name, fe.port))
+            left_out.append((fe.name, fe.port, "the port is one of this node's own"))
+            continue
+        # Service Connect's frontends bind only where this node's containers reach it.
+        if not fe.internal and fe.port < FIRST_UNPRIVILEGED_PORT and not addrs.privileged_ports:
+            left_out.append((fe.name, fe.port, f"ports below {FIRST_UNPRIVILEGED_PORT} need this node's "
+                                               "--allow-privileged-listener-ports"))
             continue
         if bind in binds:
             raise ConfigError(f"{where}.port: {bind[0]}:{bind[1]} is already bound by {binds[bind]}")

@@ -40,18 +40,19 @@ OnChecks = Callable[[traffic_pb2.NodeProxyChecks], None]
 class ProxyDriver:
     def __init__(self, workdir: Path, external: str, internal: str, metrics_port: int,
                  binary: str = BINARY, render: Render = config.render, socket_dir: Path | None = None,
-                 reserved_ports: frozenset[int] = frozenset()) -> None:
+                 reserved_ports: frozenset[int] = frozenset(), privileged_ports: bool = False) -> None:
         """``render``: the table-to-config function; tests swap it to make configs HAProxy
         refuses. ``socket_dir``: where the unix sockets go (default ``workdir``).
-        ``reserved_ports``: the node's other own listening ports, which no route binds."""
+        ``reserved_ports``: the node's other own listening ports, which no route binds.
+        ``privileged_ports``: load-balancer listeners may bind ports below 1024."""
         self.render = render
         self.process = HAProxyProcess(workdir, binary, socket_dir)
         self.addresses = NodeAddresses(external=external, internal=internal, metrics_port=metrics_port,
                                        stats_socket=str(self.process.socket_dir / "haproxy.sock"),
-                                       reserved=reserved_ports)
-        # The frontends the last rendered table had on the node's own ports: warned about
-        # when they change, not on every table.
-        self.left_out: tuple[tuple[str, int], ...] = ()
+                                       reserved=reserved_ports, privileged_ports=privileged_ports)
+        # The frontends the last rendered table left out: warned about when they change, not
+        # on every table.
+        self.left_out: tuple[tuple[str, int, str], ...] = ()
         self.revision = -1
         # What the running proxy holds: the rendered config, and servers taken out of it
         # that still had connections (in maintenance; deleted once they have none).
@@ -236,9 +237,9 @@ class ProxyDriver:
             return
         self.left_out = new.left_out
         if new.left_out:
-            listeners = ", ".join(f"{name} (port {port})" for name, port in new.left_out)
-            log.warning(f"routing table revision {revision}: not binding {listeners}: the port is one of "
-                        f"this node's own; the other listeners are applied",
+            listeners = ", ".join(f"{name} (port {port}: {why})" for name, port, why in new.left_out)
+            log.warning(f"routing table revision {revision}: not binding {listeners}; the other listeners are "
+                        "applied",
                         extra=shoal.logs.kv(revision=revision, left_out=listeners))
 
     def _install_for_restart(self, new: Rendered, revision: int) -> str:

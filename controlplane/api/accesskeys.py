@@ -157,7 +157,7 @@ def active(ctx: ApiContext, access_key_id: str) -> ak.AccessKey | None:
 
 
 def identity(key: ak.AccessKey) -> Identity:
-    return Identity(key.role, key.user)
+    return Identity(key.role, key.user, access_key=key.access_key_id)
 
 
 class AccessKeysService(accesskeys_pb2_grpc.AccessKeysServicer):

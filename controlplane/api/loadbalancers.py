@@ -40,6 +40,7 @@ from shoal.errors import ApiError
 from shoal.store.base import Compare, Conflict, Put
 from shoal.store.update import retrying
 from shoal.taskdef.document import parse_task_definition_ref
+from shoal.taskdef.policy import FIRST_UNPRIVILEGED_PORT
 from shoal.v1 import traffic_pb2 as t
 from shoal.validation import ValidationError
 
@@ -148,13 +149,18 @@ def _check_proxy_protocol(lbs: list[t.LoadBalancer], group: t.TargetGroup, proxy
 def _check_port_not_a_service(ctx: ApiContext, port: int) -> None:
     """Ports of Shoal's own services a listener may not take on a node: bound beside them,
     HAProxy fails to bind (the node's routing stalls), or with SO_REUSEPORT (gRPC sets it, so
-    may the DNS responder) takes a share of their connections."""
+    may the DNS responder) takes a share of their connections. Below 1024, the host's own
+    services' ports, only with the cluster's explicit --allow-privileged-listener-ports."""
     if port == check.DNS_PORT:
         raise check.bad(f"port: {port} is the nodes' DNS responders' port", "InvalidConfigurationRequest")
     flag = ctx.control_plane_ports.get(port)
     if flag:
         raise check.bad(f"port: {port} is the control plane's port ({flag}); a listener binds on every node's "
                         "address, a control plane's host's too", "InvalidConfigurationRequest")
+    if port < FIRST_UNPRIVILEGED_PORT and not ctx.policy.privileged_listener_ports:
+        raise check.bad(f"port: {port} is below {FIRST_UNPRIVILEGED_PORT}, a privileged port of every node's host; "
+                        "listeners there need the control plane's --allow-privileged-listener-ports (and each "
+                        "node's agent's)", "InvalidConfigurationRequest")
 
 
 def _check_port_free(ctx: ApiContext, cluster: str, port: int, lbs: list[Record[t.LoadBalancer]]) -> None:

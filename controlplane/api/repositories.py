@@ -26,6 +26,7 @@ from controlplane.errors import ApiError, grpc_errors, invalid, not_found
 from controlplane.registry import lifecycle
 from controlplane.registry.access import ScopeError, check_repository_name
 from controlplane.registry.client import RegistryUnavailable
+from controlplane.registry.logins import KEY_CLAIM
 from controlplane.registry.settings import RegistrySettings
 from controlplane.state import decode
 from shoal import keys
@@ -91,7 +92,9 @@ def login_credential(ctx: ApiContext, who: Identity | None, ttl: int = 0) -> rg.
     ttl = ttl or LOGIN_SECONDS
     if not 0 < ttl <= LOGIN_SECONDS:
         raise invalid(f"ttlSeconds: at most {LOGIN_SECONDS} (12 hours)")
-    claims = registry_issuer.claims(who.subject, registry_issuer.LOGIN_AUDIENCE, ttl, role=who.role)
+    # A login made with an access key names it, so it stops with the key (registry/logins.py).
+    key = {KEY_CLAIM: who.access_key} if who.access_key else {}
+    claims = registry_issuer.claims(who.subject, registry_issuer.LOGIN_AUDIENCE, ttl, role=who.role, **key)
     log.info("registry login credential issued", extra=kv(identity=who, expires=claims["exp"]))
     return rg.LoginCredential(registry=s.address, username=LOGIN_USER, password=s.issuer.sign(claims),
                               expires_at=claims["exp"])

@@ -11,7 +11,7 @@ import grpc
 
 from shoal.errors import ApiError
 from shoal.v1 import traffic_pb2 as t
-from shoal.validation import has_control
+from shoal.validation import has_control, is_public_tld
 
 # ELBv2's Name rule for load balancers and target groups.
 _ELB_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?")
@@ -158,6 +158,12 @@ def namespace_name(value: str, field: str = "name") -> str:
     if not _DNS_LABEL.fullmatch(value):
         raise bad(f"{field}: {value[:64]!r} is not a DNS label: 1-63 lower-case letters, digits and hyphens, "
                   "not starting or ending with a hyphen")
+    # Every node's DNS responder answers for its namespaces with authority (as a Route 53
+    # private zone or Consul's domain does), which for a top-level domain is all of it.
+    if is_public_tld(value):
+        raise bad(f"{field}: {value!r} is a public top-level domain; every node's DNS responder would answer for "
+                  f"all of .{value} (pypi.{value}, ...) in place of the real DNS: pick a name that is not one "
+                  "(as Route 53 refuses a hosted zone for a top-level domain)")
     return value
 
 

@@ -7,7 +7,10 @@ this front an immutable tag could only be put back after the fact (events.py kee
 as the fallback).
 
 Authentication stays the registry's: the client's bearer token is forwarded untouched, and
-the front asks the registry, with that same token, which manifest the tag names now."""
+the front asks the registry, with that same token, which manifest the tag names now. The one
+thing the front judges in a token is whether the login it came from still stands (its access
+key not deleted: logins.py), on every request, so a revoked key stops a push or pull at once
+rather than when its 5-minute token runs out."""
 
 from __future__ import annotations
 
@@ -36,6 +39,8 @@ _HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-enco
 
 # (repository) -> the tag->digest map Shoal recorded when its tags are immutable, else None.
 ImmutableTags = Callable[[str], "dict[str, str] | None"]
+# (a request's Authorization header) -> why its token no longer stands, or None.
+TokenCheck = Callable[[str], "str | None"]
 
 
 def refusal(repository: str, tag: str, held: str, pushed: str) -> str | None:
@@ -49,18 +54,37 @@ def refusal(repository: str, tag: str, held: str, pushed: str) -> str | None:
 
 
 def serve(host: str, port: int, tls: ssl.SSLContext, upstream: str,
-          immutable_tags: ImmutableTags) -> ThreadingHTTPServer:
+          immutable_tags: ImmutableTags, token_check: TokenCheck) -> ThreadingHTTPServer:
     """``upstream``: the registry's HOST:PORT on loopback, plain HTTP (the client's TLS ends
     here; a second TLS hop on loopback cost about half the pull rate, bench/images.py)."""
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            self._forward()
+            if self._login_stands():
+                self._forward()
 
         do_HEAD = do_POST = do_PATCH = do_DELETE = do_GET  # noqa: N815
 
+        def _login_stands(self) -> bool:
+            why = token_check(self.headers.get("Authorization", ""))
+            if why is None:
+                return True
+            log.warning("registry request refused", extra=kv(reason=why, client=self.client_address[0]))
+            # A body left unread would reset the connection under the answer: a small one is
+            # read and dropped; a larger (a blob) is not waited for, the connection closes.
+            length = self.headers.get("Content-Length") or "0"
+            chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+            if not chunked and length.isdigit() and int(length) <= MAX_MANIFEST_BYTES:
+                self.rfile.read(int(length))
+            else:
+                self.close_connection = True
+            self._error(401, "UNAUTHORIZED", why)
+            return False
+
         def do_PUT(self) -> None:  # noqa: N802
+            if not self._login_stands():
+                return
             path = self.path.split("?", 1)[0]
             # The registry judges the path percent-decoded: "/v2/ap%70/manifests/v1" is app's v1
             # to it, and a repository nobody made to the check below. No repository name,

@@ -7,7 +7,8 @@ The registry posts its push notifications to ``/events`` on the same server, wit
 token the issuer signed for it (``EVENTS_AUDIENCE``; see events.py).
 
 The Basic password is a login credential from ``GetLoginCredential`` (``shoal registry
-login``): a JWT this cluster's issuer signed, naming the identity and its role. Served over
+login``): a JWT this cluster's issuer signed, naming the identity and its role (and the
+access key it was made with, which must still stand: logins.py). Served over
 TLS with a certificate from the cluster CA, in threads of its own (a slow TLS handshake
 holds only its own thread); no client certificate is asked for, dockerd has none."""
 
@@ -26,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from controlplane.registry.access import ScopeError, grant, parse_scope
 from controlplane.registry.events import EventError
+from controlplane.registry.logins import KEY_CLAIM
 from shoal.logs import kv
 from shoal.security import registry_issuer
 from shoal.security.registry_issuer import Issuer, TokenError
@@ -44,9 +46,10 @@ class TokenRefused(Exception):
 
 
 def issue(issuer: Issuer, service: str, authorization: str, query: str, exists: Callable[[str], bool],
-          now: float | None = None) -> dict:
+          current: Callable[[dict], str | None], now: float | None = None) -> dict:
     """The token response for one request (``authorization``: the Authorization header);
-    raises TokenRefused saying why not."""
+    raises TokenRefused saying why not. ``current`` says why a verified login no longer
+    stands against the IAM state of now (logins.Logins.refusal), or None."""
     params = parse_qs(query, keep_blank_values=True)
     asked = params.get("service", [""])[0]
     if asked != service:
@@ -60,11 +63,16 @@ def issue(issuer: Issuer, service: str, authorization: str, query: str, exists: 
     except (ValueError, UnicodeDecodeError) as exc:
         raise TokenRefused(401, "UNAUTHORIZED", f"login credential refused: {exc}; run `shoal registry login` "
                                                "again") from None
+    why = current(login)
+    if why is not None:
+        raise TokenRefused(401, "UNAUTHORIZED", f"login credential refused: {why}")
     try:
         access = grant(str(login.get("role", "")), [parse_scope(s) for s in params.get("scope", [])], exists)
     except ScopeError as exc:
         raise TokenRefused(401, "DENIED", str(exc)) from None
-    claims = registry_issuer.claims(str(login.get("sub", "")), service, TOKEN_SECONDS, now, access=access)
+    # The registry token names the login's key too: the front refuses it once the key is gone.
+    key = {KEY_CLAIM: login[KEY_CLAIM]} if login.get(KEY_CLAIM) else {}
+    claims = registry_issuer.claims(str(login.get("sub", "")), service, TOKEN_SECONDS, now, access=access, **key)
     token = issuer.sign(claims)
     log.info("registry token issued", extra=kv(identity=claims["sub"], access=json.dumps(access)))
     issued = datetime.datetime.fromtimestamp(claims["iat"], datetime.UTC).isoformat()
@@ -90,7 +98,8 @@ class _TLSServer(ThreadingHTTPServer):
 
 
 def serve(host: str, port: int, tls: ssl.SSLContext, issuer: Issuer, service: str,
-          exists: Callable[[str], bool], on_events: Callable[[object], str]) -> ThreadingHTTPServer:
+          exists: Callable[[str], bool], current: Callable[[dict], str | None],
+          on_events: Callable[[object], str]) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             if urlsplit(self.path).path != "/events":
@@ -127,7 +136,7 @@ def serve(host: str, port: int, tls: ssl.SSLContext, issuer: Issuer, service: st
                 self._reply(404, {"errors": [{"code": "NOT_FOUND", "message": "the token endpoint is /token"}]})
                 return
             try:
-                body = issue(issuer, service, self.headers.get("Authorization", ""), url.query, exists)
+                body = issue(issuer, service, self.headers.get("Authorization", ""), url.query, exists, current)
             except TokenRefused as exc:
                 log.warning("registry token refused", extra=kv(reason=exc.message, client=self.client_address[0]))
                 self._reply(exc.status, {"errors": [{"code": exc.code, "message": exc.message}]})

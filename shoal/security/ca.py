@@ -54,6 +54,9 @@ class Identity:
     cluster: str = ""
     # Viewers only: permissions beyond reading (GRANTS).
     grants: frozenset[str] = frozenset()
+    # The ECS gateway's access key the caller signed with ("" for a certificate): the registry
+    # logins it gets name the key, and stop with it (controlplane/registry/logins.py).
+    access_key: str = ""
 
     @property
     def subject(self) -> str:

@@ -2,7 +2,8 @@
 flags (one parser for the control plane, the agent and `shoal up`), and the one check of a
 TaskDefinition message against it. The control plane runs the check at registration; every
 agent runs it again on each assignment, so a definition that reached etcd another way still
-stops at the node.
+stops at the node. The policy also says whether load-balancer listeners may take the node's
+privileged ports, which the control plane's traffic API and each node's proxy judge.
 
 Every door is closed by default. Each field Shoal acts on that can reach the host is listed
 in GUARDED (a unit test fails when the message grows a field nobody classified); fields
@@ -50,6 +51,9 @@ _TMPFS_OPTIONS = frozenset({"size", "mode", "uid", "gid", "nr_inodes", "nr_block
 # Resource limits whose raising lets a container hold the node's CPU or memory (realtime
 # scheduling, locked memory, negative nice); the others only bound the container itself.
 HOST_ULIMITS = frozenset({"memlock", "rtprio", "rttime", "nice"})
+# Ports below this are the host's system services' (ssh, smtp, http...): only root binds them,
+# so a load-balancer listener there is every node's proxy answering for the host.
+FIRST_UNPRIVILEGED_PORT = 1024
 
 # The fields of the messages an agent acts on that can open a door to the host (check()
 # guards each), and those that cannot. A unit test fails when a message grows a field that
@@ -98,6 +102,9 @@ class HostPolicy:
     shared_volumes: frozenset[str] = frozenset()
     # More paths never to mount (an agent adds its own state dir).
     forbidden: tuple[str, ...] = field(default=())
+    # Load-balancer listeners on ports below FIRST_UNPRIVILEGED_PORT (the node proxy binds
+    # them on every node's address).
+    privileged_listener_ports: bool = False
 
 
 def _normal(path: str) -> str | None:
@@ -310,7 +317,7 @@ def _prefixes(text: str) -> tuple[str, ...]:
 
 def add_flags(p: argparse.ArgumentParser) -> None:
     """The --allow-* flags, the same for `shoal controlplane` and `shoal agent`."""
-    g = p.add_argument_group("what tasks may reach on the node (all closed by default)")
+    g = p.add_argument_group("what tasks and load balancers may reach on the node (all closed by default)")
     g.add_argument("--allow-privileged", action="store_true", help="privileged containers")
     g.add_argument("--allow-host-network", action="store_true", help="networkMode host")
     g.add_argument("--allow-capabilities", action="store_true", help="linuxParameters.capabilities.add")
@@ -337,6 +344,12 @@ def add_flags(p: argparse.ArgumentParser) -> None:
         metavar="NAME[,NAME]",
         help="Docker volumes tasks may share (dockerVolumeConfiguration scope shared)",
     )
+    g.add_argument(
+        "--allow-privileged-listener-ports",
+        action="store_true",
+        help=f"load-balancer listeners on ports below {FIRST_UNPRIVILEGED_PORT} (80, 443...), which the node proxy "
+        "binds on every node's address",
+    )
 
 
 def from_args(args: argparse.Namespace, forbidden: tuple[str, ...] = ()) -> HostPolicy:
@@ -349,6 +362,7 @@ def from_args(args: argparse.Namespace, forbidden: tuple[str, ...] = ()) -> Host
         volume_drivers=args.allow_volume_drivers,
         shared_volumes=args.allow_shared_volumes,
         forbidden=forbidden,
+        privileged_listener_ports=args.allow_privileged_listener_ports,
     )
 
 
@@ -361,6 +375,7 @@ def to_argv(policy: HostPolicy) -> list[str]:
             ("--allow-host-network", policy.host_network),
             ("--allow-capabilities", policy.capabilities),
             ("--allow-ulimits", policy.ulimits),
+            ("--allow-privileged-listener-ports", policy.privileged_listener_ports),
         )
         if on
     ]

@@ -32,6 +32,8 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.integration
 
 OUTSIDE = "outside.example.test"
+# What the fake upstream resolves: a name of the test domain and a real public one.
+KNOWN = {OUTSIDE: "198.51.100.7", "pypi.org": "198.51.100.8"}
 
 
 class _Upstream:
@@ -43,8 +45,9 @@ class _Upstream:
     def resolve(self, request: DNSRecord, handler) -> DNSRecord:
         self.asked.append(f"{handler.protocol}:{request.q.qname}")
         reply = request.reply()
-        if str(request.q.qname).rstrip(".") == OUTSIDE and request.q.qtype == QTYPE.A:
-            reply.add_answer(*RR.fromZone(f"{OUTSIDE}. 60 A 198.51.100.7"))
+        name = str(request.q.qname).rstrip(".")
+        if name in KNOWN and request.q.qtype == QTYPE.A:
+            reply.add_answer(*RR.fromZone(f"{name}. 60 A {KNOWN[name]}"))
         else:
             reply.header.rcode = RCODE.NXDOMAIN
         return reply
@@ -179,6 +182,24 @@ def test_other_names_are_forwarded_to_the_upstream_over_udp_and_tcp(responder, f
     query(responder.port, "api.lab")
     query(responder.port, "nope.lab")
     assert len(upstream.asked) == 4
+
+
+def test_a_namespace_named_like_a_top_level_domain_shadows_nothing(responder, fake_upstream):
+    """A table that reached the node with namespace `org` (written around the API, or a
+    namespace made before the API refused it) must not answer NXDOMAIN for the real .org."""
+    upstream, _ = fake_upstream
+    table = routing(tasks(1))
+    table.dns.add(name="api.org", backend="sd-api-8080", port=8080)
+    table.dns.add(name="pypi.org", via_proxy=True, backend="sd-api-8080", port=8080)
+    said = responder.apply(table)
+    assert "not answering api.org, pypi.org: a namespace may not be a public top-level domain" in said, said
+    for tcp in (False, True):
+        assert addresses(query(responder.port, "pypi.org", tcp=tcp)) == ["198.51.100.8"]
+        # The fake upstream knows no other name: its NXDOMAIN, asked below, not the responder's.
+        assert query(responder.port, "files.pythonhosted.org", tcp=tcp).header.rcode == RCODE.NXDOMAIN
+        assert addresses(query(responder.port, "api.lab", tcp=tcp)) == ["192.0.2.10"]
+    assert upstream.asked == ["udp:pypi.org.", "udp:files.pythonhosted.org.",
+                              "tcp:pypi.org.", "tcp:files.pythonhosted.org."]
 
 
 def test_no_upstream_answering_is_servfail_not_silence(fake_upstream):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -185,3 +186,53 @@ def test_an_immutable_tag_stays_on_its_first_image(make_cluster, busybox_image, 
     push_new_image(refused=True)
     assert tagged() == {"v1": third}, "v1 stays on the image it held when immutability was turned on"
     assert shoal(cluster, "repo", "update", name).returncode != 0, "--immutable or --mutable is required"
+
+
+def _registry_get(registry: str, ca: str, path: str, token: str) -> tuple[int, str]:
+    answer = requests.get(f"https://{registry}{path}", headers={"Authorization": f"Bearer {token}"}, verify=ca,
+                          timeout=30)
+    return answer.status_code, answer.text
+
+
+def test_a_deleted_key_stops_its_registry_login_and_tokens_at_once(make_cluster, busybox_image, images,
+                                                                   tmp_path: Path) -> None:
+    """A login from GetAuthorizationToken lives 12 hours and each registry token made from
+    it 5 minutes: deleting the key must stop both, at the token endpoint and at the front."""
+    cluster = make_cluster(agents=0, registry=True, ecs_port=0)
+    config = json.loads(statefiles.config_path(cluster.state_dir).read_text())
+    url, ca, registry = config["ecs"], config["ca"], config["registry"]
+    pusher = key(cluster, user="pat", role="admin")
+    ecr = ecr_client(url, ca, pusher)
+    name = f"shoaltest/revoked-{secrets.token_hex(3)}"
+    ecr.create_repository(repositoryName=name)
+    data = ecr.get_authorization_token()["authorizationData"][0]
+    password = base64.b64decode(data["authorizationToken"]).decode().partition(":")[2]
+    docker_cfg = tmp_path / "docker"
+    login = subprocess.run(["docker", "login", "--username", "AWS", "--password-stdin", registry], input=password,
+                           capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "DOCKER_CONFIG": str(docker_cfg)})
+    assert login.returncode == 0, login.stderr
+    images.make(f"{registry}/{name}:v1")
+    pushed = docker_cli("push", f"{registry}/{name}:v1", config=docker_cfg)
+    assert pushed.returncode == 0, pushed.stderr
+    # A registry token made from the login before the key goes, as a client holds one mid-push.
+    token_url = f"https://{cluster.cluster_registry.token_listen}/token"
+    got = requests.get(token_url, params={"service": "shoal-registry", "scope": f"repository:{name}:pull,push"},
+                       auth=("AWS", password), verify=ca, timeout=30)
+    assert got.status_code == 200, got.text
+    token = got.json()["token"]
+    assert _registry_get(registry, ca, f"/v2/{name}/tags/list", token)[0] == 200
+
+    accesskeys_pb2_grpc.AccessKeysStub(cluster.channel).DeleteAccessKey(
+        ak.DeleteAccessKeyRequest(access_key_id=pusher.access_key_id), timeout=10)
+    status, body = wait_for(lambda: (r := _registry_get(registry, ca, f"/v2/{name}/tags/list", token))[0] != 200
+                            and r, 10, "the front to refuse the deleted key's token")
+    assert status == 401 and f"access key {pusher.access_key_id} was deleted" in body, body
+    refused = requests.get(token_url, params={"service": "shoal-registry", "scope": f"repository:{name}:push"},
+                           auth=("AWS", password), verify=ca, timeout=30)
+    assert refused.status_code == 401 and f"access key {pusher.access_key_id} was deleted" in refused.text
+    images.make(f"{registry}/{name}:v2")
+    again = docker_cli("push", f"{registry}/{name}:v2", config=docker_cfg)
+    assert again.returncode != 0, again.stdout
+    assert [t for i in ecr_client(url, ca, key(cluster)).describe_images(repositoryName=name)["imageDetails"]
+            for t in i.get("imageTags", [])] == ["v1"]

@@ -287,10 +287,51 @@ def test_a_listener_on_the_nodes_own_ports_is_left_out_warned_once_and_the_other
                 assert driver.apply(tb).startswith(f"routing table revision {revision}: the proxy already matches")
         warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert len(warned) == 2 and warned[0].replace("revision 1", "revision 4") == warned[1], warned
-        assert f"lb-exporter (port {exporter})" in warned[0] and f"lb-agent (port {agent_metrics})" in warned[0]
+        assert f"lb-exporter (port {exporter}: " in warned[0] and f"lb-agent (port {agent_metrics}: " in warned[0]
     finally:
         driver.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def free_privileged_port() -> int:
+    """A port below 1024 nothing holds on 127.0.0.1 now."""
+    for port in range(1023, 512, -1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail("no free port below 1024 on 127.0.0.1")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="binding a port below 1024 needs root, as the agent has")
+def test_a_listener_below_1024_binds_only_on_a_node_that_allows_it(backends, caplog):
+    low, fe = free_privileged_port(), free_port()
+    a = backends("a")
+    table = http_table(1, fe, [("a", a, True)])
+    table.frontends.add(name="lb-low", port=low, mode="http", default_backend="tg-web")
+    for allowed in (False, True):
+        workdir = tempfile.mkdtemp(prefix="shoal-proxy-test-")
+        driver = ProxyDriver(Path(workdir), "127.0.0.1", "127.0.0.1", free_port(), privileged_ports=allowed)
+        driver.start()
+        try:
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="agent.proxy.driver"):
+                said = driver.apply(table)
+            assert said.startswith("reloaded haproxy for routing table revision 1"), said
+            assert get(fe) == (200, "a")
+            warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+            if allowed:
+                assert get(low) == (200, "a") and warned == []
+            else:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", low))  # the proxy holds nothing there
+                assert len(warned) == 1 and f"lb-low (port {low}: ports below 1024 need this node's " \
+                    "--allow-privileged-listener-ports)" in warned[0], warned
+        finally:
+            driver.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def test_x_forwarded_for_carries_the_client_address(proxy, backends):

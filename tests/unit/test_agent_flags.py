@@ -82,6 +82,15 @@ def test_the_proxy_binds_its_files_under_the_state_dir_and_containers_reach_it_i
         "127.0.0.5", "10.9.0.1", 9555)
 
 
+@pytest.mark.parametrize("flag", [[], ["--allow-privileged-listener-ports"]])
+def test_the_proxy_binds_ports_below_1024_only_with_the_agents_own_flag(tmp_path, flag: list[str]) -> None:
+    args = agent_main.parser().parse_args(["--state-dir", str(tmp_path), "--proxy", "--proxy-internal-address",
+                                           "10.9.0.1", "--proxy-metrics-port", "9555", *flag])
+    driver = agent_main.make_proxy(args, runtime=None)  # type: ignore[arg-type]
+    assert driver.addresses.privileged_ports is bool(flag)
+    assert agent_main.node_policy(args).privileged_listener_ports is bool(flag)
+
+
 def test_the_proxy_is_told_the_agents_metrics_and_dns_ports_so_no_route_binds_them(tmp_path, monkeypatch) -> None:
     metrics_port = free_port()
     args = agent_main.parser().parse_args(["--insecure", "--runtime", "hollow", "--state-dir", str(tmp_path),

@@ -288,3 +288,16 @@ def test_without_given_upstreams_resolv_conf_is_read_again_as_it_changes(tmp_pat
     assert r.upstreams == [("10.0.0.2", 53)]  # not yet: read at most once per refresh
     clock[0] += NETWORKS_REFRESH
     assert r.upstreams == [("10.0.0.3", 53)]
+
+
+def test_names_under_a_public_top_level_domain_are_left_out_and_the_domain_not_owned():
+    tb = table()
+    tb.dns.add(name="web.org", via_proxy=True, backend="sd-web-80", port=80)
+    tb.dns.add(name="pypi.ORG.", via_proxy=True, backend="sd-web-80", port=80)
+    tb.dns.add(name="a.b.io", backend="sd-api-8080", port=8080)
+    z = zone.build(tb, PROXY)
+    assert z.left_out == {"web.org", "pypi.org", "a.b.io"}
+    assert z.domains == {"lab"}
+    for name in ("pypi.org", "web.org", "files.pythonhosted.org", "org", "a.b.io", "x.b.io"):
+        assert ask(z, name) is None, name  # forwarded upstream, as any name outside Shoal's
+    assert rdata(ask(z, "web.lab"), "A") == [PROXY]

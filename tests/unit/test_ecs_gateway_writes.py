@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from controlplane.api import loadbalancers, targetgroups
 from controlplane.ecs import gateway_writes
 from controlplane.ecs.errors import EcsError
+from shoal.taskdef.policy import HostPolicy
 from shoal.v1 import traffic_pb2 as t
 from tests.unit.test_ecs_ingress import WEB, _ecs, setup  # noqa: F401 (a fixture)
 
@@ -35,7 +36,13 @@ def test_create_gateway_makes_a_load_balancer_with_its_listener(setup) -> None: 
     assert [(x.port, x.protocol) for x in lb.listeners] == [(8000, "HTTP")]
     assert [(x.key, x.value) for x in lb.tags] == [("team", "web")]
     assert ecs.describe_gateway(gateway="edge")["gateway"]["gatewayArn"] == made["gatewayArn"]
-    # Without a port, the listener is on 80, as ECS's default.
+    # Without a port, the listener is on 80, as ECS's default: a privileged port, which the
+    # cluster must allow; refused, nothing is left behind.
+    _refused(ecs.create_gateway, {"name": "plain", "infrastructureRoleArn": ROLE, "configuration": {
+        "hostSharedAlb": {}}}, "InvalidParameterException", "configuration.hostSharedAlb.port: 80 is below 1024")
+    assert [x.load_balancer_name for x in loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest()).load_balancers
+            ] == ["edge"]
+    ctx.policy = HostPolicy(privileged_listener_ports=True)
     ecs.create_gateway(name="plain", infrastructureRoleArn=ROLE, configuration={"hostSharedAlb": {}})
     plain = loadbalancers.describe(ctx, t.DescribeLoadBalancersRequest(load_balancers=["plain"])).load_balancers[0]
     assert [x.port for x in plain.listeners] == [80]
@@ -111,7 +118,8 @@ def test_a_create_retried_with_its_client_token_answers_the_same_gateway(setup) 
 def test_update_gateway_answers_or_refuses_each_member_by_name(setup) -> None:  # noqa: F811
     ctx, gw = setup
     ecs = _ecs(ctx, gw)
-    made = ecs.create_gateway(name="edge", infrastructureRoleArn=ROLE, configuration={"hostSharedAlb": {}})
+    made = ecs.create_gateway(name="edge", infrastructureRoleArn=ROLE,
+                              configuration={"hostSharedAlb": {"port": 8000}})
     same = ecs.update_gateway(gateway="edge", infrastructureRoleArn=ROLE, deletionProtection=False)
     assert (same["gatewayArn"], same["name"], same["status"]) == (made["gatewayArn"], "edge", "ACTIVE")
     for kwargs, code, field in (
@@ -135,7 +143,8 @@ def test_a_gateway_serves_the_cluster_its_load_balancer_lives_in(setup) -> None:
     ctx, gw = setup
     ecs = _ecs(ctx, gw)
     ecs.create_cluster(clusterName="prod")
-    made = ecs.create_gateway(name="edge", infrastructureRoleArn=ROLE, configuration={"hostSharedAlb": {}})
+    made = ecs.create_gateway(name="edge", infrastructureRoleArn=ROLE,
+                              configuration={"hostSharedAlb": {"port": 8000}})
     api = loadbalancers.create(ctx, t.CreateLoadBalancerRequest(cluster="prod", name="api")).load_balancer
     done = ecs.associate_gateway_with_cluster(gateway="edge", cluster="default")
     assert (done["gatewayArn"], done["clusterArn"].rsplit("/", 1)[-1], done["status"]) == (

@@ -32,6 +32,7 @@ from controlplane.ecs.elbv2.traffic import InProcess
 from controlplane.ecs.errors import EcsError
 from controlplane.ecs.server import EcsGateway
 from shoal.store.memory import MemoryStore
+from shoal.taskdef.policy import HostPolicy
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
@@ -281,6 +282,29 @@ def test_conflicts_and_refusals_on_existing_resources(elbv2) -> None:
             call()
         got, message = _code(exc)
         assert (got, field in message) == (code, True), message
+
+
+def test_a_listener_below_1024_is_refused_unless_the_cluster_allows_it(gateway) -> None:
+    ctx, gw, fake = gateway
+    if fake is not None:
+        pytest.skip("the control plane's policy, not the protocol layer, refuses it")
+    key = _key(ctx)
+    elbv2 = client(gw, key.access_key_id, key.secret_access_key)
+    lb_arn, tg_arn, listener_arn = _setup(elbv2)
+    forward = [{"Type": "forward", "TargetGroupArn": tg_arn}]
+    for call in (lambda: elbv2.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=80,
+                                               DefaultActions=forward),
+                 lambda: elbv2.modify_listener(ListenerArn=listener_arn, Port=443)):
+        with pytest.raises(ClientError) as exc:
+            call()
+        got, message = _code(exc)
+        assert got == "InvalidConfigurationRequest" and "port" in message.split(":")[0].lower() and \
+            "--allow-privileged-listener-ports" in message, message
+    assert [x["Port"] for x in elbv2.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]] == [8000]
+    ctx.policy = HostPolicy(privileged_listener_ports=True)
+    elbv2.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=80, DefaultActions=forward)
+    elbv2.modify_listener(ListenerArn=listener_arn, Port=443)
+    assert sorted(x["Port"] for x in elbv2.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]) == [80, 443]
 
 
 def test_refused_input_never_reaches_the_traffic_service(elbv2) -> None:

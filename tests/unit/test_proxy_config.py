@@ -3,6 +3,7 @@ runtime-API steps between two server sets, and `show proc` parsing."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -188,11 +189,27 @@ def test_a_listener_on_one_of_the_nodes_own_ports_is_left_out_and_the_others_ren
     tb.frontends[2].port = 53  # the DNS responder, on the side containers reach
     tb.frontends.add(name="lb-agent-9100", port=9100, mode="http", default_backend="tg-web")  # the agent's metrics
     out = config.render(tb, addrs)
-    assert out.left_out == (("lb-db-5432", 9101), ("sc-8080", 53), ("lb-agent-9100", 9100))
+    own = "the port is one of this node's own"
+    assert out.left_out == (("lb-db-5432", 9101, own), ("sc-8080", 53, own), ("lb-agent-9100", 9100, own))
     assert re.findall(r"^frontend (\S+)", out.text, re.M) == ["shoal-metrics", "lb-web-8000"]
     assert re.findall(r"^\s+bind (\S+)", out.text, re.M) == ["10.0.0.5:9101", "10.0.0.5:8000"]
     assert set(out.servers) == set(config.render(table(), addrs).servers)
     assert config.render(table(), addrs).left_out == ()
+
+
+def test_a_load_balancer_listener_below_1024_is_left_out_unless_the_node_allows_it():
+    """The node judges the port itself: a table from a cluster whose policy is wider than
+    this node's, or written around the API, binds no privileged port here."""
+    tb = table()
+    tb.frontends[0].port = 80
+    tb.frontends[2].port = 443  # Service Connect: bound only where this node's containers reach it
+    out = config.render(tb, ADDRS)
+    assert out.left_out == (("lb-web-8000", 80, "ports below 1024 need this node's "
+                                                "--allow-privileged-listener-ports"),)
+    assert re.findall(r"^\s+bind (\S+)", out.text, re.M) == ["10.0.0.5:9101", "10.0.0.5:5432", "172.17.0.1:443"]
+    allowed = config.render(tb, dataclasses.replace(ADDRS, privileged_ports=True))
+    assert allowed.left_out == ()
+    assert "10.0.0.5:80" in re.findall(r"^\s+bind (\S+)", allowed.text, re.M)
 
 
 @pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy not installed")

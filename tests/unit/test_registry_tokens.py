@@ -11,12 +11,13 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from controlplane.api import repositories
+from controlplane.api import accesskeys, repositories
 from controlplane.api.context import ApiContext
 from controlplane.api.repositories import image_repository
 from controlplane.errors import ApiError
 from controlplane.registry.access import ScopeError, grant, parse_scope
 from controlplane.registry.events import EventError, record_pushes
+from controlplane.registry.logins import CACHE_SECONDS, Logins
 from controlplane.registry.settings import RegistrySettings
 from controlplane.registry.token_server import TokenRefused, issue
 from shoal import keys
@@ -25,6 +26,7 @@ from shoal.security.ca import CertificateAuthority, Identity
 from shoal.security.registry_issuer import Issuer, TokenError
 from shoal.security.sealing import Sealer
 from shoal.store.memory import MemoryStore
+from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import registry_pb2 as rg
 
 SERVICE = "shoal-registry"
@@ -40,8 +42,13 @@ def basic(password: str, user: str = "shoal") -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def login(issuer: Issuer, role: str, ttl: float = 3600, now: float = NOW) -> str:
-    return issuer.sign(registry_issuer.claims(f"shoal:{role}:x", registry_issuer.LOGIN_AUDIENCE, ttl, now, role=role))
+def login(issuer: Issuer, role: str, ttl: float = 3600, now: float = NOW, **extra: str) -> str:
+    return issuer.sign(registry_issuer.claims(f"shoal:{role}:x", registry_issuer.LOGIN_AUDIENCE, ttl, now, role=role,
+                                              **extra))
+
+
+def standing(claims: dict) -> str | None:
+    return None
 
 
 def test_a_token_verifies_only_for_its_audience_while_valid_and_from_its_issuer(issuer: Issuer) -> None:
@@ -99,13 +106,13 @@ def test_push_needs_the_repository_record_and_names_are_checked() -> None:
 
 def test_token_endpoint_answers_and_refusals(issuer: Issuer) -> None:
     query = f"service={SERVICE}&scope=repository:team/app:pull,push"
-    body = issue(issuer, SERVICE, basic(login(issuer, "viewer")), query, lambda name: True, NOW)
+    body = issue(issuer, SERVICE, basic(login(issuer, "viewer")), query, lambda name: True, standing, NOW)
     claims = issuer.verify(body["token"], SERVICE, NOW)
     assert claims["sub"] == "shoal:viewer:x" and claims["access"][0]["actions"] == ["pull"]
     assert body["expires_in"] == 300 and claims["exp"] - claims["iat"] == 300
     # docker login asks with no scope at all: a token granting nothing.
     assert issuer.verify(issue(issuer, SERVICE, basic(login(issuer, "admin")), f"service={SERVICE}",
-                               lambda name: True, NOW)["token"], SERVICE, NOW)["access"] == []
+                               lambda name: True, standing, NOW)["token"], SERVICE, NOW)["access"] == []
     cases = [
         ("", query, 401, "shoal registry login"),
         ("Bearer abc", query, 401, "shoal registry login"),
@@ -117,8 +124,71 @@ def test_token_endpoint_answers_and_refusals(issuer: Issuer) -> None:
     ]
     for authorization, q, status, words in cases:
         with pytest.raises(TokenRefused) as refused:
-            issue(issuer, SERVICE, authorization, q, lambda name: True, NOW)
+            issue(issuer, SERVICE, authorization, q, lambda name: True, standing, NOW)
         assert (refused.value.status, words in refused.value.message) == (status, True), refused.value.message
+
+
+KEY = "AKSH" + "A" * 16
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_login_made_with_an_access_key_stops_with_the_key(issuer: Issuer) -> None:
+    """A login lives up to 12 hours: a key deleted, or one that stands for another user or
+    role now, must stop it at the token endpoint, read again within a few seconds."""
+    keys_now = {KEY: ak.AccessKey(access_key_id=KEY, user="x", role="admin", status="Active")}
+    asked: list[str] = []
+
+    def lookup(key_id: str) -> ak.AccessKey | None:
+        asked.append(key_id)
+        return keys_now.get(key_id)
+
+    # What the ECS gateway makes of a signed request: the identity names its key.
+    assert accesskeys.identity(keys_now[KEY]) == Identity("admin", "x", access_key=KEY)
+    clock = Clock()
+    logins = Logins(lookup, clock)
+    query = f"service={SERVICE}&scope=repository:team/app:pull,push"
+    password = basic(login(issuer, "admin", key=KEY))
+    body = issue(issuer, SERVICE, password, query, lambda name: True, logins.refusal, NOW)
+    claims = issuer.verify(body["token"], SERVICE, NOW)
+    assert claims["key"] == KEY and claims["access"][0]["actions"] == ["pull", "push"]
+
+    del keys_now[KEY]
+    clock.now += CACHE_SECONDS - 0.1  # still the key read a moment ago
+    issue(issuer, SERVICE, password, query, lambda name: True, logins.refusal, NOW)
+    clock.now += 0.2
+    with pytest.raises(TokenRefused) as refused:
+        issue(issuer, SERVICE, password, query, lambda name: True, logins.refusal, NOW)
+    assert refused.value.status == 401 and f"access key {KEY} was deleted or made inactive" in refused.value.message
+    assert asked == [KEY, KEY]
+
+    # The same key id standing for a viewer (or another user) now: the admin login is refused.
+    keys_now[KEY] = ak.AccessKey(access_key_id=KEY, user="x", role="viewer", status="Active")
+    clock.now += CACHE_SECONDS
+    with pytest.raises(TokenRefused, match="stands for shoal:viewer:x now, not shoal:admin:x"):
+        issue(issuer, SERVICE, password, query, lambda name: True, logins.refusal, NOW)
+    # A login made with a certificate names no key: nothing to look up.
+    issue(issuer, SERVICE, basic(login(issuer, "admin")), query, lambda name: True, logins.refusal, NOW)
+    assert len(asked) == 3
+
+
+def test_a_registry_token_is_judged_by_its_key_and_other_tokens_left_to_the_registry(issuer: Issuer) -> None:
+    keys_now = {KEY: ak.AccessKey(access_key_id=KEY, user="x", role="admin", status="Active")}
+    logins = Logins(keys_now.get, Clock(), cache_seconds=0)
+    token = issuer.sign(registry_issuer.claims("shoal:admin:x", SERVICE, 300, key=KEY, access=[]))
+    assert logins.bearer_refusal(issuer, SERVICE, f"Bearer {token}") is None
+    del keys_now[KEY]
+    assert "was deleted" in (logins.bearer_refusal(issuer, SERVICE, f"Bearer {token}") or "")
+    unkeyed = issuer.sign(registry_issuer.claims("shoal:node:n1", SERVICE, 300, access=[]))
+    for authorization in ("", "Basic abc", f"Bearer {unkeyed}", "Bearer not-a-jwt",
+                          f"Bearer {issuer.sign(registry_issuer.claims('shoal:admin:x', 'other', 300, key=KEY))}"):
+        assert logins.bearer_refusal(issuer, SERVICE, authorization) is None, authorization
 
 
 def test_the_issuer_is_created_once_and_shared(issuer: Issuer) -> None:
@@ -175,6 +245,9 @@ def test_repository_records_and_login_credentials(issuer: Issuer) -> None:
     cred = repositories.login_credential(ctx, admin, ttl=60)
     claims = issuer.verify(cred.password, registry_issuer.LOGIN_AUDIENCE)
     assert (cred.registry, claims["sub"], claims["role"]) == ("10.0.0.5:5000", "shoal:admin:ann", "admin")
+    assert "key" not in claims
+    keyed = repositories.login_credential(ctx, Identity("admin", "ann", access_key=KEY), ttl=60)
+    assert issuer.verify(keyed.password, registry_issuer.LOGIN_AUDIENCE)["key"] == KEY
     assert claims["exp"] - claims["iat"] == 60
     with pytest.raises(ApiError, match="ttlSeconds"):
         repositories.login_credential(ctx, admin, ttl=13 * 3600)

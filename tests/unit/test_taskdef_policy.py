@@ -173,8 +173,9 @@ def flags(*argv: str) -> HostPolicy:
 
 def test_flags_parse_and_round_trip() -> None:
     got = flags("--allow-privileged", "--allow-host-volumes", "/srv,/data/", "--allow-shared-volumes", "cache",
-                "--allow-volume-drivers", "vieux/sshfs,local-persist", "--allow-ulimits")
-    assert got.privileged and got.ulimits and not got.host_network
+                "--allow-volume-drivers", "vieux/sshfs,local-persist", "--allow-ulimits",
+                "--allow-privileged-listener-ports")
+    assert got.privileged and got.ulimits and got.privileged_listener_ports and not got.host_network
     assert got.host_volume_prefixes == ("/srv", "/data")
     assert flags(*policy.to_argv(got)) == got
     assert policy.policy_argv(["--etcd", "x", *policy.to_argv(got), "--log-level", "INFO"]) == policy.to_argv(got)

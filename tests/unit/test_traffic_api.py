@@ -24,6 +24,8 @@ from shoal.arns import elb_name
 from shoal.store.base import Delete
 from shoal.store.memory import MemoryStore
 from shoal.store.wrapper import StoreWrapper
+from shoal.taskdef import policy
+from shoal.taskdef.policy import HostPolicy
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
@@ -131,6 +133,37 @@ def test_a_listener_on_the_control_planes_ports_is_refused() -> None:
               f"port: {port} is the control plane's port ({flag})", "InvalidConfigurationRequest")
     loadbalancers.create_listener(c, t.CreateListenerRequest(load_balancer="web", port=8000))
     store.close()
+
+
+def test_a_listener_below_1024_needs_the_privileged_listener_ports_flag(ctx) -> None:
+    """A listener binds on every node's address: on 22, 25 or 80 every node's proxy would
+    answer for its host's own services, so the cluster must say it wants that."""
+    loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="web"))
+    for port in (80, 443, 1023):
+        err = fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="web", port=port),
+                    f"port: {port} is below 1024", "InvalidConfigurationRequest")
+        assert "--allow-privileged-listener-ports" in err.message and err.code == grpc.StatusCode.INVALID_ARGUMENT
+    made = loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="web", port=1024)).load_balancer
+    arn = made.listeners[0].listener_arn
+    err = fails(loadbalancers.modify_listener, ctx, t.ModifyListenerRequest(listener_arn=arn, port=80),
+                "port: 80 is below 1024", "InvalidConfigurationRequest")
+    assert "--allow-privileged-listener-ports" in err.message
+    assert [x.port for x in ctx.state.load(keys.load_balancer("default", "web"), t.LoadBalancer).msg.listeners] == [
+        1024]
+
+    ctx.policy = HostPolicy(privileged_listener_ports=True)
+    loadbalancers.modify_listener(ctx, t.ModifyListenerRequest(listener_arn=arn, port=80))
+    loadbalancers.create_listener(ctx, t.CreateListenerRequest(load_balancer="web", port=443))
+    assert sorted(x.port for x in ctx.state.load(keys.load_balancer("default", "web"), t.LoadBalancer).msg.listeners) \
+        == [80, 443]
+    # The flag opens privileged ports, not the DNS responders' one.
+    fails(loadbalancers.create_listener, ctx, t.CreateListenerRequest(load_balancer="web", port=53),
+          "port: 53 is the nodes' DNS responders' port", "InvalidConfigurationRequest")
+
+
+def test_the_control_planes_flag_sets_the_privileged_listener_ports_policy() -> None:
+    assert not policy.from_args(build_parser().parse_args([])).privileged_listener_ports
+    assert policy.from_args(build_parser().parse_args(["--allow-privileged-listener-ports"])).privileged_listener_ports
 
 
 def test_own_ports_names_every_listener_of_the_replica() -> None:
@@ -382,25 +415,41 @@ def test_one_finder_takes_a_name_or_the_current_arn_of_each_kind(ctx, kind) -> N
             return loadbalancers.create(ctx, t.CreateLoadBalancerRequest(name="web")).load_balancer.load_balancer_arn
         if kind is traffic_state.TARGET_GROUP:
             return tg(ctx, name="web").target_group_arn
-        return namespaces.create(ctx, t.CreateNamespaceRequest(name="web")).namespace.arn
+        return namespaces.create(ctx, t.CreateNamespaceRequest(name="front")).namespace.arn
 
     def find(c, ref):
         return traffic_state.find(c, kind, "default", ref, "f")
 
     arn = make()
-    assert kind.arn_of(traffic_state.find(ctx, kind, "default", "web", "f").msg) == arn
+    name = "front" if kind is traffic_state.NAMESPACE else "web"
+    assert kind.arn_of(traffic_state.find(ctx, kind, "default", name, "f").msg) == arn
     assert kind.arn_of(traffic_state.find(ctx, kind, "default", arn, "f").msg) == arn
     err = fails(find, ctx, "", "f: required", "ValidationError")
     assert err.code == grpc.StatusCode.INVALID_ARGUMENT
     fails(find, ctx, "nope", f"f: {kind.what} 'nope' not found", kind.not_found)
     # Deleted and made again under the same name: the old ARN finds nothing.
-    ctx.store.delete(traffic_state.find(ctx, kind, "default", "web", "f").key)
+    ctx.store.delete(traffic_state.find(ctx, kind, "default", name, "f").key)
     assert make() != arn
     assert traffic_state.lookup(ctx, kind, "default", arn) is None
     fails(find, ctx, arn, "not found", kind.not_found)
 
 
 # ---- namespaces -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["com", "org", "io", "dev", "app", "xn--p1ai"])
+def test_a_namespace_named_like_a_public_top_level_domain_is_refused(ctx, name: str) -> None:
+    """Every node's responder answers for a namespace with authority: `org` would answer
+    NXDOMAIN for pypi.org in every container."""
+    err = fails(namespaces.create, ctx, t.CreateNamespaceRequest(name=name),
+                f"name: {name!r} is a public top-level domain", "ValidationError")
+    assert err.code == grpc.StatusCode.INVALID_ARGUMENT and f"pypi.{name}" in err.message
+    assert namespaces.list_(ctx, t.ListNamespacesRequest()).namespaces == []
+
+
+def test_private_namespace_names_are_taken() -> None:
+    for name in ("lab", "local", "internal", "corp", "svc", "prod-eu"):
+        assert check.namespace_name(name) == name
+
 
 def test_namespaces(ctx) -> None:
     ns = namespaces.create(ctx, t.CreateNamespaceRequest(name="lab")).namespace

@@ -23,6 +23,7 @@ from shoal.validation import (
     expect_list,
     expect_object,
     expect_string,
+    is_public_tld,
     parse_key_value,
     show,
 )
@@ -237,3 +238,8 @@ def test_show_truncates_hostile_values() -> None:
     assert len(shown) < 120 and "10000 characters" in shown
     assert show(10**100).endswith("...")
     assert show(None) == "null"
+
+
+def test_public_top_level_domains_are_iana_s_list() -> None:
+    assert all(is_public_tld(name) for name in ("com", "ORG", "io.", "dev", "xn--p1ai"))
+    assert not any(is_public_tld(name) for name in ("lab", "local", "internal", "example.com", ""))
