@@ -14,6 +14,7 @@ from google.protobuf.message import Message
 
 from controlplane.api import clusters, namespaces, nodes, services, tags, taskdefs, tasks
 from controlplane.api.context import ApiContext
+from controlplane.api.described import described
 from controlplane.api.paging import page
 from controlplane.api.traffic_state import find_namespace, live_services
 from controlplane.ecs import fields, task_sets
@@ -208,13 +209,12 @@ def start_task(ctx: ApiContext, body: Body) -> Body:
     if len(refs) > MAX_START_INSTANCES:
         raise invalid_parameter(f"containerInstances: at most {MAX_START_INSTANCES} per call")
     cluster = ctx.require_cluster(str(body.get("cluster") or "")).msg.cluster_name
-    found, failures = [], []
-    for ref in refs:
+
+    def instance_id(ref: str) -> str | None:
         rec = ctx.state.node(cluster, last_segment(ref))
-        if rec is None or rec.msg.status == "INACTIVE":
-            failures.append(r.Failure(arn=ref, reason="MISSING"))
-        else:
-            found.append(rec.msg.ec2_instance_id)
+        return rec.msg.ec2_instance_id if rec is not None and rec.msg.status != "INACTIVE" else None
+
+    found, failures = described(refs, instance_id)
     if not found:
         return {"tasks": [], "failures": _failures(failures)}
     req = op.RunTaskRequest(
