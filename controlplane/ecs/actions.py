@@ -20,7 +20,7 @@ from controlplane.api.traffic_state import find_namespace, live_services
 from controlplane.ecs import fields, task_sets
 from controlplane.ecs.capacity import strategy_items
 from controlplane.ecs.errors import EcsError, invalid_parameter
-from controlplane.ecs.shapes import tag_list, to_ecs
+from controlplane.ecs.shapes import paged, tag_list, to_ecs
 from controlplane.errors import ApiError
 from shoal.arns import last_segment
 from shoal.jsonfields import unknown_members
@@ -66,10 +66,7 @@ def _paged(arns: list[str], body: Body, member: str) -> Body:
 
 
 def _listing(resp: op.ListResponse, member: str) -> Body:
-    out: Body = {member: list(resp.arns)}
-    if resp.next_token:
-        out["nextToken"] = resp.next_token
-    return out
+    return paged({member: list(resp.arns)}, resp)
 
 
 def _tags(value: Any) -> list[r.Tag]:
