@@ -6,6 +6,7 @@ from __future__ import annotations
 from controlplane import capacity_strategy, cluster_settings, fargate
 from controlplane.api import account_settings, tags
 from controlplane.api.context import ApiContext
+from controlplane.api.described import described
 from controlplane.errors import conflict, invalid, not_found
 from controlplane.taskspec import is_live
 from shoal import keys
@@ -60,14 +61,12 @@ def delete(ctx: ApiContext, req: op.DeleteClusterRequest) -> op.ClusterResponse:
 
 
 def describe(ctx: ApiContext, req: op.DescribeClustersRequest) -> op.DescribeClustersResponse:
-    resp = op.DescribeClustersResponse()
-    for ref in req.clusters or ["default"]:
+    def find(ref: str) -> r.Cluster | None:
         rec = ctx.state.cluster(cluster_name(ref))
-        if rec is None:
-            resp.failures.add(arn=ref, reason="MISSING")
-            continue
-        resp.clusters.append(_with_counts(ctx, rec.msg))
-    return resp
+        return _with_counts(ctx, rec.msg) if rec is not None else None
+
+    found, failures = described(req.clusters or ["default"], find)
+    return op.DescribeClustersResponse(clusters=found, failures=failures)
 
 
 def list_(ctx: ApiContext, req: op.ListRequest) -> op.ListResponse:

@@ -20,6 +20,7 @@ import grpc
 from controlplane.api import targetgroups
 from controlplane.api import traffic_checks as check
 from controlplane.api.context import ApiContext
+from controlplane.api.described import described
 from controlplane.api.traffic_state import (
     LOAD_BALANCER,
     TARGET_GROUP,
@@ -91,16 +92,11 @@ def delete(ctx: ApiContext, req: t.LoadBalancerRef) -> t.LoadBalancerResponse:
 
 def describe(ctx: ApiContext, req: t.DescribeLoadBalancersRequest) -> t.DescribeLoadBalancersResponse:
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
-    resp = t.DescribeLoadBalancersResponse()
     if not req.load_balancers:
-        resp.load_balancers.extend(rec.msg for rec in load_balancers(ctx, cluster))
-        return resp
-    for ref in req.load_balancers:
-        try:
-            resp.load_balancers.append(find_load_balancer(ctx, cluster, ref).msg)
-        except ApiError:
-            resp.failures.add(arn=ref, reason="MISSING")
-    return resp
+        return t.DescribeLoadBalancersResponse(load_balancers=[rec.msg for rec in load_balancers(ctx, cluster)])
+    found, failures = described(req.load_balancers, lambda ref: find_load_balancer(ctx, cluster, ref).msg,
+                                missing_on=ApiError)
+    return t.DescribeLoadBalancersResponse(load_balancers=found, failures=failures)
 
 
 # ---- listeners --------------------------------------------------------------------------------

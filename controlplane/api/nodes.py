@@ -9,6 +9,7 @@ import grpc
 
 from controlplane import placement_input
 from controlplane.api.context import ApiContext
+from controlplane.api.described import described
 from controlplane.api.paging import page
 from controlplane.authz import current_identity, record_denial
 from controlplane.errors import ApiError, check_refs, conflict, invalid
@@ -87,14 +88,13 @@ def describe(ctx: ApiContext, req: op.DescribeContainerInstancesRequest) -> op.D
     check_refs("containerInstances", req.container_instances, 100, "id or ARN")
     tasks = [t.msg for t in ctx.state.tasks(cluster)]
     alive = ctx.state.alive_node_ids()
-    resp = op.DescribeContainerInstancesResponse()
-    for ref in req.container_instances:
+
+    def find(ref: str) -> r.ContainerInstance | None:
         rec = _find(ctx, cluster, ref)
-        if rec is None:
-            resp.failures.add(arn=ref, reason="MISSING")
-        else:
-            resp.container_instances.append(with_usage(rec.msg, tasks, alive))
-    return resp
+        return with_usage(rec.msg, tasks, alive) if rec is not None else None
+
+    found, failures = described(req.container_instances, find)
+    return op.DescribeContainerInstancesResponse(container_instances=found, failures=failures)
 
 
 def _find(ctx: ApiContext, cluster: str, ref: str) -> Record[r.ContainerInstance] | None:
@@ -114,7 +114,6 @@ def update_state(
         raise invalid("status: must be ACTIVE or DRAINING")
     if not req.container_instances:
         raise invalid("containerInstances: give at least one id or ARN")
-    resp = op.DescribeContainerInstancesResponse()
     # The API records only the node's status (the desire); the leader's service controller
     # moves tasks off a DRAINING node.
     def set_status(node: r.ContainerInstance | None) -> r.ContainerInstance | None:
@@ -128,15 +127,14 @@ def update_state(
             node.status_reason = ""
         return node
 
-    for ref in req.container_instances:
+    def update(ref: str) -> r.ContainerInstance | None:
         found = _find(ctx, cluster, ref)
         rec = ctx.state.update(found.key, r.ContainerInstance, set_status,
                                field="containerInstances") if found is not None else None
-        if rec is None or rec.msg.status == "INACTIVE":
-            resp.failures.add(arn=ref, reason="MISSING")
-        else:
-            resp.container_instances.append(rec.msg)
-    return resp
+        return rec.msg if rec is not None and rec.msg.status != "INACTIVE" else None
+
+    updated, failures = described(req.container_instances, update)
+    return op.DescribeContainerInstancesResponse(container_instances=updated, failures=failures)
 
 
 def deregister(

@@ -12,6 +12,7 @@ from typing import TypeVar
 from controlplane import traffic_shift
 from controlplane.api import reads
 from controlplane.api.context import ApiContext
+from controlplane.api.described import described
 from controlplane.deployment_history import parse_arn, roll_back, rollback_revision, track
 from controlplane.deployments import breaker_threshold, new_deployment
 from controlplane.errors import conflict, invalid, not_found
@@ -57,15 +58,12 @@ def _describe(ctx: ApiContext, arns: list[str], field: str, kind: str,
     """The entries named by ``arns`` (each looked up in the service its ARN names), and a
     MISSING failure for each ARN that names none."""
     _check_arns(arns, field)
-    found, failures = [], []
-    for arn in arns:
+
+    def find(arn: str) -> T | None:
         svc = _holder(ctx, arn, kind)
-        entry = next((e for e in entries(svc) if arn_of(e) == arn), None) if svc else None
-        if entry is None:
-            failures.append(r.Failure(arn=arn, reason="MISSING"))
-        else:
-            found.append(entry)
-    return found, failures
+        return next((e for e in entries(svc) if arn_of(e) == arn), None) if svc else None
+
+    return described(arns, find)
 
 
 def describe(ctx: ApiContext, arns: list[str]) -> tuple[list[r.ServiceDeployment], list[r.Failure]]:

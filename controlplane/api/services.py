@@ -8,6 +8,7 @@ import time
 from controlplane import capacity_strategy, fargate, launch_types, traffic_shift
 from controlplane.api import reads, service_traffic, tags, taskdefs
 from controlplane.api.context import ApiContext, already_exists
+from controlplane.api.described import described
 from controlplane.api.paging import page
 from controlplane.controllers.critical import MAX_GRACE_SECONDS, MIN_GRACE_SECONDS
 from controlplane.deployment_history import track
@@ -354,14 +355,13 @@ def delete(ctx: ApiContext, req: op.DeleteServiceRequest) -> op.ServiceResponse:
 def describe(ctx: ApiContext, req: op.DescribeServicesRequest) -> op.DescribeServicesResponse:
     cluster = reads.require_cluster(ctx, req.cluster).msg.cluster_name
     check_refs("services", req.services, 10, "service name or ARN")
-    resp = op.DescribeServicesResponse()
-    for ref in req.services:
+
+    def find(ref: str) -> r.Service | None:
         rec = reads.record(ctx, keys.service(cluster, last_segment(ref)), r.Service)
-        if rec is None:
-            resp.failures.add(arn=ref, reason="MISSING")
-        else:
-            resp.services.append(rec.msg)
-    return resp
+        return rec.msg if rec is not None else None
+
+    found, failures = described(req.services, find)
+    return op.DescribeServicesResponse(services=found, failures=failures)
 
 
 def list_(ctx: ApiContext, req: op.ListServicesRequest) -> op.ListResponse:

@@ -13,6 +13,7 @@ import grpc
 from controlplane.api import registered_health
 from controlplane.api import traffic_checks as check
 from controlplane.api.context import ApiContext
+from controlplane.api.described import described
 from controlplane.api.traffic_state import (
     deleting,
     find_load_balancer,
@@ -133,12 +134,9 @@ def describe(ctx: ApiContext, req: t.DescribeTargetGroupsRequest) -> t.DescribeT
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     resp = t.DescribeTargetGroupsResponse()
     if req.target_groups:
-        found = []
-        for ref in req.target_groups:
-            try:
-                found.append(find_target_group(ctx, cluster, ref).msg)
-            except ApiError:
-                resp.failures.add(arn=ref, reason="MISSING")
+        found, failures = described(req.target_groups, lambda ref: find_target_group(ctx, cluster, ref).msg,
+                                    missing_on=ApiError)
+        resp.failures.extend(failures)
     else:
         found = [rec.msg for rec in target_groups(ctx, cluster)]
     found = _with_users(ctx, cluster, found)

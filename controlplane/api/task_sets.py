@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from controlplane import capacity_strategy, fargate, launch_types
 from controlplane.api import service_traffic, taskdefs
 from controlplane.api.context import ApiContext, already_exists
+from controlplane.api.described import described
 from controlplane.api.services import DEFAULT_SERVICE_STRATEGY
 from controlplane.errors import conflict, invalid, not_found
 from controlplane.events import add_event
@@ -231,12 +232,5 @@ def describe(ctx: ApiContext, cluster_ref: str, service_ref: str, refs: Sequence
     svc = _external(rec.msg.SerializeToString() if rec else None, cluster, name or service_ref)
     if not refs:
         return list(svc.task_sets), []
-    found, failures = [], []
-    for ref in refs:
-        match = [ts for ts in svc.task_sets if ref in (ts.id, ts.task_set_arn)]
-        if match:
-            found.append(match[0])
-        else:
-            failures.append(r.Failure(arn=ref, reason="MISSING"))
-    return found, failures
+    return described(refs, lambda ref: next((ts for ts in svc.task_sets if ref in (ts.id, ts.task_set_arn)), None))
 

@@ -14,6 +14,7 @@ import time
 from controlplane import capacity_strategy, fargate, launch_types
 from controlplane.api import reads, service_traffic, tags, taskdefs
 from controlplane.api.context import ApiContext
+from controlplane.api.described import described
 from controlplane.api.paging import page_lazy
 from controlplane.errors import check_refs, invalid, not_found
 from controlplane.placement_input import check_placement
@@ -133,14 +134,13 @@ def stop(ctx: ApiContext, req: op.StopTaskRequest) -> op.TaskResponse:
 def describe(ctx: ApiContext, req: op.DescribeTasksRequest) -> op.TasksResponse:
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     check_refs("tasks", req.tasks, 100, "task id or ARN")
-    resp = op.TasksResponse()
-    for ref in req.tasks:
-        rec = ctx.state.task(cluster, last_segment(ref))
-        if rec is None:
-            resp.failures.add(arn=ref, reason="MISSING")
-        else:
-            resp.tasks.append(rec.msg)
-    return resp
+    found, failures = described(req.tasks, lambda ref: _task(ctx, cluster, ref))
+    return op.TasksResponse(tasks=found, failures=failures)
+
+
+def _task(ctx: ApiContext, cluster: str, ref: str) -> r.Task | None:
+    rec = ctx.state.task(cluster, last_segment(ref))
+    return rec.msg if rec is not None else None
 
 
 def list_(ctx: ApiContext, req: op.ListTasksRequest) -> op.ListResponse:
@@ -191,14 +191,13 @@ def get_protection(ctx: ApiContext, req: op.GetTaskProtectionRequest) -> op.Task
     cluster = ctx.require_cluster(req.cluster).msg.cluster_name
     check_refs("tasks", req.tasks, PROTECTION_MAX_TASKS, "task id or ARN")
     now = time.time()
-    resp = op.TaskProtectionResponse()
-    for ref in req.tasks:
-        rec = ctx.state.task(cluster, last_segment(ref))
-        if rec is None:
-            resp.failures.add(arn=ref, reason="MISSING")
-        else:
-            resp.protected_tasks.append(_protected_task(rec.msg, now))
-    return resp
+
+    def find(ref: str) -> op.ProtectedTask | None:
+        task = _task(ctx, cluster, ref)
+        return _protected_task(task, now) if task is not None else None
+
+    found, failures = described(req.tasks, find)
+    return op.TaskProtectionResponse(protected_tasks=found, failures=failures)
 
 
 def _why_unprotectable(task_id: str, task: r.Task | None) -> tuple[str, str] | None:

@@ -14,12 +14,13 @@ from google.protobuf.message import Message
 
 from controlplane.api import clusters, namespaces, nodes, services, tags, taskdefs, tasks
 from controlplane.api.context import ApiContext
+from controlplane.api.described import described
 from controlplane.api.paging import page
 from controlplane.api.traffic_state import find_namespace, live_services
 from controlplane.ecs import fields, task_sets
 from controlplane.ecs.capacity import strategy_items
 from controlplane.ecs.errors import EcsError, invalid_parameter
-from controlplane.ecs.shapes import tag_list, to_ecs
+from controlplane.ecs.shapes import paged, tag_list, to_ecs
 from controlplane.errors import ApiError
 from shoal.arns import last_segment
 from shoal.jsonfields import unknown_members
@@ -65,10 +66,7 @@ def _paged(arns: list[str], body: Body, member: str) -> Body:
 
 
 def _listing(resp: op.ListResponse, member: str) -> Body:
-    out: Body = {member: list(resp.arns)}
-    if resp.next_token:
-        out["nextToken"] = resp.next_token
-    return out
+    return paged({member: list(resp.arns)}, resp)
 
 
 def _tags(value: Any) -> list[r.Tag]:
@@ -208,13 +206,12 @@ def start_task(ctx: ApiContext, body: Body) -> Body:
     if len(refs) > MAX_START_INSTANCES:
         raise invalid_parameter(f"containerInstances: at most {MAX_START_INSTANCES} per call")
     cluster = ctx.require_cluster(str(body.get("cluster") or "")).msg.cluster_name
-    found, failures = [], []
-    for ref in refs:
+
+    def instance_id(ref: str) -> str | None:
         rec = ctx.state.node(cluster, last_segment(ref))
-        if rec is None or rec.msg.status == "INACTIVE":
-            failures.append(r.Failure(arn=ref, reason="MISSING"))
-        else:
-            found.append(rec.msg.ec2_instance_id)
+        return rec.msg.ec2_instance_id if rec is not None and rec.msg.status != "INACTIVE" else None
+
+    found, failures = described(refs, instance_id)
     if not found:
         return {"tasks": [], "failures": _failures(failures)}
     req = op.RunTaskRequest(

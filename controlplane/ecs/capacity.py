@@ -23,6 +23,7 @@ from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.ecs import fields
 from controlplane.ecs.errors import invalid_parameter
+from controlplane.ecs.shapes import paged
 from controlplane.ecs.shapes import to_ecs as message_to_ecs
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import scaling_pb2 as sc
@@ -183,9 +184,7 @@ def describe_capacity_providers(ctx: ApiContext, body: Body) -> Body:
     failures = [{"arn": ref, "reason": "MISSING"} for ref in refs if ref.rsplit("/", 1)[-1] not in found]
     names = page(sorted(found), int(body.get("maxResults") or 0), str(body.get("nextToken") or ""))
     out: Body = {"capacityProviders": [to_ecs(found[n]) for n in names.arns], "failures": failures}
-    if names.next_token:
-        out["nextToken"] = names.next_token
-    return out
+    return paged(out, names)
 
 
 def strategy_items(value: Any, field: str) -> list[r.CapacityProviderStrategyItem]:

@@ -17,7 +17,7 @@ from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.ecs import fields
 from controlplane.ecs.errors import EcsError, invalid_parameter
-from controlplane.ecs.shapes import to_ecs
+from controlplane.ecs.shapes import paged, to_ecs
 from shoal import keys
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
@@ -143,9 +143,7 @@ def list_daemon_task_definitions(ctx: ApiContext, body: Body) -> Body:
         if td.status == taskdefs.DELETE_IN_PROGRESS and td.deregistered_at:
             item["deleteRequestedAt"] = td.deregistered_at
         out["daemonTaskDefinitions"].append(item)
-    if resp.next_token:
-        out["nextToken"] = resp.next_token
-    return out
+    return paged(out, resp)
 
 
 ACTIONS = {

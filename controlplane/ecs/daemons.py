@@ -28,7 +28,7 @@ from controlplane.api.traffic_state import live_services
 from controlplane.ecs import daemon_taskdefs, deployments, fields
 from controlplane.ecs.daemon_taskdefs import daemon_taskdef
 from controlplane.ecs.errors import EcsError, invalid_parameter
-from controlplane.ecs.shapes import to_ecs
+from controlplane.ecs.shapes import paged, to_ecs
 from controlplane.errors import ApiError
 from controlplane.scheduler.model import PROVIDER_ATTRIBUTE
 from controlplane.state import Record
@@ -268,9 +268,7 @@ def list_daemons(ctx: ApiContext, body: Body) -> Body:
     out: Body = {"daemonSummariesList": [{"daemonArn": arn, "status": _status(found[arn]),
                                           "createdAt": found[arn].created_at, "updatedAt": _updated(found[arn])}
                                          for arn in resp.arns]}
-    if resp.next_token:
-        out["nextToken"] = resp.next_token
-    return out
+    return paged(out, resp)
 
 
 # ---- deployments and revisions: the service's deployment history -------------------------------

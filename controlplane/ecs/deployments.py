@@ -13,7 +13,7 @@ from controlplane.api.paging import page
 from controlplane.deployment_history import STATUSES
 from controlplane.ecs import fields
 from controlplane.ecs.errors import invalid_parameter
-from controlplane.ecs.shapes import to_ecs
+from controlplane.ecs.shapes import paged, to_ecs
 from shoal.v1 import operator_pb2 as op
 
 Body = dict[str, Any]
@@ -56,9 +56,7 @@ def list_service_deployments(ctx: ApiContext, body: Body) -> Body:
         if "targetServiceRevision" in full:
             brief["targetServiceRevisionArn"] = full["targetServiceRevision"]["arn"]
         out["serviceDeployments"].append(brief)
-    if resp.next_token:
-        out["nextToken"] = resp.next_token
-    return out
+    return paged(out, resp)
 
 
 def describe_service_deployments(ctx: ApiContext, body: Body) -> Body:

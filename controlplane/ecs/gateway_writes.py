@@ -19,6 +19,7 @@ from controlplane.ecs import fields
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from controlplane.ecs.gateways import active_cluster, find_gateway, gateway_routes, only
 from controlplane.ecs.ingress import all_load_balancers, max_results, next_token
+from controlplane.ecs.shapes import paged
 from shoal.errors import ApiError
 from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
@@ -219,9 +220,7 @@ def describe_gateway_resources(ctx: ApiContext, body: Body) -> Body:
         {"loadBalancerArn": lb.load_balancer_arn, "listenerArn": arn,
          "gatewayRouteArns": [x["gatewayRouteArn"] for x in gateway_routes(ctx, [lb], listeners[arn])]}
         for arn in resp.arns]}}}
-    if resp.next_token:
-        out["nextToken"] = resp.next_token
-    return out
+    return paged(out, resp)
 
 
 ACTIONS = {

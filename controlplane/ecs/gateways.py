@@ -17,6 +17,7 @@ from controlplane.api.traffic_state import live_services, target_group_arns_of
 from controlplane.ecs import fields
 from controlplane.ecs.errors import EcsError, invalid_parameter
 from controlplane.ecs.ingress import active_clusters, all_load_balancers, max_results, next_token
+from controlplane.ecs.shapes import paged
 from controlplane.task_sets import DRAINING
 from shoal.arns import cluster_name
 from shoal.v1 import resources_pb2 as r
@@ -71,9 +72,7 @@ def list_gateway_cluster_associations(ctx: ApiContext, body: Body) -> Body:
     out: Body = {"gatewayClusterAssociations": [
         {"gatewayArn": rows[k].load_balancer_arn, "clusterArn": ctx.arns.cluster(rows[k].cluster), "status": "ACTIVE"}
         for k in resp.arns]}
-    if resp.next_token:
-        out["nextToken"] = resp.next_token
-    return out
+    return paged(out, resp)
 
 
 def delete_gateway(ctx: ApiContext, body: Body) -> Body:
@@ -144,9 +143,7 @@ def list_gateway_routes(ctx: ApiContext, body: Body) -> Body:
     by_arn = {x["gatewayRouteArn"]: x for x in routes}
     resp = page(sorted(by_arn), max_results(body, 0), next_token(body))
     out: Body = {"gatewayRoutes": [by_arn[a] for a in resp.arns]}
-    if resp.next_token:
-        out["nextToken"] = resp.next_token
-    return out
+    return paged(out, resp)
 
 
 def describe_gateway_route(ctx: ApiContext, body: Body) -> Body:

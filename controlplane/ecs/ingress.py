@@ -13,6 +13,7 @@ from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.ecs import fields
 from controlplane.ecs.errors import EcsError, invalid_parameter
+from controlplane.ecs.shapes import paged
 from shoal.v1 import traffic_pb2 as t
 
 Body = dict[str, Any]
@@ -57,9 +58,7 @@ def list_gateways(ctx: ApiContext, body: Body) -> Body:
            if (not names or lb.load_balancer_name in names) and (not statuses or "ACTIVE" in statuses)}
     resp = page(sorted(lbs), max_results(body, 0), next_token(body))
     out: Body = {"gateways": [_summary(lbs[arn]) for arn in resp.arns]}
-    if resp.next_token:
-        out["nextToken"] = resp.next_token
-    return out
+    return paged(out, resp)
 
 
 def describe_gateway(ctx: ApiContext, body: Body) -> Body:

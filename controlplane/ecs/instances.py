@@ -11,6 +11,7 @@ from controlplane.api.context import ApiContext
 from controlplane.api.paging import page
 from controlplane.ecs import fields
 from controlplane.ecs.errors import EcsError, invalid_parameter
+from controlplane.ecs.shapes import paged
 
 Body = dict[str, Any]
 _MEMBERS = {"name", "value", "targetType", "targetId"}
@@ -62,9 +63,7 @@ def list_attributes(ctx: ApiContext, body: Body) -> Body:
     max_results = fields.integer(body, "maxResults") or 0
     resp = page([str(i) for i in range(len(found))], max_results, str(body.get("nextToken") or ""))
     out: Body = {"attributes": [_out(found[int(i)]) for i in resp.arns]}
-    if resp.next_token:
-        out["nextToken"] = resp.next_token
-    return out
+    return paged(out, resp)
 
 
 def register_container_instance(ctx: ApiContext, body: Body) -> Body:

@@ -11,6 +11,7 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from shoal.v1 import operator_pb2 as op
 from shoal.v1 import resources_pb2 as r
 
 _SHOAL_ONLY: dict[str, frozenset[str]] = {
@@ -89,3 +90,11 @@ def to_ecs(msg: Message, *, tags: bool = True) -> dict[str, Any]:
 
 def tag_list(tags: Any) -> list[dict[str, str]]:
     return [{"key": t.key, "value": t.value} for t in tags]
+
+
+def paged(out: dict[str, Any], listed: op.ListResponse) -> dict[str, Any]:
+    """``out``, the answer holding one page of ``listed``, with the token of the next page
+    when there is one: ECS leaves nextToken out of the last page."""
+    if listed.next_token:
+        out["nextToken"] = listed.next_token
+    return out

@@ -33,15 +33,6 @@ from tests.waiting import wait_for
 TTL = 10.0
 
 
-@pytest.fixture
-def store() -> Iterator[MemoryStore]:
-    s = MemoryStore(clock=FakeClock())
-    try:
-        yield s
-    finally:
-        s.close()
-
-
 def assignment(node: str, task_id: str, desired: str = "RUNNING") -> tuple[str, bytes]:
     task = r.Task(id=task_id, cluster="default", node_id=node, desired_status=desired)
     return keys.assignment(node, task_id), r.TaskAssignment(task=task).SerializeToString()
@@ -50,10 +41,10 @@ def assignment(node: str, task_id: str, desired: str = "RUNNING") -> tuple[str, 
 # ---- the assignment feed ---------------------------------------------------------------------
 
 
-def test_feed_gives_each_node_its_current_set_then_every_change(store: MemoryStore) -> None:
-    store.put(*assignment("n1", "a"))
-    store.put(*assignment("n2", "b"))
-    feed = AssignmentFeed(store)
+def test_feed_gives_each_node_its_current_set_then_every_change(memory_store: MemoryStore) -> None:
+    memory_store.put(*assignment("n1", "a"))
+    memory_store.put(*assignment("n2", "b"))
+    feed = AssignmentFeed(memory_store)
     feed.start()
     try:
         got: queue.Queue = queue.Queue()
@@ -64,15 +55,15 @@ def test_feed_gives_each_node_its_current_set_then_every_change(store: MemorySto
         assert [a.task.id for a in first.tasks] == ["a"]
         other.get_nowait()
 
-        rev = store.put(*assignment("n1", "c"))
+        rev = memory_store.put(*assignment("n1", "c"))
         update = got.get(timeout=5)
         assert sorted(a.task.id for a in update.tasks) == ["a", "c"] and update.revision == rev
-        rev = store.put(*assignment("n1", "a", desired="STOPPED"))
+        rev = memory_store.put(*assignment("n1", "a", desired="STOPPED"))
         update = got.get(timeout=5)
         assert {a.task.id: a.task.desired_status for a in update.tasks} == {"a": "STOPPED", "c": "RUNNING"}
         assert update.revision == rev
-        store.delete(keys.assignment("n1", "a"))
-        rev = store.list(keys.ASSIGNMENTS).revision
+        memory_store.delete(keys.assignment("n1", "a"))
+        rev = memory_store.list(keys.ASSIGNMENTS).revision
         update = got.get(timeout=5)
         assert [a.task.id for a in update.tasks] == ["c"] and update.revision == rev
         # n2 heard nothing of n1's changes; its revision is the one it was listed at.
@@ -84,15 +75,15 @@ def test_feed_gives_each_node_its_current_set_then_every_change(store: MemorySto
         feed.close()
 
 
-def test_feed_unsubscribe_stops_delivery(store: MemoryStore) -> None:
-    feed = AssignmentFeed(store)
+def test_feed_unsubscribe_stops_delivery(memory_store: MemoryStore) -> None:
+    feed = AssignmentFeed(memory_store)
     feed.start()
     try:
         got: queue.Queue = queue.Queue()
         unsubscribe = feed.subscribe("n1", got.put)
         got.get_nowait()
         unsubscribe()
-        store.put(*assignment("n1", "a"))
+        memory_store.put(*assignment("n1", "a"))
         # Another subscriber's delivery shows the change went through the feed.
         seen: queue.Queue = queue.Queue()
         feed.subscribe("n1", seen.put)
@@ -131,8 +122,8 @@ class Gateway:
 
 
 @pytest.fixture
-def gateway(store: MemoryStore) -> Iterator[Gateway]:
-    g = Gateway(store)
+def gateway(memory_store: MemoryStore) -> Iterator[Gateway]:
+    g = Gateway(memory_store)
     try:
         yield g
     finally:

@@ -6,7 +6,6 @@ either way, the image cache told)."""
 from __future__ import annotations
 
 import queue
-from collections.abc import Iterator
 
 import pytest
 
@@ -23,7 +22,6 @@ from shoal import keys
 from shoal.store.memory import MemoryStore
 from shoal.v1 import agent_pb2
 from shoal.v1 import resources_pb2 as r
-from tests.fixtures.etcd import FakeClock
 from tests.waiting import wait_for
 
 ARN = "arn:aws:ecs:local:000000000000:task-definition/web:2"
@@ -171,29 +169,21 @@ def test_the_controller_writes_what_is_wanted_and_withdraws_what_is_not() -> Non
 # ---- the feed -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def store() -> Iterator[MemoryStore]:
-    s = MemoryStore(clock=FakeClock())
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-def test_the_feed_carries_each_nodes_intents_with_its_assignments(store: MemoryStore) -> None:
+def test_the_feed_carries_each_nodes_intents_with_its_assignments(memory_store: MemoryStore) -> None:
     intent = r.PrePull(cluster="default", service="web", deployment_id="d1", images=["x:1"], node_id="n1")
-    store.put(keys.prepull("n1", "d1"), intent.SerializeToString())
-    feed = AssignmentFeed(store)
+    memory_store.put(keys.prepull("n1", "d1"), intent.SerializeToString())
+    feed = AssignmentFeed(memory_store)
     feed.start()
     try:
         got: queue.Queue = queue.Queue()
         feed.subscribe("n1", got.put)
         assert [p.deployment_id for p in got.get_nowait().prepull] == ["d1"]
         assert not feed.current("n2").prepull, "another node's intent is not its"
-        rev = store.put(keys.prepull("n1", "d2"), r.PrePull(deployment_id="d2", images=["y:1"]).SerializeToString())
+        second = r.PrePull(deployment_id="d2", images=["y:1"])
+        rev = memory_store.put(keys.prepull("n1", "d2"), second.SerializeToString())
         update = got.get(timeout=5)
         assert sorted(p.deployment_id for p in update.prepull) == ["d1", "d2"] and update.revision == rev
-        store.delete(keys.prepull("n1", "d1"))
+        memory_store.delete(keys.prepull("n1", "d1"))
         update = got.get(timeout=5)
         assert [p.deployment_id for p in update.prepull] == ["d2"] and update.revision > rev
     finally:

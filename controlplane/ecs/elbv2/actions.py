@@ -7,7 +7,7 @@ sets it on each request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ from controlplane.ecs.elbv2.params import (
 )
 from controlplane.ecs.elbv2.query import Params
 from controlplane.ecs.elbv2.traffic import Traffic
+from shoal.v1 import resources_pb2 as r
 from shoal.v1 import traffic_pb2 as t
 
 Result = dict[str, Any]
@@ -80,10 +81,15 @@ def create_load_balancer(traffic: Traffic, p: Params) -> Result:
 
 def _load_balancers(traffic: Traffic, refs: list[str]) -> list[t.LoadBalancer]:
     resp = traffic.call("DescribeLoadBalancers", t.DescribeLoadBalancersRequest(load_balancers=refs))
-    if resp.failures:
-        missing = ", ".join(f.arn for f in resp.failures)
-        raise refused(LB_NOT_FOUND, f"One or more load balancers not found: {missing}")
+    _all_found(resp.failures, LB_NOT_FOUND, "load balancers")
     return list(resp.load_balancers)
+
+
+def _all_found(failures: Sequence[r.Failure], code: str, what: str) -> None:
+    """ELBv2 refuses the whole call over one unknown name, where Shoal's Describe* answers
+    it with a MISSING failure beside the others."""
+    if failures:
+        raise refused(code, f"One or more {what} not found: {', '.join(f.arn for f in failures)}")
 
 
 def describe_load_balancers(traffic: Traffic, p: Params) -> Result:
@@ -291,9 +297,7 @@ def create_target_group(traffic: Traffic, p: Params) -> Result:
 def _target_groups(traffic: Traffic, refs: list[str], load_balancer: str = "") -> list[t.TargetGroup]:
     resp = traffic.call("DescribeTargetGroups",
                         t.DescribeTargetGroupsRequest(target_groups=refs, load_balancer=load_balancer))
-    if resp.failures:
-        missing = ", ".join(f.arn for f in resp.failures)
-        raise refused(TG_NOT_FOUND, f"One or more target groups not found: {missing}")
+    _all_found(resp.failures, TG_NOT_FOUND, "target groups")
     return list(resp.target_groups)
 
 
