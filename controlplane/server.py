@@ -251,7 +251,8 @@ class Replica:
         events_pb2_grpc.add_ConsoleServicer_to_server(
             ConsoleService(lambda identity: self.console.link(identity) if self.console else None), self.server)
         add_logs_service(self.ctx, gateway, self.server, security.open_channel)
-        self.registry_tokens = start_registry(args, self.ctx, security.trust, security.sealer)
+        self.registry_tokens = start_registry(args, self.ctx, security.trust, security.sealer,
+                                             security.revocations)
         registry_grpc.add_RegistryServicer_to_server(RegistryService(self.ctx, security.sealer), self.server)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
@@ -273,6 +274,12 @@ class Replica:
             ),
             self.server,
         )
+        # Read before the first call is served, and again once the watch is armed, so no
+        # tombstone written meanwhile is missed.
+        _log_sentence(security.revocations.refresh)
+        revocation_watch = PrefixWatch(self.store, keys.REVOKED_USERS,
+                                       lambda: _log_sentence(security.revocations.refresh))
+        revocation_watch.start(call_when_armed=True)
         if security.bind(self.server, f"{host}:{port}") == 0:
             raise SystemExit(f"controlplane: cannot listen on {args.listen}")
         self.server.start()
@@ -343,6 +350,7 @@ class Replica:
         if lifecycle is not None:
             lifecycle.stop()
         deregistrations.close()
+        revocation_watch.close()
         loop.stop()
         routing.stop()
         log.info(election.resign())
