@@ -57,6 +57,7 @@ from controlplane.metrics import REGISTRY
 from controlplane.registry.lifecycle_sweep import LifecycleSweep
 from controlplane.registry_setup import add_flags as add_registry_flags
 from controlplane.registry_setup import start as start_registry
+from controlplane.revocations import Revocations
 from controlplane.routing_publisher import RoutingPublisher
 from controlplane.security_setup import SERVICE_NAME as SECURITY_SERVICE_NAME
 from controlplane.security_setup import Security
@@ -324,7 +325,8 @@ class Replica:
         loop.start()
         if args.console_listen:
             self.console = self._start_console(args, cache, election.key,
-                                               LogSource(security.open_channel, gateway.address))
+                                               LogSource(security.open_channel, gateway.address),
+                                               security.revocations)
         leader_watch = PrefixWatch(self.store, election.key, loop.wake)
         leader_watch.start()
         lifecycle = (LifecycleSweep(self.store, self.ctx.registry.client, election.is_leader,
@@ -369,7 +371,8 @@ class Replica:
         self.store.close()
         return 0
 
-    def _start_console(self, args: argparse.Namespace, cache: Cache, leader_key: str, task_logs: LogSource) -> Console:
+    def _start_console(self, args: argparse.Namespace, cache: Cache, leader_key: str, task_logs: LogSource,
+                       revocations: Revocations) -> Console:
         def leader() -> str:
             kv = self.store.get(leader_key)
             return kv.value.decode(errors="replace") if kv is not None else ""
@@ -377,7 +380,7 @@ class Replica:
         chost, cport = split_hostport(args.console_listen)
         try:
             return Console(chost, cport, self.ctx, Views(cache, self.events, leader), self.events, args.insecure,
-                           task_logs)
+                           task_logs, revoked=revocations.revoked)
         except OSError as exc:
             raise SystemExit(f"controlplane: cannot listen on {args.console_listen}: {exc}") from exc
 
