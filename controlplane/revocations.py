@@ -49,9 +49,11 @@ def issue_time(now: float, cutoff: int | None) -> float:
 
 
 def is_revoked(identity: Identity | None, cutoff: int | None) -> bool:
-    """Whether ``identity``'s certificate was issued before its user's tombstone ``cutoff``."""
+    """Whether ``identity``'s certificate was issued before its user's tombstone ``cutoff``.
+    An access key's identity (the ECS gateway, a console login with a key) is not a
+    certificate: the key is revoked by deleting it (`shoal accesskey delete`)."""
     return (identity is not None and cutoff is not None and identity.role in OPERATOR_ROLES
-            and identity.issued < cutoff)
+            and not identity.access_key and identity.issued < cutoff)
 
 
 def record(name: str, cutoff: int, by: str) -> bytes:
