@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 import ssl
 import threading
 import urllib.error
@@ -61,6 +62,14 @@ def token_status(cluster, password: str) -> int:
             return resp.status
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def denied_revoked(cluster, replica: int) -> float:
+    """``shoal_auth_denied_total{reason="revoked"}`` on the replica's /metrics."""
+    with urllib.request.urlopen(cluster.replica_metrics_url(replica), timeout=5) as resp:
+        text = resp.read().decode()
+    m = re.search(r'^shoal_auth_denied_total\{reason="revoked"\} ([0-9.e+]+)$', text, re.M)
+    return float(m.group(1)) if m else 0.0
 
 
 def console_session(link: str) -> str:
@@ -134,10 +143,11 @@ def test_a_revoked_operator_is_refused_by_every_replica_and_its_streams_and_logi
         stream.cancel()
         channel.close()
 
-    for endpoint in (first, second):
+    for i, endpoint in enumerate((first, second), start=1):
         exc = wait_for(lambda e=endpoint: refusal(e, ann), 10, f"{endpoint} to refuse ann's revoked certificate")
         assert exc.code() == grpc.StatusCode.UNAUTHENTICATED and "was revoked" in exc.details(), exc.details()
         assert refusal(endpoint, vera) is not None
+        assert denied_revoked(cluster, i) >= 2, f"replica {i} counts its refusals"
     assert token_status(cluster, login.password) == 401
     assert console_status(link.url, cookie) == 401
 
