@@ -28,6 +28,10 @@ not listed there needs ``admin``:
 The same interceptor turns a request that does not decode (random or malformed bytes) into
 INVALID_ARGUMENT instead of gRPC's INTERNAL, on every method, with or without TLS.
 
+An operator certificate issued before its user's revocation (`shoal user revoke`,
+controlplane/revocations.py) is refused on every call (reason ``revoked``), and an operator's
+open streams are held so that a revocation cancels them.
+
 Every denial is answered PERMISSION_DENIED (known identity, wrong call) or UNAUTHENTICATED
 (no identity), logged with the identity, and counted in ``shoal_auth_denied_total{reason}``.
 Handlers read the caller with ``current_identity()``.
@@ -44,6 +48,7 @@ import grpc
 from prometheus_client import Counter
 
 from controlplane.metrics import REGISTRY
+from controlplane.revocations import Revocations
 from shoal.arns import cluster_name
 from shoal.errors import ApiError
 from shoal.logs import kv
@@ -78,7 +83,7 @@ PERMISSIONS: dict[str, str] = {
                                   "DescribeScalingActivities DescribeCapacityProviders"),
     **_methods("Traffic", "read", "DescribeLoadBalancers DescribeTargetGroups DescribeTargetHealth "
                                   "ListNamespaces"),
-    **_methods("Security", "read", "ListJoinTokens"),
+    **_methods("Security", "read", "ListJoinTokens ListRevokedOperators"),
     **_methods("AccessKeys", "read", "ListAccessKeys"),
     **_methods("Events", "read", "ListEvents WatchEvents"),
     # A link logs in as its maker, with the maker's own role: reading is enough to ask.
@@ -213,10 +218,12 @@ def _checked(requests: Iterator, method: str, context: grpc.ServicerContext) -> 
 class Authorizer(grpc.ServerInterceptor):
     """``identify(pem)`` maps a client certificate (PEM) to an identity or None. Without it
     (an --insecure control plane) every call is allowed and only malformed requests are
-    refused."""
+    refused. ``revocations``: the replica's operator tombstones (None: nothing is revoked)."""
 
-    def __init__(self, identify: Callable[[bytes], Identity | None] | None) -> None:
+    def __init__(self, identify: Callable[[bytes], Identity | None] | None,
+                 revocations: Revocations | None = None) -> None:
         self._identify = identify
+        self._revocations = revocations
 
     def identity(self, context: grpc.ServicerContext) -> Identity | None:
         if self._identify is None:
@@ -239,10 +246,10 @@ class Authorizer(grpc.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(self._wrap_unary(method, handler.unary_unary), **kw)
         if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(self._wrap_unary(method, handler.unary_stream), **kw)
+            return grpc.unary_stream_rpc_method_handler(self._wrap_unary(method, handler.unary_stream, True), **kw)
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(self._wrap_stream(method, handler.stream_unary), **kw)
-        return grpc.stream_stream_rpc_method_handler(self._wrap_stream(method, handler.stream_stream), **kw)
+        return grpc.stream_stream_rpc_method_handler(self._wrap_stream(method, handler.stream_stream, True), **kw)
 
     def _admit(self, method: str, context: grpc.ServicerContext) -> Identity | None:
         if self._identify is None:
@@ -251,10 +258,18 @@ class Authorizer(grpc.ServerInterceptor):
         identity = self.identity(context)
         try:
             decide(method, identity)
+            if identity is not None and self._revocations is not None and self._revocations.revoked(identity):
+                raise Denied(grpc.StatusCode.UNAUTHENTICATED, "revoked",
+                             f"{identity}: this certificate was revoked (`shoal user revoke`); "
+                             f"an admin can issue a new one with `shoal user create {identity.name}`")
         except Denied as exc:
             self._deny(exc, identity, method, context)
         _identity.set(identity)
         return identity
+
+    def _hold(self, identity: Identity | None, context: grpc.ServicerContext) -> None:
+        if self._revocations is not None and identity is not None:
+            self._revocations.hold(identity, context)
 
     def _deny(self, exc: Denied, identity: Identity | None, method: str, context: grpc.ServicerContext) -> None:
         record_denial(exc.reason, identity, exc.message, method=method, peer=context.peer())
@@ -267,9 +282,11 @@ class Authorizer(grpc.ServerInterceptor):
         except Denied as exc:
             self._deny(exc, identity, method, context)
 
-    def _wrap_unary(self, method: str, behavior):
+    def _wrap_unary(self, method: str, behavior, streams: bool = False):
         def wrapped(request, context):
             identity = self._admit(method, context)
+            if streams:
+                self._hold(identity, context)
             if isinstance(request, _Undecodable):
                 _malformed(method, context)
             if method == REGISTER_NODE and identity is not None:
@@ -282,9 +299,11 @@ class Authorizer(grpc.ServerInterceptor):
 
         return wrapped
 
-    def _wrap_stream(self, method: str, behavior):
+    def _wrap_stream(self, method: str, behavior, streams: bool = False):
         def wrapped(request_iterator: Iterator, context):
             identity = self._admit(method, context)
+            if streams:
+                self._hold(identity, context)
             request_iterator = _checked(request_iterator, method, context)
             if method == CONNECT and identity is not None:
                 first = next(request_iterator, None)

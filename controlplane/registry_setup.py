@@ -16,6 +16,7 @@ from controlplane.registry import events, front, token_server
 from controlplane.registry.client import RegistryClient
 from controlplane.registry.logins import Logins
 from controlplane.registry.settings import RegistrySettings
+from controlplane.revocations import Revocations
 from controlplane.state import decode
 from shoal import keys
 from shoal.logs import kv
@@ -47,7 +48,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
 
 
 def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None,
-          sealer: Sealer | None) -> list[ThreadingHTTPServer]:
+          sealer: Sealer | None, revocations: Revocations) -> list[ThreadingHTTPServer]:
     """Sets ``ctx.registry`` and returns the servers it started (the token endpoint with
     --registry-token-listen, the front with --registry-front-listen); does nothing without
     --registry. Raises SystemExit saying
@@ -70,7 +71,7 @@ def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None
                             args.registry_service, f"shoal:replica:{args.name}", plain=bool(args.registry_upstream))
     settings = RegistrySettings(args.registry, args.registry_service, issuer, client)
     ctx.registry = settings
-    logins = Logins(lambda key_id: accesskeys.active(ctx, key_id))
+    logins = Logins(lambda key_id: accesskeys.active(ctx, key_id), revoked_since=revocations.cutoff)
     servers = [] if not args.registry_front_listen else [_start_front(args, ctx, trust, issuer, logins)]
     if not args.registry_token_listen:
         return servers

@@ -15,6 +15,7 @@ import grpc
 from controlplane.api.context import ApiContext
 from controlplane.api.security import SecurityService
 from controlplane.authz import Authorizer
+from controlplane.revocations import Revocations
 from shoal.logs import kv
 from shoal.security import ca as ca_mod
 from shoal.security import pki, sealing
@@ -47,13 +48,15 @@ def add_flags(p: argparse.ArgumentParser) -> None:
 
 class Security:
     def __init__(self, trust: pki.LiveTrust | None, sealer: Sealer | None, creds: grpc.ServerCredentials | None,
-                 pki_dir: Path | None, node_cert_days: float = ca_mod.NODE_DAYS) -> None:
+                 pki_dir: Path | None, revocations: Revocations, node_cert_days: float = ca_mod.NODE_DAYS) -> None:
         self.node_cert_days = node_cert_days
         self.trust = trust
         self.sealer = sealer
         self.creds = creds
         self.pki_dir = pki_dir
-        self.interceptors: list[grpc.ServerInterceptor] = [Authorizer(trust.identify if trust else None)]
+        self.revocations = revocations
+        self.interceptors: list[grpc.ServerInterceptor] = [Authorizer(trust.identify if trust else None,
+                                                                      revocations)]
 
     @classmethod
     def setup(cls, args: argparse.Namespace, store: Store, listen_host: str) -> Security:
@@ -76,7 +79,7 @@ class Security:
                                  f"also with --insecure): {exc}") from None
             assert sealer is not None
             sealing.install(sealer)
-            return cls(None, sealer, None, None)
+            return cls(None, sealer, None, None, Revocations(store))
         pki_dir = Path(args.pki_dir or DEFAULT_PKI_DIR)
         try:
             pki_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -99,10 +102,11 @@ class Security:
             creds = _own_certificate(args, state)
         log.info("TLS on; clients need a certificate from the cluster CA",
                  extra=kv(ca=state.current.fingerprint[:16], trusted=len(state.authorities), pki_dir=pki_dir))
-        return cls(trust, sealer, creds or trust.server_credentials(), pki_dir, args.node_cert_days)
+        return cls(trust, sealer, creds or trust.server_credentials(), pki_dir, Revocations(store),
+                   args.node_cert_days)
 
     def register(self, server: grpc.Server, ctx: ApiContext) -> None:
-        service = SecurityService(ctx, self.trust, self.sealer, self.node_cert_days)
+        service = SecurityService(ctx, self.trust, self.sealer, self.revocations, self.node_cert_days)
         security_pb2_grpc.add_SecurityServicer_to_server(service, server)
 
     def open_channel(self, address: str) -> grpc.Channel:

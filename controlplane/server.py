@@ -57,6 +57,7 @@ from controlplane.metrics import REGISTRY
 from controlplane.registry.lifecycle_sweep import LifecycleSweep
 from controlplane.registry_setup import add_flags as add_registry_flags
 from controlplane.registry_setup import start as start_registry
+from controlplane.revocations import Revocations
 from controlplane.routing_publisher import RoutingPublisher
 from controlplane.security_setup import SERVICE_NAME as SECURITY_SERVICE_NAME
 from controlplane.security_setup import Security
@@ -251,7 +252,8 @@ class Replica:
         events_pb2_grpc.add_ConsoleServicer_to_server(
             ConsoleService(lambda identity: self.console.link(identity) if self.console else None), self.server)
         add_logs_service(self.ctx, gateway, self.server, security.open_channel)
-        self.registry_tokens = start_registry(args, self.ctx, security.trust, security.sealer)
+        self.registry_tokens = start_registry(args, self.ctx, security.trust, security.sealer,
+                                             security.revocations)
         registry_grpc.add_RegistryServicer_to_server(RegistryService(self.ctx, security.sealer), self.server)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
@@ -273,6 +275,12 @@ class Replica:
             ),
             self.server,
         )
+        # Read before the first call is served, and again once the watch is armed, so no
+        # tombstone written meanwhile is missed.
+        _log_sentence(security.revocations.refresh)
+        revocation_watch = PrefixWatch(self.store, keys.REVOKED_USERS,
+                                       lambda: _log_sentence(security.revocations.refresh))
+        revocation_watch.start(call_when_armed=True)
         if security.bind(self.server, f"{host}:{port}") == 0:
             raise SystemExit(f"controlplane: cannot listen on {args.listen}")
         self.server.start()
@@ -317,7 +325,8 @@ class Replica:
         loop.start()
         if args.console_listen:
             self.console = self._start_console(args, cache, election.key,
-                                               LogSource(security.open_channel, gateway.address))
+                                               LogSource(security.open_channel, gateway.address),
+                                               security.revocations)
         leader_watch = PrefixWatch(self.store, election.key, loop.wake)
         leader_watch.start()
         lifecycle = (LifecycleSweep(self.store, self.ctx.registry.client, election.is_leader,
@@ -343,6 +352,7 @@ class Replica:
         if lifecycle is not None:
             lifecycle.stop()
         deregistrations.close()
+        revocation_watch.close()
         loop.stop()
         routing.stop()
         log.info(election.resign())
@@ -361,7 +371,8 @@ class Replica:
         self.store.close()
         return 0
 
-    def _start_console(self, args: argparse.Namespace, cache: Cache, leader_key: str, task_logs: LogSource) -> Console:
+    def _start_console(self, args: argparse.Namespace, cache: Cache, leader_key: str, task_logs: LogSource,
+                       revocations: Revocations) -> Console:
         def leader() -> str:
             kv = self.store.get(leader_key)
             return kv.value.decode(errors="replace") if kv is not None else ""
@@ -369,7 +380,7 @@ class Replica:
         chost, cport = split_hostport(args.console_listen)
         try:
             return Console(chost, cport, self.ctx, Views(cache, self.events, leader), self.events, args.insecure,
-                           task_logs)
+                           task_logs, revoked=revocations.revoked)
         except OSError as exc:
             raise SystemExit(f"controlplane: cannot listen on {args.console_listen}: {exc}") from exc
 

@@ -25,8 +25,10 @@ class PrefixWatch:
         self._cancel: Callable[[], None] | None = None
         self._closed = threading.Event()
 
-    def start(self) -> None:
-        self._start(rearm=False)
+    def start(self, call_when_armed: bool = False) -> None:
+        """``call_when_armed``: call ``on_change`` once the watch is first armed too, for a
+        caller that read the keys before and must not miss a change made in between."""
+        self._start(rearm=call_when_armed)
 
     def _start(self, rearm: bool) -> None:
         threading.Thread(target=self._arm, args=(rearm,), name="prefix-watch", daemon=True).start()

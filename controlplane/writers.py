@@ -38,6 +38,7 @@ WRITERS: dict[str, frozenset[str]] = {
     keys.PREPULL: frozenset({LEADER}),
     keys.LEADER: frozenset({"shoal.election"}),
     keys.DEREGISTERED: frozenset({"controlplane.api.nodes"}),
+    keys.REVOKED_USERS: frozenset({"controlplane.api.security"}),
     keys.LOADBALANCERS: frozenset({"controlplane.api.loadbalancers"}),
     # A listener without a target group makes its load balancer's default one, in its own
     # transaction; registered addresses (RegisterTargets) are kept in their group's record.

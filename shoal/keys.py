@@ -15,6 +15,7 @@ ASSIGNMENTS = PREFIX + "assignments/"
 LEADER = PREFIX + "leader/"
 ACCESSKEYS = PREFIX + "accesskeys/"
 DEREGISTERED = PREFIX + "deregistered/"
+REVOKED_USERS = PREFIX + "revoked-users/"
 REPOSITORIES = PREFIX + "repositories/"
 PREPULL = PREFIX + "prepull/"
 
@@ -45,6 +46,11 @@ def alive(node_id: str) -> str:
 def deregistered(node_id: str) -> str:
     """A deregistered node's tombstone: its id (and certificate) may not register again."""
     return f"{DEREGISTERED}{node_id}"
+
+
+def revoked_user(name: str) -> str:
+    """An operator's tombstone: its certificates issued before the time it holds are refused."""
+    return f"{REVOKED_USERS}{name}"
 
 
 def taskdef(family: str, revision: int) -> str:

@@ -26,7 +26,7 @@ from controlplane.errors import ApiError, grpc_errors, invalid, not_found
 from controlplane.registry import lifecycle
 from controlplane.registry.access import ScopeError, check_repository_name
 from controlplane.registry.client import RegistryUnavailable
-from controlplane.registry.logins import KEY_CLAIM
+from controlplane.registry.logins import CERT_CLAIM, KEY_CLAIM
 from controlplane.registry.settings import RegistrySettings
 from controlplane.state import decode
 from shoal import keys
@@ -94,6 +94,9 @@ def login_credential(ctx: ApiContext, who: Identity | None, ttl: int = 0) -> rg.
         raise invalid(f"ttlSeconds: at most {LOGIN_SECONDS} (12 hours)")
     # A login made with an access key names it, so it stops with the key (registry/logins.py).
     key = {KEY_CLAIM: who.access_key} if who.access_key else {}
+    # One made with a certificate names its issue time, so it stops with a revocation.
+    if not who.access_key and who.issued:
+        key[CERT_CLAIM] = int(who.issued)
     claims = registry_issuer.claims(who.subject, registry_issuer.LOGIN_AUDIENCE, ttl, role=who.role, **key)
     log.info("registry login credential issued", extra=kv(identity=who, expires=claims["exp"]))
     return rg.LoginCredential(registry=s.address, username=LOGIN_USER, password=s.issuer.sign(claims),

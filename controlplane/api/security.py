@@ -6,10 +6,12 @@ only for the secrets of its own tasks."""
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 
 import grpc
 
+from controlplane import revocations
 from controlplane.api import execution_roles, secrets
 from controlplane.api.context import ApiContext
 from controlplane.api.nodes import refuse_if_deregistered
@@ -46,8 +48,9 @@ class SecurityService(security_pb2_grpc.SecurityServicer):
     (which then cannot sign anything)."""
 
     def __init__(self, ctx: ApiContext, trust: pki.LiveTrust | None, sealer,
-                 node_cert_days: float = ca_mod.NODE_DAYS) -> None:
+                 revoked: revocations.Revocations, node_cert_days: float = ca_mod.NODE_DAYS) -> None:
         self.ctx = ctx
+        self.revoked = revoked
         self.trust = trust
         self.sealer = sealer
         self.node_cert_days = node_cert_days
@@ -165,12 +168,38 @@ class SecurityService(security_pb2_grpc.SecurityServicer):
             raise invalid(f"ttlSeconds: at most {ca_mod.OPERATOR_MAX_DAYS} days")
         state, authority = self._current_ca()
         identity = Identity(request.role, request.name, grants=grants)
-        cert = authority.issue_client(public_key, identity, days=days)
+        # Read from the store, not the watch-fed copy: a create right after a revoke through
+        # another replica must still be dated at or after the tombstone.
+        tombstone = self.ctx.store.get(keys.revoked_user(request.name))
+        parsed = revocations.parse(tombstone.value) if tombstone is not None else None
+        issued = revocations.issue_time(time.time(), parsed[1] if parsed else None)
+        cert = authority.issue_client(public_key, identity, days=days, issued=issued)
         log.info("operator certificate issued", extra=kv(identity=identity, grants=",".join(sorted(grants)),
                                                          by=current_identity()))
         return sec.IssueOperatorCertificateResponse(cert_pem=ca_mod.cert_pem(cert).decode(),
                                                     ca_bundle_pem=state.bundle_pem().decode(),
                                                     identity=identity.subject)
+
+    @grpc_errors
+    def RevokeOperatorCertificates(self, request: sec.RevokeOperatorCertificatesRequest,  # noqa: N802
+                                   context) -> sec.RevokeOperatorCertificatesResponse:
+        try:
+            ca_mod.check_identity_name(request.name)
+        except CertError as exc:
+            raise invalid(str(exc)) from None
+        cutoff = revocations.cutoff_after(time.time())
+        by = str(current_identity() or "anonymous")
+        self.ctx.store.put(keys.revoked_user(request.name), revocations.record(request.name, cutoff, by))
+        log.info("operator certificates revoked", extra=kv(user=request.name, not_before=cutoff, by=by))
+        return sec.RevokeOperatorCertificatesResponse(
+            revoked=sec.RevokedOperator(name=request.name, not_before=cutoff))
+
+    @grpc_errors
+    def ListRevokedOperators(self, request: sec.ListRevokedOperatorsRequest,  # noqa: N802
+                             context) -> sec.ListRevokedOperatorsResponse:
+        found = [revocations.parse(kv_.value) for kv_ in self.ctx.store.list(keys.REVOKED_USERS).kvs]
+        return sec.ListRevokedOperatorsResponse(revoked=sorted(
+            (sec.RevokedOperator(name=p[0], not_before=p[1]) for p in found if p is not None), key=lambda r: r.name))
 
     @grpc_errors
     def RotateCA(self, request: sec.RotateCARequest, context) -> sec.RotateCAResponse:  # noqa: N802

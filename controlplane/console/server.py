@@ -65,8 +65,12 @@ class Console:
     """A running console; ``url`` is its address, ``link(identity)`` a one-time login."""
 
     def __init__(self, host: str, port: int, ctx: ApiContext, views: Views, feed: EventFeed, insecure: bool,
-                 logs: LogSource, sessions: Sessions | None = None) -> None:
+                 logs: LogSource, sessions: Sessions | None = None,
+                 revoked: Callable[[Identity], bool] = lambda identity: False) -> None:
         self.ctx, self.views, self.feed, self.insecure, self.logs = ctx, views, feed, insecure, logs
+        # A session made from a link stands for the certificate that asked for the link: it
+        # ends when that certificate is revoked (controlplane/revocations.py).
+        self.revoked = revoked
         self.sessions = sessions or Sessions()
         self.chaos = Chaos(ctx, views.cache, feed)
         self.closing = threading.Event()
@@ -134,7 +138,10 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
             for part in (self.headers.get("Cookie") or "").split(";"):
                 name, _, value = part.strip().partition("=")
                 if name == COOKIE:
-                    return console.sessions.get(value)
+                    session = console.sessions.get(value)
+                    if session is not None and session.identity is not None and console.revoked(session.identity):
+                        return None
+                    return session
             return None
 
         def _cookie(self, session: Session) -> dict[str, str]:

@@ -5,8 +5,9 @@ both the token endpoint and the registry front refuse it once that key is delete
 inactive, or no longer stands for the same user and role. The key is read from the store at
 most every ``CACHE_SECONDS`` per key, so a revocation stops pushes and pulls within that.
 
-A login made with a certificate names no key and stands for its lifetime: operator
-certificates carry their role and are not revoked (docs/security.md)."""
+A login made with a certificate names when that certificate was issued (``cert``), and so
+does each registry token made from it: both are refused once the user's certificates issued
+then are revoked (`shoal user revoke`, controlplane/revocations.py), as the gRPC calls are."""
 
 from __future__ import annotations
 
@@ -14,22 +15,28 @@ import threading
 import time
 from collections.abc import Callable
 
+from controlplane.revocations import OPERATOR_ROLES
 from shoal.security.ca import parse_identity
 from shoal.security.registry_issuer import Issuer, TokenError
 from shoal.v1 import accesskeys_pb2 as ak
 
 # The claim naming the access key a login (and each registry token made from it) came from.
 KEY_CLAIM = "key"
+# The claim naming when the certificate a login was made with was issued (epoch seconds).
+CERT_CLAIM = "cert"
 CACHE_SECONDS = 2.0
 
 # An access key id -> the Active key with its owner, or None (unknown, deleted, inactive).
 KeyLookup = Callable[[str], "ak.AccessKey | None"]
+# An operator's name -> the second its certificates count from (revocations.Revocations.cutoff).
+RevokedSince = Callable[[str], "int | None"]
 
 
 class Logins:
     def __init__(self, lookup: KeyLookup, clock: Callable[[], float] = time.monotonic,
-                 cache_seconds: float = CACHE_SECONDS) -> None:
+                 cache_seconds: float = CACHE_SECONDS, revoked_since: RevokedSince = lambda name: None) -> None:
         self._lookup = lookup
+        self._revoked_since = revoked_since
         self._clock = clock
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, ak.AccessKey | None]] = {}
@@ -39,7 +46,7 @@ class Logins:
         """Why the login or registry token with ``claims`` no longer stands, or None."""
         key_id = claims.get(KEY_CLAIM)
         if not key_id:
-            return None
+            return self._certificate_refusal(claims)
         key = self._key(str(key_id))
         if key is None:
             return (f"access key {key_id} was deleted or made inactive, and its registry logins with it: "
@@ -49,6 +56,17 @@ class Logins:
             return (f"access key {key_id} stands for shoal:{key.role}:{key.user} now, not {claims.get('sub')!s:.80}: "
                     "log in again")
         return None
+
+    def _certificate_refusal(self, claims: dict) -> str | None:
+        issued = claims.get(CERT_CLAIM)
+        who = parse_identity(str(claims.get("sub", "")))
+        if not isinstance(issued, int | float) or who is None or who.role not in OPERATOR_ROLES:
+            return None
+        cutoff = self._revoked_since(who.name)
+        if cutoff is None or issued >= cutoff:
+            return None
+        return (f"the certificates of {who} were revoked, and their registry logins with them: "
+                "log in again with a new certificate (`shoal user create`)")
 
     def bearer_refusal(self, issuer: Issuer, service: str, authorization: str) -> str | None:
         """Why the registry token in ``authorization`` (a request to the registry) no longer

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from controlplane.registry.access import ScopeError, grant, parse_scope
 from controlplane.registry.events import EventError
-from controlplane.registry.logins import KEY_CLAIM
+from controlplane.registry.logins import CERT_CLAIM, KEY_CLAIM
 from shoal.logs import kv
 from shoal.security import registry_issuer
 from shoal.security.registry_issuer import Issuer, TokenError
@@ -70,8 +70,9 @@ def issue(issuer: Issuer, service: str, authorization: str, query: str, exists: 
         access = grant(str(login.get("role", "")), [parse_scope(s) for s in params.get("scope", [])], exists)
     except ScopeError as exc:
         raise TokenRefused(401, "DENIED", str(exc)) from None
-    # The registry token names the login's key too: the front refuses it once the key is gone.
-    key = {KEY_CLAIM: login[KEY_CLAIM]} if login.get(KEY_CLAIM) else {}
+    # The registry token names the login's key or certificate too: the front refuses it
+    # once the key is gone or the certificate revoked.
+    key = {c: login[c] for c in (KEY_CLAIM, CERT_CLAIM) if login.get(c)}
     claims = registry_issuer.claims(str(login.get("sub", "")), service, TOKEN_SECONDS, now, access=access, **key)
     token = issuer.sign(claims)
     log.info("registry token issued", extra=kv(identity=claims["sub"], access=json.dumps(access)))

@@ -19,7 +19,7 @@ import functools
 import hashlib
 import ipaddress
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -57,6 +57,9 @@ class Identity:
     # The ECS gateway's access key the caller signed with ("" for a certificate): the registry
     # logins it gets name the key, and stop with it (controlplane/registry/logins.py).
     access_key: str = ""
+    # Operators only: when the certificate was issued (its notBefore less the skew allowance,
+    # to the second), which a revocation by name compares with (controlplane/revocations.py).
+    issued: float = field(default=0.0, compare=False)
 
     @property
     def subject(self) -> str:
@@ -104,9 +107,10 @@ def identity_of_cert(cert: x509.Certificate) -> Identity | None:
         if len(clusters) > 1:
             return None
         return Identity("node", base.name, cluster=clusters[0] if clusters else LEGACY_NODE_CLUSTER)
+    issued = cert.not_valid_before_utc.timestamp() + CLOCK_SKEW.total_seconds()
     if base.role == "viewer":
-        return Identity("viewer", base.name, grants=grants)
-    return base
+        return Identity("viewer", base.name, grants=grants, issued=issued)
+    return replace(base, issued=issued) if base.role == "admin" else base
 
 
 # ---- keys, CSRs, PEM ------------------------------------------------------------------
@@ -256,8 +260,9 @@ class CertificateAuthority:
     def fingerprint(self) -> str:
         return fingerprint(self.cert)
 
-    def _leaf(self, subject: x509.Name, public_key, days: float, usage: list, sans: list[x509.GeneralName]):
-        now = _now()
+    def _leaf(self, subject: x509.Name, public_key, days: float, usage: list, sans: list[x509.GeneralName],
+              now: datetime.datetime | None = None):
+        now = now or _now()
         builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(self.cert.subject)
                    .public_key(public_key).serial_number(x509.random_serial_number())
                    .not_valid_before(now - CLOCK_SKEW).not_valid_after(now + datetime.timedelta(days=days))
@@ -278,11 +283,15 @@ class CertificateAuthority:
         return self._leaf(_name(cn), public_key, days,
                           [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH], sans)
 
-    def issue_client(self, public_key, identity: Identity, days: float = NODE_DAYS) -> x509.Certificate:
+    def issue_client(self, public_key, identity: Identity, days: float = NODE_DAYS,
+                     issued: float | None = None) -> x509.Certificate:
+        """``issued`` (epoch seconds, default now): the issue time the certificate carries."""
         units = [f"{_CLUSTER_OU}{identity.cluster}"] if identity.role == "node" and identity.cluster else []
         if identity.role == "viewer":
             units += [f"{_GRANT_OU}{g}" for g in sorted(check_grants(tuple(identity.grants)))]
-        return self._leaf(_name(identity.subject, units), public_key, days, [ExtendedKeyUsageOID.CLIENT_AUTH], [])
+        now = None if issued is None else datetime.datetime.fromtimestamp(issued, datetime.UTC)
+        return self._leaf(_name(identity.subject, units), public_key, days, [ExtendedKeyUsageOID.CLIENT_AUTH], [],
+                          now)
 
     def cross_sign(self, other: x509.Certificate) -> x509.Certificate:
         """``other`` (a newer CA) re-signed by this CA: clients that trust only this CA can

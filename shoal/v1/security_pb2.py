@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17shoal/v1/security.proto\x12\x08shoal.v1\"C\n\x0fJoinNodeRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\"L\n\x10JoinNodeResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x65rt_pem\x18\x02 \x01(\t\x12\x15\n\rca_bundle_pem\x18\x03 \x01(\t\".\n\x1bRenewNodeCertificateRequest\x12\x0f\n\x07\x63sr_pem\x18\x01 \x01(\t\"\xc3\x01\n\tJoinToken\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rsecret_sha256\x18\x02 \x01(\t\x12\x12\n\ncreated_at\x18\x03 \x01(\x01\x12\x12\n\nexpires_at\x18\x04 \x01(\x01\x12\x10\n\x08max_uses\x18\x05 \x01(\x05\x12\x0c\n\x04used\x18\x06 \x01(\x05\x12\x0f\n\x07revoked\x18\x07 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x12\x14\n\x0clast_used_at\x18\t \x01(\x01\x12\x0f\n\x07\x63luster\x18\n \x01(\t\"e\n\x16\x43reateJoinTokenRequest\x12\x13\n\x0bttl_seconds\x18\x01 \x01(\x01\x12\x10\n\x08max_uses\x18\x02 \x01(\x05\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0f\n\x07\x63luster\x18\x04 \x01(\t\"K\n\x17\x43reateJoinTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12!\n\x04info\x18\x02 \x01(\x0b\x32\x13.shoal.v1.JoinToken\"\x17\n\x15ListJoinTokensRequest\"=\n\x16ListJoinTokensResponse\x12#\n\x06tokens\x18\x01 \x03(\x0b\x32\x13.shoal.v1.JoinToken\"$\n\x16RevokeJoinTokenRequest\x12\n\n\x02id\x18\x01 \x01(\t\"s\n\x1fIssueOperatorCertificateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x03 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x04 \x01(\x01\x12\x0e\n\x06grants\x18\x05 \x03(\t\"]\n IssueOperatorCertificateResponse\x12\x10\n\x08\x63\x65rt_pem\x18\x01 \x01(\t\x12\x15\n\rca_bundle_pem\x18\x02 \x01(\t\x12\x10\n\x08identity\x18\x03 \x01(\t\"\x11\n\x0fRotateCARequest\"I\n\x10RotateCAResponse\x12\x17\n\x0fnew_fingerprint\x18\x01 \x01(\t\x12\x1c\n\x14trusted_fingerprints\x18\x02 \x03(\t\"\x0f\n\rWhoAmIRequest\"_\n\x0eWhoAmIResponse\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06grants\x18\x04 \x03(\t\x12\x0f\n\x07\x63luster\x18\x05 \x01(\t\"D\n\x10PutSecretRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"h\n\nSecretInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ncreated_at\x18\x02 \x01(\x01\x12\x12\n\nupdated_at\x18\x03 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x05\"\x14\n\x12ListSecretsRequest\"<\n\x13ListSecretsResponse\x12%\n\x07secrets\x18\x01 \x03(\x0b\x32\x14.shoal.v1.SecretInfo\"#\n\x13\x44\x65leteSecretRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"9\n\x15GetTaskSecretsRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"\x91\x01\n\x10\x43ontainerSecrets\x12\x16\n\x0e\x63ontainer_name\x18\x01 \x01(\t\x12\x36\n\x06values\x18\x02 \x03(\x0b\x32&.shoal.v1.ContainerSecrets.ValuesEntry\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"H\n\x16GetTaskSecretsResponse\x12.\n\ncontainers\x18\x01 \x03(\x0b\x32\x1a.shoal.v1.ContainerSecrets2\xb7\x07\n\x08Security\x12\x41\n\x08JoinNode\x12\x19.shoal.v1.JoinNodeRequest\x1a\x1a.shoal.v1.JoinNodeResponse\x12Y\n\x14RenewNodeCertificate\x12%.shoal.v1.RenewNodeCertificateRequest\x1a\x1a.shoal.v1.JoinNodeResponse\x12V\n\x0f\x43reateJoinToken\x12 .shoal.v1.CreateJoinTokenRequest\x1a!.shoal.v1.CreateJoinTokenResponse\x12S\n\x0eListJoinTokens\x12\x1f.shoal.v1.ListJoinTokensRequest\x1a .shoal.v1.ListJoinTokensResponse\x12H\n\x0fRevokeJoinToken\x12 .shoal.v1.RevokeJoinTokenRequest\x1a\x13.shoal.v1.JoinToken\x12q\n\x18IssueOperatorCertificate\x12).shoal.v1.IssueOperatorCertificateRequest\x1a*.shoal.v1.IssueOperatorCertificateResponse\x12\x41\n\x08RotateCA\x12\x19.shoal.v1.RotateCARequest\x1a\x1a.shoal.v1.RotateCAResponse\x12;\n\x06WhoAmI\x12\x17.shoal.v1.WhoAmIRequest\x1a\x18.shoal.v1.WhoAmIResponse\x12=\n\tPutSecret\x12\x1a.shoal.v1.PutSecretRequest\x1a\x14.shoal.v1.SecretInfo\x12J\n\x0bListSecrets\x12\x1c.shoal.v1.ListSecretsRequest\x1a\x1d.shoal.v1.ListSecretsResponse\x12\x43\n\x0c\x44\x65leteSecret\x12\x1d.shoal.v1.DeleteSecretRequest\x1a\x14.shoal.v1.SecretInfo\x12S\n\x0eGetTaskSecrets\x12\x1f.shoal.v1.GetTaskSecretsRequest\x1a .shoal.v1.GetTaskSecretsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17shoal/v1/security.proto\x12\x08shoal.v1\"C\n\x0fJoinNodeRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\"L\n\x10JoinNodeResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x65rt_pem\x18\x02 \x01(\t\x12\x15\n\rca_bundle_pem\x18\x03 \x01(\t\".\n\x1bRenewNodeCertificateRequest\x12\x0f\n\x07\x63sr_pem\x18\x01 \x01(\t\"\xc3\x01\n\tJoinToken\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rsecret_sha256\x18\x02 \x01(\t\x12\x12\n\ncreated_at\x18\x03 \x01(\x01\x12\x12\n\nexpires_at\x18\x04 \x01(\x01\x12\x10\n\x08max_uses\x18\x05 \x01(\x05\x12\x0c\n\x04used\x18\x06 \x01(\x05\x12\x0f\n\x07revoked\x18\x07 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x12\x14\n\x0clast_used_at\x18\t \x01(\x01\x12\x0f\n\x07\x63luster\x18\n \x01(\t\"e\n\x16\x43reateJoinTokenRequest\x12\x13\n\x0bttl_seconds\x18\x01 \x01(\x01\x12\x10\n\x08max_uses\x18\x02 \x01(\x05\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0f\n\x07\x63luster\x18\x04 \x01(\t\"K\n\x17\x43reateJoinTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12!\n\x04info\x18\x02 \x01(\x0b\x32\x13.shoal.v1.JoinToken\"\x17\n\x15ListJoinTokensRequest\"=\n\x16ListJoinTokensResponse\x12#\n\x06tokens\x18\x01 \x03(\x0b\x32\x13.shoal.v1.JoinToken\"$\n\x16RevokeJoinTokenRequest\x12\n\n\x02id\x18\x01 \x01(\t\"s\n\x1fIssueOperatorCertificateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x03 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x04 \x01(\x01\x12\x0e\n\x06grants\x18\x05 \x03(\t\"]\n IssueOperatorCertificateResponse\x12\x10\n\x08\x63\x65rt_pem\x18\x01 \x01(\t\x12\x15\n\rca_bundle_pem\x18\x02 \x01(\t\x12\x10\n\x08identity\x18\x03 \x01(\t\"1\n!RevokeOperatorCertificatesRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"3\n\x0fRevokedOperator\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nnot_before\x18\x02 \x01(\x03\"P\n\"RevokeOperatorCertificatesResponse\x12*\n\x07revoked\x18\x01 \x01(\x0b\x32\x19.shoal.v1.RevokedOperator\"\x1d\n\x1bListRevokedOperatorsRequest\"J\n\x1cListRevokedOperatorsResponse\x12*\n\x07revoked\x18\x01 \x03(\x0b\x32\x19.shoal.v1.RevokedOperator\"\x11\n\x0fRotateCARequest\"I\n\x10RotateCAResponse\x12\x17\n\x0fnew_fingerprint\x18\x01 \x01(\t\x12\x1c\n\x14trusted_fingerprints\x18\x02 \x03(\t\"\x0f\n\rWhoAmIRequest\"_\n\x0eWhoAmIResponse\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06grants\x18\x04 \x03(\t\x12\x0f\n\x07\x63luster\x18\x05 \x01(\t\"D\n\x10PutSecretRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"h\n\nSecretInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ncreated_at\x18\x02 \x01(\x01\x12\x12\n\nupdated_at\x18\x03 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x05\"\x14\n\x12ListSecretsRequest\"<\n\x13ListSecretsResponse\x12%\n\x07secrets\x18\x01 \x03(\x0b\x32\x14.shoal.v1.SecretInfo\"#\n\x13\x44\x65leteSecretRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"9\n\x15GetTaskSecretsRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"\x91\x01\n\x10\x43ontainerSecrets\x12\x16\n\x0e\x63ontainer_name\x18\x01 \x01(\t\x12\x36\n\x06values\x18\x02 \x03(\x0b\x32&.shoal.v1.ContainerSecrets.ValuesEntry\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"H\n\x16GetTaskSecretsResponse\x12.\n\ncontainers\x18\x01 \x03(\x0b\x32\x1a.shoal.v1.ContainerSecrets2\x97\t\n\x08Security\x12\x41\n\x08JoinNode\x12\x19.shoal.v1.JoinNodeRequest\x1a\x1a.shoal.v1.JoinNodeResponse\x12Y\n\x14RenewNodeCertificate\x12%.shoal.v1.RenewNodeCertificateRequest\x1a\x1a.shoal.v1.JoinNodeResponse\x12V\n\x0f\x43reateJoinToken\x12 .shoal.v1.CreateJoinTokenRequest\x1a!.shoal.v1.CreateJoinTokenResponse\x12S\n\x0eListJoinTokens\x12\x1f.shoal.v1.ListJoinTokensRequest\x1a .shoal.v1.ListJoinTokensResponse\x12H\n\x0fRevokeJoinToken\x12 .shoal.v1.RevokeJoinTokenRequest\x1a\x13.shoal.v1.JoinToken\x12q\n\x18IssueOperatorCertificate\x12).shoal.v1.IssueOperatorCertificateRequest\x1a*.shoal.v1.IssueOperatorCertificateResponse\x12w\n\x1aRevokeOperatorCertificates\x12+.shoal.v1.RevokeOperatorCertificatesRequest\x1a,.shoal.v1.RevokeOperatorCertificatesResponse\x12\x65\n\x14ListRevokedOperators\x12%.shoal.v1.ListRevokedOperatorsRequest\x1a&.shoal.v1.ListRevokedOperatorsResponse\x12\x41\n\x08RotateCA\x12\x19.shoal.v1.RotateCARequest\x1a\x1a.shoal.v1.RotateCAResponse\x12;\n\x06WhoAmI\x12\x17.shoal.v1.WhoAmIRequest\x1a\x18.shoal.v1.WhoAmIResponse\x12=\n\tPutSecret\x12\x1a.shoal.v1.PutSecretRequest\x1a\x14.shoal.v1.SecretInfo\x12J\n\x0bListSecrets\x12\x1c.shoal.v1.ListSecretsRequest\x1a\x1d.shoal.v1.ListSecretsResponse\x12\x43\n\x0c\x44\x65leteSecret\x12\x1d.shoal.v1.DeleteSecretRequest\x1a\x14.shoal.v1.SecretInfo\x12S\n\x0eGetTaskSecrets\x12\x1f.shoal.v1.GetTaskSecretsRequest\x1a .shoal.v1.GetTaskSecretsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -55,32 +55,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ISSUEOPERATORCERTIFICATEREQUEST']._serialized_end=851
   _globals['_ISSUEOPERATORCERTIFICATERESPONSE']._serialized_start=853
   _globals['_ISSUEOPERATORCERTIFICATERESPONSE']._serialized_end=946
-  _globals['_ROTATECAREQUEST']._serialized_start=948
-  _globals['_ROTATECAREQUEST']._serialized_end=965
-  _globals['_ROTATECARESPONSE']._serialized_start=967
-  _globals['_ROTATECARESPONSE']._serialized_end=1040
-  _globals['_WHOAMIREQUEST']._serialized_start=1042
-  _globals['_WHOAMIREQUEST']._serialized_end=1057
-  _globals['_WHOAMIRESPONSE']._serialized_start=1059
-  _globals['_WHOAMIRESPONSE']._serialized_end=1154
-  _globals['_PUTSECRETREQUEST']._serialized_start=1156
-  _globals['_PUTSECRETREQUEST']._serialized_end=1224
-  _globals['_SECRETINFO']._serialized_start=1226
-  _globals['_SECRETINFO']._serialized_end=1330
-  _globals['_LISTSECRETSREQUEST']._serialized_start=1332
-  _globals['_LISTSECRETSREQUEST']._serialized_end=1352
-  _globals['_LISTSECRETSRESPONSE']._serialized_start=1354
-  _globals['_LISTSECRETSRESPONSE']._serialized_end=1414
-  _globals['_DELETESECRETREQUEST']._serialized_start=1416
-  _globals['_DELETESECRETREQUEST']._serialized_end=1451
-  _globals['_GETTASKSECRETSREQUEST']._serialized_start=1453
-  _globals['_GETTASKSECRETSREQUEST']._serialized_end=1510
-  _globals['_CONTAINERSECRETS']._serialized_start=1513
-  _globals['_CONTAINERSECRETS']._serialized_end=1658
-  _globals['_CONTAINERSECRETS_VALUESENTRY']._serialized_start=1613
-  _globals['_CONTAINERSECRETS_VALUESENTRY']._serialized_end=1658
-  _globals['_GETTASKSECRETSRESPONSE']._serialized_start=1660
-  _globals['_GETTASKSECRETSRESPONSE']._serialized_end=1732
-  _globals['_SECURITY']._serialized_start=1735
-  _globals['_SECURITY']._serialized_end=2686
+  _globals['_REVOKEOPERATORCERTIFICATESREQUEST']._serialized_start=948
+  _globals['_REVOKEOPERATORCERTIFICATESREQUEST']._serialized_end=997
+  _globals['_REVOKEDOPERATOR']._serialized_start=999
+  _globals['_REVOKEDOPERATOR']._serialized_end=1050
+  _globals['_REVOKEOPERATORCERTIFICATESRESPONSE']._serialized_start=1052
+  _globals['_REVOKEOPERATORCERTIFICATESRESPONSE']._serialized_end=1132
+  _globals['_LISTREVOKEDOPERATORSREQUEST']._serialized_start=1134
+  _globals['_LISTREVOKEDOPERATORSREQUEST']._serialized_end=1163
+  _globals['_LISTREVOKEDOPERATORSRESPONSE']._serialized_start=1165
+  _globals['_LISTREVOKEDOPERATORSRESPONSE']._serialized_end=1239
+  _globals['_ROTATECAREQUEST']._serialized_start=1241
+  _globals['_ROTATECAREQUEST']._serialized_end=1258
+  _globals['_ROTATECARESPONSE']._serialized_start=1260
+  _globals['_ROTATECARESPONSE']._serialized_end=1333
+  _globals['_WHOAMIREQUEST']._serialized_start=1335
+  _globals['_WHOAMIREQUEST']._serialized_end=1350
+  _globals['_WHOAMIRESPONSE']._serialized_start=1352
+  _globals['_WHOAMIRESPONSE']._serialized_end=1447
+  _globals['_PUTSECRETREQUEST']._serialized_start=1449
+  _globals['_PUTSECRETREQUEST']._serialized_end=1517
+  _globals['_SECRETINFO']._serialized_start=1519
+  _globals['_SECRETINFO']._serialized_end=1623
+  _globals['_LISTSECRETSREQUEST']._serialized_start=1625
+  _globals['_LISTSECRETSREQUEST']._serialized_end=1645
+  _globals['_LISTSECRETSRESPONSE']._serialized_start=1647
+  _globals['_LISTSECRETSRESPONSE']._serialized_end=1707
+  _globals['_DELETESECRETREQUEST']._serialized_start=1709
+  _globals['_DELETESECRETREQUEST']._serialized_end=1744
+  _globals['_GETTASKSECRETSREQUEST']._serialized_start=1746
+  _globals['_GETTASKSECRETSREQUEST']._serialized_end=1803
+  _globals['_CONTAINERSECRETS']._serialized_start=1806
+  _globals['_CONTAINERSECRETS']._serialized_end=1951
+  _globals['_CONTAINERSECRETS_VALUESENTRY']._serialized_start=1906
+  _globals['_CONTAINERSECRETS_VALUESENTRY']._serialized_end=1951
+  _globals['_GETTASKSECRETSRESPONSE']._serialized_start=1953
+  _globals['_GETTASKSECRETSRESPONSE']._serialized_end=2025
+  _globals['_SECURITY']._serialized_start=2028
+  _globals['_SECURITY']._serialized_end=3203
 # @@protoc_insertion_point(module_scope)

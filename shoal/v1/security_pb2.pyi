@@ -116,6 +116,36 @@ class IssueOperatorCertificateResponse(_message.Message):
     identity: str
     def __init__(self, cert_pem: _Optional[str] = ..., ca_bundle_pem: _Optional[str] = ..., identity: _Optional[str] = ...) -> None: ...
 
+class RevokeOperatorCertificatesRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class RevokedOperator(_message.Message):
+    __slots__ = ("name", "not_before")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    not_before: int
+    def __init__(self, name: _Optional[str] = ..., not_before: _Optional[int] = ...) -> None: ...
+
+class RevokeOperatorCertificatesResponse(_message.Message):
+    __slots__ = ("revoked",)
+    REVOKED_FIELD_NUMBER: _ClassVar[int]
+    revoked: RevokedOperator
+    def __init__(self, revoked: _Optional[_Union[RevokedOperator, _Mapping]] = ...) -> None: ...
+
+class ListRevokedOperatorsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListRevokedOperatorsResponse(_message.Message):
+    __slots__ = ("revoked",)
+    REVOKED_FIELD_NUMBER: _ClassVar[int]
+    revoked: _containers.RepeatedCompositeFieldContainer[RevokedOperator]
+    def __init__(self, revoked: _Optional[_Iterable[_Union[RevokedOperator, _Mapping]]] = ...) -> None: ...
+
 class RotateCARequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

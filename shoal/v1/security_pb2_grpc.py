@@ -64,6 +64,16 @@ class SecurityStub:
                 request_serializer=shoal_dot_v1_dot_security__pb2.IssueOperatorCertificateRequest.SerializeToString,
                 response_deserializer=shoal_dot_v1_dot_security__pb2.IssueOperatorCertificateResponse.FromString,
                 _registered_method=True)
+        self.RevokeOperatorCertificates = channel.unary_unary(
+                '/shoal.v1.Security/RevokeOperatorCertificates',
+                request_serializer=shoal_dot_v1_dot_security__pb2.RevokeOperatorCertificatesRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_security__pb2.RevokeOperatorCertificatesResponse.FromString,
+                _registered_method=True)
+        self.ListRevokedOperators = channel.unary_unary(
+                '/shoal.v1.Security/ListRevokedOperators',
+                request_serializer=shoal_dot_v1_dot_security__pb2.ListRevokedOperatorsRequest.SerializeToString,
+                response_deserializer=shoal_dot_v1_dot_security__pb2.ListRevokedOperatorsResponse.FromString,
+                _registered_method=True)
         self.RotateCA = channel.unary_unary(
                 '/shoal.v1.Security/RotateCA',
                 request_serializer=shoal_dot_v1_dot_security__pb2.RotateCARequest.SerializeToString,
@@ -142,6 +152,21 @@ class SecurityServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RevokeOperatorCertificates(self, request, context):
+        """Revokes every certificate issued to an operator so far, at every replica; one issued
+        afterwards works.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRevokedOperators(self, request, context):
+        """The operators whose certificates were revoked, and from when new ones count.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RotateCA(self, request, context):
         """Starts a CA rotation: a new CA signs from now on, the old one stays trusted.
         """
@@ -214,6 +239,16 @@ def add_SecurityServicer_to_server(servicer, server):
                     servicer.IssueOperatorCertificate,
                     request_deserializer=shoal_dot_v1_dot_security__pb2.IssueOperatorCertificateRequest.FromString,
                     response_serializer=shoal_dot_v1_dot_security__pb2.IssueOperatorCertificateResponse.SerializeToString,
+            ),
+            'RevokeOperatorCertificates': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeOperatorCertificates,
+                    request_deserializer=shoal_dot_v1_dot_security__pb2.RevokeOperatorCertificatesRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_security__pb2.RevokeOperatorCertificatesResponse.SerializeToString,
+            ),
+            'ListRevokedOperators': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRevokedOperators,
+                    request_deserializer=shoal_dot_v1_dot_security__pb2.ListRevokedOperatorsRequest.FromString,
+                    response_serializer=shoal_dot_v1_dot_security__pb2.ListRevokedOperatorsResponse.SerializeToString,
             ),
             'RotateCA': grpc.unary_unary_rpc_method_handler(
                     servicer.RotateCA,
@@ -408,6 +443,60 @@ class Security:
             '/shoal.v1.Security/IssueOperatorCertificate',
             shoal_dot_v1_dot_security__pb2.IssueOperatorCertificateRequest.SerializeToString,
             shoal_dot_v1_dot_security__pb2.IssueOperatorCertificateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeOperatorCertificates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Security/RevokeOperatorCertificates',
+            shoal_dot_v1_dot_security__pb2.RevokeOperatorCertificatesRequest.SerializeToString,
+            shoal_dot_v1_dot_security__pb2.RevokeOperatorCertificatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRevokedOperators(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Security/ListRevokedOperators',
+            shoal_dot_v1_dot_security__pb2.ListRevokedOperatorsRequest.SerializeToString,
+            shoal_dot_v1_dot_security__pb2.ListRevokedOperatorsResponse.FromString,
             options,
             channel_credentials,
             insecure,

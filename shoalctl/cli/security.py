@@ -1,4 +1,4 @@
-"""`shoal token create|list|revoke`, `shoal user create`, `shoal secret put|list|delete`,
+"""`shoal token create|list|revoke`, `shoal user create|revoke|list`, `shoal secret put|list|delete`,
 `shoal ca rotate|show` and `shoal whoami`: who may join and act, over the Security API."""
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ def _client(a) -> Client:
 
 def _when(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch)) if epoch else "never"
+
+
+def _second(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
 
 # ---- tokens -----------------------------------------------------------------------------
@@ -89,6 +93,24 @@ def user_create(a) -> None:
     granted = f" granted {', '.join(grants)}" if grants else ""
     print(f"# {resp.identity}{granted}: key, certificate and CA bundle in {d} (the key never left this machine)")
     print(f"export SHOAL_CA={d / 'ca.crt'} SHOAL_CERT={d / f'{a.name}.crt'} SHOAL_KEY={d / f'{a.name}.key'}")
+
+
+def user_revoke(a) -> None:
+    try:
+        ca_mod.check_identity_name(a.name, "NAME")
+    except ca_mod.CertError as exc:
+        raise CliError(str(exc)) from None
+    r = _client(a).RevokeOperatorCertificates(sec.RevokeOperatorCertificatesRequest(name=a.name)).revoked
+    print(f"revoked every certificate issued to {r.name} before {_second(r.not_before)}; "
+          f"`shoal user create {r.name}` issues a new one")
+
+
+def user_list(a) -> None:
+    revoked = _client(a).ListRevokedOperators(sec.ListRevokedOperatorsRequest()).revoked
+    if a.output == "json":
+        print_json(list(revoked))
+        return
+    table(["NAME", "CERTIFICATES ISSUED BEFORE THIS ARE REVOKED"], [[r.name, _second(r.not_before)] for r in revoked])
 
 
 def whoami(a) -> None:
@@ -160,6 +182,10 @@ def register(sub) -> None:
                         "(shoal exec); repeat or comma-separate")
     p.add_argument("--out", help="directory for NAME.key, NAME.crt and ca.crt (default ./shoal-NAME)")
     p.add_argument("--ttl", default="365d", help="validity (default 365d, at most 5 years)")
+    p = add_verb(verbs, "revoke", user_revoke,
+                 "revoke every certificate issued to NAME so far, at once on every replica (admin)")
+    p.add_argument("name", metavar="NAME")
+    add_verb(verbs, "list", user_list, "operators whose certificates were revoked, and since when", output=True)
 
     add_verb(sub, "whoami", whoami, "the identity the control plane sees for you")
 

@@ -180,6 +180,10 @@ class LocalCluster(ClusterLookup, procs.Started):
     def metrics_url(self) -> str:
         return f"http://{self.host}:{self.metrics_port}/metrics"
 
+    def replica_metrics_url(self, i: int) -> str:
+        """Replica ``i``'s /metrics (``metrics_url`` is the first's)."""
+        return f"http://{self.host}:{self.cp.ports_of(i, self._replica_settings())[1]}/metrics"
+
     @property
     def sd_url(self) -> str:
         return f"http://{self.host}:{self.metrics_port}/sd"
