@@ -429,15 +429,22 @@ def advertised(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.setup(args.log_level)
-    # Thousands of agent streams each poll at 10 Hz otherwise (see shoal/grpcwait.py).
-    grpcwait.relax_idle_polling()
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
     if args.lease_ttl < 1:
         raise SystemExit("controlplane: --lease-ttl must be at least 1 second")
     if args.leader_ttl is not None and not 1 <= args.leader_ttl <= args.lease_ttl:
         raise SystemExit("controlplane: --leader-ttl must be between 1 second and --lease-ttl")
     if not MIN_TTL <= args.task_credentials_ttl <= MAX_TTL:
         raise SystemExit(f"controlplane: --task-credentials-ttl must be {MIN_TTL:g}-{MAX_TTL:g} seconds")
+    # Only once the arguments are good: these hold for the whole process, and a test that
+    # runs main() with bad arguments must not leave them on the rest of its session.
+    tune_process()
     return Replica(args).run()
+
+
+def tune_process() -> None:
+    """The interpreter and gRPC settings a replica runs with (see their constants)."""
+    # Thousands of agent streams each poll at 10 Hz otherwise (see shoal/grpcwait.py).
+    grpcwait.relax_idle_polling()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)

@@ -5,13 +5,16 @@ session key and token) allows what the role allows and refuses the rest in IAM's
 
 from __future__ import annotations
 
+import gc
 import json
+import sys
 import time
 
 import boto3
 import grpc
 import pytest
 from botocore.exceptions import ClientError
+from grpc import _common as grpc_common
 
 from controlplane.api import execution_roles, roles, task_credentials
 from controlplane.api.context import ApiContext
@@ -194,5 +197,9 @@ def test_the_elbv2_endpoint_judges_a_task_key_by_its_role_too(gateway) -> None: 
 @pytest.mark.usefixtures("root_logging_kept", "interpreter_kept")
 @pytest.mark.parametrize("ttl", ["1", "43201"])
 def test_a_credentials_lifetime_out_of_range_stops_the_control_plane_at_start(ttl: str) -> None:
+    # main() tunes the whole process (switch interval, collector, gRPC's idle wait); refused
+    # arguments must leave this test session's interpreter as it was.
+    before = (sys.getswitchinterval(), gc.get_threshold(), grpc_common.MAXIMUM_WAIT_TIMEOUT)
     with pytest.raises(SystemExit, match="--task-credentials-ttl must be 2-43200 seconds"):
         controlplane_main(["--task-credentials-ttl", ttl])
+    assert (sys.getswitchinterval(), gc.get_threshold(), grpc_common.MAXIMUM_WAIT_TIMEOUT) == before
