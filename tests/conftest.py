@@ -30,7 +30,6 @@ pytest_plugins = [
     "tests.fixtures.plane",
     "tests.fixtures.hook_server",
     "tests.fixtures.root_logging",
-    "tests.fixtures.interpreter",
 ]
 
 

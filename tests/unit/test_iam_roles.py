@@ -194,7 +194,7 @@ def test_the_elbv2_endpoint_judges_a_task_key_by_its_role_too(gateway) -> None: 
     assert "elasticloadbalancing:CreateLoadBalancer" in denied.value.response["Error"]["Message"]
 
 
-@pytest.mark.usefixtures("root_logging_kept", "interpreter_kept")
+@pytest.mark.usefixtures("root_logging_kept")
 @pytest.mark.parametrize("ttl", ["1", "43201"])
 def test_a_credentials_lifetime_out_of_range_stops_the_control_plane_at_start(ttl: str) -> None:
     # main() tunes the whole process (switch interval, collector, gRPC's idle wait); refused
