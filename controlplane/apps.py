@@ -168,6 +168,27 @@ class Applied:
     said: list[str]
 
 
+# A port free on this replica's host may still be one the API refuses for a listener (a
+# node's metrics port or dynamic host-port range): a few fresh picks, then the refusal stands.
+FREE_PORT_PICKS = 8
+
+
+def _listen(plane: Plane, spec: AppSpec) -> t.LoadBalancer:
+    """The app's listener on its asked port, else on a free port the API accepts."""
+    def create(port: int) -> t.LoadBalancer:
+        return plane.traffic.CreateListener(t.CreateListenerRequest(
+            cluster=spec.cluster, load_balancer=spec.name, port=port, protocol="HTTP")).load_balancer
+    if spec.listen_port:
+        return create(spec.listen_port)
+    for _ in range(FREE_PORT_PICKS - 1):
+        try:
+            return create(free_port())
+        except ApiError as exc:
+            if not exc.message.startswith("port: "):
+                raise
+    return create(free_port())
+
+
 def check(spec: AppSpec) -> None:
     """Refuses what would fail part-way (AppError naming the field), before anything is made."""
     try:
@@ -203,9 +224,7 @@ def apply(plane: Plane, spec: AppSpec) -> Applied:
         lb = plane.traffic.CreateLoadBalancer(t.CreateLoadBalancerRequest(cluster=spec.cluster,
                                                                           name=spec.name)).load_balancer
     if not lb.listeners:
-        lb = plane.traffic.CreateListener(t.CreateListenerRequest(
-            cluster=spec.cluster, load_balancer=spec.name, port=spec.listen_port or free_port(),
-            protocol="HTTP")).load_balancer
+        lb = _listen(plane, spec)
     elif spec.listen_port and lb.listeners[0].port != spec.listen_port:
         raise AppError("listenPort", f"{spec.name} already listens on {lb.listeners[0].port}; delete the app "
                                      "first to move it")

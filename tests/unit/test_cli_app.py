@@ -3,10 +3,13 @@ before anything is made, and what decides whether a new task definition revision
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
 from controlplane import apps
+from controlplane.errors import ApiError
 from shoal.v1 import resources_pb2 as r
+from shoal.v1 import traffic_pb2 as t
 from shoalctl.cli import main
 
 
@@ -50,3 +53,37 @@ def test_a_new_revision_only_when_the_container_differs() -> None:
     assert not apps._same(told, spec)
     assert apps._same(told, apps.AppSpec(name="web", image="reg:5000/apps/web:abc", port=8080,
                                          environment=[{"name": "MODE", "value": "x"}]))
+
+
+class _Traffic:
+    """CreateListener refusing the ports it is told are taken, as the traffic API does."""
+
+    def __init__(self, refuse: int, message: str = "port: {} is node n1's agent metrics port") -> None:
+        self.refuse, self.message, self.tried = refuse, message, []
+
+    def CreateListener(self, req: t.CreateListenerRequest) -> t.LoadBalancerResponse:  # noqa: N802
+        self.tried.append(req.port)
+        if len(self.tried) <= self.refuse:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, self.message.format(req.port))
+        return t.LoadBalancerResponse(load_balancer=t.LoadBalancer(listeners=[t.Listener(port=req.port)]))
+
+
+def test_a_picked_listener_port_the_api_refuses_is_picked_again() -> None:
+    traffic = _Traffic(refuse=2)
+    lb = apps._listen(apps.Plane(operator=None, traffic=traffic, scaling=None), apps.AppSpec(name="web", image="i"))
+    assert len(traffic.tried) == 3 and lb.listeners[0].port == traffic.tried[-1]
+
+
+def test_an_asked_port_or_another_refusal_is_not_picked_around() -> None:
+    asked = _Traffic(refuse=1)
+    with pytest.raises(ApiError, match="agent metrics"):
+        apps._listen(apps.Plane(None, asked, None), apps.AppSpec(name="web", image="i", listen_port=8000))
+    assert asked.tried == [8000]
+    other = _Traffic(refuse=1, message="loadBalancer: web not found")
+    with pytest.raises(ApiError, match="not found"):
+        apps._listen(apps.Plane(None, other, None), apps.AppSpec(name="web", image="i"))
+    assert len(other.tried) == 1
+    always = _Traffic(refuse=100)
+    with pytest.raises(ApiError, match="agent metrics"):
+        apps._listen(apps.Plane(None, always, None), apps.AppSpec(name="web", image="i"))
+    assert len(always.tried) == apps.FREE_PORT_PICKS
