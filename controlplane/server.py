@@ -39,6 +39,7 @@ from controlplane.cache import Cache
 from controlplane.cluster_metrics import ClusterCollector
 from controlplane.console.logs import LogSource
 from controlplane.console.server import Console
+from controlplane.console.sessions import SESSION_TTL, Sessions
 from controlplane.console.views import Views
 from controlplane.controllers.assignments import AssignmentController
 from controlplane.controllers.gc import TaskGC
@@ -119,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-listen", default="127.0.0.1:7401", help="HTTP address for /metrics and /sd")
     p.add_argument("--console-listen", default="",
                    help="HTTP address (HOST:PORT) of the web console (default: none); `shoal console` links to it")
+    p.add_argument("--console-session-ttl", type=float, default=SESSION_TTL, metavar="S",
+                   help="seconds a web console session lives, at every replica (logging out ends it sooner)")
     add_ecs_flags(p)
     add_registry_flags(p)
     p.add_argument("--lease-ttl", type=float, default=5.0, help="seconds without heartbeats before a node is lost")
@@ -369,7 +372,7 @@ class Replica:
         chost, cport = split_hostport(args.console_listen)
         try:
             return Console(chost, cport, self.ctx, Views(cache, self.events, leader), self.events, args.insecure,
-                           task_logs)
+                           task_logs, Sessions(self.ctx.store, ttl=args.console_session_ttl))
         except OSError as exc:
             raise SystemExit(f"controlplane: cannot listen on {args.console_listen}: {exc}") from exc
 
@@ -427,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("controlplane: --lease-ttl must be at least 1 second")
     if args.leader_ttl is not None and not 1 <= args.leader_ttl <= args.lease_ttl:
         raise SystemExit("controlplane: --leader-ttl must be between 1 second and --lease-ttl")
+    if not 2 <= args.console_session_ttl <= 7 * 86400:
+        raise SystemExit("controlplane: --console-session-ttl must be 2 seconds to 7 days")
     if not MIN_TTL <= args.task_credentials_ttl <= MAX_TTL:
         raise SystemExit(f"controlplane: --task-credentials-ttl must be {MIN_TTL:g}-{MAX_TTL:g} seconds")
     return Replica(args).run()

@@ -47,6 +47,9 @@ MAX_BODY = 16 * 1024
 # Notices to one page are at least this far apart: a rollout's many reports become a few.
 NOTICE_INTERVAL = 0.2
 KEEPALIVE = 15.0
+# An open stream asks the store this often whether its session still lives (logged out or
+# expired at any replica): it then ends.
+SESSION_RECHECK = 5.0
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
                                "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -67,7 +70,7 @@ class Console:
     def __init__(self, host: str, port: int, ctx: ApiContext, views: Views, feed: EventFeed, insecure: bool,
                  logs: LogSource, sessions: Sessions | None = None) -> None:
         self.ctx, self.views, self.feed, self.insecure, self.logs = ctx, views, feed, insecure, logs
-        self.sessions = sessions or Sessions()
+        self.sessions = sessions or Sessions(ctx.store)
         self.chaos = Chaos(ctx, views.cache, feed)
         self.closing = threading.Event()
         self.httpd = ThreadingHTTPServer((host, port), _handler(self))
@@ -131,11 +134,17 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
             self._json(status, {"error": message})
 
         def _session(self) -> Session | None:
+            """The request's live session; None once it answered 401 (none) or 503 (the
+            store, which holds the sessions, is unreachable)."""
+            token = None
             for part in (self.headers.get("Cookie") or "").split(";"):
                 name, _, value = part.strip().partition("=")
                 if name == COOKIE:
-                    return console.sessions.get(value)
-            return None
+                    token = value
+            ok, session = self._call(lambda: console.sessions.get(token))
+            if ok and session is None:
+                self._error(401, "not logged in (or the session expired): log in again")
+            return session
 
         def _cookie(self, session: Session) -> dict[str, str]:
             return {"Set-Cookie": f"{COOKIE}={session.id}; Path=/; HttpOnly; SameSite=Strict; "
@@ -188,9 +197,9 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
             elif path.startswith("/api/"):
                 session = self._session()
                 if session is None:
-                    self._error(401, "not logged in (or the session expired): log in again")
-                elif path == "/api/stream":
-                    self._stream()
+                    return
+                if path == "/api/stream":
+                    self._stream(session)
                 elif path.startswith("/api/logs/"):
                     self._logs(path, query, session)
                 else:
@@ -199,7 +208,9 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                 self._error(404, f"no page {path[:64]!r}")
 
         def _redeem(self, token: str) -> None:
-            session = console.sessions.redeem(token) if token else None
+            ok, session = self._call(lambda: console.sessions.redeem(token) if token else None)
+            if not ok:
+                return
             if session is None:
                 log.warning("console: one-time link refused (unknown, used or expired)",
                             extra=kv(client=self.client_address[0]))
@@ -262,9 +273,10 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                                        kinds=kinds, limit=200)
             return [event(e) for e in console.feed.list(req).events][::-1]
 
-        def _stream(self) -> None:
+        def _stream(self, session: Session) -> None:
             self._open_stream()
             version = console.feed.version
+            checked = time.monotonic()
             try:
                 # The browser waits 5 s before reconnecting a broken stream (its default is 3 s).
                 self.wfile.write(f"retry: 5000\nevent: change\ndata: {version}\n\n".encode())
@@ -282,8 +294,18 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                         self.wfile.write(f"event: change\ndata: {version}\n\n".encode())
                         sent = time.monotonic()
                     self.wfile.flush()
+                    if time.monotonic() - checked >= SESSION_RECHECK:
+                        checked = time.monotonic()
+                        if not self._still_live(session):
+                            return
             except OSError:
                 return  # the browser left
+
+        def _still_live(self, session: Session) -> bool:
+            try:
+                return console.sessions.get(session.id) is not None
+            except StoreError:
+                return True  # the store's outage is no logout; the page's reads say 503 meanwhile
 
         def _logs(self, path: str, query: dict[str, list[str]], session: Session) -> None:
             parts = [urllib.parse.unquote(p) for p in path.split("/")[3:]]
@@ -322,7 +344,9 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
             if body is None:
                 return
             if path == "/api/login":
-                session = console.login(body)
+                ok, session = self._call(lambda: console.login(body))
+                if not ok:
+                    return
                 if session is None:
                     log.warning("console: login refused", extra=kv(client=self.client_address[0]))
                     self._error(401, "accessKeyId/secretAccessKey: unknown key, wrong secret, or inactive key")
@@ -332,15 +356,15 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                 return
             session = self._session()
             if session is None:
-                self._error(401, "not logged in (or the session expired): log in again")
                 return
             if not session.csrf_ok(self.headers.get("X-CSRF-Token")):
                 log.warning("console: action without its CSRF token refused", extra=kv(user=session.user, path=path))
                 self._error(403, "X-CSRF-Token: missing or wrong for this session; reload the page")
                 return
             if path == "/api/logout":
-                console.sessions.end(session.id)
-                self._json(200, {}, {"Set-Cookie": f"{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"})
+                ok, _ = self._call(lambda: console.sessions.end(session.id))
+                if ok:
+                    self._json(200, {}, {"Set-Cookie": f"{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"})
             elif path == "/api/chaos":
                 self._chaos(session, body)
             elif path.startswith("/api/actions/"):

@@ -63,3 +63,21 @@ class ConsoleLink(_message.Message):
     url: str
     expires_at: float
     def __init__(self, url: _Optional[str] = ..., expires_at: _Optional[float] = ...) -> None: ...
+
+class ConsoleGrant(_message.Message):
+    __slots__ = ("role", "user", "cluster", "grants", "anonymous", "created_at", "expires_at")
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    GRANTS_FIELD_NUMBER: _ClassVar[int]
+    ANONYMOUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    role: str
+    user: str
+    cluster: str
+    grants: _containers.RepeatedScalarFieldContainer[str]
+    anonymous: bool
+    created_at: float
+    expires_at: float
+    def __init__(self, role: _Optional[str] = ..., user: _Optional[str] = ..., cluster: _Optional[str] = ..., grants: _Optional[_Iterable[str]] = ..., anonymous: _Optional[bool] = ..., created_at: _Optional[float] = ..., expires_at: _Optional[float] = ...) -> None: ...

@@ -1,6 +1,8 @@
 """The web console on a cluster of several control-plane replicas: every replica serves it
 on its own port, `shoal console` against any replica makes a link to that replica's
-console, and the link logs in there."""
+console; sessions and links are kept in etcd, so a session started at one replica is good
+at the other, a link is good once wherever it is used, and logout or expiry ends a session
+at every replica."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import urllib.parse
 import pytest
 
 from tests.integration.test_console import Browserless, link_for
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -30,3 +33,53 @@ def test_every_replica_serves_the_console(two_replicas) -> None:
         browser = Browserless(urls[i])
         assert browser.request("GET", "/login?" + urllib.parse.urlsplit(link).query)[0] == 303
         assert browser.me()["role"] == "admin"
+
+
+def _logged_in(base: str, link: str) -> Browserless:
+    browser = Browserless(base)
+    assert browser.request("GET", "/login?" + urllib.parse.urlsplit(link).query)[0] == 303
+    return browser
+
+
+def _at(base: str, holder: Browserless) -> Browserless:
+    """The same browser (its cookie) pointed at another replica's console."""
+    other = Browserless(base)
+    other.cookie = holder.cookie
+    return other
+
+
+def test_sessions_and_links_hold_at_every_replica(two_replicas) -> None:
+    cluster = two_replicas
+    first, second = cluster.console_urls
+    # Logged in at replica 1, known at replica 2: reads, and an action with its CSRF token.
+    ada = _logged_in(first, link_for(cluster))
+    csrf = ada.me()["csrf"]
+    there = _at(second, ada)
+    assert there.me() == {**ada.me(), "csrf": csrf}
+    status, body = there.act("scale", {"cluster": "default", "service": "nowhere", "desiredCount": 1})
+    assert status == 404 and "nowhere" in body["error"], "past the session and CSRF doors to the API's own answer"
+
+    # A link made at replica 1 is used at replica 2, and refused the second time at replica 1.
+    link = link_for(cluster, {"SHOAL_ENDPOINT": cluster.endpoints[0]})
+    query = "/login?" + urllib.parse.urlsplit(link).query
+    bob = Browserless(second)
+    assert bob.request("GET", query)[0] == 303 and bob.me()["role"] == "admin"
+    late = Browserless(first)
+    status, _, text = late.request("GET", query)
+    assert status == 403 and b"used or expired" in text and not late.cookie
+
+    # Logging out at replica 2 ends the session at replica 1 too.
+    assert there.request("POST", "/api/logout", {}, {"X-CSRF-Token": csrf})[0] == 200
+    for base in (first, second):
+        assert _at(base, ada).request("GET", "/api/overview")[0] == 401, base
+    assert bob.request("GET", "/api/overview")[0] == 200, "only that session ended"
+
+
+def test_an_expired_session_ends_at_every_replica(make_cluster) -> None:
+    cluster = make_cluster(agents=0, replicas=2, console_port=0,
+                           extra_controlplane_args=["--console-session-ttl", "3"])
+    first, second = cluster.console_urls
+    ada = _logged_in(second, link_for(cluster, {"SHOAL_ENDPOINT": cluster.endpoints[1]}))
+    assert _at(first, ada).request("GET", "/api/me")[0] == 200
+    wait_for(lambda: all(_at(base, ada).request("GET", "/api/me")[0] == 401 for base in (first, second)), 15,
+             "the session's expiry at both replicas")
