@@ -2,14 +2,17 @@
 on its own port, `shoal console` against any replica makes a link to that replica's
 console; sessions and links are kept in etcd, so a session started at one replica is good
 at the other, a link is good once wherever it is used, and logout or expiry ends a session
-at every replica."""
+at every replica; one user's flood of links pushes out only that user's own."""
 
 from __future__ import annotations
 
 import urllib.parse
+from pathlib import Path
 
 import pytest
 
+from controlplane.console.sessions import MAX_LINKS_PER_USER
+from tests.cli import viewer
 from tests.integration.test_console import Browserless, link_for
 from tests.waiting import wait_for
 
@@ -83,3 +86,16 @@ def test_an_expired_session_ends_at_every_replica(make_cluster) -> None:
     assert _at(first, ada).request("GET", "/api/me")[0] == 200
     wait_for(lambda: all(_at(base, ada).request("GET", "/api/me")[0] == 401 for base in (first, second)), 15,
              "the session's expiry at both replicas")
+
+
+def test_a_link_flood_cannot_push_out_another_users_link(two_replicas, tmp_path: Path) -> None:
+    cluster = two_replicas
+    first, second = cluster.console_urls
+    pending = link_for(cluster, {"SHOAL_ENDPOINT": cluster.endpoints[0]})
+    mallory = {**viewer(cluster, "mallory", tmp_path), "SHOAL_ENDPOINT": cluster.endpoints[1]}
+    flood = [link_for(cluster, mallory) for _ in range(MAX_LINKS_PER_USER + 2)]
+    # The flooder's own oldest went; its newest work, as viewer's.
+    assert Browserless(second).request("GET", "/login?" + urllib.parse.urlsplit(flood[0]).query)[0] == 403
+    assert _logged_in(second, flood[-1]).me()["role"] == "viewer"
+    ada = _logged_in(first, pending)
+    assert ada.me()["role"] == "admin", "the admin's pending link outlived another user's flood"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from controlplane.console.sessions import Sessions
+from controlplane.console.sessions import MAX_LINKS_PER_USER, Sessions
 from controlplane.writers import WriterCheck
 from shoal import keys
 from shoal.security.ca import Identity
@@ -93,3 +93,17 @@ def test_csrf_token_must_match_its_own_session_and_is_the_same_at_every_replica(
     assert a.csrf_ok(a.csrf) and two.get(a.id).csrf == a.csrf
     assert not a.csrf_ok(b.csrf) and not a.csrf_ok("") and not a.csrf_ok(None)
     assert a.id != b.id and len(a.id) >= 40 and a.csrf not in a.id
+
+
+def test_one_users_link_flood_pushes_out_only_that_users_own_links(store: MemoryStore, clock: Clock) -> None:
+    one, two = replicas(store, clock)
+    ada, _ = one.link(Identity("admin", "ada"))
+    flood = []
+    for _ in range(1_000):
+        flood.append(two.link(Identity("viewer", "mallory"))[0])
+        clock.now += 0.001
+    assert len(store.list(keys.CONSOLE_LINKS).kvs) == 1 + MAX_LINKS_PER_USER, "the flooder holds at most 5"
+    assert all(one.redeem(t) is None for t in flood[:-MAX_LINKS_PER_USER]), "the flooder's oldest went"
+    assert all(one.redeem(t) is not None for t in flood[-MAX_LINKS_PER_USER:])
+    session = two.redeem(ada)
+    assert session is not None and session.user == "ada", "another user's pending link still works"
