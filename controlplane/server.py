@@ -50,6 +50,7 @@ from controlplane.controllers.prepull import PrePullController
 from controlplane.controllers.services import ServiceController
 from controlplane.controllers.view import Writer
 from controlplane.ecs.config import add_flags as add_ecs_flags
+from controlplane.ecs.config import cluster_ca_context
 from controlplane.ecs.config import start as start_ecs
 from controlplane.feed import EventFeed
 from controlplane.http import serve as serve_http
@@ -69,6 +70,7 @@ from shoal.arns import ArnFormat
 from shoal.election import Election
 from shoal.netutil import split_hostport
 from shoal.replica_lease import ReplicaLease
+from shoal.security.pki import LiveTrust
 from shoal.store.base import StoreError
 from shoal.store.etcd import EtcdStore
 from shoal.store.tracking import WriteTracking
@@ -320,7 +322,7 @@ class Replica:
         loop.start()
         if args.console_listen:
             self.console = self._start_console(args, cache, election.key,
-                                               LogSource(security.open_channel, gateway.address))
+                                               LogSource(security.open_channel, gateway.address), security.trust)
         leader_watch = PrefixWatch(self.store, election.key, loop.wake)
         leader_watch.start()
         lifecycle = (LifecycleSweep(self.store, self.ctx.registry.client, election.is_leader,
@@ -364,15 +366,18 @@ class Replica:
         self.store.close()
         return 0
 
-    def _start_console(self, args: argparse.Namespace, cache: Cache, leader_key: str, task_logs: LogSource) -> Console:
+    def _start_console(self, args: argparse.Namespace, cache: Cache, leader_key: str, task_logs: LogSource,
+                       trust: LiveTrust | None) -> Console:
         def leader() -> str:
             kv = self.store.get(leader_key)
             return kv.value.decode(errors="replace") if kv is not None else ""
 
         chost, cport = split_hostport(args.console_listen)
+        # Plain HTTP only on an --insecure control plane, the one kind without a cluster CA.
+        tls = cluster_ca_context(args, chost, trust, "web console") if trust is not None else None
         try:
             return Console(chost, cport, self.ctx, Views(cache, self.events, leader), self.events, args.insecure,
-                           task_logs, Sessions(self.ctx.store, ttl=args.console_session_ttl))
+                           task_logs, Sessions(self.ctx.store, ttl=args.console_session_ttl), tls)
         except OSError as exc:
             raise SystemExit(f"controlplane: cannot listen on {args.console_listen}: {exc}") from exc
 

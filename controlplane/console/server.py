@@ -7,18 +7,21 @@ Doors: every /api call but login needs a live session cookie (HttpOnly, SameSite
 every POST but login needs JSON and the session's CSRF token in ``X-CSRF-Token``, and a
 cross-origin ``Origin`` is refused outright; actions are judged by ``actions.run`` with the
 session's identity. Every answer carries a Content-Security-Policy that allows only this
-origin's scripts, so a name holding markup can at worst be shown, never run."""
+origin's scripts, so a name holding markup can at worst be shown, never run. It speaks
+HTTPS with the certificate it is given (the replica's, from the cluster CA) and then marks
+its cookie Secure; plain HTTP only without one (an --insecure control plane)."""
 
 from __future__ import annotations
 
 import hmac
 import json
 import logging
+import ssl
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from typing import Any
 
@@ -34,6 +37,7 @@ from controlplane.console.sessions import Session, Sessions
 from controlplane.console.views import Views, event
 from controlplane.errors import ApiError
 from controlplane.feed import KINDS, EventFeed
+from controlplane.tls_http import TLSServer
 from shoal.logs import kv
 from shoal.security.ca import Identity
 from shoal.store.base import StoreError
@@ -68,15 +72,16 @@ class Console:
     """A running console; ``url`` is its address, ``link(identity)`` a one-time login."""
 
     def __init__(self, host: str, port: int, ctx: ApiContext, views: Views, feed: EventFeed, insecure: bool,
-                 logs: LogSource, sessions: Sessions | None = None) -> None:
+                 logs: LogSource, sessions: Sessions | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.ctx, self.views, self.feed, self.insecure, self.logs = ctx, views, feed, insecure, logs
         self.sessions = sessions or Sessions(ctx.store)
         self.chaos = Chaos(ctx, views.cache, feed)
         self.closing = threading.Event()
-        self.httpd = ThreadingHTTPServer((host, port), _handler(self))
-        self.httpd.daemon_threads = True
+        self.httpd = TLSServer((host, port), _handler(self), tls)
+        # The browser sends a Secure cookie over HTTPS only, never over a plain connection.
+        self.cookie_flags = "Path=/; HttpOnly; SameSite=Strict" + ("; Secure" if tls is not None else "")
         bound = self.httpd.server_address[1]
-        self.url = f"http://{_url_host(host)}:{bound}"
+        self.url = f"{'https' if tls is not None else 'http'}://{_url_host(host)}:{bound}"
         threading.Thread(target=self.httpd.serve_forever, name="console", daemon=True).start()
         log.info("console serving", extra=kv(url=self.url))
 
@@ -147,7 +152,7 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
             return session
 
         def _cookie(self, session: Session) -> dict[str, str]:
-            return {"Set-Cookie": f"{COOKIE}={session.id}; Path=/; HttpOnly; SameSite=Strict; "
+            return {"Set-Cookie": f"{COOKIE}={session.id}; {console.cookie_flags}; "
                                   f"Max-Age={int(console.sessions.ttl)}"}
 
         def _same_origin(self) -> bool:
@@ -364,7 +369,7 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
             if path == "/api/logout":
                 ok, _ = self._call(lambda: console.sessions.end(session.id))
                 if ok:
-                    self._json(200, {}, {"Set-Cookie": f"{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"})
+                    self._json(200, {}, {"Set-Cookie": f"{COOKIE}=; {console.cookie_flags}; Max-Age=0"})
             elif path == "/api/chaos":
                 self._chaos(session, body)
             elif path.startswith("/api/actions/"):

@@ -190,7 +190,8 @@ class LocalCluster(ClusterLookup, procs.Started):
         """Every replica's web console, replica 1 first ([] when they serve none)."""
         settings = self._replica_settings()
         ports = [self.cp.console_port_of(i, settings) for i in range(1, self.replica_count + 1)]
-        return [f"http://{self.host}:{port}" for port in ports if port is not None]
+        scheme = "https" if self.secure else "http"
+        return [f"{scheme}://{self.host}:{port}" for port in ports if port is not None]
 
     @property
     def registry_address(self) -> str | None:

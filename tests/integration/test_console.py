@@ -5,7 +5,6 @@ page, CSRF and cross-origin refusals, an admin's action done."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import urllib.parse
 from pathlib import Path
@@ -18,6 +17,7 @@ from shoal.v1 import accesskeys_pb2_grpc, events_pb2_grpc
 from shoal.v1 import events_pb2 as ev
 from shoal.v1 import operator_pb2 as op
 from tests.cli import shoal
+from tests.headless import connect
 from tests.integration.test_logs_events import Streaming
 from tests.waiting import wait_for
 
@@ -49,16 +49,18 @@ def console_cluster(make_cluster, busybox_image):
 
 
 class Browserless:
-    """Speaks to the console as a browser would, holding one cookie."""
+    """Speaks to the console as a browser would, holding one cookie; over HTTPS checked
+    against the cluster's CA file ``ca``."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, ca: Path | None) -> None:
         self.base = urllib.parse.urlsplit(base)
+        self.ca = ca
         self.cookie = ""
         self.csrf = ""
 
     def request(self, method: str, path: str, body: object = None, headers: dict[str, str] | None = None
                 ) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPConnection(self.base.hostname, self.base.port, timeout=10)
+        conn = connect(self.base, self.ca, timeout=10)
         sent = {"Content-Type": "application/json", **({"Cookie": self.cookie} if self.cookie else {}),
                 **(headers or {})}
         data = json.dumps(body).encode() if body is not None else None
@@ -86,6 +88,11 @@ class Browserless:
         assert status == 200, me
         self.csrf = me["csrf"]
         return me
+
+
+def ca(cluster) -> Path | None:
+    """The cluster CA file its consoles' certificates chain to (None: an --insecure cluster)."""
+    return cluster.pki_dir / "ca.crt" if cluster.secure else None
 
 
 def link_for(cluster, env: dict[str, str] | None = None) -> str:
@@ -154,7 +161,7 @@ def test_console_doors(console_cluster, tmp_path: Path) -> None:
     link = link_for(cluster)
     base = link.split("/login")[0]
     login_path = "/login?" + urllib.parse.urlsplit(link).query
-    anon = Browserless(base)
+    anon = Browserless(base, ca(cluster))
     # Logged out: the page loads (it shows the login form), the API does not answer.
     assert anon.request("GET", "/")[0] == 200
     for path in ("/api/overview", "/api/services", "/api/events", "/api/stream", "/api/me"):
@@ -165,13 +172,14 @@ def test_console_doors(console_cluster, tmp_path: Path) -> None:
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
 
     # The one-time link logs in once, as the admin who made it.
-    admin = Browserless(base)
+    admin = Browserless(base, ca(cluster))
     status, headers, _ = admin.request("GET", login_path)
     assert status == 303 and headers["location"] == "/"
     cookie = headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert base.startswith("https://"), "a control plane with TLS serves its console over HTTPS"
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "; Secure" in cookie
     assert admin.me()["role"] == "admin"
-    again = Browserless(base)
+    again = Browserless(base, ca(cluster))
     status, _, body = again.request("GET", login_path)
     assert status == 403 and b"used or expired" in body and not again.cookie
 
@@ -192,7 +200,7 @@ def test_console_doors(console_cluster, tmp_path: Path) -> None:
     # A viewer by access key: reads, and is refused an action forged past the page.
     keys = accesskeys_pb2_grpc.AccessKeysStub(cluster.channel)
     key = keys.CreateAccessKey(ak.CreateAccessKeyRequest(user="vera", role="viewer"), timeout=10)
-    viewer = Browserless(base)
+    viewer = Browserless(base, ca(cluster))
     status, _, _ = viewer.request("POST", "/api/login", {"accessKeyId": key.access_key_id,
                                                          "secretAccessKey": key.secret_access_key + "x"})
     assert status == 401 and not viewer.cookie
@@ -211,7 +219,7 @@ def test_console_doors(console_cluster, tmp_path: Path) -> None:
     made = shoal(cluster, "user", "create", "vic", "--role", "viewer", "--out", str(tmp_path / "vic"))
     assert made.returncode == 0, made.stderr
     d = tmp_path / "vic"
-    vic = Browserless(base)
+    vic = Browserless(base, ca(cluster))
     vlink = urllib.parse.urlsplit(link_for(cluster, {"SHOAL_CA": str(d / "ca.crt"), "SHOAL_CERT": str(d / "vic.crt"),
                                                      "SHOAL_KEY": str(d / "vic.key")}))
     assert vic.request("GET", f"{vlink.path}?{vlink.query}")[0] == 303
@@ -230,7 +238,7 @@ def test_rollback_from_the_console(console_cluster) -> None:
     api = cluster.operator
     api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web", task_definition="sleeper",
                                               desired_count=1))
-    admin = Browserless(link_for(cluster).split("/login")[0])
+    admin = Browserless(link_for(cluster).split("/login")[0], ca(cluster))
     link = urllib.parse.urlsplit(link_for(cluster))
     assert admin.request("GET", f"/login?{link.query}")[0] == 303
     admin.me()
