@@ -52,6 +52,7 @@ from controlplane.controllers.view import Writer
 from controlplane.ecs.config import add_flags as add_ecs_flags
 from controlplane.ecs.config import cluster_ca_context
 from controlplane.ecs.config import start as start_ecs
+from controlplane.event_log import EventLog
 from controlplane.feed import EventFeed
 from controlplane.http import serve as serve_http
 from controlplane.known_actions import known_actions
@@ -301,6 +302,14 @@ class Replica:
         routing = RoutingPublisher(cache, gateway.broadcast, min_interval=args.cycle_interval)
         gateway.routing_for = routing.current
         wakers.append(routing.wake)
+        event_log = EventLog(self.store, election.is_leader, election.fence)
+        try:
+            self.events.seed(event_log.load())
+        except StoreError as exc:
+            log.warning("event feed: the stored history could not be read; starting without it: %s", exc)
+        # Set after the seed: the history is not written again.
+        self.events.on_events = event_log.offer
+        event_log.start()
         cache.add_listener(self.events.observe)
         cache.start()
         routing.start()  # after the first listing: a partial table is never sent
@@ -350,6 +359,7 @@ class Replica:
         deregistrations.close()
         loop.stop()
         routing.stop()
+        event_log.stop()
         log.info(election.resign())
         self.server.stop(grace=2).wait(5)
         self.http.shutdown()

@@ -167,3 +167,11 @@ def console_session(user_key: str, token_hash: str) -> str:
 def console_link(user_key: str, token_hash: str) -> str:
     """A one-time console login link (ConsoleGrant) of one user, under the hash of its token."""
     return f"{CONSOLE_LINKS}{user_key}/{token_hash}"
+
+
+EVENTS = PREFIX + "events/"
+
+
+def event(created_ns: int, n: int) -> str:
+    """One event of the feed's stored history (ClusterEvent); the keys sort by time."""
+    return f"{EVENTS}{created_ns:020d}-{n:08d}"

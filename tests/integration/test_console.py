@@ -12,6 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from shoal import keys
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc, events_pb2_grpc
 from shoal.v1 import events_pb2 as ev
@@ -275,3 +276,26 @@ def test_no_console_no_link(make_cluster) -> None:
     cluster = make_cluster(agents=0)
     out = shoal(cluster, "console", "--print-url")
     assert out.returncode != 0 and "--console-listen" in out.stderr
+
+
+def test_a_replica_started_later_shows_the_history_before_it(make_cluster) -> None:
+    cluster = make_cluster(agents=1, zones=["a"], replicas=2, runtime="hollow")
+    leader = cluster.leader()
+    assert leader is not None
+    later = 3 - leader
+    cluster.cp.stop(later)
+    node_id = sorted(cluster.node_ids())[0]
+    api = cluster.failover_operator(endpoints=[cluster.endpoints[leader - 1]])
+    api.UpdateContainerInstancesState(op.UpdateContainerInstancesStateRequest(
+        cluster="default", container_instances=[node_id], status="DRAINING"))
+    store = cluster.etcd_store()
+    try:
+        wait_for(lambda: any(b"ACTIVE -> DRAINING" in kv.value for kv in store.list(keys.EVENTS).kvs), 30,
+                 "the drain in the stored history")
+    finally:
+        store.close()
+    cluster.start_replica(later)
+    seen = shoal(cluster, "events", "--kind", "node", "--endpoint", cluster.endpoints[later - 1])
+    assert seen.returncode == 0, seen.stderr
+    # Its own first listing already shows the node DRAINING, which tells it no event.
+    assert "ACTIVE -> DRAINING" in seen.stdout, seen.stdout
