@@ -4,6 +4,7 @@ console, the registry's token endpoint and front): TLS with a certificate the ca
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -11,7 +12,10 @@ from http.server import ThreadingHTTPServer
 
 log = logging.getLogger(__name__)
 
-HANDSHAKE_SECONDS = 10.0
+# How long a connection may stay silent (the TLS handshake, a request's bytes, a keep-alive
+# connection's next request, a stream's write to a reader who stopped reading) before it is
+# dropped and its thread freed.
+IDLE_SECONDS = 10.0
 
 
 class TLSServer(ThreadingHTTPServer):
@@ -22,16 +26,23 @@ class TLSServer(ThreadingHTTPServer):
         super().__init__(address, handler)
 
     def finish_request(self, request: socket.socket, client_address) -> None:  # type: ignore[override]
+        request.settimeout(IDLE_SECONDS)
         if self.tls is None:
             super().finish_request(request, client_address)
             return
         # The handshake happens here, in the request's own thread, not in the accept loop:
-        # a client that never finishes it holds up no one else. The deadline stays on every
-        # read after it: a client silent that long is dropped.
-        request.settimeout(HANDSHAKE_SECONDS)
+        # a client that never finishes it holds up no one else.
         try:
             wrapped = self.tls.wrap_socket(request, server_side=True)
         except (OSError, ssl.SSLError) as exc:
             log.debug("TLS handshake failed: %s", exc)
             return
-        self.RequestHandlerClass(wrapped, client_address, self)
+        try:
+            self.RequestHandlerClass(wrapped, client_address, self)
+        finally:
+            # wrap_socket took the socket's descriptor, so the server's own shutdown_request
+            # closes nothing: the connection would end only once the garbage collector got to
+            # it, and a browser meanwhile would send its next request where no thread reads.
+            with contextlib.suppress(OSError):  # the client went first
+                wrapped.shutdown(socket.SHUT_RDWR)
+            wrapped.close()
