@@ -28,10 +28,16 @@ setTimeout(() => {
 """
 
 
-def chromium(profile: Path, window: str = "", log_output: str | None = None) -> webdriver.Chrome:
+def chromium(profile: Path, window: str = "", log_output: str | None = None,
+             page_logs: bool = False) -> webdriver.Chrome:
     """A headless Chromium with its profile under ``profile`` and, when given, a window size
-    ("1400,1000") and chromedriver's log file; the caller quits it."""
+    ("1400,1000") and chromedriver's log file; the caller quits it. With ``page_logs`` it
+    keeps the page's console messages and network events for ``get_log("browser")`` and
+    ``get_log("performance")`` (what a failed wait on the page reports)."""
     options = webdriver.ChromeOptions()
+    if page_logs:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+        options.add_experimental_option("perfLoggingPrefs", {"enableNetwork": True, "enablePage": False})
     options.binary_location = shutil.which("chromium") or ""
     # A local cluster's console serves a certificate from that cluster's own CA, which the
     # browser's trust store cannot hold before the cluster exists.
