@@ -4,7 +4,8 @@ chromedriver) against a real control plane and docker agents: log in by a one-ti
 reload), scale it from its page and watch its tasks come up, drain a node, see the event
 feed update, follow and search a task's logs; a stop reason and a log line holding HTML
 render as text; logged out, the API refuses; a viewer sees no action buttons, is refused
-the logs without the grant and a forged action.
+the logs without the grant and a forged action; a read that hangs holds up no navigation and
+is given up after 10 s.
 
 With CONSOLE_SCREENSHOTS=DIR (no SHOAL_ prefix: the test session clears those) the same
 code saves the main pages' screenshots there (docs/console/ holds the ones the README
@@ -77,7 +78,7 @@ def page_state(driver) -> str:
             "return {hash: location.hash, h1: (document.querySelector('#page h1') || {}).textContent || null,"
             " page: document.getElementById('page').textContent.slice(0, 300),"
             " active: document.activeElement && document.activeElement.tagName + '#' + document.activeElement.id,"
-            " generation, rendering, again};")
+            " render: typeof generation === 'undefined' ? null : {generation, rendering, again}};")
         parts.append(f"page: {state!r}")
     except Exception as exc:  # noqa: BLE001 (a diagnosis must not hide the failure it explains)
         parts.append(f"page: unreadable ({exc})")
@@ -269,3 +270,17 @@ def test_console_in_a_real_browser(make_cluster, busybox_image, browser) -> None
     assert api.DescribeServices(op.DescribeServicesRequest(cluster="default", services=["web"])) \
         .services[0].desired_count == 5
 
+
+    # A read that never answers holds up no navigation, and is given up with a word on the page.
+    b.execute_script("""
+        const real = window.fetch;
+        window.fetch = (url, opts) => String(url) === '/api/services' ? new Promise((_, reject) => {
+            if (opts && opts.signal) opts.signal.addEventListener('abort',
+                () => reject(new DOMException('gave up', 'AbortError')));
+        }) : real(url, opts);
+        location.hash = '#/services';
+    """)
+    b.get(b.current_url.split("#")[0] + "#/nodes")
+    wait_page(b, lambda: text(b, "#page h1") == "Nodes", 5, "the next page drawn while a read hangs")
+    b.get(b.current_url.split("#")[0] + "#/services")
+    wait_page(b, lambda: "/api/services: no answer in 10 s" in text(b, "#page .error"), 20, "the hung read given up")
