@@ -10,7 +10,7 @@ headless Chromium logged into the console's Services page.
 - CPU: the control plane's CPU while the desired count changes once a second for
   ``--window`` seconds (default 30), with no console open, then with ``--sessions`` (default
   20) sessions open, each following the server-sent event stream and re-reading the page's
-  data on each notice as the page does (plain HTTP clients, not 20 Chromiums: on a 2-core
+  data on each notice as the page does (plain HTTPS clients, not 20 Chromiums: on a 2-core
   box twenty browsers would measure the browsers). Printed as the added share of one core.
 
     python bench/console.py [--samples 100] [--sessions 20] [--window 30]
@@ -21,7 +21,6 @@ headless Chromium logged into the console's Services page.
 from __future__ import annotations
 
 import argparse
-import http.client
 import statistics
 import sys
 import tempfile
@@ -42,7 +41,7 @@ from shoal.v1 import events_pb2 as ev  # noqa: E402
 from shoal.v1 import events_pb2_grpc  # noqa: E402
 from shoal.v1 import operator_pb2 as op  # noqa: E402
 from shoalctl.local.cluster import LocalCluster  # noqa: E402
-from tests.headless import chromium  # noqa: E402
+from tests.headless import chromium, connect  # noqa: E402
 
 TASKDEF = ('{"family": "bench", "containerDefinitions": [{"name": "app", "image": "shoal/busybox:latest", '
            '"memory": 8, "cpu": 8}]}')
@@ -82,16 +81,16 @@ def latency(api, b: webdriver.Chrome, samples: int) -> tuple[list[float], list[f
 class Session(threading.Thread):
     """One open console: follows /api/stream and re-reads /api/services on each notice."""
 
-    def __init__(self, base: urllib.parse.SplitResult, cookie: str, stop: threading.Event) -> None:
+    def __init__(self, base: urllib.parse.SplitResult, ca: Path, cookie: str, stop: threading.Event) -> None:
         super().__init__(daemon=True)
-        self.base, self.cookie, self.stop = base, cookie, stop
+        self.base, self.ca, self.cookie, self.stop = base, ca, cookie, stop
         self.reads = 0
 
     def run(self) -> None:
-        stream = http.client.HTTPConnection(self.base.hostname, self.base.port, timeout=60)
+        stream = connect(self.base, self.ca, timeout=60)
         stream.request("GET", "/api/stream", headers={"Cookie": self.cookie})
         resp = stream.getresponse()
-        reader = http.client.HTTPConnection(self.base.hostname, self.base.port, timeout=30)
+        reader = connect(self.base, self.ca, timeout=30)
         while not self.stop.is_set():
             line = resp.fp.readline()
             if not line:
@@ -103,9 +102,9 @@ class Session(threading.Thread):
         stream.close()
 
 
-def login(link: str) -> str:
+def login(link: str, ca: Path) -> str:
     url = urllib.parse.urlsplit(link)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn = connect(url, ca, timeout=10)
     conn.request("GET", f"{url.path}?{url.query}")
     cookie = conn.getresponse().getheader("Set-Cookie") or ""
     return cookie.split(";")[0]
@@ -164,8 +163,9 @@ def main() -> int:
             idle = cpu_over(pid, api, a.window)
             stop = threading.Event()
             base = urllib.parse.urlsplit(link)
-            sessions = [Session(base, login(events_pb2_grpc.ConsoleStub(cluster.channel).CreateConsoleLink(
-                ev.CreateConsoleLinkRequest()).url), stop) for _ in range(a.sessions)]
+            ca = cluster.pki_dir / "ca.crt"
+            sessions = [Session(base, ca, login(events_pb2_grpc.ConsoleStub(cluster.channel).CreateConsoleLink(
+                ev.CreateConsoleLinkRequest()).url, ca), stop) for _ in range(a.sessions)]
             for s in sessions:
                 s.start()
             busy = cpu_over(pid, api, a.window)

@@ -7,8 +7,10 @@ The feed is fed by the replica's cache (``Cache.add_listener``): each change of 
 compared with the record it replaces, so no writer writes anything more. The service events
 the leader stores on each service record are taken as they are (their own ids and times),
 and a fresh replica starts with them; task, node and deployment events are what this replica
-saw happen since it started, so two replicas may hold different histories of those. Chaos
-runs started from a replica's console are told by that replica's feed alone.
+saw happen since it started, after the history the leader kept in the store before it
+started (``event_log.py``: the feed tells ``on_events`` what it derived, and is ``seed``-ed
+with the stored history before its cache starts). Chaos runs started from a replica's
+console are told by that replica's feed alone.
 """
 
 from __future__ import annotations
@@ -133,6 +135,8 @@ class EventFeed:
         self._events: deque[ev.ClusterEvent] = deque(maxlen=capacity)
         self._clock = clock
         self._seq = 0
+        # Told each batch of events derived or recorded here (the leader's event log).
+        self.on_events: Callable[[list[ev.ClusterEvent]], None] = lambda events: None
         # Bumped on every cache change, events or not: the console's pages follow it.
         self.version = 0
         self._changed = threading.Condition()
@@ -151,14 +155,23 @@ class EventFeed:
         self._append(found)
 
     def _append(self, found: list[Draft]) -> None:
+        added = []
         with self._changed:
             now = self._clock()
             for kind, cluster, service, node, task, message, at in found:
                 self._seq += 1
-                self._events.append(ev.ClusterEvent(seq=self._seq, created_at=at or now, kind=kind, cluster=cluster,
-                                                    service=service, node=node, task=task, message=message))
+                added.append(ev.ClusterEvent(seq=self._seq, created_at=at or now, kind=kind, cluster=cluster,
+                                             service=service, node=node, task=task, message=message))
+            self._events.extend(added)
             self.version += 1
             self._changed.notify_all()
+        if added:
+            self.on_events(added)
+
+    def seed(self, history: Iterable[ev.ClusterEvent]) -> None:
+        """Starts the ring with events that happened before this replica started (the
+        stored history), each numbered here."""
+        self._append([(e.kind, e.cluster, e.service, e.node, e.task, e.message, e.created_at) for e in history])
 
     def record(self, kind: str, cluster: str, message: str, service: str = "", node: str = "") -> None:
         """Adds an event no record change tells (a chaos run from the console): kept in this

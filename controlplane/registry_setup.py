@@ -11,7 +11,7 @@ from http.server import ThreadingHTTPServer
 
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
-from controlplane.ecs.config import context_from_pem
+from controlplane.ecs.config import cluster_ca_context
 from controlplane.registry import events, front, token_server
 from controlplane.registry.client import RegistryClient
 from controlplane.registry.logins import Logins
@@ -79,15 +79,13 @@ def start(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust | None
         host, port = split_hostport(args.registry_token_listen)
     except ValueError as exc:
         raise SystemExit(f"controlplane: --registry-token-listen: {exc}") from None
-    names = pki.default_server_names(host, list(getattr(args, "san", [])))
-    key_pem, chain_pem = trust.state.server_identity(names)
+    tls = cluster_ca_context(args, host, trust, "registry token endpoint")
 
     def exists(name: str) -> bool:
         return ctx.store.get(keys.repository(name)) is not None
 
     try:
-        server = token_server.serve(host, port, context_from_pem(chain_pem, key_pem), issuer, args.registry_service,
-                                    exists, logins.refusal,
+        server = token_server.serve(host, port, tls, issuer, args.registry_service, exists, logins.refusal,
                                     lambda body: events.record_pushes(ctx.store, body, client.put_tag))
     except OSError as exc:
         raise SystemExit(f"controlplane: cannot listen on --registry-token-listen {args.registry_token_listen}: "
@@ -106,7 +104,7 @@ def _start_front(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust
         split_hostport(args.registry_upstream)
     except ValueError as exc:
         raise SystemExit(f"controlplane: --registry-front-listen/--registry-upstream: {exc}") from None
-    key_pem, chain_pem = trust.state.server_identity(pki.default_server_names(host, list(getattr(args, "san", []))))
+    tls = cluster_ca_context(args, host, trust, "registry front")
 
     def immutable_tags(name: str) -> dict[str, str] | None:
         raw = ctx.store.get(keys.repository(name))
@@ -116,8 +114,7 @@ def _start_front(args: argparse.Namespace, ctx: ApiContext, trust: pki.LiveTrust
         return dict(repo.tag_digest) if repo.immutable_tags else None
 
     try:
-        server = front.serve(host, port, context_from_pem(chain_pem, key_pem), args.registry_upstream,
-                             immutable_tags,
+        server = front.serve(host, port, tls, args.registry_upstream, immutable_tags,
                              lambda authorization: logins.bearer_refusal(issuer, args.registry_service, authorization))
     except OSError as exc:
         raise SystemExit(f"controlplane: cannot listen on --registry-front-listen {args.registry_front_listen}: "

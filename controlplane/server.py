@@ -39,6 +39,7 @@ from controlplane.cache import Cache
 from controlplane.cluster_metrics import ClusterCollector
 from controlplane.console.logs import LogSource
 from controlplane.console.server import Console
+from controlplane.console.sessions import SESSION_TTL, Sessions
 from controlplane.console.views import Views
 from controlplane.controllers.assignments import AssignmentController
 from controlplane.controllers.gc import TaskGC
@@ -49,7 +50,9 @@ from controlplane.controllers.prepull import PrePullController
 from controlplane.controllers.services import ServiceController
 from controlplane.controllers.view import Writer
 from controlplane.ecs.config import add_flags as add_ecs_flags
+from controlplane.ecs.config import cluster_ca_context
 from controlplane.ecs.config import start as start_ecs
+from controlplane.event_log import EventLog
 from controlplane.feed import EventFeed
 from controlplane.http import serve as serve_http
 from controlplane.known_actions import known_actions
@@ -69,6 +72,7 @@ from shoal.arns import ArnFormat
 from shoal.election import Election
 from shoal.netutil import split_hostport
 from shoal.replica_lease import ReplicaLease
+from shoal.security.pki import LiveTrust
 from shoal.store.base import StoreError
 from shoal.store.etcd import EtcdStore
 from shoal.store.tracking import WriteTracking
@@ -120,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-listen", default="127.0.0.1:7401", help="HTTP address for /metrics and /sd")
     p.add_argument("--console-listen", default="",
                    help="HTTP address (HOST:PORT) of the web console (default: none); `shoal console` links to it")
+    p.add_argument("--console-session-ttl", type=float, default=SESSION_TTL, metavar="S",
+                   help="seconds a web console session lives, at every replica (logging out ends it sooner)")
     add_ecs_flags(p)
     add_registry_flags(p)
     p.add_argument("--lease-ttl", type=float, default=5.0, help="seconds without heartbeats before a node is lost")
@@ -304,6 +310,14 @@ class Replica:
         routing = RoutingPublisher(cache, gateway.broadcast, min_interval=args.cycle_interval)
         gateway.routing_for = routing.current
         wakers.append(routing.wake)
+        event_log = EventLog(self.store, election.is_leader, election.fence)
+        try:
+            self.events.seed(event_log.load())
+        except StoreError as exc:
+            log.warning("event feed: the stored history could not be read; starting without it: %s", exc)
+        # Set after the seed: the history is not written again.
+        self.events.on_events = event_log.offer
+        event_log.start()
         cache.add_listener(self.events.observe)
         cache.start()
         routing.start()  # after the first listing: a partial table is never sent
@@ -326,7 +340,7 @@ class Replica:
         if args.console_listen:
             self.console = self._start_console(args, cache, election.key,
                                                LogSource(security.open_channel, gateway.address),
-                                               security.revocations)
+                                               security.revocations, security.trust)
         leader_watch = PrefixWatch(self.store, election.key, loop.wake)
         leader_watch.start()
         lifecycle = (LifecycleSweep(self.store, self.ctx.registry.client, election.is_leader,
@@ -355,6 +369,7 @@ class Replica:
         revocation_watch.close()
         loop.stop()
         routing.stop()
+        event_log.stop()
         log.info(election.resign())
         self.server.stop(grace=2).wait(5)
         self.http.shutdown()
@@ -372,15 +387,18 @@ class Replica:
         return 0
 
     def _start_console(self, args: argparse.Namespace, cache: Cache, leader_key: str, task_logs: LogSource,
-                       revocations: Revocations) -> Console:
+                       revocations: Revocations, trust: LiveTrust | None) -> Console:
         def leader() -> str:
             kv = self.store.get(leader_key)
             return kv.value.decode(errors="replace") if kv is not None else ""
 
         chost, cport = split_hostport(args.console_listen)
+        # Plain HTTP only on an --insecure control plane, the one kind without a cluster CA.
+        tls = cluster_ca_context(args, chost, trust, "web console") if trust is not None else None
         try:
             return Console(chost, cport, self.ctx, Views(cache, self.events, leader), self.events, args.insecure,
-                           task_logs, revoked=revocations.revoked)
+                           task_logs, Sessions(self.ctx.store, ttl=args.console_session_ttl), tls,
+                           revoked=revocations.revoked)
         except OSError as exc:
             raise SystemExit(f"controlplane: cannot listen on {args.console_listen}: {exc}") from exc
 
@@ -433,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("controlplane: --lease-ttl must be at least 1 second")
     if args.leader_ttl is not None and not 1 <= args.leader_ttl <= args.lease_ttl:
         raise SystemExit("controlplane: --leader-ttl must be between 1 second and --lease-ttl")
+    if not 2 <= args.console_session_ttl <= 7 * 86400:
+        raise SystemExit("controlplane: --console-session-ttl must be 2 seconds to 7 days")
     if not MIN_TTL <= args.task_credentials_ttl <= MAX_TTL:
         raise SystemExit(f"controlplane: --task-credentials-ttl must be {MIN_TTL:g}-{MAX_TTL:g} seconds")
     # Only once the arguments are good: these hold for the whole process, and a test that

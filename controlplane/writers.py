@@ -54,6 +54,11 @@ WRITERS: dict[str, frozenset[str]] = {
     keys.FILESYSTEMS: frozenset({"controlplane.api.filesystems", "controlplane.api.taskdefs"}),
     # Minted for a node on its request (and swept there once expired).
     keys.TASKCREDENTIALS: frozenset({"controlplane.api.task_credentials"}),
+    # Whichever replica a browser logs in at or `shoal console` reaches.
+    keys.CONSOLE_SESSIONS: frozenset({"controlplane.console.sessions"}),
+    keys.CONSOLE_LINKS: frozenset({"controlplane.console.sessions"}),
+    # The leader, fenced by its leadership in each transaction, as controllers/view.py is.
+    keys.EVENTS: frozenset({"controlplane.event_log"}),
 }
 
 # Modules a write passes through on its way to the store: the writer is whoever called them.

@@ -159,3 +159,25 @@ FILESYSTEMS = PREFIX + "filesystems/"
 def filesystem(name: str) -> str:
     """A shared file system an operator registered (efsVolumeConfiguration.fileSystemId)."""
     return f"{FILESYSTEMS}{name}"
+
+
+CONSOLE_SESSIONS = PREFIX + "console-sessions/"
+CONSOLE_LINKS = PREFIX + "console-links/"
+
+
+def console_session(user_key: str, token_hash: str) -> str:
+    """A web console session (ConsoleGrant) of one user, under the hash of its token."""
+    return f"{CONSOLE_SESSIONS}{user_key}/{token_hash}"
+
+
+def console_link(user_key: str, token_hash: str) -> str:
+    """A one-time console login link (ConsoleGrant) of one user, under the hash of its token."""
+    return f"{CONSOLE_LINKS}{user_key}/{token_hash}"
+
+
+EVENTS = PREFIX + "events/"
+
+
+def event(created_ns: int, n: int) -> str:
+    """One event of the feed's stored history (ClusterEvent); the keys sort by time."""
+    return f"{EVENTS}{created_ns:020d}-{n:08d}"

@@ -7,18 +7,21 @@ Doors: every /api call but login needs a live session cookie (HttpOnly, SameSite
 every POST but login needs JSON and the session's CSRF token in ``X-CSRF-Token``, and a
 cross-origin ``Origin`` is refused outright; actions are judged by ``actions.run`` with the
 session's identity. Every answer carries a Content-Security-Policy that allows only this
-origin's scripts, so a name holding markup can at worst be shown, never run."""
+origin's scripts, so a name holding markup can at worst be shown, never run. It speaks
+HTTPS with the certificate it is given (the replica's, from the cluster CA) and then marks
+its cookie Secure; plain HTTP only without one (an --insecure control plane)."""
 
 from __future__ import annotations
 
 import hmac
 import json
 import logging
+import ssl
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from typing import Any
 
@@ -34,6 +37,7 @@ from controlplane.console.sessions import Session, Sessions
 from controlplane.console.views import Views, event
 from controlplane.errors import ApiError
 from controlplane.feed import KINDS, EventFeed
+from controlplane.tls_http import TLSServer
 from shoal.logs import kv
 from shoal.security.ca import Identity
 from shoal.store.base import StoreError
@@ -47,6 +51,9 @@ MAX_BODY = 16 * 1024
 # Notices to one page are at least this far apart: a rollout's many reports become a few.
 NOTICE_INTERVAL = 0.2
 KEEPALIVE = 15.0
+# An open stream asks the store this often whether its session still lives (logged out or
+# expired at any replica): it then ends.
+SESSION_RECHECK = 5.0
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
                                "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -65,19 +72,20 @@ class Console:
     """A running console; ``url`` is its address, ``link(identity)`` a one-time login."""
 
     def __init__(self, host: str, port: int, ctx: ApiContext, views: Views, feed: EventFeed, insecure: bool,
-                 logs: LogSource, sessions: Sessions | None = None,
+                 logs: LogSource, sessions: Sessions | None = None, tls: ssl.SSLContext | None = None,
                  revoked: Callable[[Identity], bool] = lambda identity: False) -> None:
         self.ctx, self.views, self.feed, self.insecure, self.logs = ctx, views, feed, insecure, logs
         # A session made from a link stands for the certificate that asked for the link: it
         # ends when that certificate is revoked (controlplane/revocations.py).
         self.revoked = revoked
-        self.sessions = sessions or Sessions()
+        self.sessions = sessions or Sessions(ctx.store)
         self.chaos = Chaos(ctx, views.cache, feed)
         self.closing = threading.Event()
-        self.httpd = ThreadingHTTPServer((host, port), _handler(self))
-        self.httpd.daemon_threads = True
+        self.httpd = TLSServer((host, port), _handler(self), tls)
+        # The browser sends a Secure cookie over HTTPS only, never over a plain connection.
+        self.cookie_flags = "Path=/; HttpOnly; SameSite=Strict" + ("; Secure" if tls is not None else "")
         bound = self.httpd.server_address[1]
-        self.url = f"http://{_url_host(host)}:{bound}"
+        self.url = f"{'https' if tls is not None else 'http'}://{_url_host(host)}:{bound}"
         threading.Thread(target=self.httpd.serve_forever, name="console", daemon=True).start()
         log.info("console serving", extra=kv(url=self.url))
 
@@ -135,17 +143,22 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
             self._json(status, {"error": message})
 
         def _session(self) -> Session | None:
+            """The request's live session; None once it answered 401 (none) or 503 (the
+            store, which holds the sessions, is unreachable)."""
+            token = None
             for part in (self.headers.get("Cookie") or "").split(";"):
                 name, _, value = part.strip().partition("=")
                 if name == COOKIE:
-                    session = console.sessions.get(value)
-                    if session is not None and session.identity is not None and console.revoked(session.identity):
-                        return None
-                    return session
-            return None
+                    token = value
+            ok, session = self._call(lambda: console.sessions.get(token))
+            if session is not None and session.identity is not None and console.revoked(session.identity):
+                session = None
+            if ok and session is None:
+                self._error(401, "not logged in (or the session expired): log in again")
+            return session
 
         def _cookie(self, session: Session) -> dict[str, str]:
-            return {"Set-Cookie": f"{COOKIE}={session.id}; Path=/; HttpOnly; SameSite=Strict; "
+            return {"Set-Cookie": f"{COOKIE}={session.id}; {console.cookie_flags}; "
                                   f"Max-Age={int(console.sessions.ttl)}"}
 
         def _same_origin(self) -> bool:
@@ -195,9 +208,9 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
             elif path.startswith("/api/"):
                 session = self._session()
                 if session is None:
-                    self._error(401, "not logged in (or the session expired): log in again")
-                elif path == "/api/stream":
-                    self._stream()
+                    return
+                if path == "/api/stream":
+                    self._stream(session)
                 elif path.startswith("/api/logs/"):
                     self._logs(path, query, session)
                 else:
@@ -206,7 +219,9 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                 self._error(404, f"no page {path[:64]!r}")
 
         def _redeem(self, token: str) -> None:
-            session = console.sessions.redeem(token) if token else None
+            ok, session = self._call(lambda: console.sessions.redeem(token) if token else None)
+            if not ok:
+                return
             if session is None:
                 log.warning("console: one-time link refused (unknown, used or expired)",
                             extra=kv(client=self.client_address[0]))
@@ -269,9 +284,10 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                                        kinds=kinds, limit=200)
             return [event(e) for e in console.feed.list(req).events][::-1]
 
-        def _stream(self) -> None:
+        def _stream(self, session: Session) -> None:
             self._open_stream()
             version = console.feed.version
+            checked = time.monotonic()
             try:
                 # The browser waits 5 s before reconnecting a broken stream (its default is 3 s).
                 self.wfile.write(f"retry: 5000\nevent: change\ndata: {version}\n\n".encode())
@@ -289,8 +305,18 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                         self.wfile.write(f"event: change\ndata: {version}\n\n".encode())
                         sent = time.monotonic()
                     self.wfile.flush()
+                    if time.monotonic() - checked >= SESSION_RECHECK:
+                        checked = time.monotonic()
+                        if not self._still_live(session):
+                            return
             except OSError:
                 return  # the browser left
+
+        def _still_live(self, session: Session) -> bool:
+            try:
+                return console.sessions.get(session.id) is not None
+            except StoreError:
+                return True  # the store's outage is no logout; the page's reads say 503 meanwhile
 
         def _logs(self, path: str, query: dict[str, list[str]], session: Session) -> None:
             parts = [urllib.parse.unquote(p) for p in path.split("/")[3:]]
@@ -329,7 +355,9 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
             if body is None:
                 return
             if path == "/api/login":
-                session = console.login(body)
+                ok, session = self._call(lambda: console.login(body))
+                if not ok:
+                    return
                 if session is None:
                     log.warning("console: login refused", extra=kv(client=self.client_address[0]))
                     self._error(401, "accessKeyId/secretAccessKey: unknown key, wrong secret, or inactive key")
@@ -339,15 +367,15 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                 return
             session = self._session()
             if session is None:
-                self._error(401, "not logged in (or the session expired): log in again")
                 return
             if not session.csrf_ok(self.headers.get("X-CSRF-Token")):
                 log.warning("console: action without its CSRF token refused", extra=kv(user=session.user, path=path))
                 self._error(403, "X-CSRF-Token: missing or wrong for this session; reload the page")
                 return
             if path == "/api/logout":
-                console.sessions.end(session.id)
-                self._json(200, {}, {"Set-Cookie": f"{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"})
+                ok, _ = self._call(lambda: console.sessions.end(session.id))
+                if ok:
+                    self._json(200, {}, {"Set-Cookie": f"{COOKIE}=; {console.cookie_flags}; Max-Age=0"})
             elif path == "/api/chaos":
                 self._chaos(session, body)
             elif path.startswith("/api/actions/"):

@@ -79,10 +79,17 @@ def _tls(args: argparse.Namespace, host: str, trust: pki.LiveTrust | None) -> ss
     if trust is None:
         raise SystemExit("controlplane: --ecs-listen: this control plane has no cluster CA (--insecure) to issue "
                          "the ECS API's certificate: give --ecs-cert/--ecs-key, or --ecs-plaintext for development")
+    return cluster_ca_context(args, host, trust, "ECS API")
+
+
+def cluster_ca_context(args: argparse.Namespace, host: str, trust: pki.LiveTrust, what: str) -> ssl.SSLContext:
+    """TLS for one of the replica's HTTPS listeners (``what``, on ``host``): a fresh key and a
+    certificate from the cluster CA, valid for that host, loopback, this host's names and
+    every --san."""
     names = pki.default_server_names(host, list(getattr(args, "san", [])))
     key_pem, chain_pem = trust.state.server_identity(names)
-    log.info("ECS API certificate issued by the cluster CA", extra=kv(ca=trust.state.current.fingerprint[:16],
-                                                                      names=",".join(names)))
+    log.info("%s certificate issued by the cluster CA", what, extra=kv(ca=trust.state.current.fingerprint[:16],
+                                                                                names=",".join(names)))
     return context_from_pem(chain_pem, key_pem)
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from controlplane.registry.client import MANIFEST_TYPES
-from controlplane.registry.token_server import _TLSServer
+from controlplane.tls_http import TLSServer
 from shoal.logs import kv
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,7 @@ def serve(host: str, port: int, tls: ssl.SSLContext, upstream: str,
         def log_message(self, fmt: str, *args) -> None:
             log.debug("registry front: " + fmt, *args)
 
-    server = _TLSServer((host, port), Handler, tls)
+    server = TLSServer((host, port), Handler, tls)
     threading.Thread(target=server.serve_forever, name="registry-front", daemon=True).start()
     return server
 

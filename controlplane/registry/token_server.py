@@ -18,7 +18,6 @@ import base64
 import datetime
 import json
 import logging
-import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 from controlplane.registry.access import ScopeError, grant, parse_scope
 from controlplane.registry.events import EventError
 from controlplane.registry.logins import CERT_CLAIM, KEY_CLAIM
+from controlplane.tls_http import TLSServer
 from shoal.logs import kv
 from shoal.security import registry_issuer
 from shoal.security.registry_issuer import Issuer, TokenError
@@ -35,7 +35,6 @@ from shoal.security.registry_issuer import Issuer, TokenError
 log = logging.getLogger(__name__)
 
 TOKEN_SECONDS = 300
-HANDSHAKE_SECONDS = 10.0
 MAX_EVENTS_BYTES = 1024 * 1024
 
 
@@ -78,24 +77,6 @@ def issue(issuer: Issuer, service: str, authorization: str, query: str, exists: 
     log.info("registry token issued", extra=kv(identity=claims["sub"], access=json.dumps(access)))
     issued = datetime.datetime.fromtimestamp(claims["iat"], datetime.UTC).isoformat()
     return {"token": token, "access_token": token, "expires_in": TOKEN_SECONDS, "issued_at": issued}
-
-
-class _TLSServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type, tls: ssl.SSLContext) -> None:
-        self.tls = tls
-        super().__init__(address, handler)
-
-    def finish_request(self, request: socket.socket, client_address) -> None:  # type: ignore[override]
-        # The handshake happens here, in the request's own thread, not in the accept loop.
-        request.settimeout(HANDSHAKE_SECONDS)
-        try:
-            wrapped = self.tls.wrap_socket(request, server_side=True)
-        except (OSError, ssl.SSLError) as exc:
-            log.debug("token endpoint: TLS handshake failed: %s", exc)
-            return
-        self.RequestHandlerClass(wrapped, client_address, self)
 
 
 def serve(host: str, port: int, tls: ssl.SSLContext, issuer: Issuer, service: str,
@@ -161,6 +142,6 @@ def serve(host: str, port: int, tls: ssl.SSLContext, issuer: Issuer, service: st
         def log_message(self, fmt: str, *args) -> None:
             log.debug("token endpoint: " + fmt, *args)
 
-    server = _TLSServer((host, port), Handler, tls)
+    server = TLSServer((host, port), Handler, tls)
     threading.Thread(target=server.serve_forever, name="registry-token", daemon=True).start()
     return server

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15shoal/v1/events.proto\x12\x08shoal.v1\"\x8c\x01\n\x0c\x43lusterEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x12\n\ncreated_at\x18\x02 \x01(\x01\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0f\n\x07\x63luster\x18\x04 \x01(\t\x12\x0f\n\x07service\x18\x05 \x01(\t\x12\x0c\n\x04node\x18\x06 \x01(\t\x12\x0c\n\x04task\x18\x07 \x01(\t\x12\x0f\n\x07message\x18\x08 \x01(\t\"\x83\x01\n\x11ListEventsRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\x0c\n\x04node\x18\x03 \x01(\t\x12\r\n\x05kinds\x18\x04 \x03(\t\x12\r\n\x05since\x18\x05 \x01(\x01\x12\r\n\x05limit\x18\x06 \x01(\r\x12\x11\n\tafter_seq\x18\x07 \x01(\x04\"N\n\x12ListEventsResponse\x12&\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.shoal.v1.ClusterEvent\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\"\x1a\n\x18\x43reateConsoleLinkRequest\".\n\x0b\x43onsoleLink\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x01\x32\x97\x01\n\x06\x45vents\x12G\n\nListEvents\x12\x1b.shoal.v1.ListEventsRequest\x1a\x1c.shoal.v1.ListEventsResponse\x12\x44\n\x0bWatchEvents\x12\x1b.shoal.v1.ListEventsRequest\x1a\x16.shoal.v1.ClusterEvent0\x01\x32Y\n\x07\x43onsole\x12N\n\x11\x43reateConsoleLink\x12\".shoal.v1.CreateConsoleLinkRequest\x1a\x15.shoal.v1.ConsoleLinkb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15shoal/v1/events.proto\x12\x08shoal.v1\"\x8c\x01\n\x0c\x43lusterEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x12\n\ncreated_at\x18\x02 \x01(\x01\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0f\n\x07\x63luster\x18\x04 \x01(\t\x12\x0f\n\x07service\x18\x05 \x01(\t\x12\x0c\n\x04node\x18\x06 \x01(\t\x12\x0c\n\x04task\x18\x07 \x01(\t\x12\x0f\n\x07message\x18\x08 \x01(\t\"\x83\x01\n\x11ListEventsRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\x0c\n\x04node\x18\x03 \x01(\t\x12\r\n\x05kinds\x18\x04 \x03(\t\x12\r\n\x05since\x18\x05 \x01(\x01\x12\r\n\x05limit\x18\x06 \x01(\r\x12\x11\n\tafter_seq\x18\x07 \x01(\x04\"N\n\x12ListEventsResponse\x12&\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.shoal.v1.ClusterEvent\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\"\x1a\n\x18\x43reateConsoleLinkRequest\".\n\x0b\x43onsoleLink\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x01\"\xaa\x01\n\x0c\x43onsoleGrant\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x0f\n\x07\x63luster\x18\x03 \x01(\t\x12\x0e\n\x06grants\x18\x04 \x03(\t\x12\x11\n\tanonymous\x18\x05 \x01(\x08\x12\x12\n\ncreated_at\x18\x06 \x01(\x01\x12\x12\n\nexpires_at\x18\x07 \x01(\x01\x12\x12\n\naccess_key\x18\x08 \x01(\t\x12\x0e\n\x06issued\x18\t \x01(\x01\x32\x97\x01\n\x06\x45vents\x12G\n\nListEvents\x12\x1b.shoal.v1.ListEventsRequest\x1a\x1c.shoal.v1.ListEventsResponse\x12\x44\n\x0bWatchEvents\x12\x1b.shoal.v1.ListEventsRequest\x1a\x16.shoal.v1.ClusterEvent0\x01\x32Y\n\x07\x43onsole\x12N\n\x11\x43reateConsoleLink\x12\".shoal.v1.CreateConsoleLinkRequest\x1a\x15.shoal.v1.ConsoleLinkb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,8 +41,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATECONSOLELINKREQUEST']._serialized_end=418
   _globals['_CONSOLELINK']._serialized_start=420
   _globals['_CONSOLELINK']._serialized_end=466
-  _globals['_EVENTS']._serialized_start=469
-  _globals['_EVENTS']._serialized_end=620
-  _globals['_CONSOLE']._serialized_start=622
-  _globals['_CONSOLE']._serialized_end=711
+  _globals['_CONSOLEGRANT']._serialized_start=469
+  _globals['_CONSOLEGRANT']._serialized_end=639
+  _globals['_EVENTS']._serialized_start=642
+  _globals['_EVENTS']._serialized_end=793
+  _globals['_CONSOLE']._serialized_start=795
+  _globals['_CONSOLE']._serialized_end=884
 # @@protoc_insertion_point(module_scope)

@@ -63,3 +63,25 @@ class ConsoleLink(_message.Message):
     url: str
     expires_at: float
     def __init__(self, url: _Optional[str] = ..., expires_at: _Optional[float] = ...) -> None: ...
+
+class ConsoleGrant(_message.Message):
+    __slots__ = ("role", "user", "cluster", "grants", "anonymous", "created_at", "expires_at", "access_key", "issued")
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    GRANTS_FIELD_NUMBER: _ClassVar[int]
+    ANONYMOUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_KEY_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_FIELD_NUMBER: _ClassVar[int]
+    role: str
+    user: str
+    cluster: str
+    grants: _containers.RepeatedScalarFieldContainer[str]
+    anonymous: bool
+    created_at: float
+    expires_at: float
+    access_key: str
+    issued: float
+    def __init__(self, role: _Optional[str] = ..., user: _Optional[str] = ..., cluster: _Optional[str] = ..., grants: _Optional[_Iterable[str]] = ..., anonymous: _Optional[bool] = ..., created_at: _Optional[float] = ..., expires_at: _Optional[float] = ..., access_key: _Optional[str] = ..., issued: _Optional[float] = ...) -> None: ...

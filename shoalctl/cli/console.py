@@ -1,6 +1,7 @@
 """`shoal console [--print-url]`: a one-time link that logs into the web console as the
 caller (admin or viewer, as the caller's certificate says), opened in a browser or printed.
-The link is good once, for a few minutes, on the replica that made it."""
+The link names the console of the replica that made it and is good once, for a few minutes,
+at any replica (sessions and links are kept in etcd)."""
 
 from __future__ import annotations
 

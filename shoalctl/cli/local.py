@@ -300,8 +300,9 @@ def _print_summary(cluster: LocalCluster, state: Path, tasks: list[r.Task], deta
         "  ECS API        " + (f"{'https' if cluster.secure else 'http'}://127.0.0.1:{cluster.ecs_port}"
                                 "  (aws ecs --endpoint-url … [--ca-bundle pki/ca.crt]; keys: shoal accesskey create)"
                                 if cluster.ecs_port is not None else "off"),
-        "  console        " + (f"http://127.0.0.1:{cluster.console_port}  (log in: shoal console)"
-                                if cluster.console_port is not None else "off"),
+        "  console        " + (f"{', '.join(cluster.console_urls)}  (log in: shoal console"
+                                f"{'; its certificate is from pki/ca.crt' if cluster.secure else ''})"
+                                if cluster.console_urls else "off"),
         "  registry       " + (f"{cluster.registry_address}  (shoal registry login; shoal repo create NAME)"
                                 if cluster.registry_address else "off"),
         f"  nodes          {nodes or 'none'}",

@@ -94,7 +94,8 @@ class LocalCluster(ClusterLookup, procs.Started):
         """``dynamic_port_span``: how many host ports each agent gets for dynamic port
         mappings, in a block of its own (0: leave the scheduler's default range).
         ``ecs_port``: serve the ECS-compatible HTTP API there (0: a free port; None: off).
-        ``console_port``: serve the web console there (0: a free port; None: off).
+        ``console_port``: replica 1 serves the web console there (0: a free port; None: no
+        replica serves one), every other replica on a free port of its own.
         ``etcd_members``: 1, or 3/5 for an etcd cluster on loopback. ``replicas``: how many
         control-plane processes (1 uses api_port/metrics_port; the others free ports); agents
         and config.json get all their endpoints. ``host``: the address the control plane
@@ -187,6 +188,14 @@ class LocalCluster(ClusterLookup, procs.Started):
     @property
     def sd_url(self) -> str:
         return f"http://{self.host}:{self.metrics_port}/sd"
+
+    @property
+    def console_urls(self) -> list[str]:
+        """Every replica's web console, replica 1 first ([] when they serve none)."""
+        settings = self._replica_settings()
+        ports = [self.cp.console_port_of(i, settings) for i in range(1, self.replica_count + 1)]
+        scheme = "https" if self.secure else "http"
+        return [f"{scheme}://{self.host}:{port}" for port in ports if port is not None]
 
     @property
     def registry_address(self) -> str | None:
@@ -350,7 +359,7 @@ class LocalCluster(ClusterLookup, procs.Started):
             lease_ttl=self.lease_ttl, log_level=self.log_level,
             etcd_args=self._etcd_args_of, pki_dir=self.pki_dir if self.secure else None,
             ecs_listen=f"{HOST}:{self.ecs_port}" if self.ecs_port is not None else None,
-            console_listen=f"{HOST}:{self.console_port}" if self.console_port is not None else None,
+            console_port=self.console_port,
             registry=self.registry_address,
             registry_token_listen=self.cluster_registry.token_listen,
             registry_upstream=self.cluster_registry.upstream,
@@ -556,7 +565,7 @@ class LocalCluster(ClusterLookup, procs.Started):
             "etcd": self.etcd_url,
             **self.etcd_set.config_entries(),
             "ecs": f"http{'s' if self.secure else ''}://{HOST}:{self.ecs_port}" if self.ecs_port is not None else None,
-            "console": f"http://{HOST}:{self.console_port}" if self.console_port is not None else None,
+            "console": ",".join(self.console_urls) or None,
             "registry": self.registry_address,
             "cluster": CLUSTER,
             "state_dir": str(self.state_dir),

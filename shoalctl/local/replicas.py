@@ -24,7 +24,8 @@ from shoalctl.local.errors import ClusterError
 class ReplicaSettings:
     """What every replica is started with. ``etcd_args(i)``: replica i's etcd flags;
     ``pki_dir``: its --pki-dir (None: an --insecure cluster); ``first_ports``: replica 1's
-    (api, metrics) ports."""
+    (api, metrics) ports; ``console_port``: replica 1's web console port (None: no replica
+    serves one; the others get free ports)."""
 
     host: str
     first_ports: tuple[int, int]
@@ -34,7 +35,7 @@ class ReplicaSettings:
     etcd_args: Callable[[int], list[str]]
     pki_dir: Path | None
     ecs_listen: str | None = None
-    console_listen: str | None = None
+    console_port: int | None = None
     # The cluster registry's HOST:PORT and where replica 1 serves its token endpoint.
     registry: str | None = None
     registry_token_listen: str | None = None
@@ -44,8 +45,8 @@ class ReplicaSettings:
 
 
 class Replicas:
-    """Replica i (from 1) -> its process and (api, metrics) ports; replica 1 uses the
-    settings' first ports, the others free ones picked when first asked for."""
+    """Replica i (from 1) -> its process, (api, metrics) ports and console port; replica 1
+    uses the settings' first ports, the others free ones picked when first asked for."""
 
     def __init__(self, count: int) -> None:
         if not 1 <= count <= 9:
@@ -53,6 +54,7 @@ class Replicas:
         self.count = count
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.ports: dict[int, tuple[int, int]] = {}
+        self.console_ports: dict[int, int] = {}
 
     def name(self, i: int) -> str:
         """"controlplane" for a single replica, "controlplane-N" for replica N of several:
@@ -63,9 +65,19 @@ class Replicas:
         if i == 1:
             return settings.first_ports
         if i not in self.ports:
-            api, metrics = free_ports(2, settings.host)
+            # Picked together, so no two of them can be the same freed port.
+            api, metrics, *console = free_ports(2 if settings.console_port is None else 3, settings.host)
             self.ports[i] = (api, metrics)
+            if console:
+                self.console_ports[i] = console[0]
         return self.ports[i]
+
+    def console_port_of(self, i: int, settings: ReplicaSettings) -> int | None:
+        """Replica ``i``'s web console port, or None when the replicas serve no console."""
+        if settings.console_port is None or i == 1:
+            return settings.console_port
+        self.ports_of(i, settings)
+        return self.console_ports[i]
 
     def log_path(self, i: int, settings: ReplicaSettings) -> Path:
         return settings.logs_dir / f"{self.name(i)}.log"
@@ -78,6 +90,7 @@ class Replicas:
         if proc is not None and proc.poll() is None:
             return False
         api, metrics = self.ports_of(i, settings)
+        console = self.console_port_of(i, settings)
         name = self.name(i)
         argv = [
             sys.executable, "-m", "controlplane",
@@ -88,7 +101,7 @@ class Replicas:
             # HTTPS with a certificate from the cluster CA; plain HTTP only for an --insecure cluster.
             *(["--ecs-listen", settings.ecs_listen, *([] if settings.pki_dir is not None else ["--ecs-plaintext"])]
               if settings.ecs_listen is not None and i == 1 else []),
-            *(["--console-listen", settings.console_listen] if settings.console_listen is not None and i == 1 else []),
+            *(["--console-listen", f"{settings.host}:{console}"] if console is not None else []),
             *(["--registry", settings.registry] if settings.registry else []),
             *(["--registry-token-listen", settings.registry_token_listen]
               if settings.registry and settings.registry_token_listen and i == 1 else []),

@@ -5,7 +5,6 @@ page, CSRF and cross-origin refusals, an admin's action done."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import urllib.parse
 from pathlib import Path
@@ -13,11 +12,13 @@ from pathlib import Path
 import grpc
 import pytest
 
+from shoal import keys
 from shoal.v1 import accesskeys_pb2 as ak
 from shoal.v1 import accesskeys_pb2_grpc, events_pb2_grpc
 from shoal.v1 import events_pb2 as ev
 from shoal.v1 import operator_pb2 as op
 from tests.cli import shoal
+from tests.headless import connect
 from tests.integration.test_logs_events import Streaming
 from tests.waiting import wait_for
 
@@ -49,16 +50,18 @@ def console_cluster(make_cluster, busybox_image):
 
 
 class Browserless:
-    """Speaks to the console as a browser would, holding one cookie."""
+    """Speaks to the console as a browser would, holding one cookie; over HTTPS checked
+    against the cluster's CA file ``ca``."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, ca: Path | None) -> None:
         self.base = urllib.parse.urlsplit(base)
+        self.ca = ca
         self.cookie = ""
         self.csrf = ""
 
     def request(self, method: str, path: str, body: object = None, headers: dict[str, str] | None = None
                 ) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPConnection(self.base.hostname, self.base.port, timeout=10)
+        conn = connect(self.base, self.ca, timeout=10)
         sent = {"Content-Type": "application/json", **({"Cookie": self.cookie} if self.cookie else {}),
                 **(headers or {})}
         data = json.dumps(body).encode() if body is not None else None
@@ -86,6 +89,11 @@ class Browserless:
         assert status == 200, me
         self.csrf = me["csrf"]
         return me
+
+
+def ca(cluster) -> Path | None:
+    """The cluster CA file its consoles' certificates chain to (None: an --insecure cluster)."""
+    return cluster.pki_dir / "ca.crt" if cluster.secure else None
 
 
 def link_for(cluster, env: dict[str, str] | None = None) -> str:
@@ -154,7 +162,7 @@ def test_console_doors(console_cluster, tmp_path: Path) -> None:
     link = link_for(cluster)
     base = link.split("/login")[0]
     login_path = "/login?" + urllib.parse.urlsplit(link).query
-    anon = Browserless(base)
+    anon = Browserless(base, ca(cluster))
     # Logged out: the page loads (it shows the login form), the API does not answer.
     assert anon.request("GET", "/")[0] == 200
     for path in ("/api/overview", "/api/services", "/api/events", "/api/stream", "/api/me"):
@@ -165,13 +173,14 @@ def test_console_doors(console_cluster, tmp_path: Path) -> None:
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
 
     # The one-time link logs in once, as the admin who made it.
-    admin = Browserless(base)
+    admin = Browserless(base, ca(cluster))
     status, headers, _ = admin.request("GET", login_path)
     assert status == 303 and headers["location"] == "/"
     cookie = headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert base.startswith("https://"), "a control plane with TLS serves its console over HTTPS"
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "; Secure" in cookie
     assert admin.me()["role"] == "admin"
-    again = Browserless(base)
+    again = Browserless(base, ca(cluster))
     status, _, body = again.request("GET", login_path)
     assert status == 403 and b"used or expired" in body and not again.cookie
 
@@ -192,7 +201,7 @@ def test_console_doors(console_cluster, tmp_path: Path) -> None:
     # A viewer by access key: reads, and is refused an action forged past the page.
     keys = accesskeys_pb2_grpc.AccessKeysStub(cluster.channel)
     key = keys.CreateAccessKey(ak.CreateAccessKeyRequest(user="vera", role="viewer"), timeout=10)
-    viewer = Browserless(base)
+    viewer = Browserless(base, ca(cluster))
     status, _, _ = viewer.request("POST", "/api/login", {"accessKeyId": key.access_key_id,
                                                          "secretAccessKey": key.secret_access_key + "x"})
     assert status == 401 and not viewer.cookie
@@ -211,7 +220,7 @@ def test_console_doors(console_cluster, tmp_path: Path) -> None:
     made = shoal(cluster, "user", "create", "vic", "--role", "viewer", "--out", str(tmp_path / "vic"))
     assert made.returncode == 0, made.stderr
     d = tmp_path / "vic"
-    vic = Browserless(base)
+    vic = Browserless(base, ca(cluster))
     vlink = urllib.parse.urlsplit(link_for(cluster, {"SHOAL_CA": str(d / "ca.crt"), "SHOAL_CERT": str(d / "vic.crt"),
                                                      "SHOAL_KEY": str(d / "vic.key")}))
     assert vic.request("GET", f"{vlink.path}?{vlink.query}")[0] == 303
@@ -230,7 +239,7 @@ def test_rollback_from_the_console(console_cluster) -> None:
     api = cluster.operator
     api.CreateService(op.CreateServiceRequest(cluster="default", service_name="web", task_definition="sleeper",
                                               desired_count=1))
-    admin = Browserless(link_for(cluster).split("/login")[0])
+    admin = Browserless(link_for(cluster).split("/login")[0], ca(cluster))
     link = urllib.parse.urlsplit(link_for(cluster))
     assert admin.request("GET", f"/login?{link.query}")[0] == 303
     admin.me()
@@ -267,3 +276,26 @@ def test_no_console_no_link(make_cluster) -> None:
     cluster = make_cluster(agents=0)
     out = shoal(cluster, "console", "--print-url")
     assert out.returncode != 0 and "--console-listen" in out.stderr
+
+
+def test_a_replica_started_later_shows_the_history_before_it(make_cluster) -> None:
+    cluster = make_cluster(agents=1, zones=["a"], replicas=2, runtime="hollow")
+    leader = cluster.leader()
+    assert leader is not None
+    later = 3 - leader
+    cluster.cp.stop(later)
+    node_id = sorted(cluster.node_ids())[0]
+    api = cluster.failover_operator(endpoints=[cluster.endpoints[leader - 1]])
+    api.UpdateContainerInstancesState(op.UpdateContainerInstancesStateRequest(
+        cluster="default", container_instances=[node_id], status="DRAINING"))
+    store = cluster.etcd_store()
+    try:
+        wait_for(lambda: any(b"ACTIVE -> DRAINING" in kv.value for kv in store.list(keys.EVENTS).kvs), 30,
+                 "the drain in the stored history")
+    finally:
+        store.close()
+    cluster.start_replica(later)
+    seen = shoal(cluster, "events", "--kind", "node", "--endpoint", cluster.endpoints[later - 1])
+    assert seen.returncode == 0, seen.stderr
+    # Its own first listing already shows the node DRAINING, which tells it no event.
+    assert "ACTIVE -> DRAINING" in seen.stdout, seen.stdout

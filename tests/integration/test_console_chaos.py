@@ -110,7 +110,7 @@ def test_chaos_doors(hollow_plane) -> None:
                                                     task_definition="hollow-web", desired_count=3))
     wait_for(lambda: running(plane.api, "web") == 3, 60, "web's 3 tasks RUNNING")
     base = plane.link().split("/login")[0]
-    admin = Browserless(base)
+    admin = Browserless(base, plane.ca)
     status, _, _ = admin.request("GET", "/login?token=" + plane.link().split("token=")[1])
     assert status == 303
     admin.me()
@@ -139,7 +139,7 @@ def test_chaos_doors(hollow_plane) -> None:
     # A viewer is refused whatever it sends.
     key = accesskeys_pb2_grpc.AccessKeysStub(plane.channel).CreateAccessKey(
         ak.CreateAccessKeyRequest(user="vera", role="viewer"), timeout=10)
-    viewer = Browserless(base)
+    viewer = Browserless(base, plane.ca)
     status, _, _ = viewer.request("POST", "/api/login", {"accessKeyId": key.access_key_id,
                                                          "secretAccessKey": key.secret_access_key})
     assert status == 200

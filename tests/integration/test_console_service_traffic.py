@@ -13,10 +13,9 @@ import pytest
 from shoal.v1 import scaling_pb2 as sc
 from shoal.v1 import scaling_pb2_grpc
 from tests.integration.test_console import link_for
-from tests.integration.test_console_browser import browser  # noqa: F401 (a fixture)
+from tests.integration.test_console_browser import browser, wait_page  # noqa: F401 (browser: a fixture)
 from tests.integration.test_console_pages import text
 from tests.integration.test_traffic_targets import start_web
-from tests.waiting import wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -41,13 +40,13 @@ def test_service_page_shows_scaling_and_targets(make_cluster, busybox_image, bro
                                                            target_value=50)))
         b = browser
         b.get(link_for(cluster))
-        wait_for(lambda: "(admin)" in text(b, "#whoami"), 20, "the admin logged in")
+        wait_page(b, lambda: "(admin)" in text(b, "#whoami"), 20, "the admin logged in")
         b.get(b.current_url.split("#")[0] + "#/services/default/web")
-        wait_for(lambda: "min 1 · max 4" in text(b, "#scalable-target"), 20, "the scalable target")
-        wait_for(lambda: "ECSServiceAverageCPUUtilization at 50" in text(b, 'tr.policy[data-policy="cpu-50"]'), 20,
-                 "the scaling policy")
+        wait_page(b, lambda: "min 1 · max 4" in text(b, "#scalable-target"), 20, "the scalable target")
+        wait_page(b, lambda: "ECSServiceAverageCPUUtilization at 50" in text(b, 'tr.policy[data-policy="cpu-50"]'), 20,
+                  "the scaling policy")
         # The target: in the table with its group's name, healthy once the agent's checks pass.
-        wait_for(lambda: text(b, "tr.target .health") == "healthy", 90, "the target shown healthy")
+        wait_page(b, lambda: text(b, "tr.target .health") == "healthy", 90, "the target shown healthy")
         row = text(b, "tr.target")
         assert row.startswith(web.tg.target_group_name) and ":" in row, row
 
@@ -56,7 +55,7 @@ def test_service_page_shows_scaling_and_targets(make_cluster, busybox_image, bro
         scaling.RecordScalingActivity(sc.RecordScalingActivityRequest(activity=sc.ScalingActivity(
             cluster="default", service="web", resource_id="service/default/web", description=MARKUP,
             cause="cpu above 50", from_capacity=1, to_capacity=2, status_code="Successful", policy_name="cpu-50")))
-        wait_for(lambda: MARKUP in text(b, "tr.activity"), 20, "the activity shown live")
+        wait_page(b, lambda: MARKUP in text(b, "tr.activity"), 20, "the activity shown live")
         assert "1 → 2" in text(b, "tr.activity") and "cpu above 50" in text(b, "tr.activity")
         assert b.execute_script("return window.sameLoad") == "yes", "the activity appeared without a reload"
         assert b.find_elements(By.ID, "injected") == [], "the activity's markup was rendered as HTML"

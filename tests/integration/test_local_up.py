@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -83,14 +84,16 @@ def test_up_runs_the_sample_service_and_down_leaves_nothing(tmp_path: Path, dock
         tries = [line for line in up.stdout.split("next, try:", 1)[1].splitlines()
                  if line.strip() and not line.strip().startswith("export ")]
         assert lb_url in tries[0], "the first thing to try (after pointing at the state dir) is the load balancer"
-        assert f"console        http://127.0.0.1:{console}" in up.stdout, up.stdout
+        assert f"console        https://127.0.0.1:{console}" in up.stdout, up.stdout
 
         config = json.loads(statefiles.config_path(state).read_text())
         assert config["endpoint"] == f"127.0.0.1:{api}"
         assert config["prometheus"] == f"http://127.0.0.1:{prom}"
         assert config["ecs"] == f"https://127.0.0.1:{ecs}"
-        assert config["console"] == f"http://127.0.0.1:{console}"
-        with urllib.request.urlopen(config["console"], timeout=10) as resp:
+        assert config["console"] == f"https://127.0.0.1:{console}"
+        # HTTPS with a certificate from the cluster's CA, as the ECS API.
+        with urllib.request.urlopen(config["console"], timeout=10,
+                                    context=ssl.create_default_context(cafile=config["ca"])) as resp:
             assert b"Shoal console" in resp.read()
         records = statefiles.recorded(state)
         assert sorted(r.role for r in records) == [

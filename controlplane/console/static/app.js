@@ -40,12 +40,29 @@ function toast(text) {
   setTimeout(() => { t.hidden = true; }, 4000);
 }
 
+// Every answer's body is read, even one only its status matters for: Chromium keeps the
+// connection of an unread body busy until the response is collected, and with the event
+// stream open it has only six to the console.
+// A page's read that gets no whole answer in this long is given up (the page says so): a
+// connection the browser holds but the server no longer serves must not leave the page stuck.
+const READ_MS = 10000;
+
 async function api(path) {
-  const resp = await fetch(path, { credentials: "same-origin" });
-  if (resp.status === 401) { showLogin(); throw new Error("logged out"); }
-  const data = await resp.json();
-  if (!resp.ok) throw new Error(data.error || resp.statusText);
-  return data;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), READ_MS);
+  try {
+    const resp = await fetch(path, { credentials: "same-origin", signal: abort.signal });
+    const data = await resp.json();
+    if (resp.status === 401) { showLogin(); throw new Error("logged out"); }
+    if (!resp.ok) throw new Error(data.error || resp.statusText);
+    return data;
+  } catch (err) {
+    if (err.name !== "AbortError") throw err;
+    console.warn(`console: ${path} gave no answer in ${READ_MS} ms`);
+    throw new Error(`${path}: no answer in ${READ_MS / 1000} s`);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function act(name, body, confirmText) {
@@ -248,8 +265,10 @@ async function tasks() {
   return [el("h1", {}, "Tasks"), tasksTable(await api("/api/tasks"))];
 }
 
-async function task(cluster, id) {
+async function task(cluster, id, gen) {
   const t = await api(`/api/tasks/${encodeURIComponent(cluster)}/${encodeURIComponent(id)}`);
+  // logsBox keeps the open log stream: a superseded render must not swap it for its own.
+  if (gen !== generation) return [];
   return [el("h1", {}, `Task ${t.id}`),
     el("p", {}, `${t.service || t.group} · ${t.lastStatus} (desired ${t.desiredStatus}) · ${t.taskDefinition} · node ${t.nodeName} (${t.node})`),
     t.stoppedReason ? el("p", {}, `stopped: ${t.stoppedReason} ${t.stopCode}`) : null,
@@ -393,14 +412,20 @@ const routes = [
   [/^#\/chaos$/, chaos],
 ];
 
+// Every render has a generation. A navigation starts a new render at once; a render that a
+// newer one overtook drops what it read. Live updates wait for the render in flight and are
+// then folded into one re-read, so a burst of notices costs one read, not one each.
+let generation = 0;
 let rendering = false;
 let again = false;
 async function render(navigated) {
   if (!me) return;
-  // Typing in a field must not be wiped by a live update (moving to another page may).
-  const active = document.activeElement;
-  if (navigated !== true && active && active.tagName === "INPUT" && active.closest("#page")) { again = true; return; }
-  if (rendering) { again = true; return; }
+  if (navigated !== true) {
+    // Typing in a field must not be wiped by a live update (moving to another page may).
+    const active = document.activeElement;
+    if (rendering || (active && active.tagName === "INPUT" && active.closest("#page"))) { again = true; return; }
+  }
+  const gen = ++generation;
   rendering = true;
   try {
     const hash = location.hash || "#/";
@@ -408,16 +433,18 @@ async function render(navigated) {
     for (const [re, page] of routes) {
       const m = hash.match(re);
       if (m) {
-        const content = await page(...m.slice(1).map(decodeURIComponent));
-        document.getElementById("page").replaceChildren(...content.flat().filter((c) => c !== null));
+        const content = await page(...m.slice(1).map(decodeURIComponent), gen);
+        if (gen === generation) document.getElementById("page").replaceChildren(...content.flat().filter((c) => c !== null));
         break;
       }
     }
   } catch (err) {
-    if (me) document.getElementById("page").replaceChildren(el("p", { class: "error" }, String(err.message)));
+    if (me && gen === generation) document.getElementById("page").replaceChildren(el("p", { class: "error" }, String(err.message)));
   } finally {
-    rendering = false;
-    if (again) { again = false; setTimeout(render, 0); }
+    if (gen === generation) {
+      rendering = false;
+      if (again) { again = false; setTimeout(render, 0); }
+    }
   }
 }
 
@@ -452,8 +479,9 @@ function showLogin() {
 
 async function start() {
   const resp = await fetch("/api/me", { credentials: "same-origin" });
+  const data = await resp.json();
   if (!resp.ok) { showLogin(); return; }
-  me = await resp.json();
+  me = data;
   document.getElementById("login").hidden = true;
   document.getElementById("nav").hidden = false;
   document.getElementById("logout").hidden = false;
@@ -469,12 +497,14 @@ document.addEventListener("DOMContentLoaded", () => {
       body: JSON.stringify({ accessKeyId: document.getElementById("login-key").value.trim(),
         secretAccessKey: document.getElementById("login-secret").value }),
     });
-    if (!resp.ok) { document.getElementById("login-error").textContent = (await resp.json()).error; return; }
+    const answer = await resp.json();
+    if (!resp.ok) { document.getElementById("login-error").textContent = answer.error; return; }
     await start();
   });
   document.getElementById("logout").addEventListener("click", async () => {
-    await fetch("/api/logout", { method: "POST", credentials: "same-origin",
+    const resp = await fetch("/api/logout", { method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf }, body: "{}" });
+    await resp.text();
     showLogin();
   });
   window.addEventListener("hashchange", () => { closeLogs(); bigPage = false; render(true); });
