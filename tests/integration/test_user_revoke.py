@@ -6,7 +6,6 @@ stops."""
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import re
 import ssl
@@ -26,6 +25,7 @@ from shoal.v1 import events_pb2_grpc, operator_pb2_grpc, registry_pb2_grpc
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import registry_pb2 as rg
 from tests.cli import ok, shoal
+from tests.headless import connect
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -72,10 +72,10 @@ def denied_revoked(cluster, replica: int) -> float:
     return float(m.group(1)) if m else 0.0
 
 
-def console_session(link: str) -> str:
+def console_session(link: str, ca: Path) -> str:
     """The session cookie a browser gets by following a one-time console link."""
     url = urllib.parse.urlsplit(link)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn = connect(url, ca, 10)
     conn.request("GET", f"{url.path}?{url.query}")
     resp = conn.getresponse()
     resp.read()
@@ -85,9 +85,9 @@ def console_session(link: str) -> str:
     return cookie.split(";")[0]
 
 
-def console_status(link: str, cookie: str) -> int:
+def console_status(link: str, cookie: str, ca: Path) -> int:
     url = urllib.parse.urlsplit(link)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn = connect(url, ca, 10)
     conn.request("GET", "/api/overview", headers={"Cookie": cookie})
     resp = conn.getresponse()
     resp.read()
@@ -109,8 +109,9 @@ def test_a_revoked_operator_is_refused_by_every_replica_and_its_streams_and_logi
     assert token_status(cluster, login.password) == 200
     with client_channel(first, ann) as channel:  # the console is served by the first replica
         link = events_pb2_grpc.ConsoleStub(channel).CreateConsoleLink(ev.CreateConsoleLinkRequest(), timeout=10)
-    cookie = console_session(link.url)
-    assert console_status(link.url, cookie) == 200
+    ca = cluster.pki_dir / "ca.crt"
+    cookie = console_session(link.url, ca)
+    assert console_status(link.url, cookie, ca) == 200
 
     # ann follows the events on the second replica; the admin makes one, so the stream is open.
     ended: list[grpc.StatusCode] = []
@@ -149,7 +150,7 @@ def test_a_revoked_operator_is_refused_by_every_replica_and_its_streams_and_logi
         assert refusal(endpoint, vera) is not None
         assert denied_revoked(cluster, i) >= 2, f"replica {i} counts its refusals"
     assert token_status(cluster, login.password) == 401
-    assert console_status(link.url, cookie) == 401
+    assert console_status(link.url, cookie, ca) == 401
 
     listed = ok(cluster, "user", "list")
     assert "ann" in listed and "vera" in listed, listed
