@@ -217,15 +217,22 @@ class Agent:
 
     def run_cycle(self) -> str:
         started = time.monotonic()
+        with self._lock:
+            # A task whose operation runs while the runtime is listed may have containers the
+            # listing missed (a start that ends meanwhile): read against it, its new container
+            # looked "removed outside the agent", and the running task was reported failed.
+            # Such tasks wait for the next cycle, which the operation's end wakes.
+            listed_busy = set(self._inflight)
         try:
             observed = reconcile.group_by_task(self.runtime.list(self._labels()))
         except ContainerRuntimeError as exc:
             return f"runtime unavailable, changing nothing: {exc}"
         with self._lock:
-            changed = reconcile.sync_observed(self.tasks, observed, self._inflight,
+            busy = self._inflight | listed_busy
+            changed = reconcile.sync_observed(self.tasks, observed, busy,
                                               restart_period_cap=self.config.restart_period_cap)
             p = reconcile.plan(self.desired, self.tasks, observed, now=time.time(),
-                               gc_delay=self.config.gc_delay, busy=self._inflight)
+                               gc_delay=self.config.gc_delay, busy=busy)
             self._inflight.update(a.task_id for a in p.actions)
             self._wake_at = p.wake_at
             changed_tasks = [self.tasks[t] for t in changed if t in self.tasks]

@@ -196,3 +196,49 @@ def test_containers_the_agent_starts_get_the_dns_it_is_given_for_their_task():
     [created] = rt._containers.values()
     assert asked == ["api"]
     assert created.spec.dns == ("172.17.0.1",) and created.spec.dns_search == ("lab",)
+
+
+class Deferred:
+    """An operation pool that runs what it was given only when told (``run``)."""
+
+    def __init__(self) -> None:
+        self.ops: list = []
+
+    def submit(self, fn, *args) -> None:
+        self.ops.append((fn, args))
+
+    def run(self) -> None:
+        ops, self.ops = self.ops, []
+        for fn, args in ops:
+            fn(*args)
+
+
+class ListsThenRuns(HollowRuntime):
+    """Lists the containers, then lets the pool's operations end before the listing is read,
+    as the agent's operation threads do while its loop lists a busy engine."""
+
+    pool: Deferred | None = None
+
+    def list(self, labels):
+        infos = super().list(labels)
+        if self.pool is not None:
+            self.pool.run()
+        return infos
+
+
+def test_a_start_ending_while_the_runtime_is_listed_is_not_taken_for_a_removed_container():
+    # Seen in bench/scale.py: 14 of 5,000 hollow tasks reported EssentialContainerExited
+    # ("container removed outside the agent") a moment after RUNNING, and the service's
+    # launch throttle held their replacements for 5 minutes.
+    rt = ListsThenRuns()
+    agent, _, reports = make(rt)
+    rt.pool = agent._pool = Deferred()
+    assign(agent, assignment("t1", [r.ContainerDefinition(name="m", image="img")]))
+    agent.run_cycle()  # the start goes to the pool
+    assert reports == []
+    agent.run_cycle()  # the start ends after the listing, before it is read
+    assert [x.last_status for x in reports] == ["PENDING", "RUNNING"]
+    agent.run_cycle()  # the next cycle lists the container
+    agent.run_cycle()
+    assert [x.last_status for x in reports] == ["PENDING", "RUNNING"]
+    assert len(rt.creates) == 1
