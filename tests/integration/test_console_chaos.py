@@ -82,6 +82,10 @@ def test_chaos_from_the_console_converges_with_its_time(hollow_plane, browser) -
     wait_for(lambda: b.find_elements(By.ID, "filter-kind"), 10, "the events page")
     wait_for(lambda: typed(b, "filter-kind", "chaos"), 10, "the kind filter typed")
     b.execute_script("document.activeElement.blur()")
+    # The outcome is in the unfiltered feed too: wait for the filter's own redraw, every row chaos.
+    wait_for(lambda: b.execute_script(
+        "const kinds = Array.from(document.querySelectorAll('#page table tbody tr'), (r) => r.cells[1].textContent);"
+        "return kinds.length > 0 && kinds.every((k) => k === 'chaos')"), 20, "the feed filtered to chaos events")
     wait_for(lambda: "converged after" in text(b, "#page table"), 20, "the outcome in the feed")
     feed = text(b, "#page table")
     assert "chaos stop-service-tasks by admin" in feed and f"converged after {took}" in feed, feed
