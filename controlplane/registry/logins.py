@@ -14,8 +14,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
-from controlplane.revocations import OPERATOR_ROLES
+from controlplane.revocations import is_revoked
 from shoal.security.ca import parse_identity
 from shoal.security.registry_issuer import Issuer, TokenError
 from shoal.v1 import accesskeys_pb2 as ak
@@ -60,10 +61,9 @@ class Logins:
     def _certificate_refusal(self, claims: dict) -> str | None:
         issued = claims.get(CERT_CLAIM)
         who = parse_identity(str(claims.get("sub", "")))
-        if not isinstance(issued, int | float) or who is None or who.role not in OPERATOR_ROLES:
+        if not isinstance(issued, int | float) or who is None:
             return None
-        cutoff = self._revoked_since(who.name)
-        if cutoff is None or issued >= cutoff:
+        if not is_revoked(replace(who, issued=float(issued)), self._revoked_since(who.name)):
             return None
         return (f"the certificates of {who} were revoked, and their registry logins with them: "
                 "log in again with a new certificate (`shoal user create`)")
