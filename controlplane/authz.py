@@ -40,15 +40,16 @@ Handlers read the caller with ``current_identity()``.
 from __future__ import annotations
 
 import contextvars
-import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import grpc
+import grpc.aio
 from prometheus_client import Counter
 
+from controlplane.loop_server import SyncCall
 from controlplane.metrics import REGISTRY
-from controlplane.revocations import Revocations
+from controlplane.revocations import OPERATOR_ROLES, Revocations
 from shoal.arns import cluster_name
 from shoal.errors import ApiError
 from shoal.logs import kv
@@ -115,7 +116,8 @@ class Denied(Exception):
 
 
 def current_identity() -> Identity | None:
-    """The identity of the caller whose handler runs in this thread."""
+    """The identity of the caller whose handler runs here (set per call, carried to the
+    thread a synchronous handler runs in)."""
     return _identity.get()
 
 
@@ -203,29 +205,34 @@ def _tolerant(deserializer):
     return deserialize
 
 
-def _malformed(method: str, context: grpc.ServicerContext) -> None:
-    AUTH_DENIED.labels("malformed_request").inc()
-    context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"request: not a valid message for {method}")
-
-
-def _checked(requests: Iterator, method: str, context: grpc.ServicerContext) -> Iterator:
-    for request in requests:
+async def _checked(requests: AsyncIterator, method: str, context: grpc.aio.ServicerContext) -> AsyncIterator:
+    async for request in requests:
         if isinstance(request, _Undecodable):
-            _malformed(method, context)
+            AUTH_DENIED.labels("malformed_request").inc()
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"request: not a valid message for {method}")
         yield request
 
 
-class Authorizer(grpc.ServerInterceptor):
+async def _prepend(first: object | None, rest: AsyncIterator) -> AsyncIterator:
+    """``rest``, after ``first`` if the check already took it off the stream."""
+    if first is not None:
+        yield first
+    async for request in rest:
+        yield request
+
+
+class Authorizer(grpc.aio.ServerInterceptor):
     """``identify(pem)`` maps a client certificate (PEM) to an identity or None. Without it
     (an --insecure control plane) every call is allowed and only malformed requests are
-    refused. ``revocations``: the replica's operator tombstones (None: nothing is revoked)."""
+    refused. ``revocations``: the replica's operator tombstones (None: nothing is revoked).
+    It runs on the server's event loop (controlplane/loop_server.py), in front of every handler."""
 
     def __init__(self, identify: Callable[[bytes], Identity | None] | None,
                  revocations: Revocations | None = None) -> None:
         self._identify = identify
         self._revocations = revocations
 
-    def identity(self, context: grpc.ServicerContext) -> Identity | None:
+    def identity(self, context: grpc.aio.ServicerContext) -> Identity | None:
         if self._identify is None:
             return None
         pems = context.auth_context().get("x509_pem_cert") or []
@@ -236,8 +243,8 @@ class Authorizer(grpc.ServerInterceptor):
         except CertError:
             return None
 
-    def intercept_service(self, continuation, handler_call_details):
-        handler = continuation(handler_call_details)
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
         if handler is None:
             return None
         method = handler_call_details.method
@@ -246,76 +253,88 @@ class Authorizer(grpc.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(self._wrap_unary(method, handler.unary_unary), **kw)
         if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(self._wrap_unary(method, handler.unary_stream, True), **kw)
+            return grpc.unary_stream_rpc_method_handler(self._wrap_unary_stream(method, handler.unary_stream), **kw)
         if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(self._wrap_stream(method, handler.stream_unary), **kw)
-        return grpc.stream_stream_rpc_method_handler(self._wrap_stream(method, handler.stream_stream, True), **kw)
+            return grpc.stream_unary_rpc_method_handler(self._wrap_stream_unary(method, handler.stream_unary), **kw)
+        return grpc.stream_stream_rpc_method_handler(self._wrap_stream(method, handler.stream_stream), **kw)
 
-    def _admit(self, method: str, context: grpc.ServicerContext) -> Identity | None:
-        if self._identify is None:
-            _identity.set(None)
-            return None
-        identity = self.identity(context)
+    async def _admit(self, method: str, context: grpc.aio.ServicerContext, request: object = None) -> None:
+        """Ends the call unless the caller may make it; sets ``current_identity()`` for it."""
+        identity: Identity | None = None
         try:
-            decide(method, identity)
+            if self._identify is not None:
+                identity = self.identity(context)
+                decide(method, identity)
             if identity is not None and self._revocations is not None and self._revocations.revoked(identity):
                 raise Denied(grpc.StatusCode.UNAUTHENTICATED, "revoked",
                              f"{identity}: this certificate was revoked (`shoal user revoke`); "
                              f"an admin can issue a new one with `shoal user create {identity.name}`")
-        except Denied as exc:
-            self._deny(exc, identity, method, context)
-        _identity.set(identity)
-        return identity
-
-    def _hold(self, identity: Identity | None, context: grpc.ServicerContext) -> None:
-        if self._revocations is not None and identity is not None:
-            self._revocations.hold(identity, context)
-
-    def _deny(self, exc: Denied, identity: Identity | None, method: str, context: grpc.ServicerContext) -> None:
-        record_denial(exc.reason, identity, exc.message, method=method, peer=context.peer())
-        context.abort(exc.code, exc.message)
-
-    def _check_cluster(self, identity: Identity, cluster: str, field: str, method: str,
-                       context: grpc.ServicerContext) -> None:
-        try:
-            check_node_cluster(identity, cluster, field)
-        except Denied as exc:
-            self._deny(exc, identity, method, context)
-
-    def _wrap_unary(self, method: str, behavior, streams: bool = False):
-        def wrapped(request, context):
-            identity = self._admit(method, context)
-            if streams:
-                self._hold(identity, context)
             if isinstance(request, _Undecodable):
-                _malformed(method, context)
+                AUTH_DENIED.labels("malformed_request").inc()
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"request: not a valid message for {method}")
             if method == REGISTER_NODE and identity is not None:
-                if request.node_id != identity.name:
-                    self._deny(Denied(grpc.StatusCode.PERMISSION_DENIED, "not_self",
-                                      f"nodeId: {identity} may only register as itself, not as "
-                                      f"{request.node_id or '(empty)'!r}"), identity, method, context)
-                self._check_cluster(identity, request.cluster, "cluster", method, context)
-            return behavior(request, context)
+                if request.node_id != identity.name:  # type: ignore[attr-defined]
+                    raise Denied(grpc.StatusCode.PERMISSION_DENIED, "not_self",
+                                 f"nodeId: {identity} may only register as itself, not as "
+                                 f"{request.node_id or '(empty)'!r}")  # type: ignore[attr-defined]
+                check_node_cluster(identity, request.cluster, "cluster")  # type: ignore[attr-defined]
+        except Denied as exc:
+            record_denial(exc.reason, identity, exc.message, method=method, peer=context.peer())
+            await context.abort(exc.code, exc.message)
+        _identity.set(identity)
+
+    def _hold(self, context: grpc.aio.ServicerContext) -> None:
+        """Holds an operator's stream, so that its user's revocation cancels it."""
+        identity = current_identity()
+        if self._revocations is not None and identity is not None and identity.role in OPERATOR_ROLES:
+            self._revocations.hold(identity, SyncCall.of(context))
+
+    def _wrap_unary(self, method: str, behavior):
+        async def wrapped(request, context: grpc.aio.ServicerContext):
+            await self._admit(method, context, request)
+            return await behavior(request, context)
 
         return wrapped
 
-    def _wrap_stream(self, method: str, behavior, streams: bool = False):
-        def wrapped(request_iterator: Iterator, context):
-            identity = self._admit(method, context)
-            if streams:
-                self._hold(identity, context)
-            request_iterator = _checked(request_iterator, method, context)
+    def _wrap_unary_stream(self, method: str, behavior):
+        async def wrapped(request, context: grpc.aio.ServicerContext):
+            await self._admit(method, context, request)
+            self._hold(context)
+            async for reply in behavior(request, context):
+                yield reply
+
+        return wrapped
+
+    def _wrap_stream_unary(self, method: str, behavior):
+        async def wrapped(request_iterator: AsyncIterator, context: grpc.aio.ServicerContext):
+            await self._admit(method, context)
+            return await behavior(_checked(request_iterator, method, context), context)
+
+        return wrapped
+
+    def _wrap_stream(self, method: str, behavior):
+        async def wrapped(request_iterator: AsyncIterator, context: grpc.aio.ServicerContext):
+            await self._admit(method, context)
+            self._hold(context)
+            requests = _checked(request_iterator, method, context)
+            identity = current_identity()
             if method == CONNECT and identity is not None:
-                first = next(request_iterator, None)
+                # The node may connect only as itself, in its own cluster.
+                first = await anext(requests, None)
                 if first is None:
-                    return iter(())
-                claimed = first.hello.node_id if first.WhichOneof("body") == "hello" else ""
-                if claimed != identity.name:
-                    self._deny(Denied(grpc.StatusCode.PERMISSION_DENIED, "not_self",
-                                      f"hello.nodeId: {identity} may only connect as itself, not as "
-                                      f"{claimed or '(empty)'!r}"), identity, method, context)
-                self._check_cluster(identity, first.hello.cluster, "hello.cluster", method, context)
-                request_iterator = itertools.chain([first], request_iterator)
-            return behavior(request_iterator, context)
+                    return
+                try:
+                    claimed = first.hello.node_id if first.WhichOneof("body") == "hello" else ""
+                    if claimed != identity.name:
+                        raise Denied(grpc.StatusCode.PERMISSION_DENIED, "not_self",
+                                     f"hello.nodeId: {identity} may only connect as itself, not as "
+                                     f"{claimed or '(empty)'!r}")
+                    check_node_cluster(identity, first.hello.cluster, "hello.cluster")
+                except Denied as exc:
+                    record_denial(exc.reason, identity, exc.message, method=method, peer=context.peer())
+                    await context.abort(exc.code, exc.message)
+                requests = _prepend(first, requests)
+            async for reply in behavior(requests, context):
+                yield reply
 
         return wrapped

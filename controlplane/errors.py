@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
+import grpc.aio
 
 from shoal.errors import ApiError
 from shoal.refusals import REASON_TRAILER
@@ -28,6 +29,13 @@ def abort_with(context: grpc.ServicerContext, exc: ApiError) -> None:
     if exc.reason:
         context.set_trailing_metadata(((REASON_TRAILER, exc.reason),))
     context.abort(exc.code, exc.message)
+
+
+async def abort_with_async(context: grpc.aio.ServicerContext, exc: ApiError) -> None:
+    """``abort_with`` for an asynchronous handler."""
+    if exc.reason:
+        context.set_trailing_metadata(((REASON_TRAILER, exc.reason),))
+    await context.abort(exc.code, exc.message)
 
 
 def invalid(message: str) -> ApiError:

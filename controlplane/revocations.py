@@ -26,8 +26,7 @@ import math
 import threading
 import time
 
-import grpc
-
+from controlplane.loop_server import SyncCall
 from shoal import keys
 from shoal.security.ca import Identity
 from shoal.store.base import Store
@@ -76,7 +75,7 @@ class Revocations:
         self._store = store
         self._lock = threading.Lock()
         self._cutoffs: dict[str, int] = {}
-        self._streams: dict[int, tuple[Identity, grpc.ServicerContext]] = {}
+        self._streams: dict[int, tuple[Identity, SyncCall]] = {}
 
     def cutoff(self, name: str) -> int | None:
         with self._lock:
@@ -85,14 +84,14 @@ class Revocations:
     def revoked(self, identity: Identity) -> bool:
         return is_revoked(identity, self.cutoff(identity.name))
 
-    def hold(self, identity: Identity, context: grpc.ServicerContext) -> None:
+    def hold(self, identity: Identity, call: SyncCall) -> None:
         """Remembers an operator's open stream until it ends, to cancel it if revoked."""
         if identity.role not in OPERATOR_ROLES:
             return
-        key = id(context)
+        key = id(call)
         with self._lock:
-            self._streams[key] = (identity, context)
-        if not context.add_callback(lambda: self._release(key)):
+            self._streams[key] = (identity, call)
+        if not call.add_callback(lambda: self._release(key)):
             self._release(key)
 
     def _release(self, key: int) -> None:
@@ -110,9 +109,9 @@ class Revocations:
         with self._lock:
             self._cutoffs = cutoffs
             ended = [(k, who) for k, (who, _) in self._streams.items() if is_revoked(who, cutoffs.get(who.name))]
-            contexts = [self._streams.pop(k)[1] for k, _ in ended]
-        for context in contexts:
-            context.cancel()
+            calls = [self._streams.pop(k)[1] for k, _ in ended]
+        for call in calls:
+            call.cancel()
         if not ended:
             return ""
         return f"ended {len(ended)} streams of revoked operators: {', '.join(sorted({str(w) for _, w in ended}))}"

@@ -14,10 +14,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent import futures
 from urllib.parse import urlsplit
 
-import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -56,6 +54,7 @@ from controlplane.event_log import EventLog
 from controlplane.feed import EventFeed
 from controlplane.http import serve as serve_http
 from controlplane.known_actions import known_actions
+from controlplane.loop_server import LoopServer
 from controlplane.metrics import REGISTRY
 from controlplane.registry.lifecycle_sweep import LifecycleSweep
 from controlplane.registry_setup import add_flags as add_registry_flags
@@ -228,8 +227,8 @@ class Replica:
         host, port = split_hostport(args.listen)
         security = Security.setup(args, self.store, host)
 
-        self.server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=args.max_streams + 64, thread_name_prefix="grpc"),
+        self.server = LoopServer(
+            workers=args.max_streams + 64,
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -371,7 +370,7 @@ class Replica:
         routing.stop()
         event_log.stop()
         log.info(election.resign())
-        self.server.stop(grace=2).wait(5)
+        self.server.stop(grace=2, timeout=5)
         self.http.shutdown()
         for registry_server in self.registry_tokens:
             registry_server.shutdown()

@@ -1,24 +1,28 @@
-"""The agent gateway's half that holds each agent's ``Connect`` stream: Hello, then one
-reader thread per stream (heartbeats, task reports, log chunks up) while the call's own
-thread sends the node's assignment sets and control messages down. Also ends the
-streams of deregistered nodes."""
+"""The agent gateway's half that holds each agent's ``Connect`` stream: Hello, then a reader
+task (heartbeats, task reports, log chunks up) while the call itself sends the node's
+assignment sets and control messages down. Both run on the server's event loop
+(controlplane/loop_server.py), so nothing here may wait: store work goes to the gateway's
+``store_pool``, task reports to their batches. Also ends the streams of deregistered nodes."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from concurrent import futures
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import grpc
+import grpc.aio
 
 from controlplane.api import proxy_checks
 from controlplane.api.context import ApiContext
 from controlplane.api.nodes import deregistered_error, refuse_if_deregistered
 from controlplane.assignments import AssignmentFeed
-from controlplane.errors import ApiError, abort_with
+from controlplane.errors import ApiError, abort_with_async
 from controlplane.metrics import CONNECTED_AGENTS, PREPULLS
 from shoal import keys
 from shoal.logs import kv
@@ -28,13 +32,43 @@ from shoal.v1 import agent_pb2, traffic_pb2
 log = logging.getLogger(__name__)
 
 _CLOSE = object()
+T = TypeVar("T")
+
+
+class Outbox:
+    """What goes down one agent's stream, put from any thread, taken on the event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._queue: asyncio.Queue = asyncio.Queue()
+
+    def put(self, item: object) -> None:
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    async def messages(self) -> AsyncIterator[agent_pb2.ControlMessage | ApiError]:
+        """The messages to send, until the stream is closed. Of assignment sets, only the
+        newest of those waiting is sent: it supersedes the rest."""
+        while True:
+            items = [await self._queue.get()]
+            while not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            newest = max((i for i, item in enumerate(items) if isinstance(item, agent_pb2.Assignments)),
+                         default=-1)
+            for i, item in enumerate(items):
+                if item is _CLOSE:
+                    return
+                if isinstance(item, agent_pb2.Assignments):
+                    if i == newest:
+                        yield agent_pb2.ControlMessage(assignments=item)
+                else:
+                    yield item
 
 
 @dataclass
 class AgentStream:
     node_id: str
     cluster: str
-    outbox: queue.Queue = field(default_factory=queue.Queue)
+    outbox: Outbox
     last_heartbeat: float = field(default_factory=time.monotonic)
     alive_revision: int = 0
     closed: bool = False
@@ -45,6 +79,7 @@ class Streams:
 
     ctx: ApiContext
     feed: AssignmentFeed
+    store_pool: futures.Executor
     _lock: threading.Lock
     _streams: dict[str, AgentStream]
     _lingering: dict[str, AgentStream]
@@ -79,29 +114,36 @@ class Streams:
             stream.outbox.put(msg)
         return len(held)
 
-    def Connect(self, request_iterator, context: grpc.ServicerContext):
+    async def Connect(self, request_iterator: AsyncIterator[agent_pb2.AgentMessage],
+                      context: grpc.aio.ServicerContext) -> AsyncIterator[agent_pb2.ControlMessage]:
+        # On the server's event loop (controlplane/loop_server.py): anything that may wait
+        # (the store) goes to the gateway's small pool, so 1,000 streams never need 1,000 threads.
+        loop = asyncio.get_running_loop()
+
+        def blocking(fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+            return loop.run_in_executor(self.store_pool, fn, *args)
+
         if (refusal := self.refusal_if_cut_off()) is not None:
-            abort_with(context, refusal)
-        try:
-            first = next(request_iterator)
-        except StopIteration:
+            await abort_with_async(context, refusal)
+        first = await anext(aiter(request_iterator), None)
+        if first is None:
             return
         if first.WhichOneof("body") != "hello":
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message on the stream must be hello")
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message on the stream must be hello")
         hello = first.hello
         try:
-            node = self.ctx.state.node(hello.cluster or "default", hello.node_id)
+            node = await blocking(self.ctx.state.node, hello.cluster or "default", hello.node_id)
+            if node is None:
+                # The better answer, if so.
+                await blocking(refuse_if_deregistered, self.ctx.store, hello.node_id)
+        except ApiError as exc:
+            await abort_with_async(context, exc)
         except StoreError as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
         if node is None:
-            try:
-                refuse_if_deregistered(self.ctx.store, hello.node_id)  # the better answer, if so
-            except ApiError as exc:
-                abort_with(context, exc)
-            except StoreError as exc:
-                context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
-            context.abort(grpc.StatusCode.NOT_FOUND, f"nodeId: {hello.node_id!r} is not registered; register first")
-        stream = AgentStream(node_id=hello.node_id, cluster=node.msg.cluster)
+            await context.abort(grpc.StatusCode.NOT_FOUND,
+                                f"nodeId: {hello.node_id!r} is not registered; register first")
+        stream = AgentStream(node_id=hello.node_id, cluster=node.msg.cluster, outbox=Outbox(loop))
         with self._lock:
             old = self._streams.pop(stream.node_id, None)
             self._lingering.pop(stream.node_id, None)
@@ -112,63 +154,45 @@ class Streams:
             if self.on_stream_end is not None:
                 self.on_stream_end(stream.node_id)
         CONNECTED_AGENTS.set(len(self._streams))
+        reader: asyncio.Task | None = None
+        unsubscribe: Callable[[], None] = lambda: None  # noqa: E731
         try:
-            # Checked only now that the stream is held: a deregistration after this check
-            # finds the stream in end_deregistered_streams, so none slips between the two.
-            refuse_if_deregistered(self.ctx.store, stream.node_id)
-            self._put_alive(stream)
-        except ApiError as exc:
-            self._end(stream)
-            abort_with(context, exc)
-        except StoreError as exc:
-            self._end(stream)
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
-        log.info("agent connected", extra=kv(node=stream.node_id, cluster=stream.cluster))
-        unsubscribe = self.feed.subscribe(stream.node_id, lambda a: stream.outbox.put(a))
-        if (routing := self.routing_for(stream.cluster)) is not None:
-            stream.outbox.put(routing)  # the cluster's current table, at once
-        reader = threading.Thread(
-            target=self._read, args=(stream, request_iterator), name=f"agent-{stream.node_id[:8]}", daemon=True
-        )
-        reader.start()
-        context.add_callback(lambda: stream.outbox.put(_CLOSE))
-        try:
-            while True:
-                item = stream.outbox.get()
-                if item is _CLOSE:
-                    return
-                if isinstance(item, ApiError):  # sent away: cut off from etcd, or deregistered
-                    abort_with(context, item)
-                if isinstance(item, agent_pb2.ControlMessage):
-                    yield item
-                    continue
-                # Only the newest set matters: skip sets already superseded in the queue.
-                while not stream.outbox.empty():
-                    nxt = stream.outbox.get_nowait()
-                    if nxt is _CLOSE:
-                        return
-                    if isinstance(nxt, ApiError):
-                        abort_with(context, nxt)
-                    if isinstance(nxt, agent_pb2.ControlMessage):
-                        yield nxt
-                        continue
-                    item = nxt
-                yield agent_pb2.ControlMessage(assignments=item)
+            try:
+                # Checked only now that the stream is held: a deregistration after this check
+                # finds the stream in end_deregistered_streams, so none slips between the two.
+                await blocking(refuse_if_deregistered, self.ctx.store, stream.node_id)
+                await blocking(self._put_alive, stream)
+            except ApiError as exc:
+                await abort_with_async(context, exc)
+            except StoreError as exc:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, f"state store unavailable: {exc}")
+            log.info("agent connected", extra=kv(node=stream.node_id, cluster=stream.cluster))
+            unsubscribe = self.feed.subscribe(stream.node_id, stream.outbox.put)
+            if (routing := self.routing_for(stream.cluster)) is not None:
+                stream.outbox.put(routing)  # the cluster's current table, at once
+            reader = asyncio.create_task(self._read(stream, request_iterator, blocking))
+            async for message in stream.outbox.messages():
+                if isinstance(message, ApiError):  # sent away: cut off from etcd, or deregistered
+                    await abort_with_async(context, message)
+                yield message
         finally:
+            if reader is not None:
+                reader.cancel()
             unsubscribe()
             self._end(stream)
             log.info("agent stream ended", extra=kv(node=stream.node_id))
 
-    def _read(self, stream: AgentStream, request_iterator) -> None:
+    async def _read(self, stream: AgentStream, request_iterator: AsyncIterator[agent_pb2.AgentMessage],
+                    blocking: Callable[..., asyncio.Future]) -> None:
         try:
-            for msg in request_iterator:
+            async for msg in request_iterator:
                 if stream.closed:
                     return
                 body = msg.WhichOneof("body")
                 if body == "heartbeat":
                     stream.last_heartbeat = time.monotonic()
                     if not stream.alive_revision:
-                        self._put_alive(stream)
+                        await blocking(self._put_alive, stream)
                 elif body == "task_state":
                     stream.last_heartbeat = time.monotonic()
                     self._apply_task_state(stream, msg.task_state)
@@ -177,8 +201,8 @@ class Streams:
                 elif body == "prepull_report":
                     _prepull_reported(stream.node_id, msg.prepull_report)
                 elif body == "proxy_checks":
-                    self._store_proxy_checks(stream, msg.proxy_checks)
-        except grpc.RpcError:
+                    await blocking(self._store_proxy_checks, stream, msg.proxy_checks)
+        except (grpc.RpcError, asyncio.CancelledError):
             pass  # the agent went away; liveness takes it from here
         except Exception:
             log.exception("agent stream reader failed", extra=kv(node=stream.node_id))

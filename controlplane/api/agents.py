@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent import futures
 
 from controlplane.api.agent_liveness import Liveness
 from controlplane.api.agent_registration import Registration
@@ -22,6 +23,8 @@ from controlplane.assignments import AssignmentFeed
 from shoal.replica_lease import ReplicaLease
 from shoal.store.group_commit import Batcher
 from shoal.v1 import agent_pb2, agent_pb2_grpc
+
+STORE_WORKERS = 4
 
 
 class AgentGatewayService(Registration, Streams, Liveness, TaskReports, agent_pb2_grpc.AgentGatewayServicer):
@@ -38,6 +41,9 @@ class AgentGatewayService(Registration, Streams, Liveness, TaskReports, agent_pb
         lease.on_new_lease(self._rewrite_alive_keys)
         # Agents' task reports, written many to a transaction (task_reports.py).
         self.reports = Batcher(self._write_reports, name="task-reports")
+        # The streams' store work (alive keys, proxy checks, a Hello's lookups): a few
+        # threads, so the runnable threads stay few however many agents are connected.
+        self.store_pool = futures.ThreadPoolExecutor(max_workers=STORE_WORKERS, thread_name_prefix="gateway-store")
         # This replica's gRPC address, the value of the alive keys it writes: another
         # replica relays calls that need an agent's stream (logs) to it.
         self.address = ""

@@ -8,6 +8,7 @@ assignment (controlplane/controllers/assignments.py)."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from google.protobuf.message import Message
@@ -104,12 +105,15 @@ class TaskReports:
     ctx: ApiContext
     reports: Batcher[tuple[AgentStream, agent_pb2.TaskStateChange], None]
 
-    def _apply_task_state(self, stream: AgentStream, change: agent_pb2.TaskStateChange) -> None:
+    def _apply_task_state(self, stream: AgentStream, change: agent_pb2.TaskStateChange) -> threading.Event | None:
+        """Queues the report; returns what is set once its batch is written (None: refused)."""
         if change.last_status not in STATUS_ORDER:
             log.warning("agent sent unknown status %r", change.last_status, extra=kv(node=stream.node_id))
-            return
-        # Written together with the reports other agents send meanwhile; back once it landed.
-        self.reports.submit((stream, change))
+            return None
+        # Written together with the reports other agents send meanwhile. Not waited for (the
+        # stream is read on the event loop): a report that fails is logged by _write_reports,
+        # and the agent reports the task again on its next change.
+        return self.reports.post((stream, change)).done
 
     def _write_reports(self, reports: list[tuple[AgentStream, agent_pb2.TaskStateChange]]) -> list[None]:
         """Writes a batch of reports: each one the cache has a current-looking copy of goes

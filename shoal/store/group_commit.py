@@ -14,6 +14,7 @@ previous transaction is in flight and go out as one.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -22,6 +23,8 @@ from typing import Generic, TypeVar
 
 from shoal.store import batch
 from shoal.store.base import Compare, Conflict, Put, Store
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -87,6 +90,15 @@ class Batcher(Generic[T, R]):
 
     def submit(self, item: T) -> R:
         """Waits until ``item``'s batch has been flushed; returns its result."""
+        slot = self.post(item)
+        slot.done.wait()
+        if slot.error is not None:
+            raise slot.error
+        return slot.result  # type: ignore[return-value]
+
+    def post(self, item: T) -> _Slot[T, R]:
+        """Queues ``item`` for a batch without waiting (for an event loop, which must not
+        block: ``flush`` then reports its own failures)."""
         if self._thread is None:
             with self._start:
                 if self._thread is None:
@@ -94,10 +106,7 @@ class Batcher(Generic[T, R]):
                     self._thread.start()
         slot: _Slot[T, R] = _Slot(item)
         self._queue.put(slot)
-        slot.done.wait()
-        if slot.error is not None:
-            raise slot.error
-        return slot.result  # type: ignore[return-value]
+        return slot
 
     def _run(self) -> None:
         while True:
@@ -115,6 +124,8 @@ class Batcher(Generic[T, R]):
             if len(results) != len(slots):
                 raise RuntimeError(f"{self.name}: flush returned {len(results)} results for {len(slots)} items")
         except BaseException as exc:  # noqa: BLE001 (handed to every waiting submitter)
+            # Logged too: a posted item has no submitter waiting to hear it.
+            log.exception("%s: flushing %d items failed", self.name, len(slots))
             for s in slots:
                 s.error = exc
                 s.done.set()

@@ -8,17 +8,16 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Iterator
-from concurrent import futures
 
-import grpc
 import pytest
 
-from controlplane.api.agent_stream import AgentStream
+from controlplane.api.agent_stream import AgentStream, Outbox
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext
 from controlplane.assignments import AssignmentFeed
 from controlplane.authz import AUTH_DENIED
 from controlplane.cache import Cache
+from controlplane.loop_server import LoopServer
 from controlplane.state import Record, State, decode
 from shoal import keys
 from shoal.netutil import free_port
@@ -109,7 +108,8 @@ class Gateway:
         self.feed = AssignmentFeed(store)
         self.feed.start()
         self.service = AgentGatewayService(self.ctx, self.feed, lease, TTL)
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+        # As the replica serves it: the stream on an event loop, registration in a pool.
+        self.server = LoopServer(workers=16, options=(), maximum_concurrent_rpcs=64, interceptors=())
         agent_pb2_grpc.add_AgentGatewayServicer_to_server(self.service, self.server)
         port = free_port()
         self.server.add_insecure_port(f"127.0.0.1:{port}")
@@ -117,7 +117,7 @@ class Gateway:
         self.endpoint = f"127.0.0.1:{port}"
 
     def close(self) -> None:
-        self.server.stop(grace=None)
+        self.server.stop(grace=0, timeout=5)
         self.feed.close()
 
 
@@ -312,7 +312,7 @@ def test_reports_are_written_together_and_a_moved_task_is_merged_from_the_store(
     real_txn, real_cas = store.txn, store.cas
     monkeypatch.setattr(store, "txn", lambda c, o: txns.append(len(o)) or real_txn(c, o))
     monkeypatch.setattr(store, "cas", lambda *a: cases.append(a[0]) or real_cas(*a))
-    stream = AgentStream(node_id="n1", cluster="default")
+    stream = AgentStream(node_id="n1", cluster="default", outbox=Outbox(cached_gateway.server.loop))
     service._write_reports([(stream, change(f"t{i}", "RUNNING")) for i in range(5)])
     # One transaction for the five, lost on t2; then one compare-and-set each (a one-op
     # transaction in this store), and t2 read from the store and written again, merged into

@@ -4,6 +4,7 @@ of a task (API wish -> leader decision -> agent observation) on the in-memory st
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from controlplane.api import task_reports, taskdefs, tasks
-from controlplane.api.agent_stream import AgentStream
+from controlplane.api.agent_stream import AgentStream, Outbox
 from controlplane.api.agents import AgentGatewayService
 from controlplane.api.context import ApiContext
 from controlplane.assignments import AssignmentFeed
@@ -195,9 +196,11 @@ class Plane:
         kv = self.store.get(keys.assignment(self.stream.node_id, task_id))
         return decode(r.TaskAssignment, kv.value) if kv else None
 
-    def report(self, task_id: str, status: str, **kw) -> None:
-        self.gateway._apply_task_state(self.stream, agent_pb2.TaskStateChange(task_id=task_id, last_status=status,
-                                                                              **kw))
+    def report(self, task_id: str, status: str, stream: AgentStream | None = None, **kw) -> None:
+        """Sends an agent's report and waits until its batch is written."""
+        written = self.gateway._apply_task_state(stream or self.stream, agent_pb2.TaskStateChange(
+            task_id=task_id, last_status=status, **kw))
+        assert written is not None and written.wait(5), "the report's batch written"
 
     def run(self) -> str:
         return tasks.run(self.ctx, op.RunTaskRequest(cluster="default", task_definition="web")).tasks[0].id
@@ -214,7 +217,9 @@ def plane() -> Iterator[Plane]:
     gateway = AgentGatewayService(ctx, feed, lease, 60)
     node_id = gateway.RegisterNode(agent_pb2.RegisterNodeRequest(
         cluster="default", hostname="h1", cpu_units=1024, memory_mib=1024), None).node_id
-    stream = AgentStream(node_id=node_id, cluster="default")
+    # The stream's outbox (unused here) belongs to an event loop, as in the replica.
+    events = asyncio.new_event_loop()
+    stream = AgentStream(node_id=node_id, cluster="default", outbox=Outbox(events))
     gateway._put_alive(stream)
     cache = Cache(store, on_change=lambda: None)
     cache.start()
@@ -227,6 +232,7 @@ def plane() -> Iterator[Plane]:
     yield Plane(store, ctx, gateway, loop, stream, assigner)
     cache.close()
     store.close()
+    events.close()
 
 
 def test_stop_task_is_a_wish_the_leader_carries_to_the_node(plane: Plane) -> None:
@@ -278,8 +284,8 @@ def test_an_assignment_whose_task_is_gone_is_removed(plane: Plane) -> None:
 def test_an_agent_cannot_report_another_nodes_task(plane: Plane) -> None:
     tid = plane.run()
     plane.cycle_until(lambda: plane.assignment(tid) is not None, "the task placed and assigned")
-    other = AgentStream(node_id="intruder", cluster="default")
-    plane.gateway._apply_task_state(other, agent_pb2.TaskStateChange(task_id=tid, last_status="STOPPED"))
+    plane.report(tid, "STOPPED", stream=AgentStream(node_id="intruder", cluster="default",
+                                                    outbox=plane.stream.outbox))
     assert plane.task(tid).last_status == "PENDING"
 
 
