@@ -96,11 +96,13 @@ log = logging.getLogger("controlplane")
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 # Seconds a thread may hold the interpreter while another waits for it (CPython's default:
-# 5 ms). Every API call and every agent message goes through gRPC's one polling thread, and
-# during a rollout that thread waits for the interpreter behind the leader's cycle and the
-# task-report batches once per event: ListTasks spent 2 ms in its handler and up to 200 ms
-# before it. 1 ms shortens each of those waits (measured in README, bench/scale.py).
-SWITCH_INTERVAL = 0.001
+# 5 ms). An API call needs the interpreter at each of its steps (the event loop that receives
+# it, the pool thread that runs its handler, the loop again to answer), and during a rollout
+# each step waits behind the leader's cycle, the task-report batches and the watches: a
+# ListTasks spends 2 ms in its handler and up to 100 ms around it. 0.5 ms shortens each of
+# those waits (bench/scale.py, alternated with 1 ms: p99 42-85 ms against 59-118 ms, the
+# rollout and its CPU no worse).
+SWITCH_INTERVAL = 0.0005
 # A full garbage collection walks every object the process holds, holding the interpreter
 # throughout: 55-235 ms with 1,000 agents connected. CPython runs one after every 10 younger
 # ones while the heap has grown by a quarter since the last, which during a rollout is every
