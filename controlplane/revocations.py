@@ -1,8 +1,9 @@
 """Operator certificates revoked by name (`shoal user revoke NAME`).
 
 A revocation is one tombstone per user, ``keys.revoked_user(NAME)``: the whole second from
-which that user's certificates count again. Every certificate issued to NAME before it is
-refused, wherever an operator certificate is accepted; one issued afterwards (`shoal user
+which that user's certificates and access keys count again. Every certificate issued to NAME
+before it is refused, wherever an operator certificate is accepted, and every access key made
+for NAME before it (controlplane/api/accesskeys.py ``active``); one issued afterwards (`shoal user
 create NAME`) works, so a role change is a revoke and a create. By name and time rather than
 by serial: a serial denylist needs every serial ever issued, and the bootstrap admin's
 certificate (``shoal up``) and any certificate from an older release were never recorded; a
@@ -48,11 +49,21 @@ def issue_time(now: float, cutoff: int | None) -> float:
 
 
 def is_revoked(identity: Identity | None, cutoff: int | None) -> bool:
-    """Whether ``identity``'s certificate was issued before its user's tombstone ``cutoff``.
-    An access key's identity (the ECS gateway, a console login with a key) is not a
-    certificate: the key is revoked by deleting it (`shoal accesskey delete`)."""
+    """Whether ``identity``'s credential was issued before its user's tombstone ``cutoff``: a
+    certificate by its issue time, an access key (the ECS gateway, a console login with a key)
+    by its creation time. A revoked user keeps no way in, and a role change (revoke, create)
+    leaves no key with the old role."""
     return (identity is not None and cutoff is not None and identity.role in OPERATOR_ROLES
-            and not identity.access_key and identity.issued < cutoff)
+            and identity.issued < cutoff)
+
+
+def stored_cutoff(store: Store, name: str) -> int | None:
+    """``name``'s tombstone as the store holds it now. A credential issued right after a revoke
+    through another replica reads it here rather than from the watch-fed copy, so that it is
+    dated at or after the tombstone (``issue_time``) however late that replica's watch is."""
+    tombstone = store.get(keys.revoked_user(name))
+    parsed = parse(tombstone.value) if tombstone is not None else None
+    return parsed[1] if parsed else None
 
 
 def record(name: str, cutoff: int, by: str) -> bytes:

@@ -228,6 +228,7 @@ class Replica:
         gateway.address = advertised(args)
         host, port = split_hostport(args.listen)
         security = Security.setup(args, self.store, host)
+        self.ctx.revoked_since = security.revocations.cutoff
 
         self.server = LoopServer(
             workers=args.max_streams + 64,

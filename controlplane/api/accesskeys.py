@@ -4,7 +4,8 @@ so encryption at rest can replace those two functions without touching the calle
 
 A key belongs to a user and carries a role (admin or viewer), as an operator certificate
 does (``shoal:<role>:<user>``): the gateway authorizes each ECS action with that identity
-through the same rules as the gRPC API (controlplane/ecs/access.py)."""
+through the same rules as the gRPC API (controlplane/ecs/access.py). Revoking the user
+(`shoal user revoke`) stops every key made for it before, as it does its certificates."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import time
 
 import grpc
 
+from controlplane import revocations
 from controlplane.api.context import ApiContext
 from controlplane.authz import current_identity
 from controlplane.errors import ApiError, grpc_errors, invalid, not_found
@@ -106,7 +108,9 @@ def create(ctx: ApiContext, req: ak.CreateAccessKeyRequest) -> ak.AccessKey:
         key = ak.AccessKey(
             access_key_id=_new_key_id(),
             secret_access_key=_new_secret(),
-            created_at=time.time(),
+            # Dated at or after the user's tombstone, as a certificate is: a key made in the
+            # second of a revocation, after it, must not count as revoked.
+            created_at=revocations.issue_time(time.time(), revocations.stored_cutoff(ctx.store, who.name)),
             description=req.description,
             status=ACTIVE,
             user=who.name,
@@ -144,20 +148,23 @@ def delete(ctx: ApiContext, req: ak.DeleteAccessKeyRequest) -> ak.AccessKey:
 
 
 def active(ctx: ApiContext, access_key_id: str) -> ak.AccessKey | None:
-    """An Active key with its secret and owner, or None for an unknown or inactive one, or
-    one made before keys carried a role (it would otherwise act as admin). Read from the
-    store on every request, so a deleted key stops working at once on every replica."""
+    """An Active key with its secret and owner, or None for an unknown or inactive one, one
+    made before keys carried a role (it would otherwise act as admin), or one made before its
+    user was revoked. Read from the store on every request, so a deleted key stops working at
+    once on every replica; a revocation, as soon as the replica's watch delivers it."""
     if not _KEY_ID.fullmatch(access_key_id):
         return None
     kv = ctx.store.get(keys.accesskey(access_key_id))
     if kv is None:
         return None
     key = _unseal(kv.value)
-    return key if key.status == ACTIVE and key.role in ROLES and key.user else None
+    if key.status != ACTIVE or key.role not in ROLES or not key.user:
+        return None
+    return None if revocations.is_revoked(identity(key), ctx.revoked_since(key.user)) else key
 
 
 def identity(key: ak.AccessKey) -> Identity:
-    return Identity(key.role, key.user, access_key=key.access_key_id)
+    return Identity(key.role, key.user, access_key=key.access_key_id, issued=key.created_at)
 
 
 class AccessKeysService(accesskeys_pb2_grpc.AccessKeysServicer):

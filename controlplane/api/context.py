@@ -37,6 +37,9 @@ class ApiContext:
     control_plane_ports: Mapping[int, str] = field(default_factory=dict)
     # Hosts (``host`` or ``host:port``) HTTP lifecycle hooks may call (--hook-allow-host); none: no HTTP hooks.
     hook_hosts: frozenset[str] = frozenset()
+    # A user's name -> the second its credentials count from (`shoal user revoke`), or None:
+    # the replica's watch-fed tombstones (controlplane/revocations.py), set once security is.
+    revoked_since: Callable[[str], int | None] = field(default=lambda name: None)
 
     def __post_init__(self) -> None:
         self.state = State(self.store)

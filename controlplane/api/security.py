@@ -168,11 +168,7 @@ class SecurityService(security_pb2_grpc.SecurityServicer):
             raise invalid(f"ttlSeconds: at most {ca_mod.OPERATOR_MAX_DAYS} days")
         state, authority = self._current_ca()
         identity = Identity(request.role, request.name, grants=grants)
-        # Read from the store, not the watch-fed copy: a create right after a revoke through
-        # another replica must still be dated at or after the tombstone.
-        tombstone = self.ctx.store.get(keys.revoked_user(request.name))
-        parsed = revocations.parse(tombstone.value) if tombstone is not None else None
-        issued = revocations.issue_time(time.time(), parsed[1] if parsed else None)
+        issued = revocations.issue_time(time.time(), revocations.stored_cutoff(self.ctx.store, request.name))
         cert = authority.issue_client(public_key, identity, days=days, issued=issued)
         log.info("operator certificate issued", extra=kv(identity=identity, grants=",".join(sorted(grants)),
                                                          by=current_identity()))

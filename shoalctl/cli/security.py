@@ -101,8 +101,8 @@ def user_revoke(a) -> None:
     except ca_mod.CertError as exc:
         raise CliError(str(exc)) from None
     r = _client(a).RevokeOperatorCertificates(sec.RevokeOperatorCertificatesRequest(name=a.name)).revoked
-    print(f"revoked every certificate issued to {r.name} before {_second(r.not_before)}; "
-          f"`shoal user create {r.name}` issues a new one")
+    print(f"revoked every certificate and access key issued to {r.name} before {_second(r.not_before)}; "
+          f"`shoal user create {r.name}` issues a new certificate")
 
 
 def user_list(a) -> None:

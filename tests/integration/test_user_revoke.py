@@ -20,10 +20,13 @@ import pytest
 
 from controlplane.registry_setup import DEFAULT_SERVICE
 from shoal.security.channels import ClientTLS, client_channel
+from shoal.v1 import accesskeys_pb2 as ak
+from shoal.v1 import accesskeys_pb2_grpc, events_pb2_grpc, operator_pb2_grpc, registry_pb2_grpc
 from shoal.v1 import events_pb2 as ev
-from shoal.v1 import events_pb2_grpc, operator_pb2_grpc, registry_pb2_grpc
 from shoal.v1 import operator_pb2 as op
 from shoal.v1 import registry_pb2 as rg
+from shoalctl.local import statefiles
+from tests import aws_clients
 from tests.cli import ok, shoal
 from tests.headless import connect
 from tests.waiting import wait_for
@@ -97,7 +100,7 @@ def console_status(link: str, cookie: str, ca: Path) -> int:
 
 def test_a_revoked_operator_is_refused_by_every_replica_and_its_streams_and_logins_end(
         make_cluster, tmp_path: Path) -> None:
-    cluster = make_cluster(agents=0, replicas=2, registry=True, console_port=0)
+    cluster = make_cluster(agents=0, replicas=2, registry=True, console_port=0, ecs_port=0)
     first, second = cluster.endpoints
     ann = user(cluster, "ann", "admin", tmp_path / "ann")
     vera = user(cluster, "vera", "viewer", tmp_path / "vera")
@@ -112,6 +115,11 @@ def test_a_revoked_operator_is_refused_by_every_replica_and_its_streams_and_logi
     ca = cluster.pki_dir / "ca.crt"
     cookie = console_session(link.url, ca)
     assert console_status(link.url, cookie, ca) == 200
+    # ann's own access key for the ECS gateway: revoking ann must stop it too.
+    config = json.loads(statefiles.config_path(cluster.state_dir).read_text())
+    with client_channel(first, ann) as channel:
+        ann_ecs = aws_clients.client("ecs", config, aws_clients.access_key(channel, "ann's"))
+    assert ann_ecs.list_clusters()["clusterArns"]
 
     # ann follows the events on the second replica; the admin makes one, so the stream is open.
     ended: list[grpc.StatusCode] = []
@@ -135,7 +143,7 @@ def test_a_revoked_operator_is_refused_by_every_replica_and_its_streams_and_logi
         wait_for(seen.is_set, 60, "ann's event stream to deliver the service's event")
 
         revoked = ok(cluster, "user", "revoke", "ann")
-        assert "revoked every certificate issued to ann before" in revoked
+        assert "revoked every certificate and access key issued to ann before" in revoked
         ok(cluster, "user", "revoke", "vera")
         reader.join(timeout=10)
         assert not reader.is_alive(), "ann's open event stream did not end"
@@ -151,9 +159,14 @@ def test_a_revoked_operator_is_refused_by_every_replica_and_its_streams_and_logi
         assert denied_revoked(cluster, i) >= 2, f"replica {i} counts its refusals"
     assert token_status(cluster, login.password) == 401
     assert console_status(link.url, cookie, ca) == 401
+    assert "invalid" in aws_clients.refused(ann_ecs.list_clusters, "UnrecognizedClientException")
 
     listed = ok(cluster, "user", "list")
     assert "ann" in listed and "vera" in listed, listed
     # A certificate issued now for the same name works at once, on both replicas.
     ann_again = user(cluster, "ann", "viewer", tmp_path / "ann-again")
     assert refusal(first, ann_again) is None and refusal(second, ann_again) is None
+    # So does a key the admin makes for her now, with her new role.
+    new_key = accesskeys_pb2_grpc.AccessKeysStub(cluster.channel).CreateAccessKey(
+        ak.CreateAccessKeyRequest(user="ann", role="viewer"), timeout=10)
+    assert aws_clients.client("ecs", config, new_key).list_clusters()["clusterArns"]

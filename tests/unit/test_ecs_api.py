@@ -5,6 +5,7 @@ against botocore's model (the controllers' side is in tests/integration/test_ecs
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from google.protobuf import json_format
 
+from controlplane import revocations
 from controlplane.api import accesskeys
 from controlplane.api.context import ApiContext
 from controlplane.ecs.config import add_flags, start
@@ -324,6 +326,27 @@ def test_a_key_without_a_role_is_not_accepted(gateway) -> None:
     with pytest.raises(ClientError) as caught:
         ecs_client(gw, key.access_key_id, key.secret_access_key).list_clusters()
     assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_revoking_a_user_stops_the_keys_made_for_it_before_and_no_later_ones(gateway) -> None:
+    """`shoal user revoke` is the way a user is shut out: a key made before it would otherwise
+    keep that user's access, and after a role change (revoke, create) its old role."""
+    ctx, gw = gateway
+    before = accesskeys.create(ctx, ak.CreateAccessKeyRequest(**ADMIN))
+    other = accesskeys.create(ctx, ak.CreateAccessKeyRequest(user="bob", role="admin"))
+    cutoff = revocations.cutoff_after(time.time())
+    tombstones = {"alice": cutoff}
+    ctx.revoked_since = tombstones.get
+    ctx.store.put(keys.revoked_user("alice"), revocations.record("alice", cutoff, "test"))
+    with pytest.raises(ClientError) as caught:
+        ecs_client(gw, before.access_key_id, before.secret_access_key).list_clusters()
+    assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    assert accesskeys.active(ctx, before.access_key_id) is None
+    assert ecs_client(gw, other.access_key_id, other.secret_access_key).list_clusters()["clusterArns"]
+    # A key made after the revocation, even within its second, is dated at the tombstone and works.
+    after = accesskeys.create(ctx, ak.CreateAccessKeyRequest(user="alice", role="viewer"))
+    assert after.created_at >= cutoff
+    assert ecs_client(gw, after.access_key_id, after.secret_access_key).list_clusters()["clusterArns"]
 
 
 def test_flags_refuse_plaintext_unless_asked(tmp_path: Path) -> None:

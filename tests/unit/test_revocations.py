@@ -34,8 +34,9 @@ def test_a_tombstone_refuses_operator_certificates_issued_before_it_and_no_other
     # Nodes and replicas have their own revocation (deregistration) or none.
     assert not is_revoked(Identity("node", "ann", issued=NOW), cutoff)
     assert not is_revoked(Identity("replica", "ann"), cutoff)
-    # An access key of the same user is its own credential, revoked by deleting it.
-    assert not is_revoked(Identity("admin", "ann", access_key="AKSHEXAMPLE"), cutoff)
+    # An access key counts from its creation: one made before the tombstone is revoked too.
+    assert is_revoked(Identity("admin", "ann", access_key="AKSHEXAMPLE", issued=NOW - 5), cutoff)
+    assert not is_revoked(Identity("admin", "ann", access_key="AKSHEXAMPLE", issued=cutoff), cutoff)
 
 
 def test_a_certificate_issued_after_a_revocation_is_dated_at_or_after_its_tombstone() -> None:
