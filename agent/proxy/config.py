@@ -40,7 +40,9 @@ class NodeAddresses:
     the exporter on ``external:metrics_port``; the runtime API on ``stats_socket``.
     ``reserved``: the ports of the node's other own listeners (the agent's metrics, the DNS
     responder), which no route may take. ``privileged_ports``: whether load-balancer listeners
-    may bind ports below 1024 here (the agent's --allow-privileged-listener-ports)."""
+    may bind ports below 1024 here (the agent's --allow-privileged-listener-ports).
+    ``held_elsewhere``: binds (address, port) another program on this node holds now
+    (``driver.held_elsewhere``), which no route takes while it does."""
 
     external: str
     internal: str
@@ -48,6 +50,7 @@ class NodeAddresses:
     stats_socket: str
     reserved: frozenset[int] = frozenset()
     privileged_ports: bool = False
+    held_elsewhere: frozenset[tuple[str, int]] = frozenset()
 
     def own_ports(self) -> frozenset[int]:
         return (self.reserved | {self.metrics_port}) - {0}
@@ -81,17 +84,23 @@ class Rendered:
     text: str
     skeleton: str
     servers: dict[tuple[str, str], Server] = field(default_factory=dict)
-    # Frontends not bound (name, port, why): their port is one of the node's own, or a
-    # privileged one this node does not allow.
+    # Frontends not bound (name, port, why): their port is one of the node's own, a
+    # privileged one this node does not allow, or one another program holds.
     left_out: tuple[tuple[str, int, str], ...] = ()
+    # Where the bound frontends listen (address, port).
+    binds: frozenset[tuple[str, int]] = frozenset()
+    # Whether a frontend was left out only for as long as another program holds its port.
+    waits_for_ports: bool = False
 
 
 def render(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> Rendered:
     """The node's config for ``table``; raises ConfigError naming what it cannot carry. A
-    frontend on one of the node's own ports, or a load-balancer one on a privileged port this
-    node does not allow, is left out (``Rendered.left_out``) rather than refused: the table may
-    come from a time before this node joined, from a cluster whose policy is wider than the
-    node's, or from around the API, and the other routes must still apply."""
+    frontend on one of the node's own ports, a load-balancer one on a privileged port this
+    node does not allow, or one whose port another program on this node holds (a Service
+    Connect alias on 22 where sshd listens), is left out (``Rendered.left_out``) rather than
+    refused: the table may come from a time before this node joined, from a cluster whose
+    policy is wider than the node's, or from around the API, and the other routes must still
+    apply on every node (a listener HAProxy cannot bind fails its whole reload)."""
     backends = {b.name: b for b in table.backends}
     _check_names(table, backends)
     proxied = _proxied_backends(table)
@@ -101,6 +110,7 @@ def render(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> Rendered:
     stamp = f"# Rendered by the Shoal agent from routing table revision {table.revision}; do not edit.\n"
     own = addrs.own_ports()
     left_out: list[tuple[str, int, str]] = []
+    waits = False
     sections: list[list[str]] = []
     for i, fe in enumerate(table.frontends):
         where = f"frontends[{i}] ({fe.name})"
@@ -117,6 +127,10 @@ def render(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> Rendered:
             continue
         if bind in binds:
             raise ConfigError(f"{where}.port: {bind[0]}:{bind[1]} is already bound by {binds[bind]}")
+        if bind in addrs.held_elsewhere:
+            waits = True
+            left_out.append((fe.name, fe.port, f"another program on this node holds {_addr(bind[0])}:{bind[1]}"))
+            continue
         binds[bind] = fe.name
         sections.append(_frontend(fe, bind, where))
     servers: dict[tuple[str, str], Server] = {}
@@ -149,7 +163,13 @@ def render(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> Rendered:
         text += "\n" + "\n".join(s) + "\n"
         if s[0].startswith("backend "):
             text += "".join(line + "\n" for line in server_lines[s[0].split()[1]])
-    return Rendered(text=text, skeleton=skeleton, servers=servers, left_out=tuple(left_out))
+    return Rendered(text=text, skeleton=skeleton, servers=servers, left_out=tuple(left_out),
+                    binds=frozenset(binds), waits_for_ports=waits)
+
+
+def wanted_binds(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> set[tuple[str, int]]:
+    """Where ``table``'s frontends would listen on this node (address, port)."""
+    return {(addrs.internal if fe.internal else addrs.external, fe.port) for fe in table.frontends}
 
 
 def _global(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> str:

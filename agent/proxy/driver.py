@@ -9,7 +9,10 @@ seconds, so a new stream or replica learns them)."""
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import logging
+import socket
 import threading
 import time
 from collections import Counter
@@ -34,6 +37,24 @@ RETRY_CAP = 60.0
 CHECKS_RESEND = 30.0
 
 Render = Callable[[traffic_pb2.RoutingTable, NodeAddresses], Rendered]
+
+
+def held_elsewhere(binds: set[tuple[str, int]]) -> frozenset[tuple[str, int]]:
+    """Those of ``binds`` another program on this node holds now: a test bind (with
+    SO_REUSEADDR, as HAProxy binds, so a port in TIME_WAIT is free) answers EADDRINUSE.
+    Without SO_REUSEPORT, so a program that shares its port with it is not shared with."""
+    held = set()
+    for address, port in binds:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((address, port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    held.add((address, port))
+                # Anything else (an address this node lacks) is HAProxy's to report.
+    return frozenset(held)
 OnChecks = Callable[[traffic_pb2.NodeProxyChecks], None]
 
 
@@ -118,12 +139,15 @@ class ProxyDriver:
             if not self.process.alive():
                 return self._restart()
             if self.retry is not None and time.monotonic() >= self._next_retry:
+                before = self.running
                 said = self._apply(self.retry)
                 if self.retry is not None:
                     # Still failing (a port another process holds, say): back off.
                     self._retry_attempt += 1
                     delay = backoff(self._retry_attempt, SUPERVISE_INTERVAL, RETRY_CAP)
                     self._next_retry = time.monotonic() + delay
+                    if self.running is before and self.revision == self.retry.revision:
+                        return ""  # applied already; a port it waits for is still held: nothing new
                     said += f"; next try in {delay:.1f}s"
                 return said
             return self._sweep()
@@ -216,8 +240,12 @@ class ProxyDriver:
         if self.retry is None or self.retry.revision != table.revision:
             self._retry_attempt, self._next_retry = 0, 0.0
         self.retry = None
+        # The running proxy's own listeners are not another program's.
+        running = self.running.binds if self.running is not None and self.process.alive() else frozenset()
+        addresses = dataclasses.replace(
+            self.addresses, held_elsewhere=held_elsewhere(config.wanted_binds(table, self.addresses) - running))
         try:
-            new = self.render(table, self.addresses)
+            new = self.render(table, addresses)
         except ConfigError as exc:
             return (f"refused routing table revision {table.revision}: {exc}; "
                     f"the proxy keeps revision {self.revision}")
@@ -228,7 +256,9 @@ class ProxyDriver:
             said = self._reload(new, table.revision, "frontends or backends changed")
         else:
             said = self._runtime(new, table.revision)
-        if self.revision != table.revision and "failed validation" not in said:
+        if (self.revision != table.revision and "failed validation" not in said) or new.waits_for_ports:
+            # Tried again by the supervisor: a reload that failed for a reason of the moment,
+            # or a listener left out while another program holds its port.
             self.retry = table
         return said
 

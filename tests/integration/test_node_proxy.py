@@ -93,6 +93,13 @@ def get(port: int, path: str = "/", source: str | None = None, timeout: float = 
         conn.close()
 
 
+def get_or_none(port: int) -> tuple[int, str] | None:
+    try:
+        return get(port, timeout=2)
+    except OSError:
+        return None
+
+
 def procs_of(driver: ProxyDriver) -> tuple[int, list[int]]:
     p = driver.process.cli.processes()
     return p.reloads, p.workers
@@ -239,26 +246,38 @@ def test_a_config_haproxy_refuses_leaves_the_old_proxy_serving(backends):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def test_a_listener_port_another_process_holds_keeps_the_old_proxy_until_it_is_free(proxy, backends):
-    a = backends("a")
+def test_a_listener_port_another_program_holds_is_left_out_and_bound_once_free(proxy, backends, caplog):
+    """A Service Connect alias or listener on a port a host program holds (sshd's 22, say)
+    failed the node's whole reload, so no later route change applied there while it stood."""
+    a, b = backends("a"), backends("b")
     fe = free_port()
     proxy.apply(http_table(1, fe, [("a", a, True)]))
     held = socket.socket()
+    # As servers bind, so the connection it closes below leaves no TIME_WAIT that holds the port.
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     held.bind(("127.0.0.1", 0))
     held.listen()
     taken = held.getsockname()[1]
-    table = http_table(2, fe, [("a", a, True)])
-    table.frontends.add(name="lb-taken", port=taken, mode="http", default_backend="tg-web")
     try:
-        said = proxy.apply(table)
-        assert said.startswith("kept the running proxy on revision 1: reload for revision 2 failed"), said
-        assert "Address already in use" in said
-        assert get(fe) == (200, "a") and proxy.revision == 1
+        with caplog.at_level(logging.WARNING, logger="agent.proxy.driver"):
+            for revision, servers in ((2, [("a", a, True)]), (3, [("a", a, False), ("b", b, True)])):
+                table = http_table(revision, fe, servers)
+                table.frontends.add(name="sc-taken", port=taken, mode="http", default_backend="tg-web",
+                                    internal=True)
+                proxy.apply(table)
+                assert proxy.revision == revision
+        assert get(fe) == (200, "b"), "the later table's servers serve: the held port blocked nothing"
+        warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warned) == 1 and f"sc-taken (port {taken}: another program on this node holds 127.0.0.1:" \
+            in warned[0], warned
+        with socket.create_connection(("127.0.0.1", taken), timeout=5):
+            conn, _ = held.accept()  # the program keeps its port: the proxy shares it with nobody
+            conn.close()
     finally:
         held.close()
-    # The supervisor tries the table again, and it applies once the port is free.
-    wait_for(lambda: proxy.revision == 2, 30, "the table applied once the port is free")
-    assert get(taken) == (200, "a") and get(fe) == (200, "a")
+    # The supervisor tries the table again, and binds the listener once the port is free.
+    wait_for(lambda: get_or_none(taken) == (200, "b"), 30, "the listener bound once the port is free")
+    assert get(fe) == (200, "b")
 
 
 def test_a_listener_on_the_nodes_own_ports_is_left_out_warned_once_and_the_others_served(backends, caplog):

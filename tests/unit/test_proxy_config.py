@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shutil
+import socket
 import subprocess
 
 import pytest
@@ -134,6 +135,33 @@ def test_the_config_keeps_connections_to_tasks_alive_and_does_no_per_request_wor
     assert not [w for w in words if w[0] == "log"]
     server_options = [w for w in words if w[0] == "server"]
     assert server_options and not any("maxconn" in w for w in server_options)
+
+
+def test_a_listener_whose_port_another_program_holds_is_left_out_until_it_is_free():
+    """HAProxy fails a whole reload on one bind it cannot make: a Service Connect alias on 22,
+    where the host's sshd listens, would have held every route change on the node back."""
+    tb = table()
+    tb.frontends[2].port = 22
+    held = dataclasses.replace(ADDRS, held_elsewhere=frozenset({("172.17.0.1", 22)}))
+    out = config.render(tb, held)
+    assert out.left_out == (("sc-8080", 22, "another program on this node holds 172.17.0.1:22"),)
+    assert out.waits_for_ports and out.binds == {("10.0.0.5", 8000), ("10.0.0.5", 5432)}
+    assert re.findall(r"^frontend (\S+)", out.text, re.M) == ["shoal-metrics", "lb-web-8000", "lb-db-5432"]
+    # Held on the other address only: this frontend's own bind is free.
+    elsewhere = config.render(tb, dataclasses.replace(ADDRS, held_elsewhere=frozenset({("10.0.0.5", 22)})))
+    assert elsewhere.left_out == () and not elsewhere.waits_for_ports
+    assert config.wanted_binds(tb, ADDRS) == {("10.0.0.5", 8000), ("10.0.0.5", 5432), ("172.17.0.1", 22)}
+
+
+def test_the_bind_probe_finds_a_port_a_listener_holds_and_not_a_free_one():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert driver.held_elsewhere({("127.0.0.1", port)}) == {("127.0.0.1", port)}
+    assert driver.held_elsewhere({("127.0.0.1", port)}) == frozenset()
+    # An address this node does not have is HAProxy's to report, not a held port.
+    assert driver.held_elsewhere({("192.0.2.77", port)}) == frozenset()
 
 
 @pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy not installed")
