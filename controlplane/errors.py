@@ -24,17 +24,20 @@ __all__ = ["ApiError", "abort_with", "check_refs", "conflict", "grpc_errors", "i
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def abort_with(context: grpc.ServicerContext, exc: ApiError) -> None:
-    """Ends the call with ``exc``'s status (and its reason trailer); raises, as abort does."""
+def _set_reason(context: grpc.ServicerContext | grpc.aio.ServicerContext, exc: ApiError) -> None:
     if exc.reason:
         context.set_trailing_metadata(((REASON_TRAILER, exc.reason),))
+
+
+def abort_with(context: grpc.ServicerContext, exc: ApiError) -> None:
+    """Ends the call with ``exc``'s status (and its reason trailer); raises, as abort does."""
+    _set_reason(context, exc)
     context.abort(exc.code, exc.message)
 
 
 async def abort_with_async(context: grpc.aio.ServicerContext, exc: ApiError) -> None:
     """``abort_with`` for an asynchronous handler."""
-    if exc.reason:
-        context.set_trailing_metadata(((REASON_TRAILER, exc.reason),))
+    _set_reason(context, exc)
     await context.abort(exc.code, exc.message)
 
 

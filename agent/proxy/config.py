@@ -114,7 +114,7 @@ def render(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> Rendered:
     sections: list[list[str]] = []
     for i, fe in enumerate(table.frontends):
         where = f"frontends[{i}] ({fe.name})"
-        bind = (addrs.internal if fe.internal else addrs.external, fe.port)
+        bind = _bind(fe, addrs)
         if not 0 < fe.port < 65536:
             raise ConfigError(f"{where}.port: {fe.port} is not a port")
         if fe.port in own:
@@ -169,7 +169,12 @@ def render(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> Rendered:
 
 def wanted_binds(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> set[tuple[str, int]]:
     """Where ``table``'s frontends would listen on this node (address, port)."""
-    return {(addrs.internal if fe.internal else addrs.external, fe.port) for fe in table.frontends}
+    return {_bind(fe, addrs) for fe in table.frontends}
+
+
+def _bind(fe: traffic_pb2.RouteFrontend, addrs: NodeAddresses) -> tuple[str, int]:
+    """Where ``fe`` listens: Service Connect's (internal) where containers reach the node."""
+    return (addrs.internal if fe.internal else addrs.external, fe.port)
 
 
 def _global(table: traffic_pb2.RoutingTable, addrs: NodeAddresses) -> str:
